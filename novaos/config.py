@@ -1,0 +1,228 @@
+"""The one settings object, read from the environment (names from the guide).
+
+Nothing else reads ``os.environ``. Invalid values stop start-up with one line
+naming the variable (``load_settings`` raises ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from novaos.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class AuditStorage(StrEnum):
+    MEMORY = "memory"
+    FILE = "file"
+    DATABASE = "database"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def parse_duration_s(value: str) -> int:
+    """'24h' -> 86400; a bare number is seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError("expected a duration like 3600, 90s, 15m, 24h or 7d")
+    return int(int(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every variable NovaOS reads. See docs/operations.md for the table."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
+
+    # -- core
+    node_env: Environment = Field(Environment.DEVELOPMENT, alias="NODE_ENV")
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    shutdown_grace_s: float = Field(20.0, ge=0)
+    log_level: str = "info"
+
+    # -- security / auth
+    jwt_secret: SecretStr | None = None
+    require_auth: bool = True
+    jwt_expiry: str = "24h"
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    trust_proxy: bool = False
+    hsts_max_age: int = Field(63072000, ge=0)
+    hsts_include_subdomains: bool = True
+    hsts_preload: bool = True
+    ack_secret: SecretStr | None = None
+
+    # -- redis
+    redis_url: str = ""
+    redis_cluster_nodes: Annotated[tuple[str, ...], NoDecode] = ()
+    redis_pool_size: int = Field(10, ge=1, le=1000)
+    redis_reconnect_max_backoff_ms: int = Field(5000, ge=50)
+
+    # -- providers
+    preferred_provider: str = "mock"
+    provider_fallback_order: Annotated[tuple[str, ...], NoDecode] = ()
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+    gemini_model: str = "gemini-2.0-flash"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = "https://api.anthropic.com/v1"
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    openai_compat_base_url: str = ""
+    openai_compat_api_key: SecretStr | None = None
+    openai_compat_model: str = ""
+    provider_connect_timeout_ms: int = Field(5000, ge=1)
+    provider_read_timeout_ms: int = Field(60000, ge=1)
+    provider_total_timeout_ms: int = Field(120000, ge=1)
+    stream_idle_timeout_ms: int = Field(30000, ge=1)
+    circuit_failure_threshold: int = Field(3, ge=1)
+    circuit_reset_timeout_ms: int = Field(30000, ge=1)
+    default_max_tokens: int = Field(512, ge=1, le=100000)
+
+    # -- mock provider
+    mock_token_delay_ms: int = Field(20, ge=0, le=10000)
+    mock_response_tokens: int = Field(60, ge=1, le=100000)
+    mock_script_file: Path | None = None  # test-only scripted outputs; refused in production
+
+    # -- limits (per minute / concurrent)
+    rate_limit_free: int = Field(10, ge=0)
+    rate_limit_pro: int = Field(60, ge=0)
+    rate_limit_enterprise: int = Field(300, ge=0)
+    token_limit_free: int = Field(10_000, ge=0)
+    token_limit_pro: int = Field(100_000, ge=0)
+    token_limit_enterprise: int = Field(500_000, ge=0)
+    concurrency_limit_free: int = Field(2, ge=0)
+    concurrency_limit_pro: int = Field(10, ge=0)
+    concurrency_limit_enterprise: int = Field(50, ge=0)
+    lease_ttl_ms: int = Field(30000, ge=1000)
+
+    # -- pipeline
+    pipeline_timeout_ms: int = Field(30000, ge=100)
+    output_holdback_chars: int = Field(160, ge=16, le=10000)
+    max_message_chars: int = Field(32000, ge=1)
+    conversation_max_turns: int = Field(20, ge=1, le=1000)
+    conversation_ttl_s: int = Field(7 * 86400, ge=60)
+
+    # -- logging / audit
+    redact_pii: bool = True
+    audit_storage_type: AuditStorage = AuditStorage.FILE
+    audit_file_path: Path = Path("var/audit")
+    audit_include_content: bool = False
+    audit_queue_size: int = Field(10000, ge=1)
+    audit_file_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    audit_fsync: str = "batch"  # always | batch | never
+    audit_spill_path: Path | None = None
+    audit_memory_capacity: int = Field(10000, ge=1)
+    database_url: str = ""
+
+    # -- web fetch (lens)
+    enable_web_fetch: bool = False
+    web_fetch_connect_timeout_ms: int = Field(5000, ge=1)
+    web_fetch_read_timeout_ms: int = Field(10000, ge=1)
+    web_fetch_total_timeout_ms: int = Field(15000, ge=1)
+    web_fetch_allow_private_ips: bool = False
+    web_fetch_allow_localhost: bool = False
+    web_fetch_validate_certs: bool = Field(True, validation_alias="VALIDATE_CERTS")
+    web_fetch_max_bytes: int = Field(1_000_000, ge=1024)
+    web_fetch_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)
+    web_fetch_max_urls: int = Field(3, ge=0, le=10)
+
+    _csv = field_validator(
+        "allowed_origins",
+        "redis_cluster_nodes",
+        "provider_fallback_order",
+        "web_fetch_allowed_ports",
+        mode="before",
+    )(_split_csv)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in {"debug", "info", "warn", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warn, error")
+        return "warning" if level == "warn" else level
+
+    @field_validator("jwt_expiry")
+    @classmethod
+    def _expiry(cls, value: str) -> str:
+        parse_duration_s(value)
+        return value
+
+    @field_validator("audit_fsync")
+    @classmethod
+    def _fsync(cls, value: str) -> str:
+        if value not in {"always", "batch", "never"}:
+            raise ValueError("must be one of always, batch, never")
+        return value
+
+    @field_validator("jwt_secret", "ack_secret")
+    @classmethod
+    def _secret_len(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        if self.require_auth and self.jwt_secret is None:
+            raise ValueError("JWT_SECRET: required when REQUIRE_AUTH=true")
+        if self.mock_script_file is not None and self.node_env is Environment.PRODUCTION:
+            raise ValueError("MOCK_SCRIPT_FILE: test-only, refused when NODE_ENV=production")
+        if self.audit_storage_type is AuditStorage.DATABASE and not self.database_url:
+            raise ValueError("DATABASE_URL: required when AUDIT_STORAGE_TYPE=database")
+        return self
+
+    @property
+    def jwt_expiry_s(self) -> int:
+        return parse_duration_s(self.jwt_expiry)
+
+    @property
+    def is_production(self) -> bool:
+        return self.node_env is Environment.PRODUCTION
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if not loc:  # model-level validators name the variable themselves
+        return f"invalid configuration: {msg}"
+    name = loc[0].upper()
+    if name == "WEB_FETCH_VALIDATE_CERTS":
+        name = "VALIDATE_CERTS"
+    return f"invalid configuration: {name}: {msg}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    try:
+        if env is None:
+            return Settings()
+        return Settings.model_validate({k.lower(): v for k, v in env.items()} | dict(env))
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from exc

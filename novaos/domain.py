@@ -1,0 +1,157 @@
+"""Domain types shared by services, the pipeline and transport.
+
+Plain dataclasses and enums: no grpc, no protobuf. Transport converts these to
+and from the wire types in one place (``novaos.transport.convert``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Tier(enum.StrEnum):
+    FREE = "free"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+
+class Outcome(enum.StrEnum):
+    COMPLETED = "completed"
+    CONTROL = "control"
+    HARD_VETO = "hard_veto"
+    ACK_REQUIRED = "ack_required"
+    OUTPUT_BLOCKED = "output_blocked"
+    UPSTREAM_TRUNCATED = "upstream_truncated"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Stance(enum.StrEnum):
+    CONTROL = "control"
+    SHIELD = "shield"
+    LENS = "lens"
+    SWORD = "sword"
+
+
+class Decision(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a decision name, not a password
+    FLAG = "flag"
+    DEGRADE = "degrade"
+    STOP = "stop"
+    AWAIT_ACK = "await_ack"
+    REGENERATE = "regenerate"
+    EDIT = "edit"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: JWT ``sub`` or, without auth, the client address."""
+
+    user_id: str
+    tier: Tier = Tier.FREE
+    roles: frozenset[str] = frozenset()
+    anonymous: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Per-request facts that travel explicitly from transport downwards."""
+
+    request_id: str
+    principal: Principal
+    client_addr: str = ""
+    deadline_monotonic: float | None = None  # time.monotonic() value, None = no deadline
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    provider: str = ""
+    model: str = ""
+    max_tokens: int = 0
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInput:
+    message: str
+    conversation_id: str = ""
+    ack_token: str = ""
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    requested_actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GateRecord:
+    """One gate's decision as streamed, counted and audited."""
+
+    gate: str
+    decision: Decision
+    reason: str = ""
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SparkSuggestion:
+    action: str
+    minutes: int
+
+
+# ---- stream events (what a chat service yields) ----
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    request_id: str
+    conversation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GateEvent:
+    record: GateRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AckRequired:
+    token: str
+    prompt: str
+    expires_at_unix: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    outcome: Outcome
+    stance: Stance
+    usage: Usage
+    gates_executed: tuple[str, ...]
+    request_id: str
+    provider: str = ""
+    model: str = ""
+    spark: SparkSuggestion | None = None
+    detail: str = ""
+    conversation_id: str = ""
+    released_chars: int = 0
+
+
+ChatEvent = Started | GateEvent | TextDelta | AckRequired | Completed

@@ -1,0 +1,146 @@
+"""The one tree of expected errors.
+
+Each class is one outcome with a stable UPPER_SNAKE ``reason``. Transport maps
+each class to a gRPC status in one table (``novaos.transport.errors``); domain
+code raises these and never knows about status codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class NovaError(Exception):
+    """Base of every expected error. Anything else is a bug (INTERNAL)."""
+
+    reason = "NOVA_ERROR"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = dict(metadata or {})
+
+
+class ConfigError(NovaError):
+    """A setting is missing or invalid; start-up stops."""
+
+    reason = "CONFIG_INVALID"
+
+
+class UnauthenticatedError(NovaError):
+    reason = "TOKEN_MISSING"
+
+    def __init__(self, message: str, *, reason: str = "TOKEN_MISSING") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PermissionDeniedError(NovaError):
+    reason = "ROLE_REQUIRED"
+
+
+class InvalidArgumentError(NovaError):
+    """Bad input; ``field`` names the offending request field."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}", metadata={"field": field_name})
+        self.field = field_name
+        self.description = message
+
+
+class AckInvalidError(InvalidArgumentError):
+    """An ack token that is invalid, expired, replayed or foreign."""
+
+    reason = "ACK_INVALID"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ack_token", message)
+
+
+class NotFoundError(NovaError):
+    reason = "NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    """Which limit was hit (maps to google.rpc.QuotaFailure)."""
+
+    subject: str
+    limit: str  # "requests_per_minute" | "tokens_per_minute" | "concurrency"
+    description: str
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """The x-ratelimit-* values sent on every chat response."""
+
+    limit: int
+    remaining: int
+    reset_s: int
+
+    def as_metadata(self) -> list[tuple[str, str]]:
+        return [
+            ("x-ratelimit-limit", str(self.limit)),
+            ("x-ratelimit-remaining", str(max(self.remaining, 0))),
+            ("x-ratelimit-reset", str(self.reset_s)),
+        ]
+
+
+class RateLimitedError(NovaError):
+    reason = "RATE_LIMITED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        violation: QuotaViolation,
+        retry_after_s: float,
+        headers: RateLimitHeaders,
+    ) -> None:
+        super().__init__(message, metadata={"limit": violation.limit})
+        self.violation = violation
+        self.retry_after_s = retry_after_s
+        self.headers = headers
+
+
+class CircuitOpenError(NovaError):
+    """Every provider circuit is open: nothing can answer."""
+
+    reason = "CIRCUIT_OPEN"
+
+    def __init__(self, message: str = "Circuit open", *, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnavailableError(NovaError):
+    """Every provider failed before the first token."""
+
+    reason = "PROVIDER_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamTruncatedError(NovaError):
+    """The upstream stream broke after text was released."""
+
+    reason = "UPSTREAM_TRUNCATED"
+
+
+class DeadlineExceededError(NovaError):
+    reason = "DEADLINE_EXCEEDED"
+
+
+class ShuttingDownError(NovaError):
+    reason = "SHUTTING_DOWN"
+
+
+@dataclass
+class ErrorDetails:
+    """Extra details a handler may attach (kept for tests and logs)."""
+
+    items: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The gate pipeline: gates, orchestrator, ack tokens, streaming output checks."""

@@ -1,0 +1,87 @@
+"""The gate interface: one input object in, one decision out.
+
+Gates are stateless objects built once at start; everything per request lives
+in ``GateInput`` (and in the ``StreamCheck`` an output checker opens per stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from novaos.domain import AckRequired, ChatInput, Decision, Outcome, RequestContext, Stance
+from novaos.ports import ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """A gate's verdict.
+
+    ``facts`` carries the gate's typed findings for later gates (e.g. the
+    shield's verdict for stance). A stopping gate sets ``outcome`` and, when
+    NovaOS itself answers (crisis block, refusal), ``response_text``.
+    """
+
+    decision: Decision
+    reason: str = ""
+    facts: object | None = None
+    outcome: Outcome | None = None
+    stance: Stance | None = None
+    response_text: str = ""
+    ack: AckRequired | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateInput:
+    ctx: RequestContext
+    chat: ChatInput
+    history: tuple[ChatMessage, ...] = ()
+    prior: Mapping[str, GateResult] = field(default_factory=dict)
+
+    def facts(self, gate: str) -> object | None:
+        result = self.prior.get(gate)
+        return result.facts if result else None
+
+
+class Gate(Protocol):
+    name: str
+    budget_ms: int
+
+    async def check(self, inp: GateInput) -> GateResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStep:
+    """What a stream check says after a feed or at the end.
+
+    ``release`` is text now safe to send. ``action``: ``continue``;
+    ``regenerate`` (nothing released yet and a violation found: retry with
+    ``reason`` as a constraint); ``block`` (harmful text after release: stop
+    with OUTPUT_BLOCKED). ``edits`` counts minor edits made in held-back text.
+    """
+
+    release: str = ""
+    action: str = "continue"
+    reason: str = ""
+    edits: int = 0
+
+
+class StreamCheck(Protocol):
+    def feed(self, text: str) -> CheckStep: ...
+
+    def finish(self) -> CheckStep: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConstraints:
+    """Constraints the output check enforces (from stance / lens)."""
+
+    stance: Stance = Stance.LENS
+    no_precise_figures: bool = False
+    no_buy_sell: bool = True
+    holdback_chars: int = 160
+
+
+class OutputChecker(Protocol):
+    def open(self, constraints: OutputConstraints) -> StreamCheck: ...

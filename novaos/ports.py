@@ -1,0 +1,174 @@
+"""Ports: the interfaces the domain needs from the outside world.
+
+Adapters implement them (``RedisStore``, ``OpenAIProvider``, ``PostgresAuditSink``,
+...); only the composition root (``novaos.app``) picks adapters. Fakes live in
+the package beside the real ones so tests and ``make run`` share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from novaos.domain import Usage
+
+# ---------------------------------------------------------------- providers
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRequest:
+    messages: tuple[ChatMessage, ...]
+    model: str = ""  # empty: the provider's default
+    max_tokens: int = 512
+    temperature: float | None = None
+    deadline_monotonic: float | None = None  # propagate the caller's deadline
+    preferred_provider: str = ""  # empty: the router's order
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderChunk:
+    """A piece of an upstream stream. ``usage`` arrives on the last chunk(s)."""
+
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str = ""
+    provider: str = ""  # filled by the router
+    model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResponse:
+    text: str
+    usage: Usage
+    model: str
+    finish_reason: str = "stop"
+    provider: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One LLM backend. Errors: ``novaos.providers.errors``."""
+
+    name: str
+    default_model: str
+
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]: ...
+
+    async def complete(self, request: ProviderRequest) -> ProviderResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelRouter(Protocol):
+    """Picks a provider (preferred, then fallbacks) behind circuit breakers.
+
+    Raises ``CircuitOpenError`` when every circuit is open,
+    ``ProviderUnavailableError`` when all failed before the first chunk, and
+    ``UpstreamTruncatedError`` when a stream breaks after its first chunk.
+    """
+
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]: ...
+
+    async def complete(self, request: ProviderRequest) -> ProviderResponse: ...
+
+
+# ---------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    backend: str  # memory | redis | redis_cluster
+    status: str  # ok | fallback | down
+    latency_ms: float = 0.0
+
+
+class KeyValueStore(Protocol):
+    """Async key-value store used for nonces, history, sessions and spark limits."""
+
+    backend: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(
+        self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
+    ) -> bool: ...
+
+    async def delete(self, *keys: str) -> int: ...
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int: ...
+
+    async def list_push(
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+    ) -> None: ...
+
+    async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]: ...
+
+    async def health(self) -> StoreHealth: ...
+
+    async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------- web fetch
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    url: str
+    result: str  # ok | blocked | timeout | too_large | error
+    text: str = ""
+    reason: str = ""
+    content_type: str = ""
+
+
+class WebFetcher(Protocol):
+    async def fetch(self, url: str) -> FetchResult: ...
+
+
+# ---------------------------------------------------------------- audit
+
+
+@dataclass(frozen=True, slots=True)
+class AuditGateEntry:
+    gate: str
+    decision: str
+    reason: str
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSummary:
+    """Everything the audit needs about one finished chat request.
+
+    Built by the chat service when a request ends (any outcome, cancel
+    included); the audit module hashes, pseudonymises and chains it.
+    """
+
+    request_id: str
+    user_id: str
+    tier: str
+    client_addr: str
+    outcome: str
+    stance: str
+    gates: tuple[AuditGateEntry, ...]
+    provider: str
+    model: str
+    usage: Usage
+    duration_ms: float
+    prompt: str
+    released_text: str
+    policy_version: str = ""
+    conversation_id: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class AuditLog(Protocol):
+    """Accepts summaries without blocking the request (bounded queue)."""
+
+    async def record(self, summary: RequestSummary) -> None: ...
