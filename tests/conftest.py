@@ -1,0 +1,5 @@
+"""Root conftest: registers the fixture plugins (real servers on free ports)."""
+
+pytest_plugins: list[str] = [
+    "tests.fixtures.common",
+]
