@@ -35,7 +35,7 @@ class Stance(enum.StrEnum):
 
 
 class Decision(enum.StrEnum):
-    PASS = "pass"  # noqa: S105 - a decision name, not a password
+    PASS = "pass"
     FLAG = "flag"
     DEGRADE = "degrade"
     STOP = "stop"

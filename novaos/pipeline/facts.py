@@ -17,7 +17,7 @@ class Risk(enum.StrEnum):
 
 
 class ShieldVerdict(enum.StrEnum):
-    PASS = "pass"  # noqa: S105
+    PASS = "pass"
     CONTROL = "control"  # crisis
     HARD_VETO = "hard_veto"
     SOFT_VETO = "soft_veto"

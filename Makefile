@@ -1,0 +1,45 @@
+# NovaOS — `make run` and `make test` work on a fresh Linux machine with Python 3.11+.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint generate check-generated bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python scripts/run_dev.py
+
+test: $(STAMP)
+	bash scripts/system_deps.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+generate: $(STAMP)
+	PY=$(BIN)/python scripts/generate.sh generated
+
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d) && PY=$(BIN)/python scripts/generate.sh $$tmp/generated >/dev/null && \
+	  diff -r --exclude=__pycache__ generated $$tmp/generated >/dev/null || \
+	  { echo "generated/ is stale: run 'make generate'"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
+
+lint: $(STAMP) check-generated
+	$(BIN)/ruff check novaos tests bench scripts server.py
+	$(BIN)/ruff format --check novaos tests bench scripts server.py
+	$(BIN)/mypy novaos
+	$(BIN)/buf lint
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

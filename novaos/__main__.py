@@ -1,0 +1,3 @@
+from novaos.cli import main
+
+raise SystemExit(main())

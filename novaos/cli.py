@@ -1,0 +1,106 @@
+"""The ``novaos`` command: serve, token, chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from prometheus_client import start_http_server
+
+from novaos.app import App
+from novaos.chat_client import run_chat
+from novaos.config import Settings, load_settings
+from novaos.errors import ConfigError
+from novaos.transport.auth import JwtAuthenticator, JwtConfig
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_POLICY, EXIT_BROKEN = 0, 1, 2, 3, 4
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+async def _serve(settings: Settings) -> int:
+    app = App(settings)
+    port = await app.start()
+    metrics_server, _ = start_http_server(settings.metrics_port, registry=app.metrics.registry)
+    print(
+        f"novaos: gRPC listening on {settings.grpc_host}:{port}; "
+        f"metrics on :{metrics_server.server_port}/metrics",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("novaos: draining", flush=True)
+    await app.drain()
+    metrics_server.shutdown()
+    print("novaos: stopped", flush=True)
+    return EXIT_OK
+
+
+def cmd_serve(_: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        print(f"novaos: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    return asyncio.run(_serve(settings))
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        print(f"novaos: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if settings.jwt_secret is None:
+        print("novaos: JWT_SECRET is not set", file=sys.stderr)
+        return EXIT_CONFIG
+    auth = JwtAuthenticator(
+        JwtConfig(
+            settings.jwt_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            expiry_s=settings.jwt_expiry_s,
+        )
+    )
+    roles = ["admin"] if args.admin else []
+    print(auth.mint(args.sub, args.tier, roles, args.ttl))
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    return asyncio.run(run_chat(args.target, args.message, args.token, args.conversation, args.ack))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="novaos", description="NovaOS LLM gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="start the gRPC server from env config").set_defaults(fn=cmd_serve)
+    token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
+    token.add_argument("--sub", required=True)
+    token.add_argument("--tier", default="free", choices=["free", "pro", "enterprise"])
+    token.add_argument("--admin", action="store_true")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    token.set_defaults(fn=cmd_token)
+    chat = sub.add_parser("chat", help="stream an answer to the terminal")
+    chat.add_argument("message")
+    chat.add_argument("--target", default="127.0.0.1:50051")
+    chat.add_argument("--token", default="", help="bearer token (default: none)")
+    chat.add_argument("--conversation", default="")
+    chat.add_argument("--ack", default="", help="ack token for a soft veto")
+    chat.set_defaults(fn=cmd_chat)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))

@@ -1,0 +1,172 @@
+"""The model phase: stream from the router through the output check.
+
+Text is held back by the ``StreamCheck`` and released per sentence; releases
+are coalesced further in time (``flush_interval_s``) so a stream costs one
+gRPC message per sentence or per ~20 ms, never one per provider token.
+Before anything is released a violation regenerates (at most
+``max_regenerations`` times, the violation fed back as a constraint); after
+release a harmful violation blocks the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+
+from novaos.domain import Decision, GateRecord, TextDelta, Usage
+from novaos.pipeline.gate import CheckStep, OutputChecker, OutputConstraints, StreamCheck
+from novaos.ports import ChatMessage, ModelRouter, ProviderRequest
+
+
+class OutputBlocked(Exception):
+    """Harmful text appeared after release, or regeneration was exhausted."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class GenerationStats:
+    """Mutable per-request record of what the model phase did."""
+
+    provider: str = ""
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    provider_wait_s: float = 0.0
+    first_token_s: float | None = None
+    regenerations: int = 0
+    edits: int = 0
+    released: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def released_text(self) -> str:
+        return "".join(self.released)
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    reason: str
+
+
+def revision_message(attempt: int, reason: str) -> ChatMessage:
+    return ChatMessage(
+        "system",
+        f"REVISION {attempt}: the previous draft was rejected ({reason}). "
+        "Write the answer again without that problem.",
+    )
+
+
+@dataclass
+class Generator:
+    router: ModelRouter
+    checker: OutputChecker
+    max_regenerations: int = 2
+    flush_interval_s: float = 0.02
+
+    async def run(
+        self, request: ProviderRequest, constraints: OutputConstraints, stats: GenerationStats
+    ) -> AsyncIterator[TextDelta]:
+        attempt = 0
+        while True:
+            check = self.checker.open(constraints)
+            retry = None
+            async for item in self._attempt(request, check, stats):
+                if isinstance(item, _Retry):
+                    retry = item.reason
+                else:
+                    yield TextDelta(item)
+            if retry is None:
+                return
+            stats.violations.append(retry)
+            if attempt >= self.max_regenerations:
+                raise OutputBlocked(f"regeneration exhausted: {retry}")
+            attempt += 1
+            stats.regenerations = attempt
+            messages = (*request.messages, revision_message(attempt, retry))
+            request = replace(request, messages=messages)
+
+    async def _attempt(
+        self, request: ProviderRequest, check: StreamCheck, stats: GenerationStats
+    ) -> AsyncIterator[str | _Retry]:
+        """Yields released text; a final ``_Retry`` means 'regenerate'."""
+        pending: list[str] = []
+        last_flush = time.monotonic()
+        started = time.monotonic()
+        chunks = self.router.stream(request)
+        try:
+            while True:
+                waited = time.monotonic()
+                chunk = await anext(chunks, None)
+                stats.provider_wait_s += time.monotonic() - waited
+                if chunk is None:
+                    break
+                self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
+                if not chunk.text:
+                    continue
+                if stats.first_token_s is None:
+                    stats.first_token_s = time.monotonic() - started
+                step = check.feed(chunk.text)
+                regen = self._apply(step, stats, pending)
+                if regen is not None:
+                    yield regen
+                    return
+                now = time.monotonic()
+                if pending and (
+                    now - last_flush >= self.flush_interval_s or _ends_sentence(pending)
+                ):
+                    yield self._flush(pending, stats)
+                    last_flush = now
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        regen = self._apply(check.finish(), stats, pending)
+        if regen is not None:
+            yield regen
+            return
+        if pending:
+            yield self._flush(pending, stats)
+
+    @staticmethod
+    def _note_chunk(provider: str, model: str, usage: Usage | None, stats: GenerationStats) -> None:
+        stats.provider = provider or stats.provider
+        stats.model = model or stats.model
+        if usage is not None:
+            stats.usage = usage
+
+    @staticmethod
+    def _apply(step: CheckStep, stats: GenerationStats, pending: list[str]) -> _Retry | None:
+        stats.edits += step.edits
+        if step.action == "block":
+            raise OutputBlocked(step.reason or "harmful output")
+        if step.action == "regenerate":
+            if stats.released:  # the client has seen text: too late to start over
+                raise OutputBlocked(step.reason or "violation after release")
+            pending.clear()
+            return _Retry(step.reason or "output violation")
+        if step.release:
+            pending.append(step.release)
+        return None
+
+    @staticmethod
+    def _flush(pending: list[str], stats: GenerationStats) -> str:
+        text = "".join(pending)
+        pending.clear()
+        stats.released.append(text)
+        return text
+
+
+def _ends_sentence(pending: list[str]) -> bool:
+    tail = pending[-1].rstrip()
+    return bool(tail) and tail[-1] in ".!?…"
+
+
+def personality_record(stats: GenerationStats, latency_ms: float) -> GateRecord:
+    if stats.regenerations:
+        decision, reason = Decision.REGENERATE, f"regenerated {stats.regenerations}x"
+    elif stats.edits:
+        decision, reason = Decision.EDIT, f"{stats.edits} edit(s) in held-back text"
+    else:
+        decision, reason = Decision.PASS, "output checks passed"
+    return GateRecord("personality", decision, reason, latency_ms)

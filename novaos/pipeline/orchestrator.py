@@ -1,0 +1,238 @@
+"""Runs the gates in order and turns their decisions into stream events.
+
+Gate order is data (``PipelinePlan``), validated at start. Pre-model gates run
+one by one under their own budgets; a stop ends the request with NovaOS's own
+answer; then the model phase streams through the output check; post-model
+gates (spark) run last and the terminal ``Completed`` closes every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from novaos.domain import (
+    ChatEvent,
+    ChatInput,
+    Completed,
+    Decision,
+    GateEvent,
+    GateRecord,
+    Outcome,
+    RequestContext,
+    SparkSuggestion,
+    Stance,
+    TextDelta,
+)
+from novaos.errors import UpstreamTruncatedError
+from novaos.pipeline.facts import LensFacts, ModelFacts, StanceFacts
+from novaos.pipeline.gate import Gate, GateInput, GateResult, OutputConstraints
+from novaos.pipeline.generation import GenerationStats, Generator, OutputBlocked
+from novaos.pipeline.generation import personality_record as _personality_record
+from novaos.ports import ChatMessage, ProviderRequest
+
+CANONICAL_ORDER = (
+    "intent",
+    "shield",
+    "lens",
+    "stance",
+    "capability",
+    "model",
+    "personality",
+    "spark",
+)
+DEFAULT_SYSTEM_PROMPT = "You are a careful, honest assistant. Answer plainly and briefly."
+
+
+class GateObserver:
+    """Hook for metrics; the Prometheus layer subclasses it."""
+
+    def gate_decided(self, record: GateRecord) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    pre_model: Sequence[Gate]
+    post_model: Sequence[Gate] = ()
+
+    def validate(self) -> None:
+        names = (
+            [g.name for g in self.pre_model] + ["personality"] + [g.name for g in self.post_model]
+        )
+        order = [n for n in CANONICAL_ORDER if n in names]
+        if names != order or len(set(names)) != len(names):
+            raise ValueError(f"gate order {names} does not follow {CANONICAL_ORDER}")
+
+
+@dataclass
+class RunRecord:
+    """What one run did (read by the chat service for audit and logs)."""
+
+    gates: list[GateRecord] = field(default_factory=list)
+    results: dict[str, GateResult] = field(default_factory=dict)
+    stance: Stance = Stance.LENS
+    generation: GenerationStats = field(default_factory=GenerationStats)
+    outcome: Outcome | None = None
+    reached_model: bool = False
+
+
+@dataclass
+class Orchestrator:
+    plan: PipelinePlan
+    generator: Generator
+    holdback_chars: int = 160
+    default_max_tokens: int = 512
+    pipeline_timeout_s: float = 30.0
+    observer: GateObserver = field(default_factory=GateObserver)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.plan.validate()
+
+    async def run(
+        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+    ) -> AsyncIterator[ChatEvent]:
+        for gate in self.plan.pre_model:
+            result = await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
+            yield GateEvent(rec.gates[-1])
+            if result.decision in (Decision.STOP, Decision.AWAIT_ACK):
+                async for event in self._stopped(ctx, chat, result, rec):
+                    yield event
+                return
+        async for event in self._generate(ctx, chat, history, rec):
+            yield event
+
+    async def _check(self, gate: Gate, inp: GateInput, rec: RunRecord) -> GateResult:
+        started = self.clock()
+        try:
+            async with asyncio.timeout(gate.budget_ms / 1000):
+                result = await gate.check(inp)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failing gate never silently passes
+            result = _fail_closed(gate.name, exc)
+        latency_ms = (self.clock() - started) * 1000
+        record = GateRecord(gate.name, result.decision, result.reason, latency_ms)
+        rec.gates.append(record)
+        rec.results[gate.name] = result
+        if result.stance is not None:
+            rec.stance = result.stance
+        if isinstance(result.facts, StanceFacts):
+            rec.stance = result.facts.stance
+        self.observer.gate_decided(record)
+        return result
+
+    async def _stopped(
+        self, ctx: RequestContext, chat: ChatInput, result: GateResult, rec: RunRecord
+    ) -> AsyncIterator[ChatEvent]:
+        rec.outcome = result.outcome or Outcome.HARD_VETO
+        if result.ack is not None:
+            yield result.ack
+        if result.response_text:
+            rec.generation.released.append(result.response_text)
+            yield TextDelta(result.response_text)
+        yield self._completed(ctx, chat, rec, detail=result.reason)
+
+    async def _generate(
+        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+    ) -> AsyncIterator[ChatEvent]:
+        request, constraints = self._provider_request(ctx, chat, history, rec)
+        stats = rec.generation
+        rec.reached_model = True
+        started = self.clock()
+        try:
+            async for delta in self.generator.run(request, constraints, stats):
+                yield delta
+        except UpstreamTruncatedError as cut:
+            # Text already went out: never a clean-looking end. The terminal event
+            # says so in-band, then the error ends the call with a non-OK status.
+            rec.outcome = Outcome.UPSTREAM_TRUNCATED
+            yield self._completed(ctx, chat, rec, detail=cut.message)
+            raise
+        except OutputBlocked as blocked:
+            record = GateRecord(
+                "personality", Decision.STOP, blocked.reason, _ms(self.clock() - started)
+            )
+            rec.gates.append(record)
+            self.observer.gate_decided(record)
+            yield GateEvent(record)
+            rec.outcome = Outcome.OUTPUT_BLOCKED
+            yield self._completed(ctx, chat, rec, detail="output blocked by policy")
+            return
+        record = _personality_record(stats, _ms(self.clock() - started - stats.provider_wait_s))
+        rec.gates.append(record)
+        self.observer.gate_decided(record)
+        yield GateEvent(record)
+        async for event in self._post_model(ctx, chat, history, rec):
+            yield event
+
+    async def _post_model(
+        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+    ) -> AsyncIterator[ChatEvent]:
+        for gate in self.plan.post_model:
+            await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
+            yield GateEvent(rec.gates[-1])
+        rec.outcome = Outcome.COMPLETED
+        yield self._completed(ctx, chat, rec)
+
+    def _provider_request(
+        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+    ) -> tuple[ProviderRequest, OutputConstraints]:
+        model_facts = rec.results.get("model")
+        facts = model_facts.facts if model_facts else None
+        system = facts.system_prompt if isinstance(facts, ModelFacts) else DEFAULT_SYSTEM_PROMPT
+        messages = (ChatMessage("system", system), *history, ChatMessage("user", chat.message))
+        lens = rec.results.get("lens")
+        degraded = isinstance(lens.facts, LensFacts) and lens.facts.degraded if lens else False
+        request = ProviderRequest(
+            messages=messages,
+            model=chat.options.model,
+            max_tokens=chat.options.max_tokens or self.default_max_tokens,
+            temperature=chat.options.temperature,
+            deadline_monotonic=ctx.deadline_monotonic,
+            preferred_provider=chat.options.provider,
+        )
+        constraints = OutputConstraints(
+            stance=rec.stance, no_precise_figures=degraded, holdback_chars=self.holdback_chars
+        )
+        return request, constraints
+
+    def _completed(
+        self, ctx: RequestContext, chat: ChatInput, rec: RunRecord, detail: str = ""
+    ) -> Completed:
+        stats = rec.generation
+        spark = rec.results.get("spark")
+        suggestion = spark.facts if spark and isinstance(spark.facts, SparkSuggestion) else None
+        return Completed(
+            outcome=rec.outcome or Outcome.COMPLETED,
+            stance=rec.stance,
+            usage=stats.usage,
+            gates_executed=tuple(g.gate for g in rec.gates),
+            request_id=ctx.request_id,
+            provider=stats.provider,
+            model=stats.model,
+            spark=suggestion,
+            detail=detail,
+            conversation_id=chat.conversation_id,
+            released_chars=len(stats.released_text),
+        )
+
+
+def _ms(seconds: float) -> float:
+    return max(seconds, 0.0) * 1000
+
+
+def _fail_closed(gate: str, exc: BaseException) -> GateResult:
+    reason = "timed out" if isinstance(exc, TimeoutError) else f"error: {type(exc).__name__}"
+    if gate == "shield":  # the safety core never fails open
+        return GateResult(
+            Decision.STOP,
+            f"shield {reason}; request refused",
+            outcome=Outcome.FAILED,
+            stance=Stance.SHIELD,
+            response_text="This request could not be safety-checked, so it was not processed.",
+        )
+    return GateResult(Decision.DEGRADE, f"{gate} {reason}; degraded")

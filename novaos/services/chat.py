@@ -1,0 +1,188 @@
+"""The chat service: validation, admission, history, the pipeline, the audit.
+
+Transport hands it a ``ChatCall`` (request context + input) and relays the
+events it yields. Whatever happens — completion, veto, error, cancel — the
+``finally`` writes exactly one audit summary and releases the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from novaos.domain import (
+    ChatEvent,
+    ChatInput,
+    Completed,
+    Outcome,
+    RequestContext,
+    Started,
+    TextDelta,
+)
+from novaos.errors import InvalidArgumentError, RateLimitHeaders
+from novaos.pipeline.orchestrator import Orchestrator, RunRecord
+from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, RequestSummary
+
+_CONVERSATION_ID_MAX = 128
+
+
+class LeaseLike(Protocol):
+    headers: RateLimitHeaders
+
+    def settle(self, actual_tokens: int) -> None: ...
+
+
+class Admission(Protocol):
+    """Admits a request under the caller's tier limits (``novaos.limits``)."""
+
+    def hold(
+        self, ctx: RequestContext, estimated_tokens: int
+    ) -> AbstractAsyncContextManager[LeaseLike]: ...
+
+
+class History(Protocol):
+    """Conversation turns per owner (``novaos.conversations``)."""
+
+    async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]: ...
+
+    async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None: ...
+
+
+@dataclass
+class ChatCall:
+    """One call's facts and the meta transport needs (headers, timings)."""
+
+    ctx: RequestContext
+    chat: ChatInput
+    started_monotonic: float = field(default_factory=time.monotonic)
+    rate_limit: RateLimitHeaders | None = None
+    record: RunRecord = field(default_factory=RunRecord)
+    released: list[str] = field(default_factory=list)
+    completed: Completed | None = None
+
+    @property
+    def overhead_ms(self) -> float:
+        total = time.monotonic() - self.started_monotonic
+        return max(total - self.record.generation.provider_wait_s, 0.0) * 1000
+
+
+@dataclass
+class ChatLimits:
+    max_message_chars: int = 32000
+    max_output_tokens: int = 8192
+    default_max_tokens: int = 512
+
+
+def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
+    if not chat.message.strip():
+        raise InvalidArgumentError("message", "must not be empty")
+    if len(chat.message) > limits.max_message_chars:
+        raise InvalidArgumentError("message", f"longer than {limits.max_message_chars} characters")
+    if len(chat.conversation_id) > _CONVERSATION_ID_MAX or not _id_ok(chat.conversation_id):
+        raise InvalidArgumentError("conversation_id", "use up to 128 letters, digits, '-' or '_'")
+    opts = chat.options
+    if not 0 <= opts.max_tokens <= limits.max_output_tokens:
+        raise InvalidArgumentError(
+            "options.max_tokens", f"must be between 0 and {limits.max_output_tokens}"
+        )
+    if opts.temperature is not None and not 0.0 <= opts.temperature <= 2.0:
+        raise InvalidArgumentError("options.temperature", "must be between 0 and 2")
+    if not chat.conversation_id:
+        chat = replace(chat, conversation_id=f"conv_{uuid.uuid4().hex[:20]}")
+    return chat
+
+
+def _id_ok(value: str) -> bool:
+    return all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
+
+
+def estimate_tokens(chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits) -> int:
+    prompt = sum(len(m.content) // 4 + 4 for m in history) + len(chat.message) // 4 + 4
+    return prompt + (chat.options.max_tokens or limits.default_max_tokens)
+
+
+@dataclass
+class ChatService:
+    orchestrator: Orchestrator
+    audit: AuditLog
+    limits: ChatLimits = field(default_factory=ChatLimits)
+    admission: Admission | None = None
+    conversations: History | None = None
+    policy_version: str = ""
+    clock: Callable[[], float] = time.time
+
+    async def stream(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        call.chat = validate(call.chat, self.limits)
+        owner = call.ctx.principal.user_id
+        history: tuple[ChatMessage, ...] = ()
+        if self.conversations is not None and call.chat.conversation_id:
+            history = await self.conversations.history(owner, call.chat.conversation_id)
+        async with AsyncExitStack() as stack:
+            lease = None
+            if self.admission is not None:
+                estimate = estimate_tokens(call.chat, history, self.limits)
+                lease = await stack.enter_async_context(self.admission.hold(call.ctx, estimate))
+                call.rate_limit = lease.headers
+            try:
+                yield Started(call.ctx.request_id, call.chat.conversation_id)
+                async for event in self.orchestrator.run(call.ctx, call.chat, history, call.record):
+                    self._observe(call, event)
+                    yield event
+            finally:
+                if lease is not None:
+                    usage = call.record.generation.usage
+                    lease.settle(usage.input_tokens + usage.output_tokens)
+                await self._finish(call)
+
+    @staticmethod
+    def _observe(call: ChatCall, event: ChatEvent) -> None:
+        if isinstance(event, TextDelta):
+            call.released.append(event.text)
+        elif isinstance(event, Completed):
+            call.completed = event
+
+    async def _finish(self, call: ChatCall) -> None:
+        outcome = call.completed.outcome if call.completed else _unfinished_outcome()
+        if outcome is Outcome.COMPLETED and self.conversations is not None:
+            await self._remember(call)
+        await self.audit.record(self._summary(call, outcome))
+
+    async def _remember(self, call: ChatCall) -> None:
+        assert self.conversations is not None
+        owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
+        await self.conversations.append(owner, cid, "user", call.chat.message)
+        await self.conversations.append(owner, cid, "assistant", "".join(call.released))
+
+    def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
+        rec, principal = call.record, call.ctx.principal
+        return RequestSummary(
+            request_id=call.ctx.request_id,
+            user_id=principal.user_id,
+            tier=principal.tier.value,
+            client_addr=call.ctx.client_addr,
+            outcome=outcome.value,
+            stance=rec.stance.value,
+            gates=tuple(
+                AuditGateEntry(g.gate, g.decision.value, g.reason, g.latency_ms) for g in rec.gates
+            ),
+            provider=rec.generation.provider,
+            model=rec.generation.model,
+            usage=rec.generation.usage,
+            duration_ms=(time.monotonic() - call.started_monotonic) * 1000,
+            prompt=call.chat.message,
+            released_text="".join(call.released),
+            policy_version=self.policy_version,
+            conversation_id=call.chat.conversation_id,
+        )
+
+
+def _unfinished_outcome() -> Outcome:
+    """No terminal event: the call was cancelled or failed mid-way."""
+    task = asyncio.current_task()
+    cancelled = task is not None and task.cancelling() > 0
+    return Outcome.CANCELLED if cancelled else Outcome.FAILED

@@ -1,0 +1,113 @@
+"""Health: liveness, readiness and the detailed view, from real dependencies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from novaos import __version__
+from novaos.ports import KeyValueStore, StoreHealth
+
+
+@dataclass(frozen=True)
+class CircuitView:
+    provider: str
+    state: str  # closed | open | half_open
+    consecutive_failures: int = 0
+    retry_at_unix: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    name: str
+    model: str
+    configured: bool = True
+
+
+@dataclass(frozen=True)
+class AuditView:
+    sink: str
+    status: str = "ok"  # ok | spilling | down
+    queue_depth: int = 0
+    spilled: int = 0
+
+
+class CircuitSource(Protocol):
+    def circuits(self) -> Sequence[CircuitView]: ...
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    checks: dict[str, str]
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    status: str
+    version: str
+    uptime_s: float
+    storage: StoreHealth
+    providers: tuple[ProviderView, ...]
+    circuits: tuple[CircuitView, ...]
+    audit: AuditView
+
+
+@dataclass
+class HealthService:
+    store: KeyValueStore
+    providers: tuple[ProviderView, ...]
+    circuits: CircuitSource | None = None
+    audit_status: Callable[[], Awaitable[AuditView]] | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    draining: bool = False
+
+    def _circuits(self) -> tuple[CircuitView, ...]:
+        if self.circuits is None:
+            return tuple(CircuitView(p.name, "closed") for p in self.providers)
+        return tuple(self.circuits.circuits())
+
+    async def _audit(self) -> AuditView:
+        return await self.audit_status() if self.audit_status else AuditView("memory")
+
+    async def ready(self) -> Readiness:
+        storage = await self.store.health()
+        circuits = self._circuits()
+        audit = await self._audit()
+        any_closed = any(c.state != "open" for c in circuits)
+        checks = {
+            "storage": storage.status,
+            "providers": "ok" if any_closed else "all_circuits_open",
+            "audit": audit.status,
+            "lifecycle": "draining" if self.draining else "ok",
+        }
+        ok = (
+            storage.status in ("ok", "fallback")
+            and any_closed
+            and audit.status != "down"
+            and not self.draining
+        )
+        return Readiness(ok, checks)
+
+    async def report(self) -> HealthReport:
+        storage = await self.store.health()
+        circuits = self._circuits()
+        audit = await self._audit()
+        degraded = (
+            storage.status != "ok"
+            or audit.status != "ok"
+            or any(c.state != "closed" for c in circuits)
+        )
+        down = storage.status == "down" or all(c.state == "open" for c in circuits)
+        status = "down" if down else "degraded" if degraded else "ok"
+        return HealthReport(
+            status=status,
+            version=__version__,
+            uptime_s=time.monotonic() - self.started_at,
+            storage=storage,
+            providers=self.providers,
+            circuits=circuits,
+            audit=audit,
+        )

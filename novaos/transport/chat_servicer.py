@@ -1,0 +1,74 @@
+"""ChatService servicer: protobuf in, one service call, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos import domain
+from novaos.errors import NotFoundError
+from novaos.services.chat import ChatCall, ChatService
+from novaos.transport import convert
+from novaos.transport.context import Ctx, request_context
+
+
+def _initial(call: ChatCall) -> list[tuple[str, str]]:
+    meta = [("x-request-id", call.ctx.request_id)]
+    return meta + (call.rate_limit.as_metadata() if call.rate_limit else [])
+
+
+def _trailing(call: ChatCall) -> list[tuple[str, str]]:
+    return [("x-novaos-overhead-ms", f"{call.overhead_ms:.3f}")]
+
+
+class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
+    def __init__(self, service: ChatService) -> None:
+        self._service = service
+
+    async def StreamChat(
+        self, request: chat_pb2.StreamChatRequest, context: Ctx
+    ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
+        call = ChatCall(request_context(context), convert.chat_input(request))
+        headers_sent = False
+        try:
+            async for event in self._service.stream(call):
+                if not headers_sent:
+                    await context.send_initial_metadata(_initial(call))
+                    headers_sent = True
+                yield convert.stream_response(event)
+        finally:
+            context.set_trailing_metadata(_trailing(call))
+
+    async def Chat(self, request: chat_pb2.ChatRequest, context: Ctx) -> chat_pb2.ChatResponse:
+        call = ChatCall(request_context(context), convert.chat_input(request))
+        gates: list[domain.GateRecord] = []
+        ack, done = None, None
+        async for event in self._service.stream(call):
+            if isinstance(event, domain.GateEvent):
+                gates.append(event.record)
+            elif isinstance(event, domain.AckRequired):
+                ack = event
+            elif isinstance(event, domain.Completed):
+                done = event
+        assert done is not None, "the pipeline always ends with a terminal event"
+        await context.send_initial_metadata(_initial(call))
+        context.set_trailing_metadata(_trailing(call))
+        return convert.chat_response("".join(call.released), done, gates, ack)
+
+    async def ListConversations(
+        self, request: chat_pb2.ListConversationsRequest, context: Ctx
+    ) -> chat_pb2.ListConversationsResponse:
+        del request, context
+        return chat_pb2.ListConversationsResponse()
+
+    async def GetConversation(
+        self, request: chat_pb2.GetConversationRequest, context: Ctx
+    ) -> chat_pb2.GetConversationResponse:
+        del context
+        raise NotFoundError(f"conversation {request.conversation_id!r} not found")
+
+    async def DeleteConversation(
+        self, request: chat_pb2.DeleteConversationRequest, context: Ctx
+    ) -> chat_pb2.DeleteConversationResponse:
+        del context
+        raise NotFoundError(f"conversation {request.conversation_id!r} not found")

@@ -1,0 +1,68 @@
+"""Per-call facts the interceptor establishes for servicers (transport only).
+
+Below transport, these travel as an explicit ``RequestContext``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from novaos.domain import Principal, RequestContext
+
+Ctx = grpc.aio.ServicerContext[Any, Any]
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    request_id: str
+    principal: Principal | None
+    client_ip: str
+    method: str
+
+
+_CURRENT: contextvars.ContextVar[CallInfo] = contextvars.ContextVar("novaos_call")
+
+
+def set_current(info: CallInfo) -> contextvars.Token[CallInfo]:
+    return _CURRENT.set(info)
+
+
+def reset_current(token: contextvars.Token[CallInfo]) -> None:
+    _CURRENT.reset(token)
+
+
+def current() -> CallInfo:
+    return _CURRENT.get()
+
+
+def request_id_from(metadata: dict[str, str]) -> str:
+    given = metadata.get("x-request-id", "")
+    return given if _REQUEST_ID_OK.match(given) else f"req_{uuid.uuid4().hex}"
+
+
+def peer_ip(peer: str) -> str:
+    """'ipv4:127.0.0.1:5000' -> '127.0.0.1'; 'ipv6:[::1]:5000' -> '::1'."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6" and rest.startswith("["):
+        return rest[1 : rest.find("]")]
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    return rest or peer
+
+
+def request_context(context: Ctx) -> RequestContext:
+    info = current()
+    if info.principal is None:
+        raise RuntimeError("no principal: the auth interceptor did not run")
+    remaining = context.time_remaining()
+    deadline = time.monotonic() + remaining if remaining is not None else None
+    return RequestContext(info.request_id, info.principal, info.client_ip, deadline)

@@ -1,0 +1,105 @@
+"""Protobuf <-> domain conversion, in one place."""
+
+from __future__ import annotations
+
+from generated.novaos.v1 import chat_pb2
+from novaos import domain
+from novaos.domain import ChatEvent
+
+_OUTCOMES = {o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome}
+_STANCES = {s: getattr(chat_pb2, f"STANCE_{s.name}") for s in domain.Stance}
+_DECISIONS = {d: getattr(chat_pb2, f"GATE_DECISION_{d.name}") for d in domain.Decision}
+
+
+def chat_input(request: chat_pb2.StreamChatRequest | chat_pb2.ChatRequest) -> domain.ChatInput:
+    opts = request.options
+    options = domain.GenerationOptions(
+        provider=opts.provider,
+        model=opts.model,
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature if opts.HasField("temperature") else None,
+    )
+    return domain.ChatInput(
+        message=request.message,
+        conversation_id=request.conversation_id,
+        ack_token=request.ack_token,
+        options=options,
+        requested_actions=tuple(request.requested_actions),
+    )
+
+
+def gate_event(record: domain.GateRecord) -> chat_pb2.GateEvent:
+    return chat_pb2.GateEvent(
+        gate=record.gate,
+        decision=_DECISIONS[record.decision],
+        reason=record.reason,
+        latency_ms=round(record.latency_ms, 3),
+    )
+
+
+def ack_required(ack: domain.AckRequired) -> chat_pb2.AckRequired:
+    return chat_pb2.AckRequired(
+        token=ack.token, prompt=ack.prompt, expires_at_unix=ack.expires_at_unix, reason=ack.reason
+    )
+
+
+def _spark(spark: domain.SparkSuggestion | None) -> chat_pb2.Spark | None:
+    return chat_pb2.Spark(action=spark.action, minutes=spark.minutes) if spark else None
+
+
+def _usage(usage: domain.Usage) -> chat_pb2.Usage:
+    return chat_pb2.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+
+
+def completed(event: domain.Completed) -> chat_pb2.Completed:
+    return chat_pb2.Completed(
+        outcome=_OUTCOMES[event.outcome],
+        stance=_STANCES[event.stance],
+        usage=_usage(event.usage),
+        gates_executed=list(event.gates_executed),
+        request_id=event.request_id,
+        provider=event.provider,
+        model=event.model,
+        spark=_spark(event.spark),
+        detail=event.detail,
+        conversation_id=event.conversation_id,
+        released_chars=event.released_chars,
+    )
+
+
+def stream_response(event: ChatEvent) -> chat_pb2.StreamChatResponse:
+    if isinstance(event, domain.TextDelta):
+        return chat_pb2.StreamChatResponse(delta=chat_pb2.Delta(text=event.text))
+    if isinstance(event, domain.GateEvent):
+        return chat_pb2.StreamChatResponse(gate=gate_event(event.record))
+    if isinstance(event, domain.Started):
+        started = chat_pb2.Started(
+            request_id=event.request_id, conversation_id=event.conversation_id
+        )
+        return chat_pb2.StreamChatResponse(started=started)
+    if isinstance(event, domain.AckRequired):
+        return chat_pb2.StreamChatResponse(ack_required=ack_required(event))
+    return chat_pb2.StreamChatResponse(completed=completed(event))
+
+
+def chat_response(
+    text: str,
+    done: domain.Completed,
+    gates: list[domain.GateRecord],
+    ack: domain.AckRequired | None,
+) -> chat_pb2.ChatResponse:
+    return chat_pb2.ChatResponse(
+        text=text,
+        outcome=_OUTCOMES[done.outcome],
+        stance=_STANCES[done.stance],
+        usage=_usage(done.usage),
+        gates_executed=list(done.gates_executed),
+        request_id=done.request_id,
+        provider=done.provider,
+        model=done.model,
+        gates=[gate_event(g) for g in gates],
+        ack_required=ack_required(ack) if ack else None,
+        spark=_spark(done.spark),
+        detail=done.detail,
+        conversation_id=done.conversation_id,
+    )

@@ -1,0 +1,119 @@
+"""The one place that maps domain errors to gRPC status codes and details.
+
+Every error carries one ``google.rpc.ErrorInfo`` (UPPER_SNAKE reason,
+lowerCamel metadata incl. ``requestId``) plus the standard detail that fits
+(``BadRequest``, ``RetryInfo``, ``QuotaFailure``). Anything unexpected is
+INTERNAL with a generic message; the exception is logged, never echoed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from novaos import errors
+
+DOMAIN = "novaos.dev"
+_log = logging.getLogger("novaos.transport")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    code: grpc.StatusCode
+    status: status_pb2.Status
+    trailers: tuple[tuple[str, str], ...] = ()
+
+
+_CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
+    (errors.UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (errors.RateLimitedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.CircuitOpenError, grpc.StatusCode.UNAVAILABLE),
+    (errors.ProviderUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (errors.UpstreamTruncatedError, grpc.StatusCode.UNAVAILABLE),
+    (errors.ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
+    (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
+)
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(int(max(seconds, 0.0) * 1e9))
+    return error_details_pb2.RetryInfo(retry_delay=delay)
+
+
+def _extra_details(exc: errors.NovaError) -> list[object]:
+    if isinstance(exc, errors.InvalidArgumentError):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=exc.field, description=exc.description
+        )
+        return [error_details_pb2.BadRequest(field_violations=[violation])]
+    if isinstance(exc, errors.RateLimitedError):
+        quota = error_details_pb2.QuotaFailure.Violation(
+            subject=exc.violation.subject, description=exc.violation.description
+        )
+        return [_retry_info(exc.retry_after_s), error_details_pb2.QuotaFailure(violations=[quota])]
+    if isinstance(exc, (errors.CircuitOpenError, errors.ProviderUnavailableError)):
+        return [_retry_info(exc.retry_after_s)]
+    return []
+
+
+def _code_for(exc: errors.NovaError) -> grpc.StatusCode:
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def map_error(exc: BaseException, request_id: str) -> Mapped:
+    if not isinstance(exc, errors.NovaError):
+        _log.error("unexpected error", exc_info=exc, extra={"requestId": request_id})
+        exc = errors.NovaError(f"internal error (request id {request_id})")
+        exc.reason = "INTERNAL"
+    code = _code_for(exc)
+    metadata = {_camel(k): v for k, v in exc.metadata.items()} | {"requestId": request_id}
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata)
+    details = [_pack(info)] + [_pack(d) for d in _extra_details(exc)]
+    status = status_pb2.Status(code=code.value[0], message=exc.message, details=details)
+    trailers: tuple[tuple[str, str], ...] = ()
+    if isinstance(exc, errors.RateLimitedError):
+        retry_after = str(max(1, round(exc.retry_after_s)))
+        trailers = (*exc.headers.as_metadata(), ("retry-after", retry_after))
+    return Mapped(code, status, trailers)
+
+
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str
+) -> None:
+    """End the call with the mapped status (never returns)."""
+    mapped = map_error(exc, request_id)
+    status = rpc_status.to_status(mapped.status)
+    trailers = (*mapped.trailers, *status.trailing_metadata, ("x-request-id", request_id))
+    await context.abort(status.code, status.details, trailing_metadata=trailers)
+
+
+def code_name(code: int) -> str:
+    return str(code_pb2.Code.Name(code))
+
+
+ErrorMapper = Callable[[BaseException, str], Mapped]

@@ -1,0 +1,183 @@
+"""One server interceptor: request id, authentication, role checks, error
+mapping and RPC metrics — wrapping each handler by its streaming type."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from novaos import errors
+from novaos.observability.metrics import Metrics
+from novaos.transport import context as callctx
+from novaos.transport.auth import JwtAuthenticator
+from novaos.transport.context import Ctx
+from novaos.transport.errors import abort
+
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+PUBLIC_METHODS = frozenset(
+    f"/novaos.v1.HealthService/{m}" for m in ("Live", "Ready", "GetHealth", "ListCircuits")
+)
+ADMIN_PREFIXES = ("/novaos.v1.AuditService/", "/novaos.v1.HealthService/ResetCircuit")
+
+
+@dataclass(frozen=True)
+class _Method:
+    full: str
+    service: str
+    name: str
+    kind: str  # unary | server_stream | client_stream | bidi_stream
+
+    @classmethod
+    def parse(cls, full: str, kind: str) -> _Method:
+        _, service, name = full.split("/", 2)
+        return cls(full, service, name, kind)
+
+
+class _Observed:
+    """Start/finish bookkeeping for one RPC's metrics."""
+
+    def __init__(self, metrics: Metrics, method: _Method) -> None:
+        self._m, self._method = metrics, method
+        self._labels = (method.service, method.name, method.kind)
+        self._t0 = time.perf_counter()
+        metrics.grpc_started.labels(*self._labels).inc()
+
+    def sent(self) -> None:
+        self._m.grpc_sent.labels(*self._labels).inc()
+
+    def done(self, code: grpc.StatusCode) -> None:
+        elapsed = time.perf_counter() - self._t0
+        name = code.name
+        self._m.grpc_handled.labels(*self._labels, name).inc()
+        self._m.grpc_seconds.labels(*self._labels).observe(elapsed)
+        self._m.http_requests.labels(self._method.full, name).inc()
+        self._m.http_duration.labels(self._method.full, name).observe(elapsed)
+
+
+def _final_code(context: Ctx, exc: BaseException | None) -> grpc.StatusCode:
+    if exc is not None and not isinstance(exc, grpc.aio.AbortError):
+        return grpc.StatusCode.CANCELLED
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return grpc.StatusCode.OK if exc is None else grpc.StatusCode.UNKNOWN
+
+
+def _is_public(method: str) -> bool:
+    return method.startswith(PUBLIC_PREFIXES) or method in PUBLIC_METHODS
+
+
+async def _end_with_error(context: Ctx, exc: BaseException, request_id: str) -> BaseException:
+    """Map an escaped domain error to its status; returns what ends the call."""
+    if isinstance(exc, grpc.aio.AbortError) or not isinstance(exc, Exception):
+        return exc  # already aborted, or cancellation
+    try:
+        await abort(context, exc, request_id or "unknown")
+    except grpc.aio.AbortError as aborted:
+        failure: BaseException = aborted
+        return failure
+    return exc
+
+
+class NovaInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self, auth: JwtAuthenticator, metrics: Metrics, *, trust_proxy: bool = False
+    ) -> None:
+        self._auth = auth
+        self._metrics = metrics
+        self._trust_proxy = trust_proxy
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method: str = details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream and not _is_public(method):
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(_Method.parse(method, "server_stream"), handler.unary_stream),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return handler  # public streams (health Watch, reflection) write via context
+
+    def _begin(self, method: str, context: Ctx) -> callctx.CallInfo:
+        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        request_id = callctx.request_id_from(metadata)
+        client_ip = self._client_ip(metadata, context.peer())
+        info = callctx.CallInfo(request_id, None, client_ip, method)
+        if _is_public(method):
+            return info
+        principal = self._auth.principal(metadata.get("authorization"), client_ip)
+        if method.startswith(ADMIN_PREFIXES) and not principal.is_admin:
+            raise errors.PermissionDeniedError("the admin role is required for this method")
+        return callctx.CallInfo(request_id, principal, client_ip, method)
+
+    def _client_ip(self, metadata: dict[str, str], peer: str) -> str:
+        forwarded = metadata.get("x-forwarded-for", "") if self._trust_proxy else ""
+        return forwarded.split(",")[0].strip() or callctx.peer_ip(peer)
+
+    def _wrap_unary(
+        self, method: str, behavior: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        parsed = _Method.parse(method, "unary")
+
+        async def unary(request: Any, context: Ctx) -> Any:
+            observed = _Observed(self._metrics, parsed)
+            request_id, failure = "", None
+            try:
+                info = self._begin(method, context)
+                request_id = info.request_id
+                token = callctx.set_current(info)
+                try:
+                    return await behavior(request, context)
+                finally:
+                    callctx.reset_current(token)
+            except BaseException as exc:
+                failure = await _end_with_error(context, exc, request_id)
+                if failure is exc:
+                    raise
+                raise failure from None
+            finally:
+                observed.done(_final_code(context, failure))
+
+        return unary
+
+    def _wrap_stream(
+        self, parsed: _Method, behavior: Callable[..., AsyncIterator[Any]]
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
+            observed = _Observed(self._metrics, parsed)
+            request_id, failure = "", None
+            try:
+                info = self._begin(parsed.full, context)
+                request_id = info.request_id
+                token = callctx.set_current(info)
+                try:
+                    async for message in behavior(request, context):
+                        observed.sent()
+                        yield message
+                finally:
+                    callctx.reset_current(token)
+            except BaseException as exc:
+                failure = await _end_with_error(context, exc, request_id)
+                if failure is exc:
+                    raise
+                raise failure from None
+            finally:
+                observed.done(_final_code(context, failure))
+
+        return stream

@@ -1,0 +1,74 @@
+"""The grpc.aio server: servicers, interceptor, health, reflection, drain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2
+from grpc_health.v1 import health_pb2_grpc as grpc_health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from generated.novaos.v1 import audit_pb2_grpc, chat_pb2, chat_pb2_grpc, health_pb2_grpc
+from novaos.observability.metrics import Metrics
+from novaos.transport.auth import JwtAuthenticator
+from novaos.transport.interceptors import NovaInterceptor
+
+SERVICE_NAMES = tuple(
+    chat_pb2.DESCRIPTOR.pool.FindServiceByName(f"novaos.v1.{name}").full_name
+    for name in ("ChatService", "AuditService", "HealthService")
+)
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass
+class Servicers:
+    chat: chat_pb2_grpc.ChatServiceServicer
+    audit: audit_pb2_grpc.AuditServiceServicer
+    health: health_pb2_grpc.HealthServiceServicer
+
+
+class GrpcHealth:
+    """grpc.health.v1 statuses for "" and each service."""
+
+    def __init__(self) -> None:
+        self.servicer = health.aio.HealthServicer()
+
+    async def set_serving(self, serving: bool) -> None:
+        status = _SERVING if serving else _NOT_SERVING
+        for name in ("", *SERVICE_NAMES):
+            await self.servicer.set(name, status)
+
+    async def drain(self) -> None:
+        await self.servicer.enter_graceful_shutdown()
+
+
+def create_server(
+    servicers: Servicers,
+    auth: JwtAuthenticator,
+    metrics: Metrics,
+    grpc_health: GrpcHealth,
+    *,
+    address: str,
+    trust_proxy: bool = False,
+) -> tuple[grpc.aio.Server, int]:
+    """Build the server and bind ``address`` ("host:0" picks a free port)."""
+    server = grpc.aio.server(
+        interceptors=[NovaInterceptor(auth, metrics, trust_proxy=trust_proxy)],
+        options=[
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ],
+    )
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(servicers.chat, server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(servicers.audit, server)
+    health_pb2_grpc.add_HealthServiceServicer_to_server(servicers.health, server)
+    grpc_health_pb2_grpc.add_HealthServicer_to_server(grpc_health.servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(address)
+    return server, port

@@ -1,0 +1,147 @@
+"""Every authentication and authorisation failure mode, over a real channel."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import jwt
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2 as ghealth_pb2
+from grpc_health.v1 import health_pb2_grpc as ghealth_pb2_grpc
+from grpc_status import rpc_status
+
+from generated.novaos.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chat_pb2,
+    chat_pb2_grpc,
+    health_pb2,
+    health_pb2_grpc,
+)
+from tests.fixtures.server import TEST_SECRET, Running, bearer, mint, running_app
+
+
+def _token(**claims: object) -> str:
+    now = int(time.time())
+    base: dict[str, object] = {
+        "sub": "alice",
+        "tier": "free",
+        "roles": [],
+        "iat": now,
+        "exp": now + 600,
+    }
+    base.update(claims)
+    return jwt.encode(
+        {k: v for k, v in base.items() if v is not None}, TEST_SECRET, algorithm="HS256"
+    )
+
+
+def _reason(err: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    return info.reason
+
+
+async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat_pb2.ChatResponse:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    return await stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ((), "TOKEN_MISSING"),
+        ((("authorization", "Basic abc"),), "TOKEN_MALFORMED"),
+        ((("authorization", "Bearer not.a.jwt"),), "TOKEN_INVALID"),
+        (bearer(_token(exp=int(time.time()) - 3600)), "TOKEN_EXPIRED"),
+        (
+            bearer(
+                jwt.encode(
+                    {"sub": "a", "iat": 1, "exp": 2**31},
+                    "another-secret-of-32-characters-long!",
+                    algorithm="HS256",
+                )
+            ),
+            "TOKEN_INVALID",
+        ),
+        (bearer(_token(tier="platinum")), "TOKEN_INVALID"),
+        (bearer(_token(sub=None)), "TOKEN_INVALID"),
+        (bearer(_token(iat=None)), "TOKEN_INVALID"),
+        (bearer(jwt.encode({"sub": "a"}, key=None, algorithm="none")), "TOKEN_INVALID"),
+    ],
+    ids=[
+        "missing",
+        "wrong-scheme",
+        "garbled",
+        "expired",
+        "wrong-secret",
+        "bad-tier",
+        "no-sub",
+        "no-iat",
+        "alg-none",
+    ],
+)
+async def test_bad_tokens_are_unauthenticated(
+    server: Running, metadata: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _chat(server, metadata)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(err.value) == reason
+
+
+async def test_stream_without_token_is_unauthenticated(server: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        async for _ in stub.StreamChat(chat_pb2.StreamChatRequest(message="hi")):
+            pass
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_audit_requires_admin_role(server: Running) -> None:
+    stub = audit_pb2_grpc.AuditServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(), metadata=bearer(mint("bob", "enterprise"))
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    ok = await stub.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(), metadata=bearer(mint("root", roles=("admin",)))
+    )
+    assert isinstance(ok, audit_pb2.ListAuditEventsResponse)
+
+
+async def test_reset_circuit_requires_admin(server: Running) -> None:
+    stub = health_pb2_grpc.HealthServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ResetCircuit(
+            health_pb2.ResetCircuitRequest(provider="mock"), metadata=bearer(mint())
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_health_and_reflection_need_no_token(server: Running) -> None:
+    live = await health_pb2_grpc.HealthServiceStub(server.channel).Live(health_pb2.LiveRequest())
+    assert live.status == "ok"
+    check = await ghealth_pb2_grpc.HealthStub(server.channel).Check(
+        ghealth_pb2.HealthCheckRequest(service="")
+    )
+    assert check.status == ghealth_pb2.HealthCheckResponse.SERVING
+
+
+async def test_valid_token_is_admitted(server: Running) -> None:
+    reply = await _chat(server, bearer(mint("carol", "pro")))
+    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+
+
+async def test_anonymous_callers_allowed_when_auth_not_required() -> None:
+    async with running_app(REQUIRE_AUTH="false") as running:
+        reply = await _chat(running, ())
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+        log = running.app.audit_log
+        assert log is not None and log.items()[-1].user_id == "ip:127.0.0.1"
+        assert log.items()[-1].tier == "free"

@@ -1,0 +1,166 @@
+"""The spine end to end: real server on a free port, real channel, generated stubs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2, chat_pb2_grpc
+from tests.fixtures.common import await_until
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+MESSAGE = "How should I plan my week?"
+
+
+async def _stream(
+    running: Running, message: str = MESSAGE, **kw: object
+) -> list[chat_pb2.StreamChatResponse]:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    call = stub.StreamChat(
+        chat_pb2.StreamChatRequest(message=message), metadata=bearer(mint()), **kw
+    )
+    return [event async for event in call]
+
+
+async def test_stream_ends_with_one_completed_and_text_equals_deltas(server: Running) -> None:
+    events = await _stream(server)
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[0] == "started"
+    assert kinds.count("completed") == 1 and kinds[-1] == "completed"
+    done = events[-1].completed
+    assert done.outcome == chat_pb2.OUTCOME_COMPLETED
+    assert done.request_id == events[0].started.request_id
+    text = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+    assert text and done.released_chars == len(text)
+    assert done.usage.output_tokens > 0 and done.usage.input_tokens > 0
+    assert done.provider == "mock" and done.model == "mock-1"
+    assert "personality" in done.gates_executed
+
+
+async def test_deltas_are_coalesced_not_one_per_token(server: Running) -> None:
+    events = await _stream(server)
+    deltas = [e.delta.text for e in events if e.WhichOneof("event") == "delta"]
+    words = sum(len(d.split()) for d in deltas)
+    assert len(deltas) < words / 3, (len(deltas), words)
+
+
+async def test_unary_chat_returns_the_same_text(server: Running) -> None:
+    events = await _stream(server)
+    streamed = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+    assert reply.text == streamed
+    assert list(reply.gates_executed) == list(events[-1].completed.gates_executed)
+
+
+async def test_chat_metadata_carries_request_id_and_overhead(server: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    call = stub.Chat.with_call if hasattr(stub.Chat, "with_call") else None
+    del call
+    rpc = stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+    reply = await rpc
+    initial = dict(await rpc.initial_metadata())
+    trailing = dict(await rpc.trailing_metadata())
+    assert initial["x-request-id"] == reply.request_id
+    assert float(trailing["x-novaos-overhead-ms"]) >= 0
+
+
+async def test_invalid_argument_names_the_field(server: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Chat(chat_pb2.ChatRequest(message="  "), metadata=bearer(mint()))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(err.value)
+    assert status is not None
+    details = {d.type_url.rsplit("/", 1)[-1]: d for d in status.details}
+    bad = error_details_pb2.BadRequest()
+    details["google.rpc.BadRequest"].Unpack(bad)
+    assert bad.field_violations[0].field == "message"
+    info = error_details_pb2.ErrorInfo()
+    details["google.rpc.ErrorInfo"].Unpack(info)
+    assert info.reason == "INVALID_ARGUMENT" and info.metadata["requestId"].startswith("req_")
+
+
+@pytest.mark.parametrize(
+    ("field", "request_kwargs"),
+    [
+        ("options.max_tokens", {"options": chat_pb2.GenerationOptions(max_tokens=-1)}),
+        ("options.temperature", {"options": chat_pb2.GenerationOptions(temperature=5.0)}),
+        ("conversation_id", {"conversation_id": "../../etc/passwd"}),
+    ],
+)
+async def test_bad_options_are_rejected(
+    server: Running, field: str, request_kwargs: dict[str, object]
+) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Chat(
+            chat_pb2.ChatRequest(message="hi", **request_kwargs), metadata=bearer(mint())
+        )  # type: ignore[arg-type]
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (err.value.details() or "")
+
+
+async def test_cancel_mid_stream_stops_the_provider_and_audits_cancelled() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="30") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = stub.StreamChat(chat_pb2.StreamChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        provider = running.app.provider
+        assert provider is not None
+        async for event in call:
+            if event.WhichOneof("event") == "delta":
+                break
+        assert provider.active == 1
+        call.cancel()
+
+        async def provider_gone() -> bool:
+            return provider.active == 0
+
+        await await_until(provider_gone, timeout_s=5, what="provider stream closed")
+        log = running.app.audit_log
+        assert log is not None
+
+        async def audited() -> bool:
+            return any(s.outcome == "cancelled" for s in log.items())
+
+        await await_until(audited, timeout_s=5, what="cancelled audit record")
+
+
+async def test_deadline_exceeded_ends_the_stream_and_stops_the_provider() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="50") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            async for _ in stub.StreamChat(
+                chat_pb2.StreamChatRequest(message=MESSAGE), metadata=bearer(mint()), timeout=0.3
+            ):
+                pass
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        provider = running.app.provider
+        assert provider is not None
+
+        async def provider_gone() -> bool:
+            return provider.active == 0
+
+        await await_until(provider_gone, timeout_s=5, what="provider stream closed")
+
+
+async def test_audit_service_returns_real_records_to_admins(server: Running) -> None:
+    await _stream(server)
+    stub = audit_pb2_grpc.AuditServiceStub(server.channel)
+    admin = bearer(mint("root", "pro", ("admin",)))
+    page = await stub.ListAuditEvents(audit_pb2.ListAuditEventsRequest(), metadata=admin)
+    assert page.events and page.events[-1].outcome == "completed"
+    one = await stub.GetAuditEvent(
+        audit_pb2.GetAuditEventRequest(id=page.events[-1].id), metadata=admin
+    )
+    assert one.event.request_id == page.events[-1].request_id
+
+
+async def test_concurrent_streams_all_complete(server: Running) -> None:
+    results = await asyncio.gather(*(_stream(server, f"question {i}") for i in range(20)))
+    assert all(r[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED for r in results)

@@ -1,0 +1,130 @@
+"""Start-up, configuration errors, reflection, health transitions and SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"JWT_SECRET": "", "REQUIRE_AUTH": "true"}, "JWT_SECRET"),
+        ({"GRPC_PORT": "seventy"}, "GRPC_PORT"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"AUDIT_STORAGE_TYPE": "tape"}, "AUDIT_STORAGE_TYPE"),
+        ({"JWT_EXPIRY": "forever"}, "JWT_EXPIRY"),
+        ({"MOCK_SCRIPT_FILE": "/tmp/x.json", "NODE_ENV": "production"}, "MOCK_SCRIPT_FILE"),
+        ({"RATE_LIMIT_FREE": "-1"}, "RATE_LIMIT_FREE"),
+    ],
+)
+def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: str) -> None:
+    full = {**os.environ, **BASE_ENV, **env}
+    if env.get("JWT_SECRET") == "":
+        full.pop("JWT_SECRET")
+    proc = subprocess.run(
+        [sys.executable, "server.py"],
+        check=False,
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert variable in lines[0] and lines[0].startswith("novaos: invalid configuration")
+
+
+async def test_reflection_lists_every_service(server: Running) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(server.channel)
+
+    async def requests():  # type: ignore[no-untyped-def]
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    names = set()
+    async for reply in stub.ServerReflectionInfo(requests()):
+        names = {s.name for s in reply.list_services_response.service}
+        break
+    assert {
+        "novaos.v1.ChatService",
+        "novaos.v1.AuditService",
+        "novaos.v1.HealthService",
+        "grpc.health.v1.Health",
+    } <= names
+
+
+async def test_grpc_health_per_service_and_transition_on_drain(server: Running) -> None:
+    stub = health_pb2_grpc.HealthStub(server.channel)
+    for service in (
+        "",
+        "novaos.v1.ChatService",
+        "novaos.v1.HealthService",
+        "novaos.v1.AuditService",
+    ):
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    watch = stub.Watch(health_pb2.HealthCheckRequest(service=""))
+    first = await watch.read()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+    drain = asyncio.create_task(server.app.drain(grace_s=1))
+    second = await watch.read()
+    assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    await drain
+
+
+def test_sigterm_drains_open_stream_refuses_new_and_exits_zero(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server(MOCK_TOKEN_DELAY_MS="25", SHUTDOWN_GRACE_S="10")
+
+    async def scenario() -> tuple[list[str], grpc.StatusCode | None, int]:
+        refused: grpc.StatusCode | None = None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service="")
+            )
+            assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            call = stub.StreamChat(
+                chat_pb2.StreamChatRequest(message="long answer please"), metadata=bearer(mint())
+            )
+            kinds: list[str] = []
+            async for event in call:
+                kinds.append(event.WhichOneof("event"))
+                if kinds.count("delta") == 1:
+                    srv.proc.send_signal(signal.SIGTERM)
+                    assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+                    refused = await _try_new_chat(srv.port)
+            final = chat_pb2.OUTCOME_UNSPECIFIED
+            return kinds, refused, final
+
+    kinds, refused, _ = asyncio.run(scenario())
+    assert kinds[-1] == "completed" and kinds.count("completed") == 1
+    assert refused is not None
+    assert srv.proc.wait(timeout=20) == 0
+
+
+async def _try_new_chat(port: int) -> grpc.StatusCode | None:
+    """A new RPC during drain must not be served."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as fresh:
+        stub = chat_pb2_grpc.ChatServiceStub(fresh)
+        try:
+            await stub.Chat(chat_pb2.ChatRequest(message="new"), metadata=bearer(mint()), timeout=5)
+        except grpc.aio.AioRpcError as err:
+            return err.code()
+    return None
