@@ -7,6 +7,7 @@ the gRPC server; ``App.drain()`` is the graceful shutdown SIGTERM triggers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -42,7 +43,8 @@ class App:
     grpc_health: GrpcHealth = field(default_factory=GrpcHealth)
     provider: MockProvider | None = None
     audit_log: RecentRequests | None = None
-    _closers: list[object] = field(default_factory=list)
+    readiness_interval_s: float = 1.0
+    _watcher: asyncio.Task[None] | None = None
 
     def _auth(self) -> JwtAuthenticator:
         s = self.settings
@@ -79,7 +81,9 @@ class App:
         assert self.provider is not None and self.audit_log is not None
         self.health = HealthService(store, (ProviderView("mock", self.provider.default_model),))
         servicers = Servicers(
-            ChatServicer(chat), AuditServicer(self.audit_log), HealthServicer(self.health)
+            ChatServicer(chat, self.metrics),
+            AuditServicer(self.audit_log),
+            HealthServicer(self.health),
         )
         self.server, self.port = create_server(
             servicers,
@@ -91,13 +95,30 @@ class App:
         )
         await self.server.start()
         await self.grpc_health.set_serving(True)
+        self._watcher = asyncio.create_task(self._watch_readiness(), name="readiness")
         _log.info("gRPC server listening", extra={"component": "server", "port": self.port})
         return self.port
+
+    async def _watch_readiness(self) -> None:
+        """Keep grpc.health.v1 in step with readiness (storage, circuits, audit)."""
+        assert self.health is not None
+        serving = True
+        while True:
+            await asyncio.sleep(self.readiness_interval_s)
+            ready = (await self.health.ready()).ready
+            if ready != serving:
+                serving = ready
+                _log.warning("readiness changed", extra={"component": "health", "ready": ready})
+                await self.grpc_health.set_serving(ready)
 
     async def drain(self, grace_s: float | None = None) -> None:
         """Health NOT_SERVING, refuse new RPCs, give open streams a grace period."""
         if self.health is not None:
             self.health.draining = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)

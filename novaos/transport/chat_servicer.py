@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import domain
 from novaos.errors import NotFoundError
+from novaos.observability.metrics import Metrics
 from novaos.services.chat import ChatCall, ChatService
 from novaos.transport import convert
 from novaos.transport.context import Ctx, request_context
@@ -22,14 +23,25 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
-    def __init__(self, service: ChatService) -> None:
+    def __init__(self, service: ChatService, metrics: Metrics) -> None:
         self._service = service
+        self._metrics = metrics
+
+    def _finished(self, call: ChatCall) -> list[tuple[str, str]]:
+        self._metrics.overhead.observe(call.overhead_ms / 1000)
+        usage, gen = call.record.generation.usage, call.record.generation
+        self._metrics.count_tokens(gen.provider, gen.model, "input", usage.input_tokens)
+        self._metrics.count_tokens(gen.provider, gen.model, "output", usage.output_tokens)
+        if gen.first_token_s is not None and gen.provider:
+            self._metrics.first_token(gen.provider, gen.first_token_s)
+        return _trailing(call)
 
     async def StreamChat(
         self, request: chat_pb2.StreamChatRequest, context: Ctx
     ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
         call = ChatCall(request_context(context), convert.chat_input(request))
         headers_sent = False
+        self._metrics.active_streams.inc()
         try:
             async for event in self._service.stream(call):
                 if not headers_sent:
@@ -37,7 +49,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                     headers_sent = True
                 yield convert.stream_response(event)
         finally:
-            context.set_trailing_metadata(_trailing(call))
+            self._metrics.active_streams.dec()
+            context.set_trailing_metadata(self._finished(call))
 
     async def Chat(self, request: chat_pb2.ChatRequest, context: Ctx) -> chat_pb2.ChatResponse:
         call = ChatCall(request_context(context), convert.chat_input(request))
@@ -52,7 +65,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 done = event
         assert done is not None, "the pipeline always ends with a terminal event"
         await context.send_initial_metadata(_initial(call))
-        context.set_trailing_metadata(_trailing(call))
+        context.set_trailing_metadata(self._finished(call))
         return convert.chat_response("".join(call.released), done, gates, ack)
 
     async def ListConversations(
