@@ -81,7 +81,7 @@ class App:
         assert self.provider is not None and self.audit_log is not None
         self.health = HealthService(store, (ProviderView("mock", self.provider.default_model),))
         servicers = Servicers(
-            ChatServicer(chat, self.metrics),
+            ChatServicer(chat, self.metrics, s.novaos_worker_index),
             AuditServicer(self.audit_log),
             HealthServicer(self.health),
         )

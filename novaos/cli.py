@@ -13,8 +13,9 @@ from prometheus_client import start_http_server
 
 from novaos.app import App
 from novaos.chat_client import run_chat
-from novaos.config import Settings, load_settings
+from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
+from novaos.supervisor import Supervisor
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_POLICY, EXIT_BROKEN = 0, 1, 2, 3, 4
@@ -24,15 +25,19 @@ def _settings() -> Settings:
     return load_settings()
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, *, worker: bool) -> int:
     app = App(settings)
     port = await app.start()
-    metrics_server, _ = start_http_server(settings.metrics_port, registry=app.metrics.registry)
-    print(
-        f"novaos: gRPC listening on {settings.grpc_host}:{port}; "
-        f"metrics on :{metrics_server.server_port}/metrics",
-        flush=True,
-    )
+    metrics_server = None
+    if worker:  # the supervisor serves the aggregated /metrics
+        print(f"novaos: worker {settings.novaos_worker_index} serving on :{port}", flush=True)
+    else:
+        metrics_server, _ = start_http_server(settings.metrics_port, registry=app.metrics.registry)
+        print(
+            f"novaos: gRPC listening on {settings.grpc_host}:{port}; "
+            f"metrics on :{metrics_server.server_port}/metrics",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -40,19 +45,22 @@ async def _serve(settings: Settings) -> int:
     await stop.wait()
     print("novaos: draining", flush=True)
     await app.drain()
-    metrics_server.shutdown()
+    if metrics_server is not None:
+        metrics_server.shutdown()
     print("novaos: stopped", flush=True)
     return EXIT_OK
 
 
-def cmd_serve(_: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = _settings()
     except ConfigError as exc:
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
-    return asyncio.run(_serve(settings))
+    if settings.workers > 1 and not args.worker:
+        return Supervisor(settings, process_environment()).run()
+    return asyncio.run(_serve(settings, worker=args.worker))
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -84,7 +92,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="novaos", description="NovaOS LLM gateway")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="start the gRPC server from env config").set_defaults(fn=cmd_serve)
+    serve = sub.add_parser("serve", help="start the gRPC server from env config")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(fn=cmd_serve)
     token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
     token.add_argument("--sub", required=True)
     token.add_argument("--tier", default="free", choices=["free", "pro", "enterprise"])

@@ -6,6 +6,7 @@ naming the variable (``load_settings`` raises ``ConfigError``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     grpc_port: int = Field(50051, ge=0, le=65535)
     metrics_port: int = Field(9464, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    novaos_worker_index: int = Field(0, ge=0)  # set by the supervisor for each worker
     shutdown_grace_s: float = Field(20.0, ge=0)
     log_level: str = "info"
 
@@ -216,6 +218,11 @@ def _first_error_line(exc: ValidationError) -> str:
     if name == "WEB_FETCH_VALIDATE_CERTS":
         name = "VALIDATE_CERTS"
     return f"invalid configuration: {name}: {msg}"
+
+
+def process_environment() -> dict[str, str]:
+    """The environment handed to worker processes (the supervisor's own)."""
+    return dict(os.environ)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

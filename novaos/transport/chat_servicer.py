@@ -13,8 +13,8 @@ from novaos.transport import convert
 from novaos.transport.context import Ctx, request_context
 
 
-def _initial(call: ChatCall) -> list[tuple[str, str]]:
-    meta = [("x-request-id", call.ctx.request_id)]
+def _initial(call: ChatCall, worker: int) -> list[tuple[str, str]]:
+    meta = [("x-request-id", call.ctx.request_id), ("x-novaos-worker", str(worker))]
     return meta + (call.rate_limit.as_metadata() if call.rate_limit else [])
 
 
@@ -23,9 +23,10 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
-    def __init__(self, service: ChatService, metrics: Metrics) -> None:
+    def __init__(self, service: ChatService, metrics: Metrics, worker: int = 0) -> None:
         self._service = service
         self._metrics = metrics
+        self._worker = worker
 
     def _finished(self, call: ChatCall) -> list[tuple[str, str]]:
         self._metrics.overhead.observe(call.overhead_ms / 1000)
@@ -45,7 +46,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         try:
             async for event in self._service.stream(call):
                 if not headers_sent:
-                    await context.send_initial_metadata(_initial(call))
+                    await context.send_initial_metadata(_initial(call, self._worker))
                     headers_sent = True
                 yield convert.stream_response(event)
         finally:
@@ -64,7 +65,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             elif isinstance(event, domain.Completed):
                 done = event
         assert done is not None, "the pipeline always ends with a terminal event"
-        await context.send_initial_metadata(_initial(call))
+        await context.send_initial_metadata(_initial(call, self._worker))
         context.set_trailing_metadata(self._finished(call))
         return convert.chat_response("".join(call.released), done, gates, ack)
 

@@ -1,0 +1,98 @@
+"""WORKERS=N: N server processes sharing the gRPC port (SO_REUSEPORT).
+
+The supervisor binds nothing itself but the metrics port: it starts the
+workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate, serves
+``/metrics`` from all of them, restarts a worker that dies, and on SIGTERM
+forwards it to every worker and waits for them to drain.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+from novaos.config import Settings
+
+_POLL_S = 0.2
+
+
+def concrete_port(host: str, port: int) -> int:
+    """Workers must share one port: resolve port 0 to a free one up front."""
+    if port:
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host if host not in ("", "0.0.0.0") else "127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    base_env: Mapping[str, str]
+    metrics_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="novaos-prom-"))
+    workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    restarts: int = 0
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def _spawn(self, index: int, port: int) -> None:
+        env = {
+            **self.base_env,
+            "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
+            "GRPC_PORT": str(port),
+            "NOVAOS_WORKER_INDEX": str(index),
+            "WORKERS": "1",
+        }
+        cmd = [sys.executable, "-m", "novaos", "serve", "--worker"]
+        self.workers[index] = subprocess.Popen(cmd, env=env)
+
+    def _reap(self, port: int) -> None:
+        for index, proc in list(self.workers.items()):
+            if proc.poll() is None or self._stopping.is_set():
+                continue
+            multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+            print(
+                f"novaos: worker {index} (pid {proc.pid}) exited {proc.returncode}; restarting",
+                flush=True,
+            )
+            self.restarts += 1
+            self._spawn(index, port)
+
+    def run(self) -> int:
+        port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
+        server, _ = start_http_server(self.settings.metrics_port, registry=registry)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stopping.set())
+        for index in range(self.settings.workers):
+            self._spawn(index, port)
+        print(
+            f"novaos: supervisor: {self.settings.workers} workers; gRPC listening on "
+            f"{self.settings.grpc_host}:{port}; metrics on :{server.server_port}/metrics",
+            flush=True,
+        )
+        while not self._stopping.wait(_POLL_S):
+            self._reap(port)
+        return self._shutdown(server)
+
+    def _shutdown(self, server: object) -> int:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.shutdown_grace_s + 5
+        codes = [
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            for proc in self.workers.values()
+        ]
+        getattr(server, "shutdown", lambda: None)()
+        print("novaos: supervisor stopped", flush=True)
+        return 0 if all(code == 0 for code in codes) else 1

@@ -1,0 +1,200 @@
+"""Scrape /metrics after scripted traffic and check exact deltas, with 1 and 2 workers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+
+import grpc
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from tests.fixtures.common import wait_until
+from tests.fixtures.server import Subprocess, bearer, mint
+
+Sample = tuple[str, frozenset[tuple[str, str]]]
+
+
+def scrape(port: int) -> dict[Sample, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    out: dict[Sample, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = frozenset((k, v) for k, v in sample.labels.items() if k != "pid")
+            key = (sample.name, labels)
+            out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def _traffic(port: int, unary: int, streams: int) -> tuple[int, int, int]:
+    """Returns (output tokens, input tokens, stream messages received)."""
+    out_tokens = in_tokens = messages = 0
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        for i in range(unary):
+            reply = await stub.Chat(
+                chat_pb2.ChatRequest(message=f"unary {i}"), metadata=bearer(mint())
+            )
+            out_tokens += reply.usage.output_tokens
+            in_tokens += reply.usage.input_tokens
+        for i in range(streams):
+            events = [
+                e
+                async for e in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message=f"stream {i}"), metadata=bearer(mint())
+                )
+            ]
+            messages += len(events)
+            done = events[-1].completed
+            out_tokens += done.usage.output_tokens
+            in_tokens += done.usage.input_tokens
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.Chat(chat_pb2.ChatRequest(message="no token"))
+    return out_tokens, in_tokens, messages
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: str) -> None:
+    srv = spawn_server(WORKERS=workers)
+    assert srv.metrics_port
+    if workers == "2":
+        wait_until(
+            lambda: sum("serving on" in line for line in srv.lines) >= 2 or _drain_lines(srv),
+            timeout_s=20,
+            what="both workers up",
+        )
+    before = scrape(srv.metrics_port)
+    out_tokens, in_tokens, messages = asyncio.run(_traffic(srv.port, unary=3, streams=2))
+    after = scrape(srv.metrics_port)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    chat = "/novaos.v1.ChatService/Chat"
+    stream = "/novaos.v1.ChatService/StreamChat"
+    assert delta("http_requests_total", method=chat, code="OK") == 3
+    assert delta("http_requests_total", method=chat, code="UNAUTHENTICATED") == 1
+    assert delta("http_requests_total", method=stream, code="OK") == 2
+    assert delta("http_request_duration_seconds_count", method=chat, code="OK") == 3
+    base = {"grpc_service": "novaos.v1.ChatService"}
+    assert delta("grpc_server_started_total", **base, grpc_method="Chat", grpc_type="unary") == 4
+    assert (
+        delta(
+            "grpc_server_handled_total",
+            **base,
+            grpc_method="StreamChat",
+            grpc_type="server_stream",
+            grpc_code="OK",
+        )
+        == 2
+    )
+    assert (
+        delta(
+            "grpc_server_msg_sent_total",
+            **base,
+            grpc_method="StreamChat",
+            grpc_type="server_stream",
+        )
+        == messages
+    )
+    assert (
+        delta("grpc_server_handling_seconds_count", **base, grpc_method="Chat", grpc_type="unary")
+        == 4
+    )
+    assert (
+        delta("llm_token_usage_total", provider="mock", model="mock-1", kind="output") == out_tokens
+    )
+    assert (
+        delta("llm_token_usage_total", provider="mock", model="mock-1", kind="input") == in_tokens
+    )
+    assert delta("gate_decisions_total", gate="personality", decision="pass") == 5
+    assert delta("gate_duration_seconds_count", gate="personality") == 5
+    assert delta("gateway_overhead_seconds_count") == 5
+    assert delta("llm_time_to_first_token_seconds_count", provider="mock") == 5
+    assert value(after, "active_streams") == 0
+
+
+def _drain_lines(srv: Subprocess) -> bool:
+    line = srv.proc.stdout.readline() if srv.proc.stdout else ""
+    if line:
+        srv.lines.append(line)
+    return False
+
+
+def test_killed_worker_is_restarted_and_others_unaffected(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20")
+    reader = threading.Thread(
+        target=lambda: [srv.lines.append(line) for line in srv.proc.stdout or []], daemon=True
+    )
+    reader.start()
+    wait_until(
+        lambda: sum("serving on" in line for line in srv.lines) >= 2,
+        timeout_s=20,
+        what="both workers up",
+    )
+
+    async def scenario() -> list[tuple[str, str]]:
+        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") for _ in range(8)]
+        calls = [
+            chat_pb2_grpc.ChatServiceStub(ch).StreamChat(
+                chat_pb2.StreamChatRequest(message=f"q{i}"), metadata=bearer(mint())
+            )
+            for i, ch in enumerate(channels)
+        ]
+        workers = [dict(await c.initial_metadata())["x-novaos-worker"] for c in calls]
+        victim = workers[0]
+        pid = _worker_pid(srv.proc.pid, int(victim))
+        import os
+
+        os.kill(pid, signal.SIGKILL)
+        results = []
+        for worker, call in zip(workers, calls, strict=True):
+            try:
+                kinds = [e.WhichOneof("event") async for e in call]
+                results.append((worker, kinds[-1]))
+            except grpc.aio.AioRpcError as err:
+                results.append((worker, err.code().name))
+        for ch in channels:
+            await ch.close()
+        return [(w, r) for w, r in results] + [("victim", victim)]
+
+    results = asyncio.run(scenario())
+    victim = results.pop()[1]
+    for worker, result in results:
+        if worker != victim:
+            assert result == "completed", results
+    wait_until(
+        lambda: any("restarting" in line for line in srv.lines), timeout_s=10, what="restart line"
+    )
+    wait_until(
+        lambda: sum("serving on" in line for line in srv.lines) >= 3,
+        timeout_s=20,
+        what="replacement worker",
+    )
+
+
+def _worker_pid(supervisor_pid: int, index: int) -> int:
+    import subprocess
+
+    children = subprocess.run(
+        ["ps", "--ppid", str(supervisor_pid), "-o", "pid=,args="],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pids = [int(line.split()[0]) for line in children.strip().splitlines() if "--worker" in line]
+    envs = {pid: open(f"/proc/{pid}/environ", "rb").read().split(b"\0") for pid in pids}
+    for pid, env in envs.items():
+        if f"NOVAOS_WORKER_INDEX={index}".encode() in env:
+            return pid
+    raise AssertionError(f"no worker {index} among {pids}")
