@@ -104,7 +104,14 @@ class StreamAttempt:
         self._observer.tokens(self.provider, self.model, "input", usage.input_tokens)
         self._observer.tokens(self.provider, self.model, "output", usage.output_tokens)
 
+    def usage_chunk(self) -> ProviderChunk:
+        usage = self.usage or Usage()
+        return ProviderChunk(
+            usage=usage, finish_reason="truncated", provider=self.provider, model=self.model
+        )
+
     def truncated(self, cause: perr.ProviderError) -> perr.UpstreamTruncatedError:
+        """The error for a break after text went out; usage becomes the estimate of that text."""
         released = "".join(self._released)
         usage = estimate_usage(self.request.messages, released)
         self.usage = usage

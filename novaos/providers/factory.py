@@ -84,7 +84,7 @@ def build_router(
         "gemini": settings.gemini_model,
         "anthropic": settings.anthropic_model,
         "openai_compat": settings.openai_compat_model,
-        "mock": "mock",
+        "mock": "mock-1",
     }
     unconfigured = {n: m for n, m in models.items() if n not in providers}
     return ProviderRouter(

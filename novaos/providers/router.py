@@ -4,8 +4,9 @@ Order: the request's provider (or PREFERRED_PROVIDER), then
 PROVIDER_FALLBACK_ORDER, then any other configured provider. A provider is
 skipped while its breaker is open or a 429 ``Retry-After`` runs. Fallback
 happens only before the first chunk reaches the consumer; after that a broken
-stream (cut, stall, malformed, error event) raises ``UpstreamTruncatedError``
-and nothing else is called, so the client never gets two answers spliced.
+stream (cut, stall, malformed, error event) yields one last usage-only chunk
+(estimated over the text sent) and raises ``UpstreamTruncatedError``; nothing
+else is called, so the client never gets two answers spliced.
 """
 
 from __future__ import annotations
@@ -104,8 +105,11 @@ class ProviderRouter:
             except perr.ProviderError as exc:
                 settled = self._failed(name, exc, failures)
                 if attempt.sent:
+                    truncated = attempt.truncated(exc)
                     attempt.report_tokens()
-                    raise attempt.truncated(exc) from exc
+                    # the estimated usage of what was sent, so token budgets still count it
+                    yield attempt.usage_chunk()
+                    raise truncated from exc
             finally:
                 if not settled:  # cancelled, deadline or a bug: no verdict on the provider
                     self._breakers[name].release()
@@ -161,7 +165,7 @@ class ProviderRouter:
         a fallback provider would not know another vendor's model name."""
         wanted = request.preferred_provider
         if wanted and wanted not in self._providers:
-            raise InvalidArgumentError("provider", f"provider {wanted!r} is not configured")
+            raise InvalidArgumentError("options.provider", f"{wanted!r} is not configured")
         order: list[str] = []
         for name in (wanted or self._settings.preferred, *self._settings.fallback_order):
             if name in self._providers and name not in order:

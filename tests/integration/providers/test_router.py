@@ -187,6 +187,8 @@ async def test_break_after_first_chunk_is_truncation_without_fallback(
         async for chunk in pair.router.stream(REQUEST):
             got.append(chunk)
     assert text(got) == "One. Two. "
+    assert got[-1].usage is not None and got[-1].finish_reason == "truncated"
+    assert got[-1].usage.output_tokens == 4, "estimated over the text that went out"
     assert caught.value.metadata["releasedChars"] == str(len("One. Two. "))
     assert caught.value.metadata["provider"] == "openai"
     assert pair.secondary.requests == [], "no fallback request after the first chunk"
