@@ -179,7 +179,7 @@ class HttpProvider:
             raise perr.ProviderTimeoutError(self.name, type(exc).__name__) from exc
         except httpx.ConnectError as exc:
             raise perr.ProviderConnectError(self.name, "connect failed") from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport failures, undecodable bodies
             if mid_stream:
                 raise perr.StreamCutError(self.name, type(exc).__name__) from exc
             raise perr.ProviderConnectError(self.name, type(exc).__name__) from exc
