@@ -19,10 +19,12 @@ from novaos.observability.metrics import Metrics
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
 from novaos.pipeline.release import SentenceRelease
-from novaos.providers.direct import DirectRouter
+from novaos.ports import CircuitInfo, Provider
+from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
+from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
-from novaos.services.health import HealthService, ProviderView
+from novaos.services.health import CircuitView, HealthService, ProviderView
 from novaos.storage.memory import MemoryStore
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
@@ -31,6 +33,49 @@ from novaos.transport.health_servicer import HealthServicer
 from novaos.transport.server import GrpcHealth, Servicers, create_server
 
 _log = logging.getLogger("novaos.app")
+_CIRCUIT_STATES = {0: "closed", 1: "open", 2: "half_open"}
+
+
+@dataclass(frozen=True)
+class ProviderMetrics:
+    """The router's observer hooks, fed into Prometheus.
+
+    Tokens and time-to-first-token are counted once per request by the chat
+    servicer from the generation stats; counting them here too would double them.
+    """
+
+    metrics: Metrics
+
+    def circuit_state(self, provider: str, state: int) -> None:
+        self.metrics.set_circuit_state(provider, state)
+
+    def tokens(self, provider: str, model: str, kind: str, n: int) -> None:
+        return None
+
+    def first_token(self, provider: str, seconds: float) -> None:
+        return None
+
+    def inter_token(self, provider: str, seconds: float) -> None:
+        self.metrics.inter_token_gap(provider, seconds)
+
+
+@dataclass(frozen=True)
+class RouterCircuits:
+    """The router's breakers as the health service shows and resets them."""
+
+    router: ProviderRouter
+
+    def circuits(self) -> list[CircuitView]:
+        return [_circuit_view(info) for info in self.router.circuits()]
+
+    def reset(self, provider: str) -> CircuitView:
+        return _circuit_view(self.router.reset(provider))
+
+
+def _circuit_view(info: CircuitInfo) -> CircuitView:
+    return CircuitView(
+        info.provider, _CIRCUIT_STATES[info.state], info.consecutive_failures, info.retry_at_unix
+    )
 
 
 @dataclass
@@ -41,7 +86,8 @@ class App:
     port: int = 0
     health: HealthService | None = None
     grpc_health: GrpcHealth = field(default_factory=GrpcHealth)
-    provider: MockProvider | None = None
+    provider: MockProvider | None = None  # the mock, when PREFERRED_PROVIDER / fallbacks name it
+    router: ProviderRouter | None = None
     audit_log: RecentRequests | None = None
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
@@ -53,14 +99,22 @@ class App:
             JwtConfig(secret, s.require_auth, s.jwt_issuer, s.jwt_audience, s.jwt_expiry_s)
         )
 
+    def _router(self) -> ProviderRouter:
+        s = self.settings
+        providers: dict[str, Provider] = dict(build_providers(s))
+        if "mock" in (s.preferred_provider, *s.provider_fallback_order):
+            self.provider = MockProvider(
+                token_delay_ms=s.mock_token_delay_ms,
+                response_tokens=s.mock_response_tokens,
+                script=load_script(s.mock_script_file),
+            )
+            providers["mock"] = self.provider
+        self.router = build_router(s, providers, ProviderMetrics(self.metrics))
+        return self.router
+
     def _chat(self, store: MemoryStore) -> ChatService:
         s = self.settings
-        self.provider = MockProvider(
-            token_delay_ms=s.mock_token_delay_ms,
-            response_tokens=s.mock_response_tokens,
-            script=load_script(s.mock_script_file),
-        )
-        generator = Generator(DirectRouter(self.provider), SentenceRelease())
+        generator = Generator(self._router(), SentenceRelease())
         orchestrator = Orchestrator(
             PipelinePlan(pre_model=()),
             generator,
@@ -78,8 +132,9 @@ class App:
         s = self.settings
         store = MemoryStore()
         chat = self._chat(store)
-        assert self.provider is not None and self.audit_log is not None
-        self.health = HealthService(store, (ProviderView("mock", self.provider.default_model),))
+        assert self.router is not None and self.audit_log is not None
+        views = tuple(ProviderView(p.name, p.model, p.configured) for p in self.router.providers())
+        self.health = HealthService(store, views, circuits=RouterCircuits(self.router))
         servicers = Servicers(
             ChatServicer(chat, self.metrics, s.novaos_worker_index),
             AuditServicer(self.audit_log),
@@ -122,4 +177,6 @@ class App:
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.router is not None:
+            await self.router.aclose()  # after the streams ended: frees the provider pools
         await asyncio.sleep(0)

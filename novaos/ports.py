@@ -79,6 +79,33 @@ class ModelRouter(Protocol):
     async def complete(self, request: ProviderRequest) -> ProviderResponse: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CircuitInfo:
+    """One provider's breaker, as ListCircuits / GetHealth show it."""
+
+    provider: str
+    state: int  # 0 closed, 1 open, 2 half-open: the ``circuit_breaker_state`` gauge values
+    consecutive_failures: int
+    retry_at_unix: float = 0.0  # when an open breaker lets a probe through; 0 otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    name: str
+    model: str
+    configured: bool
+
+
+class CircuitAdmin(Protocol):
+    """What the health service needs from the router (the admin reset included)."""
+
+    def circuits(self) -> list[CircuitInfo]: ...
+
+    def providers(self) -> list[ProviderInfo]: ...
+
+    def reset(self, provider: str) -> CircuitInfo: ...
+
+
 # ---------------------------------------------------------------- storage
 
 

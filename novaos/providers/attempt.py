@@ -1,0 +1,128 @@
+"""Book-keeping for one routed call: the stream attempt and the failures so far."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+
+from novaos.domain import Usage
+from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
+from novaos.ports import ProviderChunk, ProviderRequest
+from novaos.providers import errors as perr
+from novaos.providers.observer import ProviderObserver
+from novaos.providers.tokens import estimate_tokens, estimate_usage
+
+
+@dataclass
+class Failures:
+    """Why providers were skipped or failed during one routed call."""
+
+    errors: list[perr.ProviderError] = field(default_factory=list)
+    open_waits: list[float] = field(default_factory=list)  # s until an open breaker probes
+    rate_waits: list[float] = field(default_factory=list)  # s until a 429 back-off ends
+    skipped: list[str] = field(default_factory=list)
+
+    def final_error(self) -> NovaError:
+        if not self.errors and not self.rate_waits and self.open_waits:
+            return CircuitOpenError("Circuit open", retry_after_s=min(self.open_waits))
+        waits = self.rate_waits + self.open_waits
+        waits += [
+            e.retry_after_s
+            for e in self.errors
+            if isinstance(e, perr.ProviderRateLimitedError) and e.retry_after_s is not None
+        ]
+        reasons = [f"{e.provider}: {e.kind}" for e in self.errors] + self.skipped
+        detail = "; ".join(reasons) or "no provider configured"
+        return ProviderUnavailableError(
+            f"no provider could answer ({detail})", retry_after_s=min(waits, default=0.0)
+        )
+
+
+class StreamAttempt:
+    """One provider's stream as the router relays it: idle timeout, timing, usage."""
+
+    def __init__(
+        self,
+        provider: str,
+        request: ProviderRequest,
+        default_model: str,
+        *,
+        idle_timeout_s: float,
+        observer: ProviderObserver,
+    ) -> None:
+        self.provider = provider
+        self.request = request
+        self.model = request.model or default_model
+        self.sent = False  # a chunk went to the consumer: no fallback from here on
+        self.usage: Usage | None = None
+        self._idle_timeout_s = idle_timeout_s
+        self._observer = observer
+        self._released: list[str] = []
+        self._started = time.monotonic()
+        self._last = self._started
+
+    async def next(self, chunks: AsyncIterator[ProviderChunk]) -> ProviderChunk | None:
+        """The next chunk, or None at the end; ``StreamStalledError`` after the idle timeout."""
+        try:
+            async with asyncio.timeout(self._idle_timeout_s):
+                chunk = await anext(chunks, None)
+        except TimeoutError as exc:
+            ms = round(self._idle_timeout_s * 1000)
+            raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
+        if chunk is not None:
+            self._observe(chunk)
+        return chunk
+
+    def _observe(self, chunk: ProviderChunk) -> None:
+        now = time.monotonic()
+        if self.sent:
+            self._observer.inter_token(self.provider, now - self._last)
+        else:
+            self._observer.first_token(self.provider, now - self._started)
+        self._last = now
+        self.model = chunk.model or self.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+
+    def stamp(self, chunk: ProviderChunk) -> ProviderChunk:
+        """Mark the chunk as released and fill in who produced it."""
+        self.sent = True
+        self._released.append(chunk.text)
+        return replace(chunk, provider=self.provider, model=chunk.model or self.model)
+
+    def closing_usage(self) -> ProviderChunk | None:
+        """A usage chunk when the provider never sent one (estimated over the released text)."""
+        if self.usage is not None:
+            return None
+        self.usage = estimate_usage(self.request.messages, "".join(self._released))
+        return ProviderChunk(usage=self.usage, provider=self.provider, model=self.model)
+
+    def report_tokens(self) -> None:
+        usage = self.usage or estimate_usage(self.request.messages, "".join(self._released))
+        self._observer.tokens(self.provider, self.model, "input", usage.input_tokens)
+        self._observer.tokens(self.provider, self.model, "output", usage.output_tokens)
+
+    def usage_chunk(self) -> ProviderChunk:
+        usage = self.usage or Usage()
+        return ProviderChunk(
+            usage=usage, finish_reason="truncated", provider=self.provider, model=self.model
+        )
+
+    def truncated(self, cause: perr.ProviderError) -> perr.UpstreamTruncatedError:
+        """The error for a break after text went out; usage becomes the estimate of that text."""
+        released = "".join(self._released)
+        usage = estimate_usage(self.request.messages, released)
+        self.usage = usage
+        return perr.UpstreamTruncatedError(
+            f"upstream stream from {self.provider} broke after text was sent ({cause.kind})",
+            metadata={
+                "provider": self.provider,
+                "model": self.model,
+                "cause": cause.kind,
+                "releasedChars": str(len(released)),
+                "inputTokens": str(usage.input_tokens),
+                "outputTokens": str(estimate_tokens(released)),
+            },
+        )

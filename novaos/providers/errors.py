@@ -1,0 +1,116 @@
+"""Errors raised by provider adapters and handled by the router.
+
+They never leave ``novaos.providers``: the router turns them into the outcome
+errors of ``novaos.errors`` (``CircuitOpenError``, ``ProviderUnavailableError``,
+``UpstreamTruncatedError``), which are re-exported here for the router's users.
+
+Two questions decide what the router does with one:
+- ``counts_as_failure``: does it push the circuit breaker towards open?
+  Connect errors, timeouts, 5xx and broken streams do; a 4xx caused by the
+  request (or a 429, which has its own back-off) does not.
+- transient (subclass of ``TransientProviderError``): may another provider, or
+  the same one later, succeed with the same request?
+"""
+
+from __future__ import annotations
+
+from novaos.errors import CircuitOpenError, ProviderUnavailableError, UpstreamTruncatedError
+
+__all__ = [
+    "CircuitOpenError",
+    "MalformedChunkError",
+    "ProviderAuthError",
+    "ProviderConnectError",
+    "ProviderError",
+    "ProviderRateLimitedError",
+    "ProviderRequestError",
+    "ProviderServerError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "StreamCutError",
+    "StreamErrorEventError",
+    "StreamStalledError",
+    "TransientProviderError",
+    "UpstreamTruncatedError",
+]
+
+
+class ProviderError(Exception):
+    """Base: one upstream call failed. ``kind`` is a short label for logs and metrics."""
+
+    kind = "provider_error"
+    counts_as_failure = True
+
+    def __init__(self, provider: str, message: str, *, status: int = 0) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+        self.status = status
+
+
+class TransientProviderError(ProviderError):
+    """The provider could not answer now; retrying elsewhere or later may work."""
+
+    kind = "transient"
+
+
+class ProviderConnectError(TransientProviderError):
+    kind = "connect_error"
+
+
+class ProviderTimeoutError(TransientProviderError):
+    kind = "timeout"
+
+
+class ProviderServerError(TransientProviderError):
+    """5xx (including Anthropic's 529 overloaded)."""
+
+    kind = "server_error"
+
+
+class ProviderRateLimitedError(TransientProviderError):
+    """429: skip this provider until ``retry_after_s`` has passed."""
+
+    kind = "rate_limited"
+    counts_as_failure = False
+
+    def __init__(self, provider: str, message: str, *, retry_after_s: float | None) -> None:
+        super().__init__(provider, message, status=429)
+        self.retry_after_s = retry_after_s
+
+
+class StreamCutError(TransientProviderError):
+    """The connection closed, or the stream ended without its end marker."""
+
+    kind = "stream_cut"
+
+
+class MalformedChunkError(TransientProviderError):
+    """A stream event or body that is not the provider's documented format."""
+
+    kind = "malformed"
+
+
+class StreamErrorEventError(TransientProviderError):
+    """The provider reported an error inside an otherwise healthy stream."""
+
+    kind = "error_event"
+
+
+class StreamStalledError(TransientProviderError):
+    """No chunk within STREAM_IDLE_TIMEOUT_MS."""
+
+    kind = "stalled"
+
+
+class ProviderRequestError(ProviderError):
+    """A 4xx caused by the request itself (too long, bad parameter): not the provider's fault."""
+
+    kind = "request_error"
+    counts_as_failure = False
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: our credentials are wrong; every call will fail until config is fixed."""
+
+    kind = "auth_error"

@@ -1,0 +1,149 @@
+"""Google Gemini adapter (``models/{model}:streamGenerateContent?alt=sse``).
+
+Each SSE ``data:`` line is a ``GenerateContentResponse``: ``candidates`` with
+text ``parts``, a ``finishReason`` on the last one, and ``usageMetadata``
+(cumulative, so the last value wins). There is no ``[DONE]``: a stream that
+ends before a ``finishReason`` (or a prompt block) was cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from novaos.domain import Usage
+from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
+from novaos.providers import errors as perr
+from novaos.providers.http import (
+    JSON,
+    HttpCall,
+    HttpProvider,
+    HttpSettings,
+    chat_turns,
+    load_json_event,
+    system_text,
+)
+from novaos.providers.sse import SSEEvent
+from novaos.providers.tokens import estimate_usage
+
+_ROLES = {"user": "user", "assistant": "model"}
+_USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")
+
+
+class GeminiProvider(HttpProvider):
+    name = "gemini"
+
+    def __init__(
+        self, *, api_key: SecretStr, base_url: str, default_model: str, http: HttpSettings
+    ) -> None:
+        super().__init__(base_url=base_url, default_model=default_model, http=http)
+        self._headers = {"x-goog-api-key": api_key.get_secret_value()}
+
+    def _body(self, request: ProviderRequest) -> JSON:
+        config: JSON = {"maxOutputTokens": request.max_tokens}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        body: JSON = {
+            "contents": [
+                {"role": _ROLES.get(m.role, "user"), "parts": [{"text": m.content}]}
+                for m in chat_turns(request.messages)
+            ],
+            "generationConfig": config,
+        }
+        if system := system_text(request.messages):
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        return body
+
+    def _stream_call(self, request: ProviderRequest, model: str) -> HttpCall:
+        path = f"/models/{model}:streamGenerateContent"
+        return HttpCall(path, self._body(request), self._headers, {"alt": "sse"})
+
+    def _complete_call(self, request: ProviderRequest, model: str) -> HttpCall:
+        return HttpCall(f"/models/{model}:generateContent", self._body(request), self._headers)
+
+    def _decoder(self, request: ProviderRequest, model: str) -> GeminiStreamDecoder:
+        return GeminiStreamDecoder(self.name, request, model)
+
+    def _parse_response(self, data: JSON, request: ProviderRequest, model: str) -> ProviderResponse:
+        piece = _Piece.parse(self.name, data)
+        if not piece.finish:
+            raise perr.MalformedChunkError(self.name, "response has no finishReason")
+        usage = piece.usage or estimate_usage(request.messages, piece.text)
+        return ProviderResponse(
+            text=piece.text, usage=usage, model=piece.model or model, finish_reason=piece.finish
+        )
+
+
+class GeminiStreamDecoder:
+    def __init__(self, provider: str, request: ProviderRequest, model: str) -> None:
+        self._provider = provider
+        self._request = request
+        self._model = model
+        self._text: list[str] = []
+        self._usage: Usage | None = None
+        self._finish = ""
+
+    def feed(self, event: SSEEvent) -> list[ProviderChunk]:
+        piece = _Piece.parse(self._provider, load_json_event(self._provider, event))
+        self._usage = piece.usage or self._usage
+        self._model = piece.model or self._model
+        self._finish = piece.finish or self._finish
+        if not piece.text:
+            return []
+        self._text.append(piece.text)
+        return [ProviderChunk(text=piece.text, model=self._model)]
+
+    def finish(self) -> ProviderChunk:
+        if not self._finish:
+            raise perr.StreamCutError(self._provider, "stream ended before a finishReason")
+        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text))
+        return ProviderChunk(usage=usage, finish_reason=self._finish, model=self._model)
+
+
+class _Piece:
+    """What one ``GenerateContentResponse`` says (text, finish, usage, model)."""
+
+    def __init__(self, text: str, finish: str, usage: Usage | None, model: str) -> None:
+        self.text, self.finish, self.usage, self.model = text, finish, usage, model
+
+    @classmethod
+    def parse(cls, provider: str, data: JSON) -> _Piece:
+        if "error" in data:
+            error = data["error"]
+            message = error.get("message", "") if isinstance(error, dict) else str(error)
+            raise perr.StreamErrorEventError(provider, str(message)[:200])
+        text, finish = _candidate(provider, data.get("candidates"))
+        feedback = data.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            finish = finish or "blocked"
+        usage = _usage(provider, data.get("usageMetadata"))
+        return cls(text, finish.lower(), usage, str(data.get("modelVersion") or ""))
+
+
+def _candidate(provider: str, candidates: Any) -> tuple[str, str]:
+    if candidates is None:
+        return "", ""
+    if not isinstance(candidates, list) or (candidates and not isinstance(candidates[0], dict)):
+        raise perr.MalformedChunkError(provider, "candidates is not a list of objects")
+    if not candidates:
+        return "", ""
+    first = candidates[0]
+    content = first.get("content") or {}
+    parts = (content.get("parts") or []) if isinstance(content, dict) else None
+    if not isinstance(parts, list):
+        raise perr.MalformedChunkError(provider, "content parts is not a list")
+    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return "".join(texts), str(first.get("finishReason") or "")
+
+
+def _usage(provider: str, raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise perr.MalformedChunkError(provider, "usageMetadata is not an object")
+    counts = [raw.get(key, 0) for key in _USAGE_KEYS]
+    if not all(isinstance(n, int) for n in counts):
+        raise perr.MalformedChunkError(provider, "usageMetadata counts are not integers")
+    prompt, candidates, thoughts = counts
+    return Usage(prompt, candidates + thoughts)  # thinking tokens are billed as output

@@ -1,0 +1,149 @@
+"""OpenAI Chat Completions adapter (``POST /chat/completions``).
+
+Streams are SSE ``data:`` lines holding ``chat.completion.chunk`` objects and
+end with ``data: [DONE]``. With ``stream_options.include_usage`` the last
+chunk before ``[DONE]`` has empty ``choices`` and the ``usage`` of the call;
+servers that ignore the option get their usage estimated instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from novaos.domain import Usage
+from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
+from novaos.providers import errors as perr
+from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, load_json_event
+from novaos.providers.sse import SSEEvent
+from novaos.providers.tokens import estimate_usage
+
+
+class OpenAIProvider(HttpProvider):
+    name = "openai"
+    _max_tokens_field = "max_completion_tokens"
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | None,
+        base_url: str,
+        default_model: str,
+        http: HttpSettings,
+        name: str = "",
+    ) -> None:
+        super().__init__(base_url=base_url, default_model=default_model, http=http)
+        if name:
+            self.name = name
+        self._api_key = api_key
+
+    def _headers(self) -> dict[str, str]:
+        if self._api_key is None:
+            return {}
+        return {"authorization": f"Bearer {self._api_key.get_secret_value()}"}
+
+    def _body(self, request: ProviderRequest, model: str) -> JSON:
+        body: JSON = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            self._max_tokens_field: request.max_tokens,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    def _stream_call(self, request: ProviderRequest, model: str) -> HttpCall:
+        body = self._body(request, model) | {
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        return HttpCall("/chat/completions", body, self._headers())
+
+    def _complete_call(self, request: ProviderRequest, model: str) -> HttpCall:
+        return HttpCall("/chat/completions", self._body(request, model), self._headers())
+
+    def _decoder(self, request: ProviderRequest, model: str) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(self.name, request, model)
+
+    def _parse_response(self, data: JSON, request: ProviderRequest, model: str) -> ProviderResponse:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise perr.MalformedChunkError(self.name, "response has no choices")
+        message = choices[0].get("message")
+        text = (message.get("content") or "") if isinstance(message, dict) else ""
+        if not isinstance(text, str):
+            raise perr.MalformedChunkError(self.name, "message content is not text")
+        usage = _usage(self.name, data.get("usage")) or estimate_usage(request.messages, text)
+        return ProviderResponse(
+            text=text,
+            usage=usage,
+            model=str(data.get("model") or model),
+            finish_reason=str(choices[0].get("finish_reason") or "stop"),
+        )
+
+
+class OpenAIStreamDecoder:
+    def __init__(self, provider: str, request: ProviderRequest, model: str) -> None:
+        self._provider = provider
+        self._request = request
+        self._model = model
+        self._text: list[str] = []
+        self._usage: Usage | None = None
+        self._finish = ""
+        self._done = False
+
+    def feed(self, event: SSEEvent) -> list[ProviderChunk]:
+        if self._done:
+            return []
+        if event.data.strip() == "[DONE]":
+            self._done = True
+            return []
+        data = load_json_event(self._provider, event)
+        if "error" in data:
+            raise perr.StreamErrorEventError(self._provider, _error_text(data["error"]))
+        self._usage = _usage(self._provider, data.get("usage")) or self._usage
+        self._model = str(data.get("model") or self._model)
+        choices = data.get("choices")
+        if not isinstance(choices, list):
+            raise perr.MalformedChunkError(self._provider, "chunk has no choices list")
+        return [chunk for c in choices if (chunk := self._choice(c)) is not None]
+
+    def _choice(self, choice: Any) -> ProviderChunk | None:
+        if not isinstance(choice, dict):
+            raise perr.MalformedChunkError(self._provider, "choice is not an object")
+        if choice.get("index", 0) != 0:
+            return None
+        if choice.get("finish_reason"):
+            self._finish = str(choice["finish_reason"])
+        delta = choice.get("delta") or {}
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if not content:
+            return None
+        if not isinstance(content, str):
+            raise perr.MalformedChunkError(self._provider, "delta content is not text")
+        self._text.append(content)
+        return ProviderChunk(text=content, model=self._model)
+
+    def finish(self) -> ProviderChunk:
+        if not self._done:
+            raise perr.StreamCutError(self._provider, "stream ended before [DONE]")
+        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text))
+        return ProviderChunk(usage=usage, finish_reason=self._finish or "stop", model=self._model)
+
+
+def _usage(provider: str, raw: object) -> Usage | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise perr.MalformedChunkError(provider, "usage is not an object")
+    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        raise perr.MalformedChunkError(provider, "usage lacks token counts")
+    return Usage(prompt, completion)
+
+
+def _error_text(error: object) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("type") or "error")[:200]
+    return str(error)[:200]

@@ -1,0 +1,44 @@
+"""Parse how long a 429 asks us to wait (``retry-after-ms``, ``retry-after``)."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+from collections.abc import Mapping
+
+_MAX_WAIT_S = 3600.0  # a broken header must not bench a provider for days
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now_unix: float | None = None) -> float | None:
+    """Seconds to wait, or None when the response does not say.
+
+    ``retry-after`` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3);
+    some providers add a more precise ``retry-after-ms``.
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return _clamp(float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return _clamp(float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now_unix is None else now_unix
+    return _clamp(when.timestamp() - now)
+
+
+def _clamp(seconds: float) -> float | None:
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_WAIT_S)

@@ -1,0 +1,227 @@
+"""Routes each model call to a provider, behind a circuit breaker per provider.
+
+Order: the request's provider (or PREFERRED_PROVIDER), then
+PROVIDER_FALLBACK_ORDER, then any other configured provider. A provider is
+skipped while its breaker is open or a 429 ``Retry-After`` runs. Fallback
+happens only before the first chunk reaches the consumer; after that a broken
+stream (cut, stall, malformed, error event) yields one last usage-only chunk
+(estimated over the text sent) and raises ``UpstreamTruncatedError``; nothing
+else is called, so the client never gets two answers spliced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.ports import (
+    CircuitInfo,
+    ProviderChunk,
+    ProviderInfo,
+    ProviderRequest,
+    ProviderResponse,
+)
+from novaos.ports import Provider as ProviderPort
+from novaos.providers import errors as perr
+from novaos.providers.attempt import Failures, StreamAttempt
+from novaos.providers.breaker import CircuitBreaker, CircuitState
+from novaos.providers.observer import NullProviderObserver, ProviderObserver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSettings:
+    preferred: str = ""
+    fallback_order: tuple[str, ...] = ()
+    failure_threshold: int = 3
+    reset_timeout_s: float = 30.0
+    idle_timeout_s: float = 30.0
+
+
+class ProviderRouter:
+    """Implements the ``ModelRouter`` and ``CircuitAdmin`` ports."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderPort],
+        settings: RouterSettings,
+        *,
+        observer: ProviderObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        unconfigured: Mapping[str, str] | None = None,
+    ) -> None:
+        self._providers = dict(providers)
+        self._settings = settings
+        self._observer = observer or NullProviderObserver()
+        self._clock = clock
+        self._unconfigured = dict(unconfigured or {})  # name -> default model, for health
+        self._not_before: dict[str, float] = {}  # 429 back-off ends, in ``clock`` time
+        self._breakers = {
+            name: CircuitBreaker(
+                name,
+                failure_threshold=settings.failure_threshold,
+                reset_timeout_s=settings.reset_timeout_s,
+                clock=clock,
+                wall_clock=wall_clock,
+                on_change=self._state_changed,
+            )
+            for name in self._providers
+        }
+        for name in self._providers:
+            self._observer.circuit_state(name, int(CircuitState.CLOSED))
+
+    # ---- ModelRouter
+
+    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        """Consumers should close it (``aclosing``) so an early stop frees the upstream."""
+        failures = Failures()
+        for name, sub in self._candidates(request):
+            if not self._admit(name, failures):
+                continue
+            provider = self._providers[name]
+            attempt = StreamAttempt(
+                name,
+                sub,
+                provider.default_model,
+                idle_timeout_s=self._settings.idle_timeout_s,
+                observer=self._observer,
+            )
+            settled = False
+            try:
+                async with _closing(provider.stream(sub)) as chunks:
+                    while (chunk := await attempt.next(chunks)) is not None:
+                        yield attempt.stamp(chunk)
+                if (closing := attempt.closing_usage()) is not None:
+                    yield closing
+                settled = self._succeeded(name)
+                attempt.report_tokens()
+                return
+            except perr.ProviderError as exc:
+                settled = self._failed(name, exc, failures)
+                if attempt.sent:
+                    truncated = attempt.truncated(exc)
+                    attempt.report_tokens()
+                    # the estimated usage of what was sent, so token budgets still count it
+                    yield attempt.usage_chunk()
+                    raise truncated from exc
+            finally:
+                if not settled:  # cancelled, deadline or a bug: no verdict on the provider
+                    self._breakers[name].release()
+        raise failures.final_error()
+
+    async def complete(self, request: ProviderRequest) -> ProviderResponse:
+        failures = Failures()
+        for name, sub in self._candidates(request):
+            if not self._admit(name, failures):
+                continue
+            settled = False
+            try:
+                response = await self._providers[name].complete(sub)
+                settled = self._succeeded(name)
+            except perr.ProviderError as exc:
+                settled = self._failed(name, exc, failures)
+                continue
+            finally:
+                if not settled:
+                    self._breakers[name].release()
+            self._observer.tokens(name, response.model, "input", response.usage.input_tokens)
+            self._observer.tokens(name, response.model, "output", response.usage.output_tokens)
+            return replace(response, provider=name)
+        raise failures.final_error()
+
+    # ---- CircuitAdmin
+
+    def circuits(self) -> list[CircuitInfo]:
+        return [breaker.info() for breaker in self._breakers.values()]
+
+    def providers(self) -> list[ProviderInfo]:
+        configured = [ProviderInfo(n, p.default_model, True) for n, p in self._providers.items()]
+        missing = [ProviderInfo(n, m, False) for n, m in self._unconfigured.items()]
+        return configured + missing
+
+    def reset(self, provider: str) -> CircuitInfo:
+        breaker = self._breakers.get(provider)
+        if breaker is None:
+            raise NotFoundError(f"no provider named {provider!r}")
+        self._not_before.pop(provider, None)
+        breaker.reset()
+        log.warning("CIRCUIT_BREAKER reset by admin", extra={"provider": provider})
+        return breaker.info()
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+
+    # ---- internals
+
+    def _candidates(self, request: ProviderRequest) -> Iterator[tuple[str, ProviderRequest]]:
+        """Providers in try order. An explicit model only applies to the first choice:
+        a fallback provider would not know another vendor's model name."""
+        wanted = request.preferred_provider
+        if wanted and wanted not in self._providers:
+            raise InvalidArgumentError("options.provider", f"{wanted!r} is not configured")
+        order: list[str] = []
+        for name in (wanted or self._settings.preferred, *self._settings.fallback_order):
+            if name in self._providers and name not in order:
+                order.append(name)
+        order += [name for name in self._providers if name not in order]
+        for index, name in enumerate(order):
+            yield name, request if index == 0 else replace(request, model="")
+
+    def _admit(self, name: str, failures: Failures) -> bool:
+        wait = self._not_before.get(name, 0.0) - self._clock()
+        if wait > 0:
+            failures.rate_waits.append(wait)
+            failures.skipped.append(f"{name}: rate limited")
+            return False
+        breaker = self._breakers[name]
+        if not breaker.try_acquire():
+            failures.open_waits.append(breaker.seconds_until_retry())
+            failures.skipped.append(f"{name}: circuit open")
+            return False
+        return True
+
+    def _succeeded(self, name: str) -> bool:
+        self._breakers[name].record_success()
+        return True
+
+    def _failed(self, name: str, exc: perr.ProviderError, failures: Failures) -> bool:
+        failures.errors.append(exc)
+        log.warning(
+            "provider call failed",
+            extra={"provider": name, "kind": exc.kind, "detail": exc.message},
+        )
+        if isinstance(exc, perr.ProviderRateLimitedError) and exc.retry_after_s:
+            self._not_before[name] = self._clock() + exc.retry_after_s
+        breaker = self._breakers[name]
+        if exc.counts_as_failure:
+            breaker.record_failure()
+        else:
+            breaker.release()
+        return True
+
+    def _state_changed(self, name: str, state: CircuitState) -> None:
+        self._observer.circuit_state(name, int(state))
+        log.warning(
+            "CIRCUIT_BREAKER state changed",
+            extra={"provider": name, "state": state.name.lower()},
+        )
+
+
+@asynccontextmanager
+async def _closing(
+    chunks: AsyncIterator[ProviderChunk],
+) -> AsyncIterator[AsyncIterator[ProviderChunk]]:
+    """Close the provider's generator on every exit, so its HTTP response closes now."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()

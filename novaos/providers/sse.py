@@ -1,0 +1,136 @@
+"""Incremental Server-Sent Events parser shared by every provider adapter.
+
+Follows the WHATWG event-stream rules: lines end in CRLF, LF or a lone CR;
+``:`` starts a comment (keep-alive); ``data`` lines accumulate with ``\\n``;
+an empty line dispatches. Bytes may arrive split anywhere, even inside a
+UTF-8 character or between the CR and LF of one line ending.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry_ms: int | None = None
+
+
+class ByteStream(Protocol):
+    """What ``aiter_sse`` needs from a response (``httpx.Response`` fits)."""
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+
+class SSEParser:
+    """Feed bytes, get complete events. One parser per stream (it keeps state)."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._skip_lf = False  # the previous chunk ended in CR: a leading LF is its pair
+        self._at_start = True
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id = ""
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return self._consume(self._decoder.decode(chunk))
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: a trailing line without terminator still counts as a line.
+
+        An event not closed by a blank line is dropped, as the spec says.
+        """
+        events = self._consume(self._decoder.decode(b"", final=True))
+        if self._buffer:
+            self._line(self._buffer)
+            self._buffer = ""
+        return events
+
+    def _consume(self, text: str) -> list[SSEEvent]:
+        if self._at_start and text:
+            self._at_start = False
+            text = text.removeprefix("\ufeff")
+        if self._skip_lf and text:
+            self._skip_lf = False
+            text = text.removeprefix("\n")
+        buffer = self._buffer + text
+        events: list[SSEEvent] = []
+        start = 0
+        while True:
+            end = _line_end(buffer, start)
+            if end < 0:
+                break
+            event = self._line(buffer[start:end])
+            if event is not None:
+                events.append(event)
+            start = end + 1
+            if buffer[end] == "\r":
+                if start == len(buffer):
+                    self._skip_lf = True
+                elif buffer[start] == "\n":
+                    start += 1
+        self._buffer = buffer[start:]
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # comment / keep-alive
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        data, event, retry = self._data, self._event, self._retry
+        self._data, self._event, self._retry = [], "", None
+        if not data:
+            return None
+        return SSEEvent(
+            data="\n".join(data), event=event or "message", id=self._last_id, retry_ms=retry
+        )
+
+
+def _line_end(buffer: str, start: int) -> int:
+    cr = buffer.find("\r", start)
+    lf = buffer.find("\n", start)
+    if cr < 0:
+        return lf
+    if lf < 0:
+        return cr
+    return min(cr, lf)
+
+
+async def aiter_sse(response: ByteStream) -> AsyncGenerator[SSEEvent, None]:
+    """Events of a streaming HTTP response, as its bytes arrive."""
+    parser = SSEParser()
+    chunks = response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            for event in parser.feed(chunk):
+                yield event
+    finally:
+        # httpx hands out an async generator: close it now rather than at GC time
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+    for event in parser.close():
+        yield event

@@ -1,0 +1,36 @@
+"""Deterministic token estimate for providers that report no usage.
+
+Not any vendor's tokenizer: a stable approximation (one token per ~4
+characters of each word or punctuation mark, plus per-message framing) so
+budgets still trip and a streamed and a non-streamed answer of the same text
+count the same. Always estimate over the whole text, never per chunk: a word
+split across two chunks must not count twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from novaos.domain import Usage
+from novaos.ports import ChatMessage
+
+_PIECE = re.compile(r"\w+|[^\w\s]")
+_CHARS_PER_TOKEN = 4
+_MESSAGE_FRAMING = 3  # role and separators, as chat formats add around each message
+_REPLY_PRIMING = 3
+
+
+def estimate_tokens(text: str) -> int:
+    return sum(-(-len(piece) // _CHARS_PER_TOKEN) for piece in _PIECE.findall(text))
+
+
+def estimate_input_tokens(messages: Iterable[ChatMessage]) -> int:
+    total = _REPLY_PRIMING
+    for message in messages:
+        total += _MESSAGE_FRAMING + estimate_tokens(message.content)
+    return total
+
+
+def estimate_usage(messages: Iterable[ChatMessage], output_text: str) -> Usage:
+    return Usage(estimate_input_tokens(messages), estimate_tokens(output_text))

@@ -1,0 +1,134 @@
+"""Real server, real router and adapters, a fake OpenAI upstream on loopback."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, StartServer
+from tests.fixtures.provider_wire import openai_error, openai_stream
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+MESSAGE = "How should I plan my week?"
+ADMIN = bearer(mint("root", "pro", ("admin",)))
+
+
+def openai_env(upstream: FakeProviderServer, **extra: str) -> dict[str, str]:
+    return {
+        "PREFERRED_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": upstream.url + "/v1",
+        **extra,
+    }
+
+
+async def stream_chat(
+    running: Running,
+) -> tuple[list[chat_pb2.StreamChatResponse], grpc.aio.AioRpcError | None]:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    events: list[chat_pb2.StreamChatResponse] = []
+    try:
+        async for event in stub.StreamChat(
+            chat_pb2.StreamChatRequest(message=MESSAGE), metadata=bearer(mint())
+        ):
+            events.append(event)
+    except grpc.aio.AioRpcError as err:
+        return events, err
+    return events, None
+
+
+async def test_all_circuits_open_is_unavailable_circuit_open(fake_server: StartServer) -> None:
+    upstream = await fake_server()
+    upstream.default = Reply(500, openai_error(500, "down"))
+    env = openai_env(upstream, CIRCUIT_FAILURE_THRESHOLD="2")
+    async with running_app(**env) as running:
+        for _ in range(2):
+            _, err = await stream_chat(running)
+            assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+            assert err.details() != "Circuit open"
+        _, err = await stream_chat(running)
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        assert err.details() == "Circuit open"
+        status = rpc_status.from_call(err)
+        assert status is not None
+        retry = error_details_pb2.RetryInfo()
+        assert any(d.Unpack(retry) for d in status.details)
+        assert 0 < retry.retry_delay.seconds <= 30
+        assert len(upstream.requests) == 2, "an open circuit sends nothing upstream"
+
+        health = health_pb2_grpc.HealthServiceStub(running.channel)
+        listed = await health.ListCircuits(health_pb2.ListCircuitsRequest())
+        assert [(c.provider, c.state) for c in listed.circuits] == [
+            ("openai", health_pb2.CIRCUIT_STATE_OPEN)
+        ]
+        report = await health.GetHealth(health_pb2.GetHealthRequest())
+        assert report.status == "down" and report.circuits[0].consecutive_failures == 2
+        assert {p.name: p.configured for p in report.providers}["openai"] is True
+        reset = await health.ResetCircuit(
+            health_pb2.ResetCircuitRequest(provider="openai"), metadata=ADMIN
+        )
+        assert reset.circuit.state == health_pb2.CIRCUIT_STATE_CLOSED
+
+
+async def test_reset_of_unknown_provider_is_not_found(fake_server: StartServer) -> None:
+    upstream = await fake_server()
+    async with running_app(**openai_env(upstream)) as running:
+        health = health_pb2_grpc.HealthServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await health.ResetCircuit(
+                health_pb2.ResetCircuitRequest(provider="nope"), metadata=ADMIN
+            )
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_truncated_upstream_ends_with_truncated_outcome_and_error(
+    fake_server: StartServer,
+) -> None:
+    upstream = await fake_server()
+    texts = ["Start with a list of tasks. ", "Then pick the three that matter. ", "Then"]
+    upstream.queue(Reply(body=[*openai_stream(texts, (9, 9))[:4], Cut()]))
+    env = openai_env(upstream, PROVIDER_FALLBACK_ORDER="mock", OUTPUT_HOLDBACK_CHARS="16")
+    async with running_app(**env) as running:
+        events, err = await stream_chat(running)
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        kinds = [e.WhichOneof("event") for e in events]
+        assert kinds.count("completed") == 1 and kinds[-1] == "completed"
+        done = events[-1].completed
+        assert done.outcome == chat_pb2.OUTCOME_UPSTREAM_TRUNCATED
+        assert done.provider == "openai"
+        released = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+        assert released and done.released_chars == len(released)
+        assert done.usage.output_tokens > 0, "usage of the cut stream is still counted"
+        mock = running.app.provider
+        assert mock is not None and mock.calls == 0, "no fallback after the first chunk"
+        log = running.app.audit_log
+        assert log is not None and log.items()[-1].outcome == "upstream_truncated"
+
+
+async def test_fallback_to_mock_before_first_token(fake_server: StartServer) -> None:
+    upstream = await fake_server()
+    upstream.queue(Reply(503, openai_error(503, "overloaded")))
+    async with running_app(**openai_env(upstream, PROVIDER_FALLBACK_ORDER="mock")) as running:
+        events, err = await stream_chat(running)
+        assert err is None
+        done = events[-1].completed
+        assert (done.outcome, done.provider) == (chat_pb2.OUTCOME_COMPLETED, "mock")
+        assert len(upstream.requests) == 1
+
+
+async def test_unconfigured_provider_option_is_invalid_argument(fake_server: StartServer) -> None:
+    upstream = await fake_server()
+    async with running_app(**openai_env(upstream)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(
+            message=MESSAGE, options=chat_pb2.GenerationOptions(provider="gemini")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            async for _ in stub.StreamChat(request, metadata=bearer(mint())):
+                pass
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "options.provider" in (err.value.details() or "")
+        assert upstream.requests == []

@@ -1,0 +1,199 @@
+"""Each HTTP adapter against a loopback server speaking its provider's wire format."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from novaos.errors import DeadlineExceededError
+from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
+from novaos.providers import errors as perr
+from novaos.providers.http import HttpSettings
+from novaos.providers.tokens import estimate_usage
+from tests.fixtures.common import free_port
+from tests.fixtures.fake_providers import (
+    Cut,
+    FakeProviderServer,
+    RecordedRequest,
+    Reply,
+    Stall,
+    StartServer,
+)
+from tests.fixtures.provider_wire import KITS, ProviderKit
+
+HTTP = HttpSettings(connect_timeout_s=2.0, read_timeout_s=5.0, total_timeout_s=10.0)
+REQUEST = ProviderRequest(
+    messages=(ChatMessage("system", "Be brief."), ChatMessage("user", "Say hello")),
+    max_tokens=64,
+    temperature=0.2,
+)
+TEXTS = ["Hel", "lo, ", "wörld", " 🙂!"]
+
+
+@dataclass
+class Rig:
+    kit: ProviderKit
+    server: FakeProviderServer
+    provider: Provider
+
+    def expected_usage(self, text: str) -> tuple[int, int]:
+        if self.kit.tokens is not None:
+            return self.kit.tokens
+        usage = estimate_usage(REQUEST.messages, text)
+        return usage.input_tokens, usage.output_tokens
+
+
+@pytest.fixture(params=KITS, ids=[k.name for k in KITS])
+async def rig(request: pytest.FixtureRequest, fake_server: StartServer) -> AsyncIterator[Rig]:
+    kit: ProviderKit = request.param
+    server = await fake_server()
+    provider = kit.build(server.url, HTTP)
+    yield Rig(kit, server, provider)
+    await provider.aclose()
+
+
+async def collect(provider: Provider, request: ProviderRequest = REQUEST) -> list[ProviderChunk]:
+    return [chunk async for chunk in provider.stream(request)]
+
+
+def assert_wire_request(kit: ProviderKit, seen: RecordedRequest) -> None:
+    body = seen.json()
+    assert seen.path == kit.path
+    if kit.name.startswith("openai"):
+        assert body["stream"] is True
+        assert body["stream_options"] == {"include_usage": True}
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert (seen.headers.get("authorization") == "Bearer test-key") == (kit.name == "openai")
+    elif kit.name == "gemini":
+        assert seen.query == {"alt": ["sse"]}
+        assert seen.headers["x-goog-api-key"] == "test-key"
+        assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        assert body["contents"] == [{"role": "user", "parts": [{"text": "Say hello"}]}]
+        assert body["generationConfig"] == {"maxOutputTokens": 64, "temperature": 0.2}
+    else:
+        assert body["stream"] is True
+        assert seen.headers["anthropic-version"] == "2023-06-01"
+        assert body["system"] == "Be brief."
+        assert body["messages"] == [{"role": "user", "content": "Say hello"}]
+
+
+async def test_stream_yields_text_then_usage_on_the_last_chunk(rig: Rig) -> None:
+    rig.server.queue(Reply(body=rig.kit.stream(TEXTS, rig.kit.tokens)))
+    chunks = await collect(rig.provider)
+    assert [c.text for c in chunks[:-1]] == TEXTS
+    assert all(c.usage is None for c in chunks[:-1])
+    last = chunks[-1]
+    assert last.usage is not None and last.finish_reason
+    assert (last.usage.input_tokens, last.usage.output_tokens) == rig.expected_usage("".join(TEXTS))
+    assert_wire_request(rig.kit, rig.server.requests[0])
+
+
+async def test_arbitrary_network_chunking_gives_the_same_stream(rig: Rig) -> None:
+    raw = b"".join(rig.kit.stream(TEXTS, rig.kit.tokens))
+    rig.server.queue(Reply(body=[raw[i : i + 7] for i in range(0, len(raw), 7)]))
+    chunks = await collect(rig.provider)
+    assert "".join(c.text for c in chunks) == "".join(TEXTS)
+    assert chunks[-1].usage is not None
+
+
+async def test_streamed_and_unary_calls_report_the_same_usage(rig: Rig) -> None:
+    rig.server.queue(
+        Reply(body=rig.kit.stream(TEXTS, rig.kit.tokens)),
+        Reply(body=rig.kit.json("".join(TEXTS), rig.kit.tokens)),
+    )
+    streamed = (await collect(rig.provider))[-1].usage
+    response = await rig.provider.complete(REQUEST)
+    assert response.text == "".join(TEXTS)
+    assert response.usage == streamed
+    assert "stream" not in rig.server.requests[1].json()
+
+
+async def test_keep_alive_reuses_one_connection(rig: Rig) -> None:
+    for _ in range(3):
+        rig.server.queue(Reply(body=rig.kit.stream(TEXTS, rig.kit.tokens)))
+        await collect(rig.provider)
+    assert rig.server.connections_total == 1
+
+
+async def test_429_carries_retry_after(rig: Rig) -> None:
+    body = rig.kit.error(429, "slow down")
+    rig.server.queue(Reply(429, body, headers={"retry-after": "7"}))
+    with pytest.raises(perr.ProviderRateLimitedError) as caught:
+        await collect(rig.provider)
+    assert caught.value.retry_after_s == 7.0
+    assert not caught.value.counts_as_failure
+
+
+async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
+    rig.server.queue(Reply(500, rig.kit.error(500, "boom")))
+    with pytest.raises(perr.ProviderServerError) as caught:
+        await rig.provider.complete(REQUEST)
+    assert caught.value.counts_as_failure and caught.value.status == 500
+    assert "boom" in caught.value.message
+
+
+async def test_400_is_a_request_error_not_a_breaker_failure(rig: Rig) -> None:
+    rig.server.queue(Reply(400, rig.kit.error(400, "bad request")))
+    with pytest.raises(perr.ProviderRequestError) as caught:
+        await collect(rig.provider)
+    assert not caught.value.counts_as_failure
+
+
+async def test_connect_refused(rig: Rig) -> None:
+    provider = rig.kit.build(f"http://127.0.0.1:{free_port()}", HTTP)
+    try:
+        with pytest.raises(perr.ProviderConnectError):
+            await collect(provider)
+    finally:
+        await provider.aclose()
+
+
+async def test_cut_after_two_chunks(rig: Rig) -> None:
+    parts = rig.kit.stream(TEXTS, rig.kit.tokens)
+    rig.server.queue(Reply(body=[*parts[: rig.kit.first_text_part + 2], Cut()]))
+    got: list[str] = []
+    with pytest.raises(perr.StreamCutError):
+        async for chunk in rig.provider.stream(REQUEST):
+            got.append(chunk.text)
+    assert got == TEXTS[:2]
+
+
+async def test_stream_without_end_marker_is_cut_not_complete(rig: Rig) -> None:
+    rig.server.queue(Reply(body=rig.kit.stream(TEXTS, rig.kit.tokens)[:-1]))
+    with pytest.raises(perr.StreamCutError):
+        await collect(rig.provider)
+
+
+async def test_malformed_chunk(rig: Rig) -> None:
+    parts = rig.kit.stream(TEXTS, rig.kit.tokens)
+    rig.server.queue(Reply(body=[parts[0], b"data: {not json\n\n", *parts[1:]]))
+    with pytest.raises(perr.MalformedChunkError):
+        await collect(rig.provider)
+
+
+async def test_error_event_inside_the_stream(rig: Rig) -> None:
+    parts = rig.kit.stream(TEXTS, rig.kit.tokens)
+    rig.server.queue(Reply(body=[*parts[:2], rig.kit.error_event("overloaded")]))
+    with pytest.raises(perr.StreamErrorEventError) as caught:
+        await collect(rig.provider)
+    assert "overloaded" in caught.value.message
+
+
+async def test_stall_hits_the_read_timeout(rig: Rig) -> None:
+    provider = rig.kit.build(rig.server.url, replace(HTTP, read_timeout_s=0.2))
+    rig.server.queue(Reply(body=[*rig.kit.stream(TEXTS, rig.kit.tokens)[:2], Stall()]))
+    try:
+        with pytest.raises(perr.ProviderTimeoutError):
+            await collect(provider)
+    finally:
+        await provider.aclose()
+
+
+async def test_caller_deadline_is_deadline_exceeded(rig: Rig) -> None:
+    rig.server.queue(Reply(body=[Stall()]))
+    request = replace(REQUEST, deadline_monotonic=time.monotonic() + 0.2)
+    with pytest.raises(DeadlineExceededError):
+        await collect(rig.provider, request)
