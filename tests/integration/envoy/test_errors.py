@@ -3,37 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.envoy import EnvoySidecar, Upstream
 from tests.integration.envoy.helpers import bearer, client, detail_types
 
-CASES = [
-    # message, auth, http status, grpc code, detail types expected
-    ("hello", False, 401, 16, ["ErrorInfo"]),
-    ("forbidden", True, 403, 7, ["ErrorInfo"]),
-    ("", True, 400, 3, ["ErrorInfo", "BadRequest"]),
-    ("rate limit", True, 429, 8, ["ErrorInfo", "QuotaFailure", "RetryInfo"]),
-    ("circuit", True, 503, 14, ["ErrorInfo", "RetryInfo"]),
+REAL_CASES = [
+    # method, path, body, token kind, http status, grpc code, detail types
+    ("POST", "/api/v1/chat", {"message": "hi"}, None, 401, 16, ["ErrorInfo"]),
+    ("POST", "/api/v1/chat/stream", {"message": "hi"}, None, 401, 16, ["ErrorInfo"]),
+    ("POST", "/api/v1/chat", {"message": ""}, "user", 400, 3, ["ErrorInfo", "BadRequest"]),
+    ("POST", "/api/v1/chat/stream", {"message": ""}, "user", 400, 3, ["ErrorInfo", "BadRequest"]),
+    ("GET", "/api/v1/audit/events", None, "user", 403, 7, ["ErrorInfo"]),
+    ("GET", "/api/v1/conversations/nope", None, "user", 404, 5, ["ErrorInfo"]),
+]
+# What main cannot produce yet (limits, breakers): the contract-shaped stub does.
+STUB_CASES = [
+    ("/api/v1/chat", "rate limit", 429, 8, ["ErrorInfo", "QuotaFailure", "RetryInfo"]),
+    ("/api/v1/chat/stream", "rate limit", 429, 8, ["ErrorInfo", "QuotaFailure", "RetryInfo"]),
+    ("/api/v1/chat", "circuit", 503, 14, ["ErrorInfo", "RetryInfo"]),
+    ("/api/v1/chat/stream", "circuit", 503, 14, ["ErrorInfo", "RetryInfo"]),
 ]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/chat", "/api/v1/chat/stream"])
-@pytest.mark.parametrize(("message", "auth", "status", "code", "details"), CASES)
-def test_grpc_errors_map_to_http_and_json_status(
-    envoy_sidecar: EnvoySidecar,
-    gateway_upstream: Upstream,
-    path: str,
-    message: str,
-    auth: bool,
-    status: int,
-    code: int,
-    details: list[str],
-) -> None:
-    headers = bearer(gateway_upstream.token) if auth else {}
-    with client(envoy_sidecar) as http:
-        resp = http.post(path, json={"message": message}, headers=headers)
+def _assert_status_body(resp: httpx.Response, status: int, code: int, details: list[str]) -> None:
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/json"
     body = resp.json()
@@ -43,14 +39,40 @@ def test_grpc_errors_map_to_http_and_json_status(
     assert "grpc-status" not in resp.headers and "grpc-status-details-bin" not in resp.headers
 
 
-def test_rate_limit_carries_ratelimit_headers_and_retry_after(
-    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+@pytest.mark.parametrize("case", REAL_CASES, ids=lambda c: f"{c[0]} {c[1]} {c[4]}")
+def test_gateway_errors_map_to_http_and_json_status(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, case: tuple[Any, ...]
 ) -> None:
+    method, path, body, who, status, code, details = case
+    headers = bearer(gateway_upstream.token) if who else {}
     with client(envoy_sidecar) as http:
+        resp = http.request(method, path, json=body, headers=headers)
+    _assert_status_body(resp, status, code, details)
+
+
+@pytest.mark.parametrize(("path", "message", "status", "code", "details"), STUB_CASES)
+def test_limit_and_circuit_errors_map_to_http_and_json_status(
+    stub_sidecar: EnvoySidecar,
+    stub_upstream: Upstream,
+    path: str,
+    message: str,
+    status: int,
+    code: int,
+    details: list[str],
+) -> None:
+    with client(stub_sidecar) as http:
+        resp = http.post(path, json={"message": message}, headers=bearer(stub_upstream.token))
+    _assert_status_body(resp, status, code, details)
+
+
+def test_rate_limit_carries_ratelimit_headers_and_retry_after(
+    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+) -> None:
+    with client(stub_sidecar) as http:
         resp = http.post(
             "/api/v1/chat/stream",
             json={"message": "rate limit"},
-            headers=bearer(gateway_upstream.token),
+            headers=bearer(stub_upstream.token),
         )
     assert resp.status_code == 429
     assert resp.headers["x-ratelimit-limit"] == "10"
@@ -61,11 +83,11 @@ def test_rate_limit_carries_ratelimit_headers_and_retry_after(
 
 
 def test_circuit_open_is_503_with_retry_after(
-    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
 ) -> None:
-    with client(envoy_sidecar) as http:
+    with client(stub_sidecar) as http:
         resp = http.post(
-            "/api/v1/chat", json={"message": "circuit"}, headers=bearer(gateway_upstream.token)
+            "/api/v1/chat", json={"message": "circuit"}, headers=bearer(stub_upstream.token)
         )
     assert (resp.status_code, resp.json()["message"]) == (503, "Circuit open")
     assert resp.headers["retry-after"] == "7"

@@ -61,23 +61,35 @@ def test_native_grpc_stream_over_tls(
     assert live_over_tls(envoy_sidecar) == "ok"
 
 
-def test_native_grpc_errors_keep_rich_details_and_metadata(
+def _call_error(sidecar: EnvoySidecar, token: str, message: str) -> grpc.RpcError:
+    metadata = (("authorization", f"Bearer {token}"),)
+    with tls_channel(sidecar) as channel:
+        try:
+            chat_pb2_grpc.ChatServiceStub(channel).Chat(
+                chat_pb2.ChatRequest(message=message), metadata=metadata, timeout=10
+            )
+        except grpc.RpcError as err:
+            return err
+    raise AssertionError("expected an error status")
+
+
+def test_native_grpc_errors_keep_rich_details(
     envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
-    metadata = (("authorization", f"Bearer {gateway_upstream.token}"),)
-    with tls_channel(envoy_sidecar) as channel:
-        stub = chat_pb2_grpc.ChatServiceStub(channel)
-        try:
-            stub.Chat(chat_pb2.ChatRequest(message="rate limit"), metadata=metadata, timeout=10)
-        except grpc.RpcError as err:
-            failure = err
-        else:
-            raise AssertionError("expected RESOURCE_EXHAUSTED")
-    assert failure.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    failure = _call_error(envoy_sidecar, gateway_upstream.token, "")
+    assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_status.from_call(failure)
     assert status is not None
-    retry = error_details_pb2.RetryInfo()
-    assert any(d.Unpack(retry) for d in status.details)
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in status.details)
+    assert bad.field_violations[0].field == "message"
+
+
+def test_native_grpc_rate_limit_keeps_metadata(
+    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+) -> None:
+    failure = _call_error(stub_sidecar, stub_upstream.token, "rate limit")
+    assert failure.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert dict(failure.trailing_metadata())["x-ratelimit-limit"] == "10"
 
 

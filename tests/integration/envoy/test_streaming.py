@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.gateway_thread import GatewayThread
 from tests.integration.envoy.helpers import bearer, client, sse_events
 
 
 def test_stream_arrives_incrementally_and_ends_with_completed(
-    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, gateway_thread: GatewayThread
 ) -> None:
-    assert gateway_upstream.stub is not None
-    generated = gateway_upstream.stub.chat.generated
-    total = gateway_upstream.stub.chat.tokens
-    seen_at_first_delta: int | None = None
+    streaming_at_first_delta: int | None = None
     events = []
     with (
         client(envoy_sidecar) as http,
@@ -29,32 +27,34 @@ def test_stream_arrives_incrementally_and_ends_with_completed(
         assert resp.headers["cache-control"] == "no-store"
         for event in sse_events(resp):
             events.append(event)
-            if "delta" in event and seen_at_first_delta is None:
-                rid = events[0]["started"]["request_id"]
-                seen_at_first_delta = generated[rid]
-    # Causal, not timed: the first text reached us while the upstream was still generating.
-    assert seen_at_first_delta is not None and seen_at_first_delta < total
+            if "delta" in event and streaming_at_first_delta is None:
+                streaming_at_first_delta = gateway_thread.active_provider_streams()
+    # Causal, not timed: the first text reached us while the mock provider (paced
+    # at 20 ms a token) was still generating, so nothing buffered the stream.
+    assert streaming_at_first_delta == 1
     kinds = [next(iter(e)) for e in events]
     assert kinds[0] == "started"
     assert kinds[-1] == "completed" and kinds.count("completed") == 1
-    assert kinds.count("delta") == total
+    assert kinds.count("delta") > 1
     done = events[-1]["completed"]
     assert done["outcome"] == "OUTCOME_COMPLETED"
     assert done["request_id"] == events[0]["started"]["request_id"]
-    assert "released_chars" in done  # primitive zero-valued fields are printed
+    assert done["released_chars"] == str(
+        sum(len(e["delta"]["text"]) for e in events if "delta" in e)
+    )
 
 
 def test_policy_outcomes_end_with_ok_status_and_terminal_event(
-    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
 ) -> None:
     outcomes = {}
-    with client(envoy_sidecar) as http:
+    with client(stub_sidecar) as http:
         for message in ("crisis now", "a weapon please", "my savings"):
             with http.stream(
                 "POST",
                 "/api/v1/chat/stream",
                 json={"message": message},
-                headers=bearer(gateway_upstream.token),
+                headers=bearer(stub_upstream.token),
             ) as resp:
                 assert resp.status_code == 200
                 events = list(sse_events(resp))
@@ -69,11 +69,9 @@ def test_policy_outcomes_end_with_ok_status_and_terminal_event(
     }
 
 
-def test_client_disconnect_cancels_the_upstream_stream(
-    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+def test_client_disconnect_cancels_the_upstream_stream_and_is_audited(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, gateway_thread: GatewayThread
 ) -> None:
-    assert gateway_upstream.stub is not None
-    cancelled = gateway_upstream.stub.chat.cancelled
     rid = ""
     with (
         client(envoy_sidecar) as http,
@@ -90,4 +88,11 @@ def test_client_disconnect_cancels_the_upstream_stream(
             if "delta" in event:
                 break  # leaving the blocks closes the connection mid-stream
     assert rid
-    wait_until(lambda: rid in cancelled, timeout_s=10, what="upstream stream cancelled")
+    wait_until(
+        lambda: gateway_thread.outcomes().get(rid) == "cancelled",
+        timeout_s=10,
+        what="audited cancel",
+    )
+    wait_until(
+        lambda: gateway_thread.active_provider_streams() == 0, timeout_s=10, what="provider stopped"
+    )
