@@ -148,7 +148,7 @@ def _grpc_cluster(settings: Settings) -> Json:
                 "timeout": "1s",
                 "interval": "2s",
                 # Default 60 s would leave an idle sidecar blind to a dead gateway.
-                "no_traffic_interval": "5s",
+                "no_traffic_interval": "2s",
                 "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
                 "grpc_health_check": {"service_name": ""},
