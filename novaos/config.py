@@ -155,6 +155,22 @@ class Settings(BaseSettings):
     web_fetch_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)
     web_fetch_max_urls: int = Field(3, ge=0, le=10)
 
+    # -- envoy sidecar (read only by envoy/render.py, which renders Envoy's config)
+    envoy_listen_host: str = "0.0.0.0"
+    envoy_https_port: int = Field(8443, ge=0, le=65535)
+    envoy_http_port: int = Field(8080, ge=0, le=65535)  # 0: no plain listener (never in production)
+    envoy_admin_port: int = Field(9901, ge=0, le=65535)  # always bound to 127.0.0.1
+    envoy_upstream_host: str = "127.0.0.1"
+    envoy_upstream_port: int | None = Field(None, ge=1, le=65535)  # default: GRPC_PORT
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    web_root: Path = Path("web")
+    envoy_max_request_bytes: int = Field(256 * 1024, ge=1024)
+    envoy_unary_timeout_ms: int = Field(15000, ge=100)  # health, audit reads, conversations
+    envoy_chat_timeout_ms: int = Field(150000, ge=100)  # unary Chat: a whole answer
+    envoy_stream_timeout_ms: int = Field(600000, ge=0)  # StreamChat overall; 0 = unbounded
+    envoy_cors_max_age_s: int = Field(600, ge=0)
+
     _csv = field_validator(
         "allowed_origins",
         "redis_cluster_nodes",

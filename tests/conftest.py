@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.common",
     "tests.fixtures.server",
     "tests.fixtures.fake_providers",
+    "tests.fixtures.envoy",
 ]

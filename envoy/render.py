@@ -1,0 +1,91 @@
+"""Render the Envoy sidecar config from the environment (the one source of truth).
+
+    python envoy/render.py --out .dev/envoy.yaml            # reads env like the server
+    python envoy/render.py --out x.yaml --validate          # also runs `envoy --mode validate`
+    python envoy/render.py --dev-token "$TOKEN" ...         # NODE_ENV=development only
+
+Nothing here is hand-edited per environment: every value comes from
+novaos.config.Settings (see docs/envoy.md for the variables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the repository importable
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from novaos.config import Environment, Settings, load_settings  # noqa: E402
+from novaos.errors import ConfigError  # noqa: E402
+from novaos.sidecar import RenderInputs, build_envoy_config  # noqa: E402
+from novaos.sidecar.binary import envoy_binary  # noqa: E402
+from novaos.sidecar.web_assets import load_web_assets  # noqa: E402
+
+DEFAULT_DESCRIPTOR = ROOT / "generated" / "novaos.pb"
+
+
+def render(
+    settings: Settings, *, descriptor: Path = DEFAULT_DESCRIPTOR, dev_token: str | None = None
+) -> str:
+    """The config as YAML text."""
+    if dev_token and settings.node_env is not Environment.DEVELOPMENT:
+        raise ConfigError(
+            "invalid configuration: a dev token is only embedded when NODE_ENV=development"
+        )
+    if not descriptor.is_file():
+        raise ConfigError(f"descriptor set {descriptor} is missing (run make generate)")
+    web_root = settings.web_root if settings.web_root.is_absolute() else ROOT / settings.web_root
+    assets = load_web_assets(web_root, dev_token=dev_token)
+    config = build_envoy_config(settings, RenderInputs(descriptor=descriptor, assets=assets))
+    header = "# Rendered by envoy/render.py from the environment. Do not edit; re-render.\n"
+    return header + yaml.safe_dump(config, sort_keys=False, width=100)
+
+
+def validate(path: Path) -> None:
+    """Let Envoy itself check the file (schema, filter configs, descriptor)."""
+    result = subprocess.run(
+        [str(envoy_binary()), "--mode", "validate", "-c", str(path), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ConfigError(f"envoy rejected {path}: {(result.stderr or result.stdout).strip()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, help="write here instead of stdout")
+    parser.add_argument("--descriptor", type=Path, default=DEFAULT_DESCRIPTOR)
+    parser.add_argument(
+        "--dev-token", default=None, help="embed in the chat page (development only)"
+    )
+    parser.add_argument(
+        "--validate", action="store_true", help="run envoy --mode validate on --out"
+    )
+    args = parser.parse_args(argv)
+    try:
+        text = render(load_settings(), descriptor=args.descriptor, dev_token=args.dev_token)
+        if args.out is None:
+            sys.stdout.write(text)
+            return 0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        if args.validate:
+            validate(args.out)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

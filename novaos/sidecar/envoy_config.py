@@ -1,0 +1,157 @@
+"""Envoy bootstrap: listeners, the upstream gRPC cluster and the admin interface.
+
+Shape: an HTTPS listener (TLS 1.2-1.3, the guide's ciphers, ALPN h2 + http/1.1)
+and, outside production, a plain HTTP one for local development; both run the
+same HTTP filter chain (``envoy_http``) in front of one gRPC/h2 cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from novaos.config import Settings
+from novaos.errors import ConfigError
+from novaos.sidecar.envoy_http import http_connection_manager
+from novaos.sidecar.web_assets import WebAsset
+
+Json = dict[str, Any]
+
+CLUSTER = "novaos_grpc"
+ADMIN_HOST = "127.0.0.1"  # never configurable: the admin API can stop the proxy
+CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256")
+_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+_CONNECTIONS = (
+    "type.googleapis.com/envoy.extensions.resource_monitors."
+    "downstream_connections.v3.DownstreamConnectionsConfig"
+)
+_UPSTREAM_HTTP = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderInputs:
+    """What the config needs besides Settings."""
+
+    descriptor: Path  # generated/novaos.pb
+    assets: list[WebAsset]
+
+
+def build_envoy_config(settings: Settings, inputs: RenderInputs) -> Json:
+    listeners = [_https_listener(settings, inputs)]
+    if settings.envoy_http_port and not settings.is_production:
+        listeners.append(_http_listener(settings, inputs))
+    return {
+        "admin": {
+            "address": _address(ADMIN_HOST, settings.envoy_admin_port),
+            "access_log": [],
+        },
+        "static_resources": {"listeners": listeners, "clusters": [_grpc_cluster(settings)]},
+        # Bounds memory under a connection flood (Envoy warns without a limit).
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": _CONNECTIONS,
+                        "max_active_downstream_connections": 50000,
+                    },
+                }
+            ]
+        },
+    }
+
+
+def _address(host: str, port: int) -> Json:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _tls_context(settings: Settings) -> Json:
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None or key is None:
+        raise ConfigError("invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE: both required")
+    return {
+        "@type": _TLS,
+        # The guide: no session tickets (forward secrecy across ticket-key reuse).
+        "disable_stateless_session_resumption": True,
+        "common_tls_context": {
+            "tls_params": {
+                "tls_minimum_protocol_version": "TLSv1_2",
+                "tls_maximum_protocol_version": "TLSv1_3",
+                # TLS 1.3 suites are fixed by BoringSSL; this list governs 1.2.
+                "cipher_suites": list(CIPHERS),
+            },
+            "alpn_protocols": ["h2", "http/1.1"],
+            "tls_certificates": [
+                {
+                    "certificate_chain": {"filename": str(cert.resolve())},
+                    "private_key": {"filename": str(key.resolve())},
+                }
+            ],
+        },
+    }
+
+
+def _https_listener(settings: Settings, inputs: RenderInputs) -> Json:
+    hcm = http_connection_manager(settings, inputs.descriptor, inputs.assets, tls=True)
+    return {
+        "name": "https",
+        "address": _address(settings.envoy_listen_host, settings.envoy_https_port),
+        "per_connection_buffer_limit_bytes": 32768,
+        "filter_chains": [
+            {
+                "transport_socket": {
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": _tls_context(settings),
+                },
+                "filters": [hcm],
+            }
+        ],
+    }
+
+
+def _http_listener(settings: Settings, inputs: RenderInputs) -> Json:
+    hcm = http_connection_manager(settings, inputs.descriptor, inputs.assets, tls=False)
+    return {
+        "name": "http",
+        "address": _address(settings.envoy_listen_host, settings.envoy_http_port),
+        "per_connection_buffer_limit_bytes": 32768,
+        "filter_chains": [{"filters": [hcm]}],
+    }
+
+
+def _grpc_cluster(settings: Settings) -> Json:
+    port = settings.envoy_upstream_port or settings.grpc_port
+    endpoint = {"endpoint": {"address": _address(settings.envoy_upstream_host, port)}}
+    return {
+        "name": CLUSTER,
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_PREFERRED",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": {"cluster_name": CLUSTER, "endpoints": [{"lb_endpoints": [endpoint]}]},
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _UPSTREAM_HTTP,
+                "explicit_http_config": {
+                    "http2_protocol_options": {
+                        "connection_keepalive": {"interval": "30s", "timeout": "5s"}
+                    }
+                },
+            }
+        },
+        # 0: when the gateway is unhealthy, fail fast with 503 instead of "panic
+        # routing" to it anyway (Envoy's default threshold is 50 %).
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "2s",
+                # Default 60 s would leave an idle sidecar blind to a dead gateway.
+                "no_traffic_interval": "2s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": ""},
+            }
+        ],
+    }

@@ -1,0 +1,242 @@
+"""The HTTP filter chain both listeners share.
+
+Order matters. Requests run top to bottom, responses bottom to top:
+header_mutation (security headers; first, so it also sees every local reply)
+→ lua (Retry-After) → buffer (body limit) → grpc_web → grpc_json_transcoder → cors
+→ router. CORS comes after the transcoder because it only acts on routes with
+a route entry: a JSON call has one only once rewritten to its gRPC path.
+The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
+JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from novaos.config import Settings
+from novaos.sidecar.envoy_routes import API_CSP, route_config, security_headers
+from novaos.sidecar.web_assets import WebAsset
+
+Json = dict[str, Any]
+
+SERVICES = ("novaos.v1.ChatService", "novaos.v1.AuditService", "novaos.v1.HealthService")
+_T = "type.googleapis.com/envoy.extensions."
+_HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+# Browsers and plain HTTP clients want Retry-After on 429/503; the gateway sends
+# google.rpc.RetryInfo in the status details, which the transcoder renders into
+# the JSON body. Only error replies are read (small, already complete), never a stream.
+RETRY_AFTER_LUA = """
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local ctype = headers:get("content-type") or ""
+  if ctype == "application/json" or ctype == "text/event-stream" then
+    -- transcoded: the gRPC framing headers mean nothing to a JSON client
+    headers:remove("grpc-status")
+    headers:remove("grpc-message")
+    headers:remove("grpc-accept-encoding")
+  end
+  if ctype == "text/event-stream" then
+    headers:replace("cache-control", "no-store")
+    headers:replace("x-accel-buffering", "no")  -- tell any proxy ahead not to buffer SSE
+  end
+  local status = headers:get(":status")
+  if (status ~= "429" and status ~= "503") or headers:get("retry-after") ~= nil then
+    return
+  end
+  local body = handle:body()
+  if body == nil then
+    return
+  end
+  local text = body:getBytes(0, body:length())
+  local delay = string.match(text, '"retry_delay"%s*:%s*"([%d%.]+)s"')
+  if delay ~= nil then
+    -- body() yields: the header handle taken before it is no longer valid
+    handle:headers():replace("retry-after", tostring(math.max(1, math.ceil(tonumber(delay)))))
+  end
+end
+"""
+
+# Local replies (404 route, 413 body limit, timeouts) in the same JSON shape as
+# transcoded gRPC errors. gRPC callers keep Envoy's gRPC-style local replies.
+_LOCAL_REPLY_CODES = {400: 3, 404: 5, 408: 4, 413: 3, 431: 3, 503: 14, 504: 4}
+
+
+def _local_reply_config() -> Json:
+    mappers = []
+    for http_status, grpc_code in _LOCAL_REPLY_CODES.items():
+        status_filter = {
+            "status_code_filter": {
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": http_status, "runtime_key": f"lr.{http_status}"},
+                }
+            }
+        }
+        not_grpc = {
+            "header_filter": {
+                "header": {
+                    "name": "content-type",
+                    "string_match": {"prefix": "application/grpc"},
+                    "invert_match": True,
+                    "treat_missing_header_as_empty": True,
+                }
+            }
+        }
+        # HCM decides "gRPC local reply" from the *original* content-type, but by
+        # now the transcoder has rewritten it; its x-envoy-original-path marks JSON calls.
+        transcoded = {
+            "header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}
+        }
+        json_caller = {"or_filter": {"filters": [not_grpc, transcoded]}}
+        mappers.append(
+            {
+                "filter": {"and_filter": {"filters": [status_filter, json_caller]}},
+                "body_format_override": {
+                    "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"},
+                    "content_type": "application/json",
+                },
+            }
+        )
+    return {"mappers": mappers}
+
+
+def _header_mutation(settings: Settings, *, tls: bool) -> Json:
+    overwrite = [
+        {
+            "append": {
+                "header": {"key": k, "value": v},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        }
+        for k, v in security_headers(settings, tls=tls)
+    ]
+    # The page routes set their own (self-only) CSP; everything else is API.
+    api_csp = {
+        "append": {
+            "header": {"key": "content-security-policy", "value": API_CSP},
+            "append_action": "ADD_IF_ABSENT",
+        }
+    }
+    return {
+        "@type": _T + "filters.http.header_mutation.v3.HeaderMutation",
+        "mutations": {"response_mutations": [*overwrite, api_csp]},
+    }
+
+
+def _transcoder(descriptor: Path) -> Json:
+    return {
+        "@type": _T + "filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        "proto_descriptor": str(descriptor.resolve()),
+        "services": list(SERVICES),
+        "print_options": {
+            "add_whitespace": False,
+            "always_print_primitive_fields": True,
+            "preserve_proto_field_names": True,
+            "stream_sse_style_delimited": True,
+        },
+        "convert_grpc_status": True,
+        "case_insensitive_enum_parsing": True,
+    }
+
+
+def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Json]:
+    return [
+        {
+            "name": "envoy.filters.http.header_mutation",
+            "typed_config": _header_mutation(settings, tls=tls),
+        },
+        {
+            "name": "envoy.filters.http.lua",
+            "typed_config": {
+                "@type": _T + "filters.http.lua.v3.Lua",
+                "default_source_code": {"inline_string": RETRY_AFTER_LUA},
+            },
+        },
+        {
+            "name": "envoy.filters.http.buffer",
+            "typed_config": {
+                "@type": _T + "filters.http.buffer.v3.Buffer",
+                "max_request_bytes": settings.envoy_max_request_bytes,
+            },
+        },
+        {
+            "name": "envoy.filters.http.grpc_web",
+            "typed_config": {"@type": _T + "filters.http.grpc_web.v3.GrpcWeb"},
+        },
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": _transcoder(descriptor),
+        },
+        {
+            "name": "envoy.filters.http.cors",
+            "typed_config": {"@type": _T + "filters.http.cors.v3.Cors"},
+        },
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {
+                "@type": _T + "filters.http.router.v3.Router",
+                "suppress_envoy_headers": True,
+            },
+        },
+    ]
+
+
+def _access_log() -> Json:
+    fields = {
+        "timestamp": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
+        "level": "info",
+        "component": "envoy",
+        "requestId": "%REQ(X-REQUEST-ID)%",
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "route": "%REQ(:PATH)%",
+        "status": "%RESPONSE_CODE%",
+        "grpcStatus": "%GRPC_STATUS%",
+        "flags": "%RESPONSE_FLAGS%",
+        "protocol": "%PROTOCOL%",
+        "duration": "%DURATION%",
+        "bytesSent": "%BYTES_SENT%",
+    }
+    return {
+        "name": "envoy.access_loggers.stdout",
+        "typed_config": {
+            "@type": _T + "access_loggers.stream.v3.StdoutAccessLog",
+            "log_format": {"json_format": fields},
+        },
+    }
+
+
+def http_connection_manager(
+    settings: Settings, descriptor: Path, assets: list[WebAsset], *, tls: bool
+) -> Json:
+    config: Json = {
+        "@type": _HCM,
+        "stat_prefix": "https" if tls else "http",
+        "codec_type": "AUTO",
+        "use_remote_address": True,
+        "xff_num_trusted_hops": 1 if settings.trust_proxy else 0,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "server_name": "novaos",
+        "server_header_transformation": "OVERWRITE",
+        "preserve_external_request_id": True,
+        "always_set_request_id_in_response": True,
+        "request_headers_timeout": "10s",
+        "stream_idle_timeout": "300s",
+        "common_http_protocol_options": {
+            "idle_timeout": "300s",
+            "headers_with_underscores_action": "REJECT_REQUEST",
+        },
+        "http2_protocol_options": {
+            "max_concurrent_streams": 100,
+            "initial_stream_window_size": 65536,
+            "initial_connection_window_size": 1048576,
+        },
+        "route_config": route_config(settings, assets),
+        "http_filters": http_filters(settings, descriptor, tls=tls),
+        "local_reply_config": _local_reply_config(),
+        "access_log": [_access_log()],
+    }
+    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}

@@ -1,0 +1,168 @@
+"""Routes, CORS and security headers of the sidecar's one virtual host.
+
+Transcoded JSON calls are rewritten by the transcoder to their gRPC path and
+re-routed, so the gRPC routes below carry every API call (JSON, grpc-web and
+native gRPC alike) and their timeouts. Anything else gets a JSON 404: nothing
+(``/metrics``, admin paths, reflection) reaches the gateway by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novaos.config import Settings
+from novaos.sidecar.web_assets import WebAsset
+
+Json = dict[str, Any]
+
+CLUSTER = "novaos_grpc"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+CORS_ALLOW_HEADERS = (
+    "authorization, content-type, accept, x-request-id, last-event-id, "
+    "x-grpc-web, x-user-agent, grpc-timeout"
+)
+CORS_EXPOSE_HEADERS = (
+    "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, "
+    "retry-after, grpc-status, grpc-message, grpc-status-details-bin"
+)
+_CORS = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
+WATCH_IDLE_S = 3600  # an audit watch may be quiet for long; the idle timer still ends it
+
+
+def _ms(value: int) -> str:
+    return f"{value / 1000:g}s"
+
+
+def security_headers(settings: Settings, *, tls: bool) -> list[tuple[str, str]]:
+    """The guide's headers, set on every response by the first filter."""
+    headers = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("x-xss-protection", "1; mode=block"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+    ]
+    if tls:  # RFC 6797: HSTS is only meaningful (and only sent) over TLS
+        hsts = f"max-age={settings.hsts_max_age}"
+        if settings.hsts_include_subdomains:
+            hsts += "; includeSubDomains"
+        if settings.hsts_preload:
+            hsts += "; preload"
+        headers.insert(0, ("strict-transport-security", hsts))
+    return headers
+
+
+def cors_policy(settings: Settings) -> Json | None:
+    """Exact origins from ALLOWED_ORIGINS, no credentials; None means same-origin only."""
+    if not settings.allowed_origins:
+        return None
+    return {
+        "@type": _CORS,
+        "allow_origin_string_match": [{"exact": o} for o in settings.allowed_origins],
+        "allow_methods": "GET, POST, DELETE, OPTIONS",
+        "allow_headers": CORS_ALLOW_HEADERS,
+        "expose_headers": CORS_EXPOSE_HEADERS,
+        "max_age": str(settings.envoy_cors_max_age_s),
+        "allow_credentials": False,
+        # Envoy answers every preflight itself; none is forwarded to the gateway.
+        "forward_not_matching_preflights": False,
+    }
+
+
+def preflight_route() -> Json:
+    """Gives the CORS filter a route to act on (it needs one with a route entry).
+
+    Only genuine preflights match, and the filter answers all of them before the
+    router, so the cluster named here is never actually called.
+    """
+    present = {"present_match": True}
+    return {
+        "match": {
+            "prefix": "/",
+            "headers": [
+                {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+                {"name": "origin", **present},
+                {"name": "access-control-request-method", **present},
+            ],
+        },
+        "route": {"cluster": CLUSTER, "timeout": "1s"},
+    }
+
+
+def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
+    route: Json = {
+        "cluster": CLUSTER,
+        "timeout": timeout,
+        # Native gRPC callers may ask for less via grpc-timeout, never for more.
+        "max_stream_duration": {"grpc_timeout_header_max": timeout},
+    }
+    if idle is not None:
+        route["idle_timeout"] = idle
+    # Prefix, not `grpc: {}`: the route is picked before grpc_web rewrites
+    # application/grpc-web* to application/grpc, so both must match here.
+    grpc_only = {"name": "content-type", "string_match": {"prefix": "application/grpc"}}
+    return {"match": {**match, "headers": [grpc_only]}, "route": route}
+
+
+def grpc_routes(settings: Settings) -> list[Json]:
+    stream = _ms(settings.envoy_stream_timeout_ms)
+    # The gateway ends an idle provider stream itself; Envoy's timer is the backstop.
+    stream_idle = _ms(settings.stream_idle_timeout_ms + 5000)
+    unary = _ms(settings.envoy_unary_timeout_ms)
+    return [
+        _grpc_route({"path": "/novaos.v1.ChatService/StreamChat"}, stream, stream_idle),
+        _grpc_route({"path": "/novaos.v1.ChatService/Chat"}, _ms(settings.envoy_chat_timeout_ms)),
+        _grpc_route({"path": "/novaos.v1.AuditService/WatchAuditEvents"}, "0s", f"{WATCH_IDLE_S}s"),
+        _grpc_route({"prefix": "/novaos.v1."}, unary),
+        _grpc_route({"prefix": "/grpc.health.v1.Health/"}, unary),
+    ]
+
+
+def page_routes(assets: list[WebAsset]) -> list[Json]:
+    routes = []
+    for asset in assets:
+        routes.append(
+            {
+                "match": {
+                    "path": asset.path,
+                    "headers": [
+                        {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}
+                    ],
+                },
+                "direct_response": {"status": 200, "body": {"inline_string": asset.body}},
+                "response_headers_to_add": [
+                    _header("content-type", asset.content_type),
+                    _header("content-security-policy", PAGE_CSP),
+                    _header("cache-control", "no-cache"),
+                ],
+            }
+        )
+    return routes
+
+
+def _header(key: str, value: str) -> Json:
+    return {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+
+
+def route_config(settings: Settings, assets: list[WebAsset]) -> Json:
+    not_found = {
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 404, "body": {"inline_string": "Not Found"}},
+    }
+    vhost: Json = {
+        "name": "novaos",
+        "domains": ["*"],
+        "routes": [*page_routes(assets), *grpc_routes(settings), not_found],
+    }
+    cors = cors_policy(settings)
+    if cors is not None:
+        vhost["typed_per_filter_config"] = {"envoy.filters.http.cors": cors}
+        vhost["routes"].insert(0, preflight_route())
+    return {
+        "name": "novaos",
+        "max_direct_response_body_size_bytes": 1024 * 1024,
+        "virtual_hosts": [vhost],
+    }

@@ -1,0 +1,78 @@
+"""Headless Chromium (Debian's package) driven by Playwright; never `playwright install`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.gateway_thread import GatewayThread
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # The sidecar's dev certificate is self-signed; TLS itself is tested elsewhere.
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+    # CSP violations and script errors show up here; expected HTTP errors are filtered.
+    unexpected = [e for e in errors if "status of 4" not in e and "status of 5" not in e]
+    assert not unexpected, unexpected
+
+
+@pytest.fixture(scope="session")
+def slow_gateway() -> Iterator[GatewayThread]:
+    """A long answer (200 tokens x 40 ms) so Stop lands mid-stream."""
+    gateway = GatewayThread(MOCK_TOKEN_DELAY_MS="40", MOCK_RESPONSE_TOKENS="200")
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_sidecar(
+    slow_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    upstream = Upstream("127.0.0.1", slow_gateway.port, slow_gateway.token)
+    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-slow"))
+
+
+def shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

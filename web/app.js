@@ -1,0 +1,259 @@
+// NovaOS chat page: streams answers from POST /api/v1/chat/stream (SSE through
+// Envoy), shows each gate decision, and handles acks, crisis, vetoes and errors.
+// No inline script anywhere: the page runs under script-src 'self'.
+import { readEvents } from "/sse.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { token: "", conversationId: "", controller: null };
+
+const OUTCOME_CLASS = {
+  OUTCOME_CONTROL: "crisis",
+  OUTCOME_HARD_VETO: "veto",
+  OUTCOME_ACK_REQUIRED: "ack",
+  OUTCOME_OUTPUT_BLOCKED: "veto",
+  OUTCOME_UPSTREAM_TRUNCATED: "warning",
+  OUTCOME_CANCELLED: "warning",
+  OUTCOME_FAILED: "error",
+};
+
+const OUTCOME_LABEL = {
+  OUTCOME_COMPLETED: "completed",
+  OUTCOME_CONTROL: "crisis support",
+  OUTCOME_HARD_VETO: "refused",
+  OUTCOME_ACK_REQUIRED: "needs acknowledgement",
+  OUTCOME_OUTPUT_BLOCKED: "answer blocked",
+  OUTCOME_UPSTREAM_TRUNCATED: "answer cut short",
+  OUTCOME_CANCELLED: "cancelled",
+  OUTCOME_FAILED: "failed",
+};
+
+function short(enumName, prefix) {
+  return (enumName || "").replace(prefix, "").toLowerCase();
+}
+
+// ---- sign in ------------------------------------------------------------
+
+function signIn(token) {
+  state.token = token.trim();
+  if (!state.token) return;
+  sessionStorage.setItem("novaos.token", state.token);
+  $("signin").hidden = true;
+  $("chat").hidden = false;
+  $("signout").hidden = false;
+  $("session").textContent = "signed in";
+  $("input").focus();
+}
+
+function signOut(message) {
+  state.token = "";
+  sessionStorage.removeItem("novaos.token");
+  $("signin").hidden = false;
+  $("chat").hidden = true;
+  $("signout").hidden = true;
+  $("session").textContent = message || "signed out";
+}
+
+// ---- rendering ----------------------------------------------------------
+
+function addMessage(role, text) {
+  const item = document.createElement("li");
+  item.className = `msg ${role}`;
+  const body = document.createElement("div");
+  body.className = "body";
+  body.textContent = text;
+  item.append(body);
+  $("messages").append(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function addMeta(item, text) {
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = text;
+  item.append(meta);
+}
+
+function addGate(gate) {
+  const decision = short(gate.decision, "GATE_DECISION_");
+  const row = document.createElement("li");
+  row.className = `gate ${decision}`;
+  row.dataset.gate = gate.gate;
+  row.title = gate.reason || "";
+  const ms = Number(gate.latency_ms || 0).toFixed(1);
+  row.textContent = `${gate.gate} · ${decision} · ${ms} ms`;
+  $("gates").append(row);
+}
+
+function showNotice(kind, text) {
+  const notice = $("notice");
+  notice.className = `notice ${kind}`;
+  notice.textContent = text;
+  notice.hidden = false;
+}
+
+function clearNotice() {
+  $("notice").hidden = true;
+  $("notice").textContent = "";
+}
+
+function showAck(item, ack, message) {
+  const box = document.createElement("div");
+  box.className = "ack-box";
+  const why = document.createElement("p");
+  why.textContent = `This needs your acknowledgement (${ack.reason || "high stakes"}).`;
+  const prompt = document.createElement("blockquote");
+  prompt.textContent = ack.prompt;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "ack-button";
+  button.textContent = "I understand — continue";
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    send(message, ack.token);
+  });
+  box.append(why, prompt, button);
+  item.append(box);
+}
+
+function finish(item, done) {
+  const outcome = done.outcome || "OUTCOME_UNSPECIFIED";
+  item.dataset.outcome = short(outcome, "OUTCOME_");
+  const kind = OUTCOME_CLASS[outcome];
+  if (kind) item.classList.add(kind);
+  const body = item.querySelector(".body");
+  if (done.detail && !body.textContent) body.textContent = done.detail;
+  const usage = done.usage || {};
+  const tokens = Number(usage.input_tokens || 0) + Number(usage.output_tokens || 0);
+  const stance = short(done.stance, "STANCE_");
+  addMeta(item, `${OUTCOME_LABEL[outcome] || outcome} · ${stance} · ${tokens} tokens · ${done.request_id}`);
+  if (done.spark && done.spark.action) {
+    addMeta(item, `Next step (${done.spark.minutes} min): ${done.spark.action}`);
+  }
+}
+
+// ---- errors -------------------------------------------------------------
+
+async function errorText(response) {
+  let status = {};
+  try {
+    status = await response.json();
+  } catch {
+    status = {};
+  }
+  const retry = response.headers.get("retry-after");
+  const message = status.message || response.statusText;
+  switch (response.status) {
+    case 401:
+      return ["auth", `Not signed in or token refused: ${message}`];
+    case 403:
+      return ["error", `Not allowed: ${message}`];
+    case 429: {
+      const limit = response.headers.get("x-ratelimit-limit");
+      const wait = retry ? ` Try again in ${retry} s.` : "";
+      return ["rate", `Rate limit reached${limit ? ` (${limit} per minute)` : ""}.${wait}`];
+    }
+    case 503:
+      return ["error", `Service unavailable: ${message}.${retry ? ` Retry in ${retry} s.` : ""}`];
+    case 400:
+      return ["error", `Request rejected: ${message}`];
+    default:
+      return ["error", `Error ${response.status}: ${message}`];
+  }
+}
+
+// ---- the stream ---------------------------------------------------------
+
+function setBusy(busy) {
+  $("send").disabled = busy;
+  $("stop").disabled = !busy;
+}
+
+async function send(message, ackToken = "") {
+  clearNotice();
+  $("gates").replaceChildren();
+  if (!ackToken) addMessage("user", message);
+  const item = addMessage("assistant", "");
+  item.classList.add("streaming");
+  const controller = new AbortController();
+  state.controller = controller;
+  setBusy(true);
+  try {
+    await stream(item, message, ackToken, controller.signal);
+  } catch (err) {
+    if (err.name === "AbortError") {
+      item.classList.add("warning");
+      addMeta(item, "stopped");
+    } else {
+      item.classList.add("error");
+      showNotice("error", `Connection problem: ${err.message}`);
+    }
+  } finally {
+    item.classList.remove("streaming");
+    state.controller = null;
+    setBusy(false);
+  }
+}
+
+async function stream(item, message, ackToken, signal) {
+  const request = { message, conversation_id: state.conversationId, ack_token: ackToken };
+  const response = await fetch("/api/v1/chat/stream", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${state.token}` },
+    body: JSON.stringify(request),
+    signal,
+  });
+  if (!response.ok) {
+    const [kind, text] = await errorText(response);
+    item.remove();
+    showNotice(kind, text);
+    if (response.status === 401) signOut("token refused");
+    return;
+  }
+  const body = item.querySelector(".body");
+  let completed = false;
+  for await (const event of readEvents(response.body)) {
+    if (event.started) state.conversationId = event.started.conversation_id;
+    else if (event.gate) addGate(event.gate);
+    else if (event.delta) body.textContent += event.delta.text;
+    else if (event.ack_required) showAck(item, event.ack_required, message);
+    else if (event.completed) {
+      completed = true;
+      finish(item, event.completed);
+    }
+  }
+  if (!completed) {
+    item.classList.add("error");
+    showNotice("error", "The stream ended without a final event.");
+  }
+}
+
+// ---- wiring -------------------------------------------------------------
+
+function init() {
+  const devToken = document.querySelector('meta[name="novaos-dev-token"]')?.content || "";
+  if (devToken && !devToken.startsWith("{{")) {
+    $("dev-token").hidden = false;
+    $("dev-token").addEventListener("click", () => signIn(devToken));
+  }
+  $("use-token").addEventListener("click", () => signIn($("token").value));
+  $("signout").addEventListener("click", () => signOut());
+  $("stop").addEventListener("click", () => state.controller?.abort());
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = $("input").value.trim();
+    if (!message || state.controller) return;
+    $("input").value = "";
+    send(message);
+  });
+  $("input").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  const saved = sessionStorage.getItem("novaos.token");
+  if (saved) signIn(saved);
+}
+
+init();
