@@ -1,0 +1,206 @@
+"""Run the server the way the image does, without Docker: ``python server.py`` as uid 1000
+with the image's environment (read from the Dockerfile), in a private mount namespace where
+the whole root filesystem — the project tree included — is read-only and only /tmp (a
+fresh directory bind-mounted there, like the emptyDir) is writable. It must serve chat
+through the generated stub, gRPC health (also via the HEALTHCHECK script) and /metrics,
+and exit 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from tests.fixtures.common import free_port, wait_until
+from tests.fixtures.deploy_assets import DOCKERFILE, ROOT
+from tests.fixtures.server import TEST_SECRET, bearer, mint
+
+UID = 1000
+SERVING: int = health_pb2.HealthCheckResponse.SERVING
+
+
+def image_env() -> dict[str, str]:
+    """The ENV of the Dockerfile's final stage (PATH aside: we run the venv's python)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    final = text.split("\nFROM ")[-1]
+    env: dict[str, str] = {}
+    for line in final.splitlines():
+        if line.startswith("ENV "):
+            env.update(re.findall(r"(\w+)=(\S+)", line))
+    env.pop("PATH")
+    return env
+
+
+def confined(argv: list[str], tmp: Path) -> list[str]:
+    """``argv`` as uid 1000, in a mount namespace: / read-only, ``tmp`` mounted on /tmp."""
+    setup = (
+        'mount --bind "$1" /tmp && mount -o remount,bind,ro / && cd "$2" && shift 2 && '
+        f"exec setpriv --reuid {UID} --regid {UID} --clear-groups --inh-caps=-all "
+        '--bounding-set=-all "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup, "confined",
+            str(tmp), str(ROOT), *argv]  # fmt: skip
+
+
+@dataclass
+class Confined:
+    proc: subprocess.Popen[bytes]
+    grpc_port: int
+    metrics_port: int
+    tmp: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _writable_tmp(tmp_path: Path) -> Path:
+    tmp = tmp_path / "tmp-volume"
+    tmp.mkdir()
+    tmp.chmod(0o1777)  # like the image's /tmp: world-writable, sticky
+    return tmp
+
+
+def _health(port: int, service: str = "") -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=service)
+        return int(stub.Check(request, timeout=2).status)
+
+
+def _serving(port: int) -> bool:
+    try:
+        return _health(port) == SERVING
+    except grpc.RpcError:
+        return False
+
+
+@pytest.fixture(params=["1", "2"], ids=["workers-1", "workers-2"])
+def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Confined]:
+    tmp = _writable_tmp(tmp_path)
+    grpc_port, metrics_port = free_port(), free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        **image_env(),
+        # Deployment config (ConfigMap/Secret in production); loopback only here.
+        "JWT_SECRET": TEST_SECRET,
+        "GRPC_HOST": "127.0.0.1",
+        "GRPC_PORT": str(grpc_port),
+        "METRICS_PORT": str(metrics_port),
+        "WORKERS": request.param,
+        "SHUTDOWN_GRACE_S": "2",
+        "MOCK_TOKEN_DELAY_MS": "1",
+        "LOG_LEVEL": "warn",
+    }
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            confined([sys.executable, "server.py"], tmp),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = Confined(proc, grpc_port, metrics_port, tmp, log)
+    try:
+        wait_until(
+            lambda: proc.poll() is not None or _serving(grpc_port),
+            timeout_s=30,
+            what="the confined server to serve",
+        )
+        assert proc.poll() is None, f"server exited:\n{running.output()}"
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_the_sandbox_is_what_it_claims(tmp_path: Path) -> None:
+    tmp = _writable_tmp(tmp_path)
+    probe = (
+        "import os, errno\n"
+        "print(os.getuid(), os.getgid())\n"
+        "for path in ('server.py.new', '/tmp/written'):\n"
+        "    try:\n"
+        "        open(path, 'w').close(); print(path, 'ok')\n"
+        "    except OSError as exc:\n"
+        "        print(path, errno.errorcode[exc.errno])\n"
+    )
+    result = subprocess.run(
+        confined([sys.executable, "-c", probe], tmp),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.split("\n")[:3] == [
+        f"{UID} {UID}",
+        "server.py.new EROFS",
+        "/tmp/written ok",
+    ]
+    assert (tmp / "written").exists() and not (ROOT / "server.py.new").exists()
+
+
+def test_serves_chat_health_and_metrics_read_only_as_uid_1000(
+    image_like_server: Confined,
+) -> None:
+    server = image_like_server
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    assert re.search(rf"^Uid:\s+{UID}\s+{UID}\s+{UID}\s+{UID}$", status, re.MULTILINE)
+    mounts = Path(f"/proc/{server.proc.pid}/mountinfo").read_text().splitlines()
+    root_mount = next(line.split() for line in mounts if line.split()[4] == "/")
+    assert "ro" in root_mount[5].split(","), root_mount
+
+    # grpc.health.v1, overall and per service (what the kubelet's probes ask).
+    for service in ("", "novaos.v1.ChatService", "novaos.v1.HealthService"):
+        assert _health(server.grpc_port, service) == SERVING, service
+
+    # Chat through the generated stub, streamed and unary.
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        auth = bearer(mint("image-test", "pro"))
+        events = list(
+            stub.StreamChat(chat_pb2.StreamChatRequest(message="hello"), metadata=auth, timeout=30)
+        )
+        deltas = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+        completed = [e.completed for e in events if e.WhichOneof("event") == "completed"]
+        assert len(completed) == 1 and completed[0].outcome == chat_pb2.OUTCOME_COMPLETED
+        assert deltas
+        reply = stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=auth, timeout=30)
+        assert reply.text == deltas
+
+    # Prometheus scrape: the calls above are counted.
+    url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:  # loopback only
+        assert response.status == 200
+        body = response.read().decode()
+    assert re.search(r'^grpc_server_handled_total\{[^}]*grpc_method="StreamChat"', body, re.M)
+
+    # The image's HEALTHCHECK command, run as uid 1000 from the read-only tree.
+    probe = subprocess.run(
+        confined(
+            [sys.executable, "scripts/grpc_health_probe.py", "--port", str(server.grpc_port)],
+            server.tmp,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+
+    # STOPSIGNAL SIGTERM: drain, then exit 0.
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0, server.output()
+    assert "Traceback" not in server.output(), server.output()
