@@ -2,7 +2,7 @@
 # NovaOS gateway image: `python server.py` (grpc.aio on GRPC_PORT, /metrics on METRICS_PORT).
 # Runs as uid 1000 on a read-only root filesystem; only /tmp (a volume) is written.
 # The Envoy sidecar is the official envoyproxy/envoy image; this image also carries
-# envoy/render.py and generated/novaos.pb so an init step can render its config.
+# envoy/render.py, web/ and generated/novaos.pb so an init step can render its config.
 
 # Exact tag (not "3.11-slim") so a rebuild cannot silently change the interpreter;
 # override with a digest in CI: --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:…
@@ -38,6 +38,7 @@ COPY server.py pyproject.toml ./
 COPY novaos ./novaos
 COPY generated ./generated
 COPY envoy ./envoy
+COPY web ./web
 COPY scripts/grpc_health_probe.py ./scripts/
 # Bytecode compiled now, because nothing can be written next to the sources at run time.
 # /etc/envoy/rendered is the hand-off point for the sidecar's rendered config: owned by

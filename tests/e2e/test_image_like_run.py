@@ -19,76 +19,35 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import free_port, wait_until
-from tests.fixtures.deploy_assets import DOCKERFILE, ROOT
+from tests.fixtures.deploy_assets import ROOT
+from tests.fixtures.image_run import (
+    SERVING,
+    UID,
+    Confined,
+    confined,
+    health_status,
+    image_env,
+    serving,
+    start_confined,
+    writable_tmp,
+)
 from tests.fixtures.server import TEST_SECRET, bearer, mint
-
-UID = 1000
-SERVING: int = health_pb2.HealthCheckResponse.SERVING
-
-
-def image_env() -> dict[str, str]:
-    """The ENV of the Dockerfile's final stage (PATH aside: we run the venv's python)."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    final = text.split("\nFROM ")[-1]
-    env: dict[str, str] = {}
-    for line in final.splitlines():
-        if line.startswith("ENV "):
-            env.update(re.findall(r"(\w+)=(\S+)", line))
-    env.pop("PATH")
-    return env
-
-
-def confined(argv: list[str], tmp: Path) -> list[str]:
-    """``argv`` as uid 1000, in a mount namespace: / read-only, ``tmp`` mounted on /tmp."""
-    setup = (
-        'mount --bind "$1" /tmp && mount -o remount,bind,ro / && cd "$2" && shift 2 && '
-        f"exec setpriv --reuid {UID} --regid {UID} --clear-groups --inh-caps=-all "
-        '--bounding-set=-all "$@"'
-    )
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup, "confined",
-            str(tmp), str(ROOT), *argv]  # fmt: skip
 
 
 @dataclass
-class Confined:
-    proc: subprocess.Popen[bytes]
+class Server:
+    process: Confined
     grpc_port: int
     metrics_port: int
     tmp: Path
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _writable_tmp(tmp_path: Path) -> Path:
-    tmp = tmp_path / "tmp-volume"
-    tmp.mkdir()
-    tmp.chmod(0o1777)  # like the image's /tmp: world-writable, sticky
-    return tmp
-
-
-def _health(port: int, service: str = "") -> int:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        request = health_pb2.HealthCheckRequest(service=service)
-        return int(stub.Check(request, timeout=2).status)
-
-
-def _serving(port: int) -> bool:
-    try:
-        return _health(port) == SERVING
-    except grpc.RpcError:
-        return False
 
 
 @pytest.fixture(params=["1", "2"], ids=["workers-1", "workers-2"])
-def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Confined]:
-    tmp = _writable_tmp(tmp_path)
+def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    tmp = writable_tmp(tmp_path)
     grpc_port, metrics_port = free_port(), free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -103,31 +62,21 @@ def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         "MOCK_TOKEN_DELAY_MS": "1",
         "LOG_LEVEL": "warn",
     }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            confined([sys.executable, "server.py"], tmp),
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    running = Confined(proc, grpc_port, metrics_port, tmp, log)
+    process = start_confined([sys.executable, "server.py"], env, tmp, tmp_path / "server.log")
     try:
         wait_until(
-            lambda: proc.poll() is not None or _serving(grpc_port),
+            lambda: process.proc.poll() is not None or serving(f"127.0.0.1:{grpc_port}"),
             timeout_s=30,
             what="the confined server to serve",
         )
-        assert proc.poll() is None, f"server exited:\n{running.output()}"
-        yield running
+        assert process.proc.poll() is None, f"server exited:\n{process.output()}"
+        yield Server(process, grpc_port, metrics_port, tmp)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+        process.stop()
 
 
 def test_the_sandbox_is_what_it_claims(tmp_path: Path) -> None:
-    tmp = _writable_tmp(tmp_path)
+    tmp = writable_tmp(tmp_path)
     probe = (
         "import os, errno\n"
         "print(os.getuid(), os.getgid())\n"
@@ -152,22 +101,24 @@ def test_the_sandbox_is_what_it_claims(tmp_path: Path) -> None:
     assert (tmp / "written").exists() and not (ROOT / "server.py.new").exists()
 
 
-def test_serves_chat_health_and_metrics_read_only_as_uid_1000(
-    image_like_server: Confined,
-) -> None:
-    server = image_like_server
-    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+def _assert_confined(pid: int) -> None:
+    status = Path(f"/proc/{pid}/status").read_text()
     assert re.search(rf"^Uid:\s+{UID}\s+{UID}\s+{UID}\s+{UID}$", status, re.MULTILINE)
-    mounts = Path(f"/proc/{server.proc.pid}/mountinfo").read_text().splitlines()
+    mounts = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
     root_mount = next(line.split() for line in mounts if line.split()[4] == "/")
     assert "ro" in root_mount[5].split(","), root_mount
 
-    # grpc.health.v1, overall and per service (what the kubelet's probes ask).
-    for service in ("", "novaos.v1.ChatService", "novaos.v1.HealthService"):
-        assert _health(server.grpc_port, service) == SERVING, service
 
-    # Chat through the generated stub, streamed and unary.
+def test_serves_chat_health_and_metrics_read_only_as_uid_1000(image_like_server: Server) -> None:
+    server = image_like_server
+    _assert_confined(server.process.proc.pid)
+
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        # grpc.health.v1, overall and per service (what the kubelet's probes ask).
+        for service in ("", "novaos.v1.ChatService", "novaos.v1.HealthService"):
+            assert health_status(channel, service) == SERVING, service
+
+        # Chat through the generated stub, streamed and unary.
         stub = chat_pb2_grpc.ChatServiceStub(channel)
         auth = bearer(mint("image-test", "pro"))
         events = list(
@@ -201,6 +152,6 @@ def test_serves_chat_health_and_metrics_read_only_as_uid_1000(
     assert probe.returncode == 0, probe.stderr
 
     # STOPSIGNAL SIGTERM: drain, then exit 0.
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=30) == 0, server.output()
-    assert "Traceback" not in server.output(), server.output()
+    server.process.proc.send_signal(signal.SIGTERM)
+    assert server.process.proc.wait(timeout=30) == 0, server.process.output()
+    assert "Traceback" not in server.process.output(), server.process.output()

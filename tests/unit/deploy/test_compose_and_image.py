@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,11 +153,13 @@ def test_dockerignore_keeps_secrets_and_tests_out() -> None:
 
 
 def test_runtime_requirements_are_all_pinned_by_the_lock() -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from runtime_requirements import runtime_requirements
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location(
+        "runtime_requirements", ROOT / "scripts" / "runtime_requirements.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runtime_requirements: Callable[[Path], list[str]] = module.runtime_requirements
     pins = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if "==" in line and not line.startswith(" "):

@@ -10,10 +10,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 
-from novaos.config import Settings
+from novaos.config import Settings, load_settings
+from novaos.errors import ConfigError
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
     KUBE_DIR,
@@ -126,3 +128,25 @@ def test_secrets_stay_out_of_the_configmap() -> None:
     } | {"REDIS_URL", "DATABASE_URL"}  # carry passwords
     config = find_manifest("ConfigMap", "novaos-config")["data"]
     assert not secret_fields & set(config)
+
+
+def _pod_environment() -> dict[str, str]:
+    """What the gateway pod's envFrom gives it: ConfigMaps, then the Secret example."""
+    env = dict(find_manifest("ConfigMap", "novaos-config")["data"])
+    env.update(find_manifest("ConfigMap", "novaos-envoy")["data"])
+    for secret in load_yaml_docs(KUBE_DIR / "secret.example.yaml"):
+        if secret["metadata"]["name"] == "novaos-secrets":
+            env.update(secret["stringData"])
+    return env
+
+
+def test_the_pod_environment_is_a_valid_configuration() -> None:
+    settings = load_settings(_pod_environment())
+    assert settings.is_production and settings.require_auth
+    assert str(settings.audit_file_path).startswith("/tmp/")
+    assert settings.web_fetch_validate_certs and not settings.web_fetch_allow_private_ips
+
+
+def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
+    with pytest.raises(ConfigError, match="WORKERS"):
+        load_settings({**_pod_environment(), "WORKERS": "two"})
