@@ -22,6 +22,7 @@ from tests.fixtures.deploy_assets import (
     OPERATIONS_DOC,
     find_manifest,
     load_yaml_docs,
+    pod_environment,
 )
 
 _ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(.*?)\s*\|\s*(.*?)\s*\|\s*$")
@@ -130,18 +131,8 @@ def test_secrets_stay_out_of_the_configmap() -> None:
     assert not secret_fields & set(config)
 
 
-def _pod_environment() -> dict[str, str]:
-    """What the gateway pod's envFrom gives it: ConfigMaps, then the Secret example."""
-    env = dict(find_manifest("ConfigMap", "novaos-config")["data"])
-    env.update(find_manifest("ConfigMap", "novaos-envoy")["data"])
-    for secret in load_yaml_docs(KUBE_DIR / "secret.example.yaml"):
-        if secret["metadata"]["name"] == "novaos-secrets":
-            env.update(secret["stringData"])
-    return env
-
-
 def test_the_pod_environment_is_a_valid_configuration() -> None:
-    settings = load_settings(_pod_environment())
+    settings = load_settings(pod_environment())
     assert settings.is_production and settings.require_auth
     assert str(settings.audit_file_path).startswith("/tmp/")
     assert settings.web_fetch_validate_certs and not settings.web_fetch_allow_private_ips
@@ -149,4 +140,4 @@ def test_the_pod_environment_is_a_valid_configuration() -> None:
 
 def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
     with pytest.raises(ConfigError, match="WORKERS"):
-        load_settings({**_pod_environment(), "WORKERS": "two"})
+        load_settings({**pod_environment(), "WORKERS": "two"})
