@@ -15,15 +15,31 @@ from packaging.requirements import Requirement
 
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
+    COMPOSE_TEST_ENV,
     DOCKERFILE,
     ROOT,
+    compose_config,
     find_manifest,
     load_yaml_docs,
+    resolved_compose,
 )
 
-(COMPOSE,) = load_yaml_docs(COMPOSE_FILE)
+(RAW_COMPOSE,) = load_yaml_docs(COMPOSE_FILE)
+# As Compose itself resolves it: anchors merged, variables interpolated, schema checked.
+COMPOSE = resolved_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 REPLICAS = sorted(name for name in SERVICES if re.fullmatch(r"novaos-\d+", name))
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    result = compose_config({k: v for k, v in COMPOSE_TEST_ENV.items() if k != "JWT_SECRET"})
+    assert result.returncode != 0 and "JWT_SECRET" in result.stderr
+
+
+def test_compose_interpolates_the_secrets() -> None:
+    env = SERVICES["novaos-1"]["environment"]
+    assert env["JWT_SECRET"] == COMPOSE_TEST_ENV["JWT_SECRET"]
+    assert COMPOSE_TEST_ENV["REDIS_PASSWORD"] in env["REDIS_URL"]
 
 
 def _seconds(value: str) -> float:
@@ -68,7 +84,8 @@ def test_replicas_stop_after_their_drain() -> None:
 
 def test_compose_secrets_come_from_the_environment_not_the_file() -> None:
     secret_vars = ("JWT_SECRET", "REDIS_URL", "DATABASE_URL", "POSTGRES_PASSWORD")
-    for name, service in SERVICES.items():
+    raw_services = RAW_COMPOSE["services"] | {"x-novaos": RAW_COMPOSE["x-novaos"]}
+    for name, service in raw_services.items():
         env = service.get("environment", {})
         for var in secret_vars:
             if var in env:
