@@ -13,6 +13,7 @@ import pytest
 from tests.fixtures.deploy_assets import (
     KUBE_DIR,
     all_containers,
+    built_manifests,
     find_manifest,
     kube_manifests,
     load_yaml_docs,
@@ -39,6 +40,28 @@ def test_manifest_is_valid_against_the_strict_schema(
     _, doc = item
     # strict: unknown fields (a misspelt securityContext key, say) are errors too.
     kubernetes_validate.validate(doc, version, strict=True)
+
+
+BUILT = built_manifests()
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("doc", BUILT, ids=[f"{d['kind']}/{d['metadata']['name']}" for d in BUILT])
+def test_built_kustomization_is_valid(doc: dict[str, Any], version: str) -> None:
+    kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_built_kustomization_is_every_file_in_one_namespace() -> None:
+    from_files = {
+        (doc["kind"], doc["metadata"]["name"])
+        for path, doc in MANIFESTS
+        if path.name != "secret.example.yaml"
+    }
+    assert {(d["kind"], d["metadata"]["name"]) for d in BUILT} == from_files
+    for doc in BUILT:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "novaos", doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "novaos"
 
 
 def test_the_validator_rejects_a_misspelt_field() -> None:
