@@ -19,10 +19,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import free_port, wait_until
-from tests.fixtures.deploy_assets import ROOT
+from tests.fixtures.deploy_assets import ROOT, alert_matchers
 from tests.fixtures.image_run import (
     SERVING,
     UID,
@@ -136,7 +137,26 @@ def test_serves_chat_health_and_metrics_read_only_as_uid_1000(image_like_server:
     with urllib.request.urlopen(url, timeout=5) as response:  # loopback only
         assert response.status == 200
         body = response.read().decode()
-    assert re.search(r'^grpc_server_handled_total\{[^}]*grpc_method="StreamChat"', body, re.M)
+    samples = [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    ]
+    handled = [s for s in samples if s[0] == "grpc_server_handled_total"]
+    assert any(labels["grpc_method"] == "StreamChat" and value >= 1 for _, labels, value in handled)
+    # The alert rules' label assumptions hold for what the server exports: the latency
+    # alert's method matcher leaves out exactly the streaming RPCs.
+    ((_, _, op, pattern),) = alert_matchers("NovaOSHighLatencyP95")
+    assert op == "MatchOp.NotRe"
+    kinds = {
+        f"/{labels['grpc_service']}/{labels['grpc_method']}": labels["grpc_type"]
+        for _, labels, _ in handled
+    }
+    methods = {labels["method"] for name, labels, _ in samples if name == "http_requests_total"}
+    assert methods == set(kinds) and len(methods) >= 2
+    for method in methods:
+        streaming = kinds[method] != "unary"
+        assert bool(re.fullmatch(pattern, method)) == streaming, method
 
     # The image's HEALTHCHECK command, run as uid 1000 from the read-only tree.
     probe = subprocess.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import grpc
 import promql_parser
 import pytest
 
@@ -16,6 +17,7 @@ from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
     OPERATIONS_DOC,
     SYNTHETIC_METRICS,
+    alert_matchers,
     alert_metric_names,
     alert_rules,
     dashboard_exprs,
@@ -78,6 +80,17 @@ def test_guide_threshold_error_rate_above_5_percent() -> None:
 def test_guide_threshold_circuit_open() -> None:
     op, value, metrics = _threshold("NovaOSCircuitOpen")
     assert (op, value, metrics) == ("==", 1.0, {"circuit_breaker_state"})
+
+
+def test_error_rate_counts_server_side_grpc_codes_only() -> None:
+    (matcher,) = [m for m in alert_matchers("NovaOSHighErrorRate") if m[1] == "code"]
+    _, _, op, pattern = matcher
+    codes = set(pattern.split("|"))
+    assert op == "MatchOp.Re" and codes <= {code.name for code in grpc.StatusCode}
+    # Callers' mistakes and limits doing their job are not our errors.
+    assert not codes & {"OK", "UNAUTHENTICATED", "PERMISSION_DENIED", "INVALID_ARGUMENT"}
+    assert not codes & {"RESOURCE_EXHAUSTED", "CANCELLED", "NOT_FOUND"}
+    assert {"INTERNAL", "UNAVAILABLE", "UNKNOWN"} <= codes
 
 
 def test_alerts_use_only_exported_metrics() -> None:
