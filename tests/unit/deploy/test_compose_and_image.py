@@ -1,0 +1,205 @@
+"""docker-compose.yml, the Dockerfile and the Redis policy, read from the files."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+
+from tests.fixtures.deploy_assets import (
+    COMPOSE_FILE,
+    COMPOSE_TEST_ENV,
+    DOCKERFILE,
+    ROOT,
+    compose_config,
+    find_manifest,
+    load_yaml_docs,
+    resolved_compose,
+)
+
+(RAW_COMPOSE,) = load_yaml_docs(COMPOSE_FILE)
+# As Compose itself resolves it: anchors merged, variables interpolated, schema checked.
+COMPOSE = resolved_compose()
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+REPLICAS = sorted(name for name in SERVICES if re.fullmatch(r"novaos-\d+", name))
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    result = compose_config({k: v for k, v in COMPOSE_TEST_ENV.items() if k != "JWT_SECRET"})
+    assert result.returncode != 0 and "JWT_SECRET" in result.stderr
+
+
+def test_compose_interpolates_the_secrets() -> None:
+    env = SERVICES["novaos-1"]["environment"]
+    assert env["JWT_SECRET"] == COMPOSE_TEST_ENV["JWT_SECRET"]
+    assert COMPOSE_TEST_ENV["REDIS_PASSWORD"] in env["REDIS_URL"]
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)", value)
+    assert match, value
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_compose_service_is_hardened(name: str) -> None:
+    service = SERVICES[name]
+    assert service.get("read_only") is True, name
+    assert service.get("cap_drop") == ["ALL"], name
+    assert "no-new-privileges:true" in service.get("security_opt", []), name
+    user = str(service.get("user", "root"))
+    assert user.split(":", maxsplit=1)[0] not in {"0", "root"}, f"{name} runs as root"
+    assert not service.get("privileged"), name
+    image = service["image"]
+    assert ":" in image and not image.endswith(":latest"), f"{name}: {image} is not pinned"
+
+
+def test_three_replicas_each_with_its_own_envoy() -> None:
+    assert REPLICAS == ["novaos-1", "novaos-2", "novaos-3"]
+    sidecars = {
+        s["network_mode"].removeprefix("service:"): name
+        for name, s in SERVICES.items()
+        if str(s.get("network_mode", "")).startswith("service:")
+    }
+    assert sorted(sidecars) == REPLICAS
+    for replica, sidecar in sidecars.items():
+        assert SERVICES[sidecar]["image"].startswith("envoyproxy/envoy:v1.40.")
+        assert SERVICES[replica]["user"] == "1000:1000"
+        assert SERVICES[replica]["tmpfs"][0].startswith("/tmp")
+
+
+def test_replicas_stop_after_their_drain() -> None:
+    for name in REPLICAS:
+        env = SERVICES[name]["environment"]
+        assert SERVICES[name]["stop_signal"] == "SIGTERM"
+        assert float(env["SHUTDOWN_GRACE_S"]) < _seconds(SERVICES[name]["stop_grace_period"])
+
+
+def test_compose_secrets_come_from_the_environment_not_the_file() -> None:
+    secret_vars = ("JWT_SECRET", "REDIS_URL", "DATABASE_URL", "POSTGRES_PASSWORD")
+    raw_services = RAW_COMPOSE["services"] | {"x-novaos": RAW_COMPOSE["x-novaos"]}
+    for name, service in raw_services.items():
+        env = service.get("environment", {})
+        for var in secret_vars:
+            if var in env:
+                assert "${" in env[var], f"{name}.{var} is a literal"
+
+
+def test_prometheus_scrapes_every_replica() -> None:
+    (config,) = load_yaml_docs(ROOT / "deploy" / "compose" / "prometheus.yml")
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "novaos")
+    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+    ports = {SERVICES[r]["environment"]["METRICS_PORT"] for r in REPLICAS}
+    assert targets == {f"{r}:{p}" for r in REPLICAS for p in ports}
+    assert "/etc/prometheus/alerts.yml" in config["rule_files"]
+
+
+def _redis_settings_compose() -> dict[str, str]:
+    args = SERVICES["redis"]["command"]
+    return {args[i].removeprefix("--"): args[i + 1] for i in range(1, len(args) - 1, 2)}
+
+
+def _redis_settings_kube() -> dict[str, str]:
+    conf = find_manifest("ConfigMap", "redis-config")["data"]["redis.conf"]
+    pairs = [line.split(None, 1) for line in conf.splitlines() if line and line[0] != "#"]
+    return {key: value for key, value in pairs}
+
+
+@pytest.mark.parametrize("settings", [_redis_settings_compose(), _redis_settings_kube()])
+def test_redis_cannot_evict_live_limit_keys(settings: dict[str, str]) -> None:
+    assert settings["maxmemory"] == "1gb"
+    # Every NovaOS key has a TTL, so volatile-* would evict them as readily as allkeys-*.
+    assert settings["maxmemory-policy"] == "noeviction"
+    assert settings["appendonly"] == "yes" and settings["appendfsync"] == "everysec"
+    assert settings["save"] == "900 1"
+
+
+def _dockerfile_stages() -> list[list[str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    stages: list[list[str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_dockerfile_is_multistage_pinned_and_runs_as_uid_1000() -> None:
+    text = DOCKERFILE.read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base[1])
+    stages = _dockerfile_stages()
+    assert len(stages) >= 2
+    final = stages[-1]
+    assert "USER 1000:1000" in final
+    assert "STOPSIGNAL SIGTERM" in final
+    healthcheck = next(line for line in final if line.startswith("HEALTHCHECK"))
+    assert "grpc_health_probe.py" in healthcheck
+    assert any("-c requirements.lock" in line for line in stages[0])
+
+
+def test_image_writes_only_under_tmp_and_drains_before_kill() -> None:
+    final = " ".join(_dockerfile_stages()[-1])
+    env = dict(re.findall(r"(\w+)=(\S+)", final.split("ENV ", 1)[1].split(" USER ")[0]))
+    assert env["AUDIT_FILE_PATH"].startswith("/tmp/")
+    grace = find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]
+    assert float(env["SHUTDOWN_GRACE_S"]) < grace["terminationGracePeriodSeconds"]
+
+
+def test_dockerignore_keeps_secrets_and_tests_out() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "*", "allow-list: everything is excluded unless named"
+    allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+    assert not allowed & {"tests", ".env", ".git", ".venv", "bench", "docs"}
+    # Everything the Dockerfile copies is allowed in.
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.MULTILINE)
+    for source in " ".join(copied).split():
+        assert source.rstrip("/") in allowed, f"{source} is copied but ignored"
+
+
+def test_runtime_requirements_are_all_pinned_by_the_lock() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "runtime_requirements", ROOT / "scripts" / "runtime_requirements.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    runtime_requirements: Callable[[Path], list[str]] = module.runtime_requirements
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith(" "):
+            name, version = line.split(";")[0].strip().split("==")
+            pins[_norm(name)] = version
+    requirements = [Requirement(r) for r in runtime_requirements(ROOT / "pyproject.toml")]
+    assert requirements
+    for req in requirements:
+        assert _norm(req.name) in pins, f"{req.name} is not in requirements.lock"
+        assert req.specifier.contains(pins[_norm(req.name)]), f"{req} vs {pins[_norm(req.name)]}"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_runtime_requirements_script_prints_pyproject_dependencies() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "runtime_requirements.py"), "pyproject.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "grpcio-health-checking>=1.70" in out
+    assert not [r for r in out if r.startswith(("pytest", "ruff", "mypy"))]

@@ -1,0 +1,139 @@
+"""Prometheus alert rules and the Grafana dashboard: parsed with a real PromQL parser
+(promtool-free), the guide's thresholds checked, and every metric they name is one the
+service exports. (A live-scrape comparison belongs to the observability tests, which can
+import ``dashboard_metric_names`` / ``alert_metric_names`` from tests.fixtures.deploy_assets.)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import grpc
+import promql_parser
+import pytest
+
+from tests.fixtures.deploy_assets import (
+    EXPORTED_METRICS,
+    OPERATIONS_DOC,
+    SYNTHETIC_METRICS,
+    alert_matchers,
+    alert_metric_names,
+    alert_rules,
+    dashboard_exprs,
+    dashboard_metric_names,
+    dashboard_panels,
+    expand_grafana_variables,
+    load_dashboard,
+    promql_metric_names,
+)
+
+RULES = alert_rules()
+RULES_BY_NAME = {rule["alert"]: rule for rule in RULES}
+DASHBOARD = load_dashboard()
+
+
+def _anchors() -> set[str]:
+    text = OPERATIONS_DOC.read_text()
+    explicit = set(re.findall(r'<a id="([\w-]+)"></a>', text))
+    headings = {
+        re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#{2,4} (.+)$", text, re.MULTILINE)
+    }
+    return explicit | headings
+
+
+def test_alert_names_are_unique() -> None:
+    assert len(RULES_BY_NAME) == len(RULES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r["alert"] for r in RULES])
+def test_alert_rule_is_well_formed(rule: dict[str, Any]) -> None:
+    promql_parser.parse(rule["expr"])  # raises on a syntax error
+    promql_parser.parse_duration(rule["for"])
+    assert rule["labels"]["severity"] in {"info", "warning", "critical"}
+    assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    doc, _, anchor = rule["annotations"]["runbook"].partition("#")
+    assert doc == "docs/operations.md" and anchor in _anchors(), rule["annotations"]["runbook"]
+    assert set(rule) <= {"alert", "expr", "for", "labels", "annotations", "keep_firing_for"}
+
+
+def _threshold(rule_name: str) -> tuple[str, float, set[str]]:
+    """(comparison, number, metrics on the left) of `<expr> <op> <number>`."""
+    expr = promql_parser.parse(RULES_BY_NAME[rule_name]["expr"])
+    assert isinstance(expr, promql_parser.BinaryExpr)
+    assert isinstance(expr.rhs, promql_parser.NumberLiteral)
+    return str(expr.op), expr.rhs.val, promql_metric_names(str(expr.lhs))
+
+
+def test_guide_threshold_p95_latency_above_2s() -> None:
+    op, value, metrics = _threshold("NovaOSHighLatencyP95")
+    assert (op, value, metrics) == (">", 2.0, {"http_request_duration_seconds"})
+    assert "histogram_quantile(0.95" in RULES_BY_NAME["NovaOSHighLatencyP95"]["expr"]
+
+
+def test_guide_threshold_error_rate_above_5_percent() -> None:
+    op, value, metrics = _threshold("NovaOSHighErrorRate")
+    assert (op, value, metrics) == (">", 0.05, {"http_requests_total"})
+
+
+def test_guide_threshold_circuit_open() -> None:
+    op, value, metrics = _threshold("NovaOSCircuitOpen")
+    assert (op, value, metrics) == ("==", 1.0, {"circuit_breaker_state"})
+
+
+def test_error_rate_counts_server_side_grpc_codes_only() -> None:
+    (matcher,) = [m for m in alert_matchers("NovaOSHighErrorRate") if m[1] == "code"]
+    _, _, op, pattern = matcher
+    codes = set(pattern.split("|"))
+    assert op == "MatchOp.Re" and codes <= {code.name for code in grpc.StatusCode}
+    # Callers' mistakes and limits doing their job are not our errors.
+    assert not codes & {"OK", "UNAUTHENTICATED", "PERMISSION_DENIED", "INVALID_ARGUMENT"}
+    assert not codes & {"RESOURCE_EXHAUSTED", "CANCELLED", "NOT_FOUND"}
+    assert {"INTERNAL", "UNAVAILABLE", "UNKNOWN"} <= codes
+
+
+def test_alerts_use_only_exported_metrics() -> None:
+    assert alert_metric_names() - SYNTHETIC_METRICS <= EXPORTED_METRICS
+
+
+def test_dashboard_is_importable_grafana_json() -> None:
+    assert DASHBOARD["uid"] and DASHBOARD["title"]
+    assert isinstance(DASHBOARD["schemaVersion"], int)
+    variables = {v["name"]: v for v in DASHBOARD["templating"]["list"]}
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = dashboard_panels(DASHBOARD)
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)), "duplicate panel ids"
+    for panel in panels:
+        if panel["type"] != "row":
+            assert panel["targets"], panel["title"]
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+
+
+def test_dashboard_panels_do_not_overlap() -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dashboard_panels(DASHBOARD):
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+
+
+@pytest.mark.parametrize("expr", dashboard_exprs(DASHBOARD))
+def test_dashboard_query_parses(expr: str) -> None:
+    promql_parser.parse(expand_grafana_variables(expr))
+
+
+def test_dashboard_shows_every_exported_metric_and_nothing_else() -> None:
+    names = dashboard_metric_names()
+    assert names - SYNTHETIC_METRICS == EXPORTED_METRICS
+
+
+def test_metric_name_extraction_folds_histogram_series() -> None:
+    expr = "histogram_quantile(0.9, sum by (le) (rate(a_seconds_bucket[5m]))) / on() b_total"
+    assert promql_metric_names(expr) == {"a_seconds", "b_total"}
+    with pytest.raises(ValueError):
+        promql_metric_names("sum(rate(a_total[5m])")

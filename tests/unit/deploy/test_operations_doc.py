@@ -1,0 +1,143 @@
+"""docs/operations.md's environment table and the settings object agree, both ways, at
+test time — a field added to novaos/config.py without a row (or a row for a variable
+nothing reads, or a stale default) fails here. The manifests may only set variables
+that exist."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import AliasChoices
+from pydantic.fields import FieldInfo
+
+from novaos.config import Settings, load_settings
+from novaos.errors import ConfigError
+from tests.fixtures.deploy_assets import (
+    COMPOSE_FILE,
+    KUBE_DIR,
+    OPERATIONS_DOC,
+    find_manifest,
+    load_yaml_docs,
+    pod_environment,
+)
+
+_ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(.*?)\s*\|\s*(.*?)\s*\|\s*$")
+
+
+def env_name(name: str, field: FieldInfo) -> str:
+    """The variable a field is read from: its alias if it has one, else its upper-cased name."""
+    alias = field.validation_alias or field.alias
+    if isinstance(alias, AliasChoices):
+        alias = next(c for c in alias.choices if isinstance(c, str))
+    return str(alias).upper() if isinstance(alias, str) else name.upper()
+
+
+def render_default(value: Any) -> str:
+    """A default as the table writes it."""
+    rendered: str
+    if value is None:
+        rendered = "(unset)"
+    elif isinstance(value, bool):
+        rendered = "true" if value else "false"
+    elif isinstance(value, Enum):
+        rendered = str(value.value)
+    elif isinstance(value, tuple):
+        rendered = ",".join(map(str, value)) or "(empty)"
+    elif isinstance(value, float) and value.is_integer():
+        rendered = str(int(value))
+    elif isinstance(value, Path):
+        rendered = value.as_posix()
+    else:
+        rendered = str(value) or "(empty)"
+    return rendered
+
+
+def settings_defaults() -> dict[str, str]:
+    return {
+        env_name(name, field): render_default(field.get_default(call_default_factory=True))
+        for name, field in Settings.model_fields.items()
+    }
+
+
+def doc_table() -> dict[str, tuple[str, str]]:
+    """{variable: (default, meaning)} from the '## Environment variables' section."""
+    text = OPERATIONS_DOC.read_text()
+    section = text.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in section.splitlines():
+        match = _ROW.match(line)
+        if match:
+            name, default, meaning = match.groups()
+            assert name not in rows, f"{name} is listed twice"
+            rows[name] = (default.replace("`", ""), meaning)
+    return rows
+
+
+def test_every_setting_has_a_row() -> None:
+    missing = set(settings_defaults()) - set(doc_table())
+    hint = "\n".join(f"| `{n}` | `{settings_defaults()[n]}` | … |" for n in sorted(missing))
+    assert not missing, f"add to docs/operations.md:\n{hint}"
+
+
+def test_every_row_is_a_setting() -> None:
+    extra = set(doc_table()) - set(settings_defaults())
+    assert not extra, f"documented but not read by novaos/config.py: {sorted(extra)}"
+
+
+def test_documented_defaults_match_the_code() -> None:
+    table = doc_table()
+    wrong = {
+        name: (table[name][0], default)
+        for name, default in settings_defaults().items()
+        if name in table and table[name][0] != default
+    }
+    assert not wrong, f"(documented, actual): {wrong}"
+
+
+def test_every_row_says_what_it_means() -> None:
+    assert all(len(meaning) > 8 for _, meaning in doc_table().values())
+
+
+def test_the_table_is_checked_against_all_fields() -> None:
+    # Guard against the parser silently matching nothing.
+    assert len(doc_table()) == len(Settings.model_fields) > 50
+    assert env_name("node_env", Settings.model_fields["node_env"]) == "NODE_ENV"
+    assert "VALIDATE_CERTS" in doc_table()
+
+
+def test_manifests_set_only_real_variables() -> None:
+    known = set(settings_defaults())
+    config = find_manifest("ConfigMap", "novaos-config")["data"]
+    assert set(config) <= known, set(config) - known
+    for secret in load_yaml_docs(KUBE_DIR / "secret.example.yaml"):
+        if secret["metadata"]["name"] == "novaos-secrets":
+            assert set(secret["stringData"]) <= known, set(secret["stringData"]) - known
+    (compose,) = load_yaml_docs(COMPOSE_FILE)
+    env = compose["services"]["novaos-1"]["environment"]
+    assert set(env) <= known, set(env) - known
+
+
+def test_secrets_stay_out_of_the_configmap() -> None:
+    secret_fields = {
+        env_name(name, field)
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    } | {"REDIS_URL", "DATABASE_URL"}  # carry passwords
+    config = find_manifest("ConfigMap", "novaos-config")["data"]
+    assert not secret_fields & set(config)
+
+
+def test_the_pod_environment_is_a_valid_configuration() -> None:
+    settings = load_settings(pod_environment())
+    assert settings.is_production and settings.require_auth
+    assert str(settings.audit_file_path).startswith("/tmp/")
+    assert settings.web_fetch_validate_certs and not settings.web_fetch_allow_private_ips
+
+
+def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
+    with pytest.raises(ConfigError, match="WORKERS"):
+        load_settings({**pod_environment(), "WORKERS": "two"})

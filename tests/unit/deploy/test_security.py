@@ -1,0 +1,165 @@
+"""The security settings a review asks for, on every container of every workload.
+
+Read from the files themselves, so removing one setting from one container (or adding a
+container without them) fails CI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+
+from tests.fixtures.deploy_assets import (
+    all_containers,
+    find_manifest,
+    kube_manifests,
+    pod_specs,
+)
+
+PODS = pod_specs()
+CONTAINERS = [(name, spec, container) for name, spec in PODS for container in all_containers(spec)]
+GATEWAY_UID = 1000
+
+
+def _cid(item: tuple[str, dict[str, Any], dict[str, Any]]) -> str:
+    return f"{item[0]}/{item[2]['name']}"
+
+
+def test_the_workloads_are_the_ones_we_expect() -> None:
+    assert {name for name, _ in PODS} == {"Deployment/novaos", "StatefulSet/redis"}
+    names = {c["name"] for c in all_containers(dict(PODS)["Deployment/novaos"])}
+    assert names == {"envoy-config", "envoy", "novaos"}
+
+
+@pytest.mark.parametrize("item", CONTAINERS, ids=[_cid(c) for c in CONTAINERS])
+def test_container_security_context(item: tuple[str, dict[str, Any], dict[str, Any]]) -> None:
+    workload, _, container = item
+    ctx = container.get("securityContext", {})
+    where = f"{workload}/{container['name']}"
+    assert ctx.get("runAsNonRoot") is True, where
+    assert isinstance(ctx.get("runAsUser"), int) and ctx["runAsUser"] > 0, where
+    if workload == "Deployment/novaos":
+        assert ctx["runAsUser"] == GATEWAY_UID and ctx.get("runAsGroup") == GATEWAY_UID, where
+    assert ctx.get("readOnlyRootFilesystem") is True, where
+    assert ctx.get("allowPrivilegeEscalation") is False, where
+    assert ctx.get("privileged", False) is False, where
+    caps = ctx.get("capabilities", {})
+    assert caps.get("drop") == ["ALL"], where
+    assert not caps.get("add"), where
+    assert ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
+
+
+@pytest.mark.parametrize("item", CONTAINERS, ids=[_cid(c) for c in CONTAINERS])
+def test_container_resources_and_writable_mounts(
+    item: tuple[str, dict[str, Any], dict[str, Any]],
+) -> None:
+    workload, spec, container = item
+    where = f"{workload}/{container['name']}"
+    resources = container.get("resources", {})
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{where}: {bound}"
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        if mount.get("readOnly"):
+            continue
+        volume = volumes.get(mount["name"])  # None: a volumeClaimTemplate (the Redis data)
+        assert volume is None or "emptyDir" in volume, f"{where}: {mount['name']} is writable"
+
+
+@pytest.mark.parametrize("item", PODS, ids=[p[0] for p in PODS])
+def test_pod_security(item: tuple[str, dict[str, Any]]) -> None:
+    name, spec = item
+    assert spec.get("automountServiceAccountToken") is False, name
+    assert spec["securityContext"]["runAsNonRoot"] is True, name
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(flag), f"{name}: {flag}"
+    assert not [v for v in spec.get("volumes", []) if "hostPath" in v], name
+
+
+def test_service_accounts_mount_no_token() -> None:
+    accounts = [doc for _, doc in kube_manifests() if doc["kind"] == "ServiceAccount"]
+    assert accounts
+    assert all(sa["automountServiceAccountToken"] is False for sa in accounts)
+
+
+def test_namespace_enforces_restricted_pod_security() -> None:
+    labels = find_manifest("Namespace", "novaos")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def _gateway() -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    spec = find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in all_containers(spec)}
+    settings = find_manifest("ConfigMap", "novaos-config")["data"]
+    return spec, containers, settings
+
+
+def test_gateway_probes_speak_grpc_health_on_the_grpc_port() -> None:
+    _, containers, settings = _gateway()
+    novaos = containers["novaos"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        grpc = novaos[probe]["grpc"]
+        assert grpc["port"] == int(settings["GRPC_PORT"]), probe
+    # Liveness must not follow dependencies (a provider outage must not restart pods).
+    assert novaos["livenessProbe"]["grpc"]["service"] == "novaos.v1.HealthService"
+    assert novaos["readinessProbe"]["grpc"]["service"] == "novaos.v1.ChatService"
+
+
+def test_drain_fits_in_the_grace_period() -> None:
+    spec, containers, settings = _gateway()
+    pre_stop = containers["novaos"]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain = float(settings["SHUTDOWN_GRACE_S"])
+    assert pre_stop + drain < spec["terminationGracePeriodSeconds"]
+
+
+def test_envoy_is_a_native_sidecar_and_the_only_entry() -> None:
+    spec, containers, settings = _gateway()
+    assert containers["envoy"]["restartPolicy"] == "Always"  # stops after novaos
+    assert spec["topologySpreadConstraints"]
+    novaos_ports = {p["containerPort"] for p in containers["novaos"]["ports"]}
+    assert novaos_ports == {int(settings["GRPC_PORT"]), int(settings["METRICS_PORT"])}
+    annotations = find_manifest("Deployment", "novaos")["spec"]["template"]["metadata"]
+    assert annotations["annotations"]["prometheus.io/port"] == settings["METRICS_PORT"]
+
+
+def _policy(name: str) -> dict[str, Any]:
+    return dict(find_manifest("NetworkPolicy", name)["spec"])
+
+
+def test_default_deny_covers_the_namespace() -> None:
+    deny = _policy("default-deny")
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+
+
+def test_gateway_ingress_is_envoy_only_plus_scrapes() -> None:
+    policy = _policy("novaos")
+    open_ports: set[int] = set()
+    scoped_ports: set[int] = set()
+    for rule in policy["ingress"]:
+        ports = {p["port"] for p in rule["ports"]}
+        (scoped_ports if rule.get("from") else open_ports).update(ports)
+    assert open_ports == {8443}, "only Envoy's TLS port is open to all"
+    assert scoped_ports == {9464}, "metrics only from the selected Prometheus"
+
+
+def test_gateway_egress_is_redis_postgres_dns_and_public_https() -> None:
+    policy = _policy("novaos")
+    ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert ports == {(6379, "TCP"), (5432, "TCP"), (53, "UDP"), (53, "TCP"), (443, "TCP")}
+    https = next(r for r in policy["egress"] if r["ports"][0]["port"] == 443)
+    block = https["to"][0]["ipBlock"]
+    excluded = [ipaddress.ip_network(c) for c in block["except"]]
+    for private in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "127.0.0.1"):
+        addr = ipaddress.ip_address(private)
+        assert any(addr in net for net in excluded), f"HTTPS egress reaches {private}"
+
+
+def test_redis_accepts_the_gateway_only_and_opens_nothing() -> None:
+    policy = _policy("redis")
+    assert policy["egress"] == []
+    (rule,) = policy["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "novaos"
