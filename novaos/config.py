@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     audit_fsync: str = "batch"  # always | batch | never
     audit_spill_path: Path | None = None
     audit_memory_capacity: int = Field(10000, ge=1)
+    audit_hmac_key: SecretStr | None = None  # pseudonym key; falls back to JWT_SECRET
+    audit_batch_size: int = Field(100, ge=1, le=10000)
+    audit_retry_max_backoff_ms: int = Field(5000, ge=10)
+    audit_watch_queue_size: int = Field(1000, ge=1)
+    audit_db_pool_size: int = Field(4, ge=1, le=100)
     database_url: str = ""
 
     # -- web fetch (lens)
@@ -180,7 +185,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of always, batch, never")
         return value
 
-    @field_validator("jwt_secret", "ack_secret")
+    @field_validator("jwt_secret", "ack_secret", "audit_hmac_key")
     @classmethod
     def _secret_len(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
