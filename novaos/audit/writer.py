@@ -69,8 +69,8 @@ class AuditWriter:
         await self._try_open()
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
-    async def aclose(self) -> None:
-        """Drain the queue, try a last replay, close the sink and the spill."""
+    async def aclose(self, *, close_sink: bool = True) -> None:
+        """Drain the queue, try a last replay, close the spill (and the sink)."""
         if self._task is not None:
             await self._queue.put(None)
             try:
@@ -78,8 +78,9 @@ class AuditWriter:
             finally:
                 self._task = None
         self._fanout.close()
-        await self.sink.aclose()
         await self._spill.aclose()
+        if close_sink:
+            await self.sink.aclose()
 
     # ---------------------------------------------------------------- the port
 
