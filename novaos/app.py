@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from novaos.audit.recent import RecentRequests
-from novaos.config import Settings
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditPolicy
+from novaos.audit.sink import AuditSink
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.sinks.memory import MemoryAuditSink
+from novaos.audit.sinks.postgres import PostgresAuditSink
+from novaos.audit.writer import AuditWriter
+from novaos.config import AuditStorage, Settings
+from novaos.observability.audit_metrics import AuditMetrics
+from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
@@ -22,7 +30,7 @@ from novaos.pipeline.release import SentenceRelease
 from novaos.providers.direct import DirectRouter
 from novaos.providers.mock import MockProvider, load_script
 from novaos.services.chat import ChatLimits, ChatService
-from novaos.services.health import HealthService, ProviderView
+from novaos.services.health import AuditView, HealthService, ProviderView
 from novaos.storage.memory import MemoryStore
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
@@ -31,6 +39,36 @@ from novaos.transport.health_servicer import HealthServicer
 from novaos.transport.server import GrpcHealth, Servicers, create_server
 
 _log = logging.getLogger("novaos.app")
+
+
+def build_audit_sink(settings: Settings) -> AuditSink:
+    """AUDIT_STORAGE_TYPE picks the sink."""
+    if settings.audit_storage_type is AuditStorage.DATABASE:
+        return PostgresAuditSink(settings.database_url, pool_size=settings.audit_db_pool_size)
+    if settings.audit_storage_type is AuditStorage.FILE:
+        return FileAuditSink(
+            settings.audit_file_path,
+            max_bytes=settings.audit_file_max_bytes,
+            fsync=settings.audit_fsync,
+        )
+    return MemoryAuditSink(settings.audit_memory_capacity)
+
+
+def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
+    sink = build_audit_sink(settings)
+    spill = settings.audit_spill_path
+    if spill is None and settings.audit_storage_type is not AuditStorage.MEMORY:
+        spill = settings.audit_file_path / "spill" / "spill.jsonl"
+    return AuditWriter(
+        sink,
+        AuditPolicy.from_settings(settings),
+        spill_path=spill,
+        queue_size=settings.audit_queue_size,
+        batch_size=settings.audit_batch_size,
+        max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
+        watch_queue_size=settings.audit_watch_queue_size,
+        observer=AuditMetrics(metrics),
+    )
 
 
 @dataclass
@@ -42,7 +80,8 @@ class App:
     health: HealthService | None = None
     grpc_health: GrpcHealth = field(default_factory=GrpcHealth)
     provider: MockProvider | None = None
-    audit_log: RecentRequests | None = None
+    audit_log: AuditWriter | None = None
+    audit_reader: AuditReader | None = None
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
 
@@ -69,20 +108,37 @@ class App:
             pipeline_timeout_s=s.pipeline_timeout_ms / 1000,
             observer=self.metrics,
         )
-        self.audit_log = RecentRequests(s.audit_memory_capacity)
+        assert self.audit_log is not None
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
         del store
-        return ChatService(orchestrator, self.audit_log, limits)
+        return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
+
+    async def _start_audit(self) -> AuditWriter:
+        writer = build_audit_writer(self.settings, self.metrics)
+        await writer.start()  # a sink that is down at start spills until it is back
+        self.audit_log = writer
+        self.audit_reader = AuditReader(writer.sink, writer)
+        return writer
+
+    async def _audit_view(self) -> AuditView:
+        assert self.audit_log is not None
+        st = self.audit_log.status()
+        return AuditView(st.sink, st.status, st.queue_depth, st.spilled)
 
     async def start(self) -> int:
         s = self.settings
         store = MemoryStore()
+        await self._start_audit()
         chat = self._chat(store)
-        assert self.provider is not None and self.audit_log is not None
-        self.health = HealthService(store, (ProviderView("mock", self.provider.default_model),))
+        assert self.provider is not None and self.audit_reader is not None
+        self.health = HealthService(
+            store,
+            (ProviderView("mock", self.provider.default_model),),
+            audit_status=self._audit_view,
+        )
         servicers = Servicers(
             ChatServicer(chat, self.metrics),
-            AuditServicer(self.audit_log),
+            AuditServicer(self.audit_reader),
             HealthServicer(self.health),
         )
         self.server, self.port = create_server(
@@ -122,4 +178,6 @@ class App:
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.audit_log is not None:
+            await self.audit_log.aclose()  # drains: every finished request is written or spilled
         await asyncio.sleep(0)

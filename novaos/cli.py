@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from novaos.app import App
 from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings
 from novaos.errors import ConfigError
+from novaos.observability.logging import configure_logging
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_POLICY, EXIT_BROKEN = 0, 1, 2, 3, 4
@@ -51,7 +51,7 @@ def cmd_serve(_: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    configure_logging(settings)
     return asyncio.run(_serve(settings))
 
 

@@ -86,5 +86,9 @@ class AuditReader:
     async def watch(self) -> AsyncIterator[AuditRecord]:
         if self._writer is None:
             raise InvalidArgumentError("watch", "this reader has no writer to watch")
-        async for record in self._writer.subscribe():
-            yield record
+        subscription = self._writer.subscribe()
+        try:
+            async for record in subscription:
+                yield record
+        finally:
+            subscription.close()  # the caller may stop early (a cancelled stream)

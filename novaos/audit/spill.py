@@ -1,8 +1,12 @@
 """The local spill file: records the sink could not take, in order, fsynced.
 
 Held under an exclusive ``flock`` so two processes never share one spill
-file. Records are appended one fsynced write per batch; after a replay the
-file is emptied, or replaced (write, fsync, rename) by what is still pending.
+file: a worker that finds ``spill.jsonl`` taken uses ``spill-1.jsonl``, ...,
+and whoever starts next picks up what a dead worker left. Records are
+appended one fsynced write per batch; after a replay the file is emptied, or
+replaced (write, fsync, rename) by what is still pending. Without a path
+(the memory sink, which cannot fail) every spill attempt fails and the writer
+holds records in memory.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from novaos.audit.record import AuditRecord
 from novaos.audit.sinks.jsonl import fsync_dir, read_records, repair_tail, write_all
 from novaos.errors import ConfigError
 
+_MAX_SIBLINGS = 64
+
 
 class SpillFile:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | None) -> None:
+        self.path = path or Path()
+        self._enabled = path is not None
         self._fd = -1
         self.count = 0
 
@@ -29,21 +36,33 @@ class SpillFile:
         return await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> int:
+        if not self._enabled:
+            return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(self._fd)
-            self._fd = -1
-            raise ConfigError(f"AUDIT_SPILL_PATH: {self.path} is in use by another process") from (
-                exc
-            )
+        wanted = self.path
+        for n in range(_MAX_SIBLINGS):
+            self.path = wanted if n == 0 else wanted.with_name(f"{wanted.stem}-{n}{wanted.suffix}")
+            if self._try_lock():
+                break
+        else:
+            raise ConfigError(f"AUDIT_SPILL_PATH: {wanted} and its siblings are all in use")
         repair_tail(self.path)
         self.count = sum(1 for _ in read_records(self.path))
         return self.count
 
+    def _try_lock(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
     async def append(self, records: Sequence[AuditRecord]) -> None:
+        if not self._enabled:
+            raise OSError("no spill file configured")
         data = b"".join(r.line() for r in records)
         await asyncio.to_thread(self._append_sync, data)
         self.count += len(records)
@@ -58,10 +77,14 @@ class SpillFile:
             raise
 
     async def read(self) -> list[AuditRecord]:
+        if not self._enabled:
+            return []
         return await asyncio.to_thread(lambda: list(read_records(self.path)))
 
     async def replace(self, records: Sequence[AuditRecord]) -> None:
         """Keep only ``records`` (the part not yet replayed)."""
+        if not self._enabled:
+            return
         await asyncio.to_thread(self._replace_sync, b"".join(r.line() for r in records))
         self.count = len(records)
 

@@ -38,6 +38,10 @@ class Subscription:
         except asyncio.QueueFull:
             self.lagged = True
 
+    def close(self) -> None:
+        """Stop receiving (a watcher that went away)."""
+        self._fanout.unsubscribe(self)
+
     def __aiter__(self) -> AsyncIterator[AuditRecord]:
         return self._iterate()
 

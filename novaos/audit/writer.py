@@ -36,7 +36,7 @@ class AuditWriter:
         sink: AuditSink,
         policy: AuditPolicy,
         *,
-        spill_path: Path,
+        spill_path: Path | None,
         queue_size: int = 10_000,
         batch_size: int = 100,
         max_backoff_s: float = 5.0,
@@ -59,6 +59,7 @@ class AuditWriter:
         self._retry_at = 0.0
         self._written = 0
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -71,6 +72,9 @@ class AuditWriter:
 
     async def aclose(self, *, close_sink: bool = True) -> None:
         """Drain the queue, try a last replay, close the spill (and the sink)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._task is not None:
             await self._queue.put(None)
             try:

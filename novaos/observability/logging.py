@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from novaos.config import Settings
+from novaos.ports import AuditLog, RequestSummary
 from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
 
 # Request fields a caller may pass in ``extra``, in output order.
@@ -109,3 +110,24 @@ def log_request(
             "outcome": outcome,
         },
     )
+
+
+class RequestLogger:
+    """The ``AuditLog`` port wrapped so every finished request also logs its
+    one info line; the chat service needs no logging code of its own."""
+
+    def __init__(self, inner: AuditLog, logger: logging.Logger | None = None) -> None:
+        self._inner = inner
+        self._logger = logger or logging.getLogger("novaos.requests")
+
+    async def record(self, summary: RequestSummary) -> None:
+        log_request(
+            self._logger,
+            request_id=summary.request_id,
+            user_id=summary.user_id,
+            duration_ms=summary.duration_ms,
+            stance=summary.stance,
+            gates_executed=[g.gate for g in summary.gates],
+            outcome=summary.outcome,
+        )
+        await self._inner.record(summary)

@@ -88,3 +88,28 @@ def test_configure_twice_keeps_one_handler(captured) -> None:
     installed.append(configure_logging(settings, stream=stream))
     logging.getLogger("novaos.y").warning("once")
     assert len(_lines(stream)) == 1
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.summaries: list[object] = []
+
+    async def record(self, summary: object) -> None:
+        self.summaries.append(summary)
+
+
+async def test_request_logger_logs_one_line_and_forwards(captured) -> None:
+    from novaos.observability.logging import RequestLogger
+    from tests.fixtures.audit_data import summary
+
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "true", "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    inner = _Collected()
+    one = summary(1)
+    await RequestLogger(inner).record(one)  # type: ignore[arg-type]
+    assert inner.summaries == [one]
+    (line,) = _lines(stream)
+    assert line["requestId"] == "req-00001" and line["gatesExecuted"] == ["intent", "shield"]
+    assert line["outcome"] == one.outcome and line["stance"] == one.stance
+    assert line["userId"] != "user-1"

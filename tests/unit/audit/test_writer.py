@@ -172,3 +172,14 @@ async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path)
 
 async def _is(value: bool) -> bool:
     return value
+
+
+async def test_a_second_process_gets_its_own_spill_file(tmp_path: Path) -> None:
+    from novaos.audit.spill import SpillFile
+
+    first, second = SpillFile(tmp_path / "spill.jsonl"), SpillFile(tmp_path / "spill.jsonl")
+    await first.open()
+    await second.open()
+    assert (first.path.name, second.path.name) == ("spill.jsonl", "spill-1.jsonl")
+    await first.aclose()
+    await second.aclose()
