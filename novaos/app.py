@@ -82,6 +82,7 @@ class App:
     provider: MockProvider | None = None
     audit_log: AuditWriter | None = None
     audit_reader: AuditReader | None = None
+    chat: ChatService | None = None
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
 
@@ -129,7 +130,7 @@ class App:
         s = self.settings
         store = MemoryStore()
         await self._start_audit()
-        chat = self._chat(store)
+        chat = self.chat = self._chat(store)
         assert self.provider is not None and self.audit_reader is not None
         self.health = HealthService(
             store,
@@ -178,6 +179,8 @@ class App:
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
+            _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.audit_log is not None:
             await self.audit_log.aclose()  # drains: every finished request is written or spilled
         await asyncio.sleep(0)

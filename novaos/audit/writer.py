@@ -89,6 +89,9 @@ class AuditWriter:
     # ---------------------------------------------------------------- the port
 
     async def record(self, summary: RequestSummary) -> None:
+        if self._closed:  # the server stops (and its handlers finish) before this closes
+            _log.error("audit: record for %s arrived after close", summary.request_id)
+            return
         item = (summary, time.time())
         try:
             self._queue.put_nowait(item)

@@ -24,6 +24,13 @@ from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
 # Request fields a caller may pass in ``extra``, in output order.
 REQUEST_FIELDS = ("requestId", "userId", "duration", "stance", "gatesExecuted", "outcome")
 _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
+# Attributes every LogRecord has; anything else came from ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "component",
+}
 _HANDLER_MARK = "_novaos_json"
 
 
@@ -49,6 +56,9 @@ class JsonFormatter(logging.Formatter):
         for name in REQUEST_FIELDS[2:]:
             if name in fields:
                 entry[name] = fields[name]
+        for name, value in fields.items():  # other ``extra`` fields, e.g. port
+            if name not in _STANDARD and name not in entry:
+                entry[name] = self._scrub(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["error"] = self._scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)

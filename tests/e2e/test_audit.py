@@ -209,3 +209,20 @@ async def test_database_outage_shows_in_health_and_metrics_then_replays(
             audit_pb2.ListAuditEventsRequest(), metadata=ADMIN
         )
         assert [e.request_id for e in page.events] == sent
+
+
+async def test_a_stream_cut_by_shutdown_is_still_audited() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="50") as running:
+        chat = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = chat.StreamChat(
+            chat_pb2.StreamChatRequest(message="Tell me a long story."),
+            metadata=bearer(mint("gina")),
+        )
+        async for event in call:
+            if event.WhichOneof("event") == "delta":
+                break
+        await running.app.drain(grace_s=0)  # handlers finish before the writer drains
+        writer = running.app.audit_log
+        assert writer is not None
+        stored = await writer.sink.range(1, 10)
+        assert [r.outcome for r in stored] == ["cancelled"]

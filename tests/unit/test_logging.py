@@ -113,3 +113,15 @@ async def test_request_logger_logs_one_line_and_forwards(captured) -> None:
     assert line["requestId"] == "req-00001" and line["gatesExecuted"] == ["intent", "shield"]
     assert line["outcome"] == one.outcome and line["stance"] == one.stance
     assert line["userId"] != "user-1"
+
+
+def test_other_extra_fields_are_kept_and_scrubbed(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    logging.getLogger("novaos.app").info(
+        "listening", extra={"component": "server", "port": 50051, "peer": "jo@example.com"}
+    )
+    (line,) = _lines(stream)
+    assert line["component"] == "server" and line["port"] == 50051
+    assert line["peer"] == "[REDACTED:email]"
