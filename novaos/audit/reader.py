@@ -8,6 +8,7 @@ cut-off tail shows too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -25,6 +26,7 @@ from novaos.audit.writer import AuditWriter
 from novaos.errors import InvalidArgumentError, NotFoundError
 
 _VERIFY_PAGE = 1000
+_PSEUDONYM = re.compile(r"u_[0-9a-f]{32}")
 
 
 class AuditReader:
@@ -41,6 +43,9 @@ class AuditReader:
         if query.start_time and query.end_time and query.start_time >= query.end_time:
             raise InvalidArgumentError("end_time", "must be after start_time")
         after = decode_page_token(page_token)
+        if query.user and self._writer is not None and not _PSEUDONYM.fullmatch(query.user):
+            # An admin may name the user by id; the log only holds the pseudonym.
+            query = replace(query, user=self._writer.policy.user_ref(query.user))
         return await self._sink.list(replace(query, after_seq=after, limit=limit))
 
     async def get(self, record_id: str) -> AuditRecord:

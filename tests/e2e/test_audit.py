@@ -92,6 +92,10 @@ async def test_admin_sees_filtered_paginated_verified_records(
             if not token:
                 break
         assert [e.request_id for e in seen] == ids["alice"]
+        by_id = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(user="bob", page_size=50), metadata=ADMIN
+        )
+        assert [e.request_id for e in by_id.events] == ids["bob"]
         assert all(e.user == alice and e.outcome == "completed" for e in seen)
         assert all(len(e.prompt_sha256) == 64 and e.hash and e.canonical_json for e in seen)
         assert "alice" not in seen[0].canonical_json
