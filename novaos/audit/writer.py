@@ -129,12 +129,18 @@ class AuditWriter:
         closing = False
         while not closing:
             batch, closing = await self._next_batch()
-            records = [build_record(s, self.policy, ended_unix=t) for s, t in batch]
-            sealed = seal_all(records, self._head)
-            if sealed:
-                self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
-            await self._deliver(sealed, force_retry=closing)
+            try:
+                await self._write(batch, closing=closing)
+            except Exception:  # a bug must not stop the only writer task
+                _log.exception("audit: writing a batch of %d failed", len(batch))
             self._observer.on_queue_depth(self._queue.qsize())
+
+    async def _write(self, batch: list[tuple[RequestSummary, float]], *, closing: bool) -> None:
+        records = [build_record(s, self.policy, ended_unix=t) for s, t in batch]
+        sealed = seal_all(records, self._head)
+        if sealed:
+            self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
+        await self._deliver(sealed, force_retry=closing)
 
     async def _next_batch(self) -> tuple[list[tuple[RequestSummary, float]], bool]:
         """Wait for work (or until the next retry is due) and take a batch."""
