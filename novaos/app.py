@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from novaos.audit.recent import RecentRequests
-from novaos.config import Settings
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditPolicy
+from novaos.audit.sink import AuditSink
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.sinks.memory import MemoryAuditSink
+from novaos.audit.sinks.postgres import PostgresAuditSink
+from novaos.audit.writer import AuditWriter
+from novaos.config import AuditStorage, Settings
+from novaos.observability.audit_metrics import AuditMetrics
+from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
@@ -24,7 +32,7 @@ from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
 from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
-from novaos.services.health import CircuitView, HealthService, ProviderView
+from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
 from novaos.storage.memory import MemoryStore
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
@@ -78,6 +86,36 @@ def _circuit_view(info: CircuitInfo) -> CircuitView:
     )
 
 
+def build_audit_sink(settings: Settings) -> AuditSink:
+    """AUDIT_STORAGE_TYPE picks the sink."""
+    if settings.audit_storage_type is AuditStorage.DATABASE:
+        return PostgresAuditSink(settings.database_url, pool_size=settings.audit_db_pool_size)
+    if settings.audit_storage_type is AuditStorage.FILE:
+        return FileAuditSink(
+            settings.audit_file_path,
+            max_bytes=settings.audit_file_max_bytes,
+            fsync=settings.audit_fsync,
+        )
+    return MemoryAuditSink(settings.audit_memory_capacity)
+
+
+def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
+    sink = build_audit_sink(settings)
+    spill = settings.audit_spill_path
+    if spill is None and settings.audit_storage_type is not AuditStorage.MEMORY:
+        spill = settings.audit_file_path / "spill" / "spill.jsonl"
+    return AuditWriter(
+        sink,
+        AuditPolicy.from_settings(settings),
+        spill_path=spill,
+        queue_size=settings.audit_queue_size,
+        batch_size=settings.audit_batch_size,
+        max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
+        watch_queue_size=settings.audit_watch_queue_size,
+        observer=AuditMetrics(metrics),
+    )
+
+
 @dataclass
 class App:
     settings: Settings
@@ -88,7 +126,9 @@ class App:
     grpc_health: GrpcHealth = field(default_factory=GrpcHealth)
     provider: MockProvider | None = None  # the mock, when PREFERRED_PROVIDER / fallbacks name it
     router: ProviderRouter | None = None
-    audit_log: RecentRequests | None = None
+    audit_log: AuditWriter | None = None
+    audit_reader: AuditReader | None = None
+    chat: ChatService | None = None
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
 
@@ -123,21 +163,36 @@ class App:
             pipeline_timeout_s=s.pipeline_timeout_ms / 1000,
             observer=self.metrics,
         )
-        self.audit_log = RecentRequests(s.audit_memory_capacity)
+        assert self.audit_log is not None
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
         del store
-        return ChatService(orchestrator, self.audit_log, limits)
+        return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
+
+    async def _start_audit(self) -> AuditWriter:
+        writer = build_audit_writer(self.settings, self.metrics)
+        await writer.start()  # a sink that is down at start spills until it is back
+        self.audit_log = writer
+        self.audit_reader = AuditReader(writer.sink, writer)
+        return writer
+
+    async def _audit_view(self) -> AuditView:
+        assert self.audit_log is not None
+        st = self.audit_log.status()
+        return AuditView(st.sink, st.status, st.queue_depth, st.spilled)
 
     async def start(self) -> int:
         s = self.settings
         store = MemoryStore()
-        chat = self._chat(store)
-        assert self.router is not None and self.audit_log is not None
+        await self._start_audit()
+        chat = self.chat = self._chat(store)
+        assert self.router is not None and self.audit_reader is not None
         views = tuple(ProviderView(p.name, p.model, p.configured) for p in self.router.providers())
-        self.health = HealthService(store, views, circuits=RouterCircuits(self.router))
+        self.health = HealthService(
+            store, views, circuits=RouterCircuits(self.router), audit_status=self._audit_view
+        )
         servicers = Servicers(
             ChatServicer(chat, self.metrics, s.novaos_worker_index),
-            AuditServicer(self.audit_log),
+            AuditServicer(self.audit_reader),
             HealthServicer(self.health),
         )
         self.server, self.port = create_server(
@@ -177,6 +232,10 @@ class App:
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
+            _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.router is not None:
             await self.router.aclose()  # after the streams ended: frees the provider pools
+        if self.audit_log is not None:
+            await self.audit_log.aclose()  # drains: every finished request is written or spilled
         await asyncio.sleep(0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,8 @@ from novaos.app import App
 from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
-from novaos.supervisor import Supervisor
+from novaos.observability.logging import configure_logging
+from novaos.supervisor import Supervisor, die_with_parent
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_POLICY, EXIT_BROKEN = 0, 1, 2, 3, 4
@@ -57,7 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    configure_logging(settings)
+    if args.worker and settings.novaos_supervisor_pid:
+        die_with_parent(settings.novaos_supervisor_pid)
     if settings.workers > 1 and not args.worker:
         return Supervisor(settings, process_environment()).run()
     return asyncio.run(_serve(settings, worker=args.worker))

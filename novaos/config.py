@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     novaos_worker_index: int = Field(0, ge=0)  # set by the supervisor for each worker
+    novaos_supervisor_pid: int = Field(0, ge=0)  # likewise
     shutdown_grace_s: float = Field(20.0, ge=0)
     log_level: str = "info"
 
@@ -141,6 +142,11 @@ class Settings(BaseSettings):
     audit_fsync: str = "batch"  # always | batch | never
     audit_spill_path: Path | None = None
     audit_memory_capacity: int = Field(10000, ge=1)
+    audit_hmac_key: SecretStr | None = None  # pseudonym key; falls back to JWT_SECRET
+    audit_batch_size: int = Field(100, ge=1, le=10000)
+    audit_retry_max_backoff_ms: int = Field(5000, ge=10)
+    audit_watch_queue_size: int = Field(1000, ge=1)
+    audit_db_pool_size: int = Field(4, ge=1, le=100)
     database_url: str = ""
 
     # -- web fetch (lens)
@@ -200,7 +206,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of always, batch, never")
         return value
 
-    @field_validator("jwt_secret", "ack_secret")
+    @field_validator("jwt_secret", "ack_secret", "audit_hmac_key")
     @classmethod
     def _secret_len(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:

@@ -144,3 +144,9 @@ class ErrorDetails:
     """Extra details a handler may attach (kept for tests and logs)."""
 
     items: dict[str, str] = field(default_factory=dict)
+
+
+class AuditWatchLaggedError(NovaError):
+    """An audit watcher fell behind its bounded queue and was cut off."""
+
+    reason = "AUDIT_WATCH_LAGGED"

@@ -8,6 +8,9 @@ forwards it to every worker and waits for them to drain.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 import signal
 import socket
 import subprocess
@@ -23,6 +26,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from novaos.config import Settings
 
 _POLL_S = 0.2
+_PR_SET_PDEATHSIG = 1
 
 
 def concrete_port(host: str, port: int) -> int:
@@ -32,6 +36,15 @@ def concrete_port(host: str, port: int) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host if host not in ("", "0.0.0.0") else "127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def die_with_parent(supervisor_pid: int) -> None:
+    """Called first in a worker: SIGTERM it when the supervisor dies, even by SIGKILL
+    (Linux prctl); if the supervisor is already gone, stop now."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor_pid:
+        raise SystemExit(0)
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Supervisor:
             "GRPC_PORT": str(port),
             "NOVAOS_WORKER_INDEX": str(index),
             "WORKERS": "1",
+            "NOVAOS_SUPERVISOR_PID": str(os.getpid()),
         }
         cmd = [sys.executable, "-m", "novaos", "serve", "--worker"]
         self.workers[index] = subprocess.Popen(cmd, env=env)

@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.server",
     "tests.fixtures.fake_providers",
     "tests.fixtures.envoy",
+    "tests.fixtures.postgres_server",
 ]

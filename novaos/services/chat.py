@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -115,14 +115,35 @@ class ChatService:
     conversations: History | None = None
     policy_version: str = ""
     clock: Callable[[], float] = time.time
+    _inflight: int = field(default=0, init=False)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
-    async def stream(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
+    def _left(self) -> None:
+        self._inflight -= 1
+        if self._inflight == 0:
+            self._idle.set()
+
+    async def drained(self, timeout_s: float) -> bool:
+        """Wait until every stream has run its ``finally`` (audit written, lease
+        released). gRPC's ``server.stop`` cancels handlers without awaiting them."""
+        if self._inflight == 0:
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stream(self, call: ChatCall) -> AsyncGenerator[ChatEvent, None]:
         call.chat = validate(call.chat, self.limits)
         owner = call.ctx.principal.user_id
         history: tuple[ChatMessage, ...] = ()
         if self.conversations is not None and call.chat.conversation_id:
             history = await self.conversations.history(owner, call.chat.conversation_id)
         async with AsyncExitStack() as stack:
+            self._inflight += 1
+            self._idle.clear()
+            stack.callback(self._left)
             lease = None
             if self.admission is not None:
                 estimate = estimate_tokens(call.chat, history, self.limits)

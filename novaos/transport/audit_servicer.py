@@ -1,83 +1,108 @@
-"""AuditService servicer over the in-memory request log (admin only; the
-interceptor enforces the role)."""
+"""AuditService servicer over the ``AuditReader`` (admin role only).
+
+The interceptor refuses non-admin callers for the whole service; each method
+checks again so a routing mistake cannot expose the log.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from google.protobuf import timestamp_pb2
 
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc
-from novaos.audit.recent import RecentRequests
-from novaos.errors import NotFoundError
-from novaos.ports import RequestSummary
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditRecord, format_time, parse_time
+from novaos.audit.sink import AuditQuery
+from novaos.errors import PermissionDeniedError
+from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
 
 
-def _event(seq: int, s: RequestSummary) -> audit_pb2.AuditEvent:
+def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
+    when = timestamp_pb2.Timestamp()
+    when.FromDatetime(parse_time(record.time))
     return audit_pb2.AuditEvent(
-        id=s.request_id,
-        seq=seq,
-        time=timestamp_pb2.Timestamp(),
-        request_id=s.request_id,
-        user=s.user_id,
-        tier=s.tier,
-        outcome=s.outcome,
-        stance=s.stance,
+        id=record.id, seq=record.seq, time=when, request_id=record.request_id,
+        user=record.user, tier=record.tier, client=record.client, outcome=record.outcome,
+        stance=record.stance,
         gates=[
             audit_pb2.AuditGate(
                 gate=g.gate, decision=g.decision, reason=g.reason, latency_ms=g.latency_ms
             )
-            for g in s.gates
+            for g in record.gates
         ],
-        provider=s.provider,
-        model=s.model,
-        input_tokens=s.usage.input_tokens,
-        output_tokens=s.usage.output_tokens,
-        duration_ms=s.duration_ms,
-        released_chars=len(s.released_text),
+        provider=record.provider, model=record.model, input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens, duration_ms=record.duration_ms,
+        prompt_sha256=record.prompt_sha256, released_sha256=record.released_sha256,
+        released_chars=record.released_chars, prev_hash=record.prev_hash, hash=record.hash,
+        policy_version=record.policy_version, canonical_json=record.canonical().decode(),
+    )  # fmt: skip
+
+
+def _time(
+    request: audit_pb2.ListAuditEventsRequest, name: Literal["start_time", "end_time"]
+) -> str:
+    if not request.HasField(name):
+        return ""
+    stamp: timestamp_pb2.Timestamp = getattr(request, name)
+    return format_time(stamp.seconds + stamp.nanos / 1e9)
+
+
+def query_of(request: audit_pb2.ListAuditEventsRequest) -> AuditQuery:
+    return AuditQuery(
+        user=request.user,
+        start_time=_time(request, "start_time"),
+        end_time=_time(request, "end_time"),
+        outcome=request.outcome,
+        stance=request.stance,
+        gate_decision=request.gate_decision,
     )
 
 
+def _require_admin() -> None:
+    principal = callctx.current().principal
+    if principal is None or not principal.is_admin:
+        raise PermissionDeniedError("the admin role is required for this method")
+
+
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, log: RecentRequests) -> None:
-        self._log = log
+    def __init__(self, reader: AuditReader) -> None:
+        self._reader = reader
 
     async def ListAuditEvents(
         self, request: audit_pb2.ListAuditEventsRequest, context: Ctx
     ) -> audit_pb2.ListAuditEventsResponse:
-        items = [
-            _event(i + 1, s)
-            for i, s in enumerate(self._log.items())
-            if (not request.outcome or s.outcome == request.outcome)
-            and (not request.user or s.user_id == request.user)
-        ]
-        size = request.page_size or 50
-        return audit_pb2.ListAuditEventsResponse(events=items[-size:])
+        _require_admin()
+        page = await self._reader.list(
+            query_of(request), page_size=request.page_size, page_token=request.page_token
+        )
+        return audit_pb2.ListAuditEventsResponse(
+            events=[event_pb(r) for r in page.records], next_page_token=page.next_page_token
+        )
 
     async def GetAuditEvent(
         self, request: audit_pb2.GetAuditEventRequest, context: Ctx
     ) -> audit_pb2.GetAuditEventResponse:
-        for i, s in enumerate(self._log.items()):
-            if s.request_id == request.id:
-                return audit_pb2.GetAuditEventResponse(event=_event(i + 1, s))
-        raise NotFoundError(f"audit event {request.id!r} not found")
+        _require_admin()
+        return audit_pb2.GetAuditEventResponse(event=event_pb(await self._reader.get(request.id)))
 
     async def VerifyAuditChain(
         self, request: audit_pb2.VerifyAuditChainRequest, context: Ctx
     ) -> audit_pb2.VerifyAuditChainResponse:
+        _require_admin()
+        result = await self._reader.verify(request.from_seq, request.to_seq)
         return audit_pb2.VerifyAuditChainResponse(
-            ok=False, checked=0, problem="the in-memory request log keeps no hash chain"
+            ok=result.ok,
+            checked=result.checked,
+            first_bad_seq=result.first_bad_seq,
+            problem=result.problem,
         )
 
     async def WatchAuditEvents(
         self, request: audit_pb2.WatchAuditEventsRequest, context: Ctx
     ) -> AsyncIterator[audit_pb2.WatchAuditEventsResponse]:
-        seen = len(self._log.items())
-        while True:
-            items = self._log.items()
-            for i in range(seen, len(items)):
-                yield audit_pb2.WatchAuditEventsResponse(event=_event(i + 1, items[i]))
-            seen = len(items)
-            await asyncio.sleep(0.2)
+        _require_admin()
+        async for record in self._reader.watch():
+            yield audit_pb2.WatchAuditEventsResponse(event=event_pb(record))

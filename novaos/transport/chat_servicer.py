@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import domain
@@ -44,11 +45,15 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         headers_sent = False
         self._metrics.active_streams.inc()
         try:
-            async for event in self._service.stream(call):
-                if not headers_sent:
-                    await context.send_initial_metadata(_initial(call, self._worker))
-                    headers_sent = True
-                yield convert.stream_response(event)
+            # aclosing: when the call is cancelled while this generator waits at
+            # its yield, the service's finally (lease release, audit record) must
+            # run now, not whenever the abandoned generator is garbage-collected.
+            async with aclosing(self._service.stream(call)) as events:
+                async for event in events:
+                    if not headers_sent:
+                        await context.send_initial_metadata(_initial(call, self._worker))
+                        headers_sent = True
+                    yield convert.stream_response(event)
         finally:
             self._metrics.active_streams.dec()
             context.set_trailing_metadata(self._finished(call))
@@ -57,13 +62,14 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         call = ChatCall(request_context(context), convert.chat_input(request))
         gates: list[domain.GateRecord] = []
         ack, done = None, None
-        async for event in self._service.stream(call):
-            if isinstance(event, domain.GateEvent):
-                gates.append(event.record)
-            elif isinstance(event, domain.AckRequired):
-                ack = event
-            elif isinstance(event, domain.Completed):
-                done = event
+        async with aclosing(self._service.stream(call)) as events:
+            async for event in events:
+                if isinstance(event, domain.GateEvent):
+                    gates.append(event.record)
+                elif isinstance(event, domain.AckRequired):
+                    ack = event
+                elif isinstance(event, domain.Completed):
+                    done = event
         assert done is not None, "the pipeline always ends with a terminal event"
         await context.send_initial_metadata(_initial(call, self._worker))
         context.set_trailing_metadata(self._finished(call))

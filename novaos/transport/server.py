@@ -18,6 +18,7 @@ SERVICE_NAMES = tuple(
     chat_pb2.DESCRIPTOR.pool.FindServiceByName(f"novaos.v1.{name}").full_name
     for name in ("ChatService", "AuditService", "HealthService")
 )
+LIVENESS_SERVICE = "novaos.v1.HealthService"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -36,9 +37,12 @@ class GrpcHealth:
         self.servicer = health.aio.HealthServicer()
 
     async def set_serving(self, serving: bool) -> None:
+        """Readiness. The HealthService name stays SERVING until drain: it is the
+        liveness probe's target, and an outage upstream must not restart pods."""
         status = _SERVING if serving else _NOT_SERVING
         for name in ("", *SERVICE_NAMES):
-            await self.servicer.set(name, status)
+            live_only = name == LIVENESS_SERVICE and not serving
+            await self.servicer.set(name, _SERVING if live_only else status)
 
     async def drain(self) -> None:
         await self.servicer.enter_graceful_shutdown()

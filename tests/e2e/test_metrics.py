@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import httpx
@@ -133,18 +136,34 @@ def test_killed_worker_is_restarted_and_others_unaffected(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
     srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20")
-    reader = threading.Thread(
-        target=lambda: [srv.lines.append(line) for line in srv.proc.stdout or []], daemon=True
-    )
+    reader = threading.Thread(target=_pump, args=(srv,), daemon=True)
     reader.start()
-    wait_until(
-        lambda: sum("serving on" in line for line in srv.lines) >= 2,
-        timeout_s=20,
-        what="both workers up",
-    )
+    wait_until(lambda: _count(srv, "serving on") >= 2, timeout_s=20, what="both workers up")
+    results, victim = asyncio.run(_streams_while_killing_one(srv))
+    survivors = [result for worker, result in results if worker != victim]
+    assert survivors, f"every stream landed on worker {victim}: {results}"
+    assert all(result == "completed" for result in survivors), results
+    wait_until(lambda: _count(srv, "restarting") >= 1, timeout_s=10, what="restart line")
+    wait_until(lambda: _count(srv, "serving on") >= 3, timeout_s=20, what="replacement worker")
 
-    async def scenario() -> list[tuple[str, str]]:
-        channels = [grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") for _ in range(8)]
+
+def _pump(srv: Subprocess) -> None:
+    for line in srv.proc.stdout or []:
+        srv.lines.append(line)
+
+
+def _count(srv: Subprocess, text: str) -> int:
+    return sum(text in line for line in list(srv.lines))
+
+
+async def _streams_while_killing_one(srv: Subprocess) -> tuple[list[tuple[str, str]], str]:
+    # A local subchannel pool gives each channel its own connection, so
+    # SO_REUSEPORT spreads them over both workers.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [
+        grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}", options=options) for _ in range(8)
+    ]
+    try:
         calls = [
             chat_pb2_grpc.ChatServiceStub(ch).StreamChat(
                 chat_pb2.StreamChatRequest(message=f"q{i}"), metadata=bearer(mint())
@@ -153,39 +172,21 @@ def test_killed_worker_is_restarted_and_others_unaffected(
         ]
         workers = [dict(await c.initial_metadata())["x-novaos-worker"] for c in calls]
         victim = workers[0]
-        pid = _worker_pid(srv.proc.pid, int(victim))
-        import os
-
-        os.kill(pid, signal.SIGKILL)
+        os.kill(_worker_pid(srv.proc.pid, int(victim)), signal.SIGKILL)
         results = []
         for worker, call in zip(workers, calls, strict=True):
             try:
                 kinds = [e.WhichOneof("event") async for e in call]
-                results.append((worker, kinds[-1]))
+                results.append((str(worker), str(kinds[-1])))
             except grpc.aio.AioRpcError as err:
-                results.append((worker, err.code().name))
+                results.append((str(worker), err.code().name))
+        return results, str(victim)
+    finally:
         for ch in channels:
             await ch.close()
-        return [(w, r) for w, r in results] + [("victim", victim)]
-
-    results = asyncio.run(scenario())
-    victim = results.pop()[1]
-    for worker, result in results:
-        if worker != victim:
-            assert result == "completed", results
-    wait_until(
-        lambda: any("restarting" in line for line in srv.lines), timeout_s=10, what="restart line"
-    )
-    wait_until(
-        lambda: sum("serving on" in line for line in srv.lines) >= 3,
-        timeout_s=20,
-        what="replacement worker",
-    )
 
 
 def _worker_pid(supervisor_pid: int, index: int) -> int:
-    import subprocess
-
     children = subprocess.run(
         ["ps", "--ppid", str(supervisor_pid), "-o", "pid=,args="],
         capture_output=True,
@@ -193,8 +194,8 @@ def _worker_pid(supervisor_pid: int, index: int) -> int:
         check=True,
     ).stdout
     pids = [int(line.split()[0]) for line in children.strip().splitlines() if "--worker" in line]
-    envs = {pid: open(f"/proc/{pid}/environ", "rb").read().split(b"\0") for pid in pids}
-    for pid, env in envs.items():
+    for pid in pids:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         if f"NOVAOS_WORKER_INDEX={index}".encode() in env:
             return pid
     raise AssertionError(f"no worker {index} among {pids}")

@@ -1,0 +1,46 @@
+"""What the audit writer reports: a status snapshot and an observer hook.
+
+The observer is how metrics see the writer without the audit package
+importing prometheus: the composition root passes an adapter; the default
+does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AuditStatus:
+    sink: str  # memory | file | database
+    status: str  # ok | spilling | down
+    queue_depth: int
+    spilled: int
+    written: int = 0
+    head_seq: int = 0
+    watchers: int = 0
+
+
+class AuditObserver(Protocol):
+    def on_queue_depth(self, depth: int) -> None: ...
+
+    def on_spill(self, spilled: int, *, spilling: bool) -> None: ...
+
+    def on_written(self, count: int) -> None: ...
+
+    def on_sink_error(self, sink: str, error: BaseException) -> None: ...
+
+
+class NullAuditObserver:
+    def on_queue_depth(self, depth: int) -> None:
+        return None
+
+    def on_spill(self, spilled: int, *, spilling: bool) -> None:
+        return None
+
+    def on_written(self, count: int) -> None:
+        return None
+
+    def on_sink_error(self, sink: str, error: BaseException) -> None:
+        return None

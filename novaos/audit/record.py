@@ -1,0 +1,233 @@
+"""The audit record and its canonical encoding.
+
+A record is built from a ``RequestSummary`` when a chat request ends. It keeps
+hashes of the prompt and of the released text rather than the text itself;
+content is kept only when AUDIT_INCLUDE_CONTENT=true, and then PII-redacted.
+The canonical encoding (sorted keys, compact separators, UTF-8, everything but
+``hash``) is what the chain hashes, what sinks store and what readers return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from novaos.config import Settings
+from novaos.ports import RequestSummary
+from novaos.redaction import Pseudonymizer, pseudonym_secret, redact, redact_client_addr
+
+_log = logging.getLogger("novaos.audit")
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so strings sort as times
+
+
+def format_time(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditGate:
+    gate: str
+    decision: str
+    reason: str
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContent:
+    """Redacted prompt and released text (only with AUDIT_INCLUDE_CONTENT)."""
+
+    prompt: str
+    released: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: str
+    time: str
+    request_id: str
+    user: str
+    tier: str
+    client: str
+    outcome: str
+    stance: str
+    gates: tuple[AuditGate, ...]
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    duration_ms: float
+    prompt_sha256: str
+    released_sha256: str
+    released_chars: int
+    policy_version: str = ""
+    conversation_id: str = ""
+    content: AuditContent | None = None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+    @property
+    def gate_decisions(self) -> frozenset[str]:
+        """``gate:decision`` pairs, as the list filter names them."""
+        return frozenset(f"{g.gate}:{g.decision}" for g in self.gates)
+
+    def to_dict(self, *, with_hash: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "seq": self.seq,
+            "time": self.time,
+            "request_id": self.request_id,
+            "user": self.user,
+            "tier": self.tier,
+            "client": self.client,
+            "outcome": self.outcome,
+            "stance": self.stance,
+            "gates": [
+                {
+                    "gate": g.gate,
+                    "decision": g.decision,
+                    "reason": g.reason,
+                    "latency_ms": g.latency_ms,
+                }
+                for g in self.gates
+            ],
+            "provider": self.provider,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "duration_ms": self.duration_ms,
+            "prompt_sha256": self.prompt_sha256,
+            "released_sha256": self.released_sha256,
+            "released_chars": self.released_chars,
+            "policy_version": self.policy_version,
+            "conversation_id": self.conversation_id,
+            "content": (
+                None
+                if self.content is None
+                else {"prompt": self.content.prompt, "released": self.content.released}
+            ),
+            "prev_hash": self.prev_hash,
+        }
+        if with_hash:
+            data["hash"] = self.hash
+        return data
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: every field but ``hash`` (seq included)."""
+        return encode(self.to_dict(with_hash=False))
+
+    def line(self) -> bytes:
+        """The stored form: canonical fields plus ``hash``, one JSON line."""
+        return encode(self.to_dict()) + b"\n"
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(raw: bytes | str) -> AuditRecord:
+    """Parse a stored line; raises ``ValueError`` on anything malformed."""
+    try:
+        data = json.loads(raw)
+        content = data["content"]
+        return AuditRecord(
+            id=data["id"], seq=data["seq"], time=data["time"],
+            request_id=data["request_id"], user=data["user"], tier=data["tier"],
+            client=data["client"], outcome=data["outcome"], stance=data["stance"],
+            gates=tuple(AuditGate(**g) for g in data["gates"]),
+            provider=data["provider"], model=data["model"],
+            input_tokens=data["input_tokens"], output_tokens=data["output_tokens"],
+            duration_ms=data["duration_ms"], prompt_sha256=data["prompt_sha256"],
+            released_sha256=data["released_sha256"], released_chars=data["released_chars"],
+            policy_version=data["policy_version"], conversation_id=data["conversation_id"],
+            content=None if content is None else AuditContent(**content),
+            prev_hash=data["prev_hash"], hash=data.get("hash", ""),
+        )  # fmt: skip
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed audit record: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPolicy:
+    """How summaries become records: pseudonyms, redaction, content."""
+
+    redact_pii: bool = True
+    include_content: bool = False
+    pseudonymize: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(b""))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditPolicy:
+        key = pseudonym_secret(settings)
+        if key is None:
+            # No configured key: pseudonyms stay unlinkable, but change across
+            # restarts. Say so once rather than fall back to plain ids.
+            key = secrets.token_bytes(32)
+            if settings.redact_pii:
+                _log.warning("audit: no AUDIT_HMAC_KEY or JWT_SECRET; pseudonyms are per-process")
+        return cls(
+            redact_pii=settings.redact_pii,
+            include_content=settings.audit_include_content,
+            pseudonymize=Pseudonymizer(key),
+        )
+
+    def user_ref(self, user_id: str) -> str:
+        """What the ``user`` field (and the list filter) holds for a user id."""
+        return self.pseudonymize(user_id) if self.redact_pii else user_id
+
+
+def build_record(
+    summary: RequestSummary, policy: AuditPolicy, *, ended_unix: float, record_id: str = ""
+) -> AuditRecord:
+    """An unsealed record (seq 0, no hashes); the writer chains it."""
+    scrub = redact if policy.redact_pii else str
+    content = None
+    if policy.include_content:
+        content = AuditContent(redact(summary.prompt), redact(summary.released_text))
+    return AuditRecord(
+        id=record_id or uuid.uuid4().hex,
+        time=format_time(ended_unix),
+        request_id=summary.request_id,
+        user=policy.user_ref(summary.user_id),
+        tier=summary.tier,
+        client=_client(summary.client_addr, policy),
+        outcome=summary.outcome,
+        stance=summary.stance,
+        gates=tuple(
+            AuditGate(g.gate, g.decision, scrub(g.reason), round(g.latency_ms, 3))
+            for g in summary.gates
+        ),
+        provider=summary.provider,
+        model=summary.model,
+        input_tokens=summary.usage.input_tokens,
+        output_tokens=summary.usage.output_tokens,
+        duration_ms=round(summary.duration_ms, 3),
+        prompt_sha256=sha256_hex(summary.prompt),
+        released_sha256=sha256_hex(summary.released_text),
+        released_chars=len(summary.released_text),
+        policy_version=summary.policy_version,
+        conversation_id=summary.conversation_id,
+        content=content,
+    )
+
+
+def _client(addr: str, policy: AuditPolicy) -> str:
+    return redact_client_addr(addr) if policy.redact_pii else addr
+
+
+def with_chain(record: AuditRecord, *, seq: int, prev_hash: str, digest: str) -> AuditRecord:
+    return replace(record, seq=seq, prev_hash=prev_hash, hash=digest)

@@ -1,0 +1,1 @@
+"""Audit sinks: memory (bounded ring), file (JSON Lines) and PostgreSQL."""

@@ -1,0 +1,247 @@
+"""JSON Lines files under AUDIT_FILE_PATH, rotated by size, chain kept across files.
+
+Files are named ``audit-<first seq>.jsonl`` so a range read can skip whole
+files. A batch is appended under an exclusive ``flock`` (worker processes may
+share the directory) and is all-or-nothing: if a write fails (disk full) the
+touched files are cut back to where they were, so a failed append never
+leaves half a record behind. At start the newest file's torn tail is cut off
+and the chain head is read back from the last whole record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import fcntl
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from novaos.audit.chain import ChainHead, links_onto, seal_all
+from novaos.audit.record import AuditRecord
+from novaos.audit.sink import AuditPage, AuditQuery, page_of
+from novaos.audit.sinks.jsonl import fsync_dir, last_record, read_records, repair_tail, write_all
+
+_PREFIX = "audit-"
+_SUFFIX = ".jsonl"
+
+
+def _file_name(first_seq: int) -> str:
+    return f"{_PREFIX}{first_seq:012d}{_SUFFIX}"
+
+
+def _first_seq(path: Path) -> int:
+    return int(path.name.removeprefix(_PREFIX).removesuffix(_SUFFIX))
+
+
+@dataclass(slots=True)
+class _Touched:
+    path: Path
+    size: int  # size before this batch
+    created: bool
+
+
+class FileAuditSink:
+    name = "file"
+
+    def __init__(self, directory: Path, *, max_bytes: int = 64 << 20, fsync: str = "batch") -> None:
+        self._dir = directory
+        self._max_bytes = max_bytes
+        self._fsync = fsync
+        self._lock = threading.Lock()  # flock does not exclude threads of one process
+        self._lock_fd = -1
+        self._current: Path | None = None
+        self._size = 0
+        self._head = ChainHead()
+
+    def _write(self, fd: int, data: bytes) -> None:
+        """The one place bytes reach a file (tests wrap it to fill the disk)."""
+        write_all(fd, data)
+
+    # ---------------------------------------------------------------- start-up
+
+    async def open(self) -> ChainHead:
+        return await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> ChainHead:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        if self._lock_fd < 0:
+            self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        with self._locked():
+            self._recover(repair=True)
+        return self._head
+
+    def _files(self) -> builtins.list[Path]:
+        return sorted(self._dir.glob(f"{_PREFIX}*{_SUFFIX}"))
+
+    def _recover(self, *, repair: bool) -> None:
+        """Re-read the head from disk: at start, or after another process wrote."""
+        files = self._files()
+        self._current = files[-1] if files else None
+        self._size = self._current.stat().st_size if self._current else 0
+        self._head = ChainHead()
+        for path in reversed(files):
+            record = repair_tail(path) if repair and path == self._current else last_record(path)
+            if record is not None:
+                self._head = ChainHead(record.seq, record.hash)
+                break
+        if self._current is not None:
+            self._size = self._current.stat().st_size
+
+    def _locked(self) -> _FileLock:
+        return _FileLock(self._lock, self._lock_fd)
+
+    # ---------------------------------------------------------------- writes
+
+    async def append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
+        if not records:
+            return []
+        return await asyncio.to_thread(self._append_sync, records)
+
+    def _append_sync(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
+        with self._locked():
+            if self._moved():
+                self._recover(repair=False)
+            stored = list(records)
+            if not links_onto(stored, self._head):
+                stored = seal_all(stored, self._head)
+            touched: builtins.list[_Touched] = []
+            try:
+                self._write_batch(stored, touched)
+            except BaseException:
+                self._undo(touched)
+                raise
+            self._head = ChainHead(stored[-1].seq, stored[-1].hash)
+            return stored
+
+    def _moved(self) -> bool:
+        files = self._files()
+        latest = files[-1] if files else None
+        if latest != self._current:
+            return True
+        return latest is not None and latest.stat().st_size != self._size
+
+    def _write_batch(
+        self, records: Sequence[AuditRecord], touched: builtins.list[_Touched]
+    ) -> None:
+        pending = bytearray()
+        fd = -1
+        try:
+            for record in records:
+                line = record.line()
+                full = self._size and self._size + len(line) > self._max_bytes
+                if self._current is None or full:
+                    if fd >= 0:
+                        self._flush(fd, pending)
+                        os.close(fd)
+                    self._rotate(record.seq, touched)
+                    fd = -1
+                if fd < 0:
+                    fd = self._open_current(touched)
+                pending += line
+                self._size += len(line)
+                if self._fsync == "always":
+                    self._flush(fd, pending)
+            if fd >= 0:
+                self._flush(fd, pending)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _open_current(self, touched: builtins.list[_Touched]) -> int:
+        assert self._current is not None
+        if not any(t.path == self._current for t in touched):
+            touched.append(_Touched(self._current, self._size, created=False))
+        return os.open(self._current, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _rotate(self, first_seq: int, touched: builtins.list[_Touched]) -> None:
+        self._current = self._dir / _file_name(first_seq)
+        self._size = 0
+        fd = os.open(self._current, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        touched.append(_Touched(self._current, 0, created=True))
+        if self._fsync != "never":
+            fsync_dir(self._dir)
+
+    def _flush(self, fd: int, pending: bytearray) -> None:
+        if pending:
+            self._write(fd, bytes(pending))
+            pending.clear()
+        if self._fsync != "never":
+            os.fsync(fd)
+
+    def _undo(self, touched: builtins.list[_Touched]) -> None:
+        """Cut every file this batch touched back to its size before it."""
+        for entry in reversed(touched):
+            if entry.created:
+                entry.path.unlink(missing_ok=True)
+            else:
+                os.truncate(entry.path, entry.size)
+        self._recover(repair=False)
+
+    # ---------------------------------------------------------------- reads
+
+    def _scan(self, from_seq: int = 0) -> Iterator[AuditRecord]:
+        files = self._files()
+        for index, path in enumerate(files):
+            following = files[index + 1] if index + 1 < len(files) else None
+            if following is not None and _first_seq(following) <= from_seq:
+                continue  # every record in ``path`` is older than from_seq
+            yield from read_records(path)
+
+    async def list(self, query: AuditQuery) -> AuditPage:
+        return await asyncio.to_thread(self._list_sync, query)
+
+    def _list_sync(self, query: AuditQuery) -> AuditPage:
+        matches: builtins.list[AuditRecord] = []
+        for record in self._scan(query.after_seq + 1):
+            if query.matches(record):
+                matches.append(record)
+                if len(matches) > query.limit:
+                    break
+        return page_of(matches, query.limit)
+
+    async def get(self, record_id: str) -> AuditRecord | None:
+        return await asyncio.to_thread(
+            lambda: next((r for r in self._scan() if r.id == record_id), None)
+        )
+
+    async def range(
+        self, from_seq: int, to_seq: int, *, limit: int = 1000
+    ) -> builtins.list[AuditRecord]:
+        def collect() -> builtins.list[AuditRecord]:
+            found: builtins.list[AuditRecord] = []
+            for record in self._scan(from_seq):
+                if from_seq <= record.seq <= to_seq:
+                    found.append(record)
+                    if len(found) >= limit:
+                        break
+            return found
+
+        return await asyncio.to_thread(collect)
+
+    async def head(self) -> ChainHead:
+        return self._head
+
+    async def aclose(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+class _FileLock:
+    """Thread lock plus ``flock``: one appender across threads and processes."""
+
+    def __init__(self, lock: threading.Lock, fd: int) -> None:
+        self._lock = lock
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()

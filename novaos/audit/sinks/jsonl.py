@@ -1,0 +1,110 @@
+"""Blocking JSON Lines helpers shared by the file sink and the spill file.
+
+A record is one line ending in ``\\n``; bytes after the last newline are a torn
+write (crash mid-write) and are never returned as a record. Callers run these
+in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from novaos.audit.record import AuditRecord, decode
+
+_log = logging.getLogger("novaos.audit")
+
+_TAIL_CHUNK = 64 * 1024
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is out (regular files may write short)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a created or renamed file's directory entry durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset just past the last ``\\n`` in the file (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        chunk = os.pread(fd, end - start, start)
+        index = chunk.rfind(b"\n")
+        if index >= 0:
+            return start + index + 1
+        end = start
+    return 0
+
+
+def _last_line(fd: int, size: int) -> tuple[int, bytes]:
+    """(start offset, bytes) of the last complete line, or (0, b"") if none."""
+    end = _last_newline(fd, size)
+    if end == 0:
+        return 0, b""
+    start = _last_newline(fd, end - 1)
+    return start, os.pread(fd, end - start, start)
+
+
+def repair_tail(path: Path) -> AuditRecord | None:
+    """Cut a torn or unreadable tail off ``path``; return its last good record.
+
+    After a crash the file may end in half a line (killed mid-write) or, after
+    a power loss, in a line of zeros; both are cut so that what remains is
+    only whole records.
+    """
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        good_end = _last_newline(fd, size)
+        while good_end > 0:
+            start, line = _last_line(fd, good_end)
+            try:
+                record = decode(line)
+            except ValueError:
+                good_end = start
+                continue
+            _truncate(fd, path, size, good_end)
+            return record
+        _truncate(fd, path, size, 0)
+        return None
+    finally:
+        os.close(fd)
+
+
+def last_record(path: Path) -> AuditRecord | None:
+    """The last whole record in ``path`` without modifying it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _, line = _last_line(fd, os.fstat(fd).st_size)
+        return decode(line) if line else None
+    finally:
+        os.close(fd)
+
+
+def _truncate(fd: int, path: Path, size: int, good_end: int) -> None:
+    if good_end < size:
+        _log.warning("audit: cut %d torn bytes off %s", size - good_end, path.name)
+        os.ftruncate(fd, good_end)
+        os.fsync(fd)
+
+
+def read_records(path: Path) -> Iterator[AuditRecord]:
+    """Whole records in file order; a line still being written is skipped."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                return
+            yield decode(line)

@@ -1,0 +1,146 @@
+"""PostgreSQL audit sink: psycopg 3 async pool, migrations at start, append-only.
+
+The table keeps each record's canonical JSON as text (what the hash covers,
+byte for byte) beside the columns the list filters use. A trigger refuses
+UPDATE, DELETE and TRUNCATE, so changing history takes a superuser disabling
+triggers, and the chain shows it. Appends take a transaction-level advisory
+lock and re-chain onto the stored head, so worker processes share one chain;
+ids already stored (a batch whose commit ack was lost) are skipped.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from novaos.audit.chain import ChainHead, links_onto, seal_all
+from novaos.audit.record import AuditRecord, decode
+from novaos.audit.sink import AuditPage, AuditQuery, page_of
+from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
+
+_COLUMNS = (
+    "seq, id, time, request_id, user_ref, outcome, stance, gate_decisions, prev_hash, hash, record"
+)
+
+
+class PostgresAuditSink:
+    name = "database"
+
+    def __init__(self, dsn: str, *, pool_size: int = 4, timeout_s: float = 5.0) -> None:
+        # A short pool timeout: when the database is down, appends must fail
+        # fast so the writer spills instead of holding records in memory.
+        self._timeout_s = timeout_s
+        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            timeout=timeout_s,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, int(timeout_s))},
+        )
+        self._opened = False
+        self._head = ChainHead()
+
+    async def open(self) -> ChainHead:
+        if not self._opened:
+            await self._pool.open(wait=False)
+            self._opened = True
+        async with self._pool.connection() as conn:
+            await migrate(conn)
+            self._head = await self._read_head(conn)
+        return self._head
+
+    @staticmethod
+    async def _read_head(conn: AsyncConnection[TupleRow]) -> ChainHead:
+        cur = await conn.execute("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+        row = await cur.fetchone()
+        return ChainHead(int(row[0]), str(row[1])) if row else ChainHead()
+
+    async def append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
+        if not records:
+            return []
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
+            cur = await conn.execute(
+                "SELECT id FROM audit_records WHERE id = ANY(%s)", ([r.id for r in records],)
+            )
+            stored_ids = {row[0] for row in await cur.fetchall()}
+            fresh = [r for r in records if r.id not in stored_ids]
+            head = await self._read_head(conn)
+            if fresh and not links_onto(fresh, head):
+                fresh = seal_all(fresh, head)
+            async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
+                for record in fresh:
+                    await copy.write_row(_row(record))
+        if fresh:
+            self._head = ChainHead(fresh[-1].seq, fresh[-1].hash)
+        return fresh
+
+    async def list(self, query: AuditQuery) -> AuditPage:
+        where, params = _where(query)
+        statement = sql.SQL("SELECT record FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
+        rows = await self._fetch(statement.format(where), [*params, query.limit + 1])
+        return page_of([decode(row[0]) for row in rows], query.limit)
+
+    async def get(self, record_id: str) -> AuditRecord | None:
+        rows = await self._fetch("SELECT record FROM audit_records WHERE id = %s", [record_id])
+        return decode(rows[0][0]) if rows else None
+
+    async def range(
+        self, from_seq: int, to_seq: int, *, limit: int = 1000
+    ) -> builtins.list[AuditRecord]:
+        rows = await self._fetch(
+            "SELECT record FROM audit_records WHERE seq BETWEEN %s AND %s ORDER BY seq LIMIT %s",
+            [from_seq, to_seq, limit],
+        )
+        return [decode(row[0]) for row in rows]
+
+    async def _fetch(
+        self, query: sql.Composable | str, params: Sequence[Any]
+    ) -> builtins.list[TupleRow]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, params)  # type: ignore[arg-type]
+            return await cur.fetchall()
+
+    async def head(self) -> ChainHead:
+        return self._head
+
+    async def aclose(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False
+
+
+def _row(record: AuditRecord) -> tuple[object, ...]:
+    return (
+        record.seq, record.id, record.time, record.request_id, record.user, record.outcome,
+        record.stance, sorted(record.gate_decisions), record.prev_hash, record.hash,
+        record.line().decode().rstrip("\n"),
+    )  # fmt: skip
+
+
+def _where(query: AuditQuery) -> tuple[sql.Composable, list[object]]:
+    clauses = ["seq > %s"]
+    params: list[object] = [query.after_seq]
+    for column, value in (("user_ref", query.user), ("outcome", query.outcome),
+                          ("stance", query.stance)):  # fmt: skip
+        if value:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if query.start_time:
+        clauses.append("time >= %s::timestamptz")
+        params.append(query.start_time)
+    if query.end_time:
+        clauses.append("time < %s::timestamptz")
+        params.append(query.end_time)
+    if query.gate_decision:
+        clauses.append("gate_decisions @> ARRAY[%s]::text[]")
+        params.append(query.gate_decision)
+    # Every clause is a constant from this function; values travel as parameters.
+    return sql.SQL(" AND ").join(sql.SQL(c) for c in clauses), params

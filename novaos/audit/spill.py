@@ -1,0 +1,114 @@
+"""The local spill file: records the sink could not take, in order, fsynced.
+
+Held under an exclusive ``flock`` so two processes never share one spill
+file: a worker that finds ``spill.jsonl`` taken uses ``spill-1.jsonl``, ...,
+and whoever starts next picks up what a dead worker left. Records are
+appended one fsynced write per batch; after a replay the file is emptied, or
+replaced (write, fsync, rename) by what is still pending. Without a path
+(the memory sink, which cannot fail) every spill attempt fails and the writer
+holds records in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from novaos.audit.record import AuditRecord
+from novaos.audit.sinks.jsonl import fsync_dir, read_records, repair_tail, write_all
+from novaos.errors import ConfigError
+
+_MAX_SIBLINGS = 64
+
+
+class SpillFile:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path or Path()
+        self._enabled = path is not None
+        self._fd = -1
+        self.count = 0
+
+    async def open(self) -> int:
+        """Lock the file and count records left by a previous run."""
+        return await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> int:
+        if not self._enabled:
+            return 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        wanted = self.path
+        for n in range(_MAX_SIBLINGS):
+            self.path = wanted if n == 0 else wanted.with_name(f"{wanted.stem}-{n}{wanted.suffix}")
+            if self._try_lock():
+                break
+        else:
+            raise ConfigError(f"AUDIT_SPILL_PATH: {wanted} and its siblings are all in use")
+        repair_tail(self.path)
+        self.count = sum(1 for _ in read_records(self.path))
+        return self.count
+
+    def _try_lock(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def append(self, records: Sequence[AuditRecord]) -> None:
+        if not self._enabled:
+            raise OSError("no spill file configured")
+        data = b"".join(r.line() for r in records)
+        await asyncio.to_thread(self._append_sync, data)
+        self.count += len(records)
+
+    def _append_sync(self, data: bytes) -> None:
+        size = os.fstat(self._fd).st_size
+        try:
+            write_all(self._fd, data)
+            os.fsync(self._fd)
+        except BaseException:
+            os.ftruncate(self._fd, size)  # never leave half a batch behind
+            raise
+
+    async def read(self) -> list[AuditRecord]:
+        if not self._enabled:
+            return []
+        return await asyncio.to_thread(lambda: list(read_records(self.path)))
+
+    async def replace(self, records: Sequence[AuditRecord]) -> None:
+        """Keep only ``records`` (the part not yet replayed)."""
+        if not self._enabled:
+            return
+        await asyncio.to_thread(self._replace_sync, b"".join(r.line() for r in records))
+        self.count = len(records)
+
+    def _replace_sync(self, data: bytes) -> None:
+        if not data:
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+            return
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # Rename swaps the inode under our lock fd: reopen and re-lock the new one.
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        old = self._fd
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.close(old)
+
+    async def aclose(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

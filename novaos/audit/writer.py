@@ -1,0 +1,257 @@
+"""AuditWriter: the ``AuditLog`` port. Never blocks a request, never loses a record.
+
+``record()`` puts the summary on a bounded queue (awaiting only when the queue
+is full, so overload slows requests instead of dropping evidence). One writer
+task builds records, chains them in order and writes batches. When the sink
+fails, batches go to an fsynced spill file; while the spill holds anything new
+batches queue behind it, and the spill is replayed in order with backoff until
+the sink takes it. ``aclose()`` drains the queue; what the sink cannot take by
+then stays in the spill file and is replayed at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from novaos.audit.chain import ChainHead, seal_all
+from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
+from novaos.audit.record import AuditPolicy, AuditRecord, build_record
+from novaos.audit.sink import AuditSink
+from novaos.audit.spill import SpillFile
+from novaos.audit.watch import Fanout, Subscription
+from novaos.ports import RequestSummary
+
+_log = logging.getLogger("novaos.audit")
+
+_Item = tuple[RequestSummary, float] | None  # None: close
+
+
+class AuditWriter:
+    def __init__(
+        self,
+        sink: AuditSink,
+        policy: AuditPolicy,
+        *,
+        spill_path: Path | None,
+        queue_size: int = 10_000,
+        batch_size: int = 100,
+        max_backoff_s: float = 5.0,
+        watch_queue_size: int = 1000,
+        observer: AuditObserver | None = None,
+    ) -> None:
+        self.sink = sink
+        self.policy = policy
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
+        self._spill = SpillFile(spill_path)
+        self._batch_size = batch_size
+        self._max_backoff_s = max_backoff_s
+        self._observer = observer or NullAuditObserver()
+        self._fanout = Fanout(watch_queue_size)
+        self._head = ChainHead()
+        self._sink_open = False
+        self._sink_ok = False
+        self._held: list[AuditRecord] = []  # only when even the spill fails
+        self._backoff_s = 0.0
+        self._retry_at = 0.0
+        self._written = 0
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        pending = await self._spill.open()
+        if pending:
+            _log.warning("audit: %d spilled records from a previous run will be replayed", pending)
+        await self._try_open()
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def aclose(self, *, close_sink: bool = True) -> None:
+        """Drain the queue, try a last replay, close the spill (and the sink)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            await self._queue.put(None)
+            try:
+                await self._task
+            finally:
+                self._task = None
+        self._fanout.close()
+        await self._spill.aclose()
+        if close_sink:
+            await self.sink.aclose()
+
+    # ---------------------------------------------------------------- the port
+
+    async def record(self, summary: RequestSummary) -> None:
+        if self._closed:  # the server stops (and its handlers finish) before this closes
+            _log.error("audit: record for %s arrived after close", summary.request_id)
+            return
+        item = (summary, time.time())
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            await self._queue.put(item)  # backpressure beats losing a record
+        self._observer.on_queue_depth(self._queue.qsize())
+
+    def subscribe(self) -> Subscription:
+        return self._fanout.subscribe()
+
+    def status(self) -> AuditStatus:
+        if self._held:
+            state = "down"
+        elif self._spill.count:
+            state = "spilling"
+        else:
+            state = "ok" if self._sink_ok else "down"
+        return AuditStatus(
+            sink=self.sink.name,
+            status=state,
+            queue_depth=self._queue.qsize(),
+            spilled=self._spill.count + len(self._held),
+            written=self._written,
+            head_seq=self._head.seq,
+            watchers=self._fanout.watchers,
+        )
+
+    @property
+    def head(self) -> ChainHead:
+        return self._head
+
+    # ---------------------------------------------------------------- the task
+
+    async def _run(self) -> None:
+        closing = False
+        while not closing:
+            batch, closing = await self._next_batch()
+            try:
+                await self._write(batch, closing=closing)
+            except Exception:  # a bug must not stop the only writer task
+                _log.exception("audit: writing a batch of %d failed", len(batch))
+            self._observer.on_queue_depth(self._queue.qsize())
+
+    async def _write(self, batch: list[tuple[RequestSummary, float]], *, closing: bool) -> None:
+        records = [build_record(s, self.policy, ended_unix=t) for s, t in batch]
+        sealed = seal_all(records, self._head)
+        if sealed:
+            self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
+        await self._deliver(sealed, force_retry=closing)
+
+    async def _next_batch(self) -> tuple[list[tuple[RequestSummary, float]], bool]:
+        """Wait for work (or until the next retry is due) and take a batch."""
+        batch: list[tuple[RequestSummary, float]] = []
+        try:
+            if self._backlogged():
+                wait_s = max(0.0, self._retry_at - time.monotonic())
+                first = await asyncio.wait_for(self._queue.get(), timeout=wait_s or 0.001)
+            else:
+                first = await self._queue.get()
+        except TimeoutError:
+            return batch, False
+        items = [first]
+        while len(items) < self._batch_size and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        closing = any(item is None for item in items)
+        batch = [item for item in items if item is not None]
+        return batch, closing
+
+    def _backlogged(self) -> bool:
+        return bool(self._spill.count or self._held or not self._sink_open)
+
+    async def _deliver(self, records: list[AuditRecord], *, force_retry: bool) -> None:
+        if self._backlogged() and (force_retry or time.monotonic() >= self._retry_at):
+            await self._recover()
+        if self._backlogged():
+            await self._park(records)
+            return
+        try:
+            stored = await self.sink.append(records)
+        except Exception as exc:  # any sink failure: spill, never drop
+            self._failed(exc)
+            await self._park(records)
+            return
+        self._stored(stored)
+
+    async def _try_open(self) -> None:
+        try:
+            self._head = await self.sink.open()
+        except Exception as exc:  # sink down at start: spill until it is back
+            self._failed(exc)
+            return
+        self._sink_open = True
+        self._sink_ok = True
+
+    async def _recover(self) -> None:
+        """Open the sink if needed, then replay the spill in order."""
+        if not self._sink_open:
+            await self._try_open()
+            if not self._sink_open:
+                return
+        try:
+            await self._replay()
+        except Exception as exc:  # still down: try again after backoff
+            self._failed(exc)
+            return
+        self._backoff_s = 0.0
+
+    async def _replay(self) -> None:
+        if self._held:  # the spill failed too; these are older than the spill tail
+            await self._spill.append(self._held)
+            self._held = []
+        pending = await self._spill.read()
+        pending = await self._skip_stored(pending)
+        while pending:
+            chunk = pending[: self._batch_size]
+            try:
+                stored = await self.sink.append(chunk)
+            except BaseException:
+                await self._spill.replace(pending)
+                raise
+            self._stored(stored)
+            pending = pending[len(chunk) :]
+        await self._spill.replace([])
+        self._observer.on_spill(0, spilling=False)
+        _log.info("audit: spill replayed, sink %s is back", self.sink.name)
+
+    async def _skip_stored(self, pending: list[AuditRecord]) -> list[AuditRecord]:
+        """Drop spilled records the sink already has (crash between write and trim)."""
+        head = await self.sink.head()
+        if not pending or head.seq == 0:
+            return pending
+        last = await self.sink.range(head.seq, head.seq, limit=1)
+        ids = [r.id for r in pending]
+        if last and last[0].id in ids:
+            return pending[ids.index(last[0].id) + 1 :]
+        return pending
+
+    async def _park(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        try:
+            await self._spill.append(records)
+        except OSError as exc:
+            _log.error("audit: spill write failed, holding %d records in memory: %s",
+                       len(records), exc)  # fmt: skip
+            self._held.extend(records)
+        self._observer.on_spill(self._spill.count + len(self._held), spilling=True)
+
+    def _stored(self, stored: Sequence[AuditRecord]) -> None:
+        self._sink_ok = True
+        if stored:
+            self._head = ChainHead(stored[-1].seq, stored[-1].hash)
+            self._written += len(stored)
+            self._observer.on_written(len(stored))
+            self._fanout.publish(stored)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._sink_ok or self._backoff_s == 0.0:
+            _log.warning("audit: sink %s failed, spilling: %s", self.sink.name, exc)
+        self._sink_ok = False
+        self._observer.on_sink_error(self.sink.name, exc)
+        self._backoff_s = min(self._max_backoff_s, max(0.05, self._backoff_s * 2))
+        self._retry_at = time.monotonic() + self._backoff_s

@@ -1,0 +1,143 @@
+"""JSON log lines in the guide's format, on stdlib ``logging``.
+
+One object per line: ``timestamp``, ``level``, ``requestId``, ``userId``,
+``component``, ``message``, ``duration``, ``stance``, ``gatesExecuted`` (the
+request fields appear when the call passes them as ``extra``). With
+REDACT_PII=true the user id becomes the same keyed pseudonym the audit log
+uses, and PII in messages and tracebacks is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from novaos.config import Settings
+from novaos.ports import AuditLog, RequestSummary
+from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
+
+# Request fields a caller may pass in ``extra``, in output order.
+REQUEST_FIELDS = ("requestId", "userId", "duration", "stance", "gatesExecuted", "outcome")
+_LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
+# Attributes every LogRecord has; anything else came from ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "component",
+}
+_HANDLER_MARK = "_novaos_json"
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, *, redact_pii: bool, pseudonymize: Pseudonymizer | None = None) -> None:
+        super().__init__()
+        self._redact_pii = redact_pii
+        self._pseudonymize = pseudonymize or Pseudonymizer(secrets.token_bytes(32))
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = datetime.fromtimestamp(record.created, UTC)
+        entry: dict[str, Any] = {
+            "timestamp": created.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{created.microsecond // 1000:03d}Z",
+            "level": _LEVELS.get(record.levelname, record.levelname.lower()),
+        }
+        fields = record.__dict__
+        for name in REQUEST_FIELDS[:2]:
+            if fields.get(name):
+                entry[name] = self._scrub_field(name, str(fields[name]))
+        entry["component"] = str(fields.get("component") or _component(record.name))
+        entry["message"] = self._scrub(record.getMessage())
+        for name in REQUEST_FIELDS[2:]:
+            if name in fields:
+                entry[name] = fields[name]
+        for name, value in fields.items():  # other ``extra`` fields, e.g. port
+            if name not in _STANDARD and name not in entry:
+                entry[name] = self._scrub(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["error"] = self._scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def _scrub_field(self, name: str, value: str) -> str:
+        if name == "userId" and self._redact_pii:
+            return self._pseudonymize(value)
+        return value
+
+    def _scrub(self, text: str) -> str:
+        return redact(text) if self._redact_pii else text
+
+
+def _component(logger_name: str) -> str:
+    """``novaos.pipeline.gates.shield`` -> ``pipeline``."""
+    parts = logger_name.split(".")
+    if parts[0] == "novaos" and len(parts) > 1:
+        return parts[1]
+    return parts[0] or "root"
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
+    """Install the JSON handler on the root logger at LOG_LEVEL (idempotent)."""
+    key = pseudonym_secret(settings) or secrets.token_bytes(32)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(redact_pii=settings.redact_pii, pseudonymize=Pseudonymizer(key))
+    )
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    return handler
+
+
+def log_request(
+    logger: logging.Logger,
+    *,
+    request_id: str,
+    user_id: str,
+    duration_ms: float,
+    stance: str,
+    gates_executed: Sequence[str],
+    outcome: str,
+    message: str = "Request processed",
+) -> None:
+    """The one info line per request."""
+    logger.info(
+        message,
+        extra={
+            "component": "pipeline",
+            "requestId": request_id,
+            "userId": user_id,
+            "duration": round(duration_ms),
+            "stance": stance,
+            "gatesExecuted": list(gates_executed),
+            "outcome": outcome,
+        },
+    )
+
+
+class RequestLogger:
+    """The ``AuditLog`` port wrapped so every finished request also logs its
+    one info line; the chat service needs no logging code of its own."""
+
+    def __init__(self, inner: AuditLog, logger: logging.Logger | None = None) -> None:
+        self._inner = inner
+        self._logger = logger or logging.getLogger("novaos.requests")
+
+    async def record(self, summary: RequestSummary) -> None:
+        log_request(
+            self._logger,
+            request_id=summary.request_id,
+            user_id=summary.user_id,
+            duration_ms=summary.duration_ms,
+            stance=summary.stance,
+            gates_executed=[g.gate for g in summary.gates],
+            outcome=summary.outcome,
+        )
+        await self._inner.record(summary)

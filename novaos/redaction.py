@@ -1,0 +1,186 @@
+"""PII redaction and pseudonyms, shared by the audit log and the JSON logs.
+
+Each kind has one precompiled candidate pattern; kinds with a checksum (cards:
+Luhn, IBANs: mod 97) or a strict grammar (IP addresses, SSN ranges) confirm the
+candidate before redacting, so order numbers and version strings stay readable.
+Patterns are immutable module constants; nothing here holds mutable state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from novaos.config import Settings
+
+# Kinds are tried in this order; an earlier match claims its span, so a JWT is
+# not also read as an API key and an IBAN's digits are not read as a card.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}")
+_API_KEY = re.compile(
+    r"\b(?:sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{20,}"
+    r"|AIza[0-9A-Za-z_-]{35}"
+    r"|gh[pousr]_[A-Za-z0-9]{36,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|(?:rk|pk|sk)_(?:live|test)_[A-Za-z0-9]{16,})"
+)
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_CARD = re.compile(r"(?<![\d.+-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:.]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:.]{2,45}(?![\w:])")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
+_PHONE = re.compile(
+    r"(?<![\w+.-])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?"
+    r"(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])"
+    r"|(?<![\w+])\+\d{8,15}(?!\w)"
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        value = int(char)
+        if i % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def iban_ok(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rotated = compact[4:] + compact[:4]
+    numeric = "".join(str(int(c, 36)) for c in rotated)
+    return int(numeric) % 97 == 1
+
+
+def _card_ok(candidate: str) -> bool:
+    digits = re.sub(r"[ -]", "", candidate)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits)
+
+
+def _ip_ok(candidate: str) -> bool:
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def _phone_ok(candidate: str) -> bool:
+    # Without a country code a national number has 10-11 digits; shorter
+    # groups ("100 200 300") are counts, not phones.
+    digits = sum(c.isdigit() for c in candidate)
+    if candidate.startswith("+"):
+        return 8 <= digits <= 15
+    return 10 <= digits <= 11
+
+
+def _always(_: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class PiiKind:
+    name: str
+    pattern: re.Pattern[str]
+    confirm: Callable[[str], bool]
+
+
+KINDS: tuple[PiiKind, ...] = (
+    PiiKind("jwt", _JWT, _always),
+    PiiKind("api_key", _API_KEY, _always),
+    PiiKind("email", _EMAIL, _always),
+    PiiKind("iban", _IBAN, iban_ok),
+    PiiKind("card", _CARD, _card_ok),
+    PiiKind("ssn", _SSN, _always),
+    PiiKind("ipv6", _IPV6, _ip_ok),
+    PiiKind("ipv4", _IPV4, _ip_ok),
+    PiiKind("phone", _PHONE, _phone_ok),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PiiMatch:
+    kind: str
+    start: int
+    end: int
+
+
+def find_pii(text: str) -> list[PiiMatch]:
+    """Confirmed PII spans, non-overlapping, in text order."""
+    taken: list[PiiMatch] = []
+    for kind in KINDS:
+        for match in kind.pattern.finditer(text):
+            start, end = match.span()
+            if any(start < m.end and m.start < end for m in taken):
+                continue
+            if kind.confirm(match.group()):
+                taken.append(PiiMatch(kind.name, start, end))
+    return sorted(taken, key=lambda m: m.start)
+
+
+def redact(text: str) -> str:
+    """Replace every confirmed PII span with ``[REDACTED:<kind>]``."""
+    if not text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for match in find_pii(text):
+        out.append(text[pos : match.start])
+        out.append(f"[REDACTED:{match.kind}]")
+        pos = match.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def redact_client_addr(addr: str) -> str:
+    """Keep the network, drop the host: IPv4 -> /24, IPv6 -> /48, no port.
+
+    Accepts gRPC peer strings (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``) and bare
+    addresses; anything else (unix sockets, names) becomes ``redacted``.
+    """
+    host = addr
+    for prefix in ("ipv4:", "ipv6:"):
+        host = host.removeprefix(prefix)
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "redacted" if addr else ""
+    prefix_len = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix_len}", strict=False))
+
+
+class Pseudonymizer:
+    """Keyed hash of user ids: stable per key, not reversible without it.
+
+    The key is derived (HMAC with a fixed label) from AUDIT_HMAC_KEY or
+    JWT_SECRET so the raw secret is never used directly as the pseudonym key.
+    """
+
+    _LABEL = b"novaos/audit/pseudonym/v1"
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hmac.new(secret, self._LABEL, hashlib.sha256).digest()
+
+    def __call__(self, user_id: str) -> str:
+        if not user_id:
+            return ""
+        digest = hmac.new(self._key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"u_{digest[:32]}"
+
+
+def pseudonym_secret(settings: Settings) -> bytes | None:
+    """AUDIT_HMAC_KEY, else JWT_SECRET; ``None`` when neither is set."""
+    secret = settings.audit_hmac_key or settings.jwt_secret
+    return secret.get_secret_value().encode() if secret is not None else None

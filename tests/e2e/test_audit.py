@@ -1,0 +1,232 @@
+"""AuditService end to end: admin only, filtered pages, verify, watch, health,
+and the cancelled-stream record — over real channels, on each sink."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+
+from generated.novaos.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chat_pb2,
+    chat_pb2_grpc,
+    health_pb2,
+    health_pb2_grpc,
+)
+from tests.fixtures.common import await_until
+from tests.fixtures.postgres_server import PostgresServer
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+ADMIN = bearer(mint("root", "enterprise", ("admin",)))
+
+
+async def _chat(running: Running, user: str, message: str = "Plan my week, please.") -> str:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    reply = await stub.Chat(chat_pb2.ChatRequest(message=message), metadata=bearer(mint(user)))
+    return reply.request_id
+
+
+async def _written(running: Running, count: int) -> None:
+    writer = running.app.audit_log
+    assert writer is not None
+
+    async def done() -> bool:
+        return writer.status().written >= count
+
+    await await_until(done, timeout_s=10, what=f"{count} audit records")
+
+
+def _audit(running: Running) -> audit_pb2_grpc.AuditServiceStub:
+    return audit_pb2_grpc.AuditServiceStub(running.channel)
+
+
+async def test_non_admins_are_denied_every_method(server: Running) -> None:
+    stub = _audit(server)
+    user = bearer(mint("bob", "enterprise"))
+    calls = [
+        stub.ListAuditEvents(audit_pb2.ListAuditEventsRequest(), metadata=user),
+        stub.GetAuditEvent(audit_pb2.GetAuditEventRequest(id="x"), metadata=user),
+        stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(), metadata=user),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        async for _ in stub.WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=user):
+            pass
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("storage", ["memory", "file", "database"])
+async def test_admin_sees_filtered_paginated_verified_records(
+    storage: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = {"AUDIT_STORAGE_TYPE": storage, "AUDIT_FILE_PATH": str(tmp_path / "audit")}
+    if storage == "database":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
+    async with running_app(**env) as running:
+        ids: dict[str, list[str]] = {"alice": [], "bob": []}
+        for i in range(5):
+            for user, sent in ids.items():
+                sent.append(await _chat(running, user, f"Question {i} from me"))
+        await _written(running, 10)
+        writer = running.app.audit_log
+        assert writer is not None
+        alice = writer.policy.user_ref("alice")
+        seen: list[audit_pb2.AuditEvent] = []
+        token = ""
+        while True:
+            page = await _audit(running).ListAuditEvents(
+                audit_pb2.ListAuditEventsRequest(user=alice, page_size=2, page_token=token),
+                metadata=ADMIN,
+            )
+            assert len(page.events) <= 2
+            seen.extend(page.events)
+            token = page.next_page_token
+            if not token:
+                break
+        assert [e.request_id for e in seen] == ids["alice"]
+        by_id = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(user="bob", page_size=50), metadata=ADMIN
+        )
+        assert [e.request_id for e in by_id.events] == ids["bob"]
+        assert all(e.user == alice and e.outcome == "completed" for e in seen)
+        assert all(len(e.prompt_sha256) == 64 and e.hash and e.canonical_json for e in seen)
+        assert "alice" not in seen[0].canonical_json
+
+        future = timestamp_pb2.Timestamp(seconds=4_000_000_000)
+        none = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(start_time=future), metadata=ADMIN
+        )
+        assert list(none.events) == []
+        one = await _audit(running).GetAuditEvent(
+            audit_pb2.GetAuditEventRequest(id=seen[2].id), metadata=ADMIN
+        )
+        assert one.event == seen[2]
+        verdict = await _audit(running).VerifyAuditChain(
+            audit_pb2.VerifyAuditChainRequest(), metadata=ADMIN
+        )
+        assert (verdict.ok, verdict.checked, verdict.first_bad_seq) == (True, 10, 0)
+        health = await health_pb2_grpc.HealthServiceStub(running.channel).GetHealth(
+            health_pb2.GetHealthRequest()
+        )
+        assert (health.audit.sink, health.audit.status, health.audit.spilled) == (
+            storage, "ok", 0,
+        )  # fmt: skip
+
+
+async def test_watch_streams_new_records(server: Running) -> None:
+    stream = _audit(server).WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=ADMIN)
+    writer = server.app.audit_log
+    assert writer is not None
+
+    async def subscribed() -> bool:
+        return writer.status().watchers == 1
+
+    received: list[str] = []
+
+    async def read_two() -> None:
+        async for message in stream:
+            received.append(message.event.request_id)
+            if len(received) == 2:
+                return
+
+    reading = asyncio.create_task(read_two())
+    await await_until(subscribed, timeout_s=5, what="watcher subscribed")
+    sent = [await _chat(server, "carol"), await _chat(server, "dave")]
+    await asyncio.wait_for(reading, timeout=10)
+    assert received == sent
+    stream.cancel()
+
+    async def unsubscribed() -> bool:
+        return writer.status().watchers == 0
+
+    await await_until(unsubscribed, timeout_s=5, what="watcher gone")
+
+
+async def test_a_cancelled_stream_is_audited_as_cancelled() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="30") as running:
+        chat = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = chat.StreamChat(
+            chat_pb2.StreamChatRequest(message="Tell me a long story."),
+            metadata=bearer(mint("erin")),
+        )
+        async for event in call:
+            if event.WhichOneof("event") == "delta":
+                break
+        call.cancel()
+
+        async def audited() -> bool:
+            page = await _audit(running).ListAuditEvents(
+                audit_pb2.ListAuditEventsRequest(outcome="cancelled"), metadata=ADMIN
+            )
+            return len(page.events) == 1
+
+        await await_until(audited, timeout_s=10, what="cancelled audit record")
+        page = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(outcome="cancelled"), metadata=ADMIN
+        )
+        record = page.events[0]
+        assert record.released_chars > 0 and record.released_sha256
+
+
+async def test_database_outage_shows_in_health_and_metrics_then_replays(
+    postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
+) -> None:
+    env = {
+        "AUDIT_STORAGE_TYPE": "database",
+        "DATABASE_URL": postgres_dsn,
+        "AUDIT_SPILL_PATH": str(tmp_path / "spill.jsonl"),
+        "AUDIT_RETRY_MAX_BACKOFF_MS": "200",
+    }
+    async with running_app(**env) as running:
+        health_stub = health_pb2_grpc.HealthServiceStub(running.channel)
+        registry = running.app.metrics.registry
+        try:
+            await asyncio.to_thread(postgres_server.stop)
+            sent = [await _chat(running, "frank") for _ in range(3)]
+
+            async def spilling() -> bool:
+                health = await health_stub.GetHealth(health_pb2.GetHealthRequest())
+                return health.audit.status == "spilling" and health.audit.spilled == 3
+
+            await await_until(spilling, timeout_s=20, what="GetHealth audit spilling")
+            assert registry.get_sample_value("audit_spilling") == 1
+            assert registry.get_sample_value("audit_spilled_records") == 3
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+        await _written(running, 3)
+
+        async def healthy() -> bool:
+            health = await health_stub.GetHealth(health_pb2.GetHealthRequest())
+            return health.audit.status == "ok" and health.audit.spilled == 0
+
+        await await_until(healthy, timeout_s=20, what="GetHealth audit ok")
+        assert registry.get_sample_value("audit_spilling") == 0
+        page = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(), metadata=ADMIN
+        )
+        assert [e.request_id for e in page.events] == sent
+
+
+async def test_a_stream_cut_by_shutdown_is_still_audited() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="50") as running:
+        chat = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = chat.StreamChat(
+            chat_pb2.StreamChatRequest(message="Tell me a long story."),
+            metadata=bearer(mint("gina")),
+        )
+        async for event in call:
+            if event.WhichOneof("event") == "delta":
+                break
+        await running.app.drain(grace_s=0)  # handlers finish before the writer drains
+        writer = running.app.audit_log
+        assert writer is not None
+        stored = await writer.sink.range(1, 10)
+        assert [r.outcome for r in stored] == ["cancelled"]

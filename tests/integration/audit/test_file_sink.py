@@ -1,0 +1,234 @@
+"""File sink on real files: rotation keeps the chain, crash and full-disk safety."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from novaos.audit.chain import ChainHead, seal_all, verify
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.writer import AuditWriter
+from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.common import await_until, wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+def _lines(directory: Path) -> list[bytes]:
+    data = b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.jsonl")))
+    return data.splitlines(keepends=True)
+
+
+def _drafts(start: int, count: int) -> list[AuditRecord]:
+    return [
+        build_record(summary(i), POLICY, ended_unix=1_700_000_000 + i)
+        for i in range(start, start + count)
+    ]
+
+
+async def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory, max_bytes=2048, fsync="always")
+    head = await sink.open()
+    for start in range(0, 60, 7):
+        stored = await sink.append(seal_all(_drafts(start, 7), head))
+        head = ChainHead(stored[-1].seq, stored[-1].hash)
+    files = sorted(directory.glob("audit-*.jsonl"))
+    assert len(files) > 5 and all(f.stat().st_size <= 2048 for f in files)
+    assert files[0].name == "audit-000000000001.jsonl"
+    assert (await AuditReader(sink).verify()).checked == 63
+    assert [r.seq for r in await sink.range(40, 45)] == [40, 41, 42, 43, 44, 45]
+    await sink.aclose()
+
+    again = FileAuditSink(directory, max_bytes=2048)
+    assert await again.open() == head
+    await again.append(seal_all(_drafts(100, 3), head))
+    result = await AuditReader(again).verify()
+    assert (result.ok, result.checked) == (True, 66)
+    await again.aclose()
+
+
+async def test_a_torn_last_line_is_cut_at_start(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory)
+    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open()))
+    await sink.aclose()
+    (path,) = directory.glob("audit-*.jsonl")
+    whole = path.read_bytes()
+    with path.open("ab") as handle:
+        handle.write(stored[0].line()[:57])  # a crash in the middle of a write
+
+    again = FileAuditSink(directory)
+    assert await again.open() == ChainHead(5, stored[-1].hash)
+    assert path.read_bytes() == whole
+    await again.append(seal_all(_drafts(5, 2), ChainHead(5, stored[-1].hash)))
+    assert (await AuditReader(again).verify()).checked == 7
+    await again.aclose()
+
+
+class FullDiskFileSink(FileAuditSink):
+    """A file sink on a disk with ``free`` bytes left: past it a write puts
+    down what fits and then fails with ENOSPC, as a real full disk does."""
+
+    free = 0
+
+    def _write(self, fd: int, data: bytes) -> None:
+        if len(data) > self.free:
+            os.write(fd, data[: self.free])
+            self.free = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        super()._write(fd, data)
+        self.free -= len(data)
+
+
+async def test_full_disk_spills_then_replays(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    sink = FullDiskFileSink(directory, max_bytes=1 << 20, fsync="batch")
+    sink.free = 30_000  # room for a few dozen records
+    writer = AuditWriter(
+        sink,
+        POLICY,
+        spill_path=tmp_path / "spill" / "spill.jsonl",
+        batch_size=20,
+        max_backoff_s=0.05,
+    )
+    await writer.start()
+    order: list[str] = []
+    for i in range(200):
+        await writer.record(summary(i))
+        order.append(f"req-{i:05d}")
+    await await_until(lambda: _true(writer.status().spilled > 0), what="disk full -> spill")
+    assert writer.status().status == "spilling"
+    lines = _lines(directory)
+    assert 0 < len(lines) < 200
+    assert all(line.endswith(b"\n") and json.loads(line) for line in lines)  # nothing half-written
+
+    sink.free = 10**9  # space freed
+    for i in range(200, 250):
+        await writer.record(summary(i))
+        order.append(f"req-{i:05d}")
+    await await_until(
+        lambda: _true(writer.status().written == 250 and writer.status().spilled == 0),
+        what="replay",
+    )
+    await writer.aclose(close_sink=False)
+    stored = [json.loads(line)["request_id"] for line in _lines(directory)]
+    assert stored == order
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.checked) == (True, 250)
+    await sink.aclose()
+
+
+async def test_two_processes_sharing_a_directory_share_one_chain(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    writers = [
+        AuditWriter(
+            FileAuditSink(directory, max_bytes=4096),
+            POLICY,
+            spill_path=tmp_path / f"spill-{n}.jsonl",
+            batch_size=5,
+        )
+        for n in range(2)
+    ]
+    for writer in writers:
+        await writer.start()
+
+    async def produce(writer: AuditWriter, base: int) -> None:
+        for i in range(base, base + 60):
+            await writer.record(summary(i))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(produce(w, 1000 * n) for n, w in enumerate(writers)))
+    for writer in writers:
+        await writer.aclose()
+    records = [json.loads(line) for line in _lines(directory)]
+    assert len(records) == 120 and len({r["request_id"] for r in records}) == 120
+    reader_sink = FileAuditSink(directory)
+    await reader_sink.open()
+    assert (await AuditReader(reader_sink).verify()).checked == 120
+    await reader_sink.aclose()
+
+
+_KILLED_WRITER = """
+import asyncio, os, sys
+from pathlib import Path
+from novaos.audit.chain import ChainHead, seal_all
+from novaos.audit.record import AuditPolicy, build_record
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.redaction import Pseudonymizer
+from tests.fixtures.audit_data import summary
+
+class ShortWrites(FileAuditSink):
+    # A device that takes 4 KiB per write(): a kill often lands between them.
+    def _write(self, fd, data):
+        for start in range(0, len(data), 4096):
+            os.write(fd, data[start:start + 4096])
+
+async def main():
+    sink = ShortWrites(Path(sys.argv[1]), max_bytes=4 << 20, fsync="never")
+    head = await sink.open()
+    policy = AuditPolicy(include_content=True, pseudonymize=Pseudonymizer(b"k"))
+    i = 0
+    while True:  # big batches of big records: a kill lands mid-write
+        drafts = [build_record(summary(i + k, prompt="x" * 20000), policy, ended_unix=i + k)
+                  for k in range(40)]
+        stored = await sink.append(seal_all(drafts, head))
+        head = ChainHead(stored[-1].seq, stored[-1].hash)
+        i += 40
+
+asyncio.run(main())
+"""
+
+
+def _mid_write(directory: Path) -> bool:
+    files = sorted(directory.glob("audit-*.jsonl"))
+    if not files or sum(f.stat().st_size for f in files) < 1_000_000:
+        return False
+    with files[-1].open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
+
+
+def test_sigkill_mid_write_leaves_only_whole_records(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(directory)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        # Kill while a batch is half on disk (the file does not end in a newline).
+        wait_until(lambda: _mid_write(directory), timeout_s=60, what="a write in progress")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    before = len(_lines(directory))
+
+    async def recover() -> None:
+        sink = FileAuditSink(directory)
+        head = await sink.open()
+        lines = _lines(directory)
+        assert all(line.endswith(b"\n") for line in lines)
+        assert len(lines) in (before, before - 1)  # at most the torn one went
+        assert head.seq == len(lines) > 100
+        records = await sink.range(1, head.seq, limit=head.seq)
+        assert verify(records).ok
+        await sink.aclose()
+
+    asyncio.run(recover())

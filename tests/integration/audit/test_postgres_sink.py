@@ -1,0 +1,130 @@
+"""PostgreSQL sink: migrations, append-only table, outage without loss, shared chain."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from novaos.audit.chain import seal_all, verify
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.sinks.pg_schema import migrate
+from novaos.audit.sinks.postgres import PostgresAuditSink
+from novaos.audit.writer import AuditWriter
+from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.common import await_until
+from tests.fixtures.postgres_server import PostgresServer
+from tests.integration.audit.conftest import table_records
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_migrations_run_once_and_the_table_is_append_only(postgres_dsn: str) -> None:
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    await sink.open()  # a second start applies nothing new
+    async with await psycopg.AsyncConnection.connect(postgres_dsn) as conn:
+        assert await migrate(conn) == []
+        cur = await conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+        assert [row[0] for row in await cur.fetchall()] == [1, 2]
+    assert await sink.append([]) == []
+    await sink.aclose()
+
+    records = await _write_some(postgres_dsn, 3)
+    assert len(records) == 3
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for statement in (
+            "UPDATE audit_records SET outcome = 'completed'",
+            "DELETE FROM audit_records WHERE seq = 2",
+            "TRUNCATE audit_records",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+    assert len(table_records(postgres_dsn)) == 3
+
+
+async def _write_some(dsn: str, count: int) -> list[AuditRecord]:
+    sink = PostgresAuditSink(dsn, pool_size=1)
+    head = await sink.open()
+    drafts = [build_record(summary(i), POLICY, ended_unix=1_700_000_000 + i) for i in range(count)]
+    stored = await sink.append(seal_all(drafts, head))
+    assert await sink.append(stored) == []  # ids already stored are skipped, not duplicated
+    await sink.aclose()
+    return stored
+
+
+async def test_outage_of_1000_records_loses_nothing(
+    postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
+) -> None:
+    sink = PostgresAuditSink(postgres_dsn, pool_size=2, timeout_s=1.0)
+    writer = AuditWriter(
+        sink, POLICY, spill_path=tmp_path / "spill.jsonl", batch_size=50, max_backoff_s=0.2
+    )
+    await writer.start()
+    order: list[str] = []
+
+    async def produce(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            await writer.record(summary(i))
+            order.append(f"req-{i:05d}")
+            if i % 25 == 0:
+                await asyncio.sleep(0.001)  # pace the load so the outage lands mid-flow
+
+    try:
+        await produce(0, 300)
+        await await_until(lambda: _true(writer.status().written == 300), what="300 stored")
+        await asyncio.gather(asyncio.to_thread(postgres_server.stop), produce(300, 500))
+        assert not postgres_server.running
+        await produce(500, 700)
+        await await_until(lambda: _true(writer.status().spilled > 0), what="spilling")
+        assert writer.status().status == "spilling"
+        await asyncio.gather(asyncio.to_thread(postgres_server.start), produce(700, 1000))
+        await await_until(
+            lambda: _true(writer.status().written == 1000 and writer.status().spilled == 0),
+            timeout_s=60,
+            what="replay after restart",
+        )
+        assert writer.status().status == "ok"
+    finally:
+        await writer.aclose()
+        if not postgres_server.running:
+            postgres_server.start()
+    stored = table_records(postgres_dsn)
+    assert [r.request_id for r in stored] == order
+    assert [r.seq for r in stored] == list(range(1, 1001))
+    assert verify(stored).ok
+
+
+async def test_workers_sharing_the_table_share_one_chain(postgres_dsn: str, tmp_path: Path) -> None:
+    writers = [
+        AuditWriter(
+            PostgresAuditSink(postgres_dsn, pool_size=1),
+            POLICY,
+            spill_path=tmp_path / f"spill-{n}.jsonl",
+            batch_size=10,
+        )
+        for n in range(2)
+    ]
+    for writer in writers:
+        await writer.start()
+
+    async def produce(writer: AuditWriter, base: int) -> None:
+        for i in range(base, base + 100):
+            await writer.record(summary(i))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(produce(w, 1000 * n) for n, w in enumerate(writers)))
+    for writer in writers:
+        await writer.aclose()
+    stored = table_records(postgres_dsn)
+    assert len(stored) == 200 and len({r.request_id for r in stored}) == 200
+    assert verify(stored).ok
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    assert (await AuditReader(sink).verify()).checked == 200
+    await sink.aclose()

@@ -1,0 +1,67 @@
+"""Records: what is kept, what is pseudonymised or redacted, how it is encoded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from novaos.audit.record import AuditPolicy, build_record
+from novaos.config import load_settings
+from novaos.redaction import Pseudonymizer
+from tests.fixtures.audit_data import POLICY, summary
+
+SECRET = "s" * 40
+
+
+def test_record_keeps_hashes_not_content_by_default() -> None:
+    s = summary(1, prompt="my email is jo@example.com")
+    record = build_record(s, POLICY, ended_unix=1_700_000_000.25)
+    assert record.content is None
+    assert record.prompt_sha256 == hashlib.sha256(s.prompt.encode()).hexdigest()
+    assert record.released_sha256 == hashlib.sha256(s.released_text.encode()).hexdigest()
+    assert record.released_chars == len(s.released_text)
+    assert b"jo@example.com" not in record.line()
+    assert record.time == "2023-11-14T22:13:20.250000Z"
+    assert record.client == "203.0.113.0/24"
+    assert record.user == POLICY.pseudonymize("user-1") and record.user.startswith("u_")
+    assert [(g.gate, g.decision) for g in record.gates] == [("intent", "pass"), ("shield", "stop")]
+    assert record.gate_decisions == {"intent:pass", "shield:stop"}
+    assert (record.input_tokens, record.output_tokens, record.duration_ms) == (11, 21, 101.0)
+
+
+def test_content_only_on_request_and_then_redacted() -> None:
+    policy = AuditPolicy(redact_pii=True, include_content=True, pseudonymize=Pseudonymizer(b"k"))
+    record = build_record(
+        summary(1, prompt="card 4111 1111 1111 1111 please"), policy, ended_unix=0
+    )
+    assert record.content is not None
+    assert record.content.prompt == "card [REDACTED:card] please"
+    assert record.content.released == "answer 1"
+
+
+def test_without_redaction_the_user_and_client_stay() -> None:
+    policy = AuditPolicy(redact_pii=False, pseudonymize=Pseudonymizer(b"k"))
+    record = build_record(summary(2), policy, ended_unix=0)
+    assert record.user == "user-2"
+    assert record.client == "ipv4:203.0.113.2:40002"
+
+
+def test_canonical_encoding_is_sorted_compact_utf8_without_hash() -> None:
+    record = build_record(summary(3, prompt="héllo"), POLICY, ended_unix=0)
+    raw = record.canonical()
+    data = json.loads(raw)
+    assert "hash" not in data and {"seq", "prev_hash"} <= data.keys()
+    assert (
+        raw == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    assert b", " not in raw and b": " not in raw
+
+
+def test_policy_key_comes_from_settings() -> None:
+    env = {"JWT_SECRET": SECRET, "REDACT_PII": "true", "AUDIT_INCLUDE_CONTENT": "true"}
+    one = AuditPolicy.from_settings(load_settings(env))
+    two = AuditPolicy.from_settings(load_settings(env))
+    assert one.include_content and one.redact_pii
+    assert one.user_ref("alice") == two.user_ref("alice") != "alice"
+    other = AuditPolicy.from_settings(load_settings(env | {"AUDIT_HMAC_KEY": "h" * 40}))
+    assert other.user_ref("alice") != one.user_ref("alice")

@@ -1,0 +1,185 @@
+"""AuditWriter over the memory sink: order, spill and replay, watch, close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from novaos.audit.chain import ChainHead
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import AuditRecord
+from novaos.audit.sink import AuditPage, AuditQuery
+from novaos.audit.sinks.memory import MemoryAuditSink
+from novaos.audit.writer import AuditWriter
+from novaos.errors import AuditWatchLaggedError
+from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.common import await_until
+
+
+class FlakyMemorySink(MemoryAuditSink):
+    """The memory sink with a switch that makes it fail like a down database."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=100_000)
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("sink down")
+
+    async def open(self) -> ChainHead:
+        self._check()
+        return await super().open()
+
+    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        self._check()
+        return await super().append(records)
+
+    async def list(self, query: AuditQuery) -> AuditPage:
+        self._check()
+        return await super().list(query)
+
+
+class CountingObserver:
+    def __init__(self) -> None:
+        self.written = 0
+        self.spills: list[int] = []
+        self.errors = 0
+        self.max_depth = 0
+
+    def on_queue_depth(self, depth: int) -> None:
+        self.max_depth = max(self.max_depth, depth)
+
+    def on_spill(self, spilled: int, *, spilling: bool) -> None:
+        self.spills.append(spilled)
+
+    def on_written(self, count: int) -> None:
+        self.written += count
+
+    def on_sink_error(self, sink: str, error: BaseException) -> None:
+        self.errors += 1
+
+
+async def _writer(sink: MemoryAuditSink, tmp_path: Path, **kw: object) -> AuditWriter:
+    writer = AuditWriter(
+        sink,
+        POLICY,
+        spill_path=tmp_path / "spill.jsonl",
+        max_backoff_s=0.05,
+        **kw,  # type: ignore[arg-type]
+    )
+    await writer.start()
+    return writer
+
+
+async def _record_many(writer: AuditWriter, start: int, count: int, tasks: int = 10) -> list[str]:
+    """Record from concurrent tasks; returns request ids in the order they were queued."""
+    order: list[str] = []
+
+    async def worker(offset: int) -> None:
+        for i in range(start + offset, start + count, tasks):
+            await writer.record(summary(i))
+            order.append(f"req-{i:05d}")  # record() queues before it first yields
+
+    await asyncio.gather(*(worker(k) for k in range(tasks)))
+    return order
+
+
+async def test_concurrent_records_are_all_chained_in_order(tmp_path: Path) -> None:
+    sink = MemoryAuditSink()
+    observer = CountingObserver()
+    writer = await _writer(sink, tmp_path, observer=observer, batch_size=16)
+    order = await _record_many(writer, 0, 200)
+    await writer.aclose()
+    records = list(sink.records)
+    assert [r.seq for r in records] == list(range(1, 201))
+    assert [r.request_id for r in records] == order
+    assert (await AuditReader(sink, writer).verify()).ok
+    assert observer.written == 200 and writer.status().written == 200
+
+
+async def test_sink_outage_spills_then_replays_in_order(tmp_path: Path) -> None:
+    sink = FlakyMemorySink()
+    observer = CountingObserver()
+    writer = await _writer(sink, tmp_path, observer=observer)
+    order = await _record_many(writer, 0, 50)
+    await await_until(lambda: _is(writer.status().written == 50), what="first 50 written")
+    sink.down = True
+    order += await _record_many(writer, 50, 100)
+    await await_until(lambda: _is(writer.status().spilled == 100), what="100 spilled")
+    assert writer.status().status == "spilling"
+    assert len(sink.records) == 50 and observer.errors >= 1
+    sink.down = False
+    order += await _record_many(writer, 150, 50)
+    await await_until(
+        lambda: _is(writer.status().written == 200 and writer.status().spilled == 0), what="replay"
+    )
+    status = writer.status()
+    assert (status.status, status.spilled, status.head_seq) == ("ok", 0, 200)
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == order
+    assert (await AuditReader(sink).verify()).ok
+
+
+async def test_close_while_down_keeps_records_for_the_next_start(tmp_path: Path) -> None:
+    sink = FlakyMemorySink()
+    sink.down = True
+    writer = await _writer(sink, tmp_path)
+    assert writer.status().status == "down"
+    order = await _record_many(writer, 0, 30)
+    await writer.aclose()
+    assert len(sink.records) == 0
+    assert len((tmp_path / "spill.jsonl").read_bytes().splitlines()) == 30
+
+    sink.down = False
+    again = await _writer(sink, tmp_path)
+    await again.record(summary(30))
+    await again.aclose()
+    assert [r.request_id for r in sink.records] == [*order, "req-00030"]
+    assert (await AuditReader(sink).verify()).ok
+    assert (tmp_path / "spill.jsonl").read_bytes() == b""
+
+
+async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, watch_queue_size=5)
+    reader = AuditReader(sink, writer)
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for record in reader.watch():
+            seen.append(record.seq)
+            if len(seen) == 20:
+                return
+
+    follower = asyncio.create_task(follow())
+    await await_until(lambda: _is(writer.status().watchers == 1), what="subscribed")
+    laggard = writer.subscribe()  # never read: its 5-slot queue overflows
+    for i in range(20):
+        await writer.record(summary(i))
+        await await_until(lambda i=i: _is(writer.status().written == i + 1), what="written")
+    await follower
+    assert seen == list(range(1, 21))
+    with pytest.raises(AuditWatchLaggedError):
+        async for _ in laggard:
+            pass
+    assert writer.status().watchers == 0
+    await writer.aclose()
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+async def test_a_second_process_gets_its_own_spill_file(tmp_path: Path) -> None:
+    from novaos.audit.spill import SpillFile
+
+    first, second = SpillFile(tmp_path / "spill.jsonl"), SpillFile(tmp_path / "spill.jsonl")
+    await first.open()
+    await second.open()
+    assert (first.path.name, second.path.name) == ("spill.jsonl", "spill-1.jsonl")
+    await first.aclose()
+    await second.aclose()

@@ -1,0 +1,127 @@
+"""JSON log lines in the guide's format; LOG_LEVEL and REDACT_PII honoured."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from novaos.config import load_settings
+from novaos.observability.logging import configure_logging, log_request
+from novaos.redaction import Pseudonymizer
+
+SECRET = "j" * 40
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    stream = io.StringIO()
+    installed: list[logging.Handler] = []
+    yield stream, installed
+    for handler in installed:
+        root.removeHandler(handler)
+    root.setLevel(saved[0])
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_request_line_has_the_guide_fields(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "true", "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    log_request(
+        logging.getLogger("novaos.services.chat"),
+        request_id="req_abc123",
+        user_id="usr_xyz",
+        duration_ms=245.4,
+        stance="lens",
+        gates_executed=["intent", "shield", "lens"],
+        outcome="completed",
+    )
+    (line,) = _lines(stream)
+    assert list(line) == [
+        "timestamp", "level", "requestId", "userId", "component", "message",
+        "duration", "stance", "gatesExecuted", "outcome",
+    ]  # fmt: skip
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(line["timestamp"]))
+    assert line["level"] == "info" and line["component"] == "pipeline"
+    assert line["requestId"] == "req_abc123" and line["message"] == "Request processed"
+    assert line["userId"] == Pseudonymizer(SECRET.encode())("usr_xyz") != "usr_xyz"
+    assert line["duration"] == 245 and line["stance"] == "lens"
+    assert line["gatesExecuted"] == ["intent", "shield", "lens"]
+
+
+def test_level_and_redaction_are_honoured(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "true", "LOG_LEVEL": "warn"})
+    installed.append(configure_logging(settings, stream=stream))
+    log = logging.getLogger("novaos.storage.redis")
+    log.info("not shown")
+    log.warning("redis down for jo@example.com at 10.0.0.7")
+    (line,) = _lines(stream)
+    assert line["level"] == "warn" and line["component"] == "storage"
+    assert line["message"] == "redis down for [REDACTED:email] at [REDACTED:ipv4]"
+
+
+def test_without_redaction_user_ids_stay(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "false", "LOG_LEVEL": "debug"})
+    installed.append(configure_logging(settings, stream=stream))
+    logging.getLogger("novaos.x").debug("mail jo@example.com", extra={"userId": "usr_1"})
+    (line,) = _lines(stream)
+    assert line["userId"] == "usr_1" and line["message"] == "mail jo@example.com"
+    assert line["level"] == "debug"
+
+
+def test_configure_twice_keeps_one_handler(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET})
+    installed.append(configure_logging(settings, stream=stream))
+    installed.append(configure_logging(settings, stream=stream))
+    logging.getLogger("novaos.y").warning("once")
+    assert len(_lines(stream)) == 1
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.summaries: list[object] = []
+
+    async def record(self, summary: object) -> None:
+        self.summaries.append(summary)
+
+
+async def test_request_logger_logs_one_line_and_forwards(captured) -> None:
+    from novaos.observability.logging import RequestLogger
+    from tests.fixtures.audit_data import summary
+
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "true", "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    inner = _Collected()
+    one = summary(1)
+    await RequestLogger(inner).record(one)  # type: ignore[arg-type]
+    assert inner.summaries == [one]
+    (line,) = _lines(stream)
+    assert line["requestId"] == "req-00001" and line["gatesExecuted"] == ["intent", "shield"]
+    assert line["outcome"] == one.outcome and line["stance"] == one.stance
+    assert line["userId"] != "user-1"
+
+
+def test_other_extra_fields_are_kept_and_scrubbed(captured) -> None:
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    logging.getLogger("novaos.app").info(
+        "listening", extra={"component": "server", "port": 50051, "peer": "jo@example.com"}
+    )
+    (line,) = _lines(stream)
+    assert line["component"] == "server" and line["port"] == 50051
+    assert line["peer"] == "[REDACTED:email]"

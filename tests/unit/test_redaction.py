@@ -1,0 +1,106 @@
+"""PII redaction: every kind is caught (true positives) and look-alikes are left
+alone (false positives), with checksums deciding for cards and IBANs."""
+
+from __future__ import annotations
+
+import pytest
+
+from novaos.redaction import Pseudonymizer, find_pii, iban_ok, luhn_ok, redact, redact_client_addr
+
+TRUE_POSITIVES = [
+    ("email", "write to jane.doe+news@example.co.uk today"),
+    ("email", "ADMIN@Sub.Example.ORG"),
+    ("phone", "call +1 (415) 555-2671 now"),
+    ("phone", "call 415-555-2671 now"),
+    ("phone", "office +44 20 7183 8750"),
+    ("phone", "mobile +4915112345678"),
+    ("card", "card 4111 1111 1111 1111 exp"),
+    ("card", "card 5500-0000-0000-0004"),
+    ("card", "amex 378282246310005"),
+    ("iban", "iban GB82 WEST 1234 5698 7654 32"),
+    ("iban", "to DE89370400440532013000 please"),
+    ("ipv4", "from 192.168.10.20 at noon"),
+    ("ipv4", "peer 8.8.8.8"),
+    ("ipv6", "from 2001:db8:85a3::8a2e:370:7334 today"),
+    ("ipv6", "loopback ::1 here"),
+    ("ssn", "ssn 123-45-6789 on file"),
+    (
+        "jwt",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
+    ("api_key", "key sk-proj-abcdefghijklmnopqrstuvwxyz123456"),
+    ("api_key", "key sk-ant-api03-abcdefghijklmnopqrstuvwxyz"),
+    ("api_key", "key AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+    ("api_key", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("api_key", "aws AKIAIOSFODNN7EXAMPLE"),
+]
+
+FALSE_POSITIVES = [
+    ("email", "the @handle and user@localhost and a@b"),
+    ("phone", "counts 100 200 300 and the year 2024"),
+    ("phone", "on 2024-01-15 at 10:30:00"),
+    ("card", "card 4111 1111 1111 1112 fails Luhn"),
+    ("card", "order 1234567890123 is not a card"),
+    ("card", "zeros 0000 0000 0000 0000"),
+    ("iban", "GB82 WEST 1234 5698 7654 33 fails mod 97"),
+    ("iban", "code AB12 CDEF is too short"),
+    ("ipv4", "version 1.2.3.4.5 and 999.1.1.1"),
+    ("ipv4", "pi is 3.14159"),
+    ("ipv6", "time 12:34:56 and deadbeef:cafe and a::b::c"),
+    ("ssn", "ssn-shaped 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567"),
+    ("jwt", "eyJ alone and a.b.c"),
+    ("api_key", "sk-short and the risk-assessment-framework-for-teams"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), TRUE_POSITIVES)
+def test_true_positive(kind: str, text: str) -> None:
+    assert [m.kind for m in find_pii(text)] == [kind]
+    assert f"[REDACTED:{kind}]" in redact(text)
+
+
+@pytest.mark.parametrize(("kind", "text"), FALSE_POSITIVES)
+def test_false_positive(kind: str, text: str) -> None:
+    assert find_pii(text) == []
+    assert redact(text) == text
+
+
+def test_every_kind_has_true_and_false_cases() -> None:
+    kinds = {"email", "phone", "card", "iban", "ipv4", "ipv6", "ssn", "jwt", "api_key"}
+    assert {k for k, _ in TRUE_POSITIVES} == kinds
+    assert {k for k, _ in FALSE_POSITIVES} == kinds
+
+
+def test_mixed_text_keeps_the_rest() -> None:
+    text = "Hi, I'm Jo (jo@example.com, 415-555-2671); card 4111111111111111."
+    assert redact(text) == (
+        "Hi, I'm Jo ([REDACTED:email], [REDACTED:phone]); card [REDACTED:card]."
+    )
+
+
+def test_checksums() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("GB82WEST12345698765432") and not iban_ok("GB82WEST12345698765433")
+
+
+@pytest.mark.parametrize(
+    ("addr", "expected"),
+    [
+        ("ipv4:203.0.113.77:5555", "203.0.113.0/24"),
+        ("ipv6:[2001:db8:1:2::5]:443", "2001:db8:1::/48"),
+        ("198.51.100.9", "198.51.100.0/24"),
+        ("unix:/run/novaos.sock", "redacted"),
+        ("", ""),
+    ],
+)
+def test_client_address_keeps_only_the_network(addr: str, expected: str) -> None:
+    assert redact_client_addr(addr) == expected
+
+
+def test_pseudonyms_are_keyed_and_stable() -> None:
+    one, other = Pseudonymizer(b"a" * 32), Pseudonymizer(b"b" * 32)
+    assert one("alice") == one("alice") != one("bob")
+    assert one("alice") != other("alice")
+    assert "alice" not in one("alice") and one("alice").startswith("u_")
+    assert one("") == ""
