@@ -74,8 +74,14 @@ def load_rows(path: Path) -> list[Row]:
         if line.strip():
             d = json.loads(line)
             rows.append(
-                Row(d["text"], d["label"], d["category"], d["language"], d["style"],
-                    tuple(d.get("history", ())))
+                Row(
+                    d["text"],
+                    d["label"],
+                    d["category"],
+                    d["language"],
+                    d["style"],
+                    tuple(d.get("history", ())),
+                )
             )
     return rows
 
@@ -115,8 +121,13 @@ def _grouped(outcomes: list[Outcome], key: str) -> dict[str, dict[str, Tally]]:
 
 
 def markdown(outcomes: list[Outcome], title: str) -> str:
-    cols = ["crisis+hard_veto stopped", "soft_veto intervened", "benign not stopped",
-            "hard_negative not stopped", "benign passed"]
+    cols = [
+        "crisis+hard_veto stopped",
+        "soft_veto intervened",
+        "benign not stopped",
+        "hard_negative not stopped",
+        "benign passed",
+    ]
     lines = [f"### {title} ({len(outcomes)} messages)", "", "| metric | score |", "|---|---|"]
     lines += [f"| {k} | {v.cell()} |" for k, v in sorted(summary(outcomes).items())]
     for key in ("language", "style"):
@@ -133,7 +144,10 @@ def markdown(outcomes: list[Outcome], title: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    paths = [Path(a) for a in argv] or [DATA / "shield_labelled.jsonl", DATA / "shield_heldout.jsonl"]
+    paths = [Path(a) for a in argv] or [
+        DATA / "shield_labelled.jsonl",
+        DATA / "shield_heldout.jsonl",
+    ]
     classifier = ShieldClassifier()
     for path in paths:
         if not path.exists():
@@ -144,7 +158,8 @@ def main(argv: list[str]) -> None:
         if wrong and "-v" in sys.argv:
             print("\nmisclassified:")
             for o in wrong:
-                print(f"  [{o.row.label}->{o.verdict.value}/{o.category}] {o.row.language} {o.row.style}: {o.row.text[:100]}")
+                tag = f"{o.row.label}->{o.verdict.value}/{o.category}"
+                print(f"  [{tag}] {o.row.language} {o.row.style}: {o.row.text[:100]}")
         print()
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one labelled message per line reads better than wrapped rows
 """Builds tests/data/shield_labelled.jsonl from the hand-written rows below.
 
 The rows were written before the classifier was tuned. Only the mechanical

@@ -72,11 +72,16 @@ class Normalized:
         return self.views[0]
 
 
+def _visible(text: str) -> str:
+    """NFKC without format characters (zero-width, soft hyphen, bidi marks)."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def _fold_flags(text: str) -> tuple[str, set[str]]:
     flags: set[str] = set()
-    text = unicodedata.normalize("NFKC", text)
-    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    if len(visible) != len(text):
+    visible = _visible(text)
+    if len(visible) != len(unicodedata.normalize("NFKC", text)):
         flags.add("zero_width")
     lowered = visible.casefold()
     text = lowered.translate(_HOMOGLYPHS)
@@ -108,7 +113,7 @@ def _unleet(chunk: str) -> str:
         return chunk
     letters = sum(ch.isalpha() for ch in chunk)
     others = len(chunk) - letters
-    # Mostly-letter words are leet ("k1ll", "su1c1de"); "401k", "mp3", "50k" are not.
+    # Words at least half letters are leet ("k1ll", "t0"); "401k" and "50k" are not.
     return chunk.translate(_LEET) if letters >= others else chunk
 
 
@@ -157,8 +162,7 @@ def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normaliz
     folded, flags = _fold_flags(text)
     canon = canonical(folded)
     views = [canon]
-    nfkc = unicodedata.normalize("NFKC", text)
-    for segment in _B64.findall(nfkc)[:_MAX_B64_SEGMENTS]:
+    for segment in _B64.findall(_visible(text))[:_MAX_B64_SEGMENTS]:
         decoded = _decode_b64(segment)
         if decoded is not None:
             views.append(canonical(fold(decoded)))

@@ -91,7 +91,10 @@ class ShieldClassifier:
         masks = [g.pattern for pack in packs for g in pack.guards if not g.suppresses]
         self._mask = _bounded("|".join(f"(?:{p})" for p in masks)) if masks else None
         self._suppressors = tuple(
-            (_bounded(g.pattern), g.suppresses) for pack in packs for g in pack.guards if g.suppresses
+            (_bounded(g.pattern), g.suppresses)
+            for pack in packs
+            for g in pack.guards
+            if g.suppresses
         )
         self._framing = tuple(
             (re.compile(f.pattern), f.flag) for pack in packs for f in pack.framing
@@ -107,16 +110,19 @@ class ShieldClassifier:
         norm = normalize(message, self._common)
         flags = set(norm.flags) | self._framing_flags(norm)
         hit, guarded = self._scan(norm, self._rules)
-        language = self.detect_language(message)
+        words = norm.canonical.split()
+        language = self._detect(message.casefold(), words)
         if hit.verdict is not ShieldVerdict.CONTROL:
             recent = [t for t in history if t][-self.policy.history_turns :]
             for turn in reversed(recent):
-                earlier, _ = self._scan(normalize(turn, self._common), self._control_rules)
+                earlier_norm = normalize(turn, self._common)
+                earlier, _ = self._scan(earlier_norm, self._control_rules)
                 if earlier.verdict is ShieldVerdict.CONTROL:
                     hit = earlier
                     flags.add("history")
-                    if not self._has_language_cues(message):
-                        language = self.detect_language(turn)
+                    # "yes, tonight" carries no language; the crisis turn does.
+                    if sum(w in self._common for w in words) < 2:
+                        language = self._detect(turn.casefold(), earlier_norm.canonical.split())
                     break
         return ShieldFacts(
             verdict=hit.verdict,
@@ -149,8 +155,11 @@ class ShieldClassifier:
 
     def detect_language(self, text: str) -> str:
         """Best guess among the policy languages (default when no cue at all)."""
-        lowered = text.casefold()
-        words = normalize(text).canonical.split()
+        return self._detect(text.casefold(), normalize(text).canonical.split())
+
+    # ------------------------------------------------------------ internals
+
+    def _detect(self, lowered: str, words: Sequence[str]) -> str:
         best, best_score = self.policy.default_language, 0
         for language, stopwords in self._stopwords.items():
             score = sum(w in stopwords for w in words)
@@ -160,12 +169,6 @@ class ShieldClassifier:
             if score > best_score:
                 best, best_score = language, score
         return best
-
-    # ------------------------------------------------------------ internals
-
-    def _has_language_cues(self, text: str) -> bool:
-        words = normalize(text).canonical.split()
-        return sum(w in self._common for w in words) >= 2
 
     def _scan(self, norm: Normalized, rules: Sequence[_Compiled]) -> tuple[_Hit, bool]:
         """The most severe rule hit over all views, and whether a guard fired."""

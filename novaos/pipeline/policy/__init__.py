@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -95,10 +95,17 @@ class Policy:
         return self.messages.get(language) or self.messages[self.default_language]
 
 
-def _read(name: str) -> dict[str, Any]:
+Reader = Callable[[str], str]
+
+
+def packaged_file(name: str) -> str:
+    """The text of one packaged policy file."""
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _read(name: str, reader: Reader) -> dict[str, Any]:
     try:
-        text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
-        data = json.loads(text)
+        data = json.loads(reader(name))
     except (OSError, ValueError) as exc:
         raise PolicyError(f"policy file {name}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("policy_version"), str):
@@ -145,9 +152,11 @@ class _PackContext:
     categories: Mapping[str, Category]
 
 
-def _pack(language: str, categories: Mapping[str, Category]) -> tuple[str, LanguagePack]:
+def _pack(
+    language: str, categories: Mapping[str, Category], reader: Reader
+) -> tuple[str, LanguagePack]:
     name = f"rules_{language}.json"
-    data = _read(name)
+    data = _read(name, reader)
     ctx = _PackContext(name, {str(k): str(v) for k, v in data["lexicon"].items()}, categories)
     guards = []
     for item in data.get("guards", []):
@@ -155,9 +164,13 @@ def _pack(language: str, categories: Mapping[str, Category]) -> tuple[str, Langu
         suppresses = frozenset(str(c) for c in item.get("suppresses", []))
         if not suppresses <= categories.keys():
             raise PolicyError(f"{where}: unknown category in suppresses")
-        guards.append(Guard(str(item["id"]), _expand(item["pattern"], ctx.lexicon, where), suppresses))
+        guards.append(
+            Guard(str(item["id"]), _expand(item["pattern"], ctx.lexicon, where), suppresses)
+        )
     framing = tuple(
-        Framing(str(i["id"]), str(i["flag"]), _expand(i["pattern"], ctx.lexicon, f"{name}: {i['id']}"))
+        Framing(
+            str(i["id"]), str(i["flag"]), _expand(i["pattern"], ctx.lexicon, f"{name}: {i['id']}")
+        )
         for i in data.get("framing", [])
     )
     pack = LanguagePack(
@@ -171,7 +184,9 @@ def _pack(language: str, categories: Mapping[str, Category]) -> tuple[str, Langu
     return str(data["policy_version"]), pack
 
 
-def _messages(data: dict[str, Any], languages: tuple[str, ...], soft: set[str]) -> dict[str, Messages]:
+def _messages(
+    data: dict[str, Any], languages: tuple[str, ...], soft: set[str]
+) -> dict[str, Messages]:
     out = {}
     for language in languages:
         entry = data["languages"].get(language)
@@ -183,7 +198,9 @@ def _messages(data: dict[str, Any], languages: tuple[str, ...], soft: set[str]) 
             raise PolicyError(f"messages.json: {language} crisis block lacks {missing}")
         prompts = {str(k): str(v) for k, v in entry["ack_prompts"].items()}
         if not soft <= prompts.keys():
-            raise PolicyError(f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}")
+            raise PolicyError(
+                f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}"
+            )
         out[language] = Messages(block, str(entry["refusal"]), str(entry["throttled"]), prompts)
     return out
 
@@ -198,19 +215,28 @@ def _categories(data: dict[str, Any]) -> dict[str, Category]:
         raise PolicyError(f"policy.json: bad category: {exc}") from exc
 
 
-def load_policy() -> Policy:
-    """Read and validate every policy file (raises ``PolicyError``)."""
+def load_policy(reader: Reader = packaged_file) -> Policy:
+    """Read and validate every policy file (raises ``PolicyError``).
+
+    ``reader`` maps a file name to its text (tests feed altered copies).
+    """
     try:
-        base = _read("policy.json")
+        base = _read("policy.json", reader)
         version = base["policy_version"]
         categories = _categories(base)
         languages = tuple(str(lang) for lang in base["languages"])
         packs = {}
         for language in languages:
-            pack_version, packs[language] = _pack(language, categories)
+            pack_version, packs[language] = _pack(language, categories, reader)
             if pack_version != version:
-                raise PolicyError(f"rules_{language}.json: policy_version {pack_version} != {version}")
-        messages_data = _read("messages.json")
+                raise PolicyError(
+                    f"rules_{language}.json: policy_version {pack_version} != {version}"
+                )
+        ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise PolicyError(f"policy files: duplicate rule ids {dupes}")
+        messages_data = _read("messages.json", reader)
         if messages_data["policy_version"] != version:
             raise PolicyError("messages.json: policy_version differs from policy.json")
         soft = {n for n, c in categories.items() if c.verdict is ShieldVerdict.SOFT_VETO}
