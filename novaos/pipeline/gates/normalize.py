@@ -60,7 +60,8 @@ class Normalized:
     """The forms of one message the shield matches on.
 
     ``folded`` keeps punctuation (for framing markers such as ``[system]``);
-    ``views`` holds the canonical text first, then decoded base64/rot13 views.
+    ``views`` holds the canonical text first, then the other reading of
+    spelled-out letters (if any) and decoded base64/rot13 views.
     """
 
     folded: str
@@ -96,12 +97,14 @@ def fold(text: str) -> str:
     return _fold_flags(text)[0]
 
 
-def _join_spelled(text: str) -> str:
+def _join_spelled(text: str, *, split_leading: bool) -> str:
     text = _DOTTED.sub(lambda m: re.sub(r"[.\-_*·•/]", "", m.group(0)), text)
 
     def glue(match: re.Match[str]) -> str:
         letters = match.group(0).split(" ")
-        if len(letters) >= 4 and letters[0] in _LEADING_WORDS:
+        # "a b o m b" is usually "a bomb", but "e x p l o s i v e s" is one word:
+        # the caller checks both readings.
+        if split_leading and len(letters) >= 4 and letters[0] in _LEADING_WORDS:
             return letters[0] + " " + "".join(letters[1:])
         return "".join(letters)
 
@@ -117,9 +120,9 @@ def _unleet(chunk: str) -> str:
     return chunk.translate(_LEET) if letters >= others else chunk
 
 
-def canonical(folded: str) -> str:
+def canonical(folded: str, *, split_leading: bool = True) -> str:
     """Folded text -> space-separated words with leetspeak and spelling undone."""
-    joined = _join_spelled(folded)
+    joined = _join_spelled(folded, split_leading=split_leading)
     words: list[str] = []
     for chunk in _CHUNK.findall(joined):
         # A trailing "!" or "|" is punctuation ("help!"), not a leet letter.
@@ -162,6 +165,9 @@ def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normaliz
     folded, flags = _fold_flags(text)
     canon = canonical(folded)
     views = [canon]
+    glued = canonical(folded, split_leading=False)
+    if glued != canon:
+        views.append(glued)
     for segment in _B64.findall(_visible(text))[:_MAX_B64_SEGMENTS]:
         decoded = _decode_b64(segment)
         if decoded is not None:
