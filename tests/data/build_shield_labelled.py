@@ -914,7 +914,16 @@ def main() -> None:
     sets = (
         (
             "shield_labelled.jsonl",
-            ROWS + ROUND1_ROWS + ROUND2_ROWS + ROUND2_HELDOUT_ROWS + ROUND3_HELDOUT_ROWS,
+            "".join(
+                (
+                    ROWS,
+                    ROUND1_ROWS,
+                    ROUND2_ROWS,
+                    ROUND2_HELDOUT_ROWS,
+                    ROUND3_HELDOUT_ROWS,
+                    ROUND4_HELDOUT_ROWS,
+                )
+            ),
         ),
         ("shield_heldout.jsonl", HELDOUT_ROWS),
     )
