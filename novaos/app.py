@@ -16,6 +16,8 @@ import grpc
 from novaos.audit.recent import RecentRequests
 from novaos.config import Settings
 from novaos.observability.metrics import Metrics
+from novaos.pipeline.gates.shield import default_classifier
+from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
 from novaos.pipeline.release import SentenceRelease
@@ -61,8 +63,12 @@ class App:
             script=load_script(s.mock_script_file),
         )
         generator = Generator(DirectRouter(self.provider), SentenceRelease())
+        throttle = VetoThrottle(
+            store, limit=s.shield_veto_limit, window_ms=s.shield_veto_window_s * 1000
+        )
+        shield = ShieldGate(default_classifier(), throttle, budget_ms=s.shield_budget_ms)
         orchestrator = Orchestrator(
-            PipelinePlan(pre_model=()),
+            PipelinePlan(pre_model=(shield,)),
             generator,
             holdback_chars=s.output_holdback_chars,
             default_max_tokens=s.default_max_tokens,
@@ -71,7 +77,6 @@ class App:
         )
         self.audit_log = RecentRequests(s.audit_memory_capacity)
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
-        del store
         return ChatService(orchestrator, self.audit_log, limits)
 
     async def start(self) -> int:

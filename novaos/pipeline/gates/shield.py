@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
@@ -65,6 +66,12 @@ def crisis_block(language: str, policy: Policy | None = None) -> str:
 def crisis_block_sha256(language: str, policy: Policy | None = None) -> str:
     """Hex SHA-256 of the crisis block, for the audit record."""
     return hashlib.sha256(crisis_block(language, policy).encode("utf-8")).hexdigest()
+
+
+@cache
+def default_classifier() -> ShieldClassifier:
+    """The packaged-policy classifier, compiled once per process (immutable)."""
+    return ShieldClassifier()
 
 
 class ShieldClassifier:
