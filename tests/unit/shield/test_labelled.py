@@ -74,7 +74,7 @@ def test_heldout_floors(classifier: ShieldClassifier) -> None:
     assert len(load_rows(path)) >= 90
     t = summary(_outcomes(classifier, path))
     # A regression floor set from the one untouched measurement of this set
-    # (77.8 % stopped, 5.4 % of hard negatives stopped), not the product target:
+    # (75.6 % stopped, 2.7 % of hard negatives stopped), not the product target:
     # rules generalise worse to phrasings nobody wrote them for.
-    assert t["crisis+hard_veto stopped"].rate >= 0.75, t["crisis+hard_veto stopped"].misses
-    assert 1 - t["hard_negative not stopped"].rate <= 0.08, t["hard_negative not stopped"].misses
+    assert t["crisis+hard_veto stopped"].rate >= 0.72, t["crisis+hard_veto stopped"].misses
+    assert 1 - t["hard_negative not stopped"].rate <= 0.06, t["hard_negative not stopped"].misses
