@@ -69,7 +69,7 @@ class ShieldGate:
         classifier: ShieldClassifier,
         throttle: VetoThrottle | None = None,
         *,
-        budget_ms: int = 50,
+        budget_ms: int = 250,
     ) -> None:
         self.classifier = classifier
         self.throttle = throttle
