@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.pipeline.gates.shield import ShieldClassifier, default_classifier
 from novaos.ports import StoreHealth
 
 
@@ -72,7 +72,7 @@ class FakeStore:
 
 @pytest.fixture(scope="session")
 def classifier() -> ShieldClassifier:
-    return ShieldClassifier()
+    return default_classifier()
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from bench.shield_scores import DATA, load_rows
 from novaos.pipeline.facts import ShieldVerdict
-from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.pipeline.gates.shield import default_classifier
 
-CLASSIFIER = ShieldClassifier()  # immutable; built once for all examples
+CLASSIFIER = default_classifier()  # immutable, shared with the other shield tests
 ROWS = [r for r in load_rows(DATA / "shield_labelled.jsonl") if not r.history]
 # Encoded payloads are case- and character-exact by nature; they get their own tests.
 PLAIN = [r for r in ROWS if r.style not in ("base64", "rot13")]
