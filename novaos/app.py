@@ -24,6 +24,8 @@ from novaos.config import AuditStorage, Settings
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
+from novaos.pipeline.gates.shield import default_classifier
+from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
 from novaos.pipeline.release import SentenceRelease
@@ -155,8 +157,12 @@ class App:
     def _chat(self, store: MemoryStore) -> ChatService:
         s = self.settings
         generator = Generator(self._router(), SentenceRelease())
+        throttle = VetoThrottle(
+            store, limit=s.shield_veto_limit, window_ms=s.shield_veto_window_s * 1000
+        )
+        shield = ShieldGate(default_classifier(), throttle, budget_ms=s.shield_budget_ms)
         orchestrator = Orchestrator(
-            PipelinePlan(pre_model=()),
+            PipelinePlan(pre_model=(shield,)),
             generator,
             holdback_chars=s.output_holdback_chars,
             default_max_tokens=s.default_max_tokens,
@@ -165,6 +171,19 @@ class App:
         )
         assert self.audit_log is not None
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
+        return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
+
+    async def _start_audit(self) -> AuditWriter:
+        writer = build_audit_writer(self.settings, self.metrics)
+        await writer.start()  # a sink that is down at start spills until it is back
+        self.audit_log = writer
+        self.audit_reader = AuditReader(writer.sink, writer)
+        return writer
+
+    async def _audit_view(self) -> AuditView:
+        assert self.audit_log is not None
+        st = self.audit_log.status()
+        return AuditView(st.sink, st.status, st.queue_depth, st.spilled)
         del store
         return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
 

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     conversation_max_turns: int = Field(20, ge=1, le=1000)
     conversation_ttl_s: int = Field(7 * 86400, ge=60)
 
+    # -- shield (hard vetoes per user within a window before the user is paused)
+    shield_veto_limit: int = Field(5, ge=1, le=10000)
+    shield_veto_window_s: int = Field(900, ge=1, le=86400)
+    shield_budget_ms: int = Field(250, ge=1, le=10000)  # ~3 ms per KB of message on one core
+
     # -- logging / audit
     redact_pii: bool = True
     audit_storage_type: AuditStorage = AuditStorage.FILE

@@ -27,6 +27,12 @@ class ConfigError(NovaError):
     reason = "CONFIG_INVALID"
 
 
+class PolicyError(ConfigError):
+    """A shield policy file is missing or invalid; start-up stops."""
+
+    reason = "POLICY_INVALID"
+
+
 class UnauthenticatedError(NovaError):
     reason = "TOKEN_MISSING"
 

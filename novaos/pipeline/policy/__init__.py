@@ -1,1 +1,259 @@
-"""policy."""
+"""Shield policy: versioned data files, loaded and validated once at start.
+
+Files (all JSON, each carrying the same ``policy_version``):
+
+- ``policy.json``: categories (verdict, risk), languages, history window.
+- ``rules_<lang>.json``: a lexicon of named regex fragments, the rules
+  (category + pattern over canonical text), output rules, benign guards, and
+  framing markers (role-play, fake ``[system]``, prompt injection).
+- ``messages.json``: per language the crisis block, refusals, ack prompts.
+
+Patterns reference lexicon entries as ``{NAME}``; ``{_}`` stands for up to
+three filler words and ``{__}`` for up to six. Validation fails start-up with
+a ``PolicyError`` naming the file and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from novaos.errors import PolicyError
+from novaos.pipeline.facts import Risk, ShieldVerdict
+
+_MACRO = re.compile(r"\{([A-Z_][A-Z0-9_]*)\}")
+_BUILTIN = {"_": r"(?:[a-z0-9]+ ){0,3}", "__": r"(?:[a-z0-9]+ ){0,6}"}
+_CRISIS_MARKERS = ("988", "741741", "1-800-662-4357", "iasp")
+_MAX_EXPANSIONS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    verdict: ShieldVerdict
+    risk: Risk
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    category: str
+    pattern: str  # fully expanded regex over canonical text
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A benign reading. Without ``suppresses`` its span is masked before
+    matching; with it, a match anywhere switches those categories off."""
+
+    id: str
+    pattern: str
+    suppresses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    id: str
+    flag: str  # roleplay | fake_system | prompt_injection
+    pattern: str  # over folded text (punctuation kept)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguagePack:
+    language: str
+    stopwords: frozenset[str]
+    rules: tuple[Rule, ...]
+    output_rules: tuple[Rule, ...]
+    guards: tuple[Guard, ...]
+    framing: tuple[Framing, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Messages:
+    crisis_block: str
+    refusal: str
+    throttled: str
+    ack_prompts: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: str
+    categories: Mapping[str, Category]
+    languages: tuple[str, ...]
+    default_language: str
+    history_turns: int
+    packs: Mapping[str, LanguagePack]
+    messages: Mapping[str, Messages]
+
+    def messages_for(self, language: str) -> Messages:
+        return self.messages.get(language) or self.messages[self.default_language]
+
+
+Reader = Callable[[str], str]
+
+
+def packaged_file(name: str) -> str:
+    """The text of one packaged policy file."""
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _read(name: str, reader: Reader) -> dict[str, Any]:
+    try:
+        data = json.loads(reader(name))
+    except (OSError, ValueError) as exc:
+        raise PolicyError(f"policy file {name}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("policy_version"), str):
+        raise PolicyError(f"policy file {name}: missing policy_version")
+    return data
+
+
+def _expand(pattern: str, lexicon: Mapping[str, str], where: str) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in _BUILTIN:
+            return _BUILTIN[name]
+        if name not in lexicon:
+            raise PolicyError(f"{where}: unknown lexicon entry {{{name}}}")
+        return f"(?:{lexicon[name]})"
+
+    for _ in range(_MAX_EXPANSIONS):
+        expanded = _MACRO.sub(sub, pattern)
+        if expanded == pattern:
+            break
+        pattern = expanded
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise PolicyError(f"{where}: bad pattern: {exc}") from exc
+    return pattern
+
+
+def _rules(items: list[dict[str, Any]], ctx: _PackContext) -> tuple[Rule, ...]:
+    out = []
+    for item in items:
+        rule_id, category = str(item["id"]), str(item["category"])
+        where = f"{ctx.file}: rule {rule_id}"
+        if category not in ctx.categories:
+            raise PolicyError(f"{where}: unknown category {category!r}")
+        out.append(Rule(rule_id, category, _expand(str(item["pattern"]), ctx.lexicon, where)))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _PackContext:
+    file: str
+    lexicon: Mapping[str, str]
+    categories: Mapping[str, Category]
+
+
+def _pack(
+    language: str, categories: Mapping[str, Category], reader: Reader
+) -> tuple[str, LanguagePack]:
+    name = f"rules_{language}.json"
+    data = _read(name, reader)
+    ctx = _PackContext(name, {str(k): str(v) for k, v in data["lexicon"].items()}, categories)
+    guards = []
+    for item in data.get("guards", []):
+        where = f"{name}: guard {item['id']}"
+        suppresses = frozenset(str(c) for c in item.get("suppresses", []))
+        if not suppresses <= categories.keys():
+            raise PolicyError(f"{where}: unknown category in suppresses")
+        guards.append(
+            Guard(str(item["id"]), _expand(item["pattern"], ctx.lexicon, where), suppresses)
+        )
+    framing = tuple(
+        Framing(
+            str(i["id"]), str(i["flag"]), _expand(i["pattern"], ctx.lexicon, f"{name}: {i['id']}")
+        )
+        for i in data.get("framing", [])
+    )
+    pack = LanguagePack(
+        language=language,
+        stopwords=frozenset(data.get("stopwords", [])),
+        rules=_rules(data["rules"], ctx),
+        output_rules=_rules(data.get("output_rules", []), ctx),
+        guards=tuple(guards),
+        framing=framing,
+    )
+    return str(data["policy_version"]), pack
+
+
+def _messages(
+    data: dict[str, Any], languages: tuple[str, ...], soft: set[str]
+) -> dict[str, Messages]:
+    out = {}
+    for language in languages:
+        entry = data["languages"].get(language)
+        if entry is None:
+            raise PolicyError(f"messages.json: no messages for {language}")
+        block = str(entry["crisis_block"])
+        missing = [m for m in _CRISIS_MARKERS if m not in block.lower()]
+        if missing:
+            raise PolicyError(f"messages.json: {language} crisis block lacks {missing}")
+        prompts = {str(k): str(v) for k, v in entry["ack_prompts"].items()}
+        if not soft <= prompts.keys():
+            raise PolicyError(
+                f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}"
+            )
+        out[language] = Messages(block, str(entry["refusal"]), str(entry["throttled"]), prompts)
+    return out
+
+
+def _categories(data: dict[str, Any]) -> dict[str, Category]:
+    try:
+        return {
+            str(name): Category(str(name), ShieldVerdict(c["verdict"]), Risk(c["risk"]))
+            for name, c in data["categories"].items()
+        }
+    except (KeyError, ValueError) as exc:
+        raise PolicyError(f"policy.json: bad category: {exc}") from exc
+
+
+def load_policy(reader: Reader = packaged_file) -> Policy:
+    """Read and validate every policy file (raises ``PolicyError``).
+
+    ``reader`` maps a file name to its text (tests feed altered copies).
+    """
+    try:
+        base = _read("policy.json", reader)
+        version = base["policy_version"]
+        categories = _categories(base)
+        languages = tuple(str(lang) for lang in base["languages"])
+        packs = {}
+        for language in languages:
+            pack_version, packs[language] = _pack(language, categories, reader)
+            if pack_version != version:
+                raise PolicyError(
+                    f"rules_{language}.json: policy_version {pack_version} != {version}"
+                )
+        ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise PolicyError(f"policy files: duplicate rule ids {dupes}")
+        messages_data = _read("messages.json", reader)
+        if messages_data["policy_version"] != version:
+            raise PolicyError("messages.json: policy_version differs from policy.json")
+        soft = {n for n, c in categories.items() if c.verdict is ShieldVerdict.SOFT_VETO}
+        return Policy(
+            version=version,
+            categories=categories,
+            languages=languages,
+            default_language=str(base.get("default_language", "en")),
+            history_turns=int(base.get("history_turns", 3)),
+            packs=packs,
+            messages=_messages(messages_data, languages, soft),
+        )
+    except (KeyError, TypeError) as exc:
+        raise PolicyError(f"policy files: missing or malformed field {exc}") from exc
+
+
+@cache
+def default_policy() -> Policy:
+    """The packaged policy, loaded once per process (it is immutable)."""
+    return load_policy()

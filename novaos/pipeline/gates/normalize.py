@@ -1,0 +1,180 @@
+"""Text normalisation for the shield: undo the cheap tricks before matching.
+
+The shield matches its rules on a *canonical* form: NFKC, case-folded, format
+characters (zero-width, soft hyphen, bidi marks) removed, Cyrillic/Greek
+look-alikes folded to Latin, accents stripped (rules are written without them,
+so "suicídio" and "suicidio" meet), leetspeak folded in words that are mostly
+letters (``k1ll`` -> ``kill`` but ``401k`` stays), letters spelled out one by
+one joined (``b o m b``, ``k.i.l.l``), and everything that is not a letter or
+digit turned into single spaces. Base64 segments and rot13 text are decoded
+into extra *views* that the shield checks as well.
+
+Everything here is pure and allocation-light: tables and patterns are module
+constants (immutable), built once at import.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Cyrillic and Greek letters that render like Latin ones (after case folding).
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+        "ѕ": "s", "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɑ": "a", "ı": "i",
+        "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u",
+        "ν": "v", "ο": "o", "ρ": "p", "σ": "s", "ς": "s", "τ": "t", "υ": "u", "χ": "x",
+        "ω": "w", "ϲ": "c", "ø": "o", "ł": "l", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
+    }
+)  # fmt: skip
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+     "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
+)  # fmt: skip
+_LEET_CHARS = frozenset("0134578@$!|€")
+
+# A "chunk" keeps leet symbols inside words; trailing "!" is punctuation.
+_CHUNK = re.compile(r"[^\W_]+(?:[@$!|€][^\W_]*)*|[@$€][^\W_]+")
+_WORD = re.compile(r"[^\W_]+")
+# k.i.l.l / p-i-p-e / b_o_m_b: single characters joined by one separator.
+_DOTTED = re.compile(r"(?<![^\W_])(?:[^\W_@$][.\-_*·•/]){2,}[^\W_@$](?![^\W_])")
+# b o m b: three or more single characters separated by single spaces.
+_SPACED = re.compile(r"(?<!\S)(?:[^\W_@$] ){2,}[^\W_@$](?!\S)")
+_SPACES = re.compile(r"\s+")
+_B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
+_ROT13_HINT = re.compile(r"rot ?-?13|caesar|cesar|c[ée]sar")
+# Single-letter words that must not be glued to the spelled-out word after them.
+_LEADING_WORDS = frozenset({"a", "i", "y", "e", "o", "u"})
+_MAX_B64_SEGMENTS = 3
+_MAX_DECODED = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The forms of one message the shield matches on.
+
+    ``folded`` keeps punctuation (for framing markers such as ``[system]``);
+    ``views`` holds the canonical text first, then the other reading of
+    spelled-out letters (if any) and decoded base64/rot13 views.
+    """
+
+    folded: str
+    views: tuple[str, ...]
+    flags: frozenset[str]
+
+    @property
+    def canonical(self) -> str:
+        return self.views[0]
+
+
+def _visible(text: str) -> str:
+    """NFKC without format characters (zero-width, soft hyphen, bidi marks)."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def _fold_flags(text: str) -> tuple[str, set[str]]:
+    flags: set[str] = set()
+    visible = _visible(text)
+    if len(visible) != len(unicodedata.normalize("NFKC", text)):
+        flags.add("zero_width")
+    lowered = visible.casefold()
+    text = lowered.translate(_HOMOGLYPHS)
+    if text != lowered:
+        flags.add("homoglyph")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)), flags
+
+
+def fold(text: str) -> str:
+    """NFKC, drop format characters, case-fold, fold homoglyphs, strip accents."""
+    return _fold_flags(text)[0]
+
+
+def _join_spelled(text: str, *, split_leading: bool) -> str:
+    text = _DOTTED.sub(lambda m: re.sub(r"[.\-_*·•/]", "", m.group(0)), text)
+
+    def glue(match: re.Match[str]) -> str:
+        letters = match.group(0).split(" ")
+        # "a b o m b" is usually "a bomb", but "e x p l o s i v e s" is one word:
+        # the caller checks both readings.
+        if split_leading and len(letters) >= 4 and letters[0] in _LEADING_WORDS:
+            return letters[0] + " " + "".join(letters[1:])
+        return "".join(letters)
+
+    return _SPACED.sub(glue, _SPACES.sub(" ", text))
+
+
+def _unleet(chunk: str) -> str:
+    if not _LEET_CHARS.intersection(chunk):
+        return chunk
+    letters = sum(ch.isalpha() for ch in chunk)
+    others = len(chunk) - letters
+    # Words at least half letters are leet ("k1ll", "t0"); "401k" and "50k" are not.
+    return chunk.translate(_LEET) if letters >= others else chunk
+
+
+def canonical(folded: str, *, split_leading: bool = True) -> str:
+    """Folded text -> space-separated words with leetspeak and spelling undone."""
+    joined = _join_spelled(folded, split_leading=split_leading)
+    words: list[str] = []
+    for chunk in _CHUNK.findall(joined):
+        # A trailing "!" or "|" is punctuation ("help!"), not a leet letter.
+        words.extend(_WORD.findall(_unleet(chunk.rstrip("!|"))))
+    return " ".join(words)
+
+
+def _decode_b64(segment: str) -> str | None:
+    padded = segment + "=" * (-len(segment) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        text = raw[:_MAX_DECODED].decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    if not text or printable < 0.95 * len(text) or letters < 0.5 * len(text):
+        return None
+    return text
+
+
+def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
+    """The rot13 reading of ``canon`` when it reads better than the text does."""
+    words = canon.split()
+    if len(words) < 3:
+        return None
+    rotated = codecs.encode(canon, "rot13")
+    if _ROT13_HINT.search(text):
+        return rotated
+    plain_hits = sum(w in common for w in words)
+    rot_hits = sum(w in common for w in rotated.split())
+    # Ordinary prose has many function words; rot13 prose has almost none.
+    if plain_hits <= len(words) // 5 and rot_hits > max(plain_hits, len(words) // 5):
+        return rotated
+    return None
+
+
+def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normalized:
+    """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection."""
+    folded, flags = _fold_flags(text)
+    canon = canonical(folded)
+    views = [canon]
+    glued = canonical(folded, split_leading=False)
+    if glued != canon:
+        views.append(glued)
+    for segment in _B64.findall(_visible(text))[:_MAX_B64_SEGMENTS]:
+        decoded = _decode_b64(segment)
+        if decoded is not None:
+            views.append(canonical(fold(decoded)))
+            flags.add("base64")
+    rotated = _rot13_view(folded, canon, common_words)
+    if rotated is not None:
+        views.append(rotated)
+        flags.add("rot13")
+    return Normalized(folded=folded, views=tuple(views), flags=frozenset(flags))

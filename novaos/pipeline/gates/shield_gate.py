@@ -1,0 +1,131 @@
+"""The shield gate: turns the classifier's verdict into a pipeline decision.
+
+Crisis -> STOP with the localised crisis block (always, even for a throttled
+user: crisis resources are never withheld). Hard veto -> STOP with a short
+refusal, counted per user by ``VetoThrottle``; a user over the limit gets the
+throttle refusal for the rest of the window. Soft veto -> AWAIT_ACK with the
+sentence to acknowledge in ``response_text`` (the ack module issues the token
+and fills ``GateResult.ack``). Prompt injection alone -> FLAG. Else PASS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from novaos.domain import Decision, Outcome, RequestContext, Stance
+from novaos.pipeline.facts import ShieldFacts, ShieldVerdict
+from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.ports import KeyValueStore
+
+_KEY_PREFIX = "shield:veto:"
+
+
+class VetoThrottle:
+    """Counts hard vetoes per user in the shared store (fixed window with TTL).
+
+    The subject is the authenticated user id, or for anonymous callers their
+    own client address: never one shared anonymous bucket. Ids are hashed so
+    the store holds no raw user ids.
+    """
+
+    def __init__(self, store: KeyValueStore, *, limit: int, window_ms: int) -> None:
+        self._store = store
+        self.limit = limit
+        self.window_ms = window_ms
+
+    @staticmethod
+    def subject(ctx: RequestContext) -> str | None:
+        principal = ctx.principal
+        ident = principal.user_id or ctx.client_addr
+        if not ident:
+            return None  # nothing identifies the caller: do not pool strangers
+        kind = "anon" if principal.anonymous else "user"
+        return f"{kind}:{ident}"
+
+    def _key(self, subject: str) -> str:
+        return _KEY_PREFIX + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:32]
+
+    async def count(self, subject: str) -> int:
+        raw = await self._store.get(self._key(subject))
+        return int(raw) if raw else 0
+
+    async def is_throttled(self, subject: str) -> bool:
+        return await self.count(subject) >= self.limit
+
+    async def record(self, subject: str) -> int:
+        """Count one veto; returns the count within the current window."""
+        return await self._store.incr(self._key(subject), 1, ttl_ms=self.window_ms)
+
+
+class ShieldGate:
+    """Gate "shield": crisis, hard veto, soft veto (ack), injection flag, pass."""
+
+    name = "shield"
+
+    def __init__(
+        self,
+        classifier: ShieldClassifier,
+        throttle: VetoThrottle | None = None,
+        *,
+        budget_ms: int = 250,
+    ) -> None:
+        self.classifier = classifier
+        self.throttle = throttle
+        self.budget_ms = budget_ms
+        self.policy_version = classifier.policy_version
+
+    def ack_prompt(self, category: str, language: str) -> str:
+        return self.classifier.ack_prompt(category, language)
+
+    async def check(self, inp: GateInput) -> GateResult:
+        turns = tuple(m.content for m in inp.history if m.role == "user")
+        facts = self.classifier.classify(inp.chat.message, turns)
+        if facts.verdict is ShieldVerdict.CONTROL:
+            return GateResult(
+                decision=Decision.STOP,
+                reason=f"control:{facts.category}",
+                facts=facts,
+                outcome=Outcome.CONTROL,
+                stance=Stance.CONTROL,
+                response_text=self.classifier.crisis_block(facts.language),
+            )
+        subject = VetoThrottle.subject(inp.ctx) if self.throttle else None
+        if self.throttle and subject and await self.throttle.is_throttled(subject):
+            return self._refuse(
+                dataclasses.replace(facts, flags=facts.flags | {"throttled"}),
+                "veto_throttled",
+                self.classifier.throttled_text(facts.language),
+            )
+        if facts.verdict is ShieldVerdict.HARD_VETO:
+            if self.throttle and subject:
+                await self.throttle.record(subject)
+            return self._refuse(
+                facts, f"hard_veto:{facts.category}", self.classifier.refusal(facts.language)
+            )
+        return self._pass_or_ack(facts)
+
+    def _refuse(self, facts: ShieldFacts, reason: str, text: str) -> GateResult:
+        return GateResult(
+            decision=Decision.STOP,
+            reason=reason,
+            facts=facts,
+            outcome=Outcome.HARD_VETO,
+            stance=Stance.SHIELD,
+            response_text=text,
+        )
+
+    def _pass_or_ack(self, facts: ShieldFacts) -> GateResult:
+        if facts.verdict is ShieldVerdict.SOFT_VETO:
+            return GateResult(
+                decision=Decision.AWAIT_ACK,
+                reason=f"soft_veto:{facts.category}",
+                facts=facts,
+                outcome=Outcome.ACK_REQUIRED,
+                stance=Stance.SHIELD,
+                response_text=self.ack_prompt(facts.category, facts.language),
+            )
+        if "prompt_injection" in facts.flags:
+            return GateResult(decision=Decision.FLAG, reason="prompt_injection", facts=facts)
+        return GateResult(decision=Decision.PASS, facts=facts)
