@@ -1,0 +1,152 @@
+"""Redis adapters for ``KeyValueStore``: one server (``REDIS_URL``) or a cluster.
+
+Every connectivity failure is translated to ``StorageUnavailableError`` so the
+failover wrapper (and the limiter) can switch to memory without knowing redis.
+Commands that touch one key only, so Redis Cluster routes each by its slot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from novaos.errors import StorageUnavailableError
+from novaos.ports import StoreHealth
+
+# Failures that mean "Redis is not there", as opposed to a bug in our command.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.TryAgainError,
+    rexc.ClusterError,
+    OSError,
+    TimeoutError,
+)
+
+RedisClient = aioredis.Redis | RedisCluster
+
+
+@asynccontextmanager
+async def translate_errors(backend: str) -> AsyncIterator[None]:
+    """Re-raise connectivity failures as ``StorageUnavailableError``."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
+
+
+def _one_retry() -> Retry:
+    # One immediate retry replaces a pooled connection that died with a
+    # restarted server; more retries would only delay the switch to memory.
+    return Retry(NoBackoff(), 1)
+
+
+class RedisStore:
+    """``KeyValueStore`` over one Redis server with a bounded connection pool."""
+
+    backend = "redis"
+
+    def __init__(self, client: RedisClient) -> None:
+        self._client = client
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=pool_size,
+            timeout=timeout_s,  # wait for a free pooled connection at most this long
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=_one_retry(),
+        )
+        return cls(aioredis.Redis(connection_pool=pool))
+
+    @property
+    def client(self) -> RedisClient:
+        """The redis-py client, for adapters that run scripts (the limiter)."""
+        return self._client
+
+    async def _run(self, awaitable: Awaitable[Any]) -> Any:
+        async with translate_errors(self.backend):
+            return await awaitable
+
+    async def get(self, key: str) -> bytes | None:
+        return cast(bytes | None, await self._run(self._client.get(key)))
+
+    async def set(
+        self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
+    ) -> bool:
+        return bool(await self._run(self._client.set(key, value, px=ttl_ms, nx=nx)))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(await self._run(self._client.delete(*keys)))
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
+        async with translate_errors(self.backend):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.incrby(key, amount)
+            if ttl_ms is not None:
+                pipe.pexpire(key, ttl_ms, nx=True)  # only a key without TTL: the new one
+            results = await pipe.execute()
+        return int(results[0])
+
+    async def list_push(
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        async with translate_errors(self.backend):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.rpush(key, value)
+            pipe.ltrim(key, -max_len, -1)
+            if ttl_ms is not None:
+                pipe.pexpire(key, ttl_ms)
+            await pipe.execute()
+
+    async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
+        return list(await self._run(self._client.lrange(key, start, end)))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._run(self._client.ping()))
+        except StorageUnavailableError:
+            return False
+
+    async def health(self) -> StoreHealth:
+        started = time.perf_counter()
+        if not await self.ping():
+            return StoreHealth(backend=self.backend, status="down")
+        latency_ms = (time.perf_counter() - started) * 1000
+        return StoreHealth(backend=self.backend, status="ok", latency_ms=round(latency_ms, 3))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class RedisClusterStore(RedisStore):
+    """``KeyValueStore`` over Redis Cluster (``REDIS_CLUSTER_NODES=host:port,...``)."""
+
+    backend = "redis_cluster"
+
+    @classmethod
+    def from_nodes(
+        cls, nodes: tuple[str, ...], *, pool_size: int, timeout_s: float
+    ) -> RedisClusterStore:
+        startup = [ClusterNode(host, int(port)) for host, port in (n.rsplit(":", 1) for n in nodes)]
+        client = RedisCluster(
+            startup_nodes=startup,
+            max_connections=pool_size,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=_one_retry(),
+        )
+        return cls(client)
