@@ -3,4 +3,5 @@
 pytest_plugins: list[str] = [
     "tests.fixtures.common",
     "tests.fixtures.server",
+    "tests.fixtures.redis_server",
 ]

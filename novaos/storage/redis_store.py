@@ -34,6 +34,23 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 RedisClient = aioredis.Redis | RedisCluster
 
+# Scripts, not MULTI pipelines: atomic on one server and on a cluster alike
+# (redis-py's async cluster transactions run each command on a helper thread).
+_INCR = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])  -- a counter's TTL starts when it is created
+end
+return value
+"""
+
+_PUSH = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
 
 @asynccontextmanager
 async def translate_errors(backend: str) -> AsyncIterator[None]:
@@ -57,6 +74,8 @@ class RedisStore:
 
     def __init__(self, client: RedisClient) -> None:
         self._client = client
+        self._incr = client.register_script(_INCR)
+        self._push = client.register_script(_PUSH)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
@@ -68,7 +87,7 @@ class RedisStore:
             socket_connect_timeout=timeout_s,
             retry=_one_retry(),
         )
-        return cls(aioredis.Redis(connection_pool=pool))
+        return cls(aioredis.Redis.from_pool(pool))  # the client owns (and closes) the pool
 
     @property
     def client(self) -> RedisClient:
@@ -93,24 +112,14 @@ class RedisStore:
         return int(await self._run(self._client.delete(*keys)))
 
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
-        async with translate_errors(self.backend):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.incrby(key, amount)
-            if ttl_ms is not None:
-                pipe.pexpire(key, ttl_ms, nx=True)  # only a key without TTL: the new one
-            results = await pipe.execute()
-        return int(results[0])
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        return int(await self._run(self._incr(keys=(key,), args=(amount, ttl))))
 
     async def list_push(
         self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
     ) -> None:
-        async with translate_errors(self.backend):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.rpush(key, value)
-            pipe.ltrim(key, -max_len, -1)
-            if ttl_ms is not None:
-                pipe.pexpire(key, ttl_ms)
-            await pipe.execute()
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        await self._run(self._push(keys=(key,), args=(value, max_len, ttl)))
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         return list(await self._run(self._client.lrange(key, start, end)))
