@@ -1,9 +1,9 @@
 """A stand-in gateway process: bursts admissions at one Redis and reports counts.
 
-Run by the multi-process tests. Prints ``ready`` once connected, starts when the
-``--go`` file appears (so all workers burst together), then prints one JSON
-line. In ``hold`` mode admitted requests keep their lease until a line arrives
-on stdin (or the process is killed).
+Run by the multi-process tests. Prints ``ready`` once connected, starts on a
+``go`` line on stdin (so all workers burst together), then prints one JSON
+line. In ``hold`` mode admitted requests keep their lease until another line
+arrives on stdin (or the process is killed).
 """
 
 from __future__ import annotations
@@ -12,21 +12,11 @@ import argparse
 import asyncio
 import json
 import sys
-import time
-from pathlib import Path
 
 from novaos.domain import Tier
 from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
 from novaos.storage import RedisLimiter, RedisStore
-
-
-async def wait_for_file(path: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{path} never appeared")
-        await asyncio.sleep(0.002)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -36,24 +26,28 @@ async def main(args: argparse.Namespace) -> None:
     subject = LimitSubject(args.subject, Tier.PRO)
     assert await store.ping()
     print("ready", flush=True)
-    await wait_for_file(Path(args.go))
-    release = asyncio.Event()
+    await asyncio.to_thread(sys.stdin.readline)  # "go"
+    release, resolved = asyncio.Event(), asyncio.Event()
     counts = {"admitted": 0, "refused": 0, "tokens": 0}
+
+    def count(key: str, tokens: int = 0) -> None:
+        counts[key] += 1
+        counts["tokens"] += tokens
+        if counts["admitted"] + counts["refused"] == args.n:
+            resolved.set()
 
     async def one() -> None:
         try:
             async with limiter.hold(subject, args.tokens):
-                counts["admitted"] += 1
-                counts["tokens"] += args.tokens
+                count("admitted", args.tokens)
                 if args.mode == "hold":
                     await release.wait()
         except RateLimitedError:
-            counts["refused"] += 1
+            count("refused")
 
     tasks = [asyncio.create_task(one()) for _ in range(args.n)]
     if args.mode == "hold":
-        while counts["admitted"] + counts["refused"] < args.n:
-            await asyncio.sleep(0.005)
+        await resolved.wait()
         print(json.dumps(counts), flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         release.set()
@@ -67,7 +61,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
-    parser.add_argument("--go", required=True)
     parser.add_argument("--subject", required=True)
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--rpm", type=int, default=1_000_000)

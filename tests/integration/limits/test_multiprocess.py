@@ -25,13 +25,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @asynccontextmanager
-async def workers(
-    count: int, go: Path, *args: str
-) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+async def workers(count: int, *args: str) -> AsyncIterator[list[asyncio.subprocess.Process]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), "--go", str(go), *args,
+            sys.executable, str(WORKER), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
         )
         for _ in range(count)
@@ -41,7 +39,12 @@ async def workers(
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
             assert line.strip() == b"ready", line
-        go.touch()  # every worker is connected: burst together
+        for proc in procs:  # every worker is connected: burst together
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+        for proc in procs:
+            assert proc.stdin is not None
+            await proc.stdin.drain()
         yield procs
     finally:
         for proc in procs:
@@ -56,10 +59,10 @@ async def report(proc: asyncio.subprocess.Process) -> dict[str, int]:
     return dict(json.loads(line))
 
 
-async def test_three_processes_share_requests_per_minute(redis_url: str, tmp_path: Path) -> None:
+async def test_three_processes_share_requests_per_minute(redis_url: str) -> None:
     limit = 100
     args = ("--url", redis_url, "--subject", "burst-req", "--n", "150", "--rpm", str(limit))
-    async with workers(3, tmp_path / "go", *args) as procs:
+    async with workers(3, *args) as procs:
         counts = [await report(p) for p in procs]
     admitted = sum(c["admitted"] for c in counts)
     assert admitted <= limit * 1.01
@@ -67,20 +70,20 @@ async def test_three_processes_share_requests_per_minute(redis_url: str, tmp_pat
     assert sum(c["refused"] for c in counts) == 450 - limit
 
 
-async def test_three_processes_share_tokens_per_minute(redis_url: str, tmp_path: Path) -> None:
+async def test_three_processes_share_tokens_per_minute(redis_url: str) -> None:
     budget, each = 10_000, 70
     args = ("--url", redis_url, "--subject", "burst-tok", "--n", "150")
     args += ("--tpm", str(budget), "--tokens", str(each))
-    async with workers(3, tmp_path / "go", *args) as procs:
+    async with workers(3, *args) as procs:
         counts = [await report(p) for p in procs]
     tokens = sum(c["tokens"] for c in counts)
     assert tokens <= budget * 1.01
     assert tokens == (budget // each) * each
 
 
-async def test_three_processes_share_concurrency(redis_url: str, tmp_path: Path) -> None:
+async def test_three_processes_share_concurrency(redis_url: str) -> None:
     args = ("--url", redis_url, "--subject", "burst-conc", "--n", "20", "--conc", "7")
-    async with workers(3, tmp_path / "go", *args, "--mode", "hold") as procs:
+    async with workers(3, *args, "--mode", "hold") as procs:
         counts = [await report(p) for p in procs]
         assert sum(c["admitted"] for c in counts) == 7
         for proc in procs:
@@ -97,7 +100,7 @@ async def test_three_processes_share_concurrency(redis_url: str, tmp_path: Path)
         await client.aclose()
 
 
-async def test_sigkilled_holder_leases_expire_within_ttl(redis_url: str, tmp_path: Path) -> None:
+async def test_sigkilled_holder_leases_expire_within_ttl(redis_url: str) -> None:
     ttl_ms, conc = 1000, 5
     subject = LimitSubject(f"killed-{uuid.uuid4().hex[:8]}", Tier.PRO)
     args = ("--url", redis_url, "--subject", subject.key, "--n", "5", "--conc", str(conc))
@@ -106,9 +109,7 @@ async def test_sigkilled_holder_leases_expire_within_ttl(redis_url: str, tmp_pat
     limits = {t: TierLimits(1000, 10**6, conc) for t in Tier}
     limiter = RedisLimiter(store.client, limits, lease_ttl_ms=ttl_ms)
     try:
-        async with workers(
-            1, tmp_path / "go", *args, "--ttl-ms", str(ttl_ms), "--mode", "hold"
-        ) as (proc,):
+        async with workers(1, *args, "--ttl-ms", str(ttl_ms), "--mode", "hold") as (proc,):
             assert (await report(proc))["admitted"] == conc
             proc.send_signal(signal.SIGKILL)
             assert await proc.wait() == -signal.SIGKILL
