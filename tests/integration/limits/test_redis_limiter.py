@@ -78,7 +78,9 @@ async def test_ten_thousand_random_cancels_leave_no_lease_in_redis(
             for task in rng.sample(tasks, 25):
                 task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):
-            outcomes["cancelled" if isinstance(result, asyncio.CancelledError) else "completed"] += 1
+            outcomes[
+                "cancelled" if isinstance(result, asyncio.CancelledError) else "completed"
+            ] += 1
     await limiter.aclose()
     assert outcomes["cancelled"] > 1000 and outcomes["completed"] > 1000, outcomes
     client = aioredis.Redis.from_url(redis_url)
