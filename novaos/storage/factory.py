@@ -18,7 +18,7 @@ from novaos.ports import KeyValueStore
 from novaos.storage.failover import FailoverStore, StorageObserver
 from novaos.storage.memory import MemoryStore
 from novaos.storage.redis_admission import RedisAdmission
-from novaos.storage.redis_store import RedisClient, RedisClusterStore, RedisStore
+from novaos.storage.redis_store import RedisClusterStore, RedisStore
 
 
 class RedisLimiter(LeaseLimiter):
@@ -26,13 +26,13 @@ class RedisLimiter(LeaseLimiter):
 
     def __init__(
         self,
-        client: RedisClient,
+        store: RedisStore,
         limits: Mapping[Tier, TierLimits],
         *,
         lease_ttl_ms: int,
         observer: LimitObserver | None = None,
     ) -> None:
-        backend = RedisAdmission(client)
+        backend = RedisAdmission(store)
         super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
 
 
@@ -42,13 +42,13 @@ class FailoverLimiter(LeaseLimiter):
     def __init__(
         self,
         store: FailoverStore,
-        client: RedisClient,
+        primary: RedisStore,
         limits: Mapping[Tier, TierLimits],
         *,
         lease_ttl_ms: int,
         observer: LimitObserver | None = None,
     ) -> None:
-        backend = FailoverAdmission(RedisAdmission(client), MemoryAdmission(), store)
+        backend = FailoverAdmission(RedisAdmission(primary), MemoryAdmission(), store)
         super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
 
 
@@ -85,6 +85,6 @@ def build_limiter(
     limits = tier_limits(settings)
     ttl = settings.lease_ttl_ms
     if isinstance(store, FailoverStore) and isinstance(store.primary, RedisStore):
-        client = store.primary.client
-        return FailoverLimiter(store, client, limits, lease_ttl_ms=ttl, observer=observer)
+        primary = store.primary
+        return FailoverLimiter(store, primary, limits, lease_ttl_ms=ttl, observer=observer)
     return LeaseLimiter(MemoryAdmission(), limits, lease_ttl_ms=ttl, observer=observer)

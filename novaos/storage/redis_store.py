@@ -7,6 +7,7 @@ Commands that touch one key only, so Redis Cluster routes each by its slot.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -72,8 +73,12 @@ class RedisStore:
 
     backend = "redis"
 
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, *, max_in_flight: int) -> None:
         self._client = client
+        # Bounds concurrent commands to the pool size: redis-py's async cluster
+        # client has no blocking pool and raises MaxConnectionsError instead,
+        # which must not read as "Redis is down" under a burst.
+        self.in_flight = asyncio.Semaphore(max_in_flight)
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
 
@@ -87,7 +92,8 @@ class RedisStore:
             socket_connect_timeout=timeout_s,
             retry=_one_retry(),
         )
-        return cls(aioredis.Redis.from_pool(pool))  # the client owns (and closes) the pool
+        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
+        return cls(client, max_in_flight=pool_size)
 
     @property
     def client(self) -> RedisClient:
@@ -95,7 +101,7 @@ class RedisStore:
         return self._client
 
     async def _run(self, awaitable: Awaitable[Any]) -> Any:
-        async with translate_errors(self.backend):
+        async with self.in_flight, translate_errors(self.backend):
             return await awaitable
 
     async def get(self, key: str) -> bytes | None:
@@ -158,4 +164,4 @@ class RedisClusterStore(RedisStore):
             socket_connect_timeout=timeout_s,
             retry=_one_retry(),
         )
-        return cls(client)
+        return cls(client, max_in_flight=pool_size)

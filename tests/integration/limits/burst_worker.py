@@ -22,7 +22,7 @@ from novaos.storage import RedisLimiter, RedisStore
 async def main(args: argparse.Namespace) -> None:
     store = RedisStore.from_url(args.url, pool_size=10, timeout_s=5)
     limits = {t: TierLimits(args.rpm, args.tpm, args.conc) for t in Tier}
-    limiter = RedisLimiter(store.client, limits, lease_ttl_ms=args.ttl_ms)
+    limiter = RedisLimiter(store, limits, lease_ttl_ms=args.ttl_ms)
     subject = LimitSubject(args.subject, Tier.PRO)
     assert await store.ping()
     print("ready", flush=True)

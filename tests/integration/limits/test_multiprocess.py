@@ -107,7 +107,7 @@ async def test_sigkilled_holder_leases_expire_within_ttl(redis_url: str) -> None
     client = aioredis.Redis.from_url(redis_url)
     store = RedisStore.from_url(redis_url, pool_size=2, timeout_s=2)
     limits = {t: TierLimits(1000, 10**6, conc) for t in Tier}
-    limiter = RedisLimiter(store.client, limits, lease_ttl_ms=ttl_ms)
+    limiter = RedisLimiter(store, limits, lease_ttl_ms=ttl_ms)
     try:
         async with workers(1, *args, "--ttl-ms", str(ttl_ms), "--mode", "hold") as (proc,):
             assert (await report(proc))["admitted"] == conc

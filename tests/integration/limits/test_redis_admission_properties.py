@@ -22,7 +22,7 @@ async def admission(redis_server: object) -> AsyncIterator[RedisAdmission]:
     assert isinstance(redis_server, RedisServer)
     store = RedisStore.from_url(redis_server.url, pool_size=2, timeout_s=2)
     try:
-        yield RedisAdmission(store.client)
+        yield RedisAdmission(store)
     finally:
         await store.aclose()
 

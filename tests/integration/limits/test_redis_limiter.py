@@ -26,7 +26,7 @@ async def store(redis_url: str) -> AsyncIterator[RedisStore]:
 
 
 def limiter_for(store: RedisStore, limits: TierLimits) -> RedisLimiter:
-    return RedisLimiter(store.client, dict.fromkeys(Tier, limits), lease_ttl_ms=30_000)
+    return RedisLimiter(store, dict.fromkeys(Tier, limits), lease_ttl_ms=30_000)
 
 
 async def burst(limiter: RedisLimiter, subject: LimitSubject, n: int, tokens: int) -> list[bool]:

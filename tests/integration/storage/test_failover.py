@@ -33,7 +33,7 @@ def failover_stack(
 ) -> tuple[FailoverStore, FailoverLimiter]:
     primary = RedisStore.from_url(url, pool_size=10, timeout_s=1)
     store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.5, observer=observer)
-    limiter = FailoverLimiter(store, primary.client, dict.fromkeys(Tier, limits), lease_ttl_ms=5000)
+    limiter = FailoverLimiter(store, primary, dict.fromkeys(Tier, limits), lease_ttl_ms=5000)
     return store, limiter
 
 
