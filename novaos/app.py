@@ -15,15 +15,18 @@ import grpc
 
 from novaos.audit.recent import RecentRequests
 from novaos.config import Settings
+from novaos.conversations import ConversationHistory
+from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
 from novaos.pipeline.release import SentenceRelease
+from novaos.ports import KeyValueStore
 from novaos.providers.direct import DirectRouter
 from novaos.providers.mock import MockProvider, load_script
 from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import HealthService, ProviderView
-from novaos.storage.memory import MemoryStore
+from novaos.storage import FailoverStore, build_limiter, build_store
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -44,6 +47,9 @@ class App:
     provider: MockProvider | None = None
     audit_log: RecentRequests | None = None
     readiness_interval_s: float = 1.0
+    store: KeyValueStore | None = None
+    limiter: LeaseLimiter | None = None
+    conversations: ConversationHistory | None = None
     _watcher: asyncio.Task[None] | None = None
 
     def _auth(self) -> JwtAuthenticator:
@@ -53,7 +59,20 @@ class App:
             JwtConfig(secret, s.require_auth, s.jwt_issuer, s.jwt_audience, s.jwt_expiry_s)
         )
 
-    def _chat(self, store: MemoryStore) -> ChatService:
+    async def _storage(self) -> KeyValueStore:
+        """Store, limiter and history: Redis (with memory fallback) or memory."""
+        s = self.settings
+        store = build_store(s, observer=self.metrics)
+        if isinstance(store, FailoverStore):
+            await store.connect()  # an absent Redis is reported at boot
+        self.store = store
+        self.limiter = build_limiter(s, store, observer=self.metrics)
+        self.conversations = ConversationHistory(
+            store, max_turns=s.conversation_max_turns, ttl_s=s.conversation_ttl_s
+        )
+        return store
+
+    def _chat(self) -> ChatService:
         s = self.settings
         self.provider = MockProvider(
             token_delay_ms=s.mock_token_delay_ms,
@@ -71,17 +90,23 @@ class App:
         )
         self.audit_log = RecentRequests(s.audit_memory_capacity)
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
-        del store
-        return ChatService(orchestrator, self.audit_log, limits)
+        assert self.limiter is not None
+        return ChatService(
+            orchestrator,
+            self.audit_log,
+            limits,
+            admission=PrincipalAdmission(self.limiter),
+            conversations=self.conversations,
+        )
 
     async def start(self) -> int:
         s = self.settings
-        store = MemoryStore()
-        chat = self._chat(store)
+        store = await self._storage()
+        chat = self._chat()
         assert self.provider is not None and self.audit_log is not None
         self.health = HealthService(store, (ProviderView("mock", self.provider.default_model),))
         servicers = Servicers(
-            ChatServicer(chat, self.metrics),
+            ChatServicer(chat, self.metrics, self.conversations),
             AuditServicer(self.audit_log),
             HealthServicer(self.health),
         )
@@ -122,4 +147,8 @@ class App:
         await self.grpc_health.drain()
         if self.server is not None:
             await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.limiter is not None:
+            await self.limiter.aclose()  # finish in-flight lease releases before the store goes
+        if self.store is not None:
+            await self.store.aclose()
         await asyncio.sleep(0)

@@ -4,7 +4,7 @@ Domain code: the Redis backend lives in ``novaos.storage.redis_admission``.
 """
 
 from novaos.limits.failover import FailoverAdmission
-from novaos.limits.limiter import LeaseLimiter, MemoryLimiter
+from novaos.limits.limiter import LeaseLimiter, MemoryLimiter, PrincipalAdmission
 from novaos.limits.memory import MemoryAdmission
 from novaos.limits.model import (
     CONCURRENCY,
@@ -31,6 +31,7 @@ __all__ = [
     "MemoryAdmission",
     "MemoryLimiter",
     "NullLimitObserver",
+    "PrincipalAdmission",
     "TierLimits",
     "tier_limits",
 ]

@@ -13,10 +13,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
-from novaos.domain import Tier
+from novaos.domain import RequestContext, Tier
 from novaos.errors import QuotaViolation, RateLimitedError, StorageUnavailableError
 from novaos.limits.memory import MemoryAdmission
 from novaos.limits.model import (
@@ -25,6 +25,7 @@ from novaos.limits.model import (
     AdmitResult,
     Lease,
     LeaseGrant,
+    Limiter,
     LimitObserver,
     LimitSubject,
     NullLimitObserver,
@@ -103,7 +104,7 @@ class LeaseLimiter:
 
     def _refusal(self, request: AdmitRequest, result: AdmitResult) -> RateLimitedError:
         tier = request.subject.tier.value
-        self._observer.rate_limited(tier, result.violation)
+        self._observer.limit_exceeded(tier, result.violation)
         violation = QuotaViolation(
             subject=request.subject.key,
             limit=result.violation,
@@ -175,3 +176,20 @@ class MemoryLimiter(LeaseLimiter):
         observer: LimitObserver | None = None,
     ) -> None:
         super().__init__(MemoryAdmission(), limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
+
+
+class PrincipalAdmission:
+    """The chat service's ``Admission``: limits keyed by the caller and its tier.
+
+    ``Principal.user_id`` is the JWT ``sub``, or ``ip:<client>`` when
+    REQUIRE_AUTH=false, so anonymous callers are limited per client address.
+    """
+
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+
+    def hold(
+        self, ctx: RequestContext, estimated_tokens: int
+    ) -> AbstractAsyncContextManager[Lease]:
+        subject = LimitSubject(ctx.principal.user_id, ctx.principal.tier)
+        return self._limiter.hold(subject, estimated_tokens)

@@ -119,11 +119,11 @@ class Limiter(Protocol):
 class LimitObserver(Protocol):
     """Counts refusals: ``rate_limit_exceeded_total{tier,limit}``."""
 
-    def rate_limited(self, tier: str, limit: str) -> None: ...
+    def limit_exceeded(self, tier: str, limit: str) -> None: ...
 
 
 class NullLimitObserver:
-    def rate_limited(self, tier: str, limit: str) -> None:
+    def limit_exceeded(self, tier: str, limit: str) -> None:
         return None
 
 

@@ -29,7 +29,7 @@ class RecordingObserver:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
 
-    def rate_limited(self, tier: str, limit: str) -> None:
+    def limit_exceeded(self, tier: str, limit: str) -> None:
         self.seen.append((tier, limit))
 
 
