@@ -21,7 +21,7 @@ from novaos.limits.model import (
     limit_keys,
 )
 from novaos.limits.tiers import WINDOW_MS
-from novaos.storage.redis_store import RedisStore, translate_errors
+from novaos.storage.redis_store import RedisStore
 
 _VIOLATIONS = {0: "", 1: REQUESTS, 2: TOKENS, 3: CONCURRENCY}
 
@@ -81,7 +81,7 @@ class RedisAdmission:
     def __init__(self, store: RedisStore) -> None:
         self.name = store.backend
         client = store.client
-        self._in_flight = store.in_flight  # share the store's bound on concurrent commands
+        self._store = store  # shares the store's bound on commands and cluster start-up
         script = resources.files("novaos.storage").joinpath("admission.lua").read_text()
         self._admit = client.register_script(script)
         self._refresh = client.register_script(_REFRESH)
@@ -100,7 +100,7 @@ class RedisAdmission:
             WINDOW_MS,
             _ms(request.now_ms),
         )
-        async with self._in_flight, translate_errors(self.name):
+        async with self._store.command():
             raw = await self._admit(keys=limit_keys(request.subject), args=args)
         admitted, code, retry_ms, count, reset_ms = (int(v) for v in raw)
         headers = RateLimitHeaders(
@@ -116,7 +116,7 @@ class RedisAdmission:
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         lease_key = limit_keys(grant.request.subject)[3]
         args = (grant.request.lease_id, grant.request.lease_ttl_ms, _ms(now_ms))
-        async with self._in_flight, translate_errors(self.name):
+        async with self._store.command():
             return bool(await self._refresh(keys=(lease_key,), args=args))
 
     async def release(
@@ -124,12 +124,12 @@ class RedisAdmission:
     ) -> None:
         _, _, amounts_key, lease_key = limit_keys(grant.request.subject)
         actual = "" if actual_tokens is None else str(actual_tokens)
-        async with self._in_flight, translate_errors(self.name):
+        async with self._store.command():
             await self._release(
                 keys=(lease_key, amounts_key), args=(grant.request.lease_id, actual)
             )
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         lease_key = limit_keys(subject)[3]
-        async with self._in_flight, translate_errors(self.name):
+        async with self._store.command():
             return int(await self._count(keys=(lease_key,), args=(_ms(now_ms),)))

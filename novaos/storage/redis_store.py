@@ -100,8 +100,18 @@ class RedisStore:
         """The redis-py client, for adapters that run scripts (the limiter)."""
         return self._client
 
-    async def _run(self, awaitable: Awaitable[Any]) -> Any:
+    @asynccontextmanager
+    async def command(self) -> AsyncIterator[None]:
+        """One command's turn: bounded concurrency, client ready, errors translated."""
         async with self.in_flight, translate_errors(self.backend):
+            await self._ready()
+            yield
+
+    async def _ready(self) -> None:
+        """A single server's pool connects lazily and safely; nothing to do."""
+
+    async def _run(self, awaitable: Awaitable[Any]) -> Any:
+        async with self.command():
             return await awaitable
 
     async def get(self, key: str) -> bytes | None:
@@ -151,6 +161,22 @@ class RedisClusterStore(RedisStore):
     """``KeyValueStore`` over Redis Cluster (``REDIS_CLUSTER_NODES=host:port,...``)."""
 
     backend = "redis_cluster"
+
+    def __init__(self, client: RedisCluster, *, max_in_flight: int) -> None:
+        super().__init__(client, max_in_flight=max_in_flight)
+        self._cluster = client
+        self._init_lock = asyncio.Lock()
+        self._initialized = False
+
+    async def _ready(self) -> None:
+        # redis-py initializes the slot map on first use; concurrent first
+        # commands race that and may see their connections closed under them.
+        if self._initialized:
+            return
+        async with self._init_lock:
+            if not self._initialized:
+                await self._cluster.initialize()
+                self._initialized = True
 
     @classmethod
     def from_nodes(
