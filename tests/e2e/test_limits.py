@@ -66,17 +66,20 @@ async def test_over_the_limit_is_resource_exhausted_with_details(redis_url: str)
         )
 
 
-async def _chat(running: Running, user: str, conversation_id: str, text: str) -> None:
+async def _chat(running: Running, user: str, conversation_id: str, text: str) -> int:
+    """One completed turn; returns the prompt tokens the model was sent."""
     stub = chat_pb2_grpc.ChatServiceStub(running.channel)
     request = chat_pb2.ChatRequest(message=text, conversation_id=conversation_id)
     reply = await stub.Chat(request, metadata=bearer(mint(user)))
     assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+    return reply.usage.input_tokens
 
 
 async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
     async with running_app(REDIS_URL=redis_url, CONVERSATION_MAX_TURNS="3") as running:
-        await _chat(running, "owner", "trip-plans", "first question")
-        await _chat(running, "owner", "trip-plans", "second question")
+        first = await _chat(running, "owner", "trip-plans", "same question")
+        second = await _chat(running, "owner", "trip-plans", "same question")
+        assert second > first  # the earlier turns were fed to the model
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
         owner, stranger = bearer(mint("owner")), bearer(mint("stranger"))
         listed = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=owner)
@@ -87,7 +90,7 @@ async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
             chat_pb2.GetConversationRequest(conversation_id="trip-plans"), metadata=owner
         )
         assert [t.role for t in got.turns] == ["assistant", "user", "assistant"]
-        assert got.turns[1].text == "second question"
+        assert got.turns[1].text == "same question"
         empty = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=stranger)
         assert list(empty.conversations) == []
         for rpc in (stub.GetConversation, stub.DeleteConversation):
