@@ -39,7 +39,8 @@ end
 _REFRESH = (
     _now_from(3)
     + """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires or tonumber(expires) <= now then return 0 end  -- expired leases stay dead
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
