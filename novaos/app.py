@@ -21,6 +21,8 @@ from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
 from novaos.config import AuditStorage, Settings
+from novaos.conversations import ConversationHistory
+from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
@@ -29,13 +31,13 @@ from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
 from novaos.pipeline.release import SentenceRelease
-from novaos.ports import CircuitInfo, Provider
+from novaos.ports import CircuitInfo, KeyValueStore, Provider
 from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
 from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
-from novaos.storage.memory import MemoryStore
+from novaos.storage import FailoverStore, build_limiter, build_store
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -131,6 +133,9 @@ class App:
     audit_log: AuditWriter | None = None
     audit_reader: AuditReader | None = None
     chat: ChatService | None = None
+    store: KeyValueStore | None = None
+    limiter: LeaseLimiter | None = None
+    conversations: ConversationHistory | None = None
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
 
@@ -140,6 +145,19 @@ class App:
         return JwtAuthenticator(
             JwtConfig(secret, s.require_auth, s.jwt_issuer, s.jwt_audience, s.jwt_expiry_s)
         )
+
+    async def _storage(self) -> KeyValueStore:
+        """Store, limiter and history: Redis (with memory fallback) or memory."""
+        s = self.settings
+        store = build_store(s, observer=self.metrics)
+        if isinstance(store, FailoverStore):
+            await store.connect()  # an absent Redis is reported at boot
+        self.store = store
+        self.limiter = build_limiter(s, store, observer=self.metrics)
+        self.conversations = ConversationHistory(
+            store, max_turns=s.conversation_max_turns, ttl_s=s.conversation_ttl_s
+        )
+        return store
 
     def _router(self) -> ProviderRouter:
         s = self.settings
@@ -154,38 +172,32 @@ class App:
         self.router = build_router(s, providers, ProviderMetrics(self.metrics))
         return self.router
 
-    def _chat(self, store: MemoryStore) -> ChatService:
+    def _orchestrator(self, store: KeyValueStore) -> Orchestrator:
         s = self.settings
-        generator = Generator(self._router(), SentenceRelease())
         throttle = VetoThrottle(
             store, limit=s.shield_veto_limit, window_ms=s.shield_veto_window_s * 1000
         )
         shield = ShieldGate(default_classifier(), throttle, budget_ms=s.shield_budget_ms)
-        orchestrator = Orchestrator(
+        return Orchestrator(
             PipelinePlan(pre_model=(shield,)),
-            generator,
+            Generator(self._router(), SentenceRelease()),
             holdback_chars=s.output_holdback_chars,
             default_max_tokens=s.default_max_tokens,
             pipeline_timeout_s=s.pipeline_timeout_ms / 1000,
             observer=self.metrics,
         )
-        assert self.audit_log is not None
+
+    def _chat(self, store: KeyValueStore) -> ChatService:
+        s = self.settings
+        assert self.audit_log is not None and self.limiter is not None
         limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
-        return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
-
-    async def _start_audit(self) -> AuditWriter:
-        writer = build_audit_writer(self.settings, self.metrics)
-        await writer.start()  # a sink that is down at start spills until it is back
-        self.audit_log = writer
-        self.audit_reader = AuditReader(writer.sink, writer)
-        return writer
-
-    async def _audit_view(self) -> AuditView:
-        assert self.audit_log is not None
-        st = self.audit_log.status()
-        return AuditView(st.sink, st.status, st.queue_depth, st.spilled)
-        del store
-        return ChatService(orchestrator, RequestLogger(self.audit_log), limits)
+        return ChatService(
+            self._orchestrator(store),
+            RequestLogger(self.audit_log),
+            limits,
+            admission=PrincipalAdmission(self.limiter),
+            conversations=self.conversations,
+        )
 
     async def _start_audit(self) -> AuditWriter:
         writer = build_audit_writer(self.settings, self.metrics)
@@ -201,7 +213,7 @@ class App:
 
     async def start(self) -> int:
         s = self.settings
-        store = MemoryStore()
+        store = await self._storage()
         await self._start_audit()
         chat = self.chat = self._chat(store)
         assert self.router is not None and self.audit_reader is not None
@@ -210,7 +222,7 @@ class App:
             store, views, circuits=RouterCircuits(self.router), audit_status=self._audit_view
         )
         servicers = Servicers(
-            ChatServicer(chat, self.metrics, s.novaos_worker_index),
+            ChatServicer(chat, self.metrics, self.conversations, s.novaos_worker_index),
             AuditServicer(self.audit_reader),
             HealthServicer(self.health),
         )
@@ -255,6 +267,9 @@ class App:
             _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.router is not None:
             await self.router.aclose()  # after the streams ended: frees the provider pools
+        if self.limiter is not None:
+            await self.limiter.aclose()  # finish in-flight lease releases before the store goes
         if self.audit_log is not None:
             await self.audit_log.aclose()  # drains: every finished request is written or spilled
-        await asyncio.sleep(0)
+        if self.store is not None:
+            await self.store.aclose()

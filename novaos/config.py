@@ -81,7 +81,10 @@ class Settings(BaseSettings):
     redis_url: str = ""
     redis_cluster_nodes: Annotated[tuple[str, ...], NoDecode] = ()
     redis_pool_size: int = Field(10, ge=1, le=1000)
-    redis_reconnect_max_backoff_ms: int = Field(5000, ge=50)
+    # Capped so a restarted Redis is noticed within ~2 s (the guide promises < 5 s).
+    redis_reconnect_min_backoff_ms: int = Field(100, ge=10)
+    redis_reconnect_max_backoff_ms: int = Field(2000, ge=50)
+    redis_command_timeout_ms: int = Field(2000, ge=50)
 
     # -- providers
     preferred_provider: str = "mock"

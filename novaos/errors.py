@@ -141,6 +141,12 @@ class DeadlineExceededError(NovaError):
     reason = "DEADLINE_EXCEEDED"
 
 
+class StorageUnavailableError(NovaError):
+    """The shared store (Redis) did not answer; callers may fall back to memory."""
+
+    reason = "STORAGE_UNAVAILABLE"
+
+
 class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
 

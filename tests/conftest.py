@@ -6,4 +6,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.fake_providers",
     "tests.fixtures.envoy",
     "tests.fixtures.postgres_server",
+    "tests.fixtures.redis_server",
 ]

@@ -7,6 +7,7 @@ from contextlib import aclosing
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import domain
+from novaos.conversations import ConversationHistory
 from novaos.errors import NotFoundError
 from novaos.observability.metrics import Metrics
 from novaos.services.chat import ChatCall, ChatService
@@ -24,10 +25,22 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
-    def __init__(self, service: ChatService, metrics: Metrics, worker: int = 0) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        metrics: Metrics,
+        conversations: ConversationHistory | None = None,
+        worker: int = 0,
+    ) -> None:
         self._service = service
         self._metrics = metrics
+        self._conversations = conversations
         self._worker = worker
+
+    def _history(self) -> ConversationHistory:
+        if self._conversations is None:
+            raise NotFoundError("conversation history is not kept on this server")
+        return self._conversations
 
     def _finished(self, call: ChatCall) -> list[tuple[str, str]]:
         self._metrics.overhead.observe(call.overhead_ms / 1000)
@@ -78,17 +91,20 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     async def ListConversations(
         self, request: chat_pb2.ListConversationsRequest, context: Ctx
     ) -> chat_pb2.ListConversationsResponse:
-        del request, context
-        return chat_pb2.ListConversationsResponse()
+        owner = request_context(context).principal.user_id
+        limit = min(request.page_size or 100, 1000)
+        return convert.conversation_list(await self._history().list(owner, limit=limit))
 
     async def GetConversation(
         self, request: chat_pb2.GetConversationRequest, context: Ctx
     ) -> chat_pb2.GetConversationResponse:
-        del context
-        raise NotFoundError(f"conversation {request.conversation_id!r} not found")
+        owner = request_context(context).principal.user_id
+        found = await self._history().get(owner, request.conversation_id)
+        return convert.conversation(found)
 
     async def DeleteConversation(
         self, request: chat_pb2.DeleteConversationRequest, context: Ctx
     ) -> chat_pb2.DeleteConversationResponse:
-        del context
-        raise NotFoundError(f"conversation {request.conversation_id!r} not found")
+        owner = request_context(context).principal.user_id
+        await self._history().delete(owner, request.conversation_id)
+        return chat_pb2.DeleteConversationResponse()

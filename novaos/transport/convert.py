@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from generated.novaos.v1 import chat_pb2
 from novaos import domain
+from novaos.conversations import Conversation, ConversationSummary
 from novaos.domain import ChatEvent
 
 _OUTCOMES = {o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome}
@@ -103,3 +104,26 @@ def chat_response(
         detail=done.detail,
         conversation_id=done.conversation_id,
     )
+
+
+def conversation_list(
+    summaries: tuple[ConversationSummary, ...],
+) -> chat_pb2.ListConversationsResponse:
+    return chat_pb2.ListConversationsResponse(
+        conversations=[
+            chat_pb2.ConversationSummary(
+                conversation_id=c.conversation_id,
+                turn_count=c.turn_count,
+                updated_at_unix=c.updated_at_unix,
+            )
+            for c in summaries
+        ]
+    )
+
+
+def conversation(found: Conversation) -> chat_pb2.GetConversationResponse:
+    turns = [
+        chat_pb2.Turn(role=t.role, text=t.text, created_at_unix=t.created_at_unix)
+        for t in found.turns
+    ]
+    return chat_pb2.GetConversationResponse(conversation_id=found.conversation_id, turns=turns)

@@ -1,0 +1,142 @@
+"""Conversation history: the last N turns per conversation, visible to its owner only.
+
+Keys live under the owner (``nova:conv:{owner}:...``), so one user can never
+address another's conversation: a foreign id is simply "not found", whether
+or not it exists elsewhere. The owner is also recorded in the metadata and
+checked, so a key-layout mistake cannot leak history. The ``{owner}`` hash tag
+keeps one owner's keys in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.limits.model import subject_tag
+from novaos.ports import ChatMessage, KeyValueStore
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_INDEX_MAX = 1000  # conversations remembered per owner for listing
+_ROLES = frozenset({"user", "assistant", "system"})
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str
+    text: str
+    created_at_unix: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    conversation_id: str
+    turn_count: int
+    updated_at_unix: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    conversation_id: str
+    turns: tuple[Turn, ...]
+
+
+class ConversationHistory:
+    """Domain service over ``KeyValueStore`` (Redis, cluster, memory, failover)."""
+
+    def __init__(
+        self,
+        store: KeyValueStore,
+        *,
+        max_turns: int,
+        ttl_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._max_turns = max_turns
+        self._ttl_ms = ttl_s * 1000
+        self._clock = clock
+
+    @staticmethod
+    def validate_id(conversation_id: str) -> str:
+        if not _ID.match(conversation_id):
+            raise InvalidArgumentError(
+                "conversation_id", "must be 1-128 characters of A-Z a-z 0-9 . _ -"
+            )
+        return conversation_id
+
+    def _keys(self, owner: str, conversation_id: str) -> tuple[str, str]:
+        base = f"nova:conv:{{{subject_tag(owner)}}}:{conversation_id}"
+        return f"{base}:meta", f"{base}:turns"
+
+    def _index_key(self, owner: str) -> str:
+        return f"nova:conv:{{{subject_tag(owner)}}}:index"
+
+    async def _meta(self, owner: str, conversation_id: str) -> dict[str, object] | None:
+        raw = await self._store.get(self._keys(owner, conversation_id)[0])
+        if raw is None:
+            return None
+        meta = json.loads(raw)
+        if not isinstance(meta, dict) or meta.get("owner") != owner:
+            return None
+        return meta
+
+    async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
+        """Record one turn; the first turn creates the conversation for ``owner``."""
+        self.validate_id(conversation_id)
+        if role not in _ROLES:
+            raise InvalidArgumentError("role", "must be user, assistant or system")
+        meta_key, turns_key = self._keys(owner, conversation_id)
+        now = int(self._clock())
+        meta = await self._meta(owner, conversation_id)
+        turns = min(int(str((meta or {}).get("turns", 0))) + 1, self._max_turns)
+        record = {"owner": owner, "created": (meta or {}).get("created", now)}
+        record |= {"updated": now, "turns": turns}
+        if meta is None:
+            await self._store.list_push(
+                self._index_key(owner),
+                conversation_id.encode(),
+                max_len=_INDEX_MAX,
+                ttl_ms=self._ttl_ms,
+            )
+        turn = json.dumps({"role": role, "text": text, "at": now}).encode()
+        await self._store.list_push(turns_key, turn, max_len=self._max_turns, ttl_ms=self._ttl_ms)
+        await self._store.set(meta_key, json.dumps(record).encode(), ttl_ms=self._ttl_ms)
+
+    async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
+        """The stored turns as model input; empty for a new (or foreign) conversation."""
+        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+            return ()
+        turns = await self._turns(owner, conversation_id)
+        return tuple(ChatMessage(role=t.role, content=t.text) for t in turns)
+
+    async def _turns(self, owner: str, conversation_id: str) -> tuple[Turn, ...]:
+        raw = await self._store.list_range(self._keys(owner, conversation_id)[1])
+        parsed = (json.loads(item) for item in raw)
+        return tuple(Turn(str(p["role"]), str(p["text"]), int(p["at"])) for p in parsed)
+
+    async def get(self, owner: str, conversation_id: str) -> Conversation:
+        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+            raise NotFoundError("conversation not found")
+        return Conversation(conversation_id, await self._turns(owner, conversation_id))
+
+    async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
+        """Most recently updated first; expired or deleted conversations are skipped."""
+        ids = await self._store.list_range(self._index_key(owner))
+        summaries: list[ConversationSummary] = []
+        for conversation_id in dict.fromkeys(i.decode() for i in reversed(ids)):
+            meta = await self._meta(owner, conversation_id)
+            if meta is not None:
+                turns, updated = int(str(meta["turns"])), int(str(meta["updated"]))
+                summaries.append(ConversationSummary(conversation_id, turns, updated))
+            if len(summaries) >= limit:
+                break
+        return tuple(sorted(summaries, key=lambda s: s.updated_at_unix, reverse=True))
+
+    async def delete(self, owner: str, conversation_id: str) -> None:
+        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+            raise NotFoundError("conversation not found")
+        await self._store.delete(*self._keys(owner, conversation_id))

@@ -1,0 +1,147 @@
+"""In-process admission with the same arithmetic as the Redis script.
+
+Used without Redis (dev) and during a Redis outage. Each call runs without an
+await, so on one event loop it is as atomic as the script is in Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from novaos.errors import RateLimitHeaders
+from novaos.limits.model import (
+    CONCURRENCY,
+    REQUESTS,
+    TOKENS,
+    AdmitRequest,
+    AdmitResult,
+    LeaseGrant,
+    LimitSubject,
+)
+from novaos.limits.tiers import WINDOW_MS, TierLimits
+
+
+@dataclass(slots=True)
+class _Window:
+    requests: deque[tuple[int, str]] = field(default_factory=deque)  # (admitted at, id)
+    tokens: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
+    token_total: int = 0
+    leases: dict[str, int] = field(default_factory=dict)  # id -> expires at
+
+    def purge(self, now: int) -> None:
+        horizon = now - WINDOW_MS
+        while self.requests and self.requests[0][0] <= horizon:
+            self.requests.popleft()
+        while self.tokens:
+            lease_id, (at, amount) = next(iter(self.tokens.items()))
+            if at > horizon:
+                break
+            del self.tokens[lease_id]
+            self.token_total -= amount
+        for lease_id in [k for k, exp in self.leases.items() if exp <= now]:
+            del self.leases[lease_id]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.requests or self.tokens or self.leases)
+
+
+def _ceil_s(ms: int) -> int:
+    return max((ms + 999) // 1000, 0)
+
+
+class MemoryAdmission:
+    """``AdmissionBackend`` over dicts; clock in milliseconds (monotonic by default)."""
+
+    name = "memory"
+
+    def __init__(self, *, clock_ms: Callable[[], int] | None = None) -> None:
+        self._clock_ms = clock_ms or (lambda: time.monotonic_ns() // 1_000_000)
+        self._windows: dict[LimitSubject, _Window] = {}
+
+    def _now(self, now_ms: int | None) -> int:
+        return self._clock_ms() if now_ms is None else now_ms
+
+    def _window(self, subject: LimitSubject, now: int) -> _Window:
+        window = self._windows.setdefault(subject, _Window())
+        window.purge(now)
+        return window
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        now = self._now(request.now_ms)
+        window = self._window(request.subject, now)
+        violation, retry_ms = _check(window, request.limits, request.tokens, now)
+        if violation:
+            return AdmitResult(False, violation, retry_ms, _headers(window, request.limits, now))
+        window.requests.append((now, request.lease_id))
+        window.tokens[request.lease_id] = (now, request.tokens)
+        window.token_total += request.tokens
+        window.leases[request.lease_id] = now + request.lease_ttl_ms
+        result = AdmitResult(True, "", 0, _headers(window, request.limits, now))
+        return LeaseGrant(request=request, result=result, issuer=self)
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        now = self._now(now_ms)
+        window = self._window(grant.request.subject, now)
+        if grant.request.lease_id not in window.leases:
+            return False
+        window.leases[grant.request.lease_id] = now + grant.request.lease_ttl_ms
+        return True
+
+    async def release(
+        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+    ) -> None:
+        subject, lease_id = grant.request.subject, grant.request.lease_id
+        window = self._window(subject, self._now(now_ms))
+        window.leases.pop(lease_id, None)
+        charged = window.tokens.get(lease_id)
+        if actual_tokens is not None and charged is not None:
+            window.tokens[lease_id] = (charged[0], actual_tokens)
+            window.token_total += actual_tokens - charged[1]
+        if window.empty:
+            del self._windows[subject]
+
+    async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
+        if subject not in self._windows:
+            return 0
+        return len(self._window(subject, self._now(now_ms)).leases)
+
+
+def _check(window: _Window, limits: TierLimits, tokens: int, now: int) -> tuple[str, int]:
+    """The first violated limit and when to retry; concurrency first so it charges nothing."""
+    if len(window.leases) >= limits.concurrency:
+        soonest = min(window.leases.values(), default=now + 1000)
+        return CONCURRENCY, max(min(1000, soonest - now), 1)
+    count = len(window.requests)
+    if count >= limits.requests_per_minute:
+        if limits.requests_per_minute == 0:
+            return REQUESTS, WINDOW_MS
+        at = window.requests[count - limits.requests_per_minute][0]
+        return REQUESTS, at + WINDOW_MS - now
+    if window.token_total + tokens > limits.tokens_per_minute:
+        return TOKENS, _token_retry_ms(window, limits, tokens, now)
+    return "", 0
+
+
+def _token_retry_ms(window: _Window, limits: TierLimits, tokens: int, now: int) -> int:
+    """When enough old reservations leave the window for ``tokens`` to fit."""
+    if tokens > limits.tokens_per_minute:
+        return WINDOW_MS
+    need, freed = window.token_total + tokens - limits.tokens_per_minute, 0
+    for at, amount in window.tokens.values():
+        freed += amount
+        if freed >= need:
+            return at + WINDOW_MS - now
+    return WINDOW_MS
+
+
+def _headers(window: _Window, limits: TierLimits, now: int) -> RateLimitHeaders:
+    reset_ms = window.requests[0][0] + WINDOW_MS - now if window.requests else WINDOW_MS
+    return RateLimitHeaders(
+        limit=limits.requests_per_minute,
+        remaining=max(limits.requests_per_minute - len(window.requests), 0),
+        reset_s=_ceil_s(reset_ms),
+    )

@@ -1,0 +1,136 @@
+"""Admission types: who is limited, what a backend decides, and the ports.
+
+A ``Limiter`` hands out leases; an ``AdmissionBackend`` holds the counters
+(Redis script, or memory) and decides atomically. The limiter owns lifecycle
+(refresh while held, release on any exit); backends own arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitHeaders
+from novaos.limits.tiers import TierLimits
+
+REQUESTS = "requests_per_minute"
+TOKENS = "tokens_per_minute"
+CONCURRENCY = "concurrency"
+
+_SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._:@|-]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSubject:
+    """Who is limited: JWT ``sub``, or the client IP when anonymous."""
+
+    key: str
+    tier: Tier
+
+
+def subject_tag(key: str) -> str:
+    """A key fragment safe inside a Redis hash tag (no braces, bounded length)."""
+    if _SAFE_SUBJECT.match(key):
+        return key
+    return "h." + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def limit_keys(subject: LimitSubject) -> tuple[str, str, str, str]:
+    """Requests zset, token zset, token amounts hash, lease zset.
+
+    The ``{tag}`` hash tag puts all four in one Redis Cluster slot, which a
+    multi-key script requires.
+    """
+    base = f"nova:lim:{{{subject_tag(subject.key)}}}:{subject.tier.value}"
+    return f"{base}:req", f"{base}:tok", f"{base}:amt", f"{base}:lease"
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitRequest:
+    subject: LimitSubject
+    limits: TierLimits
+    lease_id: str
+    tokens: int  # reserved up front: prompt tokens + max output
+    lease_ttl_ms: int
+    now_ms: int | None = None  # tests drive a simulated clock; None = backend clock
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitResult:
+    admitted: bool
+    violation: str  # "" when admitted, else REQUESTS | TOKENS | CONCURRENCY
+    retry_after_ms: int
+    headers: RateLimitHeaders
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """An admitted request; released through the backend that granted it."""
+
+    request: AdmitRequest
+    result: AdmitResult
+    issuer: AdmissionBackend
+
+
+class AdmissionBackend(Protocol):
+    name: str
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        """A grant when admitted (everything charged), else the refusal (nothing charged)."""
+        ...
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        """Push the lease expiry out by its TTL; False if it had already expired."""
+        ...
+
+    async def release(
+        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+    ) -> None:
+        """Drop the lease; replace the token reservation by ``actual_tokens`` if given."""
+        ...
+
+    async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int: ...
+
+
+class Lease:
+    """Yielded by ``Limiter.hold``; ``settle`` records real usage for the release."""
+
+    def __init__(self, headers: RateLimitHeaders, reserved_tokens: int) -> None:
+        self.headers = headers
+        self.reserved_tokens = reserved_tokens
+        self.actual_tokens: int | None = None
+
+    def settle(self, actual_tokens: int) -> None:
+        self.actual_tokens = max(int(actual_tokens), 0)
+
+
+class Limiter(Protocol):
+    def hold(
+        self, subject: LimitSubject, estimated_tokens: int
+    ) -> AbstractAsyncContextManager[Lease]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LimitObserver(Protocol):
+    """Counts refusals: ``rate_limit_exceeded_total{tier,limit}``."""
+
+    def limit_exceeded(self, tier: str, limit: str) -> None: ...
+
+
+class NullLimitObserver:
+    def limit_exceeded(self, tier: str, limit: str) -> None:
+        return None
+
+
+class BackendSwitch(Protocol):
+    """The storage failover state the limiter follows (``FailoverStore`` implements it)."""
+
+    @property
+    def primary_available(self) -> bool: ...
+
+    def primary_failed(self) -> None: ...

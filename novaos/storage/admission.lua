@@ -1,0 +1,87 @@
+-- NovaOS admission: check and charge requests/min, tokens/min and a
+-- concurrency lease in one atomic step. Same arithmetic as
+-- novaos/limits/memory.py (keep the two in step).
+--
+-- KEYS: 1 requests zset (id -> admitted ms), 2 token zset (id -> admitted ms),
+--       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms)
+-- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
+--       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME)
+-- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
+--          retry ms, requests in window, reset ms}
+
+local id = ARGV[1]
+local req_limit = tonumber(ARGV[2])
+local tok_limit = tonumber(ARGV[3])
+local conc_limit = tonumber(ARGV[4])
+local tokens = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+local window = tonumber(ARGV[7])
+local now
+if ARGV[8] ~= '' then
+  now = tonumber(ARGV[8])
+else
+  -- The server clock: every gateway process shares one time line.
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local horizon = now - window
+
+-- Purge what left the window, and leases whose TTL ran out (crashed holders).
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', horizon)
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', horizon)
+if #old > 0 then
+  local amounts = redis.call('HMGET', KEYS[3], unpack(old))
+  local freed = 0
+  for i = 1, #amounts do freed = freed + (tonumber(amounts[i]) or 0) end
+  redis.call('HDEL', KEYS[3], unpack(old))
+  redis.call('HINCRBY', KEYS[3], '_total', -freed)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
+end
+
+local count = redis.call('ZCARD', KEYS[1])
+local function reset_ms(n)
+  if n == 0 then return window end
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tonumber(first[2]) + window - now
+end
+local function refuse(code, retry)
+  return {0, code, retry, count, reset_ms(count)}
+end
+
+-- Concurrency first: a refusal here must not charge request or token quota.
+local leases = redis.call('ZCARD', KEYS[4])
+if leases >= conc_limit then
+  local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  local retry = 1000
+  if #soonest > 0 then retry = math.max(math.min(1000, tonumber(soonest[2]) - now), 1) end
+  return refuse(3, retry)
+end
+if count >= req_limit then
+  if req_limit == 0 then return refuse(1, window) end
+  local oldest = redis.call('ZRANGE', KEYS[1], count - req_limit, count - req_limit, 'WITHSCORES')
+  return refuse(1, tonumber(oldest[2]) + window - now)
+end
+local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
+if used + tokens > tok_limit then
+  if tokens > tok_limit then return refuse(2, window) end
+  local need, freed = used + tokens - tok_limit, 0
+  local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    freed = freed + (tonumber(redis.call('HGET', KEYS[3], entries[i])) or 0)
+    if freed >= need then return refuse(2, tonumber(entries[i + 1]) + window - now) end
+  end
+  return refuse(2, window)
+end
+
+redis.call('ZADD', KEYS[1], now, id)
+redis.call('ZADD', KEYS[2], now, id)
+redis.call('HSET', KEYS[3], id, tokens)
+redis.call('HINCRBY', KEYS[3], '_total', tokens)
+redis.call('ZADD', KEYS[4], now + ttl, id)
+-- Idle subjects vanish: window entries after a window, leases after a TTL.
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('PEXPIRE', KEYS[2], window)
+redis.call('PEXPIRE', KEYS[3], window)
+if redis.call('PTTL', KEYS[4]) < ttl then redis.call('PEXPIRE', KEYS[4], ttl) end
+return {1, 0, 0, count + 1, reset_ms(count + 1)}

@@ -1,0 +1,90 @@
+"""Builds the store and the limiter from Settings (called by the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from novaos.config import Settings
+from novaos.domain import Tier
+from novaos.limits import (
+    FailoverAdmission,
+    LeaseLimiter,
+    LimitObserver,
+    MemoryAdmission,
+    TierLimits,
+    tier_limits,
+)
+from novaos.ports import KeyValueStore
+from novaos.storage.failover import FailoverStore, StorageObserver
+from novaos.storage.memory import MemoryStore
+from novaos.storage.redis_admission import RedisAdmission
+from novaos.storage.redis_store import RedisClusterStore, RedisStore
+
+
+class RedisLimiter(LeaseLimiter):
+    """Limits shared by every process on one Redis / Redis Cluster."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        limits: Mapping[Tier, TierLimits],
+        *,
+        lease_ttl_ms: int,
+        observer: LimitObserver | None = None,
+    ) -> None:
+        backend = RedisAdmission(store)
+        super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
+
+
+class FailoverLimiter(LeaseLimiter):
+    """Redis limits while the ``FailoverStore`` is healthy, memory limits while not."""
+
+    def __init__(
+        self,
+        store: FailoverStore,
+        primary: RedisStore,
+        limits: Mapping[Tier, TierLimits],
+        *,
+        lease_ttl_ms: int,
+        observer: LimitObserver | None = None,
+    ) -> None:
+        backend = FailoverAdmission(RedisAdmission(primary), MemoryAdmission(), store)
+        super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
+
+
+def build_store(settings: Settings, *, observer: StorageObserver | None = None) -> KeyValueStore:
+    """Redis Cluster if ``REDIS_CLUSTER_NODES``, Redis if ``REDIS_URL``, else memory.
+
+    Redis stores come wrapped in ``FailoverStore``; call its ``connect()`` at
+    start so an unreachable Redis is reported at boot.
+    """
+    timeout_s = settings.redis_command_timeout_ms / 1000
+    primary: RedisStore
+    if settings.redis_cluster_nodes:
+        primary = RedisClusterStore.from_nodes(
+            settings.redis_cluster_nodes, pool_size=settings.redis_pool_size, timeout_s=timeout_s
+        )
+    elif settings.redis_url:
+        primary = RedisStore.from_url(
+            settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=timeout_s
+        )
+    else:
+        return MemoryStore()
+    return FailoverStore(
+        primary,
+        min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
+        max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
+        observer=observer,
+    )
+
+
+def build_limiter(
+    settings: Settings, store: KeyValueStore, *, observer: LimitObserver | None = None
+) -> LeaseLimiter:
+    """The limiter matching ``store``: shared in Redis, or per process in memory."""
+    limits = tier_limits(settings)
+    ttl = settings.lease_ttl_ms
+    if isinstance(store, FailoverStore) and isinstance(store.primary, RedisStore):
+        primary = store.primary
+        return FailoverLimiter(store, primary, limits, lease_ttl_ms=ttl, observer=observer)
+    return LeaseLimiter(MemoryAdmission(), limits, lease_ttl_ms=ttl, observer=observer)

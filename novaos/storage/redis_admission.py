@@ -1,0 +1,136 @@
+"""``AdmissionBackend`` over Redis or Redis Cluster: one script call per admission.
+
+The script (``admission.lua``) reads the server clock, purges, checks and charges
+in one atomic step, so any number of gateway processes share exact limits.
+All keys of a subject share the ``{subject}`` hash tag (one cluster slot).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from novaos.errors import RateLimitHeaders
+from novaos.limits.model import (
+    CONCURRENCY,
+    REQUESTS,
+    TOKENS,
+    AdmitRequest,
+    AdmitResult,
+    LeaseGrant,
+    LimitSubject,
+    limit_keys,
+)
+from novaos.limits.tiers import WINDOW_MS
+from novaos.storage.redis_store import RedisStore
+
+_VIOLATIONS = {0: "", 1: REQUESTS, 2: TOKENS, 3: CONCURRENCY}
+
+
+def _now_from(arg: int) -> str:
+    """Lua prelude: ``now`` from ARGV[arg] (tests) or the server clock."""
+    return f"""
+local now
+if ARGV[{arg}] ~= '' then now = tonumber(ARGV[{arg}]) else
+  local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+
+_REFRESH = (
+    _now_from(3)
+    + """
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires or tonumber(expires) <= now then return 0 end  -- expired leases stay dead
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+"""
+)
+
+# Reconcile only while the reservation is still in the window (HEXISTS):
+# an expired hash must not be recreated with a negative total.
+_RELEASE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then
+  local charged = redis.call('HGET', KEYS[2], ARGV[1])
+  if charged then
+    local actual = tonumber(ARGV[2])
+    redis.call('HSET', KEYS[2], ARGV[1], actual)
+    redis.call('HINCRBY', KEYS[2], '_total', actual - tonumber(charged))
+  end
+end
+return 1
+"""
+
+_PURGE_COUNT = (
+    _now_from(1)
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+)
+
+
+def _ms(now_ms: int | None) -> str:
+    return "" if now_ms is None else str(now_ms)
+
+
+class RedisAdmission:
+    """``AdmissionBackend`` whose state lives in Redis (shared by every process)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.name = store.backend
+        client = store.client
+        self._store = store  # shares the store's bound on commands and cluster start-up
+        script = resources.files("novaos.storage").joinpath("admission.lua").read_text()
+        self._admit = client.register_script(script)
+        self._refresh = client.register_script(_REFRESH)
+        self._release = client.register_script(_RELEASE)
+        self._count = client.register_script(_PURGE_COUNT)
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        limits = request.limits
+        args = (
+            request.lease_id,
+            limits.requests_per_minute,
+            limits.tokens_per_minute,
+            limits.concurrency,
+            request.tokens,
+            request.lease_ttl_ms,
+            WINDOW_MS,
+            _ms(request.now_ms),
+        )
+        async with self._store.command():
+            raw = await self._admit(keys=limit_keys(request.subject), args=args)
+        admitted, code, retry_ms, count, reset_ms = (int(v) for v in raw)
+        headers = RateLimitHeaders(
+            limit=limits.requests_per_minute,
+            remaining=max(limits.requests_per_minute - count, 0),
+            reset_s=max((reset_ms + 999) // 1000, 0),
+        )
+        result = AdmitResult(bool(admitted), _VIOLATIONS[code], retry_ms, headers)
+        if not admitted:
+            return result
+        return LeaseGrant(request=request, result=result, issuer=self)
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        lease_key = limit_keys(grant.request.subject)[3]
+        args = (grant.request.lease_id, grant.request.lease_ttl_ms, _ms(now_ms))
+        async with self._store.command():
+            return bool(await self._refresh(keys=(lease_key,), args=args))
+
+    async def release(
+        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+    ) -> None:
+        _, _, amounts_key, lease_key = limit_keys(grant.request.subject)
+        actual = "" if actual_tokens is None else str(actual_tokens)
+        async with self._store.command():
+            await self._release(
+                keys=(lease_key, amounts_key), args=(grant.request.lease_id, actual)
+            )
+
+    async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
+        lease_key = limit_keys(subject)[3]
+        async with self._store.command():
+            return int(await self._count(keys=(lease_key,), args=(_ms(now_ms),)))

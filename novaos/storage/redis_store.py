@@ -1,0 +1,193 @@
+"""Redis adapters for ``KeyValueStore``: one server (``REDIS_URL``) or a cluster.
+
+Every connectivity failure is translated to ``StorageUnavailableError`` so the
+failover wrapper (and the limiter) can switch to memory without knowing redis.
+Commands that touch one key only, so Redis Cluster routes each by its slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from novaos.errors import StorageUnavailableError
+from novaos.ports import StoreHealth
+
+# Failures that mean "Redis is not there", as opposed to a bug in our command.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.TryAgainError,
+    rexc.ClusterError,
+    OSError,
+    TimeoutError,
+)
+
+RedisClient = aioredis.Redis | RedisCluster
+
+# Scripts, not MULTI pipelines: atomic on one server and on a cluster alike
+# (redis-py's async cluster transactions run each command on a helper thread).
+_INCR = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])  -- a counter's TTL starts when it is created
+end
+return value
+"""
+
+_PUSH = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+
+@asynccontextmanager
+async def translate_errors(backend: str) -> AsyncIterator[None]:
+    """Re-raise connectivity failures as ``StorageUnavailableError``."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
+
+
+def _one_retry() -> Retry:
+    # One immediate retry replaces a pooled connection that died with a
+    # restarted server; more retries would only delay the switch to memory.
+    return Retry(NoBackoff(), 1)
+
+
+class RedisStore:
+    """``KeyValueStore`` over one Redis server with a bounded connection pool."""
+
+    backend = "redis"
+
+    def __init__(self, client: RedisClient, *, max_in_flight: int) -> None:
+        self._client = client
+        # Bounds concurrent commands to the pool size: redis-py's async cluster
+        # client has no blocking pool and raises MaxConnectionsError instead,
+        # which must not read as "Redis is down" under a burst.
+        self.in_flight = asyncio.Semaphore(max_in_flight)
+        self._incr = client.register_script(_INCR)
+        self._push = client.register_script(_PUSH)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=pool_size,
+            timeout=timeout_s,  # wait for a free pooled connection at most this long
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=_one_retry(),
+        )
+        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
+        return cls(client, max_in_flight=pool_size)
+
+    @property
+    def client(self) -> RedisClient:
+        """The redis-py client, for adapters that run scripts (the limiter)."""
+        return self._client
+
+    @asynccontextmanager
+    async def command(self) -> AsyncIterator[None]:
+        """One command's turn: bounded concurrency, client ready, errors translated."""
+        async with self.in_flight, translate_errors(self.backend):
+            await self._ready()
+            yield
+
+    async def _ready(self) -> None:
+        """A single server's pool connects lazily and safely; nothing to do."""
+
+    async def _run(self, awaitable: Awaitable[Any]) -> Any:
+        async with self.command():
+            return await awaitable
+
+    async def get(self, key: str) -> bytes | None:
+        return cast(bytes | None, await self._run(self._client.get(key)))
+
+    async def set(
+        self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
+    ) -> bool:
+        return bool(await self._run(self._client.set(key, value, px=ttl_ms, nx=nx)))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(await self._run(self._client.delete(*keys)))
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        return int(await self._run(self._incr(keys=(key,), args=(amount, ttl))))
+
+    async def list_push(
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        await self._run(self._push(keys=(key,), args=(value, max_len, ttl)))
+
+    async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
+        return list(await self._run(self._client.lrange(key, start, end)))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._run(self._client.ping()))
+        except StorageUnavailableError:
+            return False
+
+    async def health(self) -> StoreHealth:
+        started = time.perf_counter()
+        if not await self.ping():
+            return StoreHealth(backend=self.backend, status="down")
+        latency_ms = (time.perf_counter() - started) * 1000
+        return StoreHealth(backend=self.backend, status="ok", latency_ms=round(latency_ms, 3))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class RedisClusterStore(RedisStore):
+    """``KeyValueStore`` over Redis Cluster (``REDIS_CLUSTER_NODES=host:port,...``)."""
+
+    backend = "redis_cluster"
+
+    def __init__(self, client: RedisCluster, *, max_in_flight: int) -> None:
+        super().__init__(client, max_in_flight=max_in_flight)
+        self._cluster = client
+        self._init_lock = asyncio.Lock()
+        self._initialized = False
+
+    async def _ready(self) -> None:
+        # redis-py initializes the slot map on first use; concurrent first
+        # commands race that and may see their connections closed under them.
+        if self._initialized:
+            return
+        async with self._init_lock:
+            if not self._initialized:
+                await self._cluster.initialize()
+                self._initialized = True
+
+    @classmethod
+    def from_nodes(
+        cls, nodes: tuple[str, ...], *, pool_size: int, timeout_s: float
+    ) -> RedisClusterStore:
+        startup = [ClusterNode(host, int(port)) for host, port in (n.rsplit(":", 1) for n in nodes)]
+        client = RedisCluster(
+            startup_nodes=startup,
+            max_connections=pool_size,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=_one_retry(),
+        )
+        return cls(client, max_in_flight=pool_size)

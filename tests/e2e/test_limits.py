@@ -1,0 +1,129 @@
+"""Tier limits, conversation RPCs and storage health through the real gRPC server."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from tests.fixtures.common import await_until
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+
+def _details(err: grpc.aio.AioRpcError) -> dict[str, object]:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    found: dict[str, object] = {}
+    for detail in status.details:
+        for cls in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.RetryInfo,
+            error_details_pb2.QuotaFailure,
+        ):
+            if detail.Is(cls.DESCRIPTOR):
+                message = cls()
+                detail.Unpack(message)
+                found[cls.DESCRIPTOR.name] = message
+    return found
+
+
+async def test_over_the_limit_is_resource_exhausted_with_details(redis_url: str) -> None:
+    async with running_app(REDIS_URL=redis_url, RATE_LIMIT_FREE="2") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("limited-user", "free"))
+        for remaining in (1, 0):
+            rpc = stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=who)
+            await rpc
+            initial = dict(await rpc.initial_metadata())
+            assert initial["x-ratelimit-limit"] == "2"
+            assert initial["x-ratelimit-remaining"] == str(remaining)
+            assert 0 < int(str(initial["x-ratelimit-reset"])) <= 60
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=who)
+        err = caught.value
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(err.trailing_metadata() or ())
+        assert trailers["x-ratelimit-limit"] == "2"
+        assert trailers["x-ratelimit-remaining"] == "0"
+        assert 1 <= int(str(trailers["retry-after"])) <= 60
+        details = _details(err)
+        info = details["ErrorInfo"]
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        assert info.reason == "RATE_LIMITED" and info.metadata["limit"] == "requests_per_minute"
+        retry = details["RetryInfo"]
+        assert isinstance(retry, error_details_pb2.RetryInfo)
+        assert 0 < retry.retry_delay.seconds <= 60
+        quota = details["QuotaFailure"]
+        assert isinstance(quota, error_details_pb2.QuotaFailure)
+        assert "requests per minute" in quota.violations[0].description
+        # another user has a budget of their own
+        await stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=bearer(mint("other")))
+        assert (
+            running.app.metrics.rate_limited.labels("free", "requests_per_minute")._value.get() == 1
+        )
+
+
+async def _chat(running: Running, user: str, conversation_id: str, text: str) -> int:
+    """One completed turn; returns the prompt tokens the model was sent."""
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    request = chat_pb2.ChatRequest(message=text, conversation_id=conversation_id)
+    reply = await stub.Chat(request, metadata=bearer(mint(user)))
+    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+    return reply.usage.input_tokens
+
+
+async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
+    async with running_app(REDIS_URL=redis_url, CONVERSATION_MAX_TURNS="3") as running:
+        first = await _chat(running, "owner", "trip-plans", "same question")
+        second = await _chat(running, "owner", "trip-plans", "same question")
+        assert second > first  # the earlier turns were fed to the model
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        owner, stranger = bearer(mint("owner")), bearer(mint("stranger"))
+        listed = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=owner)
+        assert [(c.conversation_id, c.turn_count) for c in listed.conversations] == [
+            ("trip-plans", 3)
+        ]
+        got = await stub.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id="trip-plans"), metadata=owner
+        )
+        assert [t.role for t in got.turns] == ["assistant", "user", "assistant"]
+        assert got.turns[1].text == "same question"
+        empty = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=stranger)
+        assert list(empty.conversations) == []
+        for rpc in (stub.GetConversation, stub.DeleteConversation):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await rpc(
+                    chat_pb2.GetConversationRequest(conversation_id="trip-plans"), metadata=stranger
+                )  # type: ignore[operator]
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        await stub.DeleteConversation(
+            chat_pb2.DeleteConversationRequest(conversation_id="trip-plans"), metadata=owner
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetConversation(
+                chat_pb2.GetConversationRequest(conversation_id="trip-plans"), metadata=owner
+            )
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_get_health_reports_the_redis_fallback(private_redis: RedisServer) -> None:
+    async with running_app(
+        REDIS_URL=private_redis.url, REDIS_RECONNECT_MAX_BACKOFF_MS="500"
+    ) as running:
+        health = health_pb2_grpc.HealthServiceStub(running.channel)
+
+        async def storage_is(status: str) -> bool:
+            got = await health.GetHealth(health_pb2.GetHealthRequest())
+            return got.storage.backend == "redis" and got.storage.status == status
+
+        assert await storage_is("ok")
+        private_redis.kill()
+        await await_until(lambda: storage_is("fallback"), what="storage fallback in GetHealth")
+        await _chat(running, "during-outage", "c1", "still answering?")
+        assert running.app.metrics.storage_fallback._value.get() == 1
+        private_redis.start()
+        await await_until(lambda: storage_is("ok"), timeout_s=5, what="storage ok again")
+        assert running.app.metrics.storage_fallback._value.get() == 0

@@ -1,0 +1,60 @@
+"""The Redis script agrees with the naive model (simulated clock passed as ARGV)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from novaos.domain import Tier
+from novaos.limits import LimitSubject
+from novaos.storage import RedisAdmission, RedisStore
+from tests.fixtures.admission_model import ops
+from tests.unit.limits.test_admission_properties import run_against_model
+
+
+@pytest.fixture(scope="module")
+async def admission(redis_server: object) -> AsyncIterator[RedisAdmission]:
+    from tests.fixtures.redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    store = RedisStore.from_url(redis_server.url, pool_size=2, timeout_s=2)
+    try:
+        yield RedisAdmission(store)
+    finally:
+        await store.aclose()
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=ops)
+async def test_redis_script_matches_model(
+    admission: RedisAdmission, steps: list[tuple[object, ...]]
+) -> None:
+    subject = LimitSubject(f"user-{uuid.uuid4().hex}", Tier.PRO)
+    await run_against_model(admission, subject, steps)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_refresh_extends_a_live_lease_and_not_an_expired_one(
+    admission: RedisAdmission, kind: str
+) -> None:
+    from novaos.limits import MemoryAdmission, TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+
+    backend = admission if kind == "redis" else MemoryAdmission()
+    subject = LimitSubject(f"refresh-{uuid.uuid4().hex}", Tier.FREE)
+    limits, ttl, t0 = TierLimits(10, 1000, 1), 1000, 1_800_000_000_000
+    grant = await backend.admit(AdmitRequest(subject, limits, "lease-a", 1, ttl, now_ms=t0))
+    assert isinstance(grant, LeaseGrant)
+    assert await backend.refresh(grant, now_ms=t0 + 900)  # alive: pushed to t0 + 1900
+    assert await backend.active_leases(subject, now_ms=t0 + 1500) == 1
+    assert not await backend.refresh(grant, now_ms=t0 + 1950)  # expired: not revived
+    assert await backend.active_leases(subject, now_ms=t0 + 1950) == 0
+    second = await backend.admit(AdmitRequest(subject, limits, "lease-b", 1, ttl, now_ms=t0 + 1950))
+    assert isinstance(second, LeaseGrant)  # the expired slot is free again

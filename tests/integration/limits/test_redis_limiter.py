@@ -1,0 +1,92 @@
+"""RedisLimiter under one event loop: bursts of tasks, and cancels at random points."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitedError
+from novaos.limits import LimitSubject, TierLimits
+from novaos.limits.model import limit_keys
+from novaos.storage import RedisLimiter, RedisStore
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[RedisStore]:
+    kv = RedisStore.from_url(redis_url, pool_size=10, timeout_s=5)
+    try:
+        yield kv
+    finally:
+        await kv.aclose()
+
+
+def limiter_for(store: RedisStore, limits: TierLimits) -> RedisLimiter:
+    return RedisLimiter(store, dict.fromkeys(Tier, limits), lease_ttl_ms=30_000)
+
+
+async def burst(limiter: RedisLimiter, subject: LimitSubject, n: int, tokens: int) -> list[bool]:
+    async def one() -> bool:
+        try:
+            async with limiter.hold(subject, tokens):
+                await asyncio.sleep(0)
+                return True
+        except RateLimitedError:
+            return False
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def test_task_burst_admits_exactly_the_request_limit(store: RedisStore) -> None:
+    limiter = limiter_for(store, TierLimits(300, 10**9, 10**6))
+    admitted = sum(await burst(limiter, LimitSubject("tasks-req", Tier.ENTERPRISE), 900, 1))
+    assert admitted <= 300 * 1.01
+    assert admitted == 300
+    await limiter.aclose()
+
+
+async def test_task_burst_admits_exactly_the_token_budget(store: RedisStore) -> None:
+    limiter = limiter_for(store, TierLimits(10**6, 100_000, 10**6))
+    results = await burst(limiter, LimitSubject("tasks-tok", Tier.PRO), 600, 333)
+    assert sum(results) * 333 <= 100_000
+    assert sum(results) == 100_000 // 333
+    await limiter.aclose()
+
+
+async def test_ten_thousand_random_cancels_leave_no_lease_in_redis(
+    store: RedisStore, redis_url: str
+) -> None:
+    limiter = limiter_for(store, TierLimits(10**6, 10**9, 10**6))
+    rng = random.Random(11)
+    subjects = [LimitSubject(f"cancel-{i}", Tier.ENTERPRISE) for i in range(4)]
+    outcomes = {"completed": 0, "cancelled": 0}
+
+    async def request(subject: LimitSubject) -> None:
+        async with limiter.hold(subject, 10) as lease:
+            for _ in range(rng.randint(0, 4)):
+                await asyncio.sleep(0)
+            lease.settle(5)
+
+    for _ in range(20):  # 20 waves x 500 = 10,000 holds
+        tasks = [asyncio.create_task(request(rng.choice(subjects))) for _ in range(500)]
+        for _ in range(rng.randint(1, 30)):  # cancel while admitting, holding and releasing
+            await asyncio.sleep(0)
+            for task in rng.sample(tasks, 25):
+                task.cancel()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            outcomes[
+                "cancelled" if isinstance(result, asyncio.CancelledError) else "completed"
+            ] += 1
+    await limiter.aclose()
+    assert outcomes["cancelled"] > 1000 and outcomes["completed"] > 1000, outcomes
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        charged = [await client.zcard(limit_keys(s)[0]) for s in subjects]
+        assert sum(charged) >= outcomes["completed"]  # admissions really happened
+        assert [await client.zcard(limit_keys(s)[3]) for s in subjects] == [0] * len(subjects)
+    finally:
+        await client.aclose()

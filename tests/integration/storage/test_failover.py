@@ -1,0 +1,161 @@
+"""Redis dies while requests flow: nothing fails, memory serves, Redis comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitedError
+from novaos.limits import LimitSubject, TierLimits
+from novaos.storage import FALLBACK_MESSAGE, FailoverLimiter, FailoverStore, RedisStore
+from tests.fixtures.common import await_until
+from tests.fixtures.redis_server import RedisServer
+
+HIGH = TierLimits(10**6, 10**9, 10**6)
+
+
+class GaugeObserver:
+    def __init__(self) -> None:
+        self.states: list[bool] = []
+
+    def fallback_active(self, active: bool) -> None:
+        self.states.append(active)
+
+
+def failover_stack(
+    url: str, limits: TierLimits, observer: GaugeObserver | None = None
+) -> tuple[FailoverStore, FailoverLimiter]:
+    primary = RedisStore.from_url(url, pool_size=10, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.5, observer=observer)
+    limiter = FailoverLimiter(store, primary, dict.fromkeys(Tier, limits), lease_ttl_ms=5000)
+    return store, limiter
+
+
+@dataclass
+class Traffic:
+    ok: int = 0
+    failures: list[BaseException] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def traffic(store: FailoverStore, limiter: FailoverLimiter) -> AsyncIterator[Traffic]:
+    """Eight clients in a loop: a lease, a counter bump and a history write each."""
+    stats, stop = Traffic(), asyncio.Event()
+
+    async def client(i: int) -> None:
+        subject = LimitSubject(f"flow-{i}", Tier.PRO)
+        while not stop.is_set():
+            try:
+                async with limiter.hold(subject, 10) as lease:
+                    await store.incr(f"flow:{{{i}}}:n", ttl_ms=60_000)
+                    await store.list_push(f"flow:{{{i}}}:l", b"t", max_len=5, ttl_ms=60_000)
+                    lease.settle(5)
+                stats.ok += 1
+            except Exception as exc:
+                stats.failures.append(exc)
+            await asyncio.sleep(0.001)
+
+    async with asyncio.TaskGroup() as group:
+        for i in range(8):
+            group.create_task(client(i))
+        try:
+            yield stats
+        finally:
+            stop.set()
+
+
+async def test_redis_killed_and_restarted_under_traffic(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="novaos.storage")
+    gauge = GaugeObserver()
+    store, limiter = failover_stack(private_redis.url, HIGH, gauge)
+    await store.connect()
+    assert (await store.health()).status == "ok"
+    async with traffic(store, limiter) as stats:
+        await await_until(lambda: _at_least(stats, 200), what="traffic on Redis")
+        private_redis.kill()
+        await await_until(lambda: _fallback(store), what="the switch to memory")
+        assert (await store.health()).status == "fallback"
+        served_before = stats.ok
+        await await_until(lambda: _at_least(stats, served_before + 200), what="memory traffic")
+        private_redis.start()  # same port, empty data
+        await await_until(lambda: _primary(store), timeout_s=5, what="reconnect within 5 s")
+        served_after = stats.ok
+        await await_until(lambda: _at_least(stats, served_after + 200), what="Redis traffic")
+    assert stats.failures == []
+    assert (await store.health()).status == "ok"
+    messages = [r.getMessage() for r in caplog.records if r.name == "novaos.storage"]
+    assert messages.count(FALLBACK_MESSAGE) == 1
+    assert gauge.states == [True, False]
+    await limiter.aclose()
+    await store.aclose()
+
+
+async def test_limits_are_global_again_after_reconnect(private_redis: RedisServer) -> None:
+    one, limiter_one = failover_stack(private_redis.url, TierLimits(50, 10**9, 10**6))
+    two, limiter_two = failover_stack(private_redis.url, TierLimits(50, 10**9, 10**6))
+    await one.connect()
+    await two.connect()
+    private_redis.kill()
+    for store in (one, two):
+        assert (await store.health()).status == "fallback"
+    private_redis.start()
+    for store in (one, two):
+        await await_until(lambda s=store: _primary(s), timeout_s=5, what="reconnect")
+
+    subject = LimitSubject("global-again", Tier.FREE)
+
+    async def attempt(limiter: FailoverLimiter) -> bool:
+        try:
+            async with limiter.hold(subject, 1):
+                return True
+        except RateLimitedError:
+            return False
+
+    results = await asyncio.gather(*(attempt(lim) for lim in [limiter_one, limiter_two] * 60))
+    assert sum(results) == 50  # one budget shared by both "processes", not 50 each
+    for limiter, store in ((limiter_one, one), (limiter_two, two)):
+        await limiter.aclose()
+        await store.aclose()
+
+
+async def test_unreachable_redis_at_start_serves_from_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.fixtures.common import free_port
+
+    caplog.set_level(logging.WARNING, logger="novaos.storage")
+    store, limiter = failover_stack(f"redis://127.0.0.1:{free_port()}/0", TierLimits(3, 100, 2))
+    await store.connect()
+    assert FALLBACK_MESSAGE in caplog.messages
+    assert (await store.health()).status == "fallback"
+    assert await store.set("k", b"v")
+    assert await store.get("k") == b"v"
+    subject = LimitSubject("memory-only", Tier.FREE)
+    for _ in range(3):
+        async with limiter.hold(subject, 1):
+            pass
+    with pytest.raises(RateLimitedError):  # the same limits, per process, while Redis is away
+        async with limiter.hold(subject, 1):
+            pass
+    await limiter.aclose()
+    await store.aclose()
+
+
+async def _at_least(stats: Traffic, n: int) -> bool:
+    return stats.ok >= n or bool(stats.failures)
+
+
+async def _fallback(store: FailoverStore) -> bool:
+    return not store.primary_available
+
+
+async def _primary(store: FailoverStore) -> bool:
+    return store.primary_available

@@ -1,0 +1,51 @@
+"""The memory backend agrees with the naive model on every sequence hypothesis finds."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from novaos.domain import Tier
+from novaos.limits import LimitSubject, MemoryAdmission, TierLimits
+from novaos.limits.model import AdmissionBackend, AdmitRequest, AdmitResult, LeaseGrant
+from tests.fixtures.admission_model import AdmissionModel, Verdict, ops
+
+LIMITS = TierLimits(requests_per_minute=4, tokens_per_minute=1000, concurrency=2)
+TTL_MS = 15_000
+
+
+async def run_against_model(
+    backend: AdmissionBackend, subject: LimitSubject, steps: list[tuple[object, ...]]
+) -> None:
+    model = AdmissionModel(LIMITS, TTL_MS)
+    now = 1_700_000_000_000
+    grants: list[LeaseGrant] = []
+    for step in steps:
+        if step[0] == "advance":
+            now += int(str(step[1]))
+        elif step[0] == "admit":
+            tokens = int(str(step[1]))
+            lease_id = f"l{len(grants)}-{now}-{tokens}-{id(step)}"
+            request = AdmitRequest(subject, LIMITS, lease_id, tokens, TTL_MS, now_ms=now)
+            outcome = await backend.admit(request)
+            result = outcome if isinstance(outcome, AdmitResult) else outcome.result
+            got = Verdict(
+                result.admitted,
+                result.violation,
+                result.retry_after_ms,
+                result.headers.remaining,
+                result.headers.reset_s,
+            )
+            assert got == model.admit(now, lease_id, tokens), step
+            if isinstance(outcome, LeaseGrant):
+                grants.append(outcome)
+        elif grants:
+            grant = grants[int(str(step[1])) % len(grants)]
+            actual = step[2] if step[2] is None else int(str(step[2]))
+            await backend.release(grant, actual, now_ms=now)
+            model.release(grant.request.lease_id, actual)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=ops)
+async def test_memory_admission_matches_model(steps: list[tuple[object, ...]]) -> None:
+    await run_against_model(MemoryAdmission(), LimitSubject("user-1", Tier.FREE), steps)

@@ -1,0 +1,195 @@
+"""Lease lifecycle over the memory backend: refusals, release on any exit, cancels."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitedError
+from novaos.limits import (
+    LeaseLimiter,
+    LimitSubject,
+    MemoryAdmission,
+    TierLimits,
+)
+from novaos.limits.model import AdmitRequest, AdmitResult, LeaseGrant
+
+LIMITS = {
+    Tier.FREE: TierLimits(requests_per_minute=10, tokens_per_minute=10_000, concurrency=2),
+    Tier.PRO: TierLimits(60, 100_000, 10),
+    Tier.ENTERPRISE: TierLimits(100_000, 10**9, 100_000),
+}
+
+
+class RecordingObserver:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def limit_exceeded(self, tier: str, limit: str) -> None:
+        self.seen.append((tier, limit))
+
+
+def make(ttl_ms: int = 30_000) -> tuple[LeaseLimiter, MemoryAdmission, RecordingObserver]:
+    backend, observer = MemoryAdmission(), RecordingObserver()
+    return LeaseLimiter(backend, LIMITS, lease_ttl_ms=ttl_ms, observer=observer), backend, observer
+
+
+async def test_requests_per_minute_refusal_names_the_limit() -> None:
+    limiter, _, observer = make()
+    subject = LimitSubject("alice", Tier.FREE)
+    for i in range(10):
+        async with limiter.hold(subject, 10) as lease:
+            assert lease.headers.limit == 10
+            assert lease.headers.remaining == 9 - i
+    with pytest.raises(RateLimitedError) as caught:
+        async with limiter.hold(subject, 10):
+            pytest.fail("admitted over the limit")
+    err = caught.value
+    assert err.violation.limit == "requests_per_minute"
+    assert err.violation.subject == "alice"
+    assert 0 < err.retry_after_s <= 60
+    assert err.headers.remaining == 0
+    assert observer.seen == [("free", "requests_per_minute")]
+    await limiter.aclose()
+
+
+async def test_concurrency_refusal_charges_no_request_quota() -> None:
+    limiter, backend, observer = make()
+    subject = LimitSubject("bob", Tier.FREE)
+    async with limiter.hold(subject, 1), limiter.hold(subject, 1):
+        for _ in range(5):
+            with pytest.raises(RateLimitedError) as caught:
+                async with limiter.hold(subject, 1):
+                    pass
+            assert caught.value.violation.limit == "concurrency"
+    admitted = 2
+    for _ in range(20):
+        try:
+            async with limiter.hold(subject, 1):
+                admitted += 1
+        except RateLimitedError as exc:
+            assert exc.violation.limit == "requests_per_minute"
+    assert admitted == 10  # the five concurrency refusals cost nothing
+    assert await backend.active_leases(subject) == 0
+    assert observer.seen.count(("free", "concurrency")) == 5
+    await limiter.aclose()
+
+
+async def test_tokens_reserved_up_front_and_reconciled_on_release() -> None:
+    limiter, _, _ = make()
+    subject = LimitSubject("carol", Tier.FREE)
+    async with limiter.hold(subject, 9_000) as lease:
+        with pytest.raises(RateLimitedError) as caught:
+            async with limiter.hold(subject, 2_000):
+                pass
+        assert caught.value.violation.limit == "tokens_per_minute"
+        lease.settle(1_000)  # the answer was shorter than max output
+    async with limiter.hold(subject, 9_000):
+        pass  # 1,000 + 9,000 fits the 10,000 budget
+
+
+async def test_unsettled_lease_keeps_its_reservation() -> None:
+    limiter, _, _ = make()
+    subject = LimitSubject("dave", Tier.FREE)
+    async with limiter.hold(subject, 9_000):
+        pass
+    with pytest.raises(RateLimitedError):
+        async with limiter.hold(subject, 2_000):
+            pass
+
+
+async def test_release_on_exception_and_on_cancel() -> None:
+    limiter, backend, _ = make()
+    subject = LimitSubject("erin", Tier.FREE)
+    with pytest.raises(ZeroDivisionError):
+        async with limiter.hold(subject, 1):
+            _ = 1 / 0
+    entered = asyncio.Event()
+
+    async def stream() -> None:
+        async with limiter.hold(subject, 1):
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(stream())
+    await entered.wait()
+    assert await backend.active_leases(subject) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await limiter.aclose()
+    assert await backend.active_leases(subject) == 0
+
+
+class GatedAdmission(MemoryAdmission):
+    """Admission that answers only when the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        self.started.set()
+        await self.gate.wait()
+        return await super().admit(request)
+
+
+async def test_cancel_during_admission_undoes_the_charge() -> None:
+    backend = GatedAdmission()
+    limiter = LeaseLimiter(backend, LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("frank", Tier.FREE)
+
+    async def request() -> None:
+        async with limiter.hold(subject, 9_000):
+            pytest.fail("the cancelled request must not run")
+
+    task = asyncio.create_task(request())
+    await backend.started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    backend.gate.set()  # the admission now completes behind the cancelled caller
+    await limiter.aclose()
+    assert await backend.active_leases(subject) == 0
+    async with limiter.hold(subject, 10_000):
+        pass  # the undone reservation was refunded in full
+
+
+async def test_refresher_keeps_a_long_stream_leased() -> None:
+    ttl_ms = 300
+    limiter, backend, _ = make(ttl_ms)
+    subject = LimitSubject("gina", Tier.FREE)
+    async with limiter.hold(subject, 1):
+        deadline = time.monotonic() + 4 * ttl_ms / 1000  # outlive the TTL several times
+        while time.monotonic() < deadline:
+            assert await backend.active_leases(subject) == 1
+            await asyncio.sleep(0.02)
+    assert await backend.active_leases(subject) == 0
+    await limiter.aclose()
+
+
+async def test_ten_thousand_random_cancels_leave_no_lease() -> None:
+    limiter, backend, _ = make()
+    subject = LimitSubject("load", Tier.ENTERPRISE)
+    rng = random.Random(7)
+
+    async def request() -> None:
+        async with limiter.hold(subject, 5) as lease:
+            for _ in range(rng.randint(0, 3)):
+                await asyncio.sleep(0)
+            lease.settle(3)
+
+    for _ in range(20):
+        tasks = [asyncio.create_task(request()) for _ in range(500)]
+        for _ in range(6):
+            await asyncio.sleep(0)
+            for task in rng.sample(tasks, 80):
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await limiter.aclose()
+    assert await backend.active_leases(subject) == 0

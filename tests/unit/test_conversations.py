@@ -1,0 +1,94 @@
+"""Conversation history: last N turns, TTL, and owners who never see each other's."""
+
+from __future__ import annotations
+
+import pytest
+
+from novaos.conversations import ConversationHistory
+from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.ports import ChatMessage
+from novaos.storage import MemoryStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(max_turns: int = 4) -> tuple[ConversationHistory, MemoryStore, Clock]:
+    store, clock = MemoryStore(), Clock()
+    return ConversationHistory(store, max_turns=max_turns, ttl_s=3600, clock=clock), store, clock
+
+
+async def test_keeps_the_last_n_turns_in_order() -> None:
+    history, _, _ = make(max_turns=4)
+    for i in range(6):
+        await history.append("alice", "c1", "user" if i % 2 == 0 else "assistant", f"m{i}")
+    assert await history.history("alice", "c1") == (
+        ChatMessage("user", "m2"),
+        ChatMessage("assistant", "m3"),
+        ChatMessage("user", "m4"),
+        ChatMessage("assistant", "m5"),
+    )
+    conversation = await history.get("alice", "c1")
+    assert [t.text for t in conversation.turns] == ["m2", "m3", "m4", "m5"]
+    assert conversation.turns[0].created_at_unix == 1_700_000_000
+
+
+async def test_list_is_per_owner_and_newest_first() -> None:
+    history, _, clock = make()
+    await history.append("alice", "older", "user", "a")
+    clock.now += 10
+    await history.append("alice", "newer", "user", "b")
+    await history.append("alice", "newer", "assistant", "c")
+    await history.append("bob", "bobs", "user", "x")
+    summaries = await history.list("alice")
+    assert [(s.conversation_id, s.turn_count) for s in summaries] == [("newer", 2), ("older", 1)]
+    assert summaries[0].updated_at_unix == 1_700_000_010
+    assert [s.conversation_id for s in await history.list("bob")] == ["bobs"]
+
+
+async def test_foreign_conversation_is_not_found_and_not_touched() -> None:
+    history, _, _ = make()
+    await history.append("alice", "secret", "user", "my diary")
+    with pytest.raises(NotFoundError):
+        await history.get("mallory", "secret")
+    with pytest.raises(NotFoundError):
+        await history.delete("mallory", "secret")
+    assert await history.history("mallory", "secret") == ()
+    # Writing to the same id as someone else starts one's own conversation.
+    await history.append("mallory", "secret", "user", "hello")
+    assert [m.content for m in await history.history("alice", "secret")] == ["my diary"]
+    assert [m.content for m in await history.history("mallory", "secret")] == ["hello"]
+
+
+async def test_missing_and_deleted_conversations_are_not_found() -> None:
+    history, _, _ = make()
+    with pytest.raises(NotFoundError):
+        await history.get("alice", "nope")
+    await history.append("alice", "c", "user", "hi")
+    await history.delete("alice", "c")
+    with pytest.raises(NotFoundError):
+        await history.get("alice", "c")
+    assert await history.list("alice") == ()
+    await history.append("alice", "c", "user", "again")  # the id can start over
+    assert [s.conversation_id for s in await history.list("alice")] == ["c"]
+
+
+async def test_rejects_bad_ids_and_roles() -> None:
+    history, _, _ = make()
+    with pytest.raises(InvalidArgumentError):
+        await history.append("alice", "bad id/..", "user", "x")
+    with pytest.raises(InvalidArgumentError):
+        await history.append("alice", "ok", "tool", "x")
+
+
+async def test_owner_names_cannot_escape_their_key_space() -> None:
+    history, _, _ = make()
+    await history.append("a}b{c", "c1", "user", "x")
+    await history.append("a", "c1", "user", "y")
+    assert [m.content for m in await history.history("a}b{c", "c1")] == ["x"]
+    assert [m.content for m in await history.history("a", "c1")] == ["y"]
