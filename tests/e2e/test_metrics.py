@@ -135,7 +135,7 @@ def _drain_lines(srv: Subprocess) -> bool:
 def test_killed_worker_is_restarted_and_others_unaffected(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
-    srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20")
+    srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20", MOCK_RESPONSE_TOKENS="200")
     reader = threading.Thread(target=_pump, args=(srv,), daemon=True)
     reader.start()
     wait_until(lambda: _count(srv, "serving on") >= 2, timeout_s=20, what="both workers up")
@@ -160,17 +160,19 @@ async def _streams_while_killing_one(srv: Subprocess) -> tuple[list[tuple[str, s
     # A local subchannel pool gives each channel its own connection, so
     # SO_REUSEPORT spreads them over both workers.
     options = [("grpc.use_local_subchannel_pool", 1)]
-    channels = [
-        grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}", options=options) for _ in range(8)
-    ]
+    channels: list[grpc.aio.Channel] = []
+    calls, workers = [], []
     try:
-        calls = [
-            chat_pb2_grpc.ChatServiceStub(ch).StreamChat(
-                chat_pb2.StreamChatRequest(message=f"q{i}"), metadata=bearer(mint())
+        # Open connections until both workers hold streams (the kernel spreads
+        # SO_REUSEPORT connections by hash, so a few tries may land on one).
+        while len(set(workers)) < 2 and len(channels) < 40:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}", options=options)
+            channels.append(channel)
+            call = chat_pb2_grpc.ChatServiceStub(channel).StreamChat(
+                chat_pb2.StreamChatRequest(message=f"q{len(channels)}"), metadata=bearer(mint())
             )
-            for i, ch in enumerate(channels)
-        ]
-        workers = [dict(await c.initial_metadata())["x-novaos-worker"] for c in calls]
+            calls.append(call)
+            workers.append(dict(await call.initial_metadata())["x-novaos-worker"])
         victim = workers[0]
         os.kill(_worker_pid(srv.proc.pid, int(victim)), signal.SIGKILL)
         results = []

@@ -8,6 +8,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from novaos.audit.sink import AuditQuery
+from tests.fixtures.common import await_until
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, StartServer
 from tests.fixtures.provider_wire import openai_error, openai_stream
 from tests.fixtures.server import Running, bearer, mint, running_app
@@ -104,8 +106,14 @@ async def test_truncated_upstream_ends_with_truncated_outcome_and_error(
         assert done.usage.output_tokens > 0, "usage of the cut stream is still counted"
         mock = running.app.provider
         assert mock is not None and mock.calls == 0, "no fallback after the first chunk"
-        log = running.app.audit_log
-        assert log is not None and log.items()[-1].outcome == "upstream_truncated"
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def audited() -> bool:
+            page = await reader.list(AuditQuery(outcome="upstream_truncated"))
+            return len(page.records) == 1 and page.records[0].released_chars == len(released)
+
+        await await_until(audited, timeout_s=5, what="upstream_truncated audit record")
 
 
 async def test_fallback_to_mock_before_first_token(fake_server: StartServer) -> None:
