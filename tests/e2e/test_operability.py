@@ -1,0 +1,100 @@
+"""Readiness follows the circuits; dashboards and alerts name only metrics a live server exports."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2 as ghealth_pb2
+from grpc_health.v1 import health_pb2_grpc as ghealth_pb2_grpc
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from tests.fixtures.deploy_assets import (
+    EXPORTED_METRICS,
+    SYNTHETIC_METRICS,
+    alert_metric_names,
+    dashboard_metric_names,
+)
+from tests.fixtures.fake_providers import Reply, StartServer
+from tests.fixtures.provider_wire import openai_error, openai_stream
+from tests.fixtures.server import Subprocess, bearer, mint, running_app
+
+SERVING = ghealth_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = ghealth_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _status(channel: grpc.aio.Channel, service: str = "") -> int:
+    stub = ghealth_pb2_grpc.HealthStub(channel)
+    reply = await stub.Check(ghealth_pb2.HealthCheckRequest(service=service))
+    return int(reply.status)
+
+
+async def _until_status(channel: grpc.aio.Channel, want: int, timeout_s: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while await _status(channel) != want:
+        assert asyncio.get_running_loop().time() < deadline, f"health never became {want}"
+        await asyncio.sleep(0.05)
+
+
+async def test_readiness_flips_with_the_circuits_and_liveness_stays(
+    fake_server: StartServer,
+) -> None:
+    upstream = await fake_server()
+    upstream.default = Reply(500, openai_error(500, "down"))
+    env = {
+        "PREFERRED_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": upstream.url + "/v1",
+        "CIRCUIT_FAILURE_THRESHOLD": "1",
+        "CIRCUIT_RESET_TIMEOUT_MS": "1500",
+    }
+    async with running_app(**env) as running:
+        running.app.readiness_interval_s = 0.05
+        channel = running.channel
+        health = health_pb2_grpc.HealthServiceStub(channel)
+        assert await _status(channel) == SERVING
+        chat = chat_pb2_grpc.ChatServiceStub(channel)
+        try:
+            await chat.Chat(chat_pb2.ChatRequest(message="hello"), metadata=bearer(mint()))
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+        await _until_status(channel, NOT_SERVING)
+        assert await _status(channel, "novaos.v1.ChatService") == NOT_SERVING
+        assert await _status(channel, "novaos.v1.HealthService") == SERVING, "liveness target"
+        assert (await health.Live(health_pb2.LiveRequest())).status == "ok"
+        try:  # not ready is UNAVAILABLE (503 through Envoy), naming the failing check
+            await health.Ready(health_pb2.ReadyRequest())
+            raise AssertionError("Ready answered OK with every circuit open")
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+            assert "providers=all_circuits_open" in (err.details() or "")
+        upstream.default = Reply(body=openai_stream(["all good."], (5, 3)))
+        await _until_status(channel, SERVING)  # reset timeout passed: half-open admits a probe
+        reply = await chat.Chat(chat_pb2.ChatRequest(message="hello"), metadata=bearer(mint()))
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+        assert (await health.Ready(health_pb2.ReadyRequest())).status == "ready"
+
+
+def _exported_families(metrics_port: int) -> set[str]:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    return set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"_(bucket|sum|count|created)$", "", name)
+
+
+def test_dashboard_and_alerts_name_only_metrics_the_server_exports(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server()
+    families = _exported_families(srv.metrics_port)
+    # Counters are typed under their base name; samples carry `_total`.
+    live = families | {f"{f}_total" for f in families}
+    wanted = {_fold(n) for n in dashboard_metric_names() | alert_metric_names()}
+    missing = wanted - SYNTHETIC_METRICS - live
+    assert not missing, f"dashboard/alerts use metrics the server does not export: {missing}"
+    assert live >= EXPORTED_METRICS, EXPORTED_METRICS - live
