@@ -67,6 +67,10 @@ def _final_code(context: Ctx, exc: BaseException | None) -> grpc.StatusCode:
     return grpc.StatusCode.OK if exc is None else grpc.StatusCode.UNKNOWN
 
 
+def _metadata(context: Ctx) -> dict[str, str]:
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+
+
 def _is_public(method: str) -> bool:
     return method.startswith(PUBLIC_PREFIXES) or method in PUBLIC_METHODS
 
@@ -114,9 +118,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler  # public streams (health Watch, reflection) write via context
 
-    def _begin(self, method: str, context: Ctx) -> callctx.CallInfo:
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        request_id = callctx.request_id_from(metadata)
+    def _begin(self, method: str, context: Ctx, request_id: str) -> callctx.CallInfo:
+        metadata = _metadata(context)
         client_ip = self._client_ip(metadata, context.peer())
         info = callctx.CallInfo(request_id, None, client_ip, method)
         if _is_public(method):
@@ -137,10 +140,9 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
 
         async def unary(request: Any, context: Ctx) -> Any:
             observed = _Observed(self._metrics, parsed)
-            request_id, failure = "", None
+            request_id, failure = callctx.request_id_from(_metadata(context)), None
             try:
-                info = self._begin(method, context)
-                request_id = info.request_id
+                info = self._begin(method, context, request_id)
                 token = callctx.set_current(info)
                 try:
                     return await behavior(request, context)
@@ -161,10 +163,9 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
             observed = _Observed(self._metrics, parsed)
-            request_id, failure = "", None
+            request_id, failure = callctx.request_id_from(_metadata(context)), None
             try:
-                info = self._begin(parsed.full, context)
-                request_id = info.request_id
+                info = self._begin(parsed.full, context, request_id)
                 token = callctx.set_current(info)
                 try:
                     async for message in behavior(request, context):

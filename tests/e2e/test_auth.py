@@ -154,3 +154,17 @@ async def test_anonymous_callers_allowed_when_auth_not_required() -> None:
         record = (await reader.list(AuditQuery())).records[-1]
         assert record.user == writer.policy.user_ref("ip:127.0.0.1") != "ip:127.0.0.1"
         assert record.tier == "free"
+
+
+async def test_auth_failures_carry_the_request_id(server: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Chat(
+            chat_pb2.ChatRequest(message="hi"), metadata=(("x-request-id", "req-abc-1"),)
+        )
+    status = rpc_status.from_call(err.value)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.metadata["requestId"] == "req-abc-1"
+    assert dict(err.value.trailing_metadata() or ())["x-request-id"] == "req-abc-1"
