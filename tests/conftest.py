@@ -7,4 +7,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.envoy",
     "tests.fixtures.postgres_server",
     "tests.fixtures.redis_server",
+    "tests.fixtures.gate_fakes",
 ]

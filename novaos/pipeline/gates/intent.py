@@ -1,0 +1,286 @@
+"""Intent gate: what kind of message this is. Deterministic, precompiled, never stops.
+
+The facts it produces (type, domains, complexity, hypothetical framing, language)
+feed stance, lens and the model prompt. It is a cheap heuristic on purpose: the
+shield, not intent, decides what is dangerous.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from novaos.domain import Decision
+from novaos.pipeline.facts import IntentFacts
+from novaos.pipeline.gate import GateInput, GateResult
+
+
+def _words(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+
+# First match wins, so the more specific task types come before question/action.
+_TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "translate",
+        _words(
+            r"translate", r"translation", r"traduc\w*", r"tradui\w*", r"übersetz\w*", r"traduz\w*"
+        ),
+    ),
+    (
+        "summarize",
+        _words(
+            r"summari[sz]e\w*",
+            r"summary",
+            r"tl;?dr",
+            r"resum\w+",
+            r"zusammenfass\w*",
+            r"key points of",
+        ),
+    ),
+    (
+        "rewrite",
+        _words(
+            r"rewrite",
+            r"re-?word",
+            r"rephrase",
+            r"paraphrase",
+            r"proofread",
+            r"reescrib\w*",
+            r"réécri\w*",
+            r"umschreib\w*",
+            r"reescrev\w*",
+            r"make (?:this|it) (?:more|less|sound)",
+        ),
+    ),
+    (
+        "planning",
+        _words(
+            r"plan",
+            r"planning",
+            r"schedule",
+            r"roadmap",
+            r"itinerary",
+            r"step[- ]by[- ]step",
+            r"strategy",
+            r"organi[sz]e my",
+            r"planific\w*",
+            r"planifi\w*",
+            r"planen",
+            r"planej\w*",
+        ),
+    ),
+)
+
+_ACTION_START = re.compile(
+    r"^\s*(?:please\s+)?(?:write|create|make|build|draft|generate|send|book|set up|compose|"
+    r"list|give me|help me|design|code|implement|fix|calculate|convert|find|remind)\b",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|why|how|when|where|who|which|whose|is|are|was|were|can|could|should|would|"
+    r"do|does|did|will|qu[eé]|c[oó]mo|por qu[eé]|cu[aá]ndo|d[oó]nde|quoi|pourquoi|comment|"
+    r"est-ce|warum|wie|wann|wo|o que|por que|quando|onde)\b",
+    re.IGNORECASE,
+)
+
+_DOMAIN_RULES: Mapping[str, re.Pattern[str]] = {
+    "finance": _words(
+        r"stocks?",
+        r"shares?",
+        r"invest\w*",
+        r"money",
+        r"budget\w*",
+        r"loans?",
+        r"debts?",
+        r"mortgage\w*",
+        r"crypto\w*",
+        r"bitcoin",
+        r"ethereum",
+        r"tax(?:es)?",
+        r"savings",
+        r"retirement",
+        r"401k",
+        r"salary",
+        r"bank\w*",
+        r"dinero",
+        r"argent",
+        r"geld",
+        r"dinheiro",
+    ),
+    "health": _words(
+        r"doctor",
+        r"medication\w*",
+        r"medicine",
+        r"symptoms?",
+        r"dos(?:e|age)s?",
+        r"diagnos\w+",
+        r"pills?",
+        r"prescri\w+",
+        r"disease",
+        r"sick",
+        r"fever",
+        r"pain",
+        r"health",
+        r"médico",
+        r"médecin",
+        r"arzt",
+        r"medicament\w*",
+        r"medikament\w*",
+    ),
+    "legal": _words(
+        r"lawyer",
+        r"attorney",
+        r"sue",
+        r"lawsuit",
+        r"court",
+        r"contracts?",
+        r"legal\w*",
+        r"law",
+        r"custody",
+        r"divorce",
+        r"tenant",
+        r"landlord",
+        r"abogado",
+        r"avocat",
+        r"anwalt",
+        r"advogado",
+    ),
+    "mental_health": _words(
+        r"anxi\w+",
+        r"depress\w+",
+        r"therap\w+",
+        r"stress\w*",
+        r"panic",
+        r"lonely",
+        r"loneliness",
+        r"grief",
+        r"griev\w+",
+        r"burn-?out",
+        r"mental health",
+        r"suicid\w*",
+        r"self-harm",
+        r"ansiedad",
+        r"angoisse",
+        r"angst",
+        r"ansiedade",
+    ),
+    "technology": _words(
+        r"code",
+        r"python",
+        r"javascript",
+        r"typescript",
+        r"servers?",
+        r"software",
+        r"bugs?",
+        r"api",
+        r"database",
+        r"computer",
+        r"linux",
+        r"kubernetes",
+        r"docker",
+        r"programming",
+        r"deploy\w*",
+        r"sql",
+        r"git",
+    ),
+}
+
+_HYPOTHETICAL = _words(
+    r"what if",
+    r"hypothetical\w*",
+    r"suppose",
+    r"supposing",
+    r"imagin[ae]\w*",
+    r"pretend",
+    r"in a (?:story|novel|game|movie|film)",
+    r"fiction\w*",
+    r"if you were",
+    r"thought experiment",
+    r"hipotétic\w*",
+    r"hypothétique",
+    r"angenommen",
+)
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_STOPWORDS: Mapping[str, frozenset[str]] = {
+    "en": _set("the and is are you what how i to of my it this that with for"),
+    "es": _set("el la los las que de y es por para cómo qué mi estoy no una un con"),
+    "fr": _set("le la les est et je vous que pas pour une des comment mon ma avec"),
+    "de": _set("der die das und ist ich nicht sie wie ein eine mit für mein zu"),
+    "pt": _set("o a os as que de e é não um uma para com você como eu meu"),
+}
+_LETTER_HINTS: Mapping[str, re.Pattern[str]] = {
+    "es": re.compile(r"[ñ¿¡]"),
+    "fr": re.compile(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b", re.IGNORECASE),
+    "de": re.compile(r"[ßäöü]"),
+    "pt": re.compile(r"[ãõ]|ção\b", re.IGNORECASE),
+}
+_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
+
+
+def classify_type(message: str) -> str:
+    for name, pattern in _TYPE_RULES:
+        if pattern.search(message):
+            return name
+    if _ACTION_START.search(message):
+        return "action"
+    if message.rstrip().endswith(("?", "？")) or _QUESTION_START.search(message):
+        return "question"
+    return "conversation"
+
+
+def classify_domains(message: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _DOMAIN_RULES.items() if pattern.search(message))
+
+
+def classify_complexity(message: str) -> str:
+    words = len(message.split())
+    questions = message.count("?")
+    structure = len(_BULLET.findall(message)) + message.count("```") + message.count("\n\n")
+    if words > 120 or questions >= 3 or structure >= 4:
+        return "high"
+    if words > 25 or questions >= 2 or structure >= 1:
+        return "medium"
+    return "low"
+
+
+def guess_language(message: str) -> str:
+    """Stop-word vote plus letter hints; English wins ties (the most common case)."""
+    tokens = [t.lower() for t in _TOKEN.findall(message)]
+    scores = {lang: sum(t in words for t in tokens) for lang, words in _STOPWORDS.items()}
+    for lang, hint in _LETTER_HINTS.items():
+        scores[lang] += 2 * len(hint.findall(message))
+    best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
+    return best if scores[best] > 0 else "en"
+
+
+def analyse(message: str) -> IntentFacts:
+    return IntentFacts(
+        type=classify_type(message),
+        domains=classify_domains(message),
+        complexity=classify_complexity(message),
+        hypothetical=bool(_HYPOTHETICAL.search(message)),
+        language=guess_language(message),
+    )
+
+
+class IntentGate:
+    name = "intent"
+
+    def __init__(self, budget_ms: int = 50) -> None:
+        self.budget_ms = budget_ms
+
+    async def check(self, inp: GateInput) -> GateResult:
+        facts = analyse(inp.chat.message)
+        domains = ",".join(sorted(facts.domains)) or "none"
+        reason = (
+            f"type={facts.type} domains={domains} complexity={facts.complexity} "
+            f"lang={facts.language}" + (" hypothetical" if facts.hypothetical else "")
+        )
+        return GateResult(decision=Decision.PASS, reason=reason, facts=facts)

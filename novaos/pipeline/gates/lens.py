@@ -1,0 +1,149 @@
+"""Lens gate: does this answer need fresh or verified facts, and can we get them?
+
+With a fetcher it fetches the URLs in the message (bounded count, concurrently,
+within its budget) and hands extracts to the model. Without one, or when nothing
+could be fetched, it degrades honestly: the model is told to give no precise
+figures and the answer ends with a note that current data could not be verified.
+It never fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+
+from novaos.domain import Decision
+from novaos.pipeline.facts import IntentFacts, LensFacts
+from novaos.pipeline.gate import GateInput, GateResult
+from novaos.ports import FetchResult, WebFetcher
+
+DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
+
+_URL = re.compile(r"https?://[^\s<>\"'`)\]]+", re.IGNORECASE)
+_TRAILING = ".,;:!?"
+_EXTRACT_CHARS = 1500
+_SHOWN_URL_CHARS = 80
+
+_CLAIMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "price",
+        re.compile(
+            r"\b(?:stock|share|crypto\w*|bitcoin|btc|ethereum|eth|exchange rate|"
+            r"market cap|price of|how much is .{1,40} worth|trading at)\b|\$[A-Z]{1,5}\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "weather",
+        re.compile(r"\b(?:weather|forecast|temperature (?:in|outside)|raining|snowing)\b", re.I),
+    ),
+    (
+        "news",
+        re.compile(r"\b(?:news|headlines?|election results?|who won|breaking)\b", re.IGNORECASE),
+    ),
+    (
+        "current",
+        re.compile(
+            r"\b(?:today|tonight|current(?:ly)?|latest|right now|this (?:week|month|year)|"
+            r"recent(?:ly)?|as of|up[- ]to[- ]date|hoy|actual(?:mente)?|aujourd'hui|"
+            r"heute|aktuell\w*|hoje|atual(?:mente)?)\b",
+            re.IGNORECASE,
+        ),
+    ),
+)
+# Claims in these domains are the ones a wrong answer hurts; they want verification.
+_CHECKED_DOMAINS = ("finance", "health", "legal")
+
+
+def find_urls(message: str) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for match in _URL.finditer(message):
+        seen.setdefault(match.group(0).rstrip(_TRAILING), None)
+    return tuple(seen)
+
+
+def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:
+    reasons = [name for name, pattern in _CLAIMS if pattern.search(message)]
+    if intent is not None:
+        reasons += [f"{d}_claim" for d in _CHECKED_DOMAINS if d in intent.domains]
+    if _URL.search(message):
+        reasons.append("url")
+    return tuple(reasons)
+
+
+def _shown(url: str) -> str:
+    return url if len(url) <= _SHOWN_URL_CHARS else url[: _SHOWN_URL_CHARS - 1] + "…"
+
+
+def _extract(text: str) -> str:
+    return " ".join(text.split())[:_EXTRACT_CHARS]
+
+
+class LensGate:
+    name = "lens"
+
+    def __init__(
+        self, fetcher: WebFetcher | None = None, *, max_urls: int = 3, budget_ms: int = 8000
+    ) -> None:
+        self._fetcher = fetcher
+        self._max_urls = max_urls
+        self.budget_ms = budget_ms
+
+    async def check(self, inp: GateInput) -> GateResult:
+        intent = inp.facts("intent")
+        reasons = detect_claims(
+            inp.chat.message, intent if isinstance(intent, IntentFacts) else None
+        )
+        if not reasons:
+            facts = LensFacts(needs_verification=False, degraded=False)
+            return GateResult(decision=Decision.PASS, reason="no fresh facts needed", facts=facts)
+        urls = find_urls(inp.chat.message)
+        if self._fetcher is None or not urls:
+            why = "web fetch disabled" if self._fetcher is None else "no source to fetch"
+            return self._degraded(reasons, urls, why)
+        results = await self._fetch_all(self._fetcher, urls[: self._max_urls])
+        sources = tuple((r.url, _extract(r.text)) for r in results if r.result == "ok" and r.text)
+        report = self._report(results, skipped=len(urls) - self._max_urls)
+        if not sources:
+            return self._degraded(reasons, urls, report)
+        facts = LensFacts(
+            needs_verification=True, degraded=False, reasons=reasons, urls=urls, sources=sources
+        )
+        return GateResult(decision=Decision.PASS, reason=report, facts=facts)
+
+    def _degraded(self, reasons: tuple[str, ...], urls: tuple[str, ...], why: str) -> GateResult:
+        facts = LensFacts(needs_verification=True, degraded=True, reasons=reasons, urls=urls)
+        reason = f"needs verification ({', '.join(reasons)}); degraded: {why}"
+        return GateResult(decision=Decision.DEGRADE, reason=reason, facts=facts)
+
+    async def _fetch_all(self, fetcher: WebFetcher, urls: Sequence[str]) -> list[FetchResult]:
+        """Fetch concurrently; whatever is unfinished at the deadline counts as a timeout."""
+        done: dict[str, FetchResult] = {}
+
+        async def one(url: str) -> None:
+            try:
+                done[url] = await fetcher.fetch(url)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a fetcher bug must not fail the request
+                done[url] = FetchResult(url=url, result="error", reason=type(exc).__name__)
+
+        # Leave a margin inside the gate budget for the bookkeeping around the fetches.
+        try:
+            async with asyncio.timeout(self.budget_ms * 0.9 / 1000), asyncio.TaskGroup() as tg:
+                for url in urls:
+                    tg.create_task(one(url))
+        except TimeoutError:
+            pass
+        return [done.get(u) or FetchResult(url=u, result="timeout", reason="budget") for u in urls]
+
+    @staticmethod
+    def _report(results: Sequence[FetchResult], *, skipped: int) -> str:
+        parts = []
+        for r in results:
+            verb = "fetched" if r.result == "ok" else f"refused ({r.result}: {r.reason or '-'})"
+            parts.append(f"{verb} {_shown(r.url)}")
+        if skipped > 0:
+            parts.append(f"skipped {skipped} more url(s)")
+        return "; ".join(parts)

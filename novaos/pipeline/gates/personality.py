@@ -1,0 +1,198 @@
+"""Personality: output checks on a stream, with a bounded hold-back window.
+
+The model's text is held until a sentence completes (or the window would exceed
+``holdback_chars``), checked, edited if needed and only then released, whole
+sentences at a time. Rules (``rules.py``): banned dependency phrases, buy/sell
+recommendations and precise figures when disallowed, and the shield's harm
+categories (``harm_check``) are violations; sycophantic openers and a third or
+later "we can" are silently edited.
+
+Semantics: a violation before anything is released asks for a regeneration; after
+release, minor violations are edited in the held-back text and harmful text stops
+the stream (``block``). Matches touching the end of the held text wait for more
+text (the word may go on), and the window is never shorter than the longest match,
+so a banned phrase is never released in part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from novaos.pipeline.gate import CheckStep, OutputConstraints
+from novaos.pipeline.gates import rules
+
+HarmCheck = Callable[[str], str | None]
+
+_MIN_HOLDBACK = rules.MAX_MATCH_CHARS + 24
+_MAX_EDITS_PER_STEP = 64
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+class PersonalityChecker:
+    """Implements ``OutputChecker``: one ``PersonalityStream`` per model attempt."""
+
+    def __init__(self, harm_check: HarmCheck | None = None) -> None:
+        self._harm_check = harm_check
+
+    def open(self, constraints: OutputConstraints) -> PersonalityStream:
+        return PersonalityStream(constraints, self._harm_check)
+
+
+class PersonalityStream:
+    def __init__(self, constraints: OutputConstraints, harm_check: HarmCheck | None) -> None:
+        self._constraints = constraints
+        self._harm_check = harm_check
+        self.holdback_chars = max(constraints.holdback_chars, _MIN_HOLDBACK)
+        self._held = ""
+        self._context = ""  # the tail of released text, so harm spanning a cut is seen
+        self._released_any = False
+        self._skipping = False  # dropping the rest of a sentence that was edited out
+        self._we_seen = 0
+        self._stopped: CheckStep | None = None
+
+    @property
+    def held_chars(self) -> int:
+        return len(self._held)
+
+    def feed(self, text: str) -> CheckStep:
+        if self._stopped is not None:
+            return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
+        self._held += text
+        return self._step(final=False)
+
+    def finish(self) -> CheckStep:
+        if self._stopped is not None:
+            return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
+        return self._step(final=True)
+
+    # ------------------------------------------------------------ one step
+
+    def _step(self, *, final: bool) -> CheckStep:
+        edits = self._skip_dropped_sentence(final)
+        if not self._released_any:
+            edits += self._strip_opener(final)
+        for _ in range(_MAX_EDITS_PER_STEP):
+            violation = self._first_violation(final)
+            if violation is None:
+                break
+            if not self._released_any:
+                return self._stop("regenerate", violation[0], violation[1].group(0))
+            edits += self._edit_held(*violation)
+        else:  # a pathological flood of violations: stop rather than loop
+            return self._stop("block" if self._released_any else "regenerate", "edit limit", "")
+        cut = len(self._held) if final else self._cut()
+        candidate, self._held = self._held[:cut], self._held[cut:]
+        candidate, we_edits = self._edit_we(candidate)
+        if candidate or final:
+            harm = self._harm(candidate)
+            if harm is not None:
+                action = "block" if self._released_any else "regenerate"
+                return self._stop(action, "harmful output", harm)
+        if candidate:
+            self._released_any = True
+            self._context = (self._context + candidate)[-self.holdback_chars :]
+        return CheckStep(release=candidate, edits=edits + we_edits)
+
+    def _stop(self, action: str, kind: str, detail: str) -> CheckStep:
+        reason = f"{kind}: {detail}" if detail else kind
+        self._stopped = CheckStep(action=action, reason=reason)
+        self._held = ""
+        return self._stopped
+
+    # ------------------------------------------------------------ edits
+
+    def _strip_opener(self, final: bool) -> int:
+        stripped = self._held.lstrip()
+        match = rules.OPENER.match(stripped)
+        if match is not None and (final or match.end() < len(stripped)):
+            self._held = stripped[match.end() :].lstrip()
+            return 1
+        self._held = stripped
+        return 0
+
+    def _patterns(self) -> list[tuple[str, re.Pattern[str]]]:
+        found = [("banned phrase", rules.BANNED)]
+        if self._constraints.no_buy_sell:
+            found.append(("buy/sell recommendation", rules.BUY_SELL))
+        if self._constraints.no_precise_figures:
+            found.append(("precise figure", rules.FIGURE))
+        return found
+
+    def _first_violation(self, final: bool) -> tuple[str, re.Match[str]] | None:
+        """The earliest complete match; one touching the end may still grow, so it waits."""
+        best: tuple[str, re.Match[str]] | None = None
+        for kind, pattern in self._patterns():
+            for match in pattern.finditer(self._held):
+                if match.end() == len(self._held) and not final:
+                    break
+                if best is None or match.start() < best[1].start():
+                    best = (kind, match)
+                break
+        return best
+
+    def _edit_held(self, kind: str, match: re.Match[str]) -> int:
+        held = self._held
+        if kind == "precise figure":
+            self._held = held[: match.start()] + rules.FIGURE_PLACEHOLDER + held[match.end() :]
+            return 1
+        # Drop the whole sentence: a half sentence around a removed phrase reads worse.
+        start = 0
+        for end in rules.SENTENCE_END.finditer(held, 0, match.start()):
+            start = end.end()
+        after = rules.SENTENCE_END.search(held, match.end())
+        if after is None:
+            # The sentence goes on in text not yet seen: drop that too, unless it just ended.
+            self._skipping = _ENDS_SENTENCE.search(held) is None
+            self._held = held[:start]
+        else:
+            self._held = held[:start] + held[after.end() :]
+        return 1
+
+    def _skip_dropped_sentence(self, final: bool) -> int:
+        if not self._skipping:
+            return 0
+        after = rules.SENTENCE_END.search(self._held)
+        if after is None:
+            self._held = ""
+            self._skipping = not final
+            return 0
+        self._held = self._held[after.end() :]
+        self._skipping = False
+        return 0
+
+    def _edit_we(self, text: str) -> tuple[str, int]:
+        edits = 0
+
+        def swap(match: re.Match[str]) -> str:
+            nonlocal edits
+            self._we_seen += 1
+            if self._we_seen <= rules.MAX_WE or not rules.WE_MODAL.match(text, match.start()):
+                return match.group(0)
+            edits += 1
+            return "You" if match.group(0)[0] == "W" else "you"
+
+        edited = rules.WE.sub(swap, text)
+        if edits and rules.BANNED.search(edited):  # "we can count on me" must not become banned
+            return text, 0
+        return edited, edits
+
+    # ------------------------------------------------------------ release
+
+    def _cut(self) -> int:
+        """Release whole sentences; force a cut only to keep the window bound."""
+        held = self._held
+        cut = 0
+        for end in rules.SENTENCE_END.finditer(held):
+            cut = end.end()
+        if len(held) - cut <= self.holdback_chars:
+            return cut
+        low = len(held) - self.holdback_chars
+        high = len(held) - rules.MAX_MATCH_CHARS  # a partial match is never this long
+        space = held.rfind(" ", max(low - 1, 0), high)
+        return space + 1 if space >= low - 1 else high
+
+    def _harm(self, candidate: str) -> str | None:
+        if self._harm_check is None:
+            return None
+        return self._harm_check(self._context + candidate + self._held)

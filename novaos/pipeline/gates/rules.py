@@ -1,0 +1,93 @@
+"""The output rules the personality check enforces, as precompiled patterns.
+
+Kept apart from the stream mechanics so the model prompt, the invariant check
+and the stream check all share one list. Every pattern is bounded
+(``MAX_MATCH_CHARS``) so a hold-back window longer than that can never release
+the first half of a match; a unit test checks the bound.
+"""
+
+from __future__ import annotations
+
+import re
+
+BANNED_PHRASES: tuple[str, ...] = (
+    "I'm always here for you",
+    "you can always count on me",
+    "I'm so proud of you",
+    "you're amazing",
+    "I truly understand how you feel",
+)
+SYCOPHANTIC_OPENERS: tuple[str, ...] = ("Great question!", "Absolutely!")
+
+MAX_MATCH_CHARS = 88
+
+_SP = r"\s{1,3}"
+_IM = rf"i(?:['’]m|{_SP}am|['’]ll{_SP}be|{_SP}will{_SP}be)"
+_ADV = r"(?:so|very|really|truly|always|just|still|incredibly|completely|totally|fully|absolutely)"
+
+
+def _phrase(body: str) -> str:
+    return r"\b" + body.replace(" ", _SP) + r"\b"
+
+
+# Close variants of each banned dependency phrase (case-insensitive, curly quotes).
+BANNED = re.compile(
+    "|".join(
+        (
+            _phrase(rf"{_IM} (?:{_ADV} ){{0,2}}(?:here|there) for you"),
+            _phrase(rf"you can (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
+            _phrase(rf"{_IM} (?:{_ADV} ){{0,2}}proud of you"),
+            _phrase(rf"you(?:['’]re| are) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),
+            _phrase(
+                rf"i (?:{_ADV} ){{0,2}}understand (?:exactly )?"
+                rf"(?:how|what) you(?:['’]re| are)? (?:feel|feeling|going through)"
+            ),
+        )
+    ),
+    re.IGNORECASE,
+)
+
+# Only at the very start of an answer; removed, never regenerated for.
+OPENER = re.compile(
+    r"^\s*(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) question[!.]|"
+    r"absolutely!|certainly!|of course!)",
+    re.IGNORECASE,
+)
+
+# "we" beyond the allowed count turns into "you" when it starts a modal phrase.
+WE = re.compile(r"\bwe\b", re.IGNORECASE)
+WE_MODAL = re.compile(
+    r"\b(we)(?=\s{1,3}(?:can|could|should|will|might|may|must|need|have to)\b|['’]ll\b)",
+    re.IGNORECASE,
+)
+MAX_WE = 2
+
+BUY_SELL = re.compile(
+    r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
+    r"i['’]d|it['’]s (?:a )?(?:good|great) (?:time|idea) to|now is (?:a |the )?(?:good |great )?"
+    r"time to)\s{1,3}(?:buy|sell|short|dump|buying|selling|shorting)\b|"
+    r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
+    r"sell (?:now|today|immediately))\b",
+    re.IGNORECASE,
+)
+
+# Precise figures: money, percentages, decimals, thousands. Bare small integers
+# ("3 steps") and years are fine.
+FIGURE = re.compile(
+    r"[$€£¥]\s?\d{1,9}(?:,\d{3}){0,4}(?:\.\d{1,4})?(?:\s?(?:k|m|bn|million|billion))?\b|"
+    r"\b\d{1,6}(?:\.\d{1,4})?\s?%|"
+    r"\b\d{1,6}\.\d{1,4}\b|"
+    r"\b\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,4})?\b|"
+    r"\b\d{1,9}(?:\.\d{1,4})?\s(?:usd|eur|gbp|dollars|euros|btc|eth)\b",
+    re.IGNORECASE,
+)
+FIGURE_PLACEHOLDER = "[figure not verified]"
+
+# Sentence ends: terminator(s) and closing quotes/brackets followed by whitespace.
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n\s*")
+
+
+def find_banned(text: str) -> str | None:
+    """The first banned phrase in ``text`` (as written), or None."""
+    match = BANNED.search(text)
+    return match.group(0) if match else None

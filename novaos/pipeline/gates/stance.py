@@ -1,0 +1,70 @@
+"""Stance gate: control > shield > lens > sword, from the earlier gates' facts.
+
+Stance shapes the system prompt, the allowed capabilities and spark. When the
+shield's facts are missing (it failed or did not run) we pick ``shield``: the
+careful posture, never the permissive one.
+"""
+
+from __future__ import annotations
+
+from novaos.domain import Decision, Stance
+from novaos.pipeline.facts import (
+    IntentFacts,
+    LensFacts,
+    Risk,
+    ShieldFacts,
+    ShieldVerdict,
+    StanceFacts,
+)
+from novaos.pipeline.gate import GateInput, GateResult
+
+_SWORD_TYPES = frozenset({"action", "planning"})
+_CALM_RISKS = frozenset({Risk.NONE, Risk.LOW})
+
+
+def _shield_stance(shield: ShieldFacts) -> tuple[Stance, str] | None:
+    if shield.verdict is ShieldVerdict.CONTROL or shield.risk is Risk.CRITICAL:
+        return Stance.CONTROL, f"crisis ({shield.category or shield.risk})"
+    if shield.verdict in (ShieldVerdict.HARD_VETO, ShieldVerdict.SOFT_VETO):
+        return Stance.SHIELD, f"{shield.verdict} ({shield.category or '-'})"
+    if shield.risk is Risk.HIGH:
+        return Stance.SHIELD, "high stakes"
+    return None
+
+
+def choose_stance(
+    shield: ShieldFacts | None, intent: IntentFacts | None, lens: LensFacts | None
+) -> tuple[Stance, str]:
+    """The stance and a short why, in the GATES.md priority order."""
+    if shield is None:
+        return Stance.SHIELD, "shield facts missing"
+    intervention = _shield_stance(shield)
+    if intervention is not None:
+        return intervention
+    if lens is not None and lens.needs_verification:
+        return Stance.LENS, "verification needed"
+    kind = intent.type if intent is not None else "unknown"
+    if kind in _SWORD_TYPES and shield.risk in _CALM_RISKS:
+        return Stance.SWORD, f"{kind} with no intervention"
+    return Stance.LENS, f"{kind}: open question" if kind == "question" else f"{kind}: default"
+
+
+class StanceGate:
+    name = "stance"
+
+    def __init__(self, budget_ms: int = 10) -> None:
+        self.budget_ms = budget_ms
+
+    async def check(self, inp: GateInput) -> GateResult:
+        shield, intent, lens = inp.facts("shield"), inp.facts("intent"), inp.facts("lens")
+        stance, why = choose_stance(
+            shield if isinstance(shield, ShieldFacts) else None,
+            intent if isinstance(intent, IntentFacts) else None,
+            lens if isinstance(lens, LensFacts) else None,
+        )
+        return GateResult(
+            decision=Decision.PASS,
+            reason=f"{stance}: {why}",
+            facts=StanceFacts(stance=stance),
+            stance=stance,
+        )

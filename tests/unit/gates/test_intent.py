@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+
+from novaos.domain import Decision
+from novaos.pipeline.facts import IntentFacts
+from novaos.pipeline.gates.intent import IntentGate, analyse
+from tests.fixtures.gate_fakes import gate_input
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Translate 'good morning' into German", "translate"),
+        ("Can you summarize this article for me?", "summarize"),
+        ("Please rewrite this paragraph so it sounds friendlier", "rewrite"),
+        ("Help me plan a three-day trip to Lisbon", "planning"),
+        ("Write a haiku about autumn", "action"),
+        ("Why is the sky blue?", "question"),
+        ("how do magnets work", "question"),
+        ("¿Cómo estás hoy?", "question"),
+        ("I had a long day at work.", "conversation"),
+    ],
+)
+def test_type(message: str, kind: str) -> None:
+    assert analyse(message).type == kind
+
+
+@pytest.mark.parametrize(
+    ("message", "domains"),
+    [
+        ("Should I put my savings into bitcoin?", {"finance"}),
+        ("What dose of ibuprofen is usual for back pain?", {"health"}),
+        ("Can my landlord keep the deposit? Do I need a lawyer?", {"legal"}),
+        ("I've been so anxious and lonely lately", {"mental_health"}),
+        ("My python server crashes when I deploy it", {"technology"}),
+        ("Tell me a joke about cats", set()),
+    ],
+)
+def test_domains(message: str, domains: set[str]) -> None:
+    assert analyse(message).domains == frozenset(domains)
+
+
+def test_complexity_grows_with_length_and_structure() -> None:
+    assert analyse("What time is it?").complexity == "low"
+    assert analyse("Compare these:\n- option one\n- option two").complexity == "medium"
+    long = " ".join(["word"] * 130)
+    assert analyse(long).complexity == "high"
+    bullets = "\n".join(f"{i}. step" for i in range(1, 6))
+    assert analyse(bullets).complexity == "high"
+
+
+@pytest.mark.parametrize(
+    ("message", "hypothetical"),
+    [
+        ("What if the moon disappeared?", True),
+        ("Imagine you were a pirate captain", True),
+        ("In a story, how would a detective think?", True),
+        ("What is the capital of France?", False),
+    ],
+)
+def test_hypothetical(message: str, hypothetical: bool) -> None:
+    assert analyse(message).hypothetical is hypothetical
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [
+        ("What is the best way to learn a language?", "en"),
+        ("¿Cuál es la mejor manera de aprender un idioma?", "es"),
+        ("Quelle est la meilleure façon d'apprendre une langue pour les enfants?", "fr"),
+        ("Wie lerne ich am besten eine Sprache, die ich nicht kenne?", "de"),
+        ("Qual é a melhor forma de aprender uma língua? Eu não sei.", "pt"),
+        ("ok", "en"),
+    ],
+)
+def test_language(message: str, language: str) -> None:
+    assert analyse(message).language == language
+
+
+async def test_gate_never_stops_and_reports_facts() -> None:
+    gate = IntentGate()
+    result = await gate.check(gate_input("Help me plan my week"))
+    assert result.decision is Decision.PASS
+    assert isinstance(result.facts, IntentFacts)
+    assert result.facts.type == "planning"
+    assert "type=planning" in result.reason
+    empty = await gate.check(gate_input(""))
+    assert empty.decision is Decision.PASS

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from novaos.domain import Decision
+from novaos.pipeline.facts import IntentFacts, LensFacts
+from novaos.pipeline.gate import GateResult
+from novaos.pipeline.gates.lens import LensGate, detect_claims, find_urls
+from novaos.ports import FetchResult
+from tests.fixtures.gate_fakes import FakeFetcher, gate_input
+
+
+def _facts(result: GateResult) -> LensFacts:
+    assert isinstance(result.facts, LensFacts)
+    return result.facts
+
+
+def test_detects_claims_that_need_fresh_facts() -> None:
+    assert "price" in detect_claims("What's the bitcoin price?", None)
+    assert "weather" in detect_claims("Will it rain? What's the weather in Oslo", None)
+    assert "news" in detect_claims("Any news about the election results?", None)
+    assert "current" in detect_claims("What is the latest Python version?", None)
+    assert "url" in detect_claims("Summarize https://example.org/a", None)
+    health = IntentFacts(type="question", domains=frozenset({"health"}))
+    assert "health_claim" in detect_claims("Is this rash serious?", health)
+    assert detect_claims("Write a poem about the sea", None) == ()
+
+
+def test_find_urls_strips_punctuation_and_dedupes() -> None:
+    text = "See https://a.example/x, and (https://b.example/y). Again https://a.example/x."
+    assert find_urls(text) == ("https://a.example/x", "https://b.example/y")
+
+
+async def test_no_claim_passes_without_fetching() -> None:
+    fetcher = FakeFetcher()
+    result = await LensGate(fetcher).check(gate_input("Write a poem about the sea"))
+    assert result.decision is Decision.PASS
+    assert not _facts(result).needs_verification
+    assert fetcher.calls == []
+
+
+async def test_without_fetcher_degrades() -> None:
+    result = await LensGate(None).check(gate_input("What is the AAPL stock price today?"))
+    assert result.decision is Decision.DEGRADE
+    facts = _facts(result)
+    assert facts.degraded and facts.needs_verification
+    assert "web fetch disabled" in result.reason
+
+
+async def test_claim_without_urls_degrades_even_with_fetcher() -> None:
+    fetcher = FakeFetcher()
+    result = await LensGate(fetcher).check(gate_input("What's the weather today?"))
+    assert result.decision is Decision.DEGRADE
+    assert fetcher.calls == []
+
+
+async def test_fetches_bounded_urls_and_passes_sources() -> None:
+    ok = FetchResult(url="https://a.example/", result="ok", text="  Rates   rose  today. ")
+    fetcher = FakeFetcher(pages={"https://a.example/": ok})
+    message = "Check https://a.example/ and http://10.0.0.1/ and https://c.example/ please"
+    result = await LensGate(fetcher, max_urls=2).check(gate_input(message))
+    facts = _facts(result)
+    assert result.decision is Decision.PASS
+    assert not facts.degraded
+    assert facts.sources == (("https://a.example/", "Rates rose today."),)
+    assert fetcher.calls == ["https://a.example/", "http://10.0.0.1/"]  # bounded to 2
+    assert "fetched https://a.example/" in result.reason
+    assert "refused (blocked: not allowed) http://10.0.0.1/" in result.reason
+    assert "skipped 1 more url(s)" in result.reason
+
+
+async def test_all_refused_or_failing_degrades() -> None:
+    fetcher = FakeFetcher(fail=frozenset({"https://bad.example/"}))
+    message = "What does https://bad.example/ and https://blocked.example/ say?"
+    result = await LensGate(fetcher).check(gate_input(message))
+    assert result.decision is Decision.DEGRADE
+    assert _facts(result).degraded
+    assert "refused (error: RuntimeError) https://bad.example/" in result.reason
+
+
+async def test_hanging_fetch_is_cut_at_the_budget() -> None:
+    ok = FetchResult(url="https://fast.example/", result="ok", text="fresh")
+    fetcher = FakeFetcher(
+        pages={"https://fast.example/": ok}, hang=frozenset({"https://slow.example/"})
+    )
+    gate = LensGate(fetcher, budget_ms=200)
+    result = await gate.check(gate_input("Compare https://fast.example/ https://slow.example/"))
+    assert result.decision is Decision.PASS
+    assert _facts(result).sources == (("https://fast.example/", "fresh"),)
+    assert "refused (timeout: budget) https://slow.example/" in result.reason

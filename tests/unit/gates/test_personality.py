@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import pytest
+
+from novaos.pipeline.gate import CheckStep, OutputConstraints
+from novaos.pipeline.gates import rules
+from novaos.pipeline.gates.personality import PersonalityChecker, PersonalityStream
+
+HARM_MARKER = "detonator wiring"
+
+
+def stand_in_harm(text: str) -> str | None:
+    return "weapons" if HARM_MARKER in text.lower() else None
+
+
+def _open(**kwargs: object) -> PersonalityStream:
+    constraints = OutputConstraints(**kwargs)  # type: ignore[arg-type]
+    return PersonalityChecker(stand_in_harm).open(constraints)
+
+
+def run(stream: PersonalityStream, chunks: list[str]) -> tuple[str, list[CheckStep]]:
+    steps = [stream.feed(c) for c in chunks] + [stream.finish()]
+    return "".join(s.release for s in steps), steps
+
+
+def test_releases_whole_sentences_coalesced() -> None:
+    stream = _open()
+    first = stream.feed("Hello there. How are")
+    assert first.release == "Hello there. "
+    second = stream.feed(" you? Fine. And")
+    assert second.release == "How are you? Fine. "
+    assert stream.finish().release == "And"
+
+
+def test_clean_text_is_released_unchanged() -> None:
+    text = "Cook the rice for 12 minutes. Then let it rest!\nServe warm."
+    released, steps = run(_open(), list(text))
+    assert released == text
+    assert all(s.action == "continue" for s in steps)
+    assert sum(1 for s in steps if s.release) <= 4  # per sentence, never per token
+
+
+def test_banned_phrase_before_release_regenerates() -> None:
+    stream = _open()
+    assert stream.feed("I'm always here ").release == ""
+    step = stream.feed("for you. Now, about your plan.")
+    assert step.action == "regenerate"
+    assert step.reason == "banned phrase: I'm always here for you"
+    assert stream.feed("more").action == "regenerate"
+    assert stream.finish().release == ""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "I'm always here for you",
+        "I am always here for you",
+        "I’m ALWAYS here for you",
+        "You can always count on me",
+        "you can rely on me",
+        "I'm so proud of you",
+        "I am really so proud of you",
+        "You're amazing",
+        "you are truly amazing",
+        "I truly understand how you feel",
+        "I really understand how you're feeling",
+    ],
+)
+def test_banned_phrase_after_release_is_edited_out(phrase: str) -> None:
+    text = f"First, drink some water. {phrase}, and good luck. Then rest."
+    released, steps = run(_open(), [text[i : i + 7] for i in range(0, len(text), 7)])
+    assert released == "First, drink some water. Then rest."
+    assert rules.find_banned(released) is None
+    assert sum(s.edits for s in steps) == 1
+    assert all(s.action == "continue" for s in steps)
+
+
+def test_unfinished_sentence_with_banned_phrase_is_dropped_until_its_end() -> None:
+    stream = _open()
+    released, _ = run(stream, ["Sure thing. ", "You're amazing", " and brave", " and kind. Bye."])
+    assert released == "Sure thing. Bye."
+
+
+def test_word_that_goes_on_is_not_a_match() -> None:
+    released, _ = run(_open(), ["Good. I'm so proud of you", "r sister, she says."])
+    assert released == "Good. I'm so proud of your sister, she says."
+
+
+def test_sycophantic_openers_are_removed() -> None:
+    released, steps = run(_open(), ["Great ", "question! ", "Rice needs water."])
+    assert released == "Rice needs water."
+    assert sum(s.edits for s in steps) == 1
+    released, _ = run(_open(), ["Absolutely!\n\nYes. Do it."])
+    assert released == "Yes. Do it."
+    assert run(_open(), ["Absolutely. It is safe."])[0] == "Absolutely. It is safe."
+
+
+def test_third_we_modal_becomes_you() -> None:
+    text = "We can start. We should rest. We can then go, and we'll see. We are done."
+    released, steps = run(_open(), [text])
+    assert released == "We can start. We should rest. You can then go, and you'll see. We are done."
+    assert sum(s.edits for s in steps) == 2
+
+
+def test_we_edit_never_creates_a_banned_phrase() -> None:
+    text = "We can plan. We can go. Remember we can always count on me. Bye."
+    released, _ = run(_open(), [text])
+    assert rules.find_banned(released) is None
+
+
+def test_precise_figures_when_disallowed() -> None:
+    early = _open(no_precise_figures=True).feed("Bitcoin is at $64,231.50 right now. ")
+    assert early.action == "regenerate" and early.reason.startswith("precise figure")
+    text = "Prices move a lot. It rose 3.2% and trades near $64,231 today. Check a live source."
+    released, _ = run(_open(no_precise_figures=True), [text[:20], text[20:]])
+    assert "3.2%" not in released and "$64,231" not in released
+    assert released.count(rules.FIGURE_PLACEHOLDER) == 2
+    allowed, _ = run(_open(no_precise_figures=False), [text])
+    assert allowed == text
+    assert run(_open(no_precise_figures=True), ["Take 3 steps in 2024."])[0] == (
+        "Take 3 steps in 2024."
+    )
+
+
+def test_buy_sell_recommendations() -> None:
+    step = _open().feed("You should buy Tesla shares now. ")
+    assert step.action == "regenerate" and step.reason.startswith("buy/sell")
+    released, _ = run(
+        _open(), ["Markets are risky. ", "I recommend selling everything. Diversify."]
+    )
+    assert released == "Markets are risky. Diversify."
+    allowed, _ = run(_open(no_buy_sell=False), ["You should buy a good chair. "])
+    assert allowed == "You should buy a good chair. "
+
+
+def test_harmful_output_regenerates_then_blocks_after_release() -> None:
+    early = _open().feed("Here is the detonator wiring diagram. ")
+    assert early.action == "regenerate" and early.reason == "harmful output: weapons"
+    stream = _open()
+    assert stream.feed("Chemistry is fun. ").release == "Chemistry is fun. "
+    blocked = stream.feed("Now the detonator wiring goes like so. ")
+    assert blocked.action == "block" and blocked.release == ""
+    assert stream.feed("more text. ").action == "block"
+    assert stream.finish().release == ""
+
+
+def test_harm_split_across_a_forced_cut_is_seen() -> None:
+    stream = _open(holdback_chars=100)
+    released, steps = run(stream, ["word " * 30, "the deto", "nator wiring and " * 3, "x" * 120])
+    assert HARM_MARKER not in released
+    assert steps[-1].action == "block" or any(s.action == "block" for s in steps)
+
+
+def test_long_sentence_is_cut_to_keep_the_window() -> None:
+    stream = _open(holdback_chars=100)
+    for _ in range(60):
+        stream.feed("lorem ipsum ")
+        assert stream.held_chars <= stream.holdback_chars
+    unbroken = _open(holdback_chars=100)
+    unbroken.feed("x" * 500)
+    assert unbroken.held_chars <= 100
+
+
+def test_window_is_never_shorter_than_the_longest_match() -> None:
+    assert _open(holdback_chars=16).holdback_chars >= rules.MAX_MATCH_CHARS

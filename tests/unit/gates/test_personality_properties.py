@@ -1,0 +1,98 @@
+"""Properties of the stream check for any split of a scripted output into feeds."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from novaos.pipeline.gate import OutputConstraints
+from novaos.pipeline.gates import rules
+from novaos.pipeline.gates.personality import PersonalityChecker
+
+HARM_MARKER = "detonator wiring"
+
+BENIGN = [
+    "Boil the water first. ",
+    "Then add a pinch of salt! ",
+    "Is the pan hot enough? ",
+    "Stir it gently, slowly and with patience for a few minutes. ",
+    "They can taste it later. ",
+    "Your sister says I'm so proud of your cooking. ",
+    "a" * 130 + " ",
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two ",
+    "\n",
+]
+BAD = [
+    "I'm always here for you. ",
+    "You can ALWAYS count on me, truly. ",
+    "And I'm so proud of you ",
+    "you’re amazing! ",
+    "I truly understand how you feel. ",
+    "Here is the detonator wiring. ",
+]
+
+
+def harm(text: str) -> str | None:
+    return "weapons" if HARM_MARKER in text.lower() else None
+
+
+def _split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    bounds = [0, *points, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+scripts = st.lists(st.sampled_from(BENIGN + BAD), min_size=1, max_size=8).map("".join)
+benign_scripts = st.lists(st.sampled_from(BENIGN), min_size=1, max_size=8).map("".join)
+cuts = st.lists(st.integers(min_value=0, max_value=2000), max_size=40)
+holdbacks = st.sampled_from([16, 100, 160, 400])
+
+
+@settings(max_examples=300, deadline=None)
+@given(script=scripts, cut_at=cuts, holdback=holdbacks, figures=st.booleans())
+def test_banned_or_harmful_text_is_never_released(
+    script: str, cut_at: list[int], holdback: int, figures: bool
+) -> None:
+    constraints = OutputConstraints(holdback_chars=holdback, no_precise_figures=figures)
+    stream = PersonalityChecker(harm).open(constraints)
+    released = ""
+    stopped = False
+    for chunk in _split(script, cut_at):
+        step = stream.feed(chunk)
+        assert stream.held_chars <= stream.holdback_chars
+        if stopped:
+            assert step.release == ""
+        stopped = stopped or step.action != "continue"
+        released += step.release
+    released += stream.finish().release
+    assert rules.find_banned(released) is None
+    assert HARM_MARKER not in released.lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(script=benign_scripts, cut_at=cuts, holdback=holdbacks)
+def test_clean_output_streams_unchanged_within_the_window(
+    script: str, cut_at: list[int], holdback: int
+) -> None:
+    stream = PersonalityChecker(harm).open(OutputConstraints(holdback_chars=holdback))
+    generated = released = ""
+    for chunk in _split(script, cut_at):
+        generated += chunk
+        step = stream.feed(chunk)
+        assert step.action == "continue"
+        released += step.release
+        assert generated.lstrip().startswith(released)  # a prefix of what was generated
+        assert len(generated.lstrip()) - len(released) <= stream.holdback_chars
+    released += stream.finish().release
+    assert released == script.lstrip()
+
+
+def test_every_rule_pattern_is_shorter_than_the_window() -> None:
+    parser = re._parser  # type: ignore[attr-defined]
+    for pattern in (rules.BANNED, rules.BUY_SELL, rules.FIGURE):
+        _, widest = parser.parse(pattern.pattern, pattern.flags).getwidth()
+        assert widest <= rules.MAX_MATCH_CHARS, pattern.pattern[:60]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from novaos.domain import Decision, SparkSuggestion, Stance
+from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, StanceFacts
+from novaos.pipeline.gate import GateResult
+from novaos.pipeline.gates.spark import SparkGate, pick_template
+from tests.fixtures.gate_fakes import FakeStore, ManualClock, gate_input
+
+
+def _prior(
+    stance: Stance = Stance.SWORD, shield: ShieldFacts | None = None
+) -> dict[str, GateResult]:
+    return {
+        "shield": GateResult(Decision.PASS, facts=shield or ShieldFacts(ShieldVerdict.PASS)),
+        "stance": GateResult(Decision.PASS, facts=StanceFacts(stance), stance=stance),
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "template"),
+    [
+        ("Make me a workout routine", "exercise"),
+        ("Help me write my essay intro", "writing"),
+        ("Make a revision schedule for my exam", "study"),
+        ("Draft an email to my landlord", "email"),
+        ("Plan my week", "planning"),
+        ("Fix my bike chain", "default"),
+    ],
+)
+def test_templates(message: str, template: str) -> None:
+    assert pick_template(message)[0] == template
+
+
+async def test_spark_in_sword_with_calm_shield(store: FakeStore) -> None:
+    result = await SparkGate(store).check(gate_input("Make me a workout routine", prior=_prior()))
+    assert isinstance(result.facts, SparkSuggestion)
+    assert result.facts.minutes <= 15
+    assert result.reason == "spark: exercise"
+
+
+@pytest.mark.parametrize(
+    ("stance", "shield"),
+    [
+        (Stance.LENS, None),
+        (Stance.SHIELD, ShieldFacts(ShieldVerdict.SOFT_VETO, ack_accepted=True)),
+        (Stance.SWORD, ShieldFacts(ShieldVerdict.SOFT_VETO, ack_accepted=True)),
+        (Stance.SWORD, ShieldFacts(ShieldVerdict.PASS, risk=Risk.MEDIUM)),
+    ],
+)
+async def test_no_spark_outside_calm_sword(
+    store: FakeStore, stance: Stance, shield: ShieldFacts | None
+) -> None:
+    result = await SparkGate(store).check(gate_input("Plan my week", prior=_prior(stance, shield)))
+    assert result.facts is None
+    assert result.reason.startswith("no spark")
+    assert store.writes == []
+
+
+async def test_gap_and_daily_limit_per_user(store: FakeStore, clock: ManualClock) -> None:
+    clock.now = 1_800_000_000 - 1_800_000_000 % 86400  # start of a day
+    gate = SparkGate(store, clock=clock)
+    inp = gate_input("Plan my week", prior=_prior())
+    assert (await gate.check(inp)).facts is not None
+    too_soon = await gate.check(inp)
+    assert too_soon.facts is None and "too soon" in too_soon.reason
+    other_user = gate_input("Plan my week", prior=_prior(), user="user-2")
+    assert (await gate.check(other_user)).facts is not None
+    given = 1
+    for _ in range(10):
+        clock.advance(31 * 60)
+        if (await gate.check(inp)).facts is not None:
+            given += 1
+    assert given == 5
+    clock.advance(86400)  # a new day
+    assert (await gate.check(inp)).facts is not None
