@@ -26,6 +26,18 @@ class RunTrace:
     crisis_block: str = ""  # the block a control response must start with
     spark: SparkSuggestion | None = None
     terminal_events: int = 1  # including the one about to be sent
+    require_shield: bool = True  # False only for a plan with no shield (spine tests)
+
+
+def model_allowed(shield: ShieldFacts | None) -> str:
+    """Empty when the shield's verdict lets the model answer; otherwise why not."""
+    if shield is None:
+        return "no shield verdict"
+    if shield.verdict is ShieldVerdict.PASS:
+        return ""
+    if shield.verdict is ShieldVerdict.SOFT_VETO and shield.ack_accepted:
+        return ""
+    return f"shield verdict {shield.verdict}"
 
 
 def check_invariants(trace: RunTrace) -> tuple[str, ...]:
@@ -33,7 +45,7 @@ def check_invariants(trace: RunTrace) -> tuple[str, ...]:
     shield = trace.shield
     verdict = shield.verdict if shield is not None else None
     violations: list[str] = []
-    if trace.model_called and shield is None:
+    if trace.model_called and shield is None and trace.require_shield:
         violations.append("model called without a shield verdict")
     if verdict is ShieldVerdict.HARD_VETO and trace.model_called:
         violations.append("hard veto reached the model")

@@ -9,6 +9,7 @@ gates (spark) run last and the terminal ``Completed`` closes every run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ from novaos.domain import (
     Stance,
     TextDelta,
 )
-from novaos.errors import UpstreamTruncatedError
-from novaos.pipeline.facts import LensFacts, ModelFacts, StanceFacts
+from novaos.errors import InvalidArgumentError, UpstreamTruncatedError
+from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, OutputConstraints
+from novaos.pipeline.gates.model import build_messages
 from novaos.pipeline.generation import GenerationStats, Generator, OutputBlocked
 from novaos.pipeline.generation import personality_record as _personality_record
+from novaos.pipeline.invariants import RunTrace, check_invariants, model_allowed
 from novaos.ports import ChatMessage, ProviderRequest
 
 CANONICAL_ORDER = (
@@ -44,6 +47,7 @@ CANONICAL_ORDER = (
     "spark",
 )
 DEFAULT_SYSTEM_PROMPT = "You are a careful, honest assistant. Answer plainly and briefly."
+_log = logging.getLogger("novaos.pipeline")
 
 
 class GateObserver:
@@ -88,9 +92,12 @@ class Orchestrator:
     pipeline_timeout_s: float = 30.0
     observer: GateObserver = field(default_factory=GateObserver)
     clock: Callable[[], float] = time.monotonic
+    # The shield's crisis block per language: what a control answer must start with.
+    crisis_block: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         self.plan.validate()
+        self._has_shield = any(g.name == "shield" for g in self.plan.pre_model)
 
     async def run(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
@@ -110,8 +117,8 @@ class Orchestrator:
         try:
             async with asyncio.timeout(gate.budget_ms / 1000):
                 result = await gate.check(inp)
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, InvalidArgumentError):
+            raise  # cancellation, and a client error such as an invalid ack token, end the call
         except Exception as exc:  # a failing gate never silently passes
             result = _fail_closed(gate.name, exc)
         latency_ms = (self.clock() - started) * 1000
@@ -139,6 +146,12 @@ class Orchestrator:
     async def _generate(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
     ) -> AsyncIterator[ChatEvent]:
+        refusal = model_allowed(_shield_facts(rec)) if self._has_shield else ""
+        if refusal:  # defence in depth: a wiring bug must not reach the model
+            _log.error("invariant violated before the model call: %s", refusal)
+            rec.outcome = Outcome.FAILED
+            yield self._completed(ctx, chat, rec, detail="request refused by policy check")
+            return
         request, constraints = self._provider_request(ctx, chat, history, rec)
         stats = rec.generation
         rec.reached_model = True
@@ -166,6 +179,10 @@ class Orchestrator:
         rec.gates.append(record)
         self.observer.gate_decided(record)
         yield GateEvent(record)
+        for note in _required_notes(rec):  # rendered by NovaOS, not left to the model
+            text = f"\n\n{note}" if stats.released_text else note
+            stats.released.append(text)
+            yield TextDelta(text)
         async for event in self._post_model(ctx, chat, history, rec):
             yield event
 
@@ -183,8 +200,9 @@ class Orchestrator:
     ) -> tuple[ProviderRequest, OutputConstraints]:
         model_facts = rec.results.get("model")
         facts = model_facts.facts if model_facts else None
-        system = facts.system_prompt if isinstance(facts, ModelFacts) else DEFAULT_SYSTEM_PROMPT
-        messages = (ChatMessage("system", system), *history, ChatMessage("user", chat.message))
+        if not isinstance(facts, ModelFacts):
+            facts = ModelFacts(system_prompt=DEFAULT_SYSTEM_PROMPT)
+        messages = build_messages(facts, history, chat.message)
         lens = rec.results.get("lens")
         degraded = isinstance(lens.facts, LensFacts) and lens.facts.degraded if lens else False
         request = ProviderRequest(
@@ -206,6 +224,14 @@ class Orchestrator:
         stats = rec.generation
         spark = rec.results.get("spark")
         suggestion = spark.facts if spark and isinstance(spark.facts, SparkSuggestion) else None
+        violations = self._violations(rec, suggestion)
+        if violations:  # fail closed: the terminal event says so, never a clean success
+            _log.error("pipeline invariants violated: %s", "; ".join(violations))
+            record = GateRecord("invariants", Decision.STOP, "; ".join(violations))
+            rec.gates.append(record)
+            self.observer.gate_decided(record)
+            rec.outcome, suggestion = Outcome.FAILED, None
+            detail = "request failed a final policy check"
         return Completed(
             outcome=rec.outcome or Outcome.COMPLETED,
             stance=rec.stance,
@@ -219,6 +245,31 @@ class Orchestrator:
             conversation_id=chat.conversation_id,
             released_chars=len(stats.released_text),
         )
+
+    def _violations(self, rec: RunRecord, spark: SparkSuggestion | None) -> tuple[str, ...]:
+        shield = _shield_facts(rec)
+        language = shield.language if shield is not None else "en"
+        trace = RunTrace(
+            outcome=rec.outcome or Outcome.COMPLETED,
+            stance=rec.stance,
+            shield=shield,
+            model_called=rec.reached_model,
+            released_text=rec.generation.released_text,
+            crisis_block=self.crisis_block(language) if self.crisis_block else "",
+            spark=spark,
+            require_shield=self._has_shield,
+        )
+        return check_invariants(trace)
+
+
+def _shield_facts(rec: RunRecord) -> ShieldFacts | None:
+    result = rec.results.get("shield")
+    return result.facts if result and isinstance(result.facts, ShieldFacts) else None
+
+
+def _required_notes(rec: RunRecord) -> tuple[str, ...]:
+    result = rec.results.get("model")
+    return result.facts.required_notes if result and isinstance(result.facts, ModelFacts) else ()
 
 
 def _ms(seconds: float) -> float:

@@ -1,0 +1,67 @@
+"""The acknowledgement flow around the shield's soft veto.
+
+``AckShieldGate`` wraps the shield gate (same name, same budget) so the
+orchestrator needs no special case: a soft veto without a token becomes
+``await_ack`` with a freshly issued token; a request carrying a token has it
+redeemed (signature, expiry, user, conversation and message first, then the
+nonce burned) and, if the shield still says soft veto, the veto is overridden
+and the facts say so for the prompt and the audit. A bad token raises
+``AckInvalidError``: the call ends with INVALID_ARGUMENT / ACK_INVALID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from novaos.domain import AckRequired, Decision, Outcome, Stance
+from novaos.pipeline.ack import AckTokens
+from novaos.pipeline.facts import ShieldFacts, ShieldVerdict
+from novaos.pipeline.gate import Gate, GateInput, GateResult
+
+_STOPS = frozenset({ShieldVerdict.CONTROL, ShieldVerdict.HARD_VETO})
+
+
+class AckShieldGate:
+    def __init__(self, shield: Gate, tokens: AckTokens) -> None:
+        self._shield = shield
+        self._tokens = tokens
+        self.name = shield.name
+        self.budget_ms = shield.budget_ms
+
+    async def check(self, inp: GateInput) -> GateResult:
+        result = await self._shield.check(inp)
+        facts = result.facts if isinstance(result.facts, ShieldFacts) else None
+        if facts is None or facts.verdict in _STOPS:
+            return result  # a crisis or hard veto wins over any token, which stays unburned
+        user, chat = inp.ctx.principal.user_id, inp.chat
+        if chat.ack_token:
+            # Checked even when the verdict changed: a token is never silently ignored.
+            acked = await self._tokens.redeem(
+                chat.ack_token, user, chat.conversation_id, chat.message
+            )
+            if facts.verdict is ShieldVerdict.SOFT_VETO:
+                return _accepted(result, facts, acked)
+            return result
+        if facts.verdict is not ShieldVerdict.SOFT_VETO:
+            return result
+        reason = facts.category or "high_stakes"
+        token, prompt, expires_at = self._tokens.issue(
+            user, chat.conversation_id, chat.message, reason
+        )
+        return replace(
+            result,
+            decision=Decision.AWAIT_ACK,
+            reason=result.reason or f"soft veto ({reason}): acknowledgement required",
+            outcome=Outcome.ACK_REQUIRED,
+            stance=Stance.SHIELD,
+            ack=AckRequired(token=token, prompt=prompt, expires_at_unix=expires_at, reason=reason),
+        )
+
+
+def _accepted(result: GateResult, facts: ShieldFacts, acked: str) -> GateResult:
+    return GateResult(
+        decision=Decision.FLAG,
+        reason=f"soft veto ({facts.category or acked}) acknowledged by the user",
+        facts=replace(facts, ack_accepted=True),
+        stance=Stance.SHIELD,
+    )

@@ -1,0 +1,264 @@
+"""The gates run by the real orchestrator with a scripted stand-in for the shield.
+
+In-process and fast: the mock provider with scripted answers, the fake store,
+no network. The end-to-end versions over gRPC live in tests/e2e.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+
+from novaos.domain import (
+    AckRequired,
+    ChatEvent,
+    ChatInput,
+    Completed,
+    Decision,
+    GateEvent,
+    Outcome,
+    Principal,
+    RequestContext,
+    Stance,
+    TextDelta,
+)
+from novaos.errors import AckInvalidError
+from novaos.pipeline.ack import AckTokens
+from novaos.pipeline.ack_flow import AckShieldGate
+from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
+from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gates.capability import CapabilityGate
+from novaos.pipeline.gates.intent import IntentGate
+from novaos.pipeline.gates.lens import DEGRADED_NOTE, LensGate
+from novaos.pipeline.gates.model import ModelGate
+from novaos.pipeline.gates.personality import PersonalityChecker
+from novaos.pipeline.gates.spark import SparkGate
+from novaos.pipeline.gates.stance import StanceGate
+from novaos.pipeline.generation import Generator
+from novaos.pipeline.orchestrator import CANONICAL_ORDER, Orchestrator, PipelinePlan, RunRecord
+from novaos.providers.direct import DirectRouter
+from novaos.providers.mock import MockProvider
+from tests.fixtures.gate_fakes import FakeStore, ManualClock
+
+CRISIS = "If you are thinking about suicide, call or text 988 now."
+SCRIPT = {
+    "plan my week": "Start with Monday. List three tasks.",
+    "savings": "Here are the risks first. Keep an emergency fund.",
+    "flatter me": "You're amazing. Here is the answer.|||Here is the answer.",
+    "stubborn": "I'm always here for you.|||You're amazing.|||I'm so proud of you.",
+    "chemistry": "Chemistry is fun. Now the detonator wiring goes here. More.",
+    "bitcoin": "Prices change quickly. Check a live exchange.",
+}
+
+
+def harm(text: str) -> str | None:
+    return "weapons" if "detonator wiring" in text.lower() else None
+
+
+@dataclass
+class ScriptedShield:
+    """Stands in for the shield helper's gate: keyword -> verdict."""
+
+    verdicts: Mapping[str, ShieldFacts] = field(default_factory=dict)
+    name: str = "shield"
+    budget_ms: int = 200
+
+    async def check(self, inp: GateInput) -> GateResult:
+        facts = next(
+            (f for key, f in self.verdicts.items() if key in inp.chat.message),
+            ShieldFacts(ShieldVerdict.PASS, risk=Risk.LOW),
+        )
+        if facts.verdict is ShieldVerdict.CONTROL:
+            return GateResult(
+                Decision.STOP,
+                "crisis",
+                facts,
+                Outcome.CONTROL,
+                Stance.CONTROL,
+                CRISIS + "\nYou matter.",
+            )
+        if facts.verdict is ShieldVerdict.HARD_VETO:
+            return GateResult(
+                Decision.STOP, "hard veto", facts, Outcome.HARD_VETO, Stance.SHIELD, "No."
+            )
+        if facts.verdict is ShieldVerdict.SOFT_VETO:
+            return GateResult(Decision.AWAIT_ACK, "soft veto", facts, Outcome.ACK_REQUIRED)
+        return GateResult(Decision.PASS, "pass", facts)
+
+
+VERDICTS = {
+    "hurt myself": ShieldFacts(ShieldVerdict.CONTROL, "self_harm", Risk.CRITICAL),
+    "pipe bomb": ShieldFacts(ShieldVerdict.HARD_VETO, "weapons", Risk.HIGH),
+    "savings": ShieldFacts(ShieldVerdict.SOFT_VETO, "finance", Risk.HIGH),
+}
+
+
+@dataclass
+class Pipeline:
+    orchestrator: Orchestrator
+    provider: MockProvider
+    store: FakeStore
+
+    async def run(self, message: str, *, user: str = "u1", ack: str = "") -> list[ChatEvent]:
+        ctx = RequestContext(request_id="r1", principal=Principal(user_id=user))
+        chat = ChatInput(message=message, conversation_id="c1", ack_token=ack)
+        return [e async for e in self.orchestrator.run(ctx, chat, (), RunRecord())]
+
+
+def build(shield: object | None = None) -> Pipeline:
+    clock = ManualClock()
+    store = FakeStore(clock)
+    provider = MockProvider(token_delay_ms=0, script=SCRIPT)
+    tokens = AckTokens(b"k" * 32, store, clock)
+    inner = shield if shield is not None else ScriptedShield(VERDICTS)
+    plan = PipelinePlan(
+        pre_model=(
+            IntentGate(),
+            AckShieldGate(inner, tokens),  # type: ignore[arg-type]
+            LensGate(None),
+            StanceGate(),
+            CapabilityGate(),
+            ModelGate(),
+        ),
+        post_model=(SparkGate(store, clock=clock),),
+    )
+    generator = Generator(DirectRouter(provider), PersonalityChecker(harm), flush_interval_s=0)
+    orchestrator = Orchestrator(plan, generator, crisis_block=lambda language: CRISIS)
+    return Pipeline(orchestrator, provider, store)
+
+
+def _done(events: list[ChatEvent]) -> Completed:
+    terminal = [e for e in events if isinstance(e, Completed)]
+    assert len(terminal) == 1 and events[-1] is terminal[0]
+    return terminal[0]
+
+
+def _text(events: list[ChatEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def _decision(events: list[ChatEvent], gate: str) -> Decision:
+    return next(
+        e.record.decision for e in events if isinstance(e, GateEvent) and e.record.gate == gate
+    )
+
+
+async def test_completed_runs_all_eight_gates_with_spark() -> None:
+    pipe = build()
+    events = await pipe.run("Help me plan my week")
+    done = _done(events)
+    assert done.outcome is Outcome.COMPLETED
+    assert done.gates_executed == CANONICAL_ORDER
+    assert done.stance is Stance.SWORD
+    assert done.spark is not None
+    assert _text(events) == "Start with Monday. List three tasks."
+
+
+async def test_control_answers_with_the_crisis_block_and_no_model() -> None:
+    pipe = build()
+    events = await pipe.run("I want to hurt myself")
+    assert _done(events).outcome is Outcome.CONTROL
+    assert _text(events).startswith(CRISIS)
+    assert pipe.provider.calls == 0
+
+
+async def test_hard_veto_never_calls_the_provider() -> None:
+    pipe = build()
+    done = _done(await pipe.run("how to build a pipe bomb"))
+    assert done.outcome is Outcome.HARD_VETO
+    assert pipe.provider.calls == 0
+
+
+async def test_ack_required_then_answered_once() -> None:
+    pipe = build()
+    message = "Should I put my savings into one stock?"
+    first = await pipe.run(message)
+    assert _done(first).outcome is Outcome.ACK_REQUIRED
+    ack = next(e for e in first if isinstance(e, AckRequired))
+    assert ack.reason == "finance" and pipe.provider.calls == 0
+    second = await pipe.run(message, ack=ack.token)
+    done = _done(second)
+    assert done.outcome is Outcome.COMPLETED and done.stance is Stance.SHIELD
+    assert _decision(second, "shield") is Decision.FLAG
+    assert done.spark is None
+    assert pipe.provider.calls == 1
+    with pytest.raises(AckInvalidError, match="already used"):
+        await pipe.run(message, ack=ack.token)
+    with pytest.raises(AckInvalidError, match="another user"):
+        await pipe.run(message, ack=ack.token, user="u2")
+    assert pipe.provider.calls == 1
+
+
+async def test_crisis_wins_over_an_ack_token_which_stays_unburned() -> None:
+    pipe = build()
+    done = _done(await pipe.run("I want to hurt myself", ack="garbage"))
+    assert done.outcome is Outcome.CONTROL
+    assert not [k for k in pipe.store.writes if k.startswith("ack:")]
+
+
+async def test_regeneration_replaces_a_banned_draft() -> None:
+    pipe = build()
+    events = await pipe.run("flatter me please")
+    assert _done(events).outcome is Outcome.COMPLETED
+    assert _text(events) == "Here is the answer."
+    assert _decision(events, "personality") is Decision.REGENERATE
+    assert pipe.provider.calls == 2
+
+
+async def test_regeneration_is_bounded_then_fails_closed() -> None:
+    pipe = build()
+    events = await pipe.run("stubborn request")
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    assert _text(events) == ""
+    assert pipe.provider.calls == 3  # the first try and at most two regenerations
+
+
+async def test_harm_after_release_blocks_mid_stream() -> None:
+    pipe = build()
+    events = await pipe.run("tell me about chemistry")
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    assert _text(events) == "Chemistry is fun. "
+    assert _decision(events, "personality") is Decision.STOP
+
+
+async def test_degraded_lens_appends_the_note() -> None:
+    pipe = build()
+    events = await pipe.run("What is the bitcoin price today?")
+    assert _decision(events, "lens") is Decision.DEGRADE
+    assert _text(events).endswith("\n\n" + DEGRADED_NOTE)
+    assert _done(events).outcome is Outcome.COMPLETED
+
+
+@dataclass
+class LyingShield:
+    """A broken shield: hard-veto facts but a pass decision."""
+
+    name: str = "shield"
+    budget_ms: int = 100
+
+    async def check(self, inp: GateInput) -> GateResult:
+        return GateResult(Decision.PASS, "oops", ShieldFacts(ShieldVerdict.HARD_VETO, "weapons"))
+
+
+async def test_invariant_guard_fails_closed_before_the_model() -> None:
+    pipe = build(LyingShield())
+    done = _done(await pipe.run("anything"))
+    assert done.outcome is Outcome.FAILED
+    assert pipe.provider.calls == 0
+
+
+async def test_control_without_the_block_fails_closed() -> None:
+    class BadControl(ScriptedShield):
+        async def check(self, inp: GateInput) -> GateResult:
+            facts = ShieldFacts(ShieldVerdict.CONTROL, "self_harm", Risk.CRITICAL)
+            return GateResult(
+                Decision.STOP, "crisis", facts, Outcome.CONTROL, Stance.CONTROL, "Hi."
+            )
+
+    pipe = build(BadControl())
+    events = await pipe.run("x")
+    done = _done(events)
+    assert done.outcome is Outcome.FAILED
+    assert "invariants" in done.gates_executed
