@@ -107,10 +107,10 @@ class Pipeline:
         return [e async for e in self.orchestrator.run(ctx, chat, (), RunRecord())]
 
 
-def build(shield: object | None = None) -> Pipeline:
+def build(shield: object | None = None, script: Mapping[str, str] = SCRIPT) -> Pipeline:
     clock = ManualClock()
     store = FakeStore(clock)
-    provider = MockProvider(token_delay_ms=0, script=SCRIPT)
+    provider = MockProvider(token_delay_ms=0, script=script)
     tokens = AckTokens(b"k" * 32, store, clock)
     inner = shield if shield is not None else ScriptedShield(VERDICTS)
     plan = PipelinePlan(
