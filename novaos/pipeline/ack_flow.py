@@ -11,6 +11,7 @@ and the facts say so for the prompt and the audit. A bad token raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from novaos.domain import AckRequired, Decision, Outcome, Stance
@@ -22,9 +23,15 @@ _STOPS = frozenset({ShieldVerdict.CONTROL, ShieldVerdict.HARD_VETO})
 
 
 class AckShieldGate:
-    def __init__(self, shield: Gate, tokens: AckTokens) -> None:
+    def __init__(
+        self,
+        shield: Gate,
+        tokens: AckTokens,
+        prompt_for: Callable[[str, str], str] | None = None,
+    ) -> None:
         self._shield = shield
         self._tokens = tokens
+        self._prompt_for = prompt_for  # (category, language) -> the sentence, localised
         self.name = shield.name
         self.budget_ms = shield.budget_ms
 
@@ -48,6 +55,8 @@ class AckShieldGate:
         token, prompt, expires_at = self._tokens.issue(
             user, chat.conversation_id, chat.message, reason
         )
+        if self._prompt_for is not None:
+            prompt = self._prompt_for(reason, facts.language) or prompt
         return replace(
             result,
             decision=Decision.AWAIT_ACK,
