@@ -72,6 +72,8 @@ class PersonalityStream:
         edits = self._skip_dropped_sentence(final)
         if not self._released_any:
             edits += self._strip_opener(final)
+        if not final and self._cut() == 0:
+            return CheckStep(edits=edits)  # nothing could be released: check when something can
         for _ in range(_MAX_EDITS_PER_STEP):
             violation = self._first_violation(final)
             if violation is None:
