@@ -1,6 +1,6 @@
 """CPU cost of the streaming output check per provider token (no network).
 
-Run: python bench/personality_check.py  — prints µs per token and ms per
+Run: PYTHONPATH=. .venv/bin/python bench/personality_check.py — prints µs per token and ms per
 300-token answer, with and without the precise-figure rule.
 """
 
