@@ -146,10 +146,7 @@ class Orchestrator:
     async def _generate(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
     ) -> AsyncIterator[ChatEvent]:
-        refusal = model_allowed(_shield_facts(rec)) if self._has_shield else ""
-        if refusal:  # defence in depth: a wiring bug must not reach the model
-            _log.error("invariant violated before the model call: %s", refusal)
-            rec.outcome = Outcome.FAILED
+        if self._model_refused(rec):
             yield self._completed(ctx, chat, rec, detail="request refused by policy check")
             return
         request, constraints = self._provider_request(ctx, chat, history, rec)
@@ -179,10 +176,8 @@ class Orchestrator:
         rec.gates.append(record)
         self.observer.gate_decided(record)
         yield GateEvent(record)
-        for note in _required_notes(rec):  # rendered by NovaOS, not left to the model
-            text = f"\n\n{note}" if stats.released_text else note
-            stats.released.append(text)
-            yield TextDelta(text)
+        for note in _required_notes(rec):
+            yield note
         async for event in self._post_model(ctx, chat, history, rec):
             yield event
 
@@ -246,6 +241,14 @@ class Orchestrator:
             released_chars=len(stats.released_text),
         )
 
+    def _model_refused(self, rec: RunRecord) -> bool:
+        """Defence in depth: a wiring bug must never let a vetoed request reach the model."""
+        refusal = model_allowed(_shield_facts(rec)) if self._has_shield else ""
+        if refusal:
+            _log.error("invariant violated before the model call: %s", refusal)
+            rec.outcome = Outcome.FAILED
+        return bool(refusal)
+
     def _violations(self, rec: RunRecord, spark: SparkSuggestion | None) -> tuple[str, ...]:
         shield = _shield_facts(rec)
         language = shield.language if shield is not None else "en"
@@ -267,9 +270,16 @@ def _shield_facts(rec: RunRecord) -> ShieldFacts | None:
     return result.facts if result and isinstance(result.facts, ShieldFacts) else None
 
 
-def _required_notes(rec: RunRecord) -> tuple[str, ...]:
+def _required_notes(rec: RunRecord) -> list[TextDelta]:
+    """Notes NovaOS renders after the answer (not left to the model), counted as released."""
     result = rec.results.get("model")
-    return result.facts.required_notes if result and isinstance(result.facts, ModelFacts) else ()
+    notes = result.facts.required_notes if result and isinstance(result.facts, ModelFacts) else ()
+    deltas = []
+    for note in notes:
+        text = f"\n\n{note}" if rec.generation.released_text else note
+        rec.generation.released.append(text)
+        deltas.append(TextDelta(text))
+    return deltas
 
 
 def _ms(seconds: float) -> float:
