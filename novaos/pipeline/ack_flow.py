@@ -38,8 +38,8 @@ class AckShieldGate:
     async def check(self, inp: GateInput) -> GateResult:
         result = await self._shield.check(inp)
         facts = result.facts if isinstance(result.facts, ShieldFacts) else None
-        if facts is None or facts.verdict in _STOPS:
-            return result  # a crisis or hard veto wins over any token, which stays unburned
+        if facts is None or facts.verdict in _STOPS or result.decision is Decision.STOP:
+            return result  # a crisis, veto or throttle wins over any token, which stays unburned
         user, chat = inp.ctx.principal.user_id, inp.chat
         if chat.ack_token:
             # Checked even when the verdict changed: a token is never silently ignored.

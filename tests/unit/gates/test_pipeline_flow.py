@@ -262,3 +262,26 @@ async def test_control_without_the_block_fails_closed() -> None:
     done = _done(events)
     assert done.outcome is Outcome.FAILED
     assert "invariants" in done.gates_executed
+
+
+async def test_a_stopping_shield_wins_over_a_valid_token() -> None:
+    class Throttled(ScriptedShield):
+        async def check(self, inp: GateInput) -> GateResult:
+            facts = ShieldFacts(ShieldVerdict.SOFT_VETO, "finance", Risk.HIGH)
+            return GateResult(
+                Decision.STOP, "veto_throttled", facts, Outcome.HARD_VETO, Stance.SHIELD, "Wait."
+            )
+
+    message = "Should I put my savings into one stock?"
+    token, _ = await _token_for(message)
+    pipe = build(Throttled())
+    done = _done(await pipe.run(message, ack=token))
+    assert done.outcome is Outcome.HARD_VETO
+    assert pipe.provider.calls == 0 and not pipe.store.writes
+
+
+async def _token_for(message: str) -> tuple[str, Pipeline]:
+    pipe = build()
+    events = await pipe.run(message)
+    ack = next(e for e in events if isinstance(e, AckRequired))
+    return ack.token, pipe
