@@ -6,7 +6,7 @@ no network. The end-to-end versions over gRPC live in tests/e2e.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -107,7 +107,11 @@ class Pipeline:
         return [e async for e in self.orchestrator.run(ctx, chat, (), RunRecord())]
 
 
-def build(shield: object | None = None, script: Mapping[str, str] = SCRIPT) -> Pipeline:
+def build(
+    shield: object | None = None,
+    script: Mapping[str, str] = SCRIPT,
+    crisis_block: Callable[[str], str] = lambda language: CRISIS,
+) -> Pipeline:
     clock = ManualClock()
     store = FakeStore(clock)
     provider = MockProvider(token_delay_ms=0, script=script)
@@ -125,7 +129,7 @@ def build(shield: object | None = None, script: Mapping[str, str] = SCRIPT) -> P
         post_model=(SparkGate(store, clock=clock),),
     )
     generator = Generator(DirectRouter(provider), PersonalityChecker(harm), flush_interval_s=0)
-    orchestrator = Orchestrator(plan, generator, crisis_block=lambda language: CRISIS)
+    orchestrator = Orchestrator(plan, generator, crisis_block=crisis_block)
     return Pipeline(orchestrator, provider, store)
 
 
