@@ -52,6 +52,7 @@ _CLAIMS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+_QUESTION_ONLY = frozenset({"current"})
 # Claims in these domains are the ones a wrong answer hurts; they want verification.
 _CHECKED_DOMAINS = ("finance", "health", "legal")
 
@@ -64,8 +65,19 @@ def find_urls(message: str) -> tuple[str, ...]:
 
 
 def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:
-    reasons = [name for name, pattern in _CLAIMS if pattern.search(message)]
-    if intent is not None:
+    """Why this message needs fresh or verified facts (empty: it does not).
+
+    Prices, weather, news and URLs always do. "Today"/"latest" and the
+    finance/health/legal domains only when the user asks a question: "help me
+    budget" or "I quit today" want no verification note.
+    """
+    asking = intent is None or intent.type == "question"
+    reasons = [
+        name
+        for name, pattern in _CLAIMS
+        if (asking or name not in _QUESTION_ONLY) and pattern.search(message)
+    ]
+    if intent is not None and asking:
         reasons += [f"{d}_claim" for d in _CHECKED_DOMAINS if d in intent.domains]
     if _URL.search(message):
         reasons.append("url")

@@ -24,6 +24,19 @@ def test_detects_claims_that_need_fresh_facts() -> None:
     assert detect_claims("Write a poem about the sea", None) == ()
 
 
+def test_dates_and_domains_need_verification_only_in_questions() -> None:
+    budget = IntentFacts(type="planning", domains=frozenset({"finance"}))
+    assert detect_claims("Help me budget my money this month", budget) == ()
+    chat = IntentFacts(type="conversation")
+    assert detect_claims("I quit my job today", chat) == ()
+    question = IntentFacts(type="question", domains=frozenset({"finance"}))
+    assert detect_claims("What is the current tax rate?", question) == (
+        "current",
+        "finance_claim",
+    )
+    assert detect_claims("Plan a picnic, what's the weather tomorrow", budget) == ("weather",)
+
+
 def test_find_urls_strips_punctuation_and_dedupes() -> None:
     text = "See https://a.example/x, and (https://b.example/y). Again https://a.example/x."
     assert find_urls(text) == ("https://a.example/x", "https://b.example/y")
