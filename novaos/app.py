@@ -26,11 +26,11 @@ from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
+from novaos.pipeline.assembly import build_pipeline
 from novaos.pipeline.gates.shield import default_classifier
 from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
-from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan
-from novaos.pipeline.release import SentenceRelease
+from novaos.pipeline.orchestrator import Orchestrator
 from novaos.ports import CircuitInfo, KeyValueStore, Provider
 from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
@@ -177,14 +177,22 @@ class App:
         throttle = VetoThrottle(
             store, limit=s.shield_veto_limit, window_ms=s.shield_veto_window_s * 1000
         )
-        shield = ShieldGate(default_classifier(), throttle, budget_ms=s.shield_budget_ms)
+        classifier = default_classifier()
+        pipeline = build_pipeline(
+            s,
+            store,
+            shield=ShieldGate(classifier, throttle, budget_ms=s.shield_budget_ms),
+            harm_check=classifier.classify_output,  # the shield's categories on the output
+            ack_prompt=classifier.ack_prompt,
+        )
         return Orchestrator(
-            PipelinePlan(pre_model=(shield,)),
-            Generator(self._router(), SentenceRelease()),
+            pipeline.plan,
+            Generator(self._router(), pipeline.checker),
             holdback_chars=s.output_holdback_chars,
             default_max_tokens=s.default_max_tokens,
             pipeline_timeout_s=s.pipeline_timeout_ms / 1000,
             observer=self.metrics,
+            crisis_block=classifier.crisis_block,
         )
 
     def _chat(self, store: KeyValueStore) -> ChatService:
@@ -197,6 +205,7 @@ class App:
             limits,
             admission=PrincipalAdmission(self.limiter),
             conversations=self.conversations,
+            policy_version=default_classifier().policy_version,
         )
 
     async def _start_audit(self) -> AuditWriter:

@@ -38,8 +38,8 @@ from novaos.pipeline.gates.spark import SparkGate
 from novaos.pipeline.gates.stance import StanceGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import CANONICAL_ORDER, Orchestrator, PipelinePlan, RunRecord
-from novaos.providers.direct import DirectRouter
 from novaos.providers.mock import MockProvider
+from novaos.providers.router import ProviderRouter, RouterSettings
 from tests.fixtures.gate_fakes import FakeStore, ManualClock
 
 CRISIS = "If you are thinking about suicide, call or text 988 now."
@@ -128,7 +128,11 @@ def build(
         ),
         post_model=(SparkGate(store, clock=clock),),
     )
-    generator = Generator(DirectRouter(provider), PersonalityChecker(harm), flush_interval_s=0)
+    generator = Generator(
+        ProviderRouter({"mock": provider}, RouterSettings(preferred="mock")),
+        PersonalityChecker(harm),
+        flush_interval_s=0,
+    )
     orchestrator = Orchestrator(plan, generator, crisis_block=crisis_block)
     return Pipeline(orchestrator, provider, store)
 
