@@ -33,7 +33,8 @@ def test_streamed_answer_and_gate_timeline(
     answer = page.locator("li.msg.assistant").last
     expect(answer).to_have_attribute("data-outcome", "completed", timeout=20_000)
     expect(answer.locator(".body")).to_contain_text("beats")
-    expect(answer.locator(".meta")).to_contain_text("completed")
+    expect(answer.locator(".meta").first).to_contain_text("completed")
+    expect(answer.locator(".meta").last).to_contain_text("Next step")  # spark, sword stance
     expect(page.locator("#gates li.gate").first).to_contain_text("pass")
     expect(page.locator("#stop")).to_be_disabled()
     shot(page, "chat-streamed")
