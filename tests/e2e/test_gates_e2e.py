@@ -264,3 +264,18 @@ async def test_unary_chat_runs_the_same_output_checks(gated: Running) -> None:
     assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
     assert find_banned(reply.text) is None
     assert reply.text == "You can do this. Take a short walk outside."
+
+
+async def test_denied_capabilities_are_reported_not_executed(gated: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
+    request = chat_pb2.StreamChatRequest(
+        message="Why is the sky blue?", requested_actions=["verify", "act"]
+    )
+    events = [e async for e in stub.StreamChat(request, metadata=bearer(mint()))]
+    assert done(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    assert done(events).stance == chat_pb2.STANCE_LENS
+    gate = next(
+        e.gate for e in events if e.WhichOneof("event") == "gate" and e.gate.gate == "capability"
+    )
+    assert gate.decision == chat_pb2.GATE_DECISION_FLAG
+    assert gate.reason == "denied in lens: act"
