@@ -29,6 +29,18 @@ from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, RequestSummary
 
 _CONVERSATION_ID_MAX = 128
+# Turns kept in the conversation. Policy outcomes count too: a crisis stated two
+# turns ago must still reach the shield. An ack request is not kept: the user
+# resends that same message with the token.
+_REMEMBERED = frozenset(
+    {
+        Outcome.COMPLETED,
+        Outcome.CONTROL,
+        Outcome.HARD_VETO,
+        Outcome.OUTPUT_BLOCKED,
+        Outcome.UPSTREAM_TRUNCATED,
+    }
+)
 
 
 class LeaseLike(Protocol):
@@ -169,9 +181,9 @@ class ChatService:
 
     async def _finish(self, call: ChatCall) -> None:
         outcome = call.completed.outcome if call.completed else _unfinished_outcome()
-        if outcome is Outcome.COMPLETED and self.conversations is not None:
+        await self.audit.record(self._summary(call, outcome))  # first: never lost
+        if outcome in _REMEMBERED and self.conversations is not None:
             await self._remember(call)
-        await self.audit.record(self._summary(call, outcome))
 
     async def _remember(self, call: ChatCall) -> None:
         assert self.conversations is not None
