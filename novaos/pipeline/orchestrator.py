@@ -81,6 +81,7 @@ class RunRecord:
     generation: GenerationStats = field(default_factory=GenerationStats)
     outcome: Outcome | None = None
     reached_model: bool = False
+    gates_deadline: float = float("inf")  # clock() value; set when the run starts
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Orchestrator:
     async def run(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
     ) -> AsyncIterator[ChatEvent]:
+        rec.gates_deadline = self.clock() + self.pipeline_timeout_s
         for gate in self.plan.pre_model:
             result = await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
             yield GateEvent(rec.gates[-1])
@@ -114,8 +116,11 @@ class Orchestrator:
 
     async def _check(self, gate: Gate, inp: GateInput, rec: RunRecord) -> GateResult:
         started = self.clock()
+        # A gate gets its own budget, but never more than what is left of the
+        # pipeline's (PIPELINE_TIMEOUT_MS); running out fails that gate closed.
+        budget_s = min(gate.budget_ms / 1000, max(rec.gates_deadline - started, 0.0))
         try:
-            async with asyncio.timeout(gate.budget_ms / 1000):
+            async with asyncio.timeout(budget_s):
                 result = await gate.check(inp)
         except (asyncio.CancelledError, InvalidArgumentError):
             raise  # cancellation, and a client error such as an invalid ack token, end the call

@@ -1,0 +1,77 @@
+"""PIPELINE_TIMEOUT_MS bounds the gates together; each gate also has its own budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from novaos.domain import (
+    ChatInput,
+    Completed,
+    Decision,
+    GateEvent,
+    Outcome,
+    Principal,
+    RequestContext,
+)
+from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.generation import Generator
+from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
+from novaos.pipeline.release import SentenceRelease
+from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
+from novaos.providers.mock import MockProvider
+
+
+class MockRouter:
+    def __init__(self) -> None:
+        self.provider = MockProvider(token_delay_ms=0, response_tokens=5)
+
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        return self.provider.stream(request)
+
+    async def complete(self, request: ProviderRequest) -> ProviderResponse:
+        return await self.provider.complete(request)
+
+
+class SlowGate:
+    def __init__(self, name: str, sleep_s: float, budget_ms: int = 1000) -> None:
+        self.name, self.budget_ms, self._sleep = name, budget_ms, sleep_s
+
+    async def check(self, inp: GateInput) -> GateResult:
+        await asyncio.sleep(self._sleep)
+        return GateResult(Decision.PASS, "ok")
+
+
+async def _run(gates: tuple[SlowGate, ...], pipeline_s: float) -> list[object]:
+    orchestrator = Orchestrator(
+        PipelinePlan(pre_model=gates),
+        Generator(MockRouter(), SentenceRelease()),
+        pipeline_timeout_s=pipeline_s,
+    )
+    ctx = RequestContext("req_1", Principal("u1"))
+    return [e async for e in orchestrator.run(ctx, ChatInput("hello"), (), RunRecord())]
+
+
+async def test_gates_share_the_pipeline_budget() -> None:
+    events = await _run((SlowGate("intent", 0.15), SlowGate("lens", 0.15)), pipeline_s=0.2)
+    decisions = {e.record.gate: e.record for e in events if isinstance(e, GateEvent)}
+    assert decisions["intent"].decision is Decision.PASS
+    assert (
+        decisions["lens"].decision is Decision.DEGRADE and "timed out" in decisions["lens"].reason
+    )
+    assert isinstance(events[-1], Completed)
+
+
+async def test_shield_out_of_pipeline_budget_fails_closed() -> None:
+    events = await _run((SlowGate("intent", 0.15), SlowGate("shield", 0.15)), pipeline_s=0.2)
+    done = events[-1]
+    assert isinstance(done, Completed) and done.outcome is Outcome.FAILED
+    assert not any(isinstance(e, GateEvent) and e.record.gate == "personality" for e in events)
+
+
+async def test_a_gate_over_its_own_budget_degrades() -> None:
+    events = await _run((SlowGate("intent", 0.3, budget_ms=50),), pipeline_s=30)
+    intent = next(
+        e.record for e in events if isinstance(e, GateEvent) and e.record.gate == "intent"
+    )
+    assert intent.decision is Decision.DEGRADE
