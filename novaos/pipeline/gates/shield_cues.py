@@ -52,9 +52,9 @@ class CueScorer:
         found: set[CueHit] = set()
         for view, suppressed in masked_views:
             for cue in self._cues:
-                if cue.hit not in found and cue.hit.category not in suppressed:
-                    if cue.regex.search(view):
-                        found.add(cue.hit)
+                skip = cue.hit in found or cue.hit.category in suppressed
+                if not skip and cue.regex.search(view):
+                    found.add(cue.hit)
         return found
 
     def crisis_only(self, hits: Iterable[CueHit]) -> set[CueHit]:

@@ -265,7 +265,8 @@ def load_policy(reader: Reader = packaged_file) -> Policy:
                 raise PolicyError(
                     f"rules_{language}.json: policy_version {pack_version} != {version}"
                 )
-        ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules, *p.cues)]
+        ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules)]
+        ids += [c.id for p in packs.values() for c in p.cues]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise PolicyError(f"policy files: duplicate rule ids {dupes}")
