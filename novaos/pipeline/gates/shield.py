@@ -162,7 +162,7 @@ class ShieldClassifier:
             earlier, _ = self._scan(masked, self._control_rules)
             if earlier.verdict is ShieldVerdict.CONTROL:
                 return earlier, turn, set()
-            cues |= self._cues.crisis_only(self._cues.find(masked))
+            cues |= self._cues.find(masked, crisis_only=True)
         return _NO_HIT, "", cues
 
     def _with_cues(

@@ -46,20 +46,25 @@ class CueScorer:
             for lang in policy.languages
             for cue in policy.packs[lang].cues
         )
+        self._crisis_cues = tuple(
+            c for c in self._cues if self._verdicts[c.hit.category] is ShieldVerdict.CONTROL
+        )
 
-    def find(self, masked_views: Sequence[tuple[str, frozenset[str]]]) -> set[CueHit]:
-        """Cues present in any padded, masked view whose category is not suppressed."""
+    def find(
+        self, masked_views: Sequence[tuple[str, frozenset[str]]], *, crisis_only: bool = False
+    ) -> set[CueHit]:
+        """Cues present in any padded, masked view whose category is not suppressed.
+
+        ``crisis_only`` looks only for crisis cues (the ones earlier turns may carry).
+        """
         found: set[CueHit] = set()
+        cues = self._crisis_cues if crisis_only else self._cues
         for view, suppressed in masked_views:
-            for cue in self._cues:
+            for cue in cues:
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if not skip and cue.regex.search(view):
                     found.add(cue.hit)
         return found
-
-    def crisis_only(self, hits: Iterable[CueHit]) -> set[CueHit]:
-        """The cues that may carry over from earlier turns (crisis categories)."""
-        return {h for h in hits if self._verdicts[h.category] is ShieldVerdict.CONTROL}
 
     def decide(self, hits: Iterable[CueHit]) -> tuple[str, str] | None:
         """(category, joined cue ids) when one category's weights reach the threshold."""
