@@ -41,9 +41,9 @@ def main() -> None:
     classifier = ShieldClassifier()
     build_ms = (time.perf_counter() - started) * 1000
     rows = load_rows(DATA / "shield_labelled.jsonl")
-    heldout = DATA / "shield_heldout.jsonl"
-    if heldout.exists():
-        rows += load_rows(heldout)
+    for name in ("shield_heldout.jsonl", "shield_heldout2.jsonl"):
+        if (DATA / name).exists():
+            rows += load_rows(DATA / name)
     measure(classifier, rows, 1)  # warm-up: first-use caches
     gc.collect()
     t0 = time.perf_counter()

@@ -147,6 +147,7 @@ def main(argv: list[str]) -> None:
     paths = [Path(a) for a in argv] or [
         DATA / "shield_labelled.jsonl",
         DATA / "shield_heldout.jsonl",
+        DATA / "shield_heldout2.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:

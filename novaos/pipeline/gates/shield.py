@@ -4,8 +4,9 @@ Built once from the policy: every pattern is compiled in ``__init__`` and the
 classifier holds no per-request state, so one instance serves all requests.
 A message is normalised (``normalize``) into one or more canonical views;
 benign guards mask their spans (or switch categories off); the rules run in
-severity order and the first hit decides. The recent user turns are checked
-for crisis too: a crisis stated two turns ago still counts.
+severity order and the first hit decides. Weak cues (``shield_cues``) that
+add up can decide too. The recent user turns are checked for crisis rules
+and crisis cues: a crisis stated two turns ago still counts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import cache
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
+from novaos.pipeline.gates.shield_cues import CueHit, CueScorer
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
 _RANK = {
@@ -119,6 +121,7 @@ class ShieldClassifier:
         self._stopwords = {pack.language: pack.stopwords for pack in packs}
         self._common = frozenset().union(*self._stopwords.values())
         self._control_rules = tuple(c for c in self._rules if c.verdict is ShieldVerdict.CONTROL)
+        self._cues = CueScorer(self.policy)
 
     # ------------------------------------------------------------ public API
 
@@ -126,33 +129,61 @@ class ShieldClassifier:
         """Verdict for ``message`` given the earlier user turns (oldest first)."""
         norm = normalize(message, self._common)
         flags = set(norm.flags) | self._framing_flags(norm)
-        hit, guarded = self._scan(norm, self._rules)
+        masked = self._masked(norm)
+        hit, guarded = self._scan(masked, self._rules)
+        cues = self._cues.find(masked) if hit.verdict is not ShieldVerdict.CONTROL else set()
         words = norm.canonical.split()
         language = self._detect(message.casefold(), words)
         if hit.verdict is not ShieldVerdict.CONTROL:
-            recent = [t for t in history if t][-self.policy.history_turns :]
-            for turn in reversed(recent):
-                earlier_norm = normalize(turn, self._common)
-                earlier, _ = self._scan(earlier_norm, self._control_rules)
-                if earlier.verdict is ShieldVerdict.CONTROL:
-                    hit = earlier
-                    flags.add("history")
-                    # "yes, tonight" carries no language; the crisis turn does.
-                    if sum(w in self._common for w in words) < 2:
-                        language = self._detect(turn.casefold(), earlier_norm.canonical.split())
-                    break
+            earlier, turn, earlier_cues = self._history(history)
+            if earlier.verdict is ShieldVerdict.CONTROL:
+                hit = earlier
+                flags.add("history")
+                # "yes, tonight" carries no language; the crisis turn does.
+                if sum(w in self._common for w in words) < 2:
+                    language = self.detect_language(turn)
+            else:
+                hit = self._with_cues(hit, cues, earlier_cues, flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
-            risk=self._risk(hit, guarded or bool(flags - {"history"})),
+            risk=self._risk(hit, guarded or bool(flags - {"history", "cues"})),
             language=language,
             flags=frozenset(flags),
             matched=hit.rule_id,
         )
 
+    def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit]]:
+        """The latest crisis rule hit in the recent turns, else their crisis cues."""
+        recent = [t for t in history if t][-self.policy.history_turns :]
+        cues: set[CueHit] = set()
+        for turn in reversed(recent):
+            masked = self._masked(normalize(turn, self._common))
+            earlier, _ = self._scan(masked, self._control_rules)
+            if earlier.verdict is ShieldVerdict.CONTROL:
+                return earlier, turn, set()
+            cues |= self._cues.find(masked, crisis_only=True)
+        return _NO_HIT, "", cues
+
+    def _with_cues(
+        self, hit: _Hit, cues: set[CueHit], earlier: set[CueHit], flags: set[str]
+    ) -> _Hit:
+        """``hit`` unless the cues add up to a more severe verdict."""
+        decided = self._cues.decide(cues | earlier)
+        if decided is None:
+            return hit
+        category, ids = decided
+        verdict = self.policy.categories[category].verdict
+        if _RANK[verdict] <= _RANK[hit.verdict]:
+            return hit
+        flags.add("cues")
+        if not cues & {c for c in earlier if c.category == category} and earlier - cues:
+            flags.add("history")
+        return _Hit(verdict, category, f"cues:{ids}")
+
     def classify_output(self, text: str) -> str | None:
         """The hard-veto category model output falls into, or None."""
-        hit, _ = self._scan(normalize(text, self._common), self._output_rules)
+        hit, _ = self._scan(self._masked(normalize(text, self._common)), self._output_rules)
         return hit.category or None
 
     def ack_prompt(self, category: str, language: str) -> str:
@@ -187,16 +218,29 @@ class ShieldClassifier:
                 best, best_score = language, score
         return best
 
-    def _scan(self, norm: Normalized, rules: Sequence[_Compiled]) -> tuple[_Hit, bool]:
-        """The most severe rule hit over all views, and whether a guard fired."""
-        best, guarded = _NO_HIT, False
+    def _masked(self, norm: Normalized) -> list[tuple[str, frozenset[str]]]:
+        """Each padded view with benign spans masked, and the categories guards switch off.
+
+        Canonical views hold only letters, digits and spaces, so the mask
+        (``" | "``) showing up in a view means a guard fired.
+        """
+        out = []
         for view in map(_padded, norm.views):
             masked = self._mask.sub(_MASK, view) if self._mask else view
             suppressed: set[str] = set()
             for regex, categories in self._suppressors:
                 if regex.search(view):
                     suppressed |= categories
-            guarded = guarded or masked != view or bool(suppressed)
+            out.append((masked, frozenset(suppressed)))
+        return out
+
+    def _scan(
+        self, views: Sequence[tuple[str, frozenset[str]]], rules: Sequence[_Compiled]
+    ) -> tuple[_Hit, bool]:
+        """The most severe rule hit over all masked views, and whether a guard fired."""
+        best, guarded = _NO_HIT, False
+        for masked, suppressed in views:
+            guarded = guarded or _MASK in masked or bool(suppressed)
             for compiled in rules:
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``

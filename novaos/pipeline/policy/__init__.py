@@ -8,6 +8,12 @@ Files (all JSON, each carrying the same ``policy_version``):
   framing markers (role-play, fake ``[system]``, prompt injection).
 - ``messages.json``: per language the crisis block, refusals, ack prompts.
 
+``cues`` are weak signals with a weight: none stops a message alone, but
+cues of one category whose weights (each cue counted once, over the message
+and the recent user turns) reach ``cue_threshold`` give that category's
+verdict, so two independent hints ("I can't do this anymore" + "I've been
+giving my things away") decide where neither phrase could.
+
 Patterns reference lexicon entries as ``{NAME}``; ``{_}`` stands for up to
 three filler words and ``{__}`` for up to six. Validation fails start-up with
 a ``PolicyError`` naming the file and the rule.
@@ -57,6 +63,16 @@ class Guard:
 
 
 @dataclass(frozen=True, slots=True)
+class Cue:
+    """A weak signal: ``weight`` towards ``category`` (see the module doc)."""
+
+    id: str
+    category: str
+    weight: float
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
 class Framing:
     id: str
     flag: str  # roleplay | fake_system | prompt_injection
@@ -71,6 +87,7 @@ class LanguagePack:
     output_rules: tuple[Rule, ...]
     guards: tuple[Guard, ...]
     framing: tuple[Framing, ...]
+    cues: tuple[Cue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +107,7 @@ class Policy:
     history_turns: int
     packs: Mapping[str, LanguagePack]
     messages: Mapping[str, Messages]
+    cue_threshold: float = 1.0
 
     def messages_for(self, language: str) -> Messages:
         return self.messages.get(language) or self.messages[self.default_language]
@@ -145,6 +163,20 @@ def _rules(items: list[dict[str, Any]], ctx: _PackContext) -> tuple[Rule, ...]:
     return tuple(out)
 
 
+def _cues(items: list[dict[str, Any]], ctx: _PackContext) -> tuple[Cue, ...]:
+    out = []
+    for item in items:
+        cue_id, category = str(item["id"]), str(item["category"])
+        where = f"{ctx.file}: cue {cue_id}"
+        if category not in ctx.categories:
+            raise PolicyError(f"{where}: unknown category {category!r}")
+        weight = float(item["weight"])
+        if not 0 < weight < 1:
+            raise PolicyError(f"{where}: weight must be in (0, 1), a cue never decides alone")
+        out.append(Cue(cue_id, category, weight, _expand(str(item["pattern"]), ctx.lexicon, where)))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class _PackContext:
     file: str
@@ -180,6 +212,7 @@ def _pack(
         output_rules=_rules(data.get("output_rules", []), ctx),
         guards=tuple(guards),
         framing=framing,
+        cues=_cues(data.get("cues", []), ctx),
     )
     return str(data["policy_version"]), pack
 
@@ -233,6 +266,7 @@ def load_policy(reader: Reader = packaged_file) -> Policy:
                     f"rules_{language}.json: policy_version {pack_version} != {version}"
                 )
         ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules)]
+        ids += [c.id for p in packs.values() for c in p.cues]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise PolicyError(f"policy files: duplicate rule ids {dupes}")
@@ -248,6 +282,7 @@ def load_policy(reader: Reader = packaged_file) -> Policy:
             history_turns=int(base.get("history_turns", 3)),
             packs=packs,
             messages=_messages(messages_data, languages, soft),
+            cue_threshold=float(base.get("cue_threshold", 1.0)),
         )
     except (KeyError, TypeError) as exc:
         raise PolicyError(f"policy files: missing or malformed field {exc}") from exc

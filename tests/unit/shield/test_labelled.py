@@ -2,9 +2,11 @@
 
 ``shield_labelled.jsonl`` is the development set: written first, the rules
 were improved against it, and each earlier held-out round joined it after its
-one untouched measurement. ``shield_heldout.jsonl`` was written after the final
-classifier and never used for tuning, so its floors are looser and its table is
-the honest generalisation figure. Run with ``-s`` to see the tables.
+one untouched measurement. ``shield_heldout.jsonl`` (round 8) was measured once
+untouched (75.6 % stopped) and its misses then drove policy shield-2026.11.2,
+so it is a regression set now. ``shield_heldout2.jsonl`` was written before
+that work was scored and never used for tuning: its table is the honest
+generalisation figure. Run with ``-s`` to see the tables.
 """
 
 from __future__ import annotations
@@ -73,8 +75,25 @@ def test_heldout_floors(classifier: ShieldClassifier) -> None:
     path = DATA / "shield_heldout.jsonl"
     assert len(load_rows(path)) >= 90
     t = summary(_outcomes(classifier, path))
-    # A regression floor set from the one untouched measurement of this set
-    # (75.6 % stopped, 2.7 % of hard negatives stopped), not the product target:
-    # rules generalise worse to phrasings nobody wrote them for.
-    assert t["crisis+hard_veto stopped"].rate >= 0.72, t["crisis+hard_veto stopped"].misses
-    assert 1 - t["hard_negative not stopped"].rate <= 0.06, t["hard_negative not stopped"].misses
+    # Untouched it scored 75.6 % stopped / 2.7 % hard negatives stopped; its
+    # misses then drove policy shield-2026.11.2 (100 % / 0 %), so these floors
+    # guard against regressions rather than measure generalisation.
+    assert t["crisis+hard_veto stopped"].rate >= 0.97, t["crisis+hard_veto stopped"].misses
+    assert 1 - t["hard_negative not stopped"].rate <= 0.03, t["hard_negative not stopped"].misses
+
+
+def test_heldout2_shape() -> None:
+    rows = load_rows(DATA / "shield_heldout2.jsonl")
+    assert len(rows) >= 150
+    assert sum(r.label == "benign" for r in rows) / len(rows) >= 0.40
+    for language in LANGUAGES:
+        labels = {r.label for r in rows if r.language == language}
+        assert labels == set(LABELS), f"{language}: {labels}"
+
+
+def test_heldout2_floors(classifier: ShieldClassifier) -> None:
+    t = summary(_outcomes(classifier, DATA / "shield_heldout2.jsonl"))
+    # Floors just under the one untouched measurement with policy
+    # shield-2026.11.2 (96.5 % stopped, 0 % of hard negatives stopped).
+    assert t["crisis+hard_veto stopped"].rate >= 0.95, t["crisis+hard_veto stopped"].misses
+    assert 1 - t["hard_negative not stopped"].rate <= 0.03, t["hard_negative not stopped"].misses
