@@ -13,7 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from novaos.errors import ConfigError
@@ -164,10 +171,14 @@ class Settings(BaseSettings):
     web_fetch_total_timeout_ms: int = Field(15000, ge=1)
     web_fetch_allow_private_ips: bool = False
     web_fetch_allow_localhost: bool = False
-    web_fetch_validate_certs: bool = Field(True, validation_alias="VALIDATE_CERTS")
+    # The guide names WEB_FETCH_VALIDATE_CERTS, the issue VALIDATE_CERTS: accept both.
+    web_fetch_validate_certs: bool = Field(
+        True, validation_alias=AliasChoices("WEB_FETCH_VALIDATE_CERTS", "VALIDATE_CERTS")
+    )
     web_fetch_max_bytes: int = Field(1_000_000, ge=1024)
     web_fetch_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)
     web_fetch_max_urls: int = Field(3, ge=0, le=10)
+    web_fetch_max_extract_chars: int = Field(4000, ge=200, le=100_000)
 
     # -- envoy sidecar (read only by envoy/render.py, which renders Envoy's config)
     envoy_listen_host: str = "0.0.0.0"

@@ -8,4 +8,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres_server",
     "tests.fixtures.redis_server",
     "tests.fixtures.gate_fakes",
+    "tests.fixtures.dns_stub",
+    "tests.fixtures.http_stub",
+    "tests.fixtures.sockets",
 ]
