@@ -121,6 +121,8 @@ class AddressRules:
             inner = self.refusal(embedded)
             if inner is not None:
                 return f"{label}_{inner}"
+        if address in _NAT64:
+            return None  # translated to the (public) IPv4 address it embeds
         if address not in _GLOBAL_UNICAST:
             return RESERVED  # nothing outside 2000::/3 is allocated for public unicast
         return None

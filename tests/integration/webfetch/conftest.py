@@ -52,4 +52,7 @@ def make_fetcher(observer: CountingObserver) -> MakeFetcher:
 
 def local_env(port: int, **extra: str) -> dict[str, str]:
     """Settings that let the fetcher reach a loopback test server on ``port``."""
-    return {"WEB_FETCH_ALLOW_LOCALHOST": "true", "WEB_FETCH_ALLOWED_PORTS": f"80,443,{port}"} | extra
+    return {
+        "WEB_FETCH_ALLOW_LOCALHOST": "true",
+        "WEB_FETCH_ALLOWED_PORTS": f"80,443,{port}",
+    } | extra

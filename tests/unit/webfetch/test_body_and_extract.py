@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
+
+import pytest
+
+from novaos.webfetch.body import read_capped
+from novaos.webfetch.errors import FetchAbortedError, FetchTooLargeError
+from novaos.webfetch.extract import check_media_type, extract_text
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def test_plain_body_is_collected_up_to_the_cap() -> None:
+    assert (
+        await read_capped(_chunks(b"ab", b"cd"), encoding="", max_bytes=4, declared_length=None)
+        == b"abcd"
+    )
+    with pytest.raises(FetchTooLargeError):
+        await read_capped(
+            _chunks(b"ab", b"cde"), encoding="identity", max_bytes=4, declared_length=None
+        )
+
+
+async def test_declared_length_over_the_cap_is_refused_before_reading() -> None:
+    async def never() -> AsyncIterator[bytes]:
+        raise AssertionError("body must not be read")
+        yield b""  # pragma: no cover
+
+    with pytest.raises(FetchTooLargeError):
+        await read_capped(never(), encoding="", max_bytes=10, declared_length=11)
+
+
+async def test_gzip_is_decoded_in_bounded_steps() -> None:
+    bomb = gzip.compress(b"z" * 5_000_000)
+    with pytest.raises(FetchTooLargeError):
+        await read_capped(_chunks(bomb), encoding="gzip", max_bytes=1000, declared_length=len(bomb))
+    small = gzip.compress(b"hello")
+    assert (
+        await read_capped(
+            _chunks(small[:5], small[5:]), encoding="GZIP", max_bytes=100, declared_length=None
+        )
+        == b"hello"
+    )
+
+
+async def test_corrupt_or_unknown_encodings_are_errors() -> None:
+    with pytest.raises(FetchAbortedError) as corrupt:
+        await read_capped(
+            _chunks(b"not gzip at all"), encoding="gzip", max_bytes=100, declared_length=None
+        )
+    with pytest.raises(FetchAbortedError) as unknown:
+        await read_capped(_chunks(b"x"), encoding="zstd", max_bytes=100, declared_length=None)
+    assert (corrupt.value.result, corrupt.value.reason) == ("error", "content_encoding")
+    assert (unknown.value.result, unknown.value.reason) == ("error", "content_encoding")
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("text/html; charset=utf-8", "text/html"),
+        ("TEXT/PLAIN", "text/plain"),
+        ("application/json", "application/json"),
+        ("application/ld+json; profile=x", "application/ld+json"),
+    ],
+)
+def test_allowed_media_types(header: str, kind: str) -> None:
+    assert check_media_type(header) == kind
+
+
+@pytest.mark.parametrize(
+    "header", ["", "image/svg+xml", "application/pdf", "text/javascript", "multipart/mixed"]
+)
+def test_refused_media_types(header: str) -> None:
+    with pytest.raises(FetchAbortedError) as refused:
+        check_media_type(header)
+    assert (refused.value.result, refused.value.reason) == ("blocked", "content_type")
+
+
+def test_html_extraction_drops_code_and_chrome() -> None:
+    html = b"""<html><head><title>Title</title><script>steal()</script></head><body>
+    <nav><a href=/>Home</a></nav><p>First&nbsp;para &amp; more</p><style>p{}</style>
+    <template><p>hidden</p></template><svg><text>svg text</text></svg><p>Second <i>para</i></p>
+    <!-- comment --></body></html>"""
+    assert extract_text(html, "text/html", max_chars=1000) == "Title First para & more Second para"
+
+
+def test_html_charset_comes_from_header_or_meta() -> None:
+    latin = "<p>café</p>".encode("latin-1")
+    assert extract_text(latin, "text/html; charset=iso-8859-1", max_chars=100) == "café"
+    meta = b'<meta charset="iso-8859-1"><p>caf\xe9</p>'
+    assert extract_text(meta, "text/html", max_chars=100) == "café"
+    assert (
+        extract_text(b"caf\xc3\xa9", "text/plain; charset=bogus-charset", max_chars=100) == "café"
+    )
+
+
+def test_extract_is_trimmed_on_a_word_boundary() -> None:
+    text = extract_text(b"alpha beta gamma delta epsilon", "text/plain", max_chars=20)
+    assert text == "alpha beta gamma…"
+    assert len(text) <= 20
