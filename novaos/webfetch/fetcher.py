@@ -35,6 +35,7 @@ _HEADERS = {
     "user-agent": "NovaOS-Lens/1.0 (+source verification)",
     "accept": "text/html, text/plain;q=0.9, application/json;q=0.9",
     "accept-encoding": "gzip, deflate",
+    "connection": "close",  # one request per pinned connection
 }
 _TIMEOUT_REASONS: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
     (httpx.ConnectTimeout, "connect_timeout"),
@@ -85,7 +86,10 @@ class SafeWebFetcher:
     async def fetch(self, url: str) -> FetchResult:
         result = await self._guarded(url)
         log.debug("web fetch finished", extra={"result": result.result, "reason": result.reason})
-        self._observer.fetched(result.result)
+        try:
+            self._observer.fetched(result.result)
+        except Exception:  # metrics trouble must not turn a result into an exception
+            log.exception("web fetch observer failed")
         return result
 
     async def _guarded(self, url: str) -> FetchResult:
