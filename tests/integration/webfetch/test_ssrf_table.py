@@ -37,6 +37,7 @@ CASES: list[tuple[str, str]] = [
     ("http://0x7f000001/", "loopback"),
     ("http://017700000001/", "loopback"),
     ("http://0x7F.0.0.01/", "loopback"),
+    ("http://0xa9fea9fe/", "metadata"),  # 169.254.169.254 as one hex number
     ("http://１２７。０。０。１/", "loopback"),  # full-width digits, ideographic stops
     ("http://127.0.0.%31/", "invalid_host"),  # percent-escape in the host
     ("http://08.0.0.1/", "invalid_host"),  # looks numeric, is not valid octal
