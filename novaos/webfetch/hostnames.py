@@ -38,6 +38,8 @@ _LATIN_LOOKALIKES = {
     "CYRILLIC": frozenset("асԁеһіјӏорԛѕԝхуъьҽпгѵѡ"),
     "GREEK": frozenset("αβεικνορτυχϲϳ"),
 }
+# Name prefixes that belong to a script above (the long-vowel mark ー, 々).
+_SCRIPT_ALIASES = {"KATAKANA-HIRAGANA": "KATAKANA", "IDEOGRAPHIC": "CJK"}
 # Latin letters that pass the script rule yet imitate other Latin letters.
 _DECEPTIVE_LATIN = frozenset("ıȷɑɡɩʀꞵɢʜʟɴ")
 
@@ -99,4 +101,4 @@ def _script(ch: str) -> str:
     first = name.split(" ", 1)[0]
     if first == "LATIN" or (ch.isascii() and ch.isalpha()):
         return "LATIN"
-    return first  # CYRILLIC, GREEK, CJK, HIRAGANA, HANGUL, ARABIC, ...
+    return _SCRIPT_ALIASES.get(first, first)  # CYRILLIC, GREEK, CJK, HIRAGANA, ...

@@ -17,6 +17,8 @@ ALLOWED = [
     ("https://例え.jp/", "https://xn--r8jz45g.jp/"),  # Han + Hiragana is a normal Japanese mix
     ("https://пример.рф/", "https://xn--e1afmkfd.xn--p1ai/"),  # Cyrillic, not Latin look-alikes
     ("https://ελληνικά.gr/", "https://xn--hxargifdar.gr/"),
+    ("https://コーヒー.jp/", "https://xn--tck2c4fb.jp/"),  # Katakana with the long-vowel mark
+    ("https://日々.jp/", "https://xn--u6j053n.jp/"),
     ("https://ＥＸＡＭＰＬＥ.com/", "https://example.com/"),  # full-width mapped by UTS46
     ("http://8.8.8.8/", "http://8.8.8.8/"),
     ("http://134744072/", "http://8.8.8.8/"),  # decimal form of a public address
