@@ -43,6 +43,7 @@ from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
 from novaos.transport.health_servicer import HealthServicer
 from novaos.transport.server import GrpcHealth, Servicers, create_server
+from novaos.webfetch import build_fetcher
 
 _log = logging.getLogger("novaos.app")
 _CIRCUIT_STATES = {0: "closed", 1: "open", 2: "half_open"}
@@ -184,6 +185,8 @@ class App:
             shield=ShieldGate(classifier, throttle, budget_ms=s.shield_budget_ms),
             harm_check=classifier.classify_output,  # the shield's categories on the output
             ack_prompt=classifier.ack_prompt,
+            # None when ENABLE_WEB_FETCH=false: the lens then degrades and opens no socket.
+            fetcher=build_fetcher(s, observer=self.metrics),
         )
         return Orchestrator(
             pipeline.plan,

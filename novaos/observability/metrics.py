@@ -111,6 +111,8 @@ class Metrics(GateObserver):
         self.web_fetch = Counter(
             "web_fetch_total", "Lens web fetches by result", ["result"], registry=r
         )
+        for result in ("ok", "blocked", "timeout", "too_large", "error"):
+            self.web_fetch.labels(result)  # export zeros so rate() and alerts see every result
 
     # -- GateObserver
     def gate_decided(self, record: GateRecord) -> None:

@@ -29,3 +29,13 @@ def test_both_names_of_the_certificate_switch_are_read() -> None:
 def test_allowed_ports_are_a_list() -> None:
     settings = load_settings(BASE | {"WEB_FETCH_ALLOWED_PORTS": "443, 8443"})
     assert settings.web_fetch_allowed_ports == (443, 8443)
+
+
+def test_metrics_export_every_fetch_result_from_the_start() -> None:
+    from novaos.observability.metrics import Metrics
+
+    metrics = Metrics()
+    for result in ("ok", "blocked", "timeout", "too_large", "error"):
+        assert metrics.registry.get_sample_value("web_fetch_total", {"result": result}) == 0.0
+    metrics.fetched("blocked")
+    assert metrics.registry.get_sample_value("web_fetch_total", {"result": "blocked"}) == 1.0
