@@ -171,9 +171,10 @@ class Settings(BaseSettings):
     web_fetch_total_timeout_ms: int = Field(15000, ge=1)
     web_fetch_allow_private_ips: bool = False
     web_fetch_allow_localhost: bool = False
-    # The guide names WEB_FETCH_VALIDATE_CERTS, the issue VALIDATE_CERTS: accept both.
+    # VALIDATE_CERTS as documented; the guide's sample env spells it WEB_FETCH_VALIDATE_CERTS,
+    # and an operator who copies that must not be silently ignored.
     web_fetch_validate_certs: bool = Field(
-        True, validation_alias=AliasChoices("WEB_FETCH_VALIDATE_CERTS", "VALIDATE_CERTS")
+        True, validation_alias=AliasChoices("VALIDATE_CERTS", "WEB_FETCH_VALIDATE_CERTS")
     )
     web_fetch_max_bytes: int = Field(1_000_000, ge=1024)
     web_fetch_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)
