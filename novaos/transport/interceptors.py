@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,28 +134,34 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         forwarded = metadata.get("x-forwarded-for", "") if self._trust_proxy else ""
         return forwarded.split(",")[0].strip() or callctx.peer_ip(peer)
 
+    @asynccontextmanager
+    async def _call(self, parsed: _Method, context: Ctx) -> AsyncIterator[_Observed]:
+        """One RPC's frame: metrics, request id, auth, and the error mapping."""
+        observed = _Observed(self._metrics, parsed)
+        request_id = callctx.request_id_from(_metadata(context))
+        failure: BaseException | None = None
+        try:
+            token = callctx.set_current(self._begin(parsed.full, context, request_id))
+            try:
+                yield observed
+            finally:
+                callctx.reset_current(token)
+        except BaseException as exc:
+            failure = await _end_with_error(context, exc, request_id)
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            observed.done(_final_code(context, failure))
+
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]]
     ) -> Callable[..., Awaitable[Any]]:
         parsed = _Method.parse(method, "unary")
 
         async def unary(request: Any, context: Ctx) -> Any:
-            observed = _Observed(self._metrics, parsed)
-            request_id, failure = callctx.request_id_from(_metadata(context)), None
-            try:
-                info = self._begin(method, context, request_id)
-                token = callctx.set_current(info)
-                try:
-                    return await behavior(request, context)
-                finally:
-                    callctx.reset_current(token)
-            except BaseException as exc:
-                failure = await _end_with_error(context, exc, request_id)
-                if failure is exc:
-                    raise
-                raise failure from None
-            finally:
-                observed.done(_final_code(context, failure))
+            async with self._call(parsed, context):
+                return await behavior(request, context)
 
         return unary
 
@@ -162,23 +169,9 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         self, parsed: _Method, behavior: Callable[..., AsyncIterator[Any]]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
-            observed = _Observed(self._metrics, parsed)
-            request_id, failure = callctx.request_id_from(_metadata(context)), None
-            try:
-                info = self._begin(parsed.full, context, request_id)
-                token = callctx.set_current(info)
-                try:
-                    async for message in behavior(request, context):
-                        observed.sent()
-                        yield message
-                finally:
-                    callctx.reset_current(token)
-            except BaseException as exc:
-                failure = await _end_with_error(context, exc, request_id)
-                if failure is exc:
-                    raise
-                raise failure from None
-            finally:
-                observed.done(_final_code(context, failure))
+            async with self._call(parsed, context) as observed:
+                async for message in behavior(request, context):
+                    observed.sent()
+                    yield message
 
         return stream
