@@ -72,6 +72,17 @@ class ConversationHistory:
         base = f"nova:conv:{{{subject_tag(owner)}}}:{conversation_id}"
         return f"{base}:meta", f"{base}:turns"
 
+    @staticmethod
+    def _claim_key(conversation_id: str) -> str:
+        return f"nova:convowner:{{{conversation_id}}}"
+
+    async def _check_claim(self, owner: str, conversation_id: str) -> None:
+        """A conversation id belongs to whoever used it first; to anyone else it
+        is NOT_FOUND (the reference let any user write into another's)."""
+        claimed = await self._store.get(self._claim_key(conversation_id))
+        if claimed is not None and claimed.decode() != owner:
+            raise NotFoundError(f"conversation {conversation_id!r} not found")
+
     def _index_key(self, owner: str) -> str:
         return f"nova:conv:{{{subject_tag(owner)}}}:index"
 
@@ -92,6 +103,10 @@ class ConversationHistory:
         meta_key, turns_key = self._keys(owner, conversation_id)
         now = int(self._clock())
         meta = await self._meta(owner, conversation_id)
+        if meta is None:
+            claim = self._claim_key(conversation_id)
+            if not await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms, nx=True):
+                await self._check_claim(owner, conversation_id)
         turns = min(int(str((meta or {}).get("turns", 0))) + 1, self._max_turns)
         record = {"owner": owner, "created": (meta or {}).get("created", now)}
         record |= {"updated": now, "turns": turns}
@@ -107,8 +122,11 @@ class ConversationHistory:
         await self._store.set(meta_key, json.dumps(record).encode(), ttl_ms=self._ttl_ms)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
-        """The stored turns as model input; empty for a new (or foreign) conversation."""
-        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+        """The stored turns as model input; empty for a new conversation.
+
+        Raises ``NotFoundError`` for another owner's conversation."""
+        await self._check_claim(owner, self.validate_id(conversation_id))
+        if await self._meta(owner, conversation_id) is None:
             return ()
         turns = await self._turns(owner, conversation_id)
         return tuple(ChatMessage(role=t.role, content=t.text) for t in turns)

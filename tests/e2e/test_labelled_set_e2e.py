@@ -13,6 +13,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import grpc
+
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.server import Running, bearer, mint, running_app
 
@@ -89,3 +91,21 @@ async def test_a_crisis_two_turns_ago_still_counts() -> None:
             chat_pb2.ChatRequest(message="what is the tallest bridge near me?"), metadata=metadata
         )
         assert fresh.outcome == chat_pb2.OUTCOME_COMPLETED, "alone, the question is benign"
+
+
+async def test_a_foreign_conversation_id_is_not_found() -> None:
+    async with running_app(MOCK_TOKEN_DELAY_MS="0") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        mine = await stub.Chat(
+            chat_pb2.ChatRequest(message="my plans", conversation_id="owned-1"),
+            metadata=bearer(mint("owner")),
+        )
+        assert mine.outcome == chat_pb2.OUTCOME_COMPLETED
+        try:
+            await stub.Chat(
+                chat_pb2.ChatRequest(message="what did they say?", conversation_id="owned-1"),
+                metadata=bearer(mint("intruder")),
+            )
+            raise AssertionError("a foreign conversation id was accepted")
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.NOT_FOUND

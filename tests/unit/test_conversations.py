@@ -58,11 +58,11 @@ async def test_foreign_conversation_is_not_found_and_not_touched() -> None:
         await history.get("mallory", "secret")
     with pytest.raises(NotFoundError):
         await history.delete("mallory", "secret")
-    assert await history.history("mallory", "secret") == ()
-    # Writing to the same id as someone else starts one's own conversation.
-    await history.append("mallory", "secret", "user", "hello")
+    with pytest.raises(NotFoundError):  # chatting into it: NOT_FOUND, nothing read
+        await history.history("mallory", "secret")
+    with pytest.raises(NotFoundError):  # nor written
+        await history.append("mallory", "secret", "user", "hello")
     assert [m.content for m in await history.history("alice", "secret")] == ["my diary"]
-    assert [m.content for m in await history.history("mallory", "secret")] == ["hello"]
 
 
 async def test_missing_and_deleted_conversations_are_not_found() -> None:
@@ -89,6 +89,8 @@ async def test_rejects_bad_ids_and_roles() -> None:
 async def test_owner_names_cannot_escape_their_key_space() -> None:
     history, _, _ = make()
     await history.append("a}b{c", "c1", "user", "x")
-    await history.append("a", "c1", "user", "y")
+    await history.append("a", "c2", "user", "y")
     assert [m.content for m in await history.history("a}b{c", "c1")] == ["x"]
-    assert [m.content for m in await history.history("a", "c1")] == ["y"]
+    assert [m.content for m in await history.history("a", "c2")] == ["y"]
+    with pytest.raises(NotFoundError):
+        await history.history("a", "c1")
