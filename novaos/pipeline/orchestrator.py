@@ -27,7 +27,12 @@ from novaos.domain import (
     Stance,
     TextDelta,
 )
-from novaos.errors import InvalidArgumentError, UpstreamTruncatedError
+from novaos.errors import (
+    CircuitOpenError,
+    InvalidArgumentError,
+    ProviderUnavailableError,
+    UpstreamTruncatedError,
+)
 from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
@@ -166,6 +171,13 @@ class Orchestrator:
             # says so in-band, then the error ends the call with a non-OK status.
             rec.outcome = Outcome.UPSTREAM_TRUNCATED
             yield self._completed(ctx, chat, rec, detail=cut.message)
+            raise
+        except (CircuitOpenError, ProviderUnavailableError) as down:
+            # No text yet, but started and the gate events already went out: a
+            # browser on SSE never sees the status in the trailers, so the
+            # terminal event carries the failure in-band before the error ends the call.
+            rec.outcome = Outcome.FAILED
+            yield self._completed(ctx, chat, rec, detail=down.message)
             raise
         except OutputBlocked as blocked:
             record = GateRecord(
