@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx

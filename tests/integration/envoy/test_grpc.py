@@ -95,7 +95,7 @@ def test_native_grpc_rate_limit_keeps_metadata(envoy_sidecar: EnvoySidecar) -> N
             stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=metadata, timeout=10)
     failure = _call_error(envoy_sidecar, token, "hello")
     assert failure.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    trailers = dict(failure.trailing_metadata())
+    trailers = {m.key: str(m.value) for m in failure.trailing_metadata()}
     assert trailers["x-ratelimit-limit"] == str(FREE_RATE_LIMIT)
     assert trailers["x-ratelimit-remaining"] == "0"
     assert int(trailers["retry-after"]) >= 1
