@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream, run_sidecar
 from tests.fixtures.fake_providers import FakeProviderServer, Reply
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
@@ -26,6 +29,7 @@ REAL_CASES = [
     ("GET", "/api/v1/conversations/nope", None, "user", 404, 5, ["ErrorInfo"]),
 ]
 LIMITED = ["ErrorInfo", "QuotaFailure", "RetryInfo"]
+HEALTH_CHECKS = "cluster.novaos_grpc.health_check.attempt"
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +125,43 @@ def test_open_circuit_is_503_circuit_open_with_retry_after(
     _assert_status_body(resp, 503, 14, ["ErrorInfo", "RetryInfo"])
     assert resp.json()["message"] == "Circuit open"
     assert 0 < int(resp.headers["retry-after"]) <= 30
+
+
+def _readiness(gateway: GatewayThread) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+    return int(reply.status)
+
+
+def test_open_circuit_keeps_the_gateway_in_envoy_rotation(
+    failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
+) -> None:
+    """Every circuit open makes the gateway not ready, but Envoy's health check
+    follows liveness, so clients keep "Circuit open" + Retry-After and operators
+    keep the circuits view instead of "no healthy upstream"."""
+    with client(failing_sidecar) as http:
+        _open_circuit(http, failing_gateway)
+        wait_until(
+            lambda: _readiness(failing_gateway) == health_pb2.HealthCheckResponse.NOT_SERVING,
+            timeout_s=10,
+            what="gateway not ready",
+        )
+        checks = failing_sidecar.counter(HEALTH_CHECKS)
+        # two checks (the unhealthy threshold) after readiness dropped
+        wait_until(
+            lambda: failing_sidecar.counter(HEALTH_CHECKS) >= checks + 2,
+            timeout_s=10,
+            what="two more Envoy health checks",
+        )
+        chat = http.post(
+            "/api/v1/chat", json={"message": "hello"}, headers=_open_circuit(http, failing_gateway)
+        )
+        circuits = http.get("/api/v1/health/circuits")
+    assert (chat.status_code, chat.json()["message"]) == (503, "Circuit open")
+    assert circuits.status_code == 200
+    assert circuits.json()["circuits"][0]["state"] == "CIRCUIT_STATE_OPEN"
 
 
 def test_open_circuit_on_a_started_stream_ends_with_an_in_band_failed_event(
