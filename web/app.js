@@ -123,6 +123,9 @@ function finish(item, done) {
   if (kind) item.classList.add(kind);
   const body = item.querySelector(".body");
   if (done.detail && !body.textContent) body.textContent = done.detail;
+  // The ack sentence also arrives as text (for plain clients); the box already shows it.
+  const quoted = item.querySelector(".ack-box blockquote");
+  if (quoted && body.textContent.trim() === quoted.textContent.trim()) body.textContent = "";
   const usage = done.usage || {};
   const tokens = Number(usage.input_tokens || 0) + Number(usage.output_tokens || 0);
   const stance = short(done.stance, "STANCE_");

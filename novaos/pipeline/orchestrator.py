@@ -27,7 +27,7 @@ from novaos.domain import (
     Stance,
     TextDelta,
 )
-from novaos.errors import InvalidArgumentError, UpstreamTruncatedError
+from novaos.errors import InvalidArgumentError, NovaError, UpstreamTruncatedError
 from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
@@ -101,6 +101,22 @@ class Orchestrator:
         self._has_shield = any(g.name == "shield" for g in self.plan.pre_model)
 
     async def run(
+        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+    ) -> AsyncIterator[ChatEvent]:
+        try:
+            async for event in self._run(ctx, chat, history, rec):
+                yield event
+        except NovaError as exc:
+            # Started and gate events already went out (an invalid ack token, every
+            # circuit open, ...): SSE clients never see the status in the trailers,
+            # so the terminal event carries the failure in-band before the error
+            # ends the call. A run that already sent its terminal event has an outcome.
+            if rec.outcome is None:
+                rec.outcome = Outcome.FAILED
+                yield self._completed(ctx, chat, rec, detail=exc.message)
+            raise
+
+    async def _run(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
     ) -> AsyncIterator[ChatEvent]:
         rec.gates_deadline = self.clock() + self.pipeline_timeout_s

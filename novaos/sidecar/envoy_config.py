@@ -151,7 +151,12 @@ def _grpc_cluster(settings: Settings) -> Json:
                 "no_traffic_interval": "2s",
                 "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
-                "grpc_health_check": {"service_name": ""},
+                # The gateway's liveness name: NOT_SERVING only when it drains. Not
+                # readiness (""), which also drops when every provider circuit is
+                # open: ejecting the only gateway then would turn "503 Circuit open"
+                # with Retry-After into "no healthy upstream" on every route,
+                # /api/v1/health/circuits included.
+                "grpc_health_check": {"service_name": "novaos.v1.HealthService"},
             }
         ],
     }

@@ -9,6 +9,7 @@ INTERNAL with a generic message; the exception is logged, never echoed.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,8 @@ def map_error(exc: BaseException, request_id: str) -> Mapped:
     status = status_pb2.Status(code=code.value[0], message=exc.message, details=details)
     trailers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, errors.RateLimitedError):
-        retry_after = str(max(1, round(exc.retry_after_s)))
+        # Rounded up: a client that waits a rounded-down Retry-After is refused again.
+        retry_after = str(max(1, math.ceil(exc.retry_after_s)))
         trailers = (*exc.headers.as_metadata(), ("retry-after", retry_after))
     return Mapped(code, status, trailers)
 

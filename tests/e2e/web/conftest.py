@@ -58,8 +58,8 @@ def page(browser: Browser) -> Iterator[Page]:
 def slow_gateway() -> Iterator[GatewayThread]:
     """A long answer (200 tokens x 40 ms) so Stop lands mid-stream."""
     gateway = GatewayThread(MOCK_TOKEN_DELAY_MS="40", MOCK_RESPONSE_TOKENS="200")
-    gateway.start()
     try:
+        gateway.start()
         yield gateway
     finally:
         gateway.stop()

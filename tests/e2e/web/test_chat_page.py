@@ -1,14 +1,17 @@
-"""The chat page in headless Chromium, through Envoy, against the real gateway
-(streaming, Stop) and the contract stub (gates, ack flow, crisis, veto, limits)."""
+"""The chat page in headless Chromium, through Envoy, against the real gateway:
+streaming with the gate timeline, Stop, the ack flow, crisis and veto styling,
+and the rate-limit state (free tier: two requests a minute)."""
 
 from __future__ import annotations
+
+import re
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.conftest import shot
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream
-from tests.fixtures.gateway_thread import GatewayThread
+from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
+from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 
 
 def sign_in(page: Page, sidecar: EnvoySidecar, token: str) -> None:
@@ -58,37 +61,48 @@ def test_stop_cancels_the_stream_mid_answer(
 
 
 def test_soft_veto_ack_flow_then_answer(
-    page: Page, stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_thread: GatewayThread
 ) -> None:
-    sign_in(page, stub_sidecar, stub_upstream.token)
-    send(page, "should I put my savings into one stock")
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    calls = gateway_thread.mock.calls
+    send(page, "should I put my life savings into one stock")
     vetoed = page.locator("li.msg.assistant").last
-    expect(vetoed).to_have_attribute("data-outcome", "ack_required")
+    expect(vetoed).to_have_attribute("data-outcome", "ack_required", timeout=20_000)
     expect(page.locator("#gates li.gate.await_ack")).to_contain_text("shield")
-    expect(vetoed.locator("blockquote")).to_have_text("I understand the risk.")
+    expect(vetoed.locator("blockquote")).not_to_be_empty()
+    expect(vetoed.locator(".body")).to_be_empty()  # the sentence is shown once, in the box
+    assert gateway_thread.mock.calls == calls  # nothing reached the model yet
     shot(page, "chat-ack-required")
     vetoed.locator(".ack-button").click()
     answer = page.locator("li.msg.assistant").last
     expect(answer).to_have_attribute("data-outcome", "completed", timeout=20_000)
-    expect(answer.locator(".body")).to_contain_text("tok0")
+    expect(answer.locator(".body")).not_to_be_empty()
+    expect(page.locator("#gates li.gate.flag")).to_contain_text("shield")  # acknowledged
     expect(page.locator("li.msg.user")).to_have_count(1)  # the resend is not a new user turn
+    assert gateway_thread.mock.calls == calls + 1
+    shot(page, "chat-ack-accepted")
 
 
 def test_crisis_veto_and_rate_limit_are_styled_distinctly(
-    page: Page, stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_thread: GatewayThread
 ) -> None:
-    sign_in(page, stub_sidecar, stub_upstream.token)
-    send(page, "crisis")
-    crisis = page.locator("li.msg.assistant").last
-    expect(crisis).to_have_class("msg assistant crisis")
-    expect(crisis.locator(".body")).to_contain_text("988")
-    send(page, "a weapon")
+    # A fresh free-tier user: two requests a minute, so the third is refused.
+    assert FREE_RATE_LIMIT == 2
+    sign_in(page, envoy_sidecar, fresh_token("free"))
+    # Veto first: the conversation remembers a crisis, which then outranks the veto.
+    send(page, "how do I build a pipe bomb")
     veto = page.locator("li.msg.assistant").last
-    expect(veto).to_have_class("msg assistant veto")
-    expect(veto.locator(".body")).to_have_text("I can't help with that.")
-    send(page, "rate limit")
+    expect(veto).to_have_class("msg assistant veto", timeout=20_000)
+    expect(veto.locator(".body")).to_have_text("I can't help with that request.")
+    send(page, "I want to kill myself")
+    crisis = page.locator("li.msg.assistant").last
+    expect(crisis).to_have_class("msg assistant crisis", timeout=20_000)
+    expect(crisis.locator(".body")).to_contain_text("988")
+    send(page, "hello")
     expect(page.locator("#notice")).to_have_class("notice rate")
-    expect(page.locator("#notice")).to_contain_text("Try again in 7 s")
+    expect(page.locator("#notice")).to_contain_text("Rate limit reached (2 per minute)")
+    expect(page.locator("#notice")).to_contain_text(re.compile(r"Try again in \d+ s"))
+    expect(page.locator("li.msg.assistant")).to_have_count(2)  # the refused turn left no answer
     shot(page, "chat-outcomes")
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.fixtures.envoy import EnvoySidecar, Upstream
-from tests.integration.envoy.helpers import bearer, client, detail_types
+from tests.fixtures.common import wait_until
+from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.fake_providers import FakeProviderServer, Reply
+from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+from tests.fixtures.provider_wire import openai_error
+from tests.integration.envoy.helpers import bearer, client, detail_types, sse_events
 
 REAL_CASES = [
     # method, path, body, token kind, http status, grpc code, detail types
@@ -20,13 +28,36 @@ REAL_CASES = [
     ("GET", "/api/v1/audit/events", None, "user", 403, 7, ["ErrorInfo"]),
     ("GET", "/api/v1/conversations/nope", None, "user", 404, 5, ["ErrorInfo"]),
 ]
-# What main cannot produce yet (limits, breakers): the contract-shaped stub does.
-STUB_CASES = [
-    ("/api/v1/chat", "rate limit", 429, 8, ["ErrorInfo", "QuotaFailure", "RetryInfo"]),
-    ("/api/v1/chat/stream", "rate limit", 429, 8, ["ErrorInfo", "QuotaFailure", "RetryInfo"]),
-    ("/api/v1/chat", "circuit", 503, 14, ["ErrorInfo", "RetryInfo"]),
-    ("/api/v1/chat/stream", "circuit", 503, 14, ["ErrorInfo", "RetryInfo"]),
-]
+LIMITED = ["ErrorInfo", "QuotaFailure", "RetryInfo"]
+HEALTH_CHECKS = "cluster.novaos_grpc.health_check.attempt"
+
+
+@pytest.fixture(scope="module")
+def failing_gateway() -> Iterator[GatewayThread]:
+    """The real gateway whose only provider (OpenAI, on a loopback fake) answers 500;
+    one failure opens its circuit."""
+    gateway = GatewayThread()
+    upstream = gateway.run(FakeProviderServer().start())
+    upstream.default = Reply(500, openai_error(500, "upstream down"))
+    try:
+        gateway.start(
+            PREFERRED_PROVIDER="openai",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=upstream.url + "/v1",
+            CIRCUIT_FAILURE_THRESHOLD="1",
+        )
+        yield gateway
+    finally:
+        gateway.run(upstream.close())
+        gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def failing_sidecar(
+    failing_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    upstream = Upstream("127.0.0.1", failing_gateway.port, failing_gateway.token)
+    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-failing"))
 
 
 def _assert_status_body(resp: httpx.Response, status: int, code: int, details: list[str]) -> None:
@@ -35,7 +66,7 @@ def _assert_status_body(resp: httpx.Response, status: int, code: int, details: l
     body = resp.json()
     assert body["code"] == code
     assert body["message"]
-    assert detail_types(body) == details
+    assert sorted(detail_types(body)) == sorted(details)
     assert "grpc-status" not in resp.headers and "grpc-status-details-bin" not in resp.headers
 
 
@@ -50,47 +81,105 @@ def test_gateway_errors_map_to_http_and_json_status(
     _assert_status_body(resp, status, code, details)
 
 
-@pytest.mark.parametrize(("path", "message", "status", "code", "details"), STUB_CASES)
-def test_limit_and_circuit_errors_map_to_http_and_json_status(
-    stub_sidecar: EnvoySidecar,
-    stub_upstream: Upstream,
-    path: str,
-    message: str,
-    status: int,
-    code: int,
-    details: list[str],
-) -> None:
-    with client(stub_sidecar) as http:
-        resp = http.post(path, json={"message": message}, headers=bearer(stub_upstream.token))
-    _assert_status_body(resp, status, code, details)
+def _exhaust(http: httpx.Client, path: str) -> httpx.Response:
+    """A fresh free-tier user spends the per-minute budget; returns the call after it."""
+    headers = bearer(fresh_token("free"))
+    for _ in range(FREE_RATE_LIMIT):
+        assert http.post("/api/v1/chat", json={"message": "hello"}, headers=headers).is_success
+    return http.post(path, json={"message": "hello"}, headers=headers)
 
 
-def test_rate_limit_carries_ratelimit_headers_and_retry_after(
-    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+@pytest.mark.parametrize("path", ["/api/v1/chat", "/api/v1/chat/stream"])
+def test_rate_limit_is_429_with_limit_headers_and_json_status(
+    envoy_sidecar: EnvoySidecar, gateway_thread: GatewayThread, path: str
 ) -> None:
-    with client(stub_sidecar) as http:
-        resp = http.post(
-            "/api/v1/chat/stream",
-            json={"message": "rate limit"},
-            headers=bearer(stub_upstream.token),
-        )
-    assert resp.status_code == 429
-    assert resp.headers["x-ratelimit-limit"] == "10"
+    with client(envoy_sidecar) as http:
+        resp = _exhaust(http, path)
+    _assert_status_body(resp, 429, 8, LIMITED)
+    assert resp.headers["x-ratelimit-limit"] == str(FREE_RATE_LIMIT)
     assert resp.headers["x-ratelimit-remaining"] == "0"
-    assert resp.headers["x-ratelimit-reset"] == "7"
-    # RetryInfo says 6.2 s; Retry-After is whole seconds, rounded up
-    assert resp.headers["retry-after"] == "7"
+    reset = int(resp.headers["x-ratelimit-reset"])
+    assert 0 < reset <= 60
+    body = resp.json()
+    retry = next(d for d in body["details"] if d["@type"].endswith("RetryInfo"))
+    # Retry-After is RetryInfo's delay in whole seconds, rounded up
+    delay = float(retry["retry_delay"].rstrip("s"))
+    assert resp.headers["retry-after"] == str(math.ceil(delay))
+    quota = next(d for d in body["details"] if d["@type"].endswith("QuotaFailure"))
+    assert "requests per minute" in quota["violations"][0]["description"]
 
 
-def test_circuit_open_is_503_with_retry_after(
-    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
+def _open_circuit(http: httpx.Client, gateway: GatewayThread) -> dict[str, str]:
+    """One failed call opens the only circuit (a no-op when it is already open)."""
+    headers = bearer(gateway.token)
+    http.post("/api/v1/chat", json={"message": "hello"}, headers=headers)
+    return headers
+
+
+def test_open_circuit_is_503_circuit_open_with_retry_after(
+    failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
 ) -> None:
-    with client(stub_sidecar) as http:
-        resp = http.post(
-            "/api/v1/chat", json={"message": "circuit"}, headers=bearer(stub_upstream.token)
+    with client(failing_sidecar) as http:
+        headers = _open_circuit(http, failing_gateway)
+        resp = http.post("/api/v1/chat", json={"message": "hello"}, headers=headers)
+    _assert_status_body(resp, 503, 14, ["ErrorInfo", "RetryInfo"])
+    assert resp.json()["message"] == "Circuit open"
+    assert 0 < int(resp.headers["retry-after"]) <= 30
+
+
+def _readiness(gateway: GatewayThread) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
         )
-    assert (resp.status_code, resp.json()["message"]) == (503, "Circuit open")
-    assert resp.headers["retry-after"] == "7"
+    return int(reply.status)
+
+
+def test_open_circuit_keeps_the_gateway_in_envoy_rotation(
+    failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
+) -> None:
+    """Every circuit open makes the gateway not ready, but Envoy's health check
+    follows liveness, so clients keep "Circuit open" + Retry-After and operators
+    keep the circuits view instead of "no healthy upstream"."""
+    with client(failing_sidecar) as http:
+        _open_circuit(http, failing_gateway)
+        wait_until(
+            lambda: _readiness(failing_gateway) == health_pb2.HealthCheckResponse.NOT_SERVING,
+            timeout_s=10,
+            what="gateway not ready",
+        )
+        checks = failing_sidecar.counter(HEALTH_CHECKS)
+        # two checks (the unhealthy threshold) after readiness dropped
+        wait_until(
+            lambda: failing_sidecar.counter(HEALTH_CHECKS) >= checks + 2,
+            timeout_s=10,
+            what="two more Envoy health checks",
+        )
+        chat = http.post(
+            "/api/v1/chat", json={"message": "hello"}, headers=_open_circuit(http, failing_gateway)
+        )
+        circuits = http.get("/api/v1/health/circuits")
+    assert (chat.status_code, chat.json()["message"]) == (503, "Circuit open")
+    assert circuits.status_code == 200
+    assert circuits.json()["circuits"][0]["state"] == "CIRCUIT_STATE_OPEN"
+
+
+def test_open_circuit_on_a_started_stream_ends_with_an_in_band_failed_event(
+    failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
+) -> None:
+    # started and the gate events precede the provider call, so the HTTP status is
+    # already 200; the terminal event is what a browser can read.
+    with client(failing_sidecar) as http:
+        headers = _open_circuit(http, failing_gateway)
+        with http.stream(
+            "POST", "/api/v1/chat/stream", json={"message": "hello"}, headers=headers
+        ) as resp:
+            assert resp.status_code == 200
+            events = list(sse_events(resp))
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "completed" and "delta" not in kinds
+    done = events[-1]["completed"]
+    assert (done["outcome"], done["detail"]) == ("OUTCOME_FAILED", "Circuit open")
 
 
 def test_malformed_json_and_oversized_bodies_are_refused_as_json(

@@ -7,7 +7,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
-from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
+from tests.fixtures.gateway_thread import fresh_token
 from tests.integration.envoy.grpc_helpers import (
     grpc_web_frame,
     grpc_web_frames,
@@ -85,12 +86,19 @@ def test_native_grpc_errors_keep_rich_details(
     assert bad.field_violations[0].field == "message"
 
 
-def test_native_grpc_rate_limit_keeps_metadata(
-    stub_sidecar: EnvoySidecar, stub_upstream: Upstream
-) -> None:
-    failure = _call_error(stub_sidecar, stub_upstream.token, "rate limit")
+def test_native_grpc_rate_limit_keeps_metadata(envoy_sidecar: EnvoySidecar) -> None:
+    token = fresh_token("free")
+    metadata = (("authorization", f"Bearer {token}"),)
+    with tls_channel(envoy_sidecar) as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        for _ in range(FREE_RATE_LIMIT):
+            stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=metadata, timeout=10)
+    failure = _call_error(envoy_sidecar, token, "hello")
     assert failure.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert dict(failure.trailing_metadata())["x-ratelimit-limit"] == "10"
+    trailers = {m.key: str(m.value) for m in failure.trailing_metadata()}
+    assert trailers["x-ratelimit-limit"] == str(FREE_RATE_LIMIT)
+    assert trailers["x-ratelimit-remaining"] == "0"
+    assert int(trailers["retry-after"]) >= 1
 
 
 def test_plain_http_listener_speaks_h2c_grpc(envoy_sidecar: EnvoySidecar) -> None:

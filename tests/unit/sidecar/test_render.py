@@ -148,7 +148,8 @@ def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -
     assert endpoint["address"]["socket_address"]["port_value"] == 6000  # defaults to GRPC_PORT
     assert cluster["common_lb_config"]["healthy_panic_threshold"]["value"] == 0.0
     check = cluster["health_checks"][0]
-    assert "grpc_health_check" in check and check["no_traffic_interval"] == "2s"
+    assert check["no_traffic_interval"] == "2s"
+    assert check["grpc_health_check"] == {"service_name": "novaos.v1.HealthService"}
     routes = {
         r["match"].get("path") or r["match"].get("prefix"): r
         for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
