@@ -31,7 +31,9 @@ class Pace:
 
 
 def _tokens(n: int) -> list[str]:
-    return [" " + WORDS[i % len(WORDS)] for i in range(n)]
+    """Words with a full stop every eighth: real answers have sentences, and a
+    gateway that releases text by sentence (NovaOS) shows its true cadence."""
+    return [" " + WORDS[i % len(WORDS)] + ("." if i % 8 == 7 else "") for i in range(n)]
 
 
 def _completion(model: str, text: str, n: int) -> bytes:
