@@ -230,6 +230,7 @@ def run(args: argparse.Namespace, mode: str) -> int:
                     lite, lite_port = procs.litellm(bench.work, scpus, python, up_port)
                     stack.callback(lite.stop)
                     paths.append(("litellm", "openai", f"127.0.0.1:{lite_port}"))
+                    bench.results["litellm_version"] = procs.litellm_version(python)
                     bench.auth[f"127.0.0.1:{lite_port}"] = procs.LITELLM_KEY
                 except RuntimeError as exc:
                     skipped["litellm"] = f"LiteLLM did not start: {str(exc)[:300]}"
@@ -274,6 +275,7 @@ def finish(
         "raw": results,
         "wall_s": time.monotonic() - started,
     }
+    payload["machine"]["versions"]["litellm"] = results.get("litellm_version", "")
     payload["plots"] = report.plots(results, out, stem)
     report.write_json(out / f"{stem}.json", payload)
     print("\n" + report.table(rows) + "\n")

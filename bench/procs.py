@@ -304,6 +304,12 @@ def litellm(work: Path, cpus: frozenset[int], python: Path, upstream_port: int) 
     return proc, port
 
 
+def litellm_version(python: Path) -> str:
+    code = "import importlib.metadata as m; print(m.version('litellm'))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
 def _http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
