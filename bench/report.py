@@ -138,7 +138,18 @@ def targets(rows: dict[str, dict[str, float]]) -> list[str]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=1, default=float))
+    """Compact, floats to the microsecond: the raw samples stay small enough to commit."""
+    path.write_text(json.dumps(_rounded(payload), separators=(",", ":")) + "\n")
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
