@@ -1,12 +1,14 @@
-"""The ``novaos`` command: serve, token, chat."""
+"""The ``novaos`` command: serve, token, chat, bench."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from prometheus_client import start_http_server
 
@@ -91,6 +93,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(run_chat(args.target, args.message, args.token, args.conversation, args.ack))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Forwards to ``python -m bench`` (a repository tool, not part of the package)."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__main__.py").is_file():
+        print("novaos: bench/ is only in a repository checkout", file=sys.stderr)
+        return EXIT_ERROR
+    return subprocess.call([sys.executable, "-m", "bench", *args.bench_args], cwd=root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="novaos", description="NovaOS LLM gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,9 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--conversation", default="")
     chat.add_argument("--ack", default="", help="ack token for a soft veto")
     chat.set_defaults(fn=cmd_chat)
+    # Options are bench's own (novaos bench --help shows them): forwarded untouched.
+    bench = sub.add_parser("bench", help="run the benchmark (python -m bench)", add_help=False)
+    bench.set_defaults(fn=cmd_bench, bench_args=[])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.fn(args))

@@ -87,6 +87,9 @@ class Metrics(GateObserver):
             registry=r,
             buckets=(*_FAST_BUCKETS, 1, 5),
         )
+        # Observed once per upstream chunk: resolve the labelled child once per
+        # provider instead of on every chunk (labels() locks and builds a key).
+        self._gap_children: dict[str, Histogram] = {}
         self.overhead = Histogram(
             "gateway_overhead_seconds",
             "Time spent in NovaOS itself (excluding the provider)",
@@ -131,7 +134,10 @@ class Metrics(GateObserver):
         self.ttft.labels(provider).observe(seconds)
 
     def inter_token_gap(self, provider: str, seconds: float) -> None:
-        self.inter_token.labels(provider).observe(seconds)
+        child = self._gap_children.get(provider)
+        if child is None:
+            child = self._gap_children[provider] = self.inter_token.labels(provider)
+        child.observe(seconds)
 
     # -- limits / storage / audit / web fetch hooks
     def limit_exceeded(self, tier: str, limit: str) -> None:

@@ -162,8 +162,13 @@ class HttpProvider:
             await response.aclose()
 
     async def _next_event(self, events: AsyncIterator[SSEEvent], call: HttpCall) -> SSEEvent | None:
-        async with self._mapped(call, mid_stream=True):
-            return await anext(events, None)
+        # Runs once per chunk: the same bound and mapping as _mapped, without
+        # building a generator-based context manager each time (bench profile).
+        try:
+            async with asyncio.timeout_at(call.deadline):
+                return await anext(events, None)
+        except (TimeoutError, httpx.RequestError) as exc:
+            raise self._translated(exc, call, mid_stream=True) from exc
 
     @asynccontextmanager
     async def _mapped(self, call: HttpCall, *, mid_stream: bool) -> AsyncIterator[None]:
@@ -171,18 +176,21 @@ class HttpProvider:
         try:
             async with asyncio.timeout_at(call.deadline):
                 yield
-        except TimeoutError as exc:
+        except (TimeoutError, httpx.RequestError) as exc:
+            raise self._translated(exc, call, mid_stream=mid_stream) from exc
+
+    def _translated(self, exc: Exception, call: HttpCall, *, mid_stream: bool) -> Exception:
+        if isinstance(exc, TimeoutError):
             if call.caller_deadline:
-                raise DeadlineExceededError("deadline exceeded waiting for the model") from exc
-            raise perr.ProviderTimeoutError(self.name, "total timeout") from exc
-        except httpx.TimeoutException as exc:
-            raise perr.ProviderTimeoutError(self.name, type(exc).__name__) from exc
-        except httpx.ConnectError as exc:
-            raise perr.ProviderConnectError(self.name, "connect failed") from exc
-        except httpx.RequestError as exc:  # transport failures, undecodable bodies
-            if mid_stream:
-                raise perr.StreamCutError(self.name, type(exc).__name__) from exc
-            raise perr.ProviderConnectError(self.name, type(exc).__name__) from exc
+                return DeadlineExceededError("deadline exceeded waiting for the model")
+            return perr.ProviderTimeoutError(self.name, "total timeout")
+        if isinstance(exc, httpx.TimeoutException):
+            return perr.ProviderTimeoutError(self.name, type(exc).__name__)
+        if isinstance(exc, httpx.ConnectError):
+            return perr.ProviderConnectError(self.name, "connect failed")
+        if mid_stream:  # transport failures, undecodable bodies
+            return perr.StreamCutError(self.name, type(exc).__name__)
+        return perr.ProviderConnectError(self.name, type(exc).__name__)
 
     def _status_error(self, response: httpx.Response, body: bytes) -> perr.ProviderError:
         status = response.status_code
