@@ -10,6 +10,7 @@ release a harmful violation blocks the stream.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,9 @@ class GenerationStats:
         return "".join(self.released)
 
 
+_WORDS = re.compile(r"\S+\s*|\s+")
+
+
 @dataclass(frozen=True, slots=True)
 class _Retry:
     reason: str
@@ -67,13 +71,23 @@ class Generator:
     flush_interval_s: float = 0.02
 
     async def run(
-        self, request: ProviderRequest, constraints: OutputConstraints, stats: GenerationStats
+        self,
+        request: ProviderRequest,
+        constraints: OutputConstraints,
+        stats: GenerationStats,
+        *,
+        whole: bool = False,
     ) -> AsyncIterator[TextDelta]:
+        """``whole``: the caller wants the answer at once (unary Chat), so ask the
+        upstream for one response instead of a stream: the same checks run on
+        it, nothing is released before they pass, and reading one body costs far
+        less than reading every chunk."""
         attempt = 0
+        attempt_fn = self._attempt_whole if whole else self._attempt
         while True:
             check = self.checker.open(constraints)
             retry = None
-            async for item in self._attempt(request, check, stats):
+            async for item in attempt_fn(request, check, stats):
                 if isinstance(item, _Retry):
                     retry = item.reason
                 else:
@@ -125,6 +139,25 @@ class Generator:
         if regen is not None:
             yield regen
             return
+        if pending:
+            yield self._flush(pending, stats)
+
+    async def _attempt_whole(
+        self, request: ProviderRequest, check: StreamCheck, stats: GenerationStats
+    ) -> AsyncIterator[str | _Retry]:
+        waited = time.monotonic()
+        response = await self.router.complete(request)
+        stats.provider_wait_s += time.monotonic() - waited
+        self._note_chunk(response.provider, response.model, response.usage, stats)
+        pending: list[str] = []
+        # Word by word, as a stream would arrive: the checks decide exactly as
+        # they do on a stream (regenerate before release, edit or block after).
+        words = _WORDS.findall(response.text)
+        for step in (*(check.feed(w) for w in words), check.finish()):
+            regen = self._apply(step, stats, pending)
+            if regen is not None:
+                yield regen
+                return
         if pending:
             yield self._flush(pending, stats)
 

@@ -82,6 +82,7 @@ class RunRecord:
     outcome: Outcome | None = None
     reached_model: bool = False
     gates_deadline: float = float("inf")  # clock() value; set when the run starts
+    whole_answer: bool = False  # unary Chat: one upstream response, not a stream
 
 
 @dataclass
@@ -175,7 +176,9 @@ class Orchestrator:
         rec.reached_model = True
         started = self.clock()
         try:
-            async for delta in self.generator.run(request, constraints, stats):
+            async for delta in self.generator.run(
+                request, constraints, stats, whole=rec.whole_answer
+            ):
                 yield delta
         except UpstreamTruncatedError as cut:
             # Text already went out: never a clean-looking end. The terminal event

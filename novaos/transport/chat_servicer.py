@@ -10,6 +10,7 @@ from novaos import domain
 from novaos.conversations import ConversationHistory
 from novaos.errors import NotFoundError
 from novaos.observability.metrics import Metrics
+from novaos.pipeline.orchestrator import RunRecord
 from novaos.services.chat import ChatCall, ChatService
 from novaos.transport import convert
 from novaos.transport.context import Ctx, request_context
@@ -72,7 +73,11 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             context.set_trailing_metadata(self._finished(call))
 
     async def Chat(self, request: chat_pb2.ChatRequest, context: Ctx) -> chat_pb2.ChatResponse:
-        call = ChatCall(request_context(context), convert.chat_input(request))
+        call = ChatCall(
+            request_context(context),
+            convert.chat_input(request),
+            record=RunRecord(whole_answer=True),
+        )
         gates: list[domain.GateRecord] = []
         ack, done = None, None
         async with aclosing(self._service.stream(call)) as events:

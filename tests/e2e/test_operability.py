@@ -19,7 +19,7 @@ from tests.fixtures.deploy_assets import (
     dashboard_metric_names,
 )
 from tests.fixtures.fake_providers import Reply, StartServer
-from tests.fixtures.provider_wire import openai_error, openai_stream
+from tests.fixtures.provider_wire import openai_error, openai_json
 from tests.fixtures.server import Subprocess, bearer, mint, running_app
 
 SERVING = ghealth_pb2.HealthCheckResponse.SERVING
@@ -71,7 +71,7 @@ async def test_readiness_flips_with_the_circuits_and_liveness_stays(
         except grpc.aio.AioRpcError as err:
             assert err.code() == grpc.StatusCode.UNAVAILABLE
             assert "providers=all_circuits_open" in (err.details() or "")
-        upstream.default = Reply(body=openai_stream(["all good."], (5, 3)))
+        upstream.default = Reply(body=openai_json("all good.", (5, 3)))  # unary: one response
         await _until_status(channel, SERVING)  # reset timeout passed: half-open admits a probe
         reply = await chat.Chat(chat_pb2.ChatRequest(message="hello"), metadata=bearer(mint()))
         assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
