@@ -9,7 +9,6 @@ forwards it to every worker and waits for them to drain.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -41,7 +40,7 @@ def concrete_port(host: str, port: int) -> int:
 def die_with_parent(supervisor_pid: int) -> None:
     """Called first in a worker: SIGTERM it when the supervisor dies, even by SIGKILL
     (Linux prctl); if the supervisor is already gone, stop now."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols include libc's
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != supervisor_pid:
         raise SystemExit(0)

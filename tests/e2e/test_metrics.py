@@ -71,7 +71,7 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     if workers == "2":
         wait_until(
             lambda: sum("serving on" in line for line in srv.lines) >= 2 or _drain_lines(srv),
-            timeout_s=20,
+            timeout_s=60,
             what="both workers up",
         )
     before = scrape(srv.metrics_port)
@@ -139,13 +139,17 @@ def test_killed_worker_is_restarted_and_others_unaffected(
     srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20", MOCK_RESPONSE_TOKENS="200")
     reader = threading.Thread(target=_pump, args=(srv,), daemon=True)
     reader.start()
-    wait_until(lambda: _count(srv, "serving on") >= 2, timeout_s=20, what="both workers up")
+    wait_until(
+        lambda: _count(srv, "serving on") >= 2,
+        timeout_s=60,
+        what=f"both workers up; output so far: {srv.lines}",
+    )
     results, victim = asyncio.run(_streams_while_killing_one(srv))
     survivors = [result for worker, result in results if worker != victim]
     assert survivors, f"every stream landed on worker {victim}: {results}"
     assert all(result == "completed" for result in survivors), results
-    wait_until(lambda: _count(srv, "restarting") >= 1, timeout_s=10, what="restart line")
-    wait_until(lambda: _count(srv, "serving on") >= 3, timeout_s=20, what="replacement worker")
+    wait_until(lambda: _count(srv, "restarting") >= 1, timeout_s=20, what="restart line")
+    wait_until(lambda: _count(srv, "serving on") >= 3, timeout_s=60, what="replacement worker")
 
 
 def _pump(srv: Subprocess) -> None:
