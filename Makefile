@@ -17,6 +17,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	@command -v openssl >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; } # dev TLS pair
 	$(BIN)/python scripts/run_dev.py
 
 test: $(STAMP)
