@@ -7,7 +7,7 @@ code raises these and never knows about status codes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class NovaError(Exception):
@@ -149,13 +149,6 @@ class StorageUnavailableError(NovaError):
 
 class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
-
-
-@dataclass
-class ErrorDetails:
-    """Extra details a handler may attach (kept for tests and logs)."""
-
-    items: dict[str, str] = field(default_factory=dict)
 
 
 class AuditWatchLaggedError(NovaError):

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from novaos import errors
@@ -114,10 +113,3 @@ async def abort(
     status = rpc_status.to_status(mapped.status)
     trailers = (*mapped.trailers, *status.trailing_metadata, ("x-request-id", request_id))
     await context.abort(status.code, status.details, trailing_metadata=trailers)
-
-
-def code_name(code: int) -> str:
-    return str(code_pb2.Code.Name(code))
-
-
-ErrorMapper = Callable[[BaseException, str], Mapped]
