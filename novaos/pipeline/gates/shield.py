@@ -20,6 +20,7 @@ from functools import cache
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer
+from novaos.pipeline.gates.word_index import WordIndex
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
 _RANK = {
@@ -53,6 +54,18 @@ class _Hit:
 
 
 _NO_HIT = _Hit(ShieldVerdict.PASS, "", "")
+
+
+class _RuleSet:
+    """Rules in severity order, indexed by the words a match can start with."""
+
+    def __init__(self, rules: Sequence[_Compiled]) -> None:
+        self.rules = tuple(rules)
+        self._index = WordIndex([c.rule.pattern for c in self.rules])
+
+    def candidates(self, view: str) -> list[_Compiled]:
+        """The rules that could match ``view`` (a superset of those that do), in order."""
+        return [self.rules[i] for i in self._index.candidates(view)]
 
 
 def _bounded(pattern: str) -> re.Pattern[str]:
@@ -101,26 +114,28 @@ class ShieldClassifier:
         ]
         # Severity order: the first rule that fires is the verdict.
         rules.sort(key=lambda c: -_RANK[c.verdict])
-        self._rules = tuple(rules)
-        self._output_rules = tuple(
-            _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
-            for pack in packs
-            for rule in pack.output_rules
+        self._rules = _RuleSet(rules)
+        self._output_rules = _RuleSet(
+            [
+                _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
+                for pack in packs
+                for rule in pack.output_rules
+            ]
         )
         masks = [g.pattern for pack in packs for g in pack.guards if not g.suppresses]
         self._mask = _bounded("|".join(f"(?:{p})" for p in masks)) if masks else None
-        self._suppressors = tuple(
-            (_bounded(g.pattern), g.suppresses)
-            for pack in packs
-            for g in pack.guards
-            if g.suppresses
-        )
+        self._mask_index = WordIndex(masks)
+        suppressors = [g for pack in packs for g in pack.guards if g.suppresses]
+        self._suppressors = tuple((_bounded(g.pattern), g.suppresses) for g in suppressors)
+        self._suppressor_index = WordIndex([g.pattern for g in suppressors])
         self._framing = tuple(
             (re.compile(f.pattern), f.flag) for pack in packs for f in pack.framing
         )
         self._stopwords = {pack.language: pack.stopwords for pack in packs}
         self._common = frozenset().union(*self._stopwords.values())
-        self._control_rules = tuple(c for c in self._rules if c.verdict is ShieldVerdict.CONTROL)
+        self._control_rules = _RuleSet(
+            [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
+        )
         self._cues = CueScorer(self.policy)
 
     # ------------------------------------------------------------ public API
@@ -226,22 +241,25 @@ class ShieldClassifier:
         """
         out = []
         for view in map(_padded, norm.views):
-            masked = self._mask.sub(_MASK, view) if self._mask else view
+            masked = view
+            if self._mask is not None and self._mask_index.candidates(view):
+                masked = self._mask.sub(_MASK, view)
             suppressed: set[str] = set()
-            for regex, categories in self._suppressors:
+            for i in self._suppressor_index.candidates(view):
+                regex, categories = self._suppressors[i]
                 if regex.search(view):
                     suppressed |= categories
             out.append((masked, frozenset(suppressed)))
         return out
 
     def _scan(
-        self, views: Sequence[tuple[str, frozenset[str]]], rules: Sequence[_Compiled]
+        self, views: Sequence[tuple[str, frozenset[str]]], rules: _RuleSet
     ) -> tuple[_Hit, bool]:
         """The most severe rule hit over all masked views, and whether a guard fired."""
         best, guarded = _NO_HIT, False
         for masked, suppressed in views:
             guarded = guarded or _MASK in masked or bool(suppressed)
-            for compiled in rules:
+            for compiled in rules.candidates(masked):
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``
                 if compiled.rule.category in suppressed or not compiled.regex.search(masked):

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from novaos.pipeline.facts import ShieldVerdict
+from novaos.pipeline.gates.word_index import WordIndex
 from novaos.pipeline.policy import Policy
 
 
@@ -31,6 +32,7 @@ class CueHit:
 class _CompiledCue:
     hit: CueHit
     regex: re.Pattern[str]
+    pattern: str  # as written, unbounded: what the word index reads
 
 
 class CueScorer:
@@ -39,16 +41,20 @@ class CueScorer:
     def __init__(self, policy: Policy) -> None:
         self._threshold = policy.cue_threshold
         self._verdicts = {name: c.verdict for name, c in policy.categories.items()}
+        cues = [cue for lang in policy.languages for cue in policy.packs[lang].cues]
         self._cues = tuple(
             _CompiledCue(
-                CueHit(cue.id, cue.category, cue.weight), re.compile(f" (?:{cue.pattern})(?= )")
+                CueHit(cue.id, cue.category, cue.weight),
+                re.compile(f" (?:{cue.pattern})(?= )"),
+                cue.pattern,
             )
-            for lang in policy.languages
-            for cue in policy.packs[lang].cues
+            for cue in cues
         )
         self._crisis_cues = tuple(
             c for c in self._cues if self._verdicts[c.hit.category] is ShieldVerdict.CONTROL
         )
+        self._index = WordIndex([c.pattern for c in self._cues])
+        self._crisis_index = WordIndex([c.pattern for c in self._crisis_cues])
 
     def find(
         self, masked_views: Sequence[tuple[str, frozenset[str]]], *, crisis_only: bool = False
@@ -58,9 +64,11 @@ class CueScorer:
         ``crisis_only`` looks only for crisis cues (the ones earlier turns may carry).
         """
         found: set[CueHit] = set()
-        cues = self._crisis_cues if crisis_only else self._cues
+        cues, index = (
+            (self._crisis_cues, self._crisis_index) if crisis_only else (self._cues, self._index)
+        )
         for view, suppressed in masked_views:
-            for cue in cues:
+            for cue in map(cues.__getitem__, index.candidates(view)):
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if not skip and cue.regex.search(view):
                     found.add(cue.hit)

@@ -1,0 +1,138 @@
+"""The shield's word index never hides a pattern that matches.
+
+``WordIndex`` lets the shield skip the policy regexes whose first word is not
+in the text. Skipping is only safe if the index over-approximates, so these
+tests check the candidate set against running every pattern: on every view
+of every labelled message, and on matches generated from each pattern itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.shield_scores import DATA, load_rows
+from novaos.pipeline.gates.normalize import normalize
+from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.pipeline.gates.word_index import PREFIX, WordIndex, first_words
+from novaos.pipeline.policy import default_policy
+
+LABELLED = ("shield_labelled.jsonl", "shield_heldout.jsonl", "shield_heldout2.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("kill(?:ing)? myself", {"kill", "killing"}),
+        ("(?:i|i m|im) (?:[a-z]+ ){0,2}sad", {"i", "im"}),
+        ("end it(?! all)", {"end"}),
+        ("my ?self", {"my", "myself"}),
+        ("(?:[0-9]|1[0-7]) years?", {str(n) for n in range(18)}),
+        ("photograph[a-z]* shoot", {"photograph", "photograph" + PREFIX}),
+        ("(?:a|b){1,2} c", {"a", "b", "aa", "ab", "ba", "bb"}),
+    ],
+)
+def test_first_words(pattern: str, words: set[str]) -> None:
+    assert first_words(pattern) == words
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[a-z]+ myself",  # first word unbounded
+        "(?:[a-z]+ )?myself",  # may start with any word
+        "(?i)kill",  # case-insensitive: spellings not enumerated
+        "x.y",  # any character, spaces included
+        "(?:a|b)+ c",  # more spellings than the analysis unrolls
+        "(a)\\1",  # back-reference
+        " lead",  # starts with a space: empty first word
+    ],
+)
+def test_first_words_unbounded(pattern: str) -> None:
+    assert first_words(pattern) is None
+
+
+def test_index_candidates_are_in_order_and_selective() -> None:
+    index = WordIndex(["kill myself", "[a-z]+ bomb", "tidy desk", "photo[a-z]* gun"])
+    assert index.unbounded == 1
+    assert index.candidates(" please tidy my desk ") == [1, 2]
+    assert index.candidates(" photographs of a gun ") == [1, 3]
+    assert index.candidates(" kill myself ") == [0, 1]
+
+
+@cache
+def _families() -> dict[str, list[str]]:
+    policy = default_policy()
+    packs = [policy.packs[lang] for lang in policy.languages]
+    return {
+        "rules": [r.pattern for p in packs for r in p.rules],
+        "output_rules": [r.pattern for p in packs for r in p.output_rules],
+        "cues": [c.pattern for p in packs for c in p.cues],
+        "guards": [g.pattern for p in packs for g in p.guards],
+    }
+
+
+def _bounded(pattern: str) -> re.Pattern[str]:
+    return re.compile(f" (?:{pattern})(?= )")
+
+
+def _views(classifier: ShieldClassifier) -> Iterator[str]:
+    """Every text the shield scans for the labelled sets: views, masked and not."""
+    for name in LABELLED:
+        for row in load_rows(DATA / name):
+            norm = normalize(row.text, frozenset())
+            for view in norm.views:
+                yield f" {view} "
+            for masked, _ in classifier._masked(norm):
+                yield masked
+
+
+@pytest.mark.parametrize("family", ["rules", "output_rules", "cues", "guards"])
+def test_no_matching_pattern_is_skipped_on_the_labelled_sets(
+    family: str, classifier: ShieldClassifier
+) -> None:
+    patterns = _families()[family]
+    compiled = [_bounded(p) for p in patterns]
+    index = WordIndex(patterns)
+    matched_somewhere = 0
+    for view in _views(classifier):
+        matching = {i for i, regex in enumerate(compiled) if regex.search(view)}
+        matched_somewhere += bool(matching)
+        assert matching <= set(index.candidates(view)), view
+    assert matched_somewhere > 0  # the check saw real matches, not only misses
+
+
+def test_every_policy_pattern_is_indexed() -> None:
+    """All of today's policy is indexable; a new unbounded pattern costs every message."""
+    for family, patterns in _families().items():
+        assert WordIndex(patterns).unbounded == 0, family
+
+
+def test_benign_text_runs_few_rules() -> None:
+    index = WordIndex(_families()["rules"])
+    view = " could you give me three short steps to tidy my desk before the meeting "
+    assert len(index.candidates(view)) < index.size // 2
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_generated_matches_are_candidates(data: st.DataObject) -> None:
+    """Strings built from a pattern itself: when one matches, its pattern is a candidate."""
+    patterns = _families()["rules"] + _families()["cues"] + _families()["guards"]
+    i = data.draw(st.integers(0, len(patterns) - 1))
+    alphabet = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789 ")
+    regex = _strip_lookarounds(patterns[i])
+    body = data.draw(st.from_regex(regex, fullmatch=True, alphabet=alphabet))
+    view = f" {' '.join(body.split())} "
+    if _bounded(patterns[i]).search(view):
+        assert i in WordIndex(patterns).candidates(view)
+
+
+def _strip_lookarounds(pattern: str) -> str:
+    """Hypothesis cannot generate from lookarounds; dropping them only widens the language."""
+    return re.sub(r"\(\?<?[!=][^()]*\)", "", pattern)
