@@ -21,7 +21,7 @@ from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
 from novaos.config import AuditStorage, Settings
-from novaos.conversations import ConversationHistory
+from novaos.conversations import ConversationHistory, conversation_key_group
 from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
@@ -37,7 +37,7 @@ from novaos.providers.mock import MockProvider, load_script
 from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
-from novaos.storage import FailoverStore, build_limiter, build_store
+from novaos.storage import FailoverStore, MemoryStore, build_limiter, build_store
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -150,7 +150,7 @@ class App:
     async def _storage(self) -> KeyValueStore:
         """Store, limiter and history: Redis (with memory fallback) or memory."""
         s = self.settings
-        store = build_store(s, observer=self.metrics)
+        store = build_store(s, observer=self.metrics, history_group=conversation_key_group)
         if isinstance(store, FailoverStore):
             await store.connect()  # an absent Redis is reported at boot
         self.store = store
@@ -252,12 +252,18 @@ class App:
         _log.info("gRPC server listening", extra={"component": "server", "port": self.port})
         return self.port
 
+    def _report_memory_store(self) -> None:
+        store = self.store.fallback if isinstance(self.store, FailoverStore) else self.store
+        if isinstance(store, MemoryStore):
+            self.metrics.memory_store_keys.set(store.key_count())
+
     async def _watch_readiness(self) -> None:
         """Keep grpc.health.v1 in step with readiness (storage, circuits, audit)."""
         assert self.health is not None
         serving = True
         while True:
             await asyncio.sleep(self.readiness_interval_s)
+            self._report_memory_store()
             ready = (await self.health.ready()).ready
             if ready != serving:
                 serving = ready

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     redis_reconnect_min_backoff_ms: int = Field(100, ge=10)
     redis_reconnect_max_backoff_ms: int = Field(2000, ge=50)
     redis_command_timeout_ms: int = Field(2000, ge=50)
+    # Keys the in-process store holds (memory-only mode, and the fallback during an
+    # outage); conversations beyond it are evicted least recently used first.
+    memory_store_max_keys: int = Field(20000, ge=100)
 
     # -- providers
     preferred_provider: str = "mock"

@@ -5,6 +5,11 @@ address another's conversation: a foreign id is simply "not found", whether
 or not it exists elsewhere. The owner is also recorded in the metadata and
 checked, so a key-layout mistake cannot leak history. The ``{owner}`` hash tag
 keeps one owner's keys in one Redis Cluster slot.
+
+``conversation_key_group`` tells the storage layer which keys are history: the
+in-memory store may evict them (one conversation at a time, least recently used
+first) and the Redis failover copies them back to Redis after an outage. Every
+other key (limit counters, nonces) is neither evicted nor copied.
 """
 
 from __future__ import annotations
@@ -22,6 +27,27 @@ from novaos.ports import ChatMessage, KeyValueStore
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
 _ROLES = frozenset({"user", "assistant", "system"})
+_CONVERSATION_KEY = re.compile(r"^nova:conv:\{[^{}]*\}:([A-Za-z0-9._-]{1,128}):(?:meta|turns)$")
+_CLAIM_KEY = re.compile(r"^nova:convowner:\{([A-Za-z0-9._-]{1,128})\}$")
+_INDEX_KEY = re.compile(r"^nova:conv:(\{[^{}]*\}):index$")
+
+
+def conversation_key_group(key: str) -> str | None:
+    """The unit a history key is evicted with, or None for keys that are not history.
+
+    A conversation's metadata, turns and owner claim share one group (its id), so
+    a claim is never evicted while the history it protects is kept. An owner's
+    listing index is a group of its own (losing it only shortens the listing).
+    """
+    if match := _CONVERSATION_KEY.match(key) or _CLAIM_KEY.match(key):
+        return f"conv:{match.group(1)}"
+    if match := _INDEX_KEY.match(key):
+        return f"index:{match.group(1)}"
+    return None
+
+
+def is_conversation_key(key: str) -> bool:
+    return conversation_key_group(key) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +129,15 @@ class ConversationHistory:
         meta_key, turns_key = self._keys(owner, conversation_id)
         now = int(self._clock())
         meta = await self._meta(owner, conversation_id)
-        if meta is None:
-            claim = self._claim_key(conversation_id)
-            if not await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms, nx=True):
-                await self._check_claim(owner, conversation_id)
-        turns = min(int(str((meta or {}).get("turns", 0))) + 1, self._max_turns)
-        record = {"owner": owner, "created": (meta or {}).get("created", now)}
-        record |= {"updated": now, "turns": turns}
+        # Claimed on every turn, not only the first: an id whose claim expired is
+        # claimed again, and history copied back after a Redis outage under a claim
+        # another user held in Redis all along stays read-only and NOT_FOUND.
+        claim = self._claim_key(conversation_id)
+        if not await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms, nx=True):
+            await self._check_claim(owner, conversation_id)
+        # No turn count here: it is the list's length, so copying an outage's
+        # turns back to Redis cannot leave a stale count behind.
+        record = {"owner": owner, "created": (meta or {}).get("created", now), "updated": now}
         if meta is None:
             await self._store.list_push(
                 self._index_key(owner),
@@ -137,7 +165,8 @@ class ConversationHistory:
         return tuple(Turn(str(p["role"]), str(p["text"]), int(p["at"])) for p in parsed)
 
     async def get(self, owner: str, conversation_id: str) -> Conversation:
-        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+        await self._check_claim(owner, self.validate_id(conversation_id))
+        if await self._meta(owner, conversation_id) is None:
             raise NotFoundError("conversation not found")
         return Conversation(conversation_id, await self._turns(owner, conversation_id))
 
@@ -148,7 +177,8 @@ class ConversationHistory:
         for conversation_id in dict.fromkeys(i.decode() for i in reversed(ids)):
             meta = await self._meta(owner, conversation_id)
             if meta is not None:
-                turns, updated = int(str(meta["turns"])), int(str(meta["updated"]))
+                turns = await self._store.list_len(self._keys(owner, conversation_id)[1])
+                updated = int(str(meta["updated"]))
                 summaries.append(ConversationSummary(conversation_id, turns, updated))
             if len(summaries) >= limit:
                 break

@@ -147,6 +147,14 @@ class StorageUnavailableError(NovaError):
     reason = "STORAGE_UNAVAILABLE"
 
 
+class StorageFullError(NovaError):
+    """The in-process store is at ``MEMORY_STORE_MAX_KEYS`` with nothing it may evict
+    (only limit counters and nonces left), or the outage journal is full. The write is
+    refused rather than dropping state that enforces a limit or a conversation turn."""
+
+    reason = "STORAGE_FULL"
+
+
 class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
 

@@ -105,6 +105,12 @@ class Metrics(GateObserver):
             registry=r,
             multiprocess_mode="max",
         )
+        self.memory_store_keys = Gauge(
+            "memory_store_keys",
+            "Keys in the in-process store (memory-only mode or the Redis-down fallback)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.audit_queue = Gauge(
             "audit_queue_depth",
             "Audit records waiting to be written",

@@ -16,7 +16,7 @@ from novaos.limits import (
 )
 from novaos.ports import KeyValueStore
 from novaos.storage.failover import FailoverStore, StorageObserver
-from novaos.storage.memory import MemoryStore
+from novaos.storage.memory import EvictionGroup, MemoryStore
 from novaos.storage.redis_admission import RedisAdmission
 from novaos.storage.redis_store import RedisClusterStore, RedisStore
 
@@ -52,12 +52,24 @@ class FailoverLimiter(LeaseLimiter):
         super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
 
 
-def build_store(settings: Settings, *, observer: StorageObserver | None = None) -> KeyValueStore:
+def _no_group(key: str) -> str | None:
+    return None
+
+
+def build_store(
+    settings: Settings,
+    *,
+    observer: StorageObserver | None = None,
+    history_group: EvictionGroup = _no_group,
+) -> KeyValueStore:
     """Redis Cluster if ``REDIS_CLUSTER_NODES``, Redis if ``REDIS_URL``, else memory.
 
     Redis stores come wrapped in ``FailoverStore``; call its ``connect()`` at
-    start so an unreachable Redis is reported at boot.
+    start so an unreachable Redis is reported at boot. ``history_group`` names
+    the keys that are conversation history (``conversation_key_group``): the
+    memory store evicts only those, and the failover copies only those back.
     """
+    memory = MemoryStore(max_keys=settings.memory_store_max_keys, eviction_group=history_group)
     timeout_s = settings.redis_command_timeout_ms / 1000
     primary: RedisStore
     if settings.redis_cluster_nodes:
@@ -69,12 +81,15 @@ def build_store(settings: Settings, *, observer: StorageObserver | None = None) 
             settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=timeout_s
         )
     else:
-        return MemoryStore()
+        return memory
     return FailoverStore(
         primary,
+        fallback=memory,
         min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
         max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
         observer=observer,
+        replay=lambda key: history_group(key) is not None,
+        journal_max=settings.memory_store_max_keys,
     )
 
 

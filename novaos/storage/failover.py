@@ -5,16 +5,30 @@ The guide's recovery rule: when Redis is unreachable NovaOS logs
 serving; when Redis answers again it is used again. The limiter follows the
 same switch (``primary_available`` / ``primary_failed``), so limits are global
 again as soon as this store is.
+
+Writes to keys that ``replay`` selects (conversation history and owner claims)
+made while on memory are journalled and copied to Redis on reconnect, in
+order, before reads switch back, so turns appended during an outage stay in
+the history. Pushes are idempotent per journal entry (a retried copy never
+duplicates a turn); claims are copied with NX, so a claim Redis already holds
+wins and a claim made only in memory becomes the Redis claim. Counters (limits,
+shield and spark windows) are not copied: their windows are minutes long, and
+while on memory they are per process anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar
 
-from novaos.errors import StorageUnavailableError
+from novaos.errors import StorageFullError, StorageUnavailableError
 from novaos.ports import KeyValueStore, StoreHealth
 from novaos.storage.memory import MemoryStore
 
@@ -30,6 +44,32 @@ class PrimaryStore(KeyValueStore, Protocol):
     """A store that can say cheaply whether it answers (Redis PING)."""
 
     async def ping(self) -> bool: ...
+
+    async def replay_push(
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+    ) -> bool:
+        """``list_push`` applied at most once per ``op_id``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One journalled write made to memory during an outage."""
+
+    op: Literal["set", "push", "delete"]
+    keys: tuple[str, ...]
+    value: bytes = b""
+    deadline: float | None = None  # time.monotonic() seconds; None = no TTL
+    nx: bool = False
+    max_len: int = 0
+    op_id: str = ""
+
+    def ttl_ms(self, now: float) -> int | None:
+        return None if self.deadline is None else math.ceil((self.deadline - now) * 1000)
+
+
+def _nothing(key: str) -> bool:
+    return False
 
 
 class StorageObserver(Protocol):
@@ -54,10 +94,15 @@ class FailoverStore:
         min_backoff_s: float = 0.1,
         max_backoff_s: float = 2.0,
         observer: StorageObserver | None = None,
+        replay: Callable[[str], bool] = _nothing,
+        journal_max: int | None = None,
     ) -> None:
         self._primary = primary
+        self._replay_key = replay
+        self._journal: deque[_Write] = deque()
+        self._journal_max = journal_max
         self.backend = primary.backend
-        self._fallback = fallback or MemoryStore()
+        self._fallback = fallback if fallback is not None else MemoryStore()
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullStorageObserver()
@@ -67,6 +112,10 @@ class FailoverStore:
     @property
     def primary(self) -> PrimaryStore:
         return self._primary
+
+    @property
+    def fallback(self) -> MemoryStore:
+        return self._fallback
 
     @property
     def primary_available(self) -> bool:
@@ -86,13 +135,20 @@ class FailoverStore:
         if not await self._primary.ping():
             self.primary_failed()
 
+    @property
+    def journal_size(self) -> int:
+        """Writes waiting to be copied to Redis."""
+        return len(self._journal)
+
     async def _reconnect_loop(self) -> None:
         delay = self._min_backoff_s
         while True:
             await asyncio.sleep(delay)
-            if await self._primary.ping():
+            if await self._primary.ping() and await self._replay():
                 break
             delay = min(delay * 2, self._max_backoff_s)
+        # _replay returned with an empty journal and nothing awaited since, so no
+        # write can land in memory between the last copy and the switch.
         # Memory-held data would resurface at the next outage as stale state.
         self._fallback.clear()
         self._in_fallback = False
@@ -100,13 +156,72 @@ class FailoverStore:
         log.info(RESTORED_MESSAGE)
         self._observer.fallback_active(False)
 
-    async def _call(self, op: Callable[[KeyValueStore], Awaitable[T]]) -> T:
+    async def _replay(self) -> bool:
+        """Copy the journal to the primary, oldest first; False if it failed again."""
+        copied = 0
+        while self._journal:
+            write = self._journal[0]  # new writes only ever join the tail
+            try:
+                await self._copy(write)
+            except StorageUnavailableError:
+                log.warning(
+                    "[STORAGE] Redis failed while copying the outage journal back; "
+                    "%d writes copied, %d waiting",
+                    copied,
+                    len(self._journal),
+                )
+                return False
+            self._journal.popleft()
+            copied += 1
+        if copied:
+            log.info("[STORAGE] copied %d writes made during the outage back to Redis", copied)
+        return True
+
+    async def _copy(self, write: _Write) -> None:
+        ttl_ms = write.ttl_ms(time.monotonic())
+        if ttl_ms is not None and ttl_ms <= 0:
+            return  # it would have expired in Redis by now as well
+        primary, key = self._primary, write.keys[0]
+        if write.op == "push":
+            await primary.replay_push(
+                key, write.value, max_len=write.max_len, ttl_ms=ttl_ms, op_id=write.op_id
+            )
+        elif write.op == "delete":
+            await primary.delete(*write.keys)
+        elif not await primary.set(key, write.value, ttl_ms=ttl_ms, nx=write.nx):
+            held = await primary.get(key)
+            if held != write.value:  # e.g. another user's claim from before the outage
+                log.warning("[STORAGE] %s was set in Redis before the outage; kept that", key)
+
+    def _journal_room(self) -> None:
+        if self._journal_max is not None and len(self._journal) >= self._journal_max:
+            raise StorageFullError(
+                f"{len(self._journal)} writes are waiting for Redis to come back "
+                "(MEMORY_STORE_MAX_KEYS); refusing more rather than losing them"
+            )
+
+    async def _call(
+        self, op: Callable[[KeyValueStore], Awaitable[T]], write: _Write | None = None
+    ) -> T:
         if not self._in_fallback:
             try:
                 return await op(self._primary)
             except StorageUnavailableError:
                 self.primary_failed()
-        return await op(self._fallback)
+        if write is None:
+            return await op(self._fallback)
+        self._journal_room()
+        result = await op(self._fallback)  # memory ops never await: atomic with the append
+        if result is not False:  # a SET NX that lost changed nothing
+            self._journal.append(write)
+        return result
+
+    def _journalled(self, write: _Write) -> _Write | None:
+        return write if self._replay_key(write.keys[0]) else None
+
+    @staticmethod
+    def _deadline(ttl_ms: int | None) -> float | None:
+        return None if ttl_ms is None else time.monotonic() + ttl_ms / 1000
 
     async def get(self, key: str) -> bytes | None:
         return await self._call(lambda s: s.get(key))
@@ -114,10 +229,16 @@ class FailoverStore:
     async def set(
         self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
     ) -> bool:
-        return await self._call(lambda s: s.set(key, value, ttl_ms=ttl_ms, nx=nx))
+        write = _Write("set", (key,), bytes(value), self._deadline(ttl_ms), nx=nx)
+        return await self._call(
+            lambda s: s.set(key, value, ttl_ms=ttl_ms, nx=nx), self._journalled(write)
+        )
 
     async def delete(self, *keys: str) -> int:
-        return await self._call(lambda s: s.delete(*keys))
+        if not keys:
+            return 0
+        write = _Write("delete", keys) if any(self._replay_key(k) for k in keys) else None
+        return await self._call(lambda s: s.delete(*keys), write)
 
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
         return await self._call(lambda s: s.incr(key, amount, ttl_ms=ttl_ms))
@@ -125,10 +246,24 @@ class FailoverStore:
     async def list_push(
         self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
     ) -> None:
-        await self._call(lambda s: s.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms))
+        write = _Write(
+            "push",
+            (key,),
+            bytes(value),
+            self._deadline(ttl_ms),
+            max_len=max_len,
+            op_id=uuid.uuid4().hex,
+        )
+        await self._call(
+            lambda s: s.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms),
+            self._journalled(write),
+        )
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         return await self._call(lambda s: s.list_range(key, start, end))
+
+    async def list_len(self, key: str) -> int:
+        return await self._call(lambda s: s.list_len(key))
 
     async def health(self) -> StoreHealth:
         if self._in_fallback:
@@ -145,5 +280,10 @@ class FailoverStore:
             task.cancel()
             # wait() does not raise the task's own cancel; a cancel of aclose still does.
             await asyncio.wait({task})
+        if self._journal:
+            log.warning(
+                "[STORAGE] closing with %d outage writes not copied to Redis", len(self._journal)
+            )
+            self._journal.clear()
         await self._primary.aclose()
         await self._fallback.aclose()

@@ -3,58 +3,165 @@
 Semantics match ``RedisStore`` (see ``novaos.ports.KeyValueStore``): TTLs in
 milliseconds, ``incr`` sets its TTL only when it creates the key, ``list_push``
 appends, keeps the newest ``max_len`` items and refreshes the TTL.
+
+Bounded, so many distinct conversations cannot grow the process without end:
+
+* Expiry really frees memory. Deadlines sit in a heap; every call first pops
+  the items whose deadline has passed, so the cost is proportional to what
+  expired (no scan of live keys per request). A refreshed TTL leaves a stale
+  heap item behind, and the heap is rebuilt once stale items outnumber the
+  keys, which keeps it O(keys) at amortised O(1) per write.
+* ``max_keys`` caps the number of keys. A new key beyond the cap evicts whole
+  eviction groups, least recently used first (a group is one conversation: its
+  turns, metadata and owner claim leave together, so a claim never outlives the
+  history it protects). Keys without a group (limit counters, ack nonces, spark
+  gaps) are never evicted: dropping one would hand a user a fresh budget or let a
+  nonce be replayed. If only such keys are left the write is refused with
+  ``StorageFullError``, which fails the request closed.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from novaos.errors import StorageFullError
 from novaos.ports import StoreHealth
 
-# Expired entries are dropped lazily on read; a full sweep every N writes keeps
-# a long outage (fallback mode) from growing memory without bound.
-_SWEEP_EVERY = 1024
+EvictionGroup = Callable[[str], str | None]
+"""Maps a key to the unit it is evicted with, or ``None`` for "never evict"."""
+
+
+def _pinned(key: str) -> str | None:
+    return None
 
 
 @dataclass(slots=True)
 class _Entry:
     value: bytes | int | list[bytes]
     expires_at: float | None  # clock() seconds, None = no expiry
+    group: str | None
+    stamp: int = 0  # which expiry-heap item is current
 
 
 class MemoryStore:
-    """A dict with expiries. Single event loop: no locking needed (no awaits inside)."""
+    """A dict with expiries and an LRU cap. Single event loop: no locking needed
+    (no awaits inside)."""
 
     backend = "memory"
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int | None = None,
+        eviction_group: EvictionGroup = _pinned,
+    ) -> None:
+        if max_keys is not None and max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
         self._clock = clock
+        self._max_keys = max_keys
+        self._group_of = eviction_group
         self._data: dict[str, _Entry] = {}
-        self._writes = 0
+        self._groups: OrderedDict[str, set[str]] = OrderedDict()  # least recent first
+        # (deadline, stamp, key); an item whose stamp no longer matches is stale.
+        self._expiry_heap: list[tuple[float, int, str]] = []
+        self._stamps = 0
+        self.evicted = 0  # keys dropped to stay under max_keys
+        self.expired = 0  # keys dropped because their TTL ran out
+
+    def key_count(self) -> int:
+        """Keys held (expired ones leave at the next call after their deadline).
+
+        A method, not ``__len__``: an empty store must still be truthy."""
+        return len(self._data)
+
+    # -- bookkeeping (no awaits: each public call is atomic on the event loop)
+
+    def _sweep(self, now: float) -> None:
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= now:
+            _, stamp, key = heapq.heappop(heap)
+            entry = self._data.get(key)
+            if entry is not None and entry.stamp == stamp:  # else superseded or gone
+                self._remove(key, entry)
+                self.expired += 1
+
+    def _expire_at(self, entry: _Entry, key: str, deadline: float | None) -> None:
+        entry.expires_at = deadline
+        self._stamps += 1
+        entry.stamp = self._stamps  # older heap items for this key are now stale
+        if deadline is None:
+            return
+        heap = self._expiry_heap
+        heapq.heappush(heap, (deadline, entry.stamp, key))
+        if len(heap) > 2 * len(self._data) + 64:
+            # Refreshed TTLs leave stale items behind; rebuilding after at least
+            # len(data) pushes keeps the heap O(keys) at amortised O(1) per write.
+            live = [
+                (e.expires_at, e.stamp, k)
+                for k, e in self._data.items()
+                if e.expires_at is not None
+            ]
+            heapq.heapify(live)
+            self._expiry_heap = live
+
+    def _remove(self, key: str, entry: _Entry) -> None:
+        del self._data[key]
+        if entry.group is not None:
+            members = self._groups.get(entry.group)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._groups[entry.group]
 
     def _live(self, key: str) -> _Entry | None:
+        """The entry if present and unexpired; marks its group as recently used."""
+        now = self._clock()
+        self._sweep(now)
         entry = self._data.get(key)
         if entry is None:
             return None
-        if entry.expires_at is not None and entry.expires_at <= self._clock():
-            del self._data[key]
+        if entry.expires_at is not None and entry.expires_at <= now:
+            self._remove(key, entry)
+            self.expired += 1
             return None
+        if entry.group is not None:
+            self._groups.move_to_end(entry.group)
         return entry
+
+    def _create(self, key: str, value: bytes | int | list[bytes], ttl_ms: int | None) -> _Entry:
+        group = self._group_of(key)
+        if group is not None and group in self._groups:
+            self._groups.move_to_end(group)  # its siblings are the last to go
+        self._make_room(key, group)
+        entry = self._data[key] = _Entry(value, None, group)
+        if group is not None:
+            self._groups.setdefault(group, set()).add(key)
+        self._expire_at(entry, key, self._deadline(ttl_ms))
+        return entry
+
+    def _make_room(self, key: str, group: str | None) -> None:
+        if self._max_keys is None:
+            return
+        while len(self._data) >= self._max_keys:
+            victim = next(iter(self._groups), None)
+            if victim is None or victim == group:
+                raise StorageFullError(
+                    f"memory store holds {len(self._data)} keys (MEMORY_STORE_MAX_KEYS) "
+                    f"and none may be evicted; refusing to add {key!r}"
+                )
+            for member in list(self._groups[victim]):
+                self._remove(member, self._data[member])
+                self.evicted += 1
 
     def _deadline(self, ttl_ms: int | None) -> float | None:
         return None if ttl_ms is None else self._clock() + ttl_ms / 1000
 
-    def _wrote(self) -> None:
-        self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0:
-            now = self._clock()
-            expired = [
-                k for k, e in self._data.items() if e.expires_at is not None and e.expires_at <= now
-            ]
-            for key in expired:
-                del self._data[key]
+    # -- KeyValueStore
 
     async def get(self, key: str) -> bytes | None:
         entry = self._live(key)
@@ -69,30 +176,34 @@ class MemoryStore:
     async def set(
         self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
     ) -> bool:
-        if nx and self._live(key) is not None:
+        entry = self._live(key)
+        if entry is None:
+            self._create(key, bytes(value), ttl_ms)
+            return True
+        if nx:
             return False
-        self._data[key] = _Entry(bytes(value), self._deadline(ttl_ms))
-        self._wrote()
+        entry.value = bytes(value)
+        self._expire_at(entry, key, self._deadline(ttl_ms))  # SET without PX clears the TTL
         return True
 
     async def delete(self, *keys: str) -> int:
         removed = 0
         for key in keys:
-            if self._live(key) is not None:
-                del self._data[key]
+            entry = self._live(key)
+            if entry is not None:
+                self._remove(key, entry)
                 removed += 1
         return removed
 
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
         entry = self._live(key)
         if entry is None:
-            entry = self._data[key] = _Entry(0, self._deadline(ttl_ms))
+            entry = self._create(key, 0, ttl_ms)
         elif isinstance(entry.value, bytes):
             entry.value = int(entry.value)
         if not isinstance(entry.value, int):
             raise TypeError(f"{key} does not hold an integer")
         entry.value += amount
-        self._wrote()
         return entry.value
 
     async def list_push(
@@ -100,14 +211,13 @@ class MemoryStore:
     ) -> None:
         entry = self._live(key)
         if entry is None:
-            entry = self._data[key] = _Entry([], None)
+            entry = self._create(key, [], None)
         if not isinstance(entry.value, list):
             raise TypeError(f"{key} does not hold a list")
         entry.value.append(bytes(value))
         del entry.value[: max(len(entry.value) - max_len, 0)]
         if ttl_ms is not None:
-            entry.expires_at = self._deadline(ttl_ms)
-        self._wrote()
+            self._expire_at(entry, key, self._deadline(ttl_ms))
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         entry = self._live(key)
@@ -121,15 +231,25 @@ class MemoryStore:
         last = size + end if end < 0 else end
         return list(entry.value[first : last + 1])
 
+    async def list_len(self, key: str) -> int:
+        entry = self._live(key)
+        if entry is None:
+            return 0
+        if not isinstance(entry.value, list):
+            raise TypeError(f"{key} does not hold a list")
+        return len(entry.value)
+
     async def ping(self) -> bool:
         return True
 
     def clear(self) -> None:
         """Forget everything (the fallback is emptied when Redis is back)."""
         self._data.clear()
+        self._groups.clear()
+        self._expiry_heap.clear()
 
     async def health(self) -> StoreHealth:
         return StoreHealth(backend=self.backend, status="ok")
 
     async def aclose(self) -> None:
-        self._data.clear()
+        self.clear()

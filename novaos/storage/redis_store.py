@@ -52,6 +52,28 @@ if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
 
+# A push copied back after an outage: applied at most once per journal entry,
+# however often the copy is retried (the marker shares the list's slot).
+_REPLAY_PUSH = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+REPLAY_MARKER_TTL_MS = 3_600_000
+
+
+def same_slot_key(key: str, suffix: str) -> str:
+    """A key Redis Cluster places in ``key``'s slot (the hash-tag rule)."""
+    opening = key.find("{")
+    closing = key.find("}", opening + 1) if opening >= 0 else -1
+    if opening >= 0 and closing > opening + 1:
+        return f"{key}:{suffix}"  # the first {tag} still decides the slot
+    if "}" in key or "{" in key:
+        raise ValueError(f"cannot derive a same-slot key for {key!r}")
+    return f"{{{key}}}:{suffix}"
+
 
 @asynccontextmanager
 async def translate_errors(backend: str) -> AsyncIterator[None]:
@@ -81,6 +103,7 @@ class RedisStore:
         self.in_flight = asyncio.Semaphore(max_in_flight)
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
+        self._replay_push = client.register_script(_REPLAY_PUSH)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
@@ -139,6 +162,18 @@ class RedisStore:
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         return list(await self._run(self._client.lrange(key, start, end)))
+
+    async def list_len(self, key: str) -> int:
+        return int(await self._run(self._client.llen(key)))
+
+    async def replay_push(
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+    ) -> bool:
+        """``list_push`` that runs once per ``op_id``; False if it already ran."""
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        marker = same_slot_key(key, f"replayed:{op_id}")
+        args = (value, max_len, ttl, REPLAY_MARKER_TTL_MS)
+        return bool(await self._run(self._replay_push(keys=(key, marker), args=args)))
 
     async def ping(self) -> bool:
         try:

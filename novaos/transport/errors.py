@@ -42,6 +42,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.UpstreamTruncatedError, grpc.StatusCode.UNAVAILABLE),
     (errors.ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
     (errors.StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (errors.StorageFullError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.AuditWatchLaggedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )

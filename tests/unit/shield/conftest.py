@@ -63,6 +63,9 @@ class FakeStore:
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         raise NotImplementedError
 
+    async def list_len(self, key: str) -> int:
+        raise NotImplementedError
+
     async def health(self) -> StoreHealth:
         return StoreHealth(backend="fake", status="ok")
 

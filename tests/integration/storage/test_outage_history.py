@@ -1,0 +1,152 @@
+"""Conversation turns written while Redis is down reach Redis when it is back,
+in order, once each, and a conversation keeps its owner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from novaos.config import Settings
+from novaos.conversations import ConversationHistory, conversation_key_group
+from novaos.errors import NotFoundError, StorageFullError
+from novaos.ports import ChatMessage
+from novaos.storage import FailoverStore, RedisStore, build_store
+from tests.fixtures.common import await_until, free_port
+from tests.fixtures.redis_server import RedisServer
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private server that keeps its data across SIGKILL (AOF, fsync per write),
+    so the pre-outage history is still there after the restart."""
+    extra = ("--appendonly", "yes", "--appendfsync", "always")
+    server = RedisServer(tmp_path / "redis", extra_args=extra).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "redis_url": url,
+        "require_auth": False,
+        "redis_reconnect_min_backoff_ms": 50,
+        "redis_reconnect_max_backoff_ms": 300,
+        "redis_command_timeout_ms": 500,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+def turns(*texts: str) -> tuple[ChatMessage, ...]:
+    return tuple(ChatMessage("user", t) for t in texts)
+
+
+async def test_turns_appended_during_an_outage_survive_recovery(
+    durable_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="novaos.storage")
+    store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
+    assert isinstance(store, FailoverStore)
+    await store.connect()
+    history = ConversationHistory(store, max_turns=50, ttl_s=3600)
+    await history.append("alice", "c1", "user", "before-1")
+    await history.append("alice", "c1", "user", "before-2")
+    await history.append("alice", "c0", "user", "alice owns c0")
+
+    durable_redis.kill()
+    await history.append("alice", "c1", "user", "during-1")  # notices the outage
+    assert not store.primary_available
+    await history.append("alice", "c1", "user", "during-2")
+    for i in range(1, 4):
+        await history.append("alice", "c2", "user", f"outage-{i}")  # new, claimed in memory
+    with pytest.raises(NotFoundError):
+        await history.append("bob", "c2", "user", "alice claimed c2 in memory")
+    # Memory cannot know Redis's claim on c0, so bob's write is taken for now.
+    await history.append("bob", "c0", "user", "bob grabs c0 while Redis is away")
+    assert store.journal_size > 0
+
+    durable_redis.start()  # same port, data restored from the AOF
+    await await_until(
+        lambda: _primary(store), timeout_s=10, what="reconnect and copy-back within 10 s"
+    )
+    assert store.journal_size == 0
+    assert any("back to Redis" in m for m in caplog.messages)
+    assert any("nova:convowner:{c0} was set in Redis" in m for m in caplog.messages)
+
+    c1 = turns("before-1", "before-2", "during-1", "during-2")
+    assert await history.history("alice", "c1") == c1
+    assert await history.history("alice", "c2") == turns("outage-1", "outage-2", "outage-3")
+    assert await history.history("alice", "c0") == turns("alice owns c0")
+    for conversation in ("c0", "c2"):  # alice's claims hold in Redis; bob's memory claim lost
+        with pytest.raises(NotFoundError):
+            await history.history("bob", conversation)
+        with pytest.raises(NotFoundError):
+            await history.append("bob", conversation, "user", "after recovery")
+    with redis.Redis(port=durable_redis.port) as client:
+        assert client.get("nova:convowner:{c2}") == b"alice"
+        assert client.get("nova:convowner:{c0}") == b"alice"
+        assert client.get("nova:convowner:{c1}") == b"alice"
+        assert 0 < client.pttl("nova:conv:{alice}:c2:turns") <= 3600 * 1000
+    summaries = {s.conversation_id: s.turn_count for s in await history.list("alice")}
+    assert summaries == {"c0": 1, "c1": 4, "c2": 3}
+    await store.aclose()
+
+
+async def test_outage_turns_append_after_the_ones_redis_kept(durable_redis: RedisServer) -> None:
+    store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
+    assert isinstance(store, FailoverStore)
+    await store.connect()
+    history = ConversationHistory(store, max_turns=5, ttl_s=3600)
+    for i in range(3):
+        await history.append("alice", "long", "user", f"r{i}")
+    durable_redis.kill()
+    await history.append("alice", "long", "user", "m0")  # notices the outage, then memory
+    assert not store.primary_available
+    for i in range(1, 4):
+        await history.append("alice", "long", "user", f"m{i}")
+    assert await history.history("alice", "long") == turns("m0", "m1", "m2", "m3")
+    durable_redis.start()
+    await await_until(lambda: _primary(store), timeout_s=10, what="reconnect")
+    # Redis's three turns, then the outage's four, trimmed to the newest five.
+    assert await history.history("alice", "long") == turns("r2", "m0", "m1", "m2", "m3")
+    await store.aclose()
+
+
+async def test_a_retried_copy_appends_each_turn_once(redis_url: str) -> None:
+    primary = RedisStore.from_url(redis_url, pool_size=2, timeout_s=1)
+    key = "nova:conv:{alice}:c1:turns"
+    assert await primary.replay_push(key, b"t1", max_len=10, ttl_ms=60_000, op_id="a")
+    assert not await primary.replay_push(key, b"t1", max_len=10, ttl_ms=60_000, op_id="a")
+    assert await primary.replay_push(key, b"t2", max_len=10, ttl_ms=60_000, op_id="b")
+    assert await primary.list_range(key) == [b"t1", b"t2"]
+    assert await primary.list_len(key) == 2
+    await primary.aclose()
+
+
+async def test_a_full_journal_refuses_history_writes_instead_of_losing_them() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    store = build_store(
+        settings(url, memory_store_max_keys=100), history_group=conversation_key_group
+    )
+    assert isinstance(store, FailoverStore)
+    await store.connect()
+    history = ConversationHistory(store, max_turns=500, ttl_s=3600)
+    await history.append("alice", "c1", "user", "first")  # claim, index, turns, meta
+    written = 1
+    with pytest.raises(StorageFullError):
+        while True:
+            await history.append("alice", "c1", "user", "more")
+            written += 1
+    assert store.journal_size == 100
+    assert len(await history.history("alice", "c1")) == written
+    assert await store.incr("nova:veto:{alice}", ttl_ms=60_000) == 1  # counters unaffected
+    await store.aclose()
+
+
+async def _primary(store: FailoverStore) -> bool:
+    return store.primary_available
