@@ -79,6 +79,17 @@ class ModelRouter(Protocol):
     async def complete(self, request: ProviderRequest) -> ProviderResponse: ...
 
 
+class TokenBudget(Protocol):
+    """The request's tokens/min reservation (its admission lease), grown before each upstream call.
+
+    ``reserve(total)`` makes the reservation at least ``total`` tokens, charging
+    the difference atomically against the caller's tokens/min limit, or raises
+    ``RateLimitedError`` (nothing charged) so the upstream is never called over budget.
+    """
+
+    async def reserve(self, total_tokens: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CircuitInfo:
     """One provider's breaker, as ListCircuits / GetHealth show it."""

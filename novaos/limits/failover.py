@@ -42,6 +42,11 @@ class FailoverAdmission:
                 self._switch.primary_failed()
         return await self._fallback.admit(request)
 
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        return await grant.issuer.top_up(grant, extra_tokens, now_ms=now_ms)
+
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         return await grant.issuer.refresh(grant, now_ms=now_ms)
 

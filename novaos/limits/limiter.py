@@ -82,13 +82,17 @@ class LeaseLimiter:
             lease_ttl_ms=self._ttl_ms,
         )
         grant = await self._admit(request)
-        lease = Lease(grant.result.headers, request.tokens)
+
+        async def grow(extra: int) -> None:
+            await self._top_up(grant, lease, extra)
+
+        lease = Lease(grant.result.headers, request.tokens, grow)
         refresher = self._keep(self._refresh_loop(grant), self._refreshers)
         try:
             yield lease
         finally:
             # Shielded: a second cancel while we wait leaves the release running.
-            await asyncio.shield(self._keep(self._finish(grant, refresher, lease.actual_tokens)))
+            await asyncio.shield(self._keep(self._finish(grant, refresher, lease)))
 
     async def _admit(self, request: AdmitRequest) -> LeaseGrant:
         admitting = self._keep(self._backend.admit(request))
@@ -101,6 +105,26 @@ class LeaseLimiter:
         if isinstance(outcome, AdmitResult):
             raise self._refusal(request, outcome)
         return outcome
+
+    async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
+        # Like admission: shielded, so a cancel cannot leave a top-up half seen;
+        # the release waits for it (``lease.growing``) before reconciling.
+        lease.growing = growing = self._keep(self._charge_more(grant, lease, extra))
+        refused = await asyncio.shield(growing)
+        if refused is not None:
+            raise self._refusal(grant.request, refused)
+
+    async def _charge_more(self, grant: LeaseGrant, lease: Lease, extra: int) -> AdmitResult | None:
+        try:
+            result = await grant.issuer.top_up(grant, extra)
+        except StorageUnavailableError:
+            # As with refresh: Redis went away mid-request; keep serving.
+            log.debug("lease top-up failed: storage unavailable")
+        else:
+            if not result.admitted:
+                return result
+        lease.reserved_tokens += extra
+        return None
 
     def _refusal(self, request: AdmitRequest, result: AdmitResult) -> RateLimitedError:
         tier = request.subject.tier.value
@@ -138,12 +162,19 @@ class LeaseLimiter:
                 # Redis is down: the lease dies with its TTL; keep serving.
                 log.debug("lease refresh failed: storage unavailable")
 
-    async def _finish(
-        self, grant: LeaseGrant, refresher: asyncio.Task[None], actual_tokens: int | None
-    ) -> None:
+    async def _finish(self, grant: LeaseGrant, refresher: asyncio.Task[None], lease: Lease) -> None:
         refresher.cancel()
         await asyncio.wait({refresher})
-        await self._release(grant, actual_tokens)
+        if lease.growing is not None:
+            await asyncio.wait({lease.growing})
+        if lease.actual_tokens is not None and lease.actual_tokens > lease.reserved_tokens:
+            log.warning(
+                "lease %s used %d tokens but reserved %d; charging the reservation",
+                grant.request.lease_id,
+                lease.actual_tokens,
+                lease.reserved_tokens,
+            )
+        await self._release(grant, lease.charge)
 
     async def _release(self, grant: LeaseGrant, actual_tokens: int | None) -> None:
         try:

@@ -83,6 +83,21 @@ class MemoryAdmission:
         result = AdmitResult(True, "", 0, _headers(window, request.limits, now))
         return LeaseGrant(request=request, result=result, issuer=self)
 
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        now = self._now(now_ms)
+        request = grant.request
+        window = self._window(request.subject, now)
+        limits = request.limits
+        if window.token_total + extra_tokens > limits.tokens_per_minute:
+            retry_ms = _token_retry_ms(window, limits, extra_tokens, now)
+            return AdmitResult(False, TOKENS, retry_ms, _headers(window, limits, now))
+        at, charged = window.tokens.get(request.lease_id, (now, 0))  # gone: left the window
+        window.tokens[request.lease_id] = (at, charged + extra_tokens)
+        window.token_total += extra_tokens
+        return AdmitResult(True, "", 0, _headers(window, limits, now))
+
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         now = self._now(now_ms)
         window = self._window(grant.request.subject, now)

@@ -7,8 +7,10 @@ A ``Limiter`` hands out leases; an ``AdmissionBackend`` holds the counters
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -54,7 +56,7 @@ class AdmitRequest:
     subject: LimitSubject
     limits: TierLimits
     lease_id: str
-    tokens: int  # reserved up front: prompt tokens + max output
+    tokens: int  # reserved up front: known prompt + max output (topped up before the upstream)
     lease_ttl_ms: int
     now_ms: int | None = None  # tests drive a simulated clock; None = backend clock
 
@@ -83,6 +85,16 @@ class AdmissionBackend(Protocol):
         """A grant when admitted (everything charged), else the refusal (nothing charged)."""
         ...
 
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        """Add ``extra_tokens`` to the lease's reservation if tokens/min allows, atomically.
+
+        Refused (``TOKENS``): nothing charged. Only the token limit is checked:
+        the request and its concurrency slot were counted at admission.
+        """
+        ...
+
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         """Push the lease expiry out by its TTL; False if it had already expired."""
         ...
@@ -97,15 +109,44 @@ class AdmissionBackend(Protocol):
 
 
 class Lease:
-    """Yielded by ``Limiter.hold``; ``settle`` records real usage for the release."""
+    """Yielded by ``Limiter.hold``; ``settle`` records real usage for the release.
 
-    def __init__(self, headers: RateLimitHeaders, reserved_tokens: int) -> None:
+    ``reserve`` grows the reservation once the real prompt is known (the
+    ``TokenBudget`` port the pipeline calls before each upstream call). The
+    release charges the settled usage, never more than ``reserved_tokens``:
+    every token a request is charged was admitted against the limit first.
+    """
+
+    def __init__(
+        self,
+        headers: RateLimitHeaders,
+        reserved_tokens: int,
+        grow: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         self.headers = headers
         self.reserved_tokens = reserved_tokens
         self.actual_tokens: int | None = None
+        self._grow = grow
+        self.growing: asyncio.Task[object] | None = None  # a top-up the release must wait for
+
+    async def reserve(self, total_tokens: int) -> None:
+        """Grow the reservation to ``total_tokens``; ``RateLimitedError`` if over the limit."""
+        extra = int(total_tokens) - self.reserved_tokens
+        if extra <= 0:
+            return
+        if self._grow is None:
+            raise RuntimeError("this lease cannot grow")
+        await self._grow(extra)
 
     def settle(self, actual_tokens: int) -> None:
         self.actual_tokens = max(int(actual_tokens), 0)
+
+    @property
+    def charge(self) -> int | None:
+        """What the release records: the settled usage capped at the reservation."""
+        if self.actual_tokens is None:
+            return None
+        return min(self.actual_tokens, self.reserved_tokens)
 
 
 class Limiter(Protocol):

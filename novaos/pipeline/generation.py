@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 
 from novaos.domain import Decision, GateRecord, TextDelta, Usage
 from novaos.pipeline.gate import CheckStep, OutputChecker, OutputConstraints, StreamCheck
-from novaos.ports import ChatMessage, ModelRouter, ProviderRequest
+from novaos.ports import ChatMessage, ModelRouter, ProviderRequest, TokenBudget
+from novaos.tokens import estimate_usage, reservation
 
 
 class OutputBlocked(Exception):
@@ -34,7 +35,8 @@ class GenerationStats:
 
     provider: str = ""
     model: str = ""
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage)  # every attempt's, regenerations included
+    spent: Usage = field(default_factory=Usage)  # the attempts before the current one
     provider_wait_s: float = 0.0
     first_token_s: float | None = None
     regenerations: int = 0
@@ -77,14 +79,25 @@ class Generator:
         stats: GenerationStats,
         *,
         whole: bool = False,
+        budget: TokenBudget | None = None,
     ) -> AsyncIterator[TextDelta]:
         """``whole``: the caller wants the answer at once (unary Chat), so ask the
         upstream for one response instead of a stream: the same checks run on
         it, nothing is released before they pass, and reading one body costs far
-        less than reading every chunk."""
+        less than reading every chunk.
+
+        ``budget``: before each upstream call the request's token reservation
+        grows to cover every call so far plus this one (its real messages and
+        ``max_tokens``); over the tokens/min limit that raises and the upstream
+        is not called."""
         attempt = 0
         attempt_fn = self._attempt_whole if whole else self._attempt
+        needed = 0
         while True:
+            needed += reservation(request.messages, request.max_tokens)
+            if budget is not None:
+                await budget.reserve(needed)
+            stats.spent = stats.usage
             check = self.checker.open(constraints)
             retry = None
             async for item in attempt_fn(request, check, stats):
@@ -107,6 +120,8 @@ class Generator:
     ) -> AsyncIterator[str | _Retry]:
         """Yields released text; a final ``_Retry`` means 'regenerate'."""
         pending: list[str] = []
+        received: list[str] = []
+        reported = False
         last_flush = time.monotonic()
         started = time.monotonic()
         chunks = self.router.stream(request)
@@ -118,8 +133,10 @@ class Generator:
                 if chunk is None:
                     break
                 self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
+                reported = reported or chunk.usage is not None
                 if not chunk.text:
                     continue
+                received.append(chunk.text)
                 if stats.first_token_s is None:
                     stats.first_token_s = time.monotonic() - started
                 step = check.feed(chunk.text)
@@ -135,6 +152,10 @@ class Generator:
                     last_flush = now
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+            if received and not reported:
+                # Cut short (regeneration, block, cancel) after the upstream answered but
+                # before its usage chunk: it still read the prompt and wrote this much.
+                stats.usage = stats.spent + estimate_usage(request.messages, "".join(received))
         regen = self._apply(check.finish(), stats, pending)
         if regen is not None:
             yield regen
@@ -165,8 +186,8 @@ class Generator:
     def _note_chunk(provider: str, model: str, usage: Usage | None, stats: GenerationStats) -> None:
         stats.provider = provider or stats.provider
         stats.model = model or stats.model
-        if usage is not None:
-            stats.usage = usage
+        if usage is not None:  # this attempt's usage so far, on top of earlier attempts'
+            stats.usage = stats.spent + usage
 
     @staticmethod
     def _apply(step: CheckStep, stats: GenerationStats, pending: list[str]) -> _Retry | None:

@@ -34,7 +34,7 @@ from novaos.pipeline.gates.model import build_messages
 from novaos.pipeline.generation import GenerationStats, Generator, OutputBlocked
 from novaos.pipeline.generation import personality_record as _personality_record
 from novaos.pipeline.invariants import RunTrace, check_invariants, model_allowed
-from novaos.ports import ChatMessage, ProviderRequest
+from novaos.ports import ChatMessage, ProviderRequest, TokenBudget
 
 CANONICAL_ORDER = (
     "intent",
@@ -102,10 +102,17 @@ class Orchestrator:
         self._has_shield = any(g.name == "shield" for g in self.plan.pre_model)
 
     async def run(
-        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+        self,
+        ctx: RequestContext,
+        chat: ChatInput,
+        history: tuple[ChatMessage, ...],
+        rec: RunRecord,
+        budget: TokenBudget | None = None,
     ) -> AsyncIterator[ChatEvent]:
+        """``budget``: the request's token reservation, grown to the real prompt
+        (system prompt, lens sources, regeneration feedback) before each upstream call."""
         try:
-            async for event in self._run(ctx, chat, history, rec):
+            async for event in self._run(ctx, chat, history, rec, budget):
                 yield event
         except NovaError as exc:
             # Started and gate events already went out (an invalid ack token, every
@@ -118,7 +125,12 @@ class Orchestrator:
             raise
 
     async def _run(
-        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+        self,
+        ctx: RequestContext,
+        chat: ChatInput,
+        history: tuple[ChatMessage, ...],
+        rec: RunRecord,
+        budget: TokenBudget | None,
     ) -> AsyncIterator[ChatEvent]:
         rec.gates_deadline = self.clock() + self.pipeline_timeout_s
         for gate in self.plan.pre_model:
@@ -128,7 +140,7 @@ class Orchestrator:
                 async for event in self._stopped(ctx, chat, result, rec):
                     yield event
                 return
-        async for event in self._generate(ctx, chat, history, rec):
+        async for event in self._generate(ctx, chat, history, rec, budget):
             yield event
 
     async def _check(self, gate: Gate, inp: GateInput, rec: RunRecord) -> GateResult:
@@ -166,7 +178,12 @@ class Orchestrator:
         yield self._completed(ctx, chat, rec, detail=result.reason)
 
     async def _generate(
-        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+        self,
+        ctx: RequestContext,
+        chat: ChatInput,
+        history: tuple[ChatMessage, ...],
+        rec: RunRecord,
+        budget: TokenBudget | None,
     ) -> AsyncIterator[ChatEvent]:
         if self._model_refused(rec):
             yield self._completed(ctx, chat, rec, detail="request refused by policy check")
@@ -177,7 +194,7 @@ class Orchestrator:
         started = self.clock()
         try:
             async for delta in self.generator.run(
-                request, constraints, stats, whole=rec.whole_answer
+                request, constraints, stats, whole=rec.whole_answer, budget=budget
             ):
                 yield delta
         except UpstreamTruncatedError as cut:

@@ -27,7 +27,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.providers.tokens import estimate_usage
+from novaos.tokens import estimate_usage
 
 API_VERSION = "2023-06-01"
 

@@ -12,7 +12,7 @@ from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.observer import ProviderObserver
-from novaos.providers.tokens import estimate_tokens, estimate_usage
+from novaos.tokens import estimate_tokens, estimate_usage
 
 
 @dataclass

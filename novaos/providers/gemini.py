@@ -25,7 +25,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.providers.tokens import estimate_usage
+from novaos.tokens import estimate_usage
 
 _ROLES = {"user": "user", "assistant": "model"}
 _USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")

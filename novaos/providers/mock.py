@@ -15,8 +15,8 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-from novaos.domain import Usage
 from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
+from novaos.tokens import estimate_tokens, estimate_usage
 
 _WORDS = tuple(
     [
@@ -87,13 +87,15 @@ _WORDS = tuple(
 _TOKEN = re.compile(r"\S+\s*")
 
 
-def count_tokens(text: str) -> int:
-    """A deterministic token estimate (~4 characters per token, at least one per word)."""
-    return max(len(text.split()), (len(text) + 3) // 4) if text else 0
-
-
-def prompt_tokens(request: ProviderRequest) -> int:
-    return sum(count_tokens(m.content) + 4 for m in request.messages)
+def _capped(pieces: list[str], max_tokens: int | None) -> tuple[list[str], str]:
+    """The pieces that fit in ``max_tokens`` (as a real upstream stops at it) and why it ended."""
+    # Pieces split at whitespace, so their estimates add up to the whole text's.
+    used = 0
+    for i, piece in enumerate(pieces):
+        used += estimate_tokens(piece)
+        if max_tokens and used > max_tokens:
+            return pieces[:i], "length"
+    return pieces, "stop"
 
 
 def load_script(path: Path | None) -> Mapping[str, str]:
@@ -144,8 +146,7 @@ class MockProvider:
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
         self.calls += 1
         self.active += 1
-        text = self.answer_for(request)
-        pieces = _TOKEN.findall(text)
+        pieces, finish = _capped(_TOKEN.findall(self.answer_for(request)), request.max_tokens)
         model = request.model or self.default_model
         try:
             for piece in pieces:
@@ -154,15 +155,18 @@ class MockProvider:
                 yield ProviderChunk(text=piece, provider=self.name, model=model)
         finally:
             self.active -= 1
-        usage = Usage(prompt_tokens(request), len(pieces))
-        yield ProviderChunk(usage=usage, finish_reason="stop", provider=self.name, model=model)
+        usage = estimate_usage(request.messages, "".join(pieces))
+        yield ProviderChunk(usage=usage, finish_reason=finish, provider=self.name, model=model)
 
     async def complete(self, request: ProviderRequest) -> ProviderResponse:
         self.calls += 1
-        text = self.answer_for(request)
-        usage = Usage(prompt_tokens(request), len(_TOKEN.findall(text)))
+        pieces, finish = _capped(_TOKEN.findall(self.answer_for(request)), request.max_tokens)
+        text = "".join(pieces)
+        usage = estimate_usage(request.messages, text)
         model = request.model or self.default_model
-        return ProviderResponse(text=text, usage=usage, model=model, provider=self.name)
+        return ProviderResponse(
+            text=text, usage=usage, model=model, provider=self.name, finish_reason=finish
+        )
 
     async def aclose(self) -> None:
         return None

@@ -17,7 +17,7 @@ from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
 from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, load_json_event
 from novaos.providers.sse import SSEEvent
-from novaos.providers.tokens import estimate_usage
+from novaos.tokens import estimate_usage
 
 
 class OpenAIProvider(HttpProvider):

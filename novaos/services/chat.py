@@ -27,6 +27,7 @@ from novaos.domain import (
 from novaos.errors import InvalidArgumentError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, RequestSummary
+from novaos.tokens import reservation
 
 _CONVERSATION_ID_MAX = 128
 # Turns kept in the conversation. Policy outcomes count too: a crisis stated two
@@ -45,6 +46,8 @@ _REMEMBERED = frozenset(
 
 class LeaseLike(Protocol):
     headers: RateLimitHeaders
+
+    async def reserve(self, total_tokens: int) -> None: ...
 
     def settle(self, actual_tokens: int) -> None: ...
 
@@ -113,9 +116,16 @@ def _id_ok(value: str) -> bool:
     return all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
 
 
-def estimate_tokens(chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits) -> int:
-    prompt = sum(len(m.content) // 4 + 4 for m in history) + len(chat.message) // 4 + 4
-    return prompt + (chat.options.max_tokens or limits.default_max_tokens)
+def admission_estimate(
+    chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits
+) -> int:
+    """What admission reserves before any gate runs: the turns and message plus max output.
+
+    The system prompt and lens sources are not known yet; the pipeline grows
+    the reservation to the real prompt before it calls the upstream.
+    """
+    messages = (*history, ChatMessage("user", chat.message))
+    return reservation(messages, chat.options.max_tokens or limits.default_max_tokens)
 
 
 @dataclass
@@ -158,12 +168,13 @@ class ChatService:
             stack.callback(self._left)
             lease = None
             if self.admission is not None:
-                estimate = estimate_tokens(call.chat, history, self.limits)
+                estimate = admission_estimate(call.chat, history, self.limits)
                 lease = await stack.enter_async_context(self.admission.hold(call.ctx, estimate))
                 call.rate_limit = lease.headers
             try:
                 yield Started(call.ctx.request_id, call.chat.conversation_id)
-                async for event in self.orchestrator.run(call.ctx, call.chat, history, call.record):
+                run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
+                async for event in run:
                     self._observe(call, event)
                     yield event
             finally:

@@ -1,11 +1,13 @@
 -- NovaOS admission: check and charge requests/min, tokens/min and a
 -- concurrency lease in one atomic step. Same arithmetic as
 -- novaos/limits/memory.py (keep the two in step).
+-- Mode "top_up" grows an admitted lease's token reservation instead: only the
+-- tokens/min check, no new request and no new lease.
 --
 -- KEYS: 1 requests zset (id -> admitted ms), 2 token zset (id -> admitted ms),
 --       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms)
 -- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
---       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME)
+--       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME), 9 "admit" | "top_up"
 -- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
 --          retry ms, requests in window, reset ms}
 
@@ -16,6 +18,7 @@ local conc_limit = tonumber(ARGV[4])
 local tokens = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local window = tonumber(ARGV[7])
+local top_up = ARGV[9] == 'top_up'
 local now
 if ARGV[8] ~= '' then
   now = tonumber(ARGV[8])
@@ -49,18 +52,20 @@ local function refuse(code, retry)
   return {0, code, retry, count, reset_ms(count)}
 end
 
--- Concurrency first: a refusal here must not charge request or token quota.
-local leases = redis.call('ZCARD', KEYS[4])
-if leases >= conc_limit then
-  local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-  local retry = 1000
-  if #soonest > 0 then retry = math.max(math.min(1000, tonumber(soonest[2]) - now), 1) end
-  return refuse(3, retry)
-end
-if count >= req_limit then
-  if req_limit == 0 then return refuse(1, window) end
-  local oldest = redis.call('ZRANGE', KEYS[1], count - req_limit, count - req_limit, 'WITHSCORES')
-  return refuse(1, tonumber(oldest[2]) + window - now)
+if not top_up then
+  -- Concurrency first: a refusal here must not charge request or token quota.
+  local leases = redis.call('ZCARD', KEYS[4])
+  if leases >= conc_limit then
+    local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+    local retry = 1000
+    if #soonest > 0 then retry = math.max(math.min(1000, tonumber(soonest[2]) - now), 1) end
+    return refuse(3, retry)
+  end
+  if count >= req_limit then
+    if req_limit == 0 then return refuse(1, window) end
+    local oldest = redis.call('ZRANGE', KEYS[1], count - req_limit, count - req_limit, 'WITHSCORES')
+    return refuse(1, tonumber(oldest[2]) + window - now)
+  end
 end
 local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
 if used + tokens > tok_limit then
@@ -72,6 +77,20 @@ if used + tokens > tok_limit then
     if freed >= need then return refuse(2, tonumber(entries[i + 1]) + window - now) end
   end
   return refuse(2, window)
+end
+
+if top_up then
+  -- The reservation keeps its admission time; one already out of the window starts anew.
+  if redis.call('HEXISTS', KEYS[3], id) == 1 then
+    redis.call('HINCRBY', KEYS[3], id, tokens)
+  else
+    redis.call('ZADD', KEYS[2], now, id)
+    redis.call('HSET', KEYS[3], id, tokens)
+  end
+  redis.call('HINCRBY', KEYS[3], '_total', tokens)
+  redis.call('PEXPIRE', KEYS[2], window)
+  redis.call('PEXPIRE', KEYS[3], window)
+  return {1, 0, 0, count, reset_ms(count)}
 end
 
 redis.call('ZADD', KEYS[1], now, id)

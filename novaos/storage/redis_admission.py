@@ -90,16 +90,30 @@ class RedisAdmission:
         self._count = client.register_script(_PURGE_COUNT)
 
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        result = await self._run(request, request.tokens, request.now_ms, "admit")
+        if not result.admitted:
+            return result
+        return LeaseGrant(request=request, result=result, issuer=self)
+
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        return await self._run(grant.request, extra_tokens, now_ms, "top_up")
+
+    async def _run(
+        self, request: AdmitRequest, tokens: int, now_ms: int | None, mode: str
+    ) -> AdmitResult:
         limits = request.limits
         args = (
             request.lease_id,
             limits.requests_per_minute,
             limits.tokens_per_minute,
             limits.concurrency,
-            request.tokens,
+            tokens,
             request.lease_ttl_ms,
             WINDOW_MS,
-            _ms(request.now_ms),
+            _ms(now_ms),
+            mode,
         )
         async with self._store.command():
             raw = await self._admit(keys=limit_keys(request.subject), args=args)
@@ -109,10 +123,7 @@ class RedisAdmission:
             remaining=max(limits.requests_per_minute - count, 0),
             reset_s=max((reset_ms + 999) // 1000, 0),
         )
-        result = AdmitResult(bool(admitted), _VIOLATIONS[code], retry_ms, headers)
-        if not admitted:
-            return result
-        return LeaseGrant(request=request, result=result, issuer=self)
+        return AdmitResult(bool(admitted), _VIOLATIONS[code], retry_ms, headers)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         lease_key = limit_keys(grant.request.subject)[3]

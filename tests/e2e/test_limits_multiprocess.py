@@ -57,7 +57,8 @@ async def test_three_servers_share_tokens_per_minute(spawn_server: Spawn, redis_
     admitted, refused = await _burst(servers, "e2e-tokens", 90, request)
     used = sum(r.usage.input_tokens + r.usage.output_tokens for r in admitted)
     assert refused > 0  # the burst really was over budget
-    assert used <= budget * 1.01
+    # Reservations cover the real prompt (system prompt included) before the upstream call.
+    assert used <= budget, f"charged {used} tokens against a budget of {budget}"
     client = aioredis.Redis.from_url(redis_url)
     try:
         amounts_key = limit_keys(LimitSubject("e2e-tokens", Tier.FREE))[2]

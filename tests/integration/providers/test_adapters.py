@@ -12,7 +12,7 @@ from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.http import HttpSettings
-from novaos.providers.tokens import estimate_usage
+from novaos.tokens import estimate_usage
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
     Cut,

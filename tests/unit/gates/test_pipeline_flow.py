@@ -24,7 +24,7 @@ from novaos.domain import (
     Stance,
     TextDelta,
 )
-from novaos.errors import AckInvalidError
+from novaos.errors import AckInvalidError, QuotaViolation, RateLimitedError, RateLimitHeaders
 from novaos.pipeline.ack import AckTokens
 from novaos.pipeline.ack_flow import AckShieldGate
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
@@ -40,6 +40,7 @@ from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import CANONICAL_ORDER, Orchestrator, PipelinePlan, RunRecord
 from novaos.providers.mock import MockProvider
 from novaos.providers.router import ProviderRouter, RouterSettings
+from novaos.tokens import estimate_tokens
 from tests.fixtures.gate_fakes import FakeStore, ManualClock
 
 CRISIS = "If you are thinking about suicide, call or text 988 now."
@@ -213,6 +214,52 @@ async def test_regeneration_replaces_a_banned_draft() -> None:
     assert _text(events) == "Here is the answer."
     assert _decision(events, "personality") is Decision.REGENERATE
     assert pipe.provider.calls == 2
+
+
+class RecordingBudget:
+    """The ``TokenBudget`` port as the pipeline sees it: what it asked to reserve."""
+
+    def __init__(self, refuse_above: int | None = None) -> None:
+        self.asked: list[int] = []
+        self.refuse_above = refuse_above
+
+    async def reserve(self, total_tokens: int) -> None:
+        if self.refuse_above is not None and total_tokens > self.refuse_above:
+            raise RateLimitedError(
+                "rate limit exceeded: tokens_per_minute",
+                violation=QuotaViolation("u1", "tokens_per_minute", "free tier limit"),
+                retry_after_s=1.0,
+                headers=RateLimitHeaders(10, 9, 60),
+            )
+        self.asked.append(total_tokens)
+
+
+async def test_every_attempt_is_reserved_before_the_call_and_counted() -> None:
+    pipe = build()
+    budget = RecordingBudget()
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="flatter me please", conversation_id="c1")
+    rec = RunRecord()
+    _ = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec, budget)]
+    assert pipe.provider.calls == 2
+    first, second = budget.asked
+    # each attempt reserves its real prompt (system prompt included) and max output, cumulatively
+    assert first > estimate_tokens(chat.message) + 512 + 100
+    assert second > 2 * first - 10
+    usage = rec.generation.usage
+    assert usage.input_tokens + usage.output_tokens <= second  # both attempts counted, within
+    assert usage.input_tokens > 2 * (first - 512)  # both prompts, not just the last one
+
+
+async def test_a_refused_reservation_never_reaches_the_model() -> None:
+    pipe = build()
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="Help me plan my week", conversation_id="c1")
+    rec = RunRecord()
+    with pytest.raises(RateLimitedError):
+        _ = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec, RecordingBudget(100))]
+    assert pipe.provider.calls == 0
+    assert rec.outcome is Outcome.FAILED
 
 
 async def test_regeneration_is_bounded_then_fails_closed() -> None:

@@ -38,7 +38,19 @@ async def run_against_model(
             assert got == model.admit(now, lease_id, tokens), step
             if isinstance(outcome, LeaseGrant):
                 grants.append(outcome)
-        elif grants:
+        elif step[0] == "top_up" and grants:
+            grant = grants[int(str(step[1])) % len(grants)]
+            extra = int(str(step[2]))
+            result = await backend.top_up(grant, extra, now_ms=now)
+            got = Verdict(
+                result.admitted,
+                result.violation,
+                result.retry_after_ms,
+                result.headers.remaining,
+                result.headers.reset_s,
+            )
+            assert got == model.top_up(now, grant.request.lease_id, extra), step
+        elif step[0] == "release" and grants:
             grant = grants[int(str(step[1])) % len(grants)]
             actual = step[2] if step[2] is None else int(str(step[2]))
             await backend.release(grant, actual, now_ms=now)

@@ -1,10 +1,14 @@
-"""Deterministic token estimate for providers that report no usage.
+"""The one token estimate: admission reservations, the mock's usage, providers' fallback.
 
 Not any vendor's tokenizer: a stable approximation (one token per ~4
 characters of each word or punctuation mark, plus per-message framing) so
 budgets still trip and a streamed and a non-streamed answer of the same text
 count the same. Always estimate over the whole text, never per chunk: a word
 split across two chunks must not count twice.
+
+Admission reserves ``reservation(messages, max_tokens)`` for the exact messages
+sent upstream; the mock provider reports ``estimate_usage`` of the same
+messages, so for it a reservation is an exact upper bound of what is charged.
 """
 
 from __future__ import annotations
@@ -34,3 +38,8 @@ def estimate_input_tokens(messages: Iterable[ChatMessage]) -> int:
 
 def estimate_usage(messages: Iterable[ChatMessage], output_text: str) -> Usage:
     return Usage(estimate_input_tokens(messages), estimate_tokens(output_text))
+
+
+def reservation(messages: Iterable[ChatMessage], max_tokens: int) -> int:
+    """The most one upstream call with these messages may charge: input plus max output."""
+    return estimate_input_tokens(messages) + max(max_tokens, 0)

@@ -1,0 +1,106 @@
+"""A lease grows to the real prompt before the upstream call, and charges no more than it holds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitedError
+from novaos.limits import LeaseLimiter, LimitSubject, MemoryAdmission, TierLimits
+from novaos.limits.model import AdmitResult, LeaseGrant
+
+LIMITS = {tier: TierLimits(100, 10_000, 5) for tier in Tier}
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def limit_exceeded(self, tier: str, limit: str) -> None:
+        self.seen.append((tier, limit))
+
+
+async def fits(limiter: LeaseLimiter, subject: LimitSubject, tokens: int) -> bool:
+    try:
+        async with limiter.hold(subject, tokens):
+            return True
+    except RateLimitedError:
+        return False
+
+
+async def test_reserve_grows_the_lease_and_refuses_past_the_limit() -> None:
+    observer = Observer()
+    limiter = LeaseLimiter(MemoryAdmission(), LIMITS, lease_ttl_ms=30_000, observer=observer)
+    subject = LimitSubject("ann", Tier.FREE)
+    async with limiter.hold(subject, 1_000) as lease:
+        await lease.reserve(6_000)
+        await lease.reserve(2_000)  # already covered: no change
+        assert lease.reserved_tokens == 6_000
+        assert not await fits(limiter, subject, 4_001)  # the grown reservation counts
+        with pytest.raises(RateLimitedError) as caught:
+            await lease.reserve(10_001)
+        assert caught.value.violation.limit == "tokens_per_minute"
+        assert caught.value.headers.limit == 100
+        assert 0 < caught.value.retry_after_s <= 60
+        assert lease.reserved_tokens == 6_000  # a refused top-up charges nothing
+        lease.settle(5_000)
+    assert observer.seen[-1] == ("free", "tokens_per_minute")
+    assert await fits(limiter, subject, 5_000)  # settled to the 5,000 really used
+    await limiter.aclose()
+
+
+async def test_release_charges_at_most_the_reservation() -> None:
+    limiter = LeaseLimiter(MemoryAdmission(), LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("ben", Tier.FREE)
+    async with limiter.hold(subject, 100) as lease:
+        lease.settle(5_000)  # more than was admitted: the window must not go over
+    assert lease.charge == 100
+    assert not await fits(limiter, subject, 9_901)
+    assert await fits(limiter, subject, 9_900)
+    await limiter.aclose()
+
+
+class GatedTopUp(MemoryAdmission):
+    """Top-ups answer only when the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        self.started.set()
+        await self.gate.wait()
+        return await super().top_up(grant, extra_tokens, now_ms=now_ms)
+
+
+async def test_cancel_during_top_up_releases_after_it_lands() -> None:
+    backend = GatedTopUp()
+    limiter = LeaseLimiter(backend, LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("cid", Tier.FREE)
+
+    async def request() -> None:
+        async with limiter.hold(subject, 1_000) as lease:
+            try:
+                await lease.reserve(9_000)
+                pytest.fail("the cancelled request must not reach the model")
+            finally:
+                lease.settle(0)  # as the chat service does: nothing reached the upstream
+
+    task = asyncio.create_task(request())
+    await backend.started.wait()
+    task.cancel()
+    for _ in range(20):  # let the cancelled request run its exit while the top-up hangs
+        await asyncio.sleep(0)
+    backend.gate.set()  # the top-up completes behind the cancelled caller
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await limiter.aclose()
+    assert await backend.active_leases(subject) == 0
+    # Released after the top-up landed, so reconciled to 0: the whole budget is free.
+    assert await fits(limiter, subject, 10_000)
+    await limiter.aclose()
