@@ -41,7 +41,7 @@ def main() -> None:
     classifier = ShieldClassifier()
     build_ms = (time.perf_counter() - started) * 1000
     rows = load_rows(DATA / "shield_labelled.jsonl")
-    for name in ("shield_heldout.jsonl", "shield_heldout2.jsonl"):
+    for name in ("shield_heldout.jsonl", "shield_heldout2.jsonl", "shield_heldout3.jsonl"):
         if (DATA / name).exists():
             rows += load_rows(DATA / name)
     measure(classifier, rows, 1)  # warm-up: first-use caches

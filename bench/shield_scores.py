@@ -148,6 +148,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_labelled.jsonl",
         DATA / "shield_heldout.jsonl",
         DATA / "shield_heldout2.jsonl",
+        DATA / "shield_heldout3.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:

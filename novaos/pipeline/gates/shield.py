@@ -122,6 +122,8 @@ class ShieldClassifier:
                 for rule in pack.output_rules
             ]
         )
+        over = [r.pattern for pack in packs for r in pack.rules if r.over_guards]
+        self._over_guards = _bounded("|".join(f"(?:{p})" for p in over)) if over else None
         masks = [g.pattern for pack in packs for g in pack.guards if not g.suppresses]
         self._mask = _bounded("|".join(f"(?:{p})" for p in masks)) if masks else None
         self._mask_index = WordIndex(masks)
@@ -237,13 +239,17 @@ class ShieldClassifier:
         """Each padded view with benign spans masked, and the categories guards switch off.
 
         Canonical views hold only letters, digits and spaces, so the mask
-        (``" | "``) showing up in a view means a guard fired.
+        (``" | "``) showing up in a view means a guard fired. A view holding a
+        crisis statement that outranks the guards stays unmasked (checked only
+        when a mask fired, so unguarded messages pay nothing).
         """
         out = []
         for view in map(_padded, norm.views):
             masked = view
             if self._mask is not None and self._mask_index.candidates(view):
                 masked = self._mask.sub(_MASK, view)
+            if self._over_guards and _MASK in masked and self._over_guards.search(view):
+                masked = view
             suppressed: set[str] = set()
             for i in self._suppressor_index.candidates(view):
                 regex, categories = self._suppressors[i]

@@ -8,6 +8,10 @@ Files (all JSON, each carrying the same ``policy_version``):
   framing markers (role-play, fake ``[system]``, prompt injection).
 - ``messages.json``: per language the crisis block, refusals, ack prompts.
 
+A rule marked ``over_guards`` (crisis rules only) outranks the guards: a
+view it matches is scanned unmasked, so a first-person self-harm statement
+is never hidden by an idiom guard.
+
 ``cues`` are weak signals with a weight: none stops a message alone, but
 cues of one category whose weights (each cue counted once, over the message
 and the recent user turns) reach ``cue_threshold`` give that category's
@@ -50,6 +54,10 @@ class Rule:
     id: str
     category: str
     pattern: str  # fully expanded regex over canonical text
+    # A first-person crisis statement that outranks the benign guards: where it
+    # matches, the view is checked unmasked ("hurt myself on purpose" is not
+    # the idiom "hurt myself on the stairs").
+    over_guards: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +167,13 @@ def _rules(items: list[dict[str, Any]], ctx: _PackContext) -> tuple[Rule, ...]:
         where = f"{ctx.file}: rule {rule_id}"
         if category not in ctx.categories:
             raise PolicyError(f"{where}: unknown category {category!r}")
-        out.append(Rule(rule_id, category, _expand(str(item["pattern"]), ctx.lexicon, where)))
+        over_guards = item.get("over_guards", False)
+        if not isinstance(over_guards, bool):
+            raise PolicyError(f"{where}: over_guards must be true or false")
+        if over_guards and ctx.categories[category].verdict is not ShieldVerdict.CONTROL:
+            raise PolicyError(f"{where}: only crisis rules may outrank the guards")
+        pattern = _expand(str(item["pattern"]), ctx.lexicon, where)
+        out.append(Rule(rule_id, category, pattern, over_guards))
     return tuple(out)
 
 

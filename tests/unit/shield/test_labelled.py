@@ -5,8 +5,11 @@ were improved against it, and each earlier held-out round joined it after its
 one untouched measurement. ``shield_heldout.jsonl`` (round 8) was measured once
 untouched (75.6 % stopped) and its misses then drove policy shield-2026.11.2,
 so it is a regression set now. ``shield_heldout2.jsonl`` was written before
-that work was scored and never used for tuning: its table is the honest
-generalisation figure. Run with ``-s`` to see the tables.
+the 11.2 work was scored and never used for tuning (96.5 % with 11.2; 97.4 %
+with 11.3, whose one extra catch is the idiom-guard fix named in the 11.2
+notes). ``shield_heldout3.jsonl`` was written and committed before any 11.3
+change and scored once before (63.6 % stopped) and once after (75.2 %); its
+rows were never added to the development set. Run with ``-s`` to see the tables.
 """
 
 from __future__ import annotations
@@ -82,8 +85,9 @@ def test_heldout_floors(classifier: ShieldClassifier) -> None:
     assert 1 - t["hard_negative not stopped"].rate <= 0.03, t["hard_negative not stopped"].misses
 
 
-def test_heldout2_shape() -> None:
-    rows = load_rows(DATA / "shield_heldout2.jsonl")
+@pytest.mark.parametrize("name", ["shield_heldout2.jsonl", "shield_heldout3.jsonl"])
+def test_heldout_shape(name: str) -> None:
+    rows = load_rows(DATA / name)
     assert len(rows) >= 150
     assert sum(r.label == "benign" for r in rows) / len(rows) >= 0.40
     for language in LANGUAGES:
@@ -93,7 +97,23 @@ def test_heldout2_shape() -> None:
 
 def test_heldout2_floors(classifier: ShieldClassifier) -> None:
     t = summary(_outcomes(classifier, DATA / "shield_heldout2.jsonl"))
-    # Floors just under the one untouched measurement with policy
-    # shield-2026.11.2 (96.5 % stopped, 0 % of hard negatives stopped).
-    assert t["crisis+hard_veto stopped"].rate >= 0.95, t["crisis+hard_veto stopped"].misses
+    # Floors just under the measurement with policy shield-2026.11.3
+    # (97.4 % stopped, 0 % of hard negatives stopped; 11.2 scored 96.5 %).
+    assert t["crisis+hard_veto stopped"].rate >= 0.965, t["crisis+hard_veto stopped"].misses
     assert 1 - t["hard_negative not stopped"].rate <= 0.03, t["hard_negative not stopped"].misses
+
+
+def test_heldout3_floors(classifier: ShieldClassifier) -> None:
+    t = summary(_outcomes(classifier, DATA / "shield_heldout3.jsonl"))
+    # Floors just under the measurement with policy shield-2026.11.3: 75.2 %
+    # stopped, 3.2 % of hard negatives stopped, 75 % of soft vetoes caught
+    # (11.2 before any change: 63.6 % / 5.4 % / 75 %). Regression guards, not
+    # targets: the set is spent once its misses drive rules.
+    assert t["crisis+hard_veto stopped"].rate >= 0.74, t["crisis+hard_veto stopped"].misses
+    assert 1 - t["hard_negative not stopped"].rate <= 0.04, t["hard_negative not stopped"].misses
+    assert t["soft_veto intervened"].rate >= 0.70, t["soft_veto intervened"].misses
+
+
+def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> None:
+    # Bump together: a new policy version means re-measuring the floors above.
+    assert classifier.policy_version == "shield-2026.11.3"

@@ -22,7 +22,12 @@ from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.pipeline.gates.word_index import PREFIX, WordIndex, first_words
 from novaos.pipeline.policy import default_policy
 
-LABELLED = ("shield_labelled.jsonl", "shield_heldout.jsonl", "shield_heldout2.jsonl")
+LABELLED = (
+    "shield_labelled.jsonl",
+    "shield_heldout.jsonl",
+    "shield_heldout2.jsonl",
+    "shield_heldout3.jsonl",
+)
 
 
 @pytest.mark.parametrize(
