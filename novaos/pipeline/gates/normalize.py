@@ -80,6 +80,8 @@ def _visible(text: str) -> str:
 
 
 def _fold_flags(text: str) -> tuple[str, set[str]]:
+    if text.isascii():  # NFKC, format characters, homoglyphs, accents: none can occur
+        return text.lower(), set()
     flags: set[str] = set()
     visible = _visible(text)
     if len(visible) != len(unicodedata.normalize("NFKC", text)):
@@ -97,18 +99,24 @@ def fold(text: str) -> str:
     return _fold_flags(text)[0]
 
 
-def _join_spelled(text: str, *, split_leading: bool) -> str:
-    text = _DOTTED.sub(lambda m: re.sub(r"[.\-_*·•/]", "", m.group(0)), text)
+def _join_spelled(text: str) -> tuple[str, str | None]:
+    """Spelled-out letters joined; and the reading that also glues a leading
+    one-letter word ("a b o m b" -> "abomb"), or None when no such run occurs."""
+    text = _SPACES.sub(" ", _DOTTED.sub(lambda m: re.sub(r"[.\-_*·•/]", "", m.group(0)), text))
+    split = False
 
     def glue(match: re.Match[str]) -> str:
+        nonlocal split
         letters = match.group(0).split(" ")
         # "a b o m b" is usually "a bomb", but "e x p l o s i v e s" is one word:
         # the caller checks both readings.
-        if split_leading and len(letters) >= 4 and letters[0] in _LEADING_WORDS:
+        if len(letters) >= 4 and letters[0] in _LEADING_WORDS:
+            split = True
             return letters[0] + " " + "".join(letters[1:])
         return "".join(letters)
 
-    return _SPACED.sub(glue, _SPACES.sub(" ", text))
+    joined = _SPACED.sub(glue, text)
+    return joined, _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text) if split else None
 
 
 def _unleet(chunk: str) -> str:
@@ -120,9 +128,23 @@ def _unleet(chunk: str) -> str:
     return chunk.translate(_LEET) if letters >= others else chunk
 
 
-def canonical(folded: str, *, split_leading: bool = True) -> str:
+def canonical(folded: str) -> str:
     """Folded text -> space-separated words with leetspeak and spelling undone."""
-    joined = _join_spelled(folded, split_leading=split_leading)
+    return _words(_join_spelled(folded)[0])
+
+
+def _canonical_views(folded: str) -> list[str]:
+    """``canonical(folded)``, then the glued reading of spelled letters if it differs."""
+    joined, glued = _join_spelled(folded)
+    views = [_words(joined)]
+    if glued is not None and (other := _words(glued)) != views[0]:
+        views.append(other)
+    return views
+
+
+def _words(joined: str) -> str:
+    if _LEET_CHARS.isdisjoint(joined):  # no leetspeak possible: every chunk is words
+        return " ".join(_WORD.findall(joined))
     words: list[str] = []
     for chunk in _CHUNK.findall(joined):
         # A trailing "!" or "|" is punctuation ("help!"), not a leet letter.
@@ -163,12 +185,9 @@ def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
 def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normalized:
     """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection."""
     folded, flags = _fold_flags(text)
-    canon = canonical(folded)
-    views = [canon]
-    glued = canonical(folded, split_leading=False)
-    if glued != canon:
-        views.append(glued)
-    for segment in _B64.findall(_visible(text))[:_MAX_B64_SEGMENTS]:
+    views = _canonical_views(folded)
+    canon = views[0]
+    for segment in _B64.findall(text if text.isascii() else _visible(text))[:_MAX_B64_SEGMENTS]:
         decoded = _decode_b64(segment)
         if decoded is not None:
             views.append(canonical(fold(decoded)))
