@@ -4,11 +4,11 @@ The shield runs a few hundred policy regexes over every message and every
 released sentence of model output; running each one is most of its cost. All
 of them are matched the same way, ``" (?:pattern)(?= )"`` over text made of
 words separated by single spaces, so a match always starts at a word, and for
-most patterns the set of words a match can start with is finite and small
-("kill", "killing", "end", ...). ``WordIndex`` reads that set off the parsed
-pattern once, at start-up, and indexes the patterns by it: for a text, only
-the patterns whose first word occurs in it (plus the few whose first word is
-unbounded, such as ``[a-z]+``) need to run.
+most patterns the set of word pairs a match can start with is finite and
+small ("kill myself", "end it", ...). ``WordIndex`` reads that set off the
+parsed pattern once, at start-up (falling back to first words alone, then to
+"always", where the pairs are unbounded), and indexes the patterns by it: for
+a text, only the patterns whose opening words occur in it need to run.
 
 The analysis over-approximates and never under-approximates: lookarounds are
 ignored (they only remove matches), and anything it cannot enumerate (large
@@ -21,92 +21,124 @@ running every pattern on the labelled sets.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-_MAX_WORDS = 5000  # spellings of the first word per pattern before giving up
+_MAX_SPELLINGS = 5000  # openings per pattern before giving up
 _MAX_CLASS = 10  # characters a class may stand for (``[0-9]`` yes, ``[a-z]`` no)
 _MAX_REPEAT = 8  # unrolled repetitions before a repeat counts as unbounded
 # Ends a spelling that goes on with letters the analysis does not enumerate
-# (``photograph[a-z]*``): the first word *starts with* what precedes the mark.
+# (``photograph[a-z]*``): the opening *starts with* what precedes the mark.
 PREFIX = "\0"
 
-# (words already ended by a space, words still open) after part of a pattern.
+# (openings already complete, openings still growing) after part of a pattern.
 _State = tuple[set[str], set[str]]
 
 
-def first_words(pattern: str) -> frozenset[str] | None:
-    """Every word a match of ``" (?:pattern)(?= )"`` can start with; None if unbounded."""
+def first_words(pattern: str, words: int = 1) -> frozenset[str] | None:
+    """Every opening of ``words`` words (joined by single spaces, or fewer when
+    the match is shorter) that a match of ``" (?:pattern)(?= )"`` can start
+    with; None if there are too many to list."""
     parsed = sre_parse.parse(pattern)
     if parsed.state.flags & re.IGNORECASE:
         return None
-    state = _sequence(parsed, {""})
+    state = _Walker(words).sequence(parsed, {""})
     if state is None:
         return None
-    words = state[0] | state[1]  # open words end where the match does (a space follows)
-    return None if "" in words or PREFIX in words else frozenset(words)
+    found = state[0] | state[1]  # growing openings end where the match does
+    return (
+        None if "" in found or any(s.startswith((" ", PREFIX)) for s in found) else frozenset(found)
+    )
 
 
-def _sequence(items: Iterable[tuple[Any, Any]], open_: set[str]) -> _State | None:
-    ended: set[str] = set()
-    for op, arg in items:
-        if not open_:
-            break  # every spelling has reached its first space: the rest is irrelevant
-        step = _node(op, arg, open_)
-        if step is None:
-            return None
-        ended |= step[0]
-        open_ = step[1]
-        if len(ended) + len(open_) > _MAX_WORDS:
-            return None
-    return ended, open_
+class _Walker:
+    """Enumerates the openings of a parsed pattern, one node at a time."""
 
+    def __init__(self, words: int) -> None:
+        self._spaces = words  # an opening is complete at its ``words``-th space
+        self._steps: dict[Any, Callable[[Any, set[str]], _State | None]] = {
+            sre.LITERAL: lambda arg, open_: self._chars({chr(arg)}, open_),
+            sre.IN: self._in,
+            sre.SUBPATTERN: self._subpattern,
+            sre.BRANCH: self._branch,
+            sre.MAX_REPEAT: self._repeat,
+            sre.MIN_REPEAT: self._repeat,
+            sre.POSSESSIVE_REPEAT: self._repeat,
+            # Anchors and lookarounds consume nothing: ignoring them only adds openings.
+            sre.AT: lambda _arg, open_: (set(), set(open_)),
+            sre.ASSERT: lambda _arg, open_: (set(), set(open_)),
+            sre.ASSERT_NOT: lambda _arg, open_: (set(), set(open_)),
+        }
 
-def _node(op: Any, arg: Any, open_: set[str]) -> _State | None:
-    step = _STEPS.get(op)
-    return None if step is None else step(arg, open_)
+    def sequence(self, items: Iterable[tuple[Any, Any]], open_: set[str]) -> _State | None:
+        done: set[str] = set()
+        for op, arg in items:
+            if not open_:
+                break  # every opening is complete: the rest of the pattern is irrelevant
+            step = self._steps.get(op)
+            result = None if step is None else step(arg, open_)
+            if result is None:
+                return None
+            done |= result[0]
+            open_ = result[1]
+            if len(done) + len(open_) > _MAX_SPELLINGS:
+                return None
+        return done, open_
 
+    def _chars(self, chars: set[str], open_: set[str]) -> _State:
+        done: set[str] = set()
+        grown = {s + ch for s in open_ for ch in chars if ch != " "}
+        if " " in chars:
+            for s in open_:
+                if s.count(" ") + 1 >= self._spaces:
+                    done.add(s)
+                else:
+                    grown.add(s + " ")
+        return done, grown
 
-def _literal(arg: int, open_: set[str]) -> _State | None:
-    return _chars({chr(arg)}, open_)
+    def _in(self, arg: Sequence[tuple[Any, Any]], open_: set[str]) -> _State | None:
+        chars = _class(arg)
+        if chars is not None:
+            return self._chars(chars, open_)
+        if _letters_only(arg):  # the word goes on with letters: keep what is known
+            return {s + PREFIX for s in open_}, set()
+        return None
 
+    def _subpattern(self, arg: tuple[Any, int, int, Any], open_: set[str]) -> _State | None:
+        _group, add_flags, _del_flags, body = arg
+        return None if add_flags & re.IGNORECASE else self.sequence(body, open_)
 
-def _in(arg: Sequence[tuple[Any, Any]], open_: set[str]) -> _State | None:
-    chars = _class(arg)
-    if chars is not None:
-        return _chars(chars, open_)
-    if _letters_only(arg):  # the word goes on with letters: keep what is known
-        return {word + PREFIX for word in open_}, set()
-    return None
+    def _branch(self, arg: tuple[Any, list[Any]], open_: set[str]) -> _State | None:
+        done: set[str] = set()
+        out: set[str] = set()
+        for branch in arg[1]:
+            result = self.sequence(branch, open_)
+            if result is None:
+                return None
+            done |= result[0]
+            out |= result[1]
+        return done, out
 
-
-def _subpattern(arg: tuple[Any, int, int, Any], open_: set[str]) -> _State | None:
-    _group, add_flags, _del_flags, body = arg
-    return None if add_flags & re.IGNORECASE else _sequence(body, open_)
-
-
-def _branch(arg: tuple[Any, list[Any]], open_: set[str]) -> _State | None:
-    ended: set[str] = set()
-    out: set[str] = set()
-    for branch in arg[1]:
-        step = _sequence(branch, open_)
-        if step is None:
-            return None
-        ended |= step[0]
-        out |= step[1]
-    return ended, out
-
-
-def _zero_width(_arg: Any, open_: set[str]) -> _State | None:
-    return set(), set(open_)  # anchors, lookarounds: ignoring them only adds spellings
-
-
-def _chars(chars: set[str], open_: set[str]) -> _State:
-    ended = set(open_) if " " in chars else set()
-    return ended, {word + ch for word in open_ for ch in chars if ch != " "}
+    def _repeat(self, arg: tuple[int, int, Any], open_: set[str]) -> _State | None:
+        low, high, item = arg
+        done: set[str] = set()
+        out: set[str] = set()
+        current = set(open_)
+        for count in range(_MAX_REPEAT):
+            if count >= low:
+                out |= current
+            if count == high or not current:
+                return done, out
+            result = self.sequence(item, current)
+            if result is None:
+                return None
+            done |= result[0]
+            current = result[1]
+        return None
 
 
 def _class(items: Sequence[tuple[Any, Any]]) -> set[str] | None:
@@ -129,58 +161,35 @@ def _letters_only(items: Sequence[tuple[Any, Any]]) -> bool:
     )
 
 
-def _repeat(arg: tuple[int, int, Any], open_: set[str]) -> _State | None:
-    low, high, item = arg
-    ended: set[str] = set()
-    out: set[str] = set()
-    current = set(open_)
-    for count in range(_MAX_REPEAT):
-        if count >= low:
-            out |= current
-        if count == high or not current:
-            return ended, out
-        step = _sequence(item, current)
-        if step is None:
-            return None
-        ended |= step[0]
-        current = step[1]
-    return None
-
-
-_STEPS: dict[Any, Callable[[Any, set[str]], _State | None]] = {
-    sre.LITERAL: _literal,
-    sre.IN: _in,
-    sre.SUBPATTERN: _subpattern,
-    sre.BRANCH: _branch,
-    sre.MAX_REPEAT: _repeat,
-    sre.MIN_REPEAT: _repeat,
-    sre.POSSESSIVE_REPEAT: _repeat,
-    sre.AT: _zero_width,
-    sre.ASSERT: _zero_width,
-    sre.ASSERT_NOT: _zero_width,
-}
-
-
 class WordIndex:
-    """Candidate patterns for a space-separated text, in their original order."""
+    """Candidate patterns for a space-separated text, in their original order.
+
+    Each pattern is keyed by its two-word openings where those can be listed,
+    else by its first words, else it runs on every text. A text offers its
+    words and its pairs of adjacent words as keys.
+    """
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        by_word: dict[str, list[int]] = {}
-        by_prefix: dict[str, list[int]] = {}
+        exact: dict[str, list[int]] = {}
+        prefix: dict[str, list[int]] = {}
         always: list[int] = []
         for i, pattern in enumerate(patterns):
-            words = first_words(pattern)
-            if words is None:
+            keys = first_words(pattern, 2) or first_words(pattern, 1)
+            if keys is None:
                 always.append(i)
                 continue
-            for word in words:
-                if word.endswith(PREFIX):
-                    by_prefix.setdefault(word[: -len(PREFIX)], []).append(i)
+            for key in keys:
+                if key.endswith(PREFIX):
+                    prefix.setdefault(key[: -len(PREFIX)], []).append(i)
                 else:
-                    by_word.setdefault(word, []).append(i)
-        self._by_word = {word: tuple(ids) for word, ids in by_word.items()}
-        self._by_prefix = {prefix: tuple(ids) for prefix, ids in by_prefix.items()}
-        self._prefix_lengths = sorted({len(prefix) for prefix in by_prefix})
+                    exact.setdefault(key, []).append(i)
+        self._exact = {key: tuple(ids) for key, ids in exact.items()}
+        # Prefixes bucketed by their first characters: one lookup per text key.
+        self._bucket = min(map(len, prefix), default=0)
+        buckets: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        for key, ids in prefix.items():
+            buckets.setdefault(key[: self._bucket], []).append((key, tuple(ids)))
+        self._prefix = {head: tuple(entries) for head, entries in buckets.items()}
         self._always = frozenset(always)
         self.size = len(patterns)
 
@@ -192,15 +201,16 @@ class WordIndex:
     def candidates(self, text: str) -> list[int]:
         """Indices of the patterns that could match ``text``, ascending."""
         found = set(self._always)
-        by_word, by_prefix, lengths = self._by_word, self._by_prefix, self._prefix_lengths
-        for word in set(text.split()):
-            ids = by_word.get(word)
+        words = text.split()
+        keys = set(words)
+        keys.update(map(" ".join, itertools.pairwise(words)))
+        exact, prefix, head = self._exact, self._prefix, self._bucket
+        for key in keys:
+            ids = exact.get(key)
             if ids is not None:
                 found.update(ids)
-            for length in lengths:
-                if length > len(word):
-                    break
-                ids = by_prefix.get(word[:length])
-                if ids is not None:
-                    found.update(ids)
+            if prefix and (entries := prefix.get(key[:head])) is not None:
+                for start, more in entries:
+                    if key.startswith(start):
+                        found.update(more)
         return sorted(found)

@@ -47,6 +47,20 @@ def test_first_words(pattern: str, words: set[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("pattern", "pairs"),
+    [
+        ("kill(?:ing)? myself", {"kill myself", "killing myself"}),
+        ("i (?:want|need) to go", {"i want", "i need"}),
+        ("suicide|end it", {"suicide", "end it"}),  # a one-word match is its own opening
+        ("my ?self harm", {"my self", "myself harm"}),
+        ("i [a-z]+ you", {"i " + PREFIX}),
+    ],
+)
+def test_two_word_openings(pattern: str, pairs: set[str]) -> None:
+    assert first_words(pattern, 2) == pairs
+
+
+@pytest.mark.parametrize(
     "pattern",
     [
         "[a-z]+ myself",  # first word unbounded
@@ -63,11 +77,15 @@ def test_first_words_unbounded(pattern: str) -> None:
 
 
 def test_index_candidates_are_in_order_and_selective() -> None:
-    index = WordIndex(["kill myself", "[a-z]+ bomb", "tidy desk", "photo[a-z]* gun"])
+    patterns = ["kill myself", "[a-z]+ bomb", "tidy (?:my )?desk", "photo[a-z]* gun", "i [a-z]+ it"]
+    index = WordIndex(patterns)
     assert index.unbounded == 1
     assert index.candidates(" please tidy my desk ") == [1, 2]
+    assert index.candidates(" please tidy the desk ") == [1]  # "tidy the" opens no pattern
     assert index.candidates(" photographs of a gun ") == [1, 3]
     assert index.candidates(" kill myself ") == [0, 1]
+    assert index.candidates(" i did it ") == [1, 4]
+    assert index.candidates(" i ") == [1]  # a pair is needed: "i" alone opens nothing
 
 
 @cache
@@ -128,14 +146,20 @@ def test_benign_text_runs_few_rules() -> None:
 @given(data=st.data())
 def test_generated_matches_are_candidates(data: st.DataObject) -> None:
     """Strings built from a pattern itself: when one matches, its pattern is a candidate."""
-    patterns = _families()["rules"] + _families()["cues"] + _families()["guards"]
+    patterns, index = _generated_family()
     i = data.draw(st.integers(0, len(patterns) - 1))
     alphabet = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789 ")
     regex = _strip_lookarounds(patterns[i])
     body = data.draw(st.from_regex(regex, fullmatch=True, alphabet=alphabet))
     view = f" {' '.join(body.split())} "
     if _bounded(patterns[i]).search(view):
-        assert i in WordIndex(patterns).candidates(view)
+        assert i in index.candidates(view)
+
+
+@cache
+def _generated_family() -> tuple[list[str], WordIndex]:
+    patterns = _families()["rules"] + _families()["cues"] + _families()["guards"]
+    return patterns, WordIndex(patterns)
 
 
 def _strip_lookarounds(pattern: str) -> str:
