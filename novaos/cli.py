@@ -32,7 +32,10 @@ async def _serve(settings: Settings, *, worker: bool) -> int:
     port = await app.start()
     metrics_server = None
     if worker:  # the supervisor serves the aggregated /metrics
-        print(f"novaos: worker {settings.novaos_worker_index} serving on :{port}", flush=True)
+        # One write: workers share the supervisor's stdout, and under PYTHONUNBUFFERED
+        # print() writes the text and its newline separately, so lines interleave.
+        sys.stdout.write(f"novaos: worker {settings.novaos_worker_index} serving on :{port}\n")
+        sys.stdout.flush()
     else:
         metrics_server, _ = start_http_server(settings.metrics_port, registry=app.metrics.registry)
         print(

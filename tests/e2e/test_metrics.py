@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,9 +69,9 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     assert srv.metrics_port
     if workers == "2":
         wait_until(
-            lambda: sum("serving on" in line for line in srv.lines) >= 2 or _drain_lines(srv),
+            lambda: srv.count("serving on") >= 2,
             timeout_s=60,
-            what="both workers up",
+            what=f"both workers up; output so far: {srv.lines}",
         )
     before = scrape(srv.metrics_port)
     out_tokens, in_tokens, messages = asyncio.run(_traffic(srv.port, unary=3, streams=2))
@@ -126,21 +125,12 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     assert value(after, "active_streams") == 0
 
 
-def _drain_lines(srv: Subprocess) -> bool:
-    line = srv.proc.stdout.readline() if srv.proc.stdout else ""
-    if line:
-        srv.lines.append(line)
-    return False
-
-
 def test_killed_worker_is_restarted_and_others_unaffected(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
     srv = spawn_server(WORKERS="2", MOCK_TOKEN_DELAY_MS="20", MOCK_RESPONSE_TOKENS="200")
-    reader = threading.Thread(target=_pump, args=(srv,), daemon=True)
-    reader.start()
     wait_until(
-        lambda: _count(srv, "serving on") >= 2,
+        lambda: srv.count("serving on") >= 2,
         timeout_s=60,
         what=f"both workers up; output so far: {srv.lines}",
     )
@@ -148,17 +138,8 @@ def test_killed_worker_is_restarted_and_others_unaffected(
     survivors = [result for worker, result in results if worker != victim]
     assert survivors, f"every stream landed on worker {victim}: {results}"
     assert all(result == "completed" for result in survivors), results
-    wait_until(lambda: _count(srv, "restarting") >= 1, timeout_s=20, what="restart line")
-    wait_until(lambda: _count(srv, "serving on") >= 3, timeout_s=60, what="replacement worker")
-
-
-def _pump(srv: Subprocess) -> None:
-    for line in srv.proc.stdout or []:
-        srv.lines.append(line)
-
-
-def _count(srv: Subprocess, text: str) -> int:
-    return sum(text in line for line in list(srv.lines))
+    wait_until(lambda: srv.count("restarting") >= 1, timeout_s=20, what="restart line")
+    wait_until(lambda: srv.count("serving on") >= 3, timeout_s=60, what="replacement worker")
 
 
 async def _streams_while_killing_one(srv: Subprocess) -> tuple[list[tuple[str, str]], str]:
