@@ -115,7 +115,6 @@ class Settings(BaseSettings):
     provider_read_timeout_ms: int = Field(60000, ge=1)
     provider_total_timeout_ms: int = Field(120000, ge=1)
     provider_max_connections: int = Field(100, ge=1, le=10000)  # pool size per provider
-    provider_http2: bool = True  # for the hosted APIs; OpenAI-compatible servers use HTTP/1.1
     stream_idle_timeout_ms: int = Field(30000, ge=1)
     circuit_failure_threshold: int = Field(3, ge=1)
     circuit_reset_timeout_ms: int = Field(30000, ge=1)

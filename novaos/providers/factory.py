@@ -22,40 +22,39 @@ from novaos.providers.router import ProviderRouter, RouterSettings
 KNOWN_PROVIDERS = ("openai", "gemini", "anthropic", "openai_compat", "mock")
 
 
-def http_settings(settings: Settings, *, http2: bool) -> HttpSettings:
+def http_settings(settings: Settings) -> HttpSettings:
     return HttpSettings(
         connect_timeout_s=settings.provider_connect_timeout_ms / 1000,
         read_timeout_s=settings.provider_read_timeout_ms / 1000,
         total_timeout_s=settings.provider_total_timeout_ms / 1000,
         max_connections=settings.provider_max_connections,
-        http2=http2 and settings.provider_http2,
     )
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """The HTTP providers that have credentials; ``mock`` is the app's to add."""
-    hosted = http_settings(settings, http2=True)
+    http = http_settings(settings)
     providers: dict[str, Provider] = {}
     if settings.openai_api_key is not None:
         providers["openai"] = OpenAIProvider(
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
             default_model=settings.openai_model,
-            http=hosted,
+            http=http,
         )
     if settings.gemini_api_key is not None:
         providers["gemini"] = GeminiProvider(
             api_key=settings.gemini_api_key,
             base_url=settings.gemini_base_url,
             default_model=settings.gemini_model,
-            http=hosted,
+            http=http,
         )
     if settings.anthropic_api_key is not None:
         providers["anthropic"] = AnthropicProvider(
             api_key=settings.anthropic_api_key,
             base_url=settings.anthropic_base_url,
             default_model=settings.anthropic_model,
-            http=hosted,
+            http=http,
         )
     if settings.openai_compat_base_url:
         if not settings.openai_compat_model:
@@ -67,7 +66,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             api_key=settings.openai_compat_api_key,
             base_url=settings.openai_compat_base_url,
             default_model=settings.openai_compat_model,
-            http=http_settings(settings, http2=False),
+            http=http,
         )
     return providers
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +19,6 @@ class SSEEvent:
     event: str = "message"
     id: str = ""
     retry_ms: int | None = None
-
-
-class ByteStream(Protocol):
-    """What ``aiter_sse`` needs from a response (``httpx.Response`` fits)."""
-
-    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
 
 
 class SSEParser:
@@ -119,16 +112,15 @@ def _line_end(buffer: str, start: int) -> int:
     return min(cr, lf)
 
 
-async def aiter_sse(response: ByteStream) -> AsyncGenerator[SSEEvent, None]:
-    """Events of a streaming HTTP response, as its bytes arrive."""
+async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncGenerator[SSEEvent, None]:
+    """Events of a streaming HTTP body, as its bytes arrive (split anywhere)."""
     parser = SSEParser()
-    chunks = response.aiter_bytes()
     try:
         async for chunk in chunks:
             for event in parser.feed(chunk):
                 yield event
     finally:
-        # httpx hands out an async generator: close it now rather than at GC time
+        # a body given as an async generator is closed now rather than at GC time
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()

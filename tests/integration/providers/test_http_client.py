@@ -1,0 +1,136 @@
+"""What the aiohttp-based provider client must keep doing that httpx did for free.
+
+Its own timeouts are ``TimeoutError``s too (they must not pass for the caller's
+deadline), a reset socket mid-stream is a cut, its session belongs to one event
+loop, and proxies come from the environment as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
+from novaos.providers import errors as perr
+from novaos.providers.http import HttpSettings
+from tests.fixtures.common import free_port
+from tests.fixtures.fake_providers import FakeProviderServer, Reply, Reset, Stall, StartServer
+from tests.fixtures.provider_wire import KITS, ProviderKit
+
+HTTP = HttpSettings(connect_timeout_s=2.0, read_timeout_s=5.0, total_timeout_s=10.0)
+REQUEST = ProviderRequest(messages=(ChatMessage("user", "hello"),), max_tokens=32)
+TEXTS = ["a", "b", "c", "d"]
+OPENAI = KITS[0]
+
+
+@pytest.fixture(params=KITS, ids=[k.name for k in KITS])
+async def kit_server(
+    request: pytest.FixtureRequest, fake_server: StartServer
+) -> tuple[ProviderKit, FakeProviderServer]:
+    return request.param, await fake_server()
+
+
+@pytest.fixture
+async def openai_server(fake_server: StartServer) -> FakeProviderServer:
+    return await fake_server()
+
+
+async def collect(provider: Provider) -> list[ProviderChunk]:
+    return [chunk async for chunk in provider.stream(REQUEST)]
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[list[Provider]]:
+    """Providers a test builds; closed afterwards in the test's loop."""
+    providers: list[Provider] = []
+    yield providers
+    for provider in providers:
+        await provider.aclose()
+
+
+async def test_connection_reset_mid_stream_is_a_cut(
+    kit_server: tuple[ProviderKit, FakeProviderServer], closing: list[Provider]
+) -> None:
+    kit, server = kit_server
+    provider = kit.build(server.url, HTTP)
+    closing.append(provider)
+    parts = kit.stream(TEXTS, kit.tokens)
+    server.queue(Reply(body=[*parts[: kit.first_text_part + 2], Reset()]))
+    got: list[str] = []
+    with pytest.raises(perr.StreamCutError):
+        async for chunk in provider.stream(REQUEST):
+            got.append(chunk.text)
+    assert got == TEXTS[:2]
+
+
+async def test_read_timeout_is_the_providers_even_under_a_caller_deadline(
+    openai_server: FakeProviderServer, closing: list[Provider]
+) -> None:
+    # aiohttp's read timeout is a TimeoutError: it must not be taken for the
+    # caller's (later) deadline, which would hide a stalled provider from its breaker.
+    provider = OPENAI.build(openai_server.url, replace(HTTP, read_timeout_s=0.2))
+    closing.append(provider)
+    openai_server.queue(Reply(body=[*OPENAI.stream(TEXTS, OPENAI.tokens)[:2], Stall()]))
+    request = replace(REQUEST, deadline_monotonic=time.monotonic() + 5)
+    with pytest.raises(perr.ProviderTimeoutError):
+        _ = [chunk async for chunk in provider.stream(request)]
+
+
+async def test_a_provider_stays_bound_to_the_loop_that_first_used_it(
+    openai_server: FakeProviderServer, closing: list[Provider]
+) -> None:
+    provider = OPENAI.build(openai_server.url, HTTP)
+    closing.append(provider)
+    openai_server.default = Reply(body=OPENAI.stream(TEXTS, OPENAI.tokens))
+    assert "".join(c.text for c in await collect(provider)) == "abcd"
+
+    def in_another_loop() -> None:
+        asyncio.run(collect(provider))
+
+    with pytest.raises(RuntimeError, match="another event loop"):
+        await asyncio.to_thread(in_another_loop)
+    assert "".join(c.text for c in await collect(provider)) == "abcd", "still works here"
+
+
+async def test_a_closed_provider_refuses_calls(
+    openai_server: FakeProviderServer,
+) -> None:
+    provider = OPENAI.build(openai_server.url, HTTP)
+    openai_server.queue(Reply(body=OPENAI.stream(TEXTS, OPENAI.tokens)))
+    await collect(provider)
+    await provider.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await collect(provider)
+    await provider.aclose()  # twice is harmless
+
+
+async def test_http_proxy_from_the_environment_is_used(
+    openai_server: FakeProviderServer, closing: list[Provider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upstream name does not resolve: only a proxy can reach it.
+    monkeypatch.setenv("HTTP_PROXY", openai_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    provider = OPENAI.build("http://upstream.invalid", HTTP)
+    closing.append(provider)
+    openai_server.queue(Reply(body=OPENAI.stream(TEXTS, OPENAI.tokens)))
+    assert "".join(c.text for c in await collect(provider)) == "abcd"
+    seen = openai_server.requests[0]
+    assert seen.headers["host"] == "upstream.invalid"
+    assert seen.path == "/v1/chat/completions"
+
+
+async def test_no_proxy_hosts_bypass_the_proxy(
+    openai_server: FakeProviderServer, closing: list[Provider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", openai_server.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    provider = OPENAI.build(f"http://127.0.0.1:{free_port()}", HTTP)  # nothing listens
+    closing.append(provider)
+    with pytest.raises(perr.ProviderConnectError):
+        await collect(provider)
+    assert openai_server.requests == []
