@@ -84,4 +84,8 @@ class OutputConstraints:
 
 
 class OutputChecker(Protocol):
-    def open(self, constraints: OutputConstraints) -> StreamCheck: ...
+    def open(self, constraints: OutputConstraints, *, whole: bool = False) -> StreamCheck:
+        """A check for one model attempt. ``whole``: the text is a complete answer
+        that nobody sees before ``finish`` (unary Chat), so harm is judged once,
+        on all of it, and any harm asks for a regeneration."""
+        ...

@@ -98,7 +98,7 @@ class Generator:
             if budget is not None:
                 await budget.reserve(needed)
             stats.spent = stats.usage
-            check = self.checker.open(constraints)
+            check = self.checker.open(constraints, whole=whole)
             retry = None
             async for item in attempt_fn(request, check, stats):
                 if isinstance(item, _Retry):
@@ -171,8 +171,8 @@ class Generator:
         stats.provider_wait_s += time.monotonic() - waited
         self._note_chunk(response.provider, response.model, response.usage, stats)
         pending: list[str] = []
-        # Word by word, as a stream would arrive: the checks decide exactly as
-        # they do on a stream (regenerate before release, edit or block after).
+        # Word by word, as a stream would arrive: edits decide as they do on a
+        # stream (regenerate before the first sentence, edit after).
         words = _WORDS.findall(response.text)
         for step in (*(check.feed(w) for w in words), check.finish()):
             regen = self._apply(step, stats, pending)

@@ -50,5 +50,5 @@ class SentenceReleaseCheck:
 class SentenceRelease:
     """OutputChecker that only paces release; it enforces no rules."""
 
-    def open(self, constraints: OutputConstraints) -> StreamCheck:
+    def open(self, constraints: OutputConstraints, *, whole: bool = False) -> StreamCheck:
         return SentenceReleaseCheck(constraints.holdback_chars)

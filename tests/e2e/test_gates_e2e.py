@@ -266,6 +266,22 @@ async def test_unary_chat_runs_the_same_output_checks(gated: Running) -> None:
     assert reply.text == "You can do this. Take a short walk outside."
 
 
+async def test_unary_chat_regenerates_on_harm_anywhere_and_returns_none_of_it(
+    gated: Running,
+) -> None:
+    """A stream has released the first sentences before harm shows (blocked
+    above); a unary answer is judged whole before anything goes out, so harm
+    regenerates, and after the bounded retries nothing of it is returned."""
+    stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
+    before = calls(gated)
+    reply = await stub.Chat(
+        chat_pb2.ChatRequest(message="Tell me about chemistry labs"), metadata=bearer(mint())
+    )
+    assert reply.outcome == chat_pb2.OUTCOME_OUTPUT_BLOCKED
+    assert reply.text == ""
+    assert calls(gated) == before + 3  # the first try and two regenerations
+
+
 async def test_denied_capabilities_are_reported_not_executed(gated: Running) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
     request = chat_pb2.StreamChatRequest(

@@ -35,14 +35,19 @@ class PersonalityChecker:
     def __init__(self, harm_check: HarmCheck | None = None) -> None:
         self._harm_check = harm_check
 
-    def open(self, constraints: OutputConstraints) -> PersonalityStream:
-        return PersonalityStream(constraints, self._harm_check)
+    def open(self, constraints: OutputConstraints, *, whole: bool = False) -> PersonalityStream:
+        return PersonalityStream(constraints, self._harm_check, whole=whole)
 
 
 class PersonalityStream:
-    def __init__(self, constraints: OutputConstraints, harm_check: HarmCheck | None) -> None:
+    def __init__(
+        self, constraints: OutputConstraints, harm_check: HarmCheck | None, *, whole: bool = False
+    ) -> None:
         self._constraints = constraints
         self._harm_check = harm_check
+        # A whole answer is judged for harm once, at the end, on all of it: more
+        # context than any window, and nothing has reached the client yet.
+        self._whole: list[str] | None = [] if whole else None
         self.holdback_chars = max(constraints.holdback_chars, _MIN_HOLDBACK)
         self._held = ""
         self._context = ""  # the tail of released text, so harm spanning a cut is seen
@@ -86,7 +91,12 @@ class PersonalityStream:
         cut = len(self._held) if final else self._cut()
         candidate, self._held = self._held[:cut], self._held[cut:]
         candidate, we_edits = self._edit_we(candidate)
-        if candidate or final:
+        if self._whole is not None:
+            self._whole.append(candidate)
+            harm = self._harm_check("".join(self._whole)) if final and self._harm_check else None
+            if harm is not None:
+                return self._stop("regenerate", "harmful output", harm)
+        elif candidate or final:
             harm = self._harm(candidate)
             if harm is not None:
                 action = "block" if self._released_any else "regenerate"

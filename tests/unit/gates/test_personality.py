@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from novaos.pipeline.gate import CheckStep, OutputConstraints
@@ -163,3 +165,43 @@ def test_long_sentence_is_cut_to_keep_the_window() -> None:
 
 def test_window_is_never_shorter_than_the_longest_match() -> None:
     assert _open(holdback_chars=16).holdback_chars >= rules.MAX_MATCH_CHARS
+
+
+def test_whole_answer_judges_harm_once_on_all_of_it() -> None:
+    seen: list[str] = []
+
+    def harm(text: str) -> str | None:
+        seen.append(text)
+        return stand_in_harm(text)
+
+    text = "Wire it up. Then check the detonator wiring twice. Done."
+    stream = PersonalityChecker(harm).open(OutputConstraints(), whole=True)
+    steps = [stream.feed(w) for w in re.findall(r"\S+\s*", text)] + [stream.finish()]
+    assert seen == [text]  # one judgement, at the end, on the complete answer
+    # Harm after the first sentence regenerates: nothing has reached the client.
+    assert steps[-1].action == "regenerate"
+    assert steps[-1].reason == "harmful output: weapons"
+    assert all(s.action == "continue" for s in steps[:-1])
+
+
+def test_whole_answer_sees_the_complete_text_and_still_edits() -> None:
+    seen: list[str] = []
+
+    def harm(text: str) -> str | None:
+        seen.append(text)
+        return None
+
+    stream = PersonalityChecker(harm).open(OutputConstraints(), whole=True)
+    text = "You can do this. You're amazing, truly. Take a short walk outside."
+    released, steps = run(stream, re.findall(r"\S+\s*", text))
+    assert released == "You can do this. Take a short walk outside."  # flattery edited out
+    assert seen == [released]
+    assert sum(s.edits for s in steps) >= 1
+
+
+def test_a_stream_still_blocks_harm_after_release() -> None:
+    stream = _open()
+    first = stream.feed("Wire it up. ")
+    assert first.release == "Wire it up. "
+    step = stream.feed("Then check the detonator wiring twice. ")
+    assert step.action == "block"
