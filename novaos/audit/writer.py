@@ -39,6 +39,7 @@ class AuditWriter:
         spill_path: Path | None,
         queue_size: int = 10_000,
         batch_size: int = 100,
+        linger_s: float = 0.01,
         max_backoff_s: float = 5.0,
         watch_queue_size: int = 1000,
         observer: AuditObserver | None = None,
@@ -48,6 +49,7 @@ class AuditWriter:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self._spill = SpillFile(spill_path)
         self._batch_size = batch_size
+        self._linger_s = linger_s
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullAuditObserver()
         self._fanout = Fanout(watch_queue_size)
@@ -153,6 +155,10 @@ class AuditWriter:
                 first = await self._queue.get()
         except TimeoutError:
             return batch, False
+        if first is not None and self._linger_s and self._queue.qsize() < self._batch_size - 1:
+            # Group commit: let a batch gather, and keep sealing and writing out
+            # of the request that just finished (its response is still going out).
+            await asyncio.sleep(self._linger_s)
         items = [first]
         while len(items) < self._batch_size and not self._queue.empty():
             items.append(self._queue.get_nowait())
