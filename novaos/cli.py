@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import subprocess
 import sys
@@ -30,6 +31,9 @@ def _settings() -> Settings:
 async def _serve(settings: Settings, *, worker: bool) -> int:
     app = App(settings)
     port = await app.start()
+    # Everything built so far (policy, compiled rules, word indexes, clients) lives
+    # as long as the process: keep it out of every future cycle collection.
+    gc.freeze()
     metrics_server = None
     if worker:  # the supervisor serves the aggregated /metrics
         # One write: workers share the supervisor's stdout, and under PYTHONUNBUFFERED
