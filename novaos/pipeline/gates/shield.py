@@ -19,8 +19,8 @@ from functools import cache
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
-from novaos.pipeline.gates.shield_cues import CueHit, CueScorer
-from novaos.pipeline.gates.word_index import WordIndex
+from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
+from novaos.pipeline.gates.word_index import TextKeys, WordIndex, text_keys
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
 _RANK = {
@@ -63,9 +63,9 @@ class _RuleSet:
         self.rules = tuple(rules)
         self._index = WordIndex([c.rule.pattern for c in self.rules])
 
-    def candidates(self, view: str) -> list[_Compiled]:
-        """The rules that could match ``view`` (a superset of those that do), in order."""
-        return [self.rules[i] for i in self._index.candidates(view)]
+    def candidates(self, keys: TextKeys) -> list[_Compiled]:
+        """The rules that could match a view (a superset of those that do), in order."""
+        return [self.rules[i] for i in self._index.candidates(keys)]
 
 
 def _bounded(pattern: str) -> re.Pattern[str]:
@@ -235,7 +235,7 @@ class ShieldClassifier:
                 best, best_score = language, score
         return best
 
-    def _masked(self, norm: Normalized) -> list[tuple[str, frozenset[str]]]:
+    def _masked(self, norm: Normalized) -> list[MaskedView]:
         """Each padded view with benign spans masked, and the categories guards switch off.
 
         Canonical views hold only letters, digits and spaces, so the mask
@@ -245,27 +245,30 @@ class ShieldClassifier:
         """
         out = []
         for view in map(_padded, norm.views):
+            keys = text_keys(view)
             masked = view
-            if self._mask is not None and self._mask_index.candidates(view):
+            if self._mask is not None and self._mask_index.candidates(keys):
                 masked = self._mask.sub(_MASK, view)
             if self._over_guards and _MASK in masked and self._over_guards.search(view):
                 masked = view
             suppressed: set[str] = set()
-            for i in self._suppressor_index.candidates(view):
+            for i in self._suppressor_index.candidates(keys):
                 regex, categories = self._suppressors[i]
                 if regex.search(view):
                     suppressed |= categories
-            out.append((masked, frozenset(suppressed)))
+            out.append(
+                MaskedView(
+                    masked, frozenset(suppressed), keys if masked is view else text_keys(masked)
+                )
+            )
         return out
 
-    def _scan(
-        self, views: Sequence[tuple[str, frozenset[str]]], rules: _RuleSet
-    ) -> tuple[_Hit, bool]:
+    def _scan(self, views: Sequence[MaskedView], rules: _RuleSet) -> tuple[_Hit, bool]:
         """The most severe rule hit over all masked views, and whether a guard fired."""
         best, guarded = _NO_HIT, False
-        for masked, suppressed in views:
+        for masked, suppressed, keys in views:
             guarded = guarded or _MASK in masked or bool(suppressed)
-            for compiled in rules.candidates(masked):
+            for compiled in rules.candidates(keys):
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``
                 if compiled.rule.category in suppressed or not compiled.regex.search(masked):

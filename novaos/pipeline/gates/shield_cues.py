@@ -15,10 +15,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from novaos.pipeline.facts import ShieldVerdict
-from novaos.pipeline.gates.word_index import WordIndex
+from novaos.pipeline.gates.word_index import TextKeys, WordIndex
 from novaos.pipeline.policy import Policy
+
+
+class MaskedView(NamedTuple):
+    """One padded view as the rules see it: guarded spans masked, the
+    categories guards switched off, and its lookup keys for the word index."""
+
+    text: str
+    suppressed: frozenset[str]
+    keys: TextKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +66,7 @@ class CueScorer:
         self._index = WordIndex([c.pattern for c in self._cues])
         self._crisis_index = WordIndex([c.pattern for c in self._crisis_cues])
 
-    def find(
-        self, masked_views: Sequence[tuple[str, frozenset[str]]], *, crisis_only: bool = False
-    ) -> set[CueHit]:
+    def find(self, masked_views: Sequence[MaskedView], *, crisis_only: bool = False) -> set[CueHit]:
         """Cues present in any padded, masked view whose category is not suppressed.
 
         ``crisis_only`` looks only for crisis cues (the ones earlier turns may carry).
@@ -67,8 +75,8 @@ class CueScorer:
         cues, index = (
             (self._crisis_cues, self._crisis_index) if crisis_only else (self._cues, self._index)
         )
-        for view, suppressed in masked_views:
-            for cue in map(cues.__getitem__, index.candidates(view)):
+        for view, suppressed, keys in masked_views:
+            for cue in map(cues.__getitem__, index.candidates(keys)):
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if not skip and cue.regex.search(view):
                     found.add(cue.hit)

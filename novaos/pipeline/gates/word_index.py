@@ -24,9 +24,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, TypeVar
 
 _MAX_SPELLINGS = 5000  # openings per pattern before giving up
 _MAX_CLASS = 10  # characters a class may stand for (``[0-9]`` yes, ``[a-z]`` no)
@@ -161,17 +162,36 @@ def _letters_only(items: Sequence[tuple[Any, Any]]) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TextKeys:
+    """A text's words and adjacent word pairs: what ``WordIndex`` looks up.
+
+    Built once per text (``text_keys``) and shared by every index run on it."""
+
+    words: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+
+def text_keys(text: str) -> TextKeys:
+    words = text.split()
+    return TextKeys(frozenset(words), frozenset(itertools.pairwise(words)))
+
+
+_Ids = tuple[int, ...]
+
+
 class WordIndex:
     """Candidate patterns for a space-separated text, in their original order.
 
     Each pattern is keyed by its two-word openings where those can be listed,
-    else by its first words, else it runs on every text. A text offers its
-    words and its pairs of adjacent words as keys.
+    else by its first words, else it runs on every text.
     """
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        exact: dict[str, list[int]] = {}
-        prefix: dict[str, list[int]] = {}
+        words: dict[str, list[int]] = {}
+        pairs: dict[tuple[str, str], list[int]] = {}
+        word_prefixes: dict[str, list[int]] = {}
+        pair_prefixes: dict[tuple[str, str], list[int]] = {}
         always: list[int] = []
         for i, pattern in enumerate(patterns):
             keys = first_words(pattern, 2) or first_words(pattern, 1)
@@ -179,17 +199,19 @@ class WordIndex:
                 always.append(i)
                 continue
             for key in keys:
-                if key.endswith(PREFIX):
-                    prefix.setdefault(key[: -len(PREFIX)], []).append(i)
+                prefix = key.endswith(PREFIX)
+                first, _, second = key.removesuffix(PREFIX).partition(" ")
+                if not _:
+                    (word_prefixes if prefix else words).setdefault(first, []).append(i)
                 else:
-                    exact.setdefault(key, []).append(i)
-        self._exact = {key: tuple(ids) for key, ids in exact.items()}
-        # Prefixes bucketed by their first characters: one lookup per text key.
-        self._bucket = min(map(len, prefix), default=0)
-        buckets: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
-        for key, ids in prefix.items():
-            buckets.setdefault(key[: self._bucket], []).append((key, tuple(ids)))
-        self._prefix = {head: tuple(entries) for head, entries in buckets.items()}
+                    (pair_prefixes if prefix else pairs).setdefault((first, second), []).append(i)
+        self._words = _frozen(words)
+        self._pairs = _frozen(pairs)
+        # Prefixes of first words, bucketed by their first characters; prefixes of
+        # second words, by the (whole) first word: one lookup per word or pair.
+        self._head = min(map(len, word_prefixes), default=0)
+        self._word_prefixes = _buckets(word_prefixes, lambda p: p[: self._head])
+        self._pair_prefixes = _buckets(pair_prefixes, lambda p: p[0])
         self._always = frozenset(always)
         self.size = len(patterns)
 
@@ -198,19 +220,38 @@ class WordIndex:
         """How many patterns run on every text."""
         return len(self._always)
 
-    def candidates(self, text: str) -> list[int]:
+    def candidates(self, text: str | TextKeys) -> list[int]:
         """Indices of the patterns that could match ``text``, ascending."""
+        keys = text_keys(text) if isinstance(text, str) else text
         found = set(self._always)
-        words = text.split()
-        keys = set(words)
-        keys.update(map(" ".join, itertools.pairwise(words)))
-        exact, prefix, head = self._exact, self._prefix, self._bucket
-        for key in keys:
-            ids = exact.get(key)
-            if ids is not None:
+        if self._words or self._word_prefixes:
+            head, words, prefixes = self._head, self._words, self._word_prefixes
+            for word in keys.words:
+                if (ids := words.get(word)) is not None:
+                    found.update(ids)
+                if prefixes and (entries := prefixes.get(word[:head])) is not None:
+                    found.update(i for p, ids in entries if word.startswith(p) for i in ids)
+        pairs, pair_prefixes = self._pairs, self._pair_prefixes
+        for pair in keys.pairs:
+            if (ids := pairs.get(pair)) is not None:
                 found.update(ids)
-            if prefix and (entries := prefix.get(key[:head])) is not None:
-                for start, more in entries:
-                    if key.startswith(start):
-                        found.update(more)
+            if pair_prefixes and (seconds := pair_prefixes.get(pair[0])) is not None:
+                second = pair[1]
+                found.update(i for (_, p), ids in seconds if second.startswith(p) for i in ids)
         return sorted(found)
+
+
+_K = TypeVar("_K", str, tuple[str, str])
+
+
+def _frozen(index: dict[_K, list[int]]) -> dict[_K, _Ids]:
+    return {key: tuple(ids) for key, ids in index.items()}
+
+
+def _buckets(
+    index: dict[_K, list[int]], head: Callable[[_K], str]
+) -> dict[str, tuple[tuple[_K, _Ids], ...]]:
+    buckets: dict[str, list[tuple[_K, _Ids]]] = {}
+    for key, ids in index.items():
+        buckets.setdefault(head(key), []).append((key, tuple(ids)))
+    return {h: tuple(entries) for h, entries in buckets.items()}

@@ -111,8 +111,8 @@ def _views(classifier: ShieldClassifier) -> Iterator[str]:
             norm = normalize(row.text, frozenset())
             for view in norm.views:
                 yield f" {view} "
-            for masked, _ in classifier._masked(norm):
-                yield masked
+            for masked in classifier._masked(norm):
+                yield masked.text
 
 
 @pytest.mark.parametrize("family", ["rules", "output_rules", "cues", "guards"])
