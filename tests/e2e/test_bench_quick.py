@@ -46,3 +46,14 @@ def test_bench_smoke_produces_complete_results(tmp_path: Path) -> None:
     assert len(result["plots"]) == 3
     for name in result["plots"]:
         assert (tmp_path / name).read_bytes()[:4] == PNG_MAGIC, name
+
+
+def test_cold_path_prints_one_row_per_gap() -> None:
+    cmd = [sys.executable, "-m", "bench.cold_path", "--runs", "5"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "ms |" in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["0 ms", "1 ms", "10 ms", "50 ms"]
+    for row in rows:
+        p50_us, ratio = (float(cell) for cell in row.split("|")[2:4])
+        assert p50_us > 0 and ratio > 0
