@@ -30,6 +30,7 @@ class _Window:
     tokens: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
     token_total: int = 0
     leases: dict[str, int] = field(default_factory=dict)  # id -> expires at
+    touched: int = 0  # last admit, top-up, refresh or release (ms)
 
     def purge(self, now: int) -> None:
         horizon = now - WINDOW_MS
@@ -60,15 +61,44 @@ class MemoryAdmission:
 
     def __init__(self, *, clock_ms: Callable[[], int] | None = None) -> None:
         self._clock_ms = clock_ms or (lambda: time.monotonic_ns() // 1_000_000)
-        self._windows: dict[LimitSubject, _Window] = {}
+        # Least recently touched first: subjects that stopped calling are dropped
+        # from the front once nothing of theirs can count any more.
+        self._windows: OrderedDict[LimitSubject, _Window] = OrderedDict()
+
+    @property
+    def subjects(self) -> int:
+        """Subjects with state held (bounded by who called in the last window)."""
+        return len(self._windows)
 
     def _now(self, now_ms: int | None) -> int:
         return self._clock_ms() if now_ms is None else now_ms
 
     def _window(self, subject: LimitSubject, now: int) -> _Window:
-        window = self._windows.setdefault(subject, _Window())
+        self._drop_idle(now)
+        window = self._windows.get(subject)
+        if window is None:
+            window = self._windows[subject] = _Window()
+        else:
+            self._windows.move_to_end(subject)
+        window.touched = now
         window.purge(now)
         return window
+
+    def _drop_idle(self, now: int) -> None:
+        """Forget subjects idle for a whole window whose leases have all expired.
+
+        A live lease is refreshed (which touches its window) well before its
+        TTL, so an idle window holds only expired state; amortised O(1).
+        """
+        while self._windows:
+            subject, window = next(iter(self._windows.items()))
+            if now - window.touched <= WINDOW_MS:
+                return
+            window.purge(now)
+            if not window.empty:
+                self._windows.move_to_end(subject)  # a lease outliving the window: look later
+                return
+            del self._windows[subject]
 
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
         now = self._now(request.now_ms)
