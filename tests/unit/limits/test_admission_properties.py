@@ -13,6 +13,13 @@ LIMITS = TierLimits(requests_per_minute=4, tokens_per_minute=1000, concurrency=2
 TTL_MS = 15_000
 
 
+def _verdict(result: AdmitResult) -> Verdict:
+    headers = result.headers
+    return Verdict(
+        result.admitted, result.violation, result.retry_after_ms, headers.remaining, headers.reset_s
+    )
+
+
 async def run_against_model(
     backend: AdmissionBackend, subject: LimitSubject, steps: list[tuple[object, ...]]
 ) -> None:
@@ -28,28 +35,14 @@ async def run_against_model(
             request = AdmitRequest(subject, LIMITS, lease_id, tokens, TTL_MS, now_ms=now)
             outcome = await backend.admit(request)
             result = outcome if isinstance(outcome, AdmitResult) else outcome.result
-            got = Verdict(
-                result.admitted,
-                result.violation,
-                result.retry_after_ms,
-                result.headers.remaining,
-                result.headers.reset_s,
-            )
-            assert got == model.admit(now, lease_id, tokens), step
+            assert _verdict(result) == model.admit(now, lease_id, tokens), step
             if isinstance(outcome, LeaseGrant):
                 grants.append(outcome)
         elif step[0] == "top_up" and grants:
             grant = grants[int(str(step[1])) % len(grants)]
             extra = int(str(step[2]))
             result = await backend.top_up(grant, extra, now_ms=now)
-            got = Verdict(
-                result.admitted,
-                result.violation,
-                result.retry_after_ms,
-                result.headers.remaining,
-                result.headers.reset_s,
-            )
-            assert got == model.top_up(now, grant.request.lease_id, extra), step
+            assert _verdict(result) == model.top_up(now, grant.request.lease_id, extra), step
         elif step[0] == "release" and grants:
             grant = grants[int(str(step[1])) % len(grants)]
             actual = step[2] if step[2] is None else int(str(step[2]))
