@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from novaos.errors import InvalidArgumentError, NotFoundError
@@ -123,13 +123,20 @@ class ConversationHistory:
 
     async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
         """Record one turn; the first turn creates the conversation for ``owner``."""
+        await self.append_turns(owner, conversation_id, ((role, text),))
+
+    async def append_turns(
+        self, owner: str, conversation_id: str, turns: Sequence[tuple[str, str]]
+    ) -> None:
+        """Record ``(role, text)`` turns in order, with one ownership check and one
+        metadata write for all of them (a request's question and answer)."""
         self.validate_id(conversation_id)
-        if role not in _ROLES:
+        if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
         meta_key, turns_key = self._keys(owner, conversation_id)
         now = int(self._clock())
         meta = await self._meta(owner, conversation_id)
-        # Claimed on every turn, not only the first: an id whose claim expired is
+        # Claimed on every write, not only the first: an id whose claim expired is
         # claimed again, and history copied back after a Redis outage under a claim
         # another user held in Redis all along stays read-only and NOT_FOUND.
         claim = self._claim_key(conversation_id)
@@ -145,8 +152,11 @@ class ConversationHistory:
                 max_len=_INDEX_MAX,
                 ttl_ms=self._ttl_ms,
             )
-        turn = json.dumps({"role": role, "text": text, "at": now}).encode()
-        await self._store.list_push(turns_key, turn, max_len=self._max_turns, ttl_ms=self._ttl_ms)
+        for role, text in turns:
+            turn = json.dumps({"role": role, "text": text, "at": now}).encode()
+            await self._store.list_push(
+                turns_key, turn, max_len=self._max_turns, ttl_ms=self._ttl_ms
+            )
         await self._store.set(meta_key, json.dumps(record).encode(), ttl_ms=self._ttl_ms)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:

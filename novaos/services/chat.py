@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -65,7 +65,9 @@ class History(Protocol):
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]: ...
 
-    async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None: ...
+    async def append_turns(
+        self, owner: str, conversation_id: str, turns: Sequence[tuple[str, str]]
+    ) -> None: ...
 
 
 @dataclass
@@ -199,8 +201,8 @@ class ChatService:
     async def _remember(self, call: ChatCall) -> None:
         assert self.conversations is not None
         owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
-        await self.conversations.append(owner, cid, "user", call.chat.message)
-        await self.conversations.append(owner, cid, "assistant", "".join(call.released))
+        exchange = (("user", call.chat.message), ("assistant", "".join(call.released)))
+        await self.conversations.append_turns(owner, cid, exchange)
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
         rec, principal = call.record, call.ctx.principal

@@ -94,3 +94,39 @@ async def test_owner_names_cannot_escape_their_key_space() -> None:
     assert [m.content for m in await history.history("a", "c2")] == ["y"]
     with pytest.raises(NotFoundError):
         await history.history("a", "c1")
+
+
+class CountingStore(MemoryStore):
+    """The in-process store, counting the calls a history write makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def get(self, key: str) -> bytes | None:
+        self.calls.append("get")
+        return await super().get(key)
+
+    async def set(
+        self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
+    ) -> bool:
+        self.calls.append("set")
+        return await super().set(key, value, ttl_ms=ttl_ms, nx=nx)
+
+
+async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() -> None:
+    store = CountingStore()
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
+    await history.append("alice", "c1", "user", "first")
+    store.calls.clear()
+    await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
+    assert store.calls == ["get", "set", "get", "set"]  # meta, claim, claim owner, meta
+    assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
+
+
+async def test_a_bad_role_anywhere_writes_nothing() -> None:
+    history, _, _ = make()
+    with pytest.raises(InvalidArgumentError):
+        await history.append_turns("alice", "c9", (("user", "q"), ("robot", "a")))
+    assert await history.history("alice", "c9") == ()
+    await history.append("bob", "c9", "user", "still unclaimed")  # alice never claimed it
