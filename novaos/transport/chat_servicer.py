@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -80,16 +81,30 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         )
         gates: list[domain.GateRecord] = []
         ack, done = None, None
-        async with aclosing(self._service.stream(call)) as events:
-            async for event in events:
-                if isinstance(event, domain.GateEvent):
-                    gates.append(event.record)
-                elif isinstance(event, domain.AckRequired):
-                    ack = event
-                elif isinstance(event, domain.Completed):
-                    done = event
+        headers: asyncio.Future[None] | None = None
+        try:
+            async with aclosing(self._service.stream(call)) as events:
+                async for event in events:
+                    if isinstance(event, domain.Started):
+                        # Admitted: the headers are known. Sending them is a round
+                        # trip through gRPC's completion queue; started now, it
+                        # overlaps the pipeline and the model instead of adding
+                        # to the reply.
+                        headers = asyncio.ensure_future(
+                            context.send_initial_metadata(_initial(call, self._worker))
+                        )
+                    elif isinstance(event, domain.GateEvent):
+                        gates.append(event.record)
+                    elif isinstance(event, domain.AckRequired):
+                        ack = event
+                    elif isinstance(event, domain.Completed):
+                        done = event
+        finally:
+            if headers is not None:  # sent before any status, even an error's
+                await headers
         assert done is not None, "the pipeline always ends with a terminal event"
-        await context.send_initial_metadata(_initial(call, self._worker))
+        if headers is None:
+            await context.send_initial_metadata(_initial(call, self._worker))
         context.set_trailing_metadata(self._finished(call))
         return convert.chat_response("".join(call.released), done, gates, ack)
 

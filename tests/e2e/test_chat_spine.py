@@ -61,14 +61,27 @@ async def test_unary_chat_returns_the_same_text(server: Running) -> None:
 
 async def test_chat_metadata_carries_request_id_and_overhead(server: Running) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
-    call = stub.Chat.with_call if hasattr(stub.Chat, "with_call") else None
-    del call
     rpc = stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
     reply = await rpc
     initial = dict(await rpc.initial_metadata())
     trailing = dict(await rpc.trailing_metadata())
     assert initial["x-request-id"] == reply.request_id
     assert float(trailing["x-novaos-overhead-ms"]) >= 0
+
+
+async def test_chat_failing_after_admission_still_carries_its_headers(server: Running) -> None:
+    """Unary headers go out once admitted (overlapping the pipeline), so a call
+    that fails later (here: a forged ack token at the ack gate) still has them."""
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    rpc = stub.Chat(
+        chat_pb2.ChatRequest(message=MESSAGE, ack_token="not-a-token"), metadata=bearer(mint())
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await rpc
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    initial = dict(await rpc.initial_metadata())
+    assert len(initial["x-request-id"]) >= 16
+    assert "x-ratelimit-limit" in initial
 
 
 async def test_invalid_argument_names_the_field(server: Running) -> None:
