@@ -55,6 +55,10 @@ class LeaseLimiter:
         observer: LimitObserver | None = None,
     ) -> None:
         self._backend = backend
+        # A backend whose calls finish without suspending (the in-process one)
+        # cannot be interrupted half-way, so its calls need no task and shield:
+        # each one saves the request a task and a turn of the event loop.
+        self._inline = bool(getattr(backend, "completes_without_suspending", False))
         self._limits = dict(limits)
         self._ttl_ms = lease_ttl_ms
         self._observer = observer or NullLimitObserver()
@@ -91,10 +95,19 @@ class LeaseLimiter:
         try:
             yield lease
         finally:
-            # Shielded: a second cancel while we wait leaves the release running.
-            await asyncio.shield(self._keep(self._finish(grant, refresher, lease)))
+            if self._inline:  # nothing to wait for: the refresher is asleep between turns
+                refresher.cancel()
+                await self._release(grant, self._charge(grant, lease))
+            else:
+                # Shielded: a second cancel while we wait leaves the release running.
+                await asyncio.shield(self._keep(self._finish(grant, refresher, lease)))
 
     async def _admit(self, request: AdmitRequest) -> LeaseGrant:
+        if self._inline:
+            outcome = await self._backend.admit(request)
+            if isinstance(outcome, AdmitResult):
+                raise self._refusal(request, outcome)
+            return outcome
         admitting = self._keep(self._backend.admit(request))
         try:
             outcome = await asyncio.shield(admitting)
@@ -109,8 +122,11 @@ class LeaseLimiter:
     async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
         # Like admission: shielded, so a cancel cannot leave a top-up half seen;
         # the release waits for it (``lease.growing``) before reconciling.
-        lease.growing = growing = self._keep(self._charge_more(grant, lease, extra))
-        refused = await asyncio.shield(growing)
+        if self._inline:
+            refused = await self._charge_more(grant, lease, extra)
+        else:
+            lease.growing = growing = self._keep(self._charge_more(grant, lease, extra))
+            refused = await asyncio.shield(growing)
         if refused is not None:
             raise self._refusal(grant.request, refused)
 
@@ -167,6 +183,10 @@ class LeaseLimiter:
         await asyncio.wait({refresher})
         if lease.growing is not None:
             await asyncio.wait({lease.growing})
+        await self._release(grant, self._charge(grant, lease))
+
+    @staticmethod
+    def _charge(grant: LeaseGrant, lease: Lease) -> int | None:
         if lease.actual_tokens is not None and lease.actual_tokens > lease.reserved_tokens:
             log.warning(
                 "lease %s used %d tokens but reserved %d; charging the reservation",
@@ -174,7 +194,7 @@ class LeaseLimiter:
                 lease.actual_tokens,
                 lease.reserved_tokens,
             )
-        await self._release(grant, lease.charge)
+        return lease.charge
 
     async def _release(self, grant: LeaseGrant, actual_tokens: int | None) -> None:
         try:

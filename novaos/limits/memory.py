@@ -58,6 +58,7 @@ class MemoryAdmission:
     """``AdmissionBackend`` over dicts; clock in milliseconds (monotonic by default)."""
 
     name = "memory"
+    completes_without_suspending = True  # every call below runs without an await
 
     def __init__(self, *, clock_ms: Callable[[], int] | None = None) -> None:
         self._clock_ms = clock_ms or (lambda: time.monotonic_ns() // 1_000_000)
