@@ -142,6 +142,10 @@ class ConversationHistory:
         claim = self._claim_key(conversation_id)
         if not await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms, nx=True):
             await self._check_claim(owner, conversation_id)
+            # Ours: its expiry follows the conversation's, which every write extends
+            # (claimed once and never refreshed, an active conversation's id would
+            # become free to another user TTL after its first turn).
+            await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms)
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": (meta or {}).get("created", now), "updated": now}

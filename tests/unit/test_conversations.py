@@ -120,7 +120,8 @@ async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() ->
     await history.append("alice", "c1", "user", "first")
     store.calls.clear()
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
-    assert store.calls == ["get", "set", "get", "set"]  # meta, claim, claim owner, meta
+    # meta, claim (taken), its owner, claim expiry extended, meta
+    assert store.calls == ["get", "set", "get", "set", "set"]
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
 
 
@@ -130,3 +131,16 @@ async def test_a_bad_role_anywhere_writes_nothing() -> None:
         await history.append_turns("alice", "c9", (("user", "q"), ("robot", "a")))
     assert await history.history("alice", "c9") == ()
     await history.append("bob", "c9", "user", "still unclaimed")  # alice never claimed it
+
+
+async def test_an_active_conversation_keeps_its_claim_past_the_first_turns_ttl() -> None:
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    history = ConversationHistory(store, max_turns=10, ttl_s=100, clock=lambda: now[0])
+    await history.append("alice", "c1", "user", "first")
+    now[0] = 60
+    await history.append("alice", "c1", "user", "second")  # alive until 160 now
+    now[0] = 110  # past the first turn's TTL, inside the conversation's
+    with pytest.raises(NotFoundError):
+        await history.append("mallory", "c1", "user", "mine now?")
+    assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
