@@ -22,6 +22,12 @@ def _initial(call: ChatCall, worker: int) -> list[tuple[str, str]]:
     return meta + (call.rate_limit.as_metadata() if call.rate_limit else [])
 
 
+def _retrieve(sent: asyncio.Future[None]) -> None:
+    """Mark a failed early header send as seen: the call's own status reports it."""
+    if not sent.cancelled():
+        sent.exception()
+
+
 def _trailing(call: ChatCall) -> list[tuple[str, str]]:
     return [("x-novaos-overhead-ms", f"{call.overhead_ms:.3f}")]
 
@@ -93,18 +99,19 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                         headers = asyncio.ensure_future(
                             context.send_initial_metadata(_initial(call, self._worker))
                         )
+                        headers.add_done_callback(_retrieve)
                     elif isinstance(event, domain.GateEvent):
                         gates.append(event.record)
                     elif isinstance(event, domain.AckRequired):
                         ack = event
                     elif isinstance(event, domain.Completed):
                         done = event
-        finally:
-            if headers is not None:  # sent before any status, even an error's
-                await headers
+        except BaseException:
+            if headers is not None:  # out before the error's status; never in its place
+                await asyncio.wait({headers})
+            raise
         assert done is not None, "the pipeline always ends with a terminal event"
-        if headers is None:
-            await context.send_initial_metadata(_initial(call, self._worker))
+        await (headers or context.send_initial_metadata(_initial(call, self._worker)))
         context.set_trailing_metadata(self._finished(call))
         return convert.chat_response("".join(call.released), done, gates, ack)
 
