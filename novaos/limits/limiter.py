@@ -134,11 +134,13 @@ class LeaseLimiter:
         try:
             result = await grant.issuer.top_up(grant, extra)
         except StorageUnavailableError:
-            # As with refresh: Redis went away mid-request; keep serving.
+            # As with refresh: Redis went away mid-request; keep serving. Nothing was
+            # admitted, so the reservation (what a release may charge) stays as it
+            # was, and the next reserve() asks again.
             log.debug("lease top-up failed: storage unavailable")
-        else:
-            if not result.admitted:
-                return result
+            return None
+        if not result.admitted:
+            return result
         lease.reserved_tokens += extra
         return None
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitedError
+from novaos.errors import RateLimitedError, StorageUnavailableError
 from novaos.limits import LeaseLimiter, LimitSubject, MemoryAdmission, TierLimits
 from novaos.limits.model import AdmitResult, LeaseGrant
 
@@ -65,6 +65,8 @@ async def test_release_charges_at_most_the_reservation() -> None:
 class GatedTopUp(MemoryAdmission):
     """Top-ups answer only when the test opens the gate."""
 
+    completes_without_suspending = False  # it waits: the limiter must shield its calls
+
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
@@ -103,4 +105,25 @@ async def test_cancel_during_top_up_releases_after_it_lands() -> None:
     assert await backend.active_leases(subject) == 0
     # Released after the top-up landed, so reconciled to 0: the whole budget is free.
     assert await fits(limiter, subject, 10_000)
+    await limiter.aclose()
+
+
+class TopUpOutage(MemoryAdmission):
+    """Admits in memory; every top-up finds the store unavailable."""
+
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        raise StorageUnavailableError("redis down")
+
+
+async def test_a_top_up_the_store_cannot_take_serves_on_without_growing_the_charge() -> None:
+    limiter = LeaseLimiter(TopUpOutage(), LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("dee", Tier.FREE)
+    async with limiter.hold(subject, 1_000) as lease:
+        await lease.reserve(4_000)  # served: an outage never fails the request
+        assert lease.reserved_tokens == 1_000  # nothing more was admitted
+        lease.settle(4_000)
+    assert lease.charge == 1_000  # a release charges only what was admitted
+    assert await fits(limiter, subject, 9_000)
     await limiter.aclose()
