@@ -128,6 +128,8 @@ async def test_release_on_exception_and_on_cancel() -> None:
 class GatedAdmission(MemoryAdmission):
     """Admission that answers only when the test opens the gate."""
 
+    completes_without_suspending = False  # it waits: the limiter must shield its calls
+
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
