@@ -97,7 +97,7 @@ def test_heldout_shape(name: str) -> None:
 
 def test_heldout2_floors(classifier: ShieldClassifier) -> None:
     t = summary(_outcomes(classifier, DATA / "shield_heldout2.jsonl"))
-    # Floors just under the measurement with policy shield-2026.11.3
+    # Floors just under the measurement with policies shield-2026.11.3 and .4
     # (97.4 % stopped, 0 % of hard negatives stopped; 11.2 scored 96.5 %).
     assert t["crisis+hard_veto stopped"].rate >= 0.965, t["crisis+hard_veto stopped"].misses
     assert 1 - t["hard_negative not stopped"].rate <= 0.03, t["hard_negative not stopped"].misses
@@ -105,7 +105,7 @@ def test_heldout2_floors(classifier: ShieldClassifier) -> None:
 
 def test_heldout3_floors(classifier: ShieldClassifier) -> None:
     t = summary(_outcomes(classifier, DATA / "shield_heldout3.jsonl"))
-    # Floors just under the measurement with policy shield-2026.11.3: 75.2 %
+    # Floors just under the measurement with policies shield-2026.11.3 and .4: 75.2 %
     # stopped, 3.2 % of hard negatives stopped, 75 % of soft vetoes caught
     # (11.2 before any change: 63.6 % / 5.4 % / 75 %). Regression guards, not
     # targets: the set is spent once its misses drive rules.
@@ -116,4 +116,4 @@ def test_heldout3_floors(classifier: ShieldClassifier) -> None:
 
 def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> None:
     # Bump together: a new policy version means re-measuring the floors above.
-    assert classifier.policy_version == "shield-2026.11.3"
+    assert classifier.policy_version == "shield-2026.11.4"

@@ -165,3 +165,13 @@ def _generated_family() -> tuple[list[str], WordIndex]:
 def _strip_lookarounds(pattern: str) -> str:
     """Hypothesis cannot generate from lookarounds; dropping them only widens the language."""
     return re.sub(r"\(\?<?[!=][^()]*\)", "", pattern)
+
+
+def test_no_policy_pattern_needs_a_double_space() -> None:
+    """Views separate words by one space, so an opening that needs two (a lexicon
+    branch ending in a space followed by a literal space) can never match."""
+    for family, patterns in _families().items():
+        for pattern in patterns:
+            openings = first_words(pattern, 2) or frozenset()
+            dead = sorted(o for o in openings if o.endswith(" "))
+            assert not dead, f"{family}: {pattern[:80]}: {dead[:5]}"
