@@ -57,3 +57,16 @@ def test_cold_path_prints_one_row_per_gap() -> None:
     for row in rows:
         p50_us, ratio = (float(cell) for cell in row.split("|")[2:4])
         assert p50_us > 0 and ratio > 0
+
+
+def test_ab_compares_two_checkouts_request_by_request() -> None:
+    cmd = [sys.executable, "-m", "bench.ab", str(ROOT), "--requests", "5"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=110, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines()[2:]}
+    assert set(rows) == {"direct", "A_this", "B_other"}
+    for name, row in rows.items():
+        cells = [cell.strip() for cell in row.split("|")[2:6]]
+        assert cells[-1] == "0", row  # no errors
+        if name == "direct":
+            assert cells[:3] == ["0.00", "0.00", "0.00"]

@@ -1,0 +1,65 @@
+"""A/B two NovaOS checkouts at concurrency 1, request by request.
+
+    python -m bench.ab /path/to/other/checkout [--requests 400] [--mode unary|stream]
+
+Starts the mock upstream, this checkout's server (A) and the other
+checkout's `server.py` (B) on the server core, then interleaves direct, A and
+B request by request, so a stall of the shared machine hits all three alike.
+Full runs of `make bench` move c=1 p99 by about a millisecond from run to
+run here; one change is easier to judge this way. Prints added latency
+(vs direct) p50 / p90 / p99 in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench import procs, report
+from bench.__main__ import PACE, SIZES, Bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("other", type=Path, help="a checkout of NovaOS to compare against")
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--mode", choices=("unary", "stream"), default="unary")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="novaos-ab-") as tmp, ExitStack() as stack:
+        bench = Bench(SIZES["quick"], Path(tmp))
+        cpus = bench.server_cpus
+        up, up_port = procs.upstream(bench.work, cpus, PACE)
+        stack.callback(up.stop)
+        mine, mine_port = procs.novaos(bench.work, cpus, up_port, 1)
+        stack.callback(mine.stop)
+        port = procs.free_port()
+        cmd = [sys.executable, str(args.other.resolve() / "server.py")]
+        env = procs.novaos_env(up_port, port, 1)
+        other = procs.Proc("novaos-b", cmd, bench.work / "b.log", env, cpus).start()
+        stack.callback(other.stop)
+        other.wait_for(lambda: procs.port_open(port), timeout_s=60)
+        paths = [
+            ("direct", "openai", f"127.0.0.1:{up_port}"),
+            ("A_this", "novaos_grpc", f"127.0.0.1:{mine_port}"),
+            ("B_other", "novaos_grpc", f"127.0.0.1:{port}"),
+        ]
+        listed = [{"name": n, "kind": k, "target": t, "auth": ""} for n, k, t in paths]
+        warm = {"interleave": listed, "mode": args.mode, "requests": 30, "duration_s": 60}
+        bench.spawn(warm, 60)
+        spec = {"interleave": listed, "mode": args.mode, "requests": args.requests}
+        results = bench.spawn({**spec, "duration_s": 600}, 600)
+    direct = results["direct"]["latency"]
+    print(f"| {args.mode} | added p50 ms | added p90 ms | added p99 ms | errors |")
+    print("|---|---|---|---|---|")
+    for name, raw in results.items():
+        added = [report.pct(raw["latency"], q) - report.pct(direct, q) for q in (0.5, 0.9, 0.99)]
+        cells = " | ".join(f"{a:.2f}" for a in added)
+        print(f"| {name} | {cells} | {raw['errors']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
