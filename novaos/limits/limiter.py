@@ -120,8 +120,9 @@ class LeaseLimiter:
         return outcome
 
     async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
-        # Like admission: shielded, so a cancel cannot leave a top-up half seen;
-        # the release waits for it (``lease.growing``) before reconciling.
+        # Like admission: inline when the backend cannot suspend, else shielded, so
+        # a cancel cannot leave a top-up half seen; the release then waits for it
+        # (``lease.growing``) before reconciling.
         if self._inline:
             refused = await self._charge_more(grant, lease, extra)
         else:
