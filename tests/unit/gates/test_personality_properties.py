@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from novaos.pipeline.gate import OutputConstraints
+from novaos.pipeline.gate import CheckStep, OutputConstraints
 from novaos.pipeline.gates import rules
-from novaos.pipeline.gates.personality import PersonalityChecker
+from novaos.pipeline.gates.personality import PersonalityChecker, PersonalityStream
 
 HARM_MARKER = "detonator wiring"
 
@@ -96,3 +96,72 @@ def test_every_rule_pattern_is_shorter_than_the_window() -> None:
     for pattern in (rules.BANNED, rules.BUY_SELL, rules.FIGURE):
         _, widest = parser.parse(pattern.pattern, pattern.flags).getwidth()
         assert widest <= rules.MAX_MATCH_CHARS, pattern.pattern[:60]
+
+
+class _EveryFeedSteps(PersonalityStream):
+    quiet_feeds = False
+
+
+# Pieces that reach each branch of a step: openers (also glued to what follows),
+# edits, figures, buy/sell, "we" modals, closing quotes after a terminator,
+# newlines and a sentence longer than any window.
+EDGY = [
+    *BENIGN,
+    *BAD,
+    "Great question! ",
+    "Absolutely!Here it is",
+    "Of course!Great question!Sure",
+    "Absolutely! ",
+    "  what a good question. ",
+    "It costs $1,250.50 today. ",
+    "I would recommend you buy now. ",
+    "We can try. We should rest. We will go. We can count on me. ",
+    'He said "stop." ',
+    "It ended.\u201d Then",
+    "done.' next",
+    "x" * 200,
+    "tidy the desk first",
+    " ",
+]
+edgy_scripts = st.lists(st.sampled_from(EDGY), min_size=1, max_size=10).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+# Two glued openers: the second is stripped on the next feed, even a quiet one.
+@example("Of course!Great question!Sure more", [27, 29], 160, False, False)
+@given(
+    script=edgy_scripts,
+    cut_at=cuts,
+    holdback=holdbacks,
+    figures=st.booleans(),
+    whole=st.booleans(),
+)
+def test_skipping_quiet_feeds_changes_no_step(
+    script: str, cut_at: list[int], holdback: int, figures: bool, whole: bool
+) -> None:
+    """A feed that cannot release, edit or strip anything skips the step: every
+    step, and the end, must be what stepping on every feed gives."""
+    constraints = OutputConstraints(holdback_chars=holdback, no_precise_figures=figures)
+    fast = PersonalityChecker(harm).open(constraints, whole=whole)
+    slow = _EveryFeedSteps(constraints, harm, whole=whole)
+    assert fast.quiet_feeds and not slow.quiet_feeds
+    for chunk in _split(script, cut_at):
+        assert fast.feed(chunk) == slow.feed(chunk)
+        assert fast.held_chars == slow.held_chars
+    assert fast.finish() == slow.finish()
+
+
+def test_word_feeds_of_a_plain_answer_mostly_skip_the_step() -> None:
+    """The fast path is taken: most words of a plain answer step nothing."""
+    stepped = []
+
+    class Counting(PersonalityStream):
+        def _step(self, *, final: bool) -> CheckStep:
+            stepped.append(final)
+            return super()._step(final=final)
+
+    stream = Counting(OutputConstraints(), harm, whole=True)
+    words = re.findall(r"\S+\s*", "tidy the desk first then sort papers and rest. " * 6)
+    released = "".join(stream.feed(w).release for w in words) + stream.finish().release
+    assert released == "tidy the desk first then sort papers and rest. " * 6
+    assert len(stepped) <= 6 + 6 + 1  # per sentence: its first word and its last; the end
