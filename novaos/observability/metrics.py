@@ -7,7 +7,10 @@ directory and the supervisor's exporter aggregates them.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from novaos.domain import GateRecord
 from novaos.pipeline.orchestrator import GateObserver
@@ -16,6 +19,27 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 6
 _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 CIRCUIT_STATES = {"closed": 0, "open": 1, "half_open": 2}
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children, each resolved once.
+
+    ``labels()`` takes a lock and builds a key on every call; a request
+    touches some twenty-five labelled children, so the hot path looks them up
+    here. Label values are bounded (methods, codes, gates, providers), as
+    Prometheus needs anyway."""
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._by_values: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._by_values.get(values)
+        if child is None:
+            child = self._by_values[values] = self._metric.labels(*values)
+        return child
 
 
 class Metrics(GateObserver):
@@ -87,9 +111,6 @@ class Metrics(GateObserver):
             registry=r,
             buckets=(*_FAST_BUCKETS, 1, 5),
         )
-        # Observed once per upstream chunk: resolve the labelled child once per
-        # provider instead of on every chunk (labels() locks and builds a key).
-        self._gap_children: dict[str, Histogram] = {}
         self.overhead = Histogram(
             "gateway_overhead_seconds",
             "Time spent in NovaOS itself (excluding the provider)",
@@ -122,11 +143,35 @@ class Metrics(GateObserver):
         )
         for result in ("ok", "blocked", "timeout", "too_large", "error"):
             self.web_fetch.labels(result)  # export zeros so rate() and alerts see every result
+        self._started = Children(self.grpc_started)
+        self._sent = Children(self.grpc_sent)
+        self._handled = Children(self.grpc_handled)
+        self._handling = Children(self.grpc_seconds)
+        self._requests = Children(self.http_requests)
+        self._durations = Children(self.http_duration)
+        self._decisions = Children(self.gate_decisions)
+        self._gate_latency = Children(self.gate_seconds)
+        self._tokens = Children(self.tokens)
+        self._first_token = Children(self.ttft)
+        self._gaps = Children(self.inter_token)
+
+    # -- RPCs (the interceptor); ``rpc`` is (grpc_service, grpc_method, grpc_type)
+    def rpc_started(self, rpc: tuple[str, str, str]) -> None:
+        self._started(*rpc).inc()
+
+    def rpc_sent(self, rpc: tuple[str, str, str]) -> None:
+        self._sent(*rpc).inc()
+
+    def rpc_handled(self, rpc: tuple[str, str, str], path: str, code: str, seconds: float) -> None:
+        self._handled(*rpc, code).inc()
+        self._handling(*rpc).observe(seconds)
+        self._requests(path, code).inc()
+        self._durations(path, code).observe(seconds)
 
     # -- GateObserver
     def gate_decided(self, record: GateRecord) -> None:
-        self.gate_decisions.labels(record.gate, record.decision.value).inc()
-        self.gate_seconds.labels(record.gate).observe(record.latency_ms / 1000)
+        self._decisions(record.gate, record.decision.value).inc()
+        self._gate_latency(record.gate).observe(record.latency_ms / 1000)
 
     # -- provider observer hooks (see novaos.providers)
     def set_circuit_state(self, provider: str, state: int) -> None:
@@ -134,16 +179,13 @@ class Metrics(GateObserver):
 
     def count_tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         if n > 0:
-            self.tokens.labels(provider, model, kind).inc(n)
+            self._tokens(provider, model, kind).inc(n)
 
     def first_token(self, provider: str, seconds: float) -> None:
-        self.ttft.labels(provider).observe(seconds)
+        self._first_token(provider).observe(seconds)
 
     def inter_token_gap(self, provider: str, seconds: float) -> None:
-        child = self._gap_children.get(provider)
-        if child is None:
-            child = self._gap_children[provider] = self.inter_token.labels(provider)
-        child.observe(seconds)
+        self._gaps(provider).observe(seconds)
 
     # -- limits / storage / audit / web fetch hooks
     def limit_exceeded(self, tier: str, limit: str) -> None:

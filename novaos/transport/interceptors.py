@@ -37,26 +37,25 @@ class _Method:
         _, service, name = full.split("/", 2)
         return cls(full, service, name, kind)
 
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        return (self.service, self.name, self.kind)
+
 
 class _Observed:
     """Start/finish bookkeeping for one RPC's metrics."""
 
     def __init__(self, metrics: Metrics, method: _Method) -> None:
         self._m, self._method = metrics, method
-        self._labels = (method.service, method.name, method.kind)
         self._t0 = time.perf_counter()
-        metrics.grpc_started.labels(*self._labels).inc()
+        metrics.rpc_started(method.labels)
 
     def sent(self) -> None:
-        self._m.grpc_sent.labels(*self._labels).inc()
+        self._m.rpc_sent(self._method.labels)
 
     def done(self, code: grpc.StatusCode) -> None:
         elapsed = time.perf_counter() - self._t0
-        name = code.name
-        self._m.grpc_handled.labels(*self._labels, name).inc()
-        self._m.grpc_seconds.labels(*self._labels).observe(elapsed)
-        self._m.http_requests.labels(self._method.full, name).inc()
-        self._m.http_duration.labels(self._method.full, name).observe(elapsed)
+        self._m.rpc_handled(self._method.labels, self._method.full, code.name, elapsed)
 
 
 def _final_code(context: Ctx, exc: BaseException | None) -> grpc.StatusCode:
