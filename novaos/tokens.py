@@ -19,14 +19,17 @@ from collections.abc import Iterable
 from novaos.domain import Usage
 from novaos.ports import ChatMessage
 
-_PIECE = re.compile(r"\w+|[^\w\s]")
-_CHARS_PER_TOKEN = 4
+# One token per started run of 4 word characters, and one per punctuation mark:
+# each match is one token, so counting matches is the whole estimate (no
+# per-piece arithmetic). A run never crosses a word, since words are split by
+# spaces or punctuation.
+_TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
 _MESSAGE_FRAMING = 3  # role and separators, as chat formats add around each message
 _REPLY_PRIMING = 3
 
 
 def estimate_tokens(text: str) -> int:
-    return sum(-(-len(piece) // _CHARS_PER_TOKEN) for piece in _PIECE.findall(text))
+    return len(_TOKEN.findall(text))
 
 
 def estimate_input_tokens(messages: Iterable[ChatMessage]) -> int:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from novaos.ports import ChatMessage, ProviderRequest
 from novaos.providers.mock import MockProvider
 from novaos.tokens import estimate_input_tokens, estimate_tokens, estimate_usage, reservation
@@ -18,6 +23,13 @@ def test_estimate_is_deterministic_and_split_independent() -> None:
     # summing per-chunk estimates over a word split would over-count; the whole text must be used
     assert estimate_tokens("tokenisation") < estimate_tokens("tokeni") + estimate_tokens("sation")
     assert estimate_tokens("") == 0
+
+
+@given(st.text())
+def test_estimate_is_a_token_per_four_word_characters_and_per_mark(text: str) -> None:
+    """The definition: each word costs ceil(len / 4), each punctuation mark 1."""
+    pieces = re.findall(r"\w+|[^\w\s]", text)
+    assert estimate_tokens(text) == sum(-(-len(p) // 4) for p in pieces)
 
 
 def test_estimate_usage_counts_prompt_framing() -> None:
