@@ -51,6 +51,22 @@ class Gate(Protocol):
     async def check(self, inp: GateInput) -> GateResult: ...
 
 
+class InlineGate:
+    """Base of gates that do no I/O: the orchestrator calls ``decide`` directly.
+
+    Such a gate's ``check`` never suspends, so a budget timer could not fire
+    before it returns; running it inline skips arming one (and a coroutine)."""
+
+    name: str
+    budget_ms: int
+
+    def decide(self, inp: GateInput) -> GateResult:
+        raise NotImplementedError
+
+    async def check(self, inp: GateInput) -> GateResult:
+        return self.decide(inp)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckStep:
     """What a stream check says after a feed or at the end.

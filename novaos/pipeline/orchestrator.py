@@ -29,7 +29,7 @@ from novaos.domain import (
 )
 from novaos.errors import InvalidArgumentError, NovaError, UpstreamTruncatedError
 from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
-from novaos.pipeline.gate import Gate, GateInput, GateResult, OutputConstraints
+from novaos.pipeline.gate import Gate, GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
 from novaos.pipeline.generation import GenerationStats, Generator, OutputBlocked
 from novaos.pipeline.generation import personality_record as _personality_record
@@ -149,8 +149,11 @@ class Orchestrator:
         # pipeline's (PIPELINE_TIMEOUT_MS); running out fails that gate closed.
         budget_s = min(gate.budget_ms / 1000, max(rec.gates_deadline - started, 0.0))
         try:
-            async with asyncio.timeout(budget_s):
-                result = await gate.check(inp)
+            if isinstance(gate, InlineGate):  # no I/O: a timer could not fire before it returns
+                result = gate.decide(inp)
+            else:
+                async with asyncio.timeout(budget_s):
+                    result = await gate.check(inp)
         except (asyncio.CancelledError, InvalidArgumentError):
             raise  # cancellation, and a client error such as an invalid ack token, end the call
         except Exception as exc:  # a failing gate never silently passes

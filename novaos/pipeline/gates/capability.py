@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from novaos.domain import Decision, Stance
 from novaos.pipeline.facts import CapabilityFacts, StanceFacts
-from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
 ALLOWED: Mapping[Stance, frozenset[str]] = {
     Stance.CONTROL: frozenset({"respond", "provide_resources"}),
@@ -28,13 +28,13 @@ def _stance_of(inp: GateInput) -> Stance:
     return facts.stance if isinstance(facts, StanceFacts) else Stance.SHIELD
 
 
-class CapabilityGate:
+class CapabilityGate(InlineGate):
     name = "capability"
 
     def __init__(self, budget_ms: int = 10) -> None:
         self.budget_ms = budget_ms
 
-    async def check(self, inp: GateInput) -> GateResult:
+    def decide(self, inp: GateInput) -> GateResult:
         stance = _stance_of(inp)
         allowed = ALLOWED[stance]
         requested = [a.strip().lower()[:_MAX_SHOWN_ACTION] for a in inp.chat.requested_actions]

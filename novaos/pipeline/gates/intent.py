@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts
-from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
 
 def _words(*alternatives: str) -> re.Pattern[str]:
@@ -270,13 +270,13 @@ def analyse(message: str) -> IntentFacts:
     )
 
 
-class IntentGate:
+class IntentGate(InlineGate):
     name = "intent"
 
     def __init__(self, budget_ms: int = 50) -> None:
         self.budget_ms = budget_ms
 
-    async def check(self, inp: GateInput) -> GateResult:
+    def decide(self, inp: GateInput) -> GateResult:
         facts = analyse(inp.chat.message)
         domains = ",".join(sorted(facts.domains)) or "none"
         reason = (

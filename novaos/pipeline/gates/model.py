@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from novaos.domain import Decision, Stance
 from novaos.pipeline.facts import IntentFacts, LensFacts, ModelFacts, ShieldFacts, StanceFacts
-from novaos.pipeline.gate import GateInput, GateResult, OutputConstraints
+from novaos.pipeline.gate import GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates import rules
 from novaos.pipeline.gates.lens import DEGRADED_NOTE
 from novaos.ports import ChatMessage
@@ -146,13 +146,13 @@ def build_messages(
     return (ChatMessage("system", system), *turns, ChatMessage("user", user_message))
 
 
-class ModelGate:
+class ModelGate(InlineGate):
     name = "model"
 
     def __init__(self, budget_ms: int = 20) -> None:
         self.budget_ms = budget_ms
 
-    async def check(self, inp: GateInput) -> GateResult:
+    def decide(self, inp: GateInput) -> GateResult:
         facts = build_model_facts(inp.prior)
         stance = _stance(inp.prior)
         reason = f"prompt for {stance}: {len(facts.constraints)} constraints"

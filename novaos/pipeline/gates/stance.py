@@ -16,7 +16,7 @@ from novaos.pipeline.facts import (
     ShieldVerdict,
     StanceFacts,
 )
-from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
 _SWORD_TYPES = frozenset({"action", "planning"})
 _CALM_RISKS = frozenset({Risk.NONE, Risk.LOW})
@@ -49,13 +49,13 @@ def choose_stance(
     return Stance.LENS, f"{kind}: open question" if kind == "question" else f"{kind}: default"
 
 
-class StanceGate:
+class StanceGate(InlineGate):
     name = "stance"
 
     def __init__(self, budget_ms: int = 10) -> None:
         self.budget_ms = budget_ms
 
-    async def check(self, inp: GateInput) -> GateResult:
+    def decide(self, inp: GateInput) -> GateResult:
         shield, intent, lens = inp.facts("shield"), inp.facts("intent"), inp.facts("lens")
         stance, why = choose_stance(
             shield if isinstance(shield, ShieldFacts) else None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from novaos.domain import (
     ChatInput,
     Completed,
@@ -14,7 +16,7 @@ from novaos.domain import (
     Principal,
     RequestContext,
 )
-from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.pipeline.release import SentenceRelease
@@ -42,7 +44,7 @@ class SlowGate:
         return GateResult(Decision.PASS, "ok")
 
 
-async def _run(gates: tuple[SlowGate, ...], pipeline_s: float) -> list[object]:
+async def _run(gates: tuple[SlowGate | InlineGate, ...], pipeline_s: float) -> list[object]:
     orchestrator = Orchestrator(
         PipelinePlan(pre_model=gates),
         Generator(MockRouter(), SentenceRelease()),
@@ -75,3 +77,37 @@ async def test_a_gate_over_its_own_budget_degrades() -> None:
         e.record for e in events if isinstance(e, GateEvent) and e.record.gate == "intent"
     )
     assert intent.decision is Decision.DEGRADE
+
+
+class Inline(InlineGate):
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name, self.budget_ms, self._fail = name, 1, fail
+        self.decided = 0
+
+    def decide(self, inp: GateInput) -> GateResult:
+        self.decided += 1
+        if self._fail:
+            raise ValueError("broken rule table")
+        return GateResult(Decision.PASS, "inline")
+
+
+async def test_inline_gates_decide_without_a_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gate with no I/O runs inline: no budget timer is armed for it, its
+    decision is used, and one that raises still fails closed."""
+    armed: list[float | None] = []
+    real = asyncio.timeout
+
+    def counting(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return real(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counting)
+    intent, lens = Inline("intent"), Inline("lens", fail=True)
+    events = await _run((intent, lens, SlowGate("stance", 0)), pipeline_s=30)
+    records = {e.record.gate: e.record for e in events if isinstance(e, GateEvent)}
+    assert intent.decided == lens.decided == 1
+    assert records["intent"].decision is Decision.PASS and records["intent"].reason == "inline"
+    assert records["lens"].decision is Decision.DEGRADE
+    assert "ValueError" in records["lens"].reason
+    assert armed == [1.0]  # only the awaiting gate (stance) had a timer
+    assert isinstance(events[-1], Completed)
