@@ -43,6 +43,36 @@ _DESCRIPTIONS = {
 }
 
 
+class _Refresher:
+    """Keeps one lease alive while it is held.
+
+    Armed as a timer; the refresh task starts only when the first refresh is
+    due (a third of the TTL), so the many requests shorter than that cost a
+    timer handle rather than a task that is created, run and cancelled."""
+
+    def __init__(self, limiter: LeaseLimiter, grant: LeaseGrant) -> None:
+        self._limiter, self._grant = limiter, grant
+        self.task: asyncio.Task[None] | None = None
+        self.interval_s = grant.request.lease_ttl_ms / 3000
+        self._timer = asyncio.get_running_loop().call_later(self.interval_s, self._start)
+        limiter._refreshers.add(self)
+
+    def _start(self) -> None:
+        self.task = asyncio.create_task(self._limiter._refresh_loop(self._grant, self.interval_s))
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        self._limiter._refreshers.discard(self)
+        if self.task is not None:
+            self.task.cancel()
+
+    async def stopped(self) -> None:
+        """Cancel, and wait for a refresh that is under way to end."""
+        self.cancel()
+        if self.task is not None:
+            await asyncio.wait({self.task})
+
+
 class LeaseLimiter:
     """``Limiter`` over any ``AdmissionBackend`` (Redis script, memory, failover)."""
 
@@ -63,17 +93,16 @@ class LeaseLimiter:
         self._ttl_ms = lease_ttl_ms
         self._observer = observer or NullLimitObserver()
         self._pending: set[asyncio.Task[Any]] = set()  # admit, undo, release
-        self._refreshers: set[asyncio.Task[None]] = set()
+        self._refreshers: set[_Refresher] = set()  # of leases held now
 
     @property
     def backend(self) -> AdmissionBackend:
         return self._backend
 
-    def _keep(self, coro: Coroutine[Any, Any, T], into: set[Any] | None = None) -> asyncio.Task[T]:
-        tasks = self._pending if into is None else into
+    def _keep(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coro)
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
         return task
 
     @asynccontextmanager
@@ -91,11 +120,11 @@ class LeaseLimiter:
             await self._top_up(grant, lease, extra)
 
         lease = Lease(grant.result.headers, request.tokens, grow)
-        refresher = self._keep(self._refresh_loop(grant), self._refreshers)
+        refresher = _Refresher(self, grant)
         try:
             yield lease
         finally:
-            if self._inline:  # nothing to wait for: the refresher is asleep between turns
+            if self._inline:  # nothing to wait for: an inline refresh never suspends
                 refresher.cancel()
                 await self._release(grant, self._charge(grant, lease))
             else:
@@ -169,10 +198,9 @@ class LeaseLimiter:
             # The caller never saw the lease, so it used no tokens.
             await self._release(outcome, 0)
 
-    async def _refresh_loop(self, grant: LeaseGrant) -> None:
-        interval_s = grant.request.lease_ttl_ms / 3000
+    async def _refresh_loop(self, grant: LeaseGrant, interval_s: float) -> None:
+        """Refresh now (the first refresh is due), then every ``interval_s``."""
         while True:
-            await asyncio.sleep(interval_s)
             try:
                 if not await grant.issuer.refresh(grant):
                     log.warning("lease %s expired before refresh", grant.request.lease_id)
@@ -180,10 +208,10 @@ class LeaseLimiter:
             except StorageUnavailableError:
                 # Redis is down: the lease dies with its TTL; keep serving.
                 log.debug("lease refresh failed: storage unavailable")
+            await asyncio.sleep(interval_s)
 
-    async def _finish(self, grant: LeaseGrant, refresher: asyncio.Task[None], lease: Lease) -> None:
-        refresher.cancel()
-        await asyncio.wait({refresher})
+    async def _finish(self, grant: LeaseGrant, refresher: _Refresher, lease: Lease) -> None:
+        await refresher.stopped()
         if lease.growing is not None:
             await asyncio.wait({lease.growing})
         await self._release(grant, self._charge(grant, lease))
@@ -213,10 +241,8 @@ class LeaseLimiter:
         """
         while self._pending:
             await asyncio.wait(set(self._pending))
-        for task in set(self._refreshers):
-            task.cancel()
-        if self._refreshers:
-            await asyncio.wait(set(self._refreshers))
+        for refresher in set(self._refreshers):
+            await refresher.stopped()
 
 
 class MemoryLimiter(LeaseLimiter):

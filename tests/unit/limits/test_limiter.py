@@ -175,6 +175,23 @@ async def test_refresher_keeps_a_long_stream_leased() -> None:
     await limiter.aclose()
 
 
+async def test_a_short_hold_starts_no_refresh_task() -> None:
+    """The refresh task starts only once a refresh is due (a third of the TTL):
+    a request shorter than that adds no task to the loop, and a held lease's
+    timer is disarmed by aclose, so nothing refreshes after shutdown."""
+    limiter, backend, _ = make(60_000)
+    subject = LimitSubject("hana", Tier.FREE)
+    before = asyncio.all_tasks()
+    async with limiter.hold(subject, 1):
+        assert asyncio.all_tasks() == before
+    held = limiter.hold(subject, 1)
+    await held.__aenter__()
+    await limiter.aclose()
+    assert asyncio.all_tasks() == before
+    await held.__aexit__(None, None, None)
+    assert await backend.active_leases(subject) == 0
+
+
 async def test_ten_thousand_random_cancels_leave_no_lease() -> None:
     limiter, backend, _ = make()
     subject = LimitSubject("load", Tier.ENTERPRISE)
