@@ -7,7 +7,8 @@ checkout's `server.py` (B) on the server core, then interleaves direct, A and
 B request by request, so a stall of the shared machine hits all three alike.
 Full runs of `make bench` move c=1 p99 by about a millisecond from run to
 run here; one change is easier to judge this way. Prints added latency
-(vs direct) p50 / p90 / p99 in ms.
+(vs direct) p50 / p90 / p99 in ms, and each server's CPU time per request
+(from /proc: steadier than latency for small steps).
 """
 
 from __future__ import annotations
@@ -50,14 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         warm = {"interleave": listed, "mode": args.mode, "requests": 30, "duration_s": 60}
         bench.spawn(warm, 60)
         spec = {"interleave": listed, "mode": args.mode, "requests": args.requests}
+        servers = {"A_this": mine.pid, "B_other": other.pid}
+        before = {name: procs.cpu_s(pid) for name, pid in servers.items()}
         results = bench.spawn({**spec, "duration_s": 600}, 600)
+        used = {name: procs.cpu_s(pid) - before[name] for name, pid in servers.items()}
     direct = results["direct"]["latency"]
-    print(f"| {args.mode} | added p50 ms | added p90 ms | added p99 ms | errors |")
-    print("|---|---|---|---|---|")
+    head = "added p50 ms | added p90 ms | added p99 ms | server CPU ms/req | errors"
+    print(f"| {args.mode} | {head} |")
+    print("|---|---|---|---|---|---|")
     for name, raw in results.items():
         added = [report.pct(raw["latency"], q) - report.pct(direct, q) for q in (0.5, 0.9, 0.99)]
         cells = " | ".join(f"{a:.2f}" for a in added)
-        print(f"| {name} | {cells} | {raw['errors']} |")
+        done = len(raw["latency"])
+        cpu = f"{used[name] * 1000 / done:.2f}" if name in used and done else "-"
+        print(f"| {name} | {cells} | {cpu} | {raw['errors']} |")
     return 0
 
 
