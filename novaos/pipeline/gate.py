@@ -6,7 +6,7 @@ in ``GateInput`` (and in the ``StreamCheck`` an output checker opens per stream)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,6 +87,11 @@ class StreamCheck(Protocol):
     def feed(self, text: str) -> CheckStep: ...
 
     def finish(self) -> CheckStep: ...
+
+    def whole(self, text: str) -> Sequence[CheckStep]:
+        """The steps for a complete answer (a check opened with ``whole``): what
+        feeding it word by word, as a stream, then finishing would give."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ release a harmful violation blocks the stream.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -47,9 +46,6 @@ class GenerationStats:
     @property
     def released_text(self) -> str:
         return "".join(self.released)
-
-
-_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +167,9 @@ class Generator:
         stats.provider_wait_s += time.monotonic() - waited
         self._note_chunk(response.provider, response.model, response.usage, stats)
         pending: list[str] = []
-        # Word by word, as a stream would arrive: edits decide as they do on a
-        # stream (regenerate before the first sentence, edit after).
-        words = _WORDS.findall(response.text)
-        for step in (*(check.feed(w) for w in words), check.finish()):
+        # As if streamed: edits decide as they do on a stream (regenerate before
+        # the first sentence, edit after).
+        for step in check.whole(response.text):
             regen = self._apply(step, stats, pending)
             if regen is not None:
                 yield regen

@@ -27,6 +27,11 @@ HarmCheck = Callable[[str], str | None]
 _MIN_HOLDBACK = rules.MAX_MATCH_CHARS + 24
 _MAX_EDITS_PER_STEP = 64
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
+# A whole answer is fed as a stream would arrive: word by word.
+_WORDS = re.compile(r"\S+\s*|\s+")
+# A run this long without a space may be cut mid-word when the window is full;
+# shorter ones never are (the cut looks for a space in a span this wide).
+_LONG_RUN = re.compile(rf"[^ ]{{{_MIN_HOLDBACK - rules.MAX_MATCH_CHARS},}}")
 # A feed can only make text releasable (or an opener strippable) through one of
 # these: a terminator or newline in the new text, or the held text ending in a
 # terminator or closing quote that new whitespace completes (``rules.SENTENCE_END``).
@@ -99,6 +104,36 @@ class PersonalityStream:
         if self._stopped is not None:
             return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
         return self._step(final=True)
+
+    def whole(self, text: str) -> list[CheckStep]:
+        """Judge a complete answer (unary Chat): the steps feeding it word by word
+        and finishing would give.
+
+        When no rule matches anywhere in the answer, no piece of it can match
+        either: every window it would be cut into starts after a space or a
+        sentence end (no run is long enough to be cut mid-word), and an opener
+        matching a prefix would match the whole. Fed word by word it would then
+        come out unedited, only stripped at the start, and be judged for harm
+        once at the end, so that is done directly. Otherwise it is fed word by
+        word."""
+        stripped = text.lstrip()
+        if self._whole is None or self._stopped is not None or not self._rules_silent(stripped):
+            return [*(self.feed(word) for word in _WORDS.findall(text)), self.finish()]
+        harm = self._harm_check(stripped) if self._harm_check else None
+        if harm is not None:
+            return [self._stop("regenerate", "harmful output", harm)]
+        self._released_any = self._released_any or bool(stripped)
+        return [CheckStep(release=stripped)]
+
+    def _rules_silent(self, text: str) -> bool:
+        return (
+            not self._held
+            and not self._released_any
+            and _LONG_RUN.search(text) is None
+            and rules.OPENER.match(text) is None
+            and rules.WE.search(text) is None
+            and all(pattern.search(text) is None for _, pattern in self._patterns())
+        )
 
     # ------------------------------------------------------------ one step
 

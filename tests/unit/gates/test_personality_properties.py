@@ -165,3 +165,42 @@ def test_word_feeds_of_a_plain_answer_mostly_skip_the_step() -> None:
     released = "".join(stream.feed(w).release for w in words) + stream.finish().release
     assert released == "tidy the desk first then sort papers and rest. " * 6
     assert len(stepped) <= 6 + 6 + 1  # per sentence: its first word and its last; the end
+
+
+def _outcome(steps: list[CheckStep]) -> tuple[str, str, str, int]:
+    """What the generator makes of a whole answer's steps: the released text,
+    the first stop (action and reason) and the edits counted before it."""
+    released, edits = "", 0
+    for step in steps:
+        edits += step.edits
+        if step.action != "continue":
+            return "", step.action, step.reason, edits
+        released += step.release
+    return released, "continue", "", edits
+
+
+@settings(max_examples=400, deadline=None)
+@example("Of course!Great question!Sure more", 160, False)
+@example("  plain words only, nothing to edit. " * 8, 16, False)
+@given(script=edgy_scripts, holdback=holdbacks, figures=st.booleans())
+def test_a_whole_answer_comes_out_as_fed_word_by_word(
+    script: str, holdback: int, figures: bool
+) -> None:
+    """``whole`` (unary Chat) skips the feeds when no rule can match: the text
+    released, any stop and the edits must be what word-by-word feeding gives."""
+    constraints = OutputConstraints(holdback_chars=holdback, no_precise_figures=figures)
+    fast = PersonalityChecker(harm).open(constraints, whole=True)
+    slow = _EveryFeedSteps(constraints, harm, whole=True)
+    words = re.findall(r"\S+\s*|\s+", script)
+    expected = _outcome([*(slow.feed(w) for w in words), slow.finish()])
+    assert _outcome(fast.whole(script)) == expected
+
+
+def test_a_whole_plain_answer_takes_one_step() -> None:
+    """The shortcut is taken for a plain answer, and not for one with a rule hit."""
+    plain = "  tidy the desk first then sort papers and rest. " * 6
+    steps = PersonalityChecker(harm).open(OutputConstraints(), whole=True).whole(plain)
+    assert [s.release for s in steps] == [plain.lstrip()]
+    banned = plain + "I'm always here for you. Rest well. "
+    steps = PersonalityChecker(harm).open(OutputConstraints(), whole=True).whole(banned)
+    assert len(steps) > 1 and _outcome(steps)[0] == plain.lstrip() + "Rest well. "
