@@ -15,12 +15,42 @@ from novaos.pipeline.facts import IntentFacts
 from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
 
-def _words(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+class _Text:
+    """A message, and for an ASCII one its lowercase too."""
+
+    __slots__ = ("lowered", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.lowered = raw.lower() if raw.isascii() else None
+
+
+class _Rule:
+    """A case-insensitive pattern written in lowercase, compiled twice.
+
+    On ASCII text, matching the lowered text case-sensitively finds the same
+    as matching case-insensitively (no other letters can fold into these) and
+    is ~3x faster: under IGNORECASE the regex engine cannot skip ahead to a
+    literal's first character. Other text takes the case-insensitive form."""
+
+    def __init__(self, source: str) -> None:
+        if source != source.lower():  # also rejects \W, \S, \B, whose meaning lower() flips
+            raise ValueError(f"write intent rules in lowercase: {source[:40]!r}")
+        self._any = re.compile(source, re.IGNORECASE)
+        self._lowered = re.compile(source)
+
+    def search(self, text: _Text) -> bool:
+        if text.lowered is not None:
+            return self._lowered.search(text.lowered) is not None
+        return self._any.search(text.raw) is not None
+
+
+def _words(*alternatives: str) -> _Rule:
+    return _Rule(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 # First match wins, so the more specific task types come before question/action.
-_TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+_TYPE_RULES: tuple[tuple[str, _Rule], ...] = (
     (
         "translate",
         _words(
@@ -72,19 +102,17 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-_ACTION_START = re.compile(
+_ACTION_START = _Rule(
     r"^\s*(?:please\s+)?(?:write|create|make|build|draft|generate|send|book|set up|compose|"
-    r"list|give me|help me|design|code|implement|fix|calculate|convert|find|remind)\b",
-    re.IGNORECASE,
+    r"list|give me|help me|design|code|implement|fix|calculate|convert|find|remind)\b"
 )
-_QUESTION_START = re.compile(
+_QUESTION_START = _Rule(
     r"^\s*(?:what|why|how|when|where|who|which|whose|is|are|was|were|can|could|should|would|"
     r"do|does|did|will|qu[eé]|c[oó]mo|por qu[eé]|cu[aá]ndo|d[oó]nde|quoi|pourquoi|comment|"
-    r"est-ce|warum|wie|wann|wo|o que|por que|quando|onde)\b",
-    re.IGNORECASE,
+    r"est-ce|warum|wie|wann|wo|o que|por que|quando|onde)\b"
 )
 
-_DOMAIN_RULES: Mapping[str, re.Pattern[str]] = {
+_DOMAIN_RULES: Mapping[str, _Rule] = {
     "finance": _words(
         r"stocks?",
         r"shares?",
@@ -225,18 +253,26 @@ _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 
 
 def classify_type(message: str) -> str:
-    for name, pattern in _TYPE_RULES:
-        if pattern.search(message):
+    return _type(_Text(message))
+
+
+def _type(text: _Text) -> str:
+    for name, rule in _TYPE_RULES:
+        if rule.search(text):
             return name
-    if _ACTION_START.search(message):
+    if _ACTION_START.search(text):
         return "action"
-    if message.rstrip().endswith(("?", "？")) or _QUESTION_START.search(message):
+    if text.raw.rstrip().endswith(("?", "？")) or _QUESTION_START.search(text):
         return "question"
     return "conversation"
 
 
 def classify_domains(message: str) -> frozenset[str]:
-    return frozenset(name for name, pattern in _DOMAIN_RULES.items() if pattern.search(message))
+    return _domains(_Text(message))
+
+
+def _domains(text: _Text) -> frozenset[str]:
+    return frozenset(name for name, rule in _DOMAIN_RULES.items() if rule.search(text))
 
 
 def classify_complexity(message: str) -> str:
@@ -261,11 +297,12 @@ def guess_language(message: str) -> str:
 
 
 def analyse(message: str) -> IntentFacts:
+    text = _Text(message)
     return IntentFacts(
-        type=classify_type(message),
-        domains=classify_domains(message),
+        type=_type(text),
+        domains=_domains(text),
         complexity=classify_complexity(message),
-        hypothetical=bool(_HYPOTHETICAL.search(message)),
+        hypothetical=_HYPOTHETICAL.search(text),
         language=guess_language(message),
     )
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts
+from novaos.pipeline.gates import intent
 from novaos.pipeline.gates.intent import IntentGate, analyse
 from tests.fixtures.gate_fakes import gate_input
 
@@ -87,3 +90,39 @@ async def test_gate_never_stops_and_reports_facts() -> None:
     assert "type=planning" in result.reason
     empty = await gate.check(gate_input(""))
     assert empty.decision is Decision.PASS
+
+
+_RULES = [
+    *(rule for _, rule in intent._TYPE_RULES),
+    *intent._DOMAIN_RULES.values(),
+    intent._HYPOTHETICAL,
+    intent._ACTION_START,
+    intent._QUESTION_START,
+]
+_PIECES = ["Translate", "TL;DR", "STOCKS", "Doctor", "What if", "Please Write", "GIT", "401K"]
+_PIECES += ["Step-By-Step", "re-Word", "SELF-HARM", "Mental Health", "  ", "?", "x", "I'm", "\n"]
+ascii_texts = st.lists(
+    st.sampled_from(_PIECES) | st.text(st.characters(max_codepoint=127), max_size=6), max_size=12
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=ascii_texts)
+def test_lowered_ascii_matching_agrees_with_ignorecase(message: str) -> None:
+    """The fast form (ASCII text lowered, matched case-sensitively) finds
+    exactly what the case-insensitive form finds, for every rule."""
+    text = intent._Text(message)
+    assert text.lowered is not None
+    for rule in _RULES:
+        assert rule.search(text) == (rule._any.search(message) is not None), rule._any.pattern
+
+
+def test_non_ascii_text_takes_the_case_insensitive_form() -> None:
+    text = intent._Text("¿Cómo invierto DINERO en ACCIONES?")
+    assert text.lowered is None
+    assert analyse(text.raw).domains == frozenset({"finance"})
+
+
+def test_rules_must_be_written_in_lowercase() -> None:
+    with pytest.raises(ValueError, match="lowercase"):
+        intent._Rule(r"\Wfoo")
