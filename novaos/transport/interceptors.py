@@ -118,8 +118,9 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler  # public streams (health Watch, reflection) write via context
 
-    def _begin(self, method: str, context: Ctx, request_id: str) -> callctx.CallInfo:
-        metadata = _metadata(context)
+    def _begin(
+        self, method: str, context: Ctx, metadata: dict[str, str], request_id: str
+    ) -> callctx.CallInfo:
         client_ip = self._client_ip(metadata, context.peer())
         info = callctx.CallInfo(request_id, None, client_ip, method)
         if _is_public(method):
@@ -137,10 +138,11 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
     async def _call(self, parsed: _Method, context: Ctx) -> AsyncIterator[_Observed]:
         """One RPC's frame: metrics, request id, auth, and the error mapping."""
         observed = _Observed(self._metrics, parsed)
-        request_id = callctx.request_id_from(_metadata(context))
+        metadata = _metadata(context)
+        request_id = callctx.request_id_from(metadata)
         failure: BaseException | None = None
         try:
-            token = callctx.set_current(self._begin(parsed.full, context, request_id))
+            token = callctx.set_current(self._begin(parsed.full, context, metadata, request_id))
             try:
                 yield observed
             finally:
