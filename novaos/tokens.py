@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from novaos.domain import Usage
 from novaos.ports import ChatMessage
@@ -28,7 +29,10 @@ _MESSAGE_FRAMING = 3  # role and separators, as chat formats add around each mes
 _REPLY_PRIMING = 3
 
 
+@lru_cache(maxsize=128)
 def estimate_tokens(text: str) -> int:
+    """Cached: a request estimates its message at admission and again inside the
+    prompt, and system prompts repeat across requests."""
     return len(_TOKEN.findall(text))
 
 
