@@ -110,9 +110,21 @@ class Orchestrator:
         budget: TokenBudget | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """``budget``: the request's token reservation, grown to the real prompt
-        (system prompt, lens sources, regeneration feedback) before each upstream call."""
+        (system prompt, lens sources, regeneration feedback) before each upstream call.
+
+        The gate loop is written out here rather than in a nested generator:
+        every event passes through each generator it is yielded from."""
         try:
-            async for event in self._run(ctx, chat, history, rec, budget):
+            rec.gates_deadline = self.clock() + self.pipeline_timeout_s
+            for gate in self.plan.pre_model:
+                inp = GateInput(ctx, chat, history, dict(rec.results))
+                result = await self._check(gate, inp, rec)
+                yield GateEvent(rec.gates[-1])
+                if result.decision in (Decision.STOP, Decision.AWAIT_ACK):
+                    async for event in self._stopped(ctx, chat, result, rec):
+                        yield event
+                    return
+            async for event in self._generate(ctx, chat, history, rec, budget):
                 yield event
         except NovaError as exc:
             # Started and gate events already went out (an invalid ack token, every
@@ -123,25 +135,6 @@ class Orchestrator:
                 rec.outcome = Outcome.FAILED
                 yield self._completed(ctx, chat, rec, detail=exc.message)
             raise
-
-    async def _run(
-        self,
-        ctx: RequestContext,
-        chat: ChatInput,
-        history: tuple[ChatMessage, ...],
-        rec: RunRecord,
-        budget: TokenBudget | None,
-    ) -> AsyncIterator[ChatEvent]:
-        rec.gates_deadline = self.clock() + self.pipeline_timeout_s
-        for gate in self.plan.pre_model:
-            result = await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
-            yield GateEvent(rec.gates[-1])
-            if result.decision in (Decision.STOP, Decision.AWAIT_ACK):
-                async for event in self._stopped(ctx, chat, result, rec):
-                    yield event
-                return
-        async for event in self._generate(ctx, chat, history, rec, budget):
-            yield event
 
     async def _check(self, gate: Gate, inp: GateInput, rec: RunRecord) -> GateResult:
         started = self.clock()

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -164,26 +164,29 @@ class ChatService:
         history: tuple[ChatMessage, ...] = ()
         if self.conversations is not None and call.chat.conversation_id:
             history = await self.conversations.history(owner, call.chat.conversation_id)
-        async with AsyncExitStack() as stack:
-            self._inflight += 1
-            self._idle.clear()
-            stack.callback(self._left)
-            lease = None
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            hold: AbstractAsyncContextManager[LeaseLike | None] = nullcontext()
             if self.admission is not None:
                 estimate = admission_estimate(call.chat, history, self.limits)
-                lease = await stack.enter_async_context(self.admission.hold(call.ctx, estimate))
-                call.rate_limit = lease.headers
-            try:
-                yield Started(call.ctx.request_id, call.chat.conversation_id)
-                run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
-                async for event in run:
-                    self._observe(call, event)
-                    yield event
-            finally:
+                hold = self.admission.hold(call.ctx, estimate)
+            async with hold as lease:
                 if lease is not None:
-                    usage = call.record.generation.usage
-                    lease.settle(usage.input_tokens + usage.output_tokens)
-                await self._finish(call)
+                    call.rate_limit = lease.headers
+                try:
+                    yield Started(call.ctx.request_id, call.chat.conversation_id)
+                    run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
+                    async for event in run:
+                        self._observe(call, event)
+                        yield event
+                finally:
+                    if lease is not None:
+                        usage = call.record.generation.usage
+                        lease.settle(usage.input_tokens + usage.output_tokens)
+                    await self._finish(call)
+        finally:
+            self._left()
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:
