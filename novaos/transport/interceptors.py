@@ -94,6 +94,9 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         self._auth = auth
         self._metrics = metrics
         self._trust_proxy = trust_proxy
+        # method -> (the registered handler, our wrapper of it): wrapping builds a
+        # handler and closures, the same for every call of a method.
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -104,6 +107,14 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method: str = details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Any) -> Any:
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
