@@ -66,7 +66,9 @@ def test_ab_compares_two_checkouts_request_by_request() -> None:
     rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines()[2:]}
     assert set(rows) == {"direct", "A_this", "B_other"}
     for name, row in rows.items():
-        cells = [cell.strip() for cell in row.split("|")[2:6]]
+        cells = [cell.strip() for cell in row.split("|")[2:7]]
         assert cells[-1] == "0", row  # no errors
         if name == "direct":
-            assert cells[:3] == ["0.00", "0.00", "0.00"]
+            assert cells[:4] == ["0.00", "0.00", "0.00", "-"]
+        else:  # each server's CPU per request, from /proc
+            assert float(cells[3]) > 0, row
