@@ -48,6 +48,9 @@ SIZES = {
 # so its streams release text before the answer ends. 1 ms a token keeps the
 # per-chunk cost of each hop visible (and the quick run short).
 PACE = {"latency_ms": 5.0, "token_ms": 1.0, "tokens": 48}
+# c=1: paths take turns in blocks of this many counted requests, each block
+# after one uncounted warm-up request (bench/loadgen.py, run_interleaved).
+C1_BLOCK = 10
 
 
 class Bench:
@@ -96,7 +99,7 @@ class Bench:
         return result
 
     def measure_c1(self, paths: list[tuple[str, str, str]]) -> None:
-        """Concurrency 1, all paths interleaved request by request (unary, then streams)."""
+        """Concurrency 1, all paths taking turns in blocks (unary, then streams)."""
         print(f"- c=1 interleaved: {', '.join(p[0] for p in paths)}", flush=True)
         listed = [
             {"name": n, "kind": k, "target": t, "auth": self.auth.get(t, "")} for n, k, t in paths
@@ -106,7 +109,13 @@ class Bench:
             ("unary", "unary_c1", self.size.unary),
             ("stream", "stream_c1", self.size.streams),
         ):
-            spec = {"interleave": listed, "mode": mode, "requests": n, "duration_s": 300}
+            spec = {
+                "interleave": listed,
+                "mode": mode,
+                "requests": n,
+                "block": C1_BLOCK,
+                "duration_s": 300,
+            }
             for name, raw in self.spawn(spec, 300).items():  # keep the first run's direct
                 self.results[key].setdefault(name, raw)
             for name, raw in self.results[key].items():

@@ -3,8 +3,9 @@
     python -m bench.ab /path/to/other/checkout [--requests 400] [--mode unary|stream]
 
 Starts the mock upstream, this checkout's server (A) and the other
-checkout's `server.py` (B) on the server core, then interleaves direct, A and
-B request by request, so a stall of the shared machine hits all three alike.
+checkout's `server.py` (B) on the server core, then lets direct, A and B take
+turns in short blocks (shuffled each round, each block after an uncounted
+warm-up request), so a stall of the shared machine hits all three alike.
 Full runs of `make bench` move c=1 p99 by about a millisecond from run to
 run here; one change is easier to judge this way. Prints added latency
 (vs direct) p50 / p90 / p99 in ms, and each server's CPU time per request
@@ -20,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import procs, report
-from bench.__main__ import PACE, SIZES, Bench
+from bench.__main__ import C1_BLOCK, PACE, SIZES, Bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         listed = [{"name": n, "kind": k, "target": t, "auth": ""} for n, k, t in paths]
         warm = {"interleave": listed, "mode": args.mode, "requests": 30, "duration_s": 60}
         bench.spawn(warm, 60)
-        spec = {"interleave": listed, "mode": args.mode, "requests": args.requests}
+        spec = {
+            "interleave": listed,
+            "mode": args.mode,
+            "requests": args.requests,
+            "block": C1_BLOCK,
+        }
         servers = {"A_this": mine.pid, "B_other": other.pid}
         before = {name: procs.cpu_s(pid) for name, pid in servers.items()}
         results = bench.spawn({**spec, "duration_s": 600}, 600)
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, raw in results.items():
         added = [report.pct(raw["latency"], q) - report.pct(direct, q) for q in (0.5, 0.9, 0.99)]
         cells = " | ".join(f"{a:.2f}" for a in added)
-        done = len(raw["latency"])
+        done = len(raw["latency"]) + raw.get("warm_up_requests", 0)
         cpu = f"{used[name] * 1000 / done:.2f}" if name in used and done else "-"
         print(f"| {name} | {cells} | {cpu} | {raw['errors']} |")
     return 0

@@ -206,13 +206,20 @@ def _result(sample: Sample, elapsed: float) -> dict[str, Any]:
 
 
 async def run_interleaved(spec: dict[str, Any]) -> dict[str, Any]:
-    """Concurrency 1, one request per path in turn: a stall on a shared machine
-    then lands on every path alike instead of on whichever ran at the time.
+    """Concurrency 1, paths taking turns in short blocks: a stall on a shared
+    machine then lands on every path alike instead of on whichever ran at the
+    time, while each request meets the machine as its own gateway left it.
 
-    The order is shuffled every round (fixed seed): a path run right after
-    another finds the caches that one warmed (the upstream, and libpython
-    shared by the Python servers), which was worth ~0.35 ms of p50 to the
-    second of two NovaOS checkouts in a fixed order."""
+    All servers share one core, so a request right after another path's finds
+    that path's code and data in the caches, not its own: in a full run
+    NovaOS's requests that followed one of LiteLLM's were 1.5-1.9 ms slower at
+    p50 than those that followed any other path (and LiteLLM's pay the same
+    after NovaOS's). No deployment runs two gateways on one core, so each path
+    runs ``block`` requests in a row, preceded by one more that warms it up and
+    is not counted (its errors are). The order of paths is shuffled every
+    round (fixed seed): in a fixed order the second of two identical
+    checkouts in bench.ab was ~0.35 ms faster. ``block`` 1 without a warm-up
+    request is plain request-by-request interleaving."""
     paths = [{**spec, **path} for path in spec["interleave"]]
     samples = {path["name"]: Sample() for path in paths}
     channels = []
@@ -226,17 +233,31 @@ async def run_interleaved(spec: dict[str, Any]) -> dict[str, Any]:
     deadline = time.perf_counter() + spec["duration_s"]
     order = list(workers)
     shuffle = random.Random(11).shuffle
+    block = max(int(spec.get("block", 1)), 1)
+    warm_up = block > 1
+    warmed = dict.fromkeys(workers, 0)
     try:
-        for _ in range(spec["requests"]):
+        for _ in range(-(-spec["requests"] // block)):
             if time.perf_counter() > deadline:
                 break
             shuffle(order)
             for name in order:
-                await _guarded(workers[name], samples[name])
+                sample = samples[name]
+                if warm_up:
+                    warmed[name] += 1
+                    scratch = Sample()
+                    await _guarded(workers[name], scratch)
+                    sample.errors += scratch.errors
+                    sample.first_error = sample.first_error or scratch.first_error
+                for _ in range(min(block, spec["requests"] - len(sample.latency) - sample.errors)):
+                    await _guarded(workers[name], sample)
     finally:
         for channel in channels:
             await channel.close()
-    return {name: _result(sample, 0.0) for name, sample in samples.items()}
+    return {
+        name: {**_result(sample, 0.0), "warm_up_requests": warmed[name]}
+        for name, sample in samples.items()
+    }
 
 
 def main() -> None:
