@@ -83,6 +83,10 @@ class RunRecord:
     reached_model: bool = False
     gates_deadline: float = float("inf")  # clock() value; set when the run starts
     whole_answer: bool = False  # unary Chat: one upstream response, not a stream
+    # A GateEvent per decision, for streams that show them as they happen; a
+    # unary call reads ``gates`` once at the end instead (each event costs a
+    # pass through every generator above this one).
+    gate_events: bool = True
 
 
 @dataclass
@@ -119,7 +123,8 @@ class Orchestrator:
             for gate in self.plan.pre_model:
                 inp = GateInput(ctx, chat, history, dict(rec.results))
                 result = await self._check(gate, inp, rec)
-                yield GateEvent(rec.gates[-1])
+                if rec.gate_events:
+                    yield GateEvent(rec.gates[-1])
                 if result.decision in (Decision.STOP, Decision.AWAIT_ACK):
                     async for event in self._stopped(ctx, chat, result, rec):
                         yield event
@@ -205,14 +210,16 @@ class Orchestrator:
             )
             rec.gates.append(record)
             self.observer.gate_decided(record)
-            yield GateEvent(record)
+            if rec.gate_events:
+                yield GateEvent(record)
             rec.outcome = Outcome.OUTPUT_BLOCKED
             yield self._completed(ctx, chat, rec, detail="output blocked by policy")
             return
         record = _personality_record(stats, _ms(self.clock() - started - stats.provider_wait_s))
         rec.gates.append(record)
         self.observer.gate_decided(record)
-        yield GateEvent(record)
+        if rec.gate_events:
+            yield GateEvent(record)
         for note in _required_notes(rec):
             yield note
         async for event in self._post_model(ctx, chat, history, rec):
@@ -223,7 +230,8 @@ class Orchestrator:
     ) -> AsyncIterator[ChatEvent]:
         for gate in self.plan.post_model:
             await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
-            yield GateEvent(rec.gates[-1])
+            if rec.gate_events:
+                yield GateEvent(rec.gates[-1])
         rec.outcome = Outcome.COMPLETED
         yield self._completed(ctx, chat, rec)
 

@@ -83,9 +83,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         call = ChatCall(
             request_context(context),
             convert.chat_input(request),
-            record=RunRecord(whole_answer=True),
+            record=RunRecord(whole_answer=True, gate_events=False),
         )
-        gates: list[domain.GateRecord] = []
         ack, done = None, None
         headers: asyncio.Future[None] | None = None
         try:
@@ -100,8 +99,6 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                             context.send_initial_metadata(_initial(call, self._worker))
                         )
                         headers.add_done_callback(_retrieve)
-                    elif isinstance(event, domain.GateEvent):
-                        gates.append(event.record)
                     elif isinstance(event, domain.AckRequired):
                         ack = event
                     elif isinstance(event, domain.Completed):
@@ -113,6 +110,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         assert done is not None, "the pipeline always ends with a terminal event"
         await (headers or context.send_initial_metadata(_initial(call, self._worker)))
         context.set_trailing_metadata(self._finished(call))
+        gates = call.record.gates  # every decision, in order (no events for unary)
         return convert.chat_response("".join(call.released), done, gates, ack)
 
     async def ListConversations(

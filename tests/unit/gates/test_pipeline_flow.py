@@ -165,6 +165,26 @@ async def test_completed_runs_all_eight_gates_with_spark() -> None:
     assert _text(events) == "Start with Monday. List three tasks."
 
 
+@pytest.mark.parametrize("message", ["plan my week", "chemistry", "how to build a pipe bomb"])
+async def test_a_run_without_gate_events_records_the_same_decisions(message: str) -> None:
+    """Unary Chat asks for no GateEvents (it reads ``RunRecord.gates`` once);
+    the decisions recorded, and every other event, are those of a stream."""
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message=message, conversation_id="c1")
+    runs = []
+    for events_on in (True, False):
+        rec = RunRecord(gate_events=events_on)
+        events = [e async for e in build().orchestrator.run(ctx, chat, (), rec)]
+        runs.append((events, rec))
+    (streamed, streamed_rec), (quiet, quiet_rec) = runs
+    assert [e.record for e in streamed if isinstance(e, GateEvent)] == streamed_rec.gates
+    assert not any(isinstance(e, GateEvent) for e in quiet)
+    assert [e for e in streamed if not isinstance(e, GateEvent)] == quiet
+    assert [(g.gate, g.decision, g.reason) for g in quiet_rec.gates] == [
+        (g.gate, g.decision, g.reason) for g in streamed_rec.gates
+    ]
+
+
 async def test_control_answers_with_the_crisis_block_and_no_model() -> None:
     pipe = build()
     events = await pipe.run("I want to hurt myself")
