@@ -52,9 +52,28 @@ class HttpConn:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes, on_data: Callable[[bytes], None]) -> int:
-        if self.writer is None or self.writer.is_closing():
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        reused = self.writer is not None and not self.writer.is_closing()
+        if not reused:
+            await self._connect()
+        try:
+            return await self._exchange(path, body, on_data)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            read = exc.partial if isinstance(exc, asyncio.IncompleteReadError) else b""
+            if not reused or read:
+                raise
+            # The server closed the connection while it sat idle (uvicorn, under
+            # LiteLLM, does after 5 s; c=1 blocks leave a path idle that long):
+            # reconnect and send again once, as HTTP clients do.
+            await self._connect()
+            return await self._exchange(path, body, on_data)
+
+    async def _connect(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def _exchange(self, path: str, body: bytes, on_data: Callable[[bytes], None]) -> int:
+        assert self.reader is not None and self.writer is not None
         self.writer.write(
             b"POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\n"
             b"%scontent-length: %d\r\n\r\n%s"
