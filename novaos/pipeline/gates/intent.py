@@ -252,10 +252,6 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 
 
-def classify_type(message: str) -> str:
-    return _type(_Text(message))
-
-
 def _type(text: _Text) -> str:
     for name, rule in _TYPE_RULES:
         if rule.search(text):
@@ -265,10 +261,6 @@ def _type(text: _Text) -> str:
     if text.raw.rstrip().endswith(("?", "？")) or _QUESTION_START.search(text):
         return "question"
     return "conversation"
-
-
-def classify_domains(message: str) -> frozenset[str]:
-    return _domains(_Text(message))
 
 
 def _domains(text: _Text) -> frozenset[str]:
