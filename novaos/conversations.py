@@ -19,10 +19,11 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from novaos.errors import InvalidArgumentError, NotFoundError
 from novaos.limits.model import subject_tag
-from novaos.ports import ChatMessage, KeyValueStore
+from novaos.ports import ChatMessage, GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
@@ -102,24 +103,17 @@ class ConversationHistory:
     def _claim_key(conversation_id: str) -> str:
         return f"nova:convowner:{{{conversation_id}}}"
 
-    async def _check_claim(self, owner: str, conversation_id: str) -> None:
+    def _check_claim(self, owner: str, conversation_id: str, holder: object) -> None:
         """A conversation id belongs to whoever used it first; to anyone else it
         is NOT_FOUND (the reference let any user write into another's)."""
-        claimed = await self._store.get(self._claim_key(conversation_id))
-        if claimed is not None and claimed.decode() != owner:
+        if isinstance(holder, bytes) and holder.decode() != owner:
             raise NotFoundError(f"conversation {conversation_id!r} not found")
 
     def _index_key(self, owner: str) -> str:
         return f"nova:conv:{{{subject_tag(owner)}}}:index"
 
     async def _meta(self, owner: str, conversation_id: str) -> dict[str, object] | None:
-        raw = await self._store.get(self._keys(owner, conversation_id)[0])
-        if raw is None:
-            return None
-        meta = json.loads(raw)
-        if not isinstance(meta, dict) or meta.get("owner") != owner:
-            return None
-        return meta
+        return _owned_meta(owner, await self._store.get(self._keys(owner, conversation_id)[0]))
 
     async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
         """Record one turn; the first turn creates the conversation for ``owner``."""
@@ -129,71 +123,87 @@ class ConversationHistory:
         self, owner: str, conversation_id: str, turns: Sequence[tuple[str, str]]
     ) -> None:
         """Record ``(role, text)`` turns in order, with one ownership check and one
-        metadata write for all of them (a request's question and answer)."""
+        metadata write for all of them (a request's question and answer): two
+        store batches, so two round trips to one Redis server."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
         meta_key, turns_key = self._keys(owner, conversation_id)
         now = int(self._clock())
-        meta = await self._meta(owner, conversation_id)
         # Claimed on every write, not only the first: an id whose claim expired is
         # claimed again, and history copied back after a Redis outage under a claim
         # another user held in Redis all along stays read-only and NOT_FOUND.
-        claim = self._claim_key(conversation_id)
-        if not await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms, nx=True):
-            await self._check_claim(owner, conversation_id)
+        claim, mine = self._claim_key(conversation_id), owner.encode()
+        claimed, raw_meta, holder = await self._store.batch(
+            (SetOp(claim, mine, self._ttl_ms, nx=True), GetOp(meta_key), GetOp(claim))
+        )
+        writes: list[StoreOp] = []
+        if not claimed:
+            self._check_claim(owner, conversation_id, holder)
             # Ours: its expiry follows the conversation's, which every write extends
             # (claimed once and never refreshed, an active conversation's id would
             # become free to another user TTL after its first turn).
-            await self._store.set(claim, owner.encode(), ttl_ms=self._ttl_ms)
+            writes.append(SetOp(claim, mine, self._ttl_ms))
+        meta = _owned_meta(owner, raw_meta)
+        if meta is None:
+            index = self._index_key(owner)
+            writes.append(PushOp(index, conversation_id.encode(), _INDEX_MAX, self._ttl_ms))
+        for role, text in turns:
+            turn = json.dumps({"role": role, "text": text, "at": now}).encode()
+            writes.append(PushOp(turns_key, turn, self._max_turns, self._ttl_ms))
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": (meta or {}).get("created", now), "updated": now}
-        if meta is None:
-            await self._store.list_push(
-                self._index_key(owner),
-                conversation_id.encode(),
-                max_len=_INDEX_MAX,
-                ttl_ms=self._ttl_ms,
-            )
-        for role, text in turns:
-            turn = json.dumps({"role": role, "text": text, "at": now}).encode()
-            await self._store.list_push(
-                turns_key, turn, max_len=self._max_turns, ttl_ms=self._ttl_ms
-            )
-        await self._store.set(meta_key, json.dumps(record).encode(), ttl_ms=self._ttl_ms)
+        writes.append(SetOp(meta_key, json.dumps(record).encode(), self._ttl_ms))
+        await self._store.batch(writes)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.
 
         Raises ``NotFoundError`` for another owner's conversation."""
-        await self._check_claim(owner, self.validate_id(conversation_id))
-        if await self._meta(owner, conversation_id) is None:
-            return ()
-        turns = await self._turns(owner, conversation_id)
-        return tuple(ChatMessage(role=t.role, content=t.text) for t in turns)
+        turns = await self._read(owner, conversation_id)
+        return tuple(ChatMessage(role=t.role, content=t.text) for t in turns or ())
 
-    async def _turns(self, owner: str, conversation_id: str) -> tuple[Turn, ...]:
-        raw = await self._store.list_range(self._keys(owner, conversation_id)[1])
-        parsed = (json.loads(item) for item in raw)
-        return tuple(Turn(str(p["role"]), str(p["text"]), int(p["at"])) for p in parsed)
+    async def _read(self, owner: str, conversation_id: str) -> tuple[Turn, ...] | None:
+        """Claim, metadata and turns in one batch; None when ``owner`` has no such
+        conversation, ``NotFoundError`` when another owner claimed the id."""
+        meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
+        holder, raw_meta, raw_turns = await self._store.batch(
+            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
+        )
+        self._check_claim(owner, conversation_id, holder)
+        if _owned_meta(owner, raw_meta) is None:
+            return None
+        return _parse_turns(cast(list[bytes], raw_turns))
 
     async def get(self, owner: str, conversation_id: str) -> Conversation:
-        await self._check_claim(owner, self.validate_id(conversation_id))
-        if await self._meta(owner, conversation_id) is None:
+        turns = await self._read(owner, conversation_id)
+        if turns is None:
             raise NotFoundError("conversation not found")
-        return Conversation(conversation_id, await self._turns(owner, conversation_id))
+        return Conversation(conversation_id, turns)
 
     async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
-        """Most recently updated first; expired or deleted conversations are skipped."""
+        """Most recently updated first; expired or deleted conversations are skipped.
+
+        Metadata and turn counts are read ``limit`` conversations per batch."""
         ids = await self._store.list_range(self._index_key(owner))
+        newest_first = list(dict.fromkeys(i.decode() for i in reversed(ids)))
         summaries: list[ConversationSummary] = []
-        for conversation_id in dict.fromkeys(i.decode() for i in reversed(ids)):
-            meta = await self._meta(owner, conversation_id)
-            if meta is not None:
-                turns = await self._store.list_len(self._keys(owner, conversation_id)[1])
-                updated = int(str(meta["updated"]))
-                summaries.append(ConversationSummary(conversation_id, turns, updated))
+        for at in range(0, len(newest_first), max(limit, 1)):
+            chunk = newest_first[at : at + max(limit, 1)]
+            ops: list[StoreOp] = []
+            for conversation_id in chunk:
+                meta_key, turns_key = self._keys(owner, conversation_id)
+                ops += (GetOp(meta_key), LenOp(turns_key))
+            found = await self._store.batch(ops)
+            for i, conversation_id in enumerate(chunk):
+                meta = _owned_meta(owner, found[2 * i])
+                if meta is not None:
+                    updated = int(str(meta["updated"]))
+                    count = cast(int, found[2 * i + 1])
+                    summaries.append(ConversationSummary(conversation_id, count, updated))
+                if len(summaries) >= limit:
+                    break
             if len(summaries) >= limit:
                 break
         return tuple(sorted(summaries, key=lambda s: s.updated_at_unix, reverse=True))
@@ -202,3 +212,18 @@ class ConversationHistory:
         if await self._meta(owner, self.validate_id(conversation_id)) is None:
             raise NotFoundError("conversation not found")
         await self._store.delete(*self._keys(owner, conversation_id))
+
+
+def _owned_meta(owner: str, raw: object) -> dict[str, object] | None:
+    """The metadata if it is there and names ``owner``."""
+    if not isinstance(raw, bytes):
+        return None
+    meta = json.loads(raw)
+    if not isinstance(meta, dict) or meta.get("owner") != owner:
+        return None
+    return meta
+
+
+def _parse_turns(raw: list[bytes]) -> tuple[Turn, ...]:
+    parsed = (json.loads(item) for item in raw)
+    return tuple(Turn(str(p["role"]), str(p["text"]), int(p["at"])) for p in parsed)

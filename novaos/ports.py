@@ -7,7 +7,7 @@ the package beside the real ones so tests and ``make run`` share them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -127,6 +127,43 @@ class StoreHealth:
     latency_ms: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class GetOp:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOp:
+    key: str
+    value: bytes
+    ttl_ms: int | None = None
+    nx: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PushOp:
+    key: str
+    value: bytes
+    max_len: int
+    ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RangeOp:
+    key: str
+    start: int = 0
+    end: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class LenOp:
+    key: str
+
+
+# One step of ``KeyValueStore.batch``; each gives what its single-call method returns.
+StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp
+
+
 class KeyValueStore(Protocol):
     """Async key-value store used for nonces, history, sessions and spark limits."""
 
@@ -149,6 +186,12 @@ class KeyValueStore(Protocol):
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]: ...
 
     async def list_len(self, key: str) -> int: ...
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        """Run ``ops`` in order and return their results, in one round trip where the
+        backend allows (one Redis server: a MULTI/EXEC transaction). A caller must
+        not need one op's result to build the next; each op behaves as it does alone."""
+        ...
 
     async def health(self) -> StoreHealth: ...
 

@@ -24,12 +24,13 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
 from novaos.errors import StorageFullError, StorageUnavailableError
-from novaos.ports import KeyValueStore, StoreHealth
+from novaos.ports import KeyValueStore, StoreHealth, StoreOp
+from novaos.storage.batch import one_by_one
 from novaos.storage.memory import MemoryStore
 
 log = logging.getLogger("novaos.storage")
@@ -264,6 +265,16 @@ class FailoverStore:
 
     async def list_len(self, key: str) -> int:
         return await self._call(lambda s: s.list_len(key))
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        if not self._in_fallback:
+            try:
+                return await self._primary.batch(ops)
+            except StorageUnavailableError:
+                self.primary_failed()
+        # On memory, op by op: each write is journalled as if made alone, and no
+        # memory op awaits, so no other task runs between them.
+        return await one_by_one(self, ops)
 
     async def health(self) -> StoreHealth:
         if self._in_fallback:

@@ -25,11 +25,12 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from novaos.errors import StorageFullError
-from novaos.ports import StoreHealth
+from novaos.ports import StoreHealth, StoreOp
+from novaos.storage.batch import one_by_one
 
 EvictionGroup = Callable[[str], str | None]
 """Maps a key to the unit it is evicted with, or ``None`` for "never evict"."""
@@ -238,6 +239,10 @@ class MemoryStore:
         if not isinstance(entry.value, list):
             raise TypeError(f"{key} does not hold a list")
         return len(entry.value)
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        # No op awaits anything, so no other task runs between them.
+        return await one_by_one(self, ops)
 
     async def ping(self) -> bool:
         return True

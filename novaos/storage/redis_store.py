@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -20,7 +20,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from novaos.errors import StorageUnavailableError
-from novaos.ports import StoreHealth
+from novaos.ports import GetOp, LenOp, PushOp, RangeOp, SetOp, StoreHealth, StoreOp
+from novaos.storage.batch import one_by_one
 
 # Failures that mean "Redis is not there", as opposed to a bug in our command.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -166,6 +167,22 @@ class RedisStore:
     async def list_len(self, key: str) -> int:
         return int(await self._run(self._client.llen(key)))
 
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        """One MULTI/EXEC transaction: one round trip, and no other client's command
+        lands between the ops (a push's RPUSH, LTRIM and PEXPIRE included)."""
+        if not ops:
+            return []
+        pipe = self._client.pipeline(transaction=True)
+        sizes = [_queue(pipe, op) for op in ops]
+        async with self.command():
+            replies = await pipe.execute()
+        results: list[object] = []
+        at = 0
+        for op, size in zip(ops, sizes, strict=True):
+            results.append(_result(op, replies[at]))
+            at += size
+        return results
+
     async def replay_push(
         self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
@@ -192,6 +209,39 @@ class RedisStore:
         await self._client.aclose()
 
 
+def _queue(pipe: Any, op: StoreOp) -> int:
+    """Queue ``op``'s commands on ``pipe``; how many replies they give (the first counts)."""
+    if isinstance(op, GetOp):
+        pipe.get(op.key)
+    elif isinstance(op, SetOp):
+        pipe.set(op.key, op.value, px=op.ttl_ms, nx=op.nx)
+    elif isinstance(op, PushOp):
+        pipe.rpush(op.key, op.value)
+        pipe.ltrim(op.key, -op.max_len, -1)
+        if op.ttl_ms is not None:
+            pipe.pexpire(op.key, op.ttl_ms)
+            return 3
+        return 2
+    elif isinstance(op, RangeOp):
+        pipe.lrange(op.key, op.start, op.end)
+    else:
+        pipe.llen(op.key)
+    return 1
+
+
+def _result(op: StoreOp, reply: Any) -> object:
+    """``reply`` as the single-call method gives it."""
+    if isinstance(op, SetOp):
+        return bool(reply)
+    if isinstance(op, PushOp):
+        return None
+    if isinstance(op, RangeOp):
+        return list(reply)
+    if isinstance(op, LenOp):
+        return int(reply)
+    return reply
+
+
 class RedisClusterStore(RedisStore):
     """``KeyValueStore`` over Redis Cluster (``REDIS_CLUSTER_NODES=host:port,...``)."""
 
@@ -202,6 +252,11 @@ class RedisClusterStore(RedisStore):
         self._cluster = client
         self._init_lock = asyncio.Lock()
         self._initialized = False
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        # A batch's keys span slots (an owner's history, a conversation's claim),
+        # and MULTI needs one slot: the ops go one at a time.
+        return await one_by_one(self, ops)
 
     async def _ready(self) -> None:
         # redis-py initializes the slot map on first use; concurrent first

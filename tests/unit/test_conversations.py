@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from novaos.conversations import ConversationHistory
 from novaos.errors import InvalidArgumentError, NotFoundError
-from novaos.ports import ChatMessage
+from novaos.ports import ChatMessage, StoreOp
 from novaos.storage import MemoryStore
 
 
@@ -102,6 +104,7 @@ class CountingStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[str] = []
+        self.batches: list[list[str]] = []
 
     async def get(self, key: str) -> bytes | None:
         self.calls.append("get")
@@ -113,16 +116,36 @@ class CountingStore(MemoryStore):
         self.calls.append("set")
         return await super().set(key, value, ttl_ms=ttl_ms, nx=nx)
 
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        self.batches.append([type(op).__name__ for op in ops])
+        return await super().batch(ops)
+
 
 async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() -> None:
     store = CountingStore()
     history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
     await history.append("alice", "c1", "user", "first")
     store.calls.clear()
+    store.batches.clear()
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
-    # meta, claim (taken), its owner, claim expiry extended, meta
-    assert store.calls == ["get", "set", "get", "set", "set"]
+    # claim (taken), meta, the claim's owner; then claim expiry extended, turns, meta
+    assert store.calls == ["set", "get", "get", "set", "set"]
+    assert store.batches == [
+        ["SetOp", "GetOp", "GetOp"],
+        ["SetOp", "PushOp", "PushOp", "SetOp"],
+    ]
+    store.batches.clear()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
+    assert store.batches == [["GetOp", "GetOp", "RangeOp"]]  # claim, meta, turns
+
+
+async def test_a_new_conversation_is_indexed_and_its_claim_not_rewritten() -> None:
+    store = CountingStore()
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
+    await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
+    # The NX claim took: no second claim write; the new id joins the owner's index.
+    assert store.batches[1] == ["PushOp", "PushOp", "PushOp", "SetOp"]
+    assert [s.conversation_id for s in await history.list("alice")] == ["c1"]
 
 
 async def test_a_bad_role_anywhere_writes_nothing() -> None:

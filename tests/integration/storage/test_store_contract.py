@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from novaos.ports import KeyValueStore
+from novaos.ports import GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
 from novaos.storage import MemoryStore, RedisClusterStore, RedisStore
 from tests.fixtures.redis_server import RedisClusterNodes
 
@@ -78,3 +78,37 @@ async def test_health_reports_ok(store: KeyValueStore) -> None:
     health = await store.health()
     assert health.status == "ok"
     assert health.backend == store.backend
+
+
+async def test_batch_runs_ops_in_order_with_their_single_call_results(
+    store: KeyValueStore,
+) -> None:
+    key, items, absent = _key("b"), _key("bl"), _key("none")
+    ops: list[StoreOp] = [
+        SetOp(key, b"1", ttl_ms=60_000),
+        SetOp(key, b"2", nx=True),  # sees the first op's write
+        GetOp(key),
+        *(PushOp(items, v, max_len=2, ttl_ms=60_000) for v in (b"a", b"b", b"c")),
+        RangeOp(items),
+        RangeOp(items, -1, -1),
+        LenOp(items),
+        GetOp(absent),
+        RangeOp(absent),
+        LenOp(absent),
+    ]
+    assert await store.batch(ops) == [
+        True, False, b"1", None, None, None, [b"b", b"c"], [b"c"], 2, None, [], 0,
+    ]  # fmt: skip
+    assert await store.batch([]) == []
+    assert await store.list_range(items) == [b"b", b"c"]
+
+
+async def test_batch_ttls_expire_like_single_calls(store: KeyValueStore) -> None:
+    key, items = _key("bt"), _key("btl")
+    await store.batch([SetOp(key, b"x", ttl_ms=50), PushOp(items, b"y", max_len=5, ttl_ms=50)])
+    from tests.fixtures.common import await_until
+
+    async def gone() -> bool:
+        return await store.get(key) is None and await store.list_len(items) == 0
+
+    await await_until(gone, timeout_s=5, what="batch writes with a 50 ms TTL to expire")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from novaos.pipeline.gates.shield import ShieldClassifier, default_classifier
-from novaos.ports import StoreHealth
+from novaos.ports import StoreHealth, StoreOp
+from novaos.storage.batch import one_by_one
 
 
 class FakeStore:
@@ -65,6 +67,9 @@ class FakeStore:
 
     async def list_len(self, key: str) -> int:
         raise NotImplementedError
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        return await one_by_one(self, ops)
 
     async def health(self) -> StoreHealth:
         return StoreHealth(backend="fake", status="ok")

@@ -1,0 +1,24 @@
+"""``KeyValueStore.batch`` for stores with no cheaper way: the ops one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+from novaos.ports import GetOp, KeyValueStore, PushOp, RangeOp, SetOp, StoreOp
+
+
+def single(store: KeyValueStore, op: StoreOp) -> Awaitable[object]:
+    """The single-call method ``op`` stands for."""
+    if isinstance(op, GetOp):
+        return store.get(op.key)
+    if isinstance(op, SetOp):
+        return store.set(op.key, op.value, ttl_ms=op.ttl_ms, nx=op.nx)
+    if isinstance(op, PushOp):
+        return store.list_push(op.key, op.value, max_len=op.max_len, ttl_ms=op.ttl_ms)
+    if isinstance(op, RangeOp):
+        return store.list_range(op.key, op.start, op.end)
+    return store.list_len(op.key)
+
+
+async def one_by_one(store: KeyValueStore, ops: Sequence[StoreOp]) -> list[object]:
+    return [await single(store, op) for op in ops]

@@ -1,0 +1,75 @@
+"""Conversation history costs a fixed, small number of Redis round trips.
+
+Counted twice: at the client (each ``RedisStore.command()`` is one exchange
+with the server) and at a real redis-server (``INFO commandstats``).
+"""
+
+from __future__ import annotations
+
+from novaos.conversations import ConversationHistory
+from novaos.storage import RedisStore
+from tests.fixtures.redis_server import RedisServer
+
+
+class CountingRedisStore(RedisStore):
+    def __init__(self, store: RedisStore) -> None:
+        super().__init__(store.client, max_in_flight=4)
+        self.trips = 0
+
+    def command(self):  # type: ignore[no-untyped-def]
+        self.trips += 1
+        return super().command()
+
+
+def _calls(server: RedisServer) -> dict[str, int]:
+    """Calls per command since the last ``CONFIG RESETSTAT``."""
+    calls = {}
+    for line in server.cli("info", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, fields = line.removeprefix("cmdstat_").partition(":")
+            calls[name] = int(fields.split(",")[0].removeprefix("calls="))
+    # redis-cli's own commands, and a new pooled connection's handshake
+    for own in ("info", "config|resetstat", "hello", "client|setinfo", "select"):
+        calls.pop(own, None)
+    return calls
+
+
+async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    store = CountingRedisStore(RedisStore.from_url(redis_url, pool_size=4, timeout_s=2))
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600)
+    try:
+        for new in (True, False):  # a new conversation, then one that exists
+            redis_server.cli("config", "resetstat")
+            store.trips = 0
+            earlier = await history.history("alice", "c1")
+            assert len(earlier) == (0 if new else 2)
+            assert store.trips == 1
+            assert _calls(redis_server) == {"multi": 1, "get": 2, "lrange": 1, "exec": 1}
+            redis_server.cli("config", "resetstat")
+            await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
+            assert store.trips == 3  # the read above, then two
+            calls = _calls(redis_server)
+            assert calls["multi"] == calls["exec"] == 2
+            pushes = 3 if new else 2  # a new conversation joins the owner's index
+            assert calls["rpush"] == calls["ltrim"] == calls["pexpire"] == pushes
+        turns = await history.history("alice", "c1")
+        assert [t.content for t in turns] == ["q", "a", "q", "a"]
+    finally:
+        await store.aclose()
+
+
+async def test_listing_reads_a_page_of_conversations_in_one_round_trip(redis_url: str) -> None:
+    store = CountingRedisStore(RedisStore.from_url(redis_url, pool_size=4, timeout_s=2))
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600)
+    try:
+        for i in range(30):
+            await history.append("alice", f"c{i}", "user", "hello")
+        store.trips = 0
+        listed = await history.list("alice", limit=10)
+        assert store.trips == 2  # the index, then one page of metadata and counts
+        assert len(listed) == 10
+        assert all(s.turn_count == 1 for s in listed)
+    finally:
+        await store.aclose()
