@@ -14,7 +14,7 @@ from collections.abc import Callable
 from novaos.domain import Decision, SparkSuggestion, Stance
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, StanceFacts
 from novaos.pipeline.gate import GateInput, GateResult
-from novaos.ports import KeyValueStore
+from novaos.ports import GetOp, KeyValueStore
 
 _TEMPLATES: tuple[tuple[str, re.Pattern[str], SparkSuggestion], ...] = (
     (
@@ -99,11 +99,13 @@ class SparkGate:
     async def _take_slot(self, user_id: str) -> str:
         """Claim today's slot atomically; empty on success, otherwise why not."""
         day = int(self._clock() // _DAY_S)
-        count_key = f"spark:count:{user_id}:{day}"
-        raw = await self._store.get(count_key)
-        if raw is not None and int(raw) >= self._daily_max:
+        count_key, gap_key = f"spark:count:{user_id}:{day}", f"spark:gap:{user_id}"
+        # Both refusals read in one batch: the usual answer costs one round trip.
+        count, gap = await self._store.batch((GetOp(count_key), GetOp(gap_key)))
+        if isinstance(count, bytes) and int(count) >= self._daily_max:
             return "daily limit reached"
-        gap_key = f"spark:gap:{user_id}"
+        if gap is not None:
+            return "too soon since the last spark"
         # SET NX with the gap as TTL: only one spark per window, even across workers.
         if not await self._store.set(gap_key, b"1", ttl_ms=self._min_gap_s * 1000, nx=True):
             return "too soon since the last spark"

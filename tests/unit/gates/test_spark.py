@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from novaos.domain import Decision, SparkSuggestion, Stance
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, StanceFacts
 from novaos.pipeline.gate import GateResult
 from novaos.pipeline.gates.spark import SparkGate, pick_template
+from novaos.ports import GetOp, StoreOp
 from tests.fixtures.gate_fakes import FakeStore, ManualClock, gate_input
 
 
@@ -75,3 +78,49 @@ async def test_gap_and_daily_limit_per_user(store: FakeStore, clock: ManualClock
     assert given == 5
     clock.advance(86400)  # a new day
     assert (await gate.check(inp)).facts is not None
+
+
+class CountingFakeStore(FakeStore):
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.round_trips = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.round_trips += 1
+        return await super().get(key)
+
+    async def set(
+        self, key: str, value: bytes, *, ttl_ms: int | None = None, nx: bool = False
+    ) -> bool:
+        self.round_trips += 1
+        return await super().set(key, value, ttl_ms=ttl_ms, nx=nx)
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
+        self.round_trips += 1
+        counted = self.round_trips
+        value = await super().incr(key, amount, ttl_ms=ttl_ms)
+        self.round_trips = counted  # the fake's incr reads through get(): one trip in all
+        return value
+
+    async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
+        self.round_trips += 1
+        return [await FakeStore.get(self, op.key) for op in ops if isinstance(op, GetOp)]
+
+
+async def test_a_refusal_costs_one_round_trip(clock: ManualClock) -> None:
+    clock.now = 1_800_000_000 - 1_800_000_000 % 86400
+    store = CountingFakeStore(clock)
+    gate = SparkGate(store, clock=clock, daily_max=2, min_gap_s=60)
+    inp = gate_input("Plan my week", prior=_prior())
+    trips = []
+    for step in (0, 0, 61, 61):  # spark, too soon, spark, daily limit
+        clock.advance(step)
+        store.round_trips = 0
+        trips.append(((await gate.check(inp)).reason.split(":")[1].strip(), store.round_trips))
+    # A spark: both keys read, the gap taken, the day counted. A refusal: one read.
+    assert trips == [
+        ("planning", 3),
+        ("too soon since the last spark", 1),
+        ("planning", 3),
+        ("daily limit reached", 1),
+    ]
