@@ -27,6 +27,7 @@ from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.assembly import build_pipeline
+from novaos.pipeline.gates.model import system_prompt_bound
 from novaos.pipeline.gates.shield import default_classifier
 from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
@@ -201,7 +202,11 @@ class App:
     def _chat(self, store: KeyValueStore) -> ChatService:
         s = self.settings
         assert self.audit_log is not None and self.limiter is not None
-        limits = ChatLimits(s.max_message_chars, default_max_tokens=s.default_max_tokens)
+        limits = ChatLimits(
+            s.max_message_chars,
+            default_max_tokens=s.default_max_tokens,
+            prompt_allowance_tokens=system_prompt_bound(),
+        )
         return ChatService(
             self._orchestrator(store),
             RequestLogger(self.audit_log),

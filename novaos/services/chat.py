@@ -93,6 +93,9 @@ class ChatLimits:
     max_message_chars: int = 32000
     max_output_tokens: int = 8192
     default_max_tokens: int = 512
+    # Reserved at admission for the system prompt the gates have yet to write
+    # (``novaos.pipeline.gates.model.system_prompt_bound``).
+    prompt_allowance_tokens: int = 0
 
 
 def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
@@ -121,13 +124,16 @@ def _id_ok(value: str) -> bool:
 def admission_estimate(
     chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits
 ) -> int:
-    """What admission reserves before any gate runs: the turns and message plus max output.
+    """What admission reserves before any gate runs: the turns and message, max
+    output, and room for the longest system prompt.
 
-    The system prompt and lens sources are not known yet; the pipeline grows
-    the reservation to the real prompt before it calls the upstream.
+    Lens sources are not known yet; the pipeline grows the reservation to the
+    real prompt before it calls the upstream when they (or a regeneration)
+    need more.
     """
     messages = (*history, ChatMessage("user", chat.message))
-    return reservation(messages, chat.options.max_tokens or limits.default_max_tokens)
+    output = chat.options.max_tokens or limits.default_max_tokens
+    return reservation(messages, output) + limits.prompt_allowance_tokens
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Tokens/min holds for the prompt really sent: system prompt and lens sources included.
 
-Admission runs before the gates, so it can only reserve the turns, the message
-and max output. The model gate then adds the system prompt and the lens adds
-fetched sources; here those dwarf the message. Each request must grow its
+Admission runs before the gates, so it can only reserve the turns, the message,
+max output and room for the longest system prompt. The lens then adds fetched
+sources; here those dwarf the message. Each request must grow its
 reservation to the real prompt before the upstream is called, so a concurrent
 burst never charges more than the limit, and a request whose real prompt does
 not fit is refused (RESOURCE_EXHAUSTED) without reaching the model.
@@ -19,8 +19,10 @@ from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.domain import Tier
 from novaos.limits import LimitSubject
 from novaos.limits.model import limit_keys
+from novaos.pipeline.gates.model import system_prompt_bound
 from novaos.tokens import estimate_tokens
 from tests.fixtures.http_stub import StubHttpServer, respond
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import Running, bearer, mint, running_app
 
 _PAGE = (" ".join(f"figure{i} rose by {i % 7} points" for i in range(300))).encode()
@@ -100,7 +102,10 @@ async def test_a_burst_with_big_sources_never_charges_over_the_limit(
 async def test_a_prompt_over_the_limit_is_refused_before_the_model(
     http_stub: StubHttpServer, redis_url: str
 ) -> None:
-    budget = 400  # the message and max output fit; with the fetched sources it does not
+    # The message, max output and the system prompt's room fit; with the fetched
+    # sources the prompt does not.
+    budget = 700
+    assert estimate_tokens(_request(0).message) + 50 + system_prompt_bound() < budget
     async with running_app(**_env(http_stub, redis_url, budget)) as running:
         assert running.app.provider is not None
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
@@ -125,3 +130,25 @@ async def test_a_prompt_over_the_limit_is_refused_before_the_model(
     assert trailers["x-ratelimit-limit"] and trailers["x-ratelimit-remaining"]
     charged, leases = await _charged(redis_url, "lens-one")
     assert (charged, leases) == (0, 0)  # nothing charged, the concurrency slot is free
+
+
+async def test_a_plain_request_makes_no_top_up_round_trip(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """Admission reserved room for the system prompt: with no sources the
+    reservation already fits, so Redis sees admission and release only."""
+    async with running_app(REDIS_URL=redis_url) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("plain", "free"))
+        await stub.Chat(chat_pb2.ChatRequest(message="warm up"), metadata=who, timeout=30)
+        redis_server.cli("config", "resetstat")
+        # A question: lens stance, so no spark (whose day counter is a script too).
+        request = chat_pb2.ChatRequest(message="Why is the sky blue?", conversation_id="c1")
+        reply = await stub.Chat(request, metadata=who, timeout=30)
+        stats = redis_server.cli("info", "commandstats")
+    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+    scripts = [line for line in stats.splitlines() if line.startswith("cmdstat_evalsha:")]
+    assert scripts and scripts[0].startswith("cmdstat_evalsha:calls=2,")  # admit, release
+    assert "degraded" not in " ".join(g.reason for g in reply.gates)  # no sources wanted
+    _, leases = await _charged(redis_url, "plain")
+    assert leases == 0

@@ -11,11 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from novaos.domain import Decision, Stance
-from novaos.pipeline.facts import IntentFacts, LensFacts, ModelFacts, ShieldFacts, StanceFacts
+from novaos.pipeline.facts import (
+    IntentFacts,
+    LensFacts,
+    ModelFacts,
+    ShieldFacts,
+    ShieldVerdict,
+    StanceFacts,
+)
 from novaos.pipeline.gate import GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates import rules
 from novaos.pipeline.gates.lens import DEGRADED_NOTE
 from novaos.ports import ChatMessage
+from novaos.tokens import estimate_input_tokens
 
 _IDENTITY = (
     "You are Nova, a careful and practical assistant. Be honest about uncertainty, "
@@ -115,6 +123,32 @@ def build_model_facts(prior: Mapping[str, GateResult]) -> ModelFacts:
     return ModelFacts(
         system_prompt="\n\n".join(sections), constraints=constraints, required_notes=notes
     )
+
+
+def system_prompt_bound() -> int:
+    """Input tokens the system message can take, lens sources and regeneration
+    feedback aside: every optional rule line at once, under the wordiest stance.
+
+    Admission reserves this up front, so the reservation only has to grow
+    before the upstream call (a store round trip) for sources or a retry."""
+    shield = ShieldFacts(
+        ShieldVerdict.SOFT_VETO,
+        category="x" * 64,  # longer than any category name
+        flags=frozenset({"prompt_injection"}),
+        ack_accepted=True,
+    )
+    intent = IntentFacts("question", frozenset(_DOMAIN_NOTES), language="xx")
+    worst = 0
+    for stance in Stance:
+        prior = {
+            "stance": GateResult(Decision.PASS, facts=StanceFacts(stance)),
+            "shield": GateResult(Decision.PASS, facts=shield),
+            "lens": GateResult(Decision.PASS, facts=LensFacts(True, degraded=True)),
+            "intent": GateResult(Decision.PASS, facts=intent),
+        }
+        system = ChatMessage("system", build_model_facts(prior).system_prompt)
+        worst = max(worst, estimate_input_tokens((system,)) - estimate_input_tokens(()))
+    return worst
 
 
 def output_constraints(prior: Mapping[str, GateResult], holdback_chars: int) -> OutputConstraints:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from novaos.domain import Decision, Stance
 from novaos.pipeline.facts import (
     IntentFacts,
@@ -11,8 +14,15 @@ from novaos.pipeline.facts import (
 )
 from novaos.pipeline.gate import GateResult
 from novaos.pipeline.gates.lens import DEGRADED_NOTE
-from novaos.pipeline.gates.model import ModelGate, build_messages, output_constraints
+from novaos.pipeline.gates.model import (
+    ModelGate,
+    build_messages,
+    output_constraints,
+    system_prompt_bound,
+)
+from novaos.pipeline.policy import default_policy
 from novaos.ports import ChatMessage
+from novaos.tokens import estimate_input_tokens
 from tests.fixtures.gate_fakes import gate_input
 
 
@@ -95,3 +105,41 @@ def test_build_messages_orders_system_history_user_and_adds_feedback() -> None:
     assert "- banned phrase: you're amazing" in messages[0].content
     assert messages[-1] == ChatMessage("user", "next")
     assert build_messages(facts, (), "x")[0].content == "SYSTEM"
+
+
+_CATEGORIES = sorted(default_policy().categories)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stance=st.sampled_from(list(Stance)),
+    category=st.sampled_from(["", *_CATEGORIES]),
+    flags=st.frozensets(st.sampled_from(["prompt_injection", "roleplay", "history"])),
+    ack=st.booleans(),
+    degraded=st.booleans(),
+    domains=st.frozensets(st.sampled_from(["finance", "health", "legal", "technology"])),
+    language=st.sampled_from(["en", "es", "fr", "de", "pt"]),
+)
+def test_no_system_prompt_without_sources_outgrows_the_admission_allowance(
+    stance: Stance,
+    category: str,
+    flags: frozenset[str],
+    ack: bool,
+    degraded: bool,
+    domains: frozenset[str],
+    language: str,
+) -> None:
+    prior = {
+        "stance": GateResult(Decision.PASS, facts=StanceFacts(stance)),
+        "shield": GateResult(
+            Decision.PASS,
+            facts=ShieldFacts(ShieldVerdict.PASS, category, flags=flags, ack_accepted=ack),
+        ),
+        "lens": GateResult(Decision.PASS, facts=LensFacts(degraded, degraded=degraded)),
+        "intent": GateResult(
+            Decision.PASS, facts=IntentFacts("question", domains, language=language)
+        ),
+    }
+    system = build_messages(ModelGate().decide(gate_input("hi", prior=prior)).facts, (), "hi")[0]
+    needed = estimate_input_tokens((system,)) - estimate_input_tokens(())
+    assert needed <= system_prompt_bound()
