@@ -1,6 +1,6 @@
 """A/B two NovaOS checkouts at concurrency 1, request by request.
 
-    python -m bench.ab /path/to/other/checkout [--requests 400] [--mode unary|stream]
+    python -m bench.ab /path/to/other/checkout [--requests 400] [--mode unary|stream] [--redis]
 
 Starts the mock upstream, this checkout's server (A) and the other
 checkout's `server.py` (B) on the server core, then lets direct, A and B take
@@ -9,7 +9,9 @@ warm-up request), so a stall of the shared machine hits all three alike.
 Full runs of `make bench` move c=1 p99 by about a millisecond from run to
 run here; one change is easier to judge this way. Prints added latency
 (vs direct) p50 / p90 / p99 in ms, and each server's CPU time per request
-(from /proc: steadier than latency for small steps).
+(from /proc: steadier than latency for small steps). ``--redis`` starts a
+private redis-server on the server core and points both servers at it (a
+database each), as a deployment with ``REDIS_URL`` runs.
 """
 
 from __future__ import annotations
@@ -29,17 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("other", type=Path, help="a checkout of NovaOS to compare against")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--mode", choices=("unary", "stream"), default="unary")
+    parser.add_argument("--redis", action="store_true", help="both servers use a private Redis")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="novaos-ab-") as tmp, ExitStack() as stack:
         bench = Bench(SIZES["quick"], Path(tmp))
         cpus = bench.server_cpus
         up, up_port = procs.upstream(bench.work, cpus, PACE)
         stack.callback(up.stop)
-        mine, mine_port = procs.novaos(bench.work, cpus, up_port, 1)
+        extra: list[dict[str, str]] = [{}, {}]
+        if args.redis:
+            redis, redis_port = procs.redis_server(bench.work, cpus)
+            stack.callback(redis.stop)
+            extra = [{"REDIS_URL": f"redis://127.0.0.1:{redis_port}/{db}"} for db in (0, 1)]
+        mine, mine_port = procs.novaos(bench.work, cpus, up_port, 1, extra_env=extra[0])
         stack.callback(mine.stop)
         port = procs.free_port()
         cmd = [sys.executable, str(args.other.resolve() / "server.py")]
-        env = procs.novaos_env(up_port, port, 1)
+        env = procs.novaos_env(up_port, port, 1) | extra[1]
         other = procs.Proc("novaos-b", cmd, bench.work / "b.log", env, cpus).start()
         stack.callback(other.stop)
         other.wait_for(lambda: procs.port_open(port), timeout_s=60)

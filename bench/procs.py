@@ -208,16 +208,30 @@ def novaos_env(upstream_port: int, grpc_port: int, workers: int) -> dict[str, st
 
 
 def novaos(
-    work: Path, cpus: frozenset[int], upstream_port: int, workers: int, profile: bool = False
+    work: Path,
+    cpus: frozenset[int],
+    upstream_port: int,
+    workers: int,
+    profile: bool = False,
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[Proc, int]:
     port = free_port()
     cmd = [sys.executable, "server.py"]
     if profile:  # text profile written when the server drains on SIGTERM
         out = work / "profile.txt"
         cmd = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out), "server.py"]
-    env = novaos_env(upstream_port, port, workers)
+    env = novaos_env(upstream_port, port, workers) | dict(extra_env or {})
     proc = Proc(f"novaos-w{workers}", cmd, work / f"novaos-w{workers}.log", env, cpus).start()
     proc.wait_for(lambda: port_open(port), timeout_s=60)
+    return proc, port
+
+
+def redis_server(work: Path, cpus: frozenset[int]) -> tuple[Proc, int]:
+    """A private redis-server (no persistence) for runs that use ``REDIS_URL``."""
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    proc = Proc("redis", [*cmd, "--dir", str(work)], work / "redis.log", cpus=cpus).start()
+    proc.wait_for(lambda: port_open(port), timeout_s=20)
     return proc, port
 
 
