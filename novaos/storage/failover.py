@@ -44,6 +44,10 @@ T = TypeVar("T")
 class PrimaryStore(KeyValueStore, Protocol):
     """A store that can say cheaply whether it answers (Redis PING)."""
 
+    # Whether ``batch`` applies all of its ops or none (one server's MULTI/EXEC).
+    # A cluster's batch runs op by op and can fail half-way.
+    atomic_batches: bool
+
     async def ping(self) -> bool: ...
 
     async def replay_push(
@@ -267,12 +271,16 @@ class FailoverStore:
         return await self._call(lambda s: s.list_len(key))
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
-        if not self._in_fallback:
+        if self._primary.atomic_batches and not self._in_fallback:
             try:
                 return await self._primary.batch(ops)
             except StorageUnavailableError:
+                # A failed MULTI/EXEC applied nothing (unless only its reply was lost,
+                # as can happen to any single command): all of it goes to memory.
                 self.primary_failed()
-        # On memory, op by op: each write is journalled as if made alone, and no
+        # Op by op, each failing over on its own: a batch the primary cannot apply
+        # whole never has its first ops applied twice (there and on memory, then
+        # copied back). On memory each write is journalled as if made alone, and no
         # memory op awaits, so no other task runs between them.
         return await one_by_one(self, ops)
 

@@ -95,6 +95,7 @@ class RedisStore:
     """``KeyValueStore`` over one Redis server with a bounded connection pool."""
 
     backend = "redis"
+    atomic_batches = True  # one MULTI/EXEC
 
     def __init__(self, client: RedisClient, *, max_in_flight: int) -> None:
         self._client = client
@@ -246,6 +247,7 @@ class RedisClusterStore(RedisStore):
     """``KeyValueStore`` over Redis Cluster (``REDIS_CLUSTER_NODES=host:port,...``)."""
 
     backend = "redis_cluster"
+    atomic_batches = False  # op by op: the keys span slots
 
     def __init__(self, client: RedisCluster, *, max_in_flight: int) -> None:
         super().__init__(client, max_in_flight=max_in_flight)
