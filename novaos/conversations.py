@@ -23,7 +23,17 @@ from typing import cast
 
 from novaos.errors import InvalidArgumentError, NotFoundError
 from novaos.limits.model import subject_tag
-from novaos.ports import ChatMessage, GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
+from novaos.ports import (
+    ChatMessage,
+    ExpireOp,
+    GetOp,
+    KeyValueStore,
+    LenOp,
+    PushOp,
+    RangeOp,
+    SetOp,
+    StoreOp,
+)
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
@@ -142,8 +152,10 @@ class ConversationHistory:
             self._check_claim(owner, conversation_id, holder)
             # Ours: its expiry follows the conversation's, which every write extends
             # (claimed once and never refreshed, an active conversation's id would
-            # become free to another user TTL after its first turn).
-            writes.append(SetOp(claim, mine, self._ttl_ms))
+            # become free to another user TTL after its first turn). Only the TTL:
+            # a refresh made on memory during an outage and copied back later must
+            # never replace a claim another user holds in Redis.
+            writes.append(ExpireOp(claim, self._ttl_ms))
         meta = _owned_meta(owner, raw_meta)
         if meta is None:
             index = self._index_key(owner)

@@ -160,8 +160,14 @@ class LenOp:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExpireOp:
+    key: str
+    ttl_ms: int
+
+
 # One step of ``KeyValueStore.batch``; each gives what its single-call method returns.
-StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp
+StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp | ExpireOp
 
 
 class KeyValueStore(Protocol):
@@ -186,6 +192,10 @@ class KeyValueStore(Protocol):
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]: ...
 
     async def list_len(self, key: str) -> int: ...
+
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        """Give an existing key a new TTL, its value untouched; False if there is none."""
+        ...
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         """Run ``ops`` in order and return their results, in one round trip where the

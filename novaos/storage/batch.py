@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 
-from novaos.ports import GetOp, KeyValueStore, PushOp, RangeOp, SetOp, StoreOp
+from novaos.ports import ExpireOp, GetOp, KeyValueStore, PushOp, RangeOp, SetOp, StoreOp
 
 
 def single(store: KeyValueStore, op: StoreOp) -> Awaitable[object]:
@@ -17,6 +17,8 @@ def single(store: KeyValueStore, op: StoreOp) -> Awaitable[object]:
         return store.list_push(op.key, op.value, max_len=op.max_len, ttl_ms=op.ttl_ms)
     if isinstance(op, RangeOp):
         return store.list_range(op.key, op.start, op.end)
+    if isinstance(op, ExpireOp):
+        return store.expire(op.key, op.ttl_ms)
     return store.list_len(op.key)
 
 

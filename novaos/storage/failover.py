@@ -61,7 +61,7 @@ class PrimaryStore(KeyValueStore, Protocol):
 class _Write:
     """One journalled write made to memory during an outage."""
 
-    op: Literal["set", "push", "delete"]
+    op: Literal["set", "push", "delete", "expire"]
     keys: tuple[str, ...]
     value: bytes = b""
     deadline: float | None = None  # time.monotonic() seconds; None = no TTL
@@ -193,6 +193,9 @@ class FailoverStore:
             )
         elif write.op == "delete":
             await primary.delete(*write.keys)
+        elif write.op == "expire":
+            assert ttl_ms is not None  # journalled with the deadline it sets
+            await primary.expire(key, ttl_ms)  # owner or value untouched, in Redis too
         elif not await primary.set(key, write.value, ttl_ms=ttl_ms, nx=write.nx):
             held = await primary.get(key)
             if held != write.value:  # e.g. another user's claim from before the outage
@@ -266,6 +269,10 @@ class FailoverStore:
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         return await self._call(lambda s: s.list_range(key, start, end))
+
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        write = _Write("expire", (key,), deadline=self._deadline(ttl_ms))
+        return await self._call(lambda s: s.expire(key, ttl_ms), self._journalled(write))
 
     async def list_len(self, key: str) -> int:
         return await self._call(lambda s: s.list_len(key))

@@ -240,6 +240,13 @@ class MemoryStore:
             raise TypeError(f"{key} does not hold a list")
         return len(entry.value)
 
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        entry = self._live(key)
+        if entry is None:
+            return False
+        self._expire_at(entry, key, self._deadline(ttl_ms))
+        return True
+
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         # No op awaits anything, so no other task runs between them.
         return await one_by_one(self, ops)

@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from novaos.errors import StorageUnavailableError
-from novaos.ports import GetOp, LenOp, PushOp, RangeOp, SetOp, StoreHealth, StoreOp
+from novaos.ports import ExpireOp, GetOp, LenOp, PushOp, RangeOp, SetOp, StoreHealth, StoreOp
 from novaos.storage.batch import one_by_one
 
 # Failures that mean "Redis is not there", as opposed to a bug in our command.
@@ -168,6 +168,9 @@ class RedisStore:
     async def list_len(self, key: str) -> int:
         return int(await self._run(self._client.llen(key)))
 
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        return bool(await self._run(self._client.pexpire(key, ttl_ms)))
+
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         """One MULTI/EXEC transaction: one round trip, and no other client's command
         lands between the ops (a push's RPUSH, LTRIM and PEXPIRE included)."""
@@ -225,6 +228,8 @@ def _queue(pipe: Any, op: StoreOp) -> int:
         return 2
     elif isinstance(op, RangeOp):
         pipe.lrange(op.key, op.start, op.end)
+    elif isinstance(op, ExpireOp):
+        pipe.pexpire(op.key, op.ttl_ms)
     else:
         pipe.llen(op.key)
     return 1
@@ -232,7 +237,7 @@ def _queue(pipe: Any, op: StoreOp) -> int:
 
 def _result(op: StoreOp, reply: Any) -> object:
     """``reply`` as the single-call method gives it."""
-    if isinstance(op, SetOp):
+    if isinstance(op, SetOp | ExpireOp):
         return bool(reply)
     if isinstance(op, PushOp):
         return None

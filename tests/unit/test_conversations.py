@@ -129,10 +129,10 @@ async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() ->
     store.batches.clear()
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
     # claim (taken), meta, the claim's owner; then claim expiry extended, turns, meta
-    assert store.calls == ["set", "get", "get", "set", "set"]
+    assert store.calls == ["set", "get", "get", "set"]
     assert store.batches == [
         ["SetOp", "GetOp", "GetOp"],
-        ["SetOp", "PushOp", "PushOp", "SetOp"],
+        ["ExpireOp", "PushOp", "PushOp", "SetOp"],
     ]
     store.batches.clear()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]

@@ -68,6 +68,7 @@ async def test_turns_appended_during_an_outage_survive_recovery(
         await history.append("bob", "c2", "user", "alice claimed c2 in memory")
     # Memory cannot know Redis's claim on c0, so bob's write is taken for now.
     await history.append("bob", "c0", "user", "bob grabs c0 while Redis is away")
+    await history.append("bob", "c0", "user", "and writes again: a claim refresh")
     assert store.journal_size > 0
 
     durable_redis.start()  # same port, data restored from the AOF

@@ -53,7 +53,8 @@ async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
             calls = _calls(redis_server)
             assert calls["multi"] == calls["exec"] == 2
             pushes = 3 if new else 2  # a new conversation joins the owner's index
-            assert calls["rpush"] == calls["ltrim"] == calls["pexpire"] == pushes
+            assert calls["rpush"] == calls["ltrim"] == pushes
+            assert calls["pexpire"] == pushes + (0 if new else 1)  # and the claim's TTL
         turns = await history.history("alice", "c1")
         assert [t.content for t in turns] == ["q", "a", "q", "a"]
     finally:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from novaos.ports import GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
+from novaos.ports import ExpireOp, GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
 from novaos.storage import MemoryStore, RedisClusterStore, RedisStore
 from tests.fixtures.redis_server import RedisClusterNodes
 
@@ -72,6 +72,22 @@ async def test_list_push_keeps_newest_and_ranges(store: KeyValueStore) -> None:
     assert await store.list_range(key, 1, 2) == [b"3", b"4"]
     assert await store.list_range(key, -2, -1) == [b"5", b"6"]
     assert await store.list_range(_key("none")) == []
+
+
+async def test_expire_sets_a_new_ttl_and_keeps_the_value(store: KeyValueStore) -> None:
+    key, absent = _key("e"), _key("none")
+    await store.set(key, b"owner")
+    assert await store.expire(key, 50)
+    assert not await store.expire(absent, 50)
+    assert await store.get(key) == b"owner"
+    assert await store.batch([ExpireOp(key, 60_000), ExpireOp(absent, 10)]) == [True, False]
+    assert await store.expire(key, 50)
+    from tests.fixtures.common import await_until
+
+    async def gone() -> bool:
+        return await store.get(key) is None
+
+    await await_until(gone, timeout_s=5, what="a key given a 50 ms TTL to expire")
 
 
 async def test_health_reports_ok(store: KeyValueStore) -> None:

@@ -68,6 +68,13 @@ class FakeStore:
     async def list_len(self, key: str) -> int:
         raise NotImplementedError
 
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        current = self._live(key)
+        if current is None:
+            return False
+        self.data[key] = (current, self._expiry(ttl_ms))
+        return True
+
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         return await one_by_one(self, ops)
 
