@@ -201,24 +201,27 @@ class ConversationHistory:
         ids = await self._store.list_range(self._index_key(owner))
         newest_first = list(dict.fromkeys(i.decode() for i in reversed(ids)))
         summaries: list[ConversationSummary] = []
-        for at in range(0, len(newest_first), max(limit, 1)):
-            chunk = newest_first[at : at + max(limit, 1)]
+        page = max(limit, 1)
+        for at in range(0, len(newest_first), page):
+            chunk = newest_first[at : at + page]
             ops: list[StoreOp] = []
             for conversation_id in chunk:
                 meta_key, turns_key = self._keys(owner, conversation_id)
                 ops += (GetOp(meta_key), LenOp(turns_key))
             found = await self._store.batch(ops)
-            for i, conversation_id in enumerate(chunk):
-                meta = _owned_meta(owner, found[2 * i])
+            for conversation_id, raw_meta, count in zip(
+                chunk, found[::2], found[1::2], strict=True
+            ):
+                meta = _owned_meta(owner, raw_meta)
                 if meta is not None:
                     updated = int(str(meta["updated"]))
-                    count = cast(int, found[2 * i + 1])
-                    summaries.append(ConversationSummary(conversation_id, count, updated))
-                if len(summaries) >= limit:
-                    break
+                    summaries.append(
+                        ConversationSummary(conversation_id, cast(int, count), updated)
+                    )
             if len(summaries) >= limit:
                 break
-        return tuple(sorted(summaries, key=lambda s: s.updated_at_unix, reverse=True))
+        newest = summaries[:limit]  # the first ``limit`` live ones, newest listed first
+        return tuple(sorted(newest, key=lambda s: s.updated_at_unix, reverse=True))
 
     async def delete(self, owner: str, conversation_id: str) -> None:
         if await self._meta(owner, self.validate_id(conversation_id)) is None:

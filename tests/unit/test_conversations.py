@@ -167,3 +167,17 @@ async def test_an_active_conversation_keeps_its_claim_past_the_first_turns_ttl()
     with pytest.raises(NotFoundError):
         await history.append("mallory", "c1", "user", "mine now?")
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
+
+
+async def test_a_listing_page_skips_deleted_conversations_and_reads_on() -> None:
+    history, _, clock = make()
+    for i in range(12):
+        clock.now += 1
+        await history.append("alice", f"c{i}", "user", "x" * (i % 3 + 1))
+    for gone in ("c11", "c9", "c8"):  # among the newest: the first page comes up short
+        await history.delete("alice", gone)
+    listed = await history.list("alice", limit=4)
+    assert [s.conversation_id for s in listed] == ["c10", "c7", "c6", "c5"]
+    assert all(s.turn_count == 1 for s in listed)
+    everything = await history.list("alice", limit=100)
+    assert [s.conversation_id for s in everything] == [f"c{i}" for i in (10, *range(7, -1, -1))]
