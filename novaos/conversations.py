@@ -152,10 +152,13 @@ class ConversationHistory:
             self._check_claim(owner, conversation_id, holder)
             # Ours: its expiry follows the conversation's, which every write extends
             # (claimed once and never refreshed, an active conversation's id would
-            # become free to another user TTL after its first turn). Only the TTL:
-            # a refresh made on memory during an outage and copied back later must
-            # never replace a claim another user holds in Redis.
-            writes.append(ExpireOp(claim, self._ttl_ms))
+            # become free to another user TTL after its first turn). NX, then the
+            # TTL: a refresh made on memory during an outage and copied back later
+            # must never replace a claim another user holds in Redis, but must
+            # recreate ours where Redis has none (it expired between the batches,
+            # or the outage outlasted the journalled claim, or Redis went away
+            # after the first batch and memory never held it).
+            writes += (SetOp(claim, mine, self._ttl_ms, nx=True), ExpireOp(claim, self._ttl_ms))
         meta = _owned_meta(owner, raw_meta)
         if meta is None:
             index = self._index_key(owner)

@@ -128,11 +128,12 @@ async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() ->
     store.calls.clear()
     store.batches.clear()
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
-    # claim (taken), meta, the claim's owner; then claim expiry extended, turns, meta
-    assert store.calls == ["set", "get", "get", "set"]
+    # claim (taken), meta, the claim's owner; then the claim (NX) and its expiry
+    # extended, turns, meta
+    assert store.calls == ["set", "get", "get", "set", "set"]
     assert store.batches == [
         ["SetOp", "GetOp", "GetOp"],
-        ["ExpireOp", "PushOp", "PushOp", "SetOp"],
+        ["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp"],
     ]
     store.batches.clear()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
@@ -181,3 +182,27 @@ async def test_a_listing_page_skips_deleted_conversations_and_reads_on() -> None
     assert all(s.turn_count == 1 for s in listed)
     everything = await history.list("alice", limit=100)
     assert [s.conversation_id for s in everything] == [f"c{i}" for i in (10, *range(7, -1, -1))]
+
+
+async def test_a_write_restores_its_owners_claim_where_the_store_lost_it() -> None:
+    # The claim can be gone by the time the second batch lands: expired between
+    # the batches, or never copied back after an outage. The write puts it back
+    # (NX: it never takes over another owner's claim).
+    history, store, _ = make()
+    await history.append("alice", "c1", "user", "first")
+    claim = "nova:convowner:{c1}"
+    original = store.batch
+
+    async def claim_lost_between_batches(ops: Sequence[StoreOp]) -> list[object]:
+        results = await original(ops)
+        if len(ops) == 3:  # the first batch saw alice's claim; now it expires
+            await store.delete(claim)
+        return results
+
+    store.batch = claim_lost_between_batches  # type: ignore[method-assign]
+    await history.append("alice", "c1", "user", "second")
+    assert await store.get(claim) == b"alice"
+    store.batch = original  # type: ignore[method-assign]
+    with pytest.raises(NotFoundError):
+        await history.append("bob", "c1", "user", "mine now?")
+    assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]

@@ -58,7 +58,11 @@ class FlakyPrimary(MemoryStore):
 
 
 _TURNS = "nova:conv:{alice}:c1:turns"
-_OPS = [PushOp(_TURNS, b"q", 10, 60_000), PushOp(_TURNS, b"a", 10, 60_000), SetOp("meta", b"m")]
+_OPS: list[StoreOp] = [
+    PushOp(_TURNS, b"q", 10, 60_000),
+    PushOp(_TURNS, b"a", 10, 60_000),
+    SetOp("meta", b"m"),
+]
 
 
 async def test_a_batch_cut_half_way_journals_only_what_the_primary_missed() -> None:
