@@ -20,7 +20,7 @@ from functools import cache
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
-from novaos.pipeline.gates.word_index import TextKeys, WordIndex, text_keys
+from novaos.pipeline.gates.word_index import TextKeys, WordIndex, needed_substrings, text_keys
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
 _RANK = {
@@ -57,15 +57,27 @@ _NO_HIT = _Hit(ShieldVerdict.PASS, "", "")
 
 
 class _RuleSet:
-    """Rules in severity order, indexed by the words a match can start with."""
+    """Rules in severity order, indexed by the words a match can start with, each
+    with the strings one of which its match needs (``needed_substrings``)."""
 
     def __init__(self, rules: Sequence[_Compiled]) -> None:
         self.rules = tuple(rules)
         self._index = WordIndex([c.rule.pattern for c in self.rules])
+        self._needs = tuple(_as_tuple(needed_substrings(c.rule.pattern)) for c in self.rules)
 
-    def candidates(self, keys: TextKeys) -> list[_Compiled]:
-        """The rules that could match a view (a superset of those that do), in order."""
-        return [self.rules[i] for i in self._index.candidates(keys)]
+    def candidates(self, keys: TextKeys, text: str) -> list[_Compiled]:
+        """The rules that could match ``text`` (a superset of those that do), in order."""
+        needs = self._needs
+        return [
+            self.rules[i]
+            for i in self._index.candidates(keys)
+            if not needs[i] or any(s in text for s in needs[i])
+        ]
+
+
+def _as_tuple(strings: frozenset[str] | None) -> tuple[str, ...]:
+    """In a stable order; empty means no filter."""
+    return tuple(sorted(strings or ()))
 
 
 def _bounded(pattern: str) -> re.Pattern[str]:
@@ -268,7 +280,7 @@ class ShieldClassifier:
         best, guarded = _NO_HIT, False
         for masked, suppressed, keys in views:
             guarded = guarded or _MASK in masked or bool(suppressed)
-            for compiled in rules.candidates(keys):
+            for compiled in rules.candidates(keys, masked):
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``
                 if compiled.rule.category in suppressed or not compiled.regex.search(masked):

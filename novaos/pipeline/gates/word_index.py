@@ -162,6 +162,79 @@ def _letters_only(items: Sequence[tuple[Any, Any]]) -> bool:
     )
 
 
+_MIN_NEEDED = 3  # shorter strings (" a ", "it") are in nearly every text
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+
+
+def needed_substrings(pattern: str) -> frozenset[str] | None:
+    """Strings one of which every match of ``pattern`` contains, chosen past its
+    opening words (which ``WordIndex`` already looks up); None if there are none
+    of at least ``_MIN_NEEDED`` characters.
+
+    A second, cheaper filter for the candidates an index returns: many rules
+    open with common words ("give me", "how do i") and need a rarer one later
+    ("bomb", "silencer"). Like the index, it over-approximates: each literal run,
+    group, alternation or repeated (at least once) item of a sequence is a
+    necessary condition on its own, so any one of them may be picked."""
+    parsed = sre_parse.parse(pattern)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    return _needed(parsed, at_start=True)
+
+
+def _needed(items: Iterable[tuple[Any, Any]], *, at_start: bool) -> frozenset[str] | None:
+    """The most selective necessary set among a sequence's items, skipping its
+    opening item when the sequence starts the match."""
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+    opening = at_start  # the next item is the sequence's first
+
+    def flush() -> None:
+        nonlocal opening
+        if run:
+            if not opening:
+                options.append(frozenset({"".join(run)}))
+            run.clear()
+            opening = False
+
+    for op, arg in items:
+        if op is sre.LITERAL:
+            run.append(chr(arg))
+            continue
+        flush()
+        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            continue  # consumes nothing; what it asserts is not needed in the match
+        found: frozenset[str] | None = None
+        if op is sre.SUBPATTERN:
+            _group, add_flags, _del_flags, body = arg
+            found = None if add_flags & re.IGNORECASE else _needed(body, at_start=opening)
+        elif op is sre.BRANCH:
+            found = _all_of(_needed(branch, at_start=opening) for branch in arg[1])
+        elif op in _REPEATS and arg[0] >= 1:
+            found = _needed(arg[2], at_start=opening)
+        opening = False
+        if found is not None:
+            options.append(found)
+    flush()
+    # Judged by their letters: " me " is no rarer than "me".
+    useful = [o for o in options if _shortest(o) >= _MIN_NEEDED]
+    return max(useful, key=lambda o: (_shortest(o), -len(o)), default=None)
+
+
+def _shortest(strings: frozenset[str]) -> int:
+    return min(len(s.strip()) for s in strings)
+
+
+def _all_of(branches: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    """A branch's match needs one of its own strings: the union, if every branch has one."""
+    union: set[str] = set()
+    for found in branches:
+        if found is None:
+            return None
+        union |= found
+    return frozenset(union)
+
+
 @dataclass(frozen=True, slots=True)
 class TextKeys:
     """A text's words and adjacent word pairs: what ``WordIndex`` looks up.

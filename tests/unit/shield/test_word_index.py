@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bench.shield_scores import DATA, load_rows
 from novaos.pipeline.gates.normalize import normalize
 from novaos.pipeline.gates.shield import ShieldClassifier
-from novaos.pipeline.gates.word_index import PREFIX, WordIndex, first_words
+from novaos.pipeline.gates.word_index import PREFIX, WordIndex, first_words, needed_substrings
 from novaos.pipeline.policy import default_policy
 
 LABELLED = (
@@ -76,6 +76,26 @@ def test_first_words_unbounded(pattern: str) -> None:
     assert first_words(pattern) is None
 
 
+@pytest.mark.parametrize(
+    ("pattern", "needed"),
+    [
+        ("kill myself", None),  # only the opening, which the index already checks
+        ("(?:how|what) (?:[a-z]+ ){0,3}bombs?", {"bomb"}),
+        ("(?:give|make) me (?:a )?(?:gun|rifle)s?", {"gun", "rifle"}),  # not " me "
+        ("(?:buy|get) (?:a )?(?:gun|[a-z]+ rifle)", {"gun", " rifle"}),
+        ("how (?=to )to make (?:it|that)", {"to make "}),
+        ("(?:buy|get) (?:guns?|(?i:bomb))", None),  # a case-insensitive branch
+        ("(?i)buy (?:a )?gun", None),
+        ("(?:a|an) (?:ox|it)", None),  # nothing of three letters or more
+        ("(?:sell|buy) (?:me )?(?:pills)+", {"pills"}),  # repeated at least once
+        ("(?:sell|buy) (?:me )?(?:pills)*", None),  # maybe never; " me " is too common
+    ],
+)
+def test_needed_substrings(pattern: str, needed: set[str] | None) -> None:
+    found = needed_substrings(pattern)
+    assert (None if found is None else set(found)) == needed
+
+
 def test_index_candidates_are_in_order_and_selective() -> None:
     patterns = ["kill myself", "[a-z]+ bomb", "tidy (?:my )?desk", "photo[a-z]* gun", "i [a-z]+ it"]
     index = WordIndex(patterns)
@@ -122,11 +142,14 @@ def test_no_matching_pattern_is_skipped_on_the_labelled_sets(
     patterns = _families()[family]
     compiled = [_bounded(p) for p in patterns]
     index = WordIndex(patterns)
+    needs = [needed_substrings(p) for p in patterns]
     matched_somewhere = 0
     for view in _views(classifier):
         matching = {i for i, regex in enumerate(compiled) if regex.search(view)}
         matched_somewhere += bool(matching)
         assert matching <= set(index.candidates(view)), view
+        for i in matching:  # and the second filter keeps every rule that matches
+            assert needs[i] is None or any(s in view for s in needs[i]), (patterns[i], view)
     assert matched_somewhere > 0  # the check saw real matches, not only misses
 
 
@@ -137,9 +160,14 @@ def test_every_policy_pattern_is_indexed() -> None:
 
 
 def test_benign_text_runs_few_rules() -> None:
-    index = WordIndex(_families()["rules"])
+    patterns = _families()["rules"]
+    index = WordIndex(patterns)
     view = " could you give me three short steps to tidy my desk before the meeting "
-    assert len(index.candidates(view)) < index.size // 2
+    candidates = index.candidates(view)
+    assert len(candidates) < index.size // 2
+    needs = [needed_substrings(patterns[i]) for i in candidates]
+    kept = [n for n in needs if n is None or any(s in view for s in n)]
+    assert len(kept) < len(candidates) // 3  # common openings, rarer words later
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -154,6 +182,8 @@ def test_generated_matches_are_candidates(data: st.DataObject) -> None:
     view = f" {' '.join(body.split())} "
     if _bounded(patterns[i]).search(view):
         assert i in index.candidates(view)
+        needs = needed_substrings(patterns[i])
+        assert needs is None or any(s in view for s in needs), (patterns[i], view)
 
 
 @cache
