@@ -37,6 +37,7 @@ _LANGUAGE_HINTS = {
     "fr": frozenset("èêëœùâî"),
 }
 _MASK = " | "
+_MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +137,11 @@ class ShieldClassifier:
         )
         over = [r.pattern for pack in packs for r in pack.rules if r.over_guards]
         self._over_guards = _bounded("|".join(f"(?:{p})" for p in over)) if over else None
-        masks = [g.pattern for pack in packs for g in pack.guards if not g.suppresses]
-        self._mask = _bounded("|".join(f"(?:{p})" for p in masks)) if masks else None
-        self._mask_index = WordIndex(masks)
+        self._mask_patterns = tuple(
+            g.pattern for pack in packs for g in pack.guards if not g.suppresses
+        )
+        self._mask_index = WordIndex(self._mask_patterns)
+        self._masks: dict[tuple[int, ...], re.Pattern[str]] = {}
         suppressors = [g for pack in packs for g in pack.guards if g.suppresses]
         self._suppressors = tuple((_bounded(g.pattern), g.suppresses) for g in suppressors)
         self._suppressor_index = WordIndex([g.pattern for g in suppressors])
@@ -259,8 +262,9 @@ class ShieldClassifier:
         for view in map(_padded, norm.views):
             keys = text_keys(view)
             masked = view
-            if self._mask is not None and self._mask_index.candidates(keys):
-                masked = self._mask.sub(_MASK, view)
+            guards = self._mask_index.candidates(keys)
+            if guards:
+                masked = self._mask_of(guards).sub(_MASK, view)
             if self._over_guards and _MASK in masked and self._over_guards.search(view):
                 masked = view
             suppressed: set[str] = set()
@@ -274,6 +278,24 @@ class ShieldClassifier:
                 )
             )
         return out
+
+    def _mask_of(self, guards: list[int]) -> re.Pattern[str]:
+        """One alternation of the guards that could match a view, in policy order.
+
+        It masks exactly what the alternation of every guard would: a guard the
+        index leaves out matches nowhere in the view, so it never wins a
+        position. Scanning a long answer with all of them was most of an
+        output check; the handful of subsets real texts produce are compiled
+        once (at most ``_MASK_SUBSETS`` kept)."""
+        key = tuple(guards)
+        regex = self._masks.get(key)
+        if regex is None:
+            if len(self._masks) >= _MASK_SUBSETS:
+                self._masks.pop(next(iter(self._masks)))  # the oldest subset
+            patterns = self._mask_patterns
+            regex = _bounded("|".join(f"(?:{patterns[i]})" for i in key))
+            self._masks[key] = regex
+        return regex
 
     def _scan(self, views: Sequence[MaskedView], rules: _RuleSet) -> tuple[_Hit, bool]:
         """The most severe rule hit over all masked views, and whether a guard fired."""
