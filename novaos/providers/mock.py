@@ -84,6 +84,8 @@ _WORDS = tuple(
         ".",
     ]
 )
+# Where a sentence of the word list begins: answers start there, capitalised.
+_SENTENCE_STARTS = tuple(i for i in range(len(_WORDS)) if i == 0 or _WORDS[i - 1] == ".")
 _TOKEN = re.compile(r"\S+\s*")
 
 
@@ -132,9 +134,11 @@ class MockProvider:
             if key in user:
                 return self._scripted(key, scripted, request)
         seed = int.from_bytes(hashlib.sha256(user.encode()).digest()[:4], "big")
-        words = [_WORDS[(seed + i) % len(_WORDS)] for i in range(self._length)]
-        text = " ".join(words).replace(" .", ".").replace(" ,", ",")
-        return text[:1].upper() + text[1:].rstrip(",") + ("" if text.endswith(".") else ".")
+        start = _SENTENCE_STARTS[seed % len(_SENTENCE_STARTS)]  # never ". start with ..."
+        words = [_WORDS[(start + i) % len(_WORDS)] for i in range(self._length)]
+        words = [w.capitalize() if not i or words[i - 1] == "." else w for i, w in enumerate(words)]
+        text = " ".join(words).replace(" .", ".").replace(" ,", ",").rstrip(",")
+        return text if text.endswith(".") else text + "."
 
     def _scripted(self, key: str, scripted: str, request: ProviderRequest) -> str:
         # "a|||b" scripts successive attempts (regeneration); feedback in the system
