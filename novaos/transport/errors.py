@@ -113,4 +113,7 @@ async def abort(
     mapped = map_error(exc, request_id)
     status = rpc_status.to_status(mapped.status)
     trailers = (*mapped.trailers, *status.trailing_metadata, ("x-request-id", request_id))
-    await context.abort(status.code, status.details, trailing_metadata=trailers)
+    # What the handler set before it failed (a unary chat's rate-limit headers) stays.
+    own = {key for key, _ in trailers}
+    kept = tuple(kv for kv in context.trailing_metadata() or () if kv[0] not in own)
+    await context.abort(status.code, status.details, trailing_metadata=(*trailers, *kept))

@@ -59,19 +59,24 @@ async def test_unary_chat_returns_the_same_text(server: Running) -> None:
     assert list(reply.gates_executed) == list(events[-1].completed.gates_executed)
 
 
-async def test_chat_metadata_carries_request_id_and_overhead(server: Running) -> None:
+async def test_chat_metadata_rides_in_the_trailers_with_the_reply(server: Running) -> None:
+    """Native unary: no separate header send; everything arrives with the reply."""
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     rpc = stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
     reply = await rpc
     initial = dict(await rpc.initial_metadata())
     trailing = dict(await rpc.trailing_metadata())
-    assert initial["x-request-id"] == reply.request_id
+    assert not {k for k in initial if k.startswith("x-")}, initial
+    assert trailing["x-request-id"] == reply.request_id
+    assert trailing["x-novaos-worker"] == "0"
+    assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(trailing)
     assert float(trailing["x-novaos-overhead-ms"]) >= 0
+    assert [k for k, _ in await rpc.trailing_metadata()].count("x-request-id") == 1
 
 
 async def test_chat_failing_after_admission_still_carries_its_headers(server: Running) -> None:
-    """Unary headers go out once admitted (overlapping the pipeline), so a call
-    that fails later (here: a forged ack token at the ack gate) still has them."""
+    """The rate-limit headers are set once admitted, so a call that fails later
+    (here: a forged ack token at the ack gate) keeps them beside its status."""
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     rpc = stub.Chat(
         chat_pb2.ChatRequest(message=MESSAGE, ack_token="not-a-token"), metadata=bearer(mint())
@@ -79,9 +84,12 @@ async def test_chat_failing_after_admission_still_carries_its_headers(server: Ru
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await rpc
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    initial = dict(await rpc.initial_metadata())
-    assert len(initial["x-request-id"]) >= 16
-    assert "x-ratelimit-limit" in initial
+    trailing = err.value.trailing_metadata() or ()
+    keys = [k for k, _ in trailing]
+    assert len(dict(trailing)["x-request-id"]) >= 16
+    assert keys.count("x-request-id") == 1
+    assert "x-ratelimit-limit" in keys
+    assert "grpc-status-details-bin" in keys  # the mapped status is still there
 
 
 async def test_invalid_argument_names_the_field(server: Running) -> None:

@@ -46,6 +46,9 @@ def test_unary_chat_returns_json_with_the_request_id(
     assert body["text"]
     assert {"request_id", "gates_executed", "conversation_id", "usage"} <= set(body)
     assert resp.headers["x-request-id"] == body["request_id"]
+    # Transcoded calls get the reply's metadata as initial metadata: HTTP headers.
+    assert resp.headers["x-novaos-worker"] == "0"
+    assert int(resp.headers["x-ratelimit-limit"]) > int(resp.headers["x-ratelimit-remaining"])
 
 
 def test_caller_request_id_is_kept_end_to_end(
