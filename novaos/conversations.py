@@ -29,6 +29,7 @@ from novaos.ports import (
     GetOp,
     KeyValueStore,
     LenOp,
+    OpenedTurn,
     PushOp,
     RangeOp,
     SetOp,
@@ -130,11 +131,20 @@ class ConversationHistory:
         await self.append_turns(owner, conversation_id, ((role, text),))
 
     async def append_turns(
-        self, owner: str, conversation_id: str, turns: Sequence[tuple[str, str]]
+        self,
+        owner: str,
+        conversation_id: str,
+        turns: Sequence[tuple[str, str]],
+        *,
+        opened: OpenedTurn | None = None,
     ) -> None:
         """Record ``(role, text)`` turns in order, with one ownership check and one
-        metadata write for all of them (a request's question and answer): two
-        store batches, so two round trips to one Redis server."""
+        metadata write for all of them (a request's question and answer).
+
+        Two store batches (two round trips to one Redis server): the claim and
+        the metadata, then the writes. One batch when ``opened`` says what
+        ``open_turn`` found at the start of the request: the id is ours, and
+        whether the conversation exists."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
@@ -144,23 +154,20 @@ class ConversationHistory:
         # claimed again, and history copied back after a Redis outage under a claim
         # another user held in Redis all along stays read-only and NOT_FOUND.
         claim, mine = self._claim_key(conversation_id), owner.encode()
-        claimed, raw_meta, holder = await self._store.batch(
-            (SetOp(claim, mine, self._ttl_ms, nx=True), GetOp(meta_key), GetOp(claim))
-        )
         writes: list[StoreOp] = []
-        if not claimed:
-            self._check_claim(owner, conversation_id, holder)
-            # Ours: its expiry follows the conversation's, which every write extends
-            # (claimed once and never refreshed, an active conversation's id would
-            # become free to another user TTL after its first turn). NX, then the
-            # TTL: a refresh made on memory during an outage and copied back later
-            # must never replace a claim another user holds in Redis, but must
-            # recreate ours where Redis has none (it expired between the batches,
-            # or the outage outlasted the journalled claim, or Redis went away
-            # after the first batch and memory never held it).
-            writes += (SetOp(claim, mine, self._ttl_ms, nx=True), ExpireOp(claim, self._ttl_ms))
-        meta = _owned_meta(owner, raw_meta)
-        if meta is None:
+        created: object = None
+        if opened is not None:
+            created = opened.created
+            writes += self._refresh_claim(claim, mine)
+        else:
+            claimed, raw_meta, holder = await self._store.batch(
+                (SetOp(claim, mine, self._ttl_ms, nx=True), GetOp(meta_key), GetOp(claim))
+            )
+            if not claimed:
+                self._check_claim(owner, conversation_id, holder)
+                writes += self._refresh_claim(claim, mine)
+            created = (_owned_meta(owner, raw_meta) or {}).get("created")
+        if created is None:
             index = self._index_key(owner)
             writes.append(PushOp(index, conversation_id.encode(), _INDEX_MAX, self._ttl_ms))
         for role, text in turns:
@@ -168,9 +175,47 @@ class ConversationHistory:
             writes.append(PushOp(turns_key, turn, self._max_turns, self._ttl_ms))
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
-        record = {"owner": owner, "created": (meta or {}).get("created", now), "updated": now}
+        record = {"owner": owner, "created": now if created is None else created, "updated": now}
         writes.append(SetOp(meta_key, json.dumps(record).encode(), self._ttl_ms))
         await self._store.batch(writes)
+
+    def _refresh_claim(self, claim: str, mine: bytes) -> tuple[StoreOp, ...]:
+        """Keep our claim as long as the conversation, which every write extends
+        (claimed once and never refreshed, an active conversation's id would
+        become free to another user TTL after its first turn). NX, then the TTL:
+        a refresh made on memory during an outage and copied back later must
+        never replace a claim another user holds in Redis, but must recreate
+        ours where Redis has none (it expired since it was checked, the outage
+        outlasted the journalled claim, or Redis went away after the check and
+        memory never held it)."""
+        return (SetOp(claim, mine, self._ttl_ms, nx=True), ExpireOp(claim, self._ttl_ms))
+
+    async def open_turn(self, owner: str, conversation_id: str) -> OpenedTurn:
+        """A chat request's read: claim the id (NX), check who holds it, read the
+        metadata and turns, all in one batch. The request's write then takes one
+        batch too (``append_turns(..., opened=...)``).
+
+        Claiming here means an id is held from a request's start, also when that
+        request is then refused and writes nothing; the claim expires with the
+        conversation TTL like any other. Raises ``NotFoundError`` for another
+        owner's conversation."""
+        meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
+        claim = self._claim_key(conversation_id)
+        _, holder, raw_meta, raw_turns = await self._store.batch(
+            (
+                SetOp(claim, owner.encode(), self._ttl_ms, nx=True),
+                GetOp(claim),
+                GetOp(meta_key),
+                RangeOp(turns_key),
+            )
+        )
+        self._check_claim(owner, conversation_id, holder)
+        meta = _owned_meta(owner, raw_meta)
+        if meta is None:
+            return OpenedTurn((), None)
+        turns = _parse_turns(cast(list[bytes], raw_turns))
+        messages = tuple(ChatMessage(role=t.role, content=t.text) for t in turns)
+        return OpenedTurn(messages, int(str(meta["created"])))
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.

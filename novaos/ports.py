@@ -23,6 +23,17 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedTurn:
+    """A conversation as a chat request found it, read and claimed in one step.
+
+    ``created`` is the conversation's creation time, None when it is new. The
+    request's history write takes it back, so it needs no second read."""
+
+    messages: tuple[ChatMessage, ...]
+    created: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderRequest:
     messages: tuple[ChatMessage, ...]
     model: str = ""  # empty: the provider's default

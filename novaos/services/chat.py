@@ -26,7 +26,7 @@ from novaos.domain import (
 )
 from novaos.errors import InvalidArgumentError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
-from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, RequestSummary
+from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, RequestSummary
 from novaos.tokens import reservation
 
 _CONVERSATION_ID_MAX = 128
@@ -63,10 +63,15 @@ class Admission(Protocol):
 class History(Protocol):
     """Conversation turns per owner (``novaos.conversations``)."""
 
-    async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]: ...
+    async def open_turn(self, owner: str, conversation_id: str) -> OpenedTurn: ...
 
     async def append_turns(
-        self, owner: str, conversation_id: str, turns: Sequence[tuple[str, str]]
+        self,
+        owner: str,
+        conversation_id: str,
+        turns: Sequence[tuple[str, str]],
+        *,
+        opened: OpenedTurn | None = None,
     ) -> None: ...
 
 
@@ -81,6 +86,7 @@ class ChatCall:
     record: RunRecord = field(default_factory=RunRecord)
     released: list[str] = field(default_factory=list)
     completed: Completed | None = None
+    opened: OpenedTurn | None = None  # the conversation as the call found it
 
     @property
     def overhead_ms(self) -> float:
@@ -169,7 +175,8 @@ class ChatService:
         owner = call.ctx.principal.user_id
         history: tuple[ChatMessage, ...] = ()
         if self.conversations is not None and call.chat.conversation_id:
-            history = await self.conversations.history(owner, call.chat.conversation_id)
+            call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
+            history = call.opened.messages
         self._inflight += 1
         self._idle.clear()
         try:
@@ -211,7 +218,7 @@ class ChatService:
         assert self.conversations is not None
         owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
         exchange = (("user", call.chat.message), ("assistant", "".join(call.released)))
-        await self.conversations.append_turns(owner, cid, exchange)
+        await self.conversations.append_turns(owner, cid, exchange, opened=call.opened)
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
         rec, principal = call.record, call.ctx.principal

@@ -149,6 +149,9 @@ async def test_a_plain_request_makes_no_top_up_round_trip(
     assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
     scripts = [line for line in stats.splitlines() if line.startswith("cmdstat_evalsha:")]
     assert scripts and scripts[0].startswith("cmdstat_evalsha:calls=2,")  # admit, release
+    # History: one MULTI/EXEC opens (and claims) the conversation, one writes it.
+    transactions = [line for line in stats.splitlines() if line.startswith("cmdstat_multi:")]
+    assert transactions and transactions[0].startswith("cmdstat_multi:calls=2,")
     assert "degraded" not in " ".join(g.reason for g in reply.gates)  # no sources wanted
     _, leases = await _charged(redis_url, "plain")
     assert leases == 0

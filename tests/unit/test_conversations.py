@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pytest
 
 from novaos.conversations import ConversationHistory
 from novaos.errors import InvalidArgumentError, NotFoundError
-from novaos.ports import ChatMessage, StoreOp
+from novaos.ports import ChatMessage, OpenedTurn, StoreOp
 from novaos.storage import MemoryStore
 
 
@@ -206,3 +207,42 @@ async def test_a_write_restores_its_owners_claim_where_the_store_lost_it() -> No
     with pytest.raises(NotFoundError):
         await history.append("bob", "c1", "user", "mine now?")
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
+
+
+async def test_a_request_opens_and_claims_in_one_batch_and_writes_in_one() -> None:
+    store = CountingStore()
+    clock = Clock()
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=clock)
+    opened = await history.open_turn("alice", "c1")
+    assert opened == OpenedTurn((), None)
+    assert store.batches == [
+        ["SetOp", "GetOp", "GetOp", "RangeOp"]
+    ]  # claim NX, holder, meta, turns
+    store.batches.clear()
+    await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")), opened=opened)
+    # the claim kept (NX) and its expiry extended, the owner's index, turns, meta
+    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "PushOp", "PushOp", "SetOp"]]
+    created = clock.now
+    clock.now += 50
+    again = await history.open_turn("alice", "c1")
+    assert again == OpenedTurn((ChatMessage("user", "q"), ChatMessage("assistant", "a")), created)
+    store.batches.clear()
+    await history.append_turns("alice", "c1", (("user", "q2"),), opened=again)
+    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "SetOp"]]  # not indexed twice
+    [summary] = await history.list("alice")
+    assert summary.turn_count == 3 and summary.updated_at_unix == int(clock.now)
+    meta = json.loads(await store.get("nova:conv:{alice}:c1:meta") or b"{}")
+    assert meta["created"] == int(created)  # kept from the first write
+
+
+async def test_opening_holds_the_id_even_when_the_request_writes_nothing() -> None:
+    # An ack request or a refusal writes no history, but the id was the caller's
+    # from the moment it was read: nobody can take it before the resend.
+    history, store, _ = make()
+    await history.open_turn("alice", "c1")
+    assert await store.get("nova:convowner:{c1}") == b"alice"
+    with pytest.raises(NotFoundError):
+        await history.open_turn("bob", "c1")
+    with pytest.raises(NotFoundError):
+        await history.append("bob", "c1", "user", "mine now?")
+    assert await history.open_turn("alice", "c1") == OpenedTurn((), None)

@@ -46,29 +46,45 @@ def turns(*texts: str) -> tuple[ChatMessage, ...]:
     return tuple(ChatMessage("user", t) for t in texts)
 
 
+class Writer:
+    """Appends one turn the way the chat service does (``open_turn``, then one
+    write that takes what it found) or with ``append`` alone."""
+
+    def __init__(self, history: ConversationHistory, *, as_requests: bool) -> None:
+        self.history, self.as_requests = history, as_requests
+
+    async def __call__(self, owner: str, conversation_id: str, text: str) -> None:
+        if not self.as_requests:
+            return await self.history.append(owner, conversation_id, "user", text)
+        opened = await self.history.open_turn(owner, conversation_id)
+        await self.history.append_turns(owner, conversation_id, (("user", text),), opened=opened)
+
+
+@pytest.mark.parametrize("as_requests", [False, True], ids=["append", "chat-requests"])
 async def test_turns_appended_during_an_outage_survive_recovery(
-    durable_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    durable_redis: RedisServer, caplog: pytest.LogCaptureFixture, as_requests: bool
 ) -> None:
     caplog.set_level(logging.INFO, logger="novaos.storage")
     store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
     assert isinstance(store, FailoverStore)
     await store.connect()
     history = ConversationHistory(store, max_turns=50, ttl_s=3600)
-    await history.append("alice", "c1", "user", "before-1")
-    await history.append("alice", "c1", "user", "before-2")
-    await history.append("alice", "c0", "user", "alice owns c0")
+    write = Writer(history, as_requests=as_requests)
+    await write("alice", "c1", "before-1")
+    await write("alice", "c1", "before-2")
+    await write("alice", "c0", "alice owns c0")
 
     durable_redis.kill()
-    await history.append("alice", "c1", "user", "during-1")  # notices the outage
+    await write("alice", "c1", "during-1")  # notices the outage
     assert not store.primary_available
-    await history.append("alice", "c1", "user", "during-2")
+    await write("alice", "c1", "during-2")
     for i in range(1, 4):
-        await history.append("alice", "c2", "user", f"outage-{i}")  # new, claimed in memory
+        await write("alice", "c2", f"outage-{i}")  # new, claimed in memory
     with pytest.raises(NotFoundError):
-        await history.append("bob", "c2", "user", "alice claimed c2 in memory")
+        await write("bob", "c2", "alice claimed c2 in memory")
     # Memory cannot know Redis's claim on c0, so bob's write is taken for now.
-    await history.append("bob", "c0", "user", "bob grabs c0 while Redis is away")
-    await history.append("bob", "c0", "user", "and writes again: a claim refresh")
+    await write("bob", "c0", "bob grabs c0 while Redis is away")
+    await write("bob", "c0", "and writes again: a claim refresh")
     assert store.journal_size > 0
 
     durable_redis.start()  # same port, data restored from the AOF
