@@ -20,7 +20,13 @@ from functools import cache
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
-from novaos.pipeline.gates.word_index import TextKeys, WordIndex, needed_substrings, text_keys
+from novaos.pipeline.gates.word_index import (
+    TextKeys,
+    WordIndex,
+    needed_substrings,
+    parse,
+    text_keys,
+)
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
 _RANK = {
@@ -63,8 +69,9 @@ class _RuleSet:
 
     def __init__(self, rules: Sequence[_Compiled]) -> None:
         self.rules = tuple(rules)
-        self._index = WordIndex([c.rule.pattern for c in self.rules])
-        self._needs = tuple(_as_tuple(needed_substrings(c.rule.pattern)) for c in self.rules)
+        trees = [parse(c.rule.pattern) for c in self.rules]  # one parse for both analyses
+        self._index = WordIndex(trees)
+        self._needs = tuple(_as_tuple(needed_substrings(tree)) for tree in trees)
 
     def candidates(self, keys: TextKeys, text: str) -> list[_Compiled]:
         """The rules that could match ``text`` (a superset of those that do), in order."""

@@ -40,11 +40,22 @@ PREFIX = "\0"
 _State = tuple[set[str], set[str]]
 
 
-def first_words(pattern: str, words: int = 1) -> frozenset[str] | None:
+def parse(pattern: str) -> Any:
+    """A pattern's parse tree. The analyses here accept one in place of the
+    pattern, so a caller running several of them parses each pattern once
+    (parsing is most of their start-up cost); they never change it."""
+    return sre_parse.parse(pattern)
+
+
+def _tree(pattern: str | Any) -> Any:
+    return sre_parse.parse(pattern) if isinstance(pattern, str) else pattern
+
+
+def first_words(pattern: str | Any, words: int = 1) -> frozenset[str] | None:
     """Every opening of ``words`` words (joined by single spaces, or fewer when
     the match is shorter) that a match of ``" (?:pattern)(?= )"`` can start
-    with; None if there are too many to list."""
-    parsed = sre_parse.parse(pattern)
+    with; None if there are too many to list. ``pattern`` may be its ``parse``."""
+    parsed = _tree(pattern)
     if parsed.state.flags & re.IGNORECASE:
         return None
     state = _Walker(words).sequence(parsed, {""})
@@ -166,7 +177,7 @@ _MIN_NEEDED = 3  # shorter strings (" a ", "it") are in nearly every text
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
 
 
-def needed_substrings(pattern: str) -> frozenset[str] | None:
+def needed_substrings(pattern: str | Any) -> frozenset[str] | None:
     """Strings one of which every match of ``pattern`` contains, chosen past its
     opening words (which ``WordIndex`` already looks up); None if there are none
     of at least ``_MIN_NEEDED`` characters.
@@ -176,7 +187,7 @@ def needed_substrings(pattern: str) -> frozenset[str] | None:
     ("bomb", "silencer"). Like the index, it over-approximates: each literal run,
     group, alternation or repeated (at least once) item of a sequence is a
     necessary condition on its own, so any one of them may be picked."""
-    parsed = sre_parse.parse(pattern)
+    parsed = _tree(pattern)
     if parsed.state.flags & re.IGNORECASE:
         return None
     return _needed(parsed, at_start=True)
@@ -260,14 +271,16 @@ class WordIndex:
     else by its first words, else it runs on every text.
     """
 
-    def __init__(self, patterns: Sequence[str]) -> None:
+    def __init__(self, patterns: Sequence[str | Any]) -> None:
+        """``patterns``: regex sources, or their ``parse`` trees."""
         words: dict[str, list[int]] = {}
         pairs: dict[tuple[str, str], list[int]] = {}
         word_prefixes: dict[str, list[int]] = {}
         pair_prefixes: dict[tuple[str, str], list[int]] = {}
         always: list[int] = []
         for i, pattern in enumerate(patterns):
-            keys = first_words(pattern, 2) or first_words(pattern, 1)
+            tree = _tree(pattern)
+            keys = first_words(tree, 2) or first_words(tree, 1)
             if keys is None:
                 always.append(i)
                 continue
