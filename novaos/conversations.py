@@ -142,9 +142,15 @@ class ConversationHistory:
         metadata write for all of them (a request's question and answer).
 
         Two store batches (two round trips to one Redis server): the claim and
-        the metadata, then the writes. One batch when ``opened`` says what
-        ``open_turn`` found at the start of the request: the id is ours, and
-        whether the conversation exists."""
+        the metadata, then the writes. One batch when ``opened`` (what
+        ``open_turn`` found at the start of the request) says the id was ours
+        then: a continued conversation, or a new id the server generated.
+
+        The claim is not checked again in that batch; it is refreshed with NX, so
+        it is never taken from another owner. Should it have changed hands in
+        between (it expired during the request and someone claimed the id), the
+        turns still land under the caller's own keys, which the next read
+        answers with NOT_FOUND: nothing crosses owners."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
@@ -156,7 +162,7 @@ class ConversationHistory:
         claim, mine = self._claim_key(conversation_id), owner.encode()
         writes: list[StoreOp] = []
         created: object = None
-        if opened is not None:
+        if opened is not None and opened.ours:
             created = opened.created
             writes += self._refresh_claim(claim, mine)
         else:
@@ -191,31 +197,24 @@ class ConversationHistory:
         return (SetOp(claim, mine, self._ttl_ms, nx=True), ExpireOp(claim, self._ttl_ms))
 
     async def open_turn(self, owner: str, conversation_id: str) -> OpenedTurn:
-        """A chat request's read: claim the id (NX), check who holds it, read the
-        metadata and turns, all in one batch. The request's write then takes one
-        batch too (``append_turns(..., opened=...)``).
+        """A chat request's read of a conversation id the client named: claim,
+        metadata and turns in one batch, nothing written (a request refused
+        after this, by the limits say, leaves no trace). The request's write is
+        then one batch when the id was already the caller's.
 
-        Claiming here means an id is held from a request's start, also when that
-        request is then refused and writes nothing; the claim expires with the
-        conversation TTL like any other. Raises ``NotFoundError`` for another
-        owner's conversation."""
+        Raises ``NotFoundError`` for another owner's conversation."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
-        claim = self._claim_key(conversation_id)
-        _, holder, raw_meta, raw_turns = await self._store.batch(
-            (
-                SetOp(claim, owner.encode(), self._ttl_ms, nx=True),
-                GetOp(claim),
-                GetOp(meta_key),
-                RangeOp(turns_key),
-            )
+        holder, raw_meta, raw_turns = await self._store.batch(
+            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
         )
         self._check_claim(owner, conversation_id, holder)
+        ours = holder == owner.encode()
         meta = _owned_meta(owner, raw_meta)
         if meta is None:
-            return OpenedTurn((), None)
+            return OpenedTurn((), None, ours)
         turns = _parse_turns(cast(list[bytes], raw_turns))
         messages = tuple(ChatMessage(role=t.role, content=t.text) for t in turns)
-        return OpenedTurn(messages, int(str(meta["created"])))
+        return OpenedTurn(messages, int(str(meta["created"])), ours)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.

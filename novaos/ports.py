@@ -24,13 +24,21 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class OpenedTurn:
-    """A conversation as a chat request found it, read and claimed in one step.
+    """A conversation as a chat request found it; its history write takes this
+    back instead of reading the conversation again.
 
-    ``created`` is the conversation's creation time, None when it is new. The
-    request's history write takes it back, so it needs no second read."""
+    ``created`` is the conversation's creation time, None when it is new.
+    ``ours``: the caller already held the id's claim when it was read (or the
+    id is one the server just made up), so the write need not check it."""
 
     messages: tuple[ChatMessage, ...]
     created: int | None
+    ours: bool
+
+    @classmethod
+    def fresh(cls) -> OpenedTurn:
+        """A conversation id the server generated for this request: nothing to read."""
+        return cls((), None, ours=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,12 +171,16 @@ class ChatService:
         return True
 
     async def stream(self, call: ChatCall) -> AsyncGenerator[ChatEvent, None]:
+        named = bool(call.chat.conversation_id)  # else validate() makes up a fresh id
         call.chat = validate(call.chat, self.limits)
         owner = call.ctx.principal.user_id
         history: tuple[ChatMessage, ...] = ()
-        if self.conversations is not None and call.chat.conversation_id:
-            call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
-            history = call.opened.messages
+        if self.conversations is not None:
+            if named:
+                opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
+            else:
+                opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
+            call.opened, history = opened, opened.messages
         self._inflight += 1
         self._idle.clear()
         try:

@@ -200,14 +200,8 @@ async def test_ack_misuse_is_invalid_argument_and_stores_nothing(
     before = calls(gated)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stream(gated, message, user=user, conversation=conversation, ack=token)
-    if user != "alice":
-        # Alice's id is hers from her first request (claimed when it is read),
-        # even though an ack request writes no history: another user cannot
-        # even open it, whatever token they bring.
-        assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    else:
-        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert error_reason(err.value) == "ACK_INVALID"
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(err.value) == "ACK_INVALID"
     assert calls(gated) == before
     assert not await burned(gated, original)
     if misuse == "expired":

@@ -141,17 +141,26 @@ async def test_a_plain_request_makes_no_top_up_round_trip(
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
         who = bearer(mint("plain", "free"))
         await stub.Chat(chat_pb2.ChatRequest(message="warm up"), metadata=who, timeout=30)
-        redis_server.cli("config", "resetstat")
         # A question: lens stance, so no spark (whose day counter is a script too).
-        request = chat_pb2.ChatRequest(message="Why is the sky blue?", conversation_id="c1")
-        reply = await stub.Chat(request, metadata=who, timeout=30)
-        stats = redis_server.cli("info", "commandstats")
-    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
-    scripts = [line for line in stats.splitlines() if line.startswith("cmdstat_evalsha:")]
-    assert scripts and scripts[0].startswith("cmdstat_evalsha:calls=2,")  # admit, release
-    # History: one MULTI/EXEC opens (and claims) the conversation, one writes it.
-    transactions = [line for line in stats.splitlines() if line.startswith("cmdstat_multi:")]
-    assert transactions and transactions[0].startswith("cmdstat_multi:calls=2,")
+        # First in a new conversation (the server makes up its id), then in it.
+        stats, conversation = [], ""
+        for _ in range(2):
+            redis_server.cli("config", "resetstat")
+            request = chat_pb2.ChatRequest(
+                message="Why is the sky blue?", conversation_id=conversation
+            )
+            reply = await stub.Chat(request, metadata=who, timeout=30)
+            assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+            conversation = reply.conversation_id
+            stats.append(redis_server.cli("info", "commandstats").splitlines())
+    for lines in stats:
+        scripts = [line for line in lines if line.startswith("cmdstat_evalsha:")]
+        assert scripts and scripts[0].startswith("cmdstat_evalsha:calls=2,")  # admit, release
+    # History: a made-up id has nothing to read, so one MULTI/EXEC writes it;
+    # continuing the conversation, one reads it and one writes.
+    for lines, expected in zip(stats, (1, 2), strict=True):
+        transactions = [line for line in lines if line.startswith("cmdstat_multi:")]
+        assert transactions and transactions[0].startswith(f"cmdstat_multi:calls={expected},")
     assert "degraded" not in " ".join(g.reason for g in reply.gates)  # no sources wanted
     _, leases = await _charged(redis_url, "plain")
     assert leases == 0

@@ -209,25 +209,24 @@ async def test_a_write_restores_its_owners_claim_where_the_store_lost_it() -> No
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
 
 
-async def test_a_request_opens_and_claims_in_one_batch_and_writes_in_one() -> None:
+async def test_a_made_up_id_is_written_in_one_batch_and_continued_in_one_each() -> None:
     store = CountingStore()
     clock = Clock()
     history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=clock)
-    opened = await history.open_turn("alice", "c1")
-    assert opened == OpenedTurn((), None)
-    assert store.batches == [
-        ["SetOp", "GetOp", "GetOp", "RangeOp"]
-    ]  # claim NX, holder, meta, turns
-    store.batches.clear()
-    await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")), opened=opened)
-    # the claim kept (NX) and its expiry extended, the owner's index, turns, meta
+    exchange = (("user", "q"), ("assistant", "a"))
+    await history.append_turns("alice", "c1", exchange, opened=OpenedTurn.fresh())
+    # the claim (NX) and its expiry, the owner's index, turns, meta: no read at all
     assert store.batches == [["SetOp", "ExpireOp", "PushOp", "PushOp", "PushOp", "SetOp"]]
+    assert await store.get("nova:convowner:{c1}") == b"alice"
     created = clock.now
     clock.now += 50
-    again = await history.open_turn("alice", "c1")
-    assert again == OpenedTurn((ChatMessage("user", "q"), ChatMessage("assistant", "a")), created)
     store.batches.clear()
-    await history.append_turns("alice", "c1", (("user", "q2"),), opened=again)
+    opened = await history.open_turn("alice", "c1")
+    assert store.batches == [["GetOp", "GetOp", "RangeOp"]]  # claim, meta, turns
+    messages = (ChatMessage("user", "q"), ChatMessage("assistant", "a"))
+    assert opened == OpenedTurn(messages, int(created), ours=True)
+    store.batches.clear()
+    await history.append_turns("alice", "c1", (("user", "q2"),), opened=opened)
     assert store.batches == [["SetOp", "ExpireOp", "PushOp", "SetOp"]]  # not indexed twice
     [summary] = await history.list("alice")
     assert summary.turn_count == 3 and summary.updated_at_unix == int(clock.now)
@@ -235,14 +234,19 @@ async def test_a_request_opens_and_claims_in_one_batch_and_writes_in_one() -> No
     assert meta["created"] == int(created)  # kept from the first write
 
 
-async def test_opening_holds_the_id_even_when_the_request_writes_nothing() -> None:
-    # An ack request or a refusal writes no history, but the id was the caller's
-    # from the moment it was read: nobody can take it before the resend.
-    history, store, _ = make()
-    await history.open_turn("alice", "c1")
-    assert await store.get("nova:convowner:{c1}") == b"alice"
+async def test_opening_a_named_id_writes_nothing_and_its_first_write_checks_the_claim() -> None:
+    # A request refused after its read (limits, an ack request) leaves no trace,
+    # and a new id the client named is claimed at the write, checked as ever.
+    store = CountingStore()
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
+    opened = await history.open_turn("alice", "named")
+    assert opened == OpenedTurn((), None, ours=False)
+    assert "set" not in store.calls and store.batches == [["GetOp", "GetOp", "RangeOp"]]
+    await history.append("bob", "named", "user", "bob was first to write")
+    store.batches.clear()
     with pytest.raises(NotFoundError):
-        await history.open_turn("bob", "c1")
+        await history.append_turns("alice", "named", (("user", "q"),), opened=opened)
+    assert store.batches == [["SetOp", "GetOp", "GetOp"]]  # the claim check; no writes
+    assert [m.content for m in await history.history("bob", "named")] == ["bob was first to write"]
     with pytest.raises(NotFoundError):
-        await history.append("bob", "c1", "user", "mine now?")
-    assert await history.open_turn("alice", "c1") == OpenedTurn((), None)
+        await history.open_turn("alice", "named")

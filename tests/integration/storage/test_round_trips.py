@@ -10,6 +10,7 @@ import pytest
 
 from novaos.conversations import ConversationHistory
 from novaos.errors import NotFoundError
+from novaos.ports import OpenedTurn
 from novaos.storage import RedisStore
 from tests.fixtures.redis_server import RedisServer
 
@@ -64,35 +65,38 @@ async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
         await store.aclose()
 
 
-async def test_a_chat_request_opens_its_conversation_and_writes_it_in_one_round_trip_each(
+async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_new(
     redis_url: str, redis_server: RedisServer
 ) -> None:
-    """The chat service's path: ``open_turn`` reads and claims, and the write that
-    takes what it found needs no claim check of its own."""
+    """The chat service's path: a conversation id the server made up needs no
+    read; a continued one is read (``open_turn``, nothing written) and written
+    in one round trip each, the write taking what the read found."""
     store = CountingRedisStore(RedisStore.from_url(redis_url, pool_size=4, timeout_s=2))
     history = ConversationHistory(store, max_turns=10, ttl_s=3600)
+    exchange = (("user", "q"), ("assistant", "a"))
     try:
-        for new in (True, False):
+        redis_server.cli("config", "resetstat")
+        await history.append_turns("alice", "c1", exchange, opened=OpenedTurn.fresh())
+        assert store.trips == 1
+        calls = _calls(redis_server)
+        assert calls["multi"] == calls["exec"] == 1
+        assert "get" not in calls
+        assert calls["rpush"] == 3  # the owner's index and two turns
+        for _ in range(2):
             redis_server.cli("config", "resetstat")
             store.trips = 0
             opened = await history.open_turn("alice", "c1")
-            assert len(opened.messages) == (0 if new else 2)
-            assert (opened.created is None) == new
             assert store.trips == 1
-            # The claim's SET NX runs every time (a no-op once the id is held).
-            calls = _calls(redis_server)
-            assert calls == {"multi": 1, "set": 1, "get": 2, "lrange": 1, "exec": 1}
-            redis_server.cli("config", "resetstat")
-            turns = (("user", "q"), ("assistant", "a"))
-            await history.append_turns("alice", "c1", turns, opened=opened)
+            assert _calls(redis_server) == {"multi": 1, "get": 2, "lrange": 1, "exec": 1}
+            assert opened.ours
+            await history.append_turns("alice", "c1", exchange, opened=opened)
             assert store.trips == 2
             calls = _calls(redis_server)
-            assert calls["multi"] == calls["exec"] == 1
-            assert "get" not in calls  # nothing read again
-            pushes = 3 if new else 2  # a new conversation joins the owner's index
-            assert calls["rpush"] == calls["ltrim"] == pushes
-            assert calls["pexpire"] == pushes + 1  # and the claim's TTL
-        assert [m.content for m in await history.history("alice", "c1")] == ["q", "a", "q", "a"]
+            assert calls["multi"] == calls["exec"] == 2
+            assert calls["get"] == 2  # the read's, none again
+            assert calls["rpush"] == 2  # already indexed
+        turns = [m.content for m in await history.history("alice", "c1")]
+        assert turns == ["q", "a"] * 3
         with pytest.raises(NotFoundError):
             await history.open_turn("bob", "c1")
     finally:
