@@ -32,16 +32,18 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
     return [("x-novaos-overhead-ms", f"{call.overhead_ms:.3f}")]
 
 
-# Set by Envoy's gRPC-JSON transcoder on the calls it makes from HTTP/JSON requests.
-_TRANSCODED = "x-envoy-original-path"
+# Set by Envoy's gRPC-JSON transcoder on the calls it makes from HTTP/JSON
+# requests; sent by grpc-web clients (browsers), which Envoy bridges.
+_FROM_HTTP = frozenset({"x-envoy-original-path", "x-grpc-web"})
 
 
-def _transcoded(context: Ctx) -> bool:
-    """An HTTP/JSON call through the sidecar, whose metadata must become HTTP headers.
+def _from_http(context: Ctx) -> bool:
+    """An HTTP/JSON or grpc-web call through the sidecar, whose metadata must be
+    HTTP response headers (which CORS lets a page read).
 
     Envoy turns a unary call's initial metadata into response headers, but not
-    its trailers (it ends the JSON body with them)."""
-    return any(key == _TRANSCODED for key, _ in context.invocation_metadata() or ())
+    its trailers (it ends the JSON body with them; grpc-web frames them)."""
+    return any(key in _FROM_HTTP for key, _ in context.invocation_metadata() or ())
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
@@ -99,7 +101,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         )
         ack, done = None, None
         headers: asyncio.Future[None] | None = None
-        via_http = _transcoded(context)
+        via_http = _from_http(context)
         try:
             async with aclosing(self._service.stream(call)) as events:
                 async for event in events:

@@ -32,6 +32,29 @@ def test_grpc_web_call_returns_message_and_trailer_frames(envoy_sidecar: EnvoySi
     assert b"grpc-status:0" in frames[1][1]
 
 
+def test_grpc_web_unary_chat_gets_its_metadata_as_http_headers(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    """A browser reads response headers (CORS exposes them), not trailer frames."""
+    headers = {
+        "content-type": "application/grpc-web+proto",
+        "x-grpc-web": "1",
+        "authorization": f"Bearer {gateway_upstream.token}",
+    }
+    request = chat_pb2.ChatRequest(message="hello").SerializeToString()
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/novaos.v1.ChatService/Chat", content=grpc_web_frame(request), headers=headers
+        )
+    assert resp.status_code == 200
+    frames = grpc_web_frames(resp.content)
+    assert [flag for flag, _ in frames] == [0x00, 0x80]
+    reply = chat_pb2.ChatResponse.FromString(frames[0][1])
+    assert resp.headers["x-request-id"] == reply.request_id
+    assert int(resp.headers["x-ratelimit-limit"]) > int(resp.headers["x-ratelimit-remaining"])
+    assert b"x-novaos-overhead-ms" in frames[1][1]
+
+
 def test_grpc_web_preflight_from_an_allowed_origin(envoy_sidecar: EnvoySidecar) -> None:
     headers = {
         "origin": "https://app.example.com",
