@@ -82,6 +82,16 @@ class Conversation:
     turns: tuple[Turn, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """One read of a conversation: its metadata (None: not the owner's, or
+    none), its turns, and whether the owner holds the id's claim."""
+
+    meta: dict[str, object] | None
+    turns: tuple[Turn, ...]
+    ours: bool
+
+
 class ConversationHistory:
     """Domain service over ``KeyValueStore`` (Redis, cluster, memory, failover)."""
 
@@ -203,43 +213,35 @@ class ConversationHistory:
         then one batch when the id was already the caller's.
 
         Raises ``NotFoundError`` for another owner's conversation."""
-        meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
-        holder, raw_meta, raw_turns = await self._store.batch(
-            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
-        )
-        self._check_claim(owner, conversation_id, holder)
-        ours = holder == owner.encode()
-        meta = _owned_meta(owner, raw_meta)
-        if meta is None:
-            return OpenedTurn((), None, ours)
-        turns = _parse_turns(cast(list[bytes], raw_turns))
-        messages = tuple(ChatMessage(role=t.role, content=t.text) for t in turns)
-        return OpenedTurn(messages, int(str(meta["created"])), ours)
+        found = await self._read(owner, conversation_id)
+        if found.meta is None:
+            return OpenedTurn((), None, found.ours)
+        messages = tuple(ChatMessage(role=t.role, content=t.text) for t in found.turns)
+        return OpenedTurn(messages, int(str(found.meta["created"])), found.ours)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.
 
         Raises ``NotFoundError`` for another owner's conversation."""
-        turns = await self._read(owner, conversation_id)
-        return tuple(ChatMessage(role=t.role, content=t.text) for t in turns or ())
+        return (await self.open_turn(owner, conversation_id)).messages
 
-    async def _read(self, owner: str, conversation_id: str) -> tuple[Turn, ...] | None:
-        """Claim, metadata and turns in one batch; None when ``owner`` has no such
-        conversation, ``NotFoundError`` when another owner claimed the id."""
+    async def _read(self, owner: str, conversation_id: str) -> _Found:
+        """Claim, metadata and turns in one batch; no metadata when ``owner`` has
+        no such conversation, ``NotFoundError`` when another owner claimed the id."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
         holder, raw_meta, raw_turns = await self._store.batch(
             (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
         )
         self._check_claim(owner, conversation_id, holder)
-        if _owned_meta(owner, raw_meta) is None:
-            return None
-        return _parse_turns(cast(list[bytes], raw_turns))
+        meta = _owned_meta(owner, raw_meta)
+        turns = () if meta is None else _parse_turns(cast(list[bytes], raw_turns))
+        return _Found(meta, turns, ours=holder == owner.encode())
 
     async def get(self, owner: str, conversation_id: str) -> Conversation:
-        turns = await self._read(owner, conversation_id)
-        if turns is None:
+        found = await self._read(owner, conversation_id)
+        if found.meta is None:
             raise NotFoundError("conversation not found")
-        return Conversation(conversation_id, turns)
+        return Conversation(conversation_id, found.turns)
 
     async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
         """Most recently updated first; expired or deleted conversations are skipped.
