@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--mode", choices=("unary", "stream"), default="unary")
     parser.add_argument("--redis", action="store_true", help="both servers use a private Redis")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for this checkout's server only (repeatable)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="novaos-ab-") as tmp, ExitStack() as stack:
         bench = Bench(SIZES["quick"], Path(tmp))
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             redis, redis_port = procs.redis_server(bench.work, cpus)
             stack.callback(redis.stop)
             extra = [{"REDIS_URL": f"redis://127.0.0.1:{redis_port}/{db}"} for db in (0, 1)]
-        mine, mine_port = procs.novaos(bench.work, cpus, up_port, 1, extra_env=extra[0])
+        mine_env = extra[0] | dict(item.split("=", 1) for item in args.env)
+        mine, mine_port = procs.novaos(bench.work, cpus, up_port, 1, extra_env=mine_env)
         stack.callback(mine.stop)
         port = procs.free_port()
         cmd = [sys.executable, str(args.other.resolve() / "server.py")]
