@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from novaos.domain import Usage
 from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
@@ -90,7 +90,10 @@ class StreamAttempt:
         """Mark the chunk as released and fill in who produced it."""
         self.sent = True
         self._released.append(chunk.text)
-        return replace(chunk, provider=self.provider, model=chunk.model or self.model)
+        # Per chunk: the constructor costs about half of dataclasses.replace.
+        return ProviderChunk(
+            chunk.text, chunk.usage, chunk.finish_reason, self.provider, chunk.model or self.model
+        )
 
     def closing_usage(self) -> ProviderChunk | None:
         """A usage chunk when the provider never sent one (estimated over the released text)."""

@@ -109,12 +109,14 @@ class HttpProvider:
         call = self._with_deadline(self._stream_call(request, model), request)
         decoder = self._decoder(request, model)
         async with self._open(call) as response:
+            expiry = _Expiry(response, call.deadline)
             events = aiter_sse(response.content.iter_any())
             try:
-                while (event := await self._next_event(events, call)) is not None:
+                while (event := await self._next_event(events, call, expiry)) is not None:
                     for chunk in decoder.feed(event):
                         yield chunk
             finally:
+                expiry.cancel()
                 await events.aclose()
         yield decoder.finish()
 
@@ -207,13 +209,16 @@ class HttpProvider:
             else:
                 response.close()  # stopped early: drop the connection, the upstream sees it
 
-    async def _next_event(self, events: AsyncIterator[SSEEvent], call: HttpCall) -> SSEEvent | None:
-        # Runs once per chunk: the same bound and mapping as _mapped, without
-        # building a generator-based context manager each time (bench profile).
+    async def _next_event(
+        self, events: AsyncIterator[SSEEvent], call: HttpCall, expiry: _Expiry
+    ) -> SSEEvent | None:
+        # Runs once per chunk: the mapping of _mapped, without a context manager
+        # or a deadline timer per read (the body's one timer is ``expiry``).
         try:
-            async with asyncio.timeout_at(call.deadline):
-                return await anext(events, None)
+            return await anext(events, None)
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if expiry.fired:  # the read failed because the deadline closed the body
+                raise self._translated(TimeoutError(), call, mid_stream=True) from exc
             raise self._translated(exc, call, mid_stream=True) from exc
 
     @asynccontextmanager
@@ -252,6 +257,26 @@ class HttpProvider:
         if status >= 500:
             return perr.ProviderServerError(self.name, message, status=status)
         return perr.ProviderRequestError(self.name, message, status=status)
+
+
+class _Expiry:
+    """The call deadline over a streamed body: one timer for the whole body
+    instead of one per read. At the deadline it closes the response, so the
+    read under way (or the next one) fails; ``fired`` tells that failure from
+    the upstream's own."""
+
+    __slots__ = ("_handle", "fired")
+
+    def __init__(self, response: aiohttp.ClientResponse, deadline: float) -> None:
+        self.fired = False
+        self._handle = asyncio.get_running_loop().call_at(deadline, self._fire, response)
+
+    def _fire(self, response: aiohttp.ClientResponse) -> None:
+        self.fired = True
+        response.close()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 async def _read_limited(content: aiohttp.StreamReader) -> bytes:

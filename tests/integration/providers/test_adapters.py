@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -197,3 +198,54 @@ async def test_caller_deadline_is_deadline_exceeded(rig: Rig) -> None:
     request = replace(REQUEST, deadline_monotonic=time.monotonic() + 0.2)
     with pytest.raises(DeadlineExceededError):
         await collect(rig.provider, request)
+
+
+def _stalls_after_text(rig: Rig) -> Reply:
+    parts = rig.kit.stream(TEXTS, rig.kit.tokens)
+    return Reply(body=[*parts[: rig.kit.first_text_part + 2], Stall()])
+
+
+async def _text_then(provider: Provider, request: ProviderRequest) -> tuple[list[str], Exception]:
+    got: list[str] = []
+    try:
+        async for chunk in provider.stream(request):
+            got.append(chunk.text)
+    except Exception as exc:
+        return got, exc
+    raise AssertionError(f"the stream ended without an error after {got}")
+
+
+async def test_caller_deadline_mid_body_is_deadline_exceeded(rig: Rig) -> None:
+    # The deadline passes while the body is being read (text already arrived):
+    # the read under way fails as the deadline, not as a cut stream.
+    rig.server.queue(_stalls_after_text(rig))
+    request = replace(REQUEST, deadline_monotonic=time.monotonic() + 0.3)
+    got, exc = await _text_then(rig.provider, request)
+    assert got == TEXTS[:2]
+    assert isinstance(exc, DeadlineExceededError), repr(exc)
+
+
+async def test_total_timeout_mid_body_is_a_provider_timeout(rig: Rig) -> None:
+    provider = rig.kit.build(rig.server.url, replace(HTTP, total_timeout_s=0.3))
+    rig.server.queue(_stalls_after_text(rig))
+    try:
+        got, exc = await _text_then(provider, REQUEST)
+    finally:
+        await provider.aclose()
+    assert got == TEXTS[:2]
+    assert isinstance(exc, perr.ProviderTimeoutError), repr(exc)
+    assert "total timeout" in str(exc)
+
+
+async def test_a_consumer_slower_than_the_deadline_gets_the_deadline(rig: Rig) -> None:
+    # The deadline passes while the consumer holds a chunk (not in a read): the
+    # next read reports it instead of returning what was buffered meanwhile.
+    rig.server.queue(Reply(body=rig.kit.stream(TEXTS, rig.kit.tokens)))
+    request = replace(REQUEST, deadline_monotonic=time.monotonic() + 0.2)
+    stream = rig.provider.stream(request)
+    first = await anext(stream)
+    await asyncio.sleep(0.4)  # the consumer is busy past the deadline
+    with pytest.raises(DeadlineExceededError):
+        async for _ in stream:
+            pass
+    assert first.text == TEXTS[0]
