@@ -147,6 +147,10 @@ class AnthropicStreamDecoder:
         self._text.append(text)
         return [ProviderChunk(text=text, model=self._model)]
 
+    @property
+    def complete(self) -> bool:
+        return self._done
+
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before message_stop")

@@ -94,6 +94,10 @@ class GeminiStreamDecoder:
         self._text.append(piece.text)
         return [ProviderChunk(text=piece.text, model=self._model)]
 
+    @property
+    def complete(self) -> bool:
+        return bool(self._finish)  # Gemini has no end marker: the finish reason is it
+
     def finish(self) -> ProviderChunk:
         if not self._finish:
             raise perr.StreamCutError(self._provider, "stream ended before a finishReason")

@@ -67,6 +67,12 @@ class StreamDecoder(Protocol):
 
     def feed(self, event: SSEEvent) -> list[ProviderChunk]: ...
 
+    @property
+    def complete(self) -> bool:
+        """The end marker (or finish reason) arrived: the answer is whole, and a
+        transport failure or silence after it takes nothing from it."""
+        ...
+
     def finish(self) -> ProviderChunk:
         """The last chunk (usage, finish reason); ``StreamCutError`` if no end marker came."""
         ...
@@ -112,8 +118,13 @@ class HttpProvider:
             expiry = _Expiry(response, call.deadline)
             events = aiter_sse(response.content.iter_any())
             try:
-                while (event := await self._next_event(events, call, expiry)) is not None:
+                while not decoder.complete:
+                    if (event := await self._next_event(events, call, expiry)) is None:
+                        break
                     for chunk in decoder.feed(event):
+                        yield chunk
+                if decoder.complete:
+                    for chunk in await _after_end(events, decoder):
                         yield chunk
             finally:
                 expiry.cancel()
@@ -257,6 +268,28 @@ class HttpProvider:
         if status >= 500:
             return perr.ProviderServerError(self.name, message, status=status)
         return perr.ProviderRequestError(self.name, message, status=status)
+
+
+# How long to wait, after the end marker, for the rest of the body (normally just
+# the end of its chunked encoding) before dropping the connection instead.
+_AFTER_END_S = 1.0
+
+
+async def _after_end(
+    events: AsyncIterator[SSEEvent], decoder: StreamDecoder
+) -> list[ProviderChunk]:
+    """Read what follows the end marker, briefly, so a body that ends cleanly
+    leaves its connection to the pool. Late events still reach the decoder (a
+    usage chunk after Gemini's finish reason); a cut, a reset or silence here
+    no longer matters: the answer is already whole."""
+    chunks: list[ProviderChunk] = []
+    try:
+        async with asyncio.timeout(_AFTER_END_S):
+            async for event in events:
+                chunks += decoder.feed(event)
+    except (TimeoutError, aiohttp.ClientError):
+        pass
+    return chunks
 
 
 class _Expiry:

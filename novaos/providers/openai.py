@@ -125,6 +125,10 @@ class OpenAIStreamDecoder:
         self._text.append(content)
         return ProviderChunk(text=content, model=self._model)
 
+    @property
+    def complete(self) -> bool:
+        return self._done
+
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before [DONE]")
