@@ -129,10 +129,14 @@ class AnthropicStreamDecoder:
         if isinstance(delta, dict) and delta.get("stop_reason"):
             self._finish = str(delta["stop_reason"])
         usage = data.get("usage")
-        if usage is not None:  # cumulative counts: the latest value wins
-            self._output = _count(self._provider, usage, "output_tokens")
-            if isinstance(usage, dict) and "input_tokens" in usage:
-                self._input = _count(self._provider, usage, "input_tokens")
+        if usage is None:
+            return
+        # Cumulative counts, so never lower than message_start's; a field may be
+        # null (the API types them as optional) or missing: then it says nothing.
+        if not isinstance(usage, dict) or usage.get("output_tokens") is not None:
+            self._output = max(self._output or 0, _count(self._provider, usage, "output_tokens"))
+        if isinstance(usage, dict) and usage.get("input_tokens") is not None:
+            self._input = max(self._input or 0, _count(self._provider, usage, "input_tokens"))
 
     def _delta(self, delta: Any) -> list[ProviderChunk]:
         if not isinstance(delta, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -257,3 +258,36 @@ async def test_total_timeout_mid_body_is_a_provider_timeout(rig: Rig) -> None:
     assert isinstance(exc, perr.ProviderTimeoutError), repr(exc)
     assert "total timeout" in str(exc)
 
+
+ANTHROPIC = next(k for k in KITS if k.name == "anthropic")
+
+
+@pytest.mark.parametrize(
+    "delta_usage",
+    [
+        {"input_tokens": None, "cache_creation_input_tokens": None, "output_tokens": 9},
+        {"input_tokens": 0, "output_tokens": 9},  # a proxy that zeroes what it does not know
+        {"output_tokens": 9},
+    ],
+    ids=["null", "zero", "absent"],
+)
+async def test_anthropic_message_delta_usage_never_undoes_message_start(
+    fake_server: StartServer, delta_usage: dict[str, int | None]
+) -> None:
+    server = await fake_server()
+    provider = ANTHROPIC.build(server.url, HTTP)
+    parts = ANTHROPIC.stream(TEXTS, (12, 1))
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": delta_usage,
+    }
+    at = next(i for i, p in enumerate(parts) if p.startswith(b"event: message_delta"))
+    parts[at] = f"event: message_delta\ndata: {json.dumps(delta)}\n\n".encode()
+    server.queue(Reply(body=parts))
+    try:
+        chunks = await collect(provider)
+    finally:
+        await provider.aclose()
+    usage = chunks[-1].usage
+    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 9)
