@@ -3,7 +3,11 @@
 Closed counts consecutive failures; at the threshold it opens and refuses calls
 for the reset timeout. Then exactly one probe is let through (half-open): its
 success closes the breaker, its failure re-opens it for another full timeout.
-The clock is injected so tests step time instead of sleeping.
+Every admitted call holds a ``Permit`` that says whether it is that probe, so
+a call let through before the breaker opened (an LLM stream can outlive the
+reset timeout) can neither free the probe's slot nor re-open the breaker
+over it when it ends. The clock is injected so tests step time instead of
+sleeping.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from novaos.ports import CircuitInfo
 
@@ -25,6 +30,21 @@ class CircuitState(enum.IntEnum):
 
 Clock = Callable[[], float]
 StateListener = Callable[[str, CircuitState], None]
+
+# While the probe is out the breaker cannot say when it will close; callers are
+# told to come back after this long rather than "now" (a RetryInfo of zero).
+PROBE_WAIT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """One admitted call; hand it back with its verdict (or ``release``)."""
+
+    probe: bool = False
+
+
+_CALL = Permit()
+_PROBE = Permit(probe=True)
 
 
 class CircuitBreaker:
@@ -63,36 +83,44 @@ class CircuitBreaker:
         return self._failures
 
     def seconds_until_retry(self) -> float:
-        if self.state is not CircuitState.OPEN:
+        state = self.state
+        if state is CircuitState.HALF_OPEN and self._probe_out:
+            return min(PROBE_WAIT_S, self._reset_timeout_s)
+        if state is not CircuitState.OPEN:
             return 0.0
         return max(self._retry_at() - self._clock(), 0.0)
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self) -> Permit | None:
         """May a call go out now? In half-open only the first caller gets the probe."""
         state = self.state
         if state is CircuitState.CLOSED:
-            return True
+            return _CALL
         if state is CircuitState.HALF_OPEN and not self._probe_out:
             self._probe_out = True
-            return True
-        return False
+            return _PROBE
+        return None
 
-    def record_success(self) -> None:
+    def record_success(self, permit: Permit) -> None:
+        """Any success closes the breaker: the provider answers."""
         self._failures = 0
-        self._probe_out = False
+        if permit.probe:
+            self._probe_out = False
         self._set(CircuitState.CLOSED)
 
-    def record_failure(self) -> None:
+    def record_failure(self, permit: Permit) -> None:
         self._failures += 1
-        was_probe = self._state is CircuitState.HALF_OPEN
-        self._probe_out = False
-        if was_probe or self._failures >= self._threshold:
-            self._opened_at = self._clock()
-            self._set(CircuitState.OPEN)
+        if permit.probe:
+            self._probe_out = False
+            if self._state is CircuitState.HALF_OPEN:
+                self._open()
+                return
+        if self._state is CircuitState.CLOSED and self._failures >= self._threshold:
+            self._open()
 
-    def release(self) -> None:
-        """The call ended without a verdict (cancelled, request error): free the probe slot."""
-        self._probe_out = False
+    def release(self, permit: Permit) -> None:
+        """The call ended without a verdict (cancelled, request error): a probe frees its slot."""
+        if permit.probe:
+            self._probe_out = False
 
     def reset(self) -> None:
         """Admin action: close a stuck breaker."""
@@ -111,6 +139,10 @@ class CircuitBreaker:
             consecutive_failures=self._failures,
             retry_at_unix=retry_at_unix,
         )
+
+    def _open(self) -> None:
+        self._opened_at = self._clock()
+        self._set(CircuitState.OPEN)
 
     def _retry_at(self) -> float:
         return self._opened_at + self._reset_timeout_s

@@ -28,7 +28,7 @@ from novaos.ports import (
 from novaos.ports import Provider as ProviderPort
 from novaos.providers import errors as perr
 from novaos.providers.attempt import Failures, StreamAttempt
-from novaos.providers.breaker import CircuitBreaker, CircuitState
+from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class ProviderRouter:
         """Consumers should close it (``aclosing``) so an early stop frees the upstream."""
         failures = Failures()
         for name, sub in self._candidates(request):
-            if not self._admit(name, failures):
+            if (permit := self._admit(name, failures)) is None:
                 continue
             provider = self._providers[name]
             attempt = StreamAttempt(
@@ -99,11 +99,11 @@ class ProviderRouter:
                         yield attempt.stamp(chunk)
                 if (closing := attempt.closing_usage()) is not None:
                     yield closing
-                settled = self._succeeded(name)
+                settled = self._succeeded(name, permit)
                 attempt.report_tokens()
                 return
             except perr.ProviderError as exc:
-                settled = self._failed(name, exc, failures)
+                settled = self._failed(name, exc, failures, permit)
                 if attempt.sent:
                     truncated = attempt.truncated(exc)
                     attempt.report_tokens()
@@ -112,24 +112,24 @@ class ProviderRouter:
                     raise truncated from exc
             finally:
                 if not settled:  # cancelled, deadline or a bug: no verdict on the provider
-                    self._breakers[name].release()
+                    self._breakers[name].release(permit)
         raise failures.final_error()
 
     async def complete(self, request: ProviderRequest) -> ProviderResponse:
         failures = Failures()
         for name, sub in self._candidates(request):
-            if not self._admit(name, failures):
+            if (permit := self._admit(name, failures)) is None:
                 continue
             settled = False
             try:
                 response = await self._providers[name].complete(sub)
-                settled = self._succeeded(name)
+                settled = self._succeeded(name, permit)
             except perr.ProviderError as exc:
-                settled = self._failed(name, exc, failures)
+                settled = self._failed(name, exc, failures, permit)
                 continue
             finally:
                 if not settled:
-                    self._breakers[name].release()
+                    self._breakers[name].release(permit)
             self._observer.tokens(name, response.model, "input", response.usage.input_tokens)
             self._observer.tokens(name, response.model, "output", response.usage.output_tokens)
             return replace(response, provider=name)
@@ -174,24 +174,26 @@ class ProviderRouter:
         for index, name in enumerate(order):
             yield name, request if index == 0 else replace(request, model="")
 
-    def _admit(self, name: str, failures: Failures) -> bool:
+    def _admit(self, name: str, failures: Failures) -> Permit | None:
         wait = self._not_before.get(name, 0.0) - self._clock()
         if wait > 0:
             failures.rate_waits.append(wait)
             failures.skipped.append(f"{name}: rate limited")
-            return False
+            return None
         breaker = self._breakers[name]
-        if not breaker.try_acquire():
+        permit = breaker.try_acquire()
+        if permit is None:
             failures.open_waits.append(breaker.seconds_until_retry())
             failures.skipped.append(f"{name}: circuit open")
-            return False
+        return permit
+
+    def _succeeded(self, name: str, permit: Permit) -> bool:
+        self._breakers[name].record_success(permit)
         return True
 
-    def _succeeded(self, name: str) -> bool:
-        self._breakers[name].record_success()
-        return True
-
-    def _failed(self, name: str, exc: perr.ProviderError, failures: Failures) -> bool:
+    def _failed(
+        self, name: str, exc: perr.ProviderError, failures: Failures, permit: Permit
+    ) -> bool:
         failures.errors.append(exc)
         log.warning(
             "provider call failed",
@@ -201,9 +203,9 @@ class ProviderRouter:
             self._not_before[name] = self._clock() + exc.retry_after_s
         breaker = self._breakers[name]
         if exc.counts_as_failure:
-            breaker.record_failure()
+            breaker.record_failure(permit)
         else:
-            breaker.release()
+            breaker.release(permit)
         return True
 
     def _state_changed(self, name: str, state: CircuitState) -> None:

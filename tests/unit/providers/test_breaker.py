@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from novaos.providers.breaker import CircuitBreaker, CircuitState
+from novaos.providers.breaker import PROBE_WAIT_S, CircuitBreaker, CircuitState, Permit
 
 
 class StepClock:
@@ -24,10 +24,15 @@ def make(clock: StepClock, changes: list[tuple[str, CircuitState]]) -> CircuitBr
     )
 
 
+def admitted(breaker: CircuitBreaker) -> Permit:
+    permit = breaker.try_acquire()
+    assert permit is not None, "the breaker refused the call"
+    return permit
+
+
 def fail_times(breaker: CircuitBreaker, n: int) -> None:
     for _ in range(n):
-        assert breaker.try_acquire()
-        breaker.record_failure()
+        breaker.record_failure(admitted(breaker))
 
 
 def test_opens_after_three_consecutive_failures() -> None:
@@ -47,8 +52,7 @@ def test_opens_after_three_consecutive_failures() -> None:
 def test_success_resets_the_consecutive_count() -> None:
     breaker = make(StepClock(), [])
     fail_times(breaker, 2)
-    assert breaker.try_acquire()
-    breaker.record_success()
+    breaker.record_success(admitted(breaker))
     fail_times(breaker, 2)
     assert breaker.state is CircuitState.CLOSED
 
@@ -70,8 +74,7 @@ def test_probe_success_closes() -> None:
     breaker = make(clock, changes)
     fail_times(breaker, 3)
     clock.now += 30
-    assert breaker.try_acquire()
-    breaker.record_success()
+    breaker.record_success(admitted(breaker))
     assert breaker.state is CircuitState.CLOSED
     assert breaker.try_acquire() and breaker.try_acquire()
     assert [s for _, s in changes] == [
@@ -86,8 +89,7 @@ def test_probe_failure_reopens_for_a_full_timeout() -> None:
     breaker = make(clock, [])
     fail_times(breaker, 3)
     clock.now += 30
-    assert breaker.try_acquire()
-    breaker.record_failure()
+    breaker.record_failure(admitted(breaker))
     assert breaker.state is CircuitState.OPEN
     clock.now += 29
     assert not breaker.try_acquire()
@@ -100,10 +102,60 @@ def test_released_probe_frees_the_slot_without_a_verdict() -> None:
     breaker = make(clock, [])
     fail_times(breaker, 3)
     clock.now += 30
-    assert breaker.try_acquire()
-    breaker.release()
+    breaker.release(admitted(breaker))
     assert breaker.state is CircuitState.HALF_OPEN
     assert breaker.try_acquire()
+
+
+def test_a_call_from_before_the_opening_cannot_free_the_probe_slot() -> None:
+    # LLM streams outlive the reset timeout: a call let through while closed may
+    # end (cancelled, a 4xx) while the probe is out. Only the probe frees its slot.
+    clock = StepClock()
+    breaker = make(clock, [])
+    old = admitted(breaker)
+    fail_times(breaker, 3)
+    clock.now += 30
+    probe = admitted(breaker)
+    breaker.release(old)
+    assert breaker.try_acquire() is None, "a second probe while the first is out"
+    breaker.release(probe)
+    assert breaker.try_acquire() is not None
+
+
+def test_a_call_from_before_the_opening_cannot_reopen_over_the_probe() -> None:
+    clock = StepClock()
+    breaker = make(clock, [])
+    old = admitted(breaker)
+    fail_times(breaker, 3)
+    clock.now += 30
+    probe = admitted(breaker)
+    breaker.record_failure(old)  # the stale call's verdict, while the probe is out
+    assert breaker.state is CircuitState.HALF_OPEN
+    breaker.record_success(probe)
+    assert breaker.state is CircuitState.CLOSED
+
+
+def test_a_stale_failure_does_not_extend_an_open_breaker() -> None:
+    clock = StepClock()
+    breaker = make(clock, [])
+    old = admitted(breaker)
+    fail_times(breaker, 3)
+    clock.now += 20
+    breaker.record_failure(old)
+    clock.now += 10
+    assert breaker.state is CircuitState.HALF_OPEN
+
+
+def test_while_the_probe_is_out_callers_are_told_to_wait_not_retry_at_once() -> None:
+    clock = StepClock()
+    breaker = make(clock, [])
+    fail_times(breaker, 3)
+    assert breaker.seconds_until_retry() == 30.0
+    clock.now += 30
+    assert breaker.seconds_until_retry() == 0.0  # the probe slot is free: come now
+    admitted(breaker)
+    assert breaker.try_acquire() is None
+    assert breaker.seconds_until_retry() == PROBE_WAIT_S > 0
 
 
 def test_admin_reset_closes_an_open_breaker() -> None:
