@@ -38,6 +38,7 @@ from novaos.ports import (
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
+_LIST_PAGE = 200  # conversations read per store batch when listing
 _ROLES = frozenset({"user", "assistant", "system"})
 _CONVERSATION_KEY = re.compile(r"^nova:conv:\{[^{}]*\}:([A-Za-z0-9._-]{1,128}):(?:meta|turns)$")
 _CLAIM_KEY = re.compile(r"^nova:convowner:\{([A-Za-z0-9._-]{1,128})\}$")
@@ -244,15 +245,16 @@ class ConversationHistory:
         return Conversation(conversation_id, found.turns)
 
     async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
-        """Most recently updated first; expired or deleted conversations are skipped.
+        """The ``limit`` most recently updated; expired or deleted ones are skipped.
 
-        Metadata and turn counts are read ``limit`` conversations per batch."""
+        The index keeps ids in the order they were created, so every indexed
+        conversation (at most ``_INDEX_MAX``) is read, a page of metadata and
+        turn counts per batch, before the newest updates are picked."""
         ids = await self._store.list_range(self._index_key(owner))
         newest_first = list(dict.fromkeys(i.decode() for i in reversed(ids)))
         summaries: list[ConversationSummary] = []
-        page = max(limit, 1)
-        for at in range(0, len(newest_first), page):
-            chunk = newest_first[at : at + page]
+        for at in range(0, len(newest_first), _LIST_PAGE):
+            chunk = newest_first[at : at + _LIST_PAGE]
             ops: list[StoreOp] = []
             for conversation_id in chunk:
                 meta_key, turns_key = self._keys(owner, conversation_id)
@@ -267,10 +269,9 @@ class ConversationHistory:
                     summaries.append(
                         ConversationSummary(conversation_id, cast(int, count), updated)
                     )
-            if len(summaries) >= limit:
-                break
-        newest = summaries[:limit]  # the first ``limit`` live ones, newest listed first
-        return tuple(sorted(newest, key=lambda s: s.updated_at_unix, reverse=True))
+        # Stable: equal update times keep the newest-created first.
+        summaries.sort(key=lambda s: s.updated_at_unix, reverse=True)
+        return tuple(summaries[: max(limit, 0)])
 
     async def delete(self, owner: str, conversation_id: str) -> None:
         if await self._meta(owner, self.validate_id(conversation_id)) is None:

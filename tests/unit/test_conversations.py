@@ -54,6 +54,19 @@ async def test_list_is_per_owner_and_newest_first() -> None:
     assert [s.conversation_id for s in await history.list("bob")] == ["bobs"]
 
 
+async def test_a_short_listing_holds_the_latest_updates_not_the_latest_creations() -> None:
+    # The index is in creation order; a page of two must still be the two
+    # conversations updated last (ListConversations with a page size).
+    history, _, clock = make()
+    for conversation_id in ("a", "b", "c"):
+        await history.append("alice", conversation_id, "user", "hi")
+        clock.now += 10
+    await history.append("alice", "a", "user", "again")
+    assert [s.conversation_id for s in await history.list("alice")] == ["a", "c", "b"]
+    assert [s.conversation_id for s in await history.list("alice", limit=2)] == ["a", "c"]
+    assert [s.conversation_id for s in await history.list("alice", limit=1)] == ["a"]
+
+
 async def test_foreign_conversation_is_not_found_and_not_touched() -> None:
     history, _, _ = make()
     await history.append("alice", "secret", "user", "my diary")
