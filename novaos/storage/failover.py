@@ -149,8 +149,11 @@ class FailoverStore:
         delay = self._min_backoff_s
         while True:
             await asyncio.sleep(delay)
-            if await self._primary.ping() and await self._replay():
-                break
+            try:
+                if await self._primary.ping() and await self._replay():
+                    break
+            except Exception:  # e.g. LOADING or NOAUTH on the ping: this task must not end
+                log.exception("[STORAGE] probing Redis failed; retrying")
             delay = min(delay * 2, self._max_backoff_s)
         # _replay returned with an empty journal and nothing awaited since, so no
         # write can land in memory between the last copy and the switch.
@@ -168,10 +171,13 @@ class FailoverStore:
             write = self._journal[0]  # new writes only ever join the tail
             try:
                 await self._copy(write)
-            except StorageUnavailableError:
+            except Exception as exc:  # down again, a read-only replica, OOM: retry later
+                # Anything else would end the reconnect task and leave this process
+                # on memory (per-process limits and history) until a restart.
                 log.warning(
-                    "[STORAGE] Redis failed while copying the outage journal back; "
+                    "[STORAGE] Redis failed while copying the outage journal back (%s); "
                     "%d writes copied, %d waiting",
+                    type(exc).__name__,
                     copied,
                     len(self._journal),
                 )

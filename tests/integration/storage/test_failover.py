@@ -14,7 +14,7 @@ from novaos.domain import Tier
 from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
 from novaos.storage import FALLBACK_MESSAGE, FailoverLimiter, FailoverStore, RedisStore
-from tests.fixtures.common import await_until
+from tests.fixtures.common import await_until, free_port
 from tests.fixtures.redis_server import RedisServer
 
 HIGH = TierLimits(10**6, 10**9, 10**6)
@@ -159,3 +159,36 @@ async def _fallback(store: FailoverStore) -> bool:
 
 async def _primary(store: FailoverStore) -> bool:
     return store.primary_available
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return text in caplog.text
+
+
+async def test_a_redis_that_refuses_the_replay_is_retried_until_it_takes_it(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Back after an outage as a read-only replica (a managed failover under way):
+    # copying the journal fails with READONLY, not a connection error. The
+    # reconnect task must keep trying, or the process stays on memory for good.
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2, replay=lambda _: True)
+    try:
+        await store.connect()
+        private_redis.kill()
+        await store.set("journalled", b"during the outage")
+        assert not store.primary_available and store.journal_size == 1
+        private_redis.start()
+        private_redis.cli("REPLICAOF", "127.0.0.1", str(free_port()))  # a master that is gone
+        with caplog.at_level(logging.WARNING, logger="novaos.storage"):
+            await await_until(
+                lambda: _logged(caplog, "copying the outage journal back (ReadOnlyError)"),
+                what="a replay refused by the read-only replica",
+            )
+        assert not store.primary_available
+        private_redis.cli("REPLICAOF", "NO", "ONE")
+        await await_until(lambda: _primary(store), timeout_s=5, what="the switch back")
+        assert store.journal_size == 0
+        assert await primary.get("journalled") == b"during the outage"
+    finally:
+        await store.aclose()
