@@ -26,6 +26,7 @@ from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
 from novaos.observability.metrics import Metrics
+from novaos.pipeline.ack import is_nonce_key
 from novaos.pipeline.assembly import build_pipeline
 from novaos.pipeline.gates.model import system_prompt_bound
 from novaos.pipeline.gates.shield import default_classifier
@@ -151,7 +152,12 @@ class App:
     async def _storage(self) -> KeyValueStore:
         """Store, limiter and history: Redis (with memory fallback) or memory."""
         s = self.settings
-        store = build_store(s, observer=self.metrics, history_group=conversation_key_group)
+        store = build_store(
+            s,
+            observer=self.metrics,
+            history_group=conversation_key_group,
+            copy_back=is_nonce_key,
+        )
         if isinstance(store, FailoverStore):
             await store.connect()  # an absent Redis is reported at boot
         self.store = store

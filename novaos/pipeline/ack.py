@@ -24,6 +24,15 @@ from novaos.ports import KeyValueStore
 
 TOKEN_TTL_S = 600
 CLOCK_SKEW_S = 30
+NONCE_PREFIX = "ack:nonce:"  # a burned token's nonce, kept until the token expires
+
+
+def is_nonce_key(key: str) -> bool:
+    """A burned ack nonce: a write made during a Redis outage must reach Redis
+    afterwards, or the token could be redeemed again once Redis is back."""
+    return key.startswith(NONCE_PREFIX)
+
+
 _VERSION = 1
 _MAX_TOKEN_CHARS = 4096
 _ACK_INFO = b"novaos ack tokens v1"
@@ -118,7 +127,7 @@ class AckTokens:
         payload = self._verified_payload(token)
         self._check_context(payload, user, conversation_id, message)
         remaining_ms = (int(str(payload["exp"])) + self._skew_s - int(self._clock())) * 1000
-        key = f"ack:nonce:{payload['n']}"
+        key = f"{NONCE_PREFIX}{payload['n']}"
         # Burn last: every check above has passed, so a refusal here means a replay.
         if not await self._store.set(key, b"1", ttl_ms=max(remaining_ms, 1000), nx=True):
             raise AckInvalidError("ack token already used")

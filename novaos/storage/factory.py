@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from novaos.config import Settings
 from novaos.domain import Tier
@@ -56,18 +56,25 @@ def _no_group(key: str) -> str | None:
     return None
 
 
+def _never(key: str) -> bool:
+    return False
+
+
 def build_store(
     settings: Settings,
     *,
     observer: StorageObserver | None = None,
     history_group: EvictionGroup = _no_group,
+    copy_back: Callable[[str], bool] = _never,
 ) -> KeyValueStore:
     """Redis Cluster if ``REDIS_CLUSTER_NODES``, Redis if ``REDIS_URL``, else memory.
 
     Redis stores come wrapped in ``FailoverStore``; call its ``connect()`` at
     start so an unreachable Redis is reported at boot. ``history_group`` names
     the keys that are conversation history (``conversation_key_group``): the
-    memory store evicts only those, and the failover copies only those back.
+    memory store evicts only those, and the failover copies them back to Redis
+    after an outage, with the keys ``copy_back`` names (burned ack nonces).
+    Limit counters stay behind: Redis kept its own.
     """
     memory = MemoryStore(max_keys=settings.memory_store_max_keys, eviction_group=history_group)
     timeout_s = settings.redis_command_timeout_ms / 1000
@@ -88,7 +95,7 @@ def build_store(
         min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
         max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
         observer=observer,
-        replay=lambda key: history_group(key) is not None,
+        replay=lambda key: history_group(key) is not None or copy_back(key),
         journal_max=settings.memory_store_max_keys,
     )
 

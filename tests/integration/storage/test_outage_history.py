@@ -12,7 +12,8 @@ import redis
 
 from novaos.config import Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
-from novaos.errors import NotFoundError, StorageFullError
+from novaos.errors import AckInvalidError, NotFoundError, StorageFullError
+from novaos.pipeline.ack import AckTokens, is_nonce_key
 from novaos.ports import ChatMessage
 from novaos.storage import FailoverStore, RedisStore, build_store
 from tests.fixtures.common import await_until, free_port
@@ -167,3 +168,27 @@ async def test_a_full_journal_refuses_history_writes_instead_of_losing_them() ->
 
 async def _primary(store: FailoverStore) -> bool:
     return store.primary_available
+
+
+async def test_an_ack_token_redeemed_during_an_outage_stays_used_after_it(
+    durable_redis: RedisServer,
+) -> None:
+    # The nonce burned on the memory fallback must reach Redis: memory is
+    # cleared at the switch back, and Redis never saw the redemption.
+    store = build_store(
+        settings(durable_redis.url), history_group=conversation_key_group, copy_back=is_nonce_key
+    )
+    assert isinstance(store, FailoverStore)
+    await store.connect()
+    tokens = AckTokens(b"k" * 32, store)
+    token, _, _ = tokens.issue("alice", "c1", "a risky question", "RISK")
+    try:
+        durable_redis.kill()
+        assert await tokens.redeem(token, "alice", "c1", "a risky question") == "RISK"
+        assert not store.primary_available
+        durable_redis.start()
+        await await_until(lambda: _primary(store), timeout_s=5, what="the switch back")
+        with pytest.raises(AckInvalidError, match="already used"):
+            await tokens.redeem(token, "alice", "c1", "a risky question")
+    finally:
+        await store.aclose()
