@@ -20,6 +20,7 @@ __all__ = [
     "CircuitOpenError",
     "MalformedChunkError",
     "ProviderAuthError",
+    "ProviderBusyError",
     "ProviderConnectError",
     "ProviderError",
     "ProviderRateLimitedError",
@@ -60,6 +61,14 @@ class ProviderConnectError(TransientProviderError):
 
 class ProviderTimeoutError(TransientProviderError):
     kind = "timeout"
+
+
+class ProviderBusyError(TransientProviderError):
+    """Every connection of our pool to this provider stayed busy for the connect
+    timeout: our own limit (PROVIDER_MAX_CONNECTIONS), not the provider's fault."""
+
+    kind = "pool_busy"
+    counts_as_failure = False
 
 
 class ProviderServerError(TransientProviderError):

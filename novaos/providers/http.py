@@ -91,6 +91,7 @@ class HttpProvider:
         self._proxy = _env_proxy(self._base_url)
         self._ssl = _ssl_context() if self._base_url.startswith("https:") else None
         self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None  # connections in use, made with the session
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -174,8 +175,11 @@ class HttpProvider:
                 f"provider {self.name} is bound to another event loop; build one per loop"
             )
         http = self._http
+        # The pool's size is kept by self._slots, not by aiohttp: a wait for a free
+        # connection must not look like a connect timeout, which is the provider's.
+        self._slots = asyncio.Semaphore(http.max_connections)
         connector = aiohttp.TCPConnector(
-            limit=http.max_connections,
+            limit=0,
             limit_per_host=0,
             keepalive_timeout=http.keepalive_s,
             ssl=self._ssl if self._ssl is not None else True,
@@ -184,7 +188,7 @@ class HttpProvider:
             connector=connector,
             timeout=aiohttp.ClientTimeout(
                 total=None,  # the call deadline bounds the whole call (asyncio.timeout_at)
-                connect=http.connect_timeout_s,  # waiting for a pooled connection + connecting
+                connect=http.connect_timeout_s,  # connecting (the pool never makes it wait)
                 sock_connect=http.connect_timeout_s,
                 sock_read=http.read_timeout_s,  # between two reads, headers and body alike
             ),
@@ -204,10 +208,15 @@ class HttpProvider:
         # The bytes httpx sent for json=: compact, UTF-8, no NaN.
         data = json.dumps(call.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         client = self._client()
-        async with self._mapped(call, mid_stream=False):
-            response = await client.post(
-                url, data=data.encode(), headers=call.headers, allow_redirects=False
-            )
+        await self._take_slot(call)
+        try:
+            async with self._mapped(call, mid_stream=False):
+                response = await client.post(
+                    url, data=data.encode(), headers=call.headers, allow_redirects=False
+                )
+        except BaseException:
+            self._free_slot()
+            raise
         try:
             if response.status >= 400:
                 async with self._mapped(call, mid_stream=True):
@@ -219,6 +228,31 @@ class HttpProvider:
                 response.release()  # fully read: the connection goes back to the pool
             else:
                 response.close()  # stopped early: drop the connection, the upstream sees it
+            self._free_slot()
+
+    async def _take_slot(self, call: HttpCall) -> None:
+        """A connection of this provider's pool, waiting at most the connect timeout
+        (and never past the call's deadline) when all of them are busy."""
+        slots = self._slots
+        assert slots is not None  # made with the session
+        if not slots.locked():
+            await slots.acquire()  # free: returns at once
+            return
+        wait_until = min(
+            asyncio.get_running_loop().time() + self._http.connect_timeout_s, call.deadline
+        )
+        try:
+            async with asyncio.timeout_at(wait_until):
+                await slots.acquire()
+        except TimeoutError:
+            if wait_until >= call.deadline:
+                raise self._translated(TimeoutError(), call, mid_stream=False) from None
+            busy = f"all {self._http.max_connections} connections busy"
+            raise perr.ProviderBusyError(self.name, busy) from None
+
+    def _free_slot(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
 
     async def _next_event(
         self, events: AsyncIterator[SSEEvent], call: HttpCall, expiry: _Expiry

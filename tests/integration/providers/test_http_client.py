@@ -134,3 +134,46 @@ async def test_no_proxy_hosts_bypass_the_proxy(
     with pytest.raises(perr.ProviderConnectError):
         await collect(provider)
     assert openai_server.requests == []
+
+
+async def test_a_full_pool_is_busy_not_a_provider_timeout(
+    openai_server: FakeProviderServer, closing: list[Provider]
+) -> None:
+    # PROVIDER_MAX_CONNECTIONS is our limit: a call that waits the connect timeout
+    # for a free connection says so, and does not count against the provider.
+    pool_of_one = replace(HTTP, connect_timeout_s=0.3, max_connections=1)
+    provider = OPENAI.build(openai_server.url, pool_of_one)
+    closing.append(provider)
+    stream = OPENAI.stream(TEXTS, OPENAI.tokens)
+    openai_server.queue(Reply(body=[*stream[: OPENAI.first_text_part + 1], Stall()]))
+    holder = provider.stream(REQUEST)
+    assert (await anext(holder)).text == "a"  # holds the only connection
+    with pytest.raises(perr.ProviderBusyError) as caught:
+        await provider.complete(REQUEST)
+    assert not caught.value.counts_as_failure
+    assert len(openai_server.requests) == 1, "the busy call never reached the upstream"
+    await holder.aclose()  # the connection is free again
+    openai_server.queue(Reply(body=OPENAI.json("fine", OPENAI.tokens)))
+    assert (await provider.complete(REQUEST)).text == "fine"
+
+
+async def test_every_way_a_call_ends_frees_its_connection(
+    openai_server: FakeProviderServer, closing: list[Provider]
+) -> None:
+    provider = OPENAI.build(
+        openai_server.url, replace(HTTP, connect_timeout_s=0.3, max_connections=1)
+    )
+    closing.append(provider)
+    openai_server.queue(
+        Reply(400, OPENAI.error(400, "bad")),
+        Reply(500, OPENAI.error(500, "boom")),
+        Reply(body=[*OPENAI.stream(TEXTS, OPENAI.tokens)[:2], Reset()]),
+        Reply(body=OPENAI.stream(TEXTS, OPENAI.tokens)),
+    )
+    with pytest.raises(perr.ProviderRequestError):
+        await collect(provider)
+    with pytest.raises(perr.ProviderServerError):
+        await collect(provider)
+    with pytest.raises(perr.StreamCutError):
+        await collect(provider)
+    assert "".join(c.text for c in await collect(provider)) == "abcd"
