@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from novaos.errors import StorageUnavailableError
+import asyncio
+import logging
+
+from novaos.errors import RateLimitHeaders, StorageUnavailableError
 from novaos.limits.model import (
     AdmissionBackend,
     AdmitRequest,
@@ -12,6 +15,13 @@ from novaos.limits.model import (
     LimitSubject,
 )
 
+log = logging.getLogger("novaos.limits")
+
+# What a lease taken back after a timed-out admission was granted is unknown;
+# a release reads only the request.
+_UNKNOWN = AdmitResult(False, "", 0, RateLimitHeaders(0, 0, 0))
+_RETRY_MAX_S = 1.0
+
 
 class FailoverAdmission:
     """``AdmissionBackend`` choosing ``primary`` or ``fallback`` per admission.
@@ -19,6 +29,12 @@ class FailoverAdmission:
     A failing primary flips the shared switch (the ``FailoverStore``), so the
     request that noticed the outage is served from memory instead of failing.
     Refresh and release go to whichever backend granted the lease.
+
+    An admission that timed out may still run in Redis (a busy server answers
+    late, it is not gone): its lease would then hold a concurrency slot there
+    for the lease TTL after the request, served from memory, has ended. So it
+    is taken back (released with no tokens used; a no-op if it never ran) as
+    soon as Redis answers again, until that TTL has passed anyway.
     """
 
     name = "failover"
@@ -29,6 +45,7 @@ class FailoverAdmission:
         self._primary = primary
         self._fallback = fallback
         self._switch = switch
+        self._taking_back: set[asyncio.Task[None]] = set()
 
     @property
     def active(self) -> AdmissionBackend:
@@ -40,7 +57,24 @@ class FailoverAdmission:
                 return await self._primary.admit(request)
             except StorageUnavailableError:
                 self._switch.primary_failed()
+                task = asyncio.create_task(self._take_back(request))
+                self._taking_back.add(task)
+                task.add_done_callback(self._taking_back.discard)
         return await self._fallback.admit(request)
+
+    async def _take_back(self, request: AdmitRequest) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + request.lease_ttl_ms / 1000
+        grant = LeaseGrant(request, _UNKNOWN, self._primary)
+        delay = 0.05
+        while loop.time() < until:
+            try:
+                await self._primary.release(grant, 0)
+                return
+            except StorageUnavailableError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+        log.debug("lease %s left to its TTL: Redis did not answer", request.lease_id)
 
     async def top_up(
         self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None

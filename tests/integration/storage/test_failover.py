@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from novaos.domain import Tier
 from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
+from novaos.limits.model import limit_keys
 from novaos.storage import FALLBACK_MESSAGE, FailoverLimiter, FailoverStore, RedisStore
-from tests.fixtures.common import await_until, free_port
+from tests.fixtures.common import await_until, free_port, wait_until
 from tests.fixtures.redis_server import RedisServer
 
 HIGH = TierLimits(10**6, 10**9, 10**6)
@@ -192,3 +195,54 @@ async def test_a_redis_that_refuses_the_replay_is_retried_until_it_takes_it(
         assert await primary.get("journalled") == b"during the outage"
     finally:
         await store.aclose()
+
+
+async def test_an_admission_redis_ran_after_its_timeout_gives_its_lease_back(
+    tmp_path: Path,
+) -> None:
+    # A busy Redis (here: DEBUG SLEEP) answers the admission script after the
+    # command timeout: the request is served from memory, but the script still
+    # runs, charging a lease in Redis. It must not hold a concurrency slot there
+    # for the lease TTL (30 s) after the request is over.
+    server = RedisServer(tmp_path / "redis", extra_args=("--enable-debug-command", "yes")).start()
+    primary = RedisStore.from_url(server.url, pool_size=4, timeout_s=0.3)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
+    limiter = FailoverLimiter(store, primary, dict.fromkeys(Tier, HIGH), lease_ttl_ms=30_000)
+    who = LimitSubject("busy-alice", Tier.FREE)
+    requests_key, _, _, lease_key = limit_keys(who)
+    try:
+        await store.connect()
+        async with limiter.hold(LimitSubject("warm-up", Tier.FREE), 1):
+            pass  # the scripts are loaded, as in a server that has been running
+        with socket.create_connection(("127.0.0.1", server.port)) as sleeper:
+            sleeper.sendall(b"DEBUG SLEEP 1.5\r\n")
+            wait_until(lambda: not _answers(server), timeout_s=5, what="Redis busy")
+            async with limiter.hold(who, 10) as lease:
+                lease.settle(5)
+            assert not store.primary_available, "the admission should have timed out"
+        await await_until(lambda: _primary(store), timeout_s=10, what="Redis answering again")
+        assert server.cli("ZCARD", requests_key).strip() == "1", "the late script ran"
+        await await_until(
+            lambda: _no_lease(server, lease_key),
+            timeout_s=5,
+            what="the late lease taken back, well before its 30 s TTL",
+        )
+    finally:
+        await limiter.aclose()
+        await store.aclose()
+        server.kill()
+
+
+def _answers(server: RedisServer) -> bool:
+    """One PING on a fresh connection, answered within 0.1 s (redis-py would retry)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as probe:
+        probe.sendall(b"PING\r\n")
+        probe.settimeout(0.1)
+        try:
+            return probe.recv(16) == b"+PONG\r\n"
+        except TimeoutError:
+            return False
+
+
+async def _no_lease(server: RedisServer, lease_key: str) -> bool:
+    return server.cli("ZCARD", lease_key).strip() == "0"
