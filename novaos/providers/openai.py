@@ -100,7 +100,7 @@ class OpenAIStreamDecoder:
             self._done = True
             return []
         data = load_json_event(self._provider, event)
-        if "error" in data:
+        if data.get("error") is not None:  # some compatible servers send "error": null
             raise perr.StreamErrorEventError(self._provider, _error_text(data["error"]))
         self._usage = _usage(self._provider, data.get("usage")) or self._usage
         self._model = str(data.get("model") or self._model)
@@ -137,7 +137,7 @@ class OpenAIStreamDecoder:
 
 
 def _usage(provider: str, raw: object) -> Usage | None:
-    if raw is None:
+    if raw is None or raw == {}:  # an empty usage object says nothing (some compatible servers)
         return None
     if not isinstance(raw, dict):
         raise perr.MalformedChunkError(provider, "usage is not an object")

@@ -129,6 +129,14 @@ async def test_429_carries_retry_after(rig: Rig) -> None:
     assert not caught.value.counts_as_failure
 
 
+async def test_429_without_a_header_takes_the_wait_the_body_gives(rig: Rig) -> None:
+    rig.server.queue(Reply(429, rig.kit.error(429, "slow down")))
+    with pytest.raises(perr.ProviderRateLimitedError) as caught:
+        await collect(rig.provider)
+    # Gemini puts a google.rpc.RetryInfo in the error body; the others say nothing there
+    assert caught.value.retry_after_s == (37.0 if rig.kit.name == "gemini" else None)
+
+
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
     rig.server.queue(Reply(500, rig.kit.error(500, "boom")))
     with pytest.raises(perr.ProviderServerError) as caught:
@@ -291,3 +299,31 @@ async def test_anthropic_message_delta_usage_never_undoes_message_start(
         await provider.aclose()
     usage = chunks[-1].usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 9)
+
+
+OPENAI_COMPAT = next(k for k in KITS if k.name == "openai_compat")
+
+
+async def test_openai_compatible_chunks_with_null_error_and_empty_usage_are_fine(
+    fake_server: StartServer,
+) -> None:
+    # Some OpenAI-compatible servers put "error": null and "usage": {} in every chunk.
+    server = await fake_server()
+    provider = OPENAI_COMPAT.build(server.url, HTTP)
+    parts = []
+    for part in OPENAI_COMPAT.stream(TEXTS, (12, 4)):
+        if not part.startswith(b"data: {"):
+            parts.append(part)  # [DONE]
+            continue
+        chunk = json.loads(part[len(b"data: ") :])
+        chunk["error"] = None
+        chunk.setdefault("usage", {})
+        parts.append(f"data: {json.dumps(chunk)}\n\n".encode())
+    server.queue(Reply(body=parts))
+    try:
+        chunks = await collect(provider)
+    finally:
+        await provider.aclose()
+    assert "".join(c.text for c in chunks) == "".join(TEXTS)
+    usage = chunks[-1].usage
+    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 4)
