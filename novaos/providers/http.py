@@ -32,7 +32,7 @@ import certifi
 from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
-from novaos.providers.retry_after import parse_retry_after
+from novaos.providers.retry_after import parse_retry_after, retry_delay_in_body
 from novaos.providers.sse import SSEEvent, aiter_sse
 
 _ERROR_BODY_LIMIT = 16 * 1024
@@ -294,6 +294,8 @@ class HttpProvider:
         message = f"HTTP {status}: {_error_message(body)}"
         if status == 429:
             retry = parse_retry_after(response.headers)
+            if retry is None:
+                retry = retry_delay_in_body(body)
             return perr.ProviderRateLimitedError(self.name, message, retry_after_s=retry)
         if status in (401, 403):
             return perr.ProviderAuthError(self.name, message, status=status)

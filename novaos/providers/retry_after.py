@@ -1,11 +1,17 @@
-"""Parse how long a 429 asks us to wait (``retry-after-ms``, ``retry-after``)."""
+"""Parse how long a 429 asks us to wait (``retry-after-ms``, ``retry-after``,
+or a ``google.rpc.RetryInfo`` in the error body, as Gemini sends it)."""
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
+import re
 import time
 from collections.abc import Mapping
+from typing import Any
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")  # google.protobuf.Duration in JSON
 
 _MAX_WAIT_S = 3600.0  # a broken header must not bench a provider for days
 
@@ -42,3 +48,22 @@ def _clamp(seconds: float) -> float | None:
     if math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), _MAX_WAIT_S)
+
+
+def retry_delay_in_body(body: bytes) -> float | None:
+    """The ``retryDelay`` of a ``google.rpc.RetryInfo`` among the error's details
+    (``{"error": {"details": [{"@type": ".../google.rpc.RetryInfo", "retryDelay": "37s"}]}}``),
+    or None."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith("RetryInfo"):
+            continue
+        match = _DURATION.match(str(detail.get("retryDelay", "")))
+        if match:
+            return _clamp(float(match.group(1)))
+    return None
