@@ -55,7 +55,15 @@ def head_of(records: Sequence[AuditRecord], default: ChainHead) -> ChainHead:
 
 
 def links_onto(records: Sequence[AuditRecord], head: ChainHead) -> bool:
-    return not records or (records[0].seq == head.seq + 1 and records[0].prev_hash == head.hash)
+    """Does the whole batch chain onto ``head`` as it is? Every record, not only
+    the first: a replay can join records sealed on two different heads (a
+    restart that found a spill while the sink was down seals new records from
+    zero), and storing those as they are breaks the chain for good."""
+    for record in records:
+        if record.seq != head.seq + 1 or record.prev_hash != head.hash:
+            return False
+        head = ChainHead(record.seq, record.hash)
+    return True
 
 
 @dataclass(frozen=True, slots=True)

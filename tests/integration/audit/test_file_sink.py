@@ -232,3 +232,48 @@ def test_sigkill_mid_write_leaves_only_whole_records(tmp_path: Path) -> None:
         await sink.aclose()
 
     asyncio.run(recover())
+
+
+class _SwitchableSink(FileAuditSink):
+    """A file sink that can be made to refuse opens and writes (a sink outage)."""
+
+    down = False
+
+    async def open(self) -> ChainHead:
+        if self.down:
+            raise ConnectionError("sink down")
+        return await super().open()
+
+    async def append(self, records: list[AuditRecord]) -> list[AuditRecord]:  # type: ignore[override]
+        if self.down:
+            raise ConnectionError("sink down")
+        return await super().append(records)
+
+
+async def test_a_restart_with_a_spill_and_the_sink_down_keeps_one_chain(tmp_path: Path) -> None:
+    # The last run spilled records sealed on the sink's head, then stopped. This
+    # one starts with the sink still down, so it seals its own records from zero;
+    # the replay joins both in one batch, which must be re-sealed as a whole.
+    directory, spill = tmp_path / "audit", tmp_path / "spill" / "spill.jsonl"
+    first = FileAuditSink(directory)
+    stored = await first.append(seal_all(_drafts(0, 10), await first.open()))
+    await first.aclose()
+    spill.parent.mkdir()
+    spilled = seal_all(_drafts(100, 5), ChainHead(stored[-1].seq, stored[-1].hash))
+    spill.write_bytes(b"".join(r.line() for r in spilled))
+
+    sink = _SwitchableSink(directory)
+    sink.down = True
+    writer = AuditWriter(sink, POLICY, spill_path=spill, max_backoff_s=0.05)
+    await writer.start()
+    for i in range(200, 203):
+        await writer.record(summary(i))
+    await await_until(lambda: _true(writer.status().spilled == 8), what="8 records spilled")
+    sink.down = False
+    await await_until(lambda: _true(writer.status().written == 8), what="the spill replayed")
+    await writer.aclose(close_sink=False)
+    seqs = [json.loads(line)["seq"] for line in _lines(directory)]
+    assert seqs == list(range(1, 19))
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.checked) == (True, 18)
+    await sink.aclose()
