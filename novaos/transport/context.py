@@ -49,6 +49,19 @@ def request_id_from(metadata: dict[str, str]) -> str:
     return given if _REQUEST_ID_OK.match(given) else f"req_{uuid.uuid4().hex}"
 
 
+def forwarded_client(forwarded: str) -> str:
+    """The client address in an ``X-Forwarded-For`` that came through the sidecar
+    with TRUST_PROXY: Envoy (``xff_num_trusted_hops: 1``) appended the load
+    balancer's address, and the load balancer appended the client's before it.
+    Entries left of that are whatever the client sent, so never trusted.
+    One entry only: the balancer added nothing, and that entry is the closest
+    address known."""
+    entries = [e.strip() for e in forwarded.split(",") if e.strip()]
+    if not entries:
+        return ""
+    return entries[-2] if len(entries) >= 2 else entries[-1]
+
+
 def peer_ip(peer: str) -> str:
     """'ipv4:127.0.0.1:5000' -> '127.0.0.1'; 'ipv6:[::1]:5000' -> '::1'."""
     kind, _, rest = peer.partition(":")

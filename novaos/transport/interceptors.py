@@ -143,7 +143,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
 
     def _client_ip(self, metadata: dict[str, str], peer: str) -> str:
         forwarded = metadata.get("x-forwarded-for", "") if self._trust_proxy else ""
-        return forwarded.split(",")[0].strip() or callctx.peer_ip(peer)
+        return callctx.forwarded_client(forwarded) or callctx.peer_ip(peer)
 
     @asynccontextmanager
     async def _call(self, parsed: _Method, context: Ctx) -> AsyncIterator[_Observed]:
