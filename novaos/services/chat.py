@@ -8,6 +8,7 @@ events it yields. Whatever happens — completion, veto, error, cancel — the
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -33,6 +34,8 @@ _CONVERSATION_ID_MAX = 128
 # Turns kept in the conversation. Policy outcomes count too: a crisis stated two
 # turns ago must still reach the shield. An ack request is not kept: the user
 # resends that same message with the token.
+log = logging.getLogger("novaos.chat")
+
 _REMEMBERED = frozenset(
     {
         Outcome.COMPLETED,
@@ -87,6 +90,7 @@ class ChatCall:
     released: list[str] = field(default_factory=list)
     completed: Completed | None = None
     opened: OpenedTurn | None = None  # the conversation as the call found it
+    abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
 
     @property
     def overhead_ms(self) -> float:
@@ -153,6 +157,7 @@ class ChatService:
     clock: Callable[[], float] = time.time
     _inflight: int = field(default=0, init=False)
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _writes: set[asyncio.Future[None]] = field(default_factory=set, init=False)
 
     def _left(self) -> None:
         self._inflight -= 1
@@ -164,10 +169,15 @@ class ChatService:
         released). gRPC's ``server.stop`` cancels handlers without awaiting them."""
         if self._inflight == 0:
             return True
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout_s
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:
             return False
+        if self._writes:  # history writes that outlived a cancelled call
+            _, late = await asyncio.wait(set(self._writes), timeout=max(until - loop.time(), 0))
+            return not late
         return True
 
     async def stream(self, call: ChatCall) -> AsyncGenerator[ChatEvent, None]:
@@ -197,6 +207,12 @@ class ChatService:
                     async for event in run:
                         self._observe(call, event)
                         yield event
+                except (asyncio.CancelledError, GeneratorExit):
+                    # GeneratorExit: closed at a yield, the caller gone. gRPC can drop
+                    # a stream's generators mid-write, and asyncio then closes them in
+                    # a task of its own that nobody cancelled.
+                    call.abandoned = True
+                    raise
                 finally:
                     if lease is not None:
                         usage = call.record.generation.usage
@@ -213,10 +229,22 @@ class ChatService:
             call.completed = event
 
     async def _finish(self, call: ChatCall) -> None:
-        outcome = call.completed.outcome if call.completed else _unfinished_outcome()
+        if call.completed is not None:
+            outcome = call.completed.outcome
+        else:
+            outcome = Outcome.CANCELLED if call.abandoned else _unfinished_outcome()
         await self.audit.record(self._summary(call, outcome))  # first: never lost
         if outcome in _REMEMBERED and self.conversations is not None:
-            await self._remember(call)
+            # The client has its answer and may hang up now: a cancel must not
+            # stop the exchange from being stored (the next turn needs it).
+            write = asyncio.ensure_future(self._remember(call))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                write.add_done_callback(_report_late_failure)
+                raise
 
     async def _remember(self, call: ChatCall) -> None:
         assert self.conversations is not None
@@ -245,6 +273,11 @@ class ChatService:
             policy_version=self.policy_version,
             conversation_id=call.chat.conversation_id,
         )
+
+
+def _report_late_failure(write: asyncio.Future[None]) -> None:
+    if not write.cancelled() and (exc := write.exception()) is not None:
+        log.warning("history write after a cancelled call failed: %r", exc)
 
 
 def _unfinished_outcome() -> Outcome:

@@ -4,8 +4,8 @@ mapping and RPC metrics — wrapping each handler by its streaming type."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,11 +178,16 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         return unary
 
     def _wrap_stream(
-        self, parsed: _Method, behavior: Callable[..., AsyncIterator[Any]]
+        self, parsed: _Method, behavior: Callable[..., AsyncGenerator[Any, None]]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: Ctx) -> AsyncIterator[Any]:
-            async with self._call(parsed, context) as observed:
-                async for message in behavior(request, context):
+            # aclosing: when gRPC drops this generator (the client went away
+            # mid-write), the handler's own generator closes with it, now.
+            async with (
+                self._call(parsed, context) as observed,
+                aclosing(behavior(request, context)) as messages,
+            ):
+                async for message in messages:
                     observed.sent()
                     yield message
 

@@ -154,6 +154,76 @@ async def test_cancel_mid_stream_stops_the_provider_and_audits_cancelled() -> No
         await await_until(audited, timeout_s=5, what="cancelled audit record")
 
 
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+async def test_a_stream_given_up_mid_write_is_audited_cancelled_and_frees_its_lease(
+    how: str,
+) -> None:
+    # A fast provider and a long answer: the server is mostly inside gRPC's write
+    # when the client goes, not awaiting the provider. gRPC then drops the
+    # handler's generators, which must still end as CANCELLED, lease released.
+    env = {"MOCK_TOKEN_DELAY_MS": "0", "MOCK_RESPONSE_TOKENS": "60000"}
+    async with running_app(**env, CONCURRENCY_LIMIT_FREE="1") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        options = chat_pb2.GenerationOptions(max_tokens=8192)
+        request = chat_pb2.StreamChatRequest(message=MESSAGE, options=options)
+        who = bearer(mint("writer-gone"))
+        if how == "cancel":
+            call = stub.StreamChat(request, metadata=who)
+            async for event in call:
+                if event.WhichOneof("event") == "delta":
+                    break
+            call.cancel()
+        else:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async for _ in stub.StreamChat(request, metadata=who, timeout=0.1):
+                    pass
+            assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def audited() -> bool:
+            return len((await reader.list(AuditQuery())).records) == 1
+
+        await await_until(audited, timeout_s=10, what="the audit record")
+        assert [r.outcome for r in (await reader.list(AuditQuery())).records] == ["cancelled"]
+        # the only concurrency slot is free again
+        reply = await stub.Chat(chat_pb2.ChatRequest(message="hi there"), metadata=who, timeout=10)
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+
+
+async def test_a_client_that_hangs_up_after_completed_still_has_its_turn_kept(
+    redis_url: str,
+) -> None:
+    # The history write follows the terminal event; with Redis it awaits a round
+    # trip, during which a client that has its answer may cancel.
+    async with running_app(MOCK_TOKEN_DELAY_MS="0", REDIS_URL=redis_url) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("hangs-up"))
+        for i in range(20):
+            conversation = f"hang-up-{i}"
+            call = stub.StreamChat(
+                chat_pb2.StreamChatRequest(message=f"question {i}", conversation_id=conversation),
+                metadata=who,
+            )
+            async for event in call:
+                if event.WhichOneof("event") == "completed":
+                    call.cancel()
+                    break
+
+            async def kept(conversation: str = conversation) -> bool:
+                try:
+                    got = await stub.GetConversation(
+                        chat_pb2.GetConversationRequest(conversation_id=conversation),
+                        metadata=who,
+                    )
+                except grpc.aio.AioRpcError as err:  # not written yet
+                    assert err.code() == grpc.StatusCode.NOT_FOUND, err
+                    return False
+                return len(got.turns) == 2
+
+            await await_until(kept, timeout_s=5, what=f"both turns of {conversation} stored")
+
+
 async def test_deadline_exceeded_ends_the_stream_and_stops_the_provider() -> None:
     async with running_app(MOCK_TOKEN_DELAY_MS="50") as running:
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
