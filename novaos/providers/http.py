@@ -22,7 +22,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +34,7 @@ from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest, ProviderRe
 from novaos.providers import errors as perr
 from novaos.providers.retry_after import parse_retry_after, retry_delay_in_body
 from novaos.providers.sse import SSEEvent, aiter_sse
+from novaos.providers.text import SurrogateJoiner, clean
 
 _ERROR_BODY_LIMIT = 16 * 1024
 JSON = dict[str, Any]
@@ -115,6 +116,7 @@ class HttpProvider:
         model = request.model or self.default_model
         call = self._with_deadline(self._stream_call(request, model), request)
         decoder = self._decoder(request, model)
+        joiner = SurrogateJoiner()
         async with self._open(call) as response:
             expiry = _Expiry(response, call.deadline)
             events = aiter_sse(response.content.iter_any())
@@ -123,14 +125,16 @@ class HttpProvider:
                     if (event := await self._next_event(events, call, expiry)) is None:
                         break
                     for chunk in decoder.feed(event):
-                        yield chunk
+                        if (passed := joiner.chunk(chunk)) is not None:
+                            yield passed
                 if decoder.complete:
                     for chunk in await _after_end(events, decoder):
-                        yield chunk
+                        if (passed := joiner.chunk(chunk)) is not None:
+                            yield passed
             finally:
                 expiry.cancel()
                 await events.aclose()
-        yield decoder.finish()
+        yield joiner.last(decoder.finish())
 
     async def complete(self, request: ProviderRequest) -> ProviderResponse:
         model = request.model or self.default_model
@@ -143,7 +147,9 @@ class HttpProvider:
             raise perr.MalformedChunkError(self.name, "response is not JSON") from exc
         if not isinstance(data, dict):
             raise perr.MalformedChunkError(self.name, "response is not a JSON object")
-        return self._parse_response(data, request, model)
+        answer = self._parse_response(data, request, model)
+        text = clean(answer.text)
+        return answer if text is answer.text else replace(answer, text=text)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -327,3 +327,14 @@ async def test_openai_compatible_chunks_with_null_error_and_empty_usage_are_fine
     assert "".join(c.text for c in chunks) == "".join(TEXTS)
     usage = chunks[-1].usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 4)
+
+
+async def test_an_emoji_split_across_chunks_arrives_whole(rig: Rig) -> None:
+    # The two halves of a UTF-16 pair in two events ("\ud83d", then "\ude42"):
+    # each alone cannot be encoded for gRPC or the audit log.
+    texts = ["Hi \ud83d", "\ude42 there", " and \ude42 alone"]
+    rig.server.queue(Reply(body=rig.kit.stream(texts, rig.kit.tokens)))
+    chunks = await collect(rig.provider)
+    text = "".join(c.text for c in chunks)
+    assert text == "Hi \U0001f642 there and \ufffd alone"
+    text.encode("utf-8")
