@@ -138,11 +138,20 @@ class AuditWriter:
             self._observer.on_queue_depth(self._queue.qsize())
 
     async def _write(self, batch: list[tuple[RequestSummary, float]], *, closing: bool) -> None:
-        records = [build_record(s, self.policy, ended_unix=t) for s, t in batch]
+        records = [r for s, t in batch if (r := self._build(s, t)) is not None]
         sealed = seal_all(records, self._head)
         if sealed:
             self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
         await self._deliver(sealed, force_retry=closing)
+
+    def _build(self, summary: RequestSummary, ended_unix: float) -> AuditRecord | None:
+        """One record; a summary that cannot become one costs only itself, never
+        the batch it came with."""
+        try:
+            return build_record(summary, self.policy, ended_unix=ended_unix)
+        except Exception:
+            _log.exception("audit: no record could be built for %s", summary.request_id)
+            return None
 
     async def _next_batch(self) -> tuple[list[tuple[RequestSummary, float]], bool]:
         """Wait for work (or until the next retry is due) and take a batch."""

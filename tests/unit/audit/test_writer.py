@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,22 @@ async def test_concurrent_records_are_all_chained_in_order(tmp_path: Path) -> No
     assert [r.request_id for r in records] == order
     assert (await AuditReader(sink, writer).verify()).ok
     assert observer.written == 200 and writer.status().written == 200
+
+
+async def test_a_summary_that_cannot_become_a_record_costs_only_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A lone surrogate cannot be hashed or stored as UTF-8; it arrives in the
+    # same batch as good summaries, which must all be kept.
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, linger_s=0.05)
+    await writer.record(summary(1))
+    await writer.record(replace(summary(2), released_text="broken \ud83d"))
+    await writer.record(summary(3))
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001", "req-00003"]
+    assert [r.seq for r in sink.records] == [1, 2]
+    assert "no record could be built for req-00002" in caplog.text
 
 
 async def test_sink_outage_spills_then_replays_in_order(tmp_path: Path) -> None:
