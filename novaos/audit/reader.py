@@ -61,8 +61,8 @@ class AuditReader:
         if from_seq < 0 or to_seq < 0 or (to_seq and from_seq > to_seq):
             raise InvalidArgumentError("from_seq", "need 0 <= from_seq <= to_seq")
         head = (await self._sink.head()).seq
-        if self._writer is not None:
-            head = max(head, self._writer.head.seq)
+        if self._writer is not None:  # a tail cut from the sink shows here
+            head = max(head, self._writer.stored_head.seq)
         last = to_seq or head
         start = max(from_seq, 1)
         if not from_seq and getattr(self._sink, "evicts", False):

@@ -17,26 +17,31 @@ _END = None
 
 
 class Subscription:
+    """Up to ``maxsize`` records waiting, plus one slot kept for the end marker:
+    a watcher that falls behind keeps every record it was sent, in order, up to
+    the one that did not fit, so resuming with List after the last seq it saw
+    misses nothing; and closing always reaches it, however full its queue."""
+
     def __init__(self, fanout: Fanout, maxsize: int) -> None:
         self._fanout = fanout
-        self._queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(maxsize)
+        self._maxsize = maxsize
+        self._queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(maxsize + 1)
+        self._ended = False
         self.lagged = False
 
     def offer(self, record: AuditRecord) -> None:
-        if self.lagged:
+        if self._ended:
             return
-        try:
-            self._queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if self._queue.qsize() >= self._maxsize:
             self.lagged = True
-            self._queue.get_nowait()  # make room for the end marker
-            self._queue.put_nowait(_END)
+            self.end()
+            return
+        self._queue.put_nowait(record)
 
     def end(self) -> None:
-        try:
-            self._queue.put_nowait(_END)
-        except asyncio.QueueFull:
-            self.lagged = True
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(_END)  # the kept slot: never full
 
     def close(self) -> None:
         """Stop receiving (a watcher that went away)."""

@@ -53,7 +53,8 @@ class AuditWriter:
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullAuditObserver()
         self._fanout = Fanout(watch_queue_size)
-        self._head = ChainHead()
+        self._head = ChainHead()  # the last record sealed (stored, spilled or held)
+        self._stored_head = ChainHead()  # the last record the sink took
         self._sink_open = False
         self._sink_ok = False
         self._held: list[AuditRecord] = []  # only when even the spill fails
@@ -125,6 +126,12 @@ class AuditWriter:
     def head(self) -> ChainHead:
         return self._head
 
+    @property
+    def stored_head(self) -> ChainHead:
+        """The last record this writer saw the sink take (what verify can expect
+        to find; a spilled record is not there yet)."""
+        return self._stored_head
+
     # ---------------------------------------------------------------- the task
 
     async def _run(self) -> None:
@@ -194,7 +201,7 @@ class AuditWriter:
 
     async def _try_open(self) -> None:
         try:
-            self._head = await self.sink.open()
+            self._head = self._stored_head = await self.sink.open()
         except Exception as exc:  # sink down at start: spill until it is back
             self._failed(exc)
             return
@@ -258,7 +265,7 @@ class AuditWriter:
     def _stored(self, stored: Sequence[AuditRecord]) -> None:
         self._sink_ok = True
         if stored:
-            self._head = ChainHead(stored[-1].seq, stored[-1].hash)
+            self._head = self._stored_head = ChainHead(stored[-1].seq, stored[-1].hash)
             self._written += len(stored)
             self._observer.on_written(len(stored))
             self._fanout.publish(stored)

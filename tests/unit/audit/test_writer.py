@@ -180,11 +180,48 @@ async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path)
         await await_until(lambda i=i: _is(writer.status().written == i + 1), what="written")
     await follower
     assert seen == list(range(1, 21))
+    got: list[int] = []
     with pytest.raises(AuditWatchLaggedError):
-        async for _ in laggard:
-            pass
+        async for record in laggard:
+            got.append(record.seq)
+    # it keeps what it was sent, in order, up to the record that did not fit:
+    # resuming with List after its last seq misses nothing
+    assert got == [1, 2, 3, 4, 5]
     assert writer.status().watchers == 0
     await writer.aclose()
+
+
+async def test_closing_reaches_a_watcher_whose_queue_is_exactly_full(tmp_path: Path) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, watch_queue_size=3)
+    watcher = writer.subscribe()
+    for i in range(3):
+        await writer.record(summary(i))
+    await await_until(lambda: _is(writer.status().written == 3), what="written")
+    await writer.aclose()
+    async with asyncio.timeout(10):  # it ends, instead of waiting forever
+        seqs = [record.seq async for record in watcher]
+    assert seqs == [1, 2, 3]
+
+
+async def test_verify_is_not_alarmed_by_records_still_in_the_spill(tmp_path: Path) -> None:
+    # Sealed but spilled (the sink refuses writes, reads still work): the stored
+    # chain is whole, nothing is missing from it yet.
+    sink = FlakyMemorySink()
+    writer = await _writer(sink, tmp_path)
+    for i in range(5):
+        await writer.record(summary(i))
+    await await_until(lambda: _is(writer.status().written == 5), what="written")
+
+    async def refuse(records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        raise ConnectionError("disk full")
+
+    sink.append = refuse  # type: ignore[method-assign]
+    await writer.record(summary(5))
+    await await_until(lambda: _is(writer.status().spilled == 1), what="spilled")
+    result = await AuditReader(sink, writer).verify()
+    assert (result.ok, result.checked) == (True, 5), result
+    await writer.aclose(close_sink=False)
 
 
 async def _is(value: bool) -> bool:
