@@ -84,6 +84,10 @@ class AuditWriter:
                 await self._task
             finally:
                 self._task = None
+        if self._held:  # neither the sink nor the spill took them, even at the last try
+            ids = ", ".join(r.request_id for r in self._held[:20])
+            _log.error("audit: closing with %d records neither stored nor spilled, lost: %s",
+                       len(self._held), ids)  # fmt: skip
         self._fanout.close()
         await self._spill.aclose()
         if close_sink:
@@ -222,9 +226,15 @@ class AuditWriter:
         self._backoff_s = 0.0
 
     async def _replay(self) -> None:
-        if self._held:  # the spill failed too; these are older than the spill tail
-            await self._spill.append(self._held)
-            self._held = []
+        """The spill, then what is held in memory (newer: once a spill write
+        failed, every later batch joined the held ones), in order."""
+        if self._held:
+            try:
+                await self._spill.append(self._held)
+            except OSError:
+                pass  # the spill is still unwritable: the held records go straight to the sink
+            else:
+                self._held = []
         pending = await self._spill.read()
         pending = await self._skip_stored(pending)
         while pending:
@@ -237,6 +247,10 @@ class AuditWriter:
             self._stored(stored)
             pending = pending[len(chunk) :]
         await self._spill.replace([])
+        while self._held:
+            stored = await self.sink.append(self._held[: self._batch_size])
+            self._stored(stored)
+            del self._held[: len(stored)]
         self._observer.on_spill(0, spilling=False)
         _log.info("audit: spill replayed, sink %s is back", self.sink.name)
 
@@ -253,6 +267,10 @@ class AuditWriter:
 
     async def _park(self, records: Sequence[AuditRecord]) -> None:
         if not records:
+            return
+        if self._held:  # behind records the spill could not take: keep their order
+            self._held.extend(records)
+            self._observer.on_spill(self._spill.count + len(self._held), spilling=True)
             return
         try:
             await self._spill.append(records)

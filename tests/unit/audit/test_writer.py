@@ -237,3 +237,52 @@ async def test_a_second_process_gets_its_own_spill_file(tmp_path: Path) -> None:
     assert (first.path.name, second.path.name) == ("spill.jsonl", "spill-1.jsonl")
     await first.aclose()
     await second.aclose()
+
+
+class _SpillFailures:
+    """Makes a writer's spill refuse appends (a full local disk) while ``left`` > 0."""
+
+    def __init__(self, writer: AuditWriter, left: int) -> None:
+        self.left = left
+        spill = writer._spill
+        original = spill.append
+
+        async def append(records: Sequence[AuditRecord]) -> int:
+            if self.left > 0:
+                self.left -= 1
+                raise OSError(28, "No space left on device")
+            return await original(records)
+
+        spill.append = append  # type: ignore[method-assign]
+
+
+async def test_records_the_spill_could_not_take_keep_their_place(tmp_path: Path) -> None:
+    sink = FlakyMemorySink()
+    sink.down = True
+    writer = await _writer(sink, tmp_path, linger_s=0)
+    _SpillFailures(writer, left=1)  # the first batch is held in memory, later ones spill
+    await writer.record(summary(1))
+    await await_until(lambda: _is(writer.status().spilled == 1), what="held")
+    await writer.record(summary(2))
+    await await_until(lambda: _is(writer.status().spilled == 2), what="parked")
+    sink.down = False
+    await await_until(lambda: _is(writer.status().written == 2), what="replayed")
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
+
+
+async def test_held_records_reach_a_sink_that_is_back_while_the_spill_is_still_full(
+    tmp_path: Path,
+) -> None:
+    sink = FlakyMemorySink()
+    sink.down = True
+    writer = await _writer(sink, tmp_path, linger_s=0)
+    _SpillFailures(writer, left=10**6)  # the disk stays full
+    for i in range(3):
+        await writer.record(summary(i))
+    await await_until(lambda: _is(writer.status().spilled == 3), what="held")
+    sink.down = False
+    await await_until(lambda: _is(writer.status().written == 3), what="stored from memory")
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00000", "req-00001", "req-00002"]
+    assert (await AuditReader(sink, writer).verify()).ok
