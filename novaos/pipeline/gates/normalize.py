@@ -31,6 +31,12 @@ _HOMOGLYPHS = str.maketrans(
         "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u",
         "ν": "v", "ο": "o", "ρ": "p", "σ": "s", "ς": "s", "τ": "t", "υ": "u", "χ": "x",
         "ω": "w", "ϲ": "c", "ø": "o", "ł": "l", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
+        # Cyrillic palochka, Armenian letters that pass for Latin ones
+        "ӏ": "l", "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n",
+        # Latin small capitals (NFKC leaves them; casefold does not reach them)
+        "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h",
+        "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p",
+        "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
     }
 )  # fmt: skip
 _LEET = str.maketrans(
@@ -73,10 +79,24 @@ class Normalized:
         return self.views[0]
 
 
+# Default_Ignorable_Code_Point characters that are not format characters (Cf):
+# variation selectors (the emoji one, U+FE0F, among them), the combining
+# grapheme joiner, Hangul and Khmer fillers, Mongolian selectors, the tag and
+# variation-selector supplements. Rendered as nothing, they split a word for a
+# matcher while the reader sees it whole ("ki\ufe0fll").
+_IGNORABLE: dict[int, None] = dict.fromkeys(
+    [
+        0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2065, 0x3164,
+        *range(0xFE00, 0xFE10), 0xFFA0, *range(0xFFF0, 0xFFF9), *range(0xE0000, 0xE1000),
+    ]
+)  # fmt: skip
+
+
 def _visible(text: str) -> str:
-    """NFKC without format characters (zero-width, soft hyphen, bidi marks)."""
+    """NFKC without the characters that render as nothing: format characters
+    (zero-width, soft hyphen, bidi marks) and the other default-ignorables."""
     text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").translate(_IGNORABLE)
 
 
 def _fold_flags(text: str) -> tuple[str, set[str]]:

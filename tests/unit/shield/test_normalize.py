@@ -24,6 +24,17 @@ COMMON = frozenset({"the", "a", "how", "do", "i", "to", "me", "tell", "about", "
         ("suicídio", "suicidio"),
         ("Straße töten", "strasse toten"),
         ("b̶o̶m̶b̶", "bomb"),  # combining strike-through
+        # characters that render as nothing but are not format characters
+        ("bo\ufe0fmb", "bomb"),  # emoji variation selector
+        ("bo\u034fmb", "bomb"),  # combining grapheme joiner
+        ("bo\u3164mb", "bomb"),  # Hangul filler
+        ("bo\u180bmb", "bomb"),  # Mongolian variation selector
+        ("bo\U000e0100mb", "bomb"),  # variation selector supplement
+        ("bo\u17b4mb", "bomb"),  # Khmer inherent vowel
+        ("\u1d0b\u026a\u029f\u029f", "kill"),  # Latin small capitals
+        ("\u0299o\u1d0d\u0299", "bomb"),
+        ("ki\u04cf\u04cf", "kill"),  # Cyrillic palochka
+        ("b\u0585mb", "bomb"),  # Armenian oh
     ],
 )
 def test_fold_and_canonical(raw: str, expected: str) -> None:
