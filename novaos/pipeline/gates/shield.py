@@ -29,6 +29,9 @@ from novaos.pipeline.gates.word_index import (
 )
 from novaos.pipeline.policy import Policy, Rule, default_policy
 
+# Where one sentence ends and the next begins: ? ! ; and line breaks always,
+# a full stop only before a space or the end ("2.5 mg", "e.g.x" stay whole).
+_SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
 _RANK = {
     ShieldVerdict.CONTROL: 3,
     ShieldVerdict.HARD_VETO: 2,
@@ -150,8 +153,13 @@ class ShieldClassifier:
         self._mask_index = WordIndex(self._mask_patterns)
         self._masks: dict[tuple[int, ...], re.Pattern[str]] = {}
         suppressors = [g for pack in packs for g in pack.guards if g.suppresses]
-        self._suppressors = tuple((_bounded(g.pattern), g.suppresses) for g in suppressors)
+        self._suppressors = tuple(
+            (_bounded(g.pattern), g.suppresses, g.scope == "sentence") for g in suppressors
+        )
         self._suppressor_index = WordIndex([g.pattern for g in suppressors])
+        self._sentence_scoped = frozenset().union(
+            *(g.suppresses for g in suppressors if g.scope == "sentence")
+        )
         self._framing = tuple(
             (re.compile(f.pattern), f.flag) for pack in packs for f in pack.framing
         )
@@ -170,6 +178,8 @@ class ShieldClassifier:
         flags = set(norm.flags) | self._framing_flags(norm)
         masked = self._masked(norm)
         hit, guarded = self._scan(masked, self._rules)
+        if self._sentence_guard_fired(masked):
+            hit = self._by_sentence(message, norm, hit)
         cues = self._cues.find(masked) if hit.verdict is not ShieldVerdict.CONTROL else set()
         words = norm.canonical.split()
         language = self._detect(message.casefold(), words)
@@ -257,7 +267,35 @@ class ShieldClassifier:
                 best, best_score = language, score
         return best
 
-    def _masked(self, norm: Normalized) -> list[MaskedView]:
+    def _sentence_guard_fired(self, views: Sequence[MaskedView]) -> bool:
+        return any(v.suppressed & self._sentence_scoped for v in views)
+
+    def _by_sentence(self, message: str, norm: Normalized, hit: _Hit) -> _Hit:
+        """A guard scoped to its sentence ("what is a pipe bomb?") switched a
+        category off: check each sentence on its own, where it covers only
+        itself, keeping the whole message's role and setting guards. The most
+        severe hit wins ("what is a pipe bomb? how do I build one" is a veto)."""
+        sentences = [s for s in _SENTENCE_END.split(message) if s.strip()]
+        if len(sentences) < 2:
+            return hit
+        whole = self._message_scope_suppressed(norm)
+        for sentence in sentences:
+            views = self._masked(normalize(sentence, self._common), also=whole)
+            found, _ = self._scan(views, self._rules)
+            if _RANK[found.verdict] > _RANK[hit.verdict]:
+                hit = found
+        return hit
+
+    def _message_scope_suppressed(self, norm: Normalized) -> frozenset[str]:
+        suppressed: set[str] = set()
+        for view in map(_padded, norm.views):
+            for i in self._suppressor_index.candidates(text_keys(view)):
+                regex, categories, sentence_only = self._suppressors[i]
+                if not sentence_only and regex.search(view):
+                    suppressed |= categories
+        return frozenset(suppressed)
+
+    def _masked(self, norm: Normalized, also: frozenset[str] = frozenset()) -> list[MaskedView]:
         """Each padded view with benign spans masked, and the categories guards switch off.
 
         Canonical views hold only letters, digits and spaces, so the mask
@@ -274,9 +312,9 @@ class ShieldClassifier:
                 masked = self._mask_of(guards).sub(_MASK, view)
             if self._over_guards and _MASK in masked and self._over_guards.search(view):
                 masked = view
-            suppressed: set[str] = set()
+            suppressed: set[str] = set(also)
             for i in self._suppressor_index.candidates(keys):
-                regex, categories = self._suppressors[i]
+                regex, categories, _ = self._suppressors[i]
                 if regex.search(view):
                     suppressed |= categories
             out.append(

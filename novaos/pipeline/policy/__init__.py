@@ -63,11 +63,16 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Guard:
     """A benign reading. Without ``suppresses`` its span is masked before
-    matching; with it, a match anywhere switches those categories off."""
+    matching; with it, a match switches those categories off: in the whole
+    message (``scope`` "message": a role or a setting, "as a nurse", "in my
+    novel") or only in the sentence it matched in ("sentence": a question
+    about a thing, "what is a pipe bomb?", which says nothing about the
+    request in the next sentence)."""
 
     id: str
     pattern: str
     suppresses: frozenset[str] = frozenset()
+    scope: str = "message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +215,11 @@ def _pack(
         suppresses = frozenset(str(c) for c in item.get("suppresses", []))
         if not suppresses <= categories.keys():
             raise PolicyError(f"{where}: unknown category in suppresses")
-        guards.append(
-            Guard(str(item["id"]), _expand(item["pattern"], ctx.lexicon, where), suppresses)
-        )
+        scope = str(item.get("scope", "message"))
+        if scope not in ("message", "sentence"):
+            raise PolicyError(f"{where}: scope must be 'message' or 'sentence'")
+        pattern = _expand(item["pattern"], ctx.lexicon, where)
+        guards.append(Guard(str(item["id"]), pattern, suppresses, scope))
     framing = tuple(
         Framing(
             str(i["id"]), str(i["flag"]), _expand(i["pattern"], ctx.lexicon, f"{name}: {i['id']}")
