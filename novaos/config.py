@@ -58,7 +58,12 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """Every variable NovaOS reads. See docs/operations.md for the table."""
 
-    model_config = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=False,
+        extra="ignore",
+        env_ignore_empty=True,  # VAR= (as compose and k8s templates leave it) means unset
+    )
 
     # -- core
     node_env: Environment = Field(Environment.DEVELOPMENT, alias="NODE_ENV")
