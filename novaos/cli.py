@@ -18,10 +18,10 @@ from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
 from novaos.observability.logging import configure_logging
-from novaos.supervisor import Supervisor, die_with_parent
+from novaos.supervisor import EXIT_CONFIG, Supervisor, die_with_parent
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_POLICY, EXIT_BROKEN = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
 
 
 def _settings() -> Settings:
@@ -71,7 +71,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         die_with_parent(settings.novaos_supervisor_pid)
     if settings.workers > 1 and not args.worker:
         return Supervisor(settings, process_environment()).run()
-    return asyncio.run(_serve(settings, worker=args.worker))
+    try:
+        return asyncio.run(_serve(settings, worker=args.worker))
+    except ConfigError as exc:  # found while building the app (providers, say)
+        print(f"novaos: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -2,14 +2,17 @@
 
 The supervisor binds nothing itself but the metrics port: it starts the
 workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate, serves
-``/metrics`` from all of them, restarts a worker that dies, and on SIGTERM
-forwards it to every worker and waits for them to drain.
+``/metrics`` from all of them, restarts a worker that dies (after a back-off
+that doubles while it keeps dying young), and on SIGTERM forwards it to every
+worker and waits for them to drain. A worker that exits with the
+configuration error code stops the supervisor: restarting cannot fix it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +29,10 @@ from novaos.config import Settings
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
+EXIT_CONFIG = 2  # a process exit code: the configuration is wrong (the CLI's too)
+_BACKOFF_FIRST_S = 0.5
+_BACKOFF_MAX_S = 30.0
+_STABLE_S = 60.0  # a worker up this long starts the back-off afresh if it dies
 
 
 def concrete_port(host: str, port: int) -> int:
@@ -54,6 +61,10 @@ class Supervisor:
     workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     restarts: int = 0
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _started: dict[int, float] = field(default_factory=dict)  # monotonic start per index
+    _backoff: dict[int, float] = field(default_factory=dict)  # next delay per index
+    _due: dict[int, float] = field(default_factory=dict)  # when a dead one restarts
+    _fatal: int | None = None
 
     def _spawn(self, index: int, port: int) -> None:
         env = {
@@ -66,18 +77,46 @@ class Supervisor:
         }
         cmd = [sys.executable, "-m", "novaos", "serve", "--worker"]
         self.workers[index] = subprocess.Popen(cmd, env=env)
+        self._started[index] = time.monotonic()
 
     def _reap(self, port: int) -> None:
+        now = time.monotonic()
         for index, proc in list(self.workers.items()):
-            if proc.poll() is None or self._stopping.is_set():
+            if self._stopping.is_set():
+                return
+            if index in self._due:
+                if now >= self._due[index]:
+                    del self._due[index]
+                    self.restarts += 1
+                    self._spawn(index, port)
+                continue
+            if proc.poll() is None:
                 continue
             multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+            if proc.returncode == EXIT_CONFIG:
+                print(
+                    f"novaos: worker {index} (pid {proc.pid}) stopped on a configuration "
+                    "error; stopping",
+                    flush=True,
+                )
+                self._fatal = EXIT_CONFIG
+                self._stopping.set()
+                return
+            delay = self._next_delay(index, now)
             print(
-                f"novaos: worker {index} (pid {proc.pid}) exited {proc.returncode}; restarting",
+                f"novaos: worker {index} (pid {proc.pid}) exited {proc.returncode}; "
+                f"restarting in {delay:.1f} s",
                 flush=True,
             )
-            self.restarts += 1
-            self._spawn(index, port)
+            self._due[index] = now + delay
+
+    def _next_delay(self, index: int, now: float) -> float:
+        """0.5 s, doubling to 30 s while the worker keeps dying within a minute."""
+        if now - self._started.get(index, now) >= _STABLE_S:
+            self._backoff[index] = _BACKOFF_FIRST_S
+        delay = self._backoff.get(index, _BACKOFF_FIRST_S)
+        self._backoff[index] = min(delay * 2, _BACKOFF_MAX_S)
+        return delay
 
     def run(self) -> int:
         port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
@@ -102,12 +141,21 @@ class Supervisor:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.settings.shutdown_grace_s + 5
-        codes = [
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            for proc in self.workers.values()
-        ]
+        codes: list[int] = []
+        for index, proc in self.workers.items():
+            try:
+                codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0.1)))
+            except subprocess.TimeoutExpired:  # stuck past the grace: no orphan left behind
+                print(f"novaos: worker {index} (pid {proc.pid}) did not drain; killed", flush=True)
+                proc.kill()
+                codes.append(proc.wait())
         getattr(server, "shutdown", lambda: None)()
+        for proc in self.workers.values():
+            multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
         print("novaos: supervisor stopped", flush=True)
+        if self._fatal is not None:
+            return self._fatal
         # A worker still starting when SIGTERM came dies by the signal: that is
         # the stop we asked for, not a failure.
         return 0 if all(code in (0, -signal.SIGTERM) for code in codes) else 1

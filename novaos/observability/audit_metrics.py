@@ -25,7 +25,7 @@ class AuditMetrics:
             "audit_spilling",
             "1 while audit records spill because the sink is failing",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",  # a dead worker's last value must not stay
         )
         self.written = Counter(
             "audit_records_written_total", "Audit records stored by the sink", registry=r

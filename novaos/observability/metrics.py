@@ -60,7 +60,7 @@ class Metrics(GateObserver):
             "Breaker state: 0 closed, 1 open, 2 half-open",
             ["provider"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",  # a dead worker's last value must not stay
         )
         self.rate_limited = Counter(
             "rate_limit_exceeded_total",
@@ -124,7 +124,7 @@ class Metrics(GateObserver):
             "storage_fallback_active",
             "1 while Redis is down and memory serves",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",  # a dead worker's last value must not stay
         )
         self.memory_store_keys = Gauge(
             "memory_store_keys",

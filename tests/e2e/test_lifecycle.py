@@ -29,6 +29,9 @@ from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, m
         ({"JWT_EXPIRY": "forever"}, "JWT_EXPIRY"),
         ({"MOCK_SCRIPT_FILE": "/tmp/x.json", "NODE_ENV": "production"}, "MOCK_SCRIPT_FILE"),
         ({"RATE_LIMIT_FREE": "-1"}, "RATE_LIMIT_FREE"),
+        # found while the app is built, not while the settings are read
+        ({"PREFERRED_PROVIDER": "openai"}, "PREFERRED_PROVIDER"),
+        ({"PROVIDER_FALLBACK_ORDER": "mock,nope"}, "PROVIDER_FALLBACK_ORDER"),
     ],
 )
 def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: str) -> None:
@@ -48,6 +51,26 @@ def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: s
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert variable in lines[0] and lines[0].startswith("novaos: invalid configuration")
+
+
+def test_a_config_error_in_the_workers_stops_the_supervisor() -> None:
+    # WORKERS=2: restarting a worker cannot fix its configuration, so the
+    # supervisor stops with the same exit code instead of restarting forever.
+    env = {**os.environ, **BASE_ENV, "WORKERS": "2", "PREFERRED_PROVIDER": "openai"}
+    env.pop("OPENAI_API_KEY", None)
+    proc = subprocess.run(
+        [sys.executable, "server.py"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "invalid configuration: PREFERRED_PROVIDER" in proc.stderr
+    assert "stopped on a configuration error" in proc.stdout
+    assert "restarting" not in proc.stdout
 
 
 async def test_reflection_lists_every_service(server: Running) -> None:

@@ -187,3 +187,18 @@ def _worker_pid(supervisor_pid: int, index: int) -> int:
         if f"NOVAOS_WORKER_INDEX={index}".encode() in env:
             return pid
     raise AssertionError(f"no worker {index} among {pids}")
+
+
+def test_a_worker_that_will_not_drain_is_killed_and_the_metrics_dir_removed(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server(WORKERS="2", SHUTDOWN_GRACE_S="1")
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
+    stuck = _worker_pid(srv.proc.pid, 0)
+    env = Path(f"/proc/{stuck}/environ").read_bytes().split(b"\0")
+    metrics_dir = next(v for v in env if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).split(b"=")[1]
+    os.kill(stuck, signal.SIGSTOP)  # it cannot drain: the supervisor must not wait forever
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=30) == 1
+    assert not Path(f"/proc/{stuck}").exists(), "the stuck worker was left behind"
+    assert not Path(metrics_dir.decode()).exists()
