@@ -9,7 +9,7 @@ from contextlib import aclosing
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import domain
 from novaos.conversations import ConversationHistory
-from novaos.errors import NotFoundError
+from novaos.errors import InvalidArgumentError, NotFoundError
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.orchestrator import RunRecord
 from novaos.services.chat import ChatCall, ChatService
@@ -141,6 +141,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         self, request: chat_pb2.ListConversationsRequest, context: Ctx
     ) -> chat_pb2.ListConversationsResponse:
         owner = request_context(context).principal.user_id
+        if request.page_size < 0:
+            raise InvalidArgumentError("page_size", "must not be negative")
         limit = min(request.page_size or 100, 1000)
         return convert.conversation_list(await self._history().list(owner, limit=limit))
 

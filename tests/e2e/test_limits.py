@@ -93,6 +93,12 @@ async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
         assert got.turns[1].text == "same question"
         empty = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=stranger)
         assert list(empty.conversations) == []
+        with pytest.raises(grpc.aio.AioRpcError) as negative:
+            await stub.ListConversations(
+                chat_pb2.ListConversationsRequest(page_size=-1), metadata=owner
+            )
+        assert negative.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "page_size" in (negative.value.details() or "")
         for rpc in (stub.GetConversation, stub.DeleteConversation):
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await rpc(
