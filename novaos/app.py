@@ -256,6 +256,7 @@ class App:
             self.grpc_health,
             address=f"{s.grpc_host}:{s.grpc_port}",
             trust_proxy=s.trust_proxy,
+            share_port=s.novaos_supervisor_pid > 0,
         )
         await self.server.start()
         await self.grpc_health.set_serving(True)

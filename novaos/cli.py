@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
@@ -28,20 +29,31 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def _metrics_server(port: int, app: App) -> WSGIServer:
+    try:
+        server, _ = start_http_server(port, registry=app.metrics.registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"invalid configuration: METRICS_PORT: cannot listen on {port} ({exc.strerror})"
+        ) from exc
+    return server
+
+
 async def _serve(settings: Settings, *, worker: bool) -> int:
     app = App(settings)
+    # Bound first: a taken METRICS_PORT stops start-up before gRPC serves anything.
+    # Workers leave it to the supervisor, which serves the aggregated /metrics.
+    metrics_server = None if worker else _metrics_server(settings.metrics_port, app)
     port = await app.start()
     # Everything built so far (policy, compiled rules, word indexes, clients) lives
     # as long as the process: keep it out of every future cycle collection.
     gc.freeze()
-    metrics_server = None
-    if worker:  # the supervisor serves the aggregated /metrics
+    if metrics_server is None:
         # One write: workers share the supervisor's stdout, and under PYTHONUNBUFFERED
         # print() writes the text and its newline separately, so lines interleave.
         sys.stdout.write(f"novaos: worker {settings.novaos_worker_index} serving on :{port}\n")
         sys.stdout.flush()
     else:
-        metrics_server, _ = start_http_server(settings.metrics_port, registry=app.metrics.registry)
         print(
             f"novaos: gRPC listening on {settings.grpc_host}:{port}; "
             f"metrics on :{metrics_server.server_port}/metrics",

@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2_grpc as grpc_health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from generated.novaos.v1 import audit_pb2_grpc, chat_pb2, chat_pb2_grpc, health_pb2_grpc
+from novaos.errors import ConfigError
 from novaos.observability.metrics import Metrics
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.interceptors import NovaInterceptor
@@ -56,12 +57,17 @@ def create_server(
     *,
     address: str,
     trust_proxy: bool = False,
+    share_port: bool = False,
 ) -> tuple[grpc.aio.Server, int]:
-    """Build the server and bind ``address`` ("host:0" picks a free port)."""
+    """Build the server and bind ``address`` ("host:0" picks a free port).
+
+    ``share_port``: SO_REUSEPORT, for the supervisor's workers only; a lone
+    server must not quietly share its port with another one started by mistake.
+    Raises ``ConfigError`` when the address cannot be bound."""
     server = grpc.aio.server(
         interceptors=[NovaInterceptor(auth, metrics, trust_proxy=trust_proxy)],
         options=[
-            ("grpc.so_reuseport", 1),
+            ("grpc.so_reuseport", 1 if share_port else 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.http2.max_pings_without_data", 0),
@@ -74,5 +80,11 @@ def create_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:  # grpc's "Failed to bind": in use, or not an address here
+        raise ConfigError(
+            f"invalid configuration: GRPC_HOST/GRPC_PORT: cannot listen on {address} "
+            "(in use, or not an address of this host)"
+        ) from exc
     return server, port

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -51,6 +52,32 @@ def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: s
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert variable in lines[0] and lines[0].startswith("novaos: invalid configuration")
+
+
+@pytest.mark.parametrize("variable", ["GRPC_PORT", "METRICS_PORT"])
+def test_a_port_in_use_stops_startup_with_one_line(variable: str) -> None:
+    # The holder even allows port sharing (as a second gateway would): a lone
+    # server must still refuse to share it.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = str(holder.getsockname()[1])
+        proc = subprocess.run(
+            [sys.executable, "server.py"],
+            check=False,
+            cwd=ROOT,
+            env={**os.environ, **BASE_ENV, variable: taken},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    # gRPC's C core logs its own line about the failed bind before ours
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("novaos:")]
+    assert len(ours) == 1, proc.stderr
+    assert ours[0].startswith("novaos: invalid configuration") and variable in ours[0]
+    assert "Traceback" not in proc.stderr and "listening" not in proc.stdout
 
 
 def test_a_config_error_in_the_workers_stops_the_supervisor() -> None:
