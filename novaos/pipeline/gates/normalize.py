@@ -48,8 +48,11 @@ _LEET_CHARS = frozenset("0134578@$!|€")
 # A "chunk" keeps leet symbols inside words; trailing "!" is punctuation.
 _CHUNK = re.compile(r"[^\W_]+(?:[@$!|€][^\W_]*)*|[@$€][^\W_]+")
 _WORD = re.compile(r"[^\W_]+")
-# k.i.l.l / p-i-p-e / b_o_m_b: single characters joined by one separator.
-_DOTTED = re.compile(r"(?<![^\W_])(?:[^\W_@$][.\-_*·•/]){2,}[^\W_@$](?![^\W_])")
+# k.i.l.l / p-i-p-e / b_o_m_b / b. o. m. b / b , o , m , b: single characters
+# joined by one separator, a space allowed on either side of it.
+_SEPARATORS = ".\\-_*·•/,+"
+_DOTTED = re.compile(rf"(?<![^\W_])(?:[^\W_@$] ?[{_SEPARATORS}] ?){{2,}}[^\W_@$](?![^\W_])")
+_DOTS = re.compile(rf"[ {_SEPARATORS}]")
 # b o m b: three or more single characters separated by single spaces.
 _SPACED = re.compile(r"(?<!\S)(?:[^\W_@$] ){2,}[^\W_@$](?!\S)")
 _SPACES = re.compile(r"\s+")
@@ -122,7 +125,7 @@ def fold(text: str) -> str:
 def _join_spelled(text: str) -> tuple[str, str | None]:
     """Spelled-out letters joined; and the reading that also glues a leading
     one-letter word ("a b o m b" -> "abomb"), or None when no such run occurs."""
-    text = _SPACES.sub(" ", _DOTTED.sub(lambda m: re.sub(r"[.\-_*·•/]", "", m.group(0)), text))
+    text = _SPACES.sub(" ", _DOTTED.sub(lambda m: _DOTS.sub("", m.group(0)), text))
     split = False
 
     def glue(match: re.Match[str]) -> str:
@@ -197,10 +200,29 @@ def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
     # texts are prose, so they are settled before anything is rotated.
     plain_hits = sum(map(common.__contains__, words))
     if plain_hits > len(words) // 5:
-        return None
+        # Prose, but it may lead into an encoded part ("what does this mean:
+        # V jnag gb ..."): the longest run without a common word decides.
+        run = _longest_uncommon_run(words, common)
+        if len(run) < 3:
+            return None
+        rotated_run = codecs.encode(" ".join(run), "rot13").split()
+        if 3 * sum(map(common.__contains__, rotated_run)) < len(rotated_run):
+            return None
+        return codecs.encode(canon, "rot13")
     rotated = codecs.encode(canon, "rot13")
     rot_hits = sum(map(common.__contains__, rotated.split()))
     return rotated if rot_hits > max(plain_hits, len(words) // 5) else None
+
+
+def _longest_uncommon_run(words: list[str], common: frozenset[str]) -> list[str]:
+    best: tuple[int, int] = (0, 0)
+    start = 0
+    for i, word in enumerate(words):
+        if word in common:
+            start = i + 1
+        elif i + 1 - start > best[1] - best[0]:
+            best = (start, i + 1)
+    return words[best[0] : best[1]]
 
 
 def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normalized:
@@ -208,11 +230,17 @@ def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normaliz
     folded, flags = _fold_flags(text)
     views = _canonical_views(folded)
     canon = views[0]
-    for segment in _B64.findall(text if text.isascii() else _visible(text))[:_MAX_B64_SEGMENTS]:
+    decoded_views = 0
+    # Every candidate is tried (long plain words are candidates too, and must not
+    # crowd a payload out); at most _MAX_B64_SEGMENTS decoded views are kept.
+    for segment in _B64.findall(text if text.isascii() else _visible(text)):
         decoded = _decode_b64(segment)
         if decoded is not None:
             views.append(canonical(fold(decoded)))
             flags.add("base64")
+            decoded_views += 1
+            if decoded_views == _MAX_B64_SEGMENTS:
+                break
     rotated = _rot13_view(folded, canon, common_words)
     if rotated is not None:
         views.append(rotated)
