@@ -19,10 +19,11 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from novaos.audit.chain import ChainHead, links_onto, seal_all
-from novaos.audit.record import AuditRecord, decode
+from novaos.audit.record import AuditRecord, decode, parse_time, with_chain
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
 
+_COLUMNS_EDITED = "columns-edited"  # never a sha256 hex digest
 _COLUMNS = (
     "seq, id, time, request_id, user_ref, outcome, stance, gate_decisions, prev_hash, hash, record"
 )
@@ -95,11 +96,24 @@ class PostgresAuditSink:
     async def range(
         self, from_seq: int, to_seq: int, *, limit: int = 1000
     ) -> builtins.list[AuditRecord]:
-        rows = await self._fetch(
-            "SELECT record FROM audit_records WHERE seq BETWEEN %s AND %s ORDER BY seq LIMIT %s",
-            [from_seq, to_seq, limit],
-        )
-        return [decode(row[0]) for row in rows]
+        """Records in chain order, each checked against the columns stored
+        beside it: the hash covers only the record's JSON, so a filter column
+        edited to hide a record from List (outcome, user, time...) would
+        otherwise pass verification. A record whose columns disagree comes
+        back with a hash that cannot match: verification reports it edited."""
+        statement = sql.SQL(
+            "SELECT {} FROM audit_records WHERE seq BETWEEN %s AND %s ORDER BY seq LIMIT %s"
+        ).format(sql.SQL(_COLUMNS))
+        rows = await self._fetch(statement, [from_seq, to_seq, limit])
+        records = []
+        for row in rows:
+            record = decode(row[-1])
+            if _columns_of(record) != _columns_of_row(row):
+                record = with_chain(
+                    record, seq=record.seq, prev_hash=record.prev_hash, digest=_COLUMNS_EDITED
+                )
+            records.append(record)
+        return records
 
     async def _fetch(
         self, query: sql.Composable | str, params: Sequence[Any]
@@ -123,6 +137,17 @@ def _row(record: AuditRecord) -> tuple[object, ...]:
         record.stance, sorted(record.gate_decisions), record.prev_hash, record.hash,
         record.line().decode().rstrip("\n"),
     )  # fmt: skip
+
+
+def _columns_of(record: AuditRecord) -> tuple[object, ...]:
+    """What the columns must hold for ``record`` (``_row`` without the JSON)."""
+    row = _row(record)
+    return (row[0], row[1], parse_time(record.time), *row[3:-1])
+
+
+def _columns_of_row(row: TupleRow) -> tuple[object, ...]:
+    seq, record_id, time, request_id, user, outcome, stance, gates, prev, digest, _ = row
+    return (seq, record_id, time, request_id, user, outcome, stance, sorted(gates), prev, digest)
 
 
 def _where(query: AuditQuery) -> tuple[sql.Composable, list[object]]:

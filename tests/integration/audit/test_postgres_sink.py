@@ -128,3 +128,33 @@ async def test_workers_sharing_the_table_share_one_chain(postgres_dsn: str, tmp_
     await sink.open()
     assert (await AuditReader(sink).verify()).checked == 200
     await sink.aclose()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("outcome", "'completed'"),
+        ("user_ref", "'someone-else'"),
+        ("stance", "'lens'"),
+        ("time", "time + interval '1 day'"),
+        ("gate_decisions", "ARRAY['intent:pass']"),
+    ],
+)
+async def test_a_filter_column_edited_behind_the_hash_fails_verification(
+    postgres_dsn: str, column: str, value: str
+) -> None:
+    # The hash covers the record's JSON; List filters on the columns beside it.
+    # A superuser who edits a column (triggers off) to hide a record from a
+    # filtered list must not get a clean verification.
+    records = await _write_some(postgres_dsn, 4)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off: superuser only
+        conn.execute(f"UPDATE audit_records SET {column} = {value} WHERE seq = 3")
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    try:
+        result = await AuditReader(sink).verify()
+    finally:
+        await sink.aclose()
+    assert not result.ok and result.first_bad_seq == 3, result
+    assert records[2].seq == 3
