@@ -230,6 +230,10 @@ def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normaliz
     folded, flags = _fold_flags(text)
     views = _canonical_views(folded)
     canon = views[0]
+    if "\u200b" in text:  # a zero-width space glues words ("kill<ZWSP>myself") or splits one
+        spaced = _canonical_views(_fold_flags(text.replace("\u200b", " "))[0])[0]
+        if spaced != canon:
+            views.append(spaced)
     decoded_views = 0
     # Every candidate is tried (long plain words are candidates too, and must not
     # crowd a payload out); at most _MAX_B64_SEGMENTS decoded views are kept.

@@ -118,6 +118,11 @@ def test_plain_text_gets_no_rot13_view() -> None:
     assert norm.views == ("tell me what the weather is",)
 
 
+def test_a_zero_width_space_is_read_both_as_nothing_and_as_a_space() -> None:
+    norm = normalize("ki\u200bll\u200bmyself")
+    assert norm.views[0] == "killmyself" and "ki ll myself" in norm.views
+
+
 def test_flags_record_zero_width_and_homoglyphs() -> None:
     assert "zero_width" in normalize("ki\u200bll").flags
     assert "homoglyph" in normalize("\u0440ipe").flags
