@@ -259,8 +259,12 @@ class App:
             share_port=s.novaos_supervisor_pid > 0,
         )
         await self.server.start()
-        await self.grpc_health.set_serving(True)
-        self._watcher = asyncio.create_task(self._watch_readiness(), name="readiness")
+        # Evaluated before the first answer: an audit sink or Redis already
+        # down at start must not be reported ready for the first interval.
+        assert self.health is not None
+        serving = (await self.health.ready()).ready
+        await self.grpc_health.set_serving(serving)
+        self._watcher = asyncio.create_task(self._watch_readiness(serving), name="readiness")
         _log.info("gRPC server listening", extra={"component": "server", "port": self.port})
         return self.port
 
@@ -269,10 +273,9 @@ class App:
         if isinstance(store, MemoryStore):
             self.metrics.memory_store_keys.set(store.key_count())
 
-    async def _watch_readiness(self) -> None:
+    async def _watch_readiness(self, serving: bool) -> None:
         """Keep grpc.health.v1 in step with readiness (storage, circuits, audit)."""
         assert self.health is not None
-        serving = True
         while True:
             await asyncio.sleep(self.readiness_interval_s)
             self._report_memory_store()

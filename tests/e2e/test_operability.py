@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2 as ghealth_pb2
 from grpc_health.v1 import health_pb2_grpc as ghealth_pb2_grpc
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from tests.fixtures.common import free_port
 from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
     SYNTHETIC_METRICS,
@@ -98,3 +99,12 @@ def test_dashboard_and_alerts_name_only_metrics_the_server_exports(
     missing = wanted - SYNTHETIC_METRICS - live
     assert not missing, f"dashboard/alerts use metrics the server does not export: {missing}"
     assert live >= EXPORTED_METRICS, EXPORTED_METRICS - live
+
+
+async def test_a_gateway_whose_audit_sink_is_down_at_start_is_never_reported_ready() -> None:
+    # PostgreSQL unreachable at start: records spill, and readiness says so at
+    # once, not after the first readiness interval.
+    dead_db = f"postgresql://novaos@127.0.0.1:{free_port()}/novaos"
+    async with running_app(AUDIT_STORAGE_TYPE="database", DATABASE_URL=dead_db) as running:
+        assert await _status(running.channel) == NOT_SERVING
+        assert await _status(running.channel, "novaos.v1.HealthService") == SERVING  # liveness
