@@ -41,6 +41,8 @@ _V4_TABLE: tuple[tuple[IPv4Network, str], ...] = tuple(
         ("169.254.169.254/32", METADATA),  # AWS, GCP, Azure, OpenStack
         ("168.63.129.16/32", METADATA),  # Azure wire server (a public address)
         ("100.100.100.200/32", METADATA),  # Alibaba Cloud
+        ("169.254.170.2/32", METADATA),  # AWS ECS task credentials
+        ("169.254.170.23/32", METADATA),  # AWS EKS Pod Identity
         ("0.0.0.0/8", UNSPECIFIED),  # "this network"; 0.0.0.0 dials the local host
         ("10.0.0.0/8", PRIVATE),
         ("100.64.0.0/10", CGNAT),
@@ -67,6 +69,7 @@ _V6_TABLE: tuple[tuple[IPv6Network, str], ...] = tuple(
         ("::ffff:0:0/96", IPV4_MAPPED),
         ("::/96", IPV4_COMPATIBLE),
         ("fd00:ec2::254/128", METADATA),  # AWS IMDS over IPv6
+        ("fd00:ec2::23/128", METADATA),  # AWS EKS Pod Identity over IPv6
         ("64:ff9b:1::/48", PRIVATE),  # local-use NAT64
         ("100::/64", RESERVED),  # discard-only
         ("2001:db8::/32", RESERVED),  # documentation

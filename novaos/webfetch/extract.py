@@ -19,8 +19,8 @@ _HTML = frozenset({"text/html", "application/xhtml+xml"})
 _PLAIN = frozenset({"text/plain", "application/json"})
 # Page chrome and non-text: dropped before the text is read.
 _DROPPED_TAGS = [
-    "script", "style", "nav", "noscript", "template", "svg", "iframe", "object",
-    "header", "footer", "aside", "form", "button",
+    "script", "style", "nav", "noscript", "noembed", "noframes", "template", "svg",
+    "iframe", "object", "header", "footer", "aside", "form", "button",
 ]  # fmt: skip
 
 
@@ -33,9 +33,13 @@ def media_type(header: str) -> tuple[str, str]:
 
 
 def check_media_type(header: str) -> str:
-    """The media type when it is on the allowlist; else ``FetchBlockedError``."""
+    """The media type when it is on the allowlist; else ``FetchBlockedError``.
+
+    The header must name a type/subtype itself: the email parser reads one it
+    cannot parse ("image") as text/plain."""
     kind, _ = media_type(header)
-    if not header.strip() or not (kind in _HTML or kind in _PLAIN or kind.endswith("+json")):
+    named = header.split(";", 1)[0].strip()
+    if "/" not in named or not (kind in _HTML or kind in _PLAIN or kind.endswith("+json")):
         raise FetchBlockedError(CONTENT_TYPE)
     return kind
 
@@ -64,7 +68,10 @@ def _html_text(body: bytes, charset: str) -> str:
 
 def _decode(body: bytes, charset: str) -> str:
     try:
-        codecs.lookup(charset)
+        # Only text encodings: "base64", "rot13" or "zlib" are codecs too, but
+        # bytes.decode refuses them (a server could fail every fetch with one).
+        if not codecs.lookup(charset)._is_text_encoding:
+            charset = "utf-8"
     except LookupError:
         charset = "utf-8"  # an unknown label is not worth failing the fetch for
     return body.decode(charset, errors="replace")

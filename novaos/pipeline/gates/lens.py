@@ -20,8 +20,11 @@ from novaos.ports import FetchResult, WebFetcher
 
 DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
 
-_URL = re.compile(r"https?://[^\s<>\"'`)\]]+", re.IGNORECASE)
-_TRAILING = ".,;:!?"
+# A URL runs to whitespace or a delimiter; parentheses stay when they pair up
+# inside it (Wikipedia's "Python_(programming_language)").
+_URL = re.compile(r"https?://(?:[^\s<>\"'`()\[\]]|\([^\s<>\"'`()]*\))+", re.IGNORECASE)
+# Punctuation and markup that end a sentence or wrap a link, not part of it.
+_TRAILING = ".,;:!?*_\u201d\u2019\u00bb>\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
 _EXTRACT_CHARS = 1500
 _SHOWN_URL_CHARS = 80
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts, LensFacts
 from novaos.pipeline.gate import GateResult
@@ -40,6 +42,24 @@ def test_dates_and_domains_need_verification_only_in_questions() -> None:
 def test_find_urls_strips_punctuation_and_dedupes() -> None:
     text = "See https://a.example/x, and (https://b.example/y). Again https://a.example/x."
     assert find_urls(text) == ("https://a.example/x", "https://b.example/y")
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        (
+            "about https://en.wikipedia.org/wiki/Python_(programming_language) please",
+            "https://en.wikipedia.org/wiki/Python_(programming_language)",
+        ),
+        ("read **https://a.example/page** first", "https://a.example/page"),
+        ("\u201chttps://a.example/q\u201d", "https://a.example/q"),
+        ("\u00abhttps://a.example/q\u00bb", "https://a.example/q"),
+        ("看 https://a.example/q\u3002", "https://a.example/q"),
+        ("<https://a.example/q>", "https://a.example/q"),
+    ],
+)
+def test_find_urls_keeps_paired_parentheses_and_drops_wrapping_marks(text: str, url: str) -> None:
+    assert find_urls(text) == (url,)
 
 
 async def test_no_claim_passes_without_fetching() -> None:

@@ -45,6 +45,9 @@ CLASSES = [
     ("100.127.255.255", "cgnat"),
     ("169.254.169.254", "metadata"),
     ("168.63.129.16", "metadata"),
+    ("169.254.170.2", "metadata"),  # ECS task credentials: inside link-local
+    ("169.254.170.23", "metadata"),  # EKS Pod Identity
+    ("fd00:ec2::23", "metadata"),  # inside unique-local
     ("169.254.0.1", "link_local"),
     ("0.1.2.3", "unspecified"),
     ("224.0.0.251", "multicast"),

@@ -73,8 +73,12 @@ def test_allowed_media_types(header: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["", "image/svg+xml", "application/pdf", "text/javascript", "multipart/mixed"]
-)
+    "header",
+    [
+        "", "image/svg+xml", "application/pdf", "text/javascript", "multipart/mixed",
+        "image", "video; charset=utf-8",  # no subtype: the email parser would say text/plain
+    ],
+)  # fmt: skip
 def test_refused_media_types(header: str) -> None:
     with pytest.raises(FetchAbortedError) as refused:
         check_media_type(header)
@@ -87,6 +91,19 @@ def test_html_extraction_drops_code_and_chrome() -> None:
     <template><p>hidden</p></template><svg><text>svg text</text></svg><p>Second <i>para</i></p>
     <!-- comment --></body></html>"""
     assert extract_text(html, "text/html", max_chars=1000) == "Title First para & more Second para"
+
+
+def test_fallback_content_of_embeds_and_frames_is_not_text() -> None:
+    html = b"<body><p>Kept</p><noembed><script>var k='x'</script></noembed>"
+    html += b"<noframes><b>frames</b></noframes></body>"
+    assert extract_text(html, "text/html", max_chars=1000) == "Kept"
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "hex", "zlib"])
+def test_a_codec_that_is_not_a_text_encoding_reads_as_utf8(charset: str) -> None:
+    body = "café".encode()
+    assert extract_text(body, f"text/plain; charset={charset}", max_chars=100) == "café"
+    assert extract_text(b"<p>" + body, f"text/html; charset={charset}", max_chars=100) == "café"
 
 
 def test_html_charset_comes_from_header_or_meta() -> None:
