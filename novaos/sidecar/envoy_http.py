@@ -60,7 +60,10 @@ end
 
 # Local replies (404 route, 413 body limit, timeouts) in the same JSON shape as
 # transcoded gRPC errors. gRPC callers keep Envoy's gRPC-style local replies.
-_LOCAL_REPLY_CODES = {400: 3, 404: 5, 408: 4, 413: 3, 431: 3, 503: 14, 504: 4}
+_LOCAL_REPLY_CODES = {400: 3, 404: 5, 408: 4, 413: 3, 431: 3, 500: 13, 503: 14, 504: 4}
+# What the transcoder may buffer to turn one unary gRPC reply into JSON (a long
+# conversation, a full page of audit records): gRPC's own message cap.
+TRANSCODE_MAX_BODY = 4 * 1024 * 1024
 
 
 def _local_reply_config() -> Json:
@@ -129,6 +132,7 @@ def _transcoder(descriptor: Path) -> Json:
     return {
         "@type": _T + "filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         "proto_descriptor": str(descriptor.resolve()),
+        "max_response_body_size": TRANSCODE_MAX_BODY,
         "services": list(SERVICES),
         "print_options": {
             "add_whitespace": False,

@@ -93,12 +93,14 @@ def preflight_route() -> Json:
 
 
 def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
-    route: Json = {
-        "cluster": CLUSTER,
-        "timeout": timeout,
-        # Native gRPC callers may ask for less via grpc-timeout, never for more.
-        "max_stream_duration": {"grpc_timeout_header_max": timeout},
-    }
+    # With max_stream_duration set, Envoy ignores the route's ``timeout``: the
+    # bound must be max_stream_duration itself, or JSON, SSE, grpc-web calls and
+    # gRPC calls without a grpc-timeout header would have none. Native gRPC
+    # callers may ask for less via grpc-timeout, never for more. "0s": unbounded.
+    duration: Json = {"grpc_timeout_header_max": timeout}
+    if timeout != "0s":
+        duration["max_stream_duration"] = timeout
+    route: Json = {"cluster": CLUSTER, "timeout": timeout, "max_stream_duration": duration}
     if idle is not None:
         route["idle_timeout"] = idle
     # Prefix, not `grpc: {}`: the route is picked before grpc_web rewrites

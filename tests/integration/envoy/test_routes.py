@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import httpx
+import pytest
+
 from tests.fixtures.envoy import EnvoySidecar, Upstream
-from tests.integration.envoy.helpers import bearer, client
+from tests.integration.envoy.helpers import bearer, client, sse_events
 
 
 def test_liveness_and_readiness_are_transcoded(envoy_sidecar: EnvoySidecar) -> None:
@@ -100,3 +105,55 @@ def test_unknown_paths_and_metrics_are_not_exposed(envoy_sidecar: EnvoySidecar) 
             resp = http.get(path)
             assert resp.status_code == 404, path
             assert resp.json() == {"code": 5, "message": "Not Found"}
+
+
+def test_a_long_conversation_is_served_as_json(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Over the 32 KiB the transcoder buffered by default: it answered a plain
+    # text 500 instead of the conversation.
+    headers = bearer(gateway_upstream.token)
+    long_turn = "Please keep this note for later. " * 600  # ~20 KB
+    with client(envoy_sidecar) as http:
+        for _ in range(2):
+            body = {"message": long_turn, "conversationId": "long-notes"}
+            assert http.post("/api/v1/chat", json=body, headers=headers).status_code == 200
+        resp = http.get("/api/v1/conversations/long-notes", headers=headers)
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.headers["content-type"] == "application/json"
+    assert len(resp.content) > 40_000
+    assert [t["role"] for t in resp.json()["turns"]] == ["user", "assistant"] * 2
+
+
+def test_the_route_timeouts_bound_http_calls(
+    gateway_upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # ENVOY_STREAM_TIMEOUT_MS must cut an SSE chat that runs longer (the mock
+    # streams for ~1.2 s here): with max_stream_duration set, Envoy ignored the
+    # route timeout, and a call without grpc-timeout had no bound at all.
+    env = {
+        "ENVOY_UPSTREAM_HOST": gateway_upstream.host,
+        "ENVOY_UPSTREAM_PORT": str(gateway_upstream.port),
+        "ENVOY_STREAM_TIMEOUT_MS": "300",
+    }
+    sidecar = EnvoySidecar(tmp_path_factory.mktemp("envoy-timeouts"), env)
+    sidecar.start()
+    kinds: list[str] = []
+    try:
+        with (
+            client(sidecar) as http,
+            http.stream(
+                "POST",
+                "/api/v1/chat/stream",
+                json={"message": "plan my week"},
+                headers=bearer(gateway_upstream.token),
+            ) as resp,
+        ):
+            assert resp.status_code == 200
+            with contextlib.suppress(httpx.HTTPError):  # the cut ends the body mid-stream
+                for event in sse_events(resp):
+                    kinds.append(next(iter(event)))
+    finally:
+        sidecar.stop()
+    assert kinds[:1] == ["started"]
+    assert "completed" not in kinds, kinds
