@@ -2,8 +2,10 @@
 
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply)
-→ lua (Retry-After) → buffer (body limit) → grpc_web → grpc_json_transcoder → cors
-→ router. CORS comes after the transcoder because it only acts on routes with
+→ lua (Retry-After) → grpc_web → grpc_json_transcoder → cors → buffer (body
+limit) → router. The buffer comes last so that its 413 passes back through
+cors and grpc_web (a page can read it; a grpc-web client gets a status); the
+transcoder caps the JSON bodies it buffers itself. CORS comes after the transcoder because it only acts on routes with
 a route entry: a JSON call has one only once rewritten to its gRPC path.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
@@ -128,10 +130,12 @@ def _header_mutation(settings: Settings, *, tls: bool) -> Json:
     }
 
 
-def _transcoder(descriptor: Path) -> Json:
+def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
     return {
         "@type": _T + "filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         "proto_descriptor": str(descriptor.resolve()),
+        # The JSON body is buffered here, before the buffer filter sees frames.
+        "max_request_body_size": max_request_bytes,
         "max_response_body_size": TRANSCODE_MAX_BODY,
         "services": list(SERVICES),
         "print_options": {
@@ -159,23 +163,23 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
             },
         },
         {
-            "name": "envoy.filters.http.buffer",
-            "typed_config": {
-                "@type": _T + "filters.http.buffer.v3.Buffer",
-                "max_request_bytes": settings.envoy_max_request_bytes,
-            },
-        },
-        {
             "name": "envoy.filters.http.grpc_web",
             "typed_config": {"@type": _T + "filters.http.grpc_web.v3.GrpcWeb"},
         },
         {
             "name": "envoy.filters.http.grpc_json_transcoder",
-            "typed_config": _transcoder(descriptor),
+            "typed_config": _transcoder(descriptor, settings.envoy_max_request_bytes),
         },
         {
             "name": "envoy.filters.http.cors",
             "typed_config": {"@type": _T + "filters.http.cors.v3.Cors"},
+        },
+        {
+            "name": "envoy.filters.http.buffer",
+            "typed_config": {
+                "@type": _T + "filters.http.buffer.v3.Buffer",
+                "max_request_bytes": settings.envoy_max_request_bytes,
+            },
         },
         {
             "name": "envoy.filters.http.router",

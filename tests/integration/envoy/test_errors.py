@@ -13,7 +13,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import (
+    ALLOWED_ORIGIN,
+    FREE_RATE_LIMIT,
+    EnvoySidecar,
+    Upstream,
+    run_sidecar,
+)
 from tests.fixtures.fake_providers import FakeProviderServer, Reply
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.fixtures.provider_wire import openai_error
@@ -191,6 +197,23 @@ def test_malformed_json_and_oversized_bodies_are_refused_as_json(
         huge = http.post("/api/v1/chat", json={"message": "a" * 300_000}, headers=headers)
     assert broken.status_code == 400 and broken.json()["code"] == 3
     assert huge.status_code == 413 and huge.json() == {"code": 3, "message": "Payload Too Large"}
+
+
+def test_a_body_over_the_limit_is_readable_by_a_page_and_a_grpc_web_client(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The 413 passes back through CORS (a page can read it) and grpc-web (a
+    # status, not a bare HTTP error).
+    origin = {"origin": ALLOWED_ORIGIN, **bearer(gateway_upstream.token)}
+    grpc_web = {**origin, "content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
+    frame = b"\x00" + (300_000).to_bytes(4, "big") + b"\x0a" + b"a" * 299_999
+    with client(envoy_sidecar) as http:
+        page = http.post("/api/v1/chat", json={"message": "a" * 300_000}, headers=origin)
+        web = http.post("/novaos.v1.ChatService/Chat", content=frame, headers=grpc_web)
+    assert page.status_code == 413
+    assert page.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+    assert web.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+    assert web.headers.get("grpc-status") not in (None, "0"), (web.status_code, web.headers)
 
 
 def test_gateway_down_is_503_json_for_http_and_unavailable_for_grpc(tmp_path: Path) -> None:
