@@ -341,4 +341,7 @@ def _fail_closed(gate: str, exc: BaseException) -> GateResult:
             stance=Stance.SHIELD,
             response_text="This request could not be safety-checked, so it was not processed.",
         )
+    if gate == "lens":  # it was fetching sources: the answer must still say it is unverified
+        facts = LensFacts(needs_verification=True, degraded=True, reasons=(f"lens {reason}",))
+        return GateResult(Decision.DEGRADE, f"lens {reason}; degraded", facts=facts)
     return GateResult(Decision.DEGRADE, f"{gate} {reason}; degraded")

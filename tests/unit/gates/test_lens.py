@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts, LensFacts
 from novaos.pipeline.gate import GateResult
-from novaos.pipeline.gates.lens import LensGate, detect_claims, find_urls
+from novaos.pipeline.gates.lens import DEGRADED_NOTE, LensGate, detect_claims, find_urls
+from novaos.pipeline.gates.model import build_model_facts
+from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.ports import FetchResult
 from tests.fixtures.gate_fakes import FakeFetcher, gate_input
 
@@ -119,3 +123,19 @@ async def test_hanging_fetch_is_cut_at_the_budget() -> None:
     assert result.decision is Decision.PASS
     assert _facts(result).sources == (("https://fast.example/", "fresh"),)
     assert "refused (timeout: budget) https://slow.example/" in result.reason
+
+
+async def test_a_lens_cut_off_by_the_pipeline_deadline_still_marks_the_answer_unverified() -> None:
+    # PIPELINE_TIMEOUT_MS can end the lens before its own budget (which is what
+    # turns slow fetches into a degraded result): the answer must still carry
+    # the "could not be verified" note and the no-precise-figures rule.
+    url = "https://slow.example/rates"
+    lens = LensGate(FakeFetcher(hang=frozenset({url})), max_urls=3, budget_ms=16_000)
+    orchestrator = Orchestrator(plan=PipelinePlan(pre_model=(lens,)), generator=None)  # type: ignore[arg-type]
+    record = RunRecord()
+    record.gates_deadline = time.monotonic() + 0.2
+    result = await orchestrator._check(
+        lens, gate_input(f"What is the bitcoin price today? {url}"), record
+    )
+    assert result.decision is Decision.DEGRADE
+    assert DEGRADED_NOTE in build_model_facts(record.results).required_notes
