@@ -5,8 +5,9 @@ header_mutation (security headers; first, so it also sees every local reply)
 → lua (Retry-After) → grpc_web → grpc_json_transcoder → cors → buffer (body
 limit) → router. The buffer comes last so that its 413 passes back through
 cors and grpc_web (a page can read it; a grpc-web client gets a status); the
-transcoder caps the JSON bodies it buffers itself. CORS comes after the transcoder because it only acts on routes with
-a route entry: a JSON call has one only once rewritten to its gRPC path.
+transcoder caps the JSON bodies it buffers itself. CORS comes after the
+transcoder because it only acts on routes with a route entry: a JSON call has
+one only once rewritten to its gRPC path.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
 """
