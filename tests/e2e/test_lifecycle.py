@@ -19,6 +19,19 @@ from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
 
 
+def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python server.py`` to its end (start-up refused), output captured."""
+    return subprocess.run(
+        [sys.executable, "server.py"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -39,15 +52,7 @@ def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: s
     full = {**os.environ, **BASE_ENV, **env}
     if env.get("JWT_SECRET") == "":
         full.pop("JWT_SECRET")
-    proc = subprocess.run(
-        [sys.executable, "server.py"],
-        check=False,
-        cwd=ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = _run_server(full)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -63,15 +68,7 @@ def test_a_port_in_use_stops_startup_with_one_line(variable: str) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = str(holder.getsockname()[1])
-        proc = subprocess.run(
-            [sys.executable, "server.py"],
-            check=False,
-            cwd=ROOT,
-            env={**os.environ, **BASE_ENV, variable: taken},
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        proc = _run_server({**os.environ, **BASE_ENV, variable: taken})
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     # gRPC's C core logs its own line about the failed bind before ours
     ours = [line for line in proc.stderr.splitlines() if line.startswith("novaos:")]
@@ -85,15 +82,7 @@ def test_a_config_error_in_the_workers_stops_the_supervisor() -> None:
     # supervisor stops with the same exit code instead of restarting forever.
     env = {**os.environ, **BASE_ENV, "WORKERS": "2", "PREFERRED_PROVIDER": "openai"}
     env.pop("OPENAI_API_KEY", None)
-    proc = subprocess.run(
-        [sys.executable, "server.py"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _run_server(env, timeout_s=60)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "invalid configuration: PREFERRED_PROVIDER" in proc.stderr
     assert "stopped on a configuration error" in proc.stdout

@@ -107,15 +107,20 @@ def test_released_probe_frees_the_slot_without_a_verdict() -> None:
     assert breaker.try_acquire()
 
 
-def test_a_call_from_before_the_opening_cannot_free_the_probe_slot() -> None:
-    # LLM streams outlive the reset timeout: a call let through while closed may
-    # end (cancelled, a 4xx) while the probe is out. Only the probe frees its slot.
+def _probe_out_with_a_stale_call() -> tuple[CircuitBreaker, Permit, Permit]:
+    """A call let through while closed, then the opening, then the probe out."""
     clock = StepClock()
     breaker = make(clock, [])
     old = admitted(breaker)
     fail_times(breaker, 3)
     clock.now += 30
-    probe = admitted(breaker)
+    return breaker, old, admitted(breaker)
+
+
+def test_a_call_from_before_the_opening_cannot_free_the_probe_slot() -> None:
+    # LLM streams outlive the reset timeout: a call let through while closed may
+    # end (cancelled, a 4xx) while the probe is out. Only the probe frees its slot.
+    breaker, old, probe = _probe_out_with_a_stale_call()
     breaker.release(old)
     assert breaker.try_acquire() is None, "a second probe while the first is out"
     breaker.release(probe)
@@ -123,12 +128,7 @@ def test_a_call_from_before_the_opening_cannot_free_the_probe_slot() -> None:
 
 
 def test_a_call_from_before_the_opening_cannot_reopen_over_the_probe() -> None:
-    clock = StepClock()
-    breaker = make(clock, [])
-    old = admitted(breaker)
-    fail_times(breaker, 3)
-    clock.now += 30
-    probe = admitted(breaker)
+    breaker, old, probe = _probe_out_with_a_stale_call()
     breaker.record_failure(old)  # the stale call's verdict, while the probe is out
     assert breaker.state is CircuitState.HALF_OPEN
     breaker.record_success(probe)
