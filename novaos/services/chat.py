@@ -31,11 +31,11 @@ from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, Requ
 from novaos.tokens import reservation
 
 _CONVERSATION_ID_MAX = 128
+log = logging.getLogger("novaos.chat")
+
 # Turns kept in the conversation. Policy outcomes count too: a crisis stated two
 # turns ago must still reach the shield. An ack request is not kept: the user
 # resends that same message with the token.
-log = logging.getLogger("novaos.chat")
-
 _REMEMBERED = frozenset(
     {
         Outcome.COMPLETED,
@@ -167,14 +167,13 @@ class ChatService:
     async def drained(self, timeout_s: float) -> bool:
         """Wait until every stream has run its ``finally`` (audit written, lease
         released). gRPC's ``server.stop`` cancels handlers without awaiting them."""
-        if self._inflight == 0:
-            return True
         loop = asyncio.get_running_loop()
         until = loop.time() + timeout_s
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except TimeoutError:
-            return False
+        if self._inflight:
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout_s)
+            except TimeoutError:
+                return False
         if self._writes:  # history writes that outlived a cancelled call
             _, late = await asyncio.wait(set(self._writes), timeout=max(until - loop.time(), 0))
             return not late
