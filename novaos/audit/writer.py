@@ -248,9 +248,9 @@ class AuditWriter:
             pending = pending[len(chunk) :]
         await self._spill.replace([])
         while self._held:
-            stored = await self.sink.append(self._held[: self._batch_size])
-            self._stored(stored)
-            del self._held[: len(stored)]
+            chunk = self._held[: self._batch_size]
+            self._stored(await self.sink.append(chunk))  # less when some were stored already
+            del self._held[: len(chunk)]
         self._observer.on_spill(0, spilling=False)
         _log.info("audit: spill replayed, sink %s is back", self.sink.name)
 
