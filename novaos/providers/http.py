@@ -329,8 +329,8 @@ async def _after_end(
         async with asyncio.timeout(_AFTER_END_S):
             async for event in events:
                 chunks += decoder.feed(event)
-    except (TimeoutError, aiohttp.ClientError):
-        pass
+    except (TimeoutError, aiohttp.ClientError, perr.ProviderError):
+        pass  # nothing after the end marker can undo the answer
     return chunks
 
 
