@@ -289,11 +289,18 @@ class ShieldClassifier:
     def _message_scope_suppressed(self, norm: Normalized) -> frozenset[str]:
         suppressed: set[str] = set()
         for view in map(_padded, norm.views):
-            for i in self._suppressor_index.candidates(text_keys(view)):
-                regex, categories, sentence_only = self._suppressors[i]
-                if not sentence_only and regex.search(view):
-                    suppressed |= categories
+            suppressed |= self._suppressed(view, text_keys(view), sentence_scoped=False)
         return frozenset(suppressed)
+
+    def _suppressed(self, view: str, keys: TextKeys, *, sentence_scoped: bool) -> set[str]:
+        """The categories the suppressing guards matching ``view`` switch off
+        (``sentence_scoped``: those scoped to their sentence count too)."""
+        suppressed: set[str] = set()
+        for i in self._suppressor_index.candidates(keys):
+            regex, categories, sentence_only = self._suppressors[i]
+            if (sentence_scoped or not sentence_only) and regex.search(view):
+                suppressed |= categories
+        return suppressed
 
     def _masked(self, norm: Normalized, also: frozenset[str] = frozenset()) -> list[MaskedView]:
         """Each padded view with benign spans masked, and the categories guards switch off.
@@ -312,11 +319,7 @@ class ShieldClassifier:
                 masked = self._mask_of(guards).sub(_MASK, view)
             if self._over_guards and _MASK in masked and self._over_guards.search(view):
                 masked = view
-            suppressed: set[str] = set(also)
-            for i in self._suppressor_index.candidates(keys):
-                regex, categories, _ = self._suppressors[i]
-                if regex.search(view):
-                    suppressed |= categories
+            suppressed = self._suppressed(view, keys, sentence_scoped=True) | also
             out.append(
                 MaskedView(
                     masked, frozenset(suppressed), keys if masked is view else text_keys(masked)
