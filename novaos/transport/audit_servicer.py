@@ -15,7 +15,7 @@ from generated.novaos.v1 import audit_pb2, audit_pb2_grpc
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, format_time, parse_time
 from novaos.audit.sink import AuditQuery
-from novaos.errors import PermissionDeniedError
+from novaos.errors import InvalidArgumentError, PermissionDeniedError
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
 
@@ -41,12 +41,18 @@ def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
     )  # fmt: skip
 
 
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def _time(
     request: audit_pb2.ListAuditEventsRequest, name: Literal["start_time", "end_time"]
 ) -> str:
     if not request.HasField(name):
         return ""
     stamp: timestamp_pb2.Timestamp = getattr(request, name)
+    # 1970 to 9999 (no audit record is older; every sink can compare those), nanos < 1e9
+    if not (0 <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000):
+        raise InvalidArgumentError(name, "must be a timestamp between 1970 and 9999")
     return format_time(stamp.seconds + stamp.nanos / 1e9)
 
 

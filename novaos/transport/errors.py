@@ -68,7 +68,7 @@ def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
 def _extra_details(exc: errors.NovaError) -> list[object]:
     if isinstance(exc, errors.InvalidArgumentError):
         violation = error_details_pb2.BadRequest.FieldViolation(
-            field=exc.field, description=exc.description
+            field=exc.field, description=_short(exc.description)
         )
         return [error_details_pb2.BadRequest(field_violations=[violation])]
     if isinstance(exc, errors.RateLimitedError):
@@ -88,16 +88,26 @@ def _code_for(exc: errors.NovaError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+# Error texts may quote what the client sent (a provider name, a record id).
+# The status travels in trailers, which gRPC caps at 8 KiB (soft) / 16 KiB:
+# a longer one would replace the real status with a transport error.
+_MAX_TEXT = 500
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+
+
 def map_error(exc: BaseException, request_id: str) -> Mapped:
     if not isinstance(exc, errors.NovaError):
         _log.error("unexpected error", exc_info=exc, extra={"requestId": request_id})
         exc = errors.NovaError(f"internal error (request id {request_id})")
         exc.reason = "INTERNAL"
     code = _code_for(exc)
-    metadata = {_camel(k): v for k, v in exc.metadata.items()} | {"requestId": request_id}
+    metadata = {_camel(k): _short(v) for k, v in exc.metadata.items()} | {"requestId": request_id}
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata)
     details = [_pack(info)] + [_pack(d) for d in _extra_details(exc)]
-    status = status_pb2.Status(code=code.value[0], message=exc.message, details=details)
+    status = status_pb2.Status(code=code.value[0], message=_short(exc.message), details=details)
     trailers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, errors.RateLimitedError):
         # Rounded up: a client that waits a rounded-down Retry-After is refused again.

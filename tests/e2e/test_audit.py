@@ -230,3 +230,40 @@ async def test_a_stream_cut_by_shutdown_is_still_audited() -> None:
         assert writer is not None
         stored = await writer.sink.range(1, 10)
         assert [r.outcome for r in stored] == ["cancelled"]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        timestamp_pb2.Timestamp(seconds=-62_135_596_810),
+        timestamp_pb2.Timestamp(seconds=253_402_300_810),
+        timestamp_pb2.Timestamp(seconds=2**63 - 1),
+        timestamp_pb2.Timestamp(seconds=1_700_000_000, nanos=2_000_000_000),
+        timestamp_pb2.Timestamp(seconds=1_700_000_000, nanos=-1),
+    ],
+    ids=["before-year-1", "after-9999", "int64-max", "nanos-over", "nanos-negative"],
+)
+async def test_an_out_of_range_time_filter_is_invalid_argument(
+    server: Running, stamp: timestamp_pb2.Timestamp
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _audit(server).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(start_time=stamp), metadata=ADMIN
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "start_time" in (err.value.details() or "")
+
+
+async def test_a_huge_value_quoted_in_an_error_keeps_the_real_status(server: Running) -> None:
+    # Error texts quote what the client sent; the status travels in trailers,
+    # which gRPC caps: an uncut one became a transport RESOURCE_EXHAUSTED.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _audit(server).GetAuditEvent(
+            audit_pb2.GetAuditEventRequest(id="x" * 20_000), metadata=ADMIN
+        )
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    options = chat_pb2.GenerationOptions(provider="p" * 20_000)
+    with pytest.raises(grpc.aio.AioRpcError) as chat_err:
+        await stub.Chat(chat_pb2.ChatRequest(message="hi", options=options), metadata=ADMIN)
+    assert chat_err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
