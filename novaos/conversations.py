@@ -36,7 +36,9 @@ from novaos.ports import (
     StoreOp,
 )
 
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# A conversation id, as the chat RPCs and the conversation RPCs alike accept it.
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+CONVERSATION_ID_RULE = "use up to 128 letters, digits, '-' or '_'"
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
 _LIST_PAGE = 200  # conversations read per store batch when listing
 _ROLES = frozenset({"user", "assistant", "system"})
@@ -111,10 +113,8 @@ class ConversationHistory:
 
     @staticmethod
     def validate_id(conversation_id: str) -> str:
-        if not _ID.match(conversation_id):
-            raise InvalidArgumentError(
-                "conversation_id", "must be 1-128 characters of A-Z a-z 0-9 . _ -"
-            )
+        if not CONVERSATION_ID.match(conversation_id):
+            raise InvalidArgumentError("conversation_id", CONVERSATION_ID_RULE)
         return conversation_id
 
     def _keys(self, owner: str, conversation_id: str) -> tuple[str, str]:

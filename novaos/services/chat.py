@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from novaos.conversations import CONVERSATION_ID, CONVERSATION_ID_RULE
 from novaos.domain import (
     ChatEvent,
     ChatInput,
@@ -30,7 +31,6 @@ from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, RequestSummary
 from novaos.tokens import reservation
 
-_CONVERSATION_ID_MAX = 128
 log = logging.getLogger("novaos.chat")
 
 # Turns kept in the conversation. Policy outcomes count too: a crisis stated two
@@ -113,8 +113,8 @@ def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
         raise InvalidArgumentError("message", "must not be empty")
     if len(chat.message) > limits.max_message_chars:
         raise InvalidArgumentError("message", f"longer than {limits.max_message_chars} characters")
-    if len(chat.conversation_id) > _CONVERSATION_ID_MAX or not _id_ok(chat.conversation_id):
-        raise InvalidArgumentError("conversation_id", "use up to 128 letters, digits, '-' or '_'")
+    if chat.conversation_id and not CONVERSATION_ID.match(chat.conversation_id):
+        raise InvalidArgumentError("conversation_id", CONVERSATION_ID_RULE)
     opts = chat.options
     if not 0 <= opts.max_tokens <= limits.max_output_tokens:
         raise InvalidArgumentError(
@@ -125,10 +125,6 @@ def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
     if not chat.conversation_id:
         chat = replace(chat, conversation_id=f"conv_{uuid.uuid4().hex[:20]}")
     return chat
-
-
-def _id_ok(value: str) -> bool:
-    return all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
 
 
 def admission_estimate(

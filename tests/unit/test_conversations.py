@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import pytest
 
 from novaos.conversations import ConversationHistory
+from novaos.domain import ChatInput
 from novaos.errors import InvalidArgumentError, NotFoundError
 from novaos.ports import ChatMessage, OpenedTurn, StoreOp
+from novaos.services.chat import ChatLimits, validate
 from novaos.storage import MemoryStore
 
 
@@ -263,3 +265,15 @@ async def test_opening_a_named_id_writes_nothing_and_its_first_write_checks_the_
     assert [m.content for m in await history.history("bob", "named")] == ["bob was first to write"]
     with pytest.raises(NotFoundError):
         await history.open_turn("alice", "named")
+
+
+@pytest.mark.parametrize("conversation_id", ["a.b", "..", "x" * 129, "", "a b"])
+async def test_every_rpc_refuses_the_ids_chat_refuses(conversation_id: str) -> None:
+    # Chat refuses these ids (INVALID_ARGUMENT); Get and Delete said NOT_FOUND
+    # for the dotted ones: one rule now serves both.
+    history, _, _ = make()
+    with pytest.raises(InvalidArgumentError):
+        await history.get("alice", conversation_id)
+    if conversation_id:
+        with pytest.raises(InvalidArgumentError):
+            validate(ChatInput(message="hi", conversation_id=conversation_id), ChatLimits())
