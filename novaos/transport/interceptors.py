@@ -71,6 +71,17 @@ def _metadata(context: Ctx) -> dict[str, str]:
     return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
+def _one_authorization(context: Ctx, metadata: dict[str, str]) -> str | None:
+    """The call's credentials; two of them are ambiguous (which user is it?), so
+    the call is refused rather than the last one winning."""
+    sent = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
+    if len(sent) > 1:
+        raise errors.UnauthenticatedError(
+            "more than one authorization header", reason="TOKEN_MALFORMED"
+        )
+    return metadata.get("authorization")
+
+
 def _is_public(method: str) -> bool:
     return method.startswith(PUBLIC_PREFIXES) or method in PUBLIC_METHODS
 
@@ -136,7 +147,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         info = callctx.CallInfo(request_id, None, client_ip, method)
         if _is_public(method):
             return info
-        principal = self._auth.principal(metadata.get("authorization"), client_ip)
+        principal = self._auth.principal(_one_authorization(context, metadata), client_ip)
         if method.startswith(ADMIN_PREFIXES) and not principal.is_admin:
             raise errors.PermissionDeniedError("the admin role is required for this method")
         return callctx.CallInfo(request_id, principal, client_ip, method)

@@ -96,6 +96,20 @@ async def test_bad_tokens_are_unauthenticated(
     assert _reason(err.value) == reason
 
 
+@pytest.mark.parametrize("order", ["valid-first", "valid-last"])
+async def test_two_authorization_headers_are_refused_whatever_their_order(
+    server: Running, order: str
+) -> None:
+    # Which user would it be? The last one used to win: [garbage, valid] passed.
+    tokens = [bearer(mint("alice"))[0], ("authorization", "Bearer not-a-token")]
+    if order == "valid-last":
+        tokens.reverse()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _chat(server, tuple(tokens))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(err.value) == "TOKEN_MALFORMED"
+
+
 async def test_stream_without_token_is_unauthenticated(server: Running) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     with pytest.raises(grpc.aio.AioRpcError) as err:
