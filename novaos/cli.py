@@ -10,16 +10,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import start_http_server
 
 from novaos.app import App
 from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
 from novaos.observability.logging import configure_logging
-from novaos.supervisor import EXIT_CONFIG, Supervisor, die_with_parent
+from novaos.supervisor import EXIT_CONFIG, Supervisor, die_with_parent, serve_metrics
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
@@ -29,21 +26,11 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _metrics_server(port: int, app: App) -> WSGIServer:
-    try:
-        server, _ = start_http_server(port, registry=app.metrics.registry)
-    except OSError as exc:
-        raise ConfigError(
-            f"invalid configuration: METRICS_PORT: cannot listen on {port} ({exc.strerror})"
-        ) from exc
-    return server
-
-
 async def _serve(settings: Settings, *, worker: bool) -> int:
     app = App(settings)
     # Bound first: a taken METRICS_PORT stops start-up before gRPC serves anything.
     # Workers leave it to the supervisor, which serves the aggregated /metrics.
-    metrics_server = None if worker else _metrics_server(settings.metrics_port, app)
+    metrics_server = None if worker else serve_metrics(settings.metrics_port, app.metrics.registry)
     port = await app.start()
     # Everything built so far (policy, compiled rules, word indexes, clients) lives
     # as long as the process: keep it out of every future cycle collection.
@@ -81,11 +68,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings)
     if args.worker and settings.novaos_supervisor_pid:
         die_with_parent(settings.novaos_supervisor_pid)
-    if settings.workers > 1 and not args.worker:
-        return Supervisor(settings, process_environment()).run()
     try:
+        if settings.workers > 1 and not args.worker:
+            return Supervisor(settings, process_environment()).run()
         return asyncio.run(_serve(settings, worker=args.worker))
-    except ConfigError as exc:  # found while building the app (providers, say)
+    except ConfigError as exc:  # found while starting (providers, ports)
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 

@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from novaos.config import Settings
+from novaos.errors import ConfigError
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
@@ -33,6 +35,17 @@ EXIT_CONFIG = 2  # a process exit code: the configuration is wrong (the CLI's to
 _BACKOFF_FIRST_S = 0.5
 _BACKOFF_MAX_S = 30.0
 _STABLE_S = 60.0  # a worker up this long starts the back-off afresh if it dies
+
+
+def serve_metrics(port: int, registry: CollectorRegistry) -> WSGIServer:
+    """/metrics on ``port``; a port that cannot be bound is a configuration error."""
+    try:
+        server, _ = start_http_server(port, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"invalid configuration: METRICS_PORT: cannot listen on {port} ({exc.strerror})"
+        ) from exc
+    return server
 
 
 def concrete_port(host: str, port: int) -> int:
@@ -122,7 +135,7 @@ class Supervisor:
         port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
-        server, _ = start_http_server(self.settings.metrics_port, registry=registry)
+        server = serve_metrics(self.settings.metrics_port, registry)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stopping.set())
         for index in range(self.settings.workers):

@@ -59,8 +59,11 @@ def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: s
     assert variable in lines[0] and lines[0].startswith("novaos: invalid configuration")
 
 
-@pytest.mark.parametrize("variable", ["GRPC_PORT", "METRICS_PORT"])
-def test_a_port_in_use_stops_startup_with_one_line(variable: str) -> None:
+@pytest.mark.parametrize(
+    ("variable", "workers"),
+    [("GRPC_PORT", "1"), ("METRICS_PORT", "1"), ("METRICS_PORT", "2")],  # 2: the supervisor's
+)
+def test_a_port_in_use_stops_startup_with_one_line(variable: str, workers: str) -> None:
     # The holder even allows port sharing (as a second gateway would): a lone
     # server must still refuse to share it.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
@@ -68,7 +71,7 @@ def test_a_port_in_use_stops_startup_with_one_line(variable: str) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = str(holder.getsockname()[1])
-        proc = _run_server({**os.environ, **BASE_ENV, variable: taken})
+        proc = _run_server({**os.environ, **BASE_ENV, variable: taken, "WORKERS": workers})
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     # gRPC's C core logs its own line about the failed bind before ours
     ours = [line for line in proc.stderr.splitlines() if line.startswith("novaos:")]
