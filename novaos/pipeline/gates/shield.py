@@ -353,7 +353,9 @@ class ShieldClassifier:
             for compiled in rules.candidates(keys, masked):
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``
-                if compiled.rule.category in suppressed or not compiled.regex.search(masked):
+                if (
+                    compiled.rule.category in suppressed and not compiled.rule.over_guards
+                ) or not compiled.regex.search(masked):
                     continue
                 best = _Hit(compiled.verdict, compiled.rule.category, compiled.rule.id)
                 break

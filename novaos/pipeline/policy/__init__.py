@@ -8,9 +8,11 @@ Files (all JSON, each carrying the same ``policy_version``):
   framing markers (role-play, fake ``[system]``, prompt injection).
 - ``messages.json``: per language the crisis block, refusals, ack prompts.
 
-A rule marked ``over_guards`` (crisis rules only) outranks the guards: a
-view it matches is scanned unmasked, so a first-person self-harm statement
-is never hidden by an idiom guard.
+A rule marked ``over_guards`` (crisis and hard-veto rules only) outranks the
+guards: a view it matches is scanned unmasked, and no guard switches its
+category off, so a first-person self-harm statement is never hidden by an
+idiom guard, nor a stated attack ("I am going to shoot up my school") by a
+topic guard elsewhere in the message (photography, a doctor's advice).
 
 ``cues`` are weak signals with a weight: none stops a message alone, but
 cues of one category whose weights (each cue counted once, over the message
@@ -40,6 +42,8 @@ _MACRO = re.compile(r"\{([A-Z_][A-Z0-9_]*)\}")
 _BUILTIN = {"_": r"(?:[a-z0-9]+ ){0,3}", "__": r"(?:[a-z0-9]+ ){0,6}"}
 _CRISIS_MARKERS = ("988", "741741", "1-800-662-4357", "iasp")
 _MAX_EXPANSIONS = 4
+# The verdicts whose rules may be marked ``over_guards``.
+_OUTRANKING = frozenset({ShieldVerdict.CONTROL, ShieldVerdict.HARD_VETO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +179,8 @@ def _rules(items: list[dict[str, Any]], ctx: _PackContext) -> tuple[Rule, ...]:
         over_guards = item.get("over_guards", False)
         if not isinstance(over_guards, bool):
             raise PolicyError(f"{where}: over_guards must be true or false")
-        if over_guards and ctx.categories[category].verdict is not ShieldVerdict.CONTROL:
-            raise PolicyError(f"{where}: only crisis rules may outrank the guards")
+        if over_guards and ctx.categories[category].verdict not in _OUTRANKING:
+            raise PolicyError(f"{where}: only crisis and hard-veto rules may outrank the guards")
         pattern = _expand(str(item["pattern"]), ctx.lexicon, where)
         out.append(Rule(rule_id, category, pattern, over_guards))
     return tuple(out)
