@@ -6,7 +6,9 @@ look-alikes folded to Latin, accents stripped (rules are written without them,
 so "suicídio" and "suicidio" meet), leetspeak folded in words that are mostly
 letters (``k1ll`` -> ``kill`` but ``401k`` stays), letters spelled out one by
 one joined (``b o m b``, ``k.i.l.l``), and everything that is not a letter or
-digit turned into single spaces. Base64 segments and rot13 text are decoded
+digit turned into single spaces. Base64 segments, rot13 text and two readings
+taken only where they make words the rules use (a zero-width space as a space,
+a capital I or a 1 inside a lower-case word as an l: ``kiII``) are decoded
 into extra *views* that the shield checks as well.
 
 Everything here is pure and allocation-light: tables and patterns are module
@@ -60,6 +62,12 @@ _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9
 _ROT13_HINT = re.compile(r"rot ?-?13|caesar|cesar|c[ée]sar")
 # Single-letter words that must not be glued to the spelled-out word after them.
 _LEADING_WORDS = frozenset({"a", "i", "y", "e", "o", "u"})
+# "kiII" / "ki11" / "ki||": a capital I, a one or a bar inside a word otherwise in
+# lower case, which case folding and leet read as i, may stand for an l.
+_L_WORD = re.compile(r"(?<![^\W_])[a-z]+[I1|][a-zI1|]*(?![^\W_])")
+_L_LIKE = str.maketrans("I1|", "lll")
+# Letters glued by zero-width spaces ("ki<ZWSP>ll<ZWSP>myself").
+_ZWSP_GLUED = re.compile(r"[^\W\d_]+(?:\u200b[^\W\d_]+)+")
 _MAX_B64_SEGMENTS = 3
 _MAX_DECODED = 4096
 
@@ -214,6 +222,28 @@ def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
     return rotated if rot_hits > max(plain_hits, len(words) // 5) else None
 
 
+def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
+    """``glued`` split at some of its zero-width spaces into words the rules use
+    ("ki|ll|myself" -> "kill myself"), or as it was when no such split exists."""
+    parts = glued.split("\u200b")
+    # ways[i]: a split of parts[:i] into known words, as the words.
+    ways: list[list[str] | None] = [[], *([None] * len(parts))]
+    for end in range(1, len(parts) + 1):
+        for start in range(end):
+            word = "".join(parts[start:end])
+            if ways[start] is not None and word.casefold() in vocabulary:
+                ways[end] = [*ways[start], word]  # type: ignore[misc]
+                break
+    found = ways[-1]
+    return " ".join(found) if found is not None and len(found) > 1 else glued
+
+
+def _as_l_if_known(match: re.Match[str], vocabulary: frozenset[str]) -> str:
+    word = match.group(0)
+    as_l = word.translate(_L_LIKE)
+    return as_l if as_l in vocabulary else word
+
+
 def _longest_uncommon_run(words: list[str], common: frozenset[str]) -> list[str]:
     best: tuple[int, int] = (0, 0)
     start = 0
@@ -225,15 +255,27 @@ def _longest_uncommon_run(words: list[str], common: frozenset[str]) -> list[str]
     return words[best[0] : best[1]]
 
 
-def normalize(text: str, common_words: frozenset[str] = frozenset()) -> Normalized:
-    """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection."""
+def normalize(
+    text: str, common_words: frozenset[str] = frozenset(), vocabulary: frozenset[str] = frozenset()
+) -> Normalized:
+    """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection.
+
+    ``vocabulary`` (the words the rules are written with) decides two readings
+    that are only taken when they make words the rules know: a zero-width space
+    between two such words as a space ("kill<ZWSP>myself"), and a capital I or
+    a 1 inside a lower-case word as an l ("kiII"). Taken anywhere, they would
+    break the words a benign guard needs ("r<ZWSP>ecommended dose", "fIne")."""
     folded, flags = _fold_flags(text)
     views = _canonical_views(folded)
     canon = views[0]
-    if "\u200b" in text:  # a zero-width space glues words ("kill<ZWSP>myself") or splits one
-        spaced = _canonical_views(_fold_flags(text.replace("\u200b", " "))[0])[0]
-        if spaced != canon:
-            views.append(spaced)
+    if "\u200b" in text and vocabulary:
+        spaced = _ZWSP_GLUED.sub(lambda m: _split_known(m.group(0), vocabulary), text)
+        if spaced != text and (other := _canonical_views(_fold_flags(spaced)[0])[0]) != canon:
+            views.append(other)
+    if vocabulary and _L_WORD.search(text):
+        as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
+        if as_l != text and (other := _canonical_views(_fold_flags(as_l)[0])[0]) not in views:
+            views.append(other)
     decoded_views = 0
     # Every candidate is tried (long plain words are candidates too, and must not
     # crowd a payload out); at most _MAX_B64_SEGMENTS decoded views are kept.

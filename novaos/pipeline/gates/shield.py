@@ -46,6 +46,7 @@ _LANGUAGE_HINTS = {
     "fr": frozenset("èêëœùâî"),
 }
 _MASK = " | "
+_VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 
 
@@ -165,6 +166,11 @@ class ShieldClassifier:
         )
         self._stopwords = {pack.language: pack.stopwords for pack in packs}
         self._common = frozenset().union(*self._stopwords.values())
+        # The words the rules are written with: obfuscated readings that make none
+        # of them are not taken (normalize's ``vocabulary``).
+        self._vocabulary = frozenset(
+            _VOCABULARY_WORD.findall(" ".join(c.rule.pattern for c in rules))
+        )
         self._control_rules = _RuleSet(
             [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
         )
@@ -174,7 +180,7 @@ class ShieldClassifier:
 
     def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
         """Verdict for ``message`` given the earlier user turns (oldest first)."""
-        norm = normalize(message, self._common)
+        norm = normalize(message, self._common, self._vocabulary)
         flags = set(norm.flags) | self._framing_flags(norm)
         masked = self._masked(norm)
         hit, guarded = self._scan(masked, self._rules)
@@ -207,7 +213,7 @@ class ShieldClassifier:
         recent = [t for t in history if t][-self.policy.history_turns :]
         cues: set[CueHit] = set()
         for turn in reversed(recent):
-            masked = self._masked(normalize(turn, self._common))
+            masked = self._masked(normalize(turn, self._common, self._vocabulary))
             earlier, _ = self._scan(masked, self._control_rules)
             if earlier.verdict is ShieldVerdict.CONTROL:
                 return earlier, turn, set()
@@ -232,7 +238,9 @@ class ShieldClassifier:
 
     def classify_output(self, text: str) -> str | None:
         """The hard-veto category model output falls into, or None."""
-        hit, _ = self._scan(self._masked(normalize(text, self._common)), self._output_rules)
+        hit, _ = self._scan(
+            self._masked(normalize(text, self._common, self._vocabulary)), self._output_rules
+        )
         return hit.category or None
 
     def ack_prompt(self, category: str, language: str) -> str:
@@ -280,7 +288,7 @@ class ShieldClassifier:
             return hit
         whole = self._message_scope_suppressed(norm)
         for sentence in sentences:
-            views = self._masked(normalize(sentence, self._common), also=whole)
+            views = self._masked(normalize(sentence, self._common, self._vocabulary), also=whole)
             found, _ = self._scan(views, self._rules)
             if _RANK[found.verdict] > _RANK[hit.verdict]:
                 hit = found

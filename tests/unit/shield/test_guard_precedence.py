@@ -149,3 +149,8 @@ def _with_rule(rule: dict[str, object]) -> object:
 def test_over_guards_is_validated(rule: dict[str, object], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         load_policy(_with_rule(rule))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["I want to kiII myself", "ki11 myself tonight"])
+def test_l_look_alikes_do_not_hide_self_harm(classifier: ShieldClassifier, text: str) -> None:
+    assert classifier.classify(text).verdict is ShieldVerdict.CONTROL

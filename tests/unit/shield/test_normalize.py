@@ -118,9 +118,21 @@ def test_plain_text_gets_no_rot13_view() -> None:
     assert norm.views == ("tell me what the weather is",)
 
 
+VOCABULARY = frozenset({"kill", "myself", "my", "self"})
+
+
 def test_a_zero_width_space_is_read_both_as_nothing_and_as_a_space() -> None:
-    norm = normalize("ki\u200bll\u200bmyself")
-    assert norm.views[0] == "killmyself" and "ki ll myself" in norm.views
+    norm = normalize("ki\u200bll\u200bmyself", vocabulary=VOCABULARY)
+    assert norm.views[0] == "killmyself" and "kill myself" in norm.views
+    assert "kill myself" in normalize("kill\u200bmy\u200bself", vocabulary=VOCABULARY).views
+
+
+@pytest.mark.parametrize(
+    "raw", ["r\u200becommended dose", "recom\u200bmended dose", "s\u200bkill", "kill\u200bx"]
+)
+def test_a_zero_width_space_is_a_space_only_between_words_the_rules_use(raw: str) -> None:
+    # Split anywhere, it broke the words a benign guard needs ("recommended dose").
+    assert len(normalize(raw, vocabulary=VOCABULARY).views) == 1
 
 
 def test_flags_record_zero_width_and_homoglyphs() -> None:
@@ -131,3 +143,23 @@ def test_flags_record_zero_width_and_homoglyphs() -> None:
 
 def test_folded_form_keeps_punctuation_for_framing_markers() -> None:
     assert normalize("[SYSTEM] hi").folded == "[system] hi"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("kiII myself", "kill myself"),  # capital I for l
+        ("ki11 myself", "kill myself"),  # one for l (leet alone reads "kiii")
+        ("kiIl myself", "kill myself"),
+        ("pipe bomb", None),  # no look-alike: no extra view
+        ("I love my iPhone", None),  # an I after an upper-case letter or a space stays
+        ("sHe Is fInE", None),  # other capitals in the word: mixed case, not a look-alike
+        ("Win11", None),
+    ],
+)
+def test_capital_i_and_one_are_also_read_as_l(raw: str, expected: str | None) -> None:
+    views = normalize(raw, vocabulary=VOCABULARY | {"fine", "win", "love"}).views
+    if expected is None:
+        assert len(views) == 1
+    else:
+        assert expected in views
