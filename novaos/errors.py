@@ -155,6 +155,12 @@ class StorageFullError(NovaError):
     reason = "STORAGE_FULL"
 
 
+class NotReadyError(NovaError):
+    """Readiness failed; ``metadata`` holds every check and its state."""
+
+    reason = "NOT_READY"
+
+
 class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
 

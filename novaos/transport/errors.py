@@ -41,6 +41,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.ProviderUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (errors.UpstreamTruncatedError, grpc.StatusCode.UNAVAILABLE),
     (errors.ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
+    (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (errors.StorageFullError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),

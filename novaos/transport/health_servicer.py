@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
-
 from generated.novaos.v1 import health_pb2, health_pb2_grpc
-from novaos.errors import NotFoundError
+from novaos.errors import NotFoundError, NotReadyError
 from novaos.services.health import CircuitView, HealthService
 from novaos.transport.context import Ctx
 
@@ -36,13 +34,13 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         self, request: health_pb2.ReadyRequest, context: Ctx
     ) -> health_pb2.ReadyResponse:
         ready = await self._service.ready()
-        status = "ready" if ready.ready else "not_ready"
         if not ready.ready:
-            context.set_code(grpc.StatusCode.UNAVAILABLE)
-            context.set_details(
-                "not ready: " + ", ".join(f"{k}={v}" for k, v in ready.checks.items())
-            )
-        return health_pb2.ReadyResponse(status=status, checks=ready.checks)
+            # An error status, not a reply with a status set: gRPC would send that
+            # reply's empty body first, and Envoy would answer {"status":""} with the
+            # checks lost. This way HTTP gets a 503 JSON status naming every check.
+            checks = ", ".join(f"{k}={v}" for k, v in ready.checks.items())
+            raise NotReadyError(f"not ready: {checks}", metadata=dict(ready.checks))
+        return health_pb2.ReadyResponse(status="ready", checks=ready.checks)
 
     async def GetHealth(
         self, request: health_pb2.GetHealthRequest, context: Ctx

@@ -70,7 +70,10 @@ global___ReadyRequest = ReadyRequest
 
 @typing.final
 class ReadyResponse(google.protobuf.message.Message):
-    """ReadyResponse is {"status": "ready", "checks": {...}}."""
+    """ReadyResponse is {"status": "ready", "checks": {...}}. A gateway that is not
+    ready answers UNAVAILABLE (HTTP 503) instead, with an ErrorInfo whose reason
+    is NOT_READY and whose metadata holds every check.
+    """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     @typing.final
@@ -89,7 +92,7 @@ class ReadyResponse(google.protobuf.message.Message):
     STATUS_FIELD_NUMBER: builtins.int
     CHECKS_FIELD_NUMBER: builtins.int
     status: builtins.str
-    '"ready" or "not_ready".'
+    '"ready".'
 
     @property
     def checks(self) -> google.protobuf.internal.containers.ScalarMap[builtins.str, builtins.str]:

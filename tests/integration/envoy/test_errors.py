@@ -170,6 +170,23 @@ def test_open_circuit_keeps_the_gateway_in_envoy_rotation(
     assert circuits.json()["circuits"][0]["state"] == "CIRCUIT_STATE_OPEN"
 
 
+def test_not_ready_is_a_503_json_status_naming_every_check(
+    failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
+) -> None:
+    with client(failing_sidecar) as http:
+        _open_circuit(http, failing_gateway)
+        wait_until(lambda: http.get("/ready").status_code == 503, timeout_s=10, what="/ready 503")
+        resp = http.get("/ready")
+    # It was {"status":"","checks":{}}: the reply's empty body went out before the status.
+    _assert_status_body(resp, 503, 14, ["ErrorInfo"])
+    body = resp.json()
+    assert "providers=all_circuits_open" in body["message"]
+    info = body["details"][0]
+    assert info["reason"] == "NOT_READY"
+    assert info["metadata"]["providers"] == "all_circuits_open"
+    assert {"storage", "audit"} <= info["metadata"].keys()
+
+
 def test_open_circuit_on_a_started_stream_ends_with_an_in_band_failed_event(
     failing_sidecar: EnvoySidecar, failing_gateway: GatewayThread
 ) -> None:
