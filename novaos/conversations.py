@@ -129,7 +129,7 @@ class ConversationHistory:
         """A conversation id belongs to whoever used it first; to anyone else it
         is NOT_FOUND (the reference let any user write into another's)."""
         if isinstance(holder, bytes) and holder.decode() != owner:
-            raise NotFoundError(f"conversation {conversation_id!r} not found")
+            raise _not_found(conversation_id)
 
     def _index_key(self, owner: str) -> str:
         return f"nova:conv:{{{subject_tag(owner)}}}:index"
@@ -241,7 +241,7 @@ class ConversationHistory:
     async def get(self, owner: str, conversation_id: str) -> Conversation:
         found = await self._read(owner, conversation_id)
         if found.meta is None:
-            raise NotFoundError("conversation not found")
+            raise _not_found(conversation_id)
         return Conversation(conversation_id, found.turns)
 
     async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
@@ -275,8 +275,14 @@ class ConversationHistory:
 
     async def delete(self, owner: str, conversation_id: str) -> None:
         if await self._meta(owner, self.validate_id(conversation_id)) is None:
-            raise NotFoundError("conversation not found")
+            raise _not_found(conversation_id)
         await self._store.delete(*self._keys(owner, conversation_id))
+
+
+def _not_found(conversation_id: str) -> NotFoundError:
+    """One text whether the id is unused or another owner's, so the answer tells
+    the two apart no more than the status does."""
+    return NotFoundError(f"conversation {conversation_id!r} not found")
 
 
 def _owned_meta(owner: str, raw: object) -> dict[str, object] | None:

@@ -277,3 +277,17 @@ async def test_every_rpc_refuses_the_ids_chat_refuses(conversation_id: str) -> N
     if conversation_id:
         with pytest.raises(InvalidArgumentError):
             validate(ChatInput(message="hi", conversation_id=conversation_id), ChatLimits())
+
+
+async def test_a_foreign_id_and_an_unused_one_read_alike() -> None:
+    # GET on another user's id said "conversation 'x' not found" and on an unused id
+    # "conversation not found": the text told the two apart.
+    history, _, _ = make()
+    await history.append("alice", "taken", "user", "hi")
+    texts = []
+    for conversation_id in ("taken", "unused"):
+        for call in (history.get, history.delete):
+            with pytest.raises(NotFoundError) as err:
+                await call("mallory", conversation_id)
+            texts.append(str(err.value).replace(conversation_id, "<id>"))
+    assert len(set(texts)) == 1, texts
