@@ -67,7 +67,8 @@ def build_store(
     history_group: EvictionGroup = _no_group,
     copy_back: Callable[[str], bool] = _never,
 ) -> KeyValueStore:
-    """Redis Cluster if ``REDIS_CLUSTER_NODES``, Redis if ``REDIS_URL``, else memory.
+    """Redis Cluster if ``REDIS_CLUSTER_NODES`` (credentials and TLS from ``REDIS_URL``),
+    Redis if ``REDIS_URL``, else memory.
 
     Redis stores come wrapped in ``FailoverStore``; call its ``connect()`` at
     start so an unreachable Redis is reported at boot. ``history_group`` names
@@ -81,7 +82,10 @@ def build_store(
     primary: RedisStore
     if settings.redis_cluster_nodes:
         primary = RedisClusterStore.from_nodes(
-            settings.redis_cluster_nodes, pool_size=settings.redis_pool_size, timeout_s=timeout_s
+            settings.redis_cluster_nodes,
+            pool_size=settings.redis_pool_size,
+            timeout_s=timeout_s,
+            url=settings.redis_url,
         )
     elif settings.redis_url:
         primary = RedisStore.from_url(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
@@ -30,6 +31,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ClusterDownError,
     rexc.TryAgainError,
     rexc.ClusterError,
+    rexc.RedisClusterException,  # no startup node reachable (it is not a RedisError)
     OSError,
     TimeoutError,
 )
@@ -136,8 +138,14 @@ class RedisStore:
         """A single server's pool connects lazily and safely; nothing to do."""
 
     async def _run(self, awaitable: Awaitable[Any]) -> Any:
-        async with self.command():
-            return await awaitable
+        try:
+            async with self.command():
+                return await awaitable
+        finally:
+            # Not awaited when the command could not start (a cluster whose slot map
+            # cannot be read): close it, or it warns "never awaited" when collected.
+            if isinstance(awaitable, Coroutine):
+                awaitable.close()
 
     async def get(self, key: str) -> bytes | None:
         return cast(bytes | None, await self._run(self._client.get(key)))
@@ -277,14 +285,20 @@ class RedisClusterStore(RedisStore):
 
     @classmethod
     def from_nodes(
-        cls, nodes: tuple[str, ...], *, pool_size: int, timeout_s: float
+        cls, nodes: tuple[str, ...], *, pool_size: int, timeout_s: float, url: str = ""
     ) -> RedisClusterStore:
+        """``url`` (``REDIS_URL``), when set, gives the nodes' credentials and TLS
+        (``rediss://user:password@...``); its host and database are not used."""
         startup = [ClusterNode(host, int(port)) for host, port in (n.rsplit(":", 1) for n in nodes)]
+        auth = urlsplit(url) if url else None
         client = RedisCluster(
             startup_nodes=startup,
             max_connections=pool_size,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry=_one_retry(),
+            username=unquote(auth.username) if auth and auth.username else None,
+            password=unquote(auth.password) if auth and auth.password else None,
+            ssl=auth is not None and auth.scheme == "rediss",
         )
         return cls(client, max_in_flight=pool_size)

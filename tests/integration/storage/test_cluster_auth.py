@@ -1,0 +1,92 @@
+"""Redis Cluster takes REDIS_URL's credentials, and an unreachable or refusing
+cluster falls back to memory like a single server does (it crashed start-up)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from novaos.config import Settings
+from novaos.storage import FailoverStore, build_store
+from tests.fixtures.common import free_port, wait_until
+from tests.fixtures.redis_server import REDIS_CLI, RedisServer
+
+PASSWORD = "s3cret/pw"  # a "/" must survive the URL (percent-encoded there)
+
+
+@pytest.fixture(scope="module")
+def password_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A one-node Redis Cluster holding every slot, behind a password."""
+    extra = (
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", "nodes.conf",
+        "--cluster-port", str(free_port()),
+        "--requirepass", PASSWORD,
+        "--masterauth", PASSWORD,
+    )  # fmt: skip
+    node = RedisServer(tmp_path_factory.mktemp("cluster") / "node", extra_args=extra)
+    node.start()
+    try:
+        cli = [REDIS_CLI, "-p", str(node.port), "--no-auth-warning", "-a", PASSWORD]
+        subprocess.run(
+            [*cli, "cluster", "addslotsrange", "0", "16383"], check=True, capture_output=True
+        )
+        wait_until(lambda: "cluster_state:ok" in _cli(cli, "cluster", "info"), timeout_s=30)
+        yield node
+    finally:
+        node.kill()
+
+
+def _cli(cli: list[str], *args: str) -> str:
+    return subprocess.run([*cli, *args], check=True, capture_output=True, text=True).stdout
+
+
+def _settings(nodes: str, url: str) -> Settings:
+    return Settings(
+        redis_cluster_nodes=nodes,  # type: ignore[arg-type]
+        redis_url=url,
+        require_auth=False,
+        redis_command_timeout_ms=500,
+        redis_reconnect_min_backoff_ms=50,
+        redis_reconnect_max_backoff_ms=200,
+    )
+
+
+@pytest.fixture
+async def stores() -> AsyncIterator[list[FailoverStore]]:
+    made: list[FailoverStore] = []
+    yield made
+    for store in made:
+        await store.aclose()
+
+
+async def test_cluster_nodes_use_the_password_from_redis_url(
+    password_cluster: RedisServer, stores: list[FailoverStore]
+) -> None:
+    url = f"redis://:{PASSWORD.replace('/', '%2F')}@127.0.0.1:1/0"  # host and db unused
+    store = build_store(_settings(password_cluster.address, url))
+    assert isinstance(store, FailoverStore)
+    stores.append(store)
+    await store.connect()
+    assert store.primary_available
+    await store.set("k", b"v")
+    assert await store.get("k") == b"v"
+
+
+@pytest.mark.parametrize("case", ["wrong password", "no node answers"])
+async def test_a_refusing_or_absent_cluster_falls_back_to_memory(
+    password_cluster: RedisServer, stores: list[FailoverStore], case: str
+) -> None:
+    if case == "wrong password":
+        nodes, url = password_cluster.address, "redis://:nope@127.0.0.1:1/0"
+    else:
+        nodes, url = f"127.0.0.1:{free_port()}", ""
+    store = build_store(_settings(nodes, url))
+    assert isinstance(store, FailoverStore)
+    stores.append(store)
+    await store.connect()  # raised RedisClusterException / AuthenticationError
+    assert not store.primary_available
+    await store.set("k", b"v")
+    assert await store.get("k") == b"v"
