@@ -33,6 +33,9 @@ from novaos.limits.model import (
 from novaos.limits.tiers import TierLimits
 
 log = logging.getLogger("novaos.limits")
+# A release Redis did not answer is retried, backing off between these.
+_RELEASE_RETRY_MIN_S = 0.05
+_RELEASE_RETRY_MAX_S = 1.0
 
 T = TypeVar("T")
 
@@ -93,6 +96,7 @@ class LeaseLimiter:
         self._ttl_ms = lease_ttl_ms
         self._observer = observer or NullLimitObserver()
         self._pending: set[asyncio.Task[Any]] = set()  # admit, undo, release
+        self._closing = False  # aclose() began: releases stop retrying
         self._refreshers: set[_Refresher] = set()  # of leases held now
 
     @property
@@ -231,14 +235,37 @@ class LeaseLimiter:
         try:
             await grant.issuer.release(grant, actual_tokens)
         except StorageUnavailableError:
-            log.debug("lease release failed: storage unavailable; the TTL will expire it")
+            # Left to its TTL, the lease would hold a concurrency slot for up to
+            # LEASE_TTL_MS after the request ended: retried in the background (the
+            # request does not wait for a stalled Redis).
+            self._keep(self._retry_release(grant, actual_tokens))
+
+    async def _retry_release(self, grant: LeaseGrant, actual_tokens: int | None) -> None:
+        """Retry a release the store did not answer (a stalled or busy Redis) until
+        the lease would have expired anyway. A release is idempotent, so one that
+        ran but whose answer was lost is simply repeated. Shutdown stops retrying."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grant.request.lease_ttl_ms / 1000
+        delay = _RELEASE_RETRY_MIN_S
+        while loop.time() + delay < until:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RELEASE_RETRY_MAX_S)
+            try:
+                await grant.issuer.release(grant, actual_tokens)
+                return
+            except StorageUnavailableError:
+                if self._closing:
+                    break
+        log.debug("lease release failed: storage unavailable; the TTL will expire it")
 
     async def aclose(self) -> None:
         """Wait for in-flight releases and undos (shutdown must not leak leases).
 
         Call after the server stopped taking requests; leases still held then
-        stop being refreshed and expire with their TTL.
+        stop being refreshed and expire with their TTL, as do releases Redis did
+        not answer by then (they stop retrying).
         """
+        self._closing = True
         while self._pending:
             await asyncio.wait(set(self._pending))
         for refresher in set(self._refreshers):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,6 +16,9 @@ from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
 from novaos.limits.model import limit_keys
 from novaos.storage import RedisLimiter, RedisStore
+from novaos.storage.redis_admission import RedisAdmission
+from tests.fixtures.common import await_until
+from tests.fixtures.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -90,3 +95,33 @@ async def test_ten_thousand_random_cancels_leave_no_lease_in_redis(
         assert [await client.zcard(limit_keys(s)[3]) for s in subjects] == [0] * len(subjects)
     finally:
         await client.aclose()
+
+
+async def test_a_release_redis_stalled_on_is_retried_not_left_to_the_ttl(
+    tmp_path: Path,
+) -> None:
+    """Redis paused (SIGSTOP) while a request ends: its release times out. It was
+    left to the 30 s TTL, so a concurrency limit of 1 refused the user that long."""
+    server = RedisServer(tmp_path / "redis").start()
+    store = RedisStore.from_url(server.url, pool_size=4, timeout_s=0.3)
+    limiter = limiter_for(store, TierLimits(10**6, 10**9, 1))
+    subject = LimitSubject("stalled", Tier.FREE)
+    counter = RedisAdmission(store)
+    assert server.proc is not None
+    try:
+        async with limiter.hold(subject, 1):
+            server.proc.send_signal(signal.SIGSTOP)
+        # the request returned (its release timed out); the retry keeps going
+        server.proc.send_signal(signal.SIGCONT)
+        await await_until(lambda: _no_leases(counter, subject), timeout_s=10, what="lease released")
+        async with limiter.hold(subject, 1):
+            pass
+        await limiter.aclose()
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+        await store.aclose()
+        server.kill()
+
+
+async def _no_leases(counter: RedisAdmission, subject: LimitSubject) -> bool:
+    return await counter.active_leases(subject) == 0
