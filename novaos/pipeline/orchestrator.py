@@ -27,7 +27,12 @@ from novaos.domain import (
     Stance,
     TextDelta,
 )
-from novaos.errors import InvalidArgumentError, NovaError, UpstreamTruncatedError
+from novaos.errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    NovaError,
+    UpstreamTruncatedError,
+)
 from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
@@ -137,7 +142,11 @@ class Orchestrator:
             # so the terminal event carries the failure in-band before the error
             # ends the call. A run that already sent its terminal event has an outcome.
             if rec.outcome is None:
-                rec.outcome = Outcome.FAILED
+                # The client's own deadline ran out (the provider call is bounded
+                # by it, and may notice before gRPC cancels the call): the client
+                # gave up, as with a cancel, so the record says CANCELLED.
+                deadline = isinstance(exc, DeadlineExceededError)
+                rec.outcome = Outcome.CANCELLED if deadline else Outcome.FAILED
                 yield self._completed(ctx, chat, rec, detail=exc.message)
             raise
 

@@ -10,7 +10,7 @@ from grpc_status import rpc_status
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
 from novaos.audit.sink import AuditQuery
 from tests.fixtures.common import await_until
-from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, StartServer
+from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import openai_error, openai_stream
 from tests.fixtures.server import Running, bearer, mint, running_app
 
@@ -140,3 +140,35 @@ async def test_unconfigured_provider_option_is_invalid_argument(fake_server: Sta
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "options.provider" in (err.value.details() or "")
         assert upstream.requests == []
+
+
+@pytest.mark.parametrize("stalled", ["before the first chunk", "mid-stream"])
+async def test_a_client_deadline_is_audited_cancelled_not_failed(
+    fake_server: StartServer, stalled: str
+) -> None:
+    # The provider call is bounded by the client's deadline; when that timer fired
+    # first (it races gRPC's own cancel), the run was audited FAILED.
+    upstream = await fake_server()
+    parts = openai_stream(["Planning ", "starts "], (5, 2))
+    body = [Stall()] if stalled == "before the first chunk" else [*parts[:3], Stall()]
+    upstream.default = Reply(body=body, content_type="text/event-stream")
+    async with running_app(**openai_env(upstream)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        for _ in range(3):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async for _ in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message=MESSAGE),
+                    metadata=bearer(mint()),
+                    timeout=0.5,
+                ):
+                    pass
+            assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def all_audited() -> bool:
+            return len((await reader.list(AuditQuery())).records) == 3
+
+        await await_until(all_audited, timeout_s=10, what="three audit records")
+        outcomes = [r.outcome for r in (await reader.list(AuditQuery())).records]
+        assert outcomes == ["cancelled"] * 3
