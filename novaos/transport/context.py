@@ -5,6 +5,7 @@ Below transport, these travel as an explicit ``RequestContext``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import re
 import time
@@ -37,7 +38,13 @@ def set_current(info: CallInfo) -> contextvars.Token[CallInfo]:
 
 
 def reset_current(token: contextvars.Token[CallInfo]) -> None:
-    _CURRENT.reset(token)
+    # A token set in another context: a stream generator gRPC dropped (the client
+    # went away) is closed by asyncio's finalizer in a task of its own. The call's
+    # context went with its task; there is nothing to restore. Raising here
+    # replaced the GeneratorExit, logged an "unexpected error" and tried to abort
+    # a call that was already gone.
+    with contextlib.suppress(ValueError):
+        _CURRENT.reset(token)
 
 
 def current() -> CallInfo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
@@ -263,3 +264,32 @@ async def test_audit_service_returns_real_records_to_admins(server: Running) -> 
 async def test_concurrent_streams_all_complete(server: Running) -> None:
     results = await asyncio.gather(*(_stream(server, f"question {i}") for i in range(20)))
     assert all(r[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED for r in results)
+
+
+async def test_streams_given_up_mid_write_end_without_errors_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # gRPC drops the handler's generator and asyncio closes it in a task of its
+    # own: the interceptor's cleanup raised there, logged "unexpected error" and
+    # tried to abort a call that was already gone.
+    caplog.set_level(logging.ERROR)
+    env = {"MOCK_TOKEN_DELAY_MS": "0", "MOCK_RESPONSE_TOKENS": "60000"}
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        options = chat_pb2.GenerationOptions(max_tokens=8192)
+        request = chat_pb2.StreamChatRequest(message=MESSAGE, options=options)
+        for i in range(10):
+            call = stub.StreamChat(request, metadata=bearer(mint(f"gone-{i}")))
+            async for event in call:
+                if event.WhichOneof("event") == "delta":
+                    break
+            call.cancel()
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def audited() -> bool:
+            return len((await reader.list(AuditQuery())).records) == 10
+
+        await await_until(audited, timeout_s=10, what="ten audit records")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
