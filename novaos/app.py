@@ -208,13 +208,16 @@ class App:
     def _chat(self, store: KeyValueStore) -> ChatService:
         s = self.settings
         assert self.audit_log is not None and self.limiter is not None
+        orchestrator = self._orchestrator(store)  # builds self.router
+        assert self.router is not None
         limits = ChatLimits(
             s.max_message_chars,
             default_max_tokens=s.default_max_tokens,
             prompt_allowance_tokens=system_prompt_bound(),
+            providers=frozenset(p.name for p in self.router.providers() if p.configured),
         )
         return ChatService(
-            self._orchestrator(store),
+            orchestrator,
             RequestLogger(self.audit_log),
             limits,
             admission=PrincipalAdmission(self.limiter),

@@ -106,6 +106,9 @@ class ChatLimits:
     # Reserved at admission for the system prompt the gates have yet to write
     # (``novaos.pipeline.gates.model.system_prompt_bound``).
     prompt_allowance_tokens: int = 0
+    # The configured providers ``options.provider`` may name (empty: not checked
+    # here, the router refuses an unknown one, after admission).
+    providers: frozenset[str] = frozenset()
 
 
 def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
@@ -122,6 +125,10 @@ def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
         )
     if opts.temperature is not None and not 0.0 <= opts.temperature <= 2.0:
         raise InvalidArgumentError("options.temperature", "must be between 0 and 2")
+    if opts.provider and limits.providers and opts.provider not in limits.providers:
+        # Before admission: a refused request must not spend the caller's quota
+        # or leave an audit record.
+        raise InvalidArgumentError("options.provider", f"{opts.provider!r} is not configured")
     if not chat.conversation_id:
         chat = replace(chat, conversation_id=f"conv_{uuid.uuid4().hex[:20]}")
     return chat

@@ -11,7 +11,7 @@ from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_
 from novaos.audit.sink import AuditQuery
 from tests.fixtures.common import await_until
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
-from tests.fixtures.provider_wire import openai_error, openai_stream
+from tests.fixtures.provider_wire import openai_error, openai_json, openai_stream
 from tests.fixtures.server import Running, bearer, mint, running_app
 
 MESSAGE = "How should I plan my week?"
@@ -135,11 +135,23 @@ async def test_unconfigured_provider_option_is_invalid_argument(fake_server: Sta
             message=MESSAGE, options=chat_pb2.GenerationOptions(provider="gemini")
         )
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            async for _ in stub.StreamChat(request, metadata=bearer(mint())):
-                pass
+            async for event in stub.StreamChat(request, metadata=bearer(mint())):
+                raise AssertionError(f"refused before the stream starts, got {event}")
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "options.provider" in (err.value.details() or "")
         assert upstream.requests == []
+        # Refused before admission: no quota spent, no audit record (it was both).
+        reader = running.app.audit_reader
+        assert reader is not None
+        upstream.default = Reply(body=openai_json("Start with Monday.", (5, 3)))
+        ok = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        assert ok.outcome == chat_pb2.OUTCOME_COMPLETED
+
+        async def one_record() -> bool:
+            return len((await reader.list(AuditQuery())).records) >= 1
+
+        await await_until(one_record, timeout_s=5, what="the completed call's record")
+        assert [r.outcome for r in (await reader.list(AuditQuery())).records] == ["completed"]
 
 
 @pytest.mark.parametrize("stalled", ["before the first chunk", "mid-stream"])
