@@ -1,7 +1,8 @@
 """The one token estimate: admission reservations, the mock's usage, providers' fallback.
 
 Not any vendor's tokenizer: a stable approximation (one token per ~4
-characters of each word or punctuation mark, plus per-message framing) so
+characters of each word or punctuation mark, one per character of Chinese,
+Japanese, Korean and Thai, plus per-message framing) so
 budgets still trip and a streamed and a non-streamed answer of the same text
 count the same. Always estimate over the whole text, never per chunk: a word
 split across two chunks must not count twice.
@@ -20,11 +21,20 @@ from functools import lru_cache
 from novaos.domain import Usage
 from novaos.ports import ChatMessage
 
-# One token per started run of 4 word characters, and one per punctuation mark:
-# each match is one token, so counting matches is the whole estimate (no
-# per-piece arithmetic). A run never crosses a word, since words are split by
-# spaces or punctuation.
-_TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
+# Scripts written without spaces, where tokenizers spend about a token per
+# character: Han, kana, Hangul, Thai (counted four to a token, CJK text was
+# estimated at about half its real usage).
+_PER_CHARACTER = (
+    "\u0e00-\u0e7f"  # Thai
+    "\u3040-\u30ff"  # hiragana, katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"  # Han
+    "\uac00-\ud7af"  # Hangul syllables
+)
+# One token per character of those scripts, per started run of 4 other word
+# characters, and per punctuation mark: each match is one token, so counting
+# matches is the whole estimate (no per-piece arithmetic). A run never crosses a
+# word, since words are split by spaces or punctuation.
+_TOKEN = re.compile(rf"[{_PER_CHARACTER}]|[^\W{_PER_CHARACTER}]{{1,4}}|[^\w\s]")
 _MESSAGE_FRAMING = 3  # role and separators, as chat formats add around each message
 _REPLY_PRIMING = 3
 

@@ -224,7 +224,7 @@ class LeaseLimiter:
     def _charge(grant: LeaseGrant, lease: Lease) -> int | None:
         if lease.actual_tokens is not None and lease.actual_tokens > lease.reserved_tokens:
             log.warning(
-                "lease %s used %d tokens but reserved %d; charging the reservation",
+                "lease %s used %d tokens but reserved %d; charging the usage",
                 grant.request.lease_id,
                 lease.actual_tokens,
                 lease.reserved_tokens,

@@ -113,8 +113,11 @@ class Lease:
 
     ``reserve`` grows the reservation once the real prompt is known (the
     ``TokenBudget`` port the pipeline calls before each upstream call). The
-    release charges the settled usage, never more than ``reserved_tokens``:
-    every token a request is charged was admitted against the limit first.
+    release charges the settled usage, even above ``reserved_tokens``: an
+    estimate that fell short (a tokenizer counts differently) must not hide
+    tokens really spent, or a client whose text is underestimated would get
+    more than its limit every minute. The window then stays over the limit
+    until those tokens age out, refusing what follows.
     """
 
     def __init__(
@@ -143,10 +146,8 @@ class Lease:
 
     @property
     def charge(self) -> int | None:
-        """What the release records: the settled usage capped at the reservation."""
-        if self.actual_tokens is None:
-            return None
-        return min(self.actual_tokens, self.reserved_tokens)
+        """What the release records: the settled usage (None: keep the reservation)."""
+        return self.actual_tokens
 
 
 class Limiter(Protocol):

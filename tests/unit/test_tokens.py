@@ -25,11 +25,42 @@ def test_estimate_is_deterministic_and_split_independent() -> None:
     assert estimate_tokens("") == 0
 
 
+# Thai, kana, CJK extension A, CJK unified, Hangul, compatibility ideographs, planes 2-3.
+SPACELESS = [
+    (0x0E00, 0x0E7F), (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF),
+]  # fmt: skip
+
+
+def _spaceless(ch: str) -> bool:
+    return any(lo <= ord(ch) <= hi for lo, hi in SPACELESS)
+
+
+def _word_cost(word: str) -> int:
+    cost, run = 0, 0  # run: word characters since the last spaceless one
+    for ch in word:
+        if _spaceless(ch):
+            cost, run = cost + 1 + -(-run // 4), 0
+        else:
+            run += 1
+    return cost + -(-run // 4)
+
+
 @given(st.text())
 def test_estimate_is_a_token_per_four_word_characters_and_per_mark(text: str) -> None:
-    """The definition: each word costs ceil(len / 4), each punctuation mark 1."""
+    """The definition: each run of word characters costs ceil(len / 4), each
+    character of a script written without spaces 1, each punctuation mark 1."""
     pieces = re.findall(r"\w+|[^\w\s]", text)
-    assert estimate_tokens(text) == sum(-(-len(p) // 4) for p in pieces)
+    assert estimate_tokens(text) == sum(_word_cost(p) for p in pieces)
+
+
+def test_chinese_japanese_korean_and_thai_cost_a_token_per_character() -> None:
+    # Counted four characters to a token, CJK text was reserved at about half
+    # of what providers charged for it.
+    assert estimate_tokens("你好世界今天天气很好") == 10
+    assert estimate_tokens("こんにちは") == 5
+    assert estimate_tokens("안녕하세요") == 5
+    assert estimate_tokens("abcd漢字efgh") == 4
 
 
 def test_estimate_usage_counts_prompt_framing() -> None:

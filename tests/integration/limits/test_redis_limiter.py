@@ -125,3 +125,20 @@ async def test_a_release_redis_stalled_on_is_retried_not_left_to_the_ttl(
 
 async def _no_leases(counter: RedisAdmission, subject: LimitSubject) -> bool:
     return await counter.active_leases(subject) == 0
+
+
+async def test_usage_above_the_reservation_is_charged_in_redis(store: RedisStore) -> None:
+    limiter = limiter_for(store, TierLimits(10**6, 10_000, 10**6))
+    subject = LimitSubject("over-estimate", Tier.PRO)
+    async with limiter.hold(subject, 100) as lease:
+        lease.settle(6_000)  # the provider counted far more than was estimated
+    refused = False
+    try:
+        async with limiter.hold(subject, 4_001):
+            pass
+    except RateLimitedError:
+        refused = True
+    assert refused, "the 6,000 really used must count against the 10,000"
+    async with limiter.hold(subject, 4_000):
+        pass
+    await limiter.aclose()

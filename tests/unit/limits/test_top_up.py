@@ -1,4 +1,4 @@
-"""A lease grows to the real prompt before the upstream call, and charges no more than it holds."""
+"""A lease grows to the real prompt before the upstream call, and charges what was used."""
 
 from __future__ import annotations
 
@@ -51,15 +51,26 @@ async def test_reserve_grows_the_lease_and_refuses_past_the_limit() -> None:
     await limiter.aclose()
 
 
-async def test_release_charges_at_most_the_reservation() -> None:
+async def test_release_charges_the_real_usage_even_above_the_reservation() -> None:
+    # Capped at the reservation, an underestimated request (CJK text was counted
+    # at half its real tokens) hid what it spent, and its user got more than the
+    # limit every minute. The window now holds the real usage.
     limiter = LeaseLimiter(MemoryAdmission(), LIMITS, lease_ttl_ms=30_000)
     subject = LimitSubject("ben", Tier.FREE)
     async with limiter.hold(subject, 100) as lease:
-        lease.settle(5_000)  # more than was admitted: the window must not go over
-    assert lease.charge == 100
-    assert not await fits(limiter, subject, 9_901)
-    assert await fits(limiter, subject, 9_900)
+        lease.settle(5_000)
+    assert lease.charge == 5_000
+    assert not await fits(limiter, subject, 5_001)
+    assert await fits(limiter, subject, 5_000)
     await limiter.aclose()
+
+
+async def test_usage_over_the_limit_refuses_what_follows_until_it_ages_out() -> None:
+    limiter = LeaseLimiter(MemoryAdmission(), LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("bea", Tier.FREE)
+    async with limiter.hold(subject, 9_000) as lease:
+        lease.settle(12_000)  # the provider counted more than the whole limit
+    assert not await fits(limiter, subject, 1)
 
 
 class GatedTopUp(MemoryAdmission):
@@ -124,6 +135,7 @@ async def test_a_top_up_the_store_cannot_take_serves_on_without_growing_the_char
         await lease.reserve(4_000)  # served: an outage never fails the request
         assert lease.reserved_tokens == 1_000  # nothing more was admitted
         lease.settle(4_000)
-    assert lease.charge == 1_000  # a release charges only what was admitted
-    assert await fits(limiter, subject, 9_000)
+    assert lease.charge == 4_000  # what was really used, admitted or not
+    assert await fits(limiter, subject, 6_000)
+    assert not await fits(limiter, subject, 6_001)
     await limiter.aclose()
