@@ -108,13 +108,14 @@ def build_audit_sink(settings: Settings) -> AuditSink:
 
 def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
     sink = build_audit_sink(settings)
-    spill = settings.audit_spill_path
+    spill, spill_setting = settings.audit_spill_path, "AUDIT_SPILL_PATH"
     if spill is None and settings.audit_storage_type is not AuditStorage.MEMORY:
-        spill = settings.audit_file_path / "spill" / "spill.jsonl"
+        spill, spill_setting = settings.audit_file_path / "spill" / "spill.jsonl", "AUDIT_FILE_PATH"
     return AuditWriter(
         sink,
         AuditPolicy.from_settings(settings),
         spill_path=spill,
+        spill_setting=spill_setting,
         queue_size=settings.audit_queue_size,
         batch_size=settings.audit_batch_size,
         max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,

@@ -18,16 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from novaos.audit.record import AuditRecord
-from novaos.audit.sinks.jsonl import fsync_dir, read_records, repair_tail, write_all
+from novaos.audit.sinks.jsonl import fsync_dir, read_records, repair_tail, unwritable, write_all
 from novaos.errors import ConfigError
 
 _MAX_SIBLINGS = 64
 
 
 class SpillFile:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, setting: str = "AUDIT_SPILL_PATH") -> None:
         self.path = path or Path()
         self._enabled = path is not None
+        self._setting = setting  # the variable the path came from, for start-up errors
         self._fd = -1
         self.count = 0
 
@@ -38,17 +39,24 @@ class SpillFile:
     def _open_sync(self) -> int:
         if not self._enabled:
             return 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_free_sibling()
+        except OSError as exc:
+            raise unwritable(self._setting, f"spill file {self.path}", exc) from None
+        repair_tail(self.path)
+        self.count = sum(1 for _ in read_records(self.path))
+        return self.count
+
+    def _lock_free_sibling(self) -> None:
         wanted = self.path
         for n in range(_MAX_SIBLINGS):
             self.path = wanted if n == 0 else wanted.with_name(f"{wanted.stem}-{n}{wanted.suffix}")
             if self._try_lock():
-                break
-        else:
-            raise ConfigError(f"AUDIT_SPILL_PATH: {wanted} and its siblings are all in use")
-        repair_tail(self.path)
-        self.count = sum(1 for _ in read_records(self.path))
-        return self.count
+                return
+        raise ConfigError(
+            f"invalid configuration: {self._setting}: {wanted} and its siblings are all in use"
+        )
 
     def _try_lock(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)

@@ -23,6 +23,7 @@ from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.spill import SpillFile
 from novaos.audit.watch import Fanout, Subscription
+from novaos.errors import ConfigError
 from novaos.ports import RequestSummary
 
 _log = logging.getLogger("novaos.audit")
@@ -37,6 +38,7 @@ class AuditWriter:
         policy: AuditPolicy,
         *,
         spill_path: Path | None,
+        spill_setting: str = "AUDIT_SPILL_PATH",
         queue_size: int = 10_000,
         batch_size: int = 100,
         linger_s: float = 0.01,
@@ -47,7 +49,7 @@ class AuditWriter:
         self.sink = sink
         self.policy = policy
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
-        self._spill = SpillFile(spill_path)
+        self._spill = SpillFile(spill_path, setting=spill_setting)
         self._batch_size = batch_size
         self._linger_s = linger_s
         self._max_backoff_s = max_backoff_s
@@ -70,7 +72,11 @@ class AuditWriter:
         pending = await self._spill.open()
         if pending:
             _log.warning("audit: %d spilled records from a previous run will be replayed", pending)
-        await self._try_open()
+        try:
+            await self._try_open(starting=True)
+        except ConfigError:
+            await self._spill.aclose()
+            raise
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def aclose(self, *, close_sink: bool = True) -> None:
@@ -203,10 +209,12 @@ class AuditWriter:
             return
         self._stored(stored)
 
-    async def _try_open(self) -> None:
+    async def _try_open(self, *, starting: bool = False) -> None:
         try:
             self._head = self._stored_head = await self.sink.open()
         except Exception as exc:  # sink down at start: spill until it is back
+            if starting and isinstance(exc, ConfigError):
+                raise  # a directory we may not write is not coming back: stop start-up
             self._failed(exc)
             return
         self._sink_open = True

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -78,6 +79,34 @@ def test_a_port_in_use_stops_startup_with_one_line(variable: str, workers: str) 
     assert len(ours) == 1, proc.stderr
     assert ours[0].startswith("novaos: invalid configuration") and variable in ours[0]
     assert "Traceback" not in proc.stderr and "listening" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("audit_env", "variable"),
+    [
+        # sysfs refuses mkdir even to root; the default spill file lives under it too
+        ({"AUDIT_FILE_PATH": "/sys/novaos/audit"}, "AUDIT_FILE_PATH"),
+        # the spill elsewhere: the sink's own directory is what fails
+        ({"AUDIT_FILE_PATH": "/sys/novaos/audit", "AUDIT_SPILL_PATH": "{tmp}/spill.jsonl"},
+         "AUDIT_FILE_PATH"),
+        ({"AUDIT_FILE_PATH": "{tmp}/a-file/audit"}, "AUDIT_FILE_PATH"),  # not a directory
+        ({"AUDIT_FILE_PATH": "{tmp}/audit", "AUDIT_SPILL_PATH": "/sys/novaos/spill.jsonl"},
+         "AUDIT_SPILL_PATH"),
+    ],
+)  # fmt: skip
+def test_an_unwritable_audit_path_stops_startup_with_one_line(
+    audit_env: dict[str, str], variable: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    env = {k: v.replace("{tmp}", str(tmp_path)) for k, v in audit_env.items()}
+    proc = _run_server({**os.environ, **BASE_ENV, "AUDIT_STORAGE_TYPE": "file", **env})
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"novaos: invalid configuration: {variable}: "), lines[0]
+    reason = "Not a directory" if "a-file" in str(env) else "Operation not permitted"
+    assert reason in lines[0]
+    assert "listening" not in proc.stdout
 
 
 def test_a_config_error_in_the_workers_stops_the_supervisor() -> None:

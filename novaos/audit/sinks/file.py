@@ -22,7 +22,14 @@ from pathlib import Path
 from novaos.audit.chain import ChainHead, links_onto, seal_all
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
-from novaos.audit.sinks.jsonl import fsync_dir, last_record, read_records, repair_tail, write_all
+from novaos.audit.sinks.jsonl import (
+    fsync_dir,
+    last_record,
+    read_records,
+    repair_tail,
+    unwritable,
+    write_all,
+)
 
 _PREFIX = "audit-"
 _SUFFIX = ".jsonl"
@@ -66,9 +73,12 @@ class FileAuditSink:
         return await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> ChainHead:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        if self._lock_fd < 0:
-            self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            if self._lock_fd < 0:
+                self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise unwritable("AUDIT_FILE_PATH", f"audit directory {self._dir}", exc) from None
         with self._locked():
             self._recover(repair=True)
         return self._head

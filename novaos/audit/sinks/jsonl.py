@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from novaos.audit.record import AuditRecord, decode
+from novaos.errors import ConfigError
 
 _log = logging.getLogger("novaos.audit")
 
@@ -25,6 +26,15 @@ def write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def unwritable(setting: str, what: str, exc: OSError) -> ConfigError:
+    """The start-up error for a path we may not create or write (read-only,
+    sysfs, a file where a directory should be): restarting cannot fix it."""
+    reason = exc.strerror or str(exc)
+    if exc.filename:
+        reason = f"{reason} ({exc.filename})"
+    return ConfigError(f"invalid configuration: {setting}: cannot write the {what}: {reason}")
 
 
 def fsync_dir(directory: Path) -> None:
