@@ -1,7 +1,12 @@
 """JSON Lines files under AUDIT_FILE_PATH, rotated by size, chain kept across files.
 
-Files are named ``audit-<first seq>.jsonl`` so a range read can skip whole
-files. A batch is appended under an exclusive ``flock`` (worker processes may
+Files are named ``audit-<first seq>.log`` (one JSON object per line) so a range
+read can skip whole files, and so the operations guide's
+``grep … /var/log/novaos/audit/*.log`` finds them. Earlier versions wrote
+``audit-<first seq>.jsonl``: such files are still read, in seq order with the
+new ones, but never appended to (the next record starts a ``.log`` file).
+
+A batch is appended under an exclusive ``flock`` (worker processes may
 share the directory) and is all-or-nothing: if a write fails (disk full) the
 touched files are cut back to where they were, so a failed append never
 leaves half a record behind. At start the newest file's torn tail is cut off
@@ -14,6 +19,7 @@ import asyncio
 import builtins
 import fcntl
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,16 +37,19 @@ from novaos.audit.sinks.jsonl import (
     write_all,
 )
 
-_PREFIX = "audit-"
-_SUFFIX = ".jsonl"
+_SUFFIX = ".log"
+_LEGACY_SUFFIX = ".jsonl"  # before the guide's *.log
+_NAME = re.compile(r"audit-(\d{12})\.(?:log|jsonl)")
 
 
 def _file_name(first_seq: int) -> str:
-    return f"{_PREFIX}{first_seq:012d}{_SUFFIX}"
+    return f"audit-{first_seq:012d}{_SUFFIX}"
 
 
 def _first_seq(path: Path) -> int:
-    return int(path.name.removeprefix(_PREFIX).removesuffix(_SUFFIX))
+    match = _NAME.fullmatch(path.name)
+    assert match is not None  # only _files() hands out paths
+    return int(match.group(1))
 
 
 @dataclass(slots=True)
@@ -84,7 +93,9 @@ class FileAuditSink:
         return self._head
 
     def _files(self) -> builtins.list[Path]:
-        return sorted(self._dir.glob(f"{_PREFIX}*{_SUFFIX}"))
+        """Every audit file, old names included, in chain order."""
+        found = [p for p in self._dir.glob("audit-*") if _NAME.fullmatch(p.name)]
+        return sorted(found, key=_first_seq)
 
     def _recover(self, *, repair: bool) -> None:
         """Re-read the head from disk: at start, or after another process wrote."""
@@ -142,7 +153,7 @@ class FileAuditSink:
             for record in records:
                 line = record.line()
                 full = self._size and self._size + len(line) > self._max_bytes
-                if self._current is None or full:
+                if self._current is None or full or self._current.suffix == _LEGACY_SUFFIX:
                     if fd >= 0:
                         self._flush(fd, pending)
                         os.close(fd)

@@ -45,7 +45,7 @@ class StoredSink:
 
 
 def _rewrite_files(directory: Path, records: list[AuditRecord]) -> None:
-    files = sorted(directory.glob("audit-*.jsonl"))
+    files = sorted(directory.glob("audit-*.log"))
     for path in files[1:]:
         path.unlink()
     files[0].write_bytes(b"".join(r.line() for r in records))

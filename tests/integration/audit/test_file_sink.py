@@ -14,6 +14,7 @@ from pathlib import Path
 from novaos.audit.chain import ChainHead, seal_all, verify
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.sink import AuditQuery
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.writer import AuditWriter
 from tests.fixtures.audit_data import POLICY, summary
@@ -27,7 +28,7 @@ async def _true(value: bool) -> bool:
 
 
 def _lines(directory: Path) -> list[bytes]:
-    data = b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.jsonl")))
+    data = b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.log")))
     return data.splitlines(keepends=True)
 
 
@@ -45,9 +46,9 @@ async def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
     for start in range(0, 60, 7):
         stored = await sink.append(seal_all(_drafts(start, 7), head))
         head = ChainHead(stored[-1].seq, stored[-1].hash)
-    files = sorted(directory.glob("audit-*.jsonl"))
+    files = sorted(directory.glob("audit-*.log"))
     assert len(files) > 5 and all(f.stat().st_size <= 2048 for f in files)
-    assert files[0].name == "audit-000000000001.jsonl"
+    assert files[0].name == "audit-000000000001.log"
     assert (await AuditReader(sink).verify()).checked == 63
     assert [r.seq for r in await sink.range(40, 45)] == [40, 41, 42, 43, 44, 45]
     await sink.aclose()
@@ -65,7 +66,7 @@ async def test_a_torn_last_line_is_cut_at_start(tmp_path: Path) -> None:
     sink = FileAuditSink(directory)
     stored = await sink.append(seal_all(_drafts(0, 5), await sink.open()))
     await sink.aclose()
-    (path,) = directory.glob("audit-*.jsonl")
+    (path,) = directory.glob("audit-*.log")
     whole = path.read_bytes()
     with path.open("ab") as handle:
         handle.write(stored[0].line()[:57])  # a crash in the middle of a write
@@ -75,6 +76,43 @@ async def test_a_torn_last_line_is_cut_at_start(tmp_path: Path) -> None:
     assert path.read_bytes() == whole
     await again.append(seal_all(_drafts(5, 2), ChainHead(5, stored[-1].hash)))
     assert (await AuditReader(again).verify()).checked == 7
+    await again.aclose()
+
+
+async def test_files_from_before_the_rename_are_read_and_verified_with_new_ones(
+    tmp_path: Path,
+) -> None:
+    # Earlier versions named the files audit-<seq>.jsonl; an upgraded gateway
+    # finds them in its directory and must carry on the same chain after them.
+    directory = tmp_path / "audit"
+    directory.mkdir()
+    old = seal_all(_drafts(0, 12), ChainHead())
+    (directory / "audit-000000000001.jsonl").write_bytes(b"".join(r.line() for r in old[:11]))
+    # the newest old file has room left: appending there would hide records from *.log
+    (directory / "audit-000000000012.jsonl").write_bytes(old[11].line())
+    legacy = {p.name: p.read_bytes() for p in directory.glob("audit-*")}
+
+    sink = FileAuditSink(directory, max_bytes=4096)
+    head = await sink.open()
+    assert head == ChainHead(12, old[-1].hash)
+    for start in range(100, 130, 6):
+        stored = await sink.append(seal_all(_drafts(start, 6), head))
+        head = ChainHead(stored[-1].seq, stored[-1].hash)
+    # New records go to new files only; the old ones stay as they were.
+    assert {p.name: p.read_bytes() for p in directory.glob("audit-*.jsonl")} == legacy
+    new = sorted(directory.glob("audit-*.log"))
+    assert new[0].name == "audit-000000000013.log" and len(new) > 1
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.checked) == (True, 42)
+    assert [r.seq for r in await sink.range(5, 15)] == list(range(5, 16))
+    page = await sink.list(AuditQuery(limit=100))
+    assert [r.seq for r in page.records] == list(range(1, 43))
+    assert await sink.get(old[8].id) == old[8]
+    await sink.aclose()
+
+    again = FileAuditSink(directory)
+    assert await again.open() == head
+    assert (await AuditReader(again).verify()).checked == 42
     await again.aclose()
 
 
@@ -193,7 +231,7 @@ asyncio.run(main())
 
 
 def _mid_write(directory: Path) -> bool:
-    files = sorted(directory.glob("audit-*.jsonl"))
+    files = sorted(directory.glob("audit-*.log"))
     if not files or sum(f.stat().st_size for f in files) < 1_000_000:
         return False
     with files[-1].open("rb") as handle:
