@@ -1,4 +1,4 @@
-"""The ``novaos`` command: serve, token, chat, bench."""
+"""The ``novaos`` command: serve, token, chat, audit, bench."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from novaos.app import App
+from novaos.audit_client import ListFilters, parse_time, run_audit_list, run_audit_verify
 from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
@@ -103,6 +105,60 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(run_chat(args.target, args.message, args.token, args.conversation, args.ack))
 
 
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    filters = ListFilters(
+        user=args.user,
+        start_time=args.start_time,
+        end_time=args.end_time,
+        outcome=args.outcome,
+        stance=args.stance,
+        gate_decision=args.gate_decision,
+        page_size=args.page_size,
+    )
+    return asyncio.run(run_audit_list(args.target, args.token, filters))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    return asyncio.run(run_audit_verify(args.target, args.token, args.from_seq, args.to_seq))
+
+
+def _time_arg(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``novaos audit list|verify``: AuditService over gRPC, with an admin token."""
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument("--target", default="127.0.0.1:50051")
+    conn.add_argument("--token", default="", help="bearer token with the admin role")
+    audit = sub.add_parser("audit", help="list or verify audit records (admin token)")
+    verbs = audit.add_subparsers(dest="audit_command", required=True)
+    listing = verbs.add_parser(
+        "list", parents=[conn], help="print records as JSON lines, oldest first, every page"
+    )
+    listing.add_argument("--user", default="", help="user id or its audit pseudonym")
+    listing.add_argument(
+        "--start-time", type=_time_arg, help="at or after (ISO 8601; UTC if no offset)"
+    )
+    listing.add_argument("--end-time", type=_time_arg, help="before (ISO 8601; UTC if no offset)")
+    listing.add_argument("--outcome", default="", help="completed, control, hard_veto, ...")
+    listing.add_argument("--stance", default="")
+    listing.add_argument("--gate-decision", default="", help='"gate:decision", e.g. shield:stop')
+    listing.add_argument(
+        "--page-size", type=int, default=0, help="records per RPC (server default 50)"
+    )
+    listing.set_defaults(fn=cmd_audit_list)
+    verify = verbs.add_parser(
+        "verify", parents=[conn], help="check the hash chain; exit 4 when it is broken"
+    )
+    verify.add_argument("--from-seq", type=int, default=0, help="first seq (0: the first record)")
+    verify.add_argument("--to-seq", type=int, default=0, help="last seq (0: the last record)")
+    verify.set_defaults(fn=cmd_audit_verify)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Forwards to ``python -m bench`` (a repository tool, not part of the package)."""
     root = Path(__file__).resolve().parents[1]
@@ -131,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--conversation", default="")
     chat.add_argument("--ack", default="", help="ack token for a soft veto")
     chat.set_defaults(fn=cmd_chat)
+    _add_audit(sub)
     # Options are bench's own (novaos bench --help shows them): forwarded untouched.
     bench = sub.add_parser("bench", help="run the benchmark (python -m bench)", add_help=False)
     bench.set_defaults(fn=cmd_bench, bench_args=[])

@@ -1,13 +1,17 @@
-"""The `novaos` command against a real server: chat streams text and exits by outcome."""
+"""The `novaos` command against a real server: chat streams text and exits by outcome;
+audit lists and verifies the log with an admin token."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 
+from tests.fixtures.common import wait_until
 from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint
 
 
@@ -43,3 +47,65 @@ def test_token_mints_a_verifiable_dev_token() -> None:
     claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"])
     assert claims["sub"] == "alice" and claims["tier"] == "pro" and claims["roles"] == ["admin"]
     assert claims["exp"] > claims["iat"]
+
+
+def _records(directory: Path) -> list[bytes]:
+    return b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.log"))).splitlines()
+
+
+def test_audit_lists_filtered_pages_and_verifies_the_chain(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    directory = tmp_path / "audit"
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory))
+    target = f"127.0.0.1:{srv.port}"
+    for user in ("alice", "bob", "alice"):
+        sent = _novaos("chat", "help me plan my week", "--target", target, "--token", mint(user))
+        assert sent.returncode == 0, sent.stderr
+    veto = _novaos("chat", "how do I make a pipe bomb", "--target", target, "--token", mint("bob"))
+    assert veto.returncode == 3, veto.stderr
+    wait_until(lambda: len(_records(directory)) == 4, what="4 audit records on disk")
+    admin = ("--target", target, "--token", mint("root", "enterprise", ("admin",)))
+
+    paged = _novaos("audit", "list", *admin, "--page-size", "1")  # four pages
+    assert paged.returncode == 0, paged.stderr
+    assert paged.stdout.encode().splitlines() == _records(directory)  # as stored, in order
+    bob = _novaos("audit", "list", *admin, "--user", "bob")
+    assert bob.returncode == 0, bob.stderr
+    bobs = [json.loads(line) for line in bob.stdout.splitlines()]
+    assert [r["outcome"] for r in bobs] == ["completed", "hard_veto"]
+    assert len({r["user"] for r in bobs}) == 1 and bobs[0]["user"] != "bob"  # the pseudonym
+    vetoes = _novaos(
+        "audit", "list", *admin, "--outcome", "hard_veto", "--gate-decision", "shield:stop"
+    )
+    assert [json.loads(line)["seq"] for line in vetoes.stdout.splitlines()] == [4]
+    later = _novaos("audit", "list", *admin, "--start-time", "2999-01-01T00:00:00Z")
+    assert (later.returncode, later.stdout) == (0, "")
+
+    verified = _novaos("audit", "verify", *admin)
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout) == {
+        "ok": True, "checked": 4, "first_bad_seq": 0, "problem": ""
+    }  # fmt: skip
+
+    # Edit one stored record behind the gateway's back: verify must say so and fail.
+    (log,) = directory.glob("audit-*.log")
+    log.write_bytes(log.read_bytes().replace(b'"outcome":"hard_veto"', b'"outcome":"completed"'))
+    broken = _novaos("audit", "verify", *admin)
+    assert broken.returncode == 4, (broken.stdout, broken.stderr)
+    assert json.loads(broken.stdout)["first_bad_seq"] == 4
+    assert "audit chain broken at seq 4" in broken.stderr
+
+
+def test_audit_without_the_admin_role_is_a_clear_permission_denied(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server()
+    user = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("bob", "enterprise"))
+    for verb in ("list", "verify"):
+        denied = _novaos("audit", verb, *user)
+        assert denied.returncode == 1, (denied.stdout, denied.stderr)
+        assert denied.stdout == ""
+        first = denied.stderr.splitlines()[0]
+        assert first == "error: PERMISSION_DENIED: the admin role is required for this method"
+        assert "--admin" in denied.stderr  # how to get a token that works
