@@ -147,6 +147,10 @@ def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
         },
         "convert_grpc_status": True,
         "case_insensitive_enum_parsing": True,
+        # A query parameter that names no request field ("?_=123", a typo'd filter)
+        # is a 400 naming it. Without this the call was not transcoded at all and
+        # fell through to the catch-all 404, which carries no CORS headers.
+        "request_validation_options": {"reject_unknown_query_parameters": True},
     }
 
 
