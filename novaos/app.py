@@ -224,6 +224,7 @@ class App:
             admission=PrincipalAdmission(self.limiter),
             conversations=self.conversations,
             policy_version=default_classifier().policy_version,
+            keepalive_s=s.stream_keepalive_s,
         )
 
     async def _start_audit(self) -> AuditWriter:

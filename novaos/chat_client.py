@@ -31,6 +31,8 @@ async def run_chat(target: str, message: str, token: str, conversation: str, ack
         try:
             async for event in stub.StreamChat(request, metadata=metadata):  # type: ignore[attr-defined]
                 kind = event.WhichOneof("event")
+                # "keepalive" (text held back, a slow model) and kinds this client
+                # does not know show nothing.
                 if kind == "delta":
                     sys.stdout.write(event.delta.text)
                     sys.stdout.flush()

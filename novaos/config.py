@@ -255,6 +255,16 @@ class Settings(BaseSettings):
         return parse_duration_s(self.jwt_expiry)
 
     @property
+    def stream_keepalive_s(self) -> float:
+        """How long a StreamChat may send nothing before it sends a keepalive.
+
+        Envoy resets a stream silent for STREAM_IDLE_TIMEOUT_MS + 5 s, even while the
+        provider is writing text the output check still holds. Half the idle timeout
+        stays well inside that; at most 15 s, for proxies further out (often 60 s);
+        at least 0.25 s, so a tiny idle timeout does not turn into a flood."""
+        return min(max(self.stream_idle_timeout_ms / 2000, 0.25), 15.0)
+
+    @property
     def is_production(self) -> bool:
         return self.node_env is Environment.PRODUCTION
 

@@ -154,4 +154,9 @@ class Completed:
     released_chars: int = 0
 
 
-ChatEvent = Started | GateEvent | TextDelta | AckRequired | Completed
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """Nothing to send yet, but the stream is alive (text held back, a slow provider)."""
+
+
+ChatEvent = Started | GateEvent | TextDelta | AckRequired | Completed | Keepalive

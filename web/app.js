@@ -224,6 +224,8 @@ async function stream(item, message, ackToken, signal) {
       completed = true;
       finish(item, event.completed);
     }
+    // event.keepalive: the stream is alive while text is held back (a slow model);
+    // nothing to show. Unknown event kinds are ignored the same way.
   }
   if (!completed) {
     item.classList.add("error");

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from novaos.domain import (
@@ -117,7 +117,7 @@ class Orchestrator:
         history: tuple[ChatMessage, ...],
         rec: RunRecord,
         budget: TokenBudget | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """``budget``: the request's token reservation, grown to the real prompt
         (system prompt, lens sources, regeneration feedback) before each upstream call.
 

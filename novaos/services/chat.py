@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from novaos.domain import (
 from novaos.errors import InvalidArgumentError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, RequestSummary
+from novaos.services.pump import EventPump
 from novaos.tokens import reservation
 
 log = logging.getLogger("novaos.chat")
@@ -91,6 +92,9 @@ class ChatCall:
     completed: Completed | None = None
     opened: OpenedTurn | None = None  # the conversation as the call found it
     abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
+    # Events reach the client as they happen (StreamChat): silences get keepalives.
+    # Unary Chat: False.
+    live: bool = True
 
     @property
     def overhead_ms(self) -> float:
@@ -158,6 +162,7 @@ class ChatService:
     conversations: History | None = None
     policy_version: str = ""
     clock: Callable[[], float] = time.time
+    keepalive_s: float = 15.0  # Settings.stream_keepalive_s
     _inflight: int = field(default=0, init=False)
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _writes: set[asyncio.Future[None]] = field(default_factory=set, init=False)
@@ -206,9 +211,10 @@ class ChatService:
                 try:
                     yield Started(call.ctx.request_id, call.chat.conversation_id)
                     run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
-                    async for event in run:
-                        self._observe(call, event)
-                        yield event
+                    async with aclosing(self._live(call, run) if call.live else run) as events:
+                        async for event in events:
+                            self._observe(call, event)
+                            yield event
                 except (asyncio.CancelledError, GeneratorExit):
                     # GeneratorExit: closed at a yield, the caller gone. gRPC can drop
                     # a stream's generators mid-write, and asyncio then closes them in
@@ -222,6 +228,14 @@ class ChatService:
                     await self._finish(call)
         finally:
             self._left()
+
+    async def _live(
+        self, call: ChatCall, run: AsyncGenerator[ChatEvent, None]
+    ) -> AsyncGenerator[ChatEvent, None]:
+        pump = EventPump(run, self.keepalive_s)
+        async with aclosing(pump.relay()) as events:
+            async for event in events:
+                yield event
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:

@@ -111,7 +111,8 @@ def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
 
 def grpc_routes(settings: Settings) -> list[Json]:
     stream = _ms(settings.envoy_stream_timeout_ms)
-    # The gateway ends an idle provider stream itself; Envoy's timer is the backstop.
+    # The gateway ends an idle provider stream itself, and sends keepalives while it
+    # holds text back (Settings.stream_keepalive_s); Envoy's timer is the backstop.
     stream_idle = _ms(settings.stream_idle_timeout_ms + 5000)
     unary = _ms(settings.envoy_unary_timeout_ms)
     return [

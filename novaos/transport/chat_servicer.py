@@ -98,6 +98,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             request_context(context),
             convert.chat_input(request),
             record=RunRecord(whole_answer=True, gate_events=False),
+            live=False,
         )
         ack, done = None, None
         headers: asyncio.Future[None] | None = None

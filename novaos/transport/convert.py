@@ -10,6 +10,7 @@ from novaos.domain import ChatEvent
 _OUTCOMES = {o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome}
 _STANCES = {s: getattr(chat_pb2, f"STANCE_{s.name}") for s in domain.Stance}
 _DECISIONS = {d: getattr(chat_pb2, f"GATE_DECISION_{d.name}") for d in domain.Decision}
+_KEEPALIVE = chat_pb2.StreamChatResponse(keepalive=chat_pb2.Keepalive())
 
 
 def chat_input(request: chat_pb2.StreamChatRequest | chat_pb2.ChatRequest) -> domain.ChatInput:
@@ -80,6 +81,8 @@ def stream_response(event: ChatEvent) -> chat_pb2.StreamChatResponse:
         return chat_pb2.StreamChatResponse(started=started)
     if isinstance(event, domain.AckRequired):
         return chat_pb2.StreamChatResponse(ack_required=ack_required(event))
+    if isinstance(event, domain.Keepalive):
+        return _KEEPALIVE
     return chat_pb2.StreamChatResponse(completed=completed(event))
 
 

@@ -363,6 +363,19 @@ class Completed(google.protobuf.message.Message):
 global___Completed = Completed
 
 @typing.final
+class Keepalive(google.protobuf.message.Message):
+    """Keepalive says the stream is alive while nothing else is ready to send, for
+    instance while answer text is held back until its sentence ends. Sent when
+    nothing else went out for a while (well inside the sidecar's stream idle
+    timeout); carries no data, and clients ignore it.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(self) -> None:
+        ...
+global___Keepalive = Keepalive
+
+@typing.final
 class StreamChatResponse(google.protobuf.message.Message):
     """StreamChatResponse is one event of a chat stream."""
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -371,6 +384,7 @@ class StreamChatResponse(google.protobuf.message.Message):
     DELTA_FIELD_NUMBER: builtins.int
     ACK_REQUIRED_FIELD_NUMBER: builtins.int
     COMPLETED_FIELD_NUMBER: builtins.int
+    KEEPALIVE_FIELD_NUMBER: builtins.int
 
     @property
     def started(self) -> global___Started:
@@ -392,16 +406,20 @@ class StreamChatResponse(google.protobuf.message.Message):
     def completed(self) -> global___Completed:
         """The terminal event."""
 
-    def __init__(self, *, started: global___Started | None=..., gate: global___GateEvent | None=..., delta: global___Delta | None=..., ack_required: global___AckRequired | None=..., completed: global___Completed | None=...) -> None:
+    @property
+    def keepalive(self) -> global___Keepalive:
+        """Nothing to send yet; the stream is alive. Ignore it."""
+
+    def __init__(self, *, started: global___Started | None=..., gate: global___GateEvent | None=..., delta: global___Delta | None=..., ack_required: global___AckRequired | None=..., completed: global___Completed | None=..., keepalive: global___Keepalive | None=...) -> None:
         ...
 
-    def HasField(self, field_name: typing.Literal['ack_required', b'ack_required', 'completed', b'completed', 'delta', b'delta', 'event', b'event', 'gate', b'gate', 'started', b'started']) -> builtins.bool:
+    def HasField(self, field_name: typing.Literal['ack_required', b'ack_required', 'completed', b'completed', 'delta', b'delta', 'event', b'event', 'gate', b'gate', 'keepalive', b'keepalive', 'started', b'started']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['ack_required', b'ack_required', 'completed', b'completed', 'delta', b'delta', 'event', b'event', 'gate', b'gate', 'started', b'started']) -> None:
+    def ClearField(self, field_name: typing.Literal['ack_required', b'ack_required', 'completed', b'completed', 'delta', b'delta', 'event', b'event', 'gate', b'gate', 'keepalive', b'keepalive', 'started', b'started']) -> None:
         ...
 
-    def WhichOneof(self, oneof_group: typing.Literal['event', b'event']) -> typing.Literal['started', 'gate', 'delta', 'ack_required', 'completed'] | None:
+    def WhichOneof(self, oneof_group: typing.Literal['event', b'event']) -> typing.Literal['started', 'gate', 'delta', 'ack_required', 'completed', 'keepalive'] | None:
         ...
 global___StreamChatResponse = StreamChatResponse
 

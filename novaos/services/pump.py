@@ -1,0 +1,83 @@
+"""A live stream's events, relayed so the stream is never silent.
+
+The pipeline may be busy without having anything to send: the output check holds
+text until a sentence ends while a slow provider is still writing it. A sidecar
+in front counts silence towards the client and cuts the stream. So the pipeline
+runs in a task of its own and the relay waits for its next event at most
+``keepalive_s``; when none came it yields a ``Keepalive`` instead.
+
+One task runs the whole pipeline: timers it opens across its own yields (the
+provider's deadline and idle timers) belong to the task that entered them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from novaos.domain import ChatEvent, Keepalive
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    error: BaseException | None
+
+
+KEEPALIVE = Keepalive()
+# How far the pipeline may run ahead of a slow client (a few sentences). Waiting
+# for the client after every event instead costs a task switch each way, ~10 us
+# an event.
+_AHEAD = 8
+
+
+class EventPump:
+    def __init__(self, events: AsyncGenerator[ChatEvent, None], keepalive_s: float) -> None:
+        self._events = events
+        self._keepalive_s = keepalive_s
+        # Unbounded so that the end can always be queued; the pipeline itself
+        # waits (``join``) once it is ``_AHEAD`` events ahead of the client.
+        self._queue: asyncio.Queue[ChatEvent | _End] = asyncio.Queue()
+
+    async def _run(self) -> None:
+        # aclosing: cancelled while it waits for the client, the pipeline sits at a
+        # yield; it must clean up now, not whenever it is garbage-collected.
+        async with aclosing(self._events) as events:
+            async for event in events:
+                self._queue.put_nowait(event)
+                if self._queue.qsize() >= _AHEAD:
+                    await self._queue.join()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        error = asyncio.CancelledError() if task.cancelled() else task.exception()
+        self._queue.put_nowait(_End(error))
+
+    async def relay(self) -> AsyncGenerator[ChatEvent, None]:
+        """The pipeline's events with keepalives in its silences; raises what it raised."""
+        task = asyncio.create_task(self._run(), name="chat-pipeline")
+        task.add_done_callback(self._ended)
+        try:
+            while True:
+                item = await self._next()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                yield item
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})  # its cleanup (the upstream call's close) runs now
+
+    async def _next(self) -> ChatEvent | _End:
+        if not self._queue.empty():
+            item = self._queue.get_nowait()
+        else:
+            try:
+                async with asyncio.timeout(self._keepalive_s):
+                    item = await self._queue.get()
+            except TimeoutError:
+                return KEEPALIVE
+        self._queue.task_done()
+        return item
