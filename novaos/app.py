@@ -49,6 +49,7 @@ from novaos.webfetch import build_fetcher
 
 _log = logging.getLogger("novaos.app")
 _CIRCUIT_STATES = {0: "closed", 1: "open", 2: "half_open"}
+_SHUTTING_DOWN = "server shutting down"
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,19 @@ class App:
                 _log.warning("readiness changed", extra={"component": "health", "ready": ready})
                 await self.grpc_health.set_serving(ready)
 
+    async def _stop_server(self, grace_s: float) -> None:
+        """Refuse new RPCs; what still runs when the grace ends, gRPC cancels. Just
+        before that, open chat streams are told to end in-band (a terminal event
+        with outcome CANCELLED), so none of them just stops."""
+        assert self.server is not None
+        stopped = asyncio.ensure_future(self.server.stop(grace_s))
+        # Time to end in-band: stop the pipeline, send one event, audit.
+        done, _ = await asyncio.wait({stopped}, timeout=grace_s - min(1.0, grace_s / 2))
+        if not done and self.chat is not None:
+            ending = self.chat.stop_streams(_SHUTTING_DOWN)
+            _log.info("ending open streams", extra={"component": "server", "streams": ending})
+        await stopped
+
     async def drain(self, grace_s: float | None = None) -> None:
         """Health NOT_SERVING, refuse new RPCs, give open streams a grace period."""
         if self.health is not None:
@@ -300,7 +314,7 @@ class App:
                 await self._watcher
         await self.grpc_health.drain()
         if self.server is not None:
-            await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+            await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
             _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.router is not None:

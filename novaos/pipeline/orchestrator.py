@@ -267,6 +267,13 @@ class Orchestrator:
         )
         return request, constraints
 
+    def cancelled(
+        self, ctx: RequestContext, chat: ChatInput, rec: RunRecord, detail: str
+    ) -> Completed:
+        """The terminal event of a run stopped from outside before its own (shutdown)."""
+        rec.outcome = Outcome.CANCELLED
+        return self._completed(ctx, chat, rec, detail=detail)
+
     def _completed(
         self, ctx: RequestContext, chat: ChatInput, rec: RunRecord, detail: str = ""
     ) -> Completed:

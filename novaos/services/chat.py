@@ -92,8 +92,8 @@ class ChatCall:
     completed: Completed | None = None
     opened: OpenedTurn | None = None  # the conversation as the call found it
     abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
-    # Events reach the client as they happen (StreamChat): silences get keepalives.
-    # Unary Chat: False.
+    # Events reach the client as they happen (StreamChat): silences get keepalives,
+    # and a shutdown ends the stream with its own terminal event. Unary Chat: False.
     live: bool = True
 
     @property
@@ -164,6 +164,8 @@ class ChatService:
     clock: Callable[[], float] = time.time
     keepalive_s: float = 15.0  # Settings.stream_keepalive_s
     _inflight: int = field(default=0, init=False)
+    _pumps: set[EventPump] = field(default_factory=set, init=False)
+    _stopping: str = field(default="", init=False)  # why live streams end now (shutdown)
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _writes: set[asyncio.Future[None]] = field(default_factory=set, init=False)
 
@@ -171,6 +173,15 @@ class ChatService:
         self._inflight -= 1
         if self._inflight == 0:
             self._idle.set()
+
+    def stop_streams(self, detail: str) -> int:
+        """End every live stream in-band, now and from now on: its pipeline (and
+        upstream call) stops and it sends a terminal event with outcome CANCELLED.
+        Returns how many were open."""
+        self._stopping = detail
+        for pump in self._pumps:
+            pump.stop()
+        return len(self._pumps)
 
     async def drained(self, timeout_s: float) -> bool:
         """Wait until every stream has run its ``finally`` (audit written, lease
@@ -233,9 +244,17 @@ class ChatService:
         self, call: ChatCall, run: AsyncGenerator[ChatEvent, None]
     ) -> AsyncGenerator[ChatEvent, None]:
         pump = EventPump(run, self.keepalive_s)
-        async with aclosing(pump.relay()) as events:
-            async for event in events:
-                yield event
+        self._pumps.add(pump)
+        if self._stopping:
+            pump.stop()
+        try:
+            async with aclosing(pump.relay()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._pumps.discard(pump)
+        if pump.stopped and call.completed is None:  # one terminal event, never two
+            yield self.orchestrator.cancelled(call.ctx, call.chat, call.record, self._stopping)
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:

@@ -1,10 +1,14 @@
-"""A live stream's events, relayed so the stream is never silent.
+"""A live stream's events, relayed so the stream is never silent and can be stopped.
 
 The pipeline may be busy without having anything to send: the output check holds
 text until a sentence ends while a slow provider is still writing it. A sidecar
 in front counts silence towards the client and cuts the stream. So the pipeline
 runs in a task of its own and the relay waits for its next event at most
 ``keepalive_s``; when none came it yields a ``Keepalive`` instead.
+
+``stop()`` (a server shutting down) cancels the pipeline, which stops the
+upstream call; the relay then ends and ``stopped`` is set, and the caller sends
+the terminal event itself.
 
 One task runs the whole pipeline: timers it opens across its own yields (the
 provider's deadline and idle timers) belong to the task that entered them.
@@ -20,11 +24,16 @@ from dataclasses import dataclass
 from novaos.domain import ChatEvent, Keepalive
 
 
+class _Stop:
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class _End:
     error: BaseException | None
 
 
+_STOP = _Stop()
 KEEPALIVE = Keepalive()
 # How far the pipeline may run ahead of a slow client (a few sentences). Waiting
 # for the client after every event instead costs a task switch each way, ~10 us
@@ -36,9 +45,14 @@ class EventPump:
     def __init__(self, events: AsyncGenerator[ChatEvent, None], keepalive_s: float) -> None:
         self._events = events
         self._keepalive_s = keepalive_s
-        # Unbounded so that the end can always be queued; the pipeline itself
-        # waits (``join``) once it is ``_AHEAD`` events ahead of the client.
-        self._queue: asyncio.Queue[ChatEvent | _End] = asyncio.Queue()
+        # Unbounded so that stop() and the end can always be queued; the pipeline
+        # itself waits (``join``) once it is ``_AHEAD`` events ahead of the client.
+        self._queue: asyncio.Queue[ChatEvent | _Stop | _End] = asyncio.Queue()
+        self.stopped = False
+
+    def stop(self) -> None:
+        """End the stream early: the pipeline is cancelled, ``stopped`` is set."""
+        self._queue.put_nowait(_STOP)
 
     async def _run(self) -> None:
         # aclosing: cancelled while it waits for the client, the pipeline sits at a
@@ -64,13 +78,20 @@ class EventPump:
                     if item.error is not None:
                         raise item.error
                     return
+                if isinstance(item, _Stop):
+                    await _cancel(task)
+                    # What it produced before it stopped counts as released: send it
+                    # (a terminal event among it means the run had finished).
+                    while not self._queue.empty():
+                        if not isinstance(rest := self._queue.get_nowait(), _Stop | _End):
+                            yield rest
+                    self.stopped = True
+                    return
                 yield item
         finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})  # its cleanup (the upstream call's close) runs now
+            await _cancel(task)
 
-    async def _next(self) -> ChatEvent | _End:
+    async def _next(self) -> ChatEvent | _Stop | _End:
         if not self._queue.empty():
             item = self._queue.get_nowait()
         else:
@@ -81,3 +102,9 @@ class EventPump:
                 return KEEPALIVE
         self._queue.task_done()
         return item
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+        await asyncio.wait({task})  # its cleanup (the upstream call's close) runs now

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -17,6 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from tests.fixtures.common import await_until
+from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
+from tests.fixtures.provider_wire import openai_stream
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
 
 
@@ -175,19 +179,81 @@ def test_sigterm_drains_open_stream_refuses_new_and_exits_zero(
                 chat_pb2.StreamChatRequest(message="long answer please"), metadata=bearer(mint())
             )
             kinds: list[str] = []
+            final = chat_pb2.OUTCOME_UNSPECIFIED
             async for event in call:
                 kinds.append(event.WhichOneof("event"))
                 if kinds.count("delta") == 1:
                     srv.proc.send_signal(signal.SIGTERM)
                     assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
                     refused = await _try_new_chat(srv.port)
-            final = chat_pb2.OUTCOME_UNSPECIFIED
+                final = event.completed.outcome
             return kinds, refused, final
 
-    kinds, refused, _ = asyncio.run(scenario())
+    kinds, refused, final = asyncio.run(scenario())
     assert kinds[-1] == "completed" and kinds.count("completed") == 1
+    assert final == chat_pb2.OUTCOME_COMPLETED  # it finished within the grace: untouched
     assert refused is not None
     assert srv.proc.wait(timeout=20) == 0
+
+
+def test_sigterm_ends_a_stream_longer_than_the_grace_in_band(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    """SHUTDOWN_GRACE_S=1 and an answer that would take ~10 s: the stream gets one
+    terminal event (cancelled, "server shutting down") instead of being cut."""
+    audit_dir = tmp_path / "audit"
+
+    async def scenario() -> tuple[list[chat_pb2.StreamChatResponse], FakeProviderServer]:
+        upstream = await FakeProviderServer().start()
+        tokens = [f"Step {i} is short. " for i in range(100)]
+        upstream.default = Reply(body=paced(openai_stream(tokens, (9, 500)), 0.1))
+        srv = spawn_server(
+            SHUTDOWN_GRACE_S="1",
+            PREFERRED_PROVIDER="openai",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=upstream.url + "/v1",
+            AUDIT_STORAGE_TYPE="file",
+            AUDIT_FILE_PATH=str(audit_dir),
+        )
+        events: list[chat_pb2.StreamChatResponse] = []
+        signalled = False
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            call = chat_pb2_grpc.ChatServiceStub(channel).StreamChat(
+                chat_pb2.StreamChatRequest(message="a long answer please"), metadata=bearer(mint())
+            )
+            async for event in call:  # an RPC error (the old "Cancelling all calls") fails here
+                events.append(event)
+                if event.WhichOneof("event") == "delta" and not signalled:
+                    srv.proc.send_signal(signal.SIGTERM)  # mid-answer
+                    signalled = True
+            assert await call.code() == grpc.StatusCode.OK
+        assert srv.proc.wait(timeout=20) == 0
+        # the upstream call was stopped, not left to run
+        await await_until(_no_connections(upstream), timeout_s=5, what="upstream closed")
+        await upstream.close()
+        return events, upstream
+
+    events, upstream = asyncio.run(scenario())
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds.count("completed") == 1 and kinds[-1] == "completed", kinds
+    done = events[-1].completed
+    assert (done.outcome, done.detail) == (chat_pb2.OUTCOME_CANCELLED, "server shutting down")
+    assert 0 < upstream.parts_sent < 100  # cut short: it did not run to its end
+    assert done.released_chars == sum(len(e.delta.text) for e in events if e.HasField("delta"))
+    audited = [
+        json.loads(line)
+        for path in sorted(audit_dir.glob("audit-*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    outcomes = {r["request_id"]: r["outcome"] for r in audited}
+    assert outcomes[done.request_id] == "cancelled"
+
+
+def _no_connections(upstream: FakeProviderServer) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return upstream.open_connections == 0
+
+    return check
 
 
 async def _try_new_chat(port: int) -> grpc.StatusCode | None:
