@@ -34,14 +34,28 @@ async def test_a_silent_pipeline_gets_keepalives_until_it_speaks() -> None:
     assert cleaned == ["closed"] and not pump.stopped
 
 
+async def _late(go: asyncio.Event, cleaned: list[str]) -> AsyncGenerator[ChatEvent]:
+    try:
+        yield TextDelta("0")
+        await go.wait()
+        yield TextDelta("1")
+        yield TextDelta("2")
+        await asyncio.Event().wait()
+    finally:
+        cleaned.append("closed")
+
+
 async def test_stop_cancels_the_pipeline_and_delivers_what_it_already_produced() -> None:
-    cleaned: list[str] = []
-    pump = EventPump(_busy(3, cleaned, asyncio.Event()), keepalive_s=60)
+    go, cleaned = asyncio.Event(), []
+    pump = EventPump(_late(go, cleaned), keepalive_s=60)
     relay = pump.relay()
-    first = await anext(relay)  # the pipeline ran ahead of the client: the rest is queued
+    assert await anext(relay) == TextDelta("0")
+    waiting = asyncio.ensure_future(anext(relay))
+    await asyncio.sleep(0)  # one turn: the relay now waits for the next event
+    go.set()  # the pipeline runs first and produces two more events behind the stop
     pump.stop()
-    rest = [event async for event in relay]
-    assert [first, *rest] == [TextDelta("0"), TextDelta("1"), TextDelta("2")]
+    rest = [await waiting] + [event async for event in relay]
+    assert rest == [TextDelta("1"), TextDelta("2")]  # counted as released: sent, then the end
     assert pump.stopped and cleaned == ["closed"]
 
 
