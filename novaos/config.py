@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
-    AliasChoices,
     Field,
     SecretStr,
     ValidationError,
@@ -178,11 +177,11 @@ class Settings(BaseSettings):
     web_fetch_total_timeout_ms: int = Field(15000, ge=1)
     web_fetch_allow_private_ips: bool = False
     web_fetch_allow_localhost: bool = False
-    # VALIDATE_CERTS as documented; the guide's sample env spells it WEB_FETCH_VALIDATE_CERTS,
-    # and an operator who copies that must not be silently ignored.
-    web_fetch_validate_certs: bool = Field(
-        True, validation_alias=AliasChoices("VALIDATE_CERTS", "WEB_FETCH_VALIDATE_CERTS")
-    )
+    # The guide's name. VALIDATE_CERTS, this project's earlier spelling (still in
+    # older ConfigMaps), is read too; set both, they must agree (_cross_checks).
+    # Read through ``fetch_validates_certs``; neither set means true.
+    web_fetch_validate_certs: bool | None = None
+    validate_certs: bool | None = None
     web_fetch_max_bytes: int = Field(1_000_000, ge=1024)
     web_fetch_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)
     web_fetch_max_urls: int = Field(3, ge=0, le=10)
@@ -248,7 +247,18 @@ class Settings(BaseSettings):
             raise ValueError("MOCK_SCRIPT_FILE: test-only, refused when NODE_ENV=production")
         if self.audit_storage_type is AuditStorage.DATABASE and not self.database_url:
             raise ValueError("DATABASE_URL: required when AUDIT_STORAGE_TYPE=database")
+        both = (self.web_fetch_validate_certs, self.validate_certs)
+        if None not in both and both[0] != both[1]:
+            raise ValueError("WEB_FETCH_VALIDATE_CERTS and VALIDATE_CERTS disagree; set one")
         return self
+
+    @property
+    def fetch_validates_certs(self) -> bool:
+        """WEB_FETCH_VALIDATE_CERTS (or VALIDATE_CERTS); true unless one says false."""
+        for value in (self.web_fetch_validate_certs, self.validate_certs):
+            if value is not None:
+                return value
+        return True
 
     @property
     def jwt_expiry_s(self) -> int:
@@ -276,8 +286,6 @@ def _first_error_line(exc: ValidationError) -> str:
     if not loc:  # model-level validators name the variable themselves
         return f"invalid configuration: {msg}"
     name = loc[0].upper()
-    if name == "WEB_FETCH_VALIDATE_CERTS":
-        name = "VALIDATE_CERTS"
     return f"invalid configuration: {name}: {msg}"
 
 

@@ -40,7 +40,7 @@ def build_fetcher(
         # certifi's roots, as httpx uses elsewhere; VALIDATE_CERTS=false turns
         # off both chain and hostname checks (test and lab setups only).
         ssl_context = httpx.create_ssl_context(
-            verify=settings.web_fetch_validate_certs, trust_env=False
+            verify=settings.fetch_validates_certs, trust_env=False
         )
     return SafeWebFetcher(
         policy=policy,

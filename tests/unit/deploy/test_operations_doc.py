@@ -135,7 +135,7 @@ def test_the_pod_environment_is_a_valid_configuration() -> None:
     settings = load_settings(pod_environment())
     assert settings.is_production and settings.require_auth
     assert str(settings.audit_file_path).startswith("/tmp/")
-    assert settings.web_fetch_validate_certs and not settings.web_fetch_allow_private_ips
+    assert settings.fetch_validates_certs and not settings.web_fetch_allow_private_ips
 
 
 def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
