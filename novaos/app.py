@@ -242,6 +242,12 @@ class App:
 
     async def start(self) -> int:
         s = self.settings
+        if s.port is not None:
+            _log.warning(
+                "PORT is not used: gRPC listens on GRPC_PORT, /metrics on METRICS_PORT, "
+                "HTTP/JSON/SSE on the Envoy sidecar's ENVOY_HTTPS_PORT",
+                extra={"component": "config", "port": s.port},
+            )
         store = await self._storage()
         await self._start_audit()
         chat = self.chat = self._chat(store)

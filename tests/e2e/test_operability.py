@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable
 
 import grpc
 import httpx
+import pytest
 from grpc_health.v1 import health_pb2 as ghealth_pb2
 from grpc_health.v1 import health_pb2_grpc as ghealth_pb2_grpc
 
@@ -108,3 +110,15 @@ async def test_a_gateway_whose_audit_sink_is_down_at_start_is_never_reported_rea
     async with running_app(AUDIT_STORAGE_TYPE="database", DATABASE_URL=dead_db) as running:
         assert await _status(running.channel) == NOT_SERVING
         assert await _status(running.channel, "novaos.v1.HealthService") == SERVING  # liveness
+
+
+async def test_the_guides_port_variable_is_named_as_unused_at_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # PORT=3000 (the guide's required variable) was silently ignored: probes and
+    # scrapes aimed at 3000 found nothing and nothing said why.
+    caplog.set_level(logging.WARNING, logger="novaos.app")
+    async with running_app(PORT="3000"):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
+    assert any("PORT is not used" in m and "GRPC_PORT" in m for m in warned), warned

@@ -141,3 +141,25 @@ def test_the_pod_environment_is_a_valid_configuration() -> None:
 def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
     with pytest.raises(ConfigError, match="WORKERS"):
         load_settings({**pod_environment(), "WORKERS": "two"})
+
+
+def _env_example() -> dict[str, str]:
+    text = (OPERATIONS_DOC.parents[1] / ".env.example").read_text()
+    pairs = (line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+    return {key: value for key, value in pairs}
+
+
+def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
+    # The guide's Secret Management step is `cp .env.example .env.production`; the
+    # file did not exist.
+    example = _env_example()
+    assert set(example) <= set(settings_defaults()), set(example) - set(settings_defaults())
+    assert {"JWT_SECRET", "REDIS_URL", "WEB_FETCH_VALIDATE_CERTS", "ALLOWED_ORIGINS"} <= set(
+        example
+    )
+    settings = load_settings(example)
+    assert settings.is_production and settings.require_auth and settings.port is None
+
+
+def test_the_guides_port_is_read_only_to_be_refused_politely() -> None:
+    assert load_settings({"REQUIRE_AUTH": "false", "PORT": "3000"}).port == 3000
