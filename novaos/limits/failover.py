@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from dataclasses import replace
 
 from novaos.errors import RateLimitHeaders, StorageUnavailableError
 from novaos.limits.model import (
@@ -28,7 +30,9 @@ class FailoverAdmission:
 
     A failing primary flips the shared switch (the ``FailoverStore``), so the
     request that noticed the outage is served from memory instead of failing.
-    Refresh and release go to whichever backend granted the lease.
+    Refresh and release go to whichever backend granted the lease; a lease
+    granted in memory that outlives the outage is also registered in Redis by
+    its next refresh, and released there too (``_OutageLeases``).
 
     An admission that timed out may still run in Redis (a busy server answers
     late, it is not gone): its lease would then hold a concurrency slot there
@@ -60,7 +64,12 @@ class FailoverAdmission:
                 task = asyncio.create_task(self._take_back(request))
                 self._taking_back.add(task)
                 task.add_done_callback(self._taking_back.discard)
-        return await self._fallback.admit(request)
+        outcome = await self._fallback.admit(request)
+        if isinstance(outcome, LeaseGrant):
+            return replace(
+                outcome, issuer=_OutageLeases(self._fallback, self._primary, self._switch)
+            )
+        return outcome
 
     async def _take_back(self, request: AdmitRequest) -> None:
         loop = asyncio.get_running_loop()
@@ -91,3 +100,48 @@ class FailoverAdmission:
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         return await self.active.active_leases(subject, now_ms=now_ms)
+
+
+class _OutageLeases:
+    """The issuer of leases the memory fallback granted during an outage.
+
+    Such a lease may outlive the outage. Redis must then count it too, or it
+    admits another request in its slot (a concurrency limit of 1 would let two
+    streams run): its next refresh registers it in Redis (the script registers a
+    lease it never saw released), and its release drops it there as well. Its
+    tokens stay in memory, as every counter of the outage does.
+    """
+
+    def __init__(
+        self, fallback: AdmissionBackend, primary: AdmissionBackend, switch: BackendSwitch
+    ) -> None:
+        self.name = fallback.name
+        self._fallback, self._primary, self._switch = fallback, primary, switch
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        return await self._fallback.admit(request)
+
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        return await self._fallback.top_up(grant, extra_tokens, now_ms=now_ms)
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        alive = await self._fallback.refresh(grant, now_ms=now_ms)
+        if alive and self._switch.primary_available:
+            with contextlib.suppress(StorageUnavailableError):
+                await self._primary.refresh(grant, now_ms=now_ms)
+        return alive
+
+    async def release(
+        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+    ) -> None:
+        await self._fallback.release(grant, actual_tokens, now_ms=now_ms)
+        if self._switch.primary_available:
+            # Registered there by a refresh or not, a release is harmless; if Redis
+            # does not answer, a registered lease ends with its TTL.
+            with contextlib.suppress(StorageUnavailableError):
+                await self._primary.release(grant, None, now_ms=now_ms)
+
+    async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
+        return await self._fallback.active_leases(subject, now_ms=now_ms)

@@ -36,13 +36,20 @@ end
 """
 
 
+# A lease Redis no longer holds at all, and that was never released (no
+# tombstone), was lost by Redis (a restart, a failover to an empty replica) or
+# granted by the memory fallback during an outage: the request still runs, so
+# it is registered (again) and counts against the concurrency limit. A lease
+# that expired stays dead (its slot may have been given away), and so does a
+# released one (a refresh delayed behind the release must not revive it).
 _REFRESH = (
     _now_from(3)
     + """
 local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not expires or tonumber(expires) <= now then return 0 end  -- expired leases stay dead
+if expires and tonumber(expires) <= now then return 0 end
+if not expires and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local ttl = tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
@@ -52,6 +59,7 @@ return 1
 # an expired hash must not be recreated with a negative total.
 _RELEASE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])  -- the tombstone _REFRESH looks for
 if ARGV[2] ~= '' then
   local charged = redis.call('HGET', KEYS[2], ARGV[1])
   if charged then
@@ -70,6 +78,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1])
 """
 )
+
+
+def _tombstone(lease_key: str, lease_id: str) -> str:
+    """Marks a released lease for its TTL; in the lease key's cluster slot."""
+    return f"{lease_key}:released:{lease_id}"
 
 
 def _ms(now_ms: int | None) -> str:
@@ -126,20 +139,22 @@ class RedisAdmission:
         return AdmitResult(bool(admitted), _VIOLATIONS[code], retry_ms, headers)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        """Extend the lease; register it if Redis lost it (see ``_REFRESH``)."""
         lease_key = limit_keys(grant.request.subject)[3]
+        keys = (lease_key, _tombstone(lease_key, grant.request.lease_id))
         args = (grant.request.lease_id, grant.request.lease_ttl_ms, _ms(now_ms))
         async with self._store.command():
-            return bool(await self._refresh(keys=(lease_key,), args=args))
+            return bool(await self._refresh(keys=keys, args=args))
 
     async def release(
         self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
     ) -> None:
         _, _, amounts_key, lease_key = limit_keys(grant.request.subject)
         actual = "" if actual_tokens is None else str(actual_tokens)
+        lease_id, ttl = grant.request.lease_id, grant.request.lease_ttl_ms
+        keys = (lease_key, amounts_key, _tombstone(lease_key, lease_id))
         async with self._store.command():
-            await self._release(
-                keys=(lease_key, amounts_key), args=(grant.request.lease_id, actual)
-            )
+            await self._release(keys=keys, args=(lease_id, actual, ttl))
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         lease_key = limit_keys(subject)[3]

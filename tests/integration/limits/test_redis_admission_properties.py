@@ -58,3 +58,40 @@ async def test_refresh_extends_a_live_lease_and_not_an_expired_one(
     assert await backend.active_leases(subject, now_ms=t0 + 1950) == 0
     second = await backend.admit(AdmitRequest(subject, limits, "lease-b", 1, ttl, now_ms=t0 + 1950))
     assert isinstance(second, LeaseGrant)  # the expired slot is free again
+
+
+async def test_a_lease_redis_lost_is_registered_again_by_its_refresh(
+    admission: RedisAdmission, redis_server: object
+) -> None:
+    # Redis restarted empty (or failed over to an empty replica) while a stream ran:
+    # its lease was gone, refresh said "expired", and a limit of 1 admitted a second
+    # stream next to the running one.
+    from novaos.limits import TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant, limit_keys
+    from tests.fixtures.redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    subject = LimitSubject(f"lost-{uuid.uuid4().hex}", Tier.FREE)
+    limits = TierLimits(100, 10_000, 1)
+    grant = await admission.admit(AdmitRequest(subject, limits, "running", 1, 30_000))
+    assert isinstance(grant, LeaseGrant)
+    redis_server.cli("del", *limit_keys(subject))  # what a restart without data does
+    assert await admission.active_leases(subject) == 0
+    assert await admission.refresh(grant)
+    assert await admission.active_leases(subject) == 1
+    refused = await admission.admit(AdmitRequest(subject, limits, "second", 1, 30_000))
+    assert not isinstance(refused, LeaseGrant)
+
+
+async def test_a_released_lease_is_not_revived_by_a_late_refresh(
+    admission: RedisAdmission,
+) -> None:
+    from novaos.limits import TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+
+    subject = LimitSubject(f"late-{uuid.uuid4().hex}", Tier.FREE)
+    grant = await admission.admit(AdmitRequest(subject, TierLimits(100, 10_000, 1), "x", 1, 30_000))
+    assert isinstance(grant, LeaseGrant)
+    await admission.release(grant, 1)
+    assert not await admission.refresh(grant)  # a refresh queued behind the release
+    assert await admission.active_leases(subject) == 0

@@ -246,3 +246,44 @@ def _answers(server: RedisServer) -> bool:
 
 async def _no_lease(server: RedisServer, lease_key: str) -> bool:
     return server.cli("ZCARD", lease_key).strip() == "0"
+
+
+async def test_a_lease_granted_during_an_outage_counts_in_redis_once_it_is_back(
+    private_redis: RedisServer,
+) -> None:
+    # Granted from memory while Redis was down, the stream still ran when Redis came
+    # back, but only memory knew it: another process admitted a second stream next to
+    # it at a concurrency limit of 1.
+    one_at_a_time = TierLimits(100, 10**6, 1)
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
+    limiter = FailoverLimiter(store, primary, dict.fromkeys(Tier, one_at_a_time), lease_ttl_ms=900)
+    other, other_limiter = failover_stack(private_redis.url, one_at_a_time)
+    who = LimitSubject("outage-stream", Tier.FREE)
+    lease_key = limit_keys(who)[3]
+    await store.connect()
+    await other.connect()
+    private_redis.kill()
+    try:
+        async with limiter.hold(who, 1):
+            assert not store.primary_available  # granted by memory
+            private_redis.start()
+            await await_until(lambda: _primary(store), timeout_s=5, what="reconnect")
+            await await_until(lambda: _primary(other), timeout_s=5, what="reconnect")
+            await await_until(
+                lambda: _lease_count(private_redis, lease_key, 1),
+                timeout_s=5,
+                what="the memory lease registered in Redis by its refresh",
+            )
+            with pytest.raises(RateLimitedError):
+                async with other_limiter.hold(who, 1):
+                    pass
+        assert await _lease_count(private_redis, lease_key, 0), "released in Redis too"
+    finally:
+        for lim, st in ((limiter, store), (other_limiter, other)):
+            await lim.aclose()
+            await st.aclose()
+
+
+async def _lease_count(server: RedisServer, lease_key: str, count: int) -> bool:
+    return server.cli("ZCARD", lease_key).strip() == str(count)
