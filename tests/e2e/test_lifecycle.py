@@ -242,7 +242,7 @@ def test_sigterm_ends_a_stream_longer_than_the_grace_in_band(
     assert done.released_chars == sum(len(e.delta.text) for e in events if e.HasField("delta"))
     audited = [
         json.loads(line)
-        for path in sorted(audit_dir.glob("audit-*.jsonl"))
+        for path in sorted(audit_dir.glob("audit-*.log"))
         for line in path.read_text().splitlines()
     ]
     outcomes = {r["request_id"]: r["outcome"] for r in audited}
