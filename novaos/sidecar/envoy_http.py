@@ -27,7 +27,8 @@ SERVICES = ("novaos.v1.ChatService", "novaos.v1.AuditService", "novaos.v1.Health
 _T = "type.googleapis.com/envoy.extensions."
 _HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
 
-# Browsers and plain HTTP clients want Retry-After on 429/503; the gateway sends
+# A 401 gets WWW-Authenticate (Bearer). Browsers and plain HTTP clients want
+# Retry-After on 429/503; the gateway sends
 # google.rpc.RetryInfo in the status details, which the transcoder renders into
 # the JSON body. Only error replies are read (small, already complete), never a stream.
 RETRY_AFTER_LUA = """
@@ -45,6 +46,10 @@ function envoy_on_response(handle)
     headers:replace("x-accel-buffering", "no")  -- tell any proxy ahead not to buffer SSE
   end
   local status = headers:get(":status")
+  if status == "401" and headers:get("www-authenticate") == nil then
+    -- RFC 6750: a 401 names the scheme the client must use
+    headers:add("www-authenticate", 'Bearer realm="novaos"')
+  end
   if (status ~= "429" and status ~= "503") or headers:get("retry-after") ~= nil then
     return
   end

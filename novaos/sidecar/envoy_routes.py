@@ -27,7 +27,7 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = (
     "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, "
-    "retry-after, grpc-status, grpc-message, grpc-status-details-bin"
+    "retry-after, www-authenticate, grpc-status, grpc-message, grpc-status-details-bin"
 )
 _CORS = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
 WATCH_IDLE_S = 3600  # an audit watch may be quiet for long; the idle timer still ends it

@@ -85,6 +85,10 @@ def test_gateway_errors_map_to_http_and_json_status(
     with client(envoy_sidecar) as http:
         resp = http.request(method, path, json=body, headers=headers)
     _assert_status_body(resp, status, code, details)
+    if status == 401:  # RFC 6750: the scheme to use
+        assert resp.headers["www-authenticate"] == 'Bearer realm="novaos"'
+    else:
+        assert "www-authenticate" not in resp.headers
 
 
 def _exhaust(http: httpx.Client, path: str) -> httpx.Response:
