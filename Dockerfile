@@ -63,7 +63,9 @@ EXPOSE 50051 9464
 # SHUTDOWN_GRACE_S (20 s) — shorter than compose's stop_grace_period and Kubernetes'
 # terminationGracePeriodSeconds (both 30 s), so the drain ends before SIGKILL.
 STOPSIGNAL SIGTERM
-# Speaks grpc.health.v1 (no HTTP endpoint exists in this container).
+# Speaks grpc.health.v1 (no HTTP endpoint exists in this container). Liveness, not
+# readiness: a provider or audit-sink outage makes the gateway unready, and restarting
+# a container for that fixes nothing.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["sh", "-c", "exec python /app/scripts/grpc_health_probe.py --port \"$GRPC_PORT\""]
+    CMD ["sh", "-c", "exec python /app/scripts/grpc_health_probe.py --port \"$GRPC_PORT\" --service novaos.v1.HealthService"]
 ENTRYPOINT ["python", "server.py"]

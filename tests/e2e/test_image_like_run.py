@@ -161,7 +161,14 @@ def test_serves_chat_health_and_metrics_read_only_as_uid_1000(image_like_server:
     # The image's HEALTHCHECK command, run as uid 1000 from the read-only tree.
     probe = subprocess.run(
         confined(
-            [sys.executable, "scripts/grpc_health_probe.py", "--port", str(server.grpc_port)],
+            [
+                sys.executable,
+                "scripts/grpc_health_probe.py",
+                "--port",
+                str(server.grpc_port),
+                "--service",
+                "novaos.v1.HealthService",
+            ],
             server.tmp,
         ),
         capture_output=True,

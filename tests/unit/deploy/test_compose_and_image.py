@@ -146,6 +146,10 @@ def test_dockerfile_is_multistage_pinned_and_runs_as_uid_1000() -> None:
     assert "STOPSIGNAL SIGTERM" in final
     healthcheck = next(line for line in final if line.startswith("HEALTHCHECK"))
     assert "grpc_health_probe.py" in healthcheck
+    # Liveness, not readiness: a provider outage (every circuit open) or an audit sink
+    # down makes the gateway unready, and a container marked unhealthy for that gets
+    # restarted by orchestrators that act on Docker health, which fixes nothing.
+    assert "--service novaos.v1.HealthService" in healthcheck
     assert any("-c requirements.lock" in line for line in stages[0])
 
 
