@@ -56,7 +56,8 @@ def _same_host(left: str, right: str) -> bool:
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to ``addresses`` (in order) whenever ``host`` is asked for."""
+    """Connects to ``addresses`` (in order, the next when one refuses or times out)
+    whenever ``host`` is asked for."""
 
     def __init__(
         self,
@@ -78,15 +79,18 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         if not _same_host(host, self._host):
             raise httpcore.ConnectError(f"host {host!r} was not checked")
-        failure: httpcore.ConnectError | None = None
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in self._addresses:
             try:
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address,
                     socket_options=socket_options,
                 )  # fmt: skip
-            except httpcore.ConnectError as exc:  # try the next checked address
-                failure = exc
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                # Refused or silent (a blackholed route): try the next checked
+                # address; the fetch's total timeout still bounds the whole.
+                if not isinstance(failure, httpcore.ConnectTimeout):
+                    failure = exc  # a timeout, once seen, is what is reported
         raise failure or httpcore.ConnectError("no checked address")
 
     async def connect_unix_socket(

@@ -8,6 +8,10 @@ audit hook show that it never does.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tests.fixtures.dns_stub import StubZone
 from tests.fixtures.http_stub import StubHttpServer, redirect, respond
 from tests.fixtures.sockets import ConnectLog
@@ -65,3 +69,37 @@ async def test_each_redirect_hop_resolves_and_checks_again(
     assert dns_stub.queries[("hop.example", "A")] == 2
     assert [r.path for r in http_stub.requests] == ["/start"]
     assert connect_log.addresses == [("127.0.0.1", http_stub.port)]
+
+
+async def test_an_address_that_does_not_answer_gives_way_to_the_next_checked_one(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher, dns_stub: StubZone
+) -> None:
+    # A name with an unreachable first address (a blackholed IPv6 route, a dead
+    # replica) and a working second one: a connect timeout on the first ended the
+    # fetch, where a refused connect moved on to the next address.
+    http_stub.routes["/"] = respond(200, b"served by the second address")
+    with _silent_listener("127.0.0.2", http_stub.port):
+        dns_stub.set("dual.example", ["127.0.0.2", "127.0.0.1"])
+        fetcher = make_fetcher(**local_env(http_stub.port, WEB_FETCH_CONNECT_TIMEOUT_MS="300"))
+        result = await fetcher.fetch(f"http://dual.example:{http_stub.port}/")
+    assert (result.result, result.text) == ("ok", "served by the second address")
+
+
+@contextmanager
+def _silent_listener(host: str, port: int) -> Iterator[None]:
+    """A port whose accept queue is full: the kernel drops new SYNs, so a connect
+    to it hangs until the client's timeout, as to a blackholed address."""
+    listener = socket.socket()
+    listener.bind((host, port))
+    listener.listen(0)
+    fillers = []
+    try:
+        for _ in range(4):  # the queue holds backlog + 1; the rest are left pending
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex((host, port))
+            fillers.append(filler)
+        yield
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
