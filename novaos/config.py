@@ -246,6 +246,14 @@ class Settings(BaseSettings):
     def _cross_checks(self) -> Settings:
         if self.require_auth and self.jwt_secret is None:
             raise ValueError("JWT_SECRET: required when REQUIRE_AUTH=true")
+        if self.node_env is Environment.PRODUCTION:
+            for name in ("jwt_secret", "ack_secret", "audit_hmac_key"):
+                secret: SecretStr | None = getattr(self, name)
+                if secret is not None and _is_placeholder(secret.get_secret_value()):
+                    raise ValueError(
+                        f"{name.upper()}: the example's placeholder, refused when "
+                        "NODE_ENV=production (use e.g. openssl rand -base64 48)"
+                    )
         if self.mock_script_file is not None and self.node_env is Environment.PRODUCTION:
             raise ValueError("MOCK_SCRIPT_FILE: test-only, refused when NODE_ENV=production")
         if self.audit_storage_type is AuditStorage.DATABASE and not self.database_url:
@@ -280,6 +288,22 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.node_env is Environment.PRODUCTION
+
+
+# Markers of the placeholder secrets in the guide, .env.example and
+# kubernetes/secret.example.yaml: copied unchanged, they are public knowledge.
+_PLACEHOLDER_MARKERS = (
+    "replace_me",
+    "replace-me",
+    "replace-with",
+    "your-unique-secret",
+    "changeme",
+)
+
+
+def _is_placeholder(secret: str) -> bool:
+    folded = secret.casefold()
+    return any(marker in folded for marker in _PLACEHOLDER_MARKERS)
 
 
 def _first_error_line(exc: ValidationError) -> str:

@@ -20,6 +20,7 @@ from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
     KUBE_DIR,
     OPERATIONS_DOC,
+    example_secrets,
     find_manifest,
     load_yaml_docs,
     pod_environment,
@@ -138,6 +139,11 @@ def test_the_pod_environment_is_a_valid_configuration() -> None:
     assert settings.fetch_validates_certs and not settings.web_fetch_allow_private_ips
 
 
+def test_the_example_secret_unchanged_would_stop_a_production_pod() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET: the example's placeholder"):
+        load_settings({**pod_environment(), **example_secrets()})
+
+
 def test_a_bad_value_in_the_configmap_would_stop_startup() -> None:
     with pytest.raises(ConfigError, match="WORKERS"):
         load_settings({**pod_environment(), "WORKERS": "two"})
@@ -157,8 +163,27 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
     assert {"JWT_SECRET", "REDIS_URL", "WEB_FETCH_VALIDATE_CERTS", "ALLOWED_ORIGINS"} <= set(
         example
     )
-    settings = load_settings(example)
+    # Copied unchanged, its placeholder secret must not start a production gateway.
+    with pytest.raises(ConfigError, match="JWT_SECRET: the example's placeholder"):
+        load_settings(example)
+    settings = load_settings(example | {"JWT_SECRET": "k" * 16 + "Zq9_x" * 4})
     assert settings.is_production and settings.require_auth and settings.port is None
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "your-unique-secret-key-minimum-32-characters-long",  # the guide's
+        "REPLACE_ME_with_at_least_32_random_characters",  # secret.example.yaml's
+        "replace-with-a-unique-secret-of-at-least-32-characters",  # .env.example's
+    ],
+)
+def test_placeholder_secrets_are_refused_in_production(secret: str) -> None:
+    for name in ("JWT_SECRET", "ACK_SECRET"):
+        env = {"NODE_ENV": "production", "JWT_SECRET": "s" * 40, name: secret}
+        with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: the example"):
+            load_settings(env)
+        assert load_settings(env | {"NODE_ENV": "development"})  # fine for a laptop
 
 
 def test_the_guides_port_is_read_only_to_be_refused_politely() -> None:
