@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import replace
 
 from novaos.errors import RateLimitHeaders, StorageUnavailableError
@@ -64,6 +65,11 @@ class FailoverAdmission:
                 task = asyncio.create_task(self._take_back(request))
                 self._taking_back.add(task)
                 task.add_done_callback(self._taking_back.discard)
+                # The memory lease gets an id of its own: the take-back's release
+                # leaves a tombstone under the timed-out one, which would keep this
+                # lease from ever being registered in Redis (and a take-back landing
+                # after that registration would remove it again).
+                request = replace(request, lease_id=uuid.uuid4().hex)
         outcome = await self._fallback.admit(request)
         if isinstance(outcome, LeaseGrant):
             return replace(

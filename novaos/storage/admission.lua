@@ -5,7 +5,8 @@
 -- tokens/min check, no new request and no new lease.
 --
 -- KEYS: 1 requests zset (id -> admitted ms), 2 token zset (id -> admitted ms),
---       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms)
+--       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms),
+--       5 this lease's release tombstone
 -- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
 --       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME), 9 "admit" | "top_up"
 -- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
@@ -53,6 +54,9 @@ local function refuse(code, retry)
 end
 
 if not top_up then
+  -- Released before it ran: an admission the caller gave up on (it timed out and
+  -- was served from memory) whose take-back reached Redis first. Charge nothing.
+  if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 0, count, reset_ms(count)} end
   -- Concurrency first: a refusal here must not charge request or token quota.
   local leases = redis.call('ZCARD', KEYS[4])
   if leases >= conc_limit then

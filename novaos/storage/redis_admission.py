@@ -40,8 +40,11 @@ end
 # tombstone), was lost by Redis (a restart, a failover to an empty replica) or
 # granted by the memory fallback during an outage: the request still runs, so
 # it is registered (again) and counts against the concurrency limit. A lease
-# that expired stays dead (its slot may have been given away), and so does a
-# released one (a refresh delayed behind the release must not revive it).
+# seen expired stays dead (its slot may have been given away); once an admission
+# has purged it, a late refresh registers it like a lost one (its request is
+# still running). A released one stays dead (a refresh delayed behind the
+# release must not revive it), as does an admission that arrives after its own
+# take-back (admission.lua checks the same tombstone).
 _REFRESH = (
     _now_from(3)
     + """
@@ -128,8 +131,10 @@ class RedisAdmission:
             _ms(now_ms),
             mode,
         )
+        keys = limit_keys(request.subject)
+        keys_and_tombstone = (*keys, _tombstone(keys[3], request.lease_id))
         async with self._store.command():
-            raw = await self._admit(keys=limit_keys(request.subject), args=args)
+            raw = await self._admit(keys=keys_and_tombstone, args=args)
         admitted, code, retry_ms, count, reset_ms = (int(v) for v in raw)
         headers = RateLimitHeaders(
             limit=limits.requests_per_minute,

@@ -9,14 +9,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitedError
-from novaos.limits import LimitSubject, TierLimits
-from novaos.limits.model import limit_keys
-from novaos.storage import FALLBACK_MESSAGE, FailoverLimiter, FailoverStore, RedisStore
+from novaos.errors import RateLimitedError, RateLimitHeaders, StorageUnavailableError
+from novaos.limits import LimitSubject, MemoryAdmission, TierLimits
+from novaos.limits.failover import FailoverAdmission
+from novaos.limits.model import AdmitRequest, AdmitResult, LeaseGrant, limit_keys
+from novaos.storage import (
+    FALLBACK_MESSAGE,
+    FailoverLimiter,
+    FailoverStore,
+    RedisAdmission,
+    RedisStore,
+)
 from tests.fixtures.common import await_until, free_port, wait_until
 from tests.fixtures.redis_server import RedisServer
 
@@ -287,3 +295,77 @@ async def test_a_lease_granted_during_an_outage_counts_in_redis_once_it_is_back(
 
 async def _lease_count(server: RedisServer, lease_key: str, count: int) -> bool:
     return server.cli("ZCARD", lease_key).strip() == str(count)
+
+
+class _FirstAdmissionTimesOut:
+    """Redis admission whose first call fails as a timed-out one does (the caller
+    cannot know whether it ran); everything else is the real Redis backend."""
+
+    def __init__(self, inner: RedisAdmission) -> None:
+        self.inner, self.name, self.failed = inner, inner.name, False
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        if not self.failed:
+            self.failed = True
+            raise StorageUnavailableError("redis unavailable: TimeoutError")
+        return await self.inner.admit(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_the_request_that_noticed_the_outage_counts_in_redis_once_it_is_back(
+    private_redis: RedisServer,
+) -> None:
+    # Served from memory after its admission timed out, the request's lease kept the
+    # lease id whose timed-out admission was taken back in Redis: that release's
+    # tombstone kept the running lease from ever being registered, and a second
+    # request got past a concurrency limit of 1.
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.1)
+    redis = RedisAdmission(primary)
+    admission = FailoverAdmission(_FirstAdmissionTimesOut(redis), MemoryAdmission(), store)
+    who, limits = LimitSubject("noticed-the-outage", Tier.FREE), TierLimits(100, 10**6, 1)
+    lease_key = limit_keys(who)[3]
+    try:
+        await store.connect()
+        running = await admission.admit(AdmitRequest(who, limits, "noticed", 1, 30_000))
+        assert isinstance(running, LeaseGrant)
+        await await_until(lambda: _primary(store), timeout_s=5, what="Redis answering")
+        await await_until(
+            lambda: _taken_back(private_redis, lease_key), timeout_s=5, what="the take-back"
+        )
+        assert await running.issuer.refresh(running)  # what the refresh loop does
+        assert await _lease_count(private_redis, lease_key, 1)
+        second = await admission.admit(AdmitRequest(who, limits, "second", 1, 30_000))
+        assert not isinstance(second, LeaseGrant), "over the concurrency limit"
+        await running.issuer.release(running, 1)
+        assert await _lease_count(private_redis, lease_key, 0)
+    finally:
+        await store.aclose()
+
+
+async def test_an_admission_taken_back_before_it_ran_charges_nothing(
+    private_redis: RedisServer,
+) -> None:
+    # The take-back's release and the late admission run on two connections, in
+    # either order: one that reached Redis first must stop the admission.
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    redis = RedisAdmission(primary)
+    who, limits = LimitSubject("taken-back-first", Tier.FREE), TierLimits(100, 10**6, 1)
+    request = AdmitRequest(who, limits, "late", 5, 30_000)
+    try:
+        await redis.release(LeaseGrant(request, _REFUSED, redis), 0)
+        assert not isinstance(await redis.admit(request), LeaseGrant)
+        requests_key, _, _, lease_key = limit_keys(who)
+        assert private_redis.cli("ZCARD", requests_key).strip() == "0"
+        assert await _lease_count(private_redis, lease_key, 0)
+    finally:
+        await primary.aclose()
+
+
+_REFUSED = AdmitResult(False, "", 0, RateLimitHeaders(0, 0, 0))
+
+
+async def _taken_back(server: RedisServer, lease_key: str) -> bool:
+    return bool(server.cli("--scan", "--pattern", f"{lease_key}:released:*").split())
