@@ -96,7 +96,10 @@ class LeaseLimiter:
         self._ttl_ms = lease_ttl_ms
         self._observer = observer or NullLimitObserver()
         self._pending: set[asyncio.Task[Any]] = set()  # admit, undo, release
-        self._closing = False  # aclose() began: releases stop retrying
+        # Releases the store did not answer, retried by one background task:
+        # lease id -> (grant, tokens to charge, loop time its TTL ends it anyway).
+        self._unreleased: dict[str, tuple[LeaseGrant, int | None, float]] = {}
+        self._release_retry: asyncio.Task[None] | None = None
         self._refreshers: set[_Refresher] = set()  # of leases held now
 
     @property
@@ -237,26 +240,34 @@ class LeaseLimiter:
         except StorageUnavailableError:
             # Left to its TTL, the lease would hold a concurrency slot for up to
             # LEASE_TTL_MS after the request ended: retried in the background (the
-            # request does not wait for a stalled Redis).
-            self._keep(self._retry_release(grant, actual_tokens))
+            # request does not wait for a stalled Redis), until the TTL would have
+            # ended it anyway. A release is idempotent, so one that ran but whose
+            # answer was lost is simply repeated.
+            until = asyncio.get_running_loop().time() + grant.request.lease_ttl_ms / 1000
+            self._unreleased[grant.request.lease_id] = (grant, actual_tokens, until)
+            if self._release_retry is None or self._release_retry.done():
+                self._release_retry = asyncio.create_task(self._retry_releases())
 
-    async def _retry_release(self, grant: LeaseGrant, actual_tokens: int | None) -> None:
-        """Retry a release the store did not answer (a stalled or busy Redis) until
-        the lease would have expired anyway. A release is idempotent, so one that
-        ran but whose answer was lost is simply repeated. Shutdown stops retrying."""
+    async def _retry_releases(self) -> None:
+        """One task for every release waiting on the store: one attempt at a time,
+        backing off while the store does not answer, so a stall that ended many
+        requests costs neither a task each nor a crowd of attempts at recovery."""
         loop = asyncio.get_running_loop()
-        until = loop.time() + grant.request.lease_ttl_ms / 1000
         delay = _RELEASE_RETRY_MIN_S
-        while loop.time() + delay < until:
+        while self._unreleased:
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _RELEASE_RETRY_MAX_S)
-            try:
-                await grant.issuer.release(grant, actual_tokens)
-                return
-            except StorageUnavailableError:
-                if self._closing:
-                    break
-        log.debug("lease release failed: storage unavailable; the TTL will expire it")
+            answered = True
+            for lease_id, (grant, tokens, until) in list(self._unreleased.items()):
+                if loop.time() >= until:
+                    self._unreleased.pop(lease_id, None)  # expired by its TTL by now
+                    continue
+                try:
+                    await grant.issuer.release(grant, tokens)
+                except StorageUnavailableError:
+                    answered = False
+                    break  # still down: back off, then go on from here
+                self._unreleased.pop(lease_id, None)
+            delay = _RELEASE_RETRY_MIN_S if answered else min(delay * 2, _RELEASE_RETRY_MAX_S)
 
     async def aclose(self) -> None:
         """Wait for in-flight releases and undos (shutdown must not leak leases).
@@ -265,9 +276,13 @@ class LeaseLimiter:
         stop being refreshed and expire with their TTL, as do releases Redis did
         not answer by then (they stop retrying).
         """
-        self._closing = True
         while self._pending:
             await asyncio.wait(set(self._pending))
+        retry, self._release_retry = self._release_retry, None
+        if retry is not None and not retry.done():
+            retry.cancel()  # those leases end with their TTL
+            await asyncio.wait({retry})
+        self._unreleased.clear()
         for refresher in set(self._refreshers):
             await refresher.stopped()
 

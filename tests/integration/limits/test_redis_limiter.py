@@ -142,3 +142,26 @@ async def test_usage_above_the_reservation_is_charged_in_redis(store: RedisStore
     async with limiter.hold(subject, 4_000):
         pass
     await limiter.aclose()
+
+
+async def test_shutdown_does_not_wait_for_releases_a_stalled_redis_owes(tmp_path: Path) -> None:
+    # Every release the stalled Redis did not answer was retried by a task of its
+    # own, and shutdown waited for each to try once more, two at a time (the pool):
+    # 20 of them took 20 x 0.3 s / 2 = 3 s, 400 would take a minute.
+    server = RedisServer(tmp_path / "redis").start()
+    store = RedisStore.from_url(server.url, pool_size=2, timeout_s=0.3)
+    limiter = limiter_for(store, TierLimits(10**6, 10**9, 10**6))
+    assert server.proc is not None
+    try:
+        holds = [limiter.hold(LimitSubject(f"stalled-{i}", Tier.PRO), 1) for i in range(20)]
+        for hold in holds:
+            await hold.__aenter__()
+        server.proc.send_signal(signal.SIGSTOP)
+        # each release times out (the requests end; their releases are owed)
+        await asyncio.gather(*(hold.__aexit__(None, None, None) for hold in holds))
+        # Still stalled: shutdown must not queue another attempt per owed release.
+        await asyncio.wait_for(limiter.aclose(), timeout=2)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+        await store.aclose()
+        server.kill()
