@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from novaos.domain import ChatEvent, Keepalive
+from novaos.domain import ChatEvent, Completed, Keepalive
 
 
 class _Stop:
@@ -60,7 +60,9 @@ class EventPump:
         async with aclosing(self._events) as events:
             async for event in events:
                 self._queue.put_nowait(event)
-                if self._queue.qsize() >= _AHEAD:
+                # Never parked after the terminal event: what follows it (the error
+                # a truncated run raises) must reach the queue even if stop() comes.
+                if self._queue.qsize() >= _AHEAD and not isinstance(event, Completed):
                     await self._queue.join()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
@@ -81,11 +83,20 @@ class EventPump:
                 if isinstance(item, _Stop):
                     await _cancel(task)
                     # What it produced before it stopped counts as released: send it
-                    # (a terminal event among it means the run had finished).
+                    # (a terminal event among it means the run had finished), and
+                    # raise what it raised before the stop (a truncation's error must
+                    # not end the call OK).
+                    failure: BaseException | None = None
                     while not self._queue.empty():
-                        if not isinstance(rest := self._queue.get_nowait(), _Stop | _End):
+                        rest = self._queue.get_nowait()
+                        if isinstance(rest, _End):
+                            if not isinstance(rest.error, asyncio.CancelledError):
+                                failure = rest.error
+                        elif not isinstance(rest, _Stop):
                             yield rest
                     self.stopped = True
+                    if failure is not None:
+                        raise failure
                     return
                 yield item
         finally:

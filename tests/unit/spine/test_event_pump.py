@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from novaos.domain import ChatEvent, Keepalive, TextDelta
+import pytest
+
+from novaos.domain import ChatEvent, Completed, Keepalive, Outcome, Stance, TextDelta, Usage
+from novaos.errors import UpstreamTruncatedError
 from novaos.services.pump import EventPump
 
 
@@ -66,3 +69,30 @@ async def test_closing_the_relay_stops_the_pipeline_at_once() -> None:
     assert await anext(relay) == TextDelta("0")
     await relay.aclose()  # the client went away
     assert cleaned == ["closed"]
+
+
+def _done(outcome: Outcome) -> Completed:
+    return Completed(outcome, Stance.LENS, Usage(), (), "req_1")
+
+
+async def _truncated(deltas: int) -> AsyncGenerator[ChatEvent]:
+    """As the orchestrator ends a cut stream: text, the terminal event, the error."""
+    for i in range(deltas):
+        yield TextDelta(f"s{i}. ")
+    yield _done(Outcome.UPSTREAM_TRUNCATED)
+    raise UpstreamTruncatedError("upstream cut the stream")
+
+
+async def test_a_stop_behind_the_pipelines_own_end_keeps_its_error() -> None:
+    # A slow client: the pipeline ran ahead, ended (terminal event, then the
+    # truncation error), and the shutdown's stop came while those were queued.
+    # The error was dropped and the call ended OK instead of UNAVAILABLE.
+    pump = EventPump(_truncated(7), keepalive_s=60)
+    seen: list[str] = []
+    with pytest.raises(UpstreamTruncatedError):
+        async for event in pump.relay():
+            seen.append(type(event).__name__)
+            if len(seen) == 1:
+                pump.stop()
+            await asyncio.sleep(0.001)  # the gRPC write
+    assert seen == ["TextDelta"] * 7 + ["Completed"]
