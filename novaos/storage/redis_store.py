@@ -31,7 +31,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ClusterDownError,
     rexc.TryAgainError,
     rexc.ClusterError,
-    rexc.RedisClusterException,  # no startup node reachable (it is not a RedisError)
     OSError,
     TimeoutError,
 )
@@ -280,7 +279,14 @@ class RedisClusterStore(RedisStore):
             return
         async with self._init_lock:
             if not self._initialized:
-                await self._cluster.initialize()
+                try:
+                    await self._cluster.initialize()
+                except rexc.RedisClusterException as exc:
+                    # No startup node reachable (not a RedisError). Only here: the same
+                    # class also reports misuse (keys across slots), which must stay loud.
+                    raise StorageUnavailableError(
+                        f"{self.backend} unavailable: {type(exc).__name__}"
+                    ) from exc
                 self._initialized = True
 
     @classmethod
