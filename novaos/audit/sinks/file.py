@@ -244,7 +244,16 @@ class FileAuditSink:
         return await asyncio.to_thread(collect)
 
     async def head(self) -> ChainHead:
-        return self._head
+        """The chain's last record, as on disk: another worker sharing the directory
+        may have appended since this one last wrote (verify reads up to here, so a
+        cached head left the other workers' newer records, tampered or not, unread)."""
+        return await asyncio.to_thread(self._head_sync)
+
+    def _head_sync(self) -> ChainHead:
+        with self._locked():
+            if self._moved():
+                self._recover(repair=False)
+            return self._head
 
     async def aclose(self) -> None:
         if self._lock_fd >= 0:

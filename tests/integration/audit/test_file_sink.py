@@ -315,3 +315,31 @@ async def test_a_restart_with_a_spill_and_the_sink_down_keeps_one_chain(tmp_path
     result = await AuditReader(sink).verify()
     assert (result.ok, result.checked) == (True, 18)
     await sink.aclose()
+
+
+async def test_each_worker_verifies_the_whole_shared_chain_and_finds_an_edit(
+    tmp_path: Path,
+) -> None:
+    # Two workers share the directory. Verify read up to the asking worker's own
+    # cached head, so half the verifies missed the other worker's newer records and
+    # an edit to one of them answered ok (found with WORKERS=2).
+    directory = tmp_path / "audit"
+    sinks = [FileAuditSink(directory), FileAuditSink(directory)]
+    for sink in sinks:
+        await sink.open()
+    head = ChainHead()
+    for n in range(6):  # alternate writers, as the kernel spreads calls over workers
+        stored = await sinks[n % 2].append(seal_all(_drafts(10 * n, 2), head))
+        head = ChainHead(stored[-1].seq, stored[-1].hash)
+    for sink in sinks:
+        assert (await AuditReader(sink).verify()).checked == 12
+    last = sorted(directory.glob("audit-*.log"))[-1]
+    lines = last.read_bytes().splitlines(keepends=True)
+    edited = json.loads(lines[-1])
+    edited["duration_ms"] += 1  # a quiet edit: the hash no longer matches
+    lines[-1] = json.dumps(edited, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+    last.write_bytes(b"".join(lines))
+    for sink in sinks:  # the first one wrote the edited record's predecessor, not it
+        assert not (await AuditReader(sink).verify()).ok
+    for sink in sinks:
+        await sink.aclose()
