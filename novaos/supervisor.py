@@ -156,6 +156,8 @@ class Supervisor:
         deadline = time.monotonic() + self.settings.shutdown_grace_s + 5
         codes: list[int] = []
         for index, proc in self.workers.items():
+            if index in self._due:
+                continue  # dead, waiting for its restart: its exit was reported then
             try:
                 codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0.1)))
             except subprocess.TimeoutExpired:  # stuck past the grace: no orphan left behind

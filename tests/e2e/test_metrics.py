@@ -202,3 +202,21 @@ def test_a_worker_that_will_not_drain_is_killed_and_the_metrics_dir_removed(
     assert srv.proc.wait(timeout=30) == 1
     assert not Path(f"/proc/{stuck}").exists(), "the stuck worker was left behind"
     assert not Path(metrics_dir.decode()).exists()
+
+
+def test_sigterm_while_a_worker_waits_to_restart_exits_0(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # The dead worker's old exit code (-9) was counted at shutdown: a clean stop
+    # exited 1, the code kept for a worker killed for not draining.
+    srv = spawn_server(WORKERS="2")
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
+    for deaths in (1, 2, 3):  # restarts back off 0.5, 1, then 2 s
+        os.kill(_worker_pid(srv.proc.pid, 0), signal.SIGKILL)
+        wait_until(lambda d=deaths: srv.count("restarting in") >= d, timeout_s=20, what="death")
+        if deaths < 3:
+            up = 2 + deaths
+            wait_until(lambda u=up: srv.count("serving on") >= u, timeout_s=60, what="back")
+    assert "restarting in 2.0 s" in "".join(srv.lines)
+    srv.proc.send_signal(signal.SIGTERM)  # within those 2 s
+    assert srv.proc.wait(timeout=30) == 0, "".join(srv.lines)
