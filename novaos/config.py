@@ -246,6 +246,12 @@ class Settings(BaseSettings):
     def _cross_checks(self) -> Settings:
         if self.require_auth and self.jwt_secret is None:
             raise ValueError("JWT_SECRET: required when REQUIRE_AUTH=true")
+        if self.node_env is Environment.PRODUCTION and self.workers > 1 and not self.shared_store:
+            raise ValueError(
+                "WORKERS: more than one worker needs REDIS_URL or REDIS_CLUSTER_NODES in "
+                "production; without it limits, leases, ack nonces and conversations "
+                "are per worker"
+            )
         if self.node_env is Environment.PRODUCTION:
             for name in ("jwt_secret", "ack_secret", "audit_hmac_key"):
                 secret: SecretStr | None = getattr(self, name)
@@ -284,6 +290,11 @@ class Settings(BaseSettings):
         stays well inside that; at most 15 s, for proxies further out (often 60 s);
         at least 0.25 s, so a tiny idle timeout does not turn into a flood."""
         return min(max(self.stream_idle_timeout_ms / 2000, 0.25), 15.0)
+
+    @property
+    def shared_store(self) -> bool:
+        """State lives in Redis (one server or a cluster), shared by every process."""
+        return bool(self.redis_url or self.redis_cluster_nodes)
 
     @property
     def is_production(self) -> bool:

@@ -138,6 +138,13 @@ class Supervisor:
         server = serve_metrics(self.settings.metrics_port, registry)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stopping.set())
+        if not self.settings.shared_store:  # production refuses this (config.py)
+            print(
+                "novaos: warning: WORKERS>1 without REDIS_URL: limits, leases, ack nonces "
+                "and conversations are per worker",
+                file=sys.stderr,
+                flush=True,
+            )
         for index in range(self.settings.workers):
             self._spawn(index, port)
         print(

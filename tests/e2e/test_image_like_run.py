@@ -47,8 +47,12 @@ class Server:
 
 
 @pytest.fixture(params=["1", "2"], ids=["workers-1", "workers-2"])
-def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+def image_like_server(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
+) -> Iterator[Server]:
     tmp = writable_tmp(tmp_path)
+    # Production refuses several workers without a shared store.
+    shared = {"REDIS_URL": redis_url} if request.param != "1" else {}
     grpc_port, metrics_port = free_port(), free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -62,6 +66,7 @@ def image_like_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         "SHUTDOWN_GRACE_S": "2",
         "MOCK_TOKEN_DELAY_MS": "1",
         "LOG_LEVEL": "warn",
+        **shared,
     }
     process = start_confined([sys.executable, "server.py"], env, tmp, tmp_path / "server.log")
     try:

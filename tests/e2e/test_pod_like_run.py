@@ -101,7 +101,7 @@ def _render(env: dict[str, str], tmp: Path) -> None:
 
 
 @pytest.fixture
-def pod(tmp_path: Path) -> Iterator[Pod]:
+def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
     assert (ROOT / "envoy" / "render.py").is_file(), "needs the envoy branch merged"
     tmp = writable_tmp(tmp_path)
     ca = _self_signed(tmp / "envoy-tls")
@@ -121,7 +121,7 @@ def pod(tmp_path: Path) -> Iterator[Pod]:
         "PROVIDER_FALLBACK_ORDER": "",
         "MOCK_TOKEN_DELAY_MS": "1",
         "AUDIT_STORAGE_TYPE": "memory",
-        "REDIS_URL": "",
+        "REDIS_URL": redis_url,  # a private server: the ConfigMap's WORKERS=2 requires one
         "DATABASE_URL": "",
         "ENABLE_WEB_FETCH": "false",
         "LOG_LEVEL": "warn",

@@ -188,3 +188,14 @@ def test_placeholder_secrets_are_refused_in_production(secret: str) -> None:
 
 def test_the_guides_port_is_read_only_to_be_refused_politely() -> None:
     assert load_settings({"REQUIRE_AUTH": "false", "PORT": "3000"}).port == 3000
+
+
+def test_production_refuses_several_workers_without_a_shared_store() -> None:
+    # DESIGN: no limit, lease or nonce may live only in one process's memory; with
+    # WORKERS=2 and no Redis each worker enforced its own limits, silently.
+    env = {"NODE_ENV": "production", "JWT_SECRET": "s" * 40, "WORKERS": "2"}
+    with pytest.raises(ConfigError, match=r"^invalid configuration: WORKERS: more than one"):
+        load_settings(env)
+    assert load_settings(env | {"REDIS_URL": "redis://redis:6379/0"}).workers == 2
+    assert load_settings(env | {"REDIS_CLUSTER_NODES": "a:6379,b:6379"}).workers == 2
+    assert load_settings(env | {"NODE_ENV": "development"}).workers == 2  # warned, not refused
