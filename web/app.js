@@ -42,15 +42,41 @@ function signIn(token) {
   $("signout").hidden = false;
   $("session").textContent = "signed in";
   $("input").focus();
+  resume(sessionStorage.getItem("novaos.conversation") || "");
 }
 
 function signOut(message) {
   state.token = "";
+  state.conversationId = "";
+  $("messages").replaceChildren();
   sessionStorage.removeItem("novaos.token");
+  sessionStorage.removeItem("novaos.conversation");
   $("signin").hidden = false;
   $("chat").hidden = true;
   $("signout").hidden = true;
   $("session").textContent = message || "signed out";
+}
+
+// A reload keeps the conversation: its id is kept for the tab, and its turns
+// (stored by the gateway) are shown again. Gone (expired, deleted): start anew.
+async function resume(conversationId) {
+  if (!conversationId || state.conversationId) return;
+  const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}`, {
+    headers: { authorization: `Bearer ${state.token}` },
+  }).catch(() => null);
+  if (!response || !response.ok) {
+    sessionStorage.removeItem("novaos.conversation");
+    return;
+  }
+  const conversation = await response.json();
+  if (state.conversationId || $("messages").children.length) return;  // a send came first
+  state.conversationId = conversation.conversation_id;
+  for (const turn of conversation.turns || []) addMessage(turn.role, turn.text);
+}
+
+function rememberConversation(conversationId) {
+  state.conversationId = conversationId;
+  sessionStorage.setItem("novaos.conversation", conversationId);
 }
 
 // ---- rendering ----------------------------------------------------------
@@ -65,6 +91,15 @@ function addMessage(role, text) {
   $("messages").append(item);
   item.scrollIntoView({ block: "end" });
   return item;
+}
+
+// A long answer is followed while it arrives, unless the reader scrolled up.
+function nearBottom(item) {
+  return item.getBoundingClientRect().bottom <= window.innerHeight + 120;
+}
+
+function follow(item, wasNear) {
+  if (wasNear) item.scrollIntoView({ block: "end" });
 }
 
 function addMeta(item, text) {
@@ -108,7 +143,12 @@ function showAck(item, ack, message) {
   button.type = "button";
   button.className = "ack-button";
   button.textContent = "I understand — continue";
+  // Enabled once this stream has ended (send's finally): clicked while it was still
+  // open, it started a second stream beside the first.
+  button.disabled = true;
+  button.dataset.pending = "1";
   button.addEventListener("click", () => {
+    if (state.controller) return;
     button.disabled = true;
     send(message, ack.token);
   });
@@ -195,6 +235,10 @@ async function send(message, ackToken = "") {
     item.classList.remove("streaming");
     state.controller = null;
     setBusy(false);
+    for (const button of document.querySelectorAll(".ack-button[data-pending]")) {
+      delete button.dataset.pending;
+      button.disabled = false;
+    }
   }
 }
 
@@ -216,7 +260,8 @@ async function stream(item, message, ackToken, signal) {
   const body = item.querySelector(".body");
   let completed = false;
   for await (const event of readEvents(response.body)) {
-    if (event.started) state.conversationId = event.started.conversation_id;
+    const wasNear = nearBottom(item);
+    if (event.started) rememberConversation(event.started.conversation_id);
     else if (event.gate) addGate(event.gate);
     else if (event.delta) body.textContent += event.delta.text;
     else if (event.ack_required) showAck(item, event.ack_required, message);
@@ -224,6 +269,7 @@ async function stream(item, message, ackToken, signal) {
       completed = true;
       finish(item, event.completed);
     }
+    follow(item, wasNear);
     // event.keepalive: the stream is alive while text is held back (a slow model);
     // nothing to show. Unknown event kinds are ignored the same way.
   }

@@ -112,3 +112,36 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#notice")).to_be_visible()
     expect(page.locator("#notice")).to_contain_text("token refused")
     expect(page.locator("#signin")).to_be_visible()
+
+
+def test_a_reload_keeps_the_conversation(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The conversation id lived only in the page: a reload started a new
+    # conversation and showed nothing, though the gateway kept it for days.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    send(page, "Give me a plan for writing my thesis")
+    answer = page.locator("li.msg.assistant").last
+    expect(answer).to_have_attribute("data-outcome", "completed", timeout=20_000)
+    page.reload()
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("li.msg.user .body")).to_have_text("Give me a plan for writing my thesis")
+    send(page, "and after that?")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    page.reload()  # one conversation: both exchanges come back
+    expect(page.locator("li.msg")).to_have_count(4, timeout=10_000)
+
+
+def test_a_long_answer_is_followed_while_it_streams(
+    page: Page, slow_sidecar: EnvoySidecar, slow_gateway: GatewayThread
+) -> None:
+    # Only a new message scrolled the page: a long answer ran on below the fold.
+    page.set_viewport_size({"width": 700, "height": 260})
+    sign_in(page, slow_sidecar, slow_gateway.token)
+    send(page, "tell me something long")
+    answer = page.locator("li.msg.assistant").last
+    expect(answer).to_have_attribute("data-outcome", "completed", timeout=30_000)
+    assert answer.evaluate("e => e.getBoundingClientRect().height > window.innerHeight")
+    assert answer.evaluate("e => e.getBoundingClientRect().bottom <= window.innerHeight + 1")
