@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from novaos.config import Settings
 from novaos.errors import ConfigError
+from novaos.providers.factory import check_provider_settings
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
@@ -132,6 +133,7 @@ class Supervisor:
         return delay
 
     def run(self) -> int:
+        check_provider_settings(self.settings)  # once here, not once per worker
         port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]

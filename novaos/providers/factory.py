@@ -100,7 +100,17 @@ def build_router(
     )
 
 
-def _check_names(settings: Settings, providers: Mapping[str, Provider]) -> None:
+def check_provider_settings(settings: Settings) -> None:
+    """The provider checks start-up makes, without starting anything: a supervisor
+    runs them before its workers, so an error is reported once, before any worker
+    (or line saying the server listens) exists. ``ConfigError`` when they fail."""
+    names = set(build_providers(settings))
+    if "mock" in (settings.preferred_provider, *settings.provider_fallback_order):
+        names.add("mock")
+    _check_names(settings, dict.fromkeys(names))
+
+
+def _check_names(settings: Settings, providers: Mapping[str, object]) -> None:
     known = ", ".join(KNOWN_PROVIDERS)
     preferred = settings.preferred_provider
     if preferred not in KNOWN_PROVIDERS:

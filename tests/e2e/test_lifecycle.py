@@ -113,16 +113,28 @@ def test_an_unwritable_audit_path_stops_startup_with_one_line(
     assert "listening" not in proc.stdout
 
 
-def test_a_config_error_in_the_workers_stops_the_supervisor() -> None:
+def test_a_config_error_in_the_workers_stops_the_supervisor(tmp_path: Path) -> None:
     # WORKERS=2: restarting a worker cannot fix its configuration, so the
     # supervisor stops with the same exit code instead of restarting forever.
+    (tmp_path / "a-file").write_text("not a directory")
+    audit = {"AUDIT_STORAGE_TYPE": "file", "AUDIT_FILE_PATH": str(tmp_path / "a-file" / "x")}
+    env = {**os.environ, **BASE_ENV, "WORKERS": "2", **audit}
+    proc = _run_server(env, timeout_s=60)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "invalid configuration: AUDIT_" in proc.stderr
+    assert "stopped on a configuration error" in proc.stdout
+    assert "restarting" not in proc.stdout
+
+
+def test_a_provider_config_error_stops_the_supervisor_before_its_workers() -> None:
+    # The supervisor printed that it listened, then each worker printed the error.
     env = {**os.environ, **BASE_ENV, "WORKERS": "2", "PREFERRED_PROVIDER": "openai"}
     env.pop("OPENAI_API_KEY", None)
     proc = _run_server(env, timeout_s=60)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert "invalid configuration: PREFERRED_PROVIDER" in proc.stderr
-    assert "stopped on a configuration error" in proc.stdout
-    assert "restarting" not in proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "invalid configuration: PREFERRED_PROVIDER" in lines[0], lines
+    assert "listening" not in proc.stdout and "worker" not in proc.stdout
 
 
 async def test_reflection_lists_every_service(server: Running) -> None:
