@@ -8,8 +8,10 @@ letters (``k1ll`` -> ``kill`` but ``401k`` stays), letters spelled out one by
 one joined (``b o m b``, ``k.i.l.l``), and everything that is not a letter or
 digit turned into single spaces. Base64 segments, rot13 text and two readings
 taken only where they make words the rules use (a zero-width space as a space,
-a capital I or a 1 inside a lower-case word as an l: ``kiII``) are decoded
-into extra *views* that the shield checks as well.
+a capital I or a 1 inside a lower-case word as an l: ``kiII``) and texting
+shorthand spelled out (``kms``, ``wanna``, ``jveux``, ``kiero``, common
+misspellings of ``myself``, ``suicide``) are decoded into extra *views* that
+the shield checks as well.
 
 Everything here is pure and allocation-light: tables and patterns are module
 constants (immutable), built once at import.
@@ -68,6 +70,25 @@ _L_WORD = re.compile(r"(?<![^\W_])[a-z]+[I1|][a-zI1|]*(?![^\W_])")
 _L_LIKE = str.maketrans("I1|", "lll")
 # Letters glued by zero-width spaces ("ki<ZWSP>ll<ZWSP>myself").
 _ZWSP_GLUED = re.compile(r"[^\W\d_]+(?:\u200b[^\W\d_]+)+")
+# Texting shorthand and frequent misspellings of the words crisis messages turn
+# on, read as the words they stand for (an extra view: the plain one stays).
+_SHORTHAND = {
+    # English
+    "kms": "kill myself", "wanna": "want to", "gonna": "going to", "gotta": "got to",
+    "idc": "i don t care", "idgaf": "i don t care", "rn": "right now", "tn": "tonight",
+    "tonite": "tonight", "bf": "boyfriend", "gf": "girlfriend", "hubby": "husband",
+    "thinkin": "thinking", "bout": "about", "cuz": "because", "bc": "because",
+    "myslef": "myself", "mysefl": "myself", "myslf": "myself", "mysef": "myself",
+    "myelf": "myself", "kil": "kill", "suicde": "suicide", "sucide": "suicide",
+    "suicid": "suicide", "suiside": "suicide", "sucidal": "suicidal",
+    "suicdal": "suicidal", "suicidel": "suicidal",
+    # Spanish, Portuguese
+    "kiero": "quiero", "xq": "porque", "pq": "porque", "vo": "vou", "hj": "hoje",
+    "vc": "voce",
+    # French
+    "jveux": "je veux", "jsuis": "je suis", "chuis": "je suis", "jvais": "je vais",
+    "jpeux": "je peux", "jpense": "je pense",
+}  # fmt: skip
 _MAX_B64_SEGMENTS = 3
 _MAX_DECODED = 4096
 
@@ -272,6 +293,11 @@ def normalize(
         spaced = _ZWSP_GLUED.sub(lambda m: _split_known(m.group(0), vocabulary), text)
         if spaced != text and (other := _canonical_views(_fold_flags(spaced)[0])[0]) != canon:
             views.append(other)
+    words = canon.split()
+    if any(word in _SHORTHAND for word in words):
+        spelled = " ".join(_SHORTHAND.get(word, word) for word in words)
+        if spelled not in views:
+            views.append(spelled)
     if vocabulary and _L_WORD.search(text):
         as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
         if as_l != text and (other := _canonical_views(_fold_flags(as_l)[0])[0]) not in views:
