@@ -60,7 +60,10 @@ class AuditReader:
         """Verify ``from_seq..to_seq`` (0: first / last record)."""
         if from_seq < 0 or to_seq < 0 or (to_seq and from_seq > to_seq):
             raise InvalidArgumentError("from_seq", "need 0 <= from_seq <= to_seq")
-        head = (await self._sink.head()).seq
+        try:
+            head = (await self._sink.head()).seq
+        except ValueError as exc:  # the last stored line no longer parses
+            return VerifyResult(False, 0, 0, f"unreadable last record: {exc}")
         if self._writer is not None:  # a tail cut from the sink shows here
             head = max(head, self._writer.stored_head.seq)
         last = to_seq or head

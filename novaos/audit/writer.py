@@ -1,12 +1,14 @@
-"""AuditWriter: the ``AuditLog`` port. Never blocks a request, never loses a record.
+"""AuditWriter: the ``AuditLog`` port. Drops no record it holds; a hung sink spills.
 
 ``record()`` puts the summary on a bounded queue (awaiting only when the queue
 is full, so overload slows requests instead of dropping evidence). One writer
 task builds records, chains them in order and writes batches. When the sink
 fails, batches go to an fsynced spill file; while the spill holds anything new
 batches queue behind it, and the spill is replayed in order with backoff until
-the sink takes it. ``aclose()`` drains the queue; what the sink cannot take by
-then stays in the spill file and is replayed at the next start.
+the sink takes it; an append that hangs past ``append_timeout_s`` counts as a
+failure. ``aclose()`` drains the queue; what the sink cannot take by then stays
+in the spill file and is replayed at the next start. What is still queued when
+the process is killed (SIGKILL) is lost: records are stored after the answer.
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ class AuditWriter:
         max_backoff_s: float = 5.0,
         watch_queue_size: int = 1000,
         observer: AuditObserver | None = None,
+        append_timeout_s: float = 10.0,
     ) -> None:
         self.sink = sink
+        # A sink that hangs (a stuck lock, a partition) is a sink that is down: its
+        # batch spills instead of holding the queue, and with it every request.
+        self._append_timeout_s = append_timeout_s
         self.policy = policy
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self._spill = SpillFile(spill_path, setting=spill_setting)
@@ -202,8 +208,11 @@ class AuditWriter:
             await self._park(records)
             return
         try:
-            stored = await self.sink.append(records)
-        except Exception as exc:  # any sink failure: spill, never drop
+            async with asyncio.timeout(self._append_timeout_s):
+                stored = await self.sink.append(records)
+        except Exception as exc:  # any sink failure (a timeout too): spill, never drop
+            # A late commit of the timed-out batch is harmless: the replay skips
+            # records the sink already holds.
             self._failed(exc)
             await self._park(records)
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -40,6 +41,8 @@ from novaos.audit.sinks.jsonl import (
 _SUFFIX = ".log"
 _LEGACY_SUFFIX = ".jsonl"  # before the guide's *.log
 _NAME = re.compile(r"audit-(\d{12})\.(?:log|jsonl)")
+
+_log = logging.getLogger("novaos.audit")
 
 
 def _file_name(first_seq: int) -> str:
@@ -100,16 +103,15 @@ class FileAuditSink:
     def _recover(self, *, repair: bool) -> None:
         """Re-read the head from disk: at start, or after another process wrote."""
         files = self._files()
-        self._current = files[-1] if files else None
-        self._size = self._current.stat().st_size if self._current else 0
-        self._head = ChainHead()
-        for path in reversed(files):
-            record = repair_tail(path) if repair and path == self._current else last_record(path)
+        current = files[-1] if files else None
+        head = ChainHead()
+        for path in reversed(files):  # a line that does not parse raises: nothing is set
+            record = repair_tail(path) if repair and path == current else last_record(path)
             if record is not None:
-                self._head = ChainHead(record.seq, record.hash)
+                head = ChainHead(record.seq, record.hash)
                 break
-        if self._current is not None:
-            self._size = self._current.stat().st_size
+        self._current, self._head = current, head
+        self._size = current.stat().st_size if current is not None else 0
 
     def _locked(self) -> _FileLock:
         return _FileLock(self._lock, self._lock_fd)
@@ -217,7 +219,19 @@ class FileAuditSink:
 
     def _list_sync(self, query: AuditQuery) -> AuditPage:
         matches: builtins.list[AuditRecord] = []
+        previous = 0
         for record in self._scan(query.after_seq + 1):
+            if previous and record.seq != previous + 1:
+                # Out of sequence: not written by a sink (seqs follow one another),
+                # so an edit or an insertion. Verify names it; a listing skips it
+                # rather than let its seq move the page token past real records.
+                _log.warning(
+                    "audit: %s holds seq %d after %d: skipped", self.name, record.seq, previous
+                )
+                continue
+            previous = record.seq
+            if record.seq <= query.after_seq:
+                continue
             if query.matches(record):
                 matches.append(record)
                 if len(matches) > query.limit:
@@ -233,12 +247,23 @@ class FileAuditSink:
         self, from_seq: int, to_seq: int, *, limit: int = 1000
     ) -> builtins.list[AuditRecord]:
         def collect() -> builtins.list[AuditRecord]:
+            # From the first record in range on, a line out of sequence is returned
+            # too (a forged or edited seq), so that verify sees it and fails; a
+            # filter on the seq alone would have passed over it.
             found: builtins.list[AuditRecord] = []
+            expected: int | None = None
             for record in self._scan(from_seq):
-                if from_seq <= record.seq <= to_seq:
-                    found.append(record)
-                    if len(found) >= limit:
+                if expected is None:
+                    if not from_seq <= record.seq <= to_seq:
+                        continue
+                    expected = record.seq  # the first record in range
+                if record.seq == expected:
+                    if record.seq > to_seq:
                         break
+                    expected += 1
+                found.append(record)  # in sequence, or out of it (verify flags that)
+                if len(found) >= limit:
+                    break
             return found
 
         return await asyncio.to_thread(collect)

@@ -69,11 +69,13 @@ def _last_line(fd: int, size: int) -> tuple[int, bytes]:
 
 
 def repair_tail(path: Path) -> AuditRecord | None:
-    """Cut a torn or unreadable tail off ``path``; return its last good record.
+    """Cut a torn tail off ``path``; return its last record.
 
     After a crash the file may end in half a line (killed mid-write) or, after
-    a power loss, in a line of zeros; both are cut so that what remains is
-    only whole records.
+    a power loss, in lines of zeros; both are cut so that what remains is only
+    whole records. A whole line that does not parse is not a crash's doing but
+    an edit: it is kept, and ``ValueError`` stops the sink from opening (the
+    writer spills, the gateway reports the sink down) rather than erase it.
     """
     fd = os.open(path, os.O_RDWR)
     try:
@@ -81,11 +83,15 @@ def repair_tail(path: Path) -> AuditRecord | None:
         good_end = _last_newline(fd, size)
         while good_end > 0:
             start, line = _last_line(fd, good_end)
-            try:
-                record = decode(line)
-            except ValueError:
+            if not line.strip(b"\0\n"):  # a power loss's zeros
                 good_end = start
                 continue
+            try:
+                record = decode(line)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{path.name} ends in a whole line that does not parse (edited?): {exc}"
+                ) from None
             _truncate(fd, path, size, good_end)
             return record
         _truncate(fd, path, size, 0)

@@ -2,10 +2,11 @@
 
 The table keeps each record's canonical JSON as text (what the hash covers,
 byte for byte) beside the columns the list filters use. A trigger refuses
-UPDATE, DELETE and TRUNCATE, so changing history takes a superuser disabling
-triggers, and the chain shows it. Appends take a transaction-level advisory
-lock and re-chain onto the stored head, so worker processes share one chain;
-ids already stored (a batch whose commit ack was lost) are skipped.
+UPDATE, DELETE and TRUNCATE, so changing history takes disabling triggers (a
+superuser, or the table's owner: see docs/operations.md), and the chain shows
+it. Appends take a transaction-level advisory lock and re-chain onto the stored
+head, so worker processes share one chain; ids already stored (a batch whose
+commit ack was lost) are skipped.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ class PostgresAuditSink:
             open=False,
             timeout=timeout_s,
             check=AsyncConnectionPool.check_connection,
-            kwargs={"connect_timeout": max(1, int(timeout_s))},
+            kwargs={
+                "connect_timeout": max(1, int(timeout_s)),
+                # A statement waiting on a lock or a slow server fails instead of
+                # holding the writer: the batch spills and is replayed later.
+                "options": f"-c statement_timeout={int(timeout_s * 1000)} "
+                f"-c lock_timeout={int(timeout_s * 1000)}",
+            },
         )
         self._opened = False
         self._head = ChainHead()
@@ -123,6 +130,10 @@ class PostgresAuditSink:
             return await cur.fetchall()
 
     async def head(self) -> ChainHead:
+        """The chain's last row, read now: another worker may have appended since
+        this one last wrote (verify reads up to here)."""
+        async with self._pool.connection() as conn:
+            self._head = await self._read_head(conn)
         return self._head
 
     async def aclose(self) -> None:

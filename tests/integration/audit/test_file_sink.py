@@ -343,3 +343,59 @@ async def test_each_worker_verifies_the_whole_shared_chain_and_finds_an_edit(
         assert not (await AuditReader(sink).verify()).ok
     for sink in sinks:
         await sink.aclose()
+
+
+async def _chain_of(directory: Path, count: int) -> FileAuditSink:
+    sink = FileAuditSink(directory)
+    head = await sink.open()
+    await sink.append(seal_all(_drafts(0, count), head))
+    return sink
+
+
+async def test_a_forged_line_out_of_sequence_fails_verify_and_hides_nothing(
+    tmp_path: Path,
+) -> None:
+    # A line with seq 999999999 inserted mid-file passed verify (range() filtered
+    # it out by seq), and listing took its seq for the page token: 14 of 20
+    # records vanished from the listing.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 20)
+    path = sorted(directory.glob("audit-*.log"))[-1]
+    lines = path.read_bytes().splitlines(keepends=True)
+    forged = json.loads(lines[4])
+    forged.update(seq=999_999_999, hash="deadbeef", request_id="req-FORGED")
+    lines.insert(5, json.dumps(forged, separators=(",", ":"), sort_keys=True).encode() + b"\n")
+    path.write_bytes(b"".join(lines))
+    result = await AuditReader(sink).verify()
+    assert not result.ok, result
+    reader, seen, token = AuditReader(sink), [], ""
+    while True:
+        page = await reader.list(AuditQuery(), page_size=6, page_token=token)
+        seen += [r.request_id for r in page.records]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == 20 and "req-FORGED" not in seen, seen
+    await sink.aclose()
+
+
+async def test_a_last_line_edited_past_parsing_is_kept_and_reported_not_cut(
+    tmp_path: Path,
+) -> None:
+    # At the next start it was taken for a torn write and cut off: the edit, and
+    # the record, vanished, and verify then said ok.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 5)
+    await sink.aclose()
+    path = sorted(directory.glob("audit-*.log"))[-1]
+    edited = path.read_bytes().replace(b'"outcome"', b'"outcomx"')
+    path.write_bytes(edited)
+    reopened = FileAuditSink(directory)
+    try:
+        await reopened.open()
+        raise AssertionError("opened over an edited record")
+    except ValueError as exc:
+        assert "does not parse" in str(exc)
+    assert path.read_bytes() == edited  # nothing cut
+    result = await AuditReader(reopened).verify()
+    assert not result.ok and "unreadable" in result.problem

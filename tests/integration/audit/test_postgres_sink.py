@@ -158,3 +158,48 @@ async def test_a_filter_column_edited_behind_the_hash_fails_verification(
         await sink.aclose()
     assert not result.ok and result.first_bad_seq == 3, result
     assert records[2].seq == 3
+
+
+async def test_a_hung_database_spills_instead_of_holding_requests(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    # A stuck lock (here: another session holding the append lock) hung every
+    # append: nothing spilled, the queue filled and chat requests waited on it.
+    from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY
+
+    sink = PostgresAuditSink(postgres_dsn, pool_size=2, timeout_s=0.5)
+    writer = AuditWriter(
+        sink, POLICY, spill_path=tmp_path / "spill.jsonl", queue_size=5, batch_size=5,
+        max_backoff_s=0.2,
+    )  # fmt: skip
+    await writer.start()
+    with psycopg.connect(postgres_dsn, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (APPEND_LOCK_KEY,))
+        try:
+            for i in range(40):  # eight times the queue: waits for ever if nothing spills
+                await asyncio.wait_for(writer.record(summary(i)), timeout=10)
+            await await_until(
+                lambda: _true(writer.status().spilled > 0), timeout_s=10, what="spilled"
+            )
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", (APPEND_LOCK_KEY,))
+    await await_until(lambda: _true(writer.status().written == 40), timeout_s=20, what="all stored")
+    await writer.aclose()
+    assert len(table_records(postgres_dsn)) >= 40  # earlier tests' rows may share the table
+
+
+async def test_every_sink_on_one_database_verifies_the_whole_chain(postgres_dsn: str) -> None:
+    # head() was the sink's own cache: a verify on the worker that wrote less
+    # stopped at its own last record and missed the others' (an edit included).
+    first, second = PostgresAuditSink(postgres_dsn), PostgresAuditSink(postgres_dsn)
+    head = await first.open()
+    await second.open()
+    stored = await first.append(seal_all([build_record(summary(1), POLICY, ended_unix=1)], head))
+    head = await second.head()
+    drafts = [build_record(summary(i), POLICY, ended_unix=i) for i in range(2, 5)]
+    await second.append(seal_all(drafts, head))
+    assert (await first.head()).seq == stored[-1].seq + 3
+    results = [await AuditReader(sink).verify() for sink in (first, second)]
+    assert results[0].checked == results[1].checked
+    for sink in (first, second):
+        await sink.aclose()
