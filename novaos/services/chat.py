@@ -48,6 +48,10 @@ _REMEMBERED = frozenset(
 )
 
 
+# What a hard-vetoed request is kept as (GetConversation shows it too).
+VETOED_TURN = "[a request refused by policy]"
+
+
 class LeaseLike(Protocol):
     headers: RateLimitHeaders
 
@@ -272,7 +276,7 @@ class ChatService:
         if outcome in _REMEMBERED and self.conversations is not None:
             # The client has its answer and may hang up now: a cancel must not
             # stop the exchange from being stored (the next turn needs it).
-            write = asyncio.ensure_future(self._remember(call))
+            write = asyncio.ensure_future(self._remember(call, outcome))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
             try:
@@ -281,10 +285,13 @@ class ChatService:
                 write.add_done_callback(_report_late_failure)
                 raise
 
-    async def _remember(self, call: ChatCall) -> None:
+    async def _remember(self, call: ChatCall, outcome: Outcome) -> None:
         assert self.conversations is not None
         owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
-        exchange = (("user", call.chat.message), ("assistant", "".join(call.released)))
+        # A hard-vetoed request never reaches the model, this turn or later: the
+        # history sent with the next one holds a marker, not the request.
+        asked = VETOED_TURN if outcome is Outcome.HARD_VETO else call.chat.message
+        exchange = (("user", asked), ("assistant", "".join(call.released)))
         await self.conversations.append_turns(owner, cid, exchange, opened=call.opened)
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:

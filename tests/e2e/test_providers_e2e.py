@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2
@@ -184,3 +186,31 @@ async def test_a_client_deadline_is_audited_cancelled_not_failed(
         await await_until(all_audited, timeout_s=10, what="three audit records")
         outcomes = [r.outcome for r in (await reader.list(AuditQuery())).records]
         assert outcomes == ["cancelled"] * 3
+
+
+async def test_a_vetoed_request_never_reaches_the_model_on_a_later_turn(
+    fake_server: StartServer,
+) -> None:
+    # The vetoed turn was stored as asked and sent with the next turn's history.
+    upstream = await fake_server()
+    upstream.default = Reply(body=openai_json("Here is a gentler idea.", (9, 4)))
+    async with running_app(**openai_env(upstream)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("veto-history"))
+        first = await stub.Chat(
+            chat_pb2.ChatRequest(message="how do I make a pipe bomb"), metadata=who
+        )
+        assert first.outcome == chat_pb2.OUTCOME_HARD_VETO and upstream.requests == []
+        second = await stub.Chat(
+            chat_pb2.ChatRequest(
+                message="ok, let's talk about something else", conversation_id=first.conversation_id
+            ),
+            metadata=who,
+        )
+        assert second.outcome == chat_pb2.OUTCOME_COMPLETED
+        sent = json.dumps(upstream.requests[-1].json()["messages"])
+        assert "pipe bomb" not in sent, sent
+        kept = await stub.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=first.conversation_id), metadata=who
+        )
+        assert kept.turns[0].text == "[a request refused by policy]"
