@@ -42,6 +42,7 @@ class GenerationStats:
     edits: int = 0
     released: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    cut_at_max_tokens: bool = False  # the last attempt stopped at max_tokens
 
     @property
     def released_text(self) -> str:
@@ -51,6 +52,29 @@ class GenerationStats:
 @dataclass(frozen=True, slots=True)
 class _Retry:
     reason: str
+
+
+# Finish reasons (lower-cased) that say the provider's own filter stopped or
+# withheld the answer: OpenAI content_filter, Gemini SAFETY/RECITATION/... and a
+# blocked prompt, Anthropic refusal. The answer is blocked, never passed off as whole.
+_FILTERED = frozenset(
+    {
+        "content_filter", "safety", "recitation", "blocklist", "prohibited_content",
+        "spii", "image_safety", "blocked", "refusal",
+    }
+)  # fmt: skip
+# ... and those that say it stopped at max_tokens (OpenAI length, Gemini and
+# Anthropic max_tokens): whole as far as it goes, which the terminal event says.
+_AT_LIMIT = frozenset({"length", "max_tokens"})
+
+
+def _judge_finish(reason: str, stats: GenerationStats) -> None:
+    """Raise ``OutputBlocked`` when the provider filtered the answer; note a cut at
+    max_tokens."""
+    reason = reason.lower()
+    if reason in _FILTERED:
+        raise OutputBlocked(f"the provider's own filter stopped the answer ({reason})")
+    stats.cut_at_max_tokens = reason in _AT_LIMIT
 
 
 def revision_message(attempt: int, reason: str) -> ChatMessage:
@@ -118,6 +142,7 @@ class Generator:
         pending: list[str] = []
         received: list[str] = []
         reported = False
+        finish = ""
         last_flush = time.monotonic()
         started = time.monotonic()
         chunks = self.router.stream(request)
@@ -130,6 +155,7 @@ class Generator:
                     break
                 self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
                 reported = reported or chunk.usage is not None
+                finish = chunk.finish_reason or finish
                 if not chunk.text:
                     continue
                 received.append(chunk.text)
@@ -152,6 +178,7 @@ class Generator:
                 # Cut short (regeneration, block, cancel) after the upstream answered but
                 # before its usage chunk: it still read the prompt and wrote this much.
                 stats.usage = stats.spent + estimate_usage(request.messages, "".join(received))
+        _judge_finish(finish, stats)  # before the held-back text is let go
         regen = self._apply(check.finish(), stats, pending)
         if regen is not None:
             yield regen
@@ -166,6 +193,7 @@ class Generator:
         response = await self.router.complete(request)
         stats.provider_wait_s += time.monotonic() - waited
         self._note_chunk(response.provider, response.model, response.usage, stats)
+        _judge_finish(response.finish_reason, stats)
         pending: list[str] = []
         # As if streamed: edits decide as they do on a stream (regenerate before
         # the first sentence, edit after).

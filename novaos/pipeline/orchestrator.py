@@ -242,7 +242,10 @@ class Orchestrator:
             if rec.gate_events:
                 yield GateEvent(rec.gates[-1])
         rec.outcome = Outcome.COMPLETED
-        yield self._completed(ctx, chat, rec)
+        # A whole answer as far as max_tokens allowed: said in-band, not passed
+        # off as finished (raise options.max_tokens for more).
+        cut = "cut at max_tokens" if rec.generation.cut_at_max_tokens else ""
+        yield self._completed(ctx, chat, rec, detail=cut)
 
     def _provider_request(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord

@@ -13,7 +13,13 @@ from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_
 from novaos.audit.sink import AuditQuery
 from tests.fixtures.common import await_until
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
-from tests.fixtures.provider_wire import openai_error, openai_json, openai_stream
+from tests.fixtures.provider_wire import (
+    gemini_json,
+    gemini_stream,
+    openai_error,
+    openai_json,
+    openai_stream,
+)
 from tests.fixtures.server import Running, bearer, mint, running_app
 
 MESSAGE = "How should I plan my week?"
@@ -214,3 +220,52 @@ async def test_a_vetoed_request_never_reaches_the_model_on_a_later_turn(
             chat_pb2.GetConversationRequest(conversation_id=first.conversation_id), metadata=who
         )
         assert kept.turns[0].text == "[a request refused by policy]"
+
+
+CUT_OR_FILTERED = [
+    # (provider, wire body, expected outcome, expected detail)
+    ("openai", "content_filter", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
+    ("openai", "length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+    ("gemini", "SAFETY", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
+    ("gemini", "MAX_TOKENS", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+]
+
+
+@pytest.mark.parametrize(("vendor", "finish", "outcome", "detail"), CUT_OR_FILTERED)
+@pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
+async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole(
+    fake_server: StartServer, vendor: str, finish: str, outcome: int, detail: str, rpc: str
+) -> None:
+    # The finish reason was never read: a filtered answer and one stopped at
+    # max_tokens both ended as a plain OUTCOME_COMPLETED.
+    upstream = await fake_server()
+    texts = ["Start with the ", "outline. Then "]
+    if vendor == "openai":
+        env = openai_env(upstream)
+        if rpc == "Chat":
+            upstream.default = Reply(body=openai_json("".join(texts), (9, 6), finish=finish))
+        else:
+            body = openai_stream(texts, (9, 6), finish=finish)
+            upstream.default = Reply(body=body, content_type="text/event-stream")
+    else:
+        env = {
+            "PREFERRED_PROVIDER": "gemini",
+            "GEMINI_API_KEY": "test-key",
+            "GEMINI_BASE_URL": upstream.url,
+        }
+        if rpc == "Chat":
+            upstream.default = Reply(body=gemini_json("".join(texts), (9, 6), finish=finish))
+        else:
+            body = gemini_stream(texts, (9, 6), finish=finish)
+            upstream.default = Reply(body=body, content_type="text/event-stream")
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        if rpc == "Chat":
+            reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+            got = (reply.outcome, reply.detail)
+        else:
+            events, err = await stream_chat(running)
+            assert err is None, err
+            done = events[-1].completed
+            got = (done.outcome, done.detail)
+    assert got == (outcome, detail)
