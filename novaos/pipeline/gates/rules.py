@@ -21,7 +21,10 @@ SYCOPHANTIC_OPENERS: tuple[str, ...] = ("Great question!", "Absolutely!")
 
 MAX_MATCH_CHARS = 88
 
-_SP = r"\s{1,3}"
+# Between the words of a phrase: spaces, or one line break (a single newline
+# renders as a space), never a blank line, which is a release point
+# (``SENTENCE_END``): a phrase may not straddle text already let go.
+_SP = r"(?:[\x20\t]{1,3}|\r?\n[\x20\t]?)"  # \x20: _phrase replaces spaces
 _IM = rf"i(?:['’]m|{_SP}am|['’]ll{_SP}be|{_SP}will{_SP}be)"
 _ADV = r"(?:so|very|really|truly|always|just|still|incredibly|completely|totally|fully|absolutely)"
 
@@ -83,8 +86,10 @@ FIGURE = re.compile(
 )
 FIGURE_PLACEHOLDER = "[figure not verified]"
 
-# Sentence ends: terminator(s) and closing quotes/brackets followed by whitespace.
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n\s*")
+# Sentence ends: terminator(s) and closing quotes/brackets followed by whitespace,
+# or a blank line. A single line break is not one: a banned phrase may continue
+# after it ("I'm always\nhere for you" renders as one line).
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n[ \t\r]*\n\s*")
 
 
 def find_banned(text: str) -> str | None:

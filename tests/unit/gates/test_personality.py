@@ -205,3 +205,26 @@ def test_a_stream_still_blocks_harm_after_release() -> None:
     assert first.release == "Wire it up. "
     step = stream.feed("Then check the detonator wiring twice. ")
     assert step.action == "block"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure thing. I'm always\nhere for you. Take a walk.",
+        "You can always\ncount on me, whatever happens.",
+        "I'm so\r\nproud of you today.",
+    ],
+)
+def test_a_banned_phrase_across_a_line_break_is_never_released(text: str) -> None:
+    # A single line break was a release point, so "I'm always\n" went out before
+    # "here for you" arrived, and the phrase shipped (it renders as one line).
+    released, steps = run(_open(), re.findall(r"\S+|\s", text))
+    assert rules.find_banned(released) is None, released
+    assert any(s.action != "continue" or s.edits for s in steps)  # regenerated or edited
+
+
+def test_a_blank_line_is_still_a_release_point() -> None:
+    stream = _open()
+    assert stream.feed("Step one: gather the files\n\nStep").release == (
+        "Step one: gather the files\n\n"
+    )
