@@ -18,6 +18,7 @@ from novaos.domain import Usage
 from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
 from novaos.providers.http import (
+    HEARTBEAT,
     JSON,
     HttpCall,
     HttpProvider,
@@ -111,6 +112,8 @@ class AnthropicStreamDecoder:
             self._message_delta(data)
         elif kind == "message_stop":
             self._done = True
+        elif kind == "ping":
+            return [HEARTBEAT]  # alive: the idle timer starts over
         elif kind == "error":
             raise perr.StreamErrorEventError(self._provider, _error_text(data.get("error")))
         return []
@@ -142,7 +145,7 @@ class AnthropicStreamDecoder:
         if not isinstance(delta, dict):
             raise perr.MalformedChunkError(self._provider, "content_block_delta without delta")
         if delta.get("type") != "text_delta":
-            return []  # thinking / tool input deltas are not answer text
+            return [HEARTBEAT]  # thinking / tool input: not answer text, but the model works
         text = delta.get("text")
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self._provider, "text_delta without text")

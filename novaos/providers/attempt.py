@@ -64,13 +64,19 @@ class StreamAttempt:
         self._last = self._started
 
     async def next(self, chunks: AsyncIterator[ProviderChunk]) -> ProviderChunk | None:
-        """The next chunk, or None at the end; ``StreamStalledError`` after the idle timeout."""
-        try:
-            async with asyncio.timeout(self._idle_timeout_s):
-                chunk = await anext(chunks, None)
-        except TimeoutError as exc:
-            ms = round(self._idle_timeout_s * 1000)
-            raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
+        """The next chunk, or None at the end; ``StreamStalledError`` after the idle timeout.
+
+        A heartbeat (a chunk with nothing in it: a reasoning delta, a ping) is not
+        passed on, but it starts the idle timer over: the upstream is working."""
+        while True:
+            try:
+                async with asyncio.timeout(self._idle_timeout_s):
+                    chunk = await anext(chunks, None)
+            except TimeoutError as exc:
+                ms = round(self._idle_timeout_s * 1000)
+                raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
+            if chunk is None or chunk.text or chunk.usage is not None or chunk.finish_reason:
+                break
         if chunk is not None:
             self._observe(chunk)
         return chunk

@@ -40,6 +40,12 @@ _ERROR_BODY_LIMIT = 16 * 1024
 JSON = dict[str, Any]
 
 
+# A chunk with nothing in it: the upstream is working (a reasoning delta, a ping)
+# without answer text. The stream attempt restarts its idle timer on it and
+# passes nothing on (``StreamAttempt.next``).
+HEARTBEAT = ProviderChunk()
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """Pool and timeout settings every adapter shares (from PROVIDER_* variables)."""
@@ -124,7 +130,12 @@ class HttpProvider:
                 while not decoder.complete:
                     if (event := await self._next_event(events, call, expiry)) is None:
                         break
-                    for chunk in decoder.feed(event):
+                    chunks = decoder.feed(event)
+                    if not chunks and not decoder.complete:
+                        # An event with no answer text (a ping, a usage-only chunk,
+                        # reasoning): the upstream is alive, so the idle timer starts over.
+                        chunks = [HEARTBEAT]
+                    for chunk in chunks:
                         if (passed := joiner.chunk(chunk)) is not None:
                             yield passed
                 if decoder.complete:

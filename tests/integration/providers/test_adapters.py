@@ -12,7 +12,7 @@ import pytest
 from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
-from novaos.providers.http import HttpSettings
+from novaos.providers.http import HEARTBEAT, HttpSettings
 from novaos.tokens import estimate_usage
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
@@ -58,7 +58,7 @@ async def rig(request: pytest.FixtureRequest, fake_server: StartServer) -> Async
 
 
 async def collect(provider: Provider, request: ProviderRequest = REQUEST) -> list[ProviderChunk]:
-    return [chunk async for chunk in provider.stream(request)]
+    return [chunk async for chunk in provider.stream(request) if chunk != HEARTBEAT]
 
 
 def assert_wire_request(kit: ProviderKit, seen: RecordedRequest) -> None:
@@ -167,7 +167,8 @@ async def test_cut_after_two_chunks(rig: Rig) -> None:
     got: list[str] = []
     with pytest.raises(perr.StreamCutError):
         async for chunk in rig.provider.stream(REQUEST):
-            got.append(chunk.text)
+            if chunk != HEARTBEAT:
+                got.append(chunk.text)
     assert got == TEXTS[:2]
 
 
@@ -239,7 +240,8 @@ async def _text_then(provider: Provider, request: ProviderRequest) -> tuple[list
     got: list[str] = []
     try:
         async for chunk in provider.stream(request):
-            got.append(chunk.text)
+            if chunk != HEARTBEAT:
+                got.append(chunk.text)
     except Exception as exc:
         return got, exc
     raise AssertionError(f"the stream ended without an error after {got}")

@@ -18,7 +18,14 @@ from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest
 from novaos.providers.http import HttpSettings
 from novaos.providers.router import ProviderRouter, RouterSettings
 from tests.fixtures.common import free_port
-from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
+from tests.fixtures.fake_providers import (
+    Cut,
+    FakeProviderServer,
+    Reply,
+    Stall,
+    StartServer,
+    paced,
+)
 from tests.fixtures.provider_wire import (
     KITS,
     anthropic_json,
@@ -283,3 +290,34 @@ async def test_complete_falls_back_and_reports_usage(pair: Pair) -> None:
     assert (response.provider, response.text) == ("anthropic", "Backup answer.")
     assert (response.usage.input_tokens, response.usage.output_tokens) == (5, 2)
     assert ("anthropic", "claude-fake", "input", 5) in pair.observer.tokens_seen
+
+
+def _reasoning_then(texts: list[str]) -> list[bytes]:
+    """An OpenAI-compatible reasoning model (vLLM, DeepSeek): reasoning_content
+    deltas first, no answer text, then the answer."""
+    thinking = [
+        b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"hmm "}}]}\n\n'
+        for _ in range(5)
+    ]
+    return [*thinking, *openai_stream(texts, (4, 3))]
+
+
+async def test_a_model_that_reasons_longer_than_the_idle_timeout_is_not_stalled(
+    pair: Pair,
+) -> None:
+    # Only answer text reset the idle timer: 0.75 s of reasoning deltas (idle
+    # timeout 0.3 s) counted as a stall, fell back and a breaker failure.
+    pair.primary.queue(Reply(body=paced(_reasoning_then(TEXTS), 0.15)))
+    pair.secondary.queue(OK_SECONDARY)
+    chunks = await collect(pair.router)
+    assert text(chunks) == "".join(TEXTS)
+    assert pair.secondary.requests == []
+    assert all(c.text or c.usage is not None or c.finish_reason for c in chunks)  # none empty
+
+
+async def test_anthropic_pings_keep_a_slow_stream_alive(pair: Pair) -> None:
+    parts = anthropic_stream(["Backup ", "answer."], (5, 2))
+    ping = b'event: ping\ndata: {"type": "ping"}\n\n'
+    pair.primary.queue(Reply(500, openai_error(500, "boom")))  # on to anthropic
+    pair.secondary.queue(Reply(body=paced([parts[0], ping, ping, ping, ping, *parts[1:]], 0.15)))
+    assert text(await collect(pair.router)) == "Backup answer."
