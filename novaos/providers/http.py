@@ -40,6 +40,9 @@ _ERROR_BODY_LIMIT = 16 * 1024
 JSON = dict[str, Any]
 
 
+# Failures of a request on a connection the upstream closed before answering.
+_STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
 # A chunk with nothing in it: the upstream is working (a reasoning delta, a ping)
 # without answer text. The stream attempt restarts its idle timer on it and
 # passes nothing on (``StreamAttempt.next``).
@@ -228,9 +231,19 @@ class HttpProvider:
         await self._take_slot(call)
         try:
             async with self._mapped(call, mid_stream=False):
-                response = await client.post(
-                    url, data=data.encode(), headers=call.headers, allow_redirects=False
-                )
+                try:
+                    response = await client.post(
+                        url, data=data.encode(), headers=call.headers, allow_redirects=False
+                    )
+                except _STALE_CONNECTION as exc:
+                    if isinstance(exc, aiohttp.ClientConnectorError):
+                        raise  # could not connect at all: no second try
+                    # A pooled connection the upstream had closed while idle (its
+                    # keep-alive ran out as we sent): no answer came, so once more,
+                    # on a fresh connection.
+                    response = await client.post(
+                        url, data=data.encode(), headers=call.headers, allow_redirects=False
+                    )
         except BaseException:
             self._free_slot()
             raise

@@ -181,3 +181,51 @@ async def test_every_way_a_call_ends_frees_its_connection(
     with pytest.raises(perr.StreamCutError):
         await collect(provider)
     assert "".join(c.text for c in await collect(provider)) == "abcd"
+
+
+async def test_a_pooled_connection_the_upstream_closed_is_retried_on_a_fresh_one(
+    closing: list[Provider],
+) -> None:
+    # uvicorn / vLLM close idle keep-alive connections after 5 s; a call that went
+    # out on one just as it closed failed as a connect error (a breaker failure and
+    # a fallback) though the upstream was fine. This upstream answers the first
+    # request of each connection and drops the connection on the second, unanswered.
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            for number in (1, 2):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                await reader.readexactly(length)
+                if number == 2:
+                    return  # closed without an answer: the keep-alive race
+                body = OPENAI.json("fine", OPENAI.tokens)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        provider = OPENAI.build(f"http://127.0.0.1:{port}", HTTP)
+        closing.append(provider)
+        for _ in range(3):
+            assert (await provider.complete(REQUEST)).text == "fine"
+        assert connections >= 2  # the dropped ones were replaced
+    finally:
+        server.close()
+        await server.wait_closed()
