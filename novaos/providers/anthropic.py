@@ -125,7 +125,8 @@ class AnthropicStreamDecoder:
         usage = message.get("usage")
         if usage is not None:
             self._input = _count(self._provider, usage, "input_tokens")
-            self._output = _count(self._provider, usage, "output_tokens")
+            # Its output_tokens is a placeholder (1): the count is message_delta's,
+            # estimated when that carries none (some Anthropic-compatible proxies).
 
     def _message_delta(self, data: JSON) -> None:
         delta = data.get("delta")
@@ -161,10 +162,11 @@ class AnthropicStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before message_stop")
-        if self._input is not None and self._output is not None:
-            usage = Usage(self._input, self._output)
-        else:
-            usage = estimate_usage(self._request.messages, "".join(self._text))
+        estimate = estimate_usage(self._request.messages, "".join(self._text))
+        usage = Usage(
+            estimate.input_tokens if self._input is None else self._input,
+            estimate.output_tokens if self._output is None else self._output,
+        )
         finish = self._finish or "end_turn"
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
 

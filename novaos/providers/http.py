@@ -32,7 +32,12 @@ import certifi
 from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
-from novaos.providers.retry_after import parse_retry_after, retry_delay_in_body
+from novaos.providers.retry_after import (
+    DEFAULT_RATE_LIMIT_WAIT_S,
+    parse_rate_limit_reset,
+    parse_retry_after,
+    retry_delay_in_body,
+)
 from novaos.providers.sse import SSEEvent, aiter_sse
 from novaos.providers.text import SurrogateJoiner, clean
 
@@ -248,7 +253,7 @@ class HttpProvider:
             self._free_slot()
             raise
         try:
-            if response.status >= 400:
+            if response.status >= 300:  # redirects are never followed: an error too
                 async with self._mapped(call, mid_stream=True):
                     body = await _read_limited(response.content)
                 raise self._status_error(response, body)
@@ -326,14 +331,30 @@ class HttpProvider:
             retry = parse_retry_after(response.headers)
             if retry is None:
                 retry = retry_delay_in_body(body)
+            if retry is None:
+                retry = parse_rate_limit_reset(response.headers)
+            if retry is None:  # says nothing: still do not hit it again at once
+                retry = DEFAULT_RATE_LIMIT_WAIT_S
             return perr.ProviderRateLimitedError(self.name, message, retry_after_s=retry)
-        if status in (401, 403):
+        if status in (401, 403) or (status == 400 and _bad_key(body)):
+            # Gemini answers a bad API key with 400 INVALID_ARGUMENT, API_KEY_INVALID.
             return perr.ProviderAuthError(self.name, message, status=status)
+        if 300 <= status < 400:  # never followed: a base URL that needs fixing
+            where = response.headers.get("location", "")
+            return perr.ProviderRequestError(
+                self.name,
+                f"HTTP {status}: redirected to {where!r}; fix the base URL",
+                status=status,
+            )
         if status == 408:
             return perr.ProviderTimeoutError(self.name, message, status=status)
         if status >= 500:
             return perr.ProviderServerError(self.name, message, status=status)
         return perr.ProviderRequestError(self.name, message, status=status)
+
+
+def _bad_key(body: bytes) -> bool:
+    return b"API_KEY_INVALID" in body or b"API key not valid" in body
 
 
 # How long to wait, after the end marker, for the rest of the body (normally just

@@ -44,6 +44,26 @@ def parse_retry_after(headers: Mapping[str, str], *, now_unix: float | None = No
     return _clamp(when.timestamp() - now)
 
 
+# OpenAI's x-ratelimit-reset-requests / -tokens: "1s", "6m0s", "20ms", "1h2m3.5s".
+_GO_DURATION = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
+)
+# When a 429 names no wait at all: long enough not to hammer a provider that is
+# throttling us, short enough to try it again soon.
+DEFAULT_RATE_LIMIT_WAIT_S = 2.0
+
+
+def parse_rate_limit_reset(headers: Mapping[str, str]) -> float | None:
+    """The longest of OpenAI's ``x-ratelimit-reset-requests`` / ``-tokens``, or None."""
+    waits = []
+    for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"):
+        match = _GO_DURATION.match((headers.get(name) or "").strip())
+        if match and any(match.groups()):
+            h, m, sec, ms = (float(g) if g else 0.0 for g in match.groups())
+            waits.append(h * 3600 + m * 60 + sec + ms / 1000)
+    return _clamp(max(waits)) if waits else None
+
+
 def _clamp(seconds: float) -> float | None:
     if math.isnan(seconds):
         return None

@@ -13,6 +13,7 @@ from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.http import HEARTBEAT, HttpSettings
+from novaos.providers.retry_after import DEFAULT_RATE_LIMIT_WAIT_S
 from novaos.tokens import estimate_usage
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
@@ -133,8 +134,30 @@ async def test_429_without_a_header_takes_the_wait_the_body_gives(rig: Rig) -> N
     rig.server.queue(Reply(429, rig.kit.error(429, "slow down")))
     with pytest.raises(perr.ProviderRateLimitedError) as caught:
         await collect(rig.provider)
-    # Gemini puts a google.rpc.RetryInfo in the error body; the others say nothing there
-    assert caught.value.retry_after_s == (37.0 if rig.kit.name == "gemini" else None)
+    # Gemini puts a google.rpc.RetryInfo in the error body; the others say nothing,
+    # and a 429 that names no wait still benches the provider briefly (it was
+    # asked again on every request).
+    assert caught.value.retry_after_s == (
+        37.0 if rig.kit.name == "gemini" else DEFAULT_RATE_LIMIT_WAIT_S
+    )
+
+
+async def test_429_takes_openais_rate_limit_reset_headers(rig: Rig) -> None:
+    headers = {"x-ratelimit-reset-requests": "20s", "x-ratelimit-reset-tokens": "1m6.5s"}
+    rig.server.queue(Reply(429, rig.kit.error(429, "slow down"), headers=headers))
+    with pytest.raises(perr.ProviderRateLimitedError) as caught:
+        await collect(rig.provider)
+    expected = 37.0 if rig.kit.name == "gemini" else 66.5  # the body's RetryInfo wins
+    assert caught.value.retry_after_s == expected
+
+
+async def test_a_redirect_is_a_request_error_naming_where(rig: Rig) -> None:
+    # It was read as a broken stream: a breaker failure, "stream_cut".
+    rig.server.queue(Reply(301, b"", headers={"location": "https://elsewhere.example/v1"}))
+    with pytest.raises(perr.ProviderRequestError) as caught:
+        await collect(rig.provider)
+    assert not caught.value.counts_as_failure
+    assert "elsewhere.example" in caught.value.message
 
 
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
@@ -150,6 +173,20 @@ async def test_400_is_a_request_error_not_a_breaker_failure(rig: Rig) -> None:
     with pytest.raises(perr.ProviderRequestError) as caught:
         await collect(rig.provider)
     assert not caught.value.counts_as_failure
+
+
+async def test_geminis_bad_key_400_is_an_auth_failure(rig: Rig) -> None:
+    # Gemini says a bad key with 400 INVALID_ARGUMENT: it was a request error, so
+    # the breaker never opened and every request paid a round trip first.
+    body = (
+        b'{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",'
+        b' "status": "INVALID_ARGUMENT", "details": [{"@type":'
+        b' "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}'
+    )
+    rig.server.queue(Reply(400, body))
+    with pytest.raises(perr.ProviderAuthError) as caught:
+        await collect(rig.provider)
+    assert caught.value.counts_as_failure
 
 
 async def test_connect_refused(rig: Rig) -> None:
@@ -340,3 +377,24 @@ async def test_an_emoji_split_across_chunks_arrives_whole(rig: Rig) -> None:
     text = "".join(c.text for c in chunks)
     assert text == "Hi \U0001f642 there and \ufffd alone"
     text.encode("utf-8")
+
+
+async def test_anthropic_output_is_estimated_when_message_delta_has_no_usage(
+    fake_server: StartServer,
+) -> None:
+    # message_start's output_tokens is a placeholder (1): taken as final when
+    # message_delta carried none (some compatible proxies), a long answer cost 1.
+    server = await fake_server()
+    provider = ANTHROPIC.build(server.url, HTTP)
+    texts = ["A fairly long answer ", "with quite a few words ", "in several pieces."]
+    parts = ANTHROPIC.stream(texts, (50, 1))
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}
+    at = next(i for i, p in enumerate(parts) if p.startswith(b"event: message_delta"))
+    parts[at] = f"event: message_delta\ndata: {json.dumps(delta)}\n\n".encode()
+    server.queue(Reply(body=parts))
+    try:
+        usage = (await collect(provider))[-1].usage
+    finally:
+        await provider.aclose()
+    assert usage is not None and usage.input_tokens == 50
+    assert usage.output_tokens > 5  # estimated from the text, not the placeholder 1
