@@ -25,8 +25,9 @@ MAX_MATCH_CHARS = 88
 # renders as a space), never a blank line, which is a release point
 # (``SENTENCE_END``): a phrase may not straddle text already let go.
 _SP = r"(?:[\x20\t]{1,3}|\r?\n[\x20\t]?)"  # \x20: _phrase replaces spaces
-_IM = rf"i(?:['’]m|{_SP}am|['’]ll{_SP}be|{_SP}will{_SP}be)"
 _ADV = r"(?:so|very|really|truly|always|just|still|incredibly|completely|totally|fully|absolutely)"
+# I'm / Im / I am / I'll be / I will be, an adverb allowed before "be" ("I'll always be").
+_IM = rf"i(?:['’]?m|{_SP}am|(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be)"
 
 
 def _phrase(body: str) -> str:
@@ -52,8 +53,8 @@ BANNED = re.compile(
 
 # Only at the very start of an answer; removed, never regenerated for.
 OPENER = re.compile(
-    r"^\s*(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) question[!.]|"
-    r"absolutely!|certainly!|of course!)",
+    r"^\s*[*_]{0,3}(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) "
+    r"question[!.]|absolutely!|certainly!|of course!)[*_]{0,3}",  # bold or italic too
     re.IGNORECASE,
 )
 

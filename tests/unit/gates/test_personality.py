@@ -228,3 +228,21 @@ def test_a_blank_line_is_still_a_release_point() -> None:
     assert stream.feed("Step one: gather the files\n\nStep").release == (
         "Step one: gather the files\n\n"
     )
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "I'll always be here for you",
+        "I will always be there for you",
+        "Im always here for you",
+    ],
+)
+def test_close_variants_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
+    # An adverb before "be", or "Im" without its apostrophe, slipped past.
+    assert rules.find_banned(f"Whatever happens, {phrase}.") is not None
+
+
+def test_a_bold_sycophantic_opener_is_removed_too() -> None:
+    released, _ = run(_open(), ["**Great question!** ", "Start with the outline. "])
+    assert released.strip() == "Start with the outline."
