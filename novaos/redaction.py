@@ -19,7 +19,8 @@ from novaos.config import Settings
 
 # Kinds are tried in this order; an earlier match claims its span, so a JWT is
 # not also read as an API key and an IBAN's digits are not read as a card.
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}")
+# Any signature length, none included ("alg": "none" tokens end in a bare dot).
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _API_KEY = re.compile(
     r"\b(?:sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{20,}"
     r"|AIza[0-9A-Za-z_-]{35}"
@@ -27,6 +28,9 @@ _API_KEY = re.compile(
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
     r"|(?:rk|pk|sk)_(?:live|test)_[A-Za-z0-9]{16,})"
+    # a secret handed over by name: api_key=..., "token": "...", password: ...
+    r"|(?<![A-Za-z0-9])(?i:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret|"
+    r"client[_-]?secret|token|password|passwd|pwd)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_\-./+=]{12,}"
 )
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")

@@ -34,6 +34,12 @@ TRUE_POSITIVES = [
     ("api_key", "key AIzaSyA1234567890abcdefghijklmnopqrstuv"),
     ("api_key", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
     ("api_key", "aws AKIAIOSFODNN7EXAMPLE"),
+    # a secret given by name, and a JWT with a short or no signature (both passed)
+    ("api_key", "config api_key=0123456789abcdef0123456789abcdef"),
+    ("api_key", 'send {"client_secret": "Zq9x-Ab12_cd34Ef56"}'),
+    ("api_key", "Password: hunter2hunter2x"),
+    ("jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abc"),
+    ("jwt", "unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0. ok"),
 ]
 
 FALSE_POSITIVES = [
@@ -51,6 +57,8 @@ FALSE_POSITIVES = [
     ("ssn", "ssn-shaped 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567"),
     ("jwt", "eyJ alone and a.b.c"),
     ("api_key", "sk-short and the risk-assessment-framework-for-teams"),
+    ("api_key", "the token limit is 4096 and my password is short"),
+    ("api_key", "asiatravelguidebook12 is a site"),
 ]
 
 
