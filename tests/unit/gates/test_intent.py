@@ -34,6 +34,9 @@ def test_type(message: str, kind: str) -> None:
     [
         ("Should I put my savings into bitcoin?", {"finance"}),
         ("What dose of ibuprofen is usual for back pain?", {"health"}),
+        # a drug named without a health word: the lens missed these (GATES: health claims)
+        ("Is it safe to take ibuprofen with coffee?", {"health"}),
+        ("Can I take melatonin every night?", {"health"}),
         ("Can my landlord keep the deposit? Do I need a lawyer?", {"legal"}),
         ("I've been so anxious and lonely lately", {"mental_health"}),
         ("My python server crashes when I deploy it", {"technology"}),
