@@ -18,7 +18,6 @@ from novaos.domain import Usage
 from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
 from novaos.providers.http import (
-    HEARTBEAT,
     JSON,
     HttpCall,
     HttpProvider,
@@ -112,8 +111,6 @@ class AnthropicStreamDecoder:
             self._message_delta(data)
         elif kind == "message_stop":
             self._done = True
-        elif kind == "ping":
-            return [HEARTBEAT]  # alive: the idle timer starts over
         elif kind == "error":
             raise perr.StreamErrorEventError(self._provider, _error_text(data.get("error")))
         return []
@@ -146,7 +143,7 @@ class AnthropicStreamDecoder:
         if not isinstance(delta, dict):
             raise perr.MalformedChunkError(self._provider, "content_block_delta without delta")
         if delta.get("type") != "text_delta":
-            return [HEARTBEAT]  # thinking / tool input: not answer text, but the model works
+            return []  # thinking / tool input deltas are not answer text
         text = delta.get("text")
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self._provider, "text_delta without text")

@@ -141,7 +141,8 @@ class HttpProvider:
                     chunks = decoder.feed(event)
                     if not chunks and not decoder.complete:
                         # An event with no answer text (a ping, a usage-only chunk,
-                        # reasoning): the upstream is alive, so the idle timer starts over.
+                        # reasoning or thinking deltas): the upstream is alive, so the
+                        # idle timer starts over. One place for every adapter.
                         chunks = [HEARTBEAT]
                     for chunk in chunks:
                         if (passed := joiner.chunk(chunk)) is not None:

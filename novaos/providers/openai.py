@@ -15,14 +15,7 @@ from pydantic import SecretStr
 from novaos.domain import Usage
 from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
-from novaos.providers.http import (
-    HEARTBEAT,
-    JSON,
-    HttpCall,
-    HttpProvider,
-    HttpSettings,
-    load_json_event,
-)
+from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, load_json_event
 from novaos.providers.sse import SSEEvent
 from novaos.tokens import estimate_usage
 
@@ -126,9 +119,7 @@ class OpenAIStreamDecoder:
         delta = choice.get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
         if not content:
-            # A reasoning delta (vLLM, DeepSeek: reasoning_content) or a role-only
-            # one: no answer text, but a sign of life for the idle timer.
-            return HEARTBEAT
+            return None
         if not isinstance(content, str):
             raise perr.MalformedChunkError(self._provider, "delta content is not text")
         self._text.append(content)
