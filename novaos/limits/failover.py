@@ -51,6 +51,7 @@ class FailoverAdmission:
         self._fallback = fallback
         self._switch = switch
         self._taking_back: set[asyncio.Task[None]] = set()
+        self._outage_leases = _OutageLeases(fallback, primary, switch)  # their issuer
 
     @property
     def active(self) -> AdmissionBackend:
@@ -72,9 +73,7 @@ class FailoverAdmission:
                 request = replace(request, lease_id=uuid.uuid4().hex)
         outcome = await self._fallback.admit(request)
         if isinstance(outcome, LeaseGrant):
-            return replace(
-                outcome, issuer=_OutageLeases(self._fallback, self._primary, self._switch)
-            )
+            return replace(outcome, issuer=self._outage_leases)
         return outcome
 
     async def _take_back(self, request: AdmitRequest) -> None:

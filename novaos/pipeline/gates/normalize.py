@@ -243,6 +243,12 @@ def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
     return rotated if rot_hits > max(plain_hits, len(words) // 5) else None
 
 
+def _add_view(views: list[str], view: str) -> None:
+    """Another reading of the message, unless one already read the same."""
+    if view not in views:
+        views.append(view)
+
+
 def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
     """``glued`` split at some of its zero-width spaces into words the rules use
     ("ki|ll|myself" -> "kill myself"), or as it was when no such split exists."""
@@ -291,17 +297,15 @@ def normalize(
     canon = views[0]
     if "\u200b" in text and vocabulary:
         spaced = _ZWSP_GLUED.sub(lambda m: _split_known(m.group(0), vocabulary), text)
-        if spaced != text and (other := _canonical_views(_fold_flags(spaced)[0])[0]) != canon:
-            views.append(other)
+        if spaced != text:
+            _add_view(views, _canonical_views(_fold_flags(spaced)[0])[0])
     words = canon.split()
     if any(word in _SHORTHAND for word in words):
-        spelled = " ".join(_SHORTHAND.get(word, word) for word in words)
-        if spelled not in views:
-            views.append(spelled)
+        _add_view(views, " ".join(_SHORTHAND.get(word, word) for word in words))
     if vocabulary and _L_WORD.search(text):
         as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
-        if as_l != text and (other := _canonical_views(_fold_flags(as_l)[0])[0]) not in views:
-            views.append(other)
+        if as_l != text:
+            _add_view(views, _canonical_views(_fold_flags(as_l)[0])[0])
     decoded_views = 0
     # Every candidate is tried (long plain words are candidates too, and must not
     # crowd a payload out); at most _MAX_B64_SEGMENTS decoded views are kept.
