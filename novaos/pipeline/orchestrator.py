@@ -92,6 +92,9 @@ class RunRecord:
     # unary call reads ``gates`` once at the end instead (each event costs a
     # pass through every generator above this one).
     gate_events: bool = True
+    # What the final invariant check found: the run failed closed. A stream has
+    # sent its text already; a unary reply still holds it and must drop it.
+    violations: tuple[str, ...] = ()
 
 
 @dataclass
@@ -289,7 +292,7 @@ class Orchestrator:
             record = GateRecord("invariants", Decision.STOP, "; ".join(violations))
             rec.gates.append(record)
             self.observer.gate_decided(record)
-            rec.outcome, suggestion = Outcome.FAILED, None
+            rec.outcome, rec.violations, suggestion = Outcome.FAILED, violations, None
             detail = "request failed a final policy check"
         return Completed(
             outcome=rec.outcome or Outcome.COMPLETED,

@@ -101,6 +101,12 @@ class ChatCall:
     live: bool = True
 
     @property
+    def text(self) -> str:
+        """What the client gets: the released text (none, from a unary call that
+        failed closed)."""
+        return "".join(self.released)
+
+    @property
     def overhead_ms(self) -> float:
         total = time.monotonic() - self.started_monotonic
         return max(total - self.record.generation.provider_wait_s, 0.0) * 1000
@@ -266,6 +272,11 @@ class ChatService:
             call.released.append(event.text)
         elif isinstance(event, Completed):
             call.completed = event
+            if call.record.violations and not call.live:
+                # Failed closed. A stream cannot take back what it sent (its
+                # terminal event says FAILED); a unary reply is not out yet, so it
+                # carries none of the text, and the audit records exactly that.
+                call.released.clear()
 
     async def _finish(self, call: ChatCall) -> None:
         if call.completed is not None:
@@ -291,7 +302,7 @@ class ChatService:
         # A hard-vetoed request never reaches the model, this turn or later: the
         # history sent with the next one holds a marker, not the request.
         asked = VETOED_TURN if outcome is Outcome.HARD_VETO else call.chat.message
-        exchange = (("user", asked), ("assistant", "".join(call.released)))
+        exchange = (("user", asked), ("assistant", call.text))
         await self.conversations.append_turns(owner, cid, exchange, opened=call.opened)
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
@@ -311,7 +322,7 @@ class ChatService:
             usage=rec.generation.usage,
             duration_ms=(time.monotonic() - call.started_monotonic) * 1000,
             prompt=call.chat.message,
-            released_text="".join(call.released),
+            released_text=call.text,
             policy_version=self.policy_version,
             conversation_id=call.chat.conversation_id,
         )

@@ -136,7 +136,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         else:
             context.set_trailing_metadata(_initial(call, self._worker) + self._finished(call))
         gates = call.record.gates  # every decision, in order (no events for unary)
-        return convert.chat_response("".join(call.released), done, gates, ack)
+        return convert.chat_response(call.text, done, gates, ack)
 
     async def ListConversations(
         self, request: chat_pb2.ListConversationsRequest, context: Ctx

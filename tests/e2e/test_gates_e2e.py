@@ -295,3 +295,46 @@ async def test_denied_capabilities_are_reported_not_executed(gated: Running) -> 
     )
     assert gate.decision == chat_pb2.GATE_DECISION_FLAG
     assert gate.reason == "denied in lens: act"
+
+
+async def test_unary_chat_that_fails_closed_returns_keeps_and_audits_no_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The final invariant check trips after NovaOS's answer is written (here: a
+    crisis block that is not the one the orchestrator expects). A unary reply
+    has not left yet, so it carries none of it; history and audit agree."""
+    async with running_app() as running:
+        assert running.app.chat is not None
+        orchestrator = running.app.chat.orchestrator
+        monkeypatch.setattr(orchestrator, "crisis_block", lambda language: "Another block.")
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        alice = bearer(mint("alice"))
+        first = await stub.Chat(
+            chat_pb2.ChatRequest(message="Help me plan my week"), metadata=alice
+        )
+        cid = first.conversation_id
+
+        reply = await stub.Chat(
+            chat_pb2.ChatRequest(message="I want to kill myself", conversation_id=cid),
+            metadata=alice,
+        )
+
+        assert reply.outcome == chat_pb2.OUTCOME_FAILED
+        assert reply.detail == "request failed a final policy check"
+        assert reply.text == ""
+        stored = await stub.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=cid), metadata=alice
+        )
+        assert [t.text for t in stored.turns] == ["Help me plan my week", first.text]
+        reader = running.app.audit_reader
+        assert reader is not None
+        found: list[AuditRecord] = []
+
+        async def audited() -> bool:
+            page = await reader.list(AuditQuery(outcome="failed"), page_size=100)
+            found[:] = [r for r in page.records if r.request_id == reply.request_id]
+            return bool(found)
+
+        await await_until(audited, timeout_s=5, what="failed audit record")
+        assert found[0].released_chars == 0
+        assert found[0].released_sha256 == sha256_hex("")
