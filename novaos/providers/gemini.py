@@ -1,8 +1,9 @@
 """Google Gemini adapter (``models/{model}:streamGenerateContent?alt=sse``).
 
 Each SSE ``data:`` line is a ``GenerateContentResponse``: ``candidates`` with
-text ``parts``, a ``finishReason`` on the last one, and ``usageMetadata``
-(cumulative, so the last value wins). There is no ``[DONE]``: a stream that
+text ``parts`` (thought summaries' are marked ``thought`` and skipped), a
+``finishReason`` on the last one, and ``usageMetadata`` (cumulative, so the
+last value wins). There is no ``[DONE]``: a stream that
 ends before a ``finishReason`` (or a prompt block) was cut.
 """
 
@@ -137,8 +138,15 @@ def _candidate(provider: str, candidates: Any) -> tuple[str, str]:
     parts = (content.get("parts") or []) if isinstance(content, dict) else None
     if not isinstance(parts, list):
         raise perr.MalformedChunkError(provider, "content parts is not a list")
-    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    texts = [p["text"] for p in parts if _is_answer(p)]
     return "".join(texts), str(first.get("finishReason") or "")
+
+
+def _is_answer(part: Any) -> bool:
+    """A text part that is not a thought summary: Gemini 2.5 marks its reasoning
+    ``"thought": true``. That is never answer text; its tokens are still billed
+    (``thoughtsTokenCount``) and its events still keep a stream alive."""
+    return isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
 
 
 def _usage(provider: str, raw: Any) -> Usage | None:

@@ -269,3 +269,33 @@ async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole
             done = events[-1].completed
             got = (done.outcome, done.detail)
     assert got == (outcome, detail)
+
+
+@pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
+async def test_gemini_thought_summaries_never_reach_the_client(
+    fake_server: StartServer, rpc: str
+) -> None:
+    # Every part with a text string was taken as the answer: a thinking model's
+    # summaries ("thought": true) reached the client ahead of it.
+    upstream = await fake_server()
+    thoughts = ("**Sorting the week** Monday first.", "Then the rest.")
+    texts = ["Start with Monday. ", "Keep Friday light."]
+    if rpc == "Chat":
+        body = gemini_json("".join(texts), (9, 6), thought=thoughts[0], thought_tokens=30)
+        upstream.default = Reply(body=body)
+    else:
+        parts = gemini_stream(texts, (9, 6), thoughts=thoughts, thought_tokens=30)
+        upstream.default = Reply(body=parts, content_type="text/event-stream")
+    env = {"PREFERRED_PROVIDER": "gemini", "GEMINI_API_KEY": "k", "GEMINI_BASE_URL": upstream.url}
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        if rpc == "Chat":
+            reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+            got, usage = reply.text, reply.usage
+        else:
+            events, err = await stream_chat(running)
+            assert err is None, err
+            got = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+            usage = events[-1].completed.usage
+    assert got == "".join(texts)
+    assert (usage.input_tokens, usage.output_tokens) == (9, 36)  # thoughts billed as output
