@@ -28,6 +28,7 @@ __all__ = [
     "ProviderServerError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
+    "ResponseTooLargeError",
     "StreamCutError",
     "StreamErrorEventError",
     "StreamStalledError",
@@ -98,6 +99,13 @@ class MalformedChunkError(TransientProviderError):
     """A stream event or body that is not the provider's documented format."""
 
     kind = "malformed"
+
+
+class ResponseTooLargeError(TransientProviderError):
+    """A whole body, or one stream event, far larger than any answer: a misbehaving
+    (or hostile) upstream, read no further."""
+
+    kind = "too_large"
 
 
 class StreamErrorEventError(TransientProviderError):

@@ -38,10 +38,15 @@ from novaos.providers.retry_after import (
     parse_retry_after,
     retry_delay_in_body,
 )
-from novaos.providers.sse import SSEEvent, aiter_sse
+from novaos.providers.sse import EventTooLargeError, SSEEvent, aiter_sse
 from novaos.providers.text import SurrogateJoiner, clean
 
 _ERROR_BODY_LIMIT = 16 * 1024
+# The largest whole (non-streamed) answer read: max_tokens is at most 8192, a few
+# hundred KB of JSON even with logprobs. Counted as it arrives (decompressed, with
+# or without a Content-Length), so a misbehaving or hostile upstream cannot make
+# the gateway buffer gigabytes; past it the call fails as ``too_large``.
+BODY_LIMIT = 8 * 1024 * 1024
 JSON = dict[str, Any]
 
 
@@ -160,7 +165,7 @@ class HttpProvider:
         model = request.model or self.default_model
         call = self._with_deadline(self._complete_call(request, model), request)
         async with self._open(call) as response, self._mapped(call, mid_stream=True):
-            raw = await response.read()
+            raw = await self._read_body(response)
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -266,6 +271,17 @@ class HttpProvider:
                 response.close()  # stopped early: drop the connection, the upstream sees it
             self._free_slot()
 
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, up to ``BODY_LIMIT``; past it the connection is dropped
+        (``_open`` closes a response not read to its end), never drained."""
+        # A Content-Length over the limit is refused before a byte is read.
+        if (response.content_length or 0) <= BODY_LIMIT:
+            raw = await _read_upto(response.content, BODY_LIMIT)
+            if len(raw) <= BODY_LIMIT:
+                return raw
+        limit = f"response body larger than {BODY_LIMIT // 2**20} MiB"
+        raise perr.ResponseTooLargeError(self.name, limit)
+
     async def _take_slot(self, call: HttpCall) -> None:
         """A connection of this provider's pool, waiting at most the connect timeout
         (and never past the call's deadline) when all of them are busy."""
@@ -297,6 +313,8 @@ class HttpProvider:
         # or a deadline timer per read (the body's one timer is ``expiry``).
         try:
             return await anext(events, None)
+        except EventTooLargeError as exc:
+            raise perr.ResponseTooLargeError(self.name, str(exc)) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             if expiry.fired:  # the read failed because the deadline closed the body
                 raise self._translated(TimeoutError(), call, mid_stream=True) from exc
@@ -377,7 +395,7 @@ async def _after_end(
         async with asyncio.timeout(_AFTER_END_S):
             async for event in events:
                 chunks += decoder.feed(event)
-    except (TimeoutError, aiohttp.ClientError, perr.ProviderError):
+    except (TimeoutError, aiohttp.ClientError, perr.ProviderError, EventTooLargeError):
         pass  # nothing after the end marker can undo the answer
     return chunks
 
@@ -403,10 +421,16 @@ class _Expiry:
 
 
 async def _read_limited(content: aiohttp.StreamReader) -> bytes:
+    return (await _read_upto(content, _ERROR_BODY_LIMIT))[:_ERROR_BODY_LIMIT]
+
+
+async def _read_upto(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body, but never more than ``limit + 1`` bytes of it: one byte over the
+    limit says it was longer."""
     body = bytearray()
-    while len(body) < _ERROR_BODY_LIMIT and (piece := await content.read(_ERROR_BODY_LIMIT)):
+    while len(body) <= limit and (piece := await content.read(limit + 1 - len(body))):
         body += piece
-    return bytes(body[:_ERROR_BODY_LIMIT])
+    return bytes(body)
 
 
 def _env_proxy(base_url: str) -> str | None:

@@ -3,7 +3,8 @@
 Follows the WHATWG event-stream rules: lines end in CRLF, LF or a lone CR;
 ``:`` starts a comment (keep-alive); ``data`` lines accumulate with ``\\n``;
 an empty line dispatches. Bytes may arrive split anywhere, even inside a
-UTF-8 character or between the CR and LF of one line ending.
+UTF-8 character or between the CR and LF of one line ending. An event (or a
+line) longer than ``MAX_EVENT_CHARS`` raises ``EventTooLargeError``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ from __future__ import annotations
 import codecs
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+
+# The longest event (its data lines, or one line still waiting for its end) a
+# parser holds. An event carries a few tokens, at most a whole answer (max_tokens
+# is at most 8192); one endless line is an upstream that must not fill memory.
+MAX_EVENT_CHARS = 1024 * 1024
+
+
+class EventTooLargeError(ValueError):
+    """An event, or a line without its end, grew past the parser's limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +34,9 @@ class SSEEvent:
 class SSEParser:
     """Feed bytes, get complete events. One parser per stream (it keeps state)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_chars: int = MAX_EVENT_CHARS) -> None:
+        self._limit = max_event_chars
+        self._size = 0  # characters of data held for the event under way
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF is its pair
@@ -72,6 +84,8 @@ class SSEParser:
                 elif buffer[start] == "\n":
                     start += 1
         self._buffer = buffer[start:]
+        if len(self._buffer) > self._limit:
+            raise EventTooLargeError(f"stream line longer than {self._limit} characters")
         return events
 
     def _line(self, line: str) -> SSEEvent | None:
@@ -83,6 +97,9 @@ class SSEParser:
         if sep and value.startswith(" "):
             value = value[1:]
         if name == "data":
+            self._size += len(value) + 1
+            if self._size > self._limit:
+                raise EventTooLargeError(f"stream event longer than {self._limit} characters")
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -94,7 +111,7 @@ class SSEParser:
 
     def _dispatch(self) -> SSEEvent | None:
         data, event, retry = self._data, self._event, self._retry
-        self._data, self._event, self._retry = [], "", None
+        self._data, self._event, self._retry, self._size = [], "", None, 0
         if not data:
             return None
         return SSEEvent(

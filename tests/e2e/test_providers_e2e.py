@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
 from novaos.audit.sink import AuditQuery
+from novaos.providers.http import BODY_LIMIT
 from tests.fixtures.common import await_until
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import (
@@ -299,3 +300,20 @@ async def test_gemini_thought_summaries_never_reach_the_client(
             usage = events[-1].completed.usage
     assert got == "".join(texts)
     assert (usage.input_tokens, usage.output_tokens) == (9, 36)  # thoughts billed as output
+
+
+async def test_an_oversized_answer_is_a_provider_failure_and_falls_back(
+    fake_server: StartServer,
+) -> None:
+    # The whole body was buffered however large: a misbehaving upstream's 8 MiB
+    # and more went into memory and on to the client.
+    upstream = await fake_server()
+    upstream.default = Reply(body=openai_json("x" * (BODY_LIMIT + 1), (5, 5)))
+    async with running_app(**openai_env(upstream, PROVIDER_FALLBACK_ORDER="mock")) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        assert (reply.outcome, reply.provider) == (chat_pb2.OUTCOME_COMPLETED, "mock")
+        health = health_pb2_grpc.HealthServiceStub(running.channel)
+        report = await health.GetHealth(health_pb2.GetHealthRequest())
+        failures = {c.provider: c.consecutive_failures for c in report.circuits}
+        assert failures["openai"] == 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from novaos.providers.sse import SSEEvent, SSEParser
+from novaos.providers.sse import EventTooLargeError, SSEEvent, SSEParser
 
 # Mixed line endings, a BOM, comments, multi-line data, multi-byte UTF-8 and every field.
 SAMPLE = (
@@ -84,3 +85,18 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
 def test_bad_retry_and_id_with_nul_are_ignored() -> None:
     events = parse([b"retry: soon\nid: a\x00b\ndata: x\n\n"])
     assert events == [SSEEvent(data="x", id="", retry_ms=None)]
+
+
+def test_a_line_longer_than_the_limit_raises_however_it_arrives() -> None:
+    parser = SSEParser(max_event_chars=10)
+    assert parser.feed(b"data: 1234") == []  # 10 characters: still within
+    with pytest.raises(EventTooLargeError, match="stream line longer than 10"):
+        parser.feed(b"5")
+
+
+def test_the_limit_is_per_event_not_per_stream() -> None:
+    parser = SSEParser(max_event_chars=10)
+    events = [e for _ in range(5) for e in parser.feed(b"data: 1234\ndata: 5\n\n")]
+    assert events == [SSEEvent(data="1234\n5")] * 5
+    with pytest.raises(EventTooLargeError, match="stream event longer than 10"):
+        parser.feed(b"data: 1234\ndata: 567\ndata: 8\n")
