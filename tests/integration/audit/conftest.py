@@ -68,6 +68,11 @@ def _rewrite_table(dsn: str, records: list[AuditRecord]) -> None:
             )  # fmt: skip
 
 
+def insert_records(dsn: str, records: list[AuditRecord]) -> None:
+    """Store ``records`` as they are, into an empty table (as an older release wrote them)."""
+    _rewrite_table(dsn, records)
+
+
 def table_records(dsn: str) -> list[AuditRecord]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT record FROM audit_records ORDER BY seq").fetchall()

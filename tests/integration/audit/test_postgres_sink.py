@@ -30,8 +30,10 @@ async def test_migrations_run_once_and_the_table_is_append_only(postgres_dsn: st
     await sink.open()  # a second start applies nothing new
     async with await psycopg.AsyncConnection.connect(postgres_dsn) as conn:
         assert await migrate(conn) == []
-        cur = await conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+        cur = await conn.execute("SELECT version FROM novaos_schema_migrations ORDER BY version")
         assert [row[0] for row in await cur.fetchall()] == [1, 2]
+        cur = await conn.execute("SELECT to_regclass('schema_migrations')")
+        assert await cur.fetchone() == (None,)  # a name other tools use: left free
     assert await sink.append([]) == []
     await sink.aclose()
 
