@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -161,7 +162,12 @@ class ConversationHistory:
         it is never taken from another owner. Should it have changed hands in
         between (it expired during the request and someone claimed the id), the
         turns still land under the caller's own keys, which the next read
-        answers with NOT_FOUND: nothing crosses owners."""
+        answers with NOT_FOUND: nothing crosses owners.
+
+        Each turn's push carries an id made for this call, so the exchange is
+        stored once even when the write is sent twice: a Redis that stalls past
+        the command timeout still runs the transaction queued on the socket, and
+        redis-py's retry (or the memory fallback's copy back) sends it again."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
@@ -187,9 +193,11 @@ class ConversationHistory:
         if created is None:
             index = self._index_key(owner)
             writes.append(PushOp(index, conversation_id.encode(), _INDEX_MAX, self._ttl_ms))
-        for role, text in turns:
+        write_id = uuid.uuid4().hex
+        for at, (role, text) in enumerate(turns):
             turn = json.dumps({"role": role, "text": text, "at": now}).encode()
-            writes.append(PushOp(turns_key, turn, self._max_turns, self._ttl_ms))
+            op_id = f"{write_id}.{at}"
+            writes.append(PushOp(turns_key, turn, self._max_turns, self._ttl_ms, op_id=op_id))
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": now if created is None else created, "updated": now}

@@ -165,6 +165,7 @@ class PushOp:
     value: bytes
     max_len: int
     ttl_ms: int | None = None
+    op_id: str = ""  # see ``KeyValueStore.list_push``
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +206,12 @@ class KeyValueStore(Protocol):
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int: ...
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
-    ) -> None: ...
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+    ) -> None:
+        """Append ``value``, keeping the last ``max_len``. With an ``op_id`` the push
+        is applied once however often it is sent (a write retried because its
+        reply was lost, or copied back after an outage although Redis had it)."""
+        ...
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]: ...
 

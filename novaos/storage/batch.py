@@ -14,7 +14,9 @@ def single(store: KeyValueStore, op: StoreOp) -> Awaitable[object]:
     if isinstance(op, SetOp):
         return store.set(op.key, op.value, ttl_ms=op.ttl_ms, nx=op.nx)
     if isinstance(op, PushOp):
-        return store.list_push(op.key, op.value, max_len=op.max_len, ttl_ms=op.ttl_ms)
+        return store.list_push(
+            op.key, op.value, max_len=op.max_len, ttl_ms=op.ttl_ms, op_id=op.op_id
+        )
     if isinstance(op, RangeOp):
         return store.list_range(op.key, op.start, op.end)
     if isinstance(op, ExpireOp):

@@ -10,10 +10,12 @@ Writes to keys that ``replay`` selects (conversation history and owner claims)
 made while on memory are journalled and copied to Redis on reconnect, in
 order, before reads switch back, so turns appended during an outage stay in
 the history. Pushes are idempotent per journal entry (a retried copy never
-duplicates a turn); claims are copied with NX, so a claim Redis already holds
-wins and a claim made only in memory becomes the Redis claim. Counters (limits,
-shield and spark windows) are not copied: their windows are minutes long, and
-while on memory they are per process anyway.
+duplicates a turn), and one made with an op id keeps it, so a batch Redis ran
+without answering, and memory took as well, is not copied a second time; claims
+are copied with NX, so a claim Redis already holds wins and a claim made only in
+memory becomes the Redis claim. Counters (limits, shield and spark windows) are
+not copied: their windows are minutes long, and while on memory they are per
+process anyway.
 """
 
 from __future__ import annotations
@@ -258,18 +260,20 @@ class FailoverStore:
         return await self._call(lambda s: s.incr(key, amount, ttl_ms=ttl_ms))
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
     ) -> None:
+        # The caller's op id, when it gave one, is the one the copy back sends: a
+        # push Redis ran without answering (so memory took it too) is not copied twice.
         write = _Write(
             "push",
             (key,),
             bytes(value),
             self._deadline(ttl_ms),
             max_len=max_len,
-            op_id=uuid.uuid4().hex,
+            op_id=op_id or uuid.uuid4().hex,
         )
         await self._call(
-            lambda s: s.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms),
+            lambda s: s.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id),
             self._journalled(write),
         )
 
@@ -288,8 +292,9 @@ class FailoverStore:
             try:
                 return await self._primary.batch(ops)
             except StorageUnavailableError:
-                # A failed MULTI/EXEC applied nothing (unless only its reply was lost,
-                # as can happen to any single command): all of it goes to memory.
+                # A failed MULTI/EXEC applied nothing, or all of it if only its reply
+                # was lost (Redis ran it late): all of it goes to memory. Pushes with
+                # an op id are then not copied back twice.
                 self.primary_failed()
         # Op by op, each failing over on its own: a batch the primary cannot apply
         # whole never has its first ops applied twice (there and on memory, then

@@ -2,7 +2,8 @@
 
 Semantics match ``RedisStore`` (see ``novaos.ports.KeyValueStore``): TTLs in
 milliseconds, ``incr`` sets its TTL only when it creates the key, ``list_push``
-appends, keeps the newest ``max_len`` items and refreshes the TTL.
+appends, keeps the newest ``max_len`` items and refreshes the TTL (a push with
+an op id is applied once).
 
 Bounded, so many distinct conversations cannot grow the process without end:
 
@@ -26,7 +27,7 @@ import heapq
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from novaos.errors import StorageFullError
 from novaos.ports import StoreHealth, StoreOp
@@ -46,6 +47,7 @@ class _Entry:
     expires_at: float | None  # clock() seconds, None = no expiry
     group: str | None
     stamp: int = 0  # which expiry-heap item is current
+    pushed_ids: list[str] = field(default_factory=list)  # a list's latest op ids
 
 
 class MemoryStore:
@@ -208,13 +210,19 @@ class MemoryStore:
         return entry.value
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
     ) -> None:
         entry = self._live(key)
         if entry is None:
             entry = self._create(key, [], None)
         if not isinstance(entry.value, list):
             raise TypeError(f"{key} does not hold a list")
+        if op_id:
+            # As in Redis: the ids of the latest pushes, kept and dropped with the list.
+            if op_id in entry.pushed_ids:
+                return
+            entry.pushed_ids.append(op_id)
+            del entry.pushed_ids[: max(len(entry.pushed_ids) - max_len, 0)]
         entry.value.append(bytes(value))
         del entry.value[: max(len(entry.value) - max_len, 0)]
         if ttl_ms is not None:

@@ -54,16 +54,27 @@ if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
 
-# A push copied back after an outage: applied at most once per journal entry,
-# however often the copy is retried (the marker shares the list's slot).
-_REPLAY_PUSH = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then return 0 end
+# A push with an op id: applied once, however often it is sent (a retry after a
+# lost reply, a copy back after an outage). The ids of the list's latest pushes
+# are kept in a second list in the same slot, as long and as short-lived as the
+# list itself: no key per push, and a push's id outlives it only by the trim.
+_PUSH_ONCE = """
+if redis.call('LPOS', KEYS[2], ARGV[4]) then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+if ARGV[3] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 return 1
 """
-REPLAY_MARKER_TTL_MS = 3_600_000
+
+
+def pushed_ids_key(key: str) -> str:
+    """Where the ids of ``key``'s latest pushes made with an op id are kept."""
+    return same_slot_key(key, "pushed-ids")
 
 
 def same_slot_key(key: str, suffix: str) -> str:
@@ -106,7 +117,7 @@ class RedisStore:
         self.in_flight = asyncio.Semaphore(max_in_flight)
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
-        self._replay_push = client.register_script(_REPLAY_PUSH)
+        self._push_once = client.register_script(_PUSH_ONCE)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
@@ -164,8 +175,11 @@ class RedisStore:
         return int(await self._run(self._incr(keys=(key,), args=(amount, ttl))))
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
     ) -> None:
+        if op_id:
+            await self.replay_push(key, value, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id)
+            return
         ttl = "" if ttl_ms is None else str(ttl_ms)
         await self._run(self._push(keys=(key,), args=(value, max_len, ttl)))
 
@@ -180,7 +194,10 @@ class RedisStore:
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         """One MULTI/EXEC transaction: one round trip, and no other client's command
-        lands between the ops (a push's RPUSH, LTRIM and PEXPIRE included)."""
+        lands between the ops (a push's RPUSH, LTRIM and PEXPIRE included). A push
+        with an op id is an EVAL of its script in the transaction (the script's
+        text, not its SHA: a NOSCRIPT there would fail that op alone, after the
+        others ran)."""
         if not ops:
             return []
         pipe = self._client.pipeline(transaction=True)
@@ -199,9 +216,8 @@ class RedisStore:
     ) -> bool:
         """``list_push`` that runs once per ``op_id``; False if it already ran."""
         ttl = "" if ttl_ms is None else str(ttl_ms)
-        marker = same_slot_key(key, f"replayed:{op_id}")
-        args = (value, max_len, ttl, REPLAY_MARKER_TTL_MS)
-        return bool(await self._run(self._replay_push(keys=(key, marker), args=args)))
+        args = (value, max_len, ttl, op_id)
+        return bool(await self._run(self._push_once(keys=(key, pushed_ids_key(key)), args=args)))
 
     async def ping(self) -> bool:
         try:
@@ -226,6 +242,12 @@ def _queue(pipe: Any, op: StoreOp) -> int:
         pipe.get(op.key)
     elif isinstance(op, SetOp):
         pipe.set(op.key, op.value, px=op.ttl_ms, nx=op.nx)
+    elif isinstance(op, PushOp) and op.op_id:
+        ttl = "" if op.ttl_ms is None else str(op.ttl_ms)
+        pipe.execute_command(
+            "EVAL", _PUSH_ONCE, 2, op.key, pushed_ids_key(op.key), op.value, op.max_len, ttl,
+            op.op_id,
+        )  # fmt: skip
     elif isinstance(op, PushOp):
         pipe.rpush(op.key, op.value)
         pipe.ltrim(op.key, -op.max_len, -1)

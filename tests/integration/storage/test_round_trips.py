@@ -56,7 +56,11 @@ async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
             assert store.trips == 3  # the read above, then two
             calls = _calls(redis_server)
             assert calls["multi"] == calls["exec"] == 2
-            pushes = 3 if new else 2  # a new conversation joins the owner's index
+            # Each turn is pushed once per write id, by a script in the transaction
+            # (its push, and the id's beside it); a new conversation joins the
+            # owner's index with a plain push.
+            assert calls["eval"] == 2
+            pushes = 2 * 2 + (1 if new else 0)
             assert calls["rpush"] == calls["ltrim"] == pushes
             assert calls["pexpire"] == pushes + (0 if new else 1)  # and the claim's TTL
         turns = await history.history("alice", "c1")
@@ -81,7 +85,7 @@ async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_
         calls = _calls(redis_server)
         assert calls["multi"] == calls["exec"] == 1
         assert "get" not in calls
-        assert calls["rpush"] == 3  # the owner's index and two turns
+        assert calls["rpush"] == 5  # the owner's index, two turns and their write ids
         for _ in range(2):
             redis_server.cli("config", "resetstat")
             store.trips = 0
@@ -94,7 +98,7 @@ async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_
             calls = _calls(redis_server)
             assert calls["multi"] == calls["exec"] == 2
             assert calls["get"] == 2  # the read's, none again
-            assert calls["rpush"] == 2  # already indexed
+            assert calls["rpush"] == 4  # already indexed
         turns = [m.content for m in await history.history("alice", "c1")]
         assert turns == ["q", "a"] * 3
         with pytest.raises(NotFoundError):

@@ -74,6 +74,23 @@ async def test_list_push_keeps_newest_and_ranges(store: KeyValueStore) -> None:
     assert await store.list_range(_key("none")) == []
 
 
+async def test_a_push_with_an_op_id_is_applied_once_however_often_it_is_sent(
+    store: KeyValueStore,
+) -> None:
+    # What a write sent again after a lost reply looks like to the store: the
+    # same op ids once more, alone or in a batch.
+    key = _key("once")
+    await store.list_push(key, b"q", max_len=3, ttl_ms=60_000, op_id="w1.0")
+    ops = [PushOp(key, v, 3, 60_000, op_id=f"w1.{i}") for i, v in enumerate((b"q", b"a"))]
+    assert await store.batch(ops) == [None, None]
+    assert await store.batch(ops) == [None, None]
+    await store.list_push(key, b"a", max_len=3, ttl_ms=60_000, op_id="w1.1")
+    assert await store.list_range(key) == [b"q", b"a"]
+    await store.list_push(key, b"q", max_len=3, ttl_ms=60_000)  # no id: always applied
+    await store.list_push(key, b"x", max_len=3, ttl_ms=60_000, op_id="w2.0")
+    assert await store.list_range(key) == [b"a", b"q", b"x"]
+
+
 async def test_expire_sets_a_new_ttl_and_keeps_the_value(store: KeyValueStore) -> None:
     key, absent = _key("e"), _key("none")
     await store.set(key, b"owner")

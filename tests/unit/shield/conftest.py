@@ -58,7 +58,7 @@ class FakeStore:
         return value
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
     ) -> None:
         raise NotImplementedError
 

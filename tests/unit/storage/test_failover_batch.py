@@ -35,7 +35,7 @@ class FlakyPrimary(MemoryStore):
         return await super().set(key, value, ttl_ms=ttl_ms, nx=nx)
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None
+        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
     ) -> None:
         self._write()
         await super().list_push(key, value, max_len=max_len, ttl_ms=ttl_ms)
