@@ -31,25 +31,17 @@ _HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
 # Retry-After on 429/503; the gateway sends
 # google.rpc.RetryInfo in the status details, which the transcoder renders into
 # the JSON body. Only error replies are read (small, already complete), never a stream.
-RETRY_AFTER_LUA = """
-function envoy_on_response(handle)
-  local headers = handle:headers()
-  local ctype = headers:get("content-type") or ""
-  if ctype == "application/json" or ctype == "text/event-stream" then
-    -- transcoded: the gRPC framing headers mean nothing to a JSON client
-    headers:remove("grpc-status")
-    headers:remove("grpc-message")
-    headers:remove("grpc-accept-encoding")
+# A HEAD (a probe path's HEAD binding) is transcoded like GET, and Envoy passes the
+# JSON body on as it is: it is dropped here, and Content-Length kept, as for GET.
+RESPONSE_LUA = """
+function envoy_on_request(handle)
+  if handle:headers():get(":method") == "HEAD" then
+    handle:streamInfo():dynamicMetadata():set("novaos", "head", "1")
   end
-  if ctype == "text/event-stream" then
-    headers:replace("cache-control", "no-store")
-    headers:replace("x-accel-buffering", "no")  -- tell any proxy ahead not to buffer SSE
-  end
+end
+
+local function retry_after(handle, headers)
   local status = headers:get(":status")
-  if status == "401" and headers:get("www-authenticate") == nil then
-    -- RFC 6750: a 401 names the scheme the client must use
-    headers:add("www-authenticate", 'Bearer realm="novaos"')
-  end
   if (status ~= "429" and status ~= "503") or headers:get("retry-after") ~= nil then
     return
   end
@@ -63,6 +55,44 @@ function envoy_on_response(handle)
     -- body() yields: the header handle taken before it is no longer valid
     handle:headers():replace("retry-after", tostring(math.max(1, math.ceil(tonumber(delay)))))
   end
+end
+
+local function drop_head_body(handle)
+  local meta = handle:streamInfo():dynamicMetadata():get("novaos")
+  if meta == nil or meta["head"] ~= "1" then
+    return
+  end
+  local length = handle:headers():get("content-length")
+  local body = handle:body()
+  if body == nil then
+    return  -- already headers only (a local reply, the page)
+  end
+  if length == nil then
+    length = tostring(body:length())
+  end
+  body:setBytes("")
+  handle:headers():replace("content-length", length)
+end
+
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local ctype = headers:get("content-type") or ""
+  if ctype == "application/json" or ctype == "text/event-stream" then
+    -- transcoded: the gRPC framing headers mean nothing to a JSON client
+    headers:remove("grpc-status")
+    headers:remove("grpc-message")
+    headers:remove("grpc-accept-encoding")
+  end
+  if ctype == "text/event-stream" then
+    headers:replace("cache-control", "no-store")
+    headers:replace("x-accel-buffering", "no")  -- tell any proxy ahead not to buffer SSE
+  end
+  if headers:get(":status") == "401" and headers:get("www-authenticate") == nil then
+    -- RFC 6750: a 401 names the scheme the client must use
+    headers:add("www-authenticate", 'Bearer realm="novaos"')
+  end
+  retry_after(handle, headers)
+  drop_head_body(handle)
 end
 """
 
@@ -169,7 +199,7 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
             "name": "envoy.filters.http.lua",
             "typed_config": {
                 "@type": _T + "filters.http.lua.v3.Lua",
-                "default_source_code": {"inline_string": RETRY_AFTER_LUA},
+                "default_source_code": {"inline_string": RESPONSE_LUA},
             },
         },
         {

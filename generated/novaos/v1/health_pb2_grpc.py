@@ -15,6 +15,8 @@ if _version_not_supported:
 
 class HealthServiceStub(object):
     """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
     """
 
     def __init__(self, channel):
@@ -31,6 +33,8 @@ class HealthServiceStub(object):
 
 class HealthServiceServicer(object):
     """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
     """
 
     def Live(self, request, context):
@@ -76,6 +80,8 @@ def add_HealthServiceServicer_to_server(servicer, server):
 
 class HealthService(object):
     """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
     """
 
     @staticmethod

@@ -17,7 +17,10 @@ class _ServicerContext(grpc.ServicerContext, grpc.aio.ServicerContext):
     ...
 
 class HealthServiceStub:
-    """HealthService reports the gateway's health for operators and probes."""
+    """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
+    """
 
     def __init__(self, channel: typing.Union[grpc.Channel, grpc.aio.Channel]) -> None:
         ...
@@ -33,7 +36,10 @@ class HealthServiceStub:
     'ResetCircuit closes a stuck breaker (admin only).'
 
 class HealthServiceAsyncStub:
-    """HealthService reports the gateway's health for operators and probes."""
+    """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
+    """
     Live: grpc.aio.UnaryUnaryMultiCallable[novaos.v1.health_pb2.LiveRequest, novaos.v1.health_pb2.LiveResponse]
     'Live says the process is up.'
     Ready: grpc.aio.UnaryUnaryMultiCallable[novaos.v1.health_pb2.ReadyRequest, novaos.v1.health_pb2.ReadyResponse]
@@ -46,7 +52,10 @@ class HealthServiceAsyncStub:
     'ResetCircuit closes a stuck breaker (admin only).'
 
 class HealthServiceServicer(metaclass=abc.ABCMeta):
-    """HealthService reports the gateway's health for operators and probes."""
+    """HealthService reports the gateway's health for operators and probes.
+    The probe paths also answer HEAD (load balancers and uptime checkers probe
+    with it): the same status and headers as GET, no body.
+    """
 
     @abc.abstractmethod
     def Live(self, request: novaos.v1.health_pb2.LiveRequest, context: _ServicerContext) -> typing.Union[novaos.v1.health_pb2.LiveResponse, collections.abc.Awaitable[novaos.v1.health_pb2.LiveResponse]]:

@@ -181,6 +181,9 @@ def test_not_ready_is_a_503_json_status_naming_every_check(
         _open_circuit(http, failing_gateway)
         wait_until(lambda: http.get("/ready").status_code == 503, timeout_s=10, what="/ready 503")
         resp = http.get("/ready")
+        head = http.head("/ready")  # what a load balancer probes with
+    assert head.status_code == 503
+    assert head.headers["content-type"] == "application/json"
     # It was {"status":"","checks":{}}: the reply's empty body went out before the status.
     _assert_status_body(resp, 503, 14, ["ErrorInfo"])
     body = resp.json()

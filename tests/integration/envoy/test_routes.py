@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import subprocess
 
 import httpx
 import pytest
 
 from tests.fixtures.envoy import EnvoySidecar, Upstream
-from tests.integration.envoy.helpers import bearer, client, sse_events
+from tests.integration.envoy.helpers import bearer, client, raw_https, sse_events
 
 
 def test_liveness_and_readiness_are_transcoded(envoy_sidecar: EnvoySidecar) -> None:
@@ -22,6 +24,42 @@ def test_liveness_and_readiness_are_transcoded(envoy_sidecar: EnvoySidecar) -> N
     assert set(ready.json()["checks"]) >= {"storage"}
     # gRPC framing headers are stripped from JSON answers
     assert "grpc-status" not in live.headers
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/api/v1/health"])
+def test_head_on_a_probe_path_answers_like_get_without_a_body(
+    envoy_sidecar: EnvoySidecar, path: str
+) -> None:
+    # It was a 404: the transcoder only knew GET. Load balancers and uptime
+    # checkers probe with HEAD (the guide's own check is `curl -I .../health`).
+    with client(envoy_sidecar) as http:
+        get = http.get(path)
+        head = http.head(path)
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.headers["content-type"] == "application/json"
+    assert head.headers["strict-transport-security"] == get.headers["strict-transport-security"]
+    if path != "/api/v1/health":  # its uptime changes the length between calls
+        assert head.headers["content-length"] == str(len(get.content))
+    # No body on the wire: a HEAD then a GET on one connection read as two replies
+    # (bytes after the HEAD's headers would be taken for the GET's reply).
+    wire = raw_https(
+        envoy_sidecar,
+        f"HEAD {path} HTTP/1.1\r\nhost: x\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode(),
+    )
+    head_reply, _, rest = wire.partition(b"\r\n\r\n")
+    assert head_reply.startswith(b"HTTP/1.1 200 "), wire[:300]
+    assert rest.startswith(b"HTTP/1.1 200 "), wire[:600]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl for an HTTP/2 HEAD")
+def test_head_over_http2_ends_cleanly(envoy_sidecar: EnvoySidecar) -> None:
+    # Over HTTP/2 the body was sent as DATA: curl saw a PROTOCOL_ERROR.
+    cmd = ["curl", "-sS", "-I", "--http2", "--cacert", str(envoy_sidecar.ca_file)]
+    url = envoy_sidecar.https_url + "/health"
+    done = subprocess.run([*cmd, url], check=False, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("HTTP/2 200"), done.stdout
 
 
 def test_health_detail_and_circuits_print_every_field_with_proto_names(
