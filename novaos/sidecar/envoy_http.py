@@ -2,12 +2,14 @@
 
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply)
-→ lua (Retry-After) → grpc_web → grpc_json_transcoder → cors → buffer (body
-limit) → router. The buffer comes last so that its 413 passes back through
-cors and grpc_web (a page can read it; a grpc-web client gets a status); the
-transcoder caps the JSON bodies it buffers itself. CORS comes after the
-transcoder because it only acts on routes with a route entry: a JSON call has
-one only once rewritten to its gRPC path.
+→ lua (Retry-After; HEAD bodies; CORS on replies sent before cors runs) → grpc_web
+→ grpc_json_transcoder → cors → buffer (body limit) → router. The buffer comes
+last so that its 413 passes back through cors and grpc_web (a page can read it; a
+grpc-web client gets a status); the transcoder caps the JSON bodies it buffers
+itself. CORS comes after the transcoder because it only acts on routes with a
+route entry: a JSON call has one only once rewritten to its gRPC path. Replies
+sent before it (the transcoder's 400s, the catch-all 404) get their CORS headers
+from the Lua filter, for the same origins.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
 """
@@ -18,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from novaos.config import Settings
-from novaos.sidecar.envoy_routes import API_CSP, route_config, security_headers
+from novaos.sidecar.envoy_routes import (
+    API_CSP,
+    CORS_EXPOSE_HEADERS,
+    route_config,
+    security_headers,
+)
 from novaos.sidecar.web_assets import WebAsset
 
 Json = dict[str, Any]
@@ -33,11 +40,36 @@ _HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
 # the JSON body. Only error replies are read (small, already complete), never a stream.
 # A HEAD (a probe path's HEAD binding) is transcoded like GET, and Envoy passes the
 # JSON body on as it is: it is dropped here, and Content-Length kept, as for GET.
+# A reply sent before the CORS filter runs (the transcoder's 400 for an unknown query
+# parameter, the catch-all 404, a 431) gets the CORS headers here, for an allowed
+# origin only: the same origins (ALLOWED_ORIGINS) and exposed headers as the filter.
+# ``ALLOWED`` and ``EXPOSE`` are filled in by ``response_lua``.
 RESPONSE_LUA = """
+local ALLOWED = {ALLOWED}
+local EXPOSE = EXPOSE_HEADERS
+
 function envoy_on_request(handle)
-  if handle:headers():get(":method") == "HEAD" then
-    handle:streamInfo():dynamicMetadata():set("novaos", "head", "1")
+  local headers = handle:headers()
+  local meta = handle:streamInfo():dynamicMetadata()
+  if headers:get(":method") == "HEAD" then
+    meta:set("novaos", "head", "1")
   end
+  local origin = headers:get("origin")
+  if origin ~= nil and (ALLOWED[origin] or ALLOWED["*"]) then
+    meta:set("novaos", "origin", origin)
+  end
+end
+
+local function cors(handle, headers)
+  if headers:get("access-control-allow-origin") ~= nil then
+    return  -- the CORS filter saw the request
+  end
+  local meta = handle:streamInfo():dynamicMetadata():get("novaos")
+  if meta == nil or meta["origin"] == nil then
+    return
+  end
+  headers:add("access-control-allow-origin", meta["origin"])
+  headers:add("access-control-expose-headers", EXPOSE)
 end
 
 local function retry_after(handle, headers)
@@ -91,6 +123,7 @@ function envoy_on_response(handle)
     -- RFC 6750: a 401 names the scheme the client must use
     headers:add("www-authenticate", 'Bearer realm="novaos"')
   end
+  cors(handle, headers)
   retry_after(handle, headers)
   drop_head_body(handle)
 end
@@ -189,6 +222,19 @@ def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
     }
 
 
+def _lua_string(text: str) -> str:
+    """A Lua string literal: every byte outside a safe set as a decimal escape."""
+    safe = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/-_*, ")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in text.encode()) + '"'
+
+
+def response_lua(settings: Settings) -> str:
+    allowed = ", ".join(f"[{_lua_string(o)}] = true" for o in settings.allowed_origins)
+    return RESPONSE_LUA.replace("{ALLOWED}", "{" + allowed + "}", 1).replace(
+        "EXPOSE_HEADERS", _lua_string(CORS_EXPOSE_HEADERS), 1
+    )
+
+
 def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Json]:
     return [
         {
@@ -199,7 +245,7 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
             "name": "envoy.filters.http.lua",
             "typed_config": {
                 "@type": _T + "filters.http.lua.v3.Lua",
-                "default_source_code": {"inline_string": RESPONSE_LUA},
+                "default_source_code": {"inline_string": response_lua(settings)},
             },
         },
         {

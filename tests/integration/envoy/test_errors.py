@@ -268,12 +268,41 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(
     envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, path: str, field: str
 ) -> None:
     # It was not transcoded at all: the call fell through to the catch-all route, a
-    # JSON 404 "Not Found". (The transcoder refuses it before the CORS filter runs,
-    # so, like the 404 before, the 400 carries no CORS headers.)
-    headers = bearer(gateway_upstream.admin_token)
+    # JSON 404 "Not Found".
+    headers = {**bearer(gateway_upstream.admin_token), "origin": ALLOWED_ORIGIN}
     with client(envoy_sidecar) as http:
         resp = http.get(path, headers=headers)
         good = http.get(path.split("?", maxsplit=1)[0] + "?page_size=1", headers=headers)
     assert good.status_code == 200, good.text
     assert resp.status_code == 400, resp.text
     assert f'"{field}"' in resp.json()["message"]
+    # A page on an allowed origin can read it, as it reads every other error.
+    assert resp.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+    assert "x-request-id" in resp.headers["access-control-expose-headers"]
+
+
+def test_replies_envoy_sends_before_the_cors_filter_carry_cors_for_allowed_origins_only(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The transcoder refuses an unknown query parameter before the CORS filter runs,
+    # and the catch-all 404 is a route the filter does not act on: both went out
+    # without CORS headers, an opaque failure to a page.
+    admin = bearer(gateway_upstream.admin_token)
+    replies = {}
+    with client(envoy_sidecar) as http:
+        for origin in (ALLOWED_ORIGIN, "https://evil.example.com", None):
+            headers = {**admin, "origin": origin} if origin else admin
+            replies[origin] = (
+                http.get("/api/v1/audit/events?_=1", headers=headers),
+                http.get("/api/v1/nope", headers=headers),
+            )
+    for origin, (unknown_param, unknown_path) in replies.items():
+        assert (unknown_param.status_code, unknown_path.status_code) == (400, 404)
+        for resp in (unknown_param, unknown_path):
+            allow = resp.headers.get("access-control-allow-origin")
+            assert allow == (ALLOWED_ORIGIN if origin == ALLOWED_ORIGIN else None), (
+                origin,
+                resp.request.url,
+            )
+            if origin != ALLOWED_ORIGIN:
+                assert "access-control-expose-headers" not in resp.headers

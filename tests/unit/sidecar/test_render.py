@@ -134,6 +134,22 @@ def test_cors_only_with_allowed_origins(tls: dict[str, str]) -> None:
     assert cors["max_age"] == "600"
 
 
+def _lua(config: dict[str, Any]) -> str:
+    lua = next(f for f in hcm(config)["http_filters"] if f["name"] == "envoy.filters.http.lua")
+    source: str = lua["typed_config"]["default_source_code"]["inline_string"]
+    return source
+
+
+def test_the_lua_fallback_allows_the_same_origins_as_the_cors_filter(
+    tls: dict[str, str],
+) -> None:
+    assert "local ALLOWED = {}\n" in _lua(rendered(tls))
+    lua = _lua(rendered({**tls, "ALLOWED_ORIGINS": "https://a.example, https://b.example:8443"}))
+    assert (
+        'local ALLOWED = {["https://a.example"] = true, ["https://b.example:8443"] = true}' in lua
+    )
+
+
 def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -> None:
     config = rendered(
         {
