@@ -9,8 +9,8 @@ import warnings
 import httpx
 import pytest
 
-from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar
-from tests.integration.envoy.helpers import client
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream
+from tests.integration.envoy.helpers import bearer, client, raw_https
 
 EXPECTED = {
     "strict-transport-security": "max-age=63072000; includeSubDomains; preload",
@@ -31,11 +31,66 @@ def test_security_headers_on_every_api_response(envoy_sidecar: EnvoySidecar, pat
     assert not any(k.startswith("x-envoy") for k in resp.headers)
 
 
+def _head_of(wire: bytes) -> tuple[int, dict[str, str]]:
+    """Status and headers of the first reply in raw HTTP/1.1 bytes."""
+    head = wire.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    fields = (line.partition(":") for line in head[1:])
+    return int(head[0].split()[1]), {k.strip().lower(): v.strip() for k, _, v in fields}
+
+
+# Replies Envoy's HTTP connection manager makes itself, some before any filter or
+# route has seen the request (codec errors), with the status each must have.
+ENVOY_OWN_REPLIES = [
+    ("a malformed header line", b"GET /health HTTP/1.1\r\nhost: x\r\nBad Header: 1\r\n\r\n", 400),
+    ("a garbage request line", b"GARBAGE\r\n\r\n", 400),
+    ("a header with an underscore", b"GET /health HTTP/1.1\r\nhost: x\r\nx_a: 1\r\n\r\n", 400),
+    ("HTTP/1.0", b"GET /health HTTP/1.0\r\n\r\n", 426),
+    (
+        "headers too large",
+        b"GET /health HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n",
+        431,
+    ),
+    ("an unknown path", b"GET /nope HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", 404),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [c[1:] for c in ENVOY_OWN_REPLIES],
+    ids=[c[0] for c in ENVOY_OWN_REPLIES],
+)
+def test_envoys_own_replies_carry_hsts_and_the_security_headers(
+    envoy_sidecar: EnvoySidecar, request_bytes: bytes, status: int
+) -> None:
+    # HSTS on some HTTPS replies and not others would leave a browser that only
+    # ever saw an error unprotected: every reply on the TLS listener carries it.
+    got, headers = _head_of(raw_https(envoy_sidecar, request_bytes))
+    assert got == status
+    assert {k: headers.get(k) for k in EXPECTED} == EXPECTED
+
+
+def test_a_body_over_the_limit_carries_hsts(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/api/v1/chat", json={"message": "a" * 300_000}, headers=bearer(gateway_upstream.token)
+        )
+    assert resp.status_code == 413
+    assert {k: resp.headers.get(k) for k in EXPECTED} == EXPECTED
+
+
 def test_plain_http_listener_sends_no_hsts_but_the_rest(envoy_sidecar: EnvoySidecar) -> None:
+    # RFC 6797: a browser ignores HSTS over plain HTTP; production renders no such listener.
     resp = httpx.get(envoy_sidecar.http_url + "/health")
-    assert resp.status_code == 200
-    assert "strict-transport-security" not in resp.headers
-    assert resp.headers["x-frame-options"] == "DENY"
+    with socket.create_connection(("127.0.0.1", envoy_sidecar.http_port), timeout=20) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        wire = b"".join(iter(lambda: sock.recv(65536), b""))
+    status, codec_error = _head_of(wire)
+    assert (resp.status_code, status) == (200, 400)
+    for headers in (resp.headers, codec_error):
+        assert "strict-transport-security" not in headers
+        assert headers["x-frame-options"] == "DENY"
 
 
 def test_cors_preflight_is_exact(envoy_sidecar: EnvoySidecar) -> None:
