@@ -48,6 +48,55 @@ def parse_duration_s(value: str) -> int:
     return int(int(match.group(1)) * _UNIT_S[match.group(2)])
 
 
+# A browser's Origin header: lower-case scheme and host, a port only when not the
+# scheme's default, nothing after it (RFC 6454 serialisation).
+_ORIGIN = re.compile(
+    r"^(?P<scheme>https?)://"
+    r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?$"
+)
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def check_origin(value: str) -> str:
+    """``*`` or an origin exactly as a browser sends it; otherwise ValueError saying why."""
+    if value == "*":
+        return value
+    match = _ORIGIN.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an origin: {_why_not_origin(value)}")
+    port = match["port"]
+    if port is not None:
+        if not 0 < int(port) <= 65535:
+            raise ValueError(f"{value!r} is not an origin: port {port} is out of range")
+        if int(port) == _DEFAULT_PORT[match["scheme"]]:
+            plain = f"{match['scheme']}://{match['host']}"
+            raise ValueError(
+                f"{value!r} never matches: a browser sends its default port as {plain}"
+            )
+    return value
+
+
+def _why_not_origin(value: str) -> str:
+    want = "scheme://host[:port] with scheme http or https, or * for any origin"
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return f"no scheme; want {want}, e.g. https://{value.strip('/')}"
+    if scheme.lower() not in _DEFAULT_PORT:
+        return f"scheme {scheme!r}; want {want}"
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "*" in authority:
+        return (
+            "wildcard subdomains are not supported (a browser sends one exact origin); "
+            "list each origin, or * for any"
+        )
+    if authority != rest:
+        return f"a browser's Origin has no path, query or fragment; use {scheme}://{authority}"
+    if value != value.lower():
+        return f"a browser sends it in lower case: {value.lower()}"
+    return f"want {want}"
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -213,6 +262,13 @@ class Settings(BaseSettings):
         "web_fetch_allowed_ports",
         mode="before",
     )(_split_csv)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An entry that is not an origin as a browser sends it never matches: CORS
+        # would fail for that page with nothing said anywhere.
+        return tuple(check_origin(origin) for origin in value)
 
     @field_validator("log_level")
     @classmethod

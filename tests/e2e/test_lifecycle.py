@@ -48,6 +48,7 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
         ({"JWT_EXPIRY": "forever"}, "JWT_EXPIRY"),
         ({"MOCK_SCRIPT_FILE": "/tmp/x.json", "NODE_ENV": "production"}, "MOCK_SCRIPT_FILE"),
         ({"RATE_LIMIT_FREE": "-1"}, "RATE_LIMIT_FREE"),
+        ({"ALLOWED_ORIGINS": "https://app.example.com,example.com"}, "ALLOWED_ORIGINS"),
         # found while the app is built, not while the settings are read
         ({"PREFERRED_PROVIDER": "openai"}, "PREFERRED_PROVIDER"),
         ({"PROVIDER_FALLBACK_ORDER": "mock,nope"}, "PROVIDER_FALLBACK_ORDER"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import ssl
 import warnings
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream, run_sidecar
 from tests.integration.envoy.helpers import bearer, client, raw_https
 
 EXPECTED = {
@@ -114,6 +115,29 @@ def test_cors_preflight_is_exact(envoy_sidecar: EnvoySidecar) -> None:
     assert "access-control-allow-origin" not in evil.headers
     assert actual.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert "x-ratelimit-remaining" in actual.headers["access-control-expose-headers"]
+
+
+def test_allowed_origins_star_allows_any_origin_on_every_reply(
+    gateway_upstream: Upstream, tmp_path: Path
+) -> None:
+    # ALLOWED_ORIGINS=* is accepted by the settings: the filter and the fallback for
+    # replies sent before it must both honour it.
+    origin = {"origin": "https://any.example.org", **bearer(gateway_upstream.admin_token)}
+    for sidecar in run_sidecar(gateway_upstream, tmp_path, ALLOWED_ORIGINS="*"):
+        with client(sidecar) as http:
+            replies = [
+                http.get("/health", headers=origin),
+                http.get("/api/v1/audit/events?_=1", headers=origin),
+                http.options(
+                    "/api/v1/chat", headers={**origin, "access-control-request-method": "POST"}
+                ),
+            ]
+    assert [r.status_code for r in replies] == [200, 400, 200]
+    for resp in replies:
+        assert resp.headers.get("access-control-allow-origin") == origin["origin"], (
+            resp.request.url,
+            resp.headers,
+        )
 
 
 def _handshake(sidecar: EnvoySidecar, version: ssl.TLSVersion) -> tuple[str | None, str | None]:

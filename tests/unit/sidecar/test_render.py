@@ -186,3 +186,18 @@ def test_envoy_accepts_the_rendered_config(tls: dict[str, str], tmp_path: Path) 
     )
     render_mod.validate(out)
     assert envoy_binary().is_file()
+
+
+def test_a_bad_allowed_origin_stops_the_render_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.com/")
+    out = tmp_path / "envoy.yaml"
+    assert render_mod.main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "invalid configuration: ALLOWED_ORIGINS: 'https://app.example.com/' is not an origin: "
+        "a browser's Origin has no path, query or fragment; use https://app.example.com"
+    )
+    assert not out.exists()
