@@ -149,6 +149,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_heldout.jsonl",
         DATA / "shield_heldout2.jsonl",
         DATA / "shield_heldout3.jsonl",
+        DATA / "shield_heldout4.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:
