@@ -19,6 +19,7 @@ from novaos.audit.sink import AuditSink
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
+from novaos.audit.watch import SharedFanout, WatchHub
 from novaos.audit.writer import AuditWriter
 from novaos.config import AuditStorage, Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
@@ -40,6 +41,7 @@ from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
 from novaos.storage import FailoverStore, MemoryStore, build_limiter, build_store
+from novaos.storage.redis_channel import RedisChannel
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -107,6 +109,35 @@ def build_audit_sink(settings: Settings) -> AuditSink:
     return MemoryAuditSink(settings.audit_memory_capacity)
 
 
+AUDIT_WATCH_CHANNEL = "audit:records"
+
+
+def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
+    """Worker processes (WORKERS>1) on one shared chain (file or database sink) and
+    one Redis: watchers must hear every worker's records, over a Redis channel.
+    Otherwise (one process, no Redis, or a memory sink, which is per process)
+    the writer's own fan-out is all there is."""
+    if not (
+        settings.novaos_supervisor_pid > 0
+        and settings.shared_store
+        and settings.audit_storage_type is not AuditStorage.MEMORY
+    ):
+        return None
+    channel = RedisChannel.connect(
+        AUDIT_WATCH_CHANNEL,
+        url=settings.redis_url,
+        cluster_nodes=settings.redis_cluster_nodes,
+        timeout_s=settings.redis_command_timeout_ms / 1000,
+    )
+    return SharedFanout(
+        channel,
+        sink,
+        maxsize=settings.audit_watch_queue_size,
+        min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
+        max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
+    )
+
+
 def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
     sink = build_audit_sink(settings)
     spill, spill_setting = settings.audit_spill_path, "AUDIT_SPILL_PATH"
@@ -121,6 +152,7 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         batch_size=settings.audit_batch_size,
         max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
         watch_queue_size=settings.audit_watch_queue_size,
+        watch_hub=build_watch_hub(settings, sink),
         observer=AuditMetrics(metrics),
     )
 

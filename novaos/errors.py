@@ -169,3 +169,11 @@ class AuditWatchLaggedError(NovaError):
     """An audit watcher fell behind its bounded queue and was cut off."""
 
     reason = "AUDIT_WATCH_LAGGED"
+
+
+class AuditWatchInterruptedError(NovaError):
+    """An audit watcher lost its feed of other workers' records (Redis down, or a
+    record that could not be read back): cut off rather than left missing records.
+    It resumes with ``ListAuditEvents`` after the last seq it saw."""
+
+    reason = "AUDIT_WATCH_INTERRUPTED"

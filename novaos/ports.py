@@ -7,7 +7,7 @@ the package beside the real ones so tests and ``make run`` share them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -289,3 +289,16 @@ class AuditLog(Protocol):
     """Accepts summaries without blocking the request (bounded queue)."""
 
     async def record(self, summary: RequestSummary) -> None: ...
+
+
+class Broadcast(Protocol):
+    """One channel every process of a deployment hears (Redis pub/sub). A lost
+    connection raises ``StorageUnavailableError``; nothing is replayed after it."""
+
+    async def publish(self, message: bytes) -> None: ...
+
+    def listen(self, subscribed: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+        """Subscribe, await ``subscribed()``, then yield every message heard."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -3,17 +3,31 @@
 Each watcher has its own bounded queue. A watcher that falls behind is cut
 off with ``AuditWatchLaggedError`` rather than slowing the writer or growing
 memory; it resumes with ``ListAuditEvents`` from the last seq it saw.
+
+``Fanout`` hands a watcher what this process's writer stored. With several
+worker processes on one shared chain, ``SharedFanout`` hands it every worker's
+records: each worker publishes what its sink took on a ``Broadcast`` channel
+and hears everyone's, puts them in seq order, and reads any it missed back
+from the sink (see its docstring).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
-from novaos.audit.record import AuditRecord
-from novaos.errors import AuditWatchLaggedError
+from novaos.audit.chain import ChainHead
+from novaos.audit.record import AuditRecord, decode
+from novaos.audit.sink import AuditSink
+from novaos.errors import AuditWatchInterruptedError, AuditWatchLaggedError, NovaError
+from novaos.ports import Broadcast
 
 _END = None
+_log = logging.getLogger("novaos.audit")
 
 
 class Subscription:
@@ -28,6 +42,7 @@ class Subscription:
         self._queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(maxsize + 1)
         self._ended = False
         self.lagged = False
+        self._error: NovaError | None = None
 
     def offer(self, record: AuditRecord) -> None:
         if self._ended:
@@ -38,10 +53,13 @@ class Subscription:
             return
         self._queue.put_nowait(record)
 
-    def end(self) -> None:
+    def end(self, error: NovaError | None = None) -> None:
+        """No more records; the watcher gets ``error`` after those it was sent."""
         if not self._ended:
             self._ended = True
+            self._error = error
             self._queue.put_nowait(_END)  # the kept slot: never full
+            self._fanout.unsubscribe(self)  # no longer counted as a watcher
 
     def close(self) -> None:
         """Stop receiving (a watcher that went away)."""
@@ -57,13 +75,32 @@ class Subscription:
                 if record is None:
                     if self.lagged:
                         raise AuditWatchLaggedError("audit watcher fell behind; resume with List")
+                    if self._error is not None:
+                        raise self._error
                     return
                 yield record
         finally:
             self._fanout.unsubscribe(self)
 
 
+class WatchHub(Protocol):
+    """What the writer hands its stored records to and watchers subscribe at."""
+
+    @property
+    def watchers(self) -> int: ...
+
+    async def start(self) -> None: ...
+
+    def subscribe(self) -> Subscription: ...
+
+    def publish(self, records: Sequence[AuditRecord]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class Fanout:
+    """This process's records to this process's watchers (one worker)."""
+
     def __init__(self, maxsize: int = 1000) -> None:
         self._maxsize = maxsize
         self._subs: set[Subscription] = set()
@@ -85,6 +122,294 @@ class Fanout:
             for record in records:
                 sub.offer(record)
 
-    def close(self) -> None:
+    def close(self, error: NovaError | None = None) -> None:
+        """End every watcher (with ``error``, if given); later ones still subscribe."""
         for sub in tuple(self._subs):
-            sub.end()
+            sub.end(error)
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+_FILL_PAGE = 500
+
+
+def encode_records(records: Sequence[AuditRecord]) -> bytes:
+    """One message: the records' stored lines, exactly what the sink holds."""
+    return b"".join(r.line() for r in records)
+
+
+def decode_records(message: bytes) -> list[AuditRecord]:
+    """``ValueError`` if any line is not a record."""
+    return [decode(line) for line in message.splitlines() if line]
+
+
+class SharedFanout:
+    """Every worker's records to this worker's watchers, in seq order, each once.
+
+    The writer hands over what its sink took (``publish``): those go to the local
+    watchers at once and, from a bounded outbox, onto ``channel`` for the other
+    workers; this worker hears theirs (and its own again) on the same channel.
+    The chain's seq is shared, so order and duplicates are settled by it: a
+    record already delivered is dropped, and one that comes early waits for
+    those before it. A gap still open after ``gap_wait_s`` (a publish that was
+    lost, or is slow) is read back from the sink, the read ``ListAuditEvents``
+    uses; so is a tail no message announced, checked every ``tail_check_s``
+    while watchers are connected. Each record must link onto the one before.
+
+    When the channel is lost (Redis down), or a missing record cannot be read,
+    every watcher is cut off with ``AuditWatchInterruptedError`` (UNAVAILABLE)
+    and resumes with List from the last seq it saw; while the channel is down
+    new watchers are refused the same way. Publishing never blocks the writer
+    and never fails it: a full outbox or a failed publish is logged, and the
+    other workers fill that gap from the sink.
+    """
+
+    def __init__(
+        self,
+        channel: Broadcast,
+        sink: AuditSink,
+        *,
+        maxsize: int = 1000,
+        gap_wait_s: float = 0.5,
+        tail_check_s: float = 5.0,
+        outbox_size: int = 1000,
+        min_backoff_s: float = 0.1,
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        self._local = Fanout(maxsize)
+        self._channel = channel
+        self._sink = sink
+        self._gap_wait_s = gap_wait_s
+        self._tail_check_s = tail_check_s
+        self._min_backoff_s = min_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
+        self._next = 0  # the next seq a watcher gets; 0 until the head is known
+        self._last_hash = ""  # what that record must link onto ("": not known)
+        self._pending: dict[int, AuditRecord] = {}  # came early, by seq
+        self._gap_since: float | None = None
+        self._wake = asyncio.Event()
+        self._up = False  # subscribed to the channel
+        self._subscribed_once = asyncio.Event()
+        self._publish_ok = True
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---------------------------------------------------------------- the hub
+
+    @property
+    def watchers(self) -> int:
+        return self._local.watchers
+
+    @property
+    def up(self) -> bool:
+        """Subscribed: watchers get every worker's records."""
+        return self._up
+
+    async def start(self, *, wait_s: float = 2.0) -> None:
+        """Start following; wait (up to ``wait_s``) for the subscription, so a
+        watcher that comes right after start-up is not refused. Redis down at
+        start only delays this: watchers are refused until it is back."""
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="audit-watch-listen"),
+            asyncio.create_task(self._send(), name="audit-watch-publish"),
+            asyncio.create_task(self._mend(), name="audit-watch-mend"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed_once.wait(), wait_s)
+
+    def subscribe(self) -> Subscription:
+        if not self._up:
+            raise AuditWatchInterruptedError(
+                "audit watch: the feed of other workers' records is down (Redis "
+                "unavailable); read with ListAuditEvents and watch again later"
+            )
+        return self._local.subscribe()
+
+    def publish(self, records: Sequence[AuditRecord]) -> None:
+        """This worker's stored records: to its watchers now, to the others queued."""
+        if not records:
+            return
+        self._accept(records)
+        try:
+            self._outbox.put_nowait(encode_records(records))
+        except asyncio.QueueFull:
+            _log.warning(
+                "audit watch: publish queue full, %d records not published; other "
+                "workers read them from the log",
+                len(records),
+            )
+
+    async def aclose(self) -> None:
+        """End the watchers, publish what is queued (briefly), stop the tasks."""
+        self._up = False
+        self._local.close()
+        sender = self._tasks[1] if self._tasks else None
+        if sender is not None and not sender.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), timeout=1.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._channel.aclose()
+
+    # ---------------------------------------------------------------- ordering
+
+    def _accept(self, records: Sequence[AuditRecord]) -> None:
+        if not self._local.watchers or self._next == 0:
+            # Nobody to deliver to (or no head yet): just move the start on.
+            last = max(records, key=lambda r: r.seq)
+            if last.seq >= self._next:
+                self._start_after(ChainHead(last.seq, last.hash))
+            return
+        for record in records:
+            if record.seq >= self._next:
+                self._pending[record.seq] = record
+        self._flush()
+
+    def _start_after(self, head: ChainHead) -> None:
+        self._next, self._last_hash = head.seq + 1, head.hash
+        self._pending = {s: r for s, r in self._pending.items() if s > head.seq}
+        self._flush()
+
+    def _flush(self) -> None:
+        """Deliver the run that starts at the next seq; note a gap after it."""
+        while (record := self._pending.pop(self._next, None)) is not None:
+            if self._last_hash and record.prev_hash != self._last_hash:
+                self._interrupt(f"record {record.seq} does not link onto the one before it")
+                return
+            self._local.publish([record])
+            self._next, self._last_hash = record.seq + 1, record.hash
+        if not self._pending:
+            self._gap_since = None
+        elif self._gap_since is None:
+            self._gap_since = time.monotonic()
+            self._wake.set()
+
+    def _interrupt(self, why: str) -> None:
+        """Cut every watcher off (they resume with List) and start again after
+        the newest record known."""
+        if self._local.watchers:
+            _log.warning("audit watch: cutting off %d watchers: %s", self._local.watchers, why)
+        self._local.close(
+            AuditWatchInterruptedError(f"audit watch interrupted: {why}; resume with List")
+        )
+        if self._pending:
+            newest = self._pending[max(self._pending)]
+            self._next, self._last_hash = newest.seq + 1, newest.hash
+        self._pending = {}
+        self._gap_since = None
+
+    # ---------------------------------------------------------------- the tasks
+
+    async def _listen(self) -> None:
+        backoff = self._min_backoff_s
+        while True:
+            problem = "the channel ended"
+            try:
+                async for message in self._channel.listen(self._subscribed):
+                    backoff = self._min_backoff_s
+                    self._heard(message)
+            except NovaError as exc:  # StorageUnavailableError: Redis is down
+                problem = exc.message
+            except Exception as exc:  # a bug must not end watching for good
+                _log.exception("audit watch: listening failed")
+                problem = f"{type(exc).__name__}"
+            if self._up:
+                _log.warning("audit watch: lost the shared feed: %s", problem)
+            self._up = False
+            self._interrupt(f"the feed of other workers' records was lost ({problem})")
+            await asyncio.sleep(backoff)
+            backoff = min(self._max_backoff_s, backoff * 2)
+
+    async def _subscribed(self) -> None:
+        """Start after the sink's head: anything newer comes on the channel."""
+        try:
+            head = await self._sink.head()
+        except Exception as exc:  # the sink is down: start from the next record heard
+            _log.warning("audit watch: no head from the sink yet: %s", exc)
+        else:
+            if head.seq >= self._next:
+                self._start_after(head)
+        if not self._up:
+            _log.info("audit watch: following every worker's records")
+        self._up = True
+        self._subscribed_once.set()
+
+    def _heard(self, message: bytes) -> None:
+        try:
+            records = decode_records(message)
+        except ValueError as exc:  # not ours: a gap it leaves is read from the sink
+            _log.warning("audit watch: ignoring a message that is not records: %s", exc)
+            return
+        if records:
+            self._accept(records)
+
+    async def _send(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            try:
+                await self._channel.publish(message)
+            except Exception as exc:  # other workers fill the gap from the sink
+                if self._publish_ok:
+                    _log.warning("audit watch: publishing failed: %s", exc)
+                self._publish_ok = False
+            else:
+                if not self._publish_ok:
+                    _log.info("audit watch: publishing again")
+                self._publish_ok = True
+            finally:
+                self._outbox.task_done()
+
+    async def _mend(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._tail_check_s)
+            self._wake.clear()
+            try:
+                await self._mend_once()
+            except Exception:  # a bug must not leave gaps open for good
+                _log.exception("audit watch: mending a gap failed")
+                self._interrupt("a gap could not be mended")
+
+    async def _mend_once(self) -> None:
+        while self._local.watchers and self._gap_since is not None:
+            wait_s = self._gap_since + self._gap_wait_s - time.monotonic()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)  # the missing records may still come
+                continue
+            await self._fill(min(self._pending) - 1)
+        if self._local.watchers and self._up and not self._pending:
+            try:
+                head = await self._sink.head()
+            except Exception as exc:
+                _log.warning("audit watch: reading the log's head failed: %s", exc)
+                return
+            if head.seq >= self._next:  # a tail whose message never came
+                await self._fill(head.seq)
+
+    async def _fill(self, upto: int) -> None:
+        """Read ``next..upto`` from the sink and deliver it."""
+        while self._local.watchers and 0 < self._next <= upto:
+            start = self._next
+            try:
+                page = await self._sink.range(start, upto, limit=_FILL_PAGE)
+            except Exception as exc:
+                self._interrupt(f"records {start}..{upto} could not be read ({exc})")
+                return
+            if self._next != start:  # the channel brought some meanwhile
+                page = [r for r in page if r.seq >= self._next]
+                if not page:
+                    continue
+            if not page or page[0].seq != self._next:
+                self._interrupt(f"record {self._next} is not in the log")
+                return
+            self._accept(page)
+            if self._next == start:
+                return  # nothing delivered (interrupted): stop here

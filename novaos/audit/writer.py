@@ -24,7 +24,7 @@ from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
 from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.spill import SpillFile
-from novaos.audit.watch import Fanout, Subscription
+from novaos.audit.watch import Fanout, Subscription, WatchHub
 from novaos.errors import ConfigError
 from novaos.ports import RequestSummary
 
@@ -46,6 +46,7 @@ class AuditWriter:
         linger_s: float = 0.01,
         max_backoff_s: float = 5.0,
         watch_queue_size: int = 1000,
+        watch_hub: WatchHub | None = None,
         observer: AuditObserver | None = None,
         append_timeout_s: float = 10.0,
     ) -> None:
@@ -60,7 +61,8 @@ class AuditWriter:
         self._linger_s = linger_s
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullAuditObserver()
-        self._fanout = Fanout(watch_queue_size)
+        # Watchers hear this writer's records, or (several workers) everyone's.
+        self._fanout: WatchHub = watch_hub or Fanout(watch_queue_size)
         self._head = ChainHead()  # the last record sealed (stored, spilled or held)
         self._stored_head = ChainHead()  # the last record the sink took
         self._sink_open = False
@@ -83,6 +85,7 @@ class AuditWriter:
         except ConfigError:
             await self._spill.aclose()
             raise
+        await self._fanout.start()
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def aclose(self, *, close_sink: bool = True) -> None:
@@ -100,7 +103,7 @@ class AuditWriter:
             ids = ", ".join(r.request_id for r in self._held[:20])
             _log.error("audit: closing with %d records neither stored nor spilled, lost: %s",
                        len(self._held), ids)  # fmt: skip
-        self._fanout.close()
+        await self._fanout.aclose()
         await self._spill.aclose()
         if close_sink:
             await self.sink.aclose()

@@ -25,7 +25,7 @@ from novaos.ports import ExpireOp, GetOp, LenOp, PushOp, RangeOp, SetOp, StoreHe
 from novaos.storage.batch import one_by_one
 
 # Failures that mean "Redis is not there", as opposed to a bug in our command.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ConnectionError,
     rexc.TimeoutError,
     rexc.ClusterDownError,
@@ -93,7 +93,7 @@ async def translate_errors(backend: str) -> AsyncIterator[None]:
     """Re-raise connectivity failures as ``StorageUnavailableError``."""
     try:
         yield
-    except _UNAVAILABLE as exc:
+    except UNAVAILABLE as exc:
         raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
 
 
@@ -317,16 +317,30 @@ class RedisClusterStore(RedisStore):
     ) -> RedisClusterStore:
         """``url`` (``REDIS_URL``), when set, gives the nodes' credentials and TLS
         (``rediss://user:password@...``); its host and database are not used."""
-        startup = [ClusterNode(host, int(port)) for host, port in (n.rsplit(":", 1) for n in nodes)]
-        auth = urlsplit(url) if url else None
-        client = RedisCluster(
-            startup_nodes=startup,
-            max_connections=pool_size,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=_one_retry(),
-            username=unquote(auth.username) if auth and auth.username else None,
-            password=unquote(auth.password) if auth and auth.password else None,
-            ssl=auth is not None and auth.scheme == "rediss",
-        )
+        client = cluster_client(nodes, pool_size=pool_size, timeout_s=timeout_s, url=url)
         return cls(client, max_in_flight=pool_size)
+
+
+def cluster_client(
+    nodes: tuple[str, ...], *, pool_size: int, timeout_s: float, url: str = ""
+) -> RedisCluster:
+    """A cluster client for ``nodes``; ``url`` gives credentials and TLS."""
+    startup = [ClusterNode(host, int(port)) for host, port in (n.rsplit(":", 1) for n in nodes)]
+    auth = urlsplit(url) if url else None
+    return RedisCluster(
+        startup_nodes=startup,
+        max_connections=pool_size,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=_one_retry(),
+        username=unquote(auth.username) if auth and auth.username else None,
+        password=unquote(auth.password) if auth and auth.password else None,
+        ssl=auth is not None and auth.scheme == "rediss",
+    )
+
+
+def server_client(url: str, *, timeout_s: float) -> aioredis.Redis:
+    """A client of its own for ``url`` (not the store's bounded pool)."""
+    return aioredis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=_one_retry()
+    )

@@ -46,6 +46,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.StorageFullError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.AuditWatchLaggedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.AuditWatchInterruptedError, grpc.StatusCode.UNAVAILABLE),
 )
 
 

@@ -1,0 +1,71 @@
+"""``Broadcast`` over Redis pub/sub: one channel every worker process hears.
+
+The channel has a client of its own, built from the store's settings (URL or
+cluster nodes, credentials, TLS, timeouts): a subscription holds its
+connection for good, which must not be taken from the store's bounded pool.
+Pub/sub keeps nothing: a subscriber that was away misses what was published
+meanwhile, so a lost connection ends ``listen`` with ``StorageUnavailableError``
+and the caller decides what the missed messages cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from novaos.storage.redis_store import (
+    UNAVAILABLE,
+    RedisClient,
+    cluster_client,
+    server_client,
+    translate_errors,
+)
+
+_POLL_S = 1.0  # how long one read waits for a message (the loop then reads again)
+
+
+class RedisChannel:
+    backend = "redis"
+
+    def __init__(self, client: RedisClient, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    @classmethod
+    def connect(
+        cls, name: str, *, url: str, cluster_nodes: tuple[str, ...], timeout_s: float
+    ) -> RedisChannel:
+        """A cluster client if ``cluster_nodes`` (a publish reaches every node's
+        subscribers), else one for ``url``."""
+        if cluster_nodes:
+            client = cluster_client(cluster_nodes, pool_size=4, timeout_s=timeout_s, url=url)
+            return cls(client, name)
+        return cls(server_client(url, timeout_s=timeout_s), name)
+
+    async def publish(self, message: bytes) -> None:
+        async with translate_errors(self.backend):
+            await self._client.publish(self.name, message)
+
+    async def listen(self, subscribed: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+        pubsub: Any = self._client.pubsub()
+        try:
+            async with translate_errors(self.backend):
+                await pubsub.subscribe(self.name)
+                # The confirmation: from here on every publish reaches us.
+                while (await pubsub.get_message(timeout=_POLL_S)) is None:
+                    pass
+            await subscribed()
+            while True:
+                async with translate_errors(self.backend):
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=_POLL_S
+                    )
+                if message is not None and message.get("type") == "message":
+                    yield bytes(message["data"])
+        finally:
+            with contextlib.suppress(*UNAVAILABLE):  # closing a connection already lost
+                await pubsub.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,253 @@
+"""SharedFanout on a real redis-server: every worker's records, in seq order, once.
+
+Two hubs on one channel and one file directory stand for two worker processes
+sharing the chain. The records come from the file sink, as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from novaos.audit.chain import seal_all
+from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.watch import SharedFanout, Subscription, encode_records
+from novaos.errors import AuditWatchInterruptedError
+from novaos.storage.redis_channel import RedisChannel
+from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.common import await_until
+from tests.fixtures.redis_server import RedisServer
+
+CHANNEL = "audit:records"
+LONG = 60.0  # a wait that must not be what makes a test pass
+
+
+def _hub(url: str, sink: FileAuditSink, **timing: float) -> SharedFanout:
+    channel = RedisChannel.connect(CHANNEL, url=url, cluster_nodes=(), timeout_s=2.0)
+    timing = {"gap_wait_s": LONG, "tail_check_s": LONG, "max_backoff_s": 0.2, **timing}
+    return SharedFanout(channel, sink, maxsize=1000, **timing)
+
+
+async def _started(hub: SharedFanout) -> SharedFanout:
+    await hub.start()
+
+    async def up() -> bool:
+        return hub.up
+
+    await await_until(up, what="subscribed to the channel")
+    return hub
+
+
+async def _sink(directory: Path) -> FileAuditSink:
+    sink = FileAuditSink(directory)
+    await sink.open()
+    return sink
+
+
+async def _append(sink: FileAuditSink, first: int, count: int) -> list[AuditRecord]:
+    """Store ``count`` records (the sink re-chains onto whatever the head is)."""
+    drafts = [
+        build_record(summary(i), POLICY, ended_unix=1_700_000_000 + i)
+        for i in range(first, first + count)
+    ]
+    return await sink.append(seal_all(drafts, await sink.head()))
+
+
+async def _collect(
+    sub: Subscription | AsyncIterator[AuditRecord], want: int, into: list[int]
+) -> None:
+    """Read until ``into`` holds ``want`` seqs (an iterator may be read again)."""
+    records = sub if not isinstance(sub, Subscription) else aiter(sub)
+    while len(into) < want:
+        into.append((await anext(records)).seq)
+
+
+async def _raw_publish(url: str, records: Sequence[AuditRecord]) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        await client.publish(CHANNEL, encode_records(records))
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def two_workers(
+    tmp_path: Path, redis_url: str
+) -> AsyncIterator[tuple[list[FileAuditSink], list[SharedFanout]]]:
+    sinks = [await _sink(tmp_path / "audit"), await _sink(tmp_path / "audit")]
+    hubs = [await _started(_hub(redis_url, sink)) for sink in sinks]
+    yield sinks, hubs
+    for hub in hubs:
+        await hub.aclose()
+    for sink in sinks:
+        await sink.aclose()
+
+
+async def test_a_watcher_gets_both_workers_records_once_in_order(
+    two_workers: tuple[list[FileAuditSink], list[SharedFanout]],
+) -> None:
+    sinks, hubs = two_workers
+    seen: list[list[int]] = [[], []]
+    subs = [hub.subscribe() for hub in hubs]
+    readers = [asyncio.create_task(_collect(s, 40, got)) for s, got in zip(subs, seen, strict=True)]
+    for n in range(20):  # alternate workers; each publishes what its sink took
+        worker = n % 2
+        hubs[worker].publish(await _append(sinks[worker], 2 * n, 2))
+    await asyncio.wait_for(asyncio.gather(*readers), LONG)
+    # each worker's own records came to it twice (at once and back from Redis):
+    # delivered once; the other worker's came over Redis
+    assert seen == [list(range(1, 41)), list(range(1, 41))]
+
+
+async def test_an_early_record_waits_for_those_before_it(tmp_path: Path, redis_url: str) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink))  # a gap is never read from the sink here
+    try:
+        sub = aiter(hub.subscribe())
+        stored = await _append(sink, 0, 3)
+        await _raw_publish(redis_url, stored[2:])  # the third, then the first two
+        await _raw_publish(redis_url, stored[:2])
+        await _raw_publish(redis_url, stored)  # and all of them again
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 3, seen), LONG)
+        stored += await _append(sink, 3, 1)
+        await _raw_publish(redis_url, stored[3:])
+        await asyncio.wait_for(_collect(sub, 4, seen), LONG)
+        assert seen == [1, 2, 3, 4]  # no repeat of the re-sent three
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+async def test_a_record_whose_message_was_lost_is_read_from_the_log(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05))
+    try:
+        sub = hub.subscribe()
+        stored = await _append(sink, 0, 5)
+        await _raw_publish(redis_url, [stored[0]])
+        await _raw_publish(redis_url, stored[3:])  # 2 and 3 were never published
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 5, seen), LONG)
+        assert seen == [1, 2, 3, 4, 5]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+async def test_a_tail_no_message_announced_is_read_from_the_log(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink, tail_check_s=0.05))
+    try:
+        sub = hub.subscribe()
+        stored = await _append(sink, 0, 3)
+        await _raw_publish(redis_url, stored[:1])  # the last two never come
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 3, seen), LONG)
+        assert seen == [1, 2, 3]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+async def test_a_record_missing_from_the_log_cuts_the_watcher_off(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    other = await _sink(tmp_path / "elsewhere")  # a chain this hub cannot read
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05))
+    try:
+        sub = hub.subscribe()
+        # 2 and 3 come, and 1 is neither heard nor in the log this worker reads
+        await _raw_publish(redis_url, (await _append(other, 0, 3))[1:])
+        seen: list[int] = []
+        with pytest.raises(AuditWatchInterruptedError, match="record 1 is not in the log"):
+            await asyncio.wait_for(_collect(sub, 3, seen), LONG)
+        assert seen == []  # never a record with the ones before it skipped
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+        await other.aclose()
+
+
+async def test_a_record_that_does_not_link_cuts_the_watcher_off(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    other = await _sink(tmp_path / "elsewhere")
+    hub = await _started(_hub(redis_url, sink))
+    try:
+        sub = aiter(hub.subscribe())
+        ours = await _append(sink, 0, 2)
+        await _raw_publish(redis_url, ours[:1])
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 1, seen), LONG)
+        forged = (await _append(other, 10, 2))[1]  # seq 2 of another chain
+        await _raw_publish(redis_url, [forged])
+        with pytest.raises(AuditWatchInterruptedError, match="does not link"):
+            await asyncio.wait_for(_collect(sub, 2, seen), LONG)
+        assert seen == [1]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+        await other.aclose()
+
+
+async def test_redis_down_cuts_watchers_off_and_publishing_never_blocks(
+    tmp_path: Path, private_redis: RedisServer
+) -> None:
+    sinks = [await _sink(tmp_path / "audit"), await _sink(tmp_path / "audit")]
+    hubs = [await _started(_hub(private_redis.url, sink)) for sink in sinks]
+    try:
+        sub = aiter(hubs[0].subscribe())
+        hubs[1].publish(await _append(sinks[1], 0, 1))
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 1, seen), LONG)
+
+        private_redis.kill()
+        with pytest.raises(AuditWatchInterruptedError, match="lost"):
+            await asyncio.wait_for(_collect(sub, 2, seen), LONG)
+        assert seen == [1]
+        with pytest.raises(AuditWatchInterruptedError, match="Redis unavailable"):
+            hubs[0].subscribe()  # refused while the feed is down, not half-served
+        for n in range(3):  # the writer hands records over; nothing raises or waits
+            hubs[1].publish(await _append(sinks[1], 1 + n, 1))
+
+        private_redis.start()
+
+        async def both_up() -> bool:
+            return all(hub.up for hub in hubs)
+
+        await await_until(both_up, timeout_s=LONG, what="resubscribed after the restart")
+        again = hubs[0].subscribe()
+        hubs[1].publish(await _append(sinks[1], 4, 1))
+        fresh: list[int] = []
+        await asyncio.wait_for(_collect(again, 1, fresh), LONG)
+        assert fresh == [5]  # what was written after it subscribed; the rest is in List
+    finally:
+        for hub in hubs:
+            await hub.aclose()
+        for sink in sinks:
+            await sink.aclose()
+
+
+async def test_closing_ends_watchers_and_stops_the_tasks(tmp_path: Path, redis_url: str) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink))
+    sub = hub.subscribe()
+    tasks = {t for t in asyncio.all_tasks() if t.get_name().startswith("audit-watch-")}
+    assert len(tasks) == 3
+    await hub.aclose()
+    assert [r async for r in sub] == []  # ended cleanly, no error
+    assert all(t.done() for t in tasks)
+    assert hub.watchers == 0
+    await sink.aclose()
