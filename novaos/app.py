@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import socket
 from dataclasses import dataclass, field
 
 import grpc
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditPolicy
@@ -112,6 +116,22 @@ def build_audit_sink(settings: Settings) -> AuditSink:
 AUDIT_WATCH_CHANNEL = "audit:records"
 
 
+def audit_watch_channel(settings: Settings) -> str:
+    """``audit:records:<chain>``: one channel per shared chain, so gateways that share
+    a Redis but not an audit log (file sinks on different hosts, different databases)
+    never hear each other's records. Names no secret: no password goes into it."""
+    if settings.audit_storage_type is AuditStorage.DATABASE:
+        try:
+            dsn = conninfo_to_dict(settings.database_url)
+        except psycopg.Error:
+            dsn = {}
+        where = ":".join(str(dsn.get(k, "")) for k in ("host", "port", "dbname"))
+        chain = f"database:{where}"
+    else:
+        chain = f"file:{socket.gethostname()}:{settings.audit_file_path.resolve()}"
+    return f"{AUDIT_WATCH_CHANNEL}:{hashlib.sha256(chain.encode()).hexdigest()[:16]}"
+
+
 def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
     """Worker processes (WORKERS>1) on one shared chain (file or database sink) and
     one Redis: watchers must hear every worker's records, over a Redis channel.
@@ -124,7 +144,7 @@ def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
     ):
         return None
     channel = RedisChannel.connect(
-        AUDIT_WATCH_CHANNEL,
+        audit_watch_channel(settings),
         url=settings.redis_url,
         cluster_nodes=settings.redis_cluster_nodes,
         timeout_s=settings.redis_command_timeout_ms / 1000,
