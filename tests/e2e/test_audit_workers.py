@@ -98,3 +98,9 @@ def test_a_watcher_gets_every_workers_records_once_in_order(
     ids = [e.request_id for e in seen]
     assert len(ids) == len(set(ids))
     assert {request_id for request_id, _ in sent} <= set(ids)
+    # Each worker's subscriber and publisher stop with it: a clean exit, no stray task.
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
+    wait_until(lambda: srv.count("supervisor stopped") == 1, timeout_s=10, what="output read")
+    output = "".join(srv.lines)
+    assert "Traceback" not in output and "Task was destroyed" not in output, output
