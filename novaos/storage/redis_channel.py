@@ -10,10 +10,15 @@ and the caller decides what the missed messages cost.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import redis.exceptions as rexc
+from redis.asyncio.cluster import RedisCluster
+
+from novaos.errors import StorageUnavailableError
 from novaos.storage.redis_store import (
     UNAVAILABLE,
     RedisClient,
@@ -31,6 +36,23 @@ class RedisChannel:
     def __init__(self, client: RedisClient, name: str) -> None:
         self._client = client
         self.name = name
+        self._ready_lock = asyncio.Lock()
+        self._initialized = not isinstance(client, RedisCluster)
+
+    async def _ready(self) -> None:
+        """A cluster client reads the slot map once before its first command."""
+        if self._initialized:
+            return
+        async with self._ready_lock:
+            if not self._initialized:
+                assert isinstance(self._client, RedisCluster)
+                try:
+                    await self._client.initialize()
+                except rexc.RedisClusterException as exc:  # no startup node answers
+                    raise StorageUnavailableError(
+                        f"{self.backend} unavailable: {type(exc).__name__}"
+                    ) from exc
+                self._initialized = True
 
     @classmethod
     def connect(
@@ -45,9 +67,12 @@ class RedisChannel:
 
     async def publish(self, message: bytes) -> None:
         async with translate_errors(self.backend):
+            await self._ready()
             await self._client.publish(self.name, message)
 
     async def listen(self, subscribed: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+        async with translate_errors(self.backend):
+            await self._ready()
         pubsub: Any = self._client.pubsub()
         try:
             async with translate_errors(self.backend):

@@ -1,0 +1,85 @@
+"""RedisChannel on a real server and a real cluster: a publish reaches a subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from novaos.errors import StorageUnavailableError
+from novaos.storage.redis_channel import RedisChannel
+from tests.fixtures.redis_server import RedisClusterNodes, RedisServer
+
+NAME = "audit:records:test"
+
+
+async def _round_trip(listener: RedisChannel, sender: RedisChannel) -> list[bytes]:
+    subscribed = asyncio.Event()
+
+    async def on_subscribed() -> None:
+        subscribed.set()
+
+    heard: list[bytes] = []
+
+    async def listen() -> None:
+        async for message in listener.listen(on_subscribed):
+            heard.append(message)
+            if len(heard) == 3:
+                return
+
+    task = asyncio.create_task(listen())
+    await asyncio.wait_for(subscribed.wait(), 10)  # from here on nothing is missed
+    for i in range(3):
+        await sender.publish(b"record %d\n" % i)
+    await asyncio.wait_for(task, 10)
+    return heard
+
+
+async def test_a_publish_reaches_a_subscriber(redis_url: str) -> None:
+    channels = [
+        RedisChannel.connect(NAME, url=redis_url, cluster_nodes=(), timeout_s=2.0) for _ in range(2)
+    ]
+    try:
+        assert await _round_trip(*channels) == [b"record 0\n", b"record 1\n", b"record 2\n"]
+    finally:
+        for channel in channels:
+            await channel.aclose()
+
+
+async def test_a_publish_reaches_a_subscriber_on_a_cluster(
+    redis_cluster: RedisClusterNodes,
+) -> None:
+    # The cluster client reads its slot map first (it raised KeyError before).
+    nodes = redis_cluster.addresses
+    channels = [
+        RedisChannel.connect(NAME, url="", cluster_nodes=nodes, timeout_s=2.0) for _ in range(2)
+    ]
+    try:
+        assert await _round_trip(*channels) == [b"record 0\n", b"record 1\n", b"record 2\n"]
+    finally:
+        for channel in channels:
+            await channel.aclose()
+
+
+async def test_a_lost_server_ends_listening_as_unavailable(private_redis: RedisServer) -> None:
+    channel = RedisChannel.connect(NAME, url=private_redis.url, cluster_nodes=(), timeout_s=2.0)
+    subscribed = asyncio.Event()
+
+    async def on_subscribed() -> None:
+        subscribed.set()
+
+    async def listen() -> None:
+        async for _ in channel.listen(on_subscribed):
+            pass
+
+    task = asyncio.create_task(listen())
+    try:
+        await asyncio.wait_for(subscribed.wait(), 10)
+        private_redis.kill()
+        with pytest.raises(StorageUnavailableError):
+            await asyncio.wait_for(task, 30)
+        with pytest.raises(StorageUnavailableError):
+            await channel.publish(b"x")
+    finally:
+        task.cancel()
+        await channel.aclose()
