@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+import pytest
 
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
@@ -80,15 +81,18 @@ async def _watch_and_chat(target: str) -> tuple[list[audit_pb2.AuditEvent], list
             follower.cancel()
 
 
+@pytest.mark.parametrize("storage", ["file", "database"])
 def test_a_watcher_gets_every_workers_records_once_in_order(
-    spawn_server: Spawn, redis_url: str, tmp_path: Path
+    spawn_server: Spawn,
+    redis_url: str,
+    tmp_path: Path,
+    storage: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    srv = spawn_server(
-        WORKERS="2",
-        REDIS_URL=redis_url,
-        AUDIT_STORAGE_TYPE="file",
-        AUDIT_FILE_PATH=str(tmp_path / "audit"),
-    )
+    sink = {"AUDIT_STORAGE_TYPE": storage, "AUDIT_FILE_PATH": str(tmp_path / "audit")}
+    if storage == "database":
+        sink["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
+    srv = spawn_server(WORKERS="2", REDIS_URL=redis_url, **sink)
     wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
     seen, sent = asyncio.run(_watch_and_chat(f"127.0.0.1:{srv.port}"))
     workers = {worker for _, worker in sent}
