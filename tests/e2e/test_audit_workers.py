@@ -7,6 +7,7 @@ workers a SIEM tailing the log missed about half of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import Subprocess, bearer, mint
 
 Spawn = Callable[..., Subprocess]
@@ -108,3 +110,51 @@ def test_a_watcher_gets_every_workers_records_once_in_order(
     wait_until(lambda: srv.count("supervisor stopped") == 1, timeout_s=10, what="output read")
     output = "".join(srv.lines)
     assert "Traceback" not in output and "Task was destroyed" not in output, output
+
+
+async def _watch_through_an_outage(target: str, redis: RedisServer) -> None:
+    async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+        stub = audit_pb2_grpc.AuditServiceStub(channel)
+        stream = stub.WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=ADMIN)
+        heard = asyncio.Event()
+
+        async def follow() -> None:
+            async for _ in stream:
+                heard.set()
+
+        follower = asyncio.create_task(follow())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE_S
+        while not heard.is_set():  # subscribed once it hears a record
+            assert loop.time() < deadline and not follower.done(), follower
+            await _chat(target, "warm up")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), 2.0)
+
+        redis.kill()
+        with pytest.raises(grpc.aio.AioRpcError) as cut:
+            await asyncio.wait_for(follower, DEADLINE_S)
+        assert cut.value.code() == grpc.StatusCode.UNAVAILABLE, cut.value
+        assert "resume with List" in str(cut.value.details())
+        # Requests go on, on both workers, without Redis to publish on.
+        served = await asyncio.gather(*(_chat(target, f"after {i}") for i in range(10)))
+        assert len(served) == 10
+        again = stub.WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=ADMIN)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in again:
+                pass
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value
+        assert "Redis unavailable" in str(refused.value.details())
+
+
+def test_redis_down_ends_watches_as_unavailable_and_requests_go_on(
+    spawn_server: Spawn, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    srv = spawn_server(
+        WORKERS="2",
+        REDIS_URL=private_redis.url,
+        AUDIT_STORAGE_TYPE="file",
+        AUDIT_FILE_PATH=str(tmp_path / "audit"),
+    )
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
+    asyncio.run(_watch_through_an_outage(f"127.0.0.1:{srv.port}", private_redis))
