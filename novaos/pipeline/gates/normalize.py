@@ -4,13 +4,15 @@ The shield matches its rules on a *canonical* form: NFKC, case-folded, format
 characters (zero-width, soft hyphen, bidi marks) removed, Cyrillic/Greek
 look-alikes folded to Latin, accents stripped (rules are written without them,
 so "suicídio" and "suicidio" meet), leetspeak folded in words that are mostly
-letters (``k1ll`` -> ``kill`` but ``401k`` stays), letters spelled out one by
+letters (``k1ll`` -> ``kill`` but ``401k`` stays; an age glued to its unit,
+``13yo``, stays a number), letters spelled out one by
 one joined (``b o m b``, ``k.i.l.l``), and everything that is not a letter or
 digit turned into single spaces. Base64 segments, rot13 text and two readings
 taken only where they make words the rules use (a zero-width space as a space,
 a capital I or a 1 inside a lower-case word as an l: ``kiII``) and texting
-shorthand spelled out (``kms``, ``wanna``, ``jveux``, ``kiero``, common
-misspellings of ``myself``, ``suicide``) are decoded into extra *views* that
+shorthand spelled out (``kms``, ``wanna``, ``jveux``, ``kiero``, ``dont``,
+``w/o``, ``sewer slide``, common misspellings of ``myself``, ``suicide``) are
+decoded into extra *views* that
 the shield checks as well.
 
 Everything here is pure and allocation-light: tables and patterns are module
@@ -81,14 +83,39 @@ _SHORTHAND = {
     "myslef": "myself", "mysefl": "myself", "myslf": "myself", "mysef": "myself",
     "myelf": "myself", "kil": "kill", "suicde": "suicide", "sucide": "suicide",
     "suicid": "suicide", "suiside": "suicide", "sucidal": "suicidal",
-    "suicdal": "suicidal", "suicidel": "suicidal",
+    "suicdal": "suicidal", "suicidel": "suicidal", "sewerslide": "suicide",
+    # Contractions typed without the apostrophe (as the rules spell them), more shorthand
+    "dont": "don t", "cant": "can t", "wont": "won t", "didnt": "didn t",
+    "doesnt": "doesn t", "isnt": "isn t", "wasnt": "wasn t", "arent": "aren t",
+    "couldnt": "couldn t", "wouldnt": "wouldn t", "shouldnt": "shouldn t",
+    "havent": "haven t", "im": "i m", "hes": "he s", "shes": "she s",
+    "theyll": "they ll", "theyre": "they re", "youre": "you re", "thats": "that s",
+    "tonights": "tonight s", "todays": "today s",
+    "tmrw": "tomorrow", "tmr": "tomorrow", "tmrow": "tomorrow", "2nite": "tonight",
+    "2night": "tonight", "wld": "would", "abt": "about", "ppl": "people",
+    "msg": "message", "msgs": "messages", "lil": "little", "sis": "sister",
+    "noone": "no one", "u": "you", "ur": "your", "gfs": "girlfriend s",
+    "bfs": "boyfriend s", "insta": "instagram", "w": "with",
     # Spanish, Portuguese
     "kiero": "quiero", "xq": "porque", "pq": "porque", "vo": "vou", "hj": "hoje",
-    "vc": "voce",
+    "vc": "voce", "pra": "para", "q": "que",
     # French
     "jveux": "je veux", "jsuis": "je suis", "chuis": "je suis", "jvais": "je vais",
     "jpeux": "je peux", "jpense": "je pense",
 }  # fmt: skip
+# Two-word shorthand, read as the one word it stands for ("sewer slide", "w/o").
+_SHORTHAND_PAIRS = {("sewer", "slide"): "suicide", ("sewer", "slides"): "suicide",
+                    ("w", "o"): "without", ("how", "2"): "how to", ("want", "2"): "want to",
+                    ("need", "2"): "need to", ("going", "2"): "going to"}  # fmt: skip
+# Words that call for the spelled-out view: a pair is looked for only when its
+# rarer word is there ("how", "want" alone would spell out most texts for nothing).
+_SHORTHAND_KEYS = frozenset(_SHORTHAND) | {"sewer", "2"}
+# An age glued to its unit ("13yo", "9yr"): the number stays a number.
+# One with a leet digit is split where leet is undone (``_unleet``); the other
+# digits ("9yo") need a scan of the text, as costly as a rule on a long message,
+# so it runs only when such a digit stands right before a "y" (``_glued_age``).
+_AGE = re.compile(r"(\d{1,2})(yo|yos|yr|yrs|yro|yrold|yearold)")
+_AGE_IN_TEXT = re.compile(r"(?<![^\W_])(\d{1,2})(yo|yos|yr|yrs|yro|yrold|yearold)(?![^\W_])")
 _MAX_B64_SEGMENTS = 3
 _MAX_DECODED = 4096
 
@@ -174,6 +201,8 @@ def _join_spelled(text: str) -> tuple[str, str | None]:
 def _unleet(chunk: str) -> str:
     if not _LEET_CHARS.intersection(chunk):
         return chunk
+    if chunk[0].isdigit() and (age := _AGE.fullmatch(chunk)):
+        return f"{age[1]} {age[2]}"  # an age glued to its unit, not leet ("13yo")
     letters = sum(ch.isalpha() for ch in chunk)
     others = len(chunk) - letters
     # Words at least half letters are leet ("k1ll", "t0"); "401k" and "50k" are not.
@@ -194,7 +223,20 @@ def _canonical_views(folded: str) -> list[str]:
     return views
 
 
+def _glued_age(text: str) -> bool:
+    """Whether a 2, 6 or 9 stands right before a "y", or one character before."""
+    for digit in "269":
+        i = text.find(digit)
+        while i != -1:
+            if text.startswith("y", i + 1) or text.startswith("y", i + 2):
+                return True
+            i = text.find(digit, i + 1)
+    return False
+
+
 def _words(joined: str) -> str:
+    if _glued_age(joined):
+        joined = _AGE_IN_TEXT.sub(r"\1 \2", joined)
     if _LEET_CHARS.isdisjoint(joined):  # no leetspeak possible: every chunk is words
         return " ".join(_WORD.findall(joined))
     words: list[str] = []
@@ -241,6 +283,21 @@ def _rot13_view(text: str, canon: str, common: frozenset[str]) -> str | None:
     rotated = codecs.encode(canon, "rot13")
     rot_hits = sum(map(common.__contains__, rotated.split()))
     return rotated if rot_hits > max(plain_hits, len(words) // 5) else None
+
+
+def _spelled_out(words: list[str]) -> str:
+    """``words`` with texting shorthand read as the words it stands for."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        pair = _SHORTHAND_PAIRS.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        if pair is not None:
+            out.append(pair)
+            i += 2
+            continue
+        out.append(_SHORTHAND.get(words[i], words[i]))
+        i += 1
+    return " ".join(out)
 
 
 def _add_view(views: list[str], view: str) -> None:
@@ -300,8 +357,8 @@ def normalize(
         if spaced != text:
             _add_view(views, _canonical_views(_fold_flags(spaced)[0])[0])
     words = canon.split()
-    if any(word in _SHORTHAND for word in words):
-        _add_view(views, " ".join(_SHORTHAND.get(word, word) for word in words))
+    if not _SHORTHAND_KEYS.isdisjoint(words):
+        _add_view(views, _spelled_out(words))
     if vocabulary and _L_WORD.search(text):
         as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
         if as_l != text:

@@ -163,3 +163,44 @@ def test_capital_i_and_one_are_also_read_as_l(raw: str, expected: str | None) ->
         assert len(views) == 1
     else:
         assert expected in views
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # contractions typed without the apostrophe read as the rules spell them
+        ("hope i dont wake up tmrw", "hope i don t wake up tomorrow"),
+        ("theyll find them after", "they ll find them after"),
+        ("everyone wld be better off w/o me", "everyone would be better off without me"),
+        # two-word shorthand read as the word it stands for
+        ("thinkin about sewer slide", "thinking about suicide"),
+        ("planning my sewerslide", "planning my suicide"),
+        ("how 2 make a pipe bomb", "how to make a pipe bomb"),
+    ],
+)
+def test_texting_shorthand_gets_a_spelled_out_view(raw: str, expected: str) -> None:
+    views = normalize(raw).views
+    assert views[0] == canonical(fold(raw))  # the plain reading stays first
+    assert expected in views
+
+
+def test_text_without_shorthand_gets_no_extra_view() -> None:
+    assert normalize("how long do I roast a chicken").views == ("how long do i roast a chicken",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("pics of my 13yo cousin", "pics of my 13 yo cousin"),  # not "ieyo"
+        ("a 9yr old", "a 9 yr old"),
+        ("my 12yos", "my 12 yos"),
+        ("500mg twice a day", "500mg twice a day"),  # a dose is not an age
+    ],
+)
+def test_an_age_glued_to_its_unit_stays_a_number(raw: str, expected: str) -> None:
+    assert canonical(fold(raw)) == expected
+
+
+def test_an_age_followed_by_punctuation_or_leet_elsewhere_stays_a_number() -> None:
+    assert canonical(fold("my 13yo! cousin")) == "my 13 yo cousin"
+    assert canonical(fold("k1d 9yo")) == "kid 9 yo"
