@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from novaos.pipeline.facts import ShieldVerdict
-from novaos.pipeline.gates.word_index import TextKeys, WordIndex
+from novaos.pipeline.gates.word_index import TextKeys, WordIndex, needed_substrings, parse
 from novaos.pipeline.policy import Policy
 
 
@@ -43,6 +43,7 @@ class _CompiledCue:
     hit: CueHit
     regex: re.Pattern[str]
     pattern: str  # as written, unbounded: what the word index reads
+    needs: tuple[str, ...]  # one of these is in every match (empty: no filter)
 
 
 class CueScorer:
@@ -57,6 +58,7 @@ class CueScorer:
                 CueHit(cue.id, cue.category, cue.weight),
                 re.compile(f" (?:{cue.pattern})(?= )"),
                 cue.pattern,
+                tuple(sorted(needed_substrings(parse(cue.pattern)) or ())),
             )
             for cue in cues
         )
@@ -78,7 +80,9 @@ class CueScorer:
         for view, suppressed, keys in masked_views:
             for cue in map(cues.__getitem__, index.candidates(keys)):
                 skip = cue.hit in found or cue.hit.category in suppressed
-                if not skip and cue.regex.search(view):
+                if skip or (cue.needs and not any(s in view for s in cue.needs)):
+                    continue
+                if cue.regex.search(view):
                     found.add(cue.hit)
         return found
 

@@ -81,3 +81,28 @@ def _with_cue(weight: float, category: str = "self_harm") -> object:
 def test_invalid_cues_are_refused(weight: float, category: str, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         load_policy(_with_cue(weight, category))  # type: ignore[arg-type]
+
+
+def test_the_cue_filters_skip_only_cues_that_could_not_match(classifier: ShieldClassifier) -> None:
+    """``find`` looks up cues by their opening words and a string each match
+    needs; on every labelled text it finds exactly what trying every cue does."""
+    from bench.shield_scores import DATA, load_rows
+    from novaos.pipeline.gates.normalize import normalize
+
+    scorer = classifier._cues
+    texts = [
+        text
+        for name in ("shield_labelled.jsonl", "shield_phone.jsonl")
+        for row in load_rows(DATA / name)
+        for text in (row.text, *row.history)
+    ]
+    assert any(cue.needs for cue in scorer._cues)
+    for text in texts:
+        views = classifier._masked(normalize(text, classifier._common, classifier._vocabulary))
+        every = {
+            cue.hit
+            for view in views
+            for cue in scorer._cues
+            if cue.hit.category not in view.suppressed and cue.regex.search(view.text)
+        }
+        assert scorer.find(views) == every, text
