@@ -9,7 +9,11 @@ the 11.2 work was scored and never used for tuning (96.5 % with 11.2; 97.4 %
 with 11.3, whose one extra catch is the idiom-guard fix named in the 11.2
 notes). ``shield_heldout3.jsonl`` was written and committed before any 11.3
 change and scored once before (63.6 % stopped) and once after (75.2 %); its
-rows were never added to the development set. Run with ``-s`` to see the tables.
+rows were never added to the development set. ``shield_phone.jsonl`` is a second
+development set, typed the way people text (lowercase, no apostrophes, "kms",
+"sewer slide", "ctb", "13yo", "w/o") in five languages with their benign
+look-alikes: policy 11.8 stopped 60.6 % of its crisis and hard-veto messages,
+and the 11.9 rules were written against it. Run with ``-s`` to see the tables.
 """
 
 from __future__ import annotations
@@ -114,6 +118,28 @@ def test_heldout3_floors(classifier: ShieldClassifier) -> None:
     assert t["soft_veto intervened"].rate >= 0.70, t["soft_veto intervened"].misses
 
 
+def test_phone_set_shape() -> None:
+    rows = load_rows(DATA / "shield_phone.jsonl")
+    assert len(rows) >= 150
+    assert len({r.text for r in rows}) == len(rows)
+    assert sum(r.label == "benign" for r in rows) / len(rows) >= 0.40
+    for language in LANGUAGES:
+        labels = {r.label for r in rows if r.language == language}
+        assert labels == set(LABELS), f"{language}: {labels}"
+
+
+def test_phone_set_floors(classifier: ShieldClassifier) -> None:
+    t = summary(_outcomes(classifier, DATA / "shield_phone.jsonl"))
+    # A development set: 100 % of every row with 11.9, which was written against
+    # it (11.8: 60.6 % stopped, 1 % of hard negatives stopped, 71 % of soft vetoes).
+    assert t["crisis+hard_veto stopped"].rate >= 0.97, t["crisis+hard_veto stopped"].misses
+    assert t["control exact"].rate >= 0.97, t["control exact"].misses
+    assert t["hard_veto exact"].rate >= 0.95, t["hard_veto exact"].misses
+    assert t["soft_veto intervened"].rate >= 0.85, t["soft_veto intervened"].misses
+    assert 1 - t["hard_negative not stopped"].rate <= 0.02, t["hard_negative not stopped"].misses
+    assert t["benign passed"].rate >= 0.97, t["benign passed"].misses
+
+
 def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> None:
     # Bump together: a new policy version means re-measuring the floors above.
-    assert classifier.policy_version == "shield-2026.11.8"
+    assert classifier.policy_version == "shield-2026.11.9"
