@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint generate check-generated bench clean
+.PHONY: setup run test lint generate check-generated bench shield-model clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ lint: $(STAMP) check-generated
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# Refit the shield's learned second opinion after editing its training data
+# (tests/data/shield_labelled.jsonl, tests/data/shield_train/): a few minutes.
+shield-model: $(STAMP)
+	$(BIN)/python scripts/train_shield_model.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

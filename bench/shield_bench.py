@@ -36,12 +36,14 @@ def measure(classifier: ShieldClassifier, rows: list[Row], passes: int) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--no-model", action="store_true", help="the rules alone")
     args = parser.parse_args()
     started = time.perf_counter()
-    classifier = ShieldClassifier()
+    classifier = ShieldClassifier(model=None) if args.no_model else ShieldClassifier()
     build_ms = (time.perf_counter() - started) * 1000
     rows = load_rows(DATA / "shield_labelled.jsonl")
-    for name in ("shield_heldout.jsonl", "shield_heldout2.jsonl", "shield_heldout3.jsonl"):
+    held_out = ("shield_heldout.jsonl", "shield_heldout2.jsonl", "shield_heldout3.jsonl")
+    for name in (*held_out, "shield_heldout4.jsonl", "shield_phone.jsonl"):
         if (DATA / name).exists():
             rows += load_rows(DATA / name)
     measure(classifier, rows, 1)  # warm-up: first-use caches
@@ -51,7 +53,8 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     n = len(samples["wall"])
     print(f"shield bench: {len(rows)} messages x {args.passes} passes = {n} classifications")
-    print(f"policy {classifier.policy_version}; classifier built once in {build_ms:.0f} ms\n")
+    model = "rules alone" if args.no_model else "rules and the learned model"
+    print(f"policy {classifier.policy_version}, {model}; built once in {build_ms:.0f} ms\n")
     print("| clock | p50 ms | p90 ms | p99 ms | max ms | mean ms |")
     print("|---|---|---|---|---|---|")
     for clock, values in samples.items():

@@ -16,10 +16,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
+from novaos.pipeline.gates.shield_model import ShieldModel, default_model
 from novaos.pipeline.gates.word_index import (
     TextKeys,
     WordIndex,
@@ -48,6 +50,7 @@ _LANGUAGE_HINTS = {
 _MASK = " | "
 _VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
+_MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +129,13 @@ def default_classifier() -> ShieldClassifier:
 class ShieldClassifier:
     """Classifies user messages (and model output) against the shield policy."""
 
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        model: ShieldModel | Literal["packaged"] | None = "packaged",
+    ) -> None:
         self.policy = policy or default_policy()
+        self._model = default_model() if model == "packaged" else model
         self.policy_version = self.policy.version
         packs = [self.policy.packs[lang] for lang in self.policy.languages]
         categories = self.policy.categories
@@ -199,26 +207,74 @@ class ShieldClassifier:
                     language = self.detect_language(turn)
             else:
                 hit = self._with_cues(hit, cues, earlier_cues, flags)
+                hit = self._with_model(hit, masked[0], flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
-            risk=self._risk(hit, guarded or bool(flags - {"history", "cues"})),
+            risk=self._risk(hit, guarded or bool(flags - {"history", "cues", "model"})),
             language=language,
             flags=frozenset(flags),
             matched=hit.rule_id,
         )
 
     def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit]]:
-        """The latest crisis rule hit in the recent turns, else their crisis cues."""
+        """The latest crisis rule (or model) hit in the recent turns, else their crisis cues."""
         recent = [t for t in history if t][-self.policy.history_turns :]
         cues: set[CueHit] = set()
         for turn in reversed(recent):
             masked = self._masked(normalize(turn, self._common, self._vocabulary))
             earlier, _ = self._scan(masked, self._control_rules)
+            found = self._cues.find(masked, crisis_only=True)
+            if earlier.verdict is not ShieldVerdict.CONTROL:
+                earlier = self._with_model(_NO_HIT, masked[0], set(), crisis_only=True)
             if earlier.verdict is ShieldVerdict.CONTROL:
                 return earlier, turn, set()
-            cues |= self._cues.find(masked, crisis_only=True)
+            cues |= found
         return _NO_HIT, "", cues
+
+    def _with_model(
+        self, hit: _Hit, view: MaskedView, flags: set[str], *, crisis_only: bool = False
+    ) -> _Hit:
+        """``hit`` unless the learned model stops a message the rules passed.
+
+        It covers the rules' blind spots and never overrides their judgement:
+        not a rule's soft veto, not a message a guard read as benign, not the
+        categories a guard switched off; and it reads the message without its
+        cues, whose weights are the cue layer's to add up (it would count them
+        a second time: "I can't do this anymore" alone passes)."""
+        if self._model is None or hit.verdict is not ShieldVerdict.PASS:
+            return hit  # a rule's soft veto stands: its acknowledgement is the answer
+        text = self._model_text(view)
+        if text is None:
+            return hit
+        found = self._model.decide(text, view.suppressed)
+        if found is None:
+            return hit
+        verdict = self.policy.categories[found.category].verdict
+        if crisis_only and verdict is not ShieldVerdict.CONTROL:
+            return hit
+        flags.add("model")
+        return _Hit(verdict, found.category, f"model:{found.probability:.2f}")
+
+    def _model_text(self, view: MaskedView, *, cues: bool = True) -> str | None:
+        if _MASK in view.text:
+            # A guard read part of this message as benign ("die my hair"): what
+            # is left ("i want to") would be read without the part that decides.
+            return None
+        text = self._cues.mask(view, _MASK) if cues else view.text
+        content = [w for w in text.split() if len(w) > 2 and w not in self._common]
+        # Too little left to read ("i ve been |" once the cue is out): the
+        # model would be deciding on its prior, not on the message.
+        return text if len(content) >= _MODEL_MIN_WORDS else None
+
+    def model_view(self, message: str, *, cues: bool = True) -> str | None:
+        """What the learned model reads of ``message`` (None: it is not asked).
+
+        Training reads messages through this with ``cues=False``: it learns
+        from whole messages, so the fragments a cue leaves ("i ve been |") are
+        never crisis features of their own."""
+        view = self._masked(normalize(message, self._common, self._vocabulary))[0]
+        return self._model_text(view, cues=cues)
 
     def _with_cues(
         self, hit: _Hit, cues: set[CueHit], earlier: set[CueHit], flags: set[str]

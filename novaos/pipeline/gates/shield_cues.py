@@ -86,6 +86,15 @@ class CueScorer:
                     found.add(cue.hit)
         return found
 
+    def mask(self, view: MaskedView, mask: str) -> str:
+        """``view``'s text with every cue it holds replaced by ``mask``: what is
+        left for a reader that must not weigh the cues a second time."""
+        text = view.text
+        for cue in map(self._cues.__getitem__, self._index.candidates(view.keys)):
+            if cue.hit.category not in view.suppressed:
+                text = cue.regex.sub(mask, text)
+        return text
+
     def decide(self, hits: Iterable[CueHit]) -> tuple[str, str] | None:
         """(category, joined cue ids) when one category's weights reach the threshold."""
         totals: dict[str, float] = {}

@@ -85,7 +85,7 @@ class ShieldGate:
         if facts.verdict is ShieldVerdict.CONTROL:
             return GateResult(
                 decision=Decision.STOP,
-                reason=f"control:{facts.category}",
+                reason=_reason("control", facts),
                 facts=facts,
                 outcome=Outcome.CONTROL,
                 stance=Stance.CONTROL,
@@ -102,7 +102,7 @@ class ShieldGate:
             if self.throttle and subject:
                 await self.throttle.record(subject)
             return self._refuse(
-                facts, f"hard_veto:{facts.category}", self.classifier.refusal(facts.language)
+                facts, _reason("hard_veto", facts), self.classifier.refusal(facts.language)
             )
         return self._pass_or_ack(facts)
 
@@ -129,3 +129,10 @@ class ShieldGate:
         if "prompt_injection" in facts.flags:
             return GateResult(decision=Decision.FLAG, reason="prompt_injection", facts=facts)
         return GateResult(decision=Decision.PASS, facts=facts)
+
+
+def _reason(verdict: str, facts: ShieldFacts) -> str:
+    """``control:self_harm``; a verdict only the learned model reached says so
+    (``control:self_harm (model:0.93)``), for the audit and whoever reviews it."""
+    reason = f"{verdict}:{facts.category}"
+    return f"{reason} ({facts.matched})" if "model" in facts.flags else reason

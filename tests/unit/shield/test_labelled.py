@@ -143,3 +143,22 @@ def test_phone_set_floors(classifier: ShieldClassifier) -> None:
 def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> None:
     # Bump together: a new policy version means re-measuring the floors above.
     assert classifier.policy_version == "shield-2026.11.9"
+
+
+def test_heldout4_shape() -> None:
+    rows = load_rows(DATA / "shield_heldout4.jsonl")
+    assert len(rows) >= 300
+    assert len({r.text.casefold() for r in rows}) == len(rows)
+    for language in LANGUAGES:
+        labels = {r.label for r in rows if r.language == language}
+        assert labels == {"control", "hard_veto", "benign"}, f"{language}: {labels}"
+
+
+def test_heldout4_floors(classifier: ShieldClassifier) -> None:
+    t = summary(_outcomes(classifier, DATA / "shield_heldout4.jsonl"))
+    # Written by a helper that saw no rule, no training message and no other set,
+    # committed before any change was measured on it: 11.8 stopped 46.3 %, the
+    # 11.9 rules alone 49.2 %, with the learned model 65.8 % (158/240). Regression
+    # guards just under the measurement, not targets.
+    assert t["crisis+hard_veto stopped"].rate >= 0.64, t["crisis+hard_veto stopped"].misses
+    assert 1 - t["benign not stopped"].rate <= 0.02, t["benign not stopped"].misses
