@@ -162,8 +162,12 @@ class SharedFanout:
 
     When the channel is lost (Redis down), or a missing record cannot be read,
     every watcher is cut off with ``AuditWatchInterruptedError`` (UNAVAILABLE)
-    and resumes with List from the last seq it saw; while the channel is down
-    new watchers are refused the same way. Publishing never blocks the writer
+    and resumes with List from the last seq it saw. The hub then starts again
+    after the log's head, read from the sink (never after a record it only
+    heard: a message with a seq ahead of the chain would silence it); until
+    that head is read, and while the channel is down, new watchers are refused
+    the same way. A log whose head is behind what was delivered (the feed ran
+    ahead of it) is treated the same. Publishing never blocks the writer
     and never fails it: a full outbox or a failed publish is logged, and the
     other workers fill that gap from the sink.
     """
@@ -188,7 +192,9 @@ class SharedFanout:
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
-        self._next = 0  # the next seq a watcher gets; 0 until the head is known
+        self._next = 0  # the next seq a watcher gets
+        self._anchored = False  # _next comes from the sink's head (read since the last cut)
+        self._cuts = 0  # how many times watchers were cut off
         self._last_hash = ""  # what that record must link onto ("": not known)
         self._pending: dict[int, AuditRecord] = {}  # came early, by seq
         self._gap_since: float | None = None
@@ -206,8 +212,9 @@ class SharedFanout:
 
     @property
     def up(self) -> bool:
-        """Subscribed: watchers get every worker's records."""
-        return self._up
+        """Subscribed and started after the log's head: watchers get every
+        worker's records."""
+        return self._up and self._anchored
 
     async def start(self, *, wait_s: float = 2.0) -> None:
         """Start following; wait (up to ``wait_s``) for the subscription, so a
@@ -226,6 +233,11 @@ class SharedFanout:
             raise AuditWatchInterruptedError(
                 "audit watch: the feed of other workers' records is down (Redis "
                 "unavailable); read with ListAuditEvents and watch again later"
+            )
+        if not self._anchored:
+            raise AuditWatchInterruptedError(
+                "audit watch: the log's head is not known yet; read with "
+                "ListAuditEvents and watch again later"
             )
         return self._local.subscribe()
 
@@ -262,8 +274,11 @@ class SharedFanout:
     # ---------------------------------------------------------------- ordering
 
     def _accept(self, records: Sequence[AuditRecord]) -> None:
-        if not self._local.watchers or self._next == 0:
-            # Nobody to deliver to (or no head yet): just move the start on.
+        if not self._anchored:
+            return  # no watchers; where to start is read from the sink
+        if not self._local.watchers:
+            # Nobody to deliver to: just move the start on (checked against the
+            # log's head by the tail check once someone watches).
             last = max(records, key=lambda r: r.seq)
             if last.seq >= self._next:
                 self._start_after(ChainHead(last.seq, last.hash))
@@ -293,18 +308,28 @@ class SharedFanout:
             self._wake.set()
 
     def _interrupt(self, why: str) -> None:
-        """Cut every watcher off (they resume with List) and start again after
-        the newest record known."""
+        """Cut every watcher off (they resume with List); new ones wait until
+        the log's head has been read again (``_mend``). Nothing pending is
+        trusted to restart from: it may be the record that could not be read."""
         if self._local.watchers:
             _log.warning("audit watch: cutting off %d watchers: %s", self._local.watchers, why)
         self._local.close(
             AuditWatchInterruptedError(f"audit watch interrupted: {why}; resume with List")
         )
-        if self._pending:
-            newest = self._pending[max(self._pending)]
-            self._next, self._last_hash = newest.seq + 1, newest.hash
+        self._anchored = False
+        self._cuts += 1
         self._pending = {}
         self._gap_since = None
+        self._wake.set()
+
+    def _anchor(self, head: ChainHead) -> None:
+        """Start after the log's head (no watchers are connected)."""
+        self._next, self._last_hash = head.seq + 1, head.hash
+        self._pending = {}
+        self._gap_since = None
+        self._anchored = True
+        if self._up:
+            self._subscribed_once.set()
 
     # ---------------------------------------------------------------- the tasks
 
@@ -329,18 +354,25 @@ class SharedFanout:
             backoff = min(self._max_backoff_s, backoff * 2)
 
     async def _subscribed(self) -> None:
-        """Start after the sink's head: anything newer comes on the channel."""
+        """Start after the sink's head: anything newer comes on the channel. A
+        head that cannot be read is read again by ``_mend``; watchers wait."""
+        self._up = True
+        if await self._read_head():
+            _log.info("audit watch: following every worker's records")
+        else:
+            self._wake.set()  # _mend reads it again
+
+    async def _read_head(self) -> bool:
+        """Anchor on the sink's head; False (logged) if it cannot be read."""
+        cuts = self._cuts
         try:
             head = await self._sink.head()
-        except Exception as exc:  # the sink is down: start from the next record heard
-            _log.warning("audit watch: no head from the sink yet: %s", exc)
-        else:
-            if head.seq >= self._next:
-                self._start_after(head)
-        if not self._up:
-            _log.info("audit watch: following every worker's records")
-        self._up = True
-        self._subscribed_once.set()
+        except Exception as exc:  # the sink is down: watchers wait until it is back
+            _log.warning("audit watch: reading the log's head failed: %s", exc)
+            return False
+        if not self._anchored and cuts == self._cuts:  # nothing cut the feed off meanwhile
+            self._anchor(head)
+        return self._anchored
 
     def _heard(self, message: bytes) -> None:
         try:
@@ -368,10 +400,19 @@ class SharedFanout:
                 self._outbox.task_done()
 
     async def _mend(self) -> None:
+        backoff = self._min_backoff_s
         while True:
+            wait_s = self._tail_check_s
+            if self._up and not self._anchored:
+                wait_s, backoff = backoff, min(self._max_backoff_s, backoff * 2)
+                if await self._read_head():
+                    backoff = self._min_backoff_s
+                    continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._tail_check_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
             self._wake.clear()
+            if not self._anchored:
+                continue
             try:
                 await self._mend_once()
             except Exception:  # a bug must not leave gaps open for good
@@ -386,12 +427,15 @@ class SharedFanout:
                 continue
             await self._fill(min(self._pending) - 1)
         if self._local.watchers and self._up and not self._pending:
+            delivered = self._next - 1  # all stored before they were heard
             try:
                 head = await self._sink.head()
             except Exception as exc:
                 _log.warning("audit watch: reading the log's head failed: %s", exc)
                 return
-            if head.seq >= self._next:  # a tail whose message never came
+            if head.seq < delivered:
+                self._interrupt(f"the feed ran ahead of the log (seq {delivered} > {head.seq})")
+            elif head.seq >= self._next:  # a tail whose message never came
                 await self._fill(head.seq)
 
     async def _fill(self, upto: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from novaos.audit.chain import seal_all
+from novaos.audit.chain import ChainHead, seal_all
 from novaos.audit.record import AuditRecord, build_record
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.watch import SharedFanout, Subscription, encode_records
@@ -51,11 +51,14 @@ async def _sink(directory: Path) -> FileAuditSink:
 
 async def _append(sink: FileAuditSink, first: int, count: int) -> list[AuditRecord]:
     """Store ``count`` records (the sink re-chains onto whatever the head is)."""
-    drafts = [
+    return await sink.append(seal_all(_drafts(first, count), await sink.head()))
+
+
+def _drafts(first: int, count: int) -> list[AuditRecord]:
+    return [
         build_record(summary(i), POLICY, ended_unix=1_700_000_000 + i)
         for i in range(first, first + count)
     ]
-    return await sink.append(seal_all(drafts, await sink.head()))
 
 
 async def _collect(
@@ -200,6 +203,64 @@ async def test_a_record_that_does_not_link_cuts_the_watcher_off(
         await hub.aclose()
         await sink.aclose()
         await other.aclose()
+
+
+async def test_a_message_ahead_of_the_chain_does_not_silence_later_watchers(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05, tail_check_s=0.2))
+    try:
+        first = hub.subscribe()
+        # one record from another chain (or a stale or forged one), far ahead of ours
+        await _raw_publish(redis_url, seal_all(_drafts(900, 1), ChainHead(999_999, "f" * 64)))
+        with pytest.raises(AuditWatchInterruptedError, match="record 1 is not in the log"):
+            await asyncio.wait_for(_collect(first, 1, []), LONG)
+
+        async def up() -> bool:
+            return hub.up
+
+        await await_until(up, what="started again after the log's head")
+        second = hub.subscribe()
+        for n in range(5):  # the real chain goes on
+            hub.publish(await _append(sink, n, 1))
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(second, 5, seen), 5.0)
+        assert seen == [1, 2, 3, 4, 5]  # not dropped as "already delivered"
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+class _HeadFailsOnce(FileAuditSink):
+    """head() down when the channel subscribes (the database not up yet)."""
+
+    failures = 1
+
+    async def head(self) -> ChainHead:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("sink down")
+        return await super().head()
+
+
+async def test_watchers_wait_until_the_head_is_read_when_the_sink_is_down_at_first(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = _HeadFailsOnce(tmp_path / "audit")
+    await sink.open()
+    hub = await _started(_hub(redis_url, sink))  # up only once the head was read
+    try:
+        assert sink.failures == 0
+        sub = hub.subscribe()
+        hub.publish(await _append(sink, 0, 3))
+        hub.publish(await _append(sink, 3, 1))
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(sub, 4, seen), 5.0)
+        assert seen == [1, 2, 3, 4]  # not only what came after the first message
+    finally:
+        await hub.aclose()
+        await sink.aclose()
 
 
 async def test_redis_down_cuts_watchers_off_and_publishing_never_blocks(
