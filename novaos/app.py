@@ -45,7 +45,7 @@ from novaos.providers.router import ProviderRouter
 from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
 from novaos.storage import FailoverStore, MemoryStore, build_limiter, build_store
-from novaos.storage.redis_channel import RedisChannel
+from novaos.storage.redis_channel import RedisChannel, database_number
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -119,7 +119,10 @@ AUDIT_WATCH_CHANNEL = "audit:records"
 def audit_watch_channel(settings: Settings) -> str:
     """``audit:records:<chain>``: one channel per shared chain, so gateways that share
     a Redis but not an audit log (file sinks on different hosts, different databases)
-    never hear each other's records. Names no secret: no password goes into it."""
+    never hear each other's records. The Redis database number is part of it: pub/sub
+    ignores it, and two deployments on one server (staging on db 1, prod on db 0) may
+    each name their database alike (``postgres:5432/novaos`` in its own namespace).
+    Names no secret: no password goes into it."""
     if settings.audit_storage_type is AuditStorage.DATABASE:
         try:
             dsn = conninfo_to_dict(settings.database_url)
@@ -129,6 +132,8 @@ def audit_watch_channel(settings: Settings) -> str:
         chain = f"database:{where}"
     else:
         chain = f"file:{socket.gethostname()}:{settings.audit_file_path.resolve()}"
+    redis_db = 0 if settings.redis_cluster_nodes else database_number(settings.redis_url)
+    chain = f"redis-db:{redis_db}:{chain}"
     return f"{AUDIT_WATCH_CHANNEL}:{hashlib.sha256(chain.encode()).hexdigest()[:16]}"
 
 

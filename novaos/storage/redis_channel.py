@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.exceptions as rexc
+from redis.asyncio.connection import parse_url
 from redis.asyncio.cluster import RedisCluster
 
 from novaos.errors import StorageUnavailableError
@@ -28,6 +29,18 @@ from novaos.storage.redis_store import (
 )
 
 _POLL_S = 1.0  # how long one read waits for a message (the loop then reads again)
+
+
+def database_number(url: str) -> int:
+    """The database ``url`` selects (0 if none, or for a cluster: ``url`` empty).
+    Pub/sub ignores it: a channel is heard on every database of the server, so
+    whoever names a channel must tell databases apart."""
+    if not url:
+        return 0
+    try:
+        return int(parse_url(url).get("db", 0))
+    except ValueError:
+        return 0
 
 
 class RedisChannel:

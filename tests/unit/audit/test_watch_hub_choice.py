@@ -49,3 +49,13 @@ def test_the_channel_names_the_chain_and_no_password(tmp_path: Path) -> None:
     c = audit_watch_channel(_settings(tmp_path, **db, DATABASE_URL="postgresql://u:secret1@db/m"))
     assert a == b != c and a.startswith("audit:records:")
     assert "secret" not in a
+
+
+def test_deployments_on_different_redis_databases_get_different_channels(tmp_path: Path) -> None:
+    # pub/sub ignores the database number: staging on db 1 and prod on db 0 of one
+    # server, each with a `postgres` service of its own, must not hear each other
+    db = {"AUDIT_STORAGE_TYPE": "database", "DATABASE_URL": "postgresql://u:p@postgres/novaos"}
+    prod = audit_watch_channel(_settings(tmp_path, **db, REDIS_URL="redis://redis:6379/0"))
+    staging = audit_watch_channel(_settings(tmp_path, **db, REDIS_URL="redis://redis:6379/1"))
+    same = audit_watch_channel(_settings(tmp_path, **db, REDIS_URL="redis://redis:6379"))
+    assert prod != staging and prod == same
