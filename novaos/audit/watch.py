@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from novaos.audit.chain import ChainHead
+from novaos.audit.chain import ChainHead, digest
 from novaos.audit.record import AuditRecord, decode
 from novaos.audit.sink import AuditSink
 from novaos.errors import AuditWatchInterruptedError, AuditWatchLaggedError, NovaError
@@ -154,7 +154,8 @@ class SharedFanout:
     watchers at once and, from a bounded outbox, onto ``channel`` for the other
     workers; this worker hears theirs (and its own again) on the same channel.
     The chain's seq is shared, so order and duplicates are settled by it: a
-    record already delivered is dropped, and one that comes early waits for
+    record heard whose hash is not its digest is ignored (a gap it leaves is
+    read from the sink), one already delivered is dropped, and one that comes early waits for
     those before it. A gap still open after ``gap_wait_s`` (a publish that was
     lost, or is slow) is read back from the sink, the read ``ListAuditEvents``
     uses; so is a tail no message announced, checked every ``tail_check_s``
@@ -380,8 +381,12 @@ class SharedFanout:
         except ValueError as exc:  # not ours: a gap it leaves is read from the sink
             _log.warning("audit watch: ignoring a message that is not records: %s", exc)
             return
-        if records:
-            self._accept(records)
+        sound = [r for r in records if digest(r) == r.hash]
+        if len(sound) < len(records):  # a gap it leaves is read from the sink
+            bad = sorted(r.seq for r in records if digest(r) != r.hash)
+            _log.warning("audit watch: ignoring records whose hash does not match: %s", bad)
+        if sound:
+            self._accept(sound)
 
     async def _send(self) -> None:
         while True:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from novaos.audit.chain import ChainHead, seal_all
-from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.chain import ChainHead, digest, seal_all
+from novaos.audit.record import AuditRecord, build_record, with_chain
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.watch import SharedFanout, Subscription, encode_records
 from novaos.errors import AuditWatchInterruptedError
@@ -258,6 +258,31 @@ async def test_watchers_wait_until_the_head_is_read_when_the_sink_is_down_at_fir
         seen: list[int] = []
         await asyncio.wait_for(_collect(sub, 4, seen), 5.0)
         assert seen == [1, 2, 3, 4]  # not only what came after the first message
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+async def test_a_heard_record_whose_hash_does_not_match_is_not_streamed(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05))
+    try:
+        sub = aiter(hub.subscribe())
+        first = await _append(sink, 0, 1)
+        hub.publish(first)
+        # the next seq, linked onto the last record, but its hash is not its digest
+        fake = with_chain(_drafts(77, 1)[0], seq=2, prev_hash=first[0].hash, digest="0" * 64)
+        await _raw_publish(redis_url, [fake])
+        real = await _append(sink, 1, 2)
+        await _raw_publish(redis_url, real[1:])  # seq 2's own message was lost
+        got: list[AuditRecord] = []
+        async with asyncio.timeout(5):
+            while len(got) < 3:
+                got.append(await anext(sub))
+        assert [r.hash for r in got] == [first[0].hash, real[0].hash, real[1].hash]
+        assert all(digest(r) == r.hash for r in got)
     finally:
         await hub.aclose()
         await sink.aclose()
