@@ -161,8 +161,9 @@ class SharedFanout:
     uses; so is a tail no message announced, checked every ``tail_check_s``
     while watchers are connected. Each record must link onto the one before.
 
-    When the channel is lost (Redis down), or a missing record cannot be read,
-    every watcher is cut off with ``AuditWatchInterruptedError`` (UNAVAILABLE)
+    When the channel is lost (Redis down), or a missing record cannot be read
+    (within ``read_timeout_s``), or more than ``max_pending`` records (default:
+    ``maxsize``) wait on a gap, every watcher is cut off with ``AuditWatchInterruptedError`` (UNAVAILABLE)
     and resumes with List from the last seq it saw. The hub then starts again
     after the log's head, read from the sink (never after a record it only
     heard: a message with a seq ahead of the chain would silence it); until
@@ -184,6 +185,8 @@ class SharedFanout:
         outbox_size: int = 1000,
         min_backoff_s: float = 0.1,
         max_backoff_s: float = 2.0,
+        read_timeout_s: float = 5.0,
+        max_pending: int | None = None,
     ) -> None:
         self._local = Fanout(maxsize)
         self._channel = channel
@@ -192,6 +195,8 @@ class SharedFanout:
         self._tail_check_s = tail_check_s
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
+        self._read_timeout_s = read_timeout_s
+        self._max_pending = maxsize if max_pending is None else max_pending
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
         self._next = 0  # the next seq a watcher gets
         self._anchored = False  # _next comes from the sink's head (read since the last cut)
@@ -288,6 +293,8 @@ class SharedFanout:
             if record.seq >= self._next:
                 self._pending[record.seq] = record
         self._flush()
+        if len(self._pending) > self._max_pending:  # a gap still being read; don't hoard
+            self._interrupt(f"more than {self._max_pending} records wait for a gap to be read")
 
     def _start_after(self, head: ChainHead) -> None:
         self._next, self._last_hash = head.seq + 1, head.hash
@@ -367,7 +374,8 @@ class SharedFanout:
         """Anchor on the sink's head; False (logged) if it cannot be read."""
         cuts = self._cuts
         try:
-            head = await self._sink.head()
+            async with asyncio.timeout(self._read_timeout_s):
+                head = await self._sink.head()
         except Exception as exc:  # the sink is down: watchers wait until it is back
             _log.warning("audit watch: reading the log's head failed: %s", exc)
             return False
@@ -434,7 +442,8 @@ class SharedFanout:
         if self._local.watchers and self._up and not self._pending:
             delivered = self._next - 1  # all stored before they were heard
             try:
-                head = await self._sink.head()
+                async with asyncio.timeout(self._read_timeout_s):
+                    head = await self._sink.head()
             except Exception as exc:
                 _log.warning("audit watch: reading the log's head failed: %s", exc)
                 return
@@ -445,12 +454,17 @@ class SharedFanout:
 
     async def _fill(self, upto: int) -> None:
         """Read ``next..upto`` from the sink and deliver it."""
+        cuts = self._cuts
         while self._local.watchers and 0 < self._next <= upto:
             start = self._next
             try:
-                page = await self._sink.range(start, upto, limit=_FILL_PAGE)
+                async with asyncio.timeout(self._read_timeout_s):
+                    page = await self._sink.range(start, upto, limit=_FILL_PAGE)
             except Exception as exc:
-                self._interrupt(f"records {start}..{upto} could not be read ({exc})")
+                if cuts == self._cuts:  # not already cut off meanwhile
+                    self._interrupt(f"records {start}..{upto} could not be read ({exc})")
+                return
+            if cuts != self._cuts:  # cut off meanwhile: start again from the head
                 return
             if self._next != start:  # the channel brought some meanwhile
                 page = [r for r in page if r.seq >= self._next]

@@ -288,6 +288,48 @@ async def test_a_heard_record_whose_hash_does_not_match_is_not_streamed(
         await sink.aclose()
 
 
+class _RangeHangs(FileAuditSink):
+    """range() never answers (a database behind a network partition)."""
+
+    async def range(self, from_seq: int, to_seq: int, *, limit: int = 1000) -> list[AuditRecord]:
+        await asyncio.Event().wait()
+        return []
+
+
+async def test_a_read_that_never_answers_cuts_the_watcher_off(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = _RangeHangs(tmp_path / "audit")
+    await sink.open()
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05, read_timeout_s=0.2))
+    try:
+        sub = hub.subscribe()
+        stored = await _append(sink, 0, 2)
+        await _raw_publish(redis_url, stored[1:])  # 1 never announced: read from the sink
+        with pytest.raises(AuditWatchInterruptedError, match="could not be read"):
+            await asyncio.wait_for(_collect(sub, 2, []), 5.0)
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
+async def test_records_waiting_on_a_gap_are_bounded(tmp_path: Path, redis_url: str) -> None:
+    sink = _RangeHangs(tmp_path / "audit")
+    await sink.open()
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05))  # the read hangs for LONG
+    try:
+        sub = hub.subscribe()
+        records = seal_all(_drafts(0, 1101), ChainHead())
+        for at in range(1, len(records), 100):  # 1 never announced; 2..1101 are
+            await _raw_publish(redis_url, records[at : at + 100])
+        with pytest.raises(AuditWatchInterruptedError, match="more than 1000 records wait"):
+            await asyncio.wait_for(_collect(sub, 1, []), 5.0)
+        assert len(hub._pending) <= 1000
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
 async def test_redis_down_cuts_watchers_off_and_publishing_never_blocks(
     tmp_path: Path, private_redis: RedisServer
 ) -> None:
