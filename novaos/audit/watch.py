@@ -204,6 +204,7 @@ class SharedFanout:
         self._last_hash = ""  # what that record must link onto ("": not known)
         self._pending: dict[int, AuditRecord] = {}  # came early, by seq
         self._gap_since: float | None = None
+        self._tail_checked = float("-inf")  # monotonic time of the last tail check
         self._wake = asyncio.Event()
         self._up = False  # subscribed to the channel
         self._subscribed_once = asyncio.Event()
@@ -302,18 +303,23 @@ class SharedFanout:
         self._flush()
 
     def _flush(self) -> None:
-        """Deliver the run that starts at the next seq; note a gap after it."""
+        """Deliver the run that starts at the next seq; note a gap after it (the
+        gap's grace starts when the one before it closed)."""
+        advanced = False
         while (record := self._pending.pop(self._next, None)) is not None:
             if self._last_hash and record.prev_hash != self._last_hash:
                 self._interrupt(f"record {record.seq} does not link onto the one before it")
                 return
             self._local.publish([record])
             self._next, self._last_hash = record.seq + 1, record.hash
+            advanced = True
         if not self._pending:
             self._gap_since = None
         elif self._gap_since is None:
             self._gap_since = time.monotonic()
             self._wake.set()
+        elif advanced:
+            self._gap_since = time.monotonic()
 
     def _interrupt(self, why: str) -> None:
         """Cut every watcher off (they resume with List); new ones wait until
@@ -439,7 +445,9 @@ class SharedFanout:
                 await asyncio.sleep(wait_s)  # the missing records may still come
                 continue
             await self._fill(min(self._pending) - 1)
-        if self._local.watchers and self._up and not self._pending:
+        due = time.monotonic() - self._tail_checked >= self._tail_check_s
+        if due and self._local.watchers and self._up and not self._pending:
+            self._tail_checked = time.monotonic()
             delivered = self._next - 1  # all stored before they were heard
             try:
                 async with asyncio.timeout(self._read_timeout_s):

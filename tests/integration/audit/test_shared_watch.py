@@ -330,6 +330,51 @@ async def test_records_waiting_on_a_gap_are_bounded(tmp_path: Path, redis_url: s
         await sink.aclose()
 
 
+class _CountingSink(FileAuditSink):
+    ranges = 0
+
+    async def range(self, from_seq: int, to_seq: int, *, limit: int = 1000) -> list[AuditRecord]:
+        self.ranges += 1
+        return await super().range(from_seq, to_seq, limit=limit)
+
+
+async def test_under_steady_load_nothing_in_flight_is_read_from_the_sink(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # A gap opens whenever a worker's own record is delivered ahead of the other's
+    # (in flight for a millisecond); with no message lost, neither the gap fill
+    # (after its grace) nor the tail check (every tail_check_s) should read the sink.
+    sinks = [_CountingSink(tmp_path / "audit"), _CountingSink(tmp_path / "audit")]
+    for s in sinks:
+        await s.open()
+    hubs = [await _started(_hub(redis_url, s, gap_wait_s=0.5)) for s in sinks]
+    try:
+        subs = [aiter(h.subscribe()) for h in hubs]
+        stored: list[int] = []
+
+        async def worker(i: int) -> None:
+            loop = asyncio.get_running_loop()
+            end, n = loop.time() + 3.0, 0
+            while loop.time() < end:
+                records = await _append(sinks[i], 10_000 * i + n, 1)
+                stored.extend(r.seq for r in records)
+                hubs[i].publish(records)
+                n += 1
+                await asyncio.sleep(0.002)
+
+        await asyncio.gather(worker(0), worker(1))
+        for sub in subs:
+            seen: list[int] = []
+            await asyncio.wait_for(_collect(sub, len(stored), seen), LONG)
+            assert seen == sorted(stored)
+        assert sum(s.ranges for s in sinks) <= 2, "records in flight were read from the sink"
+    finally:
+        for h in hubs:
+            await h.aclose()
+        for s in sinks:
+            await s.aclose()
+
+
 async def test_redis_down_cuts_watchers_off_and_publishing_never_blocks(
     tmp_path: Path, private_redis: RedisServer
 ) -> None:
