@@ -209,6 +209,7 @@ class SharedFanout:
         self._up = False  # subscribed to the channel
         self._subscribed_once = asyncio.Event()
         self._publish_ok = True
+        self._unpublished = 0  # records dropped from a full outbox (logged once a run)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---------------------------------------------------------------- the hub
@@ -255,12 +256,21 @@ class SharedFanout:
         self._accept(records)
         try:
             self._outbox.put_nowait(encode_records(records))
-        except asyncio.QueueFull:
-            _log.warning(
-                "audit watch: publish queue full, %d records not published; other "
-                "workers read them from the log",
-                len(records),
-            )
+        except asyncio.QueueFull:  # Redis slow or stalled: say so once, not per batch
+            if not self._unpublished:
+                _log.warning(
+                    "audit watch: publish queue full; records are not published until "
+                    "it drains (other workers read them from the log)"
+                )
+            self._unpublished += len(records)
+        else:
+            if self._unpublished:
+                _log.warning(
+                    "audit watch: publish queue has room again; %d records were not "
+                    "published (other workers read them from the log)",
+                    self._unpublished,
+                )
+                self._unpublished = 0
 
     async def aclose(self) -> None:
         """End the watchers, publish what is queued (briefly), stop the tasks."""

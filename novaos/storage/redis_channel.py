@@ -5,7 +5,10 @@ cluster nodes, credentials, TLS, timeouts): a subscription holds its
 connection for good, which must not be taken from the store's bounded pool.
 Pub/sub keeps nothing: a subscriber that was away misses what was published
 meanwhile, so a lost connection ends ``listen`` with ``StorageUnavailableError``
-and the caller decides what the missed messages cost.
+and the caller decides what the missed messages cost. A server that stops
+answering without closing the connection (stalled, a failover, a route gone)
+looks like a quiet channel, so a quiet subscription sends PING: no answer
+within the command timeout ends ``listen`` the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from novaos.storage.redis_store import (
 )
 
 _POLL_S = 1.0  # how long one read waits for a message (the loop then reads again)
+_PING_S = 1.0  # a subscription quiet this long asks the server whether it is there
 
 
 def database_number(url: str) -> int:
@@ -46,9 +50,10 @@ def database_number(url: str) -> int:
 class RedisChannel:
     backend = "redis"
 
-    def __init__(self, client: RedisClient, name: str) -> None:
+    def __init__(self, client: RedisClient, name: str, *, timeout_s: float = 2.0) -> None:
         self._client = client
         self.name = name
+        self._timeout_s = timeout_s
         self._ready_lock = asyncio.Lock()
         self._initialized = not isinstance(client, RedisCluster)
 
@@ -75,8 +80,8 @@ class RedisChannel:
         subscribers), else one for ``url``."""
         if cluster_nodes:
             client = cluster_client(cluster_nodes, pool_size=4, timeout_s=timeout_s, url=url)
-            return cls(client, name)
-        return cls(server_client(url, timeout_s=timeout_s), name)
+            return cls(client, name, timeout_s=timeout_s)
+        return cls(server_client(url, timeout_s=timeout_s), name, timeout_s=timeout_s)
 
     async def publish(self, message: bytes) -> None:
         async with translate_errors(self.backend):
@@ -94,13 +99,26 @@ class RedisChannel:
                 while (await pubsub.get_message(timeout=_POLL_S)) is None:
                     pass
             await subscribed()
+            clock = asyncio.get_running_loop().time
+            heard_at, pinged_at = clock(), None
             while True:
                 async with translate_errors(self.backend):
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=_POLL_S
                     )
-                if message is not None and message.get("type") == "message":
-                    yield bytes(message["data"])
+                now = clock()
+                if message is not None:  # a message or a PONG: the server is there
+                    heard_at, pinged_at = now, None
+                    if message.get("type") == "message":
+                        yield bytes(message["data"])
+                elif pinged_at is not None and now - pinged_at > self._timeout_s:
+                    raise StorageUnavailableError(
+                        f"{self.backend} unavailable: no answer to PING in {self._timeout_s:g} s"
+                    )
+                elif pinged_at is None and now - heard_at >= _PING_S:
+                    async with translate_errors(self.backend):
+                        await pubsub.ping()
+                    pinged_at = now
         finally:
             with contextlib.suppress(*UNAVAILABLE):  # closing a connection already lost
                 await pubsub.aclose()

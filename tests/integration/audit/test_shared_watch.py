@@ -7,6 +7,7 @@ sharing the chain. The records come from the file sink, as in production.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -422,6 +423,35 @@ async def test_redis_down_cuts_watchers_off_and_publishing_never_blocks(
             await hub.aclose()
         for sink in sinks:
             await sink.aclose()
+
+
+async def test_a_full_publish_queue_is_logged_once_per_run(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    channel = RedisChannel.connect(CHANNEL, url=redis_url, cluster_nodes=(), timeout_s=2.0)
+    hub = await _started(SharedFanout(channel, sink, outbox_size=2))
+    try:
+        caplog.set_level(logging.WARNING, logger="novaos.audit")
+        records = await _append(sink, 0, 1)
+        for _ in range(50):  # the sender never runs in between: Redis as good as stalled
+            hub.publish(records)
+        full = [r for r in caplog.records if "publish queue full" in r.getMessage()]
+        assert len(full) == 1
+
+        async def drained() -> bool:
+            return hub._outbox.empty()
+
+        await await_until(drained, what="the publish queue to drain")
+        hub.publish(records)
+        again = [r.getMessage() for r in caplog.records if "room again" in r.getMessage()]
+        assert again == [
+            "audit watch: publish queue has room again; 48 records were not published "
+            "(other workers read them from the log)"
+        ]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
 
 
 async def test_closing_ends_watchers_and_stops_the_tasks(tmp_path: Path, redis_url: str) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Sequence
 
 import pytest
 
 from novaos.errors import StorageUnavailableError
+from novaos.storage import redis_channel
 from novaos.storage.redis_channel import RedisChannel
+from tests.fixtures.common import await_until
 from tests.fixtures.redis_server import RedisClusterNodes, RedisServer
 
 NAME = "audit:records:test"
@@ -83,3 +87,71 @@ async def test_a_lost_server_ends_listening_as_unavailable(private_redis: RedisS
     finally:
         task.cancel()
         await channel.aclose()
+
+
+async def test_a_stalled_server_ends_listening_as_unavailable(private_redis: RedisServer) -> None:
+    # SIGSTOP: the connection stays open and nothing answers (a failover, a route
+    # gone); a quiet subscription must not pass for a healthy one
+    channel = RedisChannel.connect(NAME, url=private_redis.url, cluster_nodes=(), timeout_s=0.5)
+    subscribed = asyncio.Event()
+
+    async def on_subscribed() -> None:
+        subscribed.set()
+
+    async def listen() -> None:
+        async for _ in channel.listen(on_subscribed):
+            pass
+
+    task = asyncio.create_task(listen())
+    assert private_redis.proc is not None
+    try:
+        await asyncio.wait_for(subscribed.wait(), 10)
+        private_redis.proc.send_signal(signal.SIGSTOP)
+        with pytest.raises(StorageUnavailableError, match="PING"):
+            await asyncio.wait_for(task, 10)
+    finally:
+        private_redis.proc.send_signal(signal.SIGCONT)
+        task.cancel()
+        await channel.aclose()
+
+
+async def _quiet_then_heard(
+    servers: Sequence[RedisServer], url: str, nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_channel, "_PING_S", 0.05)
+    channels = [RedisChannel.connect(NAME, url=url, cluster_nodes=nodes, timeout_s=2.0)] * 2
+    subscribed = asyncio.Event()
+
+    async def on_subscribed() -> None:
+        subscribed.set()
+
+    async def first() -> bytes:
+        async for message in channels[0].listen(on_subscribed):
+            return message
+        return b""
+
+    task = asyncio.create_task(first())
+    try:
+        await asyncio.wait_for(subscribed.wait(), 10)
+
+        async def pinged() -> bool:
+            return any("cmd=ping" in s.cli("client", "list") for s in servers)
+
+        await await_until(pinged, what="the quiet subscription to PING")
+        await channels[1].publish(b"still here")
+        assert await asyncio.wait_for(task, 10) == b"still here"
+    finally:
+        task.cancel()
+        await channels[0].aclose()
+
+
+async def test_a_quiet_subscription_pings_and_keeps_listening(
+    redis_server: RedisServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _quiet_then_heard([redis_server], redis_url, (), monkeypatch)
+
+
+async def test_a_quiet_subscription_pings_and_keeps_listening_on_a_cluster(
+    redis_cluster: RedisClusterNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _quiet_then_heard(redis_cluster.nodes, "", redis_cluster.addresses, monkeypatch)
