@@ -478,9 +478,15 @@ class SharedFanout:
             try:
                 async with asyncio.timeout(self._read_timeout_s):
                     page = await self._sink.range(start, upto, limit=_FILL_PAGE)
-            except Exception as exc:
+            except Exception as exc:  # logged here; the watcher is told no more
                 if cuts == self._cuts:  # not already cut off meanwhile
-                    self._interrupt(f"records {start}..{upto} could not be read ({exc})")
+                    _log.warning(
+                        "audit watch: reading records %d..%d failed: %s",
+                        start,
+                        upto,
+                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                    )
+                    self._interrupt(f"records {start}..{upto} could not be read from the log")
                 return
             if cuts != self._cuts:  # cut off meanwhile: start again from the head
                 return

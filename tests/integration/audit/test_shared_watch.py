@@ -314,6 +314,32 @@ async def test_a_read_that_never_answers_cuts_the_watcher_off(
         await sink.aclose()
 
 
+class _RangeFails(FileAuditSink):
+    async def range(self, from_seq: int, to_seq: int, *, limit: int = 1000) -> list[AuditRecord]:
+        raise OSError("connection to host=db.internal user=audit failed")
+
+
+async def test_a_failed_read_is_logged_and_the_watcher_told_no_more(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = _RangeFails(tmp_path / "audit")
+    await sink.open()
+    hub = await _started(_hub(redis_url, sink, gap_wait_s=0.05))
+    try:
+        caplog.set_level(logging.WARNING, logger="novaos.audit")
+        sub = hub.subscribe()
+        stored = await _append(sink, 0, 2)
+        await _raw_publish(redis_url, stored[1:])  # 1 is read from the sink, which fails
+        with pytest.raises(AuditWatchInterruptedError) as cut:
+            await asyncio.wait_for(_collect(sub, 2, []), 5.0)
+        assert "db.internal" not in cut.value.message  # the sink's error stays in the log
+        assert "records 1..1 could not be read from the log" in cut.value.message
+        assert any("db.internal" in r.getMessage() for r in caplog.records)
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
 async def test_records_waiting_on_a_gap_are_bounded(tmp_path: Path, redis_url: str) -> None:
     sink = _RangeHangs(tmp_path / "audit")
     await sink.open()
