@@ -166,9 +166,14 @@ class RedisStore:
         return bool(await self._run(self._client.set(key, value, px=ttl_ms, nx=nx)))
 
     async def delete(self, *keys: str) -> int:
+        """How many of ``keys`` were there. A list's push ids (``pushed_ids_key``,
+        in its slot) go with it, as in memory where they are part of the list:
+        left behind, they would also make a later push with a reused id a no-op."""
         if not keys:
             return 0
-        return int(await self._run(self._client.delete(*keys)))
+        removed = int(await self._run(self._client.delete(*keys)))
+        await self._run(self._client.unlink(*(pushed_ids_key(k) for k in keys)))
+        return removed
 
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int:
         ttl = "" if ttl_ms is None else str(ttl_ms)

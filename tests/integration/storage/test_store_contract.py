@@ -9,6 +9,7 @@ import pytest
 
 from novaos.ports import ExpireOp, GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
 from novaos.storage import MemoryStore, RedisClusterStore, RedisStore
+from novaos.storage.redis_store import pushed_ids_key
 from tests.fixtures.redis_server import RedisClusterNodes
 
 
@@ -89,6 +90,17 @@ async def test_a_push_with_an_op_id_is_applied_once_however_often_it_is_sent(
     await store.list_push(key, b"q", max_len=3, ttl_ms=60_000)  # no id: always applied
     await store.list_push(key, b"x", max_len=3, ttl_ms=60_000, op_id="w2.0")
     assert await store.list_range(key) == [b"a", b"q", b"x"]
+
+
+async def test_a_deleted_list_takes_its_push_ids_with_it(store: KeyValueStore) -> None:
+    key = _key("gone")
+    await store.list_push(key, b"q", max_len=3, ttl_ms=60_000, op_id="w1.0")
+    assert await store.delete(key) == 1  # the list's own count, not its companions'
+    await store.list_push(key, b"q", max_len=3, ttl_ms=60_000, op_id="w1.0")
+    assert await store.list_range(key) == [b"q"]  # a fresh list: no ids remembered
+    if isinstance(store, RedisStore):  # and nothing else of it is left in Redis
+        await store.delete(key)
+        assert await store.client.exists(pushed_ids_key(key)) == 0
 
 
 async def test_expire_sets_a_new_ttl_and_keeps_the_value(store: KeyValueStore) -> None:
