@@ -163,8 +163,9 @@ class SharedFanout:
 
     When the channel is lost (Redis down), or a missing record cannot be read
     (within ``read_timeout_s``), or more than ``max_pending`` records (default:
-    ``maxsize``) wait on a gap, every watcher is cut off with ``AuditWatchInterruptedError`` (UNAVAILABLE)
-    and resumes with List from the last seq it saw. The hub then starts again
+    ``maxsize``) wait on a gap, every watcher is cut off with
+    ``AuditWatchInterruptedError`` (UNAVAILABLE) and resumes with List from the
+    last seq it saw. The hub then starts again
     after the log's head, read from the sink (never after a record it only
     heard: a message with a seq ahead of the chain would silence it); until
     that head is read, and while the channel is down, new watchers are refused

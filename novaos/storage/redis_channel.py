@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.exceptions as rexc
-from redis.asyncio.connection import parse_url
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 
 from novaos.errors import StorageUnavailableError
 from novaos.storage.redis_store import (

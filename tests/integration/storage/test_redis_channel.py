@@ -116,7 +116,10 @@ async def test_a_stalled_server_ends_listening_as_unavailable(private_redis: Red
 
 
 async def _quiet_then_heard(
-    servers: Sequence[RedisServer], url: str, nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+    servers: Sequence[RedisServer],
+    url: str,
+    nodes: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(redis_channel, "_PING_S", 0.05)
     channels = [RedisChannel.connect(NAME, url=url, cluster_nodes=nodes, timeout_s=2.0)] * 2
