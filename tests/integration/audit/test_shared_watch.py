@@ -233,6 +233,41 @@ async def test_a_message_ahead_of_the_chain_does_not_silence_later_watchers(
         await sink.aclose()
 
 
+async def test_a_message_ahead_of_the_chain_heard_with_no_watcher_is_caught(
+    tmp_path: Path, redis_url: str
+) -> None:
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink, tail_check_s=0.2))
+    try:
+        # heard while nobody watches: the start moves past it, unchecked for now
+        await _raw_publish(redis_url, seal_all(_drafts(900, 1), ChainHead(999_999, "f" * 64)))
+
+        async def heard() -> bool:
+            return hub._next > 999_999
+
+        await await_until(heard, what="the message to be heard")
+        await _append(sink, 0, 1)
+        first = hub.subscribe()
+        for n in range(1, 3):
+            hub.publish(await _append(sink, n, 1))
+        # the tail check finds the log behind what the hub thinks it delivered
+        with pytest.raises(AuditWatchInterruptedError, match="ran ahead of the log"):
+            await asyncio.wait_for(_collect(first, 1, []), 5.0)
+
+        async def up() -> bool:
+            return hub.up
+
+        await await_until(up, what="started again after the log's head")
+        second = hub.subscribe()
+        hub.publish(await _append(sink, 3, 1))
+        seen: list[int] = []
+        await asyncio.wait_for(_collect(second, 1, seen), 5.0)
+        assert seen == [4]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
 class _HeadFailsOnce(FileAuditSink):
     """head() down when the channel subscribes (the database not up yet)."""
 
