@@ -85,19 +85,21 @@ class ShieldModel:
         self.version = version
         self._intercept = np.asarray(intercept, dtype=np.float64)
         self._index = {key: row for row, key in enumerate(weights)}
-        self._matrix = np.asarray(list(weights.values()), dtype=np.float32).reshape(
+        self._matrix = np.asarray(list(weights.values()), dtype=np.float64).reshape(
             len(self._index), len(self.classes)
         )
-        self._thresholds = dict(thresholds)
-        # class index -> the verdict group it counts towards ("" for benign)
-        self._groups = tuple(verdicts.get(c, "") for c in self.classes)
+        # (a verdict's threshold, the indexes of the classes whose shares it sums)
+        self._decisions = tuple(
+            (threshold, [i for i, c in enumerate(self.classes) if verdicts.get(c) == group])
+            for group, threshold in thresholds.items()
+        )
 
     def probabilities(self, text: str) -> list[float]:
         found = _keys(text)
         rows = [row for row in map(self._index.get, found) if row is not None]
         scores = self._intercept
         if rows:  # every feature has the same value, 1 / sqrt(len(found))
-            summed = self._matrix[rows].sum(axis=0, dtype=np.float64)
+            summed = self._matrix.take(rows, axis=0).sum(axis=0)  # take: half a fancy index
             scores = scores + summed / math.sqrt(len(found))
         values = scores.tolist()
         top = max(values)
@@ -111,10 +113,8 @@ class ShieldModel:
         probs = self.probabilities(text)
         off = frozenset(suppressed)
         best: ModelHit | None = None
-        for group, threshold in self._thresholds.items():
-            members = [
-                i for i, g in enumerate(self._groups) if g == group and self.classes[i] not in off
-            ]
+        for threshold, every in self._decisions:
+            members = [i for i in every if self.classes[i] not in off] if off else every
             share = sum(probs[i] for i in members)
             if not members or share < threshold:
                 continue
