@@ -24,17 +24,6 @@ from tests.fixtures.redis_server import RedisServer
 _TIMEOUT_S = 0.5
 
 
-def _answers(server: RedisServer) -> bool:
-    """One PING on a fresh connection, answered within 0.1 s."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as probe:
-        probe.sendall(b"PING\r\n")
-        probe.settimeout(0.1)
-        try:
-            return probe.recv(16) == b"+PONG\r\n"
-        except TimeoutError:
-            return False
-
-
 class Fallbacks:
     def __init__(self) -> None:
         self.started = 0
@@ -72,7 +61,7 @@ async def test_an_exchange_redis_ran_late_is_stored_once(
         opened = await history.open_turn("alice", "c1")
         with socket.create_connection(("127.0.0.1", server.port)) as sleeper:
             sleeper.sendall(f"DEBUG SLEEP {stall_s}\r\n".encode())
-            wait_until(lambda: not _answers(server), timeout_s=5, what="Redis stalled")
+            wait_until(lambda: not server.answers_promptly(), timeout_s=5, what="Redis stalled")
             # Queued on the socket while Redis sleeps; it runs when Redis wakes.
             exchange = (("user", "q2"), ("assistant", "a2"))
             await history.append_turns("alice", "c1", exchange, opened=opened)

@@ -224,7 +224,7 @@ async def test_an_admission_redis_ran_after_its_timeout_gives_its_lease_back(
             pass  # the scripts are loaded, as in a server that has been running
         with socket.create_connection(("127.0.0.1", server.port)) as sleeper:
             sleeper.sendall(b"DEBUG SLEEP 1.5\r\n")
-            wait_until(lambda: not _answers(server), timeout_s=5, what="Redis busy")
+            wait_until(lambda: not server.answers_promptly(), timeout_s=5, what="Redis busy")
             async with limiter.hold(who, 10) as lease:
                 lease.settle(5)
             assert not store.primary_available, "the admission should have timed out"
@@ -239,17 +239,6 @@ async def test_an_admission_redis_ran_after_its_timeout_gives_its_lease_back(
         await limiter.aclose()
         await store.aclose()
         server.kill()
-
-
-def _answers(server: RedisServer) -> bool:
-    """One PING on a fresh connection, answered within 0.1 s (redis-py would retry)."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as probe:
-        probe.sendall(b"PING\r\n")
-        probe.settimeout(0.1)
-        try:
-            return probe.recv(16) == b"+PONG\r\n"
-        except TimeoutError:
-            return False
 
 
 async def _no_lease(server: RedisServer, lease_key: str) -> bool:

@@ -17,26 +17,37 @@ from tests.fixtures.redis_server import RedisClusterNodes, RedisServer
 NAME = "audit:records:test"
 
 
-async def _round_trip(listener: RedisChannel, sender: RedisChannel) -> list[bytes]:
+async def _listening(channel: RedisChannel, until: int = 0) -> asyncio.Task[list[bytes]]:
+    """A task listening on ``channel``, returned once it is subscribed (from then
+    on nothing published is missed); it ends with what it heard after ``until``
+    messages (0: only when the channel ends)."""
     subscribed = asyncio.Event()
 
     async def on_subscribed() -> None:
         subscribed.set()
 
-    heard: list[bytes] = []
-
-    async def listen() -> None:
-        async for message in listener.listen(on_subscribed):
+    async def listen() -> list[bytes]:
+        heard: list[bytes] = []
+        async for message in channel.listen(on_subscribed):
             heard.append(message)
-            if len(heard) == 3:
-                return
+            if len(heard) == until:
+                break
+        return heard
 
     task = asyncio.create_task(listen())
-    await asyncio.wait_for(subscribed.wait(), 10)  # from here on nothing is missed
+    try:
+        await asyncio.wait_for(subscribed.wait(), 10)
+    except BaseException:
+        task.cancel()
+        raise
+    return task
+
+
+async def _round_trip(listener: RedisChannel, sender: RedisChannel) -> list[bytes]:
+    task = await _listening(listener, until=3)
     for i in range(3):
         await sender.publish(b"record %d\n" % i)
-    await asyncio.wait_for(task, 10)
-    return heard
+    return await asyncio.wait_for(task, 10)
 
 
 async def test_a_publish_reaches_a_subscriber(redis_url: str) -> None:
@@ -67,18 +78,8 @@ async def test_a_publish_reaches_a_subscriber_on_a_cluster(
 
 async def test_a_lost_server_ends_listening_as_unavailable(private_redis: RedisServer) -> None:
     channel = RedisChannel.connect(NAME, url=private_redis.url, cluster_nodes=(), timeout_s=2.0)
-    subscribed = asyncio.Event()
-
-    async def on_subscribed() -> None:
-        subscribed.set()
-
-    async def listen() -> None:
-        async for _ in channel.listen(on_subscribed):
-            pass
-
-    task = asyncio.create_task(listen())
+    task = await _listening(channel)
     try:
-        await asyncio.wait_for(subscribed.wait(), 10)
         private_redis.kill()
         with pytest.raises(StorageUnavailableError):
             await asyncio.wait_for(task, 30)
@@ -93,19 +94,9 @@ async def test_a_stalled_server_ends_listening_as_unavailable(private_redis: Red
     # SIGSTOP: the connection stays open and nothing answers (a failover, a route
     # gone); a quiet subscription must not pass for a healthy one
     channel = RedisChannel.connect(NAME, url=private_redis.url, cluster_nodes=(), timeout_s=0.5)
-    subscribed = asyncio.Event()
-
-    async def on_subscribed() -> None:
-        subscribed.set()
-
-    async def listen() -> None:
-        async for _ in channel.listen(on_subscribed):
-            pass
-
-    task = asyncio.create_task(listen())
+    task = await _listening(channel)
     assert private_redis.proc is not None
     try:
-        await asyncio.wait_for(subscribed.wait(), 10)
         private_redis.proc.send_signal(signal.SIGSTOP)
         with pytest.raises(StorageUnavailableError, match="PING"):
             await asyncio.wait_for(task, 10)
@@ -123,26 +114,15 @@ async def _quiet_then_heard(
 ) -> None:
     monkeypatch.setattr(redis_channel, "_PING_S", 0.05)
     channels = [RedisChannel.connect(NAME, url=url, cluster_nodes=nodes, timeout_s=2.0)] * 2
-    subscribed = asyncio.Event()
-
-    async def on_subscribed() -> None:
-        subscribed.set()
-
-    async def first() -> bytes:
-        async for message in channels[0].listen(on_subscribed):
-            return message
-        return b""
-
-    task = asyncio.create_task(first())
+    task = await _listening(channels[0], until=1)
     try:
-        await asyncio.wait_for(subscribed.wait(), 10)
 
         async def pinged() -> bool:
             return any("cmd=ping" in s.cli("client", "list") for s in servers)
 
         await await_until(pinged, what="the quiet subscription to PING")
         await channels[1].publish(b"still here")
-        assert await asyncio.wait_for(task, 10) == b"still here"
+        assert await asyncio.wait_for(task, 10) == [b"still here"]
     finally:
         task.cancel()
         await channels[0].aclose()
