@@ -360,6 +360,10 @@ class App:
         with outcome CANCELLED), so none of them just stops."""
         assert self.server is not None
         stopped = asyncio.ensure_future(self.server.stop(grace_s))
+        # stop() closes the listener before its first suspension; only then say
+        # NOT_SERVING, so whoever hears it finds new RPCs already refused.
+        await asyncio.sleep(0)
+        await self.grpc_health.drain()
         # Time to end in-band: stop the pipeline, send one event, audit.
         done, _ = await asyncio.wait({stopped}, timeout=grace_s - min(1.0, grace_s / 2))
         if not done and self.chat is not None:
@@ -375,9 +379,10 @@ class App:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        await self.grpc_health.drain()
         if self.server is not None:
             await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        else:
+            await self.grpc_health.drain()
         if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
             _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.router is not None:

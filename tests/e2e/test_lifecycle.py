@@ -175,6 +175,26 @@ async def test_grpc_health_per_service_and_transition_on_drain(server: Running) 
     await drain
 
 
+async def test_drain_refuses_new_connections_before_it_says_not_serving(server: Running) -> None:
+    """Whoever hears NOT_SERVING and dials again must be refused, not served: the
+    listener closes first (the SIGTERM test below raced on exactly this)."""
+    health = server.app.grpc_health
+    announce = health.drain
+    dialled: list[bool] = []
+
+    async def drain_after_dialling() -> None:
+        try:
+            socket.create_connection(("127.0.0.1", server.app.port), timeout=2).close()
+            dialled.append(True)
+        except ConnectionRefusedError:
+            dialled.append(False)
+        await announce()
+
+    health.drain = drain_after_dialling  # type: ignore[method-assign]
+    await server.app.drain(grace_s=1)
+    assert dialled == [False]
+
+
 def test_sigterm_drains_open_stream_refuses_new_and_exits_zero(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
