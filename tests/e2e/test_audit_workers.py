@@ -158,3 +158,5 @@ def test_redis_down_ends_watches_as_unavailable_and_requests_go_on(
     )
     wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
     asyncio.run(_watch_through_an_outage(f"127.0.0.1:{srv.port}", private_redis))
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
