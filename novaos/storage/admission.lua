@@ -8,7 +8,11 @@
 --       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms),
 --       5 this lease's release tombstone
 -- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
---       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME), 9 "admit" | "top_up"
+--       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME), 9 "admit" | "top_up",
+--       10 the top-up's own id (top_up only)
+-- A call Redis ran but did not answer in time may be sent again (redis-py's retry
+-- on a new connection): running it twice charges once. An admission whose lease
+-- is already held, or a top-up whose id is the last one applied, only answers.
 -- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
 --          retry ms, requests in window, reset ms}
 
@@ -39,6 +43,8 @@ if #old > 0 then
   local freed = 0
   for i = 1, #amounts do freed = freed + (tonumber(amounts[i]) or 0) end
   redis.call('HDEL', KEYS[3], unpack(old))
+  for i = 1, #old do old[i] = old[i] .. ':top_up' end
+  redis.call('HDEL', KEYS[3], unpack(old))
   redis.call('HINCRBY', KEYS[3], '_total', -freed)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 end
@@ -57,6 +63,8 @@ if not top_up then
   -- Released before it ran: an admission the caller gave up on (it timed out and
   -- was served from memory) whose take-back reached Redis first. Charge nothing.
   if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 0, count, reset_ms(count)} end
+  -- Run already (this is the retry): admitted then, and charged then.
+  if redis.call('ZSCORE', KEYS[4], id) then return {1, 0, 0, count, reset_ms(count)} end
   -- Concurrency first: a refusal here must not charge request or token quota.
   local leases = redis.call('ZCARD', KEYS[4])
   if leases >= conc_limit then
@@ -70,6 +78,10 @@ if not top_up then
     local oldest = redis.call('ZRANGE', KEYS[1], count - req_limit, count - req_limit, 'WITHSCORES')
     return refuse(1, tonumber(oldest[2]) + window - now)
   end
+end
+local top_up_field = id .. ':top_up'
+if top_up and redis.call('HGET', KEYS[3], top_up_field) == ARGV[10] then
+  return {1, 0, 0, count, reset_ms(count)}  -- run already (this is the retry)
 end
 local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
 if used + tokens > tok_limit then
@@ -91,6 +103,7 @@ if top_up then
     redis.call('ZADD', KEYS[2], now, id)
     redis.call('HSET', KEYS[3], id, tokens)
   end
+  redis.call('HSET', KEYS[3], top_up_field, ARGV[10])
   redis.call('HINCRBY', KEYS[3], '_total', tokens)
   redis.call('PEXPIRE', KEYS[2], window)
   redis.call('PEXPIRE', KEYS[3], window)

@@ -7,6 +7,7 @@ All keys of a subject share the ``{subject}`` hash tag (one cluster slot).
 
 from __future__ import annotations
 
+import secrets
 from importlib import resources
 
 from novaos.errors import RateLimitHeaders
@@ -130,6 +131,8 @@ class RedisAdmission:
             WINDOW_MS,
             _ms(now_ms),
             mode,
+            # A top-up's own id: one sent again (redis-py's retry) is applied once.
+            secrets.token_hex(8) if mode == "top_up" else "",
         )
         keys = limit_keys(request.subject)
         keys_and_tombstone = (*keys, _tombstone(keys[3], request.lease_id))
