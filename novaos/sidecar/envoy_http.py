@@ -60,7 +60,22 @@ function envoy_on_request(handle)
   end
 end
 
+local function vary_by_origin(headers)
+  -- Whether a reply is allowed to a page depends on the request's Origin: a
+  -- shared cache must not give one origin's reply to another.
+  local vary = headers:get("vary")
+  if vary == nil then
+    headers:add("vary", "Origin")
+  elseif not string.find(string.lower(vary), "origin", 1, true) then
+    headers:replace("vary", vary .. ", Origin")
+  end
+end
+
 local function cors(handle, headers)
+  if next(ALLOWED) == nil then
+    return  -- no CORS (ALLOWED_ORIGINS empty): every origin gets the same reply
+  end
+  vary_by_origin(headers)
   if headers:get("access-control-allow-origin") ~= nil then
     return  -- the CORS filter saw the request
   end

@@ -183,3 +183,28 @@ def test_tls_1_2_refuses_ciphers_outside_the_list(envoy_sidecar: EnvoySidecar) -
         ctx.wrap_socket(raw, server_hostname="localhost"),
     ):
         pass
+
+
+def test_every_reply_varies_by_origin_when_cors_is_on(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Whether a reply carries Access-Control-Allow-Origin depends on the request's
+    # Origin: without "Vary: Origin" a shared cache could hand one origin's reply
+    # (allowed, or not) to another.
+    admin = bearer(gateway_upstream.admin_token)
+    preflight = {"access-control-request-method": "POST"}
+    with client(envoy_sidecar) as http:
+        replies = [
+            http.request(method, path, headers={**admin, **extra, **origin})
+            for origin in ({"origin": ALLOWED_ORIGIN}, {"origin": "https://evil.example"}, {})
+            for method, path, extra in (
+                ("GET", "/health", {}),
+                ("GET", "/api/v1/health", {}),
+                ("GET", "/api/v1/audit/events?_=1", {}),  # refused before the CORS filter
+                ("GET", "/api/v1/nope", {}),
+                ("OPTIONS", "/api/v1/chat", preflight),
+            )
+        ]
+    for resp in replies:
+        vary = {v.strip().lower() for v in resp.headers.get_list("vary") for v in v.split(",")}
+        assert "origin" in vary, (resp.request.method, resp.request.url, resp.headers)
