@@ -281,7 +281,7 @@ class App:
             limits,
             admission=PrincipalAdmission(self.limiter),
             conversations=self.conversations,
-            policy_version=default_classifier().policy_version,
+            policy_version=default_classifier().version,
             keepalive_s=s.stream_keepalive_s,
         )
 

@@ -19,6 +19,8 @@ from generated.novaos.v1 import (
     health_pb2,
     health_pb2_grpc,
 )
+from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.pipeline.gates.shield_model import default_model
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.server import Running, bearer, mint, running_app
@@ -99,6 +101,9 @@ async def test_admin_sees_filtered_paginated_verified_records(
         assert [e.request_id for e in by_id.events] == ids["bob"]
         assert all(e.user == alice and e.outcome == "completed" for e in seen)
         assert all(len(e.prompt_sha256) == 64 and e.hash and e.canonical_json for e in seen)
+        # The rules' version and the model's: a retrained model alone changes decisions.
+        assert {e.policy_version for e in seen} == {default_model().version}
+        assert default_model().version.startswith(ShieldClassifier(model=None).policy_version)
         assert "alice" not in seen[0].canonical_json
 
         future = timestamp_pb2.Timestamp(seconds=4_000_000_000)

@@ -136,7 +136,10 @@ class ShieldClassifier:
     ) -> None:
         self.policy = policy or default_policy()
         self._model = default_model() if model == "packaged" else model
-        self.policy_version = self.policy.version
+        self.policy_version = self.policy.version  # the rules'
+        # What decides: the rules, and the model when one is loaded (its file
+        # names the policy it was trained with). The audit records this.
+        self.version = self.policy.version if self._model is None else self._model.version
         packs = [self.policy.packs[lang] for lang in self.policy.languages]
         categories = self.policy.categories
         rules = [
