@@ -38,7 +38,7 @@ from novaos.providers.retry_after import (
     parse_retry_after,
     retry_delay_in_body,
 )
-from novaos.providers.sse import EventTooLargeError, SSEEvent, aiter_sse
+from novaos.providers.sse import MAX_EVENT_CHARS, EventTooLargeError, SSEEvent, aiter_sse
 from novaos.providers.text import SurrogateJoiner, clean
 
 _ERROR_BODY_LIMIT = 16 * 1024
@@ -47,6 +47,10 @@ _ERROR_BODY_LIMIT = 16 * 1024
 # or without a Content-Length), so a misbehaving or hostile upstream cannot make
 # the gateway buffer gigabytes; past it the call fails as ``too_large``.
 BODY_LIMIT = 8 * 1024 * 1024
+# The most answer text a stream may bring, however small its events: the same
+# bound as one event's (a whole answer fits in one). Past it the stream fails as
+# ``too_large``; only the total timeout ended it before, the text held meanwhile.
+MAX_ANSWER_CHARS = MAX_EVENT_CHARS
 JSON = dict[str, Any]
 
 
@@ -136,6 +140,7 @@ class HttpProvider:
         call = self._with_deadline(self._stream_call(request, model), request)
         decoder = self._decoder(request, model)
         joiner = SurrogateJoiner()
+        answered = 0  # characters of answer text passed on
         async with self._open(call) as response:
             expiry = _Expiry(response, call.deadline)
             events = aiter_sse(response.content.iter_any())
@@ -151,6 +156,10 @@ class HttpProvider:
                         chunks = [HEARTBEAT]
                     for chunk in chunks:
                         if (passed := joiner.chunk(chunk)) is not None:
+                            answered += len(passed.text)
+                            if answered > MAX_ANSWER_CHARS:
+                                limit = f"stream answer longer than {MAX_ANSWER_CHARS} characters"
+                                raise perr.ResponseTooLargeError(self.name, limit)
                             yield passed
                 if decoder.complete:
                     for chunk in await _after_end(events, decoder):

@@ -2,7 +2,8 @@
 
 A whole (non-streamed) answer is read up to ``BODY_LIMIT``, counted as it
 arrives: with a Content-Length, chunked, or compressed. A stream holds at most
-``MAX_EVENT_CHARS`` of one event or one unended line. Past either, the call
+``MAX_EVENT_CHARS`` of one event or one unended line, and brings at most
+``MAX_ANSWER_CHARS`` of answer text in all. Past any of these, the call
 fails as a provider error (``too_large``: a breaker failure, and the router
 moves on), its connection dropped rather than drained; never INTERNAL.
 """
@@ -16,7 +17,7 @@ import pytest
 
 from novaos.ports import Provider
 from novaos.providers import errors as perr
-from novaos.providers.http import BODY_LIMIT
+from novaos.providers.http import BODY_LIMIT, MAX_ANSWER_CHARS
 from novaos.providers.sse import MAX_EVENT_CHARS
 from tests.fixtures.fake_providers import FakeProviderServer, Part, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import KITS, openai_json
@@ -104,3 +105,29 @@ async def test_a_long_event_within_the_limit_streams(
     server.queue(Reply(body=[b"".join(parts)]))
     chunks = await collect(provider)
     assert "".join(c.text for c in chunks) == text
+
+
+async def test_an_endless_answer_of_small_events_is_a_provider_error(
+    upstream: tuple[FakeProviderServer, Provider],
+) -> None:
+    # Every event well within its limit, the answer without end: only the total
+    # timeout stopped it, while the answer text piled up in the gateway.
+    server, provider = upstream
+    piece = "w" * 1024
+    tokens = [piece] * (MAX_ANSWER_CHARS // len(piece) + 2)
+    parts = [bytes(p) for p in COMPAT.stream(tokens, None)][: len(tokens) + 1]
+    server.queue(Reply(body=[*parts, Stall()]))
+    with pytest.raises(perr.ResponseTooLargeError) as caught:
+        await collect(provider)
+    assert f"stream answer longer than {MAX_ANSWER_CHARS} characters" in str(caught.value)
+
+
+async def test_an_answer_of_many_events_up_to_the_limit_streams(
+    upstream: tuple[FakeProviderServer, Provider],
+) -> None:
+    server, provider = upstream
+    piece = "v" * 1024
+    tokens = [piece] * (MAX_ANSWER_CHARS // len(piece))
+    server.queue(Reply(body=[b"".join(bytes(p) for p in COMPAT.stream(tokens, None))]))
+    chunks = await collect(provider)
+    assert len("".join(c.text for c in chunks)) == MAX_ANSWER_CHARS
