@@ -43,7 +43,7 @@ def main() -> None:
     build_ms = (time.perf_counter() - started) * 1000
     rows = load_rows(DATA / "shield_labelled.jsonl")
     held_out = ("shield_heldout.jsonl", "shield_heldout2.jsonl", "shield_heldout3.jsonl")
-    for name in (*held_out, "shield_heldout4.jsonl", "shield_phone.jsonl"):
+    for name in (*held_out, "shield_heldout4.jsonl", "shield_heldout5.jsonl", "shield_phone.jsonl"):
         if (DATA / name).exists():
             rows += load_rows(DATA / name)
     measure(classifier, rows, 1)  # warm-up: first-use caches

@@ -162,3 +162,14 @@ def test_heldout4_floors(classifier: ShieldClassifier) -> None:
     # guards just under the measurement, not targets.
     assert t["crisis+hard_veto stopped"].rate >= 0.64, t["crisis+hard_veto stopped"].misses
     assert 1 - t["benign not stopped"].rate <= 0.02, t["benign not stopped"].misses
+
+
+def test_heldout5_shape() -> None:
+    # Written blind like held-out 4 (no rule, training message or other set
+    # read) and committed before anything was measured on it.
+    rows = load_rows(DATA / "shield_heldout5.jsonl")
+    assert len(rows) >= 400
+    assert len({r.text.casefold() for r in rows}) == len(rows)
+    for language in LANGUAGES:
+        labels = {r.label for r in rows if r.language == language}
+        assert labels == {"control", "hard_veto", "benign"}, f"{language}: {labels}"
