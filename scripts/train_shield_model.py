@@ -1,6 +1,7 @@
 """Fit the shield's learned second opinion and write novaos/pipeline/policy/shield_model.json.
 
     python scripts/train_shield_model.py [--benign-fp 0.005] [--floor 0.9] [--c 8]
+                                          [--hard-negative-weight 3]
 
 Trains on the development sets (tests/data/shield_labelled.jsonl,
 shield_phone.jsonl) and tests/data/shield_train/*.jsonl, never on the held-out
@@ -142,8 +143,15 @@ def thresholds(
     return out
 
 
-def dataset(shield: ShieldClassifier) -> tuple[list[str], list[str], Counter[str]]:
-    """Each message as the model reads it when serving, and its class.
+def dataset(
+    shield: ShieldClassifier, hard_negative_weight: float
+) -> tuple[list[str], list[str], list[float], Counter[str]]:
+    """Each message as the model reads it when serving, its class and its weight.
+
+    The development sets' hard negatives (style ``hard_negative``: the harmless
+    messages the policy names, "end this game", "tonight's the night i ask her")
+    weigh ``hard_negative_weight`` times a message: they share the words of many
+    more crisis and veto messages, which would otherwise outvote them.
 
     A fifth of the messages, whatever their label, are also given with a
     role-play or jailbreak framing in front: the framings in the data sit
@@ -153,7 +161,7 @@ def dataset(shield: ShieldClassifier) -> tuple[list[str], list[str], Counter[str
     """
     categories = set(shield.policy.categories)
     rng = random.Random(7)
-    texts, labels = [], []
+    texts, labels, weights = [], [], []
     skipped: Counter[str] = Counter()
     for row in load_rows():
         label = category_of(row, categories)
@@ -170,21 +178,24 @@ def dataset(shield: ShieldClassifier) -> tuple[list[str], list[str], Counter[str
                 continue
             texts.append(text)
             labels.append(label)
-    return texts, labels, skipped
+            weights.append(hard_negative_weight if row.get("style") == "hard_negative" else 1.0)
+    return texts, labels, weights, skipped
 
 
-def fit(x: object, y: np.ndarray, c: float) -> LogisticRegression:
+def fit(x: object, y: np.ndarray, w: np.ndarray, c: float) -> LogisticRegression:
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    model.fit(x, y)
+    model.fit(x, y, sample_weight=w)
     return model
 
 
-def out_of_fold(x: object, y: np.ndarray, classes: list[str], c: float) -> np.ndarray:
+def out_of_fold(
+    x: object, y: np.ndarray, w: np.ndarray, classes: list[str], c: float
+) -> np.ndarray:
     """Each message's probabilities from a model that did not see it."""
     probs = np.zeros((len(y), len(classes)))
     folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=7)
     for train, test in folds.split(np.zeros(len(y)), y):
-        model = fit(x[train], y[train], c)  # type: ignore[index]
+        model = fit(x[train], y[train], w[train], c)  # type: ignore[index]
         order = [list(model.classes_).index(k) for k in classes]
         probs[test] = model.predict_proba(x[test])[:, order]  # type: ignore[index]
     return probs
@@ -201,20 +212,27 @@ def main() -> int:
         "out-of-fold cut alone (~0.84) stopped hard negatives the policy's tests name",
     )
     parser.add_argument("--c", type=float, default=8.0, help="inverse regularisation strength")
+    parser.add_argument(
+        "--hard-negative-weight",
+        type=float,
+        default=3.0,
+        help="weight of the development sets' hard negatives (1: as any message)",
+    )
     args = parser.parse_args()
 
     shield = ShieldClassifier(model=None)
-    texts, labels, skipped = dataset(shield)
+    texts, labels, sample_weights, skipped = dataset(shield, args.hard_negative_weight)
     vec = DictVectorizer()
     x = vec.fit_transform([features(t) for t in texts])
     y = np.array(labels)
+    w = np.array(sample_weights)
     classes = ["benign", *sorted(set(labels) - {"benign"})]
     verdicts = {k: shield.policy.categories[k].verdict.value for k in classes if k != "benign"}
     groups = {
         v.value: [i for i, k in enumerate(classes) if verdicts.get(k) == v.value]
         for v in (ShieldVerdict.CONTROL, ShieldVerdict.HARD_VETO)
     }
-    oof = out_of_fold(x, y, classes, args.c)
+    oof = out_of_fold(x, y, w, classes, args.c)
     benign = y == "benign"
     cut = thresholds(oof, benign, groups, args.benign_fp, args.floor)
     for group, members in groups.items():
@@ -224,7 +242,7 @@ def main() -> int:
             f"{group}: threshold {cut[group]}, out-of-fold recall "
             f"{stop[want].mean():.3f} ({want.sum()}), benign stopped {stop[benign].mean():.3f}"
         )
-    model = fit(x, y, args.c)
+    model = fit(x, y, w, args.c)
     coef = model.coef_[[list(model.classes_).index(k) for k in classes]]
     intercept = model.intercept_[[list(model.classes_).index(k) for k in classes]]
     names = vec.get_feature_names_out()
