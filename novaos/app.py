@@ -7,7 +7,6 @@ the gRPC server; ``App.drain()`` is the graceful shutdown SIGTERM triggers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import socket
@@ -377,8 +376,7 @@ class App:
             self.health.draining = True
         if self._watcher is not None:
             self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await asyncio.wait({self._watcher})  # a cancel of drain itself still propagates
         if self.server is not None:
             await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         else:

@@ -235,7 +235,8 @@ class SharedFanout:
             asyncio.create_task(self._mend(), name="audit-watch-mend"),
         ]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed_once.wait(), wait_s)
+            async with asyncio.timeout(wait_s):
+                await self._subscribed_once.wait()
 
     def subscribe(self) -> Subscription:
         if not self._up:
@@ -280,12 +281,14 @@ class SharedFanout:
         sender = self._tasks[1] if self._tasks else None
         if sender is not None and not sender.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.join(), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._outbox.join()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # wait(), not awaiting each task under suppress(CancelledError): that
+            # would also swallow a cancel of aclose itself.
+            await asyncio.wait(self._tasks)
         self._tasks = []
         await self._channel.aclose()
 
@@ -438,8 +441,13 @@ class SharedFanout:
                 if await self._read_head():
                     backoff = self._min_backoff_s
                     continue
+            # asyncio.timeout, never wait_for: on Python 3.11 wait_for drops a
+            # cancel that lands as the wait finishes (a cut's wake, then the
+            # close), and this loop then ran on for ever (a worker that hung
+            # in drain after Redis was lost).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+                async with asyncio.timeout(wait_s):
+                    await self._wake.wait()
             self._wake.clear()
             if not self._anchored:
                 continue

@@ -185,7 +185,8 @@ class AuditWriter:
         try:
             if self._backlogged():
                 wait_s = max(0.0, self._retry_at - time.monotonic())
-                first = await asyncio.wait_for(self._queue.get(), timeout=wait_s or 0.001)
+                async with asyncio.timeout(wait_s or 0.001):
+                    first = await self._queue.get()
             else:
                 first = await self._queue.get()
         except TimeoutError:

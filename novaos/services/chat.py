@@ -200,7 +200,8 @@ class ChatService:
         until = loop.time() + timeout_s
         if self._inflight:
             try:
-                await asyncio.wait_for(self._idle.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await self._idle.wait()
             except TimeoutError:
                 return False
         if self._writes:  # history writes that outlived a cancelled call

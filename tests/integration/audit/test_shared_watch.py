@@ -526,3 +526,29 @@ async def test_closing_ends_watchers_and_stops_the_tasks(tmp_path: Path, redis_u
     assert all(t.done() for t in tasks)
     assert hub.watchers == 0
     await sink.aclose()
+
+
+@pytest.mark.parametrize("turns", range(8))
+async def test_closing_right_after_a_cut_still_stops_the_tasks(
+    tmp_path: Path, redis_url: str, turns: int
+) -> None:
+    # Redis lost, then SIGTERM: the cut wakes the mending task just as the close
+    # cancels it. Under Python 3.11 asyncio.wait_for returned the finished wait
+    # and dropped that cancel, so the task mended on for ever and the worker's
+    # drain (and a CI run) hung in aclose. Each case puts the cut a loop turn
+    # later into the close.
+    sink = await _sink(tmp_path / "audit")
+    hub = await _started(_hub(redis_url, sink))
+    tasks = {t for t in asyncio.all_tasks() if t.get_name().startswith("audit-watch-")}
+    closing = asyncio.create_task(hub.aclose())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    hub._interrupt("the feed of other workers' records was lost (test)")  # what a lost feed does
+    try:
+        done, _ = await asyncio.wait({closing}, timeout=10)  # cancels nothing
+        assert closing in done, "aclose hung"
+        assert all(t.done() for t in tasks)
+    finally:
+        for task in (*tasks, closing):
+            task.cancel()
+        await sink.aclose()
