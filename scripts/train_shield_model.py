@@ -41,6 +41,7 @@ from novaos.pipeline.gates.shield_model import (  # noqa: E402
     FEATURE_VERSION,
     MODEL_FILE,
     features,
+    fitted_digest,
     training_digest,
 )
 
@@ -253,17 +254,29 @@ def main() -> int:
         for j, name in enumerate(names)
         if np.abs(coef[:, j]).max() >= PRUNE
     }
-    out = {
-        "version": f"{shield.policy_version}+model.{len(texts)}",
-        "feature_version": FEATURE_VERSION,
-        "training_sha256": training_digest(training_files()),
-        # What the model reads depends on the policy's normalisation and guards.
-        "policy_version": shield.policy_version,
+    fitted = {
         "classes": classes,
         "verdicts": verdicts,
         "thresholds": cut,
         "intercept": [round(float(b), 4) for b in intercept],
         "weights": dict(sorted(weights.items())),
+    }
+    out = {
+        # Names the fit itself: a retrain with other settings or labels but the
+        # same number of messages must not keep the version the audit records.
+        "version": f"{shield.policy_version}+model.{fitted_digest(fitted)[:12]}",
+        "feature_version": FEATURE_VERSION,
+        "training_sha256": training_digest(training_files()),
+        # What the model reads depends on the policy's normalisation and guards.
+        "policy_version": shield.policy_version,
+        "messages": len(texts),
+        "params": {
+            "c": args.c,
+            "floor": args.floor,
+            "benign_fp": args.benign_fp,
+            "hard_negative_weight": args.hard_negative_weight,
+        },
+        **fitted,
     }
     OUT.write_text(json.dumps(out, separators=(",", ":"), ensure_ascii=False) + "\n", "utf-8")
     print(f"{len(texts)} messages, {len(weights)} of {len(names)} features; skipped {skipped}")

@@ -158,6 +158,17 @@ def training_digest(files: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def fitted_digest(data: Mapping[str, Any]) -> str:
+    """SHA-256 over what a fit produced (classes, verdicts, thresholds,
+    intercept, weights): the model's version names its first 12 digits, so two
+    files that decide differently never share a version."""
+    fitted = {
+        key: data[key] for key in ("classes", "verdicts", "thresholds", "intercept", "weights")
+    }
+    canonical = json.dumps(fitted, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @cache
 def default_model() -> ShieldModel:
     """The packaged model, loaded once per process (immutable)."""

@@ -21,6 +21,7 @@ from novaos.pipeline.gates.shield_model import (
     ShieldModel,
     default_model,
     features,
+    fitted_digest,
     model_from_dict,
     training_digest,
 )
@@ -156,6 +157,8 @@ def test_the_packaged_model_was_trained_on_the_data_in_the_repository() -> None:
     # It read messages through this policy's normalisation and guards.
     assert data["policy_version"] == ShieldClassifier(model=None).policy_version
     assert default_model().version == data["version"]
+    # The version names the fit: other weights or thresholds, another version.
+    assert data["version"] == f"{data['policy_version']}+model.{fitted_digest(data)[:12]}"
 
 
 @pytest.mark.parametrize(
