@@ -66,9 +66,15 @@ local function vary_by_origin(headers)
   local vary = headers:get("vary")
   if vary == nil then
     headers:add("vary", "Origin")
-  elseif not string.find(string.lower(vary), "origin", 1, true) then
-    headers:replace("vary", vary .. ", Origin")
+    return
   end
+  for name in string.gmatch(vary, "[^,]+") do
+    name = string.lower(string.match(name, "^%s*(.-)%s*$"))
+    if name == "origin" or name == "*" then
+      return  -- already varies by it (or by everything)
+    end
+  end
+  headers:replace("vary", vary .. ", Origin")
 end
 
 local function cors(handle, headers)

@@ -4,8 +4,9 @@ A whole (non-streamed) answer is read up to ``BODY_LIMIT``, counted as it
 arrives: with a Content-Length, chunked, or compressed. A stream holds at most
 ``MAX_EVENT_CHARS`` of one event or one unended line, and brings at most
 ``MAX_ANSWER_CHARS`` of answer text in all. Past any of these, the call
-fails as a provider error (``too_large``: a breaker failure, and the router
-moves on), its connection dropped rather than drained; never INTERNAL.
+fails as a provider error (``too_large``: a breaker failure; the router moves
+on while no text has gone out), its connection dropped rather than drained;
+never INTERNAL.
 """
 
 from __future__ import annotations
