@@ -390,14 +390,19 @@ class SharedFanout:
         else:
             self._wake.set()  # _mend reads it again
 
+    async def _head(self) -> ChainHead | None:
+        """The sink's head, or None (logged) if it cannot be read in time."""
+        try:
+            async with asyncio.timeout(self._read_timeout_s):
+                return await self._sink.head()
+        except Exception as exc:  # the sink is down: the caller tries again later
+            _log.warning("audit watch: reading the log's head failed: %s", exc)
+            return None
+
     async def _read_head(self) -> bool:
         """Anchor on the sink's head; False (logged) if it cannot be read."""
         cuts = self._cuts
-        try:
-            async with asyncio.timeout(self._read_timeout_s):
-                head = await self._sink.head()
-        except Exception as exc:  # the sink is down: watchers wait until it is back
-            _log.warning("audit watch: reading the log's head failed: %s", exc)
+        if (head := await self._head()) is None:  # watchers wait until it is back
             return False
         if not self._anchored and cuts == self._cuts:  # nothing cut the feed off meanwhile
             self._anchor(head)
@@ -468,11 +473,7 @@ class SharedFanout:
         if due and self._local.watchers and self._up and not self._pending:
             self._tail_checked = time.monotonic()
             delivered = self._next - 1  # all stored before they were heard
-            try:
-                async with asyncio.timeout(self._read_timeout_s):
-                    head = await self._sink.head()
-            except Exception as exc:
-                _log.warning("audit watch: reading the log's head failed: %s", exc)
+            if (head := await self._head()) is None:
                 return
             if head.seq < delivered:
                 self._interrupt(f"the feed ran ahead of the log (seq {delivered} > {head.seq})")
