@@ -165,33 +165,38 @@ def test_blind_heldout_shape(name: str, at_least: int) -> None:
         assert labels == {"control", "hard_veto", "benign"}, f"{language}: {labels}"
 
 
-def test_heldout4_floors(classifier: ShieldClassifier) -> None:
-    t = summary(_outcomes(classifier, DATA / "shield_heldout4.jsonl"))
-    # Written by a helper that saw no rule, no training message and no other set,
-    # committed before any change was measured on it: 11.8 stopped 46.3 %, the
-    # 11.9 rules alone 49.2 %, with the learned model 65.8 % (158/240), retrained
-    # on 9,090 messages 73.3 % (176/240), on 11,202 76.7 % (184/240). Regression
-    # guards just under the measurement, not targets.
-    assert t["crisis+hard_veto stopped"].rate >= 0.76, t["crisis+hard_veto stopped"].misses
-    assert 1 - t["benign not stopped"].rate <= 0.02, t["benign not stopped"].misses
-
-
-def test_heldout5_floors(classifier: ShieldClassifier) -> None:
-    t = summary(_outcomes(classifier, DATA / "shield_heldout5.jsonl"))
-    # The rules alone 29.6 %, the first model 44.8 %, after the second round of
-    # training data 63.3 % (171/270), after the third 71.1 % (192/270; that
-    # round's kinds were chosen with this set's per-category scores in view, so
-    # not a blind measurement); benign passed 97.3 % each time. Regression
-    # guards, not targets.
-    assert t["crisis+hard_veto stopped"].rate >= 0.70, t["crisis+hard_veto stopped"].misses
-    assert 1 - t["benign not stopped"].rate <= 0.03, t["benign not stopped"].misses
-
-
-def test_heldout6_floors(classifier: ShieldClassifier) -> None:
-    t = summary(_outcomes(classifier, DATA / "shield_heldout6.jsonl"))
-    # Blind for the final model (committed after the third training round, scored
-    # once): the rules alone 29.0 %, this session's starting model 44.2 %, after
-    # the second round 60.2 %, after the third 67.7 % (182/269); benign passed
-    # 98.6 % (144/146) each time. Regression guards, not targets.
-    assert t["crisis+hard_veto stopped"].rate >= 0.66, t["crisis+hard_veto stopped"].misses
-    assert 1 - t["benign not stopped"].rate <= 0.02, t["benign not stopped"].misses
+# Regression guards just under the measurements, not targets.
+@pytest.mark.parametrize(
+    ("name", "stopped_at_least", "benign_stopped_at_most"),
+    [
+        # Written by a helper that saw no rule, no training message and no other
+        # set, committed before any change was measured on it: 11.8 stopped
+        # 46.3 %, the 11.9 rules alone 49.2 %, with the learned model 65.8 %
+        # (158/240), retrained on 9,090 messages 73.3 % (176/240), on 11,202
+        # 76.7 % (184/240).
+        ("shield_heldout4.jsonl", 0.76, 0.02),
+        # The rules alone 29.6 %, the first model 44.8 %, after the second round
+        # of training data 63.3 % (171/270), after the third 71.1 % (192/270;
+        # that round's kinds were chosen with this set's per-category scores in
+        # view, so not a blind measurement); benign passed 97.3 % each time.
+        ("shield_heldout5.jsonl", 0.70, 0.03),
+        # Blind for the final model (committed after the third training round,
+        # scored once): the rules alone 29.0 %, this session's starting model
+        # 44.2 %, after the second round 60.2 %, after the third 67.7 %
+        # (182/269); benign passed 98.6 % (144/146) each time.
+        ("shield_heldout6.jsonl", 0.66, 0.02),
+    ],
+)
+def test_blind_heldout_floors(
+    classifier: ShieldClassifier,
+    name: str,
+    stopped_at_least: float,
+    benign_stopped_at_most: float,
+) -> None:
+    t = summary(_outcomes(classifier, DATA / name))
+    assert t["crisis+hard_veto stopped"].rate >= stopped_at_least, t[
+        "crisis+hard_veto stopped"
+    ].misses
+    assert 1 - t["benign not stopped"].rate <= benign_stopped_at_most, t[
+        "benign not stopped"
+    ].misses
