@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 from novaos.audit.record import AuditPolicy, build_record
 from novaos.config import load_settings
+from novaos.ports import AuditGateEntry
 from novaos.redaction import Pseudonymizer
 from tests.fixtures.audit_data import POLICY, summary
 
@@ -65,3 +67,14 @@ def test_policy_key_comes_from_settings() -> None:
     assert one.user_ref("alice") == two.user_ref("alice") != "alice"
     other = AuditPolicy.from_settings(load_settings(env | {"AUDIT_HMAC_KEY": "h" * 40}))
     assert other.user_ref("alice") != one.user_ref("alice")
+
+
+def test_gate_reasons_are_redacted_every_time_they_recur() -> None:
+    leaky = AuditGateEntry("lens", "flag", "asked to mail jo@example.com", 0.5)
+    s = replace(summary(3), gates=(*summary(3).gates, leaky))
+    first, again = (build_record(s, POLICY, ended_unix=0) for _ in range(2))
+    for record in (first, again):
+        assert record.gates[-1].reason == "asked to mail [REDACTED:email]"
+        assert b"jo@example.com" not in record.line()
+    plain = AuditPolicy(redact_pii=False, pseudonymize=Pseudonymizer(b"k"))
+    assert build_record(s, plain, ended_unix=0).gates[-1].reason == leaky.reason
