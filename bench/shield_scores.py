@@ -153,6 +153,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_heldout5.jsonl",
         DATA / "shield_heldout6.jsonl",
         DATA / "shield_heldout7.jsonl",
+        DATA / "shield_heldout8.jsonl",
         DATA / "shield_phone.jsonl",
     ]
     classifier = ShieldClassifier()

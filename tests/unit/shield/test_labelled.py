@@ -147,7 +147,7 @@ def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> 
     assert classifier.policy_version == "shield-2026.11.9"
 
 
-# Held-out 4 to 7: each written blind (its author read no rule, no training
+# Held-out 4 to 8: each written blind (its author read no rule, no training
 # message and no other set) and committed before anything was measured on it.
 @pytest.mark.parametrize(
     ("name", "at_least"),
@@ -156,6 +156,7 @@ def test_floors_were_measured_with_this_policy(classifier: ShieldClassifier) -> 
         ("shield_heldout5.jsonl", 400),
         ("shield_heldout6.jsonl", 400),
         ("shield_heldout7.jsonl", 420),
+        ("shield_heldout8.jsonl", 420),
     ],
 )
 def test_blind_heldout_shape(name: str, at_least: int) -> None:
