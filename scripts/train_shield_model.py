@@ -1,7 +1,7 @@
 """Fit the shield's learned second opinion and write novaos/pipeline/policy/shield_model.json.
 
-    python scripts/train_shield_model.py [--benign-fp 0.005] [--floor 0.85] [--c 8]
-                                          [--hard-negative-weight 3]
+    python scripts/train_shield_model.py [--benign-fp 0.005] [--crisis-benign-fp 0.0075]
+                                          [--floor 0.85] [--c 8] [--hard-negative-weight 3]
 
 Trains on the development sets (tests/data/shield_labelled.jsonl,
 shield_phone.jsonl) and tests/data/shield_train/*.jsonl, never on the held-out
@@ -11,8 +11,10 @@ serving, less the cue masking: the model learns from whole messages), then
 ``shield_model.features``. A multinomial logistic regression
 (scikit-learn) learns benign against the policy's stopping categories.
 Thresholds per verdict come from out-of-fold probabilities: the lowest share
-that stops at most ``--benign-fp`` of the benign training messages, but
-never below ``--floor`` (soft-veto messages count as benign here: the model
+that stops at most ``--benign-fp`` of the benign training messages (for a
+crisis ``--crisis-benign-fp``: a crisis answer to a harmless message costs a
+caring line and helpline numbers, a refusal costs the answer), but never below
+``--floor`` (soft-veto messages count as benign here: the model
 never asks for an acknowledgement). Messages a benign guard masked are left out: serving never
 asks the model about them. ``make shield-model`` runs this; a test checks the
 file was fitted on the data and policy in the repository.
@@ -134,14 +136,24 @@ def load_rows() -> list[dict[str, str]]:
 
 
 def thresholds(
-    probs: np.ndarray, benign: np.ndarray, groups: dict[str, list[int]], fp: float, floor: float
+    probs: np.ndarray,
+    benign: np.ndarray,
+    groups: dict[str, list[int]],
+    fp: dict[str, float],
+    floor: float,
 ) -> dict[str, float]:
     out = {}
     for group, members in groups.items():
         share = np.sort(probs[benign][:, members].sum(axis=1))[::-1]
-        allowed = int(fp * len(share))  # benign messages this verdict may stop
+        allowed = int(fp[group] * len(share))  # benign messages this verdict may stop
         out[group] = round(float(max(share[allowed] + 1e-4, floor)), 4)
     return out
+
+
+def _budgets(
+    groups: dict[str, list[int]], fp: float, overrides: dict[str, float]
+) -> dict[str, float]:
+    return {group: overrides.get(group, fp) for group in groups}
 
 
 def dataset(
@@ -204,7 +216,20 @@ def out_of_fold(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--benign-fp", type=float, default=0.005)
+    parser.add_argument(
+        "--benign-fp",
+        type=float,
+        default=0.005,
+        help="share of the benign training messages a hard veto may stop (out of fold)",
+    )
+    parser.add_argument(
+        "--crisis-benign-fp",
+        type=float,
+        default=0.0075,
+        help="the same for a crisis verdict: a crisis answer to a harmless message costs "
+        "a caring line and helpline numbers, a missed crisis far more (1 %% stopped more "
+        "than 3 %% of a held-out set's benign messages, GATES.md's budget)",
+    )
     parser.add_argument(
         "--floor",
         type=float,
@@ -244,7 +269,8 @@ def main() -> int:
     }
     oof = out_of_fold(x, y, w, classes, args.c)
     benign = y == "benign"
-    cut = thresholds(oof, benign, groups, args.benign_fp, args.floor)
+    budget = {ShieldVerdict.CONTROL.value: args.crisis_benign_fp}
+    cut = thresholds(oof, benign, groups, _budgets(groups, args.benign_fp, budget), args.floor)
     for group, members in groups.items():
         stop = oof[:, members].sum(axis=1) >= cut[group]
         want = np.isin(y, [classes[i] for i in members])
@@ -253,7 +279,7 @@ def main() -> int:
             f"{stop[want].mean():.3f} ({want.sum()}), benign stopped {stop[benign].mean():.3f}"
         )
     for fp in args.compare_fp:  # what another --benign-fp would give, without a refit
-        other = thresholds(oof, benign, groups, fp, args.floor)
+        other = thresholds(oof, benign, groups, _budgets(groups, fp, {}), args.floor)
         recall = {
             g: (oof[np.isin(y, [classes[i] for i in m])][:, m].sum(axis=1) >= other[g]).mean()
             for g, m in groups.items()
@@ -291,6 +317,7 @@ def main() -> int:
             "c": args.c,
             "floor": args.floor,
             "benign_fp": args.benign_fp,
+            "crisis_benign_fp": args.crisis_benign_fp,
             "hard_negative_weight": args.hard_negative_weight,
         },
         **fitted,

@@ -114,8 +114,8 @@ def test_heldout3_floors(classifier: ShieldClassifier) -> None:
     # (11.2 before any change: 63.6 % / 5.4 % / 75 %). Regression guards, not
     # targets: the set is spent once its misses drive rules. With the learned
     # model retrained on 9,090 messages: 92.2 %; on 11,202: 93.8 %; on 14,114:
-    # 96.1 %.
-    assert t["crisis+hard_veto stopped"].rate >= 0.95, t["crisis+hard_veto stopped"].misses
+    # 96.1 %; on 15,605: 96.9 %.
+    assert t["crisis+hard_veto stopped"].rate >= 0.96, t["crisis+hard_veto stopped"].misses
     assert 1 - t["hard_negative not stopped"].rate <= 0.04, t["hard_negative not stopped"].misses
     assert t["soft_veto intervened"].rate >= 0.70, t["soft_veto intervened"].misses
 
@@ -176,25 +176,33 @@ def test_blind_heldout_shape(name: str, at_least: int) -> None:
         # set, committed before any change was measured on it: 11.8 stopped
         # 46.3 %, the 11.9 rules alone 49.2 %, with the learned model 65.8 %
         # (158/240), retrained on 9,090 messages 73.3 % (176/240), on 11,202
-        # 76.7 % (184/240), on 14,114 77.9 % (187/240).
-        ("shield_heldout4.jsonl", 0.77, 0.02),
+        # 76.7 % (184/240), on 14,114 77.9 % (187/240), on 15,605 80.0 % (192/240).
+        ("shield_heldout4.jsonl", 0.79, 0.02),
         # The rules alone 29.6 %, the first model 44.8 %, after the second round
         # of training data 63.3 % (171/270), after the third 71.1 % (192/270;
         # that round's kinds were chosen with this set's per-category scores in
         # view, so not a blind measurement); benign passed 97.3 % each time.
-        # After the fourth round (14,114 messages): 77.4 % (209/270).
-        ("shield_heldout5.jsonl", 0.76, 0.03),
+        # After the fourth round (14,114 messages): 77.4 % (209/270); the fifth
+        # (15,605): 77.8 % (210/270).
+        ("shield_heldout5.jsonl", 0.77, 0.03),
         # Blind for the final model (committed after the third training round,
         # scored once): the rules alone 29.0 %, this session's starting model
         # 44.2 %, after the second round 60.2 %, after the third 67.7 %
         # (182/269); benign passed 98.6 % (144/146) each time. The fourth round's
-        # brief drew on this set's misses, so its 75.5 % (203/269) is not blind.
+        # brief drew on this set's misses, so its 75.5 % (203/269) is not blind;
+        # after the fifth, 74.7 % (201/269).
         ("shield_heldout6.jsonl", 0.74, 0.02),
         # Written while the fourth round was, by a helper who saw only the label
         # brief; committed first and scored once, for the final model: the rules
         # alone 29.9 %, the model before the round 69.3 %, after it 78.1 %
-        # (214/274); benign passed 97.4 % (149/153) with either model.
-        ("shield_heldout7.jsonl", 0.77, 0.03),
+        # (214/274); benign passed 97.4 % (149/153) with either model. The fifth
+        # round's brief drew on its misses: 82.5 % (226/274), not blind.
+        ("shield_heldout7.jsonl", 0.82, 0.03),
+        # Written while the fifth round was, by a helper who saw only the label
+        # brief; committed first, scored once for the final model: the rules alone
+        # 30.4 %, the session's first model 69.9 %, after the fourth round 76.4 %,
+        # after the fifth 80.1 % (221/276); benign passed 98.0 % (150/153).
+        ("shield_heldout8.jsonl", 0.79, 0.03),
     ],
 )
 def test_blind_heldout_floors(
