@@ -165,6 +165,13 @@ class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
 
 
+class AuditNotStoredError(NovaError):
+    """``AUDIT_STORE_BEFORE_REPLY``: the answer's audit record reached neither the
+    sink nor the spill file, so the answer is not released."""
+
+    reason = "AUDIT_NOT_STORED"
+
+
 class AuditWatchLaggedError(NovaError):
     """An audit watcher fell behind its bounded queue and was cut off."""
 

@@ -1,8 +1,9 @@
 """The chat service: validation, admission, history, the pipeline, the audit.
 
 Transport hands it a ``ChatCall`` (request context + input) and relays the
-events it yields. Whatever happens — completion, veto, error, cancel — the
-``finally`` writes exactly one audit summary and releases the lease.
+events it yields. Whatever happens — completion, veto, error, cancel — exactly
+one audit summary is written and the lease released: before the terminal event
+when there is one, else in the ``finally``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class ChatCall:
     completed: Completed | None = None
     opened: OpenedTurn | None = None  # the conversation as the call found it
     abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
+    finished: bool = False  # its one audit summary is written (and history stored)
     # Events reach the client as they happen (StreamChat): silences get keepalives,
     # and a shutdown ends the stream with its own terminal event. Unary Chat: False.
     live: bool = True
@@ -236,6 +238,11 @@ class ChatService:
                     async with aclosing(self._live(call, run) if call.live else run) as events:
                         async for event in events:
                             self._observe(call, event)
+                            if isinstance(event, Completed):
+                                # Before the terminal event: the next turn finds this
+                                # one stored, and an audit that must be stored before
+                                # the reply holds the reply back when it is not.
+                                await self._finish(call)
                             yield event
                 except (asyncio.CancelledError, GeneratorExit):
                     # GeneratorExit: closed at a yield, the caller gone. gRPC can drop
@@ -247,7 +254,8 @@ class ChatService:
                     if lease is not None:
                         usage = call.record.generation.usage
                         lease.settle(usage.input_tokens + usage.output_tokens)
-                    await self._finish(call)
+                    if not call.finished:
+                        await self._finish(call)
         finally:
             self._left()
 
@@ -280,6 +288,7 @@ class ChatService:
                 call.released.clear()
 
     async def _finish(self, call: ChatCall) -> None:
+        call.finished = True  # exactly once, even when the audit raises
         if call.completed is not None:
             outcome = call.completed.outcome
         else:

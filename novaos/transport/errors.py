@@ -47,6 +47,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.AuditWatchLaggedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.AuditWatchInterruptedError, grpc.StatusCode.UNAVAILABLE),
+    (errors.AuditNotStoredError, grpc.StatusCode.UNAVAILABLE),
 )
 
 

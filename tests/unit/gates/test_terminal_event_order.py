@@ -1,0 +1,67 @@
+"""The chat service writes a call's audit summary and stores its exchange before
+it hands out the terminal event: a client that sends its next turn as soon as
+it sees ``completed`` finds this one in the history, and an audit that must be
+stored before the reply (``AUDIT_STORE_BEFORE_REPLY``) can hold the reply back.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from novaos.domain import ChatInput, Completed, Outcome, Principal, RequestContext, TextDelta
+from novaos.errors import AuditNotStoredError
+from novaos.pipeline.orchestrator import RunRecord
+from novaos.ports import RequestSummary
+from novaos.services.chat import ChatCall
+from tests.unit.gates.test_fail_closed_reply import OWNER, Service, service
+
+
+class RefusingAudit:
+    """An audit log whose records are never stored (sink and spill both down)."""
+
+    def __init__(self) -> None:
+        self.summaries: list[RequestSummary] = []
+
+    async def record(self, summary: RequestSummary) -> None:
+        self.summaries.append(summary)
+        raise AuditNotStoredError("audit record not stored: sink and spill both failed")
+
+
+def _call(message: str, conversation_id: str, *, live: bool) -> ChatCall:
+    ctx = RequestContext(request_id="r1", principal=Principal(OWNER))
+    record = RunRecord(whole_answer=not live, gate_events=live)
+    return ChatCall(ctx, ChatInput(message, conversation_id), record=record, live=live)
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["stream", "unary"])
+async def test_the_terminal_event_comes_after_the_audit_and_the_history(live: bool) -> None:
+    svc: Service = service()
+    seen_at_completed: tuple[list[str], list[tuple[str, str]]] | None = None
+    async for event in svc.chat.stream(_call("Help me plan my week", "conv_a", live=live)):
+        if isinstance(event, Completed):
+            turns = (await svc.history.get(OWNER, "conv_a")).turns
+            outcomes = [s.outcome for s in svc.audit.summaries]
+            seen_at_completed = (outcomes, [(t.role, t.text) for t in turns])
+
+    assert seen_at_completed == (
+        [Outcome.COMPLETED.value],
+        [("user", "Help me plan my week"), ("assistant", "Start with Monday. List three tasks.")],
+    )
+    assert len(svc.audit.summaries) == 1  # written once, not again on the way out
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["stream", "unary"])
+async def test_an_audit_that_cannot_store_holds_the_terminal_event_back(live: bool) -> None:
+    svc = service()
+    refusing = RefusingAudit()
+    svc.chat.audit = refusing
+    events: list[object] = []
+
+    with pytest.raises(AuditNotStoredError):
+        async for event in svc.chat.stream(_call("Help me plan my week", "conv_b", live=live)):
+            events.append(event)
+
+    assert not any(isinstance(e, Completed) for e in events)
+    if live:  # a stream has sent its text as it went; only the end is withheld
+        assert "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert [s.outcome for s in refusing.summaries] == [Outcome.COMPLETED.value]  # once
