@@ -178,6 +178,7 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         watch_queue_size=settings.audit_watch_queue_size,
         watch_hub=build_watch_hub(settings, sink),
         observer=AuditMetrics(metrics),
+        store_before_reply=settings.audit_store_before_reply,
     )
 
 

@@ -213,6 +213,8 @@ class Settings(BaseSettings):
     audit_queue_size: int = Field(10000, ge=1)
     audit_file_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     audit_fsync: str = "batch"  # always | batch | never
+    # Answers wait until their audit record is in the sink or the spill file.
+    audit_store_before_reply: bool = False
     audit_spill_path: Path | None = None
     audit_memory_capacity: int = Field(10000, ge=1)
     audit_hmac_key: SecretStr | None = None  # pseudonym key; falls back to JWT_SECRET

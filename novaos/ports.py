@@ -286,7 +286,9 @@ class RequestSummary:
 
 
 class AuditLog(Protocol):
-    """Accepts summaries without blocking the request (bounded queue)."""
+    """Accepts summaries without blocking the request (bounded queue); set to
+    store before replying, returns once the record is stored and raises
+    ``AuditNotStoredError`` when it could not be."""
 
     async def record(self, summary: RequestSummary) -> None: ...
 

@@ -7,8 +7,14 @@ fails, batches go to an fsynced spill file; while the spill holds anything new
 batches queue behind it, and the spill is replayed in order with backoff until
 the sink takes it; an append that hangs past ``append_timeout_s`` counts as a
 failure. ``aclose()`` drains the queue; what the sink cannot take by then stays
-in the spill file and is replayed at the next start. What is still queued when
-the process is killed (SIGKILL) is lost: records are stored after the answer.
+in the spill file and is replayed at the next start.
+
+By default ``record()`` returns once the summary is queued, and the answer goes
+out while its record is written: what is still queued when the process is
+killed (SIGKILL) is lost. With ``store_before_reply`` it returns only when the
+record is in the sink or the fsynced spill (no linger: a batch is whatever
+queued while the last one was written), and raises ``AuditNotStoredError``
+when it is in neither, so the caller can hold the answer back.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.spill import SpillFile
 from novaos.audit.watch import Fanout, Subscription, WatchHub
-from novaos.errors import ConfigError
+from novaos.errors import AuditNotStoredError, ConfigError
 from novaos.ports import RequestSummary
 
 _log = logging.getLogger("novaos.audit")
 
-_Item = tuple[RequestSummary, float] | None  # None: close
+# A summary, when it ended, and who waits for it to be stored; None: close.
+_Entry = tuple[RequestSummary, float, "asyncio.Future[None] | None"]
+_Item = _Entry | None
 
 
 class AuditWriter:
@@ -49,6 +57,7 @@ class AuditWriter:
         watch_hub: WatchHub | None = None,
         observer: AuditObserver | None = None,
         append_timeout_s: float = 10.0,
+        store_before_reply: bool = False,
     ) -> None:
         self.sink = sink
         # A sink that hangs (a stuck lock, a partition) is a sink that is down: its
@@ -58,7 +67,9 @@ class AuditWriter:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self._spill = SpillFile(spill_path, setting=spill_setting)
         self._batch_size = batch_size
-        self._linger_s = linger_s
+        self._store_before_reply = store_before_reply
+        # A reply that waits for its record must not also wait out a linger.
+        self._linger_s = 0.0 if store_before_reply else linger_s
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullAuditObserver()
         # Watchers hear this writer's records, or (several workers) everyone's.
@@ -114,12 +125,21 @@ class AuditWriter:
         if self._closed:  # the server stops (and its handlers finish) before this closes
             _log.error("audit: record for %s arrived after close", summary.request_id)
             return
-        item = (summary, time.time())
+        stored = asyncio.get_running_loop().create_future() if self._store_before_reply else None
+        item = (summary, time.time(), stored)
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             await self._queue.put(item)  # backpressure beats losing a record
         self._observer.on_queue_depth(self._queue.qsize())
+        if stored is not None:
+            # Shielded: a caller that goes away leaves the record queued, and the
+            # writer must still be able to settle the future.
+            try:
+                await asyncio.shield(stored)
+            except asyncio.CancelledError:
+                stored.add_done_callback(_retrieved)  # nobody is left to read its error
+                raise
 
     def subscribe(self) -> Subscription:
         return self._fanout.subscribe()
@@ -163,12 +183,23 @@ class AuditWriter:
                 _log.exception("audit: writing a batch of %d failed", len(batch))
             self._observer.on_queue_depth(self._queue.qsize())
 
-    async def _write(self, batch: list[tuple[RequestSummary, float]], *, closing: bool) -> None:
-        records = [r for s, t in batch if (r := self._build(s, t)) is not None]
-        sealed = seal_all(records, self._head)
+    async def _write(self, batch: list[_Entry], *, closing: bool) -> None:
+        built = [(self._build(s, t), waiter) for s, t, waiter in batch]
+        sealed = seal_all([r for r, _ in built if r is not None], self._head)
         if sealed:
             self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
-        await self._deliver(sealed, force_retry=closing)
+        kept = False
+        try:
+            kept = await self._deliver(sealed, force_retry=closing)
+        finally:
+            for record, waiter in built:
+                if waiter is None or waiter.done():
+                    continue
+                if kept and record is not None:
+                    waiter.set_result(None)
+                else:
+                    why = "could not be built" if record is None else "sink and spill both failed"
+                    waiter.set_exception(AuditNotStoredError(f"audit record not stored: {why}"))
 
     def _build(self, summary: RequestSummary, ended_unix: float) -> AuditRecord | None:
         """One record; a summary that cannot become one costs only itself, never
@@ -179,9 +210,9 @@ class AuditWriter:
             _log.exception("audit: no record could be built for %s", summary.request_id)
             return None
 
-    async def _next_batch(self) -> tuple[list[tuple[RequestSummary, float]], bool]:
+    async def _next_batch(self) -> tuple[list[_Entry], bool]:
         """Wait for work (or until the next retry is due) and take a batch."""
-        batch: list[tuple[RequestSummary, float]] = []
+        batch: list[_Entry] = []
         try:
             if self._backlogged():
                 wait_s = max(0.0, self._retry_at - time.monotonic())
@@ -205,12 +236,13 @@ class AuditWriter:
     def _backlogged(self) -> bool:
         return bool(self._spill.count or self._held or not self._sink_open)
 
-    async def _deliver(self, records: list[AuditRecord], *, force_retry: bool) -> None:
+    async def _deliver(self, records: list[AuditRecord], *, force_retry: bool) -> bool:
+        """True when the records are in the sink or the spill file, False when
+        only memory holds them."""
         if self._backlogged() and (force_retry or time.monotonic() >= self._retry_at):
             await self._recover()
         if self._backlogged():
-            await self._park(records)
-            return
+            return await self._park(records)
         try:
             async with asyncio.timeout(self._append_timeout_s):
                 stored = await self.sink.append(records)
@@ -218,9 +250,9 @@ class AuditWriter:
             # A late commit of the timed-out batch is harmless: the replay skips
             # records the sink already holds.
             self._failed(exc)
-            await self._park(records)
-            return
+            return await self._park(records)
         self._stored(stored)
+        return True
 
     async def _try_open(self, *, starting: bool = False) -> None:
         try:
@@ -286,20 +318,25 @@ class AuditWriter:
             return pending[ids.index(last[0].id) + 1 :]
         return pending
 
-    async def _park(self, records: Sequence[AuditRecord]) -> None:
+    async def _park(self, records: Sequence[AuditRecord]) -> bool:
+        """Spill the records (True), or hold them in memory when the spill fails
+        or holds older ones in memory already (False)."""
         if not records:
-            return
+            return True
         if self._held:  # behind records the spill could not take: keep their order
             self._held.extend(records)
             self._observer.on_spill(self._spill.count + len(self._held), spilling=True)
-            return
+            return False
+        spilled = True
         try:
             await self._spill.append(records)
         except OSError as exc:
             _log.error("audit: spill write failed, holding %d records in memory: %s",
                        len(records), exc)  # fmt: skip
             self._held.extend(records)
+            spilled = False
         self._observer.on_spill(self._spill.count + len(self._held), spilling=True)
+        return spilled
 
     def _stored(self, stored: Sequence[AuditRecord]) -> None:
         self._sink_ok = True
@@ -316,3 +353,8 @@ class AuditWriter:
         self._observer.on_sink_error(self.sink.name, exc)
         self._backoff_s = min(self._max_backoff_s, max(0.05, self._backoff_s * 2))
         self._retry_at = time.monotonic() + self._backoff_s
+
+
+def _retrieved(stored: asyncio.Future[None]) -> None:
+    if not stored.cancelled():
+        stored.exception()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -23,7 +25,7 @@ from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.pipeline.gates.shield_model import default_model
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
-from tests.fixtures.server import Running, bearer, mint, running_app
+from tests.fixtures.server import Running, Subprocess, bearer, mint, running_app
 
 ADMIN = bearer(mint("root", "enterprise", ("admin",)))
 
@@ -293,3 +295,48 @@ async def test_the_guides_grep_finds_shield_interventions_in_the_audit_files(
     (line,) = out.decode().splitlines()
     record = json.loads(line)
     assert (record["request_id"], record["outcome"]) == (vetoed, "hard_veto")
+
+
+def test_with_store_before_reply_an_answer_killed_right_after_keeps_its_record(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    """AUDIT_STORE_BEFORE_REPLY: the reply and a stream's terminal event come only
+    after the record is in the file, so a SIGKILL the moment the client has them
+    loses neither record (by default a record still queued is lost)."""
+    directory = tmp_path / "audit"
+    srv = spawn_server(
+        AUDIT_STORAGE_TYPE="file",
+        AUDIT_FILE_PATH=str(directory),
+        AUDIT_STORE_BEFORE_REPLY="true",
+    )
+
+    async def answered() -> list[str]:
+        ids = []
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            reply = await stub.Chat(
+                chat_pb2.ChatRequest(message="Plan my week, please."), metadata=bearer(mint())
+            )
+            ids.append(reply.request_id)
+            call = stub.StreamChat(
+                chat_pb2.StreamChatRequest(message="Plan my weekend, please."),
+                metadata=bearer(mint()),
+            )
+            async for event in call:
+                if event.WhichOneof("event") == "completed":
+                    srv.proc.kill()  # SIGKILL: no drain, no flush
+                    ids.append(event.completed.request_id)
+                    break
+        return ids
+
+    ids = asyncio.run(answered())
+    assert srv.proc.wait(timeout=10) == -signal.SIGKILL
+    stored = [
+        json.loads(line)
+        for path in sorted(directory.glob("audit-*.log"))
+        for line in path.read_text().splitlines()
+    ]
+    assert [(r["request_id"], r["outcome"]) for r in stored] == [
+        (ids[0], "completed"),
+        (ids[1], "completed"),
+    ]

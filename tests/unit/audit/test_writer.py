@@ -15,7 +15,7 @@ from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery
 from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.writer import AuditWriter
-from novaos.errors import AuditWatchLaggedError
+from novaos.errors import AuditNotStoredError, AuditWatchLaggedError
 from tests.fixtures.audit_data import POLICY, summary
 from tests.fixtures.common import await_until
 
@@ -286,3 +286,94 @@ async def test_held_records_reach_a_sink_that_is_back_while_the_spill_is_still_f
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00000", "req-00001", "req-00002"]
     assert (await AuditReader(sink, writer).verify()).ok
+
+
+# ------------------------------------------------------- store before reply
+
+
+async def test_by_default_record_returns_before_the_record_is_stored(tmp_path: Path) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path)
+    await writer.record(summary(1))
+    assert list(sink.records) == []  # queued: the answer goes out while it is written
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001"]
+
+
+async def test_store_before_reply_returns_once_the_sink_has_the_record(tmp_path: Path) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True)
+    for i in (1, 2):
+        await writer.record(summary(i))
+        assert [r.request_id for r in sink.records][-1] == f"req-{i:05d}"
+    await writer.aclose()
+    assert [r.seq for r in sink.records] == [1, 2]
+
+
+async def test_store_before_reply_counts_the_fsynced_spill_as_stored(tmp_path: Path) -> None:
+    sink = FlakyMemorySink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True)
+    sink.down = True
+    await writer.record(summary(1))  # returns: the record is in the spill file
+    assert writer.status().spilled == 1 and list(sink.records) == []
+    assert b"req-00001" in (tmp_path / "spill.jsonl").read_bytes()
+    sink.down = False
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001"]
+
+
+async def test_store_before_reply_raises_when_neither_sink_nor_spill_takes_it(
+    tmp_path: Path,
+) -> None:
+    sink = FlakyMemorySink()
+    writer = AuditWriter(sink, POLICY, spill_path=None, max_backoff_s=0.05, store_before_reply=True)
+    await writer.start()
+    sink.down = True
+    with pytest.raises(AuditNotStoredError, match="sink and spill both failed"):
+        await writer.record(summary(1))
+    assert writer.status().status == "down"
+    sink.down = False  # the record was kept in memory, and is stored once the sink is back
+    await await_until(lambda: _is(writer.status().status == "ok"), what="the sink back")
+    await writer.record(summary(2))
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
+    assert (await AuditReader(sink, writer).verify()).ok
+
+
+async def test_store_before_reply_raises_for_a_summary_that_cannot_be_a_record(
+    tmp_path: Path,
+) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True)
+    with pytest.raises(AuditNotStoredError, match="could not be built"):
+        await writer.record(replace(summary(1), released_text="broken \ud83d"))
+    await writer.record(summary(2))
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00002"]
+
+
+class HangingSink(MemoryAuditSink):
+    """Appends wait until ``opened`` is set, like a database holding a lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = asyncio.Event()
+        self.waiting = 0
+
+    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        self.waiting += 1
+        await self.opened.wait()
+        return await super().append(records)
+
+
+async def test_a_caller_that_stops_waiting_still_gets_its_record_stored(tmp_path: Path) -> None:
+    sink = HangingSink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True)
+    waiting = asyncio.create_task(writer.record(summary(1)))
+    await await_until(lambda: _is(sink.waiting == 1), what="the append under way")
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    sink.opened.set()
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001"]
