@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from novaos.audit.chain import ChainHead, seal_all
 from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
@@ -35,6 +36,7 @@ from novaos.errors import AuditNotStoredError, ConfigError
 from novaos.ports import RequestSummary
 
 _log = logging.getLogger("novaos.audit")
+_T = TypeVar("_T")
 
 # A summary, when it ended, and who waits for it to be stored; None: close.
 _Entry = tuple[RequestSummary, float, "asyncio.Future[None] | None"]
@@ -124,6 +126,8 @@ class AuditWriter:
     async def record(self, summary: RequestSummary) -> None:
         if self._closed:  # the server stops (and its handlers finish) before this closes
             _log.error("audit: record for %s arrived after close", summary.request_id)
+            if self._store_before_reply:
+                raise AuditNotStoredError("audit record not stored: the audit log is closed")
             return
         stored = asyncio.get_running_loop().create_future() if self._store_before_reply else None
         item = (summary, time.time(), stored)
@@ -184,13 +188,16 @@ class AuditWriter:
             self._observer.on_queue_depth(self._queue.qsize())
 
     async def _write(self, batch: list[_Entry], *, closing: bool) -> None:
-        built = [(self._build(s, t), waiter) for s, t, waiter in batch]
-        sealed = seal_all([r for r, _ in built if r is not None], self._head)
-        if sealed:
-            self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
-        kept = False
-        try:
+        built: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]
+        built = [(None, waiter) for _, _, waiter in batch]
+        kept, why = False, "the audit writer failed"
+        try:  # whatever fails in here, nobody is left waiting for its record
+            built = [(self._build(s, t), waiter) for s, t, waiter in batch]
+            sealed = seal_all([r for r, _ in built if r is not None], self._head)
+            if sealed:
+                self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
             kept = await self._deliver(sealed, force_retry=closing)
+            why = "sink and spill both failed"
         finally:
             for record, waiter in built:
                 if waiter is None or waiter.done():
@@ -198,8 +205,8 @@ class AuditWriter:
                 if kept and record is not None:
                     waiter.set_result(None)
                 else:
-                    why = "could not be built" if record is None else "sink and spill both failed"
-                    waiter.set_exception(AuditNotStoredError(f"audit record not stored: {why}"))
+                    reason = why if record is not None or not kept else "no record could be built"
+                    waiter.set_exception(AuditNotStoredError(f"audit record not stored: {reason}"))
 
     def _build(self, summary: RequestSummary, ended_unix: float) -> AuditRecord | None:
         """One record; a summary that cannot become one costs only itself, never
@@ -236,6 +243,12 @@ class AuditWriter:
     def _backlogged(self) -> bool:
         return bool(self._spill.count or self._held or not self._sink_open)
 
+    async def _bounded(self, call: Awaitable[_T]) -> _T:
+        """A sink call that hangs past ``append_timeout_s`` fails like a sink
+        that is down (opening it and replaying the spill too, not only appends)."""
+        async with asyncio.timeout(self._append_timeout_s):
+            return await call
+
     async def _deliver(self, records: list[AuditRecord], *, force_retry: bool) -> bool:
         """True when the records are in the sink or the spill file, False when
         only memory holds them."""
@@ -244,8 +257,7 @@ class AuditWriter:
         if self._backlogged():
             return await self._park(records)
         try:
-            async with asyncio.timeout(self._append_timeout_s):
-                stored = await self.sink.append(records)
+            stored = await self._bounded(self.sink.append(records))
         except Exception as exc:  # any sink failure (a timeout too): spill, never drop
             # A late commit of the timed-out batch is harmless: the replay skips
             # records the sink already holds.
@@ -256,7 +268,7 @@ class AuditWriter:
 
     async def _try_open(self, *, starting: bool = False) -> None:
         try:
-            self._head = self._stored_head = await self.sink.open()
+            self._head = self._stored_head = await self._bounded(self.sink.open())
         except Exception as exc:  # sink down at start: spill until it is back
             if starting and isinstance(exc, ConfigError):
                 raise  # a directory we may not write is not coming back: stop start-up
@@ -293,7 +305,7 @@ class AuditWriter:
         while pending:
             chunk = pending[: self._batch_size]
             try:
-                stored = await self.sink.append(chunk)
+                stored = await self._bounded(self.sink.append(chunk))
             except BaseException:
                 await self._spill.replace(pending)
                 raise
@@ -302,17 +314,18 @@ class AuditWriter:
         await self._spill.replace([])
         while self._held:
             chunk = self._held[: self._batch_size]
-            self._stored(await self.sink.append(chunk))  # less when some were stored already
+            # less when some were stored already
+            self._stored(await self._bounded(self.sink.append(chunk)))
             del self._held[: len(chunk)]
         self._observer.on_spill(0, spilling=False)
         _log.info("audit: spill replayed, sink %s is back", self.sink.name)
 
     async def _skip_stored(self, pending: list[AuditRecord]) -> list[AuditRecord]:
         """Drop spilled records the sink already has (crash between write and trim)."""
-        head = await self.sink.head()
+        head = await self._bounded(self.sink.head())
         if not pending or head.seq == 0:
             return pending
-        last = await self.sink.range(head.seq, head.seq, limit=1)
+        last = await self._bounded(self.sink.range(head.seq, head.seq, limit=1))
         ids = [r.id for r in pending]
         if last and last[0].id in ids:
             return pending[ids.index(last[0].id) + 1 :]

@@ -27,7 +27,7 @@ from novaos.domain import (
     Started,
     TextDelta,
 )
-from novaos.errors import InvalidArgumentError, RateLimitHeaders
+from novaos.errors import AuditNotStoredError, InvalidArgumentError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, RequestSummary
 from novaos.services.pump import EventPump
@@ -254,8 +254,13 @@ class ChatService:
                     if lease is not None:
                         usage = call.record.generation.usage
                         lease.settle(usage.input_tokens + usage.output_tokens)
-                    if not call.finished:
-                        await self._finish(call)
+                    if not call.finished:  # no terminal event: an error or a cancel
+                        try:
+                            await self._finish(call)
+                        except AuditNotStoredError as exc:
+                            # There is no answer to hold back; the call's own error
+                            # (or cancel) is what the caller must see, not this.
+                            log.error("%s (request %s)", exc, call.ctx.request_id)
         finally:
             self._left()
 
@@ -293,18 +298,32 @@ class ChatService:
             outcome = call.completed.outcome
         else:
             outcome = Outcome.CANCELLED if call.abandoned else _unfinished_outcome()
-        await self.audit.record(self._summary(call, outcome))  # first: never lost
-        if outcome in _REMEMBERED and self.conversations is not None:
+        remember = outcome in _REMEMBERED and self.conversations is not None
+        try:
+            await self.audit.record(self._summary(call, outcome))  # first: never lost
+        except asyncio.CancelledError:
+            # Gone while the record was being stored (AUDIT_STORE_BEFORE_REPLY): the
+            # record is still queued, and the exchange is stored all the same.
+            if remember:
+                self._remember_later(call, outcome).add_done_callback(_report_late_failure)
+            raise
+        if remember:
             # The client has its answer and may hang up now: a cancel must not
             # stop the exchange from being stored (the next turn needs it).
-            write = asyncio.ensure_future(self._remember(call, outcome))
-            self._writes.add(write)
-            write.add_done_callback(self._writes.discard)
+            write = self._remember_later(call, outcome)
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
                 write.add_done_callback(_report_late_failure)
                 raise
+
+    def _remember_later(self, call: ChatCall, outcome: Outcome) -> asyncio.Future[None]:
+        """The history write as a task of its own that outlives a cancel of the
+        call (``drained`` waits for it)."""
+        write = asyncio.ensure_future(self._remember(call, outcome))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+        return write
 
     async def _remember(self, call: ChatCall, outcome: Outcome) -> None:
         assert self.conversations is not None

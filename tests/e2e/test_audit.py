@@ -297,12 +297,13 @@ async def test_the_guides_grep_finds_shield_interventions_in_the_audit_files(
     assert (record["request_id"], record["outcome"]) == (vetoed, "hard_veto")
 
 
+@pytest.mark.parametrize("kind", ["unary", "stream"])
 def test_with_store_before_reply_an_answer_killed_right_after_keeps_its_record(
-    spawn_server: Callable[..., Subprocess], tmp_path: Path
+    spawn_server: Callable[..., Subprocess], tmp_path: Path, kind: str
 ) -> None:
-    """AUDIT_STORE_BEFORE_REPLY: the reply and a stream's terminal event come only
-    after the record is in the file, so a SIGKILL the moment the client has them
-    loses neither record (by default a record still queued is lost)."""
+    """AUDIT_STORE_BEFORE_REPLY: the reply, or a stream's terminal event, comes only
+    after the record is in the file, so a SIGKILL the moment the client has it
+    loses no record (by default a record still queued is lost: this fails)."""
     directory = tmp_path / "audit"
     srv = spawn_server(
         AUDIT_STORAGE_TYPE="file",
@@ -310,33 +311,29 @@ def test_with_store_before_reply_an_answer_killed_right_after_keeps_its_record(
         AUDIT_STORE_BEFORE_REPLY="true",
     )
 
-    async def answered() -> list[str]:
-        ids = []
+    async def answered() -> str:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
             stub = chat_pb2_grpc.ChatServiceStub(channel)
-            reply = await stub.Chat(
-                chat_pb2.ChatRequest(message="Plan my week, please."), metadata=bearer(mint())
-            )
-            ids.append(reply.request_id)
+            if kind == "unary":
+                request = chat_pb2.ChatRequest(message="Plan my week, please.")
+                reply = await stub.Chat(request, metadata=bearer(mint()))
+                srv.proc.kill()  # SIGKILL: no drain, no flush
+                return reply.request_id
             call = stub.StreamChat(
                 chat_pb2.StreamChatRequest(message="Plan my weekend, please."),
                 metadata=bearer(mint()),
             )
             async for event in call:
                 if event.WhichOneof("event") == "completed":
-                    srv.proc.kill()  # SIGKILL: no drain, no flush
-                    ids.append(event.completed.request_id)
-                    break
-        return ids
+                    srv.proc.kill()
+                    return event.completed.request_id
+        raise AssertionError("no terminal event")
 
-    ids = asyncio.run(answered())
+    request_id = asyncio.run(answered())
     assert srv.proc.wait(timeout=10) == -signal.SIGKILL
     stored = [
         json.loads(line)
         for path in sorted(directory.glob("audit-*.log"))
         for line in path.read_text().splitlines()
     ]
-    assert [(r["request_id"], r["outcome"]) for r in stored] == [
-        (ids[0], "completed"),
-        (ids[1], "completed"),
-    ]
+    assert [(r["request_id"], r["outcome"]) for r in stored] == [(request_id, "completed")]

@@ -345,7 +345,7 @@ async def test_store_before_reply_raises_for_a_summary_that_cannot_be_a_record(
 ) -> None:
     sink = MemoryAuditSink()
     writer = await _writer(sink, tmp_path, store_before_reply=True)
-    with pytest.raises(AuditNotStoredError, match="could not be built"):
+    with pytest.raises(AuditNotStoredError, match="no record could be built"):
         await writer.record(replace(summary(1), released_text="broken \ud83d"))
     await writer.record(summary(2))
     await writer.aclose()
@@ -377,3 +377,68 @@ async def test_a_caller_that_stops_waiting_still_gets_its_record_stored(tmp_path
     sink.opened.set()
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00001"]
+
+
+class StuckSink(MemoryAuditSink):
+    """While ``stuck``, every call hangs (a lock that is never released)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = False
+        self.calls = 0
+
+    async def _maybe_hang(self) -> None:
+        self.calls += 1
+        if self.stuck:
+            await asyncio.Event().wait()
+
+    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        await self._maybe_hang()
+        return await super().append(records)
+
+    async def head(self) -> ChainHead:
+        await self._maybe_hang()
+        return await super().head()
+
+
+async def test_a_sink_that_hangs_while_the_spill_replays_still_times_out(
+    tmp_path: Path,
+) -> None:
+    # The replay after the first timeout calls the sink too; hanging there held
+    # the writer, and every answer waiting for its record, for good.
+    sink = StuckSink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True, append_timeout_s=0.2)
+    sink.stuck = True
+    await writer.record(summary(1))  # its append timed out: spilled
+    calls = sink.calls
+    await await_until(lambda: _is(sink.calls > calls), what="a replay under way")
+    await asyncio.wait_for(writer.record(summary(2)), timeout=10)
+    assert writer.status().spilled == 2
+    sink.stuck = False
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
+
+
+async def test_store_before_reply_refuses_a_record_after_close(tmp_path: Path) -> None:
+    writer = await _writer(MemoryAuditSink(), tmp_path, store_before_reply=True)
+    await writer.aclose()
+    with pytest.raises(AuditNotStoredError, match="closed"):
+        await writer.record(summary(1))
+
+
+async def test_a_writer_failure_leaves_nobody_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path, store_before_reply=True)
+
+    def broken(*_: object) -> list[AuditRecord]:
+        raise RuntimeError("a bug in sealing")
+
+    monkeypatch.setattr("novaos.audit.writer.seal_all", broken)
+    with pytest.raises(AuditNotStoredError, match="the audit writer failed"):
+        await asyncio.wait_for(writer.record(summary(1)), timeout=10)
+    monkeypatch.undo()
+    await writer.record(summary(2))  # the writer task lives on
+    await writer.aclose()
+    assert [r.request_id for r in sink.records] == ["req-00002"]

@@ -6,6 +6,9 @@ stored before the reply (``AUDIT_STORE_BEFORE_REPLY``) can hold the reply back.
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import aclosing
+
 import pytest
 
 from novaos.domain import ChatInput, Completed, Outcome, Principal, RequestContext, TextDelta
@@ -13,6 +16,7 @@ from novaos.errors import AuditNotStoredError
 from novaos.pipeline.orchestrator import RunRecord
 from novaos.ports import RequestSummary
 from novaos.services.chat import ChatCall
+from tests.fixtures.common import await_until
 from tests.unit.gates.test_fail_closed_reply import OWNER, Service, service
 
 
@@ -65,3 +69,58 @@ async def test_an_audit_that_cannot_store_holds_the_terminal_event_back(live: bo
     if live:  # a stream has sent its text as it went; only the end is withheld
         assert "".join(e.text for e in events if isinstance(e, TextDelta))
     assert [s.outcome for s in refusing.summaries] == [Outcome.COMPLETED.value]  # once
+
+
+class StallingAudit:
+    """An audit log that takes the summary, then waits for the store (an fsync that
+    does not come back) until the caller gives up."""
+
+    def __init__(self) -> None:
+        self.summaries: list[RequestSummary] = []
+
+    async def record(self, summary: RequestSummary) -> None:
+        self.summaries.append(summary)
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["stream", "unary"])
+async def test_a_call_cancelled_while_its_record_is_stored_still_stores_the_exchange(
+    live: bool,
+) -> None:
+    svc = service()
+    stalling = StallingAudit()
+    svc.chat.audit = stalling
+
+    async def consume() -> None:
+        async for _ in svc.chat.stream(_call("Help me plan my week", "conv_c", live=live)):
+            pass
+
+    task = asyncio.create_task(consume())
+    await await_until(lambda: _is(bool(stalling.summaries)), what="the record under way")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async def stored() -> bool:
+        return len((await svc.history.get(OWNER, "conv_c")).turns) == 2
+
+    await await_until(stored, what="the exchange stored")
+    assert await svc.chat.drained(timeout_s=5)
+    assert [s.outcome for s in stalling.summaries] == [Outcome.COMPLETED.value]
+
+
+async def test_an_audit_that_cannot_store_does_not_replace_a_cancel() -> None:
+    svc = service()
+    refusing = RefusingAudit()
+    svc.chat.audit = refusing
+    # The caller stops reading after the first text: there is no answer to hold
+    # back, so closing the stream must not raise the audit's error instead.
+    async with aclosing(svc.chat.stream(_call("Help me plan my week", "conv_d", live=True))) as s:
+        async for event in s:
+            if isinstance(event, TextDelta):
+                break
+    assert [x.outcome for x in refusing.summaries] == [Outcome.CANCELLED.value]
+
+
+async def _is(value: bool) -> bool:
+    return value
