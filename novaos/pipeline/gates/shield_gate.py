@@ -5,7 +5,8 @@ user: crisis resources are never withheld). Hard veto -> STOP with a short
 refusal, counted per user by ``VetoThrottle``; a user over the limit gets the
 throttle refusal for the rest of the window. Soft veto -> AWAIT_ACK with the
 sentence to acknowledge in ``response_text`` (the ack module issues the token
-and fills ``GateResult.ack``). Prompt injection alone -> FLAG. Else PASS.
+and fills ``GateResult.ack``). Prompt injection alone, or a message in the
+learned model's watch band (close to a crisis, not stopped) -> FLAG. Else PASS.
 """
 
 from __future__ import annotations
@@ -126,8 +127,17 @@ class ShieldGate:
                 stance=Stance.SHIELD,
                 response_text=self.ack_prompt(facts.category, facts.language),
             )
+        flagged = []
+        if "watch" in facts.flags:
+            # Close to a crisis, not stopped: answered with care, ending with a
+            # support note (the model gate adds both).
+            note = self.classifier.support_note(facts.language)
+            facts = dataclasses.replace(facts, support_note=note)
+            flagged.append(f"watch:{facts.category} ({facts.matched})")
         if "prompt_injection" in facts.flags:
-            return GateResult(decision=Decision.FLAG, reason="prompt_injection", facts=facts)
+            flagged.append("prompt_injection")
+        if flagged:
+            return GateResult(decision=Decision.FLAG, reason=", ".join(flagged), facts=facts)
         return GateResult(decision=Decision.PASS, facts=facts)
 
 

@@ -113,6 +113,9 @@ class Messages:
     refusal: str
     throttled: str
     ack_prompts: Mapping[str, str]
+    # After an answer to a message the learned model found close to a crisis
+    # without stopping it (the shield's watch band).
+    support_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +262,12 @@ def _messages(
             raise PolicyError(
                 f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}"
             )
-        out[language] = Messages(block, str(entry["refusal"]), str(entry["throttled"]), prompts)
+        note = str(entry.get("support_note", ""))
+        if "988" not in note:
+            raise PolicyError(f"messages.json: {language} support note lacks 988")
+        out[language] = Messages(
+            block, str(entry["refusal"]), str(entry["throttled"]), prompts, note
+        )
     return out
 
 
