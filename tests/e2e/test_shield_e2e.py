@@ -66,8 +66,12 @@ async def test_a_crisis_the_shield_does_not_stop_still_gets_care_and_resources(
         assert text.startswith(crisis_block("en"))
         return
     assert done.outcome == chat_pb2.OUTCOME_COMPLETED
+    note = ShieldClassifier().support_note("en")
+    assert text.endswith("\n\n" + note), (
+        "a plain answer to a crisis: if a retrain put this message under WATCH_CRISIS_SHARE, "
+        "pick one the packaged model scores in the band"
+    )
     assert done.stance == chat_pb2.STANCE_SHIELD and not done.HasField("spark")
-    assert text.endswith("\n\n" + ShieldClassifier().support_note("en"))
     shield = next(
         e.gate for e in events if e.WhichOneof("event") == "gate" and e.gate.gate == "shield"
     )

@@ -53,8 +53,8 @@ _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_o
 _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
 # The learned model's share for the crisis categories from which a message it
 # does not stop is answered with care and a support note (the watch band). On
-# held-outs 4-8 about three in four of the crises it missed scored this high,
-# and 5-8 % of the benign messages it passed (README, "The watch band").
+# held-outs 4-8, 76 % of the crises it missed scored this high, and 5.1 % of
+# the benign messages the held-outs pass (README, "The watch band").
 WATCH_CRISIS_SHARE = 0.5
 
 
@@ -73,6 +73,8 @@ class _Hit:
 
 
 _NO_HIT = _Hit(ShieldVerdict.PASS, "", "")
+# Flags that say how a verdict was reached, not that the message is sensitive.
+_NOT_SENSITIVE = frozenset({"history", "cues", "model", "watch", "watch_history"})
 
 
 class _RuleSet:
@@ -206,7 +208,7 @@ class ShieldClassifier:
         words = norm.canonical.split()
         language = self._detect(message.casefold(), words)
         if hit.verdict is not ShieldVerdict.CONTROL:
-            earlier, turn, earlier_cues = self._history(history)
+            earlier, turn, earlier_cues, watched = self._history(history)
             if earlier.verdict is ShieldVerdict.CONTROL:
                 hit = earlier
                 flags.add("history")
@@ -216,29 +218,39 @@ class ShieldClassifier:
             else:
                 hit = self._with_cues(hit, cues, earlier_cues, flags)
                 hit = self._with_model(hit, masked[0], flags, watch=True)
+                if watched and hit.verdict is ShieldVerdict.PASS and "watch" not in flags:
+                    # An earlier turn was close to a crisis: this answer is written
+                    # with care too (its support note went out with that turn's).
+                    flags.add("watch_history")
+                    hit = _Hit(ShieldVerdict.PASS, watched.category, "watch:history")
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
-            risk=self._risk(hit, guarded or bool(flags - {"history", "cues", "model", "watch"})),
+            risk=self._risk(hit, guarded or bool(flags - _NOT_SENSITIVE)),
             language=language,
             flags=frozenset(flags),
             matched=hit.rule_id,
         )
 
-    def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit]]:
-        """The latest crisis rule (or model) hit in the recent turns, else their crisis cues."""
+    def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit], _Hit | None]:
+        """The latest crisis rule (or model) hit in the recent turns, else their
+        crisis cues and the latest turn in the model's watch band."""
         recent = [t for t in history if t][-self.policy.history_turns :]
         cues: set[CueHit] = set()
+        watched: _Hit | None = None
         for turn in reversed(recent):
             masked = self._masked(normalize(turn, self._common, self._vocabulary))
             earlier, _ = self._scan(masked, self._control_rules)
             found = self._cues.find(masked, crisis_only=True)
             if earlier.verdict is not ShieldVerdict.CONTROL:
-                earlier = self._with_model(_NO_HIT, masked[0], set(), crisis_only=True)
+                seen: set[str] = set()
+                earlier = self._with_model(_NO_HIT, masked[0], seen, crisis_only=True, watch=True)
+                if "watch" in seen:
+                    watched, earlier = watched or earlier, _NO_HIT
             if earlier.verdict is ShieldVerdict.CONTROL:
-                return earlier, turn, set()
+                return earlier, turn, set(), None
             cues |= found
-        return _NO_HIT, "", cues
+        return _NO_HIT, "", cues, watched
 
     def _with_model(
         self,

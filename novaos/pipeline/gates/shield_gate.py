@@ -94,10 +94,13 @@ class ShieldGate:
             )
         subject = VetoThrottle.subject(inp.ctx) if self.throttle else None
         if self.throttle and subject and await self.throttle.is_throttled(subject):
+            text = self.classifier.throttled_text(facts.language)
+            if "watch" in facts.flags:  # support is never withheld, throttled or not
+                text += "\n\n" + self.classifier.support_note(facts.language)
             return self._refuse(
                 dataclasses.replace(facts, flags=facts.flags | {"throttled"}),
                 "veto_throttled",
-                self.classifier.throttled_text(facts.language),
+                text,
             )
         if facts.verdict is ShieldVerdict.HARD_VETO:
             if self.throttle and subject:
@@ -134,6 +137,8 @@ class ShieldGate:
             note = self.classifier.support_note(facts.language)
             facts = dataclasses.replace(facts, support_note=note)
             flagged.append(f"watch:{facts.category} ({facts.matched})")
+        elif "watch_history" in facts.flags:  # an earlier turn was: answered with care
+            flagged.append(f"watch:{facts.category} (an earlier turn)")
         if "prompt_injection" in facts.flags:
             flagged.append("prompt_injection")
         if flagged:

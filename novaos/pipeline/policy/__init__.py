@@ -6,7 +6,8 @@ Files (all JSON, each carrying the same ``policy_version``):
 - ``rules_<lang>.json``: a lexicon of named regex fragments, the rules
   (category + pattern over canonical text), output rules, benign guards, and
   framing markers (role-play, fake ``[system]``, prompt injection).
-- ``messages.json``: per language the crisis block, refusals, ack prompts.
+- ``messages.json``: per language the crisis block, refusals, ack prompts, and
+  the support note an answer in the shield's watch band ends with.
 
 A rule marked ``over_guards`` (crisis and hard-veto rules only) outranks the
 guards: a view it matches is scanned unmasked, and no guard switches its
@@ -114,7 +115,7 @@ class Messages:
     throttled: str
     ack_prompts: Mapping[str, str]
     # After an answer to a message the learned model found close to a crisis
-    # without stopping it (the shield's watch band).
+    # without stopping it (the shield's watch band); the loader requires it.
     support_note: str = ""
 
 

@@ -15,8 +15,11 @@ from novaos.domain import (
     TextDelta,
 )
 from novaos.pipeline.facts import ModelFacts, Risk, ShieldFacts, ShieldVerdict
+from novaos.pipeline.gates.shield import ShieldClassifier
+from novaos.pipeline.gates.shield_gate import ShieldGate
 from novaos.pipeline.orchestrator import RunRecord
 from tests.unit.gates.test_pipeline_flow import VERDICTS, ScriptedShield, build
+from tests.unit.shield.test_shield_model import tiny
 
 NOTE = "If any of this is weighing on you, call or text 988."
 WATCHED = ShieldFacts(
@@ -59,3 +62,27 @@ async def test_without_the_watch_there_is_no_note() -> None:
     model = rec.results["model"]
     assert isinstance(model.facts, ModelFacts)
     assert "going through something hard" not in model.facts.system_prompt
+
+
+async def test_a_watched_answer_that_is_blocked_still_ends_with_the_note() -> None:
+    # "chemistry" is scripted to write detonator wiring after release: blocked.
+    events, rec = await _run("a rough week, tell me about chemistry")
+    done = events[-1]
+    assert getattr(done, "outcome", None) is Outcome.OUTPUT_BLOCKED
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text.endswith(NOTE) and text.count(NOTE) == 1
+    assert rec.generation.released_text.endswith(NOTE)
+
+
+async def test_the_real_shield_gate_flags_the_band_through_the_pipeline() -> None:
+    classifier = ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 13.0, 0.0]}))
+    pipe = build(ShieldGate(classifier, None))
+    rec = RunRecord()
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="zzqx tonight", conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    shield = next(g for g in rec.gates if g.gate == "shield")
+    assert shield.decision is Decision.FLAG and shield.reason.startswith("watch:self_harm")
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text.endswith("\n\n" + classifier.support_note("en"))
+    assert getattr(events[-1], "outcome", None) is Outcome.COMPLETED

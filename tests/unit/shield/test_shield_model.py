@@ -14,7 +14,7 @@ from novaos.errors import PolicyError
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gate import GateInput
 from novaos.pipeline.gates.shield import ShieldClassifier
-from novaos.pipeline.gates.shield_gate import ShieldGate
+from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.gates.shield_model import (
     FEATURE_VERSION,
     MODEL_FILE,
@@ -25,6 +25,7 @@ from novaos.pipeline.gates.shield_model import (
     model_from_dict,
     training_digest,
 )
+from tests.fixtures.gate_fakes import FakeStore
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CLASSES = ["benign", "self_harm", "weapons"]
@@ -224,9 +225,12 @@ def test_a_message_in_the_watch_band_passes_with_high_risk_and_the_flag() -> Non
     assert "watch" in facts.flags and facts.matched.startswith("watch:0.5")
     below = ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 10.0, 0.0]})).classify("zzqx tonight")
     assert (below.verdict, below.risk, below.flags) == (ShieldVerdict.PASS, Risk.NONE, frozenset())
-    # an earlier turn in the band does not carry over: only a stopped crisis does
+    # a later turn is answered with care too, without a second note
     later = shield.classify("thanks for that", history=["zzqx tonight"])
-    assert "watch" not in later.flags and later.risk is Risk.NONE
+    assert later.verdict is ShieldVerdict.PASS
+    assert later.flags == {"watch_history"} and later.risk is Risk.HIGH
+    assert later.category == "self_harm" and later.matched == "watch:history"
+    assert shield.classify("thanks for that", history=["hello there"]).risk is Risk.NONE
 
 
 async def test_the_gate_flags_the_watch_band_and_hands_on_the_localised_support_note() -> None:
@@ -240,3 +244,16 @@ async def test_the_gate_flags_the_watch_band_and_hands_on_the_localised_support_
     spanish = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="zzqx esta noche")))
     assert isinstance(spanish.facts, ShieldFacts) and spanish.facts.language == "es"
     assert spanish.facts.support_note.startswith("Si tú o alguien cerca de ti")
+
+
+async def test_a_throttled_user_in_the_watch_band_still_gets_the_support_note() -> None:
+    store = FakeStore()
+    throttle = VetoThrottle(store, limit=1, window_ms=60_000)
+    gate = ShieldGate(ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 13.0, 0.0]})), throttle)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"), client_addr="")
+    await throttle.record(VetoThrottle.subject(ctx) or "")
+    result = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="zzqx tonight")))
+    assert result.decision is Decision.STOP and result.reason == "veto_throttled"
+    assert result.response_text.endswith(ShieldClassifier(model=None).support_note("en"))
+    plain = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="hello there")))
+    assert "988" not in plain.response_text
