@@ -41,9 +41,6 @@ class ShieldFacts:
     flags: frozenset[str] = frozenset()  # e.g. {"prompt_injection"}
     ack_accepted: bool = False  # a valid ack token overrode a soft veto
     matched: str = ""  # the rule id that fired (for the audit, never the user text)
-    # The localised note an answer ends with when the message fell in the watch
-    # band (flag "watch": close to a crisis, not stopped); empty otherwise.
-    support_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,8 +214,6 @@ class Orchestrator:
             # Text already went out: never a clean-looking end. The terminal event
             # says so in-band, then the error ends the call with a non-OK status.
             rec.outcome = Outcome.UPSTREAM_TRUNCATED
-            for note in _support_note(rec):  # resources are never withheld
-                yield note
             yield self._completed(ctx, chat, rec, detail=cut.message)
             raise
         except OutputBlocked as blocked:
@@ -227,8 +225,6 @@ class Orchestrator:
             if rec.gate_events:
                 yield GateEvent(record)
             rec.outcome = Outcome.OUTPUT_BLOCKED
-            for note in _support_note(rec):  # a provider's own filter is likely here
-                yield note
             yield self._completed(ctx, chat, rec, detail="output blocked by policy")
             return
         record = _personality_record(stats, _ms(self.clock() - started - stats.provider_wait_s))
@@ -345,20 +341,12 @@ def _required_notes(rec: RunRecord) -> list[TextDelta]:
     """Notes NovaOS renders after the answer (not left to the model), counted as released."""
     result = rec.results.get("model")
     notes = result.facts.required_notes if result and isinstance(result.facts, ModelFacts) else ()
-    return [_release(rec, note) for note in notes]
-
-
-def _support_note(rec: RunRecord) -> list[TextDelta]:
-    """The shield's support note (watch band) for a run that ends without its
-    answer's notes: output blocked, upstream cut."""
-    shield = _shield_facts(rec)
-    return [_release(rec, shield.support_note)] if shield and shield.support_note else []
-
-
-def _release(rec: RunRecord, note: str) -> TextDelta:
-    text = f"\n\n{note}" if rec.generation.released_text else note
-    rec.generation.released.append(text)
-    return TextDelta(text)
+    deltas = []
+    for note in notes:
+        text = f"\n\n{note}" if rec.generation.released_text else note
+        rec.generation.released.append(text)
+        deltas.append(TextDelta(text))
+    return deltas
 
 
 def _ms(seconds: float) -> float:

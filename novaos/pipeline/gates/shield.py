@@ -51,11 +51,6 @@ _MASK = " | "
 _VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
-# The learned model's share for the crisis categories from which a message it
-# does not stop is answered with care and a support note (the watch band). On
-# held-outs 4-8, 76 % of the crises it missed scored this high, and 5.1 % of
-# the benign messages the held-outs pass (README, "The watch band").
-WATCH_CRISIS_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +68,6 @@ class _Hit:
 
 
 _NO_HIT = _Hit(ShieldVerdict.PASS, "", "")
-# Flags that say how a verdict was reached, not that the message is sensitive.
-_NOT_SENSITIVE = frozenset({"history", "cues", "model", "watch", "watch_history"})
 
 
 class _RuleSet:
@@ -208,7 +201,7 @@ class ShieldClassifier:
         words = norm.canonical.split()
         language = self._detect(message.casefold(), words)
         if hit.verdict is not ShieldVerdict.CONTROL:
-            earlier, turn, earlier_cues, watched = self._history(history)
+            earlier, turn, earlier_cues = self._history(history)
             if earlier.verdict is ShieldVerdict.CONTROL:
                 hit = earlier
                 flags.add("history")
@@ -217,49 +210,33 @@ class ShieldClassifier:
                     language = self.detect_language(turn)
             else:
                 hit = self._with_cues(hit, cues, earlier_cues, flags)
-                hit = self._with_model(hit, masked[0], flags, watch=True)
-                if watched and hit.verdict is ShieldVerdict.PASS and "watch" not in flags:
-                    # An earlier turn was close to a crisis: this answer is written
-                    # with care too (its support note went out with that turn's).
-                    flags.add("watch_history")
-                    hit = _Hit(ShieldVerdict.PASS, watched.category, "watch:history")
+                hit = self._with_model(hit, masked[0], flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
-            risk=self._risk(hit, guarded or bool(flags - _NOT_SENSITIVE)),
+            risk=self._risk(hit, guarded or bool(flags - {"history", "cues", "model"})),
             language=language,
             flags=frozenset(flags),
             matched=hit.rule_id,
         )
 
-    def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit], _Hit | None]:
-        """The latest crisis rule (or model) hit in the recent turns, else their
-        crisis cues and the latest turn in the model's watch band."""
+    def _history(self, history: Sequence[str]) -> tuple[_Hit, str, set[CueHit]]:
+        """The latest crisis rule (or model) hit in the recent turns, else their crisis cues."""
         recent = [t for t in history if t][-self.policy.history_turns :]
         cues: set[CueHit] = set()
-        watched: _Hit | None = None
         for turn in reversed(recent):
             masked = self._masked(normalize(turn, self._common, self._vocabulary))
             earlier, _ = self._scan(masked, self._control_rules)
             found = self._cues.find(masked, crisis_only=True)
             if earlier.verdict is not ShieldVerdict.CONTROL:
-                seen: set[str] = set()
-                earlier = self._with_model(_NO_HIT, masked[0], seen, crisis_only=True, watch=True)
-                if "watch" in seen:
-                    watched, earlier = watched or earlier, _NO_HIT
+                earlier = self._with_model(_NO_HIT, masked[0], set(), crisis_only=True)
             if earlier.verdict is ShieldVerdict.CONTROL:
-                return earlier, turn, set(), None
+                return earlier, turn, set()
             cues |= found
-        return _NO_HIT, "", cues, watched
+        return _NO_HIT, "", cues
 
     def _with_model(
-        self,
-        hit: _Hit,
-        view: MaskedView,
-        flags: set[str],
-        *,
-        crisis_only: bool = False,
-        watch: bool = False,
+        self, hit: _Hit, view: MaskedView, flags: set[str], *, crisis_only: bool = False
     ) -> _Hit:
         """``hit`` unless the learned model stops a message the rules passed.
 
@@ -267,24 +244,13 @@ class ShieldClassifier:
         not a rule's soft veto, not a message a guard read as benign, not the
         categories a guard switched off; and it reads the message without its
         cues, whose weights are the cue layer's to add up (it would count them
-        a second time: "I can't do this anymore" alone passes).
-
-        ``watch``: a message it does not stop but whose crisis share reaches
-        ``WATCH_CRISIS_SHARE`` still passes, flagged ``watch`` with the crisis
-        category it leaned to: the answer is written with care and ends with a
-        support note (``novaos.pipeline.gates.model``)."""
+        a second time: "I can't do this anymore" alone passes)."""
         if self._model is None or hit.verdict is not ShieldVerdict.PASS:
             return hit  # a rule's soft veto stands: its acknowledgement is the answer
         text = self._model_text(view)
         if text is None:
             return hit
-        levels = {ShieldVerdict.CONTROL.value: WATCH_CRISIS_SHARE} if watch else None
-        found, watched = self._model.assess(text, view.suppressed, watch=levels)
-        if watched is not None and self.policy.categories[watched.category].verdict is (
-            ShieldVerdict.CONTROL
-        ):
-            flags.add("watch")
-            return _Hit(ShieldVerdict.PASS, watched.category, f"watch:{watched.probability:.2f}")
+        found = self._model.decide(text, view.suppressed)
         if found is None:
             return hit
         verdict = self.policy.categories[found.category].verdict
@@ -350,10 +316,6 @@ class ShieldClassifier:
 
     def crisis_block(self, language: str) -> str:
         return crisis_block(language, self.policy)
-
-    def support_note(self, language: str) -> str:
-        """What an answer in the watch band ends with, localised."""
-        return self.policy.messages_for(language).support_note
 
     def detect_language(self, text: str) -> str:
         """Best guess among the policy languages (default when no cue at all)."""
@@ -473,6 +435,4 @@ class ShieldClassifier:
     def _risk(self, hit: _Hit, sensitive: bool) -> Risk:
         if hit.verdict is not ShieldVerdict.PASS:
             return self.policy.categories[hit.category].risk
-        if hit.rule_id.startswith("watch:"):  # close to a crisis, not stopped
-            return Risk.HIGH
         return Risk.LOW if sensitive else Risk.NONE

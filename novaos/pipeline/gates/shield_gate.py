@@ -5,8 +5,7 @@ user: crisis resources are never withheld). Hard veto -> STOP with a short
 refusal, counted per user by ``VetoThrottle``; a user over the limit gets the
 throttle refusal for the rest of the window. Soft veto -> AWAIT_ACK with the
 sentence to acknowledge in ``response_text`` (the ack module issues the token
-and fills ``GateResult.ack``). Prompt injection alone, or a message in the
-learned model's watch band (close to a crisis, not stopped) -> FLAG. Else PASS.
+and fills ``GateResult.ack``). Prompt injection alone -> FLAG. Else PASS.
 """
 
 from __future__ import annotations
@@ -94,13 +93,10 @@ class ShieldGate:
             )
         subject = VetoThrottle.subject(inp.ctx) if self.throttle else None
         if self.throttle and subject and await self.throttle.is_throttled(subject):
-            text = self.classifier.throttled_text(facts.language)
-            if "watch" in facts.flags:  # support is never withheld, throttled or not
-                text += "\n\n" + self.classifier.support_note(facts.language)
             return self._refuse(
                 dataclasses.replace(facts, flags=facts.flags | {"throttled"}),
                 "veto_throttled",
-                text,
+                self.classifier.throttled_text(facts.language),
             )
         if facts.verdict is ShieldVerdict.HARD_VETO:
             if self.throttle and subject:
@@ -130,19 +126,8 @@ class ShieldGate:
                 stance=Stance.SHIELD,
                 response_text=self.ack_prompt(facts.category, facts.language),
             )
-        flagged = []
-        if "watch" in facts.flags:
-            # Close to a crisis, not stopped: answered with care, ending with a
-            # support note (the model gate adds both).
-            note = self.classifier.support_note(facts.language)
-            facts = dataclasses.replace(facts, support_note=note)
-            flagged.append(f"watch:{facts.category} ({facts.matched})")
-        elif "watch_history" in facts.flags:  # an earlier turn was: answered with care
-            flagged.append(f"watch:{facts.category} (an earlier turn)")
         if "prompt_injection" in facts.flags:
-            flagged.append("prompt_injection")
-        if flagged:
-            return GateResult(decision=Decision.FLAG, reason=", ".join(flagged), facts=facts)
+            return GateResult(decision=Decision.FLAG, reason="prompt_injection", facts=facts)
         return GateResult(decision=Decision.PASS, facts=facts)
 
 

@@ -88,9 +88,9 @@ class ShieldModel:
         self._matrix = np.asarray(list(weights.values()), dtype=np.float64).reshape(
             len(self._index), len(self.classes)
         )
-        # (a verdict, its threshold, the indexes of the classes whose shares it sums)
+        # (a verdict's threshold, the indexes of the classes whose shares it sums)
         self._decisions = tuple(
-            (group, threshold, [i for i, c in enumerate(self.classes) if verdicts.get(c) == group])
+            (threshold, [i for i, c in enumerate(self.classes) if verdicts.get(c) == group])
             for group, threshold in thresholds.items()
         )
 
@@ -110,33 +110,18 @@ class ShieldModel:
     def decide(self, text: str, suppressed: Iterable[str] = ()) -> ModelHit | None:
         """The most likely stopping category if its verdict's share passes its
         threshold (categories a guard switched off excluded), else None."""
-        return self.assess(text, suppressed)[0]
-
-    def assess(
-        self, text: str, suppressed: Iterable[str] = (), *, watch: Mapping[str, float] | None = None
-    ) -> tuple[ModelHit | None, ModelHit | None]:
-        """``decide``'s hit, and when nothing stops: the most likely category of
-        a verdict in ``watch`` whose share reached the watch level given there
-        (below its threshold), else None. One pass over the message."""
         probs = self.probabilities(text)
         off = frozenset(suppressed)
-        levels = watch or {}
         best: ModelHit | None = None
-        watched: ModelHit | None = None
-        for group, threshold, every in self._decisions:
+        for threshold, every in self._decisions:
             members = [i for i in every if self.classes[i] not in off] if off else every
-            if not members:
-                continue
             share = sum(probs[i] for i in members)
-            stops = share >= threshold
-            if not stops and share < levels.get(group, 2.0):
+            if not members or share < threshold:
                 continue
-            hit = ModelHit(self.classes[max(members, key=probs.__getitem__)], share)
-            if stops and (best is None or share > best.probability):
-                best = hit
-            elif not stops and (watched is None or share > watched.probability):
-                watched = hit
-        return best, None if best is not None else watched
+            top = max(members, key=probs.__getitem__)
+            if best is None or share > best.probability:
+                best = ModelHit(self.classes[top], share)
+        return best
 
 
 def model_from_dict(data: Mapping[str, Any]) -> ShieldModel:

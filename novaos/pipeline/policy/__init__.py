@@ -6,8 +6,7 @@ Files (all JSON, each carrying the same ``policy_version``):
 - ``rules_<lang>.json``: a lexicon of named regex fragments, the rules
   (category + pattern over canonical text), output rules, benign guards, and
   framing markers (role-play, fake ``[system]``, prompt injection).
-- ``messages.json``: per language the crisis block, refusals, ack prompts, and
-  the support note an answer in the shield's watch band ends with.
+- ``messages.json``: per language the crisis block, refusals, ack prompts.
 
 A rule marked ``over_guards`` (crisis and hard-veto rules only) outranks the
 guards: a view it matches is scanned unmasked, and no guard switches its
@@ -114,9 +113,6 @@ class Messages:
     refusal: str
     throttled: str
     ack_prompts: Mapping[str, str]
-    # After an answer to a message the learned model found close to a crisis
-    # without stopping it (the shield's watch band); the loader requires it.
-    support_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +259,7 @@ def _messages(
             raise PolicyError(
                 f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}"
             )
-        note = str(entry.get("support_note", ""))
-        if "988" not in note:
-            raise PolicyError(f"messages.json: {language} support note lacks 988")
-        out[language] = Messages(
-            block, str(entry["refusal"]), str(entry["throttled"]), prompts, note
-        )
+        out[language] = Messages(block, str(entry["refusal"]), str(entry["throttled"]), prompts)
     return out
 
 

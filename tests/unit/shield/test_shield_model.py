@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from novaos.domain import ChatInput, Decision, Outcome, Principal, RequestContext
+from novaos.domain import ChatInput, Outcome, Principal, RequestContext
 from novaos.errors import PolicyError
-from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
+from novaos.pipeline.facts import ShieldVerdict
 from novaos.pipeline.gate import GateInput
 from novaos.pipeline.gates.shield import ShieldClassifier
-from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
+from novaos.pipeline.gates.shield_gate import ShieldGate
 from novaos.pipeline.gates.shield_model import (
     FEATURE_VERSION,
     MODEL_FILE,
@@ -25,7 +25,6 @@ from novaos.pipeline.gates.shield_model import (
     model_from_dict,
     training_digest,
 )
-from tests.fixtures.gate_fakes import FakeStore
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CLASSES = ["benign", "self_harm", "weapons"]
@@ -198,62 +197,3 @@ def test_an_end_it_the_rules_read_as_a_relationship_is_a_possible_crisis_to_the_
     message = "me and my bf keep fighting and honestly i wanna end it"
     assert ShieldClassifier(model=None).classify(message).verdict is ShieldVerdict.PASS
     assert ShieldClassifier().classify(message).verdict is ShieldVerdict.CONTROL
-
-
-# ------------------------------------------------------------ the watch band
-
-
-def test_assess_watches_a_crisis_share_below_its_threshold() -> None:
-    model = tiny(**{"w:zzqx": [0.0, 13.0, 0.0], "w:vvbn": [0.0, 0.0, 13.0]})
-    watch = {"control": 0.5}
-    stop, watched = model.assess(" zzqx tonight ", watch=watch)
-    assert stop is None and watched is not None
-    assert watched.category == "self_harm" and 0.5 <= watched.probability < 0.6
-    assert model.assess(" zzqx tonight ") == (None, None)  # no watch asked for
-    assert model.assess(" vvbn tonight ", watch=watch) == (None, None)  # not a watched verdict
-    assert model.assess(" zzqx tonight ", watch=watch, suppressed={"self_harm"}) == (None, None)
-    strong = tiny(**{"w:zzqx": [0.0, 60.0, 0.0]})
-    stop, watched = strong.assess(" zzqx tonight ", watch=watch)
-    assert stop is not None and stop.category == "self_harm" and watched is None
-
-
-def test_a_message_in_the_watch_band_passes_with_high_risk_and_the_flag() -> None:
-    shield = ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 13.0, 0.0]}))
-    facts = shield.classify("zzqx tonight")
-    assert facts.verdict is ShieldVerdict.PASS
-    assert (facts.category, facts.risk) == ("self_harm", Risk.HIGH)
-    assert "watch" in facts.flags and facts.matched.startswith("watch:0.5")
-    below = ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 10.0, 0.0]})).classify("zzqx tonight")
-    assert (below.verdict, below.risk, below.flags) == (ShieldVerdict.PASS, Risk.NONE, frozenset())
-    # a later turn is answered with care too, without a second note
-    later = shield.classify("thanks for that", history=["zzqx tonight"])
-    assert later.verdict is ShieldVerdict.PASS
-    assert later.flags == {"watch_history"} and later.risk is Risk.HIGH
-    assert later.category == "self_harm" and later.matched == "watch:history"
-    assert shield.classify("thanks for that", history=["hello there"]).risk is Risk.NONE
-
-
-async def test_the_gate_flags_the_watch_band_and_hands_on_the_localised_support_note() -> None:
-    gate = ShieldGate(ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 13.0, 0.0]})), None)
-    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"), client_addr="")
-    result = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="zzqx tonight")))
-    assert result.decision is Decision.FLAG and result.outcome is None
-    assert result.reason.startswith("watch:self_harm (watch:0.5")
-    assert isinstance(result.facts, ShieldFacts)
-    assert "988" in result.facts.support_note
-    spanish = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="zzqx esta noche")))
-    assert isinstance(spanish.facts, ShieldFacts) and spanish.facts.language == "es"
-    assert spanish.facts.support_note.startswith("Si tú o alguien cerca de ti")
-
-
-async def test_a_throttled_user_in_the_watch_band_still_gets_the_support_note() -> None:
-    store = FakeStore()
-    throttle = VetoThrottle(store, limit=1, window_ms=60_000)
-    gate = ShieldGate(ShieldClassifier(model=tiny(**{"w:zzqx": [0.0, 13.0, 0.0]})), throttle)
-    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"), client_addr="")
-    await throttle.record(VetoThrottle.subject(ctx) or "")
-    result = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="zzqx tonight")))
-    assert result.decision is Decision.STOP and result.reason == "veto_throttled"
-    assert result.response_text.endswith(ShieldClassifier(model=None).support_note("en"))
-    plain = await gate.check(GateInput(ctx=ctx, chat=ChatInput(message="hello there")))
-    assert "988" not in plain.response_text
