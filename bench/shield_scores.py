@@ -155,6 +155,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_heldout7.jsonl",
         DATA / "shield_heldout8.jsonl",
         DATA / "shield_phone.jsonl",
+        DATA / "shield_everyday.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:
