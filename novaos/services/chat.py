@@ -2,8 +2,8 @@
 
 Transport hands it a ``ChatCall`` (request context + input) and relays the
 events it yields. Whatever happens — completion, veto, error, cancel — exactly
-one audit summary is written and the lease released: before the terminal event
-when there is one, else in the ``finally``.
+one audit summary is written (before the terminal event when there is one, else
+in the ``finally``) and the lease is released.
 """
 
 from __future__ import annotations
