@@ -17,7 +17,7 @@ from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.writer import AuditWriter
 from novaos.errors import AuditNotStoredError, AuditWatchLaggedError
 from tests.fixtures.audit_data import POLICY, summary
-from tests.fixtures.common import await_until
+from tests.fixtures.common import await_until, holds
 
 
 class FlakyMemorySink(MemoryAuditSink):
@@ -123,16 +123,17 @@ async def test_sink_outage_spills_then_replays_in_order(tmp_path: Path) -> None:
     observer = CountingObserver()
     writer = await _writer(sink, tmp_path, observer=observer)
     order = await _record_many(writer, 0, 50)
-    await await_until(lambda: _is(writer.status().written == 50), what="first 50 written")
+    await await_until(lambda: holds(writer.status().written == 50), what="first 50 written")
     sink.down = True
     order += await _record_many(writer, 50, 100)
-    await await_until(lambda: _is(writer.status().spilled == 100), what="100 spilled")
+    await await_until(lambda: holds(writer.status().spilled == 100), what="100 spilled")
     assert writer.status().status == "spilling"
     assert len(sink.records) == 50 and observer.errors >= 1
     sink.down = False
     order += await _record_many(writer, 150, 50)
     await await_until(
-        lambda: _is(writer.status().written == 200 and writer.status().spilled == 0), what="replay"
+        lambda: holds(writer.status().written == 200 and writer.status().spilled == 0),
+        what="replay",
     )
     status = writer.status()
     assert (status.status, status.spilled, status.head_seq) == ("ok", 0, 200)
@@ -173,11 +174,11 @@ async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path)
                 return
 
     follower = asyncio.create_task(follow())
-    await await_until(lambda: _is(writer.status().watchers == 1), what="subscribed")
+    await await_until(lambda: holds(writer.status().watchers == 1), what="subscribed")
     laggard = writer.subscribe()  # never read: its 5-slot queue overflows
     for i in range(20):
         await writer.record(summary(i))
-        await await_until(lambda i=i: _is(writer.status().written == i + 1), what="written")
+        await await_until(lambda i=i: holds(writer.status().written == i + 1), what="written")
     await follower
     assert seen == list(range(1, 21))
     got: list[int] = []
@@ -197,7 +198,7 @@ async def test_closing_reaches_a_watcher_whose_queue_is_exactly_full(tmp_path: P
     watcher = writer.subscribe()
     for i in range(3):
         await writer.record(summary(i))
-    await await_until(lambda: _is(writer.status().written == 3), what="written")
+    await await_until(lambda: holds(writer.status().written == 3), what="written")
     await writer.aclose()
     async with asyncio.timeout(10):  # it ends, instead of waiting forever
         seqs = [record.seq async for record in watcher]
@@ -211,21 +212,17 @@ async def test_verify_is_not_alarmed_by_records_still_in_the_spill(tmp_path: Pat
     writer = await _writer(sink, tmp_path)
     for i in range(5):
         await writer.record(summary(i))
-    await await_until(lambda: _is(writer.status().written == 5), what="written")
+    await await_until(lambda: holds(writer.status().written == 5), what="written")
 
     async def refuse(records: Sequence[AuditRecord]) -> list[AuditRecord]:
         raise ConnectionError("disk full")
 
     sink.append = refuse  # type: ignore[method-assign]
     await writer.record(summary(5))
-    await await_until(lambda: _is(writer.status().spilled == 1), what="spilled")
+    await await_until(lambda: holds(writer.status().spilled == 1), what="spilled")
     result = await AuditReader(sink, writer).verify()
     assert (result.ok, result.checked) == (True, 5), result
     await writer.aclose(close_sink=False)
-
-
-async def _is(value: bool) -> bool:
-    return value
 
 
 async def test_a_second_process_gets_its_own_spill_file(tmp_path: Path) -> None:
@@ -262,11 +259,11 @@ async def test_records_the_spill_could_not_take_keep_their_place(tmp_path: Path)
     writer = await _writer(sink, tmp_path, linger_s=0)
     _SpillFailures(writer, left=1)  # the first batch is held in memory, later ones spill
     await writer.record(summary(1))
-    await await_until(lambda: _is(writer.status().spilled == 1), what="held")
+    await await_until(lambda: holds(writer.status().spilled == 1), what="held")
     await writer.record(summary(2))
-    await await_until(lambda: _is(writer.status().spilled == 2), what="parked")
+    await await_until(lambda: holds(writer.status().spilled == 2), what="parked")
     sink.down = False
-    await await_until(lambda: _is(writer.status().written == 2), what="replayed")
+    await await_until(lambda: holds(writer.status().written == 2), what="replayed")
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
 
@@ -280,9 +277,9 @@ async def test_held_records_reach_a_sink_that_is_back_while_the_spill_is_still_f
     _SpillFailures(writer, left=10**6)  # the disk stays full
     for i in range(3):
         await writer.record(summary(i))
-    await await_until(lambda: _is(writer.status().spilled == 3), what="held")
+    await await_until(lambda: holds(writer.status().spilled == 3), what="held")
     sink.down = False
-    await await_until(lambda: _is(writer.status().written == 3), what="stored from memory")
+    await await_until(lambda: holds(writer.status().written == 3), what="stored from memory")
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00000", "req-00001", "req-00002"]
     assert (await AuditReader(sink, writer).verify()).ok
@@ -333,7 +330,7 @@ async def test_store_before_reply_raises_when_neither_sink_nor_spill_takes_it(
         await writer.record(summary(1))
     assert writer.status().status == "down"
     sink.down = False  # the record was kept in memory, and is stored once the sink is back
-    await await_until(lambda: _is(writer.status().status == "ok"), what="the sink back")
+    await await_until(lambda: holds(writer.status().status == "ok"), what="the sink back")
     await writer.record(summary(2))
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
@@ -370,7 +367,7 @@ async def test_a_caller_that_stops_waiting_still_gets_its_record_stored(tmp_path
     sink = HangingSink()
     writer = await _writer(sink, tmp_path, store_before_reply=True)
     waiting = asyncio.create_task(writer.record(summary(1)))
-    await await_until(lambda: _is(sink.waiting == 1), what="the append under way")
+    await await_until(lambda: holds(sink.waiting == 1), what="the append under way")
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
@@ -411,7 +408,7 @@ async def test_a_sink_that_hangs_while_the_spill_replays_still_times_out(
     sink.stuck = True
     await writer.record(summary(1))  # its append timed out: spilled
     calls = sink.calls
-    await await_until(lambda: _is(sink.calls > calls), what="a replay under way")
+    await await_until(lambda: holds(sink.calls > calls), what="a replay under way")
     await asyncio.wait_for(writer.record(summary(2)), timeout=10)
     assert writer.status().spilled == 2
     sink.stuck = False

@@ -16,7 +16,7 @@ from novaos.errors import AuditNotStoredError
 from novaos.pipeline.orchestrator import RunRecord
 from novaos.ports import RequestSummary
 from novaos.services.chat import ChatCall
-from tests.fixtures.common import await_until
+from tests.fixtures.common import await_until, holds
 from tests.unit.gates.test_fail_closed_reply import OWNER, Service, service
 
 
@@ -96,7 +96,7 @@ async def test_a_call_cancelled_while_its_record_is_stored_still_stores_the_exch
             pass
 
     task = asyncio.create_task(consume())
-    await await_until(lambda: _is(bool(stalling.summaries)), what="the record under way")
+    await await_until(lambda: holds(bool(stalling.summaries)), what="the record under way")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -120,7 +120,3 @@ async def test_an_audit_that_cannot_store_does_not_replace_a_cancel() -> None:
             if isinstance(event, TextDelta):
                 break
     assert [x.outcome for x in refusing.summaries] == [Outcome.CANCELLED.value]
-
-
-async def _is(value: bool) -> bool:
-    return value
