@@ -188,25 +188,25 @@ class AuditWriter:
             self._observer.on_queue_depth(self._queue.qsize())
 
     async def _write(self, batch: list[_Entry], *, closing: bool) -> None:
-        built: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]
-        built = [(None, waiter) for _, _, waiter in batch]
+        records: list[AuditRecord | None] = []  # empty: the writer failed before building
         kept, why = False, "the audit writer failed"
         try:  # whatever fails in here, nobody is left waiting for its record
-            built = [(self._build(s, t), waiter) for s, t, waiter in batch]
-            sealed = seal_all([r for r, _ in built if r is not None], self._head)
+            records = [self._build(s, t) for s, t, _ in batch]
+            sealed = seal_all([r for r in records if r is not None], self._head)
             if sealed:
                 self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
             kept = await self._deliver(sealed, force_retry=closing)
             why = "sink and spill both failed"
         finally:
-            for record, waiter in built:
+            for i, (_, _, waiter) in enumerate(batch):
                 if waiter is None or waiter.done():
                     continue
+                record = records[i] if records else None
                 if kept and record is not None:
                     waiter.set_result(None)
-                else:
-                    reason = why if record is not None or not kept else "no record could be built"
-                    waiter.set_exception(AuditNotStoredError(f"audit record not stored: {reason}"))
+                    continue
+                reason = "no record could be built" if records and record is None else why
+                waiter.set_exception(AuditNotStoredError(f"audit record not stored: {reason}"))
 
     def _build(self, summary: RequestSummary, ended_unix: float) -> AuditRecord | None:
         """One record; a summary that cannot become one costs only itself, never
