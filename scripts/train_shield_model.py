@@ -265,20 +265,21 @@ def main() -> int:
     benign = y == "benign"
     budget = dict.fromkeys(groups, args.benign_fp) | {"control": args.crisis_benign_fp}
     cut = thresholds(oof, benign, groups, budget, args.floor)
-    for group, members in groups.items():
-        stop = oof[:, members].sum(axis=1) >= cut[group]
-        want = np.isin(y, [classes[i] for i in members])
+    shares = {g: oof[:, m].sum(axis=1) for g, m in groups.items()}
+    wanted = {g: np.isin(y, [classes[i] for i in m]) for g, m in groups.items()}
+    for group in groups:
+        stop = shares[group] >= cut[group]
+        want = wanted[group]
         print(
             f"{group}: threshold {cut[group]}, out-of-fold recall "
             f"{stop[want].mean():.3f} ({want.sum()}), benign stopped {stop[benign].mean():.3f}"
         )
     for fp in args.compare_fp:  # what another --benign-fp would give, without a refit
         other = thresholds(oof, benign, groups, dict.fromkeys(groups, fp), args.floor)
-        recall = {
-            g: (oof[np.isin(y, [classes[i] for i in m])][:, m].sum(axis=1) >= other[g]).mean()
-            for g, m in groups.items()
-        }
-        cells = ", ".join(f"{g} {other[g]} (recall {recall[g]:.3f})" for g in groups)
+        cells = ", ".join(
+            f"{g} {other[g]} (recall {(shares[g][wanted[g]] >= other[g]).mean():.3f})"
+            for g in groups
+        )
         print(f"  --benign-fp {fp}: {cells}")
     model = fit(x, y, w, args.c)
     coef = model.coef_[[list(model.classes_).index(k) for k in classes]]
