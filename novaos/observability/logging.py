@@ -18,11 +18,21 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from novaos.config import Settings
+from novaos.domain import Outcome
+from novaos.errors import AuditNotStoredError
 from novaos.ports import AuditLog, RequestSummary
 from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
 
 # Request fields a caller may pass in ``extra``, in output order.
-REQUEST_FIELDS = ("requestId", "userId", "duration", "stance", "gatesExecuted", "outcome")
+REQUEST_FIELDS = (
+    "requestId",
+    "userId",
+    "duration",
+    "stance",
+    "gatesExecuted",
+    "outcome",
+    "error",
+)
 _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
 # Attributes every LogRecord has; anything else came from ``extra``.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -106,20 +116,22 @@ def log_request(
     gates_executed: Sequence[str],
     outcome: str,
     message: str = "Request processed",
+    error: str | None = None,
 ) -> None:
-    """The one info line per request."""
-    logger.info(
-        message,
-        extra={
-            "component": "pipeline",
-            "requestId": request_id,
-            "userId": user_id,
-            "duration": round(duration_ms),
-            "stance": stance,
-            "gatesExecuted": list(gates_executed),
-            "outcome": outcome,
-        },
-    )
+    """The one info line per request; ``error`` is a reason code, set only when
+    the request's audit record could not be stored before the reply."""
+    extra: dict[str, object] = {
+        "component": "pipeline",
+        "requestId": request_id,
+        "userId": user_id,
+        "duration": round(duration_ms),
+        "stance": stance,
+        "gatesExecuted": list(gates_executed),
+        "outcome": outcome,
+    }
+    if error is not None:
+        extra["error"] = error
+    logger.info(message, extra=extra)
 
 
 class RequestLogger:
@@ -131,13 +143,26 @@ class RequestLogger:
         self._logger = logger or logging.getLogger("novaos.requests")
 
     async def record(self, summary: RequestSummary) -> None:
-        log_request(
-            self._logger,
-            request_id=summary.request_id,
-            user_id=summary.user_id,
-            duration_ms=summary.duration_ms,
-            stance=summary.stance,
-            gates_executed=[g.gate for g in summary.gates],
-            outcome=summary.outcome,
-        )
-        await self._inner.record(summary)
+        outcome, error = summary.outcome, None
+        try:
+            await self._inner.record(summary)
+        except AuditNotStoredError as exc:
+            # AUDIT_STORE_BEFORE_REPLY: the caller gets UNAVAILABLE in place of
+            # the answer, so the line says so, though the record may still be
+            # written later with the answer's outcome. A call that had no answer
+            # keeps its own error or cancel.
+            if outcome != Outcome.CANCELLED:
+                outcome = Outcome.FAILED.value
+            error = exc.reason
+            raise
+        finally:
+            log_request(
+                self._logger,
+                request_id=summary.request_id,
+                user_id=summary.user_id,
+                duration_ms=summary.duration_ms,
+                stance=summary.stance,
+                gates_executed=[g.gate for g in summary.gates],
+                outcome=outcome,
+                error=error,
+            )

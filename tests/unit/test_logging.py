@@ -115,6 +115,48 @@ async def test_request_logger_logs_one_line_and_forwards(captured) -> None:
     assert line["userId"] != "user-1"
 
 
+class _Refusing:
+    async def record(self, summary: object) -> None:
+        from novaos.errors import AuditNotStoredError
+
+        raise AuditNotStoredError("audit record not stored: sink and spill both failed")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "logged"), [("completed", "failed"), ("cancelled", "cancelled")]
+)
+async def test_request_line_says_what_the_caller_got_when_the_audit_refused(
+    captured, recorded: str, logged: str
+) -> None:
+    """AUDIT_STORE_BEFORE_REPLY: an answer whose record was not stored reaches
+    its caller as UNAVAILABLE, so its line must not say ``completed``; a call
+    cancelled before any answer stays ``cancelled``."""
+    from novaos.errors import AuditNotStoredError
+    from novaos.observability.logging import RequestLogger
+    from tests.fixtures.audit_data import summary
+
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    with pytest.raises(AuditNotStoredError):
+        await RequestLogger(_Refusing()).record(summary(2, outcome=recorded))  # type: ignore[arg-type]
+    (line,) = _lines(stream)
+    assert line["outcome"] == logged and line["error"] == "AUDIT_NOT_STORED"
+    assert line["requestId"] == "req-00002"
+
+
+async def test_request_line_has_no_error_field_when_the_record_is_kept(captured) -> None:
+    from novaos.observability.logging import RequestLogger
+    from tests.fixtures.audit_data import summary
+
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    await RequestLogger(_Collected()).record(summary(3, outcome="completed"))  # type: ignore[arg-type]
+    (line,) = _lines(stream)
+    assert "error" not in line and line["outcome"] == "completed"
+
+
 def test_other_extra_fields_are_kept_and_scrubbed(captured) -> None:
     stream, installed = captured
     settings = load_settings({"JWT_SECRET": SECRET, "LOG_LEVEL": "info"})
