@@ -99,8 +99,10 @@ async def translate_errors(backend: str) -> AsyncIterator[None]:
 
 def _one_retry() -> Retry:
     # One immediate retry replaces a pooled connection that died with a
-    # restarted server; more retries would only delay the switch to memory.
-    return Retry(NoBackoff(), 1)
+    # restarted server; more retries would only delay the switch to memory. A
+    # timeout is not retried: Redis is stalled, and a second try (its reconnect
+    # handshake times out too) would double REDIS_COMMAND_TIMEOUT_MS.
+    return Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,))
 
 
 class RedisStore:

@@ -2,9 +2,9 @@
 
 A Redis that stalls (a slow command, a fork, a paused VM) past the command
 timeout still runs the MULTI/EXEC queued on the socket once it wakes up. The
-write was then made again: by redis-py's retry on a new connection, or, when
-that timed out too, on memory and copied back to Redis after the outage. The
-history sent to the model with the next turn held the exchange twice.
+write was then made again, on memory, and copied back to Redis after the
+outage (redis-py's one retry, for a dropped connection, could resend it too).
+The history sent to the model with the next turn held the exchange twice.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from novaos.storage import FailoverStore, RedisStore
 from novaos.storage.memory import MemoryStore
 from novaos.storage.redis_store import pushed_ids_key
 from tests.fixtures.common import await_until, wait_until
+from tests.fixtures.cutting_proxy import CuttingProxy
 from tests.fixtures.redis_server import RedisServer
 
 _TIMEOUT_S = 0.5
@@ -35,9 +36,9 @@ class Fallbacks:
 @pytest.mark.parametrize(
     ("stall_s", "falls_back"),
     [
-        # Awake before the retry's own timeout: the retry runs the write again.
-        pytest.param(1.6 * _TIMEOUT_S, False, id="redis-py-retry-sends-it-again"),
-        # Asleep through the retry too: memory takes the write and copies it back.
+        # A timed-out command is not retried: memory takes the write and copies
+        # it back, whether Redis wakes soon after the timeout or much later.
+        pytest.param(1.6 * _TIMEOUT_S, True, id="redis-awake-soon-after-the-timeout"),
         pytest.param(3.0 * _TIMEOUT_S, True, id="memory-takes-it-and-copies-it-back"),
     ],
 )
@@ -76,6 +77,28 @@ async def test_an_exchange_redis_ran_late_is_stored_once(
     finally:
         await store.aclose()
         server.kill()
+
+
+async def test_an_exchange_whose_answer_was_cut_is_stored_once(tmp_path: Path) -> None:
+    # The connection dies after Redis ran the write: redis-py's retry sends the
+    # same MULTI/EXEC again on a new connection.
+    server = RedisServer(tmp_path / "redis").start()
+    async with CuttingProxy(server.port).running() as proxy:
+        store = RedisStore.from_url(proxy.url, pool_size=4, timeout_s=2)
+        history = ConversationHistory(store, max_turns=20, ttl_s=3600)
+        try:
+            await history.append_turns("alice", "c1", (("user", "q1"), ("assistant", "a1")))
+            opened = await history.open_turn("alice", "c1")
+            proxy.cut_next_reply = True
+            await history.append_turns(
+                "alice", "c1", (("user", "q2"), ("assistant", "a2")), opened=opened
+            )
+            assert proxy.cuts == 1, "the write's answer should have been cut"
+            texts = [m.content for m in await history.history("alice", "c1")]
+            assert texts == ["q1", "a1", "q2", "a2"]
+        finally:
+            await store.aclose()
+            server.kill()
 
 
 async def _back_on_redis(store: FailoverStore) -> bool:

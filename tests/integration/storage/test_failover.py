@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -358,3 +359,30 @@ _REFUSED = AdmitResult(False, "", 0, RateLimitHeaders(0, 0, 0))
 
 async def _taken_back(server: RedisServer, lease_key: str) -> bool:
     return bool(server.cli("--scan", "--pattern", f"{lease_key}:released:*").split())
+
+
+async def test_a_stalled_redis_costs_one_command_timeout_not_two(tmp_path: Path) -> None:
+    # REDIS_COMMAND_TIMEOUT_MS is the time a command may take before Redis counts
+    # as down. The one retry is for a pooled connection a restarted server
+    # dropped; a command that timed out must not be sent again, or every request
+    # in flight when Redis stalls waits twice that time before the fallback.
+    server = RedisServer(tmp_path / "redis", extra_args=("--enable-debug-command", "yes")).start()
+    timeout_s = 0.4
+    store = RedisStore.from_url(server.url, pool_size=2, timeout_s=timeout_s)
+    try:
+        await store.get("warm-up")  # a pooled connection, as in a running server
+        server.cli("CONFIG", "RESETSTAT")
+        with socket.create_connection(("127.0.0.1", server.port)) as sleeper:
+            sleeper.sendall(b"DEBUG SLEEP 1.5\r\n")
+            wait_until(lambda: not server.answers_promptly(), timeout_s=5, what="Redis busy")
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailableError):
+                await store.get("stalled")
+            waited = time.monotonic() - started
+        assert waited < 1.5 * timeout_s, f"waited {waited:.2f} s for a {timeout_s} s timeout"
+        wait_until(server.answers_promptly, timeout_s=10, what="Redis answering again")
+        stats = server.cli("INFO", "commandstats")
+        assert "cmdstat_get:calls=1," in stats and "cmdstat_hello" not in stats, stats
+    finally:
+        await store.aclose()
+        server.kill()
