@@ -214,14 +214,7 @@ class ChatService:
     async def stream(self, call: ChatCall) -> AsyncGenerator[ChatEvent, None]:
         named = bool(call.chat.conversation_id)  # else validate() makes up a fresh id
         call.chat = validate(call.chat, self.limits)
-        owner = call.ctx.principal.user_id
-        history: tuple[ChatMessage, ...] = ()
-        if self.conversations is not None:
-            if named:
-                opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
-            else:
-                opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
-            call.opened, history = opened, opened.messages
+        history = await self._open(call, named)
         self._inflight += 1
         self._idle.clear()
         try:
@@ -242,7 +235,16 @@ class ChatService:
                                 # Before the terminal event: the next turn finds this
                                 # one stored, and an audit that must be stored before
                                 # the reply holds the reply back when it is not.
-                                await self._finish(call)
+                                try:
+                                    await self._finish(call)
+                                except AuditNotStoredError as exc:
+                                    if call.live:
+                                        # SSE clients never see the status in the
+                                        # trailers: the terminal event says it in-band.
+                                        yield replace(
+                                            event, outcome=Outcome.FAILED, detail=exc.message
+                                        )
+                                    raise
                             yield event
                 except (asyncio.CancelledError, GeneratorExit):
                     # GeneratorExit: closed at a yield, the caller gone. gRPC can drop
@@ -263,6 +265,17 @@ class ChatService:
                             log.error("%s (request %s)", exc, call.ctx.request_id)
         finally:
             self._left()
+
+    async def _open(self, call: ChatCall, named: bool) -> tuple[ChatMessage, ...]:
+        """The conversation's turn opened: its history so far."""
+        if self.conversations is None:
+            return ()
+        if named:
+            owner = call.ctx.principal.user_id
+            call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
+        else:
+            call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
+        return call.opened.messages
 
     async def _live(
         self, call: ChatCall, run: AsyncGenerator[ChatEvent, None]

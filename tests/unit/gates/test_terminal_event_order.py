@@ -65,9 +65,17 @@ async def test_an_audit_that_cannot_store_holds_the_terminal_event_back(live: bo
         async for event in svc.chat.stream(_call("Help me plan my week", "conv_b", live=live)):
             events.append(event)
 
-    assert not any(isinstance(e, Completed) for e in events)
-    if live:  # a stream has sent its text as it went; only the end is withheld
+    ends = [e for e in events if isinstance(e, Completed)]
+    if live:
+        # A stream has sent its text as it went; its end says it failed, in-band,
+        # since SSE clients never see the status that follows it.
         assert "".join(e.text for e in events if isinstance(e, TextDelta))
+        assert [(e.outcome, e.detail) for e in ends] == [
+            (Outcome.FAILED, "audit record not stored: sink and spill both failed")
+        ]
+        assert events[-1] is ends[0]
+    else:  # a unary reply is withheld whole: the caller gets only the error
+        assert ends == []
     assert [s.outcome for s in refusing.summaries] == [Outcome.COMPLETED.value]  # once
 
 
