@@ -45,6 +45,7 @@ from novaos.services.chat import ChatLimits, ChatService
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
 from novaos.storage import FailoverStore, MemoryStore, build_limiter, build_store
 from novaos.storage.redis_channel import RedisChannel, database_number
+from novaos.tasks import cancel_and_wait
 from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
@@ -376,8 +377,7 @@ class App:
         if self.health is not None:
             self.health.draining = True
         if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.wait({self._watcher})  # a cancel of drain itself still propagates
+            await cancel_and_wait(self._watcher)  # a cancel of drain itself still propagates
         if self.server is not None:
             await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         else:

@@ -25,6 +25,7 @@ from novaos.audit.record import AuditRecord, decode
 from novaos.audit.sink import AuditSink
 from novaos.errors import AuditWatchInterruptedError, AuditWatchLaggedError, NovaError
 from novaos.ports import Broadcast
+from novaos.tasks import cancel_and_wait
 
 _END = None
 _log = logging.getLogger("novaos.audit")
@@ -283,12 +284,10 @@ class SharedFanout:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self._outbox.join()
+        # Not awaiting each task under suppress(CancelledError): that would also
+        # swallow a cancel of aclose itself.
         for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # wait(), not awaiting each task under suppress(CancelledError): that
-            # would also swallow a cancel of aclose itself.
-            await asyncio.wait(self._tasks)
+            await cancel_and_wait(task)
         self._tasks = []
         await self._channel.aclose()
 

@@ -31,6 +31,7 @@ from novaos.limits.model import (
     NullLimitObserver,
 )
 from novaos.limits.tiers import TierLimits
+from novaos.tasks import cancel_and_wait
 
 log = logging.getLogger("novaos.limits")
 # A release Redis did not answer is retried, backing off between these.
@@ -70,10 +71,11 @@ class _Refresher:
             self.task.cancel()
 
     async def stopped(self) -> None:
-        """Cancel, and wait for a refresh that is under way to end."""
+        """Cancel, and wait for a refresh that is under way to end (again and
+        again if the cancel is lost in a Redis call: see ``novaos.tasks``)."""
         self.cancel()
         if self.task is not None:
-            await asyncio.wait({self.task})
+            await cancel_and_wait(self.task)
 
 
 class LeaseLimiter:

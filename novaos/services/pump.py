@@ -22,6 +22,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from novaos.domain import ChatEvent, Completed, Keepalive
+from novaos.tasks import cancel_and_wait
 
 
 class _Stop:
@@ -116,6 +117,6 @@ class EventPump:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
-    if not task.done():
-        task.cancel()
-        await asyncio.wait({task})  # its cleanup (the upstream call's close) runs now
+    # Its cleanup (the upstream call's close) runs now; a pipeline that lost its
+    # cancel in a Redis call is cancelled again rather than waited for forever.
+    await cancel_and_wait(task)

@@ -34,6 +34,7 @@ from novaos.errors import StorageFullError, StorageUnavailableError
 from novaos.ports import KeyValueStore, StoreHealth, StoreOp
 from novaos.storage.batch import one_by_one
 from novaos.storage.memory import MemoryStore
+from novaos.tasks import cancel_and_wait
 
 log = logging.getLogger("novaos.storage")
 
@@ -314,9 +315,8 @@ class FailoverStore:
     async def aclose(self) -> None:
         task, self._reconnect = self._reconnect, None
         if task is not None:
-            task.cancel()
-            # wait() does not raise the task's own cancel; a cancel of aclose still does.
-            await asyncio.wait({task})
+            # Its own cancel is not raised; a cancel of aclose still is.
+            await cancel_and_wait(task)
         if self._journal:
             log.warning(
                 "[STORAGE] closing with %d outage writes not copied to Redis", len(self._journal)

@@ -212,3 +212,41 @@ async def test_ten_thousand_random_cancels_leave_no_lease() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     await limiter.aclose()
     assert await backend.active_leases(subject) == 0
+
+
+class _LosesACancel(MemoryAdmission):
+    """Its refresh waits (a stalled Redis) and once loses the cancel it is given,
+    as ``asyncio.wait_for`` on Python 3.11 can when its result comes at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completes_without_suspending = False  # as the Redis backend
+        self.refreshing = asyncio.Event()
+        self.lost = 0
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        self.refreshing.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.lost:
+                raise
+            self.lost += 1
+        return await super().refresh(grant, now_ms=now_ms)
+
+
+async def test_a_refresh_that_loses_its_cancel_still_lets_the_lease_go() -> None:
+    # The refresh loop ran on after its lost cancel, and the release waited for it
+    # for good: the request never ended and its lease was refreshed forever.
+    backend = _LosesACancel()
+    limiter = LeaseLimiter(backend, LIMITS, lease_ttl_ms=30)  # first refresh due at 10 ms
+    subject = LimitSubject("ines", Tier.FREE)
+
+    async def request() -> None:
+        async with limiter.hold(subject, 1):
+            await backend.refreshing.wait()
+
+    await asyncio.wait_for(request(), timeout=10)
+    assert backend.lost == 1
+    assert await backend.active_leases(subject) == 0
+    await limiter.aclose()

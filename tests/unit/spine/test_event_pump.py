@@ -96,3 +96,50 @@ async def test_a_stop_behind_the_pipelines_own_end_keeps_its_error() -> None:
                 pump.stop()
             await asyncio.sleep(0.001)  # the gRPC write
     assert seen == ["TextDelta"] * 7 + ["Completed"]
+
+
+async def _swallows_a_cancel(
+    working: asyncio.Event, cleaned: list[str], then: str
+) -> AsyncGenerator[ChatEvent]:
+    """A pipeline whose first cancel is lost: on Python 3.11 ``asyncio.wait_for``
+    (redis-py sends every command through it) returns the inner result instead of
+    raising when the cancel comes just as that result does."""
+    try:
+        yield TextDelta("0")
+        try:
+            working.set()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # swallowed: the task goes on, its cancel counted but gone
+        if then == "keeps-working":
+            await asyncio.Event().wait()  # the rest of a long answer
+        for i in range(1, 20):  # enough to fill the queue and wait for the client
+            yield TextDelta(str(i))
+        yield _done(Outcome.COMPLETED)
+    finally:
+        cleaned.append("closed")
+
+
+@pytest.mark.parametrize("then", ["fills-the-queue", "keeps-working"])
+@pytest.mark.parametrize("how", ["client-gone", "stop"])
+async def test_a_pipeline_that_swallows_its_cancel_still_ends(how: str, then: str) -> None:
+    # It went on, filled the queue and waited for a client that was itself
+    # waiting for it to end: the stream hung for good, its concurrency lease
+    # refreshed forever and its audit record never written.
+    working, cleaned = asyncio.Event(), []
+    pump = EventPump(_swallows_a_cancel(working, cleaned, then), keepalive_s=60)
+    relay = pump.relay()
+    assert await anext(relay) == TextDelta("0")
+    await working.wait()
+    if how == "client-gone":
+        ending = relay.aclose()
+    else:
+        pump.stop()
+        ending = _drain(relay)
+    await asyncio.wait_for(ending, timeout=10)
+    assert cleaned == ["closed"]
+
+
+async def _drain(relay: AsyncGenerator[ChatEvent]) -> None:
+    async for _ in relay:
+        pass
