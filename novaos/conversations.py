@@ -228,6 +228,23 @@ class ConversationHistory:
         messages = tuple(ChatMessage(role=t.role, content=t.text) for t in found.turns)
         return OpenedTurn(messages, int(str(found.meta["created"])), found.ours)
 
+    async def claim_turn(self, owner: str, conversation_id: str, opened: OpenedTurn) -> OpenedTurn:
+        """Claim a named id nobody held when ``open_turn`` read it, once the
+        request is admitted (a refused request leaves no trace): of two users who
+        name the same new id at once, the second is told NOT_FOUND before its
+        answer is generated, not after. One batch; the write then checks nothing.
+
+        Raises ``NotFoundError`` when another owner claimed the id in between."""
+        if opened.ours:
+            return opened
+        claim = self._claim_key(self.validate_id(conversation_id))
+        claimed, holder = await self._store.batch(
+            (SetOp(claim, owner.encode(), self._ttl_ms, nx=True), GetOp(claim))
+        )
+        if not claimed:
+            self._check_claim(owner, conversation_id, holder)
+        return OpenedTurn(opened.messages, opened.created, ours=True)
+
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.
 

@@ -74,6 +74,10 @@ class History(Protocol):
 
     async def open_turn(self, owner: str, conversation_id: str) -> OpenedTurn: ...
 
+    async def claim_turn(
+        self, owner: str, conversation_id: str, opened: OpenedTurn
+    ) -> OpenedTurn: ...
+
     async def append_turns(
         self,
         owner: str,
@@ -226,6 +230,7 @@ class ChatService:
                 if lease is not None:
                     call.rate_limit = lease.headers
                 try:
+                    await self._claim(call)
                     yield Started(call.ctx.request_id, call.chat.conversation_id)
                     run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
                     async with aclosing(self._live(call, run) if call.live else run) as events:
@@ -276,6 +281,15 @@ class ChatService:
         else:
             call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
         return call.opened.messages
+
+    async def _claim(self, call: ChatCall) -> None:
+        """A new id the client named becomes its own once admitted, before any
+        event: another user who named it first gets NOT_FOUND now, not after the
+        model has answered."""
+        if self.conversations is not None and call.opened is not None and not call.opened.ours:
+            owner = call.ctx.principal.user_id
+            cid = call.chat.conversation_id
+            call.opened = await self.conversations.claim_turn(owner, cid, call.opened)
 
     async def _live(
         self, call: ChatCall, run: AsyncGenerator[ChatEvent, None]
