@@ -192,6 +192,10 @@ class Generator:
         waited = time.monotonic()
         response = await self.router.complete(request)
         stats.provider_wait_s += time.monotonic() - waited
+        if response.text and stats.first_token_s is None:
+            # One response: its first token came with it. The runbook compares
+            # this with the gateway's overhead, for unary calls as for streams.
+            stats.first_token_s = time.monotonic() - waited
         self._note_chunk(response.provider, response.model, response.usage, stats)
         _judge_finish(response.finish_reason, stats)
         pending: list[str] = []

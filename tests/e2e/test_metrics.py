@@ -120,8 +120,8 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     assert delta("gate_decisions_total", gate="personality", decision="pass") == 5
     assert delta("gate_duration_seconds_count", gate="personality") == 5
     assert delta("gateway_overhead_seconds_count") == 5
-    # unary calls read one upstream response: only the 2 streams have a first token
-    assert delta("llm_time_to_first_token_seconds_count", provider="mock") == 2
+    # a unary call's first token comes with its one upstream response: 3 + 2
+    assert delta("llm_time_to_first_token_seconds_count", provider="mock") == 5
     assert value(after, "active_streams") == 0
 
 
