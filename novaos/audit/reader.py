@@ -66,7 +66,9 @@ class AuditReader:
             return VerifyResult(False, 0, 0, f"unreadable last record: {exc}")
         if self._writer is not None:  # a tail cut from the sink shows here
             head = max(head, self._writer.stored_head.seq)
-        last = to_seq or head
+        # A range that runs past the last record checks what there is: records
+        # never written are not missing (a cut tail shows in ``head`` above).
+        last = min(to_seq, head) if to_seq else head
         start = max(from_seq, 1)
         if not from_seq and getattr(self._sink, "evicts", False):
             oldest = await self._sink.range(1, last, limit=1)  # a ring forgets its start
