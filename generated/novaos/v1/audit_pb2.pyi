@@ -8,6 +8,7 @@ import google.protobuf.descriptor
 import google.protobuf.internal.containers
 import google.protobuf.message
 import google.protobuf.timestamp_pb2
+from ... import novaos
 import typing
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
 
@@ -271,20 +272,31 @@ global___WatchAuditEventsRequest = WatchAuditEventsRequest
 
 @typing.final
 class WatchAuditEventsResponse(google.protobuf.message.Message):
-    """WatchAuditEventsResponse carries one new record."""
+    """WatchAuditEventsResponse carries one new record, or (with `event` unset) a
+    keepalive.
+    """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     EVENT_FIELD_NUMBER: builtins.int
+    KEEPALIVE_FIELD_NUMBER: builtins.int
 
     @property
     def event(self) -> global___AuditEvent:
-        """The record."""
+        """The record; unset in a keepalive."""
 
-    def __init__(self, *, event: global___AuditEvent | None=...) -> None:
+    @property
+    def keepalive(self) -> novaos.v1.chat_pb2.Keepalive:
+        """Set instead of `event` when no record came for a while, so that a quiet
+        watch is told from a hung one and no proxy's idle timer cuts it. Carries no
+        data; skip it. (A field of its own rather than a oneof with `event`, so
+        that existing clients and generated code stay as they are.)
+        """
+
+    def __init__(self, *, event: global___AuditEvent | None=..., keepalive: novaos.v1.chat_pb2.Keepalive | None=...) -> None:
         ...
 
-    def HasField(self, field_name: typing.Literal['event', b'event']) -> builtins.bool:
+    def HasField(self, field_name: typing.Literal['event', b'event', 'keepalive', b'keepalive']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['event', b'event']) -> None:
+    def ClearField(self, field_name: typing.Literal['event', b'event', 'keepalive', b'keepalive']) -> None:
         ...
 global___WatchAuditEventsResponse = WatchAuditEventsResponse

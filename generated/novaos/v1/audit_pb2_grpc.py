@@ -54,7 +54,8 @@ class AuditServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def WatchAuditEvents(self, request, context):
-        """WatchAuditEvents streams new records as they are written.
+        """WatchAuditEvents streams new records as they are written, and a keepalive
+        whenever none came for a while (the same interval as StreamChat's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -365,9 +365,10 @@ global___Completed = Completed
 @typing.final
 class Keepalive(google.protobuf.message.Message):
     """Keepalive says the stream is alive while nothing else is ready to send, for
-    instance while answer text is held back until its sentence ends. Sent when
-    nothing else went out for a while (well inside the sidecar's stream idle
-    timeout); carries no data, and clients ignore it.
+    instance while answer text is held back until its sentence ends, or while an
+    audit watch sees no new record. Sent when nothing else went out for a while
+    (well inside the sidecar's stream idle timeout); carries no data, and clients
+    ignore it.
     """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
