@@ -316,7 +316,7 @@ class App:
         )
         servicers = Servicers(
             ChatServicer(chat, self.metrics, self.conversations, s.novaos_worker_index),
-            AuditServicer(self.audit_reader),
+            AuditServicer(self.audit_reader, s.stream_keepalive_s, s.novaos_worker_index),
             HealthServicer(self.health),
         )
         self.server, self.port = create_server(

@@ -341,7 +341,8 @@ class Settings(BaseSettings):
 
     @property
     def stream_keepalive_s(self) -> float:
-        """How long a StreamChat may send nothing before it sends a keepalive.
+        """How long a StreamChat or an audit watch may send nothing before it sends
+        a keepalive.
 
         Envoy resets a stream silent for STREAM_IDLE_TIMEOUT_MS + 5 s, even while the
         provider is writing text the output check still holds. Half the idle timeout

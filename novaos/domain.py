@@ -156,7 +156,8 @@ class Completed:
 
 @dataclass(frozen=True, slots=True)
 class Keepalive:
-    """Nothing to send yet, but the stream is alive (text held back, a slow provider)."""
+    """Nothing to send yet, but the stream is alive (text held back, a slow provider,
+    an audit watch with no new record)."""
 
 
 ChatEvent = Started | GateEvent | TextDelta | AckRequired | Completed | Keepalive

@@ -9,7 +9,6 @@ cut-off tail shows too.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from novaos.audit.chain import GENESIS_HASH, ChainVerifier, VerifyResult
@@ -22,6 +21,7 @@ from novaos.audit.sink import (
     AuditSink,
     decode_page_token,
 )
+from novaos.audit.watch import Subscription
 from novaos.audit.writer import AuditWriter
 from novaos.errors import InvalidArgumentError, NotFoundError
 
@@ -93,12 +93,10 @@ class AuditReader:
         before = await self._sink.range(start - 1, start - 1, limit=1)
         return before[0].hash if before else None  # evicted (memory ring): unknown
 
-    async def watch(self) -> AsyncIterator[AuditRecord]:
+    def watch(self) -> Subscription:
+        """Subscribe now, so that a refused watch fails before its stream starts.
+        Read it with ``events(keepalive_s)``; ``close()`` it when done (the
+        caller may stop early: a cancelled stream)."""
         if self._writer is None:
             raise InvalidArgumentError("watch", "this reader has no writer to watch")
-        subscription = self._writer.subscribe()
-        try:
-            async for record in subscription:
-                yield record
-        finally:
-            subscription.close()  # the caller may stop early (a cancelled stream)
+        return self._writer.subscribe()

@@ -17,17 +17,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Protocol
 
 from novaos.audit.chain import ChainHead, digest
 from novaos.audit.record import AuditRecord, decode
 from novaos.audit.sink import AuditSink
+from novaos.domain import Keepalive
 from novaos.errors import AuditWatchInterruptedError, AuditWatchLaggedError, NovaError
 from novaos.ports import Broadcast
 from novaos.tasks import cancel_and_wait
 
 _END = None
+KEEPALIVE = Keepalive()
 _log = logging.getLogger("novaos.audit")
 
 
@@ -67,12 +69,28 @@ class Subscription:
         self._fanout.unsubscribe(self)
 
     def __aiter__(self) -> AsyncIterator[AuditRecord]:
-        return self._iterate()
+        return self._records()
 
-    async def _iterate(self) -> AsyncIterator[AuditRecord]:
+    async def _records(self) -> AsyncIterator[AuditRecord]:
+        async with contextlib.aclosing(self.events(None)) as events:
+            async for item in events:
+                if isinstance(item, AuditRecord):
+                    yield item
+
+    async def events(
+        self, keepalive_s: float | None
+    ) -> AsyncGenerator[AuditRecord | Keepalive, None]:
+        """The records, and a ``Keepalive`` after every ``keepalive_s`` without one
+        (``None``: never). A keepalive is made here, never queued: it takes no
+        record's place and never makes a watcher lag."""
         try:
             while True:
-                record = await self._queue.get()
+                try:
+                    async with asyncio.timeout(keepalive_s):
+                        record = await self._queue.get()
+                except TimeoutError:
+                    yield KEEPALIVE
+                    continue
                 if record is None:
                     if self.lagged:
                         raise AuditWatchLaggedError("audit watcher fell behind; resume with List")

@@ -7,14 +7,16 @@ checks again so a routing mistake cannot expose the log.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Literal
 
 from google.protobuf import timestamp_pb2
 
-from generated.novaos.v1 import audit_pb2, audit_pb2_grpc
+from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, format_time, parse_time
 from novaos.audit.sink import AuditQuery
+from novaos.domain import Keepalive
 from novaos.errors import InvalidArgumentError, PermissionDeniedError
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
@@ -39,6 +41,15 @@ def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
         released_chars=record.released_chars, prev_hash=record.prev_hash, hash=record.hash,
         policy_version=record.policy_version, canonical_json=record.canonical().decode(),
     )  # fmt: skip
+
+
+_KEEPALIVE = audit_pb2.WatchAuditEventsResponse(keepalive=chat_pb2.Keepalive())
+
+
+def watch_pb(item: AuditRecord | Keepalive) -> audit_pb2.WatchAuditEventsResponse:
+    if isinstance(item, Keepalive):
+        return _KEEPALIVE
+    return audit_pb2.WatchAuditEventsResponse(event=event_pb(item))
 
 
 _MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
@@ -74,8 +85,10 @@ def _require_admin() -> None:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, reader: AuditReader) -> None:
+    def __init__(self, reader: AuditReader, keepalive_s: float, worker: int = 0) -> None:
         self._reader = reader
+        self._keepalive_s = keepalive_s  # Settings.stream_keepalive_s, as StreamChat's
+        self._worker = str(worker)
 
     async def ListAuditEvents(
         self, request: audit_pb2.ListAuditEventsRequest, context: Ctx
@@ -110,5 +123,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.WatchAuditEventsRequest, context: Ctx
     ) -> AsyncIterator[audit_pb2.WatchAuditEventsResponse]:
         _require_admin()
-        async for record in self._reader.watch():
-            yield audit_pb2.WatchAuditEventsResponse(event=event_pb(record))
+        subscription = self._reader.watch()  # refused: the status alone, no headers
+        try:
+            # Accepted: say so now, not with the first record (which may be hours
+            # away); through the sidecar these are the HTTP response headers.
+            meta = (
+                ("x-request-id", callctx.current().request_id),
+                ("x-novaos-worker", self._worker),
+            )
+            await context.send_initial_metadata(meta)
+            async with aclosing(subscription.events(self._keepalive_s)) as events:
+                async for item in events:
+                    yield watch_pb(item)
+        finally:
+            subscription.close()

@@ -1,0 +1,64 @@
+"""A quiet WatchAuditEvents: headers at once, keepalives while no record comes.
+
+Without them a client cannot tell a quiet watch from a hung one, and a proxy's
+idle timer cuts it. Keepalives are not records: they fill no watcher's queue and
+count in no audit metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2, chat_pb2_grpc
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+ADMIN = bearer(mint("root", "enterprise", ("admin",)))
+IDLE_MS = 500  # keepalives every 0.25 s (Settings.stream_keepalive_s)
+
+
+def _written(running: Running) -> float | None:
+    return running.app.metrics.registry.get_sample_value("audit_records_written_total")
+
+
+async def _chat(running: Running) -> str:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    reply = await stub.Chat(chat_pb2.ChatRequest(message="Plan my week."), metadata=bearer(mint()))
+    return reply.request_id
+
+
+async def test_a_quiet_watch_gets_headers_at_once_then_keepalives() -> None:
+    async with running_app(STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS), AUDIT_WATCH_QUEUE_SIZE="1") as run:
+        interval_s = run.app.settings.stream_keepalive_s
+        writer = run.app.audit_log
+        assert writer is not None
+        stub = audit_pb2_grpc.AuditServiceStub(run.channel)
+        call = stub.WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=ADMIN)
+        # Accepted: the headers come before any record exists (a hung watch sends none).
+        headers = dict(await asyncio.wait_for(call.initial_metadata(), timeout=5))
+        assert headers.get("x-request-id"), headers
+        assert writer.status().written == 0
+
+        gaps: list[float] = []
+        last = time.monotonic()
+        async with asyncio.timeout(10):
+            while len(gaps) < 4:  # more keepalives than the watcher's queue holds
+                message = await call.read()
+                assert isinstance(message, audit_pb2.WatchAuditEventsResponse)
+                assert message.HasField("keepalive") and not message.HasField("event")
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+        assert max(gaps) < interval_s + 0.25, (gaps, interval_s)
+        # Keepalives are not records: none written, none counted, the watch not
+        # cut off as lagging although it "received" more than its queue holds.
+        assert writer.status().written == 0 and not _written(run)
+        assert writer.status().watchers == 1
+
+        sent = await _chat(run)
+        async with asyncio.timeout(10):
+            while not (message := await call.read()).HasField("event"):
+                assert message.HasField("keepalive")
+        assert isinstance(message, audit_pb2.WatchAuditEventsResponse)
+        assert message.event.request_id == sent and not message.HasField("keepalive")
+        assert _written(run) == 1
+        call.cancel()
