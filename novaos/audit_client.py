@@ -1,10 +1,12 @@
-"""The terminal client behind ``novaos audit list`` / ``verify`` (AuditService stubs).
+"""The terminal client behind ``novaos audit list`` / ``verify`` / ``watch`` (AuditService stubs).
 
 ``list`` pages through ``ListAuditEvents`` and prints each record as one JSON
 object per line, in the form the file sink stores it (the canonical record plus
 its ``hash``), so ``jq`` and ``grep`` treat both alike. ``verify`` prints the
 ``VerifyAuditChain`` result as one JSON object and exits 4 when the chain is
-broken. Any RPC error prints its status code and message and exits 1.
+broken. ``watch`` prints each new record in ``list``'s form as it is written and
+skips the stream's keepalives. Any RPC error prints its status code and message
+and exits 1.
 """
 
 from __future__ import annotations
@@ -138,4 +140,21 @@ async def run_audit_verify(target: str, token: str, from_seq: int, to_seq: int) 
     if not result.ok:
         sys.stderr.write(f"audit chain broken at seq {result.first_bad_seq}: {result.problem}\n")
         return EXIT_BROKEN
+    return EXIT_OK
+
+
+async def run_audit_watch(target: str, token: str) -> int:
+    """Until the server ends the watch (shutdown: exit 0), an error, or ``| head``."""
+    request = audit_pb2.WatchAuditEventsRequest()
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = _stub(channel).WatchAuditEvents(request, metadata=_metadata(token))
+        try:
+            if await call.initial_metadata():  # none: refused (the error follows)
+                sys.stderr.write("watching for new audit records (Ctrl-C stops)\n")
+            async for message in call:
+                # A keepalive (no event) only says the watch is alive: print nothing.
+                if message.HasField("event") and not _write([_line(message.event)]):
+                    return EXIT_OK
+        except grpc.aio.AioRpcError as err:
+            return _rpc_error(err)
     return EXIT_OK

@@ -13,7 +13,13 @@ from datetime import datetime
 from pathlib import Path
 
 from novaos.app import App
-from novaos.audit_client import ListFilters, parse_time, run_audit_list, run_audit_verify
+from novaos.audit_client import (
+    ListFilters,
+    parse_time,
+    run_audit_list,
+    run_audit_verify,
+    run_audit_watch,
+)
 from novaos.chat_client import run_chat
 from novaos.config import Settings, load_settings, process_environment
 from novaos.errors import ConfigError
@@ -22,6 +28,7 @@ from novaos.supervisor import EXIT_CONFIG, Supervisor, die_with_parent, serve_me
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _settings() -> Settings:
@@ -122,6 +129,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run_audit_verify(args.target, args.token, args.from_seq, args.to_seq))
 
 
+def cmd_audit_watch(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_audit_watch(args.target, args.token))
+    except KeyboardInterrupt:  # Ctrl-C is how a watch is meant to end
+        return EXIT_INTERRUPTED
+
+
 def _time_arg(text: str) -> datetime:
     try:
         return parse_time(text)
@@ -130,11 +144,11 @@ def _time_arg(text: str) -> datetime:
 
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``novaos audit list|verify``: AuditService over gRPC, with an admin token."""
+    """``novaos audit list|verify|watch``: AuditService over gRPC, with an admin token."""
     conn = argparse.ArgumentParser(add_help=False)
     conn.add_argument("--target", default="127.0.0.1:50051")
     conn.add_argument("--token", default="", help="bearer token with the admin role")
-    audit = sub.add_parser("audit", help="list or verify audit records (admin token)")
+    audit = sub.add_parser("audit", help="list, verify or watch audit records (admin token)")
     verbs = audit.add_subparsers(dest="audit_command", required=True)
     listing = verbs.add_parser(
         "list", parents=[conn], help="print records as JSON lines, oldest first, every page"
@@ -157,6 +171,10 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.add_argument("--from-seq", type=int, default=0, help="first seq (0: the first record)")
     verify.add_argument("--to-seq", type=int, default=0, help="last seq (0: the last record)")
     verify.set_defaults(fn=cmd_audit_verify)
+    watch = verbs.add_parser(
+        "watch", parents=[conn], help="print new records as JSON lines as they are written"
+    )
+    watch.set_defaults(fn=cmd_audit_watch)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

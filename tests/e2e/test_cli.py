@@ -1,14 +1,17 @@
 """The `novaos` command against a real server: chat streams text and exits by outcome;
-audit lists and verifies the log with an admin token."""
+audit lists, verifies and watches the log with an admin token."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import jwt
 
 from tests.fixtures.common import wait_until
@@ -102,10 +105,58 @@ def test_audit_without_the_admin_role_is_a_clear_permission_denied(
 ) -> None:
     srv = spawn_server()
     user = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("bob", "enterprise"))
-    for verb in ("list", "verify"):
+    for verb in ("list", "verify", "watch"):
         denied = _novaos("audit", verb, *user)
         assert denied.returncode == 1, (denied.stdout, denied.stderr)
         assert denied.stdout == ""
         first = denied.stderr.splitlines()[0]
         assert first == "error: PERMISSION_DENIED: the admin role is required for this method"
         assert "--admin" in denied.stderr  # how to get a token that works
+
+
+def _watch_messages_sent(metrics_port: int) -> float:
+    """``grpc_server_msg_sent_total`` of WatchAuditEvents: keepalives and records."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith("grpc_server_msg_sent_total{") and "WatchAuditEvents" in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_audit_watch_prints_new_records_and_skips_keepalives(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    directory = tmp_path / "audit"
+    srv = spawn_server(
+        AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), STREAM_IDLE_TIMEOUT_MS="500"
+    )
+    assert srv.metrics_port
+    admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "enterprise", ("admin",)))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "novaos", "audit", "watch", *admin],
+        cwd=ROOT,
+        env=BASE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    printed: list[str] = []
+    try:
+        reader = threading.Thread(target=lambda: printed.extend(watch.stdout or ()), daemon=True)
+        reader.start()
+        # Keepalives every 0.25 s: several went out before any record exists.
+        wait_until(
+            lambda: _watch_messages_sent(srv.metrics_port) >= 3 or watch.poll() is not None,
+            what="keepalives sent",
+        )
+        assert watch.poll() is None, "the watch ended on a keepalive"
+        sent = _novaos("chat", "help me plan my week", *admin)
+        assert sent.returncode == 0, sent.stderr
+        wait_until(lambda: bool(printed) or watch.poll() is not None, what="a printed record")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        _, err = watch.communicate(timeout=15)
+    assert watch.returncode == 130, err
+    assert "watching for new audit records" in err
+    # Only the record, in the file sink's form: no line for any keepalive.
+    assert [line.encode() for line in printed] == [line + b"\n" for line in _records(directory)]
