@@ -16,8 +16,9 @@ from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, format_time, parse_time
 from novaos.audit.sink import AuditQuery
-from novaos.domain import Keepalive
+from novaos.domain import Decision, Keepalive, Outcome, Stance
 from novaos.errors import InvalidArgumentError, PermissionDeniedError
+from novaos.pipeline.orchestrator import CANONICAL_ORDER
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
 
@@ -67,14 +68,38 @@ def _time(
     return format_time(stamp.seconds + stamp.nanos / 1e9)
 
 
+_OUTCOMES = frozenset(o.value for o in Outcome)
+_STANCES = frozenset(s.value for s in Stance)
+_GATES = frozenset((*CANONICAL_ORDER, "invariants"))
+_DECISIONS = frozenset(d.value for d in Decision)
+
+
+def _one_of(name: str, value: str, allowed: frozenset[str]) -> str:
+    """A filter no record can match is a typo: say so rather than list nothing."""
+    if value and value not in allowed:
+        raise InvalidArgumentError(name, f"must be one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def _gate_decision(value: str) -> str:
+    if value:
+        gate, _, decision = value.partition(":")
+        _one_of("gate_decision", gate, _GATES)
+        if decision not in _DECISIONS:
+            raise InvalidArgumentError(
+                "gate_decision", f"must be gate:decision, the decision one of {sorted(_DECISIONS)}"
+            )
+    return value
+
+
 def query_of(request: audit_pb2.ListAuditEventsRequest) -> AuditQuery:
     return AuditQuery(
         user=request.user,
         start_time=_time(request, "start_time"),
         end_time=_time(request, "end_time"),
-        outcome=request.outcome,
-        stance=request.stance,
-        gate_decision=request.gate_decision,
+        outcome=_one_of("outcome", request.outcome, _OUTCOMES),
+        stance=_one_of("stance", request.stance, _STANCES),
+        gate_decision=_gate_decision(request.gate_decision),
     )
 
 

@@ -262,6 +262,40 @@ async def test_an_out_of_range_time_filter_is_invalid_argument(
     assert "start_time" in (err.value.details() or "")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("outcome", "nope"),
+        ("outcome", "COMPLETED"),
+        ("stance", "nope"),
+        ("gate_decision", "nope"),
+        ("gate_decision", "shield:nope"),
+        ("gate_decision", "sheild:stop"),
+        ("gate_decision", ":"),
+    ],
+)
+async def test_a_filter_no_record_can_match_is_invalid_argument(
+    server: Running, field: str, value: str
+) -> None:
+    # It listed nothing, status OK: `audit list --outcome HARD_VETO` read as
+    # "no vetoes".
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _audit(server).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(**{field: value}), metadata=ADMIN
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (err.value.details() or "")
+
+
+async def test_every_filter_a_record_can_match_is_accepted(server: Running) -> None:
+    for request in (
+        audit_pb2.ListAuditEventsRequest(outcome="hard_veto", stance="shield"),
+        audit_pb2.ListAuditEventsRequest(gate_decision="invariants:stop"),
+        audit_pb2.ListAuditEventsRequest(gate_decision="personality:regenerate"),
+    ):
+        await _audit(server).ListAuditEvents(request, metadata=ADMIN)
+
+
 async def test_a_huge_value_quoted_in_an_error_keeps_the_real_status(server: Running) -> None:
     # Error texts quote what the client sent; the status travels in trailers,
     # which gRPC caps: an uncut one became a transport RESOURCE_EXHAUSTED.
