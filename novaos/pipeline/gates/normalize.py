@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -176,6 +177,15 @@ def _fold_flags(text: str) -> tuple[str, set[str]]:
 def fold(text: str) -> str:
     """NFKC, drop format characters, case-fold, fold homoglyphs, strip accents."""
     return _fold_flags(text)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def fold_char(ch: str) -> str:
+    """``fold`` of one character: what it reads as, "" when it renders as nothing.
+
+    Folded one at a time, a text can be matched on and the match mapped back to
+    the characters as written (the output checks edit what they find)."""
+    return fold(ch)
 
 
 def _join_spelled(text: str) -> tuple[str, str | None]:

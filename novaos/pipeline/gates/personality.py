@@ -12,15 +12,23 @@ release, minor violations are edited in the held-back text and harmful text stop
 the stream (``block``). Matches touching the end of the held text wait for more
 text (the word may go on), and the window is never shorter than the longest match,
 so a banned phrase is never released in part.
+
+Rules match on what a reader sees (``readable``): a phrase spelled with invisible
+characters, odd spaces or look-alike letters is found, and its span mapped back
+to the text as written for the edit. The window keeps the last
+``MAX_MATCH_CHARS`` characters *of that view*, however many raw characters they
+take; held text padded far beyond that (``_MAX_PADDING``) stops the stream.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from novaos.pipeline.gate import CheckStep, OutputConstraints
 from novaos.pipeline.gates import rules
+from novaos.pipeline.gates.readable import Readable, readable
 
 HarmCheck = Callable[[str], str | None]
 
@@ -37,7 +45,18 @@ _LONG_RUN = re.compile(rf"[^ ]{{{_MIN_HOLDBACK - rules.MAX_MATCH_CHARS},}}")
 # terminator or closing quote that new whitespace completes (``rules.SENTENCE_END``).
 _CAN_END = re.compile(r"[.!?…\n]")
 _END_TAIL = frozenset(".!?…\"'”’)]")
+# Before the first release an opener may still be stripped: text that could end
+# one keeps a feed from being quiet (non-ASCII text may read as "!" or ".").
+_CAN_END_OPENER = re.compile(r"[.!?…\n]|[^\x00-\x7f]")
+# How far the held text may exceed the window with characters a reader does not
+# see (invisible ones, runs of spaces) inside the view's last match length.
+_MAX_PADDING = 1024
 _NOTHING = CheckStep()
+
+
+class _Violation(NamedTuple):
+    kind: str
+    hit: rules.Hit
 
 
 class PersonalityChecker:
@@ -67,6 +86,8 @@ class PersonalityStream:
         self._we_seen = 0
         self._stopped: CheckStep | None = None
         self._waiting = False  # the last step released nothing and found no sentence end
+        self._view: Readable | None = None  # of ``_view_of``, the held text it was read from
+        self._view_of = ""
 
     @property
     def held_chars(self) -> int:
@@ -97,7 +118,10 @@ class PersonalityStream:
             and _CAN_END.search(text) is None
             # Before the first release an opener (which ends in "!" or ".") may
             # still be stripped from the held text.
-            and (self._released_any or _CAN_END.search(held) is None)
+            and (
+                self._released_any
+                or (_CAN_END_OPENER.search(held) is None and _CAN_END_OPENER.search(text) is None)
+            )
         )
 
     def finish(self) -> CheckStep:
@@ -126,13 +150,13 @@ class PersonalityStream:
         return [CheckStep(release=stripped)]
 
     def _rules_silent(self, text: str) -> bool:
+        if self._held or self._released_any or _LONG_RUN.search(text) is not None:
+            return False
+        seen = readable(text).text
         return (
-            not self._held
-            and not self._released_any
-            and _LONG_RUN.search(text) is None
-            and rules.OPENER.match(text) is None
-            and rules.WE.search(text) is None
-            and all(pattern.search(text) is None for _, pattern in self._patterns())
+            rules.OPENER.match(seen) is None
+            and rules.WE.search(seen) is None
+            and all(pattern.search(seen) is None for _, pattern in self._patterns())
         )
 
     # ------------------------------------------------------------ one step
@@ -143,17 +167,16 @@ class PersonalityStream:
         if not self._released_any:
             edits += self._strip_opener(final)
         if not final and self._cut() == 0:
-            self._waiting = not self._skipping
-            return CheckStep(edits=edits)  # nothing could be released: check when something can
+            return self._wait(edits)
         for _ in range(_MAX_EDITS_PER_STEP):
             violation = self._first_violation(final)
             if violation is None:
                 break
             if not self._released_any:
-                return self._stop("regenerate", violation[0], violation[1].group(0))
-            edits += self._edit_held(*violation)
+                return self._stop("regenerate", violation.kind, violation.hit.text)
+            edits += self._edit_held(violation)
         else:  # a pathological flood of violations: stop rather than loop
-            return self._stop("block" if self._released_any else "regenerate", "edit limit", "")
+            return self._stop(self._stop_action(), "edit limit", "")
         cut = len(self._held) if final else self._cut()
         candidate, self._held = self._held[:cut], self._held[cut:]
         candidate, we_edits = self._edit_we(candidate)
@@ -165,12 +188,21 @@ class PersonalityStream:
         elif candidate or final:
             harm = self._harm(candidate)
             if harm is not None:
-                action = "block" if self._released_any else "regenerate"
-                return self._stop(action, "harmful output", harm)
+                return self._stop(self._stop_action(), "harmful output", harm)
         if candidate:
             self._released_any = True
             self._context = (self._context + candidate)[-self.holdback_chars :]
         return CheckStep(release=candidate, edits=edits + we_edits)
+
+    def _wait(self, edits: int) -> CheckStep:
+        """Nothing could be released: check again when something can."""
+        if len(self._held) > self.holdback_chars + _MAX_PADDING:
+            return self._stop(self._stop_action(), "padded output", "")
+        self._waiting = not self._skipping
+        return CheckStep(edits=edits)
+
+    def _stop_action(self) -> str:
+        return "block" if self._released_any else "regenerate"
 
     def _stop(self, action: str, kind: str, detail: str) -> CheckStep:
         reason = f"{kind}: {detail}" if detail else kind
@@ -182,12 +214,19 @@ class PersonalityStream:
 
     def _strip_opener(self, final: bool) -> int:
         stripped = self._held.lstrip()
-        match = rules.OPENER.match(stripped)
-        if match is not None and (final or match.end() < len(stripped)):
-            self._held = stripped[match.end() :].lstrip()
+        view = readable(stripped)
+        match = rules.OPENER.match(view.text)
+        if match is not None and (final or match.end() < len(view.text)):
+            self._held = stripped[view.end(match.end()) :].lstrip()
             return 1
         self._held = stripped
         return 0
+
+    def _held_view(self) -> Readable:
+        held = self._held
+        if self._view is None or self._view_of is not held:
+            self._view, self._view_of = readable(held), held
+        return self._view
 
     def _patterns(self) -> list[tuple[str, re.Pattern[str]]]:
         found = [("banned phrase", rules.BANNED)]
@@ -197,28 +236,32 @@ class PersonalityStream:
             found.append(("precise figure", rules.FIGURE))
         return found
 
-    def _first_violation(self, final: bool) -> tuple[str, re.Match[str]] | None:
+    def _first_violation(self, final: bool) -> _Violation | None:
         """The earliest complete match; one touching the end may still grow, so it waits."""
+        view = self._held_view()
         best: tuple[str, re.Match[str]] | None = None
         for kind, pattern in self._patterns():
-            for match in pattern.finditer(self._held):
-                if match.end() == len(self._held) and not final:
+            for match in pattern.finditer(view.text):
+                if match.end() == len(view.text) and not final:
                     break
                 if best is None or match.start() < best[1].start():
                     best = (kind, match)
                 break
-        return best
+        if best is None:
+            return None
+        start, end = view.start(best[1].start()), view.end(best[1].end())
+        return _Violation(best[0], rules.Hit(start, end, self._held[start:end]))
 
-    def _edit_held(self, kind: str, match: re.Match[str]) -> int:
-        held = self._held
-        if kind == "precise figure":
-            self._held = held[: match.start()] + rules.FIGURE_PLACEHOLDER + held[match.end() :]
+    def _edit_held(self, violation: _Violation) -> int:
+        held, hit = self._held, violation.hit
+        if violation.kind == "precise figure":
+            self._held = held[: hit.start] + rules.FIGURE_PLACEHOLDER + held[hit.end :]
             return 1
         # Drop the whole sentence: a half sentence around a removed phrase reads worse.
         start = 0
-        for end in rules.SENTENCE_END.finditer(held, 0, match.start()):
+        for end in rules.SENTENCE_END.finditer(held, 0, hit.start):
             start = end.end()
-        after = rules.SENTENCE_END.search(held, match.end())
+        after = rules.SENTENCE_END.search(held, hit.end)
         if after is None:
             # The sentence goes on in text not yet seen: drop that too, unless it just ended.
             self._skipping = _ENDS_SENTENCE.search(held) is None
@@ -240,20 +283,22 @@ class PersonalityStream:
         return 0
 
     def _edit_we(self, text: str) -> tuple[str, int]:
-        edits = 0
-
-        def swap(match: re.Match[str]) -> str:
-            nonlocal edits
+        view = readable(text)
+        pieces: list[str] = []
+        done = 0
+        for match in rules.WE.finditer(view.text):
             self._we_seen += 1
-            if self._we_seen <= rules.MAX_WE or not rules.WE_MODAL.match(text, match.start()):
-                return match.group(0)
-            edits += 1
-            return "You" if match.group(0)[0] == "W" else "you"
-
-        edited = rules.WE.sub(swap, text)
-        if edits and rules.BANNED.search(edited):  # "we can count on me" must not become banned
+            if self._we_seen <= rules.MAX_WE or not rules.WE_MODAL.match(view.text, match.start()):
+                continue
+            start, end = view.start(match.start()), view.end(match.end())
+            pieces += [text[done:start], "You" if text[start].isupper() else "you"]
+            done = end
+        if not pieces:
             return text, 0
-        return edited, edits
+        edited = "".join([*pieces, text[done:]])
+        if rules.find_banned(edited):  # "we can count on me" must not become banned
+            return text, 0
+        return edited, len(pieces) // 2
 
     # ------------------------------------------------------------ release
 
@@ -265,10 +310,14 @@ class PersonalityStream:
             cut = end.end()
         if len(held) - cut <= self.holdback_chars:
             return cut
-        low = len(held) - self.holdback_chars
-        high = len(held) - rules.MAX_MATCH_CHARS  # a partial match is never this long
+        # A partial match is never this long, in what a reader sees: text padded
+        # with invisible characters or spaces keeps its last match length whole.
+        view = self._held_view()
+        tail = len(view.text) - rules.MAX_MATCH_CHARS
+        high = min(len(held) - rules.MAX_MATCH_CHARS, view.start(tail) if tail > 0 else 0)
+        low = high - (self.holdback_chars - rules.MAX_MATCH_CHARS)
         space = held.rfind(" ", max(low - 1, 0), high)
-        return space + 1 if space >= low - 1 else high
+        return max(cut, space + 1 if space >= 0 else high)
 
     def _harm(self, candidate: str) -> str | None:
         if self._harm_check is None:

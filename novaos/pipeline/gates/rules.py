@@ -1,14 +1,21 @@
 """The output rules the personality check enforces, as precompiled patterns.
 
 Kept apart from the stream mechanics so the model prompt, the invariant check
-and the stream check all share one list. Every pattern is bounded
-(``MAX_MATCH_CHARS``) so a hold-back window longer than that can never release
-the first half of a match; a unit test checks the bound.
+and the stream check all share one list. The patterns match on what a reader
+sees (``readable``: invisible characters dropped, whitespace runs as one space,
+look-alike letters and apostrophes folded), never on the raw text: ``search``
+does that and maps the match back. Every pattern is bounded
+(``MAX_MATCH_CHARS`` characters of that view) so a hold-back window keeping
+that much of the view can never release the first half of a match; a unit test
+checks the bound.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
+
+from novaos.pipeline.gates.readable import Readable, readable
 
 BANNED_PHRASES: tuple[str, ...] = (
     "I'm always here for you",
@@ -93,7 +100,25 @@ FIGURE_PLACEHOLDER = "[figure not verified]"
 SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n[ \t\r]*\n\s*")
 
 
+class Hit(NamedTuple):
+    """A match found on the view, as a span of the text as written."""
+
+    start: int
+    end: int
+    text: str
+
+
+def search(pattern: re.Pattern[str], text: str, view: Readable | None = None) -> Hit | None:
+    """The first match of ``pattern`` in what a reader sees of ``text``."""
+    view = view or readable(text)
+    match = pattern.search(view.text)
+    if match is None:
+        return None
+    start, end = view.start(match.start()), view.end(match.end())
+    return Hit(start, end, text[start:end])
+
+
 def find_banned(text: str) -> str | None:
     """The first banned phrase in ``text`` (as written), or None."""
-    match = BANNED.search(text)
-    return match.group(0) if match else None
+    hit = search(BANNED, text)
+    return hit.text if hit else None
