@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from novaos.pipeline.gate import CheckStep, OutputConstraints
 from novaos.pipeline.gates import rules
+from novaos.pipeline.gates.normalize import fold
 from novaos.pipeline.gates.personality import PersonalityChecker, PersonalityStream
 
 HARM_MARKER = "detonator wiring"
@@ -25,8 +26,12 @@ BENIGN = [
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two ",
     "\n",
+    "Caf\u00e9 at 10\u00a0km with \U0001f469\u200d\U0001f467, it\u2019s fine. ",
 ]
 BAD = [
+    "I'm al\u200bways here for you. ",
+    "you\u00a0are  \u0430mazing! ",
+    "I\u02bcm so pr\u043eud of you ",
     "I'm always here for you. ",
     "You can ALWAYS count on me, truly. ",
     "And I'm so proud of you ",
@@ -34,6 +39,13 @@ BAD = [
     "I truly understand how you feel. ",
     "Here is the detonator wiring. ",
 ]
+
+
+def shows_banned(text: str) -> bool:
+    """Whether a reader sees a banned phrase: an oracle apart from ``rules.find_banned``
+    (the shield's fold, any whitespace run as one space, U+02BC as an apostrophe)."""
+    seen = re.sub(r"\s+", " ", fold(text).replace("\u02bc", "'"))
+    return rules.BANNED.search(seen) is not None
 
 
 def harm(text: str) -> str | None:
@@ -70,6 +82,7 @@ def test_banned_or_harmful_text_is_never_released(
         released += step.release
     released += stream.finish().release
     assert rules.find_banned(released) is None
+    assert not shows_banned(released)
     assert HARM_MARKER not in released.lower()
 
 
