@@ -3,6 +3,7 @@ mapping and RPC metrics — wrapping each handler by its streaming type."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
@@ -14,6 +15,7 @@ import grpc
 from novaos import errors
 from novaos.observability.metrics import Metrics
 from novaos.transport import context as callctx
+from novaos.transport import decoding
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.context import Ctx
 from novaos.transport.errors import abort
@@ -98,6 +100,48 @@ async def _end_with_error(context: Ctx, exc: BaseException, request_id: str) -> 
     return exc
 
 
+async def _refuse(context: Ctx, request: decoding.Undecodable) -> None:
+    await abort(context, request.error, callctx.request_id_from(_metadata(context)))
+
+
+async def _checked(requests: AsyncIterator[Any], context: Ctx) -> AsyncIterator[Any]:
+    async for request in requests:
+        if type(request) is decoding.Undecodable:
+            await _refuse(context, request)
+        yield request
+
+
+def _guarded(behavior: Any, *, request_stream: bool) -> Any:
+    """``behavior`` (a handler outside the RPC frame) refusing undecodable
+    requests; None when there is none or it is not async (none here is)."""
+
+    async def checked(request: Any, context: Ctx) -> Any:
+        if request_stream:
+            return _checked(request, context)
+        if type(request) is decoding.Undecodable:
+            await _refuse(context, request)
+        return request
+
+    async def generator(request: Any, context: Ctx) -> AsyncIterator[Any]:
+        async with aclosing(behavior(await checked(request, context), context)) as messages:
+            async for message in messages:
+                yield message
+
+    async def coroutine(request: Any, context: Ctx) -> Any:
+        return await behavior(await checked(request, context), context)
+
+    if inspect.isasyncgenfunction(behavior):
+        return generator
+    return coroutine if inspect.iscoroutinefunction(behavior) else None
+
+
+_PLAIN_HANDLERS = {
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
 class NovaInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
         self, auth: JwtAuthenticator, metrics: Metrics, *, trust_proxy: bool = False
@@ -126,19 +170,28 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: Any) -> Any:
+        # Every handler gets the tolerant deserializer: bytes that do not parse
+        # end as INVALID_ARGUMENT, not as grpc's UNKNOWN with a logged traceback.
+        deserialize = decoding.tolerant(method, handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
-                handler.request_deserializer,
+                deserialize,
                 handler.response_serializer,
             )
         if handler.unary_stream and not _is_public(method):
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(_Method.parse(method, "server_stream"), handler.unary_stream),
-                handler.request_deserializer,
+                deserialize,
                 handler.response_serializer,
             )
-        return handler  # public streams (health Watch, reflection) write via context
+        # Public streams (health Watch, reflection) write via context or take a
+        # request stream: only undecodable requests are refused here.
+        for kind, make in _PLAIN_HANDLERS.items():
+            guarded = _guarded(getattr(handler, kind), request_stream=kind.startswith("stream"))
+            if guarded is not None:
+                return make(guarded, deserialize, handler.response_serializer)
+        return handler
 
     def _begin(
         self, method: str, context: Ctx, metadata: dict[str, str], request_id: str
@@ -184,6 +237,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
 
         async def unary(request: Any, context: Ctx) -> Any:
             async with self._call(parsed, context):
+                if type(request) is decoding.Undecodable:
+                    raise request.error
                 return await behavior(request, context)
 
         return unary
@@ -198,6 +253,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 self._call(parsed, context) as observed,
                 aclosing(behavior(request, context)) as messages,
             ):
+                if type(request) is decoding.Undecodable:
+                    raise request.error  # its generator never started; closed unrun
                 async for message in messages:
                     observed.sent()
                     yield message
