@@ -7,6 +7,7 @@ and from the wire types in one place (``novaos.transport.convert``).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
 
@@ -66,6 +67,14 @@ class RequestContext:
     principal: Principal
     client_addr: str = ""
     deadline_monotonic: float | None = None  # time.monotonic() value, None = no deadline
+
+
+# A model id as providers spell them (gpt-4o-2024-08-06, ft:gpt-4o-mini:org:custom:id,
+# models/gemini-1.5-pro-002, claude-3-5-sonnet@20240620, meta-llama/Llama-3.1-8B-Instruct,
+# llama3.1:8b-instruct-q4_K_M): it reaches upstream requests, audit records and the
+# llm_token_usage_total label, so no spaces, control characters or kilobytes.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+MODEL_ID_RULE = "use up to 200 letters, digits or . _ : / @ + -, starting with a letter or digit"
 
 
 @dataclass(frozen=True, slots=True)

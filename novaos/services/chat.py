@@ -19,6 +19,8 @@ from typing import Protocol
 
 from novaos.conversations import CONVERSATION_ID, CONVERSATION_ID_RULE
 from novaos.domain import (
+    MODEL_ID,
+    MODEL_ID_RULE,
     ChatEvent,
     ChatInput,
     Completed,
@@ -145,6 +147,8 @@ def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
         )
     if opts.temperature is not None and not 0.0 <= opts.temperature <= 2.0:
         raise InvalidArgumentError("options.temperature", "must be between 0 and 2")
+    if opts.model and not MODEL_ID.fullmatch(opts.model):
+        raise InvalidArgumentError("options.model", MODEL_ID_RULE)
     if opts.provider and limits.providers and opts.provider not in limits.providers:
         # Before admission: a refused request must not spend the caller's quota
         # or leave an audit record.

@@ -115,6 +115,12 @@ async def test_invalid_argument_names_the_field(server: Running) -> None:
         ("options.max_tokens", {"options": chat_pb2.GenerationOptions(max_tokens=-1)}),
         ("options.temperature", {"options": chat_pb2.GenerationOptions(temperature=5.0)}),
         ("conversation_id", {"conversation_id": "../../etc/passwd"}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="m" * 201)}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="m" * 10_000)}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="\n")}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="gpt-4o\nx")}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="gpt 4o")}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model='m",x="1')}),
     ],
 )
 async def test_bad_options_are_rejected(
@@ -127,6 +133,29 @@ async def test_bad_options_are_rejected(
         )  # type: ignore[arg-type]
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in (err.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gpt-4o-2024-08-06",
+        "ft:gpt-4o-mini:org:custom:id",
+        "models/gemini-1.5-pro-002",
+        "claude-3-5-sonnet-20241022",
+        "claude-3-5-sonnet@20240620",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "org/model:tag",
+        "llama3.1:8b-instruct-q4_K_M",
+        "m" * 200,
+    ],
+)
+async def test_real_model_ids_are_accepted(server: Running, model: str) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    options = chat_pb2.GenerationOptions(model=model)
+    reply = await stub.Chat(
+        chat_pb2.ChatRequest(message=MESSAGE, options=options), metadata=bearer(mint())
+    )
+    assert reply.outcome == chat_pb2.OUTCOME_COMPLETED and reply.model == model
 
 
 async def test_cancel_mid_stream_stops_the_provider_and_audits_cancelled() -> None:
