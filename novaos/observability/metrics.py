@@ -19,6 +19,11 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 6
 _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 CIRCUIT_STATES = {"closed": 0, "open": 1, "half_open": 2}
+# ``model`` on llm_token_usage_total is what the provider reported, which a client
+# can steer (options.model; the mock and some OpenAI-compatible servers echo it):
+# past this many per provider in a process, further ones count as "other".
+MODEL_LABELS_PER_PROVIDER = 20
+OTHER_MODEL = "other"
 
 M = TypeVar("M", bound=MetricWrapperBase)
 
@@ -152,6 +157,7 @@ class Metrics(GateObserver):
         self._decisions = Children(self.gate_decisions)
         self._gate_latency = Children(self.gate_seconds)
         self._tokens = Children(self.tokens)
+        self._models: dict[str, set[str]] = {}
         self._first_token = Children(self.ttft)
         self._gaps = Children(self.inter_token)
 
@@ -179,7 +185,16 @@ class Metrics(GateObserver):
 
     def count_tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         if n > 0:
-            self._tokens(provider, model, kind).inc(n)
+            self._tokens(provider, self._model_label(provider, model), kind).inc(n)
+
+    def _model_label(self, provider: str, model: str) -> str:
+        seen = self._models.setdefault(provider, set())
+        if model in seen:
+            return model
+        if len(seen) >= MODEL_LABELS_PER_PROVIDER:
+            return OTHER_MODEL
+        seen.add(model)
+        return model
 
     def first_token(self, provider: str, seconds: float) -> None:
         self._first_token(provider).observe(seconds)

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.observability.metrics import MODEL_LABELS_PER_PROVIDER, OTHER_MODEL
 from tests.fixtures.common import wait_until
 from tests.fixtures.server import Subprocess, bearer, mint
 
@@ -123,6 +124,38 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     # a unary call's first token comes with its one upstream response: 3 + 2
     assert delta("llm_time_to_first_token_seconds_count", provider="mock") == 5
     assert value(after, "active_streams") == 0
+
+
+async def _chat_with_models(port: int, models: list[str]) -> int:
+    """Returns the output tokens of all the answers."""
+    out_tokens = 0
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        for model in models:
+            options = chat_pb2.GenerationOptions(model=model)
+            reply = await stub.Chat(
+                chat_pb2.ChatRequest(message="hi", options=options), metadata=bearer(mint())
+            )
+            out_tokens += reply.usage.output_tokens
+    return out_tokens
+
+
+def test_client_chosen_models_make_a_bounded_number_of_series(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # The mock answers as whatever model was asked for: each request could add a
+    # llm_token_usage_total series. Past the cap the tokens count under "other".
+    srv = spawn_server()
+    models = [f"client-model-{i}" for i in range(MODEL_LABELS_PER_PROVIDER + 5)]
+    out_tokens = asyncio.run(_chat_with_models(srv.port, models))
+    output = {
+        dict(labels)["model"]: v
+        for (name, labels), v in scrape(srv.metrics_port).items()
+        if name == "llm_token_usage_total" and ("kind", "output") in labels
+    }
+    assert len(output) == MODEL_LABELS_PER_PROVIDER + 1, sorted(output)
+    assert set(output) - set(models) == {OTHER_MODEL}
+    assert output[OTHER_MODEL] > 0 and sum(output.values()) == out_tokens
 
 
 def test_killed_worker_is_restarted_and_others_unaffected(
