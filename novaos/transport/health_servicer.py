@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generated.novaos.v1 import health_pb2, health_pb2_grpc
-from novaos.errors import NotFoundError, NotReadyError
+from novaos.errors import InvalidArgumentError, NotFoundError, NotReadyError
 from novaos.services.health import CircuitView, HealthService
 from novaos.transport.context import Ctx
 
@@ -75,6 +75,8 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
     async def ResetCircuit(
         self, request: health_pb2.ResetCircuitRequest, context: Ctx
     ) -> health_pb2.ResetCircuitResponse:
+        if not request.provider:
+            raise InvalidArgumentError("provider", "is required")
         reset = getattr(self._service.circuits, "reset", None)
         if reset is None:
             raise NotFoundError(f"no circuit breaker for provider {request.provider!r}")

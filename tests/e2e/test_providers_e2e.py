@@ -95,6 +95,14 @@ async def test_reset_of_unknown_provider_is_not_found(fake_server: StartServer) 
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_reset_without_a_provider_is_invalid_argument(server: Running) -> None:
+    health = health_pb2_grpc.HealthServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await health.ResetCircuit(health_pb2.ResetCircuitRequest(provider=""), metadata=ADMIN)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details() == "provider: is required"
+
+
 async def test_truncated_upstream_ends_with_truncated_outcome_and_error(
     fake_server: StartServer,
 ) -> None:
