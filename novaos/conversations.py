@@ -38,7 +38,7 @@ from novaos.ports import (
 )
 
 # A conversation id, as the chat RPCs and the conversation RPCs alike accept it.
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+CONVERSATION_ID = re.compile(r"\A[A-Za-z0-9_-]{1,128}\Z")  # \Z: "$" would pass "id\n"
 CONVERSATION_ID_RULE = "use up to 128 letters, digits, '-' or '_'"
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
 _LIST_PAGE = 200  # conversations read per store batch when listing

@@ -267,7 +267,7 @@ async def test_opening_a_named_id_writes_nothing_and_its_first_write_checks_the_
         await history.open_turn("alice", "named")
 
 
-@pytest.mark.parametrize("conversation_id", ["a.b", "..", "x" * 129, "", "a b"])
+@pytest.mark.parametrize("conversation_id", ["a.b", "..", "x" * 129, "", "a b", "abc\n"])
 async def test_every_rpc_refuses_the_ids_chat_refuses(conversation_id: str) -> None:
     # Chat refuses these ids (INVALID_ARGUMENT); Get and Delete said NOT_FOUND
     # for the dotted ones: one rule now serves both.
