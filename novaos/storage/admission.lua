@@ -45,7 +45,8 @@ if #old > 0 then
   redis.call('HDEL', KEYS[3], unpack(old))
   for i = 1, #old do old[i] = old[i] .. ':top_up' end
   redis.call('HDEL', KEYS[3], unpack(old))
-  redis.call('HINCRBY', KEYS[3], '_total', -freed)
+  -- Lua's -0 reaches Redis as "-0", which HINCRBY refuses (an all-zero charge left).
+  if freed ~= 0 then redis.call('HINCRBY', KEYS[3], '_total', -freed) end
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 end
 

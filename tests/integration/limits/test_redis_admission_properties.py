@@ -95,3 +95,21 @@ async def test_a_released_lease_is_not_revived_by_a_late_refresh(
     await admission.release(grant, 1)
     assert not await admission.refresh(grant)  # a refresh queued behind the release
     assert await admission.active_leases(subject) == 0
+
+
+async def test_a_reservation_of_no_tokens_leaving_the_window_is_no_error(
+    admission: RedisAdmission,
+) -> None:
+    # The purge took -0 tokens off the total: Lua's -0 reached HINCRBY as "-0",
+    # which Redis refuses, and every admission of that caller failed until its
+    # keys expired (a cancelled request is released with 0 tokens).
+    from novaos.limits import TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+
+    subject = LimitSubject(f"zero-{uuid.uuid4().hex}", Tier.FREE)
+    limits, t0 = TierLimits(10, 1000, 5), 1_900_000_000_000
+    for lease_id, tokens, at in (("none", 0, t0), ("some", 100, t0 + 30_000)):
+        grant = await admission.admit(AdmitRequest(subject, limits, lease_id, tokens, 1, now_ms=at))
+        assert isinstance(grant, LeaseGrant)
+    later = await admission.admit(AdmitRequest(subject, limits, "later", 1, 1, now_ms=t0 + 60_001))
+    assert isinstance(later, LeaseGrant)
