@@ -79,19 +79,46 @@ class QuotaViolation:
 
 
 @dataclass(frozen=True)
-class RateLimitHeaders:
-    """The x-ratelimit-* values sent on every chat response."""
+class LimitWindow:
+    """One limit as a client sees it: its size, what is left, seconds until more is."""
 
     limit: int
     remaining: int
     reset_s: int
 
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """The x-ratelimit-* values sent on every chat response.
+
+    ``limit`` / ``remaining`` / ``reset_s`` (the guide's three headers) describe
+    the requests limit on an admitted call, and on a refusal the limit that
+    refused: remaining 0, reset when it would admit the call (= Retry-After), so
+    a 429 never shows quota left. ``requests`` and ``tokens`` are each window as
+    it stands (OpenAI's ``-requests`` / ``-tokens`` headers, resets written as
+    OpenAI does: ``"12s"``).
+    """
+
+    limit: int
+    remaining: int
+    reset_s: int
+    requests: LimitWindow | None = None
+    tokens: LimitWindow | None = None
+
     def as_metadata(self) -> list[tuple[str, str]]:
-        return [
+        meta = [
             ("x-ratelimit-limit", str(self.limit)),
             ("x-ratelimit-remaining", str(max(self.remaining, 0))),
             ("x-ratelimit-reset", str(self.reset_s)),
         ]
+        for kind, window in (("requests", self.requests), ("tokens", self.tokens)):
+            if window is not None:
+                meta += [
+                    (f"x-ratelimit-limit-{kind}", str(window.limit)),
+                    (f"x-ratelimit-remaining-{kind}", str(max(window.remaining, 0))),
+                    (f"x-ratelimit-reset-{kind}", f"{window.reset_s}s"),
+                ]
+        return meta
 
 
 class RateLimitedError(NovaError):

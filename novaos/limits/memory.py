@@ -20,6 +20,8 @@ from novaos.limits.model import (
     AdmitResult,
     LeaseGrant,
     LimitSubject,
+    limit_window,
+    rate_limit_headers,
 )
 from novaos.limits.tiers import WINDOW_MS, TierLimits
 
@@ -48,10 +50,6 @@ class _Window:
     @property
     def empty(self) -> bool:
         return not (self.requests or self.tokens or self.leases)
-
-
-def _ceil_s(ms: int) -> int:
-    return max((ms + 999) // 1000, 0)
 
 
 class MemoryAdmission:
@@ -106,7 +104,8 @@ class MemoryAdmission:
         window = self._window(request.subject, now)
         violation, retry_ms = _check(window, request.limits, request.tokens, now)
         if violation:
-            return AdmitResult(False, violation, retry_ms, _headers(window, request.limits, now))
+            headers = _headers(window, request.limits, now, violation, retry_ms)
+            return AdmitResult(False, violation, retry_ms, headers)
         window.requests.append((now, request.lease_id))
         window.tokens[request.lease_id] = (now, request.tokens)
         window.token_total += request.tokens
@@ -123,7 +122,9 @@ class MemoryAdmission:
         limits = request.limits
         if window.token_total + extra_tokens > limits.tokens_per_minute:
             retry_ms = _token_retry_ms(window, limits, extra_tokens, now)
-            return AdmitResult(False, TOKENS, retry_ms, _headers(window, limits, now))
+            return AdmitResult(
+                False, TOKENS, retry_ms, _headers(window, limits, now, TOKENS, retry_ms)
+            )
         at, charged = window.tokens.get(request.lease_id, (now, 0))  # gone: left the window
         window.tokens[request.lease_id] = (at, charged + extra_tokens)
         window.token_total += extra_tokens
@@ -184,10 +185,18 @@ def _token_retry_ms(window: _Window, limits: TierLimits, tokens: int, now: int) 
     return WINDOW_MS
 
 
-def _headers(window: _Window, limits: TierLimits, now: int) -> RateLimitHeaders:
-    reset_ms = window.requests[0][0] + WINDOW_MS - now if window.requests else WINDOW_MS
-    return RateLimitHeaders(
-        limit=limits.requests_per_minute,
-        remaining=max(limits.requests_per_minute - len(window.requests), 0),
-        reset_s=_ceil_s(reset_ms),
+def _headers(
+    window: _Window, limits: TierLimits, now: int, violation: str = "", retry_ms: int = 0
+) -> RateLimitHeaders:
+    """Each window's count and when its oldest charge leaves (a full window if none)."""
+    first_request = window.requests[0][0] if window.requests else now
+    first_tokens = next(iter(window.tokens.values()))[0] if window.tokens else now
+    return rate_limit_headers(
+        limits,
+        limit_window(
+            limits.requests_per_minute, len(window.requests), first_request + WINDOW_MS - now
+        ),
+        limit_window(limits.tokens_per_minute, window.token_total, first_tokens + WINDOW_MS - now),
+        violation,
+        retry_ms,
     )

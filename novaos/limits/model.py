@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitHeaders
+from novaos.errors import LimitWindow, RateLimitHeaders
 from novaos.limits.tiers import TierLimits
 
 REQUESTS = "requests_per_minute"
@@ -76,6 +76,42 @@ class LeaseGrant:
     request: AdmitRequest
     result: AdmitResult
     issuer: AdmissionBackend
+
+
+def limit_window(limit: int, used: int, reset_ms: int) -> LimitWindow:
+    """A sliding window as a client sees it; ``reset_ms``: until its oldest charge leaves."""
+    return LimitWindow(limit, max(limit - used, 0), max((reset_ms + 999) // 1000, 0))
+
+
+def rate_limit_headers(
+    limits: TierLimits,
+    requests: LimitWindow,
+    tokens: LimitWindow,
+    violation: str,
+    retry_after_ms: int,
+) -> RateLimitHeaders:
+    """What an admission answers with, the same for every backend.
+
+    Admitted: the guide's three headers describe requests/min, as they always
+    have. Refused: they describe the limit that refused, so a 429 never shows
+    quota left; its reset, and that limit's own ``-requests`` / ``-tokens`` reset,
+    is when it would admit this call (Retry-After, rounded up the same way).
+    """
+    if not violation:
+        return RateLimitHeaders(
+            requests.limit, requests.remaining, requests.reset_s, requests, tokens
+        )
+    retry_s = max((retry_after_ms + 999) // 1000, 1)
+    if violation == REQUESTS:
+        requests = LimitWindow(requests.limit, requests.remaining, retry_s)
+    elif violation == TOKENS:
+        tokens = LimitWindow(tokens.limit, tokens.remaining, retry_s)
+    size = {
+        REQUESTS: limits.requests_per_minute,
+        TOKENS: limits.tokens_per_minute,
+        CONCURRENCY: limits.concurrency,
+    }[violation]
+    return RateLimitHeaders(size, 0, retry_s, requests, tokens)
 
 
 class AdmissionBackend(Protocol):

@@ -14,7 +14,8 @@
 -- on a new connection): running it twice charges once. An admission whose lease
 -- is already held, or a top-up whose id is the last one applied, only answers.
 -- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
---          retry ms, requests in window, reset ms}
+--          retry ms, requests in window, ms until the oldest request leaves it,
+--          tokens in window, ms until the oldest reservation leaves it}
 
 local id = ARGV[1]
 local req_limit = tonumber(ARGV[2])
@@ -56,16 +57,24 @@ local function reset_ms(n)
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return tonumber(first[2]) + window - now
 end
+-- Read last: after this call's own charge.
+local function answer(admitted, code, retry, n)
+  local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  local tokens_reset = window
+  if #first > 0 then tokens_reset = tonumber(first[2]) + window - now end
+  return {admitted, code, retry, n, reset_ms(n), used, tokens_reset}
+end
 local function refuse(code, retry)
-  return {0, code, retry, count, reset_ms(count)}
+  return answer(0, code, retry, count)
 end
 
 if not top_up then
   -- Released before it ran: an admission the caller gave up on (it timed out and
   -- was served from memory) whose take-back reached Redis first. Charge nothing.
-  if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 0, count, reset_ms(count)} end
+  if redis.call('EXISTS', KEYS[5]) == 1 then return answer(0, 0, 0, count) end
   -- Run already (this is the retry): admitted then, and charged then.
-  if redis.call('ZSCORE', KEYS[4], id) then return {1, 0, 0, count, reset_ms(count)} end
+  if redis.call('ZSCORE', KEYS[4], id) then return answer(1, 0, 0, count) end
   -- Concurrency first: a refusal here must not charge request or token quota.
   local leases = redis.call('ZCARD', KEYS[4])
   if leases >= conc_limit then
@@ -82,7 +91,7 @@ if not top_up then
 end
 local top_up_field = id .. ':top_up'
 if top_up and redis.call('HGET', KEYS[3], top_up_field) == ARGV[10] then
-  return {1, 0, 0, count, reset_ms(count)}  -- run already (this is the retry)
+  return answer(1, 0, 0, count)  -- run already (this is the retry)
 end
 local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
 if used + tokens > tok_limit then
@@ -108,7 +117,7 @@ if top_up then
   redis.call('HINCRBY', KEYS[3], '_total', tokens)
   redis.call('PEXPIRE', KEYS[2], window)
   redis.call('PEXPIRE', KEYS[3], window)
-  return {1, 0, 0, count, reset_ms(count)}
+  return answer(1, 0, 0, count)
 end
 
 redis.call('ZADD', KEYS[1], now, id)
@@ -121,4 +130,4 @@ redis.call('PEXPIRE', KEYS[1], window)
 redis.call('PEXPIRE', KEYS[2], window)
 redis.call('PEXPIRE', KEYS[3], window)
 if redis.call('PTTL', KEYS[4]) < ttl then redis.call('PEXPIRE', KEYS[4], ttl) end
-return {1, 0, 0, count + 1, reset_ms(count + 1)}
+return answer(1, 0, 0, count + 1)

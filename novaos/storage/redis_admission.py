@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from importlib import resources
 
-from novaos.errors import RateLimitHeaders
 from novaos.limits.model import (
     CONCURRENCY,
     REQUESTS,
@@ -20,6 +19,8 @@ from novaos.limits.model import (
     LeaseGrant,
     LimitSubject,
     limit_keys,
+    limit_window,
+    rate_limit_headers,
 )
 from novaos.limits.tiers import WINDOW_MS
 from novaos.storage.redis_store import RedisStore
@@ -138,13 +139,16 @@ class RedisAdmission:
         keys_and_tombstone = (*keys, _tombstone(keys[3], request.lease_id))
         async with self._store.command():
             raw = await self._admit(keys=keys_and_tombstone, args=args)
-        admitted, code, retry_ms, count, reset_ms = (int(v) for v in raw)
-        headers = RateLimitHeaders(
-            limit=limits.requests_per_minute,
-            remaining=max(limits.requests_per_minute - count, 0),
-            reset_s=max((reset_ms + 999) // 1000, 0),
+        admitted, code, retry_ms, count, reset_ms, used, tokens_reset_ms = (int(v) for v in raw)
+        violation = _VIOLATIONS[code]
+        headers = rate_limit_headers(
+            limits,
+            limit_window(limits.requests_per_minute, count, reset_ms),
+            limit_window(limits.tokens_per_minute, used, tokens_reset_ms),
+            violation,
+            retry_ms,
         )
-        return AdmitResult(bool(admitted), _VIOLATIONS[code], retry_ms, headers)
+        return AdmitResult(bool(admitted), violation, retry_ms, headers)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         """Extend the lease; register it if Redis lost it (see ``_REFRESH``)."""

@@ -133,3 +133,67 @@ async def test_get_health_reports_the_redis_fallback(private_redis: RedisServer)
         private_redis.start()
         await await_until(lambda: storage_is("ok"), timeout_s=5, what="storage ok again")
         assert running.app.metrics.storage_fallback._value.get() == 0
+
+
+async def test_a_tokens_refusal_carries_the_token_limit_headers(redis_url: str) -> None:
+    # Requests/min has room left: the headers used to say limit 10, remaining 7,
+    # a 429 with quota left.
+    env = {"RATE_LIMIT_FREE": "10", "TOKEN_LIMIT_FREE": "3000", "MOCK_TOKEN_DELAY_MS": "0"}
+    async with running_app(REDIS_URL=redis_url, MOCK_RESPONSE_TOKENS="1000", **env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("token-spender", "free"))
+        request = chat_pb2.ChatRequest(
+            message="hello", options=chat_pb2.GenerationOptions(max_tokens=1200)
+        )
+        admitted = 0
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            for _ in range(10):  # ~1,000 tokens each: the third does not fit
+                await stub.Chat(request, metadata=who)
+                admitted += 1
+        assert 1 <= admitted < 10
+        err = caught.value
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        info = _details(err)["ErrorInfo"]
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        assert info.metadata["limit"] == "tokens_per_minute"
+        trailers = {k: str(v) for k, v in err.trailing_metadata() or ()}
+        assert trailers["x-ratelimit-limit"] == "3000"
+        assert trailers["x-ratelimit-remaining"] == "0"
+        assert trailers["x-ratelimit-reset"] == trailers["retry-after"]
+        assert 1 <= int(trailers["retry-after"]) <= 60
+        assert trailers["x-ratelimit-limit-tokens"] == "3000"
+        # what is left, though less than the call reserves (max_tokens + the longest prompt)
+        assert 0 <= int(trailers["x-ratelimit-remaining-tokens"]) < 3000 - 1000 * admitted
+        assert trailers["x-ratelimit-reset-tokens"] == trailers["retry-after"] + "s"
+        assert trailers["x-ratelimit-limit-requests"] == "10"
+        assert trailers["x-ratelimit-remaining-requests"] == str(10 - admitted)
+
+
+async def test_a_concurrency_refusal_carries_the_concurrency_limit_headers() -> None:
+    # In-process limits this time. Two slow streams hold both slots.
+    env = {"CONCURRENCY_LIMIT_FREE": "2", "RATE_LIMIT_FREE": "5", "MOCK_TOKEN_DELAY_MS": "200"}
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("parallel-user", "free"))
+        request = chat_pb2.StreamChatRequest(message="hello")
+        holding = [stub.StreamChat(request, metadata=who) for _ in range(2)]
+        for call in holding:
+            first = await call.read()  # admitted: its lease is held until the stream ends
+            assert isinstance(first, chat_pb2.StreamChatResponse)
+            assert first.WhichOneof("event") == "started"
+        third = stub.StreamChat(request, metadata=who)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await third.read()
+        for call in holding:
+            call.cancel()
+        err = caught.value
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        info = _details(err)["ErrorInfo"]
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        assert info.metadata["limit"] == "concurrency"
+        trailers = {k: str(v) for k, v in err.trailing_metadata() or ()}
+        assert trailers["x-ratelimit-limit"] == "2"  # used to be 5, remaining 3
+        assert trailers["x-ratelimit-remaining"] == "0"
+        assert trailers["x-ratelimit-reset"] == trailers["retry-after"] == "1"
+        assert trailers["x-ratelimit-limit-requests"] == "5"
+        assert trailers["x-ratelimit-remaining-requests"] == "3"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from hypothesis import HealthCheck, given, settings
 
 from novaos.domain import Tier
@@ -15,8 +17,14 @@ TTL_MS = 15_000
 
 def _verdict(result: AdmitResult) -> Verdict:
     headers = result.headers
+    assert headers.requests is not None and headers.tokens is not None
     return Verdict(
-        result.admitted, result.violation, result.retry_after_ms, headers.remaining, headers.reset_s
+        result.admitted,
+        result.violation,
+        result.retry_after_ms,
+        (headers.limit, headers.remaining, headers.reset_s),
+        astuple(headers.requests),
+        astuple(headers.tokens),
     )
 
 

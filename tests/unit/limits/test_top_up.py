@@ -42,7 +42,8 @@ async def test_reserve_grows_the_lease_and_refuses_past_the_limit() -> None:
         with pytest.raises(RateLimitedError) as caught:
             await lease.reserve(10_001)
         assert caught.value.violation.limit == "tokens_per_minute"
-        assert caught.value.headers.limit == 100
+        assert caught.value.headers.limit == 10_000  # the limit that refused
+        assert caught.value.headers.remaining == 0
         assert 0 < caught.value.retry_after_s <= 60
         assert lease.reserved_tokens == 6_000  # a refused top-up charges nothing
         lease.settle(5_000)
