@@ -27,6 +27,8 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = (
     "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, "
+    "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
+    "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
     "retry-after, www-authenticate, grpc-status, grpc-message, grpc-status-details-bin"
 )
 _CORS = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"

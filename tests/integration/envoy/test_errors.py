@@ -110,6 +110,9 @@ def test_rate_limit_is_429_with_limit_headers_and_json_status(
     assert resp.headers["x-ratelimit-remaining"] == "0"
     reset = int(resp.headers["x-ratelimit-reset"])
     assert 0 < reset <= 60
+    assert resp.headers["x-ratelimit-remaining-requests"] == "0"
+    assert resp.headers["x-ratelimit-reset-requests"] == f"{reset}s"
+    assert int(resp.headers["x-ratelimit-remaining-tokens"]) > 0  # not the limit that refused
     body = resp.json()
     retry = next(d for d in body["details"] if d["@type"].endswith("RetryInfo"))
     # Retry-After is RetryInfo's delay in whole seconds, rounded up
