@@ -177,6 +177,12 @@ function finish(item, done) {
 
 // ---- errors -------------------------------------------------------------
 
+const UNITS = {
+  requests_per_minute: "per minute",
+  tokens_per_minute: "tokens per minute",
+  concurrency: "at a time",
+};
+
 async function errorText(response) {
   let status = {};
   try {
@@ -192,9 +198,12 @@ async function errorText(response) {
     case 403:
       return ["error", `Not allowed: ${message}`];
     case 429: {
+      // x-ratelimit-limit is the limit that refused; ErrorInfo names which one.
       const limit = response.headers.get("x-ratelimit-limit");
+      const info = (status.details || []).find((d) => String(d["@type"]).endsWith("ErrorInfo"));
+      const unit = UNITS[info?.metadata?.limit] || "per minute";
       const wait = retry ? ` Try again in ${retry} s.` : "";
-      return ["rate", `Rate limit reached${limit ? ` (${limit} per minute)` : ""}.${wait}`];
+      return ["rate", `Rate limit reached${limit ? ` (${limit} ${unit})` : ""}.${wait}`];
     }
     case 503:
       return ["error", `Service unavailable: ${message}.${retry ? ` Retry in ${retry} s.` : ""}`];
