@@ -1,8 +1,9 @@
 """The HTTP filter chain both listeners share.
 
 Order matters. Requests run top to bottom, responses bottom to top:
-header_mutation (security headers; first, so it also sees every local reply)
-→ lua (Retry-After; HEAD bodies; CORS on replies sent before cors runs) → grpc_web
+header_mutation (security headers; first, so it also sees every local reply; a
+spare request id) → lua (x-request-id the gateway accepts; Retry-After; HEAD
+bodies; CORS on replies sent before cors runs) → grpc_web
 → grpc_json_transcoder → cors → buffer (body limit) → router. The buffer comes
 last so that its 413 passes back through cors and grpc_web (a page can read it; a
 grpc-web client gets a status); the transcoder caps the JSON bodies it buffers
@@ -47,9 +48,22 @@ _HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
 RESPONSE_LUA = """
 local ALLOWED = {ALLOWED}
 local EXPOSE = EXPOSE_HEADERS
+local SPARE_ID = "SPARE_ID_HEADER"
+
+local function valid_request_id(id)
+  return id ~= nil and #id <= 64 and string.match(id, "^[A-Za-z0-9_.:%-]+$") ~= nil
+end
 
 function envoy_on_request(handle)
   local headers = handle:headers()
+  -- The gateway only keeps an x-request-id it accepts (the same pattern) and mints
+  -- its own otherwise; Envoy echoes and logs this header. Replacing a rejected one
+  -- here, with the id the first filter made, gives both the same id.
+  local spare = headers:get(SPARE_ID)
+  headers:remove(SPARE_ID)
+  if not valid_request_id(headers:get("x-request-id")) and spare ~= nil then
+    headers:replace("x-request-id", spare)
+  end
   local meta = handle:streamInfo():dynamicMetadata()
   if headers:get(":method") == "HEAD" then
     meta:set("novaos", "head", "1")
@@ -150,6 +164,9 @@ function envoy_on_response(handle)
 end
 """
 
+# Request header the first filter fills with a fresh UUID and the Lua filter removes.
+SPARE_ID_HEADER = "x-novaos-spare-request-id"
+
 # Local replies (404 route, 413 body limit, timeouts) in the same JSON shape as
 # transcoded gRPC errors. gRPC callers keep Envoy's gRPC-style local replies.
 _LOCAL_REPLY_CODES = {400: 3, 404: 5, 408: 4, 413: 3, 431: 3, 500: 13, 503: 14, 504: 4}
@@ -214,9 +231,20 @@ def _header_mutation(settings: Settings, *, tls: bool) -> Json:
             "append_action": "ADD_IF_ABSENT",
         }
     }
+    # A fresh id for every request, for the Lua filter to use in place of a caller's
+    # x-request-id the gateway would reject (Lua has no UUID source of its own).
+    spare_id = {
+        "append": {
+            "header": {"key": SPARE_ID_HEADER, "value": "%UNIQUE_ID%"},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }
+    }
     return {
         "@type": _T + "filters.http.header_mutation.v3.HeaderMutation",
-        "mutations": {"response_mutations": [*overwrite, api_csp]},
+        "mutations": {
+            "request_mutations": [spare_id],
+            "response_mutations": [*overwrite, api_csp],
+        },
     }
 
 
@@ -251,8 +279,10 @@ def _lua_string(text: str) -> str:
 
 def response_lua(settings: Settings) -> str:
     allowed = ", ".join(f"[{_lua_string(o)}] = true" for o in settings.allowed_origins)
-    return RESPONSE_LUA.replace("{ALLOWED}", "{" + allowed + "}", 1).replace(
-        "EXPOSE_HEADERS", _lua_string(CORS_EXPOSE_HEADERS), 1
+    return (
+        RESPONSE_LUA.replace("{ALLOWED}", "{" + allowed + "}", 1)
+        .replace("EXPOSE_HEADERS", _lua_string(CORS_EXPOSE_HEADERS), 1)
+        .replace("SPARE_ID_HEADER", SPARE_ID_HEADER, 1)
     )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 
 import httpx
 import pytest
 
+from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.gateway_thread import GatewayThread
 from tests.integration.envoy.helpers import bearer, client, raw_https, sse_events
 
 
@@ -102,6 +105,83 @@ def test_caller_request_id_is_kept_end_to_end(
     with client(envoy_sidecar) as http:
         resp = http.post("/api/v1/chat", json={"message": "hello"}, headers=headers)
     assert resp.json()["request_id"] == "req-from-caller-1"
+
+
+# Ids the gateway refuses (it keeps ^[A-Za-z0-9_.:-]{1,64}$ only) and mints its own for.
+REJECTED_IDS = {
+    "space": "has space",
+    "quote": 'a"b',
+    "slash": "a/b",
+    "65": "x" * 65,
+    "100": "x" * 100,
+}
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _logged_ids(sidecar: EnvoySidecar, path: str) -> list[str]:
+    return [e["requestId"] for e in sidecar.access_log() if e["path"] == path]
+
+
+@pytest.mark.parametrize("given", REJECTED_IDS.values(), ids=REJECTED_IDS.keys())
+def test_a_rejected_caller_request_id_is_replaced_by_one_id_everywhere(
+    envoy_sidecar: EnvoySidecar,
+    gateway_upstream: Upstream,
+    gateway_thread: GatewayThread,
+    given: str,
+) -> None:
+    # Envoy kept the caller's id, echoed it and logged it, while the gateway minted
+    # its own for the body, the audit and its log: two ids for one request.
+    headers = {**bearer(gateway_upstream.token), "x-request-id": given}
+    with (
+        client(envoy_sidecar) as http,
+        http.stream("POST", "/api/v1/chat/stream", json={"message": "hi"}, headers=headers) as resp,
+    ):
+        assert resp.status_code == 200
+        echoed = resp.headers["x-request-id"]
+        events = list(sse_events(resp))
+    assert echoed != given and REQUEST_ID.match(echoed)
+    assert events[0]["started"]["request_id"] == echoed
+    assert events[-1]["completed"]["request_id"] == echoed
+    wait_until(
+        lambda: gateway_thread.outcomes().get(echoed) == "completed",
+        timeout_s=10,
+        what="the audit record",
+    )
+    wait_until(
+        lambda: echoed in _logged_ids(envoy_sidecar, "/api/v1/chat/stream"),
+        timeout_s=15,
+        what="the access log entry",
+    )
+    assert given not in _logged_ids(envoy_sidecar, "/api/v1/chat/stream")
+
+
+@pytest.mark.parametrize("given", ["x" * 64, "ok-id.1:_Z", "-"])
+def test_a_valid_caller_request_id_is_kept_and_echoed(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, given: str
+) -> None:
+    headers = {**bearer(gateway_upstream.token), "x-request-id": given}
+    with client(envoy_sidecar) as http:
+        resp = http.post("/api/v1/chat/stream", json={"message": "hi"}, headers=headers)
+    assert resp.headers["x-request-id"] == given
+    assert next(sse_events(resp))["started"]["request_id"] == given
+
+
+def test_envoys_own_replies_carry_a_valid_request_id(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Replies Envoy sends itself (catch-all 404, body limit 413) never reach the
+    # gateway; a rejected caller id is replaced there too, a valid one kept.
+    big = {"message": "a" * 300_000}
+    with client(envoy_sidecar) as http:
+        for given in ("has space", "kept-1"):
+            headers = {**bearer(gateway_upstream.token), "x-request-id": given}
+            for resp in (
+                http.get("/api/v1/nope", headers=headers),
+                http.post("/api/v1/chat", json=big, headers=headers),
+            ):
+                assert resp.status_code in (404, 413), resp.text
+                echoed = resp.headers["x-request-id"]
+                assert echoed == given if given == "kept-1" else REQUEST_ID.match(echoed)
 
 
 def test_admin_routes_are_transcoded(
