@@ -3,7 +3,8 @@
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
 spare request id) → lua (x-request-id the gateway accepts; Retry-After; HEAD
-bodies; CORS on replies sent before cors runs) → grpc_web
+bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
+access log) → grpc_web
 → grpc_json_transcoder → cors → buffer (body limit) → router. The buffer comes
 last so that its 413 passes back through cors and grpc_web (a page can read it; a
 grpc-web client gets a status); the transcoder caps the JSON bodies it buffers
@@ -124,6 +125,24 @@ local function retry_after(handle, headers)
   end
 end
 
+local function logged_status(handle, headers)
+  -- A JSON error's gRPC code is in its body only (the transcoder drops grpc-status,
+  -- and Envoy's own replies never had one); %GRPC_STATUS% would guess it from the
+  -- HTTP status (404 -> Unimplemented). Kept for the access log.
+  local status = tonumber(headers:get(":status")) or 0
+  if status < 400 or headers:get("content-type") ~= "application/json" then
+    return
+  end
+  local body = handle:body()
+  if body == nil then
+    return
+  end
+  local code = string.match(body:getBytes(0, body:length()), '^%s*{%s*"code"%s*:%s*(%d+)')
+  if code ~= nil then
+    handle:streamInfo():dynamicMetadata():set("novaos", "grpc_status", tonumber(code))
+  end
+end
+
 local function drop_head_body(handle)
   local meta = handle:streamInfo():dynamicMetadata():get("novaos")
   if meta == nil or meta["head"] ~= "1" then
@@ -159,7 +178,8 @@ function envoy_on_response(handle)
     headers:add("www-authenticate", 'Bearer realm="novaos"')
   end
   cors(handle, headers)
-  retry_after(handle, headers)
+  logged_status(handle, headers)
+  retry_after(handle, handle:headers())
   drop_head_body(handle)
 end
 """
@@ -328,6 +348,15 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
     ]
 
 
+# A JSON error reply has no grpc-status; the Lua filter keeps the code from its body
+# in dynamic metadata, which wins over %GRPC_STATUS%'s guess from the HTTP code.
+_KEPT = "metadata.filter_metadata"
+GRPC_STATUS_LOGGED = (
+    f"%CEL('novaos' in {_KEPT} && 'grpc_status' in {_KEPT}.novaos"
+    f" ? int({_KEPT}.novaos.grpc_status) : response.grpc_status)%"
+)
+
+
 def _access_log() -> Json:
     fields = {
         "timestamp": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
@@ -338,7 +367,7 @@ def _access_log() -> Json:
         "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
         "route": "%REQ(:PATH)%",
         "status": "%RESPONSE_CODE%",
-        "grpcStatus": "%GRPC_STATUS%",
+        "grpcStatus": GRPC_STATUS_LOGGED,
         "flags": "%RESPONSE_FLAGS%",
         "protocol": "%PROTOCOL%",
         "duration": "%DURATION%",

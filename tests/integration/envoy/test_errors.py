@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import (
     ALLOWED_ORIGIN,
@@ -23,6 +25,7 @@ from tests.fixtures.envoy import (
 from tests.fixtures.fake_providers import FakeProviderServer, Reply
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.fixtures.provider_wire import openai_error
+from tests.integration.envoy.grpc_helpers import tls_channel
 from tests.integration.envoy.helpers import bearer, client, detail_types, sse_events
 
 REAL_CASES = [
@@ -309,3 +312,46 @@ def test_replies_envoy_sends_before_the_cors_filter_carry_cors_for_allowed_origi
             )
             if origin != ALLOWED_ORIGIN:
                 assert "access-control-expose-headers" not in resp.headers
+
+
+def test_the_access_log_carries_the_grpc_status_the_caller_got(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The transcoder drops grpc-status from a JSON error, and %GRPC_STATUS% guessed
+    # from the HTTP code instead: NOT_FOUND was logged as Unimplemented,
+    # RESOURCE_EXHAUSTED as Unavailable, INVALID_ARGUMENT as Internal.
+    run = uuid.uuid4().hex[:8]
+    user, free = bearer(gateway_upstream.token), bearer(fresh_token("free"))
+    calls = {  # request id -> (method, path, body, headers, wanted code)
+        f"ok-{run}": ("POST", "/api/v1/chat", {"message": "hi"}, user, 0),
+        f"notfound-{run}": ("GET", "/api/v1/conversations/nope", None, user, 5),
+        f"invalid-{run}": ("POST", "/api/v1/chat", {"message": ""}, user, 3),
+        f"unauth-{run}": ("POST", "/api/v1/chat/stream", {"message": "hi"}, {}, 16),
+        f"nopath-{run}": ("GET", "/api/v1/nope", None, user, 5),  # Envoy's own 404
+        **{
+            f"free{i}-{run}": ("POST", "/api/v1/chat", {"message": "hi"}, free, 0)
+            for i in range(FREE_RATE_LIMIT)
+        },
+        f"limited-{run}": ("POST", "/api/v1/chat", {"message": "hi"}, free, 8),
+    }
+    with client(envoy_sidecar) as http:
+        for rid, (method, path, body, headers, code) in calls.items():
+            resp = http.request(method, path, json=body, headers={**headers, "x-request-id": rid})
+            assert resp.json().get("code", 0) == code, (rid, resp.text)
+    # native gRPC keeps its grpc-status: logged as before
+    calls[f"native-{run}"] = ("", "", None, {}, 3)
+    with tls_channel(envoy_sidecar) as channel, pytest.raises(grpc.RpcError):
+        chat_pb2_grpc.ChatServiceStub(channel).Chat(
+            chat_pb2.ChatRequest(message=""),
+            metadata=(*user.items(), ("x-request-id", f"native-{run}")),
+            timeout=10,
+        )
+
+    def logged() -> dict[str, str]:
+        return {e["requestId"]: e["grpcStatus"] for e in envoy_sidecar.access_log()}
+
+    wait_until(lambda: set(calls) <= set(logged()), timeout_s=15, what="access log entries")
+    statuses = logged()
+    assert {rid: statuses[rid] for rid in calls} == {
+        rid: str(call[-1]) for rid, call in calls.items()
+    }
