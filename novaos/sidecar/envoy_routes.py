@@ -25,8 +25,10 @@ CORS_ALLOW_HEADERS = (
     "authorization, content-type, accept, x-request-id, last-event-id, "
     "x-grpc-web, x-user-agent, grpc-timeout"
 )
+# Every header README.md promises a chat call returns, and what errors add.
 CORS_EXPOSE_HEADERS = (
-    "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, "
+    "x-request-id, x-novaos-worker, x-novaos-overhead-ms, "
+    "x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, "
     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
     "retry-after, www-authenticate, grpc-status, grpc-message, grpc-status-details-bin"

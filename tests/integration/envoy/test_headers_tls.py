@@ -119,6 +119,42 @@ def test_cors_preflight_is_exact(envoy_sidecar: EnvoySidecar) -> None:
     assert "x-ratelimit-remaining-tokens" in exposed  # the per-limit ones too
 
 
+# The headers README.md promises on every chat call (x-novaos-overhead-ms travels as
+# a trailer, which a grpc-web client reads in the trailer frame, or as a header of a
+# trailers-only grpc-web reply).
+CHAT_HEADERS = {
+    "x-request-id",
+    "x-novaos-worker",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-novaos-overhead-ms",
+}
+
+
+def _exposed(resp: httpx.Response) -> set[str]:
+    return {h.strip() for h in resp.headers["access-control-expose-headers"].split(",")}
+
+
+def test_a_page_can_read_every_header_a_chat_call_returns(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # x-novaos-worker and x-novaos-overhead-ms were missing: a page on an allowed
+    # origin could not read them.
+    headers = {"origin": ALLOWED_ORIGIN, **bearer(gateway_upstream.token)}
+    with client(envoy_sidecar) as http:
+        unary = http.post("/api/v1/chat", json={"message": "hi"}, headers=headers)
+        stream = http.post("/api/v1/chat/stream", json={"message": "hi"}, headers=headers)
+    for resp in (unary, stream):
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        assert _exposed(resp) >= CHAT_HEADERS
+        for_proxies = {"x-accel-buffering", *EXPECTED}
+        sent = {k for k in resp.headers if k.startswith("x-") and k not in for_proxies}
+        assert sent <= _exposed(resp), sent - _exposed(resp)
+        assert "x-novaos-worker" in sent
+
+
 def test_allowed_origins_star_allows_any_origin_on_every_reply(
     gateway_upstream: Upstream, tmp_path: Path
 ) -> None:
