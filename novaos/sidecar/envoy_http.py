@@ -43,8 +43,9 @@ _HCM = _T + "filters.network.http_connection_manager.v3.HttpConnectionManager"
 # A HEAD (a probe path's HEAD binding) is transcoded like GET, and Envoy passes the
 # JSON body on as it is: it is dropped here, and Content-Length kept, as for GET.
 # A reply sent before the CORS filter runs (the transcoder's 400 for an unknown query
-# parameter, the catch-all 404, a 431) gets the CORS headers here, for an allowed
+# parameter, the catch-all 404) gets the CORS headers here, for an allowed
 # origin only: the same origins (ALLOWED_ORIGINS) and exposed headers as the filter.
+# Not a 431: the codec refuses it before the request hook sees the Origin.
 # ``ALLOWED`` and ``EXPOSE`` are filled in by ``response_lua``.
 RESPONSE_LUA = """
 local ALLOWED = {ALLOWED}
@@ -189,7 +190,18 @@ SPARE_ID_HEADER = "x-novaos-spare-request-id"
 
 # Local replies (404 route, 413 body limit, timeouts) in the same JSON shape as
 # transcoded gRPC errors. gRPC callers keep Envoy's gRPC-style local replies.
-_LOCAL_REPLY_CODES = {400: 3, 404: 5, 408: 4, 413: 3, 431: 3, 500: 13, 503: 14, 504: 4}
+# 426: HTTP/1.0 (Envoy speaks 1.1 and 2 only); the request itself is what is refused.
+_LOCAL_REPLY_CODES = {
+    400: 3,
+    404: 5,
+    408: 4,
+    413: 3,
+    426: 3,
+    431: 3,
+    500: 13,
+    503: 14,
+    504: 4,
+}
 # What the transcoder may buffer to turn one unary gRPC reply into JSON (a long
 # conversation, a full page of audit records): gRPC's own message cap.
 TRANSCODE_MAX_BODY = 4 * 1024 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import warnings
@@ -68,6 +69,24 @@ def test_envoys_own_replies_carry_hsts_and_the_security_headers(
     got, headers = _head_of(raw_https(envoy_sidecar, request_bytes))
     assert got == status
     assert {k: headers.get(k) for k in EXPECTED} == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [c[1:] for c in ENVOY_OWN_REPLIES],
+    ids=[c[0] for c in ENVOY_OWN_REPLIES],
+)
+def test_envoys_own_replies_are_json_statuses(
+    envoy_sidecar: EnvoySidecar, request_bytes: bytes, status: int
+) -> None:
+    # HTTP/1.0's 426 was Envoy's text/plain "Upgrade Required".
+    wire = raw_https(envoy_sidecar, request_bytes)
+    got, headers = _head_of(wire)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    body = json.loads(wire.partition(b"\r\n\r\n")[2])
+    assert set(body) == {"code", "message"}, body
+    assert body["code"] > 0 and body["message"]
 
 
 def test_a_body_over_the_limit_carries_hsts(
