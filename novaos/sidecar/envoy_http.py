@@ -28,6 +28,7 @@ from novaos.sidecar.envoy_routes import (
     route_config,
     security_headers,
 )
+from novaos.sidecar.http_bindings import allowed_methods
 from novaos.sidecar.web_assets import WebAsset
 
 Json = dict[str, Any]
@@ -196,6 +197,7 @@ _LOCAL_REPLY_CODES = {
     404: 5,
     408: 4,
     413: 3,
+    405: 12,  # a known path, another method (with Allow)
     426: 3,
     431: 3,
     500: 13,
@@ -420,7 +422,7 @@ def http_connection_manager(
             "initial_stream_window_size": 65536,
             "initial_connection_window_size": 1048576,
         },
-        "route_config": route_config(settings, assets),
+        "route_config": route_config(settings, assets, allowed_methods(descriptor, SERVICES)),
         "http_filters": http_filters(settings, descriptor, tls=tls),
         "local_reply_config": _local_reply_config(),
         "access_log": [_access_log()],

@@ -2,8 +2,9 @@
 
 Transcoded JSON calls are rewritten by the transcoder to their gRPC path and
 re-routed, so the gRPC routes below carry every API call (JSON, grpc-web and
-native gRPC alike) and their timeouts. Anything else gets a JSON 404: nothing
-(``/metrics``, admin paths, reflection) reaches the gateway by accident.
+native gRPC alike) and their timeouts. A known API path called with another method
+gets a JSON 405 with ``Allow``; anything else a JSON 404: nothing (``/metrics``,
+admin paths, reflection) reaches the gateway by accident.
 """
 
 from __future__ import annotations
@@ -154,7 +155,28 @@ def _header(key: str, value: str) -> Json:
     return {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
 
 
-def route_config(settings: Settings, assets: list[WebAsset]) -> Json:
+def wrong_method_routes(allowed: dict[str, list[str]]) -> list[Json]:
+    """405 with ``Allow`` for a transcoded path called with a method it has no
+    binding for (the transcoder passes such a call on untouched)."""
+    routes = []
+    for path, methods in allowed.items():
+        other_method = {
+            "name": ":method",
+            "string_match": {"safe_regex": {"regex": "|".join(methods)}},
+            "invert_match": True,
+        }
+        routes.append(
+            {
+                "match": {"safe_regex": {"regex": path}, "headers": [other_method]},
+                "direct_response": {"status": 405, "body": {"inline_string": "Method Not Allowed"}},
+                "response_headers_to_add": [_header("allow", ", ".join(methods))],
+            }
+        )
+    return routes
+
+
+def route_config(settings: Settings, assets: list[WebAsset], allowed: dict[str, list[str]]) -> Json:
+    """``allowed``: path regex -> HTTP methods, from the services' HTTP bindings."""
     not_found = {
         "match": {"prefix": "/"},
         "direct_response": {"status": 404, "body": {"inline_string": "Not Found"}},
@@ -162,7 +184,12 @@ def route_config(settings: Settings, assets: list[WebAsset]) -> Json:
     vhost: Json = {
         "name": "novaos",
         "domains": ["*"],
-        "routes": [*page_routes(assets), *grpc_routes(settings), not_found],
+        "routes": [
+            *page_routes(assets),
+            *grpc_routes(settings),
+            *wrong_method_routes(allowed),
+            not_found,
+        ],
     }
     cors = cors_policy(settings)
     if cors is not None:

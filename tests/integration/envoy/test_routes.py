@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread
 from tests.integration.envoy.helpers import bearer, client, raw_https, sse_events
 
@@ -224,6 +224,29 @@ def test_unknown_paths_and_metrics_are_not_exposed(envoy_sidecar: EnvoySidecar) 
             resp = http.get(path)
             assert resp.status_code == 404, path
             assert resp.json() == {"code": 5, "message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/v1/chat", "POST"),
+        ("GET", "/api/v1/chat/stream", "POST"),
+        ("POST", "/health", "GET, HEAD"),
+        ("PATCH", "/api/v1/conversations/conv_1", "DELETE, GET"),
+        ("HEAD", "/api/v1/audit/events", "GET"),
+    ],
+)
+def test_a_known_path_with_another_method_is_405_with_allow(
+    envoy_sidecar: EnvoySidecar, method: str, path: str, allow: str
+) -> None:
+    # It fell through to the catch-all: 404 {"code":5,"message":"Not Found"}.
+    with client(envoy_sidecar) as http:
+        resp = http.request(method, path, headers={"origin": ALLOWED_ORIGIN})
+    assert resp.status_code == 405, resp.text
+    assert resp.headers["allow"] == allow
+    if method != "HEAD":
+        assert resp.json() == {"code": 12, "message": "Method Not Allowed"}
+    assert resp.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
 
 
 def test_a_long_conversation_is_served_as_json(
