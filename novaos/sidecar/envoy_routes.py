@@ -35,7 +35,6 @@ CORS_EXPOSE_HEADERS = (
     "retry-after, www-authenticate, grpc-status, grpc-message, grpc-status-details-bin"
 )
 _CORS = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
-WATCH_IDLE_S = 3600  # an audit watch may be quiet for long; the idle timer still ends it
 
 
 def _ms(value: int) -> str:
@@ -117,13 +116,14 @@ def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
 def grpc_routes(settings: Settings) -> list[Json]:
     stream = _ms(settings.envoy_stream_timeout_ms)
     # The gateway ends an idle provider stream itself, and sends keepalives while it
-    # holds text back (Settings.stream_keepalive_s); Envoy's timer is the backstop.
+    # holds text back, or while an audit watch is quiet (Settings.stream_keepalive_s);
+    # Envoy's timer is the backstop, so a hung gateway is noticed in seconds.
     stream_idle = _ms(settings.stream_idle_timeout_ms + 5000)
     unary = _ms(settings.envoy_unary_timeout_ms)
     return [
         _grpc_route({"path": "/novaos.v1.ChatService/StreamChat"}, stream, stream_idle),
         _grpc_route({"path": "/novaos.v1.ChatService/Chat"}, _ms(settings.envoy_chat_timeout_ms)),
-        _grpc_route({"path": "/novaos.v1.AuditService/WatchAuditEvents"}, "0s", f"{WATCH_IDLE_S}s"),
+        _grpc_route({"path": "/novaos.v1.AuditService/WatchAuditEvents"}, "0s", stream_idle),
         _grpc_route({"prefix": "/novaos.v1."}, unary),
         _grpc_route({"prefix": "/grpc.health.v1.Health/"}, unary),
     ]

@@ -157,6 +157,7 @@ def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -
             "GRPC_PORT": "6000",
             "ENVOY_STREAM_TIMEOUT_MS": "90000",
             "ENVOY_UNARY_TIMEOUT_MS": "2500",
+            "STREAM_IDLE_TIMEOUT_MS": "20000",
         }
     )
     cluster = config["static_resources"]["clusters"][0]
@@ -172,6 +173,11 @@ def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -
     }
     assert routes["/novaos.v1.ChatService/StreamChat"]["route"]["timeout"] == "90s"
     assert routes["/novaos.v1."]["route"]["timeout"] == "2.5s"
+    # Streams and audit watches get keepalives from the gateway: Envoy's idle
+    # timer is a backstop that notices a hung gateway in seconds, not an hour.
+    watch = routes["/novaos.v1.AuditService/WatchAuditEvents"]["route"]
+    assert (watch["timeout"], watch["idle_timeout"]) == ("0s", "25s")
+    assert routes["/novaos.v1.ChatService/StreamChat"]["route"]["idle_timeout"] == "25s"
 
 
 def test_envoy_accepts_the_rendered_config(tls: dict[str, str], tmp_path: Path) -> None:
