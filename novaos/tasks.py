@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-# How long a cancelled task may take to clean up before it is cancelled again.
-AGAIN_AFTER_S = 0.05
+# How long cancelled tasks may take to clean up before those still running are
+# cancelled again: long enough for an upstream call's close on a busy loop.
+AGAIN_AFTER_S = 1.0
 
 
 async def cancel_and_wait(
-    task: asyncio.Future[Any], *, again_after_s: float = AGAIN_AFTER_S
+    *tasks: asyncio.Future[Any], again_after_s: float = AGAIN_AFTER_S
 ) -> None:
-    """Cancel ``task`` and wait until it has ended, cancelling it again every
-    ``again_after_s`` while it runs on. Its own error or cancel is not raised
-    here; a cancel of the caller is."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=again_after_s)
+    """Cancel ``tasks`` and wait until all have ended, cancelling those still
+    running again every ``again_after_s``. All are cancelled before the first
+    wait, so a cancel of the caller leaves none uncancelled. Their own errors or
+    cancels are not raised here; a cancel of the caller is."""
+    running = {task for task in tasks if not task.done()}
+    while running:
+        for task in running:
+            task.cancel()
+        _, running = await asyncio.wait(running, timeout=again_after_s)

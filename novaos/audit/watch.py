@@ -304,8 +304,7 @@ class SharedFanout:
                     await self._outbox.join()
         # Not awaiting each task under suppress(CancelledError): that would also
         # swallow a cancel of aclose itself.
-        for task in self._tasks:
-            await cancel_and_wait(task)
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         await self._channel.aclose()
 

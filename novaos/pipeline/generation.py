@@ -173,11 +173,12 @@ class Generator:
                     yield self._flush(pending, stats)
                     last_flush = now
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
             if received and not reported:
                 # Cut short (regeneration, block, cancel) after the upstream answered but
                 # before its usage chunk: it still read the prompt and wrote this much.
+                # Counted before the close, which a second cancel may interrupt.
                 stats.usage = stats.spent + estimate_usage(request.messages, "".join(received))
+            await chunks.aclose()  # type: ignore[attr-defined]
         _judge_finish(finish, stats)  # before the held-back text is let go
         regen = self._apply(check.finish(), stats, pending)
         if regen is not None:

@@ -60,6 +60,7 @@ class EventPump:
         # yield; it must clean up now, not whenever it is garbage-collected.
         async with aclosing(self._events) as events:
             async for event in events:
+                _stop_if_cancelled()
                 self._queue.put_nowait(event)
                 # Never parked after the terminal event: what follows it (the error
                 # a truncated run raises) must reach the queue even if stop() comes.
@@ -114,6 +115,14 @@ class EventPump:
                 return KEEPALIVE
         self._queue.task_done()
         return item
+
+
+def _stop_if_cancelled() -> None:
+    """Raise a cancel this task was given but lost (see ``novaos.tasks``): at its
+    next event, rather than when ``_cancel`` cancels it again."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -19,7 +19,8 @@ from novaos.domain import Principal, RequestContext
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# \Z, not $: "id\n" is no id (the sidecar's Lua check agrees: envoy_http.py).
+_REQUEST_ID_OK = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,9 @@ def tolerant(method: str, deserializer: Deserializer | None) -> Deserializer | N
             return parse(raw)
         except DecodeError:
             error = describe(descriptor, raw)
-            # One line, no traceback: anyone can send these, before authentication.
-            _log.info("undecodable request to %s: %s", method, error.message)
+            # One debug line, no traceback: anyone can send these, before
+            # authentication; the request metrics count them at any log level.
+            _log.debug("undecodable request to %s: %s", method, error.message)
             return Undecodable(error)
 
     return deserialize
@@ -116,3 +117,10 @@ def _bad_in_chunk(field: FieldDescriptor | None, chunk: bytes, prefix: str) -> s
     if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
         return _bad_string(field.message_type, chunk, path + ".")
     return None
+
+
+def refuse_undecodable(request: object) -> None:
+    """Raise the error of a request whose bytes did not parse (inside the
+    interceptor's call frame, so it is mapped and counted like any other)."""
+    if type(request) is Undecodable:
+        raise request.error

@@ -237,8 +237,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
 
         async def unary(request: Any, context: Ctx) -> Any:
             async with self._call(parsed, context):
-                if type(request) is decoding.Undecodable:
-                    raise request.error
+                decoding.refuse_undecodable(request)
                 return await behavior(request, context)
 
         return unary
@@ -253,8 +252,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 self._call(parsed, context) as observed,
                 aclosing(behavior(request, context)) as messages,
             ):
-                if type(request) is decoding.Undecodable:
-                    raise request.error  # its generator never started; closed unrun
+                decoding.refuse_undecodable(request)  # its generator never started; closed unrun
                 async for message in messages:
                     observed.sent()
                     yield message

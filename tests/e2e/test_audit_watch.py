@@ -48,7 +48,9 @@ async def test_a_quiet_watch_gets_headers_at_once_then_keepalives() -> None:
                 assert message.HasField("keepalive") and not message.HasField("event")
                 gaps.append(time.monotonic() - last)
                 last = time.monotonic()
-        assert max(gaps) < interval_s + 0.25, (gaps, interval_s)
+        # At the keepalive interval, not at some other timer (generous: a busy
+        # machine stalls the loop now and then).
+        assert max(gaps) < interval_s + 2.0, (gaps, interval_s)
         # Keepalives are not records: none written, none counted, the watch not
         # cut off as lagging although it "received" more than its queue holds.
         assert writer.status().written == 0 and not _written(run)

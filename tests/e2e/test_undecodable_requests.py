@@ -97,14 +97,14 @@ async def _every_case(port: int) -> list[tuple[str, grpc.StatusCode, str, str]]:
 def test_undecodable_requests_are_invalid_argument_without_a_traceback(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
-    srv = spawn_server(LOG_LEVEL="info")
+    srv = spawn_server(LOG_LEVEL="debug")
     seen = asyncio.run(_every_case(srv.port))
     invalid = grpc.StatusCode.INVALID_ARGUMENT
     expected = [(method, invalid, field) for method, _, _, field in CASES]
     assert [s[:3] for s in seen] == [*expected, (REFLECTION, invalid, "file_containing_symbol")]
     assert seen[0][3] == "message: is not valid UTF-8"
     assert seen[3][3] == "request: not a valid novaos.v1.ChatRequest (malformed protobuf)"
-    # One info line per request, and nothing at error level (grpc logged a
+    # One debug line per request, and nothing at error level (grpc logged a
     # traceback for each, before authentication).
     wait_until(
         lambda: srv.count("undecodable request") == len(seen),

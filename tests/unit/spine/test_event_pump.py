@@ -143,3 +143,23 @@ async def test_a_pipeline_that_swallows_its_cancel_still_ends(how: str, then: st
 async def _drain(relay: AsyncGenerator[ChatEvent]) -> None:
     async for _ in relay:
         pass
+
+
+async def _slow_to_close(cleaned: list[str]) -> AsyncGenerator[ChatEvent]:
+    try:
+        yield TextDelta("0")
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.sleep(0.3)  # an upstream close on a busy loop
+        cleaned.append("closed")
+
+
+async def test_a_pipeline_slow_to_clean_up_is_not_cancelled_again_meanwhile() -> None:
+    # Cancelled again every 50 ms, the close was cut short and what the
+    # cleanup counts after it (usage of an answer cut short) was lost.
+    cleaned: list[str] = []
+    pump = EventPump(_slow_to_close(cleaned), keepalive_s=60)
+    relay = pump.relay()
+    assert await anext(relay) == TextDelta("0")
+    await relay.aclose()
+    assert cleaned == ["closed"]
