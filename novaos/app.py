@@ -361,9 +361,9 @@ class App:
         with outcome CANCELLED), so none of them just stops."""
         assert self.server is not None
         stopped = asyncio.ensure_future(self.server.stop(grace_s))
-        # stop() closes the listener before its first suspension; only then say
-        # NOT_SERVING, so whoever hears it finds new RPCs already refused.
-        await asyncio.sleep(0)
+        # Only once the listener is closed say NOT_SERVING, so whoever hears it
+        # finds new connections already refused.
+        await self._listener_closed()
         await self.grpc_health.drain()
         # Time to end in-band: stop the pipeline, send one event, audit.
         done, _ = await asyncio.wait({stopped}, timeout=grace_s - min(1.0, grace_s / 2))
@@ -371,6 +371,23 @@ class App:
             ending = self.chat.stop_streams(_SHUTTING_DOWN)
             _log.info("ending open streams", extra={"component": "server", "streams": ending})
         await stopped
+
+    async def _listener_closed(self, within_s: float = 1.0) -> None:
+        """Wait (at most ``within_s``) until a dial to our port is refused: stop()
+        asks grpc core to close the listener, which it does on its own threads,
+        a moment later on a busy machine."""
+        host = self.settings.grpc_host
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        await asyncio.sleep(0)  # stop() runs to its first suspension
+        while loop.time() < deadline:
+            try:
+                _, writer = await asyncio.open_connection(host, self.port)
+            except OSError:
+                return  # refused: closed
+            writer.close()
+            await asyncio.sleep(0.005)
 
     async def drain(self, grace_s: float | None = None) -> None:
         """Health NOT_SERVING, refuse new RPCs, give open streams a grace period."""
