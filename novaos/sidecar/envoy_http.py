@@ -110,16 +110,24 @@ local function cors(handle, headers)
   headers:add("access-control-expose-headers", EXPOSE)
 end
 
+local function body_text(handle)
+  -- The whole response body (buffered), or nil when there is none.
+  local body = handle:body()
+  if body == nil then
+    return nil
+  end
+  return body:getBytes(0, body:length())
+end
+
 local function retry_after(handle, headers)
   local status = headers:get(":status")
   if (status ~= "429" and status ~= "503") or headers:get("retry-after") ~= nil then
     return
   end
-  local body = handle:body()
-  if body == nil then
+  local text = body_text(handle)
+  if text == nil then
     return
   end
-  local text = body:getBytes(0, body:length())
   local delay = string.match(text, '"retry_delay"%s*:%s*"([%d%.]+)s"')
   if delay ~= nil then
     -- body() yields: the header handle taken before it is no longer valid
@@ -135,11 +143,11 @@ local function logged_status(handle, headers)
   if status < 400 or headers:get("content-type") ~= "application/json" then
     return
   end
-  local body = handle:body()
-  if body == nil then
+  local text = body_text(handle)
+  if text == nil then
     return
   end
-  local code = string.match(body:getBytes(0, body:length()), '^%s*{%s*"code"%s*:%s*(%d+)')
+  local code = string.match(text, '^%s*{%s*"code"%s*:%s*(%d+)')
   if code ~= nil then
     handle:streamInfo():dynamicMetadata():set("novaos", "grpc_status", tonumber(code))
   end
