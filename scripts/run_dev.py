@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
@@ -82,18 +83,48 @@ def banner(env: dict[str, str], token: str) -> None:
     sys.stdout.flush()
 
 
-def supervise(procs: list[subprocess.Popen[bytes]]) -> int:
-    """Wait until Ctrl-C/SIGTERM or either process exits, then stop both."""
-    stopping = False
+class Stop:
+    """Ctrl-C or SIGTERM asked us to stop (handled from before the children start,
+    so that none is left running without us)."""
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
-        stopping = True
+        self.requested = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(p.poll() is None for p in procs):
+
+def running(procs: list[subprocess.Popen[bytes]], stop: Stop) -> bool:
+    return not stop.requested and all(p.poll() is None for p in procs)
+
+
+def wait_until_served(
+    env: dict[str, str], procs: list[subprocess.Popen[bytes]], stop: Stop
+) -> bool:
+    """Until Envoy has found the gateway healthy (its admin ``/clusters``), so the
+    banner's commands work when it is shown; False after 60 s, on a stop, or if
+    either process exited. Envoy checks its upstream every few seconds and
+    refuses requests until the first check passes."""
+    url = f"http://127.0.0.1:{env.get('ENVOY_ADMIN_PORT', '9901')}/clusters"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and running(procs, stop):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                text = reply.read().decode()
+        except OSError:
+            text = ""
+        if "novaos_grpc::" in text and "::health_flags::healthy" in text:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def supervise(procs: list[subprocess.Popen[bytes]], stop: Stop) -> int:
+    """Wait until Ctrl-C/SIGTERM or either process exits, then stop both."""
+    while running(procs, stop):
         time.sleep(0.2)
     for proc in procs:
         if proc.poll() is None:
@@ -104,7 +135,7 @@ def supervise(procs: list[subprocess.Popen[bytes]]) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return max((p.returncode or 0) for p in procs) if not stopping else 0
+    return max((p.returncode or 0) for p in procs) if not stop.requested else 0
 
 
 def main() -> int:
@@ -112,7 +143,7 @@ def main() -> int:
     if not env.get("JWT_SECRET"):
         env["JWT_SECRET"] = "dev-" + secrets.token_hex(24)
     token = prepare(env)
-    banner(env, token)
+    stop = Stop()
     # Own process groups: Ctrl-C reaches us once, and we stop the children in order.
     gateway = subprocess.Popen(
         [sys.executable, "server.py"], env=env, cwd=ROOT, start_new_session=True
@@ -120,7 +151,13 @@ def main() -> int:
     envoy_cmd = [str(envoy_binary()), "-c", str(DEV / "envoy.yaml"), "--disable-hot-restart"]
     envoy_cmd += ["--concurrency", "1", "--log-level", "warn"]
     envoy = subprocess.Popen(envoy_cmd, env=env, cwd=ROOT, start_new_session=True)
-    return supervise([gateway, envoy])
+    procs = [gateway, envoy]
+    if wait_until_served(env, procs, stop):
+        banner(env, token)
+    elif running(procs, stop):
+        print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
+        banner(env, token)
+    return supervise(procs, stop)
 
 
 if __name__ == "__main__":
