@@ -57,12 +57,8 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture(scope="session")
 def slow_gateway() -> Iterator[GatewayThread]:
     """A long answer (200 tokens x 40 ms) so Stop lands mid-stream."""
-    gateway = GatewayThread(MOCK_TOKEN_DELAY_MS="40", MOCK_RESPONSE_TOKENS="200")
-    try:
-        gateway.start()
+    with GatewayThread(MOCK_TOKEN_DELAY_MS="40", MOCK_RESPONSE_TOKENS="200") as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,8 @@ WATCH = {
 
 @pytest.fixture(scope="module")
 def quiet_gateway() -> Iterator[GatewayThread]:
-    gateway = GatewayThread(STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS))
-    try:
-        gateway.start()
+    with GatewayThread(STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS)) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture(scope="module")
