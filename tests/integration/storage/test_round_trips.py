@@ -39,8 +39,11 @@ def _calls(server: RedisServer) -> dict[str, int]:
 
 
 async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
-    redis_url: str, redis_server: RedisServer
+    private_redis: RedisServer,
 ) -> None:
+    # A server of its own: the counts are server-wide, and another test's
+    # gateway on the shared one pings it now and then.
+    redis_server, redis_url = private_redis, private_redis.url
     store = CountingRedisStore(RedisStore.from_url(redis_url, pool_size=4, timeout_s=2))
     history = ConversationHistory(store, max_turns=10, ttl_s=3600)
     try:
@@ -70,8 +73,11 @@ async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
 
 
 async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_new(
-    redis_url: str, redis_server: RedisServer
+    private_redis: RedisServer,
 ) -> None:
+    # A server of its own: the counts are server-wide, and another test's
+    # gateway on the shared one pings it now and then.
+    redis_server, redis_url = private_redis, private_redis.url
     """The chat service's path: a conversation id the server made up needs no
     read; a continued one is read (``open_turn``, nothing written) and written
     in one round trip each, the write taking what the read found."""
