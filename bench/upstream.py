@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import uvloop
@@ -87,16 +88,27 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, bytes] | Non
     return path, body
 
 
+async def _paced(pace: Pace) -> AsyncIterator[tuple[int, str]]:
+    """The answer's tokens, token i due ``i * token_s`` after the first. Each wait
+    runs to the next due time, not for a fixed pause, so timer overshoot does not
+    add up over the answer (48 one-millisecond sleeps ran ~4 ms long here), and
+    a stream ends when the whole answer, paced by the same steps, is sent."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i, token in enumerate(_tokens(pace.tokens)):
+        if i and pace.token_s:
+            await asyncio.sleep(max(0.0, start + i * pace.token_s - loop.time()))
+        yield i, token
+
+
 async def _stream(writer: asyncio.StreamWriter, model: str, pace: Pace) -> None:
     writer.write(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
         b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
     )
-    tokens = _tokens(pace.tokens)
-    for i, token in enumerate(tokens):
-        if i and pace.token_s:
-            await asyncio.sleep(pace.token_s)
-        writer.write(_delta(model, token, "stop" if i == len(tokens) - 1 else None))
+    last = pace.tokens - 1
+    async for i, token in _paced(pace):
+        writer.write(_delta(model, token, "stop" if i == last else None))
         await writer.drain()
     usage = {
         "prompt_tokens": 12,
@@ -136,9 +148,9 @@ async def _serve_one(path: str, body: bytes, writer: asyncio.StreamWriter, pace:
         await asyncio.sleep(pace.latency_s)
     if request.get("stream"):
         await _stream(writer, model, pace)
-    else:  # a whole answer takes as long to generate as its stream
-        await asyncio.sleep(pace.token_s * (pace.tokens - 1))
-        _respond(writer, "200 OK", _completion(model, "".join(_tokens(pace.tokens)), pace.tokens))
+    else:  # a whole answer is ready when its stream's last token would be
+        text = "".join([token async for _, token in _paced(pace)])
+        _respond(writer, "200 OK", _completion(model, text, pace.tokens))
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pace: Pace) -> None:
