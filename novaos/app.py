@@ -16,6 +16,7 @@ import grpc
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from novaos.audit.chain import ChainKeys
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditPolicy
 from novaos.audit.sink import AuditSink
@@ -24,7 +25,7 @@ from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.watch import SharedFanout, WatchHub
 from novaos.audit.writer import AuditWriter
-from novaos.config import AuditStorage, Settings
+from novaos.config import AuditStorage, Environment, Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
 from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
@@ -100,17 +101,30 @@ def _circuit_view(info: CircuitInfo) -> CircuitView:
     )
 
 
+def chain_keys(settings: Settings) -> ChainKeys:
+    """AUDIT_CHAIN_KEY seals, it and AUDIT_CHAIN_PREVIOUS_KEYS verify."""
+    current = settings.audit_chain_key
+    return ChainKeys.of(
+        current.get_secret_value().encode() if current else None,
+        [k.get_secret_value().encode() for k in settings.audit_chain_previous_keys],
+    )
+
+
 def build_audit_sink(settings: Settings) -> AuditSink:
     """AUDIT_STORAGE_TYPE picks the sink."""
+    keys = chain_keys(settings)
     if settings.audit_storage_type is AuditStorage.DATABASE:
-        return PostgresAuditSink(settings.database_url, pool_size=settings.audit_db_pool_size)
+        return PostgresAuditSink(
+            settings.database_url, pool_size=settings.audit_db_pool_size, keys=keys
+        )
     if settings.audit_storage_type is AuditStorage.FILE:
         return FileAuditSink(
             settings.audit_file_path,
             max_bytes=settings.audit_file_max_bytes,
             fsync=settings.audit_fsync,
+            keys=keys,
         )
-    return MemoryAuditSink(settings.audit_memory_capacity)
+    return MemoryAuditSink(settings.audit_memory_capacity, keys=keys)
 
 
 AUDIT_WATCH_CHANNEL = "audit:records"
@@ -160,6 +174,7 @@ def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
         maxsize=settings.audit_watch_queue_size,
         min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
         max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
+        keys=chain_keys(settings),
     )
 
 
@@ -180,6 +195,7 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         watch_hub=build_watch_hub(settings, sink),
         observer=AuditMetrics(metrics),
         store_before_reply=settings.audit_store_before_reply,
+        keys=chain_keys(settings),
     )
 
 
@@ -305,6 +321,12 @@ class App:
                 "PORT is not used: gRPC listens on GRPC_PORT, /metrics on METRICS_PORT, "
                 "HTTP/JSON/SSE on the Envoy sidecar's ENVOY_HTTPS_PORT",
                 extra={"component": "config", "port": s.port},
+            )
+        if s.node_env is Environment.PRODUCTION and s.audit_chain_key is None:
+            _log.warning(
+                "AUDIT_CHAIN_KEY is not set: the audit hash chain is plain SHA-256, so "
+                "someone who can rewrite the audit storage can recompute it",
+                extra={"component": "config"},
             )
         store = await self._storage()
         await self._start_audit()

@@ -135,7 +135,7 @@ async def run_audit_verify(target: str, token: str, from_seq: int, to_seq: int) 
             result = await stub.VerifyAuditChain(request, metadata=_metadata(token))
         except grpc.aio.AioRpcError as err:
             return _rpc_error(err)
-    fields = ("ok", "checked", "first_bad_seq", "problem")
+    fields = ("ok", "checked", "first_bad_seq", "problem", "unkeyed")
     _write([json.dumps({name: getattr(result, name) for name in fields})])
     if not result.ok:
         sys.stderr.write(f"audit chain broken at seq {result.first_bad_seq}: {result.problem}\n")

@@ -218,6 +218,10 @@ class Settings(BaseSettings):
     audit_spill_path: Path | None = None
     audit_memory_capacity: int = Field(10000, ge=1)
     audit_hmac_key: SecretStr | None = None  # pseudonym key; falls back to JWT_SECRET
+    # Keys the audit hash chain (HMAC-SHA256); none: plain SHA-256. Retired
+    # chain keys, comma-separated, still verify the records they sealed.
+    audit_chain_key: SecretStr | None = None
+    audit_chain_previous_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     audit_batch_size: int = Field(100, ge=1, le=10000)
     audit_retry_max_backoff_ms: int = Field(5000, ge=10)
     audit_watch_queue_size: int = Field(1000, ge=1)
@@ -262,6 +266,7 @@ class Settings(BaseSettings):
         "redis_cluster_nodes",
         "provider_fallback_order",
         "web_fetch_allowed_ports",
+        "audit_chain_previous_keys",
         mode="before",
     )(_split_csv)
 
@@ -293,11 +298,19 @@ class Settings(BaseSettings):
             raise ValueError("must be one of always, batch, never")
         return value
 
-    @field_validator("jwt_secret", "ack_secret", "audit_hmac_key")
+    @field_validator("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key")
     @classmethod
     def _secret_len(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("audit_chain_previous_keys")
+    @classmethod
+    def _previous_keys_len(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for i, key in enumerate(value, 1):
+            if len(key.get_secret_value()) < 32:
+                raise ValueError(f"key {i} is shorter than 32 characters")
         return value
 
     @model_validator(mode="after")
@@ -311,7 +324,7 @@ class Settings(BaseSettings):
                 "are per worker"
             )
         if self.node_env is Environment.PRODUCTION:
-            for name in ("jwt_secret", "ack_secret", "audit_hmac_key"):
+            for name in ("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key"):
                 secret: SecretStr | None = getattr(self, name)
                 if secret is not None and _is_placeholder(secret.get_secret_value()):
                     raise ValueError(

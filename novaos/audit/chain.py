@@ -5,17 +5,59 @@ Editing a record breaks its own hash; deleting, reordering or inserting one
 breaks the sequence or the link at that record. ``ChainVerifier`` walks
 records in storage order and reports the first break, so a reader can verify
 a long range page by page without holding it all.
+
+With a chain key (``AUDIT_CHAIN_KEY``) the hash is an HMAC-SHA256 under that
+key, and each record names the key by an id (``key_id``, derived from the key,
+never the key). Someone who can rewrite the storage but does not hold the key
+cannot recompute the hashes, so a rewritten log fails verification too. Records
+sealed before the key was set stay plain SHA-256; once a keyed record is seen, a
+later unkeyed one is a break (a rewrite without the key), and the verifier
+counts the unkeyed records it accepted, so a log rewritten unkeyed from its first
+record shows as such. Keys retired from sealing (``AUDIT_CHAIN_PREVIOUS_KEYS``)
+still verify the records they sealed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from novaos.audit.record import AuditRecord, with_chain
 
 GENESIS_HASH = "0" * 64
+_KEY_ID_LABEL = b"novaos audit chain key id"
+
+
+def key_id(key: bytes) -> str:
+    """A key's public name: 16 hex digits of an HMAC under it (not the key)."""
+    return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainKeys:
+    """The key new records are sealed with (none: plain SHA-256) and every key
+    that verifies, by id."""
+
+    sealing: bytes | None = None
+    verifying: Mapping[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, current: bytes | None, previous: Iterable[bytes] = ()) -> ChainKeys:
+        keys = [k for k in (current, *previous) if k]
+        return cls(current or None, {key_id(k): k for k in keys})
+
+    @property
+    def sealing_id(self) -> str:
+        return key_id(self.sealing) if self.sealing else ""
+
+    @property
+    def keyed(self) -> bool:
+        return bool(self.verifying)
+
+
+UNKEYED = ChainKeys()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +68,38 @@ class ChainHead:
     hash: str = GENESIS_HASH
 
 
-def digest(record: AuditRecord) -> str:
-    return hashlib.sha256(record.canonical()).hexdigest()
+def digest(record: AuditRecord, keys: ChainKeys = UNKEYED) -> str | None:
+    """The hash ``record`` should carry: SHA-256 of its canonical bytes, or their
+    HMAC under the key it names; ``None`` when that key is not in ``keys``."""
+    if not record.key_id:
+        return hashlib.sha256(record.canonical()).hexdigest()
+    key = keys.verifying.get(record.key_id)
+    if key is None:
+        return None
+    return hmac.new(key, record.canonical(), hashlib.sha256).hexdigest()
 
 
-def seal(record: AuditRecord, head: ChainHead) -> AuditRecord:
-    """Chain ``record`` onto ``head``."""
-    linked = with_chain(record, seq=head.seq + 1, prev_hash=head.hash, digest="")
-    return with_chain(linked, seq=linked.seq, prev_hash=head.hash, digest=digest(linked))
+def sound(record: AuditRecord, keys: ChainKeys = UNKEYED) -> bool:
+    """Does ``record``'s hash match its contents (under the key it names)?"""
+    expected = digest(record, keys)
+    return expected is not None and hmac.compare_digest(expected, record.hash)
 
 
-def seal_all(records: Iterable[AuditRecord], head: ChainHead) -> list[AuditRecord]:
+def seal(record: AuditRecord, head: ChainHead, keys: ChainKeys = UNKEYED) -> AuditRecord:
+    """Chain ``record`` onto ``head``, keyed with ``keys.sealing`` if there is one."""
+    linked = with_chain(
+        record, seq=head.seq + 1, prev_hash=head.hash, digest="", key_id=keys.sealing_id
+    )
+    hashed = digest(linked, keys)
+    assert hashed is not None  # the sealing key is always one of the verifying keys
+    return with_chain(
+        linked, seq=linked.seq, prev_hash=head.hash, digest=hashed, key_id=linked.key_id
+    )
+
+
+def seal_all(
+    records: Iterable[AuditRecord], head: ChainHead, keys: ChainKeys = UNKEYED
+) -> list[AuditRecord]:
     """Chain records in order onto ``head``.
 
     Sinks call this again when another process moved the head since the
@@ -44,7 +107,7 @@ def seal_all(records: Iterable[AuditRecord], head: ChainHead) -> list[AuditRecor
     """
     sealed: list[AuditRecord] = []
     for record in records:
-        chained = seal(record, head)
+        chained = seal(record, head, keys)
         head = ChainHead(chained.seq, chained.hash)
         sealed.append(chained)
     return sealed
@@ -72,6 +135,7 @@ class VerifyResult:
     checked: int
     first_bad_seq: int = 0
     problem: str = ""
+    unkeyed: int = 0  # of ``checked``, records with a plain SHA-256 hash (no chain key)
 
 
 class ChainVerifier:
@@ -80,12 +144,24 @@ class ChainVerifier:
     ``start_seq`` is the sequence number the first record must have;
     ``anchor`` the hash it must link to (the previous record's, or the
     genesis hash for seq 1; ``None`` when unknown, e.g. evicted from memory).
+    ``keys``: the chain keys that verify keyed records; ``keyed_before``: the
+    record before ``start_seq`` was keyed, so an unkeyed one after it is a break.
     """
 
-    def __init__(self, *, start_seq: int = 1, anchor: str | None = GENESIS_HASH) -> None:
+    def __init__(
+        self,
+        *,
+        start_seq: int = 1,
+        anchor: str | None = GENESIS_HASH,
+        keys: ChainKeys = UNKEYED,
+        keyed_before: bool = False,
+    ) -> None:
         self._expected = start_seq
         self._prev_hash = anchor
+        self._keys = keys
         self._checked = 0
+        self._unkeyed = 0
+        self._keyed_seen = keyed_before  # the record before the range was keyed
         self._bad: VerifyResult | None = None
 
     @property
@@ -98,9 +174,13 @@ class ChainVerifier:
             return False
         problem = self._problem(record)
         if problem:
-            self._bad = VerifyResult(False, self._checked, self._expected, problem)
+            self._bad = VerifyResult(
+                False, self._checked, self._expected, problem, unkeyed=self._unkeyed
+            )
             return False
         self._checked += 1
+        self._unkeyed += not record.key_id
+        self._keyed_seen = self._keyed_seen or bool(record.key_id)
         self._expected = record.seq + 1
         self._prev_hash = record.hash
         return True
@@ -111,10 +191,25 @@ class ChainVerifier:
             return f"record {expected} missing: found {record.seq} (deleted or moved)"
         if record.seq < expected:
             return f"record {record.seq} found where {expected} belongs (reordered or inserted)"
-        if digest(record) != record.hash:
+        if problem := self._key_problem(record):
+            return problem
+        if not sound(record, self._keys):
             return f"record {expected} edited: its hash does not match its contents"
         if self._prev_hash is not None and record.prev_hash != self._prev_hash:
             return f"record {expected} does not link to the previous one (inserted or replaced)"
+        return ""
+
+    def _key_problem(self, record: AuditRecord) -> str:
+        if record.key_id and record.key_id not in self._keys.verifying:
+            return (
+                f"record {record.seq} is sealed with chain key {record.key_id}, which this "
+                "gateway does not hold (AUDIT_CHAIN_KEY, AUDIT_CHAIN_PREVIOUS_KEYS)"
+            )
+        if not record.key_id and self._keyed_seen:
+            return (
+                f"record {record.seq} has no chain key but follows keyed records "
+                "(rewritten without the key)"
+            )
         return ""
 
     def result(self, *, expected_last_seq: int | None = None) -> VerifyResult:
@@ -123,14 +218,24 @@ class ChainVerifier:
             return self._bad
         if expected_last_seq is not None and self._expected <= expected_last_seq:
             missing = self._expected
-            return VerifyResult(False, self._checked, missing, f"record {missing} missing (tail)")
-        return VerifyResult(True, self._checked)
+            return VerifyResult(
+                False,
+                self._checked,
+                missing,
+                f"record {missing} missing (tail)",
+                unkeyed=self._unkeyed,
+            )
+        return VerifyResult(True, self._checked, unkeyed=self._unkeyed)
 
 
 def verify(
-    records: Iterable[AuditRecord], *, start_seq: int = 1, anchor: str | None = GENESIS_HASH
+    records: Iterable[AuditRecord],
+    *,
+    start_seq: int = 1,
+    anchor: str | None = GENESIS_HASH,
+    keys: ChainKeys = UNKEYED,
 ) -> VerifyResult:
-    verifier = ChainVerifier(start_seq=start_seq, anchor=anchor)
+    verifier = ChainVerifier(start_seq=start_seq, anchor=anchor, keys=keys)
     for record in records:
         if not verifier.feed(record):
             break

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from novaos.audit.chain import GENESIS_HASH, ChainVerifier, VerifyResult
+from novaos.audit.chain import GENESIS_HASH, UNKEYED, ChainKeys, ChainVerifier, VerifyResult
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import (
     DEFAULT_PAGE_SIZE,
@@ -30,9 +30,13 @@ _PSEUDONYM = re.compile(r"u_[0-9a-f]{32}")
 
 
 class AuditReader:
-    def __init__(self, sink: AuditSink, writer: AuditWriter | None = None) -> None:
+    def __init__(
+        self, sink: AuditSink, writer: AuditWriter | None = None, *, keys: ChainKeys | None = None
+    ) -> None:
         self._sink = sink
         self._writer = writer
+        # The keys that verify keyed records: the writer's, unless given.
+        self._keys = keys if keys is not None else writer.keys if writer is not None else UNKEYED
 
     async def list(
         self, query: AuditQuery, *, page_size: int = 0, page_token: str = ""
@@ -73,7 +77,10 @@ class AuditReader:
         if not from_seq and getattr(self._sink, "evicts", False):
             oldest = await self._sink.range(1, last, limit=1)  # a ring forgets its start
             start = oldest[0].seq if oldest else start
-        verifier = ChainVerifier(start_seq=start, anchor=await self._anchor(start))
+        anchor, keyed_before = await self._anchor(start)
+        verifier = ChainVerifier(
+            start_seq=start, anchor=anchor, keys=self._keys, keyed_before=keyed_before
+        )
         cursor = start
         while cursor <= last and not verifier.failed:
             try:
@@ -87,11 +94,15 @@ class AuditReader:
             cursor = max(cursor, *(r.seq for r in page)) + 1
         return verifier.result(expected_last_seq=last)
 
-    async def _anchor(self, start: int) -> str | None:
+    async def _anchor(self, start: int) -> tuple[str | None, bool]:
+        """The hash the record at ``start`` links to (None: evicted from a memory
+        ring, unknown), and whether the record before it was keyed."""
         if start <= 1:
-            return GENESIS_HASH
+            return GENESIS_HASH, False
         before = await self._sink.range(start - 1, start - 1, limit=1)
-        return before[0].hash if before else None  # evicted (memory ring): unknown
+        if not before:
+            return None, False
+        return before[0].hash, bool(before[0].key_id)
 
     def watch(self) -> Subscription:
         """Subscribe now, so that a refused watch fails before its stream starts.

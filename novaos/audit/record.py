@@ -81,6 +81,7 @@ class AuditRecord:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    key_id: str = ""  # the chain key that sealed it ("" = plain SHA-256; see chain.py)
 
     @property
     def gate_decisions(self) -> frozenset[str]:
@@ -124,6 +125,8 @@ class AuditRecord:
             ),
             "prev_hash": self.prev_hash,
         }
+        if self.key_id:  # absent from unkeyed records, whose bytes predate the field
+            data["key_id"] = self.key_id
         if with_hash:
             data["hash"] = self.hash
         return data
@@ -146,6 +149,8 @@ def decode(raw: bytes | str) -> AuditRecord:
     try:
         data = json.loads(raw)
         content = data["content"]
+        if not isinstance(data.get("key_id", ""), str):
+            raise TypeError("key_id is not a string")
         return AuditRecord(
             id=data["id"], seq=data["seq"], time=data["time"],
             request_id=data["request_id"], user=data["user"], tier=data["tier"],
@@ -158,6 +163,7 @@ def decode(raw: bytes | str) -> AuditRecord:
             policy_version=data["policy_version"], conversation_id=data["conversation_id"],
             content=None if content is None else AuditContent(**content),
             prev_hash=data["prev_hash"], hash=data.get("hash", ""),
+            key_id=data.get("key_id", ""),
         )  # fmt: skip
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed audit record: {exc}") from exc
@@ -238,5 +244,7 @@ def _client(addr: str, policy: AuditPolicy) -> str:
     return redact_client_addr(addr) if policy.redact_pii else addr
 
 
-def with_chain(record: AuditRecord, *, seq: int, prev_hash: str, digest: str) -> AuditRecord:
-    return replace(record, seq=seq, prev_hash=prev_hash, hash=digest)
+def with_chain(
+    record: AuditRecord, *, seq: int, prev_hash: str, digest: str, key_id: str = ""
+) -> AuditRecord:
+    return replace(record, seq=seq, prev_hash=prev_hash, hash=digest, key_id=key_id)

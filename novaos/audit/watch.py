@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Protocol
 
-from novaos.audit.chain import ChainHead, digest
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, sound
 from novaos.audit.record import AuditRecord, decode
 from novaos.audit.sink import AuditSink
 from novaos.domain import Keepalive
@@ -207,8 +207,10 @@ class SharedFanout:
         max_backoff_s: float = 2.0,
         read_timeout_s: float = 5.0,
         max_pending: int | None = None,
+        keys: ChainKeys = UNKEYED,
     ) -> None:
         self._local = Fanout(maxsize)
+        self._keys = keys  # a keyed record heard is checked under its key
         self._channel = channel
         self._sink = sink
         self._gap_wait_s = gap_wait_s
@@ -430,12 +432,12 @@ class SharedFanout:
         except ValueError as exc:  # not ours: a gap it leaves is read from the sink
             _log.warning("audit watch: ignoring a message that is not records: %s", exc)
             return
-        sound = [r for r in records if digest(r) == r.hash]
-        if len(sound) < len(records):  # a gap it leaves is read from the sink
-            bad = sorted(r.seq for r in records if digest(r) != r.hash)
+        good = [r for r in records if sound(r, self._keys)]
+        if len(good) < len(records):  # a gap it leaves is read from the sink
+            bad = sorted(r.seq for r in records if not sound(r, self._keys))
             _log.warning("audit watch: ignoring records whose hash does not match: %s", bad)
-        if sound:
-            self._accept(sound)
+        if good:
+            self._accept(good)
 
     async def _send(self) -> None:
         while True:

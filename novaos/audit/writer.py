@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from novaos.audit.chain import ChainHead, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, seal_all
 from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
 from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
@@ -60,8 +60,10 @@ class AuditWriter:
         observer: AuditObserver | None = None,
         append_timeout_s: float = 10.0,
         store_before_reply: bool = False,
+        keys: ChainKeys = UNKEYED,
     ) -> None:
         self.sink = sink
+        self.keys = keys
         # A sink that hangs (a stuck lock, a partition) is a sink that is down: its
         # batch spills instead of holding the queue, and with it every request.
         self._append_timeout_s = append_timeout_s
@@ -192,7 +194,7 @@ class AuditWriter:
         kept, why = False, "the audit writer failed"
         try:  # whatever fails in here, nobody is left waiting for its record
             records = [self._build(s, t) for s, t, _ in batch]
-            sealed = seal_all([r for r in records if r is not None], self._head)
+            sealed = seal_all([r for r in records if r is not None], self._head, self.keys)
             if sealed:
                 self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
             kept = await self._deliver(sealed, force_retry=closing)

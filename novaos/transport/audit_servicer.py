@@ -41,6 +41,7 @@ def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
         prompt_sha256=record.prompt_sha256, released_sha256=record.released_sha256,
         released_chars=record.released_chars, prev_hash=record.prev_hash, hash=record.hash,
         policy_version=record.policy_version, canonical_json=record.canonical().decode(),
+        key_id=record.key_id,
     )  # fmt: skip
 
 
@@ -142,6 +143,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             checked=result.checked,
             first_bad_seq=result.first_bad_seq,
             problem=result.problem,
+            unkeyed=result.unkeyed,
         )
 
     async def WatchAuditEvents(

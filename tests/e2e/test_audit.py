@@ -4,6 +4,7 @@ and the cancelled-stream record — over real channels, on each sink."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from generated.novaos.v1 import (
     health_pb2,
     health_pb2_grpc,
 )
+from novaos.audit.chain import ChainHead, seal_all
+from novaos.audit.record import decode
 from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.pipeline.gates.shield_model import default_model
 from tests.fixtures.common import await_until
@@ -371,3 +374,37 @@ def test_with_store_before_reply_an_answer_killed_right_after_keeps_its_record(
         for line in path.read_text().splitlines()
     ]
     assert [(r["request_id"], r["outcome"]) for r in stored] == [(request_id, "completed")]
+
+
+async def test_a_keyed_chain_finds_a_rewrite_that_recomputes_every_hash(tmp_path: Path) -> None:
+    # Someone with write access to the audit files but not AUDIT_CHAIN_KEY edits a
+    # record and re-hashes it and every record after it, as the plain chain allows.
+    directory = tmp_path / "audit"
+    env = {
+        "AUDIT_STORAGE_TYPE": "file",
+        "AUDIT_FILE_PATH": str(directory),
+        "AUDIT_CHAIN_KEY": "k" * 40,
+    }
+    async with running_app(**env) as running:
+        for user in ("alice", "bob", "carol", "dave"):
+            await _chat(running, user)
+        await _written(running, 4)
+        before = await _audit(running).VerifyAuditChain(
+            audit_pb2.VerifyAuditChainRequest(), metadata=ADMIN
+        )
+        assert (before.ok, before.checked, before.unkeyed) == (True, 4, 0)
+        events = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(), metadata=ADMIN
+        )
+        assert {e.key_id for e in events.events} == {events.events[0].key_id} != {""}
+    (log,) = directory.glob("*.log")
+    records = [decode(line) for line in log.read_bytes().splitlines()]
+    edited = dataclasses.replace(records[1], outcome="hard_veto", key_id="", hash="")
+    forged = [*records[:1], *seal_all([edited, *records[2:]], ChainHead(1, records[0].hash))]
+    log.write_bytes(b"".join(r.line() for r in forged))
+    async with running_app(**env) as running:
+        after = await _audit(running).VerifyAuditChain(
+            audit_pb2.VerifyAuditChainRequest(), metadata=ADMIN
+        )
+    assert (after.ok, after.first_bad_seq, after.checked) == (False, 2, 1)
+    assert "no chain key but follows keyed records" in after.problem

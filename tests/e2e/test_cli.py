@@ -88,7 +88,7 @@ def test_audit_lists_filtered_pages_and_verifies_the_chain(
     verified = _novaos("audit", "verify", *admin)
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout) == {
-        "ok": True, "checked": 4, "first_bad_seq": 0, "problem": ""
+        "ok": True, "checked": 4, "first_bad_seq": 0, "problem": "", "unkeyed": 4
     }  # fmt: skip
 
     # Edit one stored record behind the gateway's back: verify must say so and fail.

@@ -122,3 +122,15 @@ async def test_the_guides_port_variable_is_named_as_unused_at_start(
         pass
     warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
     assert any("PORT is not used" in m and "GRPC_PORT" in m for m in warned), warned
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_production_start_without_a_chain_key_warns_that_the_chain_is_plain(
+    caplog: pytest.LogCaptureFixture, keyed: bool
+) -> None:
+    caplog.set_level(logging.WARNING, logger="novaos.app")
+    env = {"NODE_ENV": "production"} | ({"AUDIT_CHAIN_KEY": "q" * 40} if keyed else {})
+    async with running_app(**env):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
+    assert any("AUDIT_CHAIN_KEY is not set" in m for m in warned) is not keyed, warned

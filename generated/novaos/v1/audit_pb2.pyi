@@ -62,6 +62,7 @@ class AuditEvent(google.protobuf.message.Message):
     HASH_FIELD_NUMBER: builtins.int
     POLICY_VERSION_FIELD_NUMBER: builtins.int
     CANONICAL_JSON_FIELD_NUMBER: builtins.int
+    KEY_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     'Record id.'
     seq: builtins.int
@@ -102,6 +103,8 @@ class AuditEvent(google.protobuf.message.Message):
     'Policy version.'
     canonical_json: builtins.str
     'The full record as canonical JSON (what the hash covers).'
+    key_id: builtins.str
+    'Id of the chain key whose HMAC-SHA256 is the hash (AUDIT_CHAIN_KEY); empty\n    for a plain SHA-256 hash.\n    '
 
     @property
     def time(self) -> google.protobuf.timestamp_pb2.Timestamp:
@@ -111,13 +114,13 @@ class AuditEvent(google.protobuf.message.Message):
     def gates(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___AuditGate]:
         """Gate decisions."""
 
-    def __init__(self, *, id: builtins.str=..., seq: builtins.int=..., time: google.protobuf.timestamp_pb2.Timestamp | None=..., request_id: builtins.str=..., user: builtins.str=..., tier: builtins.str=..., client: builtins.str=..., outcome: builtins.str=..., stance: builtins.str=..., gates: collections.abc.Iterable[global___AuditGate] | None=..., provider: builtins.str=..., model: builtins.str=..., input_tokens: builtins.int=..., output_tokens: builtins.int=..., duration_ms: builtins.float=..., prompt_sha256: builtins.str=..., released_sha256: builtins.str=..., released_chars: builtins.int=..., prev_hash: builtins.str=..., hash: builtins.str=..., policy_version: builtins.str=..., canonical_json: builtins.str=...) -> None:
+    def __init__(self, *, id: builtins.str=..., seq: builtins.int=..., time: google.protobuf.timestamp_pb2.Timestamp | None=..., request_id: builtins.str=..., user: builtins.str=..., tier: builtins.str=..., client: builtins.str=..., outcome: builtins.str=..., stance: builtins.str=..., gates: collections.abc.Iterable[global___AuditGate] | None=..., provider: builtins.str=..., model: builtins.str=..., input_tokens: builtins.int=..., output_tokens: builtins.int=..., duration_ms: builtins.float=..., prompt_sha256: builtins.str=..., released_sha256: builtins.str=..., released_chars: builtins.int=..., prev_hash: builtins.str=..., hash: builtins.str=..., policy_version: builtins.str=..., canonical_json: builtins.str=..., key_id: builtins.str=...) -> None:
         ...
 
     def HasField(self, field_name: typing.Literal['time', b'time']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['canonical_json', b'canonical_json', 'client', b'client', 'duration_ms', b'duration_ms', 'gates', b'gates', 'hash', b'hash', 'id', b'id', 'input_tokens', b'input_tokens', 'model', b'model', 'outcome', b'outcome', 'output_tokens', b'output_tokens', 'policy_version', b'policy_version', 'prev_hash', b'prev_hash', 'prompt_sha256', b'prompt_sha256', 'provider', b'provider', 'released_chars', b'released_chars', 'released_sha256', b'released_sha256', 'request_id', b'request_id', 'seq', b'seq', 'stance', b'stance', 'tier', b'tier', 'time', b'time', 'user', b'user']) -> None:
+    def ClearField(self, field_name: typing.Literal['canonical_json', b'canonical_json', 'client', b'client', 'duration_ms', b'duration_ms', 'gates', b'gates', 'hash', b'hash', 'id', b'id', 'input_tokens', b'input_tokens', 'key_id', b'key_id', 'model', b'model', 'outcome', b'outcome', 'output_tokens', b'output_tokens', 'policy_version', b'policy_version', 'prev_hash', b'prev_hash', 'prompt_sha256', b'prompt_sha256', 'provider', b'provider', 'released_chars', b'released_chars', 'released_sha256', b'released_sha256', 'request_id', b'request_id', 'seq', b'seq', 'stance', b'stance', 'tier', b'tier', 'time', b'time', 'user', b'user']) -> None:
         ...
 global___AuditEvent = AuditEvent
 
@@ -245,6 +248,7 @@ class VerifyAuditChainResponse(google.protobuf.message.Message):
     CHECKED_FIELD_NUMBER: builtins.int
     FIRST_BAD_SEQ_FIELD_NUMBER: builtins.int
     PROBLEM_FIELD_NUMBER: builtins.int
+    UNKEYED_FIELD_NUMBER: builtins.int
     ok: builtins.bool
     'True when the whole range verifies.'
     checked: builtins.int
@@ -253,11 +257,13 @@ class VerifyAuditChainResponse(google.protobuf.message.Message):
     'Sequence number of the first bad record (0 when ok).'
     problem: builtins.str
     'What is wrong with it.'
+    unkeyed: builtins.int
+    'Of `checked`, records with a plain SHA-256 hash (no chain key). With\n    AUDIT_CHAIN_KEY set from the first record this stays 0; records sealed before\n    the key was set count here, and so would a log rewritten without the key.\n    '
 
-    def __init__(self, *, ok: builtins.bool=..., checked: builtins.int=..., first_bad_seq: builtins.int=..., problem: builtins.str=...) -> None:
+    def __init__(self, *, ok: builtins.bool=..., checked: builtins.int=..., first_bad_seq: builtins.int=..., problem: builtins.str=..., unkeyed: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['checked', b'checked', 'first_bad_seq', b'first_bad_seq', 'ok', b'ok', 'problem', b'problem']) -> None:
+    def ClearField(self, field_name: typing.Literal['checked', b'checked', 'first_bad_seq', b'first_bad_seq', 'ok', b'ok', 'problem', b'problem', 'unkeyed', b'unkeyed']) -> None:
         ...
 global___VerifyAuditChainResponse = VerifyAuditChainResponse
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from novaos.audit.chain import ChainHead, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
@@ -65,8 +65,16 @@ class _Touched:
 class FileAuditSink:
     name = "file"
 
-    def __init__(self, directory: Path, *, max_bytes: int = 64 << 20, fsync: str = "batch") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = 64 << 20,
+        fsync: str = "batch",
+        keys: ChainKeys = UNKEYED,
+    ) -> None:
         self._dir = directory
+        self._keys = keys  # re-chaining onto another process's head seals anew
         self._max_bytes = max_bytes
         self._fsync = fsync
         self._lock = threading.Lock()  # flock does not exclude threads of one process
@@ -129,7 +137,7 @@ class FileAuditSink:
                 self._recover(repair=False)
             stored = list(records)
             if not links_onto(stored, self._head):
-                stored = seal_all(stored, self._head)
+                stored = seal_all(stored, self._head, self._keys)
             touched: builtins.list[_Touched] = []
             try:
                 self._write_batch(stored, touched)

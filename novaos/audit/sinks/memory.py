@@ -10,7 +10,7 @@ import builtins
 from collections import deque
 from collections.abc import Sequence
 
-from novaos.audit.chain import ChainHead, head_of, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, links_onto, seal_all
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 
@@ -19,8 +19,9 @@ class MemoryAuditSink:
     name = "memory"
     evicts = True  # verify starts at the oldest retained record
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, *, keys: ChainKeys = UNKEYED) -> None:
         self._ring: deque[AuditRecord] = deque(maxlen=capacity)
+        self._keys = keys
         self._head = ChainHead()
 
     @property
@@ -32,7 +33,10 @@ class MemoryAuditSink:
         return self._head
 
     async def append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
-        stored = list(records) if links_onto(records, self._head) else seal_all(records, self._head)
+        if links_onto(records, self._head):
+            stored = list(records)
+        else:
+            stored = seal_all(records, self._head, self._keys)
         self._ring.extend(stored)
         self._head = head_of(stored, self._head)
         return stored

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from novaos.audit.chain import ChainHead, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
 from novaos.audit.record import AuditRecord, decode, parse_time, with_chain
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
@@ -33,7 +33,15 @@ _COLUMNS = (
 class PostgresAuditSink:
     name = "database"
 
-    def __init__(self, dsn: str, *, pool_size: int = 4, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 4,
+        timeout_s: float = 5.0,
+        keys: ChainKeys = UNKEYED,
+    ) -> None:
+        self._keys = keys  # re-chaining onto another process's head seals anew
         # A short pool timeout: when the database is down, appends must fail
         # fast so the writer spills instead of holding records in memory.
         self._timeout_s = timeout_s
@@ -82,7 +90,7 @@ class PostgresAuditSink:
             fresh = [r for r in records if r.id not in stored_ids]
             head = await self._read_head(conn)
             if fresh and not links_onto(fresh, head):
-                fresh = seal_all(fresh, head)
+                fresh = seal_all(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
                 for record in fresh:
                     await copy.write_row(_row(record))
@@ -117,7 +125,11 @@ class PostgresAuditSink:
             record = decode(row[-1])
             if _columns_of(record) != _columns_of_row(row):
                 record = with_chain(
-                    record, seq=record.seq, prev_hash=record.prev_hash, digest=_COLUMNS_EDITED
+                    record,
+                    seq=record.seq,
+                    prev_hash=record.prev_hash,
+                    digest=_COLUMNS_EDITED,
+                    key_id=record.key_id,
                 )
             records.append(record)
         return records

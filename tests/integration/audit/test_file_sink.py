@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from novaos.audit.chain import ChainHead, seal_all, verify
+import pytest
+
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, seal_all, verify
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
 from novaos.audit.sink import AuditQuery
@@ -169,14 +171,18 @@ async def test_full_disk_spills_then_replays(tmp_path: Path) -> None:
     await sink.aclose()
 
 
-async def test_two_processes_sharing_a_directory_share_one_chain(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys", [UNKEYED, ChainKeys.of(b"k" * 32)], ids=["plain", "keyed"])
+async def test_two_processes_sharing_a_directory_share_one_chain(
+    tmp_path: Path, keys: ChainKeys
+) -> None:
     directory = tmp_path / "audit"
     writers = [
         AuditWriter(
-            FileAuditSink(directory, max_bytes=4096),
+            FileAuditSink(directory, max_bytes=4096, keys=keys),
             POLICY,
             spill_path=tmp_path / f"spill-{n}.jsonl",
             batch_size=5,
+            keys=keys,
         )
         for n in range(2)
     ]
@@ -193,9 +199,12 @@ async def test_two_processes_sharing_a_directory_share_one_chain(tmp_path: Path)
         await writer.aclose()
     records = [json.loads(line) for line in _lines(directory)]
     assert len(records) == 120 and len({r["request_id"] for r in records}) == 120
+    # Records re-chained onto the other process's head are sealed with the key too.
+    assert {bool(r.get("key_id")) for r in records} == {keys.keyed}
     reader_sink = FileAuditSink(directory)
     await reader_sink.open()
-    assert (await AuditReader(reader_sink).verify()).checked == 120
+    result = await AuditReader(reader_sink, keys=keys).verify()
+    assert (result.ok, result.checked, result.unkeyed) == (True, 120, 0 if keys.keyed else 120)
     await reader_sink.aclose()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from novaos.audit.chain import seal_all, verify
+from novaos.audit.chain import UNKEYED, ChainKeys, seal_all, verify
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
 from novaos.audit.sinks.pg_schema import migrate
@@ -102,13 +102,17 @@ async def test_outage_of_1000_records_loses_nothing(
     assert verify(stored).ok
 
 
-async def test_workers_sharing_the_table_share_one_chain(postgres_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys", [UNKEYED, ChainKeys.of(b"k" * 32)], ids=["plain", "keyed"])
+async def test_workers_sharing_the_table_share_one_chain(
+    postgres_dsn: str, tmp_path: Path, keys: ChainKeys
+) -> None:
     writers = [
         AuditWriter(
-            PostgresAuditSink(postgres_dsn, pool_size=1),
+            PostgresAuditSink(postgres_dsn, pool_size=1, keys=keys),
             POLICY,
             spill_path=tmp_path / f"spill-{n}.jsonl",
             batch_size=10,
+            keys=keys,
         )
         for n in range(2)
     ]
@@ -125,10 +129,13 @@ async def test_workers_sharing_the_table_share_one_chain(postgres_dsn: str, tmp_
         await writer.aclose()
     stored = table_records(postgres_dsn)
     assert len(stored) == 200 and len({r.request_id for r in stored}) == 200
-    assert verify(stored).ok
+    # Records re-chained onto the other worker's head are sealed with the key too.
+    assert {bool(r.key_id) for r in stored} == {keys.keyed}
+    assert verify(stored, keys=keys).ok
     sink = PostgresAuditSink(postgres_dsn, pool_size=1)
     await sink.open()
-    assert (await AuditReader(sink).verify()).checked == 200
+    result = await AuditReader(sink, keys=keys).verify()
+    assert (result.ok, result.checked, result.unkeyed) == (True, 200, 0 if keys.keyed else 200)
     await sink.aclose()
 
 

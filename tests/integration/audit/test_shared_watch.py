@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from novaos.audit.chain import ChainHead, digest, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, digest, seal_all
 from novaos.audit.record import AuditRecord, build_record, with_chain
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.watch import SharedFanout, Subscription, encode_records
@@ -28,10 +28,12 @@ CHANNEL = "audit:records"
 LONG = 60.0  # a wait that must not be what makes a test pass
 
 
-def _hub(url: str, sink: FileAuditSink, **timing: float) -> SharedFanout:
+def _hub(
+    url: str, sink: FileAuditSink, *, keys: ChainKeys = UNKEYED, **timing: float
+) -> SharedFanout:
     channel = RedisChannel.connect(CHANNEL, url=url, cluster_nodes=(), timeout_s=2.0)
     timing = {"gap_wait_s": LONG, "tail_check_s": LONG, "max_backoff_s": 0.2, **timing}
-    return SharedFanout(channel, sink, maxsize=1000, **timing)
+    return SharedFanout(channel, sink, maxsize=1000, keys=keys, **timing)
 
 
 async def _started(hub: SharedFanout) -> SharedFanout:
@@ -322,6 +324,30 @@ async def test_a_heard_record_whose_hash_does_not_match_is_not_streamed(
     finally:
         await hub.aclose()
         await sink.aclose()
+
+
+async def test_keyed_records_heard_from_another_worker_are_streamed(
+    tmp_path: Path, redis_url: str
+) -> None:
+    keys = ChainKeys.of(b"k" * 32)
+    sinks = [FileAuditSink(tmp_path / "audit", keys=keys) for _ in range(2)]
+    for sink in sinks:
+        await sink.open()
+    # The watcher's gap wait is long: a record it dropped as unsound would hang it.
+    hubs = [await _started(_hub(redis_url, sink, keys=keys)) for sink in sinks]
+    try:
+        sub = aiter(hubs[0].subscribe())
+        stored = await sinks[1].append(seal_all(_drafts(0, 3), await sinks[1].head(), keys))
+        assert {r.key_id for r in stored} != {""}
+        hubs[1].publish(stored)
+        async with asyncio.timeout(5):
+            got = [await anext(sub) for _ in range(3)]
+        assert [r.hash for r in got] == [r.hash for r in stored]
+    finally:
+        for hub in hubs:
+            await hub.aclose()
+        for sink in sinks:
+            await sink.aclose()
 
 
 class _RangeHangs(FileAuditSink):
