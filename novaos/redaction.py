@@ -28,9 +28,17 @@ _API_KEY = re.compile(
     r"|xox[abprs]-[A-Za-z0-9-]{10,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
     r"|(?:rk|pk|sk)_(?:live|test)_[A-Za-z0-9]{16,})"
-    # a secret handed over by name: api_key=..., "token": "...", password: ...
+    # A secret handed over by name (password: ..., api_key=..., "token": "..."):
+    # a quoted value whole, spaces and symbols included, or an unquoted one up to
+    # the next space, quote, comma or semicolon. A password of any length that
+    # looks like one (4+ characters); other names from 8, so "token: 4096" stays.
+    r"|(?<![A-Za-z0-9])(?i:pass(?:word|wd|phrase)|pwd)[\"']?\s*[:=]\s*"
+    r"(?:\"[^\"\n]{1,256}\"|'[^'\n]{1,256}'|[^\s\"',;]{4,})"
     r"|(?<![A-Za-z0-9])(?i:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret|"
-    r"client[_-]?secret|token|password|passwd|pwd)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_\-./+=]{12,}"
+    r"client[_-]?secret|token)[\"']?\s*[:=]\s*"
+    r"(?:\"[^\"\n]{8,256}\"|'[^'\n]{8,256}'|[^\s\"',;]{8,})"
+    # an HTTP credential: Authorization: Bearer <opaque token> / Basic <base64>
+    r"|(?<![A-Za-z0-9])(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{16,}"
 )
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
@@ -42,6 +50,8 @@ _PHONE = re.compile(
     r"(?<![\w+.-])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?"
     r"(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])"
     r"|(?<![\w+])\+\d{8,15}(?!\w)"
+    # a national number in two groups after its trunk 0 (UK "07700 900123")
+    r"|(?<![\w+.-])(?<!\d[ .-])0\d{2,4}[ .-]\d{5,8}(?![\w-]|[ .-]\d)"
 )
 
 

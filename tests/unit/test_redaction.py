@@ -14,6 +14,7 @@ TRUE_POSITIVES = [
     ("phone", "call 415-555-2671 now"),
     ("phone", "office +44 20 7183 8750"),
     ("phone", "mobile +4915112345678"),
+    ("phone", "text me on 07700 900123 tonight"),
     ("card", "card 4111 1111 1111 1111 exp"),
     ("card", "card 5500-0000-0000-0004"),
     ("card", "amex 378282246310005"),
@@ -38,6 +39,13 @@ TRUE_POSITIVES = [
     ("api_key", "config api_key=0123456789abcdef0123456789abcdef"),
     ("api_key", 'send {"client_secret": "Zq9x-Ab12_cd34Ef56"}'),
     ("api_key", "Password: hunter2hunter2x"),
+    # short ones, with symbols, with spaces when quoted, and HTTP credentials
+    ("api_key", "my password: hunter2xyz"),
+    ("api_key", "login with password=Tr0ub4dor&3xx! please"),
+    ("api_key", 'the config has "password": "correct horse battery" in it'),
+    ("api_key", "use pwd=abc!def@ghi#jkl"),
+    ("api_key", "Authorization: Bearer ya29.a0AfH6SMBxOpaqueToken-123"),
+    ("api_key", "Authorization: Basic dXNlcjpwYXNzd29yZA=="),
     ("jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abc"),
     ("jwt", "unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0. ok"),
 ]
@@ -46,6 +54,7 @@ FALSE_POSITIVES = [
     ("email", "the @handle and user@localhost and a@b"),
     ("phone", "counts 100 200 300 and the year 2024"),
     ("phone", "on 2024-01-15 at 10:30:00"),
+    ("phone", "ids 0123 45678 9 and 0800 12"),
     ("card", "card 4111 1111 1111 1112 fails Luhn"),
     ("card", "order 1234567890123 is not a card"),
     ("card", "zeros 0000 0000 0000 0000"),
@@ -59,6 +68,7 @@ FALSE_POSITIVES = [
     ("api_key", "sk-short and the risk-assessment-framework-for-teams"),
     ("api_key", "the token limit is 4096 and my password is short"),
     ("api_key", "asiatravelguidebook12 is a site"),
+    ("api_key", "token: 4096, max_tokens=4096, password: tbd, the bearer bonds"),
 ]
 
 
