@@ -22,22 +22,36 @@ class Failures:
     errors: list[perr.ProviderError] = field(default_factory=list)
     open_waits: list[float] = field(default_factory=list)  # s until an open breaker probes
     rate_waits: list[float] = field(default_factory=list)  # s until a 429 back-off ends
+    failed_waits: list[float] = field(default_factory=list)  # per error: s until usable again
     skipped: list[str] = field(default_factory=list)
+
+    def failed(self, exc: perr.ProviderError, wait_s: float) -> None:
+        """``wait_s``: how long the failed provider is now out of reach (its breaker
+        opened, or a 429 back-off began); 0 when it could be called again at once."""
+        self.errors.append(exc)
+        self.failed_waits.append(wait_s)
 
     def final_error(self) -> NovaError:
         if not self.errors and not self.rate_waits and self.open_waits:
             return CircuitOpenError("Circuit open", retry_after_s=min(self.open_waits))
+        reasons = [f"{e.provider}: {e.kind}" for e in self.errors] + self.skipped
+        detail = "; ".join(reasons) or "no provider configured"
+        return ProviderUnavailableError(
+            f"no provider could answer ({detail})", retry_after_s=self._retry_after_s()
+        )
+
+    def _retry_after_s(self) -> float:
         waits = self.rate_waits + self.open_waits
+        if all(wait > 0 for wait in self.failed_waits):
+            # Nothing can be called before the first of these ends: a 0 s RetryInfo on
+            # the call that opened the last breaker would invite an immediate retry.
+            return min(waits + self.failed_waits, default=0.0)
         waits += [
             e.retry_after_s
             for e in self.errors
             if isinstance(e, perr.ProviderRateLimitedError) and e.retry_after_s is not None
         ]
-        reasons = [f"{e.provider}: {e.kind}" for e in self.errors] + self.skipped
-        detail = "; ".join(reasons) or "no provider configured"
-        return ProviderUnavailableError(
-            f"no provider could answer ({detail})", retry_after_s=min(waits, default=0.0)
-        )
+        return min(waits, default=0.0)
 
 
 class StreamAttempt:

@@ -194,7 +194,6 @@ class ProviderRouter:
     def _failed(
         self, name: str, exc: perr.ProviderError, failures: Failures, permit: Permit
     ) -> bool:
-        failures.errors.append(exc)
         log.warning(
             "provider call failed",
             extra={"provider": name, "kind": exc.kind, "detail": exc.message},
@@ -206,6 +205,8 @@ class ProviderRouter:
             breaker.record_failure(permit)
         else:
             breaker.release(permit)
+        backoff = self._not_before.get(name, 0.0) - self._clock()
+        failures.failed(exc, max(backoff, breaker.seconds_until_retry(), 0.0))
         return True
 
     def _state_changed(self, name: str, state: CircuitState) -> None:

@@ -258,6 +258,44 @@ async def test_all_circuits_open_is_circuit_open(pair: Pair) -> None:
     assert (len(pair.primary.requests), len(pair.secondary.requests)) == (3, 3)
 
 
+DOWN_PRIMARY = Reply(500, openai_error(500, "down"))
+DOWN_SECONDARY = Reply(529, b'{"type":"error","error":{"type":"overloaded_error"}}')
+
+
+async def unavailable_after(pair: Pair) -> float:
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await collect(pair.router)
+    return caught.value.retry_after_s
+
+
+async def test_the_call_that_opens_every_circuit_says_when_the_first_probes(pair: Pair) -> None:
+    # It said 0 s, so a client retried at once and met "Circuit open" (~30 s).
+    waits = []
+    for _ in range(3):
+        pair.primary.queue(DOWN_PRIMARY)
+        pair.secondary.queue(DOWN_SECONDARY)
+        waits.append(await unavailable_after(pair))
+    assert waits == [0.0, 0.0, 30.0], "both could be called again until the third failure"
+    pair.clock.now += 30  # half-open: both probes fail and re-open their breakers
+    pair.primary.queue(DOWN_PRIMARY)
+    pair.secondary.queue(DOWN_SECONDARY)
+    assert await unavailable_after(pair) == 30.0
+    assert [c.state for c in pair.router.circuits()] == [1, 1]
+
+
+async def test_a_provider_that_failed_but_stays_closed_keeps_the_delay_at_zero(
+    pair: Pair,
+) -> None:
+    for _ in range(2):
+        pair.primary.queue(DOWN_PRIMARY)
+        pair.secondary.queue(OK_SECONDARY)
+        await collect(pair.router)
+    pair.primary.queue(DOWN_PRIMARY)  # openai's third failure opens its breaker
+    pair.secondary.queue(DOWN_SECONDARY)  # anthropic's first does not
+    assert await unavailable_after(pair) == 0.0, "anthropic may be called again at once"
+    assert [c.state for c in pair.router.circuits()] == [1, 0]
+
+
 async def test_request_errors_do_not_open_the_circuit(pair: Pair) -> None:
     for _ in range(4):
         pair.primary.queue(Reply(400, openai_error(400, "context too long")))
