@@ -131,7 +131,8 @@ local function retry_after(handle, headers)
   local delay = string.match(text, '"retry_delay"%s*:%s*"([%d%.]+)s"')
   if delay ~= nil then
     -- body() yields: the header handle taken before it is no longer valid
-    handle:headers():replace("retry-after", tostring(math.max(1, math.ceil(tonumber(delay)))))
+    -- rounded up, never raised: "0s" (a provider may be called again now) stays 0
+    handle:headers():replace("retry-after", string.format("%d", math.ceil(tonumber(delay))))
   end
 end
 

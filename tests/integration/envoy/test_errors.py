@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,10 @@ LIMITED = ["ErrorInfo", "QuotaFailure", "RetryInfo"]
 HEALTH_CHECKS = "cluster.novaos_grpc.health_check.attempt"
 
 
-@pytest.fixture(scope="module")
-def failing_gateway() -> Iterator[GatewayThread]:
+@contextmanager
+def _failing_gateway(threshold: int) -> Iterator[GatewayThread]:
     """The real gateway whose only provider (OpenAI, on a loopback fake) answers 500;
-    one failure opens its circuit."""
+    ``threshold`` failures open its circuit."""
     gateway = GatewayThread()
     upstream = gateway.run(FakeProviderServer().start())
     upstream.default = Reply(500, openai_error(500, "upstream down"))
@@ -53,12 +54,18 @@ def failing_gateway() -> Iterator[GatewayThread]:
             PREFERRED_PROVIDER="openai",
             OPENAI_API_KEY="sk-test",
             OPENAI_BASE_URL=upstream.url + "/v1",
-            CIRCUIT_FAILURE_THRESHOLD="1",
+            CIRCUIT_FAILURE_THRESHOLD=str(threshold),
         )
         yield gateway
     finally:
         gateway.run(upstream.close())
         gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def failing_gateway() -> Iterator[GatewayThread]:
+    with _failing_gateway(1) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +148,38 @@ def test_open_circuit_is_503_circuit_open_with_retry_after(
     _assert_status_body(resp, 503, 14, ["ErrorInfo", "RetryInfo"])
     assert resp.json()["message"] == "Circuit open"
     assert 0 < int(resp.headers["retry-after"]) <= 30
+
+
+def _retry_delay_s(resp: httpx.Response) -> float:
+    retry = next(d for d in resp.json()["details"] if d["@type"].endswith("RetryInfo"))
+    return float(retry["retry_delay"].rstrip("s"))
+
+
+def test_retry_after_agrees_with_retry_info_while_the_circuit_opens(
+    tmp_path: Path,
+) -> None:
+    """Two failures open the circuit. The first call may be retried at once (0 s
+    both in the body and the header, which said 1); the second, which opens the
+    circuit, names the reset timeout (it said 0 s, so clients came straight back)."""
+    with _failing_gateway(2) as gateway:
+        upstream = Upstream("127.0.0.1", gateway.port, gateway.token)
+        for sidecar in run_sidecar(upstream, tmp_path):
+            with client(sidecar) as http:
+                calls = [
+                    http.post(
+                        "/api/v1/chat", json={"message": "hello"}, headers=bearer(gateway.token)
+                    )
+                    for _ in range(3)
+                ]
+    first, opening, refused = calls
+    for resp in calls:
+        _assert_status_body(resp, 503, 14, ["ErrorInfo", "RetryInfo"])
+        assert resp.headers["retry-after"] == str(math.ceil(_retry_delay_s(resp)))
+    assert first.json()["message"].startswith("no provider could answer")
+    assert _retry_delay_s(first) == 0
+    assert opening.json()["message"].startswith("no provider could answer")
+    assert 29 < _retry_delay_s(opening) <= 30, "the reset timeout (30 s by default)"
+    assert refused.json()["message"] == "Circuit open"
 
 
 def _readiness(gateway: GatewayThread) -> int:
