@@ -159,9 +159,22 @@ class ProviderUnavailableError(NovaError):
 
 
 class UpstreamTruncatedError(NovaError):
-    """The upstream stream broke after text was released."""
+    """The upstream stream broke after its first chunk reached the gateway."""
 
     reason = "UPSTREAM_TRUNCATED"
+
+    def released(self, chars: int) -> UpstreamTruncatedError:
+        """The same break as the client saw it: ``chars`` characters reached it. The
+        gateway holds text back, so that can be fewer than arrived, or none."""
+        provider = self.metadata.get("provider", "the provider")
+        cause = self.metadata.get("cause", "unknown")
+        told = (
+            f"after {chars} characters were released" if chars else "before any text was released"
+        )
+        return UpstreamTruncatedError(
+            f"upstream stream from {provider} broke {told} ({cause})",
+            metadata=self.metadata | {"releasedChars": str(chars)},
+        )
 
 
 class DeadlineExceededError(NovaError):

@@ -90,7 +90,9 @@ class ModelRouter(Protocol):
 
     Raises ``CircuitOpenError`` when every circuit is open,
     ``ProviderUnavailableError`` when all failed before the first chunk, and
-    ``UpstreamTruncatedError`` when a stream breaks after its first chunk.
+    ``UpstreamTruncatedError`` when a stream breaks after its first chunk (it
+    counts the characters passed on; the consumer, which knows how many reached
+    the client, says so with ``released``).
     """
 
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]: ...

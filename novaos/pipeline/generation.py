@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 from novaos.domain import Decision, GateRecord, TextDelta, Usage
+from novaos.errors import UpstreamTruncatedError
 from novaos.pipeline.gate import CheckStep, OutputChecker, OutputConstraints, StreamCheck
-from novaos.ports import ChatMessage, ModelRouter, ProviderRequest, TokenBudget
+from novaos.ports import ChatMessage, ModelRouter, ProviderChunk, ProviderRequest, TokenBudget
 from novaos.tokens import estimate_usage, reservation
 
 
@@ -149,7 +150,7 @@ class Generator:
         try:
             while True:
                 waited = time.monotonic()
-                chunk = await anext(chunks, None)
+                chunk = await _next_chunk(chunks, stats)
                 stats.provider_wait_s += time.monotonic() - waited
                 if chunk is None:
                     break
@@ -237,6 +238,17 @@ class Generator:
         pending.clear()
         stats.released.append(text)
         return text
+
+
+async def _next_chunk(
+    chunks: AsyncIterator[ProviderChunk], stats: GenerationStats
+) -> ProviderChunk | None:
+    try:
+        return await anext(chunks, None)
+    except UpstreamTruncatedError as cut:
+        # The router counts what it passed on; the client got only what was released
+        # (text is held back), which is what its error must describe.
+        raise cut.released(len(stats.released_text)) from cut
 
 
 def _ends_sentence(pending: list[str]) -> bool:

@@ -134,18 +134,21 @@ class StreamAttempt:
         )
 
     def truncated(self, cause: perr.ProviderError) -> perr.UpstreamTruncatedError:
-        """The error for a break after text went out; usage becomes the estimate of that text."""
-        released = "".join(self._released)
-        usage = estimate_usage(self.request.messages, released)
+        """The error for a break after the first chunk; usage becomes the estimate of the
+        text passed on. Only the consumer knows how much of it reached the client
+        (``UpstreamTruncatedError.released``)."""
+        received = "".join(self._released)
+        usage = estimate_usage(self.request.messages, received)
         self.usage = usage
         return perr.UpstreamTruncatedError(
-            f"upstream stream from {self.provider} broke after text was sent ({cause.kind})",
+            f"upstream stream from {self.provider} broke after {len(received)} characters"
+            f" arrived ({cause.kind})",
             metadata={
                 "provider": self.provider,
                 "model": self.model,
                 "cause": cause.kind,
-                "releasedChars": str(len(released)),
+                "receivedChars": str(len(received)),
                 "inputTokens": str(usage.input_tokens),
-                "outputTokens": str(estimate_tokens(released)),
+                "outputTokens": str(estimate_tokens(received)),
             },
         )

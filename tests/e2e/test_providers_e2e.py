@@ -121,6 +121,12 @@ async def test_truncated_upstream_ends_with_truncated_outcome_and_error(
         released = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
         assert released and done.released_chars == len(released)
         assert done.usage.output_tokens > 0, "usage of the cut stream is still counted"
+        # The error counts what the client got, not what arrived ("Then" was held back)
+        told = f"upstream stream from openai broke after {len(released)} characters were released"
+        assert err.details() == done.detail == f"{told} (stream_cut)"
+        info = error_info(err)
+        assert info.metadata["releasedChars"] == str(len(released))
+        assert int(info.metadata["receivedChars"]) > len(released)
         mock = running.app.provider
         assert mock is not None and mock.calls == 0, "no fallback after the first chunk"
         reader = running.app.audit_reader
@@ -131,6 +137,34 @@ async def test_truncated_upstream_ends_with_truncated_outcome_and_error(
             return len(page.records) == 1 and page.records[0].released_chars == len(released)
 
         await await_until(audited, timeout_s=5, what="upstream_truncated audit record")
+
+
+def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert any(d.Unpack(info) for d in status.details)
+    return info
+
+
+async def test_a_cut_before_any_release_does_not_claim_text_was_sent(
+    fake_server: StartServer,
+) -> None:
+    upstream = await fake_server()
+    texts = ["Start with a list ", "of tasks"]  # no sentence ends: all of it held back
+    upstream.queue(Reply(body=[*openai_stream(texts, (9, 9))[:3], Cut()]))
+    async with running_app(**openai_env(upstream, OUTPUT_HOLDBACK_CHARS="16")) as running:
+        events, err = await stream_chat(running)
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        assert [e.WhichOneof("event") for e in events].count("delta") == 0
+        done = events[-1].completed
+        assert done.outcome == chat_pb2.OUTCOME_UPSTREAM_TRUNCATED
+        assert done.released_chars == 0
+        told = "upstream stream from openai broke before any text was released (stream_cut)"
+        assert err.details() == done.detail == told
+        info = error_info(err)
+        assert (info.reason, info.metadata["releasedChars"]) == ("UPSTREAM_TRUNCATED", "0")
+        assert info.metadata["receivedChars"] == str(len("".join(texts)))
 
 
 async def test_fallback_to_mock_before_first_token(fake_server: StartServer) -> None:
