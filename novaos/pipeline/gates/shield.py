@@ -51,6 +51,11 @@ _MASK = " | "
 _VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
+# On a message that thin the model alone decides from a handful of features
+# ("plan step 2" was a violence veto at 0.92 for "step"): it may still send
+# crisis resources (cheap if wrong), but it refuses only when its doubt is at
+# most this share of what its threshold allows ("teach me how to make c4": 0.98).
+_THIN_DOUBT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +261,10 @@ class ShieldClassifier:
         verdict = self.policy.categories[found.category].verdict
         if crisis_only and verdict is not ShieldVerdict.CONTROL:
             return hit
+        if verdict is ShieldVerdict.HARD_VETO and self._thin(text):
+            allowed = 1 - self._model.thresholds[verdict.value]
+            if 1 - found.probability > _THIN_DOUBT * allowed:
+                return hit
         flags.add("model")
         return _Hit(verdict, found.category, f"model:{found.probability:.2f}")
 
@@ -265,10 +274,16 @@ class ShieldClassifier:
             # is left ("i want to") would be read without the part that decides.
             return None
         text = self._cues.mask(view, _MASK) if cues else view.text
-        content = [w for w in text.split() if len(w) > 2 and w not in self._common]
         # Too little left to read ("i ve been |" once the cue is out): the
         # model would be deciding on its prior, not on the message.
-        return text if len(content) >= _MODEL_MIN_WORDS else None
+        return text if self._content_words(text) >= _MODEL_MIN_WORDS else None
+
+    def _content_words(self, text: str) -> int:
+        return sum(len(w) > 2 and w not in self._common for w in text.split())
+
+    def _thin(self, text: str) -> bool:
+        """Just enough for the model to read (``_THIN_DOUBT``)."""
+        return self._content_words(text) <= _MODEL_MIN_WORDS
 
     def model_view(self, message: str, *, cues: bool = True) -> str | None:
         """What the learned model reads of ``message`` (None: it is not asked).

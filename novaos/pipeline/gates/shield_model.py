@@ -83,6 +83,7 @@ class ShieldModel:
     ) -> None:
         self.classes = tuple(classes)
         self.version = version
+        self.thresholds = dict(thresholds)  # the share each verdict needs
         self._intercept = np.asarray(intercept, dtype=np.float64)
         self._index = {key: row for row, key in enumerate(weights)}
         self._matrix = np.asarray(list(weights.values()), dtype=np.float64).reshape(
