@@ -156,6 +156,8 @@ def main(argv: list[str]) -> None:
         DATA / "shield_heldout8.jsonl",
         DATA / "shield_phone.jsonl",
         DATA / "shield_everyday.jsonl",
+        DATA / "shield_short_benign.jsonl",
+        DATA / "shield_short_harmful.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:
