@@ -4,6 +4,7 @@ mapping and RPC metrics — wrapping each handler by its streaming type."""
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
@@ -19,6 +20,8 @@ from novaos.transport import decoding
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.context import Ctx
 from novaos.transport.errors import abort
+
+_log = logging.getLogger("novaos.transport")
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 PUBLIC_METHODS = frozenset(
@@ -55,9 +58,38 @@ class _Observed:
     def sent(self) -> None:
         self._m.rpc_sent(self._method.labels)
 
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._t0
+
     def done(self, code: grpc.StatusCode) -> None:
-        elapsed = time.perf_counter() - self._t0
-        self._m.rpc_handled(self._method.labels, self._method.full, code.name, elapsed)
+        self._m.rpc_handled(self._method.labels, self._method.full, code.name, self.elapsed_s)
+
+
+def _log_failed_call(
+    method: _Method,
+    request_id: str,
+    info: callctx.CallInfo | None,
+    code: grpc.StatusCode,
+    reason: str,
+    elapsed_s: float,
+) -> None:
+    """One info line for a call that ended with an error status, so its
+    x-request-id is in the logs even when it was refused before the pipeline ran
+    (auth, bad input, a limit), which writes no request line or audit record."""
+    principal = info.principal if info is not None else None
+    extra: dict[str, object] = {
+        "component": "transport",
+        "requestId": request_id,
+        "duration": round(elapsed_s * 1000),
+        "method": method.full,
+        "code": code.name,
+    }
+    if reason:
+        extra["reason"] = reason
+    if principal is not None:
+        extra["userId"] = principal.user_id
+    _log.info("Call failed", extra=extra)
 
 
 def _final_code(context: Ctx, exc: BaseException | None) -> grpc.StatusCode:
@@ -216,19 +248,26 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         metadata = _metadata(context)
         request_id = callctx.request_id_from(metadata)
         failure: BaseException | None = None
+        reason = ""  # the domain error's reason code, when one ended the call
+        info: callctx.CallInfo | None = None
         try:
-            token = callctx.set_current(self._begin(parsed.full, context, metadata, request_id))
+            info = self._begin(parsed.full, context, metadata, request_id)
+            token = callctx.set_current(info)
             try:
                 yield observed
             finally:
                 callctx.reset_current(token)
         except BaseException as exc:
+            reason = exc.reason if isinstance(exc, errors.NovaError) else ""
             failure = await _end_with_error(context, exc, request_id)
             if failure is exc:
                 raise
             raise failure from None
         finally:
-            observed.done(_final_code(context, failure))
+            code = _final_code(context, failure)
+            observed.done(code)
+            if code is not grpc.StatusCode.OK and not _is_public(parsed.full):
+                _log_failed_call(parsed, request_id, info, code, reason, observed.elapsed_s)
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]]

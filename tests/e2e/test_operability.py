@@ -134,3 +134,35 @@ async def test_a_production_start_without_a_chain_key_warns_that_the_chain_is_pl
         pass
     warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
     assert any("AUDIT_CHAIN_KEY is not set" in m for m in warned) is not keyed, warned
+
+
+async def test_a_call_refused_before_the_pipeline_leaves_a_log_line_with_its_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A refused call (no token, over a limit) writes no request line and no audit
+    # record; its x-request-id must still be findable in the logs.
+    caplog.set_level(logging.INFO, logger="novaos.transport")
+    async with running_app(RATE_LIMIT_FREE="1") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        token = bearer(mint("ops-user"))
+        answered = await stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=token)
+        refused = {}
+        for name, metadata in (("limit", token), ("auth", ())):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.Chat(chat_pb2.ChatRequest(message="hello"), metadata=metadata)
+            refused[name] = dict(err.value.trailing_metadata() or ())["x-request-id"]
+    lines = {
+        r.__dict__["requestId"]: r.__dict__
+        for r in caplog.records
+        if r.name == "novaos.transport" and r.getMessage() == "Call failed"
+    }
+    assert answered.request_id not in lines
+    limit, auth = lines[refused["limit"]], lines[refused["auth"]]
+    assert (limit["code"], limit["reason"], limit["userId"]) == (
+        "RESOURCE_EXHAUSTED",
+        "RATE_LIMITED",
+        "ops-user",
+    )
+    assert limit["method"] == "/novaos.v1.ChatService/Chat"
+    assert (auth["code"], auth["reason"]) == ("UNAUTHENTICATED", "TOKEN_MISSING")
+    assert "userId" not in auth
