@@ -62,6 +62,50 @@ class _Touched:
     created: bool
 
 
+@dataclass(slots=True)
+class _Breaks:
+    """Where a listing found the file's seqs out of order (a deletion, a reordering,
+    an insertion: a sink writes seqs one after another)."""
+
+    first: str | None = None
+    skipped: int = 0
+    gaps: int = 0
+
+    def note(self, what: str, seq: int, previous: int) -> None:
+        if self.first is None:
+            self.first = f"seq {seq} after {previous}"
+        if what == "gap":
+            self.gaps += 1
+        else:
+            self.skipped += 1
+
+
+def _in_sequence(records: Iterator[AuditRecord], breaks: _Breaks) -> Iterator[AuditRecord]:
+    """``records`` in rising seq order, passing over lines out of sequence.
+
+    A record that does not follow the one before is kept if the record after it
+    comes later still (the chain goes on past a deleted line or a missing file)
+    and passed over if that one comes earlier: a lone forged seq must not move
+    the page token past the real records after it. A record no later than one
+    already listed is passed over too (a swapped line).
+    """
+    previous = 0
+    current = next(records, None)
+    while current is not None:
+        following = next(records, None)
+        seq = current.seq
+        if not previous or seq != previous + 1:
+            if seq <= previous or (following is not None and following.seq <= seq):
+                breaks.note("skip", seq, previous)
+                current = following
+                continue
+            if previous:
+                breaks.note("gap", seq, previous)
+        yield current
+        previous = seq
+        current = following
+
+
 class FileAuditSink:
     name = "file"
 
@@ -227,23 +271,21 @@ class FileAuditSink:
 
     def _list_sync(self, query: AuditQuery) -> AuditPage:
         matches: builtins.list[AuditRecord] = []
-        previous = 0
-        for record in self._scan(query.after_seq + 1):
-            if previous and record.seq != previous + 1:
-                # Out of sequence: not written by a sink (seqs follow one another),
-                # so an edit or an insertion. Verify names it; a listing skips it
-                # rather than let its seq move the page token past real records.
-                _log.warning(
-                    "audit: %s holds seq %d after %d: skipped", self.name, record.seq, previous
-                )
-                continue
-            previous = record.seq
+        breaks = _Breaks()
+        for record in _in_sequence(self._scan(query.after_seq + 1), breaks):
             if record.seq <= query.after_seq:
                 continue
             if query.matches(record):
                 matches.append(record)
                 if len(matches) > query.limit:
                     break
+        if breaks.first is not None:
+            # One line per listing, not one per record: verify names the break.
+            _log.warning(
+                "audit: %s chain out of sequence (%s; %d skipped, %d gaps in this listing):"
+                " run verify",
+                self.name, breaks.first, breaks.skipped, breaks.gaps,
+            )  # fmt: skip
         return page_of(matches, query.limit)
 
     async def get(self, record_id: str) -> AuditRecord | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,8 +17,9 @@ import pytest
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, seal_all, verify
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
-from novaos.audit.sink import AuditQuery
+from novaos.audit.sink import AuditQuery, encode_page_token
 from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.sinks.jsonl import read_records
 from novaos.audit.writer import AuditWriter
 from tests.fixtures.audit_data import POLICY, summary
 from tests.fixtures.common import await_until, wait_until
@@ -408,3 +410,65 @@ async def test_a_last_line_edited_past_parsing_is_kept_and_reported_not_cut(
     assert path.read_bytes() == edited  # nothing cut
     result = await AuditReader(reopened).verify()
     assert not result.ok and "unreadable" in result.problem
+
+
+async def _listed(sink: FileAuditSink, query: AuditQuery, page_size: int = 5) -> list[int]:
+    reader, seqs, token = AuditReader(sink), [], ""
+    while True:
+        page = await reader.list(query, page_size=page_size, page_token=token)
+        seqs += [r.seq for r in page.records]
+        token = page.next_page_token
+        if not token:
+            return seqs
+
+
+def _edit_lines(path: Path, edit: object) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    edit(lines)  # type: ignore[operator]
+    path.write_bytes(b"".join(lines))
+
+
+def _drop_tenth(lines: list[bytes]) -> None:
+    del lines[9]
+
+
+def _swap_tenth(lines: list[bytes]) -> None:
+    lines[9], lines[10] = lines[10], lines[9]
+
+
+@pytest.mark.parametrize(
+    ("edit", "hidden"), [(_drop_tenth, {10}), (_swap_tenth, {11})], ids=["delete", "swap"]
+)
+async def test_a_deleted_or_swapped_line_hides_only_itself_from_the_listing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, edit: object, hidden: set[int]
+) -> None:
+    # Listing never moved past the first line out of sequence: a deleted line 10
+    # hid seqs 10-32 (one warning each), a swap hid 11-32.
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 32)
+    _edit_lines(sorted(directory.glob("audit-*.log"))[0], edit)
+    assert not (await AuditReader(sink).verify()).ok
+    rest = [seq for seq in range(1, 33) if seq not in hidden]
+    caplog.clear()
+    assert await _listed(sink, AuditQuery(), page_size=500) == rest
+    assert len(caplog.records) == 1 and "run verify" in caplog.records[0].getMessage()
+    assert await _listed(sink, AuditQuery()) == rest
+    vetoes = await _listed(sink, AuditQuery(outcome="hard_veto"))
+    assert vetoes == [seq for seq in rest if seq % 4 == 2]
+    after_nine = await AuditReader(sink).list(AuditQuery(), page_token=encode_page_token(9))
+    assert [r.seq for r in after_nine.records] == [seq for seq in rest if seq > 9]
+    await sink.aclose()
+
+
+async def test_a_missing_middle_file_hides_only_its_own_records(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory, max_bytes=4000)
+    head = await sink.open()
+    await sink.append(seal_all(_drafts(0, 32), head))
+    files = sorted(directory.glob("audit-*.log"))
+    assert len(files) > 3
+    gone = {r.seq for r in read_records(files[1])}
+    files[1].rename(tmp_path / files[1].name)
+    assert await _listed(sink, AuditQuery()) == [s for s in range(1, 33) if s not in gone]
+    await sink.aclose()
