@@ -205,6 +205,13 @@ class ShuttingDownError(NovaError):
     reason = "SHUTTING_DOWN"
 
 
+class AuditSinkUnavailableError(NovaError):
+    """The audit sink did not answer a read (the database is down or too slow);
+    the caller may try again. Writes never see this: they spill."""
+
+    reason = "AUDIT_SINK_UNAVAILABLE"
+
+
 class AuditNotStoredError(NovaError):
     """``AUDIT_STORE_BEFORE_REPLY``: the answer's audit record reached neither the
     sink nor the spill file, so the answer is not released."""

@@ -48,6 +48,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.AuditWatchLaggedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.AuditWatchInterruptedError, grpc.StatusCode.UNAVAILABLE),
     (errors.AuditNotStoredError, grpc.StatusCode.UNAVAILABLE),
+    (errors.AuditSinkUnavailableError, grpc.StatusCode.UNAVAILABLE),
 )
 
 

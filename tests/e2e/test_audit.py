@@ -13,6 +13,8 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from generated.novaos.v1 import (
     audit_pb2,
@@ -187,6 +189,37 @@ async def test_a_cancelled_stream_is_audited_as_cancelled() -> None:
         assert record.released_chars > 0 and record.released_sha256
 
 
+async def _reads_are_unavailable(running: Running) -> None:
+    """Each read answers UNAVAILABLE (retryable), not INTERNAL, while the database is down."""
+    stub = _audit(running)
+    calls = {
+        "ListAuditEvents": stub.ListAuditEvents(audit_pb2.ListAuditEventsRequest(), metadata=ADMIN),
+        "GetAuditEvent": stub.GetAuditEvent(audit_pb2.GetAuditEventRequest(id="x"), metadata=ADMIN),
+        "VerifyAuditChain": stub.VerifyAuditChain(
+            audit_pb2.VerifyAuditChainRequest(), metadata=ADMIN
+        ),
+    }
+    outcomes = await asyncio.gather(*calls.values(), return_exceptions=True)
+    registry = running.app.metrics.registry
+    for method, outcome in zip(calls, outcomes, strict=True):
+        assert isinstance(outcome, grpc.aio.AioRpcError), (method, outcome)
+        assert outcome.code() == grpc.StatusCode.UNAVAILABLE, (method, outcome)
+        status = rpc_status.from_call(outcome)
+        assert status is not None
+        info = error_details_pb2.ErrorInfo()
+        status.details[0].Unpack(info)
+        assert info.reason == "AUDIT_SINK_UNAVAILABLE", method
+        full = f"/novaos.v1.AuditService/{method}"
+
+        async def counted(full: str = full) -> bool:
+            labels = {"method": full, "code": "UNAVAILABLE"}
+            return registry.get_sample_value("http_requests_total", labels) == 1
+
+        await await_until(counted, timeout_s=5, what=f"{method} counted as UNAVAILABLE")
+        internal = {"method": full, "code": "INTERNAL"}
+        assert registry.get_sample_value("http_requests_total", internal) is None, method
+
+
 async def test_database_outage_shows_in_health_and_metrics_then_replays(
     postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
 ) -> None:
@@ -210,6 +243,7 @@ async def test_database_outage_shows_in_health_and_metrics_then_replays(
             await await_until(spilling, timeout_s=20, what="GetHealth audit spilling")
             assert registry.get_sample_value("audit_spilling") == 1
             assert registry.get_sample_value("audit_spilled_records") == 3
+            await _reads_are_unavailable(running)
         finally:
             await asyncio.to_thread(postgres_server.start)
         await _written(running, 3)

@@ -12,10 +12,12 @@ commit ack was lost) are skipped.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -23,11 +25,14 @@ from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_a
 from novaos.audit.record import AuditRecord, decode, parse_time, with_chain
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
+from novaos.errors import AuditSinkUnavailableError
 
 _COLUMNS_EDITED = "columns-edited"  # never a sha256 hex digest
 _COLUMNS = (
     "seq, id, time, request_id, user_ref, outcome, stance, gate_decisions, prev_hash, hash, record"
 )
+
+_log = logging.getLogger("novaos.audit")
 
 
 class PostgresAuditSink:
@@ -134,17 +139,30 @@ class PostgresAuditSink:
             records.append(record)
         return records
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
+        """A connection for a read. The database down, unreachable or too slow (no
+        connection within the pool timeout, a statement timeout) is an expected
+        outage, not a bug: the caller gets ``AuditSinkUnavailableError``
+        (UNAVAILABLE, retryable) and the log one line without a traceback."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except OperationalError as exc:  # PoolTimeout, a lost connection, QueryCanceled
+            _log.warning("audit: database read failed: %s: %s", type(exc).__name__, exc)
+            raise AuditSinkUnavailableError("audit database unavailable; try again later") from exc
+
     async def _fetch(
         self, query: sql.Composable | str, params: Sequence[Any]
     ) -> builtins.list[TupleRow]:
-        async with self._pool.connection() as conn:
+        async with self._reading() as conn:
             cur = await conn.execute(query, params)  # type: ignore[arg-type]
             return await cur.fetchall()
 
     async def head(self) -> ChainHead:
         """The chain's last row, read now: another worker may have appended since
         this one last wrote (verify reads up to here)."""
-        async with self._pool.connection() as conn:
+        async with self._reading() as conn:
             self._head = await self._read_head(conn)
         return self._head
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import psycopg
@@ -11,9 +12,11 @@ import pytest
 from novaos.audit.chain import UNKEYED, ChainKeys, seal_all, verify
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
+from novaos.audit.sink import AuditQuery
 from novaos.audit.sinks.pg_schema import migrate
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
+from novaos.errors import AuditSinkUnavailableError
 from tests.fixtures.audit_data import POLICY, summary
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
@@ -211,4 +214,32 @@ async def test_every_sink_on_one_database_verifies_the_whole_chain(postgres_dsn:
     results = [await AuditReader(sink).verify() for sink in (first, second)]
     assert results[0].checked == results[1].checked
     for sink in (first, second):
+        await sink.aclose()
+
+
+async def test_reads_while_the_database_is_down_say_unavailable(
+    postgres_server: PostgresServer, postgres_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # psycopg's PoolTimeout went up unmapped: every AuditService read answered
+    # INTERNAL with a traceback logged at error level.
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1, timeout_s=1.0)
+    await sink.open()
+    reader = AuditReader(sink)
+    reads = {
+        "list": lambda: reader.list(AuditQuery()),
+        "get": lambda: reader.get("some-id"),
+        "verify": reader.verify,
+        "range": lambda: sink.range(1, 10),
+    }
+    try:
+        await asyncio.to_thread(postgres_server.stop)
+        caplog.set_level(logging.WARNING, logger="novaos")
+        for name, read in reads.items():
+            with pytest.raises(AuditSinkUnavailableError, match="unavailable") as caught:
+                await read()
+            assert caught.value.reason == "AUDIT_SINK_UNAVAILABLE", name
+        assert all(r.levelno == logging.WARNING and not r.exc_info for r in caplog.records)
+    finally:
+        if not postgres_server.running:
+            await asyncio.to_thread(postgres_server.start)
         await sink.aclose()
