@@ -243,6 +243,9 @@ async def test_database_outage_shows_in_health_and_metrics_then_replays(
             await await_until(spilling, timeout_s=20, what="GetHealth audit spilling")
             assert registry.get_sample_value("audit_spilling") == 1
             assert registry.get_sample_value("audit_spilled_records") == 3
+            # Every record is still stored (on local disk): the pod stays ready.
+            ready = await health_stub.Ready(health_pb2.ReadyRequest())
+            assert (ready.status, ready.checks["audit"]) == ("ready", "spilling")
             await _reads_are_unavailable(running)
         finally:
             await asyncio.to_thread(postgres_server.start)

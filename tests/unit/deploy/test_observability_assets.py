@@ -93,6 +93,39 @@ def test_error_rate_counts_server_side_grpc_codes_only() -> None:
     assert {"INTERNAL", "UNAVAILABLE", "UNKNOWN"} <= codes
 
 
+def test_an_audit_sink_that_spills_raises_an_alert() -> None:
+    # A failing sink sends records straight to the spill file: the queue stays near 0
+    # and the pod ready, so NovaOSAuditBacklog never fired for an outage.
+    op, value, metrics = _threshold("NovaOSAuditSpilling")
+    assert (op, value, metrics) == (">", 0.0, {"audit_spilling"})
+    assert RULES_BY_NAME["NovaOSAuditSpilling"]["annotations"]["runbook"].endswith(
+        "#audit-sink-down"
+    )
+
+
+def _section(text: str, heading: str) -> str:
+    level = heading.split(" ", maxsplit=1)[0]
+    start = text.index(heading + "\n")
+    following = re.search(rf"^#{{2,{len(level)}}} ", text[start + len(heading) :], re.MULTILINE)
+    return text[start : start + len(heading) + following.start()] if following else text[start:]
+
+
+def test_every_exported_metric_is_in_the_monitoring_table() -> None:
+    table = _section(OPERATIONS_DOC.read_text(), "## Monitoring")
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
+    assert EXPORTED_METRICS - documented == set()
+
+
+def test_the_audit_runbook_names_its_alerts_and_what_they_watch() -> None:
+    section = _section(OPERATIONS_DOC.read_text(), "### Audit sink down")
+    rules = [r for r in RULES if r["annotations"]["runbook"].endswith("#audit-sink-down")]
+    assert {r["alert"] for r in rules} >= {"NovaOSAuditSpilling", "NovaOSAuditBacklog"}
+    for rule in rules:
+        assert rule["alert"] in section
+        assert all(f"`{m}`" in section for m in promql_metric_names(rule["expr"])), rule["alert"]
+
+
 def test_alerts_use_only_exported_metrics() -> None:
     assert alert_metric_names() - SYNTHETIC_METRICS <= EXPORTED_METRICS
 
