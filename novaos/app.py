@@ -11,6 +11,7 @@ import hashlib
 import logging
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -178,11 +179,20 @@ def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
     )
 
 
+def spill_location(settings: Settings) -> tuple[Path | None, str]:
+    """The spill file, and the variable it comes from (for start-up errors). Unset,
+    it lies under AUDIT_FILE_PATH for the database sink too (docs/operations.md says
+    so); the memory sink cannot fail and has none."""
+    if settings.audit_spill_path is not None:
+        return settings.audit_spill_path, "AUDIT_SPILL_PATH"
+    if settings.audit_storage_type is AuditStorage.MEMORY:
+        return None, "AUDIT_SPILL_PATH"
+    return settings.audit_file_path / "spill" / "spill.jsonl", "AUDIT_FILE_PATH"
+
+
 def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
     sink = build_audit_sink(settings)
-    spill, spill_setting = settings.audit_spill_path, "AUDIT_SPILL_PATH"
-    if spill is None and settings.audit_storage_type is not AuditStorage.MEMORY:
-        spill, spill_setting = settings.audit_file_path / "spill" / "spill.jsonl", "AUDIT_FILE_PATH"
+    spill, spill_setting = spill_location(settings)
     return AuditWriter(
         sink,
         AuditPolicy.from_settings(settings),

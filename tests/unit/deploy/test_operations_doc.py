@@ -14,6 +14,7 @@ import pytest
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 
+from novaos.app import spill_location
 from novaos.config import Settings, load_settings
 from novaos.errors import ConfigError
 from tests.fixtures.deploy_assets import (
@@ -199,3 +200,18 @@ def test_production_refuses_several_workers_without_a_shared_store() -> None:
     assert load_settings(env | {"REDIS_URL": "redis://redis:6379/0"}).workers == 2
     assert load_settings(env | {"REDIS_CLUSTER_NODES": "a:6379,b:6379"}).workers == 2
     assert load_settings(env | {"NODE_ENV": "development"}).workers == 2  # warned, not refused
+
+
+@pytest.mark.parametrize("storage", ["file", "database"])
+def test_the_spill_path_row_names_where_an_unset_spill_path_spills(storage: str) -> None:
+    # The row said only "(unset)", while the database sink spilled to
+    # var/audit/spill/spill.jsonl under the working directory.
+    env = {"REQUIRE_AUTH": "false", "DATABASE_URL": "postgresql://db/novaos"}
+    env["AUDIT_STORAGE_TYPE"] = storage
+    spill, setting = spill_location(load_settings(env))
+    assert spill is not None and setting == "AUDIT_FILE_PATH"
+    meaning = doc_table()["AUDIT_SPILL_PATH"][1]
+    assert f"`{spill.as_posix()}`" in meaning, meaning
+    assert "`memory` sink has none" in meaning
+    env["AUDIT_STORAGE_TYPE"] = "memory"
+    assert spill_location(load_settings(env))[0] is None
