@@ -106,6 +106,9 @@ class SpillFile:
         try:
             write_all(fd, data)
             os.fsync(fd)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not also keep a half copy
+            raise
         finally:
             os.close(fd)
         # Rename swaps the inode under our lock fd: reopen and re-lock the new one.

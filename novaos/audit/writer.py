@@ -304,13 +304,18 @@ class AuditWriter:
                 self._held = []
         pending = await self._spill.read()
         pending = await self._skip_stored(pending)
+        replayed = False
         while pending:
             chunk = pending[: self._batch_size]
             try:
                 stored = await self._bounded(self.sink.append(chunk))
             except BaseException:
-                await self._spill.replace(pending)
+                # Rewriting takes the spill's size again in free space: only
+                # when part of it went in (a sink still down took nothing).
+                if replayed:
+                    await self._spill.replace(pending)
                 raise
+            replayed = True
             self._stored(stored)
             pending = pending[len(chunk) :]
         await self._spill.replace([])

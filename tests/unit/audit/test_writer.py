@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +16,10 @@ from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery
 from novaos.audit.sinks.memory import MemoryAuditSink
+from novaos.audit.spill import SpillFile
 from novaos.audit.writer import AuditWriter
 from novaos.errors import AuditNotStoredError, AuditWatchLaggedError
-from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.audit_data import POLICY, chain, summary
 from tests.fixtures.common import await_until, holds
 
 
@@ -439,3 +442,42 @@ async def test_a_writer_failure_leaves_nobody_waiting(
     await writer.record(summary(2))  # the writer task lives on
     await writer.aclose()
     assert [r.request_id for r in sink.records] == ["req-00002"]
+
+
+async def test_replay_attempts_against_a_sink_still_down_leave_the_spill_file_alone(
+    tmp_path: Path,
+) -> None:
+    # Each failed attempt rewrote the whole spill file unchanged (a copy, then a
+    # rename): twice the spill's size in free space, every backoff.
+    sink = FlakyMemorySink()
+    observer = CountingObserver()
+    writer = await _writer(sink, tmp_path, observer=observer)
+    sink.down = True
+    await _record_many(writer, 0, 20)
+    await await_until(lambda: holds(writer.status().spilled == 20), what="20 spilled")
+    spill = tmp_path / "spill.jsonl"
+    before, errors = spill.stat().st_ino, observer.errors
+    await await_until(lambda: holds(observer.errors >= errors + 3), what="three more attempts")
+    assert spill.stat().st_ino == before
+    sink.down = False
+    await await_until(lambda: holds(writer.status().written == 20), what="replayed")
+    await writer.aclose()
+
+
+async def test_a_spill_rewrite_that_fails_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spill = SpillFile(tmp_path / "spill.jsonl")
+    await spill.open()
+    records = chain(3)
+    await spill.append(records)
+
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("novaos.audit.spill.write_all", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        await spill.replace(records[1:])
+    assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == ["spill.jsonl"]
+    assert [r.id for r in await spill.read()] == [r.id for r in records]
+    await spill.aclose()
