@@ -22,9 +22,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
 from novaos.audit.record import AuditRecord
@@ -37,12 +38,14 @@ from novaos.audit.sinks.jsonl import (
     unwritable,
     write_all,
 )
+from novaos.errors import AuditSinkUnavailableError
 
 _SUFFIX = ".log"
 _LEGACY_SUFFIX = ".jsonl"  # before the guide's *.log
 _NAME = re.compile(r"audit-(\d{12})\.(?:log|jsonl)")
 
 _log = logging.getLogger("novaos.audit")
+_T = TypeVar("_T")
 
 
 def _file_name(first_seq: int) -> str:
@@ -266,8 +269,19 @@ class FileAuditSink:
                 continue  # every record in ``path`` is older than from_seq
             yield from read_records(path)
 
+    async def _read(self, read: Callable[[], _T]) -> _T:
+        """``read`` in a worker thread. A disk or file system failing under it (EIO,
+        a lost network mount) is an outage, not a bug: the caller gets
+        ``AuditSinkUnavailableError`` (UNAVAILABLE, retryable), the log one line.
+        A line that does not parse stays a ``ValueError`` (verify reports it)."""
+        try:
+            return await asyncio.to_thread(read)
+        except OSError as exc:
+            _log.warning("audit: file read failed: %s", exc)
+            raise AuditSinkUnavailableError("audit files unreadable; try again later") from exc
+
     async def list(self, query: AuditQuery) -> AuditPage:
-        return await asyncio.to_thread(self._list_sync, query)
+        return await self._read(lambda: self._list_sync(query))
 
     def _list_sync(self, query: AuditQuery) -> AuditPage:
         matches: builtins.list[AuditRecord] = []
@@ -289,9 +303,7 @@ class FileAuditSink:
         return page_of(matches, query.limit)
 
     async def get(self, record_id: str) -> AuditRecord | None:
-        return await asyncio.to_thread(
-            lambda: next((r for r in self._scan() if r.id == record_id), None)
-        )
+        return await self._read(lambda: next((r for r in self._scan() if r.id == record_id), None))
 
     async def range(
         self, from_seq: int, to_seq: int, *, limit: int = 1000
@@ -316,13 +328,13 @@ class FileAuditSink:
                     break
             return found
 
-        return await asyncio.to_thread(collect)
+        return await self._read(collect)
 
     async def head(self) -> ChainHead:
         """The chain's last record, as on disk: another worker sharing the directory
         may have appended since this one last wrote (verify reads up to here, so a
         cached head left the other workers' newer records, tampered or not, unread)."""
-        return await asyncio.to_thread(self._head_sync)
+        return await self._read(self._head_sync)
 
     def _head_sync(self) -> ChainHead:
         with self._locked():

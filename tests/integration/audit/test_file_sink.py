@@ -21,6 +21,7 @@ from novaos.audit.sink import AuditQuery, encode_page_token
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.jsonl import read_records
 from novaos.audit.writer import AuditWriter
+from novaos.errors import AuditSinkUnavailableError
 from tests.fixtures.audit_data import POLICY, summary
 from tests.fixtures.common import await_until, wait_until
 
@@ -471,4 +472,35 @@ async def test_a_missing_middle_file_hides_only_its_own_records(tmp_path: Path) 
     gone = {r.seq for r in read_records(files[1])}
     files[1].rename(tmp_path / files[1].name)
     assert await _listed(sink, AuditQuery()) == [s for s in range(1, 33) if s not in gone]
+    await sink.aclose()
+
+
+class _DiskFails(FileAuditSink):
+    """A disk or network mount that fails reads (EIO) once records are stored."""
+
+    failing = False
+
+    def _files(self) -> list[Path]:
+        if self.failing:
+            raise OSError(errno.EIO, "Input/output error")
+        return super()._files()
+
+
+async def test_reads_from_a_failing_disk_say_unavailable(tmp_path: Path) -> None:
+    # An I/O error is an outage (UNAVAILABLE, retryable), not a bug (INTERNAL).
+    sink = _DiskFails(tmp_path / "audit")
+    await sink.open()
+    drafts = [build_record(summary(i), POLICY, ended_unix=1_700_000_000 + i) for i in range(3)]
+    stored = await sink.append(seal_all(drafts, ChainHead()))
+    reader = AuditReader(sink)
+    assert (await reader.verify()).ok
+    sink.failing = True
+    with pytest.raises(AuditSinkUnavailableError):
+        await reader.list(AuditQuery())
+    with pytest.raises(AuditSinkUnavailableError):
+        await reader.get(stored[0].id)
+    with pytest.raises(AuditSinkUnavailableError):
+        await sink.range(1, 3)
+    sink.failing = False
+    assert [r.id for r in (await reader.list(AuditQuery())).records] == [r.id for r in stored]
     await sink.aclose()
