@@ -138,7 +138,8 @@ async def run_audit_verify(target: str, token: str, from_seq: int, to_seq: int) 
     fields = ("ok", "checked", "first_bad_seq", "problem", "unkeyed")
     _write([json.dumps({name: getattr(result, name) for name in fields})])
     if not result.ok:
-        sys.stderr.write(f"audit chain broken at seq {result.first_bad_seq}: {result.problem}\n")
+        where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
+        sys.stderr.write(f"audit chain broken{where}: {result.problem}\n")
         return EXIT_BROKEN
     return EXIT_OK
 

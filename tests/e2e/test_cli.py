@@ -99,6 +99,38 @@ def test_audit_lists_filtered_pages_and_verifies_the_chain(
     assert json.loads(broken.stdout)["first_bad_seq"] == 4
     assert "audit chain broken at seq 4" in broken.stderr
 
+    # A line edited past parsing: verify names its seq (not its page's) and its place.
+    *kept, last = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join([*kept, last.replace(b'"outcome"', b'"outcomx"')]))
+    unreadable = _novaos("audit", "verify", *admin)
+    assert unreadable.returncode == 4, (unreadable.stdout, unreadable.stderr)
+    assert json.loads(unreadable.stdout)["first_bad_seq"] == 4
+    assert "audit chain broken at seq 4: unreadable record" in unreadable.stderr
+    assert f"{log.name} line 4" in unreadable.stderr
+
+
+def test_verify_over_a_log_whose_last_line_does_not_parse_names_the_file(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    # The sink will not open over it (an edit, not a torn write), so there is no
+    # seq to name: the message names the file instead of "at seq 0".
+    directory = tmp_path / "audit"
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory))
+    sent = _novaos("chat", "hello", "--target", f"127.0.0.1:{srv.port}", "--token", mint("al"))
+    assert sent.returncode == 0, sent.stderr
+    wait_until(lambda: len(_records(directory)) == 1, what="1 audit record on disk")
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=15) == 0
+    (log,) = directory.glob("audit-*.log")
+    log.write_bytes(log.read_bytes().replace(b'"outcome"', b'"outcomx"'))
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory))
+    admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "pro", ("admin",)))
+    broken = _novaos("audit", "verify", *admin)
+    assert broken.returncode == 4, (broken.stdout, broken.stderr)
+    assert json.loads(broken.stdout)["first_bad_seq"] == 0
+    assert broken.stderr.startswith("audit chain broken: unreadable last record")
+    assert log.name in broken.stderr
+
 
 def test_audit_without_the_admin_role_is_a_clear_permission_denied(
     spawn_server: Callable[..., Subprocess],

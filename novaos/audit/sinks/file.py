@@ -314,18 +314,24 @@ class FileAuditSink:
             # filter on the seq alone would have passed over it.
             found: builtins.list[AuditRecord] = []
             expected: int | None = None
-            for record in self._scan(from_seq):
-                if expected is None:
-                    if not from_seq <= record.seq <= to_seq:
-                        continue
-                    expected = record.seq  # the first record in range
-                if record.seq == expected:
-                    if record.seq > to_seq:
+            try:
+                for record in self._scan(from_seq):
+                    if expected is None:
+                        if not from_seq <= record.seq <= to_seq:
+                            continue
+                        expected = record.seq  # the first record in range
+                    if record.seq == expected:
+                        if record.seq > to_seq:
+                            break
+                        expected += 1
+                    found.append(record)  # in sequence, or out of it (verify flags that)
+                    if len(found) >= limit:
                         break
-                    expected += 1
-                found.append(record)  # in sequence, or out of it (verify flags that)
-                if len(found) >= limit:
-                    break
+            except ValueError:
+                # A line that does not parse: the records before it first, so the
+                # next page starts at it and verify names its seq, not the page's.
+                if not found:
+                    raise
             return found
 
         return await self._read(collect)

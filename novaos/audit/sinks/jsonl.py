@@ -86,12 +86,7 @@ def repair_tail(path: Path) -> AuditRecord | None:
             if not line.strip(b"\0\n"):  # a power loss's zeros
                 good_end = start
                 continue
-            try:
-                record = decode(line)
-            except ValueError as exc:
-                raise ValueError(
-                    f"{path.name} ends in a whole line that does not parse (edited?): {exc}"
-                ) from None
+            record = _decode_last(path, line)
             _truncate(fd, path, size, good_end)
             return record
         _truncate(fd, path, size, 0)
@@ -105,9 +100,20 @@ def last_record(path: Path) -> AuditRecord | None:
     fd = os.open(path, os.O_RDONLY)
     try:
         _, line = _last_line(fd, os.fstat(fd).st_size)
-        return decode(line) if line else None
+        return _decode_last(path, line) if line else None
     finally:
         os.close(fd)
+
+
+def _decode_last(path: Path, line: bytes) -> AuditRecord:
+    """The last whole line of ``path`` as a record; one that does not parse names
+    the file (``ValueError``), so verify and the operator know where to look."""
+    try:
+        return decode(line)
+    except ValueError as exc:
+        raise ValueError(
+            f"{path.name} ends in a whole line that does not parse (edited?): {exc}"
+        ) from None
 
 
 def _truncate(fd: int, path: Path, size: int, good_end: int) -> None:
@@ -120,7 +126,11 @@ def _truncate(fd: int, path: Path, size: int, good_end: int) -> None:
 def read_records(path: Path) -> Iterator[AuditRecord]:
     """Whole records in file order; a line still being written is skipped."""
     with path.open("rb") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 return
-            yield decode(line)
+            try:
+                record = decode(line)
+            except ValueError as exc:  # name the place: verify reports it to the operator
+                raise ValueError(f"{path.name} line {number}: {exc}") from None
+            yield record

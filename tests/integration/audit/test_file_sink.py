@@ -411,6 +411,7 @@ async def test_a_last_line_edited_past_parsing_is_kept_and_reported_not_cut(
     assert path.read_bytes() == edited  # nothing cut
     result = await AuditReader(reopened).verify()
     assert not result.ok and "unreadable" in result.problem
+    assert path.name in result.problem  # where to look
 
 
 async def _listed(sink: FileAuditSink, query: AuditQuery, page_size: int = 5) -> list[int]:
