@@ -60,6 +60,9 @@ class ProviderChunk:
     finish_reason: str = ""
     provider: str = ""  # filled by the router
     model: str = ""
+    # Reasoning / thinking text: never answer text, but billed as output, so a
+    # stream cut before any answer still counts it (``novaos.pipeline.generation``).
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,10 @@ class ProviderResponse:
     model: str
     finish_reason: str = "stop"
     provider: str = ""
+
+
+# Told which provider (and model) a routed call goes to, before it is called.
+Routed = Callable[[str, str], None]
 
 
 @runtime_checkable
@@ -95,9 +102,16 @@ class ModelRouter(Protocol):
     the client, says so with ``released``).
     """
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]: ...
+    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        """Before each provider is called, a chunk naming only it (and the model)."""
+        ...
 
-    async def complete(self, request: ProviderRequest) -> ProviderResponse: ...
+    async def complete(
+        self, request: ProviderRequest, *, routed: Routed | None = None
+    ) -> ProviderResponse:
+        """``routed(provider, model)`` before each provider is called: a call given up
+        on while it answers is still charged, and counted under that provider."""
+        ...
 
 
 class TokenBudget(Protocol):

@@ -53,8 +53,11 @@ def estimate_input_tokens(messages: Iterable[ChatMessage]) -> int:
     return total
 
 
-def estimate_usage(messages: Iterable[ChatMessage], output_text: str) -> Usage:
-    return Usage(estimate_input_tokens(messages), estimate_tokens(output_text))
+def estimate_usage(messages: Iterable[ChatMessage], output_text: str, reasoning: str = "") -> Usage:
+    """``reasoning``: thinking text the provider streamed besides the answer, billed
+    as output like it."""
+    output = estimate_tokens(output_text) + (estimate_tokens(reasoning) if reasoning else 0)
+    return Usage(estimate_input_tokens(messages), output)
 
 
 def reservation(messages: Iterable[ChatMessage], max_tokens: int) -> int:

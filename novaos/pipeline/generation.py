@@ -10,12 +10,13 @@ release a harmful violation blocks the stream.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 from novaos.domain import Decision, GateRecord, TextDelta, Usage
-from novaos.errors import UpstreamTruncatedError
+from novaos.errors import DeadlineExceededError, NovaError, UpstreamTruncatedError
 from novaos.pipeline.gate import CheckStep, OutputChecker, OutputConstraints, StreamCheck
 from novaos.ports import ChatMessage, ModelRouter, ProviderChunk, ProviderRequest, TokenBudget
 from novaos.tokens import estimate_usage, reservation
@@ -142,7 +143,9 @@ class Generator:
         """Yields released text; a final ``_Retry`` means 'regenerate'."""
         pending: list[str] = []
         received: list[str] = []
+        thoughts: list[str] = []  # reasoning: never released, but billed
         reported = False
+        billed = True  # the upstream was called: its prompt is charged, cut or not
         finish = ""
         last_flush = time.monotonic()
         started = time.monotonic()
@@ -157,6 +160,8 @@ class Generator:
                 self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
                 reported = reported or chunk.usage is not None
                 finish = chunk.finish_reason or finish
+                if chunk.reasoning:
+                    thoughts.append(chunk.reasoning)
                 if not chunk.text:
                     continue
                 received.append(chunk.text)
@@ -173,12 +178,20 @@ class Generator:
                 ):
                     yield self._flush(pending, stats)
                     last_flush = now
+        except NovaError as exc:
+            # Every provider refused or failed before answering (circuit open, 5xx,
+            # 429): none read the prompt. A passed deadline is a cut like a cancel.
+            billed = isinstance(exc, DeadlineExceededError)
+            raise
         finally:
-            if received and not reported:
-                # Cut short (regeneration, block, cancel) after the upstream answered but
-                # before its usage chunk: it still read the prompt and wrote this much.
-                # Counted before the close, which a second cancel may interrupt.
-                stats.usage = stats.spent + estimate_usage(request.messages, "".join(received))
+            if not reported and (billed or received or thoughts):
+                # Cut short (regeneration, block, cancel, deadline) before the usage
+                # chunk, even before the first byte: the upstream read the prompt and
+                # wrote this much, reasoning included. Counted before the close, which
+                # a second cancel may interrupt.
+                stats.usage = stats.spent + estimate_usage(
+                    request.messages, "".join(received), "".join(thoughts)
+                )
             await chunks.aclose()  # type: ignore[attr-defined]
         _judge_finish(finish, stats)  # before the held-back text is let go
         regen = self._apply(check.finish(), stats, pending)
@@ -192,7 +205,14 @@ class Generator:
         self, request: ProviderRequest, check: StreamCheck, stats: GenerationStats
     ) -> AsyncIterator[str | _Retry]:
         waited = time.monotonic()
-        response = await self.router.complete(request)
+        try:
+            response = await self.router.complete(
+                request, routed=lambda name, model: self._note_chunk(name, model, None, stats)
+            )
+        except (asyncio.CancelledError, DeadlineExceededError):
+            # Given up on while the upstream answers: it has read the prompt.
+            stats.usage = stats.spent + estimate_usage(request.messages, "")
+            raise
         stats.provider_wait_s += time.monotonic() - waited
         if response.text and stats.first_token_s is None:
             # One response: its first token came with it. The runbook compares

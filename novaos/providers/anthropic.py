@@ -95,6 +95,7 @@ class AnthropicStreamDecoder:
         self._request = request
         self._model = model
         self._text: list[str] = []
+        self._thoughts: list[str] = []
         self._input: int | None = None
         self._output: int | None = None
         self._finish = ""
@@ -142,8 +143,15 @@ class AnthropicStreamDecoder:
     def _delta(self, delta: Any) -> list[ProviderChunk]:
         if not isinstance(delta, dict):
             raise perr.MalformedChunkError(self._provider, "content_block_delta without delta")
+        if delta.get("type") == "thinking_delta":
+            # Not answer text, but billed as output.
+            thought = delta.get("thinking")
+            if not thought or not isinstance(thought, str):
+                return []
+            self._thoughts.append(thought)
+            return [ProviderChunk(model=self._model, reasoning=thought)]
         if delta.get("type") != "text_delta":
-            return []  # thinking / tool input deltas are not answer text
+            return []  # tool input deltas (and signatures) are not answer text
         text = delta.get("text")
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self._provider, "text_delta without text")
@@ -159,7 +167,9 @@ class AnthropicStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before message_stop")
-        estimate = estimate_usage(self._request.messages, "".join(self._text))
+        estimate = estimate_usage(
+            self._request.messages, "".join(self._text), "".join(self._thoughts)
+        )
         usage = Usage(
             estimate.input_tokens if self._input is None else self._input,
             estimate.output_tokens if self._output is None else self._output,

@@ -74,14 +74,16 @@ class StreamAttempt:
         self._idle_timeout_s = idle_timeout_s
         self._observer = observer
         self._released: list[str] = []
+        self._reasoning: list[str] = []
         self._started = time.monotonic()
         self._last = self._started
 
     async def next(self, chunks: AsyncIterator[ProviderChunk]) -> ProviderChunk | None:
         """The next chunk, or None at the end; ``StreamStalledError`` after the idle timeout.
 
-        A heartbeat (a chunk with nothing in it: a reasoning delta, a ping) is not
-        passed on, but it starts the idle timer over: the upstream is working."""
+        A heartbeat (a chunk with nothing in it: a ping) is not passed on, but it
+        starts the idle timer over: the upstream is working. So does a reasoning
+        chunk, which is passed on (it is billed) without counting as the first token."""
         while True:
             try:
                 async with asyncio.timeout(self._idle_timeout_s):
@@ -91,6 +93,9 @@ class StreamAttempt:
                 raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
             if chunk is None or chunk.text or chunk.usage is not None or chunk.finish_reason:
                 break
+            if chunk.reasoning:
+                self._reasoning.append(chunk.reasoning)
+                return chunk
         if chunk is not None:
             self._observe(chunk)
         return chunk
@@ -107,7 +112,12 @@ class StreamAttempt:
             self.usage = chunk.usage
 
     def stamp(self, chunk: ProviderChunk) -> ProviderChunk:
-        """Mark the chunk as released and fill in who produced it."""
+        """Mark the chunk as released and fill in who produced it. Reasoning alone
+        is no answer: another provider may still be tried after it."""
+        if _reasoning_only(chunk):
+            return ProviderChunk(
+                provider=self.provider, model=chunk.model or self.model, reasoning=chunk.reasoning
+            )
         self.sent = True
         self._released.append(chunk.text)
         # Per chunk: the constructor costs about half of dataclasses.replace.
@@ -119,11 +129,18 @@ class StreamAttempt:
         """A usage chunk when the provider never sent one (estimated over the released text)."""
         if self.usage is not None:
             return None
-        self.usage = estimate_usage(self.request.messages, "".join(self._released))
+        self.usage = self.estimate()
         return ProviderChunk(usage=self.usage, provider=self.provider, model=self.model)
 
+    def estimate(self) -> Usage:
+        """What this call is charged when the provider reports no usage: the prompt,
+        the text passed on and the reasoning (``novaos.pipeline.generation`` counts
+        the same for the request's tokens/min)."""
+        received = "".join(self._released)
+        return estimate_usage(self.request.messages, received, "".join(self._reasoning))
+
     def report_tokens(self) -> None:
-        usage = self.usage or estimate_usage(self.request.messages, "".join(self._released))
+        usage = self.usage or self.estimate()
         self._observer.tokens(self.provider, self.model, "input", usage.input_tokens)
         self._observer.tokens(self.provider, self.model, "output", usage.output_tokens)
 
@@ -138,7 +155,7 @@ class StreamAttempt:
         text passed on. Only the consumer knows how much of it reached the client
         (``UpstreamTruncatedError.released``)."""
         received = "".join(self._released)
-        usage = estimate_usage(self.request.messages, received)
+        usage = self.estimate()
         self.usage = usage
         return perr.UpstreamTruncatedError(
             f"upstream stream from {self.provider} broke after {len(received)} characters"
@@ -152,3 +169,9 @@ class StreamAttempt:
                 "outputTokens": str(estimate_tokens(received)),
             },
         )
+
+
+def _reasoning_only(chunk: ProviderChunk) -> bool:
+    return bool(chunk.reasoning) and not (
+        chunk.text or chunk.usage is not None or chunk.finish_reason
+    )

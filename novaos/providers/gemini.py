@@ -82,6 +82,7 @@ class GeminiStreamDecoder:
         self._request = request
         self._model = model
         self._text: list[str] = []
+        self._thoughts: list[str] = []
         self._usage: Usage | None = None
         self._finish = ""
 
@@ -91,6 +92,9 @@ class GeminiStreamDecoder:
         self._model = piece.model or self._model
         self._finish = piece.finish or self._finish
         if not piece.text:
+            if piece.thought:  # not answer text, but billed as output
+                self._thoughts.append(piece.thought)
+                return [ProviderChunk(model=self._model, reasoning=piece.thought)]
             return []
         self._text.append(piece.text)
         return [ProviderChunk(text=piece.text, model=self._model)]
@@ -102,15 +106,19 @@ class GeminiStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._finish:
             raise perr.StreamCutError(self._provider, "stream ended before a finishReason")
-        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text))
+        usage = self._usage or estimate_usage(
+            self._request.messages, "".join(self._text), "".join(self._thoughts)
+        )
         return ProviderChunk(usage=usage, finish_reason=self._finish, model=self._model)
 
 
 class _Piece:
-    """What one ``GenerateContentResponse`` says (text, finish, usage, model)."""
+    """What one ``GenerateContentResponse`` says (text, finish, usage, model, and
+    the thought summaries' text)."""
 
     def __init__(self, text: str, finish: str, usage: Usage | None, model: str) -> None:
         self.text, self.finish, self.usage, self.model = text, finish, usage, model
+        self.thought = ""
 
     @classmethod
     def parse(cls, provider: str, data: JSON) -> _Piece:
@@ -118,28 +126,32 @@ class _Piece:
             error = data["error"]
             message = error.get("message", "") if isinstance(error, dict) else str(error)
             raise perr.StreamErrorEventError(provider, str(message)[:200])
-        text, finish = _candidate(provider, data.get("candidates"))
+        text, thought, finish = _candidate(provider, data.get("candidates"))
         feedback = data.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             finish = finish or "blocked"
         usage = _usage(provider, data.get("usageMetadata"))
-        return cls(text, finish.lower(), usage, str(data.get("modelVersion") or ""))
+        piece = cls(text, finish.lower(), usage, str(data.get("modelVersion") or ""))
+        piece.thought = thought
+        return piece
 
 
-def _candidate(provider: str, candidates: Any) -> tuple[str, str]:
+def _candidate(provider: str, candidates: Any) -> tuple[str, str, str]:
+    """The first candidate's answer text, thought text and finish reason."""
     if candidates is None:
-        return "", ""
+        return "", "", ""
     if not isinstance(candidates, list) or (candidates and not isinstance(candidates[0], dict)):
         raise perr.MalformedChunkError(provider, "candidates is not a list of objects")
     if not candidates:
-        return "", ""
+        return "", "", ""
     first = candidates[0]
     content = first.get("content") or {}
     parts = (content.get("parts") or []) if isinstance(content, dict) else None
     if not isinstance(parts, list):
         raise perr.MalformedChunkError(provider, "content parts is not a list")
     texts = [p["text"] for p in parts if _is_answer(p)]
-    return "".join(texts), str(first.get("finishReason") or "")
+    thoughts = [p["text"] for p in parts if _is_thought(p)]
+    return "".join(texts), "".join(thoughts), str(first.get("finishReason") or "")
 
 
 def _is_answer(part: Any) -> bool:
@@ -147,6 +159,12 @@ def _is_answer(part: Any) -> bool:
     ``"thought": true``. That is never answer text; its tokens are still billed
     (``thoughtsTokenCount``) and its events still keep a stream alive."""
     return isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
+
+
+def _is_thought(part: Any) -> bool:
+    return (
+        isinstance(part, dict) and isinstance(part.get("text"), str) and bool(part.get("thought"))
+    )
 
 
 def _usage(provider: str, raw: Any) -> Usage | None:

@@ -89,6 +89,7 @@ class OpenAIStreamDecoder:
         self._request = request
         self._model = model
         self._text: list[str] = []
+        self._thoughts: list[str] = []
         self._usage: Usage | None = None
         self._finish = ""
         self._done = False
@@ -119,11 +120,22 @@ class OpenAIStreamDecoder:
         delta = choice.get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
         if not content:
-            return None
+            return self._reasoning(delta)
         if not isinstance(content, str):
             raise perr.MalformedChunkError(self._provider, "delta content is not text")
         self._text.append(content)
         return ProviderChunk(text=content, model=self._model)
+
+    def _reasoning(self, delta: Any) -> ProviderChunk | None:
+        """A reasoning delta (DeepSeek and vLLM ``reasoning_content``, others
+        ``reasoning``): not answer text, but billed."""
+        if not isinstance(delta, dict):
+            return None
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if not thought or not isinstance(thought, str):
+            return None
+        self._thoughts.append(thought)
+        return ProviderChunk(model=self._model, reasoning=thought)
 
     @property
     def complete(self) -> bool:
@@ -132,7 +144,9 @@ class OpenAIStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before [DONE]")
-        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text))
+        usage = self._usage or estimate_usage(
+            self._request.messages, "".join(self._text), "".join(self._thoughts)
+        )
         return ProviderChunk(usage=usage, finish_reason=self._finish or "stop", model=self._model)
 
 

@@ -3,7 +3,9 @@
 Order: the request's provider (or PREFERRED_PROVIDER), then
 PROVIDER_FALLBACK_ORDER, then any other configured provider. A provider is
 skipped while its breaker is open or a 429 ``Retry-After`` runs. Fallback
-happens only before the first chunk reaches the consumer; after that a broken
+happens only before the first chunk reaches the consumer (a chunk naming only the
+provider and model comes first, before each provider is called; reasoning chunks
+may follow: neither is an answer); after that a broken
 stream (cut, stall, malformed, error event) yields one last usage-only chunk
 (estimated over the text sent) and raises ``UpstreamTruncatedError``; nothing
 else is called, so the client never gets two answers spliced.
@@ -24,6 +26,7 @@ from novaos.ports import (
     ProviderInfo,
     ProviderRequest,
     ProviderResponse,
+    Routed,
 )
 from novaos.ports import Provider as ProviderPort
 from novaos.providers import errors as perr
@@ -94,6 +97,9 @@ class ProviderRouter:
             )
             settled = False
             try:
+                # Who is called, before the call: a request given up on before any
+                # answer is still charged (and counted) under this provider.
+                yield ProviderChunk(provider=name, model=attempt.model)
                 async with _closing(provider.stream(sub)) as chunks:
                     while (chunk := await attempt.next(chunks)) is not None:
                         yield attempt.stamp(chunk)
@@ -115,14 +121,19 @@ class ProviderRouter:
                     self._breakers[name].release(permit)
         raise failures.final_error()
 
-    async def complete(self, request: ProviderRequest) -> ProviderResponse:
+    async def complete(
+        self, request: ProviderRequest, *, routed: Routed | None = None
+    ) -> ProviderResponse:
         failures = Failures()
         for name, sub in self._candidates(request):
             if (permit := self._admit(name, failures)) is None:
                 continue
             settled = False
             try:
-                response = await self._providers[name].complete(sub)
+                provider = self._providers[name]
+                if routed is not None:  # as a stream's first chunk does
+                    routed(name, sub.model or provider.default_model)
+                response = await provider.complete(sub)
                 settled = self._succeeded(name, permit)
             except perr.ProviderError as exc:
                 settled = self._failed(name, exc, failures, permit)

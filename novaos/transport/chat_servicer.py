@@ -66,12 +66,17 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
 
     def _finished(self, call: ChatCall) -> list[tuple[str, str]]:
         self._metrics.overhead.observe(call.overhead_ms / 1000)
+        self._count_tokens(call)
+        return _trailing(call)
+
+    def _count_tokens(self, call: ChatCall) -> None:
+        """What the call was charged (tokens/min and the audit say the same), also
+        for a call that failed or was given up on after the upstream was called."""
         usage, gen = call.record.generation.usage, call.record.generation
         self._metrics.count_tokens(gen.provider, gen.model, "input", usage.input_tokens)
         self._metrics.count_tokens(gen.provider, gen.model, "output", usage.output_tokens)
         if gen.first_token_s is not None and gen.provider:
             self._metrics.first_token(gen.provider, gen.first_token_s)
-        return _trailing(call)
 
     async def StreamChat(
         self, request: chat_pb2.StreamChatRequest, context: Ctx
@@ -126,6 +131,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                     elif isinstance(event, domain.Completed):
                         done = event
         except BaseException:
+            self._count_tokens(call)
             if headers is not None:  # out before the error's status; never in its place
                 await asyncio.wait({headers})
             raise

@@ -53,6 +53,8 @@ async def test_consumer_stopping_early_closes_the_upstream_connection(
     kit, server, router = setup
     server.queue(stalled_stream(kit))
     async with aclosing(router.stream(REQUEST)) as chunks:
+        routed = await anext(chunks)  # the provider named before it is called
+        assert (routed.provider, routed.text) == (kit.name, "")
         first = await anext(chunks)
         assert first.text == "a"
         assert server.open_connections == 1

@@ -54,8 +54,9 @@ async def test_gemini_thought_parts_are_not_streamed_as_text(fake_server: StartS
     finally:
         await provider.aclose()
     assert _text(chunks) == "".join(TEXTS)
-    # The event holding only a thought restarts the idle timer, like any event.
-    assert chunks[0] == HEARTBEAT
+    # The event holding only a thought restarts the idle timer, like any event;
+    # its text is passed on as reasoning (billed), never as answer text.
+    assert (chunks[0].text, chunks[0].reasoning) == ("", THOUGHTS[0])
     usage = chunks[-1].usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 45)
 
@@ -84,7 +85,9 @@ async def test_anthropic_thinking_blocks_are_not_streamed_as_text(
     finally:
         await provider.aclose()
     assert _text(chunks) == "".join(TEXTS)
-    assert HEARTBEAT in chunks[: chunks.index(next(c for c in chunks if c.text))]
+    before = chunks[: chunks.index(next(c for c in chunks if c.text))]
+    assert "".join(c.reasoning for c in before) == THINKING
+    assert HEARTBEAT in before  # the signature and redacted blocks: alive, nothing billed
 
 
 async def test_anthropic_thinking_blocks_are_not_a_whole_answers_text(

@@ -130,7 +130,9 @@ async def test_falls_back_before_the_first_chunk_on_500(pair: Pair) -> None:
     pair.secondary.queue(OK_SECONDARY)
     chunks = await collect(pair.router)
     assert text(chunks) == "Backup answer."
-    assert {c.provider for c in chunks} == {"anthropic"}
+    # Each provider is named before it is called; only the fallback answered.
+    assert [c.provider for c in chunks if not c.text and not c.usage][:2] == ["openai", "anthropic"]
+    assert {c.provider for c in chunks if c.text or c.usage} == {"anthropic"}
     assert (len(pair.primary.requests), len(pair.secondary.requests)) == (1, 1)
     # an explicit model belongs to the first choice only; the fallback uses its default
     assert pair.secondary.requests[0].json()["model"] == "claude-fake"
@@ -352,7 +354,12 @@ async def test_a_model_that_reasons_longer_than_the_idle_timeout_is_not_stalled(
     chunks = await collect(pair.router)
     assert text(chunks) == "".join(TEXTS)
     assert pair.secondary.requests == []
-    assert all(c.text or c.usage is not None or c.finish_reason for c in chunks)  # none empty
+    # No heartbeat passed on: the provider named before the call, then the
+    # reasoning (billed, never answer text), then the answer.
+    assert chunks[0].provider == "openai" and not chunks[0].text
+    thoughts = [c for c in chunks[1:] if c.reasoning]
+    assert thoughts and not any(c.text for c in thoughts)
+    assert all(c.text or c.usage is not None or c.finish_reason or c.reasoning for c in chunks[1:])
 
 
 async def test_anthropic_pings_keep_a_slow_stream_alive(pair: Pair) -> None:

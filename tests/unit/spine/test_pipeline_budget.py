@@ -20,7 +20,7 @@ from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.pipeline.release import SentenceRelease
-from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
+from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse, Routed
 from novaos.providers.mock import MockProvider
 
 
@@ -31,7 +31,9 @@ class MockRouter:
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
         return self.provider.stream(request)
 
-    async def complete(self, request: ProviderRequest) -> ProviderResponse:
+    async def complete(
+        self, request: ProviderRequest, *, routed: Routed | None = None
+    ) -> ProviderResponse:
         return await self.provider.complete(request)
 
 

@@ -1,0 +1,141 @@
+"""A call given up on after the upstream was called is charged its prompt.
+
+Cancelled before the first text chunk (the upstream slow to answer, or still
+reasoning), a stream was charged 0 tokens: its reservation was replaced by
+nothing, so large prompts cancelled early were limited by requests/min alone.
+Now the charge (tokens/min window), the audit record and llm_token_usage_total
+all say the prompt's estimate, plus the reasoning that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+import pytest
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.audit.sink import AuditQuery
+from novaos.domain import Tier
+from novaos.limits.model import LimitSubject, limit_keys
+from novaos.ports import ChatMessage
+from novaos.tokens import estimate_input_tokens, estimate_tokens
+from tests.fixtures.common import await_until, holds
+from tests.fixtures.fake_providers import FakeProviderServer, Reply, Stall, StartServer
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+PROMPT = "Please summarise these notes. " + " ".join(
+    f"item{i} concerns budget planning" for i in range(200)
+)
+THOUGHT = "Weighing the budget items one by one. "
+WORDS = ("Overall", " budget")
+
+
+def _env(upstream: FakeProviderServer, redis_url: str) -> dict[str, str]:
+    return {
+        "PREFERRED_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": upstream.url + "/v1",
+        "REDIS_URL": redis_url,
+    }
+
+
+def _prompt_tokens(upstream: FakeProviderServer) -> int:
+    sent = upstream.requests[-1].json()["messages"]
+    return estimate_input_tokens(ChatMessage(m["role"], m["content"]) for m in sent)
+
+
+async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int, int, int]:
+    """(tokens/min charge, audited tokens, metric tokens) once the lease is released."""
+    _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
+    await await_until(
+        lambda: holds(redis.cli("ZCARD", leases).strip() == "0"), what="the lease released"
+    )
+    reader = running.app.audit_reader
+    assert reader is not None
+
+    async def audited() -> bool:
+        return len((await reader.list(AuditQuery())).records) == 1
+
+    await await_until(audited, what="the audit record")
+    record = (await reader.list(AuditQuery())).records[0]
+    assert record.outcome == "cancelled"
+    charged = int(redis.cli("HGET", amounts, "_total").strip() or 0)
+    counted = sum(
+        sample.value
+        for family in running.app.metrics.registry.collect()
+        if family.name == "llm_token_usage"
+        for sample in family.samples
+        if sample.name == "llm_token_usage_total" and sample.labels["provider"] == "openai"
+    )
+    return charged, record.input_tokens + record.output_tokens, int(counted)
+
+
+def _content_chunk(delta: dict[str, str]) -> bytes:
+    chunk = {
+        "object": "chat.completion.chunk",
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+
+@pytest.mark.parametrize("arrived", ["nothing", "reasoning"])
+async def test_a_stream_cancelled_before_any_text_is_released_is_charged_its_prompt(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer, arrived: str
+) -> None:
+    upstream = await fake_server()
+    # Reasoning, then words the output check holds back (no sentence end yet):
+    # the gap between them (inter-token metric) shows the reasoning was read.
+    parts = [_content_chunk({"reasoning_content": THOUGHT})] * 3
+    parts += [_content_chunk({"content": word}) for word in WORDS]
+    body = [Stall()] if arrived == "nothing" else [*parts, Stall()]
+    upstream.default = Reply(body=body, content_type="text/event-stream")
+    user = f"early-cancel-{arrived}"
+    async with running_app(**_env(upstream, redis_url)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = stub.StreamChat(
+            chat_pb2.StreamChatRequest(message=PROMPT), metadata=bearer(mint(user, "free"))
+        )
+        assert (await call.read()) is not grpc.aio.EOF  # started
+
+        def words_read() -> bool:
+            count = running.app.metrics.registry.get_sample_value(
+                "llm_inter_token_seconds_count", {"provider": "openai"}
+            )
+            return (count or 0) >= 1
+
+        if arrived == "nothing":
+            await await_until(lambda: holds(len(upstream.requests) == 1), what="upstream called")
+        else:
+            await await_until(lambda: holds(words_read()), what="the held-back words read")
+        call.cancel()
+        charged, audited, counted = await _settled(running, redis_server, user)
+    expected = _prompt_tokens(upstream)
+    if arrived == "reasoning":
+        expected += 3 * estimate_tokens(THOUGHT) + estimate_tokens("".join(WORDS))
+    assert expected > 500
+    assert (charged, audited, counted) == (expected,) * 3
+
+
+@pytest.mark.parametrize("ending", ["cancel", "deadline"])
+async def test_a_unary_call_given_up_on_while_the_upstream_answers_is_charged_its_prompt(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer, ending: str
+) -> None:
+    upstream = await fake_server()
+    upstream.default = Reply(body=[Stall()], content_type="application/json")
+    user = f"unary-{ending}"
+    async with running_app(**_env(upstream, redis_url)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint(user, "free"))
+        timeout = 1.0 if ending == "deadline" else None
+        call = stub.Chat(chat_pb2.ChatRequest(message=PROMPT), metadata=who, timeout=timeout)
+        if ending == "cancel":
+            await await_until(lambda: holds(len(upstream.requests) == 1), what="upstream called")
+            call.cancel()
+        with pytest.raises((grpc.aio.AioRpcError, asyncio.CancelledError)):
+            await call
+        charged, audited, counted = await _settled(running, redis_server, user)
+    assert (charged, audited, counted) == (_prompt_tokens(upstream),) * 3
