@@ -138,6 +138,25 @@ class RateLimitedError(NovaError):
         self.headers = headers
 
 
+class OverTokenLimitError(NovaError):
+    """The request alone reserves more tokens than its tier's whole tokens/min limit:
+    no wait admits it, so it is no rate limit (no Retry-After); it must ask for less."""
+
+    reason = "REQUEST_OVER_TOKEN_LIMIT"
+
+    def __init__(
+        self, message: str, *, violation: QuotaViolation, reserved: int, headers: RateLimitHeaders
+    ) -> None:
+        metadata = {
+            "limit": violation.limit,
+            "limit_tokens": str(headers.tokens.limit if headers.tokens else ""),
+            "reserved_tokens": str(reserved),
+        }
+        super().__init__(message, metadata=metadata)
+        self.violation = violation
+        self.headers = headers
+
+
 class CircuitOpenError(NovaError):
     """Every provider circuit is open: nothing can answer."""
 

@@ -119,7 +119,8 @@ class TokenBudget(Protocol):
 
     ``reserve(total)`` makes the reservation at least ``total`` tokens, charging
     the difference atomically against the caller's tokens/min limit, or raises
-    ``RateLimitedError`` (nothing charged) so the upstream is never called over budget.
+    ``RateLimitedError`` (nothing charged) so the upstream is never called over budget
+    (``OverTokenLimitError`` when the whole reservation is above the limit: no wait helps).
     """
 
     async def reserve(self, total_tokens: int) -> None: ...

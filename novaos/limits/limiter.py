@@ -17,9 +17,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 from novaos.domain import RequestContext, Tier
-from novaos.errors import QuotaViolation, RateLimitedError, StorageUnavailableError
+from novaos.errors import (
+    OverTokenLimitError,
+    QuotaViolation,
+    RateLimitedError,
+    StorageUnavailableError,
+)
 from novaos.limits.memory import MemoryAdmission
 from novaos.limits.model import (
+    OVER_TOKEN_LIMIT,
+    TOKENS,
     AdmissionBackend,
     AdmitRequest,
     AdmitResult,
@@ -144,7 +151,7 @@ class LeaseLimiter:
         if self._inline:
             outcome = await self._backend.admit(request)
             if isinstance(outcome, AdmitResult):
-                raise self._refusal(request, outcome)
+                raise self._refusal(request, outcome, request.tokens)
             return outcome
         admitting = self._keep(self._backend.admit(request))
         try:
@@ -154,7 +161,7 @@ class LeaseLimiter:
             self._keep(self._undo(admitting))
             raise
         if isinstance(outcome, AdmitResult):
-            raise self._refusal(request, outcome)
+            raise self._refusal(request, outcome, request.tokens)
         return outcome
 
     async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
@@ -167,7 +174,7 @@ class LeaseLimiter:
             lease.growing = growing = self._keep(self._charge_more(grant, lease, extra))
             refused = await asyncio.shield(growing)
         if refused is not None:
-            raise self._refusal(grant.request, refused)
+            raise self._refusal(grant.request, refused, lease.reserved_tokens + extra)
 
     async def _charge_more(self, grant: LeaseGrant, lease: Lease, extra: int) -> AdmitResult | None:
         try:
@@ -183,8 +190,12 @@ class LeaseLimiter:
         lease.reserved_tokens += extra
         return None
 
-    def _refusal(self, request: AdmitRequest, result: AdmitResult) -> RateLimitedError:
+    def _refusal(
+        self, request: AdmitRequest, result: AdmitResult, needed: int
+    ) -> RateLimitedError | OverTokenLimitError:
         tier = request.subject.tier.value
+        if result.violation == OVER_TOKEN_LIMIT:
+            return _over_limit(request, result, needed)
         self._observer.limit_exceeded(tier, result.violation)
         violation = QuotaViolation(
             subject=request.subject.key,
@@ -287,6 +298,20 @@ class LeaseLimiter:
         self._unreleased.clear()
         for refresher in set(self._refreshers):
             await refresher.stopped()
+
+
+def _over_limit(request: AdmitRequest, result: AdmitResult, needed: int) -> OverTokenLimitError:
+    """Not a rate limit: no Retry-After, since no wait admits it (it would be retried forever)."""
+    tier, limit = request.subject.tier.value, request.limits.tokens_per_minute
+    message = (
+        f"this request reserves {needed} tokens (the prompt with its conversation, plus "
+        f"max_tokens), more than the {tier} tier's whole limit of {limit} tokens per minute; "
+        "it can never be admitted: lower options.max_tokens or shorten the message"
+    )
+    violation = QuotaViolation(subject=request.subject.key, limit=TOKENS, description=message)
+    return OverTokenLimitError(
+        message, violation=violation, reserved=needed, headers=result.headers
+    )
 
 
 class MemoryLimiter(LeaseLimiter):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from novaos.errors import RateLimitHeaders
 from novaos.limits.model import (
     CONCURRENCY,
+    OVER_TOKEN_LIMIT,
     REQUESTS,
     TOKENS,
     AdmitRequest,
@@ -120,6 +121,10 @@ class MemoryAdmission:
         request = grant.request
         window = self._window(request.subject, now)
         limits = request.limits
+        held = window.tokens.get(request.lease_id, (now, 0))[1]
+        if held + extra_tokens > limits.tokens_per_minute:  # as admission.lua: no wait helps
+            headers = _headers(window, limits, now, OVER_TOKEN_LIMIT)
+            return AdmitResult(False, OVER_TOKEN_LIMIT, 0, headers)
         if window.token_total + extra_tokens > limits.tokens_per_minute:
             retry_ms = _token_retry_ms(window, limits, extra_tokens, now)
             return AdmitResult(
@@ -159,6 +164,8 @@ class MemoryAdmission:
 
 def _check(window: _Window, limits: TierLimits, tokens: int, now: int) -> tuple[str, int]:
     """The first violated limit and when to retry; concurrency first so it charges nothing."""
+    if tokens > limits.tokens_per_minute:  # fits no window: the caller must ask for less
+        return OVER_TOKEN_LIMIT, 0
     if len(window.leases) >= limits.concurrency:
         soonest = min(window.leases.values(), default=now + 1000)
         return CONCURRENCY, max(min(1000, soonest - now), 1)
@@ -175,8 +182,6 @@ def _check(window: _Window, limits: TierLimits, tokens: int, now: int) -> tuple[
 
 def _token_retry_ms(window: _Window, limits: TierLimits, tokens: int, now: int) -> int:
     """When enough old reservations leave the window for ``tokens`` to fit."""
-    if tokens > limits.tokens_per_minute:
-        return WINDOW_MS
     need, freed = window.token_total + tokens - limits.tokens_per_minute, 0
     for at, amount in window.tokens.values():
         freed += amount

@@ -22,6 +22,9 @@ from novaos.limits.tiers import TierLimits
 REQUESTS = "requests_per_minute"
 TOKENS = "tokens_per_minute"
 CONCURRENCY = "concurrency"
+# Not a limit but a refusal of its own: the request reserves more tokens than the
+# whole tokens/min limit, so no wait can ever admit it (nothing charged, no retry).
+OVER_TOKEN_LIMIT = "over_token_limit"
 
 _SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._:@|-]{1,128}$")
 
@@ -64,7 +67,7 @@ class AdmitRequest:
 @dataclass(frozen=True, slots=True)
 class AdmitResult:
     admitted: bool
-    violation: str  # "" when admitted, else REQUESTS | TOKENS | CONCURRENCY
+    violation: str  # "" when admitted, else REQUESTS | TOKENS | CONCURRENCY | OVER_TOKEN_LIMIT
     retry_after_ms: int
     headers: RateLimitHeaders
 
@@ -101,6 +104,9 @@ def rate_limit_headers(
         return RateLimitHeaders(
             requests.limit, requests.remaining, requests.reset_s, requests, tokens
         )
+    if violation == OVER_TOKEN_LIMIT:
+        # No wait admits it: the token window as it stands, no reset to wait for.
+        return RateLimitHeaders(tokens.limit, tokens.remaining, tokens.reset_s, requests, tokens)
     retry_s = max((retry_after_ms + 999) // 1000, 1)
     if violation == REQUESTS:
         requests = LimitWindow(requests.limit, requests.remaining, retry_s)

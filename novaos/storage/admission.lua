@@ -13,7 +13,8 @@
 -- A call Redis ran but did not answer in time may be sent again (redis-py's retry
 -- on a new connection): running it twice charges once. An admission whose lease
 -- is already held, or a top-up whose id is the last one applied, only answers.
--- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency,
+-- Returns {admitted 0|1, violation 0 none|1 requests|2 tokens|3 concurrency|
+--          4 the request alone reserves more than tokens/min (no wait admits it),
 --          retry ms, requests in window, ms until the oldest request leaves it,
 --          tokens in window, ms until the oldest reservation leaves it}
 
@@ -75,6 +76,9 @@ if not top_up then
   if redis.call('EXISTS', KEYS[5]) == 1 then return answer(0, 0, 0, count) end
   -- Run already (this is the retry): admitted then, and charged then.
   if redis.call('ZSCORE', KEYS[4], id) then return answer(1, 0, 0, count) end
+  -- More than the whole limit fits no window: refused as such, before the other
+  -- checks, charging nothing; the caller must ask for less, not wait.
+  if tokens > tok_limit then return refuse(4, 0) end
   -- Concurrency first: a refusal here must not charge request or token quota.
   local leases = redis.call('ZCARD', KEYS[4])
   if leases >= conc_limit then
@@ -93,9 +97,12 @@ local top_up_field = id .. ':top_up'
 if top_up and redis.call('HGET', KEYS[3], top_up_field) == ARGV[10] then
   return answer(1, 0, 0, count)  -- run already (this is the retry)
 end
+-- A top-up: the lease's whole reservation would be over the limit (as above).
+if top_up and tonumber(redis.call('HGET', KEYS[3], id) or '0') + tokens > tok_limit then
+  return refuse(4, 0)
+end
 local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')
 if used + tokens > tok_limit then
-  if tokens > tok_limit then return refuse(2, window) end
   local need, freed = used + tokens - tok_limit, 0
   local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
   for i = 1, #entries, 2 do

@@ -12,6 +12,7 @@ from importlib import resources
 
 from novaos.limits.model import (
     CONCURRENCY,
+    OVER_TOKEN_LIMIT,
     REQUESTS,
     TOKENS,
     AdmitRequest,
@@ -25,7 +26,7 @@ from novaos.limits.model import (
 from novaos.limits.tiers import WINDOW_MS
 from novaos.storage.redis_store import RedisStore
 
-_VIOLATIONS = {0: "", 1: REQUESTS, 2: TOKENS, 3: CONCURRENCY}
+_VIOLATIONS = {0: "", 1: REQUESTS, 2: TOKENS, 3: CONCURRENCY, 4: OVER_TOKEN_LIMIT}
 
 
 def _now_from(arg: int) -> str:

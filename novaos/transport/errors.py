@@ -37,6 +37,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
     (errors.RateLimitedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.OverTokenLimitError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.CircuitOpenError, grpc.StatusCode.UNAVAILABLE),
     (errors.ProviderUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (errors.UpstreamTruncatedError, grpc.StatusCode.UNAVAILABLE),
@@ -80,6 +81,11 @@ def _extra_details(exc: errors.NovaError) -> list[object]:
             subject=exc.violation.subject, description=exc.violation.description
         )
         return [_retry_info(exc.retry_after_s), error_details_pb2.QuotaFailure(violations=[quota])]
+    if isinstance(exc, errors.OverTokenLimitError):  # no RetryInfo: waiting never helps
+        failure = error_details_pb2.PreconditionFailure.Violation(
+            type="TOKENS_PER_MINUTE", subject=exc.violation.subject, description=exc.message
+        )
+        return [error_details_pb2.PreconditionFailure(violations=[failure])]
     if isinstance(exc, (errors.CircuitOpenError, errors.ProviderUnavailableError)):
         return [_retry_info(exc.retry_after_s)]
     return []
@@ -117,6 +123,8 @@ def map_error(exc: BaseException, request_id: str) -> Mapped:
         # Rounded up: a client that waits a rounded-down Retry-After is refused again.
         retry_after = str(max(1, math.ceil(exc.retry_after_s)))
         trailers = (*exc.headers.as_metadata(), ("retry-after", retry_after))
+    elif isinstance(exc, errors.OverTokenLimitError):
+        trailers = tuple(exc.headers.as_metadata())
     return Mapped(code, status, trailers)
 
 

@@ -197,3 +197,41 @@ async def test_a_concurrency_refusal_carries_the_concurrency_limit_headers() -> 
         assert trailers["x-ratelimit-reset"] == trailers["retry-after"] == "1"
         assert trailers["x-ratelimit-limit-requests"] == "5"
         assert trailers["x-ratelimit-remaining-requests"] == "3"
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+async def test_a_request_over_the_whole_token_limit_is_a_failed_precondition_without_retry(
+    redis_url: str, store: str
+) -> None:
+    # Default free limits: 10,000 tokens/min. An 8.5k-character message and
+    # max_tokens=8192 can never fit; it was RESOURCE_EXHAUSTED with retry-after 60
+    # and a RetryInfo, which a client following them retries forever.
+    env = {"TOKEN_LIMIT_FREE": "10000", **({"REDIS_URL": redis_url} if store == "redis" else {})}
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        message = ("please review this paragraph about budget planning. " * 170)[:8500]
+        request = chat_pb2.ChatRequest(
+            message=message, options=chat_pb2.GenerationOptions(max_tokens=8192)
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Chat(request, metadata=bearer(mint("never-fits", "free")))
+        err = caught.value
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        text = err.details() or ""
+        assert "10000 tokens per minute" in text and "max_tokens" in text
+        details = _details(err)
+        assert "RetryInfo" not in details
+        info = details["ErrorInfo"]
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        assert info.reason == "REQUEST_OVER_TOKEN_LIMIT"
+        assert info.metadata["limit"] == "tokens_per_minute"
+        assert int(info.metadata["reservedTokens"]) > 10000
+        assert f"reserves {info.metadata['reservedTokens']} tokens" in text
+        trailers = {k: str(v) for k, v in err.trailing_metadata() or ()}
+        assert "retry-after" not in trailers
+        assert trailers["x-ratelimit-limit-tokens"] == "10000"
+        assert trailers["x-ratelimit-remaining-tokens"] == "10000"  # nothing was charged
+        assert "x-request-id" in trailers
+        # Nothing charged: a request that fits is admitted at once.
+        small = chat_pb2.ChatRequest(message="hello")
+        await stub.Chat(small, metadata=bearer(mint("never-fits", "free")))

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitedError
+from novaos.errors import OverTokenLimitError, RateLimitedError
 from novaos.limits import LeaseLimiter, LimitSubject, MemoryAdmission, TierLimits
 from novaos.limits.model import AdmissionBackend
 
@@ -91,15 +91,39 @@ async def tokens_refusal_shows_tokens_used_up(backend: AdmissionBackend) -> None
 
 async def top_up_refusal_shows_tokens_used_up(backend: AdmissionBackend) -> None:
     limiter, subject = _limiter(backend, TierLimits(10, 100, 5)), _subject()
-    async with limiter.hold(subject, 30) as lease:
+    async with limiter.hold(subject, 50), limiter.hold(subject, 30) as lease:
         with pytest.raises(RateLimitedError) as caught:
-            await lease.reserve(101)  # the real prompt is larger than the whole limit
+            await lease.reserve(60)  # fits the limit, not what is left of it
     assert caught.value.violation.limit == "tokens_per_minute"
     headers = _wire(caught.value)
     assert (headers["x-ratelimit-limit"], headers["x-ratelimit-remaining"]) == ("100", "0")
-    assert headers["x-ratelimit-reset"] == headers["retry-after"] == "60"
-    assert headers["x-ratelimit-remaining-tokens"] == "70"
-    assert headers["x-ratelimit-remaining-requests"] == "9"
+    assert headers["x-ratelimit-reset"] == headers["retry-after"]
+    assert 1 <= int(headers["retry-after"]) <= 60
+    assert headers["x-ratelimit-remaining-tokens"] == "20"
+    assert headers["x-ratelimit-remaining-requests"] == "8"
+    await limiter.aclose()
+
+
+async def over_the_whole_limit_is_no_rate_limit(backend: AdmissionBackend) -> None:
+    # A reservation above the whole limit fits no window: retrying it after the
+    # Retry-After (60 s) it was sent was refused again, for ever.
+    limiter, subject = _limiter(backend, TierLimits(10, 100, 5)), _subject()
+    with pytest.raises(OverTokenLimitError) as admitted:
+        async with limiter.hold(subject, 101):
+            pytest.fail("admitted above the whole tokens/min limit")
+    async with limiter.hold(subject, 30) as lease:
+        with pytest.raises(OverTokenLimitError) as topped:
+            await lease.reserve(101)  # the real prompt is larger than the whole limit
+    for caught, reserved in ((admitted, 101), (topped, 101)):
+        assert caught.value.violation.limit == "tokens_per_minute"
+        assert f"reserves {reserved} tokens" in caught.value.message
+        assert "100 tokens per minute" in caught.value.message
+        headers = dict(caught.value.headers.as_metadata())
+        assert headers["x-ratelimit-limit"] == headers["x-ratelimit-limit-tokens"] == "100"
+    # Nothing charged by either refusal: the window as the admitted lease left it.
+    assert dict(admitted.value.headers.as_metadata())["x-ratelimit-remaining-tokens"] == "100"
+    assert dict(topped.value.headers.as_metadata())["x-ratelimit-remaining-tokens"] == "70"
+    assert dict(topped.value.headers.as_metadata())["x-ratelimit-remaining-requests"] == "9"
     await limiter.aclose()
 
 
@@ -123,6 +147,7 @@ SCENARIOS: list[Scenario] = [
     requests_refusal_shows_requests_used_up,
     tokens_refusal_shows_tokens_used_up,
     top_up_refusal_shows_tokens_used_up,
+    over_the_whole_limit_is_no_rate_limit,
     concurrency_refusal_shows_slots_used_up,
 ]
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitedError, StorageUnavailableError
+from novaos.errors import OverTokenLimitError, RateLimitedError, StorageUnavailableError
 from novaos.limits import LeaseLimiter, LimitSubject, MemoryAdmission, TierLimits
 from novaos.limits.model import AdmitResult, LeaseGrant
 
@@ -39,8 +39,12 @@ async def test_reserve_grows_the_lease_and_refuses_past_the_limit() -> None:
         await lease.reserve(2_000)  # already covered: no change
         assert lease.reserved_tokens == 6_000
         assert not await fits(limiter, subject, 4_001)  # the grown reservation counts
+        with pytest.raises(OverTokenLimitError):
+            await lease.reserve(10_001)  # above the whole limit: no wait would help
         with pytest.raises(RateLimitedError) as caught:
-            await lease.reserve(10_001)
+            async with limiter.hold(subject, 3_000) as other:
+                other.settle(0)
+                await lease.reserve(7_001)  # fits the limit, not what is left of it
         assert caught.value.violation.limit == "tokens_per_minute"
         assert caught.value.headers.limit == 10_000  # the limit that refused
         assert caught.value.headers.remaining == 0
