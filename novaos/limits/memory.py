@@ -63,7 +63,8 @@ class MemoryAdmission:
         self._clock_ms = clock_ms or (lambda: time.monotonic_ns() // 1_000_000)
         # Least recently touched first: subjects that stopped calling are dropped
         # from the front once nothing of theirs can count any more.
-        self._windows: OrderedDict[LimitSubject, _Window] = OrderedDict()
+        # Keyed by the subject alone: its tier picks the numbers, not the counters.
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
 
     @property
     def subjects(self) -> int:
@@ -75,11 +76,11 @@ class MemoryAdmission:
 
     def _window(self, subject: LimitSubject, now: int) -> _Window:
         self._drop_idle(now)
-        window = self._windows.get(subject)
+        window = self._windows.get(subject.key)
         if window is None:
-            window = self._windows[subject] = _Window()
+            window = self._windows[subject.key] = _Window()
         else:
-            self._windows.move_to_end(subject)
+            self._windows.move_to_end(subject.key)
         window.touched = now
         window.purge(now)
         return window
@@ -154,10 +155,10 @@ class MemoryAdmission:
             window.tokens[lease_id] = (charged[0], actual_tokens)
             window.token_total += actual_tokens - charged[1]
         if window.empty:
-            del self._windows[subject]
+            del self._windows[subject.key]
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
-        if subject not in self._windows:
+        if subject.key not in self._windows:
             return 0
         return len(self._window(subject, self._now(now_ms)).leases)
 

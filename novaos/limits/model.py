@@ -31,7 +31,9 @@ _SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._:@|-]{1,128}$")
 
 @dataclass(frozen=True, slots=True)
 class LimitSubject:
-    """Who is limited: JWT ``sub``, or the client IP when anonymous."""
+    """Who is limited: JWT ``sub``, or the client IP when anonymous. Counters are
+    the subject's (``key``) whatever tier its token names; ``tier`` only picks the
+    numbers, so tokens of several tiers for one ``sub`` share one budget."""
 
     key: str
     tier: Tier
@@ -48,9 +50,13 @@ def limit_keys(subject: LimitSubject) -> tuple[str, str, str, str]:
     """Requests zset, token zset, token amounts hash, lease zset.
 
     The ``{tag}`` hash tag puts all four in one Redis Cluster slot, which a
-    multi-key script requires.
+    multi-key script requires. Keyed by the subject alone, not its tier: a ``sub``
+    holding a free, a pro and an enterprise token (or an old token after a
+    downgrade) got each tier's limits on top of the others'. Earlier releases'
+    keys (``nova:lim:{sub}:<tier>:...``) are no longer read; they expire within a
+    window (leases within a lease TTL).
     """
-    base = f"nova:lim:{{{subject_tag(subject.key)}}}:{subject.tier.value}"
+    base = f"nova:lim:{{{subject_tag(subject.key)}}}"
     return f"{base}:req", f"{base}:tok", f"{base}:amt", f"{base}:lease"
 
 

@@ -235,3 +235,37 @@ async def test_a_request_over_the_whole_token_limit_is_a_failed_precondition_wit
         # Nothing charged: a request that fits is admitted at once.
         small = chat_pb2.ChatRequest(message="hello")
         await stub.Chat(small, metadata=bearer(mint("never-fits", "free")))
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+async def test_one_subject_has_one_budget_whatever_tier_its_tokens_name(
+    redis_url: str, store: str
+) -> None:
+    # Counters were keyed by (sub, tier): one sub holding a free, a pro and an
+    # enterprise token ran 2 + 3 + 3 streams at once, and an old token kept after a
+    # downgrade added its tier's limits to the new one's.
+    env = {
+        "CONCURRENCY_LIMIT_FREE": "2",
+        "CONCURRENCY_LIMIT_PRO": "3",
+        "CONCURRENCY_LIMIT_ENTERPRISE": "3",
+        "MOCK_TOKEN_DELAY_MS": "200",
+        **({"REDIS_URL": redis_url} if store == "redis" else {}),
+    }
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(message="hello")
+        held: list[grpc.aio.UnaryStreamCall[object, object]] = []
+        refused: list[str] = []
+        for tier in ("free", "pro", "enterprise") * 3:
+            call = stub.StreamChat(request, metadata=bearer(mint("one-person", tier)))
+            try:
+                await call.read()  # admitted: its lease is held until the stream ends
+                held.append(call)
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                refused.append(tier)
+        for call in held:
+            call.cancel()
+    # Each tier's own number applies to the subject's one count: at most the
+    # largest (3) run at once, never the sum (8).
+    assert len(held) == 3, (len(held), refused)
