@@ -358,6 +358,7 @@ class App:
             self.grpc_health,
             address=f"{s.grpc_host}:{s.grpc_port}",
             trust_proxy=s.trust_proxy,
+            worker=s.novaos_worker_index,
             share_port=s.novaos_supervisor_pid > 0,
         )
         await self.server.start()

@@ -129,12 +129,18 @@ def map_error(exc: BaseException, request_id: str) -> Mapped:
 
 
 async def abort(
-    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str
+    context: grpc.aio.ServicerContext[Any, Any],
+    exc: BaseException,
+    request_id: str,
+    worker: int | None = None,
 ) -> None:
-    """End the call with the mapped status (never returns)."""
+    """End the call with the mapped status (never returns). ``worker``: the process
+    that answered, shown with the request id on a refusal as on an answer."""
     mapped = map_error(exc, request_id)
     status = rpc_status.to_status(mapped.status)
     trailers = (*mapped.trailers, *status.trailing_metadata, ("x-request-id", request_id))
+    if worker is not None:
+        trailers = (*trailers, ("x-novaos-worker", str(worker)))
     # What the handler set before it failed (a unary chat's rate-limit headers) stays.
     own = {key for key, _ in trailers}
     kept = tuple(kv for kv in context.trailing_metadata() or () if kv[0] not in own)

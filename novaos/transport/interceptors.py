@@ -120,38 +120,40 @@ def _is_public(method: str) -> bool:
     return method.startswith(PUBLIC_PREFIXES) or method in PUBLIC_METHODS
 
 
-async def _end_with_error(context: Ctx, exc: BaseException, request_id: str) -> BaseException:
+async def _end_with_error(
+    context: Ctx, exc: BaseException, request_id: str, worker: int
+) -> BaseException:
     """Map an escaped domain error to its status; returns what ends the call."""
     if isinstance(exc, grpc.aio.AbortError) or not isinstance(exc, Exception):
         return exc  # already aborted, or cancellation
     try:
-        await abort(context, exc, request_id or "unknown")
+        await abort(context, exc, request_id or "unknown", worker)
     except grpc.aio.AbortError as aborted:
         failure: BaseException = aborted
         return failure
     return exc
 
 
-async def _refuse(context: Ctx, request: decoding.Undecodable) -> None:
-    await abort(context, request.error, callctx.request_id_from(_metadata(context)))
+async def _refuse(context: Ctx, request: decoding.Undecodable, worker: int) -> None:
+    await abort(context, request.error, callctx.request_id_from(_metadata(context)), worker)
 
 
-async def _checked(requests: AsyncIterator[Any], context: Ctx) -> AsyncIterator[Any]:
+async def _checked(requests: AsyncIterator[Any], context: Ctx, worker: int) -> AsyncIterator[Any]:
     async for request in requests:
         if type(request) is decoding.Undecodable:
-            await _refuse(context, request)
+            await _refuse(context, request, worker)
         yield request
 
 
-def _guarded(behavior: Any, *, request_stream: bool) -> Any:
+def _guarded(behavior: Any, *, request_stream: bool, worker: int) -> Any:
     """``behavior`` (a handler outside the RPC frame) refusing undecodable
     requests; None when there is none or it is not async (none here is)."""
 
     async def checked(request: Any, context: Ctx) -> Any:
         if request_stream:
-            return _checked(request, context)
+            return _checked(request, context, worker)
         if type(request) is decoding.Undecodable:
-            await _refuse(context, request)
+            await _refuse(context, request, worker)
         return request
 
     async def generator(request: Any, context: Ctx) -> AsyncIterator[Any]:
@@ -176,9 +178,15 @@ _PLAIN_HANDLERS = {
 
 class NovaInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
-        self, auth: JwtAuthenticator, metrics: Metrics, *, trust_proxy: bool = False
+        self,
+        auth: JwtAuthenticator,
+        metrics: Metrics,
+        *,
+        trust_proxy: bool = False,
+        worker: int = 0,
     ) -> None:
         self._auth = auth
+        self._worker = worker  # NOVAOS_WORKER_INDEX: x-novaos-worker on refusals too
         self._metrics = metrics
         self._trust_proxy = trust_proxy
         # method -> (the registered handler, our wrapper of it): wrapping builds a
@@ -220,7 +228,11 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         # Public streams (health Watch, reflection) write via context or take a
         # request stream: only undecodable requests are refused here.
         for kind, make in _PLAIN_HANDLERS.items():
-            guarded = _guarded(getattr(handler, kind), request_stream=kind.startswith("stream"))
+            guarded = _guarded(
+                getattr(handler, kind),
+                request_stream=kind.startswith("stream"),
+                worker=self._worker,
+            )
             if guarded is not None:
                 return make(guarded, deserialize, handler.response_serializer)
         return handler
@@ -259,7 +271,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 callctx.reset_current(token)
         except BaseException as exc:
             reason = exc.reason if isinstance(exc, errors.NovaError) else ""
-            failure = await _end_with_error(context, exc, request_id)
+            failure = await _end_with_error(context, exc, request_id, self._worker)
             if failure is exc:
                 raise
             raise failure from None

@@ -58,6 +58,7 @@ def create_server(
     address: str,
     trust_proxy: bool = False,
     share_port: bool = False,
+    worker: int = 0,
 ) -> tuple[grpc.aio.Server, int]:
     """Build the server and bind ``address`` ("host:0" picks a free port).
 
@@ -65,7 +66,7 @@ def create_server(
     server must not quietly share its port with another one started by mistake.
     Raises ``ConfigError`` when the address cannot be bound."""
     server = grpc.aio.server(
-        interceptors=[NovaInterceptor(auth, metrics, trust_proxy=trust_proxy)],
+        interceptors=[NovaInterceptor(auth, metrics, trust_proxy=trust_proxy, worker=worker)],
         options=[
             ("grpc.so_reuseport", 1 if share_port else 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),

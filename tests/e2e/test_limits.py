@@ -192,6 +192,8 @@ async def test_a_concurrency_refusal_carries_the_concurrency_limit_headers() -> 
         assert isinstance(info, error_details_pb2.ErrorInfo)
         assert info.metadata["limit"] == "concurrency"
         trailers = {k: str(v) for k, v in err.trailing_metadata() or ()}
+        # A refused stream names its worker with its request id, as an answer does.
+        assert trailers["x-request-id"] and trailers["x-novaos-worker"] == "0"
         assert trailers["x-ratelimit-limit"] == "2"  # used to be 5, remaining 3
         assert trailers["x-ratelimit-remaining"] == "0"
         assert trailers["x-ratelimit-reset"] == trailers["retry-after"] == "1"
@@ -231,7 +233,7 @@ async def test_a_request_over_the_whole_token_limit_is_a_failed_precondition_wit
         assert "retry-after" not in trailers
         assert trailers["x-ratelimit-limit-tokens"] == "10000"
         assert trailers["x-ratelimit-remaining-tokens"] == "10000"  # nothing was charged
-        assert "x-request-id" in trailers
+        assert "x-request-id" in trailers and trailers["x-novaos-worker"] == "0"
         # Nothing charged: a request that fits is admitted at once.
         small = chat_pb2.ChatRequest(message="hello")
         await stub.Chat(small, metadata=bearer(mint("never-fits", "free")))

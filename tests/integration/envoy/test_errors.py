@@ -130,6 +130,8 @@ def test_rate_limit_is_429_with_limit_headers_and_json_status(
     assert resp.headers["retry-after"] == str(math.ceil(delay))
     quota = next(d for d in body["details"] if d["@type"].endswith("QuotaFailure"))
     assert "requests per minute" in quota["violations"][0]["description"]
+    # Which process refused it, as on an answer (it came only with answers).
+    assert resp.headers["x-request-id"] and resp.headers["x-novaos-worker"] == "0"
 
 
 def _open_circuit(http: httpx.Client, gateway: GatewayThread) -> dict[str, str]:
