@@ -53,6 +53,10 @@ class PrimaryStore(KeyValueStore, Protocol):
 
     async def ping(self) -> bool: ...
 
+    async def accepts_writes(self) -> bool:
+        """Whether a write goes through: what ends an outage."""
+        ...
+
     async def replay_push(
         self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
@@ -153,7 +157,9 @@ class FailoverStore:
         while True:
             await asyncio.sleep(delay)
             try:
-                if await self._primary.ping() and await self._replay():
+                # Not a PING: a full Redis (noeviction) or a read-only replica answers
+                # one, and switching back to it would only fail the next write again.
+                if await self._primary.accepts_writes() and await self._replay():
                     break
             except Exception:  # e.g. LOADING or NOAUTH on the ping: this task must not end
                 log.exception("[STORAGE] probing Redis failed; retrying")

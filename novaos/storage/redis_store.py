@@ -1,7 +1,8 @@
 """Redis adapters for ``KeyValueStore``: one server (``REDIS_URL``) or a cluster.
 
-Every connectivity failure is translated to ``StorageUnavailableError`` so the
-failover wrapper (and the limiter) can switch to memory without knowing redis.
+Every connectivity failure, and a server refusing writes, is translated to
+``StorageUnavailableError`` so the failover wrapper (and the limiter) can
+switch to memory without knowing redis.
 Commands that touch one key only, so Redis Cluster routes each by its slot.
 """
 
@@ -33,7 +34,19 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ClusterError,
     OSError,
     TimeoutError,
+    # A server that answers but refuses writes serves NovaOS no better than one
+    # that is gone: full under noeviction (OOM), a replica after a failover
+    # (READONLY). MISCONF (a failed RDB save) and NOREPLICAS (too few replicas
+    # for min-replicas-to-write) come as plain ResponseErrors: _REFUSING_WRITES.
+    rexc.OutOfMemoryError,
+    rexc.ReadOnlyError,
 )
+
+# Error codes redis-py has no class for, by which a server refuses writes.
+_REFUSING_WRITES = ("MISCONF", "NOREPLICAS")
+
+# What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
+_PROBE_KEY = "nova:probe:writable"
 
 RedisClient = aioredis.Redis | RedisCluster
 
@@ -95,6 +108,18 @@ async def translate_errors(backend: str) -> AsyncIterator[None]:
         yield
     except UNAVAILABLE as exc:
         raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
+    except rexc.ResponseError as exc:
+        code = _error_code(exc)
+        if code not in _REFUSING_WRITES:
+            raise  # a bug in our command: stays loud
+        raise StorageUnavailableError(f"{backend} unavailable: {code}") from exc
+
+
+def _error_code(exc: rexc.ResponseError) -> str:
+    """The reply's error code; a pipeline (MULTI/EXEC) prefixes its reply with the
+    failed command (``Command # 1 (SET k v) of pipeline caused error: ('MISCONF ...',)``)."""
+    _, _, reply = str(exc).rpartition("of pipeline caused error: ")
+    return reply.lstrip("('\"").split(" ", 1)[0]
 
 
 def _one_retry() -> Retry:
@@ -229,6 +254,13 @@ class RedisStore:
     async def ping(self) -> bool:
         try:
             return bool(await self._run(self._client.ping()))
+        except StorageUnavailableError:
+            return False
+
+    async def accepts_writes(self) -> bool:
+        """Whether a short-lived write goes through (see ``_PROBE_KEY``)."""
+        try:
+            return bool(await self._run(self._client.set(_PROBE_KEY, b"1", px=1000)))
         except StorageUnavailableError:
             return False
 

@@ -8,7 +8,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
-from tests.fixtures.common import await_until
+from tests.fixtures.common import await_until, holds
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import Running, bearer, mint, running_app
 
@@ -271,3 +271,29 @@ async def test_one_subject_has_one_budget_whatever_tier_its_tokens_name(
     # Each tier's own number applies to the subject's one count: at most the
     # largest (3) run at once, never the sum (8).
     assert len(held) == 3, (len(held), refused)
+
+
+async def test_a_full_redis_is_served_from_memory_not_internal(private_redis: RedisServer) -> None:
+    # maxmemory with noeviction, as production runs it: the conversation write after
+    # the model answered failed with OOM, the call with INTERNAL (the stream after its
+    # text had been sent), and nothing said Redis was in trouble.
+    async with running_app(
+        REDIS_URL=private_redis.url, REDIS_RECONNECT_MAX_BACKOFF_MS="200"
+    ) as running:
+        private_redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        private_redis.cli("CONFIG", "SET", "maxmemory", "1")
+        await _chat(running, "full-redis", "c1", "still answering?")
+        assert running.app.metrics.storage_fallback._value.get() == 1
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(message="and streaming?", conversation_id="c1")
+        kinds = [
+            e.WhichOneof("event")
+            async for e in stub.StreamChat(request, metadata=bearer(mint("full-redis")))
+        ]
+        assert kinds[-1] == "completed" and "delta" in kinds
+        assert running.app.metrics.storage_fallback._value.get() == 1, "still full: no flapping"
+        private_redis.cli("CONFIG", "SET", "maxmemory", "0")
+        await await_until(
+            lambda: holds(running.app.metrics.storage_fallback._value.get() == 0),
+            what="back on Redis once it takes writes",
+        )

@@ -50,6 +50,9 @@ class FlakyPrimary(MemoryStore):
     async def ping(self) -> bool:
         return self.up_for > 0
 
+    async def accepts_writes(self) -> bool:
+        return self.up_for > 0
+
     async def replay_push(
         self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
