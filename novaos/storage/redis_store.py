@@ -142,6 +142,10 @@ class RedisStore:
         # client has no blocking pool and raises MaxConnectionsError instead,
         # which must not read as "Redis is down" under a burst.
         self.in_flight = asyncio.Semaphore(max_in_flight)
+        # Commands that found Redis unavailable, and whether the latest finished
+        # command did: see ``command``.
+        self._failures = 0
+        self._failing = False
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
         self._push_once = client.register_script(_PUSH_ONCE)
@@ -166,10 +170,28 @@ class RedisStore:
 
     @asynccontextmanager
     async def command(self) -> AsyncIterator[None]:
-        """One command's turn: bounded concurrency, client ready, errors translated."""
-        async with self.in_flight, translate_errors(self.backend):
-            await self._ready()
-            yield
+        """One command's turn: bounded concurrency, client ready, errors translated.
+
+        A command that waited for a turn while the commands ahead of it found Redis
+        unavailable (timed out on a stalled server) fails at once: sent anyway, it
+        would cost its caller another REDIS_COMMAND_TIMEOUT_MS, and the queue behind
+        it one more each, although the failover has already switched to memory.
+        """
+        failures = self._failures
+        async with self.in_flight:
+            if self._failing and self._failures != failures:
+                raise StorageUnavailableError(
+                    f"{self.backend} unavailable: failed while this command waited"
+                )
+            try:
+                async with translate_errors(self.backend):
+                    await self._ready()
+                    yield
+            except StorageUnavailableError:
+                self._failures += 1
+                self._failing = True
+                raise
+            self._failing = False
 
     async def _ready(self) -> None:
         """A single server's pool connects lazily and safely; nothing to do."""
