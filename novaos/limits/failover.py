@@ -52,6 +52,7 @@ class FailoverAdmission:
         self._switch = switch
         self._taking_back: set[asyncio.Task[None]] = set()
         self._outage_leases = _OutageLeases(fallback, primary, switch)  # their issuer
+        self._redis_leases = _PrimaryLeases(primary, switch)
 
     @property
     def active(self) -> AdmissionBackend:
@@ -60,7 +61,10 @@ class FailoverAdmission:
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
         if self._switch.primary_available:
             try:
-                return await self._primary.admit(request)
+                outcome = await self._primary.admit(request)
+                if isinstance(outcome, LeaseGrant):
+                    return replace(outcome, issuer=self._redis_leases)
+                return outcome
             except StorageUnavailableError:
                 self._switch.primary_failed()
                 task = asyncio.create_task(self._take_back(request))
@@ -150,3 +154,46 @@ class _OutageLeases:
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         return await self._fallback.active_leases(subject, now_ms=now_ms)
+
+
+class _PrimaryLeases:
+    """The issuer of leases the primary (Redis) granted.
+
+    Once the store has switched to memory, Redis is down or stalled: a release
+    sent there would hold the request's end (the trailers) for up to
+    REDIS_COMMAND_TIMEOUT_MS, as would a top-up mid-stream. They fail at once as
+    unavailable instead: the limiter then retries the release in the background
+    (it reaches Redis once the switch is back, until the lease's TTL ends it
+    anyway), a top-up keeps serving and a refresh is tried again later, as on
+    any Redis failure.
+    """
+
+    def __init__(self, primary: AdmissionBackend, switch: BackendSwitch) -> None:
+        self.name = primary.name
+        self._primary, self._switch = primary, switch
+
+    def _check(self) -> None:
+        if not self._switch.primary_available:
+            raise StorageUnavailableError(f"{self.name} unavailable: serving from memory")
+
+    async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        return await self._primary.admit(request)
+
+    async def top_up(
+        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+    ) -> AdmitResult:
+        self._check()
+        return await self._primary.top_up(grant, extra_tokens, now_ms=now_ms)
+
+    async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
+        self._check()
+        return await self._primary.refresh(grant, now_ms=now_ms)
+
+    async def release(
+        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+    ) -> None:
+        self._check()
+        await self._primary.release(grant, actual_tokens, now_ms=now_ms)
+
+    async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
+        return await self._primary.active_leases(subject, now_ms=now_ms)

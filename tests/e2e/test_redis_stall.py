@@ -60,3 +60,29 @@ async def test_a_stall_costs_calls_queued_for_a_connection_one_timeout(
             took = await asyncio.gather(*(_timed_chat(running, f"queued-{i}") for i in range(8)))
         assert running.app.metrics.storage_fallback._value.get() == 1
     assert max(took) < TIMEOUT_S + SLACK_S, sorted(round(t, 2) for t in took)
+
+
+async def test_a_stream_in_flight_when_redis_stalls_pays_one_timeout(
+    private_redis: RedisServer,
+) -> None:
+    # Its history write timed out (the switch to memory) before the completed event,
+    # then its lease, granted by Redis, was released there inline: a second timeout
+    # between the completed event and the trailers.
+    async with gateway(private_redis, MOCK_TOKEN_DELAY_MS="5") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(message="tell me more", conversation_id="c1")
+        events = aiter(stub.StreamChat(request, metadata=bearer(mint("streamer"))))
+        kinds: list[str | None] = []
+        while "delta" not in kinds:  # admitted by Redis, the model answering
+            kinds.append((await anext(events)).WhichOneof("event"))
+        with stalled(private_redis):
+            arrived = [("stalled", time.monotonic())]
+            async for event in events:
+                arrived.append((event.WhichOneof("event"), time.monotonic()))
+            trailers_at = time.monotonic()
+        assert running.app.metrics.storage_fallback._value.get() == 1, "Redis was not used"
+    (_, before_at), (last, completed_at) = arrived[-2:]
+    assert last == "completed", arrived
+    assert completed_at - before_at < TIMEOUT_S + SLACK_S, f"the history write, once: {arrived}"
+    took = trailers_at - completed_at
+    assert took < SLACK_S, f"{took:.2f} s from the completed event to the trailers"
