@@ -63,7 +63,7 @@ class FailoverAdmission:
             try:
                 outcome = await self._primary.admit(request)
                 if isinstance(outcome, LeaseGrant):
-                    return replace(outcome, issuer=self._redis_leases)
+                    return self._redis_leases.granted(outcome)
                 return outcome
             except StorageUnavailableError:
                 self._switch.primary_failed()
@@ -75,7 +75,10 @@ class FailoverAdmission:
                 # lease from ever being registered in Redis (and a take-back landing
                 # after that registration would remove it again).
                 request = replace(request, lease_id=uuid.uuid4().hex)
-        outcome = await self._fallback.admit(request)
+        # The leases Redis granted that this process still runs count here too:
+        # memory starts empty, and would admit a full limit more beside them.
+        held = self._redis_leases.held(request.subject)
+        outcome = await self._fallback.admit(replace(request, held_elsewhere=held))
         if isinstance(outcome, LeaseGrant):
             return replace(outcome, issuer=self._outage_leases)
         return outcome
@@ -108,7 +111,10 @@ class FailoverAdmission:
         await grant.issuer.release(grant, actual_tokens, now_ms=now_ms)
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
-        return await self.active.active_leases(subject, now_ms=now_ms)
+        if self._switch.primary_available:
+            return await self._primary.active_leases(subject, now_ms=now_ms)
+        held = self._redis_leases.held(subject)
+        return held + await self._fallback.active_leases(subject, now_ms=now_ms)
 
 
 class _OutageLeases:
@@ -157,7 +163,8 @@ class _OutageLeases:
 
 
 class _PrimaryLeases:
-    """The issuer of leases the primary (Redis) granted.
+    """The issuer of leases the primary (Redis) granted, and which of them this
+    process holds (granted, not yet released), for the fallback to count.
 
     Once the store has switched to memory, Redis is down or stalled: a release
     sent there would hold the request's end (the trailers) for up to
@@ -171,6 +178,15 @@ class _PrimaryLeases:
     def __init__(self, primary: AdmissionBackend, switch: BackendSwitch) -> None:
         self.name = primary.name
         self._primary, self._switch = primary, switch
+        self._held: dict[LimitSubject, set[str]] = {}
+
+    def granted(self, grant: LeaseGrant) -> LeaseGrant:
+        """``grant`` issued by this object, and counted as held until released."""
+        self._held.setdefault(grant.request.subject, set()).add(grant.request.lease_id)
+        return replace(grant, issuer=self)
+
+    def held(self, subject: LimitSubject) -> int:
+        return len(self._held.get(subject, ()))
 
     def _check(self) -> None:
         if not self._switch.primary_available:
@@ -192,6 +208,14 @@ class _PrimaryLeases:
     async def release(
         self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
     ) -> None:
+        # Its request has ended, whether or not Redis hears of it now (a release that
+        # fails is retried, for Redis's sake): the fallback no longer counts it.
+        subject, lease_id = grant.request.subject, grant.request.lease_id
+        held = self._held.get(subject)
+        if held is not None:
+            held.discard(lease_id)
+            if not held:
+                del self._held[subject]
         self._check()
         await self._primary.release(grant, actual_tokens, now_ms=now_ms)
 

@@ -104,7 +104,7 @@ class MemoryAdmission:
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
         now = self._now(request.now_ms)
         window = self._window(request.subject, now)
-        violation, retry_ms = _check(window, request.limits, request.tokens, now)
+        violation, retry_ms = _check(window, request, now)
         if violation:
             headers = _headers(window, request.limits, now, violation, retry_ms)
             return AdmitResult(False, violation, retry_ms, headers)
@@ -163,11 +163,12 @@ class MemoryAdmission:
         return len(self._window(subject, self._now(now_ms)).leases)
 
 
-def _check(window: _Window, limits: TierLimits, tokens: int, now: int) -> tuple[str, int]:
+def _check(window: _Window, request: AdmitRequest, now: int) -> tuple[str, int]:
     """The first violated limit and when to retry; concurrency first so it charges nothing."""
+    limits, tokens = request.limits, request.tokens
     if tokens > limits.tokens_per_minute:  # fits no window: the caller must ask for less
         return OVER_TOKEN_LIMIT, 0
-    if len(window.leases) >= limits.concurrency:
+    if len(window.leases) + request.held_elsewhere >= limits.concurrency:
         soonest = min(window.leases.values(), default=now + 1000)
         return CONCURRENCY, max(min(1000, soonest - now), 1)
     count = len(window.requests)

@@ -68,6 +68,9 @@ class AdmitRequest:
     tokens: int  # reserved up front: known prompt + max output (topped up before the upstream)
     lease_ttl_ms: int
     now_ms: int | None = None  # tests drive a simulated clock; None = backend clock
+    # Leases of this subject that count towards its concurrency though the backend
+    # does not hold them: Redis's, still running here while memory serves an outage.
+    held_elsewhere: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,50 @@
+"""While Redis is away, one process's limits still count what it is running."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+
+from novaos.domain import Tier
+from novaos.errors import RateLimitedError
+from novaos.limits import LimitSubject, TierLimits
+from novaos.storage import FailoverLimiter, FailoverStore, RedisStore
+from tests.fixtures.redis_server import RedisServer
+
+TWO_AT_A_TIME = TierLimits(100, 10**6, 2)
+
+
+async def test_the_fallback_counts_the_leases_redis_granted_this_process(
+    private_redis: RedisServer,
+) -> None:
+    # Two streams admitted by Redis were running when it died: the memory fallback
+    # started empty and admitted two more on the same process, four at a limit of 2.
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
+    limiter = FailoverLimiter(
+        store, primary, dict.fromkeys(Tier, TWO_AT_A_TIME), lease_ttl_ms=30_000
+    )
+    who = LimitSubject("two-streams", Tier.FREE)
+    try:
+        await store.connect()
+        async with AsyncExitStack() as first, AsyncExitStack() as second:
+            await first.enter_async_context(limiter.hold(who, 1))
+            await second.enter_async_context(limiter.hold(who, 1))
+            private_redis.kill()
+            with pytest.raises(RateLimitedError) as refused:
+                async with limiter.hold(who, 1):
+                    pass
+            assert not store.primary_available, "refused by the memory fallback"
+            assert refused.value.violation.limit == "concurrency"
+            await first.aclose()  # one of them ends during the outage
+            async with limiter.hold(who, 1):
+                with pytest.raises(RateLimitedError):
+                    async with limiter.hold(who, 1):
+                        pass
+        async with limiter.hold(who, 1), limiter.hold(who, 1):
+            pass  # both ended: the whole limit again
+        assert await limiter.backend.active_leases(who) == 0
+    finally:
+        await limiter.aclose()
+        await store.aclose()
