@@ -17,6 +17,7 @@ from novaos.limits.model import (
     LeaseGrant,
     LimitSubject,
 )
+from novaos.tasks import cancel_and_wait
 
 log = logging.getLogger("novaos.limits")
 
@@ -24,6 +25,7 @@ log = logging.getLogger("novaos.limits")
 # a release reads only the request.
 _UNKNOWN = AdmitResult(False, "", 0, RateLimitHeaders(0, 0, 0))
 _RETRY_MAX_S = 1.0
+TAKE_BACK_TASK = "lease-take-back"
 
 
 class FailoverAdmission:
@@ -67,7 +69,7 @@ class FailoverAdmission:
                 return outcome
             except StorageUnavailableError:
                 self._switch.primary_failed()
-                task = asyncio.create_task(self._take_back(request))
+                task = asyncio.create_task(self._take_back(request), name=TAKE_BACK_TASK)
                 self._taking_back.add(task)
                 task.add_done_callback(self._taking_back.discard)
                 # The memory lease gets an id of its own: the take-back's release
@@ -96,6 +98,11 @@ class FailoverAdmission:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
         log.debug("lease %s left to its TTL: Redis did not answer", request.lease_id)
+
+    async def aclose(self) -> None:
+        """Stop taking back timed-out admissions (shutdown): those end with their TTL.
+        Left running, each would keep calling Redis for up to LEASE_TTL_MS."""
+        await cancel_and_wait(*self._taking_back)
 
     async def top_up(
         self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None

@@ -48,8 +48,12 @@ class FailoverLimiter(LeaseLimiter):
         lease_ttl_ms: int,
         observer: LimitObserver | None = None,
     ) -> None:
-        backend = FailoverAdmission(RedisAdmission(primary), MemoryAdmission(), store)
-        super().__init__(backend, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
+        self._admission = FailoverAdmission(RedisAdmission(primary), MemoryAdmission(), store)
+        super().__init__(self._admission, limits, lease_ttl_ms=lease_ttl_ms, observer=observer)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._admission.aclose()
 
 
 def _no_group(key: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from novaos.domain import Tier
 from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
+from novaos.limits.failover import TAKE_BACK_TASK
 from novaos.storage import FailoverLimiter, FailoverStore, RedisStore
 from tests.fixtures.redis_server import RedisServer
 
@@ -48,3 +50,26 @@ async def test_the_fallback_counts_the_leases_redis_granted_this_process(
     finally:
         await limiter.aclose()
         await store.aclose()
+
+
+async def test_shutdown_stops_taking_back_admissions_redis_did_not_answer(
+    private_redis: RedisServer,
+) -> None:
+    # The admission that found Redis gone is taken back there in the background,
+    # until its lease's TTL; after shutdown that task went on calling Redis.
+    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
+    limiter = FailoverLimiter(
+        store, primary, dict.fromkeys(Tier, TWO_AT_A_TIME), lease_ttl_ms=30_000
+    )
+    await store.connect()
+    private_redis.kill()
+    async with limiter.hold(LimitSubject("at-the-outage", Tier.FREE), 1):
+        assert _taking_back(), "Redis admission failed: taken back in the background"
+    await limiter.aclose()
+    await store.aclose()
+    assert not _taking_back()
+
+
+def _taking_back() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name() == TAKE_BACK_TASK and not t.done()]
