@@ -17,16 +17,22 @@ from tests.fixtures.redis_server import RedisServer
 TWO_AT_A_TIME = TierLimits(100, 10**6, 2)
 
 
+def _failover(redis: RedisServer) -> tuple[FailoverStore, FailoverLimiter]:
+    """A store and limiter on ``redis`` falling back to memory, two leases at a time."""
+    primary = RedisStore.from_url(redis.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
+    limiter = FailoverLimiter(
+        store, primary, dict.fromkeys(Tier, TWO_AT_A_TIME), lease_ttl_ms=30_000
+    )
+    return store, limiter
+
+
 async def test_the_fallback_counts_the_leases_redis_granted_this_process(
     private_redis: RedisServer,
 ) -> None:
     # Two streams admitted by Redis were running when it died: the memory fallback
     # started empty and admitted two more on the same process, four at a limit of 2.
-    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
-    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
-    limiter = FailoverLimiter(
-        store, primary, dict.fromkeys(Tier, TWO_AT_A_TIME), lease_ttl_ms=30_000
-    )
+    store, limiter = _failover(private_redis)
     who = LimitSubject("two-streams", Tier.FREE)
     try:
         await store.connect()
@@ -57,11 +63,7 @@ async def test_shutdown_stops_taking_back_admissions_redis_did_not_answer(
 ) -> None:
     # The admission that found Redis gone is taken back there in the background,
     # until its lease's TTL; after shutdown that task went on calling Redis.
-    primary = RedisStore.from_url(private_redis.url, pool_size=4, timeout_s=1)
-    store = FailoverStore(primary, min_backoff_s=0.05, max_backoff_s=0.2)
-    limiter = FailoverLimiter(
-        store, primary, dict.fromkeys(Tier, TWO_AT_A_TIME), lease_ttl_ms=30_000
-    )
+    store, limiter = _failover(private_redis)
     await store.connect()
     private_redis.kill()
     async with limiter.hold(LimitSubject("at-the-outage", Tier.FREE), 1):
