@@ -133,11 +133,17 @@ class Supervisor:
         return delay
 
     def run(self) -> int:
-        check_provider_settings(self.settings)  # once here, not once per worker
-        port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
-        server = serve_metrics(self.settings.metrics_port, registry)
+        try:
+            check_provider_settings(self.settings)  # once here, not once per worker
+            port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
+            server = serve_metrics(self.settings.metrics_port, registry)
+        except BaseException:
+            # A configuration error before any worker ran: nothing will use the
+            # directory, and a pod restarting on it would leave one per start.
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            raise
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stopping.set())
         if not self.settings.shared_store:  # production refuses this (config.py)
