@@ -28,6 +28,7 @@ from novaos.audit.watch import SharedFanout, WatchHub
 from novaos.audit.writer import AuditWriter
 from novaos.config import AuditStorage, Environment, Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
+from novaos.errors import ConfigError
 from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
 from novaos.observability.logging import RequestLogger
@@ -115,6 +116,16 @@ def build_audit_sink(settings: Settings) -> AuditSink:
     """AUDIT_STORAGE_TYPE picks the sink."""
     keys = chain_keys(settings)
     if settings.audit_storage_type is AuditStorage.DATABASE:
+        try:
+            conninfo_to_dict(settings.database_url)
+        except psycopg.ProgrammingError:
+            # A string that does not parse is a mistake to fix, not an outage to
+            # spill through (the pool would retry it for ever). Neither it nor
+            # libpq's message (which quotes it) is repeated: it may hold a password.
+            raise ConfigError(
+                "invalid configuration: DATABASE_URL: not a PostgreSQL connection string "
+                "(postgresql://user:password@host:5432/db, or key=value pairs)"
+            ) from None
         return PostgresAuditSink(
             settings.database_url, pool_size=settings.audit_db_pool_size, keys=keys
         )
@@ -257,10 +268,14 @@ class App:
         s = self.settings
         providers: dict[str, Provider] = dict(build_providers(s))
         if "mock" in (s.preferred_provider, *s.provider_fallback_order):
+            try:
+                script = load_script(s.mock_script_file)
+            except (OSError, ValueError) as exc:  # missing, unreadable, not the JSON shape
+                raise ConfigError(f"invalid configuration: MOCK_SCRIPT_FILE: {exc}") from None
             self.provider = MockProvider(
                 token_delay_ms=s.mock_token_delay_ms,
                 response_tokens=s.mock_response_tokens,
-                script=load_script(s.mock_script_file),
+                script=script,
             )
             providers["mock"] = self.provider
         self.router = build_router(s, providers, ProviderMetrics(self.metrics))
@@ -331,6 +346,12 @@ class App:
                 "PORT is not used: gRPC listens on GRPC_PORT, /metrics on METRICS_PORT, "
                 "HTTP/JSON/SSE on the Envoy sidecar's ENVOY_HTTPS_PORT",
                 extra={"component": "config", "port": s.port},
+            )
+        if s.node_env is Environment.PRODUCTION and not s.require_auth:
+            _log.warning(
+                "REQUIRE_AUTH=false in production: every caller is anonymous, on the "
+                "free tier's limits per client address, and no token is checked",
+                extra={"component": "config"},
             )
         if s.node_env is Environment.PRODUCTION and s.audit_chain_key is None:
             _log.warning(

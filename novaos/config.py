@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     Field,
@@ -305,6 +306,43 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value:
+            return value
+        url = _parsed(value)  # not quoted back: it may hold a password
+        if url is None:
+            raise ValueError("does not parse as a URL (check the port)")
+        if url.scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if url.scheme != "unix" and not url.hostname:
+            raise ValueError("names no host (redis://host:6379/0)")
+        if url.scheme == "unix" and not url.path:
+            raise ValueError("names no socket path (unix:///path/to/redis.sock)")
+        return value
+
+    @field_validator("redis_cluster_nodes")
+    @classmethod
+    def _cluster_nodes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for node in value:
+            host, _, port = node.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"{node!r} is not host:port")
+        return value
+
+    @field_validator(
+        "openai_base_url", "gemini_base_url", "anthropic_base_url", "openai_compat_base_url"
+    )
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value:
+            return value
+        url = _parsed(value)
+        if url is None or url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
     @field_validator("audit_chain_previous_keys")
     @classmethod
     def _previous_keys_len(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
@@ -382,6 +420,16 @@ _PLACEHOLDER_MARKERS = (
     "your-unique-secret",
     "changeme",
 )
+
+
+def _parsed(value: str) -> SplitResult | None:
+    """``value`` split as a URL, or None where even that fails (a bad port, say)."""
+    try:
+        url = urlsplit(value)
+        _ = url.port  # raises on a port that is not a number in range
+    except ValueError:
+        return None
+    return url
 
 
 def _is_placeholder(secret: str) -> bool:

@@ -52,6 +52,12 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
         # found while the app is built, not while the settings are read
         ({"PREFERRED_PROVIDER": "openai"}, "PREFERRED_PROVIDER"),
         ({"PROVIDER_FALLBACK_ORDER": "mock,nope"}, "PROVIDER_FALLBACK_ORDER"),
+        # these went up as a traceback with exit 1, and WORKERS>1 restarted for ever
+        ({"REDIS_URL": "not-a-url"}, "REDIS_URL"),
+        ({"REDIS_CLUSTER_NODES": "x"}, "REDIS_CLUSTER_NODES"),
+        ({"MOCK_SCRIPT_FILE": "/nonexistent/script.json"}, "MOCK_SCRIPT_FILE"),
+        ({"AUDIT_STORAGE_TYPE": "database", "DATABASE_URL": "notaurl"}, "DATABASE_URL"),
+        ({"OPENAI_BASE_URL": "notaurl"}, "OPENAI_BASE_URL"),
     ],
 )
 def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: str) -> None:
@@ -63,6 +69,22 @@ def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: s
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert variable in lines[0] and lines[0].startswith("novaos: invalid configuration")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MOCK_SCRIPT_FILE": "/nonexistent/script.json"},
+        {"AUDIT_STORAGE_TYPE": "database", "DATABASE_URL": "notaurl"},
+    ],
+)
+def test_a_config_error_found_in_a_worker_stops_the_supervisor(env: dict[str, str]) -> None:
+    # The worker exited 1 with a traceback, and the supervisor restarted it for ever.
+    proc = _run_server({**os.environ, **BASE_ENV, **env, "WORKERS": "2"})
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    variable = next(iter(env)) if "DATABASE_URL" not in env else "DATABASE_URL"
+    assert f"novaos: invalid configuration: {variable}" in proc.stderr
+    assert "Traceback" not in proc.stderr and "restarting" not in proc.stdout
 
 
 @pytest.mark.parametrize(

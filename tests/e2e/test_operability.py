@@ -166,3 +166,15 @@ async def test_a_call_refused_before_the_pipeline_leaves_a_log_line_with_its_req
     assert limit["method"] == "/novaos.v1.ChatService/Chat"
     assert (auth["code"], auth["reason"]) == ("UNAUTHENTICATED", "TOKEN_MISSING")
     assert "userId" not in auth
+
+
+@pytest.mark.parametrize("require_auth", ["false", "true"])
+async def test_a_production_start_without_auth_warns_that_every_caller_is_anonymous(
+    caplog: pytest.LogCaptureFixture, require_auth: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="novaos.app")
+    async with running_app(NODE_ENV="production", REQUIRE_AUTH=require_auth):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
+    found = any(m.startswith("REQUIRE_AUTH=false in production") for m in warned)
+    assert found is (require_auth == "false"), warned
