@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from novaos.audit.record import AuditRecord, with_chain
 
@@ -42,15 +42,14 @@ class ChainKeys:
 
     sealing: bytes | None = None
     verifying: Mapping[str, bytes] = field(default_factory=dict)
+    sealing_id: str = ""  # ``key_id(sealing)``, derived once, not per record sealed
 
     @classmethod
     def of(cls, current: bytes | None, previous: Iterable[bytes] = ()) -> ChainKeys:
         keys = [k for k in (current, *previous) if k]
-        return cls(current or None, {key_id(k): k for k in keys})
-
-    @property
-    def sealing_id(self) -> str:
-        return key_id(self.sealing) if self.sealing else ""
+        return cls(
+            current or None, {key_id(k): k for k in keys}, key_id(current) if current else ""
+        )
 
     @property
     def keyed(self) -> bool:
@@ -92,9 +91,7 @@ def seal(record: AuditRecord, head: ChainHead, keys: ChainKeys = UNKEYED) -> Aud
     )
     hashed = digest(linked, keys)
     assert hashed is not None  # the sealing key is always one of the verifying keys
-    return with_chain(
-        linked, seq=linked.seq, prev_hash=head.hash, digest=hashed, key_id=linked.key_id
-    )
+    return replace(linked, hash=hashed)
 
 
 def seal_all(

@@ -15,6 +15,7 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection, OperationalError, sql
@@ -22,7 +23,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
-from novaos.audit.record import AuditRecord, decode, parse_time, with_chain
+from novaos.audit.record import AuditRecord, decode, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
 from novaos.errors import AuditSinkUnavailableError
@@ -129,13 +130,7 @@ class PostgresAuditSink:
         for row in rows:
             record = decode(row[-1])
             if _columns_of(record) != _columns_of_row(row):
-                record = with_chain(
-                    record,
-                    seq=record.seq,
-                    prev_hash=record.prev_hash,
-                    digest=_COLUMNS_EDITED,
-                    key_id=record.key_id,
-                )
+                record = replace(record, hash=_COLUMNS_EDITED)
             records.append(record)
         return records
 
