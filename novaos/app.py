@@ -112,9 +112,8 @@ def chain_keys(settings: Settings) -> ChainKeys:
     )
 
 
-def build_audit_sink(settings: Settings) -> AuditSink:
-    """AUDIT_STORAGE_TYPE picks the sink."""
-    keys = chain_keys(settings)
+def build_audit_sink(settings: Settings, keys: ChainKeys) -> AuditSink:
+    """AUDIT_STORAGE_TYPE picks the sink; ``keys`` seal what it re-chains."""
     if settings.audit_storage_type is AuditStorage.DATABASE:
         try:
             conninfo_to_dict(settings.database_url)
@@ -163,7 +162,7 @@ def audit_watch_channel(settings: Settings) -> str:
     return f"{AUDIT_WATCH_CHANNEL}:{hashlib.sha256(chain.encode()).hexdigest()[:16]}"
 
 
-def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
+def build_watch_hub(settings: Settings, sink: AuditSink, keys: ChainKeys) -> WatchHub | None:
     """Worker processes (WORKERS>1) on one shared chain (file or database sink) and
     one Redis: watchers must hear every worker's records, over a Redis channel.
     Otherwise (one process, no Redis, or a memory sink, which is per process)
@@ -186,7 +185,7 @@ def build_watch_hub(settings: Settings, sink: AuditSink) -> WatchHub | None:
         maxsize=settings.audit_watch_queue_size,
         min_backoff_s=settings.redis_reconnect_min_backoff_ms / 1000,
         max_backoff_s=settings.redis_reconnect_max_backoff_ms / 1000,
-        keys=chain_keys(settings),
+        keys=keys,  # records heard from other workers are checked under them
     )
 
 
@@ -202,7 +201,8 @@ def spill_location(settings: Settings) -> tuple[Path | None, str]:
 
 
 def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
-    sink = build_audit_sink(settings)
+    keys = chain_keys(settings)  # one keyring: the writer seals, the sink re-chains
+    sink = build_audit_sink(settings, keys)
     spill, spill_setting = spill_location(settings)
     return AuditWriter(
         sink,
@@ -213,10 +213,10 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         batch_size=settings.audit_batch_size,
         max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
         watch_queue_size=settings.audit_watch_queue_size,
-        watch_hub=build_watch_hub(settings, sink),
+        watch_hub=build_watch_hub(settings, sink, keys),
         observer=AuditMetrics(metrics),
         store_before_reply=settings.audit_store_before_reply,
-        keys=chain_keys(settings),
+        keys=keys,
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from novaos.app import audit_watch_channel, build_audit_sink, build_watch_hub
+from novaos.app import audit_watch_channel, build_audit_sink, build_watch_hub, chain_keys
 from novaos.audit.watch import SharedFanout
 from novaos.config import Settings, load_settings
 from tests.fixtures.server import BASE_ENV
@@ -33,7 +33,8 @@ async def test_only_workers_on_a_shared_chain_and_redis_share_records(
     tmp_path: Path, env: dict[str, str], shared: bool
 ) -> None:
     settings = _settings(tmp_path, **env)
-    hub = build_watch_hub(settings, build_audit_sink(settings))
+    keys = chain_keys(settings)
+    hub = build_watch_hub(settings, build_audit_sink(settings, keys), keys)
     assert isinstance(hub, SharedFanout) is shared
     if hub is not None:
         await hub.aclose()
