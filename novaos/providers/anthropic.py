@@ -164,6 +164,11 @@ class AnthropicStreamDecoder:
     def complete(self) -> bool:
         return self._done
 
+    def reported(self) -> Usage | None:
+        if self._input is None and self._output is None:
+            return None
+        return Usage(self._input or 0, self._output or 0)
+
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before message_stop")

@@ -12,7 +12,7 @@ from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.observer import ProviderObserver
-from novaos.tokens import estimate_tokens, estimate_usage
+from novaos.tokens import estimate_usage
 
 
 @dataclass
@@ -151,11 +151,13 @@ class StreamAttempt:
         )
 
     def truncated(self, cause: perr.ProviderError) -> perr.UpstreamTruncatedError:
-        """The error for a break after the first chunk; usage becomes the estimate of the
-        text passed on. Only the consumer knows how much of it reached the client
+        """The error for a break after the first chunk. Usage becomes what the provider
+        reported before the break where it did (its prompt count; its output count
+        when that is more than the text passed on), else the estimate. Only the
+        consumer knows how much of it reached the client
         (``UpstreamTruncatedError.released``)."""
         received = "".join(self._released)
-        usage = self.estimate()
+        usage = _charged(cause.usage, self.estimate())
         self.usage = usage
         return perr.UpstreamTruncatedError(
             f"upstream stream from {self.provider} broke after {len(received)} characters"
@@ -166,9 +168,20 @@ class StreamAttempt:
                 "cause": cause.kind,
                 "receivedChars": str(len(received)),
                 "inputTokens": str(usage.input_tokens),
-                "outputTokens": str(estimate_tokens(received)),
+                "outputTokens": str(usage.output_tokens),
             },
         )
+
+
+def _charged(reported: Usage | None, estimate: Usage) -> Usage:
+    """A broken stream's usage: the provider's counts where it gave them (0 is a
+    count not given yet), but never less output than the text that went out."""
+    if reported is None:
+        return estimate
+    return Usage(
+        reported.input_tokens or estimate.input_tokens,
+        max(reported.output_tokens, estimate.output_tokens),
+    )
 
 
 def _reasoning_only(chunk: ProviderChunk) -> bool:

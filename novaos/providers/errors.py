@@ -14,6 +14,7 @@ Two questions decide what the router does with one:
 
 from __future__ import annotations
 
+from novaos.domain import Usage
 from novaos.errors import CircuitOpenError, ProviderUnavailableError, UpstreamTruncatedError
 
 __all__ = [
@@ -42,6 +43,8 @@ class ProviderError(Exception):
 
     kind = "provider_error"
     counts_as_failure = True
+    # Set on a stream that broke: the usage the provider had reported by then.
+    usage: Usage | None = None
 
     def __init__(self, provider: str, message: str, *, status: int = 0) -> None:
         super().__init__(f"{provider}: {message}")

@@ -103,6 +103,9 @@ class GeminiStreamDecoder:
     def complete(self) -> bool:
         return bool(self._finish)  # Gemini has no end marker: the finish reason is it
 
+    def reported(self) -> Usage | None:
+        return self._usage  # usageMetadata: running counts, on any chunk
+
     def finish(self) -> ProviderChunk:
         if not self._finish:
             raise perr.StreamCutError(self._provider, "stream ended before a finishReason")

@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import certifi
 
+from novaos.domain import Usage
 from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
@@ -101,6 +102,11 @@ class StreamDecoder(Protocol):
         """The last chunk (usage, finish reason); ``StreamCutError`` if no end marker came."""
         ...
 
+    def reported(self) -> Usage | None:
+        """The usage the provider has reported so far (0 for a count it has not
+        given yet), or None: what a stream that breaks here is charged from."""
+        ...
+
 
 class HttpProvider:
     """Base of the HTTP adapters. Subclasses set ``name`` and the format hooks."""
@@ -141,34 +147,43 @@ class HttpProvider:
         decoder = self._decoder(request, model)
         joiner = SurrogateJoiner()
         answered = 0  # characters of answer text passed on
-        async with self._open(call) as response:
-            expiry = _Expiry(response, call.deadline)
-            events = aiter_sse(response.content.iter_any())
-            try:
-                while not decoder.complete:
-                    if (event := await self._next_event(events, call, expiry)) is None:
-                        break
-                    chunks = decoder.feed(event)
-                    if not chunks and not decoder.complete:
-                        # An event with no answer text (a ping, a usage-only chunk,
-                        # reasoning or thinking deltas): the upstream is alive, so the
-                        # idle timer starts over. One place for every adapter.
-                        chunks = [HEARTBEAT]
-                    for chunk in chunks:
-                        if (passed := joiner.chunk(chunk)) is not None:
-                            answered += len(passed.text)
-                            if answered > MAX_ANSWER_CHARS:
-                                limit = f"stream answer longer than {MAX_ANSWER_CHARS} characters"
-                                raise perr.ResponseTooLargeError(self.name, limit)
-                            yield passed
-                if decoder.complete:
-                    for chunk in await _after_end(events, decoder):
-                        if (passed := joiner.chunk(chunk)) is not None:
-                            yield passed
-            finally:
-                expiry.cancel()
-                await events.aclose()
-        yield joiner.last(decoder.finish())
+        try:
+            async with self._open(call) as response:
+                expiry = _Expiry(response, call.deadline)
+                events = aiter_sse(response.content.iter_any())
+                try:
+                    while not decoder.complete:
+                        if (event := await self._next_event(events, call, expiry)) is None:
+                            break
+                        chunks = decoder.feed(event)
+                        if not chunks and not decoder.complete:
+                            # An event with no answer text (a ping, a usage-only chunk,
+                            # reasoning or thinking deltas): the upstream is alive, so the
+                            # idle timer starts over. One place for every adapter.
+                            chunks = [HEARTBEAT]
+                        for chunk in chunks:
+                            if (passed := joiner.chunk(chunk)) is not None:
+                                answered += len(passed.text)
+                                if answered > MAX_ANSWER_CHARS:
+                                    limit = (
+                                        f"stream answer longer than {MAX_ANSWER_CHARS} characters"
+                                    )
+                                    raise perr.ResponseTooLargeError(self.name, limit)
+                                yield passed
+                    if decoder.complete:
+                        for chunk in await _after_end(events, decoder):
+                            if (passed := joiner.chunk(chunk)) is not None:
+                                yield passed
+                finally:
+                    expiry.cancel()
+                    await events.aclose()
+            yield joiner.last(decoder.finish())
+        except perr.ProviderError as exc:
+            # What the provider said it used before the break (Anthropic's prompt
+            # count at message_start, OpenAI's usage chunk before a lost [DONE],
+            # Gemini's running counts): the router charges from it, not a guess.
+            exc.usage = exc.usage or decoder.reported()
+            raise
 
     async def complete(self, request: ProviderRequest) -> ProviderResponse:
         model = request.model or self.default_model

@@ -141,6 +141,9 @@ class OpenAIStreamDecoder:
     def complete(self) -> bool:
         return self._done
 
+    def reported(self) -> Usage | None:
+        return self._usage  # the usage chunk comes last, just before [DONE]
+
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before [DONE]")

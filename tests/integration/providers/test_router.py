@@ -17,6 +17,7 @@ from novaos.errors import (
 from novaos.ports import ChatMessage, ProviderChunk, ProviderRequest
 from novaos.providers.http import HttpSettings
 from novaos.providers.router import ProviderRouter, RouterSettings
+from novaos.tokens import estimate_usage
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
     Cut,
@@ -204,6 +205,50 @@ async def test_break_after_first_chunk_is_truncation_without_fallback(
     assert caught.value.metadata["provider"] == "openai"
     assert pair.secondary.requests == [], "no fallback request after the first chunk"
     assert pair.router.circuits()[0].consecutive_failures == 1
+
+
+async def truncated_usage(router: ProviderRouter, request: ProviderRequest) -> list[int]:
+    got: list[ProviderChunk] = []
+    with pytest.raises(UpstreamTruncatedError) as caught:
+        async for chunk in router.stream(request):
+            got.append(chunk)
+    usage = got[-1].usage
+    assert usage is not None and got[-1].finish_reason == "truncated"
+    meta = caught.value.metadata
+    assert [meta["inputTokens"], meta["outputTokens"]] == [
+        str(usage.input_tokens),
+        str(usage.output_tokens),
+    ], "the error tells the client what the call was charged"
+    return [usage.input_tokens, usage.output_tokens]
+
+
+async def test_a_break_after_openai_reported_usage_charges_the_reported_usage(
+    pair: Pair,
+) -> None:
+    # Every chunk and the usage chunk arrived; only [DONE] was lost.
+    pair.primary.queue(Reply(body=[*openai_stream(TEXTS, (40, 30))[:-1], Cut()]))
+    assert await truncated_usage(pair.router, REQUEST) == [40, 30]
+
+
+async def test_a_break_after_anthropic_message_start_charges_its_prompt_count(
+    pair: Pair,
+) -> None:
+    # message_start reported 25 prompt tokens; the break came before message_delta.
+    pair.secondary.queue(Reply(body=[*anthropic_stream(TEXTS, (25, 9))[:6], Cut()]))
+    request = replace(REQUEST, preferred_provider="anthropic")
+    estimate = estimate_usage(REQUEST.messages, "One. Two. Three.")
+    assert estimate.input_tokens != 25
+    assert await truncated_usage(pair.router, request) == [25, estimate.output_tokens]
+
+
+async def test_a_reported_output_below_the_text_sent_is_not_what_is_charged(
+    pair: Pair,
+) -> None:
+    # A provider whose running count lags the text it sent (1 output token).
+    pair.primary.queue(Reply(body=[*openai_stream(TEXTS, (40, 1))[:-1], Cut()]))
+    estimate = estimate_usage(REQUEST.messages, "One. Two. Three.")
+    assert estimate.output_tokens > 1
+    assert await truncated_usage(pair.router, REQUEST) == [40, estimate.output_tokens]
 
 
 async def test_circuit_opens_after_three_failures_and_is_skipped(pair: Pair) -> None:
