@@ -74,6 +74,9 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         (bearer(_token(sub=None)), "TOKEN_INVALID"),
         (bearer(_token(iat=None)), "TOKEN_INVALID"),
         (bearer(jwt.encode({"sub": "a"}, key=None, algorithm="none")), "TOKEN_INVALID"),
+        # minted for some other service: refused when no JWT_AUDIENCE says it is ours
+        (bearer(_token(aud="billing")), "TOKEN_INVALID"),
+        (bearer(_token(roles="admin")), "TOKEN_INVALID"),
     ],
     ids=[
         "missing",
@@ -85,6 +88,8 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         "no-sub",
         "no-iat",
         "alg-none",
+        "foreign-audience",
+        "roles-not-a-list",
     ],
 )
 async def test_bad_tokens_are_unauthenticated(
