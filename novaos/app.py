@@ -304,6 +304,7 @@ class App:
             pipeline_timeout_s=s.pipeline_timeout_ms / 1000,
             observer=self.metrics,
             crisis_block=classifier.crisis_block,
+            store_wait_s=_store_wait_s(s, store),
         )
 
     def _chat(self, store: KeyValueStore) -> ChatService:
@@ -463,3 +464,12 @@ class App:
             await self.audit_log.aclose()  # drains: every finished request is written or spilled
         if self.store is not None:
             await self.store.aclose()
+
+
+def _store_wait_s(settings: Settings, store: KeyValueStore) -> float:
+    """The longest one store call waits before the store gives up on Redis and
+    answers from memory (a cluster client tries a second node: twice that)."""
+    if store.backend == "memory":
+        return 0.0  # its calls never wait
+    tries = 2 if settings.redis_cluster_nodes else 1
+    return tries * settings.redis_command_timeout_ms / 1000

@@ -34,6 +34,7 @@ class AckShieldGate:
         self._prompt_for = prompt_for  # (category, language) -> the sentence, localised
         self.name = shield.name
         self.budget_ms = shield.budget_ms
+        self.store_calls = getattr(shield, "store_calls", 0) + 1  # a token's nonce burned
 
     async def check(self, inp: GateInput) -> GateResult:
         result = await self._shield.check(inp)

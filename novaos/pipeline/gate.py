@@ -45,6 +45,11 @@ class GateInput:
 
 
 class Gate(Protocol):
+    """``budget_ms`` bounds the gate's own work. A gate that calls the store also
+    has ``store_calls`` (the most calls one check makes in a row): each may take
+    the store's own timeout on top, after which the store answers from memory,
+    so a slow Redis delays such a gate rather than failing it."""
+
     name: str
     budget_ms: int
 

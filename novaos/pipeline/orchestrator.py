@@ -108,10 +108,19 @@ class Orchestrator:
     clock: Callable[[], float] = time.monotonic
     # The shield's crisis block per language: what a control answer must start with.
     crisis_block: Callable[[str], str] | None = None
+    # How long one store call may take before the store gives up on it and answers
+    # from memory (REDIS_COMMAND_TIMEOUT_MS): added to the budget of a gate per
+    # call it makes, so a Redis slower than a gate's budget but not down delays
+    # the request instead of refusing it.
+    store_wait_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.plan.validate()
         self._has_shield = any(g.name == "shield" for g in self.plan.pre_model)
+        self._budgets_s = {
+            gate.name: gate.budget_ms / 1000 + getattr(gate, "store_calls", 0) * self.store_wait_s
+            for gate in (*self.plan.pre_model, *self.plan.post_model)
+        }
 
     async def run(
         self,
@@ -157,7 +166,7 @@ class Orchestrator:
         started = self.clock()
         # A gate gets its own budget, but never more than what is left of the
         # pipeline's (PIPELINE_TIMEOUT_MS); running out fails that gate closed.
-        budget_s = min(gate.budget_ms / 1000, max(rec.gates_deadline - started, 0.0))
+        budget_s = min(self._budgets_s[gate.name], max(rec.gates_deadline - started, 0.0))
         try:
             if isinstance(gate, InlineGate):  # no I/O: a timer could not fire before it returns
                 result = gate.decide(inp)

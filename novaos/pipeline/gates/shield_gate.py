@@ -74,6 +74,7 @@ class ShieldGate:
         self.classifier = classifier
         self.throttle = throttle
         self.budget_ms = budget_ms
+        self.store_calls = 2 if throttle else 0  # the veto count read, then a veto counted
         self.policy_version = classifier.policy_version
 
     def ack_prompt(self, category: str, language: str) -> str:

@@ -85,6 +85,7 @@ class SparkGate:
         self._min_gap_s = min_gap_s
         self._clock = clock
         self.budget_ms = budget_ms
+        self.store_calls = 3  # both refusals read, the gap set, the day counted
 
     async def check(self, inp: GateInput) -> GateResult:
         why_not = eligible(inp)

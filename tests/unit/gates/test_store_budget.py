@@ -1,0 +1,83 @@
+"""A gate's budget bounds its own work; its store calls may each take the store's
+timeout on top (after which the store answers from memory). A Redis slower than
+the shield's budget, but not down, delays a request rather than refusing it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from novaos.domain import ChatEvent, ChatInput, Completed, Outcome, Principal, RequestContext
+from novaos.pipeline.ack import AckTokens
+from novaos.pipeline.ack_flow import AckShieldGate
+from novaos.pipeline.gates.intent import IntentGate
+from novaos.pipeline.gates.model import ModelGate
+from novaos.pipeline.gates.personality import PersonalityChecker
+from novaos.pipeline.gates.shield import default_classifier
+from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
+from novaos.pipeline.gates.spark import SparkGate
+from novaos.pipeline.generation import Generator
+from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
+from novaos.providers.mock import MockProvider
+from novaos.providers.router import ProviderRouter, RouterSettings
+from tests.fixtures.gate_fakes import FakeStore, ManualClock
+
+BUDGET_MS = 5  # the shield's own work; each store read below takes ten times that
+STORE_LATENCY_S = 0.05
+
+
+class SlowStore(FakeStore):
+    """Answers every read, just late: a Redis that is busy, not down."""
+
+    def __init__(self, latency_s: float) -> None:
+        super().__init__(ManualClock())
+        self.latency_s = latency_s
+        self.reads = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.reads += 1
+        await asyncio.sleep(self.latency_s)  # the latency simulated, not a wait for something
+        return await super().get(key)
+
+
+def orchestrator(store: SlowStore, store_wait_s: float) -> Orchestrator:
+    shield = ShieldGate(
+        default_classifier(), VetoThrottle(store, limit=5, window_ms=60_000), budget_ms=BUDGET_MS
+    )
+    plan = PipelinePlan(
+        pre_model=(IntentGate(), AckShieldGate(shield, AckTokens(b"k" * 32, store)), ModelGate()),
+        post_model=(SparkGate(store),),
+    )
+    generator = Generator(
+        ProviderRouter({"mock": MockProvider(token_delay_ms=0)}, RouterSettings(preferred="mock")),
+        PersonalityChecker(lambda text: None),
+        flush_interval_s=0,
+    )
+    return Orchestrator(plan, generator, store_wait_s=store_wait_s)
+
+
+async def outcome(orch: Orchestrator) -> Completed:
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="help me plan my week", conversation_id="c1")
+    events: list[ChatEvent] = [e async for e in orch.run(ctx, chat, (), RunRecord())]
+    assert isinstance(events[-1], Completed)
+    return events[-1]
+
+
+async def test_a_store_slower_than_the_shield_budget_delays_the_request() -> None:
+    store = SlowStore(STORE_LATENCY_S)
+    done = await outcome(orchestrator(store, store_wait_s=1.0))
+    assert store.reads >= 1, "the veto throttle was read"
+    assert done.outcome is Outcome.COMPLETED, done.detail
+
+
+async def test_without_the_store_allowance_the_same_read_fails_closed() -> None:
+    # What the allowance is for: the shield's budget alone ends at the read.
+    done = await outcome(orchestrator(SlowStore(STORE_LATENCY_S), store_wait_s=0.0))
+    assert done.outcome is Outcome.FAILED
+    assert "shield timed out" in done.detail
+
+
+async def test_a_store_slower_than_its_own_timeout_still_fails_the_shield_closed() -> None:
+    done = await outcome(orchestrator(SlowStore(latency_s=3600), store_wait_s=0.02))
+    assert done.outcome is Outcome.FAILED
+    assert "shield timed out" in done.detail
