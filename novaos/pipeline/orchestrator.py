@@ -177,6 +177,13 @@ class Orchestrator:
             raise  # cancellation, and a client error such as an invalid ack token, end the call
         except Exception as exc:  # a failing gate never silently passes
             result = _fail_closed(gate.name, exc)
+            # A refusal (the shield) or a degraded answer nobody chose: operators
+            # must see a burst of these, not only an outcome in the request line.
+            _log.warning(
+                "Gate failed: %s",
+                result.reason,
+                extra={"requestId": inp.ctx.request_id, "gate": gate.name},
+            )
         latency_ms = (self.clock() - started) * 1000
         record = GateRecord(gate.name, result.decision, result.reason, latency_ms)
         rec.gates.append(record)

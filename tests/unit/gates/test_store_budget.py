@@ -5,6 +5,9 @@ the shield's budget, but not down, delays a request rather than refusing it."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from novaos.domain import ChatEvent, ChatInput, Completed, Outcome, Principal, RequestContext
 from novaos.pipeline.ack import AckTokens
@@ -77,7 +80,15 @@ async def test_without_the_store_allowance_the_same_read_fails_closed() -> None:
     assert "shield timed out" in done.detail
 
 
-async def test_a_store_slower_than_its_own_timeout_still_fails_the_shield_closed() -> None:
-    done = await outcome(orchestrator(SlowStore(latency_s=3600), store_wait_s=0.02))
+async def test_a_store_slower_than_its_own_timeout_still_fails_the_shield_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="novaos.pipeline"):
+        done = await outcome(orchestrator(SlowStore(latency_s=3600), store_wait_s=0.02))
     assert done.outcome is Outcome.FAILED
     assert "shield timed out" in done.detail
+    # the refusal is logged for operators, not only counted as an outcome
+    warned = [r for r in caplog.records if getattr(r, "gate", "") == "shield"]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert warned[0].getMessage() == "Gate failed: shield timed out; request refused"
+    assert getattr(warned[0], "requestId", "") == "r1"
