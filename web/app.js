@@ -58,20 +58,46 @@ function signOut(message) {
 }
 
 // A reload keeps the conversation: its id is kept for the tab, and its turns
-// (stored by the gateway) are shown again. Gone (expired, deleted): start anew.
+// (stored by the gateway) are shown again. Only a conversation that is gone
+// (404: expired, deleted) is forgotten; any other failure (gateway restarting,
+// network down, rate limited) keeps the id, says so, and a reload or Retry
+// shows it once the gateway answers. A send meanwhile continues it.
 async function resume(conversationId) {
-  if (!conversationId || state.conversationId) return;
+  if (!conversationId) return;
+  state.conversationId = conversationId;
   const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}`, {
     headers: { authorization: `Bearer ${state.token}` },
   }).catch(() => null);
-  if (!response || !response.ok) {
+  // Signed out meanwhile, or a send came first (it continues this id): nothing to show.
+  const current = () => state.conversationId === conversationId && !$("messages").children.length;
+  if (!current()) return;
+  if (response?.status === 404) {
+    state.conversationId = "";
     sessionStorage.removeItem("novaos.conversation");
     return;
   }
+  if (!response?.ok) {
+    const why = response ? (await errorText(response))[1] : "connection problem";
+    if (current()) showResumeFailed(conversationId, why.replace(/\.$/, ""));
+    return;
+  }
   const conversation = await response.json();
-  if (state.conversationId || $("messages").children.length) return;  // a send came first
-  state.conversationId = conversation.conversation_id;
+  if (!current()) return;
   for (const turn of conversation.turns || []) addMessage(turn.role, turn.text);
+}
+
+function showResumeFailed(conversationId, why) {
+  showNotice("error", `This conversation could not be loaded right now (${why}); it is kept. `);
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "link";
+  retry.textContent = "Retry";
+  retry.addEventListener("click", () => {
+    clearNotice();
+    // Not after a sign-out, which forgets it.
+    if (sessionStorage.getItem("novaos.conversation") === conversationId) resume(conversationId);
+  });
+  $("notice").append(retry);
 }
 
 function rememberConversation(conversationId) {

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.fixtures.common import free_port
 from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
 from tests.fixtures.gateway_thread import GatewayThread
+from tests.fixtures.redis_server import RedisServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
@@ -67,6 +69,44 @@ def slow_sidecar(
 ) -> Iterator[EnvoySidecar]:
     upstream = Upstream("127.0.0.1", slow_gateway.port, slow_gateway.token)
     yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-slow"))
+
+
+class OutageGateway:
+    """A gateway that can go away and come back on the same port (Envoy in front
+    stays up and answers 503 meanwhile); conversations live in Redis, so the one
+    that comes back knows them."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.port = free_port()
+        self.env = {"REDIS_URL": redis_url, "GRPC_PORT": str(self.port)}
+        self.gateway: GatewayThread | None = None
+
+    def up(self) -> None:
+        self.gateway = GatewayThread(**self.env).__enter__()
+
+    def down(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+
+
+@pytest.fixture
+def outage_gateway(redis_server: RedisServer) -> Iterator[OutageGateway]:
+    outage = OutageGateway(redis_server.url)
+    outage.up()
+    try:
+        yield outage
+    finally:
+        outage.down()
+
+
+@pytest.fixture
+def outage_sidecar(
+    outage_gateway: OutageGateway, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    assert outage_gateway.gateway is not None
+    upstream = Upstream("127.0.0.1", outage_gateway.port, outage_gateway.gateway.token)
+    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-outage"))
 
 
 def shot(page: Page, name: str) -> Path:

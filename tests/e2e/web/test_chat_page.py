@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.web.conftest import shot
+from tests.e2e.web.conftest import OutageGateway, shot
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
@@ -145,3 +145,47 @@ def test_a_long_answer_is_followed_while_it_streams(
     expect(answer).to_have_attribute("data-outcome", "completed", timeout=30_000)
     assert answer.evaluate("e => e.getBoundingClientRect().height > window.innerHeight")
     assert answer.evaluate("e => e.getBoundingClientRect().bottom <= window.innerHeight + 1")
+
+
+def test_a_reload_during_an_outage_keeps_the_conversation(
+    page: Page, outage_sidecar: EnvoySidecar, outage_gateway: OutageGateway
+) -> None:
+    # Any failure to load the conversation (503 while the gateway restarts) forgot
+    # its id for good, silently: the next reload started a new, empty conversation.
+    sign_in(page, outage_sidecar, fresh_token("pro"))
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
+    assert stored
+    outage_gateway.down()
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("could not be loaded", timeout=10_000)
+    expect(page.locator("li.msg")).to_have_count(0)
+    assert page.evaluate("sessionStorage.getItem('novaos.conversation')") == stored
+    shot(page, "chat-resume-outage")
+    page.reload()  # still down: still kept
+    expect(page.locator("#notice")).to_contain_text("could not be loaded", timeout=10_000)
+    assert page.evaluate("sessionStorage.getItem('novaos.conversation')") == stored
+    outage_gateway.up()
+    wait_until(outage_sidecar.upstream_healthy, timeout_s=30, what="gateway back behind envoy")
+    page.click("#notice button")  # Retry
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#notice")).to_be_hidden()
+    page.reload()
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("li.msg.user .body")).to_have_text("Give me a plan for writing my thesis")
+
+
+def test_a_conversation_that_is_gone_starts_anew(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Only a 404 (expired, deleted) drops the stored id, without a notice.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    page.evaluate("sessionStorage.setItem('novaos.conversation', 'conv_gone0123456789abcd')")
+    page.reload()
+    expect(page.locator("#chat")).to_be_visible()
+    page.wait_for_function("() => sessionStorage.getItem('novaos.conversation') === null")
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("li.msg")).to_have_count(0)
