@@ -333,6 +333,9 @@ function init() {
     send(message);
   });
   $("input").addEventListener("keydown", (event) => {
+    // Enter that picks an IME candidate (Japanese, Chinese, Korean input) ends the
+    // composition, not the message; Safari reports it only by keyCode 229.
+    if (event.isComposing || event.keyCode === 229) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       $("composer").requestSubmit();

@@ -189,3 +189,30 @@ def test_a_conversation_that_is_gone_starts_anew(
     page.wait_for_function("() => sessionStorage.getItem('novaos.conversation') === null")
     expect(page.locator("#notice")).to_be_hidden()
     expect(page.locator("li.msg")).to_have_count(0)
+
+
+# A keydown for the Enter that ends a composition: Chromium sets isComposing;
+# Safari fires keydown after compositionend, so only keyCode 229 tells.
+IME_ENTER = """({isComposing, keyCode}) => {
+  const event = new KeyboardEvent('keydown', {
+    key: 'Enter', code: 'Enter', bubbles: true, cancelable: true, isComposing,
+  });
+  if (keyCode) Object.defineProperty(event, 'keyCode', {value: keyCode});
+  document.getElementById('input').dispatchEvent(event);
+}"""
+
+
+def test_enter_that_confirms_an_ime_candidate_does_not_send(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Enter pressed to pick an IME candidate (Japanese, Chinese, Korean input)
+    # sent the half-typed message.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    page.fill("#input", "にほんご")
+    page.evaluate(IME_ENTER, {"isComposing": True, "keyCode": 0})
+    page.evaluate(IME_ENTER, {"isComposing": False, "keyCode": 229})  # Safari's order
+    expect(page.locator("#input")).to_have_value("にほんご")
+    page.press("#input", "Enter")  # a plain Enter after composing sends
+    expect(page.locator("li.msg.user")).to_have_count(1)
+    expect(page.locator("li.msg.user .body")).to_have_text("にほんご")
+    expect(page.locator("#input")).to_have_value("")
