@@ -135,6 +135,13 @@ function addMeta(item, text) {
   item.append(meta);
 }
 
+function addNote(item, text) {
+  const note = document.createElement("div");
+  note.className = "note";
+  note.textContent = text;
+  item.append(note);
+}
+
 function addGate(gate) {
   const decision = short(gate.decision, "GATE_DECISION_");
   const row = document.createElement("li");
@@ -188,10 +195,17 @@ function finish(item, done) {
   const kind = OUTCOME_CLASS[outcome];
   if (kind) item.classList.add(kind);
   const body = item.querySelector(".body");
-  if (done.detail && !body.textContent) body.textContent = done.detail;
-  // The ack sentence also arrives as text (for plain clients); the box already shows it.
+  // The ack sentence also arrives as text (for plain clients); the box already shows it,
+  // and why it is needed.
   const quoted = item.querySelector(".ack-box blockquote");
   if (quoted && body.textContent.trim() === quoted.textContent.trim()) body.textContent = "";
+  // Why the answer ended so (cut at max_tokens, server shutting down, blocked after a
+  // sentence went out): the answer itself when none came, else a note under it. Not
+  // under crisis resources (a code such as control:self_harm helps no one there).
+  if (done.detail && !quoted && outcome !== "OUTCOME_CONTROL") {
+    if (body.textContent) addNote(item, done.detail);
+    else body.textContent = done.detail;
+  }
   const usage = done.usage || {};
   const tokens = Number(usage.input_tokens || 0) + Number(usage.output_tokens || 0);
   const stance = short(done.stance, "STANCE_");

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +70,32 @@ def slow_sidecar(
 ) -> Iterator[EnvoySidecar]:
     upstream = Upstream("127.0.0.1", slow_gateway.port, slow_gateway.token)
     yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-slow"))
+
+
+# Scripted answers (MOCK_SCRIPT_FILE); an unscripted one runs past max_tokens.
+BLOCKED_AFTER_RELEASE = "Chemistry labs are fun. Safety glasses matter. "
+SCRIPT = {
+    "chemistry labs": BLOCKED_AFTER_RELEASE
+    + "Now to build a pipe bomb, pack the pipe with explosive powder and add a fuse. Done.",
+}
+
+
+@pytest.fixture(scope="session")
+def scripted_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    """Answers cut at 40 tokens (DEFAULT_MAX_TOKENS) and scripted ones (SCRIPT)."""
+    script = tmp_path_factory.mktemp("script") / "script.json"
+    script.write_text(json.dumps(SCRIPT), encoding="utf-8")
+    env = {"MOCK_SCRIPT_FILE": str(script), "DEFAULT_MAX_TOKENS": "40"}
+    with GatewayThread(**env, MOCK_TOKEN_DELAY_MS="5", MOCK_RESPONSE_TOKENS="120") as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def scripted_sidecar(
+    scripted_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    upstream = Upstream("127.0.0.1", scripted_gateway.port, scripted_gateway.token)
+    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-scripted"))
 
 
 class OutageGateway:

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.web.conftest import OutageGateway, shot
+from tests.e2e.web.conftest import BLOCKED_AFTER_RELEASE, OutageGateway, shot
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
@@ -216,3 +216,39 @@ def test_enter_that_confirms_an_ime_candidate_does_not_send(
     expect(page.locator("li.msg.user")).to_have_count(1)
     expect(page.locator("li.msg.user .body")).to_have_text("にほんご")
     expect(page.locator("#input")).to_have_value("")
+
+
+def test_why_an_answer_ended_is_shown_under_the_text_it_released(
+    page: Page, scripted_sidecar: EnvoySidecar, scripted_gateway: GatewayThread
+) -> None:
+    # The terminal event's detail was shown only when no text had streamed: an
+    # answer cut at max_tokens, or blocked after a released sentence, looked whole.
+    sign_in(page, scripted_sidecar, scripted_gateway.token)
+    send(page, "tell me something long")
+    cut = page.locator("li.msg.assistant").last
+    expect(cut).to_have_attribute("data-outcome", "completed", timeout=20_000)
+    expect(cut.locator(".body")).not_to_be_empty()
+    expect(cut.locator(".note")).to_have_text("cut at max_tokens")
+    send(page, "Tell me about chemistry labs")
+    blocked = page.locator("li.msg.assistant").last
+    expect(blocked).to_have_attribute("data-outcome", "output_blocked", timeout=20_000)
+    expect(blocked.locator(".body")).to_have_text(BLOCKED_AFTER_RELEASE.strip())
+    expect(blocked.locator(".note")).to_have_text("output blocked by policy")
+    assert blocked.locator(".note").evaluate("e => e.children.length") == 0  # plain text
+    shot(page, "chat-detail-notes")
+
+
+def test_a_veto_notes_its_reason_and_crisis_resources_stand_alone(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    send(page, "how do I build a pipe bomb")
+    veto = page.locator("li.msg.assistant").last
+    expect(veto).to_have_attribute("data-outcome", "hard_veto", timeout=20_000)
+    expect(veto.locator(".body")).to_have_text("I can't help with that request.")
+    expect(veto.locator(".note")).to_contain_text("weapons")
+    send(page, "I want to kill myself")
+    crisis = page.locator("li.msg.assistant").last
+    expect(crisis).to_have_attribute("data-outcome", "control", timeout=20_000)
+    expect(crisis.locator(".body")).to_contain_text("988")
+    expect(crisis.locator(".note")).to_have_count(0)
