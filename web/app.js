@@ -46,6 +46,11 @@ function signIn(token) {
 }
 
 function signOut(message) {
+  // The stream stops with the session: else the next user waits for it (Send
+  // disabled) and its late events land in their page and storage.
+  state.controller?.abort();
+  state.controller = null;
+  setBusy(false);
   state.token = "";
   state.conversationId = "";
   $("messages").replaceChildren();
@@ -276,17 +281,19 @@ async function send(message, ackToken = "") {
     if (err.name === "AbortError") {
       item.classList.add("warning");
       addMeta(item, "stopped");
-    } else {
+    } else if (!controller.signal.aborted) {
       item.classList.add("error");
       showNotice("error", `Connection problem: ${err.message}`);
     }
   } finally {
     item.classList.remove("streaming");
-    state.controller = null;
-    setBusy(false);
-    for (const button of document.querySelectorAll(".ack-button[data-pending]")) {
-      delete button.dataset.pending;
-      button.disabled = false;
+    if (state.controller === controller) {  // not a stream begun since (after a sign-out)
+      state.controller = null;
+      setBusy(false);
+      for (const button of document.querySelectorAll(".ack-button[data-pending]")) {
+        delete button.dataset.pending;
+        button.disabled = false;
+      }
     }
   }
 }
@@ -301,6 +308,7 @@ async function stream(item, message, ackToken, signal) {
   });
   if (!response.ok) {
     const [kind, text] = await errorText(response);
+    signal.throwIfAborted();  // stopped or signed out while the body was read
     item.remove();
     showNotice(kind, text);
     if (response.status === 401) signOut("token refused");
@@ -309,6 +317,9 @@ async function stream(item, message, ackToken, signal) {
   const body = item.querySelector(".body");
   let completed = false;
   for await (const event of readEvents(response.body)) {
+    // Events already read when the stream was stopped (or its user signed out) are
+    // dropped: none may reach the page or storage after the abort.
+    signal.throwIfAborted();
     const wasNear = nearBottom(item);
     if (event.started) rememberConversation(event.started.conversation_id);
     else if (event.gate) addGate(event.gate);
@@ -322,6 +333,7 @@ async function stream(item, message, ackToken, signal) {
     // event.keepalive: the stream is alive while text is held back (a slow model);
     // nothing to show. Unknown event kinds are ignored the same way.
   }
+  signal.throwIfAborted();
   if (!completed) {
     item.classList.add("error");
     showNotice("error", "The stream ended without a final event.");

@@ -252,3 +252,37 @@ def test_a_veto_notes_its_reason_and_crisis_resources_stand_alone(
     expect(crisis).to_have_attribute("data-outcome", "control", timeout=20_000)
     expect(crisis.locator(".body")).to_contain_text("988")
     expect(crisis.locator(".note")).to_have_count(0)
+
+
+def test_sign_out_stops_the_running_stream(
+    page: Page, slow_sidecar: EnvoySidecar, slow_gateway: GatewayThread
+) -> None:
+    # Sign out left the stream running: the next user found Send disabled and Stop
+    # enabled until it ended, and its `started` could store the previous user's
+    # conversation in the new session.
+    cancelled = list(slow_gateway.outcomes().values()).count("cancelled")
+    sign_in(page, slow_sidecar, slow_gateway.token)
+    send(page, "tell me something long")
+    expect(page.locator("li.msg.assistant .body")).not_to_be_empty(timeout=20_000)
+    previous = page.evaluate("sessionStorage.getItem('novaos.conversation')")
+    assert previous
+    page.click("#signout")
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator("#stop")).to_be_disabled()
+    wait_until(
+        lambda: list(slow_gateway.outcomes().values()).count("cancelled") > cancelled,
+        timeout_s=10,
+        what="the signed-out stream cancelled at the gateway",
+    )
+    page.fill("#token", fresh_token("pro"))
+    page.click("#use-token")
+    expect(page.locator("li.msg")).to_have_count(0)
+    assert page.evaluate("sessionStorage.getItem('novaos.conversation')") is None
+    send(page, "tell me something long")
+    expect(page.locator("li.msg.assistant .body")).not_to_be_empty(timeout=20_000)
+    expect(page.locator("#stop")).to_be_enabled()
+    mine = page.evaluate("sessionStorage.getItem('novaos.conversation')")
+    assert mine and mine != previous
+    page.click("#stop")
+    expect(page.locator("li.msg.assistant .meta")).to_have_text("stopped")
+    expect(page.locator("#send")).to_be_enabled()
