@@ -2,8 +2,11 @@
 
 Variables set in the caller's environment win over these defaults (e.g.
 `JWT_SECRET=... RATE_LIMIT_FREE=3 make run`). Without JWT_SECRET a dev secret
-is made and a dev token printed (and offered on the chat page). A self-signed
-TLS pair is created under .dev/tls. Ctrl-C stops both processes.
+is made and a dev token printed (with the admin role, for `novaos audit`); the
+chat page offers one without it. The sidecar listens on 127.0.0.1 only: the page
+hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach it
+from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
+stops both processes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +34,9 @@ DEV_DEFAULTS = {
     "AUDIT_STORAGE_TYPE": "file",
     "AUDIT_FILE_PATH": "var/audit",
     "GRPC_HOST": "127.0.0.1",
+    # Not the production default (0.0.0.0, for the pod's sidecar): the page embeds
+    # a dev token, which anyone who can reach the listeners could take.
+    "ENVOY_LISTEN_HOST": "127.0.0.1",
     "TLS_CERT_FILE": str(DEV / "tls" / "cert.pem"),
     "TLS_KEY_FILE": str(DEV / "tls" / "key.pem"),
 }
@@ -42,25 +49,27 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
+def dev_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The dev defaults, overridden by what the caller set."""
+    return {**DEV_DEFAULTS, **environ}
+
+
+def mint(env: dict[str, str], *, admin: bool) -> str:
+    token_cmd = [sys.executable, "-m", "novaos", "token", "--sub", "dev", "--tier", "pro"]
+    return _run(token_cmd + (["--admin"] if admin else []), env)
+
+
 def prepare(env: dict[str, str]) -> str:
-    """TLS pair, dev token, rendered Envoy config; returns the token."""
+    """TLS pair, dev tokens, rendered Envoy config; returns the admin token to print.
+
+    The page gets its own token without the admin role: it reads no audit, and
+    it gives its token to whoever loads it."""
     if env["TLS_CERT_FILE"] == DEV_DEFAULTS["TLS_CERT_FILE"]:
         _run(["bash", str(ROOT / "scripts" / "dev_tls.sh"), str(DEV / "tls")], env)
-    token_cmd = [
-        sys.executable,
-        "-m",
-        "novaos",
-        "token",
-        "--sub",
-        "dev",
-        "--tier",
-        "pro",
-        "--admin",
-    ]
-    token = _run(token_cmd, env)
+    token = mint(env, admin=True)
     render = [sys.executable, "envoy/render.py", "--out", str(DEV / "envoy.yaml")]
     if env["NODE_ENV"] == "development":
-        render += ["--dev-token", token]
+        render += ["--dev-token", mint(env, admin=False)]
     _run(render, env)
     return token
 
@@ -69,7 +78,9 @@ def banner(env: dict[str, str], token: str) -> None:
     https = env.get("ENVOY_HTTPS_PORT", "8443")
     http = env.get("ENVOY_HTTP_PORT", "8080")
     grpc = env.get("GRPC_PORT", "50051")
-    print(f"NovaOS dev: gateway 127.0.0.1:{grpc} (gRPC) behind Envoy")
+    listen = env["ENVOY_LISTEN_HOST"]
+    where = "this machine only" if listen == "127.0.0.1" else "reachable from the network"
+    print(f"NovaOS dev: gateway 127.0.0.1:{grpc} (gRPC) behind Envoy on {listen} ({where})")
     print(f"  chat page   https://localhost:{https}/   (self-signed: .dev/tls/cert.pem)")
     if http != "0":
         print(f"  plain HTTP  http://localhost:{http}/")
@@ -139,7 +150,7 @@ def supervise(procs: list[subprocess.Popen[bytes]], stop: Stop) -> int:
 
 
 def main() -> int:
-    env = {**DEV_DEFAULTS, **os.environ}
+    env = dev_env(os.environ)
     if not env.get("JWT_SECRET"):
         env["JWT_SECRET"] = "dev-" + secrets.token_hex(24)
     token = prepare(env)

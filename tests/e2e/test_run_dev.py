@@ -1,7 +1,9 @@
-"""`make run` (scripts/run_dev.py): both processes up, caller env wins, Ctrl-C stops both."""
+"""`make run` (scripts/run_dev.py): both processes up, caller env wins, Ctrl-C stops both,
+the sidecar on loopback only, the page's dev token without the admin role."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -9,14 +11,31 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import jwt
+import yaml
 
 from tests.fixtures.common import free_port, port_open, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER_SECRET = "caller-secret-0123456789abcdefghijklmnop"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp{,6} has them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian as the kernel prints it
 
 
 def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
@@ -61,13 +80,47 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         # once (they were refused "no healthy upstream" for the first seconds).
         assert httpx.get(base + "/ready", verify=ctx, timeout=5).status_code == 200
         page = httpx.get(base + "/", verify=ctx, timeout=5).text
-        assert f'name="novaos-dev-token" content="{token.group(1)}"' in page  # development default
+        # The page offers a token (development default), but not the printed admin one:
+        # the page reads no audit, and whoever reaches it need not hold the admin role.
+        offered = re.search(r'name="novaos-dev-token" content="([^"]+)"', page)
+        assert offered and offered.group(1) != token.group(1)
+        claims = jwt.decode(offered.group(1), CALLER_SECRET, algorithms=["HS256"])
+        assert claims["sub"] == "dev" and "admin" not in str(claims)
+        assert "admin" in str(jwt.decode(token.group(1), CALLER_SECRET, algorithms=["HS256"]))
+
+        # The listeners are bound to loopback only: the page holds a usable token.
+        config = yaml.safe_load((ROOT / ".dev" / "envoy.yaml").read_text())
+        listeners = config["static_resources"]["listeners"]
+        assert {x["address"]["socket_address"]["address"] for x in listeners} == {"127.0.0.1"}
+        for port in (ports["ENVOY_HTTPS_PORT"], ports["ENVOY_HTTP_PORT"]):
+            assert listening_addresses(int(port)) == {LOOPBACK_V4}, port
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=40) == 0
         for port in (ports["GRPC_PORT"], ports["ENVOY_HTTPS_PORT"], ports["ENVOY_ADMIN_PORT"]):
             assert not port_open(int(port)), port
     finally:
+        # SIGTERM first: run_dev stops its children (own sessions), which a SIGKILL
+        # to it alone would leave running after a failed assertion.
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+            proc.terminate()
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def load_run_dev() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("run_dev", ROOT / "scripts" / "run_dev.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_dev_listens_on_loopback_unless_told_otherwise() -> None:
+    run_dev = load_run_dev()
+    assert run_dev.dev_env({})["ENVOY_LISTEN_HOST"] == "127.0.0.1"
+    chosen = run_dev.dev_env({"ENVOY_LISTEN_HOST": "0.0.0.0"})  # e.g. to try it from a phone
+    assert chosen["ENVOY_LISTEN_HOST"] == "0.0.0.0"
