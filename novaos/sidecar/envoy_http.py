@@ -30,6 +30,7 @@ from novaos.sidecar.envoy_routes import (
 )
 from novaos.sidecar.http_bindings import allowed_methods
 from novaos.sidecar.web_assets import WebAsset
+from novaos.wire_limits import MAX_REQUEST_HEADERS, MAX_REQUEST_HEADERS_KIB
 
 Json = dict[str, Any]
 
@@ -420,11 +421,14 @@ def http_connection_manager(
         "server_header_transformation": "OVERWRITE",
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
+        # The gRPC server accepts what passes here (novaos.wire_limits); 431 beyond.
+        "max_request_headers_kb": MAX_REQUEST_HEADERS_KIB,
         "request_headers_timeout": "10s",
         "stream_idle_timeout": "300s",
         "common_http_protocol_options": {
             "idle_timeout": "300s",
             "headers_with_underscores_action": "REJECT_REQUEST",
+            "max_headers_count": MAX_REQUEST_HEADERS,
         },
         "http2_protocol_options": {
             "max_concurrent_streams": 100,

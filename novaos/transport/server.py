@@ -14,6 +14,7 @@ from novaos.errors import ConfigError
 from novaos.observability.metrics import Metrics
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.interceptors import NovaInterceptor
+from novaos.wire_limits import GRPC_MAX_METADATA_BYTES
 
 SERVICE_NAMES = tuple(
     chat_pb2.DESCRIPTOR.pool.FindServiceByName(f"novaos.v1.{name}").full_name
@@ -70,6 +71,9 @@ def create_server(
         options=[
             ("grpc.so_reuseport", 1 if share_port else 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            # What the sidecar accepts (max_request_headers_kb), never a soft lottery.
+            ("grpc.max_metadata_size", GRPC_MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", GRPC_MAX_METADATA_BYTES),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.http2.max_pings_without_data", 0),
         ],

@@ -1,0 +1,22 @@
+"""Request size limits the sidecar and the gRPC server share.
+
+One number each, read by both renderings (``novaos.sidecar`` for Envoy,
+``novaos.transport.server`` for grpc-core), so that a request the sidecar lets
+through is never refused behind it for the same reason with another status.
+"""
+
+from __future__ import annotations
+
+# Envoy's max_request_headers_kb: request headers beyond it get 431.
+MAX_REQUEST_HEADERS_KIB = 60
+# Envoy's max_headers_count: more headers than this get 431 too.
+MAX_REQUEST_HEADERS = 100
+
+# grpc-core counts each header as name + value + 32 bytes (HPACK's entry
+# overhead) and also sees the few headers Envoy adds (x-request-id,
+# x-forwarded-*, te, grpc-timeout, content-type). The headroom covers both for
+# a request at Envoy's limits. Soft and hard limits are the same number: below
+# the hard one grpc-core otherwise refuses a random share of calls
+# ("exceeds soft limit", 8 KiB by default) with RESOURCE_EXHAUSTED.
+_GRPC_HEADROOM_BYTES = 8 * 1024
+GRPC_MAX_METADATA_BYTES = MAX_REQUEST_HEADERS_KIB * 1024 + _GRPC_HEADROOM_BYTES

@@ -1,0 +1,65 @@
+"""Request headers up to the sidecar's limit reach the gateway; beyond it, 431.
+
+The gRPC server behind Envoy once kept grpc-core's own limits (8 KiB soft, 16 KiB
+hard), so headers Envoy accepted (a 12 KB token, a few big cookies) were refused
+behind it with RESOURCE_EXHAUSTED, which the transcoder turns into a 429.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from generated.novaos.v1 import health_pb2, health_pb2_grpc
+from novaos.wire_limits import MAX_REQUEST_HEADERS_KIB
+from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.integration.envoy.grpc_helpers import tls_channel
+from tests.integration.envoy.helpers import bearer, client
+
+# 50 headers of 1,100 bytes: ~55 KB, under Envoy's 60 KiB with room for the rest.
+PADDING = {f"x-pad-{i}": "c" * 1100 for i in range(50)}
+
+
+def _padded(token: str = "") -> dict[str, str]:
+    return {**PADDING, **(bearer(token) if token else {})}
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/api/v1/health"])
+def test_large_headers_under_the_limit_reach_the_probes(
+    envoy_sidecar: EnvoySidecar, path: str
+) -> None:
+    with client(envoy_sidecar) as http:
+        statuses = [http.get(path, headers=_padded()).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+
+def test_large_headers_under_the_limit_reach_a_chat_call(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/api/v1/chat",
+            json={"message": "plan my week"},
+            headers=_padded(gateway_upstream.admin_token),
+        )
+    assert resp.status_code == 200, resp.text
+
+
+def test_one_large_value_under_the_limit_passes_native_grpc(envoy_sidecar: EnvoySidecar) -> None:
+    # HTTP/2 end to end; grpc-core also checks each value on its own.
+    big = (("x-big", "d" * ((MAX_REQUEST_HEADERS_KIB - 4) * 1024)),)
+    with tls_channel(envoy_sidecar) as channel:
+        reply = health_pb2_grpc.HealthServiceStub(channel).Live(
+            health_pb2.LiveRequest(), metadata=big, timeout=10
+        )
+    assert reply.status == "ok"
+
+
+def test_headers_over_the_limit_are_431_not_429(envoy_sidecar: EnvoySidecar) -> None:
+    big = {"x-big": "e" * ((MAX_REQUEST_HEADERS_KIB + 1) * 1024)}
+    with client(envoy_sidecar) as http:
+        try:
+            status = http.get("/health", headers=big).status_code
+        except httpx.RemoteProtocolError:  # Envoy may close before the client is done
+            status = 431
+    assert status == 431
