@@ -261,6 +261,11 @@ class Settings(BaseSettings):
     envoy_chat_timeout_ms: int = Field(150000, ge=100)  # unary Chat: a whole answer
     envoy_stream_timeout_ms: int = Field(600000, ge=0)  # StreamChat overall; 0 = unbounded
     envoy_cors_max_age_s: int = Field(600, ge=0)
+    # The whole request (headers and body) must arrive within this; disarmed once it
+    # went upstream, so streamed answers are not limited by it (slow-body clients are).
+    envoy_request_timeout_ms: int = Field(30000, ge=100)
+    envoy_max_connections: int = Field(0, ge=0)  # 0: below RLIMIT_NOFILE only
+    envoy_max_heap_mb: int = Field(0, ge=0)  # 0: no heap-pressure actions
 
     _csv = field_validator(
         "allowed_origins",

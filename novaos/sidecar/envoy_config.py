@@ -7,13 +7,14 @@ same HTTP filter chain (``envoy_http``) in front of one gRPC/h2 cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from novaos.config import Settings
 from novaos.errors import ConfigError
 from novaos.sidecar.envoy_http import http_connection_manager
+from novaos.sidecar.envoy_overload import open_files_limit, overload_manager
 from novaos.sidecar.web_assets import WebAsset
 
 Json = dict[str, Any]
@@ -22,10 +23,6 @@ CLUSTER = "novaos_grpc"
 ADMIN_HOST = "127.0.0.1"  # never configurable: the admin API can stop the proxy
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256")
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
-_CONNECTIONS = (
-    "type.googleapis.com/envoy.extensions.resource_monitors."
-    "downstream_connections.v3.DownstreamConnectionsConfig"
-)
 _UPSTREAM_HTTP = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
@@ -35,6 +32,8 @@ class RenderInputs:
 
     descriptor: Path  # generated/novaos.pb
     assets: list[WebAsset]
+    # The hard RLIMIT_NOFILE Envoy runs with (it raises its soft limit to it).
+    open_files: int = field(default_factory=open_files_limit)
 
 
 def build_envoy_config(settings: Settings, inputs: RenderInputs) -> Json:
@@ -47,18 +46,7 @@ def build_envoy_config(settings: Settings, inputs: RenderInputs) -> Json:
             "access_log": [],
         },
         "static_resources": {"listeners": listeners, "clusters": [_grpc_cluster(settings)]},
-        # Bounds memory under a connection flood (Envoy warns without a limit).
-        "overload_manager": {
-            "resource_monitors": [
-                {
-                    "name": "envoy.resource_monitors.global_downstream_max_connections",
-                    "typed_config": {
-                        "@type": _CONNECTIONS,
-                        "max_active_downstream_connections": 50000,
-                    },
-                }
-            ]
-        },
+        "overload_manager": overload_manager(settings, inputs.open_files),
     }
 
 

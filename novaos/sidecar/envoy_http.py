@@ -424,6 +424,9 @@ def http_connection_manager(
         # The gRPC server accepts what passes here (novaos.wire_limits); 431 beyond.
         "max_request_headers_kb": MAX_REQUEST_HEADERS_KIB,
         "request_headers_timeout": "10s",
+        # A body trickled a byte at a time held a connection forever. Disarmed when
+        # the request has gone upstream (or the reply began): streams are not cut.
+        "request_timeout": f"{settings.envoy_request_timeout_ms / 1000:g}s",
         "stream_idle_timeout": "300s",
         "common_http_protocol_options": {
             "idle_timeout": "300s",
