@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# google.rpc.ErrorInfo's domain on every error, the sidecar's own included.
+ERROR_DOMAIN = "novaos.dev"
+
 
 class NovaError(Exception):
     """Base of every expected error. Anything else is a bug (INTERNAL)."""

@@ -20,3 +20,9 @@ MAX_REQUEST_HEADERS = 100
 # ("exceeds soft limit", 8 KiB by default) with RESOURCE_EXHAUSTED.
 _GRPC_HEADROOM_BYTES = 8 * 1024
 GRPC_MAX_METADATA_BYTES = MAX_REQUEST_HEADERS_KIB * 1024 + _GRPC_HEADROOM_BYTES
+
+# The gRPC server's receive limit for one message (grpc-core refuses larger ones
+# with RESOURCE_EXHAUSTED "Received message larger than max"); also what the
+# transcoder may buffer to turn one unary reply into JSON. Through the sidecar a
+# request body is capped lower first (ENVOY_MAX_REQUEST_BYTES).
+GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024

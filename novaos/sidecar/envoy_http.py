@@ -28,9 +28,14 @@ from novaos.sidecar.envoy_routes import (
     route_config,
     security_headers,
 )
+from novaos.sidecar.grpc_replies import grpc_too_large_mapper
 from novaos.sidecar.http_bindings import allowed_methods
 from novaos.sidecar.web_assets import WebAsset
-from novaos.wire_limits import MAX_REQUEST_HEADERS, MAX_REQUEST_HEADERS_KIB
+from novaos.wire_limits import (
+    GRPC_MAX_MESSAGE_BYTES,
+    MAX_REQUEST_HEADERS,
+    MAX_REQUEST_HEADERS_KIB,
+)
 
 Json = dict[str, Any]
 
@@ -216,10 +221,10 @@ _LOCAL_REPLY_CODES = {
 }
 # What the transcoder may buffer to turn one unary gRPC reply into JSON (a long
 # conversation, a full page of audit records): gRPC's own message cap.
-TRANSCODE_MAX_BODY = 4 * 1024 * 1024
+TRANSCODE_MAX_BODY = GRPC_MAX_MESSAGE_BYTES
 
 
-def _local_reply_config() -> Json:
+def _local_reply_config(settings: Settings) -> Json:
     mappers = []
     for http_status, grpc_code in _LOCAL_REPLY_CODES.items():
         status_filter = {
@@ -255,6 +260,7 @@ def _local_reply_config() -> Json:
                 },
             }
         )
+    mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
     return {"mappers": mappers}
 
 
@@ -440,7 +446,7 @@ def http_connection_manager(
         },
         "route_config": route_config(settings, assets, allowed_methods(descriptor, SERVICES)),
         "http_filters": http_filters(settings, descriptor, tls=tls),
-        "local_reply_config": _local_reply_config(),
+        "local_reply_config": _local_reply_config(settings),
         "access_log": [_access_log()],
     }
     return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}

@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 
 from novaos import errors
 
-DOMAIN = "novaos.dev"
+DOMAIN = errors.ERROR_DOMAIN
 _log = logging.getLogger("novaos.transport")
 
 

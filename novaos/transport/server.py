@@ -14,7 +14,7 @@ from novaos.errors import ConfigError
 from novaos.observability.metrics import Metrics
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.interceptors import NovaInterceptor
-from novaos.wire_limits import GRPC_MAX_METADATA_BYTES
+from novaos.wire_limits import GRPC_MAX_MESSAGE_BYTES, GRPC_MAX_METADATA_BYTES
 
 SERVICE_NAMES = tuple(
     chat_pb2.DESCRIPTOR.pool.FindServiceByName(f"novaos.v1.{name}").full_name
@@ -70,7 +70,7 @@ def create_server(
         interceptors=[NovaInterceptor(auth, metrics, trust_proxy=trust_proxy, worker=worker)],
         options=[
             ("grpc.so_reuseport", 1 if share_port else 0),
-            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
             # What the sidecar accepts (max_request_headers_kb), never a soft lottery.
             ("grpc.max_metadata_size", GRPC_MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", GRPC_MAX_METADATA_BYTES),
