@@ -107,9 +107,13 @@ def _metadata(context: Ctx) -> dict[str, str]:
 
 def _one_authorization(context: Ctx, metadata: dict[str, str]) -> str | None:
     """The call's credentials; two of them are ambiguous (which user is it?), so
-    the call is refused rather than the last one winning."""
+    the call is refused rather than the last one winning.
+
+    A proxy merges repeated headers into one value joined by commas (Envoy does:
+    "Bearer a,Bearer b"), and a bearer token (RFC 6750 token68, a JWT) never
+    holds one, so a comma means two headers as surely as two entries do."""
     sent = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
-    if len(sent) > 1:
+    if len(sent) > 1 or any("," in value for value in sent):
         raise errors.UnauthenticatedError(
             "more than one authorization header", reason="TOKEN_MALFORMED"
         )

@@ -101,6 +101,20 @@ async def test_bad_tokens_are_unauthenticated(
     assert _reason(err.value) == reason
 
 
+@pytest.mark.parametrize("merged", ["{valid},Bearer x", "Bearer x,{valid}", "{valid}, {valid}"])
+async def test_two_authorization_headers_merged_into_one_are_refused_alike(
+    server: Running, merged: str
+) -> None:
+    # What the gateway sees behind Envoy, which joins repeated headers with commas:
+    # it used to be TOKEN_INVALID "Invalid payload padding" there, TOKEN_MALFORMED here.
+    valid = bearer(mint("alice"))[0][1]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _chat(server, (("authorization", merged.format(valid=valid)),))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(err.value) == "TOKEN_MALFORMED"
+    assert err.value.details() == "more than one authorization header"
+
+
 @pytest.mark.parametrize("order", ["valid-first", "valid-last"])
 async def test_two_authorization_headers_are_refused_whatever_their_order(
     server: Running, order: str

@@ -396,3 +396,20 @@ def test_the_access_log_carries_the_grpc_status_the_caller_got(
     assert {rid: statuses[rid] for rid in calls} == {
         rid: str(call[-1]) for rid, call in calls.items()
     }
+
+
+@pytest.mark.parametrize("second", ["Bearer not-a-token", "first"])
+def test_two_authorization_headers_are_refused_as_malformed_like_direct_grpc(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, second: str
+) -> None:
+    # Envoy joins the two into one value ("Bearer a,Bearer b"); the gateway used to
+    # read that as one broken token (TOKEN_INVALID "Invalid payload padding").
+    valid = f"Bearer {gateway_upstream.token}"
+    values = [valid, valid] if second == "first" else [valid, second]
+    headers = [("authorization", v) for v in values]
+    with client(envoy_sidecar) as http:
+        resp = http.post("/api/v1/chat", json={"message": "hello"}, headers=headers)
+    assert resp.status_code == 401
+    body = resp.json()
+    assert body["message"] == "more than one authorization header"
+    assert body["details"][0]["reason"] == "TOKEN_MALFORMED"
