@@ -8,30 +8,54 @@ shield, not intent, decides what is dangerous.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts
 from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
+# Lower-case letters that IGNORECASE also matches to an ASCII letter while
+# ``str.lower`` leaves them apart: dotless i (i) and long s (s). Every other
+# case-insensitive match of a lower-case pattern is one ``str.lower`` makes
+# (tests/unit/gates/test_intent.py checks this over all of Unicode).
+_FOLDS_APART = frozenset("\u0131\u017f")
+
+
+def lowered(raw: str) -> str | None:
+    """``raw.lower()`` when matching it case-sensitively with a lower-case
+    pattern finds exactly what matching ``raw`` case-insensitively does, else None.
+
+    Each character then lowers to one character that matches a pattern's
+    letter exactly when the raw one does under IGNORECASE, and is a word
+    character, digit or space exactly when the raw one is (so word boundaries
+    fall alike). Not so for a dotted capital I (it lowers to two
+    characters) or a dotless i or long s (IGNORECASE reads them as i, s)."""
+    low = raw.lower()
+    if raw.isascii():
+        return low
+    if len(low) != len(raw) or not _FOLDS_APART.isdisjoint(low):
+        return None
+    return low
+
 
 class _Text:
-    """A message, and for an ASCII one its lowercase too."""
+    """A message, and its lowercase where that matches alike (``lowered``)."""
 
     __slots__ = ("lowered", "raw")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
-        self.lowered = raw.lower() if raw.isascii() else None
+        self.lowered = lowered(raw)
 
 
 class _Rule:
     """A case-insensitive pattern written in lowercase, compiled twice.
 
-    On ASCII text, matching the lowered text case-sensitively finds the same
-    as matching case-insensitively (no other letters can fold into these) and
-    is ~3x faster: under IGNORECASE the regex engine cannot skip ahead to a
-    literal's first character. Other text takes the case-insensitive form."""
+    On lowered text (``lowered``), matching case-sensitively finds the same as
+    matching the raw text case-insensitively and is 3-8x faster: under
+    IGNORECASE the regex engine compares every character's case variants. The
+    rare text ``lowered`` refuses takes the case-insensitive form."""
 
     def __init__(self, source: str) -> None:
         if source != source.lower():  # also rejects \W, \S, \B, whose meaning lower() flips
@@ -43,6 +67,12 @@ class _Rule:
         if text.lowered is not None:
             return self._lowered.search(text.lowered) is not None
         return self._any.search(text.raw) is not None
+
+    def count(self, text: _Text) -> int:
+        """How many non-overlapping matches (the same spans either way)."""
+        if text.lowered is not None:
+            return len(self._lowered.findall(text.lowered))
+        return len(self._any.findall(text.raw))
 
 
 def _words(*alternatives: str) -> _Rule:
@@ -263,11 +293,12 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
     "de": _set("der die das und ist ich nicht sie wie ein eine mit für mein zu"),
     "pt": _set("o a os as que de e é não um uma para com você como eu meu"),
 }
-_LETTER_HINTS: Mapping[str, re.Pattern[str]] = {
+# Case-sensitive hints search the raw text, case-insensitive ones (``_Rule``) the lowered.
+_LETTER_HINTS: Mapping[str, re.Pattern[str] | _Rule] = {
     "es": re.compile(r"[ñ¿¡]"),
-    "fr": re.compile(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b", re.IGNORECASE),
+    "fr": _Rule(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b"),
     "de": re.compile(r"[ßäöü]"),
-    "pt": re.compile(r"[ãõ]|ção\b", re.IGNORECASE),
+    "pt": _Rule(r"[ãõ]|ção\b"),
 }
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
@@ -301,10 +332,23 @@ def classify_complexity(message: str) -> str:
 
 def guess_language(message: str) -> str:
     """Stop-word vote plus letter hints; English wins ties (the most common case)."""
-    tokens = [t.lower() for t in _TOKEN.findall(message)]
-    scores = {lang: sum(t in words for t in tokens) for lang, words in _STOPWORDS.items()}
+    return _language(_Text(message))
+
+
+def _language(text: _Text) -> str:
+    # Tokens of the lowered text are the lowered tokens (``lowered`` keeps every
+    # character a letter or not); each distinct token is looked up once.
+    if text.lowered is not None:
+        tokens = Counter(_TOKEN.findall(text.lowered))
+    else:
+        tokens = Counter(t.lower() for t in _TOKEN.findall(text.raw))
+    scores = {
+        lang: sum(n for t, n in tokens.items() if t in words) for lang, words in _STOPWORDS.items()
+    }
     for lang, hint in _LETTER_HINTS.items():
-        scores[lang] += 2 * len(hint.findall(message))
+        scores[lang] += 2 * (
+            hint.count(text) if isinstance(hint, _Rule) else len(hint.findall(text.raw))
+        )
     best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
     return best if scores[best] > 0 else "en"
 
@@ -316,7 +360,7 @@ def analyse(message: str) -> IntentFacts:
         domains=_domains(text),
         complexity=classify_complexity(message),
         hypothetical=_HYPOTHETICAL.search(text),
-        language=guess_language(message),
+        language=_language(text),
     )
 
 
