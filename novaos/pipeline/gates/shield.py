@@ -25,6 +25,7 @@ from novaos.pipeline.gates.shield_model import ShieldModel, default_model
 from novaos.pipeline.gates.word_index import (
     TextKeys,
     WordIndex,
+    found_in,
     needed_substrings,
     parse,
     text_keys,
@@ -85,12 +86,15 @@ class _RuleSet:
         self._index = WordIndex(trees)
         self._needs = tuple(_as_tuple(needed_substrings(tree)) for tree in trees)
 
-    def candidates(self, keys: TextKeys, text: str) -> list[_Compiled]:
-        """The rules that could match ``text`` (a superset of those that do), in order."""
+    def candidates(self, keys: TextKeys, text: str) -> list[tuple[_Compiled, list[int] | None]]:
+        """The rules that could match ``text`` (a superset of those that do), in
+        order, each with where its match can start (``WordIndex.starts``)."""
         needs = self._needs
+        starts = self._index.starts(keys)
+        ids = self._index.candidates(keys) if starts is None else sorted(starts)
         return [
-            self.rules[i]
-            for i in self._index.candidates(keys)
+            (self.rules[i], None if starts is None else starts[i])
+            for i in ids
             if not needs[i] or any(s in text for s in needs[i])
         ]
 
@@ -378,9 +382,13 @@ class ShieldClassifier:
         """The categories the suppressing guards matching ``view`` switch off
         (``sentence_scoped``: those scoped to their sentence count too)."""
         suppressed: set[str] = set()
-        for i in self._suppressor_index.candidates(keys):
+        index = self._suppressor_index
+        starts = index.starts(keys)
+        for i in index.candidates(keys) if starts is None else sorted(starts):
             regex, categories, sentence_only = self._suppressors[i]
-            if (sentence_scoped or not sentence_only) and regex.search(view):
+            if (sentence_scoped or not sentence_only) and found_in(
+                regex, view, None if starts is None else starts[i]
+            ):
                 suppressed |= categories
         return suppressed
 
@@ -432,12 +440,12 @@ class ShieldClassifier:
         best, guarded = _NO_HIT, False
         for masked, suppressed, keys in views:
             guarded = guarded or _MASK in masked or bool(suppressed)
-            for compiled in rules.candidates(keys, masked):
+            for compiled, starts in rules.candidates(keys, masked):
                 if _RANK[compiled.verdict] <= _RANK[best.verdict]:
                     break  # sorted by severity: nothing left can beat ``best``
                 if (
                     compiled.rule.category in suppressed and not compiled.rule.over_guards
-                ) or not compiled.regex.search(masked):
+                ) or not found_in(compiled.regex, masked, starts):
                     continue
                 best = _Hit(compiled.verdict, compiled.rule.category, compiled.rule.id)
                 break

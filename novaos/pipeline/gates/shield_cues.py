@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from novaos.pipeline.facts import ShieldVerdict
-from novaos.pipeline.gates.word_index import TextKeys, WordIndex, needed_substrings, parse
+from novaos.pipeline.gates.word_index import (
+    TextKeys,
+    WordIndex,
+    found_in,
+    needed_substrings,
+    parse,
+)
 from novaos.pipeline.policy import Policy
 
 
@@ -78,11 +84,13 @@ class CueScorer:
             (self._crisis_cues, self._crisis_index) if crisis_only else (self._cues, self._index)
         )
         for view, suppressed, keys in masked_views:
-            for cue in map(cues.__getitem__, index.candidates(keys)):
+            starts = index.starts(keys)
+            for i in index.candidates(keys) if starts is None else sorted(starts):
+                cue = cues[i]
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if skip or (cue.needs and not any(s in view for s in cue.needs)):
                     continue
-                if cue.regex.search(view):
+                if found_in(cue.regex, view, None if starts is None else starts[i]):
                     found.add(cue.hit)
         return found
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, TypeVar
@@ -246,19 +246,59 @@ def _all_of(branches: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
     return frozenset(union)
 
 
+# From this length on, a pattern is tried only where its openings occur (``WordIndex.starts``).
+LONG_TEXT = 2000
+
+
 @dataclass(frozen=True, slots=True)
 class TextKeys:
     """A text's words and adjacent word pairs: what ``WordIndex`` looks up.
 
-    Built once per text (``text_keys``) and shared by every index run on it."""
+    Built once per text (``text_keys``) and shared by every index run on it.
+    ``text``: the text itself when it is long and its only whitespace is
+    single spaces; ``found`` remembers where each opening occurs in it."""
 
     words: frozenset[str]
     pairs: frozenset[tuple[str, str]]
+    text: str | None = None
+    found: dict[str, list[int]] = field(default_factory=dict)
+
+    def offsets(self, opening: str) -> list[int]:
+        """Every offset of ``opening`` (``" word "``, ``" word word "``, or a
+        prefix ``" word wo"``) in ``text``, overlapping ones included."""
+        known = self.found.get(opening)
+        if known is None:
+            text = self.text or ""
+            known = []
+            at = text.find(opening)
+            while at >= 0:
+                known.append(at)
+                at = text.find(opening, at + 1)
+            self.found[opening] = known
+        return known
 
 
 def text_keys(text: str) -> TextKeys:
     words = text.split()
-    return TextKeys(frozenset(words), frozenset(itertools.pairwise(words)))
+    # Printable: no whitespace but " " (no tab, line break or no-break space),
+    # so the words between single spaces are the words ``split`` finds.
+    long = len(text) >= LONG_TEXT and text.isprintable()
+    return TextKeys(frozenset(words), frozenset(itertools.pairwise(words)), text if long else None)
+
+
+# ``match`` at each start while there are fewer than one per this many characters.
+_CHARS_PER_START = 24
+
+
+def found_in(regex: re.Pattern[str], text: str, starts: Sequence[int] | None) -> bool:
+    """Whether ``regex`` (``" (?:pattern)(?= )"``) matches ``text``; ``starts``:
+    every offset a match can start at (``WordIndex.starts``), None when unknown.
+
+    The same answer as ``regex.search(text)``: a match that starts elsewhere
+    would open with words the index does not list for the pattern."""
+    if starts is None or len(starts) * _CHARS_PER_START > len(text):
+        return regex.search(text) is not None
+    return any(regex.match(text, at) for at in starts)
 
 
 _Ids = tuple[int, ...]
@@ -325,6 +365,43 @@ class WordIndex:
                 second = pair[1]
                 found.update(i for (_, p), ids in seconds if second.startswith(p) for i in ids)
         return sorted(found)
+
+    def starts(self, keys: TextKeys) -> dict[int, list[int] | None] | None:
+        """For each candidate (as ``candidates`` finds them), the offsets at
+        which its match can start: where one of the openings it is indexed by
+        occurs (None: anywhere). None when ``keys`` holds no ``text``."""
+        if keys.text is None:
+            return None
+        found: dict[int, list[int] | None] = dict.fromkeys(self._always)
+        if self._words or self._word_prefixes:
+            self._word_starts(keys, found)
+        pairs, pair_prefixes = self._pairs, self._pair_prefixes
+        for first, second in keys.pairs:
+            if (ids := pairs.get((first, second))) is not None:
+                _add(found, ids, keys.offsets(f" {first} {second} "))
+            if pair_prefixes and (seconds := pair_prefixes.get(first)) is not None:
+                for (_, p), ids in seconds:
+                    if second.startswith(p):
+                        _add(found, ids, keys.offsets(f" {first} {p}"))
+        return found
+
+    def _word_starts(self, keys: TextKeys, found: dict[int, list[int] | None]) -> None:
+        head, words, prefixes = self._head, self._words, self._word_prefixes
+        for word in keys.words:
+            if (ids := words.get(word)) is not None:
+                _add(found, ids, keys.offsets(f" {word} "))
+            if prefixes and (entries := prefixes.get(word[:head])) is not None:
+                for p, ids in entries:
+                    if word.startswith(p):
+                        _add(found, ids, keys.offsets(f" {p}"))
+
+
+def _add(found: dict[int, list[int] | None], ids: _Ids, offsets: list[int]) -> None:
+    for i in ids:
+        if i not in found:
+            found[i] = list(offsets)
+        elif (known := found[i]) is not None:
+            known.extend(offsets)
 
 
 _K = TypeVar("_K", str, tuple[str, str])

@@ -17,9 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.shield_scores import DATA, load_rows
+from novaos.pipeline.facts import ShieldVerdict
+from novaos.pipeline.gates import word_index
 from novaos.pipeline.gates.normalize import normalize
 from novaos.pipeline.gates.shield import ShieldClassifier
-from novaos.pipeline.gates.word_index import PREFIX, WordIndex, first_words, needed_substrings
+from novaos.pipeline.gates.word_index import (
+    LONG_TEXT,
+    PREFIX,
+    TextKeys,
+    WordIndex,
+    first_words,
+    found_in,
+    needed_substrings,
+    text_keys,
+)
 from novaos.pipeline.policy import default_policy
 
 LABELLED = (
@@ -150,7 +161,47 @@ def test_no_matching_pattern_is_skipped_on_the_labelled_sets(
         assert matching <= set(index.candidates(view)), view
         for i in matching:  # and the second filter keeps every rule that matches
             assert needs[i] is None or any(s in view for s in needs[i]), (patterns[i], view)
+        starts = index.starts(_long_keys(view))
+        assert starts is not None and sorted(starts) == index.candidates(view)
+        for i in matching:  # and a long text tries each one wherever a match starts
+            assert _match_starts(compiled[i], view) <= set(starts[i] or range(len(view)))
     assert matched_somewhere > 0  # the check saw real matches, not only misses
+
+
+def _long_keys(view: str) -> TextKeys:
+    """``view``'s keys as a long text's: with the text, for ``WordIndex.starts``."""
+    keys = text_keys(view)
+    return TextKeys(keys.words, keys.pairs, view)
+
+
+def _match_starts(regex: re.Pattern[str], view: str) -> set[int]:
+    return {at for at in range(len(view)) if regex.match(view, at)}
+
+
+def test_long_text_tries_a_pattern_only_where_it_opens() -> None:
+    """A 32k-character message was searched whole by every candidate rule
+    (~2-10 ms each, ~160 ms for varied English): it is now matched only at the
+    offsets where one of the rule's openings occurs."""
+    patterns = _families()["rules"]
+    index = WordIndex(patterns)
+    view = " " + " ".join(["could you give me three short steps to tidy my desk"] * 600) + " "
+    keys = text_keys(view)
+    assert keys.text == view  # long: offsets are looked up
+    starts = index.starts(keys)
+    assert starts is not None and sorted(starts) == index.candidates(keys)
+    for i, offsets in starts.items():
+        assert offsets is not None and set(offsets) <= {m.start() for m in re.finditer(" ", view)}
+        assert _match_starts(_bounded(patterns[i]), view) <= set(offsets)
+    assert text_keys(view[: LONG_TEXT - 1]).text is None  # short: searched whole, as before
+    assert text_keys(view.replace(" ", "\t", 1)).text is None  # only single spaces qualify
+
+
+def test_found_in_matches_only_at_the_offsets_given() -> None:
+    regex = _bounded("tidy (?:my )?desk")
+    view = " please tidy my desk now" + " and then some" * 10 + " "
+    assert found_in(regex, view, [7]) and found_in(regex, view, None)
+    assert not found_in(regex, view, [0])  # a start the index could not have listed
+    assert found_in(regex, view, list(range(len(view))))  # many offsets: one search instead
 
 
 def test_every_policy_pattern_is_indexed() -> None:
@@ -182,6 +233,9 @@ def test_generated_matches_are_candidates(data: st.DataObject) -> None:
     view = f" {' '.join(body.split())} "
     if _bounded(patterns[i]).search(view):
         assert i in index.candidates(view)
+        starts = index.starts(_long_keys(view))
+        assert starts is not None
+        assert _match_starts(_bounded(patterns[i]), view) <= set(starts[i] or range(len(view)))
         needs = needed_substrings(patterns[i])
         assert needs is None or any(s in view for s in needs), (patterns[i], view)
 
@@ -205,3 +259,19 @@ def test_no_policy_pattern_needs_a_double_space() -> None:
             openings = first_words(pattern, 2) or frozenset()
             dead = sorted(o for o in openings if o.endswith(" "))
             assert not dead, f"{family}: {pattern[:80]}: {dead[:5]}"
+
+
+def test_long_messages_get_the_same_verdicts(
+    classifier: ShieldClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labelled messages joined into long ones: matching only where openings
+    occur decides exactly as searching every candidate rule over the whole text."""
+    texts = [row.text for row in load_rows(DATA / "shield_labelled.jsonl")]
+    joined = [" ".join(texts[i : i + 60]) for i in range(0, len(texts), 30)]
+    joined += [". ".join(texts[i : i + 3] * 30) for i in range(0, len(texts), 97)]
+    joined = [text for text in joined if len(text) >= LONG_TEXT]
+    assert len(joined) > 40
+    offsets = [classifier.classify(text) for text in joined]
+    monkeypatch.setattr(word_index, "LONG_TEXT", 10**9)  # every text searched whole
+    assert [classifier.classify(text) for text in joined] == offsets
+    assert {facts.verdict for facts in offsets} >= {ShieldVerdict.CONTROL, ShieldVerdict.PASS}
