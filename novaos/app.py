@@ -236,6 +236,7 @@ class App:
     store: KeyValueStore | None = None
     limiter: LeaseLimiter | None = None
     conversations: ConversationHistory | None = None
+    shield: ShieldGate | None = None  # its worker threads stop at shutdown
     readiness_interval_s: float = 1.0
     _watcher: asyncio.Task[None] | None = None
 
@@ -287,10 +288,11 @@ class App:
             store, limit=s.shield_veto_limit, window_ms=s.shield_veto_window_s * 1000
         )
         classifier = default_classifier()
+        self.shield = ShieldGate(classifier, throttle, budget_ms=s.shield_budget_ms)
         pipeline = build_pipeline(
             s,
             store,
-            shield=ShieldGate(classifier, throttle, budget_ms=s.shield_budget_ms),
+            shield=self.shield,
             harm_check=classifier.classify_output,  # the shield's categories on the output
             ack_prompt=classifier.ack_prompt,
             # None when ENABLE_WEB_FETCH=false: the lens then degrades and opens no socket.
@@ -456,6 +458,8 @@ class App:
             await self.grpc_health.drain()
         if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
             _log.error("chat streams still running after stop", extra={"component": "server"})
+        if self.shield is not None:
+            self.shield.close()
         if self.router is not None:
             await self.router.aclose()  # after the streams ended: frees the provider pools
         if self.limiter is not None:

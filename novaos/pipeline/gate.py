@@ -68,6 +68,11 @@ class InlineGate:
     def decide(self, inp: GateInput) -> GateResult:
         raise NotImplementedError
 
+    def heavy(self, inp: GateInput) -> bool:
+        """Whether ``decide`` would hold the event loop long enough (a few ms of
+        CPU) to run in a worker thread instead; still never timed out."""
+        return False
+
     async def check(self, inp: GateInput) -> GateResult:
         return self.decide(inp)
 

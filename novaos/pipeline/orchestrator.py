@@ -169,7 +169,10 @@ class Orchestrator:
         budget_s = min(self._budgets_s[gate.name], max(rec.gates_deadline - started, 0.0))
         try:
             if isinstance(gate, InlineGate):  # no I/O: a timer could not fire before it returns
-                result = gate.decide(inp)
+                # A long one runs in a thread so other streams keep their turns;
+                # untimed still, so it decides as it would inline.
+                heavy = gate.heavy(inp)
+                result = await asyncio.to_thread(gate.decide, inp) if heavy else gate.decide(inp)
             else:
                 async with asyncio.timeout(budget_s):
                     result = await gate.check(inp)

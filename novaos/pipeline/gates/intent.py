@@ -39,7 +39,7 @@ def lowered(raw: str) -> str | None:
     return low
 
 
-class _Text:
+class CaselessText:
     """A message, and its lowercase where that matches alike (``lowered``)."""
 
     __slots__ = ("lowered", "raw")
@@ -49,7 +49,7 @@ class _Text:
         self.lowered = lowered(raw)
 
 
-class _Rule:
+class CaselessRule:
     """A case-insensitive pattern written in lowercase, compiled twice.
 
     On lowered text (``lowered``), matching case-sensitively finds the same as
@@ -63,24 +63,24 @@ class _Rule:
         self._any = re.compile(source, re.IGNORECASE)
         self._lowered = re.compile(source)
 
-    def search(self, text: _Text) -> bool:
+    def search(self, text: CaselessText) -> bool:
         if text.lowered is not None:
             return self._lowered.search(text.lowered) is not None
         return self._any.search(text.raw) is not None
 
-    def count(self, text: _Text) -> int:
+    def count(self, text: CaselessText) -> int:
         """How many non-overlapping matches (the same spans either way)."""
         if text.lowered is not None:
             return len(self._lowered.findall(text.lowered))
         return len(self._any.findall(text.raw))
 
 
-def _words(*alternatives: str) -> _Rule:
-    return _Rule(r"\b(?:" + "|".join(alternatives) + r")\b")
+def _words(*alternatives: str) -> CaselessRule:
+    return CaselessRule(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 # First match wins, so the more specific task types come before question/action.
-_TYPE_RULES: tuple[tuple[str, _Rule], ...] = (
+_TYPE_RULES: tuple[tuple[str, CaselessRule], ...] = (
     (
         "translate",
         _words(
@@ -132,17 +132,17 @@ _TYPE_RULES: tuple[tuple[str, _Rule], ...] = (
     ),
 )
 
-_ACTION_START = _Rule(
+_ACTION_START = CaselessRule(
     r"^\s*(?:please\s+)?(?:write|create|make|build|draft|generate|send|book|set up|compose|"
     r"list|give me|help me|design|code|implement|fix|calculate|convert|find|remind)\b"
 )
-_QUESTION_START = _Rule(
+_QUESTION_START = CaselessRule(
     r"^\s*(?:what|why|how|when|where|who|which|whose|is|are|was|were|can|could|should|would|"
     r"do|does|did|will|qu[eé]|c[oó]mo|por qu[eé]|cu[aá]ndo|d[oó]nde|quoi|pourquoi|comment|"
     r"est-ce|warum|wie|wann|wo|o que|por que|quando|onde)\b"
 )
 
-_DOMAIN_RULES: Mapping[str, _Rule] = {
+_DOMAIN_RULES: Mapping[str, CaselessRule] = {
     "finance": _words(
         r"stocks?",
         r"shares?",
@@ -293,18 +293,18 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
     "de": _set("der die das und ist ich nicht sie wie ein eine mit für mein zu"),
     "pt": _set("o a os as que de e é não um uma para com você como eu meu"),
 }
-# Case-sensitive hints search the raw text, case-insensitive ones (``_Rule``) the lowered.
-_LETTER_HINTS: Mapping[str, re.Pattern[str] | _Rule] = {
+# Case-sensitive hints search the raw text, case-insensitive ones (``CaselessRule``) the lowered.
+_LETTER_HINTS: Mapping[str, re.Pattern[str] | CaselessRule] = {
     "es": re.compile(r"[ñ¿¡]"),
-    "fr": _Rule(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b"),
+    "fr": CaselessRule(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b"),
     "de": re.compile(r"[ßäöü]"),
-    "pt": _Rule(r"[ãõ]|ção\b"),
+    "pt": CaselessRule(r"[ãõ]|ção\b"),
 }
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 
 
-def _type(text: _Text) -> str:
+def _type(text: CaselessText) -> str:
     for name, rule in _TYPE_RULES:
         if rule.search(text):
             return name
@@ -315,7 +315,7 @@ def _type(text: _Text) -> str:
     return "conversation"
 
 
-def _domains(text: _Text) -> frozenset[str]:
+def _domains(text: CaselessText) -> frozenset[str]:
     return frozenset(name for name, rule in _DOMAIN_RULES.items() if rule.search(text))
 
 
@@ -332,10 +332,10 @@ def classify_complexity(message: str) -> str:
 
 def guess_language(message: str) -> str:
     """Stop-word vote plus letter hints; English wins ties (the most common case)."""
-    return _language(_Text(message))
+    return _language(CaselessText(message))
 
 
-def _language(text: _Text) -> str:
+def _language(text: CaselessText) -> str:
     # Tokens of the lowered text are the lowered tokens (``lowered`` keeps every
     # character a letter or not); each distinct token is looked up once.
     if text.lowered is not None:
@@ -347,14 +347,14 @@ def _language(text: _Text) -> str:
     }
     for lang, hint in _LETTER_HINTS.items():
         scores[lang] += 2 * (
-            hint.count(text) if isinstance(hint, _Rule) else len(hint.findall(text.raw))
+            hint.count(text) if isinstance(hint, CaselessRule) else len(hint.findall(text.raw))
         )
     best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
     return best if scores[best] > 0 else "en"
 
 
 def analyse(message: str) -> IntentFacts:
-    text = _Text(message)
+    text = CaselessText(message)
     return IntentFacts(
         type=_type(text),
         domains=_domains(text),
@@ -364,11 +364,19 @@ def analyse(message: str) -> IntentFacts:
     )
 
 
+# ~1 ms of CPU per 2,000 characters (15-35 ms for 32k): a longer message is
+# analysed in a worker thread (``InlineGate.heavy``).
+HEAVY_CHARS = 2000
+
+
 class IntentGate(InlineGate):
     name = "intent"
 
     def __init__(self, budget_ms: int = 50) -> None:
         self.budget_ms = budget_ms
+
+    def heavy(self, inp: GateInput) -> bool:
+        return len(inp.chat.message) >= HEAVY_CHARS
 
     def decide(self, inp: GateInput) -> GateResult:
         facts = analyse(inp.chat.message)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts, LensFacts
 from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gates.intent import HEAVY_CHARS, CaselessRule, CaselessText
 from novaos.ports import FetchResult, WebFetcher
 
 DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
@@ -28,30 +29,26 @@ _TRAILING = ".,;:!?*_\u201d\u2019\u00bb>\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
 _EXTRACT_CHARS = 1500
 _SHOWN_URL_CHARS = 80
 
-_CLAIMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+# Case-insensitive, written in lowercase: matched on the lowered message (``lowered``).
+_CLAIMS: tuple[tuple[str, CaselessRule], ...] = (
     (
         "price",
-        re.compile(
+        CaselessRule(
             r"\b(?:stock|share|crypto\w*|bitcoin|btc|ethereum|eth|exchange rate|"
-            r"market cap|price of|how much is .{1,40} worth|trading at)\b|\$[A-Z]{1,5}\b",
-            re.IGNORECASE,
+            r"market cap|price of|how much is .{1,40} worth|trading at)\b|\$[a-z]{1,5}\b"
         ),
     ),
     (
         "weather",
-        re.compile(r"\b(?:weather|forecast|temperature (?:in|outside)|raining|snowing)\b", re.I),
+        CaselessRule(r"\b(?:weather|forecast|temperature (?:in|outside)|raining|snowing)\b"),
     ),
-    (
-        "news",
-        re.compile(r"\b(?:news|headlines?|election results?|who won|breaking)\b", re.IGNORECASE),
-    ),
+    ("news", CaselessRule(r"\b(?:news|headlines?|election results?|who won|breaking)\b")),
     (
         "current",
-        re.compile(
+        CaselessRule(
             r"\b(?:today|tonight|current(?:ly)?|latest|right now|this (?:week|month|year)|"
             r"recent(?:ly)?|as of|up[- ]to[- ]date|hoy|actual(?:mente)?|aujourd'hui|"
-            r"heute|aktuell\w*|hoje|atual(?:mente)?)\b",
-            re.IGNORECASE,
+            r"heute|aktuell\w*|hoje|atual(?:mente)?)\b"
         ),
     ),
 )
@@ -75,16 +72,22 @@ def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:
     budget" or "I quit today" want no verification note.
     """
     asking = intent is None or intent.type == "question"
+    text = CaselessText(message)
     reasons = [
         name
-        for name, pattern in _CLAIMS
-        if (asking or name not in _QUESTION_ONLY) and pattern.search(message)
+        for name, rule in _CLAIMS
+        if (asking or name not in _QUESTION_ONLY) and rule.search(text)
     ]
     if intent is not None and asking:
         reasons += [f"{d}_claim" for d in _CHECKED_DOMAINS if d in intent.domains]
     if _URL.search(message):
         reasons.append("url")
     return tuple(reasons)
+
+
+def _claims_and_urls(message: str, intent: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    reasons = detect_claims(message, intent if isinstance(intent, IntentFacts) else None)
+    return reasons, find_urls(message) if reasons else ()
 
 
 def _shown(url: str) -> str:
@@ -107,13 +110,14 @@ class LensGate:
 
     async def check(self, inp: GateInput) -> GateResult:
         intent = inp.facts("intent")
-        reasons = detect_claims(
-            inp.chat.message, intent if isinstance(intent, IntentFacts) else None
-        )
+        message = inp.chat.message
+        if len(message) >= HEAVY_CHARS:  # ~5-10 ms of CPU for 32k: off the event loop
+            reasons, urls = await asyncio.to_thread(_claims_and_urls, message, intent)
+        else:
+            reasons, urls = _claims_and_urls(message, intent)
         if not reasons:
             facts = LensFacts(needs_verification=False, degraded=False)
             return GateResult(decision=Decision.PASS, reason="no fresh facts needed", facts=facts)
-        urls = find_urls(inp.chat.message)
         if self._fetcher is None or not urls:
             why = "web fetch disabled" if self._fetcher is None else "no source to fetch"
             return self._degraded(reasons, urls, why)

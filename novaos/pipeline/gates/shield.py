@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -173,6 +174,7 @@ class ShieldClassifier:
         )
         self._mask_index = WordIndex(self._mask_patterns)
         self._masks: dict[tuple[int, ...], re.Pattern[str]] = {}
+        self._masks_lock = threading.Lock()
         suppressors = [g for pack in packs for g in pack.guards if g.suppresses]
         self._suppressors = tuple(
             (_bounded(g.pattern), g.suppresses, g.scope == "sentence") for g in suppressors
@@ -428,11 +430,12 @@ class ShieldClassifier:
         key = tuple(guards)
         regex = self._masks.get(key)
         if regex is None:
-            if len(self._masks) >= _MASK_SUBSETS:
-                self._masks.pop(next(iter(self._masks)))  # the oldest subset
             patterns = self._mask_patterns
             regex = _bounded("|".join(f"(?:{patterns[i]})" for i in key))
-            self._masks[key] = regex
+            with self._masks_lock:  # long texts are classified in worker threads
+                if len(self._masks) >= _MASK_SUBSETS:
+                    self._masks.pop(next(iter(self._masks)))  # the oldest subset
+                self._masks[key] = regex
         return regex
 
     def _scan(self, views: Sequence[MaskedView], rules: _RuleSet) -> tuple[_Hit, bool]:

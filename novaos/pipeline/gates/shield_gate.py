@@ -10,8 +10,10 @@ and fills ``GateResult.ack``). Prompt injection alone -> FLAG. Else PASS.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 from novaos.domain import Decision, Outcome, RequestContext, Stance
 from novaos.pipeline.facts import ShieldFacts, ShieldVerdict
@@ -20,6 +22,12 @@ from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.ports import KeyValueStore
 
 _KEY_PREFIX = "shield:veto:"
+# From this many characters (message and earlier user turns) on, the classifier
+# runs in a worker thread (``ShieldGate._classify``): ~2-5 ms of CPU and more.
+THREAD_CHARS = 2000
+# Classification is CPU-bound under the GIL: more threads than cores would only
+# queue behind it. Waiting ones are bounded by the gate's budget.
+_WORKERS = 2
 
 
 class VetoThrottle:
@@ -70,11 +78,14 @@ class ShieldGate:
         throttle: VetoThrottle | None = None,
         *,
         budget_ms: int = 250,
+        thread_chars: int = THREAD_CHARS,
     ) -> None:
         self.classifier = classifier
         self.throttle = throttle
         self.budget_ms = budget_ms
         self.store_calls = 2 if throttle else 0  # the veto count read, then a veto counted
+        self.thread_chars = thread_chars
+        self._pool: ThreadPoolExecutor | None = None  # made on the first long text
         self.policy_version = classifier.policy_version
 
     def ack_prompt(self, category: str, language: str) -> str:
@@ -82,7 +93,7 @@ class ShieldGate:
 
     async def check(self, inp: GateInput) -> GateResult:
         turns = tuple(m.content for m in inp.history if m.role == "user")
-        facts = self.classifier.classify(inp.chat.message, turns)
+        facts = await self._classify(inp.chat.message, turns)
         if facts.verdict is ShieldVerdict.CONTROL:
             return GateResult(
                 decision=Decision.STOP,
@@ -106,6 +117,28 @@ class ShieldGate:
                 facts, _reason("hard_veto", facts), self.classifier.refusal(facts.language)
             )
         return self._pass_or_ack(facts)
+
+    async def _classify(self, message: str, turns: tuple[str, ...]) -> ShieldFacts:
+        """The classifier's verdict; for a long text, from a worker thread.
+
+        A 32k-character message costs tens of milliseconds of CPU. Run on the
+        event loop, it stalls every other stream that long, and the gate's
+        budget cannot interrupt it. In a thread the loop keeps its turns (the
+        GIL switches every 5 ms) and the budget's timeout ends the wait: the
+        request is refused (fails closed) and a classification still queued
+        never runs. Short texts, nearly all, stay inline: a hop costs ~50 us."""
+        if len(message) + sum(map(len, turns)) < self.thread_chars:
+            return self.classifier.classify(message, turns)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="shield")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.classifier.classify, message, turns)
+
+    def close(self) -> None:
+        """Stop the worker threads (when the app shuts down); idempotent."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _refuse(self, facts: ShieldFacts, reason: str, text: str) -> GateResult:
         return GateResult(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts
-from novaos.pipeline.gates import intent
+from novaos.pipeline.gates import intent, lens
 from novaos.pipeline.gates.intent import IntentGate, analyse
 from tests.fixtures.gate_fakes import gate_input
 
@@ -104,6 +104,7 @@ _RULES = [
     intent._HYPOTHETICAL,
     intent._ACTION_START,
     intent._QUESTION_START,
+    *(rule for _, rule in lens._CLAIMS),  # the lens's claims match the same way
 ]
 _PIECES = ["Translate", "TL;DR", "STOCKS", "Doctor", "What if", "Please Write", "GIT", "401K"]
 _PIECES += ["Step-By-Step", "re-Word", "SELF-HARM", "Mental Health", "  ", "?", "x", "I'm", "\n"]
@@ -117,7 +118,7 @@ ascii_texts = st.lists(
 def test_lowered_ascii_matching_agrees_with_ignorecase(message: str) -> None:
     """The fast form (ASCII text lowered, matched case-sensitively) finds
     exactly what the case-insensitive form finds, for every rule."""
-    text = intent._Text(message)
+    text = intent.CaselessText(message)
     assert text.lowered is not None
     for rule in _RULES:
         assert rule.search(text) == (rule._any.search(message) is not None), rule._any.pattern
@@ -127,14 +128,14 @@ def test_non_ascii_text_is_lowered_too() -> None:
     """A long non-ASCII message ran every rule case-insensitively (~3-8x the
     cost): 32k characters of zero-width-joined letters held the event loop
     ~110 ms in this gate alone."""
-    text = intent._Text("¿Cómo invierto DINERO en ACCIONES?")
+    text = intent.CaselessText("¿Cómo invierto DINERO en ACCIONES?")
     assert text.lowered == "¿cómo invierto dinero en acciones?"
     assert analyse(text.raw).domains == frozenset({"finance"})
 
 
 @pytest.mark.parametrize("message", ["\u0130NVEST", "bitco\u0131n", "\u017ftocks"])
 def test_text_lowering_apart_takes_the_case_insensitive_form(message: str) -> None:
-    text = intent._Text(message)
+    text = intent.CaselessText(message)
     assert text.lowered is None
     assert analyse(message).domains == frozenset({"finance"})
 
@@ -175,14 +176,14 @@ non_ascii_texts = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(message=non_ascii_texts)
 def test_lowered_matching_agrees_with_ignorecase(message: str) -> None:
-    text = intent._Text(message)
+    text = intent.CaselessText(message)
     for rule in _RULES:
         assert rule.search(text) == (rule._any.search(message) is not None), rule._any.pattern
     for hint in intent._LETTER_HINTS.values():
-        if isinstance(hint, intent._Rule):
+        if isinstance(hint, intent.CaselessRule):
             assert hint.count(text) == len(hint._any.findall(message))
 
 
 def test_rules_must_be_written_in_lowercase() -> None:
     with pytest.raises(ValueError, match="lowercase"):
-        intent._Rule(r"\Wfoo")
+        intent.CaselessRule(r"\Wfoo")

@@ -1,0 +1,133 @@
+"""Long messages are analysed off the event loop, and decide as they would on it.
+
+A 32k-character message costs the intent gate and the shield tens of
+milliseconds of CPU. Run inline, it stalled every other stream on the loop that
+long, and the shield's budget could not interrupt it. These tests pin where the
+work runs (not how long it takes) and that the shield still fails closed when
+its budget runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from novaos.domain import (
+    ChatInput,
+    Completed,
+    Decision,
+    GateEvent,
+    Outcome,
+    Principal,
+    RequestContext,
+)
+from novaos.pipeline.facts import ShieldFacts
+from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gates.intent import HEAVY_CHARS, IntentGate
+from novaos.pipeline.gates.lens import LensGate
+from novaos.pipeline.gates.shield import ShieldClassifier, default_classifier
+from novaos.pipeline.gates.shield_gate import THREAD_CHARS, ShieldGate
+from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
+from tests.unit.gates.test_pipeline_flow import build
+
+LONG = ("Plan my week: gym three times, two work deadlines and a dentist visit. " * 500)[:32000]
+
+
+class ThreadRecordingClassifier(ShieldClassifier):
+    """The real classifier, noting the thread each classification ran in."""
+
+    def __init__(self, release: threading.Event | None = None) -> None:
+        real = default_classifier()
+        self.__dict__.update(real.__dict__)  # the compiled policy, shared read-only
+        self.threads: list[str] = []
+        self._release = release
+
+    def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
+        self.threads.append(threading.current_thread().name)
+        if self._release is not None:
+            self._release.wait(timeout=30)
+        return super().classify(message, history)
+
+
+def _inp(message: str) -> GateInput:
+    return GateInput(RequestContext("r1", Principal("u1")), ChatInput(message))
+
+
+async def test_a_long_message_is_classified_in_a_worker_thread() -> None:
+    classifier = ThreadRecordingClassifier()
+    gate = ShieldGate(classifier)
+    try:
+        short = await gate.check(_inp("Plan my week"))
+        long = await gate.check(_inp(LONG))
+    finally:
+        gate.close()
+    loop_thread = threading.current_thread().name
+    assert classifier.threads[0] == loop_thread
+    assert classifier.threads[1] != loop_thread and classifier.threads[1].startswith("shield")
+    assert len(LONG) >= THREAD_CHARS
+    # the same verdicts as classified inline
+    inline = default_classifier()
+    assert short.facts == inline.classify("Plan my week")
+    assert long.facts == inline.classify(LONG)
+    assert long.decision is Decision.PASS
+
+
+async def test_a_shield_over_its_budget_fails_closed_while_the_loop_runs_on() -> None:
+    """Inline, a classification could not be timed out; in its thread the
+    budget ends the wait: the request is refused, as for any shield timeout."""
+    release = threading.Event()
+    classifier = ThreadRecordingClassifier(release)
+    shield = ShieldGate(classifier, budget_ms=50)
+    pipe = build(shield)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not release.is_set():
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(ticker())
+            events = await pipe.run(LONG)
+            release.set()
+    finally:
+        shield.close()
+    records = [e.record for e in events if isinstance(e, GateEvent)]
+    shield_record = next(r for r in records if r.gate == "shield")
+    assert shield_record.decision is Decision.STOP and "timed out" in shield_record.reason
+    done = events[-1]
+    assert isinstance(done, Completed) and done.outcome is Outcome.FAILED
+    assert pipe.provider.calls == 0
+    assert ticks > 1  # the loop kept running while the shield worked
+
+
+class RecordingIntent(IntentGate):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def decide(self, inp: GateInput) -> GateResult:
+        self.threads.append(threading.current_thread().name)
+        return super().decide(inp)
+
+
+async def test_long_messages_are_analysed_off_the_loop_by_intent_and_lens() -> None:
+    intent = RecordingIntent()
+    assert intent.heavy(_inp(LONG)) and not intent.heavy(_inp("Plan my week"))
+    assert len(LONG) >= HEAVY_CHARS
+    orchestrator = build().orchestrator
+    plan = PipelinePlan((intent, *orchestrator.plan.pre_model[1:]), orchestrator.plan.post_model)
+    orchestrator = Orchestrator(plan, orchestrator.generator)
+    ctx = RequestContext("r1", Principal("u1"))
+    for message in (LONG, "Plan my week"):
+        rec = RunRecord()
+        async for _ in orchestrator.run(ctx, ChatInput(message, "c1"), (), rec):
+            pass
+        assert rec.results["intent"].facts == IntentGate().decide(_inp(message)).facts
+    loop_thread = threading.current_thread().name
+    assert intent.threads[0] != loop_thread and intent.threads[1] == loop_thread
+    lens = await LensGate(None).check(_inp(LONG + " what's the weather today?"))
+    assert lens.decision is Decision.DEGRADE  # found in its thread all the same
