@@ -87,7 +87,7 @@ class _RuleSet:
         self._index = WordIndex(trees)
         self._needs = tuple(_as_tuple(needed_substrings(tree)) for tree in trees)
 
-    def candidates(self, keys: TextKeys, text: str) -> list[tuple[_Compiled, list[int] | None]]:
+    def candidates(self, keys: TextKeys, text: str) -> list[tuple[_Compiled, list[str] | None]]:
         """The rules that could match ``text`` (a superset of those that do), in
         order, each with where its match can start (``WordIndex.starts``)."""
         needs = self._needs
@@ -389,7 +389,7 @@ class ShieldClassifier:
         for i in index.candidates(keys) if starts is None else sorted(starts):
             regex, categories, sentence_only = self._suppressors[i]
             if (sentence_scoped or not sentence_only) and found_in(
-                regex, view, None if starts is None else starts[i]
+                regex, keys, view, None if starts is None else starts[i]
             ):
                 suppressed |= categories
         return suppressed
@@ -448,7 +448,7 @@ class ShieldClassifier:
                     break  # sorted by severity: nothing left can beat ``best``
                 if (
                     compiled.rule.category in suppressed and not compiled.rule.over_guards
-                ) or not found_in(compiled.regex, masked, starts):
+                ) or not found_in(compiled.regex, keys, masked, starts):
                     continue
                 best = _Hit(compiled.verdict, compiled.rule.category, compiled.rule.id)
                 break

@@ -90,7 +90,7 @@ class CueScorer:
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if skip or (cue.needs and not any(s in view for s in cue.needs)):
                     continue
-                if found_in(cue.regex, view, None if starts is None else starts[i]):
+                if found_in(cue.regex, keys, view, None if starts is None else starts[i]):
                     found.add(cue.hit)
         return found
 

@@ -286,17 +286,24 @@ def text_keys(text: str) -> TextKeys:
     return TextKeys(frozenset(words), frozenset(itertools.pairwise(words)), text if long else None)
 
 
-# ``match`` at each start while there are fewer than one per this many characters.
-_CHARS_PER_START = 24
+# ``match`` at each start while there are fewer than one per this many characters
+# (a match attempt costs ~0.2-3 us, a search ~0.1 us per character).
+_CHARS_PER_START = 16
 
 
-def found_in(regex: re.Pattern[str], text: str, starts: Sequence[int] | None) -> bool:
-    """Whether ``regex`` (``" (?:pattern)(?= )"``) matches ``text``; ``starts``:
-    every offset a match can start at (``WordIndex.starts``), None when unknown.
+def found_in(
+    regex: re.Pattern[str], keys: TextKeys, text: str, openings: Sequence[str] | None
+) -> bool:
+    """Whether ``regex`` (``" (?:pattern)(?= )"``) matches ``text``; ``openings``:
+    the openings its matches start with that occur in ``text`` (``WordIndex.starts``;
+    ``keys`` finds them), None when unknown.
 
     The same answer as ``regex.search(text)``: a match that starts elsewhere
     would open with words the index does not list for the pattern."""
-    if starts is None or len(starts) * _CHARS_PER_START > len(text):
+    if openings is None or keys.text != text:
+        return regex.search(text) is not None
+    starts = [at for opening in openings for at in keys.offsets(opening)]
+    if len(starts) * _CHARS_PER_START > len(text):
         return regex.search(text) is not None
     return any(regex.match(text, at) for at in starts)
 
@@ -366,42 +373,42 @@ class WordIndex:
                 found.update(i for (_, p), ids in seconds if second.startswith(p) for i in ids)
         return sorted(found)
 
-    def starts(self, keys: TextKeys) -> dict[int, list[int] | None] | None:
-        """For each candidate (as ``candidates`` finds them), the offsets at
-        which its match can start: where one of the openings it is indexed by
-        occurs (None: anywhere). None when ``keys`` holds no ``text``."""
+    def starts(self, keys: TextKeys) -> dict[int, list[str] | None] | None:
+        """For each candidate (as ``candidates`` finds them), the openings it is
+        indexed by that occur in the text, as ``TextKeys.offsets`` looks them up
+        (None: it may start anywhere). None when ``keys`` holds no ``text``."""
         if keys.text is None:
             return None
-        found: dict[int, list[int] | None] = dict.fromkeys(self._always)
+        found: dict[int, list[str] | None] = dict.fromkeys(self._always)
         if self._words or self._word_prefixes:
             self._word_starts(keys, found)
         pairs, pair_prefixes = self._pairs, self._pair_prefixes
         for first, second in keys.pairs:
             if (ids := pairs.get((first, second))) is not None:
-                _add(found, ids, keys.offsets(f" {first} {second} "))
+                _add(found, ids, f" {first} {second} ")
             if pair_prefixes and (seconds := pair_prefixes.get(first)) is not None:
                 for (_, p), ids in seconds:
                     if second.startswith(p):
-                        _add(found, ids, keys.offsets(f" {first} {p}"))
+                        _add(found, ids, f" {first} {p}")
         return found
 
-    def _word_starts(self, keys: TextKeys, found: dict[int, list[int] | None]) -> None:
+    def _word_starts(self, keys: TextKeys, found: dict[int, list[str] | None]) -> None:
         head, words, prefixes = self._head, self._words, self._word_prefixes
         for word in keys.words:
             if (ids := words.get(word)) is not None:
-                _add(found, ids, keys.offsets(f" {word} "))
+                _add(found, ids, f" {word} ")
             if prefixes and (entries := prefixes.get(word[:head])) is not None:
                 for p, ids in entries:
                     if word.startswith(p):
-                        _add(found, ids, keys.offsets(f" {p}"))
+                        _add(found, ids, f" {p}")
 
 
-def _add(found: dict[int, list[int] | None], ids: _Ids, offsets: list[int]) -> None:
+def _add(found: dict[int, list[str] | None], ids: _Ids, opening: str) -> None:
     for i in ids:
         if i not in found:
-            found[i] = list(offsets)
+            found[i] = [opening]
         elif (known := found[i]) is not None:
-            known.extend(offsets)
+            known.append(opening)
 
 
 _K = TypeVar("_K", str, tuple[str, str])

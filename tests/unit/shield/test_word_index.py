@@ -161,10 +161,11 @@ def test_no_matching_pattern_is_skipped_on_the_labelled_sets(
         assert matching <= set(index.candidates(view)), view
         for i in matching:  # and the second filter keeps every rule that matches
             assert needs[i] is None or any(s in view for s in needs[i]), (patterns[i], view)
-        starts = index.starts(_long_keys(view))
+        keys = _long_keys(view)
+        starts = index.starts(keys)
         assert starts is not None and sorted(starts) == index.candidates(view)
         for i in matching:  # and a long text tries each one wherever a match starts
-            assert _match_starts(compiled[i], view) <= set(starts[i] or range(len(view)))
+            assert _match_starts(compiled[i], view) <= _offsets(keys, starts[i])
     assert matched_somewhere > 0  # the check saw real matches, not only misses
 
 
@@ -172,6 +173,13 @@ def _long_keys(view: str) -> TextKeys:
     """``view``'s keys as a long text's: with the text, for ``WordIndex.starts``."""
     keys = text_keys(view)
     return TextKeys(keys.words, keys.pairs, view)
+
+
+def _offsets(keys: TextKeys, openings: list[str] | None) -> set[int]:
+    """Where a pattern is tried: where its openings occur (None: anywhere)."""
+    if openings is None:
+        return set(range(len(keys.text or "")))
+    return {at for opening in openings for at in keys.offsets(opening)}
 
 
 def _match_starts(regex: re.Pattern[str], view: str) -> set[int]:
@@ -189,9 +197,10 @@ def test_long_text_tries_a_pattern_only_where_it_opens() -> None:
     assert keys.text == view  # long: offsets are looked up
     starts = index.starts(keys)
     assert starts is not None and sorted(starts) == index.candidates(keys)
-    for i, offsets in starts.items():
-        assert offsets is not None and set(offsets) <= {m.start() for m in re.finditer(" ", view)}
-        assert _match_starts(_bounded(patterns[i]), view) <= set(offsets)
+    spaces = {m.start() for m in re.finditer(" ", view)}
+    for i, openings in starts.items():
+        assert openings is not None and _offsets(keys, openings) <= spaces
+        assert _match_starts(_bounded(patterns[i]), view) <= _offsets(keys, openings)
     assert text_keys(view[: LONG_TEXT - 1]).text is None  # short: searched whole, as before
     assert text_keys(view.replace(" ", "\t", 1)).text is None  # only single spaces qualify
 
@@ -199,9 +208,11 @@ def test_long_text_tries_a_pattern_only_where_it_opens() -> None:
 def test_found_in_matches_only_at_the_offsets_given() -> None:
     regex = _bounded("tidy (?:my )?desk")
     view = " please tidy my desk now" + " and then some" * 10 + " "
-    assert found_in(regex, view, [7]) and found_in(regex, view, None)
-    assert not found_in(regex, view, [0])  # a start the index could not have listed
-    assert found_in(regex, view, list(range(len(view))))  # many offsets: one search instead
+    keys = _long_keys(view)
+    assert found_in(regex, keys, view, [" tidy my "]) and found_in(regex, keys, view, None)
+    assert not found_in(regex, keys, view, [" please "])  # an opening the index never lists
+    assert found_in(regex, keys, view, [" "])  # opens everywhere: one search instead
+    assert found_in(regex, text_keys(view), view, [" please "])  # short: searched whole
 
 
 def test_every_policy_pattern_is_indexed() -> None:
@@ -233,9 +244,10 @@ def test_generated_matches_are_candidates(data: st.DataObject) -> None:
     view = f" {' '.join(body.split())} "
     if _bounded(patterns[i]).search(view):
         assert i in index.candidates(view)
-        starts = index.starts(_long_keys(view))
+        keys = _long_keys(view)
+        starts = index.starts(keys)
         assert starts is not None
-        assert _match_starts(_bounded(patterns[i]), view) <= set(starts[i] or range(len(view)))
+        assert _match_starts(_bounded(patterns[i]), view) <= _offsets(keys, starts[i])
         needs = needed_substrings(patterns[i])
         assert needs is None or any(s in view for s in needs), (patterns[i], view)
 
