@@ -48,7 +48,9 @@ class Gate(Protocol):
     """``budget_ms`` bounds the gate's own work. A gate that calls the store also
     has ``store_calls`` (the most calls one check makes in a row): each may take
     the store's own timeout on top, after which the store answers from memory,
-    so a slow Redis delays such a gate rather than failing it."""
+    so a slow Redis delays such a gate rather than failing it. A gate whose work
+    grows with the text it reads may have ``budget_scale(inp) -> float``, by which
+    its own budget (not the store's allowance) is multiplied for that input."""
 
     name: str
     budget_ms: int

@@ -118,6 +118,14 @@ class ShieldGate:
             )
         return self._pass_or_ack(facts)
 
+    def budget_scale(self, inp: GateInput) -> float:
+        """``SHIELD_BUDGET_MS`` per ``thread_chars`` characters read (the message and
+        the earlier user turns): classification is linear in the text, and a long
+        message waits its turn in the worker threads behind others, so a fixed
+        budget refused long messages whenever a few arrived at once."""
+        chars = len(inp.chat.message) + sum(len(m.content) for m in inp.history if m.role == "user")
+        return max(1.0, chars / self.thread_chars)
+
     async def _classify(self, message: str, turns: tuple[str, ...]) -> ShieldFacts:
         """The classifier's verdict; for a long text, from a worker thread.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 
 from novaos.domain import (
@@ -29,6 +30,7 @@ from novaos.pipeline.gates.lens import LensGate
 from novaos.pipeline.gates.shield import ShieldClassifier, default_classifier
 from novaos.pipeline.gates.shield_gate import THREAD_CHARS, ShieldGate
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
+from novaos.ports import ChatMessage
 from tests.unit.gates.test_pipeline_flow import build
 
 LONG = ("Plan my week: gym three times, two work deadlines and a dentist visit. " * 500)[:32000]
@@ -131,3 +133,43 @@ async def test_long_messages_are_analysed_off_the_loop_by_intent_and_lens() -> N
     assert intent.threads[0] != loop_thread and intent.threads[1] == loop_thread
     lens = await LensGate(None).check(_inp(LONG + " what's the weather today?"))
     assert lens.decision is Decision.DEGRADE  # found in its thread all the same
+
+
+class SlowClassifier(ThreadRecordingClassifier):
+    """Takes ``seconds`` per classification: a long text on a busy machine."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
+        time.sleep(self.seconds)  # the cost simulated in the worker thread
+        return super().classify(message, history)
+
+
+async def test_the_shield_budget_grows_with_the_text_it_reads() -> None:
+    """SHIELD_BUDGET_MS per THREAD_CHARS characters: a 32k message that takes
+    three base budgets is not refused, while a message of THREAD_CHARS that
+    takes as long is."""
+    outcomes = {}
+    for message in (LONG, LONG[:THREAD_CHARS]):
+        shield = ShieldGate(SlowClassifier(seconds=0.15), budget_ms=50)
+        try:
+            outcomes[len(message)] = _done_outcome(await build(shield).run(message))
+        finally:
+            shield.close()
+    assert outcomes == {len(LONG): Outcome.COMPLETED, THREAD_CHARS: Outcome.FAILED}
+
+
+def _done_outcome(events: list[object]) -> Outcome:
+    done = events[-1]
+    assert isinstance(done, Completed)
+    return done.outcome
+
+
+def test_the_budget_scale_counts_the_earlier_user_turns() -> None:
+    shield = ShieldGate(default_classifier(), budget_ms=50)
+    history = (ChatMessage("user", "x" * 3000), ChatMessage("assistant", "y" * 9000))
+    inp = GateInput(RequestContext("r1", Principal("u1")), ChatInput("z" * 1000), history)
+    assert shield.budget_scale(inp) == 4000 / THREAD_CHARS
+    assert shield.budget_scale(_inp("short")) == 1.0
