@@ -413,15 +413,22 @@ class App:
                 await self.grpc_health.set_serving(ready)
 
     async def _stop_server(self, grace_s: float) -> None:
-        """Refuse new RPCs; what still runs when the grace ends, gRPC cancels. Just
-        before that, open chat streams are told to end in-band (a terminal event
-        with outcome CANCELLED), so none of them just stops."""
+        """Refuse new RPCs; what still runs when the grace ends, gRPC cancels. Audit
+        watches end at once (status OK); just before the grace ends, open chat
+        streams are told to end in-band (a terminal event with outcome CANCELLED),
+        so none of them just stops."""
         assert self.server is not None
         stopped = asyncio.ensure_future(self.server.stop(grace_s))
         # Only once the listener is closed say NOT_SERVING, so whoever hears it
         # finds new connections already refused.
         await self._listener_closed()
         await self.grpc_health.drain()
+        # A watch has nothing to finish: it gets what was already queued for it and
+        # ends OK now, rather than hold the drain open until gRPC cancels it.
+        watches = self.audit_log.end_watches() if self.audit_log is not None else 0
+        if watches:
+            extra = {"component": "server", "watches": watches}
+            _log.info("ending open audit watches", extra=extra)
         # Time to end in-band: stop the pipeline, send one event, audit.
         done, _ = await asyncio.wait({stopped}, timeout=grace_s - min(1.0, grace_s / 2))
         if not done and self.chat is not None:

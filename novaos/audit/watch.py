@@ -114,6 +114,8 @@ class WatchHub(Protocol):
 
     def publish(self, records: Sequence[AuditRecord]) -> None: ...
 
+    def end_watches(self) -> int: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -123,6 +125,7 @@ class Fanout:
     def __init__(self, maxsize: int = 1000) -> None:
         self._maxsize = maxsize
         self._subs: set[Subscription] = set()
+        self._ending = False  # the server shuts down: every watch ends cleanly
 
     @property
     def watchers(self) -> int:
@@ -131,6 +134,8 @@ class Fanout:
     def subscribe(self) -> Subscription:
         sub = Subscription(self, self._maxsize)
         self._subs.add(sub)
+        if self._ending:  # accepted just before shutdown: nothing more will come
+            sub.end()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -145,6 +150,15 @@ class Fanout:
         """End every watcher (with ``error``, if given); later ones still subscribe."""
         for sub in tuple(self._subs):
             sub.end(error)
+
+    def end_watches(self) -> int:
+        """Shutdown: end every watch after the records already queued for it, with
+        no error (a watch has nothing to finish, so the drain need not wait for
+        it), and any later one at once. Returns how many were open."""
+        self._ending = True
+        open_now = len(self._subs)
+        self.close()
+        return open_now
 
     async def start(self) -> None:
         return None
@@ -294,6 +308,9 @@ class SharedFanout:
                     self._unpublished,
                 )
                 self._unpublished = 0
+
+    def end_watches(self) -> int:
+        return self._local.end_watches()
 
     async def aclose(self) -> None:
         """End the watchers, publish what is queued (briefly), stop the tasks."""

@@ -150,6 +150,10 @@ class AuditWriter:
     def subscribe(self) -> Subscription:
         return self._fanout.subscribe()
 
+    def end_watches(self) -> int:
+        """End every open watch cleanly (the server shuts down); how many were open."""
+        return self._fanout.end_watches()
+
     def status(self) -> AuditStatus:
         if self._held:
             state = "down"

@@ -192,3 +192,41 @@ def test_audit_watch_prints_new_records_and_skips_keepalives(
     assert "watching for new audit records" in err
     # Only the record, in the file sink's form: no line for any keepalive.
     assert [line.encode() for line in printed] == [line + b"\n" for line in _records(directory)]
+
+
+def test_audit_watch_ends_cleanly_and_at_once_when_the_server_shuts_down(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    """SIGTERM: the watch ends OK (the CLI exits 0) as soon as the drain starts,
+    instead of holding the drain open until the grace runs out and then failing
+    with UNAVAILABLE "Cancelling all calls"."""
+    srv = spawn_server(SHUTDOWN_GRACE_S="15", STREAM_IDLE_TIMEOUT_MS="500", LOG_LEVEL="info")
+    admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "enterprise", ("admin",)))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "novaos", "audit", "watch", *admin],
+        cwd=ROOT,
+        env=BASE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(  # keepalives flow: the watch is open on the server
+            lambda: _watch_messages_sent(srv.metrics_port) >= 1 or watch.poll() is not None,
+            what="the watch open",
+        )
+        assert watch.poll() is None
+        srv.proc.send_signal(signal.SIGTERM)
+        out, err = watch.communicate(timeout=60)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.communicate()
+    assert watch.returncode == 0, err
+    assert "error" not in err and out == ""
+    assert srv.proc.wait(timeout=30) == 0
+    log = "".join(srv.lines)
+    assert '"message": "ending open audit watches", "watches": 1' in log, log
+    # Nothing else was open: the drain did not wait for the grace to run out
+    # (chat streams are told to end only then).
+    assert "ending open streams" not in log, log

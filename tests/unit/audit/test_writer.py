@@ -208,6 +208,26 @@ async def test_closing_reaches_a_watcher_whose_queue_is_exactly_full(tmp_path: P
     assert seqs == [1, 2, 3]
 
 
+async def test_ending_watches_at_shutdown_delivers_what_was_queued_then_ends_cleanly(
+    tmp_path: Path,
+) -> None:
+    sink = MemoryAuditSink()
+    writer = await _writer(sink, tmp_path)
+    watcher = writer.subscribe()
+    for i in range(3):
+        await writer.record(summary(i))
+    await await_until(lambda: holds(writer.status().written == 3), what="written")
+    assert writer.end_watches() == 1
+    assert writer.status().watchers == 0
+    async with asyncio.timeout(10):  # ends without an error, after its records
+        seqs = [record.seq async for record in watcher]
+    assert seqs == [1, 2, 3]
+    late = writer.subscribe()  # accepted just before the listener closed: ends at once
+    async with asyncio.timeout(10):
+        assert [record.seq async for record in late] == []
+    await writer.aclose()
+
+
 async def test_verify_is_not_alarmed_by_records_still_in_the_spill(tmp_path: Path) -> None:
     # Sealed but spilled (the sink refuses writes, reads still work): the stored
     # chain is whole, nothing is missing from it yet.
