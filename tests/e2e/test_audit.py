@@ -445,3 +445,37 @@ async def test_a_keyed_chain_finds_a_rewrite_that_recomputes_every_hash(tmp_path
         )
     assert (after.ok, after.first_bad_seq, after.checked) == (False, 2, 1)
     assert "no chain key but follows keyed records" in after.problem
+
+
+async def test_list_goes_on_past_a_line_that_no_longer_parses(tmp_path: Path) -> None:
+    # ListAuditEvents gave the pages before such a line, then INTERNAL; with it the
+    # last line and the gateway restarted, every list call was INTERNAL.
+    directory = tmp_path / "audit"
+    env = {"AUDIT_STORAGE_TYPE": "file", "AUDIT_FILE_PATH": str(directory)}
+    async with running_app(**env) as running:
+        for user in ("alice", "bob", "carol", "dave"):
+            await _chat(running, user)
+        await _written(running, 4)
+    (log,) = directory.glob("*.log")
+    lines = log.read_bytes().splitlines(keepends=True)
+    for edited in (1, 3):  # mid-file, then the last line (a restart over it)
+        lines[edited] = lines[edited][:50] + b"GARBAGE\n"
+        log.write_bytes(b"".join(lines))
+        async with running_app(**env) as running:
+            listed = await _audit(running).ListAuditEvents(
+                audit_pb2.ListAuditEventsRequest(page_size=1), metadata=ADMIN
+            )
+            seqs = [e.seq for e in listed.events]
+            token = listed.next_page_token
+            while token:
+                listed = await _audit(running).ListAuditEvents(
+                    audit_pb2.ListAuditEventsRequest(page_size=1, page_token=token),
+                    metadata=ADMIN,
+                )
+                seqs += [e.seq for e in listed.events]
+                token = listed.next_page_token
+            verified = await _audit(running).VerifyAuditChain(
+                audit_pb2.VerifyAuditChainRequest(), metadata=ADMIN
+            )
+        assert seqs == [s for s in (1, 2, 3, 4) if s not in (2, edited + 1)]
+        assert not verified.ok and log.name in verified.problem

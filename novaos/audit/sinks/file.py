@@ -68,11 +68,28 @@ class _Touched:
 @dataclass(slots=True)
 class _Breaks:
     """Where a listing found the file's seqs out of order (a deletion, a reordering,
-    an insertion: a sink writes seqs one after another)."""
+    an insertion: a sink writes seqs one after another), and lines it passed over
+    because they no longer parse (an edit)."""
 
     first: str | None = None
     skipped: int = 0
     gaps: int = 0
+    first_unreadable: str | None = None
+    unreadable: int = 0
+
+    def unreadable_line(self, where: str) -> None:
+        if self.first_unreadable is None:
+            self.first_unreadable = where
+        self.unreadable += 1
+
+    def warn_unreadable(self, sink: str) -> None:
+        if self.first_unreadable is not None:
+            # One line per read, naming the first: verify reports the break by seq.
+            _log.warning(
+                "audit: %s log has a line that does not parse, skipped (%s; %d such lines"
+                " in this read): run verify",
+                sink, self.first_unreadable, self.unreadable,
+            )  # fmt: skip
 
     def note(self, what: str, seq: int, previous: int) -> None:
         if self.first is None:
@@ -261,19 +278,24 @@ class FileAuditSink:
 
     # ---------------------------------------------------------------- reads
 
-    def _scan(self, from_seq: int = 0) -> Iterator[AuditRecord]:
+    def _scan(
+        self, from_seq: int = 0, unreadable: Callable[[str], None] | None = None
+    ) -> Iterator[AuditRecord]:
+        """Records from the file holding ``from_seq`` on. A line that does not
+        parse raises ``ValueError`` or, given ``unreadable``, is passed over."""
         files = self._files()
         for index, path in enumerate(files):
             following = files[index + 1] if index + 1 < len(files) else None
             if following is not None and _first_seq(following) <= from_seq:
                 continue  # every record in ``path`` is older than from_seq
-            yield from read_records(path)
+            yield from read_records(path, unreadable=unreadable)
 
     async def _read(self, read: Callable[[], _T]) -> _T:
         """``read`` in a worker thread. A disk or file system failing under it (EIO,
         a lost network mount) is an outage, not a bug: the caller gets
         ``AuditSinkUnavailableError`` (UNAVAILABLE, retryable), the log one line.
-        A line that does not parse stays a ``ValueError`` (verify reports it)."""
+        A line that does not parse stays a ``ValueError`` for verify (which reports
+        it); listings and get pass over it with a warning."""
         try:
             return await asyncio.to_thread(read)
         except OSError as exc:
@@ -286,7 +308,8 @@ class FileAuditSink:
     def _list_sync(self, query: AuditQuery) -> AuditPage:
         matches: builtins.list[AuditRecord] = []
         breaks = _Breaks()
-        for record in _in_sequence(self._scan(query.after_seq + 1), breaks):
+        scan = self._scan(query.after_seq + 1, breaks.unreadable_line)
+        for record in _in_sequence(scan, breaks):
             if record.seq <= query.after_seq:
                 continue
             if query.matches(record):
@@ -300,10 +323,17 @@ class FileAuditSink:
                 " run verify",
                 self.name, breaks.first, breaks.skipped, breaks.gaps,
             )  # fmt: skip
+        breaks.warn_unreadable(self.name)
         return page_of(matches, query.limit)
 
     async def get(self, record_id: str) -> AuditRecord | None:
-        return await self._read(lambda: next((r for r in self._scan() if r.id == record_id), None))
+        return await self._read(lambda: self._get_sync(record_id))
+
+    def _get_sync(self, record_id: str) -> AuditRecord | None:
+        breaks = _Breaks()
+        found = next((r for r in self._scan(0, breaks.unreadable_line) if r.id == record_id), None)
+        breaks.warn_unreadable(self.name)
+        return found
 
     async def range(
         self, from_seq: int, to_seq: int, *, limit: int = 1000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from novaos.audit.record import AuditRecord, decode
@@ -123,8 +123,14 @@ def _truncate(fd: int, path: Path, size: int, good_end: int) -> None:
         os.fsync(fd)
 
 
-def read_records(path: Path) -> Iterator[AuditRecord]:
-    """Whole records in file order; a line still being written is skipped."""
+def read_records(
+    path: Path, *, unreadable: Callable[[str], None] | None = None
+) -> Iterator[AuditRecord]:
+    """Whole records in file order; a line still being written is skipped.
+
+    A whole line that does not parse raises ``ValueError`` naming the file and
+    line (verify reports it), or, given ``unreadable``, is handed to it as that
+    description and passed over (a listing goes on past it)."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
@@ -132,5 +138,9 @@ def read_records(path: Path) -> Iterator[AuditRecord]:
             try:
                 record = decode(line)
             except ValueError as exc:  # name the place: verify reports it to the operator
-                raise ValueError(f"{path.name} line {number}: {exc}") from None
+                where = f"{path.name} line {number}: {exc}"
+                if unreadable is None:
+                    raise ValueError(where) from None
+                unreadable(where)
+                continue
             yield record

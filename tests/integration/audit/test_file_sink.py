@@ -414,6 +414,56 @@ async def test_a_last_line_edited_past_parsing_is_kept_and_reported_not_cut(
     assert path.name in result.problem  # where to look
 
 
+def _garble_line(path: Path, index: int) -> None:
+    """Cut line ``index`` (0-based) short and append junk: a whole line that does not parse."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[index] = lines[index][:50] + b"GARBAGE\n"
+    path.write_bytes(b"".join(lines))
+
+
+async def test_an_unreadable_line_hides_only_itself_from_list_and_get(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # List returned the pages before it, then failed (INTERNAL), so one edited line
+    # hid every record after it; get failed for every record after it too.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 150)
+    (path,) = directory.glob("audit-*.log")
+    _garble_line(path, 99)  # seq 100
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    rest = [seq for seq in range(1, 151) if seq != 100]
+    assert await _listed(sink, AuditQuery(), page_size=50) == rest
+    warned = [r.getMessage() for r in caplog.records if "does not parse" in r.getMessage()]
+    assert warned and f"{path.name} line 100" in warned[0], warned
+    vetoes = await _listed(sink, AuditQuery(outcome="hard_veto"), page_size=7)
+    assert vetoes == [seq for seq in rest if seq % 4 == 2]
+    last = (await AuditReader(sink).list(AuditQuery(), page_token=encode_page_token(149))).records
+    assert (await AuditReader(sink).get(last[0].id)).seq == 150
+    result = await AuditReader(sink).verify()  # verify still reports the break
+    assert (result.ok, result.first_bad_seq) == (False, 100), result
+    assert f"{path.name} line 100" in result.problem
+    await sink.aclose()
+
+
+async def test_after_a_restart_an_unreadable_last_line_still_lets_list_read_the_rest(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 12)
+    await sink.aclose()
+    (path,) = directory.glob("audit-*.log")
+    _garble_line(path, 11)
+    garbled = path.read_bytes()
+    reopened = FileAuditSink(directory)
+    with pytest.raises(ValueError, match="does not parse"):
+        await reopened.open()  # nothing to chain onto: records spill, nothing is cut
+    assert path.read_bytes() == garbled
+    assert await _listed(reopened, AuditQuery()) == list(range(1, 12))
+    result = await AuditReader(reopened).verify()
+    assert not result.ok and path.name in result.problem
+    await reopened.aclose()
+
+
 async def _listed(sink: FileAuditSink, query: AuditQuery, page_size: int = 5) -> list[int]:
     reader, seqs, token = AuditReader(sink), [], ""
     while True:
