@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from novaos.audit.chain import GENESIS_HASH, UNKEYED, ChainKeys, ChainVerifier, VerifyResult
+from novaos.audit.chain import (
+    GENESIS_HASH,
+    UNKEYED,
+    ChainKeys,
+    ChainVerifier,
+    VerifyResult,
+    digest,
+    sound,
+)
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import (
     DEFAULT_PAGE_SIZE,
@@ -77,7 +85,9 @@ class AuditReader:
         if not from_seq and getattr(self._sink, "evicts", False):
             oldest = await self._sink.range(1, last, limit=1)  # a ring forgets its start
             start = oldest[0].seq if oldest else start
-        anchor, keyed_before = await self._anchor(start)
+        anchor, keyed_before, problem = await self._anchor(start)
+        if problem:
+            return VerifyResult(False, 0, start - 1, problem)
         verifier = ChainVerifier(
             start_seq=start, anchor=anchor, keys=self._keys, keyed_before=keyed_before
         )
@@ -94,15 +104,27 @@ class AuditReader:
             cursor = max(cursor, *(r.seq for r in page)) + 1
         return verifier.result(expected_last_seq=last)
 
-    async def _anchor(self, start: int) -> tuple[str | None, bool]:
+    async def _anchor(self, start: int) -> tuple[str | None, bool, str]:
         """The hash the record at ``start`` links to (None: evicted from a memory
-        ring, unknown), and whether the record before it was keyed."""
+        ring, unknown), whether the record before it was keyed, and what is wrong
+        with that record ("": nothing). A range is checked against the record
+        before it, so that record must be sound too: an anchor that was edited
+        is reported by its own seq, not as the next record failing to link."""
         if start <= 1:
-            return GENESIS_HASH, False
-        before = await self._sink.range(start - 1, start - 1, limit=1)
-        if not before:
-            return None, False
-        return before[0].hash, bool(before[0].key_id)
+            return GENESIS_HASH, False, ""
+        seq = start - 1
+        try:
+            before = await self._sink.range(seq, seq, limit=1)
+        except ValueError as exc:  # a stored line that no longer parses
+            return None, False, f"unreadable record {seq} (before the range): {exc}"
+        if not before or before[0].seq != seq:
+            return None, False, ""
+        record = before[0]
+        # Sealed under a key this gateway lacks, it cannot be checked: link onto it as stored.
+        if digest(record, self._keys) is not None and not sound(record, self._keys):
+            edited = f"record {seq} (before the range, which it links to) edited"
+            return None, False, f"{edited}: its hash does not match its contents"
+        return record.hash, bool(record.key_id), ""
 
     def watch(self) -> Subscription:
         """Subscribe now, so that a refused watch fails before its stream starts.

@@ -344,24 +344,27 @@ class FileAuditSink:
             # filter on the seq alone would have passed over it.
             found: builtins.list[AuditRecord] = []
             expected: int | None = None
-            try:
-                for record in self._scan(from_seq):
-                    if expected is None:
-                        if not from_seq <= record.seq <= to_seq:
-                            continue
-                        expected = record.seq  # the first record in range
-                    if record.seq == expected:
-                        if record.seq > to_seq:
-                            break
-                        expected += 1
-                    found.append(record)  # in sequence, or out of it (verify flags that)
-                    if len(found) >= limit:
+            unreadable: builtins.list[str] = []  # a line that does not parse, not yet placed
+            for record in self._scan(from_seq, unreadable.append):
+                if unreadable:
+                    if expected is not None or record.seq > from_seq:
+                        break  # it may be in range: verify must see it
+                    unreadable.clear()  # the record after it comes before the range
+                if expected is None:
+                    if not from_seq <= record.seq <= to_seq:
+                        continue
+                    expected = record.seq  # the first record in range
+                if record.seq == expected:
+                    if record.seq > to_seq:
                         break
-            except ValueError:
-                # A line that does not parse: the records before it first, so the
-                # next page starts at it and verify names its seq, not the page's.
-                if not found:
-                    raise
+                    expected += 1
+                found.append(record)  # in sequence, or out of it (verify flags that)
+                if len(found) >= limit:
+                    break
+            # A line that does not parse: the records before it first, so the next
+            # page starts at it and verify names its seq, not the page's.
+            if unreadable and not found:
+                raise ValueError(unreadable[0])
             return found
 
         return await self._read(collect)

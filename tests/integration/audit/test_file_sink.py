@@ -445,6 +445,26 @@ async def test_an_unreadable_line_hides_only_itself_from_list_and_get(
     await sink.aclose()
 
 
+async def test_a_ranged_verify_past_an_unreadable_line_checks_its_range(tmp_path: Path) -> None:
+    # The range (and its anchor) was read from the top of the file, and the line
+    # before it that does not parse failed the call (INTERNAL).
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 150)
+    (path,) = directory.glob("audit-*.log")
+    _garble_line(path, 99)  # seq 100
+    reader = AuditReader(sink)
+    for start in (102, 120):
+        result = await reader.verify(start, 0)
+        assert (result.ok, result.checked) == (True, 151 - start), result
+    at = await reader.verify(100, 0)
+    assert (at.ok, at.first_bad_seq) == (False, 100), at
+    after = await reader.verify(101, 0)  # its anchor is the unreadable record
+    assert (after.ok, after.first_bad_seq) == (False, 100), after
+    assert f"{path.name} line 100" in after.problem
+    assert (await reader.verify(1, 99)).ok
+    await sink.aclose()
+
+
 async def test_after_a_restart_an_unreadable_last_line_still_lets_list_read_the_rest(
     tmp_path: Path,
 ) -> None:

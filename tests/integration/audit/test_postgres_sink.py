@@ -243,3 +243,33 @@ async def test_reads_while_the_database_is_down_say_unavailable(
         if not postgres_server.running:
             await asyncio.to_thread(postgres_server.start)
         await sink.aclose()
+
+
+async def test_a_ranged_verify_blames_the_edited_anchor_not_the_next_record(
+    postgres_dsn: str,
+) -> None:
+    # The table's owner turns the trigger off and edits the outcome inside the
+    # record's JSON only: its columns then disagree, so range() hands it back with
+    # a hash that cannot match, and verify --from-seq 4 said "record 4 does not
+    # link to the previous one" although record 4 is intact.
+    await _write_some(postgres_dsn, 6)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        edited = conn.execute(  # record 3's outcome is control
+            "UPDATE audit_records SET record = replace(record, %s, %s)"
+            " WHERE seq = 3 AND strpos(record, %s) > 0",
+            ('"outcome":"control"', '"outcome":"completed"', '"outcome":"control"'),
+        ).rowcount
+        assert edited == 1
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    try:
+        reader = AuditReader(sink)
+        ranged = await reader.verify(4, 0)
+        whole = await reader.verify()
+        later = await reader.verify(5, 0)
+    finally:
+        await sink.aclose()
+    assert (ranged.ok, ranged.first_bad_seq) == (False, 3), ranged
+    assert (whole.ok, whole.first_bad_seq) == (False, 3), whole
+    assert later.ok, later

@@ -130,3 +130,19 @@ async def test_tampering_is_found_at_the_exact_record(
     assert not result.ok
     assert result.first_bad_seq == 7 and result.checked == 6
     assert word in result.problem
+
+
+async def test_a_range_whose_anchor_was_edited_names_the_anchor(
+    stored_sink: StoredSink, tmp_path: Path
+) -> None:
+    # A ranged verify checks its first record's link against the record before the
+    # range. An edited anchor passed unnoticed on the file and memory sinks, and on
+    # PostgreSQL (JSON edited, columns not) record 8 was blamed for not linking.
+    await _write(stored_sink, tmp_path, 20, tasks=4)
+    reader = AuditReader(stored_sink.sink)
+    assert (await reader.verify(8, 20)).ok
+    await stored_sink.rewrite(_edit)  # record 7
+    result = await reader.verify(8, 20)
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 7, 0), result
+    assert "record 7 (before the range" in result.problem and "edited" in result.problem
+    assert (await reader.verify(9, 20)).ok  # record 8 is intact and links to 7 as stored
