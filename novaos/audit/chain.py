@@ -182,6 +182,13 @@ class ChainVerifier:
         self._prev_hash = record.hash
         return True
 
+    def broken(self, seq: int, problem: str) -> VerifyResult:
+        """A break found outside ``feed`` (a record that cannot be read): the
+        verdict, counting what was checked before it."""
+        if self._bad is None:
+            self._bad = VerifyResult(False, self._checked, seq, problem, unkeyed=self._unkeyed)
+        return self._bad
+
     def _problem(self, record: AuditRecord) -> str:
         expected = self._expected
         if record.seq > expected:

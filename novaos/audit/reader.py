@@ -96,7 +96,7 @@ class AuditReader:
             try:
                 page = await self._sink.range(cursor, last, limit=_VERIFY_PAGE)
             except ValueError as exc:  # a stored line that no longer parses
-                return VerifyResult(False, 0, cursor, f"unreadable record near {cursor}: {exc}")
+                return verifier.broken(cursor, f"unreadable record near {cursor}: {exc}")
             if not page:
                 break
             for record in page:

@@ -465,6 +465,22 @@ async def test_a_ranged_verify_past_an_unreadable_line_checks_its_range(tmp_path
     await sink.aclose()
 
 
+async def test_verify_counts_the_records_it_checked_before_an_unreadable_line(
+    tmp_path: Path,
+) -> None:
+    # It reported "checked": 0 although the 99 records before the line verified.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 150)
+    (path,) = directory.glob("audit-*.log")
+    _garble_line(path, 99)  # seq 100
+    reader = AuditReader(sink)
+    whole = await reader.verify()
+    assert (whole.ok, whole.first_bad_seq, whole.checked, whole.unkeyed) == (False, 100, 99, 99)
+    ranged = await reader.verify(60, 0)
+    assert (ranged.ok, ranged.first_bad_seq, ranged.checked) == (False, 100, 40), ranged
+    await sink.aclose()
+
+
 async def test_after_a_restart_an_unreadable_last_line_still_lets_list_read_the_rest(
     tmp_path: Path,
 ) -> None:
