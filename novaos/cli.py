@@ -1,41 +1,43 @@
-"""The ``novaos`` command: serve, token, chat, audit, bench."""
+"""The ``novaos`` command: serve, token, chat, audit, bench.
+
+Each command imports what it needs when it runs: the gateway (``novaos.app``: the
+shield model, providers, aiohttp) costs about a second of CPU to import, which
+``chat``, ``token``, ``audit`` and every ``--help`` have no use for.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from novaos.app import App
-from novaos.audit_client import (
-    ListFilters,
-    parse_time,
-    run_audit_list,
-    run_audit_verify,
-    run_audit_watch,
-)
-from novaos.chat_client import run_chat
-from novaos.config import Settings, load_settings, process_environment
-from novaos.errors import ConfigError
-from novaos.observability.logging import configure_logging
-from novaos.supervisor import EXIT_CONFIG, Supervisor, die_with_parent, serve_metrics
-from novaos.transport.auth import JwtAuthenticator, JwtConfig
+from novaos.errors import EXIT_CONFIG, ConfigError
+
+if TYPE_CHECKING:
+    from novaos.config import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _settings() -> Settings:
+    from novaos.config import load_settings
+
     return load_settings()
 
 
 async def _serve(settings: Settings, *, worker: bool) -> int:
+    import gc
+    import signal
+
+    from novaos.app import App
+    from novaos.supervisor import serve_metrics
+
     app = App(settings)
     # Bound first: a taken METRICS_PORT stops start-up before gRPC serves anything.
     # Workers leave it to the supervisor, which serves the aggregated /metrics.
@@ -69,6 +71,10 @@ async def _serve(settings: Settings, *, worker: bool) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from novaos.config import process_environment
+    from novaos.observability.logging import configure_logging
+    from novaos.supervisor import Supervisor, die_with_parent
+
     try:
         settings = _settings()
     except ConfigError as exc:
@@ -87,6 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from novaos.transport.auth import JwtAuthenticator, JwtConfig
+
     try:
         settings = _settings()
     except ConfigError as exc:
@@ -109,10 +117,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from novaos.chat_client import run_chat
+
     return asyncio.run(run_chat(args.target, args.message, args.token, args.conversation, args.ack))
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
+    from novaos.audit_client import ListFilters, run_audit_list
+
     filters = ListFilters(
         user=args.user,
         start_time=args.start_time,
@@ -126,10 +138,14 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from novaos.audit_client import run_audit_verify
+
     return asyncio.run(run_audit_verify(args.target, args.token, args.from_seq, args.to_seq))
 
 
 def cmd_audit_watch(args: argparse.Namespace) -> int:
+    from novaos.audit_client import run_audit_watch
+
     try:
         return asyncio.run(run_audit_watch(args.target, args.token))
     except KeyboardInterrupt:  # Ctrl-C is how a watch is meant to end
@@ -137,6 +153,8 @@ def cmd_audit_watch(args: argparse.Namespace) -> int:
 
 
 def _time_arg(text: str) -> datetime:
+    from novaos.audit_client import parse_time
+
     try:
         return parse_time(text)
     except ValueError:

@@ -24,6 +24,9 @@ class NovaError(Exception):
         self.metadata = dict(metadata or {})
 
 
+EXIT_CONFIG = 2  # the process exit code when a ConfigError stops start-up (the CLI's too)
+
+
 class ConfigError(NovaError):
     """A setting is missing or invalid; start-up stops."""
 

@@ -27,12 +27,11 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from novaos.config import Settings
-from novaos.errors import ConfigError
+from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.providers.factory import check_provider_settings
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
-EXIT_CONFIG = 2  # a process exit code: the configuration is wrong (the CLI's too)
 _BACKOFF_FIRST_S = 0.5
 _BACKOFF_MAX_S = 30.0
 _STABLE_S = 60.0  # a worker up this long starts the back-off afresh if it dies

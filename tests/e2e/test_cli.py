@@ -52,6 +52,26 @@ def test_token_mints_a_verifiable_dev_token() -> None:
     assert claims["exp"] > claims["iat"]
 
 
+def test_client_commands_do_not_import_the_gateway() -> None:
+    # The gateway (shield model, providers, aiohttp) costs over a second of CPU to
+    # import: chat, token, audit and --help do not need it.
+    heavy = ("novaos.app", "novaos.pipeline", "novaos.providers", "aiohttp", "sklearn")
+    for args in (["token", "--help"], ["chat", "--help"], ["audit", "list", "--help"]):
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "novaos", *args],
+            cwd=ROOT,
+            env=BASE_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        imported = [line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines()]
+        assert "novaos.cli" in imported
+        assert not [name for name in imported if name.startswith(heavy)], args
+
+
 def _records(directory: Path) -> list[bytes]:
     return b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.log"))).splitlines()
 
