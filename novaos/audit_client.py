@@ -12,7 +12,6 @@ and exits 1.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc
+from novaos import terminal
 
 EXIT_OK, EXIT_RPC, EXIT_BROKEN = 0, 1, 4
 
@@ -99,14 +99,7 @@ def _rpc_error(err: grpc.aio.AioRpcError) -> int:
 
 def _write(lines: Sequence[str]) -> bool:
     """Print ``lines``; False once the reader went away (``| head``)."""
-    try:
-        sys.stdout.write("".join(f"{line}\n" for line in lines))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would flush again at exit and complain: point stdout at nothing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return False
-    return True
+    return terminal.write(sys.stdout, "".join(f"{line}\n" for line in lines))
 
 
 async def run_audit_list(target: str, token: str, filters: ListFilters) -> int:

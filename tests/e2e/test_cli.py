@@ -30,6 +30,16 @@ def _novaos(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def _start_novaos(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "novaos", *args],
+        cwd=ROOT,
+        env=BASE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def test_chat_streams_text_and_exits_by_outcome(spawn_server: Callable[..., Subprocess]) -> None:
     srv = spawn_server()
     target = f"127.0.0.1:{srv.port}"
@@ -42,6 +52,32 @@ def test_chat_streams_text_and_exits_by_outcome(spawn_server: Callable[..., Subp
     assert "988" in crisis.stdout
     denied = _novaos("chat", "hello", "--target", target, "--token", "garbage")
     assert denied.returncode == 1 and "UNAUTHENTICATED" in denied.stderr
+
+
+# An answer that outlasts any test (5000 tokens at 20 ms): only a cancel ends it early.
+ENDLESS = {
+    "MOCK_RESPONSE_TOKENS": "5000", "DEFAULT_MAX_TOKENS": "5000", "MOCK_TOKEN_DELAY_MS": "20"
+}  # fmt: skip
+
+
+def _outcomes(directory: Path) -> list[str]:
+    return [json.loads(line)["outcome"] for line in _records(directory)]
+
+
+def test_chat_into_a_closed_pipe_ends_quietly_and_cancels_the_call(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    directory = tmp_path / "audit"
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), **ENDLESS)
+    target = f"127.0.0.1:{srv.port}"
+    chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
+    assert chat.stdout
+    assert chat.stdout.read(10)  # `| head -c 10`: read a little, then go away
+    chat.stdout.close()
+    err = chat.communicate(timeout=30)[1].decode()
+    assert chat.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    wait_until(lambda: _outcomes(directory) == ["cancelled"], what="the call audited cancelled")
 
 
 def test_token_mints_a_verifiable_dev_token() -> None:
