@@ -146,10 +146,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_watch(args: argparse.Namespace) -> int:
     from novaos.audit_client import run_audit_watch
 
-    try:
-        return asyncio.run(run_audit_watch(args.target, args.token))
-    except KeyboardInterrupt:  # Ctrl-C is how a watch is meant to end
-        return EXIT_INTERRUPTED
+    return asyncio.run(run_audit_watch(args.target, args.token))  # Ctrl-C ends it: see main
 
 
 def _time_arg(text: str) -> datetime:
@@ -237,4 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bench_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        # Ctrl-C: asyncio.run cancelled the command's task, which cancelled the call
+        # in flight on its way out (the channel closes); a traceback would say nothing.
+        return EXIT_INTERRUPTED

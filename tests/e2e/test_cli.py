@@ -9,11 +9,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import httpx
 import jwt
 
+from generated.novaos.v1 import audit_pb2_grpc
 from tests.fixtures.common import wait_until
 from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint
 
@@ -78,6 +81,60 @@ def test_chat_into_a_closed_pipe_ends_quietly_and_cancels_the_call(
     assert chat.returncode == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     wait_until(lambda: _outcomes(directory) == ["cancelled"], what="the call audited cancelled")
+
+
+def test_ctrl_c_in_chat_exits_130_quietly_and_cancels_the_call(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    directory = tmp_path / "audit"
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), **ENDLESS)
+    target = f"127.0.0.1:{srv.port}"
+    chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
+    assert chat.stdout
+    assert chat.stdout.read(1)  # the answer is streaming
+    chat.send_signal(signal.SIGINT)
+    err = chat.communicate(timeout=30)[1].decode()
+    assert chat.returncode == 130, err
+    assert "Traceback" not in err and "Error" not in err, err
+    wait_until(lambda: _outcomes(directory) == ["cancelled"], what="the call audited cancelled")
+
+
+class _HangingAudit(audit_pb2_grpc.AuditServiceServicer):
+    """Answers no call: each waits until its client cancels it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.cancelled = threading.Event()
+
+    def _hang(self, context: grpc.ServicerContext) -> None:
+        context.add_callback(self.cancelled.set)
+        self.entered.set()
+        self.cancelled.wait(timeout=60)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "the test ended")
+
+    def ListAuditEvents(self, request: object, context: grpc.ServicerContext) -> None:
+        self._hang(context)
+
+    def VerifyAuditChain(self, request: object, context: grpc.ServicerContext) -> None:
+        self._hang(context)
+
+
+def test_ctrl_c_in_audit_list_and_verify_exits_130_quietly_and_cancels_the_call() -> None:
+    for verb in ("list", "verify"):
+        hanging = _HangingAudit()
+        server = grpc.server(ThreadPoolExecutor(max_workers=2))
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(hanging, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            audit = _start_novaos("audit", verb, "--target", f"127.0.0.1:{port}")
+            assert hanging.entered.wait(timeout=30), verb  # the call is in flight
+            audit.send_signal(signal.SIGINT)
+            out, err = audit.communicate(timeout=30)
+            assert (audit.returncode, out, err) == (130, b"", b""), verb
+            assert hanging.cancelled.wait(timeout=30), verb
+        finally:
+            server.stop(grace=None)
 
 
 def test_token_mints_a_verifiable_dev_token() -> None:
