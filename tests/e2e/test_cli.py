@@ -137,6 +137,20 @@ def test_ctrl_c_in_audit_list_and_verify_exits_130_quietly_and_cancels_the_call(
             server.stop(grace=None)
 
 
+def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subprocess]) -> None:
+    srv = spawn_server()
+    asked = ("chat", "I'm going to put my entire life savings into bitcoin tomorrow")
+    user = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("carol", "pro"))
+    first = _novaos(*asked, *user)
+    assert first.returncode == 3, first.stderr
+    (hint,) = [line for line in first.stderr.splitlines() if line.startswith("resend ")]
+    options = hint.split(" with ", 1)[1].split()
+    assert "--ack" in options, hint
+    resent = _novaos(*asked, *user, *options)  # exactly as the hint says
+    assert resent.returncode == 0, resent.stderr
+    assert "[completed;" in resent.stderr
+
+
 def test_token_mints_a_verifiable_dev_token() -> None:
     out = _novaos("token", "--sub", "alice", "--tier", "pro", "--admin")
     assert out.returncode == 0, out.stderr
