@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 import grpc
@@ -45,12 +45,6 @@ class ListFilters:
     stance: str = ""
     gate_decision: str = ""
     page_size: int = 0
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 / ISO 8601 time; without an offset it is taken as UTC."""
-    when = datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _stub(channel: grpc.aio.Channel) -> audit_pb2_grpc.AuditServiceAsyncStub:

@@ -12,10 +12,10 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from novaos import cli_args
 from novaos.errors import EXIT_CONFIG, ConfigError
 
 if TYPE_CHECKING:
@@ -149,42 +149,57 @@ def cmd_audit_watch(args: argparse.Namespace) -> int:
     return asyncio.run(run_audit_watch(args.target, args.token))  # Ctrl-C ends it: see main
 
 
-def _time_arg(text: str) -> datetime:
-    from novaos.audit_client import parse_time
-
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+def _add_audit_list(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
+) -> None:
+    """``novaos audit list``: ListAuditEvents' filters as options."""
+    listing = verbs.add_parser(
+        "list", parents=[conn], help="print records as JSON lines, oldest first, every page"
+    )
+    listing.add_argument(
+        "--user", type=cli_args.text, default="", help="user id or its audit pseudonym"
+    )
+    listing.add_argument(
+        "--start-time", type=cli_args.time, help="at or after (ISO 8601; UTC if no offset)"
+    )
+    listing.add_argument(
+        "--end-time", type=cli_args.time, help="before (ISO 8601; UTC if no offset)"
+    )
+    listing.add_argument(
+        "--outcome", type=cli_args.text, default="", help="completed, control, hard_veto, ..."
+    )
+    listing.add_argument("--stance", type=cli_args.text, default="")
+    listing.add_argument(
+        "--gate-decision",
+        type=cli_args.text,
+        default="",
+        help='"gate:decision", e.g. shield:stop',
+    )
+    listing.add_argument(
+        "--page-size",
+        type=cli_args.int_in(0, cli_args.INT32_MAX),
+        default=0,
+        help="records per RPC (server default 50)",
+    )
+    listing.set_defaults(fn=cmd_audit_list)
 
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``novaos audit list|verify|watch``: AuditService over gRPC, with an admin token."""
     conn = argparse.ArgumentParser(add_help=False)
-    conn.add_argument("--target", default="127.0.0.1:50051")
-    conn.add_argument("--token", default="", help="bearer token with the admin role")
+    conn.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
+    conn.add_argument(
+        "--token", type=cli_args.text, default="", help="bearer token with the admin role"
+    )
     audit = sub.add_parser("audit", help="list, verify or watch audit records (admin token)")
     verbs = audit.add_subparsers(dest="audit_command", required=True)
-    listing = verbs.add_parser(
-        "list", parents=[conn], help="print records as JSON lines, oldest first, every page"
-    )
-    listing.add_argument("--user", default="", help="user id or its audit pseudonym")
-    listing.add_argument(
-        "--start-time", type=_time_arg, help="at or after (ISO 8601; UTC if no offset)"
-    )
-    listing.add_argument("--end-time", type=_time_arg, help="before (ISO 8601; UTC if no offset)")
-    listing.add_argument("--outcome", default="", help="completed, control, hard_veto, ...")
-    listing.add_argument("--stance", default="")
-    listing.add_argument("--gate-decision", default="", help='"gate:decision", e.g. shield:stop')
-    listing.add_argument(
-        "--page-size", type=int, default=0, help="records per RPC (server default 50)"
-    )
-    listing.set_defaults(fn=cmd_audit_list)
+    _add_audit_list(verbs, conn)
     verify = verbs.add_parser(
         "verify", parents=[conn], help="check the hash chain; exit 4 when it is broken"
     )
-    verify.add_argument("--from-seq", type=int, default=0, help="first seq (0: the first record)")
-    verify.add_argument("--to-seq", type=int, default=0, help="last seq (0: the last record)")
+    seq = cli_args.int_in(0, cli_args.INT64_MAX)
+    verify.add_argument("--from-seq", type=seq, default=0, help="first seq (0: the first record)")
+    verify.add_argument("--to-seq", type=seq, default=0, help="last seq (0: the last record)")
     verify.set_defaults(fn=cmd_audit_verify)
     watch = verbs.add_parser(
         "watch", parents=[conn], help="print new records as JSON lines as they are written"
@@ -208,17 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(fn=cmd_serve)
     token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
-    token.add_argument("--sub", required=True)
+    token.add_argument("--sub", type=cli_args.text, required=True)
     token.add_argument("--tier", default="free", choices=["free", "pro", "enterprise"])
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     token.set_defaults(fn=cmd_token)
     chat = sub.add_parser("chat", help="stream an answer to the terminal")
-    chat.add_argument("message")
-    chat.add_argument("--target", default="127.0.0.1:50051")
-    chat.add_argument("--token", default="", help="bearer token (default: none)")
-    chat.add_argument("--conversation", default="")
-    chat.add_argument("--ack", default="", help="ack token for a soft veto")
+    chat.add_argument("message", type=cli_args.text)
+    chat.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
+    chat.add_argument(
+        "--token", type=cli_args.text, default="", help="bearer token (default: none)"
+    )
+    chat.add_argument("--conversation", type=cli_args.text, default="")
+    chat.add_argument("--ack", type=cli_args.text, default="", help="ack token for a soft veto")
     chat.set_defaults(fn=cmd_chat)
     _add_audit(sub)
     # Options are bench's own (novaos bench --help shows them): forwarded untouched.

@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import httpx
 import jwt
+import pytest
 
 from generated.novaos.v1 import audit_pb2_grpc
 from tests.fixtures.common import wait_until
@@ -149,6 +150,37 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
     resent = _novaos(*asked, *user, *options)  # exactly as the hint says
     assert resent.returncode == 0, resent.stderr
     assert "[completed;" in resent.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "list", "--start-time", "0001-01-01T00:00:00+01:00"],  # year 0 in UTC
+        ["audit", "list", "--end-time", "9999-12-31T23:59:59-01:00"],  # year 10000 in UTC
+        ["audit", "list", "--page-size", "99999999999"],  # past int32
+        ["audit", "list", "--page-size", "-1"],
+        ["audit", "verify", "--from-seq", "99999999999999999999999"],  # past int64
+        ["audit", "verify", "--to-seq", "-1"],
+        [b"chat", b"caf\xe9"],  # Latin-1 bytes under a UTF-8 locale
+        [b"chat", b"hi", b"--token", b"\xff"],
+        [b"audit", b"list", b"--user", b"caf\xe9"],
+    ],
+)
+def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[bytes]) -> None:
+    # Rejected before any connection: the target does not exist.
+    run = subprocess.run(
+        [sys.executable, "-m", "novaos", *args, "--target", "127.0.0.1:1"],
+        cwd=ROOT,
+        env=BASE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1].startswith("novaos "), run.stderr
+    assert ": error: argument " in run.stderr.splitlines()[-1], run.stderr
 
 
 def test_token_mints_a_verifiable_dev_token() -> None:

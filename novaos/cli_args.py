@@ -1,0 +1,55 @@
+"""Argument types of the ``novaos`` command: a value the call could not carry is a
+usage error (exit 2, one line naming the option), not a traceback from protobuf."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def text(value: str) -> str:
+    """Text that protobuf and gRPC metadata can carry: UTF-8.
+
+    An argv that is not UTF-8 (``$'caf\\xe9'`` under a UTF-8 locale) reaches
+    Python as lone surrogates, which no UTF-8 field or header takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not UTF-8 text: {os.fsencode(value)!r}") from None
+    return value
+
+
+def time(value: str) -> datetime:
+    """An RFC 3339 / ISO 8601 time; without an offset it is taken as UTC.
+
+    It must fall in a protobuf Timestamp, 0001-01-01 to 9999-12-31 UTC."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    try:
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is outside 0001-01-01 to 9999-12-31 UTC"
+        ) from None
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An integer from ``low`` to ``high`` (the range of the proto field it fills)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not in {low}..{high}")
+        return number
+
+    return parse
