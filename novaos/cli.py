@@ -223,10 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(fn=cmd_serve)
     token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
-    token.add_argument("--sub", type=cli_args.text, required=True)
+    # A token without a subject, or expired when minted, is one the gateway refuses.
+    token.add_argument("--sub", type=cli_args.name, required=True, help="user id")
     token.add_argument("--tier", default="free", choices=["free", "pro", "enterprise"])
     token.add_argument("--admin", action="store_true")
-    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    token.add_argument(
+        "--ttl",
+        type=cli_args.int_in(1, cli_args.INT32_MAX),  # an exp every JWT library can hold
+        default=None,
+        help="lifetime in seconds (default JWT_EXPIRY)",
+    )
     token.set_defaults(fn=cmd_token)
     chat = sub.add_parser("chat", help="stream an answer to the terminal")
     chat.add_argument("message", type=cli_args.text)

@@ -24,6 +24,13 @@ def text(value: str) -> str:
     return value
 
 
+def name(value: str) -> str:
+    """Text that says something: not empty, not only spaces."""
+    if not text(value).strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def time(value: str) -> datetime:
     """An RFC 3339 / ISO 8601 time; without an offset it is taken as UTC.
 

@@ -211,6 +211,18 @@ def test_client_commands_do_not_import_the_gateway() -> None:
         assert not [name for name in imported if name.startswith(heavy)], args
 
 
+@pytest.mark.parametrize(
+    "args", [["--sub", ""], ["--sub", "  "], ["--sub", "al", "--ttl", "0"], ["--ttl", "-5"]]
+)
+def test_token_refuses_a_blank_subject_and_a_lifetime_under_a_second(args: list[str]) -> None:
+    # No subject: the gateway says "token has no subject" to every call; spaces name
+    # nobody either. A lifetime of 0 or less: expired when minted (only the
+    # verifier's leeway lets it pass for a while).
+    out = _novaos("token", *(args if "--sub" in args else ["--sub", "al", *args]))
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.splitlines()[-1].startswith("novaos token: error: argument "), out.stderr
+
+
 def _records(directory: Path) -> list[bytes]:
     return b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.log"))).splitlines()
 
