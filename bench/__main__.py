@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -328,19 +329,33 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A duration: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="novaos bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="the < 3 minute run")
-    parser.add_argument("--smoke", action="store_true", help="tiny run for the e2e test")
-    parser.add_argument("--soak-s", type=float, default=None, help="soak length per config")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the < 3 minute run")
+    size.add_argument("--smoke", action="store_true", help="tiny run for the e2e test")
+    parser.add_argument(
+        "--soak-s", type=_seconds, default=None, help="soak length per config (> 0)"
+    )
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where JSON and plots go")
     parser.add_argument("--profile", action="store_true", help="profile NovaOS under load only")
-    parser.add_argument("--profile-s", type=float, default=20.0)
+    parser.add_argument("--profile-s", type=_seconds, default=20.0, help="(> 0)")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every started server is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -223,6 +223,23 @@ def test_token_refuses_a_blank_subject_and_a_lifetime_under_a_second(args: list[
     assert out.stderr.splitlines()[-1].startswith("novaos token: error: argument "), out.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--quick", "--smoke"], "argument --smoke: not allowed with argument --quick"),
+        (["--soak-s", "-5"], "argument --soak-s: must be a number of seconds above 0"),
+        (["--soak-s", "0"], "argument --soak-s: must be a number of seconds above 0"),
+        (["--profile-s", "-1"], "argument --profile-s: must be a number of seconds above 0"),
+    ],
+)
+def test_bench_refuses_conflicting_or_negative_options(args: list[str], said: str) -> None:
+    # The trailing --help only runs if the options before it were accepted: a test
+    # that fails prints help instead of starting a benchmark.
+    out = _novaos("bench", *args, "--help")
+    assert (out.returncode, out.stdout) == (2, ""), out.stdout[-300:] + out.stderr
+    assert said in out.stderr.splitlines()[-1]
+
+
 def _records(directory: Path) -> list[bytes]:
     return b"".join(p.read_bytes() for p in sorted(directory.glob("audit-*.log"))).splitlines()
 
