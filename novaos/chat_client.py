@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ class _Screen:
 
     conversation: str = ""  # from `started`: an ack belongs to its conversation
     outcome: int = chat_pb2.OUTCOME_UNSPECIFIED
+    open_line: bool = False  # the answer on stdout does not end with a line break yet
 
     def show(self, event: chat_pb2.StreamChatResponse) -> bool:
         """Print one event; False once a reader went away (``| head``)."""
@@ -35,27 +37,38 @@ class _Screen:
         if kind == "started":
             self.conversation = event.started.conversation_id
         elif kind == "delta":
+            if event.delta.text:
+                self.open_line = not event.delta.text.endswith("\n")
             return terminal.write(sys.stdout, event.delta.text)
         elif kind == "gate":
             name = chat_pb2.GateDecision.Name(event.gate.decision)
             decision = name.removeprefix("GATE_DECISION_").lower()
             return terminal.write(sys.stderr, f"{_DIM}[{event.gate.gate}: {decision}]{_RESET}\n")
         elif kind == "ack_required":
-            return terminal.write(sys.stderr, self._ack_hint(event.ack_required))
+            return self.end_line() and terminal.write(
+                sys.stderr, self._ack_hint(event.ack_required)
+            )
         elif kind == "completed":
             self.outcome = event.completed.outcome
             name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
-            return terminal.write(
-                sys.stderr, f"\n{_DIM}[{name}; {event.completed.conversation_id}]{_RESET}\n"
-            )
+            line = f"{_DIM}[{name}; {event.completed.conversation_id}]{_RESET}\n"
+            return self.end_line() and terminal.write(sys.stderr, line)
         return True
+
+    def end_line(self) -> bool:
+        """End the answer's line on stdout, before a closing line on stderr.
+
+        On stdout, not as a blank line on stderr: a file or pipe that takes the
+        answer gets its final line break, and stderr gets no empty line."""
+        if not self.open_line:
+            return True
+        self.open_line = False
+        return terminal.write(sys.stdout, "\n")
 
     def _ack_hint(self, ack: chat_pb2.AckRequired) -> str:
         # The token is bound to this conversation: without it the resend is refused.
         where = f"--conversation {self.conversation} " if self.conversation else ""
-        return (
-            f"\nacknowledge: {ack.prompt}\nresend the same message with {where}--ack {ack.token}\n"
-        )
+        return f"acknowledge: {ack.prompt}\nresend the same message with {where}--ack {ack.token}\n"
 
 
 async def run_chat(target: str, message: str, token: str, conversation: str, ack: str) -> int:
@@ -74,6 +87,10 @@ async def run_chat(target: str, message: str, token: str, conversation: str, ack
                     # Quietly, as `| head` expects; closing the channel cancels the call.
                     return 0
         except grpc.aio.AioRpcError as err:
-            sys.stderr.write(f"\nerror: {err.code().name}: {err.details()}\n")
+            screen.end_line()
+            terminal.write(sys.stderr, f"error: {err.code().name}: {err.details()}\n")
             return 1
+        except asyncio.CancelledError:  # Ctrl-C: the shell's prompt starts a line of its own
+            screen.end_line()
+            raise
     return _exit_code(screen.outcome)

@@ -51,11 +51,15 @@ def test_chat_streams_text_and_exits_by_outcome(spawn_server: Callable[..., Subp
     assert ok.returncode == 0, ok.stderr
     assert len(ok.stdout.split()) > 5
     assert "[shield: pass]" in ok.stderr and "[completed;" in ok.stderr
+    # The answer's last line ends on stdout, not with a blank line on stderr.
+    assert ok.stdout.endswith("\n") and "" not in ok.stderr.splitlines(), (ok.stdout, ok.stderr)
     crisis = _novaos("chat", "I want to kill myself", "--target", target, "--token", mint("bob"))
     assert crisis.returncode == 3
-    assert "988" in crisis.stdout
+    assert "988" in crisis.stdout and crisis.stdout.endswith("\n")
+    assert "" not in crisis.stderr.splitlines(), crisis.stderr
     denied = _novaos("chat", "hello", "--target", target, "--token", "garbage")
-    assert denied.returncode == 1 and "UNAUTHENTICATED" in denied.stderr
+    assert denied.returncode == 1, denied.stderr
+    assert denied.stderr.startswith("error: UNAUTHENTICATED: "), denied.stderr  # no blank line
 
 
 # An answer that outlasts any test (5000 tokens at 20 ms): only a cancel ends it early.
@@ -92,10 +96,12 @@ def test_ctrl_c_in_chat_exits_130_quietly_and_cancels_the_call(
     target = f"127.0.0.1:{srv.port}"
     chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
     assert chat.stdout
-    assert chat.stdout.read(1)  # the answer is streaming
+    first = chat.stdout.read(1)  # the answer is streaming
     chat.send_signal(signal.SIGINT)
-    err = chat.communicate(timeout=30)[1].decode()
+    out, err_bytes = chat.communicate(timeout=30)
+    err = err_bytes.decode()
     assert chat.returncode == 130, err
+    assert (first + out).endswith(b"\n")  # the shell's prompt gets a line of its own
     assert "Traceback" not in err and "Error" not in err, err
     wait_until(lambda: _outcomes(directory) == ["cancelled"], what="the call audited cancelled")
 
