@@ -11,7 +11,6 @@ import grpc
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import terminal
 
-_DIM, _RESET = "\x1b[2m", "\x1b[0m"
 _POLICY = {chat_pb2.OUTCOME_CONTROL, chat_pb2.OUTCOME_HARD_VETO, chat_pb2.OUTCOME_ACK_REQUIRED}
 
 
@@ -43,7 +42,8 @@ class _Screen:
         elif kind == "gate":
             name = chat_pb2.GateDecision.Name(event.gate.decision)
             decision = name.removeprefix("GATE_DECISION_").lower()
-            return terminal.write(sys.stderr, f"{_DIM}[{event.gate.gate}: {decision}]{_RESET}\n")
+            line = terminal.dim(sys.stderr, f"[{event.gate.gate}: {decision}]")
+            return terminal.write(sys.stderr, f"{line}\n")
         elif kind == "ack_required":
             return self.end_line() and terminal.write(
                 sys.stderr, self._ack_hint(event.ack_required)
@@ -51,8 +51,8 @@ class _Screen:
         elif kind == "completed":
             self.outcome = event.completed.outcome
             name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
-            line = f"{_DIM}[{name}; {event.completed.conversation_id}]{_RESET}\n"
-            return self.end_line() and terminal.write(sys.stderr, line)
+            line = terminal.dim(sys.stderr, f"[{name}; {event.completed.conversation_id}]")
+            return self.end_line() and terminal.write(sys.stderr, f"{line}\n")
         return True
 
     def end_line(self) -> bool:

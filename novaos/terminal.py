@@ -18,3 +18,14 @@ def write(stream: TextIO, text: str) -> bool:
         os.close(null)
         return False
     return True
+
+
+def dim(stream: TextIO, text: str) -> str:
+    """``text`` dimmed for a person at a terminal; as is for a file, a pipe or NO_COLOR.
+
+    NO_COLOR follows no-color.org (set and not empty: no colour). It is read here,
+    not in the gateway's settings: a convention of terminals, not a setting of the
+    gateway, and these clients never load the gateway's configuration."""
+    if os.environ.get("NO_COLOR") or not stream.isatty():
+        return text
+    return f"\x1b[2m{text}\x1b[0m"

@@ -4,6 +4,8 @@ audit lists, verifies and watches the log with an admin token."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -51,6 +53,7 @@ def test_chat_streams_text_and_exits_by_outcome(spawn_server: Callable[..., Subp
     assert ok.returncode == 0, ok.stderr
     assert len(ok.stdout.split()) > 5
     assert "[shield: pass]" in ok.stderr and "[completed;" in ok.stderr
+    assert "\x1b" not in ok.stderr  # stderr is a pipe here: no colour codes
     # The answer's last line ends on stdout, not with a blank line on stderr.
     assert ok.stdout.endswith("\n") and "" not in ok.stderr.splitlines(), (ok.stdout, ok.stderr)
     crisis = _novaos("chat", "I want to kill myself", "--target", target, "--token", mint("bob"))
@@ -187,6 +190,39 @@ def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[b
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1].startswith("novaos "), run.stderr
     assert ": error: argument " in run.stderr.splitlines()[-1], run.stderr
+
+
+def _stderr_on_a_terminal(*args: str, env: dict[str, str]) -> str:
+    """What ``novaos *args`` writes to stderr when stderr is a terminal (a pty)."""
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "novaos", *args],
+        cwd=ROOT,
+        env={**BASE_ENV, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=sub,
+    )
+    os.close(sub)
+    chunks = []
+    try:
+        while chunk := os.read(main, 4096):
+            chunks.append(chunk)
+    except OSError:  # EIO: the process closed its end of the terminal
+        pass
+    finally:
+        os.close(main)
+    assert proc.wait(timeout=30) == 0, b"".join(chunks)
+    return b"".join(chunks).decode()
+
+
+def test_chat_dims_its_notes_only_on_a_terminal_without_no_color(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server()
+    args = ("chat", "hello", "--target", f"127.0.0.1:{srv.port}", "--token", mint())
+    assert "\x1b[2m[shield: pass]\x1b[0m" in _stderr_on_a_terminal(*args, env={})
+    plain = _stderr_on_a_terminal(*args, env={"NO_COLOR": "1"})
+    assert "[shield: pass]" in plain and "\x1b" not in plain
 
 
 def test_token_mints_a_verifiable_dev_token() -> None:
