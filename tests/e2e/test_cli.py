@@ -371,10 +371,14 @@ def test_audit_without_the_admin_role_is_a_clear_permission_denied(
         denied = _novaos("audit", verb, *user)
         assert denied.returncode == 1, (denied.stdout, denied.stderr)
         assert denied.stdout == ""
-        first = denied.stderr.splitlines()[0]
+        # The documented form: the error line, then one hint line.
+        first, hint = denied.stderr.splitlines()
         assert first == "error: PERMISSION_DENIED: the admin role is required for this method"
-        assert "--admin" in denied.stderr  # how to get a token that works
+        assert hint.startswith("hint: ") and "--admin" in hint  # how to get a token that works
 
+    anonymous = _novaos("audit", "list", "--target", f"127.0.0.1:{srv.port}")
+    first, hint = anonymous.stderr.splitlines()
+    assert first.startswith("error: UNAUTHENTICATED: ") and hint.startswith("hint: ")
 
 def _watch_messages_sent(metrics_port: int) -> float:
     """``grpc_server_msg_sent_total`` of WatchAuditEvents: keepalives and records."""
