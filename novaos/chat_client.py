@@ -15,6 +15,9 @@ _POLICY = {chat_pb2.OUTCOME_CONTROL, chat_pb2.OUTCOME_HARD_VETO, chat_pb2.OUTCOM
 
 
 def _exit_code(outcome: int) -> int:
+    # 4 for every other end: the answer did not arrive whole (blocked, truncated,
+    # cancelled by a gateway shutdown, failed a final check). The call itself
+    # succeeded, so not 1; what a script must know is not to use the text as is.
     if outcome == chat_pb2.OUTCOME_COMPLETED:
         return 0
     return 3 if outcome in _POLICY else 4
@@ -51,7 +54,9 @@ class _Screen:
         elif kind == "completed":
             self.outcome = event.completed.outcome
             name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
-            line = terminal.dim(sys.stderr, f"[{name}; {event.completed.conversation_id}]")
+            why = f": {event.completed.detail}" if event.completed.detail else ""
+            line = f"[{name}{why}; {event.completed.conversation_id}]"
+            line = terminal.dim(sys.stderr, line)
             return self.end_line() and terminal.write(sys.stderr, f"{line}\n")
         return True
 

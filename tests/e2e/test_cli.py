@@ -225,6 +225,20 @@ def test_chat_dims_its_notes_only_on_a_terminal_without_no_color(
     assert "[shield: pass]" in plain and "\x1b" not in plain
 
 
+def test_chat_cut_by_a_gateway_shutdown_exits_4_and_says_why(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server(SHUTDOWN_GRACE_S="1", **ENDLESS)
+    target = f"127.0.0.1:{srv.port}"
+    chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
+    assert chat.stdout
+    assert chat.stdout.read(1)  # the answer is streaming
+    srv.proc.terminate()  # drains: the open stream ends in-band, outcome cancelled
+    err = chat.communicate(timeout=30)[1].decode()
+    assert chat.returncode == 4, err  # the answer did not arrive whole
+    assert "[cancelled: server shutting down; conv_" in err
+
+
 def test_token_mints_a_verifiable_dev_token() -> None:
     out = _novaos("token", "--sub", "alice", "--tier", "pro", "--admin")
     assert out.returncode == 0, out.stderr
@@ -379,6 +393,7 @@ def test_audit_without_the_admin_role_is_a_clear_permission_denied(
     anonymous = _novaos("audit", "list", "--target", f"127.0.0.1:{srv.port}")
     first, hint = anonymous.stderr.splitlines()
     assert first.startswith("error: UNAUTHENTICATED: ") and hint.startswith("hint: ")
+
 
 def _watch_messages_sent(metrics_port: int) -> float:
     """``grpc_server_msg_sent_total`` of WatchAuditEvents: keepalives and records."""
