@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.fixtures.common import free_port
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar, sidecar_for
 from tests.fixtures.gateway_thread import GatewayThread
 from tests.fixtures.redis_server import RedisServer
 
@@ -68,8 +68,7 @@ def slow_gateway() -> Iterator[GatewayThread]:
 def slow_sidecar(
     slow_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnvoySidecar]:
-    upstream = Upstream("127.0.0.1", slow_gateway.port, slow_gateway.token)
-    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-slow"))
+    yield from sidecar_for(slow_gateway, tmp_path_factory.mktemp("envoy-slow"))
 
 
 # Scripted answers (MOCK_SCRIPT_FILE); an unscripted one runs past max_tokens.
@@ -94,8 +93,7 @@ def scripted_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatew
 def scripted_sidecar(
     scripted_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnvoySidecar]:
-    upstream = Upstream("127.0.0.1", scripted_gateway.port, scripted_gateway.token)
-    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-scripted"))
+    yield from sidecar_for(scripted_gateway, tmp_path_factory.mktemp("envoy-scripted"))
 
 
 class OutageGateway:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import EnvoySidecar, sidecar_for
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.integration.envoy.helpers import bearer, client, sse_events
 
@@ -37,9 +37,8 @@ def quiet_gateway() -> Iterator[GatewayThread]:
 def quiet_sidecar(
     quiet_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnvoySidecar]:
-    upstream = Upstream("127.0.0.1", quiet_gateway.port, quiet_gateway.token)
     workdir = tmp_path_factory.mktemp("envoy-watch")
-    yield from run_sidecar(upstream, workdir, STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS))
+    yield from sidecar_for(quiet_gateway, workdir, STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS))
 
 
 def test_a_quiet_watch_answers_at_once_and_sends_keepalives_until_a_record(

@@ -22,6 +22,7 @@ from tests.fixtures.envoy import (
     EnvoySidecar,
     Upstream,
     run_sidecar,
+    sidecar_for,
 )
 from tests.fixtures.fake_providers import FakeProviderServer, Reply
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
@@ -72,8 +73,7 @@ def failing_gateway() -> Iterator[GatewayThread]:
 def failing_sidecar(
     failing_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnvoySidecar]:
-    upstream = Upstream("127.0.0.1", failing_gateway.port, failing_gateway.token)
-    yield from run_sidecar(upstream, tmp_path_factory.mktemp("envoy-failing"))
+    yield from sidecar_for(failing_gateway, tmp_path_factory.mktemp("envoy-failing"))
 
 
 def _assert_status_body(resp: httpx.Response, status: int, code: int, details: list[str]) -> None:

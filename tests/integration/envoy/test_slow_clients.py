@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import EnvoySidecar, sidecar_for
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.integration.envoy.helpers import bearer, client, sse_events
 
@@ -44,9 +44,8 @@ def paced_gateway() -> Iterator[GatewayThread]:
 def timed_sidecar(
     paced_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EnvoySidecar]:
-    upstream = Upstream("127.0.0.1", paced_gateway.port, paced_gateway.token)
-    yield from run_sidecar(
-        upstream,
+    yield from sidecar_for(
+        paced_gateway,
         tmp_path_factory.mktemp("envoy-slow-clients"),
         ENVOY_REQUEST_TIMEOUT_MS=str(REQUEST_TIMEOUT_MS),
         ENVOY_MAX_CONNECTIONS=str(MAX_CONNECTIONS),

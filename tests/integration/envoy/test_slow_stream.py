@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import EnvoySidecar, sidecar_for
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.fixtures.provider_wire import openai_stream
@@ -56,10 +56,9 @@ def slow_sidecar(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EnvoySidecar]:
     gateway, _ = slow_gateway
-    upstream = Upstream("127.0.0.1", gateway.port, gateway.token)
     # The sidecar renders its timeouts from the same settings the gateway reads.
     workdir = tmp_path_factory.mktemp("envoy-slow")
-    yield from run_sidecar(upstream, workdir, STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS))
+    yield from sidecar_for(gateway, workdir, STREAM_IDLE_TIMEOUT_MS=str(IDLE_MS))
 
 
 def test_slow_held_back_answer_survives_envoy_idle_timeout_and_completes(
