@@ -75,13 +75,19 @@ def _outcomes(directory: Path) -> list[str]:
     return [json.loads(line)["outcome"] for line in _records(directory)]
 
 
+def _endless_chat(
+    spawn_server: Callable[..., Subprocess], directory: Path
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`novaos chat` streaming an answer that goes on, audited into ``directory``."""
+    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), **ENDLESS)
+    target = f"127.0.0.1:{srv.port}"
+    return _start_novaos("chat", "a long story", "--target", target, "--token", mint()), directory
+
+
 def test_chat_into_a_closed_pipe_ends_quietly_and_cancels_the_call(
     spawn_server: Callable[..., Subprocess], tmp_path: Path
 ) -> None:
-    directory = tmp_path / "audit"
-    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), **ENDLESS)
-    target = f"127.0.0.1:{srv.port}"
-    chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
+    chat, directory = _endless_chat(spawn_server, tmp_path / "audit")
     assert chat.stdout
     assert chat.stdout.read(10)  # `| head -c 10`: read a little, then go away
     chat.stdout.close()
@@ -94,10 +100,7 @@ def test_chat_into_a_closed_pipe_ends_quietly_and_cancels_the_call(
 def test_ctrl_c_in_chat_exits_130_quietly_and_cancels_the_call(
     spawn_server: Callable[..., Subprocess], tmp_path: Path
 ) -> None:
-    directory = tmp_path / "audit"
-    srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory), **ENDLESS)
-    target = f"127.0.0.1:{srv.port}"
-    chat = _start_novaos("chat", "a long story", "--target", target, "--token", mint())
+    chat, directory = _endless_chat(spawn_server, tmp_path / "audit")
     assert chat.stdout
     first = chat.stdout.read(1)  # the answer is streaming
     chat.send_signal(signal.SIGINT)
