@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     # -- shield (hard vetoes per user within a window before the user is paused)
     shield_veto_limit: int = Field(5, ge=1, le=10000)
     shield_veto_window_s: int = Field(900, ge=1, le=86400)
-    shield_budget_ms: int = Field(250, ge=1, le=10000)  # per 2,000 characters read
+    shield_budget_ms: int = Field(250, ge=1, le=10000)  # CPU per 2,000 characters read
 
     # -- logging / audit
     redact_pii: bool = True

@@ -35,7 +35,7 @@ class AckShieldGate:
         self.name = shield.name
         self.budget_ms = shield.budget_ms
         self.store_calls = getattr(shield, "store_calls", 0) + 1  # a token's nonce burned
-        self.budget_scale = getattr(shield, "budget_scale", None)
+        self.times_itself = getattr(shield, "times_itself", False)
 
     async def check(self, inp: GateInput) -> GateResult:
         result = await self._shield.check(inp)

@@ -48,9 +48,9 @@ class Gate(Protocol):
     """``budget_ms`` bounds the gate's own work. A gate that calls the store also
     has ``store_calls`` (the most calls one check makes in a row): each may take
     the store's own timeout on top, after which the store answers from memory,
-    so a slow Redis delays such a gate rather than failing it. A gate whose work
-    grows with the text it reads may have ``budget_scale(inp) -> float``, by which
-    its own budget (not the store's allowance) is multiplied for that input."""
+    so a slow Redis delays such a gate rather than failing it. A gate with
+    ``times_itself`` set enforces its budget itself (the shield: on CPU time) and
+    is bounded by the orchestrator only by what is left of the pipeline's."""
 
     name: str
     budget_ms: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -117,17 +118,13 @@ class Orchestrator:
     def __post_init__(self) -> None:
         self.plan.validate()
         self._has_shield = any(g.name == "shield" for g in self.plan.pre_model)
-        gates = (*self.plan.pre_model, *self.plan.post_model)
-        # gate -> (its own budget, what its store calls may take on top)
+        # gate -> its own budget plus what its store calls may take on top; a gate
+        # that times its own work (the shield: CPU time) only by the pipeline's.
         self._budgets_s = {
-            gate.name: (gate.budget_ms / 1000, getattr(gate, "store_calls", 0) * self.store_wait_s)
-            for gate in gates
-        }
-        # A gate whose work grows with the text it reads scales its own budget.
-        self._scales: dict[str, Callable[[GateInput], float]] = {
-            gate.name: scale
-            for gate in gates
-            if (scale := getattr(gate, "budget_scale", None)) is not None
+            gate.name: math.inf
+            if getattr(gate, "times_itself", False)
+            else gate.budget_ms / 1000 + getattr(gate, "store_calls", 0) * self.store_wait_s
+            for gate in (*self.plan.pre_model, *self.plan.post_model)
         }
 
     async def run(
@@ -170,14 +167,10 @@ class Orchestrator:
                 yield self._completed(ctx, chat, rec, detail=exc.message)
             raise
 
-    def _budget_s(self, gate: Gate, inp: GateInput, rec: RunRecord, now: float) -> float:
-        """A gate's own budget (scaled to the text it reads where it says so), plus
-        its store calls' allowance, but never more than what is left of the
-        pipeline's (PIPELINE_TIMEOUT_MS); running out fails that gate closed."""
-        own_s, store_s = self._budgets_s[gate.name]
-        if (scale := self._scales.get(gate.name)) is not None:
-            own_s *= scale(inp)
-        return min(own_s + store_s, max(rec.gates_deadline - now, 0.0))
+    def _budget_s(self, gate: Gate, rec: RunRecord, now: float) -> float:
+        """A gate's budget, never more than what is left of the pipeline's
+        (PIPELINE_TIMEOUT_MS); running out fails that gate closed."""
+        return min(self._budgets_s[gate.name], max(rec.gates_deadline - now, 0.0))
 
     async def _check(self, gate: Gate, inp: GateInput, rec: RunRecord) -> GateResult:
         started = self.clock()
@@ -188,7 +181,7 @@ class Orchestrator:
                 heavy = gate.heavy(inp)
                 result = await asyncio.to_thread(gate.decide, inp) if heavy else gate.decide(inp)
             else:
-                async with asyncio.timeout(self._budget_s(gate, inp, rec, started)):
+                async with asyncio.timeout(self._budget_s(gate, rec, started)):
                     result = await gate.check(inp)
         except (asyncio.CancelledError, InvalidArgumentError):
             raise  # cancellation, and a client error such as an invalid ack token, end the call

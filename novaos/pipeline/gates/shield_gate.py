@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from novaos.domain import Decision, Outcome, RequestContext, Stance
@@ -83,7 +84,11 @@ class ShieldGate:
         self.classifier = classifier
         self.throttle = throttle
         self.budget_ms = budget_ms
-        self.store_calls = 2 if throttle else 0  # the veto count read, then a veto counted
+        # budget_ms is CPU time, checked here (``_classify``): the orchestrator's
+        # wall-clock timer would count the waits (for a worker thread behind other
+        # long messages, for the GIL, for a slow Redis) and refuse safe requests
+        # under load. PIPELINE_TIMEOUT_MS still bounds the gate's wall time.
+        self.times_itself = True
         self.thread_chars = thread_chars
         self._pool: ThreadPoolExecutor | None = None  # made on the first long text
         self.policy_version = classifier.policy_version
@@ -118,29 +123,38 @@ class ShieldGate:
             )
         return self._pass_or_ack(facts)
 
-    def budget_scale(self, inp: GateInput) -> float:
-        """``SHIELD_BUDGET_MS`` per ``thread_chars`` characters read (the message and
-        the earlier user turns): classification is linear in the text, and a long
-        message waits its turn in the worker threads behind others, so a fixed
-        budget refused long messages whenever a few arrived at once."""
-        chars = len(inp.chat.message) + sum(len(m.content) for m in inp.history if m.role == "user")
-        return max(1.0, chars / self.thread_chars)
+    def budget_s(self, chars: int) -> float:
+        """The CPU the classification of ``chars`` characters (the message and the
+        earlier user turns) may take: ``SHIELD_BUDGET_MS`` per ``thread_chars``,
+        since the work is linear in the text."""
+        return self.budget_ms / 1000 * max(1.0, chars / self.thread_chars)
 
     async def _classify(self, message: str, turns: tuple[str, ...]) -> ShieldFacts:
         """The classifier's verdict; for a long text, from a worker thread.
 
         A 32k-character message costs tens of milliseconds of CPU. Run on the
-        event loop, it stalls every other stream that long, and the gate's
-        budget cannot interrupt it. In a thread the loop keeps its turns (the
-        GIL switches every 5 ms) and the budget's timeout ends the wait: the
-        request is refused (fails closed) and a classification still queued
-        never runs. Short texts, nearly all, stay inline: a hop costs ~50 us."""
-        if len(message) + sum(map(len, turns)) < self.thread_chars:
+        event loop, it stalls every other stream that long; in a thread the loop
+        keeps its turns (the GIL switches every 5 ms). There the CPU it took is
+        measured, and over the budget the request is refused (fails closed): a
+        pathological text, not a busy machine. Short texts, nearly all, stay
+        inline and untimed (well under a millisecond): a hop costs ~50 us."""
+        chars = len(message) + sum(map(len, turns))
+        if chars < self.thread_chars:
             return self.classifier.classify(message, turns)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="shield")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.classifier.classify, message, turns)
+        facts, cpu_s = await loop.run_in_executor(self._pool, self._timed, message, turns)
+        if cpu_s > (budget_s := self.budget_s(chars)):
+            raise TimeoutError(f"classification took {cpu_s:.3f} s of CPU, over {budget_s:.3f} s")
+        return facts
+
+    def _timed(self, message: str, turns: tuple[str, ...]) -> tuple[ShieldFacts, float]:
+        """In the worker thread: the verdict and the CPU this thread spent on it
+        (waits for the GIL are not CPU time)."""
+        started = time.thread_time()
+        facts = self.classifier.classify(message, turns)
+        return facts, time.thread_time() - started
 
     def close(self) -> None:
         """Stop the worker threads (when the app shuts down); idempotent."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from novaos.domain import (
+    ChatEvent,
     ChatInput,
     Completed,
     Decision,
@@ -30,7 +31,6 @@ from novaos.pipeline.gates.lens import LensGate
 from novaos.pipeline.gates.shield import ShieldClassifier, default_classifier
 from novaos.pipeline.gates.shield_gate import THREAD_CHARS, ShieldGate
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
-from novaos.ports import ChatMessage
 from tests.unit.gates.test_pipeline_flow import build
 
 LONG = ("Plan my week: gym three times, two work deadlines and a dentist visit. " * 500)[:32000]
@@ -75,18 +75,19 @@ async def test_a_long_message_is_classified_in_a_worker_thread() -> None:
     assert long.decision is Decision.PASS
 
 
-async def test_a_shield_over_its_budget_fails_closed_while_the_loop_runs_on() -> None:
-    """Inline, a classification could not be timed out; in its thread the
-    budget ends the wait: the request is refused, as for any shield timeout."""
-    release = threading.Event()
-    classifier = ThreadRecordingClassifier(release)
-    shield = ShieldGate(classifier, budget_ms=50)
+async def test_a_shield_over_its_cpu_budget_fails_closed_while_the_loop_runs_on() -> None:
+    """Inline, a classification could not be timed out; in its thread the CPU it
+    took is measured: over the budget, the request is refused, as for any
+    shield timeout, and the loop ran on meanwhile."""
+    classifier = BusyClassifier(cpu_s=1.0)
+    shield = ShieldGate(classifier, budget_ms=20)  # x16 for 32k characters: 0.32 s
     pipe = build(shield)
     ticks = 0
+    done = False
 
     async def ticker() -> None:
         nonlocal ticks
-        while not release.is_set():
+        while not done:
             ticks += 1
             await asyncio.sleep(0.001)
 
@@ -94,14 +95,14 @@ async def test_a_shield_over_its_budget_fails_closed_while_the_loop_runs_on() ->
         async with asyncio.TaskGroup() as tg:
             tg.create_task(ticker())
             events = await pipe.run(LONG)
-            release.set()
+            done = True
     finally:
         shield.close()
     records = [e.record for e in events if isinstance(e, GateEvent)]
     shield_record = next(r for r in records if r.gate == "shield")
     assert shield_record.decision is Decision.STOP and "timed out" in shield_record.reason
-    done = events[-1]
-    assert isinstance(done, Completed) and done.outcome is Outcome.FAILED
+    finished = events[-1]
+    assert isinstance(finished, Completed) and finished.outcome is Outcome.FAILED
     assert pipe.provider.calls == 0
     assert ticks > 1  # the loop kept running while the shield worked
 
@@ -135,41 +136,61 @@ async def test_long_messages_are_analysed_off_the_loop_by_intent_and_lens() -> N
     assert lens.decision is Decision.DEGRADE  # found in its thread all the same
 
 
-class SlowClassifier(ThreadRecordingClassifier):
-    """Takes ``seconds`` per classification: a long text on a busy machine."""
+class BusyClassifier(ThreadRecordingClassifier):
+    """Burns ``cpu_s`` of CPU per classification: a costly text."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, cpu_s: float) -> None:
         super().__init__()
-        self.seconds = seconds
+        self.cpu_s = cpu_s
 
     def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
-        time.sleep(self.seconds)  # the cost simulated in the worker thread
+        started = time.thread_time()
+        while time.thread_time() - started < self.cpu_s:
+            pass
         return super().classify(message, history)
 
 
-async def test_the_shield_budget_grows_with_the_text_it_reads() -> None:
-    """SHIELD_BUDGET_MS per THREAD_CHARS characters: a 32k message that takes
-    three base budgets is not refused, while a message of THREAD_CHARS that
-    takes as long is."""
-    outcomes = {}
-    for message in (LONG, LONG[:THREAD_CHARS]):
-        shield = ShieldGate(SlowClassifier(seconds=0.15), budget_ms=50)
-        try:
-            outcomes[len(message)] = _done_outcome(await build(shield).run(message))
-        finally:
-            shield.close()
-    assert outcomes == {len(LONG): Outcome.COMPLETED, THREAD_CHARS: Outcome.FAILED}
+class WaitingClassifier(ThreadRecordingClassifier):
+    """Takes ``wall_s`` per classification without using the CPU: its thread
+    waiting, as for the GIL on a busy machine."""
+
+    def __init__(self, wall_s: float) -> None:
+        super().__init__()
+        self.wall_s = wall_s
+
+    def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
+        time.sleep(self.wall_s)
+        return super().classify(message, history)
 
 
-def _done_outcome(events: list[object]) -> Outcome:
+def _outcome(events: list[ChatEvent]) -> Outcome:
     done = events[-1]
     assert isinstance(done, Completed)
     return done.outcome
 
 
-def test_the_budget_scale_counts_the_earlier_user_turns() -> None:
-    shield = ShieldGate(default_classifier(), budget_ms=50)
-    history = (ChatMessage("user", "x" * 3000), ChatMessage("assistant", "y" * 9000))
-    inp = GateInput(RequestContext("r1", Principal("u1")), ChatInput("z" * 1000), history)
-    assert shield.budget_scale(inp) == 4000 / THREAD_CHARS
-    assert shield.budget_scale(_inp("short")) == 1.0
+async def test_the_shield_cpu_budget_grows_with_the_text_it_reads() -> None:
+    """SHIELD_BUDGET_MS of CPU per THREAD_CHARS characters: a 32k message that
+    takes three base budgets is not refused, while one of THREAD_CHARS is."""
+    outcomes = {}
+    for message in (LONG, LONG[:THREAD_CHARS]):
+        shield = ShieldGate(BusyClassifier(cpu_s=0.15), budget_ms=50)
+        try:
+            outcomes[len(message)] = _outcome(await build(shield).run(message))
+        finally:
+            shield.close()
+    assert outcomes == {len(LONG): Outcome.COMPLETED, THREAD_CHARS: Outcome.FAILED}
+
+
+async def test_waiting_for_a_worker_thread_does_not_count_against_the_budget() -> None:
+    """Six long messages at once on two threads, each taking four budgets of wall
+    time but little CPU: the later ones wait their turn, none is refused (a
+    wall-clock budget refused such bursts on a busy machine)."""
+    shield = ShieldGate(WaitingClassifier(wall_s=0.2), budget_ms=50)
+    pipe = build(shield)
+    message = LONG[:THREAD_CHARS]
+    try:
+        runs = await asyncio.gather(*(pipe.run(message, user=f"u{i}") for i in range(6)))
+    finally:
+        shield.close()
+    assert [_outcome(events) for events in runs] == [Outcome.COMPLETED] * 6
