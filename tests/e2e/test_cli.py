@@ -24,9 +24,12 @@ from tests.fixtures.common import wait_until
 from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint
 
 
-def _novaos(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _novaos(
+    *args: str | bytes, env: dict[str, str] | None = None, python: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python``: interpreter options before ``-m novaos`` (``-X importtime``)."""
     return subprocess.run(
-        [sys.executable, "-m", "novaos", *args],
+        [sys.executable, *python, "-m", "novaos", *args],
         cwd=ROOT,
         env={**BASE_ENV, **(env or {})},
         capture_output=True,
@@ -180,15 +183,7 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
 )
 def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[bytes]) -> None:
     # Rejected before any connection: the target does not exist.
-    run = subprocess.run(
-        [sys.executable, "-m", "novaos", *args, "--target", "127.0.0.1:1"],
-        cwd=ROOT,
-        env=BASE_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = _novaos(*args, "--target", "127.0.0.1:1")
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1].startswith("novaos "), run.stderr
@@ -255,15 +250,7 @@ def test_client_commands_do_not_import_the_gateway() -> None:
     # import: chat, token, audit and --help do not need it.
     heavy = ("novaos.app", "novaos.pipeline", "novaos.providers", "aiohttp", "sklearn")
     for args in (["token", "--help"], ["chat", "--help"], ["audit", "list", "--help"]):
-        run = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "novaos", *args],
-            cwd=ROOT,
-            env=BASE_ENV,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        run = _novaos(*args, python=("-X", "importtime"))
         assert run.returncode == 0, run.stderr
         imported = [line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines()]
         assert "novaos.cli" in imported
