@@ -394,6 +394,18 @@ def _watch_messages_sent(metrics_port: int) -> float:
     return 0.0
 
 
+def _start_watch(*args: str) -> subprocess.Popen[str]:
+    """`novaos audit watch`, its output read as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "novaos", "audit", "watch", *args],
+        cwd=ROOT,
+        env=BASE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_audit_watch_prints_new_records_and_skips_keepalives(
     spawn_server: Callable[..., Subprocess], tmp_path: Path
 ) -> None:
@@ -403,14 +415,7 @@ def test_audit_watch_prints_new_records_and_skips_keepalives(
     )
     assert srv.metrics_port
     admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "enterprise", ("admin",)))
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "novaos", "audit", "watch", *admin],
-        cwd=ROOT,
-        env=BASE_ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watch = _start_watch(*admin)
     printed: list[str] = []
     try:
         reader = threading.Thread(target=lambda: printed.extend(watch.stdout or ()), daemon=True)
@@ -441,14 +446,7 @@ def test_audit_watch_ends_cleanly_and_at_once_when_the_server_shuts_down(
     with UNAVAILABLE "Cancelling all calls"."""
     srv = spawn_server(SHUTDOWN_GRACE_S="15", STREAM_IDLE_TIMEOUT_MS="500", LOG_LEVEL="info")
     admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "enterprise", ("admin",)))
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "novaos", "audit", "watch", *admin],
-        cwd=ROOT,
-        env=BASE_ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watch = _start_watch(*admin)
     try:
         wait_until(  # keepalives flow: the watch is open on the server
             lambda: _watch_messages_sent(srv.metrics_port) >= 1 or watch.poll() is not None,
