@@ -91,11 +91,9 @@ class _RuleSet:
         """The rules that could match ``text`` (a superset of those that do), in
         order, each with where its match can start (``WordIndex.starts``)."""
         needs = self._needs
-        starts = self._index.starts(keys)
-        ids = self._index.candidates(keys) if starts is None else sorted(starts)
         return [
-            (self.rules[i], None if starts is None else starts[i])
-            for i in ids
+            (self.rules[i], openings)
+            for i, openings in self._index.located(keys)
             if not needs[i] or any(s in text for s in needs[i])
         ]
 
@@ -384,13 +382,9 @@ class ShieldClassifier:
         """The categories the suppressing guards matching ``view`` switch off
         (``sentence_scoped``: those scoped to their sentence count too)."""
         suppressed: set[str] = set()
-        index = self._suppressor_index
-        starts = index.starts(keys)
-        for i in index.candidates(keys) if starts is None else sorted(starts):
+        for i, openings in self._suppressor_index.located(keys):
             regex, categories, sentence_only = self._suppressors[i]
-            if (sentence_scoped or not sentence_only) and found_in(
-                regex, keys, view, None if starts is None else starts[i]
-            ):
+            if (sentence_scoped or not sentence_only) and found_in(regex, keys, view, openings):
                 suppressed |= categories
         return suppressed
 

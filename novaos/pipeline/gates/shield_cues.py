@@ -84,13 +84,12 @@ class CueScorer:
             (self._crisis_cues, self._crisis_index) if crisis_only else (self._cues, self._index)
         )
         for view, suppressed, keys in masked_views:
-            starts = index.starts(keys)
-            for i in index.candidates(keys) if starts is None else sorted(starts):
+            for i, openings in index.located(keys):
                 cue = cues[i]
                 skip = cue.hit in found or cue.hit.category in suppressed
                 if skip or (cue.needs and not any(s in view for s in cue.needs)):
                     continue
-                if found_in(cue.regex, keys, view, None if starts is None else starts[i]):
+                if found_in(cue.regex, keys, view, openings):
                     found.add(cue.hit)
         return found
 

@@ -27,7 +27,8 @@ _KEY_PREFIX = "shield:veto:"
 # runs in a worker thread (``ShieldGate._classify``): ~2-5 ms of CPU and more.
 THREAD_CHARS = 2000
 # Classification is CPU-bound under the GIL: more threads than cores would only
-# queue behind it. Waiting ones are bounded by the gate's budget.
+# queue behind it. A wait here is not counted against the budget (CPU time);
+# what is left of PIPELINE_TIMEOUT_MS bounds it.
 _WORKERS = 2
 
 

@@ -373,6 +373,14 @@ class WordIndex:
                 found.update(i for (_, p), ids in seconds if second.startswith(p) for i in ids)
         return sorted(found)
 
+    def located(self, keys: TextKeys) -> Iterable[tuple[int, list[str] | None]]:
+        """``candidates`` in order, each with the openings ``found_in`` tries it at
+        (``starts``); None for every one on a text too short to hold its openings."""
+        starts = self.starts(keys)
+        if starts is None:
+            return zip(self.candidates(keys), itertools.repeat(None))
+        return sorted(starts.items())
+
     def starts(self, keys: TextKeys) -> dict[int, list[str] | None] | None:
         """For each candidate (as ``candidates`` finds them), the openings it is
         indexed by that occur in the text, as ``TextKeys.offsets`` looks them up
