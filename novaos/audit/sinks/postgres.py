@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
 from novaos.audit.record import AuditRecord, decode, parse_time
-from novaos.audit.sink import AuditPage, AuditQuery, page_of
+from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
 from novaos.errors import AuditSinkUnavailableError
 
@@ -105,14 +105,21 @@ class PostgresAuditSink:
         return fresh
 
     async def list(self, query: AuditQuery) -> AuditPage:
+        """A page of matches. A row whose JSON no longer parses (edited by the
+        table's owner with the trigger off) is passed over with a warning, as
+        the file sink passes over such a line, and still counts towards the page,
+        so the page token moves past it; verify reports it by its seq."""
         where, params = _where(query)
-        statement = sql.SQL("SELECT record FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
+        statement = sql.SQL("SELECT seq, record FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
         rows = await self._fetch(statement.format(where), [*params, query.limit + 1])
-        return page_of([decode(row[0]) for row in rows], query.limit)
+        page = rows[: query.limit]
+        records = [r for seq, raw in page if (r := _readable(seq, raw)) is not None]
+        more = len(rows) > query.limit and page
+        return AuditPage(tuple(records), encode_page_token(page[-1][0]) if more else "")
 
     async def get(self, record_id: str) -> AuditRecord | None:
-        rows = await self._fetch("SELECT record FROM audit_records WHERE id = %s", [record_id])
-        return decode(rows[0][0]) if rows else None
+        rows = await self._fetch("SELECT seq, record FROM audit_records WHERE id = %s", [record_id])
+        return _readable(*rows[0]) if rows else None
 
     async def range(
         self, from_seq: int, to_seq: int, *, limit: int = 1000
@@ -121,14 +128,21 @@ class PostgresAuditSink:
         beside it: the hash covers only the record's JSON, so a filter column
         edited to hide a record from List (outcome, user, time...) would
         otherwise pass verification. A record whose columns disagree comes
-        back with a hash that cannot match: verification reports it edited."""
+        back with a hash that cannot match: verification reports it edited.
+        A row whose JSON does not parse ends the page before it; first in a
+        page, it raises ``ValueError`` naming its seq (verify reports it)."""
         statement = sql.SQL(
             "SELECT {} FROM audit_records WHERE seq BETWEEN %s AND %s ORDER BY seq LIMIT %s"
         ).format(sql.SQL(_COLUMNS))
         rows = await self._fetch(statement, [from_seq, to_seq, limit])
-        records = []
+        records: builtins.list[AuditRecord] = []
         for row in rows:
-            record = decode(row[-1])
+            try:
+                record = decode(row[-1])
+            except ValueError as exc:
+                if records:  # the next call starts at this row, which then names it
+                    break
+                raise ValueError(f"record {row[0]} does not parse: {exc}") from None
             if _columns_of(record) != _columns_of_row(row):
                 record = replace(record, hash=_COLUMNS_EDITED)
             records.append(record)
@@ -165,6 +179,15 @@ class PostgresAuditSink:
         if self._opened:
             await self._pool.close()
             self._opened = False
+
+
+def _readable(seq: int, raw: str) -> AuditRecord | None:
+    """The row's record, or None (logged) when its JSON no longer parses."""
+    try:
+        return decode(raw)
+    except ValueError as exc:
+        _log.warning("audit: database record %d does not parse, skipped (%s): run verify", seq, exc)
+        return None
 
 
 def _row(record: AuditRecord) -> tuple[object, ...]:

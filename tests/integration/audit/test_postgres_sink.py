@@ -16,7 +16,7 @@ from novaos.audit.sink import AuditQuery
 from novaos.audit.sinks.pg_schema import migrate
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
-from novaos.errors import AuditSinkUnavailableError
+from novaos.errors import AuditSinkUnavailableError, NotFoundError
 from tests.fixtures.audit_data import POLICY, summary
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
@@ -273,3 +273,41 @@ async def test_a_ranged_verify_blames_the_edited_anchor_not_the_next_record(
     assert (ranged.ok, ranged.first_bad_seq) == (False, 3), ranged
     assert (whole.ok, whole.first_bad_seq) == (False, 3), whole
     assert later.ok, later
+
+
+async def test_a_row_that_no_longer_parses_hides_only_itself(
+    postgres_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The table's owner (trigger off) leaves record 5's JSON unparseable. List
+    # failed with INTERNAL on every page holding it, get too, and verify blamed
+    # the first record of its page instead of record 5.
+    records = await _write_some(postgres_dsn, 12)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        conn.execute("UPDATE audit_records SET record = left(record, 40) WHERE seq = 5")
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    try:
+        reader = AuditReader(sink)
+        listed: list[int] = []
+        token = ""
+        while True:  # pages of 2: the page holding seq 5 ends with it
+            page = await reader.list(AuditQuery(), page_size=2, page_token=token)
+            listed += [r.seq for r in page.records]
+            if not (token := page.next_page_token):
+                break
+        assert listed == [seq for seq in range(1, 13) if seq != 5]
+        assert any("record 5 does not parse" in r.getMessage() for r in caplog.records)
+        with pytest.raises(NotFoundError):
+            await reader.get(records[4].id)
+        assert (await reader.get(records[5].id)).seq == 6
+        whole = await reader.verify()
+        ranged = await reader.verify(3, 0)
+        later = await reader.verify(7, 0)
+    finally:
+        await sink.aclose()
+    assert (whole.ok, whole.first_bad_seq, whole.checked) == (False, 5, 4), whole
+    assert "record 5 does not parse" in whole.problem
+    assert (ranged.ok, ranged.first_bad_seq, ranged.checked) == (False, 5, 2), ranged
+    assert later.ok and later.checked == 6, later
