@@ -42,8 +42,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ReadOnlyError,
 )
 
-# Error codes redis-py has no class for, by which a server refuses writes.
-_REFUSING_WRITES = ("MISCONF", "NOREPLICAS")
+# Error codes redis-py has no class for, by which a server refuses writes (or,
+# BUSY: every command, while a script runs past ``busy-reply-threshold``).
+_REFUSING_WRITES = ("MISCONF", "NOREPLICAS", "BUSY")
 
 # What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
 _PROBE_KEY = "nova:probe:writable"

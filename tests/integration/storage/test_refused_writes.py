@@ -2,13 +2,15 @@
 
 Under ``maxmemory-policy noeviction`` a full Redis refuses writes (OOM); after a
 failover the old address may be a read-only replica (READONLY); a failed RDB
-save (MISCONF) or too few replicas (NOREPLICAS) refuse them as well. Each used
+save (MISCONF) or too few replicas (NOREPLICAS) refuse them as well, and a script
+running too long (BUSY) refuses every command. Each used
 to reach the caller as an unexpected error (INTERNAL), with no fallback and no
 alert.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from novaos.errors import StorageUnavailableError
 from novaos.ports import PushOp, SetOp
 from novaos.storage import FailoverStore, RedisStore
 from tests.fixtures.common import await_until, free_port, holds, wait_until
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import REDIS_CLI, RedisServer
 
 
 class Gauge:
@@ -97,3 +99,48 @@ async def test_a_redis_refusing_writes_is_served_from_memory_until_it_takes_them
 
 async def _on_primary(store: FailoverStore) -> bool:
     return store.primary_available
+
+
+async def test_a_redis_busy_running_a_script_is_served_from_memory_until_it_answers(
+    tmp_path: Path,
+) -> None:
+    # A script (another tenant's, an operator's) running past busy-reply-threshold
+    # makes Redis answer every command with BUSY, which reached callers as INTERNAL.
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    server.cli("CONFIG", "SET", "busy-reply-threshold", "50")
+    primary = RedisStore.from_url(server.url, pool_size=4, timeout_s=1)
+    store = FailoverStore(primary, min_backoff_s=0.02, max_backoff_s=0.05)
+    script = None
+    try:
+        await store.connect()
+        assert await store.incr("before", ttl_ms=60_000) == 1
+        script = _endless_script(server)
+        wait_until(lambda: "BUSY" in _ping(server), what="Redis busy with the script")
+        with pytest.raises(StorageUnavailableError, match="BUSY"):
+            await primary.get("k")
+        ops = [SetOp("k", b"v", 60_000), PushOp("l", b"t", 10, 60_000)]
+        assert await store.batch(ops) == [True, None]  # memory took it
+        assert not store.primary_available
+        assert await store.get("k") == b"v"
+        server.cli("SCRIPT", "KILL")
+        await await_until(lambda: _on_primary(store), what="the switch back")
+        assert await store.incr("before", ttl_ms=60_000) == 2  # Redis's counter again
+    finally:
+        if script is not None:
+            script.wait(timeout=10)
+        await store.aclose()
+        server.kill()
+
+
+def _endless_script(server: RedisServer) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [REDIS_CLI, "-p", str(server.port), "EVAL", "while true do end", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _ping(server: RedisServer) -> str:
+    command = [REDIS_CLI, "-p", str(server.port), "PING"]
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=10).stdout
