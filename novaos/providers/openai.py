@@ -19,6 +19,10 @@ from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, lo
 from novaos.providers.sse import SSEEvent
 from novaos.tokens import estimate_usage
 
+# The finish reason an answer OpenAI refused ends with (``finish_reason`` says stop):
+# the pipeline takes it, as Anthropic's own, for the provider's filter.
+REFUSED = "refusal"
+
 
 class OpenAIProvider(HttpProvider):
     name = "openai"
@@ -74,12 +78,16 @@ class OpenAIProvider(HttpProvider):
         text = (message.get("content") or "") if isinstance(message, dict) else ""
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self.name, "message content is not text")
-        usage = _usage(self.name, data.get("usage")) or estimate_usage(request.messages, text)
+        refusal = _refusal(message)
+        usage = _usage(self.name, data.get("usage")) or estimate_usage(
+            request.messages, text, refusal
+        )
+        finish = str(choices[0].get("finish_reason") or "stop")
         return ProviderResponse(
             text=text,
             usage=usage,
             model=str(data.get("model") or model),
-            finish_reason=str(choices[0].get("finish_reason") or "stop"),
+            finish_reason=REFUSED if refusal else finish,
         )
 
 
@@ -90,6 +98,7 @@ class OpenAIStreamDecoder:
         self._model = model
         self._text: list[str] = []
         self._thoughts: list[str] = []
+        self._refusal: list[str] = []
         self._usage: Usage | None = None
         self._finish = ""
         self._done = False
@@ -118,6 +127,9 @@ class OpenAIStreamDecoder:
         if choice.get("finish_reason"):
             self._finish = str(choice["finish_reason"])
         delta = choice.get("delta") or {}
+        if refusal := _refusal(delta):
+            self._refusal.append(refusal)  # never answer text; ends the answer as refused
+            return None
         content = delta.get("content") if isinstance(delta, dict) else None
         if not content:
             return self._reasoning(delta)
@@ -147,10 +159,17 @@ class OpenAIStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before [DONE]")
-        usage = self._usage or estimate_usage(
-            self._request.messages, "".join(self._text), "".join(self._thoughts)
-        )
-        return ProviderChunk(usage=usage, finish_reason=self._finish or "stop", model=self._model)
+        thoughts = "".join(self._thoughts) + "".join(self._refusal)
+        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text), thoughts)
+        finish = REFUSED if self._refusal else self._finish or "stop"
+        return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
+
+
+def _refusal(message: object) -> str:
+    """OpenAI's ``refusal`` (a message's, or a stream delta's): the model declined,
+    with a reason in place of an answer (``finish_reason`` still says stop)."""
+    refusal = message.get("refusal") if isinstance(message, dict) else None
+    return refusal if isinstance(refusal, str) else ""
 
 
 def _usage(provider: str, raw: object) -> Usage | None:

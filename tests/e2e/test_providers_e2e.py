@@ -315,6 +315,32 @@ async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole
 
 
 @pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
+async def test_an_answer_openai_refused_is_blocked_not_an_empty_completion(
+    fake_server: StartServer, rpc: str
+) -> None:
+    # OpenAI sends a refusal in its own field, content null, finish_reason stop:
+    # it ended as OUTCOME_COMPLETED with no text, the refusal dropped.
+    upstream = await fake_server()
+    refusal = ["I'm sorry, ", "I can't help with that."]
+    if rpc == "Chat":
+        upstream.default = Reply(body=openai_json("".join(refusal), (9, 8), refusal=True))
+    else:
+        body = openai_stream(refusal, (9, 8), refusal=True)
+        upstream.default = Reply(body=body, content_type="text/event-stream")
+    async with running_app(**openai_env(upstream)) as running:
+        if rpc == "Chat":
+            stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+            reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+            got = (reply.outcome, reply.detail, reply.text)
+        else:
+            events, err = await stream_chat(running)
+            assert err is None, err
+            text = "".join(e.delta.text for e in events if e.HasField("delta"))
+            got = (events[-1].completed.outcome, events[-1].completed.detail, text)
+    assert got == (chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy", "")
+
+
+@pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
 async def test_gemini_thought_summaries_never_reach_the_client(
     fake_server: StartServer, rpc: str
 ) -> None:
