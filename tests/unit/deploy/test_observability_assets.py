@@ -12,10 +12,12 @@ from typing import Any
 import grpc
 import promql_parser
 import pytest
+import yaml
 
 from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
     OPERATIONS_DOC,
+    ROOT,
     SYNTHETIC_METRICS,
     alert_matchers,
     alert_metric_names,
@@ -25,12 +27,16 @@ from tests.fixtures.deploy_assets import (
     dashboard_panels,
     expand_grafana_variables,
     load_dashboard,
+    load_yaml_docs,
     promql_metric_names,
 )
 
 RULES = alert_rules()
 RULES_BY_NAME = {rule["alert"]: rule for rule in RULES}
 DASHBOARD = load_dashboard()
+(DEPLOYMENT,) = [
+    d for d in load_yaml_docs(ROOT / "kubernetes" / "deployment.yaml") if d["kind"] == "Deployment"
+]
 
 
 def _anchors() -> set[str]:
@@ -78,8 +84,49 @@ def test_guide_threshold_error_rate_above_5_percent() -> None:
 
 
 def test_guide_threshold_circuit_open() -> None:
+    # Open is 1, half-open 2: a provider that stays down flips between them, each
+    # half-open spell resetting the rule's `for`, so "== 1" never fired.
     op, value, metrics = _threshold("NovaOSCircuitOpen")
-    assert (op, value, metrics) == ("==", 1.0, {"circuit_breaker_state"})
+    assert (op, value, metrics) == (">=", 1.0, {"circuit_breaker_state"})
+    assert "circuit_breaker_state >= 1" in RULES_BY_NAME["NovaOSAllCircuitsOpen"]["expr"]
+
+
+@pytest.mark.parametrize("rule", ["NovaOSHighErrorRate", "NovaOSHighLatencyP95"])
+def test_rates_leave_out_the_health_probes(rule: str) -> None:
+    # Envoy's health check every 2 s and the kubelet's probes outnumbered chat calls
+    # on a quiet pod: every chat failing at 2 calls/min read as 4 % errors.
+    methods = [m for m in alert_matchers(rule) if m[1] == "method"]
+    assert methods, rule
+    for _, _, op, pattern in methods:
+        assert op == "MatchOp.NotRe", (rule, op)
+        excluded = re.compile(f"^(?:{pattern})$")
+        for probe in (
+            "/grpc.health.v1.Health/Check",
+            "/novaos.v1.HealthService/Ready",
+            "/novaos.v1.HealthService/Live",
+        ):
+            assert excluded.match(probe), (rule, probe)
+        assert not excluded.match("/novaos.v1.ChatService/Chat"), rule
+        assert not excluded.match("/novaos.v1.AuditService/ListAuditEvents"), rule
+
+
+def test_the_kubernetes_scrape_job_is_the_one_the_target_down_alert_selects() -> None:
+    # The alert selected up{job="novaos"}, which a generic annotation job
+    # (kubernetes-pods) never produces: on Kubernetes it matched nothing.
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "kubernetes-scrape.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "novaos"
+    assert 'up{job="novaos"}' in RULES_BY_NAME["NovaOSTargetDown"]["expr"]
+    assert "absent(" in RULES_BY_NAME["NovaOSTargetDown"]["expr"]
+    keeps = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+    kept = {r["source_labels"][0]: r["regex"] for r in keeps}
+    labels = DEPLOYMENT["spec"]["template"]["metadata"]["labels"]
+    assert re.fullmatch(kept["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+                        labels["app.kubernetes.io/name"])  # fmt: skip
+    ports = [p["name"] for c in DEPLOYMENT["spec"]["template"]["spec"]["containers"]
+             for p in c.get("ports", ())]  # fmt: skip
+    assert re.fullmatch(kept["__meta_kubernetes_pod_container_port_name"], "metrics")
+    assert "metrics" in ports
 
 
 def test_error_rate_counts_server_side_grpc_codes_only() -> None:
