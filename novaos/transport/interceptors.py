@@ -94,6 +94,11 @@ def _log_failed_call(
 
 def _final_code(context: Ctx, exc: BaseException | None) -> grpc.StatusCode:
     if exc is not None and not isinstance(exc, grpc.aio.AbortError):
+        # The call was cancelled under us: by the caller, or by its deadline,
+        # which its client reports as DEADLINE_EXCEEDED and the runbook reads so.
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
         return grpc.StatusCode.CANCELLED
     code = context.code()
     if isinstance(code, grpc.StatusCode):
