@@ -63,6 +63,11 @@ class ProviderChunk:
     # Reasoning / thinking text: never answer text, but billed as output, so a
     # stream cut before any answer still counts it (``novaos.pipeline.generation``).
     reasoning: str = ""
+    # Set (to the cause, e.g. "stream_cut") when the provider named here broke
+    # before any of its text was released: everything it passed on is void and
+    # must never be released; ``usage`` is what that attempt is charged. The
+    # router moves on to the next provider, whose naming chunk follows.
+    restart: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,8 @@ class ProviderResponse:
 
 # Told which provider (and model) a routed call goes to, before it is called.
 Routed = Callable[[str, str], None]
+# Asked when a stream breaks after text was passed on: has any of it reached the client?
+Released = Callable[[], bool]
 
 
 @runtime_checkable
@@ -97,13 +104,20 @@ class ModelRouter(Protocol):
 
     Raises ``CircuitOpenError`` when every circuit is open,
     ``ProviderUnavailableError`` when all failed before the first chunk, and
-    ``UpstreamTruncatedError`` when a stream breaks after its first chunk (it
-    counts the characters passed on; the consumer, which knows how many reached
-    the client, says so with ``released``).
+    ``UpstreamTruncatedError`` when a stream breaks after text reached the client
+    (it counts the characters passed on; the consumer, which knows how many
+    reached the client, says so with ``released``).
     """
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
-        """Before each provider is called, a chunk naming only it (and the model)."""
+    def stream(
+        self, request: ProviderRequest, *, released: Released | None = None
+    ) -> AsyncIterator[ProviderChunk]:
+        """Before each provider is called, a chunk naming only it (and the model).
+
+        ``released()``: has any of the text passed on reached the client? While
+        it says no, a stream that breaks is given up with a ``restart`` chunk and
+        the next provider answers instead. Without it, text passed on counts as
+        released: a break after it is a truncation."""
         ...
 
     async def complete(

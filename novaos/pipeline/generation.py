@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
 from novaos.domain import Decision, GateRecord, TextDelta, Usage
@@ -45,6 +45,9 @@ class GenerationStats:
     released: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     cut_at_max_tokens: bool = False  # the last attempt stopped at max_tokens
+    # Streams given up before any of their text was released (another provider
+    # answered instead); their usage is in ``usage`` too.
+    failovers: list[Failover] = field(default_factory=list)
 
     @property
     def released_text(self) -> str:
@@ -52,8 +55,51 @@ class GenerationStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Failover:
+    """A provider's stream that broke before any of its text was released: all of
+    it was dropped and the router's next provider answered instead."""
+
+    provider: str
+    model: str
+    usage: Usage  # what the dropped stream is charged
+    cause: str  # why it broke: stream_cut, stalled, malformed, error_event, ...
+    seconds: float  # how long it ran
+
+
+@dataclass(frozen=True, slots=True)
 class _Retry:
     reason: str
+
+
+@dataclass
+class _Run:
+    """What the attempts of one ``run`` share (per request: never on the Generator)."""
+
+    constraints: OutputConstraints
+    budget: TokenBudget | None
+    on_failover: Callable[[Failover], None] | None
+    needed: int = 0  # the token reservation so far: every upstream call's
+
+    async def reserve(self, request: ProviderRequest) -> None:
+        """Grow the reservation by one more upstream call of ``request``."""
+        self.needed += reservation(request.messages, request.max_tokens)
+        if self.budget is not None:
+            await self.budget.reserve(self.needed)
+
+
+@dataclass
+class _Draft:
+    """One provider's stream in the pipeline: its check (and the text it holds
+    back), what it sent and what it reported, until it is let go or dropped."""
+
+    check: StreamCheck
+    edits_before: int  # ``stats.edits`` when it began: a dropped draft's edits do not count
+    started: float = field(default_factory=time.monotonic)
+    pending: list[str] = field(default_factory=list)  # checked, not yet released
+    received: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)  # reasoning: never released, but billed
+    reported: bool = False
+    finish: str = ""
 
 
 # Finish reasons (lower-cased) that say the provider's own filter stopped or
@@ -102,6 +148,7 @@ class Generator:
         *,
         whole: bool = False,
         budget: TokenBudget | None = None,
+        on_failover: Callable[[Failover], None] | None = None,
     ) -> AsyncIterator[TextDelta]:
         """``whole``: the caller wants the answer at once (unary Chat), so ask the
         upstream for one response instead of a stream: the same checks run on
@@ -111,18 +158,18 @@ class Generator:
         ``budget``: before each upstream call the request's token reservation
         grows to cover every call so far plus this one (its real messages and
         ``max_tokens``); over the tokens/min limit that raises and the upstream
-        is not called."""
+        is not called.
+
+        ``on_failover``: told of each stream dropped before any of its text was
+        released, as the next provider is about to be called instead."""
         attempt = 0
         attempt_fn = self._attempt_whole if whole else self._attempt
-        needed = 0
+        run = _Run(constraints, budget, on_failover)
         while True:
-            needed += reservation(request.messages, request.max_tokens)
-            if budget is not None:
-                await budget.reserve(needed)
+            await run.reserve(request)
             stats.spent = stats.usage
-            check = self.checker.open(constraints, whole=whole)
             retry = None
-            async for item in attempt_fn(request, check, stats):
+            async for item in attempt_fn(request, run, stats):
                 if isinstance(item, _Retry):
                     retry = item.reason
                 else:
@@ -138,18 +185,14 @@ class Generator:
             request = replace(request, messages=messages)
 
     async def _attempt(
-        self, request: ProviderRequest, check: StreamCheck, stats: GenerationStats
+        self, request: ProviderRequest, run: _Run, stats: GenerationStats
     ) -> AsyncIterator[str | _Retry]:
         """Yields released text; a final ``_Retry`` means 'regenerate'."""
-        pending: list[str] = []
-        received: list[str] = []
-        thoughts: list[str] = []  # reasoning: never released, but billed
-        reported = False
+        draft = _Draft(self.checker.open(run.constraints), stats.edits)
         billed = True  # the upstream was called: its prompt is charged, cut or not
-        finish = ""
         last_flush = time.monotonic()
-        started = time.monotonic()
-        chunks = self.router.stream(request)
+        # Until text is released, a provider whose stream breaks is dropped for the next.
+        chunks = self.router.stream(request, released=lambda: bool(stats.released))
         try:
             while True:
                 waited = time.monotonic()
@@ -157,22 +200,15 @@ class Generator:
                 stats.provider_wait_s += time.monotonic() - waited
                 if chunk is None:
                     break
-                self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
-                reported = reported or chunk.usage is not None
-                finish = chunk.finish_reason or finish
-                if chunk.reasoning:
-                    thoughts.append(chunk.reasoning)
-                if not chunk.text:
+                if chunk.restart:
+                    draft = self._drop(draft, chunk, run, stats)
+                    await run.reserve(request)  # before the next provider is called
                     continue
-                received.append(chunk.text)
-                if stats.first_token_s is None:
-                    stats.first_token_s = time.monotonic() - started
-                step = check.feed(chunk.text)
-                regen = self._apply(step, stats, pending)
-                if regen is not None:
+                if (regen := self._take(chunk, draft, stats)) is not None:
                     yield regen
                     return
                 now = time.monotonic()
+                pending = draft.pending
                 if pending and (
                     now - last_flush >= self.flush_interval_s or _ends_sentence(pending)
                 ):
@@ -184,26 +220,60 @@ class Generator:
             billed = isinstance(exc, DeadlineExceededError)
             raise
         finally:
-            if not reported and (billed or received or thoughts):
+            if not draft.reported and (billed or draft.received or draft.thoughts):
                 # Cut short (regeneration, block, cancel, deadline) before the usage
                 # chunk, even before the first byte: the upstream read the prompt and
                 # wrote this much, reasoning included. Counted before the close, which
                 # a second cancel may interrupt.
                 stats.usage = stats.spent + estimate_usage(
-                    request.messages, "".join(received), "".join(thoughts)
+                    request.messages, "".join(draft.received), "".join(draft.thoughts)
                 )
             await chunks.aclose()  # type: ignore[attr-defined]
-        _judge_finish(finish, stats)  # before the held-back text is let go
-        regen = self._apply(check.finish(), stats, pending)
+        _judge_finish(draft.finish, stats)  # before the held-back text is let go
+        regen = self._apply(draft.check.finish(), stats, draft.pending)
         if regen is not None:
             yield regen
             return
-        if pending:
-            yield self._flush(pending, stats)
+        if draft.pending:
+            yield self._flush(draft.pending, stats)
+
+    def _take(self, chunk: ProviderChunk, draft: _Draft, stats: GenerationStats) -> _Retry | None:
+        """Note one chunk and feed its text to the check; a ``_Retry`` means 'regenerate'."""
+        self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
+        draft.reported = draft.reported or chunk.usage is not None
+        draft.finish = chunk.finish_reason or draft.finish
+        if chunk.reasoning:
+            draft.thoughts.append(chunk.reasoning)
+        if not chunk.text:
+            return None
+        draft.received.append(chunk.text)
+        if stats.first_token_s is None:
+            stats.first_token_s = time.monotonic() - draft.started
+        return self._apply(draft.check.feed(chunk.text), stats, draft.pending)
+
+    def _drop(
+        self, draft: _Draft, chunk: ProviderChunk, run: _Run, stats: GenerationStats
+    ) -> _Draft:
+        """The stream broke before any of its text was released: drop that text, held
+        back or checked, with the check that read it; the next provider's stream starts
+        on a fresh one. What the dropped stream used stays charged."""
+        usage = chunk.usage or Usage()
+        stats.spent = stats.usage = stats.spent + usage
+        stats.edits = draft.edits_before
+        stats.first_token_s = None  # the next provider's, from when it is called
+        seconds = time.monotonic() - draft.started
+        failover = Failover(chunk.provider, chunk.model, usage, chunk.restart, seconds)
+        stats.failovers.append(failover)
+        if run.on_failover is not None:
+            run.on_failover(failover)
+        return _Draft(self.checker.open(run.constraints), stats.edits)
 
     async def _attempt_whole(
-        self, request: ProviderRequest, check: StreamCheck, stats: GenerationStats
+        self, request: ProviderRequest, run: _Run, stats: GenerationStats
     ) -> AsyncIterator[str | _Retry]:
+        # One body: the router moves on from a provider that fails to deliver all of
+        # it (a cut body too), and nothing is released before it came whole.
+        check = self.checker.open(run.constraints, whole=True)
         waited = time.monotonic()
         try:
             response = await self.router.complete(

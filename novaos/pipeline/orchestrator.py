@@ -37,7 +37,7 @@ from novaos.errors import (
 from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
-from novaos.pipeline.generation import GenerationStats, Generator, OutputBlocked
+from novaos.pipeline.generation import Failover, GenerationStats, Generator, OutputBlocked
 from novaos.pipeline.generation import personality_record as _personality_record
 from novaos.pipeline.invariants import RunTrace, check_invariants, model_allowed
 from novaos.ports import ChatMessage, ProviderRequest, TokenBudget
@@ -52,6 +52,9 @@ CANONICAL_ORDER = (
     "personality",
     "spark",
 )
+# Entries among the gate records that are no gates: the final invariant check
+# failing closed, and a provider's stream dropped for the next one.
+INVARIANTS, FAILOVER = "invariants", "failover"
 DEFAULT_SYSTEM_PROMPT = "You are a careful, honest assistant. Answer plainly and briefly."
 _log = logging.getLogger("novaos.pipeline")
 
@@ -233,7 +236,12 @@ class Orchestrator:
         started = self.clock()
         try:
             async for delta in self.generator.run(
-                request, constraints, stats, whole=rec.whole_answer, budget=budget
+                request,
+                constraints,
+                stats,
+                whole=rec.whole_answer,
+                budget=budget,
+                on_failover=lambda failover: self._failed_over(rec, failover),
             ):
                 yield delta
         except UpstreamTruncatedError as cut:
@@ -262,6 +270,15 @@ class Orchestrator:
             yield note
         async for event in self._post_model(ctx, chat, history, rec):
             yield event
+
+    def _failed_over(self, rec: RunRecord, failover: Failover) -> None:
+        """Recorded among the gates (audit, ``gate_decisions_total``, the terminal
+        event's ``gates_executed``): the provider that answered is not the first
+        one called. Nothing the client got named that one."""
+        reason = f"{failover.provider}: {failover.cause} before any text was released; retried"
+        record = GateRecord(FAILOVER, Decision.FLAG, reason, _ms(failover.seconds))
+        rec.gates.append(record)
+        self.observer.gate_decided(record)
 
     async def _post_model(
         self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
@@ -315,7 +332,7 @@ class Orchestrator:
         violations = self._violations(rec, suggestion)
         if violations:  # fail closed: the terminal event says so, never a clean success
             _log.error("pipeline invariants violated: %s", "; ".join(violations))
-            record = GateRecord("invariants", Decision.STOP, "; ".join(violations))
+            record = GateRecord(INVARIANTS, Decision.STOP, "; ".join(violations))
             rec.gates.append(record)
             self.observer.gate_decided(record)
             rec.outcome, rec.violations, suggestion = Outcome.FAILED, violations, None

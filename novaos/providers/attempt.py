@@ -69,7 +69,9 @@ class StreamAttempt:
         self.provider = provider
         self.request = request
         self.model = request.model or default_model
-        self.sent = False  # a chunk went to the consumer: no fallback from here on
+        # Answer text went to the consumer: fallback only while it says none of it
+        # reached the client (``ModelRouter.stream``'s ``released``).
+        self.sent = False
         self.usage: Usage | None = None
         self._idle_timeout_s = idle_timeout_s
         self._observer = observer
@@ -143,6 +145,20 @@ class StreamAttempt:
         usage = self.usage or self.estimate()
         self._observer.tokens(self.provider, self.model, "input", usage.input_tokens)
         self._observer.tokens(self.provider, self.model, "output", usage.output_tokens)
+
+    @property
+    def passed_on(self) -> bool:
+        """The consumer got something of this stream: text (held back by it, or
+        released) or reasoning."""
+        return self.sent or bool(self._reasoning)
+
+    def restart(self, cause: perr.ProviderError) -> ProviderChunk:
+        """The chunk that voids this stream before any of it was released: charged
+        as a truncation would be (``truncated``), and the consumer moves on."""
+        self.usage = _charged(cause.usage, self.estimate())
+        return ProviderChunk(
+            usage=self.usage, provider=self.provider, model=self.model, restart=cause.kind
+        )
 
     def usage_chunk(self) -> ProviderChunk:
         usage = self.usage or Usage()

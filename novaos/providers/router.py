@@ -2,13 +2,24 @@
 
 Order: the request's provider (or PREFERRED_PROVIDER), then
 PROVIDER_FALLBACK_ORDER, then any other configured provider. A provider is
-skipped while its breaker is open or a 429 ``Retry-After`` runs. Fallback
-happens only before the first chunk reaches the consumer (a chunk naming only the
-provider and model comes first, before each provider is called; reasoning chunks
-may follow: neither is an answer); after that a broken
-stream (cut, stall, malformed, error event) yields one last usage-only chunk
-(estimated over the text sent) and raises ``UpstreamTruncatedError``; nothing
-else is called, so the client never gets two answers spliced.
+skipped while its breaker is open or a 429 ``Retry-After`` runs.
+
+A chunk naming only the provider and model comes first, before each provider is
+called; reasoning chunks may follow: neither is an answer. Any failure before
+the first answer text moves on to the next provider (after reasoning, through
+a ``restart`` chunk as below: it is billed). A stream that breaks
+after it (cut, stall, malformed, error event) is a failure of its provider all
+the same (its breaker counts it once); then the consumer is asked
+(``released``) whether any of the text reached the client:
+
+- not yet (the pipeline holds text back until a sentence is checked): when
+  another provider may be called now, a ``restart`` chunk carrying the usage
+  the broken stream is charged tells the consumer to drop everything that
+  stream passed on, and the next provider answers instead;
+- yes, or no other provider may be called (none left, breakers open, back-off):
+  one last usage-only chunk (the estimate over the text sent, or what the
+  provider reported) and ``UpstreamTruncatedError``; nothing else is called, so
+  the client never gets two answers spliced.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from novaos.ports import (
     ProviderInfo,
     ProviderRequest,
     ProviderResponse,
+    Released,
     Routed,
 )
 from novaos.ports import Provider as ProviderPort
@@ -35,6 +47,9 @@ from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
 
 log = logging.getLogger(__name__)
+
+# A provider that may be called now: its name, its request and its breaker permit.
+Admitted = tuple[str, ProviderRequest, Permit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +96,17 @@ class ProviderRouter:
 
     # ---- ModelRouter
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
-        """Consumers should close it (``aclosing``) so an early stop frees the upstream."""
+    async def stream(
+        self, request: ProviderRequest, *, released: Released | None = None
+    ) -> AsyncIterator[ProviderChunk]:
+        """Consumers should close it (``aclosing``) so an early stop frees the upstream.
+        ``released``: see the module docstring (without it, text sent counts as released)."""
         failures = Failures()
-        for name, sub in self._candidates(request):
-            if (permit := self._admit(name, failures)) is None:
-                continue
+        order = self._candidates(request)
+        admitted = self._admit_next(order, failures)
+        while admitted is not None:
+            name, sub, permit = admitted
+            admitted = restart = None
             provider = self._providers[name]
             attempt = StreamAttempt(
                 name,
@@ -110,15 +130,30 @@ class ProviderRouter:
                 return
             except perr.ProviderError as exc:
                 settled = self._failed(name, exc, failures, permit)
-                if attempt.sent:
+                # Moving on is safe while no text of it reached the client (the
+                # consumer holds it back); else the answer would come spliced.
+                if not (attempt.sent and (released is None or released())):
+                    admitted = self._admit_next(order, failures)
+                if attempt.sent and admitted is None:
                     truncated = attempt.truncated(exc)
                     attempt.report_tokens()
                     # the estimated usage of what was sent, so token budgets still count it
                     yield attempt.usage_chunk()
                     raise truncated from exc
+                if attempt.passed_on and admitted is not None:
+                    restart = attempt.restart(exc)
+                    attempt.report_tokens()
             finally:
                 if not settled:  # cancelled, deadline or a bug: no verdict on the provider
                     self._breakers[name].release(permit)
+            if restart is not None and admitted is not None:
+                try:
+                    yield restart
+                except BaseException:
+                    # Closed here (cancelled, or over its token budget): the next
+                    # provider was admitted but is not called; free its permit.
+                    self._breakers[admitted[0]].release(admitted[2])
+                    raise
         raise failures.final_error()
 
     async def complete(
@@ -184,6 +219,15 @@ class ProviderRouter:
         order += [name for name in self._providers if name not in order]
         for index, name in enumerate(order):
             yield name, request if index == 0 else replace(request, model="")
+
+    def _admit_next(
+        self, order: Iterator[tuple[str, ProviderRequest]], failures: Failures
+    ) -> Admitted | None:
+        """The next provider in ``order`` that may be called now, with its permit."""
+        for name, sub in order:
+            if (permit := self._admit(name, failures)) is not None:
+                return name, sub, permit
+        return None
 
     def _admit(self, name: str, failures: Failures) -> Permit | None:
         wait = self._not_before.get(name, 0.0) - self._clock()

@@ -18,7 +18,7 @@ from novaos.audit.record import AuditRecord, format_time, parse_time
 from novaos.audit.sink import AuditQuery
 from novaos.domain import Decision, Keepalive, Outcome, Stance
 from novaos.errors import InvalidArgumentError, PermissionDeniedError
-from novaos.pipeline.orchestrator import CANONICAL_ORDER
+from novaos.pipeline.orchestrator import CANONICAL_ORDER, FAILOVER, INVARIANTS
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
 
@@ -71,7 +71,7 @@ def _time(
 
 _OUTCOMES = frozenset(o.value for o in Outcome)
 _STANCES = frozenset(s.value for s in Stance)
-_GATES = frozenset((*CANONICAL_ORDER, "invariants"))
+_GATES = frozenset((*CANONICAL_ORDER, INVARIANTS, FAILOVER))
 _DECISIONS = frozenset(d.value for d in Decision)
 
 

@@ -72,9 +72,16 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     def _count_tokens(self, call: ChatCall) -> None:
         """What the call was charged (tokens/min and the audit say the same), also
         for a call that failed or was given up on after the upstream was called."""
-        usage, gen = call.record.generation.usage, call.record.generation
-        self._metrics.count_tokens(gen.provider, gen.model, "input", usage.input_tokens)
-        self._metrics.count_tokens(gen.provider, gen.model, "output", usage.output_tokens)
+        gen = call.record.generation
+        # A stream dropped for the next provider counts under its own provider.
+        dropped = [(f.provider, f.model, f.usage) for f in gen.failovers]
+        answered = domain.Usage(
+            gen.usage.input_tokens - sum(u.input_tokens for *_, u in dropped),
+            gen.usage.output_tokens - sum(u.output_tokens for *_, u in dropped),
+        )
+        for provider, model, usage in [*dropped, (gen.provider, gen.model, answered)]:
+            self._metrics.count_tokens(provider, model, "input", usage.input_tokens)
+            self._metrics.count_tokens(provider, model, "output", usage.output_tokens)
         if gen.first_token_s is not None and gen.provider:
             self._metrics.first_token(gen.provider, gen.first_token_s)
 

@@ -20,7 +20,7 @@ from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.pipeline.release import SentenceRelease
-from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse, Routed
+from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse, Released, Routed
 from novaos.providers.mock import MockProvider
 
 
@@ -28,7 +28,9 @@ class MockRouter:
     def __init__(self) -> None:
         self.provider = MockProvider(token_delay_ms=0, response_tokens=5)
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+    def stream(
+        self, request: ProviderRequest, *, released: Released | None = None
+    ) -> AsyncIterator[ProviderChunk]:
         return self.provider.stream(request)
 
     async def complete(

@@ -1,0 +1,291 @@
+"""A stream that breaks before any of its text was released fails over to the next
+provider: real server, real router and adapters, two fake upstreams on loopback.
+
+The pipeline holds text back until its sentence is whole and checked, so a provider
+can break after sending half a sentence while the client has had nothing. Before,
+that ended as OUTCOME_UPSTREAM_TRUNCATED with no text although the fallback could
+answer; the router only fell back before the first chunk reached the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from generated.novaos.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chat_pb2,
+    chat_pb2_grpc,
+    health_pb2,
+    health_pb2_grpc,
+)
+from novaos.audit.sink import AuditQuery
+from novaos.domain import Tier, Usage
+from novaos.limits.model import LimitSubject, limit_keys
+from novaos.ports import ChatMessage
+from novaos.tokens import estimate_usage
+from tests.fixtures.common import await_until, holds
+from tests.fixtures.fake_providers import Cut, FakeProviderServer, Part, Reply, Stall, StartServer
+from tests.fixtures.provider_wire import (
+    anthropic_error_event,
+    anthropic_json,
+    anthropic_stream,
+    openai_json,
+    openai_stream,
+)
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+MESSAGE = "How should I plan my week?"
+HALF = ["Start with a list ", "of tasks"]  # no sentence ends: all of it held back
+BACKUP = ["Plan Monday first. ", "Keep Friday light."]
+BACKUP_TOKENS = (20, 8)
+ADMIN = bearer(mint("root", "pro", ("admin",)))
+
+
+@dataclass
+class Upstreams:
+    openai: FakeProviderServer
+    anthropic: FakeProviderServer
+
+    def env(self, preferred: str, fallback: str, **extra: str) -> dict[str, str]:
+        return {
+            "PREFERRED_PROVIDER": preferred,
+            "PROVIDER_FALLBACK_ORDER": fallback,
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": self.openai.url + "/v1",
+            "ANTHROPIC_API_KEY": "test-key",
+            "ANTHROPIC_BASE_URL": self.anthropic.url + "/v1",
+            "ANTHROPIC_MODEL": "claude-fake",
+            "STREAM_IDLE_TIMEOUT_MS": "500",
+            **extra,
+        }
+
+
+async def upstreams(fake_server: StartServer) -> Upstreams:
+    return Upstreams(await fake_server(), await fake_server())
+
+
+async def stream_chat(
+    running: Running, conversation_id: str = ""
+) -> tuple[list[chat_pb2.StreamChatResponse], grpc.aio.AioRpcError | None]:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    events: list[chat_pb2.StreamChatResponse] = []
+    request = chat_pb2.StreamChatRequest(message=MESSAGE, conversation_id=conversation_id)
+    try:
+        async for event in stub.StreamChat(request, metadata=bearer(mint("failover"))):
+            events.append(event)
+    except grpc.aio.AioRpcError as err:
+        return events, err
+    return events, None
+
+
+def released(events: list[chat_pb2.StreamChatResponse]) -> str:
+    return "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+
+
+def tokens(running: Running, provider: str, model: str) -> Usage:
+    def count(kind: str) -> int:
+        labels = {"provider": provider, "model": model, "kind": kind}
+        value = running.app.metrics.registry.get_sample_value("llm_token_usage_total", labels)
+        return int(value or 0)
+
+    return Usage(count("input"), count("output"))
+
+
+async def failures(running: Running) -> dict[str, int]:
+    health = health_pb2_grpc.HealthServiceStub(running.channel)
+    listed = await health.ListCircuits(health_pb2.ListCircuitsRequest())
+    return {c.provider: c.consecutive_failures for c in listed.circuits}
+
+
+# the first provider, what it sends before it breaks, and the cause the router names
+BREAKS: dict[str, tuple[str, list[Part], str]] = {
+    "openai-cut": ("openai", [*openai_stream(HALF, (9, 9))[:3], Cut()], "stream_cut"),
+    "openai-stall": ("openai", [*openai_stream(HALF, (9, 9))[:3], Stall()], "stalled"),
+    "anthropic-overloaded": (
+        "anthropic",
+        [*anthropic_stream(HALF, (9, 9))[:6], anthropic_error_event("Overloaded")],
+        "error_event",
+    ),
+}
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-fake"}
+
+
+@pytest.mark.parametrize("case", list(BREAKS))
+async def test_a_break_before_any_text_was_released_is_answered_by_the_fallback(
+    fake_server: StartServer, case: str
+) -> None:
+    first, parts, cause = BREAKS[case]
+    second = "anthropic" if first == "openai" else "openai"
+    ups = await upstreams(fake_server)
+    broken, backup = (
+        (ups.openai, ups.anthropic) if first == "openai" else (ups.anthropic, ups.openai)
+    )
+    broken.queue(Reply(body=parts))
+    answer = (
+        anthropic_stream(BACKUP, BACKUP_TOKENS)
+        if second == "anthropic"
+        else openai_stream(BACKUP, BACKUP_TOKENS)
+    )
+    backup.queue(Reply(body=answer))
+    async with running_app(**ups.env(first, second)) as running:
+        events, err = await stream_chat(running, conversation_id=f"failover-{case}")
+        assert err is None, err
+        # One clean answer: the fallback's, whole; nothing of the dropped half-sentence.
+        assert released(events) == "".join(BACKUP)
+        done = events[-1].completed
+        assert (done.outcome, done.provider, done.model) == (
+            chat_pb2.OUTCOME_COMPLETED,
+            second,
+            MODELS[second],
+        )
+        assert done.released_chars == len("".join(BACKUP))
+        assert "failover" in done.gates_executed
+        # No event before the terminal one names a provider: started, gates, text.
+        kinds = [e.WhichOneof("event") for e in events[:-1]]
+        assert set(kinds) <= {"started", "gate", "delta", "keepalive"}, kinds
+        gates = [e.gate for e in events if e.WhichOneof("event") == "gate"]
+        assert not [g for g in gates if first in g.reason or first in g.gate]
+        sent = " ".join(m["content"] for m in backup.requests[0].json()["messages"])
+        assert "list of tasks" not in sent, "the dropped text must not reach the fallback"
+
+        # Charged: the dropped stream (estimated: it reported no output count) plus
+        # the fallback's reported usage; each counted under its own provider.
+        asked = tuple(
+            ChatMessage(m["role"], m["content"]) for m in broken.requests[0].json()["messages"]
+        )
+        estimate = estimate_usage(asked, "".join(HALF))
+        dropped = Usage(
+            9 if first == "anthropic" else estimate.input_tokens, estimate.output_tokens
+        )
+        assert tokens(running, first, MODELS[first]) == dropped
+        assert tokens(running, second, MODELS[second]) == Usage(*BACKUP_TOKENS)
+        total = dropped + Usage(*BACKUP_TOKENS)
+        assert (done.usage.input_tokens, done.usage.output_tokens) == (
+            total.input_tokens,
+            total.output_tokens,
+        )
+        assert await failures(running) == {first: 1, second: 0}, "one failure, counted once"
+
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def audited() -> bool:
+            return len((await reader.list(AuditQuery())).records) == 1
+
+        await await_until(audited, timeout_s=5, what="the audit record")
+        record = (await reader.list(AuditQuery())).records[0]
+        assert (record.outcome, record.provider, record.model) == (
+            "completed",
+            second,
+            MODELS[second],
+        )
+        assert (record.input_tokens, record.output_tokens) == (
+            total.input_tokens,
+            total.output_tokens,
+        )
+        assert record.released_chars == len("".join(BACKUP))
+        flagged = [g for g in record.gates if g.gate == "failover"]
+        assert [(g.decision, g.reason) for g in flagged] == [
+            ("flag", f"{first}: {cause} before any text was released; retried")
+        ]
+        audit = audit_pb2_grpc.AuditServiceStub(running.channel)
+        found = await audit.ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(gate_decision="failover:flag"), metadata=ADMIN
+        )
+        assert [e.request_id for e in found.events] == [record.request_id]
+
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        kept = await stub.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=f"failover-{case}"),
+            metadata=bearer(mint("failover")),
+        )
+        assert [t.text for t in kept.turns] == [MESSAGE, "".join(BACKUP)]
+
+
+async def test_a_break_after_text_was_released_is_still_truncated(
+    fake_server: StartServer,
+) -> None:
+    ups = await upstreams(fake_server)
+    texts = ["Start with a list of tasks. ", "Then pick the three"]
+    ups.openai.queue(Reply(body=[*openai_stream(texts, (9, 9))[:3], Cut()]))
+    ups.anthropic.queue(Reply(body=anthropic_stream(BACKUP, BACKUP_TOKENS)))
+    env = ups.env("openai", "anthropic", OUTPUT_HOLDBACK_CHARS="16")
+    async with running_app(**env) as running:
+        events, err = await stream_chat(running)
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        assert released(events) == texts[0], "never two answers spliced"
+        done = events[-1].completed
+        assert (done.outcome, done.provider) == (chat_pb2.OUTCOME_UPSTREAM_TRUNCATED, "openai")
+        assert "failover" not in done.gates_executed
+        assert ups.anthropic.requests == [], "no fallback once text went out"
+        assert await failures(running) == {"openai": 1, "anthropic": 0}
+
+
+async def test_a_call_cancelled_during_the_failover_frees_its_lease_and_pays_both(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
+    ups = await upstreams(fake_server)
+    ups.openai.queue(Reply(body=[*openai_stream(HALF, (9, 9))[:3], Cut()]))
+    ups.anthropic.queue(Reply(body=[Stall()]))
+    user = "cancelled-in-failover"
+    env = ups.env("openai", "anthropic", REDIS_URL=redis_url, CONCURRENCY_LIMIT_FREE="1")
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        call = stub.StreamChat(
+            chat_pb2.StreamChatRequest(message=MESSAGE), metadata=bearer(mint(user, "free"))
+        )
+        assert (await call.read()) is not grpc.aio.EOF  # started
+        await await_until(lambda: holds(len(ups.anthropic.requests) == 1), what="the fallback")
+        call.cancel()
+        _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
+        await await_until(
+            lambda: holds(redis_server.cli("ZCARD", leases).strip() == "0"),
+            what="the lease released",
+        )
+        reader = running.app.audit_reader
+        assert reader is not None
+
+        async def audited() -> bool:
+            return len((await reader.list(AuditQuery())).records) == 1
+
+        await await_until(audited, what="the audit record")
+        record = (await reader.list(AuditQuery())).records[0]
+        assert (record.outcome, record.provider) == ("cancelled", "anthropic")
+        charged = int(redis_server.cli("HGET", amounts, "_total").strip() or 0)
+        counted = (
+            tokens(running, "openai", "gpt-4o-mini"),
+            tokens(running, "anthropic", "claude-fake"),
+        )
+    # The dropped stream (its prompt and the half sentence) and the fallback's prompt.
+    asked = tuple(
+        ChatMessage(m["role"], m["content"]) for m in ups.openai.requests[0].json()["messages"]
+    )
+    dropped = estimate_usage(asked, "".join(HALF))
+    fallback = estimate_usage(asked, "")
+    assert counted == (dropped, Usage(fallback.input_tokens, 0))
+    total = dropped.input_tokens + dropped.output_tokens + fallback.input_tokens
+    assert (charged, record.input_tokens + record.output_tokens) == (total, total)
+
+
+async def test_unary_chat_falls_over_on_a_body_cut_half_way(fake_server: StartServer) -> None:
+    # Unary Chat asks for one body, judged once it came whole: the router's
+    # ordinary fallback (as before any chunk) covers a body cut half-way.
+    ups = await upstreams(fake_server)
+    body = openai_json("Start with a list of tasks. Then pick three.", (9, 9))
+    ups.openai.queue(Reply(body=[body[:40], Cut()], content_type="application/json"))
+    ups.anthropic.queue(Reply(body=anthropic_json("".join(BACKUP), BACKUP_TOKENS)))
+    async with running_app(**ups.env("openai", "anthropic")) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        assert (reply.outcome, reply.provider, reply.text) == (
+            chat_pb2.OUTCOME_COMPLETED,
+            "anthropic",
+            "".join(BACKUP),
+        )
+        assert "failover" not in reply.gates_executed, "no stream was dropped"
+        assert await failures(running) == {"openai": 1, "anthropic": 0}
