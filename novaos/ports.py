@@ -217,8 +217,36 @@ class ExpireOp:
     ttl_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class RankOp:
+    """``KeyValueStore.ranked_add`` in a batch."""
+
+    key: str
+    member: bytes
+    score: int
+    max_len: int
+    ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopOp:
+    """``KeyValueStore.ranked_top`` in a batch."""
+
+    key: str
+    count: int
+    min_score: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnrankOp:
+    """``KeyValueStore.ranked_remove`` in a batch."""
+
+    key: str
+    members: tuple[bytes, ...]
+
+
 # One step of ``KeyValueStore.batch``; each gives what its single-call method returns.
-StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp | ExpireOp
+StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp | ExpireOp | RankOp | TopOp | UnrankOp
 
 
 class KeyValueStore(Protocol):
@@ -250,6 +278,27 @@ class KeyValueStore(Protocol):
 
     async def expire(self, key: str, ttl_ms: int) -> bool:
         """Give an existing key a new TTL, its value untouched; False if there is none."""
+        ...
+
+    # A ranked set (a Redis sorted set): members with integer scores, read highest first.
+
+    async def ranked_add(
+        self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        """Add ``member`` with ``score``, or raise its score to ``score``: a score never
+        goes down (ZADD GT), so the same add sent twice, or an older one sent late,
+        changes nothing. Then keep the ``max_len`` highest and refresh the TTL."""
+        ...
+
+    async def ranked_top(
+        self, key: str, count: int, *, min_score: int | None = None
+    ) -> list[bytes]:
+        """Up to ``count`` members scoring at least ``min_score``, highest first; equal
+        scores by member, greatest bytes first (the order of Redis's ZREVRANGEBYSCORE)."""
+        ...
+
+    async def ranked_remove(self, key: str, *members: bytes) -> int:
+        """Remove ``members``; how many were there."""
         ...
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:

@@ -13,9 +13,12 @@ the history. Pushes are idempotent per journal entry (a retried copy never
 duplicates a turn), and one made with an op id keeps it, so a batch Redis ran
 without answering, and memory took as well, is not copied a second time; claims
 are copied with NX, so a claim Redis already holds wins and a claim made only in
-memory becomes the Redis claim. Counters (limits, shield and spark windows) are
-not copied: their windows are minutes long, and while on memory they are per
-process anyway.
+memory becomes the Redis claim. A ranked set's adds (an owner's listing index)
+are copied with the score they were made with: a score only ever rises, so an
+add copied twice, or older than what Redis holds by then, changes nothing, and
+removals are copied as made (removing twice removes nothing more). Counters
+(limits, shield and spark windows) are not copied: their windows are minutes
+long, and while on memory they are per process anyway.
 """
 
 from __future__ import annotations
@@ -68,13 +71,15 @@ class PrimaryStore(KeyValueStore, Protocol):
 class _Write:
     """One journalled write made to memory during an outage."""
 
-    op: Literal["set", "push", "delete", "expire"]
+    op: Literal["set", "push", "delete", "expire", "rank", "unrank"]
     keys: tuple[str, ...]
     value: bytes = b""
     deadline: float | None = None  # time.monotonic() seconds; None = no TTL
     nx: bool = False
     max_len: int = 0
     op_id: str = ""
+    score: int = 0
+    members: tuple[bytes, ...] = ()
 
     def ttl_ms(self, now: float) -> int | None:
         return None if self.deadline is None else math.ceil((self.deadline - now) * 1000)
@@ -211,6 +216,12 @@ class FailoverStore:
         elif write.op == "expire":
             assert ttl_ms is not None  # journalled with the deadline it sets
             await primary.expire(key, ttl_ms)  # owner or value untouched, in Redis too
+        elif write.op == "rank":
+            await primary.ranked_add(
+                key, write.value, write.score, max_len=write.max_len, ttl_ms=ttl_ms
+            )
+        elif write.op == "unrank":
+            await primary.ranked_remove(key, *write.members)
         elif not await primary.set(key, write.value, ttl_ms=ttl_ms, nx=write.nx):
             held = await primary.get(key)
             if held != write.value:  # e.g. another user's claim from before the outage
@@ -293,6 +304,27 @@ class FailoverStore:
 
     async def list_len(self, key: str) -> int:
         return await self._call(lambda s: s.list_len(key))
+
+    async def ranked_add(
+        self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        write = _Write(
+            "rank", (key,), bytes(member), self._deadline(ttl_ms), max_len=max_len, score=score
+        )
+        await self._call(
+            lambda s: s.ranked_add(key, member, score, max_len=max_len, ttl_ms=ttl_ms),
+            self._journalled(write),
+        )
+
+    async def ranked_top(
+        self, key: str, count: int, *, min_score: int | None = None
+    ) -> list[bytes]:
+        return await self._call(lambda s: s.ranked_top(key, count, min_score=min_score))
+
+    async def ranked_remove(self, key: str, *members: bytes) -> int:
+        # Journalled even when memory had none of them (0 is not False): Redis may.
+        write = _Write("unrank", (key,), members=tuple(bytes(m) for m in members))
+        return await self._call(lambda s: s.ranked_remove(key, *members), self._journalled(write))
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         if self._primary.atomic_batches and not self._in_fallback:

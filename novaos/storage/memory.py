@@ -3,7 +3,9 @@
 Semantics match ``RedisStore`` (see ``novaos.ports.KeyValueStore``): TTLs in
 milliseconds, ``incr`` sets its TTL only when it creates the key, ``list_push``
 appends, keeps the newest ``max_len`` items and refreshes the TTL (a push with
-an op id is applied once).
+an op id is applied once); ``ranked_add`` only ever raises a score and keeps
+the ``max_len`` highest, and ``ranked_top`` orders equal scores by member,
+greatest first, as Redis's ZREVRANGEBYSCORE does.
 
 Bounded, so many distinct conversations cannot grow the process without end:
 
@@ -41,9 +43,17 @@ def _pinned(key: str) -> str | None:
     return None
 
 
+Value = bytes | int | list[bytes] | dict[bytes, int]  # dict: a ranked set, member -> score
+
+
+def _rank(item: tuple[bytes, int]) -> tuple[int, bytes]:
+    """A ranked member's place, lowest first: its score, then its bytes (Redis's order)."""
+    return item[1], item[0]
+
+
 @dataclass(slots=True)
 class _Entry:
-    value: bytes | int | list[bytes]
+    value: Value
     expires_at: float | None  # clock() seconds, None = no expiry
     group: str | None
     stamp: int = 0  # which expiry-heap item is current
@@ -136,7 +146,7 @@ class MemoryStore:
             self._groups.move_to_end(entry.group)
         return entry
 
-    def _create(self, key: str, value: bytes | int | list[bytes], ttl_ms: int | None) -> _Entry:
+    def _create(self, key: str, value: Value, ttl_ms: int | None) -> _Entry:
         group = self._group_of(key)
         if group is not None and group in self._groups:
             self._groups.move_to_end(group)  # its siblings are the last to go
@@ -172,8 +182,8 @@ class MemoryStore:
             return None
         if isinstance(entry.value, int):
             return str(entry.value).encode()
-        if isinstance(entry.value, list):
-            raise TypeError(f"{key} holds a list")
+        if not isinstance(entry.value, bytes):
+            raise TypeError(f"{key} holds a {type(entry.value).__name__}")
         return entry.value
 
     async def set(
@@ -254,6 +264,48 @@ class MemoryStore:
             return False
         self._expire_at(entry, key, self._deadline(ttl_ms))
         return True
+
+    async def ranked_add(
+        self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        entry = self._live(key)
+        if entry is None:
+            entry = self._create(key, {}, None)
+        ranked = self._ranked(key, entry)
+        member = bytes(member)
+        current = ranked.get(member)
+        if current is None or score > current:  # GT: a score never goes down
+            ranked[member] = score
+        while len(ranked) > max_len:  # usually one over: O(n) each, no sort
+            del ranked[min(ranked.items(), key=_rank)[0]]
+        if ttl_ms is not None:
+            self._expire_at(entry, key, self._deadline(ttl_ms))
+
+    async def ranked_top(
+        self, key: str, count: int, *, min_score: int | None = None
+    ) -> list[bytes]:
+        entry = self._live(key)
+        if entry is None or count <= 0:
+            return []
+        ranked = self._ranked(key, entry).items()
+        items = ranked if min_score is None else [i for i in ranked if i[1] >= min_score]
+        return [member for member, _ in heapq.nlargest(count, items, key=_rank)]
+
+    async def ranked_remove(self, key: str, *members: bytes) -> int:
+        entry = self._live(key)
+        if entry is None:
+            return 0
+        ranked = self._ranked(key, entry)
+        removed = sum(ranked.pop(bytes(m), None) is not None for m in set(members))
+        if not ranked:
+            self._remove(key, entry)  # Redis drops an emptied sorted set
+        return removed
+
+    @staticmethod
+    def _ranked(key: str, entry: _Entry) -> dict[bytes, int]:
+        if not isinstance(entry.value, dict):
+            raise TypeError(f"{key} does not hold a ranked set")
+        return entry.value
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         # No op awaits anything, so no other task runs between them.

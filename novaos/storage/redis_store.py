@@ -22,7 +22,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from novaos.errors import StorageUnavailableError
-from novaos.ports import ExpireOp, GetOp, LenOp, PushOp, RangeOp, SetOp, StoreHealth, StoreOp
+from novaos.ports import (
+    ExpireOp,
+    GetOp,
+    LenOp,
+    PushOp,
+    RangeOp,
+    RankOp,
+    SetOp,
+    StoreHealth,
+    StoreOp,
+    TopOp,
+    UnrankOp,
+)
 from novaos.storage.batch import one_by_one
 
 # Failures that mean "Redis is not there", as opposed to a bug in our command.
@@ -82,6 +94,14 @@ if ARGV[3] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
+return 1
+"""
+
+# A ranked set: the score only rises (GT), then the highest ARGV[3] are kept.
+_RANK = """
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[3]) - 1)
+if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
 """
 
@@ -150,6 +170,7 @@ class RedisStore:
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
         self._push_once = client.register_script(_PUSH_ONCE)
+        self._rank = client.register_script(_RANK)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int, timeout_s: float) -> RedisStore:
@@ -247,6 +268,27 @@ class RedisStore:
     async def expire(self, key: str, ttl_ms: int) -> bool:
         return bool(await self._run(self._client.pexpire(key, ttl_ms)))
 
+    async def ranked_add(
+        self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        ttl = "" if ttl_ms is None else str(ttl_ms)
+        await self._run(self._rank(keys=(key,), args=(member, score, max_len, ttl)))
+
+    async def ranked_top(
+        self, key: str, count: int, *, min_score: int | None = None
+    ) -> list[bytes]:
+        if count <= 0:
+            return []  # LIMIT 0 with a negative count would mean "all"
+        floor = "-inf" if min_score is None else min_score
+        return list(
+            await self._run(self._client.zrevrangebyscore(key, "+inf", floor, start=0, num=count))
+        )
+
+    async def ranked_remove(self, key: str, *members: bytes) -> int:
+        if not members:
+            return 0
+        return int(await self._run(self._client.zrem(key, *members)))
+
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         """One MULTI/EXEC transaction: one round trip, and no other client's command
         lands between the ops (a push's RPUSH, LTRIM and PEXPIRE included). A push
@@ -262,7 +304,7 @@ class RedisStore:
         results: list[object] = []
         at = 0
         for op, size in zip(ops, sizes, strict=True):
-            results.append(_result(op, replies[at]))
+            results.append(_result(op, replies[at] if size else None))
             at += size
         return results
 
@@ -299,7 +341,8 @@ class RedisStore:
 
 
 def _queue(pipe: Any, op: StoreOp) -> int:
-    """Queue ``op``'s commands on ``pipe``; how many replies they give (the first counts)."""
+    """Queue ``op``'s commands on ``pipe``; how many replies they give (the first counts;
+    none for an op that needs no command)."""
     if isinstance(op, GetOp):
         pipe.get(op.key)
     elif isinstance(op, SetOp):
@@ -321,8 +364,31 @@ def _queue(pipe: Any, op: StoreOp) -> int:
         pipe.lrange(op.key, op.start, op.end)
     elif isinstance(op, ExpireOp):
         pipe.pexpire(op.key, op.ttl_ms)
+    elif isinstance(op, RankOp | TopOp | UnrankOp):
+        return _queue_ranked(pipe, op)
     else:
         pipe.llen(op.key)
+    return 1
+
+
+def _queue_ranked(pipe: Any, op: RankOp | TopOp | UnrankOp) -> int:
+    """``_queue`` for the ranked-set ops: what ``RedisStore.ranked_*`` send, unscripted
+    (the transaction keeps the ZADD, its trim and its PEXPIRE together)."""
+    if isinstance(op, RankOp):
+        pipe.zadd(op.key, {op.member: op.score}, gt=True)
+        pipe.zremrangebyrank(op.key, 0, -op.max_len - 1)
+        if op.ttl_ms is not None:
+            pipe.pexpire(op.key, op.ttl_ms)
+            return 3
+        return 2
+    if isinstance(op, TopOp):
+        # An empty answer for a count of 0 or less (LIMIT with -1 would mean "all").
+        floor = "-inf" if op.min_score is None else op.min_score
+        pipe.zrevrangebyscore(op.key, "+inf", floor, start=0, num=max(op.count, 0))
+    elif op.members:
+        pipe.zrem(op.key, *op.members)
+    else:
+        return 0  # ZREM needs a member: nothing to send, nothing removed
     return 1
 
 
@@ -330,12 +396,14 @@ def _result(op: StoreOp, reply: Any) -> object:
     """``reply`` as the single-call method gives it."""
     if isinstance(op, SetOp | ExpireOp):
         return bool(reply)
-    if isinstance(op, PushOp):
+    if isinstance(op, PushOp | RankOp):
         return None
-    if isinstance(op, RangeOp):
+    if isinstance(op, RangeOp | TopOp):
         return list(reply)
     if isinstance(op, LenOp):
         return int(reply)
+    if isinstance(op, UnrankOp):
+        return int(reply or 0)
     return reply
 
 

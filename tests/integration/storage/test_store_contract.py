@@ -7,7 +7,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from novaos.ports import ExpireOp, GetOp, KeyValueStore, LenOp, PushOp, RangeOp, SetOp, StoreOp
+from novaos.ports import (
+    ExpireOp,
+    GetOp,
+    KeyValueStore,
+    LenOp,
+    PushOp,
+    RangeOp,
+    RankOp,
+    SetOp,
+    StoreOp,
+    TopOp,
+    UnrankOp,
+)
 from novaos.storage import MemoryStore, RedisClusterStore, RedisStore
 from novaos.storage.redis_store import pushed_ids_key
 from tests.fixtures.redis_server import RedisClusterNodes
@@ -157,3 +169,63 @@ async def test_batch_ttls_expire_like_single_calls(store: KeyValueStore) -> None
         return await store.get(key) is None and await store.list_len(items) == 0
 
     await await_until(gone, timeout_s=5, what="batch writes with a 50 ms TTL to expire")
+
+
+async def test_a_ranked_set_reads_highest_first_and_keeps_the_highest(
+    store: KeyValueStore,
+) -> None:
+    key = _key("r")
+    for member, score in ((b"a", 10), (b"b", 30), (b"c", 20), (b"d", 20), (b"e", 5)):
+        await store.ranked_add(key, member, score, max_len=4, ttl_ms=60_000)
+    # e (the lowest) was trimmed; equal scores: greatest member first (ZREVRANGE)
+    assert await store.ranked_top(key, 10) == [b"b", b"d", b"c", b"a"]
+    assert await store.ranked_top(key, 2) == [b"b", b"d"]
+    assert await store.ranked_top(key, 10, min_score=20) == [b"b", b"d", b"c"]
+    assert await store.ranked_top(key, 0) == []
+    await store.ranked_add(key, b"a", 40, max_len=4, ttl_ms=60_000)  # raised: to the top
+    await store.ranked_add(key, b"b", 1, max_len=4, ttl_ms=60_000)  # never lowered
+    assert await store.ranked_top(key, 10) == [b"a", b"b", b"d", b"c"]
+    await store.ranked_add(key, b"f", 50, max_len=2, ttl_ms=60_000)  # a smaller cap trims
+    assert await store.ranked_top(key, 10) == [b"f", b"a"]
+    assert await store.ranked_remove(key, b"a", b"zz") == 1
+    assert await store.ranked_remove(key) == 0
+    assert await store.ranked_top(key, 10) == [b"f"]
+    assert await store.ranked_remove(key, b"f") == 1
+    assert await store.ranked_top(key, 10) == []
+    assert await store.ranked_top(_key("none"), 10) == []
+    assert await store.ranked_remove(_key("none"), b"x") == 0
+
+
+async def test_ranked_ops_in_a_batch_give_their_single_call_results(
+    store: KeyValueStore,
+) -> None:
+    key, absent = _key("rb"), _key("none")
+    ops: list[StoreOp] = [
+        RankOp(key, b"x", 1_700_000_000_000, max_len=2, ttl_ms=60_000),
+        RankOp(key, b"y", 1_700_000_000_001, max_len=2, ttl_ms=60_000),
+        RankOp(key, b"z", 1_700_000_000_002, max_len=2),  # x is trimmed
+        RankOp(key, b"z", 5, max_len=2),  # lower: ignored
+        TopOp(key, 5),
+        TopOp(key, 5, min_score=1_700_000_000_002),
+        UnrankOp(key, (b"y", b"x")),
+        UnrankOp(key, ()),
+        TopOp(key, 5),
+        TopOp(absent, 5),
+        TopOp(key, 0),
+        GetOp(absent),  # replies after an op that sends nothing still line up
+    ]
+    assert await store.batch(ops) == [
+        None, None, None, None, [b"z", b"y"], [b"z"], 1, 0, [b"z"], [], [], None,
+    ]  # fmt: skip
+
+
+async def test_a_ranked_set_expires_with_its_ttl(store: KeyValueStore) -> None:
+    single, batched = _key("rt"), _key("rbt")
+    await store.ranked_add(single, b"m", 1, max_len=5, ttl_ms=50)
+    await store.batch([RankOp(batched, b"m", 1, max_len=5, ttl_ms=50)])
+    from tests.fixtures.common import await_until
+
+    async def gone() -> bool:
+        return not await store.ranked_top(single, 5) and not await store.ranked_top(batched, 5)
+
+    await await_until(gone, timeout_s=5, what="ranked sets with a 50 ms TTL to expire")

@@ -68,6 +68,19 @@ class FakeStore:
     async def list_len(self, key: str) -> int:
         raise NotImplementedError
 
+    async def ranked_add(
+        self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    async def ranked_top(
+        self, key: str, count: int, *, min_score: int | None = None
+    ) -> list[bytes]:
+        raise NotImplementedError
+
+    async def ranked_remove(self, key: str, *members: bytes) -> int:
+        raise NotImplementedError
+
     async def expire(self, key: str, ttl_ms: int) -> bool:
         current = self._live(key)
         if current is None:
