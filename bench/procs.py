@@ -226,9 +226,10 @@ def novaos(
     return proc, port
 
 
-def redis_server(work: Path, cpus: frozenset[int]) -> tuple[Proc, int]:
-    """A private redis-server (no persistence) for runs that use ``REDIS_URL``."""
-    port = free_port()
+def redis_server(work: Path, cpus: frozenset[int], *, port: int = 0) -> tuple[Proc, int]:
+    """A private redis-server (no persistence) for runs that use ``REDIS_URL``;
+    on ``port``, or a free one."""
+    port = port or free_port()
     cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     proc = Proc("redis", [*cmd, "--dir", str(work)], work / "redis.log", cpus=cpus).start()
     proc.wait_for(lambda: port_open(port), timeout_s=20)
