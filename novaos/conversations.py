@@ -10,6 +10,18 @@ keeps one owner's keys in one Redis Cluster slot.
 in-memory store may evict them (one conversation at a time, least recently used
 first) and the Redis failover copies them back to Redis after an outage. Every
 other key (limit counters, nonces) is neither evicted nor copied.
+
+Listing reads an index per owner (``nova:conv:{owner}:recent``, a ranked set:
+a Redis sorted set) that every write ranks by its time in milliseconds, in the
+same batch as the turns. A page costs its own size: the ids at the top of the
+index, then the metadata and turn count of those only. Conversations updated in
+the same millisecond are listed by id, greatest first. The index keeps an
+owner's ``_INDEX_MAX`` most recently updated conversations.
+
+Earlier releases kept a list of ids in creation order under ``:index`` (a new
+name, since a list cannot take sorted-set commands). The first listing that
+finds such a list moves its live conversations into the ranked index, with
+their last update times, and deletes it.
 """
 
 from __future__ import annotations
@@ -33,8 +45,10 @@ from novaos.ports import (
     OpenedTurn,
     PushOp,
     RangeOp,
+    RankOp,
     SetOp,
     StoreOp,
+    TopOp,
 )
 
 # A conversation id, as the chat RPCs and the conversation RPCs alike accept it.
@@ -45,7 +59,8 @@ _LIST_PAGE = 200  # conversations read per store batch when listing
 _ROLES = frozenset({"user", "assistant", "system"})
 _CONVERSATION_KEY = re.compile(r"^nova:conv:\{[^{}]*\}:([A-Za-z0-9._-]{1,128}):(?:meta|turns)$")
 _CLAIM_KEY = re.compile(r"^nova:convowner:\{([A-Za-z0-9._-]{1,128})\}$")
-_INDEX_KEY = re.compile(r"^nova:conv:(\{[^{}]*\}):index$")
+# ``recent``: the listing index; ``index``: its predecessor, until a listing moves it.
+_INDEX_KEY = re.compile(r"^nova:conv:(\{[^{}]*\}):(?:recent|index)$")
 
 
 def conversation_key_group(key: str) -> str | None:
@@ -133,6 +148,10 @@ class ConversationHistory:
             raise _not_found(conversation_id)
 
     def _index_key(self, owner: str) -> str:
+        return f"nova:conv:{{{subject_tag(owner)}}}:recent"
+
+    def _legacy_index_key(self, owner: str) -> str:
+        """Where earlier releases listed an owner's ids, in creation order."""
         return f"nova:conv:{{{subject_tag(owner)}}}:index"
 
     async def _meta(self, owner: str, conversation_id: str) -> dict[str, object] | None:
@@ -172,7 +191,8 @@ class ConversationHistory:
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
         meta_key, turns_key = self._keys(owner, conversation_id)
-        now = int(self._clock())
+        clock = self._clock()
+        now = int(clock)
         # Claimed on every write, not only the first: an id whose claim expired is
         # claimed again, and history copied back after a Redis outage under a claim
         # another user held in Redis all along stays read-only and NOT_FOUND.
@@ -190,9 +210,6 @@ class ConversationHistory:
                 self._check_claim(owner, conversation_id, holder)
                 writes += self._refresh_claim(claim, mine)
             created = (_owned_meta(owner, raw_meta) or {}).get("created")
-        if created is None:
-            index = self._index_key(owner)
-            writes.append(PushOp(index, conversation_id.encode(), _INDEX_MAX, self._ttl_ms))
         write_id = uuid.uuid4().hex
         for at, (role, text) in enumerate(turns):
             turn = json.dumps({"role": role, "text": text, "at": now}).encode()
@@ -202,6 +219,11 @@ class ConversationHistory:
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": now if created is None else created, "updated": now}
         writes.append(SetOp(meta_key, json.dumps(record).encode(), self._ttl_ms))
+        # Ranked by this write, new or not: the listing reads only the top of the index.
+        rank = RankOp(
+            self._index_key(owner), conversation_id.encode(), _ms(clock), _INDEX_MAX, self._ttl_ms
+        )
+        writes.append(rank)
         await self._store.batch(writes)
 
     def _refresh_claim(self, claim: str, mine: bytes) -> tuple[StoreOp, ...]:
@@ -270,16 +292,45 @@ class ConversationHistory:
         return Conversation(conversation_id, found.turns)
 
     async def list(self, owner: str, *, limit: int = 100) -> tuple[ConversationSummary, ...]:
-        """The ``limit`` most recently updated; expired or deleted ones are skipped.
+        """The ``limit`` most recently updated, newest first (ties: id, greatest first).
 
-        The index keeps ids in the order they were created, so every indexed
-        conversation (at most ``_INDEX_MAX``) is read, a page of metadata and
-        turn counts per batch, before the newest updates are picked."""
-        ids = await self._store.list_range(self._index_key(owner))
-        newest_first = list(dict.fromkeys(i.decode() for i in reversed(ids)))
+        Two batches: the top ``limit`` ids of the index, then their metadata and
+        turn counts. Ids ranked longer than the TTL ago (their conversations have
+        expired) are not read at all; ids whose metadata is gone anyway (evicted
+        from memory, or deleted by a call that failed before it left the index)
+        are skipped and the index read again, twice as far down each time: at
+        most ``_INDEX_MAX`` metadata reads in all, in ~log2(_INDEX_MAX / limit)
+        more rounds."""
+        if limit <= 0:
+            return ()
+        index, since = self._index_key(owner), _ms(self._clock()) - self._ttl_ms
+        count = min(limit, _INDEX_MAX)
+        ids, legacy = await self._store.batch(
+            (TopOp(index, count, since), LenOp(self._legacy_index_key(owner)))
+        )
+        if legacy:
+            await self._adopt_legacy_index(owner)
+            ids = await self._store.ranked_top(index, count, min_score=since)
+        found: list[ConversationSummary] = []
+        seen: set[bytes] = set()
+        while True:
+            ranked = cast(list[bytes], ids)
+            fresh = [i.decode() for i in ranked if i not in seen]
+            seen.update(ranked)
+            found += await self._summaries(owner, fresh)
+            if len(found) >= limit or len(ranked) < count or count >= _INDEX_MAX:
+                return tuple(found[:limit])
+            count = min(count * 2, _INDEX_MAX)
+            # From the top again: a write since the last read may have moved an id up.
+            ids = await self._store.ranked_top(index, count, min_score=since)
+
+    async def _summaries(
+        self, owner: str, conversation_ids: Sequence[str]
+    ) -> tuple[ConversationSummary, ...]:
+        """Each id's summary, in order; ids with no metadata of ``owner``'s are left out."""
         summaries: list[ConversationSummary] = []
-        for at in range(0, len(newest_first), _LIST_PAGE):
-            chunk = newest_first[at : at + _LIST_PAGE]
+        for at in range(0, len(conversation_ids), _LIST_PAGE):
+            chunk = conversation_ids[at : at + _LIST_PAGE]
             ops: list[StoreOp] = []
             for conversation_id in chunk:
                 meta_key, turns_key = self._keys(owner, conversation_id)
@@ -294,14 +345,30 @@ class ConversationHistory:
                     summaries.append(
                         ConversationSummary(conversation_id, cast(int, count), updated)
                     )
-        # Stable: equal update times keep the newest-created first.
-        summaries.sort(key=lambda s: s.updated_at_unix, reverse=True)
-        return tuple(summaries[: max(limit, 0)])
+        return tuple(summaries)
+
+    async def _adopt_legacy_index(self, owner: str) -> None:
+        """Move an earlier release's index (a list in creation order) into the ranked
+        one: its live conversations are ranked by their last update (never lower
+        than a write since has ranked them), then the list is deleted. A replica
+        of an earlier release still running (a rolling update) may push to the
+        list again; the next listing moves those too."""
+        legacy = self._legacy_index_key(owner)
+        ids = list(dict.fromkeys(i.decode() for i in await self._store.list_range(legacy)))
+        index, ranks = self._index_key(owner), list[StoreOp]()
+        for live in await self._summaries(owner, ids):
+            member, score = live.conversation_id.encode(), live.updated_at_unix * 1000
+            ranks.append(RankOp(index, member, score, _INDEX_MAX, self._ttl_ms))
+        if ranks:
+            await self._store.batch(ranks)
+        await self._store.delete(legacy)
 
     async def delete(self, owner: str, conversation_id: str) -> None:
         if await self._meta(owner, self.validate_id(conversation_id)) is None:
             raise _not_found(conversation_id)
         await self._store.delete(*self._keys(owner, conversation_id))
+        # After the keys: should this fail, the listing skips an id with no metadata.
+        await self._store.ranked_remove(self._index_key(owner), conversation_id.encode())
 
 
 def _not_found(conversation_id: str) -> NotFoundError:
@@ -318,6 +385,11 @@ def _owned_meta(owner: str, raw: object) -> dict[str, object] | None:
     if not isinstance(meta, dict) or meta.get("owner") != owner:
         return None
     return meta
+
+
+def _ms(clock: float) -> int:
+    """A clock reading (seconds) as the index ranks it."""
+    return int(clock * 1000)
 
 
 def _parse_turns(raw: list[bytes]) -> tuple[Turn, ...]:

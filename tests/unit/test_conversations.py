@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -117,8 +118,8 @@ async def test_owner_names_cannot_escape_their_key_space() -> None:
 class CountingStore(MemoryStore):
     """The in-process store, counting the calls a history write makes."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
         self.calls: list[str] = []
         self.batches: list[list[str]] = []
 
@@ -145,11 +146,11 @@ async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() ->
     store.batches.clear()
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
     # claim (taken), meta, the claim's owner; then the claim (NX) and its expiry
-    # extended, turns, meta
+    # extended, turns, meta, its rank in the owner's listing
     assert store.calls == ["set", "get", "get", "set", "set"]
     assert store.batches == [
         ["SetOp", "GetOp", "GetOp"],
-        ["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp"],
+        ["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp", "RankOp"],
     ]
     store.batches.clear()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
@@ -161,7 +162,7 @@ async def test_a_new_conversation_is_indexed_and_its_claim_not_rewritten() -> No
     history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
     # The NX claim took: no second claim write; the new id joins the owner's index.
-    assert store.batches[1] == ["PushOp", "PushOp", "PushOp", "SetOp"]
+    assert store.batches[1] == ["PushOp", "PushOp", "SetOp", "RankOp"]
     assert [s.conversation_id for s in await history.list("alice")] == ["c1"]
 
 
@@ -186,18 +187,93 @@ async def test_an_active_conversation_keeps_its_claim_past_the_first_turns_ttl()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
 
 
-async def test_a_listing_page_skips_deleted_conversations_and_reads_on() -> None:
-    history, _, clock = make()
+async def test_a_listing_page_skips_conversations_whose_metadata_is_gone_and_reads_on() -> None:
+    # Left in the index with no metadata: evicted from memory, deleted while the
+    # index was elsewhere. The page is filled from further down.
+    history, store, clock = make()
     for i in range(12):
         clock.now += 1
         await history.append("alice", f"c{i}", "user", "x" * (i % 3 + 1))
-    for gone in ("c11", "c9", "c8"):  # among the newest: the first page comes up short
-        await history.delete("alice", gone)
+    for gone in ("c11", "c9", "c8"):  # among the newest: the first read comes up short
+        await store.delete(f"nova:conv:{{alice}}:{gone}:meta", f"nova:conv:{{alice}}:{gone}:turns")
     listed = await history.list("alice", limit=4)
     assert [s.conversation_id for s in listed] == ["c10", "c7", "c6", "c5"]
     assert all(s.turn_count == 1 for s in listed)
     everything = await history.list("alice", limit=100)
     assert [s.conversation_id for s in everything] == [f"c{i}" for i in (10, *range(7, -1, -1))]
+
+
+async def test_a_deleted_conversation_leaves_the_index() -> None:
+    clock = Clock()
+    store = CountingStore(clock=clock)
+    history = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    for conversation_id in ("a", "b", "c"):
+        clock.now += 1
+        await history.append("alice", conversation_id, "user", "hi")
+    await history.delete("alice", "c")
+    assert await store.ranked_top("nova:conv:{alice}:recent", 10) == [b"b", b"a"]
+    store.batches.clear()
+    assert [s.conversation_id for s in await history.list("alice", limit=1)] == ["b"]
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"]]  # no second look
+
+
+async def test_an_old_conversation_with_a_new_turn_moves_to_the_top() -> None:
+    history, _, clock = make()
+    for i in range(50):
+        clock.now += 1
+        await history.append("alice", f"c{i}", "user", "hi")
+    clock.now += 1
+    await history.append("alice", "c0", "assistant", "still here")
+    listed = await history.list("alice", limit=3)
+    assert [(s.conversation_id, s.turn_count) for s in listed] == [
+        ("c0", 2), ("c49", 1), ("c48", 1),
+    ]  # fmt: skip
+    assert listed[0].updated_at_unix == int(clock.now)
+
+
+async def test_conversations_updated_in_the_same_millisecond_list_by_id_descending() -> None:
+    history, _, clock = make()
+    for conversation_id in ("b", "c", "a"):
+        await history.append("alice", conversation_id, "user", "hi")
+    clock.now += 0.0005  # the same millisecond still
+    await history.append("alice", "a", "user", "again")
+    assert [s.conversation_id for s in await history.list("alice")] == ["c", "b", "a"]
+    clock.now += 0.001
+    await history.append("alice", "a", "user", "later")
+    assert [s.conversation_id for s in await history.list("alice")] == ["a", "c", "b"]
+
+
+async def test_a_page_reads_the_metadata_of_its_own_conversations_only() -> None:
+    # ListConversations read every indexed conversation (up to 1,000), whatever
+    # the page size: one user listing in a loop slowed everyone on that Redis.
+    store = CountingStore()
+    clock = Clock()
+    history = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    for i in range(500):
+        clock.now += 0.01
+        await history.append("alice", f"c{i}", "user", "hi")
+    store.batches.clear()
+    listed = await history.list("alice", limit=10)
+    assert [s.conversation_id for s in listed] == [f"c{i}" for i in range(499, 489, -1)]
+    reads = [op for batch in store.batches for op in batch]
+    assert reads.count("GetOp") == 10 and len(store.batches) == 2
+    store.batches.clear()
+    assert len(await history.list("alice", limit=100)) == 100
+    assert [op for batch in store.batches for op in batch].count("GetOp") == 100
+
+
+async def test_conversations_past_their_ttl_are_not_read() -> None:
+    clock = Clock()
+    store = CountingStore(clock=clock)
+    history = ConversationHistory(store, max_turns=4, ttl_s=100, clock=clock)
+    for i in range(10):
+        await history.append("alice", f"old{i}", "user", "hi")
+    clock.now += 60
+    await history.append("alice", "recent", "user", "hi")  # the index's TTL starts again
+    clock.now += 50  # the ten old ones have expired, their places in the index not
+    store.batches.clear()
+    assert [s.conversation_id for s in await history.list("alice")] == ["recent"]
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"]]
 
 
 async def test_a_write_restores_its_owners_claim_where_the_store_lost_it() -> None:
@@ -230,8 +306,8 @@ async def test_a_made_up_id_is_written_in_one_batch_and_continued_in_one_each() 
     history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=clock)
     exchange = (("user", "q"), ("assistant", "a"))
     await history.append_turns("alice", "c1", exchange, opened=OpenedTurn.fresh())
-    # the claim (NX) and its expiry, the owner's index, turns, meta: no read at all
-    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "PushOp", "PushOp", "SetOp"]]
+    # the claim (NX) and its expiry, turns, meta, the owner's index: no read at all
+    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp", "RankOp"]]
     assert await store.get("nova:convowner:{c1}") == b"alice"
     created = clock.now
     clock.now += 50
@@ -242,7 +318,8 @@ async def test_a_made_up_id_is_written_in_one_batch_and_continued_in_one_each() 
     assert opened == OpenedTurn(messages, int(created), ours=True)
     store.batches.clear()
     await history.append_turns("alice", "c1", (("user", "q2"),), opened=opened)
-    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "SetOp"]]  # not indexed twice
+    # ranked again, in the same batch: now the most recently updated
+    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "SetOp", "RankOp"]]
     [summary] = await history.list("alice")
     assert summary.turn_count == 3 and summary.updated_at_unix == int(clock.now)
     meta = json.loads(await store.get("nova:conv:{alice}:c1:meta") or b"{}")
@@ -291,3 +368,34 @@ async def test_a_foreign_id_and_an_unused_one_read_alike() -> None:
                 await call("mallory", conversation_id)
             texts.append(str(err.value).replace(conversation_id, "<id>"))
     assert len(set(texts)) == 1, texts
+
+
+async def test_a_listing_moves_an_earlier_releases_index_into_the_ranked_one() -> None:
+    # Earlier releases listed an owner's ids in a list under ``:index``, pushed once
+    # at creation; a Redis upgraded in place still holds it.
+    clock = Clock()
+    store = CountingStore(clock=clock)
+    history = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    recent, legacy = "nova:conv:{alice}:recent", "nova:conv:{alice}:index"
+    for conversation_id in ("gone", "a", "b", "c"):
+        clock.now += 10
+        await history.append("alice", conversation_id, "user", "hi")
+        await store.list_push(legacy, conversation_id.encode(), max_len=1000, ttl_ms=3_600_000)
+    await store.delete("nova:conv:{alice}:gone:meta")  # expired since
+    await store.delete(recent)  # as the earlier release left things
+    clock.now += 10.2
+    await history.append("alice", "d", "user", "new since the upgrade")
+    clock.now += 0.5  # the same second, later: ranked above d, listed as updated alike
+    await history.append("alice", "a", "user", "and again")
+    store.batches.clear()
+    listed = await history.list("alice")
+    assert [(s.conversation_id, s.turn_count) for s in listed] == [
+        ("a", 2), ("d", 1), ("c", 1), ("b", 1),
+    ]  # fmt: skip
+    assert await store.list_len(legacy) == 0  # moved, then deleted
+    assert await store.ranked_top(recent, 10) == [b"a", b"d", b"c", b"b"]
+    store.batches.clear()
+    assert await history.list("alice") == listed
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"] * 4]  # once only
+    await history.append("alice", "b", "user", "written after the move")
+    assert [s.conversation_id for s in await history.list("alice", limit=2)] == ["b", "a"]

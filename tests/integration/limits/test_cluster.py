@@ -63,6 +63,11 @@ async def test_history_works_on_a_cluster(cluster_store: RedisClusterStore) -> N
         "t4",
     ]
     assert [s.conversation_id for s in await history.list("cluster-owner")] == ["conv-1"]
+    await history.append("cluster-owner", "conv-2", "user", "another")
+    assert [s.conversation_id for s in await history.list("cluster-owner", limit=1)] == ["conv-2"]
+    index, meta = "nova:conv:{cluster-owner}:recent", "nova:conv:{cluster-owner}:conv-1:meta"
+    assert await server_slot(cluster_store, index) == await server_slot(cluster_store, meta)
+    await history.delete("cluster-owner", "conv-2")
     with pytest.raises(NotFoundError):
         await history.get("someone-else", "conv-1")
     await history.delete("cluster-owner", "conv-1")

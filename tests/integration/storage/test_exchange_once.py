@@ -120,7 +120,7 @@ async def test_the_ids_kept_beside_a_list_are_as_many_and_as_short_lived_as_its_
         assert redis_server.cli("LLEN", ids).strip() == "3"
         assert 0 < int(redis_server.cli("PTTL", ids)) <= 60_000
         keys = set(redis_server.cli("--scan").split())
-        assert keys == {turns, ids, "nova:conv:{bob}:c1:meta", "nova:conv:{bob}:index",
+        assert keys == {turns, ids, "nova:conv:{bob}:c1:meta", "nova:conv:{bob}:recent",
                         "nova:convowner:{c1}"}  # fmt: skip
     finally:
         await store.aclose()

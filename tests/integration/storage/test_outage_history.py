@@ -110,8 +110,11 @@ async def test_turns_appended_during_an_outage_survive_recovery(
         assert client.get("nova:convowner:{c0}") == b"alice"
         assert client.get("nova:convowner:{c1}") == b"alice"
         assert 0 < client.pttl("nova:conv:{alice}:c2:turns") <= 3600 * 1000
-    summaries = {s.conversation_id: s.turn_count for s in await history.list("alice")}
-    assert summaries == {"c0": 1, "c1": 4, "c2": 3}
+        # The outage's writes ranked c1 and c2 above c0 in the listing index too.
+        assert client.type("nova:conv:{alice}:recent") == b"zset"
+        assert client.zrevrange("nova:conv:{alice}:recent", 0, -1) == [b"c2", b"c1", b"c0"]
+    summaries = [(s.conversation_id, s.turn_count) for s in await history.list("alice")]
+    assert summaries == [("c2", 3), ("c1", 4), ("c0", 1)]
     await store.aclose()
 
 

@@ -114,5 +114,9 @@ def test_conversation_key_groups() -> None:
     assert group("nova:conv:{alice}:c1:meta") == group("nova:conv:{alice}:c1:turns")
     assert group("nova:conv:{alice}:c1:meta") == group("nova:convowner:{c1}")
     assert group("nova:conv:{alice}:index") != group("nova:conv:{alice}:c1:meta")
+    # the listing index, and the list it replaces: one group per owner, history
+    assert group("nova:conv:{alice}:recent") == group("nova:conv:{alice}:index") is not None
+    assert group("nova:conv:{alice}:recent") != group("nova:conv:{bob}:recent")
+    assert group("nova:conv:{alice}:recent:meta") == group("nova:convowner:{recent}")  # an id
     for key in ("nova:veto:{alice}", "nova:spark:{alice}:count", "nova:ack:abc", "x"):
         assert group(key) is None
