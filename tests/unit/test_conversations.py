@@ -187,6 +187,22 @@ async def test_an_active_conversation_keeps_its_claim_past_the_first_turns_ttl()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "second"]
 
 
+async def test_an_active_conversation_stays_listed_past_the_first_turns_ttl() -> None:
+    # The index got its TTL when the conversation was created and never again: a
+    # conversation continued all along left ListConversations for good TTL after
+    # its first turn, while GetConversation still returned every turn.
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    history = ConversationHistory(store, max_turns=10, ttl_s=60, clock=lambda: now[0])
+    await history.append("alice", "c1", "user", "first")
+    for at in (30, 55):
+        now[0] = at
+        await history.append("alice", "c1", "user", "again")
+    now[0] = 68  # past the first turn's TTL, inside the last one's
+    assert [s.conversation_id for s in await history.list("alice")] == ["c1"]
+    assert len((await history.get("alice", "c1")).turns) == 3
+
+
 async def test_a_listing_page_skips_conversations_whose_metadata_is_gone_and_reads_on() -> None:
     # Left in the index with no metadata: evicted from memory, deleted while the
     # index was elsewhere. The page is filled from further down.
