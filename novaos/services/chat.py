@@ -53,6 +53,12 @@ _REMEMBERED = frozenset(
 
 # What a hard-vetoed request is kept as (GetConversation shows it too).
 VETOED_TURN = "[a request refused by policy]"
+# What an answer with no text is kept as, and sent as with later turns: the
+# Anthropic and Gemini APIs refuse an empty turn (400), so one stored empty would
+# fail every later turn of the conversation. Withheld: blocked (the provider's
+# own filter, or the output checks) before any of it was released.
+WITHHELD_TURN = "[an answer withheld by policy]"
+EMPTY_TURN = "[no text]"  # any other turn with no text (the model said nothing)
 
 
 class LeaseLike(Protocol):
@@ -284,7 +290,12 @@ class ChatService:
             call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
         else:
             call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
-        return call.opened.messages
+        # Turns stored empty before empty answers were kept as a marker: sent as
+        # they are, a provider that refuses empty content would fail every turn.
+        return tuple(
+            m if m.content.strip() else ChatMessage(m.role, EMPTY_TURN)
+            for m in call.opened.messages
+        )
 
     async def _claim(self, call: ChatCall) -> None:
         """A new id the client named becomes its own once admitted, before any
@@ -362,7 +373,7 @@ class ChatService:
         # A hard-vetoed request never reaches the model, this turn or later: the
         # history sent with the next one holds a marker, not the request.
         asked = VETOED_TURN if outcome is Outcome.HARD_VETO else call.chat.message
-        exchange = (("user", asked), ("assistant", call.text))
+        exchange = (("user", asked), ("assistant", _kept_answer(outcome, call.text)))
         await self.conversations.append_turns(owner, cid, exchange, opened=call.opened)
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
@@ -386,6 +397,13 @@ class ChatService:
             policy_version=self.policy_version,
             conversation_id=call.chat.conversation_id,
         )
+
+
+def _kept_answer(outcome: Outcome, text: str) -> str:
+    """The answer as history keeps it: the released text, or a marker for none."""
+    if text.strip():
+        return text
+    return WITHHELD_TURN if outcome is Outcome.OUTPUT_BLOCKED else EMPTY_TURN
 
 
 def _report_late_failure(write: asyncio.Future[None]) -> None:

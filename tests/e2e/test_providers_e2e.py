@@ -385,3 +385,90 @@ async def test_an_oversized_answer_is_a_provider_failure_and_falls_back(
         report = await health.GetHealth(health_pb2.GetHealthRequest())
         failures = {c.provider: c.consecutive_failures for c in report.circuits}
         assert failures["openai"] == 1
+
+
+async def chat_in(
+    stub: chat_pb2_grpc.ChatServiceStub, rpc: str, message: str, conversation_id: str, who: object
+) -> tuple[int, str, str]:
+    """One turn by unary Chat or StreamChat: outcome, text received, conversation id."""
+    if rpc == "Chat":
+        request = chat_pb2.ChatRequest(message=message, conversation_id=conversation_id)
+        reply = await stub.Chat(request, metadata=who)
+        return reply.outcome, reply.text, reply.conversation_id
+    events = [
+        event
+        async for event in stub.StreamChat(
+            chat_pb2.StreamChatRequest(message=message, conversation_id=conversation_id),
+            metadata=who,
+        )
+    ]
+    text = "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+    return events[-1].completed.outcome, text, events[0].started.conversation_id
+
+
+BLOCKED, DONE = chat_pb2.OUTCOME_OUTPUT_BLOCKED, chat_pb2.OUTCOME_COMPLETED
+SENTENCE = ["Start with the outline of the week. ", "Then the "]
+NO_TEXT = [
+    # (rpc, what the answer streams, its finish, outcome, what history keeps)
+    ("Chat", [], "content_filter", BLOCKED, "[an answer withheld by policy]"),
+    ("StreamChat", [], "content_filter", BLOCKED, "[an answer withheld by policy]"),
+    ("StreamChat", SENTENCE, "content_filter", BLOCKED, SENTENCE[0]),  # what went out
+    ("Chat", [], "stop", DONE, "[no text]"),
+    ("StreamChat", [], "length", DONE, "[no text]"),
+]
+
+
+@pytest.mark.parametrize(("rpc", "texts", "finish", "outcome", "kept_answer"), NO_TEXT)
+async def test_an_answer_with_no_text_is_never_an_empty_turn(
+    fake_server: StartServer,
+    rpc: str,
+    texts: list[str],
+    finish: str,
+    outcome: int,
+    kept_answer: str,
+) -> None:
+    # An answer the provider's filter withheld whole was stored as an empty
+    # assistant turn and sent with every later turn: Anthropic and Gemini refuse
+    # empty content (400), so the conversation failed on every turn after it.
+    upstream = await fake_server()
+    if rpc == "Chat":
+        upstream.queue(Reply(body=openai_json("".join(texts), (9, 0), finish=finish)))
+        upstream.default = Reply(body=openai_json("Here is a plan.", (9, 4)))
+    else:
+        body = openai_stream(texts, (9, 3), finish=finish)
+        upstream.queue(Reply(body=body, content_type="text/event-stream"))
+        body = openai_stream(["Here is a plan."], (9, 4))
+        upstream.default = Reply(body=body, content_type="text/event-stream")
+    async with running_app(**openai_env(upstream, OUTPUT_HOLDBACK_CHARS="16")) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("withheld"))
+        got, text, cid = await chat_in(stub, rpc, MESSAGE, "", who)
+        assert (got, text) == (outcome, kept_answer if texts else "")
+        got, _, _ = await chat_in(stub, rpc, "And next week?", cid, who)
+        assert got == chat_pb2.OUTCOME_COMPLETED
+        sent = upstream.requests[-1].json()["messages"]
+        assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+        assert sent[2]["content"] == kept_answer
+        kept = await stub.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=cid), metadata=who
+        )
+        turns = [MESSAGE, kept_answer, "And next week?", "Here is a plan."]
+        assert [t.text for t in kept.turns] == turns
+
+
+async def test_a_turn_stored_empty_earlier_is_sent_as_a_marker(fake_server: StartServer) -> None:
+    # History written before empty answers were kept as a marker still holds
+    # empty turns: they must not reach a provider that refuses empty content.
+    upstream = await fake_server()
+    upstream.default = Reply(body=openai_json("Here is a plan.", (9, 4)))
+    async with running_app(**openai_env(upstream)) as running:
+        assert running.app.conversations is not None
+        await running.app.conversations.append_turns(
+            "olden", "conv_old", (("user", MESSAGE), ("assistant", ""))
+        )
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.ChatRequest(message="And next week?", conversation_id="conv_old")
+        reply = await stub.Chat(request, metadata=bearer(mint("olden")))
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+        sent = upstream.requests[-1].json()["messages"]
+        assert [m["content"] for m in sent[1:]] == [MESSAGE, "[no text]", "And next week?"]
