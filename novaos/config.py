@@ -198,7 +198,7 @@ class Settings(BaseSettings):
     pipeline_timeout_ms: int = Field(30000, ge=100)
     output_holdback_chars: int = Field(160, ge=16, le=10000)
     max_message_chars: int = Field(32000, ge=1)
-    conversation_max_turns: int = Field(20, ge=1, le=1000)
+    conversation_max_turns: int = 20  # turns, kept in whole exchanges (_whole_exchanges)
     conversation_ttl_s: int = Field(7 * 86400, ge=60)
 
     # -- shield (hard vetoes per user within a window before the user is paused)
@@ -302,6 +302,19 @@ class Settings(BaseSettings):
     def _fsync(cls, value: str) -> str:
         if value not in {"always", "batch", "never"}:
             raise ValueError("must be one of always, batch, never")
+        return value
+
+    @field_validator("conversation_max_turns")
+    @classmethod
+    def _whole_exchanges(cls, value: int) -> int:
+        # Trimmed to an odd count, history would start with an answer whose
+        # question is gone (refused by providers that want the user first), and
+        # with 1 the shield would never see the user's earlier turns.
+        if not 2 <= value <= 1000 or value % 2:
+            raise ValueError(
+                "must be an even number from 2 to 1000 (a question and its answer are two "
+                "turns, kept together)"
+            )
         return value
 
     @field_validator("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key")

@@ -290,12 +290,15 @@ class ChatService:
             call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
         else:
             call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
+        messages = call.opened.messages
+        # An answer whose question was trimmed off (kept under an odd
+        # CONVERSATION_MAX_TURNS, allowed before it had to be even): providers
+        # that want the user to speak first refuse it, and it means nothing alone.
+        while messages and messages[0].role == "assistant":
+            messages = messages[1:]
         # Turns stored empty before empty answers were kept as a marker: sent as
         # they are, a provider that refuses empty content would fail every turn.
-        return tuple(
-            m if m.content.strip() else ChatMessage(m.role, EMPTY_TURN)
-            for m in call.opened.messages
-        )
+        return tuple(m if m.content.strip() else ChatMessage(m.role, EMPTY_TURN) for m in messages)
 
     async def _claim(self, call: ChatCall) -> None:
         """A new id the client named becomes its own once admitted, before any

@@ -76,7 +76,7 @@ async def _chat(running: Running, user: str, conversation_id: str, text: str) ->
 
 
 async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
-    async with running_app(REDIS_URL=redis_url, CONVERSATION_MAX_TURNS="3") as running:
+    async with running_app(REDIS_URL=redis_url, CONVERSATION_MAX_TURNS="2") as running:
         first = await _chat(running, "owner", "trip-plans", "same question")
         second = await _chat(running, "owner", "trip-plans", "same question")
         assert second > first  # the earlier turns were fed to the model
@@ -84,13 +84,13 @@ async def test_conversation_rpcs_serve_only_the_owner(redis_url: str) -> None:
         owner, stranger = bearer(mint("owner")), bearer(mint("stranger"))
         listed = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=owner)
         assert [(c.conversation_id, c.turn_count) for c in listed.conversations] == [
-            ("trip-plans", 3)
+            ("trip-plans", 2)
         ]
         got = await stub.GetConversation(
             chat_pb2.GetConversationRequest(conversation_id="trip-plans"), metadata=owner
         )
-        assert [t.role for t in got.turns] == ["assistant", "user", "assistant"]
-        assert got.turns[1].text == "same question"
+        assert [t.role for t in got.turns] == ["user", "assistant"]
+        assert got.turns[0].text == "same question"
         empty = await stub.ListConversations(chat_pb2.ListConversationsRequest(), metadata=stranger)
         assert list(empty.conversations) == []
         with pytest.raises(grpc.aio.AioRpcError) as negative:

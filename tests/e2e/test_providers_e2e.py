@@ -472,3 +472,27 @@ async def test_a_turn_stored_empty_earlier_is_sent_as_a_marker(fake_server: Star
         assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
         sent = upstream.requests[-1].json()["messages"]
         assert [m["content"] for m in sent[1:]] == [MESSAGE, "[no text]", "And next week?"]
+
+
+async def test_history_sent_to_the_model_never_starts_with_an_answer(
+    fake_server: StartServer,
+) -> None:
+    # Kept under an odd CONVERSATION_MAX_TURNS (allowed until it had to be even),
+    # history started with an answer whose question was trimmed off, and went to
+    # the model that way: providers that want the user to speak first refuse it.
+    upstream = await fake_server()
+    upstream.default = Reply(body=openai_json("Here is a plan.", (9, 4)))
+    async with running_app(**openai_env(upstream)) as running:
+        assert running.app.conversations is not None
+        kept = (("assistant", "An orphaned answer."), ("user", MESSAGE), ("assistant", "A plan."))
+        await running.app.conversations.append_turns("olden", "conv_odd", kept)
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.ChatRequest(message="And next week?", conversation_id="conv_odd")
+        reply = await stub.Chat(request, metadata=bearer(mint("olden")))
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+        sent = upstream.requests[-1].json()["messages"]
+        assert [(m["role"], m["content"]) for m in sent[1:]] == [
+            ("user", MESSAGE),
+            ("assistant", "A plan."),
+            ("user", "And next week?"),
+        ]

@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from novaos.config import load_settings
 from novaos.conversations import ConversationHistory
 from novaos.domain import ChatInput
-from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.errors import ConfigError, InvalidArgumentError, NotFoundError
 from novaos.ports import ChatMessage, OpenedTurn, StoreOp
 from novaos.services.chat import ChatLimits, validate
 from novaos.storage import MemoryStore
@@ -415,3 +416,13 @@ async def test_a_listing_moves_an_earlier_releases_index_into_the_ranked_one() -
     assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"] * 4]  # once only
     await history.append("alice", "b", "user", "written after the move")
     assert [s.conversation_id for s in await history.list("alice", limit=2)] == ["b", "a"]
+
+
+@pytest.mark.parametrize("value", ["1", "3", "21", "0", "1002"])
+def test_an_odd_or_zero_max_turns_stops_start_up_naming_the_variable(value: str) -> None:
+    # The trim counts turns: at 3 the model was sent an answer whose question was
+    # dropped, and at 1 only the previous answer, never the user's earlier turns
+    # (which the shield must see).
+    with pytest.raises(ConfigError, match=r"^invalid configuration: CONVERSATION_MAX_TURNS: "):
+        load_settings({"REQUIRE_AUTH": "false", "CONVERSATION_MAX_TURNS": value})
+    assert load_settings({"REQUIRE_AUTH": "false", "CONVERSATION_MAX_TURNS": "2"})
