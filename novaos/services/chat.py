@@ -108,6 +108,7 @@ class ChatCall:
     released: list[str] = field(default_factory=list)
     completed: Completed | None = None
     opened: OpenedTurn | None = None  # the conversation as the call found it
+    made_up_id: bool = False  # the server made up its conversation id (nobody claimed it)
     abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
     finished: bool = False  # its one audit summary is written (and history stored)
     # Events reach the client as they happen (StreamChat): silences get keepalives,
@@ -290,6 +291,7 @@ class ChatService:
             call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
         else:
             call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
+            call.made_up_id = True
         messages = call.opened.messages
         # An answer whose question was trimmed off (kept under an odd
         # CONVERSATION_MAX_TURNS, allowed before it had to be even): providers
@@ -352,6 +354,8 @@ class ChatService:
             if remember:
                 self._remember_later(call, outcome).add_done_callback(_report_late_failure)
             raise
+        if outcome is Outcome.ACK_REQUIRED and call.made_up_id and self.conversations is not None:
+            await self._claim_made_up_id(call)
         if remember:
             # The client has its answer and may hang up now: a cancel must not
             # stop the exchange from being stored (the next turn needs it).
@@ -361,6 +365,16 @@ class ChatService:
             except asyncio.CancelledError:
                 write.add_done_callback(_report_late_failure)
                 raise
+
+    async def _claim_made_up_id(self, call: ChatCall) -> None:
+        """An ack request stores no turn, so no write claims an id the server made
+        up for it; yet the client is told to resend with that id (readable in the
+        ack token too). Claimed now, before the token goes out: the resend finds
+        it the caller's, and anyone else who names it gets NOT_FOUND."""
+        assert self.conversations is not None
+        owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
+        unclaimed = OpenedTurn((), None, ours=False)
+        call.opened = await self.conversations.claim_turn(owner, cid, unclaimed)
 
     def _remember_later(self, call: ChatCall, outcome: Outcome) -> asyncio.Future[None]:
         """The history write as a task of its own that outlives a cancel of the

@@ -163,6 +163,26 @@ async def test_ack_required_then_success_with_the_token(gated: Running) -> None:
     assert error_reason(err.value) == "ACK_INVALID"
 
 
+async def test_an_id_made_up_for_an_ack_request_is_the_callers_before_the_resend(
+    gated: Running,
+) -> None:
+    # An ack request stores nothing, so the id the server made up for it was never
+    # claimed: another user who learned it (it is readable in the token) took it,
+    # and the resend the CLI tells the user to make then got NOT_FOUND.
+    token, conversation = await _ack_required(gated, user="ivy")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stream(gated, "Help me plan my week", user="bob", conversation=conversation)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    events = await stream(gated, SOFT, user="ivy", conversation=conversation, ack=token)
+    assert done(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
+    kept = await stub.GetConversation(
+        chat_pb2.GetConversationRequest(conversation_id=conversation), metadata=bearer(mint("ivy"))
+    )
+    assert [t.role for t in kept.turns] == ["user", "assistant"]
+    assert kept.turns[0].text == SOFT and text(events) == kept.turns[1].text
+
+
 def _tamper(token: str) -> str:
     sig = token.split(".")[1]
     payload = _payload(token)
@@ -200,8 +220,11 @@ async def test_ack_misuse_is_invalid_argument_and_stores_nothing(
     before = calls(gated)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stream(gated, message, user=user, conversation=conversation, ack=token)
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(err.value) == "ACK_INVALID"
+    if user != "alice":  # the id is alice's from the moment she was asked to acknowledge
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    else:
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_reason(err.value) == "ACK_INVALID"
     assert calls(gated) == before
     assert not await burned(gated, original)
     if misuse == "expired":
