@@ -183,10 +183,13 @@ class ConversationHistory:
         turns still land under the caller's own keys, which the next read
         answers with NOT_FOUND: nothing crosses owners.
 
-        Each turn's push carries an id made for this call, so the exchange is
-        stored once even when the write is sent twice: a Redis that stalls past
-        the command timeout still runs the transaction queued on the socket, and
-        redis-py's retry (or the memory fallback's copy back) sends it again."""
+        The turns are one push, so they are stored adjacent and in order on every
+        store: on a cluster, whose batches run op by op, two pushes let another
+        request's turns land between a question and its answer. The push carries
+        an id made for this call, so the exchange is stored once even when the
+        write is sent twice: a Redis that stalls past the command timeout still
+        runs the transaction queued on the socket, and redis-py's retry (or the
+        memory fallback's copy back) sends it again."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
@@ -210,11 +213,12 @@ class ConversationHistory:
                 self._check_claim(owner, conversation_id, holder)
                 writes += self._refresh_claim(claim, mine)
             created = (_owned_meta(owner, raw_meta) or {}).get("created")
-        write_id = uuid.uuid4().hex
-        for at, (role, text) in enumerate(turns):
-            turn = json.dumps({"role": role, "text": text, "at": now}).encode()
-            op_id = f"{write_id}.{at}"
-            writes.append(PushOp(turns_key, turn, self._max_turns, self._ttl_ms, op_id=op_id))
+        if turns:
+            stored = tuple(
+                json.dumps({"role": role, "text": text, "at": now}).encode() for role, text in turns
+            )
+            op_id = uuid.uuid4().hex
+            writes.append(PushOp(turns_key, stored, self._max_turns, self._ttl_ms, op_id=op_id))
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": now if created is None else created, "updated": now}

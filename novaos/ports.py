@@ -192,11 +192,17 @@ class SetOp:
 
 @dataclass(frozen=True, slots=True)
 class PushOp:
+    """``KeyValueStore.list_push`` in a batch: ``values`` appended as one push."""
+
     key: str
-    value: bytes
+    values: tuple[bytes, ...]
     max_len: int
     ttl_ms: int | None = None
     op_id: str = ""  # see ``KeyValueStore.list_push``
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError(f"a push to {self.key!r} needs a value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,11 +271,19 @@ class KeyValueStore(Protocol):
     async def incr(self, key: str, amount: int = 1, *, ttl_ms: int | None = None) -> int: ...
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
-        """Append ``value``, keeping the last ``max_len``. With an ``op_id`` the push
-        is applied once however often it is sent (a write retried because its
-        reply was lost, or copied back after an outage although Redis had it)."""
+        """Append ``values`` (one or more), in order and all at once: no other push
+        lands between them, on any backend (a conversation's question and answer
+        stay adjacent). Then keep the last ``max_len`` and refresh the TTL. With an
+        ``op_id`` the push is applied once however often it is sent (a write
+        retried because its reply was lost, or copied back after an outage
+        although Redis had it): all of its values, or none."""
         ...
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]: ...

@@ -27,7 +27,7 @@ def single(store: KeyValueStore, op: StoreOp) -> Awaitable[object]:
         return store.set(op.key, op.value, ttl_ms=op.ttl_ms, nx=op.nx)
     if isinstance(op, PushOp):
         return store.list_push(
-            op.key, op.value, max_len=op.max_len, ttl_ms=op.ttl_ms, op_id=op.op_id
+            op.key, *op.values, max_len=op.max_len, ttl_ms=op.ttl_ms, op_id=op.op_id
         )
     if isinstance(op, ExpireOp):
         return store.expire(op.key, op.ttl_ms)

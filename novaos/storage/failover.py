@@ -9,16 +9,17 @@ again as soon as this store is.
 Writes to keys that ``replay`` selects (conversation history and owner claims)
 made while on memory are journalled and copied to Redis on reconnect, in
 order, before reads switch back, so turns appended during an outage stay in
-the history. Pushes are idempotent per journal entry (a retried copy never
-duplicates a turn), and one made with an op id keeps it, so a batch Redis ran
-without answering, and memory took as well, is not copied a second time; claims
-are copied with NX, so a claim Redis already holds wins and a claim made only in
-memory becomes the Redis claim. A ranked set's adds (an owner's listing index)
-are copied with the score they were made with: a score only ever rises, so an
-add copied twice, or older than what Redis holds by then, changes nothing, and
-removals are copied as made (removing twice removes nothing more). Counters
-(limits, shield and spark windows) are not copied: their windows are minutes
-long, and while on memory they are per process anyway.
+the history. A push is copied as made, all of its values in one script (an
+exchange's question and answer stay adjacent), once per journal entry (a
+retried copy never duplicates a turn); one made with an op id keeps it, so a
+batch Redis ran without answering, and memory took as well, is not copied a
+second time. Claims are copied with NX, so a claim Redis already holds wins and
+a claim made only in memory becomes the Redis claim. A ranked set's adds (an
+owner's listing index) are copied with the score they were made with: a score
+only ever rises, so an add copied twice, or older than what Redis holds by then,
+changes nothing, and removals are copied as made (removing twice removes nothing
+more). Counters (limits, shield and spark windows) are not copied: their windows
+are minutes long, and while on memory they are per process anyway.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ class PrimaryStore(KeyValueStore, Protocol):
         ...
 
     async def replay_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+        self, key: str, *values: bytes, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
-        """``list_push`` applied at most once per ``op_id``."""
+        """``list_push`` applied at most once per ``op_id``, all of ``values`` or none."""
         ...
 
 
@@ -80,6 +81,7 @@ class _Write:
     op_id: str = ""
     score: int = 0
     members: tuple[bytes, ...] = ()
+    values: tuple[bytes, ...] = ()  # a push's, in order
 
     def ttl_ms(self, now: float) -> int | None:
         return None if self.deadline is None else math.ceil((self.deadline - now) * 1000)
@@ -209,7 +211,7 @@ class FailoverStore:
         primary, key = self._primary, write.keys[0]
         if write.op == "push":
             await primary.replay_push(
-                key, write.value, max_len=write.max_len, ttl_ms=ttl_ms, op_id=write.op_id
+                key, *write.values, max_len=write.max_len, ttl_ms=ttl_ms, op_id=write.op_id
             )
         elif write.op == "delete":
             await primary.delete(*write.keys)
@@ -278,20 +280,26 @@ class FailoverStore:
         return await self._call(lambda s: s.incr(key, amount, ttl_ms=ttl_ms))
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
         # The caller's op id, when it gave one, is the one the copy back sends: a
-        # push Redis ran without answering (so memory took it too) is not copied twice.
+        # push Redis ran without answering (so memory took it too) is not copied
+        # twice. Its values stay one write, copied back together.
         write = _Write(
             "push",
             (key,),
-            bytes(value),
-            self._deadline(ttl_ms),
+            deadline=self._deadline(ttl_ms),
             max_len=max_len,
             op_id=op_id or uuid.uuid4().hex,
+            values=tuple(bytes(v) for v in values),
         )
         await self._call(
-            lambda s: s.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id),
+            lambda s: s.list_push(key, *values, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id),
             self._journalled(write),
         )
 

@@ -2,10 +2,10 @@
 
 Semantics match ``RedisStore`` (see ``novaos.ports.KeyValueStore``): TTLs in
 milliseconds, ``incr`` sets its TTL only when it creates the key, ``list_push``
-appends, keeps the newest ``max_len`` items and refreshes the TTL (a push with
-an op id is applied once); ``ranked_add`` only ever raises a score and keeps
-the ``max_len`` highest, and ``ranked_top`` orders equal scores by member,
-greatest first, as Redis's ZREVRANGEBYSCORE does.
+appends its values together, keeps the newest ``max_len`` items and refreshes
+the TTL (a push with an op id is applied once); ``ranked_add`` only ever raises
+a score and keeps the ``max_len`` highest, and ``ranked_top`` orders equal
+scores by member, greatest first, as Redis's ZREVRANGEBYSCORE does.
 
 Bounded, so many distinct conversations cannot grow the process without end:
 
@@ -220,8 +220,15 @@ class MemoryStore:
         return entry.value
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
+        if not values:
+            raise ValueError(f"a push to {key!r} needs a value")
         entry = self._live(key)
         if entry is None:
             entry = self._create(key, [], None)
@@ -233,7 +240,7 @@ class MemoryStore:
                 return
             entry.pushed_ids.append(op_id)
             del entry.pushed_ids[: max(len(entry.pushed_ids) - max_len, 0)]
-        entry.value.append(bytes(value))
+        entry.value.extend(bytes(value) for value in values)
         del entry.value[: max(len(entry.value) - max_len, 0)]
         if ttl_ms is not None:
             self._expire_at(entry, key, self._deadline(ttl_ms))

@@ -73,26 +73,30 @@ end
 return value
 """
 
+# A push's values (ARGV[3] on) go in together: a script runs whole, so no other
+# client's push lands between them, on one server and on a cluster alike (where a
+# batch runs op by op). One RPUSH per value: no bound on how many (unpack has one).
 _PUSH = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 """
 
-# A push with an op id: applied once, however often it is sent (a retry after a
-# lost reply, a copy back after an outage). The ids of the list's latest pushes
-# are kept in a second list in the same slot, as long and as short-lived as the
-# list itself: no key per push, and a push's id outlives it only by the trim.
+# A push with an op id: applied once, all of its values (ARGV[4] on) or none,
+# however often it is sent (a retry after a lost reply, a copy back after an
+# outage). The ids of the list's latest pushes are kept in a second list in the
+# same slot, as long and as short-lived as the list itself: no key per push, and
+# a push's id outlives it only by the trim.
 _PUSH_ONCE = """
-if redis.call('LPOS', KEYS[2], ARGV[4]) then return 0 end
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-if ARGV[3] ~= '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('LPOS', KEYS[2], ARGV[3]) then return 0 end
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
+if ARGV[2] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 return 1
 """
@@ -251,13 +255,20 @@ class RedisStore:
         return int(await self._run(self._incr(keys=(key,), args=(amount, ttl))))
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
         if op_id:
-            await self.replay_push(key, value, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id)
+            await self.replay_push(key, *values, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id)
             return
+        if not values:
+            raise ValueError(f"a push to {key!r} needs a value")
         ttl = "" if ttl_ms is None else str(ttl_ms)
-        await self._run(self._push(keys=(key,), args=(value, max_len, ttl)))
+        await self._run(self._push(keys=(key,), args=(max_len, ttl, *values)))
 
     async def list_range(self, key: str, start: int = 0, end: int = -1) -> list[bytes]:
         return list(await self._run(self._client.lrange(key, start, end)))
@@ -309,11 +320,13 @@ class RedisStore:
         return results
 
     async def replay_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+        self, key: str, *values: bytes, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
         """``list_push`` that runs once per ``op_id``; False if it already ran."""
+        if not values:
+            raise ValueError(f"a push to {key!r} needs a value")
         ttl = "" if ttl_ms is None else str(ttl_ms)
-        args = (value, max_len, ttl, op_id)
+        args: tuple[int | str | bytes, ...] = (max_len, ttl, op_id, *values)
         return bool(await self._run(self._push_once(keys=(key, pushed_ids_key(key)), args=args)))
 
     async def ping(self) -> bool:
@@ -350,11 +363,11 @@ def _queue(pipe: Any, op: StoreOp) -> int:
     elif isinstance(op, PushOp) and op.op_id:
         ttl = "" if op.ttl_ms is None else str(op.ttl_ms)
         pipe.execute_command(
-            "EVAL", _PUSH_ONCE, 2, op.key, pushed_ids_key(op.key), op.value, op.max_len, ttl,
-            op.op_id,
+            "EVAL", _PUSH_ONCE, 2, op.key, pushed_ids_key(op.key), op.max_len, ttl, op.op_id,
+            *op.values,
         )  # fmt: skip
     elif isinstance(op, PushOp):
-        pipe.rpush(op.key, op.value)
+        pipe.rpush(op.key, *op.values)
         pipe.ltrim(op.key, -op.max_len, -1)
         if op.ttl_ms is not None:
             pipe.pexpire(op.key, op.ttl_ms)
@@ -421,7 +434,9 @@ class RedisClusterStore(RedisStore):
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         # A batch's keys span slots (an owner's history, a conversation's claim),
-        # and MULTI needs one slot: the ops go one at a time.
+        # and MULTI needs one slot: the ops go one at a time. Each op is still whole:
+        # a push's values are one script, so another client's push never lands
+        # between them (a conversation's question and its answer).
         return await one_by_one(self, ops)
 
     async def _ready(self) -> None:

@@ -151,7 +151,7 @@ async def test_an_exchange_is_written_with_one_claim_and_one_metadata_write() ->
     assert store.calls == ["set", "get", "get", "set", "set"]
     assert store.batches == [
         ["SetOp", "GetOp", "GetOp"],
-        ["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp", "RankOp"],
+        ["SetOp", "ExpireOp", "PushOp", "SetOp", "RankOp"],
     ]
     store.batches.clear()
     assert [m.content for m in await history.history("alice", "c1")] == ["first", "q", "a"]
@@ -163,7 +163,7 @@ async def test_a_new_conversation_is_indexed_and_its_claim_not_rewritten() -> No
     history = ConversationHistory(store, max_turns=10, ttl_s=3600, clock=Clock())
     await history.append_turns("alice", "c1", (("user", "q"), ("assistant", "a")))
     # The NX claim took: no second claim write; the new id joins the owner's index.
-    assert store.batches[1] == ["PushOp", "PushOp", "SetOp", "RankOp"]
+    assert store.batches[1] == ["PushOp", "SetOp", "RankOp"]
     assert [s.conversation_id for s in await history.list("alice")] == ["c1"]
 
 
@@ -324,7 +324,7 @@ async def test_a_made_up_id_is_written_in_one_batch_and_continued_in_one_each() 
     exchange = (("user", "q"), ("assistant", "a"))
     await history.append_turns("alice", "c1", exchange, opened=OpenedTurn.fresh())
     # the claim (NX) and its expiry, turns, meta, the owner's index: no read at all
-    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "PushOp", "SetOp", "RankOp"]]
+    assert store.batches == [["SetOp", "ExpireOp", "PushOp", "SetOp", "RankOp"]]
     assert await store.get("nova:convowner:{c1}") == b"alice"
     created = clock.now
     clock.now += 50

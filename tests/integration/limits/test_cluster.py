@@ -72,3 +72,35 @@ async def test_history_works_on_a_cluster(cluster_store: RedisClusterStore) -> N
         await history.get("someone-else", "conv-1")
     await history.delete("cluster-owner", "conv-1")
     assert await history.list("cluster-owner") == ()
+
+
+async def test_concurrent_exchanges_on_one_conversation_stay_whole_on_a_cluster(
+    cluster_store: RedisClusterStore,
+) -> None:
+    # A cluster's batch runs op by op (its keys span slots). Question and answer
+    # were two pushes, and another request's pushes landed between them: the
+    # history held "q1, q2, a1, a2", so the model was sent consecutive user turns
+    # and answers under the wrong question.
+    history = ConversationHistory(cluster_store, max_turns=1000, ttl_s=600)
+    owner, conversation_id = "cluster-talker", "busy"
+    await history.append_turns(
+        owner, conversation_id, (("user", "q-open"), ("assistant", "a-open"))
+    )
+    opened = await history.open_turn(owner, conversation_id)
+
+    async def exchange(n: int) -> None:
+        turns = (("user", f"q{n}"), ("assistant", f"a{n}"))
+        await history.append_turns(owner, conversation_id, turns, opened=opened)
+
+    await asyncio.gather(*(exchange(n) for n in range(120)))
+    stored = [(m.role, m.content) for m in await history.history(owner, conversation_id)]
+    assert len(stored) == 2 * 121
+    pairs = list(zip(stored[::2], stored[1::2], strict=True))
+    misaligned = [
+        (question, answer)
+        for question, answer in pairs
+        if question[0] != "user" or answer != ("assistant", "a" + question[1][1:])
+    ]
+    assert misaligned == []
+    assert sorted(q for (_, q), _ in pairs) == sorted(["q-open", *(f"q{n}" for n in range(120))])
+    await history.delete(owner, conversation_id)

@@ -4,7 +4,7 @@ in order, once each, and a conversation keeps its owner."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +12,23 @@ import redis
 
 from novaos.config import Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
-from novaos.errors import AckInvalidError, NotFoundError, StorageFullError
+from novaos.errors import (
+    AckInvalidError,
+    NotFoundError,
+    StorageFullError,
+    StorageUnavailableError,
+)
 from novaos.pipeline.ack import AckTokens, is_nonce_key
 from novaos.ports import ChatMessage
-from novaos.storage import FailoverStore, RedisStore, build_store
+from novaos.storage import (
+    FailoverStore,
+    MemoryStore,
+    RedisClusterStore,
+    RedisStore,
+    build_store,
+)
 from tests.fixtures.common import await_until, free_port
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import RedisClusterNodes, RedisServer
 
 
 @pytest.fixture
@@ -147,6 +158,96 @@ async def test_a_retried_copy_appends_each_turn_once(redis_url: str) -> None:
     assert await primary.list_range(key) == [b"t1", b"t2"]
     assert await primary.list_len(key) == 2
     await primary.aclose()
+
+
+async def test_a_retried_copy_of_an_exchange_appends_it_once_and_whole(redis_url: str) -> None:
+    primary = RedisStore.from_url(redis_url, pool_size=2, timeout_s=1)
+    key = "nova:conv:{alice}:pair:turns"
+    assert await primary.replay_push(key, b"q", b"a", max_len=10, ttl_ms=60_000, op_id="w")
+    assert not await primary.replay_push(key, b"q", b"a", max_len=10, ttl_ms=60_000, op_id="w")
+    assert await primary.list_range(key) == [b"q", b"a"]
+    await primary.aclose()
+
+
+class _LosesItsFirstCopysReply:
+    """Redis runs the first push copied back after the outage, but its reply is
+    lost; meanwhile another replica, on Redis all along, writes an exchange."""
+
+    meanwhile: Callable[[], Awaitable[None]]
+    armed = False  # once the outage began (a cluster's own pushes with an id come here too)
+    lost = 0
+
+    async def replay_push(
+        self, key: str, *values: bytes, max_len: int, ttl_ms: int | None, op_id: str
+    ) -> bool:
+        applied: bool = await super().replay_push(  # type: ignore[misc]
+            key, *values, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id
+        )
+        if self.armed and not self.lost:
+            self.lost += 1
+            await self.meanwhile()
+            raise StorageUnavailableError("redis unavailable: ConnectionError")
+        return applied
+
+
+class _RedisLosing(_LosesItsFirstCopysReply, RedisStore):
+    pass
+
+
+class _ClusterLosing(_LosesItsFirstCopysReply, RedisClusterStore):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["redis", "redis_cluster"])
+async def test_an_outage_exchange_is_copied_back_whole_and_once(
+    backend: str, redis_url: str, redis_cluster: RedisClusterNodes
+) -> None:
+    # The journal held an exchange as two pushes, copied one at a time: another
+    # replica's exchange landed between its question and its answer.
+    primary: RedisStore
+    other: RedisStore
+    if backend == "redis":
+        primary = _RedisLosing.from_url(redis_url, pool_size=2, timeout_s=2)
+        other = RedisStore.from_url(redis_url, pool_size=2, timeout_s=2)
+    else:
+        nodes = redis_cluster.addresses
+        primary = _ClusterLosing.from_nodes(nodes, pool_size=2, timeout_s=2)
+        other = RedisClusterStore.from_nodes(nodes, pool_size=2, timeout_s=2)
+    store = FailoverStore(
+        primary,
+        fallback=MemoryStore(eviction_group=conversation_key_group),
+        min_backoff_s=0.05,
+        max_backoff_s=0.2,
+        replay=lambda key: conversation_key_group(key) is not None,
+    )
+    history = ConversationHistory(store, max_turns=20, ttl_s=3600)
+    elsewhere = ConversationHistory(other, max_turns=20, ttl_s=3600)
+    owner, conversation_id = f"alice-{backend}", "c1"
+    assert isinstance(primary, _LosesItsFirstCopysReply)
+    primary.meanwhile = lambda: elsewhere.append_turns(
+        owner, conversation_id, (("user", "q3"), ("assistant", "a3"))
+    )
+    try:
+        await store.connect()
+        await history.append_turns(owner, conversation_id, (("user", "q1"), ("assistant", "a1")))
+        store.primary_failed()  # as a timed-out command would
+        primary.armed = True
+        await history.append_turns(owner, conversation_id, (("user", "q2"), ("assistant", "a2")))
+        assert store.journal_size > 0
+        await await_until(
+            lambda: _copied_back(store), timeout_s=10, what="writes copied back to Redis"
+        )
+        assert primary.lost == 1  # the path this test is about was taken
+        texts = [m.content for m in await history.history(owner, conversation_id)]
+        assert texts == ["q1", "a1", "q2", "a2", "q3", "a3"]
+    finally:
+        await history.delete(owner, conversation_id)
+        await store.aclose()
+        await other.aclose()
+
+
+async def _copied_back(store: FailoverStore) -> bool:
+    return store.primary_available and store.journal_size == 0
 
 
 async def test_a_full_journal_refuses_history_writes_instead_of_losing_them() -> None:

@@ -78,7 +78,7 @@ async def test_a_redis_refusing_writes_is_served_from_memory_until_it_takes_them
         with pytest.raises(StorageUnavailableError):
             await primary.set("k", b"v")
         # A conversation's write is a MULTI/EXEC, whose errors redis-py words its own way.
-        ops = [SetOp("k", b"v", 60_000), PushOp("l", b"t", 10, 60_000)]
+        ops = [SetOp("k", b"v", 60_000), PushOp("l", (b"t",), 10, 60_000)]
         assert await store.batch(ops) == [True, None]  # no error: memory took it
         assert not store.primary_available and gauge.states == [True]
         assert await store.get("k") == b"v"
@@ -119,7 +119,7 @@ async def test_a_redis_busy_running_a_script_is_served_from_memory_until_it_answ
         wait_until(lambda: "BUSY" in _ping(server), what="Redis busy with the script")
         with pytest.raises(StorageUnavailableError, match="BUSY"):
             await primary.get("k")
-        ops = [SetOp("k", b"v", 60_000), PushOp("l", b"t", 10, 60_000)]
+        ops = [SetOp("k", b"v", 60_000), PushOp("l", (b"t",), 10, 60_000)]
         assert await store.batch(ops) == [True, None]  # memory took it
         assert not store.primary_available
         assert await store.get("k") == b"v"

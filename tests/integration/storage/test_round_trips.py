@@ -59,15 +59,15 @@ async def test_a_request_reads_history_in_one_round_trip_and_writes_it_in_two(
             assert store.trips == 3  # the read above, then two
             calls = _calls(redis_server)
             assert calls["multi"] == calls["exec"] == 2
-            # Each turn is pushed once per write id, by a script in the transaction
-            # (its push, and the id's beside it); every write ranks the conversation
-            # in the owner's index.
-            assert calls["eval"] == 2
-            pushes = 2 * 2
-            assert calls["rpush"] == calls["ltrim"] == pushes
+            # The exchange is one push with one write id, by a script in the
+            # transaction (its two turns, and the id beside them); every write
+            # ranks the conversation in the owner's index.
+            assert calls["eval"] == 1
+            assert calls["rpush"] == 2 + 1
+            assert calls["ltrim"] == 2  # the turns and the ids
             assert calls["zadd"] == calls["zremrangebyrank"] == 1
-            # the pushes', the index's, and the claim's TTL
-            assert calls["pexpire"] == pushes + 1 + (0 if new else 1)
+            # the turns', the ids', the index's, and the claim's TTL
+            assert calls["pexpire"] == 2 + 1 + (0 if new else 1)
         turns = await history.history("alice", "c1")
         assert [t.content for t in turns] == ["q", "a", "q", "a"]
     finally:
@@ -93,7 +93,7 @@ async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_
         calls = _calls(redis_server)
         assert calls["multi"] == calls["exec"] == 1
         assert "get" not in calls
-        assert calls["rpush"] == 4  # two turns and their write ids
+        assert calls["rpush"] == 3  # two turns and their write's id
         assert calls["zadd"] == 1  # the owner's index
         for _ in range(2):
             redis_server.cli("config", "resetstat")
@@ -107,7 +107,7 @@ async def test_a_chat_request_costs_one_read_and_one_write_or_only_a_write_when_
             calls = _calls(redis_server)
             assert calls["multi"] == calls["exec"] == 2
             assert calls["get"] == 2  # the read's, none again
-            assert calls["rpush"] == 4
+            assert calls["rpush"] == 3
             assert calls["zadd"] == 1  # ranked again: most recently updated now
         turns = [m.content for m in await history.history("alice", "c1")]
         assert turns == ["q", "a"] * 3

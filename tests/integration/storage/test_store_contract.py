@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -94,7 +95,7 @@ async def test_a_push_with_an_op_id_is_applied_once_however_often_it_is_sent(
     # same op ids once more, alone or in a batch.
     key = _key("once")
     await store.list_push(key, b"q", max_len=3, ttl_ms=60_000, op_id="w1.0")
-    ops = [PushOp(key, v, 3, 60_000, op_id=f"w1.{i}") for i, v in enumerate((b"q", b"a"))]
+    ops = [PushOp(key, (v,), 3, 60_000, op_id=f"w1.{i}") for i, v in enumerate((b"q", b"a"))]
     assert await store.batch(ops) == [None, None]
     assert await store.batch(ops) == [None, None]
     await store.list_push(key, b"a", max_len=3, ttl_ms=60_000, op_id="w1.1")
@@ -102,6 +103,48 @@ async def test_a_push_with_an_op_id_is_applied_once_however_often_it_is_sent(
     await store.list_push(key, b"q", max_len=3, ttl_ms=60_000)  # no id: always applied
     await store.list_push(key, b"x", max_len=3, ttl_ms=60_000, op_id="w2.0")
     assert await store.list_range(key) == [b"a", b"q", b"x"]
+
+
+async def test_a_push_of_several_values_appends_them_together_once(
+    store: KeyValueStore,
+) -> None:
+    # A conversation's question and answer are one push: in order, adjacent, and
+    # with an op id all of them once, alone or in a batch, however often sent.
+    key = _key("pair")
+    await store.list_push(key, b"q1", b"a1", max_len=5, ttl_ms=60_000, op_id="w1")
+    await store.list_push(key, b"q1", b"a1", max_len=5, ttl_ms=60_000, op_id="w1")
+    pair = PushOp(key, (b"q2", b"a2"), 5, 60_000, op_id="w2")
+    assert await store.batch([pair, RangeOp(key)]) == [None, [b"q1", b"a1", b"q2", b"a2"]]
+    assert await store.batch([pair, LenOp(key)]) == [None, 4]
+    # Without an id, always applied; then the newest max_len are kept, whole or cut.
+    await store.batch([PushOp(key, (b"q3", b"a3"), 5, 60_000)])
+    assert await store.list_range(key) == [b"a1", b"q2", b"a2", b"q3", b"a3"]
+    await store.list_push(key, b"x", b"y", b"z", max_len=2, ttl_ms=60_000, op_id="w3")
+    assert await store.list_range(key) == [b"y", b"z"]
+    with pytest.raises(ValueError, match="needs a value"):
+        await store.list_push(key, max_len=5, ttl_ms=60_000, op_id="w4")
+    with pytest.raises(ValueError, match="needs a value"):
+        PushOp(key, (), 5)
+    assert await store.list_range(key) == [b"y", b"z"]
+
+
+async def test_concurrent_pushes_of_several_values_never_interleave(
+    store: KeyValueStore,
+) -> None:
+    # In batches with another op, as a conversation's write is: on a cluster a
+    # batch runs op by op, yet each push's values still land together.
+    key, other = _key("busy"), _key("other")
+
+    async def exchange(n: int) -> None:
+        question, answer = f"q{n}".encode(), f"a{n}".encode()
+        await store.batch(
+            [PushOp(key, (question, answer), 1000, 60_000, op_id=f"w{n}"), SetOp(other, b"x")]
+        )
+
+    await asyncio.gather(*(exchange(n) for n in range(100)))
+    stored = await store.list_range(key)
+    assert len(stored) == 200
+    assert all(a == b"a" + q[1:] for q, a in zip(stored[::2], stored[1::2], strict=True))
 
 
 async def test_a_deleted_list_takes_its_push_ids_with_it(store: KeyValueStore) -> None:
@@ -145,7 +188,7 @@ async def test_batch_runs_ops_in_order_with_their_single_call_results(
         SetOp(key, b"1", ttl_ms=60_000),
         SetOp(key, b"2", nx=True),  # sees the first op's write
         GetOp(key),
-        *(PushOp(items, v, max_len=2, ttl_ms=60_000) for v in (b"a", b"b", b"c")),
+        *(PushOp(items, (v,), max_len=2, ttl_ms=60_000) for v in (b"a", b"b", b"c")),
         RangeOp(items),
         RangeOp(items, -1, -1),
         LenOp(items),
@@ -162,7 +205,7 @@ async def test_batch_runs_ops_in_order_with_their_single_call_results(
 
 async def test_batch_ttls_expire_like_single_calls(store: KeyValueStore) -> None:
     key, items = _key("bt"), _key("btl")
-    await store.batch([SetOp(key, b"x", ttl_ms=50), PushOp(items, b"y", max_len=5, ttl_ms=50)])
+    await store.batch([SetOp(key, b"x", ttl_ms=50), PushOp(items, (b"y",), max_len=5, ttl_ms=50)])
     from tests.fixtures.common import await_until
 
     async def gone() -> bool:

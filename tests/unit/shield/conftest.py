@@ -58,7 +58,12 @@ class FakeStore:
         return value
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
         raise NotImplementedError
 

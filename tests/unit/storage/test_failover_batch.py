@@ -35,10 +35,15 @@ class FlakyPrimary(MemoryStore):
         return await super().set(key, value, ttl_ms=ttl_ms, nx=nx)
 
     async def list_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None = None, op_id: str = ""
+        self,
+        key: str,
+        *values: bytes,
+        max_len: int,
+        ttl_ms: int | None = None,
+        op_id: str = "",
     ) -> None:
         self._write()
-        await super().list_push(key, value, max_len=max_len, ttl_ms=ttl_ms)
+        await super().list_push(key, *values, max_len=max_len, ttl_ms=ttl_ms)
 
     async def batch(self, ops: Sequence[StoreOp]) -> list[object]:
         self.batches += 1
@@ -54,16 +59,16 @@ class FlakyPrimary(MemoryStore):
         return self.up_for > 0
 
     async def replay_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+        self, key: str, *values: bytes, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
-        await self.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms)
+        await self.list_push(key, *values, max_len=max_len, ttl_ms=ttl_ms)
         return True
 
 
 _TURNS = "nova:conv:{alice}:c1:turns"
 _OPS: list[StoreOp] = [
-    PushOp(_TURNS, b"q", 10, 60_000),
-    PushOp(_TURNS, b"a", 10, 60_000),
+    PushOp(_TURNS, (b"q",), 10, 60_000),
+    PushOp(_TURNS, (b"a",), 10, 60_000),
     SetOp("meta", b"m"),
 ]
 

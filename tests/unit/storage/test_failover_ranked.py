@@ -34,9 +34,9 @@ class Primary(MemoryStore):
         return self.up
 
     async def replay_push(
-        self, key: str, value: bytes, *, max_len: int, ttl_ms: int | None, op_id: str
+        self, key: str, *values: bytes, max_len: int, ttl_ms: int | None, op_id: str
     ) -> bool:
-        await self.list_push(key, value, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id)
+        await self.list_push(key, *values, max_len=max_len, ttl_ms=ttl_ms, op_id=op_id)
         return True
 
 
