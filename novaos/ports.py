@@ -68,6 +68,12 @@ class ProviderChunk:
     # must never be released; ``usage`` is what that attempt is charged. The
     # router moves on to the next provider, whose naming chunk follows.
     restart: str = ""
+    # The usage the provider has reported so far, mid-stream (Anthropic's prompt
+    # count at message_start, Gemini's running usageMetadata, an OpenAI usage
+    # chunk before [DONE]): not the final ``usage``, but what a stream given up
+    # on from here (cancel, deadline, a break) is charged from. On the chunk
+    # after which it changed; 0 is a count not given yet.
+    reported: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,18 @@ def estimate_usage(messages: Iterable[ChatMessage], output_text: str, reasoning:
     return Usage(estimate_input_tokens(messages), output)
 
 
+def charged_usage(reported: Usage | None, estimate: Usage) -> Usage:
+    """What a call given up on or broken mid-stream is charged: the counts the
+    provider reported by then where it gave them (0 is a count not given yet), but
+    never less output than ``estimate`` (of the text and reasoning that arrived)."""
+    if reported is None:
+        return estimate
+    return Usage(
+        reported.input_tokens or estimate.input_tokens,
+        max(reported.output_tokens, estimate.output_tokens),
+    )
+
+
 def reservation(messages: Iterable[ChatMessage], max_tokens: int) -> int:
     """The most one upstream call with these messages may charge: input plus max output."""
     return estimate_input_tokens(messages) + max(max_tokens, 0)

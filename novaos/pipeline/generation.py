@@ -19,7 +19,7 @@ from novaos.domain import Decision, GateRecord, TextDelta, Usage
 from novaos.errors import DeadlineExceededError, NovaError, UpstreamTruncatedError
 from novaos.pipeline.gate import CheckStep, OutputChecker, OutputConstraints, StreamCheck
 from novaos.ports import ChatMessage, ModelRouter, ProviderChunk, ProviderRequest, TokenBudget
-from novaos.tokens import estimate_usage, reservation
+from novaos.tokens import charged_usage, estimate_usage, reservation
 
 
 class OutputBlocked(Exception):
@@ -98,7 +98,8 @@ class _Draft:
     pending: list[str] = field(default_factory=list)  # checked, not yet released
     received: list[str] = field(default_factory=list)
     thoughts: list[str] = field(default_factory=list)  # reasoning: never released, but billed
-    reported: bool = False
+    reported: bool = False  # its usage arrived
+    so_far: Usage | None = None  # the usage the provider reported before that, if any
     finish: str = ""
 
 
@@ -220,14 +221,19 @@ class Generator:
             billed = isinstance(exc, DeadlineExceededError)
             raise
         finally:
-            if not draft.reported and (billed or draft.received or draft.thoughts):
+            if not draft.reported and (
+                billed or draft.received or draft.thoughts or draft.so_far is not None
+            ):
                 # Cut short (regeneration, block, cancel, deadline) before the usage
                 # chunk, even before the first byte: the upstream read the prompt and
-                # wrote this much, reasoning included. Counted before the close, which
-                # a second cancel may interrupt.
-                stats.usage = stats.spent + estimate_usage(
+                # wrote this much, reasoning included: what it reported by then
+                # (its prompt count), never less than the estimate of what arrived,
+                # as a broken stream is charged. Counted before the close, which a
+                # second cancel may interrupt.
+                estimate = estimate_usage(
                     request.messages, "".join(draft.received), "".join(draft.thoughts)
                 )
+                stats.usage = stats.spent + charged_usage(draft.so_far, estimate)
             await chunks.aclose()  # type: ignore[attr-defined]
         _judge_finish(draft.finish, stats)  # before the held-back text is let go
         regen = self._apply(draft.check.finish(), stats, draft.pending)
@@ -242,6 +248,8 @@ class Generator:
         self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
         draft.reported = draft.reported or chunk.usage is not None
         draft.finish = chunk.finish_reason or draft.finish
+        if chunk.reported is not None:
+            draft.so_far = chunk.reported
         if chunk.reasoning:
             draft.thoughts.append(chunk.reasoning)
         if not chunk.text:

@@ -12,7 +12,7 @@ from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.observer import ProviderObserver
-from novaos.tokens import estimate_usage
+from novaos.tokens import charged_usage, estimate_usage
 
 
 @dataclass
@@ -77,6 +77,7 @@ class StreamAttempt:
         self._observer = observer
         self._released: list[str] = []
         self._reasoning: list[str] = []
+        self._told = False  # reasoning or reported usage went to the consumer
         self._started = time.monotonic()
         self._last = self._started
 
@@ -85,7 +86,9 @@ class StreamAttempt:
 
         A heartbeat (a chunk with nothing in it: a ping) is not passed on, but it
         starts the idle timer over: the upstream is working. So does a reasoning
-        chunk, which is passed on (it is billed) without counting as the first token."""
+        chunk, which is passed on (it is billed) without counting as the first
+        token, and one with the usage reported so far (the consumer charges a
+        stream it gives up on from it)."""
         while True:
             try:
                 async with asyncio.timeout(self._idle_timeout_s):
@@ -95,8 +98,10 @@ class StreamAttempt:
                 raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
             if chunk is None or chunk.text or chunk.usage is not None or chunk.finish_reason:
                 break
-            if chunk.reasoning:
-                self._reasoning.append(chunk.reasoning)
+            if chunk.reasoning or chunk.reported is not None:
+                if chunk.reasoning:
+                    self._reasoning.append(chunk.reasoning)
+                self._told = True
                 return chunk
         if chunk is not None:
             self._observe(chunk)
@@ -114,17 +119,31 @@ class StreamAttempt:
             self.usage = chunk.usage
 
     def stamp(self, chunk: ProviderChunk) -> ProviderChunk:
-        """Mark the chunk as released and fill in who produced it. Reasoning alone
-        is no answer: another provider may still be tried after it."""
-        if _reasoning_only(chunk):
+        """Mark the chunk as released and fill in who produced it. Reasoning or
+        usage reported so far alone is no answer: another provider may still be
+        tried after it."""
+        model = chunk.model or self.model
+        if not (chunk.text or chunk.usage is not None or chunk.finish_reason):
             return ProviderChunk(
-                provider=self.provider, model=chunk.model or self.model, reasoning=chunk.reasoning
+                provider=self.provider,
+                model=model,
+                reasoning=chunk.reasoning,
+                reported=chunk.reported,
             )
         self.sent = True
         self._released.append(chunk.text)
         # Per chunk: the constructor costs about half of dataclasses.replace.
+        if chunk.reported is None:
+            return ProviderChunk(chunk.text, chunk.usage, chunk.finish_reason, self.provider, model)
         return ProviderChunk(
-            chunk.text, chunk.usage, chunk.finish_reason, self.provider, chunk.model or self.model
+            chunk.text,
+            chunk.usage,
+            chunk.finish_reason,
+            self.provider,
+            model,
+            "",
+            "",
+            chunk.reported,
         )
 
     def closing_usage(self) -> ProviderChunk | None:
@@ -149,13 +168,13 @@ class StreamAttempt:
     @property
     def passed_on(self) -> bool:
         """The consumer got something of this stream: text (held back by it, or
-        released) or reasoning."""
-        return self.sent or bool(self._reasoning)
+        released), reasoning or the usage reported so far."""
+        return self.sent or self._told
 
     def restart(self, cause: perr.ProviderError) -> ProviderChunk:
         """The chunk that voids this stream before any of it was released: charged
         as a truncation would be (``truncated``), and the consumer moves on."""
-        self.usage = _charged(cause.usage, self.estimate())
+        self.usage = charged_usage(cause.usage, self.estimate())
         return ProviderChunk(
             usage=self.usage, provider=self.provider, model=self.model, restart=cause.kind
         )
@@ -173,7 +192,7 @@ class StreamAttempt:
         consumer knows how much of it reached the client
         (``UpstreamTruncatedError.released``)."""
         received = "".join(self._released)
-        usage = _charged(cause.usage, self.estimate())
+        usage = charged_usage(cause.usage, self.estimate())
         self.usage = usage
         return perr.UpstreamTruncatedError(
             f"upstream stream from {self.provider} broke after {len(received)} characters"
@@ -187,20 +206,3 @@ class StreamAttempt:
                 "outputTokens": str(usage.output_tokens),
             },
         )
-
-
-def _charged(reported: Usage | None, estimate: Usage) -> Usage:
-    """A broken stream's usage: the provider's counts where it gave them (0 is a
-    count not given yet), but never less output than the text that went out."""
-    if reported is None:
-        return estimate
-    return Usage(
-        reported.input_tokens or estimate.input_tokens,
-        max(reported.output_tokens, estimate.output_tokens),
-    )
-
-
-def _reasoning_only(chunk: ProviderChunk) -> bool:
-    return bool(chunk.reasoning) and not (
-        chunk.text or chunk.usage is not None or chunk.finish_reason
-    )

@@ -147,6 +147,7 @@ class HttpProvider:
         decoder = self._decoder(request, model)
         joiner = SurrogateJoiner()
         answered = 0  # characters of answer text passed on
+        reported: Usage | None = None  # the provider's usage so far, as last passed on
         try:
             async with self._open(call) as response:
                 expiry = _Expiry(response, call.deadline)
@@ -156,7 +157,13 @@ class HttpProvider:
                         if (event := await self._next_event(events, call, expiry)) is None:
                             break
                         chunks = decoder.feed(event)
-                        if not chunks and not decoder.complete:
+                        so_far = decoder.reported()
+                        if so_far is not reported and so_far != reported:
+                            # Passed on as it changes: a stream given up on from here
+                            # (cancel, deadline) is charged from it, not a guess.
+                            reported = so_far
+                            chunks = _reporting(chunks, so_far)
+                        elif not chunks and not decoder.complete:
                             # An event with no answer text (a ping, a usage-only chunk,
                             # reasoning or thinking deltas): the upstream is alive, so the
                             # idle timer starts over. One place for every adapter.
@@ -405,6 +412,14 @@ def _bad_key(body: bytes) -> bool:
 # reason) before dropping the connection instead. An upstream that holds its body
 # open delays every answer's end by this much (1 s before; a review measured it).
 _AFTER_END_S = 0.25
+
+
+def _reporting(chunks: list[ProviderChunk], usage: Usage | None) -> list[ProviderChunk]:
+    """``chunks`` with the last one carrying the usage reported so far (a chunk of
+    its own when there is none)."""
+    if not chunks:
+        return [ProviderChunk(reported=usage)]
+    return [*chunks[:-1], replace(chunks[-1], reported=usage)]
 
 
 async def _after_end(

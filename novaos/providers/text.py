@@ -9,6 +9,8 @@ and turns any other lone half into U+FFFD.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from novaos.ports import ProviderChunk
 
 _REPLACEMENT = "\ufffd"
@@ -56,9 +58,9 @@ class SurrogateJoiner:
         text = self.text(chunk.text)
         if text is chunk.text:
             return chunk
-        if not text and chunk.usage is None and not chunk.finish_reason:
+        if not (text or chunk.usage or chunk.finish_reason or chunk.reported or chunk.reasoning):
             return None
-        return ProviderChunk(text, chunk.usage, chunk.finish_reason, chunk.provider, chunk.model)
+        return replace(chunk, text=text)
 
     def last(self, chunk: ProviderChunk) -> ProviderChunk:
         """The stream's final chunk, carrying a half pair that never completed."""

@@ -23,6 +23,7 @@ from novaos.ports import ChatMessage
 from novaos.tokens import estimate_input_tokens, estimate_tokens
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, Stall, StartServer
+from tests.fixtures.provider_wire import anthropic_stream
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import Running, bearer, mint, running_app
 
@@ -47,7 +48,9 @@ def _prompt_tokens(upstream: FakeProviderServer) -> int:
     return estimate_input_tokens(ChatMessage(m["role"], m["content"]) for m in sent)
 
 
-async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int, int, int]:
+async def _settled(
+    running: Running, redis: RedisServer, user: str, provider: str = "openai"
+) -> tuple[int, int, int]:
     """(tokens/min charge, audited tokens, metric tokens) once the lease is released."""
     _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
     await await_until(
@@ -68,7 +71,7 @@ async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int
         for family in running.app.metrics.registry.collect()
         if family.name == "llm_token_usage"
         for sample in family.samples
-        if sample.name == "llm_token_usage_total" and sample.labels["provider"] == "openai"
+        if sample.name == "llm_token_usage_total" and sample.labels["provider"] == provider
     )
     return charged, record.input_tokens + record.output_tokens, int(counted)
 
@@ -139,3 +142,57 @@ async def test_a_unary_call_given_up_on_while_the_upstream_answers_is_charged_it
             await call
         charged, audited, counted = await _settled(running, redis_server, user)
     assert (charged, audited, counted) == (_prompt_tokens(upstream),) * 3
+
+
+REPORTED_PROMPT = 4321  # Anthropic's own count at message_start: far from the estimate
+SENTENCE = "Overall the budget holds. "
+
+
+@pytest.mark.parametrize("arrived", ["prelude", "sentence"])
+async def test_a_stream_given_up_on_is_charged_the_prompt_count_the_provider_reported(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer, arrived: str
+) -> None:
+    # Anthropic reported the prompt's count (message_start), then sent nothing more
+    # or one sentence (released to the client), and went silent until the client's
+    # deadline passed or it cancelled. The local estimate was charged instead,
+    # while a cut at the same point charged the reported count.
+    upstream = await fake_server()
+    parts = anthropic_stream([SENTENCE], (REPORTED_PROMPT, 99))
+    sent = parts[:1] if arrived == "prelude" else parts[:4]  # message_start, block, ping, text
+    upstream.default = Reply(body=[*sent, Stall()])
+    user = f"reported-{arrived}"
+    env = {
+        "PREFERRED_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": upstream.url + "/v1",
+        "ANTHROPIC_MODEL": "claude-fake",
+        "REDIS_URL": redis_url,
+    }
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint(user, "free"))
+        request = chat_pb2.StreamChatRequest(message=PROMPT)
+        if arrived == "prelude":  # given up on by its deadline
+            call = stub.StreamChat(request, metadata=who, timeout=1.0)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                async for _ in call:
+                    pass
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        else:  # cancelled once the sentence reached the client
+            call = stub.StreamChat(request, metadata=who)
+            async for event in call:
+                if event.WhichOneof("event") == "delta":
+                    break
+            call.cancel()
+        charged, audited, counted = await _settled(running, redis_server, user, "anthropic")
+    expected = REPORTED_PROMPT + (estimate_tokens(SENTENCE) if arrived == "sentence" else 0)
+    assert _prompt_tokens_of(upstream) != REPORTED_PROMPT
+    assert (charged, audited, counted) == (expected,) * 3
+
+
+def _prompt_tokens_of(upstream: FakeProviderServer) -> int:
+    body = upstream.requests[-1].json()
+    sent = [ChatMessage("system", body.get("system", ""))] + [
+        ChatMessage(m["role"], m["content"]) for m in body["messages"]
+    ]
+    return estimate_input_tokens(sent)

@@ -12,7 +12,7 @@ import pytest
 from novaos.errors import DeadlineExceededError
 from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
-from novaos.providers.http import HEARTBEAT, HttpSettings
+from novaos.providers.http import HttpSettings
 from novaos.providers.retry_after import DEFAULT_RATE_LIMIT_WAIT_S
 from novaos.tokens import estimate_usage
 from tests.fixtures.common import free_port
@@ -25,7 +25,7 @@ from tests.fixtures.fake_providers import (
     Stall,
     StartServer,
 )
-from tests.fixtures.provider_wire import KITS, ProviderKit
+from tests.fixtures.provider_wire import KITS, ProviderKit, progress
 
 HTTP = HttpSettings(connect_timeout_s=2.0, read_timeout_s=5.0, total_timeout_s=10.0)
 REQUEST = ProviderRequest(
@@ -59,7 +59,7 @@ async def rig(request: pytest.FixtureRequest, fake_server: StartServer) -> Async
 
 
 async def collect(provider: Provider, request: ProviderRequest = REQUEST) -> list[ProviderChunk]:
-    return [chunk async for chunk in provider.stream(request) if chunk != HEARTBEAT]
+    return [chunk async for chunk in provider.stream(request) if not progress(chunk)]
 
 
 def assert_wire_request(kit: ProviderKit, seen: RecordedRequest) -> None:
@@ -204,7 +204,7 @@ async def test_cut_after_two_chunks(rig: Rig) -> None:
     got: list[str] = []
     with pytest.raises(perr.StreamCutError):
         async for chunk in rig.provider.stream(REQUEST):
-            if chunk != HEARTBEAT:
+            if not progress(chunk):
                 got.append(chunk.text)
     assert got == TEXTS[:2]
 
@@ -277,7 +277,7 @@ async def _text_then(provider: Provider, request: ProviderRequest) -> tuple[list
     got: list[str] = []
     try:
         async for chunk in provider.stream(request):
-            if chunk != HEARTBEAT:
+            if not progress(chunk):
                 got.append(chunk.text)
     except Exception as exc:
         return got, exc

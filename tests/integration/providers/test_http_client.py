@@ -19,7 +19,7 @@ from novaos.providers import errors as perr
 from novaos.providers.http import HEARTBEAT, HttpSettings
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, Reset, Stall, StartServer
-from tests.fixtures.provider_wire import KITS, ProviderKit
+from tests.fixtures.provider_wire import KITS, ProviderKit, progress
 
 HTTP = HttpSettings(connect_timeout_s=2.0, read_timeout_s=5.0, total_timeout_s=10.0)
 REQUEST = ProviderRequest(messages=(ChatMessage("user", "hello"),), max_tokens=32)
@@ -40,7 +40,7 @@ async def openai_server(fake_server: StartServer) -> FakeProviderServer:
 
 
 async def collect(provider: Provider) -> list[ProviderChunk]:
-    return [chunk async for chunk in provider.stream(REQUEST) if chunk != HEARTBEAT]
+    return [chunk async for chunk in provider.stream(REQUEST) if not progress(chunk)]
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_connection_reset_mid_stream_is_a_cut(
     got: list[str] = []
     with pytest.raises(perr.StreamCutError):
         async for chunk in provider.stream(REQUEST):
-            if chunk != HEARTBEAT:
+            if not progress(chunk):
                 got.append(chunk.text)
     assert got == TEXTS[:2]
 

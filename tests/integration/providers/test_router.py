@@ -404,7 +404,10 @@ async def test_a_model_that_reasons_longer_than_the_idle_timeout_is_not_stalled(
     assert chunks[0].provider == "openai" and not chunks[0].text
     thoughts = [c for c in chunks[1:] if c.reasoning]
     assert thoughts and not any(c.text for c in thoughts)
-    assert all(c.text or c.usage is not None or c.finish_reason or c.reasoning for c in chunks[1:])
+    assert all(
+        c.text or c.usage is not None or c.finish_reason or c.reasoning or c.reported
+        for c in chunks[1:]
+    )
 
 
 async def test_anthropic_pings_keep_a_slow_stream_alive(pair: Pair) -> None:
