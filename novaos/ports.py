@@ -89,6 +89,10 @@ class ProviderResponse:
 Routed = Callable[[str, str], None]
 # Asked when a stream breaks after text was passed on: has any of it reached the client?
 Released = Callable[[], bool]
+# Told of a whole (unary) call that failed after its provider accepted it: a chunk
+# naming the provider with the usage that attempt is charged, ``restart`` set (to the
+# cause) when the next provider is called next. Awaited before that call.
+Dropped = Callable[[ProviderChunk], Awaitable[None]]
 
 
 @runtime_checkable
@@ -127,10 +131,18 @@ class ModelRouter(Protocol):
         ...
 
     async def complete(
-        self, request: ProviderRequest, *, routed: Routed | None = None
+        self,
+        request: ProviderRequest,
+        *,
+        routed: Routed | None = None,
+        dropped: Dropped | None = None,
     ) -> ProviderResponse:
         """``routed(provider, model)`` before each provider is called: a call given up
-        on while it answers is still charged, and counted under that provider."""
+        on while it answers is still charged, and counted under that provider.
+
+        ``dropped``: awaited for each provider that failed after it accepted the
+        request (a body cut, stalled, malformed), which is charged as a broken
+        stream is, before the next provider is called or the final error raised."""
         ...
 
 

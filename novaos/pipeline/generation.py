@@ -265,15 +265,8 @@ class Generator:
         """The stream broke before any of its text was released: drop that text, held
         back or checked, with the check that read it; the next provider's stream starts
         on a fresh one. What the dropped stream used stays charged."""
-        usage = chunk.usage or Usage()
-        stats.spent = stats.usage = stats.spent + usage
         stats.edits = draft.edits_before
-        stats.first_token_s = None  # the next provider's, from when it is called
-        seconds = time.monotonic() - draft.started
-        failover = Failover(chunk.provider, chunk.model, usage, chunk.restart, seconds)
-        stats.failovers.append(failover)
-        if run.on_failover is not None:
-            run.on_failover(failover)
+        _charge_dropped(chunk, run, stats, draft.started)
         return _Draft(self.checker.open(run.constraints), stats.edits)
 
     async def _attempt_whole(
@@ -282,11 +275,24 @@ class Generator:
         # One body: the router moves on from a provider that fails to deliver all of
         # it (a cut body too), and nothing is released before it came whole.
         check = self.checker.open(run.constraints, whole=True)
-        waited = time.monotonic()
+        waited = called = time.monotonic()
+
+        def routed(name: str, model: str) -> None:
+            nonlocal called
+            called = time.monotonic()
+            self._note_chunk(name, model, None, stats)
+
+        async def dropped(chunk: ProviderChunk) -> None:
+            # A provider that accepted the call and then failed it read the prompt:
+            # charged as a broken stream is, and dropped for the next like one.
+            if not chunk.restart:  # nothing else is called: the final error follows
+                self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
+                return
+            _charge_dropped(chunk, run, stats, called)
+            await run.reserve(request)  # before the next provider is called
+
         try:
-            response = await self.router.complete(
-                request, routed=lambda name, model: self._note_chunk(name, model, None, stats)
-            )
+            response = await self.router.complete(request, routed=routed, dropped=dropped)
         except (asyncio.CancelledError, DeadlineExceededError):
             # Given up on while the upstream answers: it has read the prompt.
             stats.usage = stats.spent + estimate_usage(request.messages, "")
@@ -336,6 +342,21 @@ class Generator:
         pending.clear()
         stats.released.append(text)
         return text
+
+
+def _charge_dropped(
+    chunk: ProviderChunk, run: _Run, stats: GenerationStats, started: float
+) -> None:
+    """A provider's attempt given up for the next one (``chunk.restart``): what it
+    used stays charged, and it is told as a failover."""
+    usage = chunk.usage or Usage()
+    stats.spent = stats.usage = stats.spent + usage
+    stats.first_token_s = None  # the next provider's, from when it is called
+    seconds = time.monotonic() - started
+    failover = Failover(chunk.provider, chunk.model, usage, chunk.restart, seconds)
+    stats.failovers.append(failover)
+    if run.on_failover is not None:
+        run.on_failover(failover)
 
 
 async def _next_chunk(

@@ -171,12 +171,14 @@ class StreamAttempt:
         released), reasoning or the usage reported so far."""
         return self.sent or self._told
 
-    def restart(self, cause: perr.ProviderError) -> ProviderChunk:
-        """The chunk that voids this stream before any of it was released: charged
-        as a truncation would be (``truncated``), and the consumer moves on."""
+    def dropped(self, cause: perr.ProviderError, *, retried: bool) -> ProviderChunk:
+        """The chunk that voids this stream, broken before any of it was released,
+        charged as a truncation would be (``truncated``): a ``restart`` when the next
+        provider is called instead, else only its usage (the final error follows)."""
         self.usage = charged_usage(cause.usage, self.estimate())
+        restart = cause.kind if retried else ""
         return ProviderChunk(
-            usage=self.usage, provider=self.provider, model=self.model, restart=cause.kind
+            usage=self.usage, provider=self.provider, model=self.model, restart=restart
         )
 
     def usage_chunk(self) -> ProviderChunk:

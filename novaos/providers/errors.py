@@ -45,6 +45,10 @@ class ProviderError(Exception):
     counts_as_failure = True
     # Set on a stream that broke: the usage the provider had reported by then.
     usage: Usage | None = None
+    # The provider had answered 200 when this came (its body broke, stalled, was
+    # malformed or too large, or an error event came): it took the request and
+    # read the prompt, so the attempt is charged whatever follows.
+    accepted: bool = False
 
     def __init__(self, provider: str, message: str, *, status: int = 0) -> None:
         super().__init__(f"{provider}: {message}")

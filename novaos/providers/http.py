@@ -148,8 +148,10 @@ class HttpProvider:
         joiner = SurrogateJoiner()
         answered = 0  # characters of answer text passed on
         reported: Usage | None = None  # the provider's usage so far, as last passed on
+        accepted = False  # it answered 200: a failure from here on is charged
         try:
             async with self._open(call) as response:
+                accepted = True
                 expiry = _Expiry(response, call.deadline)
                 events = aiter_sse(response.content.iter_any())
                 try:
@@ -190,13 +192,23 @@ class HttpProvider:
             # count at message_start, OpenAI's usage chunk before a lost [DONE],
             # Gemini's running counts): the router charges from it, not a guess.
             exc.usage = exc.usage or decoder.reported()
+            exc.accepted = exc.accepted or accepted
             raise
 
     async def complete(self, request: ProviderRequest) -> ProviderResponse:
         model = request.model or self.default_model
         call = self._with_deadline(self._complete_call(request, model), request)
-        async with self._open(call) as response, self._mapped(call, mid_stream=True):
-            raw = await self._read_body(response)
+        accepted = False  # it answered 200: a body that fails from here on is charged
+        try:
+            async with self._open(call) as response, self._mapped(call, mid_stream=True):
+                accepted = True
+                raw = await self._read_body(response)
+            return self._answer(raw, request, model)
+        except perr.ProviderError as exc:
+            exc.accepted = exc.accepted or accepted
+            raise
+
+    def _answer(self, raw: bytes, request: ProviderRequest, model: str) -> ProviderResponse:
         try:
             data = json.loads(raw)
         except ValueError as exc:

@@ -6,8 +6,10 @@ skipped while its breaker is open or a 429 ``Retry-After`` runs.
 
 A chunk naming only the provider and model comes first, before each provider is
 called; reasoning chunks may follow: neither is an answer. Any failure before
-the first answer text moves on to the next provider (after reasoning, through
-a ``restart`` chunk as below: it is billed). A stream that breaks
+the first answer text moves on to the next provider; one after the provider
+accepted the call (its ``200``) or passed on reasoning or usage goes through a
+``restart`` chunk as below, since it is billed (with no provider left, its usage
+chunk comes before the final error). A stream that breaks
 after it (cut, stall, malformed, error event) is a failure of its provider all
 the same (its breaker counts it once); then the consumer is asked
 (``released``) whether any of the text reached the client:
@@ -33,6 +35,7 @@ from dataclasses import dataclass, replace
 from novaos.errors import InvalidArgumentError, NotFoundError
 from novaos.ports import (
     CircuitInfo,
+    Dropped,
     ProviderChunk,
     ProviderInfo,
     ProviderRequest,
@@ -45,6 +48,7 @@ from novaos.providers import errors as perr
 from novaos.providers.attempt import Failures, StreamAttempt
 from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
+from novaos.tokens import charged_usage, estimate_usage
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +110,7 @@ class ProviderRouter:
         admitted = self._admit_next(order, failures)
         while admitted is not None:
             name, sub, permit = admitted
-            admitted = restart = None
+            admitted = dropped = None
             provider = self._providers[name]
             attempt = StreamAttempt(
                 name,
@@ -140,42 +144,70 @@ class ProviderRouter:
                     # the estimated usage of what was sent, so token budgets still count it
                     yield attempt.usage_chunk()
                     raise truncated from exc
-                if attempt.passed_on and admitted is not None:
-                    restart = attempt.restart(exc)
+                # It took the request (answered 200) or passed something on: it read
+                # the prompt, so it is charged whether or not another one follows.
+                if attempt.passed_on or exc.accepted:
+                    dropped = attempt.dropped(exc, retried=admitted is not None)
                     attempt.report_tokens()
             finally:
                 if not settled:  # cancelled, deadline or a bug: no verdict on the provider
                     self._breakers[name].release(permit)
-            if restart is not None and admitted is not None:
+            if dropped is not None:  # a restart, or its usage before the final error
                 try:
-                    yield restart
+                    yield dropped
                 except BaseException:
                     # Closed here (cancelled, or over its token budget): the next
                     # provider was admitted but is not called; free its permit.
-                    self._breakers[admitted[0]].release(admitted[2])
+                    if admitted is not None:
+                        self._breakers[admitted[0]].release(admitted[2])
                     raise
         raise failures.final_error()
 
     async def complete(
-        self, request: ProviderRequest, *, routed: Routed | None = None
+        self,
+        request: ProviderRequest,
+        *,
+        routed: Routed | None = None,
+        dropped: Dropped | None = None,
     ) -> ProviderResponse:
+        """Fallback as for a stream before its first chunk; a provider that failed
+        after it accepted the request (its body cut, stalled, malformed) is charged
+        as a broken stream is, through ``dropped``."""
         failures = Failures()
-        for name, sub in self._candidates(request):
-            if (permit := self._admit(name, failures)) is None:
-                continue
+        order = self._candidates(request)
+        admitted = self._admit_next(order, failures)
+        while admitted is not None:
+            name, sub, permit = admitted
+            admitted = charge = response = None
             settled = False
+            provider = self._providers[name]
+            model = sub.model or provider.default_model
             try:
-                provider = self._providers[name]
                 if routed is not None:  # as a stream's first chunk does
-                    routed(name, sub.model or provider.default_model)
+                    routed(name, model)
                 response = await provider.complete(sub)
                 settled = self._succeeded(name, permit)
             except perr.ProviderError as exc:
                 settled = self._failed(name, exc, failures, permit)
-                continue
+                admitted = self._admit_next(order, failures)
+                if exc.accepted:  # it read the prompt: charged, cut or not
+                    usage = charged_usage(exc.usage, estimate_usage(sub.messages, ""))
+                    self._observer.tokens(name, model, "input", usage.input_tokens)
+                    self._observer.tokens(name, model, "output", usage.output_tokens)
+                    cause = exc.kind if admitted is not None else ""
+                    charge = ProviderChunk(usage=usage, provider=name, model=model, restart=cause)
             finally:
                 if not settled:
                     self._breakers[name].release(permit)
+            if response is None:  # failed: tell what it is charged, then the next one
+                if charge is not None and dropped is not None:
+                    try:
+                        await dropped(charge)
+                    except BaseException:
+                        if admitted is not None:  # admitted but never called
+                            self._breakers[admitted[0]].release(admitted[2])
+                        raise
+                continue
             self._observer.tokens(name, response.model, "input", response.usage.input_tokens)
             self._observer.tokens(name, response.model, "output", response.usage.output_tokens)
             return replace(response, provider=name)

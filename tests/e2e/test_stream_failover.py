@@ -272,20 +272,98 @@ async def test_a_call_cancelled_during_the_failover_frees_its_lease_and_pays_bot
     assert (charged, record.input_tokens + record.output_tokens) == (total, total)
 
 
-async def test_unary_chat_falls_over_on_a_body_cut_half_way(fake_server: StartServer) -> None:
+async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int, Usage]:
+    """(tokens/min charge, audited usage) once the lease is released."""
+    _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
+    await await_until(
+        lambda: holds(redis.cli("ZCARD", leases).strip() == "0"), what="the lease released"
+    )
+    reader = running.app.audit_reader
+    assert reader is not None
+
+    async def audited() -> bool:
+        return len((await reader.list(AuditQuery())).records) == 1
+
+    await await_until(audited, what="the audit record")
+    record = (await reader.list(AuditQuery())).records[0]
+    charged = int(redis.cli("HGET", amounts, "_total").strip() or 0)
+    return charged, Usage(record.input_tokens, record.output_tokens)
+
+
+def _asked(upstream: FakeProviderServer) -> tuple[ChatMessage, ...]:
+    """The messages of the request (OpenAI's wire keeps them as they were)."""
+    return tuple(
+        ChatMessage(m["role"], m["content"]) for m in upstream.requests[0].json()["messages"]
+    )
+
+
+async def test_unary_chat_falls_over_on_a_body_cut_half_way_and_charges_it(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
     # Unary Chat asks for one body, judged once it came whole: the router's
-    # ordinary fallback (as before any chunk) covers a body cut half-way.
+    # ordinary fallback covers a body cut half-way. The provider had accepted the
+    # call and read the prompt (it was sending its answer): that attempt was
+    # charged nothing, where a stream broken at the same point is charged.
     ups = await upstreams(fake_server)
     body = openai_json("Start with a list of tasks. Then pick three.", (9, 9))
     ups.openai.queue(Reply(body=[body[:40], Cut()], content_type="application/json"))
     ups.anthropic.queue(Reply(body=anthropic_json("".join(BACKUP), BACKUP_TOKENS)))
-    async with running_app(**ups.env("openai", "anthropic")) as running:
+    user = "unary-failover"
+    env = ups.env("openai", "anthropic", REDIS_URL=redis_url)
+    async with running_app(**env) as running:
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
-        reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        who = bearer(mint(user, "free"))
+        reply = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=who)
         assert (reply.outcome, reply.provider, reply.text) == (
             chat_pb2.OUTCOME_COMPLETED,
             "anthropic",
             "".join(BACKUP),
         )
-        assert "failover" not in reply.gates_executed, "no stream was dropped"
+        assert "failover" in reply.gates_executed, "the cut body was dropped, as a stream"
         assert await failures(running) == {"openai": 1, "anthropic": 0}
+        charged, audited = await _settled(running, redis_server, user)
+        dropped = estimate_usage(_asked(ups.openai), "")  # its prompt: no output arrived whole
+        assert tokens(running, "openai", "gpt-4o-mini") == dropped
+        assert tokens(running, "anthropic", "claude-fake") == Usage(*BACKUP_TOKENS)
+        total = dropped + Usage(*BACKUP_TOKENS)
+        assert (reply.usage.input_tokens, reply.usage.output_tokens) == (
+            total.input_tokens,
+            total.output_tokens,
+        )
+        assert audited == total
+        assert charged == total.input_tokens + total.output_tokens
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
+async def test_a_call_every_provider_accepted_and_then_failed_is_charged_each_prompt(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer, whole: bool
+) -> None:
+    # Both answered 200 and then failed before any text: OpenAI's body cut at
+    # once, Anthropic's first event an overloaded_error (a unary body: cut). Each
+    # read the prompt; neither was charged, on a stream or a unary call.
+    ups = await upstreams(fake_server)
+    kind = "application/json" if whole else "text/event-stream"
+    ups.openai.queue(Reply(body=[Cut()], content_type=kind))
+    second = [Cut()] if whole else [anthropic_error_event("Overloaded")]
+    ups.anthropic.queue(Reply(body=second, content_type=kind))
+    user = f"all-failed-{'unary' if whole else 'stream'}"
+    env = ups.env("openai", "anthropic", REDIS_URL=redis_url)
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint(user, "free"))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            if whole:
+                await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=who)
+            else:
+                async for _ in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message=MESSAGE), metadata=who
+                ):
+                    pass
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert await failures(running) == {"openai": 1, "anthropic": 1}
+        charged, audited = await _settled(running, redis_server, user)
+        prompt = estimate_usage(_asked(ups.openai), "")
+        assert tokens(running, "openai", "gpt-4o-mini") == prompt
+        assert tokens(running, "anthropic", "claude-fake") == prompt
+    assert audited == prompt + prompt
+    assert charged == 2 * prompt.input_tokens

@@ -20,7 +20,14 @@ from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.pipeline.release import SentenceRelease
-from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse, Released, Routed
+from novaos.ports import (
+    Dropped,
+    ProviderChunk,
+    ProviderRequest,
+    ProviderResponse,
+    Released,
+    Routed,
+)
 from novaos.providers.mock import MockProvider
 
 
@@ -34,7 +41,11 @@ class MockRouter:
         return self.provider.stream(request)
 
     async def complete(
-        self, request: ProviderRequest, *, routed: Routed | None = None
+        self,
+        request: ProviderRequest,
+        *,
+        routed: Routed | None = None,
+        dropped: Dropped | None = None,
     ) -> ProviderResponse:
         return await self.provider.complete(request)
 
