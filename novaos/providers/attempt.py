@@ -102,6 +102,9 @@ class StreamAttempt:
                 if chunk.reasoning:
                     self._reasoning.append(chunk.reasoning)
                 self._told = True
+                # The model the provider says answers (Anthropic's message_start): a
+                # stream dropped after reasoning alone is charged under it.
+                self.model = chunk.model or self.model
                 return chunk
         if chunk is not None:
             self._observe(chunk)

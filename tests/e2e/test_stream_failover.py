@@ -26,13 +26,14 @@ from novaos.audit.sink import AuditQuery
 from novaos.domain import Tier, Usage
 from novaos.limits.model import LimitSubject, limit_keys
 from novaos.ports import ChatMessage
-from novaos.tokens import estimate_usage
+from novaos.tokens import estimate_tokens, estimate_usage
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Part, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import (
     anthropic_error_event,
     anthropic_json,
     anthropic_stream,
+    anthropic_thinking,
     openai_json,
     openai_stream,
 )
@@ -367,3 +368,39 @@ async def test_a_call_every_provider_accepted_and_then_failed_is_charged_each_pr
         assert tokens(running, "anthropic", "claude-fake") == prompt
     assert audited == prompt + prompt
     assert charged == 2 * prompt.input_tokens
+
+
+async def test_reasoning_dropped_by_a_failover_is_charged_under_the_reported_model(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
+    # Anthropic reported its prompt and model (message_start), thought at length,
+    # then sent overloaded_error: the fallback answered. The dropped reasoning and
+    # prompt are charged (06b7143), and counted under the model Anthropic named,
+    # as a cancel at the same point counts them, not its configured default.
+    ups = await upstreams(fake_server)
+    thought = "Weighing each day of the week in turn. " * 20
+    start = anthropic_stream([], (500, 1), model="claude-reported")[0]
+    ups.anthropic.queue(
+        Reply(body=[start, *anthropic_thinking(thought), anthropic_error_event("Overloaded")])
+    )
+    ups.openai.queue(Reply(body=openai_stream(BACKUP, BACKUP_TOKENS)))
+    user = "reasoning-failover"
+    env = ups.env("anthropic", "openai", REDIS_URL=redis_url)
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(message=MESSAGE)
+        events = [e async for e in stub.StreamChat(request, metadata=bearer(mint(user, "free")))]
+        done = events[-1].completed
+        assert (done.outcome, done.provider) == (chat_pb2.OUTCOME_COMPLETED, "openai")
+        assert "failover" in done.gates_executed
+        charged, audited = await _settled(running, redis_server, user)
+        dropped = Usage(500, estimate_tokens(thought))
+        assert tokens(running, "anthropic", "claude-reported") == dropped
+        assert tokens(running, "anthropic", "claude-fake") == Usage()
+        total = dropped + Usage(*BACKUP_TOKENS)
+        assert (done.usage.input_tokens, done.usage.output_tokens) == (
+            total.input_tokens,
+            total.output_tokens,
+        )
+        assert audited == total
+        assert charged == total.input_tokens + total.output_tokens
