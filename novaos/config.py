@@ -319,9 +319,9 @@ class Settings(BaseSettings):
 
     @field_validator("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key")
     @classmethod
-    def _secret_len(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (problem := secret_problem(value.get_secret_value())):
+            raise ValueError(problem)
         return value
 
     @field_validator("redis_url")
@@ -363,10 +363,10 @@ class Settings(BaseSettings):
 
     @field_validator("audit_chain_previous_keys")
     @classmethod
-    def _previous_keys_len(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    def _previous_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         for i, key in enumerate(value, 1):
-            if len(key.get_secret_value()) < 32:
-                raise ValueError(f"key {i} is shorter than 32 characters")
+            if problem := secret_problem(key.get_secret_value()):
+                raise ValueError(f"key {i}: {problem}")
         return value
 
     @model_validator(mode="after")
@@ -448,6 +448,30 @@ def _parsed(value: str) -> SplitResult | None:
     except ValueError:
         return None
     return url
+
+
+_SECRET_MIN_CHARS = 32
+# Random hex of 32 characters holds fewer than 8 distinct ones about once in 10^8
+# draws; base64 even less often. A key with fewer was typed, not generated.
+_SECRET_MIN_DISTINCT = 8
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is unfit to key anything (tokens, acks, pseudonyms, the
+    audit chain), or None. Never quotes the secret."""
+    if len(secret) < _SECRET_MIN_CHARS:
+        return f"must be at least {_SECRET_MIN_CHARS} characters"
+    if not secret.strip():
+        return "is blank (only whitespace): an empty template substitution?"
+    if secret != secret.strip():
+        return "begins or ends with whitespace: a padded template substitution or a file's newline?"
+    distinct = len(set(secret))
+    if distinct < _SECRET_MIN_DISTINCT:
+        return (
+            f"only {distinct} distinct characters, at least {_SECRET_MIN_DISTINCT} wanted: "
+            "not a random key (use e.g. openssl rand -hex 32)"
+        )
+    return None
 
 
 def _is_placeholder(secret: str) -> bool:

@@ -420,7 +420,7 @@ async def test_a_keyed_chain_finds_a_rewrite_that_recomputes_every_hash(tmp_path
     env = {
         "AUDIT_STORAGE_TYPE": "file",
         "AUDIT_FILE_PATH": str(directory),
-        "AUDIT_CHAIN_KEY": "k" * 40,
+        "AUDIT_CHAIN_KEY": "e2e-chain-key-0123456789abcdefghijklm",
     }
     async with running_app(**env) as running:
         for user in ("alice", "bob", "carol", "dave"):

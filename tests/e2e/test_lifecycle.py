@@ -42,6 +42,9 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
     [
         ({"JWT_SECRET": "short"}, "JWT_SECRET"),
         ({"JWT_SECRET": "", "REQUIRE_AUTH": "true"}, "JWT_SECRET"),
+        # blank (an empty template substitution padded out): anyone could mint tokens
+        ({"JWT_SECRET": " " * 40, "NODE_ENV": "production"}, "JWT_SECRET"),
+        ({"ACK_SECRET": "a" * 40, "NODE_ENV": "production"}, "ACK_SECRET"),
         ({"GRPC_PORT": "seventy"}, "GRPC_PORT"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"AUDIT_STORAGE_TYPE": "tape"}, "AUDIT_STORAGE_TYPE"),

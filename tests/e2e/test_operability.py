@@ -129,7 +129,8 @@ async def test_a_production_start_without_a_chain_key_warns_that_the_chain_is_pl
     caplog: pytest.LogCaptureFixture, keyed: bool
 ) -> None:
     caplog.set_level(logging.WARNING, logger="novaos.app")
-    env = {"NODE_ENV": "production"} | ({"AUDIT_CHAIN_KEY": "q" * 40} if keyed else {})
+    key = {"AUDIT_CHAIN_KEY": "operability-chain-key-0123456789abcdef"}
+    env = {"NODE_ENV": "production"} | (key if keyed else {})
     async with running_app(**env):
         pass
     warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]

@@ -14,7 +14,7 @@ from novaos.config import load_settings
 from novaos.observability.logging import configure_logging, log_request
 from novaos.redaction import Pseudonymizer
 
-SECRET = "j" * 40
+SECRET = "logging-secret-0123456789abcdefghijklm"
 
 
 @pytest.fixture

@@ -126,22 +126,23 @@ def test_digest_of_a_record_under_an_unknown_key_is_none() -> None:
     assert digest(chain(1, keys=A)[0], UNKEYED) is None
 
 
+CURRENT = "chain-key-current-0123456789abcdefghij"
+RETIRED = ("chain-key-retired-0123456789abcdefg", "chain-key-retired-klmnopqrstuvwxyz0")
+
+
 def test_settings_read_the_current_and_the_retired_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUIRE_AUTH", "false")
-    monkeypatch.setenv("AUDIT_CHAIN_KEY", "c" * 40)
-    monkeypatch.setenv("AUDIT_CHAIN_PREVIOUS_KEYS", f"{'d' * 32}, {'e' * 33}")
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", CURRENT)
+    monkeypatch.setenv("AUDIT_CHAIN_PREVIOUS_KEYS", f"{RETIRED[0]}, {RETIRED[1]}")
     settings = Settings()
     assert settings.audit_chain_key is not None
-    assert [k.get_secret_value() for k in settings.audit_chain_previous_keys] == [
-        "d" * 32,
-        "e" * 33,
-    ]
-    assert "c" * 40 not in repr(settings)
+    assert [k.get_secret_value() for k in settings.audit_chain_previous_keys] == list(RETIRED)
+    assert CURRENT not in repr(settings)
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AUDIT_CHAIN_KEY", "short"), ("AUDIT_CHAIN_PREVIOUS_KEYS", f"{'d' * 32},short")],
+    [("AUDIT_CHAIN_KEY", "short"), ("AUDIT_CHAIN_PREVIOUS_KEYS", f"{RETIRED[0]},short")],
 )
 def test_a_short_chain_key_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str

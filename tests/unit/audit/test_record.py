@@ -12,7 +12,7 @@ from novaos.ports import AuditGateEntry
 from novaos.redaction import Pseudonymizer
 from tests.fixtures.audit_data import POLICY, summary
 
-SECRET = "s" * 40
+SECRET = "record-secret-0123456789abcdefghijklmn"
 
 
 def test_record_keeps_hashes_not_content_by_default() -> None:
@@ -65,7 +65,8 @@ def test_policy_key_comes_from_settings() -> None:
     two = AuditPolicy.from_settings(load_settings(env))
     assert one.include_content and one.redact_pii
     assert one.user_ref("alice") == two.user_ref("alice") != "alice"
-    other = AuditPolicy.from_settings(load_settings(env | {"AUDIT_HMAC_KEY": "h" * 40}))
+    keyed = env | {"AUDIT_HMAC_KEY": "hmac-key-0123456789abcdefghijklmnopq"}
+    other = AuditPolicy.from_settings(load_settings(keyed))
     assert other.user_ref("alice") != one.user_ref("alice")
 
 

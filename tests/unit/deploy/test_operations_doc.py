@@ -27,6 +27,8 @@ from tests.fixtures.deploy_assets import (
     pod_environment,
 )
 
+# What `openssl rand -base64 48` gives (this one printed once, never used anywhere).
+RANDOM_LOOKING = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
 _ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(.*?)\s*\|\s*(.*?)\s*\|\s*$")
 
 
@@ -167,7 +169,7 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
     # Copied unchanged, its placeholder secret must not start a production gateway.
     with pytest.raises(ConfigError, match="JWT_SECRET: the example's placeholder"):
         load_settings(example)
-    settings = load_settings(example | {"JWT_SECRET": "k" * 16 + "Zq9_x" * 4})
+    settings = load_settings(example | {"JWT_SECRET": RANDOM_LOOKING})
     assert settings.is_production and settings.require_auth and settings.port is None
 
 
@@ -181,7 +183,7 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
 )
 def test_placeholder_secrets_are_refused_in_production(secret: str) -> None:
     for name in ("JWT_SECRET", "ACK_SECRET"):
-        env = {"NODE_ENV": "production", "JWT_SECRET": "s" * 40, name: secret}
+        env = {"NODE_ENV": "production", "JWT_SECRET": RANDOM_LOOKING, name: secret}
         with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: the example"):
             load_settings(env)
         assert load_settings(env | {"NODE_ENV": "development"})  # fine for a laptop
@@ -194,7 +196,7 @@ def test_the_guides_port_is_read_only_to_be_refused_politely() -> None:
 def test_production_refuses_several_workers_without_a_shared_store() -> None:
     # DESIGN: no limit, lease or nonce may live only in one process's memory; with
     # WORKERS=2 and no Redis each worker enforced its own limits, silently.
-    env = {"NODE_ENV": "production", "JWT_SECRET": "s" * 40, "WORKERS": "2"}
+    env = {"NODE_ENV": "production", "JWT_SECRET": RANDOM_LOOKING, "WORKERS": "2"}
     with pytest.raises(ConfigError, match=r"^invalid configuration: WORKERS: more than one"):
         load_settings(env)
     assert load_settings(env | {"REDIS_URL": "redis://redis:6379/0"}).workers == 2

@@ -9,7 +9,8 @@ from novaos.pipeline.orchestrator import CANONICAL_ORDER
 from tests.fixtures.gate_fakes import FakeStore
 from tests.unit.gates.test_pipeline_flow import ScriptedShield
 
-JWT = "j" * 40
+JWT = "assembly-jwt-0123456789abcdefghijklmn"
+ACK = "assembly-ack-0123456789abcdefghijklmn"
 
 
 def test_plan_follows_the_canonical_order() -> None:
@@ -21,8 +22,8 @@ def test_plan_follows_the_canonical_order() -> None:
 
 
 def test_ack_secret_sources() -> None:
-    explicit = load_settings({"JWT_SECRET": JWT, "ACK_SECRET": "a" * 40})
-    assert ack_secret(explicit) == b"a" * 40
+    explicit = load_settings({"JWT_SECRET": JWT, "ACK_SECRET": ACK})
+    assert ack_secret(explicit) == ACK.encode()
     derived = ack_secret(load_settings({"JWT_SECRET": JWT}))
     assert len(derived) == 32 and derived != JWT.encode()
     dev = load_settings({"REQUIRE_AUTH": "false"})
