@@ -330,6 +330,9 @@ class Settings(BaseSettings):
         if not value:
             return value
         url = _parsed(value)  # not quoted back: it may hold a password
+        hostless = url is None or not url.hostname
+        if _userinfo_cut_short(value, query_too=hostless):
+            raise ValueError(_PASSWORD_CUT)
         if url is None:
             raise ValueError("does not parse as a URL (check the port)")
         if url.scheme not in {"redis", "rediss", "unix"}:
@@ -338,6 +341,15 @@ class Settings(BaseSettings):
             raise ValueError("names no host (redis://host:6379/0)")
         if url.scheme == "unix" and not url.path:
             raise ValueError("names no socket path (unix:///path/to/redis.sock)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # libpq would take the user name for the host and the password's start for
+        # the port, and the audit would spill for ever; key=value strings have no '://'.
+        if _userinfo_cut_short(value):
+            raise ValueError(_PASSWORD_CUT)
         return value
 
     @field_validator("redis_cluster_nodes")
@@ -472,6 +484,23 @@ def secret_problem(secret: str) -> str | None:
             "not a random key (use e.g. openssl rand -hex 32)"
         )
     return None
+
+
+_PASSWORD_CUT = (
+    "the password holds a '/' (or '?', '#'), which ends a URL's host part: URL-encode "
+    "it ('/' as %2F) or use a URL-safe one (openssl rand -hex 32)"
+)
+
+
+def _userinfo_cut_short(value: str, *, query_too: bool = False) -> bool:
+    """``scheme://user:pass@host/…`` with a '/' in the password: URL parsers end the
+    host part there, so the '@' and the real host land in the path (most base64
+    passwords hold a '/'). A '@' in the query (``?user=a@b``) is one only with
+    ``query_too`` (for a URL that found no host: '?' or '#' in its password)."""
+    _, sep, rest = value.partition("://")
+    scanned = rest if query_too else re.split(r"[?#]", rest, maxsplit=1)[0]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return bool(sep) and "@" not in authority and "@" in scanned
 
 
 def _is_placeholder(secret: str) -> bool:

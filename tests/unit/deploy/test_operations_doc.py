@@ -189,6 +189,19 @@ def test_placeholder_secrets_are_refused_in_production(secret: str) -> None:
         assert load_settings(env | {"NODE_ENV": "development"})  # fine for a laptop
 
 
+def test_passwords_pasted_into_urls_are_generated_url_safe() -> None:
+    # docker-compose.yml and the Kubernetes recipe paste REDIS_PASSWORD (and compose
+    # POSTGRES_PASSWORD) into a URL unencoded; the same page made its secrets with
+    # openssl rand -base64, whose output mostly holds a '/': a crash loop.
+    pasted = ("REDIS_PASSWORD", "POSTGRES_PASSWORD")
+    text = OPERATIONS_DOC.read_text() + COMPOSE_FILE.read_text()
+    made = re.findall(r"(REDIS_PASSWORD|POSTGRES_PASSWORD)=\"?\$\(openssl rand (\S+)", text)
+    assert {name for name, _ in made} == set(pasted), made
+    assert all(how == "-hex" for _, how in made), made
+    used = text.index('REDIS_URL="redis://:$REDIS_PASSWORD@')
+    assert text.rfind('REDIS_PASSWORD="$(openssl rand -hex', 0, used) != -1  # defined first
+
+
 def test_the_guides_port_is_read_only_to_be_refused_politely() -> None:
     assert load_settings({"REQUIRE_AUTH": "false", "PORT": "3000"}).port == 3000
 

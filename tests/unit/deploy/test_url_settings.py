@@ -4,6 +4,8 @@ library, or a worker restarted for ever)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from novaos.config import load_settings
@@ -39,10 +41,41 @@ def test_a_redis_url_is_not_quoted_back() -> None:
     assert "hunter2secret" not in str(refused.value)
 
 
+# What `openssl rand -base64 48` printed once: like most such passwords, it holds a '/'.
+BASE64_PASSWORD = "k3/Vq+0Zr8T2a/WmYx9LpN4s7uE1hJc6Df5Gb+Ro2Hn8Qw3Ei/Tz7Ya1Xv0Uc4Sm"
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("REDIS_URL", "redis://:{}@redis:6379/0"),  # docker-compose.yml, the k8s recipe
+        ("REDIS_URL", "rediss://novaos:{}@cache.example.com:6380"),
+        ("REDIS_URL", "redis://:{}@127.0.0.1:6379/0?x"),  # a '?' too
+        ("DATABASE_URL", "postgresql://novaos:{}@postgres:5432/novaos"),  # compose's
+    ],
+)
+def test_a_password_that_ends_the_host_part_is_named_as_the_problem(
+    name: str, template: str
+) -> None:
+    # The redis URL was refused with "check the port" (it has none wrong); libpq took
+    # the user name for the host and the audit spilled for ever.
+    env = {**BASE, name: template.format(BASE64_PASSWORD)}
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: ") as refused:
+        load_settings(env)
+    message = str(refused.value)
+    assert "the password" in message and "URL-encode" in message and "port" not in message
+    assert not any(part in message for part in BASE64_PASSWORD.split("/"))
+    # Encoded as the message says, the same password is taken.
+    load_settings({**env, name: template.format(quote(BASE64_PASSWORD, safe=""))})
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("REDIS_URL", "redis://:pw@cache:6379/0"),
+        ("REDIS_URL", "redis://cache:6379/0?client_name=a@b"),  # an '@' in the query
+        ("DATABASE_URL", "postgresql://cache/novaos?user=a@b"),
+        ("DATABASE_URL", "host=db password=a/b@c dbname=novaos"),
         ("REDIS_URL", "rediss://user:pw@cache.example.com:6380"),
         ("REDIS_URL", "unix:///run/redis/redis.sock"),
         ("REDIS_CLUSTER_NODES", "10.0.0.1:7000,10.0.0.2:7001"),
