@@ -256,9 +256,9 @@ class App:
             history_group=conversation_key_group,
             copy_back=is_nonce_key,
         )
+        self.store = store  # before the first await: a stop during start-up closes it
         if isinstance(store, FailoverStore):
             await store.connect()  # an absent Redis is reported at boot
-        self.store = store
         self.limiter = build_limiter(s, store, observer=self.metrics)
         self.conversations = ConversationHistory(
             store, max_turns=s.conversation_max_turns, ttl_s=s.conversation_ttl_s
@@ -331,9 +331,8 @@ class App:
         )
 
     async def _start_audit(self) -> AuditWriter:
-        writer = build_audit_writer(self.settings, self.metrics)
+        writer = self.audit_log = build_audit_writer(self.settings, self.metrics)
         await writer.start()  # a sink that is down at start spills until it is back
-        self.audit_log = writer
         self.audit_reader = AuditReader(writer.sink, writer)
         return writer
 

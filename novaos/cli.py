@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from novaos import cli_args
 from novaos.errors import EXIT_CONFIG, ConfigError
+from novaos.stop_signal import EXIT_INTERRUPTED, STOP_SIGNALS, StopSignal
 
 if TYPE_CHECKING:
+    from novaos.app import App
     from novaos.config import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _settings() -> Settings:
@@ -31,10 +32,16 @@ def _settings() -> Settings:
     return load_settings()
 
 
-async def _serve(settings: Settings, *, worker: bool) -> int:
+async def _serve(settings: Settings, *, worker: bool, stop: StopSignal) -> int:
     import gc
-    import signal
 
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in STOP_SIGNALS:  # from here a signal is a loop callback, not an interruption
+        loop.add_signal_handler(sig, stop.note, sig)
+    stop.on_signal(stopping.set)
+    # A signal during these imports and builds (a second or more of CPU) is handled
+    # once the loop runs again.
     from novaos.app import App
     from novaos.supervisor import serve_metrics
 
@@ -42,7 +49,16 @@ async def _serve(settings: Settings, *, worker: bool) -> int:
     # Bound first: a taken METRICS_PORT stops start-up before gRPC serves anything.
     # Workers leave it to the supervisor, which serves the aggregated /metrics.
     metrics_server = None if worker else serve_metrics(settings.metrics_port, app.metrics.registry)
-    port = await app.start()
+    port = await _start_unless_stopped(app, stopping)
+    # Start-up waits (Redis, the audit database) end at the signal; its CPU-bound
+    # parts run to their end first. Either way it is not announced as listening.
+    if port is None or stopping.is_set():
+        print("novaos: signal during start-up; stopping", flush=True)
+        await app.drain(grace_s=None if port else 0)  # closes what start-up opened
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        print("novaos: stopped", flush=True)
+        return stop.startup_exit_code
     # Everything built so far (policy, compiled rules, word indexes, clients) lives
     # as long as the process: keep it out of every future cycle collection.
     gc.freeze()
@@ -57,11 +73,7 @@ async def _serve(settings: Settings, *, worker: bool) -> int:
             f"metrics on :{metrics_server.server_port}/metrics",
             flush=True,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stopping.wait()  # set already when the signal came as start-up ended
     print("novaos: draining", flush=True)
     await app.drain()
     if metrics_server is not None:
@@ -70,7 +82,27 @@ async def _serve(settings: Settings, *, worker: bool) -> int:
     return EXIT_OK
 
 
+async def _start_unless_stopped(app: App, stopping: asyncio.Event) -> int | None:
+    """``app.start()``'s port, or None when a signal came first (start-up cancelled)."""
+    from novaos.tasks import cancel_and_wait
+
+    starting = asyncio.ensure_future(app.start())
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_wait(stopped)
+        if not starting.done():
+            await cancel_and_wait(starting)
+    if starting.cancelled():
+        return None
+    return starting.result()  # a ConfigError found while starting goes up as before
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    # First of all: from here on SIGTERM and SIGINT stop start-up cleanly.
+    stop = StopSignal()
+    stop.install()
     from novaos.config import process_environment
     from novaos.observability.logging import configure_logging
     from novaos.supervisor import Supervisor, die_with_parent
@@ -83,10 +115,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings)
     if args.worker and settings.novaos_supervisor_pid:
         die_with_parent(settings.novaos_supervisor_pid)
+    if stop.received is not None:  # nothing started yet
+        return stop.startup_exit_code
     try:
         if settings.workers > 1 and not args.worker:
-            return Supervisor(settings, process_environment()).run()
-        return asyncio.run(_serve(settings, worker=args.worker))
+            return Supervisor(settings, process_environment(), stop=stop).run()
+        return asyncio.run(_serve(settings, worker=args.worker, stop=stop))
     except ConfigError as exc:  # found while starting (providers, ports)
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from novaos.config import Settings
 from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.providers.factory import check_provider_settings
+from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
@@ -73,6 +74,7 @@ class Supervisor:
     metrics_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="novaos-prom-"))
     workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     restarts: int = 0
+    stop: StopSignal = field(default_factory=StopSignal)  # cli installs it before start-up
     _stopping: threading.Event = field(default_factory=threading.Event)
     _started: dict[int, float] = field(default_factory=dict)  # monotonic start per index
     _backoff: dict[int, float] = field(default_factory=dict)  # next delay per index
@@ -132,6 +134,8 @@ class Supervisor:
         return delay
 
     def run(self) -> int:
+        self.stop.install()
+        self.stop.on_signal(self._stopping.set)  # at once if one came during start-up
         try:
             check_provider_settings(self.settings)  # once here, not once per worker
             port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
@@ -143,8 +147,9 @@ class Supervisor:
             # directory, and a pod restarting on it would leave one per start.
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             raise
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self._stopping.set())
+        if self._stopping.is_set():  # a signal while starting: no worker to start
+            self._shutdown(server)
+            return self.stop.startup_exit_code  # as a single process stopped then
         if not self.settings.shared_store:  # production refuses this (config.py)
             print(
                 "novaos: warning: WORKERS>1 without REDIS_URL: limits, leases, ack nonces "
@@ -185,6 +190,9 @@ class Supervisor:
         print("novaos: supervisor stopped", flush=True)
         if self._fatal is not None:
             return self._fatal
-        # A worker still starting when SIGTERM came dies by the signal: that is
-        # the stop we asked for, not a failure.
-        return 0 if all(code in (0, -signal.SIGTERM) for code in codes) else 1
+        # A worker stopped during its start-up exits 0 (SIGTERM) or 130 (the SIGINT
+        # a Ctrl-C sends the whole process group); one so young it had not yet taken
+        # the signal over (the interpreter's own start) dies by it. All are the stop
+        # we asked for, not a failure.
+        stopped = (0, -signal.SIGTERM, -signal.SIGINT, EXIT_INTERRUPTED)
+        return 0 if all(code in stopped for code in codes) else 1

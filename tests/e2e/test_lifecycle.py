@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
-from tests.fixtures.common import await_until
+from tests.fixtures.common import await_until, wait_until
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
 from tests.fixtures.provider_wire import openai_stream
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
@@ -252,6 +253,95 @@ def test_sigterm_drains_open_stream_refuses_new_and_exits_zero(
     assert final == chat_pb2.OUTCOME_COMPLETED  # it finished within the grace: untouched
     assert refused is not None
     assert srv.proc.wait(timeout=20) == 0
+
+
+class SilentRedis:
+    """A Redis that accepts connections and never answers: a start-up that probes
+    it waits there (REDIS_COMMAND_TIMEOUT_MS), so a test knows it is mid-start-up."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self._sock.setblocking(False)
+        self.held: list[socket.socket] = []
+        self.url = f"redis://127.0.0.1:{self._sock.getsockname()[1]}/0"
+
+    def accepted(self, n: int) -> bool:
+        with contextlib.suppress(BlockingIOError):  # none waiting yet
+            self.held.append(self._sock.accept()[0])
+        return len(self.held) >= n
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self._sock.close()
+
+
+def _start_waiting_on_redis(
+    redis: SilentRedis, connections: int, **env: str
+) -> subprocess.Popen[str]:
+    full = {**os.environ, **BASE_ENV, "REDIS_URL": redis.url, "REDIS_COMMAND_TIMEOUT_MS": "60000"}
+    proc = subprocess.Popen(
+        [sys.executable, "server.py"],
+        cwd=ROOT,
+        env={**full, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the test signals its process group, as a terminal does
+    )
+
+    def waiting() -> bool:
+        assert proc.poll() is None, proc.communicate()
+        return redis.accepted(connections)
+
+    wait_until(waiting, timeout_s=60, what="start-up waiting on Redis")
+    return proc
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_a_signal_during_startup_ends_it_cleanly(sig: signal.Signals, code: int) -> None:
+    # The handlers came after start-up: SIGTERM killed the process outright (143),
+    # SIGINT printed "Event loop is closed" tracebacks.
+    redis = SilentRedis()
+    try:
+        proc = _start_waiting_on_redis(redis, 1)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)  # not the 60 s Redis timeout
+    finally:
+        redis.close()
+    assert proc.returncode == code, (out, err)
+    assert out.splitlines() == ["novaos: signal during start-up; stopping", "novaos: stopped"]
+    assert "Traceback" not in err and "never awaited" not in err, err
+
+
+def test_ctrl_c_while_the_workers_start_stops_the_supervisor_cleanly() -> None:
+    # Ctrl-C reaches the whole process group: each starting worker died with a
+    # traceback and exit 130, which the supervisor reported as a failure (exit 1).
+    redis = SilentRedis()
+    try:
+        proc = _start_waiting_on_redis(redis, 2, WORKERS="2")  # both workers probing
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=40)
+    finally:
+        redis.close()
+    assert proc.returncode == 0, (out, err)
+    assert out.count("novaos: signal during start-up; stopping") == 2, out
+    assert "serving on" not in out and out.rstrip().endswith("novaos: supervisor stopped")
+    assert "Traceback" not in err, err
+
+
+def test_sigterm_right_after_listening_drains_and_exits_zero(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # The handlers were installed just after the "listening" line: a SIGTERM sent
+    # the moment it appeared killed the process (exit 143) about half of the time.
+    srv = spawn_server()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=20) == 0
+    wait_until(lambda: srv.count("novaos: stopped") == 1, timeout_s=5, what="stopped line")
+    assert srv.count("novaos: draining") == 1
 
 
 def test_sigterm_ends_a_stream_longer_than_the_grace_in_band(
