@@ -112,6 +112,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         env_ignore_empty=True,  # VAR= (as compose and k8s templates leave it) means unset
+        allow_inf_nan=False,  # SHUTDOWN_GRACE_S=inf would make the drain unbounded
     )
 
     # -- core
@@ -283,6 +284,20 @@ class Settings(BaseSettings):
         # would fail for that page with nothing said anywhere.
         return tuple(check_origin(origin) for origin in value)
 
+    @field_validator("node_env", "audit_storage_type", "audit_fsync", mode="before")
+    @classmethod
+    def _folded(cls, value: object) -> object:
+        # As LOG_LEVEL: NODE_ENV=Production names a value, it is no typo to refuse.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("web_fetch_allowed_ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port {port} is out of range (1-65535)")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -294,7 +309,8 @@ class Settings(BaseSettings):
     @field_validator("jwt_expiry")
     @classmethod
     def _expiry(cls, value: str) -> str:
-        parse_duration_s(value)
+        if parse_duration_s(value) < 1:
+            raise ValueError("must be at least 1 second: tokens would be minted expired")
         return value
 
     @field_validator("audit_fsync")
@@ -403,6 +419,8 @@ class Settings(BaseSettings):
             raise ValueError("MOCK_SCRIPT_FILE: test-only, refused when NODE_ENV=production")
         if self.audit_storage_type is AuditStorage.DATABASE and not self.database_url:
             raise ValueError("DATABASE_URL: required when AUDIT_STORAGE_TYPE=database")
+        if problem := _never_right(self):
+            raise ValueError(problem)
         both = (self.web_fetch_validate_certs, self.validate_certs)
         if None not in both and both[0] != both[1]:
             raise ValueError("WEB_FETCH_VALIDATE_CERTS and VALIDATE_CERTS disagree; set one")
@@ -450,6 +468,23 @@ _PLACEHOLDER_MARKERS = (
     "your-unique-secret",
     "changeme",
 )
+
+
+def _never_right(s: Settings) -> str | None:
+    """A pair of values each fine alone that can never work together."""
+    if s.grpc_port and s.grpc_port == s.metrics_port:
+        return f"METRICS_PORT: the same port as GRPC_PORT ({s.grpc_port})"
+    if s.redis_reconnect_min_backoff_ms > s.redis_reconnect_max_backoff_ms:
+        return (
+            "REDIS_RECONNECT_MIN_BACKOFF_MS: larger than REDIS_RECONNECT_MAX_BACKOFF_MS "
+            f"({s.redis_reconnect_min_backoff_ms} > {s.redis_reconnect_max_backoff_ms})"
+        )
+    if s.provider_connect_timeout_ms > s.provider_total_timeout_ms:
+        return (
+            "PROVIDER_CONNECT_TIMEOUT_MS: longer than PROVIDER_TOTAL_TIMEOUT_MS "
+            f"({s.provider_connect_timeout_ms} > {s.provider_total_timeout_ms})"
+        )
+    return None
 
 
 def _parsed(value: str) -> SplitResult | None:

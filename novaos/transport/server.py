@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import grpc
@@ -85,6 +86,12 @@ def create_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
+    taken = None if share_port else _bind_error(address)
+    if taken is not None:  # found before grpc's C core logs a line of its own about it
+        raise ConfigError(
+            f"invalid configuration: GRPC_HOST/GRPC_PORT: cannot listen on {address} "
+            f"({taken.strerror})"
+        )
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:  # grpc's "Failed to bind": in use, or not an address here
@@ -93,3 +100,25 @@ def create_server(
             "(in use, or not an address of this host)"
         ) from exc
     return server, port
+
+
+def _bind_error(address: str) -> OSError | None:
+    """Bind ``host:port`` the way grpc will (SO_REUSEADDR, no SO_REUSEPORT) and let
+    go: the error if it is taken or not ours. None for port 0, or a host that does
+    not resolve (left to grpc)."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return None
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError:
+        return None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError as exc:
+            return exc
+    return None

@@ -1,0 +1,70 @@
+"""Values that can never be right stop start-up with one line naming the variable;
+values that only differ in case from a right one are taken."""
+
+from __future__ import annotations
+
+import pytest
+
+from novaos.config import AuditStorage, Environment, load_settings
+from novaos.errors import ConfigError
+
+BASE = {"REQUIRE_AUTH": "false"}
+SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"WEB_FETCH_ALLOWED_PORTS": "0"}, "WEB_FETCH_ALLOWED_PORTS"),
+        ({"WEB_FETCH_ALLOWED_PORTS": "443,70000"}, "WEB_FETCH_ALLOWED_PORTS"),
+        (
+            {"REDIS_RECONNECT_MIN_BACKOFF_MS": "5000", "REDIS_RECONNECT_MAX_BACKOFF_MS": "100"},
+            "REDIS_RECONNECT_MIN_BACKOFF_MS",
+        ),
+        (
+            {"PROVIDER_CONNECT_TIMEOUT_MS": "999999", "PROVIDER_TOTAL_TIMEOUT_MS": "10"},
+            "PROVIDER_CONNECT_TIMEOUT_MS",
+        ),
+        ({"JWT_EXPIRY": "0"}, "JWT_EXPIRY"),  # every token minted already expired
+        ({"JWT_EXPIRY": "0s"}, "JWT_EXPIRY"),
+        ({"SHUTDOWN_GRACE_S": "inf"}, "SHUTDOWN_GRACE_S"),  # an unbounded drain
+        ({"SHUTDOWN_GRACE_S": "1e309"}, "SHUTDOWN_GRACE_S"),  # inf by another name
+        ({"SHUTDOWN_GRACE_S": "nan"}, "SHUTDOWN_GRACE_S"),
+        ({"GRPC_PORT": "39999", "METRICS_PORT": "39999"}, "METRICS_PORT"),
+    ],
+)
+def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {variable}: ") as refused:
+        load_settings({**BASE, **env})
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"WEB_FETCH_ALLOWED_PORTS": "1,65535"},
+        {"REDIS_RECONNECT_MIN_BACKOFF_MS": "100", "REDIS_RECONNECT_MAX_BACKOFF_MS": "100"},
+        {"PROVIDER_CONNECT_TIMEOUT_MS": "10", "PROVIDER_TOTAL_TIMEOUT_MS": "10"},
+        {"JWT_EXPIRY": "1"},
+        {"SHUTDOWN_GRACE_S": "0.5"},
+        {"GRPC_PORT": "0", "METRICS_PORT": "0"},  # two free ports, as the tests use
+    ],
+)
+def test_the_edges_are_accepted(env: dict[str, str]) -> None:
+    load_settings({**BASE, **env})
+
+
+def test_enumerated_values_are_case_insensitive_like_log_level() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "JWT_SECRET": SECRET,
+            "NODE_ENV": " Production ",
+            "AUDIT_STORAGE_TYPE": "MEMORY",
+            "AUDIT_FSYNC": "Always",
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
+    assert settings.node_env is Environment.PRODUCTION and settings.is_production
+    assert settings.audit_storage_type is AuditStorage.MEMORY
+    assert (settings.audit_fsync, settings.log_level) == ("always", "debug")
