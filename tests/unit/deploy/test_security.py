@@ -125,6 +125,19 @@ def test_envoy_is_a_native_sidecar_and_the_only_entry() -> None:
     assert annotations["annotations"]["prometheus.io/port"] == settings["METRICS_PORT"]
 
 
+def test_envoy_runs_as_many_workers_as_its_cpu_limit() -> None:
+    # --concurrency 2 under a 1-CPU limit, beside a comment saying the threads were
+    # sized to the limit: two busy workers spend the CFS quota in half the period,
+    # then both wait (throttled) for the next one.
+    _, containers, _ = _gateway()
+    envoy = containers["envoy"]
+    args = envoy["args"]
+    workers = int(args[args.index("--concurrency") + 1])
+    cpu = str(envoy["resources"]["limits"]["cpu"])
+    cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    assert workers == max(1, int(cores)), (workers, cpu)
+
+
 def _policy(name: str) -> dict[str, Any]:
     return dict(find_manifest("NetworkPolicy", name)["spec"])
 
