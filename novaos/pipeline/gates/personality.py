@@ -296,9 +296,28 @@ class PersonalityStream:
         if not pieces:
             return text, 0
         edited = "".join([*pieces, text[done:]])
-        if rules.find_banned(edited):  # "we can count on me" must not become banned
+        if self._creates_banned(edited):  # "we can count on me" must not become banned
             return text, 0
         return edited, len(pieces) // 2
+
+    def _creates_banned(self, edited: str) -> bool:
+        """Whether a banned phrase would touch ``edited`` (the text about to be
+        released, after the "we" edits), read with the released text before it
+        and the held text after it: a forced cut can fall inside the phrase
+        ("... and you can always " | "count on me"), and the held part is never
+        edited again. No match touches it before the edit (the window was checked
+        and keeps a whole match length after a cut), so any that does is the
+        edit's."""
+        before = self._context
+        after = before + edited
+        window = after + self._held
+        view = readable(window)
+        for match in rules.BANNED.finditer(view.text):
+            if view.start(match.start()) >= len(after):
+                break
+            if view.end(match.end()) > len(before):
+                return True
+        return False
 
     # ------------------------------------------------------------ release
 

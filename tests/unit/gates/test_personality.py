@@ -246,3 +246,21 @@ def test_close_variants_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
 def test_a_bold_sycophantic_opener_is_removed_too() -> None:
     released, _ = run(_open(), ["**Great question!** ", "Start with the outline. "])
     assert released.strip() == "Start with the outline."
+
+
+def test_we_edit_never_creates_a_banned_phrase_across_a_forced_cut() -> None:
+    # One sentence longer than the window: the forced cut fell between "we can
+    # always " and "count on me", the third "we" was edited in the released part
+    # only, and "you can always count on me" reached the client.
+    text = (
+        "We can go now. We can try it. " + "cloud " * 9 + "and we can always count on me to "
+        "keep the water flowing through the long long sky without any stop at all "
+        "and on and on and on and on"
+    )
+    for size in range(1, 12):
+        released, steps = run(
+            _open(holdback_chars=160), [text[i : i + size] for i in range(0, len(text), size)]
+        )
+        assert rules.find_banned(released) is None, (size, released)
+        assert all(s.action == "continue" for s in steps)
+        assert released.replace("you can", "we can") == text  # nothing else changed

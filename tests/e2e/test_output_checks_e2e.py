@@ -1,0 +1,88 @@
+"""The personality check on a real stream: real server and OpenAI adapter, a fake
+OpenAI upstream on loopback sending the answer in the chunks each test picks.
+
+Where a defect depended on where the stream was cut (the hold-back window, a
+chunk boundary), the unit tests feed the checker directly; these make sure the
+client sees the same through the whole pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.pipeline.gates.rules import find_banned
+from tests.fixtures.fake_providers import FakeProviderServer, Reply, StartServer
+from tests.fixtures.provider_wire import openai_json, openai_stream
+from tests.fixtures.server import Running, bearer, mint, running_app
+
+Events = list[chat_pb2.StreamChatResponse]
+
+
+@dataclass
+class Gateway:
+    running: Running
+    upstream: FakeProviderServer
+
+    async def stream(self, message: str, chunks: list[str], user: str = "out") -> Events:
+        self.upstream.queue(Reply(body=openai_stream(chunks, (9, 9))))
+        stub = chat_pb2_grpc.ChatServiceStub(self.running.channel)
+        request = chat_pb2.StreamChatRequest(message=message)
+        return [e async for e in stub.StreamChat(request, metadata=bearer(mint(user)))]
+
+    async def chat(self, message: str, answer: str, user: str = "out") -> chat_pb2.ChatResponse:
+        self.upstream.queue(
+            Reply(body=openai_json(answer, (9, 9)), content_type="application/json")
+        )
+        stub = chat_pb2_grpc.ChatServiceStub(self.running.channel)
+        response: chat_pb2.ChatResponse = await stub.Chat(
+            chat_pb2.ChatRequest(message=message), metadata=bearer(mint(user))
+        )
+        return response
+
+
+@pytest.fixture
+async def gateway(fake_server: StartServer) -> AsyncIterator[Gateway]:
+    upstream = await fake_server()
+    env = {
+        "PREFERRED_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": upstream.url + "/v1",
+        "OUTPUT_HOLDBACK_CHARS": "160",
+    }
+    async with running_app(**env) as running:
+        yield Gateway(running, upstream)
+
+
+def released(events: Events) -> str:
+    return "".join(e.delta.text for e in events if e.WhichOneof("event") == "delta")
+
+
+def completed(events: Events) -> chat_pb2.Completed:
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds.count("completed") == 1 and kinds[-1] == "completed"
+    return events[-1].completed
+
+
+def pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+async def test_the_we_edit_never_ships_a_banned_phrase_across_a_forced_cut(
+    gateway: Gateway,
+) -> None:
+    # A sentence longer than the window is cut between "we can always " and
+    # "count on me"; the third "we" became "you" in the released part, so the
+    # client got "you can always count on me" and the stream ended FAILED.
+    text = (
+        "We can go now. We can try it. " + "cloud " * 9 + "and we can always count on me to "
+        "keep the water flowing through the long long sky without any stop at all "
+        "and on and on and on and on"
+    )
+    events = await gateway.stream("Tell me about clouds", pieces(text, 7))
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    assert find_banned(released(events)) is None
+    assert released(events) == text
