@@ -27,15 +27,17 @@ class Gateway:
     running: Running
     upstream: FakeProviderServer
 
-    async def stream(self, message: str, chunks: list[str], user: str = "out") -> Events:
-        self.upstream.queue(Reply(body=openai_stream(chunks, (9, 9))))
+    async def stream(self, message: str, *attempts: list[str], user: str = "out") -> Events:
+        """``attempts``: the chunks of the first answer, then of each regeneration."""
+        self.upstream.queue(*(Reply(body=openai_stream(a, (9, 9))) for a in attempts))
         stub = chat_pb2_grpc.ChatServiceStub(self.running.channel)
         request = chat_pb2.StreamChatRequest(message=message)
         return [e async for e in stub.StreamChat(request, metadata=bearer(mint(user)))]
 
-    async def chat(self, message: str, answer: str, user: str = "out") -> chat_pb2.ChatResponse:
+    async def chat(self, message: str, *answers: str, user: str = "out") -> chat_pb2.ChatResponse:
+        kind = "application/json"
         self.upstream.queue(
-            Reply(body=openai_json(answer, (9, 9)), content_type="application/json")
+            *(Reply(body=openai_json(a, (9, 9)), content_type=kind) for a in answers)
         )
         stub = chat_pb2_grpc.ChatServiceStub(self.running.channel)
         response: chat_pb2.ChatResponse = await stub.Chat(
@@ -86,3 +88,27 @@ async def test_the_we_edit_never_ships_a_banned_phrase_across_a_forced_cut(
     assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
     assert find_banned(released(events)) is None
     assert released(events) == text
+
+
+MARKED = ["I'm *always* here for you", "I'm so **proud** of you", "You're *so* amazing"]
+
+
+@pytest.mark.parametrize("phrase", MARKED)
+async def test_a_banned_phrase_with_emphasis_inside_is_never_shipped(
+    gateway: Gateway, phrase: str
+) -> None:
+    # Emphasis on a word inside the phrase hid it from the rules and from the
+    # invariant check: shipped COMPLETED on StreamChat and on Chat.
+    first = f"{phrase}. Clouds are water."
+    events = await gateway.stream("Tell me about clouds", [first], ["Clouds are water."])
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    assert released(events) == "Clouds are water."  # regenerated before anything went out
+    assert len(gateway.upstream.requests) == 2
+    later = f"Clouds are water. {phrase}. Bye."
+    events = await gateway.stream("Tell me about clouds", pieces(later, 5))
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    assert released(events) == "Clouds are water. Bye."  # edited out after release
+    response = await gateway.chat("Tell me about clouds", first, "Clouds are water.")
+    assert response.outcome == chat_pb2.OUTCOME_COMPLETED
+    assert response.text == "Clouds are water."
+    assert len(gateway.upstream.requests) == 5

@@ -51,6 +51,7 @@ _CAN_END_OPENER = re.compile(r"[.!?…\n]|[^\x00-\x7f]")
 # How far the held text may exceed the window with characters a reader does not
 # see (invisible ones, runs of spaces) inside the view's last match length.
 _MAX_PADDING = 1024
+_EMPHASIS = "*_~`"
 _NOTHING = CheckStep()
 
 
@@ -217,7 +218,13 @@ class PersonalityStream:
         view = readable(stripped)
         match = rules.OPENER.match(view.text)
         if match is not None and (final or match.end() < len(view.text)):
-            self._held = stripped[view.end(match.end()) :].lstrip()
+            end = view.end(match.end())
+            # The marks closing a bold or italic opener ("**Great question!**"),
+            # as many as opened it.
+            opened = len(stripped) - len(stripped.lstrip(_EMPHASIS))
+            rest = stripped[end:]
+            closing = min(opened, len(rest) - len(rest.lstrip(_EMPHASIS)))
+            self._held = rest[closing:].lstrip()
             return 1
         self._held = stripped
         return 0

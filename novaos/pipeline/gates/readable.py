@@ -8,12 +8,15 @@ match on this view instead: each character as the shield's ``fold`` reads it
 (NFKC, case folded, look-alikes to Latin, accents off, invisible ones gone),
 apostrophe look-alikes as ``'``, and every run of whitespace (with any invisible
 characters in it) as one space, or as a blank line when it holds one (a blank
-line is a release point: a phrase may not span it).
+line is a release point: a phrase may not span it). Inline markup a renderer
+shows as nothing is invisible too: emphasis and code marks (``*``, ``_``, ``~``,
+a backtick), link brackets, and simple inline HTML tags (``<b>``, ``</em>``), so
+"I'm *always* here for [you](...)" reads as the phrase it renders as.
 
-Printable ASCII is kept as it is and most answers need no work at all, so the
-view is usually the text itself. Where it differs, ``start``/``end`` map view
-positions back to the text as written, so an edit found on the view removes
-exactly the characters that made the match.
+Printable ASCII other than those marks is kept as it is and most of an answer
+needs no work at all, so the view is usually close to the text itself. Where
+it differs, ``start``/``end`` map view positions back to the text as written,
+so an edit found on the view removes exactly the characters that made the match.
 """
 
 from __future__ import annotations
@@ -24,10 +27,22 @@ from dataclasses import dataclass
 
 from novaos.pipeline.gates.normalize import fold_char
 
+# Inline markup that renders as nothing: emphasis, strike-through and code
+# marks, link brackets ("[you](https://...)" shows "you"), and inline HTML tags
+# without attributes.
+_MARKS = frozenset("*_~`[]")
+_PLAIN_QUIET = " \t\r\n*_~`[]"  # ASCII a gap or a mark: most runs are only these
+_TAG = re.compile(
+    r"</?(?:b|i|u|s|em|strong|del|ins|mark|code|sub|sup|small|big|span|strike|tt|kbd|q)>",
+    re.IGNORECASE,
+)
 # Anything a view may differ on: a run of two or more characters that are not
-# printable ASCII, or one character that is neither printable ASCII nor a plain
-# space or newline (which the rules read as they are).
-_WORK = re.compile(r"[^\x21-\x7e]{2,}|[^\x20-\x7e\n]")
+# printable ASCII or are marks, one character that is neither printable ASCII
+# nor a plain space or newline (which the rules read as they are), a mark, or a tag.
+_WORK = re.compile(
+    r"[^\x21-\x29\x2b-\x5a\x5c\x5e\x61-\x7d]{2,}|[^\x20-\x7e\n]|[*_~`\[\]]|" + _TAG.pattern,
+    re.IGNORECASE,
+)
 _SPACE = re.compile(r"\s")
 # As ``rules.SENTENCE_END`` has it: a blank line, whitespace other than these
 # between its line breaks makes none.
@@ -70,14 +85,19 @@ def readable(text: str) -> Readable:
     spans: list[tuple[int, int, int, int]] = []
     done = shift = 0  # raw characters copied so far; view length minus raw length
     for run in _WORK.finditer(text):
-        out.append(text[done : run.start()])
-        for seen, raw_start, raw_end in _read_run(text, run.start(), run.end()):
+        start, end = run.span()
+        out.append(text[done:start])
+        done = end
+        if end - start == 1 and text[start] in _MARKS:  # a lone mark: code is full of them
+            spans.append((start + shift, start + shift, start, end))
+            shift -= 1
+            continue
+        for seen, raw_start, raw_end in _read_run(text, start, end):
             out.append(seen)
             if len(seen) != raw_end - raw_start:
                 view_start = raw_start + shift
                 spans.append((view_start, view_start + len(seen), raw_start, raw_end))
                 shift += len(seen) - (raw_end - raw_start)
-        done = run.end()
     if done == 0:
         return Readable(text)  # nothing to read differently: the common case
     out.append(text[done:])
@@ -89,7 +109,10 @@ def _gap(text: str, start: int, end: int) -> str:
 
 
 def _seen(ch: str) -> str:
-    return "'" if ch in _APOSTROPHES else fold_char(ch)
+    if ch in _APOSTROPHES:
+        return "'"
+    seen = fold_char(ch)
+    return "" if seen in _MARKS else seen  # a full-width asterisk is one too
 
 
 def _read_run(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
@@ -98,7 +121,9 @@ def _read_run(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
     A gap starts at a whitespace character and takes in the whitespace and
     invisible characters after it."""
     run = text[start:end]
-    if all(ch.isspace() or not _seen(ch) for ch in set(run)):
+    if run[0] == "<" and _TAG.fullmatch(run):
+        return [("", start, end)]
+    if not run.strip(_PLAIN_QUIET) or all(ch.isspace() or not _seen(ch) for ch in set(run)):
         # Only whitespace and invisible characters (a flood of them is read at C speed).
         space = _SPACE.search(run)
         if space is None:

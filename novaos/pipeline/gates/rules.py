@@ -58,10 +58,11 @@ BANNED = re.compile(
     re.IGNORECASE,
 )
 
-# Only at the very start of an answer; removed, never regenerated for.
+# Only at the very start of an answer; removed, never regenerated for. Bold or
+# italic ones too: the view drops the marks (the strip takes the closing ones).
 OPENER = re.compile(
-    r"^\s*[*_]{0,3}(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) "
-    r"question[!.]|absolutely!|certainly!|of course!)[*_]{0,3}",  # bold or italic too
+    r"^\s*(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) "
+    r"question[!.]|absolutely!|certainly!|of course!)",
     re.IGNORECASE,
 )
 

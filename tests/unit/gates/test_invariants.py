@@ -104,3 +104,12 @@ def test_invariants_match_the_policy(
     may_call = verdict is ShieldVerdict.PASS or (verdict is ShieldVerdict.SOFT_VETO and acked)
     allowed = (may_call or not model_called) and (not spark or stance is Stance.SWORD)
     assert (check_invariants(trace) == ()) is allowed
+
+
+@pytest.mark.parametrize(
+    "released",
+    ["Rest. I'm *always* here for you.", "I'm so **proud** of you", "You're _so_ amazing!"],
+)
+def test_a_banned_phrase_with_markup_inside_is_a_violation(released: str) -> None:
+    trace = replace(OK, released_text=released)
+    assert any("banned phrase" in v for v in check_invariants(trace))

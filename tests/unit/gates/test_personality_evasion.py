@@ -29,6 +29,16 @@ EVASIONS = {
     "zero-width in a gap": "I'm always \u200b here\u2009for you",
     "line break and indent": "I'm always\n        here for you",
     "line holding only a zero-width space": "I'm always\n\u200b\nhere for you",
+    # Markup a renderer shows as nothing, inside the phrase.
+    "italic word": "I'm *always* here for you",
+    "bold word": "I'm so **proud** of you",
+    "italic adverb": "You're *so* amazing",
+    "italic truly": "I *truly* understand how you feel",
+    "underscore italic": "I'm always _here_ for you",
+    "bold italic": "You can ***always*** count on me",
+    "code span": "I'm `always` here for you",
+    "html tag": "I'm <b>always</b> here for you",
+    "fullwidth asterisks": "I'm \uff0aalways\uff0a here for you",
 }
 CLEAN = [
     "Run 10\u00a0km at an easy pace. Rest for 2\u00a0days after.",
@@ -39,6 +49,8 @@ CLEAN = [
     "Stra\u00dfe und \u6771\u4eac and \u041c\u043e\u0441\u043a\u0432\u0430 are places.",
     "Your sister\u00a0says I'm so proud of your cooking.",
     "Indented:\n    line one\n    line two\n\nDone.",
+    "Set `max_retries * 2` in **my_config.py** [1]; see <b>notes</b> and ~~old~~ docs.",
+    "Your *sister* says I'm so proud of _your_ cooking.",
 ]
 
 
@@ -161,3 +173,24 @@ def test_an_evaded_we_is_counted() -> None:
     released, steps = _stream(_open(), [text])
     assert released == "We can start. W\u200be should rest. You can go, and you'll see. Done."
     assert sum(s.edits for s in steps) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm always here for **you**. Rest.",
+        "I'm always here for [you](https://example.com). Rest.",
+        "*You're* ~amazing~. Rest.",
+    ],
+)
+def test_markup_at_the_edge_of_a_phrase_is_read_through(text: str) -> None:
+    assert rules.find_banned(text) is not None
+    released, _ = _stream(_open(), ["First, drink some water. ", *_chunkings(text)[1]])
+    assert released == "First, drink some water. Rest."
+
+
+def test_an_emphasised_opener_is_stripped_with_its_marks() -> None:
+    for opener in ("**Great question!** ", "*Great* question! ", "_Absolutely!_ "):
+        released, steps = _stream(_open(), [opener, "Rice *needs* water."])
+        assert released == "Rice *needs* water.", opener
+        assert sum(s.edits for s in steps) == 1
