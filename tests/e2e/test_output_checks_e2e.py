@@ -112,3 +112,19 @@ async def test_a_banned_phrase_with_emphasis_inside_is_never_shipped(
     assert response.outcome == chat_pb2.OUTCOME_COMPLETED
     assert response.text == "Clouds are water."
     assert len(gateway.upstream.requests) == 5
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [("Tell me a joke", None), ("Write me a poem", None), ("Cuéntame un chiste", "es")],
+)
+async def test_the_model_is_told_the_language_of_a_short_request(
+    gateway: Gateway, message: str, language: str | None
+) -> None:
+    # Short English requests were read as Portuguese and the model was told to
+    # answer in pt.
+    events = await gateway.stream(message, ["Here is one. "])
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    system = gateway.upstream.requests[-1].json()["messages"][0]["content"]
+    told = [line for line in system.splitlines() if "Answer in the user's language" in line]
+    assert told == ([] if language is None else [f"- Answer in the user's language ({language})."])
