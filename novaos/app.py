@@ -295,6 +295,7 @@ class App:
             shield=self.shield,
             harm_check=classifier.classify_output,  # the shield's categories on the output
             ack_prompt=classifier.ack_prompt,
+            degraded_note=lambda language: classifier.policy.messages_for(language).degraded_note,
             # None when ENABLE_WEB_FETCH=false: the lens then degrades and opens no socket.
             fetcher=build_fetcher(s, observer=self.metrics),
         )

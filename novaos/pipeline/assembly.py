@@ -20,7 +20,7 @@ from novaos.pipeline.gate import Gate
 from novaos.pipeline.gates.capability import CapabilityGate
 from novaos.pipeline.gates.intent import IntentGate
 from novaos.pipeline.gates.lens import LensGate
-from novaos.pipeline.gates.model import ModelGate
+from novaos.pipeline.gates.model import DegradedNote, ModelGate, policy_degraded_note
 from novaos.pipeline.gates.personality import HarmCheck, PersonalityChecker
 from novaos.pipeline.gates.spark import SparkGate
 from novaos.pipeline.gates.stance import StanceGate
@@ -58,6 +58,7 @@ def build_pipeline(
     harm_check: HarmCheck | None,
     ack_prompt: Callable[[str, str], str] | None = None,
     fetcher: WebFetcher | None = None,
+    degraded_note: DegradedNote = policy_degraded_note,
 ) -> Pipeline:
     tokens = AckTokens(ack_secret(settings), store)
     lens = LensGate(
@@ -72,7 +73,7 @@ def build_pipeline(
             lens,
             StanceGate(),
             CapabilityGate(),
-            ModelGate(),
+            ModelGate(degraded_note=degraded_note),
         ),
         post_model=(SparkGate(store),),
     )

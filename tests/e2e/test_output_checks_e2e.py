@@ -15,6 +15,7 @@ import pytest
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.pipeline.gates.rules import find_banned
+from novaos.pipeline.policy import default_policy
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, StartServer
 from tests.fixtures.provider_wire import openai_json, openai_stream
 from tests.fixtures.server import Running, bearer, mint, running_app
@@ -128,3 +129,42 @@ async def test_the_model_is_told_the_language_of_a_short_request(
     system = gateway.upstream.requests[-1].json()["messages"][0]["content"]
     told = [line for line in system.splitlines() if "Answer in the user's language" in line]
     assert told == ([] if language is None else [f"- Answer in the user's language ({language})."])
+
+
+async def test_a_degraded_lens_keeps_figures_and_advice_out_in_german(gateway: Gateway) -> None:
+    # The lens degraded, but "187,23 €" and "Sie sollten jetzt kaufen" passed,
+    # "2,5 %" became "2,[figure not verified]" and the note was in English.
+    chunks = [
+        "Ich kann keine Live-Kurse sehen. ",
+        "Die Aktie schloss gestern bei 187,23 € und stieg um 2,5 %. ",
+        "Sie sollten jetzt kaufen. ",
+        "Prüfen Sie eine Live-Quelle.",
+    ]
+    events = await gateway.stream("Wie hoch ist der Aktienkurs von Apple heute?", chunks)
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    lens = [e.gate for e in events if e.WhichOneof("event") == "gate" and e.gate.gate == "lens"]
+    assert lens[-1].decision == chat_pb2.GATE_DECISION_DEGRADE
+    note = default_policy().messages_for("de").degraded_note
+    assert released(events) == (
+        "Ich kann keine Live-Kurse sehen. Die Aktie schloss gestern bei [figure not verified] "
+        "und stieg um [figure not verified]. Prüfen Sie eine Live-Quelle.\n\n" + note
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [
+        ("¿Cuál es el precio de la acción de Apple hoy? Gracias", "Cerró en 187,23 US$. "),
+        ("Quel est le cours de l'action Apple aujourd'hui ? Merci", "Elle a fermé à 187,23 €. "),
+    ],
+)
+async def test_a_price_question_in_spanish_or_french_degrades(
+    gateway: Gateway, message: str, answer: str
+) -> None:
+    events = await gateway.stream(message, [answer], ["Consulta una fuente en vivo."])
+    assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+    lens = [e.gate for e in events if e.WhichOneof("event") == "gate" and e.gate.gate == "lens"]
+    assert lens[-1].decision == chat_pb2.GATE_DECISION_DEGRADE
+    assert "187" not in released(events)  # the figure made the first draft regenerate
+    system = gateway.upstream.requests[0].json()["messages"][0]["content"]
+    assert "give no precise figures" in system

@@ -138,8 +138,9 @@ _ACTION_START = CaselessRule(
 )
 _QUESTION_START = CaselessRule(
     r"^\s*(?:what|why|how|when|where|who|which|whose|is|are|was|were|can|could|should|would|"
-    r"do|does|did|will|qu[eé]|c[oó]mo|por qu[eé]|cu[aá]ndo|d[oó]nde|quoi|pourquoi|comment|"
-    r"est-ce|warum|wie|wann|wo|o que|por que|quando|onde)\b"
+    r"do|does|did|will|qu[eé]|c[oó]mo|por qu[eé]|cu[aá]ndo|d[oó]nde|cu[aá]l(?:es)?|"
+    r"cu[aá]nt[oa]s?|quoi|pourquoi|comment|quel(?:le)?s?|combien|est-ce|warum|wie|wann|wo|"
+    r"was|wer|welche[rsnm]?|wieviel|o que|por que|quando|onde|qual|quais|quant[oa]s?)\b|^\s*¿"
 )
 
 _DOMAIN_RULES: Mapping[str, CaselessRule] = {
@@ -321,7 +322,7 @@ _WEIGHTS: Mapping[str, Mapping[str, float]] = {
 # Case-sensitive hints search the raw text, case-insensitive ones (``CaselessRule``) the lowered.
 _LETTER_HINTS: Mapping[str, re.Pattern[str] | CaselessRule] = {
     "es": re.compile(r"[ñ¿¡]"),
-    "fr": CaselessRule(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b"),
+    "fr": CaselessRule(r"[èêëœ]|\b(?:c'est|j'ai|qu'il|n'est)\b|\b(?:l|d|qu)'[a-zàâéèêîôû]"),
     "de": re.compile(r"[ßäöü]"),
     "pt": CaselessRule(r"[ãõ]|ção\b"),
 }

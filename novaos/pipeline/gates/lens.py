@@ -19,6 +19,7 @@ from novaos.pipeline.gate import GateInput, GateResult
 from novaos.pipeline.gates.intent import HEAVY_CHARS, CaselessRule, CaselessText
 from novaos.ports import FetchResult, WebFetcher
 
+# The English note; each language's is ``degraded_note`` in policy/messages.json.
 DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
 
 # A URL runs to whitespace or a delimiter; parentheses stay when they pair up
@@ -35,7 +36,23 @@ _CLAIMS: tuple[tuple[str, CaselessRule], ...] = (
         "price",
         CaselessRule(
             r"\b(?:stock|share|crypto\w*|bitcoin|btc|ethereum|eth|exchange rate|"
-            r"market cap|price of|how much is .{1,40} worth|trading at)\b|\$[a-z]{1,5}\b"
+            r"market cap|price of|how much is .{1,40} worth|trading at|"
+            # es
+            r"precio de (?:la |las |una )?acci[oó]n(?:es)?|acciones de|cotizaci[oó]n\w*|"
+            r"bolsa de valores|en bolsa|criptomoneda\w*|tipo de cambio|"
+            r"precio del (?:bitcoin|oro|d[oó]lar|euro|petr[oó]leo)|"
+            # fr
+            r"cours de l'action|cours des actions|cours (?:de (?:la )?bourse|du bitcoin|de l'or|"
+            r"du dollar|de l'euro|du p[ée]trole)|actions? en bourse|cryptomonnaie\w*|"
+            r"taux de change|prix (?:de l'action|des actions|du bitcoin|de l'or)|"
+            # de
+            r"aktie\w*|b[öo]rse\w*|wechselkurs\w*|kryptow[äa]hrung\w*|"
+            r"(?:bitcoin|gold|[öo]l|dollar|euro)(?:preis|kurs)\w*|"
+            # pt
+            r"pre[çc]o d[aeo]s? a[çc](?:[ãa]o|[õo]es)|a[çc][õo]es d[aeo]|cota[çc][ãa]o|"
+            r"bolsa de valores|na bolsa|criptomoeda\w*|taxa de c[âa]mbio|"
+            r"pre[çc]o do (?:bitcoin|ouro|d[oó]lar|euro|petr[oó]leo))\b|"
+            r"\$[a-z]{1,5}\b"
         ),
     ),
     (
@@ -48,7 +65,8 @@ _CLAIMS: tuple[tuple[str, CaselessRule], ...] = (
         CaselessRule(
             r"\b(?:today|tonight|current(?:ly)?|latest|right now|this (?:week|month|year)|"
             r"recent(?:ly)?|as of|up[- ]to[- ]date|hoy|actual(?:mente)?|aujourd'hui|"
-            r"heute|aktuell\w*|hoje|atual(?:mente)?)\b"
+            r"heute|aktuell\w*|hoje|atual(?:mente)?|ahora mismo|en este momento|en ce moment|"
+            r"actuel(?:le|lement)?|derzeit|momentan|neste momento|agora mesmo)\b"
         ),
     ),
 )

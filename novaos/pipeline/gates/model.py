@@ -7,7 +7,7 @@ it testable and lets regeneration add feedback without rebuilding the facts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from novaos.domain import Decision, Stance
@@ -21,7 +21,7 @@ from novaos.pipeline.facts import (
 )
 from novaos.pipeline.gate import GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates import rules
-from novaos.pipeline.gates.lens import DEGRADED_NOTE
+from novaos.pipeline.policy import default_policy
 from novaos.ports import ChatMessage
 from novaos.tokens import estimate_input_tokens
 
@@ -50,6 +50,15 @@ _DOMAIN_NOTES: Mapping[str, str] = {
     "legal": "This is general information, not legal advice; a lawyer can check your situation.",
 }
 _SOURCE_CHARS = 1200
+
+# The note ending a degraded answer, in a language (intent's guess: the one the
+# model is told to answer in).
+DegradedNote = Callable[[str], str]
+
+
+def policy_degraded_note(language: str) -> str:
+    return default_policy().messages_for(language).degraded_note
+
 
 T = TypeVar("T")
 
@@ -112,10 +121,14 @@ def _sources_block(lens: LensFacts | None) -> str:
     )
 
 
-def build_model_facts(prior: Mapping[str, GateResult]) -> ModelFacts:
+def build_model_facts(
+    prior: Mapping[str, GateResult], degraded_note: DegradedNote = policy_degraded_note
+) -> ModelFacts:
     constraints = build_constraints(prior)
     lens = _of(prior, "lens", LensFacts)
-    notes = (DEGRADED_NOTE,) if lens is not None and lens.degraded else ()
+    intent = _of(prior, "intent", IntentFacts)
+    language = intent.language if intent is not None else "en"
+    notes = (degraded_note(language),) if lens is not None and lens.degraded else ()
     sections = [_IDENTITY, "Rules:\n" + "\n".join(f"- {c}" for c in constraints)]
     sources = _sources_block(lens)
     if sources:
@@ -183,11 +196,14 @@ def build_messages(
 class ModelGate(InlineGate):
     name = "model"
 
-    def __init__(self, budget_ms: int = 20) -> None:
+    def __init__(
+        self, budget_ms: int = 20, degraded_note: DegradedNote = policy_degraded_note
+    ) -> None:
         self.budget_ms = budget_ms
+        self._degraded_note = degraded_note
 
     def decide(self, inp: GateInput) -> GateResult:
-        facts = build_model_facts(inp.prior)
+        facts = build_model_facts(inp.prior, self._degraded_note)
         stance = _stance(inp.prior)
         reason = f"prompt for {stance}: {len(facts.constraints)} constraints"
         if facts.required_notes:

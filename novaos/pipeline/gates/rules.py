@@ -74,23 +74,103 @@ WE_MODAL = re.compile(
 )
 MAX_WE = 2
 
+# Buy/sell advice, in the five languages, read on the view (accents off: the
+# view folds "deberías" to "deberias", "müssen" to "mussen"). A few words may
+# stand between a modal and its verb ("Sie sollten jetzt Apple-Aktien kaufen"),
+# never a negation. Like "you should buy", these flag any purchase advice: the
+# rule is on for every answer, and telling buying a share from buying a chair
+# is beyond a pattern.
+_NOT = r"(?!(?:not|nicht|kein\w{0,3}|no|pas|nao|nunca|jamais|never|rien) )"
+_FILL = rf"(?:{_NOT}[\w'-]{{1,15}} ){{0,3}}"  # German puts the verb last
+_FILL1 = rf"(?:{_NOT}[\w'-]{{1,15}} )?"  # "tu devrais en acheter"
+_BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
 BUY_SELL = re.compile(
-    r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
-    r"i['’]d|it['’]s (?:a )?(?:good|great) (?:time|idea) to|now is (?:a |the )?(?:good |great )?"
-    r"time to)\s{1,3}(?:buy|sell|short|dump|buying|selling|shorting)\b|"
-    r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
-    r"sell (?:now|today|immediately))\b",
+    "|".join(
+        (
+            # English
+            r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
+            r"i'd(?: (?:recommend|suggest|advise))?|it's (?:a )?(?:good|great) (?:time|idea) to|"
+            r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
+            r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
+            r"sell (?:now|today|immediately))\b",
+            r"\b(?:my|our) (?:recommendation|advice|verdict|call|suggestion|pick)"
+            r"(?: (?:is|would be))?(?: ?:| -|,)? (?:to )?" + _BUY + r"\b",
+            r"\b(?:buying|selling|shorting) " + _FILL + r"(?:is|would be|seems|looks) "
+            r"(?:like )?(?:a |an )?(?:smart|good|great|wise|sound|solid|clever|no-brainer)\b",
+            r"\b(?:it's|this is|now's|now is) (?:a |the )?(?:smart|right|perfect|best|good|great) "
+            r"(?:time|moment|idea) to (?:buy|sell|short)\b",
+            # Spanish
+            r"\b(?:deberias|debes|deberian|tienes que|usted deberia|le recomiendo|te recomiendo|"
+            r"(?:yo )?recomiendo|te aconsejo|le aconsejo|te sugiero) "
+            + _FILL1
+            + r"(?:comprar|vender)\b",
+            r"\b(?:compra|vende|comprar|vender) (?:ya|ahora|hoy mismo)\b",
+            r"\bes (?:un )?(?:buen|gran|el) momento (?:para|de) (?:comprar|vender)\b",
+            r"\bmi (?:recomendacion|consejo)(?: es)?(?: ?:|,)? (?:comprar|vender)\b",
+            # French
+            r"\b(?:vous devriez|tu devrais|vous devez|tu dois|il faut) "
+            + _FILL1
+            + r"(?:acheter|vendre)\b",
+            r"\bje (?:vous |te )?(?:recommande|conseille|suggere) (?:d'|de )(?:en )?"
+            r"(?:acheter|vendre)\b",
+            r"\b(?:achetez|vendez|achete|vends)(?: des| en)? (?:maintenant|tout de suite|"
+            r"des maintenant|aujourd'hui)\b",
+            r"\bc'est (?:le|un) (?:bon |meilleur )?moment (?:d'acheter|de vendre)\b",
+            r"\bmon (?:conseil|avis|verdict)(?: est)?(?: ?:|,)? (?:d')?(?:acheter|vendre)\b",
+            # German
+            r"\b(?:sie sollten|du solltest|ihr solltet|sie mussen|du musst|man sollte|"
+            r"ich wurde|ich empfehle(?: ihnen| dir| euch)?(?: zu)?) "
+            + _FILL
+            + r"(?:kaufen|verkaufen|nachkaufen|zukaufen)\b",
+            r"\b(?:jetzt|sofort|heute noch) (?:kaufen|verkaufen)\b",
+            r"\b(?:kaufen|verkaufen) sie (?:jetzt|sofort|heute)\b",
+            r"\b(?:kauf|verkauf)empfehlung\b",
+            r"\bguter zeitpunkt (?:zum|um zu) (?:kaufen|verkaufen)\b",
+            # Portuguese
+            r"\b(?:voce deveria|voce deve|voce precisa|tu deverias|(?:eu )?recomendo|"
+            r"(?:eu )?aconselho|(?:eu )?sugiro) " + _FILL1 + r"(?:comprar|vender)\b",
+            r"\b(?:compre|venda) (?:ja|agora|hoje)\b",
+            r"\be (?:um )?(?:bom|otimo|o) momento (?:para|de) (?:comprar|vender)\b",
+            r"\bminha (?:recomendacao|dica)(?: e)?(?: ?:|,)? (?:comprar|vender)\b",
+        )
+    ),
     re.IGNORECASE,
 )
 
-# Precise figures: money, percentages, decimals, thousands. Bare small integers
+# Precise figures: money, percentages, decimals, thousands, in the ways the five
+# languages write them (decimal comma, thousands by comma, dot, apostrophe or a
+# space, no-break ones too: the view reads them as a space), a currency before
+# or after, a rate after a pair ("BTC/USD 67 432"). Bare small integers
 # ("3 steps") and years are fine.
+_AMOUNT = (
+    r"\d{1,3}(?:(?:,\d{3}){1,4}|(?:\.\d{3}){1,4}|(?: \d{3}){1,4}|(?:'\d{3}){1,4})"
+    r"(?:[.,]\d{1,4})?|\d{1,9}(?:[.,]\d{1,4})?"
+)
+# A code right after a slash names a pair ("BTC/USD 67 432"), the rate is the figure.
+_CURRENCY_BEFORE = r"(?:[$€£¥₹₽₩]|[ucar]\$|us\$|(?<!/)(?:usd|eur|gbp|chf|jpy))"
+_CURRENCY_AFTER = (
+    r"(?:[$€£¥₹₽₩]|us\$|r\$|usd|eur|gbp|chf|jpy|btc|eth|dollars?|euros?|pounds?|dolares|"
+    r"reais|francs?|franken|yen)"
+)
+_SCALE = r"(?:k|m|bn|mn|million|billion|millions|milliards?|millones|milhoes|mio|mrd)"
+_PAIR = r"[a-z]{3}/[a-z]{3}"
 FIGURE = re.compile(
-    r"[$€£¥]\s?\d{1,9}(?:,\d{3}){0,4}(?:\.\d{1,4})?(?:\s?(?:k|m|bn|million|billion))?\b|"
-    r"\b\d{1,6}(?:\.\d{1,4})?\s?%|"
-    r"\b\d{1,6}\.\d{1,4}\b|"
-    r"\b\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,4})?\b|"
-    r"\b\d{1,9}(?:\.\d{1,4})?\s(?:usd|eur|gbp|dollars|euros|btc|eth)\b",
+    "|".join(
+        (
+            _CURRENCY_BEFORE + r"\s?(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?(?!\w)",
+            r"\b(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?\s?" + _CURRENCY_AFTER + r"(?!\w)",
+            r"\b\d{1,6}(?:[.,]\d{1,4})?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
+            r"prozent|por cento)\b)",
+            r"\b\d{1,6}\.\d{1,4}\b",
+            r"(?<![\w,])\d{1,6},\d{1,2}(?![\w,])",  # 187,23 (1,2,3 is a list)
+            r"\b\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,4})?\b",
+            r"\b\d{1,3}(?:\.\d{3}){1,4}(?:,\d{1,4})?\b",
+            r"\b\d{1,3}(?: \d{3}){2,4}\b|\b\d{1,3} \d{3},\d{1,4}\b",  # 1 234 567, 67 432,50
+            r"\b\d{1,3}(?:'\d{3}){1,4}(?:[.,]\d{1,4})?\b",
+            r"(?:(?<=" + _PAIR + r" )|(?<=" + _PAIR + r": )|(?<=" + _PAIR + r" = ))"
+            r"(?:" + _AMOUNT + r")(?!\w)",
+        )
+    ),
     re.IGNORECASE,
 )
 FIGURE_PLACEHOLDER = "[figure not verified]"

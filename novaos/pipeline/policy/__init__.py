@@ -6,7 +6,8 @@ Files (all JSON, each carrying the same ``policy_version``):
 - ``rules_<lang>.json``: a lexicon of named regex fragments, the rules
   (category + pattern over canonical text), output rules, benign guards, and
   framing markers (role-play, fake ``[system]``, prompt injection).
-- ``messages.json``: per language the crisis block, refusals, ack prompts.
+- ``messages.json``: per language the crisis block, refusals, ack prompts, and
+  the note ending an answer whose current data could not be verified (lens).
 
 A rule marked ``over_guards`` (crisis and hard-veto rules only) outranks the
 guards: a view it matches is scanned unmasked, and no guard switches its
@@ -113,6 +114,7 @@ class Messages:
     refusal: str
     throttled: str
     ack_prompts: Mapping[str, str]
+    degraded_note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +261,13 @@ def _messages(
             raise PolicyError(
                 f"messages.json: {language} lacks ack prompts {soft - prompts.keys()}"
             )
-        out[language] = Messages(block, str(entry["refusal"]), str(entry["throttled"]), prompts)
+        out[language] = Messages(
+            block,
+            str(entry["refusal"]),
+            str(entry["throttled"]),
+            prompts,
+            str(entry["degraded_note"]),
+        )
     return out
 
 

@@ -7,6 +7,7 @@ import pytest
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts, LensFacts
 from novaos.pipeline.gate import GateResult
+from novaos.pipeline.gates.intent import analyse
 from novaos.pipeline.gates.lens import DEGRADED_NOTE, LensGate, detect_claims, find_urls
 from novaos.pipeline.gates.model import build_model_facts
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
@@ -139,3 +140,34 @@ async def test_a_lens_cut_off_by_the_pipeline_deadline_still_marks_the_answer_un
     )
     assert result.decision is Decision.DEGRADE
     assert DEGRADED_NOTE in build_model_facts(record.results).required_notes
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "¿Cuál es el precio de la acción de Apple hoy?",
+        "Precio de la acción de Apple hoy, por favor",
+        "Quel est le cours de l'action Apple aujourd'hui ?",
+        "Le cours de l'action Apple aujourd'hui, merci",
+        "Wie hoch ist der Aktienkurs von Apple heute?",
+        "Bitcoinkurs heute bitte",
+        "Qual é o preço da ação da Apple hoje?",
+        "Cotação do dólar hoje, por favor",
+    ],
+)
+def test_price_claims_in_other_languages_need_fresh_facts(message: str) -> None:
+    # Spanish and French price questions passed as "no fresh facts needed", so
+    # the answer was not told to avoid figures and got no note.
+    assert "price" in detect_claims(message, analyse(message))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Me ajude a escrever um poema sobre a ação humana",
+        "Je suis un cours de yoga",
+        "Escribe un poema sobre el mar",
+    ],
+)
+def test_ordinary_messages_in_other_languages_need_none(message: str) -> None:
+    assert detect_claims(message, analyse(message)) == ()

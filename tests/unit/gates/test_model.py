@@ -143,3 +143,21 @@ def test_no_system_prompt_without_sources_outgrows_the_admission_allowance(
     system = build_messages(ModelGate().decide(gate_input("hi", prior=prior)).facts, (), "hi")[0]
     needed = estimate_input_tokens((system,)) - estimate_input_tokens(())
     assert needed <= system_prompt_bound()
+
+
+async def test_the_degraded_note_is_in_the_users_language() -> None:
+    # The note ended a German answer in English.
+    lens = LensFacts(needs_verification=True, degraded=True, reasons=("price",))
+    policy = default_policy()
+    assert policy.messages_for("en").degraded_note == DEGRADED_NOTE
+    notes = set()
+    for language in policy.languages:
+        prior = _prior(Stance.LENS, lens)
+        prior["intent"] = GateResult(
+            Decision.PASS, facts=IntentFacts("question", language=language)
+        )
+        facts = await _facts(prior)
+        assert facts.required_notes == (policy.messages_for(language).degraded_note,)
+        notes.add(facts.required_notes)
+    assert len(notes) == len(policy.languages)
+    assert "Hinweis" in policy.messages_for("de").degraded_note

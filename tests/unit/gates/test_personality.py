@@ -264,3 +264,63 @@ def test_we_edit_never_creates_a_banned_phrase_across_a_forced_cut() -> None:
         assert rules.find_banned(released) is None, (size, released)
         assert all(s.action == "continue" for s in steps)
         assert released.replace("you can", "we can") == text  # nothing else changed
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("It closed at 187,23 € in Frankfurt.", "It closed at # in Frankfurt."),
+        ("Die Aktie stieg um 2,5 % gestern.", "Die Aktie stieg um # gestern."),
+        ("BTC/USD 67 432 at noon.", "BTC/USD # at noon."),
+        ("BTC/USD: 67\u202f432 at noon.", "BTC/USD: # at noon."),
+        ("La acción cerró en 187,23 US$ ayer.", "La acción cerró en # ayer."),
+        ("Sie kostet 1.234.567,89 € heute.", "Sie kostet # heute."),
+        ("Le prix est 67\u00a0432,50 € ce matin.", "Le prix est # ce matin."),
+        ("Custa R$ 25,40 agora.", "Custa # agora."),
+        ("It costs CHF 1'250.50 now.", "It costs # now."),
+        ("It rose 3 percent.", "It rose #."),
+    ],
+)
+def test_precise_figures_as_other_languages_write_them(text: str, shown: str) -> None:
+    # Decimal commas, space or dot thousands, a currency after the amount and a
+    # rate after a pair passed a degraded lens; "2,5 %" became "2,[figure...]".
+    released, _ = run(_open(no_precise_figures=True), ["Prices move. ", text])
+    assert released == "Prices move. " + shown.replace("#", rules.FIGURE_PLACEHOLDER)
+
+
+@pytest.mark.parametrize(
+    "text", ["Take 3 steps in 2024.", "Pick 1, 2 or 3 of them.", "Chapter 12 has 300 pages."]
+)
+def test_small_integers_are_not_figures(text: str) -> None:
+    assert run(_open(no_precise_figures=True), [text])[0] == text
+
+
+@pytest.mark.parametrize(
+    "advice",
+    [
+        "My recommendation: buy.",
+        "Buying more Apple is a smart move right now.",
+        "I'd recommend selling before the report.",
+        "Sie sollten jetzt kaufen.",
+        "Ich würde die Aktie verkaufen.",
+        "Deberías comprar ahora.",
+        "Te recomiendo vender hoy.",
+        "Vous devriez acheter maintenant.",
+        "Je vous conseille d'acheter.",
+        "Você deveria comprar já.",
+        "É um bom momento para vender.",
+    ],
+)
+def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
+    step = _open().feed(advice + " ")
+    assert step.action == "regenerate" and step.reason.startswith("buy/sell"), advice
+    released, _ = run(_open(), ["Markets move. ", advice + " Diversify."])
+    assert released == "Markets move. Diversify."
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Sie sollten nicht kaufen, ohne zu prüfen.", "Buying a house is a big decision."],
+)
+def test_no_advice_is_no_buy_sell(text: str) -> None:
+    assert run(_open(), [text])[0] == text
