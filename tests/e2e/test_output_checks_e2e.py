@@ -168,3 +168,13 @@ async def test_a_price_question_in_spanish_or_french_degrades(
     assert "187" not in released(events)  # the figure made the first draft regenerate
     system = gateway.upstream.requests[0].json()["messages"][0]["content"]
     assert "give no precise figures" in system
+
+
+async def test_wide_space_runs_complete_in_small_chunks_as_in_one(gateway: Gateway) -> None:
+    # Streamed in 8-character chunks this benign answer ended OUTPUT_BLOCKED
+    # "padded output" with nothing released; in one chunk it completed.
+    text = ("a" + " " * 30) * 100
+    for attempts in ([pieces(text, 8)] * 3, [[text]]):
+        events = await gateway.stream("Draw me a sparse column", *attempts)
+        assert completed(events).outcome == chat_pb2.OUTCOME_COMPLETED
+        assert released(events) == text

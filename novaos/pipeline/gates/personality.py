@@ -49,8 +49,10 @@ _END_TAIL = frozenset(".!?…\"'”’)]")
 # one keeps a feed from being quiet (non-ASCII text may read as "!" or ".").
 _CAN_END_OPENER = re.compile(r"[.!?…\n]|[^\x00-\x7f]")
 # How far the held text may exceed the window with characters a reader does not
-# see (invisible ones, runs of spaces) inside the view's last match length.
-_MAX_PADDING = 1024
+# see (invisible ones, runs of spaces) inside the view's last match length:
+# enough for wide layout (a column of single letters 45 spaces apart), a bound
+# on the work each step does.
+_MAX_PADDING = 2048
 _EMPHASIS = "*_~`"
 _NOTHING = CheckStep()
 
@@ -101,9 +103,29 @@ class PersonalityStream:
     def feed(self, text: str) -> CheckStep:
         if self._stopped is not None:
             return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
+        if len(self._held) + len(text) > self.holdback_chars + _MAX_PADDING:
+            return self._feed_words(text)
+        return self._feed(text)
+
+    def _feed(self, text: str) -> CheckStep:
         quiet = self._waiting and self.quiet_feeds and self._quiet(text)
         self._held += text
         return _NOTHING if quiet else self._step(final=False)
+
+    def _feed_words(self, text: str) -> CheckStep:
+        """A piece that could take the held text past the padding bound is fed
+        word by word: whether a padded stretch stops the stream must not depend
+        on how the upstream cut its chunks (in one piece the forced cut would
+        release past a stretch that, arriving in small pieces, stops it)."""
+        release: list[str] = []
+        edits = 0
+        for word in _WORDS.findall(text):
+            step = self._feed(word)
+            edits += step.edits
+            if step.action != "continue":
+                return CheckStep(action=step.action, reason=step.reason, edits=edits)
+            release.append(step.release)
+        return CheckStep(release="".join(release), edits=edits)
 
     def _quiet(self, text: str) -> bool:
         """True when stepping after appending ``text`` would release, edit and strip
@@ -139,8 +161,9 @@ class PersonalityStream:
         sentence end (no run is long enough to be cut mid-word), and an opener
         matching a prefix would match the whole. Fed word by word it would then
         come out unedited, only stripped at the start, and be judged for harm
-        once at the end, so that is done directly. Otherwise it is fed word by
-        word."""
+        once at the end, so that is done directly, unless it holds enough
+        padding that a stretch of it could stop the stream. Otherwise it is fed
+        word by word."""
         stripped = text.lstrip()
         if self._whole is None or self._stopped is not None or not self._rules_silent(stripped):
             return [*(self.feed(word) for word in _WORDS.findall(text)), self.finish()]
@@ -153,12 +176,31 @@ class PersonalityStream:
     def _rules_silent(self, text: str) -> bool:
         if self._held or self._released_any or _LONG_RUN.search(text) is not None:
             return False
-        seen = readable(text).text
+        view = readable(text)
+        seen = view.text
         return (
-            rules.OPENER.match(seen) is None
+            not self._has_padded_stretch(view, len(text))
+            and rules.OPENER.match(seen) is None
             and rules.WE.search(seen) is None
             and all(pattern.search(seen) is None for _, pattern in self._patterns())
         )
+
+    def _has_padded_stretch(self, view: Readable, raw_len: int) -> bool:
+        """Whether fed word by word the answer could stop as padded output: held
+        text stops only when its view is too short to cut (at most the longest
+        match) while its raw length exceeds the window and the padding bound.
+        Every stretch of that view length, with the invisible characters around
+        it, lies inside one of these overlapping windows (a margin on each
+        side), so none of them that long in raw text means no stop."""
+        width = rules.MAX_MATCH_CHARS + 2
+        bound = self.holdback_chars + _MAX_PADDING
+        seen = len(view.text)
+        for i in range(0, max(seen, 1), width):
+            start = view.start(i - width) if i > width else 0
+            end = view.end(i + 2 * width + 1) if i + 2 * width + 1 < seen else raw_len
+            if end - start > bound:
+                return True
+        return False
 
     # ------------------------------------------------------------ one step
 

@@ -194,3 +194,34 @@ def test_an_emphasised_opener_is_stripped_with_its_marks() -> None:
         released, steps = _stream(_open(), [opener, "Rice *needs* water."])
         assert released == "Rice *needs* water.", opener
         assert sum(s.edits for s in steps) == 1
+
+
+WIDE = ("a" + " " * 30) * 100  # a benign answer laid out with wide space runs
+
+
+def _judgements(text: str, size: int) -> tuple[tuple[str, str], ...]:
+    """(released text, last action) streamed in ``size`` pieces, in one piece,
+    and judged whole."""
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    small = _stream(_open(holdback_chars=160), pieces)
+    one = _stream(_open(holdback_chars=160), [text])
+    whole = _open(whole=True, holdback_chars=160).whole(text)
+    return tuple(
+        ("".join(s.release for s in steps), steps[-1].action if steps else "")
+        for steps in (small[1], one[1], whole)
+    )
+
+
+def test_wide_space_runs_are_judged_alike_however_they_arrive() -> None:
+    # Streamed in 8-character pieces the answer stopped as "padded output" with
+    # nothing released; in one piece, or whole, it completed.
+    judged = _judgements(WIDE, 8)
+    assert set(judged) == {(WIDE, "continue")}, judged
+
+
+def test_a_padded_stretch_is_judged_alike_however_it_arrives() -> None:
+    # Padding far beyond the window stops the stream whichever way it came.
+    text = "Fine. I'm" + " \u200b" * (_MAX_PADDING + 200) + " here. More text follows."
+    for size in (3, 64):
+        judged = _judgements(text, size)
+        assert {action for _, action in judged} == {"block"}, (size, judged)
