@@ -54,6 +54,7 @@ _CAN_END_OPENER = re.compile(r"[.!?…\n]|[^\x00-\x7f]")
 # on the work each step does.
 _MAX_PADDING = 2048
 _EMPHASIS = "*_~`"
+_MAX_OPENERS = 8  # stripped in a row; more is a flood the window bounds anyway
 _NOTHING = CheckStep()
 
 
@@ -256,20 +257,24 @@ class PersonalityStream:
     # ------------------------------------------------------------ edits
 
     def _strip_opener(self, final: bool) -> int:
+        """Strip the openers at the start ("Great question! Absolutely! ..."),
+        each once it is whole (more text follows it, or the answer ended)."""
         stripped = self._held.lstrip()
-        view = readable(stripped)
-        match = rules.OPENER.match(view.text)
-        if match is not None and (final or match.end() < len(view.text)):
+        for done in range(_MAX_OPENERS):
+            view = readable(stripped)
+            match = rules.OPENER.match(view.text)
+            if match is None or not (final or match.end() < len(view.text)):
+                self._held = stripped
+                return done
             end = view.end(match.end())
             # The marks closing a bold or italic opener ("**Great question!**"),
             # as many as opened it.
             opened = len(stripped) - len(stripped.lstrip(_EMPHASIS))
             rest = stripped[end:]
             closing = min(opened, len(rest) - len(rest.lstrip(_EMPHASIS)))
-            self._held = rest[closing:].lstrip()
-            return 1
+            stripped = rest[closing:].lstrip()
         self._held = stripped
-        return 0
+        return _MAX_OPENERS
 
     def _held_view(self) -> Readable:
         held = self._held

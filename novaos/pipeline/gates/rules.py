@@ -60,11 +60,12 @@ BANNED = re.compile(
 
 # Only at the very start of an answer; removed, never regenerated for. Bold or
 # italic ones too: the view drops the marks (the strip takes the closing ones).
-OPENER = re.compile(
-    r"^\s*(?:(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) "
-    r"question[!.]|absolutely!|certainly!|of course!)",
-    re.IGNORECASE,
+# Words may be split by a line break ("Great\nquestion!"), as in a phrase.
+_OPENERS = (
+    r"(?:what an? )?(?:great|excellent|fantastic|wonderful|good|amazing) question[!.]|"
+    r"absolutely!|certainly!|of course!"
 )
+OPENER = re.compile(r"^\s*(?:" + _OPENERS.replace(" ", _SP) + ")", re.IGNORECASE)
 
 # "we" beyond the allowed count turns into "you" when it starts a modal phrase.
 WE = re.compile(r"\bwe\b", re.IGNORECASE)

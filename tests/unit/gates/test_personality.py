@@ -324,3 +324,25 @@ def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
 )
 def test_no_advice_is_no_buy_sell(text: str) -> None:
     assert run(_open(), [text])[0] == text
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        "Great\nquestion! ",
+        "What a\ngreat question! ",
+        "Great question! Great question! ",
+        "Great question!\nAbsolutely! ",
+        "**Great question!** Of\ncourse! ",
+    ],
+)
+def test_an_opener_across_a_line_break_or_repeated_is_stripped(opener: str) -> None:
+    # "Great\nquestion!" was kept (the pattern wanted a space), and of two
+    # openers in a row only the first was stripped.
+    for chunks in ([opener, "Rice needs water."], list(opener + "Rice needs water.")):
+        released, steps = run(_open(), chunks)
+        assert released == "Rice needs water.", (opener, chunks)
+        assert sum(s.edits for s in steps) == opener.count("!")
+    stream = PersonalityChecker(stand_in_harm).open(OutputConstraints(), whole=True)
+    steps = stream.whole(opener + "Rice needs water.")
+    assert "".join(s.release for s in steps) == "Rice needs water."
