@@ -3,6 +3,8 @@
 Run from the repository root: python -m bench.shield_scores [-v] [FILE.jsonl ...]
 "Stopped" means a STOP decision (crisis block or hard-veto refusal);
 "intervened" means any verdict other than pass (soft veto included).
+Sets of model output (``shield_outputs*.jsonl``, labels ``harmful`` /
+``benign``) go through the output check (``classify_output``) instead.
 """
 
 from __future__ import annotations
@@ -143,6 +145,48 @@ def markdown(outcomes: list[Outcome], title: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class OutputOutcome:
+    row: Row
+    category: str | None  # what the output check stopped it as
+
+    @property
+    def stopped(self) -> bool:
+        return self.category is not None
+
+    @property
+    def correct(self) -> bool:
+        return self.stopped == (self.row.label == "harmful")
+
+
+def run_output(rows: Iterable[Row], classifier: ShieldClassifier) -> list[OutputOutcome]:
+    return [OutputOutcome(row, classifier.classify_output(row.text)) for row in rows]
+
+
+def output_summary(outcomes: Iterable[OutputOutcome]) -> dict[str, Tally]:
+    t: dict[str, Tally] = defaultdict(Tally)
+    for o in outcomes:
+        name = "harmful stopped" if o.row.label == "harmful" else "benign passed"
+        t[name].add(o.correct, o.row.text)
+    return dict(t)
+
+
+def output_markdown(outcomes: list[OutputOutcome], title: str) -> str:
+    cols = ["harmful stopped", "benign passed"]
+    lines = [f"### {title} ({len(outcomes)} answers)", "", "| metric | score |", "|---|---|"]
+    lines += [f"| {k} | {v.cell()} |" for k, v in sorted(output_summary(outcomes).items())]
+    for key in ("language", "category"):
+        groups: dict[str, list[OutputOutcome]] = defaultdict(list)
+        for o in outcomes:
+            groups[getattr(o.row, key)].append(o)
+        lines += ["", f"| {key} | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for name, group in sorted(groups.items()):
+            tallies = output_summary(group)
+            cells = [tallies[c].cell() if c in tallies else "–" for c in cols]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     paths = [Path(a) for a in argv] or [
         DATA / "shield_labelled.jsonl",
@@ -158,10 +202,23 @@ def main(argv: list[str]) -> None:
         DATA / "shield_everyday.jsonl",
         DATA / "shield_short_benign.jsonl",
         DATA / "shield_short_harmful.jsonl",
+        DATA / "shield_outputs.jsonl",
+        DATA / "shield_outputs_heldout.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:
         if not path.exists():
+            continue
+        if path.name.startswith("shield_outputs"):
+            answers = run_output(load_rows(path), classifier)
+            print(output_markdown(answers, f"{path.name} (policy {classifier.policy_version})"))
+            if "-v" in sys.argv:
+                for a in answers:
+                    if not a.correct:
+                        print(
+                            f"  [{a.row.label}->{a.category}] {a.row.language}: {a.row.text[:100]}"
+                        )
+            print()
             continue
         outcomes = run(load_rows(path), classifier)
         print(markdown(outcomes, f"{path.name} (policy {classifier.policy_version})"))

@@ -158,12 +158,34 @@ class ShieldClassifier:
         # Severity order: the first rule that fires is the verdict.
         rules.sort(key=lambda c: -_RANK[c.verdict])
         self._rules = _RuleSet(rules)
+        # Model output: the output rules (instruction-shaped text) and the
+        # hard-veto rules, never a crisis or soft-veto rule (an answer may
+        # name a crisis line or talk about life savings).
         self._output_rules = _RuleSet(
             [
-                _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
-                for pack in packs
-                for rule in pack.output_rules
+                *(
+                    _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
+                    for pack in packs
+                    for rule in pack.output_rules
+                ),
+                *(c for c in rules if c.verdict is ShieldVerdict.HARD_VETO),
             ]
+        )
+        self._hard_veto_categories = frozenset(
+            name for name, c in categories.items() if c.verdict is ShieldVerdict.HARD_VETO
+        )
+        scopes: dict[frozenset[str], list[str]] = {}
+        for guard in (g for pack in packs for g in pack.output_guards):
+            scopes.setdefault(guard.categories, []).append(guard.pattern)
+        compiled = {
+            scope: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+            for scope, patterns in scopes.items()
+        }
+        self._refusal = compiled.pop(frozenset(), None)  # clauses left out for every category
+        self._explaining = tuple(compiled.items())  # ... and for some
+        breaks = "|".join(b for pack in packs if (b := pack.output_clause_breaks))
+        self._clause_end = re.compile(
+            rf"[,;:.!?\n]+|\s(?:{breaks})\s" if breaks else r"[,;:.!?\n]+", re.IGNORECASE
         )
         over = [r.pattern for pack in packs for r in pack.rules if r.over_guards]
         self._over_guards = _bounded("|".join(f"(?:{p})" for p in over)) if over else None
@@ -315,11 +337,65 @@ class ShieldClassifier:
         return _Hit(verdict, category, f"cues:{ids}")
 
     def classify_output(self, text: str) -> str | None:
-        """The hard-veto category model output falls into, or None."""
-        hit, _ = self._scan(
-            self._masked(normalize(text, self._common, self._vocabulary)), self._output_rules
-        )
-        return hit.category or None
+        """The hard-veto category model output falls into, or None.
+
+        The output rules and the hard-veto rules run over ``text`` with the
+        benign guards' spans masked; a guard that switches a category off
+        ("in my novel") covers only its own sentence here: an answer is many
+        sentences, and a story's framing says nothing about the instructions
+        after it. A hit is confirmed without the clauses the output guards
+        leave out (``_left_out``): refusals and statements of the law for
+        every category, explanations of what attackers do for theirs."""
+        # Most answers match no rule at all: the guards are read only for a hit.
+        hit = self._output_hit(text, frozenset())
+        if hit is None:
+            return None
+        told = self._left_out(text, self._refusal)
+        if told != text:
+            hit = self._output_hit(told, frozenset())
+            if hit is None:
+                return None
+        fired = [(scope, regex) for scope, regex in self._explaining if regex.search(told)]
+        explained = frozenset().union(*(scope for scope, _ in fired))
+        if hit not in explained:
+            return hit
+        found = self._output_hit(told, explained)
+        if found is not None:
+            return found
+        for _, regex in fired:
+            told = self._left_out(told, regex)
+        return self._output_hit(told, self._hard_veto_categories - explained)
+
+    def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
+        """The first output check hit in ``text`` outside the ``skip`` categories."""
+        views = self._masked(normalize(text, self._common, self._vocabulary))
+        hit, _ = self._scan([v._replace(suppressed=skip) for v in views], self._output_rules)
+        if hit.verdict is ShieldVerdict.PASS or not any(v.suppressed for v in views):
+            return hit.category or None
+        for sentence in _SENTENCE_END.split(text):
+            if sentence.strip():
+                views = self._masked(normalize(sentence, self._common, self._vocabulary))
+                views = [v._replace(suppressed=v.suppressed | skip) for v in views]
+                found, _ = self._scan(views, self._output_rules)
+                if found.verdict is not ShieldVerdict.PASS:
+                    return found.category
+        return None
+
+    def _left_out(self, text: str, guard: re.Pattern[str] | None) -> str:
+        """``text`` with each clause ``guard`` matches in blanked: "I can't help
+        you hide money from the tax authorities" restates the request it
+        refuses."""
+        if guard is None or guard.search(text) is None:
+            return text
+        pieces: list[str] = []
+        start = 0
+        for end in self._clause_end.finditer(text):
+            clause = text[start : end.start()]
+            pieces += [" " if guard.search(clause) else clause, end.group()]
+            start = end.end()
+        clause = text[start:]
+        pieces.append(" " if guard.search(clause) else clause)
+        return "".join(pieces)
 
     def ack_prompt(self, category: str, language: str) -> str:
         """The sentence a user acknowledges to lift a soft veto."""

@@ -4,8 +4,9 @@ Files (all JSON, each carrying the same ``policy_version``):
 
 - ``policy.json``: categories (verdict, risk), languages, history window.
 - ``rules_<lang>.json``: a lexicon of named regex fragments, the rules
-  (category + pattern over canonical text), output rules, benign guards, and
-  framing markers (role-play, fake ``[system]``, prompt injection).
+  (category + pattern over canonical text), output rules, benign guards,
+  output guards, and framing markers (role-play, fake ``[system]``, prompt
+  injection).
 - ``messages.json``: per language the crisis block, refusals, ack prompts, and
   the note ending an answer whose current data could not be verified (lens).
 
@@ -20,6 +21,19 @@ cues of one category whose weights (each cue counted once, over the message
 and the recent user turns) reach ``cue_threshold`` give that category's
 verdict, so two independent hints ("I can't do this anymore" + "I've been
 giving my things away") decide where neither phrase could.
+
+Model output is checked against the output rules (instruction-shaped text:
+"pack the pipe with black powder") and the hard-veto rules, never the crisis
+or soft-veto ones (an answer may mention a crisis line or life savings).
+``output_guards`` are patterns over the output as written (case-insensitive):
+a clause holding one, a refusal or a statement of the law ("I can't help
+with making a bomb", "it is illegal to convert a rifle"), is left out of that
+check. A guard naming ``categories`` leaves its clause out for those only: an
+explanation of what attackers or scammers do ("scammers clone the bank's
+login page") is awareness, not an intrusion or fraud instruction, while a
+recipe for a weapon is one in any voice. A clause ends at punctuation or at
+one of the pack's ``output_clause_breaks`` ("but"), so "I can't help with
+that, but here is how: ..." is still checked after the refusal.
 
 Patterns reference lexicon entries as ``{NAME}``; ``{_}`` stands for up to
 three filler words and ``{__}`` for up to six. Validation fails start-up with
@@ -81,6 +95,16 @@ class Guard:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputGuard:
+    """A refusal, a statement of the law or an explanation in model output
+    (see the module doc)."""
+
+    id: str
+    pattern: str  # over the text as written, case-insensitive
+    categories: frozenset[str] = frozenset()  # empty: every category
+
+
+@dataclass(frozen=True, slots=True)
 class Cue:
     """A weak signal: ``weight`` towards ``category`` (see the module doc)."""
 
@@ -106,6 +130,8 @@ class LanguagePack:
     guards: tuple[Guard, ...]
     framing: tuple[Framing, ...]
     cues: tuple[Cue, ...] = ()
+    output_guards: tuple[OutputGuard, ...] = ()
+    output_clause_breaks: str = ""  # words that end a clause, an alternation
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +266,37 @@ def _pack(
         guards=tuple(guards),
         framing=framing,
         cues=_cues(data.get("cues", []), ctx),
+        output_guards=tuple(
+            _output_guard(i, name, categories) for i in data.get("output_guards", [])
+        ),
+        output_clause_breaks=_raw_pattern(
+            str(data.get("output_clause_breaks", "")), f"{name}: output_clause_breaks"
+        ),
     )
+    for rule in pack.output_rules:
+        if categories[rule.category].verdict is not ShieldVerdict.HARD_VETO:
+            raise PolicyError(f"{name}: output rule {rule.id} must name a hard-veto category")
     return str(data["policy_version"]), pack
+
+
+def _output_guard(
+    item: dict[str, Any], name: str, categories: Mapping[str, Category]
+) -> OutputGuard:
+    where = f"{name}: output guard {item['id']}"
+    scope = frozenset(str(c) for c in item.get("categories", []))
+    if any(
+        c not in categories or categories[c].verdict is not ShieldVerdict.HARD_VETO for c in scope
+    ):
+        raise PolicyError(f"{where}: categories must be hard-veto categories")
+    return OutputGuard(str(item["id"]), _raw_pattern(str(item["pattern"]), where), scope)
+
+
+def _raw_pattern(pattern: str, where: str) -> str:
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise PolicyError(f"{where}: bad pattern: {exc}") from exc
+    return pattern
 
 
 def _messages(
@@ -300,6 +355,7 @@ def load_policy(reader: Reader = packaged_file) -> Policy:
                 )
         ids = [r.id for p in packs.values() for r in (*p.rules, *p.output_rules)]
         ids += [c.id for p in packs.values() for c in p.cues]
+        ids += [g.id for p in packs.values() for g in p.output_guards]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise PolicyError(f"policy files: duplicate rule ids {dupes}")

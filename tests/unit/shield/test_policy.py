@@ -64,6 +64,15 @@ def _altered(name: str, change: dict[str, object]) -> object:
         ("rules_es.json", {"rules": [_rule("weapons", "{NOPE}")]}, "unknown lexicon"),
         ("rules_pt.json", {"rules": [_rule("weapons", "a"), _rule("weapons", "b")]}, "duplicate"),
         ("messages.json", {"policy_version": "other"}, "policy_version"),
+        # output checks stop only what a hard veto would: never a crisis or soft-veto topic
+        ("rules_en.json", {"output_rules": [_rule("legal", "a")]}, "hard-veto category"),
+        (
+            "rules_es.json",
+            {"output_guards": [{"id": "g", "pattern": "x", "categories": ["self_harm"]}]},
+            "hard-veto categories",
+        ),
+        ("rules_fr.json", {"output_guards": [{"id": "g", "pattern": "(x"}]}, "bad pattern"),
+        ("rules_de.json", {"output_clause_breaks": "(aber"}, "bad pattern"),
     ],
 )
 def test_invalid_policy_is_refused(name: str, change: dict[str, object], message: str) -> None:
