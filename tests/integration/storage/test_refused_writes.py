@@ -127,10 +127,11 @@ async def test_a_redis_busy_running_a_script_is_served_from_memory_until_it_answ
         await await_until(lambda: _on_primary(store), what="the switch back")
         assert await store.incr("before", ttl_ms=60_000) == 2  # Redis's counter again
     finally:
-        if script is not None:
-            script.wait(timeout=10)
         await store.aclose()
-        server.kill()
+        server.kill()  # first: a server still running the script outlives the test
+        if script is not None:
+            script.kill()
+            script.wait(timeout=10)
 
 
 def _endless_script(server: RedisServer) -> subprocess.Popen[bytes]:
