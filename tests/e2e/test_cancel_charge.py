@@ -16,11 +16,9 @@ import grpc
 import pytest
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
-from novaos.audit.sink import AuditQuery
-from novaos.domain import Tier
-from novaos.limits.model import LimitSubject, limit_keys
 from novaos.ports import ChatMessage
 from novaos.tokens import estimate_input_tokens, estimate_tokens
+from tests.fixtures.charges import settled_charge
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import anthropic_stream
@@ -52,20 +50,8 @@ async def _settled(
     running: Running, redis: RedisServer, user: str, provider: str = "openai"
 ) -> tuple[int, int, int]:
     """(tokens/min charge, audited tokens, metric tokens) once the lease is released."""
-    _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
-    await await_until(
-        lambda: holds(redis.cli("ZCARD", leases).strip() == "0"), what="the lease released"
-    )
-    reader = running.app.audit_reader
-    assert reader is not None
-
-    async def audited() -> bool:
-        return len((await reader.list(AuditQuery())).records) == 1
-
-    await await_until(audited, what="the audit record")
-    record = (await reader.list(AuditQuery())).records[0]
+    charged, record = await settled_charge(running, redis, user)
     assert record.outcome == "cancelled"
-    charged = int(redis.cli("HGET", amounts, "_total").strip() or 0)
     counted = sum(
         sample.value
         for family in running.app.metrics.registry.collect()

@@ -22,11 +22,10 @@ from generated.novaos.v1 import (
     health_pb2,
     health_pb2_grpc,
 )
-from novaos.audit.sink import AuditQuery
-from novaos.domain import Tier, Usage
-from novaos.limits.model import LimitSubject, limit_keys
+from novaos.domain import Usage
 from novaos.ports import ChatMessage
 from novaos.tokens import estimate_tokens, estimate_usage
+from tests.fixtures.charges import only_audit_record, settled_charge
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Part, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import (
@@ -172,14 +171,7 @@ async def test_a_break_before_any_text_was_released_is_answered_by_the_fallback(
         )
         assert await failures(running) == {first: 1, second: 0}, "one failure, counted once"
 
-        reader = running.app.audit_reader
-        assert reader is not None
-
-        async def audited() -> bool:
-            return len((await reader.list(AuditQuery())).records) == 1
-
-        await await_until(audited, timeout_s=5, what="the audit record")
-        record = (await reader.list(AuditQuery())).records[0]
+        record = await only_audit_record(running, timeout_s=5)
         assert (record.outcome, record.provider, record.model) == (
             "completed",
             second,
@@ -243,21 +235,8 @@ async def test_a_call_cancelled_during_the_failover_frees_its_lease_and_pays_bot
         assert (await call.read()) is not grpc.aio.EOF  # started
         await await_until(lambda: holds(len(ups.anthropic.requests) == 1), what="the fallback")
         call.cancel()
-        _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
-        await await_until(
-            lambda: holds(redis_server.cli("ZCARD", leases).strip() == "0"),
-            what="the lease released",
-        )
-        reader = running.app.audit_reader
-        assert reader is not None
-
-        async def audited() -> bool:
-            return len((await reader.list(AuditQuery())).records) == 1
-
-        await await_until(audited, what="the audit record")
-        record = (await reader.list(AuditQuery())).records[0]
+        charged, record = await settled_charge(running, redis_server, user)
         assert (record.outcome, record.provider) == ("cancelled", "anthropic")
-        charged = int(redis_server.cli("HGET", amounts, "_total").strip() or 0)
         counted = (
             tokens(running, "openai", "gpt-4o-mini"),
             tokens(running, "anthropic", "claude-fake"),
@@ -275,19 +254,7 @@ async def test_a_call_cancelled_during_the_failover_frees_its_lease_and_pays_bot
 
 async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int, Usage]:
     """(tokens/min charge, audited usage) once the lease is released."""
-    _, _, amounts, leases = limit_keys(LimitSubject(user, Tier.FREE))
-    await await_until(
-        lambda: holds(redis.cli("ZCARD", leases).strip() == "0"), what="the lease released"
-    )
-    reader = running.app.audit_reader
-    assert reader is not None
-
-    async def audited() -> bool:
-        return len((await reader.list(AuditQuery())).records) == 1
-
-    await await_until(audited, what="the audit record")
-    record = (await reader.list(AuditQuery())).records[0]
-    charged = int(redis.cli("HGET", amounts, "_total").strip() or 0)
+    charged, record = await settled_charge(running, redis, user)
     return charged, Usage(record.input_tokens, record.output_tokens)
 
 
