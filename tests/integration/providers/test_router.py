@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -24,7 +23,6 @@ from tests.fixtures.fake_providers import (
     FakeProviderServer,
     Reply,
     Stall,
-    StartServer,
     paced,
 )
 from tests.fixtures.provider_wire import (
@@ -95,15 +93,6 @@ def build_router(
         idle_timeout_s=0.3,
     )
     return ProviderRouter(providers, settings, observer=observer, clock=clock)
-
-
-@pytest.fixture
-async def pair(fake_server: StartServer) -> AsyncIterator[Pair]:
-    primary, secondary = await fake_server(), await fake_server()
-    clock, observer = StepClock(), RecordingObserver()
-    router = build_router(primary.url, secondary.url, clock, observer)
-    yield Pair(primary, secondary, router, clock, observer)
-    await router.aclose()
 
 
 async def collect(

@@ -4,7 +4,6 @@ passed on, but before the consumer released any of it, restarts on the next prov
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -14,16 +13,13 @@ from novaos.errors import ProviderUnavailableError, UpstreamTruncatedError
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.tokens import estimate_usage
 from tests.fixtures.common import await_until, holds
-from tests.fixtures.fake_providers import Cut, Reply, Stall, StartServer
+from tests.fixtures.fake_providers import Cut, Reply, Stall
 from tests.fixtures.provider_wire import openai_error_event, openai_stream
 from tests.integration.providers.test_router import (
     OK_PRIMARY,
     OK_SECONDARY,
     REQUEST,
     Pair,
-    RecordingObserver,
-    StepClock,
-    build_router,
     collect,
     text,
 )
@@ -32,15 +28,6 @@ HALF = ["Half a sen", "tence"]  # no sentence ends: a pipeline holds all of it b
 BROKEN = openai_stream(HALF, (4, 3))[:3]  # role prelude and the two texts, no end
 DOWN_SECONDARY = Reply(529, b'{"type":"error","error":{"type":"overloaded_error"}}')
 ANTHROPIC_FIRST = replace(REQUEST, preferred_provider="anthropic")
-
-
-@pytest.fixture
-async def pair(fake_server: StartServer) -> AsyncIterator[Pair]:
-    primary, secondary = await fake_server(), await fake_server()
-    clock, observer = StepClock(), RecordingObserver()
-    router = build_router(primary.url, secondary.url, clock, observer)
-    yield Pair(primary, secondary, router, clock, observer)
-    await router.aclose()
 
 
 def nothing_released() -> bool:
