@@ -252,6 +252,16 @@ async def test_a_call_cancelled_during_the_failover_frees_its_lease_and_pays_bot
     assert (charged, record.input_tokens + record.output_tokens) == (total, total)
 
 
+def _all_say(total: Usage, reported: chat_pb2.Usage, audited: Usage, charged: int) -> None:
+    """The client's usage, the audit record's and the tokens/min charge are ``total``."""
+    assert (reported.input_tokens, reported.output_tokens) == (
+        total.input_tokens,
+        total.output_tokens,
+    )
+    assert audited == total
+    assert charged == total.input_tokens + total.output_tokens
+
+
 async def _settled(running: Running, redis: RedisServer, user: str) -> tuple[int, Usage]:
     """(tokens/min charge, audited usage) once the lease is released."""
     charged, record = await settled_charge(running, redis, user)
@@ -294,12 +304,7 @@ async def test_unary_chat_falls_over_on_a_body_cut_half_way_and_charges_it(
         assert tokens(running, "openai", "gpt-4o-mini") == dropped
         assert tokens(running, "anthropic", "claude-fake") == Usage(*BACKUP_TOKENS)
         total = dropped + Usage(*BACKUP_TOKENS)
-        assert (reply.usage.input_tokens, reply.usage.output_tokens) == (
-            total.input_tokens,
-            total.output_tokens,
-        )
-        assert audited == total
-        assert charged == total.input_tokens + total.output_tokens
+        _all_say(total, reply.usage, audited, charged)
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
@@ -365,9 +370,4 @@ async def test_reasoning_dropped_by_a_failover_is_charged_under_the_reported_mod
         assert tokens(running, "anthropic", "claude-reported") == dropped
         assert tokens(running, "anthropic", "claude-fake") == Usage()
         total = dropped + Usage(*BACKUP_TOKENS)
-        assert (done.usage.input_tokens, done.usage.output_tokens) == (
-            total.input_tokens,
-            total.output_tokens,
-        )
-        assert audited == total
-        assert charged == total.input_tokens + total.output_tokens
+        _all_say(total, done.usage, audited, charged)
