@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from novaos import cli_args
 from novaos.errors import EXIT_CONFIG, ConfigError
-from novaos.stop_signal import EXIT_INTERRUPTED, STOP_SIGNALS, StopSignal
+from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 
 if TYPE_CHECKING:
     from novaos.app import App
@@ -33,12 +33,15 @@ def _settings() -> Settings:
 
 
 async def _serve(settings: Settings, *, worker: bool, stop: StopSignal) -> int:
+    # From here to the end a signal is a loop callback, not an interruption.
+    with stop.routed_through(asyncio.get_running_loop()):
+        return await _serve_routed(settings, worker=worker, stop=stop)
+
+
+async def _serve_routed(settings: Settings, *, worker: bool, stop: StopSignal) -> int:
     import gc
 
-    loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
-    for sig in STOP_SIGNALS:  # from here a signal is a loop callback, not an interruption
-        loop.add_signal_handler(sig, stop.note, sig)
     stop.on_signal(stopping.set)
     # A signal during these imports and builds (a second or more of CPU) is handled
     # once the loop runs again.

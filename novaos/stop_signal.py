@@ -10,8 +10,10 @@ stop.note, sig)``) so listeners run as loop callbacks.
 
 from __future__ import annotations
 
+import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -37,6 +39,31 @@ class StopSignal:
             self.received = signum
         for listener in self._listeners:
             listener()
+
+    @contextmanager
+    def routed_through(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        """Signals as ``loop`` callbacks while inside; this object's own handler after.
+
+        Handed back before the loop closes: ``loop.close()`` closes the socket the
+        signal module writes a signal's byte to before it removes its handlers, so a
+        signal in that window (a supervisor's SIGTERM after the group's Ctrl-C)
+        printed "Exception ignored ... Bad file descriptor", and one after it met
+        the default handler (death by the signal, or KeyboardInterrupt).
+        """
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self.note, sig)
+        try:
+            yield
+        finally:
+            # Blocked while they change hands: one arriving in between waits, then
+            # reaches this object's handler instead of the default.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                for sig in STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)  # the last one unsets the wakeup fd
+                self.install()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def on_signal(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` at every signal from now on; at once if one came already."""
