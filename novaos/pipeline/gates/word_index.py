@@ -133,6 +133,8 @@ class _Walker:
                 return None
             done |= result[0]
             out |= result[1]
+            if len(done) + len(out) > _MAX_SPELLINGS:
+                return None  # as the enclosing sequence would, without the other branches
         return done, out
 
     def _repeat(self, arg: tuple[int, int, Any], open_: set[str]) -> _State | None:
