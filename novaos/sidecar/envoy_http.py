@@ -4,14 +4,16 @@ Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
 spare request id) → lua (x-request-id the gateway accepts; Retry-After; HEAD
 bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
-access log) → grpc_web
-→ grpc_json_transcoder → cors → buffer (body limit) → router. The buffer comes
-last so that its 413 passes back through cors and grpc_web (a page can read it; a
-grpc-web client gets a status); the transcoder caps the JSON bodies it buffers
-itself. CORS comes after the transcoder because it only acts on routes with a
+access log) → grpc_web → buffer (body limit) → grpc_json_transcoder → cors →
+router. The buffer counts the bytes the caller sent: before the transcoder,
+because the transcoder streams JSON into the gRPC message and drops what names
+no field, so counted after it a body padded with an unknown field or with
+whitespace passed at any size (a 60 MB string held in Envoy's memory); after
+grpc_web, so its 413 passes back through grpc_web (a grpc-web client gets a
+status). CORS comes after the transcoder because it only acts on routes with a
 route entry: a JSON call has one only once rewritten to its gRPC path. Replies
-sent before it (the transcoder's 400s, the catch-all 404) get their CORS headers
-from the Lua filter, for the same origins.
+sent before it (the buffer's 413, the transcoder's 400s, the catch-all 404) get
+their CORS headers from the Lua filter, for the same origins.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
 """
@@ -302,7 +304,7 @@ def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
     return {
         "@type": _T + "filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         "proto_descriptor": str(descriptor.resolve()),
-        # The JSON body is buffered here, before the buffer filter sees frames.
+        # The buffer ahead has counted the body; this caps what the transcoder holds.
         "max_request_body_size": max_request_bytes,
         "max_response_body_size": TRANSCODE_MAX_BODY,
         "services": list(SERVICES),
@@ -354,19 +356,19 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
             "typed_config": {"@type": _T + "filters.http.grpc_web.v3.GrpcWeb"},
         },
         {
+            "name": "envoy.filters.http.buffer",
+            "typed_config": {
+                "@type": _T + "filters.http.buffer.v3.Buffer",
+                "max_request_bytes": settings.envoy_max_request_bytes,
+            },
+        },
+        {
             "name": "envoy.filters.http.grpc_json_transcoder",
             "typed_config": _transcoder(descriptor, settings.envoy_max_request_bytes),
         },
         {
             "name": "envoy.filters.http.cors",
             "typed_config": {"@type": _T + "filters.http.cors.v3.Cors"},
-        },
-        {
-            "name": "envoy.filters.http.buffer",
-            "typed_config": {
-                "@type": _T + "filters.http.buffer.v3.Buffer",
-                "max_request_bytes": settings.envoy_max_request_bytes,
-            },
         },
         {
             "name": "envoy.filters.http.router",
