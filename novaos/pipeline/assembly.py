@@ -19,7 +19,7 @@ from novaos.pipeline.ack_flow import AckShieldGate
 from novaos.pipeline.gate import Gate
 from novaos.pipeline.gates.capability import CapabilityGate
 from novaos.pipeline.gates.intent import IntentGate
-from novaos.pipeline.gates.lens import LensGate
+from novaos.pipeline.gates.lens import LensGate, Screen
 from novaos.pipeline.gates.model import DegradedNote, ModelGate, policy_degraded_note
 from novaos.pipeline.gates.personality import HarmCheck, PersonalityChecker
 from novaos.pipeline.gates.spark import SparkGate
@@ -58,6 +58,7 @@ def build_pipeline(
     harm_check: HarmCheck | None,
     ack_prompt: Callable[[str, str], str] | None = None,
     fetcher: WebFetcher | None = None,
+    source_screen: Screen | None = None,
     degraded_note: DegradedNote = policy_degraded_note,
 ) -> Pipeline:
     tokens = AckTokens(ack_secret(settings), store)
@@ -65,6 +66,7 @@ def build_pipeline(
         fetcher if settings.enable_web_fetch else None,
         max_urls=settings.web_fetch_max_urls,
         budget_ms=settings.web_fetch_total_timeout_ms + _LENS_MARGIN_MS,
+        screen=source_screen,
     )
     plan = PipelinePlan(
         pre_model=(

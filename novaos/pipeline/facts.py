@@ -44,12 +44,21 @@ class ShieldFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceScreen:
+    """The shield's reading of a fetched page's extract."""
+
+    harmful: str | None  # the hard-veto category it falls into: never given to the model
+    instructions: bool  # it addresses the model with instructions (prompt injection)
+
+
+@dataclass(frozen=True, slots=True)
 class LensFacts:
     needs_verification: bool
     degraded: bool
     reasons: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()  # (url, extract)
+    source_instructions: bool = False  # a source given to the model holds instructions
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,17 @@ It never fails a request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from novaos.domain import Decision
-from novaos.pipeline.facts import IntentFacts, LensFacts
+from novaos.pipeline.facts import IntentFacts, LensFacts, SourceScreen
 from novaos.pipeline.gate import GateInput, GateResult
 from novaos.pipeline.gates.intent import HEAVY_CHARS, CaselessRule, CaselessText
 from novaos.ports import FetchResult, WebFetcher
+
+_log = logging.getLogger("novaos.lens")
 
 # The English note; each language's is ``degraded_note`` in policy/messages.json.
 DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
@@ -29,6 +32,9 @@ _URL = re.compile(r"https?://(?:[^\s<>\"'`()\[\]]|\([^\s<>\"'`()]*\))+", re.IGNO
 _TRAILING = ".,;:!?*_\u201d\u2019\u00bb>\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
 _EXTRACT_CHARS = 1500
 _SHOWN_URL_CHARS = 80
+
+# The shield's reading of an extract (``ShieldClassifier.screen_source``).
+Screen = Callable[[str], SourceScreen]
 
 # Case-insensitive, written in lowercase: matched on the lowered message (``lowered``).
 _CLAIMS: tuple[tuple[str, CaselessRule], ...] = (
@@ -109,6 +115,12 @@ def _claims_and_urls(message: str, intent: object) -> tuple[tuple[str, ...], tup
 
 
 def _shown(url: str) -> str:
+    """A URL as the gate's reason names it (in the audit record, the logs): without
+    its query and fragment, where sign-in tokens and personal details travel, and
+    which AUDIT_INCLUDE_CONTENT=false keeps out of the record like the message."""
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
+    if cut >= 0:
+        url = url[:cut] + "?…"
     return url if len(url) <= _SHOWN_URL_CHARS else url[: _SHOWN_URL_CHARS - 1] + "…"
 
 
@@ -120,11 +132,17 @@ class LensGate:
     name = "lens"
 
     def __init__(
-        self, fetcher: WebFetcher | None = None, *, max_urls: int = 3, budget_ms: int = 8000
+        self,
+        fetcher: WebFetcher | None = None,
+        *,
+        max_urls: int = 3,
+        budget_ms: int = 8000,
+        screen: Screen | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._max_urls = max_urls
         self.budget_ms = budget_ms
+        self._screen = screen
 
     async def check(self, inp: GateInput) -> GateResult:
         intent = inp.facts("intent")
@@ -140,14 +158,45 @@ class LensGate:
             why = "web fetch disabled" if self._fetcher is None else "no source to fetch"
             return self._degraded(reasons, urls, why)
         results = await self._fetch_all(self._fetcher, urls[: self._max_urls])
-        sources = tuple((r.url, _extract(r.text)) for r in results if r.result == "ok" and r.text)
+        fetched = tuple((r.url, _extract(r.text)) for r in results if r.result == "ok" and r.text)
         report = self._report(results, skipped=len(urls) - self._max_urls)
+        sources, instructions, dropped = await self._screened(fetched)
+        report = "; ".join((report, *dropped))
         if not sources:
             return self._degraded(reasons, urls, report)
         facts = LensFacts(
-            needs_verification=True, degraded=False, reasons=reasons, urls=urls, sources=sources
+            needs_verification=True,
+            degraded=False,
+            reasons=reasons,
+            urls=urls,
+            sources=sources,
+            source_instructions=instructions,
         )
         return GateResult(decision=Decision.PASS, reason=report, facts=facts)
+
+    async def _screened(
+        self, fetched: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[tuple[str, str], ...], bool, tuple[str, ...]]:
+        """The sources the model may read, whether one of them holds instructions,
+        and what was dropped. A page is anyone's text: one holding what the shield
+        refuses to ask for (a recipe for a weapon) never reaches the model, however
+        benign the question that led to it."""
+        if self._screen is None or not fetched:
+            return fetched, False, ()
+        screen = self._screen
+        try:  # a few milliseconds of CPU for three extracts: off the event loop
+            screens = await asyncio.to_thread(lambda: [screen(text) for _, text in fetched])
+        except Exception:  # unread is unsafe; the lens degrades instead of failing
+            _log.exception("lens: screening the fetched sources failed")
+            return (), False, ("dropped every source (screening failed)",)
+        kept = tuple(s for s, v in zip(fetched, screens, strict=True) if v.harmful is None)
+        dropped = tuple(
+            f"dropped {_shown(url)} (harmful content: {v.harmful})"
+            for (url, _), v in zip(fetched, screens, strict=True)
+            if v.harmful is not None
+        )
+        instructions = any(v.instructions for v in screens if v.harmful is None)
+        return kept, instructions, dropped
 
     def _degraded(self, reasons: tuple[str, ...], urls: tuple[str, ...], why: str) -> GateResult:
         facts = LensFacts(needs_verification=True, degraded=True, reasons=reasons, urls=urls)

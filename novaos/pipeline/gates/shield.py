@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
+from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, SourceScreen
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
 from novaos.pipeline.gates.shield_model import ShieldModel, default_model
@@ -365,6 +365,14 @@ class ShieldClassifier:
         for _, regex in fired:
             told = self._left_out(told, regex)
         return self._output_hit(told, self._hard_veto_categories - explained)
+
+    def screen_source(self, text: str) -> SourceScreen:
+        """What a fetched page's extract holds that the model must not get as it is:
+        the hard-veto category it falls into (the output check: pages are
+        instruction-shaped text like an answer, not a request), and whether it
+        addresses the model with instructions ("ignore previous instructions")."""
+        flags = self._framing_flags(normalize(text, self._common, self._vocabulary))
+        return SourceScreen(self.classify_output(text), "prompt_injection" in flags)
 
     def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
         """The first output check hit in ``text`` outside the ``skip`` categories."""
