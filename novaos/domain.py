@@ -151,7 +151,7 @@ class AckRequired:
 @dataclass(frozen=True, slots=True)
 class Completed:
     outcome: Outcome
-    stance: Stance
+    stance: Stance | None  # None: the request ended before the stance gate decided one
     usage: Usage
     gates_executed: tuple[str, ...]
     request_id: str

@@ -19,7 +19,7 @@ class RunTrace:
     """What one request did, as the orchestrator saw it."""
 
     outcome: Outcome
-    stance: Stance
+    stance: Stance | None
     shield: ShieldFacts | None
     model_called: bool
     released_text: str

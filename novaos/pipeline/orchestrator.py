@@ -86,7 +86,7 @@ class RunRecord:
 
     gates: list[GateRecord] = field(default_factory=list)
     results: dict[str, GateResult] = field(default_factory=dict)
-    stance: Stance = Stance.LENS
+    stance: Stance | None = None  # set by the stance gate (or a gate that stops first)
     generation: GenerationStats = field(default_factory=GenerationStats)
     outcome: Outcome | None = None
     reached_model: bool = False
@@ -311,8 +311,10 @@ class Orchestrator:
             deadline_monotonic=ctx.deadline_monotonic,
             preferred_provider=chat.options.provider,
         )
+        # Only a plan without a stance gate (a test's) reaches the model without one.
+        stance = rec.stance or Stance.LENS
         constraints = OutputConstraints(
-            stance=rec.stance, no_precise_figures=degraded, holdback_chars=self.holdback_chars
+            stance=stance, no_precise_figures=degraded, holdback_chars=self.holdback_chars
         )
         return request, constraints
 

@@ -401,7 +401,7 @@ class ChatService:
             tier=principal.tier.value,
             client_addr=call.ctx.client_addr,
             outcome=outcome.value,
-            stance=rec.stance.value,
+            stance=rec.stance.value if rec.stance else "",  # ended before a stance
             gates=tuple(
                 AuditGateEntry(g.gate, g.decision.value, g.reason, g.latency_ms) for g in rec.gates
             ),

@@ -49,6 +49,11 @@ def _spark(spark: domain.SparkSuggestion | None) -> chat_pb2.Spark | None:
     return chat_pb2.Spark(action=spark.action, minutes=spark.minutes) if spark else None
 
 
+def _stance(stance: domain.Stance | None) -> chat_pb2.Stance.ValueType:
+    """STANCE_UNSPECIFIED for a request that ended before a stance was decided."""
+    return chat_pb2.STANCE_UNSPECIFIED if stance is None else _STANCES[stance]
+
+
 def _usage(usage: domain.Usage) -> chat_pb2.Usage:
     return chat_pb2.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
 
@@ -56,7 +61,7 @@ def _usage(usage: domain.Usage) -> chat_pb2.Usage:
 def completed(event: domain.Completed) -> chat_pb2.Completed:
     return chat_pb2.Completed(
         outcome=_OUTCOMES[event.outcome],
-        stance=_STANCES[event.stance],
+        stance=_stance(event.stance),
         usage=_usage(event.usage),
         gates_executed=list(event.gates_executed),
         request_id=event.request_id,
@@ -95,7 +100,7 @@ def chat_response(
     return chat_pb2.ChatResponse(
         text=text,
         outcome=_OUTCOMES[done.outcome],
-        stance=_STANCES[done.stance],
+        stance=_stance(done.stance),
         usage=_usage(done.usage),
         gates_executed=list(done.gates_executed),
         request_id=done.request_id,

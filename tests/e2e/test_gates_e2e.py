@@ -231,6 +231,27 @@ async def test_ack_misuse_is_invalid_argument_and_stores_nothing(
         assert not await burned(gated, token)
 
 
+async def test_a_request_refused_before_the_stance_gate_has_no_stance(gated: Running) -> None:
+    # An invalid ack token fails the request at the shield: it was audited (and
+    # found by ?stance=lens searches) as stance lens, which no gate decided.
+    _, conversation = await _ack_required(gated, user="uma")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stream(gated, SOFT, user="uma", conversation=conversation, ack="not-a-token")
+    reader = gated.app.audit_reader
+    assert reader is not None
+    found: list[AuditRecord] = []
+
+    async def audited() -> bool:
+        page = await reader.list(AuditQuery(outcome="failed"), page_size=100)
+        found[:] = [r for r in page.records if r.conversation_id == conversation]
+        return bool(found)
+
+    await await_until(audited, timeout_s=5, what="failed audit record")
+    assert found[0].stance == ""
+    lens = await reader.list(AuditQuery(stance="lens"), page_size=100)
+    assert all(r.conversation_id != conversation for r in lens.records)
+
+
 async def test_output_blocked_mid_stream_releases_exactly_what_the_audit_holds(
     gated: Running,
 ) -> None:
