@@ -140,7 +140,8 @@ async def run_audit_watch(target: str, token: str) -> int:
             if await call.initial_metadata():  # none: refused (the error follows)
                 sys.stderr.write("watching for new audit records (Ctrl-C stops)\n")
             async for message in call:
-                # A keepalive (no event) only says the watch is alive: print nothing.
+                # A keepalive only says the watch is alive, and a final error comes
+                # again as the status: print neither.
                 if message.HasField("event") and not _write([_line(message.event)]):
                     return EXIT_OK
         except grpc.aio.AioRpcError as err:

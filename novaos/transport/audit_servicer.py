@@ -21,6 +21,7 @@ from novaos.errors import InvalidArgumentError, PermissionDeniedError
 from novaos.pipeline.orchestrator import CANONICAL_ORDER, FAILOVER, INVARIANTS
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
+from novaos.transport.errors import status_of
 
 
 def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
@@ -154,13 +155,18 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         try:
             # Accepted: say so now, not with the first record (which may be hours
             # away); through the sidecar these are the HTTP response headers.
-            meta = (
-                ("x-request-id", callctx.current().request_id),
-                ("x-novaos-worker", self._worker),
-            )
+            request_id = callctx.current().request_id
+            meta = (("x-request-id", request_id), ("x-novaos-worker", self._worker))
             await context.send_initial_metadata(meta)
             async with aclosing(subscription.events(self._keepalive_s)) as events:
-                async for item in events:
-                    yield watch_pb(item)
+                try:
+                    async for item in events:
+                        yield watch_pb(item)
+                except Exception as exc:
+                    # Through the sidecar an SSE watch ends with HTTP 200 whatever
+                    # the status (it travels in trailers, which SSE cannot read):
+                    # say it in-band too, or lag looks like a normal end.
+                    yield audit_pb2.WatchAuditEventsResponse(error=status_of(exc, request_id))
+                    raise
         finally:
             subscription.close()

@@ -108,16 +108,34 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
-def map_error(exc: BaseException, request_id: str) -> Mapped:
-    if not isinstance(exc, errors.NovaError):
-        _log.error("unexpected error", exc_info=exc, extra={"requestId": request_id})
-        exc = errors.NovaError(f"internal error (request id {request_id})")
-        exc.reason = "INTERNAL"
-    code = _code_for(exc)
+def _expected(exc: BaseException, request_id: str) -> errors.NovaError:
+    if isinstance(exc, errors.NovaError):
+        return exc
+    internal = errors.NovaError(f"internal error (request id {request_id})")
+    internal.reason = "INTERNAL"
+    return internal
+
+
+def _status(exc: errors.NovaError, request_id: str) -> status_pb2.Status:
     metadata = {_camel(k): _short(v) for k, v in exc.metadata.items()} | {"requestId": request_id}
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata)
     details = [_pack(info)] + [_pack(d) for d in _extra_details(exc)]
-    status = status_pb2.Status(code=code.value[0], message=_short(exc.message), details=details)
+    code = _code_for(exc).value[0]
+    return status_pb2.Status(code=code, message=_short(exc.message), details=details)
+
+
+def status_of(exc: BaseException, request_id: str) -> status_pb2.Status:
+    """The status ``exc`` ends the call with, for a stream to send in-band before
+    ending with it (nothing is logged: the call's own end logs an unexpected one)."""
+    return _status(_expected(exc, request_id), request_id)
+
+
+def map_error(exc: BaseException, request_id: str) -> Mapped:
+    if not isinstance(exc, errors.NovaError):
+        _log.error("unexpected error", exc_info=exc, extra={"requestId": request_id})
+    exc = _expected(exc, request_id)
+    code = _code_for(exc)
+    status = _status(exc, request_id)
     trailers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, errors.RateLimitedError):
         # Rounded up: a client that waits a rounded-down Retry-After is refused again.

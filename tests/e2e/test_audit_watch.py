@@ -10,7 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2, chat_pb2_grpc
+from novaos.audit.writer import AuditWriter
 from tests.fixtures.server import Running, bearer, mint, running_app
 
 ADMIN = bearer(mint("root", "enterprise", ("admin",)))
@@ -64,3 +69,45 @@ async def test_a_quiet_watch_gets_headers_at_once_then_keepalives() -> None:
         assert message.event.request_id == sent and not message.HasField("keepalive")
         assert _written(run) == 1
         call.cancel()
+
+
+async def _chats_until_cut_off(run: Running, writer: AuditWriter) -> None:
+    """Bursts of chats (the writer stores each burst as one batch, more than a
+    queue of one holds) until the watcher, which reads nothing, is cut off."""
+    deadline = time.monotonic() + 30
+    while writer.status().watchers:
+        assert time.monotonic() < deadline, "the watcher was never cut off"
+        await asyncio.gather(*(_chat(run) for _ in range(10)))
+
+
+async def test_a_lagging_watch_ends_with_the_error_in_band_then_the_status() -> None:
+    # An SSE client through the sidecar sees only the messages (HTTP 200, the
+    # status in trailers): the last message carries the error the call ends with.
+    async with running_app(AUDIT_WATCH_QUEUE_SIZE="1") as run:
+        writer = run.app.audit_log
+        assert writer is not None
+        stub = audit_pb2_grpc.AuditServiceStub(run.channel)
+        call = stub.WatchAuditEvents(audit_pb2.WatchAuditEventsRequest(), metadata=ADMIN)
+        headers = dict(await asyncio.wait_for(call.initial_metadata(), timeout=5))
+        assert writer.status().watchers == 1
+        await _chats_until_cut_off(run, writer)
+
+        messages: list[audit_pb2.WatchAuditEventsResponse] = []
+        with pytest.raises(grpc.aio.AioRpcError):  # after the messages
+            async with asyncio.timeout(10):
+                async for message in call:
+                    messages.append(message)
+        assert await call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        *records, last = messages
+        assert all(m.HasField("event") for m in records), records
+        assert last.HasField("error") and not last.HasField("event"), last
+        assert last.error.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+        assert last.error.message == await call.details()
+        info = error_details_pb2.ErrorInfo()
+        assert last.error.details[0].Unpack(info)
+        assert info.reason == "AUDIT_WATCH_LAGGED"
+        assert info.metadata["requestId"] == headers["x-request-id"]
+        # The same status as the trailers carry.
+        trailers = dict(await call.trailing_metadata())
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        assert status == last.error

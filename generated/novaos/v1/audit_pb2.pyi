@@ -8,6 +8,7 @@ import google.protobuf.descriptor
 import google.protobuf.internal.containers
 import google.protobuf.message
 import google.protobuf.timestamp_pb2
+import google.rpc.status_pb2
 from ... import novaos
 import typing
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
@@ -278,12 +279,13 @@ global___WatchAuditEventsRequest = WatchAuditEventsRequest
 
 @typing.final
 class WatchAuditEventsResponse(google.protobuf.message.Message):
-    """WatchAuditEventsResponse carries one new record, or (with `event` unset) a
-    keepalive.
+    """WatchAuditEventsResponse carries one new record, a keepalive, or the error
+    the watch ends with: exactly one of its fields is set.
     """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     EVENT_FIELD_NUMBER: builtins.int
     KEEPALIVE_FIELD_NUMBER: builtins.int
+    ERROR_FIELD_NUMBER: builtins.int
 
     @property
     def event(self) -> global___AuditEvent:
@@ -297,12 +299,23 @@ class WatchAuditEventsResponse(google.protobuf.message.Message):
         that existing clients and generated code stay as they are.)
         """
 
-    def __init__(self, *, event: global___AuditEvent | None=..., keepalive: novaos.v1.chat_pb2.Keepalive | None=...) -> None:
+    @property
+    def error(self) -> google.rpc.status_pb2.Status:
+        """Set in the last message of a watch the server ends with an error
+        (RESOURCE_EXHAUSTED AUDIT_WATCH_LAGGED, UNAVAILABLE AUDIT_WATCH_INTERRUPTED,
+        ...): the same code, message and details as the status the call then ends
+        with. For clients that cannot read that status (an SSE watch through the
+        sidecar, which ends with HTTP 200 whatever the status): a watch whose last
+        message has no `error` ended normally (the server shut down). After an
+        error, resume with ListAuditEvents after the last seq received.
+        """
+
+    def __init__(self, *, event: global___AuditEvent | None=..., keepalive: novaos.v1.chat_pb2.Keepalive | None=..., error: google.rpc.status_pb2.Status | None=...) -> None:
         ...
 
-    def HasField(self, field_name: typing.Literal['event', b'event', 'keepalive', b'keepalive']) -> builtins.bool:
+    def HasField(self, field_name: typing.Literal['error', b'error', 'event', b'event', 'keepalive', b'keepalive']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['event', b'event', 'keepalive', b'keepalive']) -> None:
+    def ClearField(self, field_name: typing.Literal['error', b'error', 'event', b'event', 'keepalive', b'keepalive']) -> None:
         ...
 global___WatchAuditEventsResponse = WatchAuditEventsResponse

@@ -55,7 +55,9 @@ class AuditServiceServicer(object):
 
     def WatchAuditEvents(self, request, context):
         """WatchAuditEvents streams new records as they are written, and a keepalive
-        whenever none came for a while (the same interval as StreamChat's).
+        whenever none came for a while (the same interval as StreamChat's). A watch
+        the server ends with an error (a watcher that fell behind, a lost feed)
+        sends one last message carrying that error, then ends with the same status.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
