@@ -76,7 +76,10 @@ function envoy_on_request(handle)
     headers:replace("x-request-id", spare)
   end
   local meta = handle:streamInfo():dynamicMetadata()
-  if headers:get(":method") == "HEAD" then
+  local method = headers:get(":method")
+  -- For the access log: the transcoder makes every call it transcodes a POST.
+  meta:set("novaos", "method", method)
+  if method == "HEAD" then
     meta:set("novaos", "head", "1")
   end
   local origin = headers:get("origin")
@@ -389,13 +392,21 @@ GRPC_STATUS_LOGGED = (
 )
 
 
+# The method the client sent, kept by the Lua filter before the transcoder made
+# it POST; a request refused before that filter ran has its own.
+METHOD_LOGGED = (
+    f"%CEL('novaos' in {_KEPT} && 'method' in {_KEPT}.novaos"
+    f" ? {_KEPT}.novaos.method : request.method)%"
+)
+
+
 def _access_log() -> Json:
     fields = {
         "timestamp": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
         "level": "info",
         "component": "envoy",
         "requestId": "%REQ(X-REQUEST-ID)%",
-        "method": "%REQ(:METHOD)%",
+        "method": METHOD_LOGGED,
         "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
         "route": "%REQ(:PATH)%",
         "status": "%RESPONSE_CODE%",

@@ -1,0 +1,49 @@
+"""Envoy's access log: what the client sent, not what the transcoder made of it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.fixtures.common import wait_until
+from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.integration.envoy.helpers import bearer, client
+
+
+def _logged(sidecar: EnvoySidecar, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The access-log entries of these request ids, once all are written."""
+
+    def entries() -> dict[str, dict[str, Any]]:
+        return {e["requestId"]: e for e in sidecar.access_log() if e["requestId"] in ids}
+
+    wait_until(lambda: set(entries()) == ids, timeout_s=15, what="access log entries")
+    return entries()
+
+
+def test_the_access_log_keeps_the_method_the_client_sent(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The transcoder turns every call it transcodes into a POST: the log said
+    # POST for a GET of the health, a DELETE of a conversation, a HEAD probe.
+    run = uuid.uuid4().hex[:8]
+    user = bearer(gateway_upstream.token)
+    calls = {  # request id -> (method, path, HTTP status)
+        f"get-{run}": ("GET", "/api/v1/health", 200),
+        f"head-{run}": ("HEAD", "/health", 200),
+        f"delete-{run}": ("DELETE", "/api/v1/conversations/nope", 404),
+        f"post-{run}": ("POST", "/api/v1/chat", 200),
+        f"page-{run}": ("GET", "/", 200),  # not transcoded
+        f"wrong-{run}": ("PUT", "/api/v1/chat", 405),
+    }
+    with client(envoy_sidecar) as http:
+        for rid, (method, path, status) in calls.items():
+            body = {"message": "hi"} if method == "POST" else None
+            resp = http.request(method, path, json=body, headers={**user, "x-request-id": rid})
+            assert resp.status_code == status, (rid, resp.text)
+    logged = _logged(envoy_sidecar, set(calls))
+    assert {rid: e["method"] for rid, e in logged.items()} == {
+        rid: method for rid, (method, _, _) in calls.items()
+    }
+    assert {rid: e["path"] for rid, e in logged.items()} == {
+        rid: path for rid, (_, path, _) in calls.items()
+    }
