@@ -407,8 +407,9 @@ def _access_log() -> Json:
         "component": "envoy",
         "requestId": "%REQ(X-REQUEST-ID)%",
         "method": METHOD_LOGGED,
-        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-        "route": "%REQ(:PATH)%",
+        # Without the query: it may carry credentials (?access_token=, ?key=).
+        "path": "%PATH(NQ:ORIG_OR_PATH)%",
+        "route": "%PATH(NQ:PATH)%",
         "status": "%RESPONSE_CODE%",
         "grpcStatus": GRPC_STATUS_LOGGED,
         "flags": "%RESPONSE_FLAGS%",
