@@ -37,6 +37,18 @@ _VERIFY_PAGE = 1000
 _PSEUDONYM = re.compile(r"u_[0-9a-f]{32}")
 
 
+def _check_range(from_seq: int, to_seq: int) -> None:
+    """Refuse a bad range, naming the field that is wrong."""
+    if from_seq < 0:
+        raise InvalidArgumentError("from_seq", "must not be negative (0: the first record)")
+    if to_seq < 0:
+        raise InvalidArgumentError("to_seq", "must not be negative (0: the last record)")
+    if to_seq and from_seq > to_seq:
+        raise InvalidArgumentError(
+            "to_seq", f"must be 0 (the last record) or at least from_seq ({from_seq})"
+        )
+
+
 class AuditReader:
     def __init__(
         self, sink: AuditSink, writer: AuditWriter | None = None, *, keys: ChainKeys | None = None
@@ -69,9 +81,11 @@ class AuditReader:
         return record
 
     async def verify(self, from_seq: int = 0, to_seq: int = 0) -> VerifyResult:
-        """Verify ``from_seq..to_seq`` (0: first / last record)."""
-        if from_seq < 0 or to_seq < 0 or (to_seq and from_seq > to_seq):
-            raise InvalidArgumentError("from_seq", "need 0 <= from_seq <= to_seq")
+        """Verify ``from_seq..to_seq`` (0: first / last record). A range with no
+        record in it (``from_seq`` past the last one, an empty log) is ok with
+        ``checked`` 0: a verifier that goes on from the last seq it checked is not
+        told the chain is broken because nothing new was written."""
+        _check_range(from_seq, to_seq)
         try:
             head = (await self._sink.head()).seq
         except ValueError as exc:  # the last stored line no longer parses

@@ -225,14 +225,16 @@ global___GetAuditEventResponse = GetAuditEventResponse
 
 @typing.final
 class VerifyAuditChainRequest(google.protobuf.message.Message):
-    """VerifyAuditChainRequest names a range of sequence numbers."""
+    """VerifyAuditChainRequest names a range of sequence numbers. Negative numbers,
+    and a nonzero to_seq below from_seq, are INVALID_ARGUMENT naming the field.
+    """
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     FROM_SEQ_FIELD_NUMBER: builtins.int
     TO_SEQ_FIELD_NUMBER: builtins.int
     from_seq: builtins.int
     'First sequence number (0 for the first record).'
     to_seq: builtins.int
-    'Last sequence number (0 for the last record).'
+    'Last sequence number (0, or any past the last record: up to the last one).'
 
     def __init__(self, *, from_seq: builtins.int=..., to_seq: builtins.int=...) -> None:
         ...
@@ -253,7 +255,7 @@ class VerifyAuditChainResponse(google.protobuf.message.Message):
     ok: builtins.bool
     'True when the whole range verifies.'
     checked: builtins.int
-    'Records checked.'
+    'Records checked. 0 with `ok` true: no record in the range (from_seq past\n    the last record, or an empty log), so nothing to check; not an error, so\n    that a verifier going on from the last seq it checked is not told the\n    chain is broken when nothing new was written.\n    '
     first_bad_seq: builtins.int
     'Sequence number of the first bad record (0 when ok).'
     problem: builtins.str
