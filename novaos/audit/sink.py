@@ -54,6 +54,9 @@ class AuditPage:
     next_page_token: str = ""
 
 
+_MAX_SEQ = 2**63 - 1
+
+
 def encode_page_token(last_seq: int) -> str:
     raw = json.dumps({"after": last_seq}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -68,7 +71,9 @@ def decode_page_token(token: str) -> int:
         after = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise InvalidArgumentError("page_token", "not a token from a previous page") from exc
-    if not isinstance(after, int) or after < 0:
+    # Not isinstance: a bool is an int, and {"after": true} read as seq 1. No seq
+    # exceeds an int64 (the API's and the database's type).
+    if type(after) is not int or not 0 <= after <= _MAX_SEQ:
         raise InvalidArgumentError("page_token", "not a token from a previous page")
     return after
 
