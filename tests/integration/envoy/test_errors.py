@@ -304,6 +304,37 @@ def test_gateway_down_is_503_json_for_http_and_unavailable_for_grpc(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"message":"\\ud800"}', "Missing low surrogate."),
+        (b'{"message":"\\udc00x"}', "Invalid unicode code point."),
+        (b'{"message":"\xff\xfe"}', "Encountered non UTF-8 code points."),
+    ],
+)
+def test_json_the_transcoder_cannot_parse_is_its_own_400(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, body: bytes, message: str
+) -> None:
+    # As docs/envoy.md lists it: the parser's message, naming no field, and no
+    # BadRequest detail (the gateway never sees the call).
+    headers = {**bearer(gateway_upstream.token), "content-type": "application/json"}
+    with client(envoy_sidecar) as http:
+        resp = http.post("/api/v1/chat", content=body, headers=headers)
+    assert resp.status_code == 400, resp.text
+    reply = resp.json()
+    assert reply["code"] == 3 and reply["message"].startswith(message), reply
+    assert "details" not in reply or not reply["details"], reply
+
+
+def test_a_path_with_an_encoded_nul_is_envoys_400_with_an_empty_message(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.get("/api/v1/conversations/a%00b", headers=bearer(gateway_upstream.token))
+    assert resp.status_code == 400
+    assert resp.json() == {"code": 3, "message": ""}  # as docs/envoy.md lists it
+
+
+@pytest.mark.parametrize(
     ("path", "field"),
     [
         ("/api/v1/audit/events?_=12345", "_"),  # a cache-buster
