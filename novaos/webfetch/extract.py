@@ -8,11 +8,14 @@ model as if it were page content.
 from __future__ import annotations
 
 import codecs
+import re
+from dataclasses import dataclass
 from email.message import Message
 
 from selectolax.lexbor import LexborHTMLParser
 
 from novaos.webfetch.errors import FetchBlockedError
+from novaos.webfetch.markup import bound_markup
 
 CONTENT_TYPE = "content_type"
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
@@ -22,6 +25,15 @@ _DROPPED_TAGS = [
     "script", "style", "nav", "noscript", "noembed", "noframes", "template", "svg",
     "iframe", "object", "header", "footer", "aside", "form", "button",
 ]  # fmt: skip
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+# Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Extract:
+    text: str
+    cut: bool = False  # the page was read only up to the markup bounds (``markup.py``)
 
 
 def media_type(header: str) -> tuple[str, str]:
@@ -44,20 +56,42 @@ def check_media_type(header: str) -> str:
     return kind
 
 
-def extract_text(body: bytes, content_type: str, *, max_chars: int) -> str:
-    """Readable text of ``body``, whitespace collapsed, at most ``max_chars``."""
+def read_page(body: bytes, content_type: str, *, max_chars: int) -> Extract:
+    """Readable text of ``body``, whitespace collapsed, at most ``max_chars``.
+
+    CPU-bound (up to about half a second for hostile HTML at the 1 MB cap):
+    callers on an event loop run it in a worker thread."""
     kind, charset = media_type(content_type)
-    text = _html_text(body, charset) if kind in _HTML else _decode(body, charset or "utf-8")
-    return _bounded(" ".join(text.split()), max_chars)
+    if kind not in _HTML:
+        return Extract(_bounded(" ".join(_decode(body, charset or "utf-8").split()), max_chars))
+    bounded = bound_markup(_html_source(body, charset))
+    text = _bounded(" ".join(_html_text(bounded.html).split()), max_chars)
+    if bounded.cut and text and not text.endswith("…"):
+        text = _bounded(text, max_chars - 1) + "…"
+    return Extract(text, cut=bounded.cut)
 
 
-def _html_text(body: bytes, charset: str) -> str:
-    # Without a declared charset lexbor sniffs <meta charset> itself.
-    tree = (
-        LexborHTMLParser(_decode(body, charset))
-        if charset
-        else LexborHTMLParser(body, encoding=True)
-    )
+def extract_text(body: bytes, content_type: str, *, max_chars: int) -> str:
+    return read_page(body, content_type, max_chars=max_chars).text
+
+
+def _html_source(body: bytes, charset: str) -> str:
+    """The page as text: the header's charset, else a byte-order mark, else
+    ``<meta charset>``, else UTF-8 (as lexbor's own detection decides)."""
+    if charset:
+        return _decode(body, charset)
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, errors="replace")
+    meta = _META_CHARSET.search(body, 0, 1024)
+    declared = meta.group(1).decode("ascii").lower() if meta else "utf-8"
+    if declared.startswith("utf-16"):  # a page read as ASCII cannot be UTF-16: the spec says UTF-8
+        declared = "utf-8"
+    return _decode(body, declared)
+
+
+def _html_text(html: str) -> str:
+    tree = LexborHTMLParser(html)
     tree.strip_tags(_DROPPED_TAGS)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""

@@ -21,7 +21,7 @@ import httpx
 from novaos.ports import FetchResult
 from novaos.webfetch.body import read_capped
 from novaos.webfetch.errors import FetchAbortedError, FetchBlockedError, FetchTimeoutError
-from novaos.webfetch.extract import check_media_type, extract_text
+from novaos.webfetch.extract import check_media_type, read_page
 from novaos.webfetch.observer import FetchObserver, NoopFetchObserver
 from novaos.webfetch.policy import Target, UrlPolicy
 from novaos.webfetch.resolver import Resolver, SystemResolver
@@ -30,6 +30,7 @@ from novaos.webfetch.transport import PinnedTransport
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+MARKUP_CUT = "markup_cut"  # an ok result whose page was read only up to the markup bounds
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HEADERS = {
     "user-agent": "NovaOS-Lens/1.0 (+source verification)",
@@ -164,8 +165,12 @@ class SafeWebFetcher:
             max_bytes=self._limits.max_bytes,
             declared_length=_declared_length(response),
         )
-        text = extract_text(body, content_type, max_chars=self._limits.max_extract_chars)
-        return FetchResult(url, "ok", text=text, content_type=kind)
+        # Parsing is CPU work (bounded by markup.py, up to ~0.5 s): never on the loop.
+        page = await asyncio.to_thread(
+            read_page, body, content_type, max_chars=self._limits.max_extract_chars
+        )
+        reason = MARKUP_CUT if page.cut else ""
+        return FetchResult(url, "ok", text=page.text, content_type=kind, reason=reason)
 
 
 def _failure(url: str, exc: Exception) -> FetchResult:

@@ -7,10 +7,19 @@ redirects, content types, extraction.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 import zlib
+from typing import Any
 
+import pytest
+
+from novaos.webfetch import fetcher as fetcher_module
+from novaos.webfetch.extract import Extract, read_page
+from novaos.webfetch.markup import MAX_TAGS
+from tests.fixtures.common import await_until, holds
 from tests.fixtures.dns_stub import StubZone
 from tests.fixtures.http_stub import StubHttpServer, drip, head, redirect, respond, stall_after
 from tests.fixtures.sockets import ConnectLog
@@ -266,3 +275,42 @@ async def test_concurrent_fetches_share_one_fetcher(
         *(fetcher.fetch(f"http://127.0.0.1:{http_stub.port}/p{i}") for i in range(5))
     )
     assert [r.text for r in results] == [f"page {i}" for i in range(5)]
+
+
+async def test_hostile_nesting_is_cut_and_says_so(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher
+) -> None:
+    # The tester's page: <ul><li> nested 60,000 deep took minutes to parse.
+    http_stub.routes["/ulli"] = respond(200, b"<p>Top.</p>" + b"<ul><li>x" * 60_000, "text/html")
+    result = await make_fetcher(**local_env(http_stub.port)).fetch(
+        f"http://127.0.0.1:{http_stub.port}/ulli"
+    )
+    assert (result.result, result.reason) == ("ok", "markup_cut")
+    assert result.text.startswith("Top. x x") and result.text.endswith("…")
+    assert result.text.count("x") < MAX_TAGS
+
+
+async def test_pages_are_parsed_off_the_event_loop(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http_stub.routes["/p"] = respond(200, b"<p>parsed</p>", "text/html")
+    started, release = threading.Event(), threading.Event()
+    threads: list[int] = []
+
+    def parse(*args: Any, **kwargs: Any) -> Extract:
+        threads.append(threading.get_ident())
+        started.set()
+        release.wait(timeout=2)  # on the loop thread this would freeze the loop
+        return read_page(*args, **kwargs)
+
+    monkeypatch.setattr(fetcher_module, "read_page", parse)
+    fetch = asyncio.create_task(
+        make_fetcher(**local_env(http_stub.port)).fetch(f"http://127.0.0.1:{http_stub.port}/p")
+    )
+    # The loop keeps running while the page is parsed.
+    await await_until(lambda: holds(started.is_set()), timeout_s=5, what="parse started")
+    assert not release.is_set() and not fetch.done()
+    release.set()
+    result = await fetch
+    assert (result.result, result.text) == ("ok", "parsed")
+    assert threads and threads[0] != threading.get_ident()
