@@ -28,6 +28,8 @@ from novaos.pipeline.orchestrator import PipelinePlan
 from novaos.ports import KeyValueStore, WebFetcher
 
 _log = logging.getLogger("novaos.pipeline")
+# The lens waits the fetcher's own total timeout plus this (less its own
+# bookkeeping), so a slow page ends with the fetcher's ``total_timeout``.
 _LENS_MARGIN_MS = 1000
 
 

@@ -85,13 +85,22 @@ class SafeWebFetcher:
         )
 
     async def fetch(self, url: str) -> FetchResult:
-        result = await self._guarded(url)
-        log.debug("web fetch finished", extra={"result": result.result, "reason": result.reason})
         try:
-            self._observer.fetched(result.result)
+            result = await self._guarded(url)
+        except asyncio.CancelledError:
+            # Its caller stopped waiting (the lens budget, the pipeline deadline,
+            # the client leaving): still one fetch, and it did not finish in time.
+            self._observed("timeout")
+            raise
+        log.debug("web fetch finished", extra={"result": result.result, "reason": result.reason})
+        self._observed(result.result)
+        return result
+
+    def _observed(self, result: str) -> None:
+        try:
+            self._observer.fetched(result)
         except Exception:  # metrics trouble must not turn a result into an exception
             log.exception("web fetch observer failed")
-        return result
 
     async def _guarded(self, url: str) -> FetchResult:
         deadline = asyncio.timeout(self._limits.total_timeout_s)

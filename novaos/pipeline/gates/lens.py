@@ -31,6 +31,9 @@ _URL = re.compile(r"https?://(?:[^\s<>\"'`()\[\]]|\([^\s<>\"'`()]*\))+", re.IGNO
 # Punctuation and markup that end a sentence or wrap a link, not part of it.
 _TRAILING = ".,;:!?*_\u201d\u2019\u00bb>\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
 _EXTRACT_CHARS = 1500
+# Kept back from the gate budget for the bookkeeping around the fetches (at
+# most half of it): the rest is how long the lens waits for them.
+_BOOKKEEPING_MS = 500
 _SHOWN_URL_CHARS = 80
 
 # The shield's reading of an extract (``ShieldClassifier.screen_source``).
@@ -129,6 +132,10 @@ def _extract(text: str) -> str:
 
 
 class LensGate:
+    """``budget_ms`` should exceed the fetcher's own total timeout by more than
+    ``_BOOKKEEPING_MS``, so a slow page ends with the fetcher's own reason
+    (``total_timeout``) rather than the lens giving up first (``budget``)."""
+
     name = "lens"
 
     def __init__(
@@ -143,6 +150,7 @@ class LensGate:
         self._max_urls = max_urls
         self.budget_ms = budget_ms
         self._screen = screen
+        self.fetch_wait_ms = budget_ms - min(_BOOKKEEPING_MS, budget_ms // 2)
 
     async def check(self, inp: GateInput) -> GateResult:
         intent = inp.facts("intent")
@@ -215,9 +223,8 @@ class LensGate:
             except Exception as exc:  # a fetcher bug must not fail the request
                 done[url] = FetchResult(url=url, result="error", reason=type(exc).__name__)
 
-        # Leave a margin inside the gate budget for the bookkeeping around the fetches.
         try:
-            async with asyncio.timeout(self.budget_ms * 0.9 / 1000), asyncio.TaskGroup() as tg:
+            async with asyncio.timeout(self.fetch_wait_ms / 1000), asyncio.TaskGroup() as tg:
                 for url in urls:
                     tg.create_task(one(url))
         except TimeoutError:

@@ -314,3 +314,18 @@ async def test_pages_are_parsed_off_the_event_loop(
     result = await fetch
     assert (result.result, result.text) == ("ok", "parsed")
     assert threads and threads[0] != threading.get_ident()
+
+
+async def test_a_fetch_its_caller_cancels_is_still_counted_once(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher, observer: CountingObserver
+) -> None:
+    # The lens cancels fetches still running at its deadline; they never reached
+    # the end of fetch(), so web_fetch_total{result="timeout"} missed them.
+    http_stub.routes["/stall"] = stall_after(b"")
+    fetcher = make_fetcher(WEB_FETCH_READ_TIMEOUT_MS="10000", **local_env(http_stub.port))
+    fetch = asyncio.create_task(fetcher.fetch(f"http://127.0.0.1:{http_stub.port}/stall"))
+    await await_until(lambda: holds(bool(http_stub.requests)), timeout_s=5, what="request")
+    fetch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await fetch
+    assert observer.results == {"timeout": 1}
