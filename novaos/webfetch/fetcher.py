@@ -23,9 +23,9 @@ from novaos.webfetch.body import read_capped
 from novaos.webfetch.errors import FetchAbortedError, FetchBlockedError, FetchTimeoutError
 from novaos.webfetch.extract import check_media_type, read_page
 from novaos.webfetch.observer import FetchObserver, NoopFetchObserver
-from novaos.webfetch.policy import Target, UrlPolicy
+from novaos.webfetch.policy import INVALID_URL, Target, UrlPolicy
 from novaos.webfetch.resolver import Resolver, SystemResolver
-from novaos.webfetch.transport import PinnedTransport
+from novaos.webfetch.transport import LOCATION, PinnedTransport
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,10 @@ _TIMEOUT_REASONS: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
     (httpx.ConnectTimeout, "connect_timeout"),
     (httpx.ReadTimeout, "read_timeout"),
     (httpx.WriteTimeout, "write_timeout"),
-    (httpx.PoolTimeout, "pool_timeout"),
+    (
+        httpx.PoolTimeout,
+        "connect_timeout",
+    ),  # one connection per fetch: waiting for it is connecting
 )
 _ERROR_REASONS: tuple[tuple[type[httpx.HTTPError], str], ...] = (
     (httpx.ConnectError, "connect_failed"),
@@ -158,7 +161,11 @@ class SafeWebFetcher:
             yield response
 
     def _next_hop(self, current: Target, location: str) -> Target:
-        target = self._policy.check_url(urljoin(current.url, location))
+        try:
+            joined = urljoin(current.url, location)
+        except ValueError as exc:  # "http://[" and other hosts urllib cannot split
+            raise FetchBlockedError(INVALID_URL) from exc
+        target = self._policy.check_url(joined)
         if current.scheme == "https" and target.scheme == "http":
             raise FetchBlockedError("redirect_downgrade")
         return target
@@ -185,6 +192,8 @@ class SafeWebFetcher:
 def _failure(url: str, exc: Exception) -> FetchResult:
     if isinstance(exc, FetchAbortedError):
         return FetchResult(url, exc.result, reason=exc.reason)
+    if isinstance(exc, httpx.InvalidURL):  # a checked URL httpx still would not take
+        return FetchResult(url, "blocked", reason=INVALID_URL)
     if isinstance(exc, httpx.TimeoutException):
         return FetchResult(url, "timeout", reason=_reason(exc, _TIMEOUT_REASONS, "timeout"))
     if isinstance(exc, httpx.HTTPError):
@@ -197,10 +206,18 @@ def _failure(url: str, exc: Exception) -> FetchResult:
 def _redirect_location(response: httpx.Response) -> str | None:
     if response.status_code not in _REDIRECTS:
         return None
-    location = str(response.headers.get("location", "")).strip()
+    raw = response.extensions.get(LOCATION)
+    location = _header_text(raw).strip() if isinstance(raw, bytes) else ""
     if not location:
         raise FetchAbortedError("redirect_without_location")
     return location
+
+
+def _header_text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")  # what HTTP/1.1 header bytes were, historically
 
 
 def _declared_length(response: httpx.Response) -> int | None:

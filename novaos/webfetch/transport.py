@@ -17,6 +17,8 @@ from ipaddress import ip_address
 import httpcore
 import httpx
 
+LOCATION = "novaos_location"  # response extension: the raw Location header, or None
+
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
     (httpcore.ReadTimeout, httpx.ReadTimeout),
@@ -150,11 +152,16 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         )
         with _httpx_errors():
             response = await self._pool.handle_async_request(core_request)
+        # httpx parses a redirect's Location itself (even with follow_redirects
+        # off) and fails on ones it cannot read ("javascript:x", "http://[");
+        # the fetcher reads it instead, through the URL policy.
+        headers = [(k, v) for k, v in response.headers if k.lower() != b"location"]
+        location = next((v for k, v in response.headers if k.lower() == b"location"), None)
         return httpx.Response(
             status_code=response.status,
-            headers=response.headers,
+            headers=headers,
             stream=_ResponseStream(response.stream),
-            extensions=response.extensions,
+            extensions={**response.extensions, LOCATION: location},
         )
 
     async def aclose(self) -> None:

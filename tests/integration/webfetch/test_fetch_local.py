@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import threading
 import zlib
 from typing import Any
@@ -329,3 +330,25 @@ async def test_a_fetch_its_caller_cancels_is_still_counted_once(
     with pytest.raises(asyncio.CancelledError):
         await fetch
     assert observer.results == {"timeout": 1}
+
+
+async def test_redirects_to_unparseable_locations_are_refused_quietly(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpx parsed Location itself (even with follow_redirects off) and urljoin
+    # raised on "http://[": both surfaced as "internal" with an ERROR traceback.
+    targets = {
+        "/js": ("javascript:alert(1)", "scheme_not_allowed"),
+        "/data": ("data:text/html,hi", "scheme_not_allowed"),
+        "/bracket": ("http://[", "invalid_url"),
+        "/half-v6": ("http://[::1", "invalid_url"),
+        "/relative-bracket": ("//[", "invalid_url"),
+    }
+    for path, (location, _) in targets.items():
+        http_stub.routes[path] = redirect(location)
+    fetcher = make_fetcher(**local_env(http_stub.port))
+    caplog.set_level(logging.DEBUG)
+    for path, (_, reason) in targets.items():
+        result = await fetcher.fetch(f"http://127.0.0.1:{http_stub.port}{path}")
+        assert (result.result, result.reason) == ("blocked", reason), path
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
