@@ -30,6 +30,20 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
 
 
+# Terminal escapes (CSI "ESC [ ... m", OSC "ESC ] ... BEL"), then single
+# characters that are invisible or steer how text is shown: C0/C1 controls
+# (tab and newlines kept), bidi embeddings, overrides and isolates, zero-width
+# characters and the Unicode tag block ("ASCII smuggling" for prompts).
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)")
+_INVISIBLE = dict.fromkeys(
+    [
+        *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+        0x061C, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060,
+        *range(0x2066, 0x206A), 0xFEFF, *range(0xE0000, 0xE0080),
+    ]
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Extract:
     text: str
@@ -47,11 +61,11 @@ def media_type(header: str) -> tuple[str, str]:
 def check_media_type(header: str) -> str:
     """The media type when it is on the allowlist; else ``FetchBlockedError``.
 
-    The header must name a type/subtype itself: the email parser reads one it
-    cannot parse ("image") as text/plain."""
+    The header must name that type/subtype itself: the email parser reads one
+    it cannot parse ("image", "image/png,text/html") as text/plain."""
     kind, _ = media_type(header)
-    named = header.split(";", 1)[0].strip()
-    if "/" not in named or not (kind in _HTML or kind in _PLAIN or kind.endswith("+json")):
+    named = header.split(";", 1)[0].strip().lower()
+    if named != kind or not (kind in _HTML or kind in _PLAIN or kind.endswith("+json")):
         raise FetchBlockedError(CONTENT_TYPE)
     return kind
 
@@ -63,9 +77,9 @@ def read_page(body: bytes, content_type: str, *, max_chars: int) -> Extract:
     callers on an event loop run it in a worker thread."""
     kind, charset = media_type(content_type)
     if kind not in _HTML:
-        return Extract(_bounded(" ".join(_decode(body, charset or "utf-8").split()), max_chars))
+        return Extract(_bounded(_readable(_decode(body, charset or "utf-8")), max_chars))
     bounded = bound_markup(_html_source(body, charset))
-    text = _bounded(" ".join(_html_text(bounded.html).split()), max_chars)
+    text = _bounded(_readable(_html_text(bounded.html)), max_chars)
     if bounded.cut and text and not text.endswith("…"):
         text = _bounded(text, max_chars - 1) + "…"
     return Extract(text, cut=bounded.cut)
@@ -98,6 +112,11 @@ def _html_text(html: str) -> str:
     body_node = tree.body
     content = body_node.text(separator=" ") if body_node is not None else ""
     return f"{title}\n{content}" if title else content
+
+
+def _readable(text: str) -> str:
+    """Whitespace collapsed; escapes and invisible characters removed."""
+    return " ".join(_ESCAPES.sub("", text).translate(_INVISIBLE).split())
 
 
 def _decode(body: bytes, charset: str) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -59,6 +60,59 @@ async def test_corrupt_or_unknown_encodings_are_errors() -> None:
     assert (unknown.value.result, unknown.value.reason) == ("error", "content_encoding")
 
 
+async def test_a_truncated_compressed_body_is_an_error() -> None:
+    # The decompressor was never asked whether the stream ended: a cut gzip was "ok".
+    for encoding, whole in (
+        ("gzip", gzip.compress(b"truncated gzip content " * 100)),
+        ("deflate", zlib.compress(b"truncated deflate content " * 100)),
+    ):
+        with pytest.raises(FetchAbortedError) as cut:
+            await read_capped(
+                _chunks(whole[:-4]), encoding=encoding, max_bytes=10_000, declared_length=None
+            )
+        assert (cut.value.result, cut.value.reason) == ("error", "content_encoding"), encoding
+
+
+async def test_every_gzip_member_is_decoded() -> None:
+    members = gzip.compress(b"first member ") + gzip.compress(b"second member")
+    for size in (1, 7, len(members)):
+        parts = [members[i : i + size] for i in range(0, len(members), size)]
+        decoded = await read_capped(
+            _chunks(*parts), encoding="gzip", max_bytes=100, declared_length=None
+        )
+        assert decoded == b"first member second member", size
+    padded = gzip.compress(b"padded") + b"\0" * 16  # zero padding after a member, as gzip(1) allows
+    assert (
+        await read_capped(_chunks(padded), encoding="gzip", max_bytes=100, declared_length=None)
+        == b"padded"
+    )
+    bomb = gzip.compress(b"z" * 600) * 10  # members add up past the cap
+    with pytest.raises(FetchTooLargeError):
+        await read_capped(_chunks(bomb), encoding="gzip", max_bytes=5000, declared_length=None)
+
+
+async def test_deflate_is_read_zlib_wrapped_or_raw() -> None:
+    raw = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw_body = raw.compress(b"raw deflate text") + raw.flush()
+    for body in (raw_body, zlib.compress(b"raw deflate text")):
+        parts = [body[:1], body[1:]]  # the wrapper is told apart only after two bytes
+        decoded = await read_capped(
+            _chunks(*parts), encoding="deflate", max_bytes=100, declared_length=None
+        )
+        assert decoded == b"raw deflate text"
+
+
+def test_controls_escapes_and_invisible_characters_are_removed() -> None:
+    body = (
+        "nul\x00here \x1b[31mred\x1b[0m \u202eevil\u202c zero\u200bwidth "
+        "\U000e0041\U000e0042tags bell\x07 tab\tline\nend"
+    ).encode()
+    expected = "nulhere red evil zerowidth tags bell tab line end"
+    assert extract_text(body, "text/plain", max_chars=200) == expected
+    html = b"<p>a&#x202e;b\x00c&#x200b;d</p>"
+    assert extract_text(html, "text/html", max_chars=200) == "abcd"
+
+
 @pytest.mark.parametrize(
     ("header", "kind"),
     [
@@ -77,6 +131,7 @@ def test_allowed_media_types(header: str, kind: str) -> None:
     [
         "", "image/svg+xml", "application/pdf", "text/javascript", "multipart/mixed",
         "image", "video; charset=utf-8",  # no subtype: the email parser would say text/plain
+        "image/png,text/html", "text/plain, image/png",  # unparseable: the same fallback
     ],
 )  # fmt: skip
 def test_refused_media_types(header: str) -> None:
