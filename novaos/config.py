@@ -293,6 +293,8 @@ class Settings(BaseSettings):
     @field_validator("web_fetch_allowed_ports")
     @classmethod
     def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:  # "," or " ": every fetch would be refused, with nothing said
+            raise ValueError("no port listed (unset means 80,443)")
         for port in value:
             if not 1 <= port <= 65535:
                 raise ValueError(f"port {port} is out of range (1-65535)")
@@ -483,6 +485,11 @@ def _never_right(s: Settings) -> str | None:
         return (
             "PROVIDER_CONNECT_TIMEOUT_MS: longer than PROVIDER_TOTAL_TIMEOUT_MS "
             f"({s.provider_connect_timeout_ms} > {s.provider_total_timeout_ms})"
+        )
+    if s.web_fetch_connect_timeout_ms > s.web_fetch_total_timeout_ms:
+        return (
+            "WEB_FETCH_CONNECT_TIMEOUT_MS: longer than WEB_FETCH_TOTAL_TIMEOUT_MS "
+            f"({s.web_fetch_connect_timeout_ms} > {s.web_fetch_total_timeout_ms})"
         )
     return None
 

@@ -17,6 +17,12 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
     [
         ({"WEB_FETCH_ALLOWED_PORTS": "0"}, "WEB_FETCH_ALLOWED_PORTS"),
         ({"WEB_FETCH_ALLOWED_PORTS": "443,70000"}, "WEB_FETCH_ALLOWED_PORTS"),
+        ({"WEB_FETCH_ALLOWED_PORTS": ","}, "WEB_FETCH_ALLOWED_PORTS"),
+        ({"WEB_FETCH_ALLOWED_PORTS": " "}, "WEB_FETCH_ALLOWED_PORTS"),
+        (
+            {"WEB_FETCH_CONNECT_TIMEOUT_MS": "5000", "WEB_FETCH_TOTAL_TIMEOUT_MS": "3000"},
+            "WEB_FETCH_CONNECT_TIMEOUT_MS",
+        ),
         (
             {"REDIS_RECONNECT_MIN_BACKOFF_MS": "5000", "REDIS_RECONNECT_MAX_BACKOFF_MS": "100"},
             "REDIS_RECONNECT_MIN_BACKOFF_MS",
@@ -45,6 +51,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"WEB_FETCH_ALLOWED_PORTS": "1,65535"},
         {"REDIS_RECONNECT_MIN_BACKOFF_MS": "100", "REDIS_RECONNECT_MAX_BACKOFF_MS": "100"},
         {"PROVIDER_CONNECT_TIMEOUT_MS": "10", "PROVIDER_TOTAL_TIMEOUT_MS": "10"},
+        {"WEB_FETCH_CONNECT_TIMEOUT_MS": "10", "WEB_FETCH_TOTAL_TIMEOUT_MS": "10"},
         {"JWT_EXPIRY": "1"},
         {"SHUTDOWN_GRACE_S": "0.5"},
         {"GRPC_PORT": "0", "METRICS_PORT": "0"},  # two free ports, as the tests use

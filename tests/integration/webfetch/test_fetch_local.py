@@ -173,6 +173,7 @@ async def test_slow_loris_drip_hits_the_total_timeout(
     # Each byte arrives well inside the read timeout; only the total deadline ends it.
     http_stub.routes["/drip"] = drip(interval_s=0.02)
     fetcher = make_fetcher(
+        WEB_FETCH_CONNECT_TIMEOUT_MS="400",
         WEB_FETCH_READ_TIMEOUT_MS="2000",
         WEB_FETCH_TOTAL_TIMEOUT_MS="400",
         **local_env(http_stub.port),
