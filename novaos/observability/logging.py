@@ -42,6 +42,9 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "component",
 }
 _HANDLER_MARK = "_novaos_json"
+# Client libraries that log every request's full URL at info/debug level,
+# with no request id: user-supplied URLs (web fetch) would reach the log.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 class JsonFormatter(logging.Formatter):
@@ -91,7 +94,8 @@ def _component(logger_name: str) -> str:
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
-    """Install the JSON handler on the root logger at LOG_LEVEL (idempotent)."""
+    """Install the JSON handler on the root logger at LOG_LEVEL (idempotent);
+    ``QUIET_LOGGERS`` only at warning and above, whatever LOG_LEVEL says."""
     key = pseudonym_secret(settings) or secrets.token_bytes(32)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
@@ -103,6 +107,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> lo
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

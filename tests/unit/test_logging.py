@@ -8,10 +8,11 @@ import logging
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from novaos.config import load_settings
-from novaos.observability.logging import configure_logging, log_request
+from novaos.observability.logging import QUIET_LOGGERS, configure_logging, log_request
 from novaos.redaction import Pseudonymizer
 
 SECRET = "logging-secret-0123456789abcdefghijklm"
@@ -21,12 +22,15 @@ SECRET = "logging-secret-0123456789abcdefghijklm"
 def captured() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     stream = io.StringIO()
     installed: list[logging.Handler] = []
     yield stream, installed
     for handler in installed:
         root.removeHandler(handler)
     root.setLevel(saved[0])
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -167,3 +171,17 @@ def test_other_extra_fields_are_kept_and_scrubbed(captured) -> None:
     (line,) = _lines(stream)
     assert line["component"] == "server" and line["port"] == 50051
     assert line["peer"] == "[REDACTED:email]"
+
+
+async def test_http_clients_do_not_log_each_request_url(captured) -> None:
+    # httpx logged "HTTP Request: GET <the user's URL>" at info, with no request id.
+    stream, installed = captured
+    settings = load_settings({"REQUIRE_AUTH": "false", "LOG_LEVEL": "debug"})
+    installed.append(configure_logging(settings, stream=stream))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text="ok"))
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.get("https://user-supplied.example/private?q=secret")
+    logging.getLogger("httpx").warning("client trouble")
+    logging.getLogger("novaos.webfetch").debug("our own debug line")
+    assert "user-supplied" not in stream.getvalue()
+    assert [line["message"] for line in _lines(stream)] == ["client trouble", "our own debug line"]
