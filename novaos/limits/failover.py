@@ -37,6 +37,11 @@ class FailoverAdmission:
     granted in memory that outlives the outage is also registered in Redis by
     its next refresh, and released there too (``_OutageLeases``).
 
+    When Redis is back, the leases this process still runs (granted by memory
+    during the outage, or by a Redis that restarted empty) are registered there
+    before the next admission: until each one's next refresh Redis would not
+    count them, and would admit a full limit beside them.
+
     An admission that timed out may still run in Redis (a busy server answers
     late, it is not gone): its lease would then hold a concurrency slot there
     for the lease TTL after the request, served from memory, has ended. So it
@@ -55,6 +60,8 @@ class FailoverAdmission:
         self._taking_back: set[asyncio.Task[None]] = set()
         self._outage_leases = _OutageLeases(fallback, primary, switch)  # their issuer
         self._redis_leases = _PrimaryLeases(primary, switch)
+        self._recoveries = switch.recoveries  # the last comeback caught up with
+        self._catching_up: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> AdmissionBackend:
@@ -63,6 +70,8 @@ class FailoverAdmission:
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
         if self._switch.primary_available:
             try:
+                if self._switch.recoveries != self._recoveries:
+                    await self._caught_up()
                 outcome = await self._primary.admit(request)
                 if isinstance(outcome, LeaseGrant):
                     return self._redis_leases.granted(outcome)
@@ -82,8 +91,25 @@ class FailoverAdmission:
         held = self._redis_leases.held(request.subject)
         outcome = await self._fallback.admit(replace(request, held_elsewhere=held))
         if isinstance(outcome, LeaseGrant):
-            return replace(outcome, issuer=self._outage_leases)
+            return self._outage_leases.granted(outcome)
         return outcome
+
+    async def _caught_up(self) -> None:
+        """Register in Redis every lease held here, once per comeback; concurrent
+        admissions wait for the same registration (one refresh per lease)."""
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._register_held(self._switch.recoveries))
+        # Shielded: one admission cancelled must not cancel it for the others.
+        await asyncio.shield(self._catching_up)
+
+    async def _register_held(self, recoveries: int) -> None:
+        # A refresh registers a lease the script never saw released (a released
+        # one leaves a tombstone, so a release racing this is not undone).
+        held = [*self._outage_leases.held(), *self._redis_leases.held_grants()]
+        await asyncio.gather(*(self._primary.refresh(grant) for grant in held))
+        self._recoveries = recoveries  # not on a failure: the next admission tries again
+        if held:
+            log.info("[STORAGE] %d running leases registered in Redis again", len(held))
 
     async def _take_back(self, request: AdmitRequest) -> None:
         loop = asyncio.get_running_loop()
@@ -103,6 +129,8 @@ class FailoverAdmission:
         """Stop taking back timed-out admissions (shutdown): those end with their TTL.
         Left running, each would keep calling Redis for up to LEASE_TTL_MS."""
         await cancel_and_wait(*self._taking_back)
+        if self._catching_up is not None:
+            await cancel_and_wait(self._catching_up)
 
     async def top_up(
         self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
@@ -139,6 +167,16 @@ class _OutageLeases:
     ) -> None:
         self.name = fallback.name
         self._fallback, self._primary, self._switch = fallback, primary, switch
+        self._held: dict[str, LeaseGrant] = {}  # lease id -> grant, until released
+
+    def granted(self, grant: LeaseGrant) -> LeaseGrant:
+        """``grant`` issued by this object, and held until released."""
+        mine = replace(grant, issuer=self)
+        self._held[grant.request.lease_id] = mine
+        return mine
+
+    def held(self) -> list[LeaseGrant]:
+        return list(self._held.values())
 
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
         return await self._fallback.admit(request)
@@ -158,6 +196,7 @@ class _OutageLeases:
     async def release(
         self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
     ) -> None:
+        self._held.pop(grant.request.lease_id, None)
         await self._fallback.release(grant, actual_tokens, now_ms=now_ms)
         if self._switch.primary_available:
             # Registered there by a refresh or not, a release is harmless; if Redis
@@ -185,15 +224,19 @@ class _PrimaryLeases:
     def __init__(self, primary: AdmissionBackend, switch: BackendSwitch) -> None:
         self.name = primary.name
         self._primary, self._switch = primary, switch
-        self._held: dict[LimitSubject, set[str]] = {}
+        self._held: dict[LimitSubject, dict[str, LeaseGrant]] = {}
 
     def granted(self, grant: LeaseGrant) -> LeaseGrant:
         """``grant`` issued by this object, and counted as held until released."""
-        self._held.setdefault(grant.request.subject, set()).add(grant.request.lease_id)
-        return replace(grant, issuer=self)
+        mine = replace(grant, issuer=self)
+        self._held.setdefault(grant.request.subject, {})[grant.request.lease_id] = mine
+        return mine
 
     def held(self, subject: LimitSubject) -> int:
         return len(self._held.get(subject, ()))
+
+    def held_grants(self) -> list[LeaseGrant]:
+        return [grant for grants in self._held.values() for grant in grants.values()]
 
     def _check(self) -> None:
         if not self._switch.primary_available:
@@ -220,7 +263,7 @@ class _PrimaryLeases:
         subject, lease_id = grant.request.subject, grant.request.lease_id
         held = self._held.get(subject)
         if held is not None:
-            held.discard(lease_id)
+            held.pop(lease_id, None)
             if not held:
                 del self._held[subject]
         self._check()

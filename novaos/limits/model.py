@@ -226,4 +226,10 @@ class BackendSwitch(Protocol):
     @property
     def primary_available(self) -> bool: ...
 
+    @property
+    def recoveries(self) -> int:
+        """How many times the primary has come back; each time it may have lost
+        what it held (a restart), or never seen what memory granted meanwhile."""
+        ...
+
     def primary_failed(self) -> None: ...

@@ -126,6 +126,7 @@ class FailoverStore:
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullStorageObserver()
         self._in_fallback = False
+        self._recoveries = 0
         self._reconnect: asyncio.Task[None] | None = None
 
     @property
@@ -139,6 +140,11 @@ class FailoverStore:
     @property
     def primary_available(self) -> bool:
         return not self._in_fallback
+
+    @property
+    def recoveries(self) -> int:
+        """How many times the store has switched back to the primary."""
+        return self._recoveries
 
     def primary_failed(self) -> None:
         """Switch to memory (once per outage) and start probing the primary."""
@@ -176,6 +182,7 @@ class FailoverStore:
         # Memory-held data would resurface at the next outage as stale state.
         self._fallback.clear()
         self._in_fallback = False
+        self._recoveries += 1
         self._reconnect = None
         log.info(RESTORED_MESSAGE)
         self._observer.fallback_active(False)

@@ -12,6 +12,7 @@ from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
 from novaos.limits.failover import TAKE_BACK_TASK
 from novaos.storage import FailoverLimiter, FailoverStore, RedisStore
+from tests.fixtures.common import await_until, holds
 from tests.fixtures.redis_server import RedisServer
 
 TWO_AT_A_TIME = TierLimits(100, 10**6, 2)
@@ -53,6 +54,44 @@ async def test_the_fallback_counts_the_leases_redis_granted_this_process(
         async with limiter.hold(who, 1), limiter.hold(who, 1):
             pass  # both ended: the whole limit again
         assert await limiter.backend.active_leases(who) == 0
+    finally:
+        await limiter.aclose()
+        await store.aclose()
+
+
+async def _refused(limiter: FailoverLimiter, who: LimitSubject) -> str:
+    with pytest.raises(RateLimitedError) as refused:
+        async with limiter.hold(who, 1):
+            pass
+    return refused.value.violation.limit
+
+
+@pytest.mark.parametrize("granted_by", ["redis", "memory"])
+async def test_back_on_redis_the_leases_still_running_count_at_once(
+    private_redis: RedisServer, granted_by: str
+) -> None:
+    # Redis came back empty (restarted) while two leases of a limit of 2 ran here,
+    # granted by Redis before the outage or by memory during it: Redis admitted
+    # two more beside them until the leases' next refresh (LEASE_TTL_MS / 3).
+    store, limiter = _failover(private_redis)
+    who = LimitSubject(f"granted-by-{granted_by}", Tier.FREE)
+    try:
+        await store.connect()
+        async with AsyncExitStack() as running:
+            if granted_by == "memory":
+                private_redis.kill()  # the first admission finds it gone: both from memory
+            for _ in range(2):
+                await running.enter_async_context(limiter.hold(who, 1))
+            if granted_by == "redis":
+                private_redis.kill()
+                assert await _refused(limiter, who) == "concurrency"  # noticed: on memory
+            assert not store.primary_available
+            private_redis.start()  # empty: it knows none of the two
+            await await_until(lambda: holds(store.primary_available), what="back on Redis")
+            assert await _refused(limiter, who) == "concurrency"
+            assert await limiter.backend.active_leases(who) == 2  # as Redis counts them
+        async with limiter.hold(who, 1), limiter.hold(who, 1):
+            pass  # both ended: the whole limit again
     finally:
         await limiter.aclose()
         await store.aclose()
