@@ -23,6 +23,11 @@ class JwtConfig:
     expiry_s: int = 86400
 
 
+# Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
+# their limits, conversations and veto throttle. A token's subject never takes it.
+ANONYMOUS_PREFIX = "ip:"
+
+
 class JwtAuthenticator:
     def __init__(self, config: JwtConfig) -> None:
         self._config = config
@@ -34,7 +39,9 @@ class JwtAuthenticator:
     def principal(self, authorization: str | None, client_ip: str) -> Principal:
         if not authorization:
             if not self._config.require_auth:
-                return Principal(user_id=f"ip:{client_ip}", tier=Tier.FREE, anonymous=True)
+                return Principal(
+                    user_id=f"{ANONYMOUS_PREFIX}{client_ip}", tier=Tier.FREE, anonymous=True
+                )
             raise UnauthenticatedError("missing bearer token", reason="TOKEN_MISSING")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -85,6 +92,12 @@ def _to_principal(claims: dict[str, object]) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise UnauthenticatedError("token has no subject", reason="TOKEN_INVALID")
+    if sub.startswith(ANONYMOUS_PREFIX):
+        # It would share an anonymous caller's limits and conversations.
+        raise UnauthenticatedError(
+            f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers",
+            reason="TOKEN_INVALID",
+        )
     try:
         tier = Tier(str(claims.get("tier", "free")))
     except ValueError as exc:

@@ -77,6 +77,8 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         # minted for some other service: refused when no JWT_AUDIENCE says it is ours
         (bearer(_token(aud="billing")), "TOKEN_INVALID"),
         (bearer(_token(roles="admin")), "TOKEN_INVALID"),
+        # an anonymous caller's key (REQUIRE_AUTH=false): it would share their limits
+        (bearer(_token(sub="ip:127.0.0.1")), "TOKEN_INVALID"),
     ],
     ids=[
         "missing",
@@ -90,6 +92,7 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         "alg-none",
         "foreign-audience",
         "roles-not-a-list",
+        "anonymous-subject",
     ],
 )
 async def test_bad_tokens_are_unauthenticated(
