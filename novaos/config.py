@@ -183,16 +183,17 @@ class Settings(BaseSettings):
     mock_response_tokens: int = Field(60, ge=1, le=100000)
     mock_script_file: Path | None = None  # test-only scripted outputs; refused in production
 
-    # -- limits (per minute / concurrent)
-    rate_limit_free: int = Field(10, ge=0)
-    rate_limit_pro: int = Field(60, ge=0)
-    rate_limit_enterprise: int = Field(300, ge=0)
-    token_limit_free: int = Field(10_000, ge=0)
-    token_limit_pro: int = Field(100_000, ge=0)
-    token_limit_enterprise: int = Field(500_000, ge=0)
-    concurrency_limit_free: int = Field(2, ge=0)
-    concurrency_limit_pro: int = Field(10, ge=0)
-    concurrency_limit_enterprise: int = Field(50, ge=0)
+    # -- limits (per minute / concurrent). 0 would admit no request of the tier
+    # and tell each one to retry; a tier to shut out gets no tokens minted.
+    rate_limit_free: int = Field(10, ge=1)
+    rate_limit_pro: int = Field(60, ge=1)
+    rate_limit_enterprise: int = Field(300, ge=1)
+    token_limit_free: int = Field(10_000, ge=1)
+    token_limit_pro: int = Field(100_000, ge=1)
+    token_limit_enterprise: int = Field(500_000, ge=1)
+    concurrency_limit_free: int = Field(2, ge=1)
+    concurrency_limit_pro: int = Field(10, ge=1)
+    concurrency_limit_enterprise: int = Field(50, ge=1)
     lease_ttl_ms: int = Field(30000, ge=1000)
 
     # -- pipeline

@@ -37,6 +37,10 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"SHUTDOWN_GRACE_S": "1e309"}, "SHUTDOWN_GRACE_S"),  # inf by another name
         ({"SHUTDOWN_GRACE_S": "nan"}, "SHUTDOWN_GRACE_S"),
         ({"GRPC_PORT": "39999", "METRICS_PORT": "39999"}, "METRICS_PORT"),
+        # no request could ever be admitted; each refusal said to retry in 1 s
+        ({"CONCURRENCY_LIMIT_FREE": "0"}, "CONCURRENCY_LIMIT_FREE"),
+        ({"RATE_LIMIT_PRO": "0"}, "RATE_LIMIT_PRO"),
+        ({"TOKEN_LIMIT_ENTERPRISE": "0"}, "TOKEN_LIMIT_ENTERPRISE"),
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -55,6 +59,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"JWT_EXPIRY": "1"},
         {"SHUTDOWN_GRACE_S": "0.5"},
         {"GRPC_PORT": "0", "METRICS_PORT": "0"},  # two free ports, as the tests use
+        {"CONCURRENCY_LIMIT_FREE": "1", "RATE_LIMIT_PRO": "1", "TOKEN_LIMIT_ENTERPRISE": "1"},
     ],
 )
 def test_the_edges_are_accepted(env: dict[str, str]) -> None:
