@@ -110,6 +110,22 @@ def seal_all(
     return sealed
 
 
+def reseal(
+    records: Sequence[AuditRecord], head: ChainHead, keys: ChainKeys = UNKEYED
+) -> list[AuditRecord]:
+    """``seal_all`` for a sink re-chaining a batch onto a head another process
+    moved: only records whose own hash verifies. Re-sealing vouches for a record
+    under the chain key; one that does not verify (edited or forged on its way,
+    in the spill file) would come out of it looking genuine. ``ValueError``."""
+    for record in records:
+        if not sound(record, keys):
+            raise ValueError(
+                f"refusing to re-seal record {record.seq} (request {record.request_id}):"
+                " its hash does not match its contents"
+            )
+    return seal_all(records, head, keys)
+
+
 def head_of(records: Sequence[AuditRecord], default: ChainHead) -> ChainHead:
     return ChainHead(records[-1].seq, records[-1].hash) if records else default
 

@@ -14,7 +14,7 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class AuditStatus:
     sink: str  # memory | file | database
-    status: str  # ok | spilling | down
+    status: str  # ok | spilling | down | quarantined
     queue_depth: int
     spilled: int
     written: int = 0
@@ -31,6 +31,10 @@ class AuditObserver(Protocol):
 
     def on_sink_error(self, sink: str, error: BaseException) -> None: ...
 
+    def on_quarantine(self, files: int) -> None:
+        """Spill files moved aside because they failed their check (see spill_check)."""
+        ...
+
 
 class NullAuditObserver:
     def on_queue_depth(self, depth: int) -> None:
@@ -43,4 +47,7 @@ class NullAuditObserver:
         return None
 
     def on_sink_error(self, sink: str, error: BaseException) -> None:
+        return None
+
+    def on_quarantine(self, files: int) -> None:
         return None

@@ -7,30 +7,54 @@ appended one fsynced write per batch; after a replay the file is emptied, or
 replaced (write, fsync, rename) by what is still pending. Without a path
 (the memory sink, which cannot fail) every spill attempt fails and the writer
 holds records in memory.
+
+Each open and each read checks the spill (``spill_check``): a spill that
+fails is copied aside byte for byte to ``<name>.quarantined-<time>.jsonl``
+and cut back to its sound prefix, with an error naming both; only that
+prefix is stored. Quarantine files beside the spill count in ``quarantined``
+until an operator moves them away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import logging
 import os
+import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys
 from novaos.audit.record import AuditRecord
-from novaos.audit.sinks.jsonl import fsync_dir, read_records, repair_tail, unwritable, write_all
+from novaos.audit.sinks.jsonl import fsync_dir, repair_tail, unwritable, write_all
+from novaos.audit.spill_check import SpillCheck, check_spill
 from novaos.errors import ConfigError
 
 _MAX_SIBLINGS = 64
+_QUARANTINED = ".quarantined-"
+
+_log = logging.getLogger("novaos.audit")
 
 
 class SpillFile:
-    def __init__(self, path: Path | None, *, setting: str = "AUDIT_SPILL_PATH") -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        setting: str = "AUDIT_SPILL_PATH",
+        keys: ChainKeys = UNKEYED,
+    ) -> None:
         self.path = path or Path()
         self._enabled = path is not None
         self._setting = setting  # the variable the path came from, for start-up errors
+        self._keys = keys  # what the writer seals with: spilled records must verify under it
         self._fd = -1
         self.count = 0
+        self.head: ChainHead | None = None  # the last record in the spill at open
+        self.quarantined = 0  # quarantine files beside the spill
 
     async def open(self) -> int:
         """Lock the file and count records left by a previous run."""
@@ -44,8 +68,12 @@ class SpillFile:
             self._lock_free_sibling()
         except OSError as exc:
             raise unwritable(self._setting, f"spill file {self.path}", exc) from None
-        repair_tail(self.path)
-        self.count = sum(1 for _ in read_records(self.path))
+        with contextlib.suppress(ValueError):  # a whole last line that does not parse:
+            repair_tail(self.path)  # the check below moves it aside
+        records = self._read_sync()
+        self.quarantined = sum(1 for _ in self.path.parent.glob(f"*{_QUARANTINED}*"))
+        self.count = len(records)
+        self.head = ChainHead(records[-1].seq, records[-1].hash) if records else None
         return self.count
 
     def _lock_free_sibling(self) -> None:
@@ -85,9 +113,39 @@ class SpillFile:
             raise
 
     async def read(self) -> list[AuditRecord]:
+        """The spilled records, checked: a spill that fails is quarantined first."""
         if not self._enabled:
             return []
-        return await asyncio.to_thread(lambda: list(read_records(self.path)))
+        return await asyncio.to_thread(self._read_sync)
+
+    def _read_sync(self) -> list[AuditRecord]:
+        with self.path.open("rb") as handle:
+            check = check_spill((line for line in handle if line.endswith(b"\n")), self._keys)
+        if check.problem:
+            self._quarantine_sync(check)
+        return check.records
+
+    def _quarantine_sync(self, check: SpillCheck) -> None:
+        """Copy the spill aside as found, then keep only its sound prefix."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.path.with_name(
+            f"{self.path.stem}{_QUARANTINED}{stamp}-{time.time_ns() % 10**9:09d}{self.path.suffix}"
+        )
+        shutil.copyfile(self.path, aside)
+        fd = os.open(aside, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._replace_sync(b"".join(r.line() for r in check.records))
+        self.count = len(check.records)
+        self.quarantined += 1
+        _log.error(
+            "audit: spill file %s failed its check (%s): copied as found to %s; the %d records"
+            " before that line will be stored, the %d lines from it on are not: investigate"
+            " (docs/operations.md, Spill file quarantined)",
+            self.path, check.problem, aside, len(check.records), check.lines,
+        )  # fmt: skip
 
     async def replace(self, records: Sequence[AuditRecord]) -> None:
         """Keep only ``records`` (the part not yet replayed)."""

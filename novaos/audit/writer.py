@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, seal_all
 from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
 from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
@@ -69,7 +69,7 @@ class AuditWriter:
         self._append_timeout_s = append_timeout_s
         self.policy = policy
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
-        self._spill = SpillFile(spill_path, setting=spill_setting)
+        self._spill = SpillFile(spill_path, setting=spill_setting, keys=keys)
         self._batch_size = batch_size
         self._store_before_reply = store_before_reply
         # A reply that waits for its record must not also wait out a linger.
@@ -78,7 +78,10 @@ class AuditWriter:
         self._observer = observer or NullAuditObserver()
         # Watchers hear this writer's records, or (several workers) everyone's.
         self._fanout: WatchHub = watch_hub or Fanout(watch_queue_size)
-        self._head = ChainHead()  # the last record sealed (stored, spilled or held)
+        # The last record sealed (stored, spilled or held). While the spill or memory
+        # holds records it is the last of them, so the spill stays one chain that
+        # its check can follow; otherwise the last record the sink took.
+        self._head = ChainHead()
         self._stored_head = ChainHead()  # the last record the sink took
         self._sink_open = False
         self._sink_ok = False
@@ -95,6 +98,10 @@ class AuditWriter:
         pending = await self._spill.open()
         if pending:
             _log.warning("audit: %d spilled records from a previous run will be replayed", pending)
+        if self._spill.head is not None:
+            self._head = self._spill.head  # new records follow the spilled ones
+        if self._spill.quarantined:
+            self._observer.on_quarantine(self._spill.quarantined)
         try:
             await self._try_open(starting=True)
         except ConfigError:
@@ -159,8 +166,10 @@ class AuditWriter:
             state = "down"
         elif self._spill.count:
             state = "spilling"
-        else:
-            state = "ok" if self._sink_ok else "down"
+        elif not self._sink_ok:
+            state = "down"
+        else:  # a spill that failed its check needs someone to look at it
+            state = "quarantined" if self._spill.quarantined else "ok"
         return AuditStatus(
             sink=self.sink.name,
             status=state,
@@ -198,10 +207,7 @@ class AuditWriter:
         kept, why = False, "the audit writer failed"
         try:  # whatever fails in here, nobody is left waiting for its record
             records = [self._build(s, t) for s, t, _ in batch]
-            sealed = seal_all([r for r in records if r is not None], self._head, self.keys)
-            if sealed:
-                self._head = ChainHead(sealed[-1].seq, sealed[-1].hash)
-            kept = await self._deliver(sealed, force_retry=closing)
+            kept = await self._deliver([r for r in records if r is not None], force_retry=closing)
             why = "sink and spill both failed"
         finally:
             for i, (_, _, waiter) in enumerate(batch):
@@ -255,11 +261,15 @@ class AuditWriter:
         async with asyncio.timeout(self._append_timeout_s):
             return await call
 
-    async def _deliver(self, records: list[AuditRecord], *, force_retry: bool) -> bool:
-        """True when the records are in the sink or the spill file, False when
-        only memory holds them."""
+    async def _deliver(self, drafts: list[AuditRecord], *, force_retry: bool) -> bool:
+        """Seal the records and store them: True when they are in the sink or the
+        spill file, False when only memory holds them."""
         if self._backlogged() and (force_retry or time.monotonic() >= self._retry_at):
             await self._recover()
+        # Sealed after the recovery, onto the head it leaves: the spill's last record
+        # (sink still down) or the sink's (replayed).
+        records = seal_all(drafts, self._head, self.keys)
+        self._head = head_of(records, self._head)
         if self._backlogged():
             return await self._park(records)
         try:
@@ -274,7 +284,7 @@ class AuditWriter:
 
     async def _try_open(self, *, starting: bool = False) -> None:
         try:
-            self._head = self._stored_head = await self._bounded(self.sink.open())
+            self._stored_head = await self._bounded(self.sink.open())
         except Exception as exc:  # sink down at start: spill until it is back
             if starting and isinstance(exc, ConfigError):
                 raise  # a directory we may not write is not coming back: stop start-up
@@ -282,6 +292,8 @@ class AuditWriter:
             return
         self._sink_open = True
         self._sink_ok = True
+        if not self._pending():
+            self._head = self._stored_head
 
     async def _recover(self) -> None:
         """Open the sink if needed, then replay the spill in order."""
@@ -306,7 +318,10 @@ class AuditWriter:
                 pass  # the spill is still unwritable: the held records go straight to the sink
             else:
                 self._held = []
-        pending = await self._spill.read()
+        pending = await self._spill.read()  # checked: a spill that fails is quarantined
+        self._quarantined()
+        if not self._held:  # held records follow the spill's: their last is the head
+            self._head = head_of(pending, self._head)
         pending = await self._skip_stored(pending)
         replayed = False
         while pending:
@@ -328,6 +343,7 @@ class AuditWriter:
             # less when some were stored already
             self._stored(await self._bounded(self.sink.append(chunk)))
             del self._held[: len(chunk)]
+        self._head = self._stored_head
         self._observer.on_spill(0, spilling=False)
         _log.info("audit: spill replayed, sink %s is back", self.sink.name)
 
@@ -362,10 +378,19 @@ class AuditWriter:
         self._observer.on_spill(self._spill.count + len(self._held), spilling=True)
         return spilled
 
+    def _pending(self) -> bool:
+        return bool(self._spill.count or self._held)
+
+    def _quarantined(self) -> None:
+        if self._spill.quarantined:
+            self._observer.on_quarantine(self._spill.quarantined)
+
     def _stored(self, stored: Sequence[AuditRecord]) -> None:
         self._sink_ok = True
         if stored:
-            self._head = self._stored_head = ChainHead(stored[-1].seq, stored[-1].hash)
+            self._stored_head = ChainHead(stored[-1].seq, stored[-1].hash)
+            if not self._pending():
+                self._head = self._stored_head
             self._written += len(stored)
             self._observer.on_written(len(stored))
             self._fanout.publish(stored)

@@ -30,6 +30,13 @@ class AuditMetrics:
         self.written = Counter(
             "audit_records_written_total", "Audit records stored by the sink", registry=r
         )
+        self.quarantined = Gauge(
+            "audit_spill_quarantined_files",
+            "Spill files moved aside because their records failed the check (edited,"
+            " forged or deleted lines): not stored, investigate",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.sink_errors = Counter(
             "audit_sink_errors_total", "Failed audit sink operations", ["sink"], registry=r
         )
@@ -46,3 +53,6 @@ class AuditMetrics:
 
     def on_sink_error(self, sink: str, error: BaseException) -> None:
         self.sink_errors.labels(sink).inc()
+
+    def on_quarantine(self, files: int) -> None:
+        self.quarantined.set(files)

@@ -29,7 +29,7 @@ class ProviderView:
 @dataclass(frozen=True)
 class AuditView:
     sink: str
-    status: str = "ok"  # ok | spilling | down
+    status: str = "ok"  # ok | spilling | down | quarantined
     queue_depth: int = 0
     spilled: int = 0
 

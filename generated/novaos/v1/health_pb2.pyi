@@ -191,7 +191,7 @@ class AuditHealth(google.protobuf.message.Message):
     sink: builtins.str
     'memory, file or database.'
     status: builtins.str
-    '"ok", "spilling" or "down".'
+    '"ok", "spilling", "down", or "quarantined" (a spill file failed its check\n    and lies beside the spill: see docs/operations.md).\n    '
     queue_depth: builtins.int
     'Records waiting in the write queue.'
     spilled: builtins.int

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, reseal
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
@@ -201,7 +201,7 @@ class FileAuditSink:
                 self._recover(repair=False)
             stored = list(records)
             if not links_onto(stored, self._head):
-                stored = seal_all(stored, self._head, self._keys)
+                stored = reseal(stored, self._head, self._keys)
             touched: builtins.list[_Touched] = []
             try:
                 self._write_batch(stored, touched)

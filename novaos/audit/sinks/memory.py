@@ -10,7 +10,7 @@ import builtins
 from collections import deque
 from collections.abc import Sequence
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, links_onto, reseal
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 
@@ -36,7 +36,7 @@ class MemoryAuditSink:
         if links_onto(records, self._head):
             stored = list(records)
         else:
-            stored = seal_all(records, self._head, self._keys)
+            stored = reseal(records, self._head, self._keys)
         self._ring.extend(stored)
         self._head = head_of(stored, self._head)
         return stored

@@ -22,7 +22,7 @@ from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, seal_all
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, reseal
 from novaos.audit.record import AuditRecord, decode, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
@@ -96,7 +96,7 @@ class PostgresAuditSink:
             fresh = [r for r in records if r.id not in stored_ids]
             head = await self._read_head(conn)
             if fresh and not links_onto(fresh, head):
-                fresh = seal_all(fresh, head, self._keys)
+                fresh = reseal(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
                 for record in fresh:
                     await copy.write_row(_row(record))

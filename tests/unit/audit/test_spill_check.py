@@ -1,0 +1,129 @@
+"""The spill is checked before its records are stored: edits, deletions and forged
+lines are quarantined, never sealed under the chain key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from novaos.audit.chain import ChainKeys
+from novaos.audit.reader import AuditReader
+from novaos.audit.sinks.memory import MemoryAuditSink
+from novaos.audit.spill_check import check_spill
+from novaos.audit.writer import AuditWriter
+from tests.fixtures.audit_data import POLICY, chain, summary
+
+KEYS = ChainKeys.of(b"spill-check-key-0123456789abcdef")
+
+
+def _delete_third(lines: list[bytes]) -> None:
+    del lines[2]
+
+
+def _veto_to_completed(lines: list[bytes]) -> None:
+    # record 2 is a hard veto; its hash is kept
+    assert b'"outcome":"hard_veto"' in lines[1]
+    lines[1] = lines[1].replace(b'"outcome":"hard_veto"', b'"outcome":"completed"')
+
+
+def _forged_fourth(lines: list[bytes]) -> None:
+    forged = json.loads(lines[2])
+    forged.update(id="f" * 32, request_id="req-FORGED", seq=4, hash="deadbeef")
+    lines.insert(3, json.dumps(forged, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+
+
+def _garbled_last(lines: list[bytes]) -> None:
+    lines[-1] = b'{"broken": \n'
+
+
+def _unkeyed_fourth(lines: list[bytes]) -> None:
+    # a forger without the key: a plain SHA-256 record in the keyed chain
+    lines[3:] = [r.line() for r in chain(3, first=3, start=None)]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "kept"),
+    [(_delete_third, 2), (_veto_to_completed, 1), (_forged_fourth, 3), (_garbled_last, 5),
+     (_unkeyed_fourth, 3)],
+)  # fmt: skip
+async def test_a_tampered_spill_is_quarantined_and_only_its_sound_prefix_stored(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    tamper: Callable[[list[bytes]], None],
+    kept: int,
+) -> None:
+    # Found by a tester: after editing the spill while the sink was down, the
+    # replay re-sealed every line under AUDIT_CHAIN_KEY and verify said ok.
+    spilled = chain(6, keys=KEYS)  # a previous run's records, sealed while the sink was down
+    lines = [r.line() for r in spilled]
+    tamper(lines)
+    path = tmp_path / "spill" / "spill.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b"".join(lines))
+    sink = MemoryAuditSink(keys=KEYS)
+    writer = AuditWriter(sink, POLICY, spill_path=path, keys=KEYS, max_backoff_s=0.05)
+    caplog.set_level(logging.ERROR, logger="novaos.audit")
+    await writer.start()
+    await writer.record(summary(100))
+    await writer.aclose()
+
+    stored = list(sink.records)
+    assert [r.id for r in stored[:-1]] == [r.id for r in spilled[:kept]]
+    assert stored[-1].request_id == "req-00100"
+    assert all(r.key_id == KEYS.sealing_id for r in stored)
+    result = await AuditReader(sink, keys=KEYS).verify()
+    assert (result.ok, result.checked) == (True, kept + 1), result
+    (aside,) = path.parent.glob("spill.quarantined-*.jsonl")
+    assert aside.read_bytes() == b"".join(lines)  # the evidence, as found
+    assert path.read_bytes() == b""
+    assert writer.status().status == "quarantined"
+    assert f"line {kept + 1}" in caplog.text and str(aside) in caplog.text
+
+
+async def test_a_restart_keeps_the_spill_one_chain_and_a_quarantine_stays_visible(
+    tmp_path: Path,
+) -> None:
+    # A run that starts with the sink down chains its records onto the spilled
+    # ones (not onto seq 0), so the spill passes its check at the replay.
+    path = tmp_path / "spill.jsonl"
+    path.write_bytes(b"".join(r.line() for r in chain(3, keys=KEYS)))
+    (tmp_path / "spill.quarantined-20260101T000000Z-000000001.jsonl").write_bytes(b"")
+
+    class DownSink(MemoryAuditSink):
+        async def open(self) -> object:  # type: ignore[override]
+            raise ConnectionError("sink down")
+
+    writer = AuditWriter(DownSink(keys=KEYS), POLICY, spill_path=path, keys=KEYS)
+    await writer.start()
+    await writer.record(summary(3))
+    await writer.aclose()
+    records = list(check_spill(path.read_bytes().splitlines(keepends=True), KEYS).records)
+    assert [r.seq for r in records] == [1, 2, 3, 4]
+    assert check_spill(path.read_bytes().splitlines(keepends=True), KEYS).problem == ""
+
+    sink = MemoryAuditSink(keys=KEYS)
+    writer = AuditWriter(sink, POLICY, spill_path=path, keys=KEYS)
+    await writer.start()
+    assert writer.status().status == "spilling"
+    await writer.record(summary(4))
+    await writer.aclose()
+    assert [r.seq for r in sink.records] == [1, 2, 3, 4, 5]
+    assert (await AuditReader(sink, keys=KEYS).verify()).ok
+    assert writer.status().status == "quarantined"  # an older quarantine file is still there
+
+
+async def test_a_sink_never_re_seals_a_record_whose_hash_does_not_match() -> None:
+    # The backstop: a sink re-chaining a batch onto a moved head vouches for each
+    # record under the key, so an edited one is refused, not made genuine.
+    sink = MemoryAuditSink(keys=KEYS)
+    await sink.append(chain(2, keys=KEYS))
+    batch = chain(2, keys=KEYS, first=10)  # sealed onto seq 0: re-chained
+    edited = [batch[0], dataclasses.replace(batch[1], outcome="completed")]
+    with pytest.raises(ValueError, match="refusing to re-seal record 2"):
+        await sink.append(edited)
+    assert [r.seq for r in await sink.append(batch)] == [3, 4]
