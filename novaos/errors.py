@@ -237,6 +237,14 @@ class AuditSinkUnavailableError(NovaError):
     reason = "AUDIT_SINK_UNAVAILABLE"
 
 
+class AuditChainBrokenError(NovaError):
+    """An audit sink's stored head is below a record this process stored or saw
+    stored (a tail cut from the log while it ran): a sink refuses to chain new
+    records onto the cut, which would hide it. Writes spill; callers never see it."""
+
+    reason = "AUDIT_CHAIN_BROKEN"
+
+
 class AuditNotStoredError(NovaError):
     """``AUDIT_STORE_BEFORE_REPLY``: the answer's audit record reached neither the
     sink nor the spill file, so the answer is not released."""

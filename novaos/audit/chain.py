@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from novaos.audit.record import AuditRecord, with_chain
+from novaos.errors import AuditChainBrokenError
 
 GENESIS_HASH = "0" * 64
 _KEY_ID_LABEL = b"novaos audit chain key id"
@@ -124,6 +125,18 @@ def reseal(
                 " its hash does not match its contents"
             )
     return seal_all(records, head, keys)
+
+
+def cut_below(head: ChainHead, high_seq: int, sink: str) -> None:
+    """Refuse to chain onto ``head`` when it is below ``high_seq``, a record this
+    process stored or saw stored: only growth is another worker's doing, and a
+    record sealed onto a cut tail would make the cut verify."""
+    if head.seq < high_seq:
+        raise AuditChainBrokenError(
+            f"the {sink} audit log ends at record {head.seq}, but this process stored or saw"
+            f" record {high_seq}: records {head.seq + 1}..{high_seq} were cut from its tail;"
+            " not chaining onto the cut (restore them, or restart to accept the cut)"
+        )
 
 
 def head_of(records: Sequence[AuditRecord], default: ChainHead) -> ChainHead:

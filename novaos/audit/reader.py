@@ -90,7 +90,9 @@ class AuditReader:
             head = (await self._sink.head()).seq
         except ValueError as exc:  # the last stored line no longer parses
             return VerifyResult(False, 0, 0, f"unreadable last record: {exc}")
-        if self._writer is not None:  # a tail cut from the sink shows here
+        # A tail cut from the sink shows here: records this process stored or saw.
+        head = max(head, self._sink.high_seq)
+        if self._writer is not None:
             head = max(head, self._writer.stored_head.seq)
         # A range that runs past the last record checks what there is: records
         # never written are not missing (a cut tail shows in ``head`` above).

@@ -3,6 +3,7 @@
 Sinks store sealed records in chain order. ``append`` re-chains a batch when
 the stored head moved underneath the writer (another worker process sharing
 the file directory or database), so the chain stays one line across workers.
+A head that moved back (records cut from the tail) is not chained onto.
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ class AuditSink(Protocol):
     """Where sealed records live. Errors other than ``ValueError`` mean "down"."""
 
     name: str
+
+    @property
+    def high_seq(self) -> int:
+        """The highest seq this process has stored or seen stored. Other workers
+        only add records, so a stored head below it is a tail cut: appends refuse
+        it (``AuditChainBrokenError``) and verify expects the chain to reach it."""
+        ...
 
     async def open(self) -> ChainHead:
         """Prepare storage (migrations, crash recovery) and return the head."""

@@ -32,7 +32,7 @@ from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.spill import SpillFile
 from novaos.audit.watch import Fanout, Subscription, WatchHub
-from novaos.errors import AuditNotStoredError, ConfigError
+from novaos.errors import AuditChainBrokenError, AuditNotStoredError, ConfigError
 from novaos.ports import RequestSummary
 
 _log = logging.getLogger("novaos.audit")
@@ -85,6 +85,7 @@ class AuditWriter:
         self._stored_head = ChainHead()  # the last record the sink took
         self._sink_open = False
         self._sink_ok = False
+        self._chain_broken = False  # the sink refused to chain onto a cut tail
         self._held: list[AuditRecord] = []  # only when even the spill fails
         self._backoff_s = 0.0
         self._retry_at = 0.0
@@ -162,7 +163,7 @@ class AuditWriter:
         return self._fanout.end_watches()
 
     def status(self) -> AuditStatus:
-        if self._held:
+        if self._held or self._chain_broken:  # a cut tail needs someone, as a down sink
             state = "down"
         elif self._spill.count:
             state = "spilling"
@@ -387,6 +388,7 @@ class AuditWriter:
 
     def _stored(self, stored: Sequence[AuditRecord]) -> None:
         self._sink_ok = True
+        self._chain_broken = False
         if stored:
             self._stored_head = ChainHead(stored[-1].seq, stored[-1].hash)
             if not self._pending():
@@ -399,6 +401,7 @@ class AuditWriter:
         if self._sink_ok or self._backoff_s == 0.0:
             _log.warning("audit: sink %s failed, spilling: %s", self.sink.name, exc)
         self._sink_ok = False
+        self._chain_broken = isinstance(exc, AuditChainBrokenError)
         self._observer.on_sink_error(self.sink.name, exc)
         self._backoff_s = min(self._max_backoff_s, max(0.05, self._backoff_s * 2))
         self._retry_at = time.monotonic() + self._backoff_s

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, reseal
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, cut_below, links_onto, reseal
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
@@ -146,6 +146,7 @@ class FileAuditSink:
         self._current: Path | None = None
         self._size = 0
         self._head = ChainHead()
+        self.high_seq = 0  # see AuditSink: a head below it is a cut tail
 
     def _write(self, fd: int, data: bytes) -> None:
         """The one place bytes reach a file (tests wrap it to fill the disk)."""
@@ -184,6 +185,7 @@ class FileAuditSink:
                 break
         self._current, self._head = current, head
         self._size = current.stat().st_size if current is not None else 0
+        self.high_seq = max(self.high_seq, head.seq)
 
     def _locked(self) -> _FileLock:
         return _FileLock(self._lock, self._lock_fd)
@@ -197,8 +199,9 @@ class FileAuditSink:
 
     def _append_sync(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
         with self._locked():
-            if self._moved():
+            if self._moved():  # another worker appended, or the tail was cut
                 self._recover(repair=False)
+            cut_below(self._head, self.high_seq, self.name)
             stored = list(records)
             if not links_onto(stored, self._head):
                 stored = reseal(stored, self._head, self._keys)
@@ -209,6 +212,7 @@ class FileAuditSink:
                 self._undo(touched)
                 raise
             self._head = ChainHead(stored[-1].seq, stored[-1].hash)
+            self.high_seq = max(self.high_seq, self._head.seq)
             return stored
 
     def _moved(self) -> bool:

@@ -22,7 +22,7 @@ from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, links_onto, reseal
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, cut_below, links_onto, reseal
 from novaos.audit.record import AuditRecord, decode, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
@@ -68,6 +68,7 @@ class PostgresAuditSink:
         )
         self._opened = False
         self._head = ChainHead()
+        self.high_seq = 0  # see AuditSink: a head below it is a cut tail
 
     async def open(self) -> ChainHead:
         if not self._opened:
@@ -75,7 +76,7 @@ class PostgresAuditSink:
             self._opened = True
         async with self._pool.connection() as conn:
             await migrate(conn)
-            self._head = await self._read_head(conn)
+            self._head = self._saw(await self._read_head(conn))
         return self._head
 
     @staticmethod
@@ -95,14 +96,20 @@ class PostgresAuditSink:
             stored_ids = {row[0] for row in await cur.fetchall()}
             fresh = [r for r in records if r.id not in stored_ids]
             head = await self._read_head(conn)
+            cut_below(head, self.high_seq, self.name)  # rows deleted from the tail
+            self._saw(head)
             if fresh and not links_onto(fresh, head):
                 fresh = reseal(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
                 for record in fresh:
                     await copy.write_row(_row(record))
         if fresh:
-            self._head = ChainHead(fresh[-1].seq, fresh[-1].hash)
+            self._head = self._saw(ChainHead(fresh[-1].seq, fresh[-1].hash))
         return fresh
+
+    def _saw(self, head: ChainHead) -> ChainHead:
+        self.high_seq = max(self.high_seq, head.seq)
+        return head
 
     async def list(self, query: AuditQuery) -> AuditPage:
         """A page of matches. A row whose JSON no longer parses (edited by the
@@ -172,7 +179,7 @@ class PostgresAuditSink:
         """The chain's last row, read now: another worker may have appended since
         this one last wrote (verify reads up to here)."""
         async with self._reading() as conn:
-            self._head = await self._read_head(conn)
+            self._head = self._saw(await self._read_head(conn))
         return self._head
 
     async def aclose(self) -> None:

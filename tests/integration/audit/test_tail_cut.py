@@ -1,0 +1,111 @@
+"""A tail cut from the log while the gateway runs stays a break: the next
+record is not chained onto the cut (which made the cut verify)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from novaos.audit.chain import ChainHead, ChainKeys, seal_all
+from novaos.audit.reader import AuditReader
+from novaos.audit.record import build_record
+from novaos.audit.sink import AuditSink
+from novaos.audit.sinks.file import FileAuditSink
+from novaos.audit.sinks.postgres import PostgresAuditSink
+from novaos.audit.writer import AuditWriter
+from novaos.errors import AuditChainBrokenError
+from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.common import await_until, holds
+
+KEYS = ChainKeys.of(b"tail-cut-key-0123456789abcdef0123")
+
+
+def _cut_lines(directory: Path) -> None:
+    last = sorted(directory.glob("audit-*.log"))[-1]
+    lines = last.read_bytes().splitlines(keepends=True)
+    last.write_bytes(b"".join(lines[:-3]))
+
+
+def _delete_last_file(directory: Path) -> None:
+    sorted(directory.glob("audit-*.log"))[-1].unlink()
+
+
+def _delete_last_rows(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+        conn.execute(
+            "DELETE FROM audit_records WHERE seq > (SELECT max(seq) - 3 FROM audit_records)"
+        )
+
+
+async def _stored_seqs(sink: AuditSink) -> list[int]:
+    return [r.seq for r in await sink.range(0, 2**62, limit=1_000_000)]
+
+
+@pytest.mark.parametrize("cut", ["lines", "last file", "rows"])
+async def test_a_tail_cut_while_running_is_not_chained_onto(
+    cut: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a tester: verify said "record 34 missing (tail)", then one more chat
+    # stored seq 34 onto the cut point with a valid HMAC, and verify said ok.
+    sink: AuditSink
+    if cut == "rows":
+        dsn = request.getfixturevalue("postgres_dsn")
+        sink = PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+    else:
+        directory = tmp_path / "audit"
+        sink = FileAuditSink(directory, max_bytes=4096, keys=KEYS)  # a few records a file
+    writer = AuditWriter(
+        sink, POLICY, spill_path=tmp_path / "spill.jsonl", keys=KEYS, max_backoff_s=0.05
+    )
+    await writer.start()
+    for i in range(12):
+        await writer.record(summary(i))
+    await await_until(lambda: holds(writer.status().written == 12), what="12 written")
+    if cut == "rows":
+        _delete_last_rows(dsn)
+    elif cut == "lines":
+        _cut_lines(directory)
+    else:
+        _delete_last_file(directory)
+    left = await _stored_seqs(sink)
+    assert left and left[-1] < 12
+    reader = AuditReader(sink, writer)
+    before = await reader.verify()
+    assert (before.ok, before.first_bad_seq) == (False, left[-1] + 1), before
+
+    await writer.record(summary(12))
+    await await_until(lambda: holds(writer.status().spilled == 1), what="the record spilled")
+    assert await _stored_seqs(sink) == left  # nothing chained onto the cut
+    after = await reader.verify()
+    assert (after.ok, after.first_bad_seq) == (False, left[-1] + 1), after
+    assert after.problem == f"record {left[-1] + 1} missing (tail)"
+    assert writer.status().status == "down"  # not ready: someone must look
+    await writer.aclose()
+
+
+async def test_workers_sharing_a_directory_grow_it_and_each_refuses_a_cut(
+    tmp_path: Path,
+) -> None:
+    # Another worker's append is the only legitimate move of the head, and only up.
+    directory = tmp_path / "audit"
+    sinks = [FileAuditSink(directory, keys=KEYS), FileAuditSink(directory, keys=KEYS)]
+    for sink in sinks:
+        await sink.open()
+    for n in range(4):  # sealed onto a stale head: each append re-chains onto the other's
+        drafts = [build_record(summary(10 * n + k), POLICY, ended_unix=1e9) for k in range(2)]
+        await sinks[n % 2].append(seal_all(drafts, ChainHead(), KEYS))
+    assert await _stored_seqs(sinks[0]) == list(range(1, 9))
+    await sinks[0].head()  # the first worker reads the head: it has seen record 8
+    _cut_lines(directory)
+    for sink in sinks:
+        with pytest.raises(AuditChainBrokenError, match=r"records 6\.\.8 were cut"):
+            await sink.append(seal_all([build_record(summary(99), POLICY, ended_unix=1e9)],
+                                       ChainHead(), KEYS))  # fmt: skip
+        result = await AuditReader(sink, keys=KEYS).verify()
+        assert (result.ok, result.problem) == (False, "record 6 missing (tail)"), result
+    assert await _stored_seqs(sinks[0]) == list(range(1, 6))
+    for sink in sinks:
+        await sink.aclose()
