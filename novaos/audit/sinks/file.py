@@ -294,6 +294,11 @@ class FileAuditSink:
                 continue  # every record in ``path`` is older than from_seq
             yield from read_records(path, unreadable=unreadable)
 
+    def _scan_start(self, from_seq: int) -> int:
+        """The first seq of the file ``_scan(from_seq)`` starts reading (1: none)."""
+        starts = [_first_seq(p) for p in self._files()]
+        return max((s for s in starts if s <= from_seq), default=min(starts, default=1))
+
     async def _read(self, read: Callable[[], _T]) -> _T:
         """``read`` in a worker thread. A disk or file system failing under it (EIO,
         a lost network mount) is an outage, not a bug: the caller gets
@@ -349,11 +354,16 @@ class FileAuditSink:
             found: builtins.list[AuditRecord] = []
             expected: int | None = None
             unreadable: builtins.list[str] = []  # a line that does not parse, not yet placed
+            previous = self._scan_start(from_seq) - 1  # the record read before a line
             for record in self._scan(from_seq, unreadable.append):
                 if unreadable:
-                    if expected is not None or record.seq > from_seq:
-                        break  # it may be in range: verify must see it
-                    unreadable.clear()  # the record after it comes before the range
+                    # Between ``previous`` and ``record``: in range (verify must see it)
+                    # unless both come before it. Right after from_seq - 1 it sits in
+                    # the link into the range: an inserted line, not an earlier one.
+                    if expected is not None or record.seq > from_seq or previous >= from_seq - 1:
+                        break
+                    unreadable.clear()
+                previous = record.seq
                 if expected is None:
                     if not from_seq <= record.seq <= to_seq:
                         continue
@@ -368,7 +378,7 @@ class FileAuditSink:
             # A line that does not parse: the records before it first, so the next
             # page starts at it and verify names its seq, not the page's.
             if unreadable and not found:
-                raise ValueError(unreadable[0])
+                raise ValueError(f"{unreadable[0]} (after record {previous})")
             return found
 
         return await self._read(collect)

@@ -445,6 +445,30 @@ async def test_an_unreadable_line_hides_only_itself_from_list_and_get(
     await sink.aclose()
 
 
+@pytest.mark.parametrize("after", [10, 0])
+async def test_a_line_inserted_between_records_fails_verify_naming_where(
+    tmp_path: Path, after: int
+) -> None:
+    # A non-record line between records 10 and 11 passed verify: reading the page
+    # from 11, the line was taken to lie before the range and passed over.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 20)
+    (path,) = directory.glob("audit-*.log")
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines.insert(after, b"not json\n")
+    path.write_bytes(b"".join(lines))
+    reader = AuditReader(sink)
+    result = await reader.verify()
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, after + 1, after), result
+    assert f"{path.name} line {after + 1}" in result.problem
+    assert f"after record {after}" in result.problem
+    assert not (await reader.verify(after + 1, 0)).ok
+    if after:
+        assert (await reader.verify(1, after)).ok  # the records before it are fine
+    assert len(await _listed(sink, AuditQuery())) == 20  # listings pass over it
+    await sink.aclose()
+
+
 async def test_a_ranged_verify_past_an_unreadable_line_checks_its_range(tmp_path: Path) -> None:
     # The range (and its anchor) was read from the top of the file, and the line
     # before it that does not parse failed the call (INTERNAL).
