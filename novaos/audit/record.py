@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
@@ -144,29 +145,91 @@ def encode(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_TEXT = (
+    "id", "time", "request_id", "user", "tier", "client", "outcome", "stance", "provider",
+    "model", "prompt_sha256", "released_sha256", "policy_version", "conversation_id",
+    "prev_hash",
+)  # fmt: skip
+_COUNTS = ("seq", "input_tokens", "output_tokens", "released_chars")
+_INT64 = 2**63  # the API's and the database's integers
+
+
 def decode(raw: bytes | str) -> AuditRecord:
-    """Parse a stored line; raises ``ValueError`` on anything malformed."""
+    """Parse a stored line; raises ``ValueError`` on anything malformed.
+
+    Every field is type-checked, so a record edited to a wrong JSON type (seq
+    "10", a null hash, a time that is not one) is an unreadable record: verify
+    names it, listings pass over it, nothing downstream meets the wrong type."""
     try:
         data = json.loads(raw)
-        content = data["content"]
-        if not isinstance(data.get("key_id", ""), str):
-            raise TypeError("key_id is not a string")
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        for name in _TEXT:
+            _text(data, name)
+        for name in _COUNTS:
+            _count(data, name)
+        _number(data, "duration_ms")
+        parse_time(data["time"])
+        for name in ("hash", "key_id"):  # absent from some stored forms: ""
+            _text(data, name, default="")
         return AuditRecord(
             id=data["id"], seq=data["seq"], time=data["time"],
             request_id=data["request_id"], user=data["user"], tier=data["tier"],
             client=data["client"], outcome=data["outcome"], stance=data["stance"],
-            gates=tuple(AuditGate(**g) for g in data["gates"]),
+            gates=_gates(data["gates"]),
             provider=data["provider"], model=data["model"],
             input_tokens=data["input_tokens"], output_tokens=data["output_tokens"],
             duration_ms=data["duration_ms"], prompt_sha256=data["prompt_sha256"],
             released_sha256=data["released_sha256"], released_chars=data["released_chars"],
             policy_version=data["policy_version"], conversation_id=data["conversation_id"],
-            content=None if content is None else AuditContent(**content),
+            content=_content(data["content"]),
             prev_hash=data["prev_hash"], hash=data.get("hash", ""),
             key_id=data.get("key_id", ""),
         )  # fmt: skip
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"malformed audit record: {exc}") from exc
+
+
+def _text(data: dict[str, Any], name: str, *, default: str | None = None) -> None:
+    value = data[name] if default is None else data.get(name, default)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not a string: {value!r:.40}")
+
+
+def _count(data: dict[str, Any], name: str) -> None:
+    value = data[name]
+    if type(value) is not int or not 0 <= value < _INT64:  # a bool is an int: not here
+        raise TypeError(f"{name} is not a whole number: {value!r:.40}")
+
+
+def _number(data: dict[str, Any], name: str) -> None:
+    value = data[name]
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise TypeError(f"{name} is not a number: {value!r:.40}")
+
+
+def _gates(raw: object) -> tuple[AuditGate, ...]:
+    if not isinstance(raw, list):
+        raise TypeError("gates is not a list")
+    gates = []
+    for gate in raw:
+        if not isinstance(gate, dict) or set(gate) != {"gate", "decision", "reason", "latency_ms"}:
+            raise TypeError(f"a gate is not gate, decision, reason, latency_ms: {gate!r:.60}")
+        for name in ("gate", "decision", "reason"):
+            _text(gate, name)
+        _number(gate, "latency_ms")
+        gates.append(AuditGate(**gate))
+    return tuple(gates)
+
+
+def _content(raw: object) -> AuditContent | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"prompt", "released"}:
+        raise TypeError("content is not null or prompt and released")
+    _text(raw, "prompt")
+    _text(raw, "released")
+    return AuditContent(**raw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -615,3 +615,26 @@ async def test_reads_from_a_failing_disk_say_unavailable(tmp_path: Path) -> None
     sink.failing = False
     assert [r.id for r in (await reader.list(AuditQuery())).records] == [r.id for r in stored]
     await sink.aclose()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("seq", "10"), ("hash", None), ("time", "yesterday"), ("gates", 5)]
+)
+async def test_a_field_of_the_wrong_type_is_an_unreadable_record(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    # seq "10" or a null hash made verify and list fail with INTERNAL (a TypeError
+    # deep in the chain or the protobuf conversion).
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 20)
+    (path,) = directory.glob("audit-*.log")
+    lines = path.read_bytes().splitlines(keepends=True)
+    edited = json.loads(lines[9])
+    edited[field] = value
+    lines[9] = json.dumps(edited).encode() + b"\n"
+    path.write_bytes(b"".join(lines))
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 10, 9), result
+    assert f"{path.name} line 10" in result.problem and field in result.problem
+    assert await _listed(sink, AuditQuery()) == [s for s in range(1, 21) if s != 10]
+    await sink.aclose()

@@ -311,3 +311,26 @@ async def test_a_row_that_no_longer_parses_hides_only_itself(
     assert "record 5 does not parse" in whole.problem
     assert (ranged.ok, ranged.first_bad_seq, ranged.checked) == (False, 5, 2), ranged
     assert later.ok and later.checked == 6, later
+
+
+async def test_a_row_with_a_field_of_the_wrong_type_hides_only_itself(postgres_dsn: str) -> None:
+    # seq "5" in the JSON (the table's owner, trigger off) failed verify and list
+    # with INTERNAL instead of being reported as an unreadable record.
+    await _write_some(postgres_dsn, 8)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        conn.execute(
+            "UPDATE audit_records SET record = jsonb_set(record::jsonb, '{seq}', '\"5\"')::text"
+            " WHERE seq = 5"
+        )
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    try:
+        reader = AuditReader(sink)
+        listed = [r.seq for r in (await reader.list(AuditQuery(), page_size=50)).records]
+        whole = await reader.verify()
+    finally:
+        await sink.aclose()
+    assert listed == [1, 2, 3, 4, 6, 7, 8]
+    assert (whole.ok, whole.first_bad_seq, whole.checked) == (False, 5, 4), whole
+    assert "record 5 does not parse" in whole.problem and "seq" in whole.problem
