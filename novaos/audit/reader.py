@@ -101,7 +101,7 @@ class AuditReader:
         if not from_seq and getattr(self._sink, "evicts", False):
             oldest = await self._sink.range(1, last, limit=1)  # a ring forgets its start
             start = oldest[0].seq if oldest else start
-        anchor, keyed_before, problem = await self._anchor(start)
+        anchor, keyed_before, problem = await self._anchor(start, last)
         if problem:
             return VerifyResult(False, 0, start - 1, problem)
         verifier = ChainVerifier(
@@ -120,12 +120,13 @@ class AuditReader:
             cursor = max(cursor, *(r.seq for r in page)) + 1
         return verifier.result(expected_last_seq=last)
 
-    async def _anchor(self, start: int) -> tuple[str | None, bool, str]:
+    async def _anchor(self, start: int, last: int) -> tuple[str | None, bool, str]:
         """The hash the record at ``start`` links to (None: evicted from a memory
-        ring, unknown), whether the record before it was keyed, and what is wrong
-        with that record ("": nothing). A range is checked against the record
-        before it, so that record must be sound too: an anchor that was edited
-        is reported by its own seq, not as the next record failing to link."""
+        ring, unknown), whether a record before the range was keyed (so an
+        unkeyed one in it is a rewrite), and what is wrong with the record before
+        the range ("": nothing). A range is checked against that record, so it
+        must be there and sound too: a missing or edited anchor is reported by its
+        own seq, not passed over (which let a forged range through)."""
         if start <= 1:
             return GENESIS_HASH, False, ""
         seq = start - 1
@@ -133,14 +134,48 @@ class AuditReader:
             before = await self._sink.range(seq, seq, limit=1)
         except ValueError as exc:  # a stored line that no longer parses
             return None, False, f"unreadable record {seq} (before the range): {exc}"
-        if not before or before[0].seq != seq:
-            return None, False, ""
-        record = before[0]
+        if before and before[0].seq == seq:
+            record = before[0]
+            problem = await self._anchor_problem(record)
+            return (None, False, problem) if problem else (record.hash, bool(record.key_id), "")
+        if seq > last or getattr(self._sink, "evicts", False):
+            return None, False, ""  # past the last record, or gone from a memory ring
+        return None, False, f"record {seq} missing (before the range, which it links to)"
+
+    async def _anchor_problem(self, record: AuditRecord) -> str:
+        anchor = f"record {record.seq} (before the range, which it links to)"
         # Sealed under a key this gateway lacks, it cannot be checked: link onto it as stored.
         if digest(record, self._keys) is not None and not sound(record, self._keys):
-            edited = f"record {seq} (before the range, which it links to) edited"
-            return None, False, f"{edited}: its hash does not match its contents"
-        return record.hash, bool(record.key_id), ""
+            return f"{anchor} edited: its hash does not match its contents"
+        if record.key_id or not self._keys.keyed:
+            return ""
+        # An unkeyed anchor in a keyed gateway's log is genuine only in the unkeyed
+        # prefix written before the key was set, as a full verify decides.
+        keyed = await self._keyed_record_before(record.seq)
+        if keyed:
+            return (
+                f"{anchor} has no chain key but follows keyed record {keyed}"
+                " (rewritten without the key)"
+            )
+        return ""
+
+    async def _keyed_record_before(self, seq: int) -> int:
+        """The first keyed record before ``seq`` (0: none). Logs keyed from the
+        start answer at record 1; an unkeyed prefix is read up to its end."""
+        cursor = 1
+        while cursor < seq:
+            try:
+                page = await self._sink.range(cursor, seq - 1, limit=_VERIFY_PAGE)
+            except ValueError:  # an unreadable record: a full verify reports it
+                cursor += 1
+                continue
+            if not page:
+                return 0
+            keyed = next((r.seq for r in page if r.key_id), 0)
+            if keyed:
+                return keyed
+            cursor = max(r.seq for r in page) + 1
+        return 0
 
     def watch(self) -> Subscription:
         """Subscribe now, so that a refused watch fails before its stream starts.
