@@ -127,6 +127,22 @@ def reseal(
     return seal_all(records, head, keys)
 
 
+def check_head(record: AuditRecord, keys: ChainKeys, where: str) -> None:
+    """Refuse to chain onto a last record whose own hash does not verify (an edit
+    that kept the hash): ``ValueError`` naming it, as for a last line that does
+    not parse, so the sink does not open and records spill."""
+    if sound(record, keys):
+        return
+    if digest(record, keys) is None:
+        why = (
+            f"is sealed with chain key {record.key_id}, which this gateway does not hold"
+            " (AUDIT_CHAIN_KEY, AUDIT_CHAIN_PREVIOUS_KEYS)"
+        )
+    else:
+        why = "does not match its hash (edited?)"
+    raise ValueError(f"{where}: its last record, {record.seq}, {why}; not chaining onto it")
+
+
 def cut_below(head: ChainHead, high_seq: int, sink: str) -> None:
     """Refuse to chain onto ``head`` when it is below ``high_seq``, a record this
     process stored or saw stored: only growth is another worker's doing, and a

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, cut_below, links_onto, reseal
+from novaos.audit.chain import (
+    UNKEYED,
+    ChainHead,
+    ChainKeys,
+    check_head,
+    cut_below,
+    links_onto,
+    reseal,
+)
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
@@ -165,7 +173,9 @@ class FileAuditSink:
         except OSError as exc:
             raise unwritable("AUDIT_FILE_PATH", f"audit directory {self._dir}", exc) from None
         with self._locked():
-            self._recover(repair=True)
+            last = self._recover(repair=True)
+        if last is not None:
+            check_head(last, self._keys, f"audit file {self._current}")
         return self._head
 
     def _files(self) -> builtins.list[Path]:
@@ -173,19 +183,21 @@ class FileAuditSink:
         found = [p for p in self._dir.glob("audit-*") if _NAME.fullmatch(p.name)]
         return sorted(found, key=_first_seq)
 
-    def _recover(self, *, repair: bool) -> None:
-        """Re-read the head from disk: at start, or after another process wrote."""
+    def _recover(self, *, repair: bool) -> AuditRecord | None:
+        """Re-read the head from disk: at start, or after another process wrote.
+        Returns the last record (None: the log is empty)."""
         files = self._files()
         current = files[-1] if files else None
-        head = ChainHead()
+        head, last = ChainHead(), None
         for path in reversed(files):  # a line that does not parse raises: nothing is set
-            record = repair_tail(path) if repair and path == current else last_record(path)
-            if record is not None:
-                head = ChainHead(record.seq, record.hash)
+            last = repair_tail(path) if repair and path == current else last_record(path)
+            if last is not None:
+                head = ChainHead(last.seq, last.hash)
                 break
         self._current, self._head = current, head
         self._size = current.stat().st_size if current is not None else 0
         self.high_seq = max(self.high_seq, head.seq)
+        return last
 
     def _locked(self) -> _FileLock:
         return _FileLock(self._lock, self._lock_fd)

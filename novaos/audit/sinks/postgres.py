@@ -22,7 +22,15 @@ from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, cut_below, links_onto, reseal
+from novaos.audit.chain import (
+    UNKEYED,
+    ChainHead,
+    ChainKeys,
+    check_head,
+    cut_below,
+    links_onto,
+    reseal,
+)
 from novaos.audit.record import AuditRecord, decode, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
@@ -77,7 +85,27 @@ class PostgresAuditSink:
         async with self._pool.connection() as conn:
             await migrate(conn)
             self._head = self._saw(await self._read_head(conn))
+            await self._check_head(conn)
         return self._head
+
+    async def _check_head(self, conn: AsyncConnection[TupleRow]) -> None:
+        """The last row must be a record that verifies before anything is chained
+        onto it (``ValueError``: the sink does not open, records spill)."""
+        cur = await conn.execute(
+            sql.SQL("SELECT {} FROM audit_records ORDER BY seq DESC LIMIT 1").format(
+                sql.SQL(_COLUMNS)
+            )
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return
+        try:
+            record = decode(row[-1])
+        except ValueError as exc:
+            raise ValueError(f"the last audit record, {row[0]}, does not parse: {exc}") from None
+        if _columns_of(record) != _columns_of_row(row):
+            record = replace(record, hash=_COLUMNS_EDITED)
+        check_head(record, self._keys, "the audit table")
 
     @staticmethod
     async def _read_head(conn: AsyncConnection[TupleRow]) -> ChainHead:

@@ -204,7 +204,7 @@ async def test_two_processes_sharing_a_directory_share_one_chain(
     assert len(records) == 120 and len({r["request_id"] for r in records}) == 120
     # Records re-chained onto the other process's head are sealed with the key too.
     assert {bool(r.get("key_id")) for r in records} == {keys.keyed}
-    reader_sink = FileAuditSink(directory)
+    reader_sink = FileAuditSink(directory, keys=keys)  # a sink opens onto a head it verifies
     await reader_sink.open()
     result = await AuditReader(reader_sink, keys=keys).verify()
     assert (result.ok, result.checked, result.unkeyed) == (True, 120, 0 if keys.keyed else 120)

@@ -135,7 +135,7 @@ async def test_workers_sharing_the_table_share_one_chain(
     # Records re-chained onto the other worker's head are sealed with the key too.
     assert {bool(r.key_id) for r in stored} == {keys.keyed}
     assert verify(stored, keys=keys).ok
-    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1, keys=keys)  # opens onto a head it verifies
     await sink.open()
     result = await AuditReader(sink, keys=keys).verify()
     assert (result.ok, result.checked, result.unkeyed) == (True, 200, 0 if keys.keyed else 200)
