@@ -210,6 +210,11 @@ class ChainVerifier:
     def failed(self) -> bool:
         return self._bad is not None
 
+    @property
+    def next_seq(self) -> int:
+        """The seq the next record must have."""
+        return self._expected
+
     def feed(self, record: AuditRecord) -> bool:
         """Check one record; ``False`` once the chain is broken."""
         if self._bad is not None:

@@ -34,6 +34,7 @@ from novaos.audit.writer import AuditWriter
 from novaos.errors import InvalidArgumentError, NotFoundError
 
 _VERIFY_PAGE = 1000
+_UNBOUNDED = 2**62  # the head when the last record cannot be read: up to it
 _PSEUDONYM = re.compile(r"u_[0-9a-f]{32}")
 
 
@@ -86,10 +87,11 @@ class AuditReader:
         ``checked`` 0: a verifier that goes on from the last seq it checked is not
         told the chain is broken because nothing new was written."""
         _check_range(from_seq, to_seq)
+        unreadable_last = ""
         try:
             head = (await self._sink.head()).seq
-        except ValueError as exc:  # the last stored line no longer parses
-            return VerifyResult(False, 0, 0, f"unreadable last record: {exc}")
+        except ValueError as exc:  # the last stored line no longer parses: read up to it
+            head, unreadable_last = _UNBOUNDED, f"unreadable last record: {exc}"
         # A tail cut from the sink shows here: records this process stored or saw.
         head = max(head, self._sink.high_seq)
         if self._writer is not None:
@@ -118,6 +120,8 @@ class AuditReader:
             for record in page:
                 verifier.feed(record)
             cursor = max(cursor, *(r.seq for r in page)) + 1
+        if unreadable_last and not to_seq:  # the walk stops at that line: name its seq
+            return verifier.broken(verifier.next_seq, unreadable_last)
         return verifier.result(expected_last_seq=last)
 
     async def _anchor(self, start: int, last: int) -> tuple[str | None, bool, str]:

@@ -346,8 +346,8 @@ def test_audit_lists_filtered_pages_and_verifies_the_chain(
 def test_verify_over_a_log_whose_last_line_does_not_parse_names_the_file(
     spawn_server: Callable[..., Subprocess], tmp_path: Path
 ) -> None:
-    # The sink will not open over it (an edit, not a torn write), so there is no
-    # seq to name: the message names the file instead of "at seq 0".
+    # The sink will not open over it (an edit, not a torn write). Verify named no
+    # seq (first_bad_seq 0); it names the seq after the last readable record.
     directory = tmp_path / "audit"
     srv = spawn_server(AUDIT_STORAGE_TYPE="file", AUDIT_FILE_PATH=str(directory))
     sent = _novaos("chat", "hello", "--target", f"127.0.0.1:{srv.port}", "--token", mint("al"))
@@ -361,8 +361,8 @@ def test_verify_over_a_log_whose_last_line_does_not_parse_names_the_file(
     admin = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("root", "pro", ("admin",)))
     broken = _novaos("audit", "verify", *admin)
     assert broken.returncode == 4, (broken.stdout, broken.stderr)
-    assert json.loads(broken.stdout)["first_bad_seq"] == 0
-    assert broken.stderr.startswith("audit chain broken: unreadable last record")
+    assert json.loads(broken.stdout)["first_bad_seq"] == 1
+    assert broken.stderr.startswith("audit chain broken at seq 1: unreadable record")
     assert log.name in broken.stderr
 
 

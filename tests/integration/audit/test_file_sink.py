@@ -524,6 +524,22 @@ async def test_after_a_restart_an_unreadable_last_line_still_lets_list_read_the_
     await reopened.aclose()
 
 
+async def test_an_unreadable_last_line_is_named_by_its_seq(tmp_path: Path) -> None:
+    # verify answered first_bad_seq 0, so the CLI named no seq.
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 12)
+    (path,) = directory.glob("audit-*.log")
+    _garble_line(path, 11)
+    reader = AuditReader(sink)
+    result = await reader.verify()
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 12, 11), result
+    assert "unreadable" in result.problem and f"{path.name} line 12" in result.problem
+    assert (await reader.verify(1, 11)).ok  # a range before it is fine
+    ranged = await reader.verify(5, 0)
+    assert (ranged.ok, ranged.first_bad_seq, ranged.checked) == (False, 12, 7), ranged
+    await sink.aclose()
+
+
 async def _listed(sink: FileAuditSink, query: AuditQuery, page_size: int = 5) -> list[int]:
     reader, seqs, token = AuditReader(sink), [], ""
     while True:
