@@ -84,7 +84,7 @@ def _line(event: audit_pb2.AuditEvent) -> str:
 
 
 def _rpc_error(err: grpc.aio.AioRpcError) -> int:
-    sys.stderr.write(f"error: {err.code().name}: {err.details()}\n")
+    sys.stderr.write(terminal.safe(f"error: {err.code().name}: {err.details()}") + "\n")
     hint = _HINTS.get(err.code())
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
@@ -126,7 +126,7 @@ async def run_audit_verify(target: str, token: str, from_seq: int, to_seq: int) 
     _write([json.dumps({name: getattr(result, name) for name in fields})])
     if not result.ok:
         where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
-        sys.stderr.write(f"audit chain broken{where}: {result.problem}\n")
+        sys.stderr.write(terminal.safe(f"audit chain broken{where}: {result.problem}") + "\n")
         return EXIT_BROKEN
     return EXIT_OK
 

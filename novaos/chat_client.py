@@ -39,13 +39,15 @@ class _Screen:
         if kind == "started":
             self.conversation = event.started.conversation_id
         elif kind == "delta":
-            if event.delta.text:
-                self.open_line = not event.delta.text.endswith("\n")
-            return terminal.write(sys.stdout, event.delta.text)
+            # A model's text goes to a terminal: what would drive it goes first.
+            text = terminal.safe(event.delta.text)
+            if text:
+                self.open_line = not text.endswith("\n")
+            return terminal.write(sys.stdout, text)
         elif kind == "gate":
             name = chat_pb2.GateDecision.Name(event.gate.decision)
             decision = name.removeprefix("GATE_DECISION_").lower()
-            line = terminal.dim(sys.stderr, f"[{event.gate.gate}: {decision}]")
+            line = terminal.dim(sys.stderr, terminal.safe(f"[{event.gate.gate}: {decision}]"))
             return terminal.write(sys.stderr, f"{line}\n")
         elif kind == "ack_required":
             return self.end_line() and terminal.write(
@@ -55,7 +57,7 @@ class _Screen:
             self.outcome = event.completed.outcome
             name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
             why = f": {event.completed.detail}" if event.completed.detail else ""
-            line = f"[{name}{why}; {event.completed.conversation_id}]"
+            line = terminal.safe(f"[{name}{why}; {event.completed.conversation_id}]")
             line = terminal.dim(sys.stderr, line)
             return self.end_line() and terminal.write(sys.stderr, f"{line}\n")
         return True
@@ -73,7 +75,8 @@ class _Screen:
     def _ack_hint(self, ack: chat_pb2.AckRequired) -> str:
         # The token is bound to this conversation: without it the resend is refused.
         where = f"--conversation {self.conversation} " if self.conversation else ""
-        return f"acknowledge: {ack.prompt}\nresend the same message with {where}--ack {ack.token}\n"
+        hint = f"acknowledge: {ack.prompt}\nresend the same message with {where}--ack {ack.token}"
+        return f"{terminal.safe(hint)}\n"
 
 
 async def run_chat(target: str, message: str, token: str, conversation: str, ack: str) -> int:
@@ -93,7 +96,9 @@ async def run_chat(target: str, message: str, token: str, conversation: str, ack
                     return 0
         except grpc.aio.AioRpcError as err:
             screen.end_line()
-            terminal.write(sys.stderr, f"error: {err.code().name}: {err.details()}\n")
+            terminal.write(
+                sys.stderr, terminal.safe(f"error: {err.code().name}: {err.details()}") + "\n"
+            )
             return 1
         except asyncio.CancelledError:  # Ctrl-C: the shell's prompt starts a line of its own
             screen.end_line()

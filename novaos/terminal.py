@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import TextIO
+
+# What a terminal would act on instead of showing: escape sequences (CSI such as
+# "\x1b[2J", OSC such as a title "\x1b]0;t\x07", a hyperlink or a clipboard write,
+# DCS/APC/PM/SOS strings, two-byte escapes), their 8-bit C1 forms, and every other
+# C0/C1 control character except the line break and the tab. A string without its
+# end (or split between two deltas) loses its control characters all the same:
+# what is left of it is printable text, shown rather than swallowed.
+_CONTROLS = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
+    r"|(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # strings
+    r"|\x1b[ -/]*[0-~]"  # two-byte escapes (ESC 7, ESC c, ESC ( B)
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # whatever control is left, \n and \t kept
+)
+
+
+def safe(text: str) -> str:
+    """``text`` from the network (a model's answer, a server's message) with nothing
+    in it a terminal would obey: no escape sequences, no control characters but
+    ``\\n`` and ``\\t``. Every printable character, RTL and emoji included, stays."""
+    return _CONTROLS.sub("", text)
 
 
 def write(stream: TextIO, text: str) -> bool:

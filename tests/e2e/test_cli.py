@@ -3,6 +3,7 @@ audit lists, verifies and watches the log with an admin token."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import httpx
 import jwt
 import pytest
 
-from generated.novaos.v1 import audit_pb2_grpc
+from generated.novaos.v1 import audit_pb2_grpc, chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
 from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint
 
@@ -151,6 +152,87 @@ def test_ctrl_c_in_audit_list_and_verify_exits_130_quietly_and_cancels_the_call(
             assert hanging.cancelled.wait(timeout=30), verb
         finally:
             server.stop(grace=None)
+
+
+class _ScriptedChat(chat_pb2_grpc.ChatServiceServicer):
+    """Streams the given events, then ends with ``error`` (a status and message) if any."""
+
+    def __init__(
+        self,
+        events: list[chat_pb2.StreamChatResponse],
+        error: tuple[grpc.StatusCode, str] | None = None,
+    ) -> None:
+        self.events, self.error = events, error
+
+    def StreamChat(
+        self, request: object, context: grpc.ServicerContext
+    ) -> Iterator[chat_pb2.StreamChatResponse]:
+        yield from self.events
+        if self.error:
+            context.abort(*self.error)
+
+
+@contextlib.contextmanager
+def _chat_server(servicer: _ScriptedChat) -> Iterator[str]:
+    """A ChatService that plays ``servicer``'s script; yields its target."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)
+
+
+def _delta(text: str) -> chat_pb2.StreamChatResponse:
+    return chat_pb2.StreamChatResponse(delta=chat_pb2.Delta(text=text))
+
+
+def _gate(gate: str) -> chat_pb2.StreamChatResponse:
+    decision = chat_pb2.GATE_DECISION_PASS
+    return chat_pb2.StreamChatResponse(gate=chat_pb2.GateEvent(gate=gate, decision=decision))
+
+
+def _completed(outcome: int, detail: str = "") -> chat_pb2.StreamChatResponse:
+    done = chat_pb2.Completed(outcome=outcome, detail=detail, conversation_id="conv_1")  # type: ignore[arg-type]
+    return chat_pb2.StreamChatResponse(completed=done)
+
+
+# What a terminal obeys rather than shows: colour, a title (OSC 0), clear screen, a
+# hyperlink (OSC 8), a clipboard write (OSC 52), 8-bit CSI, a backspace, a bell.
+HOSTILE = (
+    "Look \x1b[31mred\x1b[0m and \x1b]0;pwned\x07 title, clear \x1b[2J screen, "
+    "\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\ \x1b]52;c;cm0gLXJmIH4=\x07copy "
+    "\x9b2J8bit\x08\x07\r done.\n"
+)
+KEPT = "Hello שלום עולם, مرحبا 👋🏽 👨\u200d👩\u200d👧 café 日本語\tend.\nLine two\n"
+
+
+def test_chat_shows_no_control_sequence_from_the_network() -> None:
+    ack = chat_pb2.AckRequired(token="tok\x1b[2J", prompt="I accept\x1b]0;x\x07 the risk")
+    script = _ScriptedChat(
+        [
+            _delta(HOSTILE),
+            _delta(KEPT),
+            chat_pb2.StreamChatResponse(ack_required=ack),
+            _gate("shield\x1b[2J"),
+        ],
+        error=(grpc.StatusCode.INTERNAL, "boom \x1b]0;owned\x07 here"),
+    )
+    with _chat_server(script) as target:
+        for env in ({}, {"NO_COLOR": "1"}):
+            run = _novaos("chat", "hi", "--target", target, env=env)
+            assert run.returncode == 1, run.stderr
+            for stream in (run.stdout, run.stderr):
+                assert not [c for c in stream if ord(c) < 32 and c not in "\n\t"], stream
+                assert not [c for c in stream if 0x7F <= ord(c) <= 0x9F], stream
+            assert run.stdout == (
+                "Look red and  title, clear  screen, link copy 8bit done.\n" + KEPT
+            )
+            assert "acknowledge: I accept the risk\n" in run.stderr
+            assert "--ack tok\n" in run.stderr and "[shield: pass]" in run.stderr
+            assert run.stderr.endswith("error: INTERNAL: boom  here\n"), run.stderr
 
 
 def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subprocess]) -> None:
