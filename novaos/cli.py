@@ -226,7 +226,7 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     conn = argparse.ArgumentParser(add_help=False)
     conn.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
     conn.add_argument(
-        "--token", type=cli_args.text, default="", help="bearer token with the admin role"
+        "--token", type=cli_args.token, default="", help="bearer token with the admin role"
     )
     audit = sub.add_parser("audit", help="list, verify or watch audit records (admin token)")
     verbs = audit.add_subparsers(dest="audit_command", required=True)
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("message", type=cli_args.text)
     chat.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
     chat.add_argument(
-        "--token", type=cli_args.text, default="", help="bearer token (default: none)"
+        "--token", type=cli_args.token, default="", help="bearer token (default: none)"
     )
     chat.add_argument("--conversation", type=cli_args.text, default="")
     chat.add_argument("--ack", type=cli_args.text, default="", help="ack token for a soft veto")

@@ -24,6 +24,22 @@ def text(value: str) -> str:
     return value
 
 
+def token(value: str) -> str:
+    """A bearer token as an ``authorization`` header can carry it: printable ASCII.
+
+    Whitespace around it (the line break of a pasted or ``cat``-ed token, a CR from
+    a Windows file) is stripped; anything else that no header value takes (``ö``,
+    a space or a control character inside) is refused, naming its position but
+    never echoing the token, which is a secret."""
+    value = text(value).strip()
+    for index, char in enumerate(value, 1):
+        if not "!" <= char <= "~":
+            raise argparse.ArgumentTypeError(
+                f"a token is printable ASCII without spaces; character {index} is not"
+            )
+    return value
+
+
 def name(value: str) -> str:
     """Text that says something: not empty, not only spaces."""
     if not text(value).strip():

@@ -163,10 +163,12 @@ class _ScriptedChat(chat_pb2_grpc.ChatServiceServicer):
         error: tuple[grpc.StatusCode, str] | None = None,
     ) -> None:
         self.events, self.error = events, error
+        self.seen: list[str | bytes] = []  # each call's authorization header
 
     def StreamChat(
         self, request: object, context: grpc.ServicerContext
     ) -> Iterator[chat_pb2.StreamChatResponse]:
+        self.seen.append(dict(context.invocation_metadata()).get("authorization", ""))
         yield from self.events
         if self.error:
             context.abort(*self.error)
@@ -235,6 +237,15 @@ def test_chat_shows_no_control_sequence_from_the_network() -> None:
             assert run.stderr.endswith("error: INTERNAL: boom  here\n"), run.stderr
 
 
+def test_chat_strips_the_line_break_of_a_pasted_token() -> None:
+    script = _ScriptedChat([_completed(chat_pb2.OUTCOME_COMPLETED)])
+    with _chat_server(script) as target:
+        for pasted in ("tok.en-1_x\n", " tok.en-1_x\r\n"):
+            run = _novaos("chat", "hi", "--target", target, "--token", pasted)
+            assert (run.returncode, run.stdout) == (0, ""), run.stderr
+    assert script.seen == ["Bearer tok.en-1_x"] * 2
+
+
 def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subprocess]) -> None:
     srv = spawn_server()
     asked = ("chat", "I'm going to put my entire life savings into bitcoin tomorrow")
@@ -261,6 +272,12 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
         [b"chat", b"caf\xe9"],  # Latin-1 bytes under a UTF-8 locale
         [b"chat", b"hi", b"--token", b"\xff"],
         [b"audit", b"list", b"--user", b"caf\xe9"],
+        # Tokens no gRPC header can carry: not ASCII, a space or a control inside.
+        *(
+            [*verb, "--token", bad]
+            for verb in (["chat", "hi"], ["audit", "list"], ["audit", "verify"], ["audit", "watch"])
+            for bad in ("tökén", "abc def", "abc\x01def", "abc\ndef")
+        ),
     ],
 )
 def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[bytes]) -> None:
