@@ -30,6 +30,9 @@ class _Screen:
     conversation: str = ""  # from `started`: an ack belongs to its conversation
     outcome: int = chat_pb2.OUTCOME_UNSPECIFIED
     open_line: bool = False  # the answer on stdout does not end with a line break yet
+    # end_line() printed a line break the answer did not have (a gate line came
+    # mid-answer): the answer's own next one, if it comes, is that one.
+    owed_break: bool = False
 
     def show(self, event: chat_pb2.StreamChatResponse) -> bool:
         """Print one event; False once a reader went away (``| head``)."""
@@ -39,16 +42,14 @@ class _Screen:
         if kind == "started":
             self.conversation = event.started.conversation_id
         elif kind == "delta":
-            # A model's text goes to a terminal: what would drive it goes first.
-            text = terminal.safe(event.delta.text)
-            if text:
-                self.open_line = not text.endswith("\n")
-            return terminal.write(sys.stdout, text)
+            return self._text(event.delta.text)
         elif kind == "gate":
             name = chat_pb2.GateDecision.Name(event.gate.decision)
             decision = name.removeprefix("GATE_DECISION_").lower()
             line = terminal.dim(sys.stderr, terminal.safe(f"[{event.gate.gate}: {decision}]"))
-            return terminal.write(sys.stderr, f"{line}\n")
+            # A gate that decides after the text (personality, spark) gets a line
+            # of its own, not the end of the answer's last one.
+            return self.end_line() and terminal.write(sys.stderr, f"{line}\n")
         elif kind == "ack_required":
             return self.end_line() and terminal.write(
                 sys.stderr, self._ack_hint(event.ack_required)
@@ -62,6 +63,18 @@ class _Screen:
             return self.end_line() and terminal.write(sys.stderr, f"{line}\n")
         return True
 
+    def _text(self, delta: str) -> bool:
+        # A model's text goes to a terminal: what would drive it goes first.
+        text = terminal.safe(delta)
+        if text and self.owed_break:
+            # Notes after the answer start with their own line breaks: stdout keeps
+            # the answer's text as sent, not one more line break than it had.
+            text = text.removeprefix("\n")
+            self.owed_break = False
+        if text:
+            self.open_line = not text.endswith("\n")
+        return terminal.write(sys.stdout, text)
+
     def end_line(self) -> bool:
         """End the answer's line on stdout, before a closing line on stderr.
 
@@ -70,6 +83,7 @@ class _Screen:
         if not self.open_line:
             return True
         self.open_line = False
+        self.owed_break = True
         return terminal.write(sys.stdout, "\n")
 
     def _ack_hint(self, ack: chat_pb2.AckRequired) -> str:

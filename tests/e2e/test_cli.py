@@ -237,6 +237,35 @@ def test_chat_shows_no_control_sequence_from_the_network() -> None:
             assert run.stderr.endswith("error: INTERNAL: boom  here\n"), run.stderr
 
 
+def test_a_gate_line_after_the_text_starts_a_line_of_its_own() -> None:
+    # personality decides after the last sentence, then a required note, then spark.
+    answer, note = "An answer that ends here.", "\n\nA required note."
+    script = _ScriptedChat(
+        [
+            _delta(answer),
+            _gate("personality"),
+            _delta(note),
+            _gate("spark"),
+            _completed(chat_pb2.OUTCOME_COMPLETED),
+        ]
+    )
+    with _chat_server(script) as target:
+        args = (sys.executable, "-m", "novaos", "chat", "hi", "--target", target)
+        # One pipe for both, as a terminal shows them: each line where it lands.
+        both = subprocess.run(
+            args, cwd=ROOT, env=BASE_ENV, capture_output=False, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        apart = _novaos("chat", "hi", "--target", target)
+    assert both.returncode == 0, both.stdout
+    assert both.stdout == (
+        "An answer that ends here.\n[personality: pass]\n"
+        "\nA required note.\n[spark: pass]\n[completed; conv_1]\n"
+    )
+    assert apart.stdout == answer + note + "\n"  # the answer as sent, its line ended
+    assert apart.stderr == "[personality: pass]\n[spark: pass]\n[completed; conv_1]\n"
+
+
 def test_chat_strips_the_line_break_of_a_pasted_token() -> None:
     script = _ScriptedChat([_completed(chat_pb2.OUTCOME_COMPLETED)])
     with _chat_server(script) as target:
