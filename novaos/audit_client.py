@@ -84,10 +84,10 @@ def _line(event: audit_pb2.AuditEvent) -> str:
 
 
 def _rpc_error(err: grpc.aio.AioRpcError) -> int:
-    sys.stderr.write(terminal.safe(f"error: {err.code().name}: {err.details()}") + "\n")
+    terminal.write(sys.stderr, terminal.safe(f"error: {err.code().name}: {err.details()}") + "\n")
     hint = _HINTS.get(err.code())
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        terminal.write(sys.stderr, f"hint: {hint}\n")
     return EXIT_RPC
 
 
@@ -126,7 +126,8 @@ async def run_audit_verify(target: str, token: str, from_seq: int, to_seq: int) 
     _write([json.dumps({name: getattr(result, name) for name in fields})])
     if not result.ok:
         where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
-        sys.stderr.write(terminal.safe(f"audit chain broken{where}: {result.problem}") + "\n")
+        problem = terminal.safe(f"audit chain broken{where}: {result.problem}")
+        terminal.write(sys.stderr, f"{problem}\n")
         return EXIT_BROKEN
     return EXIT_OK
 
@@ -138,7 +139,7 @@ async def run_audit_watch(target: str, token: str) -> int:
         call = _stub(channel).WatchAuditEvents(request, metadata=_metadata(token))
         try:
             if await call.initial_metadata():  # none: refused (the error follows)
-                sys.stderr.write("watching for new audit records (Ctrl-C stops)\n")
+                terminal.write(sys.stderr, "watching for new audit records (Ctrl-C stops)\n")
             async for message in call:
                 # A keepalive only says the watch is alive, and a final error comes
                 # again as the status: print neither.

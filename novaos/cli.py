@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from novaos import cli_args
+from novaos import cli_args, terminal
 from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from novaos.config import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
+_CLIENTS = ("chat", "token", "audit")  # what they print is their whole job
 
 
 def _settings() -> Settings:
@@ -149,7 +150,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
     )
     roles = ["admin"] if args.admin else []
-    print(auth.mint(args.sub, args.tier, roles, args.ttl))
+    terminal.write(sys.stdout, auth.mint(args.sub, args.tier, roles, args.ttl) + "\n")
     return EXIT_OK
 
 
@@ -295,8 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.command in _CLIENTS:
+            terminal.prepare()
         return int(args.fn(args))
     except KeyboardInterrupt:
         # Ctrl-C: asyncio.run cancelled the command's task, which cancelled the call
         # in flight on its way out (the channel closes); a traceback would say nothing.
         return EXIT_INTERRUPTED
+    except terminal.OutputError as exc:  # >/dev/full, >&-: one line, not a traceback
+        terminal.report(f"error: {exc}")
+        return EXIT_ERROR

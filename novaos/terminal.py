@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import sys
 from typing import TextIO
 
 # What a terminal would act on instead of showing: escape sequences (CSI such as
@@ -27,18 +29,58 @@ def safe(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+class OutputError(Exception):
+    """stdout or stderr refused what a command wrote (a full disk, a closed stream)."""
+
+
+def prepare() -> None:
+    """Make stdout and stderr fit for a client command, before it writes anything.
+
+    An encoding without a character (``PYTHONIOENCODING=latin-1``, an ASCII
+    locale) shows ``?`` instead of ending the command with UnicodeEncodeError.
+    A closed stderr (``2>&-``) takes notes as ``2>/dev/null`` would; a closed
+    stdout (``>&-``) leaves the command nothing to do: OutputError."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    if sys.stdout is None:
+        raise OutputError("stdout is closed")
+
+
 def write(stream: TextIO, text: str) -> bool:
-    """Write and flush ``text``; False once the reader went away (``| head``)."""
+    """Write and flush ``text``; False once the reader went away (``| head``).
+
+    Any other failure to write (ENOSPC: ``>/dev/full``, EIO) is OutputError."""
     try:
         stream.write(text)
         stream.flush()
     except BrokenPipeError:
-        # Python would flush again at exit and complain: point the stream at nothing.
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, stream.fileno())
-        os.close(null)
+        _discard(stream)
         return False
+    except OSError as exc:
+        _discard(stream)
+        name = "stderr" if stream is sys.stderr else "stdout"
+        raise OutputError(f"cannot write to {name}: {exc.strerror or exc}") from None
     return True
+
+
+def report(line: str) -> None:
+    """``line`` on stderr if it takes it: the last word of a command whose output failed."""
+    try:
+        sys.stderr.write(f"{line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # full, closed, or None
+        pass
+
+
+def _discard(stream: TextIO) -> None:
+    # Python would flush what is still buffered again at exit and complain (an
+    # "Exception ignored" and exit 120): point the stream at nothing.
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, stream.fileno())
+    os.close(null)
 
 
 def dim(stream: TextIO, text: str) -> str:

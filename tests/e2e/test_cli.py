@@ -266,6 +266,49 @@ def test_a_gate_line_after_the_text_starts_a_line_of_its_own() -> None:
     assert apart.stderr == "[personality: pass]\n[spark: pass]\n[completed; conv_1]\n"
 
 
+def _run_redirected(
+    *args: str, redirect: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """``novaos *args`` with stdout redirected by the shell (``>/dev/full``, ``>&-``)."""
+    run = subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "novaos", *args],
+        cwd=ROOT, env={**BASE_ENV, **(env or {})}, stderr=subprocess.PIPE, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    return run.returncode, run.stderr
+
+
+def test_output_that_cannot_be_written_is_one_error_line_not_a_traceback() -> None:
+    script = _ScriptedChat([_delta("An answer.\n"), _completed(chat_pb2.OUTCOME_COMPLETED)])
+    full = "error: cannot write to stdout: No space left on device\n"
+    closed = "error: stdout is closed\n"
+    with _chat_server(script) as target:
+        assert _run_redirected("chat", "hi", "--target", target, redirect=">/dev/full") == (1, full)
+        assert _run_redirected("token", "--sub", "al", redirect=">/dev/full") == (1, full)
+        assert _run_redirected("chat", "hi", "--target", target, redirect=">&-") == (1, closed)
+        assert _run_redirected("audit", "list", "--target", target, redirect=">&-") == (1, closed)
+        assert _run_redirected("token", "--sub", "al", redirect=">&-") == (1, closed)
+        # No stderr (2>&-): the answer still comes, its notes go nowhere.
+        quiet = subprocess.run(
+            [sys.executable, "-m", "novaos", "chat", "hi", "--target", target],
+            cwd=ROOT, env=BASE_ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, timeout=60, check=False, preexec_fn=lambda: os.close(2),
+        )  # fmt: skip
+        assert (quiet.returncode, quiet.stdout) == (0, "An answer.\n")
+
+
+def test_chat_replaces_what_the_output_encoding_cannot_hold() -> None:
+    script = _ScriptedChat([_delta("café 👋 日本\n"), _completed(chat_pb2.OUTCOME_COMPLETED)])
+    with _chat_server(script) as target:
+        run = subprocess.run(
+            [sys.executable, "-m", "novaos", "chat", "hi", "--target", target],
+            cwd=ROOT, env={**BASE_ENV, "PYTHONIOENCODING": "latin-1"}, capture_output=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.decode("latin-1") == "café ? ??\n" and b"Traceback" not in run.stderr
+
+
 def test_chat_strips_the_line_break_of_a_pasted_token() -> None:
     script = _ScriptedChat([_completed(chat_pb2.OUTCOME_COMPLETED)])
     with _chat_server(script) as target:
