@@ -7,17 +7,22 @@ shield model, providers, aiohttp) costs about a second of CPU to import, which
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import subprocess
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+try:
+    import argparse
+    import asyncio
+    import subprocess
+    import sys
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import TYPE_CHECKING
 
-from novaos import cli_args, terminal
-from novaos.errors import EXIT_CONFIG, ConfigError
-from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
+    from novaos import cli_args, terminal
+    from novaos.errors import EXIT_CONFIG, ConfigError
+    from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
+except KeyboardInterrupt:
+    # Ctrl-C while these load (asyncio alone takes tens of ms): nothing has started,
+    # so end as a Ctrl-C anywhere else does, 130 (128 + SIGINT), without a traceback.
+    raise SystemExit(130) from None
 
 if TYPE_CHECKING:
     from novaos.app import App
@@ -289,19 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        args.bench_args = extra
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "bench":
+            args.bench_args = extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command in _CLIENTS:
             terminal.prepare()
         return int(args.fn(args))
     except KeyboardInterrupt:
         # Ctrl-C: asyncio.run cancelled the command's task, which cancelled the call
-        # in flight on its way out (the channel closes); a traceback would say nothing.
+        # in flight on its way out (the channel closes), or it came while a command's
+        # modules loaded; a traceback would say nothing.
         return EXIT_INTERRUPTED
     except terminal.OutputError as exc:  # >/dev/full, >&-: one line, not a traceback
         terminal.report(f"error: {exc}")

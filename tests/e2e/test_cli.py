@@ -116,6 +116,38 @@ def test_ctrl_c_in_chat_exits_130_quietly_and_cancels_the_call(
     wait_until(lambda: _outcomes(directory) == ["cancelled"], what="the call audited cancelled")
 
 
+# Put on PYTHONPATH as sitecustomize: the first `import asyncio` (novaos.cli's)
+# says so in a file and waits there, so a test's Ctrl-C lands inside the imports.
+_STALL_ASYNCIO = """
+import os, sys, time
+
+class _Stall:
+    def find_spec(self, name, path=None, target=None):
+        if name == "asyncio":
+            sys.meta_path.remove(self)
+            with open(os.environ["STALL_MARK"], "w"):
+                pass
+            time.sleep(60)
+        return None
+
+sys.meta_path.insert(0, _Stall())
+"""
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_quietly(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(_STALL_ASYNCIO)
+    mark = tmp_path / "importing"
+    env = {**BASE_ENV, "PYTHONPATH": f"{tmp_path}:{ROOT}", "STALL_MARK": str(mark)}
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "novaos", "chat", "hi", "--target", "127.0.0.1:1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    wait_until(lambda: mark.exists() or chat.poll() is not None, what="import asyncio")
+    chat.send_signal(signal.SIGINT)
+    out, err = chat.communicate(timeout=30)
+    assert (chat.returncode, out, err) == (130, b"", b"")
+
+
 class _HangingAudit(audit_pb2_grpc.AuditServiceServicer):
     """Answers no call: each waits until its client cancels it."""
 
