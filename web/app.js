@@ -37,6 +37,7 @@ function signIn(token) {
   state.token = token.trim();
   if (!state.token) return;
   sessionStorage.setItem("novaos.token", state.token);
+  clearNotice();  // "token refused" and the like were about the session that ended
   $("signin").hidden = true;
   $("chat").hidden = false;
   $("signout").hidden = false;
@@ -45,7 +46,11 @@ function signIn(token) {
   resume(sessionStorage.getItem("novaos.conversation") || "");
 }
 
-function signOut(message) {
+// A sign-out by hand forgets the conversation (the next person at this tab must
+// not see it); a refused token (expired) keeps its id, like any failure but a 404,
+// so signing in again shows it again. The gateway only shows a conversation to
+// its own user.
+function signOut(message, { keepConversation = false } = {}) {
   // The stream stops with the session: else the next user waits for it (Send
   // disabled) and its late events land in their page and storage.
   state.controller?.abort();
@@ -55,7 +60,7 @@ function signOut(message) {
   state.conversationId = "";
   $("messages").replaceChildren();
   sessionStorage.removeItem("novaos.token");
-  sessionStorage.removeItem("novaos.conversation");
+  if (!keepConversation) sessionStorage.removeItem("novaos.conversation");
   $("signin").hidden = false;
   $("chat").hidden = true;
   $("signout").hidden = true;
@@ -67,14 +72,18 @@ function signOut(message) {
 // (404: expired, deleted) is forgotten; any other failure (gateway restarting,
 // network down, rate limited) keeps the id, says so, and a reload or Retry
 // shows it once the gateway answers. A send meanwhile continues it.
-async function resume(conversationId) {
+// ``replace`` (Retry): the page may already show turns sent since the failure; the
+// stored conversation holds them too, so it replaces them (not while a stream runs).
+async function resume(conversationId, { replace = false } = {}) {
   if (!conversationId) return;
   state.conversationId = conversationId;
   const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}`, {
     headers: { authorization: `Bearer ${state.token}` },
   }).catch(() => null);
   // Signed out meanwhile, or a send came first (it continues this id): nothing to show.
-  const current = () => state.conversationId === conversationId && !$("messages").children.length;
+  const current = () =>
+    state.conversationId === conversationId &&
+    (replace ? !state.controller : !$("messages").children.length);
   if (!current()) return;
   if (response?.status === 404) {
     state.conversationId = "";
@@ -88,19 +97,25 @@ async function resume(conversationId) {
   }
   const conversation = await response.json();
   if (!current()) return;
+  $("messages").replaceChildren();
   for (const turn of conversation.turns || []) addMessage(turn.role, turn.text);
 }
 
 function showResumeFailed(conversationId, why) {
   showNotice("error", `This conversation could not be loaded right now (${why}); it is kept. `);
+  // Kept through sends (they continue the conversation): Retry still shows its start.
+  $("notice").dataset.resume = conversationId;
   const retry = document.createElement("button");
   retry.type = "button";
   retry.className = "link";
   retry.textContent = "Retry";
   retry.addEventListener("click", () => {
+    if (state.controller) return;  // after the answer on its way
     clearNotice();
     // Not after a sign-out, which forgets it.
-    if (sessionStorage.getItem("novaos.conversation") === conversationId) resume(conversationId);
+    if (sessionStorage.getItem("novaos.conversation") === conversationId) {
+      resume(conversationId, { replace: true });
+    }
   });
   $("notice").append(retry);
 }
@@ -160,12 +175,14 @@ function addGate(gate) {
 
 function showNotice(kind, text) {
   const notice = $("notice");
+  delete notice.dataset.resume;
   notice.className = `notice ${kind}`;
   notice.textContent = text;
   notice.hidden = false;
 }
 
 function clearNotice() {
+  delete $("notice").dataset.resume;
   $("notice").hidden = true;
   $("notice").textContent = "";
 }
@@ -267,16 +284,16 @@ function setBusy(busy) {
 }
 
 async function send(message, ackToken = "") {
-  clearNotice();
+  if (!$("notice").dataset.resume) clearNotice();
   $("gates").replaceChildren();
-  if (!ackToken) addMessage("user", message);
+  const asked = ackToken ? null : addMessage("user", message);
   const item = addMessage("assistant", "");
   item.classList.add("streaming");
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
   try {
-    await stream(item, message, ackToken, controller.signal);
+    await stream(item, asked, message, ackToken, controller.signal);
   } catch (err) {
     if (err.name === "AbortError") {
       item.classList.add("warning");
@@ -298,7 +315,7 @@ async function send(message, ackToken = "") {
   }
 }
 
-async function stream(item, message, ackToken, signal) {
+async function stream(item, asked, message, ackToken, signal) {
   const request = { message, conversation_id: state.conversationId, ack_token: ackToken };
   const response = await fetch("/api/v1/chat/stream", {
     method: "POST",
@@ -309,9 +326,13 @@ async function stream(item, message, ackToken, signal) {
   if (!response.ok) {
     const [kind, text] = await errorText(response);
     signal.throwIfAborted();  // stopped or signed out while the body was read
+    // Refused (rate limit, too long, gateway down): the message was not delivered,
+    // so it leaves the list and goes back to the input to be sent again.
     item.remove();
+    asked?.remove();
+    if (asked && !$("input").value) $("input").value = message;
     showNotice(kind, text);
-    if (response.status === 401) signOut("token refused");
+    if (response.status === 401) signOut("token refused", { keepConversation: true });
     return;
   }
   const body = item.querySelector(".body");

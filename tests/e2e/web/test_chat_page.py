@@ -114,6 +114,45 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#signin")).to_be_visible()
 
 
+def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # A token refused on send (expired) signed out and forgot the conversation, and
+    # its notice outlived the next sign-in.
+    token = fresh_token("pro")
+    sign_in(page, envoy_sidecar, token)
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
+    assert stored
+    page.evaluate("sessionStorage.setItem('novaos.token', 'not-a-valid-token')")
+    page.reload()
+    expect(page.locator("#chat")).to_be_visible()
+    send(page, "and after that?")
+    expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("token refused")
+    assert page.evaluate("sessionStorage.getItem('novaos.conversation')") == stored
+    page.fill("#token", token)
+    page.click("#use-token")
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#input")).to_have_value("and after that?")  # not delivered
+
+
+def test_a_refused_send_takes_its_message_back(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The user's message stayed in the list as if delivered; only the answer left.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    too_long = "x" * 32001  # MAX_MESSAGE_CHARS is 32000
+    send(page, too_long)
+    expect(page.locator("#notice")).to_contain_text("Request rejected")
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value(too_long)  # to edit and send again
+
+
 def test_a_reload_keeps_the_conversation(
     page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
@@ -170,12 +209,24 @@ def test_a_reload_during_an_outage_keeps_the_conversation(
     assert page.evaluate("sessionStorage.getItem('novaos.conversation')") == stored
     outage_gateway.up()
     wait_until(outage_sidecar.upstream_healthy, timeout_s=30, what="gateway back behind envoy")
-    page.click("#notice button")  # Retry
-    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    # A send continues the conversation; it took the Retry notice away with it, and
+    # with it the only way to see the conversation's start short of a reload.
+    send(page, "and after that?")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    expect(page.locator("#notice")).to_contain_text("could not be loaded")
+    page.click("#notice button")  # Retry: the whole conversation, both exchanges
+    expect(page.locator("li.msg")).to_have_count(4, timeout=10_000)
+    expect(page.locator("li.msg.user .body").first).to_have_text(
+        "Give me a plan for writing my thesis"
+    )
     expect(page.locator("#notice")).to_be_hidden()
     page.reload()
-    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
-    expect(page.locator("li.msg.user .body")).to_have_text("Give me a plan for writing my thesis")
+    expect(page.locator("li.msg")).to_have_count(4, timeout=10_000)
+    expect(page.locator("li.msg.user .body").first).to_have_text(
+        "Give me a plan for writing my thesis"
+    )
 
 
 def test_a_conversation_that_is_gone_starts_anew(
