@@ -216,7 +216,8 @@ def _add_audit_list(
         "--gate-decision",
         type=cli_args.text,
         default="",
-        help='"gate:decision", e.g. shield:stop',
+        metavar="GATE:DECISION",
+        help="e.g. shield:stop",
     )
     listing.add_argument(
         "--page-size",
@@ -224,7 +225,7 @@ def _add_audit_list(
         default=0,
         help="records per RPC (server default 50)",
     )
-    listing.set_defaults(fn=cmd_audit_list)
+    listing.set_defaults(fn=cmd_audit_list, command_parser=listing)
 
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -235,7 +236,8 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--token", type=cli_args.token, default="", help="bearer token with the admin role"
     )
     audit = sub.add_parser("audit", help="list, verify or watch audit records (admin token)")
-    verbs = audit.add_subparsers(dest="audit_command", required=True)
+    # metavar: a missing verb is named as the choices, not as the dest.
+    verbs = audit.add_subparsers(dest="audit_command", required=True, metavar="{list,verify,watch}")
     _add_audit_list(verbs, conn)
     verify = verbs.add_parser(
         "verify", parents=[conn], help="check the hash chain; exit 4 when it is broken"
@@ -243,11 +245,11 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     seq = cli_args.int_in(0, cli_args.INT64_MAX)
     verify.add_argument("--from-seq", type=seq, default=0, help="first seq (0: the first record)")
     verify.add_argument("--to-seq", type=seq, default=0, help="last seq (0: the last record)")
-    verify.set_defaults(fn=cmd_audit_verify)
+    verify.set_defaults(fn=cmd_audit_verify, command_parser=verify)
     watch = verbs.add_parser(
         "watch", parents=[conn], help="print new records as JSON lines as they are written"
     )
-    watch.set_defaults(fn=cmd_audit_watch)
+    watch.set_defaults(fn=cmd_audit_watch, command_parser=watch)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -261,10 +263,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="novaos", description="NovaOS LLM gateway")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{serve,token,chat,audit,bench}"
+    )
     serve = sub.add_parser("serve", help="start the gRPC server from env config")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    serve.set_defaults(fn=cmd_serve)
+    serve.set_defaults(fn=cmd_serve, command_parser=serve)
     token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
     # A token without a subject, or expired when minted, is one the gateway refuses.
     token.add_argument("--sub", type=cli_args.name, required=True, help="user id")
@@ -276,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="lifetime in seconds (default JWT_EXPIRY)",
     )
-    token.set_defaults(fn=cmd_token)
+    token.set_defaults(fn=cmd_token, command_parser=token)
     chat = sub.add_parser("chat", help="stream an answer to the terminal")
     chat.add_argument("message", type=cli_args.text)
     chat.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
@@ -285,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--conversation", type=cli_args.text, default="")
     chat.add_argument("--ack", type=cli_args.text, default="", help="ack token for a soft veto")
-    chat.set_defaults(fn=cmd_chat)
+    chat.set_defaults(fn=cmd_chat, command_parser=chat)
     _add_audit(sub)
     # Options are bench's own (novaos bench --help shows them): forwarded untouched.
     bench = sub.add_parser("bench", help="run the benchmark (python -m bench)", add_help=False)
@@ -300,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             args.bench_args = extra
         elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            # With the usage of the command they were given to, not the top level's.
+            owner: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+            owner.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command in _CLIENTS:
             terminal.prepare()
         return int(args.fn(args))

@@ -84,13 +84,15 @@ def _one_of(name: str, value: str, allowed: frozenset[str]) -> str:
 
 
 def _gate_decision(value: str) -> str:
-    if value:
-        gate, _, decision = value.partition(":")
-        _one_of("gate_decision", gate, _GATES)
-        if decision not in _DECISIONS:
-            raise InvalidArgumentError(
-                "gate_decision", f"must be gate:decision, the decision one of {sorted(_DECISIONS)}"
-            )
+    # One message for every way to miss, the form first: "shieldstop" was told only
+    # the gate names, as if it were a gate's.
+    gate, _, decision = value.partition(":")
+    if value and (gate not in _GATES or decision not in _DECISIONS):
+        raise InvalidArgumentError(
+            "gate_decision",
+            f"must be gate:decision (e.g. shield:stop), the gate one of "
+            f"{', '.join(sorted(_GATES))}, the decision one of {', '.join(sorted(_DECISIONS))}",
+        )
     return value
 
 

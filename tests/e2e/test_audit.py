@@ -325,6 +325,8 @@ async def test_a_filter_no_record_can_match_is_invalid_argument(
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in (err.value.details() or "")
+    if field == "gate_decision":  # the form is named, not only the gates' names
+        assert "gate:decision (e.g. shield:stop)" in (err.value.details() or "")
 
 
 async def test_every_filter_a_record_can_match_is_accepted(server: Running) -> None:

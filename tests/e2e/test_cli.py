@@ -393,6 +393,24 @@ def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[b
     assert ": error: argument " in run.stderr.splitlines()[-1], run.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        # Reported with the top level's usage and name, as if chat took no options.
+        (["chat", "hi", "--bogus"], "novaos chat: error: unrecognized arguments: --bogus"),
+        (["audit", "list", "--bogus"], "novaos audit list: error: unrecognized arguments: --bogus"),
+        # "required: audit_command": an internal name the user never typed.
+        (["audit"], "novaos audit: error: the following arguments are required: "
+         "{list,verify,watch}"),
+    ],
+)  # fmt: skip
+def test_usage_errors_name_the_command_and_what_it_takes(args: list[str], said: str) -> None:
+    run = _novaos(*args)
+    assert (run.returncode, run.stdout) == (2, ""), run.stderr
+    assert run.stderr.splitlines()[-1] == said, run.stderr
+    assert run.stderr.startswith(f"usage: {said.partition(':')[0]} "), run.stderr
+
+
 def _stderr_on_a_terminal(*args: str, env: dict[str, str]) -> str:
     """What ``novaos *args`` writes to stderr when stderr is a terminal (a pty)."""
     main, sub = pty.openpty()
