@@ -49,6 +49,7 @@ from novaos.ports import (
     SetOp,
     StoreOp,
     TopOp,
+    TurnEnding,
 )
 
 # A conversation id, as the chat RPCs and the conversation RPCs alike accept it.
@@ -86,6 +87,8 @@ class Turn:
     role: str
     text: str
     created_at_unix: int
+    outcome: str = ""  # an assistant turn's: how its stream ended ("" before it was kept)
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +171,11 @@ class ConversationHistory:
         turns: Sequence[tuple[str, str]],
         *,
         opened: OpenedTurn | None = None,
+        ending: TurnEnding | None = None,
     ) -> None:
         """Record ``(role, text)`` turns in order, with one ownership check and one
         metadata write for all of them (a request's question and answer).
+        ``ending`` (how the answer's stream ended) is stored with its assistant turn.
 
         Two store batches (two round trips to one Redis server): the claim and
         the metadata, then the writes. One batch when ``opened`` (what
@@ -214,9 +219,7 @@ class ConversationHistory:
                 writes += self._refresh_claim(claim, mine)
             created = (_owned_meta(owner, raw_meta) or {}).get("created")
         if turns:
-            stored = tuple(
-                json.dumps({"role": role, "text": text, "at": now}).encode() for role, text in turns
-            )
+            stored = tuple(_encode(role, text, now, ending) for role, text in turns)
             op_id = uuid.uuid4().hex
             writes.append(PushOp(turns_key, stored, self._max_turns, self._ttl_ms, op_id=op_id))
         # No turn count here: it is the list's length, so copying an outage's
@@ -396,6 +399,24 @@ def _ms(clock: float) -> int:
     return int(clock * 1000)
 
 
+def _encode(role: str, text: str, at: int, ending: TurnEnding | None) -> bytes:
+    turn: dict[str, object] = {"role": role, "text": text, "at": at}
+    if ending is not None and role == "assistant":
+        turn["outcome"] = ending.outcome
+        if ending.detail:
+            turn["detail"] = ending.detail
+    return json.dumps(turn).encode()
+
+
 def _parse_turns(raw: list[bytes]) -> tuple[Turn, ...]:
     parsed = (json.loads(item) for item in raw)
-    return tuple(Turn(str(p["role"]), str(p["text"]), int(p["at"])) for p in parsed)
+    return tuple(
+        Turn(
+            str(p["role"]),
+            str(p["text"]),
+            int(p["at"]),
+            str(p.get("outcome", "")),  # turns stored before it was kept have none
+            str(p.get("detail", "")),
+        )
+        for p in parsed
+    )

@@ -42,6 +42,16 @@ class OpenedTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnEnding:
+    """How an answer's stream ended (its terminal event), stored with the answer's
+    turn so a page that shows the conversation again can say it was cut or
+    blocked rather than pass it off as complete. ``outcome``: an Outcome value."""
+
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderRequest:
     messages: tuple[ChatMessage, ...]
     model: str = ""  # empty: the provider's default

@@ -98,7 +98,14 @@ async function resume(conversationId, { replace = false } = {}) {
   const conversation = await response.json();
   if (!current()) return;
   $("messages").replaceChildren();
-  for (const turn of conversation.turns || []) addMessage(turn.role, turn.text);
+  for (const turn of conversation.turns || []) {
+    const item = addMessage(turn.role, turn.text);
+    // An answer that was cut or blocked says so again (turns stored before the
+    // gateway kept how they ended have no outcome).
+    if (turn.outcome && turn.outcome !== "OUTCOME_UNSPECIFIED") {
+      showEnding(item, turn.outcome, turn.detail || "");
+    }
+  }
 }
 
 function showResumeFailed(conversationId, why) {
@@ -211,23 +218,29 @@ function showAck(item, ack, message) {
   item.append(box);
 }
 
-function finish(item, done) {
-  const outcome = done.outcome || "OUTCOME_UNSPECIFIED";
+// How an answer ended, as it streams and as a reload shows it again: its style, and
+// why it ended so (cut at max_tokens, server shutting down, blocked after a sentence
+// went out): the answer itself when none came, else a note under it. Not under
+// crisis resources (a code such as control:self_harm helps no one there).
+function showEnding(item, outcome, detail) {
   item.dataset.outcome = short(outcome, "OUTCOME_");
   const kind = OUTCOME_CLASS[outcome];
   if (kind) item.classList.add(kind);
+  const body = item.querySelector(".body");
+  if (detail && outcome !== "OUTCOME_CONTROL") {
+    if (body.textContent) addNote(item, detail);
+    else body.textContent = detail;
+  }
+}
+
+function finish(item, done) {
+  const outcome = done.outcome || "OUTCOME_UNSPECIFIED";
   const body = item.querySelector(".body");
   // The ack sentence also arrives as text (for plain clients); the box already shows it,
   // and why it is needed.
   const quoted = item.querySelector(".ack-box blockquote");
   if (quoted && body.textContent.trim() === quoted.textContent.trim()) body.textContent = "";
-  // Why the answer ended so (cut at max_tokens, server shutting down, blocked after a
-  // sentence went out): the answer itself when none came, else a note under it. Not
-  // under crisis resources (a code such as control:self_harm helps no one there).
-  if (done.detail && !quoted && outcome !== "OUTCOME_CONTROL") {
-    if (body.textContent) addNote(item, done.detail);
-    else body.textContent = done.detail;
-  }
+  showEnding(item, outcome, quoted ? "" : done.detail);
   const usage = done.usage || {};
   const tokens = Number(usage.input_tokens || 0) + Number(usage.output_tokens || 0);
   const stance = short(done.stance, "STANCE_");

@@ -31,7 +31,14 @@ from novaos.domain import (
 )
 from novaos.errors import AuditNotStoredError, InvalidArgumentError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
-from novaos.ports import AuditGateEntry, AuditLog, ChatMessage, OpenedTurn, RequestSummary
+from novaos.ports import (
+    AuditGateEntry,
+    AuditLog,
+    ChatMessage,
+    OpenedTurn,
+    RequestSummary,
+    TurnEnding,
+)
 from novaos.services.pump import EventPump
 from novaos.tokens import reservation
 
@@ -93,6 +100,7 @@ class History(Protocol):
         turns: Sequence[tuple[str, str]],
         *,
         opened: OpenedTurn | None = None,
+        ending: TurnEnding | None = None,
     ) -> None: ...
 
 
@@ -391,7 +399,12 @@ class ChatService:
         # history sent with the next one holds a marker, not the request.
         asked = VETOED_TURN if outcome is Outcome.HARD_VETO else call.chat.message
         exchange = (("user", asked), ("assistant", _kept_answer(outcome, call.text)))
-        await self.conversations.append_turns(owner, cid, exchange, opened=call.opened)
+        # Kept with the answer: shown again, a cut or blocked one must not look whole.
+        detail = call.completed.detail if call.completed is not None else ""
+        ending = TurnEnding(outcome.value, detail)
+        await self.conversations.append_turns(
+            owner, cid, exchange, opened=call.opened, ending=ending
+        )
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
         rec, principal = call.record, call.ctx.principal

@@ -7,7 +7,9 @@ from novaos import domain
 from novaos.conversations import Conversation, ConversationSummary
 from novaos.domain import ChatEvent
 
-_OUTCOMES = {o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome}
+_OUTCOMES: dict[domain.Outcome, chat_pb2.Outcome.ValueType] = {
+    o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome
+}
 _STANCES = {s: getattr(chat_pb2, f"STANCE_{s.name}") for s in domain.Stance}
 _DECISIONS = {d: getattr(chat_pb2, f"GATE_DECISION_{d.name}") for d in domain.Decision}
 _KEEPALIVE = chat_pb2.StreamChatResponse(keepalive=chat_pb2.Keepalive())
@@ -129,9 +131,23 @@ def conversation_list(
     )
 
 
+def _stored_outcome(value: str) -> chat_pb2.Outcome.ValueType:
+    """OUTCOME_UNSPECIFIED for a user turn, or one stored before outcomes were kept."""
+    try:
+        return _OUTCOMES[domain.Outcome(value)]
+    except ValueError:
+        return chat_pb2.OUTCOME_UNSPECIFIED
+
+
 def conversation(found: Conversation) -> chat_pb2.GetConversationResponse:
     turns = [
-        chat_pb2.Turn(role=t.role, text=t.text, created_at_unix=t.created_at_unix)
+        chat_pb2.Turn(
+            role=t.role,
+            text=t.text,
+            created_at_unix=t.created_at_unix,
+            outcome=_stored_outcome(t.outcome),
+            detail=t.detail,
+        )
         for t in found.turns
     ]
     return chat_pb2.GetConversationResponse(conversation_id=found.conversation_id, turns=turns)

@@ -12,7 +12,7 @@ from novaos.config import load_settings
 from novaos.conversations import ConversationHistory
 from novaos.domain import ChatInput
 from novaos.errors import ConfigError, InvalidArgumentError, NotFoundError
-from novaos.ports import ChatMessage, OpenedTurn, StoreOp
+from novaos.ports import ChatMessage, OpenedTurn, StoreOp, TurnEnding
 from novaos.services.chat import ChatLimits, validate
 from novaos.storage import MemoryStore
 
@@ -43,6 +43,27 @@ async def test_keeps_the_last_n_turns_in_order() -> None:
     conversation = await history.get("alice", "c1")
     assert [t.text for t in conversation.turns] == ["m2", "m3", "m4", "m5"]
     assert conversation.turns[0].created_at_unix == 1_700_000_000
+
+
+async def test_an_answer_keeps_how_it_ended() -> None:
+    # Read back, a cut or blocked answer looked like any complete one.
+    history, _, _ = make()
+    exchange = (("user", "q"), ("assistant", "a first sentence."))
+    ending = TurnEnding("output_blocked", "output blocked by policy")
+    await history.append_turns("alice", "c1", exchange, ending=ending)
+    await history.append_turns("alice", "c1", (("user", "q2"), ("assistant", "whole")))
+    turns = (await history.get("alice", "c1")).turns
+    assert [(t.role, t.outcome, t.detail) for t in turns] == [
+        ("user", "", ""),
+        ("assistant", "output_blocked", "output blocked by policy"),
+        ("user", "", ""),
+        ("assistant", "", ""),  # none given, as for turns stored before it was kept
+    ]
+    # The model's history is text only.
+    assert await history.history("alice", "c1") == tuple(
+        ChatMessage(role, text)
+        for role, text in (*exchange, ("user", "q2"), ("assistant", "whole"))
+    )
 
 
 async def test_list_is_per_owner_and_newest_first() -> None:

@@ -563,17 +563,23 @@ class Turn(google.protobuf.message.Message):
     ROLE_FIELD_NUMBER: builtins.int
     TEXT_FIELD_NUMBER: builtins.int
     CREATED_AT_UNIX_FIELD_NUMBER: builtins.int
+    OUTCOME_FIELD_NUMBER: builtins.int
+    DETAIL_FIELD_NUMBER: builtins.int
     role: builtins.str
     '"user" or "assistant".'
     text: builtins.str
     'The text.'
     created_at_unix: builtins.int
     'Time, seconds since the Unix epoch.'
+    outcome: global___Outcome.ValueType
+    "How an assistant turn ended, as its stream's terminal event said\n    (OUTCOME_UNSPECIFIED: a user turn, or one stored before this was kept).\n    "
+    detail: builtins.str
+    "The terminal event's detail (cut at max_tokens, output blocked by policy, ...)."
 
-    def __init__(self, *, role: builtins.str=..., text: builtins.str=..., created_at_unix: builtins.int=...) -> None:
+    def __init__(self, *, role: builtins.str=..., text: builtins.str=..., created_at_unix: builtins.int=..., outcome: global___Outcome.ValueType=..., detail: builtins.str=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['created_at_unix', b'created_at_unix', 'role', b'role', 'text', b'text']) -> None:
+    def ClearField(self, field_name: typing.Literal['created_at_unix', b'created_at_unix', 'detail', b'detail', 'outcome', b'outcome', 'role', b'role', 'text', b'text']) -> None:
         ...
 global___Turn = Turn
 

@@ -287,6 +287,16 @@ def test_why_an_answer_ended_is_shown_under_the_text_it_released(
     expect(blocked.locator(".note")).to_have_text("output blocked by policy")
     assert blocked.locator(".note").evaluate("e => e.children.length") == 0  # plain text
     shot(page, "chat-detail-notes")
+    # Shown again after a reload: it showed both answers as ordinary complete ones.
+    page.reload()
+    expect(page.locator("li.msg")).to_have_count(4, timeout=10_000)
+    cut, blocked = page.locator("li.msg.assistant").first, page.locator("li.msg.assistant").last
+    expect(cut).to_have_attribute("data-outcome", "completed")
+    expect(cut.locator(".note")).to_have_text("cut at max_tokens")
+    expect(blocked).to_have_attribute("data-outcome", "output_blocked")
+    expect(blocked).to_have_class("msg assistant veto")
+    expect(blocked.locator(".body")).to_have_text(BLOCKED_AFTER_RELEASE.strip())
+    expect(blocked.locator(".note")).to_have_text("output blocked by policy")
 
 
 def test_a_veto_notes_its_reason_and_crisis_resources_stand_alone(
