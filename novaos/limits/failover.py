@@ -68,10 +68,13 @@ class FailoverAdmission:
         return self._primary if self._switch.primary_available else self._fallback
 
     async def admit(self, request: AdmitRequest) -> LeaseGrant | AdmitResult:
+        if self._switch.primary_available and self._switch.recoveries != self._recoveries:
+            try:
+                await self._caught_up()
+            except StorageUnavailableError:  # gone again: this request was never sent
+                self._switch.primary_failed()
         if self._switch.primary_available:
             try:
-                if self._switch.recoveries != self._recoveries:
-                    await self._caught_up()
                 outcome = await self._primary.admit(request)
                 if isinstance(outcome, LeaseGrant):
                     return self._redis_leases.granted(outcome)
@@ -99,6 +102,8 @@ class FailoverAdmission:
         admissions wait for the same registration (one refresh per lease)."""
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.create_task(self._register_held(self._switch.recoveries))
+            # A failure whose admissions were all cancelled is not logged as unretrieved.
+            self._catching_up.add_done_callback(_retrieved)
         # Shielded: one admission cancelled must not cancel it for the others.
         await asyncio.shield(self._catching_up)
 
@@ -150,6 +155,11 @@ class FailoverAdmission:
             return await self._primary.active_leases(subject, now_ms=now_ms)
         held = self._redis_leases.held(subject)
         return held + await self._fallback.active_leases(subject, now_ms=now_ms)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class _OutageLeases:

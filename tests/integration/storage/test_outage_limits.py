@@ -97,6 +97,32 @@ async def test_back_on_redis_the_leases_still_running_count_at_once(
         await store.aclose()
 
 
+async def test_redis_gone_again_while_catching_up_takes_nothing_back(
+    private_redis: RedisServer,
+) -> None:
+    # Registering the running leases after a comeback failed (Redis gone again):
+    # the admission waiting on it was never sent to Redis, yet it was "taken back"
+    # there, a release retried for up to the lease TTL.
+    store, limiter = _failover(private_redis)
+    who = LimitSubject("gone-again", Tier.FREE)
+    try:
+        await store.connect()
+        async with limiter.hold(who, 1):
+            private_redis.kill()
+            async with limiter.hold(who, 1):  # finds it gone: memory, and a take-back
+                pass
+            private_redis.start()
+            await await_until(lambda: holds(store.primary_available), what="back on Redis")
+            await await_until(lambda: holds(not _taking_back()), what="take-back done")
+            private_redis.kill()  # before anything here noticed the comeback
+            async with limiter.hold(who, 1):
+                assert not store.primary_available, "served from memory"
+                assert not _taking_back()
+    finally:
+        await limiter.aclose()
+        await store.aclose()
+
+
 async def test_shutdown_stops_taking_back_admissions_redis_did_not_answer(
     private_redis: RedisServer,
 ) -> None:
