@@ -60,6 +60,11 @@ def _problem(record: AuditRecord, previous: AuditRecord | None, keys: ChainKeys)
         )
     if previous is not None and previous.key_id and not record.key_id:
         return f"{name} has no chain key but follows keyed records (rewritten without the key)"
+    if record.key_id and record.key_id not in keys.verifying:
+        return (
+            f"{name} is sealed with chain key {record.key_id}, which this gateway does not "
+            "hold (AUDIT_CHAIN_KEY, AUDIT_CHAIN_PREVIOUS_KEYS)"
+        )
     if not sound(record, keys):
         return f"{name} does not match its hash (edited or forged)"
     if previous is None or _follows(record, previous):

@@ -127,3 +127,15 @@ async def test_a_sink_never_re_seals_a_record_whose_hash_does_not_match() -> Non
     with pytest.raises(ValueError, match="refusing to re-seal record 2"):
         await sink.append(edited)
     assert [r.seq for r in await sink.append(batch)] == [3, 4]
+
+
+def test_a_record_sealed_with_a_key_no_longer_held_is_named_for_its_key() -> None:
+    # A spill from before a key rotation, without AUDIT_CHAIN_PREVIOUS_KEYS: it cannot
+    # be verified, and saying "edited or forged" sent the operator the wrong way.
+    old = ChainKeys.of(b"the-retired-chain-key-0123456789ab")
+    lines = [r.line() for r in chain(3, keys=old)]
+    found = check_spill(lines, KEYS)
+    assert found.records == [] and found.lines == 3
+    assert "does not hold (AUDIT_CHAIN_KEY, AUDIT_CHAIN_PREVIOUS_KEYS)" in found.problem
+    rotated = ChainKeys.of(KEYS.sealing, [b"the-retired-chain-key-0123456789ab"])
+    assert check_spill(lines, rotated).problem == ""  # with the previous key: sound
