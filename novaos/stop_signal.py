@@ -3,9 +3,9 @@
 ``novaos serve`` installs it before anything else, so a signal during start-up
 (about 5 s: imports, the shield model, an audit database that does not answer)
 ends start-up cleanly instead of killing the process by the signal (exit 143),
-or raising KeyboardInterrupt into a half-built event loop. Inside the event loop
-the signals are routed through the loop (``loop.add_signal_handler(sig,
-stop.note, sig)``) so listeners run as loop callbacks.
+or raising KeyboardInterrupt into a half-built event loop. While the event loop
+runs, ``routed_through(loop)`` makes the signals loop callbacks, and hands them
+back to this object's own handler before the loop closes.
 """
 
 from __future__ import annotations
