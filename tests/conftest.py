@@ -12,3 +12,14 @@ pytest_plugins: list[str] = [
     "tests.fixtures.http_stub",
     "tests.fixtures.sockets",
 ]
+
+
+def pytest_configure() -> None:
+    """SIGINT as an interactive run has it. A suite started in the background by a
+    non-interactive shell inherits SIGINT ignored, and passes that on to every
+    child: the Ctrl-C the CLI tests send to `novaos` then did nothing. A handler
+    (unlike "ignored") is reset to the default in a child at exec."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
