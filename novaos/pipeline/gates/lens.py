@@ -197,14 +197,16 @@ class LensGate:
         except Exception:  # unread is unsafe; the lens degrades instead of failing
             _log.exception("lens: screening the fetched sources failed")
             return (), False, ("dropped every source (screening failed)",)
-        kept = tuple(s for s, v in zip(fetched, screens, strict=True) if v.harmful is None)
-        dropped = tuple(
-            f"dropped {_shown(url)} (harmful content: {v.harmful})"
-            for (url, _), v in zip(fetched, screens, strict=True)
-            if v.harmful is not None
-        )
-        instructions = any(v.instructions for v in screens if v.harmful is None)
-        return kept, instructions, dropped
+        kept: list[tuple[str, str]] = []
+        dropped: list[str] = []
+        instructions = False
+        for source, verdict in zip(fetched, screens, strict=True):
+            if verdict.harmful is None:
+                kept.append(source)
+                instructions = instructions or verdict.instructions
+            else:
+                dropped.append(f"dropped {_shown(source[0])} (harmful content: {verdict.harmful})")
+        return tuple(kept), instructions, tuple(dropped)
 
     def _degraded(self, reasons: tuple[str, ...], urls: tuple[str, ...], why: str) -> GateResult:
         facts = LensFacts(needs_verification=True, degraded=True, reasons=reasons, urls=urls)
