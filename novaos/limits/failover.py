@@ -26,6 +26,7 @@ log = logging.getLogger("novaos.limits")
 _UNKNOWN = AdmitResult(False, "", 0, RateLimitHeaders(0, 0, 0))
 _RETRY_MAX_S = 1.0
 TAKE_BACK_TASK = "lease-take-back"
+CATCH_UP_TASK = "lease-catch-up"
 
 
 class FailoverAdmission:
@@ -39,8 +40,9 @@ class FailoverAdmission:
 
     When Redis is back, the leases this process still runs (granted by memory
     during the outage, or by a Redis that restarted empty) are registered there
-    before the next admission: until each one's next refresh Redis would not
-    count them, and would admit a full limit beside them.
+    at once, and the next admission here waits for that: until each one's next
+    refresh Redis would not count them, and would admit a full limit beside them
+    (to this process, and to every other replica).
 
     An admission that timed out may still run in Redis (a busy server answers
     late, it is not gone): its lease would then hold a concurrency slot there
@@ -62,6 +64,7 @@ class FailoverAdmission:
         self._redis_leases = _PrimaryLeases(primary, switch)
         self._recoveries = switch.recoveries  # the last comeback caught up with
         self._catching_up: asyncio.Task[None] | None = None
+        switch.on_recovery(self._recovered)
 
     @property
     def active(self) -> AdmissionBackend:
@@ -97,15 +100,25 @@ class FailoverAdmission:
             return self._outage_leases.granted(outcome)
         return outcome
 
-    async def _caught_up(self) -> None:
-        """Register in Redis every lease held here, once per comeback; concurrent
-        admissions wait for the same registration (one refresh per lease)."""
+    def _catch_up(self) -> asyncio.Task[None]:
+        """Register in Redis every lease held here, once per comeback: started by the
+        comeback itself, or by an admission that finds it not done (the last try
+        failed); concurrent admissions wait for the same one (one refresh per lease)."""
         if self._catching_up is None or self._catching_up.done():
-            self._catching_up = asyncio.create_task(self._register_held(self._switch.recoveries))
-            # A failure whose admissions were all cancelled is not logged as unretrieved.
+            self._catching_up = asyncio.create_task(
+                self._register_held(self._switch.recoveries), name=CATCH_UP_TASK
+            )
+            # A failure nobody awaited (Redis gone again) is not logged as unretrieved:
+            # the next admission tries again, or the next comeback does.
             self._catching_up.add_done_callback(_retrieved)
+        return self._catching_up
+
+    def _recovered(self) -> None:
+        self._catch_up()
+
+    async def _caught_up(self) -> None:
         # Shielded: one admission cancelled must not cancel it for the others.
-        await asyncio.shield(self._catching_up)
+        await asyncio.shield(self._catch_up())
 
     async def _register_held(self, recoveries: int) -> None:
         # A refresh registers a lease the script never saw released (a released

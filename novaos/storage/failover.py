@@ -127,6 +127,7 @@ class FailoverStore:
         self._observer = observer or NullStorageObserver()
         self._in_fallback = False
         self._recoveries = 0
+        self._recovered: list[Callable[[], None]] = []
         self._reconnect: asyncio.Task[None] | None = None
 
     @property
@@ -145,6 +146,10 @@ class FailoverStore:
     def recoveries(self) -> int:
         """How many times the store has switched back to the primary."""
         return self._recoveries
+
+    def on_recovery(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the store switches back to the primary."""
+        self._recovered.append(callback)
 
     def primary_failed(self) -> None:
         """Switch to memory (once per outage) and start probing the primary."""
@@ -186,6 +191,8 @@ class FailoverStore:
         self._reconnect = None
         log.info(RESTORED_MESSAGE)
         self._observer.fallback_active(False)
+        for callback in self._recovered:
+            callback()
 
     async def _replay(self) -> bool:
         """Copy the journal to the primary, oldest first; False if it failed again."""
