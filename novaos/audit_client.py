@@ -12,6 +12,7 @@ and exits 1.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from novaos import terminal
 
 EXIT_OK, EXIT_RPC, EXIT_BROKEN = 0, 1, 4
 
+_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
 _HINTS = {
     grpc.StatusCode.PERMISSION_DENIED: (
         "the audit log needs a token with the admin role (novaos token --sub <you> --admin)"
@@ -80,7 +82,11 @@ def _request(filters: ListFilters, page_token: str) -> audit_pb2.ListAuditEvents
 def _line(event: audit_pb2.AuditEvent) -> str:
     record = json.loads(event.canonical_json)
     record["hash"] = event.hash
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # JSON escapes ESC and the other C0 controls, not DEL or the C1 ones (8-bit
+    # CSI "\x9b" and the like), which a terminal may act on: escaped the same way,
+    # the line still reads back as the stored record.
+    return _UNESCAPED_CONTROLS.sub(lambda found: f"\\u{ord(found[0]):04x}", line)
 
 
 def _rpc_error(err: grpc.aio.AioRpcError) -> int:

@@ -564,6 +564,25 @@ def test_audit_lists_filtered_pages_and_verifies_the_chain(
     assert f"{log.name} line 4" in unreadable.stderr
 
 
+def test_audit_list_escapes_what_json_leaves_for_a_terminal_to_act_on(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # JSON escapes ESC and the other C0 controls, but not DEL or the 8-bit C1 ones:
+    # a stored prompt holding "\x9b2J" (8-bit CSI: clear the screen) reached the
+    # operator's terminal raw. Escaped, the line still reads back as the prompt.
+    srv = spawn_server(AUDIT_INCLUDE_CONTENT="true")
+    target = f"127.0.0.1:{srv.port}"
+    prompt = "help me plan my week \x9b2J\x9d0;owned\x9c \x7f done"
+    sent = _novaos("chat", prompt, "--target", target, "--token", mint("carol"))
+    assert sent.returncode == 0, sent.stderr
+    admin = ("--target", target, "--token", mint("root", "enterprise", ("admin",)))
+    listed = _novaos("audit", "list", *admin)
+    assert listed.returncode == 0, listed.stderr
+    assert not any(0x7F <= ord(c) <= 0x9F for c in listed.stdout), listed.stdout
+    records = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["content"]["prompt"] for r in records] == [prompt]
+
+
 def test_verify_over_a_log_whose_last_line_does_not_parse_names_the_file(
     spawn_server: Callable[..., Subprocess], tmp_path: Path
 ) -> None:
