@@ -40,6 +40,7 @@ _COLUMNS_EDITED = "columns-edited"  # never a sha256 hex digest
 _COLUMNS = (
     "seq, id, time, request_id, user_ref, outcome, stance, gate_decisions, prev_hash, hash, record"
 )
+_HASH = _COLUMNS.split(", ").index("hash")
 
 _log = logging.getLogger("novaos.audit")
 
@@ -84,28 +85,23 @@ class PostgresAuditSink:
             self._opened = True
         async with self._pool.connection() as conn:
             await migrate(conn)
-            self._head = self._saw(await self._read_head(conn))
-            await self._check_head(conn)
-        return self._head
-
-    async def _check_head(self, conn: AsyncConnection[TupleRow]) -> None:
-        """The last row must be a record that verifies before anything is chained
-        onto it (``ValueError``: the sink does not open, records spill)."""
-        cur = await conn.execute(
-            sql.SQL("SELECT {} FROM audit_records ORDER BY seq DESC LIMIT 1").format(
-                sql.SQL(_COLUMNS)
+            cur = await conn.execute(
+                sql.SQL("SELECT {} FROM audit_records ORDER BY seq DESC LIMIT 1").format(
+                    sql.SQL(_COLUMNS)
+                )
             )
-        )
-        row = await cur.fetchone()
+            row = await cur.fetchone()
         if row is None:
-            return
+            return self._head
+        self._head = self._saw(ChainHead(int(row[0]), str(row[_HASH])))
+        # The last row must be a record that verifies before anything is chained
+        # onto it (``ValueError``: the sink does not open, records spill).
         try:
-            record = decode(row[-1])
+            record = _checked(row)
         except ValueError as exc:
             raise ValueError(f"the last audit record, {row[0]}, does not parse: {exc}") from None
-        if _columns_of(record) != _columns_of_row(row):
-            record = replace(record, hash=_COLUMNS_EDITED)
         check_head(record, self._keys, "the audit table")
+        return self._head
 
     @staticmethod
     async def _read_head(conn: AsyncConnection[TupleRow]) -> ChainHead:
@@ -173,14 +169,11 @@ class PostgresAuditSink:
         records: builtins.list[AuditRecord] = []
         for row in rows:
             try:
-                record = decode(row[-1])
+                records.append(_checked(row))
             except ValueError as exc:
                 if records:  # the next call starts at this row, which then names it
                     break
                 raise ValueError(f"record {row[0]} does not parse: {exc}") from None
-            if _columns_of(record) != _columns_of_row(row):
-                record = replace(record, hash=_COLUMNS_EDITED)
-            records.append(record)
         return records
 
     @asynccontextmanager
@@ -223,6 +216,15 @@ def _readable(seq: int, raw: str) -> AuditRecord | None:
     except ValueError as exc:
         _log.warning("audit: database record %d does not parse, skipped (%s): run verify", seq, exc)
         return None
+
+
+def _checked(row: TupleRow) -> AuditRecord:
+    """The record a full row (``_COLUMNS``) holds, with a hash that cannot match when
+    a column disagrees with it; ``ValueError`` when its JSON does not parse."""
+    record = decode(row[-1])
+    if _columns_of(record) != _columns_of_row(row):
+        record = replace(record, hash=_COLUMNS_EDITED)
+    return record
 
 
 def _row(record: AuditRecord) -> tuple[object, ...]:
