@@ -68,6 +68,27 @@ async def _refused(limiter: FailoverLimiter, who: LimitSubject) -> str:
     return refused.value.violation.limit
 
 
+async def _two_running_then_redis_back_empty(
+    redis: RedisServer,
+    store: FailoverStore,
+    limiter: FailoverLimiter,
+    who: LimitSubject,
+    granted_by: str,
+    running: AsyncExitStack,
+) -> None:
+    """Two leases of a limit of 2 held in ``running``, granted by Redis before an
+    outage or by memory during it; then Redis starts again, empty."""
+    if granted_by == "memory":
+        redis.kill()  # the first admission finds it gone: both from memory
+    for _ in range(2):
+        await running.enter_async_context(limiter.hold(who, 1))
+    if granted_by == "redis":
+        redis.kill()
+        assert await _refused(limiter, who) == "concurrency"  # noticed: on memory
+    assert not store.primary_available
+    redis.start()  # empty: it knows none of the two
+
+
 @pytest.mark.parametrize("granted_by", ["redis", "memory"])
 async def test_back_on_redis_the_leases_still_running_count_at_once(
     private_redis: RedisServer, granted_by: str
@@ -80,15 +101,9 @@ async def test_back_on_redis_the_leases_still_running_count_at_once(
     try:
         await store.connect()
         async with AsyncExitStack() as running:
-            if granted_by == "memory":
-                private_redis.kill()  # the first admission finds it gone: both from memory
-            for _ in range(2):
-                await running.enter_async_context(limiter.hold(who, 1))
-            if granted_by == "redis":
-                private_redis.kill()
-                assert await _refused(limiter, who) == "concurrency"  # noticed: on memory
-            assert not store.primary_available
-            private_redis.start()  # empty: it knows none of the two
+            await _two_running_then_redis_back_empty(
+                private_redis, store, limiter, who, granted_by, running
+            )
             await await_until(lambda: holds(store.primary_available), what="back on Redis")
             assert await _refused(limiter, who) == "concurrency"
             assert await limiter.backend.active_leases(who) == 2  # as Redis counts them
@@ -112,15 +127,9 @@ async def test_back_on_redis_another_replica_sees_the_running_leases_at_once(
     try:
         await store.connect()
         async with AsyncExitStack() as running:
-            if granted_by == "memory":
-                private_redis.kill()
-            for _ in range(2):
-                await running.enter_async_context(limiter.hold(who, 1))
-            if granted_by == "redis":
-                private_redis.kill()
-                assert await _refused(limiter, who) == "concurrency"  # noticed: on memory
-            assert not store.primary_available
-            private_redis.start()  # empty: it knows none of the two
+            await _two_running_then_redis_back_empty(
+                private_redis, store, limiter, who, granted_by, running
+            )
             await other_store.connect()
             await await_until(
                 lambda: _counted(other, who, 2), what="the two leases counted in Redis"
