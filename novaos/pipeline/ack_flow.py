@@ -5,8 +5,10 @@ orchestrator needs no special case: a soft veto without a token becomes
 ``await_ack`` with a freshly issued token; a request carrying a token has it
 redeemed (signature, expiry, user, conversation and message first, then the
 nonce burned) and, if the shield still says soft veto, the veto is overridden
-and the facts say so for the prompt and the audit. A bad token raises
-``AckInvalidError``: the call ends with INVALID_ARGUMENT / ACK_INVALID.
+and the facts say so for the prompt and the audit. A bad token is the
+shield's ``stop`` (``ack token refused: <why>``), streamed, counted and audited
+like any decision, carrying the ``AckInvalidError`` that then ends the call with
+INVALID_ARGUMENT / ACK_INVALID: replays and forgeries show up where operators look.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from novaos.domain import AckRequired, Decision, Outcome, Stance
+from novaos.errors import AckInvalidError
 from novaos.pipeline.ack import AckTokens
 from novaos.pipeline.facts import ShieldFacts, ShieldVerdict
 from novaos.pipeline.gate import Gate, GateInput, GateResult
@@ -45,9 +48,12 @@ class AckShieldGate:
         user, chat = inp.ctx.principal.user_id, inp.chat
         if chat.ack_token:
             # Checked even when the verdict changed: a token is never silently ignored.
-            acked = await self._tokens.redeem(
-                chat.ack_token, user, chat.conversation_id, chat.message
-            )
+            try:
+                acked = await self._tokens.redeem(
+                    chat.ack_token, user, chat.conversation_id, chat.message
+                )
+            except AckInvalidError as exc:
+                return _refused(facts, exc)
             if facts.verdict is ShieldVerdict.SOFT_VETO:
                 return _accepted(result, facts, acked)
             return result
@@ -75,4 +81,15 @@ def _accepted(result: GateResult, facts: ShieldFacts, acked: str) -> GateResult:
         reason=f"soft veto ({facts.category or acked}) acknowledged by the user",
         facts=replace(facts, ack_accepted=True),
         stance=Stance.SHIELD,
+    )
+
+
+def _refused(facts: ShieldFacts, exc: AckInvalidError) -> GateResult:
+    # No stance: the request ends before the stance gate decides one.
+    return GateResult(
+        decision=Decision.STOP,
+        reason=f"ack token refused: {exc.description}",
+        facts=facts,
+        outcome=Outcome.FAILED,
+        error=exc,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from novaos.domain import AckRequired, ChatInput, Decision, Outcome, RequestContext, Stance
+from novaos.errors import NovaError
 from novaos.ports import ChatMessage
 
 
@@ -20,7 +21,10 @@ class GateResult:
 
     ``facts`` carries the gate's typed findings for later gates (e.g. the
     shield's verdict for stance). A stopping gate sets ``outcome`` and, when
-    NovaOS itself answers (crisis block, refusal), ``response_text``.
+    NovaOS itself answers (crisis block, refusal), ``response_text``. A stop
+    that is the client's error rather than a verdict (an invalid ack token) sets
+    ``error``: the decision is recorded, counted and streamed like any other,
+    then the call ends with that error.
     """
 
     decision: Decision
@@ -30,6 +34,7 @@ class GateResult:
     stance: Stance | None = None
     response_text: str = ""
     ack: AckRequired | None = None
+    error: NovaError | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,8 @@ class Orchestrator:
                 result = await self._check(gate, inp, rec)
                 if rec.gate_events:
                     yield GateEvent(rec.gates[-1])
+                if result.error is not None:
+                    raise result.error
                 if result.decision in (Decision.STOP, Decision.AWAIT_ACK):
                     async for event in self._stopped(ctx, chat, result, rec):
                         yield event

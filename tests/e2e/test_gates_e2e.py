@@ -231,6 +231,79 @@ async def test_ack_misuse_is_invalid_argument_and_stores_nothing(
         assert not await burned(gated, token)
 
 
+async def _refused_record(running: Running, conversation: str) -> AuditRecord:
+    reader = running.app.audit_reader
+    assert reader is not None
+    found: list[AuditRecord] = []
+
+    async def audited() -> bool:
+        page = await reader.list(AuditQuery(gate_decision="shield:stop"), page_size=100)
+        found[:] = [r for r in page.records if r.conversation_id == conversation]
+        return bool(found)
+
+    await await_until(audited, timeout_s=5, what="audit record of the refused token")
+    assert len(found) == 1
+    return found[0]
+
+
+def _shield_stops(running: Running) -> float:
+    labels = {"gate": "shield", "decision": "stop"}
+    registry = running.app.metrics.registry
+    return registry.get_sample_value("gate_decisions_total", labels) or 0.0
+
+
+@pytest.mark.parametrize("unary", [False, True], ids=["stream", "unary"])
+@pytest.mark.parametrize("misuse", ["replay", "other_message", "tampered"])
+async def test_a_refused_ack_token_is_streamed_counted_and_audited(
+    gated: Running, misuse: str, unary: bool
+) -> None:
+    # The status was right, but nothing recorded the shield's decision: the stream
+    # showed intent's gate event only, gate_decisions_total counted no shield and
+    # the audit record read intent:pass, with no word of a replay or a forgery.
+    user = f"refused-{misuse}-{int(unary)}"
+    token, conversation = await _ack_required(gated, user=user)
+    message, why = SOFT, "ack token already used"
+    if misuse == "replay":
+        answered = await stream(gated, SOFT, user=user, conversation=conversation, ack=token)
+        assert done(answered).outcome == chat_pb2.OUTCOME_COMPLETED
+    elif misuse == "other_message":
+        message, why = SOFT + " now", "ack token was issued for another message"
+    else:
+        body, signature = token.split(".")
+        first = "B" if signature[0] == "A" else "A"
+        token, why = f"{body}.{first}{signature[1:]}", "ack token signature does not match"
+    before, metadata = _shield_stops(gated), bearer(mint(user))
+    stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
+    events: Events = []
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        if unary:
+            request = chat_pb2.ChatRequest(
+                message=message, conversation_id=conversation, ack_token=token
+            )
+            await stub.Chat(request, metadata=metadata)
+        else:
+            request_s = chat_pb2.StreamChatRequest(
+                message=message, conversation_id=conversation, ack_token=token
+            )
+            async for event in stub.StreamChat(request_s, metadata=metadata):
+                events.append(event)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(err.value) == "ACK_INVALID"
+    if not unary:
+        shield = [e.gate for e in events if e.WhichOneof("event") == "gate"][-1]
+        assert (shield.gate, shield.decision) == ("shield", chat_pb2.GATE_DECISION_STOP)
+        assert shield.reason.startswith("ack token refused: ") and why in shield.reason
+        final = done(events)
+        assert final.outcome == chat_pb2.OUTCOME_FAILED
+        assert list(final.gates_executed) == ["intent", "shield"]
+    record = await _refused_record(gated, conversation)
+    assert record.outcome == "failed" and record.stance == ""
+    assert [(g.gate, g.decision) for g in record.gates] == [("intent", "pass"), ("shield", "stop")]
+    assert record.gates[-1].reason.startswith("ack token refused: ")
+    assert why in record.gates[-1].reason
+    assert _shield_stops(gated) == before + 1
+
+
 async def test_a_request_refused_before_the_stance_gate_has_no_stance(gated: Running) -> None:
     # An invalid ack token fails the request at the shield: it was audited (and
     # found by ?stance=lens searches) as stance lens, which no gate decided.

@@ -18,6 +18,7 @@ from novaos.domain import (
     Completed,
     Decision,
     GateEvent,
+    GateRecord,
     Outcome,
     Principal,
     RequestContext,
@@ -37,7 +38,13 @@ from novaos.pipeline.gates.personality import PersonalityChecker
 from novaos.pipeline.gates.spark import SparkGate
 from novaos.pipeline.gates.stance import StanceGate
 from novaos.pipeline.generation import Generator
-from novaos.pipeline.orchestrator import CANONICAL_ORDER, Orchestrator, PipelinePlan, RunRecord
+from novaos.pipeline.orchestrator import (
+    CANONICAL_ORDER,
+    GateObserver,
+    Orchestrator,
+    PipelinePlan,
+    RunRecord,
+)
 from novaos.providers.mock import MockProvider
 from novaos.providers.router import ProviderRouter, RouterSettings
 from novaos.tokens import estimate_tokens
@@ -218,6 +225,62 @@ async def test_ack_required_then_answered_once() -> None:
     with pytest.raises(AckInvalidError, match="another user"):
         await pipe.run(message, ack=ack.token, user="u2")
     assert pipe.provider.calls == 1
+
+
+@dataclass
+class RecordingObserver(GateObserver):
+    decided: list[GateRecord] = field(default_factory=list)
+
+    def gate_decided(self, record: GateRecord) -> None:
+        self.decided.append(record)
+
+
+@pytest.mark.parametrize(
+    ("misuse", "why"),
+    [
+        ("replay", "ack token already used"),
+        ("other_user", "ack token belongs to another user"),
+        ("other_message", "ack token was issued for another message"),
+        ("garbage", "malformed ack token"),
+    ],
+)
+@pytest.mark.parametrize("gate_events", [True, False])
+async def test_a_refused_ack_token_is_the_shields_recorded_stop(
+    misuse: str, why: str, gate_events: bool
+) -> None:
+    # A refused token ended the call before any record of the shield's decision:
+    # no gate event, nothing in gate_decisions_total, an audit of intent alone.
+    message = "Should I put my savings into one stock?"
+    token, pipe = await _token_for(message)
+    user = "u2" if misuse == "other_user" else "u1"
+    if misuse == "replay":
+        _done(await pipe.run(message, ack=token))
+    elif misuse == "other_message":
+        message = "Should I put all my savings into one bond?"
+    elif misuse == "garbage":
+        token = "garbage"
+    observer = pipe.orchestrator.observer = RecordingObserver()
+    rec = RunRecord(gate_events=gate_events)
+    ctx = RequestContext(request_id="r2", principal=Principal(user_id=user))
+    chat = ChatInput(message=message, conversation_id="c1", ack_token=token)
+    events: list[ChatEvent] = []
+    with pytest.raises(AckInvalidError, match=why) as err:
+        async for event in pipe.orchestrator.run(ctx, chat, (), rec):
+            events.append(event)
+    assert err.value.field == "ack_token"
+    shield = rec.gates[-1]
+    assert (shield.gate, shield.decision) == ("shield", Decision.STOP)
+    assert shield.reason == f"ack token refused: {why}"
+    assert [g.gate for g in observer.decided] == ["intent", "shield"]
+    assert observer.decided[-1] is shield
+    gate_records = [e.record for e in events if isinstance(e, GateEvent)]
+    assert gate_records == (rec.gates if gate_events else [])
+    done = _done(events)
+    assert done.outcome is Outcome.FAILED and done.stance is None
+    assert done.gates_executed == ("intent", "shield")
+    assert done.detail == f"ack_token: {why}"
+    assert rec.outcome is Outcome.FAILED and rec.stance is None
+    assert pipe.provider.calls == (1 if misuse == "replay" else 0)
 
 
 async def test_crisis_wins_over_an_ack_token_which_stays_unburned() -> None:
