@@ -146,6 +146,11 @@ class ChatLimits:
     # The configured providers ``options.provider`` may name (empty: not checked
     # here, the router refuses an unknown one, after admission).
     providers: frozenset[str] = frozenset()
+    # ``requested_actions``: the capabilities number eight, and every denied one is
+    # named in the capability gate's reason, streamed and audited; unbounded, one
+    # request wrote a gate reason of 840,000 characters.
+    max_requested_actions: int = 16
+    max_action_chars: int = 64
 
 
 def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
@@ -168,9 +173,22 @@ def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
         # Before admission: a refused request must not spend the caller's quota
         # or leave an audit record.
         raise InvalidArgumentError("options.provider", f"{opts.provider!r} is not configured")
+    _validate_actions(chat.requested_actions, limits)
     if not chat.conversation_id:
         chat = replace(chat, conversation_id=f"conv_{uuid.uuid4().hex[:20]}")
     return chat
+
+
+def _validate_actions(actions: Sequence[str], limits: ChatLimits) -> None:
+    if len(actions) > limits.max_requested_actions:
+        raise InvalidArgumentError(
+            "requested_actions", f"more than {limits.max_requested_actions} actions"
+        )
+    for i, action in enumerate(actions):
+        if len(action) > limits.max_action_chars:
+            raise InvalidArgumentError(
+                f"requested_actions[{i}]", f"longer than {limits.max_action_chars} characters"
+            )
 
 
 def admission_estimate(

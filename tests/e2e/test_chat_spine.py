@@ -135,6 +135,55 @@ async def test_bad_options_are_rejected(
     assert field in (err.value.details() or "")
 
 
+def _bad_field(err: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in status.details)
+    return str(bad.field_violations[0].field)
+
+
+@pytest.mark.parametrize("unary", [False, True], ids=["stream", "unary"])
+@pytest.mark.parametrize(
+    ("field", "actions"),
+    [
+        ("requested_actions", [f"action_{i:05d}_" + "x" * 60 for i in range(20_000)]),
+        ("requested_actions", ["respond"] * 17),
+        ("requested_actions[1]", ["verify", "a" * 65]),
+    ],
+    ids=["twenty-thousand", "seventeen", "one-too-long"],
+)
+async def test_requested_actions_are_bounded(
+    server: Running, field: str, actions: list[str], unary: bool
+) -> None:
+    # Unbounded, 20,000 actions made an 840,014-character capability reason,
+    # streamed as a gate event and written to the audit for one request.
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        if unary:
+            request = chat_pb2.ChatRequest(message=MESSAGE, requested_actions=actions)
+            await stub.Chat(request, metadata=bearer(mint()))
+        else:
+            request_s = chat_pb2.StreamChatRequest(message=MESSAGE, requested_actions=actions)
+            [e async for e in stub.StreamChat(request_s, metadata=bearer(mint()))]
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _bad_field(err.value) == field
+    assert (err.value.details() or "").startswith(f"{field}: ")
+
+
+async def test_sixteen_actions_of_sixty_four_characters_are_accepted(server: Running) -> None:
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    actions = [f"{i:02d}" + "x" * 62 for i in range(16)]
+    request = chat_pb2.StreamChatRequest(message=MESSAGE, requested_actions=actions)
+    events = [e async for e in stub.StreamChat(request, metadata=bearer(mint()))]
+    assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED
+    capability = next(
+        e.gate for e in events if e.WhichOneof("event") == "gate" and e.gate.gate == "capability"
+    )
+    assert capability.decision == chat_pb2.GATE_DECISION_FLAG
+    assert len(capability.reason) < 1000
+
+
 @pytest.mark.parametrize(
     "model",
     [

@@ -145,7 +145,10 @@ class StreamChatRequest(google.protobuf.message.Message):
 
     @property
     def requested_actions(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
-        """Capabilities the client explicitly asks to use (checked against the stance)."""
+        """Capabilities the client explicitly asks to use (checked against the stance).
+        At most 16, each at most 64 characters; more is INVALID_ARGUMENT with a
+        BadRequest naming requested_actions (or requested_actions[i], the long one).
+        """
 
     def __init__(self, *, message: builtins.str=..., conversation_id: builtins.str=..., ack_token: builtins.str=..., options: global___GenerationOptions | None=..., requested_actions: collections.abc.Iterable[builtins.str] | None=...) -> None:
         ...
@@ -179,7 +182,10 @@ class ChatRequest(google.protobuf.message.Message):
 
     @property
     def requested_actions(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
-        """Capabilities the client explicitly asks to use."""
+        """Capabilities the client explicitly asks to use (checked against the stance).
+        At most 16, each at most 64 characters; more is INVALID_ARGUMENT with a
+        BadRequest naming requested_actions (or requested_actions[i], the long one).
+        """
 
     def __init__(self, *, message: builtins.str=..., conversation_id: builtins.str=..., ack_token: builtins.str=..., options: global___GenerationOptions | None=..., requested_actions: collections.abc.Iterable[builtins.str] | None=...) -> None:
         ...
