@@ -33,8 +33,20 @@ MAX_MATCH_CHARS = 88
 # (``SENTENCE_END``): a phrase may not straddle text already let go.
 _SP = r"(?:[\x20\t]{1,3}|\r?\n[\x20\t]?)"  # \x20: _phrase replaces spaces
 _ADV = r"(?:so|very|really|truly|always|just|still|incredibly|completely|totally|fully|absolutely)"
-# I'm / Im / I am / I'll be / I will be, an adverb allowed before "be" ("I'll always be").
-_IM = rf"i(?:['’]?m|{_SP}am|(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be)"
+# I'm / Im / I m / I am, then "going to be" / "gonna be" if any ("I am always going
+# to be"); I'll be / I will be; an adverb allowed before "be" ("I'll always be").
+# The short adverbs before "going" keep the longest match inside MAX_MATCH_CHARS.
+_GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna){_SP}be)"
+_IM = (
+    rf"i(?:(?:['’]?|{_SP})m|{_SP}am){_GOING}?"
+    rf"|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
+)
+_YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me")
+_HERE = r"(?:right )?(?:here|there) for you"
+# Where a sentence or clause starts: "Always here for you." says "I'm" without
+# the words; after other words it describes someone else ("988 is always there
+# for you").
+_CLAUSE_START = r"(?:^|(?<=[.!?…;:,(\n\-–—]))[\x20\t]{0,3}"
 
 
 def _phrase(body: str) -> str:
@@ -45,10 +57,11 @@ def _phrase(body: str) -> str:
 BANNED = re.compile(
     "|".join(
         (
-            _phrase(rf"{_IM} (?:{_ADV} ){{0,2}}(?:here|there) for you"),
-            _phrase(rf"you can (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
-            _phrase(rf"{_IM} (?:{_ADV} ){{0,2}}proud of you"),
-            _phrase(rf"you(?:['’]re| are) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),
+            _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}{_HERE}"),
+            _CLAUSE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
+            _phrase(rf"{_YOU} (?:can|could) (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
+            _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}proud of you"),
+            _phrase(rf"(?:{_YOU}(?:['’]?re| are| r)|ur) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),
             _phrase(
                 rf"i (?:{_ADV} ){{0,2}}understand (?:exactly )?"
                 rf"(?:how|what) you(?:['’]re| are)? (?:feel|feeling|going through)"

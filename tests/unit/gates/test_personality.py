@@ -236,11 +236,39 @@ def test_a_blank_line_is_still_a_release_point() -> None:
         "I'll always be here for you",
         "I will always be there for you",
         "Im always here for you",
+        # a black-box tester's, all shipped
+        "I'm always right here for you",
+        "I am always going to be here for you",
+        "Always here for you",
+        "u can always count on me",
+        "I m always here for you",
+        "I'm gonna be there for you",
+        "ur so amazing",
     ],
 )
 def test_close_variants_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
     # An adverb before "be", or "Im" without its apostrophe, slipped past.
     assert rules.find_banned(f"Whatever happens, {phrase}.") is not None
+    assert rules.find_banned(f"{phrase}.") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The 988 Lifeline is always there for you, day and night.",
+        "Your sister will always be here for you.",
+        "I am going to explain it in three steps.",
+        "You can count on the bus being late; your amazing plan still works.",
+    ],
+)
+def test_what_others_are_for_you_is_no_banned_phrase(text: str) -> None:
+    # "always here for you" is the model's promise only where it stands alone.
+    assert rules.find_banned(text) is None
+
+
+def test_a_close_variant_is_edited_out_of_a_stream() -> None:
+    released, _ = run(_open(), ["Here is the plan. ", "Always right here for you. ", "Go on. "])
+    assert released == "Here is the plan. Go on. "
 
 
 def test_a_bold_sycophantic_opener_is_removed_too() -> None:
