@@ -197,8 +197,10 @@ class Generator:
         try:
             while True:
                 waited = time.monotonic()
-                chunk = await _next_chunk(chunks, stats)
-                stats.provider_wait_s += time.monotonic() - waited
+                try:
+                    chunk = await _next_chunk(chunks, stats)
+                finally:  # a cancel or deadline while waiting: still the provider's time
+                    stats.provider_wait_s += time.monotonic() - waited
                 if chunk is None:
                     break
                 if chunk.restart:
@@ -297,7 +299,8 @@ class Generator:
             # Given up on while the upstream answers: it has read the prompt.
             stats.usage = stats.spent + estimate_usage(request.messages, "")
             raise
-        stats.provider_wait_s += time.monotonic() - waited
+        finally:  # given up on or not, the wait was the provider's (not overhead)
+            stats.provider_wait_s += time.monotonic() - waited
         if response.text and stats.first_token_s is None:
             # One response: its first token came with it. The runbook compares
             # this with the gateway's overhead, for unary calls as for streams.
