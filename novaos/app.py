@@ -280,6 +280,9 @@ class App:
             )
             providers["mock"] = self.provider
         self.router = build_router(s, providers, ProviderMetrics(self.metrics))
+        for info in self.router.providers():
+            if info.configured:  # its model (OPENAI_MODEL, ...) never counts as "other"
+                self.metrics.keep_models(info.name, (info.model,))
         return self.router
 
     def _orchestrator(self, store: KeyValueStore) -> Orchestrator:

@@ -7,6 +7,7 @@ directory and the supervisor's exporter aggregates them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -21,7 +22,9 @@ _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 CIRCUIT_STATES = {"closed": 0, "open": 1, "half_open": 2}
 # ``model`` on llm_token_usage_total is what the provider reported, which a client
 # can steer (options.model; the mock and some OpenAI-compatible servers echo it):
-# past this many per provider in a process, further ones count as "other".
+# past this many per provider in a process, further ones count as "other". The
+# deployment's configured models (``keep_models``) always keep their own label,
+# outside this count, so a client cannot push them into "other".
 MODEL_LABELS_PER_PROVIDER = 20
 OTHER_MODEL = "other"
 
@@ -157,7 +160,8 @@ class Metrics(GateObserver):
         self._decisions = Children(self.gate_decisions)
         self._gate_latency = Children(self.gate_seconds)
         self._tokens = Children(self.tokens)
-        self._models: dict[str, set[str]] = {}
+        self._models: dict[str, set[str]] = {}  # per provider: first come, up to the cap
+        self._kept: dict[str, frozenset[str]] = {}  # per provider: configured, always labelled
         self._first_token = Children(self.ttft)
         self._gaps = Children(self.inter_token)
 
@@ -187,7 +191,14 @@ class Metrics(GateObserver):
         if n > 0:
             self._tokens(provider, self._model_label(provider, model), kind).inc(n)
 
+    def keep_models(self, provider: str, models: Iterable[str]) -> None:
+        """``provider``'s configured models: counted under their own name whatever
+        models clients asked for before."""
+        self._kept[provider] = self._kept.get(provider, frozenset()) | frozenset(models)
+
     def _model_label(self, provider: str, model: str) -> str:
+        if model in self._kept.get(provider, ()):
+            return model
         seen = self._models.setdefault(provider, set())
         if model in seen:
             return model

@@ -17,7 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.observability.metrics import MODEL_LABELS_PER_PROVIDER, OTHER_MODEL
 from tests.fixtures.common import wait_until
-from tests.fixtures.server import Subprocess, bearer, mint
+from tests.fixtures.fake_providers import Reply, StartServer
+from tests.fixtures.provider_wire import openai_json
+from tests.fixtures.server import Subprocess, bearer, mint, running_app
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
 
@@ -156,6 +158,38 @@ def test_client_chosen_models_make_a_bounded_number_of_series(
     assert len(output) == MODEL_LABELS_PER_PROVIDER + 1, sorted(output)
     assert set(output) - set(models) == {OTHER_MODEL}
     assert output[OTHER_MODEL] > 0 and sum(output.values()) == out_tokens
+
+
+async def test_client_chosen_models_never_take_the_configured_models_label(
+    fake_server: StartServer,
+) -> None:
+    # An OpenAI-compatible server that answers as whatever model was asked for:
+    # one client filled every label with its own names, and the deployment's
+    # OPENAI_COMPAT_MODEL was counted as "other" for the worker's life.
+    upstream = await fake_server()
+    junk = [f"junk-{i}" for i in range(MODEL_LABELS_PER_PROVIDER + 1)]
+    upstream.queue(*(Reply(body=openai_json("Fine.", (5, 3), model=m)) for m in junk))
+    upstream.queue(Reply(body=openai_json("Fine.", (5, 7), model="house-model")))
+    env = {
+        "PREFERRED_PROVIDER": "openai_compat",
+        "OPENAI_COMPAT_BASE_URL": upstream.url + "/v1",
+        "OPENAI_COMPAT_MODEL": "house-model",
+    }
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("squatter"))
+        for model in [*junk, ""]:  # "": the configured model
+            options = chat_pb2.GenerationOptions(model=model)
+            await stub.Chat(chat_pb2.ChatRequest(message="hi", options=options), metadata=who)
+        registry = running.app.metrics.registry
+
+        def output(model: str) -> float:
+            labels = {"provider": "openai_compat", "model": model, "kind": "output"}
+            return registry.get_sample_value("llm_token_usage_total", labels) or 0.0
+
+        assert output("house-model") == 7
+        assert output(OTHER_MODEL) == 3  # the one junk name past the cap
+        assert output(junk[0]) == 3
 
 
 def test_killed_worker_is_restarted_and_others_unaffected(
