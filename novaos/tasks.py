@@ -1,4 +1,4 @@
-"""Stopping a task for certain.
+"""Stopping a task for certain; starting one that outlives the request it came from.
 
 A cancel can be lost: on Python 3.11 ``asyncio.wait_for``, which redis-py sends
 every command through, returns its inner result instead of raising when the
@@ -10,7 +10,11 @@ never ends, a lease refreshed forever).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextvars
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # How long cancelled tasks may take to clean up before those still running are
 # cancelled again: long enough for an upstream call's close on a busy loop.
@@ -29,3 +33,11 @@ async def cancel_and_wait(
         for task in running:
             task.cancel()
         _, running = await asyncio.wait(running, timeout=again_after_s)
+
+
+def detached(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    """A task for the process (a reconnect loop, retries for many requests) that a
+    request may happen to start: it runs in a context of its own, not a copy of the
+    request's, so what it logs later does not name that request
+    (``novaos.observability.logging.bind_request_id``)."""
+    return asyncio.create_task(coro, name=name, context=contextvars.Context())

@@ -17,7 +17,7 @@ from novaos.limits.model import (
     LeaseGrant,
     LimitSubject,
 )
-from novaos.tasks import cancel_and_wait
+from novaos.tasks import cancel_and_wait, detached
 
 log = logging.getLogger("novaos.limits")
 
@@ -105,7 +105,7 @@ class FailoverAdmission:
         comeback itself, or by an admission that finds it not done (the last try
         failed); concurrent admissions wait for the same one (one refresh per lease)."""
         if self._catching_up is None or self._catching_up.done():
-            self._catching_up = asyncio.create_task(
+            self._catching_up = detached(
                 self._register_held(self._switch.recoveries), name=CATCH_UP_TASK
             )
             # A failure nobody awaited (Redis gone again) is not logged as unretrieved:

@@ -38,7 +38,7 @@ from novaos.limits.model import (
     NullLimitObserver,
 )
 from novaos.limits.tiers import TierLimits
-from novaos.tasks import cancel_and_wait
+from novaos.tasks import cancel_and_wait, detached
 
 log = logging.getLogger("novaos.limits")
 # A release Redis did not answer is retried, backing off between these.
@@ -259,7 +259,7 @@ class LeaseLimiter:
             until = asyncio.get_running_loop().time() + grant.request.lease_ttl_ms / 1000
             self._unreleased[grant.request.lease_id] = (grant, actual_tokens, until)
             if self._release_retry is None or self._release_retry.done():
-                self._release_retry = asyncio.create_task(self._retry_releases())
+                self._release_retry = detached(self._retry_releases())
 
     async def _retry_releases(self) -> None:
         """One task for every release waiting on the store: one attempt at a time,

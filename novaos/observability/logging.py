@@ -2,13 +2,16 @@
 
 One object per line: ``timestamp``, ``level``, ``requestId``, ``userId``,
 ``component``, ``message``, ``duration``, ``stance``, ``gatesExecuted`` (the
-request fields appear when the call passes them as ``extra``). With
+request fields appear when the call passes them as ``extra``; ``requestId`` also
+on any line logged while a call is served, see ``bind_request_id``). With
 REDACT_PII=true the user id becomes the same keyed pseudonym the audit log
 uses, and PII in messages and tracebacks is redacted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import secrets
@@ -45,6 +48,22 @@ _HANDLER_MARK = "_novaos_json"
 # Client libraries that log every request's full URL at info/debug level,
 # with no request id: user-supplied URLs (web fetch) would reach the log.
 QUIET_LOGGERS = ("httpx", "httpcore")
+# The id of the request the running code serves. Transport binds it for each
+# call, so what is logged below it (providers, limits, gates, the tasks the call
+# starts) carries ``requestId`` without each layer passing the id to its logger;
+# nothing but this module reads it. A line's own ``requestId`` (extra) wins.
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("novaos_log_request_id")
+
+
+def bind_request_id(request_id: str) -> contextvars.Token[str]:
+    return _REQUEST_ID.set(request_id)
+
+
+def unbind_request_id(token: contextvars.Token[str]) -> None:
+    # A stream's generator that gRPC dropped is closed in a task of its own, whose
+    # context is not the call's: nothing to restore there (as transport.context).
+    with contextlib.suppress(ValueError):
+        _REQUEST_ID.reset(token)
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,9 +80,10 @@ class JsonFormatter(logging.Formatter):
             "level": _LEVELS.get(record.levelname, record.levelname.lower()),
         }
         fields = record.__dict__
-        for name in REQUEST_FIELDS[:2]:
-            if fields.get(name):
-                entry[name] = self._scrub_field(name, str(fields[name]))
+        if request_id := fields.get("requestId") or _REQUEST_ID.get(""):
+            entry["requestId"] = str(request_id)
+        if fields.get("userId"):
+            entry["userId"] = self._scrub_field("userId", str(fields["userId"]))
         entry["component"] = str(fields.get("component") or _component(record.name))
         entry["message"] = self._scrub(record.getMessage())
         for name in REQUEST_FIELDS[2:]:

@@ -38,7 +38,7 @@ from novaos.errors import StorageFullError, StorageUnavailableError
 from novaos.ports import KeyValueStore, StoreHealth, StoreOp
 from novaos.storage.batch import one_by_one
 from novaos.storage.memory import MemoryStore
-from novaos.tasks import cancel_and_wait
+from novaos.tasks import cancel_and_wait, detached
 
 log = logging.getLogger("novaos.storage")
 
@@ -158,7 +158,7 @@ class FailoverStore:
         self._in_fallback = True
         log.warning(FALLBACK_MESSAGE)
         self._observer.fallback_active(True)
-        self._reconnect = asyncio.create_task(self._reconnect_loop(), name="redis-reconnect")
+        self._reconnect = detached(self._reconnect_loop(), name="redis-reconnect")
 
     async def connect(self) -> None:
         """Probe once at start so an absent Redis is reported at boot, not on first use."""

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from novaos import errors
+from novaos.observability.logging import bind_request_id, unbind_request_id
 from novaos.observability.metrics import Metrics
 from novaos.transport import context as callctx
 from novaos.transport import decoding
@@ -268,6 +269,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         observed = _Observed(self._metrics, parsed)
         metadata = _metadata(context)
         request_id = callctx.request_id_from(metadata)
+        logged = bind_request_id(request_id)  # every line logged for this call names it
         failure: BaseException | None = None
         reason = ""  # the domain error's reason code, when one ended the call
         info: callctx.CallInfo | None = None
@@ -289,6 +291,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
             observed.done(code)
             if code is not grpc.StatusCode.OK and not _is_public(parsed.full):
                 _log_failed_call(parsed, request_id, info, code, reason, observed.elapsed_s)
+            unbind_request_id(logged)
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -12,8 +13,15 @@ import httpx
 import pytest
 
 from novaos.config import load_settings
-from novaos.observability.logging import QUIET_LOGGERS, configure_logging, log_request
+from novaos.observability.logging import (
+    QUIET_LOGGERS,
+    bind_request_id,
+    configure_logging,
+    log_request,
+    unbind_request_id,
+)
 from novaos.redaction import Pseudonymizer
+from novaos.tasks import detached
 
 SECRET = "logging-secret-0123456789abcdefghijklm"
 
@@ -185,3 +193,26 @@ async def test_http_clients_do_not_log_each_request_url(captured) -> None:
     logging.getLogger("novaos.webfetch").debug("our own debug line")
     assert "user-supplied" not in stream.getvalue()
     assert [line["message"] for line in _lines(stream)] == ["client trouble", "our own debug line"]
+
+
+async def test_a_task_for_the_process_does_not_log_the_request_that_started_it(captured) -> None:
+    # A reconnect loop a request happened to start logs for the process later on:
+    # naming that request would send whoever greps its id the wrong way.
+    stream, installed = captured
+    installed.append(configure_logging(load_settings({"JWT_SECRET": SECRET}), stream=stream))
+    log = logging.getLogger("novaos.storage")
+
+    async def warn(message: str) -> None:
+        log.warning(message)
+
+    token = bind_request_id("req_started_it")
+    try:
+        await asyncio.create_task(warn("for the request"))
+        await detached(warn("for the process"))
+    finally:
+        unbind_request_id(token)
+    log.warning("after the request")
+    lines = {str(line["message"]): line for line in _lines(stream)}
+    assert lines["for the request"]["requestId"] == "req_started_it"
+    assert "requestId" not in lines["for the process"]
+    assert "requestId" not in lines["after the request"]
