@@ -17,7 +17,13 @@ from novaos.domain import GateRecord
 from novaos.pipeline.orchestrator import GateObserver
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
-_FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+# Gates and the gateway's own time: mostly sub-millisecond to tens of ms, but a lens
+# web fetch may take WEB_FETCH_TOTAL_TIMEOUT_MS (15 s), a store call a few seconds and
+# the gates together PIPELINE_TIMEOUT_MS (30 s): a slow tail must not all be +Inf.
+_FAST_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1, 2.5, 5, 10, 30,
+)  # fmt: skip
 
 CIRCUIT_STATES = {"closed": 0, "open": 1, "half_open": 2}
 # ``model`` on llm_token_usage_total is what the provider reported, which a client
@@ -117,7 +123,7 @@ class Metrics(GateObserver):
             "Gap between upstream chunks",
             ["provider"],
             registry=r,
-            buckets=(*_FAST_BUCKETS, 1, 5),
+            buckets=_FAST_BUCKETS,  # a stall up to STREAM_IDLE_TIMEOUT_MS (30 s)
         )
         self.overhead = Histogram(
             "gateway_overhead_seconds",
