@@ -29,6 +29,7 @@ from tests.fixtures.deploy_assets import (
     load_dashboard,
     load_yaml_docs,
     promql_metric_names,
+    selectors,
 )
 
 RULES = alert_rules()
@@ -108,6 +109,31 @@ def test_rates_leave_out_the_health_probes(rule: str) -> None:
             assert excluded.match(probe), (rule, probe)
         assert not excluded.match("/novaos.v1.ChatService/Chat"), rule
         assert not excluded.match("/novaos.v1.AuditService/ListAuditEvents"), rule
+
+
+# Panels that say which alert watches what they show, and that alert.
+_ALERT_PANELS = [
+    (panel, match.group(0))
+    for panel in dashboard_panels(DASHBOARD)
+    if (match := re.search(r"NovaOS\w+", panel.get("description") or ""))
+]
+
+
+@pytest.mark.parametrize(
+    ("panel", "alert"), _ALERT_PANELS, ids=[f"{p['title']}:{a}" for p, a in _ALERT_PANELS]
+)
+def test_a_panel_selects_the_series_its_alert_does(panel: dict[str, Any], alert: str) -> None:
+    # The error-rate and latency panels counted the health probes that the alerts
+    # leave out: on a quiet pod the panel showed a fraction of what the alert saw.
+    # Only the dashboard's own $job / $instance pickers may differ.
+    wanted = selectors(RULES_BY_NAME[alert]["expr"])
+    for target in panel["targets"]:
+        expr = expand_grafana_variables(target["expr"])
+        assert selectors(expr, ignore=frozenset({"job", "instance"})) == wanted, target["refId"]
+
+
+def test_the_panels_that_name_an_alert_are_found() -> None:
+    assert {a for _, a in _ALERT_PANELS} >= {"NovaOSHighErrorRate", "NovaOSHighLatencyP95"}
 
 
 def test_the_kubernetes_scrape_job_is_the_one_the_target_down_alert_selects() -> None:
