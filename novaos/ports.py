@@ -84,6 +84,10 @@ class ProviderChunk:
     # on from here (cancel, deadline, a break) is charged from. On the chunk
     # after which it changed; 0 is a count not given yet.
     reported: Usage | None = None
+    # The provider answered (HTTP 200) and its body begins: a stream that fails
+    # from here read the prompt and is charged, a stall as much as a cut. Only
+    # the router sees it; it neither restarts the idle timer nor counts as a chunk.
+    accepted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

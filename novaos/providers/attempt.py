@@ -78,6 +78,10 @@ class StreamAttempt:
         self._released: list[str] = []
         self._reasoning: list[str] = []
         self._told = False  # reasoning or reported usage went to the consumer
+        # The provider answered 200, and the usage it reported so far: what a stall
+        # is charged from, as the adapter charges a cut at the same point.
+        self._accepted = False
+        self._reported: Usage | None = None
         self._started = time.monotonic()
         self._last = self._started
 
@@ -88,16 +92,24 @@ class StreamAttempt:
         starts the idle timer over: the upstream is working. So does a reasoning
         chunk, which is passed on (it is billed) without counting as the first
         token, and one with the usage reported so far (the consumer charges a
-        stream it gives up on from it)."""
+        stream it gives up on from it). The provider's ``200`` (``accepted``) does
+        neither: the wait for the first chunk runs from the call."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._idle_timeout_s
         while True:
             try:
-                async with asyncio.timeout(self._idle_timeout_s):
+                async with asyncio.timeout_at(deadline):
                     chunk = await anext(chunks, None)
             except TimeoutError as exc:
-                ms = round(self._idle_timeout_s * 1000)
-                raise perr.StreamStalledError(self.provider, f"no chunk within {ms} ms") from exc
+                raise self._stalled() from exc
+            if chunk is not None and chunk.reported is not None:
+                self._reported = chunk.reported
             if chunk is None or chunk.text or chunk.usage is not None or chunk.finish_reason:
                 break
+            if chunk.accepted:
+                self._accepted = True
+                continue
+            deadline = loop.time() + self._idle_timeout_s
             if chunk.reasoning or chunk.reported is not None:
                 if chunk.reasoning:
                     self._reasoning.append(chunk.reasoning)
@@ -109,6 +121,16 @@ class StreamAttempt:
         if chunk is not None:
             self._observe(chunk)
         return chunk
+
+    def _stalled(self) -> perr.StreamStalledError:
+        """The idle timeout, raised here rather than in the adapter: what the adapter
+        sets on a cut at the same point (``HttpProvider.stream``) is set from what
+        came through, so a stall after the ``200`` is charged and listed as a cut."""
+        ms = round(self._idle_timeout_s * 1000)
+        stalled = perr.StreamStalledError(self.provider, f"no chunk within {ms} ms")
+        stalled.accepted = self._accepted
+        stalled.usage = self._reported
+        return stalled
 
     def _observe(self, chunk: ProviderChunk) -> None:
         now = time.monotonic()

@@ -62,6 +62,9 @@ _STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 # without answer text. The stream attempt restarts its idle timer on it and
 # passes nothing on (``StreamAttempt.next``).
 HEARTBEAT = ProviderChunk()
+# The provider answered 200: the stream attempt knows a stall from here is charged
+# as a cut at the same point would be (``StreamAttempt.next``).
+ACCEPTED = ProviderChunk(accepted=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,7 @@ class HttpProvider:
         try:
             async with self._open(call) as response:
                 accepted = True
+                yield ACCEPTED
                 expiry = _Expiry(response, call.deadline)
                 events = aiter_sse(response.content.iter_any())
                 try:

@@ -371,3 +371,30 @@ async def test_reasoning_dropped_by_a_failover_is_charged_under_the_reported_mod
         assert tokens(running, "anthropic", "claude-fake") == Usage()
         total = dropped + Usage(*BACKUP_TOKENS)
         _all_say(total, done.usage, audited, charged)
+
+
+async def test_a_stall_right_after_the_200_is_listed_and_charged_as_a_cut(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
+    # OpenAI answered 200 and sent nothing more until the idle timeout: it read the
+    # prompt. The fallback answered, but the stall was not charged and the answer
+    # did not list failover, where a cut at the same point did both.
+    ups = await upstreams(fake_server)
+    ups.openai.queue(Reply(body=[Stall()]))
+    ups.anthropic.queue(Reply(body=anthropic_stream(BACKUP, BACKUP_TOKENS)))
+    user = "stalled-at-once"
+    env = ups.env("openai", "anthropic", REDIS_URL=redis_url)
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        request = chat_pb2.StreamChatRequest(message=MESSAGE)
+        events = [e async for e in stub.StreamChat(request, metadata=bearer(mint(user, "free")))]
+        done = events[-1].completed
+        assert (done.outcome, done.provider) == (chat_pb2.OUTCOME_COMPLETED, "anthropic")
+        assert "failover" in done.gates_executed
+        charged, audited = await _settled(running, redis_server, user)
+        record = await only_audit_record(running, timeout_s=5)
+        flagged = [(g.decision, g.reason) for g in record.gates if g.gate == "failover"]
+        assert flagged == [("flag", "openai: stalled before any text was released; retried")]
+        dropped = estimate_usage(_asked(ups.openai), "")
+        assert tokens(running, "openai", "gpt-4o-mini") == dropped
+        _all_say(dropped + Usage(*BACKUP_TOKENS), done.usage, audited, charged)

@@ -16,7 +16,7 @@ import pytest
 
 from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
-from novaos.providers.http import HEARTBEAT, HttpSettings
+from novaos.providers.http import HttpSettings
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, Reset, Stall, StartServer
 from tests.fixtures.provider_wire import KITS, ProviderKit, progress
@@ -149,7 +149,7 @@ async def test_a_full_pool_is_busy_not_a_provider_timeout(
     openai_server.queue(Reply(body=[*stream[: OPENAI.first_text_part + 1], Stall()]))
     holder = provider.stream(REQUEST)
     first = await anext(holder)
-    while first == HEARTBEAT:  # the role-only opening delta
+    while progress(first):  # its 200, the role-only opening delta
         first = await anext(holder)
     assert first.text == "a"  # holds the only connection
     with pytest.raises(perr.ProviderBusyError) as caught:

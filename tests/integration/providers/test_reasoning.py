@@ -37,9 +37,9 @@ async def _provider(fake_server: StartServer, kit: str) -> tuple[FakeProviderSer
 
 
 async def _raw(provider: Provider) -> list[ProviderChunk]:
-    """Every chunk the adapter yields, heartbeats included."""
+    """Every chunk the adapter yields after its 200, heartbeats included."""
     chunks: AsyncIterator[ProviderChunk] = provider.stream(REQUEST)
-    return [chunk async for chunk in chunks]
+    return [chunk async for chunk in chunks if not chunk.accepted]
 
 
 def _text(chunks: list[ProviderChunk]) -> str:

@@ -9,16 +9,18 @@ from dataclasses import replace
 
 import pytest
 
+from novaos.domain import Usage
 from novaos.errors import ProviderUnavailableError, UpstreamTruncatedError
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.tokens import estimate_usage
 from tests.fixtures.common import await_until, holds
-from tests.fixtures.fake_providers import Cut, Reply, Stall
-from tests.fixtures.provider_wire import openai_error_event, openai_stream
+from tests.fixtures.fake_providers import Cut, Part, Reply, Stall
+from tests.fixtures.provider_wire import anthropic_stream, openai_error_event, openai_stream
 from tests.integration.providers.test_router import (
     OK_PRIMARY,
     OK_SECONDARY,
     REQUEST,
+    TEXTS,
     Pair,
     collect,
     text,
@@ -162,3 +164,57 @@ async def test_when_the_next_provider_fails_too_both_failures_are_named(pair: Pa
     assert "openai: stream_cut" in caught.value.message
     assert "anthropic: server_error" in caught.value.message
     assert [c.consecutive_failures for c in pair.router.circuits()] == [1, 1]
+
+
+# Anthropic's message_start reports the prompt (21 tokens), then both texts of HALF.
+REPORTED = anthropic_stream(HALF, (21, 9))[:5]
+SENT = estimate_usage(REQUEST.messages, "Half a sentence").output_tokens
+
+
+@pytest.mark.parametrize(
+    ("first", "parts", "charged"),
+    [
+        ("openai", [Stall()], estimate_usage(REQUEST.messages, "")),
+        ("anthropic", [*REPORTED[:3], Stall()], Usage(21, 0)),
+        ("anthropic", [*REPORTED, Stall()], Usage(21, SENT)),
+    ],
+    ids=["openai-at-once", "anthropic-after-message-start", "anthropic-after-text"],
+)
+async def test_a_stall_after_the_200_is_charged_and_restarts_as_a_cut_would(
+    pair: Pair, first: str, parts: list[Part], charged: Usage
+) -> None:
+    # The idle timeout fires in the router, outside the adapter: a stall was not
+    # charged (nor named in a restart, so no failover was listed) unless text or
+    # reported usage had come through, and then not from the provider's own count.
+    if first == "openai":
+        pair.primary.queue(Reply(body=parts))
+        pair.secondary.queue(OK_SECONDARY)
+        request, model, answer = REQUEST, "gpt-4o-mini", "Backup answer."
+    else:
+        pair.secondary.queue(Reply(body=parts))
+        pair.primary.queue(OK_PRIMARY)
+        request, model, answer = ANTHROPIC_FIRST, "claude-fake", "".join(TEXTS)
+    chunks = await unreleased(pair, request)
+    at = next(i for i, c in enumerate(chunks) if c.restart)
+    assert (chunks[at].provider, chunks[at].restart, chunks[at].usage) == (
+        first,
+        "stalled",
+        charged,
+    )
+    assert (first, model, "input", charged.input_tokens) in pair.observer.tokens_seen
+    assert text(chunks[at + 1 :]) == answer
+
+
+async def test_a_stall_after_release_is_charged_the_reported_prompt(pair: Pair) -> None:
+    # As a cut at the same point is: Anthropic's message_start count, not the estimate.
+    pair.secondary.queue(Reply(body=[*REPORTED, Stall()]))
+    got: list[ProviderChunk] = []
+    with pytest.raises(UpstreamTruncatedError) as caught:
+        async for chunk in pair.router.stream(ANTHROPIC_FIRST, released=lambda: True):
+            got.append(chunk)
+    assert caught.value.metadata["cause"] == "stalled"
+    assert caught.value.metadata["inputTokens"] == "21"
+    last = got[-1]
+    assert last.finish_reason == "truncated" and last.usage is not None
+    assert last.usage.input_tokens == 21
+    assert pair.primary.requests == [], "no fallback once text went out"
