@@ -39,7 +39,13 @@ from novaos.providers.retry_after import (
     parse_retry_after,
     retry_delay_in_body,
 )
-from novaos.providers.sse import MAX_EVENT_CHARS, EventTooLargeError, SSEEvent, aiter_sse
+from novaos.providers.sse import (
+    KEEPALIVE,
+    MAX_EVENT_CHARS,
+    EventTooLargeError,
+    SSEEvent,
+    aiter_sse,
+)
 from novaos.providers.text import SurrogateJoiner, clean
 
 _ERROR_BODY_LIMIT = 16 * 1024
@@ -162,7 +168,8 @@ class HttpProvider:
                     while not decoder.complete:
                         if (event := await self._next_event(events, call, expiry)) is None:
                             break
-                        chunks = decoder.feed(event)
+                        # Comment lines alone: nothing to decode, a heartbeat below.
+                        chunks = [] if event is KEEPALIVE else decoder.feed(event)
                         so_far = decoder.reported()
                         if so_far is not reported and so_far != reported:
                             # Passed on as it changes: a stream given up on from here
@@ -171,8 +178,9 @@ class HttpProvider:
                             chunks = _reporting(chunks, so_far)
                         elif not chunks and not decoder.complete:
                             # An event with no answer text (a ping, a usage-only chunk,
-                            # reasoning or thinking deltas): the upstream is alive, so the
-                            # idle timer starts over. One place for every adapter.
+                            # reasoning or thinking deltas) or SSE comments: the upstream
+                            # is alive, so the idle timer starts over. One place for
+                            # every adapter.
                             chunks = [HEARTBEAT]
                         for chunk in chunks:
                             if (passed := joiner.chunk(chunk)) is not None:
@@ -449,7 +457,8 @@ async def _after_end(
     try:
         async with asyncio.timeout(_AFTER_END_S):
             async for event in events:
-                chunks += decoder.feed(event)
+                if event is not KEEPALIVE:
+                    chunks += decoder.feed(event)
     except (TimeoutError, aiohttp.ClientError, perr.ProviderError, EventTooLargeError):
         pass  # nothing after the end marker can undo the answer
     return chunks

@@ -31,6 +31,12 @@ class SSEEvent:
     retry_ms: int | None = None
 
 
+# What ``aiter_sse`` yields for a read that brought comment lines (": keep-alive",
+# OpenRouter's ": OPENROUTER PROCESSING") but no event: no data, only a sign that
+# the upstream is alive, which restarts the stream's idle timer as a ping does.
+KEEPALIVE = SSEEvent(data="", event="")
+
+
 class SSEParser:
     """Feed bytes, get complete events. One parser per stream (it keeps state)."""
 
@@ -45,6 +51,7 @@ class SSEParser:
         self._event = ""
         self._last_id = ""
         self._retry: int | None = None
+        self.comments = 0  # comment lines read so far
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         return self._consume(self._decoder.decode(chunk))
@@ -92,7 +99,8 @@ class SSEParser:
         if not line:
             return self._dispatch()
         if line.startswith(":"):
-            return None  # comment / keep-alive
+            self.comments += 1  # comment / keep-alive: no event, but a sign of life
+            return None
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
@@ -130,12 +138,17 @@ def _line_end(buffer: str, start: int) -> int:
 
 
 async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncGenerator[SSEEvent, None]:
-    """Events of a streaming HTTP body, as its bytes arrive (split anywhere)."""
+    """Events of a streaming HTTP body, as its bytes arrive (split anywhere), and
+    ``KEEPALIVE`` for a read that brought only comments (with no whole event)."""
     parser = SSEParser()
     try:
         async for chunk in chunks:
-            for event in parser.feed(chunk):
+            comments = parser.comments
+            events = parser.feed(chunk)
+            for event in events:
                 yield event
+            if not events and parser.comments != comments:
+                yield KEEPALIVE
     finally:
         # a body given as an async generator is closed now rather than at GC time
         close = getattr(chunks, "aclose", None)

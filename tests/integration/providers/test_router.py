@@ -21,6 +21,7 @@ from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
     Cut,
     FakeProviderServer,
+    Pause,
     Reply,
     Stall,
     paced,
@@ -405,3 +406,32 @@ async def test_anthropic_pings_keep_a_slow_stream_alive(pair: Pair) -> None:
     pair.primary.queue(Reply(500, openai_error(500, "boom")))  # on to anthropic
     pair.secondary.queue(Reply(body=paced([parts[0], ping, ping, ping, ping, *parts[1:]], 0.15)))
     assert text(await collect(pair.router)) == "Backup answer."
+
+
+@pytest.mark.parametrize("comment", [b": keep-alive\n\n", b": OPENROUTER PROCESSING\n\n"])
+async def test_sse_comments_keep_a_queued_stream_alive(pair: Pair, comment: bytes) -> None:
+    # A queued model (OpenRouter, a proxy) sends comment lines until it starts:
+    # 0.75 s of them (idle timeout 0.3 s) counted as a stall, where pings did not.
+    parts = openai_stream(TEXTS, (4, 3))
+    pair.primary.queue(Reply(body=[*paced([comment] * 5, 0.15), Pause(0.15), *parts]))
+    pair.secondary.queue(OK_SECONDARY)
+    chunks = await collect(pair.router)
+    assert text(chunks) == "".join(TEXTS), "a comment is never answer text"
+    assert pair.secondary.requests == []
+    assert pair.router.circuits()[0].consecutive_failures == 0
+
+
+async def test_sse_comments_alone_do_not_outlast_the_total_timeout(pair: Pair) -> None:
+    # Comments restart the idle timer, not the call's deadline.
+    short = replace(HTTP, total_timeout_s=0.6)
+    kits = {k.name: k for k in KITS}
+    provider = kits["openai"].build(pair.primary.url, short)
+    router = ProviderRouter(
+        {"openai": provider}, RouterSettings(preferred="openai", idle_timeout_s=0.3)
+    )
+    pair.primary.queue(Reply(body=paced([b": keep-alive\n\n"] * 12, 0.1)))
+    try:
+        with pytest.raises(ProviderUnavailableError, match="openai: timeout"):
+            await collect(router)
+    finally:
+        await router.aclose()

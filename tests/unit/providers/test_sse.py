@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from novaos.providers.sse import EventTooLargeError, SSEEvent, SSEParser
+from novaos.providers.sse import KEEPALIVE, EventTooLargeError, SSEEvent, SSEParser, aiter_sse
 
 # Mixed line endings, a BOM, comments, multi-line data, multi-byte UTF-8 and every field.
 SAMPLE = (
@@ -100,3 +101,21 @@ def test_the_limit_is_per_event_not_per_stream() -> None:
     assert events == [SSEEvent(data="1234\n5")] * 5
     with pytest.raises(EventTooLargeError, match="stream event longer than 10"):
         parser.feed(b"data: 1234\ndata: 567\ndata: 8\n")
+
+
+async def test_a_read_of_comments_alone_is_a_keepalive_never_an_event() -> None:
+    # The idle timer of a stream restarts on it (an upstream queueing the call
+    # sends ": keep-alive" or ": OPENROUTER PROCESSING"); before, comments were
+    # dropped here and the stream was declared stalled.
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in (
+            b": keep-alive\n\n",
+            b": OPENROUTER PROCESSING\n",
+            b"data: a\n\n",
+            b": x\ndata",
+        ):
+            yield chunk
+
+    got = [event async for event in aiter_sse(body())]
+    assert got == [KEEPALIVE, KEEPALIVE, SSEEvent(data="a"), KEEPALIVE]
+    assert got[0] is KEEPALIVE
