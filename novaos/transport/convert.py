@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import struct
+
 from generated.novaos.v1 import chat_pb2
 from novaos import domain
 from novaos.conversations import Conversation, ConversationSummary
@@ -21,7 +24,7 @@ def chat_input(request: chat_pb2.StreamChatRequest | chat_pb2.ChatRequest) -> do
         provider=opts.provider,
         model=opts.model,
         max_tokens=opts.max_tokens,
-        temperature=opts.temperature if opts.HasField("temperature") else None,
+        temperature=_float32(opts.temperature) if opts.HasField("temperature") else None,
     )
     return domain.ChatInput(
         message=request.message,
@@ -30,6 +33,19 @@ def chat_input(request: chat_pb2.StreamChatRequest | chat_pb2.ChatRequest) -> do
         options=options,
         requested_actions=tuple(request.requested_actions),
     )
+
+
+def _float32(value: float) -> float:
+    """A proto ``float`` as the client wrote it: protobuf hands a float32 over as the
+    nearest double (0.7 arrives as 0.699999988079071), which would reach the
+    provider so. The shortest decimal that reads back as the same float32 is it."""
+    if not math.isfinite(value):
+        return value
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        shorter = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", shorter))[0] == value:
+            return shorter
+    return value
 
 
 def gate_event(record: domain.GateRecord) -> chat_pb2.GateEvent:

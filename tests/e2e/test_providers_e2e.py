@@ -539,3 +539,23 @@ async def test_harmful_instructions_after_a_benign_sentence_are_blocked(
     assert stops[-1].decision == chat_pb2.GATE_DECISION_STOP
     assert stops[-1].reason.startswith("harmful output: weapons"), stops[-1].reason
     assert len(upstream.requests) == 1
+
+
+async def test_a_temperature_reaches_the_provider_as_the_client_wrote_it(
+    fake_server: StartServer,
+) -> None:
+    # options.temperature is a proto float (float32): 0.7 reached the provider as
+    # 0.699999988079071, the nearest double of the float32.
+    wanted = [0.7, 0.1, 1.3, 0.33333, 2.0, 0.0]
+    upstream = await fake_server()
+    for _ in wanted:
+        upstream.queue(Reply(body=openai_stream(["Plan it. "], (5, 2))))
+    async with running_app(**openai_env(upstream)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        for temperature in wanted:
+            options = chat_pb2.GenerationOptions(temperature=temperature)
+            request = chat_pb2.StreamChatRequest(message=MESSAGE, options=options)
+            events = [e async for e in stub.StreamChat(request, metadata=bearer(mint()))]
+            assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED
+    sent = [json.loads(r.body)["temperature"] for r in upstream.requests]
+    assert sent == wanted
