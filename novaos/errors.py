@@ -183,6 +183,16 @@ class ProviderUnavailableError(NovaError):
         self.retry_after_s = retry_after_s
 
 
+class ProviderRejectedRequestError(NovaError):
+    """Every provider called refused the request itself (a 4xx: a prompt over its
+    context length, a model it does not have, a parameter it does not take) and
+    none was skipped or failed otherwise: the same request fails again, however
+    long the client waits, so this is no ``UNAVAILABLE``. ``metadata["providers"]``
+    names each with its status (``openai:400,anthropic:400``)."""
+
+    reason = "PROVIDER_REJECTED_REQUEST"
+
+
 class UpstreamTruncatedError(NovaError):
     """The upstream stream broke after its first chunk reached the gateway."""
 

@@ -127,7 +127,9 @@ class ModelRouter(Protocol):
     """Picks a provider (preferred, then fallbacks) behind circuit breakers.
 
     Raises ``CircuitOpenError`` when every circuit is open,
-    ``ProviderUnavailableError`` when all failed before the first chunk, and
+    ``ProviderUnavailableError`` when all failed before the first chunk
+    (``ProviderRejectedRequestError`` when each one called refused the request
+    itself with a 4xx, and none was skipped), and
     ``UpstreamTruncatedError`` when a stream breaks after text reached the client
     (it counts the characters passed on; the consumer, which knows how many
     reached the client, says so with ``released``).

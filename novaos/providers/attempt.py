@@ -8,11 +8,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from novaos.domain import Usage
-from novaos.errors import CircuitOpenError, NovaError, ProviderUnavailableError
+from novaos.errors import (
+    CircuitOpenError,
+    NovaError,
+    ProviderRejectedRequestError,
+    ProviderUnavailableError,
+)
 from novaos.ports import ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.observer import ProviderObserver
+from novaos.redaction import redact
 from novaos.tokens import charged_usage, estimate_usage
+
+# The most of one provider's refusal quoted to the client: three of them fit the
+# status message (``novaos.transport.errors`` cuts it at 500 characters).
+_REASON_CHARS = 150
 
 
 @dataclass
@@ -34,6 +44,8 @@ class Failures:
     def final_error(self) -> NovaError:
         if not self.errors and not self.rate_waits and self.open_waits:
             return CircuitOpenError("Circuit open", retry_after_s=min(self.open_waits))
+        if self.errors and not self.skipped and all(map(_refused_request, self.errors)):
+            return _rejected(self.errors)
         reasons = [f"{e.provider}: {e.kind}" for e in self.errors] + self.skipped
         detail = "; ".join(reasons) or "no provider configured"
         return ProviderUnavailableError(
@@ -52,6 +64,21 @@ class Failures:
             if isinstance(e, perr.ProviderRateLimitedError) and e.retry_after_s is not None
         ]
         return min(waits, default=0.0)
+
+
+def _refused_request(exc: perr.ProviderError) -> bool:
+    """A 4xx caused by the request itself (not a redirect: that is our base URL)."""
+    return isinstance(exc, perr.ProviderRequestError) and 400 <= exc.status < 500
+
+
+def _rejected(errors: list[perr.ProviderError]) -> ProviderRejectedRequestError:
+    """Every provider refused the request itself: the client learns why from each
+    (its message as the provider wrote it, shortened, PII redacted as the logs do)."""
+    reasons = "; ".join(f"{e.provider}: {redact(e.message)[:_REASON_CHARS]}" for e in errors)
+    return ProviderRejectedRequestError(
+        f"every provider refused the request ({reasons})",
+        metadata={"providers": ",".join(f"{e.provider}:{e.status}" for e in errors)},
+    )
 
 
 class StreamAttempt:

@@ -2,7 +2,8 @@
 
 They never leave ``novaos.providers``: the router turns them into the outcome
 errors of ``novaos.errors`` (``CircuitOpenError``, ``ProviderUnavailableError``,
-``UpstreamTruncatedError``), which are re-exported here for the router's users.
+``ProviderRejectedRequestError``, ``UpstreamTruncatedError``), which are
+re-exported here for the router's users.
 
 Two questions decide what the router does with one:
 - ``counts_as_failure``: does it push the circuit breaker towards open?
@@ -15,7 +16,12 @@ Two questions decide what the router does with one:
 from __future__ import annotations
 
 from novaos.domain import Usage
-from novaos.errors import CircuitOpenError, ProviderUnavailableError, UpstreamTruncatedError
+from novaos.errors import (
+    CircuitOpenError,
+    ProviderRejectedRequestError,
+    ProviderUnavailableError,
+    UpstreamTruncatedError,
+)
 
 __all__ = [
     "CircuitOpenError",
@@ -25,6 +31,7 @@ __all__ = [
     "ProviderConnectError",
     "ProviderError",
     "ProviderRateLimitedError",
+    "ProviderRejectedRequestError",
     "ProviderRequestError",
     "ProviderServerError",
     "ProviderTimeoutError",

@@ -40,6 +40,8 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.OverTokenLimitError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.CircuitOpenError, grpc.StatusCode.UNAVAILABLE),
     (errors.ProviderUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    # Not retryable: the request must change (it names no one field: no BadRequest).
+    (errors.ProviderRejectedRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.UpstreamTruncatedError, grpc.StatusCode.UNAVAILABLE),
     (errors.ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),

@@ -559,3 +559,49 @@ async def test_a_temperature_reaches_the_provider_as_the_client_wrote_it(
             assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED
     sent = [json.loads(r.body)["temperature"] for r in upstream.requests]
     assert sent == wanted
+
+
+def _error_info(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    return info, [d.type_url.rsplit(".", 1)[-1] for d in status.details]
+
+
+async def test_a_request_every_provider_refused_is_invalid_argument_not_unavailable(
+    fake_server: StartServer,
+) -> None:
+    # It was UNAVAILABLE PROVIDER_UNAVAILABLE with RetryInfo 0 s (503, Retry-After: 0
+    # through Envoy) and no reason: clients that retry on UNAVAILABLE never stopped.
+    upstream = await fake_server()
+    no_model = {
+        "error": {
+            "message": "The model `gpt-9` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    }
+    upstream.queue(Reply(404, json.dumps(no_model).encode()))
+    upstream.queue(Reply(400, openai_error(400, "maximum context length is 128000 tokens")))
+    async with running_app(**openai_env(upstream)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        options = chat_pb2.GenerationOptions(model="gpt-9")
+        with pytest.raises(grpc.aio.AioRpcError) as unary:
+            await stub.Chat(
+                chat_pb2.ChatRequest(message=MESSAGE, options=options), metadata=bearer(mint())
+            )
+        events, streamed = await stream_chat(running)
+    assert unary.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "openai: HTTP 404: The model `gpt-9` does not exist" in unary.value.details()
+    info, details = _error_info(unary.value)
+    assert (info.reason, info.metadata["providers"]) == ("PROVIDER_REJECTED_REQUEST", "openai:404")
+    assert details == ["ErrorInfo"], "no RetryInfo: waiting does not mend the request"
+
+    assert streamed is not None and streamed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "openai: HTTP 400: maximum context length is 128000 tokens" in streamed.details()
+    info, details = _error_info(streamed)
+    assert (info.reason, details) == ("PROVIDER_REJECTED_REQUEST", ["ErrorInfo"])
+    done = events[-1].completed
+    assert done.outcome == chat_pb2.OUTCOME_FAILED and "128000" in done.detail

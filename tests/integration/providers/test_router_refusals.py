@@ -1,0 +1,109 @@
+"""Router over real adapters and fake servers: a request every provider refused
+because of the request itself ends as no retry can mend, naming each refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from novaos.errors import ProviderRejectedRequestError, ProviderUnavailableError
+from tests.fixtures.fake_providers import Reply
+from tests.fixtures.provider_wire import openai_error
+from tests.integration.providers.test_router import (
+    DOWN_SECONDARY,
+    REQUEST,
+    Pair,
+    collect,
+)
+from tests.integration.providers.test_router_failover import open_secondary
+
+TOO_LONG = Reply(
+    400,
+    json.dumps(
+        {
+            "error": {
+                "message": "This model's maximum context length is 128000 tokens. However,"
+                " your messages resulted in 200000 tokens.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        }
+    ).encode(),
+)
+PROMPT_TOO_LONG = Reply(
+    400,
+    b'{"type":"error","error":{"type":"invalid_request_error",'
+    b'"message":"prompt is too long: 210000 tokens > 200000 maximum"}}',
+)
+NO_MODEL = Reply(
+    404,
+    b'{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}',
+)
+
+
+async def refused(pair: Pair, *, whole: bool) -> ProviderRejectedRequestError:
+    with pytest.raises(ProviderRejectedRequestError) as caught:
+        if whole:
+            await pair.router.complete(REQUEST)
+        else:
+            await collect(pair.router)
+    return caught.value
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
+async def test_a_request_every_provider_refused_is_rejected_naming_each(
+    pair: Pair, whole: bool
+) -> None:
+    # It was UNAVAILABLE PROVIDER_UNAVAILABLE with a 0 s RetryInfo, the providers'
+    # reasons dropped: a client that retries on UNAVAILABLE looped for ever.
+    pair.primary.queue(TOO_LONG)
+    pair.secondary.queue(PROMPT_TOO_LONG)
+    error = await refused(pair, whole=whole)
+    assert error.reason == "PROVIDER_REJECTED_REQUEST"
+    assert "openai: HTTP 400: This model's maximum context length is 128000" in error.message
+    assert "anthropic: HTTP 400: prompt is too long: 210000 tokens" in error.message
+    assert error.metadata == {"providers": "openai:400,anthropic:400"}
+    assert not hasattr(error, "retry_after_s"), "no wait mends it"
+    assert [c.consecutive_failures for c in pair.router.circuits()] == [0, 0]
+
+
+async def test_each_refusal_is_redacted_and_shortened(pair: Pair) -> None:
+    # Providers quote the request back; what reaches the client is redacted as
+    # the logs are, and short enough for three to fit the status message.
+    quoted = "Invalid value for messages[0]: mail jane.doe@example.com now. " + "x" * 400
+    pair.primary.queue(Reply(422, openai_error(422, quoted)))
+    pair.secondary.queue(NO_MODEL)
+    error = await refused(pair, whole=False)
+    assert "jane.doe@example.com" not in error.message
+    assert "[REDACTED:" in error.message
+    assert len(error.message) < 400
+    assert "anthropic: HTTP 404: model: claude-9" in error.message
+    assert error.metadata == {"providers": "openai:422,anthropic:404"}
+
+
+@pytest.mark.parametrize(
+    "secondary",
+    [DOWN_SECONDARY, Reply(429, b'{"type":"error","error":{"type":"rate_limit_error"}}')],
+    ids=["529", "429"],
+)
+async def test_a_refusal_with_any_other_failure_stays_unavailable(
+    pair: Pair, secondary: Reply
+) -> None:
+    # The other provider may answer once it is back: retrying may help.
+    pair.primary.queue(TOO_LONG)
+    pair.secondary.queue(secondary)
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await collect(pair.router)
+    assert caught.value.reason == "PROVIDER_UNAVAILABLE"
+
+
+async def test_a_refusal_with_a_provider_skipped_stays_unavailable(pair: Pair) -> None:
+    # Anthropic's breaker is open: it was never asked, and may take the request later.
+    await open_secondary(pair)
+    pair.primary.queue(TOO_LONG)
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await collect(pair.router)
+    assert "anthropic: circuit open" in caught.value.message
+    assert caught.value.retry_after_s > 0
