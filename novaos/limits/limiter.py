@@ -121,8 +121,14 @@ class LeaseLimiter:
         task.add_done_callback(self._pending.discard)
         return task
 
+    def token_bound(self, tier: Tier) -> int:
+        """The largest reservation one request of ``tier`` can ever be admitted with."""
+        return self._limits[tier].tokens_per_minute
+
     @asynccontextmanager
-    async def hold(self, subject: LimitSubject, estimated_tokens: int) -> AsyncIterator[Lease]:
+    async def hold(
+        self, subject: LimitSubject, estimated_tokens: int, advice: str = ""
+    ) -> AsyncIterator[Lease]:
         request = AdmitRequest(
             subject=subject,
             limits=self._limits[subject.tier],
@@ -130,7 +136,7 @@ class LeaseLimiter:
             tokens=max(int(estimated_tokens), 0),
             lease_ttl_ms=self._ttl_ms,
         )
-        grant = await self._admit(request)
+        grant = await self._admit(request, advice)
 
         async def grow(extra: int) -> None:
             await self._top_up(grant, lease, extra)
@@ -147,11 +153,11 @@ class LeaseLimiter:
                 # Shielded: a second cancel while we wait leaves the release running.
                 await asyncio.shield(self._keep(self._finish(grant, refresher, lease)))
 
-    async def _admit(self, request: AdmitRequest) -> LeaseGrant:
+    async def _admit(self, request: AdmitRequest, advice: str) -> LeaseGrant:
         if self._inline:
             outcome = await self._backend.admit(request)
             if isinstance(outcome, AdmitResult):
-                raise self._refusal(request, outcome, request.tokens)
+                raise self._refusal(request, outcome, request.tokens, advice)
             return outcome
         admitting = self._keep(self._backend.admit(request))
         try:
@@ -161,7 +167,7 @@ class LeaseLimiter:
             self._keep(self._undo(admitting))
             raise
         if isinstance(outcome, AdmitResult):
-            raise self._refusal(request, outcome, request.tokens)
+            raise self._refusal(request, outcome, request.tokens, advice)
         return outcome
 
     async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
@@ -191,11 +197,11 @@ class LeaseLimiter:
         return None
 
     def _refusal(
-        self, request: AdmitRequest, result: AdmitResult, needed: int
+        self, request: AdmitRequest, result: AdmitResult, needed: int, advice: str = ""
     ) -> RateLimitedError | OverTokenLimitError:
         tier = request.subject.tier.value
         if result.violation == OVER_TOKEN_LIMIT:
-            return _over_limit(request, result, needed)
+            return _over_limit(request, result, needed, advice)
         self._observer.limit_exceeded(tier, result.violation)
         violation = QuotaViolation(
             subject=request.subject.key,
@@ -300,13 +306,20 @@ class LeaseLimiter:
             await refresher.stopped()
 
 
-def _over_limit(request: AdmitRequest, result: AdmitResult, needed: int) -> OverTokenLimitError:
-    """Not a rate limit: no Retry-After, since no wait admits it (it would be retried forever)."""
+def _over_limit(
+    request: AdmitRequest, result: AdmitResult, needed: int, advice: str
+) -> OverTokenLimitError:
+    """Not a rate limit: no Retry-After, since no wait admits it (it would be retried forever).
+
+    ``advice``: the caller's word on what is too big; without it, what the
+    reservation holds (a top-up: the prompt as sent, with any fetched sources,
+    for each upstream call so far)."""
     tier, limit = request.subject.tier.value, request.limits.tokens_per_minute
+    parts = "" if advice else " (the prompt as sent, plus max_tokens, for each model call)"
+    advice = advice or "lower options.max_tokens or shorten the message"
     message = (
-        f"this request reserves {needed} tokens (the prompt with its conversation, plus "
-        f"max_tokens), more than the {tier} tier's whole limit of {limit} tokens per minute; "
-        "it can never be admitted: lower options.max_tokens or shorten the message"
+        f"this request reserves {needed} tokens{parts}, more than the {tier} tier's whole "
+        f"limit of {limit} tokens per minute; it can never be admitted: {advice}"
     )
     violation = QuotaViolation(subject=request.subject.key, limit=TOKENS, description=message)
     return OverTokenLimitError(
@@ -338,7 +351,10 @@ class PrincipalAdmission:
         self._limiter = limiter
 
     def hold(
-        self, ctx: RequestContext, estimated_tokens: int
+        self, ctx: RequestContext, estimated_tokens: int, advice: str = ""
     ) -> AbstractAsyncContextManager[Lease]:
         subject = LimitSubject(ctx.principal.user_id, ctx.principal.tier)
-        return self._limiter.hold(subject, estimated_tokens)
+        return self._limiter.hold(subject, estimated_tokens, advice)
+
+    def token_bound(self, ctx: RequestContext) -> int:
+        return self._limiter.token_bound(ctx.principal.tier)

@@ -203,8 +203,15 @@ class Lease:
 
 class Limiter(Protocol):
     def hold(
-        self, subject: LimitSubject, estimated_tokens: int
-    ) -> AbstractAsyncContextManager[Lease]: ...
+        self, subject: LimitSubject, estimated_tokens: int, advice: str = ""
+    ) -> AbstractAsyncContextManager[Lease]:
+        """``advice``: what to make smaller, named when the reservation is over
+        the tier's whole tokens/min limit (``token_bound``)."""
+        ...
+
+    def token_bound(self, tier: Tier) -> int:
+        """The largest reservation one request of ``tier`` can ever be admitted with."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -43,6 +43,9 @@ class GateInput:
     chat: ChatInput
     history: tuple[ChatMessage, ...] = ()
     prior: Mapping[str, GateResult] = field(default_factory=dict)
+    # The oldest ``history`` messages the model is not sent: the request would not
+    # fit the caller's per-request token bound with them (``novaos.services.fit``).
+    left_out: int = 0
 
     def facts(self, gate: str) -> object | None:
         result = self.prior.get(gate)

@@ -137,16 +137,20 @@ class Orchestrator:
         history: tuple[ChatMessage, ...],
         rec: RunRecord,
         budget: TokenBudget | None = None,
+        *,
+        left_out: int = 0,
     ) -> AsyncGenerator[ChatEvent, None]:
         """``budget``: the request's token reservation, grown to the real prompt
         (system prompt, lens sources, regeneration feedback) before each upstream call.
+        ``left_out``: how many of the oldest ``history`` messages the model is not
+        sent (over the caller's per-request token bound); the gates read them all.
 
         The gate loop is written out here rather than in a nested generator:
         every event passes through each generator it is yielded from."""
         try:
             rec.gates_deadline = self.clock() + self.pipeline_timeout_s
             for gate in self.plan.pre_model:
-                inp = GateInput(ctx, chat, history, dict(rec.results))
+                inp = GateInput(ctx, chat, history, dict(rec.results), left_out)
                 result = await self._check(gate, inp, rec)
                 if rec.gate_events:
                     yield GateEvent(rec.gates[-1])
@@ -156,7 +160,7 @@ class Orchestrator:
                     async for event in self._stopped(ctx, chat, result, rec):
                         yield event
                     return
-            async for event in self._generate(ctx, chat, history, rec, budget):
+            async for event in self._generate(ctx, chat, history, rec, budget, left_out):
                 yield event
         except NovaError as exc:
             # Started and gate events already went out (an invalid ack token, every
@@ -228,11 +232,12 @@ class Orchestrator:
         history: tuple[ChatMessage, ...],
         rec: RunRecord,
         budget: TokenBudget | None,
+        left_out: int,
     ) -> AsyncIterator[ChatEvent]:
         if self._model_refused(rec):
             yield self._completed(ctx, chat, rec, detail="request refused by policy check")
             return
-        request, constraints = self._provider_request(ctx, chat, history, rec)
+        request, constraints = self._provider_request(ctx, chat, history[left_out:], rec)
         stats = rec.generation
         rec.reached_model = True
         started = self.clock()
@@ -270,7 +275,7 @@ class Orchestrator:
             yield GateEvent(record)
         for note in _required_notes(rec):
             yield note
-        async for event in self._post_model(ctx, chat, history, rec):
+        async for event in self._post_model(ctx, chat, history, rec, left_out):
             yield event
 
     def _failed_over(self, rec: RunRecord, failover: Failover) -> None:
@@ -283,10 +288,16 @@ class Orchestrator:
         self.observer.gate_decided(record)
 
     async def _post_model(
-        self, ctx: RequestContext, chat: ChatInput, history: tuple[ChatMessage, ...], rec: RunRecord
+        self,
+        ctx: RequestContext,
+        chat: ChatInput,
+        history: tuple[ChatMessage, ...],
+        rec: RunRecord,
+        left_out: int,
     ) -> AsyncIterator[ChatEvent]:
         for gate in self.plan.post_model:
-            await self._check(gate, GateInput(ctx, chat, history, dict(rec.results)), rec)
+            inp = GateInput(ctx, chat, history, dict(rec.results), left_out)
+            await self._check(gate, inp, rec)
             if rec.gate_events:
                 yield GateEvent(rec.gates[-1])
         rec.outcome = Outcome.COMPLETED

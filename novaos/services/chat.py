@@ -39,8 +39,8 @@ from novaos.ports import (
     RequestSummary,
     TurnEnding,
 )
+from novaos.services.fit import Ask, Fitted, fit
 from novaos.services.pump import EventPump
-from novaos.tokens import reservation
 
 log = logging.getLogger("novaos.chat")
 
@@ -80,8 +80,15 @@ class Admission(Protocol):
     """Admits a request under the caller's tier limits (``novaos.limits``)."""
 
     def hold(
-        self, ctx: RequestContext, estimated_tokens: int
-    ) -> AbstractAsyncContextManager[LeaseLike]: ...
+        self, ctx: RequestContext, estimated_tokens: int, advice: str = ""
+    ) -> AbstractAsyncContextManager[LeaseLike]:
+        """``advice``: what to make smaller, said when the reservation is over
+        the most the caller's tier can ever admit."""
+        ...
+
+    def token_bound(self, ctx: RequestContext) -> int:
+        """The largest reservation the caller's tokens/min limit can ever admit."""
+        ...
 
 
 class History(Protocol):
@@ -191,19 +198,21 @@ def _validate_actions(actions: Sequence[str], limits: ChatLimits) -> None:
             )
 
 
-def admission_estimate(
-    chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits
-) -> int:
-    """What admission reserves before any gate runs: the turns and message, max
-    output, and room for the longest system prompt.
+def fitted(
+    chat: ChatInput, history: tuple[ChatMessage, ...], limits: ChatLimits, bound: int | None
+) -> Fitted:
+    """What admission reserves before any gate runs: the turns sent and the
+    message, max output, and room for the longest system prompt; the oldest
+    turns left out while that is over ``bound``, the most the caller's tier can
+    ever admit for one request (``novaos.services.fit``).
 
     Lens sources are not known yet; the pipeline grows the reservation to the
     real prompt before it calls the upstream when they (or a regeneration)
     need more.
     """
-    messages = (*history, ChatMessage("user", chat.message))
     output = chat.options.max_tokens or limits.default_max_tokens
-    return reservation(messages, output) + limits.prompt_allowance_tokens
+    ask = Ask(chat.message, output, not chat.options.max_tokens, limits.prompt_allowance_tokens)
+    return fit(history, ask, bound)
 
 
 @dataclass
@@ -260,16 +269,21 @@ class ChatService:
         self._idle.clear()
         try:
             hold: AbstractAsyncContextManager[LeaseLike | None] = nullcontext()
+            left_out = 0
             if self.admission is not None:
-                estimate = admission_estimate(call.chat, history, self.limits)
-                hold = self.admission.hold(call.ctx, estimate)
+                bound = self.admission.token_bound(call.ctx)
+                fits = fitted(call.chat, history, self.limits, bound)
+                hold = self.admission.hold(call.ctx, fits.estimate, fits.advice)
+                left_out = fits.left_out
             async with hold as lease:
                 if lease is not None:
                     call.rate_limit = lease.headers
                 try:
                     await self._claim(call)
                     yield Started(call.ctx.request_id, call.chat.conversation_id)
-                    run = self.orchestrator.run(call.ctx, call.chat, history, call.record, lease)
+                    run = self.orchestrator.run(
+                        call.ctx, call.chat, history, call.record, lease, left_out=left_out
+                    )
                     async with aclosing(self._live(call, run) if call.live else run) as events:
                         async for event in events:
                             self._observe(call, event)

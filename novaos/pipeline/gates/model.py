@@ -215,4 +215,15 @@ class ModelGate(InlineGate):
         reason = f"prompt for {stance}: {len(facts.constraints)} constraints"
         if facts.required_notes:
             reason += ", degraded note"
+        if inp.left_out:
+            # Said where the stream and the audit show it: the answer did not see them.
+            sent, total = _exchanges(inp.history[inp.left_out :]), _exchanges(inp.history)
+            reason += (
+                f"; left out the oldest {total - sent} of {total} earlier exchanges: with "
+                "them the request is over the tier's token limit for one request"
+            )
         return GateResult(decision=Decision.PASS, reason=reason, facts=facts)
+
+
+def _exchanges(history: Sequence[ChatMessage]) -> int:
+    return sum(m.role == "user" for m in history)
