@@ -261,7 +261,10 @@ class App:
             await store.connect()  # an absent Redis is reported at boot
         self.limiter = build_limiter(s, store, observer=self.metrics)
         self.conversations = ConversationHistory(
-            store, max_turns=s.conversation_max_turns, ttl_s=s.conversation_ttl_s
+            store,
+            max_turns=s.conversation_max_turns,
+            ttl_s=s.conversation_ttl_s,
+            fallback=store if isinstance(store, FailoverStore) else None,
         )
         return store
 

@@ -18,6 +18,18 @@ index, then the metadata and turn count of those only. Conversations updated in
 the same millisecond are listed by id, greatest first. The index keeps an
 owner's ``_INDEX_MAX`` most recently updated conversations.
 
+During a Redis outage the store answers from memory, which starts empty and holds
+only what was written since (``StoreFallback``). A conversation id the client names
+is then answered only if memory holds the whole conversation: claimed by the
+caller in memory and, if it has turns, begun during the outage (its metadata says
+``whole``). Any other id may have history and an owner in Redis, out of reach, so
+it is refused with ``HistoryUnavailableError`` rather than read as new: continued
+without its earlier turns, the shield would not see a crisis stated in them, and
+claimed in memory, it would be taken from its owner until Redis is back. The one
+write whose read came from Redis and whose write reached memory (a request in
+flight when Redis went away) leaves a conversation memory holds only part of,
+refused just the same.
+
 Earlier releases kept a list of ids in creation order under ``:index`` (a new
 name, since a list cannot take sorted-set commands). The first listing that
 finds such a list moves its live conversations into the ranked index, with
@@ -31,10 +43,10 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
-from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.errors import HistoryUnavailableError, InvalidArgumentError, NotFoundError
 from novaos.limits.model import subject_tag
 from novaos.ports import (
     ChatMessage,
@@ -47,6 +59,7 @@ from novaos.ports import (
     RangeOp,
     RankOp,
     SetOp,
+    StoreFallback,
     StoreOp,
     TopOp,
     TurnEnding,
@@ -107,11 +120,13 @@ class Conversation:
 @dataclass(frozen=True, slots=True)
 class _Found:
     """One read of a conversation: its metadata (None: not the owner's, or
-    none), its turns, and whether the owner holds the id's claim."""
+    none), its turns, whether the owner holds the id's claim, and the outage
+    whose memory fallback answered (None: the shared store did)."""
 
     meta: dict[str, object] | None
     turns: tuple[Turn, ...]
     ours: bool
+    outage: int | None
 
 
 class ConversationHistory:
@@ -124,11 +139,23 @@ class ConversationHistory:
         max_turns: int,
         ttl_s: int,
         clock: Callable[[], float] = time.time,
+        fallback: StoreFallback | None = None,
     ) -> None:
+        """``fallback``: the outage state of ``store`` when it can fall back to
+        memory (a ``FailoverStore``, itself); None for a store that cannot."""
         self._store = store
         self._max_turns = max_turns
         self._ttl_ms = ttl_s * 1000
         self._clock = clock
+        self._fallback = fallback
+
+    def _outage(self) -> int | None:
+        """The outage's number while the store answers from memory, else None.
+        Asked right after a read, with no await between: memory answers without
+        one, so no switch back can come between its answer and this."""
+        if self._fallback is None or self._fallback.primary_available:
+            return None
+        return self._fallback.recoveries
 
     @staticmethod
     def validate_id(conversation_id: str) -> str:
@@ -156,9 +183,6 @@ class ConversationHistory:
     def _legacy_index_key(self, owner: str) -> str:
         """Where earlier releases listed an owner's ids, in creation order."""
         return f"nova:conv:{{{subject_tag(owner)}}}:index"
-
-    async def _meta(self, owner: str, conversation_id: str) -> dict[str, object] | None:
-        return _owned_meta(owner, await self._store.get(self._keys(owner, conversation_id)[0]))
 
     async def append(self, owner: str, conversation_id: str, role: str, text: str) -> None:
         """Record one turn; the first turn creates the conversation for ``owner``."""
@@ -194,10 +218,17 @@ class ConversationHistory:
         an id made for this call, so the exchange is stored once even when the
         write is sent twice: a Redis that stalls past the command timeout still
         runs the transaction queued on the socket, and redis-py's retry (or the
-        memory fallback's copy back) sends it again."""
+        memory fallback's copy back) sends it again.
+
+        During an outage, without ``opened``, the id is read first (``open_turn``,
+        which refuses one memory cannot vouch for): claimed blind in memory, it
+        could be another owner's in Redis."""
         self.validate_id(conversation_id)
         if any(role not in _ROLES for role, _ in turns):
             raise InvalidArgumentError("role", "must be user, assistant or system")
+        if (opened is None or not opened.ours) and self._outage() is not None:
+            opened = await self.open_turn(owner, conversation_id)
+            opened = await self.claim_turn(owner, conversation_id, opened)
         meta_key, turns_key = self._keys(owner, conversation_id)
         clock = self._clock()
         now = int(clock)
@@ -207,8 +238,9 @@ class ConversationHistory:
         claim, mine = self._claim_key(conversation_id), owner.encode()
         writes: list[StoreOp] = []
         created: object = None
+        whole = False
         if opened is not None and opened.ours:
-            created = opened.created
+            created, whole = opened.created, self._whole(opened)
             writes += self._refresh_claim(claim, mine)
         else:
             claimed, raw_meta, holder = await self._store.batch(
@@ -225,6 +257,8 @@ class ConversationHistory:
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
         record = {"owner": owner, "created": now if created is None else created, "updated": now}
+        if whole:
+            record["whole"] = True
         writes.append(SetOp(meta_key, json.dumps(record).encode(), self._ttl_ms))
         # Ranked by this write, new or not: the listing reads only the top of the index.
         rank = RankOp(
@@ -232,6 +266,16 @@ class ConversationHistory:
         )
         writes.append(rank)
         await self._store.batch(writes)
+
+    def _whole(self, opened: OpenedTurn) -> bool:
+        """Whether the turns list this write lands on holds every earlier turn,
+        should it land in memory: there were none, or they were read from memory
+        during this same outage (memory is emptied when an outage ends). A read
+        from Redis whose write lands in memory (Redis went away in between)
+        leaves memory a part only; the next read during the outage refuses it."""
+        if not opened.messages:
+            return True
+        return opened.outage is not None and opened.outage == self._outage()
 
     def _refresh_claim(self, claim: str, mine: bytes) -> tuple[StoreOp, ...]:
         """Keep our claim as long as the conversation, which every write extends
@@ -250,12 +294,13 @@ class ConversationHistory:
         after this, by the limits say, leaves no trace). The request's write is
         then one batch when the id was already the caller's.
 
-        Raises ``NotFoundError`` for another owner's conversation."""
+        Raises ``NotFoundError`` for another owner's conversation, and during a
+        Redis outage ``HistoryUnavailableError`` for one memory does not hold whole."""
         found = await self._read(owner, conversation_id)
         if found.meta is None:
-            return OpenedTurn((), None, found.ours)
+            return OpenedTurn((), None, found.ours, found.outage)
         messages = tuple(ChatMessage(role=t.role, content=t.text) for t in found.turns)
-        return OpenedTurn(messages, int(str(found.meta["created"])), found.ours)
+        return OpenedTurn(messages, int(str(found.meta["created"])), found.ours, found.outage)
 
     async def claim_turn(self, owner: str, conversation_id: str, opened: OpenedTurn) -> OpenedTurn:
         """Claim a named id nobody held when ``open_turn`` read it, once the
@@ -272,7 +317,7 @@ class ConversationHistory:
         )
         if not claimed:
             self._check_claim(owner, conversation_id, holder)
-        return OpenedTurn(opened.messages, opened.created, ours=True)
+        return replace(opened, ours=True)
 
     async def history(self, owner: str, conversation_id: str) -> tuple[ChatMessage, ...]:
         """The stored turns as model input; empty for a new conversation.
@@ -282,15 +327,23 @@ class ConversationHistory:
 
     async def _read(self, owner: str, conversation_id: str) -> _Found:
         """Claim, metadata and turns in one batch; no metadata when ``owner`` has
-        no such conversation, ``NotFoundError`` when another owner claimed the id."""
+        no such conversation, ``NotFoundError`` when another owner claimed the id.
+
+        During an outage, ``HistoryUnavailableError`` unless memory holds the
+        conversation whole: an id memory has no claim of the caller's on may
+        have turns and an owner in Redis, and one written there only by a
+        request in flight when Redis went away has its earlier turns in Redis."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
         holder, raw_meta, raw_turns = await self._store.batch(
             (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
         )
+        outage = self._outage()  # a switch to memory since Redis answered: refused, retryable
         self._check_claim(owner, conversation_id, holder)
-        meta = _owned_meta(owner, raw_meta)
+        meta, ours = _owned_meta(owner, raw_meta), holder == owner.encode()
+        if outage is not None and not (ours and (meta is None or meta.get("whole") is True)):
+            raise _unavailable(conversation_id)
         turns = () if meta is None else _parse_turns(cast(list[bytes], raw_turns))
-        return _Found(meta, turns, ours=holder == owner.encode())
+        return _Found(meta, turns, ours, outage)
 
     async def get(self, owner: str, conversation_id: str) -> Conversation:
         found = await self._read(owner, conversation_id)
@@ -371,9 +424,18 @@ class ConversationHistory:
         await self._store.delete(legacy)
 
     async def delete(self, owner: str, conversation_id: str) -> None:
-        if await self._meta(owner, self.validate_id(conversation_id)) is None:
+        """Raises ``NotFoundError`` for a conversation the caller has not, and during
+        a Redis outage ``HistoryUnavailableError`` for one memory has no claim of
+        the caller's on (it may be in Redis: memory cannot tell, so cannot say)."""
+        meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
+        holder, raw_meta = await self._store.batch(
+            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key))
+        )
+        if self._outage() is not None and holder != owner.encode():
+            raise _unavailable(conversation_id)
+        if _owned_meta(owner, raw_meta) is None:
             raise _not_found(conversation_id)
-        await self._store.delete(*self._keys(owner, conversation_id))
+        await self._store.delete(meta_key, turns_key)
         # After the keys: should this fail, the listing skips an id with no metadata.
         await self._store.ranked_remove(self._index_key(owner), conversation_id.encode())
 
@@ -382,6 +444,13 @@ def _not_found(conversation_id: str) -> NotFoundError:
     """One text whether the id is unused or another owner's, so the answer tells
     the two apart no more than the status does."""
     return NotFoundError(f"conversation {conversation_id!r} not found")
+
+
+def _unavailable(conversation_id: str) -> HistoryUnavailableError:
+    return HistoryUnavailableError(
+        f"the history of conversation {conversation_id!r} is unavailable while storage is "
+        "degraded; retry later, or start a new conversation without a conversation_id"
+    )
 
 
 def _owned_meta(owner: str, raw: object) -> dict[str, object] | None:

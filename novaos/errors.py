@@ -230,6 +230,14 @@ class StorageFullError(NovaError):
     reason = "STORAGE_FULL"
 
 
+class HistoryUnavailableError(NovaError):
+    """A conversation the memory fallback cannot vouch for during a Redis outage:
+    its history (and owner) may be in Redis, out of reach. Refused rather than
+    continued without the turns the safety checks read; retry once Redis is back."""
+
+    reason = "HISTORY_UNAVAILABLE"
+
+
 class NotReadyError(NovaError):
     """Readiness failed; ``metadata`` holds every check and its state."""
 

@@ -29,11 +29,15 @@ class OpenedTurn:
 
     ``created`` is the conversation's creation time, None when it is new.
     ``ours``: the caller already held the id's claim when it was read (or the
-    id is one the server just made up), so the write need not check it."""
+    id is one the server just made up), so the write need not check it.
+    ``outage``: read during a storage outage from the memory fallback, which
+    held all of its turns then: that outage's number (``StoreFallback``'s
+    ``recoveries``); None when read from the shared store."""
 
     messages: tuple[ChatMessage, ...]
     created: int | None
     ours: bool
+    outage: int | None = None
 
     @classmethod
     def fresh(cls) -> OpenedTurn:
@@ -287,6 +291,19 @@ class UnrankOp:
 
 # One step of ``KeyValueStore.batch``; each gives what its single-call method returns.
 StoreOp = GetOp | SetOp | PushOp | RangeOp | LenOp | ExpireOp | RankOp | TopOp | UnrankOp
+
+
+class StoreFallback(Protocol):
+    """Whether a store answers from its outage fallback (``FailoverStore``): memory
+    that starts empty at each outage, so it holds only what was written since.
+
+    ``recoveries`` numbers the outages: it goes up each time one ends."""
+
+    @property
+    def primary_available(self) -> bool: ...
+
+    @property
+    def recoveries(self) -> int: ...
 
 
 class KeyValueStore(Protocol):

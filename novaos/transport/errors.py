@@ -47,6 +47,7 @@ _CODES: tuple[tuple[type[errors.NovaError], grpc.StatusCode], ...] = (
     (errors.NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (errors.StorageUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (errors.StorageFullError, grpc.StatusCode.UNAVAILABLE),
+    (errors.HistoryUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.AuditWatchLaggedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.AuditWatchInterruptedError, grpc.StatusCode.UNAVAILABLE),

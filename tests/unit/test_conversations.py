@@ -11,7 +11,12 @@ import pytest
 from novaos.config import load_settings
 from novaos.conversations import ConversationHistory
 from novaos.domain import ChatInput
-from novaos.errors import ConfigError, InvalidArgumentError, NotFoundError
+from novaos.errors import (
+    ConfigError,
+    HistoryUnavailableError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from novaos.ports import ChatMessage, OpenedTurn, StoreOp, TurnEnding
 from novaos.services.chat import ChatLimits, validate
 from novaos.storage import MemoryStore
@@ -437,6 +442,36 @@ async def test_a_listing_moves_an_earlier_releases_index_into_the_ranked_one() -
     assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"] * 4]  # once only
     await history.append("alice", "b", "user", "written after the move")
     assert [s.conversation_id for s in await history.list("alice", limit=2)] == ["b", "a"]
+
+
+class Outages:
+    """A ``StoreFallback`` the test switches: on memory or not, and which outage."""
+
+    def __init__(self) -> None:
+        self.primary_available = True
+        self.recoveries = 0
+
+
+async def test_an_outage_answers_only_what_memory_holds_whole() -> None:
+    # Memory as the failover uses it: emptied when an outage ends, so a read made
+    # in one outage says nothing about what memory holds in the next.
+    store, outages = MemoryStore(), Outages()
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600, fallback=outages)
+    exchange = (("user", "q"), ("assistant", "a"))
+    outages.primary_available = False  # outage 0: memory holds what is written since
+    await history.append_turns("alice", "new", exchange, opened=OpenedTurn.fresh())
+    opened = await history.open_turn("alice", "new")
+    assert (len(opened.messages), opened.outage) == (2, 0)
+    with pytest.raises(HistoryUnavailableError):  # it may be someone's in Redis
+        await history.open_turn("alice", "named-by-the-client")
+    outages.primary_available, outages.recoveries = True, 1  # back, copied, emptied
+    store.clear()
+    outages.primary_available = False  # outage 1, before the request's write
+    await history.append_turns("alice", "new", exchange, opened=opened)
+    with pytest.raises(HistoryUnavailableError):  # memory holds this exchange only
+        await history.open_turn("alice", "new")
+    outages.primary_available = True
+    assert len(await history.history("alice", "new")) == 2  # what memory has, as Redis would
 
 
 @pytest.mark.parametrize("value", ["1", "3", "21", "0", "1002"])

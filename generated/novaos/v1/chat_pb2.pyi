@@ -135,7 +135,7 @@ class StreamChatRequest(google.protobuf.message.Message):
     message: builtins.str
     "The user's text."
     conversation_id: builtins.str
-    'Conversation to continue; empty starts a new one.'
+    "Conversation to continue; empty starts a new one. While the gateway's Redis\n    is down, an id it cannot read in full (a conversation from before the outage,\n    any id not made during it) is refused: UNAVAILABLE, HISTORY_UNAVAILABLE.\n    "
     ack_token: builtins.str
     'Token from an earlier ack_required event, to accept a soft veto.'
 
@@ -172,7 +172,7 @@ class ChatRequest(google.protobuf.message.Message):
     message: builtins.str
     "The user's text."
     conversation_id: builtins.str
-    'Conversation to continue; empty starts a new one.'
+    "Conversation to continue; empty starts a new one. While the gateway's Redis\n    is down, an id it cannot read in full (a conversation from before the outage,\n    any id not made during it) is refused: UNAVAILABLE, HISTORY_UNAVAILABLE.\n    "
     ack_token: builtins.str
     'Token from an earlier ACK_REQUIRED answer.'
 

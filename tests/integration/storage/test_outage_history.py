@@ -1,5 +1,6 @@
 """Conversation turns written while Redis is down reach Redis when it is back,
-in order, once each, and a conversation keeps its owner."""
+in order, once each, and a conversation keeps its owner. A conversation memory
+does not hold whole is refused while Redis is away, never read as new."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from novaos.config import Settings
 from novaos.conversations import ConversationHistory, conversation_key_group
 from novaos.errors import (
     AckInvalidError,
+    HistoryUnavailableError,
     NotFoundError,
     StorageFullError,
     StorageUnavailableError,
 )
 from novaos.pipeline.ack import AckTokens, is_nonce_key
-from novaos.ports import ChatMessage
+from novaos.ports import ChatMessage, OpenedTurn
 from novaos.storage import (
     FailoverStore,
     MemoryStore,
@@ -69,7 +71,17 @@ class Writer:
         if not self.as_requests:
             return await self.history.append(owner, conversation_id, "user", text)
         opened = await self.history.open_turn(owner, conversation_id)
+        opened = await self.history.claim_turn(owner, conversation_id, opened)
         await self.history.append_turns(owner, conversation_id, (("user", text),), opened=opened)
+
+    async def new(self, owner: str, conversation_id: str, text: str) -> None:
+        """The first turn of a conversation whose id the server made up."""
+        turn = (("user", text),)
+        await self.history.append_turns(owner, conversation_id, turn, opened=OpenedTurn.fresh())
+
+
+def outage_history(store: FailoverStore, *, max_turns: int) -> ConversationHistory:
+    return ConversationHistory(store, max_turns=max_turns, ttl_s=3600, fallback=store)
 
 
 @pytest.mark.parametrize("as_requests", [False, True], ids=["append", "chat-requests"])
@@ -80,23 +92,26 @@ async def test_turns_appended_during_an_outage_survive_recovery(
     store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
     assert isinstance(store, FailoverStore)
     await store.connect()
-    history = ConversationHistory(store, max_turns=50, ttl_s=3600)
+    history = outage_history(store, max_turns=50)
     write = Writer(history, as_requests=as_requests)
     await write("alice", "c1", "before-1")
     await write("alice", "c1", "before-2")
     await write("alice", "c0", "alice owns c0")
+    in_flight = await history.open_turn("alice", "c1")  # a request Redis answered...
 
     durable_redis.kill()
-    await write("alice", "c1", "during-1")  # notices the outage
+    # ...whose write notices the outage: memory holds c1's last turn only.
+    await history.append_turns("alice", "c1", (("user", "during-1"),), opened=in_flight)
     assert not store.primary_available
-    await write("alice", "c1", "during-2")
-    for i in range(1, 4):
-        await write("alice", "c2", f"outage-{i}")  # new, claimed in memory
+    await write.new("alice", "c2", "outage-1")  # an id the server made: claimed in memory
+    for i in range(2, 4):
+        await write("alice", "c2", f"outage-{i}")
     with pytest.raises(NotFoundError):
         await write("bob", "c2", "alice claimed c2 in memory")
-    # Memory cannot know Redis's claim on c0, so bob's write is taken for now.
-    await write("bob", "c0", "bob grabs c0 while Redis is away")
-    await write("bob", "c0", "and writes again: a claim refresh")
+    # Memory holds neither c0's claim nor c1's earlier turns: refused, not taken.
+    for owner, conversation in (("bob", "c0"), ("alice", "c0"), ("alice", "c1")):
+        with pytest.raises(HistoryUnavailableError):
+            await write(owner, conversation, "refused while Redis is away")
     assert store.journal_size > 0
 
     durable_redis.start()  # same port, data restored from the AOF
@@ -105,9 +120,8 @@ async def test_turns_appended_during_an_outage_survive_recovery(
     )
     assert store.journal_size == 0
     assert any("back to Redis" in m for m in caplog.messages)
-    assert any("nova:convowner:{c0} was set in Redis" in m for m in caplog.messages)
 
-    c1 = turns("before-1", "before-2", "during-1", "during-2")
+    c1 = turns("before-1", "before-2", "during-1")
     assert await history.history("alice", "c1") == c1
     assert await history.history("alice", "c2") == turns("outage-1", "outage-2", "outage-3")
     assert await history.history("alice", "c0") == turns("alice owns c0")
@@ -125,7 +139,41 @@ async def test_turns_appended_during_an_outage_survive_recovery(
         assert client.type("nova:conv:{alice}:recent") == b"zset"
         assert client.zrevrange("nova:conv:{alice}:recent", 0, -1) == [b"c2", b"c1", b"c0"]
     summaries = [(s.conversation_id, s.turn_count) for s in await history.list("alice")]
-    assert summaries == [("c2", 3), ("c1", 4), ("c0", 1)]
+    assert summaries == [("c2", 3), ("c1", 3), ("c0", 1)]
+    await store.aclose()
+
+
+async def test_an_id_held_in_redis_is_not_taken_during_an_outage(
+    durable_redis: RedisServer,
+) -> None:
+    # Memory cannot tell kim's conversation from an unused id: bob naming it was
+    # answered as new and claimed it in memory (kim got NOT_FOUND on her own
+    # conversation until Redis was back).
+    store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
+    assert isinstance(store, FailoverStore)
+    await store.connect()
+    history = outage_history(store, max_turns=50)
+    write = Writer(history, as_requests=True)
+    await write("kim", "k1", "kim's first turn")
+    durable_redis.kill()
+    with pytest.raises(HistoryUnavailableError, match="start a new conversation"):
+        await write("bob", "k1", "bob names kim's id")
+    assert not store.primary_available
+    with pytest.raises(HistoryUnavailableError):
+        await write("kim", "k1", "kim goes on")
+    with pytest.raises(HistoryUnavailableError):
+        await history.get("kim", "k1")
+    with pytest.raises(HistoryUnavailableError):  # it may be there: not "not found"
+        await history.delete("kim", "k1")
+    assert await history.list("bob") == () and store.journal_size == 0
+
+    durable_redis.start()
+    await await_until(lambda: _primary(store), timeout_s=10, what="reconnect")
+    assert await history.history("kim", "k1") == turns("kim's first turn")
+    with pytest.raises(NotFoundError):
+        await history.get("bob", "k1")
+    await write("kim", "k1", "kim goes on")
+    assert len(await history.history("kim", "k1")) == 2
     await store.aclose()
 
 
@@ -133,15 +181,16 @@ async def test_outage_turns_append_after_the_ones_redis_kept(durable_redis: Redi
     store = build_store(settings(durable_redis.url), history_group=conversation_key_group)
     assert isinstance(store, FailoverStore)
     await store.connect()
-    history = ConversationHistory(store, max_turns=5, ttl_s=3600)
+    history = outage_history(store, max_turns=5)
     for i in range(3):
         await history.append("alice", "long", "user", f"r{i}")
+    opened = await history.open_turn("alice", "long")
     durable_redis.kill()
-    await history.append("alice", "long", "user", "m0")  # notices the outage, then memory
+    outage_turns = tuple(("user", f"m{i}") for i in range(4))
+    await history.append_turns("alice", "long", outage_turns, opened=opened)  # to memory
     assert not store.primary_available
-    for i in range(1, 4):
-        await history.append("alice", "long", "user", f"m{i}")
-    assert await history.history("alice", "long") == turns("m0", "m1", "m2", "m3")
+    with pytest.raises(HistoryUnavailableError):  # memory holds its last four turns only
+        await history.history("alice", "long")
     durable_redis.start()
     await await_until(lambda: _primary(store), timeout_s=10, what="reconnect")
     # Redis's three turns, then the outage's four, trimmed to the newest five.
@@ -220,7 +269,7 @@ async def test_an_outage_exchange_is_copied_back_whole_and_once(
         max_backoff_s=0.2,
         replay=lambda key: conversation_key_group(key) is not None,
     )
-    history = ConversationHistory(store, max_turns=20, ttl_s=3600)
+    history = outage_history(store, max_turns=20)
     elsewhere = ConversationHistory(other, max_turns=20, ttl_s=3600)
     owner, conversation_id = f"alice-{backend}", "c1"
     assert isinstance(primary, _LosesItsFirstCopysReply)
@@ -230,9 +279,11 @@ async def test_an_outage_exchange_is_copied_back_whole_and_once(
     try:
         await store.connect()
         await history.append_turns(owner, conversation_id, (("user", "q1"), ("assistant", "a1")))
+        opened = await history.open_turn(owner, conversation_id)
         store.primary_failed()  # as a timed-out command would
         primary.armed = True
-        await history.append_turns(owner, conversation_id, (("user", "q2"), ("assistant", "a2")))
+        exchange = (("user", "q2"), ("assistant", "a2"))
+        await history.append_turns(owner, conversation_id, exchange, opened=opened)
         assert store.journal_size > 0
         await await_until(
             lambda: _copied_back(store), timeout_s=10, what="writes copied back to Redis"
@@ -252,19 +303,22 @@ async def _copied_back(store: FailoverStore) -> bool:
 
 async def test_a_full_journal_refuses_history_writes_instead_of_losing_them() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
+    # The first write journals five writes (claim, its TTL, turns, metadata, index),
+    # each later one four (the claim is there): the 25th fills the journal, the
+    # 26th is refused before its turn is stored.
     store = build_store(
-        settings(url, memory_store_max_keys=100), history_group=conversation_key_group
+        settings(url, memory_store_max_keys=101), history_group=conversation_key_group
     )
     assert isinstance(store, FailoverStore)
     await store.connect()
-    history = ConversationHistory(store, max_turns=500, ttl_s=3600)
-    await history.append("alice", "c1", "user", "first")  # claim, index, turns, meta
+    history = outage_history(store, max_turns=500)
+    await Writer(history, as_requests=False).new("alice", "c1", "first")
     written = 1
     with pytest.raises(StorageFullError):
         while True:
             await history.append("alice", "c1", "user", "more")
             written += 1
-    assert store.journal_size == 100
+    assert store.journal_size == 101
     assert len(await history.history("alice", "c1")) == written
     assert await store.incr("nova:veto:{alice}", ttl_ms=60_000) == 1  # counters unaffected
     await store.aclose()
