@@ -14,9 +14,11 @@ other key (limit counters, nonces) is neither evicted nor copied.
 Listing reads an index per owner (``nova:conv:{owner}:recent``, a ranked set:
 a Redis sorted set) that every write ranks by its time in milliseconds, in the
 same batch as the turns. A page costs its own size: the ids at the top of the
-index, then the metadata and turn count of those only. Conversations updated in
-the same millisecond are listed by id, greatest first. The index keeps an
-owner's ``_INDEX_MAX`` most recently updated conversations.
+index, then the metadata, turn count and claim of those only. It lists what
+``get`` finds: not an id whose claim another owner holds, nor during an outage
+one that memory does not hold whole. Conversations updated in the same
+millisecond are listed by id, greatest first. The index keeps an owner's
+``_INDEX_MAX`` most recently updated conversations.
 
 During a Redis outage the store answers from memory, which starts empty and holds
 only what was written since (``StoreFallback``). A conversation id the client names
@@ -174,7 +176,7 @@ class ConversationHistory:
     def _check_claim(self, owner: str, conversation_id: str, holder: object) -> None:
         """A conversation id belongs to whoever used it first; to anyone else it
         is NOT_FOUND (the reference let any user write into another's)."""
-        if isinstance(holder, bytes) and holder.decode() != owner:
+        if _foreign(owner, holder):
             raise _not_found(conversation_id)
 
     def _index_key(self, owner: str) -> str:
@@ -340,7 +342,7 @@ class ConversationHistory:
         outage = self._outage()  # a switch to memory since Redis answered: refused, retryable
         self._check_claim(owner, conversation_id, holder)
         meta, ours = _owned_meta(owner, raw_meta), holder == owner.encode()
-        if outage is not None and not (ours and (meta is None or meta.get("whole") is True)):
+        if outage is not None and not (ours and _whole(meta)):
             raise _unavailable(conversation_id)
         turns = () if meta is None else _parse_turns(cast(list[bytes], raw_turns))
         return _Found(meta, turns, ours, outage)
@@ -387,24 +389,29 @@ class ConversationHistory:
     async def _summaries(
         self, owner: str, conversation_ids: Sequence[str]
     ) -> tuple[ConversationSummary, ...]:
-        """Each id's summary, in order; ids with no metadata of ``owner``'s are left out."""
+        """Each id's summary, in order; ids ``get`` would not answer are left out:
+        no metadata of ``owner``'s, another owner's claim (turns a write left
+        under the caller's keys after the id changed hands), or during an outage
+        one memory does not hold whole."""
         summaries: list[ConversationSummary] = []
         for at in range(0, len(conversation_ids), _LIST_PAGE):
             chunk = conversation_ids[at : at + _LIST_PAGE]
             ops: list[StoreOp] = []
             for conversation_id in chunk:
                 meta_key, turns_key = self._keys(owner, conversation_id)
-                ops += (GetOp(meta_key), LenOp(turns_key))
+                ops += (GetOp(meta_key), LenOp(turns_key), GetOp(self._claim_key(conversation_id)))
             found = await self._store.batch(ops)
-            for conversation_id, raw_meta, count in zip(
-                chunk, found[::2], found[1::2], strict=True
+            outage = self._outage()
+            for conversation_id, raw_meta, count, holder in zip(
+                chunk, found[::3], found[1::3], found[2::3], strict=True
             ):
                 meta = _owned_meta(owner, raw_meta)
-                if meta is not None:
-                    updated = int(str(meta["updated"]))
-                    summaries.append(
-                        ConversationSummary(conversation_id, cast(int, count), updated)
-                    )
+                if meta is None or _foreign(owner, holder):
+                    continue
+                if outage is not None and not (holder == owner.encode() and _whole(meta)):
+                    continue
+                updated = int(str(meta["updated"]))
+                summaries.append(ConversationSummary(conversation_id, cast(int, count), updated))
         return tuple(summaries)
 
     async def _adopt_legacy_index(self, owner: str) -> None:
@@ -424,14 +431,17 @@ class ConversationHistory:
         await self._store.delete(legacy)
 
     async def delete(self, owner: str, conversation_id: str) -> None:
-        """Raises ``NotFoundError`` for a conversation the caller has not, and during
-        a Redis outage ``HistoryUnavailableError`` for one memory has no claim of
-        the caller's on (it may be in Redis: memory cannot tell, so cannot say)."""
+        """Raises ``NotFoundError`` for a conversation ``get`` does not find (none,
+        or another owner's claim), and during a Redis outage
+        ``HistoryUnavailableError`` for one memory has no claim of the caller's on
+        (it may be in Redis: memory cannot tell, so cannot say)."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
         holder, raw_meta = await self._store.batch(
             (GetOp(self._claim_key(conversation_id)), GetOp(meta_key))
         )
-        if self._outage() is not None and holder != owner.encode():
+        outage = self._outage()
+        self._check_claim(owner, conversation_id, holder)
+        if outage is not None and holder != owner.encode():
             raise _unavailable(conversation_id)
         if _owned_meta(owner, raw_meta) is None:
             raise _not_found(conversation_id)
@@ -451,6 +461,17 @@ def _unavailable(conversation_id: str) -> HistoryUnavailableError:
         f"the history of conversation {conversation_id!r} is unavailable while storage is "
         "degraded; retry later, or start a new conversation without a conversation_id"
     )
+
+
+def _foreign(owner: str, holder: object) -> bool:
+    """Whether a claim read from the store is another owner's (None: unclaimed)."""
+    return isinstance(holder, bytes) and holder.decode() != owner
+
+
+def _whole(meta: dict[str, object] | None) -> bool:
+    """Whether memory holds every turn of a conversation whose memory metadata this
+    is (None: claimed during the outage, nothing written yet)."""
+    return meta is None or meta.get("whole") is True
 
 
 def _owned_meta(owner: str, raw: object) -> dict[str, object] | None:

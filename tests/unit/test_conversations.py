@@ -257,7 +257,7 @@ async def test_a_deleted_conversation_leaves_the_index() -> None:
     assert await store.ranked_top("nova:conv:{alice}:recent", 10) == [b"b", b"a"]
     store.batches.clear()
     assert [s.conversation_id for s in await history.list("alice", limit=1)] == ["b"]
-    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"]]  # no second look
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp", "GetOp"]]  # no second look
 
 
 async def test_an_old_conversation_with_a_new_turn_moves_to_the_top() -> None:
@@ -299,10 +299,10 @@ async def test_a_page_reads_the_metadata_of_its_own_conversations_only() -> None
     listed = await history.list("alice", limit=10)
     assert [s.conversation_id for s in listed] == [f"c{i}" for i in range(499, 489, -1)]
     reads = [op for batch in store.batches for op in batch]
-    assert reads.count("GetOp") == 10 and len(store.batches) == 2
+    assert reads.count("GetOp") == 10 + 10 and len(store.batches) == 2  # metadata, claims
     store.batches.clear()
     assert len(await history.list("alice", limit=100)) == 100
-    assert [op for batch in store.batches for op in batch].count("GetOp") == 100
+    assert [op for batch in store.batches for op in batch].count("GetOp") == 100 + 100
 
 
 async def test_conversations_past_their_ttl_are_not_read() -> None:
@@ -316,7 +316,7 @@ async def test_conversations_past_their_ttl_are_not_read() -> None:
     clock.now += 50  # the ten old ones have expired, their places in the index not
     store.batches.clear()
     assert [s.conversation_id for s in await history.list("alice")] == ["recent"]
-    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"]]
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp", "GetOp"]]
 
 
 async def test_a_write_restores_its_owners_claim_where_the_store_lost_it() -> None:
@@ -439,7 +439,7 @@ async def test_a_listing_moves_an_earlier_releases_index_into_the_ranked_one() -
     assert await store.ranked_top(recent, 10) == [b"a", b"d", b"c", b"b"]
     store.batches.clear()
     assert await history.list("alice") == listed
-    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp"] * 4]  # once only
+    assert store.batches == [["TopOp", "LenOp"], ["GetOp", "LenOp", "GetOp"] * 4]  # once only
     await history.append("alice", "b", "user", "written after the move")
     assert [s.conversation_id for s in await history.list("alice", limit=2)] == ["b", "a"]
 

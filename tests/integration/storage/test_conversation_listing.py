@@ -1,5 +1,6 @@
-"""ListConversations on a real Redis: a page costs its own size, and an owner's
-index from an earlier release (a list) is moved into the ranked one."""
+"""ListConversations on a real Redis: a page costs its own size, an owner's
+index from an earlier release (a list) is moved into the ranked one, and it
+lists what GetConversation finds, nothing more."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import itertools
 import json
 import time
 
+import pytest
 import redis
 
 from novaos.conversations import ConversationHistory
+from novaos.errors import NotFoundError
 from novaos.storage import RedisStore
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.storage.test_round_trips import _calls
@@ -36,9 +39,9 @@ async def test_a_page_of_ten_reads_ten_conversations_of_five_hundred(
         assert [s.conversation_id for s in listed][:2] == ["c0", "c499"]
         assert listed[0].turn_count == 3 and len(listed) == 10
         calls = _calls(private_redis)
-        # the page's ids and the old index's length, then ten metadata and turn counts
+        # the page's ids and the old index's length, then ten metadata, turn counts, claims
         assert calls == {
-            "multi": 2, "exec": 2, "zrevrangebyscore": 1, "llen": 1 + 10, "get": 10,
+            "multi": 2, "exec": 2, "zrevrangebyscore": 1, "llen": 1 + 10, "get": 10 + 10,
         }  # fmt: skip
     finally:
         await store.aclose()
@@ -73,3 +76,31 @@ async def test_an_earlier_releases_list_index_is_moved_and_deleted(
             assert listed == ["third", "first"]
         finally:
             await store.aclose()
+
+
+async def test_a_conversation_whose_id_another_owner_holds_is_not_listed(redis_url: str) -> None:
+    # Turns a write left under bob's own keys after the id had become kim's (its
+    # claim expired mid-request, or a Redis outage let bob take it in memory): bob's
+    # listing named it, with its turn count, while Get and Chat said NOT_FOUND and
+    # Delete succeeded.
+    store = RedisStore.from_url(redis_url, pool_size=2, timeout_s=2)
+    history = ConversationHistory(store, max_turns=10, ttl_s=3600)
+    exchange = (("user", "q"), ("assistant", "a"))
+    try:
+        await history.append_turns("bob", "own", exchange)
+        opened = await history.open_turn("bob", "shared")
+        opened = await history.claim_turn("bob", "shared", opened)
+        await store.delete("nova:convowner:{shared}")  # expired, as bob's request ran
+        await history.append_turns("kim", "shared", exchange)  # kim's now
+        await history.append_turns("bob", "shared", exchange, opened=opened)
+        assert await store.get("nova:convowner:{shared}") == b"kim"
+        with pytest.raises(NotFoundError):
+            await history.get("bob", "shared")
+        assert [s.conversation_id for s in await history.list("bob")] == ["own"]
+        with pytest.raises(NotFoundError):
+            await history.delete("bob", "shared")
+        assert [(s.conversation_id, s.turn_count) for s in await history.list("kim")] == [
+            ("shared", 2)
+        ]
+    finally:
+        await store.aclose()

@@ -112,6 +112,7 @@ async def test_turns_appended_during_an_outage_survive_recovery(
     for owner, conversation in (("bob", "c0"), ("alice", "c0"), ("alice", "c1")):
         with pytest.raises(HistoryUnavailableError):
             await write(owner, conversation, "refused while Redis is away")
+    assert [s.conversation_id for s in await history.list("alice")] == ["c2"]  # as Get
     assert store.journal_size > 0
 
     durable_redis.start()  # same port, data restored from the AOF
