@@ -73,6 +73,10 @@ CONVERSATION_ID_RULE = "use up to 128 letters, digits, '-' or '_'"
 _INDEX_MAX = 1000  # conversations remembered per owner for listing
 _LIST_PAGE = 200  # conversations read per store batch when listing
 _ROLES = frozenset({"user", "assistant", "system"})
+# Writes ``append_turns`` makes for an id ``opened`` as ours (the claim's NX and
+# TTL, the turns, the metadata, the index), and ``claim_turn`` before it.
+_EXCHANGE_WRITES = 5
+_CLAIM_WRITES = 1
 _CONVERSATION_KEY = re.compile(r"^nova:conv:\{[^{}]*\}:([A-Za-z0-9._-]{1,128}):(?:meta|turns)$")
 _CLAIM_KEY = re.compile(r"^nova:convowner:\{([A-Za-z0-9._-]{1,128})\}$")
 # ``recent``: the listing index; ``index``: its predecessor, until a listing moves it.
@@ -303,6 +307,14 @@ class ConversationHistory:
             return OpenedTurn((), None, found.ours, found.outage)
         messages = tuple(ChatMessage(role=t.role, content=t.text) for t in found.turns)
         return OpenedTurn(messages, int(str(found.meta["created"])), found.ours, found.outage)
+
+    def check_room(self, owner: str, conversation_id: str, opened: OpenedTurn) -> None:
+        """Raise ``StorageFullError`` if the store already knows it would refuse
+        this request's writes (the claim of an id not yet ``opened`` as ours, then
+        the exchange): checked before the request is admitted, so a request whose
+        answer could not be kept is refused before the model runs, not after."""
+        writes = _EXCHANGE_WRITES + (0 if opened.ours else _CLAIM_WRITES)
+        self._store.check_room(self._keys(owner, self.validate_id(conversation_id))[1], writes)
 
     async def claim_turn(self, owner: str, conversation_id: str, opened: OpenedTurn) -> OpenedTurn:
         """Claim a named id nobody held when ``open_turn`` read it, once the

@@ -372,6 +372,13 @@ class KeyValueStore(Protocol):
         not need one op's result to build the next; each op behaves as it does alone."""
         ...
 
+    def check_room(self, key: str, writes: int) -> None:
+        """Raise ``StorageFullError`` if ``writes`` more writes to keys like ``key``
+        would be refused now, as far as the store knows without a round trip (the
+        Redis failover's outage journal is full). Nothing is set aside: a write
+        may still be refused when it comes, if others took the room first."""
+        ...
+
     async def health(self) -> StoreHealth: ...
 
     async def aclose(self) -> None: ...

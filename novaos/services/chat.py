@@ -3,7 +3,9 @@
 Transport hands it a ``ChatCall`` (request context + input) and relays the
 events it yields. Whatever happens — completion, veto, error, cancel — exactly
 one audit summary is written (before the terminal event when there is one, else
-in the ``finally``) and the lease is released.
+in the ``finally``) and the lease is released. The exchange is stored before
+the summary is written, so the summary's outcome is the one the client is told:
+an exchange that could not be stored ends FAILED, in the record too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -29,7 +31,7 @@ from novaos.domain import (
     Started,
     TextDelta,
 )
-from novaos.errors import AuditNotStoredError, InvalidArgumentError, RateLimitHeaders
+from novaos.errors import AuditNotStoredError, InvalidArgumentError, NovaError, RateLimitHeaders
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import (
     AuditGateEntry,
@@ -96,6 +98,8 @@ class History(Protocol):
 
     async def open_turn(self, owner: str, conversation_id: str) -> OpenedTurn: ...
 
+    def check_room(self, owner: str, conversation_id: str, opened: OpenedTurn) -> None: ...
+
     async def claim_turn(
         self, owner: str, conversation_id: str, opened: OpenedTurn
     ) -> OpenedTurn: ...
@@ -126,6 +130,7 @@ class ChatCall:
     made_up_id: bool = False  # the server made up its conversation id (nobody claimed it)
     abandoned: bool = False  # the caller stopped reading first (cancel, deadline)
     finished: bool = False  # its one audit summary is written (and history stored)
+    not_stored: str = ""  # why its exchange could not be stored (its terminal event's detail)
     # Events reach the client as they happen (StreamChat): silences get keepalives,
     # and a shutdown ends the stream with its own terminal event. Unary Chat: False.
     live: bool = True
@@ -293,13 +298,12 @@ class ChatService:
                                 # the reply holds the reply back when it is not.
                                 try:
                                     await self._finish(call)
-                                except AuditNotStoredError as exc:
+                                except Exception as exc:  # not stored: history or audit
                                     if call.live:
                                         # SSE clients never see the status in the
                                         # trailers: the terminal event says it in-band.
-                                        yield replace(
-                                            event, outcome=Outcome.FAILED, detail=exc.message
-                                        )
+                                        detail = call.not_stored or _failure_detail(call, exc)
+                                        yield replace(event, outcome=Outcome.FAILED, detail=detail)
                                     raise
                             yield event
                 except (asyncio.CancelledError, GeneratorExit):
@@ -326,12 +330,15 @@ class ChatService:
         """The conversation's turn opened: its history so far."""
         if self.conversations is None:
             return ()
+        owner, cid = call.ctx.principal.user_id, call.chat.conversation_id
         if named:
-            owner = call.ctx.principal.user_id
-            call.opened = await self.conversations.open_turn(owner, call.chat.conversation_id)
+            call.opened = await self.conversations.open_turn(owner, cid)
         else:
             call.opened = OpenedTurn.fresh()  # nobody can hold an id made up just now
             call.made_up_id = True
+        # Before admission: nothing is spent on an answer the store already
+        # knows it cannot keep (a Redis outage's journal is full).
+        self.conversations.check_room(owner, cid, call.opened)
         messages = call.opened.messages
         # An answer whose question was trimmed off (kept under an odd
         # CONVERSATION_MAX_TURNS, allowed before it had to be even): providers
@@ -380,31 +387,62 @@ class ChatService:
                 call.released.clear()
 
     async def _finish(self, call: ChatCall) -> None:
+        """Store the exchange, then write the audit summary with the outcome the
+        client is told: FAILED, and no text for a unary caller, when the exchange
+        could not be stored (the next turn would be answered without it).
+
+        Raises what the store or the audit raised, after the summary is written."""
         call.finished = True  # exactly once, even when the audit raises
         if call.completed is not None:
             outcome = call.completed.outcome
         else:
             outcome = Outcome.CANCELLED if call.abandoned else _unfinished_outcome()
-        remember = outcome in _REMEMBERED and self.conversations is not None
-        try:
-            await self.audit.record(self._summary(call, outcome))  # first: never lost
-        except asyncio.CancelledError:
-            # Gone while the record was being stored (AUDIT_STORE_BEFORE_REPLY): the
-            # record is still queued, and the exchange is stored all the same.
-            if remember:
-                self._remember_later(call, outcome).add_done_callback(_report_late_failure)
-            raise
-        if outcome is Outcome.ACK_REQUIRED and call.made_up_id and self.conversations is not None:
-            await self._claim_made_up_id(call)
-        if remember:
+        failed: Exception | None = None
+        if self._stores(call, outcome):
             # The client has its answer and may hang up now: a cancel must not
             # stop the exchange from being stored (the next turn needs it).
-            write = self._remember_later(call, outcome)
+            write = self._keep(self._store(call, outcome))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
-                write.add_done_callback(_report_late_failure)
+                late = self._keep(self._record_when_stored(call, outcome, write))
+                late.add_done_callback(_report_late_failure)
                 raise
+            except Exception as exc:
+                failed, outcome = exc, Outcome.FAILED
+                call.not_stored = _failure_detail(call, exc, "the exchange was not stored")
+                if not call.live:
+                    call.released.clear()  # a unary caller gets the error, not the text
+        # Gone while the record is stored (AUDIT_STORE_BEFORE_REPLY): it stays queued.
+        await self.audit.record(self._summary(call, outcome))
+        if failed is not None:
+            raise failed
+
+    def _stores(self, call: ChatCall, outcome: Outcome) -> bool:
+        if self.conversations is None:
+            return False
+        return outcome in _REMEMBERED or (outcome is Outcome.ACK_REQUIRED and call.made_up_id)
+
+    async def _store(self, call: ChatCall, outcome: Outcome) -> None:
+        if outcome is Outcome.ACK_REQUIRED:
+            await self._claim_made_up_id(call)
+        else:
+            await self._remember(call, outcome)
+
+    async def _record_when_stored(
+        self, call: ChatCall, outcome: Outcome, write: asyncio.Future[None]
+    ) -> None:
+        """A call cancelled while its exchange was stored: its summary once the
+        write is done, saying whether it was."""
+        try:
+            await write
+        except Exception as exc:
+            log.warning("history write after a cancelled call failed: %r", exc)
+            outcome = Outcome.FAILED
+        try:
+            await self.audit.record(self._summary(call, outcome))
+        except AuditNotStoredError as exc:  # nobody is left to tell
+            log.error("%s (request %s)", exc, call.ctx.request_id)
 
     async def _claim_made_up_id(self, call: ChatCall) -> None:
         """An ack request stores no turn, so no write claims an id the server made
@@ -416,10 +454,10 @@ class ChatService:
         unclaimed = OpenedTurn((), None, ours=False)
         call.opened = await self.conversations.claim_turn(owner, cid, unclaimed)
 
-    def _remember_later(self, call: ChatCall, outcome: Outcome) -> asyncio.Future[None]:
-        """The history write as a task of its own that outlives a cancel of the
-        call (``drained`` waits for it)."""
-        write = asyncio.ensure_future(self._remember(call, outcome))
+    def _keep(self, work: Coroutine[object, object, None]) -> asyncio.Future[None]:
+        """A store write as a task of its own that outlives a cancel of the call
+        (``drained`` waits for it)."""
+        write = asyncio.ensure_future(work)
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         return write
@@ -468,9 +506,19 @@ def _kept_answer(outcome: Outcome, text: str) -> str:
     return WITHHELD_TURN if outcome is Outcome.OUTPUT_BLOCKED else EMPTY_TURN
 
 
-def _report_late_failure(write: asyncio.Future[None]) -> None:
-    if not write.cancelled() and (exc := write.exception()) is not None:
-        log.warning("history write after a cancelled call failed: %r", exc)
+def _report_late_failure(late: asyncio.Future[None]) -> None:
+    if not late.cancelled() and (exc := late.exception()) is not None:
+        log.warning("audit record after a cancelled call failed: %r", exc)
+
+
+def _failure_detail(call: ChatCall, exc: Exception, what: str = "") -> str:
+    """A terminal event's detail for ``exc``: a domain error's own message, never
+    the text of an unexpected one (transport logs it)."""
+    if isinstance(exc, NovaError):
+        told = exc.message
+    else:
+        told = f"internal error (request id {call.ctx.request_id})"
+    return f"{what}: {told}" if what else told
 
 
 def _unfinished_outcome() -> Outcome:

@@ -35,7 +35,16 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
 from novaos.errors import StorageFullError, StorageUnavailableError
-from novaos.ports import KeyValueStore, StoreHealth, StoreOp
+from novaos.ports import (
+    ExpireOp,
+    KeyValueStore,
+    PushOp,
+    RankOp,
+    SetOp,
+    StoreHealth,
+    StoreOp,
+    UnrankOp,
+)
 from novaos.storage.batch import one_by_one
 from novaos.storage.memory import MemoryStore
 from novaos.tasks import cancel_and_wait, detached
@@ -46,6 +55,7 @@ FALLBACK_MESSAGE = "[STORAGE] Redis connection failed, using in-memory fallback"
 RESTORED_MESSAGE = "[STORAGE] Redis connection restored, leaving in-memory fallback"
 
 T = TypeVar("T")
+_WRITE_OPS = (SetOp, PushOp, ExpireOp, RankOp, UnrankOp)
 
 
 class PrimaryStore(KeyValueStore, Protocol):
@@ -243,12 +253,16 @@ class FailoverStore:
             if held != write.value:  # e.g. another user's claim from before the outage
                 log.warning("[STORAGE] %s was set in Redis before the outage; kept that", key)
 
-    def _journal_room(self) -> None:
-        if self._journal_max is not None and len(self._journal) >= self._journal_max:
+    def _journal_room(self, writes: int = 1) -> None:
+        if self._journal_max is not None and len(self._journal) + writes > self._journal_max:
             raise StorageFullError(
                 f"{len(self._journal)} writes are waiting for Redis to come back "
                 "(MEMORY_STORE_MAX_KEYS); refusing more rather than losing them"
             )
+
+    def check_room(self, key: str, writes: int) -> None:
+        if self._in_fallback and self._replay_key(key):
+            self._journal_room(writes)
 
     async def _call(
         self, op: Callable[[KeyValueStore], Awaitable[T]], write: _Write | None = None
@@ -361,7 +375,17 @@ class FailoverStore:
         # whole never has its first ops applied twice (there and on memory, then
         # copied back). On memory each write is journalled as if made alone, and no
         # memory op awaits, so no other task runs between them.
+        if self._in_fallback:
+            # Refused whole, before any op runs: an exchange's turns stored without
+            # the metadata that makes them visible would surface with a later turn,
+            # after its caller was told they were not stored.
+            self._journal_room(sum(1 for op in ops if self._journals(op)))
         return await one_by_one(self, ops)
+
+    def _journals(self, op: StoreOp) -> bool:
+        """Whether ``op`` takes a journal entry on memory (a losing SET NX, which
+        takes none, is counted too)."""
+        return isinstance(op, _WRITE_OPS) and self._replay_key(op.key)
 
     async def health(self) -> StoreHealth:
         if self._in_fallback:

@@ -317,9 +317,12 @@ async def test_a_full_journal_refuses_history_writes_instead_of_losing_them() ->
     written = 1
     with pytest.raises(StorageFullError):
         while True:
+            size = store.journal_size
             await history.append("alice", "c1", "user", "more")
             written += 1
-    assert store.journal_size == 101
+    # Refused whole, none of it applied: a write's batch (claim, turns, metadata,
+    # index: up to five entries) is not begun when it might not fit.
+    assert store.journal_size == size and 101 - 5 < size <= 101
     assert len(await history.history("alice", "c1")) == written
     assert await store.incr("nova:veto:{alice}", ttl_ms=60_000) == 1  # counters unaffected
     await store.aclose()

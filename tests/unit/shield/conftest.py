@@ -73,6 +73,9 @@ class FakeStore:
     async def list_len(self, key: str) -> int:
         raise NotImplementedError
 
+    def check_room(self, key: str, writes: int) -> None:
+        raise NotImplementedError
+
     async def ranked_add(
         self, key: str, member: bytes, score: int, *, max_len: int, ttl_ms: int | None = None
     ) -> None:
