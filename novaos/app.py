@@ -27,7 +27,11 @@ from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.watch import SharedFanout, WatchHub
 from novaos.audit.writer import AuditWriter
 from novaos.config import AuditStorage, Environment, Settings
-from novaos.conversations import ConversationHistory, conversation_key_group
+from novaos.conversations import (
+    ConversationHistory,
+    conversation_key_group,
+    conversation_of_key,
+)
 from novaos.errors import ConfigError
 from novaos.limits import LeaseLimiter, PrincipalAdmission
 from novaos.observability.audit_metrics import AuditMetrics
@@ -255,6 +259,7 @@ class App:
             observer=self.metrics,
             history_group=conversation_key_group,
             copy_back=is_nonce_key,
+            conversation_of=conversation_of_key,
         )
         self.store = store  # before the first await: a stop during start-up closes it
         if isinstance(store, FailoverStore):

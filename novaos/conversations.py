@@ -97,6 +97,12 @@ def conversation_key_group(key: str) -> str | None:
     return None
 
 
+def conversation_of_key(key: str) -> str | None:
+    """The conversation id a metadata, turns or claim key belongs to, else None."""
+    match = _CONVERSATION_KEY.match(key) or _CLAIM_KEY.match(key)
+    return match.group(1) if match else None
+
+
 def is_conversation_key(key: str) -> bool:
     return conversation_key_group(key) is not None
 

@@ -70,6 +70,7 @@ def build_store(
     observer: StorageObserver | None = None,
     history_group: EvictionGroup = _no_group,
     copy_back: Callable[[str], bool] = _never,
+    conversation_of: Callable[[str], str | None] = _no_group,
 ) -> KeyValueStore:
     """Redis Cluster if ``REDIS_CLUSTER_NODES`` (credentials and TLS from ``REDIS_URL``),
     Redis if ``REDIS_URL``, else memory.
@@ -79,7 +80,8 @@ def build_store(
     the keys that are conversation history (``conversation_key_group``): the
     memory store evicts only those, and the failover copies them back to Redis
     after an outage, with the keys ``copy_back`` names (burned ack nonces).
-    Limit counters stay behind: Redis kept its own.
+    Limit counters stay behind: Redis kept its own. ``conversation_of`` names a
+    history key's conversation in the line that reports an outage's writes lost.
     """
     memory = MemoryStore(max_keys=settings.memory_store_max_keys, eviction_group=history_group)
     timeout_s = settings.redis_command_timeout_ms / 1000
@@ -105,6 +107,7 @@ def build_store(
         observer=observer,
         replay=lambda key: history_group(key) is not None or copy_back(key),
         journal_max=settings.memory_store_max_keys,
+        conversation_of=conversation_of,
     )
 
 

@@ -56,6 +56,7 @@ RESTORED_MESSAGE = "[STORAGE] Redis connection restored, leaving in-memory fallb
 
 T = TypeVar("T")
 _WRITE_OPS = (SetOp, PushOp, ExpireOp, RankOp, UnrankOp)
+_NAMED_MAX = 20  # conversations named in the line that reports a journal lost
 
 
 class PrimaryStore(KeyValueStore, Protocol):
@@ -101,6 +102,10 @@ def _nothing(key: str) -> bool:
     return False
 
 
+def _unnamed(key: str) -> str | None:
+    return None
+
+
 class StorageObserver(Protocol):
     """Told when the fallback starts and ends (the Prometheus gauge implements it)."""
 
@@ -125,9 +130,11 @@ class FailoverStore:
         observer: StorageObserver | None = None,
         replay: Callable[[str], bool] = _nothing,
         journal_max: int | None = None,
+        conversation_of: Callable[[str], str | None] = _unnamed,
     ) -> None:
         self._primary = primary
         self._replay_key = replay
+        self._conversation_of = conversation_of  # names what a journal lost at close
         self._journal: deque[_Write] = deque()
         self._journal_max = journal_max
         self.backend = primary.backend
@@ -396,14 +403,36 @@ class FailoverStore:
             return StoreHealth(backend=self.backend, status="fallback")
         return health
 
+    def _lost(self) -> str:
+        """What the journal holds: the turns per conversation (the oldest first),
+        and how many other writes (listing index updates, burned ack nonces)."""
+        turns: dict[str, int] = {}
+        others = 0
+        for write in self._journal:
+            conversation = self._conversation_of(write.keys[0])
+            if conversation is None:
+                others += 1
+            else:
+                turns[conversation] = turns.get(conversation, 0) + len(write.values)
+        named = ", ".join(f"{c} ({n})" for c, n in list(turns.items())[:_NAMED_MAX])
+        if len(turns) > _NAMED_MAX:
+            named += f", and {len(turns) - _NAMED_MAX} more"
+        plural = "" if len(turns) == 1 else "s"
+        lost = f"{sum(turns.values())} turns of {len(turns)} conversation{plural}"
+        return f"{lost} ({named or 'none'}), {others} other writes"
+
     async def aclose(self) -> None:
         task, self._reconnect = self._reconnect, None
         if task is not None:
             # Its own cancel is not raised; a cancel of aclose still is.
             await cancel_and_wait(task)
         if self._journal:
+            # Memory only: a restart before Redis is back loses them. Said as what
+            # users lose, for the operator who finds this line afterwards.
             log.warning(
-                "[STORAGE] closing with %d outage writes not copied to Redis", len(self._journal)
+                "[STORAGE] closing with %d outage writes not copied to Redis, lost: %s",
+                len(self._journal),
+                self._lost(),
             )
             self._journal.clear()
         await self._primary.aclose()
