@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -27,6 +27,8 @@ from novaos.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# redis-py takes the path's digits as the database and quietly uses 0 for anything else.
+_DB_PATH = re.compile(r"/?[0-9]*")
 
 
 class AuditStorage(StrEnum):
@@ -360,6 +362,10 @@ class Settings(BaseSettings):
             raise ValueError("names no host (redis://host:6379/0)")
         if url.scheme == "unix" and not url.path:
             raise ValueError("names no socket path (unix:///path/to/redis.sock)")
+        if url.scheme != "unix" and not _DB_PATH.fullmatch(unquote(url.path)):
+            raise ValueError("the path is not a database number (redis://host:6379/0)")
+        # What else redis-py refuses (query options) check_store_settings finds, and a
+        # database past the server's count RedisStore.ping: config imports no redis.
         return value
 
     @field_validator("database_url")

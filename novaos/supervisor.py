@@ -30,6 +30,7 @@ from novaos.config import Settings
 from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.providers.factory import check_provider_settings
 from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
+from novaos.storage import check_store_settings
 
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
@@ -138,6 +139,7 @@ class Supervisor:
         self.stop.on_signal(self._stopping.set)  # at once if one came during start-up
         try:
             check_provider_settings(self.settings)  # once here, not once per worker
+            check_store_settings(self.settings)
             port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]

@@ -1,6 +1,12 @@
 """Key-value store adapters: memory, Redis, Redis Cluster, and the failover wrapper."""
 
-from novaos.storage.factory import FailoverLimiter, RedisLimiter, build_limiter, build_store
+from novaos.storage.factory import (
+    FailoverLimiter,
+    RedisLimiter,
+    build_limiter,
+    build_store,
+    check_store_settings,
+)
 from novaos.storage.failover import (
     FALLBACK_MESSAGE,
     FailoverStore,
@@ -24,4 +30,5 @@ __all__ = [
     "StorageObserver",
     "build_limiter",
     "build_store",
+    "check_store_settings",
 ]

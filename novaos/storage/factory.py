@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from novaos.config import Settings
 from novaos.domain import Tier
+from novaos.errors import ConfigError
 from novaos.limits import (
     FailoverAdmission,
     LeaseLimiter,
@@ -18,7 +19,7 @@ from novaos.ports import KeyValueStore
 from novaos.storage.failover import FailoverStore, StorageObserver
 from novaos.storage.memory import EvictionGroup, MemoryStore
 from novaos.storage.redis_admission import RedisAdmission
-from novaos.storage.redis_store import RedisClusterStore, RedisStore
+from novaos.storage.redis_store import RedisClusterStore, RedisStore, url_problem
 
 
 class RedisLimiter(LeaseLimiter):
@@ -64,6 +65,16 @@ def _never(key: str) -> bool:
     return False
 
 
+def check_store_settings(settings: Settings) -> None:
+    """The check of ``REDIS_URL`` that building its client makes, without connecting:
+    a supervisor runs it before its workers. ``ConfigError`` when redis-py refuses it.
+    (With ``REDIS_CLUSTER_NODES`` only its user, password and scheme are used.)"""
+    if settings.redis_cluster_nodes or not settings.redis_url:
+        return
+    if problem := url_problem(settings.redis_url):  # not quoted back: it may hold a password
+        raise ConfigError(f"invalid configuration: REDIS_URL: {problem}")
+
+
 def build_store(
     settings: Settings,
     *,
@@ -83,6 +94,7 @@ def build_store(
     Limit counters stay behind: Redis kept its own. ``conversation_of`` names a
     history key's conversation in the line that reports an outage's writes lost.
     """
+    check_store_settings(settings)
     memory = MemoryStore(max_keys=settings.memory_store_max_keys, eviction_group=history_group)
     timeout_s = settings.redis_command_timeout_ms / 1000
     primary: RedisStore

@@ -9,11 +9,12 @@ Commands that touch one key only, so Redis Cluster routes each by its slot.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
@@ -21,7 +22,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from novaos.errors import StorageUnavailableError
+from novaos.errors import ConfigError, StorageUnavailableError
 from novaos.ports import (
     ExpireOp,
     GetOp,
@@ -57,6 +58,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 # Error codes redis-py has no class for, by which a server refuses writes (or,
 # BUSY: every command, while a script runs past ``busy-reply-threshold``).
 _REFUSING_WRITES = ("MISCONF", "NOREPLICAS", "BUSY")
+
+# Redis 3.2 on ("DB index is out of range"), and earlier ("invalid DB index").
+_NO_SUCH_DB = re.compile(r"DB index is out of range|invalid DB index", re.IGNORECASE)
 
 # What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
 _PROBE_KEY = "nova:probe:writable"
@@ -334,6 +338,12 @@ class RedisStore:
             return bool(await self._run(self._client.ping()))
         except StorageUnavailableError:
             return False
+        except rexc.ResponseError as exc:
+            if not _NO_SUCH_DB.search(str(exc)):
+                raise
+            # The SELECT of the URL's database on connecting: the server has fewer
+            # (``databases``, 16 by default). Not an outage to wait out on memory.
+            raise ConfigError(_no_such_db(self._client)) from None
 
     async def accepts_writes(self) -> bool:
         """Whether a short-lived write goes through (see ``_PROBE_KEY``)."""
@@ -354,6 +364,16 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _no_such_db(client: RedisClient) -> str:
+    db = 0  # all a cluster has
+    if isinstance(client, aioredis.Redis):
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+    return (
+        f"invalid configuration: REDIS_URL: the server has no database {db} "
+        "(it has as many as its 'databases' setting, from 0)"
+    )
 
 
 def _queue(pipe: Any, op: StoreOp) -> int:
@@ -485,6 +505,36 @@ def cluster_client(
         password=unquote(auth.password) if auth and auth.password else None,
         ssl=auth is not None and auth.scheme == "rediss",
     )
+
+
+_UNKNOWN_OPTION = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def url_problem(url: str) -> str | None:
+    """What redis-py refuses in ``url`` (a query option it does not take, a value it
+    cannot read), found by its own parsing as it builds a client, without connecting;
+    or None. Refused later, it was a traceback at start-up and, with WORKERS>1,
+    workers restarted for ever."""
+    try:
+        pool = aioredis.BlockingConnectionPool.from_url(url)
+        # What the pool's make_connection does: the object only, nothing is connected.
+        pool.connection_class(**pool.connection_kwargs)
+    except Exception as exc:  # whatever redis-py raises for it, no client can be built
+        return _refusal(exc, urlsplit(url))
+    db = pool.connection_kwargs.get("db", 0)
+    return f"database {db}: a database number is 0 or more" if db < 0 else None
+
+
+def _refusal(exc: Exception, url: SplitResult) -> str:
+    unknown = _UNKNOWN_OPTION.search(str(exc)) if isinstance(exc, TypeError) else None
+    if unknown is None:
+        said = str(exc)
+        if url.password:  # not quoted back
+            said = said.replace(url.password, "***").replace(unquote(url.password), "***")
+        return f"redis-py refuses it: {said}"
+    option = unknown.group(1)
+    tls = " (a TLS option: use rediss://)" if option.startswith("ssl_") else ""
+    return f"redis-py takes no query option {option!r} for a {url.scheme}:// URL{tls}"
 
 
 def server_client(url: str, *, timeout_s: float) -> aioredis.Redis:

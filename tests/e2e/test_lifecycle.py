@@ -154,6 +154,39 @@ def test_a_config_error_in_the_workers_stops_the_supervisor(tmp_path: Path) -> N
     assert "restarting" not in proc.stdout
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_redis_database_the_server_lacks_stops_startup_with_one_line(
+    workers: str, redis_url: str
+) -> None:
+    # The start-up PING's SELECT went up as a traceback (ResponseError) with exit 1,
+    # and with WORKERS=2 each worker was restarted for ever.
+    env = {**os.environ, **BASE_ENV, "WORKERS": workers}
+    env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/99999"  # 16 databases by default
+    proc = _run_server(env, timeout_s=60)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
+    assert lines == {
+        "novaos: invalid configuration: REDIS_URL: the server has no database 99999 "
+        "(it has as many as its 'databases' setting, from 0)"
+    }, proc.stderr
+    assert "restarting" not in proc.stdout
+    if workers == "2":
+        assert "stopped on a configuration error" in proc.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_redis_url_option_redis_py_refuses_stops_startup_with_one_line(workers: str) -> None:
+    # A traceback from redis-py (a ValueError) with exit 1; WORKERS=2 restarted for ever.
+    env = {**os.environ, **BASE_ENV, "WORKERS": workers}
+    env["REDIS_URL"] = "redis://127.0.0.1:6379/0?socket_timeout=abc"
+    proc = _run_server(env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("novaos: invalid configuration: REDIS_URL: ")
+    assert "'socket_timeout'" in lines[0]
+    assert "listening" not in proc.stdout and "worker" not in proc.stdout  # none started
+
+
 def test_a_provider_config_error_stops_the_supervisor_before_its_workers() -> None:
     # The supervisor printed that it listened, then each worker printed the error.
     env = {**os.environ, **BASE_ENV, "WORKERS": "2", "PREFERRED_PROVIDER": "openai"}

@@ -10,6 +10,7 @@ import pytest
 
 from novaos.config import load_settings
 from novaos.errors import ConfigError
+from novaos.storage import check_store_settings
 
 BASE = {"REQUIRE_AUTH": "false"}
 
@@ -84,3 +85,63 @@ def test_a_password_that_ends_the_host_part_is_named_as_the_problem(
 )
 def test_the_documented_forms_are_accepted(name: str, value: str) -> None:
     load_settings({**BASE, name: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["redis://cache:6379/abc", "redis://cache:6379/-1", "redis://cache:6379/0/1"],
+)
+def test_a_redis_url_path_that_is_no_database_number_is_refused(value: str) -> None:
+    # redis-py took "/abc" as database 0 and "/0/1" as 1, saying nothing; "/-1" the server refused.
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, "REDIS_URL": value})
+    assert str(refused.value) == (
+        "invalid configuration: REDIS_URL: the path is not a database number (redis://host:6379/0)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("redis://cache:6379?db=-1", "0 or more"),
+        # redis-py raised these when the client was built: a traceback at start-up
+        ("redis://cache:6379/0?socket_timeout=abc", "'socket_timeout'"),
+        ("redis://cache:6379/0?ssl_cert_reqs=required", "use rediss://"),
+        ("rediss://cache:6380/0?ssl_cert_reqs=bogus", "bogus"),
+        ("redis://cache:6379/0?protocol=5", "protocol"),
+        ("redis://cache:6379/0?sockettimeout=1", "'sockettimeout'"),
+        ("unix:///run/redis/redis.sock?db=one", "'db'"),
+    ],
+)
+def test_a_redis_url_redis_py_would_refuse_is_refused_at_start(value: str, said: str) -> None:
+    settings = load_settings({**BASE, "REDIS_URL": value})
+    with pytest.raises(ConfigError) as refused:
+        check_store_settings(settings)  # what the supervisor and build_store run
+    assert str(refused.value).startswith("invalid configuration: REDIS_URL: ")
+    assert said in str(refused.value)
+
+
+def test_a_redis_py_refusal_does_not_quote_the_password() -> None:
+    settings = load_settings(
+        {**BASE, "REDIS_URL": "rediss://:hunter2secret@c:1/0?ssl_cert_reqs=hunter2secret"}
+    )
+    with pytest.raises(ConfigError) as refused:
+        check_store_settings(settings)
+    assert "hunter2secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "redis://cache:6379",
+        "redis://cache:6379/",
+        "redis://cache:6379/15",
+        "rediss://cache:6380/0?ssl_cert_reqs=none&ssl_check_hostname=false",
+        "redis://cache:6379/0?socket_timeout=1.5&client_name=novaos",
+        "unix:///run/redis/redis.sock?db=2",
+    ],
+)
+def test_redis_url_options_redis_py_takes_are_accepted(value: str) -> None:
+    settings = load_settings({**BASE, "REDIS_URL": value})
+    check_store_settings(settings)
+    assert settings.redis_url == value
