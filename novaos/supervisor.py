@@ -3,7 +3,8 @@
 The supervisor binds nothing itself but the metrics port: it starts the
 workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate, serves
 ``/metrics`` from all of them, restarts a worker that dies (after a back-off
-that doubles while it keeps dying young), and on SIGTERM forwards it to every
+that doubles while it keeps dying young; counted in ``worker_restarts_total``,
+as the pod's restart count never sees it), and on SIGTERM forwards it to every
 worker and waits for them to drain. A worker that exits with the
 configuration error code stops the supervisor: restarting cannot fix it.
 """
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from novaos.config import Settings
 from novaos.errors import EXIT_CONFIG, ConfigError
+from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.providers.factory import check_provider_settings
 from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 from novaos.storage import check_store_settings
@@ -143,6 +145,7 @@ class Supervisor:
             port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
+            registry.register(WorkerRestarts(lambda: self.restarts))  # the workers' sum lacks it
             server = serve_metrics(self.settings.metrics_port, registry)
         except BaseException:
             # A configuration error before any worker ran: nothing will use the

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from novaos.domain import GateRecord
+from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.pipeline.orchestrator import GateObserver
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
@@ -54,6 +55,10 @@ class Children(Generic[M]):
         if child is None:
             child = self._by_values[values] = self._metric.labels(*values)
         return child
+
+
+def _none() -> int:
+    return 0
 
 
 class Metrics(GateObserver):
@@ -157,6 +162,8 @@ class Metrics(GateObserver):
         )
         for result in ("ok", "blocked", "timeout", "too_large", "error"):
             self.web_fetch.labels(result)  # export zeros so rate() and alerts see every result
+        # Served only by a single process (a worker's registry is not): no supervisor.
+        r.register(WorkerRestarts(_none))
         self._started = Children(self.grpc_started)
         self._sent = Children(self.grpc_sent)
         self._handled = Children(self.grpc_handled)

@@ -201,12 +201,16 @@ def test_killed_worker_is_restarted_and_others_unaffected(
         timeout_s=60,
         what=f"both workers up; output so far: {srv.lines}",
     )
+    assert value(scrape(srv.metrics_port), "worker_restarts_total") == 0
     results, victim = asyncio.run(_streams_while_killing_one(srv))
     survivors = [result for worker, result in results if worker != victim]
     assert survivors, f"every stream landed on worker {victim}: {results}"
     assert all(result == "completed" for result in survivors), results
     wait_until(lambda: srv.count("restarting") >= 1, timeout_s=20, what="restart line")
     wait_until(lambda: srv.count("serving on") >= 3, timeout_s=60, what="replacement worker")
+    # The only trace was that stdout line: no metric, no alert, and the pod's restart
+    # count does not move for a worker the supervisor restarts.
+    assert value(scrape(srv.metrics_port), "worker_restarts_total") == 1
 
 
 async def _streams_while_killing_one(srv: Subprocess) -> tuple[list[tuple[str, str]], str]:

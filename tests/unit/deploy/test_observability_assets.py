@@ -199,6 +199,20 @@ def test_the_audit_runbook_names_its_alerts_and_what_they_watch() -> None:
         assert all(f"`{m}`" in section for m in promql_metric_names(rule["expr"])), rule["alert"]
 
 
+def test_a_worker_the_supervisor_restarts_raises_an_alert() -> None:
+    # Restarted within a second under WORKERS>1, a killed worker left only a stdout
+    # line: the pod's restart count does not move.
+    rule = RULES_BY_NAME["NovaOSWorkerRestarts"]
+    op, value, metrics = _threshold("NovaOSWorkerRestarts")
+    assert (op, value, metrics) == (">", 0.0, {"worker_restarts_total"})
+    assert "increase(worker_restarts_total[15m])" in rule["expr"]
+    assert rule["annotations"]["runbook"] == "docs/operations.md#process-restarts"
+    section = _section(OPERATIONS_DOC.read_text(), "### Process restarts")
+    assert "NovaOSWorkerRestarts" in section and "`worker_restarts_total`" in section
+    panels = [p for p in dashboard_panels(DASHBOARD) if p["type"] != "row"]
+    assert any("worker_restarts_total" in t["expr"] for p in panels for t in p["targets"])
+
+
 def test_alerts_use_only_exported_metrics() -> None:
     assert alert_metric_names() - SYNTHETIC_METRICS <= EXPORTED_METRICS
 
