@@ -112,7 +112,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # First of all: from here on SIGTERM and SIGINT stop start-up cleanly.
     stop = StopSignal()
     stop.install()
-    from novaos.config import process_environment
+    import logging
+
+    from novaos.config import process_environment, unknown_variables
     from novaos.observability.logging import configure_logging
     from novaos.supervisor import Supervisor, die_with_parent
 
@@ -122,6 +124,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings)
+    if not args.worker and (unknown := unknown_variables()):  # the supervisor says it once
+        logging.getLogger("novaos.config").warning(
+            "not NovaOS variables, ignored: %s",
+            ", ".join(unknown),
+            extra={"component": "config"},
+        )
     if args.worker and settings.novaos_supervisor_pid:
         die_with_parent(settings.novaos_supervisor_pid)
     if stop.received is not None:  # nothing started yet

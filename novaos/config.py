@@ -6,6 +6,7 @@ naming the variable (``load_settings`` raises ``ConfigError``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -565,6 +566,36 @@ def _first_error_line(exc: ValidationError) -> str:
         return f"invalid configuration: {msg}"
     name = loc[0].upper()
     return f"invalid configuration: {name}: {msg}"
+
+
+# Names other programs read that share a prefix with ours: gRPC's core (GRPC_TRACE,
+# GRPC_VERBOSITY, …), Node's (NODE_OPTIONS, NODE_EXTRA_CA_CERTS, …), the REDIS_PASSWORD
+# docker-compose.yml builds REDIS_URL from (its .env reaches the container too), and
+# Kubernetes service links (REDIS_PORT, NOVAOS_SERVICE_HOST, …). Named only when
+# they are a near miss of one of ours (GRPC_PROT).
+_NOT_OURS = re.compile(r"(GRPC|NODE)_.*|REDIS_PASSWORD|.+_SERVICE_(HOST|PORT.*)|.+_PORT(_.+)?")
+_NEAR_MISS = 0.85
+_SUGGESTED = 0.7  # difflib's ratio: REDIS_ULR/REDIS_URL 0.89, AUDIT_STORAGE/_TYPE 0.84
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """Variables in ``env`` (default: the process environment) that look meant for
+    NovaOS, sharing a setting's prefix (``REDIS_``, ``AUDIT_``, ``RATE_``, …), but name
+    none, which the settings ignore without a word: each as ``NAME``, or ``NAME (did
+    you mean KNOWN?)`` for the closest setting."""
+    known = [(field.alias or name).upper() for name, field in Settings.model_fields.items()]
+    prefixes = {name.split("_", 1)[0] for name in known if "_" in name}
+    found = []
+    for name in sorted(os.environ if env is None else env):
+        upper = name.upper()
+        if upper in known or "_" not in upper or upper.split("_", 1)[0] not in prefixes:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=_SUGGESTED)
+        near = close and difflib.SequenceMatcher(None, upper, close[0]).ratio() >= _NEAR_MISS
+        if _NOT_OURS.fullmatch(upper) and not near:
+            continue
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
 
 
 def process_environment() -> dict[str, str]:

@@ -187,6 +187,24 @@ def test_a_redis_url_option_redis_py_refuses_stops_startup_with_one_line(workers
     assert "listening" not in proc.stdout and "worker" not in proc.stdout  # none started
 
 
+def test_misspelt_variables_are_named_once_at_start_and_do_not_stop_it(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # REDIS_ULR, AUDIT_STORAGE, RATE_LIMIT_FRE were ignored without a word: the
+    # gateway ran on memory, the default sink and the default limit.
+    misspelt = {"REDIS_ULR": "redis://127.0.0.1:1/0", "AUDIT_STORAGE": "file"}
+    srv = spawn_server(WORKERS="2", RATE_LIMIT_FRE="5", **misspelt)
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
+    warnings = [line for line in srv.lines if "not NovaOS variables" in line]
+    assert len(warnings) == 1, srv.lines  # the supervisor's, not one per worker
+    logged = json.loads(warnings[0])
+    assert logged["level"] == "warn" and logged["component"] == "config"
+    assert logged["message"] == (
+        "not NovaOS variables, ignored: AUDIT_STORAGE (did you mean AUDIT_STORAGE_TYPE?), "
+        "RATE_LIMIT_FRE (did you mean RATE_LIMIT_FREE?), REDIS_ULR (did you mean REDIS_URL?)"
+    )
+
+
 def test_a_provider_config_error_stops_the_supervisor_before_its_workers() -> None:
     # The supervisor printed that it listened, then each worker printed the error.
     env = {**os.environ, **BASE_ENV, "WORKERS": "2", "PREFERRED_PROVIDER": "openai"}
