@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from novaos.config import load_settings
 from tests.fixtures.deploy_assets import (
     all_containers,
     find_manifest,
     kube_manifests,
+    pod_environment,
     pod_specs,
 )
 
@@ -169,6 +171,21 @@ def test_gateway_egress_is_redis_postgres_dns_and_public_https() -> None:
     for private in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "127.0.0.1"):
         addr = ipaddress.ip_address(private)
         assert any(addr in net for net in excluded), f"HTTPS egress reaches {private}"
+
+
+def test_web_fetches_go_only_to_ports_the_egress_policy_opens() -> None:
+    # The ConfigMap enabled web fetch with the default ports 80,443 while the policy
+    # opened 443 only: an http:// source hung until the connect timeout.
+    settings = load_settings(pod_environment())
+    assert settings.enable_web_fetch
+    public = [
+        rule
+        for rule in _policy("novaos")["egress"]
+        if rule["to"][0].get("ipBlock", {}).get("cidr") == "0.0.0.0/0"
+    ]
+    assert public
+    opened = {p["port"] for rule in public for p in rule["ports"] if p["protocol"] == "TCP"}
+    assert set(settings.web_fetch_allowed_ports) <= opened, settings.web_fetch_allowed_ports
 
 
 def test_redis_accepts_the_gateway_only_and_opens_nothing() -> None:
