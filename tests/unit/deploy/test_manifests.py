@@ -12,6 +12,7 @@ import pytest
 
 from tests.fixtures.deploy_assets import (
     KUBE_DIR,
+    OPERATIONS_DOC,
     all_containers,
     built_manifests,
     find_manifest,
@@ -20,9 +21,10 @@ from tests.fixtures.deploy_assets import (
     pod_specs,
 )
 
-# Oldest version we support (native sidecars, grpc probes, preStop sleep, ContainerResource
-# HPA metrics) and the newest schema the package ships.
-KUBE_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
+# Oldest version we support (native sidecars whose named port a Service can target, grpc
+# probes, preStop sleep, ContainerResource HPA metrics) and the newest schema the package
+# ships.
+KUBE_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
 
 MANIFESTS = kube_manifests()
 
@@ -140,6 +142,41 @@ def test_services_route_to_envoy_only_with_app_protocols() -> None:
             assert port.get("appProtocol"), f"{name}:{port['name']} has no appProtocol"
     protocols = {p["appProtocol"] for p in find_manifest("Service", "novaos")["spec"]["ports"]}
     assert protocols == {"grpc", "https"}
+
+
+# Services resolve a named targetPort on a native sidecar (an init container with
+# restartPolicy Always) only from 1.32 (kubernetes/kubernetes#127958, fixed by #127976).
+_SIDECAR_NAMED_TARGET_PORT = (1, 32)
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = re.findall(r"(\d+)\.(\d+)", text)[0]
+    return int(major), int(minor)
+
+
+def test_the_stated_minimum_kubernetes_version_is_one_and_covers_the_sidecar_port() -> None:
+    # The Deployment said ">= 1.29", operations.md "1.33 or newer": on 1.29-1.31 the
+    # Services' targetPort "https" (the Envoy sidecar's port) resolves to no endpoint.
+    pod = find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]
+    sidecar_ports = {
+        p["name"]
+        for c in pod.get("initContainers", ())
+        if c.get("restartPolicy") == "Always"
+        for p in c.get("ports", ())
+    }
+    targets = {p["targetPort"] for s in ("novaos", "novaos-headless")
+               for p in find_manifest("Service", s)["spec"]["ports"]}  # fmt: skip
+    assert targets & sidecar_ports, "the Services no longer target the sidecar: recheck"
+    stated = {
+        "tests": _version(KUBE_VERSIONS[0]),
+        "docs": _version(
+            re.findall(r"\(Kubernetes (\d+\.\d+) or newer", OPERATIONS_DOC.read_text())[0]
+        ),
+        "deployment": _version(
+            re.findall(r"Kubernetes >= (\d+\.\d+)", (KUBE_DIR / "deployment.yaml").read_text())[0]
+        ),
+    }
+    assert set(stated.values()) == {_SIDECAR_NAMED_TARGET_PORT}, stated
 
 
 def test_hpa_follows_the_guide() -> None:
