@@ -30,7 +30,8 @@ without its earlier turns, the shield would not see a crisis stated in them, and
 claimed in memory, it would be taken from its owner until Redis is back. The one
 write whose read came from Redis and whose write reached memory (a request in
 flight when Redis went away) leaves a conversation memory holds only part of,
-refused just the same.
+refused just the same. A read Redis failed part-way through (a cluster's batch
+runs op by op) is made again from memory alone, never judged on answers from both.
 
 Earlier releases kept a list of ids in creation order under ``:index`` (a new
 name, since a list cannot take sorted-set commands). The first listing that
@@ -168,6 +169,31 @@ class ConversationHistory:
         if self._fallback is None or self._fallback.primary_available:
             return None
         return self._fallback.recoveries
+
+    def _source(self) -> tuple[bool, int] | None:
+        """What answers reads now: it changes with every switch, either way."""
+        if self._fallback is None:
+            return None
+        return self._fallback.primary_available, self._fallback.recoveries
+
+    async def _read_one_store(self, ops: Sequence[StoreOp]) -> tuple[list[object], int | None]:
+        """The answers to the reads ``ops``, all from one store, and the outage whose
+        memory gave them (None: the shared store did).
+
+        A cluster's batch runs op by op, so Redis can fail between two of them: the
+        first answers from Redis (a claim of the caller's, metadata copied back from
+        an earlier outage that says "whole"), the rest from memory (no turns). Taken
+        together they would pass a conversation as held whole with none of its turns.
+        Such a read is made again, then from memory alone: memory answers without
+        awaiting, so the store cannot switch during it."""
+        for _ in range(2):
+            before = self._source()
+            found = await self._store.batch(ops)
+            if self._source() == before:
+                return found, self._outage()
+        raise HistoryUnavailableError(  # the store switched twice in one read
+            "conversation history is unavailable while storage is degraded; retry later"
+        )
 
     @staticmethod
     def validate_id(conversation_id: str) -> str:
@@ -354,10 +380,9 @@ class ConversationHistory:
         have turns and an owner in Redis, and one written there only by a
         request in flight when Redis went away has its earlier turns in Redis."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
-        holder, raw_meta, raw_turns = await self._store.batch(
+        (holder, raw_meta, raw_turns), outage = await self._read_one_store(
             (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
         )
-        outage = self._outage()  # a switch to memory since Redis answered: refused, retryable
         self._check_claim(owner, conversation_id, holder)
         meta, ours = _owned_meta(owner, raw_meta), holder == owner.encode()
         if outage is not None and not (ours and _whole(meta)):
@@ -418,8 +443,7 @@ class ConversationHistory:
             for conversation_id in chunk:
                 meta_key, turns_key = self._keys(owner, conversation_id)
                 ops += (GetOp(meta_key), LenOp(turns_key), GetOp(self._claim_key(conversation_id)))
-            found = await self._store.batch(ops)
-            outage = self._outage()
+            found, outage = await self._read_one_store(ops)
             for conversation_id, raw_meta, count, holder in zip(
                 chunk, found[::3], found[1::3], found[2::3], strict=True
             ):
@@ -454,10 +478,9 @@ class ConversationHistory:
         ``HistoryUnavailableError`` for one memory has no claim of the caller's on
         (it may be in Redis: memory cannot tell, so cannot say)."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
-        holder, raw_meta = await self._store.batch(
+        (holder, raw_meta), outage = await self._read_one_store(
             (GetOp(self._claim_key(conversation_id)), GetOp(meta_key))
         )
-        outage = self._outage()
         self._check_claim(owner, conversation_id, holder)
         if outage is not None and holder != owner.encode():
             raise _unavailable(conversation_id)
