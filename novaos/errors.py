@@ -185,10 +185,11 @@ class ProviderUnavailableError(NovaError):
 
 class ProviderRejectedRequestError(NovaError):
     """Every provider called refused the request itself (a 4xx: a prompt over its
-    context length, a model it does not have, a parameter it does not take) and
-    none was skipped or failed otherwise: the same request fails again, however
-    long the client waits, so this is no ``UNAVAILABLE``. ``metadata["providers"]``
-    names each with its status (``openai:400,anthropic:400``)."""
+    context length, a model the client asked for that it does not have, a
+    parameter it does not take) and none was skipped or failed otherwise: the
+    same request fails again, however long the client waits, so this is no
+    ``UNAVAILABLE``. ``metadata["providers"]`` names each with its status
+    (``openai:400,anthropic:400``)."""
 
     reason = "PROVIDER_REJECTED_REQUEST"
 

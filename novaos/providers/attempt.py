@@ -33,18 +33,22 @@ class Failures:
     open_waits: list[float] = field(default_factory=list)  # s until an open breaker probes
     rate_waits: list[float] = field(default_factory=list)  # s until a 429 back-off ends
     failed_waits: list[float] = field(default_factory=list)  # per error: s until usable again
+    refusals: list[bool] = field(default_factory=list)  # per error: the request's own fault
     skipped: list[str] = field(default_factory=list)
 
-    def failed(self, exc: perr.ProviderError, wait_s: float) -> None:
+    def failed(self, exc: perr.ProviderError, wait_s: float, *, asked_model: str) -> None:
         """``wait_s``: how long the failed provider is now out of reach (its breaker
-        opened, or a 429 back-off began); 0 when it could be called again at once."""
+        opened, or a 429 back-off began); 0 when it could be called again at once.
+        ``asked_model``: the model the client asked this provider for (its
+        ``options.model``); empty when it was called with its configured model."""
         self.errors.append(exc)
         self.failed_waits.append(wait_s)
+        self.refusals.append(_refused_request(exc, asked_model))
 
     def final_error(self) -> NovaError:
         if not self.errors and not self.rate_waits and self.open_waits:
             return CircuitOpenError("Circuit open", retry_after_s=min(self.open_waits))
-        if self.errors and not self.skipped and all(map(_refused_request, self.errors)):
+        if self.errors and not self.skipped and all(self.refusals):
             return _rejected(self.errors)
         reasons = [f"{e.provider}: {e.kind}" for e in self.errors] + self.skipped
         detail = "; ".join(reasons) or "no provider configured"
@@ -66,9 +70,19 @@ class Failures:
         return min(waits, default=0.0)
 
 
-def _refused_request(exc: perr.ProviderError) -> bool:
-    """A 4xx caused by the request itself (not a redirect: that is our base URL)."""
-    return isinstance(exc, perr.ProviderRequestError) and 400 <= exc.status < 500
+def _refused_request(exc: perr.ProviderError, asked_model: str) -> bool:
+    """A 4xx caused by the request itself (not a redirect: that is our base URL).
+
+    A 404 is the client's only for a model it asked for: for the configured model
+    (OPENAI_MODEL misspelt, one the provider retired) or a base URL with a wrong
+    path, every call fails alike until the config is fixed, which is ours to
+    mend and to be alerted on (UNAVAILABLE), not the client's (INVALID_ARGUMENT,
+    which no alert counts). 400, 413 and 422 stay the request's: a prompt over the
+    context length is by far the common case, and the provider's body does not
+    tell it apart from a malformed request of ours in any one way."""
+    if not isinstance(exc, perr.ProviderRequestError) or not 400 <= exc.status < 500:
+        return False
+    return exc.status != 404 or bool(asked_model)
 
 
 def _rejected(errors: list[perr.ProviderError]) -> ProviderRejectedRequestError:

@@ -133,7 +133,7 @@ class ProviderRouter:
                 attempt.report_tokens()
                 return
             except perr.ProviderError as exc:
-                settled = self._failed(name, exc, failures, permit)
+                settled = self._failed(name, sub, exc, failures, permit)
                 # Moving on is safe while no text of it reached the client (the
                 # consumer holds it back); else the answer would come spliced.
                 if not (attempt.sent and (released is None or released())):
@@ -188,7 +188,7 @@ class ProviderRouter:
                 response = await provider.complete(sub)
                 settled = self._succeeded(name, permit)
             except perr.ProviderError as exc:
-                settled = self._failed(name, exc, failures, permit)
+                settled = self._failed(name, sub, exc, failures, permit)
                 admitted = self._admit_next(order, failures)
                 if exc.accepted:  # it read the prompt: charged, cut or not
                     usage = charged_usage(exc.usage, estimate_usage(sub.messages, ""))
@@ -279,7 +279,12 @@ class ProviderRouter:
         return True
 
     def _failed(
-        self, name: str, exc: perr.ProviderError, failures: Failures, permit: Permit
+        self,
+        name: str,
+        sub: ProviderRequest,
+        exc: perr.ProviderError,
+        failures: Failures,
+        permit: Permit,
     ) -> bool:
         log.warning(
             "provider call failed",
@@ -293,7 +298,8 @@ class ProviderRouter:
         else:
             breaker.release(permit)
         backoff = self._not_before.get(name, 0.0) - self._clock()
-        failures.failed(exc, max(backoff, breaker.seconds_until_retry(), 0.0))
+        wait = max(backoff, breaker.seconds_until_retry(), 0.0)
+        failures.failed(exc, wait, asked_model=sub.model)
         return True
 
     def _state_changed(self, name: str, state: CircuitState) -> None:

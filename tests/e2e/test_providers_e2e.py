@@ -605,3 +605,33 @@ async def test_a_request_every_provider_refused_is_invalid_argument_not_unavaila
     assert (info.reason, details) == ("PROVIDER_REJECTED_REQUEST", ["ErrorInfo"])
     done = events[-1].completed
     assert done.outcome == chat_pb2.OUTCOME_FAILED and "128000" in done.detail
+
+
+async def test_a_misspelt_configured_model_is_unavailable_not_the_clients_fault(
+    fake_server: StartServer,
+) -> None:
+    # Every chat failed INVALID_ARGUMENT PROVIDER_REJECTED_REQUEST, as if each client
+    # had asked for a model that does not exist, and the error-rate alert, which
+    # counts UNAVAILABLE but not INVALID_ARGUMENT, never fired.
+    upstream = await fake_server()
+    no_model = {
+        "error": {
+            "message": "The model `gpt-4o-minii` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    }
+    for _ in range(2):
+        upstream.queue(Reply(404, json.dumps(no_model).encode()))
+    async with running_app(**openai_env(upstream, OPENAI_MODEL="gpt-4o-minii")) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as unary:
+            await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+        events, streamed = await stream_chat(running)
+    assert [json.loads(r.body)["model"] for r in upstream.requests] == ["gpt-4o-minii"] * 2
+    for err in (unary.value, streamed):
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        info, details = _error_info(err)
+        assert info.reason == "PROVIDER_UNAVAILABLE" and "RetryInfo" in details
+    assert events[-1].completed.outcome == chat_pb2.OUTCOME_FAILED

@@ -4,10 +4,12 @@ because of the request itself ends as no retry can mend, naming each refusal."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from novaos.errors import ProviderRejectedRequestError, ProviderUnavailableError
+from novaos.ports import ProviderRequest
 from tests.fixtures.fake_providers import Reply
 from tests.fixtures.provider_wire import openai_error
 from tests.integration.providers.test_router import (
@@ -41,14 +43,41 @@ NO_MODEL = Reply(
     404,
     b'{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}',
 )
+NO_OPENAI_MODEL = Reply(
+    404,
+    json.dumps(
+        {
+            "error": {
+                "message": "The model `gpt-4o-minii` does not exist or you do not have access"
+                " to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        }
+    ).encode(),
+)
 
 
-async def refused(pair: Pair, *, whole: bool) -> ProviderRejectedRequestError:
+async def refused(
+    pair: Pair, *, whole: bool, request: ProviderRequest = REQUEST
+) -> ProviderRejectedRequestError:
     with pytest.raises(ProviderRejectedRequestError) as caught:
         if whole:
-            await pair.router.complete(REQUEST)
+            await pair.router.complete(request)
         else:
-            await collect(pair.router)
+            await collect(pair.router, request)
+    return caught.value
+
+
+async def unavailable(
+    pair: Pair, *, whole: bool, request: ProviderRequest = REQUEST
+) -> ProviderUnavailableError:
+    with pytest.raises(ProviderUnavailableError) as caught:
+        if whole:
+            await pair.router.complete(request)
+        else:
+            await collect(pair.router, request)
     return caught.value
 
 
@@ -73,14 +102,40 @@ async def test_each_refusal_is_redacted_and_shortened(pair: Pair) -> None:
     # Providers quote the request back; what reaches the client is redacted as
     # the logs are, and short enough for three to fit the status message.
     quoted = "Invalid value for messages[0]: mail jane.doe@example.com now. " + "x" * 400
+    pair.secondary.queue(NO_MODEL)  # asked first, for the model the client named
     pair.primary.queue(Reply(422, openai_error(422, quoted)))
-    pair.secondary.queue(NO_MODEL)
-    error = await refused(pair, whole=False)
+    asked = replace(REQUEST, model="claude-9", preferred_provider="anthropic")
+    error = await refused(pair, whole=False, request=asked)
     assert "jane.doe@example.com" not in error.message
     assert "[REDACTED:" in error.message
     assert len(error.message) < 400
     assert "anthropic: HTTP 404: model: claude-9" in error.message
-    assert error.metadata == {"providers": "openai:422,anthropic:404"}
+    assert error.metadata == {"providers": "anthropic:404,openai:422"}
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
+async def test_a_404_for_a_configured_model_stays_unavailable(pair: Pair, whole: bool) -> None:
+    # A model name misspelt in the config (or a base URL with a wrong path) failed
+    # every call as the client's fault, INVALID_ARGUMENT, which no alert counts.
+    pair.primary.queue(NO_OPENAI_MODEL)
+    pair.secondary.queue(NO_MODEL)
+    error = await unavailable(pair, whole=whole)
+    assert error.reason == "PROVIDER_UNAVAILABLE"
+    assert "openai: request_error; anthropic: request_error" in error.message
+    assert [r.json()["model"] for r in pair.primary.requests] == ["gpt-4o-mini"]
+
+
+async def test_a_404_is_the_requests_own_for_the_model_the_client_asked(pair: Pair) -> None:
+    # The model asked of the first provider is the client's; the fallback is
+    # called with its configured one, whose 404 is the gateway's to mend.
+    asked = replace(REQUEST, model="gpt-9")
+    pair.primary.queue(NO_OPENAI_MODEL)
+    pair.secondary.queue(PROMPT_TOO_LONG)
+    error = await refused(pair, whole=False, request=asked)
+    assert error.metadata == {"providers": "openai:404,anthropic:400"}
+    pair.primary.queue(NO_OPENAI_MODEL)
+    pair.secondary.queue(NO_MODEL)
+    assert (await unavailable(pair, whole=True, request=asked)).reason == "PROVIDER_UNAVAILABLE"
 
 
 @pytest.mark.parametrize(
