@@ -33,20 +33,23 @@ MAX_MATCH_CHARS = 88
 # (``SENTENCE_END``): a phrase may not straddle text already let go.
 _SP = r"(?:[\x20\t]{1,3}|\r?\n[\x20\t]?)"  # \x20: _phrase replaces spaces
 _ADV = r"(?:so|very|really|truly|always|just|still|incredibly|completely|totally|fully|absolutely)"
-# I'm / Im / I m / I am, then "going to be" / "gonna be" if any ("I am always going
-# to be"); I'll be / I will be; an adverb allowed before "be" ("I'll always be").
-# The short adverbs before "going" keep the longest match inside MAX_MATCH_CHARS.
+# I'm / Im / I m / I am; I'll be / I will be, an adverb allowed before "be"
+# ("I'll always be").
+_AM = rf"i(?:(?:['’]?|{_SP})m|{_SP}am)"
+_IM = rf"{_AM}|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
+# A promise to be there reads "going to be" / "gonna be" too ("I am always going
+# to be here for you"); pride does not: "I am really going to be proud of you"
+# is a promise about what the reader will do, a teacher's line in a story. The
+# short adverbs before "going" keep the longest match inside MAX_MATCH_CHARS.
 _GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna){_SP}be)"
-_IM = (
-    rf"i(?:(?:['’]?|{_SP})m|{_SP}am){_GOING}?"
-    rf"|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
-)
+_IM_THERE = rf"{_AM}{_GOING}|{_IM}"
 _YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me")
 _HERE = r"(?:right )?(?:here|there) for you"
-# Where a sentence or clause starts: "Always here for you." says "I'm" without
-# the words; after other words it describes someone else ("988 is always there
-# for you").
-_CLAUSE_START = r"(?:^|(?<=[.!?…;:,(\n\-–—]))[\x20\t]{0,3}"
+# Where a sentence starts: "Always here for you." says "I'm" without the words.
+# After other words, a comma or a colon included, it describes someone else
+# ("988 is always there for you", "Call 988, always there for you", "The crisis
+# line: always there for you").
+_SENTENCE_START = r"(?:^|(?<=[.!?…\n])|(?<=[.!?…][\"'”’)\]]))[\x20\t]{0,3}"
 
 
 def _phrase(body: str) -> str:
@@ -57,8 +60,8 @@ def _phrase(body: str) -> str:
 BANNED = re.compile(
     "|".join(
         (
-            _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}{_HERE}"),
-            _CLAUSE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
+            _phrase(rf"(?:{_IM_THERE}) (?:{_ADV} ){{0,2}}{_HERE}"),
+            _SENTENCE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
             _phrase(rf"{_YOU} (?:can|could) (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
             _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}proud of you"),
             _phrase(rf"(?:{_YOU}(?:['’]?re| are| r)|ur) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),

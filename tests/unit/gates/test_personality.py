@@ -239,7 +239,6 @@ def test_a_blank_line_is_still_a_release_point() -> None:
         # a black-box tester's, all shipped
         "I'm always right here for you",
         "I am always going to be here for you",
-        "Always here for you",
         "u can always count on me",
         "I m always here for you",
         "I'm gonna be there for you",
@@ -255,14 +254,35 @@ def test_close_variants_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "Always here for you.",
+        "Here is the plan. Always right here for you.",
+        "Go on!\nStill there for you.",
+        'You said "thanks." Always here for you.',
+    ],
+)
+def test_always_here_for_you_starting_a_sentence_is_banned(text: str) -> None:
+    # A tester's, shipped: standing alone it is the model's promise.
+    assert rules.find_banned(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "The 988 Lifeline is always there for you, day and night.",
         "Your sister will always be here for you.",
         "I am going to explain it in three steps.",
         "You can count on the bus being late; your amazing plan still works.",
+        # after a comma or a colon it describes what comes before it
+        "Call 988, always there for you, day or night.",
+        "The crisis line: always there for you, 24/7.",
+        "Good libraries: always there for you…",
+        # a promise about the reader, in a story
+        "I am really going to be proud of you, said the teacher in the story.",
     ],
 )
 def test_what_others_are_for_you_is_no_banned_phrase(text: str) -> None:
-    # "always here for you" is the model's promise only where it stands alone.
+    # "always here for you" is the model's promise only where it starts a
+    # sentence; "going to be" reads as a promise to be there, not as pride.
     assert rules.find_banned(text) is None
 
 
