@@ -128,7 +128,9 @@ async def test_get_health_reports_the_redis_fallback(private_redis: RedisServer)
         assert await storage_is("ok")
         private_redis.kill()
         await await_until(lambda: storage_is("fallback"), what="storage fallback in GetHealth")
-        await _chat(running, "during-outage", "c1", "still answering?")
+        # No id: one the client names is refused while memory cannot vouch for its
+        # history (HISTORY_UNAVAILABLE); one the server makes up is answered.
+        await _chat(running, "during-outage", "", "still answering?")
         assert running.app.metrics.storage_fallback._value.get() == 1
         private_redis.start()
         await await_until(lambda: storage_is("ok"), timeout_s=5, what="storage ok again")
@@ -282,10 +284,17 @@ async def test_a_full_redis_is_served_from_memory_not_internal(private_redis: Re
     ) as running:
         private_redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
         private_redis.cli("CONFIG", "SET", "maxmemory", "1")
-        await _chat(running, "full-redis", "c1", "still answering?")
-        assert running.app.metrics.storage_fallback._value.get() == 1
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
-        request = chat_pb2.StreamChatRequest(message="and streaming?", conversation_id="c1")
+        # A new id the server makes up: the claim written on memory is this
+        # process's own, so the conversation goes on during the outage.
+        reply = await stub.Chat(
+            chat_pb2.ChatRequest(message="still answering?"), metadata=bearer(mint("full-redis"))
+        )
+        assert reply.outcome == chat_pb2.OUTCOME_COMPLETED
+        assert running.app.metrics.storage_fallback._value.get() == 1
+        request = chat_pb2.StreamChatRequest(
+            message="and streaming?", conversation_id=reply.conversation_id
+        )
         kinds = [
             e.WhichOneof("event")
             async for e in stub.StreamChat(request, metadata=bearer(mint("full-redis")))
