@@ -63,6 +63,12 @@ from novaos.webfetch import build_fetcher
 _log = logging.getLogger("novaos.app")
 _CIRCUIT_STATES = {0: "closed", 1: "open", 2: "half_open"}
 _SHUTTING_DOWN = "server shutting down"
+# At shutdown the audit sink gets this long to take what is still queued (the
+# records of the streams just ended in-band, 1 s before the grace ends); a sink
+# that hangs or refuses connections would otherwise hold the drain for its own
+# timeouts (10 s per call) until the supervisor or kubelet kills the process and
+# the records with it. What it has not taken by then goes to the fsynced spill.
+_AUDIT_CLOSE_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -484,7 +490,8 @@ class App:
         if self.limiter is not None:
             await self.limiter.aclose()  # finish in-flight lease releases before the store goes
         if self.audit_log is not None:
-            await self.audit_log.aclose()  # drains: every finished request is written or spilled
+            # Drains: every finished request is written or, within the wait, spilled.
+            await self.audit_log.aclose(sink_wait_s=_AUDIT_CLOSE_WAIT_S)
         if self.store is not None:
             await self.store.aclose()
 

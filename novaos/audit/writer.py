@@ -7,7 +7,11 @@ fails, batches go to an fsynced spill file; while the spill holds anything new
 batches queue behind it, and the spill is replayed in order with backoff until
 the sink takes it; an append that hangs past ``append_timeout_s`` counts as a
 failure. ``aclose()`` drains the queue; what the sink cannot take by then stays
-in the spill file and is replayed at the next start.
+in the spill file and is replayed at the next start. At shutdown,
+``aclose(sink_wait_s=...)`` also cuts every sink call, the one under way too, that
+much time after the close: a hung sink then costs the drain that long, not
+``append_timeout_s`` per call, and what it did not take is in the spill before
+anyone has to kill the process.
 
 By default ``record()`` returns once the summary is queued, and the answer goes
 out while its record is written: what is still queued when the process is
@@ -92,6 +96,8 @@ class AuditWriter:
         self._written = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._close_by: float | None = None  # loop time no sink call outlasts (shutdown)
+        self._bound: asyncio.Timeout | None = None  # the sink call under way
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -111,11 +117,17 @@ class AuditWriter:
         await self._fanout.start()
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
-    async def aclose(self, *, close_sink: bool = True) -> None:
-        """Drain the queue, try a last replay, close the spill (and the sink)."""
+    async def aclose(self, *, close_sink: bool = True, sink_wait_s: float | None = None) -> None:
+        """Drain the queue, try a last replay, close the spill (and the sink).
+
+        ``sink_wait_s`` (shutdown): no sink call runs past that long from now,
+        the one under way included; what the sink has not taken by then is
+        spilled, as when it fails."""
         if self._closed:
             return
         self._closed = True
+        if sink_wait_s is not None:
+            self._cut_sink_calls(asyncio.get_running_loop().time() + sink_wait_s)
         if self._task is not None:
             await self._queue.put(None)
             try:
@@ -257,10 +269,32 @@ class AuditWriter:
         return bool(self._spill.count or self._held or not self._sink_open)
 
     async def _bounded(self, call: Awaitable[_T]) -> _T:
-        """A sink call that hangs past ``append_timeout_s`` fails like a sink
-        that is down (opening it and replaying the spill too, not only appends)."""
-        async with asyncio.timeout(self._append_timeout_s):
-            return await call
+        """A sink call that hangs past ``append_timeout_s`` (or, closing, past the
+        close's cut) fails like a sink that is down (opening it and replaying the
+        spill too, not only appends)."""
+        when = asyncio.get_running_loop().time() + self._append_timeout_s
+        if self._close_by is not None:
+            when = min(when, self._close_by)
+        bound = asyncio.timeout_at(when)
+        try:
+            async with bound:
+                self._bound = bound
+                return await call
+        except TimeoutError:
+            if not bound.expired():
+                raise  # the sink's own
+            if self._close_by is not None and (bound.when() or 0.0) <= self._close_by:
+                raise TimeoutError("no answer before the shutdown's cut") from None
+            raise TimeoutError(f"no answer within {self._append_timeout_s:g} s") from None
+        finally:
+            self._bound = None
+
+    def _cut_sink_calls(self, when: float) -> None:
+        self._close_by = when
+        # The call under way may have been given append_timeout_s before the close.
+        bound = self._bound
+        if bound is not None and (bound.when() or when + 1) > when:
+            bound.reschedule(when)
 
     async def _deliver(self, drafts: list[AuditRecord], *, force_retry: bool) -> bool:
         """Seal the records and store them: True when they are in the sink or the

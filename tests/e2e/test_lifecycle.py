@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import await_until, wait_until
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
+from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.provider_wire import openai_stream
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
 
@@ -447,6 +448,68 @@ def test_sigterm_ends_a_stream_longer_than_the_grace_in_band(
     ]
     outcomes = {r["request_id"]: r["outcome"] for r in audited}
     assert outcomes[done.request_id] == "cancelled"
+
+
+def test_sigterm_while_the_audit_database_hangs_spills_and_exits_within_the_grace(
+    spawn_server: Callable[..., Subprocess],
+    postgres_server: PostgresServer,
+    postgres_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """The audit database stops answering (every PostgreSQL process stopped) and
+    SIGTERM ends two open streams in-band. Their records cannot reach the
+    database: they must be in the spill when the process exits, soon after the
+    grace. The drain waited on the database 10 s per call, past the supervisor's
+    grace + 5 s (and the kubelet's kill), which killed it with the records."""
+    spill = tmp_path / "spill.jsonl"
+    srv = spawn_server(
+        SHUTDOWN_GRACE_S="2",
+        MOCK_TOKEN_DELAY_MS="100",
+        MOCK_RESPONSE_TOKENS="300",
+        AUDIT_STORAGE_TYPE="database",
+        DATABASE_URL=postgres_dsn,
+        AUDIT_SPILL_PATH=str(spill),
+    )
+
+    async def scenario() -> tuple[list[chat_pb2.Completed], int | None]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            calls = [
+                stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message="a long story please"),
+                    metadata=bearer(mint()),
+                )
+                for _ in range(2)
+            ]
+            for call in calls:
+                await call.read()  # under way
+            with postgres_server.paused():
+                srv.proc.send_signal(signal.SIGTERM)
+                ends = [await _last_event(call) for call in calls]
+                try:  # grace 2 s + the audit's 1 s + closing; not 10 s more
+                    code = await asyncio.to_thread(srv.proc.wait, 6)
+                except subprocess.TimeoutExpired:
+                    code = None
+            return ends, code
+
+    ends, code = asyncio.run(scenario())
+    assert [(e.outcome, e.detail) for e in ends] == [
+        (chat_pb2.OUTCOME_CANCELLED, "server shutting down")
+    ] * 2
+    assert code == 0, "the drain outlived its grace"
+    spilled = {json.loads(line)["request_id"] for line in spill.read_text().splitlines()}
+    assert spilled == {e.request_id for e in ends}
+
+
+async def _last_event(
+    call: grpc.aio.UnaryStreamCall[chat_pb2.StreamChatRequest, chat_pb2.StreamChatResponse],
+) -> chat_pb2.Completed:
+    """The terminal event of a stream read with ``read()`` (which rules out ``async for``)."""
+    last = chat_pb2.StreamChatResponse()
+    while (event := await call.read()) is not grpc.aio.EOF:
+        assert isinstance(event, chat_pb2.StreamChatResponse)
+        last = event
+    return last.completed
 
 
 def _no_connections(upstream: FakeProviderServer) -> Callable[[], Awaitable[bool]]:

@@ -11,12 +11,13 @@ commit ack was lost) are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.rows import TupleRow
@@ -42,7 +43,11 @@ _COLUMNS = (
 )
 _HASH = _COLUMNS.split(", ").index("hash")
 
+_CLOSE_TIMEOUT_S = 0.5
+_RECANCEL_S = 0.05
+
 _log = logging.getLogger("novaos.audit")
+_T = TypeVar("_T")
 
 
 class PostgresAuditSink:
@@ -83,14 +88,7 @@ class PostgresAuditSink:
         if not self._opened:
             await self._pool.open(wait=False)
             self._opened = True
-        async with self._pool.connection() as conn:
-            await migrate(conn)
-            cur = await conn.execute(
-                sql.SQL("SELECT {} FROM audit_records ORDER BY seq DESC LIMIT 1").format(
-                    sql.SQL(_COLUMNS)
-                )
-            )
-            row = await cur.fetchone()
+        row = await _promptly(self._migrate_and_read_last())
         if row is None:
             return self._head
         self._head = self._saw(ChainHead(int(row[0]), str(row[_HASH])))
@@ -103,6 +101,16 @@ class PostgresAuditSink:
         check_head(record, self._keys, "the audit table")
         return self._head
 
+    async def _migrate_and_read_last(self) -> TupleRow | None:
+        async with self._pool.connection() as conn:
+            await migrate(conn)
+            cur = await conn.execute(
+                sql.SQL("SELECT {} FROM audit_records ORDER BY seq DESC LIMIT 1").format(
+                    sql.SQL(_COLUMNS)
+                )
+            )
+            return await cur.fetchone()
+
     @staticmethod
     async def _read_head(conn: AsyncConnection[TupleRow]) -> ChainHead:
         cur = await conn.execute("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
@@ -112,6 +120,9 @@ class PostgresAuditSink:
     async def append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
         if not records:
             return []
+        return await _promptly(self._append(records))
+
+    async def _append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
             cur = await conn.execute(
@@ -192,6 +203,11 @@ class PostgresAuditSink:
     async def _fetch(
         self, query: sql.Composable | str, params: Sequence[Any]
     ) -> builtins.list[TupleRow]:
+        return await _promptly(self._fetch_now(query, params))
+
+    async def _fetch_now(
+        self, query: sql.Composable | str, params: Sequence[Any]
+    ) -> builtins.list[TupleRow]:
         async with self._reading() as conn:
             cur = await conn.execute(query, params)  # type: ignore[arg-type]
             return await cur.fetchall()
@@ -199,14 +215,38 @@ class PostgresAuditSink:
     async def head(self) -> ChainHead:
         """The chain's last row, read now: another worker may have appended since
         this one last wrote (verify reads up to here)."""
-        async with self._reading() as conn:
-            self._head = self._saw(await self._read_head(conn))
+        self._head = self._saw(await _promptly(self._head_now()))
         return self._head
+
+    async def _head_now(self) -> ChainHead:
+        async with self._reading() as conn:
+            return await self._read_head(conn)
 
     async def aclose(self) -> None:
         if self._opened:
-            await self._pool.close()
+            # Not the pool's default 5 s: a worker stuck connecting to a database
+            # that hangs would hold the shutdown that long after the records spilled.
+            await self._pool.close(timeout=_CLOSE_TIMEOUT_S)
             self._opened = False
+
+
+async def _promptly(work: Coroutine[Any, Any, _T]) -> _T:
+    """``work``, which lets go of its connection at once when cancelled.
+
+    psycopg answers a cancel by asking the server to cancel the query, then waits
+    up to 5 s for that and 5 s more for the query to end: against a database that
+    does not answer (stopped, partitioned) the audit writer's timeout, or the cut
+    of a shutdown, came 10 s late, and a drain outlived its grace. Cancelled
+    again, as by a second Ctrl-C, psycopg closes the connection instead (the pool
+    drops it): the call ends within milliseconds."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():  # the first cancel may end it; if not, the next one does
+            task.cancel()
+            await asyncio.wait({task}, timeout=_RECANCEL_S)
+        raise
 
 
 def _readable(seq: int, raw: str) -> AuditRecord | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
@@ -17,7 +18,7 @@ from novaos.audit.sinks.pg_schema import migrate
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
 from novaos.errors import AuditSinkUnavailableError, NotFoundError
-from tests.fixtures.audit_data import POLICY, summary
+from tests.fixtures.audit_data import POLICY, chain, summary
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
 from tests.integration.audit.conftest import table_records
@@ -334,3 +335,46 @@ async def test_a_row_with_a_field_of_the_wrong_type_hides_only_itself(postgres_d
     assert listed == [1, 2, 3, 4, 6, 7, 8]
     assert (whole.ok, whole.first_bad_seq, whole.checked) == (False, 5, 4), whole
     assert "record 5 does not parse" in whole.problem and "seq" in whole.problem
+
+
+async def test_a_call_cut_on_a_hung_database_ends_at_once(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    # psycopg answers a cancel by asking the server to cancel the query, waiting
+    # up to 5 s for that and 5 s for the query to end: on a database that does not
+    # answer, the writer's timeout (and a shutdown's cut) came 10 s late.
+    sink = PostgresAuditSink(postgres_dsn)
+    await sink.open()
+    loop = asyncio.get_running_loop()
+    try:
+        with postgres_server.paused():
+            calls: list[Callable[[], Awaitable[object]]] = [
+                lambda: sink.append(chain(2)),
+                sink.head,
+            ]
+            for call in calls:
+                started = loop.time()
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await call()
+                assert loop.time() - started < 2
+    finally:
+        await sink.aclose()
+
+
+async def test_a_shutdown_spills_what_a_hung_database_did_not_take(
+    postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
+) -> None:
+    sink = PostgresAuditSink(postgres_dsn)
+    writer = AuditWriter(sink, POLICY, spill_path=tmp_path / "spill.jsonl")
+    await writer.start()
+    loop = asyncio.get_running_loop()
+    with postgres_server.paused():
+        for i in range(3):
+            await writer.record(summary(i))
+        started = loop.time()
+        async with asyncio.timeout(10):
+            await writer.aclose(sink_wait_s=0.5)
+        assert loop.time() - started < 3  # not the 10 s append timeout, nor 10 s more
+    assert len((tmp_path / "spill.jsonl").read_bytes().splitlines()) == 3
+    assert table_records(postgres_dsn) == []

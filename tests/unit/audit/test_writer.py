@@ -439,6 +439,29 @@ async def test_a_sink_that_hangs_while_the_spill_replays_still_times_out(
     assert [r.request_id for r in sink.records] == ["req-00001", "req-00002"]
 
 
+async def test_a_shutdown_cuts_the_hung_sink_call_and_spills_its_records(tmp_path: Path) -> None:
+    # The close waited out append_timeout_s (10 s) for the append under way, and
+    # as long again for the last replay: a worker draining onto a hung database was
+    # killed first (the supervisor's grace + 5 s), and its records with it.
+    sink = StuckSink()
+    writer = await _writer(sink, tmp_path)  # append_timeout_s: the default 10 s
+    sink.stuck = True
+    for i in range(3):
+        await writer.record(summary(i))
+    await await_until(lambda: holds(sink.calls >= 1), what="the append under way")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with asyncio.timeout(5):
+        await writer.aclose(sink_wait_s=0.2)
+    assert loop.time() - started < 2
+    spilled = (tmp_path / "spill.jsonl").read_bytes().splitlines()
+    assert len(spilled) == 3 and not sink.records
+    sink.stuck = False
+    again = await _writer(sink, tmp_path)  # the next start replays them
+    await again.aclose()
+    assert [r.request_id for r in sink.records] == [f"req-0000{i}" for i in range(3)]
+
+
 async def test_store_before_reply_refuses_a_record_after_close(tmp_path: Path) -> None:
     writer = await _writer(MemoryAuditSink(), tmp_path, store_before_reply=True)
     await writer.aclose()
