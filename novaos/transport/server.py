@@ -14,6 +14,7 @@ from generated.novaos.v1 import audit_pb2_grpc, chat_pb2, chat_pb2_grpc, health_
 from novaos.errors import ConfigError
 from novaos.observability.metrics import Metrics
 from novaos.transport.auth import JwtAuthenticator
+from novaos.transport.grpc_health import HealthCheckServicer
 from novaos.transport.interceptors import NovaInterceptor
 from novaos.wire_limits import GRPC_MAX_MESSAGE_BYTES, GRPC_MAX_METADATA_BYTES
 
@@ -37,7 +38,7 @@ class GrpcHealth:
     """grpc.health.v1 statuses for "" and each service."""
 
     def __init__(self) -> None:
-        self.servicer = health.aio.HealthServicer()
+        self.servicer = HealthCheckServicer()
 
     async def set_serving(self, serving: bool) -> None:
         """Readiness. The HealthService name stays SERVING until drain: it is the
@@ -45,10 +46,11 @@ class GrpcHealth:
         status = _SERVING if serving else _NOT_SERVING
         for name in ("", *SERVICE_NAMES):
             live_only = name == LIVENESS_SERVICE and not serving
-            await self.servicer.set(name, _SERVING if live_only else status)
+            self.servicer.set(name, _SERVING if live_only else status)
 
     async def drain(self) -> None:
-        await self.servicer.enter_graceful_shutdown()
+        """NOT_SERVING for good; open Watch streams send it and end (status OK)."""
+        self.servicer.enter_graceful_shutdown()
 
 
 def create_server(

@@ -254,6 +254,31 @@ async def test_grpc_health_per_service_and_transition_on_drain(server: Running) 
     await drain
 
 
+async def test_drain_ends_health_watches_once_they_heard_not_serving(server: Running) -> None:
+    """A Watch got NOT_SERVING and then held the drain open for the whole grace
+    (10 s with nothing else open, against 0.2 s), until gRPC cut it UNAVAILABLE."""
+    stub = health_pb2_grpc.HealthStub(server.channel)
+    first = {
+        "": health_pb2.HealthCheckResponse.SERVING,
+        "novaos.v1.HealthService": health_pb2.HealthCheckResponse.SERVING,
+        "no.such.Service": health_pb2.HealthCheckResponse.SERVICE_UNKNOWN,
+    }
+    watches = {name: stub.Watch(health_pb2.HealthCheckRequest(service=name)) for name in first}
+    for name, watch in watches.items():
+        reply = await watch.read()
+        assert isinstance(reply, health_pb2.HealthCheckResponse) and reply.status == first[name]
+    async with asyncio.timeout(10):  # not the 30 s grace
+        await server.app.drain(grace_s=30)
+    for name, watch in watches.items():
+        rest = []
+        while (reply := await watch.read()) is not grpc.aio.EOF:
+            assert isinstance(reply, health_pb2.HealthCheckResponse)
+            rest.append(reply.status)
+        assert await watch.code() == grpc.StatusCode.OK, name
+        known = first[name] == health_pb2.HealthCheckResponse.SERVING
+        assert rest == ([health_pb2.HealthCheckResponse.NOT_SERVING] if known else []), name
+
+
 async def test_drain_refuses_new_connections_before_it_says_not_serving(server: Running) -> None:
     """Whoever hears NOT_SERVING and dials again must be refused, not served: the
     listener closes first (the SIGTERM test below raced on exactly this)."""
