@@ -6,11 +6,13 @@ is made and a dev token printed (with the admin role, for `novaos audit`); the
 chat page offers one without it. The sidecar listens on 127.0.0.1 only: the page
 hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach it
 from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
-stops both processes.
+stops both processes in the pod's order: the gateway first, which drains (open
+streams end with their terminal event, through Envoy), then Envoy.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import signal
@@ -25,7 +27,9 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from novaos.config import Settings  # noqa: E402
 from novaos.sidecar.binary import envoy_binary  # noqa: E402
+from novaos.supervisor import KILL_AFTER_GRACE_S  # noqa: E402
 
 DEV = ROOT / ".dev"
 DEV_DEFAULTS = {
@@ -133,19 +137,45 @@ def wait_until_served(
     return False
 
 
-def supervise(procs: list[subprocess.Popen[bytes]], stop: Stop) -> int:
-    """Wait until Ctrl-C/SIGTERM or either process exits, then stop both."""
+def gateway_drain_s(env: Mapping[str, str]) -> float:
+    """How long the gateway may take to drain: its grace, then the supervisor's
+    backstop (the longest a worker of ``WORKERS>1`` is given)."""
+    default: float = Settings.model_fields["shutdown_grace_s"].default
+    try:
+        grace = float(env.get("SHUTDOWN_GRACE_S", default))
+    except ValueError:
+        grace = default  # the gateway refuses it at start: there is nothing to drain
+    return (grace if math.isfinite(grace) else default) + KILL_AFTER_GRACE_S
+
+
+def terminate(proc: subprocess.Popen[bytes], within_s: float) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def supervise(
+    gateway: subprocess.Popen[bytes],
+    envoy: subprocess.Popen[bytes],
+    stop: Stop,
+    *,
+    drain_s: float,
+) -> int:
+    """Wait until Ctrl-C/SIGTERM or either process exits, then stop both: the
+    gateway first, then Envoy once it is gone, as the kubelet stops the pod's
+    sidecar. Stopped together, Envoy cut the SSE streams the gateway was ending
+    in-band (no terminal event; audited as a client gone)."""
+    procs = [gateway, envoy]
     while running(procs, stop):
         time.sleep(0.2)
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()  # the gateway drains on SIGTERM; Envoy exits
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if gateway.poll() is None:
+        print("novaos dev: stopping the gateway (it drains), then Envoy", flush=True)
+    terminate(gateway, drain_s)  # SIGTERM: it drains, its streams end through Envoy
+    terminate(envoy, 10)  # nothing left to proxy: it exits at once
     return max((p.returncode or 0) for p in procs) if not stop.requested else 0
 
 
@@ -168,7 +198,7 @@ def main() -> int:
     elif running(procs, stop):
         print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
         banner(env, token)
-    return supervise(procs, stop)
+    return supervise(gateway, envoy, stop, drain_s=gateway_drain_s(env))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ the sidecar on loopback only, the page's dev token without the admin role."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -10,14 +11,17 @@ import signal
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import jwt
 import yaml
 
 from tests.fixtures.common import free_port, port_open, wait_until
+from tests.integration.envoy.helpers import sse_events
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER_SECRET = "caller-secret-0123456789abcdefghijklmnop"
@@ -38,7 +42,11 @@ def listening_addresses(port: int) -> set[str]:
 LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian as the kernel prints it
 
 
-def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def started(
+    tmp_path: Path, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, str]]]:
+    """``run_dev.py`` on free ports, up to its dev token line: (process, log, ports)."""
     ports = {
         k: str(free_port())
         for k in ("GRPC_PORT", "ENVOY_HTTPS_PORT", "ENVOY_HTTP_PORT", "ENVOY_ADMIN_PORT")
@@ -49,6 +57,7 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         "METRICS_PORT": "0",
         "AUDIT_STORAGE_TYPE": "memory",
         "JWT_SECRET": CALLER_SECRET,
+        **extra,
     }
     env.pop("NODE_ENV", None)
     # A file, not a pipe: Envoy's access log would fill an unread pipe and block it.
@@ -67,6 +76,24 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
             timeout_s=90,
             what="dev token line",
         )
+        yield proc, log, ports
+    finally:
+        # SIGTERM first: run_dev stops its children (own sessions), which a SIGKILL
+        # to it alone would leave running after a failed assertion.
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+DEV_CA = ROOT / ".dev" / "tls" / "cert.pem"
+
+
+def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
+    with started(tmp_path) as (proc, log, ports):
         lines = [log.read_text()]
         token = re.search(r"NOVAOS_TOKEN=(\S+)", "".join(lines))
         assert token, "".join(lines)
@@ -74,7 +101,7 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         assert jwt.decode(token.group(1), CALLER_SECRET, algorithms=["HS256"])["sub"] == "dev"
         assert f"https://localhost:{ports['ENVOY_HTTPS_PORT']}/" in "".join(lines)
 
-        ctx = ssl.create_default_context(cafile=str(ROOT / ".dev" / "tls" / "cert.pem"))
+        ctx = ssl.create_default_context(cafile=str(DEV_CA))
         base = f"https://localhost:{ports['ENVOY_HTTPS_PORT']}"
         # The banner comes once Envoy serves the gateway: its commands work at
         # once (they were refused "no healthy upstream" for the first seconds).
@@ -99,16 +126,33 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         assert proc.wait(timeout=40) == 0
         for port in (ports["GRPC_PORT"], ports["ENVOY_HTTPS_PORT"], ports["ENVOY_ADMIN_PORT"]):
             assert not port_open(int(port)), port
-    finally:
-        # SIGTERM first: run_dev stops its children (own sessions), which a SIGKILL
-        # to it alone would leave running after a failed assertion.
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+
+
+def test_ctrl_c_lets_a_stream_through_envoy_end_in_band(tmp_path: Path) -> None:
+    # Envoy was stopped with the gateway: the SSE stream was cut (curl exit 18)
+    # without its terminal event, and audited as a client gone, not a shutdown.
+    slow = {"SHUTDOWN_GRACE_S": "2", "MOCK_TOKEN_DELAY_MS": "100", "MOCK_RESPONSE_TOKENS": "300"}
+    with started(tmp_path, **slow) as (proc, log, ports):
+        token = re.search(r"NOVAOS_TOKEN=(\S+)", log.read_text())
+        assert token, log.read_text()
+        events: list[dict[str, Any]] = []
+        signalled = False
+        with httpx.stream(
+            "POST",
+            f"https://localhost:{ports['ENVOY_HTTPS_PORT']}/api/v1/chat/stream",
+            json={"message": "a long story please"},
+            headers={"authorization": f"Bearer {token.group(1)}"},
+            verify=ssl.create_default_context(cafile=str(DEV_CA)),
+            timeout=30,
+        ) as resp:
+            for event in sse_events(resp):  # a cut stream raises here
+                events.append(event)
+                if "delta" in event and not signalled:
+                    proc.send_signal(signal.SIGINT)  # mid-answer
+                    signalled = True
+        assert proc.wait(timeout=40) == 0
+    done = events[-1]["completed"]
+    assert (done["outcome"], done["detail"]) == ("OUTCOME_CANCELLED", "server shutting down")
 
 
 def load_run_dev() -> ModuleType:
