@@ -45,11 +45,15 @@ _GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna)
 _IM_THERE = rf"{_AM}{_GOING}|{_IM}"
 _YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me")
 _HERE = r"(?:right )?(?:here|there) for you"
-# Where a sentence starts: "Always here for you." says "I'm" without the words.
-# After other words, a comma or a colon included, it describes someone else
-# ("988 is always there for you", "Call 988, always there for you", "The crisis
-# line: always there for you").
-_SENTENCE_START = r"(?:^|(?<=[.!?…\n])|(?<=[.!?…][\"'”’)\]]))[\x20\t]{0,3}"
+# Where a sentence starts: "Always here for you." says "I'm" without the words,
+# after a dash or a bracket too ("Take care — always here for you", "(always
+# here for you)"), or as a list item ("- Always here for you"). After other
+# words it describes someone else ("988 is always there for you").
+_SENTENCE_START = r"(?:^|(?<=[.!?…\n(•\-–—])|(?<=[.!?…][\"'”’)\]]))[\x20\t]{0,3}"
+# After a comma, "here" is still the model speaking of itself ("Whatever
+# happens, always here for you"); "there" describes what comes before it
+# ("Call 988, always there for you", "The crisis line: always there for you").
+_AFTER_COMMA = r"(?<=[,;])[\x20\t]{0,3}"
 
 
 def _phrase(body: str) -> str:
@@ -62,6 +66,7 @@ BANNED = re.compile(
         (
             _phrase(rf"(?:{_IM_THERE}) (?:{_ADV} ){{0,2}}{_HERE}"),
             _SENTENCE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
+            _AFTER_COMMA + _phrase(rf"(?:{_ADV} ){{1,2}}(?:right )?here for you"),
             _phrase(rf"{_YOU} (?:can|could) (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
             _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}proud of you"),
             _phrase(rf"(?:{_YOU}(?:['’]?re| are| r)|ur) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),

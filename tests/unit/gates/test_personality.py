@@ -258,6 +258,13 @@ def test_close_variants_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
         "Here is the plan. Always right here for you.",
         "Go on!\nStill there for you.",
         'You said "thanks." Always here for you.',
+        # a dash, a bracket or a list item starts one too
+        "Take care of yourself — always here for you.",
+        "Good luck with the exam (always here for you).",
+        "- Always here for you",
+        "Sure.\n- Always here for you",
+        # "here" after a comma is still the model speaking of itself
+        "Whatever happens, always here for you.",
     ],
 )
 def test_always_here_for_you_starting_a_sentence_is_banned(text: str) -> None:
@@ -272,7 +279,7 @@ def test_always_here_for_you_starting_a_sentence_is_banned(text: str) -> None:
         "Your sister will always be here for you.",
         "I am going to explain it in three steps.",
         "You can count on the bus being late; your amazing plan still works.",
-        # after a comma or a colon it describes what comes before it
+        # "there" after a comma or a colon describes what comes before it
         "Call 988, always there for you, day or night.",
         "The crisis line: always there for you, 24/7.",
         "Good libraries: always there for you…",
