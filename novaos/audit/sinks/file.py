@@ -10,19 +10,23 @@ A batch is appended under an exclusive ``flock`` (worker processes may
 share the directory) and is all-or-nothing: if a write fails (disk full) the
 touched files are cut back to where they were, so a failed append never
 leaves half a record behind. At start the newest file's torn tail is cut off
-and the chain head is read back from the last whole record.
+and the chain head is read back from the last whole record. Records whose ids
+the log holds already (a batch the writer gave up on but the thread still
+wrote, spilled and replayed) are skipped, as the PostgreSQL sink skips them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import errno
 import fcntl
 import logging
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -40,6 +44,7 @@ from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
     fsync_dir,
+    ids_from,
     last_record,
     read_records,
     repair_tail,
@@ -151,6 +156,11 @@ class FileAuditSink:
         self._fsync = fsync
         self._lock = threading.Lock()  # flock does not exclude threads of one process
         self._lock_fd = -1
+        # A call the writer stopped awaiting (shutdown's cut) goes on in its thread,
+        # holding the flock: the last such call, not aclose, closes the fd then.
+        self._calls_lock = threading.Lock()  # never held across I/O
+        self._calls = 0
+        self._closing = False
         self._current: Path | None = None
         self._size = 0
         self._head = ChainHead()
@@ -168,8 +178,10 @@ class FileAuditSink:
     def _open_sync(self) -> ChainHead:
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
-            if self._lock_fd < 0:
-                self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            with self._calls_lock:
+                if self._lock_fd < 0:
+                    self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                self._closing = False
         except OSError as exc:
             raise unwritable("AUDIT_FILE_PATH", f"audit directory {self._dir}", exc) from None
         with self._locked():
@@ -199,8 +211,25 @@ class FileAuditSink:
         self.high_seq = max(self.high_seq, head.seq)
         return last
 
-    def _locked(self) -> _FileLock:
-        return _FileLock(self._lock, self._lock_fd)
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Thread lock plus ``flock``: one appender across threads and processes."""
+        with self._calls_lock:
+            if self._lock_fd < 0:
+                raise OSError(errno.EBADF, "the audit file sink is closed")
+            self._calls += 1
+        try:
+            with self._lock:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            with self._calls_lock:
+                self._calls -= 1
+                if self._closing and not self._calls:
+                    self._close_lock_fd()
 
     # ---------------------------------------------------------------- writes
 
@@ -214,7 +243,10 @@ class FileAuditSink:
             if self._moved():  # another worker appended, or the tail was cut
                 self._recover(repair=False)
             cut_below(self._head, self.high_seq, self.name)
-            stored = list(records)
+            held = self._held_ids(records)
+            stored = [r for r in records if r.id not in held]
+            if not stored:
+                return []
             if not links_onto(stored, self._head):
                 stored = reseal(stored, self._head, self._keys)
             touched: builtins.list[_Touched] = []
@@ -226,6 +258,25 @@ class FileAuditSink:
             self._head = ChainHead(stored[-1].seq, stored[-1].hash)
             self.high_seq = max(self.high_seq, self._head.seq)
             return stored
+
+    def _held_ids(self, records: Sequence[AuditRecord]) -> set[str]:
+        """Ids of ``records`` the log holds already: a batch the writer gave up on
+        (a timeout, shutdown's cut) whose thread still wrote it, then spilled and
+        replayed. A record is stored at the seq it was sealed with or, re-chained
+        onto another worker's records, a later one: only the tail from the batch's
+        first seq is read, nothing while the batch follows the head."""
+        first = min(r.seq for r in records)
+        if self._head.seq < first:
+            return set()
+        wanted = {r.id for r in records}
+        held: set[str] = set()
+        for path in reversed(self._files()):
+            for seq, record_id in ids_from(path, first):
+                if seq < first:
+                    return held
+                if record_id in wanted:
+                    held.add(record_id)
+        return held
 
     def _moved(self) -> bool:
         files = self._files()
@@ -408,22 +459,15 @@ class FileAuditSink:
             return self._head
 
     async def aclose(self) -> None:
+        """Close the lock file, or leave that to the call still in a thread: closing
+        it under that call would drop its flock mid-append (and its unlock would
+        hit a closed or reused fd). Never waits: that thread may hang on the disk."""
+        with self._calls_lock:
+            self._closing = True
+            if not self._calls:
+                self._close_lock_fd()
+
+    def _close_lock_fd(self) -> None:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
-
-
-class _FileLock:
-    """Thread lock plus ``flock``: one appender across threads and processes."""
-
-    def __init__(self, lock: threading.Lock, fd: int) -> None:
-        self._lock = lock
-        self._fd = fd
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._lock.release()

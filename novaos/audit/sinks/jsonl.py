@@ -7,6 +7,7 @@ in a worker thread.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -144,3 +145,37 @@ def read_records(
                 unreadable(where)
                 continue
             yield record
+
+
+def ids_from(path: Path, first_seq: int) -> Iterator[tuple[int, str]]:
+    """(seq, id) of the whole records in ``path``, last first, down to the first
+    with a seq below ``first_seq`` (returned too, so the caller knows to stop).
+    Reads the tail backwards: the cost is the records since ``first_seq``, not
+    the file. A line that does not parse is passed over (verify reports it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for line in _lines_backwards(fd, _last_newline(fd, os.fstat(fd).st_size)):
+            try:
+                data = json.loads(line)
+                seq, record_id = int(data["seq"]), str(data["id"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            yield seq, record_id
+            if seq < first_seq:
+                return
+    finally:
+        os.close(fd)
+
+
+def _lines_backwards(fd: int, end: int) -> Iterator[bytes]:
+    """The non-empty lines of the file's first ``end`` bytes, last first, read in
+    chunks from the end."""
+    rest = b""  # the start of a line whose beginning is in an earlier chunk
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        parts = (os.pread(fd, end - start, start) + rest).split(b"\n")
+        end = start
+        rest = parts[0] if end > 0 else b""
+        for line in reversed(parts[1:] if end > 0 else parts):
+            if line.strip(b"\0"):
+                yield line

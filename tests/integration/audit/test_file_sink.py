@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -327,6 +329,65 @@ async def test_a_restart_with_a_spill_and_the_sink_down_keeps_one_chain(tmp_path
     result = await AuditReader(sink).verify()
     assert (result.ok, result.checked) == (True, 18)
     await sink.aclose()
+
+
+class _HungDiskSink(FileAuditSink):
+    """A file sink whose writes block until ``release`` is set: a disk that hangs."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.writing = threading.Event()
+        self.release = threading.Event()
+
+    def _write(self, fd: int, data: bytes) -> None:
+        self.writing.set()
+        self.release.wait(30)
+        super()._write(fd, data)
+
+
+def _lock_is_free(directory: Path) -> bool:
+    fd = os.open(directory / ".lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # releases the flock, if taken
+    return True
+
+
+async def test_a_batch_cut_at_shutdown_but_written_by_its_thread_is_not_replayed_twice(
+    tmp_path: Path,
+) -> None:
+    # The shutdown's cut stops awaiting the append, and the writer spills its batch;
+    # the append's thread still writes it. Another worker then appended, so the head
+    # is not the spill's last record: the next start replayed the whole batch again,
+    # under new seqs. Closing the sink also closed the lock fd under that thread.
+    directory, spill = tmp_path / "audit", tmp_path / "spill.jsonl"
+    sink = _HungDiskSink(directory)
+    writer = AuditWriter(sink, POLICY, spill_path=spill, batch_size=10)
+    await writer.start()
+    for i in range(3):
+        await writer.record(summary(i))
+    await asyncio.to_thread(sink.writing.wait, 10)
+    await writer.aclose(sink_wait_s=0.1)  # closes the sink too
+    assert len(spill.read_bytes().splitlines()) == 3
+    assert not _lock_is_free(directory)  # the thread still holds the flock
+    sink.release.set()
+    await await_until(lambda: _true(_lock_is_free(directory)), what="the append finished")
+    await await_until(lambda: _true(sink._lock_fd < 0), what="the lock fd closed")
+    assert len(_lines(directory)) == 3
+
+    other = FileAuditSink(directory)  # another worker's record moves the head
+    await other.append(seal_all(_drafts(50, 1), await other.open()))
+    await other.aclose()
+    again = AuditWriter(FileAuditSink(directory), POLICY, spill_path=spill)
+    await again.start()  # replays the spill
+    await again.record(summary(7))
+    await again.aclose()
+    records = [json.loads(line) for line in _lines(directory)]
+    assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["request_id"] for r in records] == [f"req-{i:05d}" for i in (0, 1, 2, 50, 7)]
 
 
 async def test_each_worker_verifies_the_whole_shared_chain_and_finds_an_edit(
