@@ -481,6 +481,10 @@ class App:
             await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         else:
             await self.grpc_health.drain()
+        if self.audit_log is not None:
+            # From the grace's end, not from the close below: the steps before it
+            # wait on a hung Redis (lease releases) for seconds of their own.
+            self.audit_log.cut_sink_calls(_AUDIT_CLOSE_WAIT_S)
         if self.chat is not None and not await self.chat.drained(timeout_s=5.0):
             _log.error("chat streams still running after stop", extra={"component": "server"})
         if self.shield is not None:
@@ -490,8 +494,8 @@ class App:
         if self.limiter is not None:
             await self.limiter.aclose()  # finish in-flight lease releases before the store goes
         if self.audit_log is not None:
-            # Drains: every finished request is written or, within the wait, spilled.
-            await self.audit_log.aclose(sink_wait_s=_AUDIT_CLOSE_WAIT_S)
+            # Drains: every finished request is written or, past the cut, spilled.
+            await self.audit_log.aclose()
         if self.store is not None:
             await self.store.aclose()
 

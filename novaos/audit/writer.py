@@ -8,10 +8,10 @@ batches queue behind it, and the spill is replayed in order with backoff until
 the sink takes it; an append that hangs past ``append_timeout_s`` counts as a
 failure. ``aclose()`` drains the queue; what the sink cannot take by then stays
 in the spill file and is replayed at the next start. At shutdown,
-``aclose(sink_wait_s=...)`` also cuts every sink call, the one under way too, that
-much time after the close: a hung sink then costs the drain that long, not
-``append_timeout_s`` per call, and what it did not take is in the spill before
-anyone has to kill the process.
+``cut_sink_calls(within_s)`` (or ``aclose(sink_wait_s=...)``) cuts every sink
+call, the one under way too, that much time later: a hung sink then costs the
+drain that long, not ``append_timeout_s`` per call, and what it did not take is
+in the spill before anyone has to kill the process.
 
 By default ``record()`` returns once the summary is queued, and the answer goes
 out while its record is written: what is still queued when the process is
@@ -127,7 +127,7 @@ class AuditWriter:
             return
         self._closed = True
         if sink_wait_s is not None:
-            self._cut_sink_calls(asyncio.get_running_loop().time() + sink_wait_s)
+            self.cut_sink_calls(sink_wait_s)
         if self._task is not None:
             await self._queue.put(None)
             try:
@@ -289,7 +289,15 @@ class AuditWriter:
         finally:
             self._bound = None
 
-    def _cut_sink_calls(self, when: float) -> None:
+    def cut_sink_calls(self, within_s: float) -> None:
+        """Shutdown: no sink call runs past ``within_s`` from now, the one under way
+        included (an earlier cut stands); what the sink has not taken by then is
+        spilled, as when it fails. Set when the server's grace ends, so the drain's
+        later steps (lease releases on a hung Redis) do not push the cut past the
+        supervisor's kill."""
+        when = asyncio.get_running_loop().time() + within_s
+        if self._close_by is not None:
+            when = min(when, self._close_by)
         self._close_by = when
         # The call under way may have been given append_timeout_s before the close.
         bound = self._bound

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.fixtures.common import await_until, wait_until
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.provider_wire import openai_stream
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
 
 
@@ -524,6 +526,70 @@ def test_sigterm_while_the_audit_database_hangs_spills_and_exits_within_the_grac
     assert code == 0, "the drain outlived its grace"
     spilled = {json.loads(line)["request_id"] for line in spill.read_text().splitlines()}
     assert spilled == {e.request_id for e in ends}
+
+
+def test_sigterm_with_redis_and_the_audit_database_hung_spills_a_second_after_the_grace(
+    spawn_server: Callable[..., Subprocess],
+    postgres_server: PostgresServer,
+    postgres_dsn: str,
+    private_redis: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """Redis hangs too: after the grace the drain waits on the streams' lease
+    releases (REDIS_COMMAND_TIMEOUT_MS each) before it closes the audit log. The
+    audit's 1 s counted from that close, so the records spilled only at grace +
+    Redis's wait + 1 s, past the supervisor's kill on a slow enough Redis. They
+    are in the spill 1 s after the grace, while the drain still waits on Redis
+    (the streams, stuck on Redis too, are cancelled by gRPC at the grace)."""
+    spill = tmp_path / "spill.jsonl"
+    srv = spawn_server(
+        SHUTDOWN_GRACE_S="2",
+        MOCK_TOKEN_DELAY_MS="100",
+        MOCK_RESPONSE_TOKENS="300",
+        AUDIT_STORAGE_TYPE="database",
+        DATABASE_URL=postgres_dsn,
+        AUDIT_SPILL_PATH=str(spill),
+        REDIS_URL=private_redis.url,
+        REDIS_COMMAND_TIMEOUT_MS="6000",
+    )
+
+    def spilled() -> set[str]:
+        lines = spill.read_text().splitlines() if spill.exists() else []
+        return {json.loads(line)["request_id"] for line in lines}
+
+    async def both_spilled() -> bool:
+        return len(spilled()) == 2
+
+    async def scenario() -> float:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            calls = [
+                stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message="a long story please"),
+                    metadata=bearer(mint()),
+                )
+                for _ in range(2)
+            ]
+            for call in calls:
+                await call.read()  # under way
+            assert private_redis.proc is not None
+            with postgres_server.paused():
+                private_redis.proc.send_signal(signal.SIGSTOP)
+                try:
+                    started = time.monotonic()
+                    srv.proc.send_signal(signal.SIGTERM)
+                    # grace 2 s + the audit's 1 s, not + Redis's 6 s first
+                    await await_until(both_spilled, timeout_s=15, what="records spilled")
+                    took = time.monotonic() - started
+                    await asyncio.to_thread(srv.proc.wait, 20)
+                finally:
+                    private_redis.proc.send_signal(signal.SIGCONT)
+            for call in calls:
+                call.cancel()
+            return took
+
+    took = asyncio.run(scenario())
+    assert took < 5.5, f"spilled {took:.1f} s after SIGTERM"
 
 
 async def _last_event(
