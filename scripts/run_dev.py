@@ -6,12 +6,14 @@ is made and a dev token printed (with the admin role, for `novaos audit`); the
 chat page offers one without it. The sidecar listens on 127.0.0.1 only: the page
 hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach it
 from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
-stops both processes in the pod's order: the gateway first, which drains (open
-streams end with their terminal event, through Envoy), then Envoy.
+(or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: the gateway
+first, which drains (open streams end with their terminal event, through Envoy),
+then Envoy; Ctrl-C again during the drain stops both at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -99,17 +101,24 @@ def banner(env: dict[str, str], token: str) -> None:
 
 
 class Stop:
-    """Ctrl-C or SIGTERM asked us to stop (handled from before the children start,
-    so that none is left running without us)."""
+    """Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or Ctrl-\\ asked us to stop
+    (handled from before the children start: they run in their own sessions, so
+    none of these reaches them, and our default death would leave them running)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
     def __init__(self) -> None:
-        self.requested = False
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
+        self.count = 0
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._handle)
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
-        self.requested = True
+        self.count += 1
 
 
 def running(procs: list[subprocess.Popen[bytes]], stop: Stop) -> bool:
@@ -139,13 +148,14 @@ def wait_until_served(
 
 def gateway_drain_s(env: Mapping[str, str]) -> float:
     """How long the gateway may take to drain: its grace, then the supervisor's
-    backstop (the longest a worker of ``WORKERS>1`` is given)."""
+    backstop (the longest a worker of ``WORKERS>1`` is given), and 1 s for the
+    supervisor to reap its killed worker and exit."""
     default: float = Settings.model_fields["shutdown_grace_s"].default
     try:
         grace = float(env.get("SHUTDOWN_GRACE_S", default))
     except ValueError:
         grace = default  # the gateway refuses it at start: there is nothing to drain
-    return (grace if math.isfinite(grace) else default) + KILL_AFTER_GRACE_S
+    return (grace if math.isfinite(grace) else default) + KILL_AFTER_GRACE_S + 1.0
 
 
 def terminate(proc: subprocess.Popen[bytes], within_s: float) -> None:
@@ -154,8 +164,38 @@ def terminate(proc: subprocess.Popen[bytes], within_s: float) -> None:
     try:
         proc.wait(timeout=within_s)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        kill(proc)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL its whole process group (its own session): the gateway's workers too,
+    which would otherwise drain on their own for the grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def stop_in_order(
+    gateway: subprocess.Popen[bytes],
+    envoy: subprocess.Popen[bytes],
+    stop: Stop,
+    *,
+    drain_s: float,
+) -> None:
+    """SIGTERM the gateway (it drains, its streams end through Envoy) and wait for
+    it, then stop Envoy (nothing left to proxy: it exits at once). Asked to stop
+    again meanwhile (Ctrl-C twice), or past ``drain_s``: Envoy gets SIGTERM at
+    once and the gateway SIGKILL."""
+    if gateway.poll() is None:
+        gateway.terminate()
+    asked = stop.count
+    deadline = time.monotonic() + drain_s
+    while gateway.poll() is None and stop.count == asked and time.monotonic() < deadline:
+        time.sleep(0.05)  # signals are handled between sleeps, unlike in one long wait
+    if gateway.poll() is None:
+        envoy.terminate()
+        kill(gateway)
+    terminate(envoy, 10)
 
 
 def supervise(
@@ -173,9 +213,9 @@ def supervise(
     while running(procs, stop):
         time.sleep(0.2)
     if gateway.poll() is None:
-        print("novaos dev: stopping the gateway (it drains), then Envoy", flush=True)
-    terminate(gateway, drain_s)  # SIGTERM: it drains, its streams end through Envoy
-    terminate(envoy, 10)  # nothing left to proxy: it exits at once
+        print("novaos dev: stopping the gateway (it drains), then Envoy; Ctrl-C again: now",
+              flush=True)  # fmt: skip
+    stop_in_order(gateway, envoy, stop, drain_s=drain_s)
     return max((p.returncode or 0) for p in procs) if not stop.requested else 0
 
 
@@ -185,20 +225,28 @@ def main() -> int:
         env["JWT_SECRET"] = "dev-" + secrets.token_hex(24)
     token = prepare(env)
     stop = Stop()
-    # Own process groups: Ctrl-C reaches us once, and we stop the children in order.
-    gateway = subprocess.Popen(
-        [sys.executable, "server.py"], env=env, cwd=ROOT, start_new_session=True
-    )
-    envoy_cmd = [str(envoy_binary()), "-c", str(DEV / "envoy.yaml"), "--disable-hot-restart"]
-    envoy_cmd += ["--concurrency", "1", "--log-level", "warn"]
-    envoy = subprocess.Popen(envoy_cmd, env=env, cwd=ROOT, start_new_session=True)
-    procs = [gateway, envoy]
-    if wait_until_served(env, procs, stop):
-        banner(env, token)
-    elif running(procs, stop):
-        print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
-        banner(env, token)
-    return supervise(gateway, envoy, stop, drain_s=gateway_drain_s(env))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # Own sessions: Ctrl-C reaches us once, and we stop the children in order.
+        gateway = subprocess.Popen(
+            [sys.executable, "server.py"], env=env, cwd=ROOT, start_new_session=True
+        )
+        procs.append(gateway)
+        envoy_cmd = [str(envoy_binary()), "-c", str(DEV / "envoy.yaml"), "--disable-hot-restart"]
+        envoy_cmd += ["--concurrency", "1", "--log-level", "warn"]
+        envoy = subprocess.Popen(envoy_cmd, env=env, cwd=ROOT, start_new_session=True)
+        procs.append(envoy)
+        if wait_until_served(env, procs, stop):
+            banner(env, token)
+        elif running(procs, stop):
+            print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
+            banner(env, token)
+        return supervise(gateway, envoy, stop, drain_s=gateway_drain_s(env))
+    finally:
+        # Whatever went wrong on the way (no Envoy binary, a print to a closed
+        # terminal), no child outlives us: in their own sessions, nothing else stops them.
+        for proc in reversed(procs):
+            terminate(proc, 5)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,71 @@ def test_ctrl_c_lets_a_stream_through_envoy_end_in_band(tmp_path: Path) -> None:
     assert (done["outcome"], done["detail"]) == ("OUTCOME_CANCELLED", "server shutting down")
 
 
+def children_of(pid: int) -> list[int]:
+    """Its children and theirs (the gateway's workers)."""
+    found = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return found + [g for c in found for g in children_of(c)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@contextlib.contextmanager
+def reaped(pids: list[int]) -> Iterator[None]:
+    """Kill what is left of ``pids`` after the test (the defect leaves them running)."""
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_sighup_stops_both_children(tmp_path: Path) -> None:
+    # The terminal closed: SIGHUP killed run_dev (the default action) and left the
+    # gateway and Envoy running in their own sessions, holding the ports.
+    with started(tmp_path) as (proc, log, _ports):
+        children = children_of(proc.pid)
+        assert len(children) >= 2, log.read_text()
+        with reaped(children):
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=40)
+            wait_until(lambda: not any(map(alive, children)), timeout_s=10, what="children gone")
+
+
+def test_a_second_ctrl_c_stops_both_at_once(tmp_path: Path) -> None:
+    # The first Ctrl-C lets the gateway drain a stream for its grace (30 s here);
+    # a second one was ignored until the grace (and the supervisor's 5 s) ran out.
+    slow = {"SHUTDOWN_GRACE_S": "30", "MOCK_TOKEN_DELAY_MS": "200", "MOCK_RESPONSE_TOKENS": "600"}
+    with started(tmp_path, **slow) as (proc, log, ports):
+        token = re.search(r"NOVAOS_TOKEN=(\S+)", log.read_text())
+        assert token, log.read_text()
+        children = children_of(proc.pid)
+        with (
+            reaped(children),
+            httpx.stream(
+                "POST",
+                f"https://localhost:{ports['ENVOY_HTTPS_PORT']}/api/v1/chat/stream",
+                json={"message": "a long story please"},
+                headers={"authorization": f"Bearer {token.group(1)}"},
+                verify=ssl.create_default_context(cafile=str(DEV_CA)),
+                timeout=60,
+            ) as resp,
+        ):
+            lines = resp.iter_lines()
+            wait_until(lambda: "delta" in next(lines), timeout_s=20, what="a delta")
+            proc.send_signal(signal.SIGINT)
+            wait_until(lambda: "stopping the gateway" in log.read_text(), what="the drain")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+            wait_until(lambda: not any(map(alive, children)), timeout_s=5, what="children gone")
+
+
 def load_run_dev() -> ModuleType:
     spec = importlib.util.spec_from_file_location("run_dev", ROOT / "scripts" / "run_dev.py")
     assert spec and spec.loader
