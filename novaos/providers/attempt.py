@@ -70,6 +70,16 @@ class Failures:
         return min(waits, default=0.0)
 
 
+def breaker_failure(exc: perr.ProviderError, asked_model: str) -> bool:
+    """Does ``exc`` push the provider's breaker towards open? A 4xx is the
+    request's (no), except a 404 for the configured model or path and a redirect:
+    those fail every call until the config is fixed, and an open breaker spares
+    each request the round trip (and gives RetryInfo a real wait)."""
+    if exc.counts_as_failure:
+        return True
+    return isinstance(exc, perr.ProviderRequestError) and not _refused_request(exc, asked_model)
+
+
 def _refused_request(exc: perr.ProviderError, asked_model: str) -> bool:
     """A 4xx caused by the request itself (not a redirect: that is our base URL).
 

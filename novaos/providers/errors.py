@@ -135,7 +135,9 @@ class StreamStalledError(TransientProviderError):
 
 
 class ProviderRequestError(ProviderError):
-    """A 4xx caused by the request itself (too long, bad parameter): not the provider's fault."""
+    """A 4xx caused by the request itself (too long, bad parameter): not the provider's
+    fault. A 404 for a configured model and a redirect are ours, and do count
+    (``attempt.breaker_failure``)."""
 
     kind = "request_error"
     counts_as_failure = False

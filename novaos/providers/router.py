@@ -45,7 +45,7 @@ from novaos.ports import (
 )
 from novaos.ports import Provider as ProviderPort
 from novaos.providers import errors as perr
-from novaos.providers.attempt import Failures, StreamAttempt
+from novaos.providers.attempt import Failures, StreamAttempt, breaker_failure
 from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
 from novaos.tokens import charged_usage, estimate_usage
@@ -293,7 +293,7 @@ class ProviderRouter:
         if isinstance(exc, perr.ProviderRateLimitedError) and exc.retry_after_s:
             self._not_before[name] = self._clock() + exc.retry_after_s
         breaker = self._breakers[name]
-        if exc.counts_as_failure:
+        if breaker_failure(exc, sub.model):
             breaker.record_failure(permit)
         else:
             breaker.release(permit)

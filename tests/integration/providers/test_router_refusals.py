@@ -14,6 +14,7 @@ from tests.fixtures.fake_providers import Reply
 from tests.fixtures.provider_wire import openai_error
 from tests.integration.providers.test_router import (
     DOWN_SECONDARY,
+    OK_SECONDARY,
     REQUEST,
     Pair,
     collect,
@@ -136,6 +137,32 @@ async def test_a_404_is_the_requests_own_for_the_model_the_client_asked(pair: Pa
     pair.primary.queue(NO_OPENAI_MODEL)
     pair.secondary.queue(NO_MODEL)
     assert (await unavailable(pair, whole=True, request=asked)).reason == "PROVIDER_UNAVAILABLE"
+
+
+async def test_a_404_for_a_configured_model_opens_its_breaker(pair: Pair) -> None:
+    # It did not count as a breaker failure: a misspelt OPENAI_MODEL cost every
+    # request a round trip to the broken provider before its fallback was asked.
+    for _ in range(3):  # the failure threshold
+        pair.primary.queue(NO_OPENAI_MODEL)
+        pair.secondary.queue(OK_SECONDARY)
+        await collect(pair.router)
+    assert pair.router.circuits()[0].state == 1  # open
+    pair.secondary.queue(OK_SECONDARY)
+    await collect(pair.router)
+    assert len(pair.primary.requests) == 3, "its open breaker keeps it out"
+
+
+async def test_a_404_for_the_model_the_client_asked_leaves_the_breaker_closed(
+    pair: Pair,
+) -> None:
+    asked = replace(REQUEST, model="gpt-9")
+    for _ in range(4):
+        pair.primary.queue(NO_OPENAI_MODEL)
+        pair.secondary.queue(OK_SECONDARY)
+        await collect(pair.router, asked)
+    circuit = pair.router.circuits()[0]
+    assert (circuit.state, circuit.consecutive_failures) == (0, 0)
+    assert len(pair.primary.requests) == 4
 
 
 @pytest.mark.parametrize(
