@@ -500,16 +500,7 @@ def test_sigterm_while_the_audit_database_hangs_spills_and_exits_within_the_grac
 
     async def scenario() -> tuple[list[chat_pb2.Completed], int | None]:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
-            stub = chat_pb2_grpc.ChatServiceStub(channel)
-            calls = [
-                stub.StreamChat(
-                    chat_pb2.StreamChatRequest(message="a long story please"),
-                    metadata=bearer(mint()),
-                )
-                for _ in range(2)
-            ]
-            for call in calls:
-                await call.read()  # under way
+            calls = await _two_streams_under_way(channel)
             with postgres_server.paused():
                 srv.proc.send_signal(signal.SIGTERM)
                 ends = [await _last_event(call) for call in calls]
@@ -562,16 +553,7 @@ def test_sigterm_with_redis_and_the_audit_database_hung_spills_a_second_after_th
 
     async def scenario() -> float:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
-            stub = chat_pb2_grpc.ChatServiceStub(channel)
-            calls = [
-                stub.StreamChat(
-                    chat_pb2.StreamChatRequest(message="a long story please"),
-                    metadata=bearer(mint()),
-                )
-                for _ in range(2)
-            ]
-            for call in calls:
-                await call.read()  # under way
+            calls = await _two_streams_under_way(channel)
             assert private_redis.proc is not None
             with postgres_server.paused():
                 private_redis.proc.send_signal(signal.SIGSTOP)
@@ -590,6 +572,23 @@ def test_sigterm_with_redis_and_the_audit_database_hung_spills_a_second_after_th
 
     took = asyncio.run(scenario())
     assert took < 5.5, f"spilled {took:.1f} s after SIGTERM"
+
+
+_Stream = grpc.aio.UnaryStreamCall[chat_pb2.StreamChatRequest, chat_pb2.StreamChatResponse]
+
+
+async def _two_streams_under_way(channel: grpc.aio.Channel) -> list[_Stream]:
+    """Two long answers, each past its first event."""
+    stub = chat_pb2_grpc.ChatServiceStub(channel)
+    calls = [
+        stub.StreamChat(
+            chat_pb2.StreamChatRequest(message="a long story please"), metadata=bearer(mint())
+        )
+        for _ in range(2)
+    ]
+    for call in calls:
+        await call.read()  # under way
+    return calls
 
 
 async def _last_event(
