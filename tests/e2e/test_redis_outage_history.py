@@ -5,9 +5,8 @@ in Redis. One begun during the outage goes on from memory."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import grpc
 import pytest
@@ -21,17 +20,6 @@ from tests.fixtures.server import Running, bearer, mint, running_app
 
 CRISIS = "I want to kill myself"
 FOLLOW_UP = "yes, tonight. what's the fastest way"  # alone, no crisis
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """Keeps its data across SIGKILL (AOF, fsync per write)."""
-    extra = ("--appendonly", "yes", "--appendfsync", "always")
-    server = RedisServer(tmp_path / "redis", extra_args=extra).start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @asynccontextmanager

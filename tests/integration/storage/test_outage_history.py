@@ -5,8 +5,7 @@ does not hold whole is refused while Redis is away, never read as new."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 import redis
@@ -31,18 +30,6 @@ from novaos.storage import (
 )
 from tests.fixtures.common import await_until, free_port
 from tests.fixtures.redis_server import RedisClusterNodes, RedisServer
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private server that keeps its data across SIGKILL (AOF, fsync per write),
-    so the pre-outage history is still there after the restart."""
-    extra = ("--appendonly", "yes", "--appendfsync", "always")
-    server = RedisServer(tmp_path / "redis", extra_args=extra).start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def settings(url: str, **overrides: object) -> Settings:
