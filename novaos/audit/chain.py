@@ -171,6 +171,14 @@ def links_onto(records: Sequence[AuditRecord], head: ChainHead) -> bool:
     return True
 
 
+def chained_onto(
+    records: Sequence[AuditRecord], head: ChainHead, keys: ChainKeys = UNKEYED
+) -> list[AuditRecord]:
+    """``records`` as they are when the whole batch links onto ``head``, else
+    re-sealed onto it (``reseal``: ``ValueError`` for a record that does not verify)."""
+    return list(records) if links_onto(records, head) else reseal(records, head, keys)
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     ok: bool

@@ -35,10 +35,9 @@ from novaos.audit.chain import (
     UNKEYED,
     ChainHead,
     ChainKeys,
+    chained_onto,
     check_head,
     cut_below,
-    links_onto,
-    reseal,
 )
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
@@ -247,8 +246,7 @@ class FileAuditSink:
             stored = [r for r in records if r.id not in held]
             if not stored:
                 return []
-            if not links_onto(stored, self._head):
-                stored = reseal(stored, self._head, self._keys)
+            stored = chained_onto(stored, self._head, self._keys)
             touched: builtins.list[_Touched] = []
             try:
                 self._write_batch(stored, touched)

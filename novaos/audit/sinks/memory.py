@@ -10,7 +10,7 @@ import builtins
 from collections import deque
 from collections.abc import Sequence
 
-from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, links_onto, reseal
+from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, chained_onto, head_of
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 
@@ -33,10 +33,7 @@ class MemoryAuditSink:
         return self._head
 
     async def append(self, records: Sequence[AuditRecord]) -> builtins.list[AuditRecord]:
-        if links_onto(records, self._head):
-            stored = list(records)
-        else:
-            stored = reseal(records, self._head, self._keys)
+        stored = chained_onto(records, self._head, self._keys)
         self._ring.extend(stored)
         self._head = head_of(stored, self._head)
         return stored

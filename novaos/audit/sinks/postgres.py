@@ -27,10 +27,9 @@ from novaos.audit.chain import (
     UNKEYED,
     ChainHead,
     ChainKeys,
+    chained_onto,
     check_head,
     cut_below,
-    links_onto,
-    reseal,
 )
 from novaos.audit.record import AuditRecord, decode, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
@@ -133,8 +132,7 @@ class PostgresAuditSink:
             head = await self._read_head(conn)
             cut_below(head, self.high_seq, self.name)  # rows deleted from the tail
             self._saw(head)
-            if fresh and not links_onto(fresh, head):
-                fresh = reseal(fresh, head, self._keys)
+            fresh = chained_onto(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
                 for record in fresh:
                     await copy.write_row(_row(record))
