@@ -188,7 +188,9 @@ def stop_in_order(
     once and the gateway SIGKILL."""
     if gateway.poll() is None:
         gateway.terminate()
-    asked = stop.count
+    # The stop itself was the first signal (none if a child exited on its own): a
+    # further one, even one that came before this line, means now.
+    asked = min(stop.count, 1)
     deadline = time.monotonic() + drain_s
     while gateway.poll() is None and stop.count == asked and time.monotonic() < deadline:
         time.sleep(0.05)  # signals are handled between sleeps, unlike in one long wait

@@ -11,6 +11,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -233,3 +234,24 @@ def test_run_dev_listens_on_loopback_unless_told_otherwise() -> None:
     assert run_dev.dev_env({})["ENVOY_LISTEN_HOST"] == "127.0.0.1"
     chosen = run_dev.dev_env({"ENVOY_LISTEN_HOST": "0.0.0.0"})  # e.g. to try it from a phone
     assert chosen["ENVOY_LISTEN_HOST"] == "0.0.0.0"
+
+
+def test_a_second_ctrl_c_before_the_drain_loop_still_means_now() -> None:
+    # The second Ctrl-C landed between the "stopping the gateway" line and the drain
+    # loop: it was taken as the first, and the gateway got its whole grace (CI flake).
+    run_dev = load_run_dev()
+    saved = {signum: signal.getsignal(signum) for signum in run_dev.Stop.SIGNALS}
+    try:
+        # A gateway that drains for longer than the test: SIGTERM ignored (inherited).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        draining = subprocess.Popen(["sleep", "120"], start_new_session=True)
+        stop = run_dev.Stop()
+        stop.count = 2
+        envoy = subprocess.Popen(["sleep", "120"], start_new_session=True)
+        began = time.monotonic()
+        run_dev.stop_in_order(draining, envoy, stop, drain_s=120)
+        assert time.monotonic() - began < 60, "waited for the drain"
+        assert draining.returncode == -signal.SIGKILL and envoy.poll() is not None
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
