@@ -166,6 +166,10 @@ class AckTokens:
             raise AckInvalidError("ack token is not valid yet")
         if now > exp + self._skew_s:
             raise AckInvalidError("ack token expired")
+        if exp - iat > self._ttl_s:
+            # Signed, but made to live longer than this gateway grants (another
+            # replica's setting, or a leaked key): the nonce would be kept as long.
+            raise AckInvalidError("ack token lives longer than allowed")
         if payload["u"] != user:
             raise AckInvalidError("ack token belongs to another user")
         if payload["c"] != conversation_id:

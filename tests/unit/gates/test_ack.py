@@ -108,6 +108,16 @@ async def test_token_from_the_future_beyond_skew(store: FakeStore, clock: Manual
     assert store.writes == []
 
 
+async def test_a_token_made_to_outlive_the_lifetime_is_refused(
+    store: FakeStore, clock: ManualClock
+) -> None:
+    long_lived = AckTokens(SECRET, store, clock, ttl_s=86_400)
+    token, _, _ = long_lived.issue("alice", "c1", MESSAGE, "finance")
+    with pytest.raises(AckInvalidError, match="longer than allowed"):
+        await AckTokens(SECRET, store, clock).redeem(token, "alice", "c1", MESSAGE)
+    assert store.writes == []
+
+
 async def test_other_secret_is_refused(store: FakeStore, clock: ManualClock) -> None:
     token, _, _ = AckTokens(b"o" * 32, store, clock).issue("alice", "c1", MESSAGE, "finance")
     with pytest.raises(AckInvalidError, match="signature"):
