@@ -138,6 +138,9 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                     elif isinstance(event, domain.Completed):
                         done = event
         except BaseException:
+            # Counted like a stream that fails: refusals, cuts and give-ups are
+            # calls too, or the histogram shows only the calls that went well.
+            self._metrics.overhead.observe(call.overhead_ms / 1000)
             self._count_tokens(call)
             if headers is not None:  # out before the error's status; never in its place
                 await asyncio.wait({headers})

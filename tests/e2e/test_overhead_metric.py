@@ -4,8 +4,9 @@ provider has not answered yet counts that wait as the provider's.
 The wait was added up only after the provider's chunk (or whole answer) came: a
 deadline or a cancel that interrupted it left the wait out, and the call's whole
 life (a hanging upstream up to the client's deadline) was observed as overhead.
-A unary call observes its overhead only when it answers, so this is a stream;
-``tests/unit/spine/test_provider_wait.py`` covers the unary path's wait.
+A unary call observed its overhead only when it answered: one that failed or was
+given up on was left out of the histogram (``tests/unit/spine/test_provider_wait.py``
+covers the unary path's wait itself).
 """
 
 from __future__ import annotations
@@ -28,18 +29,23 @@ def _overhead(running: Running) -> tuple[float, float]:
     return count, registry.get_sample_value("gateway_overhead_seconds_sum") or 0.0
 
 
-async def _give_up(running: Running) -> None:
+async def _give_up(running: Running, *, unary: bool) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(running.channel)
-    request = chat_pb2.StreamChatRequest(message="hello there")
-    call = stub.StreamChat(request, metadata=bearer(mint("overhead", "free")), timeout=DEADLINE_S)
+    metadata = bearer(mint("overhead", "free"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        async for _ in call:
-            pass
+        if unary:
+            request = chat_pb2.ChatRequest(message="hello there")
+            await stub.Chat(request, metadata=metadata, timeout=DEADLINE_S)
+        else:
+            stream = chat_pb2.StreamChatRequest(message="hello there")
+            async for _ in stub.StreamChat(stream, metadata=metadata, timeout=DEADLINE_S):
+                pass
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-async def test_a_stream_whose_deadline_passes_while_the_provider_hangs_is_not_overhead(
-    fake_server: StartServer,
+@pytest.mark.parametrize("unary", [False, True], ids=["stream", "unary"])
+async def test_a_call_whose_deadline_passes_while_the_provider_hangs_is_not_overhead(
+    fake_server: StartServer, *, unary: bool
 ) -> None:
     upstream = await fake_server()
     upstream.default = Reply(body=[Stall()], content_type="text/event-stream")
@@ -49,7 +55,7 @@ async def test_a_stream_whose_deadline_passes_while_the_provider_hangs_is_not_ov
         "OPENAI_BASE_URL": upstream.url + "/v1",
     }
     async with running_app(**env) as running:
-        await _give_up(running)
+        await _give_up(running, unary=unary)
         await await_until(lambda: holds(_overhead(running)[0] == 1), what="overhead observed")
         assert len(upstream.requests) == 1  # the wait was the provider's
         _, seconds = _overhead(running)
