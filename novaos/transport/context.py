@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
 import re
 import time
 import uuid
@@ -57,17 +58,39 @@ def request_id_from(metadata: dict[str, str]) -> str:
     return given if _REQUEST_ID_OK.match(given) else f"req_{uuid.uuid4().hex}"
 
 
-def forwarded_client(forwarded: str) -> str:
-    """The client address in an ``X-Forwarded-For`` that came through the sidecar
-    with TRUST_PROXY: Envoy (``xff_num_trusted_hops: 1``) appended the load
-    balancer's address, and the load balancer appended the client's before it.
-    Entries left of that are whatever the client sent, so never trusted.
-    One entry only: the balancer added nothing, and that entry is the closest
-    address known."""
+def forwarded_client(forwarded: str, *, behind_balancer: bool = True) -> str:
+    """The client address in an ``X-Forwarded-For`` that came through the sidecar.
+
+    Envoy appends the address it was called from. With TRUST_PROXY
+    (``behind_balancer``; Envoy has ``xff_num_trusted_hops: 1``) that is the load
+    balancer, and the client is the entry the balancer appended before it; without,
+    it is the client's own. Entries left of those are whatever the client sent, so
+    never trusted. One entry only behind a balancer: it added nothing, and that
+    entry is the closest address known."""
     entries = [e.strip() for e in forwarded.split(",") if e.strip()]
     if not entries:
         return ""
-    return entries[-2] if len(entries) >= 2 else entries[-1]
+    return entries[-2] if behind_balancer and len(entries) >= 2 else entries[-1]
+
+
+def client_address(peer: str, forwarded: str, *, behind_balancer: bool) -> str:
+    """Whom an anonymous call is limited and audited as.
+
+    A loopback peer is the sidecar (it shares the pod's network; the gateway's
+    only loopback caller besides a process inside the pod): the client is the
+    address Envoy put in ``X-Forwarded-For``, or every caller through Envoy would
+    be one ``ip:127.0.0.1``. Any other peer called the gateway directly; what it
+    says in the header is its own claim, and its address is the one to use."""
+    address = peer_ip(peer)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a unix socket path, or a peer gRPC could not name
+        return address
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    through_sidecar = (mapped or ip).is_loopback  # [::ffff:127.0.0.1] on a dual-stack listener
+    if not through_sidecar:
+        return address
+    return forwarded_client(forwarded, behind_balancer=behind_balancer) or address
 
 
 def peer_ip(peer: str) -> str:

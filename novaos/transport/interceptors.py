@@ -260,8 +260,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         return callctx.CallInfo(request_id, principal, client_ip, method)
 
     def _client_ip(self, metadata: dict[str, str], peer: str) -> str:
-        forwarded = metadata.get("x-forwarded-for", "") if self._trust_proxy else ""
-        return callctx.forwarded_client(forwarded) or callctx.peer_ip(peer)
+        forwarded = metadata.get("x-forwarded-for", "")
+        return callctx.client_address(peer, forwarded, behind_balancer=self._trust_proxy)
 
     @asynccontextmanager
     async def _call(self, parsed: _Method, context: Ctx) -> AsyncIterator[_Observed]:
