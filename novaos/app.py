@@ -370,8 +370,8 @@ class App:
             )
         if s.node_env is Environment.PRODUCTION and not s.require_auth:
             _log.warning(
-                "REQUIRE_AUTH=false in production: every caller is anonymous, on the "
-                "free tier's limits per client address, and no token is checked",
+                "REQUIRE_AUTH=false in production: a caller without a token is anonymous, "
+                "on the free tier's limits per client address",
                 extra={"component": "config"},
             )
         if s.node_env is Environment.PRODUCTION and s.audit_chain_key is None:

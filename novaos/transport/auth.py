@@ -51,6 +51,11 @@ class JwtAuthenticator:
         return self._verify(token.strip())
 
     def _verify(self, token: str) -> Principal:
+        if not self._config.secret:  # REQUIRE_AUTH=false without JWT_SECRET
+            raise UnauthenticatedError(
+                "no token can be verified here (no JWT_SECRET): call without one",
+                reason="TOKEN_INVALID",
+            )
         options: dict[str, bool | Sequence[str]] = {"require": ["exp", "iat", "sub"]}
         try:
             claims = jwt.decode(

@@ -192,6 +192,18 @@ async def test_anonymous_callers_allowed_when_auth_not_required() -> None:
         assert record.tier == "free"
 
 
+async def test_a_token_without_a_jwt_secret_is_unauthenticated_not_internal() -> None:
+    # PyJWT refused the empty key with an InvalidKeyError, which is no
+    # InvalidTokenError: INTERNAL and an error log with a traceback, per call.
+    async with running_app(REQUIRE_AUTH="false", unset=("JWT_SECRET",)) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.Chat(chat_pb2.ChatRequest(message="hi"), metadata=bearer(mint()))
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "no JWT_SECRET" in (err.value.details() or "")
+        assert (await _chat(running, ())).outcome == chat_pb2.OUTCOME_COMPLETED
+
+
 async def test_auth_failures_carry_the_request_id(server: Running) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     with pytest.raises(grpc.aio.AioRpcError) as err:
