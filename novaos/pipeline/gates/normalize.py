@@ -63,6 +63,8 @@ _DOTS = re.compile(rf"[ {_SEPARATORS}]")
 # b o m b: three or more single characters separated by single spaces.
 _SPACED = re.compile(r"(?<!\S)(?:[^\W_@$] ){2,}[^\W_@$](?!\S)")
 _SPACES = re.compile(r"\s+")
+_MAX_PIECE = 3  # letters in a piece of a split-up word ("pi pe bo mb")
+_MAX_JOINED = 6  # pieces joined into one word at most
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _ROT13_HINT = re.compile(r"rot ?-?13|caesar|cesar|c[ée]sar")
 # Single-letter words that must not be glued to the spelled-out word after them.
@@ -332,6 +334,56 @@ def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
     return " ".join(found) if found is not None and len(found) > 1 else glued
 
 
+def _rejoined_run(run: list[str], *known: frozenset[str]) -> list[str]:
+    """``run`` (word pieces) read with as few unknown pieces as possible, joining
+    consecutive pieces into known words; of equal readings, the one that joins
+    least ("so on" stays two words), so only unknown pieces cause a join."""
+
+    def is_known(word: str) -> bool:
+        return any(word in words_known for words_known in known)
+
+    if all(map(is_known, run)):  # the usual case: short words, nothing to join
+        return run
+    # best[i]: (unknown pieces, -words) for run[:i], where its last word began
+    best: list[tuple[int, int, int]] = [(0, 0, 0)]
+    for end in range(1, len(run) + 1):
+        unknown, words, _ = best[end - 1]
+        options = [(unknown + (not is_known(run[end - 1])), words - 1, end - 1)]
+        for start in range(max(0, end - _MAX_JOINED), end - 1):
+            if is_known("".join(run[start:end])):
+                unknown, words, _ = best[start]
+                options.append((unknown, words - 1, start))
+        best.append(min(options))
+    read: list[str] = []
+    end = len(run)
+    while end:
+        start = best[end][2]
+        read.append("".join(run[start:end]))
+        end = start
+    return read[::-1]
+
+
+def _fragments_joined(words: list[str], *known: frozenset[str]) -> str | None:
+    """``words`` with runs of word pieces put back together ("bu ild a pi pe bo mb"
+    -> "build a pipe bomb"), or None when nothing was joined.
+
+    A piece is a word of at most three letters; in a run of them, pieces that are
+    no word the rules or the stopword lists know are joined with their neighbours
+    into such words where they can be, so initials and abbreviations that make no
+    such word ("mr li", "us uk eu") stay as they are."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:  # "" ends the last run
+        if word and len(word) <= _MAX_PIECE and word.isalpha():
+            run.append(word)
+            continue
+        out.extend(_rejoined_run(run, *known) if len(run) > 1 else run)
+        run = []
+        if word:
+            out.append(word)
+    return " ".join(out) if len(out) < len(words) else None
+
+
 def _as_l_if_known(match: re.Match[str], vocabulary: frozenset[str]) -> str:
     word = match.group(0)
     as_l = word.translate(_L_LIKE)
@@ -369,6 +421,8 @@ def normalize(
     words = canon.split()
     if not _SHORTHAND_KEYS.isdisjoint(words):
         _add_view(views, _spelled_out(words))
+    if vocabulary and (rejoined := _fragments_joined(words, common_words, vocabulary)):
+        _add_view(views, rejoined)
     if vocabulary and _L_WORD.search(text):
         as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
         if as_l != text:

@@ -51,6 +51,7 @@ _LANGUAGE_HINTS = {
 }
 _MASK = " | "
 _VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
+_OPTIONAL_PLURAL = re.compile(r"(?:e?s|\(?:e?s\))\?")
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
 # On a message that thin the model alone decides from a handful of features
@@ -210,9 +211,10 @@ class ShieldClassifier:
         self._common = frozenset().union(*self._stopwords.values())
         # The words the rules are written with: obfuscated readings that make none
         # of them are not taken (normalize's ``vocabulary``).
-        self._vocabulary = frozenset(
-            _VOCABULARY_WORD.findall(" ".join(c.rule.pattern for c in rules))
-        )
+        patterns = " ".join(c.rule.pattern for c in rules)
+        # "agents?" is written with "agents" and "agent"
+        singular = _OPTIONAL_PLURAL.sub("", patterns)
+        self._vocabulary = frozenset(_VOCABULARY_WORD.findall(f"{patterns} {singular}"))
         self._control_rules = _RuleSet(
             [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
         )

@@ -204,3 +204,32 @@ def test_an_age_glued_to_its_unit_stays_a_number(raw: str, expected: str) -> Non
 def test_an_age_followed_by_punctuation_or_leet_elsewhere_stays_a_number() -> None:
     assert canonical(fold("my 13yo! cousin")) == "my 13 yo cousin"
     assert canonical(fold("k1d 9yo")) == "kid 9 yo"
+
+
+PIECES = frozenset({"build", "pipe", "bomb", "kill", "self", "soon"})
+COMMON = frozenset({"how", "to", "a", "my", "so", "on", "it", "is", "us", "and"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # A word cut into pieces of up to three letters ("pi<span>pe</span>" as an
+        # extractor or a user writes it) read with its pieces joined again.
+        ("how to bu ild a pi pe bo mb", "how to build a pipe bomb"),
+        ("ki ll my se lf", "kill my self"),
+        ("pip ebo mb", None),  # pieces that make no words the rules use stay
+        ("it is so on", None),  # known words are not joined: "soon" is not taken
+        ("mr li and us uk eu", None),  # initials and abbreviations
+    ],
+)
+def test_word_pieces_get_a_joined_view(raw: str, expected: str | None) -> None:
+    views = normalize(raw, COMMON, PIECES).views
+    if expected is None:
+        assert len(views) == 1
+    else:
+        assert views[1:] == (expected,)
+
+
+def test_a_long_run_of_pieces_is_joined_in_linear_time() -> None:
+    run = " ".join(["pi", "pe", "bo", "mb"] * 5000)
+    assert normalize(run, COMMON, PIECES).views[1].split()[:3] == ["pipe", "bomb", "pipe"]
