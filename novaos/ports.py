@@ -172,10 +172,14 @@ class TokenBudget(Protocol):
     ``reserve(total)`` makes the reservation at least ``total`` tokens, charging
     the difference atomically against the caller's tokens/min limit, or raises
     ``RateLimitedError`` (nothing charged) so the upstream is never called over budget
-    (``OverTokenLimitError`` when the whole reservation is above the limit: no wait helps).
+    (``OverTokenLimitError`` when the first call's reservation alone is above the
+    whole limit: no wait helps). ``retry``: a later call of the same request (a
+    failover, a regeneration), whose ``total`` holds what the earlier calls are
+    charged: over the limit, whole or what is left of it, it is only ever
+    ``RateLimitedError``, since the request asked again from the start fits.
     """
 
-    async def reserve(self, total_tokens: int) -> None: ...
+    async def reserve(self, total_tokens: int, *, retry: bool = False) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

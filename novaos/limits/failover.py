@@ -151,9 +151,14 @@ class FailoverAdmission:
             await cancel_and_wait(self._catching_up)
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
-        return await grant.issuer.top_up(grant, extra_tokens, now_ms=now_ms)
+        return await grant.issuer.top_up(grant, extra_tokens, retry=retry, now_ms=now_ms)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         return await grant.issuer.refresh(grant, now_ms=now_ms)
@@ -205,9 +210,14 @@ class _OutageLeases:
         return await self._fallback.admit(request)
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
-        return await self._fallback.top_up(grant, extra_tokens, now_ms=now_ms)
+        return await self._fallback.top_up(grant, extra_tokens, retry=retry, now_ms=now_ms)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         alive = await self._fallback.refresh(grant, now_ms=now_ms)
@@ -269,10 +279,15 @@ class _PrimaryLeases:
         return await self._primary.admit(request)
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
         self._check()
-        return await self._primary.top_up(grant, extra_tokens, now_ms=now_ms)
+        return await self._primary.top_up(grant, extra_tokens, retry=retry, now_ms=now_ms)
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         self._check()

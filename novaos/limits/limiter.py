@@ -138,8 +138,8 @@ class LeaseLimiter:
         )
         grant = await self._admit(request, advice)
 
-        async def grow(extra: int) -> None:
-            await self._top_up(grant, lease, extra)
+        async def grow(extra: int, retry: bool) -> None:
+            await self._top_up(grant, lease, extra, retry)
 
         lease = Lease(grant.result.headers, request.tokens, grow)
         refresher = _Refresher(self, grant)
@@ -170,21 +170,24 @@ class LeaseLimiter:
             raise self._refusal(request, outcome, request.tokens, advice)
         return outcome
 
-    async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int) -> None:
+    async def _top_up(self, grant: LeaseGrant, lease: Lease, extra: int, retry: bool) -> None:
         # Like admission: inline when the backend cannot suspend, else shielded, so
         # a cancel cannot leave a top-up half seen; the release then waits for it
         # (``lease.growing``) before reconciling.
         if self._inline:
-            refused = await self._charge_more(grant, lease, extra)
+            refused = await self._charge_more(grant, lease, extra, retry)
         else:
-            lease.growing = growing = self._keep(self._charge_more(grant, lease, extra))
+            charging = self._charge_more(grant, lease, extra, retry)
+            lease.growing = growing = self._keep(charging)
             refused = await asyncio.shield(growing)
         if refused is not None:
             raise self._refusal(grant.request, refused, lease.reserved_tokens + extra)
 
-    async def _charge_more(self, grant: LeaseGrant, lease: Lease, extra: int) -> AdmitResult | None:
+    async def _charge_more(
+        self, grant: LeaseGrant, lease: Lease, extra: int, retry: bool
+    ) -> AdmitResult | None:
         try:
-            result = await grant.issuer.top_up(grant, extra)
+            result = await grant.issuer.top_up(grant, extra, retry=retry)
         except StorageUnavailableError:
             # As with refresh: Redis went away mid-request; keep serving. Nothing was
             # admitted, so the reservation (what a release may charge) stays as it
@@ -312,10 +315,11 @@ def _over_limit(
     """Not a rate limit: no Retry-After, since no wait admits it (it would be retried forever).
 
     ``advice``: the caller's word on what is too big; without it, what the
-    reservation holds (a top-up: the prompt as sent, with any fetched sources,
-    for each upstream call so far)."""
+    reservation holds (a top-up before the first model call: the prompt as sent,
+    with any fetched sources, and max_tokens). A later call's top-up (failover,
+    regeneration) is never refused this way: see ``AdmissionBackend.top_up``."""
     tier, limit = request.subject.tier.value, request.limits.tokens_per_minute
-    parts = "" if advice else " (the prompt as sent, plus max_tokens, for each model call)"
+    parts = "" if advice else " (the prompt as sent to the model, plus max_tokens)"
     advice = advice or "lower options.max_tokens or shorten the message"
     message = (
         f"this request reserves {needed} tokens{parts}, more than the {tier} tier's whole "

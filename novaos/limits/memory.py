@@ -116,14 +116,21 @@ class MemoryAdmission:
         return LeaseGrant(request=request, result=result, issuer=self)
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
         now = self._now(now_ms)
         request = grant.request
         window = self._window(request.subject, now)
         limits = request.limits
         held = window.tokens.get(request.lease_id, (now, 0))[1]
-        if held + extra_tokens > limits.tokens_per_minute:  # as admission.lua: no wait helps
+        # As admission.lua: no wait helps. A retry's reservation holds earlier calls'
+        # charges: refused below as tokens/min (a wait admits the request anew).
+        if not retry and held + extra_tokens > limits.tokens_per_minute:
             headers = _headers(window, limits, now, OVER_TOKEN_LIMIT)
             return AdmitResult(False, OVER_TOKEN_LIMIT, 0, headers)
         if window.token_total + extra_tokens > limits.tokens_per_minute:

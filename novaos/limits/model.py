@@ -137,12 +137,22 @@ class AdmissionBackend(Protocol):
         ...
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
         """Add ``extra_tokens`` to the lease's reservation if tokens/min allows, atomically.
 
         Refused (``TOKENS``): nothing charged. Only the token limit is checked:
-        the request and its concurrency slot were counted at admission.
+        the request and its concurrency slot were counted at admission. A lease
+        whose whole reservation would be over the limit is refused as
+        ``OVER_TOKEN_LIMIT`` (no wait admits it), except for a ``retry``: a later
+        model call of the request (failover, regeneration), whose reservation
+        holds what the earlier calls are charged; the request asked again from
+        the start reserves one call, so that is ``TOKENS``, with when to retry.
         """
         ...
 
@@ -175,7 +185,7 @@ class Lease:
         self,
         headers: RateLimitHeaders,
         reserved_tokens: int,
-        grow: Callable[[int], Awaitable[None]] | None = None,
+        grow: Callable[[int, bool], Awaitable[None]] | None = None,
     ) -> None:
         self.headers = headers
         self.reserved_tokens = reserved_tokens
@@ -183,14 +193,16 @@ class Lease:
         self._grow = grow
         self.growing: asyncio.Task[object] | None = None  # a top-up the release must wait for
 
-    async def reserve(self, total_tokens: int) -> None:
-        """Grow the reservation to ``total_tokens``; ``RateLimitedError`` if over the limit."""
+    async def reserve(self, total_tokens: int, *, retry: bool = False) -> None:
+        """Grow the reservation to ``total_tokens``; ``RateLimitedError`` if over the
+        limit (``OverTokenLimitError`` over the whole limit, unless a ``retry``: see
+        ``AdmissionBackend.top_up``). Already covered: nothing to do, no round trip."""
         extra = int(total_tokens) - self.reserved_tokens
         if extra <= 0:
             return
         if self._grow is None:
             raise RuntimeError("this lease cannot grow")
-        await self._grow(extra)
+        await self._grow(extra, retry)
 
     def settle(self, actual_tokens: int) -> None:
         self.actual_tokens = max(int(actual_tokens), 0)

@@ -78,13 +78,19 @@ class _Run:
     constraints: OutputConstraints
     budget: TokenBudget | None
     on_failover: Callable[[Failover], None] | None
-    needed: int = 0  # the token reservation so far: every upstream call's
+    calls: int = 0  # upstream calls reserved so far
 
-    async def reserve(self, request: ProviderRequest) -> None:
-        """Grow the reservation by one more upstream call of ``request``."""
-        self.needed += reservation(request.messages, request.max_tokens)
+    async def reserve(self, request: ProviderRequest, stats: GenerationStats) -> None:
+        """Before each upstream call of ``request``: the reservation must cover what
+        the calls before it are charged (``stats.usage``: a dropped stream, a draft
+        regenerated, at what they used, not what they had reserved) plus this
+        call's most (its messages and ``max_tokens``). What an earlier call reserved
+        and did not use is this call's to use, not reserved a second time."""
+        spent = stats.usage.input_tokens + stats.usage.output_tokens
+        needed = spent + reservation(request.messages, request.max_tokens)
+        retry, self.calls = self.calls > 0, self.calls + 1
         if self.budget is not None:
-            await self.budget.reserve(self.needed)
+            await self.budget.reserve(needed, retry=retry)
 
 
 @dataclass
@@ -157,9 +163,9 @@ class Generator:
         less than reading every chunk.
 
         ``budget``: before each upstream call the request's token reservation
-        grows to cover every call so far plus this one (its real messages and
-        ``max_tokens``); over the tokens/min limit that raises and the upstream
-        is not called.
+        grows to cover what every call so far is charged plus this one's most
+        (its real messages and ``max_tokens``); over the tokens/min limit that
+        raises and the upstream is not called.
 
         ``on_failover``: told of each stream dropped before any of its text was
         released, as the next provider is about to be called instead."""
@@ -167,7 +173,7 @@ class Generator:
         attempt_fn = self._attempt_whole if whole else self._attempt
         run = _Run(constraints, budget, on_failover)
         while True:
-            await run.reserve(request)
+            await run.reserve(request, stats)
             stats.spent = stats.usage
             retry = None
             async for item in attempt_fn(request, run, stats):
@@ -205,7 +211,7 @@ class Generator:
                     break
                 if chunk.restart:
                     draft = self._drop(draft, chunk, run, stats)
-                    await run.reserve(request)  # before the next provider is called
+                    await run.reserve(request, stats)  # before the next provider is called
                     continue
                 if (regen := self._take(chunk, draft, stats)) is not None:
                     yield regen
@@ -291,7 +297,7 @@ class Generator:
                 self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
                 return
             _charge_dropped(chunk, run, stats, called)
-            await run.reserve(request)  # before the next provider is called
+            await run.reserve(request, stats)  # before the next provider is called
 
         try:
             response = await self.router.complete(request, routed=routed, dropped=dropped)

@@ -2,14 +2,17 @@
 -- concurrency lease in one atomic step. Same arithmetic as
 -- novaos/limits/memory.py (keep the two in step).
 -- Mode "top_up" grows an admitted lease's token reservation instead: only the
--- tokens/min check, no new request and no new lease.
+-- tokens/min check, no new request and no new lease. Mode "top_up_retry" is a
+-- top-up before a later model call of the request (failover, regeneration): its
+-- reservation holds what the earlier calls are charged, so one over the whole
+-- limit is refused as tokens/min (2, with a retry), never as 4.
 --
 -- KEYS: 1 requests zset (id -> admitted ms), 2 token zset (id -> admitted ms),
 --       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms),
 --       5 this lease's release tombstone
 -- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
---       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME), 9 "admit" | "top_up",
---       10 the top-up's own id (top_up only)
+--       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME),
+--       9 "admit" | "top_up" | "top_up_retry", 10 the top-up's own id (top-ups only)
 -- A call Redis ran but did not answer in time may be sent again (redis-py's retry
 -- on a new connection): running it twice charges once. An admission whose lease
 -- is already held, or a top-up whose id is the last one applied, only answers.
@@ -25,7 +28,7 @@ local conc_limit = tonumber(ARGV[4])
 local tokens = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local window = tonumber(ARGV[7])
-local top_up = ARGV[9] == 'top_up'
+local top_up = ARGV[9] == 'top_up' or ARGV[9] == 'top_up_retry'
 local now
 if ARGV[8] ~= '' then
   now = tonumber(ARGV[8])
@@ -98,7 +101,7 @@ if top_up and redis.call('HGET', KEYS[3], top_up_field) == ARGV[10] then
   return answer(1, 0, 0, count)  -- run already (this is the retry)
 end
 -- A top-up: the lease's whole reservation would be over the limit (as above).
-if top_up and tonumber(redis.call('HGET', KEYS[3], id) or '0') + tokens > tok_limit then
+if ARGV[9] == 'top_up' and tonumber(redis.call('HGET', KEYS[3], id) or '0') + tokens > tok_limit then
   return refuse(4, 0)
 end
 local used = tonumber(redis.call('HGET', KEYS[3], '_total') or '0')

@@ -115,9 +115,15 @@ class RedisAdmission:
         return LeaseGrant(request=request, result=result, issuer=self)
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
-        return await self._run(grant.request, extra_tokens, now_ms, "top_up")
+        mode = "top_up_retry" if retry else "top_up"
+        return await self._run(grant.request, extra_tokens, now_ms, mode)
 
     async def _run(
         self, request: AdmitRequest, tokens: int, now_ms: int | None, mode: str
@@ -134,7 +140,7 @@ class RedisAdmission:
             _ms(now_ms),
             mode,
             # A top-up's own id: one sent again (redis-py's retry) is applied once.
-            secrets.token_hex(8) if mode == "top_up" else "",
+            secrets.token_hex(8) if mode != "admit" else "",
         )
         keys = limit_keys(request.subject)
         keys_and_tombstone = (*keys, _tombstone(keys[3], request.lease_id))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from generated.novaos.v1 import (
     audit_pb2,
@@ -24,7 +26,7 @@ from generated.novaos.v1 import (
 )
 from novaos.domain import Usage
 from novaos.ports import ChatMessage
-from novaos.tokens import estimate_tokens, estimate_usage
+from novaos.tokens import estimate_tokens, estimate_usage, reservation
 from tests.fixtures.charges import only_audit_record, settled_charge
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Part, Reply, Stall, StartServer
@@ -398,3 +400,95 @@ async def test_a_stall_right_after_the_200_is_listed_and_charged_as_a_cut(
         dropped = estimate_usage(_asked(ups.openai), "")
         assert tokens(running, "openai", "gpt-4o-mini") == dropped
         _all_say(dropped + Usage(*BACKUP_TOKENS), done.usage, audited, charged)
+
+
+# A free tier sized like the one that refused a failover as "can never be admitted":
+# one model call's reservation (the prompt as sent plus max_tokens) fits it, two do not.
+REPORT_TOKEN_LIMIT = 1100
+
+
+async def stream_as(
+    running: Running, user: str
+) -> tuple[list[chat_pb2.StreamChatResponse], grpc.aio.AioRpcError | None]:
+    stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+    events: list[chat_pb2.StreamChatResponse] = []
+    call = stub.StreamChat(
+        chat_pb2.StreamChatRequest(message=MESSAGE), metadata=bearer(mint(user, "free"))
+    )
+    try:
+        async for event in call:
+            events.append(event)
+    except grpc.aio.AioRpcError as err:
+        return events, err
+    return events, None
+
+
+def one_call(server: FakeProviderServer) -> int:
+    """What one model call of the request reserves: the prompt as sent, plus max_tokens."""
+    body = server.requests[0].json()
+    asked = tuple(ChatMessage(m["role"], m["content"]) for m in body["messages"])
+    if "system" in body:  # Anthropic sends the system prompt beside the messages
+        asked = (ChatMessage("system", body["system"]), *asked)
+    return reservation(asked, body.get("max_tokens") or body.get("max_completion_tokens"))
+
+
+async def test_a_failover_reserves_only_what_the_dropped_stream_did_not_use(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
+    """The dropped stream is charged what it used; what it had reserved beyond that
+    is the next provider's. Before, the failover reserved a second whole call on top
+    of the first and was refused as FAILED_PRECONDITION "it can never be admitted:
+    shorten the message", though the same request asked again was answered."""
+    ups = await upstreams(fake_server)
+    ups.openai.queue(Reply(body=[*openai_stream(HALF, (9, 9))[:3], Cut()]))
+    ups.anthropic.queue(Reply(body=anthropic_stream(BACKUP, BACKUP_TOKENS)))
+    user = "failover-fits"
+    env = ups.env("openai", "anthropic", REDIS_URL=redis_url)
+    async with running_app(**env, TOKEN_LIMIT_FREE=str(REPORT_TOKEN_LIMIT)) as running:
+        events, err = await stream_as(running, user)
+        assert err is None, err
+        done = events[-1].completed
+        assert (done.outcome, done.provider) == (chat_pb2.OUTCOME_COMPLETED, "anthropic")
+        assert released(events) == "".join(BACKUP)
+        assert "failover" in done.gates_executed
+        charged, record = await settled_charge(running, redis_server, user)
+    assert one_call(ups.openai) <= REPORT_TOKEN_LIMIT < 2 * one_call(ups.openai)
+    # The window holds what both streams used, as the audit and the event say.
+    assert charged == record.input_tokens + record.output_tokens
+    assert charged == done.usage.input_tokens + done.usage.output_tokens
+
+
+async def test_a_failover_that_does_not_fit_the_window_is_a_rate_limit_to_retry(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer
+) -> None:
+    """The dropped stream's charge (its provider counted a long prompt) plus the next
+    call's reservation is more than the tier's whole limit: the request asked again
+    fits, so that is RESOURCE_EXHAUSTED with a RetryInfo, not the precondition."""
+    ups = await upstreams(fake_server)
+    counted = 500  # the first provider's input count, well above the estimate
+    ups.anthropic.queue(Reply(body=[*anthropic_stream(HALF, (counted, 9))[:6], Cut()]))
+    ups.openai.queue(Reply(body=openai_stream(BACKUP, BACKUP_TOKENS)))
+    user = "failover-over"
+    env = ups.env("anthropic", "openai", REDIS_URL=redis_url)
+    async with running_app(**env, TOKEN_LIMIT_FREE=str(REPORT_TOKEN_LIMIT)) as running:
+        events, err = await stream_as(running, user)
+        charged, record = await settled_charge(running, redis_server, user)
+    assert one_call(ups.anthropic) <= REPORT_TOKEN_LIMIT
+    assert counted + one_call(ups.anthropic) > REPORT_TOKEN_LIMIT
+    assert err is not None and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+    assert "can never be admitted" not in (err.details() or "")
+    status = rpc_status.from_call(err)
+    assert status is not None
+    kinds = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert kinds, "a rate limit says when to retry"
+    retry = error_details_pb2.RetryInfo()
+    kinds[0].Unpack(retry)
+    assert 0 < retry.retry_delay.seconds <= 60
+    trailers = {k: str(v) for k, v in err.trailing_metadata() or ()}
+    assert 0 < int(trailers["retry-after"]) <= 60
+    assert ups.openai.requests == [], "the next provider is not called over the limit"
+    assert "started" in [e.WhichOneof("event") for e in events]
+    assert released(events) == ""
+    # The dropped stream stays charged (its provider's input count); the lease is gone.
+    assert (record.outcome, record.input_tokens) == ("failed", counted)
+    assert charged == record.input_tokens + record.output_tokens

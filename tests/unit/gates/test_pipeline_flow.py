@@ -304,9 +304,10 @@ class RecordingBudget:
 
     def __init__(self, refuse_above: int | None = None) -> None:
         self.asked: list[int] = []
+        self.retries: list[bool] = []
         self.refuse_above = refuse_above
 
-    async def reserve(self, total_tokens: int) -> None:
+    async def reserve(self, total_tokens: int, *, retry: bool = False) -> None:
         if self.refuse_above is not None and total_tokens > self.refuse_above:
             raise RateLimitedError(
                 "rate limit exceeded: tokens_per_minute",
@@ -315,6 +316,7 @@ class RecordingBudget:
                 headers=RateLimitHeaders(10, 9, 60),
             )
         self.asked.append(total_tokens)
+        self.retries.append(retry)
 
 
 async def test_every_attempt_is_reserved_before_the_call_and_counted() -> None:
@@ -326,12 +328,14 @@ async def test_every_attempt_is_reserved_before_the_call_and_counted() -> None:
     _ = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec, budget)]
     assert pipe.provider.calls == 2
     first, second = budget.asked
-    # each attempt reserves its real prompt (system prompt included) and max output, cumulatively
+    assert budget.retries == [False, True]  # the regeneration is a later call
+    # each attempt reserves its real prompt (system prompt included) and max output,
+    # on top of what the attempts before it are charged, not what they had reserved:
+    # the regeneration's is both prompts, the first draft's output and max output
     assert first > estimate_tokens(chat.message) + 512 + 100
-    assert second > 2 * first - 10
     usage = rec.generation.usage
-    assert usage.input_tokens + usage.output_tokens <= second  # both attempts counted, within
     assert usage.input_tokens > 2 * (first - 512)  # both prompts, not just the last one
+    assert usage.input_tokens + 512 < second <= usage.input_tokens + usage.output_tokens + 512
 
 
 async def test_a_refused_reservation_never_reaches_the_model() -> None:

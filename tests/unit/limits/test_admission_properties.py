@@ -48,9 +48,10 @@ async def run_against_model(
                 grants.append(outcome)
         elif step[0] == "top_up" and grants:
             grant = grants[int(str(step[1])) % len(grants)]
-            extra = int(str(step[2]))
-            result = await backend.top_up(grant, extra, now_ms=now)
-            assert _verdict(result) == model.top_up(now, grant.request.lease_id, extra), step
+            extra, retry = int(str(step[2])), bool(step[3])
+            result = await backend.top_up(grant, extra, retry=retry, now_ms=now)
+            expected = model.top_up(now, grant.request.lease_id, extra, retry)
+            assert _verdict(result) == expected, step
         elif step[0] == "release" and grants:
             grant = grants[int(str(step[1])) % len(grants)]
             actual = step[2] if step[2] is None else int(str(step[2]))

@@ -56,6 +56,27 @@ async def test_reserve_grows_the_lease_and_refuses_past_the_limit() -> None:
     await limiter.aclose()
 
 
+async def test_a_retry_over_the_whole_limit_is_a_rate_limit_not_a_precondition() -> None:
+    # A later model call (failover, regeneration) reserves what the earlier calls
+    # are charged plus its own: over the whole limit, the request asked again from
+    # the start still fits, so it is told when to retry, never "can never be admitted".
+    observer = Observer()
+    limiter = LeaseLimiter(MemoryAdmission(), LIMITS, lease_ttl_ms=30_000, observer=observer)
+    subject = LimitSubject("rex", Tier.FREE)
+    async with limiter.hold(subject, 6_000) as lease:
+        with pytest.raises(RateLimitedError) as caught:
+            await lease.reserve(10_001, retry=True)
+        assert not isinstance(caught.value, OverTokenLimitError)
+        assert caught.value.violation.limit == "tokens_per_minute"
+        assert 0 < caught.value.retry_after_s <= 60
+        assert lease.reserved_tokens == 6_000  # nothing charged
+        await lease.reserve(9_000, retry=True)  # what fits is reserved as ever
+        assert lease.reserved_tokens == 9_000
+        lease.settle(7_000)
+    assert observer.seen == [("free", "tokens_per_minute")]
+    await limiter.aclose()
+
+
 async def test_release_charges_the_real_usage_even_above_the_reservation() -> None:
     # Capped at the reservation, an underestimated request (CJK text was counted
     # at half its real tokens) hid what it spent, and its user got more than the
@@ -89,11 +110,16 @@ class GatedTopUp(MemoryAdmission):
         self.started = asyncio.Event()
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
         self.started.set()
         await self.gate.wait()
-        return await super().top_up(grant, extra_tokens, now_ms=now_ms)
+        return await super().top_up(grant, extra_tokens, retry=retry, now_ms=now_ms)
 
 
 async def test_cancel_during_top_up_releases_after_it_lands() -> None:
@@ -128,7 +154,12 @@ class TopUpOutage(MemoryAdmission):
     """Admits in memory; every top-up finds the store unavailable."""
 
     async def top_up(
-        self, grant: LeaseGrant, extra_tokens: int, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
     ) -> AdmitResult:
         raise StorageUnavailableError("redis down")
 
