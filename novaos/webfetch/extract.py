@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from novaos.webfetch.errors import FetchBlockedError
 from novaos.webfetch.markup import bound_markup
@@ -25,6 +25,21 @@ _DROPPED_TAGS = [
     "script", "style", "nav", "noscript", "noembed", "noframes", "template", "svg",
     "iframe", "object", "header", "footer", "aside", "form", "button",
 ]  # fmt: skip
+# Elements a browser lays out as their own block, line or cell: text on either
+# side of one is separate words. Everything else (spans, links, <b>, <sub>,
+# <wbr>, comments) joins its text to its neighbours' as the page shows it, so
+# "pi<span>pe</span>" reads "pipe", not "pi pe" (which hid a weapon recipe
+# from the source screen while the model read it fine).
+_BLOCK_TAGS = frozenset(
+    [
+        "address", "article", "aside", "blockquote", "br", "caption", "center", "col",
+        "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset",
+        "figcaption", "figure", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6",
+        "hgroup", "hr", "legend", "li", "listing", "main", "menu", "nav", "ol", "optgroup",
+        "option", "p", "plaintext", "pre", "rp", "rt", "search", "section", "select",
+        "summary", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "tr", "ul", "xmp",
+    ]
+)  # fmt: skip
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -110,8 +125,18 @@ def _html_text(html: str) -> str:
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""
     body_node = tree.body
-    content = body_node.text(separator=" ") if body_node is not None else ""
+    content = _rendered_text(body_node) if body_node is not None else ""
     return f"{title}\n{content}" if title else content
+
+
+def _rendered_text(body: LexborNode) -> str:
+    """The body's text joined as a browser lays it out: a space around each
+    block (``_BLOCK_TAGS``), nothing between inline pieces."""
+    blocks = [node for node in body.traverse() if node.tag in _BLOCK_TAGS]
+    for node in blocks:  # marked after the walk: the tree is not changed under it
+        node.insert_before(" ")
+        node.insert_after(" ")
+    return body.text(separator="")
 
 
 def _readable(text: str) -> str:

@@ -175,3 +175,17 @@ def test_extract_is_trimmed_on_a_word_boundary() -> None:
     text = extract_text(b"alpha beta gamma delta epsilon", "text/plain", max_chars=20)
     assert text == "alpha beta gamma…"
     assert len(text) <= 20
+
+
+def test_inline_markup_inside_a_word_joins_it_and_blocks_keep_words_apart() -> None:
+    # A browser shows "pi</span><span>pe" as "pipe"; read as "pi pe" it hid a
+    # weapon recipe from the source screen while the model read it fine.
+    html = (
+        b"<p>a pi</span><span>pe bo<b></b>mb, a fu<!---->se, a ca<wbr>p. "
+        b"<b>W</b>ord, <a href=/x>link</a>ed, H<sub>2</sub>O</p>"
+        b"<div>one</div>two<br>three<ul><li>four<li>five</ul>"
+        b"<table><tr><td>six</td><td>seven</td></tr></table><h2>eight</h2>nine"
+    )
+    assert extract_text(html, "text/html", max_chars=1000) == (
+        "a pipe bomb, a fuse, a cap. Word, linked, H2O one two three four five six seven eight nine"
+    )
