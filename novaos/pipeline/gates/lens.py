@@ -119,11 +119,17 @@ def _claims_and_urls(message: str, intent: object) -> tuple[tuple[str, ...], tup
 
 def _shown(url: str) -> str:
     """A URL as the gate's reason names it (in the audit record, the logs): without
-    its query and fragment, where sign-in tokens and personal details travel, and
-    which AUDIT_INCLUDE_CONTENT=false keeps out of the record like the message."""
+    its query and fragment, where sign-in tokens and personal details travel, nor
+    its userinfo (``user:password@``, shown ``…@``): AUDIT_INCLUDE_CONTENT=false
+    keeps all of them out of the record like the message."""
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
     if cut >= 0:
         url = url[:cut] + "?…"
+    start = url.find("://") + 3
+    end = url.find("/", start)
+    at = url.rfind("@", start, len(url) if end < 0 else end)
+    if at >= 0:  # the authority's userinfo runs to its last "@"
+        url = url[:start] + "…" + url[at:]
     return url if len(url) <= _SHOWN_URL_CHARS else url[: _SHOWN_URL_CHARS - 1] + "…"
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ssl
 import time
 
 import pytest
@@ -13,7 +14,20 @@ from novaos.pipeline.gates.model import build_model_facts
 from novaos.pipeline.gates.shield import default_classifier
 from novaos.pipeline.orchestrator import Orchestrator, PipelinePlan, RunRecord
 from novaos.ports import FetchResult
+from novaos.webfetch.fetcher import FetchLimits, SafeWebFetcher
+from novaos.webfetch.policy import UrlPolicy
 from tests.fixtures.gate_fakes import FakeFetcher, gate_input
+
+_TLS = ssl.create_default_context()
+
+
+class _NoLookups:
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        self.hosts.append(host)
+        return []
 
 
 def _facts(result: GateResult) -> LensFacts:
@@ -251,3 +265,28 @@ async def test_a_screen_that_fails_drops_the_sources_and_degrades() -> None:
     result = await gate.check(gate_input("What is the latest on https://a.example/ ?"))
     assert result.decision is Decision.DEGRADE
     assert "dropped every source (screening failed)" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://admin:Hunter2Secret@93.184.216.34/rates", "http://…@93.184.216.34/rates"),
+        ("http://u:pw@intranet/", "http://…@intranet/"),
+        ("https://alice:S3cret@news.example", "https://…@news.example"),
+        ("http://a:b@c:d@example.com:8080/x?q=1", "http://…@example.com:8080/x?…"),
+        ("HTTP://user@example.com/p@th", "HTTP://…@example.com/p@th"),  # only the authority's
+        ("https://medium.example:8443/@ann", "https://medium.example:8443/@ann"),
+    ],
+)
+async def test_the_reason_names_a_url_without_its_userinfo(url: str, shown: str) -> None:
+    # The real fetcher refuses userinfo, and its refusal goes into the gate's
+    # reason, the gate event and the audit record: never the password.
+    resolver = _NoLookups()
+    fetcher = SafeWebFetcher(
+        policy=UrlPolicy(), limits=FetchLimits(), ssl_context=_TLS, resolver=resolver
+    )
+    result = await LensGate(fetcher).check(gate_input(f"What is the latest rate? See {url}"))
+    assert resolver.hosts == []  # refused before any lookup (userinfo, or the port)
+    assert result.reason.endswith(shown)
+    for secret in ("Hunter2Secret", "pw@", "S3cret", "a:b", "user@"):
+        assert secret not in result.reason
