@@ -23,7 +23,7 @@ from novaos.webfetch.body import read_capped
 from novaos.webfetch.errors import FetchAbortedError, FetchBlockedError, FetchTimeoutError
 from novaos.webfetch.extract import check_media_type, read_page
 from novaos.webfetch.observer import FetchObserver, NoopFetchObserver
-from novaos.webfetch.policy import INVALID_URL, Target, UrlPolicy
+from novaos.webfetch.policy import INVALID_URL, Target, UrlPolicy, check_chars
 from novaos.webfetch.resolver import Resolver, SystemResolver
 from novaos.webfetch.transport import LOCATION, PinnedTransport
 
@@ -161,6 +161,7 @@ class SafeWebFetcher:
             yield response
 
     def _next_hop(self, current: Target, location: str) -> Target:
+        check_chars(location)  # before urljoin, which drops tabs and newlines unseen
         try:
             joined = urljoin(current.url, location)
         except ValueError as exc:  # "http://[" and other hosts urllib cannot split

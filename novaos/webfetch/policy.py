@@ -139,9 +139,18 @@ class UrlPolicy:
             raise FetchBlockedError(PRIVATE_NAME)
 
 
-def _split(url: str) -> SplitResult:
+def check_chars(url: str) -> None:
+    """Refuse (``invalid_url``) a URL or reference too long or with unsafe characters.
+
+    A redirect's ``Location`` is checked before it is joined to its base:
+    ``urljoin`` (urlsplit) silently drops tabs and newlines, so "/pl\tain"
+    would otherwise arrive here as "/plain"."""
     if len(url) > MAX_URL_CHARS or _UNSAFE_CHARS.search(url):
         raise FetchBlockedError(INVALID_URL)
+
+
+def _split(url: str) -> SplitResult:
+    check_chars(url)
     try:
         return urlsplit(url)
     except ValueError as exc:

@@ -344,7 +344,13 @@ async def test_redirects_to_unparseable_locations_are_refused_quietly(
         "/bracket": ("http://[", "invalid_url"),
         "/half-v6": ("http://[::1", "invalid_url"),
         "/relative-bracket": ("//[", "invalid_url"),
+        # urljoin drops tabs unseen: "/pl\tain" was followed as "/plain"
+        "/tab": ("/pl\tain", "invalid_url"),
+        "/tab-absolute": (f"http://127.0.0.1:{http_stub.port}/pl\tain", "invalid_url"),
+        "/space": ("/pl ain", "invalid_url"),
+        "/backslash": ("/pl\\ain", "invalid_url"),
     }
+    http_stub.routes["/plain"] = respond(200, b"followed")
     for path, (location, _) in targets.items():
         http_stub.routes[path] = redirect(location)
     fetcher = make_fetcher(**local_env(http_stub.port))
@@ -352,4 +358,5 @@ async def test_redirects_to_unparseable_locations_are_refused_quietly(
     for path, (_, reason) in targets.items():
         result = await fetcher.fetch(f"http://127.0.0.1:{http_stub.port}{path}")
         assert (result.result, result.reason) == ("blocked", reason), path
+    assert "/plain" not in [r.path for r in http_stub.requests]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
