@@ -73,6 +73,8 @@ _V6_TABLE: tuple[tuple[IPv6Network, str], ...] = tuple(
         ("64:ff9b:1::/48", PRIVATE),  # local-use NAT64
         ("100::/64", RESERVED),  # discard-only
         ("2001:db8::/32", RESERVED),  # documentation
+        ("3fff::/20", RESERVED),  # documentation (RFC 9637)
+        ("2001:2::/48", RESERVED),  # benchmarking (RFC 5180), as 198.18.0.0/15 is
         ("2001:10::/28", RESERVED),  # ORCHID
         ("2001:20::/28", RESERVED),  # ORCHIDv2
         ("fc00::/7", PRIVATE),  # unique local

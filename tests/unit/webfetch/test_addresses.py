@@ -65,6 +65,10 @@ CLASSES = [
     ("fec0::1", "private"),
     ("ff05::2", "multicast"),
     ("2001:db8::1", "reserved"),
+    ("3fff::1", "reserved"),  # documentation, RFC 9637
+    ("3fff:fff:ffff::1", "reserved"),
+    ("2001:2::1", "reserved"),  # benchmarking, the IPv6 198.18.0.0/15
+    ("2001:2:0:ffff::1", "reserved"),
     ("100::1", "reserved"),
     ("64:ff9b::7f00:1", "nat64_loopback"),
     ("64:ff9b::a00:1", "nat64_private"),
@@ -91,6 +95,8 @@ def test_refused_classes(text: str, reason: str) -> None:
         "2606:4700:4700::1111",
         "64:ff9b::808:808",
         "2002:808:808::1",
+        "3ffe:ffff::1",  # below 3fff::/20
+        "2001:3::1",  # AMT, next to the benchmarking /48
     ],
 )
 def test_public_addresses_pass(text: str) -> None:
