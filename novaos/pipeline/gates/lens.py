@@ -243,7 +243,11 @@ class LensGate:
     def _report(results: Sequence[FetchResult], *, skipped: int) -> str:
         parts = []
         for r in results:
-            verb = "fetched" if r.result == "ok" else f"refused ({r.result}: {r.reason or '-'})"
+            if r.result != "ok":
+                verb = f"refused ({r.result}: {r.reason or '-'})"
+            else:  # why an ok page gave the model little or nothing: markup_cut, no text
+                notes = [n for n in (r.reason, "" if _extract(r.text) else "no text") if n]
+                verb = f"fetched ({', '.join(notes)})" if notes else "fetched"
             parts.append(f"{verb} {_shown(r.url)}")
         if skipped > 0:
             parts.append(f"skipped {skipped} more url(s)")

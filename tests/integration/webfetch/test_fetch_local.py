@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+from novaos.pipeline.gates.lens import LensGate
 from novaos.webfetch import fetcher as fetcher_module
 from novaos.webfetch.extract import Extract, read_page
 from novaos.webfetch.markup import MAX_TAGS
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.dns_stub import StubZone
+from tests.fixtures.gate_fakes import gate_input
 from tests.fixtures.http_stub import StubHttpServer, drip, head, redirect, respond, stall_after
 from tests.fixtures.sockets import ConnectLog
 from tests.integration.webfetch.conftest import CountingObserver, MakeFetcher, local_env
@@ -290,6 +292,24 @@ async def test_hostile_nesting_is_cut_and_says_so(
     assert (result.result, result.reason) == ("ok", "markup_cut")
     assert result.text.startswith("Top. x x") and result.text.endswith("…")
     assert result.text.count("x") < MAX_TAGS
+
+
+async def test_the_lens_says_why_a_fetched_page_gave_the_model_nothing(
+    http_stub: StubHttpServer, make_fetcher: MakeFetcher
+) -> None:
+    # A frameset, or a page cut at the markup bounds before any text, is "ok"
+    # with an empty extract; the lens said only "fetched" and then degraded.
+    http_stub.routes["/frames"] = respond(200, b"<frameset><frame src=/a></frameset>", "text/html")
+    http_stub.routes["/nest"] = respond(200, b"<ul><li>" * 60_000, "text/html")
+    http_stub.routes["/cut"] = respond(200, b"<p>Top.</p>" + b"<ul><li>x" * 30_000, "text/html")
+    base = f"http://127.0.0.1:{http_stub.port}"
+    gate = LensGate(make_fetcher(**local_env(http_stub.port)))
+    degraded = await gate.check(gate_input(f"What is the latest on {base}/frames {base}/nest ?"))
+    assert degraded.reason.endswith(
+        f"degraded: fetched (no text) {base}/frames; fetched (markup_cut, no text) {base}/nest"
+    )
+    cut = await gate.check(gate_input(f"What is the latest on {base}/cut ?"))
+    assert cut.reason == f"fetched (markup_cut) {base}/cut"
 
 
 async def test_pages_are_parsed_off_the_event_loop(
