@@ -26,8 +26,11 @@ _log = logging.getLogger("novaos.lens")
 DEGRADED_NOTE = "Note: current data could not be verified; check a live source before acting."
 
 # A URL runs to whitespace or a delimiter; parentheses stay when they pair up
-# inside it (Wikipedia's "Python_(programming_language)").
-_URL = re.compile(r"https?://(?:[^\s<>\"'`()\[\]]|\([^\s<>\"'`()]*\))+", re.IGNORECASE)
+# inside it (Wikipedia's "Python_(programming_language)"). Square brackets end
+# it too, except around an IPv6 literal host ("http://[2606:4700::1]/").
+_URL_CHAR = r"(?:[^\s<>\"'`()\[\]]|\([^\s<>\"'`()]*\))"
+_IPV6_HOST = r"(?:[^\s<>\"'`()\[\]/?#@]*@)?\[[^\s<>\"'`()\[\]/?#]*\]"
+_URL = re.compile(rf"https?://(?:{_IPV6_HOST}{_URL_CHAR}*|{_URL_CHAR}+)", re.IGNORECASE)
 # Punctuation and markup that end a sentence or wrap a link, not part of it.
 _TRAILING = ".,;:!?*_\u201d\u2019\u00bb>\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
 _EXTRACT_CHARS = 1500

@@ -76,6 +76,12 @@ def test_find_urls_strips_punctuation_and_dedupes() -> None:
         ("\u00abhttps://a.example/q\u00bb", "https://a.example/q"),
         ("看 https://a.example/q\u3002", "https://a.example/q"),
         ("<https://a.example/q>", "https://a.example/q"),
+        # An IPv6 literal's brackets belong to the URL (it was never picked up)
+        ("see http://[2606:4700::1]/ now", "http://[2606:4700::1]/"),
+        ("at http://[0:0:0:0:0:0:0:1]:32520/ok.", "http://[0:0:0:0:0:0:0:1]:32520/ok"),
+        ("(http://[::1])", "http://[::1]"),
+        ("http://u:p@[::1]/x", "http://u:p@[::1]/x"),
+        ("https://a.example/list[1]", "https://a.example/list"),  # elsewhere they end it
     ],
 )
 def test_find_urls_keeps_paired_parentheses_and_drops_wrapping_marks(text: str, url: str) -> None:
@@ -290,3 +296,12 @@ async def test_the_reason_names_a_url_without_its_userinfo(url: str, shown: str)
     assert result.reason.endswith(shown)
     for secret in ("Hunter2Secret", "pw@", "S3cret", "a:b", "user@"):
         assert secret not in result.reason
+
+
+async def test_a_url_with_an_ipv6_literal_is_fetched_or_refused_by_name() -> None:
+    # Such a URL was left out of the message's URLs: no fetch, no word in the reason.
+    url = "http://[2606:4700::1]/rates"
+    fetcher = FakeFetcher()
+    result = await LensGate(fetcher).check(gate_input(f"What is the latest rate? See {url}"))
+    assert fetcher.calls == [url]
+    assert "refused (blocked: not allowed) http://[2606:4700::1]/rates" in result.reason
