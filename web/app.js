@@ -77,8 +77,9 @@ function signOut(message, { keepConversation = false } = {}) {
 async function resume(conversationId, { replace = false } = {}) {
   if (!conversationId) return;
   state.conversationId = conversationId;
+  const token = state.token;
   const response = await fetch(`/api/v1/conversations/${encodeURIComponent(conversationId)}`, {
-    headers: { authorization: `Bearer ${state.token}` },
+    headers: { authorization: `Bearer ${token}` },
   }).catch(() => null);
   // Signed out meanwhile, or a send came first (it continues this id): nothing to show.
   const current = () =>
@@ -88,6 +89,15 @@ async function resume(conversationId, { replace = false } = {}) {
   if (response?.status === 404) {
     state.conversationId = "";
     sessionStorage.removeItem("novaos.conversation");
+    return;
+  }
+  // A refused token (expired) signs out as a send's does, keeping the conversation
+  // for the next sign-in: a Retry with it could never work.
+  if (response?.status === 401) {
+    const [kind, text] = await errorText(response);
+    if (state.token !== token) return;  // signed out (or in again) meanwhile
+    showNotice(kind, text);
+    signOut("token refused", { keepConversation: true });
     return;
   }
   if (!response?.ok) {

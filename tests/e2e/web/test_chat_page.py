@@ -12,6 +12,7 @@ from tests.e2e.web.conftest import BLOCKED_AFTER_RELEASE, OutageGateway, shot
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+from tests.fixtures.server import mint
 
 
 def sign_in(page: Page, sidecar: EnvoySidecar, token: str) -> None:
@@ -127,9 +128,16 @@ def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
     )
     stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
     assert stored
-    page.evaluate("sessionStorage.setItem('novaos.token', 'not-a-valid-token')")
+    # Signed in with the refused token and no conversation to load (a reload with one
+    # signs out at once: the next test), the conversation id comes back afterwards,
+    # as if the token expired after the conversation loaded.
+    page.evaluate(
+        "sessionStorage.setItem('novaos.token', 'not-a-valid-token');"
+        "sessionStorage.removeItem('novaos.conversation')"
+    )
     page.reload()
     expect(page.locator("#chat")).to_be_visible()
+    page.evaluate(f"sessionStorage.setItem('novaos.conversation', {stored!r})")
     send(page, "and after that?")
     expect(page.locator("#signin")).to_be_visible(timeout=10_000)
     expect(page.locator("#notice")).to_contain_text("token refused")
@@ -139,6 +147,36 @@ def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
     expect(page.locator("#notice")).to_be_hidden()
     expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
     expect(page.locator("#input")).to_have_value("and after that?")  # not delivered
+
+
+def test_a_reload_with_a_refused_token_signs_out_and_keeps_the_conversation(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Loading the conversation with an expired token stayed "signed in" and offered
+    # a Retry that could never work; only the next send signed out.
+    token = fresh_token("pro")
+    sign_in(page, envoy_sidecar, token)
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
+    assert stored
+    expired = mint("pro-expired", "pro", ttl_s=-3600)  # past the verifier's leeway
+    page.evaluate(f"sessionStorage.setItem('novaos.token', {expired!r})")
+    page.reload()
+    expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+    expect(page.locator("#chat")).to_be_hidden()
+    expect(page.locator("#session")).to_have_text("token refused")
+    expect(page.locator("#notice")).to_contain_text("token expired")
+    expect(page.locator("#notice button")).to_have_count(0)  # no Retry
+    assert page.evaluate("sessionStorage.getItem('novaos.token')") is None
+    assert page.evaluate("sessionStorage.getItem('novaos.conversation')") == stored
+    page.fill("#token", token)
+    page.click("#use-token")
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("li.msg.user .body")).to_have_text("Give me a plan for writing my thesis")
 
 
 def test_a_refused_send_takes_its_message_back(
