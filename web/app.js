@@ -58,6 +58,7 @@ function signOut(message, { keepConversation = false } = {}) {
   setBusy(false);
   state.token = "";
   state.conversationId = "";
+  dropRetry();  // no Retry of their conversation on the sign-in screen
   $("messages").replaceChildren();
   sessionStorage.removeItem("novaos.token");
   if (!keepConversation) sessionStorage.removeItem("novaos.conversation");
@@ -96,8 +97,8 @@ async function resume(conversationId, { replace = false } = {}) {
   if (response?.status === 401) {
     const [kind, text] = await errorText(response);
     if (state.token !== token) return;  // signed out (or in again) meanwhile
-    showNotice(kind, text);
     signOut("token refused", { keepConversation: true });
+    showNotice(kind, text);
     return;
   }
   if (!response?.ok) {
@@ -119,9 +120,16 @@ async function resume(conversationId, { replace = false } = {}) {
 }
 
 function showResumeFailed(conversationId, why) {
+  clearNotice();
   showNotice("error", `This conversation could not be loaded right now (${why}); it is kept. `);
-  // Kept through sends (they continue the conversation): Retry still shows its start.
+  offerRetry(conversationId, why);
+}
+
+// Kept through sends (they continue the conversation) and the notices they bring (a
+// refused send, a connection problem): Retry still shows its start.
+function offerRetry(conversationId, why) {
   $("notice").dataset.resume = conversationId;
+  $("notice").dataset.resumeWhy = why;
   const retry = document.createElement("button");
   retry.type = "button";
   retry.className = "link";
@@ -192,14 +200,24 @@ function addGate(gate) {
 
 function showNotice(kind, text) {
   const notice = $("notice");
-  delete notice.dataset.resume;
+  const { resume, resumeWhy } = notice.dataset;
   notice.className = `notice ${kind}`;
   notice.textContent = text;
   notice.hidden = false;
+  if (resume) {
+    notice.append(" This conversation's earlier turns could not be loaded; they are kept. ");
+    offerRetry(resume, resumeWhy);
+  }
+}
+
+function dropRetry() {
+  delete $("notice").dataset.resume;
+  delete $("notice").dataset.resumeWhy;
+  $("notice").querySelector("button")?.remove();
 }
 
 function clearNotice() {
-  delete $("notice").dataset.resume;
+  dropRetry();
   $("notice").hidden = true;
   $("notice").textContent = "";
 }
@@ -307,7 +325,10 @@ function setBusy(busy) {
 }
 
 async function send(message, ackToken = "") {
-  if (!$("notice").dataset.resume) clearNotice();
+  // What the last send said is over; a Retry offered for the conversation's start stays.
+  const { resume, resumeWhy } = $("notice").dataset;
+  if (resume) showResumeFailed(resume, resumeWhy);
+  else clearNotice();
   $("gates").replaceChildren();
   const asked = ackToken ? null : addMessage("user", message);
   const item = addMessage("assistant", "");
@@ -354,8 +375,8 @@ async function stream(item, asked, message, ackToken, signal) {
     item.remove();
     asked?.remove();
     if (asked && !$("input").value) $("input").value = message;
-    showNotice(kind, text);
     if (response.status === 401) signOut("token refused", { keepConversation: true });
+    showNotice(kind, text);  // after a sign-out: no Retry of the conversation under it
     return;
   }
   const body = item.querySelector(".body");

@@ -267,6 +267,32 @@ def test_a_reload_during_an_outage_keeps_the_conversation(
     )
 
 
+def test_a_send_refused_during_an_outage_keeps_the_retry(
+    page: Page, outage_sidecar: EnvoySidecar, outage_gateway: OutageGateway
+) -> None:
+    # The refused send's notice replaced the one that offered Retry: once the
+    # gateway was back, only a reload showed the conversation's start.
+    sign_in(page, outage_sidecar, fresh_token("pro"))
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    outage_gateway.down()
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("could not be loaded", timeout=10_000)
+    send(page, "and after that?")
+    expect(page.locator("#input")).to_have_value("and after that?", timeout=10_000)  # refused
+    expect(page.locator("#notice")).to_contain_text("Service unavailable")
+    expect(page.locator("#notice")).to_contain_text("could not be loaded")
+    expect(page.locator("#notice button")).to_have_text("Retry")
+    outage_gateway.up()
+    wait_until(outage_sidecar.upstream_healthy, timeout_s=30, what="gateway back behind envoy")
+    page.click("#notice button")
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("li.msg.user .body")).to_have_text("Give me a plan for writing my thesis")
+    expect(page.locator("#notice")).to_be_hidden()
+
+
 def test_a_conversation_that_is_gone_starts_anew(
     page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
