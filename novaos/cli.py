@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_POLICY, EXIT_BROKEN = 0, 1, 3, 4
 _CLIENTS = ("chat", "token", "audit")  # what they print is their whole job
+_TARGET_HELP = "the gateway's plaintext gRPC port, host:port or [IPv6]:port"
 
 
 def _settings() -> Settings:
@@ -239,7 +240,9 @@ def _add_audit_list(
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``novaos audit list|verify|watch``: AuditService over gRPC, with an admin token."""
     conn = argparse.ArgumentParser(add_help=False)
-    conn.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
+    conn.add_argument(
+        "--target", type=cli_args.target, default="127.0.0.1:50051", help=_TARGET_HELP
+    )
     conn.add_argument(
         "--token", type=cli_args.token, default="", help="bearer token with the admin role"
     )
@@ -291,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(fn=cmd_token, command_parser=token)
     chat = sub.add_parser("chat", help="stream an answer to the terminal")
     chat.add_argument("message", type=cli_args.text)
-    chat.add_argument("--target", type=cli_args.text, default="127.0.0.1:50051")
+    chat.add_argument(
+        "--target", type=cli_args.target, default="127.0.0.1:50051", help=_TARGET_HELP
+    )
     chat.add_argument(
         "--token", type=cli_args.token, default="", help="bearer token (default: none)"
     )

@@ -4,7 +4,9 @@ usage error (exit 2, one line naming the option), not a traceback from protobuf.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -37,6 +39,31 @@ def token(value: str) -> str:
             raise argparse.ArgumentTypeError(
                 f"a token is printable ASCII without spaces; character {index} is not"
             )
+    return value
+
+
+_HOST = re.compile(r"[A-Za-z0-9._-]+")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def target(value: str) -> str:
+    """A gRPC server as ``host:port`` (an IPv6 address in brackets: ``[::1]:50051``).
+
+    The port is 1 to 65535: gRPC takes a larger one modulo 65536 (98086 dials 32550),
+    which would send the token to whatever listens there."""
+    host, colon, port = text(value).rpartition(":")
+    ipv6 = host.startswith("[") and host.endswith("]")
+    if ipv6:
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            ipv6 = False
+    if not colon or not (ipv6 or _HOST.fullmatch(host)):
+        raise argparse.ArgumentTypeError(
+            f"not host:port (an IPv6 address as [address]:port): {value!r}"
+        )
+    if not _PORT.fullmatch(port) or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port!r} is not in 1..65535")
     return value
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -391,6 +392,44 @@ def test_arguments_a_call_cannot_carry_are_usage_errors(args: list[str] | list[b
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1].startswith("novaos "), run.stderr
     assert ": error: argument " in run.stderr.splitlines()[-1], run.stderr
+
+
+_VERBS = (["chat", "hi"], ["audit", "list"], ["audit", "verify"], ["audit", "watch"])
+
+
+@pytest.mark.parametrize("verb", _VERBS)
+def test_a_target_port_past_65535_is_a_usage_error_not_another_port(verb: list[str]) -> None:
+    # gRPC took the port modulo 65536: 127.0.0.1:(P + 65536) dialled P, token and all.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        wrapped = f"127.0.0.1:{port + 65536}"
+        run = _novaos(*verb, "--target", wrapped, "--token", mint())
+        assert (run.returncode, run.stdout) == (2, ""), run.stderr
+        said = f"novaos {' '.join(verb[:2] if verb[0] == 'audit' else verb[:1])}: error: "
+        assert run.stderr.splitlines()[-1] == (
+            f"{said}argument --target: port '{port + 65536}' is not in 1..65535"
+        ), run.stderr
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing connected, not even to give up
+            listener.accept()
+
+
+@pytest.mark.parametrize(
+    "target", ["127.0.0.1:0", "127.0.0.1", "127.0.0.1:", "127.0.0.1:+80", "::1:50051", "[::1]"]
+)
+def test_a_target_that_is_not_host_and_port_is_a_usage_error(target: str) -> None:
+    for verb in _VERBS:
+        run = _novaos(*verb, "--target", target)
+        assert (run.returncode, run.stdout) == (2, ""), (verb, run.stderr)
+        assert ": error: argument --target: " in run.stderr.splitlines()[-1], run.stderr
+
+
+def test_an_ipv6_target_in_brackets_is_dialled() -> None:
+    run = _novaos("chat", "hi", "--target", "[::1]:1")  # nothing listens: the call fails
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("error: UNAVAILABLE"), run.stderr
 
 
 @pytest.mark.parametrize(
