@@ -281,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(fn=cmd_serve, command_parser=serve)
     token = sub.add_parser("token", help="mint a dev JWT from JWT_SECRET")
-    # A token without a subject, or expired when minted, is one the gateway refuses.
-    token.add_argument("--sub", type=cli_args.name, required=True, help="user id")
+    # A token without a subject, with an anonymous caller's (ip:...), or expired when
+    # minted, is one the gateway refuses.
+    token.add_argument("--sub", type=cli_args.subject, required=True, help="user id")
     token.add_argument("--tier", default="free", choices=["free", "pro", "enterprise"])
     token.add_argument("--admin", action="store_true")
     token.add_argument(

@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from novaos.domain import subject_refusal
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
@@ -71,6 +73,14 @@ def name(value: str) -> str:
     """Text that says something: not empty, not only spaces."""
     if not text(value).strip():
         raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def subject(value: str) -> str:
+    """A token's subject the gateway accepts: not blank, not an anonymous caller's
+    ``ip:`` address, refused with the gateway's own words."""
+    if refusal := subject_refusal(name(value)):
+        raise argparse.ArgumentTypeError(refusal)
     return value
 
 

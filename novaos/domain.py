@@ -45,6 +45,19 @@ class Decision(enum.StrEnum):
     EDIT = "edit"
 
 
+# Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
+# their limits, conversations and veto throttle. A token's subject never takes it.
+ANONYMOUS_PREFIX = "ip:"
+
+
+def subject_refusal(sub: str) -> str | None:
+    """Why no token with this subject is accepted (``novaos token`` refuses to mint it)."""
+    if sub.startswith(ANONYMOUS_PREFIX):
+        # It would share an anonymous caller's limits and conversations.
+        return f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: JWT ``sub`` or, without auth, the client address."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from novaos.domain import Principal, Tier
+from novaos.domain import ANONYMOUS_PREFIX, Principal, Tier, subject_refusal
 from novaos.errors import UnauthenticatedError
 
 _LEEWAY_S = 30
@@ -21,11 +21,6 @@ class JwtConfig:
     issuer: str = ""
     audience: str = ""
     expiry_s: int = 86400
-
-
-# Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
-# their limits, conversations and veto throttle. A token's subject never takes it.
-ANONYMOUS_PREFIX = "ip:"
 
 
 class JwtAuthenticator:
@@ -97,12 +92,8 @@ def _to_principal(claims: dict[str, object]) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise UnauthenticatedError("token has no subject", reason="TOKEN_INVALID")
-    if sub.startswith(ANONYMOUS_PREFIX):
-        # It would share an anonymous caller's limits and conversations.
-        raise UnauthenticatedError(
-            f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers",
-            reason="TOKEN_INVALID",
-        )
+    if refusal := subject_refusal(sub):
+        raise UnauthenticatedError(refusal, reason="TOKEN_INVALID")
     try:
         tier = Tier(str(claims.get("tier", "free")))
     except ValueError as exc:
