@@ -168,10 +168,25 @@ def cmd_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_STDIN_MAX_BYTES = 4 * 1024 * 1024  # gRPC's default message size: the gateway's bound too
+
+
+def _message_from_stdin(parser: argparse.ArgumentParser) -> str:
+    """``novaos chat -``: the message is stdin, whole (a file, a here-document)."""
+    data = sys.stdin.buffer.read(_STDIN_MAX_BYTES + 1)
+    if len(data) > _STDIN_MAX_BYTES:
+        parser.error(f"message: stdin holds more than {_STDIN_MAX_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        parser.error(f"message: stdin is not UTF-8 text (byte {exc.start + 1})")
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from novaos.chat_client import run_chat
 
-    return asyncio.run(run_chat(args.target, args.message, args.token, args.conversation, args.ack))
+    message = _message_from_stdin(args.command_parser) if args.message == "-" else args.message
+    return asyncio.run(run_chat(args.target, message, args.token, args.conversation, args.ack))
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -294,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(fn=cmd_token, command_parser=token)
     chat = sub.add_parser("chat", help="stream an answer to the terminal")
-    chat.add_argument("message", type=cli_args.text)
+    chat.add_argument("message", type=cli_args.text, help="the message; - reads it from stdin")
     chat.add_argument(
         "--target", type=cli_args.target, default="127.0.0.1:50051", help=_TARGET_HELP
     )

@@ -70,6 +70,27 @@ def test_chat_streams_text_and_exits_by_outcome(spawn_server: Callable[..., Subp
     assert denied.stderr.startswith("error: UNAUTHENTICATED: "), denied.stderr  # no blank line
 
 
+def test_chat_reads_the_message_from_stdin_given_as_dash(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    srv = spawn_server()
+    target = ["--target", f"127.0.0.1:{srv.port}", "--token", mint("stdin")]
+    run = [sys.executable, "-m", "novaos", "chat", "-", *target]
+    piped = subprocess.run(
+        run, cwd=ROOT, env=BASE_ENV, input=b"I want to kill myself\n", capture_output=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    # The message was read (a crisis answer), not the text "-".
+    assert piped.returncode == 3, piped.stderr
+    assert b"988" in piped.stdout
+    broken = subprocess.run(
+        run, cwd=ROOT, env=BASE_ENV, input=b"caf\xe9", capture_output=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert broken.returncode == 2
+    assert b"message: stdin is not UTF-8 text (byte 4)" in broken.stderr, broken.stderr
+
+
 # An answer that outlasts any test (5000 tokens at 20 ms): only a cancel ends it early.
 ENDLESS = {
     "MOCK_RESPONSE_TOKENS": "5000", "DEFAULT_MAX_TOKENS": "5000", "MOCK_TOKEN_DELAY_MS": "20"
