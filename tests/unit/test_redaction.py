@@ -24,6 +24,11 @@ TRUE_POSITIVES = [
     ("ipv4", "peer 8.8.8.8"),
     ("ipv6", "from 2001:db8:85a3::8a2e:370:7334 today"),
     ("ipv6", "loopback ::1 here"),
+    # an address that ends a sentence: the full stop is not part of it
+    ("ipv4", "my ip 10.1.2.3. Help"),
+    ("ipv4", "the attacker was 8.8.8.8."),
+    ("ipv6", "address 2001:db8::1."),
+    ("ipv6", "mapped ::ffff:192.0.2.1. ok"),
     ("ssn", "ssn 123-45-6789 on file"),
     (
         "jwt",
@@ -61,6 +66,7 @@ FALSE_POSITIVES = [
     ("iban", "GB82 WEST 1234 5698 7654 33 fails mod 97"),
     ("iban", "code AB12 CDEF is too short"),
     ("ipv4", "version 1.2.3.4.5 and 999.1.1.1"),
+    ("ipv4", "the release was 1.2.3.4.5. and 999.1.1.1."),
     ("ipv4", "pi is 3.14159"),
     ("ipv6", "time 12:34:56 and deadbeef:cafe and a::b::c"),
     ("ssn", "ssn-shaped 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567"),
@@ -95,6 +101,19 @@ def test_mixed_text_keeps_the_rest() -> None:
     assert redact(text) == (
         "Hi, I'm Jo ([REDACTED:email], [REDACTED:phone]); card [REDACTED:card]."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my ip 10.1.2.3. Help", "my ip [REDACTED:ipv4]. Help"),
+        ("at 10.0.0.5.", "at [REDACTED:ipv4]."),
+        ("address 2001:db8::1.", "address [REDACTED:ipv6]."),
+        ("net 2001:db8::.", "net [REDACTED:ipv6]."),
+    ],
+)
+def test_an_address_ending_a_sentence_keeps_its_full_stop(text: str, expected: str) -> None:
+    assert redact(text) == expected
 
 
 def test_checksums() -> None:
