@@ -170,6 +170,12 @@ class Fanout:
 _FILL_PAGE = 500
 
 
+def _why(exc: BaseException) -> str:
+    """An error for the log: its type and message, or its type alone when the
+    message is empty (a TimeoutError from asyncio.timeout has none)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def encode_records(records: Sequence[AuditRecord]) -> bytes:
     """One message: the records' stored lines, exactly what the sink holds."""
     return b"".join(r.line() for r in records)
@@ -431,7 +437,7 @@ class SharedFanout:
             async with asyncio.timeout(self._read_timeout_s):
                 return await self._sink.head()
         except Exception as exc:  # the sink is down: the caller tries again later
-            _log.warning("audit watch: reading the log's head failed: %s", exc)
+            _log.warning("audit watch: reading the log's head failed: %s", _why(exc))
             return None
 
     async def _read_head(self) -> bool:
@@ -463,7 +469,7 @@ class SharedFanout:
                 await self._channel.publish(message)
             except Exception as exc:  # other workers fill the gap from the sink
                 if self._publish_ok:
-                    _log.warning("audit watch: publishing failed: %s", exc)
+                    _log.warning("audit watch: publishing failed: %s", _why(exc))
                 self._publish_ok = False
             else:
                 if not self._publish_ok:
@@ -529,7 +535,7 @@ class SharedFanout:
                         "audit watch: reading records %d..%d failed: %s",
                         start,
                         upto,
-                        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                        _why(exc),
                     )
                     self._interrupt(f"records {start}..{upto} could not be read from the log")
                 return

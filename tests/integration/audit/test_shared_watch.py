@@ -301,6 +301,39 @@ async def test_watchers_wait_until_the_head_is_read_when_the_sink_is_down_at_fir
         await sink.aclose()
 
 
+class _HeadHangsOnce(FileAuditSink):
+    """head() never answers the first time (a database behind a partition)."""
+
+    hangs = 1
+
+    async def head(self) -> ChainHead:
+        if self.hangs:
+            self.hangs -= 1
+            await asyncio.Event().wait()
+        return await super().head()
+
+
+async def test_a_head_read_that_times_out_is_logged_with_a_reason(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    sink = _HeadHangsOnce(tmp_path / "audit")
+    await sink.open()
+    hub = await _started(_hub(redis_url, sink, read_timeout_s=0.2))  # up once read again
+    try:
+        assert sink.hangs == 0
+        failed = [
+            r.getMessage()
+            for r in caplog.records
+            if "reading the log's head failed" in r.getMessage()
+        ]
+        # asyncio.timeout's TimeoutError has no message: its type is the reason
+        assert failed == ["audit watch: reading the log's head failed: TimeoutError"]
+    finally:
+        await hub.aclose()
+        await sink.aclose()
+
+
 async def test_a_heard_record_whose_hash_does_not_match_is_not_streamed(
     tmp_path: Path, redis_url: str
 ) -> None:
