@@ -23,6 +23,7 @@ import fcntl
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +89,12 @@ class SpillFile:
 
     def _try_lock(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # /dev/full, /dev/zero, a FIFO: reading
+            os.close(fd)  # it back would never end, or never return what was written
+            raise ConfigError(
+                f"invalid configuration: {self._setting}: cannot write the spill file"
+                f" {self.path}: not a regular file"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

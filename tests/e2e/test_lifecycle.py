@@ -144,6 +144,23 @@ def test_an_unwritable_audit_path_stops_startup_with_one_line(
     assert "listening" not in proc.stdout
 
 
+@pytest.mark.parametrize("spill", ["/dev/full", "{tmp}/fifo"])
+def test_a_spill_path_that_is_not_a_file_stops_startup_with_one_line(
+    spill: str, tmp_path: Path
+) -> None:
+    # /dev/full hung start-up at 100 % CPU: checking the spill read its endless zeros.
+    os.mkfifo(tmp_path / "fifo")
+    spill = spill.replace("{tmp}", str(tmp_path))
+    audit = {"AUDIT_STORAGE_TYPE": "file", "AUDIT_FILE_PATH": str(tmp_path / "audit")}
+    proc = _run_server({**os.environ, **BASE_ENV, **audit, "AUDIT_SPILL_PATH": spill})
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stderr.strip().splitlines() == [
+        f"novaos: invalid configuration: AUDIT_SPILL_PATH: cannot write the spill file {spill}:"
+        " not a regular file"
+    ]
+    assert "listening" not in proc.stdout
+
+
 def test_a_config_error_in_the_workers_stops_the_supervisor(tmp_path: Path) -> None:
     # WORKERS=2: restarting a worker cannot fix its configuration, so the
     # supervisor stops with the same exit code instead of restarting forever.
