@@ -70,7 +70,7 @@ class SpillFile:
         except OSError as exc:
             raise unwritable(self._setting, f"spill file {self.path}", exc) from None
         with contextlib.suppress(ValueError):  # a whole last line that does not parse:
-            repair_tail(self.path)  # the check below moves it aside
+            repair_tail(self.path, self._keys)  # the check below moves it aside
         records = self._read_sync()
         self.quarantined = sum(1 for _ in self.path.parent.glob(f"*{_QUARANTINED}*"))
         self.count = len(records)

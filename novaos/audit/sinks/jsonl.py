@@ -1,8 +1,9 @@
 """Blocking JSON Lines helpers shared by the file sink and the spill file.
 
 A record is one line ending in ``\\n``; bytes after the last newline are a torn
-write (crash mid-write) and are never returned as a record. Callers run these
-in a worker thread.
+write (crash mid-write) and are never returned as a record (at start,
+``repair_tail`` puts the newline back after a whole record that only lacks it).
+Callers run these in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from novaos.audit.chain import UNKEYED, ChainKeys, sound
 from novaos.audit.record import AuditRecord, decode
 from novaos.errors import ConfigError
 
 _log = logging.getLogger("novaos.audit")
 
 _TAIL_CHUNK = 64 * 1024
+_MAX_RECORD = 4 * 1024 * 1024  # a tail longer than this is not one record
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -69,19 +72,27 @@ def _last_line(fd: int, size: int) -> tuple[int, bytes]:
     return start, os.pread(fd, end - start, start)
 
 
-def repair_tail(path: Path) -> AuditRecord | None:
+def repair_tail(path: Path, keys: ChainKeys = UNKEYED) -> AuditRecord | None:
     """Cut a torn tail off ``path``; return its last record.
 
     After a crash the file may end in half a line (killed mid-write) or, after
     a power loss, in lines of zeros; both are cut so that what remains is only
-    whole records. A whole line that does not parse is not a crash's doing but
-    an edit: it is kept, and ``ValueError`` stops the sink from opening (the
-    writer spills, the gateway reports the sink down) rather than erase it.
+    whole records. A last record missing only its final newline (a restore or
+    copy that dropped it) is not torn: when it parses, matches its hash under
+    ``keys`` and links onto the line before it, the newline is put back. A whole
+    line that does not parse is not a crash's doing but an edit: it is kept,
+    and ``ValueError`` stops the sink from opening (the writer spills, the
+    gateway reports the sink down) rather than erase it.
     """
     fd = os.open(path, os.O_RDWR)
     try:
         size = os.fstat(fd).st_size
         good_end = _last_newline(fd, size)
+        if good_end < size and (record := _unended_record(fd, good_end, size, keys)):
+            os.pwrite(fd, b"\n", size)
+            os.fsync(fd)
+            _log.warning("audit: put back the missing final newline of %s", path.name)
+            return record
         while good_end > 0:
             start, line = _last_line(fd, good_end)
             if not line.strip(b"\0\n"):  # a power loss's zeros
@@ -94,6 +105,24 @@ def repair_tail(path: Path) -> AuditRecord | None:
         return None
     finally:
         os.close(fd)
+
+
+def _unended_record(fd: int, start: int, size: int, keys: ChainKeys) -> AuditRecord | None:
+    """The bytes from ``start`` to the end as a whole, sound record that links
+    onto the line before it (if any); None when they are not one (a torn write)."""
+    if size - start > _MAX_RECORD:
+        return None
+    try:
+        record = decode(os.pread(fd, size - start, start))
+        _, previous = _last_line(fd, start)
+        before = decode(previous) if previous.strip(b"\0\n") else None
+    except ValueError:
+        return None
+    if not sound(record, keys):
+        return None
+    if before is not None and (record.seq, record.prev_hash) != (before.seq + 1, before.hash):
+        return None
+    return record
 
 
 def last_record(path: Path) -> AuditRecord | None:

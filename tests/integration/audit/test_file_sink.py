@@ -86,6 +86,50 @@ async def test_a_torn_last_line_is_cut_at_start(tmp_path: Path) -> None:
     await again.aclose()
 
 
+@pytest.mark.parametrize("keys", [UNKEYED, ChainKeys.of(b"k" * 32)], ids=["unkeyed", "keyed"])
+async def test_a_last_record_missing_only_its_newline_is_kept_at_start(
+    tmp_path: Path, keys: ChainKeys
+) -> None:
+    # A restore or copy that dropped the final line break: the record was cut
+    # as torn at start, and verify then said ok over the shorter log.
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory, keys=keys)
+    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open(), keys))
+    await sink.aclose()
+    (path,) = directory.glob("audit-*.log")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1])
+
+    again = FileAuditSink(directory, keys=keys)
+    head = ChainHead(5, stored[-1].hash)
+    assert await again.open() == head
+    assert path.read_bytes() == whole  # the newline put back, nothing cut
+    await again.append(seal_all(_drafts(5, 2), head, keys))
+    result = await AuditReader(again, keys=keys).verify()
+    assert (result.ok, result.checked) == (True, 7), result
+    await again.aclose()
+
+
+async def test_a_whole_record_at_the_end_that_does_not_link_on_is_still_cut(
+    tmp_path: Path,
+) -> None:
+    # Only the record that belongs there gets its newline back: a copy of an
+    # earlier one is not the chain's next record.
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory)
+    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open()))
+    await sink.aclose()
+    (path,) = directory.glob("audit-*.log")
+    whole = path.read_bytes()
+    with path.open("ab") as handle:
+        handle.write(stored[2].line()[:-1])
+
+    again = FileAuditSink(directory)
+    assert await again.open() == ChainHead(5, stored[-1].hash)
+    assert path.read_bytes() == whole
+    await again.aclose()
+
+
 async def test_files_from_before_the_rename_are_read_and_verified_with_new_ones(
     tmp_path: Path,
 ) -> None:

@@ -164,6 +164,27 @@ async def test_close_while_down_keeps_records_for_the_next_start(tmp_path: Path)
     assert (tmp_path / "spill.jsonl").read_bytes() == b""
 
 
+async def test_a_spilled_last_record_missing_only_its_newline_is_kept(tmp_path: Path) -> None:
+    # It was cut at start as a torn write: the only copy of that record, gone,
+    # and verify still said ok.
+    sink = FlakyMemorySink()
+    sink.down = True
+    writer = await _writer(sink, tmp_path)
+    order = await _record_many(writer, 0, 5)
+    await writer.aclose()
+    spill = tmp_path / "spill.jsonl"
+    whole = spill.read_bytes()
+    spill.write_bytes(whole[:-1])  # a restore that dropped the final line break
+
+    sink.down = False
+    again = await _writer(sink, tmp_path)
+    await again.record(summary(5))
+    await again.aclose()
+    assert [r.request_id for r in sink.records] == [*order, "req-00005"]
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.checked) == (True, 6)
+
+
 async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path) -> None:
     sink = MemoryAuditSink()
     writer = await _writer(sink, tmp_path, watch_queue_size=5)
