@@ -136,7 +136,10 @@ def build_audit_sink(settings: Settings, keys: ChainKeys) -> AuditSink:
                 "(postgresql://user:password@host:5432/db, or key=value pairs)"
             ) from None
         return PostgresAuditSink(
-            settings.database_url, pool_size=settings.audit_db_pool_size, keys=keys
+            settings.database_url,
+            pool_size=settings.audit_db_pool_size,
+            retry_max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
+            keys=keys,
         )
     if settings.audit_storage_type is AuditStorage.FILE:
         return FileAuditSink(

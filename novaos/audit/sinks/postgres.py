@@ -58,6 +58,7 @@ class PostgresAuditSink:
         *,
         pool_size: int = 4,
         timeout_s: float = 5.0,
+        retry_max_backoff_s: float = 5.0,
         keys: ChainKeys = UNKEYED,
     ) -> None:
         self._keys = keys  # re-chaining onto another process's head seals anew
@@ -70,6 +71,14 @@ class PostgresAuditSink:
             max_size=pool_size,
             open=False,
             timeout=timeout_s,
+            # The pool reconnects with a doubling delay and no cap (1, 2, 4 ... 64 s)
+            # until reconnect_timeout (300 s by default): after a long outage a worker
+            # found the database back only minutes later. Capped here, a reconnect
+            # gives up after the writer's longest backoff (at least one caller's
+            # wait for a connection, or one waiting when the database returns would
+            # go unserved), so no delay in it exceeds about half of that, and the next
+            # use of the pool (the writer's next retry, a read) starts a new one.
+            reconnect_timeout=max(timeout_s, retry_max_backoff_s),
             check=AsyncConnectionPool.check_connection,
             kwargs={
                 "connect_timeout": max(1, int(timeout_s)),

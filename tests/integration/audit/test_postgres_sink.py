@@ -106,6 +106,48 @@ async def test_outage_of_1000_records_loses_nothing(
     assert verify(stored).ok
 
 
+async def test_after_a_long_outage_the_spill_is_replayed_soon_after_the_database_returns(
+    postgres_server: PostgresServer,
+    postgres_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The pool's own reconnect delay doubled without a cap (1, 2, 4 ... 64 s): after a
+    # long outage a worker went on spilling and failing reads for minutes after the
+    # database was back. Its reconnects now give up after the writer's backoff (at
+    # least the pool timeout, 1 s here) and the writer's next retry starts another.
+    sink = PostgresAuditSink(postgres_dsn, pool_size=2, timeout_s=1.0, retry_max_backoff_s=0.2)
+    writer = AuditWriter(sink, POLICY, spill_path=tmp_path / "spill.jsonl", max_backoff_s=0.2)
+    await writer.start()
+    caplog.set_level(logging.WARNING, logger="psycopg.pool")
+
+    async def failed_connects(at_least: int) -> bool:
+        return sum("error connecting" in r.getMessage() for r in caplog.records) >= at_least
+
+    try:
+        await writer.record(summary(0))
+        await await_until(lambda: _true(writer.status().written == 1), what="stored")
+        await asyncio.to_thread(postgres_server.stop)
+        await writer.record(summary(1))
+        await await_until(lambda: _true(writer.status().spilled == 1), what="spilled")
+        # Ten failed connects. Uncapped, the pool's two reconnect loops (its minimum
+        # connection, and one grown for a waiting caller) each try 0, 1, 3, 7 and
+        # 15 s into the outage: the next tries would come 16 s after the tenth.
+        await await_until(lambda: failed_connects(10), timeout_s=60, what="10 failed connects")
+        await asyncio.to_thread(postgres_server.start)
+        await await_until(
+            lambda: _true(writer.status().spilled == 0 and writer.status().status == "ok"),
+            timeout_s=8.0,  # about 1 s expected; a generous bound well below 16 s
+            what="the spill replayed after the database came back",
+        )
+        assert len((await AuditReader(sink).list(AuditQuery())).records) == 2
+    finally:
+        await writer.aclose()
+        if not postgres_server.running:
+            await asyncio.to_thread(postgres_server.start)
+    assert [r.request_id for r in table_records(postgres_dsn)] == ["req-00000", "req-00001"]
+
+
 @pytest.mark.parametrize("keys", [UNKEYED, ChainKeys.of(b"k" * 32)], ids=["plain", "keyed"])
 async def test_workers_sharing_the_table_share_one_chain(
     postgres_dsn: str, tmp_path: Path, keys: ChainKeys
