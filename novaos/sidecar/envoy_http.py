@@ -2,7 +2,8 @@
 
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
-spare request id) → lua (x-request-id the gateway accepts; Retry-After; HEAD
+spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` header
+on a call that is not gRPC; Retry-After; HEAD
 bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
 access log) → grpc_web → buffer (body limit) → grpc_json_transcoder → cors →
 router. The buffer counts the bytes the caller sent: before the transcoder,
@@ -65,8 +66,29 @@ local function valid_request_id(id)
   return id ~= nil and #id <= 64 and string.match(id, "^[A-Za-z0-9_.:%-]+$") ~= nil
 end
 
+local function drop_grpc_only_headers(headers)
+  -- Not a gRPC or grpc-web call (JSON, SSE, the page, a probe): a header named
+  -- "*-bin" would reach the gateway as gRPC binary metadata, whose value must be
+  -- base64, and grpc-core refused the whole call (500 INTERNAL) over an HTTP
+  -- client's own header (a tracing one) that nothing behind reads anyway.
+  local ctype = headers:get("content-type") or ""
+  if string.sub(ctype, 1, 16) == "application/grpc" then
+    return
+  end
+  local drop = {}
+  for name, _ in pairs(headers) do
+    if string.sub(name, -4) == "-bin" then
+      drop[#drop + 1] = name
+    end
+  end
+  for _, name in ipairs(drop) do
+    headers:remove(name)
+  end
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
+  drop_grpc_only_headers(headers)
   -- The gateway only keeps an x-request-id it accepts (the same pattern) and mints
   -- its own otherwise; Envoy echoes and logs this header. Replacing a rejected one
   -- here, with the id the first filter made, gives both the same id.
