@@ -68,6 +68,8 @@ VETOED_TURN = "[a request refused by policy]"
 # own filter, or the output checks) before any of it was released.
 WITHHELD_TURN = "[an answer withheld by policy]"
 EMPTY_TURN = "[no text]"  # any other turn with no text (the model said nothing)
+# The detail of a live stream ended at its time limit (``ChatCall.ends_by``).
+TIME_LIMIT_REACHED = "stream time limit reached"
 
 
 class LeaseLike(Protocol):
@@ -134,6 +136,10 @@ class ChatCall:
     # Events reach the client as they happen (StreamChat): silences get keepalives,
     # and a shutdown ends the stream with its own terminal event. Unary Chat: False.
     live: bool = True
+    # time.monotonic() by which a live stream must have ended, told in-band: the
+    # sidecar's time limit for a stream it transcodes (an SSE client reads no
+    # status, so a cut there would just stop). None: the stream has no such limit.
+    ends_by: float | None = None
 
     @property
     def text(self) -> str:
@@ -247,7 +253,7 @@ class ChatService:
         Returns how many were open."""
         self._stopping = detail
         for pump in self._pumps:
-            pump.stop()
+            pump.stop(detail)
         return len(self._pumps)
 
     async def drained(self, timeout_s: float) -> bool:
@@ -364,15 +370,24 @@ class ChatService:
         pump = EventPump(run, self.keepalive_s)
         self._pumps.add(pump)
         if self._stopping:
-            pump.stop()
+            pump.stop(self._stopping)
+        timer = None
+        if call.ends_by is not None:
+            # As a drain does: 1 s before the limit (half of a shorter one), so the
+            # terminal event is out before the call is cut.
+            left = call.ends_by - time.monotonic()
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(left - min(1.0, left / 2), pump.stop, TIME_LIMIT_REACHED)
         try:
             async with aclosing(pump.relay()) as events:
                 async for event in events:
                     yield event
         finally:
             self._pumps.discard(pump)
+            if timer is not None:
+                timer.cancel()
         if pump.stopped and call.completed is None:  # one terminal event, never two
-            yield self.orchestrator.cancelled(call.ctx, call.chat, call.record, self._stopping)
+            yield self.orchestrator.cancelled(call.ctx, call.chat, call.record, pump.reason)
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:

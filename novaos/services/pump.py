@@ -6,9 +6,9 @@ in front counts silence towards the client and cuts the stream. So the pipeline
 runs in a task of its own and the relay waits for its next event at most
 ``keepalive_s``; when none came it yields a ``Keepalive`` instead.
 
-``stop()`` (a server shutting down) cancels the pipeline, which stops the
-upstream call; the relay then ends and ``stopped`` is set, and the caller sends
-the terminal event itself.
+``stop(reason)`` (a server shutting down, the stream's time limit) cancels the
+pipeline, which stops the upstream call; the relay then ends and ``stopped`` is
+set, and the caller sends the terminal event itself, saying ``reason``.
 
 One task runs the whole pipeline: timers it opens across its own yields (the
 provider's deadline and idle timers) belong to the task that entered them.
@@ -50,9 +50,11 @@ class EventPump:
         # itself waits (``join``) once it is ``_AHEAD`` events ahead of the client.
         self._queue: asyncio.Queue[ChatEvent | _Stop | _End] = asyncio.Queue()
         self.stopped = False
+        self.reason = ""  # why it was stopped (the first reason given)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "") -> None:
         """End the stream early: the pipeline is cancelled, ``stopped`` is set."""
+        self.reason = self.reason or reason
         self._queue.put_nowait(_STOP)
 
     async def _run(self) -> None:

@@ -2,8 +2,8 @@
 
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
-spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` header
-on a call that is not gRPC; Retry-After; HEAD
+spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` or
+``grpc-timeout`` header on a call that is not gRPC; Retry-After; HEAD
 bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
 access log) → grpc_web → buffer (body limit) → grpc_json_transcoder → cors →
 router. The buffer counts the bytes the caller sent: before the transcoder,
@@ -70,14 +70,16 @@ local function drop_grpc_only_headers(headers)
   -- Not a gRPC or grpc-web call (JSON, SSE, the page, a probe): a header named
   -- "*-bin" would reach the gateway as gRPC binary metadata, whose value must be
   -- base64, and grpc-core refused the whole call (500 INTERNAL) over an HTTP
-  -- client's own header (a tracing one) that nothing behind reads anyway.
+  -- client's own header (a tracing one) that nothing behind reads anyway. And
+  -- grpc-timeout is for gRPC callers: the route's limit bounds a JSON/SSE call
+  -- (a stream told it in-band), never one the client picks.
   local ctype = headers:get("content-type") or ""
   if string.sub(ctype, 1, 16) == "application/grpc" then
     return
   end
   local drop = {}
   for name, _ in pairs(headers) do
-    if string.sub(name, -4) == "-bin" then
+    if name == "grpc-timeout" or string.sub(name, -4) == "-bin" then
       drop[#drop + 1] = name
     end
   end

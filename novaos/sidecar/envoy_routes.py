@@ -99,8 +99,11 @@ def preflight_route() -> Json:
 def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
     # With max_stream_duration set, Envoy ignores the route's ``timeout``: the
     # bound must be max_stream_duration itself, or JSON, SSE, grpc-web calls and
-    # gRPC calls without a grpc-timeout header would have none. Native gRPC
-    # callers may ask for less via grpc-timeout, never for more. "0s": unbounded.
+    # gRPC calls without a grpc-timeout header would have none. gRPC and grpc-web
+    # callers may ask for less via grpc-timeout, never for more; JSON/SSE callers'
+    # grpc-timeout is dropped by the Lua filter. "0s": unbounded. Envoy sends the
+    # bound it applies on to the gateway as the call's grpc-timeout, so the gateway
+    # knows when a transcoded SSE stream will be cut and ends it in-band before.
     duration: Json = {"grpc_timeout_header_max": timeout}
     if timeout != "0s":
         duration["max_stream_duration"] = timeout

@@ -34,7 +34,8 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
 
 # Set by Envoy's gRPC-JSON transcoder on the calls it makes from HTTP/JSON
 # requests; sent by grpc-web clients (browsers), which Envoy bridges.
-_FROM_HTTP = frozenset({"x-envoy-original-path", "x-grpc-web"})
+_TRANSCODED = "x-envoy-original-path"
+_FROM_HTTP = frozenset({_TRANSCODED, "x-grpc-web"})
 
 
 def _from_http(context: Ctx) -> bool:
@@ -44,6 +45,13 @@ def _from_http(context: Ctx) -> bool:
     Envoy turns a unary call's initial metadata into response headers, but not
     its trailers (it ends the JSON body with them; grpc-web frames them)."""
     return any(key in _FROM_HTTP for key, _ in context.invocation_metadata() or ())
+
+
+def _transcoded(context: Ctx) -> bool:
+    """A JSON/SSE call the transcoder made: its client reads no gRPC status, and
+    its deadline is the sidecar's stream time limit (the client's grpc-timeout is
+    dropped before it)."""
+    return any(key == _TRANSCODED for key, _ in context.invocation_metadata() or ())
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
@@ -89,6 +97,10 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         self, request: chat_pb2.StreamChatRequest, context: Ctx
     ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
         call = ChatCall(request_context(context), convert.chat_input(request))
+        if _transcoded(context):
+            # Ended in-band before the limit: an SSE client that is just cut sees
+            # no terminal event. Other callers get DEADLINE_EXCEEDED, as gRPC does.
+            call.ends_by = call.ctx.deadline_monotonic
         headers_sent = False
         self._metrics.active_streams.inc()
         try:
