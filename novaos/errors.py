@@ -246,7 +246,14 @@ class NotReadyError(NovaError):
 
 
 class ShuttingDownError(NovaError):
+    """The server is draining: a call it could not finish in the grace. Another
+    replica (or this one, restarted) takes the same request."""
+
     reason = "SHUTTING_DOWN"
+
+    def __init__(self, message: str = "server shutting down", *, retry_after_s: float = 1.0):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class AuditSinkUnavailableError(NovaError):

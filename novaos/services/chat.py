@@ -31,7 +31,13 @@ from novaos.domain import (
     Started,
     TextDelta,
 )
-from novaos.errors import AuditNotStoredError, InvalidArgumentError, NovaError, RateLimitHeaders
+from novaos.errors import (
+    AuditNotStoredError,
+    InvalidArgumentError,
+    NovaError,
+    RateLimitHeaders,
+    ShuttingDownError,
+)
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import (
     AuditGateEntry,
@@ -238,6 +244,7 @@ class ChatService:
     keepalive_s: float = 15.0  # Settings.stream_keepalive_s
     _inflight: int = field(default=0, init=False)
     _pumps: set[EventPump] = field(default_factory=set, init=False)
+    _unary: set[asyncio.Timeout] = field(default_factory=set, init=False)  # running runs
     _stopping: str = field(default="", init=False)  # why live streams end now (shutdown)
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _writes: set[asyncio.Future[None]] = field(default_factory=set, init=False)
@@ -250,11 +257,16 @@ class ChatService:
     def stop_streams(self, detail: str) -> int:
         """End every live stream in-band, now and from now on: its pipeline (and
         upstream call) stops and it sends a terminal event with outcome CANCELLED.
-        Returns how many were open."""
+        A unary call whose answer is not complete yet stops too, with
+        ``ShuttingDownError`` (a unary reply has no terminal event to say it in).
+        Returns how many calls were open."""
         self._stopping = detail
         for pump in self._pumps:
             pump.stop(detail)
-        return len(self._pumps)
+        now = asyncio.get_running_loop().time()
+        for scope in self._unary:
+            scope.reschedule(now)
+        return len(self._pumps) + len(self._unary)
 
     async def drained(self, timeout_s: float) -> bool:
         """Wait until every stream has run its ``finally`` (audit written, lease
@@ -295,7 +307,8 @@ class ChatService:
                     run = self.orchestrator.run(
                         call.ctx, call.chat, history, call.record, lease, left_out=left_out
                     )
-                    async with aclosing(self._live(call, run) if call.live else run) as events:
+                    ends = self._live(call, run) if call.live else self._stoppable(call, run)
+                    async with aclosing(ends) as events:
                         async for event in events:
                             self._observe(call, event)
                             if isinstance(event, Completed):
@@ -388,6 +401,33 @@ class ChatService:
                 timer.cancel()
         if pump.stopped and call.completed is None:  # one terminal event, never two
             yield self.orchestrator.cancelled(call.ctx, call.chat, call.record, pump.reason)
+
+    async def _stoppable(
+        self, call: ChatCall, run: AsyncGenerator[ChatEvent, None]
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """A unary call's run, which ``stop_streams`` ends before gRPC's grace does:
+        with UNAVAILABLE ``SHUTTING_DOWN`` and a RetryInfo, not gRPC's bare
+        "Cancelling all calls". Stoppable only until its terminal event: while it
+        is registered, the call awaits nothing outside the run."""
+        scope = asyncio.timeout(None)
+        try:
+            async with scope:
+                self._unary.add(scope)
+                if self._stopping:
+                    scope.reschedule(asyncio.get_running_loop().time())
+                async with aclosing(run) as events:
+                    async for event in events:
+                        if isinstance(event, Completed):  # the answer is whole: storing it
+                            self._unary.discard(scope)
+                            scope.reschedule(None)
+                        yield event
+        except TimeoutError:
+            if not scope.expired():
+                raise  # a timeout of the run's own
+            call.abandoned = True  # audited as cancelled, as a stream stopped so is
+            raise ShuttingDownError(self._stopping) from None
+        finally:
+            self._unary.discard(scope)
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:

@@ -89,7 +89,9 @@ def _extra_details(exc: errors.NovaError) -> list[object]:
             type="TOKENS_PER_MINUTE", subject=exc.violation.subject, description=exc.message
         )
         return [error_details_pb2.PreconditionFailure(violations=[failure])]
-    if isinstance(exc, (errors.CircuitOpenError, errors.ProviderUnavailableError)):
+    if isinstance(
+        exc, (errors.CircuitOpenError, errors.ProviderUnavailableError, errors.ShuttingDownError)
+    ):
         return [_retry_info(exc.retry_after_s)]
     return []
 

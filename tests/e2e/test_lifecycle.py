@@ -16,14 +16,16 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import await_until, wait_until
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
 from tests.fixtures.postgres_server import PostgresServer
-from tests.fixtures.provider_wire import openai_stream
+from tests.fixtures.provider_wire import openai_json, openai_stream
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.server import BASE_ENV, ROOT, Running, Subprocess, bearer, mint
 
@@ -492,6 +494,60 @@ def test_sigterm_ends_a_stream_longer_than_the_grace_in_band(
     ]
     outcomes = {r["request_id"]: r["outcome"] for r in audited}
     assert outcomes[done.request_id] == "cancelled"
+
+
+def test_sigterm_ends_a_unary_chat_still_running_with_shutting_down_and_retry_info(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path
+) -> None:
+    """A unary Chat whose model has not answered when the grace is nearly over
+    ends UNAVAILABLE with ErrorInfo SHUTTING_DOWN and a RetryInfo, like every
+    other failure; gRPC's own cancel at the grace's end was a bare "Cancelling
+    all calls" (no details, no Retry-After through Envoy)."""
+    audit_dir = tmp_path / "audit"
+
+    async def scenario() -> grpc.aio.AioRpcError:
+        upstream = await FakeProviderServer().start()
+        late = openai_json("Too late.", (9, 3))
+        upstream.default = Reply(body=paced([b" ", late], 30), content_type="application/json")
+        srv = spawn_server(
+            SHUTDOWN_GRACE_S="2",
+            PREFERRED_PROVIDER="openai",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=upstream.url + "/v1",
+            AUDIT_STORAGE_TYPE="file",
+            AUDIT_FILE_PATH=str(audit_dir),
+        )
+
+        async def called() -> bool:
+            return bool(upstream.requests)
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            call = chat_pb2_grpc.ChatServiceStub(channel).Chat(
+                chat_pb2.ChatRequest(message="hello there"), metadata=bearer(mint())
+            )
+            await await_until(called, timeout_s=10, what="the model called")
+            srv.proc.send_signal(signal.SIGTERM)
+            with pytest.raises(grpc.aio.AioRpcError) as failure:
+                await call
+        assert srv.proc.wait(timeout=20) == 0
+        await upstream.close()
+        return failure.value
+
+    err = asyncio.run(scenario())
+    assert err.code() == grpc.StatusCode.UNAVAILABLE, err
+    status = rpc_status.from_call(err)
+    assert status is not None, err
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(info) and info.reason == "SHUTTING_DOWN", status
+    assert any(d.Unpack(retry) for d in status.details[1:]), status
+    assert retry.retry_delay.ToTimedelta().total_seconds() >= 1
+    audited = [
+        json.loads(line)
+        for path in sorted(audit_dir.glob("audit-*.log"))
+        for line in path.read_text().splitlines()
+    ]
+    outcomes = {r["request_id"]: r["outcome"] for r in audited}
+    assert outcomes[info.metadata["requestId"]] == "cancelled"
 
 
 def test_sigterm_while_the_audit_database_hangs_spills_and_exits_within_the_grace(
