@@ -58,7 +58,11 @@ async def _serve_routed(settings: Settings, *, worker: bool, stop: StopSignal) -
     app = App(settings)
     # Bound first: a taken METRICS_PORT stops start-up before gRPC serves anything.
     # Workers leave it to the supervisor, which serves the aggregated /metrics.
-    metrics_server = None if worker else serve_metrics(settings.metrics_port, app.metrics.registry)
+    metrics_server = (
+        None
+        if worker
+        else serve_metrics(settings.metrics_host, settings.metrics_port, app.metrics.registry)
+    )
     port = await _start_unless_stopped(app, stopping)
     # Start-up waits (Redis, the audit database) end at the signal; its CPU-bound
     # parts run to their end first. Either way it is not announced as listening.

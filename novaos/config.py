@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     grpc_host: str = "0.0.0.0"
     grpc_port: int = Field(50051, ge=0, le=65535)
     metrics_port: int = Field(9464, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # Prometheus scrapes the pod's address
     # The guide's single-port PORT=3000 has no meaning here (DESIGN fixes the ports
     # above and ENVOY_*_PORT): read only to warn at start that it is not used.
     port: int | None = None
@@ -590,7 +591,10 @@ def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
         upper = name.upper()
         if upper in known or "_" not in upper or upper.split("_", 1)[0] not in prefixes:
             continue
-        close = difflib.get_close_matches(upper, known, n=1, cutoff=_SUGGESTED)
+        # Only a setting of the same family is suggested: REDIS_HOST is no
+        # METRICS_HOST, however alike the letters.
+        family = [k for k in known if k.split("_", 1)[0] == upper.split("_", 1)[0]]
+        close = difflib.get_close_matches(upper, family, n=1, cutoff=_SUGGESTED)
         near = close and difflib.SequenceMatcher(None, upper, close[0]).ratio() >= _NEAR_MISS
         if _NOT_OURS.fullmatch(upper) and not near:
             continue

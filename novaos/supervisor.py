@@ -46,13 +46,13 @@ _STABLE_S = 60.0  # a worker up this long starts the back-off afresh if it dies
 KILL_AFTER_GRACE_S = 5.0
 
 
-def serve_metrics(port: int, registry: CollectorRegistry) -> WSGIServer:
-    """/metrics on ``port``; a port that cannot be bound is a configuration error."""
+def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> WSGIServer:
+    """/metrics on ``host:port``; an address that cannot be bound is a configuration error."""
     try:
-        server, _ = start_http_server(port, registry=registry)
+        server, _ = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise ConfigError(
-            f"invalid configuration: METRICS_PORT: cannot listen on {port} ({exc.strerror})"
+            f"invalid configuration: METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror})"
         ) from exc
     return server
 
@@ -151,7 +151,7 @@ class Supervisor:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
             registry.register(WorkerRestarts(lambda: self.restarts))  # the workers' sum lacks it
-            server = serve_metrics(self.settings.metrics_port, registry)
+            server = serve_metrics(self.settings.metrics_host, self.settings.metrics_port, registry)
         except BaseException:
             # A configuration error before any worker ran: nothing will use the
             # directory, and a pod restarting on it would leave one per start.

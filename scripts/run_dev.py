@@ -40,6 +40,7 @@ DEV_DEFAULTS = {
     "AUDIT_STORAGE_TYPE": "file",
     "AUDIT_FILE_PATH": "var/audit",
     "GRPC_HOST": "127.0.0.1",
+    "METRICS_HOST": "127.0.0.1",
     # Not the production default (0.0.0.0, for the pod's sidecar): the page embeds
     # a dev token, which anyone who can reach the listeners could take.
     "ENVOY_LISTEN_HOST": "127.0.0.1",

@@ -50,12 +50,14 @@ def started(
     """``run_dev.py`` on free ports, up to its dev token line: (process, log, ports)."""
     ports = {
         k: str(free_port())
-        for k in ("GRPC_PORT", "ENVOY_HTTPS_PORT", "ENVOY_HTTP_PORT", "ENVOY_ADMIN_PORT")
+        for k in (
+            *("GRPC_PORT", "METRICS_PORT"),
+            *("ENVOY_HTTPS_PORT", "ENVOY_HTTP_PORT", "ENVOY_ADMIN_PORT"),
+        )
     }
     env = {
         **os.environ,
         **ports,
-        "METRICS_PORT": "0",
         "AUDIT_STORAGE_TYPE": "memory",
         "JWT_SECRET": CALLER_SECRET,
         **extra,
@@ -120,7 +122,8 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         config = yaml.safe_load((ROOT / ".dev" / "envoy.yaml").read_text())
         listeners = config["static_resources"]["listeners"]
         assert {x["address"]["socket_address"]["address"] for x in listeners} == {"127.0.0.1"}
-        for port in (ports["ENVOY_HTTPS_PORT"], ports["ENVOY_HTTP_PORT"]):
+        # /metrics too (it listened on 0.0.0.0 while the README said loopback only).
+        for port in (ports["ENVOY_HTTPS_PORT"], ports["ENVOY_HTTP_PORT"], ports["METRICS_PORT"]):
             assert listening_addresses(int(port)) == {LOOPBACK_V4}, port
 
         proc.send_signal(signal.SIGINT)
