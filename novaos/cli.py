@@ -10,6 +10,7 @@ from __future__ import annotations
 try:
     import argparse
     import asyncio
+    import os
     import subprocess
     import sys
     from collections.abc import Sequence
@@ -148,16 +149,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
 
+_NO_SECRET = (
+    "novaos token: JWT_SECRET is not set: tokens are signed with the gateway's secret "
+    "(make run keeps its dev one in .dev/jwt_secret)"
+)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from novaos.transport.auth import JwtAuthenticator, JwtConfig
 
+    if not os.environ.get("JWT_SECRET"):
+        # Said before the settings check, which would blame REQUIRE_AUTH.
+        print(_NO_SECRET, file=sys.stderr)
+        return EXIT_CONFIG
     try:
         settings = _settings()
     except ConfigError as exc:
         print(f"novaos: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if settings.jwt_secret is None:
-        print("novaos: JWT_SECRET is not set", file=sys.stderr)
+        print(_NO_SECRET, file=sys.stderr)
         return EXIT_CONFIG
     auth = JwtAuthenticator(
         JwtConfig(

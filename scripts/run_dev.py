@@ -1,11 +1,12 @@
 """`make run`: the gateway and its Envoy sidecar together, on dev defaults.
 
 Variables set in the caller's environment win over these defaults (e.g.
-`JWT_SECRET=... RATE_LIMIT_FREE=3 make run`). Without JWT_SECRET a dev secret
-is made and a dev token printed (with the admin role, for `novaos audit`); the
-chat page offers one without it. The sidecar listens on 127.0.0.1 only: the page
-hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach it
-from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
+`JWT_SECRET=... RATE_LIMIT_FREE=3 make run`). Without JWT_SECRET a dev secret is
+made once and kept in .dev/jwt_secret (tokens outlive a restart, and `novaos token`
+can mint more with it), and a dev token printed (with the admin role, for `novaos
+audit`); the chat page offers one without it. The sidecar listens on 127.0.0.1 only:
+the page hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach
+it from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
 (or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: the gateway
 first, which drains (open streams end with their terminal event, through Envoy),
 then Envoy; Ctrl-C again during the drain stops both at once.
@@ -34,6 +35,7 @@ from novaos.sidecar.binary import envoy_binary  # noqa: E402
 from novaos.supervisor import KILL_AFTER_GRACE_S  # noqa: E402
 
 DEV = ROOT / ".dev"
+DEV_SECRET = DEV / "jwt_secret"
 DEV_DEFAULTS = {
     "NODE_ENV": "development",
     "PREFERRED_PROVIDER": "mock",
@@ -47,6 +49,22 @@ DEV_DEFAULTS = {
     "TLS_CERT_FILE": str(DEV / "tls" / "cert.pem"),
     "TLS_KEY_FILE": str(DEV / "tls" / "key.pem"),
 }
+
+
+def dev_secret() -> str:
+    """The dev JWT secret: the one kept in .dev/jwt_secret, else a new one kept there
+    (owner-only: it mints admin tokens)."""
+    with contextlib.suppress(FileNotFoundError):
+        kept = DEV_SECRET.read_text().strip()
+        if len(kept) >= 32:
+            return kept
+    secret = "dev-" + secrets.token_hex(24)
+    DEV.mkdir(exist_ok=True)
+    DEV_SECRET.unlink(missing_ok=True)  # a new file gets the mode below; an old one keeps its own
+    fd = os.open(DEV_SECRET, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
@@ -81,7 +99,7 @@ def prepare(env: dict[str, str]) -> str:
     return token
 
 
-def banner(env: dict[str, str], token: str) -> None:
+def banner(env: dict[str, str], token: str, *, kept_secret: bool) -> None:
     https = env.get("ENVOY_HTTPS_PORT", "8443")
     http = env.get("ENVOY_HTTP_PORT", "8080")
     grpc = env.get("GRPC_PORT", "50051")
@@ -93,6 +111,8 @@ def banner(env: dict[str, str], token: str) -> None:
         print(f"  plain HTTP  http://localhost:{http}/")
     print(f"  admin       http://127.0.0.1:{env.get('ENVOY_ADMIN_PORT', '9901')}/ (local only)")
     print(f"dev token (pro, admin):\n  export NOVAOS_TOKEN={token}")
+    if kept_secret:
+        print("mint others:\n  JWT_SECRET=$(cat .dev/jwt_secret) .venv/bin/novaos token --sub bob")
     print(
         f"try:\n  curl --cacert .dev/tls/cert.pem -N https://localhost:{https}/api/v1/chat/stream "
         '-H "authorization: Bearer $NOVAOS_TOKEN" -d \'{"message":"hello"}\''
@@ -224,8 +244,9 @@ def supervise(
 
 def main() -> int:
     env = dev_env(os.environ)
-    if not env.get("JWT_SECRET"):
-        env["JWT_SECRET"] = "dev-" + secrets.token_hex(24)
+    kept_secret = not env.get("JWT_SECRET")
+    if kept_secret:
+        env["JWT_SECRET"] = dev_secret()
     token = prepare(env)
     stop = Stop()
     procs: list[subprocess.Popen[bytes]] = []
@@ -240,10 +261,10 @@ def main() -> int:
         envoy = subprocess.Popen(envoy_cmd, env=env, cwd=ROOT, start_new_session=True)
         procs.append(envoy)
         if wait_until_served(env, procs, stop):
-            banner(env, token)
+            banner(env, token, kept_secret=kept_secret)
         elif running(procs, stop):
             print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
-            banner(env, token)
+            banner(env, token, kept_secret=kept_secret)
         return supervise(gateway, envoy, stop, drain_s=gateway_drain_s(env))
     finally:
         # Whatever went wrong on the way (no Envoy binary, a print to a closed

@@ -526,6 +526,15 @@ def test_token_mints_a_verifiable_dev_token() -> None:
     assert claims["exp"] > claims["iat"]
 
 
+def test_token_without_a_secret_says_where_make_run_keeps_one() -> None:
+    # It said "JWT_SECRET: required when REQUIRE_AUTH=true", which minting has
+    # nothing to do with.
+    out = _novaos("token", "--sub", "alice", env={"JWT_SECRET": ""})
+    assert out.returncode == 2 and out.stdout == ""
+    assert "JWT_SECRET is not set" in out.stderr and ".dev/jwt_secret" in out.stderr
+    assert "REQUIRE_AUTH" not in out.stderr
+
+
 def test_client_commands_do_not_import_the_gateway() -> None:
     # The gateway (shield model, providers, aiohttp) costs over a second of CPU to
     # import: chat, token, audit and --help do not need it.

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 import yaml
 
 from tests.fixtures.common import free_port, port_open, wait_until
@@ -258,3 +259,22 @@ def test_a_second_ctrl_c_before_the_drain_loop_still_means_now() -> None:
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
+
+
+def test_the_dev_secret_is_kept_owner_only_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It lived only in the children's environment: nobody could mint a second token
+    # (another user, another tier) for the running gateway, as the README shows.
+    run_dev = load_run_dev()
+    monkeypatch.setattr(run_dev, "DEV", tmp_path / ".dev")
+    monkeypatch.setattr(run_dev, "DEV_SECRET", tmp_path / ".dev" / "jwt_secret")
+    first = run_dev.dev_secret()
+    assert len(first) >= 32 and run_dev.dev_secret() == first
+    kept = tmp_path / ".dev" / "jwt_secret"
+    assert kept.read_text().strip() == first and kept.stat().st_mode & 0o777 == 0o600
+    kept.write_text("short\n")  # not a usable secret: replaced
+    assert run_dev.dev_secret() not in {first, "short"}
+    env = run_dev.dev_env({"JWT_SECRET": first})
+    run_dev.banner(env, "tok", kept_secret=True)
+    assert "JWT_SECRET=$(cat .dev/jwt_secret) .venv/bin/novaos token" in capsys.readouterr().out
