@@ -115,11 +115,8 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#signin")).to_be_visible()
 
 
-def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
-    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
-) -> None:
-    # A token refused on send (expired) signed out and forgot the conversation, and
-    # its notice outlived the next sign-in.
+def _one_answered_exchange(page: Page, envoy_sidecar: EnvoySidecar) -> tuple[str, str]:
+    """Signed in with a fresh pro token, one exchange answered: (token, conversation id)."""
     token = fresh_token("pro")
     sign_in(page, envoy_sidecar, token)
     send(page, "Give me a plan for writing my thesis")
@@ -128,6 +125,15 @@ def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
     )
     stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
     assert stored
+    return token, str(stored)
+
+
+def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # A token refused on send (expired) signed out and forgot the conversation, and
+    # its notice outlived the next sign-in.
+    token, stored = _one_answered_exchange(page, envoy_sidecar)
     # Signed in with the refused token and no conversation to load (a reload with one
     # signs out at once: the next test), the conversation id comes back afterwards,
     # as if the token expired after the conversation loaded.
@@ -154,14 +160,7 @@ def test_a_reload_with_a_refused_token_signs_out_and_keeps_the_conversation(
 ) -> None:
     # Loading the conversation with an expired token stayed "signed in" and offered
     # a Retry that could never work; only the next send signed out.
-    token = fresh_token("pro")
-    sign_in(page, envoy_sidecar, token)
-    send(page, "Give me a plan for writing my thesis")
-    expect(page.locator("li.msg.assistant").last).to_have_attribute(
-        "data-outcome", "completed", timeout=20_000
-    )
-    stored = page.evaluate("sessionStorage.getItem('novaos.conversation')")
-    assert stored
+    token, stored = _one_answered_exchange(page, envoy_sidecar)
     expired = mint("pro-expired", "pro", ttl_s=-3600)  # past the verifier's leeway
     page.evaluate(f"sessionStorage.setItem('novaos.token', {expired!r})")
     page.reload()

@@ -68,12 +68,24 @@ async def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
     await again.aclose()
 
 
+async def _five_closed(
+    directory: Path, keys: ChainKeys = UNKEYED
+) -> tuple[list[AuditRecord], Path]:
+    """Five records written to a new file sink, closed: (the records, its one file)."""
+    sink = FileAuditSink(directory, keys=keys)
+    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open(), keys))
+    await sink.aclose()
+    return stored, _the_log(directory)
+
+
+def _the_log(directory: Path) -> Path:
+    (path,) = directory.glob("audit-*.log")
+    return path
+
+
 async def test_a_torn_last_line_is_cut_at_start(tmp_path: Path) -> None:
     directory = tmp_path / "audit"
-    sink = FileAuditSink(directory)
-    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open()))
-    await sink.aclose()
-    (path,) = directory.glob("audit-*.log")
+    stored, path = await _five_closed(directory)
     whole = path.read_bytes()
     with path.open("ab") as handle:
         handle.write(stored[0].line()[:57])  # a crash in the middle of a write
@@ -93,10 +105,7 @@ async def test_a_last_record_missing_only_its_newline_is_kept_at_start(
     # A restore or copy that dropped the final line break: the record was cut
     # as torn at start, and verify then said ok over the shorter log.
     directory = tmp_path / "audit"
-    sink = FileAuditSink(directory, keys=keys)
-    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open(), keys))
-    await sink.aclose()
-    (path,) = directory.glob("audit-*.log")
+    stored, path = await _five_closed(directory, keys)
     whole = path.read_bytes()
     path.write_bytes(whole[:-1])
 
@@ -116,10 +125,7 @@ async def test_a_whole_record_at_the_end_that_does_not_link_on_is_still_cut(
     # Only the record that belongs there gets its newline back: a copy of an
     # earlier one is not the chain's next record.
     directory = tmp_path / "audit"
-    sink = FileAuditSink(directory)
-    stored = await sink.append(seal_all(_drafts(0, 5), await sink.open()))
-    await sink.aclose()
-    (path,) = directory.glob("audit-*.log")
+    stored, path = await _five_closed(directory)
     whole = path.read_bytes()
     with path.open("ab") as handle:
         handle.write(stored[2].line()[:-1])
