@@ -11,6 +11,7 @@ import ipaddress
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +54,15 @@ def current() -> CallInfo:
     return _CURRENT.get()
 
 
-def request_id_from(metadata: dict[str, str]) -> str:
-    given = metadata.get("x-request-id", "")
-    return given if _REQUEST_ID_OK.match(given) else f"req_{uuid.uuid4().hex}"
+def request_id_from(metadata: Iterable[tuple[str, str | bytes]]) -> str:
+    """The caller's own ``x-request-id`` (the call's metadata, every entry), or
+    a generated one. Two are no id: through the sidecar they arrive joined
+    ("one,two"), which the pattern refuses, so a direct call must not keep
+    either (the last one won, a dict of the metadata)."""
+    given = [v for k, v in metadata if k == "x-request-id"]
+    if len(given) == 1 and isinstance(given[0], str) and _REQUEST_ID_OK.match(given[0]):
+        return given[0]
+    return f"req_{uuid.uuid4().hex}"
 
 
 def forwarded_client(forwarded: str, *, behind_balancer: bool = True) -> str:

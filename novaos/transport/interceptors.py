@@ -145,7 +145,8 @@ async def _end_with_error(
 
 
 async def _refuse(context: Ctx, request: decoding.Undecodable, worker: int) -> None:
-    await abort(context, request.error, callctx.request_id_from(_metadata(context)), worker)
+    request_id = callctx.request_id_from(context.invocation_metadata() or ())
+    await abort(context, request.error, request_id, worker)
 
 
 async def _checked(requests: AsyncIterator[Any], context: Ctx, worker: int) -> AsyncIterator[Any]:
@@ -268,7 +269,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         """One RPC's frame: metrics, request id, auth, and the error mapping."""
         observed = _Observed(self._metrics, parsed)
         metadata = _metadata(context)
-        request_id = callctx.request_id_from(metadata)
+        request_id = callctx.request_id_from(context.invocation_metadata() or ())
         logged = bind_request_id(request_id)  # every line logged for this call names it
         failure: BaseException | None = None
         reason = ""  # the domain error's reason code, when one ended the call

@@ -75,6 +75,31 @@ async def test_chat_metadata_rides_in_the_trailers_with_the_reply(server: Runnin
     assert [k for k, _ in await rpc.trailing_metadata()].count("x-request-id") == 1
 
 
+async def test_two_request_ids_get_a_generated_one_as_through_the_sidecar(
+    server: Running,
+) -> None:
+    """Envoy joins them ("one,two"), which the pattern refuses; directly, the
+    last one won. Neither is kept either way."""
+    stub = chat_pb2_grpc.ChatServiceStub(server.channel)
+    ids = (("x-request-id", "rid-one"), ("x-request-id", "rid-two"))
+    rpc = stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=(*bearer(mint()), *ids))
+    reply = await rpc
+    assert reply.request_id.startswith("req_"), reply.request_id
+    assert dict(await rpc.trailing_metadata())["x-request-id"] == reply.request_id
+    reader = server.app.audit_reader
+    assert reader is not None
+
+    async def audited() -> bool:
+        return len((await reader.list(AuditQuery())).records) == 1
+
+    await await_until(audited, timeout_s=5, what="the audit record")
+    assert [r.request_id for r in (await reader.list(AuditQuery())).records] == [reply.request_id]
+    # one of them alone is still kept
+    one = (*bearer(mint()), ids[0])
+    alone = await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=one)
+    assert alone.request_id == "rid-one"
+
+
 async def test_chat_failing_after_admission_still_carries_its_headers(server: Running) -> None:
     """The rate-limit headers are set once admitted, so a call that fails later
     (here: a forged ack token at the ack gate) keeps them beside its status."""
