@@ -77,6 +77,8 @@ EMPTY_TURN = "[no text]"  # any other turn with no text (the model said nothing)
 # The detail of a live stream ended at its time limit (``ChatCall.ends_by``).
 TIME_LIMIT_REACHED = "stream time limit reached"
 
+Handler = asyncio.Task[object] | None  # the task serving a call (gRPC cancels it)
+
 
 class LeaseLike(Protocol):
     headers: RateLimitHeaders
@@ -448,18 +450,19 @@ class ChatService:
 
         Raises what the store or the audit raised, after the summary is written."""
         call.finished = True  # exactly once, even when the audit raises
-        if call.completed is not None:
-            outcome = call.completed.outcome
-        else:
-            outcome = Outcome.CANCELLED if call.abandoned else _unfinished_outcome()
+        handler = asyncio.current_task()
+        outcome = _ending(call, handler)
         failed: Exception | None = None
         if self._stores(call, outcome):
-            # The client has its answer and may hang up now: a cancel must not
-            # stop the exchange from being stored (the next turn needs it).
-            write = self._keep(self._store(call, outcome))
+            # A stream's client has its answer and may hang up now, and a unary
+            # reply is committed once the write begins: a cancel must not stop the
+            # exchange from being stored (the next turn needs it).
+            write = self._keep(self._store(call, outcome, handler))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
+                if not call.live:  # the reply never left: the caller has none of it
+                    outcome = _give_up(call)
                 late = self._keep(self._record_when_stored(call, outcome, write))
                 late.add_done_callback(_report_late_failure)
                 raise
@@ -468,17 +471,31 @@ class ChatService:
                 call.not_stored = _failure_detail(call, exc, "the exchange was not stored")
                 if not call.live:
                     call.released.clear()  # a unary caller gets the error, not the text
+            else:  # not written (gone as it began), or written as the caller went
+                if call.abandoned or _gone(call, handler):
+                    outcome = _give_up(call)
         # Gone while the record is stored (AUDIT_STORE_BEFORE_REPLY): it stays queued.
         await self.audit.record(self._summary(call, outcome))
         if failed is not None:
             raise failed
+        if call.abandoned and call.completed is not None:  # unary, gone before its reply
+            # Past its deadline, or cancelled: gRPC ends the call on its own (its
+            # cancel may be on the way still), so no reply is built for it.
+            raise asyncio.CancelledError
 
     def _stores(self, call: ChatCall, outcome: Outcome) -> bool:
         if self.conversations is None:
             return False
         return outcome in _REMEMBERED or (outcome is Outcome.ACK_REQUIRED and call.made_up_id)
 
-    async def _store(self, call: ChatCall, outcome: Outcome) -> None:
+    async def _store(self, call: ChatCall, outcome: Outcome, handler: Handler) -> None:
+        """The exchange written, unless the unary caller is gone by the time the
+        write begins: a loop turn after the call's last check, in which a cancel
+        gRPC already had (a call that never waited could not see it) reaches the
+        handler."""
+        if _gone(call, handler):
+            _give_up(call)
+            return
         if outcome is Outcome.ACK_REQUIRED:
             await self._claim_made_up_id(call)
         else:
@@ -493,7 +510,8 @@ class ChatService:
             await write
         except Exception as exc:
             log.warning("history write after a cancelled call failed: %r", exc)
-            outcome = Outcome.FAILED
+            if not call.abandoned:  # a unary caller gets nothing either way
+                outcome = Outcome.FAILED
         try:
             await self.audit.record(self._summary(call, outcome))
         except AuditNotStoredError as exc:  # nobody is left to tell
@@ -574,6 +592,41 @@ def _failure_detail(call: ChatCall, exc: Exception, what: str = "") -> str:
     else:
         told = f"internal error (request id {call.ctx.request_id})"
     return f"{what}: {told}" if what else told
+
+
+def _ending(call: ChatCall, handler: Handler) -> Outcome:
+    """The outcome a call ends with, before its exchange is stored. A unary call
+    with no terminal event (an error, a cancel) sends no text, nor does one whose
+    caller is gone before its reply: nothing is stored for that one."""
+    if call.completed is None:
+        if not call.live:
+            call.released.clear()
+        return Outcome.CANCELLED if call.abandoned else _unfinished_outcome()
+    if _gone(call, handler):
+        return _give_up(call)
+    return call.completed.outcome
+
+
+def _gone(call: ChatCall, handler: Handler) -> bool:
+    """A unary caller gone before its reply left: its deadline passed, or its
+    handler was told to stop (a cancel; gRPC cancels the handler when the client
+    goes or its deadline passes, but only once the event loop gets to it, so a
+    call that never waits reaches its reply first). A stream's text went out as
+    it was made: it is never gone before its reply."""
+    if call.live:
+        return False
+    deadline = call.ctx.deadline_monotonic
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    return handler is not None and handler.cancelling() > 0
+
+
+def _give_up(call: ChatCall) -> Outcome:
+    """A unary call whose caller is gone: nothing released (the reply never left);
+    its outcome is CANCELLED."""
+    call.abandoned = True
+    call.released.clear()
+    return Outcome.CANCELLED
 
 
 def _unfinished_outcome() -> Outcome:

@@ -328,6 +328,64 @@ async def test_a_client_that_hangs_up_after_completed_still_has_its_turn_kept(
             await await_until(kept, timeout_s=5, what=f"both turns of {conversation} stored")
 
 
+async def test_a_unary_chat_given_up_before_its_reply_is_audited_cancelled_and_not_stored() -> None:
+    # The mock answers at once and every store is in memory: after admission a
+    # unary call never waits, so gRPC's cancel at the deadline reached the handler
+    # only once it had its reply. That reply was audited completed, its text
+    # counted as released, and its exchange stored, though the client only ever
+    # saw DEADLINE_EXCEEDED.
+    timeout_s = 0.002
+    async with running_app(MOCK_TOKEN_DELAY_MS="0", MOCK_RESPONSE_TOKENS="400") as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("past-deadline"))
+        gave_up: list[str] = []
+        for i in range(20):
+            request = chat_pb2.ChatRequest(message=MESSAGE, conversation_id=f"late-{i}")
+            try:
+                await stub.Chat(
+                    request, metadata=(*who, ("x-request-id", f"late-{i}")), timeout=timeout_s
+                )
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err
+                gave_up.append(f"late-{i}")
+        assert gave_up
+        chat, reader = running.app.chat, running.app.audit_reader
+        assert chat is not None and reader is not None
+        assert await chat.drained(timeout_s=10)  # every call's summary is handed over
+        await stub.Chat(
+            chat_pb2.ChatRequest(message=MESSAGE), metadata=(*who, ("x-request-id", "last"))
+        )
+
+        async def written() -> bool:  # the writer stores records in order
+            records = (await reader.list(AuditQuery(limit=500))).records
+            return any(r.request_id == "last" for r in records)
+
+        await await_until(written, timeout_s=10, what="the audit records")
+        records = {r.request_id: r for r in (await reader.list(AuditQuery(limit=500))).records}
+        answered_then_dropped = 0
+        for rid in gave_up:
+            record = records.get(rid)
+            if record is None:  # gone before the call was admitted: no record
+                continue
+            if record.outcome == "completed":
+                # Answered within the deadline (the server's own clock); the reply
+                # was on its way when the client's deadline passed.
+                assert record.duration_ms < timeout_s * 1000, (rid, record.duration_ms)
+                continue
+            assert record.outcome == "cancelled", (rid, record.outcome)
+            assert record.released_chars == 0, rid
+            answered_then_dropped += record.output_tokens > 0
+            try:
+                kept = await stub.GetConversation(
+                    chat_pb2.GetConversationRequest(conversation_id=rid), metadata=who
+                )
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.NOT_FOUND, err
+            else:
+                assert not kept.turns, (rid, kept.turns)
+        assert answered_then_dropped, "no call had its answer when the deadline passed"
+
+
 async def test_deadline_exceeded_ends_the_stream_and_stops_the_provider() -> None:
     async with running_app(MOCK_TOKEN_DELAY_MS="50") as running:
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
