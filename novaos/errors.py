@@ -223,6 +223,17 @@ class StorageUnavailableError(NovaError):
     reason = "STORAGE_UNAVAILABLE"
 
 
+class StorageRefusedError(StorageUnavailableError):
+    """Redis answers but refuses NovaOS: the credentials (WRONGPASS, NOAUTH) or the TLS
+    certificate it shows. No outage that ends by itself: found at start-up, start-up
+    stops (a ``ConfigError`` naming ``REDIS_URL``); found while running, memory serves
+    as in an outage, and the fallback's log line and readiness name ``cause``."""
+
+    def __init__(self, backend: str, cause: str) -> None:
+        super().__init__(f"{backend} refuses NovaOS: {cause}")
+        self.cause = cause
+
+
 class StorageFullError(NovaError):
     """The in-process store is at ``MEMORY_STORE_MAX_KEYS`` with nothing it may evict
     (only limit counters and nonces left), or the outage journal is full. The write is

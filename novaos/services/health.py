@@ -83,6 +83,8 @@ class HealthService:
             "audit": audit.status,
             "lifecycle": "draining" if self.draining else "ok",
         }
+        if storage.cause:  # e.g. "redis refuses NovaOS: authentication refused: ..."
+            checks["storage_cause"] = storage.cause
         ok = (
             storage.status in ("ok", "fallback")
             and any_closed

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
-from novaos.errors import StorageFullError, StorageUnavailableError
+from novaos.errors import StorageFullError, StorageRefusedError, StorageUnavailableError
 from novaos.ports import (
     ExpireOp,
     KeyValueStore,
@@ -53,6 +53,7 @@ log = logging.getLogger("novaos.storage")
 
 FALLBACK_MESSAGE = "[STORAGE] Redis connection failed, using in-memory fallback"
 RESTORED_MESSAGE = "[STORAGE] Redis connection restored, leaving in-memory fallback"
+REFUSED_MESSAGE = "[STORAGE] Redis answers but refuses NovaOS; staying on the in-memory fallback"
 
 T = TypeVar("T")
 _WRITE_OPS = (SetOp, PushOp, ExpireOp, RankOp, UnrankOp)
@@ -66,7 +67,15 @@ class PrimaryStore(KeyValueStore, Protocol):
     # A cluster's batch runs op by op and can fail half-way.
     atomic_batches: bool
 
+    # The latest failure a command met (None before any): the cause logged and
+    # shown by readiness when the store switches to memory.
+    last_failure: StorageUnavailableError | None
+
     async def ping(self) -> bool: ...
+
+    async def check_at_start(self) -> bool:
+        """Whether the primary answers; ``ConfigError`` when it never will by itself."""
+        ...
 
     async def accepts_writes(self) -> bool:
         """Whether a write goes through: what ends an outage."""
@@ -143,6 +152,7 @@ class FailoverStore:
         self._max_backoff_s = max_backoff_s
         self._observer = observer or NullStorageObserver()
         self._in_fallback = False
+        self._cause = ""  # why the store is on memory, while it is
         self._recoveries = 0
         self._recovered: list[Callable[[], None]] = []
         self._reconnect: asyncio.Task[None] | None = None
@@ -173,13 +183,16 @@ class FailoverStore:
         if self._in_fallback:
             return
         self._in_fallback = True
-        log.warning(FALLBACK_MESSAGE)
+        failure = self._primary.last_failure
+        self._cause = str(failure) if failure is not None else "unknown"
+        log.warning(FALLBACK_MESSAGE, extra={"cause": self._cause})
         self._observer.fallback_active(True)
         self._reconnect = detached(self._reconnect_loop(), name="redis-reconnect")
 
     async def connect(self) -> None:
-        """Probe once at start so an absent Redis is reported at boot, not on first use."""
-        if not await self._primary.ping():
+        """Probe once at start so an absent Redis is reported at boot, not on first use.
+        One that refuses NovaOS (credentials, TLS certificate) stops start-up instead."""
+        if not await self._primary.check_at_start():
             self.primary_failed()
 
     @property
@@ -196,6 +209,7 @@ class FailoverStore:
                 # one, and switching back to it would only fail the next write again.
                 if await self._primary.accepts_writes() and await self._replay():
                     break
+                self._note_failure()
             except Exception:  # e.g. LOADING or NOAUTH on the ping: this task must not end
                 log.exception("[STORAGE] probing Redis failed; retrying")
             delay = min(delay * 2, self._max_backoff_s)
@@ -210,6 +224,17 @@ class FailoverStore:
         self._observer.fallback_active(False)
         for callback in self._recovered:
             callback()
+
+    def _note_failure(self) -> None:
+        """Keep the cause readiness shows current; log a refusal (a password Redis
+        started to require, a certificate that changed) once, when it begins: no
+        reconnect ends it until REDIS_URL or the server changes."""
+        failure = self._primary.last_failure
+        if failure is None or str(failure) == self._cause:
+            return
+        self._cause = str(failure)
+        if isinstance(failure, StorageRefusedError):
+            log.warning(REFUSED_MESSAGE, extra={"cause": self._cause})
 
     async def _replay(self) -> bool:
         """Copy the journal to the primary, oldest first; False if it failed again."""
@@ -395,13 +420,12 @@ class FailoverStore:
         return isinstance(op, _WRITE_OPS) and self._replay_key(op.key)
 
     async def health(self) -> StoreHealth:
-        if self._in_fallback:
-            return StoreHealth(backend=self.backend, status="fallback")
-        health = await self._primary.health()
-        if health.status != "ok":
+        if not self._in_fallback:
+            health = await self._primary.health()
+            if health.status == "ok":
+                return health
             self.primary_failed()
-            return StoreHealth(backend=self.backend, status="fallback")
-        return health
+        return StoreHealth(backend=self.backend, status="fallback", cause=self._cause)
 
     def _lost(self) -> str:
         """What the journal holds: the turns per conversation (the oldest first),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from novaos.errors import ConfigError, StorageUnavailableError
+from novaos.errors import ConfigError, StorageRefusedError, StorageUnavailableError
 from novaos.ports import (
     ExpireOp,
     GetOp,
@@ -61,6 +62,9 @@ _REFUSING_WRITES = ("MISCONF", "NOREPLICAS", "BUSY")
 
 # Redis 3.2 on ("DB index is out of range"), and earlier ("invalid DB index").
 _NO_SUCH_DB = re.compile(r"DB index is out of range|invalid DB index", re.IGNORECASE)
+
+# A server with requirepass to a client that gave no password (RESP2, RESP3).
+_NO_PASSWORD = re.compile(r"Authentication required|HELLO must be called with the client already")
 
 # What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
 _PROBE_KEY = "nova:probe:writable"
@@ -130,12 +134,33 @@ def same_slot_key(key: str, suffix: str) -> str:
     return f"{{{key}}}:{suffix}"
 
 
+def refusal(exc: BaseException) -> str | None:
+    """Why a Redis that answers refuses NovaOS for good, or None (an outage, which
+    ends by itself). redis-py raises a refused password, and the TLS certificate a
+    client does not trust, as ``ConnectionError``s, like a server that is gone; a
+    cluster client wraps them in its own error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, rexc.AuthenticationError):
+            said = str(seen)
+            if _NO_PASSWORD.search(said):  # NOAUTH, or HELLO's longer way of saying it
+                said = "Redis requires a password and none was given"
+            return f"authentication refused: {said}"
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {seen.verify_message or seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @asynccontextmanager
 async def translate_errors(backend: str) -> AsyncIterator[None]:
-    """Re-raise connectivity failures as ``StorageUnavailableError``."""
+    """Re-raise connectivity failures as ``StorageUnavailableError``, and a refusal
+    (``refusal``) as ``StorageRefusedError``."""
     try:
         yield
     except UNAVAILABLE as exc:
+        if (cause := refusal(exc)) is not None:
+            raise StorageRefusedError(backend, cause) from exc
         raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
     except rexc.ResponseError as exc:
         code = _error_code(exc)
@@ -175,6 +200,9 @@ class RedisStore:
         # command did: see ``command``.
         self._failures = 0
         self._failing = False
+        # The latest failure a command met: what the failover's log line and
+        # readiness give as the cause of a switch to memory.
+        self.last_failure: StorageUnavailableError | None = None
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)
         self._push_once = client.register_script(_PUSH_ONCE)
@@ -217,9 +245,10 @@ class RedisStore:
                 async with translate_errors(self.backend):
                     await self._ready()
                     yield
-            except StorageUnavailableError:
+            except StorageUnavailableError as exc:
                 self._failures += 1
                 self._failing = True
+                self.last_failure = exc
                 raise
             self._failing = False
 
@@ -335,9 +364,24 @@ class RedisStore:
 
     async def ping(self) -> bool:
         try:
-            return bool(await self._run(self._client.ping()))
+            return await self._pong()
         except StorageUnavailableError:
             return False
+
+    async def check_at_start(self) -> bool:
+        """Whether Redis answers (False: an outage, waited out on memory). One that
+        answers but refuses NovaOS (``StorageRefusedError``) would never come back by
+        itself: a ``ConfigError`` naming ``REDIS_URL`` and the cause."""
+        try:
+            return await self._pong()
+        except StorageRefusedError as exc:
+            raise ConfigError(f"invalid configuration: REDIS_URL: {exc.cause}") from None
+        except StorageUnavailableError:
+            return False
+
+    async def _pong(self) -> bool:
+        try:
+            return bool(await self._run(self._client.ping()))
         except rexc.ResponseError as exc:
             if not _NO_SUCH_DB.search(str(exc)):
                 raise
@@ -474,6 +518,8 @@ class RedisClusterStore(RedisStore):
                 except rexc.RedisClusterException as exc:
                     # No startup node reachable (not a RedisError). Only here: the same
                     # class also reports misuse (keys across slots), which must stay loud.
+                    if (cause := refusal(exc)) is not None:
+                        raise StorageRefusedError(self.backend, cause) from exc
                     raise StorageUnavailableError(
                         f"{self.backend} unavailable: {type(exc).__name__}"
                     ) from exc

@@ -197,6 +197,31 @@ def test_a_redis_database_the_server_lacks_stops_startup_with_one_line(
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_redis_password_the_server_refuses_stops_startup_with_one_line(
+    workers: str, tmp_path: Path
+) -> None:
+    # It started on the in-memory fallback, per-worker limits, readiness SERVING,
+    # and a log line that gave no cause: an outage that would never end.
+    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", "right-password"))
+    server.start()
+    try:
+        env = {**os.environ, **BASE_ENV, "WORKERS": workers}
+        env["REDIS_URL"] = f"redis://:wrong-password@127.0.0.1:{server.port}/0"
+        proc = _run_server(env, timeout_s=60)
+    finally:
+        server.kill()
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
+    assert lines == {
+        "novaos: invalid configuration: REDIS_URL: authentication refused: "
+        "invalid username-password pair or user is disabled."
+    }, proc.stderr
+    assert "restarting" not in proc.stdout
+    if workers == "2":
+        assert "stopped on a configuration error" in proc.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_redis_url_option_redis_py_refuses_stops_startup_with_one_line(workers: str) -> None:
     # A traceback from redis-py (a ValueError) with exit 1; WORKERS=2 restarted for ever.
     env = {**os.environ, **BASE_ENV, "WORKERS": workers}

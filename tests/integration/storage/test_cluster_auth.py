@@ -1,5 +1,6 @@
-"""Redis Cluster takes REDIS_URL's credentials, and an unreachable or refusing
-cluster falls back to memory like a single server does (it crashed start-up)."""
+"""Redis Cluster takes REDIS_URL's credentials; an unreachable cluster falls back to
+memory like a single server does (it crashed start-up), and one that refuses the
+password stops start-up with one line, as a single server does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from novaos.config import Settings
+from novaos.errors import ConfigError
 from novaos.storage import FailoverStore, build_store
 from tests.fixtures.common import free_port, wait_until
 from tests.fixtures.redis_server import REDIS_CLI, RedisServer
@@ -75,18 +77,24 @@ async def test_cluster_nodes_use_the_password_from_redis_url(
     assert await store.get("k") == b"v"
 
 
-@pytest.mark.parametrize("case", ["wrong password", "no node answers"])
-async def test_a_refusing_or_absent_cluster_falls_back_to_memory(
-    password_cluster: RedisServer, stores: list[FailoverStore], case: str
+async def test_a_cluster_refusing_the_password_stops_startup(
+    password_cluster: RedisServer, stores: list[FailoverStore]
 ) -> None:
-    if case == "wrong password":
-        nodes, url = password_cluster.address, "redis://:nope@127.0.0.1:1/0"
-    else:
-        nodes, url = f"127.0.0.1:{free_port()}", ""
-    store = build_store(_settings(nodes, url))
+    store = build_store(_settings(password_cluster.address, "redis://:nope@127.0.0.1:1/0"))
     assert isinstance(store, FailoverStore)
     stores.append(store)
-    await store.connect()  # raised RedisClusterException / AuthenticationError
+    with pytest.raises(ConfigError) as refused:
+        await store.connect()  # raised AuthenticationError; then fell back for good
+    assert str(refused.value).startswith(
+        "invalid configuration: REDIS_URL: authentication refused: "
+    ), refused.value
+
+
+async def test_an_absent_cluster_falls_back_to_memory(stores: list[FailoverStore]) -> None:
+    store = build_store(_settings(f"127.0.0.1:{free_port()}", ""))
+    assert isinstance(store, FailoverStore)
+    stores.append(store)
+    await store.connect()  # raised RedisClusterException
     assert not store.primary_available
     await store.set("k", b"v")
     assert await store.get("k") == b"v"

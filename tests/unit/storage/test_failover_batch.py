@@ -16,6 +16,7 @@ class FlakyPrimary(MemoryStore):
     """An in-process stand-in for a primary that goes away after ``up_for`` writes."""
 
     backend = "redis_cluster"
+    last_failure: StorageUnavailableError | None = None
 
     def __init__(self, up_for: int, *, atomic: bool) -> None:
         super().__init__()

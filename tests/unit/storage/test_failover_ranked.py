@@ -15,6 +15,7 @@ class Primary(MemoryStore):
 
     backend = "redis"
     atomic_batches = True
+    last_failure: StorageUnavailableError | None = None
 
     def __init__(self) -> None:
         super().__init__()

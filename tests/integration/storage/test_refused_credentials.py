@@ -1,0 +1,180 @@
+"""A Redis that answers but refuses NovaOS (its password, its TLS certificate) is a
+configuration error, not an outage: start-up stops on it; found while running, the
+fallback's log line and readiness name the cause.
+
+Each was taken for an outage: per-process limits for ever, readiness SERVING with
+storage "fallback", and a log line that did not say why.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from novaos.config import load_settings
+from novaos.errors import ConfigError
+from novaos.services.health import HealthService
+from novaos.storage import FALLBACK_MESSAGE, FailoverStore, build_store
+from novaos.storage.failover import REFUSED_MESSAGE
+from tests.fixtures.common import await_until, free_port, holds
+from tests.fixtures.redis_server import RedisServer
+
+PASSWORD = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def password_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", PASSWORD)).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def _store(url: str) -> FailoverStore:
+    store = build_store(
+        load_settings(
+            {
+                "REQUIRE_AUTH": "false",
+                "REDIS_URL": url,
+                "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
+                "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
+            }
+        )
+    )
+    assert isinstance(store, FailoverStore)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("auth", "said"),
+    [
+        ("", "Redis requires a password and none was given"),
+        (":wrong-password@", "invalid username-password pair"),
+        ("someone:" + PASSWORD + "@", "invalid username-password pair"),
+    ],
+)
+async def test_refused_credentials_stop_startup_naming_redis_url(
+    password_redis: RedisServer, auth: str, said: str
+) -> None:
+    store = _store(f"redis://{auth}127.0.0.1:{password_redis.port}/0")
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.connect()
+    finally:
+        await store.aclose()
+    message = str(refused.value)
+    assert message.startswith("invalid configuration: REDIS_URL: authentication refused: ")
+    assert said in message
+    assert "wrong-password" not in message and PASSWORD not in message
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A Redis with a TLS port too, its certificate self-signed: (that port, the cert)."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", "key.pem", "-out", "cert.pem"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    tls_port = free_port()
+    server = RedisServer(
+        tmp_path / "redis",
+        extra_args=(
+            "--tls-port", str(tls_port),
+            "--tls-cert-file", str(tmp_path / "cert.pem"),
+            "--tls-key-file", str(tmp_path / "key.pem"),
+            "--tls-auth-clients", "no",
+        ),
+    ).start()  # fmt: skip
+    try:
+        yield tls_port, tmp_path / "cert.pem"
+    finally:
+        server.kill()
+
+
+async def test_an_untrusted_tls_certificate_stops_startup(tls_redis: tuple[int, Path]) -> None:
+    tls_port, cert = tls_redis
+    store = _store(f"rediss://127.0.0.1:{tls_port}/0")
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.connect()
+    finally:
+        await store.aclose()
+    assert str(refused.value).startswith(
+        "invalid configuration: REDIS_URL: TLS certificate not trusted: "
+    ), refused.value
+    # The same server, its certificate trusted: connected.
+    store = _store(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
+    try:
+        await store.connect()
+        assert store.primary_available
+    finally:
+        await store.aclose()
+
+
+async def test_a_password_required_while_running_is_named_in_the_log_and_readiness(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="novaos.storage")
+    store = _store(private_redis.url)
+    health = HealthService(store=store, providers=())
+    try:
+        await store.connect()
+        assert store.primary_available
+        assert "storage_cause" not in (await health.ready()).checks
+        private_redis.cli("CONFIG", "SET", "requirepass", PASSWORD)
+        private_redis.cli("--no-auth-warning", "-a", PASSWORD, "CLIENT", "KILL", "TYPE", "normal")
+        await store.set("k", b"v")  # its connection is gone; the new one is refused
+        assert not store.primary_available
+        switch = [r for r in caplog.records if r.getMessage() == FALLBACK_MESSAGE]
+        assert len(switch) == 1
+        cause = getattr(switch[0], "cause", "")
+        assert cause.startswith("redis refuses NovaOS: authentication refused: "), cause
+        ready = await health.ready()
+        assert ready.checks["storage"] == "fallback"
+        assert ready.checks["storage_cause"] == cause
+    finally:
+        await store.aclose()
+
+
+async def test_a_redis_that_comes_back_requiring_a_password_is_named_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="novaos.storage")
+    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", PASSWORD))
+    store = _store(server.url)  # no password; Redis is not there yet
+    health = HealthService(store=store, providers=())
+    try:
+        await store.connect()
+        assert not store.primary_available
+        first = (await health.ready()).checks["storage_cause"]
+        assert "refuses" not in first  # an outage: nothing refused yet
+        server.start()
+
+        def refused() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.getMessage() == REFUSED_MESSAGE]
+
+        await await_until(lambda: holds(len(refused()) == 1), what="the refusal named")
+        cause = getattr(refused()[0], "cause", "")
+        assert cause.startswith("redis refuses NovaOS: authentication refused: "), cause
+        assert (await health.ready()).checks["storage_cause"] == cause
+        # Probed again and again (every 50 ms), the same refusal is not logged again.
+        await await_until(lambda: holds(_connections(server) >= 6), what="more probes")
+        assert len(refused()) == 1
+        assert not store.primary_available
+    finally:
+        await store.aclose()
+        server.kill()
+
+
+def _connections(server: RedisServer) -> int:
+    for line in server.cli("--no-auth-warning", "-a", PASSWORD, "INFO", "stats").splitlines():
+        if line.startswith("total_connections_received:"):
+            return int(line.split(":")[1])
+    return 0
