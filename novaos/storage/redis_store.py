@@ -9,7 +9,9 @@ Commands that touch one key only, so Redis Cluster routes each by its slot.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
@@ -65,6 +67,19 @@ _NO_SUCH_DB = re.compile(r"DB index is out of range|invalid DB index", re.IGNORE
 
 # A server with requirepass to a client that gave no password (RESP2, RESP3).
 _NO_PASSWORD = re.compile(r"Authentication required|HELLO must be called with the client already")
+
+# A command an ACL refuses the user: directly (NoPermissionError), in a MULTI/EXEC
+# (the same reply, annotated), or run by a script (a plain error of its own).
+_NO_PERMISSION = re.compile(r"no permissions to (?:run|access)|The user executing the script can't")
+
+# Every key NovaOS writes begins with one of these: what a Redis ACL user needs
+# (``~nova:*`` and so on; docs/operations.md, "Redis ACL"). ``check_access`` writes
+# a short-lived key under each, with every command NovaOS sends.
+KEY_PREFIXES = ("nova:", "shield:veto:", "ack:nonce:", "spark:count:", "spark:gap:")
+
+# What ``check_access`` runs as a script (SCRIPT LOAD, EVALSHA, EVAL).
+_PROBE_SCRIPT = "return redis.call('PEXPIRE', KEYS[1], 1000)"
+_PROBE_SHA = hashlib.sha1(_PROBE_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 # What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
 _PROBE_KEY = "nova:probe:writable"
@@ -163,6 +178,8 @@ async def translate_errors(backend: str) -> AsyncIterator[None]:
             raise StorageRefusedError(backend, cause) from exc
         raise StorageUnavailableError(f"{backend} unavailable: {type(exc).__name__}") from exc
     except rexc.ResponseError as exc:
+        if _NO_PERMISSION.search(str(exc)):  # an ACL that lacks a key pattern or command
+            raise StorageRefusedError(backend, f"permission refused: {exc}") from exc
         code = _error_code(exc)
         if code not in _REFUSING_WRITES:
             raise  # a bug in our command: stays loud
@@ -373,11 +390,14 @@ class RedisStore:
         answers but refuses NovaOS (``StorageRefusedError``) would never come back by
         itself: a ``ConfigError`` naming ``REDIS_URL`` and the cause."""
         try:
-            return await self._pong()
+            if not await self._pong():
+                return False
+            await self.check_access()
         except StorageRefusedError as exc:
             raise ConfigError(f"invalid configuration: REDIS_URL: {exc.cause}") from None
         except StorageUnavailableError:
             return False
+        return True
 
     async def _pong(self) -> bool:
         try:
@@ -390,11 +410,76 @@ class RedisStore:
             raise ConfigError(_no_such_db(self._client)) from None
 
     async def accepts_writes(self) -> bool:
-        """Whether a short-lived write goes through (see ``_PROBE_KEY``)."""
+        """Whether a short-lived write goes through (see ``_PROBE_KEY``), and every
+        command NovaOS sends on each of its key prefixes (``check_access``): a
+        permission refused while running would otherwise bring the store back
+        from memory only to fail the next request that needs it."""
         try:
-            return bool(await self._run(self._client.set(_PROBE_KEY, b"1", px=1000)))
+            if not await self._run(self._client.set(_PROBE_KEY, b"1", px=1000)):
+                return False
+            await self.check_access()
         except StorageUnavailableError:
             return False
+        return True
+
+    async def check_access(self) -> None:
+        """Run every command NovaOS sends (scripts and a transaction included) on
+        short-lived keys under each of ``KEY_PREFIXES``. ``StorageRefusedError``
+        naming every key pattern and command the Redis user is refused (an ACL
+        user lacking one failed every request that needed it, as a shield error or
+        INTERNAL); ``StorageUnavailableError`` when Redis does not answer."""
+        refused: dict[str, None] = {}  # in the order found, once each
+        # What redis-py's scripts send on a server that lacks them (NOSCRIPT).
+        await self._refused_by(refused, "", self._client.script_load(_PROBE_SCRIPT))
+        for prefix in KEY_PREFIXES:
+            keys = _probe_keys(prefix)
+            pipe = self._client.pipeline(transaction=False)
+            for command in _probe_commands(*keys):
+                pipe.execute_command(*command)
+            async with self.command():
+                replies = await pipe.execute(raise_on_error=False)
+                for reply in replies:
+                    if isinstance(reply, rexc.ResponseError) and _NO_PERMISSION.search(str(reply)):
+                        refused[_what_is_refused(reply, prefix)] = None
+                    elif isinstance(reply, Exception):
+                        raise reply  # translated: OOM, READONLY, ... (a bug stays loud)
+            await self._refused_by(refused, prefix, self._client.evalsha(_PROBE_SHA, 1, keys[0]))
+        nova, key = KEY_PREFIXES[0], _probe_keys(KEY_PREFIXES[0])[0]
+        await self._refused_by(refused, nova, self._client.eval(_PROBE_SCRIPT, 1, key))
+        if self.atomic_batches:  # a cluster's batches run op by op: no MULTI/EXEC
+            pipe = self._client.pipeline(transaction=True)
+            pipe.pexpire(key, 1000)
+            try:
+                await self._refused_by(refused, nova, pipe.execute())
+            except rexc.ResponseError as exc:
+                if "EXEC without MULTI" not in str(exc):
+                    raise
+                refused["MULTI"] = None  # its refusal is not what redis-py raises
+        if refused:
+            patterns = [r for r in refused if r.endswith("*")]
+            commands = [r for r in refused if not r.endswith("*")]
+            lacks = [f"keys {', '.join(patterns)}"] if patterns else []
+            lacks += [f"commands {', '.join(commands)}"] if commands else []
+            failure = StorageRefusedError(
+                self.backend,
+                f"permission refused: the Redis user lacks {' and '.join(lacks)} "
+                "(docs/operations.md, Redis ACL)",
+            )
+            self.last_failure = failure
+            raise failure
+
+    async def _refused_by(
+        self, refused: dict[str, None], prefix: str, awaitable: Awaitable[Any]
+    ) -> None:
+        """Run one probe; note what it was refused instead of raising it."""
+        try:
+            await self._run(awaitable)
+        except StorageRefusedError as exc:
+            if not isinstance(exc.__cause__, rexc.ResponseError):
+                raise  # the credentials or the certificate, not a permission
+            refused[_what_is_refused(exc.__cause__, prefix)] = None
+        except rexc.NoScriptError:
+            pass  # its SCRIPT LOAD was refused, and named
 
     def check_room(self, key: str, writes: int) -> None:
         return None  # Redis answers for itself (OOM under noeviction), at the write
@@ -408,6 +493,47 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _probe_keys(prefix: str) -> tuple[str, str, str, str]:
+    """A string, a list, a ranked set and a hash under ``prefix``, in one cluster slot."""
+    tag = "{" + secrets.token_hex(8) + "}"
+    return tuple(f"{prefix}probe:{tag}:{kind}" for kind in "slzh")  # type: ignore[return-value]
+
+
+def _probe_commands(text: str, items: str, ranked: str, fields: str) -> list[tuple[str, ...]]:
+    """Every command NovaOS sends on keys (directly or in its scripts), each key given
+    a 1 s TTL first and deleted last."""
+    ms = "1000"
+    return [
+        ("SET", text, "0", "PX", ms), ("INCRBY", text, "1"), ("PTTL", text), ("GET", text),
+        ("EXISTS", text),
+        ("RPUSH", items, "p"), ("PEXPIRE", items, ms), ("LTRIM", items, "-1", "-1"),
+        ("LPOS", items, "p"), ("LRANGE", items, "0", "-1"), ("LLEN", items),
+        ("ZADD", ranked, "GT", "1", "p"), ("PEXPIRE", ranked, ms), ("ZSCORE", ranked, "p"),
+        ("ZCARD", ranked), ("ZRANGE", ranked, "0", "-1"),
+        ("ZRANGEBYSCORE", ranked, "-inf", "+inf"), ("ZREVRANGEBYSCORE", ranked, "+inf", "-inf"),
+        ("ZREMRANGEBYSCORE", ranked, "-inf", "0"), ("ZREMRANGEBYRANK", ranked, "0", "-2"),
+        ("ZREM", ranked, "p"),
+        ("HSET", fields, "p", "1"), ("PEXPIRE", fields, ms), ("HGET", fields, "p"),
+        ("HMGET", fields, "p"), ("HEXISTS", fields, "p"), ("HINCRBY", fields, "p", "1"),
+        ("HDEL", fields, "p"),
+        ("TIME",), ("DEL", text, items), ("UNLINK", ranked, fields),
+    ]  # fmt: skip
+
+
+_REFUSED_COMMAND = re.compile(r"run the '([^']+)' command")
+_SCRIPT_REFUSED_COMMAND = "The user executing the script can't run"
+
+
+def _what_is_refused(exc: rexc.ResponseError, prefix: str) -> str:
+    """A NOPERM reply as what the ACL lacks: a command (``INCRBY``), or a key
+    pattern (``shield:veto:*``)."""
+    if command := _REFUSED_COMMAND.search(str(exc)):
+        return command.group(1).upper()
+    if _SCRIPT_REFUSED_COMMAND in str(exc):
+        return "PEXPIRE"  # the one command ``_PROBE_SCRIPT`` runs
+    return f"{prefix}*"
 
 
 def _no_such_db(client: RedisClient) -> str:

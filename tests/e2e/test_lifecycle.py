@@ -222,6 +222,30 @@ def test_a_redis_password_the_server_refuses_stops_startup_with_one_line(
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_redis_acl_user_lacking_novaos_keys_stops_startup_with_one_line(
+    workers: str, tmp_path: Path
+) -> None:
+    # A user limited to ~nova:* started, readiness said storage "ok", and every chat
+    # then failed at the shield (its keys are shield:veto:*).
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        server.cli("ACL", "SETUSER", "nov", "on", ">nov-password", "~nova:*", "&*", "+@all")
+        env = {**os.environ, **BASE_ENV, "WORKERS": workers}
+        env["REDIS_URL"] = f"redis://nov:nov-password@127.0.0.1:{server.port}/0"
+        proc = _run_server(env, timeout_s=60)
+    finally:
+        server.kill()
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
+    assert lines == {
+        "novaos: invalid configuration: REDIS_URL: permission refused: the Redis user lacks "
+        "keys shield:veto:*, ack:nonce:*, spark:count:*, spark:gap:* "
+        "(docs/operations.md, Redis ACL)"
+    }, proc.stderr
+    assert "restarting" not in proc.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_redis_url_option_redis_py_refuses_stops_startup_with_one_line(workers: str) -> None:
     # A traceback from redis-py (a ValueError) with exit 1; WORKERS=2 restarted for ever.
     env = {**os.environ, **BASE_ENV, "WORKERS": workers}

@@ -1,0 +1,158 @@
+"""A Redis ACL user: the one docs/operations.md gives serves NovaOS; one that lacks a
+key pattern or a command stops start-up naming what it lacks; a permission taken
+away while running is met like an outage (memory, with the cause), never INTERNAL.
+
+Such a user made every chat fail (a shield error, or INTERNAL with a traceback from
+the admission script) while readiness said storage "ok".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.config import load_settings
+from novaos.errors import ConfigError
+from novaos.services.health import HealthService
+from novaos.storage import FALLBACK_MESSAGE, FailoverStore, build_store
+from novaos.storage.redis_store import KEY_PREFIXES
+from tests.fixtures.common import await_until, holds
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.server import ROOT, bearer, mint, running_app
+
+ADMIN = "admin-0123456789abcdef0123456789"
+PASSWORD = "novaos-0123456789abcdef01234567"
+
+
+def documented_acl() -> list[str]:
+    """The ``ACL SETUSER`` line of docs/operations.md, as redis-cli would split it."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    line = re.search(r"^ACL SETUSER novaos .*$", text, re.MULTILINE)
+    assert line is not None, "docs/operations.md gives no ACL SETUSER line"
+    return [a.replace(">PASSWORD", f">{PASSWORD}") for a in shlex.split(line.group(0))]
+
+
+@pytest.fixture
+def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", ADMIN)).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def _admin(server: RedisServer, *args: str) -> str:
+    return server.cli("--no-auth-warning", "-a", ADMIN, *args)
+
+
+def _url(server: RedisServer) -> str:
+    return f"redis://novaos:{PASSWORD}@127.0.0.1:{server.port}/0"
+
+
+def _store(url: str) -> FailoverStore:
+    env = {
+        "REQUIRE_AUTH": "false",
+        "REDIS_URL": url,
+        "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
+        "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
+    }
+    store = build_store(load_settings(env))
+    assert isinstance(store, FailoverStore)
+    return store
+
+
+def test_the_documented_key_patterns_cover_every_prefix_the_start_up_check_probes() -> None:
+    patterns = {a[1:] for a in documented_acl() if a.startswith("~")}
+    assert patterns == {f"{prefix}*" for prefix in KEY_PREFIXES}
+
+
+def _without(*dropped: str) -> list[str]:
+    acl = documented_acl()
+    assert set(dropped) <= set(acl), dropped  # each one is in the documented line
+    return [a for a in acl if a not in dropped]
+
+
+@pytest.mark.parametrize(
+    ("acl", "lacks"),
+    [
+        (_without("~shield:veto:*", "~ack:nonce:*"), "keys shield:veto:*, ack:nonce:*"),
+        (_without("~spark:gap:*"), "keys spark:gap:*"),
+        (_without("+script|load"), "commands SCRIPT|LOAD"),
+        (_without("+evalsha", "+time"), "commands TIME, EVALSHA"),
+        (_without("+multi"), "commands MULTI"),
+        # What the tester made: every key, read-only commands.
+        (
+            ["ACL", "SETUSER", "novaos", "on", f">{PASSWORD}", "~*", "&*", "+@read", "+ping"],
+            "commands SCRIPT|LOAD, SET, INCRBY, RPUSH",
+        ),
+    ],
+)
+async def test_a_user_lacking_a_key_pattern_or_command_stops_startup_naming_it(
+    acl_redis: RedisServer, acl: list[str], lacks: str
+) -> None:
+    _admin(acl_redis, *acl)
+    store = _store(_url(acl_redis))
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.connect()
+    finally:
+        await store.aclose()
+    message = str(refused.value)
+    assert message.startswith(
+        f"invalid configuration: REDIS_URL: permission refused: the Redis user lacks {lacks}"
+    ), message
+    assert message.endswith("(docs/operations.md, Redis ACL)")
+
+
+async def test_the_documented_user_serves_chats_and_a_permission_taken_away_falls_back(
+    acl_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="novaos.storage")
+    _admin(acl_redis, *documented_acl())
+    env = {
+        "REDIS_URL": _url(acl_redis),
+        "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
+        "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
+    }
+    async with running_app(**env) as running:
+        store = running.app.store
+        assert isinstance(store, FailoverStore)
+        chat = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("acl-user", "pro"))
+        first = await chat.Chat(chat_pb2.ChatRequest(message="hello"), metadata=who)
+        request = chat_pb2.ChatRequest(message="and again", conversation_id=first.conversation_id)
+        await chat.Chat(request, metadata=who)
+        assert store.primary_available  # served by Redis, as that user
+        assert _admin(acl_redis, "EXISTS", f"nova:convowner:{{{first.conversation_id}}}") == "1\n"
+
+        # The admission script's EVALSHA refused (the tester's read-only user got
+        # INTERNAL here): memory serves, and the cause is named.
+        _admin(acl_redis, "ACL", "SETUSER", "novaos", "-evalsha")
+        await chat.Chat(chat_pb2.ChatRequest(message="still there?"), metadata=who)
+        assert not store.primary_available
+        switch = [r for r in caplog.records if r.getMessage() == FALLBACK_MESSAGE]
+        cause = getattr(switch[-1], "cause", "")
+        assert cause.startswith("redis refuses NovaOS: permission refused: "), cause
+        health = HealthService(store=store, providers=())
+        checks = (await health.ready()).checks
+        assert checks["storage"] == "fallback"
+        assert "permission refused" in checks["storage_cause"]
+
+        # Not back while the permission is missing (the probe runs every command) ...
+        def probes() -> int:
+            stats = _admin(acl_redis, "INFO", "commandstats")
+            found = re.search(r"cmdstat_evalsha:.*rejected_calls=(\d+)", stats)
+            return int(found.group(1)) if found else 0
+
+        refused_before = probes()
+        await await_until(lambda: holds(probes() >= refused_before + 3), what="more probes")
+        assert not store.primary_available
+        # ... and back once it is given again.
+        _admin(acl_redis, "ACL", "SETUSER", "novaos", "+evalsha")
+        await await_until(lambda: holds(store.primary_available), what="back on Redis")
