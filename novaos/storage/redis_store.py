@@ -433,16 +433,12 @@ class RedisStore:
         await self._refused_by(refused, "", self._client.script_load(_PROBE_SCRIPT))
         for prefix in KEY_PREFIXES:
             keys = _probe_keys(prefix)
-            pipe = self._client.pipeline(transaction=False)
-            for command in _probe_commands(*keys):
-                pipe.execute_command(*command)
-            async with self.command():
-                replies = await pipe.execute(raise_on_error=False)
-                for reply in replies:
-                    if isinstance(reply, rexc.ResponseError) and _NO_PERMISSION.search(str(reply)):
-                        refused[_what_is_refused(reply, prefix)] = None
-                    elif isinstance(reply, Exception):
-                        raise reply  # translated: OOM, READONLY, ... (a bug stays loud)
+            # The commands that give the probe's keys a TTL and remove them first, on
+            # keys that do not exist yet: refused, a key made next would stay for good
+            # (the reconnect probe runs every few seconds).
+            if await self._refused_of(refused, prefix, _probe_cleanup(*keys)):
+                continue
+            await self._refused_of(refused, prefix, _probe_commands(*keys))
             await self._refused_by(refused, prefix, self._client.evalsha(_PROBE_SHA, 1, keys[0]))
         nova, key = KEY_PREFIXES[0], _probe_keys(KEY_PREFIXES[0])[0]
         await self._refused_by(refused, nova, self._client.eval(_PROBE_SCRIPT, 1, key))
@@ -467,6 +463,23 @@ class RedisStore:
             )
             self.last_failure = failure
             raise failure
+
+    async def _refused_of(
+        self, refused: dict[str, None], prefix: str, commands: list[tuple[str, ...]]
+    ) -> bool:
+        """Send ``commands`` in one pipeline; note what is refused; whether any was."""
+        pipe = self._client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        found = False
+        async with self.command():
+            for reply in await pipe.execute(raise_on_error=False):
+                if isinstance(reply, rexc.ResponseError) and _NO_PERMISSION.search(str(reply)):
+                    refused[_what_is_refused(reply, prefix)] = None
+                    found = True
+                elif isinstance(reply, Exception):
+                    raise reply  # translated: OOM, READONLY, ... (a bug stays loud)
+        return found
 
     async def _refused_by(
         self, refused: dict[str, None], prefix: str, awaitable: Awaitable[Any]
@@ -499,6 +512,11 @@ def _probe_keys(prefix: str) -> tuple[str, str, str, str]:
     """A string, a list, a ranked set and a hash under ``prefix``, in one cluster slot."""
     tag = "{" + secrets.token_hex(8) + "}"
     return tuple(f"{prefix}probe:{tag}:{kind}" for kind in "slzh")  # type: ignore[return-value]
+
+
+def _probe_cleanup(text: str, items: str, ranked: str, fields: str) -> list[tuple[str, ...]]:
+    """What ``_probe_commands`` needs to leave nothing behind, for keys that do not exist."""
+    return [("PEXPIRE", items, "1000"), ("DEL", text, items), ("UNLINK", ranked, fields)]
 
 
 def _probe_commands(text: str, items: str, ranked: str, fields: str) -> list[tuple[str, ...]]:

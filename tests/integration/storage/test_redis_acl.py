@@ -89,7 +89,17 @@ def _without(*dropped: str) -> list[str]:
         # What the tester made: every key, read-only commands.
         (
             ["ACL", "SETUSER", "novaos", "on", f">{PASSWORD}", "~*", "&*", "+@read", "+ping"],
-            "commands SCRIPT|LOAD, SET, INCRBY, RPUSH",
+            "commands SCRIPT|LOAD, PEXPIRE, DEL, UNLINK",
+        ),
+        # Every data command, none to expire or delete a key: the probe made keys
+        # it could not remove, a few more at every reconnect attempt.
+        (
+            [
+                *("ACL", "SETUSER", "novaos", "on", f">{PASSWORD}", "~*", "&*", "+@string"),
+                *("+@list", "+@hash", "+@sortedset", "+@scripting", "+ping", "+select"),
+                *("+time", "+multi", "+exec", "-pexpire", "-del", "-unlink"),
+            ],
+            "commands PEXPIRE, DEL, UNLINK",
         ),
     ],
 )
@@ -104,6 +114,7 @@ async def test_a_user_lacking_a_key_pattern_or_command_stops_startup_naming_it(
     finally:
         await store.aclose()
     message = str(refused.value)
+    assert _admin(acl_redis, "DBSIZE").strip() == "0", _admin(acl_redis, "KEYS", "*")  # none left
     assert message.startswith(
         f"invalid configuration: REDIS_URL: permission refused: the Redis user lacks {lacks}"
     ), message
