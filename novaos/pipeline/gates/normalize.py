@@ -65,6 +65,12 @@ _SPACED = re.compile(r"(?<!\S)(?:[^\W_@$] ){2,}[^\W_@$](?!\S)")
 _SPACES = re.compile(r"\s+")
 _MAX_PIECE = 3  # letters in a piece of a split-up word ("pi pe bo mb")
 _MAX_JOINED = 6  # pieces joined into one word at most
+# Two or more tokens of one to three letters, the first after a space or an opening
+# mark but never an apostrophe's tail ("son's tab"), the last followed by a space,
+# the end, or closing marks ("bo mb."): the runs _fragments_joined reads.
+_PIECE_RUN = re.compile(
+    r"(?<![^\s(\"'])(?<![^\W_]')[^\W\d_]{1,3}(?:[ \t]+[^\W\d_]{1,3})+(?=[.,;:!?)\"']*(?:\s|$))"
+)
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _ROT13_HINT = re.compile(r"rot ?-?13|caesar|cesar|c[ée]sar")
 # Single-letter words that must not be glued to the spelled-out word after them.
@@ -334,14 +340,12 @@ def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
     return " ".join(found) if found is not None and len(found) > 1 else glued
 
 
-def _rejoined_run(run: list[str], *known: frozenset[str]) -> list[str]:
+def _rejoined_run(run: list[str], known: frozenset[str]) -> list[str]:
     """``run`` (word pieces) read with as few unknown pieces as possible, joining
     consecutive pieces into known words; of equal readings, the one that joins
     least ("so on" stays two words), so only unknown pieces cause a join."""
 
-    def is_known(word: str) -> bool:
-        return any(word in words_known for words_known in known)
-
+    is_known = known.__contains__
     if all(map(is_known, run)):  # the usual case: short words, nothing to join
         return run
     # best[i]: (unknown pieces, -words) for run[:i], where its last word began
@@ -363,25 +367,28 @@ def _rejoined_run(run: list[str], *known: frozenset[str]) -> list[str]:
     return read[::-1]
 
 
-def _fragments_joined(words: list[str], *known: frozenset[str]) -> str | None:
-    """``words`` with runs of word pieces put back together ("bu ild a pi pe bo mb"
+def _fragments_joined(folded: str, known: frozenset[str]) -> str | None:
+    """``folded`` with runs of word pieces put back together ("bu ild a pi pe bo mb"
     -> "build a pipe bomb"), or None when nothing was joined.
 
-    A piece is a word of at most three letters; in a run of them, pieces that are
-    no word the rules or the stopword lists know are joined with their neighbours
-    into such words where they can be, so initials and abbreviations that make no
-    such word ("mr li", "us uk eu") stay as they are."""
-    out: list[str] = []
-    run: list[str] = []
-    for word in [*words, ""]:  # "" ends the last run
-        if word and len(word) <= _MAX_PIECE and word.isalpha():
-            run.append(word)
-            continue
-        out.extend(_rejoined_run(run, *known) if len(run) > 1 else run)
-        run = []
-        if word:
-            out.append(word)
-    return " ".join(out) if len(out) < len(words) else None
+    A piece is a space-separated token of one to three letters (closing marks may
+    follow the run's last: "bo mb."); "son's" is no piece, so its "s" never joins
+    the next word. In a run of them, pieces that are no word the shield knows are
+    joined with their neighbours into such words where they can be, so initials and
+    abbreviations that make no such word ("mr li", "us uk eu") stay as they are."""
+    joined = False
+
+    def rejoin(match: re.Match[str]) -> str:
+        nonlocal joined
+        run = match.group().split()
+        read = _rejoined_run(run, known)
+        if len(read) == len(run):
+            return match.group()
+        joined = True
+        return " ".join(read)
+
+    text = _PIECE_RUN.sub(rejoin, folded)
+    return text if joined else None
 
 
 def _as_l_if_known(match: re.Match[str], vocabulary: frozenset[str]) -> str:
@@ -402,7 +409,10 @@ def _longest_uncommon_run(words: list[str], common: frozenset[str]) -> list[str]
 
 
 def normalize(
-    text: str, common_words: frozenset[str] = frozenset(), vocabulary: frozenset[str] = frozenset()
+    text: str,
+    common_words: frozenset[str] = frozenset(),
+    vocabulary: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
 ) -> Normalized:
     """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection.
 
@@ -410,7 +420,9 @@ def normalize(
     that are only taken when they make words the rules know: a zero-width space
     between two such words as a space ("kill<ZWSP>myself"), and a capital I or
     a 1 inside a lower-case word as an l ("kiII"). Taken anywhere, they would
-    break the words a benign guard needs ("r<ZWSP>ecommended dose", "fIne")."""
+    break the words a benign guard needs ("r<ZWSP>ecommended dose", "fIne").
+    ``known`` (every word the shield knows: stopwords, the rules', the learned
+    model's) decides which short pieces are a word cut up ("pi pe bo mb")."""
     folded, flags = _fold_flags(text)
     views = _canonical_views(folded)
     canon = views[0]
@@ -421,8 +433,8 @@ def normalize(
     words = canon.split()
     if not _SHORTHAND_KEYS.isdisjoint(words):
         _add_view(views, _spelled_out(words))
-    if vocabulary and (rejoined := _fragments_joined(words, common_words, vocabulary)):
-        _add_view(views, rejoined)
+    if known and (rejoined := _fragments_joined(folded, known)):
+        _add_view(views, canonical(rejoined))
     if vocabulary and _L_WORD.search(text):
         as_l = _L_WORD.sub(lambda m: _as_l_if_known(m, vocabulary), text)
         if as_l != text:

@@ -51,7 +51,7 @@ _LANGUAGE_HINTS = {
 }
 _MASK = " | "
 _VOCABULARY_WORD = re.compile(r"[a-z]{2,}")
-_OPTIONAL_PLURAL = re.compile(r"(?:e?s|\(?:e?s\))\?")
+_OPTIONAL_PLURAL = re.compile(r"\(\?:e?s\)\?|s\?")  # "grenades?", "bus(?:es)?"
 _MASK_SUBSETS = 128  # guard subsets kept compiled (see ShieldClassifier._mask_of)
 _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to read
 # On a message that thin the model alone decides from a handful of features
@@ -215,16 +215,23 @@ class ShieldClassifier:
         # "agents?" is written with "agents" and "agent"
         singular = _OPTIONAL_PLURAL.sub("", patterns)
         self._vocabulary = frozenset(_VOCABULARY_WORD.findall(f"{patterns} {singular}"))
+        # Every word it knows, to tell a word cut into pieces ("pi pe") from short
+        # words ("be a ten"): normalize's ``known``.
+        learned = self._model.words if self._model is not None else frozenset()
+        self._known = self._common | self._vocabulary | learned
         self._control_rules = _RuleSet(
             [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
         )
         self._cues = CueScorer(self.policy)
 
+    def _normalize(self, text: str) -> Normalized:
+        return normalize(text, self._common, self._vocabulary, self._known)
+
     # ------------------------------------------------------------ public API
 
     def classify(self, message: str, history: Sequence[str] = ()) -> ShieldFacts:
         """Verdict for ``message`` given the earlier user turns (oldest first)."""
-        norm = normalize(message, self._common, self._vocabulary)
+        norm = self._normalize(message)
         flags = set(norm.flags) | self._framing_flags(norm)
         masked = self._masked(norm)
         hit, guarded = self._scan(masked, self._rules)
@@ -258,7 +265,7 @@ class ShieldClassifier:
         recent = [t for t in history if t][-self.policy.history_turns :]
         cues: set[CueHit] = set()
         for turn in reversed(recent):
-            masked = self._masked(normalize(turn, self._common, self._vocabulary))
+            masked = self._masked(self._normalize(turn))
             earlier, _ = self._scan(masked, self._control_rules)
             found = self._cues.find(masked, crisis_only=True)
             if earlier.verdict is not ShieldVerdict.CONTROL:
@@ -319,7 +326,7 @@ class ShieldClassifier:
         Training reads messages through this with ``cues=False``: it learns
         from whole messages, so the fragments a cue leaves ("i ve been |") are
         never crisis features of their own."""
-        view = self._masked(normalize(message, self._common, self._vocabulary))[0]
+        view = self._masked(self._normalize(message))[0]
         return self._model_text(view, cues=cues)
 
     def _with_cues(
@@ -373,18 +380,18 @@ class ShieldClassifier:
         the hard-veto category it falls into (the output check: pages are
         instruction-shaped text like an answer, not a request), and whether it
         addresses the model with instructions ("ignore previous instructions")."""
-        flags = self._framing_flags(normalize(text, self._common, self._vocabulary))
+        flags = self._framing_flags(self._normalize(text))
         return SourceScreen(self.classify_output(text), "prompt_injection" in flags)
 
     def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
         """The first output check hit in ``text`` outside the ``skip`` categories."""
-        views = self._masked(normalize(text, self._common, self._vocabulary))
+        views = self._masked(self._normalize(text))
         hit, _ = self._scan([v._replace(suppressed=skip) for v in views], self._output_rules)
         if hit.verdict is ShieldVerdict.PASS or not any(v.suppressed for v in views):
             return hit.category or None
         for sentence in _SENTENCE_END.split(text):
             if sentence.strip():
-                views = self._masked(normalize(sentence, self._common, self._vocabulary))
+                views = self._masked(self._normalize(sentence))
                 views = [v._replace(suppressed=v.suppressed | skip) for v in views]
                 found, _ = self._scan(views, self._output_rules)
                 if found.verdict is not ShieldVerdict.PASS:
@@ -452,7 +459,7 @@ class ShieldClassifier:
             return hit
         whole = self._message_scope_suppressed(norm)
         for sentence in sentences:
-            views = self._masked(normalize(sentence, self._common, self._vocabulary), also=whole)
+            views = self._masked(self._normalize(sentence), also=whole)
             found, _ = self._scan(views, self._rules)
             if _RANK[found.verdict] > _RANK[hit.verdict]:
                 hit = found

@@ -95,6 +95,11 @@ class ShieldModel:
             for group, threshold in thresholds.items()
         )
 
+    @property
+    def words(self) -> frozenset[str]:
+        """The words it has a weight for (its ``w:`` features)."""
+        return frozenset(key[2:] for key in self._index if key.startswith("w:"))
+
     def probabilities(self, text: str) -> list[float]:
         found = _keys(text)
         rows = [row for row in map(self._index.get, found) if row is not None]

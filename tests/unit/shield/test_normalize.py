@@ -206,8 +206,10 @@ def test_an_age_followed_by_punctuation_or_leet_elsewhere_stays_a_number() -> No
     assert canonical(fold("k1d 9yo")) == "kid 9 yo"
 
 
-PIECES = frozenset({"build", "pipe", "bomb", "kill", "self", "soon"})
-COMMON = frozenset({"how", "to", "a", "my", "so", "on", "it", "is", "us", "and"})
+KNOWN = frozenset(
+    {"build", "pipe", "bomb", "kill", "self", "soon", "stab", "tab", "son", "ten", "beaten"}
+    | {"how", "to", "a", "my", "so", "on", "it", "is", "us", "and", "be"}
+)
 
 
 @pytest.mark.parametrize(
@@ -217,13 +219,16 @@ COMMON = frozenset({"how", "to", "a", "my", "so", "on", "it", "is", "us", "and"}
         # extractor or a user writes it) read with its pieces joined again.
         ("how to bu ild a pi pe bo mb", "how to build a pipe bomb"),
         ("ki ll my se lf", "kill my self"),
-        ("pip ebo mb", None),  # pieces that make no words the rules use stay
+        ("a pi pe bo mb.", "a pipe bomb"),  # a closing mark ends the run
+        ("pip ebo mb", None),  # pieces that make no known words stay
         ("it is so on", None),  # known words are not joined: "soon" is not taken
+        ("be a ten", None),  # nor into "beaten"
+        ("my son's tab", None),  # an apostrophe's "s" is no piece: no "son stab"
         ("mr li and us uk eu", None),  # initials and abbreviations
     ],
 )
 def test_word_pieces_get_a_joined_view(raw: str, expected: str | None) -> None:
-    views = normalize(raw, COMMON, PIECES).views
+    views = normalize(raw, known=KNOWN).views
     if expected is None:
         assert len(views) == 1
     else:
@@ -232,4 +237,4 @@ def test_word_pieces_get_a_joined_view(raw: str, expected: str | None) -> None:
 
 def test_a_long_run_of_pieces_is_joined_in_linear_time() -> None:
     run = " ".join(["pi", "pe", "bo", "mb"] * 5000)
-    assert normalize(run, COMMON, PIECES).views[1].split()[:3] == ["pipe", "bomb", "pipe"]
+    assert normalize(run, known=KNOWN).views[1].split()[:3] == ["pipe", "bomb", "pipe"]
