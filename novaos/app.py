@@ -57,7 +57,7 @@ from novaos.transport.audit_servicer import AuditServicer
 from novaos.transport.auth import JwtAuthenticator, JwtConfig
 from novaos.transport.chat_servicer import ChatServicer
 from novaos.transport.health_servicer import HealthServicer
-from novaos.transport.server import GrpcHealth, Servicers, create_server
+from novaos.transport.server import GrpcHealth, Servicers, create_server, grpc_address
 from novaos.webfetch import build_fetcher
 
 _log = logging.getLogger("novaos.app")
@@ -401,7 +401,7 @@ class App:
             self._auth(),
             self.metrics,
             self.grpc_health,
-            address=f"{s.grpc_host}:{s.grpc_port}",
+            address=grpc_address(s.grpc_host, s.grpc_port),
             trust_proxy=s.trust_proxy,
             worker=s.novaos_worker_index,
             share_port=s.novaos_supervisor_pid > 0,

@@ -61,8 +61,10 @@ def concrete_port(host: str, port: int) -> int:
     """Workers must share one port: resolve port 0 to a free one up front."""
     if port:
         return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host if host not in ("", "0.0.0.0") else "127.0.0.1", 0))
+    host = host.strip("[]") if host not in ("", "0.0.0.0") else "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # GRPC_HOST=::1, ::
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 

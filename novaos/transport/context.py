@@ -10,6 +10,7 @@ import contextvars
 import ipaddress
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,8 +102,11 @@ def client_address(peer: str, forwarded: str, *, behind_balancer: bool) -> str:
 
 
 def peer_ip(peer: str) -> str:
-    """'ipv4:127.0.0.1:5000' -> '127.0.0.1'; 'ipv6:[::1]:5000' -> '::1'."""
-    kind, _, rest = peer.partition(":")
+    """'ipv4:127.0.0.1:5000' -> '127.0.0.1'; 'ipv6:%5B::1%5D:5000' -> '::1'.
+
+    gRPC gives the peer as a URI, its IPv6 brackets percent-encoded; read raw, every
+    IPv6 caller was an address that named its port, a new one per connection."""
+    kind, _, rest = urllib.parse.unquote(peer).partition(":")
     if kind == "ipv6" and rest.startswith("["):
         return rest[1 : rest.find("]")]
     if kind == "ipv4":

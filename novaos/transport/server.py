@@ -104,6 +104,11 @@ def create_server(
     return server, port
 
 
+def grpc_address(host: str, port: int) -> str:
+    """``host:port`` as gRPC takes it: an IPv6 literal in brackets ("[::1]:50051")."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def _bind_error(address: str) -> OSError | None:
     """Bind ``host:port`` the way grpc will (SO_REUSEADDR, no SO_REUSEPORT) and let
     go: the error if it is taken or not ours. None for port 0, or a host that does

@@ -204,6 +204,21 @@ async def test_a_token_without_a_jwt_secret_is_unauthenticated_not_internal() ->
         assert (await _chat(running, ())).outcome == chat_pb2.OUTCOME_COMPLETED
 
 
+async def test_an_anonymous_ipv6_caller_is_one_caller_across_connections() -> None:
+    # gRPC names an IPv6 peer "ipv6:%5B::1%5D:port": read raw, the address kept its
+    # port, so each new connection was a new caller with fresh free-tier limits.
+    async with running_app(REQUIRE_AUTH="false", GRPC_HOST="::1") as running:
+        said = []
+        for _ in range(2):
+            async with grpc.aio.insecure_channel(f"[::1]:{running.app.port}") as channel:
+                stub = chat_pb2_grpc.ChatServiceStub(channel)
+                reply = await stub.Chat(chat_pb2.ChatRequest(message="hello"))
+                listed = await stub.ListConversations(chat_pb2.ListConversationsRequest())
+            said.append(reply.conversation_id)
+            ids = {c.conversation_id for c in listed.conversations}
+        assert set(said) <= ids, (said, ids)  # the second connection sees the first's
+
+
 async def test_auth_failures_carry_the_request_id(server: Running) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     with pytest.raises(grpc.aio.AioRpcError) as err:
