@@ -20,11 +20,15 @@ from novaos.webfetch.markup import bound_markup
 CONTENT_TYPE = "content_type"
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
 _PLAIN = frozenset({"text/plain", "application/json"})
-# Page chrome and non-text: dropped before the text is read.
+# Page chrome and non-text: dropped before the text is read. What stood on
+# either side of one is still separate words (most are blocks on the page).
 _DROPPED_TAGS = [
     "script", "style", "nav", "noscript", "noembed", "noframes", "template", "svg",
     "iframe", "object", "header", "footer", "aside", "form", "button",
 ]  # fmt: skip
+# Replaced and void elements drawn as a box of their own (an image, a field, a
+# player): "foo<img>bar" shows two words, not "foobar".
+_REPLACED_TAGS = ["audio", "canvas", "embed", "img", "input", "meter", "progress", "video"]
 # Elements a browser lays out as their own block, line or cell: text on either
 # side of one is separate words. Everything else (spans, links, <b>, <sub>,
 # <wbr>, comments) joins its text to its neighbours' as the page shows it, so
@@ -32,14 +36,15 @@ _DROPPED_TAGS = [
 # from the source screen while the model read it fine).
 _BLOCK_TAGS = frozenset(
     [
-        "address", "article", "aside", "blockquote", "br", "caption", "center", "col",
+        "address", "article", "blockquote", "br", "caption", "center", "col",
         "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset",
         "figcaption", "figure", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6",
-        "hgroup", "hr", "legend", "li", "listing", "main", "menu", "nav", "ol", "optgroup",
+        "hgroup", "hr", "legend", "li", "listing", "main", "menu", "ol", "optgroup",
         "option", "p", "plaintext", "pre", "rp", "rt", "search", "section", "select",
         "summary", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "tr", "ul", "xmp",
     ]
 )  # fmt: skip
+_SEPARATED = _BLOCK_TAGS | frozenset(_DROPPED_TAGS) | frozenset(_REPLACED_TAGS)
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -121,22 +126,24 @@ def _html_source(body: bytes, charset: str) -> str:
 
 def _html_text(html: str) -> str:
     tree = LexborHTMLParser(html)
+    body_node = tree.body
+    if body_node is not None:
+        _separate_blocks(body_node)
     tree.strip_tags(_DROPPED_TAGS)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""
-    body_node = tree.body
-    content = _rendered_text(body_node) if body_node is not None else ""
+    content = body_node.text(separator="") if body_node is not None else ""
     return f"{title}\n{content}" if title else content
 
 
-def _rendered_text(body: LexborNode) -> str:
-    """The body's text joined as a browser lays it out: a space around each
-    block (``_BLOCK_TAGS``), nothing between inline pieces."""
-    blocks = [node for node in body.traverse() if node.tag in _BLOCK_TAGS]
-    for node in blocks:  # marked after the walk: the tree is not changed under it
+def _separate_blocks(body: LexborNode) -> None:
+    """Mark the body so its text joins as a browser lays it out: a space
+    around each block, replaced element and dropped element (once it is
+    gone, its neighbours must not join), nothing between inline pieces."""
+    marked = [node for node in body.traverse() if node.tag in _SEPARATED]
+    for node in marked:  # marked after the walk: the tree is not changed under it
         node.insert_before(" ")
         node.insert_after(" ")
-    return body.text(separator="")
 
 
 def _readable(text: str) -> str:

@@ -189,3 +189,18 @@ def test_inline_markup_inside_a_word_joins_it_and_blocks_keep_words_apart() -> N
     assert extract_text(html, "text/html", max_chars=1000) == (
         "a pipe bomb, a fuse, a cap. Word, linked, H2O one two three four five six seven eight nine"
     )
+
+
+def test_dropped_chrome_and_replaced_elements_still_keep_words_apart() -> None:
+    # header, footer, nav, aside and form are blocks on the page: once dropped,
+    # the text either side of them must not join ("noteAfter"). An image or a
+    # field is a box of its own too ("foo<img>bar" shows two words).
+    html = (
+        b"<main><p>Intro</p>Before the note<aside>Side</aside>After the note"
+        b"<form>f</form>Next<nav>n</nav>one<header>h</header>two<footer>f</footer>three"
+        b"<button>b</button>four<svg><text>s</text></svg>five</main>"
+        b"<p>foo<img src=x>bar<input>baz<video></video>qux<canvas></canvas>end</p>"
+    )
+    assert extract_text(html, "text/html", max_chars=1000) == (
+        "Intro Before the note After the note Next one two three four five foo bar baz qux end"
+    )
