@@ -124,11 +124,19 @@ def _shown(url: str) -> str:
     """A URL as the gate's reason names it (in the audit record, the logs): without
     its query and fragment, where sign-in tokens and personal details travel, nor
     its userinfo (``user:password@``, shown ``…@``): AUDIT_INCLUDE_CONTENT=false
-    keeps all of them out of the record like the message."""
+    keeps all of them out of the record like the message.
+
+    A password may hold "/", "?" or "#" ("admin:hunt/er2@host"), which would
+    end the authority early and show it: so a ":" anywhere before the last
+    "@" hides everything up to that "@" (a port then an "@" in the path,
+    "host:8443/@ann", is hidden too: losing the host costs less than a password)."""
+    start = url.find("://") + 3
+    at = url.rfind("@", start)
+    if at >= 0 and ":" in url[start:at]:
+        url = url[:start] + "…" + url[at:]
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
     if cut >= 0:
         url = url[:cut] + "?…"
-    start = url.find("://") + 3
     end = url.find("/", start)
     at = url.rfind("@", start, len(url) if end < 0 else end)
     if at >= 0:  # the authority's userinfo runs to its last "@"

@@ -281,7 +281,14 @@ async def test_a_screen_that_fails_drops_the_sources_and_degrades() -> None:
         ("https://alice:S3cret@news.example", "https://…@news.example"),
         ("http://a:b@c:d@example.com:8080/x?q=1", "http://…@example.com:8080/x?…"),
         ("HTTP://user@example.com/p@th", "HTTP://…@example.com/p@th"),  # only the authority's
-        ("https://medium.example:8443/@ann", "https://medium.example:8443/@ann"),
+        # A password holding "/", "?" or "#" ends the authority early (the
+        # fetcher reads "hunt" as a port and refuses invalid_url): still hidden.
+        ("http://admin:hunt/er2@example.com/x", "http://…@example.com/x"),
+        ("http://admin:hunt#er2@example.com/x", "http://…@example.com/x"),
+        ("http://admin:hunt?er2@example.com/x", "http://…@example.com/x"),
+        # A port then "@" in the path reads like "user:pass/word@": hidden too
+        # (losing the host in a reason costs less than showing a password).
+        ("https://medium.example:8443/@ann", "https://…@ann"),
     ],
 )
 async def test_the_reason_names_a_url_without_its_userinfo(url: str, shown: str) -> None:
@@ -294,7 +301,7 @@ async def test_the_reason_names_a_url_without_its_userinfo(url: str, shown: str)
     result = await LensGate(fetcher).check(gate_input(f"What is the latest rate? See {url}"))
     assert resolver.hosts == []  # refused before any lookup (userinfo, or the port)
     assert result.reason.endswith(shown)
-    for secret in ("Hunter2Secret", "pw@", "S3cret", "a:b", "user@"):
+    for secret in ("Hunter2Secret", "pw@", "S3cret", "a:b", "user@", "hunt", "er2"):
         assert secret not in result.reason
 
 
