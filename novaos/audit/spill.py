@@ -69,8 +69,8 @@ class SpillFile:
             self._lock_free_sibling()
         except OSError as exc:
             raise unwritable(self._setting, f"spill file {self.path}", exc) from None
-        with contextlib.suppress(ValueError):  # a whole last line that does not parse:
-            repair_tail(self.path, self._keys)  # the check below moves it aside
+        with contextlib.suppress(ValueError):  # a last line that does not parse or follow:
+            repair_tail(self.path)  # the check below moves it aside
         records = self._read_sync()
         self.quarantined = sum(1 for _ in self.path.parent.glob(f"*{_QUARANTINED}*"))
         self.count = len(records)

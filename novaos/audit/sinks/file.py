@@ -201,10 +201,7 @@ class FileAuditSink:
         current = files[-1] if files else None
         head, last = ChainHead(), None
         for path in reversed(files):  # a line that does not parse raises: nothing is set
-            if repair and path == current:
-                last = repair_tail(path, self._keys)
-            else:
-                last = last_record(path)
+            last = repair_tail(path) if repair and path == current else last_record(path)
             if last is not None:
                 head = ChainHead(last.seq, last.hash)
                 break

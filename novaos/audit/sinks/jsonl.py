@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from novaos.audit.chain import UNKEYED, ChainKeys, sound
 from novaos.audit.record import AuditRecord, decode
 from novaos.errors import ConfigError
 
@@ -72,27 +71,30 @@ def _last_line(fd: int, size: int) -> tuple[int, bytes]:
     return start, os.pread(fd, end - start, start)
 
 
-def repair_tail(path: Path, keys: ChainKeys = UNKEYED) -> AuditRecord | None:
+def repair_tail(path: Path) -> AuditRecord | None:
     """Cut a torn tail off ``path``; return its last record.
 
     After a crash the file may end in half a line (killed mid-write) or, after
     a power loss, in lines of zeros; both are cut so that what remains is only
-    whole records. A last record missing only its final newline (a restore or
-    copy that dropped it) is not torn: when it parses, matches its hash under
-    ``keys`` and links onto the line before it, the newline is put back. A whole
-    line that does not parse is not a crash's doing but an edit: it is kept,
-    and ``ValueError`` stops the sink from opening (the writer spills, the
-    gateway reports the sink down) rather than erase it.
+    whole records. A tail that parses as a whole record is not torn (half a
+    line never does) but a last record missing only its final newline (a
+    restore or copy that dropped it, or an edit): the newline is put back and
+    it is then read like any last line, never cut. A whole line that does not
+    parse, or a last record that does not follow the line before it, is not
+    a crash's doing but an edit: it is kept, and ``ValueError`` stops the sink
+    from opening (the writer spills, the gateway reports the sink down) rather
+    than erase it or chain onto it; ``check_head`` does the same for a last
+    record that does not match its hash.
     """
     fd = os.open(path, os.O_RDWR)
     try:
         size = os.fstat(fd).st_size
         good_end = _last_newline(fd, size)
-        if good_end < size and (record := _unended_record(fd, good_end, size, keys)):
+        if good_end < size and (record := _unended_record(fd, good_end, size)):
             os.pwrite(fd, b"\n", size)
             os.fsync(fd)
             _log.warning("audit: put back the missing final newline of %s", path.name)
-            return record
+            return _linked(fd, path, good_end, record)
         while good_end > 0:
             start, line = _last_line(fd, good_end)
             if not line.strip(b"\0\n"):  # a power loss's zeros
@@ -100,29 +102,41 @@ def repair_tail(path: Path, keys: ChainKeys = UNKEYED) -> AuditRecord | None:
                 continue
             record = _decode_last(path, line)
             _truncate(fd, path, size, good_end)
-            return record
+            return _linked(fd, path, start, record)
         _truncate(fd, path, size, 0)
         return None
     finally:
         os.close(fd)
 
 
-def _unended_record(fd: int, start: int, size: int, keys: ChainKeys) -> AuditRecord | None:
-    """The bytes from ``start`` to the end as a whole, sound record that links
-    onto the line before it (if any); None when they are not one (a torn write)."""
+def _linked(fd: int, path: Path, start: int, record: AuditRecord) -> AuditRecord:
+    """``record`` (the last line, at ``start``) when it follows the line before
+    it in the file; else ``ValueError``: a copy of an earlier record at the end
+    would make its seq the head, so new records would reuse seqs and verify
+    would stop short of the records after it."""
+    _, previous = _last_line(fd, start)
+    try:
+        before = decode(previous) if previous.strip(b"\0\n") else None
+    except ValueError:
+        return record  # a line that does not parse: verify names it
+    if before is None or (record.seq, record.prev_hash) == (before.seq + 1, before.hash):
+        return record
+    raise ValueError(
+        f"{path.name}: its last record, {record.seq}, does not follow record {before.seq}"
+        " before it (a line copied, moved or deleted?); not chaining onto it"
+    )
+
+
+def _unended_record(fd: int, start: int, size: int) -> AuditRecord | None:
+    """The bytes from ``start`` to the end as a whole record; None when they
+    are not one (a torn write). Whether it verifies and links on is not asked
+    here: cutting a whole record would erase it, and the edit with it."""
     if size - start > _MAX_RECORD:
         return None
     try:
-        record = decode(os.pread(fd, size - start, start))
-        _, previous = _last_line(fd, start)
-        before = decode(previous) if previous.strip(b"\0\n") else None
+        return decode(os.pread(fd, size - start, start))
     except ValueError:
         return None
-    if not sound(record, keys):
-        return None
-    if before is not None and (record.seq, record.prev_hash) != (before.seq + 1, before.hash):
-        return None
-    return record
 
 
 def last_record(path: Path) -> AuditRecord | None:

@@ -119,21 +119,50 @@ async def test_a_last_record_missing_only_its_newline_is_kept_at_start(
     await again.aclose()
 
 
-async def test_a_whole_record_at_the_end_that_does_not_link_on_is_still_cut(
-    tmp_path: Path,
-) -> None:
-    # Only the record that belongs there gets its newline back: a copy of an
-    # earlier one is not the chain's next record.
-    directory = tmp_path / "audit"
-    stored, path = await _five_closed(directory)
-    whole = path.read_bytes()
-    with path.open("ab") as handle:
-        handle.write(stored[2].line()[:-1])
+async def _open_error(sink: FileAuditSink) -> str:
+    try:
+        await sink.open()
+    except ValueError as exc:
+        return str(exc)
+    raise AssertionError("the sink opened")
 
-    again = FileAuditSink(directory)
-    assert await again.open() == ChainHead(5, stored[-1].hash)
-    assert path.read_bytes() == whole
-    await again.aclose()
+
+def _edited(record: AuditRecord) -> bytes:
+    """``record``'s line with one field changed and the hash kept, no newline."""
+    data = json.loads(record.line())
+    data["duration_ms"] += 1
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+
+@pytest.mark.parametrize("fault", ["key not held", "edited", "copied"])
+async def test_a_whole_last_record_that_does_not_verify_stops_the_sink_with_or_without_newline(
+    tmp_path: Path, fault: str
+) -> None:
+    # Missing its newline, such a record was cut as torn (silently: the record
+    # and the evidence gone) while the same record with its newline stopped the
+    # sink. Half a line never parses as a record, so a whole one is kept either
+    # way, and stops the sink either way with the same error. "key not held":
+    # AUDIT_CHAIN_KEY mistyped at start, or the old key left out of
+    # AUDIT_CHAIN_PREVIOUS_KEYS after a rotation. "copied": an earlier record
+    # at the end would be the head, and new records would reuse seqs 4 and 5.
+    keys = ChainKeys.of(b"k" * 24 + b"12345678")
+    reopen_keys = ChainKeys.of(b"m" * 24 + b"87654321") if fault == "key not held" else keys
+    errors = []
+    for ending in ("terminated", "unended"):
+        directory = tmp_path / ending
+        stored, path = await _five_closed(directory, keys)
+        if fault == "edited":
+            lines = path.read_bytes().splitlines(keepends=True)
+            path.write_bytes(b"".join(lines[:-1]) + _edited(stored[-1]) + b"\n")
+        elif fault == "copied":
+            path.write_bytes(path.read_bytes() + stored[2].line())
+        whole = path.read_bytes()
+        if ending == "unended":
+            path.write_bytes(whole[:-1])
+        errors.append(await _open_error(FileAuditSink(directory, keys=reopen_keys)))
+        assert path.read_bytes() == whole  # kept, newline and all: nothing cut
+    assert errors[0].replace("terminated", "unended") == errors[1], errors
+    assert ("record, 3," if fault == "copied" else "last record, 5,") in errors[0]
 
 
 async def test_files_from_before_the_rename_are_read_and_verified_with_new_ones(

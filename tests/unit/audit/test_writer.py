@@ -185,6 +185,23 @@ async def test_a_spilled_last_record_missing_only_its_newline_is_kept(tmp_path: 
     assert (result.ok, result.checked) == (True, 6)
 
 
+async def test_a_spilled_last_record_that_does_not_follow_is_quarantined_not_cut(
+    tmp_path: Path,
+) -> None:
+    # Missing its newline, a whole record that does not follow the one before
+    # it was cut as torn: gone without a trace. Now it is read like a whole
+    # line, and the spill check copies the spill aside before dropping it.
+    path = tmp_path / "spill.jsonl"
+    records = chain(3)
+    path.write_bytes(b"".join(r.line() for r in records) + records[1].line()[:-1])
+    spill = SpillFile(path)
+    assert await spill.open() == 3
+    assert spill.quarantined == 1
+    (aside,) = [n for n in await asyncio.to_thread(os.listdir, tmp_path) if "quarantined" in n]
+    assert (await asyncio.to_thread((tmp_path / aside).read_bytes)).endswith(records[1].line())
+    await spill.aclose()
+
+
 async def test_watchers_get_new_records_and_laggards_are_cut_off(tmp_path: Path) -> None:
     sink = MemoryAuditSink()
     writer = await _writer(sink, tmp_path, watch_queue_size=5)
