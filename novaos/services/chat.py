@@ -421,6 +421,11 @@ class ChatService:
                     async for event in events:
                         if isinstance(event, Completed):  # the answer is whole: storing it
                             self._unary.discard(scope)
+                            if scope.expired():
+                                # Stopped first, but the run lost the cancel
+                                # (novaos.tasks) and went on: it ends as stopped.
+                                call.abandoned = True
+                                raise ShuttingDownError(self._stopping)
                             scope.reschedule(None)
                         yield event
         except TimeoutError:
