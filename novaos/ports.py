@@ -217,7 +217,7 @@ class StoreHealth:
     backend: str  # memory | redis | redis_cluster
     status: str  # ok | fallback | down
     latency_ms: float = 0.0
-    cause: str = ""  # why, when on fallback (the latest failure Redis gave)
+    cause: str = ""  # why, when on fallback (the latest failure Redis gave); not published
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,8 +83,8 @@ class HealthService:
             "audit": audit.status,
             "lifecycle": "draining" if self.draining else "ok",
         }
-        if storage.cause:  # e.g. "redis refuses NovaOS: authentication refused: ..."
-            checks["storage_cause"] = storage.cause
+        # Not storage.cause: /ready is public, and a refusal's text can name the
+        # Redis user, internal host names, the ACL it lacks. The log says why.
         ok = (
             storage.status in ("ok", "fallback")
             and any_closed

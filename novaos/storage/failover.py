@@ -67,8 +67,8 @@ class PrimaryStore(KeyValueStore, Protocol):
     # A cluster's batch runs op by op and can fail half-way.
     atomic_batches: bool
 
-    # The latest failure a command met (None before any): the cause logged and
-    # shown by readiness when the store switches to memory.
+    # The latest failure a command met (None before any): the cause logged
+    # when the store switches to memory.
     last_failure: StorageUnavailableError | None
 
     async def ping(self) -> bool: ...
@@ -226,7 +226,7 @@ class FailoverStore:
             callback()
 
     def _note_failure(self) -> None:
-        """Keep the cause readiness shows current; log a refusal (a password Redis
+        """Keep the cause ``health`` gives current; log a refusal (a password Redis
         started to require, a certificate that changed) once, when it begins: no
         reconnect ends it until REDIS_URL or the server changes."""
         failure = self._primary.last_failure

@@ -217,8 +217,8 @@ class RedisStore:
         # command did: see ``command``.
         self._failures = 0
         self._failing = False
-        # The latest failure a command met: what the failover's log line and
-        # readiness give as the cause of a switch to memory.
+        # The latest failure a command met: what the failover's log line gives
+        # as the cause of a switch to memory.
         self.last_failure: StorageUnavailableError | None = None
         self._incr = client.register_script(_INCR)
         self._push = client.register_script(_PUSH)

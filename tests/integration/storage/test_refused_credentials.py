@@ -1,6 +1,6 @@
 """A Redis that answers but refuses NovaOS (its password, its TLS certificate) is a
 configuration error, not an outage: start-up stops on it; found while running, the
-fallback's log line and readiness name the cause.
+fallback's log line names the cause (readiness, public, does not).
 
 Each was taken for an outage: per-process limits for ever, readiness SERVING with
 storage "fallback", and a log line that did not say why.
@@ -118,7 +118,7 @@ async def test_an_untrusted_tls_certificate_stops_startup(tls_redis: tuple[int, 
         await store.aclose()
 
 
-async def test_a_password_required_while_running_is_named_in_the_log_and_readiness(
+async def test_a_password_required_while_running_is_named_in_the_log_not_in_readiness(
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="novaos.storage")
@@ -138,7 +138,9 @@ async def test_a_password_required_while_running_is_named_in_the_log_and_readine
         assert cause.startswith("redis refuses NovaOS: authentication refused: "), cause
         ready = await health.ready()
         assert ready.checks["storage"] == "fallback"
-        assert ready.checks["storage_cause"] == cause
+        # Public (/ready through the sidecar): the cause is in the log only.
+        assert "storage_cause" not in ready.checks
+        assert (await store.health()).cause == cause
     finally:
         await store.aclose()
 
@@ -153,7 +155,7 @@ async def test_a_redis_that_comes_back_requiring_a_password_is_named_once(
     try:
         await store.connect()
         assert not store.primary_available
-        first = (await health.ready()).checks["storage_cause"]
+        first = (await store.health()).cause
         assert "refuses" not in first  # an outage: nothing refused yet
         server.start()
 
@@ -163,7 +165,8 @@ async def test_a_redis_that_comes_back_requiring_a_password_is_named_once(
         await await_until(lambda: holds(len(refused()) == 1), what="the refusal named")
         cause = getattr(refused()[0], "cause", "")
         assert cause.startswith("redis refuses NovaOS: authentication refused: "), cause
-        assert (await health.ready()).checks["storage_cause"] == cause
+        assert (await store.health()).cause == cause
+        assert "storage_cause" not in (await health.ready()).checks
         # Probed again and again (every 50 ms), the same refusal is not logged again.
         await await_until(lambda: holds(_connections(server) >= 6), what="more probes")
         assert len(refused()) == 1
