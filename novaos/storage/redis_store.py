@@ -68,6 +68,23 @@ _NO_SUCH_DB = re.compile(r"DB index is out of range|invalid DB index", re.IGNORE
 # A server with requirepass to a client that gave no password (RESP2, RESP3).
 _NO_PASSWORD = re.compile(r"Authentication required|HELLO must be called with the client already")
 
+# TLS failures that say the two ends will never agree, not that one went away:
+# what answers is not TLS (rediss:// at a plaintext port that replies), or the server's alert
+# refuses the client's certificate (none given, untrusted, expired), its protocol
+# version or ciphers. Not SSLEOFError, SSLZeroReturnError or a reset (a restart).
+_TLS_REFUSED = re.compile(
+    r"WRONG_VERSION_NUMBER|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|NO_CIPHERS_AVAILABLE"
+    r"|(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:HANDSHAKE_FAILURE|BAD_CERTIFICATE"
+    r"|UNSUPPORTED_CERTIFICATE|CERTIFICATE_(?:REVOKED|EXPIRED|UNKNOWN|REQUIRED)"
+    r"|UNKNOWN_CA|ACCESS_DENIED|PROTOCOL_VERSION|INSUFFICIENT_SECURITY)"
+)
+_TLS_HINTS = {
+    "WRONG_VERSION_NUMBER": "what answers is not TLS: is the port a TLS port?",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "no client certificate, or no protocol or cipher in common",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust the client certificate",
+}
+
 # A command an ACL refuses the user: directly (NoPermissionError), in a MULTI/EXEC
 # (the same reply, annotated), or run by a script (a plain error of its own).
 _NO_PERMISSION = re.compile(r"no permissions to (?:run|access)|The user executing the script can't")
@@ -151,9 +168,10 @@ def same_slot_key(key: str, suffix: str) -> str:
 
 def refusal(exc: BaseException) -> str | None:
     """Why a Redis that answers refuses NovaOS for good, or None (an outage, which
-    ends by itself). redis-py raises a refused password, and the TLS certificate a
-    client does not trust, as ``ConnectionError``s, like a server that is gone; a
-    cluster client wraps them in its own error."""
+    ends by itself). redis-py raises a refused password, the TLS certificate a
+    client does not trust, and a TLS handshake the server refuses (``_TLS_REFUSED``)
+    as ``ConnectionError``s, like a server that is gone; a cluster client wraps
+    them in its own error."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, rexc.AuthenticationError):
@@ -163,6 +181,8 @@ def refusal(exc: BaseException) -> str | None:
             return f"authentication refused: {said}"
         if isinstance(seen, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted: {seen.verify_message or seen}"
+        if isinstance(seen, ssl.SSLError) and _TLS_REFUSED.fullmatch(reason := seen.reason or ""):
+            return f"TLS refused: {reason} ({_TLS_HINTS.get(reason, 'check the TLS settings')})"
         seen = seen.__cause__ or seen.__context__
     return None
 

@@ -1,4 +1,5 @@
-"""A Redis that answers but refuses NovaOS (its password, its TLS certificate) is a
+"""A Redis that answers but refuses NovaOS (its password, its TLS certificate, a TLS
+handshake it refuses: client certificate, plaintext port) is a
 configuration error, not an outage: start-up stops on it; found while running, the
 fallback's log line names the cause (readiness, public, does not).
 
@@ -8,6 +9,7 @@ storage "fallback", and a log line that did not say why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 from collections.abc import Iterator
@@ -181,3 +183,127 @@ def _connections(server: RedisServer) -> int:
         if line.startswith("total_connections_received:"):
             return int(line.split(":")[1])
     return 0
+
+
+@pytest.fixture
+def mtls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A Redis whose TLS port requires a client certificate signed by its CA (the
+    directory holds ca.pem, server.pem, client.pem and a stranger.pem not signed by
+    it, each with its key): (that port, the directory).
+
+    TLS 1.2 only: there the server refuses a certificate within the handshake. Under
+    TLS 1.3 it does so after the client's handshake is done, and its alert can be
+    lost to a connection reset (the client's first command arrives after the
+    close): that attempt looks like an outage, and a later one names the refusal."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ca",
+            "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    for name, cn in (("server", "127.0.0.1"), ("client", "novaos")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
+        (tmp_path / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext",
+                "-out", f"{name}.pem")  # fmt: skip
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x",
+            "-keyout", "stranger.key", "-out", "stranger.pem")  # fmt: skip
+    tls_port = free_port()
+    server = RedisServer(
+        tmp_path / "redis",
+        extra_args=(
+            "--tls-port", str(tls_port),
+            "--tls-cert-file", str(tmp_path / "server.pem"),
+            "--tls-key-file", str(tmp_path / "server.key"),
+            "--tls-ca-cert-file", str(tmp_path / "ca.pem"),
+            "--tls-auth-clients", "yes",
+            "--tls-protocols", "TLSv1.2",
+        ),
+    ).start()  # fmt: skip
+    try:
+        yield tls_port, tmp_path
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize(
+    ("client_cert", "said"),
+    [
+        ("", "SSLV3_ALERT_HANDSHAKE_FAILURE"),  # no client certificate
+        ("stranger", "TLSV1_ALERT_UNKNOWN_CA"),  # one the server does not trust
+    ],
+)
+async def test_a_client_certificate_missing_or_rejected_stops_startup(
+    mtls_redis: tuple[int, Path], client_cert: str, said: str
+) -> None:
+    tls_port, certs = mtls_redis
+    url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={certs / 'ca.pem'}"
+    store = _store(url + _client_cert(certs, client_cert) if client_cert else url)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.connect()
+    finally:
+        await store.aclose()
+    message = str(refused.value)
+    assert message.startswith("invalid configuration: REDIS_URL: TLS refused: "), message
+    assert said in message, message
+    # The certificate it trusts: connected.
+    store = _store(url + _client_cert(certs, "client"))
+    try:
+        await store.connect()
+        assert store.primary_available
+    finally:
+        await store.aclose()
+
+
+def _client_cert(certs: Path, name: str) -> str:
+    return f"&ssl_certfile={certs / f'{name}.pem'}&ssl_keyfile={certs / f'{name}.key'}"
+
+
+async def test_rediss_to_a_server_that_answers_in_plaintext_stops_startup() -> None:
+    """WRONG_VERSION_NUMBER: what answers is not TLS (a plaintext port behind a proxy
+    that replies at once; a plaintext Redis port itself never answers a TLS hello,
+    which is a handshake timeout, an outage)."""
+
+    async def plaintext(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"-ERR this port speaks plaintext\r\n")
+        await writer.drain()
+        while await reader.read(4096):  # until the client hangs up
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(plaintext, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = _store(f"rediss://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.connect()
+    finally:
+        await store.aclose()
+        server.close()
+        await server.wait_closed()
+    message = str(refused.value)
+    assert message.startswith("invalid configuration: REDIS_URL: TLS refused: "), message
+    assert "WRONG_VERSION_NUMBER" in message, message
+
+
+async def test_a_tls_connection_cut_mid_handshake_is_an_outage() -> None:
+    """Not every TLS failure is a refusal: a server that closes the connection
+    during the handshake (a restart) is waited out on memory."""
+
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the client hello begins
+        writer.close()
+
+    server = await asyncio.start_server(cut, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = _store(f"rediss://127.0.0.1:{port}/0")
+    try:
+        await store.connect()
+        assert not store.primary_available
+    finally:
+        await store.aclose()
+        server.close()
+        await server.wait_closed()
