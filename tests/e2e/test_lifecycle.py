@@ -176,24 +176,30 @@ def test_a_config_error_in_the_workers_stops_the_supervisor(tmp_path: Path) -> N
     assert "restarting" not in proc.stdout
 
 
+def _stops_with_one_line(workers: str, redis_url: str, line: str) -> None:
+    """A server on ``redis_url`` exits 2 at start with ``line`` (once from each worker),
+    restarting nothing."""
+    env = {**os.environ, **BASE_ENV, "WORKERS": workers, "REDIS_URL": redis_url}
+    proc = _run_server(env, timeout_s=60)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert set(proc.stderr.strip().splitlines()) == {line}, proc.stderr
+    assert "restarting" not in proc.stdout
+    if workers == "2":
+        assert "stopped on a configuration error" in proc.stdout
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_redis_database_the_server_lacks_stops_startup_with_one_line(
     workers: str, redis_url: str
 ) -> None:
     # The start-up PING's SELECT went up as a traceback (ResponseError) with exit 1,
     # and with WORKERS=2 each worker was restarted for ever.
-    env = {**os.environ, **BASE_ENV, "WORKERS": workers}
-    env["REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/99999"  # 16 databases by default
-    proc = _run_server(env, timeout_s=60)
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
-    assert lines == {
+    _stops_with_one_line(
+        workers,
+        redis_url.rsplit("/", 1)[0] + "/99999",  # 16 databases by default
         "novaos: invalid configuration: REDIS_URL: the server has no database 99999 "
-        "(it has as many as its 'databases' setting, from 0)"
-    }, proc.stderr
-    assert "restarting" not in proc.stdout
-    if workers == "2":
-        assert "stopped on a configuration error" in proc.stdout
+        "(it has as many as its 'databases' setting, from 0)",
+    )
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -205,20 +211,14 @@ def test_a_redis_password_the_server_refuses_stops_startup_with_one_line(
     server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", "right-password"))
     server.start()
     try:
-        env = {**os.environ, **BASE_ENV, "WORKERS": workers}
-        env["REDIS_URL"] = f"redis://:wrong-password@127.0.0.1:{server.port}/0"
-        proc = _run_server(env, timeout_s=60)
+        _stops_with_one_line(
+            workers,
+            f"redis://:wrong-password@127.0.0.1:{server.port}/0",
+            "novaos: invalid configuration: REDIS_URL: authentication refused: "
+            "invalid username-password pair or user is disabled.",
+        )
     finally:
         server.kill()
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
-    assert lines == {
-        "novaos: invalid configuration: REDIS_URL: authentication refused: "
-        "invalid username-password pair or user is disabled."
-    }, proc.stderr
-    assert "restarting" not in proc.stdout
-    if workers == "2":
-        assert "stopped on a configuration error" in proc.stdout
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -230,19 +230,15 @@ def test_a_redis_acl_user_lacking_novaos_keys_stops_startup_with_one_line(
     server = RedisServer(tmp_path / "redis").start()
     try:
         server.cli("ACL", "SETUSER", "nov", "on", ">nov-password", "~nova:*", "&*", "+@all")
-        env = {**os.environ, **BASE_ENV, "WORKERS": workers}
-        env["REDIS_URL"] = f"redis://nov:nov-password@127.0.0.1:{server.port}/0"
-        proc = _run_server(env, timeout_s=60)
+        _stops_with_one_line(
+            workers,
+            f"redis://nov:nov-password@127.0.0.1:{server.port}/0",
+            "novaos: invalid configuration: REDIS_URL: permission refused: the Redis user "
+            "lacks keys shield:veto:*, ack:nonce:*, spark:count:*, spark:gap:* "
+            "(docs/operations.md, Redis ACL)",
+        )
     finally:
         server.kill()
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = set(proc.stderr.strip().splitlines())  # one line, from each worker
-    assert lines == {
-        "novaos: invalid configuration: REDIS_URL: permission refused: the Redis user lacks "
-        "keys shield:veto:*, ack:nonce:*, spark:count:*, spark:gap:* "
-        "(docs/operations.md, Redis ACL)"
-    }, proc.stderr
-    assert "restarting" not in proc.stdout
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

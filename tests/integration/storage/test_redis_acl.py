@@ -11,22 +11,18 @@ from __future__ import annotations
 import logging
 import re
 import shlex
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
-from novaos.config import load_settings
 from novaos.errors import ConfigError
 from novaos.services.health import HealthService
-from novaos.storage import FALLBACK_MESSAGE, FailoverStore, build_store
+from novaos.storage import FALLBACK_MESSAGE, FailoverStore
 from novaos.storage.redis_store import KEY_PREFIXES
 from tests.fixtures.common import await_until, holds
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import REQUIRED_PASSWORD, RedisServer, failover_store
 from tests.fixtures.server import ROOT, bearer, mint, running_app
 
-ADMIN = "admin-0123456789abcdef0123456789"
 PASSWORD = "novaos-0123456789abcdef01234567"
 
 
@@ -38,33 +34,12 @@ def documented_acl() -> list[str]:
     return [a.replace(">PASSWORD", f">{PASSWORD}") for a in shlex.split(line.group(0))]
 
 
-@pytest.fixture
-def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", ADMIN)).start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 def _admin(server: RedisServer, *args: str) -> str:
-    return server.cli("--no-auth-warning", "-a", ADMIN, *args)
+    return server.cli("--no-auth-warning", "-a", REQUIRED_PASSWORD, *args)
 
 
 def _url(server: RedisServer) -> str:
     return f"redis://novaos:{PASSWORD}@127.0.0.1:{server.port}/0"
-
-
-def _store(url: str) -> FailoverStore:
-    env = {
-        "REQUIRE_AUTH": "false",
-        "REDIS_URL": url,
-        "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
-        "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
-    }
-    store = build_store(load_settings(env))
-    assert isinstance(store, FailoverStore)
-    return store
 
 
 def test_the_documented_key_patterns_cover_every_prefix_the_start_up_check_probes() -> None:
@@ -104,17 +79,18 @@ def _without(*dropped: str) -> list[str]:
     ],
 )
 async def test_a_user_lacking_a_key_pattern_or_command_stops_startup_naming_it(
-    acl_redis: RedisServer, acl: list[str], lacks: str
+    password_redis: RedisServer, acl: list[str], lacks: str
 ) -> None:
-    _admin(acl_redis, *acl)
-    store = _store(_url(acl_redis))
+    _admin(password_redis, *acl)
+    store = failover_store(_url(password_redis))
     try:
         with pytest.raises(ConfigError) as refused:
             await store.connect()
     finally:
         await store.aclose()
     message = str(refused.value)
-    assert _admin(acl_redis, "DBSIZE").strip() == "0", _admin(acl_redis, "KEYS", "*")  # none left
+    left = _admin(password_redis, "KEYS", "*")
+    assert _admin(password_redis, "DBSIZE").strip() == "0", left  # the probe left no key
     assert message.startswith(
         f"invalid configuration: REDIS_URL: permission refused: the Redis user lacks {lacks}"
     ), message
@@ -122,12 +98,12 @@ async def test_a_user_lacking_a_key_pattern_or_command_stops_startup_naming_it(
 
 
 async def test_the_documented_user_serves_chats_and_a_permission_taken_away_falls_back(
-    acl_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    password_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="novaos.storage")
-    _admin(acl_redis, *documented_acl())
+    _admin(password_redis, *documented_acl())
     env = {
-        "REDIS_URL": _url(acl_redis),
+        "REDIS_URL": _url(password_redis),
         "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
         "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
     }
@@ -140,11 +116,12 @@ async def test_the_documented_user_serves_chats_and_a_permission_taken_away_fall
         request = chat_pb2.ChatRequest(message="and again", conversation_id=first.conversation_id)
         await chat.Chat(request, metadata=who)
         assert store.primary_available  # served by Redis, as that user
-        assert _admin(acl_redis, "EXISTS", f"nova:convowner:{{{first.conversation_id}}}") == "1\n"
+        owner = f"nova:convowner:{{{first.conversation_id}}}"
+        assert _admin(password_redis, "EXISTS", owner) == "1\n"
 
         # The admission script's EVALSHA refused (the tester's read-only user got
         # INTERNAL here): memory serves, and the cause is named.
-        _admin(acl_redis, "ACL", "SETUSER", "novaos", "-evalsha")
+        _admin(password_redis, "ACL", "SETUSER", "novaos", "-evalsha")
         await chat.Chat(chat_pb2.ChatRequest(message="still there?"), metadata=who)
         assert not store.primary_available
         switch = [r for r in caplog.records if r.getMessage() == FALLBACK_MESSAGE]
@@ -159,7 +136,7 @@ async def test_the_documented_user_serves_chats_and_a_permission_taken_away_fall
 
         # Not back while the permission is missing (the probe runs every command) ...
         def probes() -> int:
-            stats = _admin(acl_redis, "INFO", "commandstats")
+            stats = _admin(password_redis, "INFO", "commandstats")
             found = re.search(r"cmdstat_evalsha:.*rejected_calls=(\d+)", stats)
             return int(found.group(1)) if found else 0
 
@@ -167,5 +144,5 @@ async def test_the_documented_user_serves_chats_and_a_permission_taken_away_fall
         await await_until(lambda: holds(probes() >= refused_before + 3), what="more probes")
         assert not store.primary_available
         # ... and back once it is given again.
-        _admin(acl_redis, "ACL", "SETUSER", "novaos", "+evalsha")
+        _admin(password_redis, "ACL", "SETUSER", "novaos", "+evalsha")
         await await_until(lambda: holds(store.primary_available), what="back on Redis")

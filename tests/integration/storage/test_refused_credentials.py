@@ -17,39 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from novaos.config import load_settings
 from novaos.errors import ConfigError
 from novaos.services.health import HealthService
-from novaos.storage import FALLBACK_MESSAGE, FailoverStore, build_store
+from novaos.storage import FALLBACK_MESSAGE
 from novaos.storage.failover import REFUSED_MESSAGE
 from tests.fixtures.common import await_until, free_port, holds
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import REQUIRED_PASSWORD, RedisServer, failover_store
 
-PASSWORD = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def password_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", PASSWORD)).start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-def _store(url: str) -> FailoverStore:
-    store = build_store(
-        load_settings(
-            {
-                "REQUIRE_AUTH": "false",
-                "REDIS_URL": url,
-                "REDIS_RECONNECT_MIN_BACKOFF_MS": "20",
-                "REDIS_RECONNECT_MAX_BACKOFF_MS": "50",
-            }
-        )
-    )
-    assert isinstance(store, FailoverStore)
-    return store
+PASSWORD = REQUIRED_PASSWORD  # what password_redis requires
 
 
 @pytest.mark.parametrize(
@@ -63,7 +38,7 @@ def _store(url: str) -> FailoverStore:
 async def test_refused_credentials_stop_startup_naming_redis_url(
     password_redis: RedisServer, auth: str, said: str
 ) -> None:
-    store = _store(f"redis://{auth}127.0.0.1:{password_redis.port}/0")
+    store = failover_store(f"redis://{auth}127.0.0.1:{password_redis.port}/0")
     try:
         with pytest.raises(ConfigError) as refused:
             await store.connect()
@@ -102,7 +77,7 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 async def test_an_untrusted_tls_certificate_stops_startup(tls_redis: tuple[int, Path]) -> None:
     tls_port, cert = tls_redis
-    store = _store(f"rediss://127.0.0.1:{tls_port}/0")
+    store = failover_store(f"rediss://127.0.0.1:{tls_port}/0")
     try:
         with pytest.raises(ConfigError) as refused:
             await store.connect()
@@ -112,7 +87,7 @@ async def test_an_untrusted_tls_certificate_stops_startup(tls_redis: tuple[int, 
         "invalid configuration: REDIS_URL: TLS certificate not trusted: "
     ), refused.value
     # The same server, its certificate trusted: connected.
-    store = _store(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
+    store = failover_store(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
     try:
         await store.connect()
         assert store.primary_available
@@ -124,7 +99,7 @@ async def test_a_password_required_while_running_is_named_in_the_log_not_in_read
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="novaos.storage")
-    store = _store(private_redis.url)
+    store = failover_store(private_redis.url)
     health = HealthService(store=store, providers=())
     try:
         await store.connect()
@@ -152,7 +127,7 @@ async def test_a_redis_that_comes_back_requiring_a_password_is_named_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="novaos.storage")
     server = RedisServer(tmp_path / "redis", extra_args=("--requirepass", PASSWORD))
-    store = _store(server.url)  # no password; Redis is not there yet
+    store = failover_store(server.url)  # no password; Redis is not there yet
     health = HealthService(store=store, providers=())
     try:
         await store.connect()
@@ -240,7 +215,7 @@ async def test_a_client_certificate_missing_or_rejected_stops_startup(
 ) -> None:
     tls_port, certs = mtls_redis
     url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={certs / 'ca.pem'}"
-    store = _store(url + _client_cert(certs, client_cert) if client_cert else url)
+    store = failover_store(url + _client_cert(certs, client_cert) if client_cert else url)
     try:
         with pytest.raises(ConfigError) as refused:
             await store.connect()
@@ -250,7 +225,7 @@ async def test_a_client_certificate_missing_or_rejected_stops_startup(
     assert message.startswith("invalid configuration: REDIS_URL: TLS refused: "), message
     assert said in message, message
     # The certificate it trusts: connected.
-    store = _store(url + _client_cert(certs, "client"))
+    store = failover_store(url + _client_cert(certs, "client"))
     try:
         await store.connect()
         assert store.primary_available
@@ -276,7 +251,7 @@ async def test_rediss_to_a_server_that_answers_in_plaintext_stops_startup() -> N
 
     server = await asyncio.start_server(plaintext, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = _store(f"rediss://127.0.0.1:{port}/0")
+    store = failover_store(f"rediss://127.0.0.1:{port}/0")
     try:
         with pytest.raises(ConfigError) as refused:
             await store.connect()
@@ -299,7 +274,7 @@ async def test_a_tls_connection_cut_mid_handshake_is_an_outage() -> None:
 
     server = await asyncio.start_server(cut, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = _store(f"rediss://127.0.0.1:{port}/0")
+    store = failover_store(f"rediss://127.0.0.1:{port}/0")
     try:
         await store.connect()
         assert not store.primary_available
