@@ -362,15 +362,16 @@ async def test_a_unary_chat_given_up_before_its_reply_is_audited_cancelled_and_n
 
         await await_until(written, timeout_s=10, what="the audit records")
         records = {r.request_id: r for r in (await reader.list(AuditQuery(limit=500))).records}
-        answered_then_dropped = 0
+        answered_then_dropped = completed = 0
         for rid in gave_up:
             record = records.get(rid)
             if record is None:  # gone before the call was admitted: no record
                 continue
             if record.outcome == "completed":
-                # Answered within the deadline (the server's own clock); the reply
-                # was on its way when the client's deadline passed.
-                assert record.duration_ms < timeout_s * 1000, (rid, record.duration_ms)
+                # Its deadline had not passed by the server's clock when the exchange
+                # was written (the reply was on its way): the narrow race the README
+                # names. Rare, where it was nearly every call.
+                completed += 1
                 continue
             assert record.outcome == "cancelled", (rid, record.outcome)
             assert record.released_chars == 0, rid
@@ -384,6 +385,7 @@ async def test_a_unary_chat_given_up_before_its_reply_is_audited_cancelled_and_n
             else:
                 assert not kept.turns, (rid, kept.turns)
         assert answered_then_dropped, "no call had its answer when the deadline passed"
+        assert completed <= answered_then_dropped, (completed, answered_then_dropped)
 
 
 async def test_deadline_exceeded_ends_the_stream_and_stops_the_provider() -> None:
