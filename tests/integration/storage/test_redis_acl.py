@@ -15,12 +15,15 @@ import shlex
 import pytest
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
-from novaos.errors import ConfigError
 from novaos.services.health import HealthService
 from novaos.storage import FALLBACK_MESSAGE, FailoverStore
 from novaos.storage.redis_store import KEY_PREFIXES
 from tests.fixtures.common import await_until, holds
-from tests.fixtures.redis_server import REQUIRED_PASSWORD, RedisServer, failover_store
+from tests.fixtures.redis_server import (
+    REQUIRED_PASSWORD,
+    RedisServer,
+    refused_at_start,
+)
 from tests.fixtures.server import ROOT, bearer, mint, running_app
 
 PASSWORD = "novaos-0123456789abcdef01234567"
@@ -82,13 +85,7 @@ async def test_a_user_lacking_a_key_pattern_or_command_stops_startup_naming_it(
     password_redis: RedisServer, acl: list[str], lacks: str
 ) -> None:
     _admin(password_redis, *acl)
-    store = failover_store(_url(password_redis))
-    try:
-        with pytest.raises(ConfigError) as refused:
-            await store.connect()
-    finally:
-        await store.aclose()
-    message = str(refused.value)
+    message = await refused_at_start(_url(password_redis))
     left = _admin(password_redis, "KEYS", "*")
     assert _admin(password_redis, "DBSIZE").strip() == "0", left  # the probe left no key
     assert message.startswith(

@@ -17,12 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from novaos.errors import ConfigError
 from novaos.services.health import HealthService
 from novaos.storage import FALLBACK_MESSAGE
 from novaos.storage.failover import REFUSED_MESSAGE
 from tests.fixtures.common import await_until, free_port, holds
-from tests.fixtures.redis_server import REQUIRED_PASSWORD, RedisServer, failover_store
+from tests.fixtures.redis_server import (
+    REQUIRED_PASSWORD,
+    RedisServer,
+    failover_store,
+    refused_at_start,
+)
 
 PASSWORD = REQUIRED_PASSWORD  # what password_redis requires
 
@@ -38,13 +42,7 @@ PASSWORD = REQUIRED_PASSWORD  # what password_redis requires
 async def test_refused_credentials_stop_startup_naming_redis_url(
     password_redis: RedisServer, auth: str, said: str
 ) -> None:
-    store = failover_store(f"redis://{auth}127.0.0.1:{password_redis.port}/0")
-    try:
-        with pytest.raises(ConfigError) as refused:
-            await store.connect()
-    finally:
-        await store.aclose()
-    message = str(refused.value)
+    message = await refused_at_start(f"redis://{auth}127.0.0.1:{password_redis.port}/0")
     assert message.startswith("invalid configuration: REDIS_URL: authentication refused: ")
     assert said in message
     assert "wrong-password" not in message and PASSWORD not in message
@@ -77,15 +75,10 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 async def test_an_untrusted_tls_certificate_stops_startup(tls_redis: tuple[int, Path]) -> None:
     tls_port, cert = tls_redis
-    store = failover_store(f"rediss://127.0.0.1:{tls_port}/0")
-    try:
-        with pytest.raises(ConfigError) as refused:
-            await store.connect()
-    finally:
-        await store.aclose()
-    assert str(refused.value).startswith(
-        "invalid configuration: REDIS_URL: TLS certificate not trusted: "
-    ), refused.value
+    message = await refused_at_start(f"rediss://127.0.0.1:{tls_port}/0")
+    assert message.startswith("invalid configuration: REDIS_URL: TLS certificate not trusted: "), (
+        message
+    )
     # The same server, its certificate trusted: connected.
     store = failover_store(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
     try:
@@ -215,13 +208,7 @@ async def test_a_client_certificate_missing_or_rejected_stops_startup(
 ) -> None:
     tls_port, certs = mtls_redis
     url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={certs / 'ca.pem'}"
-    store = failover_store(url + _client_cert(certs, client_cert) if client_cert else url)
-    try:
-        with pytest.raises(ConfigError) as refused:
-            await store.connect()
-    finally:
-        await store.aclose()
-    message = str(refused.value)
+    message = await refused_at_start(url + _client_cert(certs, client_cert) if client_cert else url)
     assert message.startswith("invalid configuration: REDIS_URL: TLS refused: "), message
     assert said in message, message
     # The certificate it trusts: connected.
@@ -251,15 +238,11 @@ async def test_rediss_to_a_server_that_answers_in_plaintext_stops_startup() -> N
 
     server = await asyncio.start_server(plaintext, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = failover_store(f"rediss://127.0.0.1:{port}/0")
     try:
-        with pytest.raises(ConfigError) as refused:
-            await store.connect()
+        message = await refused_at_start(f"rediss://127.0.0.1:{port}/0")
     finally:
-        await store.aclose()
         server.close()
         await server.wait_closed()
-    message = str(refused.value)
     assert message.startswith("invalid configuration: REDIS_URL: TLS refused: "), message
     assert "WRONG_VERSION_NUMBER" in message, message
 
