@@ -72,6 +72,22 @@ def charged_usage(reported: Usage | None, estimate: Usage) -> Usage:
     )
 
 
+# The most one count of a provider's usage report is believed to say: more than
+# any model's context window holds (the largest, Llama 4 Scout's, is 10 M tokens;
+# Gemini's 2 M), so no real call reaches it. A count past it is a broken or
+# hostile upstream (a proxy, a self-hosted server): believed, one number would
+# lock its user out of tokens/min, overflow the API's int64 fields and Redis'
+# counters, and put an absurd total into ``llm_token_usage_total``.
+MAX_REPORTED_TOKENS = 10_000_000
+
+
+def believable(*counts: int) -> bool:
+    """Are these counts a provider reported worth charging? A usage report with
+    one that is not is no report: the call is charged its estimate, as a
+    provider that reports none is (never a failure: the answer is good)."""
+    return all(n <= MAX_REPORTED_TOKENS for n in counts)
+
+
 def reservation(messages: Iterable[ChatMessage], max_tokens: int) -> int:
     """The most one upstream call with these messages may charge: input plus max output."""
     return estimate_input_tokens(messages) + max(max_tokens, 0)

@@ -27,7 +27,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import estimate_usage
+from novaos.tokens import believable, estimate_usage
 
 API_VERSION = "2023-06-01"
 
@@ -76,11 +76,13 @@ class AnthropicProvider(HttpProvider):
             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         )
         raw = data.get("usage")
-        usage = (
-            Usage(_count(self.name, raw, "input_tokens"), _count(self.name, raw, "output_tokens"))
-            if raw is not None
-            else estimate_usage(request.messages, text)
-        )
+        prompt = _count(self.name, raw, "input_tokens") if raw is not None else None
+        output = _count(self.name, raw, "output_tokens") if raw is not None else None
+        if prompt is None or output is None:
+            estimate = estimate_usage(request.messages, text)
+            prompt = estimate.input_tokens if prompt is None else prompt
+            output = estimate.output_tokens if output is None else output
+        usage = Usage(prompt, output)
         return ProviderResponse(
             text=text,
             usage=usage,
@@ -136,9 +138,9 @@ class AnthropicStreamDecoder:
         # Cumulative counts, so never lower than message_start's; a field may be
         # null (the API types them as optional) or missing: then it says nothing.
         if not isinstance(usage, dict) or usage.get("output_tokens") is not None:
-            self._output = max(self._output or 0, _count(self._provider, usage, "output_tokens"))
+            self._output = _cumulative(self._output, _count(self._provider, usage, "output_tokens"))
         if isinstance(usage, dict) and usage.get("input_tokens") is not None:
-            self._input = max(self._input or 0, _count(self._provider, usage, "input_tokens"))
+            self._input = _cumulative(self._input, _count(self._provider, usage, "input_tokens"))
 
     def _delta(self, delta: Any) -> list[ProviderChunk]:
         if not isinstance(delta, dict):
@@ -183,11 +185,18 @@ class AnthropicStreamDecoder:
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
 
 
-def _count(provider: str, usage: Any, key: str) -> int:
+def _count(provider: str, usage: Any, key: str) -> int | None:
+    """The count, or None for one out of range: then it says nothing, as a count
+    not given (the estimate stands in); the other counts still hold."""
     value = usage.get(key, 0) if isinstance(usage, dict) else None
     if not isinstance(value, int):
         raise perr.MalformedChunkError(provider, f"usage.{key} is not an integer")
-    return value
+    return value if believable(value) else None
+
+
+def _cumulative(so_far: int | None, count: int | None) -> int | None:
+    """A running count after another report of it (None: one out of range, no report)."""
+    return so_far if count is None else max(so_far or 0, count)
 
 
 def _error_text(error: Any) -> str:

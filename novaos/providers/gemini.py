@@ -26,7 +26,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import estimate_usage
+from novaos.tokens import believable, estimate_usage
 
 _ROLES = {"user": "user", "assistant": "model"}
 _USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")
@@ -178,5 +178,7 @@ def _usage(provider: str, raw: Any) -> Usage | None:
     counts = [raw.get(key, 0) for key in _USAGE_KEYS]
     if not all(isinstance(n, int) for n in counts):
         raise perr.MalformedChunkError(provider, "usageMetadata counts are not integers")
+    if not believable(*counts):
+        return None  # a count out of range: the last believable counts, else the estimate
     prompt, candidates, thoughts = counts
     return Usage(prompt, candidates + thoughts)  # thinking tokens are billed as output

@@ -17,7 +17,7 @@ from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
 from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, load_json_event
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import estimate_usage
+from novaos.tokens import believable, estimate_usage
 
 # The finish reason an answer OpenAI refused ends with (``finish_reason`` says stop):
 # the pipeline takes it, as Anthropic's own, for the provider's filter.
@@ -180,6 +180,8 @@ def _usage(provider: str, raw: object) -> Usage | None:
     prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int):
         raise perr.MalformedChunkError(provider, "usage lacks token counts")
+    if not believable(prompt, completion):
+        return None  # a count out of range: charged as if none were reported
     return Usage(prompt, completion)
 
 

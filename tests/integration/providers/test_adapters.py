@@ -14,7 +14,7 @@ from novaos.ports import ChatMessage, Provider, ProviderChunk, ProviderRequest
 from novaos.providers import errors as perr
 from novaos.providers.http import HttpSettings
 from novaos.providers.retry_after import DEFAULT_RATE_LIMIT_WAIT_S
-from novaos.tokens import estimate_usage
+from novaos.tokens import MAX_REPORTED_TOKENS, believable, estimate_usage
 from tests.fixtures.common import free_port
 from tests.fixtures.fake_providers import (
     Cut,
@@ -398,3 +398,27 @@ async def test_anthropic_output_is_estimated_when_message_delta_has_no_usage(
         await provider.aclose()
     assert usage is not None and usage.input_tokens == 50
     assert usage.output_tokens > 5  # estimated from the text, not the placeholder 1
+
+
+# Counts no real call can report: past any context window, past the API's int64.
+UNBELIEVABLE = [MAX_REPORTED_TOKENS + 1, 10**20, 2**63]
+
+
+@pytest.mark.parametrize("count", UNBELIEVABLE)
+async def test_usage_counts_out_of_range_are_estimated_not_believed(rig: Rig, count: int) -> None:
+    # An OpenAI-compatible upstream reported 1e20 tokens: the stream failed INTERNAL
+    # (int64 proto field), its audit record broke every listing holding it, and the
+    # user was charged 2e20 tokens. Charged as a provider reporting no usage is: the
+    # estimate; the answer stays whole (no failure, the text was good).
+    rig.server.queue(
+        Reply(body=rig.kit.stream(TEXTS, (count, count))),
+        Reply(body=rig.kit.json("".join(TEXTS), (count, count))),
+    )
+    chunks = await collect(rig.provider)
+    response = await rig.provider.complete(REQUEST)
+    estimate = estimate_usage(REQUEST.messages, "".join(TEXTS))
+    assert "".join(c.text for c in chunks) == response.text == "".join(TEXTS)
+    assert chunks[-1].usage == response.usage == estimate
+    # Nor is one passed on as the usage reported so far (what a cut is charged from).
+    reported = [c.reported for c in chunks if c.reported is not None]
+    assert all(believable(r.input_tokens, r.output_tokens) for r in reported), reported
