@@ -77,7 +77,9 @@ def charged_usage(reported: Usage | None, estimate: Usage) -> Usage:
 # Gemini's 2 M), so no real call reaches it. A count past it is a broken or
 # hostile upstream (a proxy, a self-hosted server): believed, one number would
 # lock its user out of tokens/min, overflow the API's int64 fields and Redis'
-# counters, and put an absurd total into ``llm_token_usage_total``.
+# counters, and put an absurd total into ``llm_token_usage_total``. A count below 0
+# is as broken: believed, the client and the audit would show it and the call would
+# be free (tokens/min charges no less than 0).
 MAX_REPORTED_TOKENS = 10_000_000
 
 
@@ -85,7 +87,7 @@ def believable(*counts: int) -> bool:
     """Are these counts a provider reported worth charging? A usage report with
     one that is not is no report: the call is charged its estimate, as a
     provider that reports none is (never a failure: the answer is good)."""
-    return all(n <= MAX_REPORTED_TOKENS for n in counts)
+    return all(0 <= n <= MAX_REPORTED_TOKENS for n in counts)
 
 
 def reservation(messages: Iterable[ChatMessage], max_tokens: int) -> int:

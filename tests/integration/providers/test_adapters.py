@@ -400,16 +400,17 @@ async def test_anthropic_output_is_estimated_when_message_delta_has_no_usage(
     assert usage.output_tokens > 5  # estimated from the text, not the placeholder 1
 
 
-# Counts no real call can report: past any context window, past the API's int64.
-UNBELIEVABLE = [MAX_REPORTED_TOKENS + 1, 10**20, 2**63]
+# Counts no real call can report: below 0, past any context window, past the API's int64.
+UNBELIEVABLE = [-1, -100_000, MAX_REPORTED_TOKENS + 1, 10**20, 2**63]
 
 
 @pytest.mark.parametrize("count", UNBELIEVABLE)
 async def test_usage_counts_out_of_range_are_estimated_not_believed(rig: Rig, count: int) -> None:
     # An OpenAI-compatible upstream reported 1e20 tokens: the stream failed INTERNAL
     # (int64 proto field), its audit record broke every listing holding it, and the
-    # user was charged 2e20 tokens. Charged as a provider reporting no usage is: the
-    # estimate; the answer stays whole (no failure, the text was good).
+    # user was charged 2e20 tokens; one reporting -100000 showed negative usage and was
+    # charged nothing. Charged as a provider reporting no usage is: the estimate; the
+    # answer stays whole (no failure, the text was good).
     rig.server.queue(
         Reply(body=rig.kit.stream(TEXTS, (count, count))),
         Reply(body=rig.kit.json("".join(TEXTS), (count, count))),
