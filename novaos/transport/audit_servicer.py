@@ -21,6 +21,7 @@ from novaos.errors import InvalidArgumentError, PermissionDeniedError
 from novaos.pipeline.orchestrator import CANONICAL_ORDER, FAILOVER, INVARIANTS
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
+from novaos.transport.convert import int64
 from novaos.transport.errors import status_of
 
 
@@ -37,8 +38,8 @@ def event_pb(record: AuditRecord) -> audit_pb2.AuditEvent:
             )
             for g in record.gates
         ],
-        provider=record.provider, model=record.model, input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens, duration_ms=record.duration_ms,
+        provider=record.provider, model=record.model, input_tokens=int64(record.input_tokens),
+        output_tokens=int64(record.output_tokens), duration_ms=record.duration_ms,
         prompt_sha256=record.prompt_sha256, released_sha256=record.released_sha256,
         released_chars=record.released_chars, prev_hash=record.prev_hash, hash=record.hash,
         policy_version=record.policy_version, canonical_json=record.canonical().decode(),

@@ -72,8 +72,22 @@ def _stance(stance: domain.Stance | None) -> chat_pb2.Stance.ValueType:
     return chat_pb2.STANCE_UNSPECIFIED if stance is None else _STANCES[stance]
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def int64(count: int) -> int:
+    """A count as a proto ``int64`` takes it: saturated at its ends. Out of range,
+    protobuf raises ValueError, which would fail the whole message (a terminal
+    event, an audit page) as INTERNAL. The adapters refuse such usage counts
+    (``novaos.tokens.MAX_REPORTED_TOKENS``); this is the last guard, for a record
+    stored before they did (its ``canonical_json`` still holds the stored value)."""
+    return max(-_INT64_MAX - 1, min(count, _INT64_MAX))
+
+
 def _usage(usage: domain.Usage) -> chat_pb2.Usage:
-    return chat_pb2.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    return chat_pb2.Usage(
+        input_tokens=int64(usage.input_tokens), output_tokens=int64(usage.output_tokens)
+    )
 
 
 def completed(event: domain.Completed) -> chat_pb2.Completed:

@@ -26,8 +26,10 @@ from generated.novaos.v1 import (
 )
 from novaos.audit.chain import ChainHead, seal_all
 from novaos.audit.record import decode
+from novaos.domain import Usage
 from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.pipeline.gates.shield_model import default_model
+from tests.fixtures.audit_data import summary
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.server import Running, Subprocess, bearer, mint, running_app
@@ -481,3 +483,29 @@ async def test_list_goes_on_past_a_line_that_no_longer_parses(tmp_path: Path) ->
             )
         assert seqs == [s for s in (1, 2, 3, 4) if s not in (2, edited + 1)]
         assert not verified.ok and log.name in verified.problem
+
+
+async def test_a_record_stored_with_counts_past_int64_still_lists() -> None:
+    # A provider's 1e20-token usage report was audited as it came (memory sink):
+    # every ListAuditEvents page holding the record then failed INTERNAL (the
+    # int64 fields), so the trail could not be read past it. The adapters no longer
+    # believe such counts; a record stored before must not break listing either.
+    async with running_app() as running:
+        writer = running.app.audit_log
+        assert writer is not None
+        await _chat(running, "before")
+        await writer.record(dataclasses.replace(summary(7), usage=Usage(10**20, 2**64)))
+        await _chat(running, "after")
+        await _written(running, 3)
+        listed = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(), metadata=ADMIN
+        )
+        assert [e.seq for e in listed.events] == [1, 2, 3]
+        huge = listed.events[1]
+        assert (huge.input_tokens, huge.output_tokens) == (2**63 - 1, 2**63 - 1)  # saturated
+        stored = json.loads(huge.canonical_json)  # as stored, what the hash covers
+        assert (stored["input_tokens"], stored["output_tokens"]) == (10**20, 2**64)
+        got = await _audit(running).GetAuditEvent(
+            audit_pb2.GetAuditEventRequest(id=huge.id), metadata=ADMIN
+        )
+        assert got.event == huge
