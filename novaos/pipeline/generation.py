@@ -34,6 +34,9 @@ class OutputBlocked(Exception):
 class GenerationStats:
     """Mutable per-request record of what the model phase did."""
 
+    # The provider (and model) the call is charged for: the last one that accepted
+    # it (answered, or was given up on while it was called); "" when none did. One
+    # that failed before accepting costs nothing and is never named here.
     provider: str = ""
     model: str = ""
     usage: Usage = field(default_factory=Usage)  # every attempt's, regenerations included
@@ -107,6 +110,10 @@ class _Draft:
     reported: bool = False  # its usage arrived
     so_far: Usage | None = None  # the usage the provider reported before that, if any
     finish: str = ""
+    # The provider (and model) the router named before calling it, while nothing of
+    # that call came yet: charged, and so named, only if the call is given up on
+    # (cancel, deadline) while it waits; one that fails before accepting is not.
+    calling: tuple[str, str] | None = None
 
 
 # Finish reasons (lower-cased) that say the provider's own filter stopped or
@@ -242,6 +249,8 @@ class Generator:
                     request.messages, "".join(draft.received), "".join(draft.thoughts)
                 )
                 stats.usage = stats.spent + charged_usage(draft.so_far, estimate)
+                if billed and draft.calling is not None:
+                    stats.provider, stats.model = draft.calling
             await chunks.aclose()  # type: ignore[attr-defined]
         _judge_finish(draft.finish, stats)  # before the held-back text is let go
         regen = self._apply(draft.check.finish(), stats, draft.pending)
@@ -253,6 +262,10 @@ class Generator:
 
     def _take(self, chunk: ProviderChunk, draft: _Draft, stats: GenerationStats) -> _Retry | None:
         """Note one chunk and feed its text to the check; a ``_Retry`` means 'regenerate'."""
+        if _names_only(chunk):  # before its call: named once it is charged
+            draft.calling = (chunk.provider, chunk.model)
+            return None
+        draft.calling = None  # it answered: named by its own chunks
         self._note_chunk(chunk.provider, chunk.model, chunk.usage, stats)
         draft.reported = draft.reported or chunk.usage is not None
         draft.finish = chunk.finish_reason or draft.finish
@@ -284,11 +297,11 @@ class Generator:
         # it (a cut body too), and nothing is released before it came whole.
         check = self.checker.open(run.constraints, whole=True)
         waited = called = time.monotonic()
+        calling: tuple[str, str] | None = None  # as ``_Draft.calling``
 
         def routed(name: str, model: str) -> None:
-            nonlocal called
-            called = time.monotonic()
-            self._note_chunk(name, model, None, stats)
+            nonlocal called, calling
+            called, calling = time.monotonic(), (name, model)
 
         async def dropped(chunk: ProviderChunk) -> None:
             # A provider that accepted the call and then failed it read the prompt:
@@ -304,6 +317,8 @@ class Generator:
         except (asyncio.CancelledError, DeadlineExceededError):
             # Given up on while the upstream answers: it has read the prompt.
             stats.usage = stats.spent + estimate_usage(request.messages, "")
+            if calling is not None:
+                stats.provider, stats.model = calling
             raise
         finally:  # given up on or not, the wait was the provider's (not overhead)
             stats.provider_wait_s += time.monotonic() - waited
@@ -360,12 +375,26 @@ def _charge_dropped(
     used stays charged, and it is told as a failover."""
     usage = chunk.usage or Usage()
     stats.spent = stats.usage = stats.spent + usage
+    # Charged: named until another provider answers (none may: the final error).
+    stats.provider, stats.model = chunk.provider, chunk.model
     stats.first_token_s = None  # the next provider's, from when it is called
     seconds = time.monotonic() - started
     failover = Failover(chunk.provider, chunk.model, usage, chunk.restart, seconds)
     stats.failovers.append(failover)
     if run.on_failover is not None:
         run.on_failover(failover)
+
+
+def _names_only(chunk: ProviderChunk) -> bool:
+    """The router's chunk naming the provider it calls next, before the call."""
+    return not (
+        chunk.text
+        or chunk.usage is not None
+        or chunk.reasoning
+        or chunk.reported is not None
+        or chunk.finish_reason
+        or chunk.restart
+    ) and bool(chunk.provider)
 
 
 async def _next_chunk(

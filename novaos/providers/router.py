@@ -5,7 +5,9 @@ PROVIDER_FALLBACK_ORDER, then any other configured provider. A provider is
 skipped while its breaker is open or a 429 ``Retry-After`` runs.
 
 A chunk naming only the provider and model comes first, before each provider is
-called; reasoning chunks may follow: neither is an answer. Any failure before
+called; reasoning chunks may follow: neither is an answer. The naming chunk is no
+charge: the consumer names the call after that provider only once it accepted the
+call, or when the call is given up on while it waits for it. Any failure before
 the first answer text moves on to the next provider; one after the provider
 accepted the call (its ``200``) or passed on reasoning or usage goes through a
 ``restart`` chunk as below, since it is billed (with no provider left, its usage

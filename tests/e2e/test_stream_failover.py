@@ -31,10 +31,12 @@ from tests.fixtures.charges import only_audit_record, settled_charge
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Part, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import (
+    anthropic_error,
     anthropic_error_event,
     anthropic_json,
     anthropic_stream,
     anthropic_thinking,
+    openai_error,
     openai_json,
     openai_stream,
 )
@@ -492,3 +494,75 @@ async def test_a_failover_that_does_not_fit_the_window_is_a_rate_limit_to_retry(
     # The dropped stream stays charged (its provider's input count); the lease is gone.
     assert (record.outcome, record.input_tokens) == ("failed", counted)
     assert charged == record.input_tokens + record.output_tokens
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
+async def test_a_failed_call_names_the_provider_it_was_charged_for(
+    fake_server: StartServer, redis_url: str, redis_server: RedisServer, whole: bool
+) -> None:
+    # Anthropic answered 200 and was cut before any text (charged its prompt);
+    # OpenAI, tried next, answered 500 (charged nothing). The failed call's
+    # completed event and audit record named openai, the last provider tried, so
+    # spend reconciled per provider from the audit booked anthropic's tokens to it.
+    ups = await upstreams(fake_server)
+    kind = "application/json" if whole else "text/event-stream"
+    start = anthropic_stream([], (40, 1))[0]  # message_start: its prompt count
+    ups.anthropic.queue(Reply(body=[Cut()] if whole else [start, Cut()], content_type=kind))
+    ups.openai.queue(Reply(status=500, body=openai_error(500, "boom")))
+    user = f"charged-{'unary' if whole else 'stream'}"
+    env = ups.env("anthropic", "openai", REDIS_URL=redis_url)
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint(user, "free"))
+        events: list[chat_pb2.StreamChatResponse] = []
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            if whole:
+                await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=who)
+            else:
+                async for event in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message=MESSAGE), metadata=who
+                ):
+                    events.append(event)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert len(ups.openai.requests) == 1, "openai was tried after anthropic"
+        charged, record = await settled_charge(running, redis_server, user)
+        anthropic = tokens(running, "anthropic", "claude-fake")
+        assert tokens(running, "openai", "gpt-4o-mini") == Usage()
+    assert (record.outcome, record.provider, record.model) == ("failed", "anthropic", "claude-fake")
+    assert Usage(record.input_tokens, record.output_tokens) == anthropic
+    assert charged == anthropic.input_tokens + anthropic.output_tokens > 0
+    if not whole:
+        done = events[-1].completed
+        assert (done.provider, done.model) == ("anthropic", "claude-fake")
+        assert Usage(done.usage.input_tokens, done.usage.output_tokens) == anthropic
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "unary"])
+async def test_a_call_no_provider_accepted_names_none(
+    fake_server: StartServer, whole: bool
+) -> None:
+    # Both answered 500: nothing was charged, so no provider is named (the last
+    # tried was, as if it had taken the call).
+    ups = await upstreams(fake_server)
+    ups.openai.queue(Reply(status=500, body=openai_error(500, "boom")))
+    ups.anthropic.queue(Reply(status=500, body=anthropic_error(500, "boom")))
+    async with running_app(**ups.env("openai", "anthropic")) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint(f"none-{'unary' if whole else 'stream'}"))
+        events: list[chat_pb2.StreamChatResponse] = []
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            if whole:
+                await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=who)
+            else:
+                async for event in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message=MESSAGE), metadata=who
+                ):
+                    events.append(event)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert (len(ups.openai.requests), len(ups.anthropic.requests)) == (1, 1)
+        record = await only_audit_record(running, timeout_s=5)
+    assert (record.outcome, record.provider, record.model) == ("failed", "", "")
+    assert (record.input_tokens, record.output_tokens) == (0, 0)
+    if not whole:
+        done = events[-1].completed
+        assert (done.provider, done.model, done.usage.input_tokens) == ("", "", 0)
