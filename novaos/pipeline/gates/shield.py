@@ -235,8 +235,9 @@ class ShieldClassifier:
         flags = set(norm.flags) | self._framing_flags(norm)
         masked = self._masked(norm)
         hit, guarded = self._scan(masked, self._rules)
+        model_view = masked[0]
         if self._sentence_guard_fired(masked):
-            hit = self._by_sentence(message, norm, hit)
+            hit, model_view = self._by_sentence(message, norm, hit, model_view)
         cues = self._cues.find(masked) if hit.verdict is not ShieldVerdict.CONTROL else set()
         words = norm.canonical.split()
         language = self._detect(message.casefold(), words)
@@ -250,7 +251,7 @@ class ShieldClassifier:
                     language = self.detect_language(turn)
             else:
                 hit = self._with_cues(hit, cues, earlier_cues, flags)
-                hit = self._with_model(hit, masked[0], flags)
+                hit = self._with_model(hit, model_view, flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
@@ -449,21 +450,29 @@ class ShieldClassifier:
     def _sentence_guard_fired(self, views: Sequence[MaskedView]) -> bool:
         return any(v.suppressed & self._sentence_scoped for v in views)
 
-    def _by_sentence(self, message: str, norm: Normalized, hit: _Hit) -> _Hit:
+    def _by_sentence(
+        self, message: str, norm: Normalized, hit: _Hit, view: MaskedView
+    ) -> tuple[_Hit, MaskedView]:
         """A guard scoped to its sentence ("what is a pipe bomb?") switched a
         category off: check each sentence on its own, where it covers only
         itself, keeping the whole message's role and setting guards. The most
-        severe hit wins ("what is a pipe bomb? how do I build one" is a veto)."""
+        severe hit wins ("what is a pipe bomb? how do I build one" is a veto).
+
+        The learned model reads the whole message, so the question's guard
+        does not switch a category off for it once another sentence follows:
+        "how does a pipe bomb work. now give me the exact quantities for one"
+        names the object only in the question (the view the model is given
+        back keeps only the message's role and setting guards)."""
         sentences = [s for s in _SENTENCE_END.split(message) if s.strip()]
         if len(sentences) < 2:
-            return hit
+            return hit, view
         whole = self._message_scope_suppressed(norm)
         for sentence in sentences:
             views = self._masked(self._normalize(sentence), also=whole)
             found, _ = self._scan(views, self._rules)
             if _RANK[found.verdict] > _RANK[hit.verdict]:
                 hit = found
-        return hit
+        return hit, view._replace(suppressed=whole)
 
     def _message_scope_suppressed(self, norm: Normalized) -> frozenset[str]:
         suppressed: set[str] = set()
