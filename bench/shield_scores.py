@@ -200,6 +200,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_heldout8.jsonl",
         DATA / "shield_phone.jsonl",
         DATA / "shield_everyday.jsonl",
+        DATA / "shield_everyday_chat.jsonl",
         DATA / "shield_short_benign.jsonl",
         DATA / "shield_short_harmful.jsonl",
         DATA / "shield_outputs.jsonl",
