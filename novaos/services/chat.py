@@ -54,7 +54,8 @@ log = logging.getLogger("novaos.chat")
 
 # Turns kept in the conversation. Policy outcomes count too: a crisis stated two
 # turns ago must still reach the shield. An ack request is not kept: the user
-# resends that same message with the token.
+# resends that same message with the token. A cancelled stream is kept when some
+# of its answer went out (``_stores``).
 _REMEMBERED = frozenset(
     {
         Outcome.COMPLETED,
@@ -477,7 +478,9 @@ class ChatService:
                 if not call.live:
                     call.released.clear()  # a unary caller gets the error, not the text
             else:  # not written (gone as it began), or written as the caller went
-                if call.abandoned or _gone(call, handler):
+                # A stream's text went out as it was made: the caller going after it
+                # takes none of it back.
+                if (call.abandoned and not call.live) or _gone(call, handler):
                     outcome = _give_up(call)
         # Gone while the record is stored (AUDIT_STORE_BEFORE_REPLY): it stays queued.
         await self.audit.record(self._summary(call, outcome))
@@ -491,6 +494,13 @@ class ChatService:
     def _stores(self, call: ChatCall, outcome: Outcome) -> bool:
         if self.conversations is None:
             return False
+        if outcome is Outcome.CANCELLED:
+            # A stream ended early (shutdown, its time limit, its client gone) after
+            # the user read part of the answer: kept as it went out, so a reload
+            # shows it and the next turn (and the shield) has it. Cancelled before
+            # any text went out: nothing to keep, as for a unary call, whose reply
+            # never left.
+            return call.live and bool(call.text.strip())
         return outcome in _REMEMBERED or (outcome is Outcome.ACK_REQUIRED and call.made_up_id)
 
     async def _store(self, call: ChatCall, outcome: Outcome, handler: Handler) -> None:
@@ -548,11 +558,21 @@ class ChatService:
         asked = VETOED_TURN if outcome is Outcome.HARD_VETO else call.chat.message
         exchange = (("user", asked), ("assistant", _kept_answer(outcome, call.text)))
         # Kept with the answer: shown again, a cut or blocked one must not look whole.
-        detail = call.completed.detail if call.completed is not None else ""
+        detail = call.completed.detail if call.completed is not None else self._why_gone(call)
         ending = TurnEnding(outcome.value, detail)
         await self.conversations.append_turns(
             owner, cid, exchange, opened=call.opened, ending=ending
         )
+
+    def _why_gone(self, call: ChatCall) -> str:
+        """Why a stream with no terminal event ended: gRPC cancelled it (its client
+        went, its deadline passed, or the shutdown grace ran out)."""
+        if self._stopping:
+            return self._stopping
+        deadline = call.ctx.deadline_monotonic
+        if deadline is not None and time.monotonic() >= deadline:
+            return "deadline exceeded"
+        return "cancelled by the client"
 
     def _summary(self, call: ChatCall, outcome: Outcome) -> RequestSummary:
         rec, principal = call.record, call.ctx.principal
