@@ -380,8 +380,12 @@ class ConversationHistory:
         have turns and an owner in Redis, and one written there only by a
         request in flight when Redis went away has its earlier turns in Redis."""
         meta_key, turns_key = self._keys(owner, self.validate_id(conversation_id))
+        # The last ``max_turns`` only: a list written under a larger CONVERSATION_MAX_TURNS
+        # (before the operator lowered it, or by a replica not yet updated) is cut
+        # to it at its next write, and until then must not be sent or shown whole.
+        latest = RangeOp(turns_key, -self._max_turns, -1)
         (holder, raw_meta, raw_turns), outage = await self._read_one_store(
-            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), RangeOp(turns_key))
+            (GetOp(self._claim_key(conversation_id)), GetOp(meta_key), latest)
         )
         self._check_claim(owner, conversation_id, holder)
         meta, ours = _owned_meta(owner, raw_meta), holder == owner.encode()
@@ -453,7 +457,8 @@ class ConversationHistory:
                 if outage is not None and not (holder == owner.encode() and _whole(meta)):
                     continue
                 updated = int(str(meta["updated"]))
-                summaries.append(ConversationSummary(conversation_id, cast(int, count), updated))
+                turns = min(cast(int, count), self._max_turns)  # as many as ``get`` returns
+                summaries.append(ConversationSummary(conversation_id, turns, updated))
         return tuple(summaries)
 
     async def _adopt_legacy_index(self, owner: str) -> None:

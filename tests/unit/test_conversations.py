@@ -50,6 +50,23 @@ async def test_keeps_the_last_n_turns_in_order() -> None:
     assert conversation.turns[0].created_at_unix == 1_700_000_000
 
 
+async def test_a_lowered_max_turns_applies_to_reads_before_the_next_write() -> None:
+    # CONVERSATION_MAX_TURNS was applied only when a write trimmed the list: after
+    # an operator lowered it (or on a replica already updated, beside one that is
+    # not), the next request sent every old turn to the model, and GetConversation
+    # and the listing showed them all.
+    store, clock = MemoryStore(), Clock()
+    before = ConversationHistory(store, max_turns=20, ttl_s=3600, clock=clock)
+    for i in range(10):
+        await before.append_turns("alice", "c1", (("user", f"q{i}"), ("assistant", f"a{i}")))
+    after = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    latest = ["q8", "a8", "q9", "a9"]
+    assert [m.content for m in await after.history("alice", "c1")] == latest
+    assert [t.text for t in (await after.get("alice", "c1")).turns] == latest
+    assert [s.turn_count for s in await after.list("alice")] == [4]
+    assert len((await before.get("alice", "c1")).turns) == 20  # nothing was cut
+
+
 async def test_an_answer_keeps_how_it_ended() -> None:
     # Read back, a cut or blocked answer looked like any complete one.
     history, _, _ = make()
