@@ -234,10 +234,13 @@ class ConversationHistory:
         *,
         opened: OpenedTurn | None = None,
         ending: TurnEnding | None = None,
+        asked_at: float | None = None,
     ) -> None:
         """Record ``(role, text)`` turns in order, with one ownership check and one
         metadata write for all of them (a request's question and answer).
         ``ending`` (how the answer's stream ended) is stored with its assistant turn.
+        ``asked_at`` (the request's start, unix seconds) is the time of its user
+        turns; the others are stamped with the time of this write (the answer's end).
 
         Two store batches (two round trips to one Redis server): the claim and
         the metadata, then the writes. One batch when ``opened`` (what
@@ -270,6 +273,7 @@ class ConversationHistory:
         meta_key, turns_key = self._keys(owner, conversation_id)
         clock = self._clock()
         now = int(clock)
+        asked = now if asked_at is None else min(int(asked_at), now)
         # Claimed on every write, not only the first: an id whose claim expired is
         # claimed again, and history copied back after a Redis outage under a claim
         # another user held in Redis all along stays read-only and NOT_FOUND.
@@ -289,12 +293,13 @@ class ConversationHistory:
                 writes += self._refresh_claim(claim, mine)
             created = (_owned_meta(owner, raw_meta) or {}).get("created")
         if turns:
-            stored = tuple(_encode(role, text, now, ending) for role, text in turns)
+            at = {"user": asked}  # the question when asked, the answer when it ended
+            stored = tuple(_encode(role, text, at.get(role, now), ending) for role, text in turns)
             op_id = uuid.uuid4().hex
             writes.append(PushOp(turns_key, stored, self._max_turns, self._ttl_ms, op_id=op_id))
         # No turn count here: it is the list's length, so copying an outage's
         # turns back to Redis cannot leave a stale count behind.
-        record = {"owner": owner, "created": now if created is None else created, "updated": now}
+        record = {"owner": owner, "created": asked if created is None else created, "updated": now}
         if whole:
             record["whole"] = True
         writes.append(SetOp(meta_key, json.dumps(record).encode(), self._ttl_ms))

@@ -123,6 +123,7 @@ class History(Protocol):
         *,
         opened: OpenedTurn | None = None,
         ending: TurnEnding | None = None,
+        asked_at: float | None = None,
     ) -> None: ...
 
 
@@ -133,6 +134,7 @@ class ChatCall:
     ctx: RequestContext
     chat: ChatInput
     started_monotonic: float = field(default_factory=time.monotonic)
+    asked_at: float | None = None  # ChatService.clock() as the service took the call
     rate_limit: RateLimitHeaders | None = None
     record: RunRecord = field(default_factory=RunRecord)
     released: list[str] = field(default_factory=list)
@@ -288,6 +290,8 @@ class ChatService:
         return True
 
     async def stream(self, call: ChatCall) -> AsyncGenerator[ChatEvent, None]:
+        # The question's time as stored: when it was asked, not when its answer ended.
+        call.asked_at = self.clock()
         named = bool(call.chat.conversation_id)  # else validate() makes up a fresh id
         call.chat = validate(call.chat, self.limits)
         history = await self._open(call, named)
@@ -561,7 +565,7 @@ class ChatService:
         detail = call.completed.detail if call.completed is not None else self._why_gone(call)
         ending = TurnEnding(outcome.value, detail)
         await self.conversations.append_turns(
-            owner, cid, exchange, opened=call.opened, ending=ending
+            owner, cid, exchange, opened=call.opened, ending=ending, asked_at=call.asked_at
         )
 
     def _why_gone(self, call: ChatCall) -> str:

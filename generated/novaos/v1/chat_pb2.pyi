@@ -576,7 +576,7 @@ class Turn(google.protobuf.message.Message):
     text: builtins.str
     'The text.'
     created_at_unix: builtins.int
-    'Time, seconds since the Unix epoch.'
+    'When it was said, seconds since the Unix epoch: a user turn when its\n    request reached the gateway, an assistant turn when its answer ended.\n    '
     outcome: global___Outcome.ValueType
     "How an assistant turn ended, as its stream's terminal event said\n    (OUTCOME_UNSPECIFIED: a user turn, or one stored before this was kept).\n    "
     detail: builtins.str
