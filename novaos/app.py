@@ -31,6 +31,7 @@ from novaos.conversations import (
     ConversationHistory,
     conversation_key_group,
     conversation_of_key,
+    conversation_tombstone,
 )
 from novaos.errors import ConfigError
 from novaos.limits import LeaseLimiter, PrincipalAdmission
@@ -269,6 +270,7 @@ class App:
             history_group=conversation_key_group,
             copy_back=is_nonce_key,
             conversation_of=conversation_of_key,
+            tombstone=conversation_tombstone,
         )
         self.store = store  # before the first await: a stop during start-up closes it
         if isinstance(store, FailoverStore):

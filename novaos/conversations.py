@@ -33,6 +33,14 @@ flight when Redis went away) leaves a conversation memory holds only part of,
 refused just the same. A read Redis failed part-way through (a cluster's batch
 runs op by op) is made again from memory alone, never judged on answers from both.
 
+Memory-only (no Redis), the store evicts whole conversations past its key cap,
+least recently used first. The same rule holds: an id the store cannot vouch
+for is refused, not read as new. An evicted conversation's owner claim is left
+as a tombstone (``conversation_tombstone``) until the claim's own deadline: its
+owner is told the conversation expired (``NotFoundError``, as ``get`` says of
+one past its TTL), anyone else gets NOT_FOUND as for any other owner's id, and
+nobody can claim it. Past that deadline the id is free, as one whose TTL ran out.
+
 Earlier releases kept a list of ids in creation order under ``:index`` (a new
 name, since a list cannot take sorted-set commands). The first listing that
 finds such a list moves its live conversations into the ranked index, with
@@ -102,6 +110,18 @@ def conversation_of_key(key: str) -> str | None:
     """The conversation id a metadata, turns or claim key belongs to, else None."""
     match = _CONVERSATION_KEY.match(key) or _CLAIM_KEY.match(key)
     return match.group(1) if match else None
+
+
+# What an evicted claim holds: not UTF-8, so no owner's id reads as it.
+_EVICTED = b"\xffevicted:"
+
+
+def conversation_tombstone(key: str, value: bytes) -> bytes | None:
+    """What an evicted key leaves behind: an owner claim stays, marked evicted,
+    so the id is neither read as a new conversation nor claimed by another user."""
+    if _CLAIM_KEY.match(key) and not value.startswith(_EVICTED):
+        return _EVICTED + value
+    return None
 
 
 def is_conversation_key(key: str) -> bool:
@@ -211,7 +231,10 @@ class ConversationHistory:
 
     def _check_claim(self, owner: str, conversation_id: str, holder: object) -> None:
         """A conversation id belongs to whoever used it first; to anyone else it
-        is NOT_FOUND (the reference let any user write into another's)."""
+        is NOT_FOUND (the reference let any user write into another's). Its owner
+        is told when the store evicted it (memory-only mode)."""
+        if holder == _EVICTED + owner.encode():
+            raise _evicted(conversation_id)
         if _foreign(owner, holder):
             raise _not_found(conversation_id)
 
@@ -507,6 +530,15 @@ def _not_found(conversation_id: str) -> NotFoundError:
     return NotFoundError(f"conversation {conversation_id!r} not found")
 
 
+def _evicted(conversation_id: str) -> NotFoundError:
+    """To its owner: gone for good, as one past its TTL, but said so (their client
+    still holds the id): continued as new, the shield would not see its turns."""
+    return NotFoundError(
+        f"conversation {conversation_id!r} has expired: the gateway dropped it to make room "
+        "for others; start a new conversation without a conversation_id"
+    )
+
+
 def _unavailable(conversation_id: str) -> HistoryUnavailableError:
     return HistoryUnavailableError(
         f"the history of conversation {conversation_id!r} is unavailable while storage is "
@@ -516,7 +548,7 @@ def _unavailable(conversation_id: str) -> HistoryUnavailableError:
 
 def _foreign(owner: str, holder: object) -> bool:
     """Whether a claim read from the store is another owner's (None: unclaimed)."""
-    return isinstance(holder, bytes) and holder.decode() != owner
+    return isinstance(holder, bytes) and holder != owner.encode()
 
 
 def _whole(meta: dict[str, object] | None) -> bool:

@@ -17,7 +17,7 @@ from novaos.limits import (
 )
 from novaos.ports import KeyValueStore
 from novaos.storage.failover import FailoverStore, StorageObserver
-from novaos.storage.memory import EvictionGroup, MemoryStore
+from novaos.storage.memory import EvictionGroup, MemoryStore, Tombstone
 from novaos.storage.redis_admission import RedisAdmission
 from novaos.storage.redis_store import RedisClusterStore, RedisStore, url_problem
 
@@ -65,6 +65,10 @@ def _never(key: str) -> bool:
     return False
 
 
+def _nothing_left(key: str, value: bytes) -> bytes | None:
+    return None
+
+
 def check_store_settings(settings: Settings) -> None:
     """The check of ``REDIS_URL`` that building its client makes, without connecting:
     a supervisor runs it before its workers. ``ConfigError`` when redis-py refuses it.
@@ -82,6 +86,7 @@ def build_store(
     history_group: EvictionGroup = _no_group,
     copy_back: Callable[[str], bool] = _never,
     conversation_of: Callable[[str], str | None] = _no_group,
+    tombstone: Tombstone = _nothing_left,
 ) -> KeyValueStore:
     """Redis Cluster if ``REDIS_CLUSTER_NODES`` (credentials and TLS from ``REDIS_URL``),
     Redis if ``REDIS_URL``, else memory.
@@ -93,9 +98,19 @@ def build_store(
     after an outage, with the keys ``copy_back`` names (burned ack nonces).
     Limit counters stay behind: Redis kept its own. ``conversation_of`` names a
     history key's conversation in the line that reports an outage's writes lost.
+
+    ``tombstone`` (``conversation_tombstone``): what an evicted key leaves behind,
+    in memory-only mode only. As Redis's fallback, memory evicts a conversation
+    that Redis holds, or gets back from the journal when it returns: during the
+    outage it is refused as unavailable, then it is found again.
     """
     check_store_settings(settings)
-    memory = MemoryStore(max_keys=settings.memory_store_max_keys, eviction_group=history_group)
+    memory_only = not (settings.redis_cluster_nodes or settings.redis_url)
+    memory = MemoryStore(
+        max_keys=settings.memory_store_max_keys,
+        eviction_group=history_group,
+        tombstone=tombstone if memory_only else _nothing_left,
+    )
     timeout_s = settings.redis_command_timeout_ms / 1000
     primary: RedisStore
     if settings.redis_cluster_nodes:

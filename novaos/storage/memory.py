@@ -21,6 +21,11 @@ Bounded, so many distinct conversations cannot grow the process without end:
   gaps) are never evicted: dropping one would hand a user a fresh budget or let a
   nonce be replayed. If only such keys are left the write is refused with
   ``StorageFullError``, which fails the request closed.
+* An evicted key may leave a tombstone (``tombstone``: its new value, or None):
+  the same key, holding that value until the key's own deadline. Conversations
+  use it for the owner claim, so an evicted id is neither read as new nor taken
+  by another user. Tombstones are not counted in ``max_keys`` (they make no room)
+  and are bounded by ``max_tombstones`` of their own, the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -39,7 +44,15 @@ EvictionGroup = Callable[[str], str | None]
 """Maps a key to the unit it is evicted with, or ``None`` for "never evict"."""
 
 
+Tombstone = Callable[[str, bytes], bytes | None]
+"""What an evicted key holding ``value`` leaves behind under its name, or ``None``."""
+
+
 def _pinned(key: str) -> str | None:
+    return None
+
+
+def _no_tombstone(key: str, value: bytes) -> bytes | None:
     return None
 
 
@@ -72,14 +85,20 @@ class MemoryStore:
         clock: Callable[[], float] = time.monotonic,
         max_keys: int | None = None,
         eviction_group: EvictionGroup = _pinned,
+        tombstone: Tombstone = _no_tombstone,
+        max_tombstones: int | None = None,
     ) -> None:
+        """``max_tombstones``: None keeps as many as ``max_keys``."""
         if max_keys is not None and max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._clock = clock
         self._max_keys = max_keys
         self._group_of = eviction_group
+        self._tombstone = tombstone
+        self._max_tombstones = max_keys if max_tombstones is None else max_tombstones
         self._data: dict[str, _Entry] = {}
         self._groups: OrderedDict[str, set[str]] = OrderedDict()  # least recent first
+        self._tombstones: OrderedDict[str, None] = OrderedDict()  # keys left as one, oldest first
         # (deadline, stamp, key); an item whose stamp no longer matches is stale.
         self._expiry_heap: list[tuple[float, int, str]] = []
         self._stamps = 0
@@ -124,6 +143,7 @@ class MemoryStore:
 
     def _remove(self, key: str, entry: _Entry) -> None:
         del self._data[key]
+        self._tombstones.pop(key, None)
         if entry.group is not None:
             members = self._groups.get(entry.group)
             if members is not None:
@@ -160,7 +180,7 @@ class MemoryStore:
     def _make_room(self, key: str, group: str | None) -> None:
         if self._max_keys is None:
             return
-        while len(self._data) >= self._max_keys:
+        while len(self._data) - len(self._tombstones) >= self._max_keys:
             victim = next(iter(self._groups), None)
             if victim is None or victim == group:
                 raise StorageFullError(
@@ -168,8 +188,24 @@ class MemoryStore:
                     f"and none may be evicted; refusing to add {key!r}"
                 )
             for member in list(self._groups[victim]):
-                self._remove(member, self._data[member])
+                entry = self._data[member]
+                self._remove(member, entry)
                 self.evicted += 1
+                if isinstance(entry.value, bytes):
+                    left = self._tombstone(member, entry.value)
+                    if left is not None:
+                        self._bury(member, left, entry.expires_at)
+
+    def _bury(self, key: str, value: bytes, deadline: float | None) -> None:
+        """Leave ``value`` under an evicted key until its deadline, in no group."""
+        if self._max_tombstones is None or self._max_tombstones < 1:
+            return
+        entry = self._data[key] = _Entry(value, None, None)
+        self._expire_at(entry, key, deadline)
+        self._tombstones[key] = None
+        while len(self._tombstones) > self._max_tombstones:
+            oldest = next(iter(self._tombstones))
+            self._remove(oldest, self._data[oldest])
 
     def _deadline(self, ttl_ms: int | None) -> float | None:
         return None if ttl_ms is None else self._clock() + ttl_ms / 1000
@@ -331,6 +367,7 @@ class MemoryStore:
         """Forget everything (the fallback is emptied when Redis is back)."""
         self._data.clear()
         self._groups.clear()
+        self._tombstones.clear()
         self._expiry_heap.clear()
 
     async def health(self) -> StoreHealth:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from novaos.conversations import ConversationHistory, conversation_key_group
-from novaos.errors import StorageFullError
+from novaos.conversations import (
+    ConversationHistory,
+    conversation_key_group,
+    conversation_tombstone,
+)
+from novaos.errors import NotFoundError, StorageFullError
 from novaos.ports import ChatMessage
 from novaos.storage import MemoryStore
 
@@ -120,3 +124,58 @@ def test_conversation_key_groups() -> None:
     assert group("nova:conv:{alice}:recent:meta") == group("nova:convowner:{recent}")  # an id
     for key in ("nova:veto:{alice}", "nova:spark:{alice}:count", "nova:ack:abc", "x"):
         assert group(key) is None
+
+
+def with_tombstones(max_keys: int, clock: Clock, max_tombstones: int | None = None) -> MemoryStore:
+    return MemoryStore(
+        clock=clock,
+        max_keys=max_keys,
+        eviction_group=conversation_key_group,
+        tombstone=conversation_tombstone,
+        max_tombstones=max_tombstones,
+    )
+
+
+async def test_an_evicted_conversation_is_refused_not_continued_as_new() -> None:
+    # Memory-only, an evicted id read as new: its owner's next turn went to the
+    # model (and the shield) with none of its history, a crisis stated in it
+    # unseen, and any other user who named it took it from its owner.
+    clock = Clock()
+    store = with_tombstones(40, clock)
+    history = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    await history.append_turns("alice", "told", (("user", "I feel hopeless"), ("assistant", "..")))
+    for i in range(30):
+        await history.append("bob", f"b{i}", "user", "filler")
+    assert await store.get("nova:conv:{alice}:told:turns") is None  # evicted
+
+    for read in (history.history, history.get, history.delete):
+        with pytest.raises(NotFoundError, match="'told' has expired"):
+            await read("alice", "told")
+    with pytest.raises(NotFoundError, match="'told' has expired"):
+        await history.append("alice", "told", "user", "what should I do tonight?")
+    # To anyone else it is another owner's id: the same answer as for any.
+    with pytest.raises(NotFoundError) as foreign:
+        await history.history("mallory", "told")
+    with pytest.raises(NotFoundError) as unused:
+        await history.history("mallory", "b29")
+    assert str(foreign.value) == str(unused.value).replace("b29", "told")
+    with pytest.raises(NotFoundError):
+        await history.append("mallory", "told", "user", "mine now")
+    assert await history.list("alice") == ()
+
+    clock.now += 3600  # the claim's own deadline: the id is free, as one past its TTL
+    assert await history.history("mallory", "told") == ()
+    await history.append("mallory", "told", "user", "mine now")
+    assert [t.text for t in (await history.get("mallory", "told")).turns] == ["mine now"]
+
+
+async def test_tombstones_are_bounded_oldest_first() -> None:
+    clock = Clock()
+    store = with_tombstones(40, clock, max_tombstones=5)
+    history = ConversationHistory(store, max_turns=4, ttl_s=3600, clock=clock)
+    for i in range(200):
+        await history.append("bob", f"b{i}", "user", "filler")
+        assert store.key_count() <= 40 + 5  # tombstones make no room, and take none
+    with pytest.raises(NotFoundError, match="expired"):  # among the latest evicted
+        await history.history("bob", f"b{200 - 40 // 3 - 5}")
+    assert await history.history("bob", "b0") == ()  # its tombstone is gone: new again
