@@ -4,6 +4,8 @@
     python envoy/render.py --out x.yaml --validate          # also runs `envoy --mode validate`
     python envoy/render.py --dev-token "$TOKEN" ...         # NODE_ENV=development only
 
+Beside the config goes its TLS SDS file (.dev/envoy.tls.yaml here), which names
+the certificate and key so that Envoy re-reads them when they are renewed.
 Nothing here is hand-edited per environment: every value comes from
 novaos.config.Settings (see docs/envoy.md for the variables).
 """
@@ -23,17 +25,27 @@ import yaml  # noqa: E402
 
 from novaos.config import Environment, Settings, load_settings  # noqa: E402
 from novaos.errors import ConfigError  # noqa: E402
-from novaos.sidecar import RenderInputs, build_envoy_config  # noqa: E402
+from novaos.sidecar import RenderInputs, build_envoy_config, tls_secret_resources  # noqa: E402
 from novaos.sidecar.binary import envoy_binary  # noqa: E402
 from novaos.sidecar.web_assets import load_web_assets  # noqa: E402
 
 DEFAULT_DESCRIPTOR = ROOT / "generated" / "novaos.pb"
+HEADER = "# Rendered by envoy/render.py from the environment. Do not edit; re-render.\n"
+
+
+def tls_secret_path(out: Path) -> Path:
+    """Where the TLS SDS file goes: beside the config (envoy.yaml -> envoy.tls.yaml)."""
+    return out.with_name(f"{out.stem}.tls{out.suffix}")
 
 
 def render(
-    settings: Settings, *, descriptor: Path = DEFAULT_DESCRIPTOR, dev_token: str | None = None
+    settings: Settings,
+    *,
+    tls_secret: Path,
+    descriptor: Path = DEFAULT_DESCRIPTOR,
+    dev_token: str | None = None,
 ) -> str:
-    """The config as YAML text."""
+    """The config as YAML text; it names ``tls_secret`` (``render_tls_secret``'s file)."""
     if dev_token and settings.node_env is not Environment.DEVELOPMENT:
         raise ConfigError(
             "invalid configuration: a dev token is only embedded when NODE_ENV=development"
@@ -42,9 +54,30 @@ def render(
         raise ConfigError(f"descriptor set {descriptor} is missing (run make generate)")
     web_root = settings.web_root if settings.web_root.is_absolute() else ROOT / settings.web_root
     assets = load_web_assets(web_root, dev_token=dev_token)
-    config = build_envoy_config(settings, RenderInputs(descriptor=descriptor, assets=assets))
-    header = "# Rendered by envoy/render.py from the environment. Do not edit; re-render.\n"
-    return header + yaml.safe_dump(config, sort_keys=False, width=100)
+    inputs = RenderInputs(descriptor=descriptor, assets=assets, tls_secret=tls_secret)
+    config = build_envoy_config(settings, inputs)
+    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100)
+
+
+def render_tls_secret(settings: Settings) -> str:
+    """The SDS file naming the certificate and key (Envoy re-reads them on renewal)."""
+    return HEADER + yaml.safe_dump(tls_secret_resources(settings), sort_keys=False, width=100)
+
+
+def write(
+    settings: Settings,
+    out: Path,
+    *,
+    descriptor: Path = DEFAULT_DESCRIPTOR,
+    dev_token: str | None = None,
+) -> None:
+    """Both files: the config at ``out`` and the TLS SDS file beside it."""
+    secret = tls_secret_path(out)
+    text = render(settings, tls_secret=secret, descriptor=descriptor, dev_token=dev_token)
+    secret_text = render_tls_secret(settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(secret_text, encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
 
 
 def validate(path: Path) -> None:
@@ -63,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--out", type=Path, help="write here instead of stdout")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the config; the TLS SDS file goes beside it"
+    )
     parser.add_argument("--descriptor", type=Path, default=DEFAULT_DESCRIPTOR)
     parser.add_argument(
         "--dev-token", default=None, help="embed in the chat page (development only)"
@@ -73,12 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        text = render(load_settings(), descriptor=args.descriptor, dev_token=args.dev_token)
-        if args.out is None:
-            sys.stdout.write(text)
-            return 0
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        write(load_settings(), args.out, descriptor=args.descriptor, dev_token=args.dev_token)
         if args.validate:
             validate(args.out)
     except ConfigError as exc:

@@ -4,6 +4,6 @@
 config as plain data so it is typed, testable and has a single source of truth.
 """
 
-from novaos.sidecar.envoy_config import RenderInputs, build_envoy_config
+from novaos.sidecar.envoy_config import RenderInputs, build_envoy_config, tls_secret_resources
 
-__all__ = ["RenderInputs", "build_envoy_config"]
+__all__ = ["RenderInputs", "build_envoy_config", "tls_secret_resources"]

@@ -3,10 +3,16 @@
 Shape: an HTTPS listener (TLS 1.2-1.3, the guide's ciphers, ALPN h2 + http/1.1)
 and, outside production, a plain HTTP one for local development; both run the
 same HTTP filter chain (``envoy_http``) in front of one gRPC/h2 cluster.
+
+The certificate reaches the HTTPS listener through file-based SDS (a second
+file, ``tls_secret_resources``) rather than as an inline file name: Envoy reads
+an inline file once, at start, so a renewed Kubernetes Secret (the kubelet swaps
+the volume's ``..data`` symlink) would be served only after a restart.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,10 @@ ADMIN_HOST = "127.0.0.1"  # never configurable: the admin API can stop the proxy
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256")
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 _UPSTREAM_HTTP = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+TLS_SECRET = "novaos_tls"
+# SDS (even from a file) wants a node identity; nothing else reads it.
+NODE = {"id": "novaos-sidecar", "cluster": "novaos"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +42,7 @@ class RenderInputs:
 
     descriptor: Path  # generated/novaos.pb
     assets: list[WebAsset]
+    tls_secret: Path  # where the file from tls_secret_resources() is written
     # The hard RLIMIT_NOFILE Envoy runs with (it raises its soft limit to it).
     open_files: int = field(default_factory=open_files_limit)
 
@@ -41,6 +52,7 @@ def build_envoy_config(settings: Settings, inputs: RenderInputs) -> Json:
     if settings.envoy_http_port and not settings.is_production:
         listeners.append(_http_listener(settings, inputs))
     return {
+        "node": NODE,
         "admin": {
             "address": _address(ADMIN_HOST, settings.envoy_admin_port),
             "access_log": [],
@@ -54,10 +66,33 @@ def _address(host: str, port: int) -> Json:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def _tls_context(settings: Settings) -> Json:
+def _tls_files(settings: Settings) -> tuple[str, str]:
     cert, key = settings.tls_cert_file, settings.tls_key_file
     if cert is None or key is None:
         raise ConfigError("invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE: both required")
+    # Absolute but not resolved: a Secret volume's tls.crt is a symlink through
+    # ..data, and resolving it would pin the certificate the kubelet later replaces.
+    return os.path.abspath(cert), os.path.abspath(key)
+
+
+def tls_secret_resources(settings: Settings) -> Json:
+    """The SDS file: the certificate and key by name, re-read when they change.
+
+    Envoy watches a file's directory for a rename onto that file's own name, which
+    a Secret update never makes (it renames ``..data``); ``watched_directory``
+    re-reads both files on any rename in the directory, as Envoy documents for
+    Kubernetes. Files in two directories keep the per-file watches.
+    """
+    cert, key = _tls_files(settings)
+    certificate: Json = {"certificate_chain": {"filename": cert}, "private_key": {"filename": key}}
+    if os.path.dirname(cert) == os.path.dirname(key):
+        certificate["watched_directory"] = {"path": os.path.dirname(cert)}
+    return {"resources": [{"@type": _SECRET, "name": TLS_SECRET, "tls_certificate": certificate}]}
+
+
+def _tls_context(settings: Settings, tls_secret: Path) -> Json:
+    _tls_files(settings)  # both set, or the render stops here
+    sds = {"path_config_source": {"path": os.path.abspath(tls_secret)}}
     return {
         "@type": _TLS,
         # The guide: no session tickets (forward secrecy across ticket-key reuse).
@@ -70,11 +105,8 @@ def _tls_context(settings: Settings) -> Json:
                 "cipher_suites": list(CIPHERS),
             },
             "alpn_protocols": ["h2", "http/1.1"],
-            "tls_certificates": [
-                {
-                    "certificate_chain": {"filename": str(cert.resolve())},
-                    "private_key": {"filename": str(key.resolve())},
-                }
+            "tls_certificate_sds_secret_configs": [
+                {"name": TLS_SECRET, "sds_config": {**sds, "resource_api_version": "V3"}}
             ],
         },
     }
@@ -90,7 +122,7 @@ def _https_listener(settings: Settings, inputs: RenderInputs) -> Json:
             {
                 "transport_socket": {
                     "name": "envoy.transport_sockets.tls",
-                    "typed_config": _tls_context(settings),
+                    "typed_config": _tls_context(settings, inputs.tls_secret),
                 },
                 "filters": [hcm],
             }

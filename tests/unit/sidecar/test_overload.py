@@ -58,7 +58,7 @@ def _rendered(tmp_path: Path, **env: str) -> tuple[Path, dict[str, Any]]:
         **env,
     )
     out = tmp_path / "envoy.yaml"
-    out.write_text(render_mod.render(settings))
+    render_mod.write(settings, out)
     config: dict[str, Any] = yaml.safe_load(out.read_text())
     return out, config
 

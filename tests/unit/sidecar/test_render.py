@@ -41,7 +41,7 @@ def tls(tmp_path: Path) -> dict[str, str]:
 
 def rendered(env: dict[str, str], dev_token: str | None = None) -> dict[str, Any]:
     settings = load_settings({"JWT_SECRET": SECRET, **env})
-    text = render_mod.render(settings, dev_token=dev_token)
+    text = render_mod.render(settings, tls_secret=Path("/x/envoy.tls.yaml"), dev_token=dev_token)
     assert text.startswith("# Rendered by envoy/render.py")
     config: dict[str, Any] = yaml.safe_load(text)
     return config
@@ -110,6 +110,31 @@ def test_dev_token_is_embedded_only_in_development(tls: dict[str, str]) -> None:
 def test_missing_tls_files_stop_rendering() -> None:
     with pytest.raises(ConfigError, match="TLS_CERT_FILE"):
         rendered({})
+
+
+def test_the_pair_comes_by_sds_named_through_the_secret_volume_link(tmp_path: Path) -> None:
+    # Named by the resolved path, the certificate was the one ..data pointed at when
+    # rendered, and Envoy read it once: a renewed Secret was never served.
+    volume = tmp_path / "tls"
+    (volume / "..2026_01_01").mkdir(parents=True)
+    (volume / "..data").symlink_to("..2026_01_01")
+    for name in ("tls.crt", "tls.key"):
+        (volume / "..data" / name).write_text("placeholder")
+        (volume / name).symlink_to(f"..data/{name}")
+    env = {"TLS_CERT_FILE": str(volume / "tls.crt"), "TLS_KEY_FILE": str(volume / "tls.key")}
+    config = rendered(env)
+    context = listeners(config)["https"]["filter_chains"][0]["transport_socket"]["typed_config"]
+    assert "tls_certificates" not in context["common_tls_context"]
+    (sds,) = context["common_tls_context"]["tls_certificate_sds_secret_configs"]
+    assert sds["sds_config"]["path_config_source"]["path"] == "/x/envoy.tls.yaml"
+    settings = load_settings({"JWT_SECRET": SECRET, **env})
+    secret = yaml.safe_load(render_mod.render_tls_secret(settings))["resources"][0]
+    assert secret["name"] == sds["name"]
+    assert secret["tls_certificate"] == {
+        "certificate_chain": {"filename": str(volume / "tls.crt")},
+        "private_key": {"filename": str(volume / "tls.key")},
+        "watched_directory": {"path": str(volume)},
+    }
 
 
 def _is_preflight(route: dict[str, Any]) -> bool:
@@ -187,9 +212,7 @@ def test_envoy_accepts_the_rendered_config(tls: dict[str, str], tmp_path: Path) 
         "TLS_KEY_FILE": str(tmp_path / "tls" / "key.pem"),
     }
     out = tmp_path / "envoy.yaml"
-    out.write_text(
-        render_mod.render(load_settings({"JWT_SECRET": SECRET, "NODE_ENV": "production", **env}))
-    )
+    render_mod.write(load_settings({"JWT_SECRET": SECRET, "NODE_ENV": "production", **env}), out)
     render_mod.validate(out)
     assert envoy_binary().is_file()
 
