@@ -7,9 +7,10 @@ can mint more with it), and a dev token printed (with the admin role, for `novao
 audit`); the chat page offers one without it. The sidecar listens on 127.0.0.1 only:
 the page hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach
 it from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
-(or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: the gateway
-first, which drains (open streams end with their terminal event, through Envoy),
-then Envoy; Ctrl-C again during the drain stops both at once.
+(or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: Envoy's drain
+starts (a GOAWAY with each connection's next answer), then the gateway drains (open
+streams end with their terminal event, through Envoy), then Envoy stops; Ctrl-C
+again during the drain stops both at once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from novaos.config import Settings  # noqa: E402
 from novaos.sidecar.binary import envoy_binary  # noqa: E402
+from novaos.sidecar.drain import DRAIN_ARGS, start_drain  # noqa: E402
 from novaos.supervisor import KILL_AFTER_GRACE_S  # noqa: E402
 
 DEV = ROOT / ".dev"
@@ -202,12 +204,16 @@ def stop_in_order(
     stop: Stop,
     *,
     drain_s: float,
+    envoy_admin_port: int | None = None,
 ) -> None:
-    """SIGTERM the gateway (it drains, its streams end through Envoy) and wait for
-    it, then stop Envoy (nothing left to proxy: it exits at once). Asked to stop
-    again meanwhile (Ctrl-C twice), or past ``drain_s``: Envoy gets SIGTERM at
-    once and the gateway SIGKILL."""
+    """Start Envoy's drain (as the pod's preStop does), SIGTERM the gateway (it
+    drains, its streams end through Envoy) and wait for it, then stop Envoy
+    (nothing left to proxy: it exits at once). Asked to stop again meanwhile
+    (Ctrl-C twice), or past ``drain_s``: Envoy gets SIGTERM at once and the
+    gateway SIGKILL."""
     if gateway.poll() is None:
+        if envoy_admin_port is not None and envoy.poll() is None:
+            start_drain(envoy_admin_port)  # best effort: the stop goes on either way
         gateway.terminate()
     # The stop itself was the first signal (none if a child exited on its own): a
     # further one, even one that came before this line, means now.
@@ -227,6 +233,7 @@ def supervise(
     stop: Stop,
     *,
     drain_s: float,
+    envoy_admin_port: int | None = None,
 ) -> int:
     """Wait until Ctrl-C/SIGTERM or either process exits, then stop both: the
     gateway first, then Envoy once it is gone, as the kubelet stops the pod's
@@ -238,7 +245,7 @@ def supervise(
     if gateway.poll() is None:
         print("novaos dev: stopping the gateway (it drains), then Envoy; Ctrl-C again: now",
               flush=True)  # fmt: skip
-    stop_in_order(gateway, envoy, stop, drain_s=drain_s)
+    stop_in_order(gateway, envoy, stop, drain_s=drain_s, envoy_admin_port=envoy_admin_port)
     return max((p.returncode or 0) for p in procs) if not stop.requested else 0
 
 
@@ -257,7 +264,7 @@ def main() -> int:
         )
         procs.append(gateway)
         envoy_cmd = [str(envoy_binary()), "-c", str(DEV / "envoy.yaml"), "--disable-hot-restart"]
-        envoy_cmd += ["--concurrency", "1", "--log-level", "warn"]
+        envoy_cmd += ["--concurrency", "1", *DRAIN_ARGS, "--log-level", "warn"]
         envoy = subprocess.Popen(envoy_cmd, env=env, cwd=ROOT, start_new_session=True)
         procs.append(envoy)
         if wait_until_served(env, procs, stop):
@@ -265,7 +272,10 @@ def main() -> int:
         elif running(procs, stop):
             print("novaos dev: Envoy has not seen the gateway healthy yet", file=sys.stderr)
             banner(env, token, kept_secret=kept_secret)
-        return supervise(gateway, envoy, stop, drain_s=gateway_drain_s(env))
+        admin_port = int(env.get("ENVOY_ADMIN_PORT", "9901"))
+        return supervise(
+            gateway, envoy, stop, drain_s=gateway_drain_s(env), envoy_admin_port=admin_port
+        )
     finally:
         # Whatever went wrong on the way (no Envoy binary, a print to a closed
         # terminal), no child outlives us: in their own sessions, nothing else stops them.

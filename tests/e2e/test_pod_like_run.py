@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.sidecar.drain import DRAIN_TIME_S
 from tests.fixtures.common import free_port, port_open, wait_until
 from tests.fixtures.deploy_assets import ROOT, all_containers, find_manifest, pod_environment
 from tests.fixtures.image_run import (
@@ -84,6 +85,9 @@ class Pod:
     https_port: int
     ca: Path
     token: str
+    admin_port: int
+    env: dict[str, str]
+    tmp: Path
 
     def url(self, path: str) -> str:
         return f"https://127.0.0.1:{self.https_port}{path}"
@@ -105,7 +109,7 @@ def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
     assert (ROOT / "envoy" / "render.py").is_file(), "needs the envoy branch merged"
     tmp = writable_tmp(tmp_path)
     ca = _self_signed(tmp / "envoy-tls")
-    grpc_port, https_port = free_port(), free_port()
+    grpc_port, https_port, admin_port = free_port(), free_port(), free_port()
     env = {
         **image_env(),
         **_pod_env(),
@@ -115,7 +119,7 @@ def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
         "METRICS_PORT": str(free_port()),
         "ENVOY_LISTEN_HOST": "127.0.0.1",
         "ENVOY_HTTPS_PORT": str(https_port),
-        "ENVOY_ADMIN_PORT": str(free_port()),
+        "ENVOY_ADMIN_PORT": str(admin_port),
         "SHUTDOWN_GRACE_S": "2",
         "PREFERRED_PROVIDER": "mock",
         "PROVIDER_FALLBACK_ORDER": "",
@@ -136,7 +140,7 @@ def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
         wait_until(lambda: serving(f"127.0.0.1:{grpc_port}"), timeout_s=30, what="novaos")
         wait_until(lambda: port_open(https_port), timeout_s=30, what="envoy's TLS listener")
         token = _mint(env)
-        yield Pod(server, envoy, https_port, ca, token)
+        yield Pod(server, envoy, https_port, ca, token, admin_port, env, tmp)
     finally:
         server.stop()
         envoy.stop()
@@ -197,5 +201,31 @@ def test_the_pod_serves_through_envoy_only(pod: Pod) -> None:
         events = list(stub.StreamChat(request, metadata=bearer(pod.token), timeout=30))
         assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED
 
+    # The kubelet runs novaos's preStop first: it starts Envoy's drain (here without
+    # the hold), after which Envoy stops accepting connections.
+    hook = _with_value(_pre_stop(), "--admin-port", str(pod.admin_port))
+    hook = _with_value(hook, "--hold-s", "0")
+    done = subprocess.run(
+        confined(hook, pod.tmp), env=pod.env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, "envoy drain: started"), done.stderr
+    wait_until(
+        lambda: not port_open(pod.https_port),
+        timeout_s=DRAIN_TIME_S + 10,
+        what="Envoy's listener closed by its drain",
+    )
+    assert pod.envoy.proc.poll() is None, pod.envoy.output()
+
     pod.server.proc.send_signal(signal.SIGTERM)
     assert pod.server.proc.wait(timeout=30) == 0, pod.server.output()
+
+
+def _pre_stop() -> list[str]:
+    command: list[str] = _containers()["novaos"]["lifecycle"]["preStop"]["exec"]["command"]
+    return command
+
+
+def _with_value(argv: list[str], flag: str, value: str) -> list[str]:
+    i = argv.index(flag)
+    return [*argv[: i + 1], value, *argv[i + 2 :]]

@@ -22,7 +22,7 @@ from tests.fixtures.deploy_assets import (
 )
 
 # Oldest version we support (native sidecars whose named port a Service can target, grpc
-# probes, preStop sleep, ContainerResource HPA metrics) and the newest schema the package
+# probes, ContainerResource HPA metrics) and the newest schema the package
 # ships.
 KUBE_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from novaos.config import load_settings
+from novaos.sidecar.drain import DRAIN_ARGS, DRAIN_TIME_S
 from novaos.supervisor import KILL_AFTER_GRACE_S
 from tests.fixtures.deploy_assets import (
     all_containers,
@@ -111,12 +112,17 @@ def test_gateway_probes_speak_grpc_health_on_the_grpc_port() -> None:
     assert novaos["readinessProbe"]["grpc"]["service"] == "novaos.v1.ChatService"
 
 
+def _pre_stop_hold_s(novaos: dict[str, Any]) -> float:
+    command = novaos["lifecycle"]["preStop"]["exec"]["command"]
+    return float(command[command.index("--hold-s") + 1])
+
+
 def test_drain_fits_in_the_grace_period() -> None:
     # preStop + grace + the supervisor's backstop was exactly the 30 s grace
     # period: the kubelet's SIGKILL raced the supervisor's kill of a worker that
     # was still draining (its audit records lost with it).
     spec, containers, settings = _gateway()
-    pre_stop = containers["novaos"]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    pre_stop = _pre_stop_hold_s(containers["novaos"])
     drain = float(settings["SHUTDOWN_GRACE_S"])
     assert int(settings["WORKERS"]) > 1  # so the supervisor's backstop counts
     assert pre_stop + drain + KILL_AFTER_GRACE_S < spec["terminationGracePeriodSeconds"]
@@ -130,6 +136,22 @@ def test_envoy_is_a_native_sidecar_and_the_only_entry() -> None:
     assert novaos_ports == {int(settings["GRPC_PORT"]), int(settings["METRICS_PORT"])}
     annotations = find_manifest("Deployment", "novaos")["spec"]["template"]["metadata"]
     assert annotations["annotations"]["prometheus.io/port"] == settings["METRICS_PORT"]
+
+
+def test_the_sidecar_drains_first_and_sends_goaway_at_once() -> None:
+    # Envoy was only stopped after the gateway, and nothing drained it: clients on a
+    # kept-alive connection got "no healthy upstream" for the whole grace, no GOAWAY.
+    _, containers, _ = _gateway()
+    command = containers["novaos"]["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:3] == ["python", "-m", "novaos.sidecar.drain"]
+    admin_port = command[command.index("--admin-port") + 1]
+    assert admin_port == find_manifest("ConfigMap", "novaos-envoy")["data"]["ENVOY_ADMIN_PORT"]
+    args = containers["envoy"]["args"]
+    flags = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
+    expected = dict(zip(DRAIN_ARGS[::2], DRAIN_ARGS[1::2], strict=True))
+    assert {k: flags.get(k) for k in expected} == expected
+    # Envoy refuses new connections only once the endpoint's removal has spread.
+    assert _pre_stop_hold_s(containers["novaos"]) <= DRAIN_TIME_S
 
 
 def test_envoy_runs_as_many_workers_as_its_cpu_limit() -> None:
