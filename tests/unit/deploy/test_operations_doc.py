@@ -173,6 +173,19 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
     assert settings.is_production and settings.require_auth and settings.port is None
 
 
+def test_no_shipped_configuration_trusts_a_forwarded_for_nobody_appends() -> None:
+    # The ConfigMap and .env.example set TRUST_PROXY=true while only an L4 Service (and
+    # compose's TCP-passthrough front Envoy) stood in front of Envoy: any client chose
+    # the address its audit record and anonymous limits went by.
+    for name, env in (("configmap", pod_environment()), (".env.example", _env_example())):
+        settings = load_settings(env | {"JWT_SECRET": RANDOM_LOOKING})
+        assert settings.trust_proxy is False, name
+    for service in ("novaos", "novaos-headless"):
+        assert find_manifest("Service", service)["spec"].get("type", "ClusterIP") == "ClusterIP"
+    assert not [doc for path in KUBE_DIR.glob("*.yaml") for doc in load_yaml_docs(path)
+                if doc["kind"] == "Ingress"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "secret",
     [
