@@ -1,11 +1,13 @@
 """The gateway pod as kubernetes/deployment.yaml describes it, without a cluster.
 
 The init container's command renders Envoy's config (the real envoy/render.py, with the
-novaos-config + novaos-envoy ConfigMaps and the example Secret as its environment), the
-novaos container runs ``python server.py`` and the sidecar runs ``envoy`` with the
-manifest's own args — each as uid 1000 with a read-only root filesystem and only /tmp
-writable. Then a client reaches the gateway only through Envoy's TLS port: HTTP/JSON,
-SSE and native gRPC. Paths under /etc/envoy (volumes in the pod) are mapped under /tmp.
+novaos-config + novaos-envoy ConfigMaps and the example Secret's keys it is given as its
+environment), the novaos container runs ``python server.py`` and the sidecar runs
+``envoy`` with the manifest's own args — each as uid 1000 with a read-only root
+filesystem and only its own volumes: the gateway's /tmp for novaos, the rendered config
+(writable for the init container only) and the TLS pair for the others. Then a client
+reaches the gateway only through Envoy's TLS port: HTTP/JSON, SSE and native gRPC.
+Paths under /etc/envoy (volumes in the pod) are mapped under /tmp.
 
 Test-only changes to the pod's environment: loopback addresses and free ports, and the
 mock provider with in-memory stores (no Redis, PostgreSQL or LLM provider runs here).
@@ -31,7 +33,13 @@ import pytest
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.sidecar.drain import DRAIN_TIME_S
 from tests.fixtures.common import free_port, port_open, wait_until
-from tests.fixtures.deploy_assets import ROOT, all_containers, find_manifest, pod_environment
+from tests.fixtures.deploy_assets import (
+    ROOT,
+    all_containers,
+    example_secrets,
+    find_manifest,
+    pod_environment,
+)
 from tests.fixtures.image_run import (
     SERVING,
     UID,
@@ -93,22 +101,43 @@ class Pod:
         return f"https://127.0.0.1:{self.https_port}{path}"
 
 
-def _render(env: dict[str, str], tmp: Path) -> None:
+def _envoy_volumes(tmp_path: Path) -> Path:
+    """The /tmp of the init container and the sidecar: only their volumes (envoy-rendered,
+    envoy-tls) in a directory of root's, so they get nothing else writable, as in the pod
+    (neither mounts the gateway's /tmp)."""
+    volumes = tmp_path / "envoy-volumes"
+    volumes.mkdir(mode=0o755)
+    return volumes
+
+
+def _init_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the Secret's keys the init container is not given."""
+    given = {e["name"] for e in _containers()["envoy-config"].get("env", [])}
+    withheld = set(example_secrets()) - given
+    assert withheld, "the init container gets the whole Secret"
+    return {key: value for key, value in env.items() if key not in withheld}
+
+
+def _render(env: dict[str, str], volumes: Path) -> None:
     init = _containers()["envoy-config"]
-    (tmp / "envoy-rendered").mkdir()
-    os.chown(tmp / "envoy-rendered", UID, UID)  # the emptyDir, writable through fsGroup
+    rendered = volumes / "envoy-rendered"
+    rendered.mkdir()
+    os.chown(rendered, UID, UID)  # the emptyDir, writable through fsGroup
     argv = [_mapped(arg) for arg in init["command"] + init["args"]]
     result = subprocess.run(
-        confined(argv, tmp), env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+        confined(argv, volumes), env=_init_env(env), capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    os.chown(rendered, 0, 0)  # mounted read-only in the sidecar
 
 
 @pytest.fixture
 def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
     assert (ROOT / "envoy" / "render.py").is_file(), "needs the envoy branch merged"
-    tmp = writable_tmp(tmp_path)
-    ca = _self_signed(tmp / "envoy-tls")
+    tmp = writable_tmp(tmp_path)  # the gateway's
+    volumes = _envoy_volumes(tmp_path)
+    ca = _self_signed(volumes / "envoy-tls")
     grpc_port, https_port, admin_port = free_port(), free_port(), free_port()
     env = {
         **image_env(),
@@ -130,12 +159,12 @@ def pod(tmp_path: Path, redis_url: str) -> Iterator[Pod]:
         "ENABLE_WEB_FETCH": "false",
         "LOG_LEVEL": "warn",
     }
-    _render(env, tmp)
+    _render(env, volumes)
     sidecar = _containers()["envoy"]
     envoy_argv = [str(Path(sys.executable).parent / "envoy")]
     envoy_argv += [_mapped(arg) for arg in sidecar["args"]]
     server = start_confined([sys.executable, "server.py"], env, tmp, tmp_path / "server.log")
-    envoy = start_confined(envoy_argv, env, tmp, tmp_path / "envoy.log")
+    envoy = start_confined(envoy_argv, env, volumes, tmp_path / "envoy.log")
     try:
         wait_until(lambda: serving(f"127.0.0.1:{grpc_port}"), timeout_s=30, what="novaos")
         wait_until(lambda: port_open(https_port), timeout_s=30, what="envoy's TLS listener")

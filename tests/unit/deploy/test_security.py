@@ -16,6 +16,7 @@ from novaos.sidecar.drain import DRAIN_ARGS, DRAIN_TIME_S
 from novaos.supervisor import KILL_AFTER_GRACE_S
 from tests.fixtures.deploy_assets import (
     all_containers,
+    example_secrets,
     find_manifest,
     kube_manifests,
     pod_environment,
@@ -152,6 +153,36 @@ def test_the_sidecar_drains_first_and_sends_goaway_at_once() -> None:
     assert {k: flags.get(k) for k in expected} == expected
     # Envoy refuses new connections only once the endpoint's removal has spread.
     assert _pre_stop_hold_s(containers["novaos"]) <= DRAIN_TIME_S
+
+
+def test_only_the_gateway_mounts_its_tmp_volume() -> None:
+    # The Envoy sidecar and the init container mounted the gateway's /tmp emptyDir,
+    # which holds the audit spill (the only copy of records the sink has not taken):
+    # a compromised internet-facing Envoy, same uid, could rewrite or cut it.
+    _, containers, _ = _gateway()
+    for name, container in containers.items():
+        mounts = {m["name"] for m in container.get("volumeMounts", [])}
+        assert ("tmp" in mounts) == (name == "novaos"), name
+    writable = [m for m in containers["envoy"]["volumeMounts"] if not m.get("readOnly")]
+    assert writable == [], "Envoy writes no file"
+
+
+def test_the_init_container_gets_only_the_secrets_validation_needs() -> None:
+    # It took envFrom the whole Secret (provider keys, ACK_SECRET) to render a file
+    # that holds none of them.
+    _, containers, _ = _gateway()
+    init = containers["envoy-config"]
+    assert not [s for s in init["envFrom"] if "secretRef" in s]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in init.get("env", [])}
+    assert {r["name"] for r in refs.values()} == {"novaos-secrets"}
+    assert all(r["key"] == name for name, r in refs.items())
+    given = {name for name in pod_environment() if name in example_secrets()}
+    assert set(refs) < given and {"OPENAI_API_KEY", "ACK_SECRET"} <= given - set(refs)
+    # ...and that is enough for the renderer's settings to validate.
+    env = dict(find_manifest("ConfigMap", "novaos-config")["data"])
+    env.update(find_manifest("ConfigMap", "novaos-envoy")["data"])
+    env.update({name: pod_environment()[name] for name in refs})
+    load_settings(env)
 
 
 def test_envoy_runs_as_many_workers_as_its_cpu_limit() -> None:
