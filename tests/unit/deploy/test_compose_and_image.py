@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
+from novaos.sidecar.drain import DRAIN_ARGS
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
     COMPOSE_TEST_ENV,
@@ -61,18 +62,23 @@ def test_every_compose_service_is_hardened(name: str) -> None:
     assert ":" in image and not image.endswith(":latest"), f"{name}: {image} is not pinned"
 
 
+def _sidecars() -> dict[str, str]:
+    """replica -> the sidecar whose network namespace it joins."""
+    return {name: str(SERVICES[name]["network_mode"]).removeprefix("service:") for name in REPLICAS}
+
+
 def test_three_replicas_each_with_its_own_envoy() -> None:
     assert REPLICAS == ["novaos-1", "novaos-2", "novaos-3"]
-    sidecars = {
-        s["network_mode"].removeprefix("service:"): name
-        for name, s in SERVICES.items()
-        if str(s.get("network_mode", "")).startswith("service:")
-    }
-    assert sorted(sidecars) == REPLICAS
+    sidecars = _sidecars()
+    assert len(set(sidecars.values())) == len(REPLICAS)
     for replica, sidecar in sidecars.items():
+        assert SERVICES[replica]["network_mode"] == f"service:{sidecar}"
         assert SERVICES[sidecar]["image"].startswith("envoyproxy/envoy:v1.40.")
         assert SERVICES[replica]["user"] == "1000:1000"
         assert SERVICES[replica]["tmpfs"][0].startswith("/tmp")
+        # The front Envoy and Prometheus still reach the replica by its own name.
+        for network in SERVICES[sidecar]["networks"].values():
+            assert network["aliases"] == [replica]
 
 
 def test_replicas_stop_after_their_drain() -> None:
@@ -80,6 +86,40 @@ def test_replicas_stop_after_their_drain() -> None:
         env = SERVICES[name]["environment"]
         assert SERVICES[name]["stop_signal"] == "SIGTERM"
         assert float(env["SHUTDOWN_GRACE_S"]) < _seconds(SERVICES[name]["stop_grace_period"])
+
+
+def _needs(name: str) -> set[str]:
+    """Every service ``name`` depends on, directly or not (network_mode counts)."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for dep in SERVICES[todo.pop()].get("depends_on", {}):
+            if dep not in found:
+                found.add(dep)
+                todo.append(dep)
+    return found
+
+
+def test_each_sidecar_and_the_front_outlive_the_replica_behind_them() -> None:
+    # Compose stops a service before the ones it depends on, network_mode included.
+    # The sidecars joined the replicas' namespaces and the front depended on the
+    # sidecars, so both were stopped first: Envoy exits at once on SIGTERM, and every
+    # stream the gateway was about to end in-band was cut without its terminal event.
+    for replica, sidecar in _sidecars().items():
+        assert sidecar in _needs(replica), replica
+        assert "front" in _needs(sidecar), sidecar
+        assert replica not in _needs(sidecar) and replica not in _needs("front")
+    # And the replica's stop starts its sidecar's drain first (as the pod's preStop).
+    for replica in REPLICAS:
+        (hook,) = SERVICES[replica]["pre_stop"]
+        assert hook["command"][:3] == ["python", "-m", "novaos.sidecar.drain"]
+        admin = SERVICES["envoy-config"]["environment"].get("ENVOY_ADMIN_PORT", "9901")
+        assert hook["command"][hook["command"].index("--admin-port") + 1] == admin
+    for sidecar in _sidecars().values():
+        command = SERVICES[sidecar]["command"]
+        flags = {command[i]: command[i + 1] for i in range(len(command) - 1)}
+        expected = dict(zip(DRAIN_ARGS[::2], DRAIN_ARGS[1::2], strict=True))
+        assert {k: flags.get(k) for k in expected} == expected
 
 
 def test_compose_secrets_come_from_the_environment_not_the_file() -> None:
