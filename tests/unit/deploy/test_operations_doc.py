@@ -5,11 +5,13 @@ that exist."""
 
 from __future__ import annotations
 
+import json
 import re
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
@@ -243,3 +245,37 @@ def test_the_spill_path_row_names_where_an_unset_spill_path_spills(storage: str)
     assert "`memory` sink has none" in meaning
     env["AUDIT_STORAGE_TYPE"] = "memory"
     assert spill_location(load_settings(env))[0] is None
+
+
+def _section(heading: str) -> str:
+    text = OPERATIONS_DOC.read_text()
+    start = text.index(heading)
+    return text[start : text.index("\n#### ", start + len(heading))]
+
+
+def test_the_spill_advice_matches_what_the_manifests_do() -> None:
+    # The docs promised "not ready, records held in memory" for a full spill, but the
+    # manifests spill into a size-limited emptyDir, which the kubelet answers by evicting
+    # the pod at once, spill and all; and `rollout pause` was the advice to keep the
+    # spills, which leaves the HPA free to scale pods (and their spills) away.
+    spill = Path(pod_environment()["AUDIT_SPILL_PATH"])
+    spec = find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]
+    (novaos,) = [c for c in spec["containers"] if c["name"] == "novaos"]
+    mount = max(
+        (m for m in novaos["volumeMounts"] if spill.is_relative_to(m["mountPath"])),
+        key=lambda m: len(m["mountPath"]),
+    )
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    limit = volume["emptyDir"]["sizeLimit"]
+    section = _section("### Audit sink down")
+    assert f"sizeLimit: {limit}" in section
+    if [name for name in Settings.model_fields if "spill" in name] == ["audit_spill_path"]:
+        assert "no setting that caps the spill" in section and "evicts" in section
+    assert "rollout pause" in section
+    patch = re.search(r"patch hpa novaos --type merge -p\s+'([^']+)'", section)
+    assert patch, "the advice leaves HPA scale-down on"
+    hpa = find_manifest("HorizontalPodAutoscaler", "novaos")
+    behavior = json.loads(patch.group(1))["spec"]["behavior"]
+    hpa["spec"]["behavior"]["scaleDown"].update(behavior["scaleDown"])
+    assert hpa["spec"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
+    kubernetes_validate.validate(hpa, kubernetes_validate.latest_version(), strict=True)
