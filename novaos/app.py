@@ -81,9 +81,10 @@ class ProviderMetrics:
     """
 
     metrics: Metrics
+    worker: int = 0  # NOVAOS_WORKER_INDEX: each worker's breakers are its own
 
     def circuit_state(self, provider: str, state: int) -> None:
-        self.metrics.set_circuit_state(provider, state)
+        self.metrics.set_circuit_state(provider, state, self.worker)
 
     def tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         return None
@@ -298,7 +299,9 @@ class App:
                 script=script,
             )
             providers["mock"] = self.provider
-        self.router = build_router(s, providers, ProviderMetrics(self.metrics))
+        self.router = build_router(
+            s, providers, ProviderMetrics(self.metrics, s.novaos_worker_index)
+        )
         for info in self.router.providers():
             if info.configured:  # its model (OPENAI_MODEL, ...) never counts as "other"
                 self.metrics.keep_models(info.name, (info.model,))

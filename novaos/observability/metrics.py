@@ -74,12 +74,16 @@ class Metrics(GateObserver):
         self.http_requests = Counter(
             "http_requests_total", "RPCs by method and code", ["method", "code"], registry=r
         )
+        # Breakers are per worker process: merged over the workers ("open on one of
+        # them") the gauge said every circuit was open while each worker still had
+        # one closed. ``worker`` keeps each process's own, so an alert can ask for
+        # one worker with every circuit open; live: a dead worker's values go.
         self.circuit_state = Gauge(
             "circuit_breaker_state",
-            "Breaker state: 0 closed, 1 open, 2 half-open",
-            ["provider"],
+            "Breaker state per worker process: 0 closed, 1 open, 2 half-open",
+            ["provider", "worker"],
             registry=r,
-            multiprocess_mode="livemax",  # a dead worker's last value must not stay
+            multiprocess_mode="livemax",
         )
         self.rate_limited = Counter(
             "rate_limit_exceeded_total",
@@ -197,8 +201,8 @@ class Metrics(GateObserver):
         self._gate_latency(record.gate).observe(record.latency_ms / 1000)
 
     # -- provider observer hooks (see novaos.providers)
-    def set_circuit_state(self, provider: str, state: int) -> None:
-        self.circuit_state.labels(provider).set(state)
+    def set_circuit_state(self, provider: str, state: int, worker: int = 0) -> None:
+        self.circuit_state.labels(provider, str(worker)).set(state)
 
     def count_tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         if n > 0:
