@@ -45,6 +45,7 @@ from novaos.pipeline.gates.shield import default_classifier
 from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator
+from novaos.pod_circuits import FilePodCircuits, circuits_dir
 from novaos.ports import CircuitInfo, KeyValueStore, Provider
 from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
@@ -394,7 +395,11 @@ class App:
         assert self.router is not None and self.audit_reader is not None
         views = tuple(ProviderView(p.name, p.model, p.configured) for p in self.router.providers())
         self.health = HealthService(
-            store, views, circuits=RouterCircuits(self.router), audit_status=self._audit_view
+            store,
+            views,
+            circuits=RouterCircuits(self.router),
+            audit_status=self._audit_view,
+            pod=self._pod_circuits(),
         )
         servicers = Servicers(
             ChatServicer(chat, self.metrics, self.conversations, s.novaos_worker_index),
@@ -415,11 +420,23 @@ class App:
         # Evaluated before the first answer: an audit sink or Redis already
         # down at start must not be reported ready for the first interval.
         assert self.health is not None
+        self.health.publish_circuits()
         serving = (await self.health.ready()).ready
         await self.grpc_health.set_serving(serving)
         self._watcher = asyncio.create_task(self._watch_readiness(serving), name="readiness")
         _log.info("gRPC server listening", extra={"component": "server", "port": self.port})
         return self.port
+
+    def _pod_circuits(self) -> FilePodCircuits | None:
+        """Under the supervisor: the other workers' circuits, through its run directory."""
+        s = self.settings
+        if not s.novaos_run_dir:
+            return None
+        # A worker that has not rewritten its state for a few ticks is stopped or wedged.
+        stale_after_s = max(5.0, 5 * self.readiness_interval_s)
+        return FilePodCircuits(
+            circuits_dir(s.novaos_run_dir), s.novaos_worker_index, stale_after_s=stale_after_s
+        )
 
     def _report_memory_store(self) -> None:
         store = self.store.fallback if isinstance(self.store, FailoverStore) else self.store
@@ -432,6 +449,7 @@ class App:
         while True:
             await asyncio.sleep(self.readiness_interval_s)
             self._report_memory_store()
+            self.health.publish_circuits()  # each tick: a file that stops changing is stale
             ready = (await self.health.ready()).ready
             if ready != serving:
                 serving = ready
@@ -485,6 +503,8 @@ class App:
             self.health.draining = True
         if self._watcher is not None:
             await cancel_and_wait(self._watcher)  # a cancel of drain itself still propagates
+        if self.health is not None and self.health.pod is not None:
+            self.health.pod.withdraw()  # after the watcher: it would publish it again
         if self.server is not None:
             await self._stop_server(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         else:

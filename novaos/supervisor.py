@@ -1,7 +1,9 @@
 """WORKERS=N: N server processes sharing the gRPC port (SO_REUSEPORT).
 
 The supervisor binds nothing itself but the metrics port: it starts the
-workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate, serves
+workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate (and
+NOVAOS_RUN_DIR, the same directory, where they share their circuits' state
+so readiness is the pod's: ``novaos.pod_circuits``), serves
 ``/metrics`` from all of them, restarts a worker that dies (after a back-off
 that doubles while it keeps dying young; counted in ``worker_restarts_total``,
 as the pod's restart count never sees it), and on SIGTERM forwards it to every
@@ -30,6 +32,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from novaos.config import Settings
 from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.observability.worker_restarts import WorkerRestarts
+from novaos.pod_circuits import forget_worker
 from novaos.providers.factory import check_provider_settings
 from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 from novaos.storage import check_store_settings
@@ -99,6 +102,7 @@ class Supervisor:
             "NOVAOS_WORKER_INDEX": str(index),
             "WORKERS": "1",
             "NOVAOS_SUPERVISOR_PID": str(os.getpid()),
+            "NOVAOS_RUN_DIR": self.metrics_dir,  # readiness: each worker's circuits
         }
         cmd = [sys.executable, "-m", "novaos", "serve", "--worker"]
         self.workers[index] = subprocess.Popen(cmd, env=env)
@@ -118,6 +122,7 @@ class Supervisor:
             if proc.poll() is None:
                 continue
             multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+            forget_worker(self.metrics_dir, index)  # its circuits no longer keep the pod ready
             if proc.returncode == EXIT_CONFIG:
                 print(
                     f"novaos: worker {index} (pid {proc.pid}) stopped on a configuration "

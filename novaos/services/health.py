@@ -38,6 +38,18 @@ class CircuitSource(Protocol):
     def circuits(self) -> Sequence[CircuitView]: ...
 
 
+class PodCircuits(Protocol):
+    """WORKERS>1: the pod's other workers' circuits (breakers are per worker)."""
+
+    def publish(self, usable: bool) -> None:
+        """Tell the others whether this worker has a usable circuit."""
+        ...
+
+    def others_usable(self) -> bool: ...
+
+    def withdraw(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Readiness:
     ready: bool
@@ -61,6 +73,7 @@ class HealthService:
     providers: tuple[ProviderView, ...]
     circuits: CircuitSource | None = None
     audit_status: Callable[[], Awaitable[AuditView]] | None = None
+    pod: PodCircuits | None = None  # None: one process, its circuits are the pod's
     started_at: float = field(default_factory=time.monotonic)
     draining: bool = False
 
@@ -72,14 +85,25 @@ class HealthService:
     async def _audit(self) -> AuditView:
         return await self.audit_status() if self.audit_status else AuditView("memory")
 
+    def circuits_usable(self) -> bool:
+        """This worker has a circuit that is not open (half-open lets a trial through)."""
+        return any(c.state != "open" for c in self._circuits())
+
+    def publish_circuits(self) -> None:
+        if self.pod is not None:
+            self.pod.publish(self.circuits_usable())
+
     async def ready(self) -> Readiness:
+        """The pod's readiness. Circuits count for the pod: one worker with every
+        circuit open stays ready while another worker has a usable one (its own
+        chats get UNAVAILABLE), so every worker gives the kubelet the same answer.
+        Storage, audit and draining are each worker's own."""
         storage = await self.store.health()
-        circuits = self._circuits()
         audit = await self._audit()
-        any_closed = any(c.state != "open" for c in circuits)
+        usable = self.circuits_usable() or (self.pod is not None and self.pod.others_usable())
         checks = {
             "storage": storage.status,
-            "providers": "ok" if any_closed else "all_circuits_open",
+            "providers": "ok" if usable else "all_circuits_open",
             "audit": audit.status,
             "lifecycle": "draining" if self.draining else "ok",
         }
@@ -87,7 +111,7 @@ class HealthService:
         # Redis user, internal host names, the ACL it lacks. The log says why.
         ok = (
             storage.status in ("ok", "fallback")
-            and any_closed
+            and usable
             and audit.status != "down"
             and not self.draining
         )

@@ -12,11 +12,15 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
-from tests.e2e.test_metrics import scrape
+from generated.novaos.v1 import health_pb2 as novaos_health_pb2
+from generated.novaos.v1 import health_pb2_grpc as novaos_health_pb2_grpc
+from tests.e2e.test_metrics import _worker_pid, scrape
 from tests.fixtures.common import await_until, holds
 from tests.fixtures.deploy_assets import alert_rules
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, StartServer
@@ -162,3 +166,75 @@ async def test_one_process_reports_its_circuits_as_worker_0(
     assert firing("NovaOSAllCircuitsOpen", srv.metrics_port) == {
         frozenset({("instance", "pod-0"), ("worker", "0")})
     }
+
+
+def run_dir(srv: Subprocess) -> Path:
+    environ = Path(f"/proc/{_worker_pid(srv.proc.pid, 0)}/environ").read_bytes().split(b"\0")
+    (found,) = [v for v in environ if v.startswith(b"NOVAOS_RUN_DIR=")]
+    return Path(found.split(b"=", 1)[1].decode())
+
+
+async def probe(channel: grpc.aio.Channel) -> str:
+    """The kubelet's readiness probe: grpc.health.v1 for novaos.v1.ChatService."""
+    request = health_pb2.HealthCheckRequest(service="novaos.v1.ChatService")
+    reply = await health_pb2_grpc.HealthStub(channel).Check(request, timeout=10)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+async def ready_checks(channel: grpc.aio.Channel) -> dict[str, str]:
+    """``/ready`` (HealthService.Ready): the checks of a ready answer, or of a refusal."""
+    stub = novaos_health_pb2_grpc.HealthServiceStub(channel)
+    try:
+        reply = await stub.Ready(novaos_health_pb2.ReadyRequest(), timeout=10)
+    except grpc.aio.AioRpcError as err:
+        return {"refused": err.details() or ""}
+    return dict(reply.checks)
+
+
+async def probes_on_new_connections(target: str, n: int) -> list[str]:
+    seen = []
+    for _ in range(n):
+        async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+            seen.append(await probe(channel))
+    return seen
+
+
+async def every_circuit_open_on(worker: str, ups: Upstreams, channel: grpc.aio.Channel) -> None:
+    answering(ups.openai, False)
+    answering(ups.compat, False)
+    assert await chat(channel) == (worker, "UNAVAILABLE")
+    answering(ups.openai, True)
+    answering(ups.compat, True)
+
+
+async def test_readiness_is_the_pods_not_the_worker_that_takes_the_probe(
+    spawn_server: Spawn, fake_server: StartServer
+) -> None:
+    # Each worker answered for its own breakers: with worker 0's circuits all open the
+    # kubelet's probe (a new connection each time) flipped between SERVING and
+    # NOT_SERVING as it landed on one worker or the other, and the pod flapped.
+    ups = await upstreams(fake_server)
+    srv = await two_workers(spawn_server, ups)
+    target = f"127.0.0.1:{srv.port}"
+    async with pinned(target) as on:
+        await every_circuit_open_on("0", ups, on["0"])
+        assert (await ready_checks(on["0"])).get("providers") == "ok"  # worker 1's count
+        state = run_dir(srv) / "circuits"
+        # Worker 0's readiness tick has run since (it writes its state first).
+        await await_until(
+            lambda: holds((state / "0").read_text() == "0"), what="worker 0's state published"
+        )
+        assert await probe(on["0"]) == "SERVING"
+        assert set(await probes_on_new_connections(target, 12)) == {"SERVING"}
+
+        # Once no worker has a usable circuit the pod is unready, whichever is asked.
+        await every_circuit_open_on("1", ups, on["1"])
+        await await_until(
+            lambda: holds((state / "1").read_text() == "0"), what="worker 1's state published"
+        )
+
+        async def both_not_serving() -> bool:
+            return {await probe(on["0"]), await probe(on["1"])} == {"NOT_SERVING"}
+
+        await await_until(both_not_serving, what="both workers NOT_SERVING")
+        assert "providers=all_circuits_open" in (await ready_checks(on["0"]))["refused"]
