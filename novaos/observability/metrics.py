@@ -120,10 +120,13 @@ class Metrics(GateObserver):
         self.gate_seconds = Histogram(
             "gate_duration_seconds", "Gate latency", ["gate"], registry=r, buckets=_FAST_BUCKETS
         )
+        # ``grpc_type``: a unary Chat asks the provider for one whole answer, so its
+        # "first token" is that whole answer (the provider's time, which the latency
+        # runbook wants); only ``server_stream`` says when streamed answers start.
         self.ttft = Histogram(
             "llm_time_to_first_token_seconds",
-            "Upstream time to first token",
-            ["provider"],
+            "Upstream time to first token (a unary call's: its whole upstream answer)",
+            ["provider", "grpc_type"],
             registry=r,
             buckets=_LATENCY_BUCKETS,
         )
@@ -224,8 +227,8 @@ class Metrics(GateObserver):
         seen.add(model)
         return model
 
-    def first_token(self, provider: str, seconds: float) -> None:
-        self._first_token(provider).observe(seconds)
+    def first_token(self, provider: str, seconds: float, *, streamed: bool) -> None:
+        self._first_token(provider, "server_stream" if streamed else "unary").observe(seconds)
 
     def inter_token_gap(self, provider: str, seconds: float) -> None:
         self._gaps(provider).observe(seconds)

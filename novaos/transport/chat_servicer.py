@@ -91,7 +91,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             self._metrics.count_tokens(provider, model, "input", usage.input_tokens)
             self._metrics.count_tokens(provider, model, "output", usage.output_tokens)
         if gen.first_token_s is not None and gen.provider:
-            self._metrics.first_token(gen.provider, gen.first_token_s)
+            streamed = not call.record.whole_answer
+            self._metrics.first_token(gen.provider, gen.first_token_s, streamed=streamed)
 
     async def StreamChat(
         self, request: chat_pb2.StreamChatRequest, context: Ctx

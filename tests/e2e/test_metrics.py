@@ -17,8 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.observability.metrics import MODEL_LABELS_PER_PROVIDER, OTHER_MODEL
 from tests.fixtures.common import wait_until
-from tests.fixtures.fake_providers import Reply, StartServer
-from tests.fixtures.provider_wire import openai_json
+from tests.fixtures.deploy_assets import alert_rules
+from tests.fixtures.fake_providers import Pause, Reply, StartServer
+from tests.fixtures.promql_eval import evaluate, registry_samples
+from tests.fixtures.provider_wire import openai_json, openai_stream
 from tests.fixtures.server import Subprocess, bearer, mint, running_app
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -123,8 +125,12 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     assert delta("gate_decisions_total", gate="personality", decision="pass") == 5
     assert delta("gate_duration_seconds_count", gate="personality") == 5
     assert delta("gateway_overhead_seconds_count") == 5
-    # a unary call's first token comes with its one upstream response: 3 + 2
-    assert delta("llm_time_to_first_token_seconds_count", provider="mock") == 5
+    # a unary call's first token comes with its one upstream response, told apart
+    assert delta("llm_time_to_first_token_seconds_count", provider="mock", grpc_type="unary") == 3
+    assert (
+        delta("llm_time_to_first_token_seconds_count", provider="mock", grpc_type="server_stream")
+        == 2
+    )
     assert value(after, "active_streams") == 0
 
 
@@ -190,6 +196,43 @@ async def test_client_chosen_models_never_take_the_configured_models_label(
         assert output("house-model") == 7
         assert output(OTHER_MODEL) == 3  # the one junk name past the cap
         assert output(junk[0]) == 3
+
+
+async def test_slow_unary_answers_do_not_make_streams_start_late(
+    fake_server: StartServer,
+) -> None:
+    # A unary Chat's "first token" is the provider's whole answer, seconds for a real
+    # LLM: counted with the streams', NovaOSSlowFirstToken ("streaming answers start
+    # late") fired on ordinary unary traffic while every stream started at once.
+    upstream = await fake_server()
+    fast, stream = openai_json("Fine.", (5, 3)), openai_stream(["Fine."], (5, 3))
+    slow = Reply(body=[Pause(2.5), fast], content_type="application/json")
+    async with running_app(
+        PREFERRED_PROVIDER="openai",
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=upstream.url + "/v1",
+    ) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        who = bearer(mint("ttft"))
+
+        async def traffic(unary: Reply, streams: int) -> None:
+            upstream.queue(unary, *(Reply(body=list(stream)) for _ in range(streams)))
+            await stub.Chat(chat_pb2.ChatRequest(message="hi"), metadata=who)
+            for _ in range(streams):
+                async for _event in stub.StreamChat(
+                    chat_pb2.StreamChatRequest(message="hi"), metadata=who
+                ):
+                    pass
+
+        registry = running.app.metrics.registry
+        await traffic(Reply(body=fast), 1)  # every series exists before the window
+        before = registry_samples(registry)
+        await traffic(slow, 3)
+        after = registry_samples(registry)
+    rule = next(r for r in alert_rules() if r["alert"] == "NovaOSSlowFirstToken")
+    assert evaluate(rule["expr"], after, before) == {}
+    unary = {"provider": "openai", "grpc_type": "unary"}  # still there, told apart
+    assert (registry.get_sample_value("llm_time_to_first_token_seconds_sum", unary) or 0) > 2.5
 
 
 def test_killed_worker_is_restarted_and_others_unaffected(
