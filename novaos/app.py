@@ -230,7 +230,7 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         max_backoff_s=settings.audit_retry_max_backoff_ms / 1000,
         watch_queue_size=settings.audit_watch_queue_size,
         watch_hub=build_watch_hub(settings, sink, keys),
-        observer=AuditMetrics(metrics),
+        observer=AuditMetrics(metrics, sink.name),
         store_before_reply=settings.audit_store_before_reply,
         keys=keys,
     )

@@ -12,7 +12,10 @@ from novaos.observability.metrics import Metrics
 
 
 class AuditMetrics:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, sink: str = "") -> None:
+        """``sink``: the configured sink's name, whose error count starts at 0 (a
+        series that appears only at the first error shows "No data", and no rate
+        or increase over it sees that first error)."""
         r = metrics.registry
         self._metrics = metrics
         self.spilled = Gauge(
@@ -40,6 +43,8 @@ class AuditMetrics:
         self.sink_errors = Counter(
             "audit_sink_errors_total", "Failed audit sink operations", ["sink"], registry=r
         )
+        if sink:
+            self.sink_errors.labels(sink)
 
     def on_queue_depth(self, depth: int) -> None:
         self._metrics.audit_depth(depth)

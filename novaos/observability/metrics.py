@@ -13,7 +13,8 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from novaos.domain import GateRecord
+from novaos.domain import GateRecord, Tier
+from novaos.limits.model import CONCURRENCY, REQUESTS, TOKENS
 from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.pipeline.orchestrator import GateObserver
 
@@ -91,6 +92,13 @@ class Metrics(GateObserver):
             ["tier", "limit"],
             registry=r,
         )
+        # Zeros from the start, as for web fetches: a series that appears only at the
+        # first refusal has no past, so NovaOSRateLimitSpike's "3 x the hour before"
+        # compared with nothing and could not fire on a first flood. (Under WORKERS>1
+        # each worker writes its zeros to its value file; the sum is 0.)
+        for tier in Tier:
+            for limit in (REQUESTS, TOKENS, CONCURRENCY):
+                self.rate_limited.labels(tier.value, limit)
         self.tokens = Counter(
             "llm_token_usage_total",
             "LLM tokens by provider, model and kind (input|output)",

@@ -134,6 +134,30 @@ def test_exact_counter_deltas(spawn_server: Callable[..., Subprocess], workers: 
     assert value(after, "active_streams") == 0
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_fresh_gateway_exports_its_refusal_and_sink_error_counters_at_zero(
+    spawn_server: Callable[..., Subprocess], workers: str
+) -> None:
+    # They had no series until the first refusal or error: NovaOSRateLimitSpike's
+    # "3 x the hour before" then compared with nothing (an empty vector, not 0) and
+    # could not fire on a first flood, and the dashboard showed "No data".
+    srv = spawn_server(WORKERS=workers)
+    wait_until(
+        lambda: srv.count("serving on") >= int(workers) or workers == "1",
+        timeout_s=100,
+        what="every worker up",
+    )
+    samples = scrape(srv.metrics_port)
+    refusals = {
+        (labels["tier"], labels["limit"]): v
+        for (name, key), v in samples.items()
+        if name == "rate_limit_exceeded_total" and (labels := dict(key))
+    }
+    tiers, limits = ("free", "pro", "enterprise"), ("requests_per_minute", "tokens_per_minute")
+    assert refusals == {(t, lim): 0 for t in tiers for lim in (*limits, "concurrency")}
+    assert samples[("audit_sink_errors_total", frozenset({("sink", "memory")}))] == 0
+
+
 async def _chat_with_models(port: int, models: list[str]) -> int:
     """Returns the output tokens of all the answers."""
     out_tokens = 0
