@@ -56,6 +56,10 @@ class ProviderError(Exception):
     # malformed or too large, or an error event came): it took the request and
     # read the prompt, so the attempt is charged whatever follows.
     accepted: bool = False
+    # From an HTTP error body that has them (OpenAI's error.type and code, Anthropic's
+    # error.type, Gemini's error.status and code): short identifiers, safe to log.
+    error_type: str = ""
+    error_code: str = ""
 
     def __init__(self, provider: str, message: str, *, status: int = 0) -> None:
         super().__init__(f"{provider}: {message}")

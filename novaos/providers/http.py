@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import ssl
 import time
 import urllib.request
@@ -399,6 +400,13 @@ class HttpProvider:
         return perr.ProviderConnectError(self.name, type(exc).__name__)
 
     def _status_error(self, response: aiohttp.ClientResponse, body: bytes) -> perr.ProviderError:
+        error = self._status_error_of_kind(response, body)
+        error.error_type, error.error_code = _error_ids(body)
+        return error
+
+    def _status_error_of_kind(
+        self, response: aiohttp.ClientResponse, body: bytes
+    ) -> perr.ProviderError:
         status = response.status
         message = f"HTTP {status}: {_error_message(body)}"
         if status == 429:
@@ -528,6 +536,29 @@ def _error_message(body: bytes) -> str:
     if isinstance(error, str):
         return error[:200]
     return ""
+
+
+# An error type or code as providers spell them (invalid_api_key, 429,
+# RESOURCE_EXHAUSTED, overloaded_error): anything else is not logged as one.
+_ERROR_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _error_ids(body: bytes) -> tuple[str, str]:
+    """(type, code) from the provider's JSON error body, each "" when absent or odd."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "", ""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+
+    def ident(value: object) -> str:
+        number = isinstance(value, int) and not isinstance(value, bool)
+        text = str(value) if isinstance(value, str) or number else ""
+        return text if _ERROR_ID.fullmatch(text) else ""
+
+    return ident(error.get("type") or error.get("status")), ident(error.get("code"))
 
 
 def load_json_event(provider: str, event: SSEEvent) -> JSON:

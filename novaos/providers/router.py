@@ -49,6 +49,7 @@ from novaos.ports import Provider as ProviderPort
 from novaos.providers import errors as perr
 from novaos.providers.attempt import Failures, StreamAttempt, breaker_failure
 from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
+from novaos.providers.log_detail import log_detail
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
 from novaos.tokens import charged_usage, estimate_usage
 
@@ -288,9 +289,15 @@ class ProviderRouter:
         failures: Failures,
         permit: Permit,
     ) -> bool:
+        summary = {"status": exc.status, "error_type": exc.error_type, "error_code": exc.error_code}
         log.warning(
             "provider call failed",
-            extra={"provider": name, "kind": exc.kind, "detail": exc.message},
+            extra={
+                "provider": name,
+                "kind": exc.kind,
+                **summary,
+                "detail": log_detail(exc.message, sub),  # never the body verbatim
+            },
         )
         if isinstance(exc, perr.ProviderRateLimitedError) and exc.retry_after_s:
             self._not_before[name] = self._clock() + exc.retry_after_s
