@@ -382,6 +382,56 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "advice",
+    [
+        # a black-box tester's, all shipped with the lens degraded
+        "Sell your ETH.",
+        "Buy Tesla now.",
+        "I recommend you buy TSLA.",
+        "Dump your Apple shares.",
+        "My advice: purchase GME shares.",
+        "Load up on Nvidia stock before earnings.",
+        "Go all in on Bitcoin.",
+        # and their neighbours
+        "I advise you to sell.",
+        "I'd suggest you purchase more.",
+        "Just sell your shares.",
+        "- Buy AAPL and MSFT.",
+        "Buy the dip.",
+    ],
+)
+def test_imperative_buy_sell_advice_is_found(advice: str) -> None:
+    # Only "you should buy"-style phrasings were found: a bare imperative, "I
+    # recommend you buy" and "purchase" passed a lens that disallowed advice.
+    step = _open().feed(advice + " ")
+    assert step.action == "regenerate" and step.reason.startswith("buy/sell"), advice
+    released, _ = run(_open(), ["Markets move. ", advice + " Diversify."])
+    assert released == "Markets move. Diversify."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Buy milk and eggs.",
+        "Buy chicken stock for the soup.",
+        "Buy AAA batteries and a USB cable.",
+        "Sell-by dates are conservative.",
+        "Check the sell-by date first.",
+        "You can sell your old bike on a marketplace.",
+        "I bought Tesla shares in 2019 and sold them in 2021.",
+        "Many people buy shares when prices rise.",
+        "Go all in on your studies.",
+        "Load up on vegetables before winter.",
+        "Buy a Tesla charger for the garage.",
+    ],
+)
+def test_errands_and_stories_are_no_buy_sell_advice(text: str) -> None:
+    # The rule is on for every answer: an imperative counts only about something traded.
+    assert rules.search(rules.BUY_SELL, text) is None
+    assert run(_open(), ["Here you go. ", text])[0] == "Here you go. " + text
+
+
+@pytest.mark.parametrize(
     "opener",
     [
         "Great\nquestion! ",
