@@ -9,7 +9,10 @@ later "we can" are silently edited.
 
 Semantics: a violation before anything is released asks for a regeneration; after
 release, minor violations are edited in the held-back text and harmful text stops
-the stream (``block``). Matches touching the end of the held text wait for more
+the stream (``block``). A figure is replaced; any other violation takes its
+sentence or list item with it once that has ended, or its clause when the window
+fills first or part of the sentence is already out (``edit_span``): never text
+that has not arrived. Matches touching the end of the held text wait for more
 text (the word may go on), and the window is never shorter than the longest match,
 so a banned phrase is never released in part.
 
@@ -27,14 +30,14 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from novaos.pipeline.gate import CheckStep, OutputConstraints
-from novaos.pipeline.gates import rules
+from novaos.pipeline.gates import edit_span, rules
 from novaos.pipeline.gates.readable import Readable, readable
 
 HarmCheck = Callable[[str], str | None]
 
 _MIN_HOLDBACK = rules.MAX_MATCH_CHARS + 24
 _MAX_EDITS_PER_STEP = 64
-_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\Z")
 # A whole answer is fed as a stream would arrive: word by word.
 _WORDS = re.compile(r"\S+\s*|\s+")
 # A run this long without a space may be cut mid-word when the window is full;
@@ -86,7 +89,6 @@ class PersonalityStream:
         self._held = ""
         self._context = ""  # the tail of released text, so harm spanning a cut is seen
         self._released_any = False
-        self._skipping = False  # dropping the rest of a sentence that was edited out
         self._we_seen = 0
         self._stopped: CheckStep | None = None
         self._waiting = False  # the last step released nothing and found no sentence end
@@ -207,7 +209,7 @@ class PersonalityStream:
 
     def _step(self, *, final: bool) -> CheckStep:
         self._waiting = False
-        edits = self._skip_dropped_sentence(final)
+        edits = 0
         if not self._released_any:
             edits += self._strip_opener(final)
         if not final and self._cut() == 0:
@@ -218,7 +220,10 @@ class PersonalityStream:
                 break
             if not self._released_any:
                 return self._stop("regenerate", violation.kind, violation.hit.text)
-            edits += self._edit_held(violation)
+            edited = self._edit_held(violation, final)
+            if not edited:  # its sentence goes on: cut once its end is here
+                break
+            edits += edited
         else:  # a pathological flood of violations: stop rather than loop
             return self._stop(self._stop_action(), "edit limit", "")
         cut = len(self._held) if final else self._cut()
@@ -242,7 +247,7 @@ class PersonalityStream:
         """Nothing could be released: check again when something can."""
         if len(self._held) > self.holdback_chars + _MAX_PADDING:
             return self._stop(self._stop_action(), "padded output", "")
-        self._waiting = not self._skipping
+        self._waiting = True
         return CheckStep(edits=edits)
 
     def _stop_action(self) -> str:
@@ -306,35 +311,31 @@ class PersonalityStream:
         start, end = view.start(best[1].start()), view.end(best[1].end())
         return _Violation(best[0], rules.Hit(start, end, self._held[start:end]))
 
-    def _edit_held(self, violation: _Violation) -> int:
+    def _edit_held(self, violation: _Violation, final: bool) -> int:
+        """Cut the violation's sentence or list item (``edit_span``); 0 when it
+        is still open and the window can wait for its end."""
         held, hit = self._held, violation.hit
         if violation.kind == "precise figure":
             self._held = held[: hit.start] + rules.FIGURE_PLACEHOLDER + held[hit.end :]
             return 1
-        # Drop the whole sentence: a half sentence around a removed phrase reads worse.
-        start = 0
-        for end in rules.SENTENCE_END.finditer(held, 0, hit.start):
-            start = end.end()
-        after = rules.SENTENCE_END.search(held, hit.end)
-        if after is None:
-            # The sentence goes on in text not yet seen: drop that too, unless it just ended.
-            self._skipping = _ENDS_SENTENCE.search(held) is None
-            self._held = held[:start]
-        else:
-            self._held = held[:start] + held[after.end() :]
+        begin, stop = edit_span.unit(held, hit.start, hit.end, final=final)
+        if stop is None and self._cut() <= begin:  # nothing of it would be released yet
+            return 0
+        if stop is None or (begin == 0 and self._released_mid_sentence()):
+            begin, stop = edit_span.clause(held, begin, hit.start, hit.end, stop)
+        self._held = held[:begin] + held[stop:]
         return 1
 
-    def _skip_dropped_sentence(self, final: bool) -> int:
-        if not self._skipping:
-            return 0
-        after = rules.SENTENCE_END.search(self._held)
-        if after is None:
-            self._held = ""
-            self._skipping = not final
-            return 0
-        self._held = self._held[after.end() :]
-        self._skipping = False
-        return 0
+    def _released_mid_sentence(self) -> bool:
+        """Whether the released text ends inside a sentence or line (a forced
+        cut), so the held text starts with the rest of it."""
+        context = self._context
+        body = context.rstrip()
+        return (
+            bool(context)
+            and "\n" not in context[len(body) :]
+            and _ENDS_SENTENCE.search(body) is None
+        )
 
     def _edit_we(self, text: str) -> tuple[str, int]:
         view = readable(text)

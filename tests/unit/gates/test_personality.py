@@ -83,6 +83,58 @@ def test_unfinished_sentence_with_banned_phrase_is_dropped_until_its_end() -> No
     assert released == "Sure thing. Bye."
 
 
+def test_an_edited_list_item_takes_only_its_line() -> None:
+    # A single line break ends no sentence, so the whole list was one "sentence"
+    # and all four items went with the banned one, the answer still COMPLETED.
+    chunks = [
+        "Some tips for you today.\n\n",
+        "- Water early\n",
+        "- I'm always here for you\n",
+        "- Use compost\n",
+        "- Mulch in summer\n",
+    ]
+    kept = "Some tips for you today.\n\n- Water early\n- Use compost\n- Mulch in summer\n"
+    released, steps = run(_open(), chunks)
+    assert released == kept
+    assert sum(s.edits for s in steps) == 1
+    whole = PersonalityChecker(stand_in_harm).open(OutputConstraints(), whole=True)
+    assert "".join(s.release for s in whole.whole("".join(chunks))) == kept
+
+
+@pytest.mark.parametrize("holdback", [112, 160, 400])
+@pytest.mark.parametrize(
+    ("clause", "left"),
+    [
+        (" and remember I'm always here for you and also", " and remember and also"),
+        (" and remember, I'm always here for you, and also", " and remember, and also"),
+        (" and remember I'm always here for you, and also", " and remember and also"),
+    ],
+)
+def test_a_run_on_sentence_loses_only_the_clause(holdback: int, clause: str, left: str) -> None:
+    # Longer than the window, with no end in sight: everything after the phrase
+    # up to the next sentence end was dropped (here the rest of the answer).
+    head = "You can water the plants early" + " and then water them again" * 8
+    tail = " the soil matters a lot and more words here. Done."
+    text = "Hi. " + head + clause + tail
+    for size in (1, 5, 13, 40):
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
+        released, steps = run(_open(holdback_chars=holdback), chunks)
+        assert all(s.action == "continue" for s in steps)
+        if holdback < len(head):  # the window filled before the sentence ended
+            assert released == "Hi. " + head + left + tail, (size, released)
+        else:  # the sentence was whole in the window: it goes
+            assert released == "Hi. Done.", (size, released)
+
+
+def test_a_sentence_released_in_part_loses_only_the_clause() -> None:
+    # A forced cut let the start of the sentence out: cutting the rest of it
+    # from the phrase on would leave half a sentence and drop the harmless part.
+    head = "You can water the plants early" + " and then water them again" * 8
+    text = head + ", whatever happens, I'm always here for you, so go ahead. Bye."
+    released, _ = run(_open(), re.findall(r"\S+\s*", text))
+    assert released == head + ", whatever happens, so go ahead. Bye."
+
+
 def test_word_that_goes_on_is_not_a_match() -> None:
     released, _ = run(_open(), ["Good. I'm so proud of you", "r sister, she says."])
     assert released == "Good. I'm so proud of your sister, she says."
