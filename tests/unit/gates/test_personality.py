@@ -428,27 +428,9 @@ def test_small_integers_are_not_figures(text: str) -> None:
         "Je vous conseille d'acheter.",
         "Você deveria comprar já.",
         "É um bom momento para vender.",
-    ],
-)
-def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
-    step = _open().feed(advice + " ")
-    assert step.action == "regenerate" and step.reason.startswith("buy/sell"), advice
-    released, _ = run(_open(), ["Markets move. ", advice + " Diversify."])
-    assert released == "Markets move. Diversify."
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["Sie sollten nicht kaufen, ohne zu prüfen.", "Buying a house is a big decision."],
-)
-def test_no_advice_is_no_buy_sell(text: str) -> None:
-    assert run(_open(), [text])[0] == text
-
-
-@pytest.mark.parametrize(
-    "advice",
-    [
-        # a black-box tester's, all shipped with the lens degraded
+        # a black-box tester's, all shipped with the lens degraded: only "you
+        # should buy"-style phrasings were found, not a bare imperative, "I
+        # recommend you buy" or "purchase"
         "Sell your ETH.",
         "Buy Tesla now.",
         "I recommend you buy TSLA.",
@@ -464,13 +446,19 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
         "Buy the dip.",
     ],
 )
-def test_imperative_buy_sell_advice_is_found(advice: str) -> None:
-    # Only "you should buy"-style phrasings were found: a bare imperative, "I
-    # recommend you buy" and "purchase" passed a lens that disallowed advice.
+def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
     step = _open().feed(advice + " ")
     assert step.action == "regenerate" and step.reason.startswith("buy/sell"), advice
     released, _ = run(_open(), ["Markets move. ", advice + " Diversify."])
     assert released == "Markets move. Diversify."
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Sie sollten nicht kaufen, ohne zu prüfen.", "Buying a house is a big decision."],
+)
+def test_no_advice_is_no_buy_sell(text: str) -> None:
+    assert run(_open(), [text])[0] == text
 
 
 @pytest.mark.parametrize(
