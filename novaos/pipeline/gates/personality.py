@@ -8,14 +8,13 @@ categories (``harm_check``) are violations; sycophantic openers and a third or
 later "we can" are silently edited.
 
 Semantics: a violation before anything is released asks for a regeneration; after
-release, or on the last attempt (``may_regenerate`` off), minor violations are
-edited in the held-back text; harmful text stops the stream (``block``). A figure
-is replaced; any other violation takes its sentence or list item with it once
-that has ended, or its clause when the window fills first or part of the
-sentence is already out (``edit_span``): never text that has not arrived.
-Matches touching the end of the held text wait for more text (the word may go
-on), and the window is never shorter than the longest match, so a banned phrase
-is never released in part.
+release, minor violations are edited in the held-back text and harmful text stops
+the stream (``block``). A figure is replaced; any other violation takes its
+sentence or list item with it once that has ended, or its clause when the window
+fills first or part of the sentence is already out (``edit_span``): never text
+that has not arrived. Matches touching the end of the held text wait for more
+text (the word may go on), and the window is never shorter than the longest match,
+so a banned phrase is never released in part.
 
 Rules match on what a reader sees (``readable``): a phrase spelled with invisible
 characters, odd spaces or look-alike letters is found, and its span mapped back
@@ -219,7 +218,7 @@ class PersonalityStream:
             violation = self._first_violation(final)
             if violation is None:
                 break
-            if not self._released_any and self._constraints.may_regenerate:
+            if not self._released_any:
                 return self._stop("regenerate", violation.kind, violation.hit.text)
             edited = self._edit_held(violation, final)
             if not edited:  # its sentence goes on: cut once its end is here

@@ -11,12 +11,9 @@ characters in it) as one space, or as a blank line when it holds one (a blank
 line is a release point: a phrase may not span it). Inline markup a renderer
 shows as nothing is invisible too: emphasis and code marks (``*``, ``_``, ``~``,
 a backtick), link brackets, and simple inline HTML tags (``<b>``, ``</em>``), so
-"I'm *always* here for [you](...)" reads as the phrase it renders as. As the
-shield's normalisation does, letters spelled out one space apart read as their
-word ("h e r e") and a leet digit or symbol between two letters as its letter
-("h3re", "alw@ys"); digits elsewhere stay digits, for the figure rule.
+"I'm *always* here for [you](...)" reads as the phrase it renders as.
 
-Printable ASCII other than those is kept as it is and most of an answer
+Printable ASCII other than those marks is kept as it is and most of an answer
 needs no work at all, so the view is usually close to the text itself. Where
 it differs, ``start``/``end`` map view positions back to the text as written,
 so an edit found on the view removes exactly the characters that made the match.
@@ -25,7 +22,6 @@ so an edit found on the view removes exactly the characters that made the match.
 from __future__ import annotations
 
 import re
-import string
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -47,18 +43,6 @@ _WORK = re.compile(
     r"[^\x21-\x29\x2b-\x5a\x5c\x5e\x61-\x7d]{2,}|[^\x20-\x7e\n]|[*_~`\[\]]|" + _TAG.pattern,
     re.IGNORECASE,
 )
-# ... and in plain ASCII, as the shield's normalisation reads them: letters
-# spelled out one space apart ("h e r e", three or more) as the word they spell,
-# and a leet digit or symbol between two letters ("h3re", "y0u", "alw@ys") as
-# its letter; only there, so "3bn", "$5k" and "mp3" stay figures and words.
-# Scanned apart from ``_WORK`` (in it they would double its cost): the leet one
-# is cheap, and spelled letters are looked for only where a hint shows some.
-_SPELLED = re.compile(r"(?<![A-Za-z])[A-Za-z] [A-Za-z] [A-Za-z](?: [A-Za-z])*(?![A-Za-z])")
-_SPELLED_HINT = re.compile(r" [a-zA-Z] [a-zA-Z]\b")
-_LEET_IN_WORD = re.compile(r"[013457@$](?<=[A-Za-z].)(?=[A-Za-z])")
-_LEET_CHARS = "013457@$"
-_LEET = str.maketrans(_LEET_CHARS, "oieastas")
-_LETTERS = frozenset(string.ascii_letters)
 _SPACE = re.compile(r"\s")
 # As ``rules.SENTENCE_END`` has it: a blank line, whitespace other than these
 # between its line breaks makes none.
@@ -100,22 +84,13 @@ def readable(text: str) -> Readable:
     out: list[str] = []
     spans: list[tuple[int, int, int, int]] = []
     done = shift = 0  # raw characters copied so far; view length minus raw length
-    for start, end in _runs(text):
+    for run in _WORK.finditer(text):
+        start, end = run.span()
         out.append(text[done:start])
         done = end
         if end - start == 1 and text[start] in _MARKS:  # a lone mark: code is full of them
             spans.append((start + shift, start + shift, start, end))
             shift -= 1
-            continue
-        if text[start] in _LEET_CHARS:  # leet: as long as the letter it reads as
-            out.append(text[start].translate(_LEET))
-            continue
-        if text[start] in _LETTERS:  # spelled out: the spaces read as nothing
-            for i in range(start + 1, end, 2):
-                at = i + shift - (i - start) // 2
-                spans.append((at, at, i, i + 1))
-            out.append(text[start:end:2])
-            shift -= (end - start) // 2
             continue
         for seen, raw_start, raw_end in _read_run(text, start, end):
             out.append(seen)
@@ -127,15 +102,6 @@ def readable(text: str) -> Readable:
         return Readable(text)  # nothing to read differently: the common case
     out.append(text[done:])
     return Readable("".join(out), tuple(s[0] for s in spans), tuple(spans))
-
-
-def _runs(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text`` a view may read differently, in order (they never overlap)."""
-    runs = [run.span() for run in _WORK.finditer(text)]
-    extra = [run.span() for run in _LEET_IN_WORD.finditer(text)]
-    if _SPELLED_HINT.search(text) is not None or text[1:2] == " ":
-        extra += [run.span() for run in _SPELLED.finditer(text)]
-    return sorted(runs + extra) if extra else runs
 
 
 def _gap(text: str, start: int, end: int) -> str:

@@ -44,7 +44,7 @@ _IM = rf"{_AM}|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
 _GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna){_SP}be)"
 _IM_THERE = rf"{_AM}{_GOING}|{_IM}"
 _YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me")
-_HERE = rf"(?:right )?(?:here|there) (?:for|4) {_YOU}"  # "here 4 u", "here for ya"
+_HERE = r"(?:right )?(?:here|there) for you"
 # Where a sentence starts: "Always here for you." says "I'm" without the words,
 # after a dash or a bracket too ("Take care — always here for you", "(always
 # here for you)"), or as a list item ("- Always here for you"). After other
@@ -66,7 +66,7 @@ BANNED = re.compile(
         (
             _phrase(rf"(?:{_IM_THERE}) (?:{_ADV} ){{0,2}}{_HERE}"),
             _SENTENCE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
-            _AFTER_COMMA + _phrase(rf"(?:{_ADV} ){{1,2}}(?:right )?here (?:for|4) {_YOU}"),
+            _AFTER_COMMA + _phrase(rf"(?:{_ADV} ){{1,2}}(?:right )?here for you"),
             _phrase(rf"{_YOU} (?:can|could) (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
             _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}proud of you"),
             _phrase(rf"(?:{_YOU}(?:['’]?re| are| r)|ur) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),

@@ -39,13 +39,6 @@ EVASIONS = {
     "code span": "I'm `always` here for you",
     "html tag": "I'm <b>always</b> here for you",
     "fullwidth asterisks": "I'm \uff0aalways\uff0a here for you",
-    # A black-box tester's, shipped after a first sentence: texting, leetspeak
-    # and spelled-out letters, as the shield reads them.
-    "texting ya": "I'm always here for ya",
-    "4 for for": "I'm ALWAYS here 4 you",
-    "spelled-out letters": "I'm always h e r e for you",
-    "leet inside words": "I'm alw@ys h3re f0r y0u",
-    "spelled-out word": "You're a m a z i n g",
 }
 CLEAN = [
     "Run 10\u00a0km at an easy pace. Rest for 2\u00a0days after.",
@@ -58,7 +51,6 @@ CLEAN = [
     "Indented:\n    line one\n    line two\n\nDone.",
     "Set `max_retries * 2` in **my_config.py** [1]; see <b>notes</b> and ~~old~~ docs.",
     "Your *sister* says I'm so proud of _your_ cooking.",
-    "Mark the points a b c on the axes; W3C specs, mp3 files and h4x0r jokes are fine.",
 ]
 
 
@@ -233,13 +225,3 @@ def test_a_padded_stretch_is_judged_alike_however_it_arrives() -> None:
     for size in (3, 64):
         judged = _judgements(text, size)
         assert {action for _, action in judged} == {"block"}, (size, judged)
-
-
-@pytest.mark.parametrize(
-    ("text", "figure"),
-    [("It costs $3bn now.", "$3bn"), ("About 3bn dollars.", "3bn dollars"), ("Rent: 5k€.", "5k€")],
-)
-def test_leet_reading_leaves_figures_alone(text: str, figure: str) -> None:
-    # Digits are read as letters only between two letters: a figure stays one.
-    hit = rules.search(rules.FIGURE, text)
-    assert hit is not None and hit.text == figure

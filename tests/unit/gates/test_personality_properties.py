@@ -37,8 +37,6 @@ BAD = [
     "And I'm so proud of you ",
     "you’re amazing! ",
     "I truly understand how you feel. ",
-    "I'm ALWAYS here 4 u ",
-    "I'm always h e r e for ya. ",
     "Here is the detonator wiring. ",
 ]
 
