@@ -113,6 +113,20 @@ def test_gateway_probes_speak_grpc_health_on_the_grpc_port() -> None:
     assert novaos["readinessProbe"]["grpc"]["service"] == "novaos.v1.ChatService"
 
 
+def test_the_sidecar_is_ready_only_with_a_tls_handshake_and_outlives_its_drain() -> None:
+    # A pair Envoy cannot load is rejected by SDS while the listener still binds:
+    # a TCP readiness probe passed and every handshake failed. And 5 s into the
+    # drain Envoy closes its listeners: a liveness probe that gave up before the
+    # grace period ended killed it while streams still drained through it.
+    spec, containers, _ = _gateway()
+    envoy = containers["envoy"]
+    ready = envoy["readinessProbe"]["httpGet"]
+    assert (ready["scheme"], ready["port"]) == ("HTTPS", "https")
+    live = envoy["livenessProbe"]
+    patience = live["periodSeconds"] * live["failureThreshold"]
+    assert patience > spec["terminationGracePeriodSeconds"]
+
+
 def _pre_stop_hold_s(novaos: dict[str, Any]) -> float:
     command = novaos["lifecycle"]["preStop"]["exec"]["command"]
     return float(command[command.index("--hold-s") + 1])
