@@ -105,46 +105,14 @@ MAX_WE = 2
 _NOT = r"(?!(?:not|nicht|kein\w{0,3}|no|pas|nao|nunca|jamais|never|rien) )"
 _FILL = rf"(?:{_NOT}[\w'-]{{1,15}} ){{0,3}}"  # German puts the verb last
 _FILL1 = rf"(?:{_NOT}[\w'-]{{1,15}} )?"  # "tu devrais en acheter"
-_BUY = r"(?:buy|sell|short|dump|purchase|buying|selling|shorting|purchasing)"
-# "I recommend (that) (you) (to) buy", "I'd suggest you sell".
-_ADVISE = r"(?:recommend|suggest|advise)(?: that)?(?: you(?: to)?)?"
-# An English imperative is advice only where a sentence, clause or list item
-# starts ("Sell your ETH."; "you can sell your old bike" is not one), and only
-# about something traded: "Buy milk and eggs" and "Buy chicken stock" are
-# errands. What is traded: an asset word ("Dump your Apple shares", "Go all in on
-# Bitcoin"), or a capitalised name with "stock" or urged now ("Buy Tesla now"),
-# or a ticker ending the clause ("Buy TSLA."). "Sell-by" is no verb: a space
-# must follow.
-_OPENS = r"[.!?…\n:;(•\-–—*]"
-_CLAUSE_START = (  # at a word start (cheap to rule out), after one of those and up to 2 spaces
-    rf"\b(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
-    r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
-)
-_URGE = r"(?:(?:just|so|then|now|simply|honestly|definitely|seriously) )?"
-_TRADE = (
-    r"(?:buy|sell|dump|short|purchase|offload|unload|load up on|stock up on|"
-    r"go (?:all[- ]in|long|short) on|pile into|get out of|cash out of)"
-)
-_ASSET = (
-    r"(?:shares?|stocks|equit(?:y|ies)|bonds|etfs?|crypto(?:currenc(?:y|ies))?|bitcoins?|btc|"
-    r"ethereum|eth|ether|dogecoin|doge|solana|xrp|positions?|stake|holdings)"
-)
-_NAME = r"(?-i:[A-Z][A-Za-z&.-]{1,15})"
-_NOW = (
-    r"(?:now|today|immediately|right now|right away|asap|on the dip|while it's (?:cheap|low|high)|"
-    r"before (?:earnings|the (?:earnings|split|report|announcement|rally|close|open)))"
-)
+_BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
 BUY_SELL = re.compile(
     "|".join(
         (
             # English
-            rf"\b(?:you should|i (?:would |strongly )?{_ADVISE}|"
-            rf"i'd(?: {_ADVISE})?|it's (?:a )?(?:good|great) (?:time|idea) to|"
+            r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
+            r"i'd(?: (?:recommend|suggest|advise))?|it's (?:a )?(?:good|great) (?:time|idea) to|"
             r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
-            rf"{_CLAUSE_START}{_URGE}{_TRADE} (?:(?:[\w'&-]{{1,12}} ){{0,3}}{_ASSET}\b|"
-            rf"(?:[\w'&-]{{1,12}} ){{0,2}}{_NAME} stock\b|(?:{_NAME} ){{1,2}}{_NOW}\b|"
-            r"(?-i:\$?[A-Z]{2,5})(?=[.!,;\n]|\Z|\s(?:and|or|now|today|immediately)\b))",
-            r"\bbuy (?:the|this|every) dip\b",
             r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
             r"sell (?:now|today|immediately))\b",
             r"\b(?:my|our) (?:recommendation|advice|verdict|call|suggestion|pick)"
