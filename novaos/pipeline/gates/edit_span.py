@@ -3,7 +3,8 @@
 The unit is the sentence or the list item (its line) holding the violation: a
 half sentence around a removed phrase reads worse than none, and the items of a
 list are apart from each other (a single line break ends no sentence for the
-release, so a phrase may go on over it, but it ends an item for an edit). A
+release, so a phrase may go on over it, but it ends an item for an edit). An
+item goes whole with its marker ("2. ", "- "), which is no sentence end. A
 unit is cut once its end is in hand (a sentence end, a line break, the end of
 the answer); until then the check waits for it, as long as the window lets the
 unit stay held. When the window is full and the unit still goes on (a run-on
@@ -22,6 +23,8 @@ from novaos.pipeline.gates import rules
 
 _CLAUSE_MARKS = ",;:—–"
 _CLAUSE_MARK = re.compile(f"[{_CLAUSE_MARKS}]")
+# A list item's marker ("2. ", "- "): a cut item goes with its marker and line.
+_LIST_ITEM = re.compile(r"[ \t]*(?:\d+[.)]|[-*•])[ \t]")
 
 
 def unit(text: str, start: int, end: int, *, final: bool) -> tuple[int, int | None]:
@@ -29,11 +32,13 @@ def unit(text: str, start: int, end: int, *, final: bool) -> tuple[int, int | No
     where it ends with the whitespace after it, or None while it is still open
     (``final``: the answer ended, so its end is the end of the text)."""
     begin = text.rfind("\n", 0, start) + 1
+    line = text.find("\n", end)
+    if _LIST_ITEM.match(text, begin):  # "2. " is no sentence end: the item goes whole
+        return begin, line + 1 if line >= 0 else len(text) if final else None
     for sentence_end in rules.SENTENCE_END.finditer(text, begin, start):
         begin = sentence_end.end()
     stop: int | None = None
     after = rules.SENTENCE_END.search(text, end)
-    line = text.find("\n", end)
     if after is not None and (line < 0 or after.start() <= line):
         stop = after.end()  # a sentence end, or a blank line, with what follows it
     elif line >= 0:

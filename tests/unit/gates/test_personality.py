@@ -101,6 +101,19 @@ def test_an_edited_list_item_takes_only_its_line() -> None:
     assert "".join(s.release for s in whole.whole("".join(chunks))) == kept
 
 
+def test_an_edited_numbered_item_goes_with_its_marker() -> None:
+    # "2. " reads as a sentence end, so the cut began after it and left the
+    # marker on the next item: "1. Water early.\n2. 3. Use compost.\n".
+    for chunks in (
+        ["1. Water early.\n", "2. I'm always here for you\n", "3. Use compost.\n"],
+        ["Tips.\n", "1) Water early.\n", "  2) I'm always here for you. Yes.\n", "3) Use it.\n"],
+        ["Tips.\n", "* Water early.\n", "* Sure. I'm always here for you\n", "* Use compost.\n"],
+    ):
+        released, steps = run(_open(), chunks)
+        assert released == "".join(c for c in chunks if "always" not in c), released
+        assert sum(s.edits for s in steps) == 1
+
+
 @pytest.mark.parametrize("holdback", [112, 160, 400])
 @pytest.mark.parametrize(
     ("clause", "left"),
