@@ -21,8 +21,11 @@ import re
 
 from novaos.pipeline.gates import rules
 
-_CLAUSE_MARKS = ",;:—–"
-_CLAUSE_MARK = re.compile(f"[{_CLAUSE_MARKS}]")
+# A clause mark is one a space follows (or a dash with spaces around it), or the
+# last character so far: inside a token ("1,500", "https://", "10:30",
+# "2020–2024") it marks no clause, and a cut there changes a number or leaves
+# half a link.
+_CLAUSE_MARK = re.compile(r"[,;:—–](?=\s|\Z)|(?<=\s)-(?=\s|\Z)")
 # A list item's marker ("2. ", "- "): a cut item goes with its marker and line.
 _LIST_ITEM = re.compile(r"[ \t]*(?:\d+[.)]|[-*•])[ \t]")
 
@@ -54,7 +57,11 @@ def clause(text: str, begin: int, start: int, end: int, stop: int | None) -> tup
     next one, or from the space before the phrase through the next mark, or the
     phrase alone with a space beside it."""
     stop = len(text) if stop is None else stop
-    before = max(text.rfind(mark, begin, start) for mark in _CLAUSE_MARKS)
+    before = -1
+    for mark in _CLAUSE_MARK.finditer(text, begin):  # the last mark before the phrase
+        if mark.start() >= start:
+            break
+        before = mark.start()
     after = _CLAUSE_MARK.search(text, end, stop)
     if before >= 0:
         return before, after.start() if after is not None else end

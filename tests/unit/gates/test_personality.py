@@ -114,6 +114,19 @@ def test_an_edited_numbered_item_goes_with_its_marker() -> None:
         assert sum(s.edits for s in steps) == 1
 
 
+@pytest.mark.parametrize(
+    "token",
+    ["about 1,500 people", "https://example.org/garden", "at 10:30 sharp", "from 2020–2024 on"],
+)
+def test_a_clause_cut_never_splits_a_token(token: str) -> None:
+    # A comma, colon or dash inside a token was a clause mark: the cut ran from
+    # it, so "1,500" shipped as "1" and a link as "https".
+    head = "You can water the plants early" + " and then water them again" * 8
+    text = f"Hi. {head} {token} I'm always here for you and also the soil matters. Done."
+    released, _ = run(_open(holdback_chars=112), re.findall(r"\S+\s*", text))
+    assert released == f"Hi. {head} {token} and also the soil matters. Done."
+
+
 @pytest.mark.parametrize("holdback", [112, 160, 400])
 @pytest.mark.parametrize(
     ("clause", "left"),
