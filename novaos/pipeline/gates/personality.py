@@ -90,6 +90,7 @@ class PersonalityStream:
         self._context = ""  # the tail of released text, so harm spanning a cut is seen
         self._released_any = False
         self._we_seen = 0
+        self._head_cut = False  # an edit took the start of the held text
         self._stopped: CheckStep | None = None
         self._waiting = False  # the last step released nothing and found no sentence end
         self._view: Readable | None = None  # of ``_view_of``, the held text it was read from
@@ -215,6 +216,7 @@ class PersonalityStream:
         if not final and self._cut() == 0:
             return self._wait(edits)
         for _ in range(_MAX_EDITS_PER_STEP):
+            edits += self._cut_joined_phrase(final)
             violation = self._first_violation(final)
             if violation is None:
                 break
@@ -241,6 +243,7 @@ class PersonalityStream:
         if candidate:
             self._released_any = True
             self._context = (self._context + candidate)[-self.holdback_chars :]
+            self._head_cut = False
         return CheckStep(release=candidate, edits=edits + we_edits)
 
     def _wait(self, edits: int) -> CheckStep:
@@ -324,7 +327,32 @@ class PersonalityStream:
         if stop is None or (begin == 0 and self._released_mid_sentence()):
             begin, stop = edit_span.clause(held, begin, hit.start, hit.end, stop)
         self._held = held[:begin] + held[stop:]
+        self._head_cut = self._head_cut or begin == 0
         return 1
+
+    def _cut_joined_phrase(self, final: bool) -> int:
+        """After an edit took the start of the held text, the rest of it joins
+        the released text, which is never edited again: "you can " | "always
+        there for you, " | "count on me" would ship "you can count on me". The
+        held part of a banned phrase across that boundary goes too, once it is
+        whole (no match crossed it before the edit: the window was checked)."""
+        before = self._context
+        done = 0
+        while self._head_cut and self._held:
+            view = readable(before + self._held)
+            joined = None
+            for match in rules.BANNED.finditer(view.text):
+                if view.start(match.start()) >= len(before):
+                    break
+                if view.end(match.end()) > len(before):
+                    joined = match
+                    break
+            if joined is None or (joined.end() == len(view.text) and not final):
+                break
+            rest = self._held[view.end(joined.end()) - len(before) :]
+            self._held = rest.lstrip(" \t") if before.endswith((" ", "\t")) else rest
+            done += 1
+        return done
 
     def _released_mid_sentence(self) -> bool:
         """Whether the released text ends inside a sentence or line (a forced

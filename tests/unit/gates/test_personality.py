@@ -161,6 +161,29 @@ def test_a_sentence_released_in_part_loses_only_the_clause() -> None:
     assert released == head + ", whatever happens, so go ahead. Bye."
 
 
+@pytest.mark.parametrize(
+    ("head", "tail"), [("you can", "count on me whenever"), ("you're", "amazing whenever")]
+)
+def test_a_cut_at_the_held_start_never_joins_a_banned_phrase(head: str, tail: str) -> None:
+    # A forced cut released "... and you can "; the held text began with
+    # "always there for you," (a sentence start to the check), its clause was
+    # cut, and "you can  count on me" reached the client.
+    text = (
+        f"Hi. You can water the plants early w and {head} always there for you, {tail} "
+        "you need and the soil matters a lot and more words here and on and on. Done."
+    )
+    shipped = 0
+    for holdback in (96, 112, 130):
+        for chunks in [re.findall(r"\S+\s*", text)] + [
+            [text[i : i + size] for i in range(0, len(text), size)] for size in range(1, 12)
+        ]:
+            released, steps = run(_open(holdback_chars=holdback), chunks)
+            assert rules.find_banned(released) is None, (holdback, chunks[:2], released)
+            assert all(s.action == "continue" for s in steps)
+            shipped += f"{head} always there" not in released
+    assert shipped  # some alignments did cut the clause at the held start
+
+
 def test_word_that_goes_on_is_not_a_match() -> None:
     released, _ = run(_open(), ["Good. I'm so proud of you", "r sister, she says."])
     assert released == "Good. I'm so proud of your sister, she says."
