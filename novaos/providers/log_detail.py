@@ -28,14 +28,26 @@ def log_detail(message: str, request: ProviderRequest) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
+# The request text searched for echoes, newest message first: every window of the
+# message is looked for in it, so a long history (tens of 32k-character turns) made
+# one failed call's log line cost the event loop ~0.4 s, in an outage for every call.
+ECHO_SCOPE_CHARS = 64_000
+
+
 def _request_texts(request: ProviderRequest) -> list[str]:
-    """Each message as sent, and as it reads once JSON-escaped (a body quoted whole)."""
+    """The newest messages (``ECHO_SCOPE_CHARS`` in all) as sent, and as they read
+    once JSON-escaped (a body quoted whole)."""
     texts: set[str] = set()
-    for m in request.messages:
+    left = ECHO_SCOPE_CHARS
+    for m in reversed(request.messages):
+        if left <= 0:
+            break
+        content = m.content[:left]
+        left -= len(content)
         for form in (
-            m.content,
-            json.dumps(m.content)[1:-1],
-            json.dumps(m.content, ensure_ascii=False)[1:-1],
+            content,
+            json.dumps(content)[1:-1],
+            json.dumps(content, ensure_ascii=False)[1:-1],
         ):
             if len(form) >= ECHO_CHARS:
                 texts.add(form)
