@@ -127,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = _settings()
     except ConfigError as exc:
-        print(f"novaos: {exc}", file=sys.stderr)
+        _say_config_error(exc)
         return EXIT_CONFIG
     configure_logging(settings)
     if not args.worker and (unknown := unknown_variables()):  # the supervisor says it once
@@ -145,8 +145,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return Supervisor(settings, process_environment(), stop=stop).run()
         return asyncio.run(_serve(settings, worker=args.worker, stop=stop))
     except ConfigError as exc:  # found while starting (providers, ports)
-        print(f"novaos: {exc}", file=sys.stderr)
+        _say_config_error(exc)
         return EXIT_CONFIG
+
+
+def _say_config_error(exc: ConfigError) -> None:
+    """One write of the whole line: workers share the supervisor's stderr, and
+    unbuffered (PYTHONUNBUFFERED) ``print`` writes the text and its line break
+    apart, so two workers' lines could interleave into one."""
+    sys.stderr.write(f"novaos: {exc}\n")
+    sys.stderr.flush()
 
 
 _NO_SECRET = (
