@@ -82,8 +82,9 @@ class PersonalityStream:
     ) -> None:
         self._constraints = constraints
         self._harm_check = harm_check
-        # A whole answer is judged for harm once, at the end, on all of it: more
-        # context than any window, and nothing has reached the client yet.
+        # A whole answer is judged for harm once, at the end, on all of it as the
+        # model wrote it (edits included): more context than any window, and
+        # nothing has reached the client yet.
         self._whole: list[str] | None = [] if whole else None
         self.holdback_chars = max(constraints.holdback_chars, _MIN_HOLDBACK)
         self._held = ""
@@ -114,6 +115,8 @@ class PersonalityStream:
     def _feed(self, text: str) -> CheckStep:
         quiet = self._waiting and self.quiet_feeds and self._quiet(text)
         self._held += text
+        if self._whole is not None:
+            self._whole.append(text)
         return _NOTHING if quiet else self._step(final=False)
 
     def _feed_words(self, text: str) -> CheckStep:
@@ -215,24 +218,13 @@ class PersonalityStream:
             edits += self._strip_opener(final)
         if not final and self._cut() == 0:
             return self._wait(edits)
-        for _ in range(_MAX_EDITS_PER_STEP):
-            edits += self._cut_joined_phrase(final)
-            violation = self._first_violation(final)
-            if violation is None:
-                break
-            if not self._released_any:
-                return self._stop("regenerate", violation.kind, violation.hit.text)
-            edited = self._edit_held(violation, final)
-            if not edited:  # its sentence goes on: cut once its end is here
-                break
-            edits += edited
-        else:  # a pathological flood of violations: stop rather than loop
-            return self._stop(self._stop_action(), "edit limit", "")
+        edited = self._edit_violations(final)
+        if isinstance(edited, CheckStep):
+            return edited
         cut = len(self._held) if final else self._cut()
         candidate, self._held = self._held[:cut], self._held[cut:]
         candidate, we_edits = self._edit_we(candidate)
         if self._whole is not None:
-            self._whole.append(candidate)
             harm = self._harm_check("".join(self._whole)) if final and self._harm_check else None
             if harm is not None:
                 return self._stop("regenerate", "harmful output", harm)
@@ -244,7 +236,34 @@ class PersonalityStream:
             self._released_any = True
             self._context = (self._context + candidate)[-self.holdback_chars :]
             self._head_cut = False
-        return CheckStep(release=candidate, edits=edits + we_edits)
+        return CheckStep(release=candidate, edits=edits + edited + we_edits)
+
+    def _edit_violations(self, final: bool) -> int | CheckStep:
+        """Edit the held text's violations: the number of edits, or the step
+        that stops (a regeneration before release, harm, a flood of edits)."""
+        edits = 0
+        judged = False  # the held text as written, before this step's edits
+        for _ in range(_MAX_EDITS_PER_STEP):
+            edits += self._cut_joined_phrase(final)
+            violation = self._first_violation(final)
+            if violation is None:
+                return edits
+            if not self._released_any:
+                return self._stop("regenerate", violation.kind, violation.hit.text)
+            if not judged and violation.kind != "precise figure":
+                # An edit takes a sentence, clause or list item: harm in it must
+                # still stop the stream, not leave with it (a figure is only a
+                # number). A whole answer is judged on all of its draft at the end.
+                judged = True
+                harm = self._harm("") if self._whole is None else None
+                if harm is not None:
+                    return self._stop(self._stop_action(), "harmful output", harm)
+            edited = self._edit_held(violation, final)
+            if not edited:  # its sentence goes on: cut once its end is here
+                return edits
+            edits += edited
+        # a pathological flood of violations: stop rather than loop
+        return self._stop(self._stop_action(), "edit limit", "")
 
     def _wait(self, edits: int) -> CheckStep:
         """Nothing could be released: check again when something can."""

@@ -296,8 +296,30 @@ def test_whole_answer_sees_the_complete_text_and_still_edits() -> None:
     text = "You can do this. You're amazing, truly. Take a short walk outside."
     released, steps = run(stream, re.findall(r"\S+\s*", text))
     assert released == "You can do this. Take a short walk outside."  # flattery edited out
-    assert seen == [released]
+    assert seen == [text]  # judged as written: harm never leaves with an edit
     assert sum(s.edits for s in steps) >= 1
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I'm always here for you, and the detonator wiring goes red to blue. ",
+        "\n- Wire it: you can always count on me, the detonator wiring is red to blue\n",
+    ],
+)
+def test_harm_in_text_an_edit_takes_still_stops(sentence: str) -> None:
+    # The edit of a banned phrase takes its sentence (or list item) with it;
+    # the harm beside it must not leave unseen with it and the rest complete.
+    stream = _open()
+    assert stream.feed("Chemistry is fun. ").release == "Chemistry is fun. "
+    released, steps = run(stream, [sentence, "Bye. "])
+    assert released == ""
+    assert any(s.action == "block" for s in steps)
+    assert stream.finish().reason == "harmful output: weapons"
+    whole = PersonalityChecker(stand_in_harm).open(OutputConstraints(), whole=True)
+    steps = whole.whole("Chemistry is fun. " + sentence + "Bye.")
+    assert steps[-1].action == "regenerate"
+    assert steps[-1].reason == "harmful output: weapons"
 
 
 def test_a_stream_still_blocks_harm_after_release() -> None:
