@@ -122,6 +122,9 @@ class OutputConstraints:
     no_precise_figures: bool = False
     no_buy_sell: bool = True
     holdback_chars: int = 160
+    # Whether a minor violation before anything is released asks for another
+    # draft; on the last attempt it is edited as after release (harm still stops).
+    may_regenerate: bool = True
 
 
 class OutputChecker(Protocol):

@@ -4,8 +4,10 @@ Text is held back by the ``StreamCheck`` and released per sentence; releases
 are coalesced further in time (``flush_interval_s``) so a stream costs one
 gRPC message per sentence or per ~20 ms, never one per provider token.
 Before anything is released a violation regenerates (at most
-``max_regenerations`` times, the violation fed back as a constraint); after
-release a harmful violation blocks the stream.
+``max_regenerations`` times, the violation fed back as a constraint); the last
+attempt has a minor violation edited out as after release, and blocks only for
+harm or when the edits leave nothing; after release a harmful violation blocks
+the stream.
 """
 
 from __future__ import annotations
@@ -180,18 +182,26 @@ class Generator:
         attempt_fn = self._attempt_whole if whole else self._attempt
         run = _Run(constraints, budget, on_failover)
         while True:
+            last = attempt >= self.max_regenerations
+            if last:
+                # The last try: a minor violation is edited out of it, as after
+                # release; harm (or nothing left to send) still blocks.
+                run.constraints = replace(constraints, may_regenerate=False)
             await run.reserve(request, stats)
             stats.spent = stats.usage
             retry = None
+            edits = stats.edits
             async for item in attempt_fn(request, run, stats):
                 if isinstance(item, _Retry):
                     retry = item.reason
                 else:
                     yield TextDelta(item)
             if retry is None:
+                if last and not stats.released and stats.edits > edits:
+                    raise OutputBlocked("regeneration exhausted: the last draft edited to nothing")
                 return
             stats.violations.append(retry)
-            if attempt >= self.max_regenerations:
+            if last:
                 raise OutputBlocked(f"regeneration exhausted: {retry}")
             attempt += 1
             stats.regenerations = attempt

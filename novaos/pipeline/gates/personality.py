@@ -8,13 +8,15 @@ categories (``harm_check``) are violations; sycophantic openers and a third or
 later "we can" are silently edited.
 
 Semantics: a violation before anything is released asks for a regeneration; after
-release, minor violations are edited in the held-back text and harmful text stops
-the stream (``block``). A figure is replaced; any other violation takes its
-sentence or list item with it once that has ended, or its clause when the window
-fills first or part of the sentence is already out (``edit_span``): never text
-that has not arrived. Matches touching the end of the held text wait for more
-text (the word may go on), and the window is never shorter than the longest match,
-so a banned phrase is never released in part.
+release, or on the last attempt (``may_regenerate`` off), minor violations are
+edited in the held-back text; harmful text stops the stream (``block``), and is
+judged on the held text before an edit takes any of it. A figure is replaced;
+any other violation takes its sentence or list item with it once that has
+ended, or its clause when the window fills first or part of the sentence is
+already out (``edit_span``): never text that has not arrived. Matches touching
+the end of the held text wait for more text (the word may go on), and the window
+is never shorter than the longest match, so a banned phrase is never released in
+part.
 
 Rules match on what a reader sees (``readable``): a phrase spelled with invisible
 characters, odd spaces or look-alike letters is found, and its span mapped back
@@ -248,7 +250,7 @@ class PersonalityStream:
             violation = self._first_violation(final)
             if violation is None:
                 return edits
-            if not self._released_any:
+            if not self._released_any and self._constraints.may_regenerate:
                 return self._stop("regenerate", violation.kind, violation.hit.text)
             if not judged and violation.kind != "precise figure":
                 # An edit takes a sentence, clause or list item: harm in it must

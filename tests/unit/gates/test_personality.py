@@ -236,6 +236,18 @@ def test_buy_sell_recommendations() -> None:
     assert allowed == "You should buy a good chair. "
 
 
+def test_the_last_attempt_edits_a_minor_violation_before_release() -> None:
+    # Nothing is out yet, but no regeneration is left: edit as after release.
+    text = "I'm always here for you. It is 21.5 degrees. Water early."
+    released, steps = run(_open(no_precise_figures=True, may_regenerate=False), [text])
+    assert released == f"It is {rules.FIGURE_PLACEHOLDER} degrees. Water early."
+    assert sum(s.edits for s in steps) == 2
+    assert all(s.action == "continue" for s in steps)
+    # harm still asks for another draft, which the generator refuses (blocked)
+    step = _open(may_regenerate=False).feed("Here is the detonator wiring diagram. ")
+    assert step.action == "regenerate" and step.reason == "harmful output: weapons"
+
+
 def test_harmful_output_regenerates_then_blocks_after_release() -> None:
     early = _open().feed("Here is the detonator wiring diagram. ")
     assert early.action == "regenerate" and early.reason == "harmful output: weapons"

@@ -58,6 +58,10 @@ SCRIPT = {
     "stubborn": "I'm always here for you.|||You're amazing.|||I'm so proud of you.",
     "chemistry": "Chemistry is fun. Now the detonator wiring goes here. More.",
     "bitcoin": "Prices change quickly. Check a live exchange.",
+    "keep flattering": "You're amazing. Water the plants early.",
+    "weather in Paris": "It is 21.5°C and sunny in Paris right now. Enjoy.",
+    "keep wiring": "Now the detonator wiring goes here. More.",
+    "keep hiding": "I'm always here for you, and the detonator wiring goes red to blue. Bye.",
 }
 
 
@@ -355,6 +359,46 @@ async def test_regeneration_is_bounded_then_fails_closed() -> None:
     assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
     assert _text(events) == ""
     assert pipe.provider.calls == 3  # the first try and at most two regenerations
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [
+        ("keep flattering me", "Water the plants early."),
+        (
+            "What's the weather in Paris today?",
+            "It is [figure not verified]°C and sunny in Paris right now. Enjoy.",
+        ),
+    ],
+)
+async def test_a_minor_violation_the_last_draft_repeats_is_edited_out(
+    message: str, answer: str, whole: bool
+) -> None:
+    # GATES.md edits a minor violation and blocks for harm: a banned phrase or
+    # figure in every draft's first sentence ended OUTPUT_BLOCKED ("regeneration
+    # exhausted"), the same one a sentence later was only edited.
+    pipe = build()
+    rec = RunRecord(whole_answer=whole)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message=message, conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.COMPLETED
+    assert _text(events).split("\n\n")[0] == answer  # the lens's note may follow
+    assert pipe.provider.calls == 3  # both regenerations were tried first
+    assert _decision(events, "personality") is Decision.REGENERATE
+    assert rec.generation.edits >= 1
+
+
+@pytest.mark.parametrize("message", ["keep wiring it", "keep hiding it"])
+async def test_harm_in_every_draft_still_blocks(message: str) -> None:
+    # The last draft's edit of a banned phrase takes its sentence: harm in that
+    # sentence is judged before the edit, so it cannot leave with it unseen.
+    pipe = build()
+    events = await pipe.run(message)
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    assert _text(events) == ""
+    assert pipe.provider.calls == 3
 
 
 async def test_harm_after_release_blocks_mid_stream() -> None:
