@@ -106,9 +106,47 @@ _NOT = r"(?!(?:not|nicht|kein\w{0,3}|no|pas|nao|nunca|jamais|never|rien) )"
 _FILL = rf"(?:{_NOT}[\w'-]{{1,15}} ){{0,3}}"  # German puts the verb last
 _FILL1 = rf"(?:{_NOT}[\w'-]{{1,15}} )?"  # "tu devrais en acheter"
 _BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
+# A bare imperative is advice only where a sentence, clause or list item starts
+# ("Sell your ETH."; "you can sell your old bike" is none) and only about an
+# asset named by a word no errand uses ("shares", "stocks", "ETF", "bitcoin"):
+# "Buy Brie today", "- Buy OJ", "Buy chicken stock" are shopping. A name or a
+# ticker alone ("Buy Tesla now", "Buy TSLA") is not read: telling them from a
+# shop's name is beyond a pattern. How to trade ("Sell your shares through
+# your broker's app") is an instruction, and a question ("Buy bonds? It
+# depends") is no advice.
+_OPENS = r"[.!?…\n:;(•\-–—*]"
+_CLAUSE_START = (  # at a word start, after one of those and up to 2 spaces
+    rf"\b(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
+    r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
+)
+_URGE = r"(?:(?:just|so|then|now|simply|honestly|frankly|definitely|seriously|please),? )?"
+_ASSET_WORDS = (
+    r"shares|stocks|equities|etfs?|index funds?|mutual funds?|bonds|crypto(?:currenc(?:y|ies))?|"
+    r"bitcoins?|btc|ethereum|eth|dogecoin|doge|solana|xrp|altcoins?|memecoins?|"
+    r"acciones|criptomonedas|bonos|fondos|"  # es
+    r"actions|cryptos?|obligations|fonds|"  # fr
+    r"aktien|kryptos?|kryptowahrungen|anleihen|"  # de
+    r"acoes|criptomoedas|titulos"  # pt
+)
+# The match takes what follows the asset word, so a stream waits for it: a
+# clause mark, the end, or a word that does not start a how-to ("by", "on", "via").
+_NOT_HOW_TO = r"(?!(?:by|through|via|using|with|on|in|from|at|por|en|sur|par|uber|mit|pela|pelo)\b)"
+_FOLLOWS = rf"(?:[.!,;:)\n]|\s?\Z| {_NOT_HOW_TO}[\w'-]{{1,15}}\b)"
+_TRADE = (
+    r"(?:buy|sell|dump|short|purchase|offload|unload|load up on|go (?:all[- ]in|long|short) on|"
+    r"pile into|cash out of|"
+    r"compra|vende|compre|venda|comprad|vended|"  # es, pt
+    r"achetez|vendez|achete|vends|"  # fr
+    r"kaufen sie|verkaufen sie|kauf|verkauf|kauft|verkauft)"  # de
+)
+_IMPERATIVE = (
+    rf"{_CLAUSE_START}{_URGE}{_TRADE} (?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
+)
 BUY_SELL = re.compile(
     "|".join(
         (
+            _IMPERATIVE,
+            r"\bbuy (?:the|this|every) dip\b",
             # English
             r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
             r"i'd(?: (?:recommend|suggest|advise))?|it's (?:a )?(?:good|great) (?:time|idea) to|"

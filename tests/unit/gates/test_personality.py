@@ -499,6 +499,20 @@ def test_small_integers_are_not_figures(text: str) -> None:
         "Je vous conseille d'acheter.",
         "Você deveria comprar já.",
         "É um bom momento para vender.",
+        # bare imperatives about an asset, which shipped past a lens that
+        # disallowed advice (a black-box tester's)
+        "Sell your ETH.",
+        "Honestly, sell your ETH.",
+        "Please sell your ETH now.",
+        "Dump your Apple shares.",
+        "Go all in on Bitcoin.",
+        "Buy index funds, not single stocks.",
+        "Load up on Nvidia stocks before earnings.",
+        "Buy the dip.",
+        "Vende tus acciones hoy.",
+        "Vendez vos actions.",
+        "Verkaufen Sie Ihre Aktien.",
+        "Venda suas ações agora.",
     ],
 )
 def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
@@ -514,6 +528,40 @@ def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
 )
 def test_no_advice_is_no_buy_sell(text: str) -> None:
     assert run(_open(), [text])[0] == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # errands and shop names: an imperative reads as advice only about an asset
+        "Buy Brie today, it ripens fast.",
+        "- Buy OJ\n",
+        "Buy Lego now, before Christmas.",
+        "Buy IKEA.",
+        "Buy milk and eggs.",
+        "Buy chicken stock for the soup.",
+        "Buy a tomato stake.",
+        "Sell-by dates are conservative.",
+        "Go all in on your studies.",
+        "Compra pan y leche.",
+        "Kauf dir ein Eis.",
+        # stories, options, questions and how to trade
+        "You can sell your old bike on a marketplace.",
+        "I bought Tesla shares in 2019 and sold them in 2021.",
+        "Many people buy shares when prices rise.",
+        "Buy bonds? It depends on your goals.",
+        "Sell your shares through your broker's app.",
+        "Sell your ETH on the exchange, then withdraw it.",
+        "Vende tus acciones en la app de tu banco.",
+    ],
+)
+def test_errands_stories_and_how_to_are_no_buy_sell_advice(text: str) -> None:
+    # The rule is on for every answer: fed word by word as a stream arrives, the
+    # sentence must come out whole (a how-to word is waited for, not guessed).
+    words = re.findall(r"\S+\s*|\s+", text + " Done.")
+    released, steps = run(_open(), ["Here you go. ", *words])
+    assert released == "Here you go. " + text + " Done."
+    assert all(s.action == "continue" for s in steps)
 
 
 @pytest.mark.parametrize(
