@@ -1,6 +1,7 @@
 """Spark gate: one small next step, only when it is clearly welcome.
 
-Only in sword stance, with no shield intervention and low stakes. Limits are per
+Only in sword stance, with no shield intervention and low stakes (the shield's
+risk, and no health or mental-health domain: see the stance gate). Limits are per
 user and live in the store (shared by every worker and pod): at most
 ``daily_max`` a day and ``min_gap_s`` apart.
 """
@@ -12,8 +13,9 @@ import time
 from collections.abc import Callable
 
 from novaos.domain import Decision, SparkSuggestion, Stance
-from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, StanceFacts
+from novaos.pipeline.facts import IntentFacts, Risk, ShieldFacts, ShieldVerdict, StanceFacts
 from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gates.stance import high_stakes_domain
 from novaos.ports import GetOp, KeyValueStore
 
 _TEMPLATES: tuple[tuple[str, re.Pattern[str], SparkSuggestion], ...] = (
@@ -65,6 +67,10 @@ def eligible(inp: GateInput) -> str:
         return "shield intervened"
     if shield.risk not in _CALM:
         return f"stakes {shield.risk}"
+    intent = inp.facts("intent")
+    domain = high_stakes_domain(intent if isinstance(intent, IntentFacts) else None)
+    if domain:
+        return f"high stakes ({domain})"
     return ""
 
 

@@ -3,6 +3,11 @@
 Stance shapes the system prompt, the allowed capabilities and spark. When the
 shield's facts are missing (it failed or did not run) we pick ``shield``: the
 careful posture, never the permissive one.
+
+Stakes come from the shield's risk and from the intent's domains: a plan to
+taper off a medication or to tell one's family about a depression passes the
+shield (it is allowed), but a cheerful "sword" answer with a spark is not the
+posture for it, so health and mental health count as high stakes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 
 _SWORD_TYPES = frozenset({"action", "planning"})
 _CALM_RISKS = frozenset({Risk.NONE, Risk.LOW})
+HIGH_STAKES_DOMAINS = ("health", "mental_health")
+
+
+def high_stakes_domain(intent: IntentFacts | None) -> str:
+    """The first high-stakes domain intent tagged (empty: none)."""
+    if intent is None:
+        return ""
+    return next((d for d in HIGH_STAKES_DOMAINS if d in intent.domains), "")
 
 
 def _shield_stance(shield: ShieldFacts) -> tuple[Stance, str] | None:
@@ -41,6 +54,9 @@ def choose_stance(
     intervention = _shield_stance(shield)
     if intervention is not None:
         return intervention
+    domain = high_stakes_domain(intent)
+    if domain:
+        return Stance.SHIELD, f"high stakes ({domain})"
     if lens is not None and lens.needs_verification:
         return Stance.LENS, "verification needed"
     kind = intent.type if intent is not None else "unknown"

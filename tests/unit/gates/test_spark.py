@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import pytest
 
 from novaos.domain import Decision, SparkSuggestion, Stance
-from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, StanceFacts
+from novaos.pipeline.facts import IntentFacts, Risk, ShieldFacts, ShieldVerdict, StanceFacts
 from novaos.pipeline.gate import GateResult
 from novaos.pipeline.gates.spark import SparkGate, pick_template
 from novaos.ports import GetOp, StoreOp
@@ -58,6 +58,20 @@ async def test_no_spark_outside_calm_sword(
     result = await SparkGate(store).check(gate_input("Plan my week", prior=_prior(stance, shield)))
     assert result.facts is None
     assert result.reason.startswith("no spark")
+    assert store.writes == []
+
+
+@pytest.mark.parametrize("domain", ["health", "mental_health"])
+async def test_no_spark_on_a_health_or_mental_health_plan(store: FakeStore, domain: str) -> None:
+    """Low stakes means the intent's domains too: even in sword stance (a stance gate
+    that did not run, or ran before this rule) a medication plan gets no spark."""
+    prior = _prior()
+    prior["intent"] = GateResult(
+        Decision.PASS, facts=IntentFacts(type="planning", domains=frozenset({domain}))
+    )
+    result = await SparkGate(store).check(gate_input("Plan my insulin doses", prior=prior))
+    assert result.facts is None
+    assert result.reason == f"no spark: high stakes ({domain})"
     assert store.writes == []
 
 

@@ -63,6 +63,39 @@ async def test_stance_priority(
     assert result.facts == StanceFacts(stance=Stance(stance))
 
 
+@pytest.mark.parametrize(
+    ("kind", "domains", "lens", "stance"),
+    [
+        ("planning", {"health"}, False, "shield"),
+        ("action", {"mental_health"}, False, "shield"),
+        ("question", {"health", "finance"}, True, "shield"),
+        ("planning", {"finance"}, False, "sword"),
+        ("planning", {"technology"}, False, "sword"),
+    ],
+)
+async def test_health_and_mental_health_are_high_stakes(
+    kind: str, domains: set[str], lens: bool, stance: str
+) -> None:
+    """A medication or mental-health plan passes the shield, but is not low-stakes sword work."""
+    prior = _prior(PASS, kind, lens)
+    prior["intent"] = GateResult(
+        Decision.PASS, facts=IntentFacts(type=kind, domains=frozenset(domains))
+    )
+    result = await StanceGate().check(gate_input("x", prior=prior))
+    assert result.stance is Stance(stance)
+    if stance == "shield":
+        assert result.reason.startswith("shield: high stakes (")
+
+
+async def test_a_crisis_outranks_a_high_stakes_domain() -> None:
+    prior = _prior(ShieldFacts(verdict=ShieldVerdict.CONTROL, risk=Risk.CRITICAL), "planning")
+    prior["intent"] = GateResult(
+        Decision.PASS, facts=IntentFacts(type="planning", domains=frozenset({"mental_health"}))
+    )
+    result = await StanceGate().check(gate_input("x", prior=prior))
+    assert result.stance is Stance.CONTROL
+
+
 def _with_stance(stance: Stance) -> dict[str, GateResult]:
     return {"stance": GateResult(Decision.PASS, facts=StanceFacts(stance), stance=stance)}
 
