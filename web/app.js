@@ -263,11 +263,9 @@ function showEnding(item, outcome, detail) {
 
 function finish(item, done) {
   const outcome = done.outcome || "OUTCOME_UNSPECIFIED";
-  const body = item.querySelector(".body");
-  // The ack sentence also arrives as text (for plain clients); the box already shows it,
-  // and why it is needed.
+  // The ack box already says why an acknowledgement is needed (the sentence comes in
+  // the ack_required event only, never as answer text): no detail code beside it.
   const quoted = item.querySelector(".ack-box blockquote");
-  if (quoted && body.textContent.trim() === quoted.textContent.trim()) body.textContent = "";
   showEnding(item, outcome, quoted ? "" : done.detail);
   const usage = done.usage || {};
   const tokens = Number(usage.input_tokens || 0) + Number(usage.output_tokens || 0);

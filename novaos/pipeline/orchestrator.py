@@ -220,7 +220,11 @@ class Orchestrator:
         rec.outcome = result.outcome or Outcome.HARD_VETO
         if result.ack is not None:
             yield result.ack
-        if result.response_text:
+        # NovaOS's own answer (crisis block, refusal) is released text; the sentence
+        # a soft veto asks the user to acknowledge is not: it goes in AckRequired
+        # only, or the user's first-person consent reads as the assistant's words
+        # (a delta, Chat's text, released_chars, the audit's released content).
+        if result.response_text and result.decision is not Decision.AWAIT_ACK:
             rec.generation.released.append(result.response_text)
             yield TextDelta(result.response_text)
         yield self._completed(ctx, chat, rec, detail=result.reason)

@@ -378,6 +378,9 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
     user = ("--target", f"127.0.0.1:{srv.port}", "--token", mint("carol", "pro"))
     first = _novaos(*asked, *user)
     assert first.returncode == 3, first.stderr
+    # The sentence is the user's to acknowledge, not the assistant's answer.
+    assert first.stdout == "", first.stdout
+    assert "acknowledge: I understand" in first.stderr, first.stderr
     (hint,) = [line for line in first.stderr.splitlines() if line.startswith("resend ")]
     options = hint.split(" with ", 1)[1].split()
     assert "--ack" in options, hint

@@ -145,6 +145,32 @@ async def _ack_required(running: Running, user: str = "alice") -> tuple[str, str
     return ack.token, events[0].started.conversation_id
 
 
+async def test_the_ack_sentence_is_never_answer_text(gated: Running) -> None:
+    """The sentence to acknowledge is the user's consent in the first person: sent
+    as a delta (Chat's text, released_chars, the audit) it read as the assistant's."""
+    events = await stream(gated, SOFT, user="ack-text")
+    final = done(events)
+    assert final.outcome == chat_pb2.OUTCOME_ACK_REQUIRED
+    ack = next(e.ack_required for e in events if e.WhichOneof("event") == "ack_required")
+    assert ack.prompt.startswith("I understand")
+    assert "delta" not in kinds(events) and final.released_chars == 0
+    stub = chat_pb2_grpc.ChatServiceStub(gated.channel)
+    reply = await stub.Chat(chat_pb2.ChatRequest(message=SOFT), metadata=bearer(mint("ack-text")))
+    assert reply.outcome == chat_pb2.OUTCOME_ACK_REQUIRED
+    assert reply.text == "" and reply.ack_required.prompt == ack.prompt
+    reader = gated.app.audit_reader
+    assert reader is not None
+    found: list[AuditRecord] = []
+
+    async def audited() -> bool:
+        page = await reader.list(AuditQuery(outcome="ack_required"), page_size=100)
+        found[:] = [r for r in page.records if r.request_id == final.request_id]
+        return bool(found)
+
+    await await_until(audited, timeout_s=5, what="ack_required audit record")
+    assert found[0].released_chars == 0 and found[0].released_sha256 == sha256_hex("")
+
+
 async def test_ack_required_then_success_with_the_token(gated: Running) -> None:
     before = calls(gated)
     token, conversation = await _ack_required(gated)

@@ -5,7 +5,8 @@ user: crisis resources are never withheld). Hard veto -> STOP with a short
 refusal, counted per user by ``VetoThrottle``; a user over the limit gets the
 throttle refusal for the rest of the window. Soft veto -> AWAIT_ACK with the
 sentence to acknowledge in ``response_text`` (the ack module issues the token
-and fills ``GateResult.ack``). Prompt injection alone -> FLAG. Else PASS.
+and fills ``GateResult.ack``; the sentence reaches the client in that event only,
+never as answer text). Prompt injection alone -> FLAG. Else PASS.
 """
 
 from __future__ import annotations
