@@ -214,6 +214,9 @@ def _validate_actions(actions: Sequence[str], limits: ChatLimits) -> None:
             "requested_actions", f"more than {limits.max_requested_actions} actions"
         )
     for i, action in enumerate(actions):
+        # An empty entry names no capability: passed silently, it hid a client's bug.
+        if not action.strip():
+            raise InvalidArgumentError(f"requested_actions[{i}]", "must not be empty")
         if len(action) > limits.max_action_chars:
             raise InvalidArgumentError(
                 f"requested_actions[{i}]", f"longer than {limits.max_action_chars} characters"

@@ -175,8 +175,10 @@ def _bad_field(err: grpc.aio.AioRpcError) -> str:
         ("requested_actions", [f"action_{i:05d}_" + "x" * 60 for i in range(20_000)]),
         ("requested_actions", ["respond"] * 17),
         ("requested_actions[1]", ["verify", "a" * 65]),
+        ("requested_actions[0]", [""]),
+        ("requested_actions[2]", ["verify", "act", " \t\u00a0"]),
     ],
-    ids=["twenty-thousand", "seventeen", "one-too-long"],
+    ids=["twenty-thousand", "seventeen", "one-too-long", "empty", "whitespace"],
 )
 async def test_requested_actions_are_bounded(
     server: Running, field: str, actions: list[str], unary: bool
