@@ -1,7 +1,7 @@
 """Spark gate: one small next step, only when it is clearly welcome.
 
 Only in sword stance, with no shield intervention and low stakes (the shield's
-risk, and no health or mental-health domain: see the stance gate). Limits are per
+risk, and no plan about a treatment or diagnosis: see the stance gate). Limits are per
 user and live in the store (shared by every worker and pod): at most
 ``daily_max`` a day and ``min_gap_s`` apart.
 """
@@ -68,7 +68,9 @@ def eligible(inp: GateInput) -> str:
     if shield.risk not in _CALM:
         return f"stakes {shield.risk}"
     intent = inp.facts("intent")
-    domain = high_stakes_domain(intent if isinstance(intent, IntentFacts) else None)
+    domain = high_stakes_domain(
+        intent if isinstance(intent, IntentFacts) else None, inp.chat.message
+    )
     if domain:
         return f"high stakes ({domain})"
     return ""

@@ -4,13 +4,17 @@ Stance shapes the system prompt, the allowed capabilities and spark. When the
 shield's facts are missing (it failed or did not run) we pick ``shield``: the
 careful posture, never the permissive one.
 
-Stakes come from the shield's risk and from the intent's domains: a plan to
+Stakes come from the shield's risk and from what a plan is about: a plan to
 taper off a medication or to tell one's family about a depression passes the
 shield (it is allowed), but a cheerful "sword" answer with a spark is not the
-posture for it, so health and mental health count as high stakes.
+posture for it. A plan or action intent tags health or mental health is high
+stakes when it names a treatment or a diagnosis; "I'm sick of my job, plan a
+career change" or "plan my week to reduce stress" stays sword.
 """
 
 from __future__ import annotations
+
+import re
 
 from novaos.domain import Decision, Stance
 from novaos.pipeline.facts import (
@@ -26,11 +30,24 @@ from novaos.pipeline.gate import GateInput, GateResult, InlineGate
 _SWORD_TYPES = frozenset({"action", "planning"})
 _CALM_RISKS = frozenset({Risk.NONE, Risk.LOW})
 HIGH_STAKES_DOMAINS = ("health", "mental_health")
+# What makes a health plan high stakes: a treatment or a diagnosis, in the five
+# languages (the view is not folded: accents are matched as written or not).
+_TREATMENT = re.compile(
+    r"\b(?:medica\w*|medicine|meds|dos(?:e|es|age|ages|ing)|prescri\w+|pills?|tablets?|"
+    r"insulin\w*|antidepress\w+|antibiotic\w*|chemo\w*|radiation|dialysis|surgery|"
+    r"treatment|therap\w+|taper\w*|withdraw\w*|diagnos\w+|depress\w+|bipolar|"
+    r"schizo\w+|psychiatr\w+|eating disorder|anorexi\w+|bulimi\w+|suicid\w*|self-harm|"
+    r"overdose|medikament\w*|medicament\w*|tabletten|pastillas|comprimidos|comprim[ée]s|"
+    r"insulina|insuline|tratamiento|traitement|behandlung|tratamento|depresi[oó]n|"
+    r"d[ée]pression|depression|depress[aã]o)\b",
+    re.IGNORECASE,
+)
 
 
-def high_stakes_domain(intent: IntentFacts | None) -> str:
-    """The first high-stakes domain intent tagged (empty: none)."""
-    if intent is None:
+def high_stakes_domain(intent: IntentFacts | None, message: str) -> str:
+    """The health or mental-health domain of a plan or action about a treatment
+    or a diagnosis (empty: none). A question is not sword work anyway."""
+    if intent is None or intent.type not in _SWORD_TYPES or not _TREATMENT.search(message):
         return ""
     return next((d for d in HIGH_STAKES_DOMAINS if d in intent.domains), "")
 
@@ -46,7 +63,10 @@ def _shield_stance(shield: ShieldFacts) -> tuple[Stance, str] | None:
 
 
 def choose_stance(
-    shield: ShieldFacts | None, intent: IntentFacts | None, lens: LensFacts | None
+    shield: ShieldFacts | None,
+    intent: IntentFacts | None,
+    lens: LensFacts | None,
+    message: str = "",
 ) -> tuple[Stance, str]:
     """The stance and a short why, in the GATES.md priority order."""
     if shield is None:
@@ -54,7 +74,7 @@ def choose_stance(
     intervention = _shield_stance(shield)
     if intervention is not None:
         return intervention
-    domain = high_stakes_domain(intent)
+    domain = high_stakes_domain(intent, message)
     if domain:
         return Stance.SHIELD, f"high stakes ({domain})"
     if lens is not None and lens.needs_verification:
@@ -77,6 +97,7 @@ class StanceGate(InlineGate):
             shield if isinstance(shield, ShieldFacts) else None,
             intent if isinstance(intent, IntentFacts) else None,
             lens if isinstance(lens, LensFacts) else None,
+            inp.chat.message,
         )
         return GateResult(
             decision=Decision.PASS,

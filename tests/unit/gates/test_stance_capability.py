@@ -64,24 +64,34 @@ async def test_stance_priority(
 
 
 @pytest.mark.parametrize(
-    ("kind", "domains", "lens", "stance"),
+    ("message", "kind", "domains", "lens", "stance"),
     [
-        ("planning", {"health"}, False, "shield"),
-        ("action", {"mental_health"}, False, "shield"),
-        ("question", {"health", "finance"}, True, "shield"),
-        ("planning", {"finance"}, False, "sword"),
-        ("planning", {"technology"}, False, "sword"),
+        ("plan my insulin doses", "planning", {"health"}, False, "shield"),
+        ("help me taper off my antidepressants", "action", {"health"}, False, "shield"),
+        (
+            "plan how to tell my family I'm depressed",
+            "planning",
+            {"mental_health"},
+            False,
+            "shield",
+        ),
+        # a question is lens work, whatever its domain
+        ("what dose of insulin is typical?", "question", {"health"}, True, "lens"),
+        # everyday plans that merely touch the domains' words stay sword
+        ("I'm sick of my job, plan a career change", "planning", {"health"}, False, "sword"),
+        ("plan my week to reduce stress", "planning", {"mental_health"}, False, "sword"),
+        ("plan a budget for my meds", "planning", {"finance"}, False, "sword"),
     ],
 )
-async def test_health_and_mental_health_are_high_stakes(
-    kind: str, domains: set[str], lens: bool, stance: str
+async def test_treatment_and_diagnosis_plans_are_high_stakes(
+    message: str, kind: str, domains: set[str], lens: bool, stance: str
 ) -> None:
     """A medication or mental-health plan passes the shield, but is not low-stakes sword work."""
     prior = _prior(PASS, kind, lens)
     prior["intent"] = GateResult(
         Decision.PASS, facts=IntentFacts(type=kind, domains=frozenset(domains))
     )
-    result = await StanceGate().check(gate_input("x", prior=prior))
+    result = await StanceGate().check(gate_input(message, prior=prior))
     assert result.stance is Stance(stance)
     if stance == "shield":
         assert result.reason.startswith("shield: high stakes (")
