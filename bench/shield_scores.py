@@ -205,6 +205,8 @@ def main(argv: list[str]) -> None:
         DATA / "shield_short_harmful.jsonl",
         DATA / "shield_outputs.jsonl",
         DATA / "shield_outputs_heldout.jsonl",
+        DATA / "shield_outputs_self_harm.jsonl",
+        DATA / "shield_outputs_self_harm_heldout.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:
