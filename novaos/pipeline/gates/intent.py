@@ -143,17 +143,36 @@ _QUESTION_START = CaselessRule(
     r"was|wer|welche[rsnm]?|wieviel|o que|por que|quando|onde|qual|quais|quant[oa]s?)\b|^\s*¿"
 )
 
+# A stock someone buys or holds, not soup stock (Python lookbehinds are fixed-width: one each).
+_STOCK_HELD = (
+    "".join(
+        f"(?<!{food} )"
+        for food in ("chicken", "beef", "fish", "veggie", "vegetable", "bone", "soup")
+    )
+    + r"stock(?! up\b)"
+)
+
 _DOMAIN_RULES: Mapping[str, CaselessRule] = {
+    # "share" and "stock" alone are a recipe to share or food to stock up on.
     "finance": _words(
-        r"stocks?",
-        r"shares?",
+        r"stocks(?! up\b)",
+        r"stock (?:markets?|prices?|exchanges?|options?|portfolios?|splits?|picks?|tips?|"
+        r"trading|brokers?|quotes?|charts?|funds?)",
+        r"(?:which|what|best|top|penny|growth|dividend|tech|one|single) stock"
+        r"(?! (?:up|pots?|cubes?|photos?|images?|footage|cars?)\b)",
+        rf"(?:buy|sell|bought|sold|short|dump|own|hold|invest in)(?:s|ing)? (?:\w+ ){{0,2}}"
+        rf"(?:shares|{_STOCK_HELD})",
+        r"(?:my|our|your) (?:\w+ )?shares",
+        r"shares (?:of|in)",
+        r"(?:share|stock)holders?",
+        r"share prices?",
         r"invest\w*",
         r"money",
         r"budget\w*",
         r"loans?",
         r"debts?",
         r"mortgage\w*",
-        r"crypto\w*",
+        r"crypto(?:currenc(?:y|ies)|s|coins?)?",
         r"bitcoin",
         r"ethereum",
         r"tax(?:es)?",
@@ -166,6 +185,11 @@ _DOMAIN_RULES: Mapping[str, CaselessRule] = {
         r"argent",
         r"geld",
         r"dinheiro",
+        r"aktie\w*",
+        r"kryptow[äa]hrung\w*",
+        r"criptomoneda\w*",
+        r"cryptomonnaie\w*",
+        r"criptomoeda\w*",
     ),
     "health": _words(
         r"doctor",

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts, LensFacts, SourceScreen
 from novaos.pipeline.gate import GateInput, GateResult
-from novaos.pipeline.gates.intent import HEAVY_CHARS, CaselessRule, CaselessText
+from novaos.pipeline.gates.claims import claims_in
+from novaos.pipeline.gates.intent import HEAVY_CHARS, CaselessText
 from novaos.ports import FetchResult, WebFetcher
 
 _log = logging.getLogger("novaos.lens")
@@ -42,47 +43,6 @@ _SHOWN_URL_CHARS = 80
 # The shield's reading of an extract (``ShieldClassifier.screen_source``).
 Screen = Callable[[str], SourceScreen]
 
-# Case-insensitive, written in lowercase: matched on the lowered message (``lowered``).
-_CLAIMS: tuple[tuple[str, CaselessRule], ...] = (
-    (
-        "price",
-        CaselessRule(
-            r"\b(?:stock|share|crypto\w*|bitcoin|btc|ethereum|eth|exchange rate|"
-            r"market cap|price of|how much is .{1,40} worth|trading at|"
-            # es
-            r"precio de (?:la |las |una )?acci[oó]n(?:es)?|acciones de|cotizaci[oó]n\w*|"
-            r"bolsa de valores|en bolsa|criptomoneda\w*|tipo de cambio|"
-            r"precio del (?:bitcoin|oro|d[oó]lar|euro|petr[oó]leo)|"
-            # fr
-            r"cours de l'action|cours des actions|cours (?:de (?:la )?bourse|du bitcoin|de l'or|"
-            r"du dollar|de l'euro|du p[ée]trole)|actions? en bourse|cryptomonnaie\w*|"
-            r"taux de change|prix (?:de l'action|des actions|du bitcoin|de l'or)|"
-            # de
-            r"aktie\w*|b[öo]rse\w*|wechselkurs\w*|kryptow[äa]hrung\w*|"
-            r"(?:bitcoin|gold|[öo]l|dollar|euro)(?:preis|kurs)\w*|"
-            # pt
-            r"pre[çc]o d[aeo]s? a[çc](?:[ãa]o|[õo]es)|a[çc][õo]es d[aeo]|cota[çc][ãa]o|"
-            r"bolsa de valores|na bolsa|criptomoeda\w*|taxa de c[âa]mbio|"
-            r"pre[çc]o do (?:bitcoin|ouro|d[oó]lar|euro|petr[oó]leo))\b|"
-            r"\$[a-z]{1,5}\b"
-        ),
-    ),
-    (
-        "weather",
-        CaselessRule(r"\b(?:weather|forecast|temperature (?:in|outside)|raining|snowing)\b"),
-    ),
-    ("news", CaselessRule(r"\b(?:news|headlines?|election results?|who won|breaking)\b")),
-    (
-        "current",
-        CaselessRule(
-            r"\b(?:today|tonight|current(?:ly)?|latest|right now|this (?:week|month|year)|"
-            r"recent(?:ly)?|as of|up[- ]to[- ]date|hoy|actual(?:mente)?|aujourd'hui|"
-            r"heute|aktuell\w*|hoje|atual(?:mente)?|ahora mismo|en este momento|en ce moment|"
-            r"actuel(?:le|lement)?|derzeit|momentan|neste momento|agora mesmo)\b"
-        ),
-    ),
-)
-_QUESTION_ONLY = frozenset({"current"})
 # Claims in these domains are the ones a wrong answer hurts; they want verification.
 _CHECKED_DOMAINS = ("finance", "health", "legal")
 
@@ -102,12 +62,7 @@ def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:
     budget" or "I quit today" want no verification note.
     """
     asking = intent is None or intent.type == "question"
-    text = CaselessText(message)
-    reasons = [
-        name
-        for name, rule in _CLAIMS
-        if (asking or name not in _QUESTION_ONLY) and rule.search(text)
-    ]
+    reasons = claims_in(CaselessText(message), asking=asking)
     if intent is not None and asking:
         reasons += [f"{d}_claim" for d in _CHECKED_DOMAINS if d in intent.domains]
     if _URL.search(message):

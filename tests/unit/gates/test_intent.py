@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from novaos.domain import Decision
 from novaos.pipeline.facts import IntentFacts
-from novaos.pipeline.gates import intent, lens
+from novaos.pipeline.gates import claims, intent
 from novaos.pipeline.gates.intent import IntentGate, analyse
 from tests.fixtures.gate_fakes import gate_input
 
@@ -161,7 +161,7 @@ _RULES = [
     intent._HYPOTHETICAL,
     intent._ACTION_START,
     intent._QUESTION_START,
-    *(rule for _, rule in lens._CLAIMS),  # the lens's claims match the same way
+    *claims.RULES,  # the lens's claims match the same way
 ]
 _PIECES = ["Translate", "TL;DR", "STOCKS", "Doctor", "What if", "Please Write", "GIT", "401K"]
 _PIECES += ["Step-By-Step", "re-Word", "SELF-HARM", "Mental Health", "  ", "?", "x", "I'm", "\n"]
