@@ -143,6 +143,49 @@ _WEATHER = CaselessRule(
         r"kelvin|degrees?|room)\b|\d)\w+",
         r"raining",
         r"snowing",
+        r"(?:will it|is it (?:going to|gonna)) (?:be )?"
+        r"(?:rain|snow|storm|hail|freez|sunny|cloudy|windy|foggy|hot|cold|warm)\w*",
+        r"(?:rain|snow|storms?|hail|frost|sunshine)\b.{0,20}?\b"
+        r"(?:today|tomorrow|tonight|this (?:weekend|week|afternoon|evening))",
+        r"(?:need|bring|take|pack) an umbrella",
+        # es
+        r"qu[eé] tiempo (?:hace|har[aá]|va a hacer)",
+        r"c[oó]mo (?:est[aá]|estar[aá]|va a estar) el (?:tiempo|clima)",
+        r"el (?:tiempo|clima) (?:para |de )?(?:hoy|ma[ñn]ana|este fin de semana)",
+        r"pron[oó]stico (?:del tiempo|meteorol[oó]gico|para (?:hoy|ma[ñn]ana|el fin de semana))",
+        r"previsi[oó]n (?:del tiempo|meteorol[oó]gica)",
+        r"va a (?:llover|nevar)",
+        r"llover[aá]",
+        r"nevar[aá]",
+        r"est[aá] (?:lloviendo|nevando)",
+        r"temperatura (?:hoy|ma[ñn]ana|de hoy|de ma[ñn]ana|afuera|exterior)",
+        # fr
+        r"m[ée]t[ée]o",
+        r"quel temps (?:fait|fera|va)",
+        r"pr[ée]visions? du temps",
+        r"(?:va(?:-t-il)?|devrait) (?:pleuvoir|neiger)",
+        r"pleuvra",
+        r"neigera",
+        r"(?:pleut|neige)-t-il",
+        r"il (?:pleut|neige) (?:à|a|en|au|aujourd'hui|dehors|encore)",
+        r"temp[ée]rature (?:aujourd'hui|demain|dehors|ext[ée]rieure)",
+        # de
+        r"wetter\w*",
+        r"(?:regnet|schneit) es",
+        r"wird es\b.{0,30}?\b(?:regnen|schneien|gewittern|st[üu]rmen|sonnig)",
+        r"(?:regen|schnee|gewitter) (?:heute|morgen|am wochenende)",
+        r"temperatur(?:en)? (?:heute|morgen|drau[ßs]en)",
+        # pt
+        r"previs[ãa]o (?:do tempo|meteorol[óo]gica)",
+        r"meteorologia",
+        r"que tempo (?:faz|far[áa]|vai fazer)",
+        r"como (?:est[áa]|estar[áa]|vai estar|fica|ficar[áa]) o (?:tempo|clima)",
+        r"o (?:tempo|clima) (?:para |de )?(?:hoje|amanh[ãa])",
+        r"vai (?:chover|nevar)",
+        r"chover[áa]",
+        r"nevar[áa]",
+        r"est[áa] (?:chovendo|nevando)",
+        r"temperatura (?:hoje|amanh[ãa]|l[áa] fora)",
     )
     + r")\b"
 )
@@ -170,6 +213,42 @@ _NEWS = CaselessRule(
         r"who won the (?:last|latest|most recent)",
         rf"who (?:won|wins)\b.{{0,40}}?\b{_RECENT}",
         r"score of (?:the|last night's|tonight's|today's) (?:game|match)",
+        # es
+        r"[úu]ltimas noticias",
+        r"noticias (?:de )?(?:hoy|ayer|esta semana)",
+        r"titulares",
+        r"qu[eé] hay de nuevo (?:sobre|con|en)",
+        r"resultados? de las elecciones",
+        r"qui[eé]n (?:va ganando|lidera)",
+        r"qui[eé]n gan[oó] las elecciones(?! de \d)",
+        r"qui[eé]n (?:gan[oó]|gana)\b.{0,40}?\b(?:hoy|ayer|anoche|esta noche)",
+        # fr
+        r"derni[eè]res? (?:nouvelles|actualit[ée]s|infos)",
+        r"(?:actualit[ée]s?|nouvelles|infos) (?:du jour|d'aujourd'hui)",
+        r"quoi de neuf (?:sur|concernant|avec|dans|à propos|chez)",
+        r"gros titres",
+        r"r[ée]sultats? des [ée]lections",
+        r"qui est en t[êe]te",
+        r"qui a gagn[ée] les [ée]lections(?! de \d)",
+        r"qui a gagn[ée]\b.{0,40}?\b(?:hier|ce soir|aujourd'hui)",
+        # de
+        r"(?:neueste|aktuelle)n? nachrichten",
+        r"nachrichten (?:von )?(?:heute|gestern)",
+        r"schlagzeilen",
+        r"wahlergebnis\w*",
+        r"was gibt(?:'s| es) neues (?:zu[rm]?|bei|über|von|vom|in|im|aus)",
+        r"wer (?:f[üu]hrt|liegt vorne)",
+        r"wer hat die wahl gewonnen",
+        r"wer (?:hat|gewinnt)\b.{0,40}?\b(?:gestern|heute)",
+        # pt
+        r"[úu]ltimas not[íi]cias",
+        r"not[íi]cias (?:de )?(?:hoje|ontem)",
+        r"manchetes",
+        r"o que h[áa] de novo (?:sobre|com|em|no|na)",
+        r"resultados? das elei[çc][õo]es",
+        r"quem est[áa] (?:ganhando|liderando)",
+        r"quem ganhou as elei[çc][õo]es(?! de \d)",
+        r"quem (?:ganhou|ganha)\b.{0,40}?\b(?:hoje|ontem)",
     )
     + r")\b"
 )

@@ -332,7 +332,8 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
     ),
     "de": _set(
         "der die das und ist ich nicht sie wie ein eine mit für mein zu mir einen dem den "
-        "du es hallo danke bitte was von auf im wo wann warum gib erzähl schreib"
+        "du es hallo danke bitte was von auf im wo wann warum gib erzähl schreib welche welcher "
+        "welches welchen wer gibt neues zur zum wird sind kann auch noch heute morgen gerade"
     ),
     "pt": _set(
         "o a os as que de e é não um uma para com você como eu meu me dá olá obrigado "

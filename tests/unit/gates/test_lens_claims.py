@@ -2,15 +2,21 @@
 people send. Everyday questions whose words merely look like a claim ("share a
 recipe", "stock up", "echo $HOME", "tonight") were degraded: the answer's
 numbers became "[figure not verified]" and it ended with a false note that
-current data could not be verified.
+current data could not be verified. Weather and news questions outside English
+("Wie wird das Wetter morgen in Berlin?", "Was gibt es Neues zur Wahl?") and
+"will it rain tomorrow" passed with no degrade: a made-up forecast shipped as fact.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from novaos.pipeline.gates.intent import analyse
-from novaos.pipeline.gates.lens import detect_claims
+from novaos.domain import Decision
+from novaos.pipeline.gates.intent import IntentGate, analyse
+from novaos.pipeline.gates.lens import LensGate, detect_claims
+from novaos.pipeline.gates.model import build_model_facts
+from novaos.pipeline.policy import default_policy
+from tests.fixtures.gate_fakes import gate_input
 
 # The tester's false positives first, then everyday questions like them.
 EVERYDAY = [
@@ -60,6 +66,12 @@ EVERYDAY = [
     "What is the ETH Zurich known for?",
     "¿Qué acciones de mejora puedo tomar?",
     "Quais são as ações do governo para a saúde?",
+    "¿Tengo tiempo para mañana?",
+    "Why does it rain more in Seattle?",
+    "Il pleut des cordes, c'est une expression ?",
+    "Was gibt es Neues?",
+    "Quoi de neuf ?",
+    "¿Qué hay de nuevo?",
 ]
 
 # Genuine fresh-fact questions, with the claim each must raise: the evidence
@@ -81,17 +93,39 @@ FRESH = [
     ("What are today's headlines?", "news"),
     ("Who won the game last night?", "news"),
     ("Who is winning the election?", "news"),
+    ("will it rain tomorrow in Seattle", "weather"),
+    ("Is it going to snow in Denver tomorrow?", "weather"),
+    ("Should I bring an umbrella today?", "weather"),
     ("Who is the current prime minister of the UK?", "current"),
     ("What is the date today?", "current"),
     # Which release is newest changes after the model was trained: a "latest" question.
     ("What's the latest version of Python?", "current"),
     ("¿Cuál es el precio del bitcoin hoy?", "price"),
+    ("¿Qué tiempo hará mañana en Madrid?", "weather"),
+    ("¿Va a llover mañana en Sevilla?", "weather"),
+    ("¿Cómo está el clima hoy en Bogotá?", "weather"),
+    ("¿Cuáles son las últimas noticias sobre las elecciones?", "news"),
+    ("¿Quién ganó el partido de anoche?", "news"),
     ("Quel est le prix du bitcoin ?", "price"),
+    ("Quel temps fera-t-il demain à Paris ?", "weather"),
+    ("Va-t-il pleuvoir ce week-end à Lyon ?", "weather"),
+    ("Quelle est la météo à Nice ?", "weather"),
+    ("Quelles sont les dernières nouvelles sur les élections ?", "news"),
+    ("Qui a gagné le match hier soir ?", "news"),
     ("Welcher Kurs hat Bitcoin gerade?", "price"),
     ("¿Cuánto valen las acciones de Apple?", "price"),
     ("Wie viel kostet eine Tesla Aktie gerade?", "price"),
+    ("Wie wird das Wetter morgen in Berlin?", "weather"),
+    ("Wird es morgen in Hamburg regnen?", "weather"),
+    ("Was gibt es Neues zur Wahl in Deutschland?", "news"),
+    ("Wer hat gestern das Spiel gewonnen?", "news"),
     ("Quanto custa o bitcoin agora?", "price"),
     ("Quanto custam as ações da Petrobras?", "price"),
+    ("Qual é a previsão do tempo para amanhã em Lisboa?", "weather"),
+    ("Vai chover amanhã no Porto?", "weather"),
+    ("Como está o tempo em São Paulo?", "weather"),
+    ("Quais são as últimas notícias sobre as eleições?", "news"),
+    ("Quem ganhou o jogo ontem?", "news"),
 ]
 
 
@@ -123,3 +157,21 @@ def test_share_and_stock_are_finance_only_as_investments(message: str, finance: 
     # "share" and "stock" alone made intent tag a recipe or a pantry question
     # as finance, and the lens then wanted it verified (finance_claim).
     assert ("finance" in analyse(message).domains) is finance
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Welcher Kurs hat Bitcoin gerade?",
+        "Was gibt es Neues zur Wahl in Deutschland?",
+        "Wird es morgen in Hamburg regnen?",
+    ],
+)
+async def test_a_german_fresh_fact_question_degrades_with_the_german_note(message: str) -> None:
+    # Read as English (and the weather and news ones as needing nothing): the
+    # German user got no note, or the English one.
+    intent = await IntentGate().check(gate_input(message))
+    lens = await LensGate(None).check(gate_input(message, prior={"intent": intent}))
+    assert lens.decision is Decision.DEGRADE
+    notes = build_model_facts({"intent": intent, "lens": lens}).required_notes
+    assert notes == (default_policy().messages_for("de").degraded_note,)
