@@ -341,7 +341,10 @@ async function send(message, ackToken = "") {
       item.classList.add("warning");
       addMeta(item, "stopped");
     } else if (!controller.signal.aborted) {
-      item.classList.add("error");
+      // Envoy unreachable, or the connection lost before any answer: the gateway
+      // keeps nothing of it (cancelled before any text), so neither does the list.
+      if (unanswered(item)) takeBack(item, asked, message);
+      else item.classList.add("error");
       showNotice("error", `Connection problem: ${err.message}`);
     }
   } finally {
@@ -368,17 +371,13 @@ async function stream(item, asked, message, ackToken, signal) {
   if (!response.ok) {
     const [kind, text] = await errorText(response);
     signal.throwIfAborted();  // stopped or signed out while the body was read
-    // Refused (rate limit, too long, gateway down): the message was not delivered,
-    // so it leaves the list and goes back to the input to be sent again.
-    item.remove();
-    asked?.remove();
-    if (asked && !$("input").value) $("input").value = message;
+    takeBack(item, asked, message);
     if (response.status === 401) signOut("token refused", { keepConversation: true });
     showNotice(kind, text);  // after a sign-out: no Retry of the conversation under it
     return;
   }
   const body = item.querySelector(".body");
-  let completed = false;
+  let completed = null;
   for await (const event of readEvents(response.body)) {
     // Events already read when the stream was stopped (or its user signed out) are
     // dropped: none may reach the page or storage after the abort.
@@ -389,8 +388,8 @@ async function stream(item, asked, message, ackToken, signal) {
     else if (event.delta) body.textContent += event.delta.text;
     else if (event.ack_required) showAck(item, event.ack_required, message);
     else if (event.completed) {
-      completed = true;
-      finish(item, event.completed);
+      completed = event.completed;
+      if (!failedUnanswered(item, completed)) finish(item, completed);
     }
     follow(item, wasNear);
     // event.keepalive: the stream is alive while text is held back (a slow model);
@@ -400,6 +399,49 @@ async function stream(item, asked, message, ackToken, signal) {
   if (!completed) {
     item.classList.add("error");
     showNotice("error", "The stream ended without a final event.");
+  } else if (failedUnanswered(item, completed)) {
+    // The model unavailable ("Circuit open", "no provider could answer"): on a stream
+    // that is HTTP 200 ending FAILED, before any text. The gateway kept none of it,
+    // so it is refused as a 503 is.
+    const wait = await probeWait(signal);
+    signal.throwIfAborted();
+    takeBack(item, asked, message);
+    const why = (completed.detail || "failed").replace(/\.$/, "");
+    showNotice("error", `Not answered: ${why}.${wait ? ` Retry in ${wait} s.` : ""}`);
+  }
+}
+
+// Refused, or failed before any answer: the message was not delivered, so it leaves
+// the list and goes back to the input to be sent again.
+function takeBack(item, asked, message) {
+  item.remove();
+  asked?.remove();
+  if (asked && !$("input").value) $("input").value = message;
+}
+
+// Nothing of an answer shown yet: no text, no ack box, no ending.
+function unanswered(item) {
+  const body = item.querySelector(".body");
+  return !body.textContent && !item.querySelector(".ack-box") && !item.dataset.outcome;
+}
+
+// A FAILED ending after released text is an answer cut short, and stays as one.
+function failedUnanswered(item, done) {
+  return done.outcome === "OUTCOME_FAILED" && !Number(done.released_chars || 0) && unanswered(item);
+}
+
+// A stream's failure carries no Retry-After: the circuits view says when the first
+// open breaker lets a request through, timed by the answer's Date (not this clock).
+async function probeWait(signal) {
+  try {
+    const response = await fetch("/api/v1/health/circuits", { signal });
+    const now = Date.parse(response.headers.get("date") || "") / 1000;
+    const { circuits = [] } = response.ok ? await response.json() : {};
+    const waits = circuits.map((c) => Number(c.retry_at_unix || 0) - now).filter((s) => s > 0);
+    return waits.length ? Math.ceil(Math.min(...waits)) : 0;
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    return 0;  // unknown: the notice gives no time
   }
 }
 

@@ -190,6 +190,40 @@ def test_a_refused_send_takes_its_message_back(
     expect(page.locator("#input")).to_have_value(too_long)  # to edit and send again
 
 
+def test_a_message_the_model_could_not_answer_goes_back_to_the_input(
+    page: Page, unavailable_sidecar: EnvoySidecar, unavailable_gateway: GatewayThread
+) -> None:
+    # On a stream an unavailable model is HTTP 200 ending FAILED before any text: the
+    # message stayed in the list as if delivered, left the input, had no retry time,
+    # and a reload dropped it silently (the gateway kept none of it).
+    sign_in(page, unavailable_sidecar, fresh_token("pro"))
+    notice = page.locator("#notice")
+    send(page, "help me plan my week")
+    expect(notice).to_contain_text("Not answered: no provider could answer", timeout=20_000)
+    expect(notice).to_contain_text(re.compile(r"Retry in (5\d\d|60\d) s"))  # its breaker opened
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("help me plan my week")
+    page.click("#send")
+    expect(notice).to_contain_text("Not answered: Circuit open", timeout=20_000)
+    expect(notice).to_contain_text(re.compile(r"Retry in \d+ s"))
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("help me plan my week")
+    expect(page.locator("#send")).to_be_enabled()
+    shot(page, "chat-model-unavailable")
+
+
+def test_a_message_sent_while_envoy_is_unreachable_goes_back_to_the_input(
+    page: Page, outage_sidecar: EnvoySidecar, outage_gateway: OutageGateway
+) -> None:
+    # "Failed to fetch" left the message in the list with an empty red bubble.
+    sign_in(page, outage_sidecar, fresh_token("pro"))
+    outage_sidecar.stop()
+    send(page, "help me plan my week")
+    expect(page.locator("#notice")).to_contain_text("Connection problem", timeout=10_000)
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("help me plan my week")
+
+
 def test_a_reload_keeps_the_conversation(
     page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
