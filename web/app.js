@@ -4,7 +4,8 @@
 import { readEvents } from "/sse.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: "", conversationId: "", controller: null };
+// held: the draft at a refused token's sign-out, and whose it was (see signOut).
+const state = { token: "", conversationId: "", controller: null, held: null };
 
 const OUTCOME_CLASS = {
   OUTCOME_CONTROL: "crisis",
@@ -33,6 +34,16 @@ function short(enumName, prefix) {
 
 // ---- sign in ------------------------------------------------------------
 
+// The token's subject, unverified: only to tell whose a held draft is.
+function subjectOf(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "="))).sub || "");
+  } catch {
+    return "";
+  }
+}
+
 function signIn(token) {
   state.token = token.trim();
   if (!state.token) return;
@@ -42,15 +53,25 @@ function signIn(token) {
   $("chat").hidden = false;
   $("signout").hidden = false;
   $("session").textContent = "signed in";
+  // The draft a refused token left, for its own user only.
+  const held = state.held;
+  state.held = null;
+  if (held?.sub && held.sub === subjectOf(state.token)) $("input").value = held.draft;
   $("input").focus();
   resume(sessionStorage.getItem("novaos.conversation") || "");
 }
 
 // A sign-out by hand forgets the conversation (the next person at this tab must
-// not see it); a refused token (expired) keeps its id, like any failure but a 404,
+// not see it), the unsent draft (a refused message put back there too) and the
+// last notice; a refused token (expired) keeps its id, like any failure but a 404,
 // so signing in again shows it again. The gateway only shows a conversation to
-// its own user.
+// its own user; the draft, which it never saw, comes back only to a token for the
+// same subject (someone else at this tab signing in next must not see it).
 function signOut(message, { keepConversation = false } = {}) {
+  const draft = $("input").value;
+  state.held = keepConversation && draft ? { draft, sub: subjectOf(state.token) } : null;
+  $("input").value = "";
+  if (!keepConversation) clearNotice();
   // The stream stops with the session: else the next user waits for it (Send
   // disabled) and its late events land in their page and storage.
   state.controller?.abort();

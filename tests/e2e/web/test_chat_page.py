@@ -5,6 +5,7 @@ and the rate-limit state (free tier: two requests a minute)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 from playwright.sync_api import Page, expect
 
@@ -115,9 +116,12 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#signin")).to_be_visible()
 
 
-def _one_answered_exchange(page: Page, envoy_sidecar: EnvoySidecar) -> tuple[str, str]:
-    """Signed in with a fresh pro token, one exchange answered: (token, conversation id)."""
-    token = fresh_token("pro")
+def _one_answered_exchange(
+    page: Page, envoy_sidecar: EnvoySidecar, token: str = ""
+) -> tuple[str, str]:
+    """Signed in with ``token`` (a fresh pro one by default), one exchange answered:
+    (token, conversation id)."""
+    token = token or fresh_token("pro")
     sign_in(page, envoy_sidecar, token)
     send(page, "Give me a plan for writing my thesis")
     expect(page.locator("li.msg.assistant").last).to_have_attribute(
@@ -133,12 +137,14 @@ def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
 ) -> None:
     # A token refused on send (expired) signed out and forgot the conversation, and
     # its notice outlived the next sign-in.
-    token, stored = _one_answered_exchange(page, envoy_sidecar)
-    # Signed in with the refused token and no conversation to load (a reload with one
-    # signs out at once: the next test), the conversation id comes back afterwards,
-    # as if the token expired after the conversation loaded.
+    sub = f"pro-{uuid.uuid4().hex[:12]}"
+    token, stored = _one_answered_exchange(page, envoy_sidecar, mint(sub, "pro"))
+    # Signed in with the same user's expired token and no conversation to load (a
+    # reload with one signs out at once: the next test), the conversation id comes
+    # back afterwards, as if the token expired after the conversation loaded.
+    expired = mint(sub, "pro", ttl_s=-3600)  # past the verifier's leeway
     page.evaluate(
-        "sessionStorage.setItem('novaos.token', 'not-a-valid-token');"
+        f"sessionStorage.setItem('novaos.token', {expired!r});"
         "sessionStorage.removeItem('novaos.conversation')"
     )
     page.reload()
@@ -153,6 +159,47 @@ def test_a_refused_token_keeps_the_conversation_for_the_next_sign_in(
     expect(page.locator("#notice")).to_be_hidden()
     expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
     expect(page.locator("#input")).to_have_value("and after that?")  # not delivered
+
+
+def test_a_refused_token_keeps_the_draft_for_its_own_user_only(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The draft stayed in the input at every sign-out: whoever signed in next at this
+    # tab found the previous user's unsent message.
+    expired = mint(f"pro-{uuid.uuid4().hex[:12]}", "pro", ttl_s=-3600)
+    sign_in(page, envoy_sidecar, expired)
+    send(page, "a message for my eyes only")
+    expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("token refused")
+    page.fill("#token", fresh_token("pro"))  # someone else
+    page.click("#use-token")
+    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator("#input")).to_have_value("")
+
+
+def test_signing_out_by_hand_forgets_the_draft_and_the_notice(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The next person at this tab found the previous user's unsent draft (a refused
+    # message put back there too) and their last error on the sign-in screen.
+    token = fresh_token("pro")
+    sign_in(page, envoy_sidecar, token)
+    too_long = "x" * 32001  # MAX_MESSAGE_CHARS is 32000: refused, put back
+    send(page, too_long)
+    expect(page.locator("#notice")).to_contain_text("Request rejected")
+    expect(page.locator("#input")).to_have_value(too_long)
+    page.click("#signout")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#notice")).to_be_hidden()
+    page.fill("#token", token)  # even the same user: a sign-out by hand forgets
+    page.click("#use-token")
+    expect(page.locator("#input")).to_have_value("")
+    page.fill("#input", "a draft I never sent")
+    page.click("#signout")
+    page.fill("#token", token)
+    page.click("#use-token")
+    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator("#input")).to_have_value("")
 
 
 def test_a_reload_with_a_refused_token_signs_out_and_keeps_the_conversation(
