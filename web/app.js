@@ -44,7 +44,23 @@ function subjectOf(token) {
   }
 }
 
+// A token as an authorization header carries it, as the CLI's --token takes it:
+// printable ASCII. fetch refuses a line break or a non-Latin-1 letter (every send
+// then failed as a "connection problem"); a space would reach the gateway as
+// another token. One inside is a damaged copy (a wrapped terminal line), not
+// something to guess at: refused here, naming its position, never echoing it.
+function tokenProblem(token) {
+  const index = [...token].findIndex((char) => char < "!" || char > "~");
+  return index < 0 ? "" : `a token is printable ASCII without spaces; character ${index + 1} is not`;
+}
+
 function signIn(token) {
+  const problem = tokenProblem(token.trim());
+  if (problem) {
+    sessionStorage.removeItem("novaos.token");  // one stored before this check
+    showNotice("auth", `Not signed in: ${problem} (paste it as one line).`);
+    return;
+  }
   state.token = token.trim();
   if (!state.token) return;
   sessionStorage.setItem("novaos.token", state.token);

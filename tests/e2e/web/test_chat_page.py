@@ -116,6 +116,38 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#signin")).to_be_visible()
 
 
+def test_a_token_no_header_can_carry_is_refused_at_sign_in(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # A token pasted from a wrapped terminal line (a line break inside) was accepted;
+    # every send then failed "Connection problem: ... Invalid value", and a reload
+    # did the same (it was kept).
+    token = fresh_token("pro")
+    page.goto(envoy_sidecar.https_url + "/")
+    page.fill("#token", token[:60] + "\n" + token[60:] + "\n")
+    page.click("#use-token")
+    expect(page.locator("#notice")).to_contain_text(
+        "Not signed in: a token is printable ASCII without spaces; character 61 is not"
+    )
+    expect(page.locator("#notice")).not_to_contain_text(token[:60])  # a secret: not echoed
+    expect(page.locator("#chat")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('novaos.token')") is None
+    # One stored before (a reload with it) is refused the same way, and dropped.
+    page.evaluate("t => sessionStorage.setItem('novaos.token', t)", token[:60] + " " + token[60:])
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("character 61 is not")
+    expect(page.locator("#signin")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('novaos.token')") is None
+    page.fill("#token", token + "\n")  # a line break around it is only trimmed
+    page.click("#use-token")
+    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator("#notice")).to_be_hidden()
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+
+
 def _one_answered_exchange(
     page: Page, envoy_sidecar: EnvoySidecar, token: str = ""
 ) -> tuple[str, str]:
