@@ -64,6 +64,7 @@ function signIn(token) {
   state.token = token.trim();
   if (!state.token) return;
   sessionStorage.setItem("novaos.token", state.token);
+  $("token").value = "";  // else it waits on the sign-in screen for the next person
   clearNotice();  // "token refused" and the like were about the session that ended
   $("signin").hidden = true;
   $("chat").hidden = false;

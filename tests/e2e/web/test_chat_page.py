@@ -116,6 +116,17 @@ def test_refused_token_signs_out_with_a_message(page: Page, envoy_sidecar: Envoy
     expect(page.locator("#signin")).to_be_visible()
 
 
+def test_the_pasted_token_does_not_wait_on_the_sign_in_screen(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The token stayed in its box after sign-in: after a sign-out by hand, the
+    # next person at this tab had only to click Sign in to be the previous user.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    page.click("#signout")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#token")).to_have_value("")
+
+
 def test_a_token_no_header_can_carry_is_refused_at_sign_in(
     page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
