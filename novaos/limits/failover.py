@@ -164,9 +164,16 @@ class FailoverAdmission:
         return await grant.issuer.refresh(grant, now_ms=now_ms)
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
-        await grant.issuer.release(grant, actual_tokens, now_ms=now_ms)
+        await grant.issuer.release(
+            grant, actual_tokens, reserved_tokens=reserved_tokens, now_ms=now_ms
+        )
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         if self._switch.primary_available:
@@ -227,10 +234,17 @@ class _OutageLeases:
         return alive
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
         self._held.pop(grant.request.lease_id, None)
-        await self._fallback.release(grant, actual_tokens, now_ms=now_ms)
+        await self._fallback.release(
+            grant, actual_tokens, reserved_tokens=reserved_tokens, now_ms=now_ms
+        )
         if self._switch.primary_available:
             # Registered there by a refresh or not, a release is harmless; if Redis
             # does not answer, a registered lease ends with its TTL.
@@ -294,7 +308,12 @@ class _PrimaryLeases:
         return await self._primary.refresh(grant, now_ms=now_ms)
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
         # Its request has ended, whether or not Redis hears of it now (a release that
         # fails is retried, for Redis's sake): the fallback no longer counts it.
@@ -305,7 +324,9 @@ class _PrimaryLeases:
             if not held:
                 del self._held[subject]
         self._check()
-        await self._primary.release(grant, actual_tokens, now_ms=now_ms)
+        await self._primary.release(
+            grant, actual_tokens, reserved_tokens=reserved_tokens, now_ms=now_ms
+        )
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         return await self._primary.active_leases(subject, now_ms=now_ms)

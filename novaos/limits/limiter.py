@@ -106,8 +106,8 @@ class LeaseLimiter:
         self._observer = observer or NullLimitObserver()
         self._pending: set[asyncio.Task[Any]] = set()  # admit, undo, release
         # Releases the store did not answer, retried by one background task:
-        # lease id -> (grant, tokens to charge, loop time its TTL ends it anyway).
-        self._unreleased: dict[str, tuple[LeaseGrant, int | None, float]] = {}
+        # lease id -> (grant, tokens to charge, tokens charged, loop time its TTL ends it).
+        self._unreleased: dict[str, tuple[LeaseGrant, int | None, int, float]] = {}
         self._release_retry: asyncio.Task[None] | None = None
         self._refreshers: set[_Refresher] = set()  # of leases held now
 
@@ -148,7 +148,7 @@ class LeaseLimiter:
         finally:
             if self._inline:  # nothing to wait for: an inline refresh never suspends
                 refresher.cancel()
-                await self._release(grant, self._charge(grant, lease))
+                await self._release(grant, self._charge(grant, lease), lease.reserved_tokens)
             else:
                 # Shielded: a second cancel while we wait leaves the release running.
                 await asyncio.shield(self._keep(self._finish(grant, refresher, lease)))
@@ -225,7 +225,7 @@ class LeaseLimiter:
             return  # nothing charged that a TTL will not clean up
         if isinstance(outcome, LeaseGrant):
             # The caller never saw the lease, so it used no tokens.
-            await self._release(outcome, 0)
+            await self._release(outcome, 0, outcome.request.tokens)
 
     async def _refresh_loop(self, grant: LeaseGrant, interval_s: float) -> None:
         """Refresh now (the first refresh is due), then every ``interval_s``."""
@@ -243,7 +243,7 @@ class LeaseLimiter:
         await refresher.stopped()
         if lease.growing is not None:
             await asyncio.wait({lease.growing})
-        await self._release(grant, self._charge(grant, lease))
+        await self._release(grant, self._charge(grant, lease), lease.reserved_tokens)
 
     @staticmethod
     def _charge(grant: LeaseGrant, lease: Lease) -> int | None:
@@ -256,9 +256,9 @@ class LeaseLimiter:
             )
         return lease.charge
 
-    async def _release(self, grant: LeaseGrant, actual_tokens: int | None) -> None:
+    async def _release(self, grant: LeaseGrant, actual_tokens: int | None, reserved: int) -> None:
         try:
-            await grant.issuer.release(grant, actual_tokens)
+            await grant.issuer.release(grant, actual_tokens, reserved_tokens=reserved)
         except StorageUnavailableError:
             # Left to its TTL, the lease would hold a concurrency slot for up to
             # LEASE_TTL_MS after the request ended: retried in the background (the
@@ -266,7 +266,7 @@ class LeaseLimiter:
             # ended it anyway. A release is idempotent, so one that ran but whose
             # answer was lost is simply repeated.
             until = asyncio.get_running_loop().time() + grant.request.lease_ttl_ms / 1000
-            self._unreleased[grant.request.lease_id] = (grant, actual_tokens, until)
+            self._unreleased[grant.request.lease_id] = (grant, actual_tokens, reserved, until)
             if self._release_retry is None or self._release_retry.done():
                 self._release_retry = detached(self._retry_releases())
 
@@ -279,12 +279,12 @@ class LeaseLimiter:
         while self._unreleased:
             await asyncio.sleep(delay)
             answered = True
-            for lease_id, (grant, tokens, until) in list(self._unreleased.items()):
+            for lease_id, (grant, tokens, reserved, until) in list(self._unreleased.items()):
                 if loop.time() >= until:
                     self._unreleased.pop(lease_id, None)  # expired by its TTL by now
                     continue
                 try:
-                    await grant.issuer.release(grant, tokens)
+                    await grant.issuer.release(grant, tokens, reserved_tokens=reserved)
                 except StorageUnavailableError:
                     answered = False
                     break  # still down: back off, then go on from here

@@ -33,6 +33,8 @@ class _Window:
     tokens: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
     token_total: int = 0
     leases: dict[str, int] = field(default_factory=dict)  # id -> expires at
+    # id -> until when (a lease TTL): a release seen again changes nothing, as in Redis
+    released: dict[str, int] = field(default_factory=dict)
     touched: int = 0  # last admit, top-up, refresh or release (ms)
 
     def purge(self, now: int) -> None:
@@ -45,12 +47,23 @@ class _Window:
                 break
             del self.tokens[lease_id]
             self.token_total -= amount
-        for lease_id in [k for k, exp in self.leases.items() if exp <= now]:
-            del self.leases[lease_id]
+        for held in (self.leases, self.released):
+            for lease_id in [k for k, exp in held.items() if exp <= now]:
+                del held[lease_id]
 
     @property
     def empty(self) -> bool:
-        return not (self.requests or self.tokens or self.leases)
+        return not (self.requests or self.tokens or self.leases or self.released)
+
+    def settle(self, lease_id: str, actual: int, reserved: int, now: int) -> None:
+        """Charge ``actual`` for a lease charged ``reserved`` in all (as admission.lua's
+        release): what of that left the window counted for its minute, so only the
+        usage beyond it is charged, from now if nothing of the lease is left."""
+        at, held = self.tokens.get(lease_id, (now, 0))
+        charge = max(actual - max(reserved - held, 0), 0)
+        if lease_id in self.tokens or charge:
+            self.tokens[lease_id] = (at, charge)
+            self.token_total += charge - held
 
 
 class MemoryAdmission:
@@ -152,17 +165,23 @@ class MemoryAdmission:
         return True
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
-        subject, lease_id = grant.request.subject, grant.request.lease_id
-        window = self._window(subject, self._now(now_ms))
+        request = grant.request
+        subject, lease_id, now = request.subject, request.lease_id, self._now(now_ms)
+        window = self._window(subject, now)
         window.leases.pop(lease_id, None)
-        charged = window.tokens.get(lease_id)
-        if actual_tokens is not None and charged is not None:
-            window.tokens[lease_id] = (charged[0], actual_tokens)
-            window.token_total += actual_tokens - charged[1]
-        if window.empty:
-            del self._windows[subject.key]
+        if lease_id in window.released:
+            return
+        window.released[lease_id] = now + request.lease_ttl_ms
+        if actual_tokens is not None:
+            reserved = request.tokens if reserved_tokens is None else reserved_tokens
+            window.settle(lease_id, actual_tokens, reserved, now)
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         if subject.key not in self._windows:

@@ -161,9 +161,22 @@ class AdmissionBackend(Protocol):
         ...
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
-        """Drop the lease; replace the token reservation by ``actual_tokens`` if given."""
+        """Drop the lease; replace the token reservation by ``actual_tokens`` if given.
+
+        ``reserved_tokens``: what the lease was charged in all, admission and top-ups
+        (None: the admission's alone). What of it already left the window counted
+        for its minute, so the window is charged the usage beyond that: a request
+        longer than the window is charged its usage above the reservation when it
+        ends, not never. A release is applied once: one repeated (a retry whose
+        answer was lost) changes nothing.
+        """
         ...
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int: ...

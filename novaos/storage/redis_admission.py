@@ -61,21 +61,45 @@ return 1
 """
 )
 
-# Reconcile only while the reservation is still in the window (HEXISTS):
-# an expired hash must not be recreated with a negative total.
-_RELEASE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])  -- the tombstone _REFRESH looks for
-if ARGV[2] ~= '' then
-  local charged = redis.call('HGET', KEYS[2], ARGV[1])
-  if charged then
-    local actual = tonumber(ARGV[2])
-    redis.call('HSET', KEYS[2], ARGV[1], actual)
-    redis.call('HINCRBY', KEYS[2], '_total', actual - tonumber(charged))
-  end
+# A release runs once: the tombstone it leaves (for the lease TTL) makes one sent
+# again (redis-py's retry, or the limiter's after an unanswered call) change
+# nothing. The reconciliation is MemoryAdmission's (``_Window.settle``): what of
+# the lease's charge (ARGV[4]: admission and top-ups) left the window counted for
+# its minute; the usage beyond that is charged, in its entry if still in the window
+# (one past it that no admission purged yet is purged here), else as a new one
+# from now. A stream longer than the window used to be charged nothing at all.
+# KEYS: 1 lease zset, 2 token hash, 3 tombstone, 4 token zset
+# ARGV: 1 lease id, 2 tokens used ('' = keep the charge), 3 lease ttl ms,
+#       4 tokens charged in all, 5 window ms, 6 now ms ('' = server TIME)
+_RELEASE = (
+    _now_from(6)
+    + """
+local id = ARGV[1]
+redis.call('ZREM', KEYS[1], id)
+if not redis.call('SET', KEYS[3], '1', 'PX', ARGV[3], 'NX') then return 0 end
+if ARGV[2] == '' then return 1 end
+local at = redis.call('ZSCORE', KEYS[4], id)
+local held = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+if at and tonumber(at) <= now - tonumber(ARGV[5]) then
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('HDEL', KEYS[2], id, id .. ':top_up')
+  if held ~= 0 then redis.call('HINCRBY', KEYS[2], '_total', -held) end
+  at, held = nil, 0
+end
+local charge = math.max(tonumber(ARGV[2]) - math.max(tonumber(ARGV[4]) - held, 0), 0)
+if at then
+  redis.call('HSET', KEYS[2], id, charge)
+  if charge ~= held then redis.call('HINCRBY', KEYS[2], '_total', charge - held) end
+elseif charge > 0 then
+  redis.call('ZADD', KEYS[4], now, id)
+  redis.call('HSET', KEYS[2], id, charge)
+  redis.call('HINCRBY', KEYS[2], '_total', charge)
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
 return 1
 """
+)
 
 _PURGE_COUNT = (
     _now_from(1)
@@ -166,14 +190,22 @@ class RedisAdmission:
             return bool(await self._refresh(keys=keys, args=args))
 
     async def release(
-        self, grant: LeaseGrant, actual_tokens: int | None, *, now_ms: int | None = None
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
     ) -> None:
-        _, _, amounts_key, lease_key = limit_keys(grant.request.subject)
+        request = grant.request
+        _, tokens_key, amounts_key, lease_key = limit_keys(request.subject)
         actual = "" if actual_tokens is None else str(actual_tokens)
-        lease_id, ttl = grant.request.lease_id, grant.request.lease_ttl_ms
-        keys = (lease_key, amounts_key, _tombstone(lease_key, lease_id))
+        reserved = request.tokens if reserved_tokens is None else reserved_tokens
+        lease_id, ttl = request.lease_id, request.lease_ttl_ms
+        keys = (lease_key, amounts_key, _tombstone(lease_key, lease_id), tokens_key)
+        args = (lease_id, actual, ttl, reserved, WINDOW_MS, _ms(now_ms))
         async with self._store.command():
-            await self._release(keys=keys, args=(lease_id, actual, ttl))
+            await self._release(keys=keys, args=args)
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         lease_key = limit_keys(subject)[3]

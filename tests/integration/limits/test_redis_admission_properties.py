@@ -113,3 +113,58 @@ async def test_a_reservation_of_no_tokens_leaving_the_window_is_no_error(
         assert isinstance(grant, LeaseGrant)
     later = await admission.admit(AdmitRequest(subject, limits, "later", 1, 1, now_ms=t0 + 60_001))
     assert isinstance(later, LeaseGrant)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_usage_above_a_reservation_that_left_the_window_is_charged_from_now(
+    admission: RedisAdmission, kind: str
+) -> None:
+    # A stream longer than the window ended after its reservation had aged out: the
+    # release found nothing to reconcile and charged none of the usage, so a client
+    # could use 5,000 tokens every minute against a limit of 3,000. What was reserved
+    # counted for its minute; the rest is charged when the request ends.
+    from novaos.limits import MemoryAdmission, TierLimits
+    from novaos.limits.model import TOKENS, AdmitRequest, LeaseGrant
+    from novaos.limits.tiers import WINDOW_MS
+
+    backend = admission if kind == "redis" else MemoryAdmission()
+    subject = LimitSubject(f"long-{uuid.uuid4().hex}", Tier.ENTERPRISE)
+    limits, t0 = TierLimits(100, 3000, 5), 2_000_000_000_000
+
+    def ask(lease_id: str, at: int) -> AdmitRequest:
+        return AdmitRequest(subject, limits, lease_id, 1, 30_000, now_ms=at)
+
+    long = await backend.admit(AdmitRequest(subject, limits, "long", 900, 30_000, now_ms=t0))
+    assert isinstance(long, LeaseGrant)
+    assert (await backend.top_up(long, 100, now_ms=t0 + 1)).admitted  # 1,000 reserved in all
+    end = t0 + WINDOW_MS + 8_900  # no admission purged the reservation in between
+    await backend.release(long, 5000, reserved_tokens=1000, now_ms=end)
+    refused = await backend.admit(ask("next", end + 1))
+    assert not isinstance(refused, LeaseGrant)
+    assert refused.violation == TOKENS  # 4,000 charged from `end`: over the 3,000
+    assert refused.retry_after_ms == WINDOW_MS - 1
+    await backend.release(long, 5000, reserved_tokens=1000, now_ms=end + 2)  # a retry: no-op
+    later = await backend.admit(ask("later", end + WINDOW_MS + 1))
+    assert isinstance(later, LeaseGrant)
+    assert later.result.headers.tokens is not None
+    assert later.result.headers.tokens.remaining == 2999  # charged once, and aged out
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_release_sent_again_charges_once(admission: RedisAdmission, kind: str) -> None:
+    from novaos.limits import MemoryAdmission, TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+    from novaos.limits.tiers import WINDOW_MS
+
+    backend = admission if kind == "redis" else MemoryAdmission()
+    subject = LimitSubject(f"again-{uuid.uuid4().hex}", Tier.PRO)
+    limits, t0 = TierLimits(100, 10_000, 5), 2_100_000_000_000
+    grant = await backend.admit(AdmitRequest(subject, limits, "x", 1000, 30_000, now_ms=t0))
+    assert isinstance(grant, LeaseGrant)
+    end = t0 + WINDOW_MS + 1
+    for at in (end, end + 1, end + 2):  # the answer of the first was lost, say
+        await backend.release(grant, 3000, reserved_tokens=1000, now_ms=at)
+    after = await backend.admit(AdmitRequest(subject, limits, "y", 1, 30_000, now_ms=end + 3))
+    assert isinstance(after, LeaseGrant)
+    assert after.result.headers.tokens is not None
+    assert after.result.headers.tokens.remaining == 10_000 - 2000 - 1

@@ -175,3 +175,22 @@ async def test_a_top_up_the_store_cannot_take_serves_on_without_growing_the_char
     assert await fits(limiter, subject, 6_000)
     assert not await fits(limiter, subject, 6_001)
     await limiter.aclose()
+
+
+async def test_a_hold_longer_than_the_window_is_charged_its_usage_above_what_it_reserved() -> None:
+    # The reservation (admission and top-up) counted for its minute and then left
+    # the window: the release charges what the request used beyond it, from its
+    # end, so the window does not hide the tokens of a stream longer than a minute.
+    from novaos.limits.tiers import WINDOW_MS
+
+    now = [1_000_000]
+    backend = MemoryAdmission(clock_ms=lambda: now[0])
+    limiter = LeaseLimiter(backend, LIMITS, lease_ttl_ms=30_000)
+    subject = LimitSubject("slow", Tier.FREE)
+    async with limiter.hold(subject, 1_000) as lease:
+        await lease.reserve(3_000)
+        now[0] += WINDOW_MS + 5_000
+        lease.settle(9_000)
+    assert await fits(limiter, subject, 4_000)  # 6,000 charged: 9,000 less the 3,000
+    assert not await fits(limiter, subject, 1)
+    await limiter.aclose()
