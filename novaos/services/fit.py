@@ -64,18 +64,29 @@ def _cost(messages: Sequence[ChatMessage]) -> int:
 
 
 def _advice(ask: Ask, estimate: int, bound: int, had_history: bool) -> str:
-    """What is too big, once the conversation's earlier turns are out of it."""
+    """What is too big, once the conversation's earlier turns are out of it; the
+    parts named add up to ``estimate``, what the refusal says the request reserves."""
     message = _cost((ChatMessage("user", ask.message),))
-    room = bound - (estimate - ask.output_tokens)  # what max_tokens may be
+    fixed = estimate - message - ask.output_tokens  # the system prompt's room, framing
     without = ", the conversation's earlier turns left out already" if had_history else ""
-    if room < 1:
-        return (
-            f"the message alone takes {message} tokens, which with the {ask.allowance} "
-            f"kept for the system prompt leaves no room for an answer{without}: "
-            "shorten the message"
-        )
     default = " (the default)" if ask.output_is_default else ""
-    return (
-        f"the message takes {message} tokens and max_tokens {ask.output_tokens}{default} "
-        f"more{without}: set options.max_tokens to at most {room}, or shorten the message"
+    parts = (
+        f"the message takes {message} tokens, the system prompt and framing {fixed} "
+        f"and max_tokens {ask.output_tokens}{default} more{without}"
     )
+    if bound - fixed < _SMALLEST_ASK:
+        # No message is short enough (a TOKEN_LIMIT_* below the system prompt's
+        # room): telling the caller to shorten it sends them after no fix at all.
+        return (
+            f"{parts}; the system prompt and framing alone leave no room for any message "
+            "and answer: the tier's limit is set below what any request needs (no shorter "
+            "message or lower max_tokens helps)"
+        )
+    room = bound - (estimate - ask.output_tokens)  # what max_tokens may be
+    if room < 1:
+        return f"{parts}; the message leaves no room for an answer: shorten the message"
+    return f"{parts}: set options.max_tokens to at most {room}, or shorten the message"
+
+
+# The least a message and its answer take: one token and its framing, one token out.
+_SMALLEST_ASK = _cost((ChatMessage("user", "x"),)) + 1

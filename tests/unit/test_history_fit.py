@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,19 +56,37 @@ def test_a_message_that_cannot_fit_alone_names_max_tokens_when_lowering_it_helps
     assert fitted.left_out == len(history)  # the history is not what is too big
     room = 3000 - _sent_cost((), Ask(ask.message, 0, True, ALLOWANCE))
     assert fitted.advice == (
-        "the message takes 2203 tokens and max_tokens 512 (the default) more, the "
-        f"conversation's earlier turns left out already: set options.max_tokens to at most {room}, "
-        "or shorten the message"
+        "the message takes 2203 tokens, the system prompt and framing 453 and max_tokens 512 "
+        "(the default) more, the conversation's earlier turns left out already: set "
+        f"options.max_tokens to at most {room}, or shorten the message"
     )
+    assert fitted.estimate == 2203 + 453 + 512  # what the refusal says it reserves
     assert not fit((), Ask(ask.message, room, False, ALLOWANCE), bound=3000).advice
 
 
 def test_a_message_too_long_for_any_answer_says_shorten_it() -> None:
     fitted = fit((), _ask("tea " * 2600, max_tokens=1), bound=3000)
     assert fitted.advice == (
-        "the message alone takes 2603 tokens, which with the 450 kept for the system "
-        "prompt leaves no room for an answer: shorten the message"
+        "the message takes 2603 tokens, the system prompt and framing 453 and max_tokens 1 "
+        "more; the message leaves no room for an answer: shorten the message"
     )
+    assert fitted.estimate == 2603 + 453 + 1
+
+
+def test_a_limit_below_the_system_prompt_room_is_not_blamed_on_the_message() -> None:
+    # TOKEN_LIMIT_FREE=400 under a 450-token room: "hi" was told to shorten the
+    # message, though no message can fit, and 4 + 450 + 1 did not make the 458 reserved.
+    for bound in (400, 457):  # at 458, "hi" with max_tokens 1 fits
+        fitted = fit((), _ask("hi", max_tokens=1), bound)
+        assert fitted.estimate == 458
+        assert fitted.advice == (
+            "the message takes 4 tokens, the system prompt and framing 453 and max_tokens 1 "
+            "more; the system prompt and framing alone leave no room for any message and "
+            "answer: the tier's limit is set below what any request needs (no shorter "
+            "message or lower max_tokens helps)"
+        )
+        assert "shorten the message" not in fitted.advice
+    assert not fit((), _ask("x", max_tokens=1), 458).advice
 
 
 _turn = st.text(alphabet="tea 日.", max_size=60)
@@ -88,6 +108,11 @@ def test_what_is_sent_is_the_longest_tail_of_whole_exchanges_that_fits(
     assert fitted.estimate == _sent_cost(sent, ask)
     if fitted.advice:
         assert not sent and fitted.estimate > bound
+        # The figures it names add up to the reservation the refusal states.
+        figures = re.search(
+            r"takes (\d+) tokens, .* framing (\d+) and max_tokens (\d+)", fitted.advice
+        )
+        assert figures and sum(map(int, figures.groups())) == fitted.estimate
         return
     assert fitted.estimate <= bound
     if fitted.left_out:  # the exchange before it would not have fitted
