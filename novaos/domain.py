@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -126,6 +127,17 @@ class GateRecord:
     decision: Decision
     reason: str = ""
     latency_ms: float = 0.0
+
+
+def gates_run(gates: Iterable[str]) -> tuple[str, ...]:
+    """The gates that ran, in order, from their decisions' gate names: a gate that
+    reported more than one decision (personality: a regeneration, then an edit of
+    the draft that shipped) once."""
+    names: list[str] = []
+    for gate in gates:
+        if not names or names[-1] != gate:
+            names.append(gate)
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from novaos.config import Settings
-from novaos.domain import Outcome
+from novaos.domain import Outcome, gates_run
 from novaos.errors import AuditNotStoredError
 from novaos.ports import AuditLog, RequestSummary
 from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
@@ -188,7 +188,7 @@ class RequestLogger:
                 user_id=summary.user_id,
                 duration_ms=summary.duration_ms,
                 stance=summary.stance,
-                gates_executed=[g.gate for g in summary.gates],
+                gates_executed=gates_run(g.gate for g in summary.gates),
                 outcome=outcome,
                 error=error,
             )

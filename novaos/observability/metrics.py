@@ -207,9 +207,10 @@ class Metrics(GateObserver):
         self._durations(path, code).observe(seconds)
 
     # -- GateObserver
-    def gate_decided(self, record: GateRecord) -> None:
+    def gate_decided(self, record: GateRecord, *, timed: bool = True) -> None:
         self._decisions(record.gate, record.decision.value).inc()
-        self._gate_latency(record.gate).observe(record.latency_ms / 1000)
+        if timed:
+            self._gate_latency(record.gate).observe(record.latency_ms / 1000)
 
     # -- provider observer hooks (see novaos.providers)
     def set_circuit_state(self, provider: str, state: int, worker: int = 0) -> None:

@@ -94,13 +94,16 @@ class CheckStep:
     ``release`` is text now safe to send. ``action``: ``continue``;
     ``regenerate`` (nothing released yet and a violation found: retry with
     ``reason`` as a constraint); ``block`` (harmful text after release: stop
-    with OUTPUT_BLOCKED). ``edits`` counts minor edits made in held-back text.
+    with OUTPUT_BLOCKED). ``edits`` counts minor edits made in held-back text;
+    ``edited`` names their kinds, each once (a rule's violation kind, "opener",
+    "we"), never the text edited.
     """
 
     release: str = ""
     action: str = "continue"
     reason: str = ""
     edits: int = 0
+    edited: tuple[str, ...] = ()
 
 
 class StreamCheck(Protocol):

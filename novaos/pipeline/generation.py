@@ -46,7 +46,8 @@ class GenerationStats:
     provider_wait_s: float = 0.0
     first_token_s: float | None = None
     regenerations: int = 0
-    edits: int = 0
+    edits: int = 0  # in the drafts whose text counts: not one regenerated or dropped
+    edited: list[str] = field(default_factory=list)  # the kinds of those edits, each once
     released: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     cut_at_max_tokens: bool = False  # the last attempt stopped at max_tokens
@@ -104,7 +105,9 @@ class _Draft:
     back), what it sent and what it reported, until it is let go or dropped."""
 
     check: StreamCheck
-    edits_before: int  # ``stats.edits`` when it began: a dropped draft's edits do not count
+    # ``stats.edits`` and how many kinds ``stats.edited`` had when it began: a
+    # dropped draft's edits do not count.
+    edits_before: tuple[int, int]
     started: float = field(default_factory=time.monotonic)
     pending: list[str] = field(default_factory=list)  # checked, not yet released
     received: list[str] = field(default_factory=list)
@@ -190,16 +193,17 @@ class Generator:
             await run.reserve(request, stats)
             stats.spent = stats.usage
             retry = None
-            edits = stats.edits
+            before = _edits_so_far(stats)
             async for item in attempt_fn(request, run, stats):
                 if isinstance(item, _Retry):
                     retry = item.reason
                 else:
                     yield TextDelta(item)
             if retry is None:
-                if last and not stats.released and stats.edits > edits:
+                if last and not stats.released and stats.edits > before[0]:
                     raise OutputBlocked("regeneration exhausted: the last draft edited to nothing")
                 return
+            _undo_edits(stats, before)  # a regenerated draft's edits were never shown
             stats.violations.append(retry)
             if last:
                 raise OutputBlocked(f"regeneration exhausted: {retry}")
@@ -212,7 +216,7 @@ class Generator:
         self, request: ProviderRequest, run: _Run, stats: GenerationStats
     ) -> AsyncIterator[str | _Retry]:
         """Yields released text; a final ``_Retry`` means 'regenerate'."""
-        draft = _Draft(self.checker.open(run.constraints), stats.edits)
+        draft = _Draft(self.checker.open(run.constraints), _edits_so_far(stats))
         billed = True  # the upstream was called: its prompt is charged, cut or not
         last_flush = time.monotonic()
         # Until text is released, a provider whose stream breaks is dropped for the next.
@@ -296,9 +300,9 @@ class Generator:
         """The stream broke before any of its text was released: drop that text, held
         back or checked, with the check that read it; the next provider's stream starts
         on a fresh one. What the dropped stream used stays charged."""
-        stats.edits = draft.edits_before
+        _undo_edits(stats, draft.edits_before)
         _charge_dropped(chunk, run, stats, draft.started)
-        return _Draft(self.checker.open(run.constraints), stats.edits)
+        return _Draft(self.checker.open(run.constraints), _edits_so_far(stats))
 
     async def _attempt_whole(
         self, request: ProviderRequest, run: _Run, stats: GenerationStats
@@ -359,6 +363,7 @@ class Generator:
     @staticmethod
     def _apply(step: CheckStep, stats: GenerationStats, pending: list[str]) -> _Retry | None:
         stats.edits += step.edits
+        stats.edited += [kind for kind in step.edited if kind not in stats.edited]
         if step.action == "block":
             raise OutputBlocked(step.reason or "harmful output")
         if step.action == "regenerate":
@@ -423,11 +428,30 @@ def _ends_sentence(pending: list[str]) -> bool:
     return bool(tail) and tail[-1] in ".!?…"
 
 
-def personality_record(stats: GenerationStats, latency_ms: float) -> GateRecord:
+def _edits_so_far(stats: GenerationStats) -> tuple[int, int]:
+    return stats.edits, len(stats.edited)
+
+
+def _undo_edits(stats: GenerationStats, before: tuple[int, int]) -> None:
+    stats.edits = before[0]
+    del stats.edited[before[1] :]
+
+
+def personality_records(stats: GenerationStats, latency_ms: float) -> tuple[GateRecord, ...]:
+    """The output check's decisions on an answer that was let go: a regeneration
+    and an edit of the draft that shipped are both reported (the audit filter and
+    the metrics find each), the check's time on the first. Reasons name the kinds
+    of violation, never the text."""
+    records: list[GateRecord] = []
     if stats.regenerations:
-        decision, reason = Decision.REGENERATE, f"regenerated {stats.regenerations}x"
-    elif stats.edits:
-        decision, reason = Decision.EDIT, f"{stats.edits} edit(s) in held-back text"
-    else:
-        decision, reason = Decision.PASS, "output checks passed"
-    return GateRecord("personality", decision, reason, latency_ms)
+        kinds = dict.fromkeys(v.partition(": ")[0] for v in stats.violations)
+        reason = f"regenerated {stats.regenerations}x: {', '.join(kinds)}"
+        records.append(GateRecord("personality", Decision.REGENERATE, reason, latency_ms))
+    if stats.edits:
+        reason = f"{stats.edits} edit(s) in held-back text"
+        reason += f": {', '.join(stats.edited)}" if stats.edited else ""
+        latency = 0.0 if records else latency_ms
+        records.append(GateRecord("personality", Decision.EDIT, reason, latency))
+    if not records:
+        records.append(GateRecord("personality", Decision.PASS, "output checks passed", latency_ms))
+    return tuple(records)

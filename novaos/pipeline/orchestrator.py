@@ -27,6 +27,7 @@ from novaos.domain import (
     SparkSuggestion,
     Stance,
     TextDelta,
+    gates_run,
 )
 from novaos.errors import (
     DeadlineExceededError,
@@ -38,7 +39,7 @@ from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFact
 from novaos.pipeline.gate import Gate, GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
 from novaos.pipeline.generation import Failover, GenerationStats, Generator, OutputBlocked
-from novaos.pipeline.generation import personality_record as _personality_record
+from novaos.pipeline.generation import personality_records as _personality_records
 from novaos.pipeline.invariants import RunTrace, check_invariants, model_allowed
 from novaos.ports import ChatMessage, ProviderRequest, TokenBudget
 
@@ -62,7 +63,9 @@ _log = logging.getLogger("novaos.pipeline")
 class GateObserver:
     """Hook for metrics; the Prometheus layer subclasses it."""
 
-    def gate_decided(self, record: GateRecord) -> None:
+    def gate_decided(self, record: GateRecord, *, timed: bool = True) -> None:
+        """``timed`` is off for a gate's later decisions in one run: its time is
+        on the first."""
         return None
 
 
@@ -272,11 +275,12 @@ class Orchestrator:
             rec.outcome = Outcome.OUTPUT_BLOCKED
             yield self._completed(ctx, chat, rec, detail="output blocked by policy")
             return
-        record = _personality_record(stats, _ms(self.clock() - started - stats.provider_wait_s))
-        rec.gates.append(record)
-        self.observer.gate_decided(record)
-        if rec.gate_events:
-            yield GateEvent(record)
+        records = _personality_records(stats, _ms(self.clock() - started - stats.provider_wait_s))
+        for i, record in enumerate(records):
+            rec.gates.append(record)
+            self.observer.gate_decided(record, timed=i == 0)
+            if rec.gate_events:
+                yield GateEvent(record)
         for note in _required_notes(rec):
             yield note
         async for event in self._post_model(ctx, chat, history, rec, left_out):
@@ -360,7 +364,7 @@ class Orchestrator:
             outcome=rec.outcome or Outcome.COMPLETED,
             stance=rec.stance,
             usage=stats.usage,
-            gates_executed=tuple(g.gate for g in rec.gates),
+            gates_executed=gates_run(g.gate for g in rec.gates),
             request_id=ctx.request_id,
             provider=stats.provider,
             model=stats.model,

@@ -61,6 +61,9 @@ _MAX_PADDING = 2048
 _EMPHASIS = "*_~`"
 _MAX_OPENERS = 8  # stripped in a row; more is a flood the window bounds anyway
 _NOTHING = CheckStep()
+# The kinds of the silent edits, as a step's ``edited`` names them (the rules'
+# violations are named by their kind).
+_OPENER, _WE = "opener", "we"
 
 
 class _Violation(NamedTuple):
@@ -98,6 +101,7 @@ class PersonalityStream:
         self._waiting = False  # the last step released nothing and found no sentence end
         self._view: Readable | None = None  # of ``_view_of``, the held text it was read from
         self._view_of = ""
+        self._edited: dict[str, None] = {}  # kinds edited since the last step returned
 
     @property
     def held_chars(self) -> int:
@@ -128,13 +132,15 @@ class PersonalityStream:
         release past a stretch that, arriving in small pieces, stops it)."""
         release: list[str] = []
         edits = 0
+        edited: dict[str, None] = {}
         for word in _WORDS.findall(text):
             step = self._feed(word)
             edits += step.edits
+            edited.update(dict.fromkeys(step.edited))
             if step.action != "continue":
                 return CheckStep(action=step.action, reason=step.reason, edits=edits)
             release.append(step.release)
-        return CheckStep(release="".join(release), edits=edits)
+        return CheckStep(release="".join(release), edits=edits, edited=tuple(edited))
 
     def _quiet(self, text: str) -> bool:
         """True when stepping after appending ``text`` would release, edit and strip
@@ -217,7 +223,7 @@ class PersonalityStream:
         self._waiting = False
         edits = 0
         if not self._released_any:
-            edits += self._strip_opener(final)
+            edits += self._note(_OPENER, self._strip_opener(final))
         if not final and self._cut() == 0:
             return self._wait(edits)
         edited = self._edit_violations(final)
@@ -238,7 +244,8 @@ class PersonalityStream:
             self._released_any = True
             self._context = (self._context + candidate)[-self.holdback_chars :]
             self._head_cut = False
-        return CheckStep(release=candidate, edits=edits + edited + we_edits)
+        edits += edited + self._note(_WE, we_edits)
+        return CheckStep(release=candidate, edits=edits, edited=self._take_edited())
 
     def _edit_violations(self, final: bool) -> int | CheckStep:
         """Edit the held text's violations: the number of edits, or the step
@@ -246,7 +253,7 @@ class PersonalityStream:
         edits = 0
         judged = False  # the held text as written, before this step's edits
         for _ in range(_MAX_EDITS_PER_STEP):
-            edits += self._cut_joined_phrase(final)
+            edits += self._note("banned phrase", self._cut_joined_phrase(final))
             violation = self._first_violation(final)
             if violation is None:
                 return edits
@@ -263,7 +270,7 @@ class PersonalityStream:
             edited = self._edit_held(violation, final)
             if not edited:  # its sentence goes on: cut once its end is here
                 return edits
-            edits += edited
+            edits += self._note(violation.kind, edited)
         # a pathological flood of violations: stop rather than loop
         return self._stop(self._stop_action(), "edit limit", "")
 
@@ -272,15 +279,26 @@ class PersonalityStream:
         if len(self._held) > self.holdback_chars + _MAX_PADDING:
             return self._stop(self._stop_action(), "padded output", "")
         self._waiting = True
-        return CheckStep(edits=edits)
+        return CheckStep(edits=edits, edited=self._take_edited())
 
     def _stop_action(self) -> str:
         return "block" if self._released_any else "regenerate"
+
+    def _note(self, kind: str, edits: int) -> int:
+        """Note that ``edits`` edits of ``kind`` were made; returns ``edits``."""
+        if edits:
+            self._edited[kind] = None
+        return edits
+
+    def _take_edited(self) -> tuple[str, ...]:
+        edited, self._edited = tuple(self._edited), {}
+        return edited
 
     def _stop(self, action: str, kind: str, detail: str) -> CheckStep:
         reason = f"{kind}: {detail}" if detail else kind
         self._stopped = CheckStep(action=action, reason=reason)
         self._held = ""
+        self._edited = {}
         return self._stopped
 
     # ------------------------------------------------------------ edits

@@ -62,6 +62,9 @@ SCRIPT = {
     "weather in Paris": "It is 21.5°C and sunny in Paris right now. Enjoy.",
     "keep wiring": "Now the detonator wiring goes here. More.",
     "keep hiding": "I'm always here for you, and the detonator wiring goes red to blue. Bye.",
+    "then edit": "Certainly! I'm always here for you. Plan Monday.|||"
+    "List every task on one page. Then sort them by deadline. You are amazing. Good luck.",
+    "edit twice": "Great question! Start with Monday. You're amazing. Then Tuesday.",
 }
 
 
@@ -257,8 +260,10 @@ async def test_ack_required_then_answered_once() -> None:
 class RecordingObserver(GateObserver):
     decided: list[GateRecord] = field(default_factory=list)
 
-    def gate_decided(self, record: GateRecord) -> None:
+    def gate_decided(self, record: GateRecord, *, timed: bool = True) -> None:
         self.decided.append(record)
+        if not timed:
+            assert record.latency_ms == 0.0  # the check's time is on its first decision
 
 
 @pytest.mark.parametrize(
@@ -493,3 +498,50 @@ async def _token_for(message: str) -> tuple[str, Pipeline]:
     events = await pipe.run(message)
     ack = next(e for e in events if isinstance(e, AckRequired))
     return ack.token, pipe
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize(
+    ("message", "answer", "expected"),
+    [
+        (
+            "regenerate then edit",
+            "List every task on one page. Then sort them by deadline. Good luck.",
+            [
+                (Decision.REGENERATE, "regenerated 1x: banned phrase"),
+                # the first draft's opener went with it: not an edit of the answer
+                (Decision.EDIT, "1 edit(s) in held-back text: banned phrase"),
+            ],
+        ),
+        (
+            "edit twice please",
+            "Start with Monday. Then Tuesday.",
+            [(Decision.EDIT, "2 edit(s) in held-back text: opener, banned phrase")],
+        ),
+    ],
+)
+async def test_every_personality_decision_is_reported_with_the_kinds_edited(
+    message: str, answer: str, expected: list[tuple[Decision, str]], whole: bool
+) -> None:
+    # A regeneration hid the edit of the draft that shipped: only "regenerated
+    # 1x" was streamed and audited, so an audit search for personality:edit
+    # missed the request, and no reason said what was edited.
+    pipe = build()
+    observer = RecordingObserver()
+    pipe.orchestrator.observer = observer
+    rec = RunRecord(whole_answer=whole)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message=message, conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.COMPLETED
+    assert _text(events) == answer
+    streamed = [e.record for e in events if isinstance(e, GateEvent)]
+    personality = [(r.decision, r.reason) for r in streamed if r.gate == "personality"]
+    assert personality == expected
+    assert [r for r in rec.gates if r.gate == "personality"] == [
+        r for r in streamed if r.gate == "personality"
+    ]
+    assert [r for r in observer.decided if r.gate == "personality"] == [
+        r for r in streamed if r.gate == "personality"
+    ]
+    assert _done(events).gates_executed.count("personality") == 1
