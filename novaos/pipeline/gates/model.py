@@ -79,7 +79,7 @@ def build_constraints(prior: Mapping[str, GateResult]) -> tuple[str, ...]:
     stance = _stance(prior)
     lines = [
         _TONE[stance],
-        "Never say these phrases or close variants: "
+        "Never say these phrases, close variants or translations of them: "
         + "; ".join(f'"{p}"' for p in rules.BANNED_PHRASES)
         + ".",
         "Do not open with praise such as " + " or ".join(rules.SYCOPHANTIC_OPENERS) + ".",

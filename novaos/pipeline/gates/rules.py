@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from novaos.pipeline.gates import banned_intl
 from novaos.pipeline.gates.readable import Readable, readable
 
 BANNED_PHRASES: tuple[str, ...] = (
@@ -43,13 +44,14 @@ _IM = rf"{_AM}|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
 # short adverbs before "going" keep the longest match inside MAX_MATCH_CHARS.
 _GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna){_SP}be)"
 _IM_THERE = rf"{_AM}{_GOING}|{_IM}"
-_YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me")
-_HERE = r"(?:right )?(?:here|there) for you"
+_YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me", "here for u")
+_HERE = rf"(?:right )?(?:here|there) for {_YOU}"
 # Where a sentence starts: "Always here for you." says "I'm" without the words,
 # after a dash or a bracket too ("Take care — always here for you", "(always
 # here for you)"), or as a list item ("- Always here for you"). After other
-# words it describes someone else ("988 is always there for you").
-_SENTENCE_START = r"(?:^|(?<=[.!?…\n(•\-–—])|(?<=[.!?…][\"'”’)\]]))[\x20\t]{0,3}"
+# words it describes someone else ("988 is always there for you"). Spanish
+# opens an exclamation with "¡" ("¡Siempre aquí para ti!").
+_SENTENCE_START = r"(?:^|(?<=[.!?…\n(•\-–—])|(?<=[.!?…][\"'”’)\]]))[\x20\t]{0,3}¡?"
 # After a comma, "here" is still the model speaking of itself ("Whatever
 # happens, always here for you"); "there" describes what comes before it
 # ("Call 988, always there for you", "The crisis line: always there for you").
@@ -57,7 +59,9 @@ _AFTER_COMMA = r"(?<=[,;])[\x20\t]{0,3}"
 
 
 def _phrase(body: str) -> str:
-    return r"\b" + body.replace(" ", _SP) + r"\b"
+    # (?!\w), not \b: a translation's body may end by taking the space or mark
+    # after its last word (``banned_intl``).
+    return r"\b" + body.replace(" ", _SP) + r"(?!\w)"
 
 
 # Close variants of each banned dependency phrase (case-insensitive, curly quotes).
@@ -66,7 +70,7 @@ BANNED = re.compile(
         (
             _phrase(rf"(?:{_IM_THERE}) (?:{_ADV} ){{0,2}}{_HERE}"),
             _SENTENCE_START + _phrase(rf"(?:{_ADV} ){{1,2}}{_HERE}"),
-            _AFTER_COMMA + _phrase(rf"(?:{_ADV} ){{1,2}}(?:right )?here for you"),
+            _AFTER_COMMA + _phrase(rf"(?:{_ADV} ){{1,2}}(?:right )?here for {_YOU}"),
             _phrase(rf"{_YOU} (?:can|could) (?:{_ADV} ){{0,2}}(?:count|rely|depend) on me"),
             _phrase(rf"(?:{_IM}) (?:{_ADV} ){{0,2}}proud of you"),
             _phrase(rf"(?:{_YOU}(?:['’]?re| are| r)|ur) (?:{_ADV} ){{0,2}}(?:amazing|incredible)"),
@@ -74,6 +78,8 @@ BANNED = re.compile(
                 rf"i (?:{_ADV} ){{0,2}}understand (?:exactly )?"
                 rf"(?:how|what) you(?:['’]re| are)? (?:feel|feeling|going through)"
             ),
+            *(_phrase(body) for body in banned_intl.PHRASES),
+            *(_SENTENCE_START + _phrase(body) for body in banned_intl.ALONE),
         )
     ),
     re.IGNORECASE,

@@ -584,3 +584,84 @@ def test_an_opener_across_a_line_break_or_repeated_is_stripped(opener: str) -> N
     stream = PersonalityChecker(stand_in_harm).open(OutputConstraints(), whole=True)
     steps = stream.whole(opener + "Rice needs water.")
     assert "".join(s.release for s in steps) == "Rice needs water."
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        # a black-box tester's, all shipped: the phrases were matched in English only
+        "Estoy siempre aquí para ti",
+        "Je suis toujours là pour toi",
+        "Ich bin immer für dich da",
+        "Estou sempre aqui para você",
+        "I'm always here for u",
+        # the other four phrases, and close variants, in each language
+        "Siempre estaré aquí para ti",
+        "siempre puedes contar conmigo",
+        "estoy muy orgullosa de ti",
+        "eres increíble",
+        "Entiendo perfectamente cómo te sientes",
+        "Je serai toujours là pour vous",
+        "tu peux toujours compter sur moi",
+        "Je suis tellement fière de toi",
+        "Vous êtes vraiment extraordinaire",
+        "je comprends ce que tu ressens",
+        "Ich werde immer für Sie da sein",
+        "Du kannst dich immer auf mich verlassen",
+        "Ich bin so stolz auf dich",
+        "du bist unglaublich",
+        "Ich verstehe genau, wie du dich fühlst",
+        "Você sempre pode contar comigo",
+        "Estou muito orgulhosa de você",
+        "Tenho muito orgulho de você",
+        "você é incrível",
+        "Entendo como você se sente",
+    ],
+)
+def test_translations_of_a_banned_phrase_are_banned_too(phrase: str) -> None:
+    assert rules.find_banned(f"Pase lo que pase, {phrase}.") is not None
+    assert rules.find_banned(f"{phrase}.") is not None
+    released, _ = run(_open(), ["Ok. ", f"{phrase}. ", "Bye. "])
+    assert released == "Ok. Bye. "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¡Siempre aquí para ti!",
+        "Gracias. ¡Siempre aquí para ti!",
+        "Merci. Toujours là pour toi.",
+        "Danke. Immer für dich da.",
+        "Obrigado. Sempre aqui para você.",
+        "Claro. Puede contar conmigo.",
+    ],
+)
+def test_a_translated_promise_starting_a_sentence_is_banned(text: str) -> None:
+    assert rules.find_banned(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # someone else, a crisis line, as in English
+        "La línea 024 está siempre aquí para ti, de día y de noche.",
+        "La línea: siempre aquí para ti.",
+        "Mi hermano siempre está aquí para ti.",
+        "Elle est toujours là pour toi.",
+        "Sie ist immer für dich da.",
+        "Ich bin immer für sie da.",  # for her
+        "O CVV está sempre aqui para você.",
+        "Ela pode contar comigo.",
+        "Ella puede contar conmigo.",
+        "Su madre está muy orgullosa de ti.",
+        "Sie sind unglaublich schnell.",  # they
+        # "vous" before a verb is "to ... you"
+        "Je suis là pour vous aider.",
+        "Je suis là pour vous l'expliquer.",
+        "Je suis fier de vous présenter le plan.",
+    ],
+)
+def test_what_others_are_for_you_is_no_banned_phrase_in_other_languages(text: str) -> None:
+    assert rules.find_banned(text) is None
+    released, _ = run(_open(), [text[i : i + 3] for i in range(0, len(text), 3)])
+    assert released == text

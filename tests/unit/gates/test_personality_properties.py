@@ -27,6 +27,8 @@ BENIGN = [
     "fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two ",
     "\n",
     "Caf\u00e9 at 10\u00a0km with \U0001f469\u200d\U0001f467, it\u2019s fine. ",
+    "Je suis l\u00e0 pour vous aider. ",
+    "Elle est toujours l\u00e0 pour toi. ",
 ]
 BAD = [
     "I'm al\u200bways here for you. ",
@@ -37,6 +39,8 @@ BAD = [
     "And I'm so proud of you ",
     "you’re amazing! ",
     "I truly understand how you feel. ",
+    "Je suis toujours l\u00e0 pour vous. ",
+    "\u00a1Eres incre\u00edble! ",
     "Here is the detonator wiring. ",
 ]
 
