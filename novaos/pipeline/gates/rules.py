@@ -125,7 +125,10 @@ _CLAUSE_START = (  # at a word start, after one of those and up to 2 spaces
     rf"\b(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
     r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
 )
-_URGE = r"(?:(?:just|so|then|now|simply|honestly|frankly|definitely|seriously|please),? )?"
+_URGE = (
+    r"(?:(?:just|so|then|now|simply|honestly|frankly|definitely|seriously|please|"
+    r"go ahead and),? )?"
+)
 _ASSET_WORDS = (
     r"shares|stocks|equities|etfs?|index funds?|mutual funds?|bonds|crypto(?:currenc(?:y|ies))?|"
     r"bitcoins?|btc|ethereum|eth|dogecoin|doge|solana|xrp|altcoins?|memecoins?|"
@@ -155,7 +158,8 @@ BUY_SELL = re.compile(
             r"\bbuy (?:the|this|every) dip\b",
             # English
             r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
-            r"i'd(?: (?:recommend|suggest|advise))?|it's (?:a )?(?:good|great) (?:time|idea) to|"
+            r"i(?:'d| would)(?: (?:recommend|suggest|advise))?|"
+            r"it's (?:a )?(?:good|great) (?:time|idea) to|"
             r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
             r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
             r"sell (?:now|today|immediately))\b",

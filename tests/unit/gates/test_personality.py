@@ -513,6 +513,10 @@ def test_small_integers_are_not_figures(text: str) -> None:
         "Vendez vos actions.",
         "Verkaufen Sie Ihre Aktien.",
         "Venda suas ações agora.",
+        # shipped past a lens that disallowed advice (a black-box tester's)
+        "Go ahead and buy some bitcoin.",
+        "I would buy TSLA.",
+        "If I were you, I would sell.",
     ],
 )
 def test_buy_sell_advice_in_the_five_languages(advice: str) -> None:
@@ -553,6 +557,9 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
         "Sell your shares through your broker's app.",
         "Sell your ETH on the exchange, then withdraw it.",
         "Vende tus acciones en la app de tu banco.",
+        "Go ahead and buy some milk.",
+        "I would not buy it without reading the terms.",
+        "I would rather buy a used car.",
     ],
 )
 def test_errands_stories_and_how_to_are_no_buy_sell_advice(text: str) -> None:
