@@ -59,6 +59,9 @@ _CAN_END_OPENER = re.compile(r"[.!?…\n]|[^\x00-\x7f]")
 # on the work each step does.
 _MAX_PADDING = 2048
 _EMPHASIS = "*_~`"
+# A figure followed only by one of these at the end of the held text may go on
+# ("$67,432." then "10"): replacing it now would release the rest of it.
+_FIGURE_GOES_ON = frozenset(".,'’:/- ")
 _MAX_OPENERS = 8  # stripped in a row; more is a flood the window bounds anyway
 _NOTHING = CheckStep()
 # The kinds of the silent edits, as a step's ``edited`` names them (the rules'
@@ -343,7 +346,7 @@ class PersonalityStream:
         best: tuple[str, re.Match[str]] | None = None
         for kind, pattern in self._patterns():
             for match in pattern.finditer(view.text):
-                if match.end() == len(view.text) and not final:
+                if not final and _may_grow(kind, view.text, match.end()):
                     break
                 if best is None or match.start() < best[1].start():
                     best = (kind, match)
@@ -464,3 +467,9 @@ class PersonalityStream:
         if self._harm_check is None:
             return None
         return self._harm_check(self._context + candidate + self._held)
+
+
+def _may_grow(kind: str, text: str, end: int) -> bool:
+    """Whether a match ending at ``end`` may still grow with more text."""
+    rest = text[end:]
+    return not rest or (kind == "precise figure" and len(rest) == 1 and rest in _FIGURE_GOES_ON)

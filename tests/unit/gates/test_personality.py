@@ -691,3 +691,19 @@ def test_what_others_are_for_you_is_no_banned_phrase_in_other_languages(text: st
     assert rules.find_banned(text) is None
     released, _ = run(_open(), [text[i : i + 3] for i in range(0, len(text), 3)])
     assert released == text
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Ok. It is at $67,432.", "10 now. "],
+        ["Ok. It is at $67,432", ".10 now. "],
+        ["Ok. It is at 67432,", "10 € now. "],
+        ["Ok. It is at 1'234", "'567 now. "],
+    ],
+)
+def test_a_figure_split_after_a_separator_is_replaced_whole(chunks: list[str]) -> None:
+    # "$67,432." at the end of a chunk was replaced at once and the next chunk's
+    # "10" shipped as "[figure not verified].10".
+    released, _ = run(_open(no_precise_figures=True, may_regenerate=False), chunks)
+    assert released == f"Ok. It is at {rules.FIGURE_PLACEHOLDER} now. "
