@@ -3,7 +3,8 @@
 Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
 spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` or
-``grpc-timeout`` header on a call that is not gRPC; Retry-After; HEAD
+``grpc-timeout`` header on a call that is not gRPC; ``x-grpc-web`` on every
+grpc-web call; Retry-After; HEAD
 bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
 access log) → grpc_web → buffer (body limit) → grpc_json_transcoder → cors →
 router. The buffer counts the bytes the caller sent: before the transcoder,
@@ -91,6 +92,13 @@ end
 function envoy_on_request(handle)
   local headers = handle:headers()
   drop_grpc_only_headers(headers)
+  -- The gateway ends a grpc-web stream before its deadline itself (Envoy's timer
+  -- could only cut it), so it must know the call is one: grpc_web below rewrites
+  -- the content-type, and not every client sends x-grpc-web.
+  local ctype = headers:get("content-type") or ""
+  if string.sub(ctype, 1, 20) == "application/grpc-web" and headers:get("x-grpc-web") == nil then
+    headers:add("x-grpc-web", "1")
+  end
   -- The gateway only keeps an x-request-id it accepts (the same pattern) and mints
   -- its own otherwise; Envoy echoes and logs this header. Replacing a rejected one
   -- here, with the id the first filter made, gives both the same id.

@@ -9,10 +9,10 @@ from contextlib import aclosing
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos import domain
 from novaos.conversations import ConversationHistory
-from novaos.errors import InvalidArgumentError, NotFoundError
+from novaos.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
 from novaos.observability.metrics import Metrics
 from novaos.pipeline.orchestrator import RunRecord
-from novaos.services.chat import ChatCall, ChatService
+from novaos.services.chat import TIME_LIMIT_REACHED, ChatCall, ChatService
 from novaos.transport import convert
 from novaos.transport.context import Ctx, request_context
 
@@ -52,6 +52,13 @@ def _transcoded(context: Ctx) -> bool:
     its deadline is the sidecar's stream time limit (the client's grpc-timeout is
     dropped before it)."""
     return any(key == _TRANSCODED for key, _ in context.invocation_metadata() or ())
+
+
+def _grpc_web(context: Ctx) -> bool:
+    """A grpc-web call (the sidecar marks every one): Envoy arms a timer from the
+    same grpc-timeout, and when it fires on a stream that has begun it can only
+    reset it (envoyproxy/envoy#13925), which a browser reads as a network error."""
+    return any(key == "x-grpc-web" for key, _ in context.invocation_metadata() or ())
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
@@ -98,9 +105,11 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         self, request: chat_pb2.StreamChatRequest, context: Ctx
     ) -> AsyncIterator[chat_pb2.StreamChatResponse]:
         call = ChatCall(request_context(context), convert.chat_input(request))
-        if _transcoded(context):
-            # Ended in-band before the limit: an SSE client that is just cut sees
-            # no terminal event. Other callers get DEADLINE_EXCEEDED, as gRPC does.
+        transcoded, grpc_web = _transcoded(context), _grpc_web(context)
+        if transcoded or grpc_web:
+            # Ended before the limit, by the gateway: an SSE client that is just
+            # cut sees no terminal event, a grpc-web one no status. Native callers
+            # get DEADLINE_EXCEEDED from gRPC (their client's timer, or Envoy's reset).
             call.ends_by = call.ctx.deadline_monotonic
         headers_sent = False
         self._metrics.active_streams.inc()
@@ -114,6 +123,9 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                         await context.send_initial_metadata(_initial(call, self._worker))
                         headers_sent = True
                     yield convert.stream_response(event)
+            if grpc_web and call.completed and call.completed.detail == TIME_LIMIT_REACHED:
+                # After the in-band terminal event, the status the deadline means.
+                raise DeadlineExceededError(TIME_LIMIT_REACHED)
         finally:
             self._metrics.active_streams.dec()
             context.set_trailing_metadata(self._finished(call))

@@ -1,0 +1,65 @@
+"""A grpc-web caller's own deadline (``grpc-timeout``) on a stream that has begun.
+
+Envoy arms a timer from the header and, once the reply has begun, can only reset
+the stream when it fires (envoyproxy/envoy#13925): over HTTP/1.1 the connection
+was cut (curl exit 18), over HTTP/2 the stream reset (exit 92), with no status
+either way. The gateway ends the stream itself before that timer fires.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generated.novaos.v1 import chat_pb2
+from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames
+
+
+@pytest.mark.parametrize(
+    ("protocol", "timeout", "marked"),
+    [("--http1.1", "300m", True), ("--http2", "800m", True), ("--http1.1", "800m", False)],
+)
+def test_grpc_web_stream_past_its_grpc_timeout_ends_with_deadline_exceeded(
+    envoy_sidecar: EnvoySidecar,
+    gateway_upstream: Upstream,
+    tmp_path: Path,
+    protocol: str,
+    timeout: str,
+    marked: bool,
+) -> None:
+    """``marked``: the client sends x-grpc-web (not every grpc-web client does).
+    curl, not httpx: it speaks HTTP/2 without an extra package (scripts/system_deps.sh)."""
+    assert shutil.which("curl"), "curl is missing: run scripts/system_deps.sh"
+    request = tmp_path / "request.bin"
+    request.write_bytes(
+        grpc_web_frame(chat_pb2.StreamChatRequest(message="plan my week").SerializeToString())
+    )
+    headers = {
+        "content-type": "application/grpc-web+proto",
+        "authorization": f"Bearer {gateway_upstream.token}",
+        "grpc-timeout": timeout,  # the answer takes 60 x 20 ms
+    }
+    if marked:
+        headers["x-grpc-web"] = "1"
+    cmd = ["curl", "-sS", protocol, "--cacert", str(envoy_sidecar.ca_file), "-o", "-"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd += ["--data-binary", f"@{request}"]
+    cmd += [envoy_sidecar.https_url + "/novaos.v1.ChatService/StreamChat"]
+    done = subprocess.run(cmd, check=False, capture_output=True, timeout=20)
+    assert done.returncode == 0, f"cut with no status: {done.stderr!r}"
+    frames = grpc_web_frames(done.stdout)
+    assert frames[0][0] == 0x00, "the stream had begun"
+    flag, trailers = frames[-1]
+    assert flag == 0x80, frames[-1]
+    assert b"grpc-status:4\r\n" in trailers, trailers
+    assert b"grpc-message:stream time limit reached" in trailers, trailers
+    assert b"x-novaos-overhead-ms" in trailers, trailers
+    # Told in-band first, as an SSE client is.
+    last = chat_pb2.StreamChatResponse.FromString(frames[-2][1])
+    assert last.completed.outcome == chat_pb2.OUTCOME_CANCELLED, last
+    assert last.completed.detail == "stream time limit reached"
