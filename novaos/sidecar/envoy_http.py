@@ -32,8 +32,8 @@ from novaos.sidecar.envoy_routes import (
     route_config,
     security_headers,
 )
-from novaos.sidecar.grpc_replies import grpc_too_large_mapper
 from novaos.sidecar.http_bindings import allowed_methods
+from novaos.sidecar.local_replies import GRPC_STATUS_LOGGED, local_reply_config
 from novaos.sidecar.web_assets import WebAsset
 from novaos.wire_limits import (
     GRPC_MAX_MESSAGE_BYTES,
@@ -241,64 +241,9 @@ end
 # Request header the first filter fills with a fresh UUID and the Lua filter removes.
 SPARE_ID_HEADER = "x-novaos-spare-request-id"
 
-# Local replies (404 route, 413 body limit, timeouts) in the same JSON shape as
-# transcoded gRPC errors. gRPC callers keep Envoy's gRPC-style local replies.
-# 426: HTTP/1.0 (Envoy speaks 1.1 and 2 only); the request itself is what is refused.
-_LOCAL_REPLY_CODES = {
-    400: 3,
-    404: 5,
-    408: 4,
-    413: 3,
-    405: 12,  # a known path, another method (with Allow)
-    426: 3,
-    431: 3,
-    500: 13,
-    503: 14,
-    504: 4,
-}
 # What the transcoder may buffer to turn one unary gRPC reply into JSON (a long
 # conversation, a full page of audit records): gRPC's own message cap.
 TRANSCODE_MAX_BODY = GRPC_MAX_MESSAGE_BYTES
-
-
-def _local_reply_config(settings: Settings) -> Json:
-    mappers = []
-    for http_status, grpc_code in _LOCAL_REPLY_CODES.items():
-        status_filter = {
-            "status_code_filter": {
-                "comparison": {
-                    "op": "EQ",
-                    "value": {"default_value": http_status, "runtime_key": f"lr.{http_status}"},
-                }
-            }
-        }
-        not_grpc = {
-            "header_filter": {
-                "header": {
-                    "name": "content-type",
-                    "string_match": {"prefix": "application/grpc"},
-                    "invert_match": True,
-                    "treat_missing_header_as_empty": True,
-                }
-            }
-        }
-        # HCM decides "gRPC local reply" from the *original* content-type, but by
-        # now the transcoder has rewritten it; its x-envoy-original-path marks JSON calls.
-        transcoded = {
-            "header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}
-        }
-        json_caller = {"or_filter": {"filters": [not_grpc, transcoded]}}
-        mappers.append(
-            {
-                "filter": {"and_filter": {"filters": [status_filter, json_caller]}},
-                "body_format_override": {
-                    "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"},
-                    "content_type": "application/json",
-                },
-            }
-        )
-    mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
-    return {"mappers": mappers}
 
 
 def _header_mutation(settings: Settings, *, tls: bool) -> Json:
@@ -415,13 +360,7 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
     ]
 
 
-# A JSON error reply has no grpc-status; the Lua filter keeps the code from its body
-# in dynamic metadata, which wins over %GRPC_STATUS%'s guess from the HTTP code.
 _KEPT = "metadata.filter_metadata"
-GRPC_STATUS_LOGGED = (
-    f"%CEL('novaos' in {_KEPT} && 'grpc_status' in {_KEPT}.novaos"
-    f" ? int({_KEPT}.novaos.grpc_status) : response.grpc_status)%"
-)
 
 
 # The method the client sent, kept by the Lua filter before the transcoder made
@@ -492,7 +431,7 @@ def http_connection_manager(
         },
         "route_config": route_config(settings, assets, allowed_methods(descriptor, SERVICES)),
         "http_filters": http_filters(settings, descriptor, tls=tls),
-        "local_reply_config": _local_reply_config(settings),
+        "local_reply_config": local_reply_config(settings),
         "access_log": [_access_log()],
     }
     return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}

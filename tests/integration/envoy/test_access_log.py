@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from novaos.sidecar.local_replies import TIME_LIMIT_MESSAGE
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.envoy import EnvoySidecar, Upstream, sidecar_for
+from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
+from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+from tests.fixtures.provider_wire import openai_stream
 from tests.integration.envoy.helpers import bearer, client
 
 
@@ -74,3 +82,56 @@ def test_the_access_log_leaves_out_the_query_string(
     assert not [e for e in logged.values() if secret in repr(e) or "?" in e["route"]], logged
     # The route is still what the transcoder called (the gRPC method).
     assert logged[f"list-{run}"]["route"] == "/novaos.v1.ChatService/ListConversations"
+
+
+@pytest.fixture(scope="module")
+def slow_chat_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnvoySidecar]:
+    """A model that takes 6 s to answer; the sidecar gives a unary chat 1 s."""
+    gateway = GatewayThread()
+    upstream = gateway.run(FakeProviderServer().start())
+    tokens = ["word "] * 20
+    upstream.default = Reply(body=paced(openai_stream(tokens, (12, len(tokens))), 0.3))
+    try:
+        gateway.start(
+            PREFERRED_PROVIDER="openai",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=upstream.url + "/v1",
+        )
+        workdir = tmp_path_factory.mktemp("envoy-chat-timeout")
+        yield from sidecar_for(gateway, workdir, ENVOY_CHAT_TIMEOUT_MS="1000")
+    finally:
+        gateway.run(upstream.close())
+        gateway.stop()
+
+
+def test_a_unary_chat_past_the_sidecar_limit_is_logged_with_the_code_it_got(
+    slow_chat_sidecar: EnvoySidecar,
+) -> None:
+    # Envoy's own 504 carried {"code":4} but was logged as 14 (its guess from 504,
+    # UNAVAILABLE): a dashboard counting UNAVAILABLE counted chat timeouts as outages.
+    rid = f"slow-{uuid.uuid4().hex[:8]}"
+
+    def body() -> Iterator[bytes]:
+        # Envoy's timer starts with the headers, the gateway's deadline (the same
+        # limit, passed on) once the buffered body has gone upstream: a body sent
+        # late makes Envoy's the one that fires, not the gateway's "Deadline Exceeded".
+        yield b'{"message":'
+        time.sleep(0.4)
+        yield b'"plan my week"}'
+
+    with client(slow_chat_sidecar) as http:
+        resp = http.post(
+            "/api/v1/chat",
+            content=body(),
+            headers={
+                **bearer(fresh_token()),
+                "x-request-id": rid,
+                "content-type": "application/json",
+            },
+        )
+    assert resp.status_code == 504, resp.text
+    body = resp.json()
+    # Said as the gateway says a deadline, not as Envoy's "downstream duration timeout".
+    assert (body["code"], body["message"]) == (4, TIME_LIMIT_MESSAGE), body
+    assert body["details"][0]["reason"] == "DEADLINE_EXCEEDED", body
+    assert _logged(slow_chat_sidecar, {rid})[rid]["grpcStatus"] == "4"

@@ -1,0 +1,122 @@
+"""Envoy's own replies (404 route, 413 body limit, timeouts) to JSON callers.
+
+They get the same shape as transcoded gRPC errors, ``{"code":N,"message":...}``;
+gRPC and grpc-web callers keep Envoy's gRPC-style local replies (but see
+``grpc_replies`` for the 413).
+
+A local reply normally passes back through the filter chain, where the Lua filter
+keeps its body's code for the access log. Not once a reply had begun through the
+filters: the transcoder holds a unary call's response headers until its body is
+whole, and a timeout then (``ENVOY_CHAT_TIMEOUT_MS``) goes straight to the codec.
+The log reads such a reply's code from this table instead of Envoy's guess from
+the HTTP status (504 as UNAVAILABLE, which counted chat timeouts as outages).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novaos.config import Settings
+from novaos.errors import ERROR_DOMAIN
+from novaos.sidecar.grpc_replies import grpc_too_large_mapper
+
+Json = dict[str, Any]
+
+# HTTP status of a local reply -> the gRPC code its JSON body carries.
+# 426: HTTP/1.0 (Envoy speaks 1.1 and 2 only); the request itself is what is refused.
+LOCAL_REPLY_CODES = {
+    400: 3,
+    404: 5,
+    408: 4,
+    413: 3,
+    405: 12,  # a known path, another method (with Allow)
+    426: 3,
+    431: 3,
+    500: 13,
+    503: 14,
+    504: 4,
+}
+# Envoy's own message for a route's limit is "downstream duration timeout".
+TIME_LIMIT_MESSAGE = "no answer within the sidecar's time limit for this call"
+
+
+def _status_is(http_status: int) -> Json:
+    return {
+        "status_code_filter": {
+            "comparison": {
+                "op": "EQ",
+                "value": {"default_value": http_status, "runtime_key": f"lr.{http_status}"},
+            }
+        }
+    }
+
+
+def _json_caller() -> Json:
+    not_grpc = {
+        "header_filter": {
+            "header": {
+                "name": "content-type",
+                "string_match": {"prefix": "application/grpc"},
+                "invert_match": True,
+                "treat_missing_header_as_empty": True,
+            }
+        }
+    }
+    # HCM decides "gRPC local reply" from the *original* content-type, but by
+    # now the transcoder has rewritten it; its x-envoy-original-path marks JSON calls.
+    transcoded = {
+        "header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}
+    }
+    return {"or_filter": {"filters": [not_grpc, transcoded]}}
+
+
+def _json_body(http_status: int) -> Json:
+    if http_status == 504:
+        # Only a time limit makes Envoy answer 504 (the response flags are not set
+        # yet when the mapper runs, so DT cannot pick it out); said as the gateway
+        # says a deadline, with the same ErrorInfo.
+        info = {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "DEADLINE_EXCEEDED",
+            "domain": ERROR_DOMAIN,
+        }
+        return {"code": 4, "message": TIME_LIMIT_MESSAGE, "details": [info]}
+    return {"code": LOCAL_REPLY_CODES[http_status], "message": "%LOCAL_REPLY_BODY%"}
+
+
+def local_reply_config(settings: Settings) -> Json:
+    """The first matching mapper wins."""
+    mappers = [
+        {
+            "filter": {"and_filter": {"filters": [_status_is(http_status), _json_caller()]}},
+            "body_format_override": {
+                "json_format": _json_body(http_status),
+                "content_type": "application/json",
+            },
+        }
+        for http_status in LOCAL_REPLY_CODES
+    ]
+    mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
+    return {"mappers": mappers}
+
+
+def _code_of_json_reply() -> str:
+    """CEL: the code a JSON local reply's body carries, by its HTTP status."""
+    guess = "response.grpc_status"
+    for http_status, grpc_code in reversed(LOCAL_REPLY_CODES.items()):
+        guess = f"response.code == {http_status} ? {grpc_code} : {guess}"
+    return guess
+
+
+_KEPT = "metadata.filter_metadata"
+_JSON = (
+    "'content-type' in response.headers && response.headers['content-type'] == 'application/json'"
+)
+# A JSON error reply has no grpc-status; the Lua filter keeps the code from its body
+# in dynamic metadata, which wins over %GRPC_STATUS%'s guess from the HTTP code. A
+# JSON reply the filters never saw is one of Envoy's own, mapped above.
+GRPC_STATUS_LOGGED = (
+    f"%CEL('novaos' in {_KEPT} && 'grpc_status' in {_KEPT}.novaos"
+    f" ? int({_KEPT}.novaos.grpc_status)"
+    f" : ({_JSON} ? ({_code_of_json_reply()}) : response.grpc_status))%"
+)
