@@ -84,18 +84,42 @@ def _json_body(http_status: int) -> Json:
     return {"code": LOCAL_REPLY_CODES[http_status], "message": "%LOCAL_REPLY_BODY%"}
 
 
+# Envoy's own words when no gateway is healthy; docs and runbooks quote them.
+NO_HEALTHY_UPSTREAM = "no healthy upstream"
+
+
+def _connect_failed(json_caller: bool) -> Json:
+    """The gateway's port refused the connection (it drains after SIGTERM, or is
+    down) before the health check has ejected it, 2-4 s: Envoy's "upstream connect
+    error or disconnect/reset before headers. reset reason: remote connection
+    failure" reads like a network fault, and says the same as "no healthy
+    upstream", which follows. Only a failed connect (UF): the call never reached
+    the gateway, so a retry cannot repeat it. A connection lost mid-call keeps
+    Envoy's words. ``body`` also becomes a gRPC caller's grpc-message."""
+    failed = [_status_is(503), {"response_flag_filter": {"flags": ["UF"]}}]
+    mapper: Json = {"body": {"inline_string": NO_HEALTHY_UPSTREAM}}
+    if json_caller:
+        failed.append(_json_caller())
+        mapper["body_format_override"] = {
+            "json_format": _json_body(503),
+            "content_type": "application/json",
+        }
+    return {"filter": {"and_filter": {"filters": failed}}, **mapper}
+
+
 def local_reply_config(settings: Settings) -> Json:
     """The first matching mapper wins."""
-    mappers = [
-        {
-            "filter": {"and_filter": {"filters": [_status_is(http_status), _json_caller()]}},
-            "body_format_override": {
-                "json_format": _json_body(http_status),
-                "content_type": "application/json",
-            },
-        }
-        for http_status in LOCAL_REPLY_CODES
-    ]
+    mappers = [_connect_failed(json_caller=True), _connect_failed(json_caller=False)]
+    for http_status in LOCAL_REPLY_CODES:
+        mappers.append(
+            {
+                "filter": {"and_filter": {"filters": [_status_is(http_status), _json_caller()]}},
+                "body_format_override": {
+                    "json_format": _json_body(http_status),
+                    "content_type": "application/json",
+                },
+            }
+        )
     mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
     return {"mappers": mappers}
 
