@@ -10,7 +10,8 @@ A batch is appended under an exclusive ``flock`` (worker processes may
 share the directory) and is all-or-nothing: if a write fails (disk full) the
 touched files are cut back to where they were, so a failed append never
 leaves half a record behind. At start the newest file's torn tail is cut off
-and the chain head is read back from the last whole record. Records whose ids
+and the chain head is read back from the last whole record; so is a torn tail
+found under the lock later (a worker sharing the directory killed mid-write). Records whose ids
 the log holds already (a batch the writer gave up on but the thread still
 wrote, spilled and replayed) are skipped, as the PostgreSQL sink skips them.
 """
@@ -42,6 +43,7 @@ from novaos.audit.chain import (
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
+    cut_torn_tail,
     fsync_dir,
     ids_from,
     last_record,
@@ -195,10 +197,16 @@ class FileAuditSink:
         return sorted(found, key=_first_seq)
 
     def _recover(self, *, repair: bool) -> AuditRecord | None:
-        """Re-read the head from disk: at start, or after another process wrote.
-        Returns the last record (None: the log is empty)."""
+        """Re-read the head from disk, under the lock: at start (``repair``: cut a
+        torn tail, zeros, check the last record follows), or after another process
+        wrote. A torn tail found then is a worker that died mid-write, and is cut
+        too: a batch appended onto it would glue its first record to the fragment
+        (that record lost, verify broken for good). Returns the last record (None:
+        the log is empty)."""
         files = self._files()
         current = files[-1] if files else None
+        if current is not None and not repair:
+            cut_torn_tail(current)
         head, last = ChainHead(), None
         for path in reversed(files):  # a line that does not parse raises: nothing is set
             last = repair_tail(path) if repair and path == current else last_record(path)

@@ -109,6 +109,28 @@ def repair_tail(path: Path) -> AuditRecord | None:
         os.close(fd)
 
 
+def cut_torn_tail(path: Path) -> None:
+    """Cut the bytes after ``path``'s last newline, as ``repair_tail`` does at start
+    (a whole record that only lacks its newline gets it back). Only for a caller
+    holding the appenders' lock: every live appender finishes its lines under it,
+    so a torn tail there is a writer that died mid-write (a SIGKILL's short write),
+    and a batch appended after it would be glued onto the fragment."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        good_end = _last_newline(fd, size)
+        if good_end == size:
+            return
+        if _unended_record(fd, good_end, size):
+            os.pwrite(fd, b"\n", size)
+            os.fsync(fd)
+            _log.warning("audit: put back the missing final newline of %s", path.name)
+        else:
+            _truncate(fd, path, size, good_end)
+    finally:
+        os.close(fd)
+
+
 def _linked(fd: int, path: Path, start: int, record: AuditRecord) -> AuditRecord:
     """``record`` (the last line, at ``start``) when it follows the line before
     it in the file; else ``ValueError``: a copy of an earlier record at the end

@@ -497,6 +497,47 @@ async def test_each_worker_verifies_the_whole_shared_chain_and_finds_an_edit(
         await sink.aclose()
 
 
+def _tear_under_the_lock(directory: Path, fragment: bytes) -> None:
+    """What a worker SIGKILLed mid-write leaves: part of a line, written under the
+    sink's flock, which the kernel then released."""
+    with (directory / ".lock").open("rb+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with sorted(directory.glob("audit-*.log"))[-1].open("ab") as log:
+            log.write(fragment)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.mark.parametrize("first", ["append", "head"])
+async def test_a_torn_tail_left_by_a_dead_worker_is_cut_before_the_next_append(
+    tmp_path: Path, first: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by a tester with WORKERS=2: the surviving worker saw the file grow, read
+    # the head back and appended its batch right after the dead worker's fragment.
+    # Its first record was glued on (lost to every read) and verify stayed broken.
+    directory = tmp_path / "audit"
+    survivor, dead = FileAuditSink(directory), FileAuditSink(directory)
+    head = await survivor.open()
+    await dead.open()
+    stored = await survivor.append(seal_all(_drafts(0, 3), head))
+    stored += await dead.append(seal_all(_drafts(3, 2), ChainHead()))
+    whole = _the_log(directory).read_bytes()
+    torn = seal_all(_drafts(5, 1), ChainHead(5, stored[-1].hash))[0].line()
+    _tear_under_the_lock(directory, torn[:300])
+    await dead.aclose()
+
+    if first == "head":  # a verify or a watch read the head first
+        assert await survivor.head() == ChainHead(5, stored[-1].hash)
+    after = await survivor.append(seal_all(_drafts(10, 2), ChainHead()))
+    assert [r.seq for r in after] == [6, 7]
+    assert _the_log(directory).read_bytes() == whole + b"".join(r.line() for r in after)
+    assert "audit: cut 300 torn bytes off audit-000000000001.log" in caplog.text
+    page = await survivor.list(AuditQuery(limit=100))
+    assert [r.request_id for r in page.records] == [r.request_id for r in stored + after]
+    result = await AuditReader(survivor).verify()
+    assert (result.ok, result.checked) == (True, 7), result
+    await survivor.aclose()
+
+
 async def _chain_of(directory: Path, count: int) -> FileAuditSink:
     sink = FileAuditSink(directory)
     head = await sink.open()
