@@ -190,6 +190,31 @@ def decode(raw: bytes | str) -> AuditRecord:
         raise ValueError(f"malformed audit record: {exc}") from exc
 
 
+def decode_stored(line: bytes) -> AuditRecord:
+    """A stored line (newline included) as a record: ``decode``, and the line must
+    be the one the record is written as (``line()``), byte for byte. Verify checks
+    the record's hash, which covers its fields, not the line: a key no record has
+    added to a line (``"note":"hard_veto"``, found by a ``grep`` of the files) would
+    verify, and so would re-spacing. ``ValueError`` (an unreadable record) for both."""
+    record = decode(line)
+    if record.line() != line:
+        raise ValueError(
+            f"malformed audit record: record {record.seq} is not stored as written"
+            f" ({_unwritten(line, record)})"
+        )
+    return record
+
+
+def _unwritten(line: bytes, record: AuditRecord) -> str:
+    """How ``line`` differs from the line ``record`` is written as."""
+    stored, written = set(json.loads(line)), set(record.to_dict())
+    if extra := sorted(stored - written):
+        return "a field no record has, not covered by its hash: " + ", ".join(extra)[:200]
+    if missing := sorted(written - stored):
+        return "missing " + ", ".join(missing)
+    return "spacing, escapes, key order, a repeated key or the line ending changed"
+
+
 def _text(data: dict[str, Any], name: str, *, default: str | None = None) -> None:
     value = data[name] if default is None else data.get(name, default)
     if not isinstance(value, str):

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from novaos.audit.record import AuditRecord, decode
+from novaos.audit.record import AuditRecord, decode, decode_stored
 from novaos.errors import ConfigError
 
 _log = logging.getLogger("novaos.audit")
@@ -175,7 +175,7 @@ def _decode_last(path: Path, line: bytes) -> AuditRecord:
     """The last whole line of ``path`` as a record; one that does not parse names
     the file (``ValueError``), so verify and the operator know where to look."""
     try:
-        return decode(line)
+        return decode_stored(line)
     except ValueError as exc:
         raise ValueError(
             f"{path.name} ends in a whole line that does not parse (edited?): {exc}"
@@ -194,15 +194,16 @@ def read_records(
 ) -> Iterator[AuditRecord]:
     """Whole records in file order; a line still being written is skipped.
 
-    A whole line that does not parse raises ``ValueError`` naming the file and
-    line (verify reports it), or, given ``unreadable``, is handed to it as that
+    A whole line that does not parse, or is not the line its record is written
+    as (``decode_stored``), raises ``ValueError`` naming the file and line
+    (verify reports it), or, given ``unreadable``, is handed to it as that
     description and passed over (a listing goes on past it)."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 return
             try:
-                record = decode(line)
+                record = decode_stored(line)
             except ValueError as exc:  # name the place: verify reports it to the operator
                 where = f"{path.name} line {number}: {exc}"
                 if unreadable is None:

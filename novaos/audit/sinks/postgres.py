@@ -31,7 +31,7 @@ from novaos.audit.chain import (
     check_head,
     cut_below,
 )
-from novaos.audit.record import AuditRecord, decode, parse_time
+from novaos.audit.record import AuditRecord, decode_stored, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
 from novaos.errors import AuditSinkUnavailableError
@@ -259,7 +259,7 @@ async def _promptly(work: Coroutine[Any, Any, _T]) -> _T:
 def _readable(seq: int, raw: str) -> AuditRecord | None:
     """The row's record, or None (logged) when its JSON no longer parses."""
     try:
-        return decode(raw)
+        return _decoded(raw)
     except ValueError as exc:
         _log.warning("audit: database record %d does not parse, skipped (%s): run verify", seq, exc)
         return None
@@ -268,10 +268,16 @@ def _readable(seq: int, raw: str) -> AuditRecord | None:
 def _checked(row: TupleRow) -> AuditRecord:
     """The record a full row (``_COLUMNS``) holds, with a hash that cannot match when
     a column disagrees with it; ``ValueError`` when its JSON does not parse."""
-    record = decode(row[-1])
+    record = _decoded(row[-1])
     if _columns_of(record) != _columns_of_row(row):
         record = replace(record, hash=_COLUMNS_EDITED)
     return record
+
+
+def _decoded(raw: str) -> AuditRecord:
+    """The ``record`` column as a record; it must be the text ``_row`` stores (a key
+    added with the trigger off is not covered by the hash): ``ValueError``."""
+    return decode_stored(raw.encode() + b"\n")
 
 
 def _row(record: AuditRecord) -> tuple[object, ...]:

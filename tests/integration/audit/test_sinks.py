@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from novaos.audit.reader import AuditReader
@@ -15,7 +18,7 @@ from novaos.audit.sink import AuditQuery
 from novaos.audit.writer import AuditWriter
 from novaos.errors import InvalidArgumentError, NotFoundError
 from tests.fixtures.audit_data import POLICY, summary
-from tests.integration.audit.conftest import StoredSink
+from tests.integration.audit.conftest import StoredSink, make_sink
 
 
 async def _write(stored: StoredSink, tmp_path: Path, count: int, tasks: int = 20) -> list[str]:
@@ -146,3 +149,60 @@ async def test_a_range_whose_anchor_was_edited_names_the_anchor(
     assert (result.ok, result.first_bad_seq, result.checked) == (False, 7, 0), result
     assert "record 7 (before the range" in result.problem and "edited" in result.problem
     assert (await reader.verify(9, 20)).ok  # record 8 is intact and links to 7 as stored
+
+
+def _with_a_note(line: str) -> str:
+    data = json.loads(line)
+    data["note"] = "hard_veto"  # what the guide's grep of the audit files looks for
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _spaced(line: str) -> str:
+    return json.dumps(json.loads(line), sort_keys=True, ensure_ascii=False)
+
+
+def _restore_line(stored: StoredSink, seq: int, edit: Callable[[str], str]) -> None:
+    """Rewrite record ``seq``'s stored text with ``edit``, its fields and hash kept."""
+    if stored.kind == "file":
+        (path,) = Path(stored.location).glob("audit-*.log")
+        lines = path.read_bytes().decode().split("\n")
+        lines[seq - 1] = edit(lines[seq - 1])
+        path.write_bytes("\n".join(lines).encode())
+        return
+    with psycopg.connect(stored.location) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off: superuser only
+        (raw,) = conn.execute("SELECT record FROM audit_records WHERE seq = %s", (seq,)).fetchone()
+        conn.execute("UPDATE audit_records SET record = %s WHERE seq = %s", (edit(raw), seq))
+
+
+@pytest.mark.parametrize("kind", ["file", "database"])
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (_with_a_note, "a field no record has, not covered by its hash: note"),
+        (_spaced, "spacing, escapes, key order"),
+        (lambda line: line + "\r", "line ending"),
+    ],
+    ids=["added field", "spaces", "CR"],
+)
+async def test_a_stored_line_that_is_not_its_record_as_written_fails_verify(
+    kind: str, edit: Callable[[str], str], named: str, tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    # Found by a tester: verify checked the record re-encoded from the stored line,
+    # so a key added to record 5 ("note":"hard_veto", found by the guide's grep,
+    # dropped by ListAuditEvents) and re-spacing verified ok.
+    dsn = request.getfixturevalue("postgres_dsn") if kind == "database" else ""
+    stored = await make_sink(kind, tmp_path, dsn)
+    try:
+        await _write(stored, tmp_path, 20, tasks=4)
+        reader = AuditReader(stored.sink)
+        assert (await reader.verify()).ok  # as written, every line is canonical
+        _restore_line(stored, 7, edit)
+        result = await reader.verify(0, 20)
+        assert (result.ok, result.first_bad_seq, result.checked) == (False, 7, 6), result
+        assert "record 7 is not stored as written" in result.problem and named in result.problem
+        listed = await _all_pages(reader, AuditQuery(), 50)  # passed over, as unreadable
+        assert [r.seq for r in listed] == [s for s in range(1, 21) if s != 7]
+    finally:
+        await stored.sink.aclose()
