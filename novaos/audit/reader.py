@@ -122,7 +122,22 @@ class AuditReader:
             cursor = max(cursor, *(r.seq for r in page)) + 1
         if unreadable_last and not to_seq:  # the walk stops at that line: name its seq
             return verifier.broken(verifier.next_seq, unreadable_last)
+        if not verifier.failed and verifier.next_seq <= last:
+            await self._after_gap(verifier)
         return verifier.result(expected_last_seq=last)
+
+    async def _after_gap(self, verifier: ChainVerifier) -> None:
+        """The walk ended short of the range's last seq: feed the first record
+        stored after the gap, if any, so that a deletion is reported as one (``found
+        N``); only when nothing follows is it a cut tail (``missing (tail)``)."""
+        missing = verifier.next_seq
+        try:
+            following = await self._sink.range(missing, _UNBOUNDED, limit=1)
+        except ValueError as exc:  # what follows does not parse: not a tail either
+            verifier.broken(missing, f"unreadable record near {missing}: {exc}")
+            return
+        if following:
+            verifier.feed(following[0])
 
     async def _anchor(self, start: int, last: int) -> tuple[str | None, bool, str]:
         """The hash the record at ``start`` links to (None: evicted from a memory

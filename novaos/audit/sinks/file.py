@@ -417,14 +417,16 @@ class FileAuditSink:
         self, from_seq: int, to_seq: int, *, limit: int = 1000
     ) -> builtins.list[AuditRecord]:
         def collect() -> builtins.list[AuditRecord]:
-            # From the first record in range on, a line out of sequence is returned
-            # too (a forged or edited seq), so that verify sees it and fails; a
-            # filter on the seq alone would have passed over it.
+            # From the first record in range on, up to the record at to_seq, a line
+            # out of sequence is returned too (a forged or edited seq), so that verify
+            # sees it and fails; a filter on the seq alone would have passed over it.
             found: builtins.list[AuditRecord] = []
             expected: int | None = None
             unreadable: builtins.list[str] = []  # a line that does not parse, not yet placed
             previous = self._scan_start(from_seq) - 1  # the record read before a line
             for record in self._scan(from_seq, unreadable.append):
+                if expected is not None and expected > to_seq:
+                    break  # the range is whole: what follows it is a later range's to judge
                 if unreadable:
                     # Between ``previous`` and ``record``: in range (verify must see it)
                     # unless both come before it. Right after from_seq - 1 it sits in
@@ -438,8 +440,6 @@ class FileAuditSink:
                         continue
                     expected = record.seq  # the first record in range
                 if record.seq == expected:
-                    if record.seq > to_seq:
-                        break
                     expected += 1
                 found.append(record)  # in sequence, or out of it (verify flags that)
                 if len(found) >= limit:

@@ -206,3 +206,29 @@ async def test_a_stored_line_that_is_not_its_record_as_written_fails_verify(
         assert [r.seq for r in listed] == [s for s in range(1, 21) if s != 7]
     finally:
         await stored.sink.aclose()
+
+
+async def test_a_ranged_verify_judges_its_range_and_tail_means_nothing_follows(
+    stored_sink: StoredSink, tmp_path: Path
+) -> None:
+    # Found by a tester: with record 7 deleted, verify(5, 6) failed on record 8
+    # (past its range; an edit of 7 answered ok), and verify(7, 7) called the gap
+    # "missing (tail)", pointing operators to the tail-cut procedure.
+    await _write(stored_sink, tmp_path, 20, tasks=4)
+    reader = AuditReader(stored_sink.sink)
+    if stored_sink.kind == "database":  # the row itself: rewrite() renumbers the rows
+        with psycopg.connect(stored_sink.location) as conn:
+            conn.execute("SET session_replication_role = replica")  # triggers off
+            conn.execute("DELETE FROM audit_records WHERE seq = 7")
+    else:
+        await stored_sink.rewrite(_delete)  # record 7
+    before = await reader.verify(5, 6)
+    assert (before.ok, before.checked) == (True, 2), before
+    for from_seq, to_seq in ((7, 7), (7, 20), (7, 0), (0, 0)):
+        result = await reader.verify(from_seq, to_seq)
+        assert (result.ok, result.first_bad_seq) == (False, 7), (from_seq, to_seq, result)
+        assert result.problem == "record 7 missing: found 8 (deleted or moved)", result
+    if stored_sink.kind != "memory":  # a ring's missing anchor may be evicted: not a break
+        assert (await reader.verify(8, 20)).problem == (
+            "record 7 missing (before the range, which it links to)"
+        )
