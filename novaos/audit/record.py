@@ -16,7 +16,7 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,20 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so strings sort as times
 
 def format_time(unix_s: float) -> str:
     return datetime.fromtimestamp(unix_s, UTC).strftime(TIME_FORMAT)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_MICROS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def format_bound(seconds: int, nanos: int) -> str:
+    """A list bound given to the nanosecond (1970 on), in record time format.
+    Records hold whole microseconds, so the bound is rounded up to one: a record
+    at t is at or after s exactly when t >= ceil(s), and before e exactly when
+    t < ceil(e), so a start stays inclusive and an end exclusive (rounded to the
+    nearest, a start 1 ns after a record still listed it). Integers, not a float."""
+    micros = min(seconds * 1_000_000 - (-nanos // 1000), _MAX_MICROS)
+    return (_EPOCH + timedelta(microseconds=micros)).strftime(TIME_FORMAT)
 
 
 def parse_time(text: str) -> datetime:

@@ -14,7 +14,7 @@ from google.protobuf import timestamp_pb2
 
 from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2
 from novaos.audit.reader import AuditReader
-from novaos.audit.record import AuditRecord, format_time, parse_time
+from novaos.audit.record import AuditRecord, format_bound, parse_time
 from novaos.audit.sink import AuditQuery
 from novaos.domain import Decision, Keepalive, Outcome, Stance
 from novaos.errors import InvalidArgumentError, PermissionDeniedError
@@ -68,7 +68,7 @@ def _time(
     # 1970 to 9999 (no audit record is older; every sink can compare those), nanos < 1e9
     if not (0 <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000):
         raise InvalidArgumentError(name, "must be a timestamp between 1970 and 9999")
-    return format_time(stamp.seconds + stamp.nanos / 1e9)
+    return format_bound(stamp.seconds, stamp.nanos)
 
 
 _OUTCOMES = frozenset(o.value for o in Outcome)
