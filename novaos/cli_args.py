@@ -84,20 +84,27 @@ def subject(value: str) -> str:
     return value
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def time(value: str) -> datetime:
     """An RFC 3339 / ISO 8601 time; without an offset it is taken as UTC.
 
-    It must fall in a protobuf Timestamp, 0001-01-01 to 9999-12-31 UTC."""
+    It must fall where the server takes a list bound, 1970-01-01 to 9999-12-31
+    UTC (no record is older; a protobuf Timestamp holds from 0001, but a 1960
+    bound was sent and refused by the server, exit 1, not a usage error)."""
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    outside = argparse.ArgumentTypeError(f"{value!r} is outside 1970-01-01 to 9999-12-31 UTC")
     try:
-        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is outside 0001-01-01 to 9999-12-31 UTC"
-        ) from None
+        raise outside from None
+    if when < _EPOCH:
+        raise outside
+    return when
 
 
 def int_in(low: int, high: int) -> Callable[[str], int]:

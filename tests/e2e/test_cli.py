@@ -393,6 +393,8 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
     "args",
     [
         ["audit", "list", "--start-time", "0001-01-01T00:00:00+01:00"],  # year 0 in UTC
+        ["audit", "list", "--start-time", "1960-01-01T00:00:00Z"],  # the server: 1970 on
+        ["audit", "list", "--end-time", "1970-01-01T00:30:00+01:00"],  # 1969 in UTC
         ["audit", "list", "--end-time", "9999-12-31T23:59:59-01:00"],  # year 10000 in UTC
         ["audit", "list", "--page-size", "99999999999"],  # past int32
         ["audit", "list", "--page-size", "-1"],
