@@ -51,11 +51,16 @@ _IPV6 = re.compile(
 )
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _PHONE = re.compile(
-    r"(?<![\w+.-])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?"
-    r"(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])"
+    # international: a country code (maybe in parentheses), then groups split by
+    # single separators, with an area code or the trunk "(0)" in parentheses
+    # ("+44 (0)20 7946 0958", "+33 1 23 45 67 89", "+7 912 345-67-89")
+    # The code may run on into the area code ("+1415 555 0100"); _phone_ok counts.
+    r"(?<![\w+])(?:\+\d{1,6}|\(\+\d{1,3}\))(?:[ .-]?\(\d{1,4}\)[ .-]?|[ .-])"
+    r"\d{1,12}(?:[ .-]\d{1,12}){0,6}(?![\w-])"
+    r"|(?<![\w+.-])(?<!\d[ .-])(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])"
     r"|(?<![\w+])\+\d{8,15}(?!\w)"
-    # a national number in two groups after its trunk 0 (UK "07700 900123")
-    r"|(?<![\w+.-])(?<!\d[ .-])0\d{2,4}[ .-]\d{5,8}(?![\w-]|[ .-]\d)"
+    # a national number in groups after its trunk 0 ("07700 900123", "06 12 34 56 78")
+    r"|(?<![\w+.-])(?<!\d[ .-])0\d{1,4}(?:[ .-]\d{2,8}){1,4}(?![\w-]|[ .-]\d)"
 )
 
 
@@ -94,9 +99,11 @@ def _ip_ok(candidate: str) -> bool:
 def _phone_ok(candidate: str) -> bool:
     # Without a country code a national number has 10-11 digits; shorter
     # groups ("100 200 300") are counts, not phones.
+    # With one: 8-15 digits in all (E.164), but "+48.856613" is a coordinate.
     digits = sum(c.isdigit() for c in candidate)
-    if candidate.startswith("+"):
-        return 8 <= digits <= 15
+    if candidate.lstrip("(").startswith("+"):
+        decimal = candidate.count(".") == 1 and not any(c in " -()" for c in candidate)
+        return 8 <= digits <= 15 and not decimal
     return 10 <= digits <= 11
 
 

@@ -116,6 +116,109 @@ def test_an_address_ending_a_sentence_keeps_its_full_stop(text: str, expected: s
     assert redact(text) == expected
 
 
+# Phones as people write them in ~15 countries: with a country code (spaced,
+# dashed, dotted, with the trunk "(0)" or an area code in parentheses) and in
+# national form after a trunk 0. Each must go whole, not in part.
+PHONES = [
+    "+1 415 555 0100",
+    "+1 (415) 555-2671",
+    "+1-800-555-0199",
+    "+1.415.555.0100",
+    "+1415 555 0100",
+    "+44 7700 900123",
+    "+44 7911 123456",
+    "+44 (0)20 7946 0958",
+    "(+44) 7700 900123",
+    "+44 7700900123",
+    "+49 30 1234567",
+    "+49 151 12345678",
+    "+33 1 23 45 67 89",
+    "+33 (0)1 23 45 67 89",
+    "+91 98765 43210",
+    "+34 612 34 56 78",
+    "+31 6 12345678",
+    "+7 912 345-67-89",
+    "+39 06 6982 1234",
+    "+39 347 123 4567",
+    "+81 3-1234-5678",
+    "+81 90-1234-5678",
+    "+86 138 0013 8000",
+    "+55 11 91234-5678",
+    "+61 2 9876 5432",
+    "+61 412 345 678",
+    "+52 55 1234 5678",
+    "+41 44 668 18 00",
+    "+46 8 123 456 78",
+    "+353 87 123 4567",
+    "+27 82 123 4567",
+    "+82 10-1234-5678",
+    "+234 803 123 4567",
+    "+65 6123 4567",
+    "(415) 555-0100",
+    "07700 900123",
+    "020 7946 0958",
+    "06 12 34 56 78",
+    "01 23 45 67 89",
+    "030 1234567",
+    "06 12345678",
+    "03-1234-5678",
+    "0412 345 678",
+    "0470 12 34 56",
+]
+
+# Numbers that are not phones: years, prices, versions, dates, times, ISBNs,
+# order ids, counts, big numbers with digit groups, coordinates, time zones.
+NOT_PHONES = [
+    "in 2024 and 2025",
+    "costs $1,299.99 or 1 299,00 EUR",
+    "Python 3.11.7 and version 10.2.3.4567",
+    "due on 2026-11-28, 28.11.2026 or 11/28/2026",
+    "at 10:30:00 or 14:05",
+    "2026-11-28 10:30:00",
+    "ISBN 978-3-16-148410-0",
+    "ISBN 0-306-40615-2",
+    "ISBN 978 0 306 40615 7",
+    "order ORD-2024-11-000123 and #A1234-5678",
+    "1 2 3 4",
+    "counts 100 200 300",
+    "population 1 234 567 890",
+    "the sum 12 345 678 901",
+    "German style 1.234.567.890",
+    "temperature +20 °C, up +3.5% today",
+    "UTC+05:30 or +0530",
+    "at +48.856613, +2.352222",
+    "diff @@ -12,7 +12,8 @@",
+    "scores +1 2 3",
+    "timestamp 1732789200",
+    "build 20261128.1030",
+    "range 1000-2000 and pages 123-145",
+    "sizes 1024 2048 4096",
+    "ratio 16:9, chapter 3.2.1",
+    "10 000 steps",
+    "dates 01.12.2026 and 02.12.2026",
+    "0.5 0.25 0.125",
+    "between 0 and 100 000 000",
+    "ids 0123 45678 9 and 0800 12",
+]
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_a_phone_is_redacted_whole(phone: str) -> None:
+    assert redact(f"call {phone} now") == "call [REDACTED:phone] now"
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_other_numbers_stay(text: str) -> None:
+    assert find_pii(text) == []
+
+
+def test_phones_in_a_list_each_go() -> None:
+    text = "+44 7700 900123, +33 1 23 45 67 89; 06 12 34 56 78 or (415) 555-0100."
+    assert redact(text) == (
+        "[REDACTED:phone], [REDACTED:phone]; [REDACTED:phone] or [REDACTED:phone]."
+    )
+
+
 def test_checksums() -> None:
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert iban_ok("GB82WEST12345698765432") and not iban_ok("GB82WEST12345698765433")
