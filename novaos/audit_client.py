@@ -47,6 +47,7 @@ class ListFilters:
     stance: str = ""
     gate_decision: str = ""
     page_size: int = 0
+    after_seq: int = 0
 
 
 def _stub(channel: grpc.aio.Channel) -> audit_pb2_grpc.AuditServiceAsyncStub:
@@ -76,6 +77,7 @@ def _request(filters: ListFilters, page_token: str) -> audit_pb2.ListAuditEvents
         gate_decision=filters.gate_decision,
         page_size=filters.page_size,
         page_token=page_token,
+        after_seq=filters.after_seq,
     )
 
 

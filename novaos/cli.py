@@ -223,6 +223,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         stance=args.stance,
         gate_decision=args.gate_decision,
         page_size=args.page_size,
+        after_seq=args.after_seq,
     )
     return asyncio.run(run_audit_list(args.target, args.token, filters))
 
@@ -271,6 +272,13 @@ def _add_audit_list(
         type=cli_args.int_in(0, cli_args.INT32_MAX),
         default=0,
         help="records per RPC (server default 50)",
+    )
+    listing.add_argument(
+        "--after-seq",
+        type=cli_args.int_in(0, cli_args.INT64_MAX),
+        default=0,
+        metavar="SEQ",
+        help="only records after this seq (a cut-off watch reads on from the last it saw)",
     )
     listing.set_defaults(fn=cmd_audit_list, command_parser=listing)
 

@@ -67,7 +67,11 @@ class AuditReader:
         limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         if query.start_time and query.end_time and query.start_time >= query.end_time:
             raise InvalidArgumentError("end_time", "must be after start_time")
-        after = decode_page_token(page_token)
+        if query.after_seq < 0:
+            raise InvalidArgumentError("after_seq", "must not be negative (0: the first record on)")
+        # A page token is past after_seq already (it names the previous page's last
+        # record); the larger of the two is where this page starts.
+        after = max(query.after_seq, decode_page_token(page_token))
         if query.user and self._writer is not None and not _PSEUDONYM.fullmatch(query.user):
             # An admin may name the user by id; the log only holds the pseudonym.
             query = replace(query, user=self._writer.policy.user_ref(query.user))

@@ -34,7 +34,7 @@ class AuditQuery:
     outcome: str = ""
     stance: str = ""
     gate_decision: str = ""  # "gate:decision"
-    after_seq: int = 0  # from the page token
+    after_seq: int = 0  # seq greater than this: the request's, or its page token's
     limit: int = DEFAULT_PAGE_SIZE
 
     def matches(self, record: AuditRecord) -> bool:

@@ -2,7 +2,7 @@
 
 Each watcher has its own bounded queue. A watcher that falls behind is cut
 off with ``AuditWatchLaggedError`` rather than slowing the writer or growing
-memory; it resumes with ``ListAuditEvents`` from the last seq it saw.
+memory; it resumes with ``ListAuditEvents`` ``after_seq`` = the last seq it saw.
 
 ``Fanout`` hands a watcher what this process's writer stored. With several
 worker processes on one shared chain, ``SharedFanout`` hands it every worker's

@@ -105,6 +105,7 @@ def query_of(request: audit_pb2.ListAuditEventsRequest) -> AuditQuery:
         outcome=_one_of("outcome", request.outcome, _OUTCOMES),
         stance=_one_of("stance", request.stance, _STANCES),
         gate_decision=_gate_decision(request.gate_decision),
+        after_seq=request.after_seq,
     )
 
 

@@ -115,6 +115,12 @@ async def test_admin_sees_filtered_paginated_verified_records(
         assert default_model().version.startswith(ShieldClassifier(model=None).policy_version)
         assert "alice" not in seen[0].canonical_json
 
+        # A watcher cut off after seq 6 reads on from there, on every sink.
+        resumed = await _audit(running).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(after_seq=6, user=alice), metadata=ADMIN
+        )
+        assert [e.seq for e in resumed.events] == [e.seq for e in seen if e.seq > 6]
+
         future = timestamp_pb2.Timestamp(seconds=4_000_000_000)
         none = await _audit(running).ListAuditEvents(
             audit_pb2.ListAuditEventsRequest(start_time=future), metadata=ADMIN
@@ -329,6 +335,15 @@ async def test_a_filter_no_record_can_match_is_invalid_argument(
     assert field in (err.value.details() or "")
     if field == "gate_decision":  # the form is named, not only the gates' names
         assert "gate:decision (e.g. shield:stop)" in (err.value.details() or "")
+
+
+async def test_a_negative_after_seq_is_invalid_argument(server: Running) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _audit(server).ListAuditEvents(
+            audit_pb2.ListAuditEventsRequest(after_seq=-1), metadata=ADMIN
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.value.details() or "").startswith("after_seq: must not be negative")
 
 
 async def test_every_filter_a_record_can_match_is_accepted(server: Running) -> None:

@@ -398,6 +398,8 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
         ["audit", "list", "--end-time", "9999-12-31T23:59:59-01:00"],  # year 10000 in UTC
         ["audit", "list", "--page-size", "99999999999"],  # past int32
         ["audit", "list", "--page-size", "-1"],
+        ["audit", "list", "--after-seq", "-1"],
+        ["audit", "list", "--after-seq", "99999999999999999999999"],  # past int64
         ["audit", "verify", "--from-seq", "99999999999999999999999"],  # past int64
         ["audit", "verify", "--to-seq", "-1"],
         [b"chat", b"caf\xe9"],  # Latin-1 bytes under a UTF-8 locale
@@ -621,6 +623,12 @@ def test_audit_lists_filtered_pages_and_verifies_the_chain(
         "audit", "list", *admin, "--outcome", "hard_veto", "--gate-decision", "shield:stop"
     )
     assert [json.loads(line)["seq"] for line in vetoes.stdout.splitlines()] == [4]
+    # Reading on after the last seq seen (a watch that was cut off), page by page.
+    resumed = _novaos("audit", "list", *admin, "--after-seq", "2", "--page-size", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.encode().splitlines() == _records(directory)[2:]
+    bob_later = _novaos("audit", "list", *admin, "--after-seq", "2", "--user", "bob")
+    assert [json.loads(line)["seq"] for line in bob_later.stdout.splitlines()] == [4]
     later = _novaos("audit", "list", *admin, "--start-time", "2999-01-01T00:00:00Z")
     assert (later.returncode, later.stdout) == (0, "")
 

@@ -137,6 +137,7 @@ class ListAuditEventsRequest(google.protobuf.message.Message):
     GATE_DECISION_FIELD_NUMBER: builtins.int
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    AFTER_SEQ_FIELD_NUMBER: builtins.int
     user: builtins.str
     'Only this user (pseudonym when redaction is on).'
     outcome: builtins.str
@@ -149,6 +150,8 @@ class ListAuditEventsRequest(google.protobuf.message.Message):
     'Maximum records per page (default 50, at most 500).'
     page_token: builtins.str
     'Token from a previous page.'
+    after_seq: builtins.int
+    'Only records with a seq greater than this (0: from the first record). A\n    client that saw records up to seq N (a watch that was cut off) reads on\n    with after_seq N: record times need not rise with seq, so a start_time\n    from the last record it saw can miss records. Negative is INVALID_ARGUMENT.\n    '
 
     @property
     def start_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
@@ -158,13 +161,13 @@ class ListAuditEventsRequest(google.protobuf.message.Message):
     def end_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """Only records before this time."""
 
-    def __init__(self, *, user: builtins.str=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., outcome: builtins.str=..., stance: builtins.str=..., gate_decision: builtins.str=..., page_size: builtins.int=..., page_token: builtins.str=...) -> None:
+    def __init__(self, *, user: builtins.str=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., outcome: builtins.str=..., stance: builtins.str=..., gate_decision: builtins.str=..., page_size: builtins.int=..., page_token: builtins.str=..., after_seq: builtins.int=...) -> None:
         ...
 
     def HasField(self, field_name: typing.Literal['end_time', b'end_time', 'start_time', b'start_time']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['end_time', b'end_time', 'gate_decision', b'gate_decision', 'outcome', b'outcome', 'page_size', b'page_size', 'page_token', b'page_token', 'stance', b'stance', 'start_time', b'start_time', 'user', b'user']) -> None:
+    def ClearField(self, field_name: typing.Literal['after_seq', b'after_seq', 'end_time', b'end_time', 'gate_decision', b'gate_decision', 'outcome', b'outcome', 'page_size', b'page_size', 'page_token', b'page_token', 'stance', b'stance', 'start_time', b'start_time', 'user', b'user']) -> None:
         ...
 global___ListAuditEventsRequest = ListAuditEventsRequest
 

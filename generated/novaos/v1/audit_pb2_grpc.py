@@ -58,6 +58,7 @@ class AuditServiceServicer(object):
         whenever none came for a while (the same interval as StreamChat's). A watch
         the server ends with an error (a watcher that fell behind, a lost feed)
         sends one last message carrying that error, then ends with the same status.
+        To read on, watch again, then list with after_seq = the last seq seen.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

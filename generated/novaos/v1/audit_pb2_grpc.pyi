@@ -28,7 +28,7 @@ class AuditServiceStub:
     VerifyAuditChain: grpc.UnaryUnaryMultiCallable[novaos.v1.audit_pb2.VerifyAuditChainRequest, novaos.v1.audit_pb2.VerifyAuditChainResponse]
     'VerifyAuditChain checks the hash chain over a range of records.'
     WatchAuditEvents: grpc.UnaryStreamMultiCallable[novaos.v1.audit_pb2.WatchAuditEventsRequest, novaos.v1.audit_pb2.WatchAuditEventsResponse]
-    "WatchAuditEvents streams new records as they are written, and a keepalive\n    whenever none came for a while (the same interval as StreamChat's). A watch\n    the server ends with an error (a watcher that fell behind, a lost feed)\n    sends one last message carrying that error, then ends with the same status.\n    "
+    "WatchAuditEvents streams new records as they are written, and a keepalive\n    whenever none came for a while (the same interval as StreamChat's). A watch\n    the server ends with an error (a watcher that fell behind, a lost feed)\n    sends one last message carrying that error, then ends with the same status.\n    To read on, watch again, then list with after_seq = the last seq seen.\n    "
 
 class AuditServiceAsyncStub:
     """AuditService reads the tamper-evident audit log (admin role only)."""
@@ -39,7 +39,7 @@ class AuditServiceAsyncStub:
     VerifyAuditChain: grpc.aio.UnaryUnaryMultiCallable[novaos.v1.audit_pb2.VerifyAuditChainRequest, novaos.v1.audit_pb2.VerifyAuditChainResponse]
     'VerifyAuditChain checks the hash chain over a range of records.'
     WatchAuditEvents: grpc.aio.UnaryStreamMultiCallable[novaos.v1.audit_pb2.WatchAuditEventsRequest, novaos.v1.audit_pb2.WatchAuditEventsResponse]
-    "WatchAuditEvents streams new records as they are written, and a keepalive\n    whenever none came for a while (the same interval as StreamChat's). A watch\n    the server ends with an error (a watcher that fell behind, a lost feed)\n    sends one last message carrying that error, then ends with the same status.\n    "
+    "WatchAuditEvents streams new records as they are written, and a keepalive\n    whenever none came for a while (the same interval as StreamChat's). A watch\n    the server ends with an error (a watcher that fell behind, a lost feed)\n    sends one last message carrying that error, then ends with the same status.\n    To read on, watch again, then list with after_seq = the last seq seen.\n    "
 
 class AuditServiceServicer(metaclass=abc.ABCMeta):
     """AuditService reads the tamper-evident audit log (admin role only)."""
@@ -62,6 +62,7 @@ class AuditServiceServicer(metaclass=abc.ABCMeta):
         whenever none came for a while (the same interval as StreamChat's). A watch
         the server ends with an error (a watcher that fell behind, a lost feed)
         sends one last message carrying that error, then ends with the same status.
+        To read on, watch again, then list with after_seq = the last seq seen.
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None:

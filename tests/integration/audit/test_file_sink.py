@@ -783,6 +783,29 @@ async def test_a_missing_middle_file_hides_only_its_own_records(tmp_path: Path) 
     await sink.aclose()
 
 
+async def test_after_seq_starts_reading_at_the_file_that_holds_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Files are named by their first seq: a listing after seq N opens the file
+    # holding N + 1 and those after it, however many came before.
+    directory = tmp_path / "audit"
+    sink = FileAuditSink(directory, max_bytes=4000)
+    head = await sink.open()
+    await sink.append(seal_all(_drafts(0, 40), head))
+    files = sorted(directory.glob("audit-*.log"))
+    assert len(files) > 3
+    start = next(r.seq for r in read_records(files[2]))
+    for older in files[:2]:
+        older.write_bytes(b"not a record\n")  # a listing that opened it would warn
+    with caplog.at_level(logging.WARNING, logger="novaos.audit"):
+        assert await _listed(sink, AuditQuery(after_seq=start - 1)) == list(range(start, 41))
+        assert await _listed(sink, AuditQuery(after_seq=start + 1)) == list(range(start + 2, 41))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert await _listed(sink, AuditQuery(after_seq=0)) == list(range(start, 41))
+    assert "does not parse" in caplog.text  # as a listing from the start does
+    await sink.aclose()
+
+
 class _DiskFails(FileAuditSink):
     """A disk or network mount that fails reads (EIO) once records are stored."""
 

@@ -96,6 +96,33 @@ async def test_filters_and_pages(stored_sink: StoredSink, tmp_path: Path) -> Non
         await reader.list(AuditQuery(), page_token="not-a-token")
 
 
+async def test_after_seq_reads_on_from_the_last_record_seen(
+    stored_sink: StoredSink, tmp_path: Path
+) -> None:
+    # How a watcher that was cut off after seq N reads on: every record past N,
+    # page by page, with the other filters, whatever their times.
+    await _write(stored_sink, tmp_path, 40, tasks=1)
+    reader = AuditReader(stored_sink.sink)
+    everything = await _all_pages(reader, AuditQuery(), 500)
+    for after in (0, 1, 17, 39):
+        assert await _all_pages(reader, AuditQuery(after_seq=after), 3) == everything[after:]
+    assert await _all_pages(reader, AuditQuery(after_seq=40), 3) == []
+    assert await _all_pages(reader, AuditQuery(after_seq=2**63 - 1), 3) == []
+    vetoes = [r for r in everything[20:] if r.outcome == "hard_veto"]
+    assert vetoes
+    assert await _all_pages(reader, AuditQuery(after_seq=20, outcome="hard_veto"), 2) == vetoes
+    # A page token from an earlier page is past after_seq: the larger one wins.
+    first = await reader.list(AuditQuery(after_seq=10), page_size=5)
+    assert [r.seq for r in first.records] == [11, 12, 13, 14, 15]
+    second = await reader.list(
+        AuditQuery(after_seq=10), page_size=5, page_token=first.next_page_token
+    )
+    assert [r.seq for r in second.records] == [16, 17, 18, 19, 20]
+    with pytest.raises(InvalidArgumentError) as refused:
+        await reader.list(AuditQuery(after_seq=-1))
+    assert refused.value.field == "after_seq"
+
+
 def _edit(records: list[AuditRecord]) -> list[AuditRecord]:
     target = records[6]
     records[6] = dataclasses.replace(target, outcome="completed", released_chars=1)

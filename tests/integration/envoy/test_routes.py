@@ -196,6 +196,34 @@ def test_admin_routes_are_transcoded(
     assert conversations.status_code == 200
 
 
+def test_audit_events_take_after_seq_as_a_query_parameter(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # How an SSE watcher that was cut off reads on: the transcoder must know the
+    # field (it refuses unknown query parameters) and pass it on.
+    admin, user = bearer(gateway_upstream.admin_token), bearer(gateway_upstream.token)
+    with client(envoy_sidecar) as http:
+        for _ in range(2):
+            http.post("/api/v1/chat", json={"message": "hi"}, headers=user)
+        seqs: list[int] = []
+
+        def listed() -> bool:  # records are stored after the answer went out
+            every = http.get("/api/v1/audit/events?page_size=500", headers=admin)
+            seqs[:] = [int(e["seq"]) for e in every.json()["events"]]  # int64: JSON strings
+            return len(seqs) >= 2
+
+        wait_until(listed, what="2 audit records")
+        after = http.get(f"/api/v1/audit/events?page_size=500&after_seq={seqs[-2]}", headers=admin)
+        negative = http.get("/api/v1/audit/events?after_seq=-1", headers=admin)
+    assert after.status_code == 200, after.text
+    # Every record past it, in order (the shared gateway may have stored more since).
+    resumed = [int(e["seq"]) for e in after.json()["events"]]
+    assert resumed == list(range(seqs[-2] + 1, seqs[-2] + 1 + len(resumed))), resumed
+    assert resumed[0] == seqs[-1]
+    assert negative.status_code == 400, negative.text
+    assert negative.json()["message"].startswith("after_seq: must not be negative")
+
+
 def test_chat_page_is_served_by_envoy_with_a_self_only_csp(envoy_sidecar: EnvoySidecar) -> None:
     with client(envoy_sidecar) as http:
         page = http.get("/")
