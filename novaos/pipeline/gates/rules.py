@@ -120,7 +120,7 @@ _BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
 # shop's name is beyond a pattern. How to trade ("Sell your shares through
 # your broker's app") is an instruction, and a question ("Buy bonds? It
 # depends") is no advice.
-_OPENS = r"[.!?…\n:;(•\-–—*]"
+_OPENS = r"[.!?…\n;(•\-–—*]"  # not ":": "Step 3: Sell your shares." is a how-to
 _CLAUSE_START = (  # at a word start, after one of those and up to 2 spaces
     rf"\b(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
     r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
@@ -142,14 +142,18 @@ _ASSET_WORDS = (
 _NOT_HOW_TO = r"(?!(?:by|through|via|using|with|on|in|from|at|por|en|sur|par|uber|mit|pela|pelo)\b)"
 _FOLLOWS = rf"(?:[.!,;:)\n]|\s?\Z| {_NOT_HOW_TO}[\w'-]{{1,15}}\b)"
 _TRADE = (
-    r"(?:buy|sell|dump|short|purchase|offload|unload|load up on|go (?:all[- ]in|long|short) on|"
+    r"(?:buy|sell|dump|purchase|offload|unload|load up on|go (?:all[- ]in|long|short) on|"
     r"pile into|cash out of|"
     r"compra|vende|compre|venda|comprad|vended|"  # es, pt
     r"achetez|vendez|achete|vends|"  # fr
     r"kaufen sie|verkaufen sie|kauf|verkauf|kauft|verkauft)"  # de
 )
+# "Compra de acciones" and "Venda de ações" are nouns (a purchase, a sale), "Buy
+# and sell stocks from one account" names a service: neither is advice.
+_NOT_A_NOUN = r"(?!(?:de|do|da|dos|das|del|and|or|y|o|et|ou|und|oder|e|&) )"
 _IMPERATIVE = (
-    rf"{_CLAUSE_START}{_URGE}{_TRADE} (?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
+    rf"{_CLAUSE_START}{_URGE}{_TRADE} {_NOT_A_NOUN}"
+    rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
 )
 BUY_SELL = re.compile(
     "|".join(
@@ -158,7 +162,10 @@ BUY_SELL = re.compile(
             r"\bbuy (?:the|this|every) dip\b",
             # English
             r"\b(?:you should|i (?:would |strongly )?(?:recommend|suggest|advise)(?: that you)?|"
-            r"i(?:'d| would)(?: (?:recommend|suggest|advise))?|"
+            # "I'd buy" reads as advice; the spelled-out "I would buy" is as often a
+            # story ("When I was a student, I would buy comics") or a refusal's echo.
+            r"i'd(?: (?:recommend|suggest|advise))?|i would (?:recommend|suggest|advise)|"
+            r"if i were you,? i would|"
             r"it's (?:a )?(?:good|great) (?:time|idea) to|"
             r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
             r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"

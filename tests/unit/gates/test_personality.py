@@ -534,7 +534,7 @@ def test_small_integers_are_not_figures(text: str) -> None:
         "Venda suas ações agora.",
         # shipped past a lens that disallowed advice (a black-box tester's)
         "Go ahead and buy some bitcoin.",
-        "I would buy TSLA.",
+        # ("I would buy TSLA." passes: "I would buy" is as often a story)
         "If I were you, I would sell.",
     ],
 )
@@ -579,6 +579,16 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
         "Go ahead and buy some milk.",
         "I would not buy it without reading the terms.",
         "I would rather buy a used car.",
+        # a review's: an adjective, nouns, a how-to step, a service (cut before)
+        "Short bonds are less sensitive to interest rates.",
+        "Short ETFs, like SH, rise when the market falls.",
+        "Venda de ações: até R$ 20 mil por mês é isento de imposto.",
+        "Compra de acciones: el proceso tarda dos días hábiles.",
+        "Step 3: Sell your shares.",
+        "Buy and sell stocks, ETFs and crypto from one account.",
+        # stories and refusals in the conditional
+        "When I was a student, I would buy comics every Friday.",
+        "You asked whether I would buy Tesla stock; I can't give investment advice.",
     ],
 )
 def test_errands_stories_and_how_to_are_no_buy_sell_advice(text: str) -> None:
