@@ -61,8 +61,9 @@ _DE = (
     rf"(?:du kannst|ihr konnt|{_SIE} konnen)(?: (?:dich|euch|sich))?(?: {_DE_ADV}){{0,2}} "
     r"auf mich (?:zahlen|bauen|verlassen)",
     rf"ich bin(?: {_DE_ADV}){{0,2}} stolz auf {_DE_YOU}",
+    # the word must end the clause: "du bist unglaublich müde" is no praise
     rf"(?:du bist|ihr seid)(?: {_DE_ADV}){{0,2}} "
-    r"(?:unglaublich|erstaunlich|grossartig|fantastisch|wunderbar)",
+    r"(?:unglaublich|erstaunlich|grossartig|fantastisch|wunderbar)(?:[.!?,;:)\n]|\s?\Z)",
     rf"ich verstehe(?: (?:wirklich|genau|total|gut))?,? (?:wie (?:du dich|ihr euch|{_SIE} sich) "
     rf"fuhl(?:st|t|en)|was (?:du|ihr|{_SIE}) (?:fuhl|durchmach)(?:st|t|en))",
 )
@@ -84,7 +85,15 @@ _PT = (
     r"sentes)|pelo que (?:voce )?esta passando)",
 )
 
-PHRASES: tuple[str, ...] = (*_ES, *_FR, *_DE, *_PT)
+# "No estoy siempre aquí para ti: llama al 024" says the opposite of a promise.
+# (\x20, not a space: the phrase's spaces are widened, a look-behind cannot be)
+_NOT_ES_PT = r"(?<!\bno\x20)(?<!\bnao\x20)(?<!\bnunca\x20)(?<!\bjamas\x20)"
+PHRASES: tuple[str, ...] = (
+    *(_NOT_ES_PT + p for p in _ES),
+    *_FR,
+    *_DE,
+    *(_NOT_ES_PT + p for p in _PT),
+)
 
 # Where a sentence starts, the promise reads without "I am" ("¡Siempre aquí para
 # ti!", "Toujours là pour toi.") or "you" ("Puede contar conmigo."); after

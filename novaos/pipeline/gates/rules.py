@@ -44,7 +44,8 @@ _IM = rf"{_AM}|i(?:['’]ll|{_SP}will){_SP}(?:{_ADV}{_SP})?be"
 # short adverbs before "going" keep the longest match inside MAX_MATCH_CHARS.
 _GOING = rf"(?:{_SP}(?:(?:always|still|really|just){_SP})?(?:going{_SP}to|gonna){_SP}be)"
 _IM_THERE = rf"{_AM}{_GOING}|{_IM}"
-_YOU = r"(?:you|u|ya)"  # texting spellings too ("u can always count on me", "here for u")
+# Texting spellings too ("u can always count on me", "here for u"); "U.S." is no "u".
+_YOU = r"(?:you|u(?!\.\w)|ya)"
 _HERE = rf"(?:right )?(?:here|there) for {_YOU}"
 # Where a sentence starts: "Always here for you." says "I'm" without the words,
 # after a dash or a bracket too ("Take care — always here for you", "(always

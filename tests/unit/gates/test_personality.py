@@ -676,6 +676,11 @@ def test_a_translated_promise_starting_a_sentence_is_banned(text: str) -> None:
         "Je suis là pour vous aider.",
         "Je suis là pour vous l'expliquer.",
         "Je suis fier de vous présenter le plan.",
+        # a review's: negations, an adverb, an abbreviation
+        "No estoy siempre aquí para ti: llama al 024, a cualquier hora.",
+        "Não estou sempre aqui para você; ligue para o CVV 188.",
+        "Du bist unglaublich müde heute, geh früh schlafen.",
+        "I'm here for U.S. tax questions only.",
     ],
 )
 def test_what_others_are_for_you_is_no_banned_phrase_in_other_languages(text: str) -> None:
