@@ -33,13 +33,14 @@ HIGH_STAKES_DOMAINS = ("health", "mental_health")
 # What makes a health plan high stakes: a treatment or a diagnosis, in the five
 # languages (the view is not folded: accents are matched as written or not).
 _TREATMENT = re.compile(
-    r"\b(?:medica\w*|medicine|meds|dos(?:e|es|age|ages|ing)|prescri\w+|pills?|tablets?|"
-    r"insulin\w*|antidepress\w+|antibiotic\w*|chemo\w*|radiation|dialysis|surgery|"
-    r"treatment|therap\w+|taper\w*|withdraw\w*|diagnos\w+|depress\w+|bipolar|"
-    r"schizo\w+|psychiatr\w+|eating disorder|anorexi\w+|bulimi\w+|suicid\w*|self-harm|"
-    r"overdose|medikament\w*|medicament\w*|tabletten|pastillas|comprimidos|comprim[ée]s|"
-    r"insulina|insuline|tratamiento|traitement|behandlung|tratamento|depresi[oó]n|"
-    r"d[ée]pression|depression|depress[aã]o)\b",
+    r"\b(?:medica\w*|m[eé]dicaments?|medikament\w*|medicine|meds|rem[eé]dios?|"
+    r"dos(?:e|es|age|ages|ing)|prescri\w+|insulin\w*|antid[eé]press?\w+|antibiotic\w*|"
+    r"sertraline|zoloft|prozac|lexapro|fluoxetine|ssris?|chemo\w*|radiation|radiotherapy|"
+    r"dialysis|surgery|treatment|therap\w+|taper\w*|withdraw\w*|diagnos\w+|"
+    r"depression|depressed|depressive|bipolar|schizo\w+|psychiatr\w+|eating disorders?|"
+    r"anorexi\w+|bulimi\w+|suicid\w*|self-harm|overdose|tabletten|pastillas|comprimidos|"
+    r"comprim[ée]s|insulina|insuline|tratamiento|traitement|behandlung|tratamento|"
+    r"depresi[oó]n|d[ée]pression|depress[aã]o)\b",
     re.IGNORECASE,
 )
 
