@@ -97,6 +97,10 @@ class PersonalityStream:
         self.holdback_chars = max(constraints.holdback_chars, _MIN_HOLDBACK)
         self._held = ""
         self._context = ""  # the tail of released text, so harm spanning a cut is seen
+        # The tail of the text as the model wrote it (edits undone), which the harm
+        # check reads: an edit never takes harm away unseen, nor splits it so that
+        # neither half is judged with the other (a clause cut mid-recipe).
+        self._written = ""
         self._released_any = False
         self._we_seen = 0
         self._head_cut = False  # an edit took the start of the held text
@@ -124,6 +128,7 @@ class PersonalityStream:
     def _feed(self, text: str) -> CheckStep:
         quiet = self._waiting and self.quiet_feeds and self._quiet(text)
         self._held += text
+        self._written = (self._written + text)[-(2 * self.holdback_chars + _MAX_PADDING) :]
         if self._whole is not None:
             self._whole.append(text)
         return _NOTHING if quiet else self._step(final=False)
@@ -240,7 +245,7 @@ class PersonalityStream:
             if harm is not None:
                 return self._stop("regenerate", "harmful output", harm)
         elif candidate or final:
-            harm = self._harm(candidate)
+            harm = self._harm()
             if harm is not None:
                 return self._stop(self._stop_action(), "harmful output", harm)
         if candidate:
@@ -267,7 +272,7 @@ class PersonalityStream:
                 # still stop the stream, not leave with it (a figure is only a
                 # number). A whole answer is judged on all of its draft at the end.
                 judged = True
-                harm = self._harm("") if self._whole is None else None
+                harm = self._harm() if self._whole is None else None
                 if harm is not None:
                     return self._stop(self._stop_action(), "harmful output", harm)
             edited = self._edit_held(violation, final)
@@ -463,10 +468,12 @@ class PersonalityStream:
         space = held.rfind(" ", max(low - 1, 0), high)
         return max(cut, space + 1 if space >= 0 else high)
 
-    def _harm(self, candidate: str) -> str | None:
+    def _harm(self) -> str | None:
         if self._harm_check is None:
             return None
-        return self._harm_check(self._context + candidate + self._held)
+        # The held text, what edits took from it and the released tail before it:
+        # about as long as the window it replaces (released tail + held).
+        return self._harm_check(self._written[-(2 * self.holdback_chars + len(self._held)) :])
 
 
 def _may_grow(kind: str, text: str, end: int) -> bool:
