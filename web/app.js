@@ -70,12 +70,23 @@ function signIn(token) {
   $("chat").hidden = false;
   $("signout").hidden = false;
   $("session").textContent = "signed in";
-  // The draft a refused token left, for its own user only.
   const held = state.held;
   state.held = null;
-  if (held?.sub && held.sub === subjectOf(state.token)) $("input").value = held.draft;
+  if (held?.sub && held.sub === subjectOf(state.token)) giveBack(held.draft, state.token);
   $("input").focus();
   resume(sessionStorage.getItem("novaos.conversation") || "");
+}
+
+// The draft a refused token left, for its own user only. The subject read here is
+// unverified (anyone can write a token naming it), so the draft waits until the
+// gateway accepts this token; then the subject is the token's own. Refused, or no
+// answer: the draft is dropped.
+async function giveBack(draft, token) {
+  const response = await fetch("/api/v1/conversations?page_size=1", {
+    headers: { authorization: `Bearer ${token}` },
+  }).catch(() => null);
+  if (!response?.ok || state.token !== token) return;  // or signed out meanwhile
+  if (!$("input").value) $("input").value = draft;
 }
 
 // A sign-out by hand forgets the conversation (the next person at this tab must
@@ -83,7 +94,8 @@ function signIn(token) {
 // last notice; a refused token (expired) keeps its id, like any failure but a 404,
 // so signing in again shows it again. The gateway only shows a conversation to
 // its own user; the draft, which it never saw, comes back only to a token for the
-// same subject (someone else at this tab signing in next must not see it).
+// same subject that the gateway accepts (someone else at this tab signing in next
+// must not see it; see giveBack).
 function signOut(message, { keepConversation = false } = {}) {
   const draft = $("input").value;
   state.held = keepConversation && draft ? { draft, sub: subjectOf(state.token) } : null;

@@ -4,6 +4,8 @@ and the rate-limit state (free tier: two requests a minute)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 
@@ -218,6 +220,38 @@ def test_a_refused_token_keeps_the_draft_for_its_own_user_only(
     page.click("#use-token")
     expect(page.locator("#chat")).to_be_visible()
     expect(page.locator("#input")).to_have_value("")
+
+
+def _refused_with_a_draft(page: Page, envoy_sidecar: EnvoySidecar, sub: str, draft: str) -> None:
+    """Signed in with ``sub``'s expired token, ``draft`` sent and refused: signed out."""
+    sign_in(page, envoy_sidecar, mint(sub, "pro", ttl_s=-3600))  # past the verifier's leeway
+    send(page, draft)
+    expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("token refused")
+
+
+def test_a_held_draft_waits_for_the_gateway_to_accept_the_token(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The draft came back at once to any token whose unverified payload named the
+    # same subject: a hand-made one (no header, no signature) read the user's draft.
+    sub = f"pro-{uuid.uuid4().hex[:12]}"
+    _refused_with_a_draft(page, envoy_sidecar, sub, "a message for my eyes only")
+    claim = base64.urlsafe_b64encode(json.dumps({"sub": sub}).encode()).decode().rstrip("=")
+    page.fill("#token", f"x.{claim}.x")
+    with page.expect_response(lambda r: "/api/v1/conversations" in r.url) as answer:
+        page.click("#use-token")
+        expect(page.locator("#chat")).to_be_visible()
+        expect(page.locator("#input")).to_have_value("")
+    assert answer.value.status == 401  # the gateway's word on it, then still nothing
+    expect(page.locator("#input")).to_have_value("")
+    # The user's own token, accepted, gets it back (no conversation to load here:
+    # the refused message was the first).
+    page.click("#signout")
+    _refused_with_a_draft(page, envoy_sidecar, sub, "my second try")
+    page.fill("#token", mint(sub, "pro"))
+    page.click("#use-token")
+    expect(page.locator("#input")).to_have_value("my second try", timeout=10_000)
 
 
 def test_signing_out_by_hand_forgets_the_draft_and_the_notice(
