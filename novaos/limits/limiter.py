@@ -106,7 +106,8 @@ class LeaseLimiter:
         self._observer = observer or NullLimitObserver()
         self._pending: set[asyncio.Task[Any]] = set()  # admit, undo, release
         # Releases the store did not answer, retried by one background task:
-        # lease id -> (grant, tokens to charge, tokens charged, loop time its TTL ends it).
+        # lease id -> (grant, tokens to charge, tokens charged, loop time its TTL ends it,
+        # counted from the first sending).
         self._unreleased: dict[str, tuple[LeaseGrant, int | None, int, float]] = {}
         self._release_retry: asyncio.Task[None] | None = None
         self._refreshers: set[_Refresher] = set()  # of leases held now
@@ -257,15 +258,19 @@ class LeaseLimiter:
         return lease.charge
 
     async def _release(self, grant: LeaseGrant, actual_tokens: int | None, reserved: int) -> None:
+        # Counted from this first sending, not from its failure (up to a command
+        # timeout later): the store remembers a release only so long past it
+        # (``AdmissionBackend.release``), and one sent again after that would be
+        # applied twice.
+        until = asyncio.get_running_loop().time() + grant.request.lease_ttl_ms / 1000
         try:
             await grant.issuer.release(grant, actual_tokens, reserved_tokens=reserved)
         except StorageUnavailableError:
             # Left to its TTL, the lease would hold a concurrency slot for up to
             # LEASE_TTL_MS after the request ended: retried in the background (the
             # request does not wait for a stalled Redis), until the TTL would have
-            # ended it anyway. A release is idempotent, so one that ran but whose
-            # answer was lost is simply repeated.
-            until = asyncio.get_running_loop().time() + grant.request.lease_ttl_ms / 1000
+            # ended it anyway. One that ran but whose answer was lost is sent again:
+            # the store applies a release once (see above).
             self._unreleased[grant.request.lease_id] = (grant, actual_tokens, reserved, until)
             if self._release_retry is None or self._release_retry.done():
                 self._release_retry = detached(self._retry_releases())

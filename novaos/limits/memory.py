@@ -15,6 +15,7 @@ from novaos.errors import RateLimitHeaders
 from novaos.limits.model import (
     CONCURRENCY,
     OVER_TOKEN_LIMIT,
+    RELEASE_SLACK_MS,
     REQUESTS,
     TOKENS,
     AdmitRequest,
@@ -33,7 +34,8 @@ class _Window:
     tokens: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
     token_total: int = 0
     leases: dict[str, int] = field(default_factory=dict)  # id -> expires at
-    # id -> until when (a lease TTL): a release seen again changes nothing, as in Redis
+    # id -> until when: a release seen again changes nothing, as in Redis
+    # (``AdmissionBackend.release``: a lease TTL and ``RELEASE_SLACK_MS``)
     released: dict[str, int] = field(default_factory=dict)
     touched: int = 0  # last admit, top-up, refresh or release (ms)
 
@@ -178,7 +180,7 @@ class MemoryAdmission:
         window.leases.pop(lease_id, None)
         if lease_id in window.released:
             return
-        window.released[lease_id] = now + request.lease_ttl_ms
+        window.released[lease_id] = now + request.lease_ttl_ms + RELEASE_SLACK_MS
         if actual_tokens is not None:
             reserved = request.tokens if reserved_tokens is None else reserved_tokens
             window.settle(lease_id, actual_tokens, reserved, now)

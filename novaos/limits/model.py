@@ -26,6 +26,11 @@ CONCURRENCY = "concurrency"
 # whole tokens/min limit, so no wait can ever admit it (nothing charged, no retry).
 OVER_TOKEN_LIMIT = "over_token_limit"
 
+# A backend remembers a release for a lease TTL after the limiter last may send it
+# again (``AdmissionBackend.release``), and this much more: for clocks and timers
+# that do not tick together.
+RELEASE_SLACK_MS = 1000
+
 _SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9._:@|-]{1,128}$")
 
 
@@ -174,8 +179,10 @@ class AdmissionBackend(Protocol):
         (None: the admission's alone). What of it already left the window counted
         for its minute, so the window is charged the usage beyond that: a request
         longer than the window is charged its usage above the reservation when it
-        ends, not never. A release is applied once: one repeated (a retry whose
-        answer was lost) changes nothing.
+        ends, not never. That is no idempotent write: a release is applied once, and
+        one sent again (a retry whose answer was lost) changes nothing as long as
+        the limiter may send it, a lease TTL after its first sending, and the time
+        a call takes to reach the store on top (``RELEASE_SLACK_MS``).
         """
         ...
 

@@ -13,6 +13,7 @@ from importlib import resources
 from novaos.limits.model import (
     CONCURRENCY,
     OVER_TOKEN_LIMIT,
+    RELEASE_SLACK_MS,
     REQUESTS,
     TOKENS,
     AdmitRequest,
@@ -61,15 +62,18 @@ return 1
 """
 )
 
-# A release runs once: the tombstone it leaves (for the lease TTL) makes one sent
-# again (redis-py's retry, or the limiter's after an unanswered call) change
-# nothing. The reconciliation is MemoryAdmission's (``_Window.settle``): what of
+# A release runs once: the tombstone it leaves makes one sent again (redis-py's
+# retry, or the limiter's after an unanswered call) change nothing. The limiter
+# sends it again up to a lease TTL after it first did, and a call may reach Redis
+# up to ``call_bound_ms`` after it is made: the tombstone outlives both (ARGV[3]),
+# or a repeat would charge a long stream twice, or cut a charge to what the lease
+# used less what it reserved. The reconciliation is MemoryAdmission's (``_Window.settle``): what of
 # the lease's charge (ARGV[4]: admission and top-ups) left the window counted for
 # its minute; the usage beyond that is charged, in its entry if still in the window
 # (one past it that no admission purged yet is purged here), else as a new one
 # from now. A stream longer than the window used to be charged nothing at all.
 # KEYS: 1 lease zset, 2 token hash, 3 tombstone, 4 token zset
-# ARGV: 1 lease id, 2 tokens used ('' = keep the charge), 3 lease ttl ms,
+# ARGV: 1 lease id, 2 tokens used ('' = keep the charge), 3 tombstone ttl ms,
 #       4 tokens charged in all, 5 window ms, 6 now ms ('' = server TIME)
 _RELEASE = (
     _now_from(6)
@@ -126,6 +130,8 @@ class RedisAdmission:
         self.name = store.backend
         client = store.client
         self._store = store  # shares the store's bound on commands and cluster start-up
+        # How long a release outlives the limiter's last repeat of it (see _RELEASE).
+        self._released_beyond_ttl_ms = store.call_bound_ms + RELEASE_SLACK_MS
         script = resources.files("novaos.storage").joinpath("admission.lua").read_text()
         self._admit = client.register_script(script)
         self._refresh = client.register_script(_REFRESH)
@@ -201,7 +207,7 @@ class RedisAdmission:
         _, tokens_key, amounts_key, lease_key = limit_keys(request.subject)
         actual = "" if actual_tokens is None else str(actual_tokens)
         reserved = request.tokens if reserved_tokens is None else reserved_tokens
-        lease_id, ttl = request.lease_id, request.lease_ttl_ms
+        lease_id, ttl = request.lease_id, request.lease_ttl_ms + self._released_beyond_ttl_ms
         keys = (lease_key, amounts_key, _tombstone(lease_key, lease_id), tokens_key)
         args = (lease_id, actual, ttl, reserved, WINDOW_MS, _ms(now_ms))
         async with self._store.command():

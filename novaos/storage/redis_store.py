@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import secrets
 import ssl
@@ -227,8 +228,9 @@ class RedisStore:
     backend = "redis"
     atomic_batches = True  # one MULTI/EXEC
 
-    def __init__(self, client: RedisClient, *, max_in_flight: int) -> None:
+    def __init__(self, client: RedisClient, *, max_in_flight: int, timeout_s: float) -> None:
         self._client = client
+        self._timeout_s = timeout_s
         # Bounds concurrent commands to the pool size: redis-py's async cluster
         # client has no blocking pool and raises MaxConnectionsError instead,
         # which must not read as "Redis is down" under a burst.
@@ -256,7 +258,15 @@ class RedisStore:
             retry=_one_retry(),
         )
         client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
-        return cls(client, max_in_flight=pool_size)
+        return cls(client, max_in_flight=pool_size, timeout_s=timeout_s)
+
+    @property
+    def call_bound_ms(self) -> int:
+        """The longest one command can take to reach Redis after it is called: a
+        pooled connection waited for, a connect, and redis-py's one retry after a
+        dropped connection (connect and send again), each bounded by
+        REDIS_COMMAND_TIMEOUT_MS, with a reply's wait between."""
+        return math.ceil(5 * self._timeout_s * 1000)
 
     @property
     def client(self) -> RedisClient:
@@ -657,8 +667,8 @@ class RedisClusterStore(RedisStore):
     backend = "redis_cluster"
     atomic_batches = False  # op by op: the keys span slots
 
-    def __init__(self, client: RedisCluster, *, max_in_flight: int) -> None:
-        super().__init__(client, max_in_flight=max_in_flight)
+    def __init__(self, client: RedisCluster, *, max_in_flight: int, timeout_s: float) -> None:
+        super().__init__(client, max_in_flight=max_in_flight, timeout_s=timeout_s)
         self._cluster = client
         self._init_lock = asyncio.Lock()
         self._initialized = False
@@ -696,7 +706,7 @@ class RedisClusterStore(RedisStore):
         """``url`` (``REDIS_URL``), when set, gives the nodes' credentials and TLS
         (``rediss://user:password@...``); its host and database are not used."""
         client = cluster_client(nodes, pool_size=pool_size, timeout_s=timeout_s, url=url)
-        return cls(client, max_in_flight=pool_size)
+        return cls(client, max_in_flight=pool_size, timeout_s=timeout_s)
 
 
 def cluster_client(

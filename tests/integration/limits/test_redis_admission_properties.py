@@ -168,3 +168,34 @@ async def test_a_release_sent_again_charges_once(admission: RedisAdmission, kind
     assert isinstance(after, LeaseGrant)
     assert after.result.headers.tokens is not None
     assert after.result.headers.tokens.remaining == 10_000 - 2000 - 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+@pytest.mark.parametrize(("used", "charged"), [(600, 600), (3000, 2000)])
+async def test_a_release_sent_again_a_lease_ttl_later_charges_once(
+    admission: RedisAdmission, kind: str, used: int, charged: int
+) -> None:
+    # The limiter sends a release again (one that ran, whose answer was lost) for up
+    # to a lease TTL after it first did; the tombstone that stops a second run lived
+    # a lease TTL from when the first ran. A late repeat cut a charge of 600 (1,000
+    # reserved) to 200, or charged a stream longer than the window its 2,000 twice.
+    import asyncio
+
+    from novaos.limits import MemoryAdmission, TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+    from novaos.limits.tiers import WINDOW_MS
+
+    backend = admission if kind == "redis" else MemoryAdmission()
+    subject = LimitSubject(f"late-again-{uuid.uuid4().hex}", Tier.PRO)
+    limits, t0, ttl = TierLimits(100, 10_000, 5), 2_200_000_000_000, 100
+    grant = await backend.admit(AdmitRequest(subject, limits, "x", 1000, ttl, now_ms=t0))
+    assert isinstance(grant, LeaseGrant)
+    end = t0 + 10 if used < 1000 else t0 + WINDOW_MS + 1  # in the window, or past it
+    await backend.release(grant, used, reserved_tokens=1000, now_ms=end)
+    # Redis expires its keys by its own clock: the lease TTL must pass on it too.
+    await asyncio.sleep(ttl / 1000 + 0.02)
+    await backend.release(grant, used, reserved_tokens=1000, now_ms=end + ttl)
+    after = await backend.admit(AdmitRequest(subject, limits, "y", 1, ttl, now_ms=end + ttl + 1))
+    assert isinstance(after, LeaseGrant)
+    assert after.result.headers.tokens is not None
+    assert after.result.headers.tokens.remaining == 10_000 - charged - 1

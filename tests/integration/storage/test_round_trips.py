@@ -17,7 +17,7 @@ from tests.fixtures.redis_server import RedisServer
 
 class CountingRedisStore(RedisStore):
     def __init__(self, store: RedisStore) -> None:
-        super().__init__(store.client, max_in_flight=4)
+        super().__init__(store.client, max_in_flight=4, timeout_s=2)
         self.trips = 0
 
     def command(self):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from novaos.domain import Tier
-from novaos.errors import RateLimitedError
+from novaos.errors import RateLimitedError, StorageUnavailableError
 from novaos.limits import (
     LeaseLimiter,
     LimitSubject,
@@ -249,4 +249,49 @@ async def test_a_refresh_that_loses_its_cancel_still_lets_the_lease_go() -> None
     await asyncio.wait_for(request(), timeout=10)
     assert backend.lost == 1
     assert await backend.active_leases(subject) == 0
+    await limiter.aclose()
+
+
+class _AnswerLost(MemoryAdmission):
+    """A store whose first release runs but answers only with a timeout, after
+    ``lost_s``; it then fails every release sent (Redis down), recording when."""
+
+    completes_without_suspending = False
+
+    def __init__(self, lost_s: float) -> None:
+        super().__init__()
+        self.lost_s = lost_s
+        self.sent: list[float] = []  # loop time of each release sent
+
+    async def release(
+        self,
+        grant: LeaseGrant,
+        actual_tokens: int | None,
+        *,
+        reserved_tokens: int | None = None,
+        now_ms: int | None = None,
+    ) -> None:
+        self.sent.append(asyncio.get_running_loop().time())
+        if len(self.sent) > 1:
+            raise StorageUnavailableError("redis unavailable: down")
+        await super().release(grant, actual_tokens, reserved_tokens=reserved_tokens)
+        await asyncio.sleep(self.lost_s)
+        raise StorageUnavailableError("redis unavailable: TimeoutError")
+
+
+async def test_a_release_is_sent_again_only_within_a_lease_ttl_of_its_first_sending() -> None:
+    # The retry's deadline ran from the failure, a command timeout after the release
+    # was sent (and perhaps ran): a repeat then reached Redis after the tombstone
+    # that makes it a no-op (a lease TTL from the run) had expired, and was applied
+    # again. Retries at 0.35, 0.45 and 0.65 s after the first sending: the last one
+    # is past the 0.5 s TTL.
+    backend = _AnswerLost(lost_s=0.3)
+    limiter = LeaseLimiter(backend, LIMITS, lease_ttl_ms=500)
+    async with limiter.hold(LimitSubject("lost-answer", Tier.FREE), 100) as lease:
+        lease.settle(60)
+    first = backend.sent[0]
+    # What is checked is that nothing is sent late: its time must pass to see it.
+    await asyncio.sleep(0.5 + 0.3 + 0.1 - (asyncio.get_running_loop().time() - first))
+    assert len(backend.sent) > 1, "the release whose answer was lost is sent again"
+    assert max(backend.sent) - first < 0.5, [round(t - first, 2) for t in backend.sent]
     await limiter.aclose()
