@@ -190,9 +190,10 @@ class LeaseLimiter:
         try:
             result = await grant.issuer.top_up(grant, extra, retry=retry)
         except StorageUnavailableError:
-            # As with refresh: Redis went away mid-request; keep serving. Nothing was
-            # admitted, so the reservation (what a release may charge) stays as it
-            # was, and the next reserve() asks again.
+            # As with refresh: Redis went away mid-request; keep serving. The
+            # reservation stays as it was, and the next reserve() asks again. The
+            # top-up may have run all the same (its answer lost): the store then
+            # counts it in what its release reconciles, not this count.
             log.debug("lease top-up failed: storage unavailable")
             return None
         if not result.admitted:

@@ -37,6 +37,11 @@ class _Window:
     # id -> until when: a release seen again changes nothing, as in Redis
     # (``AdmissionBackend.release``: a lease TTL and ``RELEASE_SLACK_MS``)
     released: dict[str, int] = field(default_factory=dict)
+    # id -> charged in all: as admission.lua's record, which a release reads (a top-up
+    # whose answer was lost is missing from the caller's count). It goes with its lease:
+    # a top-up here never loses its answer, and a lease expires here only if its
+    # process stalled for a TTL (no Redis outage stops its refreshes).
+    charged: dict[str, int] = field(default_factory=dict)
     touched: int = 0  # last admit, top-up, refresh or release (ms)
 
     def purge(self, now: int) -> None:
@@ -49,9 +54,11 @@ class _Window:
                 break
             del self.tokens[lease_id]
             self.token_total -= amount
-        for held in (self.leases, self.released):
-            for lease_id in [k for k, exp in held.items() if exp <= now]:
-                del held[lease_id]
+        for lease_id in [k for k, exp in self.leases.items() if exp <= now]:
+            del self.leases[lease_id]
+            self.charged.pop(lease_id, None)
+        for lease_id in [k for k, exp in self.released.items() if exp <= now]:
+            del self.released[lease_id]
 
     @property
     def empty(self) -> bool:
@@ -127,6 +134,7 @@ class MemoryAdmission:
         window.tokens[request.lease_id] = (now, request.tokens)
         window.token_total += request.tokens
         window.leases[request.lease_id] = now + request.lease_ttl_ms
+        window.charged[request.lease_id] = request.tokens
         result = AdmitResult(True, "", 0, _headers(window, request.limits, now))
         return LeaseGrant(request=request, result=result, issuer=self)
 
@@ -156,6 +164,8 @@ class MemoryAdmission:
         at, charged = window.tokens.get(request.lease_id, (now, 0))  # gone: left the window
         window.tokens[request.lease_id] = (at, charged + extra_tokens)
         window.token_total += extra_tokens
+        if request.lease_id in window.charged:
+            window.charged[request.lease_id] += extra_tokens
         return AdmitResult(True, "", 0, _headers(window, limits, now))
 
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
@@ -181,9 +191,10 @@ class MemoryAdmission:
         if lease_id in window.released:
             return
         window.released[lease_id] = now + request.lease_ttl_ms + RELEASE_SLACK_MS
+        recorded = window.charged.pop(lease_id, 0)
         if actual_tokens is not None:
-            reserved = request.tokens if reserved_tokens is None else reserved_tokens
-            window.settle(lease_id, actual_tokens, reserved, now)
+            counted = request.tokens if reserved_tokens is None else reserved_tokens
+            window.settle(lease_id, actual_tokens, max(recorded, counted), now)
 
     async def active_leases(self, subject: LimitSubject, *, now_ms: int | None = None) -> int:
         if subject.key not in self._windows:

@@ -175,14 +175,18 @@ class AdmissionBackend(Protocol):
     ) -> None:
         """Drop the lease; replace the token reservation by ``actual_tokens`` if given.
 
-        ``reserved_tokens``: what the lease was charged in all, admission and top-ups
-        (None: the admission's alone). What of it already left the window counted
-        for its minute, so the window is charged the usage beyond that: a request
-        longer than the window is charged its usage above the reservation when it
-        ends, not never. That is no idempotent write: a release is applied once, and
-        one sent again (a retry whose answer was lost) changes nothing as long as
-        the limiter may send it, a lease TTL after its first sending, and the time
-        a call takes to reach the store on top (``RELEASE_SLACK_MS``).
+        ``reserved_tokens``: what the lease was charged in all, admission and top-ups,
+        as the caller counts it (None: the admission's alone). The backend goes by its
+        own record of that, kept while the lease is (in Redis a window longer), since a
+        top-up it ran but whose answer was lost is missing from the caller's count;
+        the caller's count serves where it is more (a record Redis lost in a restart).
+        What of the charge already left the window counted for its minute, so the
+        window is charged the usage beyond that: a request longer than the window is
+        charged its usage above the reservation when it ends, not never. That is no
+        idempotent write: a release is applied once, and one sent again (a retry
+        whose answer was lost) changes nothing as long as the limiter may send it, a
+        lease TTL after its first sending, and the time a call takes to reach the
+        store on top (``RELEASE_SLACK_MS``).
         """
         ...
 

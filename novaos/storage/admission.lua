@@ -9,7 +9,9 @@
 --
 -- KEYS: 1 requests zset (id -> admitted ms), 2 token zset (id -> admitted ms),
 --       3 token hash (id -> reserved tokens, "_total"), 4 lease zset (id -> expiry ms),
---       5 this lease's release tombstone
+--       5 this lease's release tombstone, 6 what this lease was charged in all (admission
+--       and top-ups: its release reads it, since a top-up that ran here but whose answer
+--       was lost is missing from the caller's count)
 -- ARGV: 1 lease id, 2 requests/min, 3 tokens/min, 4 concurrency, 5 tokens,
 --       6 lease ttl ms, 7 window ms, 8 now ms ("" = server TIME),
 --       9 "admit" | "top_up" | "top_up_retry", 10 the top-up's own id (top-ups only)
@@ -125,6 +127,8 @@ if top_up then
   end
   redis.call('HSET', KEYS[3], top_up_field, ARGV[10])
   redis.call('HINCRBY', KEYS[3], '_total', tokens)
+  -- Not recreated when lost (a restart): the release then has the caller's count.
+  if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('INCRBY', KEYS[6], tokens) end
   redis.call('PEXPIRE', KEYS[2], window)
   redis.call('PEXPIRE', KEYS[3], window)
   return answer(1, 0, 0, count)
@@ -135,6 +139,9 @@ redis.call('ZADD', KEYS[2], now, id)
 redis.call('HSET', KEYS[3], id, tokens)
 redis.call('HINCRBY', KEYS[3], '_total', tokens)
 redis.call('ZADD', KEYS[4], now + ttl, id)
+-- For a lease TTL and a window past its last refresh (a stream longer than the window
+-- that Redis could not refresh for a while still finds it); its release deletes it.
+redis.call('SET', KEYS[6], tokens, 'PX', ttl + window)
 -- Idle subjects vanish: window entries after a window, leases after a TTL.
 redis.call('PEXPIRE', KEYS[1], window)
 redis.call('PEXPIRE', KEYS[2], window)

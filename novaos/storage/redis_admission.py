@@ -49,6 +49,9 @@ end
 # still running). A released one stays dead (a refresh delayed behind the
 # release must not revive it), as does an admission that arrives after its own
 # take-back (admission.lua checks the same tombstone).
+# KEYS: 1 lease zset, 2 tombstone, 3 the lease's charge in all (admission.lua's KEYS[6],
+# kept a window longer than the lease). ARGV: 1 lease id, 2 lease ttl ms, 3 now ms,
+# 4 window ms.
 _REFRESH = (
     _now_from(3)
     + """
@@ -58,6 +61,7 @@ if not expires and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+redis.call('PEXPIRE', KEYS[3], ttl + tonumber(ARGV[4]))
 return 1
 """
 )
@@ -67,21 +71,28 @@ return 1
 # sends it again up to a lease TTL after it first did, and a call may reach Redis
 # up to ``call_bound_ms`` after it is made: the tombstone outlives both (ARGV[3]),
 # or a repeat would charge a long stream twice, or cut a charge to what the lease
-# used less what it reserved. The reconciliation is MemoryAdmission's (``_Window.settle``): what of
-# the lease's charge (ARGV[4]: admission and top-ups) left the window counted for
-# its minute; the usage beyond that is charged, in its entry if still in the window
-# (one past it that no admission purged yet is purged here), else as a new one
-# from now. A stream longer than the window used to be charged nothing at all.
-# KEYS: 1 lease zset, 2 token hash, 3 tombstone, 4 token zset
+# used less what it reserved.
+# The reconciliation is MemoryAdmission's (``_Window.settle``): what of the lease's
+# charge in all (admission and top-ups as admission.lua recorded them, KEYS[5]; the
+# caller's count, ARGV[4], if more: Redis lost the record) left the window counted
+# for its minute; the usage beyond that is charged, in its entry if still in the
+# window (one past it that no admission purged yet is purged here), else as a new
+# one from now. A stream longer than the window used to be charged nothing at all.
+# The record, not the caller's count: a top-up that ran here but whose answer was
+# lost is missing from that, and would be charged again.
+# KEYS: 1 lease zset, 2 token hash, 3 tombstone, 4 token zset, 5 the lease's charge
 # ARGV: 1 lease id, 2 tokens used ('' = keep the charge), 3 tombstone ttl ms,
-#       4 tokens charged in all, 5 window ms, 6 now ms ('' = server TIME)
+#       4 tokens charged in all as the caller counts, 5 window ms, 6 now ms ('' = TIME)
 _RELEASE = (
     _now_from(6)
     + """
 local id = ARGV[1]
 redis.call('ZREM', KEYS[1], id)
 if not redis.call('SET', KEYS[3], '1', 'PX', ARGV[3], 'NX') then return 0 end
+local recorded = tonumber(redis.call('GET', KEYS[5]) or '0')
+redis.call('DEL', KEYS[5])
 if ARGV[2] == '' then return 1 end
+local reserved = math.max(recorded, tonumber(ARGV[4]))
 local at = redis.call('ZSCORE', KEYS[4], id)
 local held = tonumber(redis.call('HGET', KEYS[2], id) or '0')
 if at and tonumber(at) <= now - tonumber(ARGV[5]) then
@@ -90,7 +101,7 @@ if at and tonumber(at) <= now - tonumber(ARGV[5]) then
   if held ~= 0 then redis.call('HINCRBY', KEYS[2], '_total', -held) end
   at, held = nil, 0
 end
-local charge = math.max(tonumber(ARGV[2]) - math.max(tonumber(ARGV[4]) - held, 0), 0)
+local charge = math.max(tonumber(ARGV[2]) - math.max(reserved - held, 0), 0)
 if at then
   redis.call('HSET', KEYS[2], id, charge)
   if charge ~= held then redis.call('HINCRBY', KEYS[2], '_total', charge - held) end
@@ -115,8 +126,13 @@ return redis.call('ZCARD', KEYS[1])
 
 
 def _tombstone(lease_key: str, lease_id: str) -> str:
-    """Marks a released lease for its TTL; in the lease key's cluster slot."""
+    """Marks a released lease (see ``_RELEASE``); in the lease key's cluster slot."""
     return f"{lease_key}:released:{lease_id}"
+
+
+def _charged(lease_key: str, lease_id: str) -> str:
+    """What a lease was charged in all, admission and top-ups; in the same slot."""
+    return f"{lease_key}:charged:{lease_id}"
 
 
 def _ms(now_ms: int | None) -> str:
@@ -173,9 +189,10 @@ class RedisAdmission:
             secrets.token_hex(8) if mode != "admit" else "",
         )
         keys = limit_keys(request.subject)
-        keys_and_tombstone = (*keys, _tombstone(keys[3], request.lease_id))
+        lease_key, lease_id = keys[3], request.lease_id
+        keys_and_lease = (*keys, _tombstone(lease_key, lease_id), _charged(lease_key, lease_id))
         async with self._store.command():
-            raw = await self._admit(keys=keys_and_tombstone, args=args)
+            raw = await self._admit(keys=keys_and_lease, args=args)
         admitted, code, retry_ms, count, reset_ms, used, tokens_reset_ms = (int(v) for v in raw)
         violation = _VIOLATIONS[code]
         headers = rate_limit_headers(
@@ -190,8 +207,9 @@ class RedisAdmission:
     async def refresh(self, grant: LeaseGrant, *, now_ms: int | None = None) -> bool:
         """Extend the lease; register it if Redis lost it (see ``_REFRESH``)."""
         lease_key = limit_keys(grant.request.subject)[3]
-        keys = (lease_key, _tombstone(lease_key, grant.request.lease_id))
-        args = (grant.request.lease_id, grant.request.lease_ttl_ms, _ms(now_ms))
+        lease_id = grant.request.lease_id
+        keys = (lease_key, _tombstone(lease_key, lease_id), _charged(lease_key, lease_id))
+        args = (lease_id, grant.request.lease_ttl_ms, _ms(now_ms), WINDOW_MS)
         async with self._store.command():
             return bool(await self._refresh(keys=keys, args=args))
 
@@ -208,7 +226,8 @@ class RedisAdmission:
         actual = "" if actual_tokens is None else str(actual_tokens)
         reserved = request.tokens if reserved_tokens is None else reserved_tokens
         lease_id, ttl = request.lease_id, request.lease_ttl_ms + self._released_beyond_ttl_ms
-        keys = (lease_key, amounts_key, _tombstone(lease_key, lease_id), tokens_key)
+        tombstone, charged = _tombstone(lease_key, lease_id), _charged(lease_key, lease_id)
+        keys = (lease_key, amounts_key, tombstone, tokens_key, charged)
         args = (lease_id, actual, ttl, reserved, WINDOW_MS, _ms(now_ms))
         async with self._store.command():
             await self._release(keys=keys, args=args)

@@ -199,3 +199,30 @@ async def test_a_release_sent_again_a_lease_ttl_later_charges_once(
     assert isinstance(after, LeaseGrant)
     assert after.result.headers.tokens is not None
     assert after.result.headers.tokens.remaining == 10_000 - charged - 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_top_up_whose_answer_was_lost_is_not_charged_again_by_the_release(
+    admission: RedisAdmission, kind: str
+) -> None:
+    # The top-up ran, its answer was lost: the caller's count (1,000) misses it. A
+    # stream longer than the window, released with that count, was charged its usage
+    # beyond 1,000 from its end (2,000), though the window had held all 3,000 of it.
+    from novaos.limits import MemoryAdmission, TierLimits
+    from novaos.limits.model import AdmitRequest, LeaseGrant
+    from novaos.limits.tiers import WINDOW_MS
+
+    backend = admission if kind == "redis" else MemoryAdmission()
+    subject = LimitSubject(f"lost-top-up-{uuid.uuid4().hex}", Tier.PRO)
+    limits, t0, ttl = TierLimits(100, 10_000, 5), 2_300_000_000_000, 30_000
+    grant = await backend.admit(AdmitRequest(subject, limits, "long", 1000, ttl, now_ms=t0))
+    assert isinstance(grant, LeaseGrant)
+    assert (await backend.top_up(grant, 2000, now_ms=t0 + 1)).admitted  # the answer lost
+    for at in range(t0 + ttl // 3, t0 + WINDOW_MS, ttl // 3):  # the stream runs on
+        assert await backend.refresh(grant, now_ms=at)
+    end = t0 + WINDOW_MS + 5000
+    await backend.release(grant, 3000, reserved_tokens=1000, now_ms=end)
+    after = await backend.admit(AdmitRequest(subject, limits, "next", 1, ttl, now_ms=end + 1))
+    assert isinstance(after, LeaseGrant)
+    assert after.result.headers.tokens is not None
+    assert after.result.headers.tokens.remaining == 10_000 - 1  # 3,000 used: all counted

@@ -194,3 +194,37 @@ async def test_a_hold_longer_than_the_window_is_charged_its_usage_above_what_it_
     assert await fits(limiter, subject, 4_000)  # 6,000 charged: 9,000 less the 3,000
     assert not await fits(limiter, subject, 1)
     await limiter.aclose()
+
+
+class TopUpAnswerLost(MemoryAdmission):
+    """Runs every top-up, then loses its answer (a command timeout)."""
+
+    async def top_up(
+        self,
+        grant: LeaseGrant,
+        extra_tokens: int,
+        *,
+        retry: bool = False,
+        now_ms: int | None = None,
+    ) -> AdmitResult:
+        await super().top_up(grant, extra_tokens, retry=retry, now_ms=now_ms)
+        raise StorageUnavailableError("redis unavailable: TimeoutError")
+
+
+async def test_a_top_up_that_ran_but_lost_its_answer_is_not_charged_again_at_the_end() -> None:
+    # The limiter counts a top-up whose answer was lost as never admitted, but the
+    # store charged it: the window held 3,000 for the admission's minute. Released
+    # past the window with the limiter's count (1,000), the 3,000 used were charged
+    # 2,000 more, the top-up a second time.
+    from novaos.limits.tiers import WINDOW_MS
+
+    now = [1_000_000]
+    limiter = LeaseLimiter(TopUpAnswerLost(clock_ms=lambda: now[0]), LIMITS, lease_ttl_ms=120_000)
+    subject = LimitSubject("lost-top-up", Tier.FREE)
+    async with limiter.hold(subject, 1_000) as lease:
+        await lease.reserve(3_000)
+        assert lease.reserved_tokens == 1_000  # as far as the limiter knows
+        now[0] += WINDOW_MS + 5_000
+        lease.settle(3_000)
+    assert await fits(limiter, subject, 10_000)  # the 3,000 counted for their minute
+    await limiter.aclose()
