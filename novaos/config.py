@@ -22,7 +22,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from novaos.errors import ConfigError
 
@@ -107,12 +113,26 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _upper_case(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables spelt as the guide spells them. A process environment is
+    case-sensitive: ``require_auth`` is another variable than ``REQUIRE_AUTH``, and
+    read case-insensitively, whichever of the two came last in it would win."""
+    return {name: value for name, value in env.items() if name == name.upper()}
+
+
+class _UpperCaseEnvSource(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _upper_case(os.environ)
+        # Field names are lower-case; the names read are only the upper-case ones.
+        return {k.lower(): v for k, v in env.items() if not (self.env_ignore_empty and v == "")}
+
+
 class Settings(BaseSettings):
     """Every variable NovaOS reads. See docs/operations.md for the table."""
 
     model_config = SettingsConfigDict(
         frozen=True,
-        case_sensitive=False,
+        case_sensitive=False,  # field names match the upper-case names _UpperCaseEnvSource reads
         extra="ignore",
         env_ignore_empty=True,  # VAR= (as compose and k8s templates leave it) means unset
         allow_inf_nan=False,  # SHUTDOWN_GRACE_S=inf would make the drain unbounded
@@ -273,6 +293,17 @@ class Settings(BaseSettings):
     envoy_request_timeout_ms: int = Field(30000, ge=100)
     envoy_max_connections: int = Field(0, ge=0)  # 0: below RLIMIT_NOFILE only
     envoy_max_heap_mb: int = Field(0, ge=0)  # 0: no heap-pressure actions
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _UpperCaseEnvSource(settings_cls)
 
     _csv = field_validator(
         "allowed_origins",
@@ -608,11 +639,28 @@ def process_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
+def _other_case(env: Mapping[str, str]) -> str | None:
+    """The refusal of a setting's name spelt in another case (``require_auth``), or None."""
+    known = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+    for name in sorted(env):
+        if name != name.upper() and name.upper() in known and env[name] != "":
+            # Refused, not ignored: it was read until names became case-sensitive, and
+            # ignored, REQUIRE_AUTH or JWT_AUDIENCE would quietly say something else.
+            return (
+                f"invalid configuration: {name}: variable names are upper-case; "
+                f"set {name.upper()} instead"
+            )
+    return None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment)."""
+    if problem := _other_case(os.environ if env is None else env):
+        raise ConfigError(problem)
     try:
         if env is None:
             return Settings()
-        return Settings.model_validate({k.lower(): v for k, v in env.items()} | dict(env))
+        named = _upper_case(env)
+        return Settings.model_validate({k.lower(): v for k, v in named.items()} | named)
     except ValidationError as exc:
         raise ConfigError(_first_error_line(exc)) from exc

@@ -68,6 +68,8 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
         ({"AUDIT_STORAGE_TYPE": "database", "DATABASE_URL": "notaurl"}, "DATABASE_URL"),
         ({"OPENAI_BASE_URL": "notaurl"}, "OPENAI_BASE_URL"),
         ({"SHUTDOWN_GRACE_S": "inf"}, "SHUTDOWN_GRACE_S"),  # the drain had no bound
+        # read case-insensitively, it switched authentication off (environment order won)
+        ({"REQUIRE_AUTH": "true", "require_auth": "false"}, "require_auth"),
     ],
 )
 def test_bad_config_stops_startup_with_one_line(env: dict[str, str], variable: str) -> None:
