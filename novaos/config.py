@@ -219,14 +219,18 @@ class Settings(BaseSettings):
     concurrency_limit_free: int = Field(2, ge=1)
     concurrency_limit_pro: int = Field(10, ge=1)
     concurrency_limit_enterprise: int = Field(50, ge=1)
-    lease_ttl_ms: int = Field(30000, ge=1000)
+    # Upper bounds here and on CONVERSATION_TTL_S: Redis refuses an expiry past its
+    # clock's range (and Lua writes 1e17 and up as "1e+17"), which failed every chat
+    # with INTERNAL while the memory store (tests, /ready) took it. A crashed
+    # replica's slots stay taken a lease's lifetime: a day is already far too long.
+    lease_ttl_ms: int = Field(30000, ge=1000, le=86_400_000)
 
     # -- pipeline
     pipeline_timeout_ms: int = Field(30000, ge=100)
     output_holdback_chars: int = Field(160, ge=16, le=10000)
     max_message_chars: int = Field(32000, ge=1)
     conversation_max_turns: int = 20  # turns, kept in whole exchanges (_whole_exchanges)
-    conversation_ttl_s: int = Field(7 * 86400, ge=60)
+    conversation_ttl_s: int = Field(7 * 86400, ge=60, le=3650 * 86400)  # ten years
 
     # -- shield (hard vetoes per user within a window before the user is paused)
     shield_veto_limit: int = Field(5, ge=1, le=10000)

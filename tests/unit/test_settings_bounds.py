@@ -41,6 +41,11 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"CONCURRENCY_LIMIT_FREE": "0"}, "CONCURRENCY_LIMIT_FREE"),
         ({"RATE_LIMIT_PRO": "0"}, "RATE_LIMIT_PRO"),
         ({"TOKEN_LIMIT_ENTERPRISE": "0"}, "TOKEN_LIMIT_ENTERPRISE"),
+        # Redis refuses such expiries: every chat failed INTERNAL, with Redis only
+        ({"LEASE_TTL_MS": "10000000000000000000"}, "LEASE_TTL_MS"),
+        ({"LEASE_TTL_MS": "86400001"}, "LEASE_TTL_MS"),
+        ({"CONVERSATION_TTL_S": "100000000000000000"}, "CONVERSATION_TTL_S"),
+        ({"CONVERSATION_TTL_S": "315360001"}, "CONVERSATION_TTL_S"),
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -60,6 +65,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"SHUTDOWN_GRACE_S": "0.5"},
         {"GRPC_PORT": "0", "METRICS_PORT": "0"},  # two free ports, as the tests use
         {"CONCURRENCY_LIMIT_FREE": "1", "RATE_LIMIT_PRO": "1", "TOKEN_LIMIT_ENTERPRISE": "1"},
+        {"LEASE_TTL_MS": "86400000", "CONVERSATION_TTL_S": "315360000"},
     ],
 )
 def test_the_edges_are_accepted(env: dict[str, str]) -> None:
