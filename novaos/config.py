@@ -454,14 +454,11 @@ class Settings(BaseSettings):
                 "production; without it limits, leases, ack nonces and conversations "
                 "are per worker"
             )
-        if self.node_env is Environment.PRODUCTION:
-            for name in ("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key"):
-                secret: SecretStr | None = getattr(self, name)
-                if secret is not None and _is_placeholder(secret.get_secret_value()):
-                    raise ValueError(
-                        f"{name.upper()}: the example's placeholder, refused when "
-                        "NODE_ENV=production (use e.g. openssl rand -base64 48)"
-                    )
+        if self.node_env is Environment.PRODUCTION and (placeholder := _placeholder_in(self)):
+            raise ValueError(
+                f"{placeholder}: the example's placeholder, refused when "
+                "NODE_ENV=production (use e.g. openssl rand -base64 48)"
+            )
         if self.mock_script_file is not None and self.node_env is Environment.PRODUCTION:
             raise ValueError("MOCK_SCRIPT_FILE: test-only, refused when NODE_ENV=production")
         if self.audit_storage_type is AuditStorage.DATABASE and not self.database_url:
@@ -515,6 +512,23 @@ _PLACEHOLDER_MARKERS = (
     "your-unique-secret",
     "changeme",
 )
+
+
+def _placeholder_in(s: Settings) -> str | None:
+    """Which secret (``AUDIT_CHAIN_PREVIOUS_KEYS: key 2``) is a placeholder, or None."""
+    named: list[tuple[str, SecretStr | None]] = [
+        (name.upper(), getattr(s, name))
+        for name in ("jwt_secret", "ack_secret", "audit_hmac_key", "audit_chain_key")
+    ]
+    # A retired key verifies records: a public one would vouch for forged ones.
+    named += [
+        (f"AUDIT_CHAIN_PREVIOUS_KEYS: key {i}", key)
+        for i, key in enumerate(s.audit_chain_previous_keys, 1)
+    ]
+    for name, secret in named:
+        if secret is not None and _is_placeholder(secret.get_secret_value()):
+            return name
+    return None
 
 
 def _never_right(s: Settings) -> str | None:

@@ -51,6 +51,13 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
         # blank (an empty template substitution padded out): anyone could mint tokens
         ({"JWT_SECRET": " " * 40, "NODE_ENV": "production"}, "JWT_SECRET"),
         ({"ACK_SECRET": "a" * 40, "NODE_ENV": "production"}, "ACK_SECRET"),
+        (
+            {
+                "AUDIT_CHAIN_PREVIOUS_KEYS": "REPLACE_ME_with_at_least_32_random_characters",
+                "NODE_ENV": "production",
+            },
+            "AUDIT_CHAIN_PREVIOUS_KEYS",
+        ),
         ({"GRPC_PORT": "seventy"}, "GRPC_PORT"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"AUDIT_STORAGE_TYPE": "tape"}, "AUDIT_STORAGE_TYPE"),

@@ -196,12 +196,28 @@ def test_no_shipped_configuration_trusts_a_forwarded_for_nobody_appends() -> Non
         "replace-with-a-unique-secret-of-at-least-32-characters",  # .env.example's
     ],
 )
-def test_placeholder_secrets_are_refused_in_production(secret: str) -> None:
-    for name in ("JWT_SECRET", "ACK_SECRET"):
-        env = {"NODE_ENV": "production", "JWT_SECRET": RANDOM_LOOKING, name: secret}
-        with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: the example"):
-            load_settings(env)
-        assert load_settings(env | {"NODE_ENV": "development"})  # fine for a laptop
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("JWT_SECRET", "JWT_SECRET"),
+        ("ACK_SECRET", "ACK_SECRET"),
+        ("AUDIT_HMAC_KEY", "AUDIT_HMAC_KEY"),
+        ("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY"),
+        # each retired key: one copied unchanged was taken in production
+        ("AUDIT_CHAIN_PREVIOUS_KEYS", "AUDIT_CHAIN_PREVIOUS_KEYS: key 1"),
+    ],
+)
+def test_placeholder_secrets_are_refused_in_production(
+    secret: str, name: str, refused: str
+) -> None:
+    env = {"NODE_ENV": "production", "JWT_SECRET": RANDOM_LOOKING, name: secret}
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {refused}: the example"):
+        load_settings(env)
+    assert load_settings(env | {"NODE_ENV": "development"})  # fine for a laptop
+    if name == "AUDIT_CHAIN_PREVIOUS_KEYS":  # found wherever it is in the list
+        later = f"{RANDOM_LOOKING[::-1]},{secret}"
+        with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: key 2: the"):
+            load_settings(env | {name: later})
 
 
 def test_passwords_pasted_into_urls_are_generated_url_safe() -> None:
