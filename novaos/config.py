@@ -7,6 +7,7 @@ naming the variable (``load_settings`` raises ``ConfigError``).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -105,6 +106,31 @@ def _why_not_origin(value: str) -> str:
     if value != value.lower():
         return f"a browser sends it in lower case: {value.lower()}"
     return f"want {want}"
+
+
+# A host name as resolvers take it: dot-separated labels of letters, digits, '-' and
+# (Docker's service names) '_', neither starting nor ending with '-'.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def check_listen_host(value: str) -> str:
+    """An IP address (IPv6 bare or in brackets) or a host name; otherwise ValueError.
+
+    gRPC's C core found a malformed one only once the whole app was built, in a
+    line of its own ("Misformatted domain name") beside ours guessing another cause."""
+    if value.startswith("[") and value.endswith("]"):
+        try:
+            ipaddress.IPv6Address(value[1:-1])
+        except ValueError:
+            raise ValueError(f"{value!r}: only an IPv6 address goes in brackets") from None
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if len(value) > 253 or not _HOST_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IP address or a host name") from None
+    return value
 
 
 def _split_csv(value: object) -> object:
@@ -324,6 +350,11 @@ class Settings(BaseSettings):
         # An entry that is not an origin as a browser sends it never matches: CORS
         # would fail for that page with nothing said anywhere.
         return tuple(check_origin(origin) for origin in value)
+
+    @field_validator("grpc_host")
+    @classmethod
+    def _grpc_host(cls, value: str) -> str:
+        return check_listen_host(value) if value else value  # "": every address, as 0.0.0.0
 
     @field_validator("node_env", "audit_storage_type", "audit_fsync", mode="before")
     @classmethod

@@ -59,6 +59,9 @@ def _run_server(env: dict[str, str], *, timeout_s: float = 30) -> subprocess.Com
             "AUDIT_CHAIN_PREVIOUS_KEYS",
         ),
         ({"GRPC_PORT": "seventy"}, "GRPC_PORT"),
+        # gRPC's C core logged a line of its own, and ours guessed "in use"
+        ({"GRPC_HOST": " "}, "GRPC_HOST"),
+        ({"GRPC_HOST": "not a host"}, "GRPC_HOST"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"AUDIT_STORAGE_TYPE": "tape"}, "AUDIT_STORAGE_TYPE"),
         ({"JWT_EXPIRY": "forever"}, "JWT_EXPIRY"),
