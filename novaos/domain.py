@@ -53,6 +53,11 @@ ANONYMOUS_PREFIX = "ip:"
 
 def subject_refusal(sub: str) -> str | None:
     """Why no token with this subject is accepted (``novaos token`` refuses to mint it)."""
+    if not sub.strip():
+        return "sub: blank, it names nobody"  # every blank token would be one caller
+    if sub != sub.strip():
+        # "alice " would be another caller than alice, with limits of its own.
+        return "sub: begins or ends with whitespace"
     if sub.startswith(ANONYMOUS_PREFIX):
         # It would share an anonymous caller's limits and conversations.
         return f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers"

@@ -79,6 +79,11 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         (bearer(_token(roles="admin")), "TOKEN_INVALID"),
         # an anonymous caller's key (REQUIRE_AUTH=false): it would share their limits
         (bearer(_token(sub="ip:127.0.0.1")), "TOKEN_INVALID"),
+        # what novaos token refuses to mint: one identity for every blank token,
+        # another caller than alice (her own limits and conversations)
+        (bearer(_token(sub=" ")), "TOKEN_INVALID"),
+        (bearer(_token(sub="\t")), "TOKEN_INVALID"),
+        (bearer(_token(sub="alice ")), "TOKEN_INVALID"),
     ],
     ids=[
         "missing",
@@ -93,6 +98,9 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         "foreign-audience",
         "roles-not-a-list",
         "anonymous-subject",
+        "blank-subject",
+        "tab-subject",
+        "padded-subject",
     ],
 )
 async def test_bad_tokens_are_unauthenticated(
@@ -102,6 +110,19 @@ async def test_bad_tokens_are_unauthenticated(
         await _chat(server, metadata)
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert _reason(err.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("sub", "why"),
+    [(" ", "sub: blank, it names nobody"), ("alice ", "sub: begins or ends with whitespace")],
+)
+async def test_a_blank_or_padded_subject_is_refused_naming_the_claim(
+    server: Running, sub: str, why: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _chat(server, bearer(_token(sub=sub)))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err.value.details() == why
 
 
 @pytest.mark.parametrize("merged", ["{valid},Bearer x", "Bearer x,{valid}", "{valid}, {valid}"])

@@ -566,6 +566,14 @@ def test_token_refuses_a_blank_subject_and_a_lifetime_under_a_second(args: list[
     assert out.stderr.splitlines()[-1].startswith("novaos token: error: argument "), out.stderr
 
 
+def test_token_refuses_a_padded_subject_as_the_gateway_does() -> None:
+    out = _novaos("token", "--sub", "alice ")
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.splitlines()[-1] == (
+        "novaos token: error: argument --sub: sub: begins or ends with whitespace"
+    ), out.stderr
+
+
 def test_token_refuses_a_subject_the_gateway_keeps_for_anonymous_callers() -> None:
     # It minted a token every call refused: "the 'ip:' prefix is reserved".
     out = _novaos("token", "--sub", "ip:1.2.3.4")
