@@ -171,8 +171,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"  # Prometheus scrapes the pod's address
     # The guide's single-port PORT=3000 has no meaning here (DESIGN fixes the ports
-    # above and ENVOY_*_PORT): read only to warn at start that it is not used.
-    port: int | None = None
+    # above and ENVOY_*_PORT): read only to warn at start that it is not used, so
+    # any text (PORT=abc) is taken: a variable never used stops nothing.
+    port: str | None = None
     workers: int = Field(1, ge=1, le=64)
     novaos_worker_index: int = Field(0, ge=0)  # set by the supervisor for each worker
     novaos_supervisor_pid: int = Field(0, ge=0)  # likewise

@@ -112,13 +112,14 @@ async def test_a_gateway_whose_audit_sink_is_down_at_start_is_never_reported_rea
         assert await _status(running.channel, "novaos.v1.HealthService") == SERVING  # liveness
 
 
+@pytest.mark.parametrize("port", ["3000", "abc"])  # abc stopped start-up
 async def test_the_guides_port_variable_is_named_as_unused_at_start(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, port: str
 ) -> None:
     # PORT=3000 (the guide's required variable) was silently ignored: probes and
     # scrapes aimed at 3000 found nothing and nothing said why.
     caplog.set_level(logging.WARNING, logger="novaos.app")
-    async with running_app(PORT="3000"):
+    async with running_app(PORT=port):
         pass
     warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
     assert any("PORT is not used" in m and "GRPC_PORT" in m for m in warned), warned
