@@ -7,12 +7,14 @@ soft limit") and all above 16 KiB, while the sidecar in front accepts 60 KiB.
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import pytest
 
 from generated.novaos.v1 import health_pb2, health_pb2_grpc
 from novaos.wire_limits import GRPC_MAX_METADATA_BYTES, MAX_REQUEST_HEADERS_KIB
-from tests.fixtures.server import Running
+from tests.fixtures.server import ROOT, Running
 
 
 def _padding(total: int) -> tuple[tuple[str, str], ...]:
@@ -45,3 +47,23 @@ async def test_metadata_over_the_limit_is_refused_naming_the_sizes(server: Runni
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "exceeds hard limit" in (caught.value.details() or "")
     assert f"vs. {GRPC_MAX_METADATA_BYTES})" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        _padding(GRPC_MAX_METADATA_BYTES + 2_000),
+        (("x-big", "b" * (GRPC_MAX_METADATA_BYTES + 400)),),
+    ],
+    ids=["many-headers", "one-value"],
+)
+async def test_the_refusal_is_worded_as_the_readme_quotes_it(
+    server: Running, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    # The README quoted "(N vs. 69632)" alone; one long value says "(value length N vs. …)".
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _live(server, metadata)
+    details = (caught.value.details() or "").split(";", 1)[0]  # then each header's size
+    quoted = re.sub(r"\((value length )?\d+ vs\.", r"(\1N vs.", details)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"`{quoted}`" in readme, quoted
