@@ -68,6 +68,10 @@ class JwtAuthenticator:
             raise UnauthenticatedError("token not yet valid", reason="TOKEN_INVALID") from exc
         except jwt.InvalidTokenError as exc:
             raise UnauthenticatedError(f"invalid token: {exc}", reason="TOKEN_INVALID") from exc
+        if not self._config.audience and "aud" in claims:
+            # PyJWT lets an empty aud ("", [], null) pass when no audience is asked
+            # for; any aud at all says the token was minted for some audience.
+            raise UnauthenticatedError("invalid token: Invalid audience", reason="TOKEN_INVALID")
         return _to_principal(claims)
 
     def mint(

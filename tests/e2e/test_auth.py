@@ -24,6 +24,8 @@ from novaos.audit.sink import AuditQuery
 from tests.fixtures.common import await_until
 from tests.fixtures.server import TEST_SECRET, Running, bearer, mint, running_app
 
+_NULL = object()  # a claim given as JSON null (None leaves the claim out)
+
 
 def _token(**claims: object) -> str:
     now = int(time.time())
@@ -36,7 +38,9 @@ def _token(**claims: object) -> str:
     }
     base.update(claims)
     return jwt.encode(
-        {k: v for k, v in base.items() if v is not None}, TEST_SECRET, algorithm="HS256"
+        {k: None if v is _NULL else v for k, v in base.items() if v is not None},
+        TEST_SECRET,
+        algorithm="HS256",
     )
 
 
@@ -76,6 +80,10 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         (bearer(jwt.encode({"sub": "a"}, key=None, algorithm="none")), "TOKEN_INVALID"),
         # minted for some other service: refused when no JWT_AUDIENCE says it is ours
         (bearer(_token(aud="billing")), "TOKEN_INVALID"),
+        # an empty one too: the README refuses a token that carries an aud at all
+        (bearer(_token(aud="")), "TOKEN_INVALID"),
+        (bearer(_token(aud=[])), "TOKEN_INVALID"),
+        (bearer(_token(aud=_NULL)), "TOKEN_INVALID"),
         (bearer(_token(roles="admin")), "TOKEN_INVALID"),
         # an anonymous caller's key (REQUIRE_AUTH=false): it would share their limits
         (bearer(_token(sub="ip:127.0.0.1")), "TOKEN_INVALID"),
@@ -96,6 +104,9 @@ async def _chat(running: Running, metadata: tuple[tuple[str, str], ...]) -> chat
         "no-iat",
         "alg-none",
         "foreign-audience",
+        "empty-audience",
+        "empty-audience-list",
+        "null-audience",
         "roles-not-a-list",
         "anonymous-subject",
         "blank-subject",
