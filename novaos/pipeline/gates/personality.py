@@ -101,6 +101,7 @@ class PersonalityStream:
         # check reads: an edit never takes harm away unseen, nor splits it so that
         # neither half is judged with the other (a clause cut mid-recipe).
         self._written = ""
+        self._rewritten = False  # an edit took text: the two views differ
         self._released_any = False
         self._we_seen = 0
         self._head_cut = False  # an edit took the start of the held text
@@ -245,7 +246,7 @@ class PersonalityStream:
             if harm is not None:
                 return self._stop("regenerate", "harmful output", harm)
         elif candidate or final:
-            harm = self._harm()
+            harm = self._harm(candidate)
             if harm is not None:
                 return self._stop(self._stop_action(), "harmful output", harm)
         if candidate:
@@ -272,7 +273,7 @@ class PersonalityStream:
                 # still stop the stream, not leave with it (a figure is only a
                 # number). A whole answer is judged on all of its draft at the end.
                 judged = True
-                harm = self._harm() if self._whole is None else None
+                harm = self._harm("") if self._whole is None else None
                 if harm is not None:
                     return self._stop(self._stop_action(), "harmful output", harm)
             edited = self._edit_held(violation, final)
@@ -375,6 +376,7 @@ class PersonalityStream:
             begin, stop = edit_span.clause(held, begin, hit.start, hit.end, stop)
         self._held = held[:begin] + held[stop:]
         self._head_cut = self._head_cut or begin == 0
+        self._rewritten = True
         return 1
 
     def _cut_joined_phrase(self, final: bool) -> int:
@@ -398,6 +400,7 @@ class PersonalityStream:
                 break
             rest = self._held[view.end(joined.end()) - len(before) :]
             self._held = rest.lstrip(" \t") if before.endswith((" ", "\t")) else rest
+            self._rewritten = True
             done += 1
         return done
 
@@ -468,11 +471,16 @@ class PersonalityStream:
         space = held.rfind(" ", max(low - 1, 0), high)
         return max(cut, space + 1 if space >= 0 else high)
 
-    def _harm(self) -> str | None:
+    def _harm(self, candidate: str) -> str | None:
+        """Harm in the text as released (the released tail, ``candidate``, the held
+        text: what the reader gets, halves an edit joined), and, once an edit took
+        something, in the text as written (what the edit took, in place: harm it
+        held, or split so neither half is read with the other)."""
         if self._harm_check is None:
             return None
-        # The held text, what edits took from it and the released tail before it:
-        # about as long as the window it replaces (released tail + held).
+        harm = self._harm_check(self._context + candidate + self._held)
+        if harm is not None or not self._rewritten:
+            return harm
         return self._harm_check(self._written[-(2 * self.holdback_chars + len(self._held)) :])
 
 
