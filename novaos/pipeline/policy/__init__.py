@@ -273,15 +273,9 @@ def _pack(
             str(data.get("output_clause_breaks", "")), f"{name}: output_clause_breaks"
         ),
     )
-    # An answer is harmful when it instructs: a hard-veto category, or self-harm
-    # (a method, hiding it, purging), never another crisis or a soft veto.
     for rule in pack.output_rules:
-        if rule.category != "self_harm" and (
-            categories[rule.category].verdict is not ShieldVerdict.HARD_VETO
-        ):
-            raise PolicyError(
-                f"{name}: output rule {rule.id} must name a hard-veto category or self_harm"
-            )
+        if categories[rule.category].verdict is not ShieldVerdict.HARD_VETO:
+            raise PolicyError(f"{name}: output rule {rule.id} must name a hard-veto category")
     return str(data["policy_version"]), pack
 
 
