@@ -41,7 +41,9 @@ def unit(text: str, start: int, end: int, *, final: bool) -> tuple[int, int | No
     for sentence_end in rules.SENTENCE_END.finditer(text, begin, start):
         begin = sentence_end.end()
     stop: int | None = None
-    after = rules.SENTENCE_END.search(text, end)
+    # From the match's last character: a match may end with its sentence's end
+    # ("sell your shares." takes the word or mark after the asset).
+    after = rules.SENTENCE_END.search(text, max(start, end - 1))
     if after is not None and (line < 0 or after.start() <= line):
         stop = after.end()  # a sentence end, or a blank line, with what follows it
     elif line >= 0:

@@ -121,9 +121,11 @@ _BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
 # shop's name is beyond a pattern. How to trade ("Sell your shares through
 # your broker's app") is an instruction, and a question ("Buy bonds? It
 # depends") is no advice.
-_OPENS = r"[.!?…\n;(•\-–—*]"  # not ":": "Step 3: Sell your shares." is a how-to
+_OPENS = r"[.!?…\n:;(•\-–—*]"
+# A numbered step is a how-to, not advice: "Step 3: Sell your shares."
+_NOT_A_STEP = r"(?<!step \d: )(?<!step \d - )(?<!step \d\d: )(?<!step \d\d - )"
 _CLAUSE_START = (  # at a word start, after one of those and up to 2 spaces
-    rf"\b(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
+    rf"\b{_NOT_A_STEP}(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
     r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
 )
 _URGE = (
@@ -151,7 +153,11 @@ _TRADE = (
 )
 # "Compra de acciones" and "Venda de ações" are nouns (a purchase, a sale), "Buy
 # and sell stocks from one account" names a service: neither is advice.
-_NOT_A_NOUN = r"(?!(?:de|do|da|dos|das|del|and|or|y|o|et|ou|und|oder|e|&) )"
+_NOT_A_NOUN = (
+    r"(?!(?:de|do|da|dos|das|del) |(?:and|or|y|o|et|ou|und|oder|e|&) "
+    r"(?:sell|buy|vende|vender|compra|comprar|vendez|vendre|achetez|acheter|verkauf|kauf|"
+    r"venda|compre)\b)"
+)
 _IMPERATIVE = (
     rf"{_CLAUSE_START}{_URGE}{_TRADE} {_NOT_A_NOUN}"
     rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
@@ -169,6 +175,10 @@ BUY_SELL = re.compile(
             r"if i were you,? i would|"
             r"it's (?:a )?(?:good|great) (?:time|idea) to|"
             r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
+            # "I would buy" about an asset ("Honestly, I would buy Nvidia stock"), not a
+            # question echoed ("whether I would buy Tesla stock")
+            r"(?<!whether )(?<!if )\bi would (?:\w{1,12} )?(?:buy|sell|dump) "
+            rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:stock|{_ASSET_WORDS})\b",
             r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
             r"sell (?:now|today|immediately))\b",
             r"\b(?:my|our) (?:recommendation|advice|verdict|call|suggestion|pick)"

@@ -515,7 +515,13 @@ def test_small_integers_are_not_figures(text: str) -> None:
         "Venda suas ações agora.",
         # shipped past a lens that disallowed advice (a black-box tester's)
         "Go ahead and buy some bitcoin.",
-        # ("I would buy TSLA." passes: "I would buy" is as often a story)
+        # a second review's: a label before a colon, "buy and hold", a conditional
+        # about an asset ("I would buy TSLA." alone passes: a name is not read)
+        "Bottom line: sell your Apple shares.",
+        "Recommendation: buy bitcoin now, before the halving.",
+        "Compra y mantén acciones de Tesla.",
+        "Honestly, I would buy Nvidia stock.",
+        "In your position, I would sell your Tesla shares.",
         "If I were you, I would sell.",
     ],
 )
@@ -566,6 +572,7 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
         "Venda de ações: até R$ 20 mil por mês é isento de imposto.",
         "Compra de acciones: el proceso tarda dos días hábiles.",
         "Step 3: Sell your shares.",
+        "Step 3 - Sell your shares.",
         "Buy and sell stocks, ETFs and crypto from one account.",
         # stories and refusals in the conditional
         "When I was a student, I would buy comics every Friday.",
