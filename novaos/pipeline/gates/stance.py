@@ -33,7 +33,7 @@ HIGH_STAKES_DOMAINS = ("health", "mental_health")
 # What makes a health plan high stakes: a treatment or a diagnosis, in the five
 # languages (the view is not folded: accents are matched as written or not).
 _TREATMENT = re.compile(
-    r"\b(?:medica\w*|m[eé]dicaments?|medikament\w*|medicine|meds|rem[eé]dios?|"
+    r"\b(?:medica\w*|m[eé]dicaments?|medikament\w*|medicine|meds|rem[eé]dios?|pills?|tablets?|"
     r"dos(?:e|es|age|ages|ing)|prescri\w+|insulin\w*|antid[eé]press?\w+|antibiotic\w*|"
     r"sertraline|zoloft|prozac|lexapro|fluoxetine|ssris?|chemo\w*|radiation|radiotherapy|"
     r"dialysis|surgery|treatment|therap\w+|taper\w*|withdraw\w*|diagnos\w+|"
@@ -45,10 +45,20 @@ _TREATMENT = re.compile(
 )
 
 
+# A pet's treatment is the owner's errand ("plan my week around my dog's surgery").
+_PET = re.compile(
+    r"\b(?:dog|cat|pet|puppy|kitten|vet|chien|chat|chiot|perro|gato|mascota|hund|katze|"
+    r"haustier|cachorro|gata|tierarzt|v[eé]t[eé]rinaire|veterinario|veterin[aá]rio)s?\b",
+    re.IGNORECASE,
+)
+
+
 def high_stakes_domain(intent: IntentFacts | None, message: str) -> str:
     """The health or mental-health domain of a plan or action about a treatment
     or a diagnosis (empty: none). A question is not sword work anyway."""
     if intent is None or intent.type not in _SWORD_TYPES or not _TREATMENT.search(message):
+        return ""
+    if _PET.search(message):
         return ""
     return next((d for d in HIGH_STAKES_DOMAINS if d in intent.domains), "")
 
