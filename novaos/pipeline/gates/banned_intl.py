@@ -63,7 +63,8 @@ _DE = (
     rf"ich bin(?: {_DE_ADV}){{0,2}} stolz auf {_DE_YOU}",
     # the word must end the clause: "du bist unglaublich müde" is no praise
     rf"(?:du bist|ihr seid)(?: {_DE_ADV}){{0,2}} "
-    r"(?:unglaublich|erstaunlich|grossartig|fantastisch|wunderbar)(?:[.!?,;:)\n]|\s?\Z)",
+    r"(?:unglaublich|erstaunlich|grossartig|fantastisch|wunderbar)"
+    r"(?:[.!?,;:)\n]|\s?\Z| (?:mutig|stark|klug|talentiert|tapfer|schon|lieb|toll)\b)",
     rf"ich verstehe(?: (?:wirklich|genau|total|gut))?,? (?:wie (?:du dich|ihr euch|{_SIE} sich) "
     rf"fuhl(?:st|t|en)|was (?:du|ihr|{_SIE}) (?:fuhl|durchmach)(?:st|t|en))",
 )
@@ -87,7 +88,10 @@ _PT = (
 
 # "No estoy siempre aquí para ti: llama al 024" says the opposite of a promise.
 # (\x20, not a space: the phrase's spaces are widened, a look-behind cannot be)
-_NOT_ES_PT = r"(?<!\bno\x20)(?<!\bnao\x20)(?<!\bnunca\x20)(?<!\bjamas\x20)"
+_NOT_ES_PT = (
+    r"(?<!\bno\x20)(?<!\bnao\x20)(?<!\bnem\x20)(?<!\bnunca\x20)(?<!\bjamas\x20)"
+    r"(?<!\bno\x20siempre\x20)(?<!\bnem\x20sempre\x20)(?<!\bnao\x20sempre\x20)"
+)
 PHRASES: tuple[str, ...] = (
     *(_NOT_ES_PT + p for p in _ES),
     *_FR,

@@ -687,6 +687,8 @@ def test_a_translated_promise_starting_a_sentence_is_banned(text: str) -> None:
         "No estoy siempre aquí para ti: llama al 024, a cualquier hora.",
         "Não estou sempre aqui para você; ligue para o CVV 188.",
         "Du bist unglaublich müde heute, geh früh schlafen.",
+        "Nem sempre estou aqui para você; ligue para o CVV 188.",
+        "No siempre estoy aquí para ti, así que llama al 024.",
         "I'm here for U.S. tax questions only.",
     ],
 )
