@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 
+from novaos.pipeline.gates import claims_news, claims_weather, claims_words
+from novaos.pipeline.gates.claims_news import news_claim
+from novaos.pipeline.gates.claims_weather import weather_claim
+from novaos.pipeline.gates.claims_words import any_of as _any
+from novaos.pipeline.gates.claims_words import asks_about_the_world, unquoted
 from novaos.pipeline.gates.intent import CaselessRule, CaselessText
-
-
-def _any(*alternatives: str) -> str:
-    return "(?:" + "|".join(alternatives) + ")"
 
 
 def _near(a: str, b: str, gap: int) -> str:
@@ -132,65 +133,7 @@ _PRICE = CaselessRule(
 # A ticker is upper case, which the lowercase rules cannot see: "AAPL price".
 _TICKER_PRICE = re.compile(r"(?<![\w$])[A-Z]{2,5} (?:price|quote|share price)s?\b")
 
-_WEATHER = CaselessRule(
-    r"\b(?:"
-    + _any(
-        r"(?<!under the )weather(?! the\b)",
-        r"(?:weather|rain|snow|storm|tomorrow's|today's|weekend) forecast",
-        r"forecast (?:for |like )?(?:today|tomorrow|tonight|the weekend|this (?:week|weekend))",
-        r"temperature (?:outside|today|tomorrow|tonight|right now)",
-        r"temperature (?:in|at) (?!(?:the|a|an|my|your|our|which|what|celsius|fahrenheit|"
-        r"kelvin|degrees?|room)\b|\d)\w+",
-        r"raining",
-        r"snowing",
-        r"(?:will it|is it (?:going to|gonna)) (?:be )?"
-        r"(?:rain|snow|storm|hail|freez|sunny|cloudy|windy|foggy|hot|cold|warm)\w*",
-        r"(?:rain|snow|storms?|hail|frost|sunshine)\b.{0,20}?\b"
-        r"(?:today|tomorrow|tonight|this (?:weekend|week|afternoon|evening))",
-        r"(?:need|bring|take|pack) an umbrella",
-        # es
-        r"qu[eé] tiempo (?:hace|har[aá]|va a hacer)",
-        r"c[oó]mo (?:est[aá]|estar[aá]|va a estar) el (?:tiempo|clima)",
-        r"el (?:tiempo|clima) (?:para |de )?(?:hoy|ma[ñn]ana|este fin de semana)",
-        r"pron[oó]stico (?:del tiempo|meteorol[oó]gico|para (?:hoy|ma[ñn]ana|el fin de semana))",
-        r"previsi[oó]n (?:del tiempo|meteorol[oó]gica)",
-        r"va a (?:llover|nevar)",
-        r"llover[aá]",
-        r"nevar[aá]",
-        r"est[aá] (?:lloviendo|nevando)",
-        r"temperatura (?:hoy|ma[ñn]ana|de hoy|de ma[ñn]ana|afuera|exterior)",
-        # fr
-        r"m[ée]t[ée]o",
-        r"quel temps (?:fait|fera|va)",
-        r"pr[ée]visions? du temps",
-        r"(?:va(?:-t-il)?|devrait) (?:pleuvoir|neiger)",
-        r"pleuvra",
-        r"neigera",
-        r"(?:pleut|neige)-t-il",
-        r"il (?:pleut|neige) (?:à|a|en|au|aujourd'hui|dehors|encore)",
-        r"temp[ée]rature (?:aujourd'hui|demain|dehors|ext[ée]rieure)",
-        # de
-        r"wetter\w*",
-        r"(?:regnet|schneit) es",
-        r"wird es\b.{0,30}?\b(?:regnen|schneien|gewittern|st[üu]rmen|sonnig)",
-        r"(?:regen|schnee|gewitter) (?:heute|morgen|am wochenende)",
-        r"temperatur(?:en)? (?:heute|morgen|drau[ßs]en)",
-        # pt
-        r"previs[ãa]o (?:do tempo|meteorol[óo]gica)",
-        r"meteorologia",
-        r"que tempo (?:faz|far[áa]|vai fazer)",
-        r"como (?:est[áa]|estar[áa]|vai estar|fica|ficar[áa]) o (?:tempo|clima)",
-        r"o (?:tempo|clima) (?:para |de )?(?:hoje|amanh[ãa])",
-        r"vai (?:chover|nevar)",
-        r"chover[áa]",
-        r"nevar[áa]",
-        r"est[áa] (?:chovendo|nevando)",
-        r"temperatura (?:hoje|amanh[ãa]|l[áa] fora)",
-    )
-    + r")\b"
-)
-
-# Days and words that say "now" (the news and "current" claims need one).
+# Days and words that say "now" (the "current" claim needs one).
 _RECENT = _any(
     r"today",
     r"tonight",
@@ -198,59 +141,6 @@ _RECENT = _any(
     r"last night",
     r"this (?:morning|week|weekend|month|year|season)",
     r"right now",
-)
-_NEWS = CaselessRule(
-    r"\b(?:"
-    + _any(
-        r"headlines?",
-        r"breaking news",
-        r"election results?",
-        r"who (?:won|wins) the (?:election|vote|primary|primaries)(?! (?:of|in) \d)",
-        r"(?:latest|recent|today's|todays|any) news",
-        rf"news (?:from )?{_RECENT}",
-        # a result still being decided, or just decided
-        r"who(?:'s| is) (?:winning|leading|ahead)",
-        r"who won the (?:last|latest|most recent)",
-        rf"who (?:won|wins)\b.{{0,40}}?\b{_RECENT}",
-        r"score of (?:the|last night's|tonight's|today's) (?:game|match)",
-        # es
-        r"[úu]ltimas noticias",
-        r"noticias (?:de )?(?:hoy|ayer|esta semana)",
-        r"titulares",
-        r"qu[eé] hay de nuevo (?:sobre|con|en)",
-        r"resultados? de las elecciones",
-        r"qui[eé]n (?:va ganando|lidera)",
-        r"qui[eé]n gan[oó] las elecciones(?! de \d)",
-        r"qui[eé]n (?:gan[oó]|gana)\b.{0,40}?\b(?:hoy|ayer|anoche|esta noche)",
-        # fr
-        r"derni[eè]res? (?:nouvelles|actualit[ée]s|infos)",
-        r"(?:actualit[ée]s?|nouvelles|infos) (?:du jour|d'aujourd'hui)",
-        r"quoi de neuf (?:sur|concernant|avec|dans|à propos|chez)",
-        r"gros titres",
-        r"r[ée]sultats? des [ée]lections",
-        r"qui est en t[êe]te",
-        r"qui a gagn[ée] les [ée]lections(?! de \d)",
-        r"qui a gagn[ée]\b.{0,40}?\b(?:hier|ce soir|aujourd'hui)",
-        # de
-        r"(?:neueste|aktuelle)n? nachrichten",
-        r"nachrichten (?:von )?(?:heute|gestern)",
-        r"schlagzeilen",
-        r"wahlergebnis\w*",
-        r"was gibt(?:'s| es) neues (?:zu[rm]?|bei|über|von|vom|in|im|aus)",
-        r"wer (?:f[üu]hrt|liegt vorne)",
-        r"wer hat die wahl gewonnen",
-        r"wer (?:hat|gewinnt)\b.{0,40}?\b(?:gestern|heute)",
-        # pt
-        r"[úu]ltimas not[íi]cias",
-        r"not[íi]cias (?:de )?(?:hoje|ontem)",
-        r"manchetes",
-        r"o que h[áa] de novo (?:sobre|com|em|no|na)",
-        r"resultados? das elei[çc][õo]es",
-        r"quem est[áa] (?:ganhando|liderando)",
-        r"quem ganhou as elei[çc][õo]es(?! de \d)",
-        r"quem (?:ganhou|ganha)\b.{0,40}?\b(?:hoje|ontem)",
-    )
-    + r")\b"
 )
 
 # "Current" as a noun is electricity or water, not time.
@@ -347,19 +237,33 @@ _ABOUT_THE_ASKER = CaselessRule(
 )
 
 # Every rule, for the tests that check lowered and case-insensitive matching agree.
-RULES = (_PRICE, _WEATHER, _NEWS, _CURRENT, _ABOUT_THE_ASKER)
+RULES = (
+    _PRICE,
+    _CURRENT,
+    _ABOUT_THE_ASKER,
+    *claims_weather.RULES,
+    *claims_news.RULES,
+    *claims_words.RULES,
+)
 
 
-def claims_in(text: CaselessText, *, asking: bool) -> list[str]:
-    """The fresh-fact claims the text makes. "Today / current / latest" is a
-    claim only in a question (``asking``) about the world, not the asker."""
+def claims_in(text: CaselessText, *, kind: str | None) -> list[str]:
+    """The fresh-fact claims the text makes, given intent's message type
+    (``kind``; None when unknown, read as a question).
+
+    Weather and news are claims only when the message asks about the world
+    (``asks_about_the_world``), outside its quotations: not a story where it
+    rains tomorrow, nor Translate "take an umbrella". "Today / current /
+    latest" only in a question, and not about the asker."""
     found = []
     if _PRICE.search(text) or _TICKER_PRICE.search(text.raw):
         found.append("price")
-    if _WEATHER.search(text):
-        found.append("weather")
-    if _NEWS.search(text):
-        found.append("news")
-    if asking and _CURRENT.search(text) and not _ABOUT_THE_ASKER.search(text):
+    if asks_about_the_world(text, kind):
+        said = unquoted(text)
+        if weather_claim(said):
+            found.append("weather")
+        if news_claim(said):
+            found.append("news")
+    if kind in (None, "question") and _CURRENT.search(text) and not _ABOUT_THE_ASKER.search(text):
         found.append("current")
     return found

@@ -68,6 +68,12 @@ class CaselessRule:
             return self._lowered.search(text.lowered) is not None
         return self._any.search(text.raw) is not None
 
+    def spans(self, text: CaselessText) -> list[tuple[int, int]]:
+        """Where it matches, non-overlapping (the same spans either way)."""
+        if text.lowered is not None:
+            return [m.span() for m in self._lowered.finditer(text.lowered)]
+        return [m.span() for m in self._any.finditer(text.raw)]
+
     def count(self, text: CaselessText) -> int:
         """How many non-overlapping matches (the same spans either way)."""
         if text.lowered is not None:

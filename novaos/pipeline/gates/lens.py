@@ -57,12 +57,15 @@ def find_urls(message: str) -> tuple[str, ...]:
 def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:
     """Why this message needs fresh or verified facts (empty: it does not).
 
-    Prices, weather, news and URLs always do. "Today"/"latest" and the
+    Prices and URLs always do. Weather and news when the message asks (a
+    question, or a request holding one: "Plan a picnic, what's the weather
+    tomorrow"), not in a story or a translation. "Today"/"latest" and the
     finance/health/legal domains only when the user asks a question: "help me
     budget" or "I quit today" want no verification note.
     """
-    asking = intent is None or intent.type == "question"
-    reasons = claims_in(CaselessText(message), asking=asking)
+    kind = None if intent is None else intent.type
+    asking = kind in (None, "question")
+    reasons = claims_in(CaselessText(message), kind=kind)
     if intent is not None and asking:
         reasons += [f"{d}_claim" for d in _CHECKED_DOMAINS if d in intent.domains]
     if _URL.search(message):

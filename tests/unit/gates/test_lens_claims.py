@@ -5,6 +5,10 @@ numbers became "[figure not verified]" and it ended with a false note that
 current data could not be verified. Weather and news questions outside English
 ("Wie wird das Wetter morgen in Berlin?", "Was gibt es Neues zur Wahl?") and
 "will it rain tomorrow" passed with no degrade: a made-up forecast shipped as fact.
+The rules that fixed those then read a bare weather or news word as a claim
+("Ist diese Jacke wetterfest?", "¿Cómo escribo buenos titulares?") and a story
+or a translation as a question: the evidence is now a forecast phrasing or a
+weather or news word with a time, in a message that asks.
 """
 
 from __future__ import annotations
@@ -72,6 +76,57 @@ EVERYDAY = [
     "Was gibt es Neues?",
     "Quoi de neuf ?",
     "¿Qué hay de nuevo?",
+    # Review of the five-language weather and news rules (95f31b6): every one of
+    # these degraded on a bare weather or news word, a lead outside a contest, or
+    # in a story, a film or a translation rather than a question about the world.
+    "¿Qué tiempo hace falta para cocer un huevo?",
+    "¿Qué tiempo hace falta para aprender alemán?",
+    "¿Cómo está el tiempo verbal en esta frase?",
+    "¿Cómo está el clima laboral en mi empresa?",
+    "¿Cómo escribo buenos titulares para mi blog?",
+    '¿Qué significa "titulares" en periodismo?',
+    "¿Quién lidera un equipo Scrum?",
+    "¿Cuál es la temperatura exterior ideal para correr?",
+    '¿Qué significa "está lloviendo a cántaros"?',
+    "Que veut dire « il pleut à verse » ?",
+    "Comment fonctionne une station météo ?",
+    "Comment écrire de gros titres accrocheurs ?",
+    "Qui est en tête du classement des plus longs fleuves ?",
+    "Quel temps va-t-on utiliser dans cette phrase ?",
+    "Ist diese Jacke wetterfest?",
+    "Was ist ein Wetterballon?",
+    "Was bedeutet das Wort Wetterfahne?",
+    "Was ist der Unterschied zwischen Wetter und Klima?",
+    "Warum ist das Wetter in England so wechselhaft?",
+    "Wie funktioniert eine Wettervorhersage?",
+    "Wer führt die Trauung durch?",
+    "Wer liegt vorne bei der Geburt, Mutter oder Kind?",
+    "Wie wird ein Wahlergebnis berechnet?",
+    "Wie schreibe ich gute Schlagzeilen?",
+    "O que é meteorologia?",
+    "Como escrever boas manchetes?",
+    "Como fica o tempo verbal nesta frase?",
+    "Quem está liderando o projeto? Como devo falar com essa pessoa?",
+    'O que significa "está chovendo canivetes"?',
+    "Will it be hot if I leave my laptop on the bed?",
+    "Will it freeze if I put a soda can in the freezer?",
+    "Is it going to be hot in the oven at 200 degrees?",
+    "Will it be windy at the top of Everest?",
+    "Recommend a movie like Singin' in the Rain for tonight.",
+    "Write a song about sunshine today.",
+    'Translate "take an umbrella" into Spanish.',
+    "Write a short story where it will rain tomorrow in the village.",
+    # the review's other probes that degraded the same way
+    'How do I say "weather" in French?',
+    "Can you explain how weather forecasting models work?",
+    "Que tempo faz falta para cozinhar arroz?",
+    "Erklär mir bitte den Unterschied zwischen Wetter und Klima.",
+    "Is it cold in Antarctica in July?",
+    "Can you recommend a movie like Singin' in the Rain for tonight?",
+    "How do I write good headlines?",
+    "How are election results certified?",
+    "Who is leading the project?",
+    "Comment dit-on « il pleut » en anglais ?",
 ]
 
 # Genuine fresh-fact questions, with the claim each must raise: the evidence
@@ -96,6 +151,14 @@ FRESH = [
     ("will it rain tomorrow in Seattle", "weather"),
     ("Is it going to snow in Denver tomorrow?", "weather"),
     ("Should I bring an umbrella today?", "weather"),
+    # not a question, but asking all the same
+    ("Tell me the weather in Paris tomorrow.", "weather"),
+    ("Plan a picnic, what's the weather tomorrow", "weather"),
+    ("weather this weekend", "weather"),
+    ("Give me today's headlines.", "news"),
+    ("Will it rain in Seattle?", "weather"),
+    ("Is it raining in London?", "weather"),
+    ("Who's winning the game?", "news"),
     ("Who is the current prime minister of the UK?", "current"),
     ("What is the date today?", "current"),
     # Which release is newest changes after the model was trained: a "latest" question.

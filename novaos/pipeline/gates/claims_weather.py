@@ -1,0 +1,205 @@
+"""The lens's weather claim: a question about the weather now or ahead.
+
+Evidence is a forecast phrasing ("will it rain", "¿qué tiempo hará?", "fera-t-il
+beau", "wie wird das Wetter", "vai chover") or a weather word with a time
+("hot ... tomorrow", "Unwetter ... morgen", "temperatura ... agora"). A weather
+word alone is not: "Ist diese Jacke wetterfest?", "¿Qué tiempo hace falta para
+cocer un huevo?", "Will it freeze if I put a soda can in the freezer?".
+"""
+
+from __future__ import annotations
+
+from novaos.pipeline.gates.claims_words import AHEAD, any_of, near
+from novaos.pipeline.gates.intent import CaselessRule, CaselessText
+
+# Words that name the weather, whatever the sentence does with them.
+_WEATHER_WORD = any_of(
+    r"weather",
+    r"forecast",
+    r"rain(?:ing|y|fall)?",
+    r"snow(?:ing|y|fall)?",
+    r"(?:thunder)?storms?",
+    r"stormy",
+    r"hail",
+    r"sleet",
+    r"sunshine",
+    r"temperatures?",
+    r"umbrella",
+    r"heat ?wave",
+    # es
+    r"lluvias?",
+    r"llover\w*",
+    r"llueve",
+    r"lloviendo",
+    r"nieve",
+    r"nevar\w*",
+    r"nieva",
+    r"nevando",
+    r"tormentas?",
+    r"granizo",
+    r"helada",
+    r"temperaturas?",
+    r"paraguas",
+    r"pron[oó]stico",
+    # fr
+    r"pluie",
+    r"pleuv\w+",
+    r"pleut",
+    r"neiger?",
+    r"neigera",
+    r"orages?",
+    r"gr[êe]le",
+    r"canicule",
+    r"temp[ée]ratures?",
+    r"parapluie",
+    r"m[ée]t[ée]o",
+    # de
+    r"wetter(?:bericht|vorhersage|aussichten|lage)?",
+    r"unwetter\w*",
+    r"regen(?:schauer|schirm|wahrscheinlichkeit)?",
+    r"regnet",
+    r"schnee(?:fall)?",
+    r"schneit",
+    r"gewitter",
+    r"sturm",
+    r"hagel",
+    r"glatteis",
+    r"hitze(?:welle)?",
+    r"temperatur(?:en)?",
+    # pt
+    r"chuvas?",
+    r"chov\w+",
+    r"chove",
+    r"neve",
+    r"neva",
+    r"tempestades?",
+    r"geada",
+    r"guarda-chuva",
+    r"previs[ãa]o do tempo",
+)
+# How warm or wet it is, said of the day ("it"), not of an oven or a laptop.
+_WEATHER_STATE = any_of(
+    r"(?:it|it'll|it's) (?:\w+ ){0,3}(?:hot|cold|warm|chilly|humid|freezing|sunny|cloudy|windy|"
+    r"foggy|rainy|snowy)",
+    r"how (?:hot|cold|warm|chilly|humid|windy) (?:will|is|it)",
+    r"(?:hace|har[aá]|va a hacer) (?:mucho )?(?:calor|fr[ií]o|sol|viento)",
+    r"(?:hace|har[aá]|va a hacer) (?:buen|mal) tiempo",
+    r"(?:fait|fera|faire)(?:-t-il)? (?:tr[èe]s |du )?"
+    r"(?:beau|chaud|froid|doux|frais|soleil|vent)",
+    # the time may come between: "Wird es morgen heiß?"
+    r"(?:wird|ist) es(?=\b.{0,25}?\b(?:hei[ßs]|kalt|warm|sonnig|windig|regnen|schneien)\b)",
+    r"wie (?:warm|kalt|hei[ßs]) (?:wird|ist) es",
+    r"(?:faz|far[áa]|vai fazer|est[áa] fazendo) (?:muito )?(?:calor|frio|sol|vento)",
+)
+# Phrasings that ask for a forecast or today's weather by themselves.
+_FORECAST = any_of(
+    r"what(?:'s| is| will be) the (?:weather|forecast)",
+    r"how(?:'s| is| will be) the weather",
+    r"(?:weather |rain |snow |storm )?forecast (?:for|in) ",
+    r"(?:will|is) it (?:going to |gonna )?(?:rain|snow|storm|hail|pour|drizzle)",
+    r"is it (?:raining|snowing|pouring|hailing|sunny|cloudy)",
+    r"(?:need|bring|take|pack) an umbrella",
+    r"temperature (?:in|at) (?!(?:the|a|an|my|your|our|which|what|celsius|fahrenheit|"
+    r"kelvin|degrees?|room)\b|\d)\w+",
+    # es
+    r"qu[eé] tiempo (?:hace|har[aá]|va a hacer)(?! falta)",
+    r"c[oó]mo (?:est[aá]|estar[aá]|va a estar) el (?:tiempo|clima)"
+    r"(?= ?[?.!]| en | para | hoy| ma[ñn]ana| este| esta)",
+    r"va a (?:llover|nevar|granizar)",
+    r"llover[aá]",
+    r"nevar[aá]",
+    # fr
+    r"quel temps (?:fait|fera)(?:-t-il)?",
+    r"quel temps va-t-il faire",
+    r"(?:la|quelle) m[ée]t[ée]o (?:à|a|de|du|d'|pour|en|au)",
+    r"(?:va(?:-t-il)?|devrait) (?:pleuvoir|neiger)",
+    r"pleuvra",
+    r"neigera",
+    r"(?:pleut|neige)-t-il",
+    r"il (?:pleut|neige) (?:à|a|en|au)(?! (?:verse|torrents?|seaux|cordes|boire)\b)",
+    # de
+    r"wie (?:wird|ist) das wetter",
+    r"wird es\b.{0,30}?\b(?:regnen|schneien|gewittern|st[üu]rmen)",
+    r"(?:^|[.?!,;:]\s*)(?:regnet|schneit|hagelt) es",
+    # pt
+    r"que tempo (?:faz|far[áa]|vai fazer)(?! falta)",
+    r"como (?:est[áa]|estar[áa]|vai estar|fica|ficar[áa]) o (?:tempo|clima)"
+    r"(?= ?[?.!]| em | no | na | para | hoje| amanh| este| esta| neste| nesta)",
+    r"previs[ãa]o do tempo (?:para|em|no|na)",
+    r"vai (?:chover|nevar)",
+    r"chover[áa]",
+    r"nevar[áa]",
+    r"est[áa] (?:chovendo|nevando)",
+)
+_FORECAST_RULE = CaselessRule(r"\b" + _FORECAST + r"\b")
+_SAID = CaselessRule(r"\b" + any_of(_WEATHER_WORD, _WEATHER_STATE) + r"\b")
+
+# A film or a song with the rain in it asks for neither: "a movie like
+# Singin' in the Rain for tonight".
+_CREATIVE_WORK = CaselessRule(
+    r"\b"
+    + any_of(
+        r"movies?",
+        r"films?",
+        r"songs?",
+        r"poems?",
+        r"stor(?:y|ies)",
+        r"novels?",
+        r"lyrics",
+        r"haikus?",
+        r"pel[ií]culas?",
+        r"canci[oó]n",
+        r"poemas?",
+        r"cuentos?",
+        r"chansons?",
+        r"po[èe]mes?",
+        r"lied",
+        r"gedicht",
+        r"geschichte",
+        r"can[çc][ãa]o",
+    )
+    + r"\b"
+)
+# Weather in a month or season is the climate, which needs no fresh facts:
+# "Is it cold in Antarctica in July?", "Wie ist das Wetter in England im Winter?".
+_CLIMATE = CaselessRule(
+    r"\b"
+    + any_of(
+        r"(?:in|en|im|em) (?:january|february|march|april|may|june|july|august|september|"
+        r"october|november|december|winter|summer|spring|autumn|fall|"
+        r"enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
+        r"diciembre|invierno|verano|oto[ñn]o|primavera|"
+        r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
+        r"d[ée]cembre|hiver|[ée]t[ée]|automne|"
+        r"januar|februar|m[äa]rz|juni|juli|oktober|dezember|sommer|herbst|fr[üu]hling|"
+        r"janeiro|fevereiro|mar[çc]o|maio|junho|julho|agosto|setembro|outubro|novembro|"
+        r"dezembro|inverno|ver[ãa]o|outono)",
+        r"usually",
+        r"normally",
+        r"typically",
+        r"on average",
+        r"normalmente",
+        r"suele",
+        r"en promedio",
+        r"g[ée]n[ée]ralement",
+        r"en moyenne",
+        r"normalerweise",
+        r"durchschnittlich",
+        r"geralmente",
+        r"em m[ée]dia",
+    )
+    + r"\b"
+)
+_AHEAD = CaselessRule(r"\b" + AHEAD + r"\b")
+
+RULES = (_FORECAST_RULE, _SAID, _CREATIVE_WORK, _CLIMATE, _AHEAD)
+
+
+def weather_claim(text: CaselessText) -> bool:
+    """Whether the text asks about the weather now or ahead (its quotations
+    and any asking-at-all check are the caller's)."""
+    if _CREATIVE_WORK.search(text):
+        return False
+    if _FORECAST_RULE.search(text) and not _CLIMATE.search(text):
+        return True
+    return near(_SAID, _AHEAD, text, 40)
