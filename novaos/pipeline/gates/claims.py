@@ -98,6 +98,9 @@ _PRICE = CaselessRule(
         r"exchange rates?",
         r"trading at",
         r"how much is .{1,40} worth",
+        # "the price of Tesla stock", not of chicken stock
+        r"(?:price|value) of (?!(?:chicken|beef|fish|veggie|vegetable|bone|soup)\b)"
+        r"(?:\w+ ){1,2}(?:stock|shares)",
         rf"{_CURRENCY} (?:to|in|into|against|vs|versus) (?:the )?{_CURRENCY}",
         rf"how many {_CURRENCY} (?:is|are|in|for|buys?) .{{0,15}}?\b{_CURRENCY}",
         rf"{_COMMODITY} prices?",

@@ -63,6 +63,8 @@ _LEADS = any_of(
     r"wer (?:f[üu]hrt|liegt vorne)",
     r"quem (?:lidera|est[áa] liderando)",
 )
+# Where a question ends: "Quelles sont les nouvelles ?" (not "... nouvelles règles").
+_END = r"(?=\s*[?.!]|\s*$)"
 _NEWS = CaselessRule(
     r"\b(?:"
     + any_of(
@@ -79,22 +81,32 @@ _NEWS = CaselessRule(
         r"who won the (?:last|latest|most recent)",
         rf"who (?:won|wins)\b.{{0,40}}?\b{RECENT}",
         r"score of (?:the|last night's|tonight's|today's) (?:game|match)",
+        r"what(?:'s| is) the score (?:of|in) (?:the |tonight's |today's )?(?:[\w'-]+ ){0,3}"
+        r"(?:game|match)",
+        rf"what(?:'s| is)(?: in)? the news(?:{_END}| today| about| on)",
+        r"who (?:will|is going to|'s going to) win the (?:election|vote|primary|game|match|race)",
         # es
         r"[úu]ltimas noticias",
         r"noticias (?:de )?(?:hoy|ayer|esta semana)",
         r"(?:los )?titulares (?:de hoy|del d[ií]a)",
         r"[úu]ltimos titulares",
         r"qu[eé] hay de nuevo (?:sobre|con|en)",
-        r"qui[eé]n va ganando",
+        r"qu[eé] dicen las noticias",
+        rf"cu[aá]les son las noticias(?:{_END}| de hoy| del d[ií]a)",
+        r"qui[eé]n (?:va|est[aá]) ganando",
         r"qui[eé]n gan[oó] las elecciones(?! de \d)",
-        r"qui[eé]n (?:gan[oó]|gana)\b.{0,40}?\b(?:hoy|ayer|anoche|esta noche)",
+        rf"qui[eé]n (?:gan[oó]|gana|venci[oó])\b.{{0,40}}?\b{RECENT}",
+        r"qui[eé]n (?:va a ganar|ganar[aá]) (?:las elecciones|el partido|la final)",
         # fr
         r"derni[eè]res? (?:nouvelles|actualit[ée]s|infos)",
         r"(?:actualit[ée]s?|nouvelles|infos) (?:du jour|d'aujourd'hui)",
         r"quoi de neuf (?:sur|concernant|avec|dans|à propos|chez)",
         r"(?:gros )?titres (?:du jour|d'aujourd'hui)",
+        rf"quelles sont les (?:actualit[ée]s|infos|nouvelles{_END}|nouvelles du jour)",
         r"qui a gagn[ée] les [ée]lections(?! de \d)",
-        r"qui a gagn[ée]\b.{0,40}?\b(?:hier|ce soir|aujourd'hui)",
+        rf"qui a (?:gagn[ée]|remport[ée])\b.{{0,40}}?\b{RECENT}",
+        r"qui gagne (?:le match|la partie|la course|les [ée]lections)",
+        r"qui va (?:gagner|remporter) (?:les [ée]lections|le match|la finale)",
         # de
         r"(?:neueste|aktuelle)n? nachrichten",
         r"nachrichten (?:von )?(?:heute|gestern)",
@@ -102,17 +114,23 @@ _NEWS = CaselessRule(
         r"schlagzeilen (?:von heute|des tages)",
         r"(?:aktuelle|neueste|vorl[äa]ufige)s? wahlergebnis\w*",
         r"was gibt(?:'s| es) neues (?:zu[rm]?|bei|über|von|vom|in|im|aus)",
-        r"wer hat die wahl gewonnen",
-        r"wer (?:hat|gewinnt)\b.{0,40}?\b(?:gestern|heute)",
+        rf"(?:was|wie) (?:sind|lauten) die nachrichten{_END}",
+        r"wer hat die \w*wahl gewonnen",
+        rf"wer (?:hat|gewinnt)\b.{{0,40}}?\b{RECENT}",
+        r"wer gewinnt die \w*wahl",
+        r"wie steht(?:'s| es) (?:beim|im) \w*spiel",
         # pt
         r"[úu]ltimas not[íi]cias",
         r"not[íi]cias (?:de )?(?:hoje|ontem)",
         r"manchetes (?:de hoje|do dia)",
         r"[úu]ltimas manchetes",
         r"o que h[áa] de novo (?:sobre|com|em|no|na)",
-        r"quem est[áa] ganhando",
+        rf"quais (?:s[ãa]o )?as not[íi]cias(?:{_END}| de hoje| do dia)",
+        r"quem est[áa] (?:ganhando|vencendo)",
         r"quem ganhou as elei[çc][õo]es(?! de \d)",
-        r"quem (?:ganhou|ganha)\b.{0,40}?\b(?:hoje|ontem)",
+        rf"quem (?:ganhou|ganha|venceu|vence)\b.{{0,40}}?\b{RECENT}",
+        r"quem (?:vai ganhar|vai vencer|ganhar[áa]|vencer[áa]) "
+        r"(?:as elei[çc][õo]es|o jogo|a partida)",
     )
     + r")\b"
 )

@@ -99,10 +99,17 @@ _FORECAST = any_of(
     r"(?:will|is) it (?:going to |gonna )?(?:rain|snow|storm|hail|pour|drizzle)",
     r"is it (?:raining|snowing|pouring|hailing|sunny|cloudy)",
     r"(?:need|bring|take|pack) an umbrella",
+    r"(?:is there|are there|any) (?:an? )?(?:\w+ )?(?:storm|weather|tornado|hurricane|flood|heat|"
+    r"frost|snow) (?:warnings?|watch(?:es)?|alerts?)",
+    r"(?:storm|weather|tornado|hurricane|flood|heat|frost|snow) (?:warnings?|alerts?) (?:for|in)",
     r"temperature (?:in|at) (?!(?:the|a|an|my|your|our|which|what|celsius|fahrenheit|"
     r"kelvin|degrees?|room)\b|\d)\w+",
     # es
-    r"qu[eé] tiempo (?:hace|har[aá]|va a hacer)(?! falta)",
+    r"qu[eé] (?:tiempo|temperatura) (?:hace|har[aá]|va a hacer)(?! falta)",
+    # "pronóstico para un paciente" is a prognosis
+    r"pron[oó]stico (?:del tiempo|meteorol[oó]gico)",
+    r"pron[oó]stico (?:para|en) (?!(?:una?|el|la|los|las|pacientes?|personas?)\b)",
+    r"(?<=¿)(?:hace|llueve|nieva) (?:sol |fr[ií]o |calor |viento |buen tiempo |mal tiempo )?en",
     r"c[oó]mo (?:est[aá]|estar[aá]|va a estar) el (?:tiempo|clima)"
     r"(?= ?[?.!]| en | para | hoy| ma[ñn]ana| este| esta)",
     r"va a (?:llover|nevar|granizar)",
@@ -111,6 +118,8 @@ _FORECAST = any_of(
     # fr
     r"quel temps (?:fait|fera)(?:-t-il)?",
     r"quel temps va-t-il faire",
+    r"quelle temp[ée]rature (?:fait-il|fera-t-il|il fait|il fera)",
+    r"il fait combien(?! de\b)",
     r"(?:la|quelle) m[ée]t[ée]o (?:à|a|de|du|d'|pour|en|au)",
     r"(?:va(?:-t-il)?|devrait) (?:pleuvoir|neiger)",
     r"pleuvra",
