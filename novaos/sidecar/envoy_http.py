@@ -4,18 +4,19 @@ Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
 spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` or
 ``grpc-timeout`` header on a call that is not gRPC; ``x-grpc-web`` on every
-grpc-web call; Retry-After; HEAD
-bodies; CORS on replies sent before cors runs; a JSON error's gRPC code for the
-access log) → grpc_web → buffer (body limit) → grpc_json_transcoder → cors →
-router. The buffer counts the bytes the caller sent: before the transcoder,
-because the transcoder streams JSON into the gRPC message and drops what names
-no field, so counted after it a body padded with an unknown field or with
-whitespace passed at any size (a 60 MB string held in Envoy's memory); after
-grpc_web, so its 413 passes back through grpc_web (a grpc-web client gets a
-status). CORS comes after the transcoder because it only acts on routes with a
-route entry: a JSON call has one only once rewritten to its gRPC path. Replies
-sent before it (the buffer's 413, the transcoder's 400s, the catch-all 404) get
-their CORS headers from the Lua filter, for the same origins.
+grpc-web call; Retry-After; HEAD bodies; CORS on replies sent before cors runs;
+a JSON error's gRPC code for the access log) → grpc_web → lua (a grpc-web call's
+route picked again, now that it is gRPC, so the gateway is told its time limit)
+→ buffer (body limit) → grpc_json_transcoder → cors → router. The buffer counts
+the bytes the caller sent: before the transcoder, because the transcoder streams
+JSON into the gRPC message and drops what names no field, so counted after it a
+body padded with an unknown field or with whitespace passed at any size (a 60 MB
+string held in Envoy's memory); after grpc_web, so its 413 passes back through
+grpc_web (a grpc-web client gets a status). CORS comes after the transcoder
+because it only acts on routes with a route entry: a JSON call has one only once
+rewritten to its gRPC path. Replies sent before it (the buffer's 413, the
+transcoder's 400s, the catch-all 404) get their CORS headers from the Lua
+filter, for the same origins.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
 """
@@ -238,6 +239,21 @@ function envoy_on_response(handle)
 end
 """
 
+# Envoy passes the limit it applies (the route's, or the caller's shorter
+# grpc-timeout) to the gateway as grpc-timeout only for a call that is gRPC when
+# its route is picked: a native one at once, a JSON/SSE one when the transcoder
+# re-picks the route after rewriting it. A grpc-web call is picked as grpc-web,
+# and grpc_web rewrites it to gRPC without re-picking, so the gateway got no
+# deadline (or the caller's longer one) and Envoy's timer cut the stream with no
+# status. Re-picked here, after grpc_web, it gets its limit as the others do.
+GRPC_WEB_DEADLINE_LUA = """
+function envoy_on_request(handle)
+  if handle:headers():get("x-grpc-web") ~= nil then
+    handle:clearRouteCache()
+  end
+end
+"""
+
 # Request header the first filter fills with a fresh UUID and the Lua filter removes.
 SPARE_ID_HEADER = "x-novaos-spare-request-id"
 
@@ -334,6 +350,13 @@ def http_filters(settings: Settings, descriptor: Path, *, tls: bool) -> list[Jso
         {
             "name": "envoy.filters.http.grpc_web",
             "typed_config": {"@type": _T + "filters.http.grpc_web.v3.GrpcWeb"},
+        },
+        {
+            "name": "envoy.filters.http.lua.grpc_web_deadline",
+            "typed_config": {
+                "@type": _T + "filters.http.lua.v3.Lua",
+                "default_source_code": {"inline_string": GRPC_WEB_DEADLINE_LUA},
+            },
         },
         {
             "name": "envoy.filters.http.buffer",

@@ -102,8 +102,9 @@ def _grpc_route(match: Json, timeout: str, idle: str | None = None) -> Json:
     # gRPC calls without a grpc-timeout header would have none. gRPC and grpc-web
     # callers may ask for less via grpc-timeout, never for more; JSON/SSE callers'
     # grpc-timeout is dropped by the Lua filter. "0s": unbounded. Envoy sends the
-    # bound it applies on to the gateway as the call's grpc-timeout, so the gateway
-    # knows when a transcoded SSE stream will be cut and ends it in-band before.
+    # bound it applies on to the gateway as the call's grpc-timeout (a grpc-web
+    # call's once its route is picked again, see envoy_http), so the gateway knows
+    # when an SSE or grpc-web stream will be cut and ends it in-band before.
     duration: Json = {"grpc_timeout_header_max": timeout}
     if timeout != "0s":
         duration["max_stream_duration"] = timeout

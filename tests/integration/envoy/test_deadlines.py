@@ -1,21 +1,23 @@
-"""A grpc-web caller's own deadline (``grpc-timeout``) on a stream that has begun.
+"""A grpc-web stream that has begun, at its caller's ``grpc-timeout`` or at the
+sidecar's own limit (``ENVOY_STREAM_TIMEOUT_MS``).
 
-Envoy arms a timer from the header and, once the reply has begun, can only reset
-the stream when it fires (envoyproxy/envoy#13925): over HTTP/1.1 the connection
-was cut (curl exit 18), over HTTP/2 the stream reset (exit 92), with no status
-either way. The gateway ends the stream itself before that timer fires.
+Envoy arms a timer from the shorter of the two and, once the reply has begun, can
+only reset the stream when it fires (envoyproxy/envoy#13925): over HTTP/1.1 the
+connection was cut (curl exit 18), over HTTP/2 the stream reset (exit 92), with
+no status either way. The gateway ends the stream itself before that timer fires.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from generated.novaos.v1 import chat_pb2
-from tests.fixtures.envoy import EnvoySidecar, Upstream
+from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
 from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames
 
 
@@ -31,8 +33,47 @@ def test_grpc_web_stream_past_its_grpc_timeout_ends_with_deadline_exceeded(
     timeout: str,
     marked: bool,
 ) -> None:
-    """``marked``: the client sends x-grpc-web (not every grpc-web client does).
-    curl, not httpx: it speaks HTTP/2 without an extra package (scripts/system_deps.sh)."""
+    """``marked``: the client sends x-grpc-web (not every grpc-web client does)."""
+    headers = {"grpc-timeout": timeout}  # the answer takes 60 x 20 ms
+    if marked:
+        headers["x-grpc-web"] = "1"
+    frames = _stream_chat(envoy_sidecar, gateway_upstream.token, protocol, headers, tmp_path)
+    _assert_ended_in_band(frames)
+
+
+@pytest.fixture(scope="module")
+def short_limit_sidecar(
+    gateway_upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    """A stream limit shorter than the answer (60 x 20 ms)."""
+    workdir = tmp_path_factory.mktemp("envoy-stream-limit")
+    yield from run_sidecar(gateway_upstream, workdir, ENVOY_STREAM_TIMEOUT_MS="800")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "timeout"),
+    [("--http1.1", None), ("--http2", None), ("--http1.1", "10S"), ("--http2", "10S")],
+)
+def test_grpc_web_stream_at_the_sidecar_limit_ends_with_deadline_exceeded(
+    short_limit_sidecar: EnvoySidecar,
+    gateway_upstream: Upstream,
+    tmp_path: Path,
+    protocol: str,
+    timeout: str | None,
+) -> None:
+    # Browsers' grpc-web clients mostly send no deadline. Envoy passed its limit on
+    # as grpc-timeout to native and transcoded calls only: a grpc-web call is routed
+    # before grpc_web makes it gRPC, so the gateway got no deadline (or the caller's
+    # longer one, which Envoy clamps) and Envoy's timer cut the stream.
+    headers = {} if timeout is None else {"grpc-timeout": timeout}
+    frames = _stream_chat(short_limit_sidecar, gateway_upstream.token, protocol, headers, tmp_path)
+    _assert_ended_in_band(frames)
+
+
+def _stream_chat(
+    sidecar: EnvoySidecar, token: str, protocol: str, extra: dict[str, str], tmp_path: Path
+) -> list[tuple[int, bytes]]:
+    """curl, not httpx: it speaks HTTP/2 without an extra package (scripts/system_deps.sh)."""
     assert shutil.which("curl"), "curl is missing: run scripts/system_deps.sh"
     request = tmp_path / "request.bin"
     request.write_bytes(
@@ -40,19 +81,20 @@ def test_grpc_web_stream_past_its_grpc_timeout_ends_with_deadline_exceeded(
     )
     headers = {
         "content-type": "application/grpc-web+proto",
-        "authorization": f"Bearer {gateway_upstream.token}",
-        "grpc-timeout": timeout,  # the answer takes 60 x 20 ms
+        "authorization": f"Bearer {token}",
+        **extra,
     }
-    if marked:
-        headers["x-grpc-web"] = "1"
-    cmd = ["curl", "-sS", protocol, "--cacert", str(envoy_sidecar.ca_file), "-o", "-"]
+    cmd = ["curl", "-sS", protocol, "--cacert", str(sidecar.ca_file), "-o", "-"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd += ["--data-binary", f"@{request}"]
-    cmd += [envoy_sidecar.https_url + "/novaos.v1.ChatService/StreamChat"]
+    cmd += [sidecar.https_url + "/novaos.v1.ChatService/StreamChat"]
     done = subprocess.run(cmd, check=False, capture_output=True, timeout=20)
     assert done.returncode == 0, f"cut with no status: {done.stderr!r}"
-    frames = grpc_web_frames(done.stdout)
+    return grpc_web_frames(done.stdout)
+
+
+def _assert_ended_in_band(frames: list[tuple[int, bytes]]) -> None:
     assert frames[0][0] == 0x00, "the stream had begun"
     flag, trailers = frames[-1]
     assert flag == 0x80, frames[-1]
