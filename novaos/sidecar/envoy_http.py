@@ -4,19 +4,19 @@ Order matters. Requests run top to bottom, responses bottom to top:
 header_mutation (security headers; first, so it also sees every local reply; a
 spare request id) → lua (x-request-id the gateway accepts; no ``*-bin`` or
 ``grpc-timeout`` header on a call that is not gRPC; ``x-grpc-web`` on every
-grpc-web call; Retry-After; HEAD bodies; CORS on replies sent before cors runs;
-a JSON error's gRPC code for the access log) → grpc_web → lua (a grpc-web call's
-route picked again, now that it is gRPC, so the gateway is told its time limit)
-→ buffer (body limit) → grpc_json_transcoder → cors → router. The buffer counts
-the bytes the caller sent: before the transcoder, because the transcoder streams
-JSON into the gRPC message and drops what names no field, so counted after it a
-body padded with an unknown field or with whitespace passed at any size (a 60 MB
-string held in Envoy's memory); after grpc_web, so its 413 passes back through
-grpc_web (a grpc-web client gets a status). CORS comes after the transcoder
-because it only acts on routes with a route entry: a JSON call has one only once
-rewritten to its gRPC path. Replies sent before it (the buffer's 413, the
-transcoder's 400s, the catch-all 404) get their CORS headers from the Lua
-filter, for the same origins.
+grpc-web call and no other; Retry-After; HEAD bodies; CORS on replies sent
+before cors runs; a JSON error's gRPC code for the access log) → grpc_web → lua
+(a grpc-web call's route picked again, now that it is gRPC, so the gateway is
+told its time limit) → buffer (body limit) → grpc_json_transcoder → cors →
+router. The buffer counts the bytes the caller sent: before the transcoder,
+because the transcoder streams JSON into the gRPC message and drops what names
+no field, so counted after it a body padded with an unknown field or with
+whitespace passed at any size (a 60 MB string held in Envoy's memory); after
+grpc_web, so its 413 passes back through grpc_web (a grpc-web client gets a
+status). CORS comes after the transcoder because it only acts on routes with a
+route entry: a JSON call has one only once rewritten to its gRPC path. Replies
+sent before it (the buffer's 413, the transcoder's 400s, the catch-all 404) get
+their CORS headers from the Lua filter, for the same origins.
 The transcoder turns JSON/SSE into gRPC and gRPC errors into HTTP codes with a
 JSON ``google.rpc.Status`` body; native gRPC and grpc-web pass through it.
 """
@@ -95,10 +95,14 @@ function envoy_on_request(handle)
   drop_grpc_only_headers(headers)
   -- The gateway ends a grpc-web stream before its deadline itself (Envoy's timer
   -- could only cut it), so it must know the call is one: grpc_web below rewrites
-  -- the content-type, and not every client sends x-grpc-web.
+  -- the content-type, and not every client sends x-grpc-web. Said by the sidecar
+  -- only: a native gRPC or SSE caller's own x-grpc-web ended its stream early and
+  -- had it counted as DEADLINE_EXCEEDED.
   local ctype = headers:get("content-type") or ""
-  if string.sub(ctype, 1, 20) == "application/grpc-web" and headers:get("x-grpc-web") == nil then
-    headers:add("x-grpc-web", "1")
+  if string.sub(ctype, 1, 20) == "application/grpc-web" then
+    headers:replace("x-grpc-web", "1")
+  else
+    headers:remove("x-grpc-web")
   end
   -- The gateway only keeps an x-request-id it accepts (the same pattern) and mints
   -- its own otherwise; Envoy echoes and logs this header. Replacing a rejected one

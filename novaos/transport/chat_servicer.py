@@ -33,7 +33,8 @@ def _trailing(call: ChatCall) -> list[tuple[str, str]]:
 
 
 # Set by Envoy's gRPC-JSON transcoder on the calls it makes from HTTP/JSON
-# requests; sent by grpc-web clients (browsers), which Envoy bridges.
+# requests; x-grpc-web by the sidecar on every grpc-web call it bridges, and on
+# no other (it removes a caller's own; the gRPC port is pod-local).
 _TRANSCODED = "x-envoy-original-path"
 _FROM_HTTP = frozenset({_TRANSCODED, "x-grpc-web"})
 

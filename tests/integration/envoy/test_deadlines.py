@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
-from generated.novaos.v1 import chat_pb2
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
-from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames
+from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames, tls_channel
+from tests.integration.envoy.helpers import bearer, client, sse_events
 
 
 @pytest.mark.parametrize(
@@ -68,6 +72,46 @@ def test_grpc_web_stream_at_the_sidecar_limit_ends_with_deadline_exceeded(
     headers = {} if timeout is None else {"grpc-timeout": timeout}
     frames = _stream_chat(short_limit_sidecar, gateway_upstream.token, protocol, headers, tmp_path)
     _assert_ended_in_band(frames)
+
+
+def test_a_native_grpc_callers_x_grpc_web_does_not_end_its_stream_early(
+    short_limit_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The gateway ends a grpc-web stream 1 s (half of a short limit) before its
+    # deadline. It trusted a caller's own x-grpc-web: a native gRPC stream sending
+    # it lost that time, ended by "stream time limit reached" and an in-band
+    # completed. Only the sidecar says which call is grpc-web.
+    metadata = [("authorization", f"Bearer {gateway_upstream.token}"), ("x-grpc-web", "1")]
+    request = chat_pb2.StreamChatRequest(message="plan my week")
+    kinds: list[str | None] = []
+    with tls_channel(short_limit_sidecar) as channel, pytest.raises(grpc.RpcError) as err:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        for event in stub.StreamChat(request, metadata=metadata, timeout=10):
+            kinds.append(event.WhichOneof("event"))
+    assert kinds[:1] == ["started"] and "completed" not in kinds, kinds
+    assert err.value.details() != "stream time limit reached", err.value
+
+
+def test_an_sse_callers_x_grpc_web_does_not_change_its_logged_status(
+    short_limit_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # With the header, an SSE stream at the limit was logged (and counted by the
+    # gateway) as DEADLINE_EXCEEDED; the SSE caller itself reads no status.
+    rid = f"sse-{uuid.uuid4().hex[:8]}"
+    headers = {**bearer(gateway_upstream.token), "x-grpc-web": "1", "x-request-id": rid}
+    body = {"message": "plan my week"}
+    with (
+        client(short_limit_sidecar) as http,
+        http.stream("POST", "/api/v1/chat/stream", json=body, headers=headers) as resp,
+    ):
+        events = list(sse_events(resp))
+    assert events[-1]["completed"]["detail"] == "stream time limit reached", events[-1]
+
+    def logged() -> list[dict[str, str]]:
+        return [e for e in short_limit_sidecar.access_log() if e.get("requestId") == rid]
+
+    wait_until(lambda: bool(logged()), timeout_s=15, what="the stream's access-log line")
+    assert logged()[0]["grpcStatus"] == "0", logged()
 
 
 def _stream_chat(
