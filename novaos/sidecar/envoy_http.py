@@ -458,7 +458,7 @@ def http_connection_manager(
         },
         "route_config": route_config(settings, assets, allowed_methods(descriptor, SERVICES)),
         "http_filters": http_filters(settings, descriptor, tls=tls),
-        "local_reply_config": local_reply_config(settings),
+        "local_reply_config": local_reply_config(settings, tls=tls),
         "access_log": [_access_log()],
     }
     return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}

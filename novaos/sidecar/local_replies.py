@@ -9,7 +9,9 @@ keeps its body's code for the access log. Not once a reply had begun through the
 filters: the transcoder holds a unary call's response headers until its body is
 whole, and a timeout then (``ENVOY_CHAT_TIMEOUT_MS``) goes straight to the codec.
 The log reads such a reply's code from this table instead of Envoy's guess from
-the HTTP status (504 as UNAVAILABLE, which counted chat timeouts as outages).
+the HTTP status (504 as UNAVAILABLE, which counted chat timeouts as outages), and
+the mapper adds the headers the filters would have: the security headers, and
+CORS for an allowed origin (without them a page saw a network error, not the 504).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from novaos.config import Settings
 from novaos.errors import ERROR_DOMAIN
+from novaos.sidecar.envoy_routes import API_CSP, CORS_EXPOSE_HEADERS, security_headers
 from novaos.sidecar.grpc_replies import grpc_too_large_mapper
 
 Json = dict[str, Any]
@@ -107,10 +110,63 @@ def _connect_failed(json_caller: bool) -> Json:
     return {"filter": {"and_filter": {"filters": failed}}, **mapper}
 
 
-def local_reply_config(settings: Settings) -> Json:
+def _set(headers: list[tuple[str, str]]) -> list[Json]:
+    return [
+        {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for k, v in headers
+    ]
+
+
+def _allowed_origin(settings: Settings) -> Json:
+    """The request's Origin is one ALLOWED_ORIGINS names (any, for ``*``)."""
+    if "*" in settings.allowed_origins:
+        return {"header_filter": {"header": {"name": "origin", "present_match": True}}}
+    exact = [
+        {"header_filter": {"header": {"name": "origin", "string_match": {"exact": o}}}}
+        for o in settings.allowed_origins
+    ]
+    return exact[0] if len(exact) == 1 else {"or_filter": {"filters": exact}}
+
+
+def _time_limit(settings: Settings, *, tls: bool) -> list[Json]:
+    """The 504 at a route's limit goes straight to the codec (see above), past the
+    first filter's security headers and the CORS the cors and Lua filters add: an
+    allowed page saw a network error. The mapper adds what they would have."""
+    headers = [*security_headers(settings, tls=tls), ("content-security-policy", API_CSP)]
+    if settings.allowed_origins:
+        headers.append(("vary", "Origin"))
+    when = [_status_is(504), _json_caller()]
+    body = {"json_format": _json_body(504), "content_type": "application/json"}
+    mappers = []
+    if settings.allowed_origins:
+        cors = [
+            ("access-control-allow-origin", "%REQ(origin)%"),
+            ("access-control-expose-headers", CORS_EXPOSE_HEADERS),
+        ]
+        mappers.append(
+            {
+                "filter": {"and_filter": {"filters": [*when, _allowed_origin(settings)]}},
+                "headers_to_add": _set(headers + cors),
+                "body_format_override": body,
+            }
+        )
+    mappers.append(
+        {
+            "filter": {"and_filter": {"filters": when}},
+            "headers_to_add": _set(headers),
+            "body_format_override": body,
+        }
+    )
+    return mappers
+
+
+def local_reply_config(settings: Settings, *, tls: bool) -> Json:
     """The first matching mapper wins."""
     mappers = [_connect_failed(json_caller=True), _connect_failed(json_caller=False)]
+    mappers += _time_limit(settings, tls=tls)
     for http_status in LOCAL_REPLY_CODES:
+        if http_status == 504:
+            continue
         mappers.append(
             {
                 "filter": {"and_filter": {"filters": [_status_is(http_status), _json_caller()]}},

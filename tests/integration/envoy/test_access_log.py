@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from novaos.sidecar.local_replies import TIME_LIMIT_MESSAGE
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream, sidecar_for
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream, sidecar_for
 from tests.fixtures.fake_providers import FakeProviderServer, Reply, paced
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 from tests.fixtures.provider_wire import openai_stream
@@ -110,7 +111,39 @@ def test_a_unary_chat_past_the_sidecar_limit_is_logged_with_the_code_it_got(
     # Envoy's own 504 carried {"code":4} but was logged as 14 (its guess from 504,
     # UNAVAILABLE): a dashboard counting UNAVAILABLE counted chat timeouts as outages.
     rid = f"slow-{uuid.uuid4().hex[:8]}"
+    resp = _chat_past_the_limit(slow_chat_sidecar, {"x-request-id": rid})
+    assert resp.status_code == 504, resp.text
+    body = resp.json()
+    # Said as the gateway says a deadline, not as Envoy's "downstream duration timeout".
+    assert (body["code"], body["message"]) == (4, TIME_LIMIT_MESSAGE), body
+    assert body["details"][0]["reason"] == "DEADLINE_EXCEEDED", body
+    assert _logged(slow_chat_sidecar, {rid})[rid]["grpcStatus"] == "4"
 
+
+def test_the_504_at_the_sidecar_limit_is_readable_by_an_allowed_page(
+    slow_chat_sidecar: EnvoySidecar,
+) -> None:
+    # Sent straight to the codec, past the filters, it had no CORS headers (a page
+    # saw a network error, not the 504) and none of the security headers.
+    allowed = _chat_past_the_limit(slow_chat_sidecar, {"origin": ALLOWED_ORIGIN})
+    other = _chat_past_the_limit(slow_chat_sidecar, {"origin": "https://elsewhere.example"})
+    for resp in (allowed, other):
+        assert resp.status_code == 504, resp.text
+        assert resp.json()["code"] == 4, resp.text
+        assert resp.headers["x-content-type-options"] == "nosniff", resp.headers
+        assert resp.headers["x-frame-options"] == "DENY"
+        assert resp.headers["strict-transport-security"].startswith("max-age=")
+        assert (
+            resp.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        )
+        assert resp.headers["vary"] == "Origin"
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN, allowed.headers
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"]
+    assert "access-control-allow-origin" not in other.headers, other.headers
+    assert "access-control-expose-headers" not in other.headers
+
+
+def _chat_past_the_limit(sidecar: EnvoySidecar, headers: dict[str, str]) -> httpx.Response:
     def body() -> Iterator[bytes]:
         # Envoy's timer starts with the headers, the gateway's deadline (the same
         # limit, passed on) once the buffered body has gone upstream: a body sent
@@ -119,19 +152,9 @@ def test_a_unary_chat_past_the_sidecar_limit_is_logged_with_the_code_it_got(
         time.sleep(0.4)
         yield b'"plan my week"}'
 
-    with client(slow_chat_sidecar) as http:
-        resp = http.post(
+    with client(sidecar) as http:
+        return http.post(
             "/api/v1/chat",
             content=body(),
-            headers={
-                **bearer(fresh_token()),
-                "x-request-id": rid,
-                "content-type": "application/json",
-            },
+            headers={**bearer(fresh_token()), "content-type": "application/json", **headers},
         )
-    assert resp.status_code == 504, resp.text
-    body = resp.json()
-    # Said as the gateway says a deadline, not as Envoy's "downstream duration timeout".
-    assert (body["code"], body["message"]) == (4, TIME_LIMIT_MESSAGE), body
-    assert body["details"][0]["reason"] == "DEADLINE_EXCEEDED", body
-    assert _logged(slow_chat_sidecar, {rid})[rid]["grpcStatus"] == "4"

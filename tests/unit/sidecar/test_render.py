@@ -175,6 +175,34 @@ def test_the_lua_fallback_allows_the_same_origins_as_the_cors_filter(
     )
 
 
+def _time_limit_headers(config: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The 504 mappers' filters and headers (the reply the filters never see)."""
+    mappers = hcm(config, name)["local_reply_config"]["mappers"]
+    return [m for m in mappers if "headers_to_add" in m and "'lr.504'" in repr(m)]
+
+
+def test_the_504_at_a_time_limit_carries_cors_for_the_same_origins(tls: dict[str, str]) -> None:
+    env = {**tls, "NODE_ENV": "development"}
+    alone = _time_limit_headers(rendered(env), "https")
+    assert len(alone) == 1  # no ALLOWED_ORIGINS: no CORS, no Vary
+    keys = {h["header"]["key"] for h in alone[0]["headers_to_add"]}
+    assert "strict-transport-security" in keys and "vary" not in keys
+    plain = _time_limit_headers(rendered(env), "http")[0]["headers_to_add"]
+    assert "strict-transport-security" not in {h["header"]["key"] for h in plain}
+    two = rendered({**env, "ALLOWED_ORIGINS": "https://a.example, https://b.example:8443"})
+    cors, rest = _time_limit_headers(two, "https")
+    origin = cors["filter"]["and_filter"]["filters"][-1]["or_filter"]["filters"]
+    assert [f["header_filter"]["header"]["string_match"]["exact"] for f in origin] == [
+        "https://a.example",
+        "https://b.example:8443",
+    ]
+    assert "access-control-allow-origin" not in {h["header"]["key"] for h in rest["headers_to_add"]}
+    anyone = _time_limit_headers(rendered({**env, "ALLOWED_ORIGINS": "*"}), "https")[0]
+    assert anyone["filter"]["and_filter"]["filters"][-1] == {
+        "header_filter": {"header": {"name": "origin", "present_match": True}}
+    }
+
+
 def test_upstream_cluster_health_check_and_route_timeouts(tls: dict[str, str]) -> None:
     config = rendered(
         {
