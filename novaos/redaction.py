@@ -40,7 +40,10 @@ _API_KEY = re.compile(
     # an HTTP credential: Authorization: Bearer <opaque token> / Basic <base64>
     r"|(?<![A-Za-z0-9])(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{16,}"
 )
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
+# The local part is at most 64 characters (RFC 5321), a label 63: unbounded, a
+# long run of word characters and dots with no "@" was tried from each word
+# start to its end (32k characters of "a." took 1.3 s of CPU per redaction).
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d.+-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")

@@ -244,3 +244,14 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     assert one("alice") != other("alice")
     assert "alice" not in one("alice") and one("alice").startswith("u_")
     assert one("") == ""
+
+
+def test_an_email_has_the_rfc_lengths() -> None:
+    # Unbounded, a run of word characters and dots with no "@" was tried from
+    # every word start to its end: 32k characters of "a." took 1.3 s of CPU on
+    # each audit or log redaction. The local part is at most 64 characters.
+    assert redact("write to " + "a" * 64 + "@example.com") == "write to [REDACTED:email]"
+    assert "[REDACTED:email]" not in redact("x" * 65 + "@example.com")
+    assert redact("a.b+c@mail.co.uk") == "[REDACTED:email]"
+    text = "a." * 16000
+    assert redact(text) == text
