@@ -187,12 +187,19 @@ def test_admin_routes_are_transcoded(
 ) -> None:
     with client(envoy_sidecar) as http:
         http.post("/api/v1/chat", json={"message": "hello"}, headers=bearer(gateway_upstream.token))
-        events = http.get(
-            "/api/v1/audit/events?page_size=5", headers=bearer(gateway_upstream.admin_token)
-        )
+        found: list[dict[str, object]] = []
+
+        def listed() -> bool:  # records are stored after the answer went out
+            events = http.get(
+                "/api/v1/audit/events?page_size=5", headers=bearer(gateway_upstream.admin_token)
+            )
+            assert events.status_code == 200, events.text
+            found[:] = events.json().get("events", [])
+            return bool(found)
+
+        wait_until(listed, what="an audit record")
         conversations = http.get("/api/v1/conversations", headers=bearer(gateway_upstream.token))
-    assert events.status_code == 200, events.text
-    assert events.json()["events"][0]["outcome"] in {"completed", "cancelled"}
+    assert found[0]["outcome"] in {"completed", "cancelled"}
     assert conversations.status_code == 200
 
 
