@@ -123,7 +123,10 @@ _BUY = r"(?:buy|sell|short|dump|buying|selling|shorting)"
 # depends") is no advice.
 _OPENS = r"[.!?…\n:;(•\-–—*]"
 # A numbered step is a how-to, not advice: "Step 3: Sell your shares."
-_NOT_A_STEP = r"(?<!step \d: )(?<!step \d - )(?<!step \d\d: )(?<!step \d\d - )"
+_NOT_A_STEP = (
+    r"(?<!step \d: )(?<!step \d - )(?<!step \d\d: )(?<!step \d\d - )"
+    r"(?<!step \d:  )(?<!step \d\d:  )"
+)
 _CLAUSE_START = (  # at a word start, after one of those and up to 2 spaces
     rf"\b{_NOT_A_STEP}(?:^|(?<=^[\x20\t])|(?<={_OPENS})|(?<={_OPENS}[\x20\t])|(?<={_OPENS}[\x20\t]{{2}})|"
     r"(?<=[.!?…][\"'”’)\]][\x20\t]))"
@@ -177,8 +180,11 @@ BUY_SELL = re.compile(
             r"now is (?:a |the )?(?:good |great )?time to)\s{1,3}" + _BUY + r"\b",
             # "I would buy" about an asset ("Honestly, I would buy Nvidia stock"), not a
             # question echoed ("whether I would buy Tesla stock")
+            # (nor a habit: "When I was a student, I would buy index funds every month";
+            # the word after the asset is read, so a stream waits for it)
             r"(?<!whether )(?<!if )\bi would (?:\w{1,12} )?(?:buy|sell|dump) "
-            rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:stock|{_ASSET_WORDS})\b",
+            rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:stock|{_ASSET_WORDS})"
+            r"(?:[.!,;:)\n]|\s?\Z| (?!every|each|whenever|back)[\w'-]{1,15}\b)",
             r"\b(?:strong(?:ly)? (?:buy|sell)|buy (?:now|today|immediately)|"
             r"sell (?:now|today|immediately))\b",
             r"\b(?:my|our) (?:recommendation|advice|verdict|call|suggestion|pick)"

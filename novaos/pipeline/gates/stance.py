@@ -45,10 +45,15 @@ _TREATMENT = re.compile(
 )
 
 
-# A pet's treatment is the owner's errand ("plan my week around my dog's surgery").
+# A pet's treatment is the owner's errand ("plan my week around my dog's surgery",
+# "les médicaments du chat"): a pet named as someone's, never a bare word ("chat with
+# my doctor", "I'm a vet tech").
 _PET = re.compile(
-    r"\b(?:dog|cat|pet|puppy|kitten|vet|chien|chat|chiot|perro|gato|mascota|hund|katze|"
-    r"haustier|cachorro|gata|tierarzt|v[eé]t[eé]rinaire|veterinario|veterin[aá]rio)s?\b",
+    r"\b(?:(?:my|our|the|his|her|their) (?:dog|cat|pet|puppy|kitten)(?:'s|s'|s)?|"
+    r"(?:du|de mon|de ma|de notre) (?:chien|chat|chiot|chatte)|"
+    r"(?:del|de mi|de nuestro) (?:perro|gato|gata|mascota)|"
+    r"(?:des|meines|unseres|meiner|unserer|der) (?:hundes|katze|hunds)|"
+    r"(?:do|da|do meu|da minha) (?:cachorro|gato|gata|cadela))\b",
     re.IGNORECASE,
 )
 

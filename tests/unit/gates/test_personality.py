@@ -573,6 +573,9 @@ def test_no_advice_is_no_buy_sell(text: str) -> None:
         "Compra de acciones: el proceso tarda dos días hábiles.",
         "Step 3: Sell your shares.",
         "Step 3 - Sell your shares.",
+        "Step 3:  Sell your shares.",
+        "Back in 2010, I would buy Apple stock every payday.",
+        "When I was a student, I would buy index funds every month.",
         "Buy and sell stocks, ETFs and crypto from one account.",
         # stories and refusals in the conditional
         "When I was a student, I would buy comics every Friday.",
