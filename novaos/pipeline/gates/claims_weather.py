@@ -143,31 +143,93 @@ _FORECAST = any_of(
 _FORECAST_RULE = CaselessRule(r"\b" + _FORECAST + r"\b")
 _SAID = CaselessRule(r"\b" + any_of(_WEATHER_WORD, _WEATHER_STATE) + r"\b")
 
-# A film or a song with the rain in it asks for neither: "a movie like
-# Singin' in the Rain for tonight".
-_CREATIVE_WORK = CaselessRule(
-    r"\b"
+# Asking for a film, a song or a story with the rain in it asks for no
+# forecast: "Recommend a movie like Singin' in the Rain for tonight", "Write a
+# short story where it will rain tomorrow". Only the request: "Will it rain
+# tomorrow in Seattle? I want to read my novel outside." still asks.
+_WORK = any_of(
+    r"movies?",
+    r"films?",
+    r"songs?",
+    r"poems?",
+    r"stor(?:y|ies)",
+    r"novels?",
+    r"lyrics",
+    r"haikus?",
+    r"pel[ií]culas?",
+    r"canci[oó]n",
+    r"poemas?",
+    r"cuentos?",
+    r"chansons?",
+    r"po[èe]mes?",
+    r"histoires?",
+    r"(?:ein|das|dem|einem) lied",
+    r"gedicht",
+    r"geschichte",
+    r"can[çc][ãa]o",
+    r"hist[óo]rias?",
+)
+_MAKE = any_of(
+    r"write",
+    r"compose",
+    r"tell me",
+    r"make up",
+    r"create",
+    r"generate",
+    r"recommend",
+    r"suggest",
+    r"escrib\w*",
+    r"comp[oó]n\w*",
+    r"cu[eé]ntame",
+    r"recomi[eé]nda\w*",
+    r"recomienda\w*",
+    r"inventa\w*",
+    r"[ée]cri(?:s|vez|re)(?:-moi)?",
+    r"compose[zr]?",
+    r"raconte(?:z|r)?(?:-moi)?",
+    r"recommande(?:z|r)?(?:-moi)?",
+    r"conseille(?:z|r)?(?:-moi)?",
+    r"schreib(?:e|en)?",
+    r"erz[äa]hl(?:e|en)?",
+    r"empfiehl",
+    r"escrev\w*",
+    r"componha",
+    r"conte(?:-me)?",
+    r"recomende",
+)
+# What the work is about or like, after its name: "un poema sobre la lluvia",
+# "ein Gedicht über den Regen morgen".
+_WORK_OF = any_of(
+    r"about",
+    r"where",
+    r"in which",
+    r"like",
+    r"sobre",
+    r"donde",
+    r"en (?:el|la) que",
+    r"sur",
+    r"où",
+    r"comme",
+    r"über",
+    r"in (?:der|dem)",
+    r"onde",
+    r"em que",
+)
+_CREATIVE_REQUEST = CaselessRule(
+    rf"\b{_MAKE}\b(?: [\w'-]+){{0,3}}? {_WORK}\b|\b{_WORK} {_WORK_OF}\b"
+)
+# A query of a place alone: "Weather in Tokyo?", "Météo à Lyon", "Wetter in Köln?".
+_PLACE_QUERY = CaselessRule(
+    r"^[\s¿¡]*"
     + any_of(
-        r"movies?",
-        r"films?",
-        r"songs?",
-        r"poems?",
-        r"stor(?:y|ies)",
-        r"novels?",
-        r"lyrics",
-        r"haikus?",
-        r"pel[ií]culas?",
-        r"canci[oó]n",
-        r"poemas?",
-        r"cuentos?",
-        r"chansons?",
-        r"po[èe]mes?",
-        r"lied",
-        r"gedicht",
-        r"geschichte",
-        r"can[çc][ãa]o",
+        r"(?:the )?weather (?:in|for|at)",
+        r"(?:la )?m[ée]t[ée]o (?:à|a|de|du|pour|en|au)",
+        r"(?:das )?wetter (?:in|für|am|an der)",
+        r"(?:el )?(?:tiempo|clima) (?:en|para)",
+        r"(?:o )?(?:tempo|clima) (?:em|no|na|para)",
+        r"previs[ãa]o (?:para|em|no|na)",
     )
-    + r"\b"
+    + r"(?: [\w'.-]+){1,3}\s*[?.!]?\s*$"
 )
 # Weather in a month or season is the climate, which needs no fresh facts:
 # "Is it cold in Antarctica in July?", "Wie ist das Wetter in England im Winter?".
@@ -201,14 +263,14 @@ _CLIMATE = CaselessRule(
 )
 _AHEAD = CaselessRule(r"\b" + AHEAD + r"\b")
 
-RULES = (_FORECAST_RULE, _SAID, _CREATIVE_WORK, _CLIMATE, _AHEAD)
+RULES = (_FORECAST_RULE, _SAID, _CREATIVE_REQUEST, _PLACE_QUERY, _CLIMATE, _AHEAD)
 
 
 def weather_claim(text: CaselessText) -> bool:
     """Whether the text asks about the weather now or ahead (its quotations
     and any asking-at-all check are the caller's)."""
-    if _CREATIVE_WORK.search(text):
+    if _CREATIVE_REQUEST.search(text):
         return False
-    if _FORECAST_RULE.search(text) and not _CLIMATE.search(text):
+    if (_FORECAST_RULE.search(text) or _PLACE_QUERY.search(text)) and not _CLIMATE.search(text):
         return True
     return near(_SAID, _AHEAD, text, 40)

@@ -137,6 +137,12 @@ EVERYDAY = [
     "Quais são as notícias falsas mais comuns?",
     "Who will win in a fight, a lion or a tiger?",
     "Wie steht es um die Rente?",
+    # Review of 28cda5c: only a request for a story, a poem or a film exempts
+    # a message, not a novel mentioned in it (the fresh list has those).
+    "Escribe un poema sobre la lluvia de mañana.",
+    "Kannst du ein Gedicht über den Regen morgen schreiben?",
+    "Écris un poème sur la pluie de demain.",
+    "Weather in England is so changeable, why?",
 ]
 
 # Genuine fresh-fact questions, with the claim each must raise: the evidence
@@ -241,6 +247,14 @@ FRESH = [
     ("Who is leading in the polls?", "news"),
     ("Wie wird das Wetter?", "weather"),
     ("Como vai estar o tempo amanhã?", "weather"),
+    # Review of 28cda5c: a novel or a poem named in another sentence made these
+    # pass as stories, and a place alone was no evidence.
+    ("Will it rain tomorrow in Seattle? I want to read my novel outside.", "weather"),
+    ("Wie wird das Wetter morgen in Berlin? Ich möchte ein Gedicht draußen schreiben.", "weather"),
+    ("¿Va a llover mañana en Madrid? Quiero leer un cuento en el parque.", "weather"),
+    ("Weather in Tokyo?", "weather"),
+    ("Météo à Lyon ?", "weather"),
+    ("Wetter in Köln?", "weather"),
 ]
 
 
