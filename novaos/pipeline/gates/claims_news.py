@@ -84,7 +84,9 @@ _NEWS = CaselessRule(
         r"what(?:'s| is) the score (?:of|in) (?:the |tonight's |today's )?(?:[\w'-]+ ){0,3}"
         r"(?:game|match)",
         rf"what(?:'s| is)(?: in)? the news(?:{_END}| today| about| on)",
-        r"who (?:will|is going to|'s going to) win the (?:election|vote|primary|game|match|race)",
+        # not "the game of life"
+        r"who (?:will|is going to|'s going to) win the (?:election|vote|primary|game|match|race)"
+        r"(?! of\b)",
         # es
         r"[úu]ltimas noticias",
         r"noticias (?:de )?(?:hoy|ayer|esta semana)",

@@ -9,7 +9,13 @@ cocer un huevo?", "Will it freeze if I put a soda can in the freezer?".
 
 from __future__ import annotations
 
-from novaos.pipeline.gates.claims_words import AHEAD, any_of, near
+from novaos.pipeline.gates.claims_words import (
+    AHEAD,
+    any_of,
+    asking_clauses,
+    near_spans,
+    starting_within,
+)
 from novaos.pipeline.gates.intent import CaselessRule, CaselessText
 
 # Words that name the weather, whatever the sentence does with them.
@@ -197,6 +203,25 @@ _MAKE = any_of(
     r"conte(?:-me)?",
     r"recomende",
 )
+# A message to write, which may give the weather as its reason: "Help me write
+# an email to say I'll be late today because of the snow".
+_NOTE = any_of(
+    r"e-?mails?",
+    r"letters?",
+    r"messages?",
+    r"notes?",
+    r"texts?",
+    r"posts?",
+    r"correos?",
+    r"cartas?",
+    r"mensajes?",
+    r"lettres?",
+    r"courriels?",
+    r"mails?",
+    r"nachricht(?:en)?",
+    r"briefe?",
+    r"mensage(?:m|ns)",
+)
 # What the work is about or like, after its name: "un poema sobre la lluvia",
 # "ein Gedicht über den Regen morgen".
 _WORK_OF = any_of(
@@ -216,7 +241,7 @@ _WORK_OF = any_of(
     r"em que",
 )
 _CREATIVE_REQUEST = CaselessRule(
-    rf"\b{_MAKE}\b(?: [\w'-]+){{0,3}}? {_WORK}\b|\b{_WORK} {_WORK_OF}\b"
+    rf"\b{_MAKE}\b(?: [\w'-]+){{0,3}}? (?:{_WORK}|{_NOTE})\b|\b{_WORK} {_WORK_OF}\b"
 )
 # A query of a place alone: "Weather in Tokyo?", "Météo à Lyon", "Wetter in Köln?".
 _PLACE_QUERY = CaselessRule(
@@ -268,9 +293,13 @@ RULES = (_FORECAST_RULE, _SAID, _CREATIVE_REQUEST, _PLACE_QUERY, _CLIMATE, _AHEA
 
 def weather_claim(text: CaselessText) -> bool:
     """Whether the text asks about the weather now or ahead (its quotations
-    and any asking-at-all check are the caller's)."""
+    and any asking-at-all check are the caller's): in a clause that asks, not
+    a statement of today's weather before another question ("Hace mucho calor
+    hoy, ¿cómo refresco mi casa?")."""
     if _CREATIVE_REQUEST.search(text):
         return False
-    if (_FORECAST_RULE.search(text) or _PLACE_QUERY.search(text)) and not _CLIMATE.search(text):
-        return True
-    return near(_SAID, _AHEAD, text, 40)
+    asking = asking_clauses(text)
+    if _PLACE_QUERY.search(text) or starting_within(_FORECAST_RULE.spans(text), asking):
+        return not _CLIMATE.search(text)
+    said = starting_within(_SAID.spans(text), asking)
+    return bool(said) and near_spans(said, _AHEAD.spans(text), 40)

@@ -10,7 +10,7 @@ the state of things now ("will it rain", "qui gagne le match").
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
 from novaos.pipeline.gates.intent import CaselessRule, CaselessText
 
@@ -25,9 +25,11 @@ def near(a: CaselessRule, b: CaselessRule, text: CaselessText, gap: int) -> bool
     Two scans and a bisection: one pattern "a, up to gap characters, b" tried at
     every position costs ~10x more on a long message of short words."""
     found = a.spans(text)
-    if not found:
-        return False
-    others = b.spans(text)
+    return bool(found) and near_spans(found, b.spans(text), gap)
+
+
+def near_spans(found: list[tuple[int, int]], others: list[tuple[int, int]], gap: int) -> bool:
+    """Whether one of ``found`` and one of ``others`` lie within ``gap`` characters."""
     ends = [end for _, end in others]
     for start, end in found:
         i = bisect_left(ends, start - gap)  # the first that ends near enough before
@@ -202,6 +204,97 @@ _MATERIAL = frozenset({"translate", "rewrite"})
 _QUOTED = re.compile(r'"[^"\n]{0,200}"|“[^”\n]{0,200}”|«[^»\n]{0,200}»|„[^“”\n]{0,200}[“”]')
 
 
+# Where a question starts inside a sentence, after a statement: "Hace calor
+# hoy, ¿cómo refresco mi casa?", "Il fait chaud aujourd'hui, comment ...?".
+_OPENER = any_of(
+    r"whats?",
+    r"what's",
+    r"how",
+    r"who",
+    r"where",
+    r"when",
+    r"why",
+    r"which",
+    r"will",
+    r"is it",
+    r"can",
+    r"could",
+    r"should",
+    r"tell me",
+    r"give me",
+    r"show me",
+    r"let me know",
+    r"qu[eé]",
+    r"c[oó]mo",
+    r"qui[eé]n",
+    r"d[oó]nde",
+    r"cu[aá]ndo",
+    r"cu[aá]l",
+    r"puedo",
+    r"debo",
+    r"dime",
+    r"quel(?:le)?s?",
+    r"qui",
+    r"comment",
+    r"où",
+    r"quand",
+    r"pourquoi",
+    r"est-ce",
+    r"qu'est-ce",
+    r"dis-moi",
+    r"wie",
+    r"was",
+    r"wer",
+    r"wo",
+    r"wann",
+    r"warum",
+    r"welche[rsmn]?",
+    r"wird",
+    r"kann",
+    r"soll",
+    r"o que",
+    r"qual",
+    r"quais",
+    r"quem",
+    r"onde",
+    r"quando",
+    r"vai",
+    r"posso",
+    r"devo",
+)
+# The end of a clause: a sentence's, an opening "¿", or a comma before a question.
+_CLAUSE_END = CaselessRule(r"[.!?;\n¿¡]|,(?=\s*" + _OPENER + r"\b)")
+_OPENS = CaselessRule(r"(?:^|(?<=[.!?;\n¿¡,]))\s*(?:please )?" + _OPENER + r"\b")
+
+
+def asking_clauses(text: CaselessText) -> list[tuple[int, int]]:
+    """The clauses of the text that ask: each that ends in "?" or opens with a
+    question word or a request ("tell me"); the whole text when none does ("weather
+    this weekend"). Not a statement before another question: "Es regnet heute.
+    Was kann ich mit den Kindern machen?" asks about the children."""
+    opens = {start for start, _ in _OPENS.spans(text)}
+    raw = text.raw
+    asking, start = [], 0
+    for end, after in [*_CLAUSE_END.spans(text), (len(raw), len(raw))]:
+        if start in opens or raw[end:after] == "?":
+            asking.append((start, end))
+        start = after
+    return asking or [(0, len(raw))]
+
+
+def starting_within(
+    spans: list[tuple[int, int]], clauses: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The spans that start inside one of the clauses (both in text order)."""
+    starts = [start for start, _ in clauses]
+    kept = []
+    for span in spans:
+        i = bisect_right(starts, span[0]) - 1
+        if i >= 0 and span[0] < clauses[i][1]:
+            kept.append(span)
+    return kept
+
+
 def asks_about_the_world(text: CaselessText, kind: str | None) -> bool:
     """Whether a weather or news claim can stand: the message asks (a
     question, or a request that holds one), and not about words."""
@@ -219,4 +312,4 @@ def unquoted(text: CaselessText) -> CaselessText:
     return text if raw == text.raw else CaselessText(raw)
 
 
-RULES = (ABOUT_WORDS, _ASKS_WITHIN)
+RULES = (ABOUT_WORDS, _ASKS_WITHIN, _CLAUSE_END, _OPENS)

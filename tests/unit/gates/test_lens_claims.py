@@ -143,6 +143,16 @@ EVERYDAY = [
     "Kannst du ein Gedicht über den Regen morgen schreiben?",
     "Écris un poème sur la pluie de demain.",
     "Weather in England is so changeable, why?",
+    # Review of 28cda5c/7696316: today's weather stated, then another question.
+    "Hace mucho calor hoy, ¿cómo refresco mi casa?",
+    "Il fait chaud aujourd'hui, comment rafraîchir mon appartement ?",
+    "Está fazendo calor hoje, como refresco minha casa?",
+    "Hoy llueve, ¿qué puedo hacer con los niños?",
+    "Es regnet heute. Was kann ich mit den Kindern machen?",
+    "Can you help me write an email to say I'll be late today because of the snow?",
+    "My soup, it's too cold now. How do I reheat it?",
+    "It's raining today, what can I do with the kids?",
+    "Who will win the game of life?",
 ]
 
 # Genuine fresh-fact questions, with the claim each must raise: the evidence
@@ -255,6 +265,11 @@ FRESH = [
     ("Weather in Tokyo?", "weather"),
     ("Météo à Lyon ?", "weather"),
     ("Wetter in Köln?", "weather"),
+    # the weather asked about, next to those statements
+    ("Is it too cold outside to paint my fence?", "weather"),
+    ("Is it warm enough now to plant tomatoes?", "weather"),
+    ("I'm in Seattle today, is it cold?", "weather"),
+    ("I'm going to Paris tomorrow, will it rain?", "weather"),
 ]
 
 
