@@ -85,8 +85,13 @@ _NEWS = CaselessRule(
         r"(?:game|match)",
         rf"what(?:'s| is)(?: in)? the news(?:{_END}| today| about| on)",
         # not "the game of life"
-        r"who (?:will|is going to|'s going to) win the (?:election|vote|primary|game|match|race)"
+        r"who (?:will|is going to|'s going to) win the (?:election|vote|primary|game|match|race|"
+        r"super bowl|world cup|world series|final|finals|championship|league|cup|tournament)"
         r"(?! of\b)",
+        # the last of a yearly contest, not one of a given year
+        r"who won (?:the )?(?:eurovision|super bowl|world cup|world series|champions league|"
+        r"stanley cup|nba finals|ballon d'or|tour de france)(?: final)?"
+        r"(?! ?\d| (?:in|of) \d| the most)",
         # es
         r"[úu]ltimas noticias",
         r"noticias (?:de )?(?:hoy|ayer|esta semana)",
@@ -120,6 +125,7 @@ _NEWS = CaselessRule(
         r"wer hat die \w*wahl gewonnen",
         rf"wer (?:hat|gewinnt)\b.{{0,40}}?\b{RECENT}",
         r"wer gewinnt die \w*wahl",
+        r"wer gewinnt (?:das (?:spiel|match|rennen|finale|derby)|die meisterschaft|den pokal)",
         r"wie steht(?:'s| es) (?:beim|im) \w*spiel",
         # pt
         r"[úu]ltimas not[íi]cias",

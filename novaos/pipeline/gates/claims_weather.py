@@ -130,7 +130,7 @@ _FORECAST = any_of(
     r"(?:va(?:-t-il)?|devrait) (?:pleuvoir|neiger)",
     r"pleuvra",
     r"neigera",
-    r"(?:pleut|neige)-t-il",
+    r"(?:pleut|neige)(?:-t)?-il",
     r"il (?:pleut|neige) (?:à|a|en|au)(?! (?:verse|torrents?|seaux|cordes|boire)\b)",
     # de
     r"wie (?:wird|ist) das wetter",

@@ -201,7 +201,14 @@ _QUERY_WORDS = 5
 _MATERIAL = frozenset({"translate", "rewrite"})
 
 # Text in quotation marks is mentioned, not asked about: Translate "take an umbrella".
-_QUOTED = re.compile(r'"[^"\n]{0,200}"|“[^”\n]{0,200}”|«[^»\n]{0,200}»|„[^“”\n]{0,200}[“”]')
+# Each kind is looked for only when the text holds its closing mark: an opening
+# one alone ("„a „a ...") read up to 200 characters at every one of them.
+_QUOTES = (
+    ('"', re.compile(r'"[^"\n]{0,200}"')),
+    ("”", re.compile(r"“[^”\n]{0,200}”")),
+    ("»", re.compile(r"«[^»\n]{0,200}»")),
+    ("“”", re.compile(r"„[^“”\n]{0,200}[“”]")),
+)
 
 
 # Where a question starts inside a sentence, after a statement: "Hace calor
@@ -308,7 +315,10 @@ def asks_about_the_world(text: CaselessText, kind: str | None) -> bool:
 
 def unquoted(text: CaselessText) -> CaselessText:
     """The text without its quotations (the same object when it has none)."""
-    raw = _QUOTED.sub(" ", text.raw)
+    raw = text.raw
+    for closers, quoted in _QUOTES:
+        if any(closer in raw for closer in closers):
+            raw = quoted.sub(" ", raw)
     return text if raw == text.raw else CaselessText(raw)
 
 
