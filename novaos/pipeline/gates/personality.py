@@ -9,8 +9,9 @@ later "we can" are silently edited.
 
 Semantics: a violation before anything is released asks for a regeneration; after
 release, or on the last attempt (``may_regenerate`` off), minor violations are
-edited in the held-back text; harmful text stops the stream (``block``), and is
-judged on the held text before an edit takes any of it. A figure is replaced;
+edited in the held-back text; harmful text stops the stream (``block``), judged
+on the text as released and, once an edit took something, as written (``_harm``:
+harm never leaves with an edit). A figure is replaced;
 any other violation takes its sentence or list item with it once that has
 ended, or its clause when the window fills first or part of the sentence is
 already out (``edit_span``): never text that has not arrived. Matches touching
@@ -258,9 +259,9 @@ class PersonalityStream:
 
     def _edit_violations(self, final: bool) -> int | CheckStep:
         """Edit the held text's violations: the number of edits, or the step
-        that stops (a regeneration before release, harm, a flood of edits)."""
+        that stops (a regeneration before release, a flood of edits). Harm in
+        what an edit takes is judged at the release that follows (``_harm``)."""
         edits = 0
-        judged = False  # the held text as written, before this step's edits
         for _ in range(_MAX_EDITS_PER_STEP):
             edits += self._note("banned phrase", self._cut_joined_phrase(final))
             violation = self._first_violation(final)
@@ -268,14 +269,6 @@ class PersonalityStream:
                 return edits
             if not self._released_any and self._constraints.may_regenerate:
                 return self._stop("regenerate", violation.kind, violation.hit.text)
-            if not judged and violation.kind != "precise figure":
-                # An edit takes a sentence, clause or list item: harm in it must
-                # still stop the stream, not leave with it (a figure is only a
-                # number). A whole answer is judged on all of its draft at the end.
-                judged = True
-                harm = self._harm("") if self._whole is None else None
-                if harm is not None:
-                    return self._stop(self._stop_action(), "harmful output", harm)
             edited = self._edit_held(violation, final)
             if not edited:  # its sentence goes on: cut once its end is here
                 return edits
