@@ -87,6 +87,11 @@ def _json_body(http_status: int) -> Json:
     return {"code": LOCAL_REPLY_CODES[http_status], "message": "%LOCAL_REPLY_BODY%"}
 
 
+def _json_override(http_status: int) -> Json:
+    """A mapper's ``body_format_override``: the JSON body for ``http_status``."""
+    return {"json_format": _json_body(http_status), "content_type": "application/json"}
+
+
 # Envoy's own words when no gateway is healthy; docs and runbooks quote them.
 NO_HEALTHY_UPSTREAM = "no healthy upstream"
 
@@ -103,10 +108,7 @@ def _connect_failed(json_caller: bool) -> Json:
     mapper: Json = {"body": {"inline_string": NO_HEALTHY_UPSTREAM}}
     if json_caller:
         failed.append(_json_caller())
-        mapper["body_format_override"] = {
-            "json_format": _json_body(503),
-            "content_type": "application/json",
-        }
+        mapper["body_format_override"] = _json_override(503)
     return {"filter": {"and_filter": {"filters": failed}}, **mapper}
 
 
@@ -136,7 +138,7 @@ def _time_limit(settings: Settings, *, tls: bool) -> list[Json]:
     if settings.allowed_origins:
         headers.append(("vary", "Origin"))
     when = [_status_is(504), _json_caller()]
-    body = {"json_format": _json_body(504), "content_type": "application/json"}
+    body = _json_override(504)
     mappers = []
     if settings.allowed_origins:
         cors = [
@@ -170,10 +172,7 @@ def local_reply_config(settings: Settings, *, tls: bool) -> Json:
         mappers.append(
             {
                 "filter": {"and_filter": {"filters": [_status_is(http_status), _json_caller()]}},
-                "body_format_override": {
-                    "json_format": _json_body(http_status),
-                    "content_type": "application/json",
-                },
+                "body_format_override": _json_override(http_status),
             }
         )
     mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
