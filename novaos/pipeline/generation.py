@@ -437,11 +437,14 @@ def _undo_edits(stats: GenerationStats, before: tuple[int, int]) -> None:
     del stats.edited[before[1] :]
 
 
-def personality_records(stats: GenerationStats, latency_ms: float) -> tuple[GateRecord, ...]:
-    """The output check's decisions on an answer that was let go: a regeneration
-    and an edit of the draft that shipped are both reported (the audit filter and
-    the metrics find each), the check's time on the first. Reasons name the kinds
-    of violation, never the text."""
+def personality_records(
+    stats: GenerationStats, latency_ms: float, blocked: str = ""
+) -> tuple[GateRecord, ...]:
+    """The output check's decisions on an answer: a regeneration and an edit of
+    the draft that shipped are both reported (the audit filter and the metrics
+    find each), the check's time on the first; an answer that was stopped
+    (``blocked`` names why) ends with that stop, after what came before it.
+    Reasons name the kinds of violation, never the text."""
     records: list[GateRecord] = []
     if stats.regenerations:
         kinds = dict.fromkeys(v.partition(": ")[0] for v in stats.violations)
@@ -452,6 +455,9 @@ def personality_records(stats: GenerationStats, latency_ms: float) -> tuple[Gate
         reason += f": {', '.join(stats.edited)}" if stats.edited else ""
         latency = 0.0 if records else latency_ms
         records.append(GateRecord("personality", Decision.EDIT, reason, latency))
+    if blocked:
+        latency = 0.0 if records else latency_ms
+        records.append(GateRecord("personality", Decision.STOP, blocked, latency))
     if not records:
         records.append(GateRecord("personality", Decision.PASS, "output checks passed", latency_ms))
     return tuple(records)

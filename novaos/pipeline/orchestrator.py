@@ -265,26 +265,32 @@ class Orchestrator:
             yield self._completed(ctx, chat, rec, detail=cut.message)
             raise
         except OutputBlocked as blocked:
-            record = GateRecord(
-                "personality", Decision.STOP, blocked.reason, _ms(self.clock() - started)
-            )
-            rec.gates.append(record)
-            self.observer.gate_decided(record)
-            if rec.gate_events:
-                yield GateEvent(record)
+            # A regeneration or edit before the stop is reported too: the
+            # audit's personality:regenerate filter finds the request either way.
+            for decided in self._personality_decided(rec, started, blocked.reason):
+                yield decided
             rec.outcome = Outcome.OUTPUT_BLOCKED
             yield self._completed(ctx, chat, rec, detail="output blocked by policy")
             return
-        records = _personality_records(stats, _ms(self.clock() - started - stats.provider_wait_s))
-        for i, record in enumerate(records):
-            rec.gates.append(record)
-            self.observer.gate_decided(record, timed=i == 0)
-            if rec.gate_events:
-                yield GateEvent(record)
+        for decided in self._personality_decided(rec, started):
+            yield decided
         for note in _required_notes(rec):
             yield note
         async for event in self._post_model(ctx, chat, history, rec, left_out):
             yield event
+
+    def _personality_decided(
+        self, rec: RunRecord, started: float, blocked: str = ""
+    ) -> list[GateEvent]:
+        stats = rec.generation
+        latency = _ms(self.clock() - started - stats.provider_wait_s)
+        events = []
+        for i, record in enumerate(_personality_records(stats, latency, blocked)):
+            rec.gates.append(record)
+            self.observer.gate_decided(record, timed=i == 0)
+            if rec.gate_events:
+                events.append(GateEvent(record))
+        return events
 
     def _failed_over(self, rec: RunRecord, failover: Failover) -> None:
         """Recorded among the gates (audit, ``gate_decisions_total``, the terminal

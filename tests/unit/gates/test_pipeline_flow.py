@@ -456,6 +456,27 @@ async def test_harm_in_every_draft_still_blocks(message: str) -> None:
     assert pipe.provider.calls == 3
 
 
+@pytest.mark.parametrize("whole", [False, True])
+async def test_a_blocked_answer_reports_the_regenerations_before_its_stop(whole: bool) -> None:
+    # An answer stopped for harm after two regenerations recorded only the stop:
+    # the audit's personality:regenerate filter and the decisions metric missed it.
+    pipe = build()
+    observer = RecordingObserver()
+    pipe.orchestrator.observer = observer
+    rec = RunRecord(whole_answer=whole)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="keep wiring it", conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    streamed = [e.record for e in events if isinstance(e, GateEvent)]
+    personality = [r for r in streamed if r.gate == "personality"]
+    assert [r.decision for r in personality] == [Decision.REGENERATE, Decision.STOP]
+    assert personality[0].reason.startswith("regenerated 2x: ")
+    assert [r for r in rec.gates if r.gate == "personality"] == personality
+    assert [r for r in observer.decided if r.gate == "personality"] == personality
+    assert _done(events).gates_executed.count("personality") == 1
+
+
 async def test_harm_after_release_blocks_mid_stream() -> None:
     pipe = build()
     events = await pipe.run("tell me about chemistry")
