@@ -161,8 +161,11 @@ _NOT_A_NOUN = (
     r"(?:sell|buy|vende|vender|compra|comprar|vendez|vendre|achetez|acheter|verkauf|kauf|"
     r"venda|compre)\b)"
 )
+# A condition before the imperative opens its clause too: "If you can, sell
+# your shares."; "Before the close, dump your ETH."
+_CONDITION = r"(?:(?:if|when|once|as soon as|before|after|while|unless)\b[^,.!?;:\n]{1,60}, )?"
 _IMPERATIVE = (
-    rf"{_CLAUSE_START}{_URGE}{_TRADE} {_NOT_A_NOUN}"
+    rf"{_CLAUSE_START}{_CONDITION}{_URGE}{_TRADE} (?:and hold )?{_NOT_A_NOUN}"
     rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
 )
 BUY_SELL = re.compile(
