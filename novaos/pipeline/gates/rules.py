@@ -148,7 +148,8 @@ _ASSET_WORDS = (
 _NOT_HOW_TO = r"(?!(?:by|through|via|using|with|on|in|from|at|por|en|sur|par|uber|mit|pela|pelo)\b)"
 _FOLLOWS = rf"(?:[.!,;:)\n]|\s?\Z| {_NOT_HOW_TO}[\w'-]{{1,15}}\b)"
 _TRADE = (
-    r"(?:buy|sell|dump|purchase|offload|unload|load up on|go (?:all[- ]in|long|short) on|"
+    r"(?:buy and hold|buy|sell|dump|purchase|offload|unload|load up on|"
+    r"go (?:all[- ]in|long|short) on|"
     r"pile into|cash out of|"
     r"compra|vende|compre|venda|comprad|vended|"  # es, pt
     r"achetez|vendez|achete|vends|"  # fr
@@ -161,11 +162,8 @@ _NOT_A_NOUN = (
     r"(?:sell|buy|vende|vender|compra|comprar|vendez|vendre|achetez|acheter|verkauf|kauf|"
     r"venda|compre)\b)"
 )
-# A condition before the imperative opens its clause too: "If you can, sell
-# your shares."; "Before the close, dump your ETH."
-_CONDITION = r"(?:(?:if|when|once|as soon as|before|after|while|unless)\b[^,.!?;:\n]{1,60}, )?"
 _IMPERATIVE = (
-    rf"{_CLAUSE_START}{_CONDITION}{_URGE}{_TRADE} (?:and hold )?{_NOT_A_NOUN}"
+    rf"{_CLAUSE_START}{_URGE}{_TRADE} {_NOT_A_NOUN}"
     rf"(?:[\w'&-]{{1,12}} ){{0,2}}(?:{_ASSET_WORDS}){_FOLLOWS}"
 )
 BUY_SELL = re.compile(
