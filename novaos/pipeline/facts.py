@@ -23,6 +23,11 @@ class ShieldVerdict(enum.StrEnum):
     SOFT_VETO = "soft_veto"
 
 
+# The policy's crisis category the output model reads answers for (policy.json):
+# an answer stopped for it is followed by the crisis resources.
+SELF_HARM = "self_harm"
+
+
 @dataclass(frozen=True, slots=True)
 class IntentFacts:
     type: str  # question | action | planning | rewrite | summarize | translate | conversation

@@ -96,7 +96,8 @@ class CheckStep:
     ``reason`` as a constraint); ``block`` (harmful text after release: stop
     with OUTPUT_BLOCKED). ``edits`` counts minor edits made in held-back text;
     ``edited`` names their kinds, each once (a rule's violation kind, "opener",
-    "we"), never the text edited.
+    "we"), never the text edited. ``harm`` is the shield category of harmful
+    text that stopped it ("" for any other stop).
     """
 
     release: str = ""
@@ -104,6 +105,7 @@ class CheckStep:
     reason: str = ""
     edits: int = 0
     edited: tuple[str, ...] = ()
+    harm: str = ""
 
 
 class StreamCheck(Protocol):

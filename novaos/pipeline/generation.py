@@ -25,11 +25,14 @@ from novaos.tokens import charged_usage, estimate_usage, reservation
 
 
 class OutputBlocked(Exception):
-    """Harmful text appeared after release, or regeneration was exhausted."""
+    """Harmful text appeared after release, or regeneration was exhausted.
+    ``harm`` is the shield category of the harmful text that stopped it ("" when
+    something else did)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, harm: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.harm = harm
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Failover:
 @dataclass(frozen=True, slots=True)
 class _Retry:
     reason: str
+    harm: str = ""
 
 
 @dataclass
@@ -196,7 +200,7 @@ class Generator:
             before = _edits_so_far(stats)
             async for item in attempt_fn(request, run, stats):
                 if isinstance(item, _Retry):
-                    retry = item.reason
+                    retry = item
                 else:
                     yield TextDelta(item)
             if retry is None:
@@ -204,12 +208,12 @@ class Generator:
                     raise OutputBlocked("regeneration exhausted: the last draft edited to nothing")
                 return
             _undo_edits(stats, before)  # a regenerated draft's edits were never shown
-            stats.violations.append(retry)
+            stats.violations.append(retry.reason)
             if last:
-                raise OutputBlocked(f"regeneration exhausted: {retry}")
+                raise OutputBlocked(f"regeneration exhausted: {retry.reason}", retry.harm)
             attempt += 1
             stats.regenerations = attempt
-            messages = (*request.messages, revision_message(attempt, retry))
+            messages = (*request.messages, revision_message(attempt, retry.reason))
             request = replace(request, messages=messages)
 
     async def _attempt(
@@ -365,12 +369,12 @@ class Generator:
         stats.edits += step.edits
         stats.edited += [kind for kind in step.edited if kind not in stats.edited]
         if step.action == "block":
-            raise OutputBlocked(step.reason or "harmful output")
+            raise OutputBlocked(step.reason or "harmful output", step.harm)
         if step.action == "regenerate":
             if stats.released:  # the client has seen text: too late to start over
-                raise OutputBlocked(step.reason or "violation after release")
+                raise OutputBlocked(step.reason or "violation after release", step.harm)
             pending.clear()
-            return _Retry(step.reason or "output violation")
+            return _Retry(step.reason or "output violation", step.harm)
         if step.release:
             pending.append(step.release)
         return None

@@ -35,7 +35,7 @@ from novaos.errors import (
     NovaError,
     UpstreamTruncatedError,
 )
-from novaos.pipeline.facts import LensFacts, ModelFacts, ShieldFacts, StanceFacts
+from novaos.pipeline.facts import SELF_HARM, LensFacts, ModelFacts, ShieldFacts, StanceFacts
 from novaos.pipeline.gate import Gate, GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates.model import build_messages
 from novaos.pipeline.generation import Failover, GenerationStats, Generator, OutputBlocked
@@ -269,6 +269,11 @@ class Orchestrator:
             # audit's personality:regenerate filter finds the request either way.
             for decided in self._personality_decided(rec, started, blocked.reason):
                 yield decided
+            if blocked.harm == SELF_HARM:
+                # An answer turning to self-harm is stopped, and the reader gets
+                # what the shield gives a crisis: the resources, after what was sent.
+                for note in self._crisis_note(rec):
+                    yield note
             rec.outcome = Outcome.OUTPUT_BLOCKED
             yield self._completed(ctx, chat, rec, detail="output blocked by policy")
             return
@@ -278,6 +283,18 @@ class Orchestrator:
             yield note
         async for event in self._post_model(ctx, chat, history, rec, left_out):
             yield event
+
+    def _crisis_note(self, rec: RunRecord) -> list[TextDelta]:
+        """The crisis resources, in the shield's language, after an answer
+        stopped for self-harm (counted as released)."""
+        shield = _shield_facts(rec)
+        language = shield.language if shield is not None else "en"
+        note = self.crisis_block(language) if self.crisis_block else ""
+        if not note:
+            return []
+        text = f"\n\n{note}" if rec.generation.released_text else note
+        rec.generation.released.append(text)
+        return [TextDelta(text)]
 
     def _personality_decided(
         self, rec: RunRecord, started: float, blocked: str = ""

@@ -122,7 +122,7 @@ class PersonalityStream:
 
     def feed(self, text: str) -> CheckStep:
         if self._stopped is not None:
-            return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
+            return self._stopped  # its action, reason and harm again, nothing released
         if len(self._held) + len(text) > self.holdback_chars + _MAX_PADDING:
             return self._feed_words(text)
         return self._feed(text)
@@ -174,7 +174,7 @@ class PersonalityStream:
 
     def finish(self) -> CheckStep:
         if self._stopped is not None:
-            return CheckStep(action=self._stopped.action, reason=self._stopped.reason)
+            return self._stopped  # its action, reason and harm again, nothing released
         return self._step(final=True)
 
     def whole(self, text: str) -> list[CheckStep]:
@@ -194,7 +194,7 @@ class PersonalityStream:
             return [*(self.feed(word) for word in _WORDS.findall(text)), self.finish()]
         harm = self._harm_check(stripped) if self._harm_check else None
         if harm is not None:
-            return [self._stop("regenerate", "harmful output", harm)]
+            return [self._stop("regenerate", "harmful output", harm, harm=harm)]
         self._released_any = self._released_any or bool(stripped)
         return [CheckStep(release=stripped)]
 
@@ -245,11 +245,11 @@ class PersonalityStream:
         if self._whole is not None:
             harm = self._harm_check("".join(self._whole)) if final and self._harm_check else None
             if harm is not None:
-                return self._stop("regenerate", "harmful output", harm)
+                return self._stop("regenerate", "harmful output", harm, harm=harm)
         elif candidate or final:
             harm = self._harm(candidate)
             if harm is not None:
-                return self._stop(self._stop_action(), "harmful output", harm)
+                return self._stop(self._stop_action(), "harmful output", harm, harm=harm)
         if candidate:
             self._released_any = True
             self._context = (self._context + candidate)[-self.holdback_chars :]
@@ -296,9 +296,9 @@ class PersonalityStream:
         edited, self._edited = tuple(self._edited), {}
         return edited
 
-    def _stop(self, action: str, kind: str, detail: str) -> CheckStep:
+    def _stop(self, action: str, kind: str, detail: str, *, harm: str = "") -> CheckStep:
         reason = f"{kind}: {detail}" if detail else kind
-        self._stopped = CheckStep(action=action, reason=reason)
+        self._stopped = CheckStep(action=action, reason=reason, harm=harm)
         self._held = ""
         self._edited = {}
         return self._stopped

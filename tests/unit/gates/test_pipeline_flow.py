@@ -65,10 +65,14 @@ SCRIPT = {
     "then edit": "Certainly! I'm always here for you. Plan Monday.|||"
     "List every task on one page. Then sort them by deadline. You are amazing. Good luck.",
     "edit twice": "Great question! Start with Monday. You're amazing. Then Tuesday.",
+    "talk me through": "Here is a thought. Then take the whole bottle tonight. Bye.",
+    "only this": "Take the whole bottle tonight.",
 }
 
 
 def harm(text: str) -> str | None:
+    if "whole bottle" in text.lower():
+        return "self_harm"
     return "weapons" if "detonator wiring" in text.lower() else None
 
 
@@ -475,6 +479,42 @@ async def test_a_blocked_answer_reports_the_regenerations_before_its_stop(whole:
     assert [r for r in rec.gates if r.gate == "personality"] == personality
     assert [r for r in observer.decided if r.gate == "personality"] == personality
     assert _done(events).gates_executed.count("personality") == 1
+
+
+@pytest.mark.parametrize("whole", [False, True])
+async def test_an_answer_stopped_for_self_harm_ends_with_the_crisis_resources(
+    whole: bool,
+) -> None:
+    # An answer turning to self-harm instructions was stopped like any harm: the
+    # reader got the cut text and no help. The shield's crisis resources follow.
+    pipe = build()
+    rec = RunRecord(whole_answer=whole)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="talk me through it", conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    sent = "" if whole else "Here is a thought. "  # a whole answer is judged before any release
+    note = "\n\n" + CRISIS if sent else CRISIS
+    assert _text(events) == sent + note
+    assert rec.generation.released_text == sent + note
+    stops = [e.record for e in events if isinstance(e, GateEvent) and e.record.gate == "personality"]
+    assert stops[-1].decision is Decision.STOP
+    assert stops[-1].reason.endswith("harmful output: self_harm")
+
+
+async def test_self_harm_in_every_draft_gets_the_crisis_resources_alone() -> None:
+    pipe = build()
+    events = await pipe.run("only this")
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    assert _text(events) == CRISIS
+    assert pipe.provider.calls == 3
+
+
+async def test_other_harm_gets_no_crisis_resources() -> None:
+    pipe = build()
+    events = await pipe.run("keep wiring it")
+    assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
+    assert _text(events) == ""
 
 
 async def test_harm_after_release_blocks_mid_stream() -> None:
