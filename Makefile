@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint generate check-generated bench shield-model clean
+.PHONY: setup run test lint generate check-generated bench shield-model output-model clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,12 @@ bench: $(STAMP)
 # (tests/data/shield_labelled.jsonl, tests/data/shield_train/): a few minutes.
 shield-model: $(STAMP)
 	$(BIN)/python scripts/train_shield_model.py
+
+# Refit the output check's self-harm model after editing its training data
+# (tests/data/shield_outputs_self_harm.jsonl, tests/data/shield_outputs_train/)
+# or the shield model (it reads text as the shield normalises it): under a minute.
+output-model: $(STAMP)
+	$(BIN)/python scripts/train_output_model.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -5,10 +5,11 @@ Run from the repository root: python -m bench.output_check_bench [--passes 5]
 Every answer of ``tests/data/shield_outputs.jsonl`` (its harmful rows after a
 benign sentence, as a model would write them; the two kinds timed apart, as
 a harmful answer's last check reads the guards and scans again) is streamed word by word through
-the personality gate with ``ShieldClassifier.classify_output`` as its harm
-check, as ``app.py`` wires it; each call the gate makes (one per released
-sentence, on the released tail, the sentence and the held text) is timed in
-thread CPU time.
+the personality gate with ``ShieldClassifier.classify_answer`` as its harm
+check, as ``app.py`` wires it, and with ``classify_output`` (the rules alone,
+without the output model: the baseline, measured in the same run); each call
+the gate makes (one per released sentence, on the released tail, the sentence
+and the held text) is timed in thread CPU time.
 """
 
 from __future__ import annotations
@@ -66,17 +67,19 @@ def main() -> None:
     args = parser.parse_args()
     classifier = ShieldClassifier()
     print(f"output check, CPU per check, {args.passes} passes\n")
-    print("| answers | checks | p50 ms | p90 ms | p99 ms | max ms | mean ms |")
-    print("|---|---|---|---|---|---|---|")
+    print("| answers | check | checks | p50 ms | p90 ms | p99 ms | max ms | mean ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    checks = {"rules": classifier.classify_output, "rules + model": classifier.classify_answer}
     for label in ("benign", "harmful"):
         answers = _answers(label)
-        measure(classifier.classify_output, answers, 1)  # warm-up: guard subsets compiled
-        gc.collect()
-        cpu = measure(classifier.classify_output, answers, args.passes)
-        cells = [_percentile(cpu, q) * 1000 for q in (0.5, 0.9, 0.99)]
-        cells += [cpu[-1] * 1000, statistics.fmean(cpu) * 1000]
-        row = " | ".join(f"{c:.3f}" for c in cells)
-        print(f"| {len(answers)} {label} | {len(cpu)} | {row} |")
+        for name, check in checks.items():
+            measure(check, answers, 1)  # warm-up: guard subsets compiled
+            gc.collect()
+            cpu = measure(check, answers, args.passes)
+            cells = [_percentile(cpu, q) * 1000 for q in (0.5, 0.9, 0.99)]
+            cells += [cpu[-1] * 1000, statistics.fmean(cpu) * 1000]
+            row = " | ".join(f"{c:.3f}" for c in cells)
+            print(f"| {len(answers)} {label} | {name} | {len(cpu)} | {row} |")
 
 
 if __name__ == "__main__":

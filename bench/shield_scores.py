@@ -160,7 +160,7 @@ class OutputOutcome:
 
 
 def run_output(rows: Iterable[Row], classifier: ShieldClassifier) -> list[OutputOutcome]:
-    return [OutputOutcome(row, classifier.classify_output(row.text)) for row in rows]
+    return [OutputOutcome(row, classifier.classify_answer(row.text)) for row in rows]
 
 
 def output_summary(outcomes: Iterable[OutputOutcome]) -> dict[str, Tally]:
@@ -207,6 +207,7 @@ def main(argv: list[str]) -> None:
         DATA / "shield_outputs_heldout.jsonl",
         DATA / "shield_outputs_self_harm.jsonl",
         DATA / "shield_outputs_self_harm_heldout.jsonl",
+        DATA / "shield_outputs_self_harm_heldout2.jsonl",
     ]
     classifier = ShieldClassifier()
     for path in paths:

@@ -319,7 +319,7 @@ class App:
             s,
             store,
             shield=self.shield,
-            harm_check=classifier.classify_output,  # the shield's categories on the output
+            harm_check=classifier.classify_answer,  # the shield's categories on the output
             source_screen=classifier.screen_source,  # and on the pages the lens fetched
             ack_prompt=classifier.ack_prompt,
             degraded_note=lambda language: classifier.policy.messages_for(language).degraded_note,

@@ -22,7 +22,11 @@ from typing import Literal
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, SourceScreen
 from novaos.pipeline.gates.normalize import Normalized, normalize
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
-from novaos.pipeline.gates.shield_model import ShieldModel, default_model
+from novaos.pipeline.gates.shield_model import (
+    ShieldModel,
+    default_model,
+    default_output_model,
+)
 from novaos.pipeline.gates.word_index import (
     TextKeys,
     WordIndex,
@@ -36,6 +40,36 @@ from novaos.pipeline.policy import Policy, Rule, default_policy
 # Where one sentence ends and the next begins: ? ! ; and line breaks always,
 # a full stop only before a space or the end ("2.5 mg", "e.g.x" stay whole).
 _SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
+# The output model reads an answer in windows of whole sentences up to this
+# long (its training answers are 1-5 sentences), one starting at each sentence.
+_WINDOW_CHARS = 600
+# Fewer content words than this, and the output model does not decide: on a
+# few words its probabilities are extreme ("Look after yourself too." read as
+# self-harm); a stream's next check reads them again with what follows.
+_ANSWER_MIN_WORDS = 6
+
+
+def _windows(text: str) -> list[str]:
+    """``text`` itself when short, else each run of whole sentences from each
+    sentence start, as long as fits in ``_WINDOW_CHARS`` (a longer sentence
+    alone)."""
+    if len(text) <= _WINDOW_CHARS:
+        return [text]
+    starts = [0, *(m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text))]
+    bounds = [*starts, len(text)]
+    windows = []
+    last = 0
+    for i, start in enumerate(starts):
+        j = i + 1
+        while j + 1 < len(bounds) and bounds[j + 1] - start <= _WINDOW_CHARS:
+            j += 1
+        if bounds[j] <= last:
+            continue  # inside the window before: nothing new to read
+        windows.append(text[start : bounds[j]])
+        last = bounds[j]
+    return windows
+
+
 _RANK = {
     ShieldVerdict.CONTROL: 3,
     ShieldVerdict.HARD_VETO: 2,
@@ -142,13 +176,17 @@ class ShieldClassifier:
         self,
         policy: Policy | None = None,
         model: ShieldModel | Literal["packaged"] | None = "packaged",
+        output_model: ShieldModel | Literal["packaged"] | None = "packaged",
     ) -> None:
         self.policy = policy or default_policy()
         self._model = default_model() if model == "packaged" else model
+        self._output_model = default_output_model() if output_model == "packaged" else output_model
         self.policy_version = self.policy.version  # the rules'
-        # What decides: the rules, and the model when one is loaded (its file
-        # names the policy it was trained with). The audit records this.
+        # What decides: the rules, and the models when loaded (the shield model's
+        # file names the policy it was trained with). The audit records this.
         self.version = self.policy.version if self._model is None else self._model.version
+        if self._output_model is not None:
+            self.version += f"+{self._output_model.version}"
         packs = [self.policy.packs[lang] for lang in self.policy.languages]
         categories = self.policy.categories
         rules = [
@@ -346,7 +384,7 @@ class ShieldClassifier:
             flags.add("history")
         return _Hit(verdict, category, f"cues:{ids}")
 
-    def classify_output(self, text: str) -> str | None:
+    def classify_output(self, text: str, views: list[MaskedView] | None = None) -> str | None:
         """The hard-veto category model output falls into, or None.
 
         The output rules and the hard-veto rules run over ``text`` with the
@@ -357,7 +395,7 @@ class ShieldClassifier:
         leave out (``_left_out``): refusals and statements of the law for
         every category, explanations of what attackers do for theirs."""
         # Most answers match no rule at all: the guards are read only for a hit.
-        hit = self._output_hit(text, frozenset())
+        hit = self._output_hit(text, frozenset(), views)
         if hit is None:
             return None
         told = self._left_out(text, self._refusal)
@@ -376,6 +414,40 @@ class ShieldClassifier:
             told = self._left_out(told, regex)
         return self._output_hit(told, self._hard_veto_categories - explained)
 
+    def classify_answer(self, text: str) -> str | None:
+        """The category an answer falls into: ``classify_output``'s hard-veto
+        categories, then self-harm as the output model reads it (instructions
+        or encouragement to hurt oneself; a crisis-line, dosing or first-aid
+        answer shares their words and passes). The model reads windows of a
+        few sentences, the length of the answers it learned from, so harm in
+        a long answer is not diluted by the rest."""
+        views = self._masked(self._normalize(text))
+        found = self.classify_output(text, views)
+        if found is not None or self._output_model is None:
+            return found
+        windows = _windows(text)
+        for window in windows:
+            one = len(windows) == 1  # the window is the text: its view is made
+            view = self._answer_text(views[0].text) if one else self.answer_view(window)
+            if view.count(" ") + 1 < _ANSWER_MIN_WORDS:
+                continue  # too little to read: the next window holds it with more
+            hit = self._output_model.decide(view)
+            if hit is not None:
+                return hit.category
+        return None
+
+    def answer_view(self, text: str) -> str:
+        """What the output model reads of ``text``: the canonical view with the
+        benign guards' spans masked (no pair of words across a mask)."""
+        return self._answer_text(self._masked(self._normalize(text))[0].text)
+
+    def _answer_text(self, view: str) -> str:
+        """``view`` without its common words: nearly every answer speaks to
+        "you", so a model reading "you", "it" and "so" learned that answers are
+        harmful and messages are not ("I'm really sorry you're going through
+        this." read as self-harm); what is left is what an answer is about."""
+        return " ".join(w for w in view.split() if w not in self._common)
+
     def screen_source(self, text: str) -> SourceScreen:
         """What a fetched page's extract holds that the model must not get as it is:
         the hard-veto category it falls into (the output check: pages are
@@ -384,9 +456,12 @@ class ShieldClassifier:
         flags = self._framing_flags(self._normalize(text))
         return SourceScreen(self.classify_output(text), "prompt_injection" in flags)
 
-    def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
-        """The first output check hit in ``text`` outside the ``skip`` categories."""
-        views = self._masked(self._normalize(text))
+    def _output_hit(
+        self, text: str, skip: frozenset[str], views: list[MaskedView] | None = None
+    ) -> str | None:
+        """The first output check hit in ``text`` outside the ``skip`` categories
+        (``views``: ``text``'s masked views, when already made)."""
+        views = views if views is not None else self._masked(self._normalize(text))
         hit, _ = self._scan([v._replace(suppressed=skip) for v in views], self._output_rules)
         if hit.verdict is ShieldVerdict.PASS or not any(v.suppressed for v in views):
             return hit.category or None

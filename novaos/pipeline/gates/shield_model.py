@@ -34,6 +34,9 @@ from novaos.errors import PolicyError
 
 FEATURE_VERSION = 1
 MODEL_FILE = "shield_model.json"
+# The output check's reading of answers for self-harm (scripts/train_output_model.py):
+# the same features and file format, two classes.
+OUTPUT_MODEL_FILE = "output_model.json"
 _GRAMS = (3, 4, 5)
 _MASK = "|"
 
@@ -130,19 +133,19 @@ class ShieldModel:
         return best
 
 
-def model_from_dict(data: Mapping[str, Any]) -> ShieldModel:
+def model_from_dict(data: Mapping[str, Any], name: str = MODEL_FILE) -> ShieldModel:
     """Build from the exported file's content (raises ``PolicyError``)."""
     try:
         if data["feature_version"] != FEATURE_VERSION:
             raise PolicyError(
-                f"{MODEL_FILE}: feature_version {data['feature_version']} is not "
-                f"{FEATURE_VERSION}; retrain with scripts/train_shield_model.py"
+                f"{name}: feature_version {data['feature_version']} is not "
+                f"{FEATURE_VERSION}; retrain it (make shield-model / make output-model)"
             )
         classes = list(data["classes"])
         width = len(classes)
         weights = data["weights"]
         if len(data["intercept"]) != width or any(len(w) != width for w in weights.values()):
-            raise PolicyError(f"{MODEL_FILE}: every weight row needs {width} values")
+            raise PolicyError(f"{name}: every weight row needs {width} values")
         return ShieldModel(
             classes,
             data["intercept"],
@@ -152,7 +155,7 @@ def model_from_dict(data: Mapping[str, Any]) -> ShieldModel:
             str(data["version"]),
         )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise PolicyError(f"{MODEL_FILE}: malformed ({exc!r})") from exc
+        raise PolicyError(f"{name}: malformed ({exc!r})") from exc
 
 
 def training_digest(files: Iterable[Path]) -> str:
@@ -178,5 +181,15 @@ def fitted_digest(data: Mapping[str, Any]) -> str:
 @cache
 def default_model() -> ShieldModel:
     """The packaged model, loaded once per process (immutable)."""
-    text = resources.files("novaos.pipeline.policy").joinpath(MODEL_FILE).read_text("utf-8")
-    return model_from_dict(json.loads(text))
+    return _packaged(MODEL_FILE)
+
+
+@cache
+def default_output_model() -> ShieldModel:
+    """The packaged output model (self-harm in answers), loaded once per process."""
+    return _packaged(OUTPUT_MODEL_FILE)
+
+
+def _packaged(name: str) -> ShieldModel:
+    text = resources.files("novaos.pipeline.policy").joinpath(name).read_text("utf-8")
+    return model_from_dict(json.loads(text), name)

@@ -497,7 +497,8 @@ async def test_an_answer_stopped_for_self_harm_ends_with_the_crisis_resources(
     note = "\n\n" + CRISIS if sent else CRISIS
     assert _text(events) == sent + note
     assert rec.generation.released_text == sent + note
-    stops = [e.record for e in events if isinstance(e, GateEvent) and e.record.gate == "personality"]
+    stops = [e.record for e in events if isinstance(e, GateEvent)]
+    stops = [r for r in stops if r.gate == "personality"]
     assert stops[-1].decision is Decision.STOP
     assert stops[-1].reason.endswith("harmful output: self_harm")
 
