@@ -15,7 +15,7 @@ messages, so for it a reservation is an exact upper bound of what is charged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from novaos.domain import Usage
@@ -58,6 +58,23 @@ def estimate_usage(messages: Iterable[ChatMessage], output_text: str, reasoning:
     as output like it."""
     output = estimate_tokens(output_text) + (estimate_tokens(reasoning) if reasoning else 0)
     return Usage(estimate_input_tokens(messages), output)
+
+
+def with_estimates(
+    input_tokens: int | None, output_tokens: int | None, estimate: Callable[[], Usage]
+) -> Usage:
+    """A finished call's usage from the counts its provider reported, each one it
+    did not (None: left out of its usage object, null, or out of range) taken from
+    ``estimate`` (of the prompt sent and the text and reasoning received), so a
+    count a proxy leaves out never makes the prompt or the answer free, and a
+    streamed and a whole answer are charged alike."""
+    if input_tokens is not None and output_tokens is not None:
+        return Usage(input_tokens, output_tokens)
+    guess = estimate()
+    return Usage(
+        guess.input_tokens if input_tokens is None else input_tokens,
+        guess.output_tokens if output_tokens is None else output_tokens,
+    )
 
 
 def charged_usage(reported: Usage | None, estimate: Usage) -> Usage:

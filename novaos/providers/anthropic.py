@@ -27,7 +27,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import believable, estimate_usage
+from novaos.tokens import believable, estimate_usage, with_estimates
 
 API_VERSION = "2023-06-01"
 
@@ -78,11 +78,7 @@ class AnthropicProvider(HttpProvider):
         raw = data.get("usage")
         prompt = _count(self.name, raw, "input_tokens") if raw is not None else None
         output = _count(self.name, raw, "output_tokens") if raw is not None else None
-        if prompt is None or output is None:
-            estimate = estimate_usage(request.messages, text)
-            prompt = estimate.input_tokens if prompt is None else prompt
-            output = estimate.output_tokens if output is None else output
-        usage = Usage(prompt, output)
+        usage = with_estimates(prompt, output, lambda: estimate_usage(request.messages, text))
         return ProviderResponse(
             text=text,
             usage=usage,
@@ -135,12 +131,10 @@ class AnthropicStreamDecoder:
         usage = data.get("usage")
         if usage is None:
             return
-        # Cumulative counts, so never lower than message_start's; a field may be
-        # null (the API types them as optional) or missing: then it says nothing.
-        if not isinstance(usage, dict) or usage.get("output_tokens") is not None:
-            self._output = _cumulative(self._output, _count(self._provider, usage, "output_tokens"))
-        if isinstance(usage, dict) and usage.get("input_tokens") is not None:
-            self._input = _cumulative(self._input, _count(self._provider, usage, "input_tokens"))
+        # Cumulative counts, so never lower than message_start's; a count null or
+        # left out says nothing.
+        self._output = _cumulative(self._output, _count(self._provider, usage, "output_tokens"))
+        self._input = _cumulative(self._input, _count(self._provider, usage, "input_tokens"))
 
     def _delta(self, delta: Any) -> list[ProviderChunk]:
         if not isinstance(delta, dict):
@@ -174,21 +168,26 @@ class AnthropicStreamDecoder:
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before message_stop")
-        estimate = estimate_usage(
-            self._request.messages, "".join(self._text), "".join(self._thoughts)
-        )
-        usage = Usage(
-            estimate.input_tokens if self._input is None else self._input,
-            estimate.output_tokens if self._output is None else self._output,
+        usage = with_estimates(
+            self._input,
+            self._output,
+            lambda: estimate_usage(
+                self._request.messages, "".join(self._text), "".join(self._thoughts)
+            ),
         )
         finish = self._finish or "end_turn"
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
 
 
 def _count(provider: str, usage: Any, key: str) -> int | None:
-    """The count, or None for one out of range: then it says nothing, as a count
-    not given (the estimate stands in); the other counts still hold."""
-    value = usage.get(key, 0) if isinstance(usage, dict) else None
+    """The count, or None for one not reported: left out or null (the API types
+    the counts as optional, and some Anthropic-compatible proxies leave one out)
+    or out of range. The estimate stands in for it; the other count still holds."""
+    if not isinstance(usage, dict):
+        raise perr.MalformedChunkError(provider, "usage is not an object")
+    value = usage.get(key)
+    if value is None:
+        return None
     if not isinstance(value, int):
         raise perr.MalformedChunkError(provider, f"usage.{key} is not an integer")
     return value if believable(value) else None

@@ -9,6 +9,7 @@ ends before a ``finishReason`` (or a prompt block) was cut.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
@@ -26,7 +27,7 @@ from novaos.providers.http import (
     system_text,
 )
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import believable, estimate_usage
+from novaos.tokens import believable, estimate_tokens, estimate_usage, with_estimates
 
 _ROLES = {"user": "user", "assistant": "model"}
 _USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")
@@ -70,7 +71,7 @@ class GeminiProvider(HttpProvider):
         piece = _Piece.parse(self.name, data)
         if not piece.finish:
             raise perr.MalformedChunkError(self.name, "response has no finishReason")
-        usage = piece.usage or estimate_usage(request.messages, piece.text)
+        usage = _charged(piece.counts, request, piece.text, "")
         return ProviderResponse(
             text=piece.text, usage=usage, model=piece.model or model, finish_reason=piece.finish
         )
@@ -83,12 +84,12 @@ class GeminiStreamDecoder:
         self._model = model
         self._text: list[str] = []
         self._thoughts: list[str] = []
-        self._usage: Usage | None = None
+        self._counts: _Counts | None = None
         self._finish = ""
 
     def feed(self, event: SSEEvent) -> list[ProviderChunk]:
         piece = _Piece.parse(self._provider, load_json_event(self._provider, event))
-        self._usage = piece.usage or self._usage
+        self._counts = _Counts.after(self._counts, piece.counts)
         self._model = piece.model or self._model
         self._finish = piece.finish or self._finish
         if not piece.text:
@@ -104,14 +105,16 @@ class GeminiStreamDecoder:
         return bool(self._finish)  # Gemini has no end marker: the finish reason is it
 
     def reported(self) -> Usage | None:
-        return self._usage  # usageMetadata: running counts, on any chunk
+        counts = self._counts  # usageMetadata: running counts, on any chunk
+        if counts is None:
+            return None
+        return Usage(counts.prompt or 0, (counts.candidates or 0) + (counts.thoughts or 0))
 
     def finish(self) -> ProviderChunk:
         if not self._finish:
             raise perr.StreamCutError(self._provider, "stream ended before a finishReason")
-        usage = self._usage or estimate_usage(
-            self._request.messages, "".join(self._text), "".join(self._thoughts)
-        )
+        text, thoughts = "".join(self._text), "".join(self._thoughts)
+        usage = _charged(self._counts, self._request, text, thoughts)
         return ProviderChunk(usage=usage, finish_reason=self._finish, model=self._model)
 
 
@@ -119,8 +122,8 @@ class _Piece:
     """What one ``GenerateContentResponse`` says (text, finish, usage, model, and
     the thought summaries' text)."""
 
-    def __init__(self, text: str, finish: str, usage: Usage | None, model: str) -> None:
-        self.text, self.finish, self.usage, self.model = text, finish, usage, model
+    def __init__(self, text: str, finish: str, counts: _Counts | None, model: str) -> None:
+        self.text, self.finish, self.counts, self.model = text, finish, counts, model
         self.thought = ""
 
     @classmethod
@@ -133,8 +136,8 @@ class _Piece:
         feedback = data.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             finish = finish or "blocked"
-        usage = _usage(provider, data.get("usageMetadata"))
-        piece = cls(text, finish.lower(), usage, str(data.get("modelVersion") or ""))
+        counts = _counts(provider, data.get("usageMetadata"))
+        piece = cls(text, finish.lower(), counts, str(data.get("modelVersion") or ""))
         piece.thought = thought
         return piece
 
@@ -170,15 +173,52 @@ def _is_thought(part: Any) -> bool:
     )
 
 
-def _usage(provider: str, raw: Any) -> Usage | None:
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    """A ``usageMetadata``'s counts; one it left out (or null) is None: not
+    reported, so estimated, never 0 (``thoughtsTokenCount`` is left out when the
+    model did not think, and its thought text is then empty, so estimated 0)."""
+
+    prompt: int | None
+    candidates: int | None
+    thoughts: int | None
+
+    @staticmethod
+    def after(so_far: _Counts | None, new: _Counts | None) -> _Counts | None:
+        """Running counts after another report: each count's last value given."""
+        if so_far is None or new is None:
+            return new or so_far
+        return _Counts(
+            so_far.prompt if new.prompt is None else new.prompt,
+            so_far.candidates if new.candidates is None else new.candidates,
+            so_far.thoughts if new.thoughts is None else new.thoughts,
+        )
+
+
+def _counts(provider: str, raw: Any) -> _Counts | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise perr.MalformedChunkError(provider, "usageMetadata is not an object")
-    counts = [raw.get(key, 0) for key in _USAGE_KEYS]
-    if not all(isinstance(n, int) for n in counts):
+    counts = [raw.get(key) for key in _USAGE_KEYS]
+    if not all(n is None or isinstance(n, int) for n in counts):
         raise perr.MalformedChunkError(provider, "usageMetadata counts are not integers")
-    if not believable(*counts):
+    if not believable(*(n for n in counts if n is not None)):
         return None  # a count out of range: the last believable counts, else the estimate
-    prompt, candidates, thoughts = counts
-    return Usage(prompt, candidates + thoughts)  # thinking tokens are billed as output
+    return _Counts(*counts)
+
+
+def _charged(counts: _Counts | None, request: ProviderRequest, text: str, thoughts: str) -> Usage:
+    """A finished answer's usage: the counts reported, each one left out estimated
+    (of the prompt, the answer text, the thought text); thinking tokens are billed
+    as output."""
+    counts = counts or _Counts(None, None, None)
+    output = None
+    if counts.candidates is not None:
+        thinking = counts.thoughts if counts.thoughts is not None else estimate_tokens(thoughts)
+        output = counts.candidates + thinking
+    elif counts.thoughts is not None:
+        output = estimate_tokens(text) + counts.thoughts
+    return with_estimates(
+        counts.prompt, output, lambda: estimate_usage(request.messages, text, thoughts)
+    )

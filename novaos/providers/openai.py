@@ -17,11 +17,15 @@ from novaos.ports import ProviderChunk, ProviderRequest, ProviderResponse
 from novaos.providers import errors as perr
 from novaos.providers.http import JSON, HttpCall, HttpProvider, HttpSettings, load_json_event
 from novaos.providers.sse import SSEEvent
-from novaos.tokens import believable, estimate_usage
+from novaos.tokens import believable, estimate_usage, with_estimates
 
 # The finish reason an answer OpenAI refused ends with (``finish_reason`` says stop):
 # the pipeline takes it, as Anthropic's own, for the provider's filter.
 REFUSED = "refusal"
+
+# A usage object's (prompt_tokens, completion_tokens); one it left out or sent
+# null is None: not reported, so estimated.
+Counts = tuple[int | None, int | None]
 
 
 class OpenAIProvider(HttpProvider):
@@ -79,8 +83,9 @@ class OpenAIProvider(HttpProvider):
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self.name, "message content is not text")
         refusal = _refusal(message)
-        usage = _usage(self.name, data.get("usage")) or estimate_usage(
-            request.messages, text, refusal
+        prompt, completion = _usage(self.name, data.get("usage")) or (None, None)
+        usage = with_estimates(
+            prompt, completion, lambda: estimate_usage(request.messages, text, refusal)
         )
         finish = str(choices[0].get("finish_reason") or "stop")
         return ProviderResponse(
@@ -99,7 +104,7 @@ class OpenAIStreamDecoder:
         self._text: list[str] = []
         self._thoughts: list[str] = []
         self._refusal: list[str] = []
-        self._usage: Usage | None = None
+        self._counts: Counts | None = None
         self._finish = ""
         self._done = False
 
@@ -112,7 +117,7 @@ class OpenAIStreamDecoder:
         data = load_json_event(self._provider, event)
         if data.get("error") is not None:  # some compatible servers send "error": null
             raise perr.StreamErrorEventError(self._provider, _error_text(data["error"]))
-        self._usage = _usage(self._provider, data.get("usage")) or self._usage
+        self._counts = _after(self._counts, _usage(self._provider, data.get("usage")))
         self._model = str(data.get("model") or self._model)
         choices = data.get("choices")
         if not isinstance(choices, list):
@@ -154,13 +159,21 @@ class OpenAIStreamDecoder:
         return self._done
 
     def reported(self) -> Usage | None:
-        return self._usage  # the usage chunk comes last, just before [DONE]
+        if self._counts is None:  # the usage chunk comes last, just before [DONE]
+            return None
+        prompt, completion = self._counts
+        return Usage(prompt or 0, completion or 0)
 
     def finish(self) -> ProviderChunk:
         if not self._done:
             raise perr.StreamCutError(self._provider, "stream ended before [DONE]")
         thoughts = "".join(self._thoughts) + "".join(self._refusal)
-        usage = self._usage or estimate_usage(self._request.messages, "".join(self._text), thoughts)
+        prompt, completion = self._counts or (None, None)
+        usage = with_estimates(
+            prompt,
+            completion,
+            lambda: estimate_usage(self._request.messages, "".join(self._text), thoughts),
+        )
         finish = REFUSED if self._refusal else self._finish or "stop"
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
 
@@ -172,17 +185,31 @@ def _refusal(message: object) -> str:
     return refusal if isinstance(refusal, str) else ""
 
 
-def _usage(provider: str, raw: object) -> Usage | None:
-    if raw is None or raw == {}:  # an empty usage object says nothing (some compatible servers)
+def _usage(provider: str, raw: object) -> Counts | None:
+    """The counts a usage object reports, or None for none: an empty object (some
+    compatible servers), or a count out of range (charged as if none were reported).
+    A count left out or null (a compatible proxy's) is not reported: estimated."""
+    if raw is None:
         return None
     if not isinstance(raw, dict):
         raise perr.MalformedChunkError(provider, "usage is not an object")
     prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        raise perr.MalformedChunkError(provider, "usage lacks token counts")
-    if not believable(prompt, completion):
-        return None  # a count out of range: charged as if none were reported
-    return Usage(prompt, completion)
+    given = [n for n in (prompt, completion) if n is not None]
+    if not all(isinstance(n, int) for n in given):
+        raise perr.MalformedChunkError(provider, "usage counts are not integers")
+    if not given or not believable(*given):
+        return None
+    return prompt, completion
+
+
+def _after(so_far: Counts | None, new: Counts | None) -> Counts | None:
+    """Running counts after another usage report: each count's last value given."""
+    if so_far is None or new is None:
+        return new or so_far
+    return (
+        so_far[0] if new[0] is None else new[0],
+        so_far[1] if new[1] is None else new[1],
+    )
 
 
 def _error_text(error: object) -> str:

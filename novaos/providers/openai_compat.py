@@ -1,8 +1,8 @@
 """Any server speaking the OpenAI Chat Completions format (vLLM, Ollama, a proxy).
 
 Configured by base URL (``OPENAI_COMPAT_BASE_URL``, key optional). Such
-servers often omit usage on streams; the shared decoder then estimates it, so
-token budgets still count every answer.
+servers often omit usage on streams (or one of its counts); the shared decoder
+then estimates what is missing, so token budgets still count every answer.
 """
 
 from __future__ import annotations
