@@ -26,3 +26,9 @@ GRPC_MAX_METADATA_BYTES = MAX_REQUEST_HEADERS_KIB * 1024 + _GRPC_HEADROOM_BYTES
 # transcoder may buffer to turn one unary reply into JSON. Through the sidecar a
 # request body is capped lower first (ENVOY_MAX_REQUEST_BYTES).
 GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+# The most one unary reply the gateway builds may hold (a long conversation's
+# turns): within a gRPC client's default receive limit and the sidecar's
+# transcoding buffer (both GRPC_MAX_MESSAGE_BYTES), less room for the gRPC frame
+# and the reply's other fields.
+MAX_REPLY_BYTES = GRPC_MAX_MESSAGE_BYTES - 4 * 1024

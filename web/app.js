@@ -167,6 +167,13 @@ async function resume(conversationId, { replace = false } = {}) {
       showEnding(item, turn.outcome, turn.detail || "");
     }
   }
+  // A very long conversation comes back as its newest turns only (a reply is
+  // bounded to 4 MiB): the older ones are kept, just not shown.
+  const omitted = Number(conversation.omitted_turns || 0);
+  if (omitted) {
+    const turns = omitted === 1 ? "1 earlier turn" : `${omitted} earlier turns`;
+    showNotice("info", `${turns} of this long conversation are not shown; they are kept.`);
+  }
 }
 
 function showResumeFailed(conversationId, why) {

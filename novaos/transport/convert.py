@@ -9,6 +9,7 @@ from generated.novaos.v1 import chat_pb2
 from novaos import domain
 from novaos.conversations import Conversation, ConversationSummary
 from novaos.domain import ChatEvent
+from novaos.wire_limits import MAX_REPLY_BYTES
 
 _OUTCOMES: dict[domain.Outcome, chat_pb2.Outcome.ValueType] = {
     o: getattr(chat_pb2, f"OUTCOME_{o.name}") for o in domain.Outcome
@@ -169,7 +170,14 @@ def _stored_outcome(value: str) -> chat_pb2.Outcome.ValueType:
         return chat_pb2.OUTCOME_UNSPECIFIED
 
 
-def conversation(found: Conversation) -> chat_pb2.GetConversationResponse:
+def conversation(
+    found: Conversation, max_bytes: int = MAX_REPLY_BYTES
+) -> chat_pb2.GetConversationResponse:
+    """The conversation's newest turns that fit ``max_bytes``, from a user turn on,
+    and how many older ones are left out: a long one (up to CONVERSATION_MAX_TURNS
+    turns of long messages and answers) could exceed a gRPC client's 4 MiB receive
+    limit (RESOURCE_EXHAUSTED) and the sidecar's transcoding buffer (an HTTP 500),
+    and so could not be read back at all."""
     turns = [
         chat_pb2.Turn(
             role=t.role,
@@ -180,4 +188,19 @@ def conversation(found: Conversation) -> chat_pb2.GetConversationResponse:
         )
         for t in found.turns
     ]
-    return chat_pb2.GetConversationResponse(conversation_id=found.conversation_id, turns=turns)
+    size = chat_pb2.GetConversationResponse(
+        conversation_id=found.conversation_id, omitted_turns=len(turns)
+    ).ByteSize()
+    start = len(turns)
+    while start and size + (need := turns[start - 1].ByteSize() + _FIELD_HEAD) <= max_bytes:
+        size += need
+        start -= 1
+    while 0 < start < len(turns) and turns[start].role != "user":
+        start += 1  # an answer without its question: left out with it
+    return chat_pb2.GetConversationResponse(
+        conversation_id=found.conversation_id, turns=turns[start:], omitted_turns=start
+    )
+
+
+# A repeated message field's tag and length prefix, at most (1 + a 5-byte varint).
+_FIELD_HEAD = 6

@@ -595,17 +595,23 @@ class GetConversationResponse(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     CONVERSATION_ID_FIELD_NUMBER: builtins.int
     TURNS_FIELD_NUMBER: builtins.int
+    OMITTED_TURNS_FIELD_NUMBER: builtins.int
     conversation_id: builtins.str
     'Its id.'
+    omitted_turns: builtins.int
+    'How many older turns are left out of `turns` to keep the reply within that\n    size (0: the whole conversation). They are still stored: only this reply\n    leaves them out.\n    '
 
     @property
     def turns(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___Turn]:
-        """The turns, oldest first."""
+        """The turns, oldest first: the newest ones that fit one reply (4 MiB, a gRPC
+        client's default receive limit and what the HTTP sidecar transcodes),
+        starting with a user turn.
+        """
 
-    def __init__(self, *, conversation_id: builtins.str=..., turns: collections.abc.Iterable[global___Turn] | None=...) -> None:
+    def __init__(self, *, conversation_id: builtins.str=..., turns: collections.abc.Iterable[global___Turn] | None=..., omitted_turns: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['conversation_id', b'conversation_id', 'turns', b'turns']) -> None:
+    def ClearField(self, field_name: typing.Literal['conversation_id', b'conversation_id', 'omitted_turns', b'omitted_turns', 'turns', b'turns']) -> None:
         ...
 global___GetConversationResponse = GetConversationResponse
 

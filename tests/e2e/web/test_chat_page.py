@@ -368,6 +368,36 @@ def test_a_reload_keeps_the_conversation(
     expect(page.locator("li.msg")).to_have_count(4, timeout=10_000)
 
 
+def test_a_reload_of_a_conversation_past_4_mib_shows_its_newest_turns(
+    page: Page,
+    envoy_sidecar: EnvoySidecar,
+    gateway_thread: GatewayThread,
+    gateway_upstream: Upstream,
+) -> None:
+    # Ten exchanges with 900 KB answers: the reload's GetConversation was an HTTP
+    # 500 (over the transcoder's 4 MiB buffer), and the page showed nothing but
+    # "could not be loaded right now", for good.
+    conversation = f"long-{uuid.uuid4().hex[:8]}"
+    turns = [
+        (role, f"{role} {i} " + "日" * (31_000 if role == "user" else 300_000))
+        for i in range(10)
+        for role in ("user", "assistant")
+    ]
+    history = gateway_thread.app.conversations
+    assert history is not None
+    gateway_thread.run(history.append_turns("envoy-tester", conversation, turns))
+    sign_in(page, envoy_sidecar, gateway_upstream.token)
+    page.evaluate(f"sessionStorage.setItem('novaos.conversation', '{conversation}')")
+    page.reload()
+    notice = page.locator("#notice")
+    expect(notice).to_have_text(re.compile(r"^\d+ earlier turns of this long conversation"))
+    shown = page.locator("li.msg")
+    omitted = int(notice.inner_text().split()[0])
+    expect(shown).to_have_count(len(turns) - omitted, timeout=10_000)
+    expect(shown.first).to_have_class(re.compile(r"\buser\b"))
+    assert shown.last.locator(".body").inner_text().startswith("assistant 9 ")
+
+
 def test_a_long_answer_is_followed_while_it_streams(
     page: Page, slow_sidecar: EnvoySidecar, slow_gateway: GatewayThread
 ) -> None:

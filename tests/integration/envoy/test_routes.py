@@ -6,8 +6,10 @@ import re
 import shutil
 import subprocess
 
+import grpc
 import pytest
 
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread
@@ -298,6 +300,46 @@ def test_a_long_conversation_is_served_as_json(
     assert resp.headers["content-type"] == "application/json"
     assert len(resp.content) > 40_000
     assert [t["role"] for t in resp.json()["turns"]] == ["user", "assistant"] * 2
+
+
+def test_a_conversation_past_4_mib_serves_its_newest_turns_and_says_how_many_are_left_out(
+    envoy_sidecar: EnvoySidecar, gateway_thread: GatewayThread, gateway_upstream: Upstream
+) -> None:
+    # Ten exchanges of a long question (31,000 characters, 93 KB) and a long answer
+    # (300,000 characters, 900 KB), within the default CONVERSATION_MAX_TURNS: its
+    # reply (~10 MB) was an HTTP 500 through the sidecar ("transcoder's internal
+    # buffer size exceeds the configured limit") and RESOURCE_EXHAUSTED for a gRPC
+    # client with the default 4 MiB receive limit, so the chat page's reload broke.
+    turns = [
+        (role, f"{role} {i} " + "日" * (31_000 if role == "user" else 300_000))
+        for i in range(10)
+        for role in ("user", "assistant")
+    ]
+    history = gateway_thread.app.conversations
+    assert history is not None
+    gateway_thread.run(history.append_turns("envoy-tester", "long-answers", turns))
+    with client(envoy_sidecar) as http:
+        resp = http.get(
+            "/api/v1/conversations/long-answers", headers=bearer(gateway_upstream.token)
+        )
+    assert resp.status_code == 200, resp.text[:300]
+    body = resp.json()
+    served = [(t["role"], t["text"]) for t in body["turns"]]
+    omitted = body["omitted_turns"]
+    assert 0 < omitted < len(turns) and served == turns[omitted:]
+    assert served[0][0] == "user"
+
+    async def over_grpc() -> chat_pb2.GetConversationResponse:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway_thread.port}") as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            request = chat_pb2.GetConversationRequest(conversation_id="long-answers")
+            return await stub.GetConversation(
+                request, metadata=(("authorization", f"Bearer {gateway_upstream.token}"),)
+            )
+
+    found = gateway_thread.run(over_grpc())  # a client's default 4 MiB receive limit
+    assert found.omitted_turns == omitted and len(found.turns) == len(served)
+    assert found.ByteSize() <= 4 * 1024 * 1024
 
 
 def test_the_route_timeouts_bound_http_calls(
