@@ -641,10 +641,22 @@ def _is_placeholder(secret: str) -> bool:
     return any(marker in folded for marker in _PLACEHOLDER_MARKERS)
 
 
+# A numeric bound (Field ge/le/gt/lt) broken, said as the other refusals say theirs
+# rather than in pydantic's words ("Input should be greater than or equal to 100").
+_BOUNDS = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+}
+
+
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if (bound := _BOUNDS.get(err.get("type", ""))) is not None:
+        msg = bound.format(**err.get("ctx", {}))
     if not loc:  # model-level validators name the variable themselves
         return f"invalid configuration: {msg}"
     name = loc[0].upper()

@@ -97,3 +97,20 @@ def test_enumerated_values_are_case_insensitive_like_log_level() -> None:
     assert settings.node_env is Environment.PRODUCTION and settings.is_production
     assert settings.audit_storage_type is AuditStorage.MEMORY
     assert (settings.audit_fsync, settings.log_level) == ("always", "debug")
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({"MEMORY_STORE_MAX_KEYS": "20"}, "MEMORY_STORE_MAX_KEYS: must be at least 100"),
+        ({"REDIS_POOL_SIZE": "1001"}, "REDIS_POOL_SIZE: must be at most 1000"),
+        ({"WORKERS": "0"}, "WORKERS: must be at least 1"),
+    ],
+)
+def test_a_value_out_of_its_range_is_refused_naming_the_bound(
+    env: dict[str, str], refusal: str
+) -> None:
+    # In pydantic's own words it read "Input should be greater than or equal to 100",
+    # unlike every other setting's refusal.
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {refusal}$"):
+        load_settings({**BASE, **env})
