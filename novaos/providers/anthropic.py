@@ -70,15 +70,14 @@ class AnthropicProvider(HttpProvider):
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise perr.MalformedChunkError(self.name, "response has no content list")
-        text = "".join(
-            b["text"]
-            for b in blocks
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
+        text = _blocks(blocks, "text")
+        thinking = _blocks(blocks, "thinking")  # not answer text, but billed as output
         raw = data.get("usage")
         prompt = _count(self.name, raw, "input_tokens") if raw is not None else None
         output = _count(self.name, raw, "output_tokens") if raw is not None else None
-        usage = with_estimates(prompt, output, lambda: estimate_usage(request.messages, text))
+        usage = with_estimates(
+            prompt, output, lambda: estimate_usage(request.messages, text, thinking)
+        )
         return ProviderResponse(
             text=text,
             usage=usage,
@@ -177,6 +176,16 @@ class AnthropicStreamDecoder:
         )
         finish = self._finish or "end_turn"
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
+
+
+def _blocks(blocks: list[Any], kind: str) -> str:
+    """The text of a whole answer's ``kind`` blocks: ``text`` (the answer) or
+    ``thinking`` (its reasoning, whose text is in a field of that name)."""
+    return "".join(
+        b[kind]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == kind and isinstance(b.get(kind), str)
+    )
 
 
 def _count(provider: str, usage: Any, key: str) -> int | None:

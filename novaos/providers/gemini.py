@@ -71,7 +71,7 @@ class GeminiProvider(HttpProvider):
         piece = _Piece.parse(self.name, data)
         if not piece.finish:
             raise perr.MalformedChunkError(self.name, "response has no finishReason")
-        usage = _charged(piece.counts, request, piece.text, "")
+        usage = _charged(piece.counts, request, piece.text, piece.thought)
         return ProviderResponse(
             text=piece.text, usage=usage, model=piece.model or model, finish_reason=piece.finish
         )
@@ -92,13 +92,14 @@ class GeminiStreamDecoder:
         self._counts = _Counts.after(self._counts, piece.counts)
         self._model = piece.model or self._model
         self._finish = piece.finish or self._finish
-        if not piece.text:
-            if piece.thought:  # not answer text, but billed as output
-                self._thoughts.append(piece.thought)
-                return [ProviderChunk(model=self._model, reasoning=piece.thought)]
-            return []
-        self._text.append(piece.text)
-        return [ProviderChunk(text=piece.text, model=self._model)]
+        chunks: list[ProviderChunk] = []
+        if piece.thought:  # not answer text, but billed as output (even beside text)
+            self._thoughts.append(piece.thought)
+            chunks.append(ProviderChunk(model=self._model, reasoning=piece.thought))
+        if piece.text:
+            self._text.append(piece.text)
+            chunks.append(ProviderChunk(text=piece.text, model=self._model))
+        return chunks
 
     @property
     def complete(self) -> bool:

@@ -83,9 +83,11 @@ class OpenAIProvider(HttpProvider):
         if not isinstance(text, str):
             raise perr.MalformedChunkError(self.name, "message content is not text")
         refusal = _refusal(message)
+        # Billed as output like the answer, in the order a stream counts them.
+        billed = _thought(message) + refusal
         prompt, completion = _usage(self.name, data.get("usage")) or (None, None)
         usage = with_estimates(
-            prompt, completion, lambda: estimate_usage(request.messages, text, refusal)
+            prompt, completion, lambda: estimate_usage(request.messages, text, billed)
         )
         finish = str(choices[0].get("finish_reason") or "stop")
         return ProviderResponse(
@@ -146,10 +148,8 @@ class OpenAIStreamDecoder:
     def _reasoning(self, delta: Any) -> ProviderChunk | None:
         """A reasoning delta (DeepSeek and vLLM ``reasoning_content``, others
         ``reasoning``): not answer text, but billed."""
-        if not isinstance(delta, dict):
-            return None
-        thought = delta.get("reasoning_content") or delta.get("reasoning")
-        if not thought or not isinstance(thought, str):
+        thought = _thought(delta)
+        if not thought:
             return None
         self._thoughts.append(thought)
         return ProviderChunk(model=self._model, reasoning=thought)
@@ -176,6 +176,15 @@ class OpenAIStreamDecoder:
         )
         finish = REFUSED if self._refusal else self._finish or "stop"
         return ProviderChunk(usage=usage, finish_reason=finish, model=self._model)
+
+
+def _thought(message: object) -> str:
+    """A message's (or a stream delta's) reasoning: ``reasoning_content`` (vLLM,
+    DeepSeek) or ``reasoning`` (Ollama, OpenRouter). Never answer text, but billed."""
+    if not isinstance(message, dict):
+        return ""
+    thought = message.get("reasoning_content") or message.get("reasoning")
+    return thought if isinstance(thought, str) else ""
 
 
 def _refusal(message: object) -> str:

@@ -18,7 +18,16 @@ import pytest
 from novaos.domain import Usage
 from novaos.tokens import estimate_tokens, estimate_usage
 from tests.fixtures.fake_providers import Reply, StartServer
-from tests.fixtures.provider_wire import KITS, ProviderKit, gemini_json, gemini_stream
+from tests.fixtures.provider_wire import (
+    KITS,
+    ProviderKit,
+    anthropic_json,
+    anthropic_stream,
+    gemini_json,
+    gemini_stream,
+    openai_json,
+    openai_stream,
+)
 from tests.integration.providers.test_adapters import HTTP, REQUEST, TEXTS, collect
 
 TOKENS = (20, 6)  # what the fake reports, before a count is taken out
@@ -115,3 +124,45 @@ async def test_geminis_thinking_count_stands_when_the_answers_count_is_left_out(
         fake_server, gemini, stream, _json(whole, "candidatesTokenCount", how)
     )
     assert streamed == unary == Usage(TOKENS[0], estimate_tokens("".join(TEXTS)) + 40)
+
+
+# Reasoning worth 440 tokens, far more than the 7-token answer: left out of an
+# estimate, the thinking was free. The last piece ("x") is a Gemini thought part
+# sharing the first answer event (as the API mixes them).
+THINK = "Let me reason about this carefully. " * 40
+REASONING = {
+    "anthropic": (
+        lambda: anthropic_stream(TEXTS, TOKENS, thinking=THINK + "x"),
+        lambda: anthropic_json("".join(TEXTS), TOKENS, thinking=THINK + "x"),
+    ),
+    "gemini": (
+        lambda: gemini_stream(TEXTS, TOKENS, thoughts=(THINK, "x")),
+        lambda: gemini_json("".join(TEXTS), TOKENS, thought=THINK + "x"),
+    ),
+    "openai_compat": (
+        lambda: openai_stream(TEXTS, TOKENS, reasoning=THINK + "x"),
+        lambda: openai_json("".join(TEXTS), TOKENS, reasoning=THINK + "x"),
+    ),
+}
+
+
+@pytest.mark.parametrize("gap", ["output", "all"])
+@pytest.mark.parametrize("name", list(REASONING))
+async def test_reasoning_counts_in_the_estimate_streamed_or_not(
+    fake_server: StartServer, name: str, gap: str
+) -> None:
+    # A whole answer's estimate left its thinking blocks / thought parts /
+    # reasoning_content out (a stream's counted them); a Gemini stream left out
+    # a thought part that shared an event with answer text.
+    kit = next(k for k in KITS if k.name == name)
+    stream, whole = REASONING[name]
+    key = KEYS[name][1] if gap == "output" else "usageMetadata" if name == "gemini" else "usage"
+    streamed, unary = await _both(
+        fake_server,
+        kit,
+        [_event(part, key, "absent") for part in stream()],
+        _json(whole(), key, "absent"),
+    )
+    estimate = estimate_usage(REQUEST.messages, "".join(TEXTS), THINK + "x")
+    expected = Usage(TOKENS[0], estimate.output_tokens) if gap == "output" else estimate
+    assert streamed == unary == expected
