@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # NovaOS gateway image: `python server.py` (grpc.aio on GRPC_PORT, /metrics on METRICS_PORT).
-# Runs as uid 1000 on a read-only root filesystem; only /tmp (a volume) is written.
+# Runs as uid 1000 on a read-only root filesystem; only /tmp (a volume) is written, and
+# /var/lib/novaos/audit-spill where a volume is mounted for the audit spill (compose).
 # The Envoy sidecar is the official envoyproxy/envoy image; this image also carries
 # envoy/render.py, web/ and generated/novaos.pb so an init step can render its config.
 
@@ -42,11 +43,13 @@ COPY web ./web
 COPY scripts/grpc_health_probe.py ./scripts/
 # Bytecode compiled now, because nothing can be written next to the sources at run time.
 # /etc/envoy/rendered is the hand-off point for the sidecar's rendered config: owned by
-# uid 1000 so a fresh compose volume mounted there is writable by the renderer.
+# uid 1000 so a fresh compose volume mounted there is writable by the renderer; so is
+# /var/lib/novaos/audit-spill, where compose mounts each replica's spill volume.
 RUN python -m compileall -q /app \
-    && install -d -o 1000 -g 1000 -m 0755 /etc/envoy/rendered
+    && install -d -o 1000 -g 1000 -m 0755 /etc/envoy/rendered \
+    && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit-spill
 
-# Everything the service writes goes under /tmp (an emptyDir / tmpfs in production).
+# Everything else the service writes goes under /tmp (an emptyDir / tmpfs in production).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

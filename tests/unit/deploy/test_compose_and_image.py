@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
+from novaos.app import spill_location
+from novaos.config import load_settings
 from novaos.sidecar.drain import DRAIN_ARGS
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
@@ -120,6 +122,44 @@ def test_each_sidecar_and_the_front_outlive_the_replica_behind_them() -> None:
         flags = {command[i]: command[i + 1] for i in range(len(command) - 1)}
         expected = dict(zip(DRAIN_ARGS[::2], DRAIN_ARGS[1::2], strict=True))
         assert {k: flags.get(k) for k in expected} == expected
+
+
+def _mounts(service: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(type, source, target) of each of the service's mounts, tmpfs ones included."""
+    mounts = [("tmpfs", "", entry.split(":", 1)[0]) for entry in service.get("tmpfs", [])]
+    volumes = service.get("volumes", [])
+    return mounts + [(m["type"], m.get("source", ""), m["target"]) for m in volumes]
+
+
+def _created_for(uid: str, path: str) -> bool:
+    """The image's last stage creates ``path`` owned by ``uid`` (so a new named volume
+    mounted there takes that owner, and the non-root service can write it)."""
+    for line in _dockerfile_stages()[-1]:
+        for made in re.findall(r"install -d ((?:-\w \S+ )+)(\S+)", line):
+            flags = dict(re.findall(r"-(\w) (\S+)", made[0]))
+            if made[1] == path and flags.get("o") == uid:
+                return True
+    return False
+
+
+def test_each_replicas_audit_spill_outlives_its_container() -> None:
+    # The spill was on the replicas' /tmp tmpfs, which Docker empties whenever the
+    # container stops: a restart (an OOM kill at the memory limit, a crash) during a
+    # PostgreSQL outage lost the only copy of every record it held. It belongs on a
+    # named volume, one per replica, that the image's uid can write.
+    sources = set()
+    for replica in REPLICAS:
+        service = SERVICES[replica]
+        spill, _ = spill_location(load_settings(service["environment"]))
+        assert spill is not None, replica
+        mounts = [m for m in _mounts(service) if spill.is_relative_to(m[2])]
+        assert mounts, f"{replica}: the spill {spill} is on the read-only root filesystem"
+        kind, source, target = max(mounts, key=lambda m: len(Path(m[2]).parts))
+        assert kind == "volume" and source, f"{replica}: the spill {spill} is on a {kind} mount"
+        assert source in COMPOSE["volumes"], source
+        assert _created_for(service["user"].split(":")[0], target), f"{target} is not uid 1000's"
+        sources.add(source)
+    assert len(sources) == len(REPLICAS), "each replica has its own spill volume"
 
 
 def test_compose_secrets_come_from_the_environment_not_the_file() -> None:
