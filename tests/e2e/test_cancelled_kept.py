@@ -67,10 +67,18 @@ async def test_a_stream_ended_in_band_keeps_what_it_released(how: str) -> None:
         assert [(m.role, m.content) for m in sent] == [("user", MESSAGE), ("assistant", released)]
 
 
+# The client enforces its deadline itself: its cancel usually reaches the server
+# before the server's copy of the deadline has passed (README, "cancelled by the
+# client"), though a server slow to see it finds the deadline passed. A race either way.
+DEADLINE = ("cancelled by the client", "deadline exceeded")
+
+
 @pytest.mark.parametrize(
-    ("how", "detail"), [("cancel", "cancelled by the client"), ("deadline", "deadline exceeded")]
+    ("how", "details"), [("cancel", ("cancelled by the client",)), ("deadline", DEADLINE)]
 )
-async def test_a_stream_its_client_left_keeps_what_it_released(how: str, detail: str) -> None:
+async def test_a_stream_its_client_left_keeps_what_it_released(
+    how: str, details: tuple[str, ...]
+) -> None:
     async with running_app(**SLOW) as running:
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
         request = chat_pb2.StreamChatRequest(message=MESSAGE, conversation_id="left")
@@ -105,7 +113,7 @@ async def test_a_stream_its_client_left_keeps_what_it_released(how: str, detail:
         assert turns[0].text == MESSAGE
         # What the server released: what the client read, and what was on its way.
         assert turns[1].text.startswith(seen) and len(turns[1].text) == record.released_chars
-        assert (turns[1].outcome, turns[1].detail) == (chat_pb2.OUTCOME_CANCELLED, detail)
+        assert turns[1].outcome == chat_pb2.OUTCOME_CANCELLED and turns[1].detail in details
 
 
 async def test_a_stream_cancelled_before_any_text_stores_nothing() -> None:
