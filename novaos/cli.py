@@ -18,6 +18,7 @@ try:
     from typing import TYPE_CHECKING
 
     from novaos import cli_args, terminal
+    from novaos.domain import AUDIT_FILTERS
     from novaos.errors import EXIT_CONFIG, ConfigError
     from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
 except KeyboardInterrupt:
@@ -257,12 +258,20 @@ def _add_audit_list(
         "--end-time", type=cli_args.time, help="before (ISO 8601; UTC if no offset)"
     )
     listing.add_argument(
-        "--outcome", type=cli_args.text, default="", help="completed, control, hard_veto, ..."
+        "--outcome",
+        type=cli_args.audit_filter("outcome"),
+        default="",
+        help=f"one of {', '.join(sorted(AUDIT_FILTERS['outcome']))}",
     )
-    listing.add_argument("--stance", type=cli_args.text, default="")
+    listing.add_argument(
+        "--stance",
+        type=cli_args.audit_filter("stance"),
+        default="",
+        help=f"one of {', '.join(sorted(AUDIT_FILTERS['stance']))}",
+    )
     listing.add_argument(
         "--gate-decision",
-        type=cli_args.text,
+        type=cli_args.audit_filter("gate_decision"),
         default="",
         metavar="GATE:DECISION",
         help="e.g. shield:stop",

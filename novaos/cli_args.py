@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from novaos.domain import subject_refusal
+from novaos.domain import audit_filter_refusal, subject_refusal
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -118,5 +118,17 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
         if not low <= number <= high:
             raise argparse.ArgumentTypeError(f"{number} is not in {low}..{high}")
         return number
+
+    return parse
+
+
+def audit_filter(name: str) -> Callable[[str], str]:
+    """An audit list filter (``outcome``, ``stance``, ``gate_decision``) that can
+    match a record, as the server checks it; empty is no filter."""
+
+    def parse(value: str) -> str:
+        if refusal := audit_filter_refusal(name, text(value)):
+            raise argparse.ArgumentTypeError(refusal)
+        return value
 
     return parse

@@ -46,6 +46,51 @@ class Decision(enum.StrEnum):
     EDIT = "edit"
 
 
+# The gates, in the order they run (novaos.pipeline.orchestrator).
+CANONICAL_ORDER = (
+    "intent",
+    "shield",
+    "lens",
+    "stance",
+    "capability",
+    "model",
+    "personality",
+    "spark",
+)
+# Entries among the gate records that are no gates: the final invariant check
+# failing closed, and a provider's stream dropped for the next one.
+INVARIANTS, FAILOVER = "invariants", "failover"
+
+# What the audit log's list filters can name; any other value matches no record.
+AUDIT_FILTERS: dict[str, frozenset[str]] = {
+    "outcome": frozenset(Outcome),
+    "stance": frozenset(Stance),
+    "gate": frozenset((*CANONICAL_ORDER, INVARIANTS, FAILOVER)),
+    "decision": frozenset(Decision),
+}
+
+
+def audit_filter_refusal(name: str, value: str) -> str | None:
+    """Why a list filter (``outcome``, ``stance``, ``gate_decision``) matches no
+    record: a typo, said rather than listing nothing (the server's INVALID_ARGUMENT,
+    ``novaos audit list``'s usage error). Empty is no filter."""
+    if not value:
+        return None
+    if name == "gate_decision":
+        # One message for every way to miss, the form first: "shieldstop" was told
+        # only the gate names, as if it were a gate's.
+        gate, _, decision = value.partition(":")
+        if gate in AUDIT_FILTERS["gate"] and decision in AUDIT_FILTERS["decision"]:
+            return None
+        return (
+            f"must be gate:decision (e.g. shield:stop), the gate one of "
+            f"{', '.join(sorted(AUDIT_FILTERS['gate']))}, the decision one of "
+            f"{', '.join(sorted(AUDIT_FILTERS['decision']))}"
+        )
+    allowed = AUDIT_FILTERS[name]
+    return None if value in allowed else f"must be one of {', '.join(sorted(allowed))}"
+
+
 # Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
 # their limits, conversations and veto throttle. A token's subject never takes it.
 ANONYMOUS_PREFIX = "ip:"

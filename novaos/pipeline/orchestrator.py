@@ -16,6 +16,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from novaos.domain import (
+    CANONICAL_ORDER,
+    FAILOVER,
+    INVARIANTS,
     ChatEvent,
     ChatInput,
     Completed,
@@ -43,19 +46,6 @@ from novaos.pipeline.generation import personality_records as _personality_recor
 from novaos.pipeline.invariants import RunTrace, check_invariants, model_allowed
 from novaos.ports import ChatMessage, ProviderRequest, TokenBudget
 
-CANONICAL_ORDER = (
-    "intent",
-    "shield",
-    "lens",
-    "stance",
-    "capability",
-    "model",
-    "personality",
-    "spark",
-)
-# Entries among the gate records that are no gates: the final invariant check
-# failing closed, and a provider's stream dropped for the next one.
-INVARIANTS, FAILOVER = "invariants", "failover"
 DEFAULT_SYSTEM_PROMPT = "You are a careful, honest assistant. Answer plainly and briefly."
 _log = logging.getLogger("novaos.pipeline")
 

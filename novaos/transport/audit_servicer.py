@@ -16,9 +16,8 @@ from generated.novaos.v1 import audit_pb2, audit_pb2_grpc, chat_pb2
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, format_bound, parse_time
 from novaos.audit.sink import AuditQuery
-from novaos.domain import Decision, Keepalive, Outcome, Stance
+from novaos.domain import Keepalive, audit_filter_refusal
 from novaos.errors import InvalidArgumentError, PermissionDeniedError
-from novaos.pipeline.orchestrator import CANONICAL_ORDER, FAILOVER, INVARIANTS
 from novaos.transport import context as callctx
 from novaos.transport.context import Ctx
 from novaos.transport.convert import int64
@@ -71,29 +70,9 @@ def _time(
     return format_bound(stamp.seconds, stamp.nanos)
 
 
-_OUTCOMES = frozenset(o.value for o in Outcome)
-_STANCES = frozenset(s.value for s in Stance)
-_GATES = frozenset((*CANONICAL_ORDER, INVARIANTS, FAILOVER))
-_DECISIONS = frozenset(d.value for d in Decision)
-
-
-def _one_of(name: str, value: str, allowed: frozenset[str]) -> str:
-    """A filter no record can match is a typo: say so rather than list nothing."""
-    if value and value not in allowed:
-        raise InvalidArgumentError(name, f"must be one of {', '.join(sorted(allowed))}")
-    return value
-
-
-def _gate_decision(value: str) -> str:
-    # One message for every way to miss, the form first: "shieldstop" was told only
-    # the gate names, as if it were a gate's.
-    gate, _, decision = value.partition(":")
-    if value and (gate not in _GATES or decision not in _DECISIONS):
-        raise InvalidArgumentError(
-            "gate_decision",
-            f"must be gate:decision (e.g. shield:stop), the gate one of "
-            f"{', '.join(sorted(_GATES))}, the decision one of {', '.join(sorted(_DECISIONS))}",
-        )
+def _filter(name: str, value: str) -> str:
+    if refusal := audit_filter_refusal(name, value):
+        raise InvalidArgumentError(name, refusal)
     return value
 
 
@@ -102,9 +81,9 @@ def query_of(request: audit_pb2.ListAuditEventsRequest) -> AuditQuery:
         user=request.user,
         start_time=_time(request, "start_time"),
         end_time=_time(request, "end_time"),
-        outcome=_one_of("outcome", request.outcome, _OUTCOMES),
-        stance=_one_of("stance", request.stance, _STANCES),
-        gate_decision=_gate_decision(request.gate_decision),
+        outcome=_filter("outcome", request.outcome),
+        stance=_filter("stance", request.stance),
+        gate_decision=_filter("gate_decision", request.gate_decision),
         after_seq=request.after_seq,
     )
 

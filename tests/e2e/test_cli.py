@@ -401,6 +401,12 @@ def test_the_ack_hint_is_a_resend_that_works(spawn_server: Callable[..., Subproc
         ["audit", "list", "--after-seq", "-1"],
         ["audit", "list", "--after-seq", "99999999999999999999999"],  # past int64
         ["audit", "verify", "--from-seq", "99999999999999999999999"],  # past int64
+        # Filters no record can match: they went to the server (INVALID_ARGUMENT, exit 1).
+        ["audit", "list", "--outcome", "bogus"],
+        ["audit", "list", "--stance", "nonsense"],
+        ["audit", "list", "--gate-decision", "shieldstop"],
+        ["audit", "list", "--gate-decision", "shield:nope"],
+        ["audit", "list", "--gate-decision", "nogate:stop"],
         ["audit", "verify", "--to-seq", "-1"],
         [b"chat", b"caf\xe9"],  # Latin-1 bytes under a UTF-8 locale
         [b"chat", b"hi", b"--token", b"\xff"],

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from novaos.config import load_settings
+from novaos.domain import CANONICAL_ORDER
 from novaos.errors import ConfigError
 from novaos.pipeline.assembly import ack_secret, build_pipeline
 from novaos.pipeline.gates.lens import LensGate
-from novaos.pipeline.orchestrator import CANONICAL_ORDER
 from tests.fixtures.gate_fakes import FakeFetcher, FakeStore
 from tests.unit.gates.test_pipeline_flow import ScriptedShield
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from novaos.domain import (
+    CANONICAL_ORDER,
     AckRequired,
     ChatEvent,
     ChatInput,
@@ -39,7 +40,6 @@ from novaos.pipeline.gates.spark import SparkGate
 from novaos.pipeline.gates.stance import StanceGate
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import (
-    CANONICAL_ORDER,
     GateObserver,
     Orchestrator,
     PipelinePlan,
