@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import (
@@ -651,12 +651,19 @@ _BOUNDS = {
 }
 
 
+def _bound_number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if (bound := _BOUNDS.get(err.get("type", ""))) is not None:
-        msg = bound.format(**err.get("ctx", {}))
+        # As operations.md's rows state it: "at least 0", not pydantic's 0.0 for a float.
+        msg = bound.format(**{k: _bound_number(v) for k, v in err.get("ctx", {}).items()})
     if not loc:  # model-level validators name the variable themselves
         return f"invalid configuration: {msg}"
     name = loc[0].upper()

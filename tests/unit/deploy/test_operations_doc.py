@@ -297,3 +297,74 @@ def test_the_spill_advice_matches_what_the_manifests_do() -> None:
     hpa["spec"]["behavior"]["scaleDown"].update(behavior["scaleDown"])
     assert hpa["spec"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
     kubernetes_validate.validate(hpa, kubernetes_validate.latest_version(), strict=True)
+
+
+def _number(value: Any) -> str:
+    """A bound as start-up and the table write it: 0, not 0.0."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _bounds(field: FieldInfo) -> dict[str, Any]:
+    """A field's Field(ge=, le=, gt=, lt=) bounds."""
+    return {
+        kind: getattr(meta, kind)
+        for meta in field.metadata
+        for kind in ("ge", "le", "gt", "lt")
+        if getattr(meta, kind, None) is not None
+    }
+
+
+def _range(bounds: dict[str, Any]) -> str:
+    """How a row begins that states these bounds: "1 to 64", "at least 10", ..."""
+    low = (f"at least {_number(bounds['ge'])}" if "ge" in bounds else "") or (
+        f"more than {_number(bounds['gt'])}" if "gt" in bounds else ""
+    )
+    high = (f"at most {_number(bounds['le'])}" if "le" in bounds else "") or (
+        f"less than {_number(bounds['lt'])}" if "lt" in bounds else ""
+    )
+    if "ge" in bounds and "le" in bounds:
+        return f"{_number(bounds['ge'])} to {_number(bounds['le'])}"
+    return ", ".join(p for p in (low, high) if p)
+
+
+BOUNDED = {
+    env_name(name, field): _bounds(field)
+    for name, field in Settings.model_fields.items()
+    if _bounds(field)
+}
+
+
+@pytest.mark.parametrize("variable", sorted(BOUNDED))
+def test_each_row_begins_with_the_range_start_up_takes(variable: str) -> None:
+    # 57 rows left their bound out (OUTPUT_HOLDBACK_CHARS' read as if any value were
+    # taken, while start-up refused less than 16): an operator found it only when a
+    # value stopped start-up.
+    meaning = doc_table()[variable][1]
+    stated = _range(BOUNDED[variable])
+    assert re.match(rf"{re.escape(stated)}\b(?![.\d])", meaning), (
+        f"begin the {variable} row's meaning with {stated!r}: {meaning[:80]!r}"
+    )
+
+
+def _beyond(bounds: dict[str, Any]) -> list[tuple[str, str]]:
+    """(a value just outside a bound, the refusal start-up gives for it)."""
+    out = []
+    for kind, step, said in (("ge", -1, "at least"), ("le", 1, "at most")):
+        if kind in bounds:
+            out.append((_number(bounds[kind] + step), f"must be {said} {_number(bounds[kind])}"))
+    for kind, said in (("gt", "more than"), ("lt", "less than")):
+        if kind in bounds:
+            out.append((_number(bounds[kind]), f"must be {said} {_number(bounds[kind])}"))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "refusal"),
+    [(v, value, said) for v, b in sorted(BOUNDED.items()) for value, said in _beyond(b)],
+)
+def test_start_up_refuses_a_value_past_a_bound_naming_the_row_s_number(
+    variable: str, value: str, refusal: str
+) -> None:
+    # The same number as the row's, written the same way ("at least 0", not 0.0).
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {variable}: {refusal}$"):
+        load_settings({"REQUIRE_AUTH": "false", variable: value})
