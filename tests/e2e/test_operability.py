@@ -13,7 +13,14 @@ import pytest
 from grpc_health.v1 import health_pb2 as ghealth_pb2
 from grpc_health.v1 import health_pb2_grpc as ghealth_pb2_grpc
 
-from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
+from generated.novaos.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    chat_pb2,
+    chat_pb2_grpc,
+    health_pb2,
+    health_pb2_grpc,
+)
 from tests.fixtures.common import free_port
 from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
@@ -168,6 +175,32 @@ async def test_a_call_refused_before_the_pipeline_leaves_a_log_line_with_its_req
     assert limit["method"] == "/novaos.v1.ChatService/Chat"
     assert (auth["code"], auth["reason"]) == ("UNAUTHENTICATED", "TOKEN_MISSING")
     assert "userId" not in auth
+
+
+async def test_a_refused_admin_call_logs_who_tried_it(caplog: pytest.LogCaptureFixture) -> None:
+    # PERMISSION_DENIED was raised before the caller was recorded, so the one line
+    # about an unauthorised read of the audit log had no userId, though the token
+    # was read and valid.
+    caplog.set_level(logging.INFO, logger="novaos.transport")
+    async with running_app() as running:
+        audit = audit_pb2_grpc.AuditServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await audit.ListAuditEvents(
+                audit_pb2.ListAuditEventsRequest(), metadata=bearer(mint("eve-ops"))
+            )
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        request_id = dict(err.value.trailing_metadata() or ())["x-request-id"]
+    (line,) = [
+        r.__dict__
+        for r in caplog.records
+        if r.getMessage() == "Call failed" and r.__dict__.get("requestId") == request_id
+    ]
+    assert (line["code"], line["reason"], line["userId"]) == (
+        "PERMISSION_DENIED",
+        "ROLE_REQUIRED",
+        "eve-ops",
+    )
+    assert line["method"] == "/novaos.v1.AuditService/ListAuditEvents"
 
 
 @pytest.mark.parametrize("require_auth", ["false", "true"])
