@@ -130,7 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _say_config_error(exc)
         return EXIT_CONFIG
-    configure_logging(settings)
+    configure_logging(settings, worker=args.worker)
     if not args.worker and (unknown := unknown_variables()):  # the supervisor says it once
         logging.getLogger("novaos.config").warning(
             "not NovaOS variables, ignored: %s",

@@ -5,7 +5,10 @@ One object per line: ``timestamp``, ``level``, ``requestId``, ``userId``,
 request fields appear when the call passes them as ``extra``; ``requestId`` also
 on any line logged while a call is served, see ``bind_request_id``). With
 REDACT_PII=true the user id becomes the same keyed pseudonym the audit log
-uses, and PII in messages and tracebacks is redacted.
+uses, and PII in messages and tracebacks is redacted. A worker process under
+the supervisor (WORKERS > 1) adds ``worker`` (its ``NOVAOS_WORKER_INDEX``) to
+every line: the workers share one stderr, and breakers, fallbacks and readiness
+are each worker's own.
 """
 
 from __future__ import annotations
@@ -67,10 +70,17 @@ def unbind_request_id(token: contextvars.Token[str]) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, *, redact_pii: bool, pseudonymize: Pseudonymizer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        redact_pii: bool,
+        pseudonymize: Pseudonymizer | None = None,
+        worker: int | None = None,
+    ) -> None:
         super().__init__()
         self._redact_pii = redact_pii
         self._pseudonymize = pseudonymize or Pseudonymizer(secrets.token_bytes(32))
+        self._worker = worker  # None: a process of its own (WORKERS=1, the supervisor)
 
     def format(self, record: logging.LogRecord) -> str:
         created = datetime.fromtimestamp(record.created, UTC)
@@ -89,6 +99,8 @@ class JsonFormatter(logging.Formatter):
         for name in REQUEST_FIELDS[2:]:
             if name in fields:
                 entry[name] = fields[name]
+        if self._worker is not None:
+            entry["worker"] = self._worker
         for name, value in fields.items():  # other ``extra`` fields, e.g. port
             if name not in _STANDARD and name not in entry:
                 entry[name] = self._scrub(value) if isinstance(value, str) else value
@@ -113,13 +125,20 @@ def _component(logger_name: str) -> str:
     return parts[0] or "root"
 
 
-def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    settings: Settings, *, stream: TextIO | None = None, worker: bool = False
+) -> logging.Handler:
     """Install the JSON handler on the root logger at LOG_LEVEL (idempotent);
-    ``QUIET_LOGGERS`` only at warning and above, whatever LOG_LEVEL says."""
+    ``QUIET_LOGGERS`` only at warning and above, whatever LOG_LEVEL says.
+    ``worker``: this is one of the supervisor's workers, so lines name it."""
     key = pseudonym_secret(settings) or secrets.token_bytes(32)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
-        JsonFormatter(redact_pii=settings.redact_pii, pseudonymize=Pseudonymizer(key))
+        JsonFormatter(
+            redact_pii=settings.redact_pii,
+            pseudonymize=Pseudonymizer(key),
+            worker=settings.novaos_worker_index if worker else None,
+        )
     )
     setattr(handler, _HANDLER_MARK, True)
     root = logging.getLogger()
