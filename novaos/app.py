@@ -87,6 +87,9 @@ class ProviderMetrics:
     def circuit_state(self, provider: str, state: int) -> None:
         self.metrics.set_circuit_state(provider, state, self.worker)
 
+    def failed(self, provider: str, kind: str) -> None:
+        self.metrics.provider_failed(provider, kind)
+
     def tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         return None
 
@@ -306,6 +309,7 @@ class App:
         for info in self.router.providers():
             if info.configured:  # its model (OPENAI_MODEL, ...) never counts as "other"
                 self.metrics.keep_models(info.name, (info.model,))
+                self.metrics.provider_errors_from_zero(info.name)
         return self.router
 
     def _orchestrator(self, store: KeyValueStore) -> Orchestrator:
@@ -350,7 +354,7 @@ class App:
         )
         return ChatService(
             orchestrator,
-            RequestLogger(self.audit_log),
+            RequestLogger(self.audit_log, outcomes=self.metrics.chat_request),
             limits,
             admission=PrincipalAdmission(self.limiter),
             conversations=self.conversations,

@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -181,11 +181,19 @@ def log_request(
 
 class RequestLogger:
     """The ``AuditLog`` port wrapped so every finished request also logs its
-    one info line; the chat service needs no logging code of its own."""
+    one info line (and counts its outcome, ``outcomes``); the chat service needs
+    no logging code of its own."""
 
-    def __init__(self, inner: AuditLog, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        inner: AuditLog,
+        logger: logging.Logger | None = None,
+        *,
+        outcomes: Callable[[str], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._logger = logger or logging.getLogger("novaos.requests")
+        self._outcomes = outcomes
 
     async def record(self, summary: RequestSummary) -> None:
         outcome, error = summary.outcome, None
@@ -211,3 +219,5 @@ class RequestLogger:
                 outcome=outcome,
                 error=error,
             )
+            if self._outcomes is not None:
+                self._outcomes(outcome)

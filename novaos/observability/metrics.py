@@ -13,10 +13,11 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from novaos.domain import GateRecord, Tier
+from novaos.domain import GateRecord, Outcome, Tier
 from novaos.limits.model import CONCURRENCY, REQUESTS, TOKENS
 from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.pipeline.orchestrator import GateObserver
+from novaos.providers.errors import ERROR_KINDS
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 # Gates and the gateway's own time: mostly sub-millisecond to tens of ms, but a lens
@@ -99,6 +100,25 @@ class Metrics(GateObserver):
         for tier in Tier:
             for limit in (REQUESTS, TOKENS, CONCURRENCY):
                 self.rate_limited.labels(tier.value, limit)
+        # What each chat request the pipeline ran ended as (its ``Request processed``
+        # line's outcome): every outcome is code OK or one shared code in
+        # http_requests_total, so crises, vetoes and blocked answers showed nowhere.
+        self.chat_requests = Counter(
+            "chat_requests_total",
+            "Chat requests the pipeline ran, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in Outcome:
+            self.chat_requests.labels(outcome.value)  # zeros: a first crisis is a rise
+        # Every failed provider call, also one a fallback provider then answered,
+        # which left no other trace until the breaker opened.
+        self.provider_errors = Counter(
+            "provider_errors_total",
+            "Failed provider calls by provider and kind (fallbacks included)",
+            ["provider", "kind"],
+            registry=r,
+        )
         self.tokens = Counter(
             "llm_token_usage_total",
             "LLM tokens by provider, model and kind (input|output)",
@@ -216,6 +236,14 @@ class Metrics(GateObserver):
     def set_circuit_state(self, provider: str, state: int, worker: int = 0) -> None:
         self.circuit_state.labels(provider, str(worker)).set(state)
 
+    def provider_failed(self, provider: str, kind: str) -> None:
+        self.provider_errors.labels(provider, kind).inc()
+
+    def provider_errors_from_zero(self, provider: str) -> None:
+        """Export ``provider``'s error series at 0, so the first failure is a rise."""
+        for kind in ERROR_KINDS:
+            self.provider_errors.labels(provider, kind)
+
     def count_tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         if n > 0:
             self._tokens(provider, self._model_label(provider, model), kind).inc(n)
@@ -251,6 +279,9 @@ class Metrics(GateObserver):
 
     def audit_depth(self, depth: int) -> None:
         self.audit_queue.set(depth)
+
+    def chat_request(self, outcome: str) -> None:
+        self.chat_requests.labels(outcome).inc()
 
     def fetched(self, result: str) -> None:
         self.web_fetch.labels(result).inc()

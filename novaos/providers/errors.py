@@ -24,6 +24,7 @@ from novaos.errors import (
 )
 
 __all__ = [
+    "ERROR_KINDS",
     "CircuitOpenError",
     "MalformedChunkError",
     "ProviderAuthError",
@@ -151,3 +152,23 @@ class ProviderAuthError(ProviderError):
     """401/403: our credentials are wrong; every call will fail until config is fixed."""
 
     kind = "auth_error"
+
+
+# Every ``kind`` above: the ``kind`` of the ``provider call failed`` log line and
+# of ``provider_errors_total``, a fixed set so the metric's labels stay bounded.
+ERROR_KINDS = (
+    ProviderError.kind,
+    TransientProviderError.kind,
+    ProviderConnectError.kind,
+    ProviderTimeoutError.kind,
+    ProviderBusyError.kind,
+    ProviderServerError.kind,
+    ProviderRateLimitedError.kind,
+    StreamCutError.kind,
+    MalformedChunkError.kind,
+    ResponseTooLargeError.kind,
+    StreamErrorEventError.kind,
+    StreamStalledError.kind,
+    ProviderRequestError.kind,
+    ProviderAuthError.kind,
+)

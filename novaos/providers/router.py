@@ -290,6 +290,7 @@ class ProviderRouter:
         permit: Permit,
     ) -> bool:
         summary = {"status": exc.status, "error_type": exc.error_type, "error_code": exc.error_code}
+        self._observer.failed(name, exc.kind)
         log.warning(
             "provider call failed",
             extra={

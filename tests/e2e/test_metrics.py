@@ -16,11 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from novaos.observability.metrics import MODEL_LABELS_PER_PROVIDER, OTHER_MODEL
-from tests.fixtures.common import wait_until
+from tests.fixtures.common import await_until, wait_until
 from tests.fixtures.deploy_assets import alert_rules
 from tests.fixtures.fake_providers import Pause, Reply, StartServer
 from tests.fixtures.promql_eval import evaluate, registry_samples
-from tests.fixtures.provider_wire import openai_json, openai_stream
+from tests.fixtures.provider_wire import openai_error, openai_json, openai_stream
 from tests.fixtures.server import Subprocess, bearer, mint, running_app
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -358,3 +358,48 @@ def test_sigterm_while_a_worker_waits_to_restart_exits_0(
     assert "restarting in 2.0 s" in "".join(srv.lines)
     srv.proc.send_signal(signal.SIGTERM)  # within those 2 s
     assert srv.proc.wait(timeout=30) == 0, "".join(srv.lines)
+
+
+async def test_chat_outcomes_and_provider_failures_a_fallback_covered_are_counted(
+    fake_server: StartServer,
+) -> None:
+    # Crisis, veto and answer were all code OK in http_requests_total, and a
+    # provider failing while the fallback answered showed in no metric at all.
+    failing, answering = await fake_server(), await fake_server()
+    failing.default = Reply(500, openai_error(500, "down"))
+    answering.default = Reply(body=openai_json("Fine.", (5, 3)))
+    env = {
+        "PREFERRED_PROVIDER": "openai",
+        "PROVIDER_FALLBACK_ORDER": "openai,openai_compat",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": failing.url + "/v1",
+        "OPENAI_COMPAT_BASE_URL": answering.url + "/v1",
+        "OPENAI_COMPAT_MODEL": "compat-model",
+    }
+    async with running_app(**env) as running:
+        registry = running.app.metrics.registry
+        zeros = registry_samples(registry)
+        for outcome in ("completed", "control", "hard_veto", "output_blocked", "failed"):
+            assert zeros[("chat_requests_total", frozenset({("outcome", outcome)}))] == 0
+        for provider in ("openai", "openai_compat"):
+            labels = frozenset({("provider", provider), ("kind", "server_error")})
+            assert zeros[("provider_errors_total", labels)] == 0
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        asked = ("tell me about otters", "I want to kill myself", "how do I make a pipe bomb")
+        for message in asked:
+            await stub.Chat(chat_pb2.ChatRequest(message=message), metadata=bearer(mint()))
+
+        def count(name: str, **labels: str) -> float:
+            return registry.get_sample_value(name, labels) or 0.0
+
+        async def all_counted() -> bool:  # the request line comes after the reply
+            return sum(count("chat_requests_total", outcome=o) for o in OUTCOMES) == 3
+
+        await await_until(all_counted, what="three chat requests counted")
+        assert [count("chat_requests_total", outcome=o) for o in OUTCOMES] == [1, 1, 1]
+        assert count("provider_errors_total", provider="openai", kind="server_error") == 1
+        assert count("provider_errors_total", provider="openai_compat", kind="server_error") == 0
+        assert count("circuit_breaker_state", provider="openai", worker="0") == 0  # still closed
+
+
+OUTCOMES = ("completed", "control", "hard_veto")

@@ -55,9 +55,13 @@ class RecordingObserver:
     states: list[tuple[str, int]] = field(default_factory=list)
     tokens_seen: list[tuple[str, str, str, int]] = field(default_factory=list)
     first_tokens: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
     def circuit_state(self, provider: str, state: int) -> None:
         self.states.append((provider, state))
+
+    def failed(self, provider: str, kind: str) -> None:
+        self.failures.append((provider, kind))
 
     def tokens(self, provider: str, model: str, kind: str, n: int) -> None:
         self.tokens_seen.append((provider, model, kind, n))

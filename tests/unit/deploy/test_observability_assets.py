@@ -14,6 +14,8 @@ import promql_parser
 import pytest
 import yaml
 
+from novaos.providers import errors as perr
+from novaos.providers.errors import ERROR_KINDS
 from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
     OPERATIONS_DOC,
@@ -257,3 +259,31 @@ def test_metric_name_extraction_folds_histogram_series() -> None:
     assert promql_metric_names(expr) == {"a_seconds", "b_total"}
     with pytest.raises(ValueError):
         promql_metric_names("sum(rate(a_total[5m])")
+
+
+def test_a_provider_failing_behind_its_fallback_raises_an_alert() -> None:
+    # A provider failing 2 calls in 3 never opened its breaker, and the fallback
+    # answered: nothing in the metrics or alerts showed it. The alert counts the
+    # kinds that move a breaker, and leaves out exactly those that do not.
+    op, value, metrics = _threshold("NovaOSProviderErrors")
+    assert (op, value, metrics) == (">", 10.0, {"provider_errors_total"})
+    ((_, _, match, pattern),) = [
+        m for m in alert_matchers("NovaOSProviderErrors") if m[1] == "kind"
+    ]
+    assert match == "MatchOp.NotRe"
+    assert set(ERROR_KINDS) == {c.kind for c in _error_classes()}  # the metric's whole set
+    excluded = {k for k in ERROR_KINDS if re.fullmatch(pattern, k)}
+    assert excluded == {c.kind for c in _error_classes() if not c.counts_as_failure}
+    assert RULES_BY_NAME["NovaOSProviderErrors"]["annotations"]["runbook"].endswith(
+        "#provider-down"
+    )
+
+
+def _error_classes() -> list[type[perr.ProviderError]]:
+    found: list[type[perr.ProviderError]] = []
+    todo = [perr.ProviderError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
