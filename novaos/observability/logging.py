@@ -48,9 +48,12 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "component",
 }
 _HANDLER_MARK = "_novaos_json"
-# Client libraries that log every request's full URL at info/debug level,
-# with no request id: user-supplied URLs (web fetch) would reach the log.
-QUIET_LOGGERS = ("httpx", "httpcore")
+# Libraries kept at warning whatever LOG_LEVEL says. The HTTP clients log every
+# request's full URL at info/debug level, with no request id: user-supplied URLs
+# (web fetch) would reach the log. grpc logs "[_cygrpc] Loaded running loop" at
+# debug for about every call and asyncio its selector: at LOG_LEVEL=debug they
+# outnumbered NovaOS's own lines several times over.
+QUIET_LOGGERS = ("httpx", "httpcore", "grpc", "asyncio")
 # The id of the request the running code serves. Transport binds it for each
 # call, so what is logged below it (providers, limits, gates, the tasks the call
 # starts) carries ``requestId`` without each layer passing the id to its logger;
