@@ -155,7 +155,10 @@ class Supervisor:
             check_provider_settings(self.settings)  # once here, not once per worker
             check_store_settings(self.settings)
             port = concrete_port(self.settings.grpc_host, self.settings.grpc_port)
-            registry = CollectorRegistry()
+            # The workers' collector cannot name its series in advance: without
+            # this, /metrics?name[]=… (prometheus_client's filter) matched nothing
+            # and answered an empty 200.
+            registry = CollectorRegistry(support_collectors_without_names=True)
             multiprocess.MultiProcessCollector(registry, path=self.metrics_dir)  # type: ignore[no-untyped-call]
             registry.register(WorkerRestarts(lambda: self.restarts))  # the workers' sum lacks it
             server = serve_metrics(self.settings.metrics_host, self.settings.metrics_port, registry)

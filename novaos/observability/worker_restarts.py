@@ -15,14 +15,18 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+_NAME = "worker_restarts"
+_HELP = "Worker processes the supervisor restarted after they died"
+
 
 class WorkerRestarts(Collector):
     def __init__(self, count: Callable[[], int]) -> None:
         self._count = count
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        yield CounterMetricFamily(
-            "worker_restarts",
-            "Worker processes the supervisor restarted after they died",
-            value=self._count(),
-        )
+        yield CounterMetricFamily(_NAME, _HELP, value=self._count())
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        """The name, for the registry: ``/metrics?name[]=worker_restarts_total``
+        selects only collectors it knows by name."""
+        yield CounterMetricFamily(_NAME, _HELP)

@@ -403,3 +403,23 @@ async def test_chat_outcomes_and_provider_failures_a_fallback_covered_are_counte
 
 
 OUTCOMES = ("completed", "control", "hard_veto")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_name_filter_selects_series_as_prometheus_client_documents(
+    spawn_server: Callable[..., Subprocess], workers: str
+) -> None:
+    # Under WORKERS=2 (the supervisor's aggregated endpoint) /metrics?name[]=…
+    # answered an empty 200 whatever was asked; worker_restarts_total never matched.
+    srv = spawn_server(WORKERS=workers)
+    if workers == "2":  # a single process is up once it listens (spawn_server)
+        wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="workers up")
+    wanted = ("active_streams", "rate_limit_exceeded_total", "worker_restarts_total")
+    response = httpx.get(
+        f"http://127.0.0.1:{srv.metrics_port}/metrics",
+        params=[("name[]", name) for name in wanted],
+        timeout=5,
+    )
+    assert response.status_code == 200
+    families = {f.name for f in text_string_to_metric_families(response.text)}
+    assert families == {"active_streams", "rate_limit_exceeded", "worker_restarts"}, response.text
