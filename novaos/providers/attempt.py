@@ -36,14 +36,13 @@ class Failures:
     refusals: list[bool] = field(default_factory=list)  # per error: the request's own fault
     skipped: list[str] = field(default_factory=list)
 
-    def failed(self, exc: perr.ProviderError, wait_s: float, *, asked_model: str) -> None:
-        """``wait_s``: how long the failed provider is now out of reach (its breaker
-        opened, or a 429 back-off began); 0 when it could be called again at once.
-        ``asked_model``: the model the client asked this provider for (its
-        ``options.model``); empty when it was called with its configured model."""
+    def failed(self, exc: perr.ProviderError, wait_s: float) -> None:
+        """``exc`` as ``as_counted`` made it. ``wait_s``: how long the failed provider
+        is now out of reach (its breaker opened, or a 429 back-off began); 0 when it
+        could be called again at once."""
         self.errors.append(exc)
         self.failed_waits.append(wait_s)
-        self.refusals.append(_refused_request(exc, asked_model))
+        self.refusals.append(isinstance(exc, perr.ProviderRequestError))
 
     def final_error(self) -> NovaError:
         if not self.errors and not self.rate_waits and self.open_waits:
@@ -70,17 +69,24 @@ class Failures:
         return min(waits, default=0.0)
 
 
-def breaker_failure(exc: perr.ProviderError, asked_model: str) -> bool:
-    """Does ``exc`` push the provider's breaker towards open? A 4xx is the
-    request's (no), except a 404 for the configured model or path and a redirect:
-    those fail every call until the config is fixed, and an open breaker spares
-    each request the round trip (and gives RetryInfo a real wait)."""
-    if exc.counts_as_failure:
-        return True
-    return isinstance(exc, perr.ProviderRequestError) and not _refused_request(exc, asked_model)
+def as_counted(exc: perr.ProviderError, asked_model: str) -> perr.ProviderError:
+    """``exc`` as the router logs, counts and breaks on it. A 4xx is the request's
+    (``ProviderRequestError``: it leaves the breaker alone), except a 404 for the
+    configured model or path and a redirect: those fail every call until the config
+    is fixed, so they become a ``ProviderConfigError``, which moves the breaker (an
+    open one spares each request the round trip and gives RetryInfo a real wait) and
+    has a ``kind`` of its own, which the alert on failed calls counts.
+    ``asked_model``: the model the client asked this provider for (its
+    ``options.model``); empty when it was called with its configured model."""
+    if not isinstance(exc, perr.ProviderRequestError) or _refused_request(exc, asked_model):
+        return exc
+    ours = perr.ProviderConfigError(exc.provider, exc.message, status=exc.status)
+    ours.error_type, ours.error_code = exc.error_type, exc.error_code
+    ours.__cause__ = exc
+    return ours
 
 
-def _refused_request(exc: perr.ProviderError, asked_model: str) -> bool:
+def _refused_request(exc: perr.ProviderRequestError, asked_model: str) -> bool:
     """A 4xx caused by the request itself (not a redirect: that is our base URL).
 
     A 404 is the client's only for a model it asked for: for the configured model
@@ -90,7 +96,7 @@ def _refused_request(exc: perr.ProviderError, asked_model: str) -> bool:
     which no alert counts). 400, 413 and 422 stay the request's: a prompt over the
     context length is by far the common case, and the provider's body does not
     tell it apart from a malformed request of ours in any one way."""
-    if not isinstance(exc, perr.ProviderRequestError) or not 400 <= exc.status < 500:
+    if not 400 <= exc.status < 500:
         return False
     return exc.status != 404 or bool(asked_model)
 

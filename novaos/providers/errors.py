@@ -7,8 +7,9 @@ re-exported here for the router's users.
 
 Two questions decide what the router does with one:
 - ``counts_as_failure``: does it push the circuit breaker towards open?
-  Connect errors, timeouts, 5xx and broken streams do; a 4xx caused by the
-  request (or a 429, which has its own back-off) does not.
+  Connect errors, timeouts, 5xx, broken streams and a 4xx or redirect that is
+  the config's (``ProviderConfigError``) do; a 4xx caused by the request (or a
+  429, which has its own back-off) does not.
 - transient (subclass of ``TransientProviderError``): may another provider, or
   the same one later, succeed with the same request?
 """
@@ -29,6 +30,7 @@ __all__ = [
     "MalformedChunkError",
     "ProviderAuthError",
     "ProviderBusyError",
+    "ProviderConfigError",
     "ProviderConnectError",
     "ProviderError",
     "ProviderRateLimitedError",
@@ -141,11 +143,23 @@ class StreamStalledError(TransientProviderError):
 
 class ProviderRequestError(ProviderError):
     """A 4xx caused by the request itself (too long, bad parameter): not the provider's
-    fault. A 404 for a configured model and a redirect are ours, and do count
-    (``attempt.breaker_failure``)."""
+    fault. What an adapter raises for any 4xx it has no other class for, and for a
+    redirect; the router turns those that are ours into ``ProviderConfigError``
+    (``attempt.as_counted``)."""
 
     kind = "request_error"
     counts_as_failure = False
+
+
+class ProviderConfigError(ProviderError):
+    """A 4xx or redirect that is the config's, not the request's: a 404 for the
+    configured model (misspelt, or retired by the provider) or for a base URL with a
+    wrong path, or a redirect (a base URL to fix). Every call fails alike until the
+    config is fixed: it moves the breaker, and the alert on failed calls counts it.
+    Only the router knows which model the client asked for, so it makes these from
+    the adapter's ``ProviderRequestError`` (``attempt.as_counted``)."""
+
+    kind = "config_error"
 
 
 class ProviderAuthError(ProviderError):
@@ -170,5 +184,6 @@ ERROR_KINDS = (
     StreamErrorEventError.kind,
     StreamStalledError.kind,
     ProviderRequestError.kind,
+    ProviderConfigError.kind,
     ProviderAuthError.kind,
 )

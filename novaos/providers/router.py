@@ -47,7 +47,7 @@ from novaos.ports import (
 )
 from novaos.ports import Provider as ProviderPort
 from novaos.providers import errors as perr
-from novaos.providers.attempt import Failures, StreamAttempt, breaker_failure
+from novaos.providers.attempt import Failures, StreamAttempt, as_counted
 from novaos.providers.breaker import CircuitBreaker, CircuitState, Permit
 from novaos.providers.log_detail import log_detail
 from novaos.providers.observer import NullProviderObserver, ProviderObserver
@@ -289,6 +289,7 @@ class ProviderRouter:
         failures: Failures,
         permit: Permit,
     ) -> bool:
+        exc = as_counted(exc, sub.model)
         summary = {"status": exc.status, "error_type": exc.error_type, "error_code": exc.error_code}
         self._observer.failed(name, exc.kind)
         log.warning(
@@ -303,13 +304,13 @@ class ProviderRouter:
         if isinstance(exc, perr.ProviderRateLimitedError) and exc.retry_after_s:
             self._not_before[name] = self._clock() + exc.retry_after_s
         breaker = self._breakers[name]
-        if breaker_failure(exc, sub.model):
+        if exc.counts_as_failure:
             breaker.record_failure(permit)
         else:
             breaker.release(permit)
         backoff = self._not_before.get(name, 0.0) - self._clock()
         wait = max(backoff, breaker.seconds_until_retry(), 0.0)
-        failures.failed(exc, wait, asked_model=sub.model)
+        failures.failed(exc, wait)
         return True
 
     def _state_changed(self, name: str, state: CircuitState) -> None:

@@ -122,7 +122,7 @@ async def test_a_404_for_a_configured_model_stays_unavailable(pair: Pair, whole:
     pair.secondary.queue(NO_MODEL)
     error = await unavailable(pair, whole=whole)
     assert error.reason == "PROVIDER_UNAVAILABLE"
-    assert "openai: request_error; anthropic: request_error" in error.message
+    assert "openai: config_error; anthropic: config_error" in error.message
     assert [r.json()["model"] for r in pair.primary.requests] == ["gpt-4o-mini"]
 
 
@@ -150,6 +150,19 @@ async def test_a_404_for_a_configured_model_opens_its_breaker(pair: Pair) -> Non
     pair.secondary.queue(OK_SECONDARY)
     await collect(pair.router)
     assert len(pair.primary.requests) == 3, "its open breaker keeps it out"
+    # Counted under a kind of its own: as request_error, which also labels the
+    # client's own bad requests, the alert on failed calls could not count it.
+    assert pair.observer.failures == [("openai", "config_error")] * 3
+
+
+async def test_a_redirect_opens_the_breaker_as_a_config_error(pair: Pair) -> None:
+    moved = Reply(301, b"", headers={"location": "https://elsewhere.example/v1"})
+    for _ in range(3):
+        pair.primary.queue(moved)
+        pair.secondary.queue(OK_SECONDARY)
+        await collect(pair.router)
+    assert pair.router.circuits()[0].state == 1  # open
+    assert pair.observer.failures == [("openai", "config_error")] * 3
 
 
 async def test_a_404_for_the_model_the_client_asked_leaves_the_breaker_closed(
@@ -163,6 +176,7 @@ async def test_a_404_for_the_model_the_client_asked_leaves_the_breaker_closed(
     circuit = pair.router.circuits()[0]
     assert (circuit.state, circuit.consecutive_failures) == (0, 0)
     assert len(pair.primary.requests) == 4
+    assert pair.observer.failures == [("openai", "request_error")] * 4
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import ``dashboard_metric_names`` / ``alert_metric_names`` from tests.fixtures.d
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from novaos.providers import errors as perr
+from novaos.providers.attempt import as_counted
 from novaos.providers.errors import ERROR_KINDS
 from tests.fixtures.deploy_assets import (
     EXPORTED_METRICS,
@@ -263,8 +265,9 @@ def test_metric_name_extraction_folds_histogram_series() -> None:
 
 def test_a_provider_failing_behind_its_fallback_raises_an_alert() -> None:
     # A provider failing 2 calls in 3 never opened its breaker, and the fallback
-    # answered: nothing in the metrics or alerts showed it. The alert counts the
-    # kinds that move a breaker, and leaves out exactly those that do not.
+    # answered: nothing in the metrics or alerts showed it. The alert counts exactly
+    # the failed calls that move a breaker: the kind tells them apart (a 404 for the
+    # configured model was request_error, left out, yet it moves the breaker).
     op, value, metrics = _threshold("NovaOSProviderErrors")
     assert (op, value, metrics) == (">", 10.0, {"provider_errors_total"})
     ((_, _, match, pattern),) = [
@@ -272,11 +275,38 @@ def test_a_provider_failing_behind_its_fallback_raises_an_alert() -> None:
     ]
     assert match == "MatchOp.NotRe"
     assert set(ERROR_KINDS) == {c.kind for c in _error_classes()}  # the metric's whole set
-    excluded = {k for k in ERROR_KINDS if re.fullmatch(pattern, k)}
-    assert excluded == {c.kind for c in _error_classes() if not c.counts_as_failure}
+    moves: dict[str, set[bool]] = {}
+    for error in _failed_calls():
+        counted = as_counted(error.exc, error.asked_model)  # what the router logs and counts
+        moves.setdefault(counted.kind, set()).add(counted.counts_as_failure)
+    assert set(moves) == set(ERROR_KINDS)
+    assert all(len(verdicts) == 1 for verdicts in moves.values()), moves  # one kind, one rule
+    counted_kinds = {k for k in ERROR_KINDS if not re.fullmatch(pattern, k)}
+    assert counted_kinds == {k for k, verdicts in moves.items() if verdicts == {True}}
     assert RULES_BY_NAME["NovaOSProviderErrors"]["annotations"]["runbook"].endswith(
         "#provider-down"
     )
+
+
+@dataclass(frozen=True)
+class FailedCall:
+    exc: perr.ProviderError
+    asked_model: str  # the model the client asked the provider for; "" for the configured one
+
+
+def _failed_calls() -> list[FailedCall]:
+    """One failed call of every class, each 4xx and redirect status, for the model
+    the client asked and for the configured one."""
+    calls: list[FailedCall] = []
+    for cls in _error_classes():
+        for status in (0, 301, 307, 400, 404, 408, 413, 422, 500, 529):
+            for asked in ("", "gpt-9"):
+                if cls is perr.ProviderRateLimitedError:
+                    exc: perr.ProviderError = cls("p", "HTTP 429", retry_after_s=1.0)
+                else:
+                    exc = cls("p", f"HTTP {status}", status=status)
+                calls.append(FailedCall(exc, asked))
+    return calls
 
 
 def _error_classes() -> list[type[perr.ProviderError]]:
