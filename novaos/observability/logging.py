@@ -132,7 +132,7 @@ def configure_logging(
     settings: Settings, *, stream: TextIO | None = None, worker: bool = False
 ) -> logging.Handler:
     """Install the JSON handler on the root logger at LOG_LEVEL (idempotent);
-    ``QUIET_LOGGERS`` only at warning and above, whatever LOG_LEVEL says.
+    ``QUIET_LOGGERS`` at LOG_LEVEL but never below warning.
     ``worker``: this is one of the supervisor's workers, so lines name it."""
     key = pseudonym_secret(settings) or secrets.token_bytes(32)
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -149,8 +149,11 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # Propagated lines skip the root logger's level: at LOG_LEVEL=error these would
+    # write their warnings, which NovaOS's own loggers drop.
+    quiet = max(logging.WARNING, root.level)
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(quiet)
     return handler
 
 

@@ -195,6 +195,34 @@ async def test_http_clients_do_not_log_each_request_url(captured) -> None:
     assert [line["message"] for line in _lines(stream)] == ["client trouble", "our own debug line"]
 
 
+@pytest.mark.parametrize(
+    ("level", "own", "quiet"),
+    [
+        ("error", ["error"], ["error"]),
+        ("warn", ["warning", "error"], ["warning", "error"]),
+        ("info", ["info", "warning", "error"], ["warning", "error"]),
+        ("debug", ["info", "warning", "error"], ["warning", "error"]),
+    ],
+)
+def test_library_loggers_log_warnings_only_where_log_level_lets_them(
+    captured, level: str, own: list[str], quiet: list[str]
+) -> None:
+    # Held at warning whatever LOG_LEVEL said, they wrote their warnings at
+    # LOG_LEVEL=error too (asyncio's "socket.send() raised exception."), when
+    # NovaOS's own warnings were dropped.
+    stream, installed = captured
+    settings = load_settings({"REQUIRE_AUTH": "false", "LOG_LEVEL": level})
+    installed.append(configure_logging(settings, stream=stream))
+    for name in ("novaos.providers", *QUIET_LOGGERS):
+        logging.getLogger(name).info(f"{name} info")
+        logging.getLogger(name).warning(f"{name} warning")
+        logging.getLogger(name).error(f"{name} error")
+    shown = [line["message"] for line in _lines(stream)]
+    assert shown == [f"novaos.providers {m}" for m in own] + [
+        f"{name} {m}" for name in QUIET_LOGGERS for m in quiet
+    ]
+
+
 async def test_a_task_for_the_process_does_not_log_the_request_that_started_it(captured) -> None:
     # A reconnect loop a request happened to start logs for the process later on:
     # naming that request would send whoever greps its id the wrong way.
