@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from novaos.app import spill_location
 from novaos.config import load_settings
@@ -253,7 +254,8 @@ def test_dockerignore_keeps_secrets_and_tests_out() -> None:
         assert source.rstrip("/") in allowed, f"{source} is copied but ignored"
 
 
-def test_runtime_requirements_are_all_pinned_by_the_lock() -> None:
+def _runtime_requirements() -> list[str]:
+    """pyproject's runtime requirements, as scripts/runtime_requirements.py reads them."""
     spec = importlib.util.spec_from_file_location(
         "runtime_requirements", ROOT / "scripts" / "runtime_requirements.py"
     )
@@ -261,16 +263,39 @@ def test_runtime_requirements_are_all_pinned_by_the_lock() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     runtime_requirements: Callable[[Path], list[str]] = module.runtime_requirements
+    return runtime_requirements(ROOT / "pyproject.toml")
+
+
+def test_runtime_requirements_are_all_pinned_by_the_lock() -> None:
     pins = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if "==" in line and not line.startswith(" "):
             name, version = line.split(";")[0].strip().split("==")
             pins[_norm(name)] = version
-    requirements = [Requirement(r) for r in runtime_requirements(ROOT / "pyproject.toml")]
+    requirements = [Requirement(r) for r in _runtime_requirements()]
     assert requirements
     for req in requirements:
         assert _norm(req.name) in pins, f"{req.name} is not in requirements.lock"
         assert req.specifier.contains(pins[_norm(req.name)]), f"{req} vs {pins[_norm(req.name)]}"
+
+
+# An API NovaOS calls -> the first release of the package that has it.
+API_FLOORS = {
+    # novaos/supervisor.py: CollectorRegistry(support_collectors_without_names=True)
+    ("prometheus-client", "support_collectors_without_names"): "0.25.0",
+}
+
+
+@pytest.mark.parametrize(("package", "api"), list(API_FLOORS), ids=lambda v: v)
+def test_pyproject_allows_no_release_without_an_api_novaos_calls(package: str, api: str) -> None:
+    # pyproject allowed prometheus-client>=0.21 while the supervisor needs 0.25: an
+    # install that followed it could get 0.24, and WORKERS>1 then died at start-up
+    # (TypeError: unexpected keyword argument), /metrics refusing connections.
+    assert any(api in path.read_text() for path in (ROOT / "novaos").rglob("*.py"))
+    floor = Version(API_FLOORS[(package, api)])
+    (req,) = [r for r in map(Requirement, _runtime_requirements()) if _norm(r.name) == package]
+    older = Version(f"{floor.major}.{floor.minor - 1}.999")
+    assert req.specifier.contains(floor) and not req.specifier.contains(older), str(req)
 
 
 def _norm(name: str) -> str:
