@@ -15,10 +15,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.domain import Outcome
 from novaos.observability.metrics import MODEL_LABELS_PER_PROVIDER, OTHER_MODEL
-from tests.fixtures.common import await_until, wait_until
+from tests.fixtures.common import await_until, holds, wait_until
 from tests.fixtures.deploy_assets import alert_rules
-from tests.fixtures.fake_providers import Pause, Reply, StartServer
+from tests.fixtures.fake_providers import Pause, Reply, StartServer, paced
 from tests.fixtures.promql_eval import evaluate, registry_samples
 from tests.fixtures.provider_wire import openai_error, openai_json, openai_stream
 from tests.fixtures.server import Subprocess, bearer, mint, running_app
@@ -403,6 +404,62 @@ async def test_chat_outcomes_and_provider_failures_a_fallback_covered_are_counte
 
 
 OUTCOMES = ("completed", "control", "hard_veto")
+
+
+async def test_chat_requests_count_streams_and_cancels_and_no_call_refused_before_the_pipeline(
+    fake_server: StartServer,
+) -> None:
+    # chat_requests_total counts the requests the pipeline ran, once each: a whole
+    # stream, a stream the client cancelled; not a call refused at the door (bad
+    # input, no token, over the rate limit), which never reached the pipeline.
+    upstream = await fake_server()
+    env = {
+        "PREFERRED_PROVIDER": "openai",
+        "PROVIDER_FALLBACK_ORDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": upstream.url + "/v1",
+        "RATE_LIMIT_PRO": "1",
+    }
+    async with running_app(**env) as running:
+        registry = running.app.metrics.registry
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        asked = chat_pb2.ChatRequest(message="tell me about otters")
+
+        def counted() -> dict[str, float]:
+            values = {
+                o: registry.get_sample_value("chat_requests_total", {"outcome": o}) for o in Outcome
+            }
+            return {o: v for o, v in values.items() if v}
+
+        upstream.default = Reply(body=openai_stream(["Otters ", "are ", "nice."], (5, 3)))
+        events = [e async for e in stub.StreamChat(asked, metadata=bearer(mint()))]
+        assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED
+        await await_until(lambda: holds(counted() == {"completed": 1}), what="the stream counted")
+
+        upstream.default = Reply(body=paced(openai_stream(["Otters "] * 40, (5, 40)), 0.1))
+        call = stub.StreamChat(asked, metadata=bearer(mint()))
+        async for _ in call:  # the first event: the pipeline runs
+            call.cancel()
+            break
+        await await_until(
+            lambda: holds(counted() == {"completed": 1, "cancelled": 1}), what="the cancel counted"
+        )
+
+        upstream.default = Reply(body=openai_json("Fine.", (5, 3)))
+        pro = bearer(mint("pat", tier="pro"))
+        await stub.Chat(asked, metadata=pro)  # the one call a minute RATE_LIMIT_PRO allows
+        no_message = chat_pb2.ChatRequest(message="")
+        for metadata, request, code in [
+            (bearer(mint()), no_message, "INVALID_ARGUMENT"),
+            ((), asked, "UNAUTHENTICATED"),
+            (pro, asked, "RESOURCE_EXHAUSTED"),
+        ]:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Chat(request, metadata=metadata)
+            assert caught.value.code().name == code
+        await stub.Chat(asked, metadata=bearer(mint()))  # counted after the refusals' ends
+        await await_until(lambda: holds(counted().get("completed") == 3), what="last chat counted")
+        assert counted() == {"completed": 3, "cancelled": 1}
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -199,6 +199,9 @@ async def test_break_after_first_chunk_is_truncation_without_fallback(
     assert caught.value.metadata["provider"] == "openai"
     assert pair.secondary.requests == [], "no fallback request after the first chunk"
     assert pair.router.circuits()[0].consecutive_failures == 1
+    kind = caught.value.metadata["cause"]
+    assert kind in {"stream_cut", "stalled", "malformed", "error_event"}
+    assert pair.observer.failures == [("openai", kind)], "each failed call reported once"
 
 
 async def truncated_usage(router: ProviderRouter, request: ProviderRequest) -> list[int]:
@@ -257,6 +260,8 @@ async def test_circuit_opens_after_three_failures_and_is_skipped(pair: Pair) -> 
     await collect(pair.router)
     assert len(pair.primary.requests) == 3, "an open circuit sends nothing"
     assert ("openai", 1) in pair.observer.states
+    # every failed call reported, those the fallback answered too; a skip is no failure
+    assert pair.observer.failures == [("openai", "server_error")] * 3
 
 
 async def open_primary(pair: Pair) -> None:
