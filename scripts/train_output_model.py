@@ -1,7 +1,7 @@
 """Fit the output check's learned reading of answers for self-harm and write
 novaos/pipeline/policy/output_model.json.
 
-    python scripts/train_output_model.py [--benign-fp 0.002] [--floor 0.6] [--c 4]
+    python scripts/train_output_model.py [--benign-fp 0.015] [--floor 0.6] [--c 16]
                                           [--hard-negative-weight 3]
 
 The rules read answers for the hard-veto categories; self-harm instructions

@@ -441,6 +441,13 @@ def _undo_edits(stats: GenerationStats, before: tuple[int, int]) -> None:
     del stats.edited[before[1] :]
 
 
+def _kind(violation: str) -> str:
+    """A violation's kind ("banned phrase"), never the text it matched; harmful
+    output keeps its category ("harmful output: self_harm"), which is no text."""
+    kind, _, detail = violation.partition(": ")
+    return violation if kind == "harmful output" and detail else kind
+
+
 def personality_records(
     stats: GenerationStats, latency_ms: float, blocked: str = ""
 ) -> tuple[GateRecord, ...]:
@@ -451,7 +458,7 @@ def personality_records(
     Reasons name the kinds of violation, never the text."""
     records: list[GateRecord] = []
     if stats.regenerations:
-        kinds = dict.fromkeys(v.partition(": ")[0] for v in stats.violations)
+        kinds = dict.fromkeys(map(_kind, stats.violations))
         reason = f"regenerated {stats.regenerations}x: {', '.join(kinds)}"
         records.append(GateRecord("personality", Decision.REGENERATE, reason, latency_ms))
     if stats.edits:

@@ -28,7 +28,7 @@ from novaos.audit.chain import ChainHead, seal_all
 from novaos.audit.record import decode
 from novaos.domain import Usage
 from novaos.pipeline.gates.shield import ShieldClassifier
-from novaos.pipeline.gates.shield_model import default_model
+from novaos.pipeline.gates.shield_model import default_model, default_output_model
 from tests.fixtures.audit_data import summary
 from tests.fixtures.common import await_until
 from tests.fixtures.postgres_server import PostgresServer
@@ -110,8 +110,9 @@ async def test_admin_sees_filtered_paginated_verified_records(
         assert [e.request_id for e in by_id.events] == ids["bob"]
         assert all(e.user == alice and e.outcome == "completed" for e in seen)
         assert all(len(e.prompt_sha256) == 64 and e.hash and e.canonical_json for e in seen)
-        # The rules' version and the model's: a retrained model alone changes decisions.
-        assert {e.policy_version for e in seen} == {default_model().version}
+        # The rules' version and the models': a retrained model alone changes decisions.
+        versions = {e.policy_version for e in seen}
+        assert versions == {f"{default_model().version}+{default_output_model().version}"}
         assert default_model().version.startswith(ShieldClassifier(model=None).policy_version)
         assert "alice" not in seen[0].canonical_json
 

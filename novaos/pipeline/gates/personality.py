@@ -148,7 +148,9 @@ class PersonalityStream:
             edits += step.edits
             edited.update(dict.fromkeys(step.edited))
             if step.action != "continue":
-                return CheckStep(action=step.action, reason=step.reason, edits=edits)
+                return CheckStep(
+                    action=step.action, reason=step.reason, edits=edits, harm=step.harm
+                )
             release.append(step.release)
         return CheckStep(release="".join(release), edits=edits, edited=tuple(edited))
 

@@ -40,34 +40,21 @@ from novaos.pipeline.policy import Policy, Rule, default_policy
 # Where one sentence ends and the next begins: ? ! ; and line breaks always,
 # a full stop only before a space or the end ("2.5 mg", "e.g.x" stay whole).
 _SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
-# The output model reads an answer in windows of whole sentences up to this
-# long (its training answers are 1-5 sentences), one starting at each sentence.
-_WINDOW_CHARS = 600
-# Fewer content words than this, and the output model does not decide: on a
-# few words its probabilities are extreme ("Look after yourself too." read as
-# self-harm); a stream's next check reads them again with what follows.
+# The output model reads an answer sentence by sentence: one harmful sentence
+# among everyday ones ("Thanks for your message. ... Let me know if you want
+# more tips.") was diluted below its threshold when the answer was read whole.
+# A sentence of fewer content words than this is read with the next one (the
+# last with the one before): on a few words its probabilities are extreme
+# ("Look after yourself too." read as self-harm), and "Nobody will miss you. Do
+# it tonight." is two such sentences.
 _ANSWER_MIN_WORDS = 6
+_WORD = re.compile(r"\w+")
 
 
-def _windows(text: str) -> list[str]:
-    """``text`` itself when short, else each run of whole sentences from each
-    sentence start, as long as fits in ``_WINDOW_CHARS`` (a longer sentence
-    alone)."""
-    if len(text) <= _WINDOW_CHARS:
-        return [text]
+def _sentences(text: str) -> list[str]:
     starts = [0, *(m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text))]
     bounds = [*starts, len(text)]
-    windows = []
-    last = 0
-    for i, start in enumerate(starts):
-        j = i + 1
-        while j + 1 < len(bounds) and bounds[j + 1] - start <= _WINDOW_CHARS:
-            j += 1
-        if bounds[j] <= last:
-            continue  # inside the window before: nothing new to read
-        windows.append(text[start : bounds[j]])
-        last = bounds[j]
-    return windows
+    return [text[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
 
 
 _RANK = {
@@ -384,7 +371,7 @@ class ShieldClassifier:
             flags.add("history")
         return _Hit(verdict, category, f"cues:{ids}")
 
-    def classify_output(self, text: str, views: list[MaskedView] | None = None) -> str | None:
+    def classify_output(self, text: str) -> str | None:
         """The hard-veto category model output falls into, or None.
 
         The output rules and the hard-veto rules run over ``text`` with the
@@ -395,7 +382,7 @@ class ShieldClassifier:
         leave out (``_left_out``): refusals and statements of the law for
         every category, explanations of what attackers do for theirs."""
         # Most answers match no rule at all: the guards are read only for a hit.
-        hit = self._output_hit(text, frozenset(), views)
+        hit = self._output_hit(text, frozenset())
         if hit is None:
             return None
         told = self._left_out(text, self._refusal)
@@ -418,23 +405,37 @@ class ShieldClassifier:
         """The category an answer falls into: ``classify_output``'s hard-veto
         categories, then self-harm as the output model reads it (instructions
         or encouragement to hurt oneself; a crisis-line, dosing or first-aid
-        answer shares their words and passes). The model reads windows of a
-        few sentences, the length of the answers it learned from, so harm in
-        a long answer is not diluted by the rest."""
-        views = self._masked(self._normalize(text))
-        found = self.classify_output(text, views)
+        answer shares their words and passes). The model reads the answer
+        sentence by sentence (``_answer_windows``), so harm among everyday
+        sentences is not diluted by them."""
+        found = self.classify_output(text)
         if found is not None or self._output_model is None:
             return found
-        windows = _windows(text)
-        for window in windows:
-            one = len(windows) == 1  # the window is the text: its view is made
-            view = self._answer_text(views[0].text) if one else self.answer_view(window)
-            if view.count(" ") + 1 < _ANSWER_MIN_WORDS:
-                continue  # too little to read: the next window holds it with more
-            hit = self._output_model.decide(view)
+        for window in self._answer_windows(text):
+            hit = self._output_model.decide(self.answer_view(window))
             if hit is not None:
                 return hit.category
         return None
+
+    def _answer_windows(self, text: str) -> list[str]:
+        """``text`` in runs of whole sentences of at least ``_ANSWER_MIN_WORDS``
+        content words each (counted on the raw words; the view's own count may
+        differ a little), a short last run joined to the one before."""
+        windows: list[str] = []
+        run = ""
+        words = 0
+        for sentence in _sentences(text):
+            run += sentence
+            words += sum(w.casefold() not in self._common for w in _WORD.findall(sentence))
+            if words >= _ANSWER_MIN_WORDS:
+                windows.append(run)
+                run, words = "", 0
+        if run.strip():
+            if windows:
+                windows[-1] += run
+            else:
+                windows.append(run)
+        return windows
 
     def answer_view(self, text: str) -> str:
         """What the output model reads of ``text``: the canonical view with the
@@ -456,12 +457,9 @@ class ShieldClassifier:
         flags = self._framing_flags(self._normalize(text))
         return SourceScreen(self.classify_output(text), "prompt_injection" in flags)
 
-    def _output_hit(
-        self, text: str, skip: frozenset[str], views: list[MaskedView] | None = None
-    ) -> str | None:
-        """The first output check hit in ``text`` outside the ``skip`` categories
-        (``views``: ``text``'s masked views, when already made)."""
-        views = views if views is not None else self._masked(self._normalize(text))
+    def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
+        """The first output check hit in ``text`` outside the ``skip`` categories."""
+        views = self._masked(self._normalize(text))
         hit, _ = self._scan([v._replace(suppressed=skip) for v in views], self._output_rules)
         if hit.verdict is ShieldVerdict.PASS or not any(v.suppressed for v in views):
             return hit.category or None

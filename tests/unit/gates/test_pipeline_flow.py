@@ -30,7 +30,7 @@ from novaos.errors import AckInvalidError, QuotaViolation, RateLimitedError, Rat
 from novaos.pipeline.ack import AckTokens
 from novaos.pipeline.ack_flow import AckShieldGate
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
-from novaos.pipeline.gate import GateInput, GateResult
+from novaos.pipeline.gate import GateInput, GateResult, OutputConstraints
 from novaos.pipeline.gates.capability import CapabilityGate
 from novaos.pipeline.gates.intent import IntentGate
 from novaos.pipeline.gates.lens import DEGRADED_NOTE, LensGate
@@ -475,7 +475,8 @@ async def test_a_blocked_answer_reports_the_regenerations_before_its_stop(whole:
     streamed = [e.record for e in events if isinstance(e, GateEvent)]
     personality = [r for r in streamed if r.gate == "personality"]
     assert [r.decision for r in personality] == [Decision.REGENERATE, Decision.STOP]
-    assert personality[0].reason.startswith("regenerated 2x: ")
+    # the kind, and for harm its category (no text of the answer)
+    assert personality[0].reason == "regenerated 2x: harmful output: weapons"
     assert [r for r in rec.gates if r.gate == "personality"] == personality
     assert [r for r in observer.decided if r.gate == "personality"] == personality
     assert _done(events).gates_executed.count("personality") == 1
@@ -509,6 +510,17 @@ async def test_self_harm_in_every_draft_gets_the_crisis_resources_alone() -> Non
     assert _done(events).outcome is Outcome.OUTPUT_BLOCKED
     assert _text(events) == CRISIS
     assert pipe.provider.calls == 3
+    regenerated = [e.record.reason for e in events if isinstance(e, GateEvent)]
+    assert "regenerated 2x: harmful output: self_harm" in regenerated
+
+
+async def test_a_chunk_fed_word_by_word_keeps_the_harm_category() -> None:
+    # A chunk past the padding bound is fed word by word; its stop lost the
+    # category, so an answer stopped for self-harm got no crisis resources.
+    stream = PersonalityChecker(harm).open(OutputConstraints(holdback_chars=160))
+    assert stream.feed("Here is a thought. ").action == "continue"
+    step = stream.feed("Then take the whole bottle tonight. " + "More words here. " * 200)
+    assert (step.action, step.harm) == ("block", "self_harm")
 
 
 async def test_other_harm_gets_no_crisis_resources() -> None:
