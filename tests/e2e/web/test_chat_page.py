@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.web.conftest import BLOCKED_AFTER_RELEASE, OutageGateway, shot
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
-from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+from tests.fixtures.gateway_thread import GatewayThread, fresh_token, long_turns
 from tests.fixtures.server import mint
 
 
@@ -378,11 +378,7 @@ def test_a_reload_of_a_conversation_past_4_mib_shows_its_newest_turns(
     # 500 (over the transcoder's 4 MiB buffer), and the page showed nothing but
     # "could not be loaded right now", for good.
     conversation = f"long-{uuid.uuid4().hex[:8]}"
-    turns = [
-        (role, f"{role} {i} " + "日" * (31_000 if role == "user" else 300_000))
-        for i in range(10)
-        for role in ("user", "assistant")
-    ]
+    turns = long_turns()
     history = gateway_thread.app.conversations
     assert history is not None
     gateway_thread.run(history.append_turns("envoy-tester", conversation, turns))

@@ -12,7 +12,7 @@ import pytest
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream
-from tests.fixtures.gateway_thread import GatewayThread
+from tests.fixtures.gateway_thread import GatewayThread, long_turns
 from tests.integration.envoy.helpers import bearer, client, raw_https, sse_events
 
 
@@ -310,11 +310,7 @@ def test_a_conversation_past_4_mib_serves_its_newest_turns_and_says_how_many_are
     # reply (~10 MB) was an HTTP 500 through the sidecar ("transcoder's internal
     # buffer size exceeds the configured limit") and RESOURCE_EXHAUSTED for a gRPC
     # client with the default 4 MiB receive limit, so the chat page's reload broke.
-    turns = [
-        (role, f"{role} {i} " + "日" * (31_000 if role == "user" else 300_000))
-        for i in range(10)
-        for role in ("user", "assistant")
-    ]
+    turns = long_turns()
     history = gateway_thread.app.conversations
     assert history is not None
     gateway_thread.run(history.append_turns("envoy-tester", "long-answers", turns))
