@@ -143,16 +143,37 @@ def check_head(record: AuditRecord, keys: ChainKeys, where: str) -> None:
     raise ValueError(f"{where}: its last record, {record.seq}, {why}; not chaining onto it")
 
 
-def cut_below(head: ChainHead, high_seq: int, sink: str) -> None:
-    """Refuse to chain onto ``head`` when it is below ``high_seq``, a record this
-    process stored or saw stored: only growth is another worker's doing, and a
+def cut_below(head: ChainHead, high: ChainHead, at_high: str | None, sink: str) -> None:
+    """Refuse to chain onto ``head`` when the tail this process stored or saw stored
+    is gone: ``head`` below ``high`` (a record cut), or ``at_high``, the hash of the
+    record stored at ``high.seq`` now (None: none there), not ``high.hash`` (cut and
+    written again: another worker that never saw the cut record chained a new one
+    onto the cut, reusing its seq). Only growth is another worker's doing, and a
     record sealed onto a cut tail would make the cut verify."""
-    if head.seq < high_seq:
+    if head.seq < high.seq:
         raise AuditChainBrokenError(
             f"the {sink} audit log ends at record {head.seq}, but this process stored or saw"
-            f" record {high_seq}: records {head.seq + 1}..{high_seq} were cut from its tail;"
+            f" record {high.seq}: records {head.seq + 1}..{high.seq} were cut from its tail;"
             " not chaining onto the cut (restore them, or restart to accept the cut)"
         )
+    if high.seq and at_high != high.hash:
+        raise AuditChainBrokenError(
+            f"the {sink} audit log's record {high.seq} is not the one this process stored or"
+            f" saw: the tail from record {high.seq} was cut and written again (another worker"
+            " chained onto the cut); not chaining onto it (restore the cut records, or restart"
+            " to accept the cut)"
+        )
+
+
+def replaced_at(high: ChainHead, seq: int, stored_hash: str) -> str:
+    """The verify problem when the record stored at ``seq`` is not the one this
+    process stored or saw there (``high``); "" when it is, or ``seq`` is another."""
+    if not high.seq or seq != high.seq or stored_hash == high.hash:
+        return ""
+    return (
+        f"record {seq} replaced: not the record this process stored or saw (the tail was cut"
+        " and written again)"
+    )
 
 
 def head_of(records: Sequence[AuditRecord], default: ChainHead) -> ChainHead:

@@ -18,6 +18,7 @@ from novaos.audit.chain import (
     ChainVerifier,
     VerifyResult,
     digest,
+    replaced_at,
     sound,
 )
 from novaos.audit.record import AuditRecord
@@ -97,7 +98,8 @@ class AuditReader:
         except ValueError as exc:  # the last stored line no longer parses: read up to it
             head, unreadable_last = _UNBOUNDED, f"unreadable last record: {exc}"
         # A tail cut from the sink shows here: records this process stored or saw.
-        head = max(head, self._sink.high_seq)
+        high = self._sink.high
+        head = max(head, high.seq)
         if self._writer is not None:
             head = max(head, self._writer.stored_head.seq)
         # A range that runs past the last record checks what there is: records
@@ -122,6 +124,11 @@ class AuditReader:
             if not page:
                 break
             for record in page:
+                # A cut tail written again (another worker reused its seqs) links up:
+                # only the record this process stored or saw there shows it.
+                replaced = replaced_at(high, record.seq, record.hash)
+                if replaced and record.seq == verifier.next_seq:
+                    verifier.broken(record.seq, replaced)
                 verifier.feed(record)
             cursor = max(cursor, *(r.seq for r in page)) + 1
         if unreadable_last and not to_seq:  # the walk stops at that line: name its seq

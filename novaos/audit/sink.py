@@ -3,7 +3,8 @@
 Sinks store sealed records in chain order. ``append`` re-chains a batch when
 the stored head moved underneath the writer (another worker process sharing
 the file directory or database), so the chain stays one line across workers.
-A head that moved back (records cut from the tail) is not chained onto.
+A head that moved back (records cut from the tail), or moved on from a record
+other than the last one this process stored or saw, is not chained onto.
 """
 
 from __future__ import annotations
@@ -92,10 +93,13 @@ class AuditSink(Protocol):
     name: str
 
     @property
-    def high_seq(self) -> int:
-        """The highest seq this process has stored or seen stored. Other workers
-        only add records, so a stored head below it is a tail cut: appends refuse
-        it (``AuditChainBrokenError``) and verify expects the chain to reach it."""
+    def high(self) -> ChainHead:
+        """The last record (seq and hash) this process has stored or seen stored.
+        Other workers only add records after it, so a stored head below it, or
+        another record stored at its seq, is a tail cut (rewritten, in the second
+        case, by a worker that never saw it): appends refuse it
+        (``AuditChainBrokenError``) and verify expects the chain to reach it, and
+        to hold it."""
         ...
 
     async def open(self) -> ChainHead:

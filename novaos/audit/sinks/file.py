@@ -45,8 +45,8 @@ from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
     cut_torn_tail,
     fsync_dir,
-    ids_from,
     last_record,
+    links_from,
     read_records,
     repair_tail,
     unwritable,
@@ -165,7 +165,7 @@ class FileAuditSink:
         self._current: Path | None = None
         self._size = 0
         self._head = ChainHead()
-        self.high_seq = 0  # see AuditSink: a head below it is a cut tail
+        self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
 
     def _write(self, fd: int, data: bytes) -> None:
         """The one place bytes reach a file (tests wrap it to fill the disk)."""
@@ -215,8 +215,27 @@ class FileAuditSink:
                 break
         self._current, self._head = current, head
         self._size = current.stat().st_size if current is not None else 0
-        self.high_seq = max(self.high_seq, head.seq)
+        if head.seq > self.high.seq and self._stored_at_high() == self.high.hash:
+            self.high = head  # seen stored, onto the tail it knew (not onto a cut)
         return last
+
+    def _stored_at_high(self) -> str | None:
+        """The hash of the record stored at ``high.seq`` now (None: none there),
+        read back from the tail of the file that holds it (its name says so): the
+        cost is the records other workers wrote since this one last looked, at most
+        a file."""
+        high = self.high
+        if not high.seq:
+            return high.hash
+        if self._head.seq <= high.seq:
+            return self._head.hash if self._head.seq == high.seq else None
+        holding = [p for p in self._files() if _first_seq(p) <= high.seq]
+        if not holding:
+            return None
+        for seq, _, digest in links_from(holding[-1], high.seq):
+            if seq == high.seq:
+                return digest
+        return None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -249,7 +268,7 @@ class FileAuditSink:
         with self._locked():
             if self._moved():  # another worker appended, or the tail was cut
                 self._recover(repair=False)
-            cut_below(self._head, self.high_seq, self.name)
+            cut_below(self._head, self.high, self._stored_at_high(), self.name)
             held = self._held_ids(records)
             stored = [r for r in records if r.id not in held]
             if not stored:
@@ -261,8 +280,7 @@ class FileAuditSink:
             except BaseException:
                 self._undo(touched)
                 raise
-            self._head = ChainHead(stored[-1].seq, stored[-1].hash)
-            self.high_seq = max(self.high_seq, self._head.seq)
+            self._head = self.high = ChainHead(stored[-1].seq, stored[-1].hash)
             return stored
 
     def _held_ids(self, records: Sequence[AuditRecord]) -> set[str]:
@@ -277,7 +295,7 @@ class FileAuditSink:
         wanted = {r.id for r in records}
         held: set[str] = set()
         for path in reversed(self._files()):
-            for seq, record_id in ids_from(path, first):
+            for seq, record_id, _ in links_from(path, first):
                 if seq < first:
                     return held
                 if record_id in wanted:
@@ -285,11 +303,19 @@ class FileAuditSink:
         return held
 
     def _moved(self) -> bool:
+        """Another worker appended, or the tail was cut: a new last file, another
+        size, or, the size unchanged, another last record (a cut line written again
+        by a worker that never saw it: a record takes as many bytes as the next)."""
         files = self._files()
         latest = files[-1] if files else None
         if latest != self._current:
             return True
-        return latest is not None and latest.stat().st_size != self._size
+        if latest is None:
+            return False
+        if latest.stat().st_size != self._size or not self._size:
+            return True
+        last = last_record(latest)
+        return last is None or (last.seq, last.hash) != (self._head.seq, self._head.hash)
 
     def _write_batch(
         self, records: Sequence[AuditRecord], touched: builtins.list[_Touched]

@@ -213,9 +213,9 @@ def read_records(
             yield record
 
 
-def ids_from(path: Path, first_seq: int) -> Iterator[tuple[int, str]]:
-    """(seq, id) of the whole records in ``path``, last first, down to the first
-    with a seq below ``first_seq`` (returned too, so the caller knows to stop).
+def links_from(path: Path, first_seq: int) -> Iterator[tuple[int, str, str]]:
+    """(seq, id, hash) of the whole records in ``path``, last first, down to the
+    first with a seq below ``first_seq`` (returned too, so the caller knows to stop).
     Reads the tail backwards: the cost is the records since ``first_seq``, not
     the file. A line that does not parse is passed over (verify reports it)."""
     fd = os.open(path, os.O_RDONLY)
@@ -224,9 +224,10 @@ def ids_from(path: Path, first_seq: int) -> Iterator[tuple[int, str]]:
             try:
                 data = json.loads(line)
                 seq, record_id = int(data["seq"]), str(data["id"])
+                digest = str(data.get("hash", ""))
             except (ValueError, TypeError, KeyError):
                 continue
-            yield seq, record_id
+            yield seq, record_id, digest
             if seq < first_seq:
                 return
     finally:

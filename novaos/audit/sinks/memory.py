@@ -60,8 +60,8 @@ class MemoryAuditSink:
         return self._head
 
     @property
-    def high_seq(self) -> int:
-        return self._head.seq  # nothing cuts a ring from outside but a test
+    def high(self) -> ChainHead:
+        return self._head  # nothing cuts a ring from outside but a test
 
     async def aclose(self) -> None:
         return None

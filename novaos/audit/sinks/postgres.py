@@ -90,7 +90,7 @@ class PostgresAuditSink:
         )
         self._opened = False
         self._head = ChainHead()
-        self.high_seq = 0  # see AuditSink: a head below it is a cut tail
+        self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
 
     async def open(self) -> ChainHead:
         if not self._opened:
@@ -99,7 +99,8 @@ class PostgresAuditSink:
         row = await _promptly(self._migrate_and_read_last())
         if row is None:
             return self._head
-        self._head = self._saw(ChainHead(int(row[0]), str(row[_HASH])))
+        self._head = ChainHead(int(row[0]), str(row[_HASH]))
+        self.high = self.high if self.high.seq else self._head
         # The last row must be a record that verifies before anything is chained
         # onto it (``ValueError``: the sink does not open, records spill).
         try:
@@ -139,19 +140,33 @@ class PostgresAuditSink:
             stored_ids = {row[0] for row in await cur.fetchall()}
             fresh = [r for r in records if r.id not in stored_ids]
             head = await self._read_head(conn)
-            cut_below(head, self.high_seq, self.name)  # rows deleted from the tail
-            self._saw(head)
+            # Rows deleted from the tail, or deleted and written again by a worker
+            # that never saw them (their seqs reused).
+            cut_below(head, self.high, await self._stored_at_high(conn, head), self.name)
+            self.high = head
             fresh = chained_onto(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
                 for record in fresh:
                     await copy.write_row(_row(record))
         if fresh:
-            self._head = self._saw(ChainHead(fresh[-1].seq, fresh[-1].hash))
+            self._head = self.high = ChainHead(fresh[-1].seq, fresh[-1].hash)
         return fresh
 
-    def _saw(self, head: ChainHead) -> ChainHead:
-        self.high_seq = max(self.high_seq, head.seq)
-        return head
+    async def _stored_at_high(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> str | None:
+        """The hash of the row stored at ``high.seq`` now (None: none there)."""
+        high = self.high
+        if not high.seq:
+            return high.hash
+        if head.seq <= high.seq:
+            return head.hash if head.seq == high.seq else None
+        cur = await conn.execute("SELECT hash FROM audit_records WHERE seq = %s", (high.seq,))
+        row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def _saw(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> None:
+        """Move the mark to ``head``, read now, when the tail it knew is still there."""
+        if head.seq > self.high.seq and await self._stored_at_high(conn, head) == self.high.hash:
+            self.high = head
 
     async def list(self, query: AuditQuery) -> AuditPage:
         """A page of matches. A row whose JSON no longer parses (edited by the
@@ -222,12 +237,14 @@ class PostgresAuditSink:
     async def head(self) -> ChainHead:
         """The chain's last row, read now: another worker may have appended since
         this one last wrote (verify reads up to here)."""
-        self._head = self._saw(await _promptly(self._head_now()))
+        self._head = await _promptly(self._head_now())
         return self._head
 
     async def _head_now(self) -> ChainHead:
         async with self._reading() as conn:
-            return await self._read_head(conn)
+            head = await self._read_head(conn)
+            await self._saw(conn, head)
+            return head
 
     async def aclose(self) -> None:
         if self._opened:

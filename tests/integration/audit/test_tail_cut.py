@@ -10,7 +10,7 @@ import pytest
 
 from novaos.audit.chain import ChainHead, ChainKeys, seal_all
 from novaos.audit.reader import AuditReader
-from novaos.audit.record import build_record
+from novaos.audit.record import AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
@@ -109,3 +109,74 @@ async def test_workers_sharing_a_directory_grow_it_and_each_refuses_a_cut(
     assert await _stored_seqs(sinks[0]) == list(range(1, 6))
     for sink in sinks:
         await sink.aclose()
+
+
+def _cut_last_line(directory: Path) -> None:
+    last = sorted(directory.glob("audit-*.log"))[-1]
+    lines = last.read_bytes().splitlines(keepends=True)
+    last.write_bytes(b"".join(lines[:-1]))  # sed -i '$ d'
+
+
+def _delete_last_row(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+        conn.execute("DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)")
+
+
+def _drafts(first: int, count: int) -> list[AuditRecord]:
+    drafts = [build_record(summary(first + k), POLICY, ended_unix=1e9) for k in range(count)]
+    return seal_all(drafts, ChainHead(), KEYS)  # sealed onto a stale head: the sink re-chains
+
+
+@pytest.mark.parametrize("store", ["file", "database"])
+@pytest.mark.parametrize("rewritten", [1, 3])
+async def test_a_cut_tail_another_worker_wrote_again_is_not_chained_onto(
+    store: str, rewritten: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a tester with WORKERS=2: worker 1 stored record 30, the line was
+    # deleted, worker 0 (which had seen only 29) stored a new record 30 onto 29, and
+    # worker 1 went on chaining onto it: the cut verified, health stayed SERVING.
+    directory = tmp_path / "audit"
+
+    def sink() -> AuditSink:
+        if store == "file":
+            return FileAuditSink(directory, max_bytes=4096, keys=KEYS)  # a few records a file
+        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+
+    dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
+    first, other = sink(), sink()
+    writer = AuditWriter(
+        first, POLICY, spill_path=tmp_path / "spill.jsonl", keys=KEYS, max_backoff_s=0.05
+    )
+    await writer.start()
+    await other.open()
+    for i in range(11):
+        await writer.record(summary(i))
+    await await_until(lambda: holds(writer.status().written == 11), what="11 written")
+    assert (await other.head()).seq == 11  # the other worker has seen record 11
+    await writer.record(summary(11))
+    await await_until(lambda: holds(writer.status().written == 12), what="12 written")
+    original = writer.stored_head
+    if store == "file":
+        _cut_last_line(directory)
+    else:
+        _delete_last_row(dsn)
+    # The other worker never saw record 12: it chains onto 11, reusing seq 12.
+    again = await other.append(_drafts(50, rewritten))
+    assert [r.seq for r in again] == list(range(12, 12 + rewritten))
+    assert again[0].hash != original.hash
+    reader = AuditReader(first, writer)
+    before = await reader.verify()
+    assert (before.ok, before.first_bad_seq, before.checked) == (False, 12, 11), before
+    assert before.problem.startswith("record 12 replaced"), before
+
+    with pytest.raises(AuditChainBrokenError, match="record 12 is not the one this process"):
+        await first.append(_drafts(60, 1))
+    await writer.record(summary(12))
+    await await_until(lambda: holds(writer.status().spilled == 1), what="the record spilled")
+    assert await _stored_seqs(first) == list(range(1, 12 + rewritten))  # nothing chained on
+    assert writer.status().status == "down"  # not ready: someone must look
+    after = await reader.verify()
+    assert (after.ok, after.first_bad_seq) == (False, 12), after
+    await writer.aclose()
+    await other.aclose()
