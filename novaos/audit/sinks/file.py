@@ -166,6 +166,10 @@ class FileAuditSink:
         self._size = 0
         self._head = ChainHead()
         self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
+        # The head passed its checks at open: only then does ``high`` follow it (a
+        # head refused as edited is not a record this process saw stored, and once
+        # restored from a backup the restore must not look like a rewritten tail).
+        self._accepted = False
 
     def _write(self, fd: int, data: bytes) -> None:
         """The one place bytes reach a file (tests wrap it to fill the disk)."""
@@ -187,9 +191,11 @@ class FileAuditSink:
             raise unwritable("AUDIT_FILE_PATH", f"audit directory {self._dir}", exc) from None
         with self._locked():
             last = self._recover(repair=True)
-        if last is not None:
-            check_head(last, self._keys, f"audit file {self._current}")
-        return self._head
+            if last is not None:
+                check_head(last, self._keys, f"audit file {self._current}")
+            self._accepted = True
+            self._follow()
+            return self._head
 
     def _files(self) -> builtins.list[Path]:
         """Every audit file, old names included, in chain order."""
@@ -215,9 +221,16 @@ class FileAuditSink:
                 break
         self._current, self._head = current, head
         self._size = current.stat().st_size if current is not None else 0
-        if head.seq > self.high.seq and self._stored_at_high() == self.high.hash:
-            self.high = head  # seen stored, onto the tail it knew (not onto a cut)
+        self._follow()
         return last
+
+    def _follow(self) -> None:
+        """Move ``high`` onto the head read now when it grew from the tail this
+        process knew (seen stored; not onto a cut), once the sink opened."""
+        if not self._accepted or self._head.seq <= self.high.seq:
+            return
+        if self._stored_at_high() == self.high.hash:
+            self.high = self._head
 
     def _stored_at_high(self) -> str | None:
         """The hash of the record stored at ``high.seq`` now (None: none there),

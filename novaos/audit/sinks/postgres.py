@@ -91,6 +91,7 @@ class PostgresAuditSink:
         self._opened = False
         self._head = ChainHead()
         self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
+        self._accepted = False  # the head passed its checks at open: high follows it
 
     async def open(self) -> ChainHead:
         if not self._opened:
@@ -98,9 +99,9 @@ class PostgresAuditSink:
             self._opened = True
         row = await _promptly(self._migrate_and_read_last())
         if row is None:
+            self._accepted = True
             return self._head
         self._head = ChainHead(int(row[0]), str(row[_HASH]))
-        self.high = self.high if self.high.seq else self._head
         # The last row must be a record that verifies before anything is chained
         # onto it (``ValueError``: the sink does not open, records spill).
         try:
@@ -108,6 +109,10 @@ class PostgresAuditSink:
         except ValueError as exc:
             raise ValueError(f"the last audit record, {row[0]}, does not parse: {exc}") from None
         check_head(record, self._keys, "the audit table")
+        # Only a head that passed: one refused as edited is not a record this process
+        # saw stored (restored from a backup, it must not look like a rewritten tail).
+        self._accepted = True
+        self.high = self.high if self.high.seq else self._head
         return self._head
 
     async def _migrate_and_read_last(self) -> TupleRow | None:
@@ -165,7 +170,9 @@ class PostgresAuditSink:
 
     async def _saw(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> None:
         """Move the mark to ``head``, read now, when the tail it knew is still there."""
-        if head.seq > self.high.seq and await self._stored_at_high(conn, head) == self.high.hash:
+        if not self._accepted or head.seq <= self.high.seq:
+            return
+        if await self._stored_at_high(conn, head) == self.high.hash:
             self.high = head
 
     async def list(self, query: AuditQuery) -> AuditPage:

@@ -3,6 +3,7 @@ record is not chained onto the cut (which made the cut verify)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -180,3 +181,71 @@ async def test_a_cut_tail_another_worker_wrote_again_is_not_chained_onto(
     assert (after.ok, after.first_bad_seq) == (False, 12), after
     await writer.aclose()
     await other.aclose()
+
+
+def _other_hash(digest: str) -> str:
+    return ("0" if digest[0] != "0" else "1") + digest[1:]
+
+
+@pytest.mark.parametrize("store", ["file", "database"])
+async def test_restoring_an_edited_last_record_brings_the_sink_back(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a reviewer: a process that started while the last record was edited
+    # remembered the edited record as the one it saw stored, so once the operator
+    # restored it from a backup (the guide's fix) it took the restore for a cut tail
+    # written again, and stayed down until restarted.
+    directory = tmp_path / "audit"
+    dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
+
+    def writer(spill: str) -> AuditWriter:
+        sink: AuditSink
+        if store == "file":
+            sink = FileAuditSink(directory, keys=KEYS)
+        else:
+            sink = PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+        return AuditWriter(sink, POLICY, spill_path=tmp_path / spill, keys=KEYS, max_backoff_s=0.05)
+
+    first = writer("first.jsonl")
+    await first.start()
+    for i in range(5):
+        await first.record(summary(i))
+    await await_until(lambda: holds(first.status().written == 5), what="5 written")
+    await first.aclose()
+    original = first.stored_head.hash
+
+    def edit(digest: str) -> None:  # record 5's hash, in its line or row
+        if store == "file":
+            path = sorted(directory.glob("audit-*.log"))[-1]
+            lines = path.read_bytes().splitlines(keepends=True)
+            stored = json.loads(lines[-1])["hash"]
+            lines[-1] = lines[-1].replace(stored.encode(), digest.encode())
+            path.write_bytes(b"".join(lines))
+            return
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+            conn.execute(
+                "UPDATE audit_records SET hash = %s, record = replace(record, hash, %s)"
+                " WHERE seq = 5",
+                (digest, digest),
+            )
+
+    edit(_other_hash(original))
+    second = writer("second.jsonl")
+    await second.start()  # record 5 does not match its hash: the sink does not open
+    await second.record(summary(5))
+    await await_until(lambda: holds(second.status().spilled == 1), what="the record spilled")
+    reader = AuditReader(second.sink, second)
+    during = await reader.verify()  # reads the edited head: not a record this process took
+    assert (during.ok, during.first_bad_seq) == (False, 5), during
+
+    edit(original)  # restored from a backup, as the guide says
+    await second.record(summary(6))
+    await await_until(
+        lambda: holds((second.status().written, second.status().status) == (2, "ok")),
+        what="the spill replayed",
+    )
+    assert await _stored_seqs(second.sink) == list(range(1, 8))
+    result = await reader.verify()
+    assert (result.ok, result.checked) == (True, 7), result
+    await second.aclose()
