@@ -170,6 +170,10 @@ class FileAuditSink:
         # head refused as edited is not a record this process saw stored, and once
         # restored from a backup the restore must not look like a rewritten tail).
         self._accepted = False
+        # The hash found at ``high.seq`` once another record was there: the tail was
+        # cut and written again, which no retry undoes (the workers must restart),
+        # so the file is not read back again on every retry under the lock.
+        self._replaced: str | None = None
 
     def _write(self, fd: int, data: bytes) -> None:
         """The one place bytes reach a file (tests wrap it to fill the disk)."""
@@ -240,6 +244,8 @@ class FileAuditSink:
         high = self.high
         if not high.seq:
             return high.hash
+        if self._replaced is not None:
+            return self._replaced
         if self._head.seq <= high.seq:
             return self._head.hash if self._head.seq == high.seq else None
         holding = [p for p in self._files() if _first_seq(p) <= high.seq]
@@ -247,6 +253,8 @@ class FileAuditSink:
             return None
         for seq, _, digest in links_from(holding[-1], high.seq):
             if seq == high.seq:
+                if digest != high.hash:
+                    self._replaced = digest
                 return digest
         return None
 

@@ -4,6 +4,7 @@ record is not chained onto the cut (which made the cut verify)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ from novaos.audit.chain import ChainHead, ChainKeys, seal_all
 from novaos.audit.reader import AuditReader
 from novaos.audit.record import AuditRecord, build_record
 from novaos.audit.sink import AuditSink
+from novaos.audit.sinks import file as file_sink
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.postgres import PostgresAuditSink
 from novaos.audit.writer import AuditWriter
@@ -249,3 +251,40 @@ async def test_restoring_an_edited_last_record_brings_the_sink_back(
     result = await reader.verify()
     assert (result.ok, result.checked) == (True, 7), result
     await second.aclose()
+
+
+async def test_a_worker_that_found_its_tail_rewritten_does_not_read_the_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a reviewer: the stuck worker read the file back from the end down to
+    # its record 2-3 times per writer retry, under the exclusive lock (0.38 s per
+    # read of a 63 MiB file), stalling the appends of the workers still serving.
+    directory = tmp_path / "audit"
+    first, other = FileAuditSink(directory, keys=KEYS), FileAuditSink(directory, keys=KEYS)
+    await first.open()
+    await other.open()
+    await first.append(_drafts(0, 5))
+    _cut_last_line(directory)
+    await other.append(_drafts(10, 20))  # record 5 written again, and on
+    with pytest.raises(AuditChainBrokenError, match="record 5 is not the one"):
+        await first.append(_drafts(40, 1))
+
+    reads: list[Path] = []
+    links_from = file_sink.links_from
+
+    def counted(path: Path, first_seq: int) -> Iterator[tuple[int, str, str]]:
+        reads.append(path)
+        return links_from(path, first_seq)
+
+    for n in range(3):  # the writer's retries: the head for the spill's replay, the append
+        await other.append(_drafts(50 + n, 1))  # the others go on writing
+        with monkeypatch.context() as patch:
+            patch.setattr(file_sink, "links_from", counted)
+            assert (await first.head()).seq == 25 + n
+            with pytest.raises(AuditChainBrokenError, match="record 5 is not the one"):
+                await first.append(_drafts(60, 1))
+    assert reads == []  # found once: it stays down until restarted
+    result = await AuditReader(first, keys=KEYS).verify()
+    assert (result.ok, result.first_bad_seq) == (False, 5), result
+    await first.aclose()
+    await other.aclose()
