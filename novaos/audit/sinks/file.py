@@ -45,7 +45,7 @@ from novaos.audit.sink import AuditPage, AuditQuery, page_of
 from novaos.audit.sinks.jsonl import (
     cut_torn_tail,
     fsync_dir,
-    last_record,
+    last_stored,
     links_from,
     read_records,
     repair_tail,
@@ -164,6 +164,7 @@ class FileAuditSink:
         self._closing = False
         self._current: Path | None = None
         self._size = 0
+        self._tail = b""  # the last line of _current as this process wrote or read it
         self._head = ChainHead()
         self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
         # The head passed its checks at open: only then does ``high`` follow it (a
@@ -217,13 +218,18 @@ class FileAuditSink:
         current = files[-1] if files else None
         if current is not None and not repair:
             cut_torn_tail(current)
-        head, last = ChainHead(), None
+        head, last, tail = ChainHead(), None, b""
         for path in reversed(files):  # a line that does not parse raises: nothing is set
-            last = repair_tail(path) if repair and path == current else last_record(path)
+            if repair and path == current:
+                last = repair_tail(path)
+                line = last.line() if last is not None else b""  # as stored (decode_stored)
+            else:
+                last, line = last_stored(path)
             if last is not None:
                 head = ChainHead(last.seq, last.hash)
+                tail = line if path == current else b""
                 break
-        self._current, self._head = current, head
+        self._current, self._head, self._tail = current, head, tail
         self._size = current.stat().st_size if current is not None else 0
         self._follow()
         return last
@@ -335,8 +341,23 @@ class FileAuditSink:
             return False
         if latest.stat().st_size != self._size or not self._size:
             return True
-        last = last_record(latest)
-        return last is None or (last.seq, last.hash) != (self._head.seq, self._head.hash)
+        return not self._ends_in_tail(latest)
+
+    def _ends_in_tail(self, path: Path) -> bool:
+        """Does ``path`` (its size unchanged) still end in the line this process last
+        wrote or read there? The bytes are compared, not decoded: this runs before
+        every append."""
+        tail = self._tail
+        if not tail or len(tail) > self._size:
+            return False
+        start = self._size - len(tail)
+        if start:  # and a line ends right before it: the whole line, not its end
+            tail, start = b"\n" + tail, start - 1
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return os.pread(fd, len(tail), start) == tail
+        finally:
+            os.close(fd)
 
     def _write_batch(
         self, records: Sequence[AuditRecord], touched: builtins.list[_Touched]
@@ -357,6 +378,7 @@ class FileAuditSink:
                     fd = self._open_current(touched)
                 pending += line
                 self._size += len(line)
+                self._tail = line
                 if self._fsync == "always":
                     self._flush(fd, pending)
             if fd >= 0:

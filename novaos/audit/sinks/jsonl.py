@@ -163,10 +163,15 @@ def _unended_record(fd: int, start: int, size: int) -> AuditRecord | None:
 
 def last_record(path: Path) -> AuditRecord | None:
     """The last whole record in ``path`` without modifying it."""
+    return last_stored(path)[0]
+
+
+def last_stored(path: Path) -> tuple[AuditRecord | None, bytes]:
+    """The last whole record in ``path`` and its line as stored (None, b"": none)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         _, line = _last_line(fd, os.fstat(fd).st_size)
-        return _decode_last(path, line) if line else None
+        return (_decode_last(path, line), line) if line else (None, b"")
     finally:
         os.close(fd)
 
