@@ -146,17 +146,19 @@ def check_head(record: AuditRecord, keys: ChainKeys, where: str) -> None:
 def cut_below(head: ChainHead, high: ChainHead, at_high: str | None, sink: str) -> None:
     """Refuse to chain onto ``head`` when the tail this process stored or saw stored
     is gone: ``head`` below ``high`` (a record cut), or ``at_high``, the hash of the
-    record stored at ``high.seq`` now (None: none there), not ``high.hash`` (cut and
-    written again: another worker that never saw the cut record chained a new one
-    onto the cut, reusing its seq). Only growth is another worker's doing, and a
-    record sealed onto a cut tail would make the cut verify."""
+    record stored at ``high.seq`` now, not ``high.hash`` (cut and written again:
+    another worker that never saw the cut record chained a new one onto the cut,
+    reusing its seq). Only growth is another worker's doing, and a record sealed
+    onto a cut tail would make the cut verify. ``at_high`` None (no record found at
+    that seq, below the head: its old file moved away, say) is no sign of a cut
+    tail; a verify reports the hole."""
     if head.seq < high.seq:
         raise AuditChainBrokenError(
             f"the {sink} audit log ends at record {head.seq}, but this process stored or saw"
             f" record {high.seq}: records {head.seq + 1}..{high.seq} were cut from its tail;"
             " not chaining onto the cut (restore them, or restart to accept the cut)"
         )
-    if high.seq and at_high != high.hash:
+    if high.seq and at_high is not None and at_high != high.hash:
         raise AuditChainBrokenError(
             f"the {sink} audit log's record {high.seq} is not the one this process stored or"
             f" saw: the tail from record {high.seq} was cut and written again (another worker"

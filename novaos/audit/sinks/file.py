@@ -236,14 +236,16 @@ class FileAuditSink:
 
     def _follow(self) -> None:
         """Move ``high`` onto the head read now when it grew from the tail this
-        process knew (seen stored; not onto a cut), once the sink opened."""
+        process knew (seen stored; not onto a cut), once the sink opened. A record
+        no longer found at ``high.seq`` (its old file moved away) is not another
+        record there: no sign of a cut tail."""
         if not self._accepted or self._head.seq <= self.high.seq:
             return
-        if self._stored_at_high() == self.high.hash:
+        if self._stored_at_high() in (self.high.hash, None):
             self.high = self._head
 
     def _stored_at_high(self) -> str | None:
-        """The hash of the record stored at ``high.seq`` now (None: none there),
+        """The hash of the record stored at ``high.seq`` now (None: none found there),
         read back from the tail of the file that holds it (its name says so): the
         cost is the records other workers wrote since this one last looked, at most
         a file."""

@@ -169,10 +169,11 @@ class PostgresAuditSink:
         return str(row[0]) if row else None
 
     async def _saw(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> None:
-        """Move the mark to ``head``, read now, when the tail it knew is still there."""
+        """Move the mark to ``head``, read now, when the tail it knew is still there
+        (or no row is left at its seq: no sign of a cut tail, see ``cut_below``)."""
         if not self._accepted or head.seq <= self.high.seq:
             return
-        if await self._stored_at_high(conn, head) == self.high.hash:
+        if await self._stored_at_high(conn, head) in (self.high.hash, None):
             self.high = head
 
     async def list(self, query: AuditQuery) -> AuditPage:

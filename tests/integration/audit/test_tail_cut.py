@@ -324,3 +324,40 @@ async def test_an_append_after_its_own_reads_no_record_back(
         await sink.append(_drafts(60, 1))
     await sink.aclose()
     await other.aclose()
+
+
+@pytest.mark.parametrize("store", ["file", "database"])
+async def test_old_records_moved_away_are_not_taken_for_a_rewritten_tail(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a reviewer: the oldest file archived to another directory made an idle
+    # worker, whose last record was in it, refuse to write ("record 3 is not the one
+    # this process stored or saw: the tail from record 3 was cut and written again").
+    # A record no longer found is not another record found there.
+    directory = tmp_path / "audit"
+    dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
+
+    def sink() -> AuditSink:
+        if store == "file":
+            return FileAuditSink(directory, max_bytes=8192, keys=KEYS)
+        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+
+    idle, busy = sink(), sink()
+    await idle.open()
+    await busy.open()
+    await idle.append(_drafts(0, 3))
+    await busy.append(_drafts(10, 37))
+    if store == "file":
+        oldest = sorted(directory.glob("audit-*.log"))[0]
+        (tmp_path / "archive").mkdir()
+        oldest.rename(tmp_path / "archive" / oldest.name)
+    else:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+            conn.execute("DELETE FROM audit_records WHERE seq <= 5")
+    stored = await idle.append(_drafts(60, 1))
+    assert [r.seq for r in stored] == [41]
+    result = await AuditReader(idle, keys=KEYS).verify()
+    assert (result.ok, result.first_bad_seq) == (False, 1), result  # as before: not whole
+    await idle.aclose()
+    await busy.aclose()
