@@ -159,12 +159,18 @@ def cut_below(head: ChainHead, high: ChainHead, at_high: str | None, sink: str) 
             " not chaining onto the cut (restore them, or restart to accept the cut)"
         )
     if high.seq and at_high is not None and at_high != high.hash:
-        raise AuditChainBrokenError(
-            f"the {sink} audit log's record {high.seq} is not the one this process stored or"
-            f" saw: the tail from record {high.seq} was cut and written again (another worker"
-            " chained onto the cut); not chaining onto it (restore the cut records, or restart"
-            " to accept the cut)"
-        )
+        raise rewritten(high, sink)
+
+
+def rewritten(high: ChainHead, sink: str) -> AuditChainBrokenError:
+    """The error for a tail cut from ``high`` and written again by another worker:
+    restoring the cut records would now drop that worker's, so only a restart helps."""
+    return AuditChainBrokenError(
+        f"the {sink} audit log's record {high.seq} is not the one this process stored or"
+        f" saw: the tail from record {high.seq} was cut and written again (another worker"
+        " chained onto the cut); not chaining onto it (keep the incident record, then restart"
+        " the workers to accept the cut)"
+    )
 
 
 def replaced_at(high: ChainHead, seq: int, stored_hash: str) -> str:

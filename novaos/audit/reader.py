@@ -9,16 +9,19 @@ cut-off tail shows too.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from novaos.audit.chain import (
     GENESIS_HASH,
     UNKEYED,
+    ChainHead,
     ChainKeys,
     ChainVerifier,
     VerifyResult,
     digest,
     replaced_at,
+    rewritten,
     sound,
 )
 from novaos.audit.record import AuditRecord
@@ -123,19 +126,24 @@ class AuditReader:
                 return verifier.broken(cursor, f"unreadable record near {cursor}: {exc}")
             if not page:
                 break
-            for record in page:
-                # A cut tail written again (another worker reused its seqs) links up:
-                # only the record this process stored or saw there shows it.
-                replaced = replaced_at(high, record.seq, record.hash)
-                if replaced and record.seq == verifier.next_seq:
-                    verifier.broken(record.seq, replaced)
-                verifier.feed(record)
+            self._feed(verifier, page, high)
             cursor = max(cursor, *(r.seq for r in page)) + 1
         if unreadable_last and not to_seq:  # the walk stops at that line: name its seq
             return verifier.broken(verifier.next_seq, unreadable_last)
         if not verifier.failed and verifier.next_seq <= last:
             await self._after_gap(verifier)
         return verifier.result(expected_last_seq=last)
+
+    def _feed(self, verifier: ChainVerifier, page: Sequence[AuditRecord], high: ChainHead) -> None:
+        for record in page:
+            # A cut tail written again (another worker reused its seqs) links up:
+            # only the record this process stored or saw there shows it.
+            replaced = replaced_at(high, record.seq, record.hash)
+            if replaced and record.seq == verifier.next_seq:
+                verifier.broken(record.seq, replaced)
+                if self._writer is not None:  # its next append refuses it: down now
+                    self._writer.tail_rewritten(rewritten(high, self._sink.name))
+            verifier.feed(record)
 
     async def _after_gap(self, verifier: ChainVerifier) -> None:
         """The walk ended short of the range's last seq: feed the first record

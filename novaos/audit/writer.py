@@ -193,6 +193,13 @@ class AuditWriter:
             watchers=self._fanout.watchers,
         )
 
+    def tail_rewritten(self, exc: AuditChainBrokenError) -> None:
+        """A verify found the tail this process stored or saw cut and written again
+        by another worker. The sink refuses this process's next append for it: the
+        warning, and ``down``, come now, not only once something is written."""
+        if not self._chain_broken:
+            self._failed(exc)
+
     @property
     def head(self) -> ChainHead:
         return self._head
