@@ -45,6 +45,7 @@ from novaos.pipeline.gates.shield import default_classifier
 from novaos.pipeline.gates.shield_gate import ShieldGate, VetoThrottle
 from novaos.pipeline.generation import Generator
 from novaos.pipeline.orchestrator import Orchestrator
+from novaos.pod_audit import FilePodChainAlarm, chain_alarm_dir
 from novaos.pod_circuits import FilePodCircuits, circuits_dir
 from novaos.ports import CircuitInfo, KeyValueStore, Provider
 from novaos.providers.factory import build_providers, build_router
@@ -236,7 +237,16 @@ def build_audit_writer(settings: Settings, metrics: Metrics) -> AuditWriter:
         observer=AuditMetrics(metrics, sink.name),
         store_before_reply=settings.audit_store_before_reply,
         keys=keys,
+        chain_alarm=pod_chain_alarm(settings),
     )
+
+
+def pod_chain_alarm(settings: Settings) -> FilePodChainAlarm | None:
+    """Under the supervisor: a broken chain one worker finds is the pod's, through its
+    run directory (one process: its own finding is the pod's)."""
+    if not settings.novaos_run_dir:
+        return None
+    return FilePodChainAlarm(chain_alarm_dir(settings.novaos_run_dir), settings.novaos_worker_index)
 
 
 @dataclass

@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     novaos_worker_index: int = Field(0, ge=0)  # set by the supervisor for each worker
     novaos_supervisor_pid: int = Field(0, ge=0)  # likewise
-    novaos_run_dir: str = ""  # likewise: the workers share their circuits' state there
+    novaos_run_dir: str = ""  # likewise: the workers share circuits and a broken audit chain
     shutdown_grace_s: float = Field(20.0, ge=0)
     log_level: str = "info"
 

@@ -3,7 +3,8 @@
 The supervisor binds nothing itself but the metrics port: it starts the
 workers with PROMETHEUS_MULTIPROC_DIR set so their metrics aggregate (and
 NOVAOS_RUN_DIR, the same directory, where they share their circuits' state
-so readiness is the pod's: ``novaos.pod_circuits``), serves
+and an audit chain found broken, so readiness is the pod's: ``novaos.pod_circuits``,
+``novaos.pod_audit``; a new one at each start), serves
 ``/metrics`` from all of them, restarts a worker that dies (after a back-off
 that doubles while it keeps dying young; counted in ``worker_restarts_total``,
 as the pod's restart count never sees it), and on SIGTERM forwards it to every
@@ -102,7 +103,7 @@ class Supervisor:
             "NOVAOS_WORKER_INDEX": str(index),
             "WORKERS": "1",
             "NOVAOS_SUPERVISOR_PID": str(os.getpid()),
-            "NOVAOS_RUN_DIR": self.metrics_dir,  # readiness: each worker's circuits
+            "NOVAOS_RUN_DIR": self.metrics_dir,  # readiness: circuits, audit chain
         }
         cmd = [sys.executable, "-m", "novaos", "serve", "--worker"]
         self.workers[index] = subprocess.Popen(cmd, env=env)

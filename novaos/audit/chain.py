@@ -156,7 +156,8 @@ def cut_below(head: ChainHead, high: ChainHead, at_high: str | None, sink: str) 
         raise AuditChainBrokenError(
             f"the {sink} audit log ends at record {head.seq}, but this process stored or saw"
             f" record {high.seq}: records {head.seq + 1}..{high.seq} were cut from its tail;"
-            " not chaining onto the cut (restore them, or restart to accept the cut)"
+            " not chaining onto the cut (restore them, or restart the gateway, all its workers,"
+            " to accept the cut)"
         )
     if high.seq and at_high is not None and at_high != high.hash:
         raise rewritten(high, sink)
@@ -169,7 +170,7 @@ def rewritten(high: ChainHead, sink: str) -> AuditChainBrokenError:
         f"the {sink} audit log's record {high.seq} is not the one this process stored or"
         f" saw: the tail from record {high.seq} was cut and written again (another worker"
         " chained onto the cut); not chaining onto it (keep the incident record, then restart"
-        " the workers to accept the cut)"
+        " the gateway, all its workers, to accept the cut)"
     )
 
 

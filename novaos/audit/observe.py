@@ -36,6 +36,21 @@ class AuditObserver(Protocol):
         ...
 
 
+class ChainAlarm(Protocol):
+    """WORKERS>1: a broken chain found by one worker is every worker's (readiness is
+    the pod's; ``novaos.pod_audit``)."""
+
+    def raise_alarm(self, reason: str) -> None: ...
+
+    def clear(self) -> None:
+        """This process's sink took records again: withdraw what it raised."""
+        ...
+
+    def raised(self) -> bool:
+        """Has any process sharing the alarm found the chain broken?"""
+        ...
+
+
 class NullAuditObserver:
     def on_queue_depth(self, depth: int) -> None:
         return None

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys, head_of, seal_all
-from novaos.audit.observe import AuditObserver, AuditStatus, NullAuditObserver
+from novaos.audit.observe import AuditObserver, AuditStatus, ChainAlarm, NullAuditObserver
 from novaos.audit.record import AuditPolicy, AuditRecord, build_record
 from novaos.audit.sink import AuditSink
 from novaos.audit.spill import SpillFile
@@ -65,6 +65,7 @@ class AuditWriter:
         append_timeout_s: float = 10.0,
         store_before_reply: bool = False,
         keys: ChainKeys = UNKEYED,
+        chain_alarm: ChainAlarm | None = None,
     ) -> None:
         self.sink = sink
         self.keys = keys
@@ -90,6 +91,8 @@ class AuditWriter:
         self._sink_open = False
         self._sink_ok = False
         self._chain_broken = False  # the sink refused to chain onto a cut tail
+        # WORKERS>1: the other workers never saw the cut records; they hear it here.
+        self._chain_alarm = chain_alarm
         self._held: list[AuditRecord] = []  # only when even the spill fails
         self._backoff_s = 0.0
         self._retry_at = 0.0
@@ -177,6 +180,8 @@ class AuditWriter:
     def status(self) -> AuditStatus:
         if self._held or self._chain_broken:  # a cut tail needs someone, as a down sink
             state = "down"
+        elif self._chain_alarm is not None and self._chain_alarm.raised():
+            state = "down"  # another worker found the cut: the pod is not ready
         elif self._spill.count:
             state = "spilling"
         elif not self._sink_ok:
@@ -438,6 +443,8 @@ class AuditWriter:
     def _stored(self, stored: Sequence[AuditRecord]) -> None:
         self._sink_ok = True
         self._chain_broken = False
+        if self._chain_alarm is not None:
+            self._chain_alarm.clear()
         if stored:
             self._stored_head = ChainHead(stored[-1].seq, stored[-1].hash)
             if not self._pending():
@@ -451,6 +458,8 @@ class AuditWriter:
             _log.warning("audit: sink %s failed, spilling: %s", self.sink.name, exc)
         self._sink_ok = False
         self._chain_broken = isinstance(exc, AuditChainBrokenError)
+        if self._chain_broken and self._chain_alarm is not None:
+            self._chain_alarm.raise_alarm(str(exc))
         self._observer.on_sink_error(self.sink.name, exc)
         self._backoff_s = min(self._max_backoff_s, max(0.05, self._backoff_s * 2))
         self._retry_at = time.monotonic() + self._backoff_s

@@ -178,7 +178,7 @@ async def test_a_cut_tail_another_worker_wrote_again_is_not_chained_onto(
 
     # Restoring the cut records would drop the other worker's: restart, the docs say.
     with pytest.raises(AuditChainBrokenError, match="record 12 is not the one this process"
-                       r".*\(keep the incident record, then restart the workers"):  # fmt: skip
+                       r".*\(keep the incident record, then restart the gateway"):  # fmt: skip
         await first.append(_drafts(60, 1))
     await writer.record(summary(12))
     await await_until(lambda: holds(writer.status().spilled == 1), what="the record spilled")
