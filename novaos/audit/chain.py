@@ -150,8 +150,9 @@ def cut_below(head: ChainHead, high: ChainHead, at_high: str | None, sink: str) 
     another worker that never saw the cut record chained a new one onto the cut,
     reusing its seq). Only growth is another worker's doing, and a record sealed
     onto a cut tail would make the cut verify. ``at_high`` None (no record found at
-    that seq, below the head: its old file moved away, say) is no sign of a cut
-    tail; a verify reports the hole."""
+    that seq, below the head: its old file moved away, say; or the record there does
+    not match its own hash: an edit, not a rewrite, which seals sound records) is no
+    sign of a cut tail; a verify reports the hole or the edit."""
     if head.seq < high.seq:
         raise AuditChainBrokenError(
             f"the {sink} audit log ends at record {head.seq}, but this process stored or saw"
@@ -174,13 +175,17 @@ def rewritten(high: ChainHead, sink: str) -> AuditChainBrokenError:
     )
 
 
-def replaced_at(high: ChainHead, seq: int, stored_hash: str) -> str:
-    """The verify problem when the record stored at ``seq`` is not the one this
-    process stored or saw there (``high``); "" when it is, or ``seq`` is another."""
-    if not high.seq or seq != high.seq or stored_hash == high.hash:
+def replaced_at(high: ChainHead, record: AuditRecord, keys: ChainKeys = UNKEYED) -> str:
+    """The verify problem when the record stored at ``high.seq`` is another sound
+    record than the one this process stored or saw there; "" when it is that one,
+    another seq, or does not match its own hash (an edit in place: the verifier
+    reports it as ``edited``, and a restore of the record is no longer a problem)."""
+    if not high.seq or record.seq != high.seq or record.hash == high.hash:
+        return ""
+    if not sound(record, keys):
         return ""
     return (
-        f"record {seq} replaced: not the record this process stored or saw (the tail was cut"
+        f"record {high.seq} replaced: not the record this process stored or saw (the tail was cut"
         " and written again)"
     )
 

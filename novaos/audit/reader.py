@@ -138,7 +138,7 @@ class AuditReader:
         for record in page:
             # A cut tail written again (another worker reused its seqs) links up:
             # only the record this process stored or saw there shows it.
-            replaced = replaced_at(high, record.seq, record.hash)
+            replaced = replaced_at(high, record, self._keys)
             if replaced and record.seq == verifier.next_seq:
                 verifier.broken(record.seq, replaced)
                 if self._writer is not None:  # its next append refuses it: down now

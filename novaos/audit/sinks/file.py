@@ -39,6 +39,7 @@ from novaos.audit.chain import (
     chained_onto,
     check_head,
     cut_below,
+    sound,
 )
 from novaos.audit.record import AuditRecord
 from novaos.audit.sink import AuditPage, AuditQuery, page_of
@@ -166,14 +167,17 @@ class FileAuditSink:
         self._size = 0
         self._tail = b""  # the last line of _current as this process wrote or read it
         self._head = ChainHead()
+        self._last: AuditRecord | None = None  # the record at ``_head`` (None: empty log)
         self.high = ChainHead()  # see AuditSink: the tail this process knows is stored
         # The head passed its checks at open: only then does ``high`` follow it (a
         # head refused as edited is not a record this process saw stored, and once
         # restored from a backup the restore must not look like a rewritten tail).
         self._accepted = False
-        # The hash found at ``high.seq`` once another record was there: the tail was
-        # cut and written again, which no retry undoes (the workers must restart),
-        # so the file is not read back again on every retry under the lock.
+        # The hash found at ``high.seq`` once another sound record was there: the tail
+        # was cut and written again, which no retry undoes (the workers must restart),
+        # so the file is not read back again on every retry under the lock. (A record
+        # there that does not match its own hash is an edit, not cached: a restore of
+        # it is picked up.)
         self._replaced: str | None = None
 
     def _write(self, fd: int, data: bytes) -> None:
@@ -229,7 +233,7 @@ class FileAuditSink:
                 head = ChainHead(last.seq, last.hash)
                 tail = line if path == current else b""
                 break
-        self._current, self._head, self._tail = current, head, tail
+        self._current, self._head, self._tail, self._last = current, head, tail, last
         self._size = current.stat().st_size if current is not None else 0
         self._follow()
         return last
@@ -237,34 +241,50 @@ class FileAuditSink:
     def _follow(self) -> None:
         """Move ``high`` onto the head read now when it grew from the tail this
         process knew (seen stored; not onto a cut), once the sink opened. A record
-        no longer found at ``high.seq`` (its old file moved away) is not another
-        record there: no sign of a cut tail."""
+        no longer found at ``high.seq`` (its old file moved away), or edited there, is
+        not another record there: no sign of a cut tail."""
         if not self._accepted or self._head.seq <= self.high.seq:
             return
         if self._stored_at_high() in (self.high.hash, None):
             self.high = self._head
 
     def _stored_at_high(self) -> str | None:
-        """The hash of the record stored at ``high.seq`` now (None: none found there),
-        read back from the tail of the file that holds it (its name says so): the
-        cost is the records other workers wrote since this one last looked, at most
-        a file."""
+        """The hash of the record stored at ``high.seq`` now (None: none found there,
+        or one that does not match its own hash: edited, not written again)."""
         high = self.high
         if not high.seq:
             return high.hash
         if self._replaced is not None:
             return self._replaced
-        if self._head.seq <= high.seq:
-            return self._head.hash if self._head.seq == high.seq else None
-        holding = [p for p in self._files() if _first_seq(p) <= high.seq]
-        if not holding:
-            return None
-        for seq, _, digest in links_from(holding[-1], high.seq):
-            if seq == high.seq:
-                if digest != high.hash:
-                    self._replaced = digest
-                return digest
-        return None
+        digest, holding = self._hash_at(high.seq)
+        if digest is None or digest == high.hash:
+            return digest
+        if not self._sound_at(high.seq, holding):
+            return None  # an edit in place: verify reports it; a restore is picked up
+        self._replaced = digest
+        return digest
+
+    def _hash_at(self, seq: int) -> tuple[str | None, Path | None]:
+        """The hash of the record at ``seq`` (not above the head) and the file holding
+        it, read back from the tail of that file (its name says so): the cost is the
+        records other workers wrote since this one last looked, at most a file."""
+        if self._head.seq <= seq:
+            return (self._head.hash if self._head.seq == seq else None), self._current
+        older = [p for p in self._files() if _first_seq(p) <= seq]
+        if not older:
+            return None, None
+        found = (d for at, _, d in links_from(older[-1], seq) if at == seq)
+        return next(found, None), older[-1]
+
+    def _sound_at(self, seq: int, path: Path | None) -> bool:
+        """Does the record at ``seq`` in ``path`` match its own hash? (Read only when
+        its hash is not the one this process knows: a rewrite or an edit.)"""
+        if seq == self._head.seq:
+            record = self._last
+        else:
+            records = read_records(path, unreadable=lambda _: None) if path else iter(())
+            record = next((r for r in records if r.seq == seq), None)
+        return record is not None and record.seq == seq and sound(record, self._keys)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -298,6 +318,11 @@ class FileAuditSink:
             if self._moved():  # another worker appended, or the tail was cut
                 self._recover(repair=False)
             cut_below(self._head, self.high, self._stored_at_high(), self.name)
+            if self._head.seq == self.high.seq and self._head.hash != self.high.hash:
+                # The last record, this process's, edited in place (a rewrite raised
+                # above): chaining onto it would seal the edit in; its restore would not.
+                assert self._last is not None
+                check_head(self._last, self._keys, f"audit file {self._current}")
             held = self._held_ids(records)
             stored = [r for r in records if r.id not in held]
             if not stored:
@@ -310,6 +335,7 @@ class FileAuditSink:
                 self._undo(touched)
                 raise
             self._head = self.high = ChainHead(stored[-1].seq, stored[-1].hash)
+            self._last = stored[-1]
             return stored
 
     def _held_ids(self, records: Sequence[AuditRecord]) -> set[str]:

@@ -30,6 +30,7 @@ from novaos.audit.chain import (
     chained_onto,
     check_head,
     cut_below,
+    sound,
 )
 from novaos.audit.record import AuditRecord, decode_stored, parse_time
 from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
@@ -148,6 +149,15 @@ class PostgresAuditSink:
             # Rows deleted from the tail, or deleted and written again by a worker
             # that never saw them (their seqs reused).
             cut_below(head, self.high, await self._stored_at_high(conn, head), self.name)
+            if head.seq == self.high.seq and head.hash != self.high.hash:
+                # The last row, this process's, edited in place (a rewrite raised above):
+                # chaining onto it would seal the edit in; its restore would not.
+                record = await self._record_at(conn, head.seq)
+                if record is None:
+                    raise ValueError(
+                        f"the audit table: its last record, {head.seq}, does not parse"
+                    )
+                check_head(record, self._keys, "the audit table")
             self.high = head
             fresh = chained_onto(fresh, head, self._keys)
             async with conn.cursor().copy(f"COPY audit_records ({_COLUMNS}) FROM STDIN") as copy:
@@ -158,15 +168,35 @@ class PostgresAuditSink:
         return fresh
 
     async def _stored_at_high(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> str | None:
-        """The hash of the row stored at ``high.seq`` now (None: none there)."""
+        """The hash of the row stored at ``high.seq`` now (None: none there, or one
+        that does not match its own hash: edited, not written again)."""
         high = self.high
         if not high.seq:
             return high.hash
-        if head.seq <= high.seq:
-            return head.hash if head.seq == high.seq else None
-        cur = await conn.execute("SELECT hash FROM audit_records WHERE seq = %s", (high.seq,))
+        if head.seq < high.seq:
+            return None
+        if head.seq == high.seq:
+            digest: str | None = head.hash
+        else:
+            cur = await conn.execute("SELECT hash FROM audit_records WHERE seq = %s", (high.seq,))
+            row = await cur.fetchone()
+            digest = str(row[0]) if row else None
+        if digest is None or digest == high.hash:
+            return digest
+        record = await self._record_at(conn, high.seq)  # a rewrite, or an edit in place
+        return digest if record is not None and sound(record, self._keys) else None
+
+    @staticmethod
+    async def _record_at(conn: AsyncConnection[TupleRow], seq: int) -> AuditRecord | None:
+        """The record in the row at ``seq``, checked against its columns (None: no
+        such row, or its JSON does not parse)."""
+        statement = sql.SQL("SELECT {} FROM audit_records WHERE seq = %s").format(sql.SQL(_COLUMNS))
+        cur = await conn.execute(statement, (seq,))
         row = await cur.fetchone()
-        return str(row[0]) if row else None
+        try:
+            return _checked(row) if row else None
+        except ValueError:
+            return None
 
     async def _saw(self, conn: AsyncConnection[TupleRow], head: ChainHead) -> None:
         """Move the mark to ``head``, read now, when the tail it knew is still there

@@ -365,3 +365,85 @@ async def test_old_records_moved_away_are_not_taken_for_a_rewritten_tail(
     assert (result.ok, result.first_bad_seq) == (False, 1), result  # as before: not whole
     await idle.aclose()
     await busy.aclose()
+
+
+def _set_hash(store: str, directory: Path, dsn: str, seq: int, digest: str) -> str:
+    """Put ``digest`` as record ``seq``'s hash, in its line or row (an edit in place,
+    nothing cut); returns the hash it had."""
+    if store == "database":
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+            row = conn.execute("SELECT hash FROM audit_records WHERE seq = %s", (seq,)).fetchone()
+            assert row is not None
+            conn.execute(
+                "UPDATE audit_records SET hash = %s, record = replace(record, hash, %s)"
+                " WHERE seq = %s",
+                (digest, digest, seq),
+            )
+            return str(row[0])
+    for path in sorted(directory.glob("audit-*.log")):
+        lines = path.read_bytes().splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            if json.loads(line)["seq"] == seq:
+                stored = json.loads(line)["hash"]
+                lines[index] = line.replace(stored.encode(), digest.encode())
+                path.write_bytes(b"".join(lines))
+                return str(stored)
+    raise AssertionError(f"no record {seq}")
+
+
+@pytest.mark.parametrize("store", ["file", "database"])
+@pytest.mark.parametrize("others_wrote", [True, False])
+async def test_an_edit_of_a_workers_last_record_is_no_rewritten_tail(
+    store: str, others_wrote: bool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a reviewer: record 5, the worker's last, edited in place (its hash
+    # changed, nothing cut) was taken for a tail cut and written again: its verify
+    # said "record 5 replaced" (the other workers: "record 5 edited"), it went down
+    # with advice to restart (which did not help), and the file sink stayed down
+    # after the record was restored from a backup.
+    directory = tmp_path / "audit"
+    dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
+
+    def sink() -> AuditSink:
+        if store == "file":
+            return FileAuditSink(directory, keys=KEYS)
+        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+
+    writer = AuditWriter(
+        sink(), POLICY, spill_path=tmp_path / "spill.jsonl", keys=KEYS, max_backoff_s=0.05
+    )
+    await writer.start()
+    for i in range(5):
+        await writer.record(summary(i))
+    await await_until(lambda: holds(writer.status().written == 5), what="5 written")
+    other = sink()
+    await other.open()
+    if others_wrote:
+        await other.append(_drafts(10, 5))  # 6..10
+    original = _set_hash(store, directory, dsn, 5, _other_hash(writer.stored_head.hash))
+    reader = AuditReader(writer.sink, writer)
+    during = await reader.verify()
+    assert (during.ok, during.first_bad_seq) == (False, 5), during
+    assert during.problem == "record 5 edited: its hash does not match its contents"
+    assert writer.status().status == "ok"  # a verify finding an edit says so; no cut
+    if others_wrote:  # the next record chains onto the other worker's 10, as it may
+        await writer.record(summary(20))
+        await await_until(lambda: holds(writer.status().written == 6), what="6 written")
+    else:  # not onto the edited record: its restore would no longer link
+        with pytest.raises(ValueError, match=r"its last record, 5, does not match its hash"):
+            await writer.sink.append(_drafts(30, 1))
+        await writer.record(summary(20))
+        await await_until(lambda: holds(writer.status().spilled == 1), what="the record spilled")
+
+    _set_hash(store, directory, dsn, 5, original)  # restored from a backup
+    await writer.record(summary(21))
+    await await_until(
+        lambda: holds((writer.status().written, writer.status().spilled) == (7, 0)),
+        what="both records stored",
+    )
+    assert writer.status().status == "ok"
+    result = await reader.verify()
+    assert (result.ok, result.checked) == (True, 12 if others_wrote else 7), result
+    await writer.aclose()
+    await other.aclose()
