@@ -447,3 +447,47 @@ async def test_an_edit_of_a_workers_last_record_is_no_rewritten_tail(
     assert (result.ok, result.checked) == (True, 12 if others_wrote else 7), result
     await writer.aclose()
     await other.aclose()
+
+
+@pytest.mark.parametrize("store", ["file", "database"])
+async def test_a_worker_whose_last_record_moved_away_follows_the_head_it_reads(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Found by a reviewer (a test gap): a worker that only serves verifies while its
+    # last record is moved away (old file archived, old rows deleted) must still take
+    # the head it reads as seen; left behind the hole, a later tail cut went past it
+    # and it chained its next record onto the cut.
+    directory = tmp_path / "audit"
+    dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
+
+    def sink() -> AuditSink:
+        if store == "file":
+            return FileAuditSink(directory, max_bytes=8192, keys=KEYS)
+        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+
+    idle, busy = sink(), sink()
+    await idle.open()
+    await busy.open()
+    await idle.append(_drafts(0, 3))
+    await busy.append(_drafts(10, 37))  # 4..40
+    if store == "file":
+        oldest = sorted(directory.glob("audit-*.log"))[0]
+        (tmp_path / "archive").mkdir()
+        oldest.rename(tmp_path / "archive" / oldest.name)
+    else:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SET session_replication_role = replica")  # a superuser, triggers off
+            conn.execute("DELETE FROM audit_records WHERE seq <= 5")
+    assert (await idle.head()).seq == 40  # a verify's read: record 40 seen stored
+    assert idle.high.seq == 40
+    if store == "file":  # records 38..40 cut, whichever files hold them
+        for path in sorted(directory.glob("audit-*.log")):
+            lines = path.read_bytes().splitlines(keepends=True)
+            path.write_bytes(b"".join(x for x in lines if json.loads(x)["seq"] <= 37))
+    else:
+        _delete_last_rows(dsn)
+    with pytest.raises(AuditChainBrokenError, match=r"records 38\.\.40 were cut"):
+        await idle.append(_drafts(60, 1))
+    assert (await idle.head()).seq == 37  # nothing chained onto the cut
+    await idle.aclose()
+    await busy.aclose()
