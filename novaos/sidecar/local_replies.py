@@ -21,7 +21,7 @@ from typing import Any
 from novaos.config import Settings
 from novaos.errors import ERROR_DOMAIN
 from novaos.sidecar.envoy_routes import API_CSP, CORS_EXPOSE_HEADERS, security_headers
-from novaos.sidecar.grpc_replies import grpc_too_large_mapper
+from novaos.sidecar.grpc_replies import grpc_time_limit_mappers, grpc_too_large_mapper
 
 Json = dict[str, Any]
 
@@ -41,6 +41,10 @@ LOCAL_REPLY_CODES = {
 }
 # Envoy's own message for a route's limit is "downstream duration timeout".
 TIME_LIMIT_MESSAGE = "no answer within the sidecar's time limit for this call"
+# A 408: the request itself was not whole in time (Envoy: "request timeout", or
+# "downstream duration timeout" for a gRPC caller's grpc-timeout). JSON callers
+# keep Envoy's words; gRPC and grpc-web callers get these.
+REQUEST_TIME_LIMIT_MESSAGE = "request not received in full within the sidecar's time limit"
 
 
 def _status_is(http_status: int) -> Json:
@@ -176,6 +180,7 @@ def local_reply_config(settings: Settings, *, tls: bool) -> Json:
             }
         )
     mappers.append(grpc_too_large_mapper(settings.envoy_max_request_bytes))
+    mappers += grpc_time_limit_mappers(TIME_LIMIT_MESSAGE, REQUEST_TIME_LIMIT_MESSAGE)
     return {"mappers": mappers}
 
 

@@ -9,7 +9,10 @@ no status either way. The gateway ends the stream itself before that timer fires
 
 from __future__ import annotations
 
+import base64
 import shutil
+import socket
+import ssl
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -17,10 +20,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.sidecar.local_replies import REQUEST_TIME_LIMIT_MESSAGE, TIME_LIMIT_MESSAGE
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream, run_sidecar
 from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames, tls_channel
 from tests.integration.envoy.helpers import bearer, client, sse_events
 
@@ -149,3 +154,91 @@ def _assert_ended_in_band(frames: list[tuple[int, bytes]]) -> None:
     last = chat_pb2.StreamChatResponse.FromString(frames[-2][1])
     assert last.completed.outcome == chat_pb2.OUTCOME_CANCELLED, last
     assert last.completed.detail == "stream time limit reached"
+
+
+@pytest.mark.parametrize("timeout", ["1m", "1u"])
+def test_grpc_web_call_at_a_short_grpc_timeout_is_never_unavailable(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, timeout: str
+) -> None:
+    # Envoy's timer, armed from grpc-timeout, won the race against the gateway's
+    # own deadline about one call in ten to three: its reply was HTTP 504 with
+    # grpc-status 14 (UNAVAILABLE, which clients retry, a chat included)
+    # "downstream duration timeout". Whichever side wins, the caller gets 4 (or
+    # its answer, when the gateway was faster still).
+    headers = {
+        "content-type": "application/grpc-web+proto",
+        "grpc-timeout": timeout,
+        **bearer(gateway_upstream.token),
+    }
+    seen = set()
+    with client(envoy_sidecar) as http:
+        for _ in range(60):
+            resp = http.post(
+                "/novaos.v1.ChatService/ListConversations",
+                content=grpc_web_frame(b""),
+                headers=headers,
+            )
+            status = resp.headers.get("grpc-status")  # trailers-only: an error
+            if status is None:
+                status = grpc_web_frames(resp.content)[-1][1].split(b"\r\n")[0].decode()[12:]
+            seen.add((resp.status_code, status, resp.headers.get("grpc-message")))
+    # Envoy's 408 when its timer fires before it has read the whole body.
+    envoy = {(200, "4", TIME_LIMIT_MESSAGE), (200, "4", REQUEST_TIME_LIMIT_MESSAGE)}
+    assert seen <= {(200, "0", None), (200, "4", "Deadline Exceeded"), *envoy}, seen
+
+
+@pytest.mark.parametrize("origin", [None, ALLOWED_ORIGIN])
+def test_grpc_web_call_at_its_grpc_timeout_before_its_body_arrived_is_deadline_exceeded(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, origin: str | None
+) -> None:
+    # Half the body held back keeps the call in Envoy, so its timer fires every
+    # time: a 408, which grpc_web turned into grpc-status 2 (UNKNOWN).
+    frame = grpc_web_frame(chat_pb2.ChatRequest(message="plan my week").SerializeToString())
+    head = [
+        "POST /novaos.v1.ChatService/Chat HTTP/1.1",
+        f"host: localhost:{envoy_sidecar.https_port}",
+        "content-type: application/grpc-web+proto",
+        f"authorization: Bearer {gateway_upstream.token}",
+        "grpc-timeout: 200m",
+        f"content-length: {len(frame)}",
+    ]
+    if origin is not None:
+        head.append(f"origin: {origin}")
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + frame[: len(frame) // 2]
+    status_line, headers, body = _first_reply(envoy_sidecar, request)
+    assert status_line.startswith("HTTP/1.1 200"), (status_line, headers)
+    assert headers.get("grpc-status") == "4", headers
+    assert headers.get("grpc-message") == REQUEST_TIME_LIMIT_MESSAGE, headers
+    packed = headers["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(base64.b64decode(packed + "=" * (-len(packed) % 4)))
+    info = error_details_pb2.ErrorInfo()
+    assert status.code == 4 and status.details[0].Unpack(info), status
+    assert (info.reason, info.domain) == ("DEADLINE_EXCEEDED", "novaos.dev")
+    assert body == b"", body  # trailers-only: no message frame
+    if origin is not None:
+        assert headers.get("access-control-allow-origin") == origin, headers
+
+
+def _first_reply(sidecar: EnvoySidecar, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send ``request`` over TLS (HTTP/1.1) and read one reply, which has a
+    Content-Length: its status line, headers (lower-case names) and body."""
+    ctx = ssl.create_default_context(cafile=str(sidecar.ca_file))
+    ctx.set_alpn_protocols(["http/1.1"])
+    data = b""
+    with (
+        socket.create_connection(("127.0.0.1", sidecar.https_port), timeout=20) as sock,
+        ctx.wrap_socket(sock, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(request)
+        while b"\r\n\r\n" not in data and (chunk := tls.recv(65536)):
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length and (chunk := tls.recv(65536)):
+            body += chunk
+    return lines[0], headers, body
