@@ -15,7 +15,7 @@ import grpc
 import httpx
 import pytest
 
-from generated.novaos.v1 import health_pb2, health_pb2_grpc
+from generated.novaos.v1 import chat_pb2, chat_pb2_grpc, health_pb2, health_pb2_grpc
 from novaos.wire_limits import MAX_REQUEST_HEADERS_KIB
 from tests.fixtures.envoy import EnvoySidecar, Upstream
 from tests.integration.envoy.grpc_helpers import tls_channel
@@ -94,3 +94,34 @@ def test_headers_over_the_limit_on_http2_reset_the_stream(envoy_sidecar: EnvoySi
         )
     assert failure.value.code() == grpc.StatusCode.INTERNAL, failure.value
     assert "RST_STREAM" in str(failure.value.details()), failure.value.details()
+
+
+# nghttp2 (and oghttp2 alike) decode one header field of at most 64 KiB (name,
+# value and HPACK's 32 bytes); past that the connection's HPACK state is lost.
+ONE_HEADER_TOO_BIG = 65_600
+
+
+def test_one_header_over_64_kib_on_http2_ends_the_whole_connection(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # Not the stream reset above: a COMPRESSION_ERROR, which HTTP/2 makes a
+    # connection error (GOAWAY error 9), so every call sharing the connection
+    # fails with it. No Envoy setting changes this (README "Request headers").
+    metadata = tuple(bearer(gateway_upstream.token).items())
+    big = (("x-big", "g" * ONE_HEADER_TOO_BIG),)
+    request = chat_pb2.StreamChatRequest(message="plan my week")
+    with tls_channel(envoy_sidecar) as channel:
+        stream = chat_pb2_grpc.ChatServiceStub(channel).StreamChat(
+            request, metadata=metadata, timeout=20
+        )
+        assert next(stream).WhichOneof("event") == "started"  # the innocent call is open
+        with pytest.raises(grpc.RpcError) as oversized:
+            health_pb2_grpc.HealthServiceStub(channel).Live(
+                health_pb2.LiveRequest(), metadata=big, timeout=10
+            )
+        with pytest.raises(grpc.RpcError) as innocent:
+            for _ in stream:
+                pass
+    for failure in (oversized.value, innocent.value):
+        assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+        assert "GOAWAY" in str(failure.details()), failure.details()
