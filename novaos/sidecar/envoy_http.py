@@ -319,7 +319,14 @@ def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
         # A query parameter that names no request field ("?_=123", a typo'd filter)
         # is a 400 naming it. Without this the call was not transcoded at all and
         # fell through to the catch-all 404, which carries no CORS headers.
-        "request_validation_options": {"reject_unknown_query_parameters": True},
+        # A body field that contradicts the path's binding is a 400 naming it. The
+        # transcoder otherwise let the body win: POST .../circuits/mock:reset with
+        # {"provider":"openai_compat"} reset openai_compat, while the access log
+        # (and any path-based rule in front) saw mock.
+        "request_validation_options": {
+            "reject_unknown_query_parameters": True,
+            "reject_binding_body_field_collisions": True,
+        },
     }
 
 

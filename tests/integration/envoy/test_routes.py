@@ -205,6 +205,41 @@ def test_admin_routes_are_transcoded(
     assert conversations.status_code == 200
 
 
+@pytest.mark.parametrize("body", [None, {}, {"provider": "mock"}])
+def test_reset_circuit_resets_the_provider_the_path_names(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, body: dict[str, str] | None
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/api/v1/health/circuits/mock:reset",
+            json=body,
+            headers=bearer(gateway_upstream.admin_token),
+        )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["circuit"]["provider"] == "mock", resp.json()
+
+
+@pytest.mark.parametrize("other", ["nope", "openai", "Mock"])
+def test_reset_circuit_refuses_a_body_naming_another_provider(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, other: str
+) -> None:
+    # The transcoder let the body's "provider" win over the path's: POST
+    # .../circuits/mock:reset with {"provider":"openai_compat"} reset openai_compat,
+    # while Envoy's access log (and any path-based rule in front) saw mock.
+    with client(envoy_sidecar) as http:
+        resp = http.post(
+            "/api/v1/health/circuits/mock:reset",
+            json={"provider": other},
+            headers=bearer(gateway_upstream.admin_token),
+        )
+    assert resp.status_code == 400, resp.text
+    assert resp.json() == {
+        "code": 3,
+        "message": f'The binding value "mock" of the field provider is conflicting'
+        f' with the value "{other}" in the body.',
+    }
+
+
 def test_audit_events_take_after_seq_as_a_query_parameter(
     envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
