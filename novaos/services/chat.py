@@ -33,6 +33,7 @@ from novaos.domain import (
 )
 from novaos.errors import (
     AuditNotStoredError,
+    DeadlineExceededError,
     InvalidArgumentError,
     NovaError,
     RateLimitHeaders,
@@ -77,6 +78,28 @@ WITHHELD_TURN = "[an answer withheld by policy]"
 EMPTY_TURN = "[no text]"  # any other turn with no text (the model said nothing)
 # The detail of a live stream ended at its time limit (``ChatCall.ends_by``).
 TIME_LIMIT_REACHED = "stream time limit reached"
+# The DEADLINE_EXCEEDED message of a unary call ended at its time limit.
+ANSWER_TIME_LIMIT_REACHED = "time limit reached before the answer was complete"
+# A call with an ``ends_by`` and less than this left when it would begin (its
+# headers go out with Started) ends at once with DEADLINE_EXCEEDED, sending
+# nothing: ended a margin early (``_stop_margin``), it would still be cut by the
+# sidecar's timer when the margin is shorter than the loop takes to end it.
+MIN_TIME_TO_BEGIN_S = 0.2
+TOO_LITTLE_TIME = "too little time left before the call's deadline to answer"
+
+
+def _check_time_to_begin(call: ChatCall) -> None:
+    """Raises DEADLINE_EXCEEDED for a call with too little time left to begin."""
+    if call.ends_by is not None and call.ends_by - time.monotonic() < MIN_TIME_TO_BEGIN_S:
+        call.abandoned = True  # audited as cancelled, as a call cut at its deadline is
+        raise DeadlineExceededError(TOO_LITTLE_TIME)
+
+
+def _stop_margin(left: float) -> float:
+    """How long before its ``ends_by`` a call ends itself, as a drain does: 1 s
+    (half of a shorter time left), so that its status is out before the call is cut."""
+    return min(1.0, left / 2)
+
 
 Handler = asyncio.Task[object] | None  # the task serving a call (gRPC cancels it)
 
@@ -147,9 +170,12 @@ class ChatCall:
     # Events reach the client as they happen (StreamChat): silences get keepalives,
     # and a shutdown ends the stream with its own terminal event. Unary Chat: False.
     live: bool = True
-    # time.monotonic() by which a live stream must have ended, told in-band: the
+    # time.monotonic() by which the call must have ended, by the gateway: the
     # sidecar's time limit for a stream it transcodes (an SSE client reads no
-    # status, so a cut there would just stop). None: the stream has no such limit.
+    # status, so a cut there would just stop), and a grpc-web call's deadline
+    # (once its headers are out, the sidecar's timer can only cut it). A live
+    # stream says it in-band, then DEADLINE_EXCEEDED; a unary call ends with that.
+    # None: the call has no such limit.
     ends_by: float | None = None
 
     @property
@@ -313,6 +339,7 @@ class ChatService:
                     call.rate_limit = lease.headers
                 try:
                     await self._claim(call)
+                    _check_time_to_begin(call)
                     yield Started(call.ctx.request_id, call.chat.conversation_id)
                     run = self.orchestrator.run(
                         call.ctx, call.chat, history, call.record, lease, left_out=left_out
@@ -396,11 +423,9 @@ class ChatService:
             pump.stop(self._stopping)
         timer = None
         if call.ends_by is not None:
-            # As a drain does: 1 s before the limit (half of a shorter one), so the
-            # terminal event is out before the call is cut.
             left = call.ends_by - time.monotonic()
             loop = asyncio.get_running_loop()
-            timer = loop.call_later(left - min(1.0, left / 2), pump.stop, TIME_LIMIT_REACHED)
+            timer = loop.call_later(left - _stop_margin(left), pump.stop, TIME_LIMIT_REACHED)
         try:
             async with aclosing(pump.relay()) as events:
                 async for event in events:
@@ -418,13 +443,18 @@ class ChatService:
         """A unary call's run, which ``stop_streams`` ends before gRPC's grace does:
         with UNAVAILABLE ``SHUTTING_DOWN`` and a RetryInfo, not gRPC's bare
         "Cancelling all calls". Stoppable only until its terminal event: while it
-        is registered, the call awaits nothing outside the run."""
+        is registered, the call awaits nothing outside the run. A call with an
+        ``ends_by`` stops a margin before it, with DEADLINE_EXCEEDED."""
         scope = asyncio.timeout(None)
+        loop = asyncio.get_running_loop()
         try:
             async with scope:
                 self._unary.add(scope)
                 if self._stopping:
-                    scope.reschedule(asyncio.get_running_loop().time())
+                    scope.reschedule(loop.time())
+                elif call.ends_by is not None:
+                    left = call.ends_by - time.monotonic()
+                    scope.reschedule(loop.time() + left - _stop_margin(left))
                 async with aclosing(run) as events:
                     async for event in events:
                         if isinstance(event, Completed):  # the answer is whole: storing it
@@ -433,16 +463,22 @@ class ChatService:
                                 # Stopped first, but the run lost the cancel
                                 # (novaos.tasks) and went on: it ends as stopped.
                                 call.abandoned = True
-                                raise ShuttingDownError(self._stopping)
+                                raise self._cut_short()
                             scope.reschedule(None)
                         yield event
         except TimeoutError:
             if not scope.expired():
                 raise  # a timeout of the run's own
             call.abandoned = True  # audited as cancelled, as a stream stopped so is
-            raise ShuttingDownError(self._stopping) from None
+            raise self._cut_short() from None
         finally:
             self._unary.discard(scope)
+
+    def _cut_short(self) -> NovaError:
+        """Why a unary run was stopped: the shutdown, else its ``ends_by``."""
+        if self._stopping:
+            return ShuttingDownError(self._stopping)
+        return DeadlineExceededError(ANSWER_TIME_LIMIT_REACHED)
 
     @staticmethod
     def _observe(call: ChatCall, event: ChatEvent) -> None:

@@ -138,6 +138,10 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             record=RunRecord(whole_answer=True, gate_events=False),
             live=False,
         )
+        if _grpc_web(context):
+            # Its headers go out at Started: ended by the gateway before the
+            # sidecar's timer, which could then only cut it with no status.
+            call.ends_by = call.ctx.deadline_monotonic
         ack, done = None, None
         headers: asyncio.Future[None] | None = None
         via_http = _from_http(context)

@@ -19,13 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
+from novaos.services.chat import ANSWER_TIME_LIMIT_REACHED
 from novaos.sidecar.local_replies import REQUEST_TIME_LIMIT_MESSAGE, TIME_LIMIT_MESSAGE
 from tests.fixtures.common import wait_until
-from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream, run_sidecar
+from tests.fixtures.envoy import ALLOWED_ORIGIN, EnvoySidecar, Upstream, run_sidecar, sidecar_for
+from tests.fixtures.fake_providers import FakeProviderServer, Pause, Reply
+from tests.fixtures.gateway_thread import GatewayThread
+from tests.fixtures.provider_wire import openai_json
 from tests.integration.envoy.grpc_helpers import grpc_web_frame, grpc_web_frames, tls_channel
 from tests.integration.envoy.helpers import bearer, client, sse_events
 
@@ -242,3 +247,96 @@ def _first_reply(sidecar: EnvoySidecar, request: bytes) -> tuple[str, dict[str, 
         while len(body) < length and (chunk := tls.recv(65536)):
             body += chunk
     return lines[0], headers, body
+
+
+@pytest.fixture(scope="module")
+def slow_answer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvoySidecar, str]]:
+    """A sidecar and a token for a gateway whose provider takes 3 s over a whole
+    (unary) answer."""
+    gateway = GatewayThread()
+    upstream = gateway.run(FakeProviderServer().start())
+    answer = openai_json("Here is a plan for your week.", (12, 8))
+    upstream.default = Reply(body=[Pause(3.0), answer], content_type="application/json")
+    try:
+        gateway.start(
+            PREFERRED_PROVIDER="openai",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=upstream.url + "/v1",
+        )
+        for sidecar in sidecar_for(gateway, tmp_path_factory.mktemp("envoy-slow-answer")):
+            yield sidecar, gateway.token
+    finally:
+        gateway.run(upstream.close())
+        gateway.stop()
+
+
+@pytest.mark.parametrize(("protocol", "timeout"), [("--http1.1", "500m"), ("--http2", "2S")])
+def test_grpc_web_chat_past_its_grpc_timeout_ends_with_deadline_exceeded(
+    slow_answer: tuple[EnvoySidecar, str], tmp_path: Path, protocol: str, timeout: str
+) -> None:
+    # The gateway sends a grpc-web Chat's headers when it starts, so Envoy's timer
+    # (armed from the same grpc-timeout) could only reset the call: the body
+    # stopped with no status (curl exit 18 over HTTP/1.1, 92 over HTTP/2). The
+    # gateway now ends it first.
+    request = chat_pb2.ChatRequest(message="plan my week").SerializeToString()
+    sidecar, token = slow_answer
+    headers = {"grpc-timeout": timeout}
+    frames = _grpc_web_call(sidecar, token, "Chat", request, protocol, headers, tmp_path)
+    assert [flag for flag, _ in frames] == [0x80], frames  # no message, then the trailers
+    assert b"grpc-status:4\r\n" in frames[0][1], frames[0]
+    assert f"grpc-message:{ANSWER_TIME_LIMIT_REACHED}\r\n".encode() in frames[0][1], frames[0]
+
+
+@pytest.mark.parametrize("method", ["Chat", "StreamChat"])
+def test_grpc_web_chat_at_a_very_short_grpc_timeout_always_gets_a_status(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, method: str
+) -> None:
+    # 3 ms: Envoy's timer fired after the gateway had sent headers, in about two
+    # calls of three, and the reply stopped with no status.
+    message = chat_pb2.ChatRequest if method == "Chat" else chat_pb2.StreamChatRequest
+    body = grpc_web_frame(message(message="plan my week").SerializeToString())
+    headers = {
+        "content-type": "application/grpc-web+proto",
+        "grpc-timeout": "3m",
+        **bearer(gateway_upstream.token),
+    }
+    seen = set()
+    with client(envoy_sidecar) as http:
+        for _ in range(30):
+            try:
+                resp = http.post(f"/novaos.v1.ChatService/{method}", content=body, headers=headers)
+            except httpx.RemoteProtocolError as err:  # the body cut short
+                seen.add(("cut", str(err)[:40]))
+                continue
+            status = resp.headers.get("grpc-status")  # trailers-only
+            if status is None:
+                frames = grpc_web_frames(resp.content)
+                status = "trailer " + frames[-1][1].split(b"\r\n")[0].decode()
+            seen.add((resp.status_code, status))
+    assert seen <= {(200, "4"), (200, "trailer grpc-status:4")}, seen
+
+
+def _grpc_web_call(
+    sidecar: EnvoySidecar,
+    token: str,
+    method: str,
+    message: bytes,
+    protocol: str,
+    extra: dict[str, str],
+    tmp_path: Path,
+) -> list[tuple[int, bytes]]:
+    """The reply's grpc-web frames, read by curl (which fails on a cut body)."""
+    request = tmp_path / "request.bin"
+    request.write_bytes(grpc_web_frame(message))
+    headers = {
+        "content-type": "application/grpc-web+proto",
+        "authorization": f"Bearer {token}",
+        **extra,
+    }
+    cmd = ["curl", "-sS", protocol, "--cacert", str(sidecar.ca_file), "-o", "-"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd += ["--data-binary", f"@{request}", f"{sidecar.https_url}/novaos.v1.ChatService/{method}"]
+    done = subprocess.run(cmd, check=False, capture_output=True, timeout=20)
+    assert done.returncode == 0, f"cut with no status: {done.stderr!r}"
+    return grpc_web_frames(done.stdout)
