@@ -322,7 +322,9 @@ def _transcoder(descriptor: Path, max_request_bytes: int) -> Json:
         # A body field that contradicts the path's binding is a 400 naming it. The
         # transcoder otherwise let the body win: POST .../circuits/mock:reset with
         # {"provider":"openai_compat"} reset openai_compat, while the access log
-        # (and any path-based rule in front) saw mock.
+        # (and any path-based rule in front) saw mock. It compares only the first of
+        # a repeated key and no query parameter: novaos.transport.path_bindings
+        # refuses those.
         "request_validation_options": {
             "reject_unknown_query_parameters": True,
             "reject_binding_body_field_collisions": True,

@@ -21,6 +21,7 @@ from novaos.transport import decoding
 from novaos.transport.auth import JwtAuthenticator
 from novaos.transport.context import Ctx
 from novaos.transport.errors import abort
+from novaos.transport.path_bindings import refuse_contradicted_path
 
 _log = logging.getLogger("novaos.transport")
 
@@ -309,6 +310,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
         async def unary(request: Any, context: Ctx) -> Any:
             async with self._call(parsed, context):
                 decoding.refuse_undecodable(request)
+                refuse_contradicted_path(method, context.invocation_metadata() or (), request)
                 return await behavior(request, context)
 
         return unary
@@ -324,6 +326,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 aclosing(behavior(request, context)) as messages,
             ):
                 decoding.refuse_undecodable(request)  # its generator never started; closed unrun
+                metadata = context.invocation_metadata() or ()
+                refuse_contradicted_path(parsed.full, metadata, request)
                 async for message in messages:
                     observed.sent()
                     yield message

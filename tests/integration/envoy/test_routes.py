@@ -240,6 +240,67 @@ def test_reset_circuit_refuses_a_body_naming_another_provider(
     }
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v1/health/circuits/mock:reset?provider=openai", None, "provider"),
+        (
+            "POST",
+            "/api/v1/health/circuits/mock:reset",
+            '{"provider":"mock","provider":"x"}',
+            "provider",
+        ),
+        ("GET", "/api/v1/conversations/abc?conversation_id=other", None, "conversation_id"),
+        ("GET", "/api/v1/conversations/abc?conversationId=other", None, "conversation_id"),
+        ("DELETE", "/api/v1/conversations/abc?conversation_id=other", None, "conversation_id"),
+        (
+            "DELETE",
+            "/api/v1/conversations/abc",
+            '{"conversation_id":"abc","conversation_id":"xyz"}',
+            "conversation_id",
+        ),
+        ("GET", "/api/v1/audit/events/xyz?id=other", None, "id"),
+    ],
+)
+def test_a_query_parameter_or_repeated_key_cannot_override_the_path(
+    envoy_sidecar: EnvoySidecar,
+    gateway_upstream: Upstream,
+    method: str,
+    path: str,
+    body: str | None,
+    field: str,
+) -> None:
+    # The transcoder let a query parameter, or the last of a repeated body key,
+    # win over the path variable: .../circuits/mock:reset?provider=openai reset
+    # openai, GET /conversations/abc?conversation_id=other read "other", while the
+    # access log (which leaves out the query) named mock and abc.
+    headers = {**bearer(gateway_upstream.admin_token), "content-type": "application/json"}
+    with client(envoy_sidecar) as http:
+        resp = http.request(method, path, content=body, headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] == 3, resp.json()
+    assert resp.json()["message"].startswith(f"{field}: the path names "), resp.json()
+    violations = [v for d in resp.json()["details"] for v in d.get("field_violations", [])]
+    assert [v["field"] for v in violations] == [field], resp.json()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/health/circuits/mock:reset?provider=mock",
+        "/api/v1/health/circuits/m%6Fck:reset",
+        "/api/v1/health/circuits/m%6Fck:reset?provider=mock",
+    ],
+)
+def test_a_query_parameter_naming_the_paths_own_value_is_taken(
+    envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream, path: str
+) -> None:
+    with client(envoy_sidecar) as http:
+        resp = http.post(path, headers=bearer(gateway_upstream.admin_token))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["circuit"]["provider"] == "mock", resp.json()
+
+
 def test_audit_events_take_after_seq_as_a_query_parameter(
     envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
 ) -> None:
