@@ -97,13 +97,44 @@ def grpc_too_large_mapper(limit_bytes: int) -> Json:
     return _trailers_only_mapper(413, code_pb2.INVALID_ARGUMENT, message, info, bad)
 
 
+def _idle_upstream() -> Json:
+    """Envoy's stream idle timer with the request whole: a 504 with the ``SI``
+    flag (set before the reply is made, unlike a time limit's ``DT``). Envoy's
+    reply is kept: UNAVAILABLE "stream timeout". A gateway silent for
+    ``STREAM_IDLE_TIMEOUT_MS`` + 5 s despite its keepalives is hung; that is no
+    deadline (an audit watch has no time limit), and a caller may retry it.
+
+    No rewrite, so it only has to come before the time-limit mappers: the first
+    match wins. (A 408 with ``SI``, a caller that stopped sending its body, is
+    the caller's own stall and stays with the 408 mapper.)"""
+    return {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {
+                        "status_code_filter": {
+                            "comparison": {
+                                "op": "EQ",
+                                "value": {"default_value": 504, "runtime_key": "lr.grpc.idle"},
+                            }
+                        }
+                    },
+                    {"response_flag_filter": {"flags": ["SI"]}},
+                ]
+            }
+        }
+    }
+
+
 def grpc_time_limit_mappers(answer_message: str, request_message: str) -> list[Json]:
     """A time limit to a gRPC or grpc-web caller: DEADLINE_EXCEEDED, as the gateway
     says it. 504: the request was whole, no answer came in time; 408: the request
     itself had not arrived whole (its body still coming at the caller's
-    ``grpc-timeout``, or past ``ENVOY_REQUEST_TIMEOUT_MS``)."""
+    ``grpc-timeout``, or past ``ENVOY_REQUEST_TIMEOUT_MS``). Not the idle timer's
+    504 (see ``_idle_upstream``)."""
     info = error_details_pb2.ErrorInfo(reason="DEADLINE_EXCEEDED", domain=ERROR_DOMAIN)
     return [
+        _idle_upstream(),
         _trailers_only_mapper(504, code_pb2.DEADLINE_EXCEEDED, answer_message, info),
         _trailers_only_mapper(408, code_pb2.DEADLINE_EXCEEDED, request_message, info),
     ]

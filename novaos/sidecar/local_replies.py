@@ -79,9 +79,9 @@ def _json_caller() -> Json:
 
 def _json_body(http_status: int) -> Json:
     if http_status == 504:
-        # Only a time limit makes Envoy answer 504 (the response flags are not set
-        # yet when the mapper runs, so DT cannot pick it out); said as the gateway
-        # says a deadline, with the same ErrorInfo.
+        # A time limit makes Envoy answer 504 (it sets no response flag for one,
+        # so no flag can pick it out), and so does the stream idle timer (SI) on a
+        # hung gateway; said as the gateway says a deadline, with the same ErrorInfo.
         info = {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "DEADLINE_EXCEEDED",
