@@ -16,8 +16,11 @@ content-type, so a native gRPC caller got grpc-status 4, but a grpc-web caller
 a plain 504 that the grpc_web filter turned into HTTP 504 with grpc-status 14
 (UNAVAILABLE, which gRPC clients retry: a chat sent twice) "downstream duration
 timeout", and a 408 into grpc-status 2. With a short ``grpc-timeout`` this raced
-the gateway's own DEADLINE_EXCEEDED, about one call in three. Both now get
-DEADLINE_EXCEEDED with the words and ``ErrorInfo`` a JSON caller gets.
+the gateway's own DEADLINE_EXCEEDED, about one call in three. Both now get a
+trailers-only DEADLINE_EXCEEDED with ``ErrorInfo`` DEADLINE_EXCEEDED: for a 504
+the words a JSON caller's 504 body carries; for a 408 words of their own (a JSON
+caller's 408 keeps Envoy's "request timeout", with no details). The stream idle
+timer's 504, a hung gateway, is left as Envoy makes it (UNAVAILABLE).
 """
 
 from __future__ import annotations

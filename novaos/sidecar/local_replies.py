@@ -1,8 +1,9 @@
 """Envoy's own replies (404 route, 413 body limit, timeouts) to JSON callers.
 
-They get the same shape as transcoded gRPC errors, ``{"code":N,"message":...}``;
-gRPC and grpc-web callers keep Envoy's gRPC-style local replies (but see
-``grpc_replies`` for the 413).
+They get the same shape as transcoded gRPC errors, ``{"code":N,"message":...}``.
+gRPC and grpc-web callers keep Envoy's gRPC-style local replies except the 413 and
+a time limit's 504 and 408, which ``grpc_replies`` rewrites, and a failed connect's
+503, whose message the mapper below sets for them too.
 
 A local reply normally passes back through the filter chain, where the Lua filter
 keeps its body's code for the access log. Not once a reply had begun through the

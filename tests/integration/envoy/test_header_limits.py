@@ -96,8 +96,9 @@ def test_headers_over_the_limit_on_http2_reset_the_stream(envoy_sidecar: EnvoySi
     assert "RST_STREAM" in str(failure.value.details()), failure.value.details()
 
 
-# nghttp2 (and oghttp2 alike) decode one header field of at most 64 KiB (name,
-# value and HPACK's 32 bytes); past that the connection's HPACK state is lost.
+# nghttp2 (and oghttp2 alike) decode one header field of up to about 64 KiB,
+# depending on how the client encodes it (grpc-python: GOAWAY from a 65,537-byte
+# value); past that the connection's HPACK state is lost.
 ONE_HEADER_TOO_BIG = 65_600
 
 
