@@ -250,9 +250,11 @@ def _first_reply(sidecar: EnvoySidecar, request: bytes) -> tuple[str, dict[str, 
 
 
 @pytest.fixture(scope="module")
-def slow_answer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvoySidecar, str]]:
+def slow_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[EnvoySidecar, str, FakeProviderServer]]:
     """A sidecar and a token for a gateway whose provider takes 3 s over a whole
-    (unary) answer."""
+    (unary) answer (unless a test queues another), and that provider."""
     gateway = GatewayThread()
     upstream = gateway.run(FakeProviderServer().start())
     answer = openai_json("Here is a plan for your week.", (12, 8))
@@ -264,7 +266,7 @@ def slow_answer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Envo
             OPENAI_BASE_URL=upstream.url + "/v1",
         )
         for sidecar in sidecar_for(gateway, tmp_path_factory.mktemp("envoy-slow-answer")):
-            yield sidecar, gateway.token
+            yield sidecar, gateway.token, upstream
     finally:
         gateway.run(upstream.close())
         gateway.stop()
@@ -272,19 +274,45 @@ def slow_answer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Envo
 
 @pytest.mark.parametrize(("protocol", "timeout"), [("--http1.1", "500m"), ("--http2", "2S")])
 def test_grpc_web_chat_past_its_grpc_timeout_ends_with_deadline_exceeded(
-    slow_answer: tuple[EnvoySidecar, str], tmp_path: Path, protocol: str, timeout: str
+    slow_answer: tuple[EnvoySidecar, str, FakeProviderServer],
+    tmp_path: Path,
+    protocol: str,
+    timeout: str,
 ) -> None:
     # The gateway sends a grpc-web Chat's headers when it starts, so Envoy's timer
     # (armed from the same grpc-timeout) could only reset the call: the body
     # stopped with no status (curl exit 18 over HTTP/1.1, 92 over HTTP/2). The
     # gateway now ends it first.
     request = chat_pb2.ChatRequest(message="plan my week").SerializeToString()
-    sidecar, token = slow_answer
+    sidecar, token, _ = slow_answer
     headers = {"grpc-timeout": timeout}
     frames = _grpc_web_call(sidecar, token, "Chat", request, protocol, headers, tmp_path)
     assert [flag for flag, _ in frames] == [0x80], frames  # no message, then the trailers
     assert b"grpc-status:4\r\n" in frames[0][1], frames[0]
     assert f"grpc-message:{ANSWER_TIME_LIMIT_REACHED}\r\n".encode() in frames[0][1], frames[0]
+
+
+@pytest.mark.parametrize(("protocol", "timeout"), [("--http1.1", "2S"), ("--http2", "1800m")])
+def test_grpc_web_chat_answered_well_inside_its_grpc_timeout_gets_its_answer(
+    slow_answer: tuple[EnvoySidecar, str, FakeProviderServer],
+    tmp_path: Path,
+    protocol: str,
+    timeout: str,
+) -> None:
+    # The gateway ends a grpc-web Chat a margin before its deadline. That margin
+    # was 1 s (half of a limit under 2 s): an answer arriving after 1.4 s of a
+    # 2 s (or 1.8 s) limit was thrown away (paid for) and the caller read
+    # DEADLINE_EXCEEDED with time to spare.
+    sidecar, token, upstream = slow_answer
+    answer = openai_json("Here is a plan for your week.", (12, 8))
+    upstream.queue(Reply(body=[Pause(1.4), answer], content_type="application/json"))
+    request = chat_pb2.ChatRequest(message="plan my week").SerializeToString()
+    headers = {"grpc-timeout": timeout}
+    frames = _grpc_web_call(sidecar, token, "Chat", request, protocol, headers, tmp_path)
+    assert [flag for flag, _ in frames] == [0x00, 0x80], frames  # the answer, then trailers
+    assert b"grpc-status:0\r\n" in frames[1][1], frames[1]
+    reply = chat_pb2.ChatResponse.FromString(frames[0][1])
+    assert reply.text == "Here is a plan for your week.", reply
 
 
 @pytest.mark.parametrize("method", ["Chat", "StreamChat"])
