@@ -13,6 +13,13 @@ The transcoder sends the path it was called with as ``x-envoy-original-path``;
 the message the gateway gets holds what won. A path-bound field whose value is
 not the path's is refused with INVALID_ARGUMENT naming it (HTTP 400), whatever
 put it there.
+
+The path is read as the transcoder's path matcher reads it: without its query,
+and without trailing slashes (``/conversations/decoy/`` and ``decoy//`` bind
+``decoy``). A transcoded call to a method with path variables whose path still
+fits none of its templates (``decoy/.``, ``decoy/%2E``: the transcoder found
+the method some other way than this check can follow) is refused too, naming
+the path: letting it through let ``?conversation_id=victim`` win again.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from novaos.errors import InvalidArgumentError
 ORIGINAL_PATH = "x-envoy-original-path"
 _VARIABLE = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 
-Binding = tuple[re.Pattern[str], tuple[str, ...]]
+# (the template's regex, the fields its groups name, the template)
+Binding = tuple[re.Pattern[str], tuple[str, ...], str]
 
 
 def _templates(rule: http_pb2.HttpRule) -> Iterable[str]:
@@ -50,13 +58,13 @@ def _compiled(template: str) -> Binding | None:
         return None
     parts = _VARIABLE.split(template)[::2]  # the text between the variables
     pattern = "([^/]+)".join(re.escape(part) for part in parts)
-    return re.compile(pattern), fields
+    return re.compile(pattern), fields, template
 
 
 @functools.cache
 def bindings(method: str) -> tuple[Binding, ...]:
     """The path templates with variables that ``method`` ("/pkg.Service/Name") is
-    bound to, as (regex, the fields its groups name)."""
+    bound to, as (regex, the fields its groups name, template)."""
     try:
         found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
     except KeyError:
@@ -71,16 +79,26 @@ def _value(message: Any, field: str) -> str:
     return str(message)
 
 
+def matched_path(original: str) -> str:
+    """``original`` as the transcoder's path matcher matches it: the query cut off,
+    then trailing slashes (the empty segments they make) dropped."""
+    return original.partition("?")[0].rstrip("/") or "/"
+
+
 def refuse_contradicted_path(
     method: str, metadata: Iterable[tuple[str, Any]], request: Any
 ) -> None:
     """Raises InvalidArgumentError when a transcoded call's request holds another
-    value for a field its path names (from the query string, or the body)."""
+    value for a field its path names (from the query string, or the body), or
+    when its path fits none of the method's templates with variables."""
     original = next((v for k, v in metadata if k == ORIGINAL_PATH), None)
     if not isinstance(original, str):
         return
-    path = original.partition("?")[0]
-    for regex, fields in bindings(method):
+    found = bindings(method)
+    if not found:
+        return
+    path = matched_path(original)
+    for regex, fields, _ in found:
         matched = regex.fullmatch(path)
         if matched is None:
             continue
@@ -93,3 +111,10 @@ def refuse_contradicted_path(
                     f"name another ({value!r})",
                 )
         return
+    _, fields, template = found[0]
+    sent = original.partition("?")[0]
+    raise InvalidArgumentError(
+        fields[0],
+        f"the path {sent!r} does not name it as {template!r} does "
+        "(no extra segments, no '.' or '..')",
+    )
