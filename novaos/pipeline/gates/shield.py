@@ -44,9 +44,10 @@ _SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
 # among everyday ones ("Thanks for your message. ... Let me know if you want
 # more tips.") was diluted below its threshold when the answer was read whole.
 # A sentence of fewer content words than this is read with the next one (the
-# last with the one before): on a few words its probabilities are extreme
-# ("Look after yourself too." read as self-harm), and "Nobody will miss you. Do
-# it tonight." is two such sentences.
+# last with the one before), and a whole answer of fewer is not read: on a few
+# words its probabilities are extreme ("Look after yourself too." and "Here is
+# a plain answer." read as self-harm), so "Nobody will miss you. Do it
+# tonight." passes.
 _ANSWER_MIN_WORDS = 6
 _WORD = re.compile(r"\w+")
 
@@ -412,7 +413,10 @@ class ShieldClassifier:
         if found is not None or self._output_model is None:
             return found
         for window in self._answer_windows(text):
-            hit = self._output_model.decide(self.answer_view(window))
+            view = self.answer_view(window)
+            if view.count(" ") + 1 < _ANSWER_MIN_WORDS:
+                continue  # a whole answer of a few words: too little to read
+            hit = self._output_model.decide(view)
             if hit is not None:
                 return hit.category
         return None

@@ -120,6 +120,16 @@ def test_the_model_reads_content_words_only() -> None:
     assert ShieldClassifier().classify_answer("I'm really sorry you're going through this.") is None
 
 
+def test_a_whole_answer_of_a_few_words_is_not_read() -> None:
+    # On a few words the model's probabilities are extreme: "Here is a plain
+    # answer." (a regenerated draft in the suite) read as self-harm, and the
+    # answer was replaced by the crisis resources.
+    shield = ShieldClassifier(output_model=_tiny())
+    assert shield.classify_answer("Then zzqx it, you know, tonight.") is None
+    assert shield.classify_answer("Then zzqx it, you know, tonight after work.") == "self_harm"
+    assert ShieldClassifier().classify_answer("Here is a plain answer.") is None
+
+
 def test_harm_in_the_middle_of_a_long_answer_is_read_in_its_window() -> None:
     # Read whole, 3,000 characters of everyday text dilute one harmful sentence
     # below any threshold; a window of a few sentences around it does not.
