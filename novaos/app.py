@@ -51,7 +51,12 @@ from novaos.ports import CircuitInfo, KeyValueStore, Provider
 from novaos.providers.factory import build_providers, build_router
 from novaos.providers.mock import MockProvider, load_script
 from novaos.providers.router import ProviderRouter
-from novaos.services.chat import ChatLimits, ChatService
+from novaos.services.chat import (
+    UNARY_STOP_MARGIN_S,
+    UNARY_STOP_MARGIN_STORED_S,
+    ChatLimits,
+    ChatService,
+)
 from novaos.services.health import AuditView, CircuitView, HealthService, ProviderView
 from novaos.storage import FailoverStore, MemoryStore, build_limiter, build_store
 from novaos.storage.redis_channel import RedisChannel, database_number
@@ -370,6 +375,9 @@ class App:
             conversations=self.conversations,
             policy_version=default_classifier().version,
             keepalive_s=s.stream_keepalive_s,
+            unary_stop_margin_s=(
+                UNARY_STOP_MARGIN_STORED_S if s.audit_store_before_reply else UNARY_STOP_MARGIN_S
+            ),
         )
 
     async def _start_audit(self) -> AuditWriter:

@@ -91,6 +91,10 @@ MIN_TIME_TO_BEGIN_S = 0.2
 # no more, as the answer it paid for is thrown away. 1 s lost answers that came
 # with most of a second to spare.
 UNARY_STOP_MARGIN_S = 0.2
+# With AUDIT_STORE_BEFORE_REPLY the reply also waits for the audit write after
+# the run, so the margin is the live streams' 1 s: with 200 ms a slow audit
+# write (350 ms) left a grpc-web Chat cut by the sidecar with no status.
+UNARY_STOP_MARGIN_STORED_S = 1.0
 TOO_LITTLE_TIME = "too little time left before the call's deadline to answer"
 
 
@@ -108,10 +112,10 @@ def _stop_margin(left: float) -> float:
     return min(1.0, left / 2)
 
 
-def _unary_stop_margin(left: float) -> float:
+def _unary_stop_margin(left: float, margin: float = UNARY_STOP_MARGIN_S) -> float:
     """How long before its ``ends_by`` a unary call ends itself, with
-    DEADLINE_EXCEEDED: ``UNARY_STOP_MARGIN_S`` (half of a shorter time left)."""
-    return min(UNARY_STOP_MARGIN_S, left / 2)
+    DEADLINE_EXCEEDED: ``margin`` (half of a shorter time left)."""
+    return min(margin, left / 2)
 
 
 Handler = asyncio.Task[object] | None  # the task serving a call (gRPC cancels it)
@@ -289,6 +293,8 @@ class ChatService:
     policy_version: str = ""
     clock: Callable[[], float] = time.time
     keepalive_s: float = 15.0  # Settings.stream_keepalive_s
+    # UNARY_STOP_MARGIN_STORED_S when the audit is stored before each reply
+    unary_stop_margin_s: float = UNARY_STOP_MARGIN_S
     _inflight: int = field(default=0, init=False)
     _pumps: set[EventPump] = field(default_factory=set, init=False)
     _unary: set[asyncio.Timeout] = field(default_factory=set, init=False)  # running runs
@@ -467,7 +473,8 @@ class ChatService:
                     scope.reschedule(loop.time())
                 elif call.ends_by is not None:
                     left = call.ends_by - time.monotonic()
-                    scope.reschedule(loop.time() + left - _unary_stop_margin(left))
+                    margin = _unary_stop_margin(left, self.unary_stop_margin_s)
+                    scope.reschedule(loop.time() + left - margin)
                 async with aclosing(run) as events:
                     async for event in events:
                         if isinstance(event, Completed):  # the answer is whole: storing it

@@ -525,3 +525,15 @@ async def test_a_record_stored_with_counts_past_int64_still_lists() -> None:
             audit_pb2.GetAuditEventRequest(id=huge.id), metadata=ADMIN
         )
         assert got.event == huge
+
+
+@pytest.mark.parametrize(("stored", "margin"), [("true", 1.0), ("false", 0.2)])
+async def test_a_unary_call_stored_before_its_reply_ends_a_second_before_its_deadline(
+    stored: str, margin: float
+) -> None:
+    # A grpc-web Chat ends itself 200 ms before its deadline so its trailers beat
+    # the sidecar's timer; with the audit write also before the reply, a 350 ms
+    # write left the call cut by the sidecar with no status (a review's).
+    async with running_app(AUDIT_STORE_BEFORE_REPLY=stored) as running:
+        assert running.app.chat is not None
+        assert running.app.chat.unary_stop_margin_s == margin
