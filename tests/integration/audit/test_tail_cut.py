@@ -4,7 +4,7 @@ record is not chained onto the cut (which made the cut verify)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -46,6 +46,19 @@ def _delete_last_rows(dsn: str) -> None:
 
 async def _stored_seqs(sink: AuditSink) -> list[int]:
     return [r.seq for r in await sink.range(0, 2**62, limit=1_000_000)]
+
+
+def _sinks(store: str, directory: Path, dsn: str, *, max_bytes: int = 0) -> Callable[[], AuditSink]:
+    """Makes one worker's sink of ``store`` (``max_bytes``: a file's size, 0 the default)."""
+
+    def sink() -> AuditSink:
+        if store == "file":
+            if max_bytes:
+                return FileAuditSink(directory, max_bytes=max_bytes, keys=KEYS)
+            return FileAuditSink(directory, keys=KEYS)
+        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+
+    return sink
 
 
 @pytest.mark.parametrize("cut", ["lines", "last file", "rows"])
@@ -340,11 +353,7 @@ async def test_old_records_moved_away_are_not_taken_for_a_rewritten_tail(
     # A record no longer found is not another record found there.
     directory = tmp_path / "audit"
     dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
-
-    def sink() -> AuditSink:
-        if store == "file":
-            return FileAuditSink(directory, max_bytes=8192, keys=KEYS)
-        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+    sink = _sinks(store, directory, dsn, max_bytes=8192)
 
     idle, busy = sink(), sink()
     await idle.open()
@@ -404,11 +413,7 @@ async def test_an_edit_of_a_workers_last_record_is_no_rewritten_tail(
     # after the record was restored from a backup.
     directory = tmp_path / "audit"
     dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
-
-    def sink() -> AuditSink:
-        if store == "file":
-            return FileAuditSink(directory, keys=KEYS)
-        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+    sink = _sinks(store, directory, dsn, max_bytes=0)
 
     writer = AuditWriter(
         sink(), POLICY, spill_path=tmp_path / "spill.jsonl", keys=KEYS, max_backoff_s=0.05
@@ -459,11 +464,7 @@ async def test_a_worker_whose_last_record_moved_away_follows_the_head_it_reads(
     # and it chained its next record onto the cut.
     directory = tmp_path / "audit"
     dsn = request.getfixturevalue("postgres_dsn") if store == "database" else ""
-
-    def sink() -> AuditSink:
-        if store == "file":
-            return FileAuditSink(directory, max_bytes=8192, keys=KEYS)
-        return PostgresAuditSink(dsn, pool_size=2, timeout_s=2.0, keys=KEYS)
+    sink = _sinks(store, directory, dsn, max_bytes=8192)
 
     idle, busy = sink(), sink()
     await idle.open()
