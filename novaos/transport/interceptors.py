@@ -137,6 +137,13 @@ def _require_role(info: callctx.CallInfo) -> None:
         raise errors.PermissionDeniedError("the admin role is required for this method")
 
 
+def _refuse_bad_request(parsed: _Method, context: Ctx, request: Any) -> None:
+    """A request the handler must not see: bytes that are no valid message, or a
+    transcoded call whose fields contradict its path (INVALID_ARGUMENT)."""
+    decoding.refuse_undecodable(request)
+    refuse_contradicted_path(parsed.full, context.invocation_metadata() or (), request)
+
+
 async def _end_with_error(
     context: Ctx, exc: BaseException, request_id: str, worker: int
 ) -> BaseException:
@@ -309,8 +316,7 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
 
         async def unary(request: Any, context: Ctx) -> Any:
             async with self._call(parsed, context):
-                decoding.refuse_undecodable(request)
-                refuse_contradicted_path(method, context.invocation_metadata() or (), request)
+                _refuse_bad_request(parsed, context, request)
                 return await behavior(request, context)
 
         return unary
@@ -325,9 +331,8 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 self._call(parsed, context) as observed,
                 aclosing(behavior(request, context)) as messages,
             ):
-                decoding.refuse_undecodable(request)  # its generator never started; closed unrun
-                metadata = context.invocation_metadata() or ()
-                refuse_contradicted_path(parsed.full, metadata, request)
+                # refused, the handler's generator never started: it is closed unrun
+                _refuse_bad_request(parsed, context, request)
                 async for message in messages:
                     observed.sent()
                     yield message
