@@ -127,25 +127,8 @@ def test_an_sse_callers_x_grpc_web_does_not_change_its_logged_status(
 def _stream_chat(
     sidecar: EnvoySidecar, token: str, protocol: str, extra: dict[str, str], tmp_path: Path
 ) -> list[tuple[int, bytes]]:
-    """curl, not httpx: it speaks HTTP/2 without an extra package (scripts/system_deps.sh)."""
-    assert shutil.which("curl"), "curl is missing: run scripts/system_deps.sh"
-    request = tmp_path / "request.bin"
-    request.write_bytes(
-        grpc_web_frame(chat_pb2.StreamChatRequest(message="plan my week").SerializeToString())
-    )
-    headers = {
-        "content-type": "application/grpc-web+proto",
-        "authorization": f"Bearer {token}",
-        **extra,
-    }
-    cmd = ["curl", "-sS", protocol, "--cacert", str(sidecar.ca_file), "-o", "-"]
-    for name, value in headers.items():
-        cmd += ["-H", f"{name}: {value}"]
-    cmd += ["--data-binary", f"@{request}"]
-    cmd += [sidecar.https_url + "/novaos.v1.ChatService/StreamChat"]
-    done = subprocess.run(cmd, check=False, capture_output=True, timeout=20)
-    assert done.returncode == 0, f"cut with no status: {done.stderr!r}"
-    return grpc_web_frames(done.stdout)
+    request = chat_pb2.StreamChatRequest(message="plan my week").SerializeToString()
+    return _grpc_web_call(sidecar, token, "StreamChat", request, protocol, extra, tmp_path)
 
 
 def _assert_ended_in_band(frames: list[tuple[int, bytes]]) -> None:
@@ -353,7 +336,9 @@ def _grpc_web_call(
     extra: dict[str, str],
     tmp_path: Path,
 ) -> list[tuple[int, bytes]]:
-    """The reply's grpc-web frames, read by curl (which fails on a cut body)."""
+    """The reply's grpc-web frames, read by curl (which fails on a cut body; and
+    speaks HTTP/2 without an extra package, unlike httpx: scripts/system_deps.sh)."""
+    assert shutil.which("curl"), "curl is missing: run scripts/system_deps.sh"
     request = tmp_path / "request.bin"
     request.write_bytes(grpc_web_frame(message))
     headers = {
