@@ -6,6 +6,7 @@ no network. The end-to-end versions over gRPC live in tests/e2e.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -130,6 +131,7 @@ def build(
     shield: object | None = None,
     script: Mapping[str, str] = SCRIPT,
     crisis_block: Callable[[str], str] = lambda language: CRISIS,
+    harm_check: Callable[[str], str | None] = harm,
 ) -> Pipeline:
     clock = ManualClock()
     store = FakeStore(clock)
@@ -149,7 +151,7 @@ def build(
     )
     generator = Generator(
         ProviderRouter({"mock": provider}, RouterSettings(preferred="mock")),
-        PersonalityChecker(harm),
+        PersonalityChecker(harm_check),
         flush_interval_s=0,
     )
     orchestrator = Orchestrator(plan, generator, crisis_block=crisis_block)
@@ -521,6 +523,29 @@ async def test_a_chunk_fed_word_by_word_keeps_the_harm_category() -> None:
     assert stream.feed("Here is a thought. ").action == "continue"
     step = stream.feed("Then take the whole bottle tonight. " + "More words here. " * 200)
     assert (step.action, step.harm) == ("block", "self_harm")
+
+
+@pytest.mark.parametrize(("sentences", "off_loop"), [(3, False), (30, True)])
+async def test_a_long_whole_answer_is_judged_off_the_event_loop(
+    sentences: int, off_loop: bool
+) -> None:
+    # A unary answer's check ran on the event loop: ~29 ms for 10,000 characters
+    # with the self-harm model, every other call of the process waiting.
+    threads: list[int] = []
+
+    def recording(text: str) -> str | None:
+        threads.append(threading.get_ident())
+        return harm(text)
+
+    answer = "Water the plants early in the morning. " * sentences
+    pipe = build(script={"garden": answer}, harm_check=recording)
+    rec = RunRecord(whole_answer=True)
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    chat = ChatInput(message="garden tips", conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.COMPLETED
+    assert _text(events) == answer
+    assert threads and all((t != threading.get_ident()) is off_loop for t in threads)
 
 
 async def test_other_harm_gets_no_crisis_resources() -> None:
