@@ -160,6 +160,32 @@ _IGNORABLE: dict[int, None] = dict.fromkeys(
 )  # fmt: skip
 
 
+# The same characters, and the format characters, as word gaps: put between
+# words instead of spaces ("how<ZWSP>do<ZWSP>I<ZWSP>build...", or a Hangul filler
+# a reader sees as a blank), deleting them glues the whole message into one word.
+_AS_MARK: dict[int, str] = dict.fromkeys(_IGNORABLE, "\0")
+# Two or more in a row (spaces among them): a word gap in a text whose letters
+# are all split by one ("h<ZWSP>o<ZWSP>w<ZWSP><ZWSP>t<ZWSP>o").
+_MARKED_GAP = re.compile(r"[\0 ]*\0[\0 ]*\0[\0 ]*|[\0 ]*\0 [\0 ]*| [\0 ]*\0[\0 ]*")
+
+
+def _gapped_readings(text: str) -> tuple[str, ...]:
+    """``text`` (NFKC) with each character that renders as nothing read as a
+    space; and, when some stand alone, with runs of two or more read as one
+    space and the single ones as nothing."""
+    text = unicodedata.normalize("NFKC", text)
+    marked = "".join("\0" if unicodedata.category(ch) == "Cf" else ch for ch in text)
+    marked = marked.translate(_AS_MARK)
+    spaced = marked.replace("\0", " ")
+    runs = _MARKED_GAP.sub(" ", marked).replace("\0", "")
+    return (spaced,) if runs == spaced else (spaced, runs)
+
+
+def _known_share(view: str, known: frozenset[str]) -> float:
+    words = view.split()
+    return sum(w in known for w in words) / len(words) if words else 0.0
+
+
 def _visible(text: str) -> str:
     """NFKC without the characters that render as nothing: format characters
     (zero-width, soft hyphen, bidi marks) and the other default-ignorables."""
@@ -324,6 +350,33 @@ def _add_view(views: list[str], view: str) -> None:
         views.append(view)
 
 
+def _add_gapped_views(views: list[str], text: str, known: frozenset[str]) -> bool:
+    """The reading of ``text`` with its invisible characters as word gaps
+    (``_gapped_readings``; the one with more words the shield knows), with its
+    word pieces joined ("ki<ZWSP>ll" being "ki ll" there) as another view, goes
+    first, when more of its words are words the shield knows than of the
+    reading without them: separators put between words make it the message
+    ("i want to kill myself"), which the other glues into one word. Otherwise
+    (a separator inside a word, "s<ZWSP>kill") it is not taken at all: read as
+    a space there, it would break the words a benign guard needs
+    ("r<ZWSP>ecommended dose"). Whether it was taken."""
+    if not known:
+        return False
+    best, best_share, folded = "", _known_share(views[0], known), ""
+    for reading in _gapped_readings(text):
+        reading_folded = _fold_flags(reading)[0]
+        view = _canonical_views(reading_folded)[0]
+        share = _known_share(view, known)
+        if share > best_share:
+            best, best_share, folded = view, share, reading_folded
+    if not best or best in views:
+        return False
+    views.insert(0, best)
+    if rejoined := _fragments_joined(folded, known):
+        _add_view(views, canonical(rejoined))
+    return True
+
+
 def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
     """``glued`` split at some of its zero-width spaces into words the rules use
     ("ki|ll|myself" -> "kill myself"), or as it was when no such split exists."""
@@ -425,8 +478,9 @@ def normalize(
     model's) decides which short pieces are a word cut up ("pi pe bo mb")."""
     folded, flags = _fold_flags(text)
     views = _canonical_views(folded)
+    gapped = "zero_width" in flags and _add_gapped_views(views, text, known)
     canon = views[0]
-    if "\u200b" in text and vocabulary:
+    if "\u200b" in text and vocabulary and not gapped:
         spaced = _ZWSP_GLUED.sub(lambda m: _split_known(m.group(0), vocabulary), text)
         if spaced != text:
             _add_view(views, _canonical_views(_fold_flags(spaced)[0])[0])

@@ -7,7 +7,8 @@ Greek look-alike letters, apostrophe look-alikes (U+02BC). The output rules
 match on this view instead: each character as the shield's ``fold`` reads it
 (NFKC, case folded, look-alikes to Latin, accents off, invisible ones gone),
 apostrophe look-alikes as ``'``, and every run of whitespace (with any invisible
-characters in it) as one space, or as a blank line when it holds one (a blank
+characters in it) as one space (the Hangul fillers and the Braille blank, which
+render as blanks, count as whitespace), or as a blank line when it holds one (a blank
 line is a release point: a phrase may not span it). Inline markup a renderer
 shows as nothing is invisible too: emphasis and code marks (``*``, ``_``, ``~``,
 a backtick), link brackets, and simple inline HTML tags (``<b>``, ``</em>``), so
@@ -43,7 +44,9 @@ _WORK = re.compile(
     r"[^\x21-\x29\x2b-\x5a\x5c\x5e\x61-\x7d]{2,}|[^\x20-\x7e\n]|[*_~`\[\]]|" + _TAG.pattern,
     re.IGNORECASE,
 )
-_SPACE = re.compile(r"\s")
+# Rendered as a blank, not as nothing: "always<U+3164>here" reads as two words.
+_BLANKS = "\u115f\u1160\u2800\u3164\uffa0"
+_SPACE = re.compile(rf"[\s{_BLANKS}]")
 # As ``rules.SENTENCE_END`` has it: a blank line, whitespace other than these
 # between its line breaks makes none.
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
@@ -108,6 +111,10 @@ def _gap(text: str, start: int, end: int) -> str:
     return "\n\n" if _BLANK_LINE.search(text, start, end) else " "
 
 
+def _blank(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANKS
+
+
 def _seen(ch: str) -> str:
     if ch in _APOSTROPHES:
         return "'"
@@ -123,7 +130,7 @@ def _read_run(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
     run = text[start:end]
     if run[0] == "<" and _TAG.fullmatch(run):
         return [("", start, end)]
-    if not run.strip(_PLAIN_QUIET) or all(ch.isspace() or not _seen(ch) for ch in set(run)):
+    if not run.strip(_PLAIN_QUIET) or all(_blank(ch) or not _seen(ch) for ch in set(run)):
         # Only whitespace and invisible characters (a flood of them is read at C speed).
         space = _SPACE.search(run)
         if space is None:
@@ -134,7 +141,7 @@ def _read_run(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
     gap_start = -1
     for i in range(start, end):
         ch = text[i]
-        if ch.isspace() or (gap_start >= 0 and not _seen(ch)):
+        if _blank(ch) or (gap_start >= 0 and not _seen(ch)):
             gap_start = i if gap_start < 0 else gap_start
             continue
         if gap_start >= 0:

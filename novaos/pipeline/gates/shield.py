@@ -39,7 +39,13 @@ from novaos.pipeline.policy import Policy, Rule, default_policy
 
 # Where one sentence ends and the next begins: ? ! ; and line breaks always,
 # a full stop only before a space or the end ("2.5 mg", "e.g.x" stay whole).
-_SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
+# Characters that render as nothing or as a blank, which an answer may put
+# between its words and sentences instead of spaces: they end a word and may
+# follow a sentence's full stop as a space does.
+_INVISIBLE = (
+    "\u00ad\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2800\u3164\ufeff\uffa0"
+)
+_SENTENCE_END = re.compile(rf"(?:[.;]+(?=[\s{_INVISIBLE}]|$)|[?!]+|\n)+")
 # The output model reads an answer sentence by sentence: one harmful sentence
 # among everyday ones ("Thanks for your message. ... Let me know if you want
 # more tips.") was diluted below its threshold when the answer was read whole.
@@ -49,7 +55,7 @@ _SENTENCE_END = re.compile(r"(?:[.;]+(?=\s|$)|[?!]+|\n)+")
 # a plain answer." read as self-harm), so "Nobody will miss you. Do it
 # tonight." passes.
 _ANSWER_MIN_WORDS = 6
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(rf"[^\W{_INVISIBLE}]+")
 
 
 def _sentences(text: str) -> list[str]:

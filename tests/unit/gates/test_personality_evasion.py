@@ -39,6 +39,10 @@ EVASIONS = {
     "code span": "I'm `always` here for you",
     "html tag": "I'm <b>always</b> here for you",
     "fullwidth asterisks": "I'm \uff0aalways\uff0a here for you",
+    # Characters that render as a blank, between the words instead of spaces.
+    "hangul fillers as spaces": "I'm always\u3164here\u3164for\u3164you",
+    "halfwidth hangul filler": "You're\uffa0amazing",
+    "braille blanks as spaces": "I'm always\u2800here\u2800for you",
 }
 CLEAN = [
     "Run 10\u00a0km at an easy pace. Rest for 2\u00a0days after.",
