@@ -16,8 +16,9 @@ _POLICY = {chat_pb2.OUTCOME_CONTROL, chat_pb2.OUTCOME_HARD_VETO, chat_pb2.OUTCOM
 
 def _exit_code(outcome: int) -> int:
     # 4 for every other end: the answer did not arrive whole (blocked, truncated,
-    # cancelled by a gateway shutdown, failed a final check). The call itself
-    # succeeded, so not 1; what a script must know is not to use the text as is.
+    # cancelled by a gateway shutdown, failed a final check or was not stored).
+    # Not 1, also when a non-OK status follows the terminal event (truncated, not
+    # stored): what a script must know is not to use the text on stdout as is.
     if outcome == chat_pb2.OUTCOME_COMPLETED:
         return 0
     return 3 if outcome in _POLICY else 4
@@ -29,6 +30,7 @@ class _Screen:
 
     conversation: str = ""  # from `started`: an ack belongs to its conversation
     outcome: int = chat_pb2.OUTCOME_UNSPECIFIED
+    ended: bool = False  # the terminal event came: its outcome says how the answer ended
     open_line: bool = False  # the answer on stdout does not end with a line break yet
     # end_line() printed a line break the answer did not have (a gate line came
     # mid-answer): the answer's own next one, if it comes, is that one.
@@ -55,7 +57,7 @@ class _Screen:
                 sys.stderr, self._ack_hint(event.ack_required)
             )
         elif kind == "completed":
-            self.outcome = event.completed.outcome
+            self.outcome, self.ended = event.completed.outcome, True
             name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
             why = f": {event.completed.detail}" if event.completed.detail else ""
             line = terminal.safe(f"[{name}{why}; {event.completed.conversation_id}]")
@@ -113,7 +115,10 @@ async def run_chat(target: str, message: str, token: str, conversation: str, ack
             terminal.write(
                 sys.stderr, terminal.safe(f"error: {err.code().name}: {err.details()}") + "\n"
             )
-            return 1
+            # A status after the terminal event restates the outcome it already
+            # gave (truncated, not stored: UNAVAILABLE): that outcome decides, or a
+            # script would take a partial answer on stdout for an RPC error.
+            return _exit_code(screen.outcome) if screen.ended else 1
         except asyncio.CancelledError:  # Ctrl-C: the shell's prompt starts a line of its own
             screen.end_line()
             raise

@@ -3,6 +3,7 @@ audit lists, verifies and watches the log with an admin token."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -23,7 +24,9 @@ import pytest
 
 from generated.novaos.v1 import audit_pb2_grpc, chat_pb2, chat_pb2_grpc
 from tests.fixtures.common import wait_until
-from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint
+from tests.fixtures.fake_providers import Cut, Reply, StartServer
+from tests.fixtures.provider_wire import openai_stream
+from tests.fixtures.server import BASE_ENV, ROOT, TEST_SECRET, Subprocess, mint, running_app
 
 
 def _novaos(
@@ -529,6 +532,49 @@ def test_chat_cut_by_a_gateway_shutdown_exits_4_and_says_why(
     err = chat.communicate(timeout=30)[1].decode()
     assert chat.returncode == 4, err  # the answer did not arrive whole
     assert "[cancelled: server shutting down; conv_" in err
+
+
+async def test_chat_cut_upstream_after_some_text_exits_4_and_says_why(
+    fake_server: StartServer,
+) -> None:
+    # The provider breaks after its first sentence went out: the gateway sends the
+    # terminal event upstream_truncated, then ends the call UNAVAILABLE. The outcome
+    # decides (4: partial text on stdout), not the status that restates it (was 1).
+    said = "Start with a list of tasks. "
+    provider = await fake_server()
+    for _ in range(2):  # the message as an argument, then from stdin
+        reply = [*openai_stream([said, "Then pick the three"], (9, 9))[:3], Cut()]
+        provider.queue(Reply(body=reply))
+    env = {
+        "PREFERRED_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": provider.url + "/v1", "OUTPUT_HOLDBACK_CHARS": "16",
+    }  # fmt: skip
+    async with running_app(**env) as running:
+        for message, given in (("plan my week", b""), ("-", b"plan my week")):
+            chat = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "novaos", "chat", message, "--target", running.target,
+                "--token", mint(), cwd=ROOT, env=BASE_ENV, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(chat.communicate(given), timeout=60)
+            assert chat.returncode == 4, err.decode()
+            assert out.decode() == said + "\n"  # the text released, its line ended
+            *_, outcome, status = err.decode().splitlines()
+            cut = f"upstream stream from openai broke after {len(said)} characters were released"
+            assert outcome.startswith(f"[upstream_truncated: {cut} (stream_cut); conv_"), outcome
+            assert status == f"error: UNAVAILABLE: {cut} (stream_cut)"  # how the call ended
+    assert len(provider.requests) == 2
+
+
+def test_chat_exits_by_the_outcome_a_failing_status_follows() -> None:
+    # An exchange the gateway could not store: `failed` in-band, then UNAVAILABLE.
+    why = "the exchange was not stored: the journal is full"
+    events = [_delta("An answer."), _completed(chat_pb2.OUTCOME_FAILED, why)]
+    with _chat_server(_ScriptedChat(events, (grpc.StatusCode.UNAVAILABLE, why))) as target:
+        run = _novaos("chat", "hi", "--target", target)
+    assert run.returncode == 4, run.stderr
+    assert run.stdout == "An answer.\n"
+    assert run.stderr == f"[failed: {why}; conv_1]\nerror: UNAVAILABLE: {why}\n"
 
 
 def test_token_mints_a_verifiable_dev_token() -> None:
