@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -22,6 +24,16 @@ def _exit_code(outcome: int) -> int:
     if outcome == chat_pb2.OUTCOME_COMPLETED:
         return 0
     return 3 if outcome in _POLICY else 4
+
+
+def _name(name_of: Callable[[Any], str], number: int, prefix: str) -> str:
+    """``number``'s name (``name_of``, an enum's ``Name``), lower case, without
+    ``prefix``; a number this client does not know (a newer gateway's) as
+    ``prefix`` + the number."""
+    try:
+        return name_of(number).removeprefix(prefix).lower()
+    except ValueError:
+        return f"{prefix.lower()}{number}"
 
 
 @dataclass
@@ -46,8 +58,7 @@ class _Screen:
         elif kind == "delta":
             return self._text(event.delta.text)
         elif kind == "gate":
-            name = chat_pb2.GateDecision.Name(event.gate.decision)
-            decision = name.removeprefix("GATE_DECISION_").lower()
+            decision = _name(chat_pb2.GateDecision.Name, event.gate.decision, "GATE_DECISION_")
             line = terminal.dim(sys.stderr, terminal.safe(f"[{event.gate.gate}: {decision}]"))
             # A gate that decides after the text (personality, spark) gets a line
             # of its own, not the end of the answer's last one.
@@ -58,7 +69,7 @@ class _Screen:
             )
         elif kind == "completed":
             self.outcome, self.ended = event.completed.outcome, True
-            name = chat_pb2.Outcome.Name(self.outcome).removeprefix("OUTCOME_").lower()
+            name = _name(chat_pb2.Outcome.Name, self.outcome, "OUTCOME_")
             why = f": {event.completed.detail}" if event.completed.detail else ""
             line = terminal.safe(f"[{name}{why}; {event.completed.conversation_id}]")
             line = terminal.dim(sys.stderr, line)

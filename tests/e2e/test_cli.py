@@ -577,6 +577,17 @@ def test_chat_exits_by_the_outcome_a_failing_status_follows() -> None:
     assert run.stderr == f"[failed: {why}; conv_1]\nerror: UNAVAILABLE: {why}\n"
 
 
+def test_chat_names_an_outcome_and_decision_it_does_not_know_by_number() -> None:
+    # A newer gateway's outcome ended the CLI with a ValueError traceback.
+    gate = chat_pb2.StreamChatResponse(gate=chat_pb2.GateEvent(gate="novel", decision=42))  # type: ignore[arg-type]
+    events = [gate, _delta("An answer."), _completed(99, "new")]
+    with _chat_server(_ScriptedChat(events)) as target:
+        run = _novaos("chat", "hi", "--target", target)
+    assert run.returncode == 4, run.stderr
+    assert run.stdout == "An answer.\n"
+    assert run.stderr == "[novel: gate_decision_42]\n[outcome_99: new; conv_1]\n"
+
+
 def test_token_mints_a_verifiable_dev_token() -> None:
     out = _novaos("token", "--sub", "alice", "--tier", "pro", "--admin")
     assert out.returncode == 0, out.stderr
