@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from novaos.config import Settings
 
@@ -166,6 +168,81 @@ def redact(text: str) -> str:
         pos = match.end
     out.append(text[pos:])
     return "".join(out)
+
+
+# A configured secret shorter than this is not looked for: replacing every "x" or
+# "ollama" in a provider's message would garble it, and such a value guards nothing.
+SECRET_MIN_CHARS = 8
+SECRET_MARK = "[REDACTED:secret]"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretScrubber:
+    """Removes the gateway's own secrets from text that came from outside.
+
+    ``redact`` knows vendor key shapes; a provider (or a proxy before it) that
+    quotes the credential it was sent back in its error body may quote one of any
+    shape (an OpenAI-compatible server's ``--api-key``, Anthropic's ``x-api-key``
+    value). The gateway knows its secrets exactly: each is replaced as written,
+    URL-encoded and JSON-escaped. ``repr`` shows how many it holds, never them."""
+
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    count: int = 0
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> SecretScrubber:
+        kept = {s for s in secrets if len(s) >= SECRET_MIN_CHARS}
+        forms = {
+            form
+            for s in kept
+            for form in (s, quote(s, safe=""), quote_plus(s), json.dumps(s)[1:-1])
+        }
+        if not forms:
+            return cls()
+        # Longest first: a secret that contains another is replaced whole.
+        alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        return cls(re.compile(alternatives), len(kept))
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(SECRET_MARK, text)
+
+
+def configured_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every secret ``settings`` hold: the providers' API keys, the signing and
+    audit keys, and the passwords in the Redis, database and provider base URLs."""
+    held = [
+        settings.openai_api_key,
+        settings.gemini_api_key,
+        settings.anthropic_api_key,
+        settings.openai_compat_api_key,
+        settings.jwt_secret,
+        settings.ack_secret,
+        settings.audit_hmac_key,
+        settings.audit_chain_key,
+        *settings.audit_chain_previous_keys,
+    ]
+    secrets = [s.get_secret_value() for s in held if s is not None]
+    urls = (
+        settings.redis_url,
+        settings.database_url,
+        settings.openai_base_url,
+        settings.gemini_base_url,
+        settings.anthropic_base_url,
+        settings.openai_compat_base_url,
+    )
+    secrets += [password for url in urls for password in _url_passwords(url)]
+    return tuple(secrets)
+
+
+def _url_passwords(url: str) -> tuple[str, ...]:
+    """The password in ``url``, as written and percent-decoded (none: empty)."""
+    try:
+        password = urlsplit(url).password if "@" in url else None
+    except ValueError:
+        return ()
+    return (password, unquote(password)) if password else ()
 
 
 def redact_client_addr(addr: str) -> str:

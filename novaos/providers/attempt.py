@@ -103,7 +103,8 @@ def _refused_request(exc: perr.ProviderRequestError, asked_model: str) -> bool:
 
 def _rejected(errors: list[perr.ProviderError]) -> ProviderRejectedRequestError:
     """Every provider refused the request itself: the client learns why from each
-    (its message as the provider wrote it, shortened, PII redacted as the logs do)."""
+    (its message as the provider wrote it, our secrets already scrubbed by the
+    router, shortened, PII redacted as the logs do)."""
     reasons = "; ".join(f"{e.provider}: {redact(e.message)[:_REASON_CHARS]}" for e in errors)
     return ProviderRejectedRequestError(
         f"every provider refused the request ({reasons})",

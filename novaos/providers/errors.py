@@ -16,6 +16,8 @@ Two questions decide what the router does with one:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novaos.domain import Usage
 from novaos.errors import (
     CircuitOpenError,
@@ -69,6 +71,14 @@ class ProviderError(Exception):
         self.provider = provider
         self.message = message
         self.status = status
+
+    def scrub(self, scrub: Callable[[str], str]) -> None:
+        """Pass the provider's text (its message, error type and code) through
+        ``scrub``, in place: the exception itself, chained as a cause, must not
+        carry what was removed either."""
+        self.message = scrub(self.message)
+        self.args = (f"{self.provider}: {self.message}",)
+        self.error_type, self.error_code = scrub(self.error_type), scrub(self.error_code)
 
 
 class TransientProviderError(ProviderError):

@@ -18,6 +18,7 @@ from novaos.providers.observer import ProviderObserver
 from novaos.providers.openai import OpenAIProvider
 from novaos.providers.openai_compat import OpenAICompatProvider
 from novaos.providers.router import ProviderRouter, RouterSettings
+from novaos.redaction import SecretScrubber, configured_secrets
 
 KNOWN_PROVIDERS = ("openai", "gemini", "anthropic", "openai_compat", "mock")
 
@@ -97,6 +98,7 @@ def build_router(
         ),
         observer=observer,
         unconfigured=unconfigured,
+        scrub=SecretScrubber.of(configured_secrets(settings)),
     )
 
 

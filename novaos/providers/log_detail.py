@@ -6,7 +6,9 @@ Logged verbatim it carried the user's prompt into the logs, which the audit keep
 out by default (``AUDIT_INCLUDE_CONTENT=false``) and which ``REDACT_PII`` only
 thins. The line now carries the status and the provider's error type and code;
 of the message, only ``DETAIL_CHARS``, every run of it that repeats the request's
-text replaced and PII redacted whatever ``REDACT_PII`` says.
+text replaced and PII redacted whatever ``REDACT_PII`` says. The gateway's own
+secrets are already gone from it: the router scrubs every provider error first
+(``ProviderError.scrub``).
 """
 
 from __future__ import annotations

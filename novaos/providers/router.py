@@ -80,8 +80,13 @@ class ProviderRouter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         unconfigured: Mapping[str, str] | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
+        """``scrub``: removes the gateway's own secrets from a provider's error text
+        (``novaos.redaction.SecretScrubber``) before it is logged, counted or quoted
+        to the client."""
         self._providers = dict(providers)
+        self._scrub = scrub
         self._settings = settings
         self._observer = observer or NullProviderObserver()
         self._clock = clock
@@ -289,6 +294,10 @@ class ProviderRouter:
         failures: Failures,
         permit: Permit,
     ) -> bool:
+        # Every provider failure passes here first: whatever is made of it (the log
+        # line, the client's error, a truncation's cause) is made of the scrubbed text.
+        if self._scrub is not None:
+            exc.scrub(self._scrub)
         exc = as_counted(exc, sub.model)
         summary = {"status": exc.status, "error_type": exc.error_type, "error_code": exc.error_code}
         self._observer.failed(name, exc.kind)

@@ -3,9 +3,22 @@ alone (false positives), with checksums deciding for cards and IBANs."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote, quote_plus
+
 import pytest
 
-from novaos.redaction import Pseudonymizer, find_pii, iban_ok, luhn_ok, redact, redact_client_addr
+from novaos.config import load_settings
+from novaos.redaction import (
+    Pseudonymizer,
+    SecretScrubber,
+    configured_secrets,
+    find_pii,
+    iban_ok,
+    luhn_ok,
+    redact,
+    redact_client_addr,
+)
 
 TRUE_POSITIVES = [
     ("email", "write to jane.doe+news@example.co.uk today"),
@@ -255,3 +268,29 @@ def test_an_email_has_the_rfc_lengths() -> None:
     assert redact("a.b+c@mail.co.uk") == "[REDACTED:email]"
     text = "a." * 16000
     assert redact(text) == text
+
+
+def test_configured_secrets_are_scrubbed_in_any_shape() -> None:
+    key = "local-key/ZZ TOP+secret"
+    scrub = SecretScrubber.of([key, "short"])
+    text = f"key {key} url k={quote(key, safe='')} form {quote_plus(key)} json {json.dumps(key)}"
+    gone = "[REDACTED:secret]"
+    assert scrub(text) == f'key {gone} url k={gone} form {gone} json "{gone}"'
+    assert scrub("a short word") == "a short word", "under 8 characters: not looked for"
+    assert key not in repr(scrub) and SecretScrubber.of([])("text") == "text"
+
+
+def test_every_secret_the_settings_hold_is_listed() -> None:
+    settings = load_settings(
+        {
+            "JWT_SECRET": "jwt-secret-0123456789-abcdefghijklmnop",
+            "OPENAI_COMPAT_BASE_URL": "http://proxy:p%40ssword1@127.0.0.1:9/v1",
+            "OPENAI_COMPAT_MODEL": "m",
+            "OPENAI_COMPAT_API_KEY": "compat-key-1",
+            "ANTHROPIC_API_KEY": "anthropic-key-1",
+            "REDIS_URL": "redis://:redis-pass-1@127.0.0.1:6379/0",
+        }
+    )
+    held = set(configured_secrets(settings))
+    assert {"compat-key-1", "anthropic-key-1", "redis-pass-1", "p@ssword1"} <= held
+    assert "jwt-secret-0123456789-abcdefghijklmnop" in held
