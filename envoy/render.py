@@ -50,6 +50,12 @@ def render(
         raise ConfigError(
             "invalid configuration: a dev token is only embedded when NODE_ENV=development"
         )
+    if dev_token and "*" in settings.envoy_allowed_hosts:
+        # Any Host would be served the page: a DNS-rebinding site could read it.
+        raise ConfigError(
+            "invalid configuration: ENVOY_ALLOWED_HOSTS: a dev token is only embedded "
+            "when it names the hosts the page is reached by (not *)"
+        )
     if not descriptor.is_file():
         raise ConfigError(f"descriptor set {descriptor} is missing (run make generate)")
     web_root = settings.web_root if settings.web_root.is_absolute() else ROOT / settings.web_root

@@ -133,6 +133,27 @@ def check_listen_host(value: str) -> str:
     return value
 
 
+def check_allowed_host(value: str) -> str:
+    """An ENVOY_ALLOWED_HOSTS entry, lower-cased: ``*``, a host name (``*.`` before
+    it for its subdomains), an IPv4 address or an IPv6 one in brackets, as a Host
+    header names them, without a port (the sidecar ignores the port)."""
+    host = value.lower()
+    if host == "*":
+        return host
+    if ":" in host and not host.startswith("["):
+        if host.count(":") == 1:
+            raise ValueError(f"{value!r}: no port (any port is accepted); write the host alone")
+        raise ValueError(f"{value!r}: an IPv6 address goes in brackets, as in a Host header")
+    if "]:" in host:
+        raise ValueError(f"{value!r}: no port (any port is accepted); write the host alone")
+    name = host.removeprefix("*.")
+    try:
+        check_listen_host(name)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a host name, an IP address or *.<domain>") from None
+    return host
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -324,6 +345,10 @@ class Settings(BaseSettings):
     envoy_request_timeout_ms: int = Field(30000, ge=100)
     envoy_max_connections: int = Field(0, ge=0)  # 0: below RLIMIT_NOFILE only
     envoy_max_heap_mb: int = Field(0, ge=0)  # 0: no heap-pressure actions
+    # The Host (:authority) names the sidecar answers, any port; others get a 421
+    # (a DNS-rebinding page would otherwise read the dev page's token). make run:
+    # the loopback names; a pod: any, as kubelets and load balancers send its IP.
+    envoy_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ("*",)
 
     @classmethod
     def settings_customise_sources(
@@ -342,8 +367,19 @@ class Settings(BaseSettings):
         "provider_fallback_order",
         "web_fetch_allowed_ports",
         "audit_chain_previous_keys",
+        "envoy_allowed_hosts",
         mode="before",
     )(_split_csv)
+
+    @field_validator("envoy_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:  # every request would be refused, with nothing said
+            raise ValueError("no host listed (* for any)")
+        hosts = tuple(dict.fromkeys(check_allowed_host(host) for host in value))
+        if "*" in hosts and len(hosts) > 1:
+            raise ValueError("* allows any host: list hosts, or * alone")
+        return hosts
 
     @field_validator("allowed_origins")
     @classmethod

@@ -4,9 +4,10 @@ Variables set in the caller's environment win over these defaults (e.g.
 `JWT_SECRET=... RATE_LIMIT_FREE=3 make run`). Without JWT_SECRET a dev secret is
 made once and kept in .dev/jwt_secret (tokens outlive a restart, and `novaos token`
 can mint more with it), and a dev token printed (with the admin role, for `novaos
-audit`); the chat page offers one without it. The sidecar listens on 127.0.0.1 only:
-the page hands its token to whoever loads it (set ENVOY_LISTEN_HOST=0.0.0.0 to reach
-it from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
+audit`); the chat page offers one without it. The sidecar listens on 127.0.0.1 only
+and answers only the loopback Host names: the page hands its token to whoever loads
+it (set ENVOY_LISTEN_HOST=0.0.0.0 and ENVOY_ALLOWED_HOSTS=<this machine's name> to
+reach it from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
 (or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: Envoy's drain
 starts (a GOAWAY with each connection's next answer), then the gateway drains (open
 streams end with their terminal event, through Envoy), then Envoy stops; Ctrl-C
@@ -48,6 +49,9 @@ DEV_DEFAULTS = {
     # Not the production default (0.0.0.0, for the pod's sidecar): the page embeds
     # a dev token, which anyone who can reach the listeners could take.
     "ENVOY_LISTEN_HOST": "127.0.0.1",
+    # ... and any page at all could, loaded from the sidecar under a name of its own
+    # that resolves to 127.0.0.1 (DNS rebinding), were any Host answered.
+    "ENVOY_ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
     "TLS_CERT_FILE": str(DEV / "tls" / "cert.pem"),
     "TLS_KEY_FILE": str(DEV / "tls" / "key.pem"),
 }

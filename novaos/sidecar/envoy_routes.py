@@ -179,6 +179,33 @@ def wrong_method_routes(allowed: dict[str, list[str]]) -> list[Json]:
     return routes
 
 
+# What a request naming another host gets (RFC 9110: "not able to produce a
+# response" for that authority); the body is short and holds nothing of ours.
+MISDIRECTED = "Misdirected Request: this server does not answer for that host"
+
+
+def misdirected_host(settings: Settings) -> Json:
+    """The virtual host for every Host (:authority) ENVOY_ALLOWED_HOSTS does not
+    name: a page a DNS-rebinding site loads from the sidecar under its own name
+    would read the dev token the chat page embeds, and call the API with it. Only
+    the probe paths answer there (``GET /health``, ``/ready``, once transcoded, and
+    gRPC health): a kubelet or load balancer probes with the pod's IP as Host."""
+    unary = _ms(settings.envoy_unary_timeout_ms)
+    return {
+        "name": "misdirected",
+        "domains": ["*"],
+        "routes": [
+            _grpc_route({"path": "/novaos.v1.HealthService/Live"}, unary),
+            _grpc_route({"path": "/novaos.v1.HealthService/Ready"}, unary),
+            _grpc_route({"prefix": "/grpc.health.v1.Health/"}, unary),
+            {
+                "match": {"prefix": "/"},
+                "direct_response": {"status": 421, "body": {"inline_string": MISDIRECTED}},
+            },
+        ],
+    }
+
+
 def route_config(settings: Settings, assets: list[WebAsset], allowed: dict[str, list[str]]) -> Json:
     """``allowed``: path regex -> HTTP methods, from the services' HTTP bindings."""
     not_found = {
@@ -187,7 +214,7 @@ def route_config(settings: Settings, assets: list[WebAsset], allowed: dict[str, 
     }
     vhost: Json = {
         "name": "novaos",
-        "domains": ["*"],
+        "domains": list(settings.envoy_allowed_hosts),
         "routes": [
             *page_routes(assets),
             *grpc_routes(settings),
@@ -199,8 +226,14 @@ def route_config(settings: Settings, assets: list[WebAsset], allowed: dict[str, 
     if cors is not None:
         vhost["typed_per_filter_config"] = {"envoy.filters.http.cors": cors}
         vhost["routes"].insert(0, preflight_route())
-    return {
+    config: Json = {
         "name": "novaos",
         "max_direct_response_body_size_bytes": 1024 * 1024,
         "virtual_hosts": [vhost],
     }
+    if "*" not in settings.envoy_allowed_hosts:
+        config["virtual_hosts"].append(misdirected_host(settings))
+        # Hosts are listed without ports: "localhost:8443" is "localhost" here. The
+        # header itself is passed on unchanged.
+        config["ignore_port_in_host_matching"] = True
+    return config

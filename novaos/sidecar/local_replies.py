@@ -33,6 +33,7 @@ LOCAL_REPLY_CODES = {
     404: 5,
     408: 4,
     413: 3,
+    421: 7,  # a Host ENVOY_ALLOWED_HOSTS does not name
     405: 12,  # a known path, another method (with Allow)
     426: 3,
     431: 3,

@@ -118,6 +118,14 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         claims = jwt.decode(offered.group(1), CALLER_SECRET, algorithms=["HS256"])
         assert claims["sub"] == "dev" and "admin" not in str(claims)
         assert "admin" in str(jwt.decode(token.group(1), CALLER_SECRET, algorithms=["HS256"]))
+        # ... and only under a loopback name: a DNS-rebinding site that loaded it
+        # under its own (resolved to 127.0.0.1) read the token and used the API.
+        plain = f"http://127.0.0.1:{ports['ENVOY_HTTP_PORT']}/"
+        for host in ("attacker.example", f"attacker.example:{ports['ENVOY_HTTP_PORT']}"):
+            foreign = httpx.get(plain, headers={"host": host}, timeout=5)
+            assert foreign.status_code == 421 and "novaos-dev-token" not in foreign.text
+        for host in ("127.0.0.1", f"localhost:{ports['ENVOY_HTTP_PORT']}"):
+            assert "novaos-dev-token" in httpx.get(plain, headers={"host": host}, timeout=5).text
 
         # The listeners are bound to loopback only: the page holds a usable token.
         config = yaml.safe_load((ROOT / ".dev" / "envoy.yaml").read_text())

@@ -95,7 +95,8 @@ def test_hsts_follows_the_guide_variables(tls: dict[str, str]) -> None:
 
 
 def test_dev_token_is_embedded_only_in_development(tls: dict[str, str]) -> None:
-    config = rendered({**tls, "NODE_ENV": "development"}, dev_token='tok"<x>')
+    dev = {**tls, "NODE_ENV": "development", "ENVOY_ALLOWED_HOSTS": "localhost"}
+    config = rendered(dev, dev_token='tok"<x>')
     page = next(
         r
         for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
@@ -258,3 +259,41 @@ def test_a_bad_allowed_origin_stops_the_render_with_one_line(
         "a browser's Origin has no path, query or fragment; use https://app.example.com"
     )
     assert not out.exists()
+
+
+def test_a_dev_token_needs_a_host_list(tls: dict[str, str]) -> None:
+    # Served to any Host, the page's token was a DNS-rebinding site's to read.
+    with pytest.raises(ConfigError, match="ENVOY_ALLOWED_HOSTS"):
+        rendered({**tls, "NODE_ENV": "development"}, dev_token="tok")
+
+
+def test_production_answers_any_host_unless_told(tls: dict[str, str]) -> None:
+    # A kubelet probes with the pod's IP, a load balancer with whatever it was given.
+    prod = {**tls, "NODE_ENV": "production", "ENVOY_LISTEN_HOST": "0.0.0.0"}
+    routes = hcm(rendered(prod))["route_config"]
+    assert [v["domains"] for v in routes["virtual_hosts"]] == [["*"]]
+    assert "ignore_port_in_host_matching" not in routes
+    listed = hcm(rendered({**prod, "ENVOY_ALLOWED_HOSTS": "api.example.com,*.example.org"}))
+    hosts = listed["route_config"]
+    assert [v["domains"] for v in hosts["virtual_hosts"]] == [
+        ["api.example.com", "*.example.org"],
+        ["*"],
+    ]
+    assert hosts["ignore_port_in_host_matching"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("localhost:8080", "no port"),
+        ("::1", "in brackets"),
+        ("*,localhost", "\\* alone"),
+        ("", "no host listed"),
+        ("a b", "not a host name"),
+    ],
+)
+def test_a_host_list_that_cannot_work_stops_rendering(
+    tls: dict[str, str], value: str, why: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"ENVOY_ALLOWED_HOSTS: .*{why}"):
+        rendered({**tls, "ENVOY_ALLOWED_HOSTS": value})
