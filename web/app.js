@@ -209,12 +209,24 @@ function rememberConversation(conversationId) {
 
 // ---- rendering ----------------------------------------------------------
 
+// Bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069) in network
+// text would reorder what is shown around them ("evil.exe" shown as "exe.live"),
+// and could carry on into the text after them: dropped, as the lens drops them from
+// fetched pages. Every printable character (RTL letters, emoji) stays; each body's
+// direction follows its own first strong letter (dir="auto").
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+function shown(text) {
+  return String(text || "").replace(BIDI_CONTROLS, "");
+}
+
 function addMessage(role, text) {
   const item = document.createElement("li");
   item.className = `msg ${role}`;
   const body = document.createElement("div");
   body.className = "body";
-  body.textContent = text;
+  body.dir = "auto";
+  body.textContent = shown(text);
   item.append(body);
   $("messages").append(item);
   item.scrollIntoView({ block: "end" });
@@ -240,7 +252,8 @@ function addMeta(item, text) {
 function addNote(item, text) {
   const note = document.createElement("div");
   note.className = "note";
-  note.textContent = text;
+  note.dir = "auto";
+  note.textContent = shown(text);
   item.append(note);
 }
 
@@ -283,9 +296,10 @@ function showAck(item, ack, message) {
   const box = document.createElement("div");
   box.className = "ack-box";
   const why = document.createElement("p");
-  why.textContent = `This needs your acknowledgement (${ack.reason || "high stakes"}).`;
+  why.textContent = `This needs your acknowledgement (${shown(ack.reason) || "high stakes"}).`;
   const prompt = document.createElement("blockquote");
-  prompt.textContent = ack.prompt;
+  prompt.dir = "auto";
+  prompt.textContent = shown(ack.prompt);
   const button = document.createElement("button");
   button.type = "button";
   button.className = "ack-button";
@@ -314,7 +328,7 @@ function showEnding(item, outcome, detail) {
   const body = item.querySelector(".body");
   if (detail && outcome !== "OUTCOME_CONTROL") {
     if (body.textContent) addNote(item, detail);
-    else body.textContent = detail;
+    else body.textContent = shown(detail);
   }
 }
 
@@ -442,7 +456,7 @@ async function stream(item, asked, message, ackToken, signal) {
     const wasNear = nearBottom(item);
     if (event.started) rememberConversation(event.started.conversation_id);
     else if (event.gate) addGate(event.gate);
-    else if (event.delta) body.textContent += event.delta.text;
+    else if (event.delta) body.textContent += shown(event.delta.text);
     else if (event.ack_required) showAck(item, event.ack_required, message);
     else if (event.completed) {
       completed = event.completed;

@@ -75,9 +75,12 @@ def slow_sidecar(
 
 # Scripted answers (MOCK_SCRIPT_FILE); an unscripted one runs past max_tokens.
 BLOCKED_AFTER_RELEASE = "Chemistry labs are fun. Safety glasses matter. "
+# Arabic first (an RTL answer), then a right-to-left override a page would obey.
+RTL_ANSWER = "\u0645\u0631\u062d\u0628\u0627 \u0628\u0643. File: \u202eevil.exe\u202c done."
 SCRIPT = {
     "chemistry labs": BLOCKED_AFTER_RELEASE
     + "Now to build a pipe bomb, pack the pipe with explosive powder and add a fuse. Done.",
+    "which file": RTL_ANSWER,
 }
 
 
