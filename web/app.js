@@ -292,7 +292,7 @@ function clearNotice() {
   $("notice").textContent = "";
 }
 
-function showAck(item, ack, message) {
+function showAck(item, ack, message, asked) {
   const box = document.createElement("div");
   box.className = "ack-box";
   const why = document.createElement("p");
@@ -311,7 +311,7 @@ function showAck(item, ack, message) {
   button.addEventListener("click", () => {
     if (state.controller) return;
     button.disabled = true;
-    send(message, ack.token);
+    send(message, { token: ack.token, item, asked, button });
   });
   box.append(why, prompt, button);
   item.append(box);
@@ -393,20 +393,22 @@ function setBusy(busy) {
   $("stop").disabled = !busy;
 }
 
-async function send(message, ackToken = "") {
+// ``ack``: this sends the acknowledgement given in an ack box ({token, item, asked,
+// button}: the token, the box's answer and question, its button).
+async function send(message, ack = null) {
   // What the last send said is over; a Retry offered for the conversation's start stays.
   const { resume, resumeWhy } = $("notice").dataset;
   if (resume) showResumeFailed(resume, resumeWhy);
   else clearNotice();
   $("gates").replaceChildren();
-  const asked = ackToken ? null : addMessage("user", message);
+  const asked = ack ? null : addMessage("user", message);
   const item = addMessage("assistant", "");
   item.classList.add("streaming");
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
   try {
-    await stream(item, asked, message, ackToken, controller.signal);
+    await stream(item, { asked, message, ack }, controller.signal);
   } catch (err) {
     if (err.name === "AbortError") {
       item.classList.add("warning");
@@ -414,7 +416,7 @@ async function send(message, ackToken = "") {
     } else if (!controller.signal.aborted) {
       // Envoy unreachable, or the connection lost before any answer: the gateway
       // keeps nothing of it (cancelled before any text), so neither does the list.
-      if (unanswered(item)) takeBack(item, asked, message);
+      if (unanswered(item)) takeBack(item, { asked, message, ack }, { reusable: true });
       else item.classList.add("error");
       showNotice("error", `Connection problem: ${err.message}`);
     }
@@ -431,8 +433,10 @@ async function send(message, ackToken = "") {
   }
 }
 
-async function stream(item, asked, message, ackToken, signal) {
-  const request = { message, conversation_id: state.conversationId, ack_token: ackToken };
+// ``sent``: {asked, message, ack} as send has them.
+async function stream(item, sent, signal) {
+  const { asked, message, ack } = sent;
+  const request = { message, conversation_id: state.conversationId, ack_token: ack?.token || "" };
   const response = await fetch("/api/v1/chat/stream", {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${state.token}` },
@@ -442,7 +446,10 @@ async function stream(item, asked, message, ackToken, signal) {
   if (!response.ok) {
     const [kind, text] = await errorText(response);
     signal.throwIfAborted();  // stopped or signed out while the body was read
-    takeBack(item, asked, message);
+    // Refused at admission (a rate limit, unavailable): the pipeline never read an
+    // ack token, so it still works; a 4xx refuses the token or the caller.
+    const retryable = response.status === 429 || response.status >= 500;
+    takeBack(item, sent, { reusable: retryable });
     if (response.status === 401) signOut("token refused", { keepConversation: true });
     showNotice(kind, text);  // after a sign-out: no Retry of the conversation under it
     return;
@@ -457,7 +464,7 @@ async function stream(item, asked, message, ackToken, signal) {
     if (event.started) rememberConversation(event.started.conversation_id);
     else if (event.gate) addGate(event.gate);
     else if (event.delta) body.textContent += shown(event.delta.text);
-    else if (event.ack_required) showAck(item, event.ack_required, message);
+    else if (event.ack_required) showAck(item, event.ack_required, message, asked);
     else if (event.completed) {
       completed = event.completed;
       if (!failedUnanswered(item, completed)) finish(item, completed);
@@ -476,18 +483,31 @@ async function stream(item, asked, message, ackToken, signal) {
     // so it is refused as a 503 is.
     const wait = await probeWait(signal);
     signal.throwIfAborted();
-    takeBack(item, asked, message);
+    takeBack(item, sent);
     const why = (completed.detail || "failed").replace(/\.$/, "");
     showNotice("error", `Not answered: ${why}.${wait ? ` Retry in ${wait} s.` : ""}`);
   }
 }
 
 // Refused, or failed before any answer: the message was not delivered, so it leaves
-// the list and goes back to the input to be sent again.
-function takeBack(item, asked, message) {
+// the list and goes back to the input to be sent again. An acknowledgement refused
+// before the gateway read its token (a rate limit, unavailable) can be given again:
+// its button works once this stream is over (send's finally); so can one cut by a
+// connection problem (a token spent meanwhile is refused at the next click, and
+// lands below). One whose token was spent (the shield let it through, then the
+// model was unavailable) or refused cannot: its whole exchange leaves and the
+// message goes back, to be asked about again when sent.
+// ``reusable``: the gateway never read the ack token.
+function takeBack(item, { asked, message, ack }, { reusable = false } = {}) {
   item.remove();
-  asked?.remove();
-  if (asked && !$("input").value) $("input").value = message;
+  if (ack && reusable) {
+    ack.button.dataset.pending = "1";
+    return;
+  }
+  const question = ack ? ack.asked : asked;
+  ack?.item.remove();
+  question?.remove();
+  if (question && !$("input").value) $("input").value = message;
 }
 
 // Nothing of an answer shown yet: no text, no ack box, no ending.

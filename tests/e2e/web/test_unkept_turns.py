@@ -1,0 +1,65 @@
+"""Turns the gateway keeps nothing of, on the chat page: a refused
+acknowledgement, a stream stopped before any text, an acknowledgement still
+awaited at a reload. None may look kept, and none may lose what was typed."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.web.test_chat_page import send, sign_in
+from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
+from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+
+SOFT_VETO = "should I put my life savings into one stock"
+
+
+def _ask_for_an_ack(page: Page) -> None:
+    send(page, SOFT_VETO)
+    box = page.locator("li.msg.assistant").last
+    expect(box).to_have_attribute("data-outcome", "ack_required", timeout=20_000)
+    expect(box.locator(".ack-button")).to_be_enabled()
+
+
+def test_an_acknowledgement_refused_by_the_rate_limit_can_be_given_again(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The ack button stayed disabled for good after a 429 and the message was not
+    # given back: the notice's "Try again in 58 s" left nothing to try again with.
+    assert FREE_RATE_LIMIT == 2
+    sign_in(page, envoy_sidecar, fresh_token("free"))
+    _ask_for_an_ack(page)
+    send(page, "Give me a plan for writing my thesis")  # the minute's second request
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    button = page.locator(".ack-button")
+    button.click()
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text("Rate limit reached (2 per minute)")
+    expect(notice).to_contain_text(re.compile(r"Try again in \d+ s"))
+    expect(button).to_be_enabled()
+    expect(page.locator("li.msg")).to_have_count(4)  # the refused resend left no answer
+    expect(page.locator("li.msg.user .body").first).to_have_text(SOFT_VETO)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/chat/stream")) as again:
+        button.click()  # still the same minute: refused again, and still there to click
+    assert again.value.status == 429
+    expect(page.locator("#send")).to_be_enabled()
+    expect(button).to_be_enabled()
+    expect(page.locator("li.msg")).to_have_count(4)
+
+
+def test_an_acknowledgement_the_model_could_not_answer_goes_back_to_the_input(
+    page: Page, unavailable_sidecar: EnvoySidecar, unavailable_gateway: GatewayThread
+) -> None:
+    # The shield spent the ack token, then no provider answered: the button stayed
+    # disabled, the question stayed in the list as if answered, and its text was
+    # lost. A spent token cannot be given again, so the message goes back.
+    sign_in(page, unavailable_sidecar, fresh_token("pro"))
+    _ask_for_an_ack(page)
+    page.locator(".ack-button").click()
+    expect(page.locator("#notice")).to_contain_text("Not answered", timeout=20_000)
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value(SOFT_VETO)
+    expect(page.locator("#send")).to_be_enabled()
