@@ -73,6 +73,10 @@ function signIn(token) {
   const held = state.held;
   state.held = null;
   if (held?.sub && held.sub === subjectOf(state.token)) giveBack(held.draft, state.token);
+  const unsent = takeUnsent();
+  if (unsent?.sub && unsent.sub === subjectOf(state.token)) {
+    giveBack(unsent.message, state.token, UNSENT_BACK);
+  }
   $("input").focus();
   resume(sessionStorage.getItem("novaos.conversation") || "");
 }
@@ -81,12 +85,42 @@ function signIn(token) {
 // unverified (anyone can write a token naming it), so the draft waits until the
 // gateway accepts this token; then the subject is the token's own. Refused, or no
 // answer: the draft is dropped.
-async function giveBack(draft, token) {
+async function giveBack(draft, token, notice = "") {
   const response = await fetch("/api/v1/conversations?page_size=1", {
     headers: { authorization: `Bearer ${token}` },
   }).catch(() => null);
   if (!response?.ok || state.token !== token) return;  // or signed out meanwhile
-  if (!$("input").value) $("input").value = draft;
+  if ($("input").value) return;
+  $("input").value = draft;
+  if (notice) showNotice("info", notice);
+}
+
+// The message of a turn the gateway has kept nothing of yet (no answer text so far,
+// or an acknowledgement still awaited), kept for the tab: the page left meanwhile
+// (a reload), the gateway keeps nothing of it, so the conversation shown again
+// lacks it, and it comes back to the input instead, for its own user only (see
+// giveBack). Dropped once the gateway keeps the turn, or the message is back in
+// the input anyway.
+const UNSENT_BACK =
+  "Your last message had no answer yet, or waited for your acknowledgement, when the page " +
+  "was left; nothing of it was kept, so it is back in the input.";
+
+function holdUnsent(message) {
+  sessionStorage.setItem("novaos.unsent", JSON.stringify({ sub: subjectOf(state.token), message }));
+}
+
+function dropUnsent() {
+  sessionStorage.removeItem("novaos.unsent");
+}
+
+function takeUnsent() {
+  const raw = sessionStorage.getItem("novaos.unsent");
+  dropUnsent();
+  try {
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
 }
 
 // A sign-out by hand forgets the conversation (the next person at this tab must
@@ -111,7 +145,10 @@ function signOut(message, { keepConversation = false } = {}) {
   dropRetry();  // no Retry of their conversation on the sign-in screen
   $("messages").replaceChildren();
   sessionStorage.removeItem("novaos.token");
-  if (!keepConversation) sessionStorage.removeItem("novaos.conversation");
+  if (!keepConversation) {
+    sessionStorage.removeItem("novaos.conversation");
+    dropUnsent();
+  }
   $("signin").hidden = false;
   $("chat").hidden = true;
   $("signout").hidden = true;
@@ -407,12 +444,13 @@ async function send(message, ack = null) {
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
+  holdUnsent(message);
   try {
     await stream(item, { asked, message, ack }, controller.signal);
   } catch (err) {
     if (err.name === "AbortError") {
-      item.classList.add("warning");
-      addMeta(item, "stopped");
+      // Not a sign-out's abort: the next user must not find the message in the input.
+      if (state.controller === controller) stopped(item, { asked, message, ack });
     } else if (!controller.signal.aborted) {
       // Envoy unreachable, or the connection lost before any answer: the gateway
       // keeps nothing of it (cancelled before any text), so neither does the list.
@@ -430,6 +468,19 @@ async function send(message, ack = null) {
         button.disabled = false;
       }
     }
+  }
+}
+
+// Stopped by hand: after some text the gateway keeps the turn with it; before any
+// it keeps nothing, so the message goes back as a refused one does (an
+// acknowledgement's button works again).
+function stopped(item, sent) {
+  if (unanswered(item)) {
+    takeBack(item, sent, { reusable: true });
+    showNotice("info", "Stopped before any answer: nothing of it was kept.");
+  } else {
+    item.classList.add("warning");
+    addMeta(item, "stopped");
   }
 }
 
@@ -463,11 +514,14 @@ async function stream(item, sent, signal) {
     const wasNear = nearBottom(item);
     if (event.started) rememberConversation(event.started.conversation_id);
     else if (event.gate) addGate(event.gate);
-    else if (event.delta) body.textContent += shown(event.delta.text);
-    else if (event.ack_required) showAck(item, event.ack_required, message, asked);
+    else if (event.delta) {
+      body.textContent += shown(event.delta.text);
+      dropUnsent();  // the gateway keeps what it released, even if stopped now
+    } else if (event.ack_required) showAck(item, event.ack_required, message, asked);
     else if (event.completed) {
       completed = event.completed;
       if (!failedUnanswered(item, completed)) finish(item, completed);
+      if (completed.outcome !== "OUTCOME_ACK_REQUIRED") dropUnsent();  // kept, or back
     }
     follow(item, wasNear);
     // event.keepalive: the stream is alive while text is held back (a slow model);
@@ -501,9 +555,10 @@ async function stream(item, sent, signal) {
 function takeBack(item, { asked, message, ack }, { reusable = false } = {}) {
   item.remove();
   if (ack && reusable) {
-    ack.button.dataset.pending = "1";
+    ack.button.dataset.pending = "1";  // still awaited: kept as unsent
     return;
   }
+  dropUnsent();
   const question = ack ? ack.asked : asked;
   ack?.item.remove();
   question?.remove();

@@ -73,6 +73,21 @@ def slow_sidecar(
     yield from sidecar_for(slow_gateway, tmp_path_factory.mktemp("envoy-slow"))
 
 
+@pytest.fixture(scope="session")
+def hesitant_gateway() -> Iterator[GatewayThread]:
+    """Seconds between words: an answer's first sentence is a long way off after its
+    gates, so Stop lands before any text."""
+    with GatewayThread(MOCK_TOKEN_DELAY_MS="3000", MOCK_RESPONSE_TOKENS="20") as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def hesitant_sidecar(
+    hesitant_gateway: GatewayThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnvoySidecar]:
+    yield from sidecar_for(hesitant_gateway, tmp_path_factory.mktemp("envoy-hesitant"))
+
+
 # Scripted answers (MOCK_SCRIPT_FILE); an unscripted one runs past max_tokens.
 BLOCKED_AFTER_RELEASE = "Chemistry labs are fun. Safety glasses matter. "
 # Arabic first (an RTL answer), then a right-to-left override a page would obey.

@@ -9,6 +9,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.test_chat_page import send, sign_in
+from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
 
@@ -63,3 +64,63 @@ def test_an_acknowledgement_the_model_could_not_answer_goes_back_to_the_input(
     expect(page.locator("li.msg")).to_have_count(0)
     expect(page.locator("#input")).to_have_value(SOFT_VETO)
     expect(page.locator("#send")).to_be_enabled()
+
+
+def test_a_stream_stopped_before_any_text_gives_its_message_back(
+    page: Page, hesitant_sidecar: EnvoySidecar, hesitant_gateway: GatewayThread
+) -> None:
+    # The question stayed in the list marked "stopped", as if kept; the gateway kept
+    # nothing of it, so a reload dropped it and the typed text was lost.
+    cancelled = list(hesitant_gateway.outcomes().values()).count("cancelled")
+    sign_in(page, hesitant_sidecar, fresh_token("pro"))
+    send(page, "tell me something long")
+    expect(page.locator("#gates li.gate").first).to_be_visible(timeout=20_000)
+    expect(page.locator("li.msg.assistant .body")).to_be_empty()
+    page.click("#stop")
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("tell me something long")
+    expect(page.locator("#notice")).to_contain_text("Stopped before any answer")
+    expect(page.locator("#send")).to_be_enabled()
+    wait_until(
+        lambda: list(hesitant_gateway.outcomes().values()).count("cancelled") > cancelled,
+        timeout_s=10,
+        what="the stopped stream cancelled at the gateway",
+    )
+
+
+def test_a_reload_gives_back_a_message_still_awaiting_acknowledgement(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The question and its ack box vanished at a reload with no word: the gateway
+    # keeps nothing of a turn until it is acknowledged and answered.
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    _ask_for_an_ack(page)
+    page.reload()
+    expect(page.locator("#input")).to_have_value(SOFT_VETO, timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("it is back in the input")
+    expect(page.locator("li.msg")).to_have_count(2)  # the kept exchange only
+    expect(page.locator(".ack-button")).to_have_count(0)
+    page.reload()  # given back once
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#notice")).to_be_hidden()
+    _ask_for_an_ack(page)  # sent again: asked again
+    expect(page.locator("li.msg")).to_have_count(4)
+
+
+def test_an_answered_message_is_not_given_back_at_a_reload(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    sign_in(page, envoy_sidecar, fresh_token("pro"))
+    _ask_for_an_ack(page)
+    page.locator(".ack-button").click()
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    page.reload()
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#input")).to_have_value("")
+    expect(page.locator("#notice")).to_be_hidden()
