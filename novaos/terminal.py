@@ -19,13 +19,17 @@ _CONTROLS = re.compile(
     r"|(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # strings
     r"|\x1b[ -/]*[0-~]"  # two-byte escapes (ESC 7, ESC c, ESC ( B)
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # whatever control is left, \n and \t kept
+    # Bidi embeddings, overrides and isolates: a terminal that lays text out by
+    # direction would show "\u202eexe.live" as "evil.exe". Marks (LRM, RLM) stay.
+    r"|[\u202a-\u202e\u2066-\u2069]"
 )
 
 
 def safe(text: str) -> str:
     """``text`` from the network (a model's answer, a server's message) with nothing
     in it a terminal would obey: no escape sequences, no control characters but
-    ``\\n`` and ``\\t``. Every printable character, RTL and emoji included, stays."""
+    ``\\n`` and ``\\t``, no bidi overrides. Every printable character, RTL and
+    emoji included, stays."""
     return _CONTROLS.sub("", text)
 
 

@@ -264,8 +264,9 @@ HOSTILE = (
     "Look \x1b[31mred\x1b[0m and \x1b]0;pwned\x07 title, clear \x1b[2J screen, "
     "\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\ \x1b]52;c;cm0gLXJmIH4=\x07copy "
     "\x9b2J8bit\x08\x07\r done.\n"
+    "Run \u202eexe.live\u202c or \u2067this\u2069.\n"  # bidi overrides: "evil.exe" shown
 )
-KEPT = "Hello שלום עולם, مرحبا 👋🏽 👨\u200d👩\u200d👧 café 日本語\tend.\nLine two\n"
+KEPT = "Hello \u200fשלום עולם, مرحبا 👋🏽 👨\u200d👩\u200d👧 café 日本語\tend.\nLine two\n"
 
 
 def test_chat_shows_no_control_sequence_from_the_network() -> None:
@@ -287,7 +288,8 @@ def test_chat_shows_no_control_sequence_from_the_network() -> None:
                 assert not [c for c in stream if ord(c) < 32 and c not in "\n\t"], stream
                 assert not [c for c in stream if 0x7F <= ord(c) <= 0x9F], stream
             assert run.stdout == (
-                "Look red and  title, clear  screen, link copy 8bit done.\n" + KEPT
+                "Look red and  title, clear  screen, link copy 8bit done.\n"
+                "Run exe.live or this.\n" + KEPT
             )
             assert "acknowledge: I accept the risk\n" in run.stderr
             assert "--ack tok\n" in run.stderr and "[shield: pass]" in run.stderr
