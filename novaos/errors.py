@@ -225,13 +225,15 @@ class StorageUnavailableError(NovaError):
 
 class StorageRefusedError(StorageUnavailableError):
     """Redis answers but refuses NovaOS: the credentials (WRONGPASS, NOAUTH) or the TLS
-    certificate it shows. No outage that ends by itself: found at start-up, start-up
-    stops (a ``ConfigError`` naming ``REDIS_URL``); found while running, memory serves
-    as in an outage, and the fallback's log line and readiness name ``cause``."""
+    certificate it shows, or a ``REDIS_CLUSTER_NODES`` node not in cluster mode. No
+    outage that ends by itself: found at start-up, start-up stops (a ``ConfigError``
+    naming ``setting``); found while running, memory serves as in an outage, and the
+    fallback's log line and readiness name ``cause``."""
 
-    def __init__(self, backend: str, cause: str) -> None:
+    def __init__(self, backend: str, cause: str, *, setting: str = "REDIS_URL") -> None:
         super().__init__(f"{backend} refuses NovaOS: {cause}")
         self.cause = cause
+        self.setting = setting
 
 
 class StorageFullError(NovaError):

@@ -86,6 +86,9 @@ _TLS_HINTS = {
     "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust the client certificate",
 }
 
+# What redis-py's cluster client raises when a startup node refuses CLUSTER SLOTS.
+_NOT_A_CLUSTER = "Cluster mode is not enabled"
+
 # A command an ACL refuses the user: directly (NoPermissionError), in a MULTI/EXEC
 # (the same reply, annotated), or run by a script (a plain error of its own).
 _NO_PERMISSION = re.compile(r"no permissions to (?:run|access)|The user executing the script can't")
@@ -184,6 +187,23 @@ def refusal(exc: BaseException) -> str | None:
             return f"TLS certificate not trusted: {seen.verify_message or seen}"
         if isinstance(seen, ssl.SSLError) and _TLS_REFUSED.fullmatch(reason := seen.reason or ""):
             return f"TLS refused: {reason} ({_TLS_HINTS.get(reason, 'check the TLS settings')})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def not_a_cluster(exc: BaseException) -> str | None:
+    """Why no cluster could be formed, when it is that a node answered but has cluster
+    support disabled (a standalone Redis), or None. redis-py tries every startup node
+    and raises what the last one tried gave: another unreachable node makes it an
+    outage. A standalone Redis never turns into a cluster node by itself."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, rexc.RedisClusterException) and str(seen).startswith(_NOT_A_CLUSTER):
+            said = seen.__context__ or seen  # the node's own reply to CLUSTER SLOTS
+            return (
+                f"a node is not in cluster mode ({str(said).strip()}): "
+                "for one Redis server set REDIS_URL, not REDIS_CLUSTER_NODES"
+            )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -418,13 +438,14 @@ class RedisStore:
     async def check_at_start(self) -> bool:
         """Whether Redis answers (False: an outage, waited out on memory). One that
         answers but refuses NovaOS (``StorageRefusedError``) would never come back by
-        itself: a ``ConfigError`` naming ``REDIS_URL`` and the cause."""
+        itself: a ``ConfigError`` naming its setting (``REDIS_URL``, or
+        ``REDIS_CLUSTER_NODES`` for a node not in cluster mode) and the cause."""
         try:
             if not await self._pong():
                 return False
             await self.check_access()
         except StorageRefusedError as exc:
-            raise ConfigError(f"invalid configuration: REDIS_URL: {exc.cause}") from None
+            raise ConfigError(f"invalid configuration: {exc.setting}: {exc.cause}") from None
         except StorageUnavailableError:
             return False
         return True
@@ -694,6 +715,10 @@ class RedisClusterStore(RedisStore):
                     # class also reports misuse (keys across slots), which must stay loud.
                     if (cause := refusal(exc)) is not None:
                         raise StorageRefusedError(self.backend, cause) from exc
+                    if (cause := not_a_cluster(exc)) is not None:
+                        raise StorageRefusedError(
+                            self.backend, cause, setting="REDIS_CLUSTER_NODES"
+                        ) from exc
                     raise StorageUnavailableError(
                         f"{self.backend} unavailable: {type(exc).__name__}"
                     ) from exc

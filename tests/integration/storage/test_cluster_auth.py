@@ -1,6 +1,7 @@
 """Redis Cluster takes REDIS_URL's credentials; an unreachable cluster falls back to
 memory like a single server does (it crashed start-up), and one that refuses the
-password stops start-up with one line, as a single server does."""
+password stops start-up with one line, as a single server does. So does a node that is
+a standalone Redis: it never becomes a cluster, so it is not waited out on memory."""
 
 from __future__ import annotations
 
@@ -98,3 +99,19 @@ async def test_an_absent_cluster_falls_back_to_memory(stores: list[FailoverStore
     assert not store.primary_available
     await store.set("k", b"v")
     assert await store.get("k") == b"v"
+
+
+async def test_a_standalone_redis_as_cluster_node_stops_startup(
+    redis_server: RedisServer, stores: list[FailoverStore]
+) -> None:
+    store = build_store(_settings(redis_server.address, ""))
+    assert isinstance(store, FailoverStore)
+    stores.append(store)
+    with pytest.raises(ConfigError) as refused:
+        await store.connect()  # ran on memory for good, the cause "RedisClusterException"
+    said = str(refused.value)
+    assert said.startswith(
+        "invalid configuration: REDIS_CLUSTER_NODES: a node is not in cluster mode ("
+    ), said
+    assert "cluster support disabled" in said, said
+    assert "\n" not in said
