@@ -482,26 +482,25 @@ class RedisStore:
         refused: dict[str, None] = {}  # in the order found, once each
         # What redis-py's scripts send on a server that lacks them (NOSCRIPT).
         await self._refused_by(refused, "", self._client.script_load(_PROBE_SCRIPT))
+        pushed = False  # whether RPUSH was probed (it has no form that writes nothing)
         for prefix in KEY_PREFIXES:
             keys = _probe_keys(prefix)
             # The commands that give the probe's keys a TTL and remove them first, on
             # keys that do not exist yet: refused, a key made next would stay for good
-            # (the reconnect probe runs every few seconds).
+            # (the reconnect probe runs every few seconds). Then only forms that write
+            # nothing, so one line still names all the user lacks.
             if await self._refused_of(refused, prefix, _probe_cleanup(*keys)):
-                continue
-            await self._refused_of(refused, prefix, _probe_commands(*keys))
+                await self._refused_of(refused, prefix, _probe_dry(*keys), dry=True)
+            else:
+                await self._refused_of(refused, prefix, _probe_commands(*keys))
+                pushed = True
             await self._refused_by(refused, prefix, self._client.evalsha(_PROBE_SHA, 1, keys[0]))
+        if not pushed:
+            await self._probe_push_outside(refused)
         nova, key = KEY_PREFIXES[0], _probe_keys(KEY_PREFIXES[0])[0]
         await self._refused_by(refused, nova, self._client.eval(_PROBE_SCRIPT, 1, key))
         if self.atomic_batches:  # a cluster's batches run op by op: no MULTI/EXEC
-            pipe = self._client.pipeline(transaction=True)
-            pipe.pexpire(key, 1000)
-            try:
-                await self._refused_by(refused, nova, pipe.execute())
-            except rexc.ResponseError as exc:
-                if "EXEC without MULTI" not in str(exc):
-                    raise
-                refused["MULTI"] = None  # its refusal is not what redis-py raises
+            await self._probe_transaction(refused, nova, key)
         if refused:
             patterns = [r for r in refused if r.endswith("*")]
             commands = [r for r in refused if not r.endswith("*")]
@@ -516,9 +515,15 @@ class RedisStore:
             raise failure
 
     async def _refused_of(
-        self, refused: dict[str, None], prefix: str, commands: list[tuple[str, ...]]
+        self,
+        refused: dict[str, None],
+        prefix: str,
+        commands: list[tuple[str, ...]],
+        *,
+        dry: bool = False,
     ) -> bool:
-        """Send ``commands`` in one pipeline; note what is refused; whether any was."""
+        """Send ``commands`` in one pipeline; note what is refused; whether any was.
+        ``dry``: the commands' plain errors are expected (``_probe_dry``)."""
         pipe = self._client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
@@ -528,9 +533,56 @@ class RedisStore:
                 if isinstance(reply, rexc.ResponseError) and _NO_PERMISSION.search(str(reply)):
                     refused[_what_is_refused(reply, prefix)] = None
                     found = True
+                elif dry and type(reply) is rexc.ResponseError:
+                    pass  # allowed, then refused by the command itself: nothing written
                 elif isinstance(reply, Exception):
                     raise reply  # translated: OOM, READONLY, ... (a bug stays loud)
         return found
+
+    async def _probe_transaction(self, refused: dict[str, None], prefix: str, key: str) -> None:
+        """MULTI, a PEXPIRE of ``key`` and EXEC. A bare EXEC first (the ACL checks it
+        before Redis finds no MULTI): without EXEC, MULTI is tried alone, on a
+        connection closed after it, since nothing else ends the transaction it opens."""
+        if await self._refused_of(refused, prefix, [("EXEC",)], dry=True):
+            if await self._multi_refused():
+                refused["MULTI"] = None
+            return
+        pipe = self._client.pipeline(transaction=True)
+        pipe.pexpire(key, 1000)
+        try:
+            await self._refused_by(refused, prefix, pipe.execute())
+        except rexc.ResponseError as exc:
+            if "EXEC without MULTI" not in str(exc):
+                raise
+            refused["MULTI"] = None  # its refusal is not what redis-py raises
+
+    async def _multi_refused(self) -> bool:
+        pool = cast(aioredis.Redis, self._client).connection_pool
+        connection = await cast(Any, pool).get_connection()  # untyped in redis-py
+        try:
+            async with self.command():
+                await connection.send_command("MULTI")
+                await connection.read_response()
+        except StorageRefusedError as exc:
+            if not isinstance(exc.__cause__, rexc.ResponseError):
+                raise
+            return True
+        finally:
+            await connection.disconnect()
+            await pool.release(connection)
+        return False
+
+    async def _probe_push_outside(self, refused: dict[str, None]) -> None:
+        """RPUSH on a key outside the user's key patterns: the ACL checks the command
+        before the key, so it names RPUSH if the user lacks it, and writes nothing
+        either way. Skipped for a user whose patterns take that key too."""
+        key = f"acl-probe:{{{secrets.token_hex(8)}}}"
+        outside: dict[str, None] = {}
+        await self._refused_of(outside, "", [("GET", key)])
+        if "*" in outside:  # the key is refused: RPUSH cannot write it
+            pushed: dict[str, None] = {}
+            await self._refused_of(pushed, "", [("RPUSH", key, "p")])
+            refused.update(dict.fromkeys(c for c in pushed if c != "*"))
 
     async def _refused_by(
         self, refused: dict[str, None], prefix: str, awaitable: Awaitable[Any]
@@ -588,6 +640,26 @@ def _probe_commands(text: str, items: str, ranked: str, fields: str) -> list[tup
         ("HMGET", fields, "p"), ("HEXISTS", fields, "p"), ("HINCRBY", fields, "p", "1"),
         ("HDEL", fields, "p"),
         ("TIME",), ("DEL", text, items), ("UNLINK", ranked, fields),
+    ]  # fmt: skip
+
+
+def _probe_dry(text: str, items: str, ranked: str, fields: str) -> list[tuple[str, ...]]:
+    """``_probe_commands`` where a key made could not be removed: each write in a form
+    the ACL checks and the command then refuses (a zero expiry, a count that is not a
+    number, options that exclude each other, a field without a value), the rest reads
+    or removes. Not RPUSH, which has no such form (``_probe_push_outside``)."""
+    return [
+        ("SET", text, "0", "PX", "0"), ("INCRBY", text, "x"), ("PTTL", text), ("GET", text),
+        ("EXISTS", text),
+        ("LTRIM", items, "-1", "-1"), ("LPOS", items, "p"), ("LRANGE", items, "0", "-1"),
+        ("LLEN", items),
+        ("ZADD", ranked, "GT", "NX", "1", "p"), ("ZSCORE", ranked, "p"), ("ZCARD", ranked),
+        ("ZRANGE", ranked, "0", "-1"), ("ZRANGEBYSCORE", ranked, "-inf", "+inf"),
+        ("ZREVRANGEBYSCORE", ranked, "+inf", "-inf"), ("ZREMRANGEBYSCORE", ranked, "-inf", "0"),
+        ("ZREMRANGEBYRANK", ranked, "0", "-2"), ("ZREM", ranked, "p"),
+        ("HSET", fields, "p", "1", "q"), ("HGET", fields, "p"), ("HMGET", fields, "p"),
+        ("HEXISTS", fields, "p"), ("HINCRBY", fields, "p", "x"), ("HDEL", fields, "p"),
+        ("TIME",),
     ]  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from tests.fixtures.common import await_until, holds
 from tests.fixtures.redis_server import (
     REQUIRED_PASSWORD,
     RedisServer,
+    failover_store,
     refused_at_start,
 )
 from tests.fixtures.server import ROOT, bearer, mint, running_app
@@ -143,3 +144,33 @@ async def test_the_documented_user_serves_chats_and_a_permission_taken_away_fall
         # ... and back once it is given again.
         _admin(password_redis, "ACL", "SETUSER", "novaos", "+evalsha")
         await await_until(lambda: holds(store.primary_available), what="back on Redis")
+
+
+def _grants(message: str) -> list[str]:
+    """What ``ACL SETUSER`` grants each pattern and command a refusal names."""
+    lacks = message.split("lacks ", 1)[1].split(" (docs/", 1)[0]
+    grants: list[str] = []
+    for part in lacks.split(" and "):
+        kind, _, names = part.partition(" ")
+        for name in names.split(", "):
+            grants.append(f"~{name}" if kind == "keys" else f"+{name.lower()}")
+    return grants
+
+
+async def test_one_refusal_names_all_a_user_lacks_even_without_the_cleanup_commands(
+    password_redis: RedisServer,
+) -> None:
+    # The tester's user: one key pattern, three commands. PEXPIRE, DEL and UNLINK refused
+    # made the check skip the rest: granting what the line named left a longer line.
+    user = ["ACL", "SETUSER", "novaos", "on", f">{PASSWORD}", "resetkeys", "~nova:*"]
+    _admin(password_redis, *user, "resetchannels", "&audit:records:*", "-@all", "+ping")
+    _admin(password_redis, "ACL", "SETUSER", "novaos", "+get", "+set")
+    message = await refused_at_start(_url(password_redis))
+    assert _admin(password_redis, "DBSIZE").strip() == "0"  # the probe left no key
+    _admin(password_redis, "ACL", "SETUSER", "novaos", *_grants(message))
+    store = failover_store(_url(password_redis))
+    try:
+        await store.connect()  # once granted, all it named was all it lacked
+        assert store.primary_available
+    finally:
+        await store.aclose()
