@@ -341,7 +341,7 @@ class App:
             harm_check=classifier.classify_answer,  # the shield's categories on the output
             source_screen=classifier.screen_source,  # and on the pages the lens fetched
             ack_prompt=classifier.ack_prompt,
-            degraded_note=lambda language: classifier.policy.messages_for(language).degraded_note,
+            messages=classifier.policy.messages_for,
             # None when ENABLE_WEB_FETCH=false: the lens then degrades and opens no socket.
             fetcher=build_fetcher(s, observer=self.metrics),
         )

@@ -20,7 +20,7 @@ from novaos.pipeline.gate import Gate
 from novaos.pipeline.gates.capability import CapabilityGate
 from novaos.pipeline.gates.intent import IntentGate
 from novaos.pipeline.gates.lens import LensGate, Screen
-from novaos.pipeline.gates.model import DegradedNote, ModelGate, policy_degraded_note
+from novaos.pipeline.gates.model import ModelGate, PolicyMessages, policy_messages
 from novaos.pipeline.gates.personality import HarmCheck, PersonalityChecker
 from novaos.pipeline.gates.spark import SparkGate
 from novaos.pipeline.gates.stance import StanceGate
@@ -61,7 +61,7 @@ def build_pipeline(
     ack_prompt: Callable[[str, str], str] | None = None,
     fetcher: WebFetcher | None = None,
     source_screen: Screen | None = None,
-    degraded_note: DegradedNote = policy_degraded_note,
+    messages: PolicyMessages = policy_messages,
 ) -> Pipeline:
     tokens = AckTokens(ack_secret(settings), store)
     lens = LensGate(
@@ -77,7 +77,7 @@ def build_pipeline(
             lens,
             StanceGate(),
             CapabilityGate(),
-            ModelGate(degraded_note=degraded_note),
+            ModelGate(messages=messages),
         ),
         post_model=(SparkGate(store),),
     )

@@ -82,3 +82,5 @@ class ModelFacts:
     system_prompt: str
     constraints: tuple[str, ...] = field(default_factory=tuple)
     required_notes: tuple[str, ...] = ()
+    # What replaces a figure in a degraded answer, in the note's language ("": English).
+    figure_placeholder: str = ""

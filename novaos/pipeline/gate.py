@@ -127,6 +127,8 @@ class OutputConstraints:
     no_precise_figures: bool = False
     no_buy_sell: bool = True
     holdback_chars: int = 160
+    # What replaces a precise figure, in the answer's language ("": the English one).
+    figure_placeholder: str = ""
     # Whether a minor violation before anything is released asks for another
     # draft; on the last attempt it is edited as after release (harm still stops).
     may_regenerate: bool = True

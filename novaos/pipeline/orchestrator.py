@@ -348,7 +348,10 @@ class Orchestrator:
         # Only a plan without a stance gate (a test's) reaches the model without one.
         stance = rec.stance or Stance.LENS
         constraints = OutputConstraints(
-            stance=stance, no_precise_figures=degraded, holdback_chars=self.holdback_chars
+            stance=stance,
+            no_precise_figures=degraded,
+            holdback_chars=self.holdback_chars,
+            figure_placeholder=facts.figure_placeholder,
         )
         return request, constraints
 

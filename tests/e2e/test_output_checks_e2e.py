@@ -146,8 +146,8 @@ async def test_a_degraded_lens_keeps_figures_and_advice_out_in_german(gateway: G
     assert lens[-1].decision == chat_pb2.GATE_DECISION_DEGRADE
     note = default_policy().messages_for("de").degraded_note
     assert released(events) == (
-        "Ich kann keine Live-Kurse sehen. Die Aktie schloss gestern bei [figure not verified] "
-        "und stieg um [figure not verified]. Prüfen Sie eine Live-Quelle.\n\n" + note
+        "Ich kann keine Live-Kurse sehen. Die Aktie schloss gestern bei [Zahl nicht überprüft] "
+        "und stieg um [Zahl nicht überprüft]. Prüfen Sie eine Live-Quelle.\n\n" + note
     )
 
 

@@ -21,7 +21,7 @@ from novaos.pipeline.facts import (
 )
 from novaos.pipeline.gate import GateInput, GateResult, InlineGate, OutputConstraints
 from novaos.pipeline.gates import rules
-from novaos.pipeline.policy import default_policy
+from novaos.pipeline.policy import Messages, default_policy
 from novaos.ports import ChatMessage
 from novaos.tokens import estimate_input_tokens
 
@@ -51,13 +51,13 @@ _DOMAIN_NOTES: Mapping[str, str] = {
 }
 _SOURCE_CHARS = 1200
 
-# The note ending a degraded answer, in a language (intent's guess: the one the
-# model is told to answer in).
-DegradedNote = Callable[[str], str]
+# The policy's messages in a language (intent's guess: the one the model is told to
+# answer in): a degraded answer's note, and what stands in it for a figure.
+PolicyMessages = Callable[[str], Messages]
 
 
-def policy_degraded_note(language: str) -> str:
-    return default_policy().messages_for(language).degraded_note
+def policy_messages(language: str) -> Messages:
+    return default_policy().messages_for(language)
 
 
 T = TypeVar("T")
@@ -127,19 +127,23 @@ def _sources_block(lens: LensFacts | None) -> str:
 
 
 def build_model_facts(
-    prior: Mapping[str, GateResult], degraded_note: DegradedNote = policy_degraded_note
+    prior: Mapping[str, GateResult], messages: PolicyMessages = policy_messages
 ) -> ModelFacts:
     constraints = build_constraints(prior)
     lens = _of(prior, "lens", LensFacts)
     intent = _of(prior, "intent", IntentFacts)
     language = intent.language if intent is not None else "en"
-    notes = (degraded_note(language),) if lens is not None and lens.degraded else ()
+    degraded = messages(language) if lens is not None and lens.degraded else None
+    notes = (degraded.degraded_note,) if degraded is not None else ()
     sections = [_IDENTITY, "Rules:\n" + "\n".join(f"- {c}" for c in constraints)]
     sources = _sources_block(lens)
     if sources:
         sections.append(sources)
     return ModelFacts(
-        system_prompt="\n\n".join(sections), constraints=constraints, required_notes=notes
+        system_prompt="\n\n".join(sections),
+        constraints=constraints,
+        required_notes=notes,
+        figure_placeholder=degraded.figure_placeholder if degraded is not None else "",
     )
 
 
@@ -203,14 +207,12 @@ def build_messages(
 class ModelGate(InlineGate):
     name = "model"
 
-    def __init__(
-        self, budget_ms: int = 20, degraded_note: DegradedNote = policy_degraded_note
-    ) -> None:
+    def __init__(self, budget_ms: int = 20, messages: PolicyMessages = policy_messages) -> None:
         self.budget_ms = budget_ms
-        self._degraded_note = degraded_note
+        self._messages = messages
 
     def decide(self, inp: GateInput) -> GateResult:
-        facts = build_model_facts(inp.prior, self._degraded_note)
+        facts = build_model_facts(inp.prior, self._messages)
         stance = _stance(inp.prior)
         reason = f"prompt for {stance}: {len(facts.constraints)} constraints"
         if facts.required_notes:

@@ -362,7 +362,8 @@ class PersonalityStream:
         is still open and the window can wait for its end."""
         held, hit = self._held, violation.hit
         if violation.kind == "precise figure":
-            self._held = held[: hit.start] + rules.FIGURE_PLACEHOLDER + held[hit.end :]
+            placeholder = self._constraints.figure_placeholder or rules.FIGURE_PLACEHOLDER
+            self._held = held[: hit.start] + placeholder + held[hit.end :]
             return 1
         begin, stop = edit_span.unit(held, hit.start, hit.end, final=final)
         if stop is None and self._cut() <= begin:  # nothing of it would be released yet

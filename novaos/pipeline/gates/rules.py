@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from novaos.pipeline import policy
 from novaos.pipeline.gates import banned_intl
 from novaos.pipeline.gates.readable import Readable, readable
 
@@ -268,7 +269,7 @@ FIGURE = re.compile(
     ),
     re.IGNORECASE,
 )
-FIGURE_PLACEHOLDER = "[figure not verified]"
+FIGURE_PLACEHOLDER = policy.FIGURE_PLACEHOLDER  # the English one; see OutputConstraints
 
 # Sentence ends: terminator(s) and closing quotes/brackets followed by whitespace,
 # or a blank line. A single line break is not one: a banned phrase may continue

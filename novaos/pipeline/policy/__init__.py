@@ -7,8 +7,9 @@ Files (all JSON, each carrying the same ``policy_version``):
   (category + pattern over canonical text), output rules, benign guards,
   output guards, and framing markers (role-play, fake ``[system]``, prompt
   injection).
-- ``messages.json``: per language the crisis block, refusals, ack prompts, and
-  the note ending an answer whose current data could not be verified (lens).
+- ``messages.json``: per language the crisis block, refusals, ack prompts, the
+  note ending an answer whose current data could not be verified (lens), and what
+  stands in such an answer for a figure taken out (English when not given).
 
 A rule marked ``over_guards`` (crisis and hard-veto rules only) outranks the
 guards: a view it matches is scanned unmasked, and no guard switches its
@@ -134,6 +135,10 @@ class LanguagePack:
     output_clause_breaks: str = ""  # words that end a clause, an alternation
 
 
+# What stands for a figure taken out of a degraded answer, unless a language gives its own.
+FIGURE_PLACEHOLDER = "[figure not verified]"
+
+
 @dataclass(frozen=True, slots=True)
 class Messages:
     crisis_block: str
@@ -141,6 +146,7 @@ class Messages:
     throttled: str
     ack_prompts: Mapping[str, str]
     degraded_note: str
+    figure_placeholder: str = FIGURE_PLACEHOLDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +328,7 @@ def _messages(
             str(entry["throttled"]),
             prompts,
             str(entry["degraded_note"]),
+            str(entry.get("figure_placeholder", FIGURE_PLACEHOLDER)),
         )
     return out
 

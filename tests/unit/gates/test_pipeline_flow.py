@@ -30,7 +30,7 @@ from novaos.domain import (
 from novaos.errors import AckInvalidError, QuotaViolation, RateLimitedError, RateLimitHeaders
 from novaos.pipeline.ack import AckTokens
 from novaos.pipeline.ack_flow import AckShieldGate
-from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict
+from novaos.pipeline.facts import IntentFacts, Risk, ShieldFacts, ShieldVerdict
 from novaos.pipeline.gate import GateInput, GateResult, OutputConstraints
 from novaos.pipeline.gates.capability import CapabilityGate
 from novaos.pipeline.gates.intent import IntentGate
@@ -46,6 +46,7 @@ from novaos.pipeline.orchestrator import (
     PipelinePlan,
     RunRecord,
 )
+from novaos.pipeline.policy import default_policy
 from novaos.providers.mock import MockProvider
 from novaos.providers.router import ProviderRouter, RouterSettings
 from novaos.tokens import estimate_tokens
@@ -672,3 +673,37 @@ async def test_every_personality_decision_is_reported_with_the_kinds_edited(
         r for r in streamed if r.gate == "personality"
     ]
     assert _done(events).gates_executed.count("personality") == 1
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize(
+    ("message", "answer", "placeholder"),
+    [
+        ("What's the weather in Paris today?", "It is 21.5°C in Paris.", "[figure not verified]"),
+        ("¿Cuál es el precio del bitcoin hoy?", "Cotiza a 67.432,10 US$.", "[cifra no verificada]"),
+        (
+            "Quel est le cours du bitcoin aujourd'hui ?",
+            "Il vaut 187,23 €.",
+            "[chiffre non vérifié]",
+        ),
+        ("Welcher Kurs hat Bitcoin gerade?", "Er steht bei 187,23 €.", "[Zahl nicht überprüft]"),
+        ("Qual é o preço do bitcoin hoje?", "Está em 187,23 €.", "[valor não verificado]"),
+    ],
+)
+async def test_a_figure_taken_out_is_marked_in_the_language_of_the_note(
+    message: str, answer: str, placeholder: str, whole: bool
+) -> None:
+    # "[figure not verified]" stood in English inside a Spanish answer whose note
+    # the policy's messages gave in Spanish.
+    pipe = build(script={message: "|||".join([answer] * 3)})
+    ctx = RequestContext(request_id="r1", principal=Principal(user_id="u1"))
+    rec = RunRecord(whole_answer=whole)
+    chat = ChatInput(message=message, conversation_id="c1")
+    events = [e async for e in pipe.orchestrator.run(ctx, chat, (), rec)]
+    assert _done(events).outcome is Outcome.COMPLETED
+    body, note = _text(events).split("\n\n")
+    intent = rec.results["intent"].facts
+    assert isinstance(intent, IntentFacts)
+    messages = default_policy().messages_for(intent.language)
+    assert (note, messages.figure_placeholder) == (messages.degraded_note, placeholder)
+    assert placeholder in body and not any(c.isdigit() for c in body), body
