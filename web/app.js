@@ -476,8 +476,13 @@ async function send(message, ack = null) {
 // acknowledgement's button works again).
 function stopped(item, sent) {
   if (unanswered(item)) {
-    takeBack(item, sent, { reusable: true });
-    showNotice("info", "Stopped before any answer: nothing of it was kept.");
+    const reusable = true;
+    const back = takeBack(item, sent, { reusable });
+    let where = "";  // an acknowledgement's: its box and button stay
+    if (!(sent.ack && reusable)) {
+      where = back ? " It is back in the input." : " It stays in the list, as the input holds a draft.";
+    }
+    showNotice("info", `Stopped before any answer: nothing of it was kept.${where}`);
   } else {
     item.classList.add("warning");
     addMeta(item, "stopped");
@@ -552,17 +557,26 @@ async function stream(item, sent, signal) {
 // model was unavailable) or refused cannot: its whole exchange leaves and the
 // message goes back, to be asked about again when sent.
 // ``reusable``: the gateway never read the ack token.
+// A draft typed meanwhile is never overwritten: the message then stays in the list,
+// marked "not kept", to be read and copied, and stays the unsent one, so a reload
+// before the next send still gives it back. Returns whether it went to the input.
 function takeBack(item, { asked, message, ack }, { reusable = false } = {}) {
   item.remove();
   if (ack && reusable) {
     ack.button.dataset.pending = "1";  // still awaited: kept as unsent
-    return;
+    return false;
   }
-  dropUnsent();
   const question = ack ? ack.asked : asked;
   ack?.item.remove();
+  if (question && $("input").value) {
+    question.classList.add("warning");
+    addMeta(question, "not kept");
+    return false;
+  }
+  dropUnsent();
   question?.remove();
-  if (question && !$("input").value) $("input").value = message;
+  if (question) $("input").value = message;
+  return Boolean(question);
 }
 
 // Nothing of an answer shown yet: no text, no ack box, no ending.

@@ -124,3 +124,24 @@ def test_an_answered_message_is_not_given_back_at_a_reload(
     expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
     expect(page.locator("#input")).to_have_value("")
     expect(page.locator("#notice")).to_be_hidden()
+
+
+def test_a_message_stopped_before_any_text_beside_a_new_draft_is_not_lost(
+    page: Page, hesitant_sidecar: EnvoySidecar, hesitant_gateway: GatewayThread
+) -> None:
+    # With the next message already typed, the stopped one left the list and did not
+    # go back either (the input was taken): its text was gone from page and tab.
+    sign_in(page, hesitant_sidecar, fresh_token("pro"))
+    send(page, "tell me something long")
+    expect(page.locator("#gates li.gate").first).to_be_visible(timeout=20_000)
+    page.fill("#input", "my next draft")
+    page.click("#stop")
+    expect(page.locator("#notice")).to_contain_text("It stays in the list")
+    expect(page.locator("#input")).to_have_value("my next draft")  # not overwritten
+    question = page.locator("li.msg.user")
+    expect(question.locator(".body")).to_have_text("tell me something long")
+    expect(question.locator(".meta")).to_have_text("not kept")
+    expect(page.locator("li.msg.assistant")).to_have_count(0)
+    page.reload()  # the gateway kept nothing of it: the input gets it back
+    expect(page.locator("#input")).to_have_value("tell me something long", timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("it is back in the input")
