@@ -73,10 +73,7 @@ function signIn(token) {
   const held = state.held;
   state.held = null;
   if (held?.sub && held.sub === subjectOf(state.token)) giveBack(held.draft, state.token);
-  const unsent = takeUnsent();
-  if (unsent?.sub && unsent.sub === subjectOf(state.token)) {
-    giveBack(unsent.message, state.token, UNSENT_BACK);
-  }
+  giveBackUnsent();
   $("input").focus();
   resume(sessionStorage.getItem("novaos.conversation") || "");
 }
@@ -84,15 +81,16 @@ function signIn(token) {
 // The draft a refused token left, for its own user only. The subject read here is
 // unverified (anyone can write a token naming it), so the draft waits until the
 // gateway accepts this token; then the subject is the token's own. Refused, or no
-// answer: the draft is dropped.
+// answer: the draft is dropped. Returns whether it is back in the input.
 async function giveBack(draft, token, notice = "") {
   const response = await fetch("/api/v1/conversations?page_size=1", {
     headers: { authorization: `Bearer ${token}` },
   }).catch(() => null);
-  if (!response?.ok || state.token !== token) return;  // or signed out meanwhile
-  if ($("input").value) return;
+  if (!response?.ok || state.token !== token) return false;  // or signed out meanwhile
+  if ($("input").value) return false;
   $("input").value = draft;
   if (notice) showNotice("info", notice);
+  return true;
 }
 
 // The message of a turn the gateway has kept nothing of yet (no answer text so far,
@@ -100,7 +98,8 @@ async function giveBack(draft, token, notice = "") {
 // (a reload), the gateway keeps nothing of it, so the conversation shown again
 // lacks it, and it comes back to the input instead, for its own user only (see
 // giveBack). Dropped once the gateway keeps the turn, or the message is back in
-// the input anyway.
+// the input, or at a sign-in that names another user; a refused token or an
+// unreachable gateway keeps it for the next sign-in, reload or Retry.
 const UNSENT_BACK =
   "Your last message had no answer yet, or waited for your acknowledgement, when the page " +
   "was left; nothing of it was kept, so it is back in the input.";
@@ -113,14 +112,22 @@ function dropUnsent() {
   sessionStorage.removeItem("novaos.unsent");
 }
 
-function takeUnsent() {
+async function giveBackUnsent() {
   const raw = sessionStorage.getItem("novaos.unsent");
-  dropUnsent();
+  if (!raw) return;
+  let unsent = null;
   try {
-    return raw ? JSON.parse(raw) : null;
+    unsent = JSON.parse(raw);
   } catch {
-    return null;
+    unsent = null;
   }
+  if (!unsent?.sub || unsent.sub !== subjectOf(state.token)) {
+    dropUnsent();  // someone else's
+    return;
+  }
+  const back = await giveBack(unsent.message, state.token, UNSENT_BACK);
+  // Not a message sent meanwhile, which took the slot over.
+  if (back && sessionStorage.getItem("novaos.unsent") === raw) dropUnsent();
 }
 
 // A sign-out by hand forgets the conversation (the next person at this tab must
@@ -234,6 +241,7 @@ function offerRetry(conversationId, why) {
     // Not after a sign-out, which forgets it.
     if (sessionStorage.getItem("novaos.conversation") === conversationId) {
       resume(conversationId, { replace: true });
+      giveBackUnsent();  // kept while the gateway was unreachable
     }
   });
   $("notice").append(retry);

@@ -5,13 +5,16 @@ awaited at a reload. None may look kept, and none may lose what was typed."""
 from __future__ import annotations
 
 import re
+import uuid
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.web.conftest import OutageGateway
 from tests.e2e.web.test_chat_page import send, sign_in
 from tests.fixtures.common import wait_until
 from tests.fixtures.envoy import FREE_RATE_LIMIT, EnvoySidecar, Upstream
 from tests.fixtures.gateway_thread import GatewayThread, fresh_token
+from tests.fixtures.server import mint
 
 SOFT_VETO = "should I put my life savings into one stock"
 
@@ -145,3 +148,55 @@ def test_a_message_stopped_before_any_text_beside_a_new_draft_is_not_lost(
     page.reload()  # the gateway kept nothing of it: the input gets it back
     expect(page.locator("#input")).to_have_value("tell me something long", timeout=10_000)
     expect(page.locator("#notice")).to_contain_text("it is back in the input")
+
+
+def test_a_reload_with_a_refused_token_keeps_the_unsent_message_for_its_user(
+    page: Page, envoy_sidecar: EnvoySidecar, gateway_upstream: Upstream
+) -> None:
+    # The unsent message was taken from the tab before the token was checked: a
+    # refused (expired) token signed out and the same user signing in again found
+    # the conversation but not the message.
+    sub = f"pro-{uuid.uuid4().hex[:12]}"
+    sign_in(page, envoy_sidecar, mint(sub, "pro"))
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    _ask_for_an_ack(page)
+    expired = mint(sub, "pro", ttl_s=-3600)  # past the verifier's leeway
+    page.evaluate(f"sessionStorage.setItem('novaos.token', {expired!r})")
+    page.reload()
+    expect(page.locator("#session")).to_have_text("token refused", timeout=10_000)
+    assert page.evaluate("sessionStorage.getItem('novaos.unsent')")
+    page.fill("#token", mint(sub, "pro"))
+    page.click("#use-token")
+    expect(page.locator("#input")).to_have_value(SOFT_VETO, timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("it is back in the input")
+    expect(page.locator("li.msg")).to_have_count(2)  # the kept exchange
+
+
+def test_a_reload_while_the_gateway_is_down_keeps_the_unsent_message(
+    page: Page, outage_sidecar: EnvoySidecar, outage_gateway: OutageGateway
+) -> None:
+    # The unsent message was taken from the tab before the gateway answered: a
+    # reload during an outage lost it, and Retry brought back the conversation only.
+    sign_in(page, outage_sidecar, fresh_token("pro"))
+    send(page, "Give me a plan for writing my thesis")
+    expect(page.locator("li.msg.assistant").last).to_have_attribute(
+        "data-outcome", "completed", timeout=20_000
+    )
+    _ask_for_an_ack(page)
+    outage_gateway.down()
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("could not be loaded", timeout=10_000)
+    expect(page.locator("#input")).to_have_value("")
+    assert page.evaluate("sessionStorage.getItem('novaos.unsent')")
+    outage_gateway.up()
+    wait_until(outage_sidecar.upstream_healthy, timeout_s=30, what="gateway back behind envoy")
+    page.click("#notice button")  # Retry
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#input")).to_have_value(SOFT_VETO, timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("it is back in the input")
+    page.reload()  # given back once
+    expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#input")).to_have_value("")
