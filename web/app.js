@@ -453,16 +453,18 @@ async function send(message, ack = null) {
   state.controller = controller;
   setBusy(true);
   holdUnsent(message);
+  // gated: a gate decision came, so the shield may have spent the ack token.
+  const sent = { asked, message, ack, gated: false };
   try {
-    await stream(item, { asked, message, ack }, controller.signal);
+    await stream(item, sent, controller.signal);
   } catch (err) {
     if (err.name === "AbortError") {
       // Not a sign-out's abort: the next user must not find the message in the input.
-      if (state.controller === controller) stopped(item, { asked, message, ack });
+      if (state.controller === controller) stopped(item, sent);
     } else if (!controller.signal.aborted) {
       // Envoy unreachable, or the connection lost before any answer: the gateway
       // keeps nothing of it (cancelled before any text), so neither does the list.
-      if (unanswered(item)) takeBack(item, { asked, message, ack }, { reusable: true });
+      if (unanswered(item)) takeBack(item, sent, { reusable: !sent.gated });
       else item.classList.add("error");
       showNotice("error", `Connection problem: ${err.message}`);
     }
@@ -480,11 +482,13 @@ async function send(message, ack = null) {
 }
 
 // Stopped by hand: after some text the gateway keeps the turn with it; before any
-// it keeps nothing, so the message goes back as a refused one does (an
-// acknowledgement's button works again).
+// it keeps nothing, so the message goes back as a refused one does. An
+// acknowledgement's button works again only if no gate decided yet: after one,
+// the shield may have spent its token (a click would be refused as "already
+// used"), so its message goes back too, to be asked about again.
 function stopped(item, sent) {
   if (unanswered(item)) {
-    const reusable = true;
+    const reusable = !sent.gated;
     const back = takeBack(item, sent, { reusable });
     let where = "";  // an acknowledgement's: its box and button stay
     if (!(sent.ack && reusable)) {
@@ -526,7 +530,10 @@ async function stream(item, sent, signal) {
     signal.throwIfAborted();
     const wasNear = nearBottom(item);
     if (event.started) rememberConversation(event.started.conversation_id);
-    else if (event.gate) addGate(event.gate);
+    else if (event.gate) {
+      sent.gated = true;
+      addGate(event.gate);
+    }
     else if (event.delta) {
       body.textContent += shown(event.delta.text);
       dropUnsent();  // the gateway keeps what it released, even if stopped now
@@ -559,11 +566,12 @@ async function stream(item, sent, signal) {
 // Refused, or failed before any answer: the message was not delivered, so it leaves
 // the list and goes back to the input to be sent again. An acknowledgement refused
 // before the gateway read its token (a rate limit, unavailable) can be given again:
-// its button works once this stream is over (send's finally); so can one cut by a
-// connection problem (a token spent meanwhile is refused at the next click, and
-// lands below). One whose token was spent (the shield let it through, then the
-// model was unavailable) or refused cannot: its whole exchange leaves and the
-// message goes back, to be asked about again when sent.
+// its button works once this stream is over (send's finally); so can one stopped or
+// cut by a connection problem before any gate decided (a token spent meanwhile is
+// refused at the next click, and lands below). One whose token was spent (the
+// shield let it through, then the model was unavailable, or a gate decided before
+// a Stop) or refused cannot: its whole exchange leaves and the message goes back,
+// to be asked about again when sent.
 // ``reusable``: the gateway never read the ack token.
 // A draft typed meanwhile is never overwritten: the message then stays in the list,
 // marked "not kept", to be read and copied, and stays the unsent one, so a reload

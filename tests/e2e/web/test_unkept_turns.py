@@ -200,3 +200,22 @@ def test_a_reload_while_the_gateway_is_down_keeps_the_unsent_message(
     page.reload()  # given back once
     expect(page.locator("li.msg")).to_have_count(2, timeout=10_000)
     expect(page.locator("#input")).to_have_value("")
+
+
+def test_an_acknowledgement_stopped_after_its_gates_goes_back_to_the_input(
+    page: Page, hesitant_sidecar: EnvoySidecar, hesitant_gateway: GatewayThread
+) -> None:
+    # Stopped after the shield had spent the ack token, the box stayed and its
+    # button worked again: the next click was refused "ack token already used".
+    sign_in(page, hesitant_sidecar, fresh_token("pro"))
+    _ask_for_an_ack(page)
+    page.locator(".ack-button").click()
+    expect(page.locator("#gates li.gate[data-gate='shield']")).to_be_visible(timeout=20_000)
+    expect(page.locator("li.msg.assistant .body").last).to_be_empty()
+    page.click("#stop")
+    expect(page.locator("#notice")).to_contain_text("It is back in the input")
+    expect(page.locator("#input")).to_have_value(SOFT_VETO)
+    expect(page.locator("li.msg")).to_have_count(0)
+    expect(page.locator(".ack-button")).to_have_count(0)
+    expect(page.locator("#send")).to_be_enabled()
+    assert page.evaluate("sessionStorage.getItem('novaos.unsent')") is None
