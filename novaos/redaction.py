@@ -184,10 +184,13 @@ class SecretScrubber:
     quotes the credential it was sent back in its error body may quote one of any
     shape (an OpenAI-compatible server's ``--api-key``, Anthropic's ``x-api-key``
     value). The gateway knows its secrets exactly: each is replaced as written,
-    URL-encoded and JSON-escaped. ``repr`` shows how many it holds, never them."""
+    URL-encoded and JSON-escaped, and so is the start of one (8 characters or
+    more) that ends the text, cut there. ``repr`` shows how many it holds, never
+    them."""
 
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
     count: int = 0
+    _forms: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def of(cls, secrets: Iterable[str]) -> SecretScrubber:
@@ -200,13 +203,27 @@ class SecretScrubber:
         if not forms:
             return cls()
         # Longest first: a secret that contains another is replaced whole.
-        alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        return cls(re.compile(alternatives), len(kept))
+        longest = tuple(sorted(forms, key=len, reverse=True))
+        alternatives = "|".join(re.escape(f) for f in longest)
+        return cls(re.compile(alternatives), len(kept), longest)
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub(SECRET_MARK, text)
+        return self._without_cut_secret(self._pattern.sub(SECRET_MARK, text))
+
+    def _without_cut_secret(self, text: str) -> str:
+        """``text`` without a secret's first ``SECRET_MIN_CHARS`` or more characters
+        at its very end: what is left of one that a cut (an error body read up to
+        its limit, a message shortened) went through."""
+        for form in self._forms:
+            head = form[:SECRET_MIN_CHARS]
+            start = text.find(head, max(0, len(text) - len(form) + 1))
+            while start != -1:
+                if form.startswith(text[start:]):
+                    return text[:start] + SECRET_MARK
+                start = text.find(head, start + 1)
+        return text
 
 
 def configured_secrets(settings: Settings) -> tuple[str, ...]:

@@ -209,5 +209,5 @@ def _cumulative(so_far: int | None, count: int | None) -> int | None:
 
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
-        return f"{error.get('type', 'error')}: {error.get('message', '')}"[:200]
-    return str(error)[:200]
+        return f"{error.get('type', 'error')}: {error.get('message', '')}"
+    return str(error)  # whole: the router shortens it, secrets out (ProviderError.scrub)

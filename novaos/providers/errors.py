@@ -50,6 +50,13 @@ __all__ = [
 ]
 
 
+# The most of a provider's message an error keeps, once the gateway's secrets are
+# out of it (``ProviderError.scrub``). The adapters keep the text whole (an error
+# body is read up to 16 KiB): cut first, a secret that crossed the cut was no
+# longer whole, and the part before it stayed.
+MESSAGE_CHARS = 210
+
+
 class ProviderError(Exception):
     """Base: one upstream call failed. ``kind`` is a short label for logs and metrics."""
 
@@ -74,9 +81,10 @@ class ProviderError(Exception):
 
     def scrub(self, scrub: Callable[[str], str]) -> None:
         """Pass the provider's text (its message, error type and code) through
-        ``scrub``, in place: the exception itself, chained as a cause, must not
-        carry what was removed either."""
-        self.message = scrub(self.message)
+        ``scrub``, in place, then shorten the message to ``MESSAGE_CHARS``: the
+        exception itself, chained as a cause, must not carry what was removed
+        either."""
+        self.message = scrub(self.message)[:MESSAGE_CHARS]
         self.args = (f"{self.provider}: {self.message}",)
         self.error_type, self.error_code = scrub(self.error_type), scrub(self.error_code)
 

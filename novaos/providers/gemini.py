@@ -132,7 +132,7 @@ class _Piece:
         if "error" in data:
             error = data["error"]
             message = error.get("message", "") if isinstance(error, dict) else str(error)
-            raise perr.StreamErrorEventError(provider, str(message)[:200])
+            raise perr.StreamErrorEventError(provider, str(message))  # shortened by the router
         text, thought, finish = _candidate(provider, data.get("candidates"))
         feedback = data.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):

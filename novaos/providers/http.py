@@ -525,16 +525,17 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def _error_message(body: bytes) -> str:
-    """The provider's error message, whatever its JSON shape, shortened for logs."""
+    """The provider's error message, whatever its JSON shape. Whole: the router
+    shortens it once the gateway's secrets are out (``ProviderError.scrub``)."""
     try:
         data = json.loads(body)
     except ValueError:
-        return body[:200].decode("utf-8", "replace")
+        return body.decode("utf-8", "replace")
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
-        return str(error.get("message", ""))[:200]
+        return str(error.get("message", ""))
     if isinstance(error, str):
-        return error[:200]
+        return error
     return ""
 
 

@@ -223,5 +223,5 @@ def _after(so_far: Counts | None, new: Counts | None) -> Counts | None:
 
 def _error_text(error: object) -> str:
     if isinstance(error, dict):
-        return str(error.get("message") or error.get("type") or "error")[:200]
-    return str(error)[:200]
+        return str(error.get("message") or error.get("type") or "error")
+    return str(error)  # whole: the router shortens it, secrets out (ProviderError.scrub)

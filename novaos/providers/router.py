@@ -295,9 +295,9 @@ class ProviderRouter:
         permit: Permit,
     ) -> bool:
         # Every provider failure passes here first: whatever is made of it (the log
-        # line, the client's error, a truncation's cause) is made of the scrubbed text.
-        if self._scrub is not None:
-            exc.scrub(self._scrub)
+        # line, the client's error, a truncation's cause) is made of the scrubbed,
+        # then shortened, text.
+        exc.scrub(self._scrub or _unchanged)
         exc = as_counted(exc, sub.model)
         summary = {"status": exc.status, "error_type": exc.error_type, "error_code": exc.error_code}
         self._observer.failed(name, exc.kind)
@@ -341,3 +341,7 @@ async def _closing(
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
+
+
+def _unchanged(text: str) -> str:
+    return text

@@ -79,3 +79,36 @@ async def test_a_provider_quoting_our_key_leaks_it_nowhere(
     for key in (COMPAT_KEY, ANTHROPIC_KEY):
         for form in (key, quote(key, safe=""), "ZZTOPSECRET42", "QQSECRET99887766"):
             assert not any(form in text for text in told + logged + audited), form
+
+
+# A corporate proxy's service token: past the 200 characters an error message
+# was cut to before the gateway scrubbed it (no vendor shape: redact() misses it).
+LONG_KEY = "corp-gw-token-" + "".join(f"{i:03d}Q7x" for i in range(46))[:271]
+
+
+async def test_a_long_key_quoted_twice_is_scrubbed_before_any_cut(
+    caplog: pytest.LogCaptureFixture, fake_server: StartServer
+) -> None:
+    caplog.set_level(logging.WARNING, logger="novaos")
+    compat = await fake_server()
+    compat.default = Reply(
+        400, openai_error(400, f"Key {LONG_KEY} rejected; expected format differs from {LONG_KEY}")
+    )
+    env = {
+        "PREFERRED_PROVIDER": "openai_compat",
+        "OPENAI_COMPAT_BASE_URL": compat.url + "/v1",
+        "OPENAI_COMPAT_API_KEY": LONG_KEY,
+        "OPENAI_COMPAT_MODEL": "fake-1",
+        "CIRCUIT_FAILURE_THRESHOLD": "10",
+    }
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as unary:
+            await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+    told = unary.value.details() or ""
+    assert "HTTP 400: Key [REDACTED:secret] rejected; expected format differs from" in told
+    logged = [repr(vars(r)) for r in caplog.records if r.getMessage() == "provider call failed"]
+    assert len(logged) == 1
+    pieces = {LONG_KEY[i : i + 12] for i in range(len(LONG_KEY) - 11)}
+    for text in (told, *logged):
+        assert not any(piece in text for piece in pieces), text

@@ -280,6 +280,16 @@ def test_configured_secrets_are_scrubbed_in_any_shape() -> None:
     assert key not in repr(scrub) and SecretScrubber.of([])("text") == "text"
 
 
+def test_a_secret_cut_at_the_end_of_the_text_goes_too() -> None:
+    key = "proxy-token-0123456789abcdef"
+    scrub = SecretScrubber.of([key])
+    gone = "[REDACTED:secret]"
+    assert scrub(f"bad {key} and {key[:20]}") == f"bad {gone} and {gone}"
+    assert scrub(f"bad {key[:8]}") == "bad [REDACTED:secret]"
+    assert scrub(f"word {key[:7]}") == f"word {key[:7]}", "under 8 characters: kept"
+    assert scrub(f"{key[:12]} in the middle") == f"{key[:12]} in the middle"
+
+
 def test_every_secret_the_settings_hold_is_listed() -> None:
     settings = load_settings(
         {
