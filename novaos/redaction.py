@@ -8,6 +8,7 @@ Patterns are immutable module constants; nothing here holds mutable state.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -228,7 +229,8 @@ class SecretScrubber:
 
 def configured_secrets(settings: Settings) -> tuple[str, ...]:
     """Every secret ``settings`` hold: the providers' API keys, the signing and
-    audit keys, and the passwords in the Redis, database and provider base URLs."""
+    audit keys, and the passwords in the Redis, database and provider base URLs
+    (with their ``user:password`` forms, as sent in a Basic header)."""
     held = [
         settings.openai_api_key,
         settings.gemini_api_key,
@@ -254,12 +256,26 @@ def configured_secrets(settings: Settings) -> tuple[str, ...]:
 
 
 def _url_passwords(url: str) -> tuple[str, ...]:
-    """The password in ``url``, as written and percent-decoded (none: empty)."""
+    """The password in ``url``, as written and percent-decoded (none: empty), and
+    its credentials as an HTTP client sends them from it: ``user:password`` and
+    that in base64 (``Authorization: Basic ...``), which a proxy may echo."""
     try:
-        password = urlsplit(url).password if "@" in url else None
+        parts = urlsplit(url) if "@" in url else None
+        password = parts.password if parts is not None else None
     except ValueError:
         return ()
-    return (password, unquote(password)) if password else ()
+    if parts is None or not password:
+        return ()
+    user = parts.username or ""
+    forms = {password, unquote(password)}
+    for pair in {f"{user}:{password}", f"{unquote(user)}:{unquote(password)}"}:
+        forms.add(pair)
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                forms.add(base64.b64encode(pair.encode(encoding)).decode("ascii"))
+            except UnicodeEncodeError:
+                continue
+    return tuple(sorted(forms))
 
 
 def redact_client_addr(addr: str) -> str:

@@ -3,6 +3,7 @@ alone (false positives), with checksums deciding for cards and IBANs."""
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import quote, quote_plus
 
@@ -303,4 +304,10 @@ def test_every_secret_the_settings_hold_is_listed() -> None:
     )
     held = set(configured_secrets(settings))
     assert {"compat-key-1", "anthropic-key-1", "redis-pass-1", "p@ssword1"} <= held
+    # aiohttp sends a base URL's user:password as Authorization: Basic base64(...)
+    basic = base64.b64encode(b"proxy:p@ssword1").decode()
+    assert {"proxy:p@ssword1", basic} <= held
+    scrub = SecretScrubber.of(held)
+    echoed = scrub(f"denied: Authorization: Basic {basic} (user proxy:p@ssword1)")
+    assert echoed == "denied: Authorization: Basic [REDACTED:secret] (user [REDACTED:secret])"
     assert "jwt-secret-0123456789-abcdefghijklmnop" in held
