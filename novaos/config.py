@@ -69,17 +69,28 @@ _ORIGIN = re.compile(
 _DEFAULT_PORT = {"http": 80, "https": 443}
 
 
+# A URL's user info up to its password: everything from the first ':' after the
+# user to the last '@' (a password with an unencoded '@' or '/' too) is hidden.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\[\]]*):.*@", re.DOTALL)
+
+
+def shown_url(value: str) -> str:
+    """``value`` as a settings error may quote it: its password replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", value, count=1)
+
+
 def check_origin(value: str) -> str:
     """``*`` or an origin exactly as a browser sends it; otherwise ValueError saying why."""
     if value == "*":
         return value
     match = _ORIGIN.match(value)
+    shown = shown_url(value)
     if match is None:
-        raise ValueError(f"{value!r} is not an origin: {_why_not_origin(value)}")
+        raise ValueError(f"{shown!r} is not an origin: {_why_not_origin(shown)}")
     port = match["port"]
     if port is not None:
         if not 0 < int(port) <= 65535:
-            raise ValueError(f"{value!r} is not an origin: port {port} is out of range")
+            raise ValueError(f"{shown!r} is not an origin: port {port} is out of range")
         if int(port) == _DEFAULT_PORT[match["scheme"]]:
             plain = f"{match['scheme']}://{match['host']}"
             raise ValueError(
@@ -501,7 +512,7 @@ class Settings(BaseSettings):
             return value
         url = _parsed(value)
         if url is None or url.scheme not in {"http", "https"} or not url.hostname:
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+            raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL")
         return value
 
     @field_validator("audit_chain_previous_keys")

@@ -78,3 +78,28 @@ def test_generated_secrets_pass(make: object) -> None:
 def test_a_passphrase_with_inner_spaces_passes() -> None:
     phrase = "correct horse battery staple under the violet moon"
     assert load_settings({"JWT_SECRET": phrase}).jwt_secret is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        (
+            "OPENAI_COMPAT_BASE_URL",
+            "ftp://u:supersecretpw99@host/v1",
+            "'ftp://u:***@host/v1' is not an http:// or https:// URL",
+        ),
+        (
+            "ANTHROPIC_BASE_URL",
+            "https://u:supersecretpw99@host:99999/v1",
+            "'https://u:***@host:99999/v1' is not an http:// or https:// URL",
+        ),
+        ("ALLOWED_ORIGINS", "https://u:supersecretpw99@app.example", "'https://u:***@app.example'"),
+        ("ALLOWED_ORIGINS", "https://u:super/secret@pw99@app.example", "'https://u:***@app."),
+    ],
+)
+def test_a_url_is_quoted_without_its_password(name: str, value: str, shown: str) -> None:
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {name}: ") as refused:
+        load_settings({name: value, "OPENAI_COMPAT_MODEL": "m"})
+    message = str(refused.value)
+    assert shown in message
+    assert "secret" not in message and "pw99" not in message
