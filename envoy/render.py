@@ -5,7 +5,10 @@
     python envoy/render.py --dev-token "$TOKEN" ...         # NODE_ENV=development only
 
 Beside the config goes its TLS SDS file (.dev/envoy.tls.yaml here), which names
-the certificate and key so that Envoy re-reads them when they are renewed.
+the certificate and key so that Envoy re-reads them when they are renewed, and,
+with a dev token, the page that holds it (.dev/envoy.pages/, owner-only): the
+config names that file rather than inlining the token, so Envoy's admin
+/config_dump never shows it.
 Nothing here is hand-edited per environment: every value comes from
 novaos.config.Settings (see docs/envoy.md for the variables).
 """
@@ -27,7 +30,12 @@ from novaos.config import Environment, Settings, load_settings  # noqa: E402
 from novaos.errors import ConfigError  # noqa: E402
 from novaos.sidecar import RenderInputs, build_envoy_config, tls_secret_resources  # noqa: E402
 from novaos.sidecar.binary import envoy_binary  # noqa: E402
-from novaos.sidecar.web_assets import load_web_assets  # noqa: E402
+from novaos.sidecar.web_assets import (  # noqa: E402
+    WebAsset,
+    load_web_assets,
+    served_from_files,
+    write_asset_files,
+)
 
 DEFAULT_DESCRIPTOR = ROOT / "generated" / "novaos.pb"
 HEADER = "# Rendered by envoy/render.py from the environment. Do not edit; re-render.\n"
@@ -38,14 +46,31 @@ def tls_secret_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.tls{out.suffix}")
 
 
+def pages_path(out: Path) -> Path:
+    """Where the pages holding the dev token go: beside the config (envoy.pages/)."""
+    return out.with_name(f"{out.stem}.pages")
+
+
 def render(
     settings: Settings,
     *,
     tls_secret: Path,
     descriptor: Path = DEFAULT_DESCRIPTOR,
     dev_token: str | None = None,
+    pages: Path | None = None,
 ) -> str:
-    """The config as YAML text; it names ``tls_secret`` (``render_tls_secret``'s file)."""
+    """The config as YAML text; it names ``tls_secret`` (``render_tls_secret``'s file)
+    and, with ``dev_token``, the files in ``pages`` (``page_assets``)."""
+    return _render(settings, tls_secret, descriptor, dev_token, pages)[0]
+
+
+def _render(
+    settings: Settings,
+    tls_secret: Path,
+    descriptor: Path,
+    dev_token: str | None,
+    pages: Path | None,
+) -> tuple[str, list[WebAsset]]:
     if dev_token and settings.node_env is not Environment.DEVELOPMENT:
         raise ConfigError(
             "invalid configuration: a dev token is only embedded when NODE_ENV=development"
@@ -60,9 +85,13 @@ def render(
         raise ConfigError(f"descriptor set {descriptor} is missing (run make generate)")
     web_root = settings.web_root if settings.web_root.is_absolute() else ROOT / settings.web_root
     assets = load_web_assets(web_root, dev_token=dev_token)
+    if dev_token:
+        if pages is None:
+            raise ConfigError("a dev token is embedded only in a page file: name its directory")
+        assets = served_from_files(assets, pages)
     inputs = RenderInputs(descriptor=descriptor, assets=assets, tls_secret=tls_secret)
     config = build_envoy_config(settings, inputs)
-    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100)
+    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100), assets
 
 
 def render_tls_secret(settings: Settings) -> str:
@@ -77,11 +106,15 @@ def write(
     descriptor: Path = DEFAULT_DESCRIPTOR,
     dev_token: str | None = None,
 ) -> None:
-    """Both files: the config at ``out`` and the TLS SDS file beside it."""
+    """The config at ``out``, the TLS SDS file beside it and, with ``dev_token``,
+    the pages holding it (owner-only) in ``pages_path(out)``."""
     secret = tls_secret_path(out)
-    text = render(settings, tls_secret=secret, descriptor=descriptor, dev_token=dev_token)
+    # Absolute: Envoy would resolve a relative one from its own working directory.
+    pages = pages_path(out.absolute())
+    text, assets = _render(settings, secret, descriptor, dev_token, pages)
     secret_text = render_tls_secret(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_asset_files(assets)
     secret.write_text(secret_text, encoding="utf-8")
     out.write_text(text, encoding="utf-8")
 

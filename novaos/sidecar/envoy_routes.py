@@ -144,7 +144,7 @@ def page_routes(assets: list[WebAsset]) -> list[Json]:
                         {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}
                     ],
                 },
-                "direct_response": {"status": 200, "body": {"inline_string": asset.body}},
+                "direct_response": {"status": 200, "body": _page_body(asset)},
                 "response_headers_to_add": [
                     _header("content-type", asset.content_type),
                     _header("content-security-policy", PAGE_CSP),
@@ -153,6 +153,14 @@ def page_routes(assets: list[WebAsset]) -> list[Json]:
             }
         )
     return routes
+
+
+def _page_body(asset: WebAsset) -> Json:
+    # A file (Envoy's DataSource) for the page holding the dev token: the admin
+    # /config_dump shows the path, not the token. Read once, when Envoy loads the config.
+    if asset.file is not None:
+        return {"filename": str(asset.file)}
+    return {"inline_string": asset.body}
 
 
 def _header(key: str, value: str) -> Json:

@@ -126,6 +126,19 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
             assert foreign.status_code == 421 and "novaos-dev-token" not in foreign.text
         for host in ("127.0.0.1", f"localhost:{ports['ENVOY_HTTP_PORT']}"):
             assert "novaos-dev-token" in httpx.get(plain, headers={"host": host}, timeout=5).text
+        # Envoy's admin port checks no Host either: the config it dumps names the
+        # page's file (owner-only), it does not hold the token.
+        admin = f"http://127.0.0.1:{ports['ENVOY_ADMIN_PORT']}"
+        for path in (
+            *("/config_dump", "/config_dump?include_eds", "/runtime", "/stats", "/clusters"),
+            *("/listeners", "/server_info", "/stats?format=json", "/clusters?format=json"),
+        ):
+            dumped = httpx.get(admin + path, headers={"host": "attacker.example"}, timeout=5)
+            assert dumped.status_code == 200, path
+            assert offered.group(1)[-24:] not in dumped.text, path
+        page_file = ROOT / ".dev" / "envoy.pages" / "index.html"
+        assert str(page_file) in httpx.get(admin + "/config_dump", timeout=5).text
+        assert page_file.stat().st_mode & 0o777 == 0o600
 
         # The listeners are bound to loopback only: the page holds a usable token.
         config = yaml.safe_load((ROOT / ".dev" / "envoy.yaml").read_text())

@@ -39,9 +39,14 @@ def tls(tmp_path: Path) -> dict[str, str]:
     return {"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key)}
 
 
+PAGES = Path("/x/envoy.pages")
+
+
 def rendered(env: dict[str, str], dev_token: str | None = None) -> dict[str, Any]:
     settings = load_settings({"JWT_SECRET": SECRET, **env})
-    text = render_mod.render(settings, tls_secret=Path("/x/envoy.tls.yaml"), dev_token=dev_token)
+    text = render_mod.render(
+        settings, tls_secret=Path("/x/envoy.tls.yaml"), dev_token=dev_token, pages=PAGES
+    )
     assert text.startswith("# Rendered by envoy/render.py")
     config: dict[str, Any] = yaml.safe_load(text)
     return config
@@ -96,13 +101,12 @@ def test_hsts_follows_the_guide_variables(tls: dict[str, str]) -> None:
 
 def test_dev_token_is_embedded_only_in_development(tls: dict[str, str]) -> None:
     dev = {**tls, "NODE_ENV": "development", "ENVOY_ALLOWED_HOSTS": "localhost"}
-    config = rendered(dev, dev_token='tok"<x>')
-    page = next(
-        r
-        for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
-        if r["match"].get("path") == "/"
-    )
-    assert 'content="tok&quot;&lt;x&gt;"' in page["direct_response"]["body"]["inline_string"]
+    config = rendered(dev, dev_token='tq7"<x>')
+    routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    page = next(r for r in routes if r["match"].get("path") == "/")
+    # Named, not inlined: Envoy's admin /config_dump shows every inline body.
+    assert page["direct_response"]["body"] == {"filename": str(PAGES / "index.html")}
+    assert "tq7" not in yaml.safe_dump(config)
     for env in ("production", "test"):
         with pytest.raises(ConfigError, match="NODE_ENV=development"):
             rendered({**tls, "NODE_ENV": env}, dev_token="tok")
@@ -297,3 +301,23 @@ def test_a_host_list_that_cannot_work_stops_rendering(
 ) -> None:
     with pytest.raises(ConfigError, match=f"ENVOY_ALLOWED_HOSTS: .*{why}"):
         rendered({**tls, "ENVOY_ALLOWED_HOSTS": value})
+
+
+def test_the_page_holding_the_dev_token_is_an_owner_only_file(
+    tls: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**tls, "NODE_ENV": "development", "ENVOY_ALLOWED_HOSTS": "localhost"}
+    settings = load_settings({"JWT_SECRET": SECRET, **env})
+    out = tmp_path / "dev" / "envoy.yaml"
+    pages = tmp_path / "dev" / "envoy.pages"
+    pages.mkdir(parents=True, mode=0o755)
+    (pages / "index.html").write_text("an older page")
+    (pages / "index.html").chmod(0o644)
+    monkeypatch.chdir(tmp_path)
+    render_mod.write(settings, Path("dev/envoy.yaml"), dev_token='tq7"<x>')
+    page = (pages / "index.html").read_text()
+    assert 'name="novaos-dev-token" content="tq7&quot;&lt;x&gt;"' in page
+    assert (pages / "index.html").stat().st_mode & 0o777 == 0o600
+    assert pages.stat().st_mode & 0o777 == 0o700
+    config = out.read_text()
+    assert "tq7" not in config and f"filename: {pages / 'index.html'}" in config
