@@ -162,7 +162,34 @@ def check_allowed_host(value: str) -> str:
         check_listen_host(name)
     except ValueError:
         raise ValueError(f"{value!r} is not a host name, an IP address or *.<domain>") from None
+    if problem := _not_as_browsers_send(name, wildcard=name != host):
+        raise ValueError(f"{value!r} never matches: {problem}")
     return host
+
+
+def _not_as_browsers_send(name: str, *, wildcard: bool) -> str | None:
+    """Why a browser's Host header never names ``name`` so (None: it may). The
+    sidecar compares names as written: an address must be in the one form a
+    browser serialises it to (WHATWG URL), and a name ending in a number is
+    read as an IPv4 address, or refused."""
+    if name.startswith("["):
+        if wildcard:
+            return "*. goes before a domain, not an address"
+        inner = name[1:-1]
+        canonical = "%" not in inner and f"[{ipaddress.IPv6Address(inner).compressed}]"
+        if canonical != name:
+            form = f"write {canonical}" if canonical else "a zone (%...) is never sent"
+            return f"a browser sends an IPv6 address compressed: {form}"
+        return None
+    last = name.rstrip(".").rsplit(".", 1)[-1]
+    if last.isdigit() or last.startswith("0x"):
+        if wildcard:
+            return "*. goes before a domain, not an address"
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return "a browser reads a name ending in a number as an IPv4 address (a.b.c.d, 0-255)"
+    return None
 
 
 def _split_csv(value: object) -> object:

@@ -284,6 +284,9 @@ def test_production_answers_any_host_unless_told(tls: dict[str, str]) -> None:
         ["*"],
     ]
     assert hosts["ignore_port_in_host_matching"] is True
+    forms = "localhost,127.0.0.1,[::1],[fe80::1],[::ffff:7f00:1],10.0.0.255,host-1.lan,svc_a"
+    served = hcm(rendered({**prod, "ENVOY_ALLOWED_HOSTS": forms}))["route_config"]
+    assert served["virtual_hosts"][0]["domains"] == forms.split(",")
 
 
 @pytest.mark.parametrize(
@@ -294,6 +297,16 @@ def test_production_answers_any_host_unless_told(tls: dict[str, str]) -> None:
         ("*,localhost", "\\* alone"),
         ("", "no host listed"),
         ("a b", "not a host name"),
+        # Entries no browser's Host ever names: compared as written, they never matched.
+        ("[0:0::1]", "write \\[::1\\]"),
+        ("[0:0:0:0:0:0:0:1]", "write \\[::1\\]"),
+        ("[FE80:0::1]", "never matches.*write \\[fe80::1\\]"),
+        ("[fe80::1%eth0]", "zone"),
+        ("256.1.1.1", "IPv4"),
+        ("127.1", "IPv4"),
+        ("2130706433", "IPv4"),
+        ("127.000.0.1", "IPv4"),
+        ("*.10.0.0.1", "not an address"),
     ],
 )
 def test_a_host_list_that_cannot_work_stops_rendering(
