@@ -7,11 +7,12 @@ can mint more with it), and a dev token printed (with the admin role, for `novao
 audit`); the chat page offers one without it. The sidecar listens on 127.0.0.1 only
 and answers only the loopback Host names: the page hands its token to whoever loads
 it (set ENVOY_LISTEN_HOST=0.0.0.0 and ENVOY_ALLOWED_HOSTS=<this machine's name> to
-reach it from another machine). A self-signed TLS pair is created under .dev/tls. Ctrl-C
-(or SIGTERM, SIGHUP, Ctrl-\\) stops both processes in the pod's order: Envoy's drain
-starts (a GOAWAY with each connection's next answer), then the gateway drains (open
-streams end with their terminal event, through Envoy), then Envoy stops; Ctrl-C
-again during the drain stops both at once.
+reach it from another machine; the loopback names are added to the list). A
+self-signed TLS pair is created under .dev/tls. Ctrl-C (or SIGTERM, SIGHUP,
+Ctrl-\\) stops both processes in the pod's order: Envoy's drain starts (a GOAWAY
+with each connection's next answer), then the gateway drains (open streams end
+with their terminal event, through Envoy), then Envoy stops; Ctrl-C again during
+the drain stops both at once.
 """
 
 from __future__ import annotations
@@ -80,9 +81,21 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
+LOOPBACK_HOSTS = DEV_DEFAULTS["ENVOY_ALLOWED_HOSTS"].split(",")
+
+
 def dev_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The dev defaults, overridden by what the caller set."""
-    return {**DEV_DEFAULTS, **environ}
+    """The dev defaults, overridden by what the caller set; a host list the caller
+    sets (ENVOY_ALLOWED_HOSTS=devbox.lan) keeps the loopback names, which the
+    banner's own URLs use (they got a 421). ``*`` stays alone: the renderer
+    refuses to embed the page's token under it."""
+    env = {**DEV_DEFAULTS, **environ}
+    listed = [h.strip() for h in env["ENVOY_ALLOWED_HOSTS"].split(",") if h.strip()]
+    if "*" not in listed:
+        lower = {h.lower() for h in listed}
+        listed += [h for h in LOOPBACK_HOSTS if h not in lower]
+        env["ENVOY_ALLOWED_HOSTS"] = ",".join(listed)
+    return env
 
 
 def mint(env: dict[str, str], *, admin: bool) -> str:
@@ -113,6 +126,8 @@ def banner(env: dict[str, str], token: str, *, kept_secret: bool) -> None:
     where = "this machine only" if listen == "127.0.0.1" else "reachable from the network"
     print(f"NovaOS dev: gateway 127.0.0.1:{grpc} (gRPC) behind Envoy on {listen} ({where})")
     print(f"  chat page   https://localhost:{https}/   (self-signed: .dev/tls/cert.pem)")
+    hosts = env["ENVOY_ALLOWED_HOSTS"].replace(",", ", ")
+    print(f"  answers     Host {hosts} only; others get 421 (ENVOY_ALLOWED_HOSTS)")
     if http != "0":
         print(f"  plain HTTP  http://localhost:{http}/")
     print(f"  admin       http://127.0.0.1:{env.get('ENVOY_ADMIN_PORT', '9901')}/ (local only)")

@@ -189,7 +189,10 @@ def wrong_method_routes(allowed: dict[str, list[str]]) -> list[Json]:
 
 # What a request naming another host gets (RFC 9110: "not able to produce a
 # response" for that authority); the body is short and holds nothing of ours.
-MISDIRECTED = "Misdirected Request: this server does not answer for that host"
+MISDIRECTED = (
+    "Misdirected Request: this server does not answer for that host "
+    "(its names are set in ENVOY_ALLOWED_HOSTS)"
+)
 
 
 def misdirected_host(settings: Settings) -> Json:

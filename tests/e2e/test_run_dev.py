@@ -124,6 +124,7 @@ def test_run_dev_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         for host in ("attacker.example", f"attacker.example:{ports['ENVOY_HTTP_PORT']}"):
             foreign = httpx.get(plain, headers={"host": host}, timeout=5)
             assert foreign.status_code == 421 and "novaos-dev-token" not in foreign.text
+            assert "ENVOY_ALLOWED_HOSTS" in foreign.text  # what to set to be served
         for host in ("127.0.0.1", f"localhost:{ports['ENVOY_HTTP_PORT']}"):
             assert "novaos-dev-token" in httpx.get(plain, headers={"host": host}, timeout=5).text
         # Envoy's admin port checks no Host either: the config it dumps names the
@@ -259,6 +260,23 @@ def test_run_dev_listens_on_loopback_unless_told_otherwise() -> None:
     assert run_dev.dev_env({})["ENVOY_LISTEN_HOST"] == "127.0.0.1"
     chosen = run_dev.dev_env({"ENVOY_LISTEN_HOST": "0.0.0.0"})  # e.g. to try it from a phone
     assert chosen["ENVOY_LISTEN_HOST"] == "0.0.0.0"
+
+
+def test_a_host_list_the_caller_sets_keeps_the_loopback_names(tmp_path: Path) -> None:
+    # The documented remote recipe replaced them: the banner's own URLs got a 421.
+    with started(tmp_path, ENVOY_ALLOWED_HOSTS="devbox.lan") as (_proc, log, ports):
+        banner = log.read_text()
+        assert "Host devbox.lan, localhost, 127.0.0.1, [::1] only" in banner, banner
+        plain = f"http://127.0.0.1:{ports['ENVOY_HTTP_PORT']}/"
+        for host in ("devbox.lan", f"localhost:{ports['ENVOY_HTTP_PORT']}", "127.0.0.1"):
+            assert httpx.get(plain, headers={"host": host}, timeout=5).status_code == 200, host
+        assert httpx.get(plain, headers={"host": "other.lan"}, timeout=5).status_code == 421
+    run_dev = load_run_dev()
+    assert (
+        run_dev.dev_env({"ENVOY_ALLOWED_HOSTS": "LOCALHOST, devbox.lan"})["ENVOY_ALLOWED_HOSTS"]
+        == "LOCALHOST,devbox.lan,127.0.0.1,[::1]"
+    )
+    assert run_dev.dev_env({"ENVOY_ALLOWED_HOSTS": "*"})["ENVOY_ALLOWED_HOSTS"] == "*"
 
 
 def test_a_second_ctrl_c_before_the_drain_loop_still_means_now() -> None:
