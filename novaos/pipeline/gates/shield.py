@@ -87,6 +87,9 @@ _MODEL_MIN_WORDS = 2  # words beyond the stopwords the learned model needs to re
 # crisis resources (cheap if wrong), but it refuses only when its doubt is at
 # most this share of what its threshold allows ("teach me how to make c4": 0.98).
 _THIN_DOUBT = 0.5
+# How many words before a guard's match a negation word reaches ("sans même en
+# parler à mon médecin", "I don't want to talk to my doctor").
+_NEGATION_REACH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,30 @@ class _Hit:
 
 
 _NO_HIT = _Hit(ShieldVerdict.PASS, "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Negation:
+    """A guard's negation words (``Guard.negators``) and the phrases in which
+    they do not negate (``Guard.not_negating``), each over a padded view."""
+
+    words: re.Pattern[str]
+    not_negating: re.Pattern[str] | None
+
+    def leaves(self, guard: re.Pattern[str], view: str) -> bool:
+        """Whether ``guard`` matches ``view`` somewhere no negation word reaches:
+        inside its match or among the ``_NEGATION_REACH`` words before it."""
+        negations = [n.start() for n in self.words.finditer(view)]
+        if negations and self.not_negating is not None:
+            phrases = [(p.start(), p.end()) for p in self.not_negating.finditer(view)]
+            negations = [at for at in negations if not any(a <= at < b for a, b in phrases)]
+        for match in guard.finditer(view):
+            reach = match.start()
+            for _ in range(_NEGATION_REACH):
+                reach = max(view.rfind(" ", 0, reach), 0)
+            if not any(reach <= at < match.end() for at in negations):
+                return True
+        return False
 
 
 class _RuleSet:
@@ -234,7 +261,18 @@ class ShieldClassifier:
         self._masks_lock = threading.Lock()
         suppressors = [g for pack in packs for g in pack.guards if g.suppresses]
         self._suppressors = tuple(
-            (_bounded(g.pattern), g.suppresses, g.scope == "sentence") for g in suppressors
+            (
+                _bounded(g.pattern),
+                g.suppresses,
+                g.scope == "sentence",
+                _Negation(
+                    _bounded(g.negators),
+                    _bounded(g.not_negating) if g.not_negating else None,
+                )
+                if g.negators
+                else None,
+            )
+            for g in suppressors
         )
         self._suppressor_index = WordIndex([g.pattern for g in suppressors])
         self._sentence_scoped = frozenset().union(
@@ -587,8 +625,12 @@ class ShieldClassifier:
         (``sentence_scoped``: those scoped to their sentence count too)."""
         suppressed: set[str] = set()
         for i, openings in self._suppressor_index.located(keys):
-            regex, categories, sentence_only = self._suppressors[i]
-            if (sentence_scoped or not sentence_only) and found_in(regex, keys, view, openings):
+            regex, categories, sentence_only, negation = self._suppressors[i]
+            if (
+                (sentence_scoped or not sentence_only)
+                and found_in(regex, keys, view, openings)
+                and (negation is None or negation.leaves(regex, view))
+            ):
                 suppressed |= categories
         return suppressed
 

@@ -38,6 +38,13 @@ recipe for a weapon is one in any voice. A clause ends at punctuation or at
 one of the pack's ``output_clause_breaks`` ("but"), so "I can't help with
 that, but here is how: ..." is still checked after the refusal.
 
+A suppressing guard marked ``unless_negated`` does not fire where one of the
+pack's ``negation`` ``words`` stands among the few words before its match or
+inside it ("sans même en parler à mon médecin", "I refuse to talk to my
+doctor", "my doctor never said"), unless that word is part of a
+``not_negating`` phrase ("¿por qué no hablar con mi médico?"): talking to
+one's doctor switches the medication soft veto off, refusing to does not.
+
 Patterns reference lexicon entries as ``{NAME}``; ``{_}`` stands for up to
 three filler words and ``{__}`` for up to six. Validation fails start-up with
 a ``PolicyError`` naming the file and the rule.
@@ -95,6 +102,11 @@ class Guard:
     pattern: str
     suppresses: frozenset[str] = frozenset()
     scope: str = "message"
+    # ``unless_negated``: the pack's negation words, and the phrases in which they
+    # do not negate ("why not talk to my doctor?"); empty when the guard fires
+    # whatever comes before it.
+    negators: str = ""
+    not_negating: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +262,7 @@ def _pack(
     data = _read(name, reader)
     ctx = _PackContext(name, {str(k): str(v) for k, v in data["lexicon"].items()}, categories)
     guards = []
+    negation = data.get("negation", {})
     for item in data.get("guards", []):
         where = f"{name}: guard {item['id']}"
         suppresses = frozenset(str(c) for c in item.get("suppresses", []))
@@ -259,7 +272,17 @@ def _pack(
         if scope not in ("message", "sentence"):
             raise PolicyError(f"{where}: scope must be 'message' or 'sentence'")
         pattern = _expand(item["pattern"], ctx.lexicon, where)
-        guards.append(Guard(str(item["id"]), pattern, suppresses, scope))
+        negators = not_negating = ""
+        if item.get("unless_negated", False):
+            if not negation.get("words") or not suppresses:
+                raise PolicyError(
+                    f"{where}: unless_negated needs the pack's negation words and a suppresses list"
+                )
+            negators = _expand(str(negation["words"]), ctx.lexicon, f"{name}: negation words")
+            not_negating = _expand(
+                str(negation.get("not_negating", "")), ctx.lexicon, f"{name}: negation not_negating"
+            )
+        guards.append(Guard(str(item["id"]), pattern, suppresses, scope, negators, not_negating))
     framing = tuple(
         Framing(
             str(i["id"]), str(i["flag"]), _expand(i["pattern"], ctx.lexicon, f"{name}: {i['id']}")
