@@ -293,6 +293,7 @@ class ShieldClassifier:
         # words ("be a ten"): normalize's ``known``.
         learned = self._model.words if self._model is not None else frozenset()
         self._known = self._common | self._vocabulary | learned
+        self._by_id = {c.rule.id: c for c in rules}
         self._control_rules = _RuleSet(
             [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
         )
@@ -325,7 +326,10 @@ class ShieldClassifier:
                     language = self.detect_language(turn)
             else:
                 hit = self._with_cues(hit, cues, earlier_cues, flags)
-                hit = self._with_model(hit, model_view, flags)
+                if hit.verdict is ShieldVerdict.SOFT_VETO:
+                    hit = self._crisis_over_soft_veto(message, hit, model_view, flags)
+                else:
+                    hit = self._with_model(hit, model_view, flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
@@ -377,6 +381,37 @@ class ShieldClassifier:
                 return hit
         flags.add("model")
         return _Hit(verdict, found.category, f"model:{found.probability:.2f}")
+
+    def _crisis_over_soft_veto(
+        self, message: str, hit: _Hit, view: MaskedView, flags: set[str]
+    ) -> _Hit:
+        """A rule's soft veto, unless the learned model reads a crisis both in the
+        whole message and in its clauses the rule did not match ("I'm stopping
+        my antidepressants tonight ..., I'm so done with everything": the
+        medication ack alone would answer a crisis with a prompt). The model
+        reads crisis into many a soft-veto message as a whole ("I'm going to
+        represent myself against the IRS") and into short clauses on their own
+        ("I've had enough" after a divorce), never into both: the second read
+        keeps its cues (the rest is often a cue and little else)."""
+        found = self._with_model(_NO_HIT, view, set(), crisis_only=True)
+        if found.verdict is not ShieldVerdict.CONTROL:
+            return hit
+        rule = self._by_id[hit.rule_id].regex
+        clauses = [c for c in self._clause_end.split(message) if c.strip()]
+        rest = [c for c in clauses if not rule.search(_padded(self._normalize(c).canonical))]
+        if not rest or len(rest) == len(clauses):
+            return hit  # all of it is the rule's, or its match spans clauses
+        rest_view = self._masked(self._normalize(" ".join(rest)))[0]
+        text = self._model_text(rest_view, cues=False)
+        if text is None or self._model is None:
+            return hit
+        confirmed = self._model.decide(text, rest_view.suppressed)
+        if confirmed is None or self.policy.categories[confirmed.category].verdict is not (
+            ShieldVerdict.CONTROL
+        ):
+            return hit
+        flags.add("model")
+        return found
 
     def _model_text(self, view: MaskedView, *, cues: bool = True) -> str | None:
         if _MASK in view.text:
