@@ -88,6 +88,8 @@ _TLS_HINTS = {
 
 # What redis-py's cluster client raises when a startup node refuses CLUSTER SLOTS.
 _NOT_A_CLUSTER = "Cluster mode is not enabled"
+# What a standalone Redis replies to CLUSTER SLOTS ("This instance has cluster support disabled").
+_CLUSTER_DISABLED = "cluster support disabled"
 
 # A command an ACL refuses the user: directly (NoPermissionError), in a MULTI/EXEC
 # (the same reply, annotated), or run by a script (a plain error of its own).
@@ -196,16 +198,39 @@ def not_a_cluster(exc: BaseException) -> str | None:
     support disabled (a standalone Redis), or None. redis-py tries every startup node
     and raises what the last one tried gave: another unreachable node makes it an
     outage. A standalone Redis never turns into a cluster node by itself."""
+    said = _cluster_slots_reply(exc)
+    if said is None or _CLUSTER_DISABLED not in str(said):
+        return None
+    return (
+        f"a node is not in cluster mode ({str(said).strip()}): "
+        "for one Redis server set REDIS_URL, not REDIS_CLUSTER_NODES"
+    )
+
+
+def _cluster_slots_reply(exc: BaseException) -> rexc.ResponseError | None:
+    """The error a startup node replied to CLUSTER SLOTS with, or None. redis-py
+    turns every error reply to it (a standalone Redis, but also BUSY, LOADING or an
+    ACL refusal) into one "Cluster mode is not enabled" ``RedisClusterException``:
+    only the reply itself tells them apart."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, rexc.RedisClusterException) and str(seen).startswith(_NOT_A_CLUSTER):
-            said = seen.__context__ or seen  # the node's own reply to CLUSTER SLOTS
-            return (
-                f"a node is not in cluster mode ({str(said).strip()}): "
-                "for one Redis server set REDIS_URL, not REDIS_CLUSTER_NODES"
-            )
+            said = seen.__context__
+            return said if isinstance(said, rexc.ResponseError) else None
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def cluster_slots_refused(exc: BaseException) -> str | None:
+    """The permission line (as ``check_access`` words it) when the Redis user may not
+    run CLUSTER SLOTS, which a cluster client needs to find the slots, or None."""
+    said = _cluster_slots_reply(exc)
+    if said is None or not _NO_PERMISSION.search(str(said)):
+        return None
+    return (
+        f"permission refused: the Redis user lacks commands {_what_is_refused(said, '')} "
+        "(docs/operations.md, Redis ACL)"
+    )
 
 
 @asynccontextmanager
@@ -786,6 +811,8 @@ class RedisClusterStore(RedisStore):
                     # No startup node reachable (not a RedisError). Only here: the same
                     # class also reports misuse (keys across slots), which must stay loud.
                     if (cause := refusal(exc)) is not None:
+                        raise StorageRefusedError(self.backend, cause) from exc
+                    if (cause := cluster_slots_refused(exc)) is not None:
                         raise StorageRefusedError(self.backend, cause) from exc
                     if (cause := not_a_cluster(exc)) is not None:
                         raise StorageRefusedError(

@@ -115,3 +115,52 @@ async def test_a_standalone_redis_as_cluster_node_stops_startup(
     ), said
     assert "cluster support disabled" in said, said
     assert "\n" not in said
+
+
+async def test_a_user_refused_cluster_slots_stops_startup_with_the_permission_line(
+    password_cluster: RedisServer, stores: list[FailoverStore]
+) -> None:
+    """Not "a node is not in cluster mode ... set REDIS_URL": redis-py words every
+    error reply to CLUSTER SLOTS that way; the cluster is fine, the user is not."""
+    cli = [REDIS_CLI, "-p", str(password_cluster.port), "--no-auth-warning", "-a", PASSWORD]
+    _cli(cli, "acl", "setuser", "noslots", "on", ">pw", "allkeys", "+@all", "-cluster|slots")
+    store = build_store(_settings(password_cluster.address, "redis://noslots:pw@127.0.0.1:1/0"))
+    assert isinstance(store, FailoverStore)
+    stores.append(store)
+    with pytest.raises(ConfigError) as refused:
+        await store.connect()
+    assert str(refused.value) == (
+        "invalid configuration: REDIS_URL: permission refused: the Redis user lacks "
+        "commands CLUSTER|SLOTS (docs/operations.md, Redis ACL)"
+    ), refused.value
+
+
+async def test_a_busy_cluster_node_at_start_is_an_outage(
+    password_cluster: RedisServer, stores: list[FailoverStore]
+) -> None:
+    """A script running past busy-reply-threshold answers BUSY, which ends by itself:
+    memory until it does, not a start-up stopped with advice to use REDIS_URL."""
+    cli = [REDIS_CLI, "-p", str(password_cluster.port), "--no-auth-warning", "-a", PASSWORD]
+    _cli(cli, "config", "set", "busy-reply-threshold", "100")
+    loop = _started(cli, "eval", "while true do end", "0")
+    try:
+        wait_until(lambda: "BUSY" in _reply(cli, "ping"), timeout_s=10)
+        url = f"redis://:{PASSWORD.replace('/', '%2F')}@127.0.0.1:1/0"
+        store = build_store(_settings(password_cluster.address, url))
+        assert isinstance(store, FailoverStore)
+        stores.append(store)
+        await store.connect()  # raised "a node is not in cluster mode (BUSY ...)"
+        assert not store.primary_available
+    finally:
+        _reply(cli, "script", "kill")
+        loop.wait(timeout=10)
+        wait_until(lambda: _reply(cli, "ping").strip() == "PONG", timeout_s=10)
+
+
+def _started(cli: list[str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*cli, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _reply(cli: list[str], *args: str) -> str:
+    done = subprocess.run([*cli, *args], capture_output=True, text=True, check=False)
+    return done.stdout + done.stderr
