@@ -103,6 +103,10 @@ KEY_PREFIXES = ("nova:", "shield:veto:", "ack:nonce:", "spark:count:", "spark:ga
 # What ``check_access`` runs as a script (SCRIPT LOAD, EVALSHA, EVAL).
 _PROBE_SCRIPT = "return redis.call('PEXPIRE', KEYS[1], 1000)"
 _PROBE_SHA = hashlib.sha1(_PROBE_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+# Whether the user may RPUSH to KEYS[1], asked without pushing (RPUSH has no form
+# that writes nothing). EVAL declares its keys read and write, so a key it runs on
+# is one the user may write: a refusal here is the command's.
+_PUSH_CHECK_SCRIPT = "return redis.acl_check_cmd('RPUSH', KEYS[1], 'p') and 1 or 0"
 
 # What ``accepts_writes`` sets: a PING is answered by a full Redis or a replica too.
 _PROBE_KEY = "nova:probe:writable"
@@ -520,9 +524,9 @@ class RedisStore:
                 await self._refused_of(refused, prefix, _probe_commands(*keys))
                 pushed = True
             await self._refused_by(refused, prefix, self._client.evalsha(_PROBE_SHA, 1, keys[0]))
-        if not pushed:
-            await self._probe_push_outside(refused)
         nova, key = KEY_PREFIXES[0], _probe_keys(KEY_PREFIXES[0])[0]
+        if not pushed and not await self._push_refused_by_script(refused, nova, key):
+            await self._probe_push_outside(refused)
         await self._refused_by(refused, nova, self._client.eval(_PROBE_SCRIPT, 1, key))
         if self.atomic_batches:  # a cluster's batches run op by op: no MULTI/EXEC
             await self._probe_transaction(refused, nova, key)
@@ -597,6 +601,26 @@ class RedisStore:
             await pool.release(connection)
         return False
 
+    async def _push_refused_by_script(
+        self, refused: dict[str, None], prefix: str, key: str
+    ) -> bool:
+        """Ask Redis whether the user may RPUSH to ``key`` (``_PUSH_CHECK_SCRIPT``),
+        noting RPUSH if not; whether it could be asked (EVAL allowed on ``key``, and
+        a Redis of 7.0 or later, whose scripts have ``acl_check_cmd``)."""
+        answer: list[Any] = []
+
+        async def ask() -> None:
+            answer.append(await self._client.eval(_PUSH_CHECK_SCRIPT, 1, key))
+
+        try:
+            if await self._refused_by(refused, prefix, ask()) or not answer:
+                return False
+        except rexc.ResponseError:
+            return False  # an older Redis: the key outside the patterns tells
+        if not answer[0]:
+            refused["RPUSH"] = None
+        return True
+
     async def _probe_push_outside(self, refused: dict[str, None]) -> None:
         """RPUSH on a key outside the user's key patterns: the ACL checks the command
         before the key, so it names RPUSH if the user lacks it, and writes nothing
@@ -611,16 +635,19 @@ class RedisStore:
 
     async def _refused_by(
         self, refused: dict[str, None], prefix: str, awaitable: Awaitable[Any]
-    ) -> None:
-        """Run one probe; note what it was refused instead of raising it."""
+    ) -> bool:
+        """Run one probe; note what it was refused instead of raising it; whether
+        it was."""
         try:
             await self._run(awaitable)
         except StorageRefusedError as exc:
             if not isinstance(exc.__cause__, rexc.ResponseError):
                 raise  # the credentials or the certificate, not a permission
             refused[_what_is_refused(exc.__cause__, prefix)] = None
+            return True
         except rexc.NoScriptError:
-            pass  # its SCRIPT LOAD was refused, and named
+            return True  # its SCRIPT LOAD was refused, and named
+        return False
 
     def check_room(self, key: str, writes: int) -> None:
         return None  # Redis answers for itself (OOM under noeviction), at the write

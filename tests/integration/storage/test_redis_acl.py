@@ -174,3 +174,29 @@ async def test_one_refusal_names_all_a_user_lacks_even_without_the_cleanup_comma
         assert store.primary_available
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize(
+    "acl",
+    [
+        # The review's: every key, so RPUSH on a key outside the patterns was never tried.
+        ["allkeys", "&*", "+@all", "-pexpire", "-del", "-unlink", "-rpush"],
+        # Every key readable: the outside key's GET passed, and RPUSH was not tried.
+        ["resetkeys", "%R~*", "~nova:*", "&*", "+@all", "-rpush", "-del"],
+    ],
+)
+async def test_one_refusal_names_rpush_where_no_push_could_be_probed(
+    password_redis: RedisServer, acl: list[str]
+) -> None:
+    # Granting what the first line named left "lacks commands RPUSH" for the next start.
+    _admin(password_redis, "ACL", "SETUSER", "novaos", "on", f">{PASSWORD}", *acl)
+    message = await refused_at_start(_url(password_redis))
+    assert _admin(password_redis, "DBSIZE").strip() == "0"  # the probe left no key
+    assert "RPUSH" in message, message
+    _admin(password_redis, "ACL", "SETUSER", "novaos", *_grants(message))
+    store = failover_store(_url(password_redis))
+    try:
+        await store.connect()  # once granted, all it named was all it lacked
+        assert store.primary_available
+    finally:
+        await store.aclose()
