@@ -586,19 +586,23 @@ class RedisStore:
             refused["MULTI"] = None  # its refusal is not what redis-py raises
 
     async def _multi_refused(self) -> bool:
+        """Whether MULTI is refused. The connection is taken inside ``command``: one
+        that cannot be made (or a pool that stays busy) is an outage like any other
+        command's, not a redis-py error out of the start-up check."""
         pool = cast(aioredis.Redis, self._client).connection_pool
-        connection = await cast(Any, pool).get_connection()  # untyped in redis-py
         try:
             async with self.command():
-                await connection.send_command("MULTI")
-                await connection.read_response()
+                connection = await cast(Any, pool).get_connection()  # untyped in redis-py
+                try:
+                    await connection.send_command("MULTI")
+                    await connection.read_response()
+                finally:
+                    await connection.disconnect()
+                    await pool.release(connection)
         except StorageRefusedError as exc:
             if not isinstance(exc.__cause__, rexc.ResponseError):
                 raise
             return True
-        finally:
-            await connection.disconnect()
-            await pool.release(connection)
         return False
 
     async def _push_refused_by_script(

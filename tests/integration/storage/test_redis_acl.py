@@ -19,6 +19,7 @@ from novaos.services.health import HealthService
 from novaos.storage import FALLBACK_MESSAGE, FailoverStore
 from novaos.storage.redis_store import KEY_PREFIXES
 from tests.fixtures.common import await_until, holds
+from tests.fixtures.cutting_proxy import CuttingProxy
 from tests.fixtures.redis_server import (
     REQUIRED_PASSWORD,
     RedisServer,
@@ -200,3 +201,39 @@ async def test_one_refusal_names_rpush_where_no_push_could_be_probed(
         assert store.primary_available
     finally:
         await store.aclose()
+
+
+async def test_redis_gone_before_the_multi_probe_is_an_outage_at_start(
+    password_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A user without EXEC has MULTI tried on a connection of its own; that connection
+    # was taken outside the error translation, so a Redis gone by then escaped the
+    # start-up check as a raw redis-py ConnectionError instead of an outage.
+    _admin(password_redis, *_without("+exec"))
+    async with CuttingProxy(password_redis.port).running() as proxy:
+        proxy.gone_after = b"\r\nEXEC\r\n"  # the bare EXEC that finds EXEC refused
+        store = failover_store(f"redis://novaos:{PASSWORD}@127.0.0.1:{proxy.port}/0")
+        pool = store._primary._client.connection_pool  # type: ignore[attr-defined]
+        taken = pool.get_connection
+
+        async def reconnecting(*args: object, **kwargs: object) -> object:
+            # redis-py 8 hands back a pooled connection without checking it for EOF
+            # (its maintenance notifications are on by default), so the connect
+            # that fails here is what it does with them off, or for a new one.
+            connection = await taken(*args, **kwargs)
+            if proxy.gone:
+                await connection.disconnect()
+                try:
+                    await connection.connect()
+                except BaseException:
+                    await pool.release(connection)
+                    raise
+            return connection
+
+        monkeypatch.setattr(pool, "get_connection", reconnecting)
+        try:
+            await store.connect()  # raised ConnectionError out of check_access
+            assert proxy.gone
+            assert not store.primary_available
+        finally:
+            await store.aclose()
