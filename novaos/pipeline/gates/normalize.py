@@ -79,8 +79,6 @@ _LEADING_WORDS = frozenset({"a", "i", "y", "e", "o", "u"})
 # lower case, which case folding and leet read as i, may stand for an l.
 _L_WORD = re.compile(r"(?<![^\W_])[a-z]+[I1|][a-zI1|]*(?![^\W_])")
 _L_LIKE = str.maketrans("I1|", "lll")
-# Letters glued by zero-width spaces ("ki<ZWSP>ll<ZWSP>myself").
-_ZWSP_GLUED = re.compile(r"[^\W\d_]+(?:\u200b[^\W\d_]+)+")
 # Texting shorthand and frequent misspellings of the words crisis messages turn
 # on, read as the words they stand for (an extra view: the plain one stays).
 _SHORTHAND = {
@@ -160,30 +158,177 @@ _IGNORABLE: dict[int, None] = dict.fromkeys(
 )  # fmt: skip
 
 
-# The same characters, and the format characters, as word gaps: put between
-# words instead of spaces ("how<ZWSP>do<ZWSP>I<ZWSP>build...", or a Hangul filler
-# a reader sees as a blank), deleting them glues the whole message into one word.
-_AS_MARK: dict[int, str] = dict.fromkeys(_IGNORABLE, "\0")
-# Two or more in a row (spaces among them): a word gap in a text whose letters
-# are all split by one ("h<ZWSP>o<ZWSP>w<ZWSP><ZWSP>t<ZWSP>o").
-_MARKED_GAP = re.compile(r"[\0 ]*\0[\0 ]*\0[\0 ]*|[\0 ]*\0 [\0 ]*| [\0 ]*\0[\0 ]*")
+@functools.cache
+def _invisible_run() -> re.Pattern[str]:
+    """A run of characters that render as nothing: the format characters (every
+    code point of category Cf) and ``_IGNORABLE``. Built on first use."""
+    points = sorted(
+        {cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"} | set(_IGNORABLE)
+    )
+    ranges: list[list[int]] = []
+    for cp in points:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    body = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"([{body}]+)")  # a group: ``split`` keeps the runs
 
 
-def _gapped_readings(text: str) -> tuple[str, ...]:
-    """``text`` (NFKC) with each character that renders as nothing read as a
-    space; and, when some stand alone, with runs of two or more read as one
-    space and the single ones as nothing."""
-    text = unicodedata.normalize("NFKC", text)
-    marked = "".join("\0" if unicodedata.category(ch) == "Cf" else ch for ch in text)
-    marked = marked.translate(_AS_MARK)
-    spaced = marked.replace("\0", " ")
-    runs = _MARKED_GAP.sub(" ", marked).replace("\0", "")
-    return (spaced,) if runs == spaced else (spaced, runs)
+_MAX_JOIN = 16  # pieces put together into one word at most
+# The short words ``respace`` reads pieces as: one- and two-letter words of the
+# five languages and what is left of a contraction once its apostrophe splits
+# it ("what's", "I'll"). The shield knows many more short tokens ("mb", "xx"),
+# which would read letters spelled out as pieces of nothing.
+_SHORT = """
+    a i y e o u s t m d ll re ve
+    am an as at be by do go he hi if in is it me my no of ok on or so to up us we
+    al de el en es ha la le lo mi ni se si su te tu un va ya yo
+    au ce du et il je ma ne ou sa ta vu
+    ab da er im ja ob um wo zu
+    ao em eu na os vi
+"""
+_SHORT_WORDS = frozenset(_SHORT.split())
+_MAX_WORD = 40  # characters of a word put together from pieces
+_WORD_COST = 0.25  # of each word of a reading: fewer, longer words read better
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
 
 
-def _known_share(view: str, known: frozenset[str]) -> float:
-    words = view.split()
-    return sum(w in known for w in words) / len(words) if words else 0.0
+@functools.lru_cache(maxsize=4)
+def _segmenting_words(known: frozenset[str]) -> frozenset[str]:
+    """The words ``respace`` puts pieces together into: ``known`` and the
+    shorthand, but of the words of one or two letters only ``_SHORT_WORDS``,
+    so letters spelled out with a separator between each are read as the word
+    they spell ("b<ZWSP>o<ZWSP>m<ZWSP>b"), not as known one-letter words."""
+    words = known | frozenset(_SHORTHAND)
+    return frozenset(w for w in words if len(w) > 2 or w in _SHORT_WORDS)
+
+
+# Invisible characters that stand between words where they are used: the
+# zero-width space (a line-break opportunity), the Mongolian vowel separator
+# (a space before Unicode 6.3) and the Hangul fillers, which render as blanks.
+# The others (soft hyphen, joiners, variation selectors, tags) belong inside
+# a word, a copied soft hyphen most often ("every<SHY>where").
+_GAP_LIKE = frozenset("\u200b\u180e\u115f\u1160\u3164\uffa0")
+
+
+def respace(text: str, known: frozenset[str]) -> str:
+    """``text`` with each run of characters that render as nothing either taken
+    out or read as a space, token by token (``_segment``).
+
+    Put between the words instead of spaces ("I<ZWSP>want<ZWSP>to<ZWSP>kill
+    <ZWSP>myself", a Hangul filler a reader sees as a blank) they are word gaps;
+    inside a word ("ki<ZWSP>ll", a soft hyphen in "every<SHY>where", a word
+    joiner in "pi<WJ>pe") they are nothing; both in one message, each run is
+    decided on its own. ``text`` itself (the same object) when it has none."""
+    if text.isascii():
+        return text
+    run = _invisible_run()
+    if run.search(text) is None:
+        return text
+    words = _segmenting_words(known)
+    out: list[str] = []
+    for token in re.split(r"(\s+)", text):
+        out.append(_segment(run.split(token), words) if run.search(token) else token)
+    return "".join(out)
+
+
+def _add_other_readings(views: list[str], text: str, known: frozenset[str]) -> None:
+    """Beside ``respace``'s reading of ``text`` (``views[0]``), for the rules:
+    each invisible run taken out (the reading before it: "to<ZWSP>do" may be
+    "todo", and "a<ZWSP>bogado" is "abogado", a word the shield's list lacks),
+    and each read as a space (``_all_gaps``)."""
+    _add_view(views, _canonical_views(_fold_flags(text)[0])[0])
+    if (gapped := _all_gaps(text)) is not None:
+        _add_view(views, _canonical_views(_fold_flags(gapped)[0])[0])
+
+
+def _all_gaps(text: str) -> str | None:
+    """``text`` with every invisible run read as a space, when a token holds three
+    or more: a soft hyphen or a joiner put between all the words of a message is
+    read as nothing where ``respace`` finds the pieces too short to be sure
+    ("how<SHY>do<SHY>I<SHY>hack<SHY>into"); the rules read this view too. None
+    otherwise (a word hyphenated once or twice is no message spelled so)."""
+    run = _invisible_run()
+    if any(len(run.findall(token)) >= 3 for token in text.split()):
+        return run.sub(" ", text)
+    return None
+
+
+def _run_costs(run: str, *, inside: bool = False) -> tuple[float, float]:
+    """What reading ``run`` against its kind costs: (taken out, read as a space).
+    A gap-like one is a space where it is used: taking a single one out costs
+    more than an unknown word (two words the shield does not know stay apart:
+    "several<ZWSP>branches"), a run of them more still. Another kind
+    belongs inside a word, and costs a little more to read as a space than a
+    word a split leaves unknown saves (``_segment``); several in a row may well
+    stand for one. ``inside``: runs of other lengths stand between the words,
+    so a single one is inside a word whatever its kind."""
+    if _GAP_LIKE.isdisjoint(run) or (inside and len(run) == 1):
+        return 0.0, (0.4 if len(run) == 1 else 0.1)
+    return (1.5 if len(run) == 1 else 3.0), 0.0
+
+
+def _segment(parts: list[str], known: frozenset[str]) -> str:
+    """A token cut at its invisible runs (``parts``: pieces and the runs between
+    them, alternately) put together into words. Of the readings, the one with
+    the lowest cost: each word 0.25, and what its words not in ``known`` (leet
+    undone) cost (``_unknown``) (so gluing a known word onto an unknown one, which makes
+    no more unknown words, still costs: "the|recommended"), and each run read
+    against its kind as ``_run_costs`` says; of equal ones, the fewest words."""
+    pieces: list[str] = []
+    befores: list[str] = []  # the run before each piece ("" before the first)
+    before = ""
+    for k, part in enumerate(parts):
+        if k % 2:
+            before += part
+        elif part:
+            pieces.append(part)
+            befores.append(before if pieces[1:] else "")
+            before = ""
+    if not pieces:
+        return ""
+    # Single runs beside longer ones ("h<ZWSP>o<ZWSP>w<ZWSP><ZWSP><ZWSP>t<ZWSP>o"):
+    # the longer ones are the word gaps, the single ones inside the words; so are
+    # runs between single letters only ("t<ZWSP>e<ZWSP>l<ZWSP>l me").
+    inside = len({len(b) for b in befores[1:]} - {0}) > 1 or all(len(p) == 1 for p in pieces)
+    runs = [_run_costs(b, inside=inside) if b else (0.0, 0.0) for b in befores]
+    folded = [fold(p) for p in pieces]
+    n = len(pieces)
+    # best[j]: (cost, words) of the best reading of pieces[:j]; back[j]: where
+    # its last word starts.
+    best: list[tuple[float, int]] = [(0.0, 0)] * (n + 1)
+    back = [0] * (n + 1)
+    for j in range(1, n + 1):
+        word, joined = "", 0.0  # the runs inside pieces[i:j], taken out
+        choice = (0.0, 0)
+        for i in range(j - 1, max(-1, j - 1 - _MAX_JOIN), -1):
+            if i < j - 1:
+                joined += runs[i + 1][0]
+            word = folded[i] + word
+            if i < j - 1 and len(word) > _MAX_WORD:
+                break
+            split = runs[i][1] if i > 0 else 0.0
+            cost = (
+                best[i][0] + _unknown(word, known) + joined + split + _WORD_COST,
+                best[i][1] + 1,
+            )
+            if i == j - 1 or cost < choice:
+                choice, back[j] = cost, i
+        best[j] = choice
+    words: list[str] = []
+    j = n
+    while j > 0:
+        words.append("".join(pieces[back[j] : j]))
+        j = back[j]
+    return " ".join(reversed(words))
+
+
+def _unknown(word: str, known: frozenset[str]) -> float:
+    """What the words of ``word`` the shield does not know cost: 1 each, 0.2 a
+    letter, and 1.5 more for a single letter (no word: "r<ZWSP>ecommended")."""
+    unknown = [w for w in _LETTER_RUN.findall(_unleet(word)) if w not in known]
+    return len(unknown) + 0.2 * sum(map(len, unknown)) + 1.5 * sum(len(w) == 1 for w in unknown)
 
 
 def _visible(text: str) -> str:
@@ -193,6 +338,10 @@ def _visible(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").translate(_IGNORABLE)
 
 
+# Rendered as a blank, not as a letter or a mark: read as a space.
+_BLANKS = {0x2800: " "}  # the Braille pattern blank
+
+
 def _fold_flags(text: str) -> tuple[str, set[str]]:
     if text.isascii():  # NFKC, format characters, homoglyphs, accents: none can occur
         return text.lower(), set()
@@ -200,7 +349,7 @@ def _fold_flags(text: str) -> tuple[str, set[str]]:
     visible = _visible(text)
     if len(visible) != len(unicodedata.normalize("NFKC", text)):
         flags.add("zero_width")
-    lowered = visible.casefold()
+    lowered = visible.casefold().translate(_BLANKS)
     text = lowered.translate(_HOMOGLYPHS)
     if text != lowered:
         flags.add("homoglyph")
@@ -350,49 +499,6 @@ def _add_view(views: list[str], view: str) -> None:
         views.append(view)
 
 
-def _add_gapped_views(views: list[str], text: str, known: frozenset[str]) -> bool:
-    """The reading of ``text`` with its invisible characters as word gaps
-    (``_gapped_readings``; the one with more words the shield knows), with its
-    word pieces joined ("ki<ZWSP>ll" being "ki ll" there) as another view, goes
-    first, when more of its words are words the shield knows than of the
-    reading without them: separators put between words make it the message
-    ("i want to kill myself"), which the other glues into one word. Otherwise
-    (a separator inside a word, "s<ZWSP>kill") it is not taken at all: read as
-    a space there, it would break the words a benign guard needs
-    ("r<ZWSP>ecommended dose"). Whether it was taken."""
-    if not known:
-        return False
-    best, best_share, folded = "", _known_share(views[0], known), ""
-    for reading in _gapped_readings(text):
-        reading_folded = _fold_flags(reading)[0]
-        view = _canonical_views(reading_folded)[0]
-        share = _known_share(view, known)
-        if share > best_share:
-            best, best_share, folded = view, share, reading_folded
-    if not best or best in views:
-        return False
-    views.insert(0, best)
-    if rejoined := _fragments_joined(folded, known):
-        _add_view(views, canonical(rejoined))
-    return True
-
-
-def _split_known(glued: str, vocabulary: frozenset[str]) -> str:
-    """``glued`` split at some of its zero-width spaces into words the rules use
-    ("ki|ll|myself" -> "kill myself"), or as it was when no such split exists."""
-    parts = glued.split("\u200b")
-    # ways[i]: a split of parts[:i] into known words, as the words.
-    ways: list[list[str] | None] = [[], *([None] * len(parts))]
-    for end in range(1, len(parts) + 1):
-        for start in range(end):
-            word = "".join(parts[start:end])
-            if ways[start] is not None and word.casefold() in vocabulary:
-                ways[end] = [*ways[start], word]  # type: ignore[misc]
-                break
-    found = ways[-1]
-    return " ".join(found) if found is not None and len(found) > 1 else glued
-
-
 def _rejoined_run(run: list[str], known: frozenset[str]) -> list[str]:
     """``run`` (word pieces) read with as few unknown pieces as possible, joining
     consecutive pieces into known words; of equal readings, the one that joins
@@ -469,21 +575,22 @@ def normalize(
 ) -> Normalized:
     """All forms of ``text`` the shield checks; ``common_words`` drive rot13 detection.
 
-    ``vocabulary`` (the words the rules are written with) decides two readings
-    that are only taken when they make words the rules know: a zero-width space
-    between two such words as a space ("kill<ZWSP>myself"), and a capital I or
-    a 1 inside a lower-case word as an l ("kiII"). Taken anywhere, they would
-    break the words a benign guard needs ("r<ZWSP>ecommended dose", "fIne").
-    ``known`` (every word the shield knows: stopwords, the rules', the learned
-    model's) decides which short pieces are a word cut up ("pi pe bo mb")."""
-    folded, flags = _fold_flags(text)
+    ``vocabulary`` (the words the rules are written with) decides a reading
+    that is only taken when it makes words the rules know: a capital I or a 1
+    inside a lower-case word as an l ("kiII"). Taken anywhere, it would break
+    the words a benign guard needs ("fIne"). ``known`` (every word the shield
+    knows: stopwords, the rules', the learned model's) decides which short
+    pieces are a word cut up ("pi pe bo mb"), and how characters that render as
+    nothing are read (``respace``): as nothing inside a word, as a space
+    between words ("kill<ZWSP>myself"), so the words a benign guard needs stay
+    whole ("r<ZWSP>ecommended dose")."""
+    respaced = respace(text, known) if known else text
+    folded, flags = _fold_flags(respaced)
     views = _canonical_views(folded)
-    gapped = "zero_width" in flags and _add_gapped_views(views, text, known)
+    if respaced is not text:
+        flags.add("zero_width")
+        _add_other_readings(views, text, known)
     canon = views[0]
-    if "\u200b" in text and vocabulary and not gapped:
-        spaced = _ZWSP_GLUED.sub(lambda m: _split_known(m.group(0), vocabulary), text)
-        if spaced != text:
-            _add_view(views, _canonical_views(_fold_flags(spaced)[0])[0])
     words = canon.split()
     if not _SHORTHAND_KEYS.isdisjoint(words):
         _add_view(views, _spelled_out(words))

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Literal
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, SourceScreen
-from novaos.pipeline.gates.normalize import Normalized, normalize
+from novaos.pipeline.gates.normalize import Normalized, normalize, respace
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
 from novaos.pipeline.gates.shield_model import (
     ShieldModel,
@@ -469,6 +469,9 @@ class ShieldClassifier:
         hit = self._output_hit(text, frozenset())
         if hit is None:
             return None
+        # The guards read words: invisible characters as a message's are read
+        # (``respace``), so a refusal written with them between its words is one.
+        text = respace(text, self._known)
         told = self._left_out(text, self._refusal)
         if told != text:
             hit = self._output_hit(told, frozenset())
@@ -497,6 +500,7 @@ class ShieldClassifier:
         found = self.classify_output(text) or self._answer_rule_hit(text)
         if found is not None or self._output_model is None:
             return found
+        text = respace(text, self._known)  # sentence windows and the model read words
         for window in self._answer_windows(text):
             view = self.answer_view(window)
             if view.count(" ") + 1 < _ANSWER_MIN_WORDS:

@@ -121,18 +121,22 @@ def test_plain_text_gets_no_rot13_view() -> None:
 VOCABULARY = frozenset({"kill", "myself", "my", "self"})
 
 
-def test_a_zero_width_space_is_read_both_as_nothing_and_as_a_space() -> None:
-    norm = normalize("ki\u200bll\u200bmyself", vocabulary=VOCABULARY)
-    assert norm.views[0] == "killmyself" and "kill myself" in norm.views
-    assert "kill myself" in normalize("kill\u200bmy\u200bself", vocabulary=VOCABULARY).views
+def test_a_zero_width_space_is_read_as_nothing_inside_a_word_and_as_a_space_between() -> None:
+    norm = normalize("ki\u200bll\u200bmyself", known=VOCABULARY)
+    assert norm.views[0] == "kill myself"
+    assert normalize("kill\u200bmy\u200bself", known=VOCABULARY).views[0] == "kill my self"
 
 
 @pytest.mark.parametrize(
-    "raw", ["r\u200becommended dose", "recom\u200bmended dose", "s\u200bkill", "kill\u200bx"]
+    ("raw", "read"),
+    [
+        ("r\u200becommended dose", "recommended dose"),
+        ("s\u200bkill", "skill"),
+    ],
 )
-def test_a_zero_width_space_is_a_space_only_between_words_the_rules_use(raw: str) -> None:
+def test_a_zero_width_space_is_a_space_only_between_words(raw: str, read: str) -> None:
     # Split anywhere, it broke the words a benign guard needs ("recommended dose").
-    assert len(normalize(raw, vocabulary=VOCABULARY).views) == 1
+    assert normalize(raw, known=VOCABULARY | {"skill", "dose"}).views == (read,)
 
 
 def test_flags_record_zero_width_and_homoglyphs() -> None:
