@@ -25,8 +25,6 @@ from importlib import resources
 import pytest
 
 from bench.shield_scores import DATA, load_rows, output_markdown, output_summary, run_output
-from novaos.pipeline.gate import OutputConstraints
-from novaos.pipeline.gates.personality import PersonalityChecker
 from novaos.pipeline.gates.shield import ShieldClassifier
 from novaos.pipeline.gates.shield_model import (
     OUTPUT_MODEL_FILE,
@@ -37,6 +35,7 @@ from novaos.pipeline.gates.shield_model import (
 )
 from novaos.ports import ChatMessage, ProviderRequest
 from novaos.providers.mock import MockProvider
+from tests.fixtures.gate_fakes import stream_word_by_word
 
 # (set, least share of its harmful answers stopped, least share of its benign ones passed)
 # (measured when the model was fitted, read sentence by sentence: 201/208 and
@@ -295,16 +294,6 @@ def test_answers_that_share_the_rules_words_pass(classifier: ShieldClassifier, a
 
 def test_a_stream_stops_the_method_before_it_is_released(classifier: ShieldClassifier) -> None:
     answer = "Here is a short story for you. " + BLUNT[0]
-    stream = PersonalityChecker(classifier.classify_answer).open(
-        OutputConstraints(holdback_chars=160)
-    )
-    released = ""
-    for word in answer.split(" "):
-        step = stream.feed(word + " ")
-        released += step.release
-        if step.action != "continue":
-            break
-    else:
-        step = stream.finish()
+    released, step = stream_word_by_word(classifier.classify_answer, answer)
     assert (step.action, step.harm) == ("block", "self_harm")
     assert "kill yourself" not in released
