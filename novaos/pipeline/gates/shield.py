@@ -220,21 +220,17 @@ class ShieldClassifier:
         self._rules = _RuleSet(rules)
         # Model output: the output rules (instruction-shaped text) and the
         # hard-veto rules, never a crisis or soft-veto rule (an answer may
-        # name a crisis line or talk about life savings). The crisis
-        # category's output rules ("cut deeper along the vein") are a set of
-        # their own, read on answers only (``classify_answer``).
-        output = [
-            _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
-            for pack in packs
-            for rule in pack.output_rules
-        ]
+        # name a crisis line or talk about life savings).
         self._output_rules = _RuleSet(
             [
-                *(c for c in output if c.verdict is ShieldVerdict.HARD_VETO),
+                *(
+                    _Compiled(rule, categories[rule.category].verdict, _bounded(rule.pattern))
+                    for pack in packs
+                    for rule in pack.output_rules
+                ),
                 *(c for c in rules if c.verdict is ShieldVerdict.HARD_VETO),
             ]
         )
-        self._answer_rules = _RuleSet([c for c in output if c.verdict is ShieldVerdict.CONTROL])
         self._hard_veto_categories = frozenset(
             name for name, c in categories.items() if c.verdict is ShieldVerdict.HARD_VETO
         )
@@ -490,14 +486,12 @@ class ShieldClassifier:
 
     def classify_answer(self, text: str) -> str | None:
         """The category an answer falls into: ``classify_output``'s hard-veto
-        categories, then the self-harm output rules (a method given as the way
-        to die, noose steps, "cut deeper", self-injury hidden from others),
-        then self-harm as the output model reads it (instructions or
-        encouragement to hurt oneself; a crisis-line, dosing or first-aid
+        categories, then self-harm as the output model reads it (instructions
+        or encouragement to hurt oneself; a crisis-line, dosing or first-aid
         answer shares their words and passes). The model reads the answer
         sentence by sentence (``_answer_windows``), so harm among everyday
         sentences is not diluted by them."""
-        found = self.classify_output(text) or self._answer_rule_hit(text)
+        found = self.classify_output(text)
         if found is not None or self._output_model is None:
             return found
         text = respace(text, self._known)  # sentence windows and the model read words
@@ -509,15 +503,6 @@ class ShieldClassifier:
             if hit is not None:
                 return hit.category
         return None
-
-    def _answer_rule_hit(self, text: str) -> str | None:
-        """The crisis category of the first answer rule ``text`` matches, its
-        refusals left out ("I won't tell you how to cut deeper")."""
-        hit = self._output_hit(text, frozenset(), self._answer_rules)
-        if hit is None:
-            return None
-        told = self._left_out(text, self._refusal)
-        return hit if told == text else self._output_hit(told, frozenset(), self._answer_rules)
 
     def _answer_windows(self, text: str) -> list[str]:
         """``text`` in runs of whole sentences of at least ``_ANSWER_MIN_WORDS``
@@ -559,21 +544,17 @@ class ShieldClassifier:
         flags = self._framing_flags(self._normalize(text))
         return SourceScreen(self.classify_output(text), "prompt_injection" in flags)
 
-    def _output_hit(
-        self, text: str, skip: frozenset[str], rules: _RuleSet | None = None
-    ) -> str | None:
-        """The first hit of ``rules`` (the output check's by default) in
-        ``text`` outside the ``skip`` categories."""
-        rules = self._output_rules if rules is None else rules
+    def _output_hit(self, text: str, skip: frozenset[str]) -> str | None:
+        """The first output check hit in ``text`` outside the ``skip`` categories."""
         views = self._masked(self._normalize(text))
-        hit, _ = self._scan([v._replace(suppressed=skip) for v in views], rules)
+        hit, _ = self._scan([v._replace(suppressed=skip) for v in views], self._output_rules)
         if hit.verdict is ShieldVerdict.PASS or not any(v.suppressed for v in views):
             return hit.category or None
         for sentence in _SENTENCE_END.split(text):
             if sentence.strip():
                 views = self._masked(self._normalize(sentence))
                 views = [v._replace(suppressed=v.suppressed | skip) for v in views]
-                found, _ = self._scan(views, rules)
+                found, _ = self._scan(views, self._output_rules)
                 if found.verdict is not ShieldVerdict.PASS:
                     return found.category
         return None

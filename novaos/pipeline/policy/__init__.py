@@ -25,9 +25,7 @@ giving my things away") decide where neither phrase could.
 
 Model output is checked against the output rules (instruction-shaped text:
 "pack the pipe with black powder") and the hard-veto rules, never the crisis
-or soft-veto ones (an answer may mention a crisis line or life savings). An
-output rule of a crisis category ("self_harm": "cut deeper along the vein")
-reads answers only (``ShieldClassifier.classify_answer``), not fetched pages.
+or soft-veto ones (an answer may mention a crisis line or life savings).
 ``output_guards`` are patterns over the output as written (case-insensitive):
 a clause holding one, a refusal or a statement of the law ("I can't help
 with making a bomb", "it is illegal to convert a rifle"), is left out of that
@@ -305,10 +303,8 @@ def _pack(
         ),
     )
     for rule in pack.output_rules:
-        if categories[rule.category].verdict not in _OUTRANKING:
-            raise PolicyError(
-                f"{name}: output rule {rule.id} must name a hard-veto or crisis category"
-            )
+        if categories[rule.category].verdict is not ShieldVerdict.HARD_VETO:
+            raise PolicyError(f"{name}: output rule {rule.id} must name a hard-veto category")
     return str(data["policy_version"]), pack
 
 

@@ -65,7 +65,7 @@ def _altered(name: str, change: dict[str, object]) -> object:
         ("rules_pt.json", {"rules": [_rule("weapons", "a"), _rule("weapons", "b")]}, "duplicate"),
         ("messages.json", {"policy_version": "other"}, "policy_version"),
         # output checks stop only what a hard veto would: never a crisis or soft-veto topic
-        ("rules_en.json", {"output_rules": [_rule("legal", "a")]}, "hard-veto or crisis category"),
+        ("rules_en.json", {"output_rules": [_rule("legal", "a")]}, "hard-veto category"),
         (
             "rules_es.json",
             {"output_guards": [{"id": "g", "pattern": "x", "categories": ["self_harm"]}]},
