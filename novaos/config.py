@@ -71,7 +71,9 @@ _DEFAULT_PORT = {"http": 80, "https": 443}
 
 # A URL's user info up to its password: everything from the first ':' after the
 # user to the last '@' (a password with an unencoded '@' or '/' too) is hidden.
-_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\[\]]*):.*@", re.DOTALL)
+# A URL's "user:password@", with or without its scheme and slashes ("u:pw@host",
+# "//u:pw@host", "http:/u:pw@host"): everything from the user's ":" to the last "@".
+_URL_PASSWORD = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?/*[^:/?#@\[\]]*):.*@", re.DOTALL)
 
 
 def shown_url(value: str) -> str:

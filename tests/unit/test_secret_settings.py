@@ -95,6 +95,11 @@ def test_a_passphrase_with_inner_spaces_passes() -> None:
         ),
         ("ALLOWED_ORIGINS", "https://u:supersecretpw99@app.example", "'https://u:***@app.example'"),
         ("ALLOWED_ORIGINS", "https://u:super/secret@pw99@app.example", "'https://u:***@app."),
+        # the scheme or its slashes forgotten: the password was quoted (twice for an origin)
+        ("OPENAI_COMPAT_BASE_URL", "u:supersecretpw99@host/v1", "'u:***@host/v1'"),
+        ("OPENAI_COMPAT_BASE_URL", "//u:supersecretpw99@host/v1", "'//u:***@host/v1'"),
+        ("OPENAI_COMPAT_BASE_URL", "http:/u:supersecretpw99@host/v1", "'http:/u:***@host/v1'"),
+        ("ALLOWED_ORIGINS", "u:supersecretpw99@app.example", "'u:***@app.example'"),
     ],
 )
 def test_a_url_is_quoted_without_its_password(name: str, value: str, shown: str) -> None:
