@@ -1,15 +1,17 @@
 """Text normalisation for the shield: undo the cheap tricks before matching.
 
-The shield matches its rules on a *canonical* form: NFKC, case-folded, format
-characters (zero-width, soft hyphen, bidi marks) removed, Cyrillic/Greek
+The shield matches its rules on a *canonical* form: NFKC, case-folded, each
+run of characters that render as nothing (zero-width, soft hyphen, bidi marks,
+fillers) read as nothing inside a word and as a space between words
+(``respace``; the reading with them all taken out is a view too), Cyrillic/Greek
 look-alikes folded to Latin, accents stripped (rules are written without them,
 so "suicídio" and "suicidio" meet), leetspeak folded in words that are mostly
 letters (``k1ll`` -> ``kill`` but ``401k`` stays; an age glued to its unit,
 ``13yo``, stays a number), letters spelled out one by
 one joined (``b o m b``, ``k.i.l.l``), and everything that is not a letter or
 digit turned into single spaces. Base64 segments, rot13 text and two readings
-taken only where they make words the rules use (a zero-width space as a space,
-a capital I or a 1 inside a lower-case word as an l: ``kiII``) and texting
+taken only where they make words the rules use (a capital I or a 1 inside a
+lower-case word as an l: ``kiII``) and texting
 shorthand spelled out (``kms``, ``wanna``, ``jveux``, ``kiero``, ``dont``,
 ``w/o``, ``sewer slide``, common misspellings of ``myself``, ``suicide``) are
 decoded into extra *views* that
@@ -239,19 +241,24 @@ def _add_other_readings(views: list[str], text: str, known: frozenset[str]) -> N
     "todo", and "a<ZWSP>bogado" is "abogado", a word the shield's list lacks),
     and each read as a space (``_all_gaps``)."""
     _add_view(views, _canonical_views(_fold_flags(text)[0])[0])
-    if (gapped := _all_gaps(text)) is not None:
+    if (gapped := _all_gaps(text, known)) is not None:
         _add_view(views, _canonical_views(_fold_flags(gapped)[0])[0])
 
 
-def _all_gaps(text: str) -> str | None:
-    """``text`` with every invisible run read as a space, when a token holds three
-    or more: a soft hyphen or a joiner put between all the words of a message is
-    read as nothing where ``respace`` finds the pieces too short to be sure
+def _all_gaps(text: str, known: frozenset[str]) -> str | None:
+    """``text`` with every invisible run read as a space, when a token holds five
+    pieces or more and at least three in four are words the shield knows:
+    a soft hyphen or a joiner put between all the words of a message is read as
+    nothing where ``respace`` finds the pieces too short to be sure
     ("how<SHY>do<SHY>I<SHY>hack<SHY>into"); the rules read this view too. None
-    otherwise (a word hyphenated once or twice is no message spelled so)."""
+    otherwise: a word hyphenated for print ("pro<SHY>tag<SHY>o<SHY>nist") is cut
+    into pieces that are no words."""
     run = _invisible_run()
-    if any(len(run.findall(token)) >= 3 for token in text.split()):
-        return run.sub(" ", text)
+    words = _segmenting_words(known)
+    for token in text.split():
+        pieces = [fold(p) for p in run.split(token)[::2] if p]
+        if len(pieces) > 4 and sum(_unknown(p, words) == 0 for p in pieces) * 4 >= len(pieces) * 3:
+            return run.sub(" ", text)
     return None
 
 
@@ -262,8 +269,13 @@ def _run_costs(run: str, *, inside: bool = False) -> tuple[float, float]:
     "several<ZWSP>branches"), a run of them more still. Another kind
     belongs inside a word, and costs a little more to read as a space than a
     word a split leaves unknown saves (``_segment``); several in a row may well
-    stand for one. ``inside``: runs of other lengths stand between the words,
-    so a single one is inside a word whatever its kind."""
+    stand for one. A soft hyphen is read as a space only against long odds: it
+    marks where a word may break for print ("per<SHY>so<SHY>na<SHY>je"), and a
+    message spelled with it between the words is read by ``_all_gaps``.
+    ``inside``: runs of other lengths stand between the words, so a single one
+    is inside a word whatever its kind."""
+    if run == "\u00ad":  # a soft hyphen: where a word may break for print
+        return 0.0, 2.5
     if _GAP_LIKE.isdisjoint(run) or (inside and len(run) == 1):
         return 0.0, (0.4 if len(run) == 1 else 0.1)
     return (1.5 if len(run) == 1 else 3.0), 0.0
@@ -309,10 +321,11 @@ def _segment(parts: list[str], known: frozenset[str]) -> str:
             if i < j - 1 and len(word) > _MAX_WORD:
                 break
             split = runs[i][1] if i > 0 else 0.0
-            cost = (
-                best[i][0] + _unknown(word, known) + joined + split + _WORD_COST,
-                best[i][1] + 1,
-            )
+            unknown = _unknown(word, known)
+            # A word the shield knows is read whole, whatever the runs inside it:
+            # "some<ZWSP>one", "over<ZWSP>dose" are "someone", "overdose".
+            joined_here = joined if unknown else 0.0
+            cost = (best[i][0] + unknown + joined_here + split + _WORD_COST, best[i][1] + 1)
             if i == j - 1 or cost < choice:
                 choice, back[j] = cost, i
         best[j] = choice

@@ -326,6 +326,11 @@ class ShieldClassifier:
                     hit = self._crisis_over_soft_veto(message, hit, model_view, flags)
                 else:
                     hit = self._with_model(hit, model_view, flags)
+                if "zero_width" in norm.flags and model_view is masked[0]:
+                    # The other readings of its invisible characters (taken out,
+                    # read as spaces): the model reads them too.
+                    for other in masked[1:3]:
+                        hit = self._with_model(hit, other, flags)
         return ShieldFacts(
             verdict=hit.verdict,
             category=hit.category,
@@ -465,9 +470,6 @@ class ShieldClassifier:
         hit = self._output_hit(text, frozenset())
         if hit is None:
             return None
-        # The guards read words: invisible characters as a message's are read
-        # (``respace``), so a refusal written with them between its words is one.
-        text = respace(text, self._known)
         told = self._left_out(text, self._refusal)
         if told != text:
             hit = self._output_hit(told, frozenset())
