@@ -55,7 +55,9 @@ _SENTENCE_END = re.compile(rf"(?:[.;]+(?=[\s{_INVISIBLE}]|$)|[?!]+|\n)+")
 # a plain answer." read as self-harm), so "Nobody will miss you. Do it
 # tonight." passes.
 _ANSWER_MIN_WORDS = 6
-_WORD = re.compile(rf"[^\W{_INVISIBLE}]+")
+# Counted on an answer ``respace`` has read: none of ``_INVISIBLE`` is left in it
+# but the Braille blank, which is no word character anyway.
+_WORD = re.compile(r"\w+")
 
 
 def _sentences(text: str) -> list[str]:
