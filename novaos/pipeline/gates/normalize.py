@@ -177,6 +177,13 @@ def _invisible_run() -> re.Pattern[str]:
     return re.compile(f"([{body}]+)")  # a group: ``split`` keeps the runs
 
 
+def prepare() -> None:
+    """Build what reading a message with characters that render as nothing
+    needs (a scan of every code point, ~0.1 s), so that the classifier's
+    construction pays for it rather than the first such request."""
+    _invisible_run()
+
+
 _MAX_JOIN = 16  # pieces put together into one word at most
 # The short words ``respace`` reads pieces as: one- and two-letter words of the
 # five languages and what is left of a contraction once its apostrophe splits

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Literal
 
 from novaos.pipeline.facts import Risk, ShieldFacts, ShieldVerdict, SourceScreen
-from novaos.pipeline.gates.normalize import Normalized, normalize, respace
+from novaos.pipeline.gates.normalize import Normalized, normalize, prepare, respace
 from novaos.pipeline.gates.shield_cues import CueHit, CueScorer, MaskedView
 from novaos.pipeline.gates.shield_model import (
     ShieldModel,
@@ -296,6 +296,7 @@ class ShieldClassifier:
             [c for c in self._rules.rules if c.verdict is ShieldVerdict.CONTROL]
         )
         self._cues = CueScorer(self.policy)
+        prepare()
 
     def _normalize(self, text: str) -> Normalized:
         return normalize(text, self._common, self._vocabulary, self._known)

@@ -242,3 +242,14 @@ def test_word_pieces_get_a_joined_view(raw: str, expected: str | None) -> None:
 def test_a_long_run_of_pieces_is_joined_in_linear_time() -> None:
     run = " ".join(["pi", "pe", "bo", "mb"] * 5000)
     assert normalize(run, known=KNOWN).views[1].split()[:3] == ["pipe", "bomb", "pipe"]
+
+
+def test_the_classifier_builds_the_invisible_character_class_up_front() -> None:
+    """The first message holding a zero-width character does not pay for the
+    scan of every code point: the classifier's construction did."""
+    from novaos.pipeline.gates import normalize as module
+    from novaos.pipeline.gates.shield import ShieldClassifier
+
+    module._invisible_run.cache_clear()
+    ShieldClassifier(model=None, output_model=None)
+    assert module._invisible_run.cache_info().currsize == 1
