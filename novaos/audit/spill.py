@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import shutil
 import stat
 import time
 from collections.abc import Sequence
@@ -30,7 +29,13 @@ from pathlib import Path
 
 from novaos.audit.chain import UNKEYED, ChainHead, ChainKeys
 from novaos.audit.record import AuditRecord
-from novaos.audit.sinks.jsonl import fsync_dir, repair_tail, unwritable, write_all
+from novaos.audit.sinks.jsonl import (
+    fsync_dir,
+    private_dir,
+    repair_tail,
+    unwritable,
+    write_all,
+)
 from novaos.audit.spill_check import SpillCheck, check_spill
 from novaos.errors import ConfigError
 
@@ -65,7 +70,7 @@ class SpillFile:
         if not self._enabled:
             return 0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             self._lock_free_sibling()
         except OSError as exc:
             raise unwritable(self._setting, f"spill file {self.path}", exc) from None
@@ -138,9 +143,13 @@ class SpillFile:
         aside = self.path.with_name(
             f"{self.path.stem}{_QUARANTINED}{stamp}-{time.time_ns() % 10**9:09d}{self.path.suffix}"
         )
-        shutil.copyfile(self.path, aside)
-        fd = os.open(aside, os.O_RDONLY)
+        # Owner-only like the spill itself (copyfile would make it with the umask's
+        # 0644): it holds the same prompts, answers and pseudonyms, and is kept for long.
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
+            with self.path.open("rb") as source:
+                while chunk := source.read(1 << 20):
+                    write_all(fd, chunk)
             os.fsync(fd)
         finally:
             os.close(fd)

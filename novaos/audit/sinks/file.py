@@ -48,6 +48,7 @@ from novaos.audit.sinks.jsonl import (
     fsync_dir,
     last_stored,
     links_from,
+    private_dir,
     read_records,
     repair_tail,
     unwritable,
@@ -191,7 +192,7 @@ class FileAuditSink:
 
     def _open_sync(self) -> ChainHead:
         try:
-            self._dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self._dir)
             with self._calls_lock:
                 if self._lock_fd < 0:
                     self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)

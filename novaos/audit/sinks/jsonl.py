@@ -40,6 +40,15 @@ def unwritable(setting: str, what: str, exc: OSError) -> ConfigError:
     return ConfigError(f"invalid configuration: {setting}: cannot write the {what}: {reason}")
 
 
+def private_dir(directory: Path) -> None:
+    """Make ``directory`` and any missing parents owner-only (0700): what goes in it
+    holds prompts, answers and user pseudonyms. A directory that exists already (a
+    mounted volume, one the image or the operator made) keeps its mode."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for each in reversed(missing):
+        each.mkdir(mode=0o700, exist_ok=True)  # another worker may make it first
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a created or renamed file's directory entry durable."""
     fd = os.open(directory, os.O_RDONLY)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from novaos.audit.chain import ChainKeys
 from novaos.audit.reader import AuditReader
+from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.spill_check import check_spill
 from novaos.audit.writer import AuditWriter
@@ -83,6 +86,55 @@ async def test_a_tampered_spill_is_quarantined_and_only_its_sound_prefix_stored(
     assert path.read_bytes() == b""
     assert writer.status().status == "quarantined"
     assert f"line {kept + 1}" in caplog.text and str(aside) in caplog.text
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)  # the image's and the manifests' (they do not change it)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_022")
+async def test_the_quarantine_copy_and_the_directories_we_make_are_owner_only(
+    tmp_path: Path,
+) -> None:
+    # Found by a tester: the quarantine copy of a spill holding prompts and answers was
+    # made 0644 (shutil.copyfile takes the umask) beside a 0600 spill, and kept for long.
+    audit_dir = tmp_path / "audit"  # AUDIT_FILE_PATH; the spill defaults to spill/ under it
+    path = audit_dir / "spill" / "spill.jsonl"
+    sink = FileAuditSink(audit_dir, keys=KEYS)
+    writer = AuditWriter(sink, POLICY, spill_path=path, keys=KEYS)
+    await writer.start()
+    await writer.aclose()
+    assert _mode(audit_dir) == 0o700 and _mode(path.parent) == 0o700
+
+    lines = [r.line() for r in chain(3, keys=KEYS)]
+    _veto_to_completed(lines)
+    path.write_bytes(b"".join(lines))
+    writer = AuditWriter(sink, POLICY, spill_path=path, keys=KEYS)
+    await writer.start()
+    await writer.aclose()
+    (aside,) = path.parent.glob("spill.quarantined-*.jsonl")
+    assert aside.read_bytes() == b"".join(lines)
+    assert (_mode(aside), _mode(path)) == (0o600, 0o600)
+
+
+@pytest.mark.usefixtures("umask_022")
+async def test_a_spill_directory_the_operator_made_keeps_its_mode(tmp_path: Path) -> None:
+    # A mounted volume or a directory made by the image is the operator's to set.
+    spill_dir = tmp_path / "volume"
+    spill_dir.mkdir(mode=0o750)
+    writer = AuditWriter(MemoryAuditSink(), POLICY, spill_path=spill_dir / "spill.jsonl")
+    await writer.start()
+    await writer.aclose()
+    assert _mode(spill_dir) == 0o750
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 async def test_a_restart_keeps_the_spill_one_chain_and_a_quarantine_stays_visible(
