@@ -175,7 +175,7 @@ def decode(raw: bytes | str) -> AuditRecord:
     "10", a null hash, a time that is not one) is an unreadable record: verify
     names it, listings pass over it, nothing downstream meets the wrong type."""
     try:
-        data = json.loads(raw)
+        data = _parsed(raw)
         if not isinstance(data, dict):
             raise TypeError("not a JSON object")
         for name in _TEXT:
@@ -202,6 +202,45 @@ def decode(raw: bytes | str) -> AuditRecord:
         )  # fmt: skip
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"malformed audit record: {exc}") from exc
+
+
+def _parsed(raw: bytes | str) -> Any:
+    """The line, without its ending, parsed as UTF-8 JSON; else a ``ValueError``
+    naming the damage plainly. Given the raw bytes, ``json.loads`` guessed UTF-32
+    from a power loss's zeros and took the newline for a second line or a control
+    character, and its reasons sent the operator the wrong way."""
+    if isinstance(raw, str):
+        body = raw.removesuffix("\n")
+    else:
+        line = raw.removesuffix(b"\n")
+        if line and not line.strip(b"\0"):
+            raise ValueError(f"a line of {len(line)} zero bytes (a power loss?)")
+        if (nul := line.find(b"\0")) >= 0:  # never written raw: JSON escapes it
+            raise ValueError(f"a zero byte at position {nul}")
+        try:
+            body = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start]
+            raise ValueError(f"not UTF-8 text: byte 0x{bad:02x} at position {exc.start}") from None
+    if not body.strip():
+        raise ValueError("an empty line")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        text = body.strip()
+        if (
+            text.startswith("{")
+            and exc.msg != "Extra data"
+            and (
+                not text.endswith("}")
+                or exc.pos >= len(body.rstrip())  # it wanted more
+                or exc.msg.startswith("Unterminated string")
+            )
+        ):
+            raise ValueError(
+                f"a line cut short (it ends after {len(body)} characters, before the record does)"
+            ) from None
+        raise ValueError(f"not JSON: {exc}") from None
 
 
 def decode_stored(line: bytes) -> AuditRecord:

@@ -650,6 +650,45 @@ async def test_a_line_inserted_between_records_fails_verify_naming_where(
     await sink.aclose()
 
 
+def _zeros(lines: list[bytes]) -> None:
+    lines[4] = b"\0" * 20 + b"\n"  # a power loss's block in mid-file
+
+
+def _cut(lines: list[bytes]) -> None:
+    lines[4] = lines[4][:50] + b"\n"
+
+
+def _empty(lines: list[bytes]) -> None:
+    lines.insert(4, b"\n")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [(_zeros, "a line of 20 zero bytes"),
+     (_cut, "a line cut short (it ends after 50 characters, before the record does)"),
+     (_empty, "an empty line")],
+)  # fmt: skip
+async def test_a_damaged_line_is_named_plainly_by_verify_and_the_listing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: object, reason: str
+) -> None:
+    # Found by a tester: json.loads was given the raw line with its newline, so zeros
+    # read as "'utf-32-be' codec can't decode", a cut line as "Invalid control
+    # character", an empty line as "Expecting value: line 2".
+    directory = tmp_path / "audit"
+    sink = await _chain_of(directory, 10)
+    (path,) = directory.glob("audit-*.log")
+    _edit_lines(path, damage)
+    result = await AuditReader(sink).verify()
+    assert (result.ok, result.first_bad_seq) == (False, 5), result
+    assert f"{path.name} line 5: malformed audit record: {reason}" in result.problem, result
+    assert "after record 4" in result.problem
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    await _listed(sink, AuditQuery())
+    warned = [r.getMessage() for r in caplog.records if "does not parse" in r.getMessage()]
+    assert warned and f"{path.name} line 5: malformed audit record: {reason}" in warned[0]
+    await sink.aclose()
+
+
 async def test_a_ranged_verify_past_an_unreadable_line_checks_its_range(tmp_path: Path) -> None:
     # The range (and its anchor) was read from the top of the file, and the line
     # before it that does not parse failed the call (INTERNAL).
