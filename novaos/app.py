@@ -389,7 +389,7 @@ class App:
     async def _audit_view(self) -> AuditView:
         assert self.audit_log is not None
         st = self.audit_log.status()
-        return AuditView(st.sink, st.status, st.queue_depth, st.spilled)
+        return AuditView(st.sink, st.status, st.queue_depth, st.spilled, st.quarantined)
 
     async def start(self) -> int:
         s = self.settings

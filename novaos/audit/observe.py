@@ -14,9 +14,10 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class AuditStatus:
     sink: str  # memory | file | database
-    status: str  # ok | spilling | down | quarantined
+    status: str  # ok | spilling | down | quarantined (down and spilling take precedence)
     queue_depth: int
     spilled: int
+    quarantined: int = 0  # quarantine files beside the spill, whatever the status
     written: int = 0
     head_seq: int = 0
     watchers: int = 0

@@ -186,13 +186,15 @@ class AuditWriter:
             state = "spilling"
         elif not self._sink_ok:
             state = "down"
-        else:  # a spill that failed its check needs someone to look at it
+        else:  # a spill that failed its check needs someone to look at it (down and
+            # spilling, above, need someone sooner; ``quarantined`` counts the files always)
             state = "quarantined" if self._spill.quarantined else "ok"
         return AuditStatus(
             sink=self.sink.name,
             status=state,
             queue_depth=self._queue.qsize(),
             spilled=self._spill.count + len(self._held),
+            quarantined=self._spill.quarantined,
             written=self._written,
             head_seq=self._head.seq,
             watchers=self._fanout.watchers,

@@ -29,9 +29,10 @@ class ProviderView:
 @dataclass(frozen=True)
 class AuditView:
     sink: str
-    status: str = "ok"  # ok | spilling | down | quarantined
+    status: str = "ok"  # ok | spilling | down | quarantined (down and spilling take precedence)
     queue_depth: int = 0
     spilled: int = 0
+    quarantined: int = 0  # quarantine files beside the spill, whatever the status
 
 
 class CircuitSource(Protocol):

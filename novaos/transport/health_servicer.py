@@ -63,6 +63,7 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
                 status=r.audit.status,
                 queue_depth=r.audit.queue_depth,
                 spilled=r.audit.spilled,
+                quarantined=r.audit.quarantined,
             ),
         )
 

@@ -188,19 +188,22 @@ class AuditHealth(google.protobuf.message.Message):
     STATUS_FIELD_NUMBER: builtins.int
     QUEUE_DEPTH_FIELD_NUMBER: builtins.int
     SPILLED_FIELD_NUMBER: builtins.int
+    QUARANTINED_FIELD_NUMBER: builtins.int
     sink: builtins.str
     'memory, file or database.'
     status: builtins.str
-    '"ok", "spilling", "down", or "quarantined" (a spill file failed its check\n    and lies beside the spill: see docs/operations.md).\n    '
+    '"ok", "spilling", "down", or "quarantined" (a spill file failed its check\n    and lies beside the spill: see docs/operations.md). "down" and "spilling"\n    take precedence: "quarantined" shows only while the sink stores records;\n    the quarantined field counts the files whatever the status.\n    '
     queue_depth: builtins.int
     'Records waiting in the write queue.'
     spilled: builtins.int
     'Records held in the spill file.'
+    quarantined: builtins.int
+    'Quarantine files beside the spill (0: none), whatever the status.'
 
-    def __init__(self, *, sink: builtins.str=..., status: builtins.str=..., queue_depth: builtins.int=..., spilled: builtins.int=...) -> None:
+    def __init__(self, *, sink: builtins.str=..., status: builtins.str=..., queue_depth: builtins.int=..., spilled: builtins.int=..., quarantined: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['queue_depth', b'queue_depth', 'sink', b'sink', 'spilled', b'spilled', 'status', b'status']) -> None:
+    def ClearField(self, field_name: typing.Literal['quarantined', b'quarantined', 'queue_depth', b'queue_depth', 'sink', b'sink', 'spilled', b'spilled', 'status', b'status']) -> None:
         ...
 global___AuditHealth = AuditHealth
 
