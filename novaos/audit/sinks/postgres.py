@@ -41,7 +41,8 @@ _COLUMNS_EDITED = "columns-edited"  # never a sha256 hex digest
 _COLUMNS = (
     "seq, id, time, request_id, user_ref, outcome, stance, gate_decisions, prev_hash, hash, record"
 )
-_HASH = _COLUMNS.split(", ").index("hash")
+_COLUMN_NAMES = _COLUMNS.split(", ")[:-1]  # without the record JSON
+_HASH = _COLUMN_NAMES.index("hash")
 
 _CLOSE_TIMEOUT_S = 0.5
 _RECANCEL_S = 0.05
@@ -207,17 +208,28 @@ class PostgresAuditSink:
             self.high = head
 
     async def list(self, query: AuditQuery) -> AuditPage:
-        """A page of matches. A row whose JSON no longer parses (edited by the
-        table's owner with the trigger off) is passed over with a warning, as
-        the file sink passes over such a line, and still counts towards the page,
-        so the page token moves past it; verify reports it by its seq."""
-        where, params = _where(query)
-        statement = sql.SQL("SELECT seq, record FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
-        rows = await self._fetch(statement.format(where), [*params, query.limit + 1])
-        page = rows[: query.limit]
-        records = [r for seq, raw in page if (r := _readable(seq, raw)) is not None]
-        more = len(rows) > query.limit and page
-        return AuditPage(tuple(records), encode_page_token(page[-1][0]) if more else "")
+        """A page of matches. The filter reads the columns, the page holds the
+        record JSON, and only the JSON is hashed: a row whose record does not
+        match the filter (a column edited by the table's owner with the trigger
+        off) is passed over with a warning, and so is one whose JSON no longer
+        parses, as the file sink passes over such a line; verify reports both by
+        seq. Rows passed over do not shorten the page: it is filled from the rows
+        after them, so only the last page comes without a token."""
+        statement = sql.SQL("SELECT {} FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
+        found: builtins.list[tuple[int, AuditRecord]] = []
+        after = query.after_seq
+        while True:
+            where, params = _where(replace(query, after_seq=after))
+            rows = await self._fetch(
+                statement.format(sql.SQL(_COLUMNS), where), [*params, query.limit + 1]
+            )
+            found += [(row[0], r) for row in rows if (r := _listable(row, query)) is not None]
+            if len(found) > query.limit or len(rows) <= query.limit:
+                break
+            after = rows[-1][0]  # the row's seq: a record's own may be forged
+        page = found[: query.limit]
+        more = len(found) > query.limit
+        return AuditPage(tuple(r for _, r in page), encode_page_token(page[-1][0]) if more else "")
 
     async def get(self, record_id: str) -> AuditRecord | None:
         rows = await self._fetch("SELECT seq, record FROM audit_records WHERE id = %s", [record_id])
@@ -318,6 +330,27 @@ def _readable(seq: int, raw: str) -> AuditRecord | None:
     except ValueError as exc:
         _log.warning("audit: database record %d does not parse, skipped (%s): run verify", seq, exc)
         return None
+
+
+def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | None:
+    """The record a full row (``_COLUMNS``) holds when it matches ``query`` as its
+    columns did; else None, logged."""
+    record = _readable(row[0], row[-1])
+    if record is None or (record.seq == row[0] and query.matches(record)):
+        return record
+    edited = [
+        name
+        for name, held, stored in zip(
+            _COLUMN_NAMES, _columns_of(record), _columns_of_row(row), strict=True
+        )
+        if held != stored
+    ]
+    _log.warning(
+        "audit: database record %d does not match its columns (%s), which the listing's"
+        " filter read: left out: run verify",
+        row[0], ", ".join(edited) or "none differ",
+    )  # fmt: skip
+    return None
 
 
 def _checked(row: TupleRow) -> AuditRecord:

@@ -215,6 +215,46 @@ async def test_a_filter_column_edited_behind_the_hash_fails_verification(
     assert records[2].seq == 3
 
 
+@pytest.mark.parametrize(
+    "query", [AuditQuery(outcome="hard_veto"), AuditQuery(gate_decision="shield:stop")]
+)
+async def test_a_listing_leaves_out_rows_whose_record_does_not_match_the_filter(
+    postgres_dsn: str, caplog: pytest.LogCaptureFixture, query: AuditQuery
+) -> None:
+    # Found by a tester: the filter reads the columns and the page prints the record
+    # JSON, so after a column edit (trigger off) outcome=hard_veto listed a completed
+    # record. Rows left out must not end a page early: each page is filled on.
+    await _write_some(postgres_dsn, 12)  # hard vetoes with a shield stop: 2, 6, 10
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        conn.execute(
+            "UPDATE audit_records SET outcome = 'hard_veto', gate_decisions ="
+            " ARRAY['intent:pass', 'shield:stop'] WHERE seq IN (3, 4, 5, 7)"
+        )
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    try:
+        reader = AuditReader(sink)
+        for size in (1, 2, 50):
+            pages: list[list[int]] = []
+            token = ""
+            while True:
+                page = await reader.list(query, page_size=size, page_token=token)
+                pages.append([r.seq for r in page.records])
+                if not (token := page.next_page_token):
+                    break
+            assert [seq for p in pages for seq in p] == [2, 6, 10], (size, pages)
+            assert all(len(p) == size for p in pages[:-1]), (size, pages)
+    finally:
+        await sink.aclose()
+    warned = [
+        r.getMessage() for r in caplog.records if "does not match its columns" in r.getMessage()
+    ]
+    assert "record 3 does not match its columns (outcome, gate_decisions)" in warned[0], warned
+    assert "run verify" in warned[0]
+
+
 async def test_a_hung_database_spills_instead_of_holding_requests(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
