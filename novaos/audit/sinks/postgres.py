@@ -16,7 +16,7 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, OperationalError, sql
@@ -33,7 +33,7 @@ from novaos.audit.chain import (
     sound,
 )
 from novaos.audit.record import AuditRecord, decode_stored, parse_time
-from novaos.audit.sink import AuditPage, AuditQuery, encode_page_token
+from novaos.audit.sink import MAX_PAGE_SIZE, AuditPage, AuditQuery, encode_page_token
 from novaos.audit.sinks.pg_schema import APPEND_LOCK_KEY, migrate
 from novaos.errors import AuditSinkUnavailableError
 
@@ -43,6 +43,12 @@ _COLUMNS = (
 )
 _COLUMN_NAMES = _COLUMNS.split(", ")[:-1]  # without the record JSON
 _HASH = _COLUMN_NAMES.index("hash")
+
+# A listing passing over rows (see ``list``) reads on in batches of this many rows,
+# and at most this many rows in one call.
+_LIST_BATCH = 500
+_LIST_SCAN_ROWS = 10 * MAX_PAGE_SIZE
+_LIST_NAMED = 5  # seqs its warning names
 
 _CLOSE_TIMEOUT_S = 0.5
 _RECANCEL_S = 0.05
@@ -211,25 +217,41 @@ class PostgresAuditSink:
         """A page of matches. The filter reads the columns, the page holds the
         record JSON, and only the JSON is hashed: a row whose record does not
         match the filter (a column edited by the table's owner with the trigger
-        off) is passed over with a warning, and so is one whose JSON no longer
-        parses, as the file sink passes over such a line; verify reports both by
-        seq. Rows passed over do not shorten the page: it is filled from the rows
-        after them, so only the last page comes without a token."""
+        off) is passed over, and so is one whose JSON no longer parses, as the
+        file sink passes over such a line; verify reports both by seq, and each
+        call logs one warning naming how many it passed over and the first ones.
+        Rows passed over do not shorten the page: it is filled from the rows
+        after them, up to ``_LIST_SCAN_ROWS`` rows read in one call. Past that the
+        page comes short, with a token after the last row read (a tampered table
+        must not cost one call a query per row and a warning per row); so only a
+        page that ran into that bound, or the last page, is short, and only the
+        last one comes without a token."""
         statement = sql.SQL("SELECT {} FROM audit_records WHERE {} ORDER BY seq LIMIT %s")
         found: builtins.list[tuple[int, AuditRecord]] = []
-        after = query.after_seq
+        left_out = _LeftOut()
+        after, batch, scanned = query.after_seq, query.limit + 1, 0
         while True:
             where, params = _where(replace(query, after_seq=after))
-            rows = await self._fetch(
-                statement.format(sql.SQL(_COLUMNS), where), [*params, query.limit + 1]
-            )
-            found += [(row[0], r) for row in rows if (r := _listable(row, query)) is not None]
-            if len(found) > query.limit or len(rows) <= query.limit:
+            rows = await self._fetch(statement.format(sql.SQL(_COLUMNS), where), [*params, batch])
+            scanned += len(rows)
+            for row in rows:
+                if len(found) > query.limit:  # the rest are the next page's
+                    break
+                if isinstance(listed := _listable(row, query), str):
+                    left_out.add(row[0], listed)
+                else:
+                    found.append((row[0], listed))
+            if len(found) > query.limit or len(rows) < batch:
+                page = found[: query.limit]
+                last = page[-1][0] if len(found) > query.limit else 0
                 break
             after = rows[-1][0]  # the row's seq: a record's own may be forged
-        page = found[: query.limit]
-        more = len(found) > query.limit
-        return AuditPage(tuple(r for _, r in page), encode_page_token(page[-1][0]) if more else "")
+            if scanned >= _LIST_SCAN_ROWS:
+                page, last = found, after  # a short page: the client reads on from here
+                break
+            batch = max(query.limit + 1, _LIST_BATCH)  # rows are being passed over
+        left_out.warn()
+        return AuditPage(tuple(r for _, r in page), encode_page_token(last) if last else "")
 
     async def get(self, record_id: str) -> AuditRecord | None:
         rows = await self._fetch("SELECT seq, record FROM audit_records WHERE id = %s", [record_id])
@@ -332,11 +354,14 @@ def _readable(seq: int, raw: str) -> AuditRecord | None:
         return None
 
 
-def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | None:
+def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | str:
     """The record a full row (``_COLUMNS``) holds when it matches ``query`` as its
-    columns did; else None, logged."""
-    record = _readable(row[0], row[-1])
-    if record is None or (record.seq == row[0] and query.matches(record)):
+    columns did; else why it is left out."""
+    try:
+        record = _decoded(row[-1])
+    except ValueError as exc:
+        return f"record {row[0]} does not parse ({exc})"
+    if record.seq == row[0] and query.matches(record):
         return record
     edited = [
         name
@@ -345,12 +370,36 @@ def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | None:
         )
         if held != stored
     ]
-    _log.warning(
-        "audit: database record %d does not match its columns (%s), which the listing's"
-        " filter read: left out: run verify",
-        row[0], ", ".join(edited) or "none differ",
-    )  # fmt: skip
-    return None
+    return (
+        f"record {row[0]} does not match its columns ({', '.join(edited) or 'none differ'}),"
+        " which the listing's filter read"
+    )
+
+
+@dataclass(slots=True)
+class _LeftOut:
+    """Rows one listing passed over: logged once, as a count, the first seqs and
+    why the first was left out."""
+
+    count: int = 0
+    seqs: builtins.list[int] = field(default_factory=builtins.list)
+    first: str = ""
+
+    def add(self, seq: int, why: str) -> None:
+        self.count += 1
+        self.first = self.first or why
+        if len(self.seqs) < _LIST_NAMED:
+            self.seqs.append(seq)
+
+    def warn(self) -> None:
+        if self.count:
+            more = ", …" if self.count > len(self.seqs) else ""
+            _log.warning(
+                "audit: database listing left out %d record%s (seq %s%s), the first: %s:"
+                " run verify",
+                self.count, "" if self.count == 1 else "s",
+                ", ".join(map(str, self.seqs)), more, self.first,
+            )  # fmt: skip
 
 
 def _checked(row: TupleRow) -> AuditRecord:

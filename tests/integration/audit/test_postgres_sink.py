@@ -255,6 +255,54 @@ async def test_a_listing_leaves_out_rows_whose_record_does_not_match_the_filter(
     assert "run verify" in warned[0]
 
 
+async def test_a_listing_over_many_rows_left_out_is_bounded_and_warns_once_a_call(
+    postgres_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by a reviewer: one List call over a tampered table read on to the end,
+    # a query per page_size + 1 rows and a warning per row (10,000 queries, 19,999
+    # warnings, 22 s). A call now reads a bounded number of rows and, past it, returns
+    # a short page with a token, which the client follows to the records after.
+    tampered, honest = 5050, 10
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    head = await sink.open()
+    drafts = [
+        build_record(
+            summary(i, user="user-y" if i >= tampered else "user-x"),
+            POLICY,
+            ended_unix=1_700_000_000 + i,
+        )
+        for i in range(tampered + honest)
+    ]
+    await sink.append(seal_all(drafts, head))
+    user = POLICY.user_ref("user-y")
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        conn.execute("UPDATE audit_records SET user_ref = %s WHERE seq <= %s", (user, tampered))
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    try:
+        reader = AuditReader(sink)
+        pages: list[list[int]] = []
+        warnings: list[list[str]] = []
+        token = ""
+        while True:
+            caplog.clear()
+            page = await reader.list(AuditQuery(user=user), page_size=1, page_token=token)
+            pages.append([r.seq for r in page.records])
+            warnings.append([r.getMessage() for r in caplog.records])
+            if not (token := page.next_page_token):
+                break
+    finally:
+        await sink.aclose()
+    assert pages[0] == [] and len(pages) == honest + 1, pages  # short, with a token
+    assert [seq for p in pages for seq in p] == list(range(tampered + 1, tampered + honest + 1))
+    assert [len(w) for w in warnings] == [1, 1] + [0] * (honest - 1), warnings
+    first = warnings[0][0]
+    assert "(seq 1, 2, 3, 4, 5, …), the first: record 1 does not match its columns (user_ref)" in (
+        first
+    ), first
+    assert first.endswith("run verify"), first
+
+
 async def test_a_hung_database_spills_instead_of_holding_requests(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
