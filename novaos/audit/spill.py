@@ -70,7 +70,10 @@ class SpillFile:
         if not self._enabled:
             return 0
         try:
-            private_dir(self.path.parent)
+            # Unset, AUDIT_SPILL_PATH lies in spill/ under AUDIT_FILE_PATH (see
+            # app.spill_location), which the spill may be the first to make.
+            audit_dir = self.path.parent.parent if self._setting == "AUDIT_FILE_PATH" else None
+            private_dir(self.path.parent, top=audit_dir)
             self._lock_free_sibling()
         except OSError as exc:
             raise unwritable(self._setting, f"spill file {self.path}", exc) from None

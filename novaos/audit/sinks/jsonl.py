@@ -40,13 +40,20 @@ def unwritable(setting: str, what: str, exc: OSError) -> ConfigError:
     return ConfigError(f"invalid configuration: {setting}: cannot write the {what}: {reason}")
 
 
-def private_dir(directory: Path) -> None:
-    """Make ``directory`` and any missing parents owner-only (0700): what goes in it
-    holds prompts, answers and user pseudonyms. A directory that exists already (a
-    mounted volume, one the image or the operator made) keeps its mode."""
-    missing = [d for d in (directory, *directory.parents) if not d.exists()]
-    for each in reversed(missing):
-        each.mkdir(mode=0o700, exist_ok=True)  # another worker may make it first
+def private_dir(directory: Path, *, top: Path | None = None) -> None:
+    """Make ``directory`` owner-only (0700) when it is missing: what goes in it holds
+    prompts, answers and user pseudonyms; so are the missing directories between it
+    and ``top`` (one of its parents: the audit directory the spill lies in by
+    default). Parents above those are made with the default mode (the umask's), as
+    ``mkdir -p`` makes them: they may hold the operator's other files
+    (``/var/log/novaos/app.log`` for a log shipper), and the private directory
+    alone hides what is in it. A directory that exists already (a mounted volume,
+    one the image or the operator made) keeps its mode."""
+    top = top or directory
+    top.parent.mkdir(parents=True, exist_ok=True)  # another worker may make one first
+    for each in (*reversed(directory.parents[: len(directory.parents) - len(top.parents)]),
+                 directory):  # fmt: skip
+        each.mkdir(mode=0o700, exist_ok=True)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from novaos.app import spill_location
 from novaos.audit.chain import ChainKeys
 from novaos.audit.reader import AuditReader
 from novaos.audit.sinks.file import FileAuditSink
 from novaos.audit.sinks.memory import MemoryAuditSink
 from novaos.audit.spill_check import check_spill
 from novaos.audit.writer import AuditWriter
+from novaos.config import load_settings
 from tests.fixtures.audit_data import POLICY, chain, summary
 
 KEYS = ChainKeys.of(b"spill-check-key-0123456789abcdef")
@@ -103,13 +105,20 @@ async def test_the_quarantine_copy_and_the_directories_we_make_are_owner_only(
 ) -> None:
     # Found by a tester: the quarantine copy of a spill holding prompts and answers was
     # made 0644 (shutil.copyfile takes the umask) beside a 0600 spill, and kept for long.
-    audit_dir = tmp_path / "audit"  # AUDIT_FILE_PATH; the spill defaults to spill/ under it
-    path = audit_dir / "spill" / "spill.jsonl"
+    # Found by a reviewer: every missing parent was made 0700 too (/var/log/novaos for
+    # AUDIT_FILE_PATH=/var/log/novaos/audit), locking other users out of what the
+    # operator later puts beside the audit directory.
+    (tmp_path / "var" / "log").mkdir(parents=True)
+    audit_dir = tmp_path / "var" / "log" / "novaos" / "audit"
+    settings = load_settings({"REQUIRE_AUTH": "false", "AUDIT_FILE_PATH": str(audit_dir)})
+    path, setting = spill_location(settings)  # spill/ under the audit directory
+    assert path is not None and path.parent.parent == audit_dir
     sink = FileAuditSink(audit_dir, keys=KEYS)
-    writer = AuditWriter(sink, POLICY, spill_path=path, keys=KEYS)
-    await writer.start()
+    writer = AuditWriter(sink, POLICY, spill_path=path, spill_setting=setting, keys=KEYS)
+    await writer.start()  # the spill's directory is made first
     await writer.aclose()
     assert _mode(audit_dir) == 0o700 and _mode(path.parent) == 0o700
+    assert _mode(audit_dir.parent) == 0o755  # a parent: the umask's mode, as mkdir -p
 
     lines = [r.line() for r in chain(3, keys=KEYS)]
     _veto_to_completed(lines)
@@ -131,6 +140,16 @@ async def test_a_spill_directory_the_operator_made_keeps_its_mode(tmp_path: Path
     await writer.start()
     await writer.aclose()
     assert _mode(spill_dir) == 0o750
+
+
+@pytest.mark.usefixtures("umask_022")
+async def test_only_the_spill_directory_is_made_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "srv" / "novaos" / "spill" / "spill.jsonl"  # AUDIT_SPILL_PATH
+    writer = AuditWriter(MemoryAuditSink(), POLICY, spill_path=path)
+    await writer.start()
+    await writer.aclose()
+    assert _mode(path.parent) == 0o700
+    assert _mode(path.parent.parent) == _mode(tmp_path / "srv") == 0o755
 
 
 def _mode(path: Path) -> int:
