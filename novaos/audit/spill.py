@@ -154,8 +154,14 @@ class SpillFile:
                 while chunk := source.read(1 << 20):
                     write_all(fd, chunk)
             os.fsync(fd)
+        except OSError as exc:
+            # A full disk must not leave a partial copy (one more at each start, each
+            # counted as evidence): the spill is kept whole, and the error names both.
+            aside.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(self.path), None, str(aside)) from exc
         finally:
             os.close(fd)
+        fsync_dir(self.path.parent)  # the copy is durable before the spill is cut
         self._replace_sync(b"".join(r.line() for r in check.records))
         self.count = len(check.records)
         self.quarantined += 1

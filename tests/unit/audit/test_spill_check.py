@@ -4,6 +4,7 @@ lines are quarantined, never sealed under the chain key."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -129,6 +130,30 @@ async def test_the_quarantine_copy_and_the_directories_we_make_are_owner_only(
     (aside,) = path.parent.glob("spill.quarantined-*.jsonl")
     assert aside.read_bytes() == b"".join(lines)
     assert (_mode(aside), _mode(path)) == (0o600, 0o600)
+
+
+async def test_a_quarantine_copy_the_disk_cannot_hold_is_removed_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a reviewer: on a full disk each start left one more partial copy (counted
+    # as evidence) and failed with a bare OSError naming no file.
+    path = tmp_path / "spill.jsonl"
+    lines = [r.line() for r in chain(3, keys=KEYS)]
+    _veto_to_completed(lines)
+    path.write_bytes(b"".join(lines))
+
+    def disk_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:100])  # what fits, then ENOSPC, as a real full disk does
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("novaos.audit.spill.write_all", disk_full)
+    writer = AuditWriter(MemoryAuditSink(), POLICY, spill_path=path, keys=KEYS)
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        await writer.start()
+    assert raised.value.filename == str(path)
+    assert "spill.quarantined-" in str(raised.value.filename2)
+    assert os.listdir(tmp_path) == ["spill.jsonl"]  # no partial copy left
+    assert path.read_bytes() == b"".join(lines)  # the spill kept whole
 
 
 @pytest.mark.usefixtures("umask_022")
