@@ -9,6 +9,7 @@ The canonical encoding (sorted keys, compact separators, UTF-8, everything but
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -220,14 +221,19 @@ def _parsed(raw: bytes | str) -> Any:
         try:
             body = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad = line[exc.start]
-            raise ValueError(f"not UTF-8 text: byte 0x{bad:02x} at position {exc.start}") from None
+            raise ValueError(_not_utf8(line, exc)) from None
     if not body.strip():
         raise ValueError("an empty line")
+    if body.startswith("\ufeff"):  # json's reason tells a programmer to decode utf-8-sig
+        raise ValueError("a byte order mark (BOM) before the record, which is never written")
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
         text = body.strip()
+        if exc.msg != "Extra data" and (after := _whole_record_from(body, 1)) > 0:
+            raise ValueError(
+                f"two records run together: one cut short at character {after}, then a whole one"
+            ) from None
         if (
             text.startswith("{")
             and exc.msg != "Extra data"
@@ -241,6 +247,43 @@ def _parsed(raw: bytes | str) -> Any:
                 f"a line cut short (it ends after {len(body)} characters, before the record does)"
             ) from None
         raise ValueError(f"not JSON: {exc}") from None
+
+
+def _not_utf8(line: bytes, exc: UnicodeDecodeError) -> str:
+    """Why ``line`` (which fails as UTF-8 at ``exc``) is unreadable: a record cut
+    inside a character (at the line's end, or with a whole record after it) reads
+    as cut short, not as a stray byte."""
+    if exc.end == len(line) and exc.reason == "unexpected end of data":
+        return f"a line cut short (it ends after {len(line)} bytes, inside a character)"
+    rest = line.find(b'{"', exc.start, exc.start + 5)  # past the rest of the cut character
+    if rest > exc.start:
+        with contextlib.suppress(UnicodeDecodeError):
+            if _whole_record_from(line[rest:].decode("utf-8"), 0) == 0:
+                return (
+                    f"two records run together: one cut short at byte {exc.start}"
+                    " (inside a character), then a whole one"
+                )
+    return f"not UTF-8 text: byte 0x{line[exc.start]:02x} at position {exc.start}"
+
+
+_RUN_ON_TRIES = 64  # '{"' openings tried: a garbage line must not cost more
+
+
+def _whole_record_from(text: str, start: int) -> int:
+    """Where a whole record (a JSON object with a ``seq``) begins at or after
+    ``start`` and runs to the end of ``text`` (a record cut short and another
+    written after it, on one line); -1 when none does."""
+    decoder = json.JSONDecoder()
+    at = start
+    for _ in range(_RUN_ON_TRIES):
+        if (at := text.find('{"', at)) < 0:
+            break
+        with contextlib.suppress(ValueError):
+            data, end = decoder.raw_decode(text, at)
+            if end == len(text.rstrip()) and isinstance(data, dict) and "seq" in data:
+                return at
+        at += 1
+    return -1
 
 
 def decode_stored(line: bytes) -> AuditRecord:

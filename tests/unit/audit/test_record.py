@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from novaos.audit.record import AuditPolicy, build_record, decode
+from novaos.audit.chain import ChainHead, seal_all
+from novaos.audit.record import AuditPolicy, build_record, decode, decode_stored
 from novaos.config import load_settings
 from novaos.ports import AuditGateEntry
 from novaos.redaction import Pseudonymizer
@@ -128,3 +129,42 @@ def test_a_line_that_is_not_an_object_is_unreadable() -> None:
     for raw in (b"[1,2]", b"5", b"null", b'"text"', b"\xff"):
         with pytest.raises(ValueError, match="malformed audit record"):
             decode(raw)
+
+
+_CJK = "请问这个问题的答案是什么"
+
+
+def _cjk_line() -> bytes:
+    policy = replace(POLICY, include_content=True)
+    draft = build_record(summary(1, prompt=_CJK), policy, ended_unix=1_700_000_000)
+    return seal_all([draft], ChainHead())[0].line()
+
+
+def _in_char(line: bytes) -> int:
+    return line.index(_CJK.encode()) + 1  # one byte into a three-byte character
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [(lambda line: line[: _in_char(line)] + b"\n",
+      "a line cut short (it ends after {cut} bytes, inside a character)"),
+     (lambda line: line[: _in_char(line)] + line,
+      "two records run together: one cut short at byte {lead} (inside a character),"
+      " then a whole one"),
+     (lambda line: line[:40] + line,
+      "two records run together: one cut short at character 40, then a whole one"),
+     (lambda line: b"\xef\xbb\xbf" + line,
+      "a byte order mark (BOM) before the record, which is never written")],
+)  # fmt: skip
+def test_a_cut_or_run_on_line_and_a_bom_are_named_plainly(
+    damage: Callable[[bytes], bytes], reason: str
+) -> None:
+    # Found by a reviewer: a line cut inside a multibyte character read as "not UTF-8
+    # text: byte 0xe6", a torn record with a whole one after it as cut short at the
+    # line's end, and a BOM as json's "decode using utf-8-sig".
+    line = _cjk_line()
+    assert line[:40].isascii()  # character 40 is byte 40
+    cut = _in_char(line)
+    with pytest.raises(ValueError) as raised:
+        decode_stored(damage(line))
+    assert str(raised.value) == "malformed audit record: " + reason.format(cut=cut, lead=cut - 1)
