@@ -254,8 +254,24 @@ class PostgresAuditSink:
         return AuditPage(tuple(r for _, r in page), encode_page_token(last) if last else "")
 
     async def get(self, record_id: str) -> AuditRecord | None:
-        rows = await self._fetch("SELECT seq, record FROM audit_records WHERE id = %s", [record_id])
-        return _readable(*rows[0]) if rows else None
+        """The record stored with ``record_id``. The lookup reads the ``id`` column,
+        which the hash does not cover: a row whose record has another id (or seq)
+        than its columns (edited with the trigger off) is not the record asked for:
+        None (NOT_FOUND), with a warning; verify reports it by seq."""
+        statement = sql.SQL("SELECT {} FROM audit_records WHERE id = %s").format(sql.SQL(_COLUMNS))
+        rows = await self._fetch(statement, [record_id])
+        if not rows:
+            return None
+        row = rows[0]
+        record = _readable(row[0], row[-1])
+        if record is None or (record.id == record_id and record.seq == row[0]):
+            return record
+        _log.warning(
+            "audit: database record %d does not match its columns (%s), which the lookup"
+            " by id read: not found: run verify",
+            row[0], _edited(record, row),
+        )  # fmt: skip
+        return None
 
     async def range(
         self, from_seq: int, to_seq: int, *, limit: int = 1000
@@ -363,6 +379,14 @@ def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | str:
         return f"record {row[0]} does not parse ({exc})"
     if record.seq == row[0] and query.matches(record):
         return record
+    return (
+        f"record {row[0]} does not match its columns ({_edited(record, row)}),"
+        " which the listing's filter read"
+    )
+
+
+def _edited(record: AuditRecord, row: TupleRow) -> str:
+    """The columns of a full row (``_COLUMNS``) that disagree with its record."""
     edited = [
         name
         for name, held, stored in zip(
@@ -370,10 +394,7 @@ def _listable(row: TupleRow, query: AuditQuery) -> AuditRecord | str:
         )
         if held != stored
     ]
-    return (
-        f"record {row[0]} does not match its columns ({', '.join(edited) or 'none differ'}),"
-        " which the listing's filter read"
-    )
+    return ", ".join(edited) or "none differ"
 
 
 @dataclass(slots=True)

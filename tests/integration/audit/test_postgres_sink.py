@@ -303,6 +303,31 @@ async def test_a_listing_over_many_rows_left_out_is_bounded_and_warns_once_a_cal
     assert first.endswith("run verify"), first
 
 
+async def test_a_lookup_by_an_id_column_edited_behind_the_hash_finds_nothing(
+    postgres_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by a reviewer: GetAuditEvent read the id column, which the hash does not
+    # cover: after UPDATE ... SET id = 'forged-id' it returned record 5, whose id is
+    # another, for 'forged-id', and said nothing.
+    records = await _write_some(postgres_dsn, 6)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("SET session_replication_role = replica")  # triggers off
+        conn.execute("UPDATE audit_records SET id = 'forged-id' WHERE seq = 5")
+    sink = PostgresAuditSink(postgres_dsn, pool_size=1)
+    await sink.open()
+    caplog.set_level(logging.WARNING, logger="novaos.audit")
+    try:
+        reader = AuditReader(sink)
+        with pytest.raises(NotFoundError):
+            await reader.get("forged-id")
+        assert (await reader.get(records[5].id)).seq == 6
+    finally:
+        await sink.aclose()
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "record 5 does not match its columns (id)" in warned[0], warned
+    assert warned[0].endswith("run verify")
+
+
 async def test_a_hung_database_spills_instead_of_holding_requests(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
