@@ -44,10 +44,12 @@ COPY scripts/grpc_health_probe.py ./scripts/
 # Bytecode compiled now, because nothing can be written next to the sources at run time.
 # /etc/envoy/rendered is the hand-off point for the sidecar's rendered config: owned by
 # uid 1000 so a fresh compose volume mounted there is writable by the renderer; so is
-# /var/lib/novaos/audit-spill, where compose mounts each replica's spill volume.
+# /var/lib/novaos/audit-spill, where compose mounts each replica's spill volume, and
+# /var/lib/novaos/audit, where .env.example's file sink writes (on a volume mounted there).
 RUN python -m compileall -q /app \
     && install -d -o 1000 -g 1000 -m 0755 /etc/envoy/rendered \
-    && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit-spill
+    && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit-spill \
+    && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit
 
 # Everything else the service writes goes under /tmp (an emptyDir / tmpfs in production).
 ENV PATH=/opt/venv/bin:$PATH \

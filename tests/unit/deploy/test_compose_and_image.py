@@ -23,6 +23,8 @@ from tests.fixtures.deploy_assets import (
     DOCKERFILE,
     ROOT,
     compose_config,
+    created_for,
+    dockerfile_stages,
     find_manifest,
     load_yaml_docs,
     resolved_compose,
@@ -132,17 +134,6 @@ def _mounts(service: dict[str, Any]) -> list[tuple[str, str, str]]:
     return mounts + [(m["type"], m.get("source", ""), m["target"]) for m in volumes]
 
 
-def _created_for(uid: str, path: str) -> bool:
-    """The image's last stage creates ``path`` owned by ``uid`` (so a new named volume
-    mounted there takes that owner, and the non-root service can write it)."""
-    for line in _dockerfile_stages()[-1]:
-        for made in re.findall(r"install -d ((?:-\w \S+ )+)(\S+)", line):
-            flags = dict(re.findall(r"-(\w) (\S+)", made[0]))
-            if made[1] == path and flags.get("o") == uid:
-                return True
-    return False
-
-
 def test_each_replicas_audit_spill_outlives_its_container() -> None:
     # The spill was on the replicas' /tmp tmpfs, which Docker empties whenever the
     # container stops: a restart (an OOM kill at the memory limit, a crash) during a
@@ -158,7 +149,7 @@ def test_each_replicas_audit_spill_outlives_its_container() -> None:
         kind, source, target = max(mounts, key=lambda m: len(Path(m[2]).parts))
         assert kind == "volume" and source, f"{replica}: the spill {spill} is on a {kind} mount"
         assert source in COMPOSE["volumes"], source
-        assert _created_for(service["user"].split(":")[0], target), f"{target} is not uid 1000's"
+        assert created_for(service["user"].split(":")[0], target), f"{target} is not uid 1000's"
         sources.add(source)
     assert len(sources) == len(REPLICAS), "each replica has its own spill volume"
 
@@ -202,25 +193,11 @@ def test_redis_cannot_evict_live_limit_keys(settings: dict[str, str]) -> None:
     assert settings["save"] == "900 1"
 
 
-def _dockerfile_stages() -> list[list[str]]:
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    stages: list[list[str]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("FROM "):
-            stages.append([])
-        if stages:
-            stages[-1].append(line)
-    return stages
-
-
 def test_dockerfile_is_multistage_pinned_and_runs_as_uid_1000() -> None:
     text = DOCKERFILE.read_text()
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
     assert base and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base[1])
-    stages = _dockerfile_stages()
+    stages = dockerfile_stages()
     assert len(stages) >= 2
     final = stages[-1]
     assert "USER 1000:1000" in final
@@ -235,7 +212,7 @@ def test_dockerfile_is_multistage_pinned_and_runs_as_uid_1000() -> None:
 
 
 def test_image_writes_only_under_tmp_and_drains_before_kill() -> None:
-    final = " ".join(_dockerfile_stages()[-1])
+    final = " ".join(dockerfile_stages()[-1])
     env = dict(re.findall(r"(\w+)=(\S+)", final.split("ENV ", 1)[1].split(" USER ")[0]))
     assert env["AUDIT_FILE_PATH"].startswith("/tmp/")
     grace = find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]

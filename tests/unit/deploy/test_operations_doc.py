@@ -23,6 +23,7 @@ from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
     KUBE_DIR,
     OPERATIONS_DOC,
+    created_for,
     example_secrets,
     find_manifest,
     load_yaml_docs,
@@ -173,6 +174,15 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
         load_settings(example)
     settings = load_settings(example | {"JWT_SECRET": RANDOM_LOOKING})
     assert settings.is_production and settings.require_auth and settings.port is None
+    # Its audit sink and spill went to /var/log/novaos/audit, which the image (read-only
+    # root, uid 1000) cannot write: both workers stopped at start. They must be under
+    # /tmp or a directory the image makes for uid 1000 (where a volume is mounted).
+    spill, _ = spill_location(settings)
+    assert spill is not None
+    for path in (settings.audit_file_path, spill):
+        assert path.is_absolute(), path  # relative to the image's WORKDIR, /app: root's
+        writable = [p for p in (path, *path.parents) if created_for("1000", str(p))]
+        assert path.is_relative_to("/tmp") or writable, f"{path}: the image cannot write it"
 
 
 def test_no_shipped_configuration_trusts_a_forwarded_for_nobody_appends() -> None:
