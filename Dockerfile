@@ -67,8 +67,9 @@ EXPOSE 50051 9464
 # server.py drains on SIGTERM: health NOT_SERVING, new RPCs refused, open streams get
 # SHUTDOWN_GRACE_S (20 s), the audit sink 1 s more (then what it has not taken
 # spills); with WORKERS>1 the supervisor kills a worker still running 5 s after the
-# grace. 25 s < compose's stop_grace_period (30 s) and, with the 5 s preStop,
-# < Kubernetes' terminationGracePeriodSeconds (35 s): the drain ends before SIGKILL.
+# grace. 25 s < compose's stop_grace_period (30 s), `docker run --stop-timeout 30`
+# (Docker's default is 10 s) and, with the 5 s preStop, < Kubernetes'
+# terminationGracePeriodSeconds (35 s): the drain ends before SIGKILL.
 STOPSIGNAL SIGTERM
 # Speaks grpc.health.v1 (no HTTP endpoint exists in this container). Liveness, not
 # readiness: a provider or audit-sink outage makes the gateway unready, and restarting

@@ -21,6 +21,7 @@ from novaos.config import Settings, load_settings
 from novaos.errors import ConfigError
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
+    DOCKERFILE,
     KUBE_DIR,
     OPERATIONS_DOC,
     created_for,
@@ -378,3 +379,23 @@ def test_start_up_refuses_a_value_past_a_bound_naming_the_row_s_number(
     # The same number as the row's, written the same way ("at least 0", not 0.0).
     with pytest.raises(ConfigError, match=f"^invalid configuration: {variable}: {refusal}$"):
         load_settings({"REQUIRE_AUTH": "false", variable: value})
+
+
+def _docker_runs() -> list[str]:
+    """Each ``docker run`` command in the guide's code blocks, continuations joined."""
+    blocks = re.findall(r"^```\w*\n(.*?)^```", OPERATIONS_DOC.read_text(), re.S | re.M)
+    text = "\n".join(blocks).replace("\\\n", " ")
+    return [line for line in text.splitlines() if line.lstrip().startswith("docker run ")]
+
+
+def test_the_documented_docker_run_gives_the_drain_time_to_end() -> None:
+    # The guide said the drain ends "before the 30 s kill timeout", but its docker run
+    # left Docker's default stop timeout, 10 s: a docker stop killed the gateway
+    # mid-drain, cutting streams without their in-band end and losing queued audit.
+    (grace,) = re.findall(r"\bSHUTDOWN_GRACE_S=(\d+)", DOCKERFILE.read_text())
+    backstop = int(grace) + 5  # the supervisor kills a worker still running then
+    runs = _docker_runs()
+    assert runs
+    for run in runs:
+        timeout = re.search(r"--stop-timeout[ =](\d+)", run)
+        assert timeout and int(timeout[1]) > backstop, run
