@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from novaos.app import spill_location
-from novaos.config import load_settings
+from novaos.config import Settings, load_settings
 from novaos.sidecar.drain import DRAIN_ARGS
 from tests.fixtures.deploy_assets import (
     COMPOSE_FILE,
@@ -182,6 +182,37 @@ def _redis_settings_kube() -> dict[str, str]:
     conf = find_manifest("ConfigMap", "redis-config")["data"]["redis.conf"]
     pairs = [line.split(None, 1) for line in conf.splitlines() if line and line[0] != "#"]
     return {key: value for key, value in pairs}
+
+
+def _front_check() -> dict[str, Any]:
+    (front,) = load_yaml_docs(ROOT / "deploy" / "compose" / "front-envoy.yaml")
+    (cluster,) = front["static_resources"]["clusters"]
+    (check,) = cluster["health_checks"]
+    return dict(check)
+
+
+def test_the_fronts_check_outlasts_a_slow_redis() -> None:
+    # /ready pings Redis with REDIS_COMMAND_TIMEOUT_MS before it answers. A check
+    # timing out first took every replica (they share the one Redis) out together
+    # while Redis answered in 1-2 s, and with no panic routing refused every client.
+    check = _front_check()
+    redis_s = Settings.model_fields["redis_command_timeout_ms"].default / 1000
+    assert float(check["timeout"].removesuffix("s")) >= redis_s + 1  # + Envoy, gRPC
+
+
+def test_the_fronts_check_counts_failures_as_the_readiness_probe() -> None:
+    # As the pod's readinessProbe: one 503 is one failure, not an ejection at once.
+    check = _front_check()
+    (pod,) = [
+        c
+        for c in find_manifest("Deployment", "novaos")["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "novaos"
+    ]
+    probe = pod["readinessProbe"]
+    assert check["unhealthy_threshold"] == probe["failureThreshold"]
+    assert check["healthy_threshold"] == probe.get("successThreshold", 1)
+    statuses = check["http_health_check"]["retriable_statuses"]
+    assert any(r["start"] <= 503 < r["end"] for r in statuses)
 
 
 @pytest.mark.parametrize("settings", [_redis_settings_compose(), _redis_settings_kube()])
