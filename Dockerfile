@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # NovaOS gateway image: `python server.py` (grpc.aio on GRPC_PORT, /metrics on METRICS_PORT).
 # Runs as uid 1000 on a read-only root filesystem; only /tmp (a volume) is written, and
-# /var/lib/novaos/audit-spill where a volume is mounted for the audit spill (compose).
+# /var/lib/novaos/audit-spill and /var/log/novaos/audit where volumes are mounted for the
+# audit spill (compose) and the file sink (.env.example, the deployment guide).
 # The Envoy sidecar is the official envoyproxy/envoy image; this image also carries
 # envoy/render.py, web/ and generated/novaos.pb so an init step can render its config.
 
@@ -45,11 +46,12 @@ COPY scripts/grpc_health_probe.py ./scripts/
 # /etc/envoy/rendered is the hand-off point for the sidecar's rendered config: owned by
 # uid 1000 so a fresh compose volume mounted there is writable by the renderer; so is
 # /var/lib/novaos/audit-spill, where compose mounts each replica's spill volume, and
-# /var/lib/novaos/audit, where .env.example's file sink writes (on a volume mounted there).
+# /var/log/novaos/audit, where .env.example's (and the guide's) file sink writes, on a
+# volume mounted there.
 RUN python -m compileall -q /app \
     && install -d -o 1000 -g 1000 -m 0755 /etc/envoy/rendered \
     && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit-spill \
-    && install -d -o 1000 -g 1000 -m 0700 /var/lib/novaos/audit
+    && install -d -o 1000 -g 1000 -m 0700 /var/log/novaos/audit
 
 # Everything else the service writes goes under /tmp (an emptyDir / tmpfs in production).
 ENV PATH=/opt/venv/bin:$PATH \

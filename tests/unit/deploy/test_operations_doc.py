@@ -184,6 +184,12 @@ def test_env_example_sets_real_variables_and_is_a_valid_configuration() -> None:
         assert path.is_absolute(), path  # relative to the image's WORKDIR, /app: root's
         writable = [p for p in (path, *path.parents) if created_for("1000", str(p))]
         assert path.is_relative_to("/tmp") or writable, f"{path}: the image cannot write it"
+    # Not /tmp, a tmpfs emptied at every stop: a volume, which the docs say to mount.
+    # The guide's path, so that its `grep … /var/log/novaos/audit/*.log` finds the log.
+    assert settings.audit_file_path == Path("/var/log/novaos/audit")
+    mount = f"-v novaos-audit:{settings.audit_file_path} "
+    assert mount in " ".join(OPERATIONS_DOC.read_text().split())
+    assert mount.strip() in (OPERATIONS_DOC.parents[1] / ".env.example").read_text()
 
 
 def test_no_shipped_configuration_trusts_a_forwarded_for_nobody_appends() -> None:
