@@ -405,6 +405,19 @@ class App:
                 "on the free tier's limits per client address",
                 extra={"component": "config"},
             )
+        # Unset PREFERRED_PROVIDER is refused in production (providers/factory.py): only
+        # a mock named on purpose is warned of, not one about to be refused.
+        chosen = "preferred_provider" in s.model_fields_set
+        if (
+            s.node_env is Environment.PRODUCTION
+            and chosen
+            and "mock" in (s.preferred_provider, *s.provider_fallback_order)
+        ):
+            _log.warning(
+                "the mock provider is configured in production (PREFERRED_PROVIDER or "
+                "PROVIDER_FALLBACK_ORDER): its answers are canned text, not a model's",
+                extra={"component": "config"},
+            )
         if s.node_env is Environment.PRODUCTION and s.audit_chain_key is None:
             _log.warning(
                 "AUDIT_CHAIN_KEY is not set: the audit hash chain is plain SHA-256, so "

@@ -115,6 +115,14 @@ def check_provider_settings(settings: Settings) -> None:
 def _check_names(settings: Settings, providers: Mapping[str, object]) -> None:
     known = ", ".join(KNOWN_PROVIDERS)
     preferred = settings.preferred_provider
+    if settings.is_production and "preferred_provider" not in settings.model_fields_set:
+        # Its default is the mock: a production start that forgot it (or misspelt
+        # it) answered every chat with canned text, ready and without a word.
+        raise ConfigError(
+            "invalid configuration: PREFERRED_PROVIDER: not set, and NODE_ENV=production "
+            "would serve the mock provider; set a real provider (openai, gemini, anthropic, "
+            "openai_compat), or PREFERRED_PROVIDER=mock to run the mock on purpose"
+        )
     if preferred not in KNOWN_PROVIDERS:
         raise ConfigError(f"invalid configuration: PREFERRED_PROVIDER: must be one of {known}")
     if preferred not in providers:

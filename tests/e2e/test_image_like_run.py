@@ -64,6 +64,7 @@ def image_like_server(
         "METRICS_PORT": str(metrics_port),
         "WORKERS": request.param,
         "SHUTDOWN_GRACE_S": "2",
+        "PREFERRED_PROVIDER": "mock",  # the image is production: unset is refused
         "MOCK_TOKEN_DELAY_MS": "1",
         "LOG_LEVEL": "warn",
         **shared,

@@ -145,6 +145,24 @@ async def test_a_production_start_without_a_chain_key_warns_that_the_chain_is_pl
     assert any("AUDIT_CHAIN_KEY is not set" in m for m in warned) is not keyed, warned
 
 
+@pytest.mark.parametrize(
+    ("env", "warns"),
+    [
+        ({"NODE_ENV": "production"}, True),  # PREFERRED_PROVIDER=mock, as BASE_ENV sets it
+        ({"NODE_ENV": "production", "PROVIDER_FALLBACK_ORDER": "mock"}, True),
+        ({"NODE_ENV": "test"}, False),
+    ],
+)
+async def test_a_production_start_on_the_mock_provider_warns_that_answers_are_canned(
+    caplog: pytest.LogCaptureFixture, env: dict[str, str], warns: bool
+) -> None:
+    caplog.set_level(logging.WARNING, logger="novaos.app")
+    async with running_app(**env):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.name == "novaos.app"]
+    assert any("mock provider is configured in production" in m for m in warned) is warns, warned
+
+
 async def test_a_call_refused_before_the_pipeline_leaves_a_log_line_with_its_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
