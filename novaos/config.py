@@ -433,6 +433,28 @@ class Settings(BaseSettings):
     def _grpc_host(cls, value: str) -> str:
         return check_listen_host(value) if value else value  # "": every address, as 0.0.0.0
 
+    @field_validator("envoy_listen_host")
+    @classmethod
+    def _envoy_listen_host(cls, value: str) -> str:
+        # Envoy binds only an address: a name (localhost) or [::] rendered fine and
+        # crash-looped the sidecar ("malformed IP address").
+        bracketed = value.startswith("[") and value.endswith("]")
+        try:
+            if bracketed:
+                return str(ipaddress.IPv6Address(value[1:-1]))
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address (Envoy binds an address: 0.0.0.0, ::, 127.0.0.1)"
+            ) from None
+
+    @field_validator("envoy_upstream_host")
+    @classmethod
+    def _envoy_upstream_host(cls, value: str) -> str:
+        # Rendered into a DNS cluster: a bad name, or an IPv6 address in brackets,
+        # was found only at run time, as "no healthy upstream".
+        return check_listen_host(value).removeprefix("[").removesuffix("]")
+
     @field_validator("node_env", "audit_storage_type", "audit_fsync", mode="before")
     @classmethod
     def _folded(cls, value: object) -> object:

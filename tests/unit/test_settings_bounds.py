@@ -53,6 +53,14 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"GRPC_HOST": "127.0.0.1:50051"}, "GRPC_HOST"),
         ({"GRPC_HOST": "[127.0.0.1]"}, "GRPC_HOST"),
         ({"GRPC_HOST": "-bad-.example"}, "GRPC_HOST"),
+        # rendered fine, then Envoy crash-looped on "malformed IP address"
+        *(
+            ({"ENVOY_LISTEN_HOST": host}, "ENVOY_LISTEN_HOST")
+            for host in ("localhost", "abc", " ", "[127.0.0.1]", "0.0.0.0:8443")
+        ),
+        # rendered into a DNS cluster, found only as "no healthy upstream"
+        ({"ENVOY_UPSTREAM_HOST": "no such host"}, "ENVOY_UPSTREAM_HOST"),
+        ({"ENVOY_UPSTREAM_HOST": "[novaos]"}, "ENVOY_UPSTREAM_HOST"),
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -77,6 +85,8 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
             {"GRPC_HOST": host}
             for host in ("0.0.0.0", "::", "::1", "[::1]", "localhost", "novaos-0.novaos.ns.svc")
         ),
+        *({"ENVOY_LISTEN_HOST": host} for host in ("0.0.0.0", "::", "[::]", "127.0.0.1")),
+        *({"ENVOY_UPSTREAM_HOST": host} for host in ("127.0.0.1", "::1", "[::1]", "novaos")),
     ],
 )
 def test_the_edges_are_accepted(env: dict[str, str]) -> None:

@@ -265,6 +265,27 @@ def test_a_bad_allowed_origin_stops_the_render_with_one_line(
     assert not out.exists()
 
 
+def test_a_listen_host_that_is_no_address_stops_the_render_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The init container rendered it (exit 0) and the sidecar crash-looped on it.
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("ENVOY_LISTEN_HOST", "localhost")
+    out = tmp_path / "envoy.yaml"
+    assert render_mod.main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("invalid configuration: ENVOY_LISTEN_HOST: 'localhost' is not an IP")
+    assert "\n" not in err and not out.exists()
+
+
+def test_ipv6_hosts_in_brackets_are_rendered_bare(tls: dict[str, str]) -> None:
+    config = rendered({**tls, "ENVOY_LISTEN_HOST": "[::]", "ENVOY_UPSTREAM_HOST": "[::1]"})
+    assert listeners(config)["https"]["address"]["socket_address"]["address"] == "::"
+    (cluster,) = [c for c in config["static_resources"]["clusters"] if c["name"] == "novaos_grpc"]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"]["address"] == "::1"
+
+
 def test_a_dev_token_needs_a_host_list(tls: dict[str, str]) -> None:
     # Served to any Host, the page's token was a DNS-rebinding site's to read.
     with pytest.raises(ConfigError, match="ENVOY_ALLOWED_HOSTS"):
