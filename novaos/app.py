@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,11 +135,42 @@ def chain_keys(settings: Settings) -> ChainKeys:
     )
 
 
+# Values libpq refuses at every connect ("invalid sslmode value"): parsed, they
+# are not checked, and the pool retried them for ever while the audit spilled.
+_CONNINFO_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any",
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ),
+}
+
+
+def conninfo_problem(params: Mapping[str, object]) -> str | None:
+    """Why libpq would refuse these parsed connection parameters at every connect,
+    or None. Quotes only the values checked, never the password."""
+    for listed in str(params.get("port") or "").split(","):
+        port = listed.strip()
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            return f"port {port!r} is not a port number (1-65535)"
+    for key, choices in _CONNINFO_CHOICES.items():
+        value = params.get(key)
+        if value is not None and value not in choices:
+            return f"{key} {value!r} is not one of {', '.join(choices)}"
+    return None
+
+
 def build_audit_sink(settings: Settings, keys: ChainKeys) -> AuditSink:
     """AUDIT_STORAGE_TYPE picks the sink; ``keys`` seal what it re-chains."""
     if settings.audit_storage_type is AuditStorage.DATABASE:
         try:
-            conninfo_to_dict(settings.database_url)
+            params = conninfo_to_dict(settings.database_url)
         except psycopg.ProgrammingError:
             # A string that does not parse is a mistake to fix, not an outage to
             # spill through (the pool would retry it for ever). Neither it nor
@@ -147,6 +179,8 @@ def build_audit_sink(settings: Settings, keys: ChainKeys) -> AuditSink:
                 "invalid configuration: DATABASE_URL: not a PostgreSQL connection string "
                 "(postgresql://user:password@host:5432/db, or key=value pairs)"
             ) from None
+        if problem := conninfo_problem(params):
+            raise ConfigError(f"invalid configuration: DATABASE_URL: {problem}")
         return PostgresAuditSink(
             settings.database_url,
             pool_size=settings.audit_db_pool_size,
