@@ -39,6 +39,11 @@ _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _DB_PATH = re.compile(r"/?[0-9]*")
 
 
+# Durations rendered for Envoy (as "<seconds>s") are at most a day: far larger ones
+# were written as "1e+20s", which Envoy refuses to parse, so the sidecar never started.
+_ENVOY_MAX_MS = 86_400_000
+
+
 class AuditStorage(StrEnum):
     MEMORY = "memory"
     FILE = "file"
@@ -286,7 +291,7 @@ class Settings(BaseSettings):
     provider_read_timeout_ms: int = Field(60000, ge=1)
     provider_total_timeout_ms: int = Field(120000, ge=1)
     provider_max_connections: int = Field(100, ge=1, le=10000)  # pool size per provider
-    stream_idle_timeout_ms: int = Field(30000, ge=1)
+    stream_idle_timeout_ms: int = Field(30000, ge=1, le=_ENVOY_MAX_MS)  # rendered (+5 s) for Envoy
     circuit_failure_threshold: int = Field(3, ge=1)
     circuit_reset_timeout_ms: int = Field(30000, ge=1)
     default_max_tokens: int = Field(512, ge=1, le=100000)
@@ -375,16 +380,18 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     web_root: Path = Path("web")
-    envoy_max_request_bytes: int = Field(256 * 1024, ge=1024)
-    envoy_unary_timeout_ms: int = Field(15000, ge=100)  # health, audit reads, conversations
-    envoy_chat_timeout_ms: int = Field(150000, ge=100)  # unary Chat: a whole answer
-    envoy_stream_timeout_ms: int = Field(600000, ge=0)  # StreamChat overall; 0 = unbounded
+    # Envoy's field is a uint32: 2^32 and up rendered, and Envoy refused the config.
+    envoy_max_request_bytes: int = Field(256 * 1024, ge=1024, le=4_294_967_295)
+    envoy_unary_timeout_ms: int = Field(15000, ge=100, le=_ENVOY_MAX_MS)  # health, audit, …
+    envoy_chat_timeout_ms: int = Field(150000, ge=100, le=_ENVOY_MAX_MS)  # unary Chat: an answer
+    # StreamChat overall; 0 = unbounded
+    envoy_stream_timeout_ms: int = Field(600000, ge=0, le=_ENVOY_MAX_MS)
     envoy_cors_max_age_s: int = Field(600, ge=0)
     # The whole request (headers and body) must arrive within this; disarmed once it
     # went upstream, so streamed answers are not limited by it (slow-body clients are).
-    envoy_request_timeout_ms: int = Field(30000, ge=100)
+    envoy_request_timeout_ms: int = Field(30000, ge=100, le=_ENVOY_MAX_MS)
     envoy_max_connections: int = Field(0, ge=0)  # 0: below RLIMIT_NOFILE only
-    envoy_max_heap_mb: int = Field(0, ge=0)  # 0: no heap-pressure actions
+    envoy_max_heap_mb: int = Field(0, ge=0, le=1_048_576)  # 0: no heap-pressure actions; ≤ 1 TiB
     # The Host (:authority) names the sidecar answers, any port; others get a 421
     # (a DNS-rebinding page would otherwise read the dev page's token). make run:
     # the loopback names; a pod: any, as kubelets and load balancers send its IP.
@@ -665,6 +672,8 @@ def _never_right(s: Settings) -> str | None:
     """A pair of values each fine alone that can never work together."""
     if s.grpc_port and s.grpc_port == s.metrics_port:
         return f"METRICS_PORT: the same port as GRPC_PORT ({s.grpc_port})"
+    if collision := _port_collision(s):
+        return collision
     if s.redis_reconnect_min_backoff_ms > s.redis_reconnect_max_backoff_ms:
         return (
             "REDIS_RECONNECT_MIN_BACKOFF_MS: larger than REDIS_RECONNECT_MAX_BACKOFF_MS "
@@ -681,6 +690,40 @@ def _never_right(s: Settings) -> str | None:
             f"({s.web_fetch_connect_timeout_ms} > {s.web_fetch_total_timeout_ms})"
         )
     return None
+
+
+_ANY_ADDRESS = {"", "0.0.0.0", "::"}
+
+
+def _port_collision(s: Settings) -> str | None:
+    """Two of the pod's listeners on one port (0 picks a free one, or turns the
+    plain listener off): they rendered and validated, then collided at bind time.
+    The gateway's and the sidecar's are compared when the sidecar reaches the gateway
+    on loopback, i.e. they share a network namespace (a pod, compose's service)."""
+    envoy = [("ENVOY_HTTPS_PORT", s.envoy_https_port, s.envoy_listen_host)]
+    if not s.is_production:  # production renders no plain listener
+        envoy.append(("ENVOY_HTTP_PORT", s.envoy_http_port, s.envoy_listen_host))
+    envoy.append(("ENVOY_ADMIN_PORT", s.envoy_admin_port, "127.0.0.1"))
+    # The gateway's port as the sidecar knows it (its own GRPC_PORT may be unset).
+    if s.envoy_upstream_port:
+        gateway = ("ENVOY_UPSTREAM_PORT", s.envoy_upstream_port, s.grpc_host)
+    else:
+        gateway = ("GRPC_PORT", s.grpc_port, s.grpc_host)
+    binds = [gateway, ("METRICS_PORT", s.metrics_port, s.metrics_host)]
+    binds = (binds if _is_loopback(s.envoy_upstream_host) else []) + envoy
+    for i, (name, port, host) in enumerate(binds):
+        for other, other_port, other_host in binds[:i]:
+            same_address = host in _ANY_ADDRESS or other_host in _ANY_ADDRESS or host == other_host
+            if port and port == other_port and same_address:
+                return f"{name}: the same port as {other} ({port})"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parsed(value: str) -> SplitResult | None:

@@ -250,6 +250,30 @@ def test_envoy_accepts_the_rendered_config(tls: dict[str, str], tmp_path: Path) 
     assert envoy_binary().is_file()
 
 
+def test_envoy_accepts_every_setting_at_its_upper_bound(tmp_path: Path) -> None:
+    # Past these bounds the render succeeded and Envoy refused the config.
+    subprocess.run([str(ROOT / "scripts" / "dev_tls.sh"), str(tmp_path / "tls")], check=True)
+    env = {
+        "TLS_CERT_FILE": str(tmp_path / "tls" / "cert.pem"),
+        "TLS_KEY_FILE": str(tmp_path / "tls" / "key.pem"),
+        "ENVOY_MAX_REQUEST_BYTES": "4294967295",
+        "ENVOY_MAX_HEAP_MB": "1048576",
+        **dict.fromkeys(
+            (
+                "ENVOY_UNARY_TIMEOUT_MS",
+                "ENVOY_CHAT_TIMEOUT_MS",
+                "ENVOY_STREAM_TIMEOUT_MS",
+                "ENVOY_REQUEST_TIMEOUT_MS",
+                "STREAM_IDLE_TIMEOUT_MS",
+            ),
+            "86400000",
+        ),
+    }
+    out = tmp_path / "envoy.yaml"
+    render_mod.write(load_settings({"JWT_SECRET": SECRET, "NODE_ENV": "production", **env}), out)
+    render_mod.validate(out)
+
+
 def test_a_bad_allowed_origin_stops_the_render_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
