@@ -267,7 +267,9 @@ class Settings(BaseSettings):
     # Capped so a restarted Redis is noticed within ~2 s (the guide promises < 5 s).
     redis_reconnect_min_backoff_ms: int = Field(100, ge=10)
     redis_reconnect_max_backoff_ms: int = Field(2000, ge=50)
-    redis_command_timeout_ms: int = Field(2000, ge=50)
+    # At most an hour: the wait is also a Redis expiry (the release script's), and
+    # Redis refused a huge one, failing every chat with INTERNAL (see LEASE_TTL_MS).
+    redis_command_timeout_ms: int = Field(2000, ge=50, le=3_600_000)
     # Keys the in-process store holds (memory-only mode, and the fallback during an
     # outage); conversations beyond it are evicted least recently used first.
     memory_store_max_keys: int = Field(20000, ge=100)

@@ -46,6 +46,8 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"LEASE_TTL_MS": "86400001"}, "LEASE_TTL_MS"),
         ({"CONVERSATION_TTL_S": "100000000000000000"}, "CONVERSATION_TTL_S"),
         ({"CONVERSATION_TTL_S": "315360001"}, "CONVERSATION_TTL_S"),
+        ({"REDIS_COMMAND_TIMEOUT_MS": "99999999999999999999999"}, "REDIS_COMMAND_TIMEOUT_MS"),
+        ({"REDIS_COMMAND_TIMEOUT_MS": "3600001"}, "REDIS_COMMAND_TIMEOUT_MS"),
         # found by gRPC's C core only once the app was built, in a line of its own
         ({"GRPC_HOST": " "}, "GRPC_HOST"),
         ({"GRPC_HOST": "not a host"}, "GRPC_HOST"),
@@ -103,6 +105,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"GRPC_PORT": "0", "METRICS_PORT": "0"},  # two free ports, as the tests use
         {"CONCURRENCY_LIMIT_FREE": "1", "RATE_LIMIT_PRO": "1", "TOKEN_LIMIT_ENTERPRISE": "1"},
         {"LEASE_TTL_MS": "86400000", "CONVERSATION_TTL_S": "315360000"},
+        {"REDIS_COMMAND_TIMEOUT_MS": "3600000"},
         *(
             {"GRPC_HOST": host}
             for host in ("0.0.0.0", "::", "::1", "[::1]", "localhost", "novaos-0.novaos.ns.svc")

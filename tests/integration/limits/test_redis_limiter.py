@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from annotated_types import Le
 
+from novaos.config import Settings
 from novaos.domain import Tier
 from novaos.errors import RateLimitedError
 from novaos.limits import LimitSubject, TierLimits
@@ -165,3 +167,28 @@ async def test_shutdown_does_not_wait_for_releases_a_stalled_redis_owes(tmp_path
         server.proc.send_signal(signal.SIGCONT)
         await store.aclose()
         server.kill()
+
+
+def _upper_bound(name: str) -> int:
+    (le,) = [m.le for m in Settings.model_fields[name].metadata if isinstance(m, Le)]
+    return int(le)
+
+
+async def test_a_release_at_the_largest_timeout_and_lease_redis_takes(redis_url: str) -> None:
+    # REDIS_COMMAND_TIMEOUT_MS becomes part of the release's expiry: at 1e23 Redis
+    # refused it ("value is not an integer or out of range") and every chat failed.
+    timeout_s = _upper_bound("redis_command_timeout_ms") / 1000
+    kv = RedisStore.from_url(redis_url, pool_size=2, timeout_s=timeout_s)
+    limiter = RedisLimiter(
+        kv,
+        dict.fromkeys(Tier, TierLimits(10, 10**6, 10)),
+        lease_ttl_ms=_upper_bound("lease_ttl_ms"),
+    )
+    subject = LimitSubject("largest-bounds", Tier.PRO)
+    try:
+        for _ in range(2):  # the second finds the first's slot released
+            async with limiter.hold(subject, 10) as lease:
+                lease.settle(5)
+    finally:
+        await limiter.aclose()
+        await kv.aclose()
