@@ -437,7 +437,7 @@ class Settings(BaseSettings):
         # would fail for that page with nothing said anywhere.
         return tuple(check_origin(origin) for origin in value)
 
-    @field_validator("grpc_host")
+    @field_validator("grpc_host", "metrics_host")
     @classmethod
     def _grpc_host(cls, value: str) -> str:
         return check_listen_host(value) if value else value  # "": every address, as 0.0.0.0

@@ -15,6 +15,7 @@ configuration error code stops the supervisor: restarting cannot fix it.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import shutil
 import signal
@@ -53,10 +54,15 @@ KILL_AFTER_GRACE_S = 5.0
 def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> WSGIServer:
     """/metrics on ``host:port``; an address that cannot be bound is a configuration error."""
     try:
-        server, _ = start_http_server(port, addr=host, registry=registry)
+        address = host.removeprefix("[").removesuffix("]")  # METRICS_HOST=[::1], as GRPC_HOST
+        server, _ = start_http_server(port, addr=address, registry=registry)
     except OSError as exc:
+        # A name that does not resolve, or an address this machine does not have,
+        # is the host's fault (it was blamed on METRICS_PORT); in use, the port's.
+        host_fault = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+        name = "METRICS_HOST" if host_fault else "METRICS_PORT"
         raise ConfigError(
-            f"invalid configuration: METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror})"
+            f"invalid configuration: {name}: cannot listen on {host}:{port} ({exc.strerror})"
         ) from exc
     return server
 

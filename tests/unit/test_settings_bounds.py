@@ -55,6 +55,10 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"GRPC_HOST": "127.0.0.1:50051"}, "GRPC_HOST"),
         ({"GRPC_HOST": "[127.0.0.1]"}, "GRPC_HOST"),
         ({"GRPC_HOST": "-bad-.example"}, "GRPC_HOST"),
+        # bound later and named METRICS_PORT ("cannot listen on abc def:9464")
+        ({"METRICS_HOST": "abc def"}, "METRICS_HOST"),
+        ({"METRICS_HOST": " "}, "METRICS_HOST"),
+        ({"METRICS_HOST": "[127.0.0.1]"}, "METRICS_HOST"),
         # rendered fine, then Envoy crash-looped on "malformed IP address"
         *(
             ({"ENVOY_LISTEN_HOST": host}, "ENVOY_LISTEN_HOST")
