@@ -819,26 +819,41 @@ def _first_error_line(exc: ValidationError) -> str:
 # Kubernetes service links (REDIS_PORT, NOVAOS_SERVICE_HOST, …). Named only when
 # they are a near miss of one of ours (GRPC_PROT).
 _NOT_OURS = re.compile(r"(GRPC|NODE)_.*|REDIS_PASSWORD|.+_SERVICE_(HOST|PORT.*)|.+_PORT(_.+)?")
+# Other programs' names never named, however alike one of ours (SSL_CERT_FILE,
+# OpenSSL's, is a near miss of TLS_CERT_FILE): the shell's, the locale's, Python's,
+# Kubernetes', proxies', libpq's, the dynamic loader's.
+_FOREIGN = re.compile(
+    r"PATH|HOME|USER|SHELL|TERM|LANG|LANGUAGE|PWD|OLDPWD|HOSTNAME|TZ|SHLVL|LC_.+|PYTHON.*"
+    r"|KUBERNETES_.+|SSL_.+|(HTTPS?|NO|ALL)_PROXY|PG[A-Z]+|LD_.+|PIP_.+|XDG_.+|SSH_.+"
+)
 _NEAR_MISS = 0.85
 _SUGGESTED = 0.7  # difflib's ratio: REDIS_ULR/REDIS_URL 0.89, AUDIT_STORAGE/_TYPE 0.84
 
 
 def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
     """Variables in ``env`` (default: the process environment) that look meant for
-    NovaOS, sharing a setting's prefix (``REDIS_``, ``AUDIT_``, ``RATE_``, …), but name
-    none, which the settings ignore without a word: each as ``NAME``, or ``NAME (did
-    you mean KNOWN?)`` for the closest setting."""
+    NovaOS but name no setting, which the settings ignore without a word: those
+    sharing a setting's prefix (``REDIS_``, ``AUDIT_``, ``RATE_``, …), and any other
+    whose whole name is a near miss of a setting's (``LOGLEVEL``, ``METRIC_PORT``,
+    ``CONCURENCY_LIMIT_FREE``). Each as ``NAME``, or ``NAME (did you mean KNOWN?)``
+    for the closest setting."""
     known = [(field.alias or name).upper() for name, field in Settings.model_fields.items()]
     prefixes = {name.split("_", 1)[0] for name in known if "_" in name}
     found = []
     for name in sorted(os.environ if env is None else env):
         upper = name.upper()
-        if upper in known or "_" not in upper or upper.split("_", 1)[0] not in prefixes:
+        if upper in known or _FOREIGN.fullmatch(upper):
             continue
-        # Only a setting of the same family is suggested: REDIS_HOST is no
-        # METRICS_HOST, however alike the letters.
-        family = [k for k in known if k.split("_", 1)[0] == upper.split("_", 1)[0]]
-        close = difflib.get_close_matches(upper, family, n=1, cutoff=_SUGGESTED)
+        if "_" in upper and upper.split("_", 1)[0] in prefixes:
+            # Only a setting of the same family is suggested: REDIS_HOST is no
+            # METRICS_HOST, however alike the letters.
+            family = [k for k in known if k.split("_", 1)[0] == upper.split("_", 1)[0]]
+            close = difflib.get_close_matches(upper, family, n=1, cutoff=_SUGGESTED)
+        else:
+            # Its first word misspelt, or its underscores: only a near miss is named.
+            close = difflib.get_close_matches(upper, known, n=1, cutoff=_NEAR_MISS)
+            if not close:
+                continue
         near = close and difflib.SequenceMatcher(None, upper, close[0]).ratio() >= _NEAR_MISS
         if _NOT_OURS.fullmatch(upper) and not near:
             continue

@@ -26,6 +26,51 @@ def test_misspelt_variables_are_named_with_the_closest_setting() -> None:
     ]
 
 
+def test_a_misspelt_first_word_or_underscore_is_named_too() -> None:
+    # Only a setting's first word was looked for: these were ignored without a word,
+    # and PREFERED_PROVIDER left a production gateway on the mock.
+    env = dict.fromkeys(
+        (
+            "CONCURENCY_LIMIT_FREE",
+            "TOKENS_LIMIT_PRO",
+            "RATELIMIT_FREE",
+            "METRIC_PORT",  # the shape of a Kubernetes service link, but a near miss
+            "WORKER",
+            "LOGLEVEL",
+            "PREFERED_PROVIDER",
+        ),
+        "1",
+    )
+    assert unknown_variables(env) == [
+        "CONCURENCY_LIMIT_FREE (did you mean CONCURRENCY_LIMIT_FREE?)",
+        "LOGLEVEL (did you mean LOG_LEVEL?)",
+        "METRIC_PORT (did you mean METRICS_PORT?)",
+        "PREFERED_PROVIDER (did you mean PREFERRED_PROVIDER?)",
+        "RATELIMIT_FREE (did you mean RATE_LIMIT_FREE?)",
+        "TOKENS_LIMIT_PRO (did you mean TOKEN_LIMIT_PRO?)",
+        "WORKER (did you mean WORKERS?)",
+    ]
+
+
+def test_other_programs_names_are_not_named_however_alike() -> None:
+    env = dict.fromkeys(
+        (
+            "SSL_CERT_FILE",  # OpenSSL's; 0.85 like TLS_CERT_FILE
+            "PGPORT",
+            "HOME",
+            "HOSTNAME",
+            "PYTHONDONTWRITEBYTECODE",
+            "KUBERNETES_SERVICE_PORT_HTTPS",
+            "KUBERNETES_PORT_443_TCP_PROTO",
+            "HTTPS_PROXY",
+            "LC_ALL",
+            "DEBUG",
+        ),
+        "1",
+    )
+    assert unknown_variables(env) == []
+
+
 def test_settings_and_other_programs_variables_are_not_named() -> None:
     env = {
         "REDIS_URL": "redis://cache:6379/0",
