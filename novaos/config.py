@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from novaos.domain import MODEL_ID, MODEL_ID_RULE
 from novaos.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
@@ -573,6 +574,15 @@ class Settings(BaseSettings):
         url = _parsed(value)
         if url is None or url.scheme not in {"http", "https"} or not url.hostname:
             raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("openai_model", "gemini_model", "anthropic_model", "openai_compat_model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        # As options.model is checked: the model reaches the upstream URL (Gemini's
+        # path), audit records and metric labels.
+        if value and not MODEL_ID.fullmatch(value):
+            raise ValueError(f"{value[:60]!r}: {MODEL_ID_RULE}")
         return value
 
     @field_validator("audit_chain_previous_keys")

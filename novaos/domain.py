@@ -136,9 +136,15 @@ class RequestContext:
 # A model id as providers spell them (gpt-4o-2024-08-06, ft:gpt-4o-mini:org:custom:id,
 # models/gemini-1.5-pro-002, claude-3-5-sonnet@20240620, meta-llama/Llama-3.1-8B-Instruct,
 # llama3.1:8b-instruct-q4_K_M): it reaches upstream requests, audit records and the
-# llm_token_usage_total label, so no spaces, control characters or kilobytes.
-MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
-MODEL_ID_RULE = "use up to 200 letters, digits or . _ : / @ + -, starting with a letter or digit"
+# llm_token_usage_total label, so no spaces, control characters or kilobytes. Nor a
+# "." or ".." segment between slashes: Gemini's model is part of the URL path, and
+# "x/../../other" would take the request (and the gateway's API key) out of
+# GEMINI_BASE_URL's path to another one on that host.
+MODEL_ID = re.compile(r"(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+MODEL_ID_RULE = (
+    "use up to 200 letters, digits or . _ : / @ + -, starting with a letter or digit,"
+    " with no . or .. between slashes"
+)
 
 
 @dataclass(frozen=True, slots=True)

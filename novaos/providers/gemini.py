@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -58,11 +59,12 @@ class GeminiProvider(HttpProvider):
         return body
 
     def _stream_call(self, request: ProviderRequest, model: str) -> HttpCall:
-        path = f"/models/{model}:streamGenerateContent"
+        path = f"/models/{_in_path(model)}:streamGenerateContent"
         return HttpCall(path, self._body(request), self._headers, {"alt": "sse"})
 
     def _complete_call(self, request: ProviderRequest, model: str) -> HttpCall:
-        return HttpCall(f"/models/{model}:generateContent", self._body(request), self._headers)
+        path = f"/models/{_in_path(model)}:generateContent"
+        return HttpCall(path, self._body(request), self._headers)
 
     def _decoder(self, request: ProviderRequest, model: str) -> GeminiStreamDecoder:
         return GeminiStreamDecoder(self.name, request, model)
@@ -75,6 +77,13 @@ class GeminiProvider(HttpProvider):
         return ProviderResponse(
             text=piece.text, usage=usage, model=piece.model or model, finish_reason=piece.finish
         )
+
+
+def _in_path(model: str) -> str:
+    """The model as a URL path part: percent-encoded but for "/" and ":" (a model id
+    holds no other reserved character: ``novaos.domain.MODEL_ID``). Dot segments
+    are refused where the URL is made (``HttpProvider._url``)."""
+    return quote(model, safe="/:@+")
 
 
 class GeminiStreamDecoder:

@@ -25,10 +25,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import certifi
+from yarl import URL
 
 from novaos.domain import Usage
 from novaos.errors import DeadlineExceededError
@@ -127,6 +128,8 @@ class HttpProvider:
         self.default_model = default_model
         self._http = http
         self._base_url = base_url.rstrip("/")  # + the call's path, which starts with "/"
+        # Every request's path stays under this one (``_url``).
+        self._base_path = URL(self._base_url).raw_path.rstrip("/") + "/"
         # Read once, as httpx did: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY and the CA bundle.
         self._proxy = _env_proxy(self._base_url)
         self._ssl = _ssl_context() if self._base_url.startswith("https:") else None
@@ -287,11 +290,21 @@ class HttpProvider:
         self._loop = loop
         return self._session
 
+    def _url(self, call: HttpCall) -> URL:
+        """Where ``call`` goes: under the base URL's path, whatever its path holds.
+        yarl resolves "." and ".." segments (percent-encoded ones too), so a model
+        id in the path (Gemini's) that held them would reach another path on the
+        provider's host, with the gateway's API key; refused before any request."""
+        url = URL(self._base_url + call.path)
+        if not url.raw_path.startswith(self._base_path):
+            raise perr.ProviderRequestError(
+                self.name, f"request path {url.raw_path[:80]!r} leaves the base URL's path"
+            )
+        return url.with_query(call.params) if call.params else url
+
     @asynccontextmanager
     async def _open(self, call: HttpCall) -> AsyncIterator[aiohttp.ClientResponse]:
-        url = self._base_url + call.path
-        if call.params:
-            url += "?" + urlencode(call.params)
+        url = self._url(call)
         # The bytes httpx sent for json=: compact, UTF-8, no NaN.
         data = json.dumps(call.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         client = self._client()

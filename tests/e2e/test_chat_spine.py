@@ -146,6 +146,9 @@ async def test_invalid_argument_names_the_field(server: Running) -> None:
         ("options.model", {"options": chat_pb2.GenerationOptions(model="gpt-4o\nx")}),
         ("options.model", {"options": chat_pb2.GenerationOptions(model="gpt 4o")}),
         ("options.model", {"options": chat_pb2.GenerationOptions(model='m",x="1')}),
+        # Gemini puts the model in its URL path: this one left GEMINI_BASE_URL's
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="x/../../../escape")}),
+        ("options.model", {"options": chat_pb2.GenerationOptions(model="x/./y")}),
     ],
 )
 async def test_bad_options_are_rejected(

@@ -89,6 +89,10 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         # rendered into a DNS cluster, found only as "no healthy upstream"
         ({"ENVOY_UPSTREAM_HOST": "no such host"}, "ENVOY_UPSTREAM_HOST"),
         ({"ENVOY_UPSTREAM_HOST": "[novaos]"}, "ENVOY_UPSTREAM_HOST"),
+        # Gemini's model is a URL path part: "..", resolved, left GEMINI_BASE_URL's path
+        ({"GEMINI_MODEL": "x/../../other"}, "GEMINI_MODEL"),
+        ({"OPENAI_MODEL": "gpt 4o"}, "OPENAI_MODEL"),
+        ({"ANTHROPIC_MODEL": "./claude"}, "ANTHROPIC_MODEL"),
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -110,6 +114,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"CONCURRENCY_LIMIT_FREE": "1", "RATE_LIMIT_PRO": "1", "TOKEN_LIMIT_ENTERPRISE": "1"},
         {"LEASE_TTL_MS": "86400000", "CONVERSATION_TTL_S": "315360000"},
         {"REDIS_COMMAND_TIMEOUT_MS": "3600000"},
+        {"GEMINI_MODEL": "models/gemini-1.5-pro-002", "OPENAI_MODEL": "ft:gpt-4o-mini:org:x:1"},
         *(
             {"GRPC_HOST": host}
             for host in ("0.0.0.0", "::", "::1", "[::1]", "localhost", "novaos-0.novaos.ns.svc")

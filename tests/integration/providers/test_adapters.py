@@ -160,6 +160,26 @@ async def test_a_redirect_is_a_request_error_naming_where(rig: Rig) -> None:
     assert "elsewhere.example" in caught.value.message
 
 
+async def test_a_model_id_never_takes_the_request_out_of_the_base_path(rig: Rig) -> None:
+    # Gemini puts the model in the URL path: resolved, ".." reached another path on
+    # the provider's host, with the gateway's API key. Refused before any request
+    # (options.model and *_MODEL refuse such ids first: this is the adapter's own).
+    rig.server.default = Reply(body=rig.kit.json("Fine.", rig.kit.tokens))
+    encoded = replace(REQUEST, model="x/%2E%2E/%2e%2e/escape")
+    assert (await rig.provider.complete(encoded)).text == "Fine."  # its "%" is encoded
+    assert rig.server.requests.pop().path.startswith(rig.kit.path.rsplit("/", 1)[0])
+    asked = replace(REQUEST, model="x/../../../escape")
+    if rig.kit.name != "gemini":  # the model goes in the body, as any text would
+        assert (await rig.provider.complete(asked)).text == "Fine."
+        return
+    with pytest.raises(perr.ProviderRequestError, match="leaves the base URL's path"):
+        await collect(rig.provider, asked)
+    with pytest.raises(perr.ProviderRequestError, match="leaves the base URL's path"):
+        await rig.provider.complete(asked)
+    assert rig.server.requests == []
+    assert (await rig.provider.complete(REQUEST)).text == "Fine."  # no slot leaked
+
+
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
     rig.server.queue(Reply(500, rig.kit.error(500, "boom")))
     with pytest.raises(perr.ProviderServerError) as caught:
