@@ -60,6 +60,12 @@ BODY_LIMIT = 8 * 1024 * 1024
 # bound as one event's (a whole answer fits in one). Past it the stream fails as
 # ``too_large``; only the total timeout ended it before, the text held meanwhile.
 MAX_ANSWER_CHARS = MAX_EVENT_CHARS
+# A whole answer's text is held to the same MAX_ANSWER_CHARS, and to this much
+# UTF-8 besides: the unary reply that carries it must stay within a gRPC client's
+# default 4 MiB receive limit (and the sidecar's transcoding buffer, as large), or
+# the client could not read an answer the gateway recorded as completed. 1 Mi
+# characters of 4-byte ones would not fit; 3-byte ones (CJK) would.
+MAX_ANSWER_BYTES = 3 * 1024 * 1024
 JSON = dict[str, Any]
 
 
@@ -233,6 +239,16 @@ class HttpProvider:
             raise perr.MalformedChunkError(self.name, "response is not a JSON object")
         answer = self._parse_response(data, request, model)
         text = clean(answer.text)
+        if len(text) > MAX_ANSWER_CHARS or (
+            len(text) > MAX_ANSWER_BYTES // 4
+            and len(text.encode("utf-8", "surrogatepass")) > MAX_ANSWER_BYTES
+        ):
+            # As a stream past MAX_ANSWER_CHARS: too large, so the router moves on.
+            limit = (
+                f"answer longer than {MAX_ANSWER_CHARS} characters"
+                f" or {MAX_ANSWER_BYTES // 2**20} MiB"
+            )
+            raise perr.ResponseTooLargeError(self.name, limit)
         return answer if text is answer.text else replace(answer, text=text)
 
     async def aclose(self) -> None:

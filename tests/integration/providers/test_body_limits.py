@@ -1,7 +1,8 @@
 """An upstream cannot make the gateway buffer without end.
 
 A whole (non-streamed) answer is read up to ``BODY_LIMIT``, counted as it
-arrives: with a Content-Length, chunked, or compressed. A stream holds at most
+arrives: with a Content-Length, chunked, or compressed; its text is held to
+``MAX_ANSWER_CHARS`` as a stream's, and to ``MAX_ANSWER_BYTES`` of UTF-8. A stream holds at most
 ``MAX_EVENT_CHARS`` of one event or one unended line, and brings at most
 ``MAX_ANSWER_CHARS`` of answer text in all. Past any of these, the call
 fails as a provider error (``too_large``: a breaker failure; the router moves
@@ -12,13 +13,14 @@ never INTERNAL.
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from novaos.ports import Provider
 from novaos.providers import errors as perr
-from novaos.providers.http import BODY_LIMIT, MAX_ANSWER_CHARS
+from novaos.providers.http import BODY_LIMIT, MAX_ANSWER_BYTES, MAX_ANSWER_CHARS
 from novaos.providers.sse import MAX_EVENT_CHARS
 from tests.fixtures.fake_providers import FakeProviderServer, Part, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import KITS, openai_json
@@ -69,10 +71,46 @@ async def test_an_oversized_whole_answer_is_a_provider_error(
 async def test_a_whole_answer_at_the_limit_is_read(
     upstream: tuple[FakeProviderServer, Provider],
 ) -> None:
+    # Its text within the answer's own limits: each emoji is one character, four
+    # bytes of UTF-8 and twelve of JSON ("\ud83d\ude42").
     server, provider = upstream
-    body = openai_json("", (5, 5))
-    text = "y" * (BODY_LIMIT - len(body))
-    server.queue(Reply(body=_pieces(openai_json(text, (5, 5))), content_type="application/json"))
+    room = BODY_LIMIT - len(openai_json("", (5, 5)))
+    text = "\U0001f642" * (room // 12) + "y" * (room % 12)
+    body = openai_json(text, (5, 5))
+    assert len(body) == BODY_LIMIT
+    server.queue(Reply(body=_pieces(body), content_type="application/json"))
+    assert (await provider.complete(REQUEST)).text == text
+
+
+TOO_LONG = {
+    # A unary answer was read up to BODY_LIMIT: 5 MB of text held the event loop for
+    # seconds in the output check, and the reply was over a gRPC client's 4 MiB
+    # receive limit while the audit said "completed".
+    "characters": "x" * (MAX_ANSWER_CHARS + 1),
+    "bytes": "\U0001f642" * (MAX_ANSWER_BYTES // 4 + 1),  # fewer characters, 4 bytes each
+}
+
+
+@pytest.mark.parametrize("text", TOO_LONG.values(), ids=TOO_LONG.keys())
+async def test_a_whole_answer_is_capped_as_a_stream_is(
+    upstream: tuple[FakeProviderServer, Provider], text: str
+) -> None:
+    server, provider = upstream
+    body = json.dumps(json.loads(openai_json(text, (5, 5))), ensure_ascii=False).encode()
+    server.queue(Reply(body=body), Reply(body=openai_json("Fine.", (5, 1))))
+    with pytest.raises(perr.ResponseTooLargeError) as caught:
+        await provider.complete(REQUEST)
+    assert caught.value.kind == "too_large" and caught.value.accepted  # charged, moved on from
+    assert f"answer longer than {MAX_ANSWER_CHARS} characters or 3 MiB" in str(caught.value)
+    assert (await provider.complete(REQUEST)).text == "Fine."
+
+
+async def test_a_whole_answer_up_to_the_cap_is_read(
+    upstream: tuple[FakeProviderServer, Provider],
+) -> None:
+    server, provider = upstream
+    text = "x" * MAX_ANSWER_CHARS
+    server.queue(Reply(body=openai_json(text, (5, 5))))
     assert (await provider.complete(REQUEST)).text == text
 
 
