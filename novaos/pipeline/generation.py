@@ -138,11 +138,14 @@ class _Draft:
 _FILTERED = frozenset(
     {
         "content_filter", "safety", "recitation", "blocklist", "prohibited_content",
-        "spii", "image_safety", "blocked", "refusal",
+        "spii", "image_safety", "image_prohibited_content", "image_recitation", "blocked",
+        "refusal",
     }
 )  # fmt: skip
 # ... and those that say it stopped at max_tokens (OpenAI length, Gemini and
 # Anthropic max_tokens): whole as far as it goes, which the terminal event says.
+# A finish that says neither nor a normal end never gets here: the adapter ends
+# the call as cut (``UnfinishedAnswerError``).
 _AT_LIMIT = frozenset({"length", "max_tokens"})
 
 

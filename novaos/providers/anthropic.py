@@ -34,6 +34,12 @@ API_VERSION = "2023-06-01"
 
 class AnthropicProvider(HttpProvider):
     name = "anthropic"
+    # end_turn, stop_sequence, the limits (max_tokens, model_context_window_exceeded)
+    # and refusal. Not tool_use (no tool is offered) or pause_turn (a turn to be
+    # continued), nor one added later: cut, never done.
+    whole_finishes = frozenset(
+        {"end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded", "refusal"}
+    )
 
     def __init__(
         self, *, api_key: SecretStr, base_url: str, default_model: str, http: HttpSettings

@@ -46,6 +46,7 @@ __all__ = [
     "StreamErrorEventError",
     "StreamStalledError",
     "TransientProviderError",
+    "UnfinishedAnswerError",
     "UpstreamTruncatedError",
 ]
 
@@ -132,6 +133,17 @@ class StreamCutError(TransientProviderError):
     """The connection closed, or the stream ended without its end marker."""
 
     kind = "stream_cut"
+
+
+class UnfinishedAnswerError(StreamCutError):
+    """The answer ended with a finish reason that does not say it is whole (Gemini
+    OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, FINISH_REASON_UNSPECIFIED; Anthropic
+    pause_turn or tool_use; a tool call where none was offered; any reason the
+    adapter does not know): it counts as cut, never as done. The provider answered
+    as its API says, for this request (a language it does not support): no breaker
+    failure."""
+
+    counts_as_failure = False
 
 
 class MalformedChunkError(TransientProviderError):

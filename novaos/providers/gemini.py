@@ -36,6 +36,15 @@ _USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")
 
 class GeminiProvider(HttpProvider):
     name = "gemini"
+    # STOP, MAX_TOKENS, the filters' (and "blocked": promptFeedback.blockReason).
+    # Not OTHER ("unknown reason"), LANGUAGE, MALFORMED_FUNCTION_CALL,
+    # FINISH_REASON_UNSPECIFIED or one added later: cut, never done.
+    whole_finishes = frozenset(
+        {
+            "stop", "max_tokens", "safety", "recitation", "blocklist", "prohibited_content",
+            "spii", "image_safety", "image_prohibited_content", "image_recitation", "blocked",
+        }
+    )  # fmt: skip
 
     def __init__(
         self, *, api_key: SecretStr, base_url: str, default_model: str, http: HttpSettings

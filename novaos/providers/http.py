@@ -129,6 +129,11 @@ class HttpProvider:
     """Base of the HTTP adapters. Subclasses set ``name`` and the format hooks."""
 
     name = "http"
+    # The finish reasons (lower-cased) that end a whole answer, as far as it goes: a
+    # normal end, one at max_tokens (or another limit), or the provider's filter
+    # (``novaos.pipeline.generation`` tells these apart). Any other one ends the
+    # call as cut (``UnfinishedAnswerError``), never as done.
+    whole_finishes: frozenset[str] = frozenset()
 
     def __init__(self, *, base_url: str, default_model: str, http: HttpSettings) -> None:
         self.default_model = default_model
@@ -208,7 +213,9 @@ class HttpProvider:
                 finally:
                     expiry.cancel()
                     await events.aclose()
-            yield joiner.last(decoder.finish())
+            last = decoder.finish()
+            self._judge_finish(last.finish_reason, last.usage)
+            yield joiner.last(last)
         except perr.ProviderError as exc:
             # What the provider said it used before the break (Anthropic's prompt
             # count at message_start, OpenAI's usage chunk before a lost [DONE],
@@ -238,6 +245,7 @@ class HttpProvider:
         if not isinstance(data, dict):
             raise perr.MalformedChunkError(self.name, "response is not a JSON object")
         answer = self._parse_response(data, request, model)
+        self._judge_finish(answer.finish_reason, answer.usage)
         text = clean(answer.text)
         if len(text) > MAX_ANSWER_CHARS or (
             len(text) > MAX_ANSWER_BYTES // 4
@@ -250,6 +258,17 @@ class HttpProvider:
             )
             raise perr.ResponseTooLargeError(self.name, limit)
         return answer if text is answer.text else replace(answer, text=text)
+
+    def _judge_finish(self, reason: str, usage: Usage | None) -> None:
+        """``UnfinishedAnswerError`` (charged ``usage``) unless ``reason`` ends a
+        whole answer."""
+        if reason.lower() in self.whole_finishes:
+            return
+        error = perr.UnfinishedAnswerError(
+            self.name, f"the answer ended with finish reason {reason[:40]!r}, not whole"
+        )
+        error.usage = usage
+        raise error
 
     async def aclose(self) -> None:
         self._closed = True

@@ -30,6 +30,13 @@ Counts = tuple[int | None, int | None]
 
 class OpenAIProvider(HttpProvider):
     name = "openai"
+    # stop, length, content_filter, a refusal (REFUSED), and what some compatible
+    # servers (Hugging Face TGI) say for stop: eos_token, stop_sequence. Not
+    # tool_calls or function_call (no tool is offered), vLLM's abort, or any other:
+    # cut, never done.
+    whole_finishes = frozenset(
+        {"stop", "length", "content_filter", REFUSED, "eos_token", "stop_sequence"}
+    )
     _max_tokens_field = "max_completion_tokens"
 
     def __init__(

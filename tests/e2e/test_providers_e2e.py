@@ -15,6 +15,8 @@ from novaos.providers.http import BODY_LIMIT
 from tests.fixtures.common import await_until
 from tests.fixtures.fake_providers import Cut, FakeProviderServer, Reply, Stall, StartServer
 from tests.fixtures.provider_wire import (
+    anthropic_json,
+    anthropic_stream,
     gemini_json,
     gemini_stream,
     openai_error,
@@ -271,7 +273,33 @@ CUT_OR_FILTERED = [
     ("openai", "length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
     ("gemini", "SAFETY", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
     ("gemini", "MAX_TOKENS", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+    ("anthropic", "refusal", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
 ]
+
+
+def answering(
+    upstream: FakeProviderServer, vendor: str, texts: list[str], finish: str, rpc: str
+) -> dict[str, str]:
+    """The environment of a gateway whose one provider, ``vendor`` on ``upstream``,
+    answers every call with ``texts`` and the finish reason ``finish``."""
+    tokens = (9, 6)
+    if vendor == "openai":
+        env = openai_env(upstream)
+        whole = openai_json("".join(texts), tokens, finish=finish)
+        streamed = openai_stream(texts, tokens, finish=finish)
+    elif vendor == "gemini":
+        env = {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": upstream.url}
+        whole = gemini_json("".join(texts), tokens, finish=finish)
+        streamed = gemini_stream(texts, tokens, finish=finish)
+    else:
+        env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": upstream.url}
+        whole = anthropic_json("".join(texts), tokens, stop_reason=finish)
+        streamed = anthropic_stream(texts, tokens, stop_reason=finish)
+    if rpc == "Chat":
+        upstream.default = Reply(body=whole)
+    else:
+        upstream.default = Reply(body=streamed, content_type="text/event-stream")
+    return {**env, "PREFERRED_PROVIDER": vendor}
 
 
 @pytest.mark.parametrize(("vendor", "finish", "outcome", "detail"), CUT_OR_FILTERED)
@@ -282,25 +310,7 @@ async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole
     # The finish reason was never read: a filtered answer and one stopped at
     # max_tokens both ended as a plain OUTCOME_COMPLETED.
     upstream = await fake_server()
-    texts = ["Start with the ", "outline. Then "]
-    if vendor == "openai":
-        env = openai_env(upstream)
-        if rpc == "Chat":
-            upstream.default = Reply(body=openai_json("".join(texts), (9, 6), finish=finish))
-        else:
-            body = openai_stream(texts, (9, 6), finish=finish)
-            upstream.default = Reply(body=body, content_type="text/event-stream")
-    else:
-        env = {
-            "PREFERRED_PROVIDER": "gemini",
-            "GEMINI_API_KEY": "test-key",
-            "GEMINI_BASE_URL": upstream.url,
-        }
-        if rpc == "Chat":
-            upstream.default = Reply(body=gemini_json("".join(texts), (9, 6), finish=finish))
-        else:
-            body = gemini_stream(texts, (9, 6), finish=finish)
-            upstream.default = Reply(body=body, content_type="text/event-stream")
+    env = answering(upstream, vendor, ["Start with the ", "outline. Then "], finish, rpc)
     async with running_app(**env) as running:
         stub = chat_pb2_grpc.ChatServiceStub(running.channel)
         if rpc == "Chat":
@@ -312,6 +322,49 @@ async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole
             done = events[-1].completed
             got = (done.outcome, done.detail)
     assert got == (outcome, detail)
+
+
+UNFINISHED = [
+    ("gemini", "OTHER"),
+    ("gemini", "LANGUAGE"),
+    ("gemini", "MALFORMED_FUNCTION_CALL"),
+    ("gemini", "FINISH_REASON_UNSPECIFIED"),
+    ("gemini", "SOME_FUTURE_REASON"),
+    ("anthropic", "pause_turn"),
+    ("anthropic", "tool_use"),
+    ("openai", "tool_calls"),
+]
+
+
+@pytest.mark.parametrize(("vendor", "finish"), UNFINISHED)
+@pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
+async def test_an_answer_that_ended_for_no_normal_reason_counts_as_cut(
+    fake_server: StartServer, vendor: str, finish: str, rpc: str
+) -> None:
+    # Gemini OTHER ("unknown reason"), LANGUAGE, ... ended as OUTCOME_COMPLETED with
+    # no detail: the client, the audit and the conversation took a possibly cut
+    # answer for a whole one. Cut after released text; with no other provider to
+    # call before any, the call fails as a cut would.
+    upstream = await fake_server()
+    env = answering(upstream, vendor, ["Start with the outline. ", "Then "], finish, rpc)
+    async with running_app(**env) as running:
+        stub = chat_pb2_grpc.ChatServiceStub(running.channel)
+        if rpc == "Chat":
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
+            err = caught.value
+            assert f"{vendor}: stream_cut" in (err.details() or "")
+        else:
+            events, failed = await stream_chat(running)
+            assert failed is not None
+            err = failed
+            released = "".join(e.delta.text for e in events if e.HasField("delta"))
+            assert released == "Start with the outline. "
+            assert events[-1].completed.outcome == chat_pb2.OUTCOME_UPSTREAM_TRUNCATED
+        assert err.code() == grpc.StatusCode.UNAVAILABLE
+        health = health_pb2_grpc.HealthServiceStub(running.channel)
+        listed = await health.ListCircuits(health_pb2.ListCircuitsRequest())
+        assert [c.consecutive_failures for c in listed.circuits] == [0], "no breaker failure"
 
 
 @pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
