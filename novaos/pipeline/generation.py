@@ -143,10 +143,10 @@ _FILTERED = frozenset(
     }
 )  # fmt: skip
 # ... and those that say it stopped at max_tokens (OpenAI length, Gemini and
-# Anthropic max_tokens): whole as far as it goes, which the terminal event says.
-# A finish that says neither nor a normal end never gets here: the adapter ends
-# the call as cut (``UnfinishedAnswerError``).
-_AT_LIMIT = frozenset({"length", "max_tokens"})
+# Anthropic max_tokens) or at the context window (Anthropic): whole as far as it
+# goes, which the terminal event says. A finish that says neither nor a normal end
+# never gets here: the adapter ends the call as cut (``UnfinishedAnswerError``).
+_AT_LIMIT = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 
 
 def _judge_finish(reason: str, stats: GenerationStats) -> None:

@@ -273,6 +273,8 @@ CUT_OR_FILTERED = [
     ("openai", "length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
     ("gemini", "SAFETY", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
     ("gemini", "MAX_TOKENS", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+    # cut at the context window: it passed as a whole answer
+    ("anthropic", "model_context_window_exceeded", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
     ("anthropic", "refusal", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
 ]
 
