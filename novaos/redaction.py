@@ -185,9 +185,11 @@ class SecretScrubber:
     quotes the credential it was sent back in its error body may quote one of any
     shape (an OpenAI-compatible server's ``--api-key``, Anthropic's ``x-api-key``
     value). The gateway knows its secrets exactly: each is replaced as written,
-    URL-encoded and JSON-escaped, and so is the start of one (8 characters or
-    more) that ends the text, cut there. ``repr`` shows how many it holds, never
-    them."""
+    URL-encoded, JSON-escaped (any of its characters as a ``\\uXXXX`` escape, in
+    either case, or a short escape such as ``\\/``) and in base64 (standard or
+    URL-safe, as far as its whole 3-byte groups go, so also at the start of a
+    longer encoding), and so is the start of one (8 characters or more) that ends
+    the text, cut there. ``repr`` shows how many it holds, never them."""
 
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
     count: int = 0
@@ -199,13 +201,23 @@ class SecretScrubber:
         forms = {
             form
             for s in kept
-            for form in (s, quote(s, safe=""), quote_plus(s), json.dumps(s)[1:-1])
+            for form in (
+                s,
+                quote(s, safe=""),
+                quote_plus(s),
+                json.dumps(s)[1:-1],
+                *_base64_forms(s),
+            )
         }
         if not forms:
             return cls()
-        # Longest first: a secret that contains another is replaced whole.
+        # Longest first: a secret that contains another is replaced whole. A secret
+        # is looked for with each character as written or JSON-escaped; its other
+        # forms as they are.
+        spelled = [(len(s), _json_spellings(s)) for s in kept]
+        spelled += [(len(f), re.escape(f)) for f in forms - kept]
+        alternatives = "|".join(p for _, p in sorted(spelled, key=lambda x: x[0], reverse=True))
         longest = tuple(sorted(forms, key=len, reverse=True))
-        alternatives = "|".join(re.escape(f) for f in longest)
         return cls(re.compile(alternatives), len(kept), longest)
 
     def __call__(self, text: str) -> str:
@@ -225,6 +237,40 @@ class SecretScrubber:
                     return text[:start] + SECRET_MARK
                 start = text.find(head, start + 1)
         return text
+
+
+def _json_spellings(secret: str) -> str:
+    """A pattern for ``secret`` with any of its characters as written or escaped as
+    JSON may escape it: ``\\u002d`` or ``\\u002D`` for "-", ``\\/`` for "/", a
+    surrogate pair for one beyond the BMP."""
+    parts = []
+    for char in secret:
+        units = char.encode("utf-16-be", "surrogatepass")
+        hexes = [units[i : i + 2].hex() for i in range(0, len(units), 2)]
+        escaped = "".join(rf"\\u(?i:{h})" for h in hexes)
+        spellings = [re.escape(char), escaped]
+        if (short := json.dumps(char)[1:-1]) != char and not short.startswith("\\u"):
+            spellings.append(re.escape(short))  # \" \\ \n ...
+        if char == "/":
+            spellings.append(re.escape("\\/"))
+        parts.append(f"(?:{'|'.join(spellings)})")
+    return "".join(parts)
+
+
+def _base64_forms(secret: str) -> tuple[str, ...]:
+    """``secret`` in base64, standard and URL-safe, up to its last whole 3-byte
+    group: those characters are the same whatever follows it in an encoding that
+    starts with it (a proxy echoing a header it decoded, or one it did not)."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    whole = len(raw) // 3 * 3
+    if whole < 6:  # under 8 characters of base64: too short to look for
+        return ()
+    return tuple(
+        {
+            base64.b64encode(raw[:whole]).decode("ascii"),
+            base64.urlsafe_b64encode(raw[:whole]).decode("ascii"),
+        }
+    )
 
 
 def configured_secrets(settings: Settings) -> tuple[str, ...]:

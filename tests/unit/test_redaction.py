@@ -281,6 +281,26 @@ def test_configured_secrets_are_scrubbed_in_any_shape() -> None:
     assert key not in repr(scrub) and SecretScrubber.of([])("text") == "text"
 
 
+def test_a_secret_in_any_json_escaping_or_in_base64_goes_too() -> None:
+    # Only the minimal JSON escaping was looked for: "sk\u002doai..." and the key
+    # in base64 were quoted to the client as the provider wrote them.
+    key = "sk-oai-qa/key-1234567890\U0001f642"
+    scrub = SecretScrubber.of([key])
+    gone = "[REDACTED:secret]"
+    every = "".join(f"\\u{ord(c):04x}" for c in key[:-1]) + "\\uD83D\\uDE42"
+    mixed = key[:-1].replace("-", "\\u002D").replace("/", "\\/") + "\\ud83d\\ude42"
+    assert scrub(f"a {every} b") == f"a {gone} b"
+    assert scrub(f"a {mixed} b") == f"a {gone} b"
+    raw = key.encode()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        alone = encode(raw).decode()
+        longer = encode(raw + b" and more").decode()  # the key at the start of a longer one
+        assert key not in scrub(f"x {alone} y {longer}")
+        assert gone in scrub(f"x {alone}") and alone[:8] not in scrub(f"x {alone} y")
+        assert longer[:12] not in scrub(f"x {longer} y")
+    assert scrub("sk\\u002doai and a plain sentence") == "sk\\u002doai and a plain sentence"
+
+
 def test_a_secret_cut_at_the_end_of_the_text_goes_too() -> None:
     key = "proxy-token-0123456789abcdef"
     scrub = SecretScrubber.of([key])
