@@ -143,10 +143,11 @@ _FILTERED = frozenset(
     }
 )  # fmt: skip
 # ... and those that say it stopped at max_tokens (OpenAI length, Gemini and
-# Anthropic max_tokens) or at the context window (Anthropic): whole as far as it
-# goes, which the terminal event says. A finish that says neither nor a normal end
-# never gets here: the adapter ends the call as cut (``UnfinishedAnswerError``).
-_AT_LIMIT = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+# Anthropic max_tokens) or at the context window (Anthropic, Mistral's
+# model_length): whole as far as it goes, which the terminal event says. A finish
+# that says neither nor a normal end never gets here (the adapter ends the call as
+# cut, ``UnfinishedAnswerError``), but for openai_compat's unknown ones: whole.
+_AT_LIMIT = frozenset({"length", "max_tokens", "model_context_window_exceeded", "model_length"})
 
 
 def _judge_finish(reason: str, stats: GenerationStats) -> None:

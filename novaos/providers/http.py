@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import ssl
@@ -49,6 +50,8 @@ from novaos.providers.sse import (
     aiter_sse,
 )
 from novaos.providers.text import SurrogateJoiner, clean
+
+log = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT = 16 * 1024
 # The largest whole (non-streamed) answer read: max_tokens is at most 8192, a few
@@ -132,11 +135,18 @@ class HttpProvider:
     # The finish reasons (lower-cased) that end a whole answer, as far as it goes: a
     # normal end, one at max_tokens (or another limit), or the provider's filter
     # (``novaos.pipeline.generation`` tells these apart). Any other one ends the
-    # call as cut (``UnfinishedAnswerError``), never as done.
+    # call as cut (``UnfinishedAnswerError``), never as done...
     whole_finishes: frozenset[str] = frozenset()
+    # ... unless the adapter speaks for an open set of servers (openai_compat: any
+    # server with the OpenAI format, each with its own words for a normal end). Then
+    # only these reasons, which say the answer is not whole, end it as cut; one it
+    # does not know ends a whole answer, with a warning (once per reason) so the
+    # operator can see it.
+    cut_finishes: frozenset[str] | None = None
 
     def __init__(self, *, base_url: str, default_model: str, http: HttpSettings) -> None:
         self.default_model = default_model
+        self._unknown_finishes: set[str] = set()  # warned about already
         self._http = http
         self._base_url = base_url.rstrip("/")  # + the call's path, which starts with "/"
         # Every request's path stays under this one (``_url``).
@@ -262,7 +272,18 @@ class HttpProvider:
     def _judge_finish(self, reason: str, usage: Usage | None) -> None:
         """``UnfinishedAnswerError`` (charged ``usage``) unless ``reason`` ends a
         whole answer."""
-        if reason.lower() in self.whole_finishes:
+        known = reason.lower()
+        if known in self.whole_finishes:
+            return
+        if self.cut_finishes is not None and known not in self.cut_finishes:
+            if known not in self._unknown_finishes and len(self._unknown_finishes) < 64:
+                self._unknown_finishes.add(known)
+                log.warning(
+                    "%s: finish reason %r is unknown; its answer is taken as whole",
+                    self.name,
+                    reason[:40],
+                    extra={"provider": self.name},
+                )
             return
         error = perr.UnfinishedAnswerError(
             self.name, f"the answer ended with finish reason {reason[:40]!r}, not whole"

@@ -30,13 +30,17 @@ Counts = tuple[int | None, int | None]
 
 class OpenAIProvider(HttpProvider):
     name = "openai"
-    # stop, length, content_filter, a refusal (REFUSED), and what some compatible
-    # servers (Hugging Face TGI) say for stop: eos_token, stop_sequence. Not
-    # tool_calls or function_call (no tool is offered), vLLM's abort, or any other:
-    # cut, never done.
+    # stop, length, content_filter, a refusal (REFUSED), and what compatible servers
+    # and proxies say for them: eos (Together), eos_token and stop_sequence (Hugging
+    # Face TGI), end_turn (proxies that pass Anthropic's through), model_length
+    # (Mistral: at the context length, a limit as length is). Not tool_calls or
+    # function_call (no tool is offered), nor any other: cut, never done.
     whole_finishes = frozenset(
-        {"stop", "length", "content_filter", REFUSED, "eos_token", "stop_sequence"}
-    )
+        {
+            "stop", "length", "content_filter", REFUSED, "eos", "eos_token", "stop_sequence",
+            "end_turn", "model_length",
+        }
+    )  # fmt: skip
     _max_tokens_field = "max_completion_tokens"
 
     def __init__(

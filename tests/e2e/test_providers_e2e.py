@@ -267,7 +267,7 @@ async def test_a_vetoed_request_never_reaches_the_model_on_a_later_turn(
         assert kept.turns[0].text == "[a request refused by policy]"
 
 
-CUT_OR_FILTERED = [
+FINISHES = [
     # (provider, wire body, expected outcome, expected detail)
     ("openai", "content_filter", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
     ("openai", "length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
@@ -276,6 +276,19 @@ CUT_OR_FILTERED = [
     # cut at the context window: it passed as a whole answer
     ("anthropic", "model_context_window_exceeded", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
     ("anthropic", "refusal", chat_pb2.OUTCOME_OUTPUT_BLOCKED, "output blocked by policy"),
+    # Mistral's: stopped at the model's context length
+    ("openai", "model_length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+    ("openai_compat", "model_length", chat_pb2.OUTCOME_COMPLETED, "cut at max_tokens"),
+    # A compatible server's normal end, its own word for stop: a whole answer.
+    ("openai", "eos", chat_pb2.OUTCOME_COMPLETED, ""),  # Together
+    ("openai_compat", "eos", chat_pb2.OUTCOME_COMPLETED, ""),
+    ("openai_compat", "end_turn", chat_pb2.OUTCOME_COMPLETED, ""),  # Anthropic's, via a proxy
+    ("openai_compat", "eos_token", chat_pb2.OUTCOME_COMPLETED, ""),  # TGI
+    ("openai_compat", "stop_sequence", chat_pb2.OUTCOME_COMPLETED, ""),
+    ("openai_compat", "stop", chat_pb2.OUTCOME_COMPLETED, ""),
+    # any server with the OpenAI format: one it does not know is whole (with a warning)
+    ("openai_compat", "repetition", chat_pb2.OUTCOME_COMPLETED, ""),
+    ("openai_compat", "some_future_reason", chat_pb2.OUTCOME_COMPLETED, ""),
 ]
 
 
@@ -285,8 +298,13 @@ def answering(
     """The environment of a gateway whose one provider, ``vendor`` on ``upstream``,
     answers every call with ``texts`` and the finish reason ``finish``."""
     tokens = (9, 6)
-    if vendor == "openai":
+    if vendor in ("openai", "openai_compat"):
         env = openai_env(upstream)
+        if vendor == "openai_compat":  # e.g. Together, Mistral, vLLM
+            env = {
+                "OPENAI_COMPAT_BASE_URL": upstream.url + "/v1",
+                "OPENAI_COMPAT_MODEL": "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+            }
         whole = openai_json("".join(texts), tokens, finish=finish)
         streamed = openai_stream(texts, tokens, finish=finish)
     elif vendor == "gemini":
@@ -304,13 +322,14 @@ def answering(
     return {**env, "PREFERRED_PROVIDER": vendor}
 
 
-@pytest.mark.parametrize(("vendor", "finish", "outcome", "detail"), CUT_OR_FILTERED)
+@pytest.mark.parametrize(("vendor", "finish", "outcome", "detail"), FINISHES)
 @pytest.mark.parametrize("rpc", ["StreamChat", "Chat"])
-async def test_an_answer_the_provider_cut_or_filtered_is_not_passed_off_as_whole(
+async def test_a_finish_reason_gives_its_outcome(
     fake_server: StartServer, vendor: str, finish: str, outcome: int, detail: str, rpc: str
 ) -> None:
     # The finish reason was never read: a filtered answer and one stopped at
-    # max_tokens both ended as a plain OUTCOME_COMPLETED.
+    # max_tokens both ended as a plain OUTCOME_COMPLETED. Then a compatible server's
+    # own normal end (Together eos) failed, and was charged, as a cut.
     upstream = await fake_server()
     env = answering(upstream, vendor, ["Start with the ", "outline. Then "], finish, rpc)
     async with running_app(**env) as running:
@@ -335,6 +354,12 @@ UNFINISHED = [
     ("anthropic", "pause_turn"),
     ("anthropic", "tool_use"),
     ("openai", "tool_calls"),
+    ("openai", "some_future_reason"),
+    ("openai_compat", "tool_calls"),
+    ("openai_compat", "function_call"),
+    ("openai_compat", "abort"),  # vLLM
+    ("openai_compat", "error"),  # vLLM, OpenRouter, Mistral
+    ("openai_compat", "insufficient_system_resource"),  # DeepSeek
 ]
 
 

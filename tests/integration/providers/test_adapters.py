@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from tests.fixtures.fake_providers import (
     Stall,
     StartServer,
 )
-from tests.fixtures.provider_wire import KITS, ProviderKit, progress
+from tests.fixtures.provider_wire import KITS, ProviderKit, openai_json, openai_stream, progress
 
 HTTP = HttpSettings(connect_timeout_s=2.0, read_timeout_s=5.0, total_timeout_s=10.0)
 REQUEST = ProviderRequest(
@@ -178,6 +179,39 @@ async def test_a_model_id_never_takes_the_request_out_of_the_base_path(rig: Rig)
         await rig.provider.complete(asked)
     assert rig.server.requests == []
     assert (await rig.provider.complete(REQUEST)).text == "Fine."  # no slot leaked
+
+
+async def test_a_compatible_servers_unknown_finish_is_whole_with_one_warning(
+    fake_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Any server with the OpenAI format has its own words for a normal end (Together
+    # eos, vLLM repetition, ...): taken for a cut, every answer such a server gave
+    # was failed and charged. Whole, with one warning per reason the operator can see.
+    caplog.set_level(logging.WARNING, logger="novaos.providers")
+    kit = next(k for k in KITS if k.name == "openai_compat")
+    server = await fake_server()
+    provider = kit.build(server.url, HTTP)
+    try:
+        for _ in range(2):
+            server.queue(Reply(body=openai_json("Fine.", None, finish="repetition")))
+            assert (await provider.complete(REQUEST)).finish_reason == "repetition"
+            server.queue(
+                Reply(
+                    body=openai_stream(["Fi", "ne."], None, finish="repetition"),
+                    content_type="text/event-stream",
+                )
+            )
+            chunks = await collect(provider)
+            assert "".join(c.text for c in chunks) == "Fine."
+        server.queue(Reply(body=openai_json("Let me call a tool.", None, finish="tool_calls")))
+        with pytest.raises(perr.UnfinishedAnswerError):
+            await provider.complete(REQUEST)
+    finally:
+        await provider.aclose()
+    warned = [r.getMessage() for r in caplog.records if "finish reason" in r.getMessage()]
+    assert warned == [
+        "openai_compat: finish reason 'repetition' is unknown; its answer is taken as whole"
+    ]
 
 
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
