@@ -35,6 +35,9 @@ from novaos.domain import MODEL_ID, MODEL_ID_RULE
 from novaos.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
+# A provider's model name where it goes in the request body (OpenAI, Anthropic, a
+# compatible server): anything printable, as it is also an audit field and a label.
+_MODEL_NAME = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]{1,200}")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # redis-py takes the path's digits as the database and quietly uses 0 for anything else.
 _DB_PATH = re.compile(r"/?[0-9]*")
@@ -576,13 +579,25 @@ class Settings(BaseSettings):
             raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL")
         return value
 
-    @field_validator("openai_model", "gemini_model", "anthropic_model", "openai_compat_model")
+    @field_validator("gemini_model")
     @classmethod
-    def _model(cls, value: str) -> str:
-        # As options.model is checked: the model reaches the upstream URL (Gemini's
-        # path), audit records and metric labels.
+    def _gemini_model(cls, value: str) -> str:
+        # As options.model is checked: Gemini's model is part of the upstream URL's
+        # path, where "." and ".." segments would move the request.
         if value and not MODEL_ID.fullmatch(value):
             raise ValueError(f"{value[:60]!r}: {MODEL_ID_RULE}")
+        return value
+
+    @field_validator("openai_model", "anthropic_model", "openai_compat_model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        # These go in the request body, so any name a server gives its model will
+        # do (vLLM's is its --model path by default: /models/Meta-Llama-3-8B-Instruct);
+        # only what would spoil audit records and metric labels is refused.
+        if value and not _MODEL_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value[:60]!r}: use up to 200 characters, with no spaces or control characters"
+            )
         return value
 
     @field_validator("audit_chain_previous_keys")

@@ -91,8 +91,11 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"ENVOY_UPSTREAM_HOST": "[novaos]"}, "ENVOY_UPSTREAM_HOST"),
         # Gemini's model is a URL path part: "..", resolved, left GEMINI_BASE_URL's path
         ({"GEMINI_MODEL": "x/../../other"}, "GEMINI_MODEL"),
+        ({"GEMINI_MODEL": "/models/gemini-2.0-flash"}, "GEMINI_MODEL"),
+        # the others go in the body: only what spoils audit records and labels
         ({"OPENAI_MODEL": "gpt 4o"}, "OPENAI_MODEL"),
-        ({"ANTHROPIC_MODEL": "./claude"}, "ANTHROPIC_MODEL"),
+        ({"ANTHROPIC_MODEL": "claude\t3"}, "ANTHROPIC_MODEL"),
+        ({"OPENAI_COMPAT_MODEL": "m" * 201}, "OPENAI_COMPAT_MODEL"),
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -115,6 +118,13 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         {"LEASE_TTL_MS": "86400000", "CONVERSATION_TTL_S": "315360000"},
         {"REDIS_COMMAND_TIMEOUT_MS": "3600000"},
         {"GEMINI_MODEL": "models/gemini-1.5-pro-002", "OPENAI_MODEL": "ft:gpt-4o-mini:org:x:1"},
+        # vLLM serves a model by its --model path unless told otherwise: the name the
+        # server answers to, refused by the rule for Gemini's URL path
+        {
+            "OPENAI_COMPAT_BASE_URL": "http://vllm:8000/v1",
+            "OPENAI_COMPAT_MODEL": "/models/Meta-Llama-3-8B-Instruct",
+            "OPENAI_MODEL": "./" + "m" * 198,
+        },
         *(
             {"GRPC_HOST": host}
             for host in ("0.0.0.0", "::", "::1", "[::1]", "localhost", "novaos-0.novaos.ns.svc")
