@@ -68,11 +68,11 @@ class GeminiProvider(HttpProvider):
         return body
 
     def _stream_call(self, request: ProviderRequest, model: str) -> HttpCall:
-        path = f"/models/{_in_path(model)}:streamGenerateContent"
+        path = f"{_in_path(model)}:streamGenerateContent"
         return HttpCall(path, self._body(request), self._headers, {"alt": "sse"})
 
     def _complete_call(self, request: ProviderRequest, model: str) -> HttpCall:
-        path = f"/models/{_in_path(model)}:generateContent"
+        path = f"{_in_path(model)}:generateContent"
         return HttpCall(path, self._body(request), self._headers)
 
     def _decoder(self, request: ProviderRequest, model: str) -> GeminiStreamDecoder:
@@ -89,10 +89,14 @@ class GeminiProvider(HttpProvider):
 
 
 def _in_path(model: str) -> str:
-    """The model as a URL path part: percent-encoded but for "/" and ":" (a model id
-    holds no other reserved character: ``novaos.domain.MODEL_ID``). Dot segments
-    are refused where the URL is made (``HttpProvider._url``)."""
-    return quote(model, safe="/:@+")
+    """The model's resource name as the URL path under the base URL: ``/models/{id}``
+    for ``id``, ``models/id`` (the name Gemini's own API gives it) or a tuned
+    model's ``tunedModels/id`` as it is; percent-encoded but for "/" and ":" (a
+    model id holds no other reserved character: ``novaos.domain.MODEL_ID``). Dot
+    segments are refused where the URL is made (``HttpProvider._url``)."""
+    if not model.startswith(("models/", "tunedModels/")):
+        model = f"models/{model}"
+    return "/" + quote(model, safe="/:@+")
 
 
 class GeminiStreamDecoder:

@@ -214,6 +214,29 @@ async def test_a_compatible_servers_unknown_finish_is_whole_with_one_warning(
     ]
 
 
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("gemini-1.5-pro-002", "/v1beta/models/gemini-1.5-pro-002:generateContent"),
+        # the resource name Gemini's own API gives a model: it went to /models/models/...
+        ("models/gemini-1.5-pro-002", "/v1beta/models/gemini-1.5-pro-002:generateContent"),
+        ("tunedModels/my-model-x1", "/v1beta/tunedModels/my-model-x1:generateContent"),
+    ],
+)
+async def test_a_gemini_model_is_named_by_its_id_or_its_resource_name(
+    fake_server: StartServer, model: str, path: str
+) -> None:
+    kit = next(k for k in KITS if k.name == "gemini")
+    server = await fake_server()
+    provider = kit.build(server.url, HTTP)
+    try:
+        server.default = Reply(body=kit.json("Fine.", kit.tokens))
+        assert (await provider.complete(replace(REQUEST, model=model))).text == "Fine."
+        assert server.requests.pop().path == path
+    finally:
+        await provider.aclose()
+
+
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
     rig.server.queue(Reply(500, rig.kit.error(500, "boom")))
     with pytest.raises(perr.ProviderServerError) as caught:
