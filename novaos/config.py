@@ -577,6 +577,14 @@ class Settings(BaseSettings):
         url = _parsed(value)
         if url is None or url.scheme not in {"http", "https"} or not url.hostname:
             raise ValueError(f"{shown_url(value)!r} is not an http:// or https:// URL")
+        if url.query or url.fragment or value.endswith(("?", "#")):
+            # Each request's path goes after the base URL's path: a query (Azure's
+            # ?api-version=) would be sent as part of it, or refused at every call.
+            # Not quoted: a query may hold a key.
+            raise ValueError(
+                "a base URL cannot have a query (?...) or fragment (#...): "
+                "give the scheme, host and path only"
+            )
         return value
 
     @field_validator("gemini_model")

@@ -91,6 +91,14 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"ENVOY_UPSTREAM_HOST": "[novaos]"}, "ENVOY_UPSTREAM_HOST"),
         # Gemini's model is a URL path part: "..", resolved, left GEMINI_BASE_URL's path
         ({"GEMINI_MODEL": "x/../../other"}, "GEMINI_MODEL"),
+        # a request's path goes after the base URL's: a query would be cut off it
+        (
+            {"OPENAI_COMPAT_BASE_URL": "http://h/v1?api-version=2024-06-01"},
+            "OPENAI_COMPAT_BASE_URL",
+        ),
+        ({"OPENAI_BASE_URL": "https://proxy.example/openai/v1?"}, "OPENAI_BASE_URL"),
+        ({"ANTHROPIC_BASE_URL": "https://proxy.example/v1#x"}, "ANTHROPIC_BASE_URL"),
+        ({"GEMINI_BASE_URL": "https://proxy.example/v1beta?key=AIzaSyQQ"}, "GEMINI_BASE_URL"),
         ({"GEMINI_MODEL": "/models/gemini-2.0-flash"}, "GEMINI_MODEL"),
         # the others go in the body: only what spoils audit records and labels
         ({"OPENAI_MODEL": "gpt 4o"}, "OPENAI_MODEL"),
