@@ -194,6 +194,7 @@ class SecretScrubber:
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
     count: int = 0
     _forms: tuple[str, ...] = field(default=(), repr=False)
+    _json: _JsonSpellings | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, secrets: Iterable[str]) -> SecretScrubber:
@@ -211,19 +212,20 @@ class SecretScrubber:
         }
         if not forms:
             return cls()
-        # Longest first: a secret that contains another is replaced whole. A secret
-        # is looked for with each character as written or JSON-escaped; its other
-        # forms as they are.
-        spelled = [(len(s), _json_spellings(s)) for s in kept]
-        spelled += [(len(f), re.escape(f)) for f in forms - kept]
-        alternatives = "|".join(p for _, p in sorted(spelled, key=lambda x: x[0], reverse=True))
+        # Longest first: a secret that contains another is replaced whole. One
+        # alternation of literals, which re scans for fast; the spellings with JSON
+        # escapes in them are looked for only where the text has such an escape.
         longest = tuple(sorted(forms, key=len, reverse=True))
-        return cls(re.compile(alternatives), len(kept), longest)
+        pattern = re.compile("|".join(re.escape(f) for f in longest))
+        return cls(pattern, len(kept), longest, _JsonSpellings.of(kept))
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
-        return self._without_cut_secret(self._pattern.sub(SECRET_MARK, text))
+        text = self._pattern.sub(SECRET_MARK, text)
+        if self._json is not None and "\\" in text:
+            text = self._json.sub(text)
+        return self._without_cut_secret(text)
 
     def _without_cut_secret(self, text: str) -> str:
         """``text`` without a secret's first ``SECRET_MIN_CHARS`` or more characters
@@ -239,17 +241,75 @@ class SecretScrubber:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class _JsonSpellings:
+    """The secrets with any of their characters JSON-escaped. Matching that at
+    every position of a text costs 10-50 times the literal forms' alternation, so
+    it runs only when the text, with the escapes that can stand for a secret's
+    characters turned back into them, holds a secret."""
+
+    spelled: re.Pattern[str]  # each secret, any of its characters escaped
+    plain: re.Pattern[str] | None  # the secrets as written; None: always look
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> _JsonSpellings | None:
+        kept = sorted(secrets, key=len, reverse=True)
+        if not kept:
+            return None
+        # A secret with a backslash (an escaped one can start another escape), a
+        # character beyond the BMP (a surrogate pair) or a control character (a
+        # short escape such as \n): no cheap check then, the spellings are looked for.
+        simple = all(
+            c != "\\" and c.isprintable() and len(_utf16_units(c)) == 1 for s in kept for c in s
+        )
+        return cls(
+            re.compile("|".join(_json_spellings(s) for s in kept)),
+            re.compile("|".join(re.escape(s) for s in kept)) if simple else None,
+        )
+
+    def sub(self, text: str) -> str:
+        if self.plain is not None and not self.plain.search(_unescaped(text)):
+            return text
+        return self.spelled.sub(SECRET_MARK, text)
+
+
+# A backslash that starts no \uXXXX escape.
+_NOT_U_ESCAPE = re.compile(r"\\(?!u[0-9a-fA-F]{4})")
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with its JSON escapes of printable characters turned back into
+    them, all in C: ``\\/`` and ``\\"`` by hand, any other backslash that starts
+    no ``\\uXXXX`` made harmless, the rest decoded by ``unicode_escape`` (characters
+    beyond Latin-1 go through it as its own escapes). It decodes more than JSON
+    would (the "u0041" after an escaped backslash): a text in which this finds no
+    secret has none spelled with escapes either."""
+    text = text.replace("\\/", "/").replace('\\"', '"')
+    text = _NOT_U_ESCAPE.sub("\x01", text)
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
+def _utf16_units(char: str) -> list[str]:
+    """``char``'s UTF-16 code units, in hex: two for one beyond the BMP."""
+    units = char.encode("utf-16-be", "surrogatepass")
+    return [units[i : i + 2].hex() for i in range(0, len(units), 2)]
+
+
+def _short_escape(char: str) -> str:
+    """JSON's two-character escape of ``char`` (``\\"``, ``\\n``, ...), or ""."""
+    short = json.dumps(char)[1:-1]
+    return short if short != char and not short.startswith("\\u") else ""
+
+
 def _json_spellings(secret: str) -> str:
     """A pattern for ``secret`` with any of its characters as written or escaped as
     JSON may escape it: ``\\u002d`` or ``\\u002D`` for "-", ``\\/`` for "/", a
     surrogate pair for one beyond the BMP."""
     parts = []
     for char in secret:
-        units = char.encode("utf-16-be", "surrogatepass")
-        hexes = [units[i : i + 2].hex() for i in range(0, len(units), 2)]
-        escaped = "".join(rf"\\u(?i:{h})" for h in hexes)
+        escaped = "".join(rf"\\u(?i:{h})" for h in _utf16_units(char))
         spellings = [re.escape(char), escaped]
-        if (short := json.dumps(char)[1:-1]) != char and not short.startswith("\\u"):
+        if short := _short_escape(char):
             spellings.append(re.escape(short))  # \" \\ \n ...
         if char == "/":
             spellings.append(re.escape("\\/"))
