@@ -141,7 +141,9 @@ class HttpProvider:
     # server with the OpenAI format, each with its own words for a normal end). Then
     # only these reasons, which say the answer is not whole, end it as cut; one it
     # does not know ends a whole answer, with a warning (once per reason) so the
-    # operator can see it.
+    # operator can see it. Only if it is word-shaped (``_FINISH_WORD``): anything
+    # else (4 MiB of text, a JSON object) is no server's word for an end, so it cuts,
+    # and what is remembered stays small (64 reasons of 64 characters at most).
     cut_finishes: frozenset[str] | None = None
 
     def __init__(self, *, base_url: str, default_model: str, http: HttpSettings) -> None:
@@ -275,7 +277,11 @@ class HttpProvider:
         known = reason.lower()
         if known in self.whole_finishes:
             return
-        if self.cut_finishes is not None and known not in self.cut_finishes:
+        if (
+            self.cut_finishes is not None
+            and known not in self.cut_finishes
+            and _FINISH_WORD.fullmatch(known)
+        ):
             if known not in self._unknown_finishes and len(self._unknown_finishes) < 64:
                 self._unknown_finishes.add(known)
                 log.warning(
@@ -607,6 +613,10 @@ def _error_message(body: bytes) -> str:
         return error
     return ""
 
+
+# A finish reason as servers spell them (lower-cased): stop, eos_token, end_turn,
+# repetition. Only such a reason may be an unknown normal end (``cut_finishes``).
+_FINISH_WORD = re.compile(r"[a-z0-9_.:-]{1,64}")
 
 # An error type or code as providers spell them (invalid_api_key, 429,
 # RESOURCE_EXHAUSTED, overloaded_error): anything else is not logged as one.

@@ -237,6 +237,41 @@ async def test_a_gemini_model_is_named_by_its_id_or_its_resource_name(
         await provider.aclose()
 
 
+async def test_a_finish_reason_that_is_no_word_cuts_and_warnings_stay_bounded(
+    fake_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "Once per reason" kept each unknown reason whole: 64 reasons of 4 MiB (a unary
+    # body may be 8 MiB) held for the worker's life, and such an answer passed as
+    # whole. Only a word-shaped reason may be an unknown normal end; anything else cuts.
+    caplog.set_level(logging.WARNING, logger="novaos.providers")
+    kit = next(k for k in KITS if k.name == "openai_compat")
+    server = await fake_server()
+    provider = kit.build(server.url, HTTP)
+    huge = "x" * (4 * 2**20)
+    try:
+        server.queue(Reply(body=openai_json("Fine.", None, finish=huge)))
+        with pytest.raises(perr.UnfinishedAnswerError) as caught:
+            await provider.complete(REQUEST)
+        assert len(str(caught.value)) < 200
+        for odd in ("x" * 65, "{'type': 'stop'}", "end turn", "stop\n"):
+            server.queue(
+                Reply(
+                    body=openai_stream(["Fi", "ne."], None, finish=odd),
+                    content_type="text/event-stream",
+                )
+            )
+            with pytest.raises(perr.UnfinishedAnswerError):
+                await collect(provider)
+        for n in range(70):  # each a word: whole, a warning for the first 64 only
+            server.queue(Reply(body=openai_json("Fine.", None, finish=f"reason_{n}")))
+            assert (await provider.complete(REQUEST)).text == "Fine."
+    finally:
+        await provider.aclose()
+    warned = [r.getMessage() for r in caplog.records if "finish reason" in r.getMessage()]
+    assert len(warned) == 64
+    assert all(len(w) < 200 for w in warned)
+
+
 async def test_500_is_a_transient_breaker_failure(rig: Rig) -> None:
     rig.server.queue(Reply(500, rig.kit.error(500, "boom")))
     with pytest.raises(perr.ProviderServerError) as caught:
