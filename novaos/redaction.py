@@ -245,32 +245,46 @@ class SecretScrubber:
 class _JsonSpellings:
     """The secrets with any of their characters JSON-escaped. Matching that at
     every position of a text costs 10-50 times the literal forms' alternation, so
-    it runs only when the text, with the escapes that can stand for a secret's
-    characters turned back into them, holds a secret."""
+    for a plain secret it runs only when the text, with the escapes that can stand
+    for a secret's characters turned back into them, holds one. An odd secret (see
+    ``of``) has no such check: its spellings alone are always looked for."""
 
     spelled: re.Pattern[str]  # each secret, any of its characters escaped
-    plain: re.Pattern[str] | None  # the secrets as written; None: always look
+    plain: re.Pattern[str] | None  # the plain secrets as written; None: there are none
+    odd: re.Pattern[str] | None  # the odd secrets' spellings alone; None: there are none
 
     @classmethod
     def of(cls, secrets: Iterable[str]) -> _JsonSpellings | None:
         kept = sorted(secrets, key=len, reverse=True)
         if not kept:
             return None
-        # A secret with a backslash (an escaped one can start another escape), a
-        # character beyond the BMP (a surrogate pair) or a control character (a
-        # short escape such as \n): no cheap check then, the spellings are looked for.
-        simple = all(
-            c != "\\" and c.isprintable() and len(_utf16_units(c)) == 1 for s in kept for c in s
-        )
+        # Odd: a secret with a backslash (an escaped one can start another escape),
+        # a character beyond the BMP (a surrogate pair) or a control character (a
+        # short escape such as \n). No cheap check finds those, so they are looked
+        # for spelled in every text with a backslash; the others keep the check.
+        odd = [s for s in kept if not all(_plain_char(c) for c in s)]
+        plain = [s for s in kept if s not in odd]
         return cls(
-            re.compile("|".join(_json_spellings(s) for s in kept)),
-            re.compile("|".join(re.escape(s) for s in kept)) if simple else None,
+            _spellings(kept),
+            re.compile("|".join(re.escape(s) for s in plain)) if plain else None,
+            _spellings(odd) if odd else None,
         )
 
     def sub(self, text: str) -> str:
-        if self.plain is not None and not self.plain.search(_unescaped(text)):
-            return text
-        return self.spelled.sub(SECRET_MARK, text)
+        if self.plain is not None and self.plain.search(_unescaped(text)):
+            return self.spelled.sub(SECRET_MARK, text)
+        # No plain secret is spelled anywhere in the text, so the odd ones' spellings
+        # alone match what all of them would (each longest first).
+        return self.odd.sub(SECRET_MARK, text) if self.odd is not None else text
+
+
+def _plain_char(char: str) -> bool:
+    return char != "\\" and char.isprintable() and len(_utf16_units(char)) == 1
+
+
+def _spellings(secrets: list[str]) -> re.Pattern[str]:
+    """One pattern for ``secrets``, longest first: any of their characters escaped."""
+    return re.compile("|".join(_json_spellings(s) for s in secrets))
 
 
 # A backslash that starts no \uXXXX escape.

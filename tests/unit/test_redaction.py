@@ -386,6 +386,24 @@ def test_the_escaped_spellings_are_looked_for_where_a_secret_is(spelled: str) ->
     assert len(runs) == 1
 
 
+def test_an_odd_secret_leaves_the_check_on_for_the_others() -> None:
+    # One secret with a backslash (a DATABASE_URL password, say), a control character
+    # or one beyond the BMP turned the check off for all: every text with a backslash
+    # had every secret's spellings looked for again. Only the odd one's are now.
+    odd = "db-pass\\word-2024"
+    scrub, runs = spied(SecretScrubber.of([*SECRETS, odd, "tab\there-9876"]))
+    assert scrub("\\u00e9 \\n \\\\ \\/ x" * 1000) == "\\u00e9 \\n \\\\ \\/ x" * 1000
+    assert runs == []
+    gone = "[REDACTED:secret]"
+    assert scrub("a db\\u002dpass\\\\word-2024 b") == f"a {gone} b"
+    assert scrub("a db-pass\\u005Cword-2024 b") == f"a {gone} b"
+    assert scrub("a tab\\there\\u002d9876 b") == f"a {gone} b"
+    assert runs == []
+    both = "a redispass\\u0031\\u0032\\u0033 db-pass\\u005cword-2024 b"
+    assert scrub(both) == f"a {gone} {gone} b"
+    assert len(runs) == 1
+
+
 def test_a_secret_cut_at_the_end_of_the_text_goes_too() -> None:
     key = "proxy-token-0123456789abcdef"
     scrub = SecretScrubber.of([key])
