@@ -16,9 +16,20 @@ class OpenAICompatProvider(OpenAIProvider):
     # Any server with the OpenAI format: an open set, each with its own words for a
     # normal end. Cut only on the reasons that say the answer is not whole: a tool
     # call (none is offered), vLLM's abort and error, OpenRouter's and Mistral's
-    # error, DeepSeek's insufficient_system_resource. One that is neither in these
-    # nor in the whole finishes (OpenAIProvider) is whole, with a warning: taking a
-    # server's normal end for a cut would fail (and charge) every answer it gives.
+    # error, DeepSeek's insufficient_system_resource, and what proxies pass through
+    # from Anthropic (pause_turn, tool_use) and Gemini (MALFORMED_FUNCTION_CALL).
+    # One that is neither in these nor in the whole finishes (OpenAIProvider) is
+    # whole, with a warning: taking a server's normal end for a cut would fail (and
+    # charge) every answer it gives.
     cut_finishes = frozenset(
-        {"tool_calls", "function_call", "abort", "error", "insufficient_system_resource"}
+        {
+            "tool_calls",
+            "function_call",
+            "abort",
+            "error",
+            "insufficient_system_resource",
+            "pause_turn",
+            "tool_use",
+            "malformed_function_call",
+        }
     )

@@ -360,6 +360,10 @@ UNFINISHED = [
     ("openai_compat", "abort"),  # vLLM
     ("openai_compat", "error"),  # vLLM, OpenRouter, Mistral
     ("openai_compat", "insufficient_system_resource"),  # DeepSeek
+    # Anthropic's and Gemini's, passed through by a proxy
+    ("openai_compat", "pause_turn"),
+    ("openai_compat", "tool_use"),
+    ("openai_compat", "MALFORMED_FUNCTION_CALL"),
 ]
 
 
