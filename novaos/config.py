@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -36,8 +37,12 @@ from novaos.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 # A provider's model name where it goes in the request body (OpenAI, Anthropic, a
-# compatible server): anything printable, as it is also an audit field and a label.
-_MODEL_NAME = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]{1,200}")
+# compatible server): up to 200 characters, none of these Unicode categories, as it
+# is also an audit field and a label: control (Cc), format (Cf: bidi overrides and
+# isolates, zero-width characters), lone surrogates (Cs: what os.environ makes of a
+# byte that is not UTF-8, which an exporter cannot encode) and spaces (Z*).
+_MODEL_NAME_CHARS = 200
+_MODEL_NAME_REFUSED = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # redis-py takes the path's digits as the database and quietly uses 0 for anything else.
 _DB_PATH = re.compile(r"/?[0-9]*")
@@ -602,9 +607,12 @@ class Settings(BaseSettings):
         # These go in the request body, so any name a server gives its model will
         # do (vLLM's is its --model path by default: /models/Meta-Llama-3-8B-Instruct);
         # only what would spoil audit records and metric labels is refused.
-        if value and not _MODEL_NAME.fullmatch(value):
+        if len(value) > _MODEL_NAME_CHARS or any(
+            unicodedata.category(c) in _MODEL_NAME_REFUSED for c in value
+        ):
             raise ValueError(
-                f"{value[:60]!r}: use up to 200 characters, with no spaces or control characters"
+                f"{value[:60]!r}: use up to {_MODEL_NAME_CHARS} characters, with no spaces,"
+                " control, format (bidi, zero-width) or surrogate characters"
             )
         return value
 

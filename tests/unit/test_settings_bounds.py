@@ -104,6 +104,13 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
         ({"OPENAI_MODEL": "gpt 4o"}, "OPENAI_MODEL"),
         ({"ANTHROPIC_MODEL": "claude\t3"}, "ANTHROPIC_MODEL"),
         ({"OPENAI_COMPAT_MODEL": "m" * 201}, "OPENAI_COMPAT_MODEL"),
+        # nor what reorders or hides text in a record or label, or cannot be encoded
+        ({"OPENAI_COMPAT_MODEL": "llama\u202e3"}, "OPENAI_COMPAT_MODEL"),  # RLO
+        ({"OPENAI_MODEL": "gpt\u2066-4o"}, "OPENAI_MODEL"),  # LRI
+        ({"ANTHROPIC_MODEL": "claude\u200b3"}, "ANTHROPIC_MODEL"),  # zero-width space
+        ({"OPENAI_COMPAT_MODEL": "llama\ufeff"}, "OPENAI_COMPAT_MODEL"),  # BOM
+        ({"OPENAI_COMPAT_MODEL": "llama\udc803"}, "OPENAI_COMPAT_MODEL"),  # a non-UTF-8 byte
+        ({"OPENAI_MODEL": "gpt\u00a04o"}, "OPENAI_MODEL"),  # no-break space
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
@@ -132,6 +139,7 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
             "OPENAI_COMPAT_BASE_URL": "http://vllm:8000/v1",
             "OPENAI_COMPAT_MODEL": "/models/Meta-Llama-3-8B-Instruct",
             "OPENAI_MODEL": "./" + "m" * 198,
+            "ANTHROPIC_MODEL": "模型-דגם-7b",  # any script, right-to-left too
         },
         *(
             {"GRPC_HOST": host}
