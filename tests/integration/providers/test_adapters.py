@@ -233,6 +233,13 @@ async def test_a_gemini_model_is_named_by_its_id_or_its_resource_name(
         server.default = Reply(body=kit.json("Fine.", kit.tokens))
         assert (await provider.complete(replace(REQUEST, model=model))).text == "Fine."
         assert server.requests.pop().path == path
+        server.default = Reply(
+            body=kit.stream(["Fi", "ne."], kit.tokens), content_type="text/event-stream"
+        )
+        chunks = await collect(provider, replace(REQUEST, model=model))
+        assert "".join(c.text for c in chunks) == "Fine."
+        streamed = path.replace(":generateContent", ":streamGenerateContent")
+        assert server.requests.pop().path == streamed
     finally:
         await provider.aclose()
 
