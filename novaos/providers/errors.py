@@ -141,8 +141,10 @@ class UnfinishedAnswerError(StreamCutError):
     pause_turn or tool_use; a tool call where none was offered; any reason the
     adapter does not know): it counts as cut, never as done. The provider answered
     as its API says, for this request (a language it does not support): no breaker
-    failure."""
+    failure, and a kind of its own: ``stream_cut`` moves a breaker, and one kind
+    has one rule (the alert ``NovaOSProviderErrors`` counts by kind)."""
 
+    kind = "unfinished"
     counts_as_failure = False
 
 
@@ -209,6 +211,7 @@ ERROR_KINDS = (
     ProviderServerError.kind,
     ProviderRateLimitedError.kind,
     StreamCutError.kind,
+    UnfinishedAnswerError.kind,
     MalformedChunkError.kind,
     ResponseTooLargeError.kind,
     StreamErrorEventError.kind,

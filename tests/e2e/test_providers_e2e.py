@@ -384,7 +384,7 @@ async def test_an_answer_that_ended_for_no_normal_reason_counts_as_cut(
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.Chat(chat_pb2.ChatRequest(message=MESSAGE), metadata=bearer(mint()))
             err = caught.value
-            assert f"{vendor}: stream_cut" in (err.details() or "")
+            assert f"{vendor}: unfinished" in (err.details() or "")
         else:
             events, failed = await stream_chat(running)
             assert failed is not None
