@@ -715,8 +715,6 @@ def _never_right(s: Settings) -> str | None:
     """A pair of values each fine alone that can never work together."""
     if s.grpc_port and s.grpc_port == s.metrics_port:
         return f"METRICS_PORT: the same port as GRPC_PORT ({s.grpc_port})"
-    if collision := _port_collision(s):
-        return collision
     if s.redis_reconnect_min_backoff_ms > s.redis_reconnect_max_backoff_ms:
         return (
             "REDIS_RECONNECT_MIN_BACKOFF_MS: larger than REDIS_RECONNECT_MAX_BACKOFF_MS "
@@ -733,40 +731,6 @@ def _never_right(s: Settings) -> str | None:
             f"({s.web_fetch_connect_timeout_ms} > {s.web_fetch_total_timeout_ms})"
         )
     return None
-
-
-_ANY_ADDRESS = {"", "0.0.0.0", "::"}
-
-
-def _port_collision(s: Settings) -> str | None:
-    """Two of the pod's listeners on one port (0 picks a free one, or turns the
-    plain listener off): they rendered and validated, then collided at bind time.
-    The gateway's and the sidecar's are compared when the sidecar reaches the gateway
-    on loopback, i.e. they share a network namespace (a pod, compose's service)."""
-    envoy = [("ENVOY_HTTPS_PORT", s.envoy_https_port, s.envoy_listen_host)]
-    if not s.is_production:  # production renders no plain listener
-        envoy.append(("ENVOY_HTTP_PORT", s.envoy_http_port, s.envoy_listen_host))
-    envoy.append(("ENVOY_ADMIN_PORT", s.envoy_admin_port, "127.0.0.1"))
-    # The gateway's port as the sidecar knows it (its own GRPC_PORT may be unset).
-    if s.envoy_upstream_port:
-        gateway = ("ENVOY_UPSTREAM_PORT", s.envoy_upstream_port, s.grpc_host)
-    else:
-        gateway = ("GRPC_PORT", s.grpc_port, s.grpc_host)
-    binds = [gateway, ("METRICS_PORT", s.metrics_port, s.metrics_host)]
-    binds = (binds if _is_loopback(s.envoy_upstream_host) else []) + envoy
-    for i, (name, port, host) in enumerate(binds):
-        for other, other_port, other_host in binds[:i]:
-            same_address = host in _ANY_ADDRESS or other_host in _ANY_ADDRESS or host == other_host
-            if port and port == other_port and same_address:
-                return f"{name}: the same port as {other} ({port})"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _parsed(value: str) -> SplitResult | None:

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 
-from novaos.sidecar.envoy_config import ADMIN_HOST
+from novaos.sidecar.pod_ports import ADMIN_HOST
 
 # As long as the preStop's wait: the endpoint's removal has reached the Service's
 # proxies by then, so only strays still arrive.

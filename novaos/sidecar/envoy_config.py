@@ -21,12 +21,12 @@ from novaos.config import Settings
 from novaos.errors import ConfigError
 from novaos.sidecar.envoy_http import http_connection_manager
 from novaos.sidecar.envoy_overload import open_files_limit, overload_manager
+from novaos.sidecar.pod_ports import ADMIN_HOST, port_collision
 from novaos.sidecar.web_assets import WebAsset
 
 Json = dict[str, Any]
 
 CLUSTER = "novaos_grpc"
-ADMIN_HOST = "127.0.0.1"  # never configurable: the admin API can stop the proxy
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256")
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 _UPSTREAM_HTTP = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -48,6 +48,8 @@ class RenderInputs:
 
 
 def build_envoy_config(settings: Settings, inputs: RenderInputs) -> Json:
+    if collision := port_collision(settings):
+        raise ConfigError(f"invalid configuration: {collision}")
     listeners = [_https_listener(settings, inputs)]
     if settings.envoy_http_port and not settings.is_production:
         listeners.append(_http_listener(settings, inputs))

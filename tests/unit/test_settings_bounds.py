@@ -77,15 +77,6 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
                 "STREAM_IDLE_TIMEOUT_MS",
             )
         ),
-        # two listeners of one pod on one port: they collided at bind time
-        ({"ENVOY_HTTPS_PORT": "50051"}, "ENVOY_HTTPS_PORT: the same port as GRPC_PORT"),
-        (
-            {"ENVOY_UPSTREAM_PORT": "7000", "ENVOY_ADMIN_PORT": "7000"},
-            "ENVOY_ADMIN_PORT: the same port as ENVOY_UPSTREAM_PORT",
-        ),
-        ({"ENVOY_ADMIN_PORT": "8443"}, "ENVOY_ADMIN_PORT: the same port as ENVOY_HTTPS_PORT"),
-        ({"ENVOY_HTTP_PORT": "9464"}, "ENVOY_HTTP_PORT: the same port as METRICS_PORT"),
-        ({"ENVOY_ADMIN_PORT": "8080"}, "ENVOY_ADMIN_PORT: the same port as ENVOY_HTTP_PORT"),
         # rendered into a DNS cluster, found only as "no healthy upstream"
         ({"ENVOY_UPSTREAM_HOST": "no such host"}, "ENVOY_UPSTREAM_HOST"),
         ({"ENVOY_UPSTREAM_HOST": "[novaos]"}, "ENVOY_UPSTREAM_HOST"),
@@ -114,7 +105,7 @@ SECRET = "Hq7vXk2pLm9sRt4wYz6bNc3dJf8gUe5hKi1oPa0qSd7rTy2uVb4nMw6x"
     ],
 )
 def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(ConfigError, match=f"^invalid configuration: {variable}[: ]") as refused:
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {variable}: ") as refused:
         load_settings({**BASE, **env})
     assert "\n" not in str(refused.value)
 
@@ -148,19 +139,13 @@ def test_a_value_that_can_never_be_right_is_refused(env: dict[str, str], variabl
         *({"ENVOY_LISTEN_HOST": host} for host in ("0.0.0.0", "::", "[::]", "127.0.0.1")),
         {"ENVOY_MAX_REQUEST_BYTES": "4294967295", "ENVOY_MAX_HEAP_MB": "1048576"},
         {"ENVOY_STREAM_TIMEOUT_MS": "86400000", "STREAM_IDLE_TIMEOUT_MS": "86400000"},
-        # 0: a free port (or, for the plain listener, none): never a collision
-        {
-            "GRPC_PORT": "0",
-            "ENVOY_HTTPS_PORT": "0",
-            "ENVOY_HTTP_PORT": "0",
-            "ENVOY_ADMIN_PORT": "0",
-        },
-        # production renders no plain listener, so its port collides with nothing
-        {"NODE_ENV": "production", "JWT_SECRET": SECRET, "ENVOY_HTTP_PORT": "50051"},
-        # a sidecar elsewhere (another container) has ports of its own
-        {"ENVOY_UPSTREAM_HOST": "novaos", "ENVOY_HTTPS_PORT": "50051"},
-        # different addresses: 127.0.0.1:9464 and 10.0.0.5:9464 both bind
-        {"METRICS_HOST": "127.0.0.1", "ENVOY_LISTEN_HOST": "10.0.0.5", "ENVOY_HTTPS_PORT": "9464"},
+        # A gateway's environment seldom holds the sidecar's ports (in Kubernetes they
+        # are in another ConfigMap): its ports are not compared with their defaults.
+        # The render compares the pod's listeners (tests/unit/sidecar/test_render.py).
+        {"NODE_ENV": "production", "JWT_SECRET": SECRET, "GRPC_PORT": "8443"},
+        {"NODE_ENV": "production", "JWT_SECRET": SECRET, "METRICS_PORT": "9901"},
+        {"GRPC_PORT": "8080", "METRICS_PORT": "8443"},
+        {"METRICS_PORT": "8080"},
         *({"ENVOY_UPSTREAM_HOST": host} for host in ("127.0.0.1", "::1", "[::1]", "novaos")),
     ],
 )

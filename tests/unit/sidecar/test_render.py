@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -300,6 +301,81 @@ def test_a_listen_host_that_is_no_address_stops_the_render_with_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("invalid configuration: ENVOY_LISTEN_HOST: 'localhost' is not an IP")
     assert "\n" not in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({"ENVOY_HTTPS_PORT": "50051"}, "ENVOY_HTTPS_PORT: the same port as GRPC_PORT (50051)"),
+        # the gateway's defaults meet the sidecar's: the render knows both
+        (
+            {"NODE_ENV": "production", "GRPC_PORT": "8443"},
+            "ENVOY_HTTPS_PORT: the same port as GRPC_PORT (8443)",
+        ),
+        (
+            {"ENVOY_UPSTREAM_PORT": "7000", "ENVOY_ADMIN_PORT": "7000"},
+            "ENVOY_ADMIN_PORT: the same port as ENVOY_UPSTREAM_PORT (7000)",
+        ),
+        ({"ENVOY_ADMIN_PORT": "8443"}, "ENVOY_ADMIN_PORT: the same port as ENVOY_HTTPS_PORT"),
+        ({"ENVOY_HTTP_PORT": "9464"}, "ENVOY_HTTP_PORT: the same port as METRICS_PORT"),
+        ({"ENVOY_ADMIN_PORT": "8080"}, "ENVOY_ADMIN_PORT: the same port as ENVOY_HTTP_PORT"),
+        # overlapping addresses written differently
+        (
+            {"GRPC_HOST": "[::]", "ENVOY_LISTEN_HOST": "127.0.0.1", "ENVOY_HTTPS_PORT": "50051"},
+            "ENVOY_HTTPS_PORT: the same port as GRPC_PORT",
+        ),
+        (
+            {"GRPC_HOST": "localhost", "ENVOY_LISTEN_HOST": "127.0.0.1", "GRPC_PORT": "8443"},
+            "ENVOY_HTTPS_PORT: the same port as GRPC_PORT",
+        ),
+        (
+            {"METRICS_HOST": "::ffff:127.0.0.1", "METRICS_PORT": "9901"},
+            "ENVOY_ADMIN_PORT: the same port as METRICS_PORT",
+        ),
+    ],
+)
+def test_two_of_the_pods_listeners_on_one_port_stop_the_render(
+    env: dict[str, str], refusal: str, tls: dict[str, str]
+) -> None:
+    # They rendered and validated, then collided at bind time.
+    with pytest.raises(ConfigError, match=f"^invalid configuration: {re.escape(refusal)}"):
+        rendered({**tls, **env})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        # 0: a free port (or, for the plain listener, none): never a collision
+        {
+            name: "0"
+            for name in ("GRPC_PORT", "ENVOY_HTTPS_PORT", "ENVOY_HTTP_PORT", "ENVOY_ADMIN_PORT")
+        },
+        # production renders no plain listener, so its port collides with nothing
+        {"NODE_ENV": "production", "ENVOY_HTTP_PORT": "50051"},
+        # a sidecar elsewhere (another container) has ports of its own
+        {"ENVOY_UPSTREAM_HOST": "novaos", "ENVOY_HTTPS_PORT": "50051"},
+        # different addresses: 127.0.0.1:9464 and 10.0.0.5:9464 both bind
+        {"METRICS_HOST": "127.0.0.1", "ENVOY_LISTEN_HOST": "10.0.0.5", "ENVOY_HTTPS_PORT": "9464"},
+        # IPv6 loopback and IPv4's any address: both bind on Linux
+        {"GRPC_HOST": "::1", "ENVOY_LISTEN_HOST": "0.0.0.0", "ENVOY_HTTPS_PORT": "50051"},
+        {"GRPC_HOST": "[::1]", "ENVOY_LISTEN_HOST": "0.0.0.0", "ENVOY_HTTPS_PORT": "50051"},
+    ],
+)
+def test_listeners_that_bind_side_by_side_render(env: dict[str, str], tls: dict[str, str]) -> None:
+    assert listeners(rendered({**tls, **env}))
+
+
+def test_a_port_collision_stops_the_render_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The init container has both ConfigMaps: the gateway's port and the sidecar's.
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("GRPC_PORT", "9901")
+    out = tmp_path / "envoy.yaml"
+    assert render_mod.main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "invalid configuration: ENVOY_ADMIN_PORT: the same port as GRPC_PORT (9901)"
+    assert not out.exists()
 
 
 def test_ipv6_hosts_in_brackets_are_rendered_bare(tls: dict[str, str]) -> None:
