@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,12 +153,18 @@ _CONNINFO_CHOICES = {
 }
 
 
+_LIBPQ_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*")
+
+
 def conninfo_problem(params: Mapping[str, object]) -> str | None:
     """Why libpq would refuse these parsed connection parameters at every connect,
     or None. Quotes only the values checked, never the password."""
-    for listed in str(params.get("port") or "").split(","):
-        port = listed.strip()
-        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+    for port in str(params.get("port") or "").split(","):
+        # An empty entry is the default port; any other is read as libpq's strtol
+        # does: C blanks around, a sign, ASCII digits (str.isdigit took "５４３２",
+        # and refused "+5432", which libpq connects to).
+        number = _LIBPQ_INT.fullmatch(port)
+        if port and not (number and 1 <= int(number[1]) <= 65535):
             return f"port {port!r} is not a port number (1-65535)"
     for key, choices in _CONNINFO_CHOICES.items():
         value = params.get(key)

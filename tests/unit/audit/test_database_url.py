@@ -28,6 +28,11 @@ def _build(url: str) -> object:
         (f"postgresql://u:{PASSWORD}@db/n?target_session_attrs=rw", "target_session_attrs 'rw'"),
         (f"postgresql://u:{PASSWORD}@db/n?gssencmode=yes", "gssencmode 'yes'"),
         (f"postgresql://u:{PASSWORD}@db/n?channel_binding=on", "channel_binding 'on'"),
+        # libpq reads a port with strtol: ASCII digits only, and something besides blanks
+        (f"host=db port=５４３２ password={PASSWORD}", "port '５４３２'"),
+        (f"host=db port=²2 password={PASSWORD}", "port '²2'"),
+        (f"host=db port=' ' password={PASSWORD}", "port ' '"),
+        (f"host=db port=-5432 password={PASSWORD}", "port '-5432'"),
     ],
 )
 def test_a_value_libpq_always_refuses_stops_start_up(url: str, named: str) -> None:
@@ -44,6 +49,12 @@ def test_a_value_libpq_always_refuses_stops_start_up(url: str, named: str) -> No
         "postgresql://u:pw@db:5432/n?sslmode=verify-full&target_session_attrs=read-write",
         "postgresql://u:pw@db1:5432,db2/n?channel_binding=require&gssencmode=disable",
         "host=/var/run/postgresql dbname=n",
+        # a sign, and blanks around, as libpq's strtol reads a port; an empty entry
+        # is the default port
+        "host=db port=+5432 dbname=n",
+        "postgresql://u:pw@db:+5432/n",
+        "host=a,b port=' 5432,5433\t'",
+        "host=a,b port=,05433",
     ],
 )
 def test_values_libpq_takes_are_accepted(url: str) -> None:
