@@ -117,11 +117,14 @@ def _check_names(settings: Settings, providers: Mapping[str, object]) -> None:
     preferred = settings.preferred_provider
     if settings.is_production and "preferred_provider" not in settings.model_fields_set:
         # Its default is the mock: a production start that forgot it (or misspelt
-        # it) answered every chat with canned text, ready and without a word.
+        # it) answered every chat with canned text, ready and without a word. A
+        # fallback list alone may look enough: it is only tried after the mock.
+        listed = ",".join(settings.provider_fallback_order)
+        fallback = f" before PROVIDER_FALLBACK_ORDER ({listed}), tried after it" if listed else ""
         raise ConfigError(
             "invalid configuration: PREFERRED_PROVIDER: not set, and NODE_ENV=production "
-            "would serve the mock provider; set a real provider (openai, gemini, anthropic, "
-            "openai_compat), or PREFERRED_PROVIDER=mock to run the mock on purpose"
+            f"would serve the mock provider{fallback}; set a real provider (openai, gemini, "
+            "anthropic, openai_compat), or PREFERRED_PROVIDER=mock to run the mock on purpose"
         )
     if preferred not in KNOWN_PROVIDERS:
         raise ConfigError(f"invalid configuration: PREFERRED_PROVIDER: must be one of {known}")

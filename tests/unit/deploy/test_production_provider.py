@@ -31,6 +31,17 @@ def test_production_without_a_preferred_provider_refuses_to_start(
     assert "PREFERRED_PROVIDER=mock" in line and "\n" not in line
 
 
+def test_a_fallback_list_without_a_preferred_provider_is_named_in_the_refusal() -> None:
+    # The list is tried after PREFERRED_PROVIDER, i.e. after the mock: whoever set
+    # only it should see why it is not enough.
+    env = PRODUCTION | {"PROVIDER_FALLBACK_ORDER": "openai"}
+    with pytest.raises(ConfigError) as err:
+        check_provider_settings(load_settings(env))
+    line = str(err.value)
+    assert line.startswith("invalid configuration: PREFERRED_PROVIDER: not set"), line
+    assert "before PROVIDER_FALLBACK_ORDER (openai)" in line and "\n" not in line
+
+
 @pytest.mark.parametrize("provider", ["mock", "openai"])
 def test_production_takes_a_provider_named_even_the_mock(provider: str) -> None:
     check_provider_settings(load_settings(PRODUCTION | {"PREFERRED_PROVIDER": provider}))
