@@ -142,6 +142,7 @@ _CONNINFO_CHOICES = {
     "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
     "gssencmode": ("disable", "prefer", "require"),
     "channel_binding": ("disable", "prefer", "require"),
+    "load_balance_hosts": ("disable", "random"),
     "target_session_attrs": (
         "any",
         "read-write",

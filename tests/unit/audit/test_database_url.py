@@ -28,6 +28,7 @@ def _build(url: str) -> object:
         (f"postgresql://u:{PASSWORD}@db/n?target_session_attrs=rw", "target_session_attrs 'rw'"),
         (f"postgresql://u:{PASSWORD}@db/n?gssencmode=yes", "gssencmode 'yes'"),
         (f"postgresql://u:{PASSWORD}@db/n?channel_binding=on", "channel_binding 'on'"),
+        (f"postgresql://u:{PASSWORD}@a,b/n?load_balance_hosts=rando", "load_balance_hosts 'rando'"),
         # libpq reads a port with strtol: ASCII digits only, and something besides blanks
         (f"host=db port=５４３２ password={PASSWORD}", "port '５４３２'"),
         (f"host=db port=²2 password={PASSWORD}", "port '²2'"),
@@ -55,6 +56,7 @@ def test_a_value_libpq_always_refuses_stops_start_up(url: str, named: str) -> No
         "postgresql://u:pw@db:+5432/n",
         "host=a,b port=' 5432,5433\t'",
         "host=a,b port=,05433",
+        "host=a,b load_balance_hosts=random",
     ],
 )
 def test_values_libpq_takes_are_accepted(url: str) -> None:
