@@ -235,11 +235,13 @@ BUY_SELL = re.compile(
 
 # Precise figures: money, percentages, decimals, thousands, in the ways the five
 # languages write them (decimal comma, thousands by comma, dot, apostrophe or a
-# space, no-break ones too: the view reads them as a space), a currency before
-# or after, a rate after a pair ("BTC/USD 67 432"). Bare small integers
-# ("3 steps") and years are fine.
+# space, no-break ones too: the view reads them as a space; Indian lakh groups,
+# "1,23,456"), a currency before or after, a scale glued on ("$3.2B", "12.5k",
+# "2.5x"), a rate after a pair ("BTC/USD 67 432"). Bare small integers ("3
+# steps"), years and a list written "1,2,3" are fine.
 _AMOUNT = (
-    r"\d{1,3}(?:(?:,\d{3}){1,4}|(?:\.\d{3}){1,4}|(?: \d{3}){1,4}|(?:'\d{3}){1,4})"
+    r"\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\.\d{1,4})?"
+    r"|\d{1,3}(?:(?:,\d{3}){1,4}|(?:\.\d{3}){1,4}|(?: \d{3}){1,4}|(?:'\d{3}){1,4})"
     r"(?:[.,]\d{1,4})?|\d{1,9}(?:[.,]\d{1,4})?"
 )
 # A code right after a slash names a pair ("BTC/USD 67 432"), the rate is the figure.
@@ -248,17 +250,30 @@ _CURRENCY_AFTER = (
     r"(?:[$€£¥₹₽₩]|us\$|r\$|usd|eur|gbp|chf|jpy|btc|eth|dollars?|euros?|pounds?|dolares|"
     r"reais|francs?|franken|yen)"
 )
-_SCALE = r"(?:k|m|bn|mn|million|billion|millions|milliards?|millones|milhoes|mio|mrd)"
+_SCALE = (
+    r"(?:k|m|b|t|bn|mn|tn|million|billion|trillion|millions|milliards?|millones|milhoes|"
+    r"mio|mrd)"
+)
+_GLUED_SCALE = r"(?:k|m|b|t|bn|mn|tn|x)(?!\w)"  # "12.5k", "2.5x": no space before
 _PAIR = r"[a-z]{3}/[a-z]{3}"
+# A figure never starts or ends inside a number: not after a digit (or a digit
+# and a separator), and whatever digits, separators and glued scale follow the
+# matched part join it, so a replacement leaves no ".2B" or ",456" behind.
+_NOT_MID_NUMBER = r"(?<!\d)(?<!\d[.,'])"
+_REST_OF_NUMBER = r"(?:(?<=\d)(?:[.,']?\d){1,12})?(?:(?<=\d)" + _GLUED_SCALE + r")?"
 FIGURE = re.compile(
-    "|".join(
+    _NOT_MID_NUMBER
+    + "(?:"
+    + "|".join(
         (
             _CURRENCY_BEFORE + r"\s?(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?(?!\w)",
             r"\b(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?\s?" + _CURRENCY_AFTER + r"(?!\w)",
             r"\b\d{1,6}(?:[.,]\d{1,4})?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
             r"prozent|por cento)\b)",
-            r"\b\d{1,6}\.\d{1,4}\b",
-            r"(?<![\w,])\d{1,6},\d{1,2}(?![\w,])",  # 187,23 (1,2,3 is a list)
+            r"\b\d{1,6}\.\d{1,4}(?:\b|(?=" + _GLUED_SCALE + r"))",
+            # 187,23 (1,2,3 is a list)
+            r"(?<![\w,])\d{1,6},\d{1,2}(?:(?![\w,])|(?=" + _GLUED_SCALE + r"))",
+            r"\b\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\.\d{1,4})?\b",  # 1,23,456 (lakh)
             r"\b\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,4})?\b",
             r"\b\d{1,3}(?:\.\d{3}){1,4}(?:,\d{1,4})?\b",
             r"\b\d{1,3}(?: \d{3}){2,4}\b|\b\d{1,3} \d{3},\d{1,4}\b",  # 1 234 567, 67 432,50
@@ -266,7 +281,9 @@ FIGURE = re.compile(
             r"(?:(?<=" + _PAIR + r" )|(?<=" + _PAIR + r": )|(?<=" + _PAIR + r" = ))"
             r"(?:" + _AMOUNT + r")(?!\w)",
         )
-    ),
+    )
+    + ")"
+    + _REST_OF_NUMBER,
     re.IGNORECASE,
 )
 FIGURE_PLACEHOLDER = policy.FIGURE_PLACEHOLDER  # the English one; see OutputConstraints

@@ -479,7 +479,41 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
 
 
 @pytest.mark.parametrize(
-    "text", ["Take 3 steps in 2024.", "Pick 1, 2 or 3 of them.", "Chapter 12 has 300 pages."]
+    ("text", "shown"),
+    [
+        ("The company raised $3.2B last year.", "The company raised # last year."),
+        ("Its rival raised $1.5T and €4.7bn.", "Its rival raised # and #."),
+        ("Rent is ₹1,23,456 a year.", "Rent is # a year."),
+        ("Rent is 12,34,567.50 a year.", "Rent is # a year."),
+        ("It has 12.5k users.", "It has # users."),
+        ("It is 2.5x more.", "It is # more."),
+        ("It is 1,5x more.", "It is # more."),
+        ("It holds 12,345,678,901,234,567 units.", "It holds # units."),
+    ],
+)
+def test_a_figure_is_replaced_whole(text: str, shown: str) -> None:
+    # "$3.2B" became "[figure not verified].2B" and "₹1,23,456" "[...],456":
+    # the pattern backtracked to the part followed by no letter or matched a
+    # part of the digits. Whatever way the text arrives, no digit or glued
+    # scale touches a placeholder.
+    expected = "Prices move. " + shown.replace("#", rules.FIGURE_PLACEHOLDER)
+    for size in (1, 3, len(text)):
+        chunks = ["Prices move. ", *(text[i : i + size] for i in range(0, len(text), size))]
+        released, _ = run(_open(no_precise_figures=True, may_regenerate=False), chunks)
+        assert released == expected, size
+        mark = re.escape(rules.FIGURE_PLACEHOLDER)
+        assert re.search(rf"\w[.,']?{mark}|{mark}[.,']?\w", released) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Take 3 steps in 2024.",
+        "Pick 1, 2 or 3 of them.",
+        "Chapter 12 has 300 pages.",
+        "Pick 1,2,3 of them.",
+        "Meet at 10:30 on 2024-05-01 with v1.2.3 and 3x the crew.",
+    ],
 )
 def test_small_integers_are_not_figures(text: str) -> None:
     assert run(_open(no_precise_figures=True), [text])[0] == text
