@@ -14,6 +14,7 @@ from email.message import Message
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from novaos.webfetch.charsets import codec_for_label
 from novaos.webfetch.errors import FetchBlockedError
 from novaos.webfetch.markup import bound_markup
 
@@ -151,7 +152,8 @@ def _readable(text: str) -> str:
     return " ".join(_ESCAPES.sub("", text).translate(_INVISIBLE).split())
 
 
-def _decode(body: bytes, charset: str) -> str:
+def _decode(body: bytes, label: str) -> str:
+    charset = codec_for_label(label)  # "iso-8859-1" is windows-1252, as browsers read it
     try:
         # Only text encodings: "base64", "rot13" or "zlib" are codecs too, but
         # bytes.decode refuses them (a server could fail every fetch with one).

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import codecs
+import contextlib
 import gzip
 import zlib
 from collections.abc import AsyncIterator
 
 import pytest
 
+from novaos.webfetch import charsets
 from novaos.webfetch.body import read_capped
 from novaos.webfetch.errors import FetchAbortedError, FetchTooLargeError
 from novaos.webfetch.extract import check_media_type, extract_text
@@ -169,6 +172,48 @@ def test_html_charset_comes_from_header_or_meta() -> None:
     assert (
         extract_text(b"caf\xc3\xa9", "text/plain; charset=bogus-charset", max_chars=100) == "café"
     )
+
+
+@pytest.mark.parametrize(
+    "label", ["iso-8859-1", "ISO-8859-1", "latin1", "l1", "us-ascii", "ascii", "cp819"]
+)
+def test_latin1_and_ascii_labels_read_as_windows_1252(label: str) -> None:
+    # Python's latin-1 reads 0x80-0x9F as controls, which the extract strips:
+    # "12,50 € – „günstig“ ™" became "12,50 günstig", the price lost its currency.
+    body = "Preis: 12,50 € pro Stück – „günstig“ ™".encode("cp1252")
+    shown = "Preis: 12,50 € pro Stück – „günstig“ ™"
+    assert extract_text(body, f"text/plain; charset={label}", max_chars=100) == shown
+    assert extract_text(b"<p>" + body, f"text/html; charset={label}", max_chars=100) == shown
+    meta = f'<meta http-equiv="Content-Type" content="text/html; charset={label}">'.encode()
+    assert extract_text(meta + b"<p>" + body, "text/html", max_chars=100) == shown
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "codec"),
+    [
+        ("iso-8859-9", "Fiyat: 12,50 € – “uygun”", "cp1254"),
+        ("tis-620", "ราคา 12.50 … บาท", "cp874"),
+        ("gb2312", "价格 12.50 元 €", "gb18030"),
+        ("shift_jis", "価格 ①１２.５０円", "cp932"),
+        ("euc-kr", "가격 똠 12.50 원", "cp949"),
+        ("koi8", "Цена 12,50 руб", "koi8-r"),
+        ("x-mac-cyrillic", "Цена 12,50 руб", "mac-cyrillic"),
+    ],
+)
+def test_charset_labels_name_what_browsers_decode(label: str, text: str, codec: str) -> None:
+    body = text.encode(codec)
+    assert extract_text(body, f"text/plain; charset={label}", max_chars=100) == text
+
+
+def test_the_label_table_names_known_codecs_python_reads_otherwise() -> None:
+    # Every entry changes something: a listed label Python reads the same way
+    # is noise, an unknown codec would fall back to UTF-8.
+    for codec, labels in charsets._DIFFERING_LABELS.items():
+        target = codecs.lookup(codec).name
+        for label in labels:
+            assert charsets.codec_for_label(f" {label.upper()}\t") == codec
+            with contextlib.suppress(LookupError):
+                assert codecs.lookup(label).name != target, label
 
 
 def test_extract_is_trimmed_on_a_word_boundary() -> None:
