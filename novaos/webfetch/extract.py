@@ -98,7 +98,10 @@ def read_page(body: bytes, content_type: str, *, max_chars: int) -> Extract:
     callers on an event loop run it in a worker thread."""
     kind, charset = media_type(content_type)
     if kind not in _HTML:
-        return Extract(_bounded(_readable(_decode(body, charset or "utf-8")), max_chars))
+        text = _bom_decoded(body)
+        if text is None:
+            text = _decode(body, charset or "utf-8")
+        return Extract(_bounded(_readable(text), max_chars))
     bounded = bound_markup(_html_source(body, charset))
     text = _bounded(_readable(_html_text(bounded.html)), max_chars)
     if bounded.cut and text and not text.endswith("…"):
@@ -110,14 +113,26 @@ def extract_text(body: bytes, content_type: str, *, max_chars: int) -> str:
     return read_page(body, content_type, max_chars=max_chars).text
 
 
-def _html_source(body: bytes, charset: str) -> str:
-    """The page as text: the header's charset, else a byte-order mark, else
-    ``<meta charset>``, else UTF-8 (as lexbor's own detection decides)."""
-    if charset:
-        return _decode(body, charset)
+def _bom_decoded(body: bytes) -> str | None:
+    """The body decoded as its byte-order mark says, or None without one.
+
+    A mark decides before any label, as in browsers (the HTML standard's
+    encoding sniffing, step 1): a UTF-8 page with a mark served as
+    ``charset=iso-8859-1`` is UTF-8."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace")
+    return None
+
+
+def _html_source(body: bytes, charset: str) -> str:
+    """The page as text: a byte-order mark, else the header's charset, else
+    ``<meta charset>``, else UTF-8 (as lexbor's own detection decides)."""
+    text = _bom_decoded(body)
+    if text is not None:
+        return text
+    if charset:
+        return _decode(body, charset)
     meta = _META_CHARSET.search(body, 0, 1024)
     declared = meta.group(1).decode("ascii").lower() if meta else "utf-8"
     if declared.startswith("utf-16"):  # a page read as ASCII cannot be UTF-16: the spec says UTF-8

@@ -216,6 +216,30 @@ def test_the_label_table_names_known_codecs_python_reads_otherwise() -> None:
                 assert codecs.lookup(label).name != target, label
 
 
+@pytest.mark.parametrize(
+    ("bom", "codec"),
+    [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")],
+)
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/html; charset=iso-8859-1",
+        "text/html",
+        "text/plain",
+        "text/plain; charset=iso-8859-1",
+        "application/json; charset=utf-8",
+    ],
+)
+def test_a_byte_order_mark_decides_before_any_label(
+    bom: bytes, codec: str, content_type: str
+) -> None:
+    # The header's charset won over the mark ("ï»¿ Prix : 12,50 â¬"), and
+    # text/plain ignored marks altogether (UTF-16 read as "��Price").
+    text = "Prix : 12,50 € — café"
+    page = f'<meta charset="windows-1251"><p>{text}</p>' if "html" in content_type else text
+    assert extract_text(bom + page.encode(codec), content_type, max_chars=100) == text
+
+
 def test_extract_is_trimmed_on_a_word_boundary() -> None:
     text = extract_text(b"alpha beta gamma delta epsilon", "text/plain", max_chars=20)
     assert text == "alpha beta gamma…"
