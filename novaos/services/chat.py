@@ -39,6 +39,7 @@ from novaos.errors import (
     RateLimitHeaders,
     ShuttingDownError,
 )
+from novaos.pipeline.gates.normalize import shows_nothing
 from novaos.pipeline.orchestrator import Orchestrator, RunRecord
 from novaos.ports import (
     AuditGateEntry,
@@ -226,7 +227,8 @@ class ChatLimits:
 
 
 def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
-    if not chat.message.strip():
+    # Blank as the user sees it: a message of zero-width spaces is no message.
+    if shows_nothing(chat.message):
         raise InvalidArgumentError("message", "must not be empty")
     if len(chat.message) > limits.max_message_chars:
         raise InvalidArgumentError("message", f"longer than {limits.max_message_chars} characters")
@@ -258,7 +260,7 @@ def _validate_actions(actions: Sequence[str], limits: ChatLimits) -> None:
         )
     for i, action in enumerate(actions):
         # An empty entry names no capability: passed silently, it hid a client's bug.
-        if not action.strip():
+        if shows_nothing(action):
             raise InvalidArgumentError(f"requested_actions[{i}]", "must not be empty")
         if len(action) > limits.max_action_chars:
             raise InvalidArgumentError(

@@ -118,10 +118,13 @@ async def test_chat_failing_after_admission_still_carries_its_headers(server: Ru
     assert "grpc-status-details-bin" in keys  # the mapped status is still there
 
 
-async def test_invalid_argument_names_the_field(server: Running) -> None:
+# Blank to the user: zero-width spaces and joiners, a BOM and soft hyphens show
+# nothing either (they passed as a message and were sent to the provider).
+@pytest.mark.parametrize("message", ["  ", "\u200b\u200b", " \u2060\ufeff\u00ad\n"])
+async def test_invalid_argument_names_the_field(server: Running, message: str) -> None:
     stub = chat_pb2_grpc.ChatServiceStub(server.channel)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.Chat(chat_pb2.ChatRequest(message="  "), metadata=bearer(mint()))
+        await stub.Chat(chat_pb2.ChatRequest(message=message), metadata=bearer(mint()))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_status.from_call(err.value)
     assert status is not None
@@ -180,8 +183,9 @@ def _bad_field(err: grpc.aio.AioRpcError) -> str:
         ("requested_actions[1]", ["verify", "a" * 65]),
         ("requested_actions[0]", [""]),
         ("requested_actions[2]", ["verify", "act", " \t\u00a0"]),
+        ("requested_actions[1]", ["verify", "\u200b"]),
     ],
-    ids=["twenty-thousand", "seventeen", "one-too-long", "empty", "whitespace"],
+    ids=["twenty-thousand", "seventeen", "one-too-long", "empty", "whitespace", "invisible"],
 )
 async def test_requested_actions_are_bounded(
     server: Running, field: str, actions: list[str], unary: bool

@@ -160,6 +160,13 @@ _IGNORABLE: dict[int, None] = dict.fromkeys(
 )  # fmt: skip
 
 
+def shows_nothing(text: str) -> bool:
+    """Whether ``text`` is blank to a reader: only whitespace and characters
+    that render as nothing (format characters, ``_IGNORABLE``), "\u200b" too.
+    Reads up to the first character that shows."""
+    return all(c.isspace() or ord(c) in _IGNORABLE or unicodedata.category(c) == "Cf" for c in text)
+
+
 @functools.cache
 def _invisible_run() -> re.Pattern[str]:
     """A run of characters that render as nothing: the format characters (every
