@@ -48,10 +48,13 @@ _CHECKED_DOMAINS = ("finance", "health", "legal")
 
 
 def find_urls(message: str) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
+    """The URLs in ``message``, each page once: the fetcher drops a fragment,
+    so ``/a`` and ``/a#top`` are one page (the first as written is kept)."""
+    seen: dict[str, str] = {}
     for match in _URL.finditer(message):
-        seen.setdefault(match.group(0).rstrip(_TRAILING), None)
-    return tuple(seen)
+        url = match.group(0).rstrip(_TRAILING)
+        seen.setdefault(url.split("#", 1)[0], url)
+    return tuple(seen.values())
 
 
 def detect_claims(message: str, intent: IntentFacts | None) -> tuple[str, ...]:

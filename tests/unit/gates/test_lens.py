@@ -64,6 +64,21 @@ def test_find_urls_strips_punctuation_and_dedupes() -> None:
     assert find_urls(text) == ("https://a.example/x", "https://b.example/y")
 
 
+async def test_a_page_named_with_and_without_a_fragment_is_fetched_once() -> None:
+    # "/a" and "/a#top" were fetched twice, the second taking a WEB_FETCH_MAX_URLS slot.
+    ok = FetchResult(url="https://a.example/a", result="ok", text="Rates rose.")
+    fetcher = FakeFetcher(pages={"https://a.example/a": ok})
+    message = (
+        "Current price at https://a.example/a and https://a.example/a#top, "
+        "https://a.example/a#x and https://a.example/b?"
+    )
+    assert find_urls(message) == ("https://a.example/a", "https://a.example/b")
+    result = await LensGate(fetcher, max_urls=2).check(gate_input(message))
+    assert fetcher.calls == ["https://a.example/a", "https://a.example/b"]
+    assert _facts(result).sources == (("https://a.example/a", "Rates rose."),)
+    assert "skipped" not in result.reason
+
+
 @pytest.mark.parametrize(
     ("text", "url"),
     [
