@@ -46,6 +46,10 @@ _BLOCK_TAGS = frozenset(
     ]
 )  # fmt: skip
 _SEPARATED = _BLOCK_TAGS | frozenset(_DROPPED_TAGS) | frozenset(_REPLACED_TAGS)
+_CELLS = frozenset({"td", "th"})
+_SECTIONS = frozenset({"thead", "tbody", "tfoot"})
+_EXPONENT = re.compile(r"\s*[-+\u2212]?\d")
+_DIGIT_END = re.compile(r"\d\s*$")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -155,11 +159,57 @@ def _html_text(html: str) -> str:
 def _separate_blocks(body: LexborNode) -> None:
     """Mark the body so its text joins as a browser lays it out: a space
     around each block, replaced element and dropped element (once it is
-    gone, its neighbours must not join), nothing between inline pieces."""
-    marked = [node for node in body.traverse() if node.tag in _SEPARATED]
+    gone, its neighbours must not join), nothing between inline pieces.
+
+    Figures keep their meaning on the one line the extract is: a cell after
+    another is marked ``|`` and a row after another ``;`` ("3 | 250.00", not
+    "3 250.00", which reads as 3,250.00), and a superscript number after a
+    digit ``^`` ("10^8", not "108")."""
+    marked = [node for node in body.traverse() if node.tag in _SEPARATED or node.tag == "sup"]
     for node in marked:  # marked after the walk: the tree is not changed under it
+        if node.tag == "sup":
+            if _EXPONENT.match(_own_text(node.child)) and _DIGIT_END.search(_text_before(node)):
+                node.insert_before("^")
+            continue
         node.insert_before(" ")
+        if node.tag in _CELLS and _previous(node, _CELLS) is not None:
+            node.insert_before("| ")
+        elif node.tag == "tr" and _follows_a_row(node):
+            node.insert_before("; ")
         node.insert_after(" ")
+
+
+def _previous(node: LexborNode, tags: frozenset[str]) -> LexborNode | None:
+    """The previous sibling element when it is one of ``tags`` (text between is skipped)."""
+    prev = node.prev
+    while prev is not None and prev.tag == "-text":
+        prev = prev.prev
+    return prev if prev is not None and prev.tag in tags else None
+
+
+def _follows_a_row(row: LexborNode) -> bool:
+    if _previous(row, frozenset({"tr"})) is not None:
+        return True
+    section = row.parent  # the first row of a tbody after a thead
+    return (
+        section is not None
+        and section.tag in _SECTIONS
+        and _previous(section, _SECTIONS) is not None
+    )
+
+
+def _text_before(node: LexborNode) -> str:
+    """The text right before ``node``: its previous sibling's, or that
+    sibling's last child's ("<b>10</b><sup>"). One node, never a subtree:
+    reading whole subtrees of 20,000 nested tags would be quadratic."""
+    prev = node.prev
+    if prev is not None and prev.tag != "-text":
+        prev = prev.last_child
+    return _own_text(prev)
+
+
+def _own_text(node: LexborNode | None) -> str:
+    return (node.text_content or "") if node is not None and node.tag == "-text" else ""
 
 
 def _readable(text: str) -> str:

@@ -256,7 +256,24 @@ def test_inline_markup_inside_a_word_joins_it_and_blocks_keep_words_apart() -> N
         b"<table><tr><td>six</td><td>seven</td></tr></table><h2>eight</h2>nine"
     )
     assert extract_text(html, "text/html", max_chars=1000) == (
-        "a pipe bomb, a fuse, a cap. Word, linked, H2O one two three four five six seven eight nine"
+        "a pipe bomb, a fuse, a cap. Word, linked, H2O one two three four five "
+        "six | seven eight nine"
+    )
+
+
+def test_numbers_keep_their_meaning_in_tables_and_superscripts() -> None:
+    # "3×10<sup>8</sup>" read "3×108", and cells "3" "250.00" read "3 250.00",
+    # which the figure rules (and French readers) take for 3,250.00.
+    html = (
+        b"<p>Light travels at 3&times;10<sup>8</sup> m/s, 10<sup>&minus;3</sup> s; "
+        b"see 2023<sup>[1]</sup> and H<sub>2</sub>O.</p>"
+        b"<table><caption>Order</caption><thead><tr><th>Item</th> <th>Qty</th></tr></thead>"
+        b"<tbody><tr><td>Widget</td>\n<td>3</td><td>250.00</td></tr>"
+        b"<tr><td>12</td><td>500</td></tr></tbody></table>"
+    )
+    assert extract_text(html, "text/html", max_chars=1000) == (
+        "Light travels at 3×10^8 m/s, 10^−3 s; see 2023[1] and H2O. "
+        "Order Item | Qty ; Widget | 3 | 250.00 ; 12 | 500"
     )
 
 
