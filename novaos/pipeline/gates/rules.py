@@ -239,10 +239,14 @@ BUY_SELL = re.compile(
 # "1,23,456"), a currency before or after, a scale glued on ("$3.2B", "12.5k",
 # "2.5x"), a rate after a pair ("BTC/USD 67 432"). Bare small integers ("3
 # steps"), years and a list written "1,2,3" are fine.
+# A decimal part runs to 8 places (a crypto price, "0.00002145 USD", an FX
+# quote, "1.234567 EUR"); a longer one is a figure whatever follows (the last
+# alternative), its rest joining the match.
+_DEC = r"\d{1,8}"
 _AMOUNT = (
-    r"\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\.\d{1,4})?"
+    r"\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\." + _DEC + r")?"
     r"|\d{1,3}(?:(?:,\d{3}){1,4}|(?:\.\d{3}){1,4}|(?: \d{3}){1,4}|(?:'\d{3}){1,4})"
-    r"(?:[.,]\d{1,4})?|\d{1,9}(?:[.,]\d{1,4})?"
+    r"(?:[.,]" + _DEC + r")?|\d{1,9}(?:[.,]" + _DEC + r")?"
 )
 # A code right after a slash names a pair ("BTC/USD 67 432"), the rate is the figure.
 _CURRENCY_BEFORE = r"(?:[$€£¥₹₽₩]|[ucar]\$|us\$|(?<!/)(?:usd|eur|gbp|chf|jpy))"
@@ -268,18 +272,19 @@ FIGURE = re.compile(
         (
             _CURRENCY_BEFORE + r"\s?(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?(?!\w)",
             r"\b(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?\s?" + _CURRENCY_AFTER + r"(?!\w)",
-            r"\b\d{1,6}(?:[.,]\d{1,4})?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
+            r"\b\d{1,6}(?:[.,]" + _DEC + r")?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
             r"prozent|por cento)\b)",
-            r"\b\d{1,6}\.\d{1,4}(?:\b|(?=" + _GLUED_SCALE + r"))",
+            r"\b\d{1,6}\." + _DEC + r"(?:\b|(?=" + _GLUED_SCALE + r"))",
             # 187,23 (1,2,3 is a list)
             r"(?<![\w,])\d{1,6},\d{1,2}(?:(?![\w,])|(?=" + _GLUED_SCALE + r"))",
-            r"\b\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\.\d{1,4})?\b",  # 1,23,456 (lakh)
-            r"\b\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,4})?\b",
-            r"\b\d{1,3}(?:\.\d{3}){1,4}(?:,\d{1,4})?\b",
-            r"\b\d{1,3}(?: \d{3}){2,4}\b|\b\d{1,3} \d{3},\d{1,4}\b",  # 1 234 567, 67 432,50
-            r"\b\d{1,3}(?:'\d{3}){1,4}(?:[.,]\d{1,4})?\b",
+            r"\b\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\." + _DEC + r")?\b",  # 1,23,456 (lakh)
+            r"\b\d{1,3}(?:,\d{3}){1,4}(?:\." + _DEC + r")?\b",
+            r"\b\d{1,3}(?:\.\d{3}){1,4}(?:," + _DEC + r")?\b",
+            r"\b\d{1,3}(?: \d{3}){2,4}\b|\b\d{1,3} \d{3}," + _DEC + r"\b",  # 1 234 567, 67 432,50
+            r"\b\d{1,3}(?:'\d{3}){1,4}(?:[.,]" + _DEC + r")?\b",
             r"(?:(?<=" + _PAIR + r" )|(?<=" + _PAIR + r": )|(?<=" + _PAIR + r" = ))"
             r"(?:" + _AMOUNT + r")(?!\w)",
+            r"\b\d{1,9}[.,]\d{9}",  # more places than _DEC: the rest joins below
         )
     )
     + ")"

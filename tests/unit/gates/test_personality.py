@@ -489,6 +489,15 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
         ("It is 2.5x more.", "It is # more."),
         ("It is 1,5x more.", "It is # more."),
         ("It holds 12,345,678,901,234,567 units.", "It holds # units."),
+        # More than 4 places (a crypto price, a yield, an FX quote) were not
+        # masked at all: no alternative took the fifth digit.
+        ("One SHIB is 0.00002145 USD today.", "One SHIB is # today."),
+        ("Yield is 4.12345% today.", "Yield is # today."),
+        ("Yield is 4,12345 % today.", "Yield is # today."),
+        ("It trades at 1.234567 EUR.", "It trades at #."),
+        ("It gained 12.345678 percent.", "It gained #."),
+        ("EUR/USD is 1.08425 now.", "EUR/USD is # now."),
+        ("Gas is 0.0000000042 ETH now.", "Gas is # ETH now."),
     ],
 )
 def test_a_figure_is_replaced_whole(text: str, shown: str) -> None:
