@@ -227,11 +227,12 @@ class ChatLimits:
 
 
 def validate(chat: ChatInput, limits: ChatLimits) -> ChatInput:
+    # The length first: the blank check reads the text, which may be 4 MB.
+    if len(chat.message) > limits.max_message_chars:
+        raise InvalidArgumentError("message", f"longer than {limits.max_message_chars} characters")
     # Blank as the user sees it: a message of zero-width spaces is no message.
     if shows_nothing(chat.message):
         raise InvalidArgumentError("message", "must not be empty")
-    if len(chat.message) > limits.max_message_chars:
-        raise InvalidArgumentError("message", f"longer than {limits.max_message_chars} characters")
     if chat.conversation_id and not CONVERSATION_ID.match(chat.conversation_id):
         raise InvalidArgumentError("conversation_id", CONVERSATION_ID_RULE)
     opts = chat.options
@@ -259,13 +260,13 @@ def _validate_actions(actions: Sequence[str], limits: ChatLimits) -> None:
             "requested_actions", f"more than {limits.max_requested_actions} actions"
         )
     for i, action in enumerate(actions):
-        # An empty entry names no capability: passed silently, it hid a client's bug.
-        if shows_nothing(action):
-            raise InvalidArgumentError(f"requested_actions[{i}]", "must not be empty")
         if len(action) > limits.max_action_chars:
             raise InvalidArgumentError(
                 f"requested_actions[{i}]", f"longer than {limits.max_action_chars} characters"
             )
+        # An empty entry names no capability: passed silently, it hid a client's bug.
+        if shows_nothing(action):
+            raise InvalidArgumentError(f"requested_actions[{i}]", "must not be empty")
 
 
 def fitted(

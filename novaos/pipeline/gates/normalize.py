@@ -163,14 +163,15 @@ _IGNORABLE: dict[int, None] = dict.fromkeys(
 def shows_nothing(text: str) -> bool:
     """Whether ``text`` is blank to a reader: only whitespace and characters
     that render as nothing (format characters, ``_IGNORABLE``), "\u200b" too.
-    Reads up to the first character that shows."""
-    return all(c.isspace() or ord(c) in _IGNORABLE or unicodedata.category(c) == "Cf" for c in text)
+    One regular-expression match, at C speed, up to the first character that
+    shows: callers bound the text's length first."""
+    return _blank().fullmatch(text) is not None
 
 
 @functools.cache
-def _invisible_run() -> re.Pattern[str]:
-    """A run of characters that render as nothing: the format characters (every
-    code point of category Cf) and ``_IGNORABLE``. Built on first use."""
+def _invisible_class() -> str:
+    """The body of a character class of what renders as nothing: the format
+    characters (every code point of category Cf) and ``_IGNORABLE``."""
     points = sorted(
         {cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"} | set(_IGNORABLE)
     )
@@ -180,8 +181,19 @@ def _invisible_run() -> re.Pattern[str]:
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp])
-    body = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
-    return re.compile(f"([{body}]+)")  # a group: ``split`` keeps the runs
+    return "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+@functools.cache
+def _invisible_run() -> re.Pattern[str]:
+    """A run of characters that render as nothing. Built on first use."""
+    return re.compile(f"([{_invisible_class()}]+)")  # a group: ``split`` keeps the runs
+
+
+@functools.cache
+def _blank() -> re.Pattern[str]:
+    """Whitespace and characters that render as nothing, any number of them."""
+    return re.compile(rf"[\s{_invisible_class()}]*")
 
 
 def prepare() -> None:
@@ -189,6 +201,7 @@ def prepare() -> None:
     needs (a scan of every code point, ~0.1 s), so that the classifier's
     construction pays for it rather than the first such request."""
     _invisible_run()
+    _blank()
 
 
 _MAX_JOIN = 16  # pieces put together into one word at most
