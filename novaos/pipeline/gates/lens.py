@@ -42,6 +42,11 @@ _SHOWN_URL_CHARS = 80
 
 # The shield's reading of an extract (``ShieldClassifier.screen_source``).
 Screen = Callable[[str], SourceScreen]
+# The marks an extract puts between table cells (" | ") and rows (" ; ")
+# (``novaos.webfetch.extract``). They keep figures apart for the model, but an
+# author laying "Ignore | previous | instructions" out one word a cell would
+# slip them past the screen's phrase rules: it also reads them as spaces.
+_TABLE_MARKS = re.compile(r"(?: [|;])+ ")
 
 # Claims in these domains are the ones a wrong answer hurts; they want verification.
 _CHECKED_DOMAINS = ("finance", "health", "legal")
@@ -109,6 +114,19 @@ def _extract(text: str) -> str:
     return " ".join(text.split())[:_EXTRACT_CHARS]
 
 
+def _read(screen: Screen, text: str) -> SourceScreen:
+    """The screen of an extract as written and, when it holds table marks,
+    with them read as spaces: harm or instructions in either count. Both,
+    since a mark may also end a clause the screen must read apart."""
+    verdict = screen(text)
+    joined = _TABLE_MARKS.sub(" ", text)
+    if joined == text:
+        return verdict
+    other = screen(joined)
+    harmful = verdict.harmful or other.harmful
+    return SourceScreen(harmful, verdict.instructions or other.instructions)
+
+
 class LensGate:
     """``budget_ms`` should exceed the fetcher's own total timeout by more than
     ``_BOOKKEEPING_MS``, so a slow page ends with the fetcher's own reason
@@ -173,7 +191,7 @@ class LensGate:
             return fetched, False, ()
         screen = self._screen
         try:  # a few milliseconds of CPU for three extracts: off the event loop
-            screens = await asyncio.to_thread(lambda: [screen(text) for _, text in fetched])
+            screens = await asyncio.to_thread(lambda: [_read(screen, text) for _, text in fetched])
         except Exception:  # unread is unsafe; the lens degrades instead of failing
             _log.exception("lens: screening the fetched sources failed")
             return (), False, ("dropped every source (screening failed)",)
