@@ -63,6 +63,10 @@ _EMPHASIS = "*_~`"
 # A figure followed only by one of these at the end of the held text may go on
 # ("$67,432." then "10"): replacing it now would release the rest of it.
 _FIGURE_GOES_ON = frozenset(".,'’:/- ")
+# What of a number goes on past a figure's match (a pattern is bounded, a
+# number is not: "1.2.3.4...16", a 30-digit amount's ",000.50", the "%" after
+# "2023,12.5"): it joins the placeholder, so no digit ever touches one.
+_REST_OF_FIGURE = re.compile(r"(?:[.,'’](?=\d))?\d[\d.,'’]*(?<=\d)%?|%")
 _MAX_OPENERS = 8  # stripped in a row; more is a flood the window bounds anyway
 _NOTHING = CheckStep()
 # The kinds of the silent edits, as a step's ``edited`` names them (the rules'
@@ -264,6 +268,8 @@ class PersonalityStream:
         that stops (a regeneration before release, a flood of edits). Harm in
         what an edit takes is judged at the release that follows (``_harm``)."""
         edits = 0
+        if self._constraints.no_precise_figures:  # the rest of a figure arriving now
+            self._join_rest_of_figures()
         for _ in range(_MAX_EDITS_PER_STEP):
             edits += self._note("banned phrase", self._cut_joined_phrase(final))
             violation = self._first_violation(final)
@@ -362,8 +368,9 @@ class PersonalityStream:
         is still open and the window can wait for its end."""
         held, hit = self._held, violation.hit
         if violation.kind == "precise figure":
-            placeholder = self._constraints.figure_placeholder or rules.FIGURE_PLACEHOLDER
+            placeholder = self._placeholder()
             self._held = held[: hit.start] + placeholder + held[hit.end :]
+            self._join_rest_of_figures()
             return 1
         begin, stop = edit_span.unit(held, hit.start, hit.end, final=final)
         if stop is None and self._cut() <= begin:  # nothing of it would be released yet
@@ -374,6 +381,24 @@ class PersonalityStream:
         self._head_cut = self._head_cut or begin == 0
         self._rewritten = True
         return 1
+
+    def _placeholder(self) -> str:
+        return self._constraints.figure_placeholder or rules.FIGURE_PLACEHOLDER
+
+    def _join_rest_of_figures(self) -> None:
+        """Drop the digits right after each placeholder in the held text: the
+        rest of a number longer than the pattern, or arriving with a later
+        feed (a placeholder ending the held text is never released: it is no
+        sentence end and within the window's last match length)."""
+        held, placeholder = self._held, self._placeholder()
+        at = held.find(placeholder)
+        while at >= 0:
+            end = at + len(placeholder)
+            rest = _REST_OF_FIGURE.match(held, end)
+            if rest is not None:
+                held = held[:end] + held[rest.end() :]
+            at = held.find(placeholder, end)
+        self._held = held
 
     def _cut_joined_phrase(self, final: bool) -> int:
         """After an edit took the start of the held text, the rest of it joins
