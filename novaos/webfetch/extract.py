@@ -50,6 +50,11 @@ _CELLS = frozenset({"td", "th"})
 _SECTIONS = frozenset({"thead", "tbody", "tfoot"})
 _EXPONENT = re.compile(r"\s*[-+\u2212]?\d")
 _DIGIT_END = re.compile(r"\d\s*$")
+# A table's edges, marked for ``_tidy_marks`` (a NUL: lexbor reads one in the
+# page's text as U+FFFD, so only this one is left), and a run of cell and row
+# marks, each a word of its own, with an edge next to it.
+_EDGE = "\x00"
+_MARK_RUN = re.compile(r"(\x00\s+)?(?<!\S)[|;](?:\s+[|;])*(?!\S)(\s+\x00)?")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -152,8 +157,22 @@ def _html_text(html: str) -> str:
     tree.strip_tags(_DROPPED_TAGS)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""
-    content = body_node.text(separator="") if body_node is not None else ""
+    content = _tidy_marks(body_node.text(separator="")) if body_node is not None else ""
     return f"{title}\n{content}" if title else content
+
+
+def _tidy_marks(text: str) -> str:
+    """The cell and row marks only between cells and rows that hold text: a
+    run of them (empty cells, spacer rows) is one mark, a row's when it holds
+    one, and none at either end ("; ; ;" for a table of empty rows was text)."""
+    start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+
+    def one(run: re.Match[str]) -> str:
+        if run.start() <= start or run.end() >= end or run.group(1) or run.group(2):
+            return " "
+        return " ; " if ";" in run.group() else " | "
+
+    return _MARK_RUN.sub(one, text).replace(_EDGE, " ")
 
 
 def _separate_blocks(body: LexborNode) -> None:
@@ -176,6 +195,9 @@ def _separate_blocks(body: LexborNode) -> None:
             node.insert_before("| ")
         elif node.tag == "tr" and _follows_a_row(node):
             node.insert_before("; ")
+        elif node.tag == "table":  # marks never reach past its edges
+            node.insert_before(_EDGE + " ")
+            node.insert_after(" " + _EDGE)
         node.insert_after(" ")
 
 

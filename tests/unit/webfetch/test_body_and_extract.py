@@ -277,6 +277,19 @@ def test_numbers_keep_their_meaning_in_tables_and_superscripts() -> None:
     )
 
 
+def test_empty_cells_and_rows_add_no_marks() -> None:
+    # Spacer rows and empty cells gave "; ; ;" and "| |": a page of an empty
+    # table was text (not "no text"), and layout tables spent the extract's cap.
+    empty = b"<table><tr></tr><tr><td></td><td> </td></tr><tr><td><br></td></tr></table>"
+    assert extract_text(empty, "text/html", max_chars=1000) == ""
+    html = (
+        b"<p>Rates</p><table><tr><td></td><td>EUR</td><td></td><td>1.08</td><td></td></tr>"
+        b"<tr></tr><tr><td></td></tr><tr><td>GBP</td><td>0.85</td></tr><tr></tr></table>"
+        b"<table><tr><td></td><td>Note</td></tr></table>"
+    )
+    assert extract_text(html, "text/html", max_chars=1000) == "Rates EUR | 1.08 ; GBP | 0.85 Note"
+
+
 def test_dropped_chrome_and_replaced_elements_still_keep_words_apart() -> None:
     # header, footer, nav, aside and form are blocks on the page: once dropped,
     # the text either side of them must not join ("noteAfter"). An image or a
