@@ -29,6 +29,7 @@ import codecs
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Cyrillic and Greek letters that render like Latin ones (after case folding).
@@ -162,19 +163,34 @@ _IGNORABLE: dict[int, None] = dict.fromkeys(
 
 def shows_nothing(text: str) -> bool:
     """Whether ``text`` is blank to a reader: only whitespace and characters
-    that render as nothing (format characters, ``_IGNORABLE``), "\u200b" too.
+    that render as nothing (format characters but those that draw a glyph,
+    ``_VISIBLE_FORMAT``, and ``_IGNORABLE``), "\u200b" too.
     One regular-expression match, at C speed, up to the first character that
     shows: callers bound the text's length first."""
     return _blank().fullmatch(text) is not None
 
 
+# Format characters that draw a glyph: the prepended concatenation marks
+# (Arabic number sign, end of ayah "\u06dd", Syriac abbreviation mark, Kaithi
+# number signs...). A message of one of them shows something.
+_VISIBLE_FORMAT = frozenset(
+    [*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD]
+)
+
+
 @functools.cache
-def _invisible_class() -> str:
-    """The body of a character class of what renders as nothing: the format
-    characters (every code point of category Cf) and ``_IGNORABLE``."""
-    points = sorted(
-        {cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"} | set(_IGNORABLE)
+def _invisible_points() -> tuple[int, ...]:
+    """The format characters (every code point of category Cf) and ``_IGNORABLE``."""
+    return tuple(
+        sorted(
+            {cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"}
+            | set(_IGNORABLE)
+        )
     )
+
+
+def _class_body(points: Iterable[int]) -> str:
+    """The body of a character class of ``points`` (ascending), as ranges."""
     ranges: list[list[int]] = []
     for cp in points:
         if ranges and ranges[-1][1] == cp - 1:
@@ -186,14 +202,17 @@ def _invisible_class() -> str:
 
 @functools.cache
 def _invisible_run() -> re.Pattern[str]:
-    """A run of characters that render as nothing. Built on first use."""
-    return re.compile(f"([{_invisible_class()}]+)")  # a group: ``split`` keeps the runs
+    """A run of characters that render as nothing (the matchers read the
+    visible format characters as nothing too). Built on first use."""
+    body = _class_body(_invisible_points())
+    return re.compile(f"([{body}]+)")  # a group: ``split`` keeps the runs
 
 
 @functools.cache
 def _blank() -> re.Pattern[str]:
     """Whitespace and characters that render as nothing, any number of them."""
-    return re.compile(rf"[\s{_invisible_class()}]*")
+    body = _class_body(cp for cp in _invisible_points() if cp not in _VISIBLE_FORMAT)
+    return re.compile(rf"[\s{body}]*")
 
 
 def prepare() -> None:
