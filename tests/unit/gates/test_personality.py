@@ -503,6 +503,10 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
         ("It owes $1,000,000,000,000,000,000,000,000,000.50 now.", "It owes # now."),
         ("It has 1,000,000,000,000,000,000,000,000,000,000 units.", "It has # units."),
         ("In 2023,12.5% of people agreed.", "In # of people agreed."),
+        # Every decimal is a figure: one with a letter glued on goes with it.
+        ("It has 3.2B parameters.", "It has # parameters."),
+        ("He was 1.8m tall.", "He was # tall."),
+        ("See Section 2.3b now.", "See Section # now."),
     ],
 )
 def test_a_figure_is_replaced_whole(text: str, shown: str) -> None:
