@@ -50,11 +50,11 @@ _CELLS = frozenset({"td", "th"})
 _SECTIONS = frozenset({"thead", "tbody", "tfoot"})
 _EXPONENT = re.compile(r"\s*[-+\u2212]?\d")
 _DIGIT_END = re.compile(r"\d\s*$")
-# A table's edges, marked for ``_tidy_marks`` (a NUL: lexbor reads one in the
-# page's text as U+FFFD, so only this one is left), and a run of cell and row
-# marks, each a word of its own, with an edge next to it.
-_EDGE = "\x00"
-_MARK_RUN = re.compile(r"(\x00\s+)?(?<!\S)[|;](?:\s+[|;])*(?!\S)(\s+\x00)?")
+# A table's open and close edges, marked for ``_tidy_marks`` (behind a NUL:
+# lexbor reads one in the page's text as U+FFFD, so only these are left), and
+# the cell and row marks, each a word of its own, read between them.
+_OPEN, _CLOSE = "\x00<", "\x00>"
+_TABLE_TOKEN = re.compile(r"\x00[<>]|(?<!\S)[|;](?!\S)")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -164,15 +164,55 @@ def _html_text(html: str) -> str:
 def _tidy_marks(text: str) -> str:
     """The cell and row marks only between cells and rows that hold text: a
     run of them (empty cells, spacer rows) is one mark, a row's when it holds
-    one, and none at either end ("; ; ;" for a table of empty rows was text)."""
-    start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+    one, and none at either end of its own table ("; ; ;" for a table of empty
+    rows was text). A mark before an inner table or after one is the outer
+    table's and stays ("12 | 500" for a cell holding a table)."""
+    tokens = list(_TABLE_TOKEN.finditer(text))
+    gaps = [text[a:b].strip() != "" for a, b in _gaps(tokens, len(text))]
+    keep = _text_on_one_side(tokens, gaps, _OPEN, _CLOSE)
+    after = _text_on_one_side(tokens[::-1], gaps[::-1], _CLOSE, _OPEN)[::-1]
+    out: list[str] = []
+    pending = ""  # the mark that stands before the next text
+    done = 0
+    for i, token in enumerate(tokens):
+        if gaps[i]:
+            out += [pending, text[done : token.start()]]
+            pending = ""
+        mark = token.group()
+        if mark in (_OPEN, _CLOSE):
+            out.append(" ")
+        elif keep[i] and after[i]:
+            pending = " ; " if ";" in mark + pending else " | "
+        done = token.end()
+    out += [pending if gaps[-1] else "", text[done:]]
+    return "".join(out)
 
-    def one(run: re.Match[str]) -> str:
-        if run.start() <= start or run.end() >= end or run.group(1) or run.group(2):
-            return " "
-        return " ; " if ";" in run.group() else " | "
 
-    return _MARK_RUN.sub(one, text).replace(_EDGE, " ")
+def _gaps(tokens: list[re.Match[str]], length: int) -> list[tuple[int, int]]:
+    """The text before each token, and after the last."""
+    starts = [0, *(token.end() for token in tokens)]
+    ends = [*(token.start() for token in tokens), length]
+    return list(zip(starts, ends, strict=True))
+
+
+def _text_on_one_side(
+    tokens: list[re.Match[str]], gaps: list[bool], opening: str, closing: str
+) -> list[bool]:
+    """For each token read in this order, whether text stands between it and
+    the edge of its own table that was read before it (the page's start
+    outside any table); text in an inner table counts as its cell's."""
+    seen = 0  # text gaps read so far
+    at_edge = [0]  # ``seen`` at each open table's edge
+    found: list[bool] = []
+    for i, token in enumerate(tokens):
+        seen += gaps[i]
+        edge = token.group()
+        if edge == opening:
+            at_edge.append(seen)
+        elif edge == closing and len(at_edge) > 1:
+            at_edge.pop()
+        found.append(seen > at_edge[-1])
+    return found
 
 
 def _separate_blocks(body: LexborNode) -> None:
@@ -196,8 +236,8 @@ def _separate_blocks(body: LexborNode) -> None:
         elif node.tag == "tr" and _follows_a_row(node):
             node.insert_before("; ")
         elif node.tag == "table":  # marks never reach past its edges
-            node.insert_before(_EDGE + " ")
-            node.insert_after(" " + _EDGE)
+            node.insert_before(_OPEN + " ")
+            node.insert_after(" " + _CLOSE)
         node.insert_after(" ")
 
 

@@ -288,6 +288,20 @@ def test_empty_cells_and_rows_add_no_marks() -> None:
         b"<table><tr><td></td><td>Note</td></tr></table>"
     )
     assert extract_text(html, "text/html", max_chars=1000) == "Rates EUR | 1.08 ; GBP | 0.85 Note"
+    # A table in a cell is its cell's text: the marks around it are the outer
+    # table's ("12 500" read as 12,500), while the inner table's own leading
+    # and trailing empty cells still add none.
+    nested = (
+        b"<table><tr><td>12</td><td><table><tr><td>500</td></tr></table></td></tr>"
+        b"<tr><td><table><tr><td></td><td>Qty</td></tr></table></td><td>3</td>"
+        b"<td><table><tr><td>250.00</td><td></td></tr><tr></tr></table></td></tr>"
+        b"<tr><td><table><tr><td>EUR</td><td>1.08</td></tr></table></td></tr>"
+        b"<tr><td><table><tr><td>GBP</td><td>0.85</td></tr></table></td></tr></table>"
+    )
+    assert (
+        extract_text(nested, "text/html", max_chars=1000)
+        == "12 | 500 ; Qty | 3 | 250.00 ; EUR | 1.08 ; GBP | 0.85"
+    )
 
 
 def test_dropped_chrome_and_replaced_elements_still_keep_words_apart() -> None:
