@@ -63,10 +63,12 @@ _EMPHASIS = "*_~`"
 # A figure followed only by one of these at the end of the held text may go on
 # ("$67,432." then "10"): replacing it now would release the rest of it.
 _FIGURE_GOES_ON = frozenset(".,'’:/- ")
-# What of a number goes on past a figure's match (a pattern is bounded, a
-# number is not: "1.2.3.4...16", a 30-digit amount's ",000.50", the "%" after
-# "2023,12.5"): it joins the placeholder, so no digit ever touches one.
-_REST_OF_FIGURE = re.compile(r"(?:[.,'’](?=\d))?\d[\d.,'’]*(?<=\d)%?|%")
+# What of a number goes on past a figure's match that ends in a digit (a
+# pattern is bounded, a number is not: "1.2.3.4...16", a 30-digit amount's
+# ",000.50", the "%" after "2023,12.5"): it is part of the figure, so no digit
+# touches its placeholder. A figure ending otherwise ("12.5%", "3.2B") is whole:
+# the ",3" after it is another number.
+_REST_OF_NUMBER = re.compile(r"(?:[.,'’]?\d)*%?")
 _MAX_OPENERS = 8  # stripped in a row; more is a flood the window bounds anyway
 _NOTHING = CheckStep()
 # The kinds of the silent edits, as a step's ``edited`` names them (the rules'
@@ -77,6 +79,7 @@ _OPENER, _WE = "opener", "we"
 class _Violation(NamedTuple):
     kind: str
     hit: rules.Hit
+    runs_on: bool = False  # a figure whose number may go on with more text
 
 
 class PersonalityChecker:
@@ -115,6 +118,9 @@ class PersonalityStream:
         self._view: Readable | None = None  # of ``_view_of``, the held text it was read from
         self._view_of = ""
         self._edited: dict[str, None] = {}  # kinds edited since the last step returned
+        # Where the placeholder ends of a figure replaced before its number was
+        # whole (longer than the window keeps): the rest joins it as it arrives.
+        self._figure_open: int | None = None
 
     @property
     def held_chars(self) -> int:
@@ -238,6 +244,7 @@ class PersonalityStream:
     def _step(self, *, final: bool) -> CheckStep:
         self._waiting = False
         edits = 0
+        self._join_rest_of_number()
         if not self._released_any:
             edits += self._note(_OPENER, self._strip_opener(final))
         if not final and self._cut() == 0:
@@ -247,6 +254,8 @@ class PersonalityStream:
             return edited
         cut = len(self._held) if final else self._cut()
         candidate, self._held = self._held[:cut], self._held[cut:]
+        if self._figure_open is not None:
+            self._figure_open -= cut
         candidate, we_edits = self._edit_we(candidate)
         if self._whole is not None:
             harm = self._harm_check("".join(self._whole)) if final and self._harm_check else None
@@ -268,8 +277,6 @@ class PersonalityStream:
         that stops (a regeneration before release, a flood of edits). Harm in
         what an edit takes is judged at the release that follows (``_harm``)."""
         edits = 0
-        if self._constraints.no_precise_figures:  # the rest of a figure arriving now
-            self._join_rest_of_figures()
         for _ in range(_MAX_EDITS_PER_STEP):
             edits += self._note("banned phrase", self._cut_joined_phrase(final))
             violation = self._first_violation(final)
@@ -317,6 +324,8 @@ class PersonalityStream:
         """Strip the openers at the start ("Great question! Absolutely! ..."),
         each once it is whole (more text follows it, or the answer ended)."""
         stripped = self._held.lstrip()
+        if len(stripped) != len(self._held):
+            self._figure_open = None
         for done in range(_MAX_OPENERS):
             view = readable(stripped)
             match = rules.OPENER.match(view.text)
@@ -330,6 +339,7 @@ class PersonalityStream:
             rest = stripped[end:]
             closing = min(opened, len(rest) - len(rest.lstrip(_EMPHASIS)))
             stripped = rest[closing:].lstrip()
+            self._figure_open = None
         self._held = stripped
         return _MAX_OPENERS
 
@@ -350,18 +360,23 @@ class PersonalityStream:
     def _first_violation(self, final: bool) -> _Violation | None:
         """The earliest complete match; one touching the end may still grow, so it waits."""
         view = self._held_view()
-        best: tuple[str, re.Match[str]] | None = None
+        seen = view.text
+        best: tuple[str, int, int, bool] | None = None
         for kind, pattern in self._patterns():
-            for match in pattern.finditer(view.text):
-                if not final and _may_grow(kind, view.text, match.end()):
+            for match in pattern.finditer(seen):
+                end = match.end()
+                if kind == "precise figure":
+                    end = _figure_end(seen, match)
+                grows = not final and _may_grow(kind, seen, end)
+                if grows and _kept(seen, match):
                     break
-                if best is None or match.start() < best[1].start():
-                    best = (kind, match)
+                if best is None or match.start() < best[1]:
+                    best = (kind, match.start(), end, grows)
                 break
         if best is None:
             return None
-        start, end = view.start(best[1].start()), view.end(best[1].end())
-        return _Violation(best[0], rules.Hit(start, end, self._held[start:end]))
+        kind, start, end = best[0], view.start(best[1]), view.end(best[2])
+        return _Violation(kind, rules.Hit(start, end, self._held[start:end]), best[3])
 
     def _edit_held(self, violation: _Violation, final: bool) -> int:
         """Cut the violation's sentence or list item (``edit_span``); 0 when it
@@ -370,7 +385,7 @@ class PersonalityStream:
         if violation.kind == "precise figure":
             placeholder = self._placeholder()
             self._held = held[: hit.start] + placeholder + held[hit.end :]
-            self._join_rest_of_figures()
+            self._figure_open = hit.start + len(placeholder) if violation.runs_on else None
             return 1
         begin, stop = edit_span.unit(held, hit.start, hit.end, final=final)
         if stop is None and self._cut() <= begin:  # nothing of it would be released yet
@@ -378,6 +393,7 @@ class PersonalityStream:
         if stop is None or (begin == 0 and self._released_mid_sentence()):
             begin, stop = edit_span.clause(held, begin, hit.start, hit.end, stop)
         self._held = held[:begin] + held[stop:]
+        self._figure_open = None  # a fragment may be left, never other text taken
         self._head_cut = self._head_cut or begin == 0
         self._rewritten = True
         return 1
@@ -385,20 +401,21 @@ class PersonalityStream:
     def _placeholder(self) -> str:
         return self._constraints.figure_placeholder or rules.FIGURE_PLACEHOLDER
 
-    def _join_rest_of_figures(self) -> None:
-        """Drop the digits right after each placeholder in the held text: the
-        rest of a number longer than the pattern, or arriving with a later
-        feed (a placeholder ending the held text is never released: it is no
-        sentence end and within the window's last match length)."""
-        held, placeholder = self._held, self._placeholder()
-        at = held.find(placeholder)
-        while at >= 0:
-            end = at + len(placeholder)
-            rest = _REST_OF_FIGURE.match(held, end)
-            if rest is not None:
-                held = held[:end] + held[rest.end() :]
-            at = held.find(placeholder, end)
-        self._held = held
+    def _join_rest_of_number(self) -> None:
+        """The rest of a number replaced before it was whole, arrived since the
+        last step, joins its placeholder; it stays open while it may go on.
+        Only a placeholder an edit made, never one the model wrote."""
+        at, held = self._figure_open, self._held
+        if at is None:
+            return
+        placeholder = self._placeholder()
+        rest = _REST_OF_NUMBER.match(held, at)
+        if rest is None or held[max(at - len(placeholder), 0) : at] != placeholder:
+            self._figure_open = None
+            return
+        self._held = held[:at] + held[rest.end() :]
+        if rest.group().endswith("%") or not _may_grow("precise figure", self._held, at):
+            self._figure_open = None
 
     def _cut_joined_phrase(self, final: bool) -> int:
         """After an edit took the start of the held text, the rest of it joins
@@ -421,6 +438,7 @@ class PersonalityStream:
                 break
             rest = self._held[view.end(joined.end()) - len(before) :]
             self._held = rest.lstrip(" \t") if before.endswith((" ", "\t")) else rest
+            self._figure_open = None
             self._rewritten = True
             done += 1
         return done
@@ -503,6 +521,20 @@ class PersonalityStream:
         if harm is not None or not self._rewritten:
             return harm
         return self._harm_check(self._written[-(2 * self.holdback_chars + len(self._held)) :])
+
+
+def _figure_end(text: str, match: re.Match[str]) -> int:
+    """Where the number a figure's match is part of ends (``_REST_OF_NUMBER``)."""
+    if not match.group()[-1:].isdigit():
+        return match.end()
+    rest = _REST_OF_NUMBER.match(text, match.end())
+    return rest.end() if rest is not None else match.end()
+
+
+def _kept(text: str, match: re.Match[str]) -> bool:
+    """Whether a forced cut keeps the match held (it keeps the last match length):
+    a figure whose number runs on past that is replaced with what has arrived."""
+    return match.start() >= len(text) - rules.MAX_MATCH_CHARS
 
 
 def _may_grow(kind: str, text: str, end: int) -> bool:

@@ -503,6 +503,9 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
         ("It owes $1,000,000,000,000,000,000,000,000,000.50 now.", "It owes # now."),
         ("It has 1,000,000,000,000,000,000,000,000,000,000 units.", "It has # units."),
         ("In 2023,12.5% of people agreed.", "In # of people agreed."),
+        # Longer than the window keeps: replaced before it is whole, its rest joins.
+        ("It has 1" + ",000" * 40 + " units.", "It has # units."),
+        ("Gain of 1" + ",000" * 40 + ".5%, then 3.", "Gain of #, then 3."),
         # Every decimal is a figure: one with a letter glued on goes with it.
         ("It has 3.2B parameters.", "It has # parameters."),
         ("He was 1.8m tall.", "He was # tall."),
@@ -521,6 +524,33 @@ def test_a_figure_is_replaced_whole(text: str, shown: str) -> None:
         assert released == expected, size
         mark = re.escape(rules.FIGURE_PLACEHOLDER)
         assert re.search(rf"\w[.,']?{mark}|{mark}[.,'%]?\w|{mark}%", released) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # A figure ending in "%" or a letter is whole: the ",2%" or ",3" after
+        # it is another number (these lost list items, one per step).
+        ("Rates: 1.5%,2%,3%,4%,5% each.", "Rates: #,#,#,#,# each."),
+        ("At 12.5%,3 of 4 agreed.", "At #,3 of 4 agreed."),
+        ("Size 3.2B,4 layers.", "Size #,4 layers."),
+        # A placeholder the model wrote is its text, not a figure's edit.
+        ("Last time: [figure not verified]%,3 of 4 agreed.", None),
+        ("Use [figure not verified]5 as the marker.", None),
+        (". ,12.5% 1.5%%,3", ". ,# #%,3"),
+    ],
+)
+def test_only_a_figures_own_number_joins_its_placeholder(text: str, shown: str | None) -> None:
+    # The rest of a figure was stripped after every placeholder at every step,
+    # one piece each time: list items went, the answer depended on how it was
+    # chunked, and unary Chat (which never stripped) differed from StreamChat.
+    expected = text if shown is None else shown.replace("#", rules.FIGURE_PLACEHOLDER)
+    constraints = OutputConstraints(no_precise_figures=True, may_regenerate=False)
+    whole = PersonalityChecker(stand_in_harm).open(constraints, whole=True)
+    assert "".join(step.release for step in whole.whole(text)) == expected
+    for size in range(1, 8):
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
+        assert run(_open(no_precise_figures=True, may_regenerate=False), chunks)[0] == expected
 
 
 @pytest.mark.parametrize(
