@@ -50,11 +50,12 @@ _CELLS = frozenset({"td", "th"})
 _SECTIONS = frozenset({"thead", "tbody", "tfoot"})
 _EXPONENT = re.compile(r"\s*[-+\u2212]?\d")
 _DIGIT_END = re.compile(r"\d\s*$")
-# A table's open and close edges, marked for ``_tidy_marks`` (behind a NUL:
-# lexbor reads one in the page's text as U+FFFD, so only these are left), and
-# the cell and row marks, each a word of its own, read between them.
-_OPEN, _CLOSE = "\x00<", "\x00>"
-_TABLE_TOKEN = re.compile(r"\x00[<>]|(?<!\S)[|;](?!\S)")
+# A table's open and close edges and its cell and row marks, as ``_separate_blocks``
+# inserts them for ``_tidy_marks`` (behind a NUL: lexbor reads one in the
+# page's text as U+FFFD, so only these are left, and a page's own "|" or ";"
+# is its text); the marks become " | " and " ; " there.
+_OPEN, _CLOSE, _CELL, _ROW = "\x00<", "\x00>", "\x00|", "\x00;"
+_TABLE_TOKEN = re.compile(r"\x00[<>|;]")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Where the HTML standard looks for a declared charset: a <meta> in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([\w.:-]+)", re.I)
@@ -182,7 +183,7 @@ def _tidy_marks(text: str) -> str:
         if mark in (_OPEN, _CLOSE):
             out.append(" ")
         elif keep[i] and after[i]:
-            pending = " ; " if ";" in mark + pending else " | "
+            pending = " ; " if mark == _ROW or pending == " ; " else " | "
         done = token.end()
     out += [pending if gaps[-1] else "", text[done:]]
     return "".join(out)
@@ -232,9 +233,9 @@ def _separate_blocks(body: LexborNode) -> None:
             continue
         node.insert_before(" ")
         if node.tag in _CELLS and _previous(node, _CELLS) is not None:
-            node.insert_before("| ")
+            node.insert_before(_CELL + " ")
         elif node.tag == "tr" and _follows_a_row(node):
-            node.insert_before("; ")
+            node.insert_before(_ROW + " ")
         elif node.tag == "table":  # marks never reach past its edges
             node.insert_before(_OPEN + " ")
             node.insert_after(" " + _CLOSE)

@@ -304,6 +304,17 @@ def test_empty_cells_and_rows_add_no_marks() -> None:
     )
 
 
+def test_a_pages_own_bars_and_semicolons_are_its_text() -> None:
+    # Only the marks the extract inserts are tidied: a cell holding "|" or ";"
+    # vanished with the mark before the next cell, and a page's "a | | b" or
+    # a line starting with ";" was rewritten.
+    html = (
+        b"<p>; start</p><p>a | | b ;</p>"
+        b"<table><tr><td>|</td><td>;</td><td>z</td></tr><tr><td>|</td></tr></table>"
+    )
+    assert extract_text(html, "text/html", max_chars=1000) == "; start a | | b ; | | ; | z ; |"
+
+
 def test_dropped_chrome_and_replaced_elements_still_keep_words_apart() -> None:
     # header, footer, nav, aside and form are blocks on the page: once dropped,
     # the text either side of them must not join ("noteAfter"). An image or a
