@@ -8,6 +8,7 @@ Callers run these in a worker thread.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -50,10 +51,22 @@ def private_dir(directory: Path, *, top: Path | None = None) -> None:
     alone hides what is in it. A directory that exists already (a mounted volume,
     one the image or the operator made) keeps its mode."""
     top = top or directory
-    top.parent.mkdir(parents=True, exist_ok=True)  # another worker may make one first
+    _mkdir(top.parent, parents=True)  # another worker may make one first
     for each in (*reversed(directory.parents[: len(directory.parents) - len(top.parents)]),
                  directory):  # fmt: skip
-        each.mkdir(mode=0o700, exist_ok=True)
+        _mkdir(each, mode=0o700)
+
+
+def _mkdir(directory: Path, *, mode: int = 0o777, parents: bool = False) -> None:
+    """``directory.mkdir`` that takes an existing directory, and names a file in the
+    way as "Not a directory" (``mkdir`` says "File exists", which reads as no
+    problem at all)."""
+    try:
+        directory.mkdir(mode=mode, parents=parents, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(
+            errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory)
+        ) from None
 
 
 def fsync_dir(directory: Path) -> None:
