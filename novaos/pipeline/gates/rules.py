@@ -272,11 +272,11 @@ FIGURE = re.compile(
         (
             _CURRENCY_BEFORE + r"\s?(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?(?!\w)",
             r"\b(?:" + _AMOUNT + r")(?:\s?" + _SCALE + r")?\s?" + _CURRENCY_AFTER + r"(?!\w)",
-            r"\b\d{1,6}(?:[.,]" + _DEC + r")?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
+            r"\b\d{1,9}(?:[.,]" + _DEC + r")?\s?(?:%|(?:percent|per cent|por ciento|pour cent|"
             r"prozent|por cento)\b)",
-            r"\b\d{1,6}\." + _DEC + r"(?:\b|(?=" + _GLUED_SCALE + r"))",
+            r"\b\d{1,9}\." + _DEC + r"(?:\b|(?=" + _GLUED_SCALE + r"))",
             # 187,23 (1,2,3 is a list)
-            r"(?<![\w,])\d{1,6},\d{1,2}(?:(?![\w,])|(?=" + _GLUED_SCALE + r"))",
+            r"(?<![\w,])\d{1,9},\d{1,2}(?:(?![\w,])|(?=" + _GLUED_SCALE + r"))",
             r"\b\d{1,2}(?:,\d{2}){1,3},\d{3}(?:\." + _DEC + r")?\b",  # 1,23,456 (lakh)
             r"\b\d{1,3}(?:,\d{3}){1,4}(?:\." + _DEC + r")?\b",
             r"\b\d{1,3}(?:\.\d{3}){1,4}(?:," + _DEC + r")?\b",

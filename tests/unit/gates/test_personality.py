@@ -498,6 +498,10 @@ def test_precise_figures_as_other_languages_write_them(text: str, shown: str) ->
         ("It gained 12.345678 percent.", "It gained #."),
         ("EUR/USD is 1.08425 now.", "EUR/USD is # now."),
         ("Gas is 0.0000000042 ETH now.", "Gas is # ETH now."),
+        # Seven digits or more before the point passed whole.
+        ("It holds 12345678.25 units.", "It holds # units."),
+        ("It rose 1234567.5% then.", "It rose # then."),
+        ("It holds 1234567,5 units.", "It holds # units."),
         # Longer than the pattern: the rest was left beside the placeholder.
         ("Version 1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16 is out.", "Version # is out."),
         ("It owes $1,000,000,000,000,000,000,000,000,000.50 now.", "It owes # now."),
