@@ -116,7 +116,8 @@ async def _start_unless_stopped(app: App, stopping: asyncio.Event) -> int | None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # First of all: from here on SIGTERM and SIGINT stop start-up cleanly.
+    # First of all: from here on the stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT)
+    # stop start-up cleanly.
     stop = StopSignal()
     stop.install()
     import logging

@@ -1,4 +1,10 @@
-"""The first SIGTERM or SIGINT a serving process gets, however early it comes.
+"""The first stop signal a serving process gets, however early it comes.
+
+The stop signals are SIGTERM, SIGINT (Ctrl-C), SIGHUP (the terminal closed, ``docker
+kill -s HUP``) and SIGQUIT (Ctrl-\\): each drains as SIGTERM does. Left to their
+defaults, SIGHUP and SIGQUIT ended the process at once: open streams cut without
+their terminal event, audit records still queued lost, and a supervisor's metrics
+directory left behind. ``scripts/run_dev.py`` stops on the same four.
 
 ``novaos serve`` installs it before anything else, so a signal during start-up
 (about 5 s: imports, the shield model, an audit database that does not answer)
@@ -17,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as shells report a Ctrl-C
 
 
@@ -27,7 +33,7 @@ class StopSignal:
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def install(self) -> None:
-        """Take over SIGTERM and SIGINT from their defaults (death, KeyboardInterrupt)."""
+        """Take the stop signals over from their defaults (death, KeyboardInterrupt)."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
 
@@ -73,6 +79,6 @@ class StopSignal:
 
     @property
     def startup_exit_code(self) -> int:
-        """A process stopped before it served: 0 for SIGTERM (the stop that was
-        asked for), 130 for SIGINT (interrupted)."""
+        """A process stopped before it served: 0 for SIGTERM, SIGHUP or SIGQUIT (the
+        stop that was asked for), 130 for SIGINT (interrupted)."""
         return EXIT_INTERRUPTED if self.received == signal.SIGINT else 0

@@ -7,9 +7,10 @@ and an audit chain found broken, so readiness is the pod's: ``novaos.pod_circuit
 ``novaos.pod_audit``; a new one at each start), serves
 ``/metrics`` from all of them, restarts a worker that dies (after a back-off
 that doubles while it keeps dying young; counted in ``worker_restarts_total``,
-as the pod's restart count never sees it), and on SIGTERM forwards it to every
-worker and waits for them to drain. A worker that exits with the
-configuration error code stops the supervisor: restarting cannot fix it.
+as the pod's restart count never sees it), and on a stop signal (SIGTERM, SIGINT,
+SIGHUP, SIGQUIT) sends SIGTERM to every worker and waits for them to drain. A
+worker that exits with the configuration error code stops the supervisor:
+restarting cannot fix it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from novaos.errors import EXIT_CONFIG, ConfigError
 from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.pod_circuits import forget_worker
 from novaos.providers.factory import check_provider_settings
-from novaos.stop_signal import EXIT_INTERRUPTED, StopSignal
+from novaos.stop_signal import EXIT_INTERRUPTED, STOP_SIGNALS, StopSignal
 from novaos.storage import check_store_settings
 
 _POLL_S = 0.2
@@ -219,7 +220,8 @@ class Supervisor:
             return self._fatal
         # A worker stopped during its start-up exits 0 (SIGTERM) or 130 (the SIGINT
         # a Ctrl-C sends the whole process group); one so young it had not yet taken
-        # the signal over (the interpreter's own start) dies by it. All are the stop
-        # we asked for, not a failure.
-        stopped = (0, -signal.SIGTERM, -signal.SIGINT, EXIT_INTERRUPTED)
+        # the signal over (the interpreter's own start) dies by it (a terminal's
+        # SIGHUP or Ctrl-\ also reaches the whole group). All are the stop we asked
+        # for, not a failure.
+        stopped = (0, EXIT_INTERRUPTED, *(-sig for sig in STOP_SIGNALS))
         return 0 if all(code in stopped for code in codes) else 1

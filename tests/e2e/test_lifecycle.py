@@ -1,4 +1,5 @@
-"""Start-up, configuration errors, reflection, health transitions and SIGTERM drain."""
+"""Start-up, configuration errors, reflection, health transitions and the drain at a
+stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT)."""
 
 from __future__ import annotations
 
@@ -409,6 +410,47 @@ def test_sigterm_drains_open_stream_refuses_new_and_exits_zero(
     assert final == chat_pb2.OUTCOME_COMPLETED  # it finished within the grace: untouched
     assert refused is not None
     assert srv.proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+def test_sighup_and_sigquit_drain_like_sigterm(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path, sig: signal.Signals
+) -> None:
+    # Left to their defaults they ended the process at once: the open stream was
+    # cut without its completed event and its audit record was lost.
+    audit_dir = tmp_path / "audit"
+    srv = spawn_server(
+        MOCK_TOKEN_DELAY_MS="25",
+        SHUTDOWN_GRACE_S="10",
+        AUDIT_STORAGE_TYPE="file",
+        AUDIT_FILE_PATH=str(audit_dir),
+    )
+
+    async def scenario() -> list[chat_pb2.StreamChatResponse]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            call = chat_pb2_grpc.ChatServiceStub(channel).StreamChat(
+                chat_pb2.StreamChatRequest(message="long answer please"), metadata=bearer(mint())
+            )
+            events: list[chat_pb2.StreamChatResponse] = []
+            async for event in call:
+                events.append(event)
+                if event.HasField("delta") and sum(e.HasField("delta") for e in events) == 1:
+                    srv.proc.send_signal(sig)  # mid-answer
+            return events
+
+    events = asyncio.run(scenario())
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds.count("completed") == 1 and kinds[-1] == "completed", kinds
+    assert events[-1].completed.outcome == chat_pb2.OUTCOME_COMPLETED  # within the grace
+    assert srv.proc.wait(timeout=20) == 0
+    wait_until(lambda: srv.count("novaos: stopped") == 1, timeout_s=5, what="stopped line")
+    assert srv.count("novaos: draining") == 1
+    audited = [
+        json.loads(line)
+        for path in sorted(audit_dir.glob("audit-*.log"))
+        for line in path.read_text().splitlines()
+    ]
+    assert [r["request_id"] for r in audited] == [events[-1].completed.request_id]
 
 
 class SilentRedis:

@@ -343,6 +343,24 @@ def test_a_worker_that_will_not_drain_is_killed_and_the_metrics_dir_removed(
     assert not Path(metrics_dir.decode()).exists()
 
 
+def test_sighup_to_the_supervisor_drains_the_workers_and_removes_the_metrics_dir(
+    spawn_server: Callable[..., Subprocess],
+) -> None:
+    # SIGHUP killed the supervisor by its default action: /metrics went at once and
+    # its /tmp/novaos-prom-* directory was left behind.
+    srv = spawn_server(WORKERS="2")
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what="both workers up")
+    env = Path(f"/proc/{_worker_pid(srv.proc.pid, 0)}/environ").read_bytes().split(b"\0")
+    metrics_dir = next(v for v in env if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).split(b"=")[1]
+    srv.proc.send_signal(signal.SIGHUP)
+    assert srv.proc.wait(timeout=30) == 0, "".join(srv.lines)
+    wait_until(
+        lambda: srv.count("novaos: supervisor stopped") == 1, timeout_s=5, what="stopped line"
+    )
+    assert srv.count("draining") == 2
+    assert not Path(metrics_dir.decode()).exists()
+
+
 def test_sigterm_while_a_worker_waits_to_restart_exits_0(
     spawn_server: Callable[..., Subprocess],
 ) -> None:
