@@ -111,8 +111,35 @@ def test_rates_leave_out_the_health_probes(rule: str) -> None:
             "/novaos.v1.HealthService/Live",
         ):
             assert excluded.match(probe), (rule, probe)
-        assert not excluded.match("/novaos.v1.ChatService/Chat"), rule
         assert not excluded.match("/novaos.v1.AuditService/ListAuditEvents"), rule
+
+
+def _latency_excludes() -> re.Pattern[str]:
+    ((_, _, op, pattern),) = [m for m in alert_matchers("NovaOSHighLatencyP95") if m[1] == "method"]
+    assert op == "MatchOp.NotRe"
+    return re.compile(f"^(?:{pattern})$")  # Prometheus anchors a regex matcher
+
+
+def test_the_latency_alert_leaves_out_unary_chat_and_keeps_the_other_unary_calls() -> None:
+    # A unary Chat lasts the model's whole answer (seconds when the provider is
+    # healthy): counted, the alert fired on ordinary POST /api/v1/chat traffic.
+    excluded = _latency_excludes()
+    assert excluded.match("/novaos.v1.ChatService/Chat")
+    assert excluded.match("/novaos.v1.ChatService/StreamChat")
+    for kept in (
+        "/novaos.v1.ChatService/ListConversations",
+        "/novaos.v1.ChatService/GetConversation",
+        "/novaos.v1.ChatService/DeleteConversation",
+        "/novaos.v1.AuditService/ListAuditEvents",
+        "/novaos.v1.AuditService/GetAuditEvent",
+        "/novaos.v1.AuditService/VerifyAuditChain",
+    ):
+        assert not excluded.match(kept), kept
+
+
+def test_the_error_rate_alert_still_counts_unary_chat() -> None:
+    for _, _, _, pattern in [m for m in alert_matchers("NovaOSHighErrorRate") if m[1] == "method"]:
+        assert not re.fullmatch(pattern, "/novaos.v1.ChatService/Chat")
 
 
 # Panels that say which alert watches what they show, and that alert.
