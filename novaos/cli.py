@@ -55,6 +55,7 @@ async def _serve_routed(settings: Settings, *, worker: bool, stop: StopSignal) -
     # A signal during these imports and builds (a second or more of CPU) is handled
     # once the loop runs again.
     from novaos.app import App
+    from novaos.lifecycle_lines import say, say_as
     from novaos.supervisor import serve_metrics
 
     app = App(settings)
@@ -66,35 +67,32 @@ async def _serve_routed(settings: Settings, *, worker: bool, stop: StopSignal) -
         else serve_metrics(settings.metrics_host, settings.metrics_port, app.metrics.registry)
     )
     port = await _start_unless_stopped(app, stopping)
+    who = settings.novaos_worker_index if worker else None  # named in its stdout lines
     # Start-up waits (Redis, the audit database) end at the signal; its CPU-bound
     # parts run to their end first. Either way it is not announced as listening.
     if port is None or stopping.is_set():
-        print("novaos: signal during start-up; stopping", flush=True)
+        say_as(who, "signal during start-up; stopping")
         await app.drain(grace_s=None if port else 0)  # closes what start-up opened
         if metrics_server is not None:
             metrics_server.shutdown()
-        print("novaos: stopped", flush=True)
+        say_as(who, "stopped")
         return stop.startup_exit_code
     # Everything built so far (policy, compiled rules, word indexes, clients) lives
     # as long as the process: keep it out of every future cycle collection.
     gc.freeze()
     if metrics_server is None:
-        # One write: workers share the supervisor's stdout, and under PYTHONUNBUFFERED
-        # print() writes the text and its newline separately, so lines interleave.
-        sys.stdout.write(f"novaos: worker {settings.novaos_worker_index} serving on :{port}\n")
-        sys.stdout.flush()
+        say_as(who, f"serving on :{port}")
     else:
-        print(
+        say(
             f"novaos: gRPC listening on {settings.grpc_host}:{port}; "
-            f"metrics on :{metrics_server.server_port}/metrics",
-            flush=True,
+            f"metrics on :{metrics_server.server_port}/metrics"
         )
     await stopping.wait()  # set already when the signal came as start-up ended
-    print("novaos: draining", flush=True)
+    say_as(who, "draining")
     await app.drain()
     if metrics_server is not None:
         metrics_server.shutdown()
-    print("novaos: stopped", flush=True)
+    say_as(who, "stopped")
     return EXIT_OK
 
 

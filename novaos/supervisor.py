@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from novaos.config import Settings
 from novaos.errors import EXIT_CONFIG, ConfigError
+from novaos.lifecycle_lines import say
 from novaos.observability.worker_restarts import WorkerRestarts
 from novaos.pod_circuits import forget_worker
 from novaos.providers.factory import check_provider_settings
@@ -132,19 +133,17 @@ class Supervisor:
             multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
             forget_worker(self.metrics_dir, index)  # its circuits no longer keep the pod ready
             if proc.returncode == EXIT_CONFIG:
-                print(
+                say(
                     f"novaos: worker {index} (pid {proc.pid}) stopped on a configuration "
-                    "error; stopping",
-                    flush=True,
+                    "error; stopping"
                 )
                 self._fatal = EXIT_CONFIG
                 self._stopping.set()
                 return
             delay = self._next_delay(index, now)
-            print(
+            say(
                 f"novaos: worker {index} (pid {proc.pid}) exited {proc.returncode}; "
-                f"restarting in {delay:.1f} s",
-                flush=True,
+                f"restarting in {delay:.1f} s"
             )
             self._due[index] = now + delay
 
@@ -187,10 +186,9 @@ class Supervisor:
             )
         for index in range(self.settings.workers):
             self._spawn(index, port)
-        print(
+        say(
             f"novaos: supervisor: {self.settings.workers} workers; gRPC listening on "
-            f"{self.settings.grpc_host}:{port}; metrics on :{server.server_port}/metrics",
-            flush=True,
+            f"{self.settings.grpc_host}:{port}; metrics on :{server.server_port}/metrics"
         )
         while not self._stopping.wait(_POLL_S):
             self._reap(port)
@@ -208,14 +206,14 @@ class Supervisor:
             try:
                 codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0.1)))
             except subprocess.TimeoutExpired:  # stuck past the grace: no orphan left behind
-                print(f"novaos: worker {index} (pid {proc.pid}) did not drain; killed", flush=True)
+                say(f"novaos: worker {index} (pid {proc.pid}) did not drain; killed")
                 proc.kill()
                 codes.append(proc.wait())
         getattr(server, "shutdown", lambda: None)()
         for proc in self.workers.values():
             multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
-        print("novaos: supervisor stopped", flush=True)
+        say("novaos: supervisor stopped")
         if self._fatal is not None:
             return self._fatal
         # A worker stopped during its start-up exits 0 (SIGTERM) or 130 (the SIGINT

@@ -525,7 +525,10 @@ def test_ctrl_c_while_the_workers_start_stops_the_supervisor_cleanly() -> None:
     finally:
         redis.close()
     assert proc.returncode == 0, (out, err)
-    assert out.count("novaos: signal during start-up; stopping") == 2, out
+    lines = out.splitlines()
+    for worker in (0, 1):  # each a whole line, naming its worker
+        assert lines.count(f"novaos: worker {worker} signal during start-up; stopping") == 1, out
+        assert lines.count(f"novaos: worker {worker} stopped") == 1, out
     assert "serving on" not in out and out.rstrip().endswith("novaos: supervisor stopped")
     assert "Traceback" not in err, err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable
 
 import grpc
@@ -70,3 +71,21 @@ def test_a_single_process_logs_no_worker(spawn_server: Spawn) -> None:
     srv = spawn_server(WORKERS="1", LOG_LEVEL="info")
     wait_until(lambda: bool(_listening(srv)), timeout_s=30, what=f"server up: {srv.lines}")
     assert all("worker" not in e for e in _json_lines(srv)), _json_lines(srv)
+
+
+def test_each_workers_life_cycle_line_is_a_whole_line_naming_it(spawn_server: Spawn) -> None:
+    # Written as text then line break (print under PYTHONUNBUFFERED, the image's), two
+    # workers draining at once wrote "novaos: drainingnovaos: draining" and an empty
+    # line, and neither said which worker it was.
+    srv = spawn_server(WORKERS="2", PYTHONUNBUFFERED="1")
+    wait_until(lambda: srv.count("serving on") >= 2, timeout_s=60, what=f"workers up: {srv.lines}")
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=30) == 0, "".join(srv.lines)
+    wait_until(
+        lambda: srv.count("novaos: supervisor stopped") == 1, timeout_s=5, what="stopped line"
+    )
+    plain = [line for line in list(srv.lines) if not line.startswith("{")]
+    assert all(line.startswith("novaos: ") and line.endswith("\n") for line in plain), plain
+    for worker in (0, 1):
+        for event in ("draining", "stopped"):
+            assert plain.count(f"novaos: worker {worker} {event}\n") == 1, plain
