@@ -194,10 +194,10 @@ def _guarded(behavior: Any, *, request_stream: bool, worker: int) -> Any:
     return coroutine if inspect.iscoroutinefunction(behavior) else None
 
 
-_PLAIN_HANDLERS = {
-    "unary_stream": grpc.unary_stream_rpc_method_handler,
-    "stream_unary": grpc.stream_unary_rpc_method_handler,
-    "stream_stream": grpc.stream_stream_rpc_method_handler,
+_PLAIN_HANDLERS = {  # handler attribute: (grpc_type label, how to make one)
+    "unary_stream": ("server_stream", grpc.unary_stream_rpc_method_handler),
+    "stream_unary": ("client_stream", grpc.stream_unary_rpc_method_handler),
+    "stream_stream": ("bidi_stream", grpc.stream_stream_rpc_method_handler),
 }
 
 
@@ -251,16 +251,38 @@ class NovaInterceptor(grpc.aio.ServerInterceptor):
                 handler.response_serializer,
             )
         # Public streams (health Watch, reflection) write via context or take a
-        # request stream: only undecodable requests are refused here.
-        for kind, make in _PLAIN_HANDLERS.items():
+        # request stream: undecodable requests are refused, and the call is counted
+        # in the RPC metrics like any other (a client holding thousands of health
+        # Watches was invisible there).
+        for kind, (grpc_type, make) in _PLAIN_HANDLERS.items():
             guarded = _guarded(
                 getattr(handler, kind),
                 request_stream=kind.startswith("stream"),
                 worker=self._worker,
             )
             if guarded is not None:
-                return make(guarded, deserialize, handler.response_serializer)
+                observed = self._wrap_plain(_Method.parse(method, grpc_type), guarded)
+                return make(observed, deserialize, handler.response_serializer)
         return handler
+
+    def _wrap_plain(self, parsed: _Method, behavior: Any) -> Any:
+        """A public stream handler (async generator, or a coroutine that writes via
+        its context) inside the RPC frame: metrics and request id; no token asked."""
+
+        async def generator(request: Any, context: Ctx) -> AsyncIterator[Any]:
+            async with (
+                self._call(parsed, context) as observed,
+                aclosing(behavior(request, context)) as messages,
+            ):
+                async for message in messages:
+                    observed.sent()
+                    yield message
+
+        async def coroutine(request: Any, context: Ctx) -> Any:
+            async with self._call(parsed, context):
+                return await behavior(request, context)
+
+        return generator if inspect.isasyncgenfunction(behavior) else coroutine
 
     def _begin(
         self, method: str, context: Ctx, metadata: dict[str, str], request_id: str

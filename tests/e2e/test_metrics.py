@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from generated.novaos.v1 import chat_pb2, chat_pb2_grpc
@@ -381,6 +383,52 @@ def test_sigterm_while_a_worker_waits_to_restart_exits_0(
     assert "restarting in 2.0 s" in "".join(srv.lines)
     srv.proc.send_signal(signal.SIGTERM)  # within those 2 s
     assert srv.proc.wait(timeout=30) == 0, "".join(srv.lines)
+
+
+async def test_health_watches_and_reflection_are_counted_like_every_rpc() -> None:
+    # Only unary calls were observed: a client holding thousands of health Watches,
+    # or one using reflection, was missing from grpc_server_* and http_requests_*.
+    async with running_app() as running:
+        health = health_pb2_grpc.HealthStub(running.channel)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+
+        async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+        reflection = reflection_pb2_grpc.ServerReflectionStub(running.channel)
+        replies = [r async for r in reflection.ServerReflectionInfo(ask())]
+        assert [r.WhichOneof("message_response") for r in replies] == ["list_services_response"]
+        registry = running.app.metrics.registry
+        watching = {
+            "grpc_service": "grpc.health.v1.Health",
+            "grpc_method": "Watch",
+            "grpc_type": "server_stream",
+        }
+        reflecting = {
+            "grpc_service": "grpc.reflection.v1alpha.ServerReflection",
+            "grpc_method": "ServerReflectionInfo",
+            "grpc_type": "bidi_stream",
+        }
+
+        def sample(name: str, labels: dict[str, str]) -> float:
+            return registry.get_sample_value(name, labels) or 0.0
+
+        assert sample("grpc_server_started_total", watching) == 1
+        assert sample("grpc_server_msg_sent_total", watching) == 1
+        assert sample("grpc_server_handled_total", watching | {"grpc_code": "OK"}) == 0  # open
+        watch.cancel()
+        cancelled = watching | {"grpc_code": "CANCELLED"}
+        await await_until(
+            lambda: holds(sample("grpc_server_handled_total", cancelled) == 1),
+            timeout_s=5,
+            what="the cancelled watch counted",
+        )
+        assert sample("grpc_server_started_total", reflecting) == 1
+        assert sample("grpc_server_msg_sent_total", reflecting) == 1
+        assert sample("grpc_server_handled_total", reflecting | {"grpc_code": "OK"}) == 1
+        path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        assert sample("http_requests_total", {"method": path, "code": "OK"}) == 1
 
 
 async def test_chat_outcomes_and_provider_failures_a_fallback_covered_are_counted(

@@ -126,6 +126,11 @@ def test_the_latency_alert_leaves_out_unary_chat_and_keeps_the_other_unary_calls
     excluded = _latency_excludes()
     assert excluded.match("/novaos.v1.ChatService/Chat")
     assert excluded.match("/novaos.v1.ChatService/StreamChat")
+    # Streams too, counted since they are observed: their duration is how long the
+    # client keeps them open.
+    assert excluded.match("/grpc.health.v1.Health/Watch")
+    assert excluded.match("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+    assert excluded.match("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
     for kept in (
         "/novaos.v1.ChatService/ListConversations",
         "/novaos.v1.ChatService/GetConversation",
