@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -94,6 +95,9 @@ def audit_filter_refusal(name: str, value: str) -> str | None:
 # Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
 # their limits, conversations and veto throttle. A token's subject never takes it.
 ANONYMOUS_PREFIX = "ip:"
+# Unicode categories no subject holds: controls (C0, C1), format characters
+# (zero-width, bidi), surrogates, line and paragraph separators.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def subject_refusal(sub: str) -> str | None:
@@ -106,6 +110,10 @@ def subject_refusal(sub: str) -> str | None:
     if sub.startswith(ANONYMOUS_PREFIX):
         # It would share an anonymous caller's limits and conversations.
         return f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers"
+    if hidden := next((c for c in sub if unicodedata.category(c) in _NOT_IN_A_NAME), None):
+        # A line break or a terminal's escape in the log and the audit record, or
+        # "al\u200bice", another caller who reads as alice.
+        return f"sub: holds a control or invisible character (U+{ord(hidden):04X})"
     return None
 
 

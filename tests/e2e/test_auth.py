@@ -136,6 +136,34 @@ async def test_a_blank_or_padded_subject_is_refused_naming_the_claim(
     assert err.value.details() == why
 
 
+@pytest.mark.parametrize(
+    ("sub", "code_point"),
+    [
+        ('eve\u2028{"level":"error","message":"FORGED"}', "U+2028"),  # a line break in logs
+        ("mal\x85lory", "U+0085"),
+        ("ansi\x1b[31mRED", "U+001B"),  # a terminal's escape
+        ("al\u200bice", "U+200B"),  # reads as alice
+        ("\u202eexe.live", "U+202E"),
+    ],
+    ids=["line-separator", "next-line", "escape", "zero-width-space", "bidi-override"],
+)
+async def test_a_subject_with_a_control_or_invisible_character_is_refused(
+    server: Running, sub: str, code_point: str
+) -> None:
+    # Signed and accepted, it reached the log raw (with REDACT_PII=false) and the
+    # audit record, and named a caller no one could tell from another.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _chat(server, bearer(_token(sub=sub)))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(err.value) == "TOKEN_INVALID"
+    assert err.value.details() == f"sub: holds a control or invisible character ({code_point})"
+
+
+async def test_a_subject_in_any_script_is_accepted(server: Running) -> None:
+    reply = await _chat(server, bearer(_token(sub="Zoë-日本-عربي")))
+    assert reply.text
+
+
 @pytest.mark.parametrize("merged", ["{valid},Bearer x", "Bearer x,{valid}", "{valid}, {valid}"])
 async def test_two_authorization_headers_merged_into_one_are_refused_alike(
     server: Running, merged: str

@@ -649,6 +649,14 @@ def test_token_refuses_a_subject_the_gateway_keeps_for_anonymous_callers() -> No
     ), out.stderr
 
 
+def test_token_refuses_a_subject_with_a_control_character_as_the_gateway_does() -> None:
+    out = _novaos("token", "--sub", "al\u2028ice")
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.splitlines()[-1] == (
+        "novaos token: error: argument --sub: sub: holds a control or invisible character (U+2028)"
+    ), out.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

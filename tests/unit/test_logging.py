@@ -93,6 +93,27 @@ def test_without_redaction_user_ids_stay(captured) -> None:
     assert line["level"] == "debug"
 
 
+def test_line_breakers_and_terminal_controls_are_escaped_and_text_stays_readable(
+    captured,
+) -> None:
+    # With REDACT_PII=false a signed token's sub reached the line raw: U+2028 and
+    # U+0085 split it for a viewer or str.splitlines (a forged line after them), and
+    # U+009B is a terminal's CSI.
+    stream, installed = captured
+    settings = load_settings({"JWT_SECRET": SECRET, "REDACT_PII": "false", "LOG_LEVEL": "info"})
+    installed.append(configure_logging(settings, stream=stream))
+    forged = 'eve\u2028{"level":"error","message":"FORGED"}\u2029mal\x85lory\x9b32m\u202eexe'
+    logging.getLogger("novaos.x").info("café 日本 ünïcode %s", forged, extra={"userId": forged})
+    text = stream.getvalue()
+    assert len(text.splitlines()) == 1, text
+    for raw in ("\u2028", "\u2029", "\x85", "\x9b", "\u202e"):
+        assert raw not in text
+    assert "\\u2028" in text and "\\u0085" in text and "\\u009b" in text
+    assert "café 日本 ünïcode" in text  # written as itself, not \u escapes
+    (line,) = _lines(stream)
+    assert line["userId"] == forged and line["message"] == f"café 日本 ünïcode {forged}"
+
+
 def test_configure_twice_keeps_one_handler(captured) -> None:
     stream, installed = captured
     settings = load_settings({"JWT_SECRET": SECRET})
