@@ -6,6 +6,13 @@ defaults, SIGHUP and SIGQUIT ended the process at once: open streams cut without
 their terminal event, audit records still queued lost, and a supervisor's metrics
 directory left behind. ``scripts/run_dev.py`` stops on the same four.
 
+A stop signal other than SIGTERM that was ignored when the process started stays
+ignored, as shells and Python's own SIGINT handler do: ``nohup novaos serve &``
+ignores SIGHUP (the terminal hanging up at logout), and a non-interactive shell's
+background job SIGINT and SIGQUIT. The supervisor then leaves it ignored too, and its
+workers inherit that. SIGTERM is always taken: it is how an orchestrator asks for the
+drain.
+
 ``novaos serve`` installs it before anything else, so a signal during start-up
 (about 5 s: imports, the shield model, an audit database that does not answer)
 ends start-up cleanly instead of killing the process by the signal (exit 143),
@@ -27,14 +34,25 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as shells report a Ctrl-C
 
 
+def _taken_signals() -> tuple[signal.Signals, ...]:
+    """The stop signals this process handles: not those ignored as it started."""
+    return tuple(
+        sig
+        for sig in STOP_SIGNALS
+        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN
+    )
+
+
 @dataclass
 class StopSignal:
     received: int | None = None  # the first signal's number
     _listeners: list[Callable[[], None]] = field(default_factory=list)
+    # Read when made: ``novaos serve`` makes it before anything changes a handler.
+    taken: tuple[signal.Signals, ...] = field(default_factory=_taken_signals)
 
     def install(self) -> None:
         """Take the stop signals over from their defaults (death, KeyboardInterrupt)."""
-        for sig in STOP_SIGNALS:
+        for sig in self.taken:
             signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
@@ -56,7 +74,7 @@ class StopSignal:
         printed "Exception ignored ... Bad file descriptor", and one after it met
         the default handler (death by the signal, or KeyboardInterrupt).
         """
-        for sig in STOP_SIGNALS:
+        for sig in self.taken:
             loop.add_signal_handler(sig, self.note, sig)
         try:
             yield
@@ -65,7 +83,7 @@ class StopSignal:
             # reaches this object's handler instead of the default.
             signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             try:
-                for sig in STOP_SIGNALS:
+                for sig in self.taken:
                     loop.remove_signal_handler(sig)  # the last one unsets the wakeup fd
                 self.install()
             finally:

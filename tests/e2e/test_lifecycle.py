@@ -453,6 +453,34 @@ def test_sighup_and_sigquit_drain_like_sigterm(
     assert [r["request_id"] for r in audited] == [events[-1].completed.request_id]
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_sighup_ignored_at_start_stays_ignored(
+    spawn_server: Callable[..., Subprocess], workers: str
+) -> None:
+    # ``nohup novaos serve &`` then logging out: the handler taken over SIGHUP
+    # overrode nohup's SIG_IGN, and the gateway drained and exited at the hang-up.
+    srv = spawn_server(ignored=(signal.SIGHUP,), WORKERS=workers)
+    if workers == "2":
+        wait_until(lambda: srv.count("serving on") == 2, timeout_s=30, what="both workers")
+
+    async def chat() -> str:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            reply = await chat_pb2_grpc.ChatServiceStub(channel).Chat(
+                chat_pb2.ChatRequest(message="hello"), metadata=bearer(mint())
+            )
+            return reply.request_id
+
+    assert asyncio.run(chat())
+    os.killpg(srv.proc.pid, signal.SIGHUP)  # what the terminal sends its session's jobs
+    for _ in range(int(workers) * 3):  # the new connections may reach any worker
+        assert asyncio.run(chat())
+    assert srv.proc.poll() is None
+    assert srv.count("draining") == 0, "".join(srv.lines)
+    srv.proc.send_signal(signal.SIGTERM)  # SIGTERM still drains
+    assert srv.proc.wait(timeout=40) == 0
+    wait_until(lambda: "stopped" in "".join(srv.lines), timeout_s=5, what="stopped line")
+
+
 class SilentRedis:
     """A Redis that accepts connections and never answers: a start-up that probes
     it waits there (REDIS_COMMAND_TIMEOUT_MS), so a test knows it is mid-start-up."""
