@@ -116,7 +116,7 @@ async def _start_unless_stopped(app: App, stopping: asyncio.Event) -> int | None
 def cmd_serve(args: argparse.Namespace) -> int:
     # First of all: from here on the stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT)
     # stop start-up cleanly.
-    stop = StopSignal()
+    stop = StopSignal(worker=args.worker)
     stop.install()
     import logging
 
@@ -130,6 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _say_config_error(exc)
         return EXIT_CONFIG
     configure_logging(settings, worker=args.worker)
+    stop.who = settings.novaos_worker_index if args.worker else None
     if not args.worker and (unknown := unknown_variables()):  # the supervisor says it once
         logging.getLogger("novaos.config").warning(
             "not NovaOS variables, ignored: %s",

@@ -19,12 +19,21 @@ ends start-up cleanly instead of killing the process by the signal (exit 143),
 or raising KeyboardInterrupt into a half-built event loop. While the event loop
 runs, ``routed_through(loop)`` makes the signals loop callbacks, and hands them
 back to this object's own handler before the loop closes.
+
+A second stop signal stops at once (``stop_now``): Ctrl-C again, or Ctrl-\\, during a
+drain that waits on open streams for ``SHUTDOWN_GRACE_S``. A worker does not count the
+supervisor's SIGTERM (a second signal makes the supervisor kill it): beside a signal to
+the whole process group (a terminal's Ctrl-C reaches every process in it) it is the
+same stop, asked twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +58,11 @@ class StopSignal:
     _listeners: list[Callable[[], None]] = field(default_factory=list)
     # Read when made: ``novaos serve`` makes it before anything changes a handler.
     taken: tuple[signal.Signals, ...] = field(default_factory=_taken_signals)
+    worker: bool = False  # a supervisor's worker: its SIGTERM may repeat a group's signal
+    who: int | None = None  # the worker's index, named in its line
+    # What a second signal does; the supervisor stops its workers instead.
+    stop_now: Callable[[int], None] | None = None
+    _group_signals: int = 0  # a worker's stop signals other than SIGTERM
 
     def install(self) -> None:
         """Take the stop signals over from their defaults (death, KeyboardInterrupt)."""
@@ -59,10 +73,30 @@ class StopSignal:
         self.note(signum)
 
     def note(self, signum: int) -> None:
-        if self.received is None:
+        first = self.received is None
+        if first:
             self.received = signum
         for listener in self._listeners:
             listener()
+        if self.worker:
+            # Its supervisor's SIGTERM and a signal to the whole group come in either
+            # order (each may reach a different thread): only a second signal of
+            # the group's stops it now.
+            if signum == signal.SIGTERM:
+                return
+            self._group_signals += 1
+            first = self._group_signals == 1
+        if not first:
+            (self.stop_now or self._exit_now)(signum)
+
+    def _exit_now(self, signum: int) -> None:
+        """End the process at once: open streams are cut, as by the signal's default."""
+        who = "novaos: " if self.who is None else f"novaos: worker {self.who} "
+        # One raw write: this may run inside a write to stdout, whose buffer refuses
+        # a reentrant call.
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stdout.fileno(), f"{who}second signal; stopping now\n".encode())
+        os._exit(128 + signum)
 
     @contextmanager
     def routed_through(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:

@@ -8,7 +8,8 @@ and an audit chain found broken, so readiness is the pod's: ``novaos.pod_circuit
 ``/metrics`` from all of them, restarts a worker that dies (after a back-off
 that doubles while it keeps dying young; counted in ``worker_restarts_total``,
 as the pod's restart count never sees it), and on a stop signal (SIGTERM, SIGINT,
-SIGHUP, SIGQUIT) sends SIGTERM to every worker and waits for them to drain. A
+SIGHUP, SIGQUIT) sends SIGTERM to every worker and waits for them to drain; a
+second one kills them (then removes the directory as ever). A
 worker that exits with the configuration error code stops the supervisor:
 restarting cannot fix it.
 """
@@ -102,6 +103,16 @@ class Supervisor:
     _backoff: dict[int, float] = field(default_factory=dict)  # next delay per index
     _due: dict[int, float] = field(default_factory=dict)  # when a dead one restarts
     _fatal: int | None = None
+    _now: int | None = None  # a second signal's number: the workers were killed
+
+    def _stop_now(self, signum: int) -> None:
+        """A second signal (Ctrl-C again, Ctrl-\\): kill the workers rather than wait
+        for their drain; the main thread then reaps them and removes the directory."""
+        self._now = signum
+        self._stopping.set()
+        for proc in list(self.workers.values()):
+            if proc.poll() is None:
+                proc.kill()
 
     def _spawn(self, index: int, port: int) -> None:
         env = {
@@ -157,6 +168,7 @@ class Supervisor:
 
     def run(self) -> int:
         self.stop.install()
+        self.stop.stop_now = self._stop_now
         self.stop.on_signal(self._stopping.set)  # at once if one came during start-up
         try:
             check_provider_settings(self.settings)  # once here, not once per worker
@@ -175,8 +187,9 @@ class Supervisor:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             raise
         if self._stopping.is_set():  # a signal while starting: no worker to start
-            self._shutdown(server)
-            return self.stop.startup_exit_code  # as a single process stopped then
+            code = self._shutdown(server)
+            # as a single process stopped then
+            return code if self._now is not None else self.stop.startup_exit_code
         if not self.settings.shared_store:  # production refuses this (config.py)
             print(
                 "novaos: warning: WORKERS>1 without REDIS_URL: limits, leases, ack nonces "
@@ -195,9 +208,9 @@ class Supervisor:
         return self._shutdown(server)
 
     def _shutdown(self, server: object) -> int:
-        for proc in self.workers.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        for proc in list(self.workers.values()):
+            if proc.poll() is None:  # one started as a second signal came is killed too
+                proc.send_signal(signal.SIGKILL if self._now is not None else signal.SIGTERM)
         deadline = time.monotonic() + self.settings.shutdown_grace_s + KILL_AFTER_GRACE_S
         codes: list[int] = []
         for index, proc in self.workers.items():
@@ -213,7 +226,11 @@ class Supervisor:
         for proc in self.workers.values():
             multiprocess.mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        if self._now is not None:
+            say("novaos: supervisor: second signal; workers stopped now")
         say("novaos: supervisor stopped")
+        if self._now is not None:
+            return 128 + self._now
         if self._fatal is not None:
             return self._fatal
         # A worker stopped during its start-up exits 0 (SIGTERM) or 130 (the SIGINT

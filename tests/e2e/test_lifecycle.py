@@ -481,6 +481,58 @@ def test_a_sighup_ignored_at_start_stays_ignored(
     wait_until(lambda: "stopped" in "".join(srv.lines), timeout_s=5, what="stopped line")
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_second_signal_during_the_drain_stops_at_once(
+    spawn_server: Callable[..., Subprocess], tmp_path: Path, workers: str
+) -> None:
+    # Every further signal only asked for the drain again: a Ctrl-C then Ctrl-\
+    # waited out SHUTDOWN_GRACE_S for the open stream (Ctrl-\ used to end it at once).
+    srv = spawn_server(
+        MOCK_TOKEN_DELAY_MS="200", SHUTDOWN_GRACE_S="60", WORKERS=workers, TMPDIR=str(tmp_path)
+    )
+    if workers == "2":
+        wait_until(lambda: srv.count("serving on") == 2, timeout_s=30, what="both workers")
+
+    async def scenario() -> float:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}") as channel:
+            call = chat_pb2_grpc.ChatServiceStub(channel).StreamChat(
+                chat_pb2.StreamChatRequest(message="long answer please"), metadata=bearer(mint())
+            )
+            async for event in call:
+                if event.HasField("delta"):
+                    break
+            os.killpg(srv.proc.pid, signal.SIGINT)  # Ctrl-C: to the whole process group
+
+            async def draining() -> bool:
+                if workers == "1":
+                    return srv.count("novaos: draining") == 1
+                return all(srv.count(f"novaos: worker {i} draining") == 1 for i in (0, 1))
+
+            async def exited() -> bool:
+                return srv.proc.poll() is not None
+
+            try:
+                await await_until(draining, timeout_s=10, what="draining")
+            except AssertionError:
+                raise AssertionError("".join(srv.lines)) from None
+            started = time.monotonic()
+            os.killpg(srv.proc.pid, signal.SIGQUIT)  # Ctrl-\: now
+            with contextlib.suppress(grpc.aio.AioRpcError):  # cut: no completed event
+                async for event in call:
+                    assert not event.HasField("completed")
+            await await_until(exited, timeout_s=10, what="exit")
+            return time.monotonic() - started
+
+    took = asyncio.run(scenario())
+    assert took < 10 and srv.proc.returncode == 128 + signal.SIGQUIT, "".join(srv.lines)
+    if workers == "1":
+        wait_until(lambda: srv.count("novaos: second signal; stopping now") == 1, timeout_s=5)
+    else:  # the supervisor still reaped its workers and removed their metrics directory
+        wait_until(lambda: srv.count("novaos: supervisor stopped") == 1, timeout_s=5)
+        assert not list(tmp_path.glob("novaos-prom-*"))
+        assert srv.count("workers stopped now") == 1
+
+
 class SilentRedis:
     """A Redis that accepts connections and never answers: a start-up that probes
     it waits there (REDIS_COMMAND_TIMEOUT_MS), so a test knows it is mid-start-up."""

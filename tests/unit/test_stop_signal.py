@@ -22,9 +22,9 @@ def restored_signals() -> Iterator[None]:
 
 
 def test_signals_come_back_to_stop_signal_before_the_loop_closes(restored_signals: None) -> None:
-    stop = StopSignal()
-    stop.install()
     seen: list[str] = []
+    stop = StopSignal(stop_now=lambda _sig: seen.append("now"))  # not the real exit
+    stop.install()
 
     async def serve() -> None:
         with stop.routed_through(asyncio.get_running_loop()):
@@ -42,4 +42,24 @@ def test_signals_come_back_to_stop_signal_before_the_loop_closes(restored_signal
     for sig in STOP_SIGNALS:  # not the default: no death by the signal, no KeyboardInterrupt
         assert signal.getsignal(sig) == stop._handle
     os.kill(os.getpid(), signal.SIGINT)  # after the loop: noted, not raised
-    assert seen == ["inside", "inside"]
+    assert seen == ["inside", "inside", "now"]  # the second signal
+
+
+def test_a_second_signal_stops_now_but_not_a_workers_repeated_sigterm() -> None:
+    now: list[int] = []
+    single = StopSignal(stop_now=now.append)
+    single.note(signal.SIGTERM)
+    assert now == []  # the first drains
+    single.note(signal.SIGTERM)
+    assert now == [signal.SIGTERM]
+    # A worker's first signal reached its whole group (Ctrl-C); the supervisor's
+    # SIGTERM that follows asks for the same stop. The next Ctrl-C is a second one.
+    # They come in either order.
+    for order in ((signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)):
+        now.clear()
+        worker = StopSignal(worker=True, stop_now=now.append)
+        for sig in order:
+            worker.note(sig)
+        assert now == [] and worker.received == order[0]
+        worker.note(signal.SIGQUIT)  # Ctrl-\ to the group
+        assert now == [signal.SIGQUIT]
