@@ -258,7 +258,11 @@ async def test_slow_unary_answers_fire_no_latency_alert(
         await traffic(slow, 3)
         after = registry_samples(registry)
     for rule in alert_rules():
-        if rule["alert"] in ("NovaOSSlowFirstToken", "NovaOSHighLatencyP95"):
+        if rule["alert"] in (
+            "NovaOSSlowFirstToken",
+            "NovaOSHighLatencyP95",
+            "NovaOSGatewayOverheadP95",  # the provider's time is not NovaOS's
+        ):
             assert evaluate(rule["expr"], after, before) == {}, rule["alert"]
     chat = {"method": "/novaos.v1.ChatService/Chat", "code": "OK"}
     assert (registry.get_sample_value("http_request_duration_seconds_sum", chat) or 0) > 2.5

@@ -15,6 +15,7 @@ import promql_parser
 import pytest
 import yaml
 
+from novaos.observability.metrics import Metrics
 from novaos.providers import errors as perr
 from novaos.providers.attempt import as_counted
 from novaos.providers.errors import ERROR_KINDS
@@ -35,6 +36,7 @@ from tests.fixtures.deploy_assets import (
     promql_metric_names,
     selectors,
 )
+from tests.fixtures.promql_eval import evaluate, registry_samples
 
 RULES = alert_rules()
 RULES_BY_NAME = {rule["alert"]: rule for rule in RULES}
@@ -81,6 +83,30 @@ def test_guide_threshold_p95_latency_above_2s() -> None:
     op, value, metrics = _threshold("NovaOSHighLatencyP95")
     assert (op, value, metrics) == (">", 2.0, {"http_request_duration_seconds"})
     assert "histogram_quantile(0.95" in RULES_BY_NAME["NovaOSHighLatencyP95"]["expr"]
+
+
+def test_novaos_own_time_has_a_latency_alert_covering_unary_chat() -> None:
+    # With the unary Chat left out of NovaOSHighLatencyP95 (its duration is the
+    # model's answer), nothing alerted on a POST /api/v1/chat deployment's latency.
+    op, value, metrics = _threshold("NovaOSGatewayOverheadP95")
+    assert (op, value, metrics) == (">", 0.25, {"gateway_overhead_seconds"})
+    assert RULES_BY_NAME["NovaOSGatewayOverheadP95"]["for"] == "10m"
+    rule = RULES_BY_NAME["NovaOSGatewayOverheadP95"]["expr"]
+    assert alert_matchers("NovaOSGatewayOverheadP95") == []  # every chat call, any method
+    calls = Metrics()
+    calls.overhead.observe(0.003)  # every series exists before the window
+    before = registry_samples(calls.registry)
+    for _ in range(94):
+        calls.overhead.observe(0.004)
+    for _ in range(6):  # 6 % of calls spend 0.6 s in NovaOS: the p95 is there
+        calls.overhead.observe(0.6)
+    assert evaluate(rule, registry_samples(calls.registry), before)
+    healthy = Metrics()
+    healthy.overhead.observe(0.003)
+    before = registry_samples(healthy.registry)
+    for _ in range(100):
+        healthy.overhead.observe(0.009)
+    assert evaluate(rule, registry_samples(healthy.registry), before) == {}
 
 
 def test_guide_threshold_error_rate_above_5_percent() -> None:
