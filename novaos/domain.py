@@ -95,9 +95,18 @@ def audit_filter_refusal(name: str, value: str) -> str | None:
 # Anonymous callers (REQUIRE_AUTH=false) are known by address under this prefix:
 # their limits, conversations and veto throttle. A token's subject never takes it.
 ANONYMOUS_PREFIX = "ip:"
-# Unicode categories no subject holds: controls (C0, C1), format characters
-# (zero-width, bidi), surrogates, line and paragraph separators.
-_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# What no subject holds: controls (C0, C1), surrogates, line and paragraph separators
+# (a line break in the log and the audit record, a terminal's escape); the bidi
+# controls, which reorder what is shown around them; and the format characters that
+# show nothing and join nothing, so "al\u200bice" would be another caller who reads
+# as alice. Other format characters are parts of ordinary names: ZWNJ (Persian),
+# ZWJ (Indic scripts, emoji sequences), tag characters (subdivision flags), the
+# soft hyphen.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_HIDDEN = re.compile(
+    "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, embeddings, isolates
+    "|[\u180e\u200b\u2060-\u2064\u206a-\u206f\ufeff]"  # invisible, joining nothing
+)
 
 
 def subject_refusal(sub: str) -> str | None:
@@ -110,10 +119,12 @@ def subject_refusal(sub: str) -> str | None:
     if sub.startswith(ANONYMOUS_PREFIX):
         # It would share an anonymous caller's limits and conversations.
         return f"sub: the {ANONYMOUS_PREFIX!r} prefix is reserved for anonymous callers"
-    if hidden := next((c for c in sub if unicodedata.category(c) in _NOT_IN_A_NAME), None):
-        # A line break or a terminal's escape in the log and the audit record, or
-        # "al\u200bice", another caller who reads as alice.
-        return f"sub: holds a control or invisible character (U+{ord(hidden):04X})"
+    hidden = (c for c in sub if unicodedata.category(c) in _NOT_IN_A_NAME or _HIDDEN.match(c))
+    if found := next(hidden, None):
+        return f"sub: holds a control or invisible character (U+{ord(found):04X})"
+    if all(unicodedata.category(c) == "Cf" or c.isspace() for c in sub):
+        # "\u200d" alone: a name nobody can read or type.
+        return "sub: holds no visible character"
     return None
 
 
