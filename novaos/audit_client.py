@@ -12,7 +12,6 @@ and exits 1.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from novaos import terminal
 
 EXIT_OK, EXIT_RPC, EXIT_BROKEN = 0, 1, 4
 
-_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
 _HINTS = {
     grpc.StatusCode.PERMISSION_DENIED: (
         "the audit log needs a token with the admin role (novaos token --sub <you> --admin)"
@@ -85,10 +83,10 @@ def _line(event: audit_pb2.AuditEvent) -> str:
     record = json.loads(event.canonical_json)
     record["hash"] = event.hash
     line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    # JSON escapes ESC and the other C0 controls, not DEL or the C1 ones (8-bit
-    # CSI "\x9b" and the like), which a terminal may act on: escaped the same way,
-    # the line still reads back as the stored record.
-    return _UNESCAPED_CONTROLS.sub(lambda found: f"\\u{ord(found[0]):04x}", line)
+    # JSON escapes ESC and the other C0 controls, not DEL, the C1 ones (8-bit CSI
+    # "\x9b"), U+2028 or the bidi overrides, which a terminal may act on: escaped
+    # as the log's lines are, the line still reads back as the stored record.
+    return terminal.escape_in_json(line)
 
 
 def _rpc_error(err: grpc.aio.AioRpcError) -> int:

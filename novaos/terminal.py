@@ -8,6 +8,10 @@ import re
 import sys
 from typing import TextIO
 
+# Bidi embeddings, overrides and isolates: a terminal or viewer that lays text out by
+# direction would show "\u202eexe.live" as "evil.exe". Marks (LRM, RLM) stay.
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"  # a regex character-class range
+
 # What a terminal would act on instead of showing: escape sequences (CSI such as
 # "\x1b[2J", OSC such as a title "\x1b]0;t\x07", a hyperlink or a clipboard write,
 # DCS/APC/PM/SOS strings, two-byte escapes), their 8-bit C1 forms, and every other
@@ -19,10 +23,14 @@ _CONTROLS = re.compile(
     r"|(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # strings
     r"|\x1b[ -/]*[0-~]"  # two-byte escapes (ESC 7, ESC c, ESC ( B)
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # whatever control is left, \n and \t kept
-    # Bidi embeddings, overrides and isolates: a terminal that lays text out by
-    # direction would show "\u202eexe.live" as "evil.exe". Marks (LRM, RLM) stay.
-    r"|[\u202a-\u202e\u2066-\u2069]"
+    rf"|[{BIDI_CONTROLS}]"
 )
+# Inside a JSON line (a log line, an audit record) what JSON leaves raw and a reader
+# would act on: DEL and the C1 controls (U+009B is a terminal's CSI), the line and
+# paragraph separators (a viewer's or str.splitlines's line break), the bidi
+# controls, and lone surrogates, which no UTF-8 stream can write. JSON escapes the
+# C0 controls itself.
+_RAW_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}\ud800-\udfff]")
 
 
 def safe(text: str) -> str:
@@ -31,6 +39,16 @@ def safe(text: str) -> str:
     ``\\n`` and ``\\t``, no bidi overrides. Every printable character, RTL and
     emoji included, stays."""
     return _CONTROLS.sub("", text)
+
+
+def escape_in_json(line: str) -> str:
+    """``line`` (JSON text) with those characters as ``\\uXXXX`` escapes: every one
+    of them is inside a JSON string, so the line reads back the same."""
+    return _RAW_IN_JSON.sub(_escape, line)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class OutputError(Exception):

@@ -10,7 +10,7 @@ the supervisor (WORKERS > 1) adds ``worker`` (its ``NOVAOS_WORKER_INDEX``) to
 every line: the workers share one stderr, and breakers, fallbacks and readiness
 are each worker's own. Text stays readable (non-ASCII written as itself), but
 what a log viewer or a terminal would act on is escaped (``\\u2028``): see
-``_ESCAPED``.
+``novaos.terminal.escape_in_json``, which ``novaos audit`` uses too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import re
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from novaos.domain import Outcome, gates_run
 from novaos.errors import AuditNotStoredError
 from novaos.ports import AuditLog, RequestSummary
 from novaos.redaction import Pseudonymizer, pseudonym_secret, redact
+from novaos.terminal import escape_in_json
 
 # Request fields a caller may pass in ``extra``, in output order.
 REQUEST_FIELDS = (
@@ -51,14 +51,6 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "component",
 }
 _HANDLER_MARK = "_novaos_json"
-# Written raw (ensure_ascii=False keeps text readable), these reached the log from
-# a caller's token (`sub`, with REDACT_PII=false) or a provider's message: line
-# separators a viewer or ``str.splitlines`` splits a line at (U+0085, U+2028,
-# U+2029), so the rest read as a forged line of its own; C1 controls, which a
-# terminal obeys (U+009B is CSI); bidi embeddings, overrides and isolates, which
-# reorder what is shown; lone surrogates, which no UTF-8 stream can write. JSON
-# escapes C0 controls itself; these become ``\uXXXX`` inside their string.
-_ESCAPED = re.compile("[\x80-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 # Libraries kept at warning whatever LOG_LEVEL says. The HTTP clients log every
 # request's full URL at info/debug level, with no request id: user-supplied URLs
@@ -121,8 +113,11 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = self._scrub(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["error"] = self._scrub(self.formatException(record.exc_info))
-        # Every such character is inside a JSON string: escaped there, it reads back the same.
-        return _ESCAPED.sub(_escape, json.dumps(entry, ensure_ascii=False, default=str))
+        # Written raw (ensure_ascii=False keeps text readable), a caller's token
+        # (`sub`, with REDACT_PII=false) or a provider's message could split the line
+        # (U+0085, U+2028: a forged line after it), or reach a terminal's CSI (U+009B):
+        # escaped inside their JSON strings, they read back the same.
+        return escape_in_json(json.dumps(entry, ensure_ascii=False, default=str))
 
     def _scrub_field(self, name: str, value: str) -> str:
         if name == "userId" and self._redact_pii:
@@ -131,10 +126,6 @@ class JsonFormatter(logging.Formatter):
 
     def _scrub(self, text: str) -> str:
         return redact(text) if self._redact_pii else text
-
-
-def _escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
 
 
 def _component(logger_name: str) -> str:

@@ -745,13 +745,16 @@ def test_audit_list_escapes_what_json_leaves_for_a_terminal_to_act_on(
     # operator's terminal raw. Escaped, the line still reads back as the prompt.
     srv = spawn_server(AUDIT_INCLUDE_CONTENT="true")
     target = f"127.0.0.1:{srv.port}"
-    prompt = "help me plan my week \x9b2J\x9d0;owned\x9c \x7f done"
+    # U+2028 split the line for a viewer, U+202E reordered it: the log escaped
+    # them, novaos audit did not.
+    prompt = "help me plan my week \x9b2J\x9d0;owned\x9c \x7f done\u2028and \u202eexe.live\u2069"
     sent = _novaos("chat", prompt, "--target", target, "--token", mint("carol"))
     assert sent.returncode == 0, sent.stderr
     admin = ("--target", target, "--token", mint("root", "enterprise", ("admin",)))
     listed = _novaos("audit", "list", *admin)
     assert listed.returncode == 0, listed.stderr
     assert not any(0x7F <= ord(c) <= 0x9F for c in listed.stdout), listed.stdout
+    assert not {"\u2028", "\u202e", "\u2069"} & set(listed.stdout), listed.stdout
     records = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [r["content"]["prompt"] for r in records] == [prompt]
 

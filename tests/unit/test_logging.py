@@ -12,9 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from generated.novaos.v1 import audit_pb2
+from novaos import audit_client
 from novaos.config import load_settings
 from novaos.observability.logging import (
     QUIET_LOGGERS,
+    JsonFormatter,
     bind_request_id,
     configure_logging,
     log_request,
@@ -112,6 +115,23 @@ def test_line_breakers_and_terminal_controls_are_escaped_and_text_stays_readable
     assert "café 日本 ünïcode" in text  # written as itself, not \u escapes
     (line,) = _lines(stream)
     assert line["userId"] == forged and line["message"] == f"café 日本 ünïcode {forged}"
+
+
+def test_the_log_and_novaos_audit_escape_the_same_characters() -> None:
+    # Two sets: the audit client's left U+2028 and the bidi overrides raw on the
+    # operator's terminal, the log's DEL.
+    everything = "".join(map(chr, [*range(0x7F, 0xA0), 0x2028, 0x2029, 0x202E, 0x2066, 0xD800]))
+    kept = "café 日本 \u200c\u200e"  # text, a joiner and a mark stay as they are
+    formatted = JsonFormatter(redact_pii=False).format(
+        logging.LogRecord("novaos.x", logging.INFO, __file__, 1, everything + kept, None, None)
+    )
+    line = audit_client._line(
+        audit_pb2.AuditEvent(canonical_json=json.dumps({"prompt": everything + kept}), hash="h")
+    )
+    for text in (formatted, line):
+        assert not set(everything) & set(text), text
+        assert kept in text
+    assert json.loads(line)["prompt"] == everything + kept
 
 
 def test_configure_twice_keeps_one_handler(captured) -> None:
