@@ -279,6 +279,17 @@ def test_alerts_use_only_exported_metrics() -> None:
     assert alert_metric_names() - SYNTHETIC_METRICS <= EXPORTED_METRICS
 
 
+def test_messages_per_stream_counts_chat_streams_only() -> None:
+    # Health Watches and reflection sessions are server streams too, counted since
+    # they are observed: a client's per-subchannel Watch pulled the average down.
+    (panel,) = [
+        p for p in dashboard_panels(DASHBOARD) if p["title"].startswith("Messages per stream")
+    ]
+    for target in panel["targets"]:
+        for metric, matchers in selectors(expand_grafana_variables(target["expr"])):
+            assert ("grpc_service", "MatchOp.Equal", "novaos.v1.ChatService") in matchers, metric
+
+
 def test_dashboard_is_importable_grafana_json() -> None:
     assert DASHBOARD["uid"] and DASHBOARD["title"]
     assert isinstance(DASHBOARD["schemaVersion"], int)
