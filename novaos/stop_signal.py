@@ -21,7 +21,9 @@ runs, ``routed_through(loop)`` makes the signals loop callbacks, and hands them
 back to this object's own handler before the loop closes.
 
 A second stop signal stops at once (``stop_now``): Ctrl-C again, or Ctrl-\\, during a
-drain that waits on open streams for ``SHUTDOWN_GRACE_S``. A worker does not count the
+drain that waits on open streams for ``SHUTDOWN_GRACE_S``. Not a SIGTERM: an
+orchestrator or process manager that repeats its stop request still gets the drain it
+asked for (its SIGKILL comes after the grace). A worker does not count the
 supervisor's SIGTERM (a second signal makes the supervisor kill it): beside a signal to
 the whole process group (a terminal's Ctrl-C reaches every process in it) it is the
 same stop, asked twice.
@@ -86,7 +88,7 @@ class StopSignal:
                 return
             self._group_signals += 1
             first = self._group_signals == 1
-        if not first:
+        if not first and signum != signal.SIGTERM:
             (self.stop_now or self._exit_now)(signum)
 
     def _exit_now(self, signum: int) -> None:
