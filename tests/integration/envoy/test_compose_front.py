@@ -27,7 +27,7 @@ import yaml
 
 from tests.fixtures.common import free_port, wait_until
 from tests.fixtures.deploy_assets import ROOT, resolved_compose
-from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar, spawn_envoy
+from tests.fixtures.envoy import EnvoySidecar, Upstream, run_sidecar, spawn_envoy, stop_envoy
 
 FRONT_CONFIG = ROOT / "deploy" / "compose" / "front-envoy.yaml"
 
@@ -77,12 +77,7 @@ class FrontEnvoy:
         return found
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_envoy(self.proc)
 
 
 @pytest.fixture
