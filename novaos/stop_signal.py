@@ -21,9 +21,10 @@ runs, ``routed_through(loop)`` makes the signals loop callbacks, and hands them
 back to this object's own handler before the loop closes.
 
 A second stop signal stops at once (``stop_now``): Ctrl-C again, or Ctrl-\\, during a
-drain that waits on open streams for ``SHUTDOWN_GRACE_S``. Not a SIGTERM: an
-orchestrator or process manager that repeats its stop request still gets the drain it
-asked for (its SIGKILL comes after the grace). A worker does not count the
+drain that waits on open streams for ``SHUTDOWN_GRACE_S``. Not a SIGTERM or a SIGHUP:
+an orchestrator or process manager that repeats its stop request, or a session that
+ends after ``kill <pid>`` (systemd's ``SendSIGHUP``), still gets the drain it asked for
+(a SIGKILL comes after the grace). A worker does not count the
 supervisor's SIGTERM (a second signal makes the supervisor kill it): beside a signal to
 the whole process group (a terminal's Ctrl-C reaches every process in it) it is the
 same stop, asked twice.
@@ -43,6 +44,8 @@ from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as shells report a Ctrl-C
+# The second signals that stop at once: a person at the terminal asking again.
+_ESCALATING = (signal.SIGINT, signal.SIGQUIT)
 
 
 def _taken_signals() -> tuple[signal.Signals, ...]:
@@ -88,7 +91,7 @@ class StopSignal:
                 return
             self._group_signals += 1
             first = self._group_signals == 1
-        if not first and signum != signal.SIGTERM:
+        if not first and signum in _ESCALATING:
             (self.stop_now or self._exit_now)(signum)
 
     def _exit_now(self, signum: int) -> None:

@@ -51,6 +51,7 @@ def test_a_second_signal_stops_now_but_not_a_repeated_sigterm() -> None:
     single.note(signal.SIGTERM)
     assert now == []  # the first drains
     single.note(signal.SIGTERM)  # an orchestrator asking again: still the drain
+    single.note(signal.SIGHUP)  # the session that sent it ending
     assert now == []
     single.note(signal.SIGINT)
     assert now == [signal.SIGINT]
