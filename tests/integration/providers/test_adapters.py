@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 import pytest
@@ -35,6 +36,9 @@ REQUEST = ProviderRequest(
     temperature=0.2,
 )
 TEXTS = ["Hel", "lo, ", "wörld", " 🙂!"]
+ANTHROPIC, GEMINI, OPENAI_COMPAT = (
+    next(k for k in KITS if k.name == name) for name in ("anthropic", "gemini", "openai_compat")
+)
 
 
 @dataclass
@@ -57,6 +61,19 @@ async def rig(request: pytest.FixtureRequest, fake_server: StartServer) -> Async
     provider = kit.build(server.url, HTTP)
     yield Rig(kit, server, provider)
     await provider.aclose()
+
+
+@asynccontextmanager
+async def built(
+    kit: ProviderKit, fake_server: StartServer
+) -> AsyncIterator[tuple[FakeProviderServer, Provider]]:
+    """``kit``'s adapter against a new fake server, closed at the end."""
+    server = await fake_server()
+    provider = kit.build(server.url, HTTP)
+    try:
+        yield server, provider
+    finally:
+        await provider.aclose()
 
 
 async def collect(provider: Provider, request: ProviderRequest = REQUEST) -> list[ProviderChunk]:
@@ -188,10 +205,7 @@ async def test_a_compatible_servers_unknown_finish_is_whole_with_one_warning(
     # eos, vLLM repetition, ...): taken for a cut, every answer such a server gave
     # was failed and charged. Whole, with one warning per reason the operator can see.
     caplog.set_level(logging.WARNING, logger="novaos.providers")
-    kit = next(k for k in KITS if k.name == "openai_compat")
-    server = await fake_server()
-    provider = kit.build(server.url, HTTP)
-    try:
+    async with built(OPENAI_COMPAT, fake_server) as (server, provider):
         for _ in range(2):
             server.queue(Reply(body=openai_json("Fine.", None, finish="repetition")))
             assert (await provider.complete(REQUEST)).finish_reason == "repetition"
@@ -206,8 +220,6 @@ async def test_a_compatible_servers_unknown_finish_is_whole_with_one_warning(
         server.queue(Reply(body=openai_json("Let me call a tool.", None, finish="tool_calls")))
         with pytest.raises(perr.UnfinishedAnswerError):
             await provider.complete(REQUEST)
-    finally:
-        await provider.aclose()
     warned = [r.getMessage() for r in caplog.records if "finish reason" in r.getMessage()]
     assert warned == [
         "openai_compat: finish reason 'repetition' is unknown; its answer is taken as whole"
@@ -226,22 +238,17 @@ async def test_a_compatible_servers_unknown_finish_is_whole_with_one_warning(
 async def test_a_gemini_model_is_named_by_its_id_or_its_resource_name(
     fake_server: StartServer, model: str, path: str
 ) -> None:
-    kit = next(k for k in KITS if k.name == "gemini")
-    server = await fake_server()
-    provider = kit.build(server.url, HTTP)
-    try:
-        server.default = Reply(body=kit.json("Fine.", kit.tokens))
+    async with built(GEMINI, fake_server) as (server, provider):
+        server.default = Reply(body=GEMINI.json("Fine.", GEMINI.tokens))
         assert (await provider.complete(replace(REQUEST, model=model))).text == "Fine."
         assert server.requests.pop().path == path
         server.default = Reply(
-            body=kit.stream(["Fi", "ne."], kit.tokens), content_type="text/event-stream"
+            body=GEMINI.stream(["Fi", "ne."], GEMINI.tokens), content_type="text/event-stream"
         )
         chunks = await collect(provider, replace(REQUEST, model=model))
         assert "".join(c.text for c in chunks) == "Fine."
         streamed = path.replace(":generateContent", ":streamGenerateContent")
         assert server.requests.pop().path == streamed
-    finally:
-        await provider.aclose()
 
 
 async def test_a_finish_reason_that_is_no_word_cuts_and_warnings_stay_bounded(
@@ -251,11 +258,8 @@ async def test_a_finish_reason_that_is_no_word_cuts_and_warnings_stay_bounded(
     # body may be 8 MiB) held for the worker's life, and such an answer passed as
     # whole. Only a word-shaped reason may be an unknown normal end; anything else cuts.
     caplog.set_level(logging.WARNING, logger="novaos.providers")
-    kit = next(k for k in KITS if k.name == "openai_compat")
-    server = await fake_server()
-    provider = kit.build(server.url, HTTP)
     huge = "x" * (4 * 2**20)
-    try:
+    async with built(OPENAI_COMPAT, fake_server) as (server, provider):
         server.queue(Reply(body=openai_json("Fine.", None, finish=huge)))
         with pytest.raises(perr.UnfinishedAnswerError) as caught:
             await provider.complete(REQUEST)
@@ -272,8 +276,6 @@ async def test_a_finish_reason_that_is_no_word_cuts_and_warnings_stay_bounded(
         for n in range(70):  # each a word: whole, a warning for the first 64 only
             server.queue(Reply(body=openai_json("Fine.", None, finish=f"reason_{n}")))
             assert (await provider.complete(REQUEST)).text == "Fine."
-    finally:
-        await provider.aclose()
     warned = [r.getMessage() for r in caplog.records if "finish reason" in r.getMessage()]
     assert len(warned) == 64
     assert all(len(w) < 200 for w in warned)
@@ -425,9 +427,6 @@ async def test_total_timeout_mid_body_is_a_provider_timeout(rig: Rig) -> None:
     assert "total timeout" in str(exc)
 
 
-ANTHROPIC = next(k for k in KITS if k.name == "anthropic")
-
-
 @pytest.mark.parametrize(
     "delta_usage",
     [
@@ -457,9 +456,6 @@ async def test_anthropic_message_delta_usage_never_undoes_message_start(
         await provider.aclose()
     usage = chunks[-1].usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (12, 9)
-
-
-OPENAI_COMPAT = next(k for k in KITS if k.name == "openai_compat")
 
 
 async def test_openai_compatible_chunks_with_null_error_and_empty_usage_are_fine(
